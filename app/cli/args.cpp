@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "app/cli/args.h"
+
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+
+namespace qscli {
+
+bool Args::parse(int argc, char** argv, int first) {
+    bool onlyPositional = false;
+    for (int i = first; i < argc; ++i) {
+        std::string a = argv[i];
+        if (onlyPositional || a.size() < 3 || a.rfind("--", 0) != 0) {
+            if (a == "--") {
+                onlyPositional = true;
+                continue;
+            }
+            m_positional.push_back(a);
+            continue;
+        }
+        std::string name = a.substr(2), val;
+        bool hasInline = false;
+        if (auto eq = name.find('='); eq != std::string::npos) {
+            val = name.substr(eq + 1);
+            name = name.substr(0, eq);
+            hasInline = true;
+        }
+        if (m_flags.count(name)) {
+            if (hasInline) {
+                m_error = "option --" + name + " takes no value";
+                return false;
+            }
+            m_setFlags.insert(name);
+        } else if (m_valueOptions.count(name)) {
+            if (!hasInline) {
+                if (i + 1 >= argc) {
+                    m_error = "option --" + name + " needs a value";
+                    return false;
+                }
+                val = argv[++i];
+            }
+            m_values[name].push_back(val);
+        } else {
+            m_error = "unknown option --" + name;
+            return false;
+        }
+    }
+    return true;
+}
+
+std::optional<std::string> Args::value(const std::string& name) const {
+    auto it = m_values.find(name);
+    if (it == m_values.end() || it->second.empty()) return std::nullopt;
+    return it->second.back();
+}
+
+std::vector<std::string> Args::values(const std::string& name) const {
+    auto it = m_values.find(name);
+    return it == m_values.end() ? std::vector<std::string>{} : it->second;
+}
+
+std::optional<long long> Args::integer(const std::string& name, long long fallback) {
+    auto v = value(name);
+    if (!v) return fallback;
+    long long out = 0;
+    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+    if (ec != std::errc() || p != v->data() + v->size()) {
+        m_error = "--" + name + " expects an integer, got '" + *v + "'";
+        return std::nullopt;
+    }
+    return out;
+}
+
+std::optional<double> Args::number(const std::string& name, double fallback) {
+    auto v = value(name);
+    if (!v) return fallback;
+    char* end = nullptr;
+    double out = std::strtod(v->c_str(), &end);
+    if (v->empty() || end != v->c_str() + v->size()) {
+        m_error = "--" + name + " expects a number, got '" + *v + "'";
+        return std::nullopt;
+    }
+    return out;
+}
+
+int fail(const std::string& command, const std::string& message, int code) {
+    std::fprintf(stderr, "quantscope-cli %s: %s\n", command.c_str(), message.c_str());
+    return code;
+}
+
+}  // namespace qscli

@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// quantscope-cli subcommands. Each parses its own arguments (argv[first..]) and calls core; output formatting
+// that both front ends need lives in core, not here.
+#pragma once
+
+namespace qscli {
+
+struct Command {
+    const char* name;
+    const char* synopsis;  // one line for `quantscope-cli --help`
+    int (*run)(int argc, char** argv, int first);
+};
+
+int runInspect(int argc, char** argv, int first);
+
+}  // namespace qscli

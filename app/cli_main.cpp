@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// quantscope-cli: the headless front end. Dispatches to a subcommand; see app/cli/.
+#include <cstdio>
+#include <cstring>
+#include <iterator>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+
+namespace {
+
+const qscli::Command kCommands[] = {
+    {"inspect", "inspect PATH [--json]                  tensors, roles, ties, footprint", qscli::runInspect},
+};
+
+void usage(FILE* out) {
+    std::fprintf(out, "usage: quantscope-cli COMMAND [ARGS]\n\ncommands:\n");
+    for (const auto& c : kCommands) std::fprintf(out, "  %s\n", c.synopsis);
+    std::fprintf(out, "\n`quantscope-cli COMMAND --help` describes one command.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return qscli::kExitUsage;
+    }
+    if (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+        usage(stdout);
+        return qscli::kExitOk;
+    }
+    for (const auto& c : kCommands)
+        if (!std::strcmp(argv[1], c.name)) return c.run(argc, argv, 2);
+    std::fprintf(stderr, "quantscope-cli: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return qscli::kExitUsage;
+}

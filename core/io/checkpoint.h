@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Checkpoint: what a reader found in a file (or folder): tensors as views into memory mappings, plus the
+// metadata and side files (config.json, tokenizer) a model needs. Readers live one per file in core/io and are
+// chosen by content first (magic bytes, header shape), extension second: see openCheckpoint().
+//
+// Shapes are row-major, outermost dimension first, as PyTorch and safetensors write them: a linear layer
+// mapping `in` to `out` features is [out, in]; an embedding is [vocab, dim]. GGUF lists dimensions innermost
+// first (ne[0] is the row length), so its reader reverses them. A "row" is the innermost dimension.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/io/mapped_file.h"
+#include "core/jobs/progress.h"
+#include "core/tensor/dtype.h"
+#include "core/util/result.h"
+
+namespace qs {
+
+enum class FileFormat { Safetensors, Gguf, Llama2c, Hdf5 };
+std::string_view fileFormatName(FileFormat f);  // "safetensors", "gguf", "llama2c", "hdf5"
+
+struct TensorInfo {
+    std::string name;            // as the file names it (llama2.c: Meta names, see llama2c_reader.h)
+    DType dtype = DType::F32;
+    std::vector<int64_t> shape;  // row-major, outermost first; empty for a scalar
+    uint64_t bytes = 0;          // exact bytes as stored (blocks, scales and all)
+    int group = 0;               // Llama2cQ8 only: values per fp32 scale
+    int file = -1;               // index into Checkpoint::files; -1 when not memory-mapped (HDF5 chunked)
+    uint64_t offset = 0;         // byte offset of the tensor's data in that file
+
+    uint64_t elements() const;   // product of shape (1 for a scalar)
+    int64_t rowLength() const { return shape.empty() ? 1 : shape.back(); }
+    int64_t rows() const { return rowLength() == 0 ? 0 : int64_t(elements() / uint64_t(rowLength())); }
+};
+
+// The bytes of one tensor; `owner` keeps them alive (a mapping, or a buffer read on demand).
+struct TensorData {
+    std::span<const std::byte> bytes;
+    std::shared_ptr<const void> owner;
+};
+
+class Checkpoint {
+public:
+    virtual ~Checkpoint() = default;
+
+    std::string path;                  // what the user opened (file or folder)
+    FileFormat format = FileFormat::Safetensors;
+    std::string formatDetail;          // "GGUF v3", "llama2.c v1 (ak42)", "safetensors, 2 shards", ...
+    std::vector<TensorInfo> tensors;   // in file order
+    std::vector<std::shared_ptr<const MappedFile>> files;
+    nlohmann::json metadata = nlohmann::json::object();  // GGUF KV pairs, safetensors __metadata__, HDF5 attrs
+    nlohmann::json config;             // config.json beside a safetensors/HDF5 file, or null
+    std::string tokenizerPath;         // a tokenizer found beside the checkpoint ("" if none)
+    std::vector<std::string> warnings; // non-fatal findings, shown in the log pane
+
+    // Index of the tensor named `name`, or -1.
+    int find(std::string_view name) const;
+
+    // The stored bytes of tensor i. Mapped tensors return a view; others are read on demand.
+    virtual Result<TensorData> data(size_t i) const;
+
+    // Decodes `count` values starting at element `first` of tensor i into dst (float32). For block types
+    // `first` and `count` must be multiples of the block (whole rows always are). Fails for types that
+    // dtypeConvertibleToFloat() rejects, naming the tensor and its type.
+    Status toFloat(size_t i, uint64_t first, uint64_t count, float* dst) const;
+    Result<std::vector<float>> toFloat(size_t i) const;
+
+    uint64_t totalBytes() const;  // sum of tensor bytes as stored
+};
+
+struct OpenOptions {
+    bool readSideFiles = true;  // config.json, tokenizer, index.json
+};
+
+// Opens a checkpoint file or a folder holding one (model.safetensors, *.safetensors.index.json, *.gguf,
+// *.bin). PyTorch pickles are refused (unpickling runs arbitrary code). Errors name the file and the problem.
+Result<std::unique_ptr<Checkpoint>> openCheckpoint(const std::string& path, const OpenOptions& options = {},
+                                                   const ProgressFn& progress = {});
+
+// Decodes raw bytes of type t (elements [first, first+count)) to float. `group` is for Llama2cQ8 and is the
+// group size; `totalElements` its element count (the scales follow the int8 values).
+Status decodeToFloat(DType t, std::span<const std::byte> src, uint64_t totalElements, int group,
+                     uint64_t first, uint64_t count, float* dst);
+
+}  // namespace qs

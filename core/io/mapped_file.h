@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// A read-only memory mapping of a whole file. Checkpoints are never read into memory: tensors are views into
+// a mapping, and pages come in only when a tensor's bytes are touched.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "core/util/result.h"
+
+namespace qs {
+
+class MappedFile {
+public:
+    // Maps `path` read-only. Errors name the file and the failing system call.
+    static Result<std::shared_ptr<const MappedFile>> open(const std::string& path);
+    ~MappedFile();
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+
+    const std::string& path() const { return m_path; }
+    uint64_t size() const { return m_size; }
+    const std::byte* data() const { return m_data; }
+    std::span<const std::byte> bytes() const { return {m_data, size_t(m_size)}; }
+
+private:
+    MappedFile() = default;
+    std::string m_path;
+    const std::byte* m_data = nullptr;
+    uint64_t m_size = 0;
+};
+
+}  // namespace qs

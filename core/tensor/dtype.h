@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Storage types of tensors as checkpoints hold them: the union of safetensors' dtypes, ggml's types (with
+// their GGUF type ids) and llama2.c v2's split Q8 layout. A block type stores `blockElems` values in
+// `blockBytes` bytes; plain types have blockElems == 1. Sub-byte plain types (F4, F6) are described by bits.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+namespace qs {
+
+enum class DType : uint16_t {
+    // Plain element types (safetensors names; GGUF uses some of them too).
+    BOOL, U8, I8, I16, U16, I32, U32, I64, U64,
+    F64, F32, F16, BF16, F8_E4M3, F8_E5M2, F8_E8M0, F6_E2M3, F6_E3M2, F4_E2M1,
+    // ggml block types (GGUF type ids in dtypeInfo().ggmlId).
+    Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1,
+    Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K,
+    IQ2_XXS, IQ2_XS, IQ3_XXS, IQ1_S, IQ4_NL, IQ3_S, IQ2_S, IQ4_XS, IQ1_M,
+    TQ1_0, TQ2_0, MXFP4,
+    // llama2.c v2 ("version 2") Q8: int8[n] followed by float32 scales[n / group]; group in TensorView.
+    Llama2cQ8,
+    Count
+};
+
+struct DTypeInfo {
+    std::string_view name;  // "F32", "Q4_K", ... as the owning format spells it (ggml: lower-case in ggml)
+    int blockElems;         // values per block (1 for plain types)
+    int blockBits;          // bits per block (8 * bytes; sub-byte plain types: 4 or 6)
+    int ggmlId;             // GGUF/ggml type id, -1 if ggml has none
+    bool isFloatPlain;      // a plain floating-point type
+};
+
+const DTypeInfo& dtypeInfo(DType t);
+std::string_view dtypeName(DType t);
+
+// Lookups by the names/ids the formats use. Unknown names/ids give nullopt (a reader reports them).
+std::optional<DType> dtypeFromSafetensorsName(std::string_view name);
+std::optional<DType> dtypeFromGgmlId(uint32_t id);
+
+// Exact storage size of `elements` values of type t, or nullopt when elements is not a whole number of
+// blocks (or for Llama2cQ8, whose size depends on the group: use llama2cQ8Bytes).
+std::optional<uint64_t> dtypeBytes(DType t, uint64_t elements);
+uint64_t llama2cQ8Bytes(uint64_t elements, int group);
+
+// True when toFloat() below can decode this type.
+bool dtypeConvertibleToFloat(DType t);
+
+}  // namespace qs

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# QuantScope setup: installs the Debian 12 packages that are missing, builds, and then
+#   setup.sh gui [PATH]   starts the GUI (on the current DISPLAY), optionally opening PATH
+#   setup.sh test         runs every test: the main build's CTest suite, then the core tests under ASan+UBSan
+#   setup.sh deps         only installs the packages
+#   setup.sh build        installs and builds (build/ by default; QS_BUILD_DIR overrides)
+# Idempotent: packages already present are not touched, builds are incremental. Uses sudo when not root.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+src="$(cd "$here/.." && pwd)"
+build="${QS_BUILD_DIR:-$src/build}"
+asan_build="${QS_ASAN_BUILD_DIR:-$src/build-asan}"
+jobs="$(nproc 2>/dev/null || echo 2)"
+
+packages=(
+    build-essential cmake ninja-build pkg-config
+    qt6-base-dev libqcustomplot-dev libqcustomplot2.1-qt6
+    libhdf5-dev libtbb-dev nlohmann-json3-dev libsentencepiece-dev libbenchmark-dev
+    xvfb xauth imagemagick
+)
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_deps() {
+    local missing=()
+    for p in "${packages[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+            missing+=("$p")
+        fi
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "setup: installing ${missing[*]}"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    fi
+}
+
+configure_and_build() {  # dir, extra cmake args...
+    local dir="$1"; shift
+    cmake -S "$src" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+    cmake --build "$dir" -j "$jobs"
+}
+
+cmd="${1:-build}"
+shift || true
+case "$cmd" in
+    deps)
+        install_deps
+        ;;
+    build)
+        install_deps
+        configure_and_build "$build"
+        ;;
+    gui)
+        install_deps
+        configure_and_build "$build" -DQS_BUILD_BENCHMARKS=OFF
+        if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ] && [ -z "${QT_QPA_PLATFORM:-}" ]; then
+            echo "setup: no display found; starting under a virtual X server (xvfb-run)" >&2
+            exec xvfb-run -a -s "-screen 0 1600x900x24" "$build/app/quantscope" "$@"
+        fi
+        exec "$build/app/quantscope" "$@"
+        ;;
+    test)
+        install_deps
+        configure_and_build "$build"
+        export QS_REQUIRE_ASSETS="${QS_REQUIRE_ASSETS:-}"
+        status=0
+        (cd "$build" && ctest --output-on-failure -j "$jobs") || status=1
+        echo "setup: core tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+        configure_and_build "$asan_build" -DQS_SANITIZE=ON -DQS_BUILD_GUI=OFF -DQS_BUILD_BENCHMARKS=OFF
+        (cd "$asan_build" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+            ctest --output-on-failure -j "$jobs" -L core) || status=1
+        exit "$status"
+        ;;
+    *)
+        echo "usage: $0 {gui [PATH]|test|build|deps}" >&2
+        exit 2
+        ;;
+esac
