@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "core/infer/bpe_tokenizer.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <queue>
+
+#include "core/infer/pretokenizer_regex.h"
+
+namespace qs {
+
+namespace {
+
+constexpr std::string_view kMetaSpace = "\xE2\x96\x81";  // U+2581 ▁
+
+// Length of the UTF-8 character starting at text[i], grouped as llama2.c's encode does: a lead byte plus the
+// continuation bytes that follow it, at most 4. A stray continuation byte is a character of its own.
+size_t charLength(std::string_view text, size_t i) {
+    size_t n = 1;
+    while (i + n < text.size() && n < 4 && (static_cast<unsigned char>(text[i + n]) & 0xC0) == 0x80) ++n;
+    return n;
+}
+
+std::string replaceAll(std::string_view s, std::string_view from, std::string_view to) {
+    std::string out;
+    out.reserve(s.size());
+    size_t i = 0;
+    while (i < s.size()) {
+        if (s.compare(i, from.size(), from) == 0) {
+            out += to;
+            i += from.size();
+        } else {
+            out += s[i++];
+        }
+    }
+    return out;
+}
+
+uint64_t pairKey(int a, int b) { return (uint64_t(uint32_t(a)) << 32) | uint32_t(b); }
+
+}  // namespace
+
+std::array<std::string, 256> byteLevelAlphabet() {
+    // GPT-2 encoder.py bytes_to_unicode: printable Latin-1 bytes map to themselves, the other 68 bytes to
+    // U+0100 onwards in byte order, so every byte has a visible, non-space character.
+    std::array<std::string, 256> table;
+    auto utf8 = [](unsigned cp) {
+        std::string s;
+        if (cp < 0x80) {
+            s += char(cp);
+        } else {
+            s += char(0xC0 | (cp >> 6));
+            s += char(0x80 | (cp & 0x3F));
+        }
+        return s;
+    };
+    unsigned next = 256;
+    for (unsigned b = 0; b < 256; ++b) {
+        const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+        table[b] = utf8(printable ? b : next++);
+    }
+    return table;
+}
+
+BpeTokenizer::~BpeTokenizer() = default;
+
+Result<std::unique_ptr<BpeTokenizer>> BpeTokenizer::create(const std::string& source, BpeSettings settings,
+                                                           std::vector<std::string> pieces,
+                                                           std::vector<float> scores, std::vector<TokenType> types,
+                                                           const std::vector<std::pair<std::string, std::string>>& merges) {
+    const size_t n = pieces.size();
+    if (n == 0) return Error{source + ": empty vocabulary"};
+    if (n > (1u << 24)) return Error{source + ": vocabulary of " + std::to_string(n) + " pieces is implausibly large"};
+    if (!scores.empty() && scores.size() != n)
+        return Error{source + ": " + std::to_string(scores.size()) + " scores for " + std::to_string(n) + " pieces"};
+    if (!types.empty() && types.size() != n)
+        return Error{source + ": " + std::to_string(types.size()) + " token types for " + std::to_string(n) + " pieces"};
+    if (settings.mergeRule == BpeSettings::MergeRule::Scores && scores.empty())
+        return Error{source + ": score-driven BPE needs a score per piece"};
+    for (int id : {settings.bos, settings.eos, settings.unk})
+        if (id >= int(n)) return Error{source + ": special token id " + std::to_string(id) + " is past the vocabulary"};
+
+    std::unique_ptr<BpeTokenizer> t(new BpeTokenizer);
+    t->m_settings = std::move(settings);
+    t->m_pieces = std::move(pieces);
+    t->m_scores = std::move(scores);
+    t->m_types = std::move(types);
+    if (t->m_types.empty()) t->m_types.assign(n, TokenType::Normal);
+    t->m_ids.reserve(n * 2);
+    for (size_t i = 0; i < n; ++i) t->m_ids.emplace(t->m_pieces[i], int(i));  // first occurrence wins
+
+    for (int b = 0; b < 256; ++b) {
+        if (t->m_settings.llama2cByteIds) {
+            t->m_byteTokens[b] = b + 3 < int(n) ? b + 3 : -1;
+        } else {
+            char name[8];
+            std::snprintf(name, sizeof name, "<0x%02X>", b);
+            t->m_byteTokens[b] = t->pieceId(name);
+        }
+    }
+    if (t->m_settings.spaces == BpeSettings::Spaces::ByteLevel) {
+        t->m_byteChars = byteLevelAlphabet();
+        for (int b = 0; b < 256; ++b) t->m_charBytes.emplace(t->m_byteChars[b], uint8_t(b));
+    }
+
+    if (t->m_settings.mergeRule == BpeSettings::MergeRule::Ranks) {
+        t->m_merges.reserve(merges.size() * 2);
+        int rank = 0;
+        for (const auto& [a, b] : merges) {
+            const int ia = t->pieceId(a), ib = t->pieceId(b), im = t->pieceId(a + b);
+            // tokenizers refuses such a file; a merge that cannot apply is skipped so a slightly odd file works.
+            if (ia >= 0 && ib >= 0 && im >= 0) t->m_merges.emplace(pairKey(ia, ib), std::make_pair(rank, im));
+            ++rank;
+        }
+    }
+
+    for (size_t i = 0; i < n; ++i)
+        if ((t->m_types[i] == TokenType::Control || t->m_types[i] == TokenType::UserDefined) &&
+            !t->m_pieces[i].empty())
+            t->m_special.push_back(int(i));
+    // Longest first, so "<|end|>" does not shadow "<|end_of_text|>".
+    std::stable_sort(t->m_special.begin(), t->m_special.end(),
+                     [&](int a, int b) { return t->m_pieces[a].size() > t->m_pieces[b].size(); });
+
+    if (!t->m_settings.preTokenizerPattern.empty()) {
+        auto re = PreTokenizerRegex::create(t->m_settings.preTokenizerPattern);
+        if (!re) return Error{source + ": " + re.message()};
+        t->m_regex = std::move(re.value());
+    }
+    return t;
+}
+
+int BpeTokenizer::pieceId(std::string_view piece) const {
+    auto it = m_ids.find(std::string(piece));
+    return it == m_ids.end() ? -1 : it->second;
+}
+
+std::string BpeTokenizer::rawPiece(int id) const {
+    return id >= 0 && id < int(m_pieces.size()) ? m_pieces[id] : std::string();
+}
+
+TokenType BpeTokenizer::type(int id) const {
+    return id >= 0 && id < int(m_types.size()) ? m_types[id] : TokenType::Unknown;
+}
+
+std::string BpeTokenizer::piece(int id) const {
+    if (id < 0 || id >= int(m_pieces.size())) return {};
+    const TokenType ty = m_types[id];
+    if (ty == TokenType::Control) return {};
+    const std::string& p = m_pieces[id];
+    // <0xNN> byte tokens: by type, or by their exact spelling when the vocabulary has no types (llama2.c).
+    if (p.size() == 6 && p.compare(0, 3, "<0x") == 0 && p[5] == '>' &&
+        (ty == TokenType::Byte || m_settings.byteFallback)) {
+        unsigned v = 0;
+        if (std::sscanf(p.c_str() + 3, "%2x", &v) == 1) return std::string(1, char(v));
+    }
+    switch (m_settings.spaces) {
+        case BpeSettings::Spaces::Raw: return p;
+        case BpeSettings::Spaces::MetaSpace: return replaceAll(p, kMetaSpace, " ");
+        case BpeSettings::Spaces::ByteLevel: {
+            if (ty == TokenType::UserDefined) return p;  // added tokens are stored as plain text
+            std::string out;
+            for (size_t i = 0; i < p.size();) {
+                const size_t len = charLength(p, i);
+                auto it = m_charBytes.find(p.substr(i, len));
+                if (it != m_charBytes.end()) out += char(it->second);
+                else out.append(p, i, len);
+                i += len;
+            }
+            return out;
+        }
+    }
+    return p;
+}
+
+std::vector<int> BpeTokenizer::encode(std::string_view text, bool addBos, bool parseSpecial) const {
+    std::vector<int> out;
+    if (addBos && m_settings.bos >= 0) out.push_back(m_settings.bos);
+    if (text.empty()) return out;
+    if (!parseSpecial || m_special.empty()) {
+        encodeSegment(text, true, out);
+        return out;
+    }
+    size_t plainStart = 0, i = 0;
+    bool atStart = true;
+    while (i < text.size()) {
+        int match = -1;
+        for (int id : m_special)
+            if (text.compare(i, m_pieces[id].size(), m_pieces[id]) == 0) {
+                match = id;
+                break;
+            }
+        if (match < 0) {
+            ++i;
+            continue;
+        }
+        if (i > plainStart) {
+            encodeSegment(text.substr(plainStart, i - plainStart), atStart, out);
+            atStart = false;
+        }
+        out.push_back(match);
+        i += m_pieces[match].size();
+        plainStart = i;
+    }
+    if (plainStart < text.size()) encodeSegment(text.substr(plainStart), atStart, out);
+    return out;
+}
+
+void BpeTokenizer::encodeSegment(std::string_view text, bool atStart, std::vector<int>& out) const {
+    switch (m_settings.spaces) {
+        case BpeSettings::Spaces::Raw: {
+            // llama2.c pushes the token of " " before the text; as " " is one character this is the same as
+            // prepending it.
+            std::string s = (m_settings.dummyPrefix && atStart) ? " " : "";
+            s += text;
+            encodeWord(s, out);
+            return;
+        }
+        case BpeSettings::Spaces::MetaSpace: {
+            std::string s = (m_settings.dummyPrefix && atStart) ? std::string(kMetaSpace) : std::string();
+            s += replaceAll(text, " ", kMetaSpace);
+            if (!m_settings.metaSpaceSplit) {
+                encodeWord(s, out);
+                return;
+            }
+            size_t start = 0;  // HF Metaspace split=true: a word begins at every ▁ (MergedWithNext)
+            for (size_t i = 1; i < s.size(); ++i)
+                if (s.compare(i, kMetaSpace.size(), kMetaSpace) == 0) {
+                    encodeWord(std::string_view(s).substr(start, i - start), out);
+                    start = i;
+                }
+            encodeWord(std::string_view(s).substr(start), out);
+            return;
+        }
+        case BpeSettings::Spaces::ByteLevel: {
+            std::string s;
+            if (m_settings.dummyPrefix && atStart && text.front() != ' ') s = " ";  // add_prefix_space
+            s += text;
+            std::vector<std::string_view> words;
+            if (m_regex) words = m_regex->split(s);
+            else words.push_back(s);
+            std::string mapped;
+            for (std::string_view w : words) {
+                mapped.clear();
+                for (char c : w) mapped += m_byteChars[static_cast<unsigned char>(c)];
+                encodeWord(mapped, out);
+            }
+            return;
+        }
+    }
+}
+
+void BpeTokenizer::appendUnknown(std::string_view ch, std::vector<int>& out) const {
+    if (m_settings.byteFallback) {
+        bool all = true;
+        for (char c : ch) all = all && m_byteTokens[static_cast<unsigned char>(c)] >= 0;
+        if (all) {
+            for (char c : ch) out.push_back(m_byteTokens[static_cast<unsigned char>(c)]);
+            return;
+        }
+    }
+    if (m_settings.unk < 0) return;  // nothing can stand for it; dropped (the vocabulary has no <unk>)
+    if (m_settings.fuseUnknown && !out.empty() && out.back() == m_settings.unk) return;
+    out.push_back(m_settings.unk);
+}
+
+void BpeTokenizer::encodeWord(std::string_view word, std::vector<int>& out) const {
+    if (word.empty()) return;
+    if (m_settings.ignoreMerges) {
+        const int id = pieceId(word);
+        if (id >= 0) {
+            out.push_back(id);
+            return;
+        }
+    }
+    // Initial symbols: one per character, or its byte tokens.
+    std::vector<int> ids;
+    ids.reserve(word.size());
+    for (size_t i = 0; i < word.size();) {
+        const size_t len = charLength(word, i);
+        const std::string_view ch = word.substr(i, len);
+        const int id = pieceId(ch);
+        if (id >= 0) ids.push_back(id);
+        else appendUnknown(ch, ids);
+        i += len;
+    }
+    const int n = int(ids.size());
+    if (n < 2) {
+        out.insert(out.end(), ids.begin(), ids.end());
+        return;
+    }
+
+    struct Symbol {
+        int id, prev, next;
+        bool alive;
+    };
+    std::vector<Symbol> sym(n);
+    for (int i = 0; i < n; ++i) sym[i] = {ids[i], i - 1, i + 1 < n ? i + 1 : -1, true};
+
+    struct Candidate {
+        double priority;  // larger merges first
+        int left, right, leftId, rightId, merged;
+    };
+    auto worse = [](const Candidate& a, const Candidate& b) {
+        if (a.priority != b.priority) return a.priority < b.priority;
+        return a.left > b.left;  // the leftmost pair wins a tie
+    };
+    std::priority_queue<Candidate, std::vector<Candidate>, decltype(worse)> heap(worse);
+    std::string joined;
+    auto consider = [&](int left, int right) {
+        if (left < 0 || right < 0) return;
+        const int a = sym[left].id, b = sym[right].id;
+        if (m_settings.mergeRule == BpeSettings::MergeRule::Ranks) {
+            auto it = m_merges.find(pairKey(a, b));
+            if (it == m_merges.end()) return;
+            heap.push({-double(it->second.first), left, right, a, b, it->second.second});
+        } else {
+            joined.assign(m_pieces[a]);
+            joined += m_pieces[b];
+            auto it = m_ids.find(joined);
+            if (it == m_ids.end()) return;
+            const int m = it->second;
+            if (m_settings.mergeOnlyNormal && m_types[m] != TokenType::Normal && m_types[m] != TokenType::UserDefined)
+                return;
+            heap.push({double(m_scores[m]), left, right, a, b, m});
+        }
+    };
+    for (int i = 0; i + 1 < n; ++i) consider(i, i + 1);
+    while (!heap.empty()) {
+        const Candidate c = heap.top();
+        heap.pop();
+        Symbol& l = sym[c.left];
+        Symbol& r = sym[c.right];
+        if (!l.alive || !r.alive || l.next != c.right || l.id != c.leftId || r.id != c.rightId) continue;  // stale
+        l.id = c.merged;
+        l.next = r.next;
+        if (r.next >= 0) sym[r.next].prev = c.left;
+        r.alive = false;
+        consider(l.prev, c.left);
+        consider(c.left, l.next);
+    }
+    for (int i = 0; i >= 0; i = sym[i].next) out.push_back(sym[i].id);
+}
+
+}  // namespace qs

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "core/infer/pretokenizer_regex.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+namespace qs {
+
+struct PreTokenizerRegex::Impl {
+    pcre2_code* code = nullptr;
+    ~Impl() {
+        if (code) pcre2_code_free(code);
+    }
+};
+
+PreTokenizerRegex::~PreTokenizerRegex() = default;
+
+const char* PreTokenizerRegex::gpt2Pattern() {
+    // GPT-2's encoder.py pattern, as tokenizers' ByteLevel pre-tokenizer uses it.
+    return R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+}
+
+const char* PreTokenizerRegex::llama3Pattern() {
+    // Meta Llama 3 tokenizer.json pre_tokenizer Split pattern (also tiktoken cl100k_base).
+    return R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+}
+
+Result<std::unique_ptr<PreTokenizerRegex>> PreTokenizerRegex::create(const std::string& pattern) {
+    int errorCode = 0;
+    PCRE2_SIZE errorOffset = 0;
+    // PCRE2_UCP makes \s, \d and \w Unicode-aware like Rust's regex crate (which tokenizers uses);
+    // PCRE2_MATCH_INVALID_UTF lets arbitrary bytes through instead of failing the match.
+    pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                                     PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &errorCode, &errorOffset,
+                                     nullptr);
+    if (!code) {
+        PCRE2_UCHAR buffer[256];
+        pcre2_get_error_message(errorCode, buffer, sizeof buffer);
+        return Error{"pre-tokenizer regex does not compile at offset " + std::to_string(errorOffset) + ": " +
+                     reinterpret_cast<const char*>(buffer)};
+    }
+    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // best effort; the interpreter is used when JIT is absent
+    std::unique_ptr<PreTokenizerRegex> r(new PreTokenizerRegex);
+    r->m_impl = std::make_unique<Impl>();
+    r->m_impl->code = code;
+    return r;
+}
+
+std::vector<std::string_view> PreTokenizerRegex::split(std::string_view text) const {
+    std::vector<std::string_view> out;
+    pcre2_match_data* md = pcre2_match_data_create_from_pattern(m_impl->code, nullptr);
+    const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
+    size_t pos = 0, gapStart = 0;
+    while (pos < text.size()) {
+        const int rc = pcre2_match(m_impl->code, subject, text.size(), pos, 0, md, nullptr);
+        if (rc < 0) break;  // no further match (or an error): the rest is one gap
+        const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
+        size_t start = ov[0], end = ov[1];
+        if (end == start) {  // empty match: step over one byte so the loop progresses
+            pos = start + 1;
+            continue;
+        }
+        if (start > gapStart) out.push_back(text.substr(gapStart, start - gapStart));
+        out.push_back(text.substr(start, end - start));
+        pos = gapStart = end;
+    }
+    if (gapStart < text.size()) out.push_back(text.substr(gapStart));
+    pcre2_match_data_free(md);
+    return out;
+}
+
+}  // namespace qs

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// PreTokenizerRegex: the word-splitting regex of byte-level BPE tokenizers (GPT-2, Llama 3), on PCRE2 with
+// Unicode properties (\p{L}, \p{N}), which std::regex lacks. Splitting follows Hugging Face's Split
+// pre-tokenizer with behaviour "Isolated": every match is a word and so is every gap between matches, so no
+// byte of the input is lost. Invalid UTF-8 is matched byte by byte instead of failing.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/util/result.h"
+
+namespace qs {
+
+class PreTokenizerRegex {
+public:
+    static Result<std::unique_ptr<PreTokenizerRegex>> create(const std::string& pattern);
+    ~PreTokenizerRegex();
+
+    // Views into `text`, in order; their concatenation is `text`. Thread-safe (match data is per call).
+    std::vector<std::string_view> split(std::string_view text) const;
+
+    // The patterns the common vocabularies use.
+    static const char* gpt2Pattern();
+    static const char* llama3Pattern();
+
+private:
+    PreTokenizerRegex() = default;
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace qs
