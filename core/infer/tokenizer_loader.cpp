@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "core/infer/tokenizer_loader.h"
+
+#include <cctype>
+#include <fstream>
+
+#include "core/infer/sentencepiece_tokenizer.h"
+
+namespace qs {
+
+Result<std::unique_ptr<Tokenizer>> loadSentencePieceTokenizer(const std::string& path) {
+    auto t = SentencePieceTokenizer::load(path);
+    if (!t) return t.error();
+    return std::unique_ptr<Tokenizer>(std::move(t.value()));
+}
+
+Result<std::unique_ptr<Tokenizer>> loadTokenizerFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Error{path + ": cannot open the tokenizer file"};
+    unsigned char head[16] = {};
+    in.read(reinterpret_cast<char*>(head), sizeof head);
+    const auto got = size_t(in.gcount());
+    if (got < 4) return Error{path + ": too short to be a tokenizer"};
+    size_t i = 0;
+    while (i < got && std::isspace(head[i])) ++i;
+    if (i < got && head[i] == '{') return loadHfTokenizer(path);
+    // llama2.c starts with a small little-endian int32 (max_token_length); a SentencePiece ModelProto starts
+    // with field 1 (pieces, tag 0x0A) and a non-zero varint length, then the piece's own 0x0A tag.
+    if (head[1] == 0 && head[2] == 0 && head[3] == 0) return loadLlama2cTokenizer(path);
+    if (head[0] == 0x0A) return loadSentencePieceTokenizer(path);
+    return Error{path + ": not a tokenizer.json, SentencePiece model or llama2.c tokenizer.bin"};
+}
+
+Result<std::unique_ptr<Tokenizer>> loadTokenizerFor(const Checkpoint& ckpt, const std::string& overridePath) {
+    if (!overridePath.empty()) return loadTokenizerFile(overridePath);
+    if (ckpt.format == FileFormat::Gguf && ckpt.metadata.is_object() && ckpt.metadata.contains("tokenizer.ggml.tokens"))
+        return tokenizerFromGgufMetadata(ckpt.metadata, ckpt.path);
+    if (!ckpt.tokenizerPath.empty()) return loadTokenizerFile(ckpt.tokenizerPath);
+    return Error{ckpt.path + ": no tokenizer found beside the checkpoint (tokenizer.json, tokenizer.model or "
+                             "tokenizer.bin); pass one with --tokenizer"};
+}
+
+}  // namespace qs

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Loading a tokenizer: from a file (chosen by content: tokenizer.json, SentencePiece tokenizer.model,
+// llama2.c tokenizer.bin), from a GGUF file's embedded vocabulary, or whatever a checkpoint brings.
+// Every loader returns an error naming the file and what was wrong; none crashes on bad input.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/infer/tokenizer.h"
+#include "core/io/checkpoint.h"
+#include "core/util/result.h"
+
+namespace qs {
+
+// llama2.c tokenizer.bin: int32 max_token_length, then {float32 score; int32 len; char[len]} per token until
+// the end of the file. BOS 1, EOS 2, byte b is token b + 3, a dummy-prefix space (llama2.c run.c encode()).
+Result<std::unique_ptr<Tokenizer>> loadLlama2cTokenizer(const std::string& path);
+
+// SentencePiece tokenizer.model through Debian's libsentencepiece.
+Result<std::unique_ptr<Tokenizer>> loadSentencePieceTokenizer(const std::string& path);
+
+// Hugging Face tokenizer.json with a BPE model: the SentencePiece-like shape (Llama 2: Prepend/Replace ▁
+// normalizer or Metaspace pre-tokenizer, byte fallback) and byte-level BPE (GPT-2, Llama 3: ByteLevel, or a
+// Split regex followed by ByteLevel). BOS comes from the TemplateProcessing post-processor, EOS from
+// tokenizer_config.json beside the file or the usual token names. Other models (WordPiece, Unigram) and
+// normalizers are refused with a message naming them.
+Result<std::unique_ptr<Tokenizer>> loadHfTokenizer(const std::string& path);
+
+// A GGUF vocabulary (tokenizer.ggml.*): model "llama" (SentencePiece-style, score merges, ▁) or "gpt2"
+// (byte-level BPE with tokenizer.ggml.merges). `source` names the file in messages.
+Result<std::unique_ptr<Tokenizer>> tokenizerFromGgufMetadata(const nlohmann::json& metadata, const std::string& source);
+
+// Any of the three tokenizer files, recognised by content (then by name).
+Result<std::unique_ptr<Tokenizer>> loadTokenizerFile(const std::string& path);
+
+// The tokenizer for a checkpoint: `overridePath` when given, else a GGUF file's own vocabulary, else the
+// tokenizer file the reader found beside the checkpoint.
+Result<std::unique_ptr<Tokenizer>> loadTokenizerFor(const Checkpoint& ckpt, const std::string& overridePath = {});
+
+}  // namespace qs

@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Tokenizers: the llama2.c encoder, SentencePiece, tokenizer.json (SentencePiece-like and byte-level BPE):
+// known encodings, encode->decode round trips on WikiText-2, llama2.c vs SentencePiece agreement, bad files.
+#include <QFile>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <fstream>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "common/assets.h"
+#include "core/infer/bpe_tokenizer.h"
+#include "core/infer/pretokenizer_regex.h"
+#include "core/infer/tokenizer_loader.h"
+
+using namespace qs;
+
+namespace {
+
+std::unique_ptr<Tokenizer> load(const QString& path) {
+    auto t = loadTokenizerFile(path.toStdString());
+    if (!t) qWarning("%s", t.message().c_str());
+    return t ? std::move(t.value()) : nullptr;
+}
+
+QString idsText(const std::vector<int>& ids) {
+    QStringList s;
+    for (int i : ids) s << QString::number(i);
+    return "[" + s.join(", ") + "]";
+}
+
+// WikiText-2 test lines (CRLF-terminated in the asset), without their line ends.
+std::vector<std::string> wikiLines(const QString& path) {
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) return {};
+    const std::string all = f.readAll().toStdString();
+    std::vector<std::string> lines;
+    size_t start = 0;
+    while (start < all.size()) {
+        size_t end = all.find("\r\n", start);
+        if (end == std::string::npos) end = all.size();
+        lines.push_back(all.substr(start, end - start));
+        start = end + 2;
+    }
+    return lines;
+}
+
+void writeFile(const QString& path, const std::string& text) {
+    std::ofstream out(path.toStdString(), std::ios::binary);
+    out << text;
+}
+
+// A byte-level BPE tokenizer.json: the 256 GPT-2 byte characters as ids 0..255, then merged pieces.
+nlohmann::json byteLevelJson(const std::vector<std::pair<std::string, std::string>>& merges, nlohmann::json preTokenizer,
+                             bool ignoreMerges) {
+    nlohmann::json vocab = nlohmann::json::object();
+    const auto alphabet = byteLevelAlphabet();
+    for (int b = 0; b < 256; ++b) vocab[alphabet[b]] = b;
+    int next = 256;
+    nlohmann::json mergeList = nlohmann::json::array();
+    for (const auto& [a, b] : merges) {
+        if (!vocab.contains(a + b)) vocab[a + b] = next++;
+        mergeList.push_back(a + " " + b);
+    }
+    nlohmann::json j;
+    j["version"] = "1.0";
+    j["added_tokens"] = nlohmann::json::array({{{"id", next}, {"content", "<|endoftext|>"}, {"special", true}}});
+    j["normalizer"] = nullptr;
+    j["pre_tokenizer"] = std::move(preTokenizer);
+    j["post_processor"] = nullptr;
+    j["decoder"] = {{"type", "ByteLevel"}};
+    j["model"] = {{"type", "BPE"}, {"vocab", vocab}, {"merges", mergeList}, {"byte_fallback", false},
+                  {"fuse_unk", false}, {"ignore_merges", ignoreMerges}, {"unk_token", nullptr}};
+    return j;
+}
+
+const char* const kG = "\xC4\xA0";  // Ġ, GPT-2's character for the space byte
+
+}  // namespace
+
+class TestTokenizer : public QObject {
+    Q_OBJECT
+private slots:
+    void encode_onceUponATime_data() {
+        QTest::addColumn<QString>("file");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("tok512.bin") << "models/stories260K-llama2c/tok512.bin" << "[1, 403, 407, 261, 378]";
+        QTest::newRow("stories tokenizer.model") << "models/stories260K-hf/tokenizer.model" << "[1, 403, 407, 261, 378]";
+        QTest::newRow("stories tokenizer.json") << "models/stories260K-hf/tokenizer.json" << "[1, 403, 407, 261, 378]";
+        QTest::newRow("llama2 tokenizer.bin") << "models/llama2-tokenizer/tokenizer.bin" << "[1, 9038, 2501, 263, 931]";
+        QTest::newRow("llama2 tokenizer.model") << "models/llama2-tokenizer/tokenizer.model" << "[1, 9038, 2501, 263, 931]";
+    }
+    void encode_onceUponATime() {
+        QFETCH(QString, file);
+        QFETCH(QString, expected);
+        QS_REQUIRE_ASSET(path, file);
+        auto t = load(path);
+        QVERIFY(t);
+        QCOMPARE(idsText(t->encode("Once upon a time", true)), expected);
+        QCOMPARE(t->bos(), 1);
+        QCOMPARE(t->eos(), 2);
+        QVERIFY(t->addsBos());
+        QVERIFY(t->addsDummyPrefix());
+    }
+
+    void pieces_mapBytesAndMetaSpace_data() {
+        QTest::addColumn<QString>("file");
+        QTest::newRow("tok512.bin") << "models/stories260K-llama2c/tok512.bin";
+        QTest::newRow("tokenizer.model") << "models/stories260K-hf/tokenizer.model";
+        QTest::newRow("tokenizer.json") << "models/stories260K-hf/tokenizer.json";
+    }
+    void pieces_mapBytesAndMetaSpace() {
+        QFETCH(QString, file);
+        QS_REQUIRE_ASSET(path, file);
+        auto t = load(path);
+        QVERIFY(t);
+        QCOMPARE(t->piece(403), std::string(" Once"));  // leading space kept: no llama2.c BOS stripping
+        QCOMPARE(t->piece(3 + 0x0A), std::string("\n"));  // <0x0A>
+        QCOMPARE(t->piece(1), std::string());           // BOS is a control token
+        QCOMPARE(t->piece(-1), std::string());
+        QCOMPARE(t->piece(100000), std::string());
+        QCOMPARE(t->type(3 + 0x41), TokenType::Byte);
+        QCOMPARE(t->decode(t->encode("Once upon a time", true)), std::string("Once upon a time"));
+    }
+
+    void encode_emptyTextGivesOnlyBos() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/tok512.bin");
+        auto t = load(path);
+        QVERIFY(t);
+        QCOMPARE(idsText(t->encode("", true)), QString("[1]"));
+        QVERIFY(t->encode("", false).empty());
+    }
+
+    // Every byte sequence survives encode -> decode (byte fallback covers what no piece does).
+    void roundTrip_wikitextLines_data() {
+        QTest::addColumn<QString>("file");
+        QTest::newRow("tok512.bin") << "models/stories260K-llama2c/tok512.bin";
+        QTest::newRow("stories tokenizer.model") << "models/stories260K-hf/tokenizer.model";
+        QTest::newRow("stories tokenizer.json") << "models/stories260K-hf/tokenizer.json";
+        QTest::newRow("llama2 tokenizer.bin") << "models/llama2-tokenizer/tokenizer.bin";
+        QTest::newRow("llama2 tokenizer.model") << "models/llama2-tokenizer/tokenizer.model";
+    }
+    void roundTrip_wikitextLines() {
+        QFETCH(QString, file);
+        QS_REQUIRE_ASSET(path, file);
+        QS_REQUIRE_ASSET(wiki, "data/wikitext-2-raw/wiki.test.raw");
+        auto t = load(path);
+        QVERIFY(t);
+        const auto lines = wikiLines(wiki);
+        QCOMPARE(lines.size(), size_t(2891));
+        size_t nonAscii = 0;
+        for (const auto& line : lines) {
+            const auto ids = t->encode(line, true);
+            QCOMPARE(ids.front(), t->bos());
+            const std::string back = t->decode(ids);
+            if (back != line) QFAIL(qPrintable(QString::fromStdString("round trip failed for: " + line)));
+            for (unsigned char c : line) nonAscii += c >= 0x80;
+        }
+        QVERIFY(nonAscii > 0);  // the lines exercise byte fallback and multi-byte characters
+    }
+
+    // Our score-driven BPE (llama2.c's encode) and tokenizer.json's rank-driven BPE give SentencePiece's ids.
+    void agreement_withSentencePiece_data() {
+        QTest::addColumn<QString>("ours");
+        QTest::addColumn<QString>("reference");
+        QTest::newRow("tok512.bin") << "models/stories260K-llama2c/tok512.bin" << "models/stories260K-hf/tokenizer.model";
+        QTest::newRow("stories tokenizer.json") << "models/stories260K-hf/tokenizer.json" << "models/stories260K-hf/tokenizer.model";
+        QTest::newRow("llama2 tokenizer.bin") << "models/llama2-tokenizer/tokenizer.bin" << "models/llama2-tokenizer/tokenizer.model";
+    }
+    void agreement_withSentencePiece() {
+        QFETCH(QString, ours);
+        QFETCH(QString, reference);
+        QS_REQUIRE_ASSET(oursPath, ours);
+        QS_REQUIRE_ASSET(refPath, reference);
+        QS_REQUIRE_ASSET(wiki, "data/wikitext-2-raw/wiki.test.raw");
+        auto a = load(oursPath);
+        auto b = loadSentencePieceTokenizer(refPath.toStdString());
+        QVERIFY(a);
+        QVERIFY2(b.ok(), b ? "" : b.message().c_str());
+        int compared = 0;
+        for (const auto& line : wikiLines(wiki)) {
+            const auto x = a->encode(line, true), y = (*b)->encode(line, true);
+            if (x != y)
+                QFAIL(qPrintable(QString::fromStdString("differs on: " + line) + "\n ours " + idsText(x) + "\n sp   " + idsText(y)));
+            ++compared;
+        }
+        QCOMPARE(compared, 2891);
+    }
+
+    void byteLevel_gpt2RegexAndMerges() {
+        QTemporaryDir dir;
+        const auto merges = std::vector<std::pair<std::string, std::string>>{
+            {"h", "e"}, {"l", "l"}, {"he", "ll"}, {"hell", "o"}, {kG, "w"}, {"o", "r"}, {std::string(kG) + "w", "or"},
+            {std::string(kG) + "wor", "ld"}, {"l", "d"}};
+        const auto j = byteLevelJson(merges, {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}, false);
+        writeFile(dir.filePath("tokenizer.json"), j.dump());
+        auto t = load(dir.filePath("tokenizer.json"));
+        QVERIFY(t);
+        auto* bpe = dynamic_cast<BpeTokenizer*>(t.get());
+        QVERIFY(bpe);
+        const int hello = bpe->pieceId("hello"), world = bpe->pieceId(std::string(kG) + "world");
+        QVERIFY(hello >= 256 && world >= 256);
+        // "hello world!": the regex gives "hello", " world", "!"; merges give two pieces, "!" is its byte.
+        QCOMPARE(idsText(t->encode("hello world!", false)), idsText({hello, world, '!'}));
+        // No BOS in a GPT-2 style file without a post-processor template.
+        QVERIFY(!t->addsBos());
+        QVERIFY(!t->addsDummyPrefix());
+        // Bytes outside ASCII map through GPT-2's alphabet and come back.
+        const std::string text = "h\xC3\xA9llo \xE4\xB8\x96\xE7\x95\x8C\n\tworld  42";
+        const auto ids = t->encode(text, false);
+        QCOMPARE(t->decode(ids), text);
+        QCOMPARE(t->piece(' '), std::string(" "));  // id 32 is Ġ, GPT-2's character for the space byte
+    }
+
+    void byteLevel_llama3SplitDigitsAndIgnoreMerges() {
+        QTemporaryDir dir;
+        const auto merges = std::vector<std::pair<std::string, std::string>>{{"1", "2"}, {"12", "3"}};
+        nlohmann::json pre = {{"type", "Sequence"},
+                              {"pretokenizers",
+                               {{{"type", "Split"}, {"pattern", {{"Regex", PreTokenizerRegex::llama3Pattern()}}},
+                                 {"behavior", "Isolated"}, {"invert", false}},
+                                {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
+        auto j = byteLevelJson(merges, pre, true);
+        // A whole-word piece with no merge path: only ignore_merges can produce it.
+        j["model"]["vocab"]["abc"] = 300;
+        writeFile(dir.filePath("tokenizer.json"), j.dump());
+        auto t = load(dir.filePath("tokenizer.json"));
+        QVERIFY(t);
+        auto* bpe = dynamic_cast<BpeTokenizer*>(t.get());
+        const int p123 = bpe->pieceId("123"), p12 = bpe->pieceId("12");
+        // Llama 3 splits digits in groups of at most three: "12312" -> "123", "12".
+        QCOMPARE(idsText(t->encode("12312", false)), idsText({p123, p12}));
+        QCOMPARE(idsText(t->encode("abc", false)), idsText({300}));
+        // Special tokens are text unless asked for.
+        const int eot = bpe->pieceId("<|endoftext|>");
+        QVERIFY(eot > 0);
+        const auto plain = t->encode("a<|endoftext|>", false);
+        QVERIFY(std::find(plain.begin(), plain.end(), eot) == plain.end());
+        QCOMPARE(idsText(t->encode("a<|endoftext|>", false, true)), idsText({'a', eot}));
+    }
+
+    void loadTokenizer_rejectsBadFiles_data() {
+        QTest::addColumn<QByteArray>("content");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("empty") << QByteArray() << "too short";
+        QTest::newRow("llama2c truncated record") << QByteArray("\x07\x00\x00\x00\x00\x00\x00\x00\x40\x00\x00\x00ab", 14)
+                                                  << "past the end";
+        QTest::newRow("json wordpiece") << QByteArray(R"({"model":{"type":"WordPiece","vocab":{}}})") << "WordPiece";
+        QTest::newRow("json not json") << QByteArray("{ nope") << "not valid JSON";
+        QTest::newRow("json unsupported normalizer")
+            << QByteArray(R"({"normalizer":{"type":"NFKC"},"model":{"type":"BPE","vocab":{"a":0},"merges":[]}})") << "NFKC";
+        QTest::newRow("json bad merge") << QByteArray(R"({"model":{"type":"BPE","vocab":{"a":0},"merges":[3]}})") << "merge";
+        QTest::newRow("garbage") << QByteArray("\x55\x66\x77\x88\x99\xAA", 6) << "not a tokenizer";
+    }
+    void loadTokenizer_rejectsBadFiles() {
+        QFETCH(QByteArray, content);
+        QFETCH(QString, message);
+        QTemporaryDir dir;
+        const QString path = dir.filePath("tok");
+        writeFile(path, content.toStdString());
+        auto t = loadTokenizerFile(path.toStdString());
+        QVERIFY(!t.ok());
+        QVERIFY2(QString::fromStdString(t.message()).contains(message), t.message().c_str());
+        QVERIFY(QString::fromStdString(t.message()).contains(path));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestTokenizer)
+#include "test_tokenizer.moc"
