@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Text generation: feeds a prompt, then samples one token at a time and streams each one (id and the bytes it
+// decodes to) through a callback that may stop generation at any point. Continues from the transformer's
+// current position, so a chat keeps its KV cache between turns.
+#pragma once
+
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/infer/sampler.h"
+#include "core/infer/tokenizer.h"
+#include "core/infer/transformer.h"
+#include "core/util/result.h"
+
+namespace qs {
+
+struct GenerateOptions {
+    int maxNewTokens = 256;  // at most this many sampled tokens
+    SamplerOptions sampling;
+    bool stopAtEos = true;
+    bool stopAtBos = true;   // llama2.c's run stops when the model emits BOS
+};
+
+struct GenerateResult {
+    std::vector<int> tokens;   // the sampled tokens, in order (a stop token is included when it ended generation)
+    enum class Stop { Length, Eos, Bos, Callback, Context } stop = Stop::Length;
+    int promptTokens = 0;
+    double promptSeconds = 0, generateSeconds = 0;  // wall time of prompt processing and of sampling
+    std::vector<std::string> warnings;
+};
+std::string_view stopName(GenerateResult::Stop s);  // "length", "eos", "bos", "callback", "context"
+
+// Called for every sampled token that is not a stop token; return false to stop.
+using TokenCallback = std::function<bool(int token, std::string_view piece)>;
+
+// Feeds `prompt` (at least one token: BOS for an empty text) at the transformer's position and generates.
+// Afterwards the KV cache holds the prompt and every returned token except the last one, which was never fed
+// (no forward pass is spent on a token nobody samples from): a chat continues by putting that token (unless it
+// is a stop token) in front of its next prompt. Fails on bad token ids or when the prompt does not fit.
+Result<GenerateResult> generate(Transformer& model, const Tokenizer& tokenizer, std::span<const int> prompt,
+                                const GenerateOptions& options, const TokenCallback& onToken = {});
+
+}  // namespace qs

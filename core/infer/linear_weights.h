@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// LinearWeights: a [rows, cols] weight matrix as the forward pass uses it: y = W x for a batch of inputs, and
+// single rows for embedding look-ups. This is the seam where native quantized kernels go later: today there
+// are three implementations,
+//   - FloatLinearWeights: float32 values, either a view into a memory-mapped checkpoint (zero copy) or owned
+//     (converted from F16/BF16/ggml blocks, or dequantized once from a QuantizedTensor: "float cache");
+//   - QuantizedLinearWeights: keeps the packed QuantizedTensor and dequantizes blocks of rows on the fly
+//     through Scheme::dequantizeRows into a per-call scratch buffer (memory of the packed form, same numbers).
+// Both quantized paths compute with exactly the values Scheme::dequantizeRows produces, so the engine shows
+// the scheme's exact numerics, and the two give bit-identical results.
+//
+// Thread-safety: immutable after construction; matmulRows/copyRow may run concurrently on any rows.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <tbb/task_arena.h>
+
+#include "core/quant/scheme.h"
+
+
+namespace qs {
+
+class LinearWeights {
+public:
+    LinearWeights(int64_t rows, int64_t cols) : m_rows(rows), m_cols(cols) {}
+    virtual ~LinearWeights() = default;
+
+    int64_t rows() const { return m_rows; }
+    int64_t cols() const { return m_cols; }
+
+    // Single-threaded kernel: for rows r in [r0, r1) and every b < batch,
+    //   y[b * rows() + r] = dot(W[r, :], x[b * cols() .. b * cols() + cols())).
+    virtual void matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const = 0;
+
+    // Copies row r (cols() floats) to dst: the embedding look-up.
+    virtual void copyRow(int64_t r, float* dst) const = 0;
+
+    // "f32 (mapped)", "f16 -> f32", "q4_K, dequantized once", "q4_K, dequantized per 16 rows" ...
+    virtual std::string describe() const = 0;
+    // Bytes this object holds in memory beyond the checkpoint's mapping.
+    virtual uint64_t ownedBytes() const = 0;
+    // Rows a parallel task should take at least (quantized blocks prefer whole row blocks).
+    virtual int64_t rowGrain() const { return 16; }
+
+private:
+    int64_t m_rows, m_cols;
+};
+
+class FloatLinearWeights final : public LinearWeights {
+public:
+    // A view: `data` must stay valid while `owner` lives (a mapping); data must be float-aligned.
+    FloatLinearWeights(int64_t rows, int64_t cols, const float* data, std::shared_ptr<const void> owner, std::string what);
+    // Owned values.
+    FloatLinearWeights(int64_t rows, int64_t cols, std::vector<float> values, std::string what);
+
+    void matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const override;
+    void copyRow(int64_t r, float* dst) const override;
+    std::string describe() const override { return m_what; }
+    uint64_t ownedBytes() const override { return uint64_t(m_owned.size()) * sizeof(float); }
+    const float* data() const { return m_data; }
+
+private:
+    std::vector<float> m_owned;
+    std::shared_ptr<const void> m_owner;
+    const float* m_data;
+    std::string m_what;
+};
+
+class QuantizedLinearWeights final : public LinearWeights {
+public:
+    static constexpr int64_t kBlockRows = 16;
+    QuantizedLinearWeights(std::shared_ptr<const QuantizedTensor> tensor, std::shared_ptr<const Scheme> scheme);
+
+    void matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const override;
+    void copyRow(int64_t r, float* dst) const override;
+    std::string describe() const override;
+    uint64_t ownedBytes() const override { return uint64_t(m_tensor->data.size()); }
+    int64_t rowGrain() const override { return kBlockRows; }
+
+private:
+    std::shared_ptr<const QuantizedTensor> m_tensor;
+    std::shared_ptr<const Scheme> m_scheme;
+};
+
+// Dequantizes the whole tensor once (row blocks in parallel inside `arena`, or serially when null) into a
+// FloatLinearWeights that computes with exactly those values.
+std::shared_ptr<const LinearWeights> dequantizeOnce(const QuantizedTensor& tensor, const Scheme& scheme,
+                                                    tbb::task_arena* arena);
+
+// y = W x for `batch` inputs, rows split across the arena's threads (serial when arena is null or the work is
+// small). Each output is computed by exactly one kernel call, so the result does not depend on the threads.
+void matmul(const LinearWeights& w, const float* x, int64_t batch, float* y, tbb::task_arena* arena);
+
+}  // namespace qs

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "core/infer/model_weights.h"
+
+#include <algorithm>
+
+namespace qs {
+
+namespace {
+
+std::string where(const Checkpoint& ckpt, int index) {
+    return ckpt.path + ": tensor '" + ckpt.tensors[size_t(index)].name + "'";
+}
+
+std::string kindAt(TensorKind kind, int layer) {
+    std::string s(tensorKindName(kind));
+    if (layer >= 0) s += " of layer " + std::to_string(layer);
+    return s;
+}
+
+class Loader {
+public:
+    Loader(const Checkpoint& ckpt, const ModelInfo& info, const QuantizedWeightMap* q, const WeightLoadOptions& o,
+           tbb::task_arena* arena)
+        : m_ckpt(ckpt), m_info(info), m_quantized(q), m_options(o), m_arena(arena) {}
+
+    Result<int> find(TensorKind kind, int layer) const {
+        const int i = m_info.findKind(kind, layer);
+        if (i < 0 || size_t(i) >= m_ckpt.tensors.size())
+            return Error{m_ckpt.path + ": no " + kindAt(kind, layer) + " tensor; the engine runs Llama-family models only"};
+        return i;
+    }
+
+    Result<std::shared_ptr<const LinearWeights>> matrix(TensorKind kind, int layer, int64_t rows, int64_t cols) {
+        auto idx = find(kind, layer);
+        if (!idx) return idx.error();
+        const int i = *idx;
+        const TensorInfo& t = m_ckpt.tensors[size_t(i)];
+        if (t.shape.size() != 2 || t.shape[0] != rows || t.shape[1] != cols)
+            return Error{where(m_ckpt, i) + " (" + kindAt(kind, layer) + ") has shape " + shapeText(t.shape) +
+                         ", expected [" + std::to_string(rows) + ", " + std::to_string(cols) + "]"};
+        if (m_quantized) {
+            auto it = m_quantized->find(i);
+            if (it != m_quantized->end()) {
+                const QuantizedWeight& qw = it->second;
+                if (!qw.tensor || !qw.scheme) return Error{where(m_ckpt, i) + ": quantized entry without tensor or scheme"};
+                if (qw.tensor->rows != rows || qw.tensor->cols != cols)
+                    return Error{where(m_ckpt, i) + ": quantized as [" + std::to_string(qw.tensor->rows) + ", " +
+                                 std::to_string(qw.tensor->cols) + "], expected [" + std::to_string(rows) + ", " +
+                                 std::to_string(cols) + "]"};
+                if (m_options.quantized == WeightLoadOptions::Quantized::PerRowBlock)
+                    return std::shared_ptr<const LinearWeights>(std::make_shared<QuantizedLinearWeights>(qw.tensor, qw.scheme));
+                return dequantizeOnce(*qw.tensor, *qw.scheme, m_arena);
+            }
+        }
+        if (t.dtype == DType::F32 && t.file >= 0) {
+            auto data = m_ckpt.data(size_t(i));
+            if (!data) return data.error();
+            if (data->bytes.size() == uint64_t(rows * cols) * sizeof(float) &&
+                reinterpret_cast<uintptr_t>(data->bytes.data()) % alignof(float) == 0)
+                return std::shared_ptr<const LinearWeights>(std::make_shared<FloatLinearWeights>(
+                    rows, cols, reinterpret_cast<const float*>(data->bytes.data()), data->owner, "f32 (mapped)"));
+        }
+        auto values = m_ckpt.toFloat(size_t(i));
+        if (!values) return values.error();
+        const std::string what = t.dtype == DType::F32 ? "f32 (copied)" : std::string(dtypeName(t.dtype)) + " -> f32";
+        return std::shared_ptr<const LinearWeights>(std::make_shared<FloatLinearWeights>(rows, cols, std::move(*values), what));
+    }
+
+    Result<std::vector<float>> vector(TensorKind kind, int layer, int64_t n) {
+        auto idx = find(kind, layer);
+        if (!idx) return idx.error();
+        const TensorInfo& t = m_ckpt.tensors[size_t(*idx)];
+        if (t.elements() != uint64_t(n))
+            return Error{where(m_ckpt, *idx) + " (" + kindAt(kind, layer) + ") has " + std::to_string(t.elements()) +
+                         " values, expected " + std::to_string(n)};
+        return m_ckpt.toFloat(size_t(*idx));
+    }
+
+    static std::string shapeText(const std::vector<int64_t>& shape) {
+        std::string s = "[";
+        for (size_t k = 0; k < shape.size(); ++k) s += (k ? ", " : "") + std::to_string(shape[k]);
+        return s + "]";
+    }
+
+private:
+    const Checkpoint& m_ckpt;
+    const ModelInfo& m_info;
+    const QuantizedWeightMap* m_quantized;
+    const WeightLoadOptions& m_options;
+    tbb::task_arena* m_arena;
+};
+
+Result<ModelConfig> configFrom(const Checkpoint& ckpt, const ModelInfo& info, const WeightLoadOptions& options,
+                               std::vector<std::string>& warnings) {
+    const Hyperparameters& hp = info.hp;
+    ModelConfig c;
+    constexpr int64_t kMax = int64_t(1) << 30;
+    for (int64_t v : {hp.dim, hp.hidden, hp.layers, hp.heads, hp.kvHeads, hp.vocab})
+        if (v <= 0 || v > kMax)
+            return Error{ckpt.path + ": hyperparameters incomplete or implausible (dim " + std::to_string(hp.dim) +
+                         ", hidden " + std::to_string(hp.hidden) + ", layers " + std::to_string(hp.layers) + ", heads " +
+                         std::to_string(hp.heads) + ", kv heads " + std::to_string(hp.kvHeads) + ", vocab " +
+                         std::to_string(hp.vocab) + ")"};
+    c.dim = int(hp.dim);
+    c.hidden = int(hp.hidden);
+    c.layers = int(hp.layers);
+    c.heads = int(hp.heads);
+    c.kvHeads = int(hp.kvHeads);
+    c.vocab = int(hp.vocab);
+    c.headDim = hp.headDim > 0 ? int(hp.headDim) : (hp.dim % hp.heads == 0 ? int(hp.dim / hp.heads) : 0);
+    if (c.headDim <= 0 || c.headDim % 2 != 0 || c.headDim > 4096)
+        return Error{ckpt.path + ": head dimension " + std::to_string(c.headDim) + " is not a positive even number"};
+    if (c.heads % c.kvHeads != 0)
+        return Error{ckpt.path + ": " + std::to_string(c.heads) + " query heads are not a multiple of " +
+                     std::to_string(c.kvHeads) + " key/value heads"};
+    int64_t context = hp.context;
+    if (context <= 0) {
+        context = 2048;
+        warnings.push_back("the checkpoint states no context length; using 2048");
+    }
+    if (options.maxContext > 0 && options.maxContext < context) context = options.maxContext;
+    c.context = int(std::min<int64_t>(context, 1 << 20));
+    c.ropeTheta = float(hp.ropeTheta > 0 ? hp.ropeTheta : 10000.0);
+    c.normEps = float(hp.normEps > 0 ? hp.normEps : 1e-5);
+    c.rope = info.rope;
+    return c;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const ModelWeights>> loadModelWeights(const Checkpoint& ckpt, const ModelInfo& info,
+                                                             const QuantizedWeightMap* quantized,
+                                                             const WeightLoadOptions& options, tbb::task_arena* arena,
+                                                             const ProgressFn& progress) {
+    auto w = std::make_shared<ModelWeights>();
+    auto cfg = configFrom(ckpt, info, options, w->warnings);
+    if (!cfg) return cfg.error();
+    const ModelConfig& c = *cfg;
+    w->config = c;
+    if (info.entries.size() != ckpt.tensors.size())
+        return Error{ckpt.path + ": the model analysis does not belong to this checkpoint"};
+    ProgressSink sink(progress);
+    Loader load(ckpt, info, quantized, options, arena);
+
+    auto emb = load.matrix(TensorKind::TokenEmbedding, -1, c.vocab, c.dim);
+    if (!emb) return emb.error();
+    w->embedding = *emb;
+    if (info.tie) {
+        w->output = w->embedding;
+    } else {
+        auto out = load.matrix(TensorKind::Output, -1, c.vocab, c.dim);
+        if (!out) return out.error();
+        w->output = *out;
+    }
+    auto fn = load.vector(TensorKind::FinalNorm, -1, c.dim);
+    if (!fn) return fn.error();
+    w->finalNorm = std::move(*fn);
+
+    w->layers.resize(size_t(c.layers));
+    for (int l = 0; l < c.layers; ++l) {
+        if (!sink.report(double(l) / c.layers, "loading layer " + std::to_string(l))) return Error{std::string(kCancelledMessage)};
+        LayerWeights& L = w->layers[size_t(l)];
+        struct M {
+            TensorKind kind;
+            int64_t rows, cols;
+            std::shared_ptr<const LinearWeights>* dst;
+        };
+        const M mats[] = {{TensorKind::Wq, c.qDim(), c.dim, &L.wq},     {TensorKind::Wk, c.kvDim(), c.dim, &L.wk},
+                          {TensorKind::Wv, c.kvDim(), c.dim, &L.wv},    {TensorKind::Wo, c.dim, c.qDim(), &L.wo},
+                          {TensorKind::Gate, c.hidden, c.dim, &L.gate}, {TensorKind::Up, c.hidden, c.dim, &L.up},
+                          {TensorKind::Down, c.dim, c.hidden, &L.down}};
+        for (const M& m : mats) {
+            auto r = load.matrix(m.kind, l, m.rows, m.cols);
+            if (!r) return r.error();
+            *m.dst = *r;
+        }
+        auto an = load.vector(TensorKind::AttnNorm, l, c.dim);
+        if (!an) return an.error();
+        L.attnNorm = std::move(*an);
+        auto fnn = load.vector(TensorKind::FfnNorm, l, c.dim);
+        if (!fnn) return fnn.error();
+        L.ffnNorm = std::move(*fnn);
+    }
+    sink.report(1.0, "weights loaded");
+    return std::shared_ptr<const ModelWeights>(std::move(w));
+}
+
+}  // namespace qs

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "core/infer/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace qs {
+
+Sampler::Sampler(SamplerOptions options) : m_options(options), m_rng(options.seed) {}
+
+int Sampler::argmax(std::span<const float> logits) {
+    int best = 0;
+    for (size_t i = 1; i < logits.size(); ++i)
+        if (logits[i] > logits[size_t(best)]) best = int(i);
+    return best;
+}
+
+double Sampler::uniform() { return double(m_rng() >> 11) * 0x1.0p-53; }
+
+std::vector<std::pair<int, float>> Sampler::distribution(std::span<const float> logits, std::span<const int> history) const {
+    std::vector<float> l(logits.begin(), logits.end());
+    if (l.empty()) return {};
+    if (m_options.repetitionPenalty != 1.0f && m_options.repetitionPenalty > 0.0f) {
+        const size_t window = size_t(std::max(0, m_options.repetitionWindow));
+        const size_t from = history.size() > window ? history.size() - window : 0;
+        std::vector<bool> seen(l.size(), false);
+        for (size_t i = from; i < history.size(); ++i) {
+            const int t = history[i];
+            if (t < 0 || size_t(t) >= l.size() || seen[size_t(t)]) continue;
+            seen[size_t(t)] = true;  // penalise each token once, however often it occurred
+            float& v = l[size_t(t)];
+            v = v > 0 ? v / m_options.repetitionPenalty : v * m_options.repetitionPenalty;
+        }
+    }
+    if (m_options.temperature <= 0.0f) return {{argmax(l), 1.0f}};
+
+    std::vector<int> order(l.size());
+    std::iota(order.begin(), order.end(), 0);
+    // Stable order (by logit, then id) so ties never depend on the sort implementation.
+    auto better = [&](int a, int b) { return l[size_t(a)] != l[size_t(b)] ? l[size_t(a)] > l[size_t(b)] : a < b; };
+    size_t keep = l.size();
+    if (m_options.topK > 0 && size_t(m_options.topK) < keep) {
+        keep = size_t(m_options.topK);
+        std::partial_sort(order.begin(), order.begin() + std::ptrdiff_t(keep), order.end(), better);
+        order.resize(keep);
+    } else if (m_options.topP > 0.0f && m_options.topP < 1.0f) {
+        std::sort(order.begin(), order.end(), better);  // the nucleus needs the full order
+    }
+    // Softmax over the kept tokens, in double, at the temperature.
+    double maxLogit = l[size_t(order.front())];
+    for (int t : order) maxLogit = std::max(maxLogit, double(l[size_t(t)]));
+    std::vector<double> p(order.size());
+    double sum = 0;
+    for (size_t i = 0; i < order.size(); ++i) {
+        p[i] = std::exp((double(l[size_t(order[i])]) - maxLogit) / double(m_options.temperature));
+        sum += p[i];
+    }
+    for (double& x : p) x /= sum;
+    if (m_options.topP > 0.0f && m_options.topP < 1.0f) {
+        double cumulative = 0;
+        size_t cut = p.size();
+        for (size_t i = 0; i < p.size(); ++i) {
+            cumulative += p[i];
+            if (cumulative > double(m_options.topP)) {
+                cut = i + 1;
+                break;
+            }
+        }
+        p.resize(cut);
+        order.resize(cut);
+        const double kept = std::accumulate(p.begin(), p.end(), 0.0);
+        for (double& x : p) x /= kept;
+    }
+    std::vector<std::pair<int, float>> out;
+    out.reserve(order.size());
+    for (size_t i = 0; i < order.size(); ++i)
+        if (p[i] > 0) out.emplace_back(order[i], float(p[i]));
+    return out;
+}
+
+int Sampler::sample(std::span<const float> logits, std::span<const int> history) {
+    const auto dist = distribution(logits, history);
+    if (dist.empty()) return 0;
+    if (dist.size() == 1) return dist.front().first;
+    const double r = uniform();
+    double cumulative = 0;
+    for (const auto& [token, prob] : dist) {
+        cumulative += double(prob);
+        if (r < cumulative) return token;
+    }
+    return dist.back().first;  // rounding left r above the last cumulative sum
+}
+
+}  // namespace qs

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Transformer: the Llama-family forward pass over ModelWeights with a KV cache (llama2.c run.c forward(),
+// generalised to batches of tokens): RMSNorm, rotary embeddings in the checkpoint's layout, grouped-query
+// attention, SwiGLU MLP, tied or separate head.
+//
+// A batch of tokens is processed together (prompt processing, perplexity windows): each weight row is read
+// once per batch instead of once per token. The numbers do not depend on the batch size or thread count: every
+// output value is one fixed-order dot product.
+//
+// Threads: parallel over matrix rows and over (token, head) attention pairs inside the task_arena given at
+// construction (serial when null). One Transformer is one sequence: not thread-safe; use one per thread.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include <tbb/task_arena.h>
+
+#include "core/infer/model_weights.h"
+#include "core/util/result.h"
+
+namespace qs {
+
+struct EngineOptions {
+    int batch = 64;  // tokens per forward call inside evaluate(); bounds the scratch memory
+};
+
+class Transformer {
+public:
+    Transformer(std::shared_ptr<const ModelWeights> weights, tbb::task_arena* arena, EngineOptions options = {});
+
+    const ModelConfig& config() const { return m_w->config; }
+    const ModelWeights& weights() const { return *m_w; }
+    int context() const { return m_w->config.context; }
+    int position() const { return m_pos; }  // tokens held in the KV cache
+    void reset() { m_pos = 0; }              // forgets the sequence (the cache is overwritten lazily)
+    // Forgets everything after `pos` tokens (pos <= position()).
+    void rewind(int pos);
+
+    // Feeds `tokens` at positions position() .. position()+n-1 and advances position().
+    // allLogits: `logits` receives n * vocab floats (row t = prediction after token t); otherwise `logits`
+    // receives vocab floats for the last token (or may be empty when no prediction is needed).
+    // Fails (and leaves position() unchanged) on a token id outside the vocabulary, a full context, or a
+    // logits span of the wrong size.
+    Status evaluate(std::span<const int> tokens, std::span<float> logits, bool allLogits = false);
+
+private:
+    void forwardBatch(const int* tokens, int n, float* logits, bool allLogits);
+    void ensureScratch(int n);
+
+    std::shared_ptr<const ModelWeights> m_w;
+    tbb::task_arena* m_arena;
+    EngineOptions m_options;
+    int m_pos = 0;
+    std::vector<float> m_keyCache, m_valueCache;  // [layers][context][kvDim]
+    std::vector<float> m_cos, m_sin;              // [context][headDim/2]
+    std::vector<float> m_x, m_xb, m_xb2, m_q, m_k, m_v, m_att, m_hb, m_hb2, m_scores;
+    int m_scratchBatch = 0;
+};
+
+}  // namespace qs
