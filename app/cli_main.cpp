@@ -11,6 +11,10 @@ namespace {
 
 const qscli::Command kCommands[] = {
     {"inspect", "inspect PATH [--json]                  tensors, roles, ties, footprint", qscli::runInspect},
+    {"generate", "generate MODEL --prompt TEXT --steps N --temperature T [--seed S]   generate text", qscli::runGenerate},
+    {"ppl", "ppl MODEL --text FILE [--ctx N] [--protocol P] [--json]   perplexity", qscli::runPpl},
+    {"chat", "chat MODEL [--template plain|llama2]       chat on stdin/stdout", qscli::runChat},
+    {"bench", "bench MODEL [--threads N]                 tokens per second, peak memory", qscli::runBench},
 };
 
 void usage(FILE* out) {

@@ -12,5 +12,9 @@ struct Command {
 };
 
 int runInspect(int argc, char** argv, int first);
+int runGenerate(int argc, char** argv, int first);
+int runPpl(int argc, char** argv, int first);
+int runChat(int argc, char** argv, int first);
+int runBench(int argc, char** argv, int first);
 
 }  // namespace qscli

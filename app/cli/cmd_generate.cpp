@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// quantscope-cli generate MODEL --prompt TEXT --steps N --temperature T [--seed S] ...
+#include <chrono>
+#include <cstdio>
+
+#include "app/cli/commands.h"
+#include "app/cli/infer_setup.h"
+#include "core/infer/generator.h"
+
+namespace qscli {
+
+namespace {
+constexpr const char* kUsage =
+    "usage: quantscope-cli generate MODEL [--tokenizer PATH] [--prompt TEXT] [--steps N] [--temperature T]\n"
+    "                                [--seed S] [--top-k K] [--top-p P] [--repeat-penalty R] [--threads N]\n"
+    "Prints the prompt followed by the generated text, as llama2.c's run does: at most N new tokens (default\n"
+    "256), stopping early at EOS or BOS. Temperature 0 is greedy; the default is 1.0. Without --seed the seed\n"
+    "comes from the clock and is printed on stderr with the speed.\n";
+}
+
+int runGenerate(int argc, char** argv, int first) {
+    Args args(inferenceValueOptions({"prompt", "steps", "temperature", "seed", "top-k", "top-p", "repeat-penalty"}), {"help"});
+    if (!args.parse(argc, argv, first)) return fail("generate", args.error(), kExitUsage);
+    if (args.flag("help")) {
+        std::fputs(kUsage, stdout);
+        return kExitOk;
+    }
+    const auto steps = args.integer("steps", 256);
+    const auto temperature = args.number("temperature", 1.0);
+    const auto seed = args.integer("seed", (long long)(std::chrono::system_clock::now().time_since_epoch().count() & 0x7FFFFFFF));
+    const auto topK = args.integer("top-k", 0);
+    const auto topP = args.number("top-p", 1.0);
+    const auto penalty = args.number("repeat-penalty", 1.0);
+    if (!steps || !temperature || !seed || !topK || !topP || !penalty) return fail("generate", args.error(), kExitUsage);
+    if (*steps < 0) return fail("generate", "--steps must not be negative", kExitUsage);
+    if (*temperature < 0) return fail("generate", "--temperature must not be negative", kExitUsage);
+    if (*topP <= 0 || *topP > 1) return fail("generate", "--top-p must be in (0, 1]", kExitUsage);
+
+    InferenceSetup setup;
+    if (int rc = openInference("generate", args, 0, setup); rc != kExitOk) return rc;
+    const qs::Tokenizer& tok = *setup.model.tokenizer;
+    const std::string prompt = args.value("prompt").value_or("");
+    std::vector<int> tokens = tok.encode(prompt, true);
+    if (tokens.empty()) return fail("generate", "the tokenizer has no BOS token; give a non-empty --prompt");
+    if (int(tokens.size()) >= setup.weights->config.context)
+        return fail("generate", "the prompt (" + std::to_string(tokens.size()) + " tokens) does not fit the context of " +
+                                    std::to_string(setup.weights->config.context));
+
+    qs::Transformer model(setup.weights, setup.arena.get());
+    qs::GenerateOptions o;
+    o.maxNewTokens = int(std::min<long long>(*steps, setup.weights->config.context));
+    o.sampling.temperature = float(*temperature);
+    o.sampling.seed = uint64_t(*seed);
+    o.sampling.topK = int(*topK);
+    o.sampling.topP = float(*topP);
+    o.sampling.repetitionPenalty = float(*penalty);
+
+    std::fwrite(prompt.data(), 1, prompt.size(), stdout);
+    std::fflush(stdout);
+    auto r = qs::generate(model, tok, tokens, o, [](int, std::string_view piece) {
+        std::fwrite(piece.data(), 1, piece.size(), stdout);
+        std::fflush(stdout);
+        return true;
+    });
+    std::fputc('\n', stdout);
+    if (!r) return fail("generate", r.message());
+    const size_t n = r->tokens.size();
+    std::fprintf(stderr, "generate: %zu prompt tokens in %.3f s, %zu tokens in %.3f s (%.1f tok/s), stop: %s, seed %lld\n",
+                 tokens.size(), r->promptSeconds, n, r->generateSeconds,
+                 r->generateSeconds > 0 ? double(n) / r->generateSeconds : 0.0, std::string(qs::stopName(r->stop)).c_str(),
+                 *seed);
+    return kExitOk;
+}
+
+}  // namespace qscli

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "core/infer/inference_model.h"
+
+#include "core/infer/tokenizer_loader.h"
+
+namespace qs {
+
+Result<InferenceModel> openInferenceModel(const std::string& path, const InferenceLoadOptions& options,
+                                          tbb::task_arena* arena, const ProgressFn& progress) {
+    InferenceModel m;
+    auto ckpt = openCheckpoint(path, {}, progress);
+    if (!ckpt) return ckpt.error();
+    m.checkpoint = std::move(ckpt.value());
+    m.info = analyzeModel(*m.checkpoint);
+    if (!m.info.llamaFamily) {
+        std::string why = path + ": not a runnable Llama-family model (architecture '" + m.info.architecture + "')";
+        for (const auto& w : m.info.warnings) why += "; " + w;
+        return Error{why};
+    }
+    auto tok = loadTokenizerFor(*m.checkpoint, options.tokenizerPath);
+    if (!tok) return tok.error();
+    m.tokenizer = std::move(tok.value());
+    auto weights = loadModelWeights(*m.checkpoint, m.info, nullptr, options.weights, arena, progress);
+    if (!weights) return weights.error();
+    m.weights = std::move(weights.value());
+    m.warnings = m.weights->warnings;
+    const int modelVocab = m.weights->config.vocab, tokVocab = m.tokenizer->vocabSize();
+    if (tokVocab > modelVocab)
+        return Error{path + ": the tokenizer (" + m.tokenizer->describe() + ") has " + std::to_string(tokVocab) +
+                     " tokens but the model only " + std::to_string(modelVocab) + "; wrong tokenizer?"};
+    if (tokVocab < modelVocab)
+        m.warnings.push_back("the tokenizer has " + std::to_string(tokVocab) + " tokens, the model " +
+                             std::to_string(modelVocab) + " (the extra ids are never produced by the tokenizer)");
+    return m;
+}
+
+}  // namespace qs
