@@ -7,8 +7,10 @@
 #include <system_error>
 
 #include "core/io/checkpoint.h"
+#include "core/io/gguf_reader.h"
 #include "core/io/llama2c_reader.h"
 #include "core/io/pickle_detect.h"
+#include "core/io/safetensors_reader.h"
 #include "core/io/side_files.h"
 
 namespace qs {
@@ -117,12 +119,16 @@ Result<std::unique_ptr<Checkpoint>> openCheckpoint(const std::string& path, cons
     std::shared_ptr<const MappedFile> mf = *mapped;
     if (mf->size() == 0) return Error{file + ": empty file (0 bytes), not a checkpoint"};
 
-    Kind kind = detectByContent(mf->bytes());
+    // A JSON file can only be a shard index; its content has no magic to detect it by.
+    Kind kind = file.ends_with(".json") ? Kind::SafetensorsIndex : detectByContent(mf->bytes());
     if (kind == Kind::Unknown) kind = detectByName(file);
 
     Result<std::unique_ptr<Checkpoint>> r = Error{""};
     switch (kind) {
         case Kind::Llama2c: r = io::readLlama2c(mf, options, progress); break;
+        case Kind::Gguf: r = io::readGguf(mf, options, progress); break;
+        case Kind::Safetensors: r = io::readSafetensors(mf, options, progress); break;
+        case Kind::SafetensorsIndex: r = io::readSafetensorsIndex(file, options, progress); break;
         case Kind::TorchZip: return Error{io::pickleRefusal(file, "zip archive with a data.pkl record")};
         case Kind::Pickle:
             return Error{io::pickleRefusal(file, io::looksLikeRawPickle(mf->bytes()) ? "raw pickle stream"
