@@ -8,6 +8,7 @@
 
 #include "core/io/checkpoint.h"
 #include "core/io/gguf_reader.h"
+#include "core/io/hdf5_reader.h"
 #include "core/io/llama2c_reader.h"
 #include "core/io/pickle_detect.h"
 #include "core/io/safetensors_reader.h"
@@ -126,6 +127,7 @@ Result<std::unique_ptr<Checkpoint>> openCheckpoint(const std::string& path, cons
     Result<std::unique_ptr<Checkpoint>> r = Error{""};
     switch (kind) {
         case Kind::Llama2c: r = io::readLlama2c(mf, options, progress); break;
+        case Kind::Hdf5: r = io::readHdf5(mf, options, progress); break;
         case Kind::Gguf: r = io::readGguf(mf, options, progress); break;
         case Kind::Safetensors: r = io::readSafetensors(mf, options, progress); break;
         case Kind::SafetensorsIndex: r = io::readSafetensorsIndex(file, options, progress); break;
@@ -138,9 +140,6 @@ Result<std::unique_ptr<Checkpoint>> openCheckpoint(const std::string& path, cons
         case Kind::Unknown:
             return Error{file + ": unrecognised format (no safetensors, GGUF, llama2.c or HDF5 signature, and an "
                                 "unknown extension)"};
-        default:
-            return Error{file + ": format detected (" + std::to_string(int(kind)) +
-                         ") but its reader is not part of this build yet"};
     }
     if (!r) return r;
     if (r.value()->path.empty() || fs::is_directory(st)) r.value()->path = path;
