@@ -241,6 +241,43 @@ private slots:
         QCOMPARE(idsText(t->encode("a<|endoftext|>", false, true)), idsText({'a', eot}));
     }
 
+    // GGUF embedded vocabularies (tokenizer.ggml.*, model "llama"): the stories260K GGUF gives tok512's ids,
+    // the random Llama 2 GGUF gives the Llama 2 tokenizer's; both agree with the files on every WikiText line.
+    void ggufVocabulary_matchesTokenizerFiles_data() {
+        QTest::addColumn<QString>("gguf");
+        QTest::addColumn<QString>("file");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("stories260K") << "models/stories260K-gguf/stories260K.gguf" << "models/stories260K-llama2c/tok512.bin"
+                                     << "[1, 403, 407, 261, 378]";
+        QTest::newRow("llama 2") << "models/llama-2-tiny-random-gguf/llama-2-tiny-random.gguf"
+                                 << "models/llama2-tokenizer/tokenizer.model" << "[1, 9038, 2501, 263, 931]";
+    }
+    void ggufVocabulary_matchesTokenizerFiles() {
+        QFETCH(QString, gguf);
+        QFETCH(QString, file);
+        QFETCH(QString, expected);
+        QS_REQUIRE_ASSET(ggufPath, gguf);
+        QS_REQUIRE_ASSET(filePath, file);
+        QS_REQUIRE_ASSET(wiki, "data/wikitext-2-raw/wiki.test.raw");
+        auto ckpt = openCheckpoint(ggufPath.toStdString());
+        QVERIFY2(ckpt.ok(), ckpt ? "" : ckpt.message().c_str());
+        auto t = loadTokenizerFor(**ckpt);
+        QVERIFY2(t.ok(), t ? "" : t.message().c_str());
+        QVERIFY(QString::fromStdString((*t)->describe()).startsWith("GGUF llama vocabulary"));
+        QCOMPARE(idsText((*t)->encode("Once upon a time", true)), expected);
+        auto ref = load(filePath);
+        QVERIFY(ref);
+        for (const auto& line : wikiLines(wiki)) {
+            const auto a = (*t)->encode(line, true), b = ref->encode(line, true);
+            if (a != b) QFAIL(qPrintable(QString::fromStdString("differs on: " + line) + "\n gguf " + idsText(a) + "\n file " + idsText(b)));
+            QCOMPARE((*t)->decode(a), line);
+        }
+        // --tokenizer overrides the embedded vocabulary.
+        auto overridden = loadTokenizerFor(**ckpt, filePath.toStdString());
+        QVERIFY(overridden.ok());
+        QVERIFY(!QString::fromStdString((*overridden)->describe()).startsWith("GGUF"));
+    }
+
     void loadTokenizer_rejectsBadFiles_data() {
         QTest::addColumn<QByteArray>("content");
         QTest::addColumn<QString>("message");
