@@ -10,7 +10,7 @@
 
 namespace qs::kernels {
 
-// Sum of a[i]*b[i] with eight interleaved float accumulators (vectorisable; a fixed summation order).
+// Sum of a[i]*b[i] with eight interleaved float accumulators (vectorised; a fixed summation order).
 float dot(const float* a, const float* b, int64_t n);
 
 // out = weight * x / sqrt(mean(x^2) + eps) (Zhang & Sennrich 2019; llama2.c rmsnorm). out may alias x.
