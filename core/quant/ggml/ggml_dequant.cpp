@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/quant/ggml/ggml_blocks.h"
+#include "core/quant/ggml/ggml_math.h"
 #include "core/tensor/half.h"
 
 namespace qs::ggml {
@@ -19,7 +20,7 @@ const Block* blocks(const void* src) {
 void dequantQ4_0(const void* src, float* y, int64_t n) {
     const auto* x = blocks<BlockQ4_0>(src);
     for (int64_t i = 0; i < n / kQK; ++i, y += kQK) {
-        const float d = halfToFloat(x[i].d);
+        const float d = detail::fromHalf(x[i].d);
         for (int j = 0; j < kQK / 2; ++j) {
             y[j] = float((x[i].qs[j] & 0x0F) - 8) * d;
             y[j + kQK / 2] = float((x[i].qs[j] >> 4) - 8) * d;
@@ -30,7 +31,7 @@ void dequantQ4_0(const void* src, float* y, int64_t n) {
 void dequantQ4_1(const void* src, float* y, int64_t n) {
     const auto* x = blocks<BlockQ4_1>(src);
     for (int64_t i = 0; i < n / kQK; ++i, y += kQK) {
-        const float d = halfToFloat(x[i].d), m = halfToFloat(x[i].m);
+        const float d = detail::fromHalf(x[i].d), m = detail::fromHalf(x[i].m);
         for (int j = 0; j < kQK / 2; ++j) {
             y[j] = float(x[i].qs[j] & 0x0F) * d + m;
             y[j + kQK / 2] = float(x[i].qs[j] >> 4) * d + m;
@@ -41,7 +42,7 @@ void dequantQ4_1(const void* src, float* y, int64_t n) {
 void dequantQ5_0(const void* src, float* y, int64_t n) {
     const auto* x = blocks<BlockQ5_0>(src);
     for (int64_t i = 0; i < n / kQK; ++i, y += kQK) {
-        const float d = halfToFloat(x[i].d);
+        const float d = detail::fromHalf(x[i].d);
         uint32_t qh;
         std::memcpy(&qh, x[i].qh, 4);
         for (int j = 0; j < kQK / 2; ++j) {
@@ -56,7 +57,7 @@ void dequantQ5_0(const void* src, float* y, int64_t n) {
 void dequantQ5_1(const void* src, float* y, int64_t n) {
     const auto* x = blocks<BlockQ5_1>(src);
     for (int64_t i = 0; i < n / kQK; ++i, y += kQK) {
-        const float d = halfToFloat(x[i].d), m = halfToFloat(x[i].m);
+        const float d = detail::fromHalf(x[i].d), m = detail::fromHalf(x[i].m);
         uint32_t qh;
         std::memcpy(&qh, x[i].qh, 4);
         for (int j = 0; j < kQK / 2; ++j) {
@@ -71,7 +72,7 @@ void dequantQ5_1(const void* src, float* y, int64_t n) {
 void dequantQ8_0(const void* src, float* y, int64_t n) {
     const auto* x = blocks<BlockQ8_0>(src);
     for (int64_t i = 0; i < n / kQK; ++i, y += kQK) {
-        const float d = halfToFloat(x[i].d);
+        const float d = detail::fromHalf(x[i].d);
         for (int j = 0; j < kQK; ++j) y[j] = float(x[i].qs[j]) * d;
     }
 }
@@ -79,7 +80,7 @@ void dequantQ8_0(const void* src, float* y, int64_t n) {
 void dequantQ2_K(const void* src, float* y, int64_t n) {
     const auto* x = blocks<BlockQ2_K>(src);
     for (int64_t i = 0; i < n / kQKK; ++i) {
-        const float d = halfToFloat(x[i].d), min = halfToFloat(x[i].dmin);
+        const float d = detail::fromHalf(x[i].d), min = detail::fromHalf(x[i].dmin);
         const uint8_t* q = x[i].qs;
         int is = 0;
         for (int nn = 0; nn < kQKK; nn += 128, q += 32) {
@@ -97,7 +98,7 @@ void dequantQ2_K(const void* src, float* y, int64_t n) {
 void dequantQ3_K(const void* src, float* y, int64_t n) {
     const auto* x = blocks<BlockQ3_K>(src);
     for (int64_t i = 0; i < n / kQKK; ++i) {
-        const float dAll = halfToFloat(x[i].d);
+        const float dAll = detail::fromHalf(x[i].d);
         // Unpack the 16 signed 6-bit scales: low nibbles from bytes 0..7, two high bits from bytes 8..11.
         int8_t scales[16];
         for (int j = 0; j < 16; ++j) {
@@ -137,7 +138,7 @@ void dequantQ4_K(const void* src, float* y, int64_t n) {
     const auto* x = blocks<BlockQ4_K>(src);
     for (int64_t i = 0; i < n / kQKK; ++i) {
         const uint8_t* q = x[i].qs;
-        const float d = halfToFloat(x[i].d), min = halfToFloat(x[i].dmin);
+        const float d = detail::fromHalf(x[i].d), min = detail::fromHalf(x[i].dmin);
         int is = 0;
         for (int j = 0; j < kQKK; j += 64, q += 32, is += 2) {
             uint8_t sc, m;
@@ -156,7 +157,7 @@ void dequantQ5_K(const void* src, float* y, int64_t n) {
     for (int64_t i = 0; i < n / kQKK; ++i) {
         const uint8_t* ql = x[i].qs;
         const uint8_t* qh = x[i].qh;
-        const float d = halfToFloat(x[i].d), min = halfToFloat(x[i].dmin);
+        const float d = detail::fromHalf(x[i].d), min = detail::fromHalf(x[i].dmin);
         int is = 0;
         uint8_t u1 = 1, u2 = 2;
         for (int j = 0; j < kQKK; j += 64, ql += 32, is += 2) {
@@ -176,7 +177,7 @@ void dequantQ5_K(const void* src, float* y, int64_t n) {
 void dequantQ6_K(const void* src, float* y, int64_t n) {
     const auto* x = blocks<BlockQ6_K>(src);
     for (int64_t i = 0; i < n / kQKK; ++i) {
-        const float d = halfToFloat(x[i].d);
+        const float d = detail::fromHalf(x[i].d);
         const uint8_t* ql = x[i].ql;
         const uint8_t* qh = x[i].qh;
         const int8_t* sc = x[i].scales;
@@ -199,7 +200,7 @@ void dequantQ6_K(const void* src, float* y, int64_t n) {
 void dequantIq4Nl(const void* src, float* y, int64_t n) {
     const auto* x = blocks<BlockIq4Nl>(src);
     for (int64_t i = 0; i < n / kQK; ++i, y += kQK) {
-        const float d = halfToFloat(x[i].d);
+        const float d = detail::fromHalf(x[i].d);
         for (int j = 0; j < kQK / 2; ++j) {
             y[j] = d * float(kIq4nlValues[x[i].qs[j] & 0xF]);
             y[j + kQK / 2] = d * float(kIq4nlValues[x[i].qs[j] >> 4]);
@@ -212,7 +213,7 @@ void dequantF16(const void* src, float* y, int64_t n) {
     for (int64_t i = 0; i < n; ++i) {
         uint16_t h;
         std::memcpy(&h, s + 2 * i, 2);
-        y[i] = halfToFloat(h);
+        y[i] = detail::fromHalf(h);
     }
 }
 

@@ -20,6 +20,12 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define QS_X86_SIMD 1
 #include <immintrin.h>
+// GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() as the unused merge source and then warn about it
+// (GCC bug 105593); the values are never read.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #endif
 
 namespace qs::ggml::detail {

@@ -202,7 +202,7 @@ public:
     Status prepareShared() {
         const RtnParams& p = m_s.params();
         const int64_t n = m_s.sharedParams(m_cols);
-        std::vector<float> lo(size_t(n)), hi(size_t(n));
+        std::vector<float> lo(static_cast<size_t>(n)), hi(static_cast<size_t>(n));
         const float* x = m_src.data();
         if (p.granularity == Granularity::Tensor) {
             rtn::minMax(x, int64_t(m_src.size()), lo[0], hi[0], m_path);
@@ -219,7 +219,7 @@ public:
         }
         m_inv.resize(size_t(n));
         m_zero.resize(size_t(n));
-        std::vector<uint8_t> zeros(size_t(n));
+        std::vector<uint8_t> zeros(static_cast<size_t>(n));
         std::byte* scalesOut = m_out.data.data() + m_s.rowCodeBytes(m_cols) * uint64_t(m_out.rows);
         for (int64_t i = 0; i < n; ++i) {
             const GroupQuant q = groupQuant(p, lo[size_t(i)], hi[size_t(i)]);
@@ -293,7 +293,7 @@ void RtnScheme::dequantizeRows(const QuantizedTensor& q, int64_t firstRow, int64
     QS_CHECK(firstRow >= 0 && nRows >= 0 && firstRow + nRows <= q.rows, name() + ": row range out of bounds");
     QS_CHECK(q.data.size() == packedBytes(q.rows, q.cols).total(), name() + ": packed size does not match the shape");
     const int64_t cols = q.cols;
-    std::vector<uint8_t> codeBuf(size_t(cols));
+    std::vector<uint8_t> codeBuf(static_cast<size_t>(cols));
     if (rowWise()) {
         const int64_t groups = groupsPerRow(cols), gs = cols / groups;
         std::vector<uint8_t> zeros(size_t(groups), uint8_t(1 << (m_p.bits - 1)));
@@ -315,7 +315,7 @@ void RtnScheme::dequantizeRows(const QuantizedTensor& q, int64_t firstRow, int64
     }
     const int64_t n = sharedParams(cols);
     const std::byte* scales = q.data.data() + rowCodeBytes(cols) * uint64_t(q.rows);
-    std::vector<float> s(size_t(n));
+    std::vector<float> s(static_cast<size_t>(n));
     std::vector<uint8_t> zeros(size_t(n), uint8_t(1 << (m_p.bits - 1)));
     for (int64_t i = 0; i < n; ++i) {
         uint16_t h;
