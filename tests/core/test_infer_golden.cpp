@@ -93,6 +93,18 @@ private slots:
         QVERIFY(agree < 256);  // the quantized weights really are different numbers
     }
 
+    // llama.cpp's Q4_K_M of the same model (Q5_0, Q8_0, F16 and F32 tensors mixed, dequantized by the GGUF
+    // reader): measured 73 greedy tokens in agreement with fp32, asserted at that count.
+    void greedy_q4KMGgufAgreesWhileQuantizationAllows() {
+        QS_REQUIRE_ASSET(fp32, "models/stories260K-gguf/stories260K.gguf");
+        QS_REQUIRE_ASSET(q4, "models/stories260K-gguf/stories260K-Q4_K_M.gguf");
+        const Run a = greedy(fp32, 256, nullptr), b = greedy(q4, 256, nullptr);
+        const size_t agree = commonPrefix(a.tokens, b.tokens);
+        qInfo("Q4_K_M agrees with fp32 for %zu of 256 greedy tokens", agree);
+        QVERIFY2(agree >= kQ4KMAgreedTokens, qPrintable(QString("only %1 tokens agree").arg(agree)));
+        QVERIFY(agree < 256);
+    }
+
     void untiedF16Gguf_runsWithLlama2Vocabulary() {
         QS_REQUIRE_ASSET(path, "models/llama-2-tiny-random-gguf/llama-2-tiny-random.gguf");
         auto m = openInferenceModel(path.toStdString(), {}, nullptr);
@@ -110,6 +122,7 @@ private slots:
 
 private:
     static constexpr size_t kQ8AgreedTokens = 71;
+    static constexpr size_t kQ4KMAgreedTokens = 73;
 };
 
 QTEST_GUILESS_MAIN(TestInferGolden)
