@@ -209,6 +209,52 @@ void BM_OpenAndAnalyze(benchmark::State& state) {
 }
 BENCHMARK(BM_OpenAndAnalyze)->Unit(benchmark::kMillisecond);
 
+// A GGUF with a Llama-3-sized vocabulary (128,256 tokens, scores and token types): the metadata path of the
+// GGUF reader, which turns every token into a JSON string.
+const std::string& ggufVocabFile() {
+    static const std::string path = [] {
+        const char* base = std::getenv("QS_BENCH_DIR");
+        if (!base) base = std::getenv("TMPDIR");
+        const std::string p = std::string(base ? base : "/tmp") + "/qs_bench_vocab128k.gguf";
+        std::string b;
+        auto u32 = [&](uint32_t v) { b.append(reinterpret_cast<const char*>(&v), 4); };
+        auto u64 = [&](uint64_t v) { b.append(reinterpret_cast<const char*>(&v), 8); };
+        auto str = [&](const std::string& v) { u64(v.size()); b += v; };
+        constexpr uint64_t kVocab = 128256;
+        b += "GGUF";
+        u32(3), u64(1), u64(4);
+        str("general.architecture"), u32(8), str("llama");
+        str("tokenizer.ggml.tokens"), u32(9), u32(8), u64(kVocab);
+        for (uint64_t i = 0; i < kVocab; ++i) str("\xC4\xA0token" + std::to_string(i));
+        str("tokenizer.ggml.scores"), u32(9), u32(6), u64(kVocab);
+        for (uint64_t i = 0; i < kVocab; ++i) u32(0);
+        str("tokenizer.ggml.token_type"), u32(9), u32(5), u64(kVocab);
+        for (uint64_t i = 0; i < kVocab; ++i) u32(1);
+        str("token_embd.weight"), u32(2), u64(32), u64(8), u32(0), u64(0);
+        while (b.size() % 32) b += '\0';
+        b += std::string(32 * 8 * 4, '\0');
+        std::ofstream(p, std::ios::binary) << b;
+        static const std::string cleanup = p;
+        std::atexit([] { std::error_code ec; fs::remove(cleanup, ec); });
+        return p;
+    }();
+    return path;
+}
+
+void BM_OpenGgufVocab128K(benchmark::State& state) {
+    const std::string& path = ggufVocabFile();
+    for (auto _ : state) {
+        auto r = qs::openCheckpoint(path);
+        if (!r || r.value()->metadata["tokenizer.ggml.tokens"].size() != 128256) {
+            state.SkipWithError(r ? "token array not read" : r.message().c_str());
+            return;
+        }
+        benchmark::DoNotOptimize(r.value()->metadata.size());
+    }
+    state.counters["peak_rss_MB"] = peakRssMB();
+}
+BENCHMARK(BM_OpenGgufVocab128K)->Unit(benchmark::kMillisecond);
+
 }  // namespace
 
 BENCHMARK_MAIN();
