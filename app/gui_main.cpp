@@ -7,9 +7,8 @@
 #include <QCommandLineParser>
 #include <QSize>
 
-#include <oneapi/tbb/task_arena.h>
-
 #include "ui/jobs/job_runner.h"
+#include "ui/jobs/task_arena.h"
 #include "ui/main_window.h"
 #include "ui/screenshot_task.h"
 

@@ -13,11 +13,11 @@
 #include <QString>
 
 #include "core/jobs/progress.h"
+#include "ui/jobs/job.h"
 
 namespace qsui {
 
 class Document;
-class Job;
 class JobRunner;
 class LogModel;
 

@@ -26,7 +26,7 @@
 #include <QObject>
 #include <QThreadPool>
 
-#include <oneapi/tbb/task_arena.h>
+#include "ui/jobs/task_arena.h"
 
 #include "core/jobs/progress.h"
 #include "core/util/result.h"

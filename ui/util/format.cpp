@@ -3,6 +3,8 @@
 
 #include <array>
 
+#include <QStringList>
+
 namespace qsui {
 
 ByteUnit byteUnitFor(uint64_t bytes) {
