@@ -80,11 +80,17 @@ void LoadController::onFinished(Job* job, const QString& path) {
             return;
         }
         case Job::State::Cancelled:
-            m_log->info(source, tr("Loading %1 cancelled; the previous model is kept").arg(path));
+            m_log->info(source, m_document->hasModel()
+                                    ? tr("Loading %1 cancelled; the model shown is unchanged").arg(path)
+                                    : tr("Loading %1 cancelled").arg(path));
             break;
-        default:
-            m_log->error(source, tr("Could not open %1: %2").arg(path, job->errorMessage()));
+        default: {
+            // Reader messages usually start with the file's path already; avoid saying it twice.
+            const QString message = job->errorMessage();
+            m_log->error(source, message.startsWith(path) ? tr("Could not open %1").arg(message)
+                                                          : tr("Could not open %1: %2").arg(path, message));
             break;
+        }
     }
     emit loadFinished(path, false);
 }

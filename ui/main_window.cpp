@@ -114,7 +114,7 @@ void MainWindow::createDocks() {
     addDockWidget(Qt::BottomDockWidgetArea, m_logDock);
     setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
     setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
-    resizeDocks({m_treeDock, m_summaryDock}, {520, 330}, Qt::Horizontal);
+    resizeDocks({m_treeDock, m_summaryDock}, {560, 290}, Qt::Horizontal);
     resizeDocks({m_logDock}, {140}, Qt::Vertical);
 
     m_jobStatus = new JobStatusWidget(m_runner, this);
@@ -163,7 +163,7 @@ void MainWindow::createActions() {
     for (QDockWidget* dock : {static_cast<QDockWidget*>(m_treeDock), m_summaryDock,
                               static_cast<QDockWidget*>(m_logDock)}) {
         QAction* toggle = dock->toggleViewAction();
-        toggle->setToolTip(tr("Show or hide the %1 panel").arg(dock->windowTitle().remove('&')));
+        toggle->setToolTip(tr("Show or hide the %1 panel").arg(dock->windowTitle()));
         view->addAction(toggle);
     }
     view->addAction(toolbar->toggleViewAction());

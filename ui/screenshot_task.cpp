@@ -42,7 +42,8 @@ void ScreenshotTask::start() {
             showAndCapture();
             return;
         }
-        emit finished(1, tr("could not open %1: %2").arg(path, lastError(m_window->logModel())));
+        Q_UNUSED(path);
+        emit finished(1, lastError(m_window->logModel()));
     }, Qt::SingleShotConnection);
     m_window->openPath(m_path);
 }

@@ -257,14 +257,28 @@ private slots:
         QCOMPARE(dock->visibleTensorCount(), kLlama2cTensors);
     }
 
-    void sortBySize_putsLargestFirst() {
+    void sortBySize_ordersRowsAndChildrenBySize() {
         QS_REQUIRE_ASSET(path, kLlama2c);
         QVERIFY(dropAndWait(path));
         QTreeView* view = m_window->treeDock()->view();
+        QAbstractItemModel* m = view->model();
         view->sortByColumn(ModelTreeModel::SizeColumn, Qt::DescendingOrder);
-        // Top level: the embedding (128 KiB) outweighs every layer (~46 KiB each) and the other tensors.
-        QCOMPARE(view->model()->index(0, ModelTreeModel::NameColumn).data().toString(),
-                 QStringLiteral("tok_embeddings.weight"));
+        // A layer (~180 KiB: three 43 KiB MLP matrices, 48 KiB of attention) outweighs the 128 KiB embedding,
+        // which outweighs the RoPE tables (8 KiB each) and the final norm (256 B).
+        const int rows = m->rowCount();
+        QCOMPARE(m->index(0, 0).data(ModelTreeModel::TensorIndexRole).toInt(), -1);
+        QCOMPARE(m->index(kLlama2cLayers, 0).data().toString(), QStringLiteral("tok_embeddings.weight"));
+        QCOMPARE(m->index(rows - 1, 0).data().toString(), QStringLiteral("norm.weight"));
+        const QModelIndex firstLayer = m->index(0, 0);
+        QCOMPARE(m->index(0, ModelTreeModel::RoleColumn, firstLayer).data().toString(), QStringLiteral("mlp"));
+        QCOMPARE(m->index(0, ModelTreeModel::SizeColumn, firstLayer).data().toString(), QStringLiteral("43.00 KiB"));
+        QCOMPARE(m->index(8, ModelTreeModel::RoleColumn, firstLayer).data().toString(), QStringLiteral("norm"));
+        // Natural order by name: "layer 2" before "layer 10"-style keys, tensors by name within a layer.
+        view->sortByColumn(ModelTreeModel::NameColumn, Qt::AscendingOrder);
+        QStringList names;
+        for (int r = 0; r < rows; ++r) names << m->index(r, 0).data().toString();
+        QCOMPARE(names, (QStringList{"freq_cis_imag", "freq_cis_real", "layer 0", "layer 1", "layer 2", "layer 3",
+                                     "layer 4", "norm.weight", "tok_embeddings.weight"}));
     }
 
     void escape_cancelsRunningLoad_andKeepsModel() {

@@ -16,7 +16,7 @@
 namespace qsui {
 
 LogDock::LogDock(LogModel* model, QWidget* parent)
-    : QDockWidget(tr("Log && issues"), parent), m_model(model), m_view(new QTableView), m_counts(new QLabel) {
+    : QDockWidget(tr("Log & issues"), parent), m_model(model), m_view(new QTableView), m_counts(new QLabel) {
     setObjectName(QStringLiteral("logDock"));
     setToolTip(tr("Errors, warnings and messages from loading and analysis"));
     auto* body = new QWidget;
@@ -47,11 +47,14 @@ LogDock::LogDock(LogModel* model, QWidget* parent)
     m_view->verticalHeader()->hide();
     m_view->verticalHeader()->setDefaultSectionSize(m_view->fontMetrics().height() + 6);
     QHeaderView* header = m_view->horizontalHeader();
-    header->setSectionResizeMode(LogModel::TimeColumn, QHeaderView::ResizeToContents);
-    header->setSectionResizeMode(LogModel::SeverityColumn, QHeaderView::ResizeToContents);
-    header->setSectionResizeMode(LogModel::SourceColumn, QHeaderView::Interactive);
-    header->resizeSection(LogModel::SourceColumn, 160);
+    // Fixed widths from the font: ResizeToContents would re-measure every row on each insertion.
+    const QFontMetrics fm = m_view->fontMetrics();
+    header->setSectionResizeMode(QHeaderView::Interactive);
+    header->resizeSection(LogModel::TimeColumn, fm.horizontalAdvance(QStringLiteral("00:00:00.000")) + 16);
+    header->resizeSection(LogModel::SeverityColumn, fm.horizontalAdvance(QStringLiteral("warning")) + 40);
+    header->resizeSection(LogModel::SourceColumn, fm.horizontalAdvance(QStringLiteral("stories260K.gguf")) + 16);
     header->setStretchLastSection(true);
+    toggleViewAction()->setText(tr("Log && issues"));
 
     connect(clear, &QToolButton::clicked, model, &LogModel::clear);
     connect(copy, &QToolButton::clicked, this, &LogDock::copySelection);

@@ -66,9 +66,28 @@ void BarChart::setBars(const QVector<Bar>& bars) {
         }
     }
     m_plot->xAxis->setRange(0.4, std::max<double>(1, bars.size()) + 0.6);
+    fitCategoryLabels();
     // Head room above the tallest bar for its label.
     m_plot->yAxis->setRange(0, maxValue > 0 ? maxValue * 1.15 : 1.0);
     m_plot->replot();
+}
+
+void BarChart::resizeEvent(QResizeEvent* event) {
+    QWidget::resizeEvent(event);
+    if (fitCategoryLabels()) m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+bool BarChart::fitCategoryLabels() {
+    const QFontMetrics fm(m_plot->xAxis->tickLabelFont());
+    int widest = 0;
+    for (const Bar& b : m_bars) widest = std::max(widest, fm.horizontalAdvance(b.category));
+    // The axis rect is not laid out before the first replot; the widget width is a close upper bound.
+    const int plotWidth = std::max(1, m_plot->axisRect()->width() > 0 ? m_plot->axisRect()->width() : width() - 60);
+    const double slot = double(plotWidth) / std::max<double>(1, m_bars.size() + 0.2);
+    const double rotation = widest + 8 > slot ? -30.0 : 0.0;
+    if (m_plot->xAxis->tickLabelRotation() == rotation) return false;
+    m_plot->xAxis->setTickLabelRotation(rotation);
+    return true;
 }
 
 QVector<double> BarChart::plottedValues() const {

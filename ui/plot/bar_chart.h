@@ -40,8 +40,12 @@ public:
 
 protected:
     bool eventFilter(QObject* watched, QEvent* event) override;
+    void resizeEvent(QResizeEvent* event) override;
 
 private:
+    // Tilts the category labels when they would not fit side by side.
+    bool fitCategoryLabels();  // true when the rotation changed
+
     QCustomPlot* m_plot;
     QVector<Bar> m_bars;
     QVector<QCPBars*> m_series;

@@ -66,8 +66,10 @@ void SummaryView::rebuild() {
         const auto name = [&](int i) {
             return i >= 0 && size_t(i) < ckpt->tensors.size() ? esc(ckpt->tensors[size_t(i)].name) : tr("(not stored)");
         };
-        tie = tr("%1 ↔ head %2: %3").arg(name(info->tie->embedding), name(info->tie->head),
-                                          esc(info->tie->describe()));
+        const QString pair = info->tie->head >= 0
+                                 ? tr("%1 ↔ %2").arg(name(info->tie->embedding), name(info->tie->head))
+                                 : tr("%1 is also the head (none stored)").arg(name(info->tie->embedding));
+        tie = tr("%1<br><span style='color:%2'>%3</span>").arg(pair, muted, esc(info->tie->describe()));
         if (!info->tie->verifiedFully) tie += tr(" (bytes compared by sampling)");
     }
     h += row(tr("Tie"), tie);
@@ -79,7 +81,7 @@ void SummaryView::rebuild() {
         footprint += tr(" <span style='color:%1'>(tied head counted 0; untying adds %2)</span>")
                          .arg(muted, formatBytes(info->footprint.tiedHeadBytes));
     h += row(tr("Total size"), footprint);
-    h += row(tr("Tensor bytes in file"), formatBytes(ckpt->totalBytes()));
+    h += row(tr("In file"), tr("%1 of tensor data").arg(formatBytes(ckpt->totalBytes())));
     h += row(tr("Tokenizer"), ckpt->tokenizerPath.empty() ? tr("none found beside the checkpoint")
                                                           : esc(ckpt->tokenizerPath));
     h += QStringLiteral("</table>");

@@ -19,12 +19,21 @@ constexpr quintptr kTopLevel = 0;
 
 QString qstr(std::string_view s) { return QString::fromUtf8(s.data(), qsizetype(s.size())); }
 
+// "layers.3.attention.wq.weight" -> "attention.wq.weight" for layer 3 (also "blk.3.", "model.layers.3.");
+// names without a ".3." segment are returned whole.
+QString shortName(const std::string& name, int layer) {
+    const std::string marker = "." + std::to_string(layer) + ".";
+    const size_t at = name.find(marker);
+    if (layer < 0 || at == std::string::npos || at + marker.size() >= name.size()) return QString::fromStdString(name);
+    return QString::fromStdString(name.substr(at + marker.size()));
+}
+
 }  // namespace
 
 ModelTreeModel::ModelTreeModel(Document* document, QObject* parent)
     : QAbstractItemModel(parent), m_document(document) {
     for (int r = 0; r < qs::kRoleCount; ++r) m_swatches[size_t(r)] = roleSwatch(qs::Role(r));
-    m_tieIcon = QApplication::style()->standardIcon(QStyle::SP_FileLinkIcon);
+    m_tieIcon = tieIcon(QApplication::palette().color(QPalette::Link));
     connect(document, &Document::modelChanged, this, [this] {
         beginResetModel();
         rebuild();
@@ -119,13 +128,15 @@ QVariant ModelTreeModel::tensorData(int i, int column, int role) const {
         case TensorIndexRole: return i;
         case LayerRole: return entry.layer;
         case TensorRoleRole: return int(entry.role);
+        case FullNameRole: return QString::fromStdString(t.name);
         case Qt::TextAlignmentRole:
             if (column == SizeColumn || column == ParamsColumn)
                 return QVariant::fromValue(Qt::AlignRight | Qt::AlignVCenter);
             return {};
         case Qt::DecorationRole:
             if (column == RoleColumn) return m_swatches[size_t(entry.role)];
-            if (column == TieColumn && !tieText(i).isEmpty()) return m_tieIcon;
+            // The badge also sits on the name, so a tie is visible without scrolling to the Tie column.
+            if ((column == TieColumn || column == NameColumn) && !tieText(i).isEmpty()) return m_tieIcon;
             return {};
         case Qt::FontRole:
             if (!entry.isParameter || entry.tiedTo >= 0) {
@@ -142,6 +153,11 @@ QVariant ModelTreeModel::tensorData(int i, int column, int role) const {
                     if (entry.tiedTo >= 0) return tr("Tied to the embedding: counted once in the model total");
                     return tr("%1 elements").arg(formatCount(t.elements()));
                 case TieColumn: return tieTooltip(i);
+                case NameColumn: {
+                    const QString tie = tieText(i);
+                    return tie.isEmpty() ? QString::fromStdString(t.name)
+                                         : QString::fromStdString(t.name) + QStringLiteral("\n") + tie + QStringLiteral("\n") + tieTooltip(i);
+                }
                 case RoleColumn:
                     return entry.kind == qs::TensorKind::Unknown
                                ? roleLabel(entry.role)
@@ -150,7 +166,7 @@ QVariant ModelTreeModel::tensorData(int i, int column, int role) const {
             }
         case Qt::DisplayRole:
             switch (column) {
-                case NameColumn: return QString::fromStdString(t.name);
+                case NameColumn: return shortName(t.name, entry.layer);
                 case RoleColumn: return roleLabel(entry.role);
                 case ShapeColumn: return formatShape(t.shape);
                 case DTypeColumn:
@@ -182,6 +198,7 @@ QVariant ModelTreeModel::groupData(const LayerGroup& g, int column, int role) co
         case TensorIndexRole: return -1;
         case LayerRole: return g.layer;
         case TensorRoleRole: return -1;
+        case FullNameRole: return tr("layer %1").arg(g.layer);
         case Qt::TextAlignmentRole:
             if (column == SizeColumn || column == ParamsColumn)
                 return QVariant::fromValue(Qt::AlignRight | Qt::AlignVCenter);
@@ -229,7 +246,7 @@ QString ModelTreeModel::tieText(int i) const {
         const int head = info.tie->head;
         if (head >= 0 && size_t(head) < ckpt.tensors.size())
             return tr("tied ← %1").arg(QString::fromStdString(ckpt.tensors[size_t(head)].name));
-        return tr("also the output head (tied)");
+        return tr("tied: also the output head");
     }
     return {};
 }
@@ -244,15 +261,17 @@ QString ModelTreeModel::tieTooltip(int i) const {
 
 QVariant ModelTreeModel::headerData(int section, Qt::Orientation orientation, int role) const {
     if (orientation != Qt::Horizontal) return {};
-    static const char* const kNames[ColumnCount] = {"Name", "Role", "Shape", "DType", "Size", "Parameters", "Tie"};
+    static const char* const kNames[ColumnCount] = {
+        QT_TR_NOOP("Name"), QT_TR_NOOP("Role"), QT_TR_NOOP("Shape"), QT_TR_NOOP("Size"),
+        QT_TR_NOOP("Parameters"), QT_TR_NOOP("DType"), QT_TR_NOOP("Tie")};
     static const char* const kTips[ColumnCount] = {
-        "Tensor name as the file stores it; layer rows group a transformer block",
-        "embedding, head, attention, mlp, norm or other",
-        "Shape, outermost dimension first (a linear layer is [out, in])",
-        "Storage type as stored in the file",
-        "Bytes as stored (binary units)",
-        "Number of elements; buffers (e.g. RoPE tables) are not parameters",
-        "Embedding/head tie, if any"};
+        QT_TR_NOOP("Tensor name as the file stores it (without the layer prefix inside a layer row)"),
+        QT_TR_NOOP("embedding, head, attention, mlp, norm or other"),
+        QT_TR_NOOP("Shape, outermost dimension first (a linear layer is [out, in])"),
+        QT_TR_NOOP("Bytes as stored (binary units)"),
+        QT_TR_NOOP("Number of elements; buffers (e.g. RoPE tables) are not parameters"),
+        QT_TR_NOOP("Storage type as stored in the file"),
+        QT_TR_NOOP("Embedding/head tie, if any")};
     if (section < 0 || section >= ColumnCount) return {};
     if (role == Qt::DisplayRole) return tr(kNames[section]);
     if (role == Qt::ToolTipRole) return tr(kTips[section]);

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // ModelTreeModel: the checkpoint as a tree — transformer layers ("layer 3") holding their tensors, and
 // tensors that belong to no layer (embedding, final norm, head, buffers) at the top level, each placed where
-// it first appears in file order. Columns: name, role, shape, dtype, size, parameters, tie.
+// it first appears in file order. Columns: name, role, shape, size, parameters, dtype, tie. Inside a layer
+// the name is shown without the layer prefix ("attention.wq.weight" under "layer 3"); FullNameRole, the
+// tooltip and sorting use the full name.
 //
 // Reads the Document's model (never copies tensor data) and rebuilds on Document::modelChanged.
 // SortRole gives typed keys (numbers for sizes, layer index for layer rows) for QSortFilterProxyModel.
@@ -25,13 +27,14 @@ struct LoadedModel;
 class ModelTreeModel : public QAbstractItemModel {
     Q_OBJECT
 public:
-    enum Column { NameColumn, RoleColumn, ShapeColumn, DTypeColumn, SizeColumn, ParamsColumn, TieColumn,
+    enum Column { NameColumn, RoleColumn, ShapeColumn, SizeColumn, ParamsColumn, DTypeColumn, TieColumn,
                   ColumnCount };
     enum DataRole {
         SortRole = Qt::UserRole + 1,  // typed sort key
         TensorIndexRole,              // int: index into Checkpoint::tensors, -1 for a layer row
         LayerRole,                    // int: layer index, -1 for none
         TensorRoleRole,               // int(qs::Role) for a tensor row, -1 for a layer row
+        FullNameRole,                 // QString: the tensor's full name ("layer N" for a layer row)
     };
 
     explicit ModelTreeModel(Document* document, QObject* parent = nullptr);

@@ -46,8 +46,9 @@ bool ModelTreeProxy::filterAcceptsRow(int sourceRow, const QModelIndex& sourcePa
     const int tensor = idx.data(ModelTreeModel::TensorIndexRole).toInt();
     if (tensor < 0) return false;  // a layer row: shown only through its tensors (recursive filtering)
     if (m_role && idx.data(ModelTreeModel::TensorRoleRole).toInt() != int(*m_role)) return false;
-    if (nameMatches(idx.data(Qt::DisplayRole).toString())) return true;
-    return sourceParent.isValid() && !m_pattern.isEmpty() && nameMatches(sourceParent.data(Qt::DisplayRole).toString());
+    if (nameMatches(idx.data(ModelTreeModel::FullNameRole).toString())) return true;
+    return sourceParent.isValid() && !m_pattern.isEmpty() &&
+           nameMatches(sourceParent.data(ModelTreeModel::FullNameRole).toString());
 }
 
 bool ModelTreeProxy::lessThan(const QModelIndex& left, const QModelIndex& right) const {

@@ -39,4 +39,21 @@ QIcon roleSwatch(qs::Role role) {
     return QIcon(pm);
 }
 
+QIcon tieIcon(const QColor& color) {
+    QPixmap pm(12, 12);
+    pm.fill(Qt::transparent);
+    {
+        QPainter p(&pm);
+        p.setRenderHint(QPainter::Antialiasing);
+        p.setPen(QPen(color, 1.6));
+        p.setBrush(Qt::NoBrush);
+        // Two interlocked links on the diagonal.
+        p.translate(6, 6);
+        p.rotate(-45);
+        p.drawRoundedRect(QRectF(-5.5, -2.2, 6.5, 4.4), 2.2, 2.2);
+        p.drawRoundedRect(QRectF(-1.0, -2.2, 6.5, 4.4), 2.2, 2.2);
+    }
+    return QIcon(pm);
+}
+
 }  // namespace qsui

@@ -15,5 +15,7 @@ QColor roleColor(qs::Role role);
 QString roleLabel(qs::Role role);     // roleName() as a QString: "embedding", "head", ...
 // A 12x12 filled square in roleColor(). Builds a pixmap on each call: views cache it (GUI thread only).
 QIcon roleSwatch(qs::Role role);
+// A 12x12 chain-link badge for tied tensors (same caching rule).
+QIcon tieIcon(const QColor& color);
 
 }  // namespace qsui
