@@ -12,5 +12,7 @@ struct Command {
 };
 
 int runInspect(int argc, char** argv, int first);
+int runQuantRaw(int argc, char** argv, int first);
+int runDequantRaw(int argc, char** argv, int first);
 
 }  // namespace qscli

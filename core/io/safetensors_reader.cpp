@@ -23,6 +23,28 @@ std::string shapeText(const std::vector<int64_t>& shape) {
     return s + "]";
 }
 
+// Deepest [ / { nesting in JSON text (outside strings). A real header nests 3 deep; checking before parsing
+// keeps a hostile header of a million '[' from building a million JSON nodes.
+int jsonNestingDepth(std::string_view text, int stopAt) {
+    int depth = 0, maxDepth = 0;
+    bool inString = false;
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char ch = text[i];
+        if (inString) {
+            if (ch == '\\') ++i;
+            else if (ch == '"') inString = false;
+        } else if (ch == '"') {
+            inString = true;
+        } else if (ch == '[' || ch == '{') {
+            maxDepth = std::max(maxDepth, ++depth);
+            if (maxDepth > stopAt) break;
+        } else if (ch == ']' || ch == '}') {
+            --depth;
+        }
+    }
+    return maxDepth;
+}
+
 // Parses one shard's header and appends its tensors (sorted by data offset, i.e. file order) to `out`.
 Status parseShard(const MappedFile& f, int fileIndex, std::vector<TensorInfo>& out, json& metadata,
                   std::vector<std::string>& warnings) {
@@ -39,6 +61,9 @@ Status parseShard(const MappedFile& f, int fileIndex, std::vector<TensorInfo>& o
         return Error{path + ": safetensors header length " + std::to_string(n) + " exceeds the 100 MB limit"};
     const uint64_t dataStart = 8 + n, dataSize = f.size() - dataStart;
     const char* text = reinterpret_cast<const char*>(f.data() + 8);
+    constexpr int kMaxJsonDepth = 64;
+    if (jsonNestingDepth(std::string_view(text, size_t(n)), kMaxJsonDepth) > kMaxJsonDepth)
+        return Error{path + ": safetensors header JSON nests deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
     json header = json::parse(text, text + n, nullptr, /*allow_exceptions=*/false);
     if (header.is_discarded())
         return Error{path + ": safetensors header (bytes 8.." + std::to_string(dataStart) + ") is not valid JSON"};
@@ -152,6 +177,8 @@ Result<std::unique_ptr<Checkpoint>> readSafetensorsIndex(const std::string& inde
     if (f.size() > kMaxIndexBytes)
         return Error{indexPath + ": safetensors index is " + std::to_string(f.size()) + " bytes (limit 64 MiB)"};
     const char* text = reinterpret_cast<const char*>(f.data());
+    if (jsonNestingDepth(std::string_view(text, size_t(f.size())), 64) > 64)
+        return Error{indexPath + ": index JSON nests deeper than 64 levels"};
     json index = json::parse(text, text + f.size(), nullptr, /*allow_exceptions=*/false);
     if (index.is_discarded() || !index.is_object()) return Error{indexPath + ": not a valid JSON object"};
     auto wm = index.find("weight_map");
