@@ -55,6 +55,7 @@ public:
     SummaryView* summaryView() const { return m_summary; }
     FootprintView* footprintView() const { return m_footprint; }
     LogDock* logDock() const { return m_logDock; }
+    JobStatusWidget* jobStatus() const { return m_jobStatus; }
     RecentFiles* recentFiles() const { return m_recent; }
     EmptyStateView* emptyState() const { return m_empty; }
     bool showsEmptyState() const;

@@ -30,6 +30,7 @@
 #include "ui/empty_state_view.h"
 #include "ui/footprint/footprint_view.h"
 #include "ui/jobs/job_runner.h"
+#include "ui/jobs/job_status_widget.h"
 #include "ui/jobs/task_arena.h"
 #include "ui/load_controller.h"
 #include "ui/log/log_dock.h"
@@ -307,6 +308,8 @@ private slots:
                                      m_window->jobRunner()->activeJobs().first()->state() == Job::State::Running,
                                  kTimeoutMs);
 
+        QVERIFY(m_window->jobStatus()->isVisible());  // progress bar and cancel button in the status bar
+
         m_window->activateWindow();
         QVERIFY(QTest::qWaitForWindowActive(m_window.get()));
         QTest::keyClick(m_window.get(), Qt::Key_Escape);
@@ -319,6 +322,7 @@ private slots:
         QCOMPARE(m_window->document()->model(), before);
         QCOMPARE(entriesWith(m_window->logModel(), Severity::Info, QStringLiteral("cancelled")), 1);
         QCOMPARE(m_window->logModel()->count(Severity::Error), 0);
+        QTRY_VERIFY_WITH_TIMEOUT(!m_window->jobStatus()->isVisible(), kTimeoutMs);
     }
 
     void selection_isSharedBetweenTreeAndDocument() {

@@ -137,8 +137,10 @@ void FootprintView::rebuild() {
                         tr("Untying it would add %1 (%2 bytes, +%3).")
                             .arg(formatBytes(fp.tiedHeadBytes), formatCount(fp.tiedHeadBytes),
                                  formatPercent(fp.tiedHeadBytes, fp.total)));
-    } else {
+    } else if (fp.byRole[size_t(qs::Role::Head)] > 0 && fp.byRole[size_t(qs::Role::Embedding)] > 0) {
         m_note->setText(tr("Head and embedding are stored separately (no tie)."));
+    } else {
+        m_note->clear();
     }
 }
 

@@ -75,7 +75,8 @@ void SummaryView::rebuild() {
     h += row(tr("Tie"), tie);
     int layers = 0;
     for (const qs::TensorEntry& e : info->entries) layers = std::max(layers, e.layer + 1);
-    h += row(tr("Tensors"), tr("%1 in %n layer(s)", "", layers).arg(ckpt->tensors.size()));
+    h += row(tr("Tensors"), layers == 0 ? QString::number(ckpt->tensors.size())
+                                        : tr("%1 in %n layer(s)", "", layers).arg(ckpt->tensors.size()));
     QString footprint = formatBytes(info->footprint.total);
     if (info->footprint.tiedHeadBytes > 0)
         footprint += tr(" <span style='color:%1'>(tied head counted 0; untying adds %2)</span>")
@@ -87,18 +88,24 @@ void SummaryView::rebuild() {
     h += QStringLiteral("</table>");
 
     const qs::Hyperparameters& hp = info->hp;
-    h += QStringLiteral("<h4>%1</h4><table>").arg(tr("Hyperparameters"));
-    h += row(tr("dim"), QString::number(hp.dim)) + row(tr("hidden (FFN)"), QString::number(hp.hidden)) +
-         row(tr("layers"), QString::number(hp.layers)) + row(tr("heads / KV heads"),
-                                                             QStringLiteral("%1 / %2").arg(hp.heads).arg(hp.kvHeads)) +
-         row(tr("head dim"), QString::number(hp.headDim)) + row(tr("vocab"), formatCount(uint64_t(std::max<int64_t>(0, hp.vocab)))) +
-         row(tr("context"), formatCount(uint64_t(std::max<int64_t>(0, hp.context)))) +
-         row(tr("RoPE θ / layout"), QStringLiteral("%1 / %2").arg(formatDouble(hp.ropeTheta),
-                                                                   info->rope == qs::RopeLayout::AdjacentPairs
-                                                                       ? tr("adjacent pairs")
-                                                                       : tr("rotate half"))) +
-         row(tr("norm ε"), formatDouble(hp.normEps));
-    h += QStringLiteral("</table>");
+    h += QStringLiteral("<h4>%1</h4>").arg(tr("Hyperparameters"));
+    if (hp.dim <= 0 && hp.layers <= 0 && hp.vocab <= 0) {
+        h += tr("<div style='color:%1'>not recognised for this architecture</div>").arg(muted);
+    } else {
+        // Unknown values are 0 in ModelInfo; show them as a dash rather than a misleading 0.
+        auto num = [](int64_t v) { return v > 0 ? formatCount(uint64_t(v)) : QStringLiteral("—"); };
+        h += QStringLiteral("<table>");
+        h += row(tr("dim"), num(hp.dim)) + row(tr("hidden (FFN)"), num(hp.hidden)) + row(tr("layers"), num(hp.layers)) +
+             row(tr("heads / KV heads"), QStringLiteral("%1 / %2").arg(num(hp.heads), num(hp.kvHeads))) +
+             row(tr("head dim"), num(hp.headDim)) + row(tr("vocab"), num(hp.vocab)) + row(tr("context"), num(hp.context));
+        if (info->llamaFamily)
+            h += row(tr("RoPE θ / layout"),
+                     QStringLiteral("%1 / %2").arg(formatDouble(hp.ropeTheta),
+                                                   info->rope == qs::RopeLayout::AdjacentPairs ? tr("adjacent pairs")
+                                                                                               : tr("rotate half"))) +
+                 row(tr("norm ε"), formatDouble(hp.normEps));
+        h += QStringLiteral("</table>");
+    }
 
     std::vector<std::string> warnings = ckpt->warnings;
     warnings.insert(warnings.end(), info->warnings.begin(), info->warnings.end());

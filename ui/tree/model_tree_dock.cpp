@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "ui/tree/model_tree_dock.h"
 
+#include <algorithm>
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QHBoxLayout>
@@ -71,6 +73,7 @@ ModelTreeDock::ModelTreeDock(Document* document, QWidget* parent)
     m_view->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_view->setAllColumnsShowFocus(true);
     m_view->setAcceptDrops(false);
+    m_view->setTextElideMode(Qt::ElideMiddle);
     m_view->header()->setStretchLastSection(true);
     m_view->header()->setSectionsMovable(true);
 
@@ -116,6 +119,11 @@ void ModelTreeDock::applyFilter() {
 void ModelTreeDock::onModelReset() {
     if (m_model->layerRowCount() <= kExpandAllMaxLayers) m_view->expandAll();
     for (int c = 0; c < ModelTreeModel::ColumnCount - 1; ++c) m_view->resizeColumnToContents(c);
+    // Very long names (HDF5 paths) would push every other column out of view: cap the name column and
+    // elide in the middle, where such paths repeat themselves.
+    const int maxName = std::max(220, m_view->viewport()->width() * 45 / 100);
+    if (m_view->columnWidth(ModelTreeModel::NameColumn) > maxName)
+        m_view->setColumnWidth(ModelTreeModel::NameColumn, maxName);
     updateCount();
 }
 
@@ -138,9 +146,9 @@ void ModelTreeDock::updateCount() {
         m_count->setText(tr("No model loaded"));
         return;
     }
-    m_count->setText(tr("%1 of %2 tensors in %n layer(s)", "", m_model->layerRowCount())
-                         .arg(visibleTensorCount())
-                         .arg(total));
+    const QString shown = tr("%1 of %2 tensors").arg(visibleTensorCount()).arg(total);
+    m_count->setText(m_model->layerRowCount() == 0 ? shown
+                                                   : shown + tr(" in %n layer(s)", "", m_model->layerRowCount()));
 }
 
 }  // namespace qsui
