@@ -52,8 +52,11 @@ void SummaryView::rebuild() {
              .arg(esc(QFileInfo(path).fileName()), muted, esc(path));
 
     h += QStringLiteral("<h4>%1</h4><table>").arg(tr("Model"));
-    h += row(tr("Format"), QStringLiteral("%1 — %2").arg(esc(qstr(qs::fileFormatName(ckpt->format))),
-                                                        esc(ckpt->formatDetail)));
+    const QString format = qstr(qs::fileFormatName(ckpt->format));
+    const QString detail = QString::fromStdString(ckpt->formatDetail);
+    h += row(tr("Format"), detail.isEmpty() || detail == format
+                               ? esc(format)
+                               : QStringLiteral("%1 — %2").arg(esc(format), esc(detail)));
     h += row(tr("Architecture"),
              tr("%1 <span style='color:%2'>(from %3)</span>").arg(esc(info->architecture), muted, esc(info->source)));
     h += row(tr("Llama family"), info->llamaFamily ? tr("yes — runnable by the engine")
