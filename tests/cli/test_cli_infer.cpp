@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// `quantscope-cli generate | ppl | chat | bench`: the public interface on the real binary.
+#include <QFile>
+#include <QTest>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_runner.h"
+#include "common/assets.h"
+
+using nlohmann::json;
+using qstest::runCli;
+
+class TestCliInfer : public QObject {
+    Q_OBJECT
+private slots:
+    void generate_greedyPrintsLlama2cSample_data() {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<QString>("tokenizer");
+        QTest::newRow("llama2.c") << "models/stories260K-llama2c/stories260K.bin" << "";
+        QTest::newRow("gguf") << "models/stories260K-gguf/stories260K.gguf" << "";
+        QTest::newRow("hf, --tokenizer tokenizer.json") << "models/stories260K-hf" << "models/stories260K-hf/tokenizer.json";
+    }
+    void generate_greedyPrintsLlama2cSample() {
+        QFETCH(QString, model);
+        QFETCH(QString, tokenizer);
+        QS_REQUIRE_ASSET(path, model);
+        QS_REQUIRE_ASSET(expectedPath, "models/stories260K-llama2c/expected_greedy_t0.txt");
+        QFile f(expectedPath);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QStringList args = {"generate", path, "--steps", "256", "--temperature", "0", "--threads", "1"};
+        if (!tokenizer.isEmpty()) args << "--tokenizer" << qstest::assetPath(tokenizer);
+        auto r = runCli(args);
+        QVERIFY2(r.exitCode == 0 && !r.crashed, r.err.constData());
+        QCOMPARE(r.out, f.readAll() + "\n");
+    }
+
+    void generate_printsPromptThenAtMostStepsTokens() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
+        auto r = runCli({"generate", path, "--prompt", "Lily saw a cat", "--steps", "5", "--temperature", "0.9", "--seed", "4"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QVERIFY(r.out.startsWith("Lily saw a cat"));
+        QVERIFY(r.out.size() > QByteArray("Lily saw a cat\n").size());
+        QVERIFY(r.err.contains("5 tokens"));
+        auto again = runCli({"generate", path, "--prompt", "Lily saw a cat", "--steps", "5", "--temperature", "0.9", "--seed", "4"});
+        QCOMPARE(again.out, r.out);  // a seed makes sampling reproducible
+    }
+
+    void ppl_jsonHasTheRequiredKeys() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
+        QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
+        auto r = runCli({"ppl", path, "--text", text, "--protocol", "documents", "--separator", "<|endoftext|>", "--ctx", "512", "--json"});
+        QVERIFY2(r.exitCode == 0 && !r.crashed, r.err.constData());
+        const json j = json::parse(r.out.toStdString());
+        QCOMPARE(j["protocol"].get<std::string>(), std::string("documents"));
+        QCOMPARE(j["tokens"].get<int>(), 1804);
+        QVERIFY(std::fabs(j["nll"].get<double>() - 1.2664) < 1e-3);
+        QVERIFY(std::fabs(j["ppl"].get<double>() - 3.548) < 1e-3);
+        QVERIFY(!j.contains("kld"));  // no map, nothing to compare against
+    }
+
+    void ppl_refusesTextTooShortForLlamacpp() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
+        QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
+        auto r = runCli({"ppl", path, "--text", text, "--ctx", "2048"});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY(r.err.contains("at least"));
+        auto bad = runCli({"ppl", path, "--text", text, "--protocol", "sliding"});
+        QCOMPARE(bad.exitCode, 2);
+    }
+
+    void chat_readsLinesFromAPipeAndExitsAtEof() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
+        auto r = runCli({"chat", path, "--steps", "12", "--seed", "1"}, "Once upon a time\nThe dog ran\n");
+        QVERIFY2(r.exitCode == 0 && !r.crashed, r.err.constData());
+        QCOMPARE(r.out.count('\n'), 2);  // one streamed reply per line, no "> " prompt on a pipe
+        QVERIFY(!r.out.startsWith("> "));
+    }
+
+    void bench_reportsSpeedAndMemory() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
+        auto r = runCli({"bench", path, "--threads", "1", "--prompt-tokens", "32", "--gen-tokens", "16", "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const json j = json::parse(r.out.toStdString());
+        QVERIFY(j["pp_tok_s"].get<double>() > 0);
+        QVERIFY(j["tg_tok_s"].get<double>() > 0);
+        QCOMPARE(j["gen_tokens"].get<int>(), 16);
+        QVERIFY(j["peak_rss_bytes"].get<uint64_t>() > 1000000);
+    }
+
+    void inference_failsCleanlyOnBadInput() {
+        QS_REQUIRE_ASSET(path, "models/keras-h5-lstm/lstm.h5");
+        auto r = runCli({"generate", path, "--steps", "3"});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY(!r.crashed);
+        QVERIFY(r.err.contains("Llama-family"));
+        auto usage = runCli({"generate"});
+        QCOMPARE(usage.exitCode, 2);
+        auto unknown = runCli({"ppl", path, "--txt", "x"});
+        QCOMPARE(unknown.exitCode, 2);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCliInfer)
+#include "test_cli_infer.moc"
