@@ -282,14 +282,14 @@ private slots:
         QTest::addColumn<QByteArray>("content");
         QTest::addColumn<QString>("message");
         QTest::newRow("empty") << QByteArray() << "too short";
-        QTest::newRow("llama2c truncated record") << QByteArray("\x07\x00\x00\x00\x00\x00\x00\x00\x40\x00\x00\x00ab", 14)
+        QTest::newRow("llama2c truncated record") << QByteArray::fromHex("07000000" "00000000" "40000000" "6162")
                                                   << "past the end";
         QTest::newRow("json wordpiece") << QByteArray(R"({"model":{"type":"WordPiece","vocab":{}}})") << "WordPiece";
         QTest::newRow("json not json") << QByteArray("{ nope") << "not valid JSON";
         QTest::newRow("json unsupported normalizer")
             << QByteArray(R"({"normalizer":{"type":"NFKC"},"model":{"type":"BPE","vocab":{"a":0},"merges":[]}})") << "NFKC";
         QTest::newRow("json bad merge") << QByteArray(R"({"model":{"type":"BPE","vocab":{"a":0},"merges":[3]}})") << "merge";
-        QTest::newRow("garbage") << QByteArray("\x55\x66\x77\x88\x99\xAA", 6) << "not a tokenizer";
+        QTest::newRow("garbage") << QByteArray::fromHex("5566778899AA") << "not a tokenizer";
     }
     void loadTokenizer_rejectsBadFiles() {
         QFETCH(QByteArray, content);
