@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "core/model/inspect_report.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "core/util/format.h"
+
+namespace qs {
+
+namespace {
+
+std::string shapeString(const std::vector<int64_t>& shape) {
+    std::string s = "[";
+    for (size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + std::to_string(shape[i]);
+    return s + "]";
+}
+
+std::string tieKindName(TieInfo::Kind k) {
+    switch (k) {
+        case TieInfo::Kind::Declared: return "declared";
+        case TieInfo::Kind::HeadAbsent: return "head_absent";
+        case TieInfo::Kind::SameBytes: return "same_bytes";
+    }
+    return "declared";
+}
+
+}  // namespace
+
+std::string_view ropeLayoutName(RopeLayout r) {
+    return r == RopeLayout::AdjacentPairs ? "adjacent_pairs" : "rotate_half";
+}
+
+nlohmann::json inspectJson(const Checkpoint& c, const ModelInfo& m) {
+    using nlohmann::json;
+    json j;
+    j["file"] = c.path;
+    j["format"] = fileFormatName(c.format);
+    j["format_detail"] = c.formatDetail;
+    j["architecture"] = m.architecture;
+    j["architecture_source"] = m.source;
+    j["llama_family"] = m.llamaFamily;
+    j["rope_layout"] = ropeLayoutName(m.rope);
+    j["hyperparameters"] = {{"dim", m.hp.dim},         {"hidden", m.hp.hidden},     {"layers", m.hp.layers},
+                            {"heads", m.hp.heads},     {"kv_heads", m.hp.kvHeads}, {"head_dim", m.hp.headDim},
+                            {"vocab", m.hp.vocab},     {"context", m.hp.context},  {"rope_theta", m.hp.ropeTheta},
+                            {"norm_eps", m.hp.normEps}};
+    j["parameters"] = m.parameters;
+    if (m.tie) {
+        j["tie"] = {{"kind", tieKindName(m.tie->kind)},
+                    {"embedding", c.tensors[size_t(m.tie->embedding)].name},
+                    {"head", m.tie->head >= 0 ? json(c.tensors[size_t(m.tie->head)].name) : json(nullptr)},
+                    {"description", m.tie->describe()}};
+    } else {
+        j["tie"] = nullptr;
+    }
+    json tensors = json::array();
+    for (size_t i = 0; i < c.tensors.size(); ++i) {
+        const TensorInfo& t = c.tensors[i];
+        const TensorEntry& e = m.entries[i];
+        json o = {{"name", t.name},
+                  {"shape", t.shape},
+                  {"dtype", dtypeName(t.dtype)},
+                  {"role", roleName(e.role)},
+                  {"layer", e.layer >= 0 ? json(e.layer) : json(nullptr)},
+                  {"bytes", e.tiedTo >= 0 ? 0 : t.bytes},
+                  {"stored_bytes", t.bytes},
+                  {"elements", t.elements()}};
+        if (e.kind != TensorKind::Unknown) o["kind"] = tensorKindName(e.kind);
+        if (e.tiedTo >= 0) o["tied_to"] = c.tensors[size_t(e.tiedTo)].name;
+        tensors.push_back(std::move(o));
+    }
+    j["tensors"] = std::move(tensors);
+    const Footprint& f = m.footprint;
+    j["footprint"] = {{"embedding", f.byRole[int(Role::Embedding)]},
+                      {"head", f.byRole[int(Role::Head)]},
+                      {"body", f.body()},
+                      {"attention", f.byRole[int(Role::Attention)]},
+                      {"mlp", f.byRole[int(Role::Mlp)]},
+                      {"norm", f.byRole[int(Role::Norm)]},
+                      {"other", f.byRole[int(Role::Other)]},
+                      {"total", f.total},
+                      {"tied_head_bytes", f.tiedHeadBytes}};
+    json warnings = json::array();
+    for (const auto& w : c.warnings) warnings.push_back(w);
+    for (const auto& w : m.warnings) warnings.push_back(w);
+    j["warnings"] = std::move(warnings);
+    return j;
+}
+
+std::string inspectText(const Checkpoint& c, const ModelInfo& m) {
+    std::string out;
+    char line[512];
+    auto add = [&](const std::string& s) { out += s + "\n"; };
+    add(c.path);
+    add("  format        " + std::string(fileFormatName(c.format)) + (c.formatDetail.empty() ? "" : " (" + c.formatDetail + ")"));
+    add("  architecture  " + m.architecture + " (from " + m.source + ")" + (m.llamaFamily ? ", runnable" : ""));
+    std::snprintf(line, sizeof line,
+                  "  shape         dim %lld, hidden %lld, layers %lld, heads %lld, kv heads %lld, vocab %lld, "
+                  "context %lld",
+                  (long long)m.hp.dim, (long long)m.hp.hidden, (long long)m.hp.layers, (long long)m.hp.heads,
+                  (long long)m.hp.kvHeads, (long long)m.hp.vocab, (long long)m.hp.context);
+    add(line);
+    add("  parameters    " + formatCount(m.parameters) + (m.tie ? " (tied pair counted once)" : ""));
+    if (m.tie) add("  ties          " + m.tie->describe());
+    add("");
+
+    size_t nameWidth = 4;
+    for (const auto& t : c.tensors) nameWidth = std::max(nameWidth, t.name.size());
+    nameWidth = std::min<size_t>(nameWidth, 60);
+    std::snprintf(line, sizeof line, "  %-*s  %-16s %-8s %-9s %5s %12s", int(nameWidth), "name", "shape", "dtype",
+                  "role", "layer", "size");
+    add(line);
+    for (size_t i = 0; i < c.tensors.size(); ++i) {
+        const TensorInfo& t = c.tensors[i];
+        const TensorEntry& e = m.entries[i];
+        std::string layer = e.layer >= 0 ? std::to_string(e.layer) : "-";
+        std::string size = e.tiedTo >= 0 ? "tied" : formatBytes(t.bytes);
+        std::snprintf(line, sizeof line, "  %-*s  %-16s %-8s %-9s %5s %12s%s", int(nameWidth), t.name.c_str(),
+                      shapeString(t.shape).c_str(), std::string(dtypeName(t.dtype)).c_str(),
+                      std::string(roleName(e.role)).c_str(), layer.c_str(), size.c_str(),
+                      e.tiedTo >= 0 ? ("  = " + c.tensors[size_t(e.tiedTo)].name).c_str() : "");
+        add(line);
+    }
+    add("");
+    add("  footprint");
+    const Footprint& f = m.footprint;
+    auto row = [&](const char* label, uint64_t bytes, const std::string& note = {}) {
+        double pct = f.total ? 100.0 * double(bytes) / double(f.total) : 0.0;
+        std::snprintf(line, sizeof line, "    %-10s %14s %6.1f%%%s", label, formatBytes(bytes).c_str(), pct,
+                      note.c_str());
+        add(line);
+    };
+    row("embedding", f.byRole[int(Role::Embedding)]);
+    row("head", f.byRole[int(Role::Head)],
+        m.tie ? "  (tied; untying would add " + formatBytes(f.tiedHeadBytes) + ")" : "");
+    row("body", f.body());
+    row("norm", f.byRole[int(Role::Norm)]);
+    row("other", f.byRole[int(Role::Other)]);
+    row("total", f.total);
+    for (const auto& w : c.warnings) add("  warning: " + w);
+    for (const auto& w : m.warnings) add("  warning: " + w);
+    return out;
+}
+
+}  // namespace qs

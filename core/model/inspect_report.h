@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The `inspect` report shared by `quantscope-cli inspect` and the GUI's export: one JSON object
+// (public interface: format, architecture, hyperparameters, parameters, tensors[], footprint{}) and the
+// readable table.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/io/checkpoint.h"
+#include "core/model/model_info.h"
+
+namespace qs {
+
+// Keys: file, format, format_detail, architecture, architecture_source, llama_family, rope_layout,
+// hyperparameters{dim,hidden,layers,heads,kv_heads,head_dim,vocab,context,rope_theta,norm_eps}, parameters
+// (ties counted once), tie (null or {kind, embedding, head, description}), tensors[{name, shape, dtype, role,
+// layer (null outside blocks), bytes, elements, tied_to (only when tied)}], footprint{embedding, head, body,
+// attention, mlp, norm, other, total, tied_head_bytes} in bytes (a tied head counts 0), warnings[].
+nlohmann::json inspectJson(const Checkpoint& ckpt, const ModelInfo& info);
+
+// A readable summary and tensor table for terminals.
+std::string inspectText(const Checkpoint& ckpt, const ModelInfo& info);
+
+std::string_view ropeLayoutName(RopeLayout r);  // "adjacent_pairs", "rotate_half"
+
+}  // namespace qs

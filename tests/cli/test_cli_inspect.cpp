@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// `quantscope-cli inspect`: the JSON interface on real checkpoints, the table, and clean failures.
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_runner.h"
+#include "common/assets.h"
+
+using nlohmann::json;
+using qstest::runCli;
+
+class TestCliInspect : public QObject {
+    Q_OBJECT
+private slots:
+    void inspectJson_reportsEveryRequiredKey_data() {
+        QTest::addColumn<QString>("relative");
+        QTest::addColumn<QString>("format");
+        QTest::addColumn<int>("tensorCount");
+        QTest::newRow("llama2c") << "models/stories260K-llama2c/stories260K.bin" << "llama2c" << 49;
+        QTest::newRow("gguf") << "models/stories260K-gguf/stories260K.gguf" << "gguf" << 48;
+        QTest::newRow("safetensors") << "models/stories260K-hf/model.safetensors" << "safetensors" << 47;
+    }
+    void inspectJson_reportsEveryRequiredKey() {
+        QFETCH(QString, relative);
+        QFETCH(QString, format);
+        QFETCH(int, tensorCount);
+        QS_REQUIRE_ASSET(path, relative);
+        auto r = runCli({"inspect", path, "--json"});
+        QVERIFY2(r.exitCode == 0 && !r.crashed, r.err.constData());
+        json j = json::parse(r.out.toStdString());
+        QCOMPARE(QString::fromStdString(j["format"].get<std::string>()), format);
+        QCOMPARE(j["architecture"].get<std::string>(), std::string("llama"));
+        QCOMPARE(j["parameters"].get<uint64_t>(), uint64_t(260032));
+        QCOMPARE(j["hyperparameters"]["dim"].get<int>(), 64);
+        QCOMPARE(int(j["tensors"].size()), tensorCount);
+        uint64_t sum = 0;
+        int tied = 0;
+        for (const auto& t : j["tensors"]) {
+            for (const char* key : {"name", "shape", "dtype", "role", "layer", "bytes"})
+                QVERIFY2(t.contains(key), key);
+            sum += t["bytes"].get<uint64_t>();
+            tied += t.contains("tied_to");
+        }
+        const auto& f = j["footprint"];
+        for (const char* key : {"embedding", "head", "body", "norm", "other", "total"}) QVERIFY2(f.contains(key), key);
+        QCOMPARE(f["total"].get<uint64_t>(), sum);
+        QCOMPARE(f["head"].get<uint64_t>(), uint64_t(0));
+        QCOMPARE(f["embedding"].get<uint64_t>(), uint64_t(512 * 64 * 4));
+        QCOMPARE(f["embedding"].get<uint64_t>() + f["head"].get<uint64_t>() + f["body"].get<uint64_t>() +
+                     f["norm"].get<uint64_t>() + f["other"].get<uint64_t>(),
+                 f["total"].get<uint64_t>());
+        // The GGUF stores the head as a copy: it is listed, marked tied, and costs nothing.
+        QCOMPARE(tied, format == "gguf" ? 1 : 0);
+    }
+
+    void inspectTable_showsFootprint() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-gguf/stories260K.gguf");
+        auto r = runCli({"inspect", path});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY(r.out.contains("blk.4.ffn_down.weight"));
+        QVERIFY(r.out.contains("footprint"));
+        QVERIFY(r.out.contains("tied"));
+    }
+
+    void inspect_badInputFails_data() {
+        QTest::addColumn<QByteArray>("content");
+        QTest::addColumn<QString>("fileName");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("garbage") << QByteArray("this is not a checkpoint at all\n") << "x.bin" << "x.bin";
+        QTest::newRow("empty") << QByteArray() << "empty.safetensors" << "empty.safetensors";
+        QTest::newRow("pickle") << QByteArray("\x80\x02}q\x00.", 6) << "pytorch_model.bin" << "safetensors";
+        QTest::newRow("truncated gguf") << QByteArray("GGUF\x03\x00\x00\x00", 8) << "t.gguf" << "t.gguf";
+    }
+    void inspect_badInputFails() {
+        QFETCH(QByteArray, content);
+        QFETCH(QString, fileName);
+        QFETCH(QString, expected);
+        QTemporaryDir dir;
+        QFile f(dir.filePath(fileName));
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(content);
+        f.close();
+        auto r = runCli({"inspect", f.fileName(), "--json"});
+        QVERIFY(!r.crashed);
+        QVERIFY2(r.exitCode > 0 && r.exitCode < 128, qPrintable(QString::number(r.exitCode)));
+        QVERIFY(r.out.isEmpty());
+        QVERIFY2(r.err.contains(expected.toUtf8()), r.err.constData());
+        QCOMPARE(r.err.count('\n'), 1);
+    }
+
+    void inspect_missingFileAndUsage() {
+        auto r = runCli({"inspect", "/nonexistent/model.gguf"});
+        QVERIFY(r.exitCode > 0 && r.exitCode < 128);
+        QVERIFY(r.err.contains("/nonexistent/model.gguf"));
+        auto u = runCli({"inspect"});
+        QCOMPARE(u.exitCode, 2);
+        auto o = runCli({"inspect", "--no-such-flag", "x"});
+        QCOMPARE(o.exitCode, 2);
+        QVERIFY(o.err.contains("no-such-flag"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCliInspect)
+#include "test_cli_inspect.moc"
