@@ -11,6 +11,7 @@ namespace {
 
 const qscli::Command kCommands[] = {
     {"inspect", "inspect PATH [--json]                  tensors, roles, ties, footprint", qscli::runInspect},
+    {"quantize", "quantize MODEL [--map F] [--rule ROLE=SCHEME]... [--json]  per-tensor scheme, bytes, error", qscli::runQuantize},
 };
 
 void usage(FILE* out) {

@@ -12,5 +12,6 @@ struct Command {
 };
 
 int runInspect(int argc, char** argv, int first);
+int runQuantize(int argc, char** argv, int first);
 
 }  // namespace qscli
