@@ -19,7 +19,8 @@ void putError(json& o, const ErrorStats& e) {
     o["mse"] = e.mse;
     o["rmse"] = e.rmse;
     o["max_abs_error"] = e.maxAbsError;
-    o["sqnr_db"] = finiteOrNull(e.sqnrDb);
+    // No quantized element (a kept tensor, a role without quantized tensors): no error, SQNR undefined.
+    o["sqnr_db"] = e.count == 0 ? json(nullptr) : finiteOrNull(e.sqnrDb);
     o["cosine"] = e.cosine;
     o["rel_frobenius"] = finiteOrNull(e.relFrobenius);
     o["frac_clipped"] = e.fractionClipped;

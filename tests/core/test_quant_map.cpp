@@ -174,19 +174,19 @@ private slots:
     }
 
     void quantMapJson_roundTrips() {
-        const std::string text = R"({"version":1,"rules":[
+        const std::string text = R"J({"version":1,"rules":[
             {"role":"all","scheme":"q8_0"},
             {"role":"body","layers":"0-3,7","pattern":"glob:*attn*","scheme":"q4_K","comment":"attention"},
             {"role":"mlp","pattern":"regex:ffn_(up|gate)","scheme":"int4_g128"},
             {"role":"norm","scheme":"keep"},
-            {"layers":2,"scheme":"q5_0"}]})";
+            {"layers":2,"scheme":"q5_0"}]})J";
         QuantMap m = mapOf(text);
         QCOMPARE(int(m.rules.size()), 5);
         QCOMPARE(int(m.rules[4].role), int(RuleRole::All));
         nlohmann::json j = quantMapToJson(m);
         auto again = quantMapFromJson(j);
         QVERIFY(again.ok());
-        QCOMPARE(quantMapToJson(*again), j);
+        QVERIFY(quantMapToJson(*again) == j);
         QCOMPARE(QString::fromStdString(j["rules"][1]["pattern"].get<std::string>()), QString("glob:*attn*"));
         QCOMPARE(QString::fromStdString(j["rules"][1]["layers"].get<std::string>()), QString("0-3,7"));
         QCOMPARE(QString::fromStdString(j["rules"][4]["layers"].get<std::string>()), QString("2"));
@@ -477,7 +477,7 @@ private slots:
         QCOMPARE(int(j["resolved"].size()), int(l.ckpt->tensors.size()));
         auto again = quantMapFromJson(nlohmann::json::parse(j.dump()));
         QVERIFY2(again.ok(), again.ok() ? "" : again.message().c_str());
-        QCOMPARE(quantMapToJson(*again), quantMapToJson(map));
+        QVERIFY(quantMapToJson(*again) == quantMapToJson(map));
         const int head = l.info.findKind(TensorKind::Output);
         QCOMPARE(QString::fromStdString(j["resolved"][size_t(head)]["tied_to"].get<std::string>()), QString("token_embd.weight"));
         QCOMPARE(QString::fromStdString(j["resolved"][size_t(head)]["scheme"].get<std::string>()), QString("q4_0"));
