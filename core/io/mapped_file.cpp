@@ -14,7 +14,11 @@ Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::string& pa
     auto fail = [&](const char* what) {
         return Error{path + ": " + what + ": " + std::strerror(errno)};
     };
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // stat before open: opening a FIFO for reading would block until a writer appears.
+    struct stat pre {};
+    if (::stat(path.c_str(), &pre) != 0) return fail("cannot stat");
+    if (!S_ISREG(pre.st_mode)) return Error{path + ": not a regular file"};
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return fail("cannot open");
     struct stat st {};
     if (::fstat(fd, &st) != 0) {

@@ -22,6 +22,8 @@ enum class DType : uint16_t {
     TQ1_0, TQ2_0, MXFP4,
     // llama2.c v2 ("version 2") Q8: int8[n] followed by float32 scales[n / group]; group in TensorView.
     Llama2cQ8,
+    // safetensors "C64": complex64, two float32 (real, imaginary). Listed so such files open; not convertible.
+    C64,
     Count
 };
 

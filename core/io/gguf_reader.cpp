@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// GGUF reader. Layout per ggml's docs/gguf.md and gguf.cpp; see gguf_reader.h.
+#include "core/io/gguf_reader.h"
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "core/io/byte_cursor.h"
+#include "core/io/utf8.h"
+
+namespace qs::io {
+
+namespace {
+
+using nlohmann::json;
+
+enum ValueType : uint32_t {
+    kU8 = 0, kI8 = 1, kU16 = 2, kI16 = 3, kU32 = 4, kI32 = 5, kF32 = 6, kBool = 7, kString = 8, kArray = 9,
+    kU64 = 10, kI64 = 11, kF64 = 12, kTypeCount = 13
+};
+
+// Smallest encoding of one value of each type; used to reject counts the remaining bytes cannot hold.
+uint64_t minValueBytes(uint32_t type) {
+    switch (type) {
+        case kU8: case kI8: case kBool: return 1;
+        case kU16: case kI16: return 2;
+        case kU32: case kI32: case kF32: return 4;
+        case kU64: case kI64: case kF64: return 8;
+        case kString: return 8;     // length only
+        case kArray: return 4 + 8;  // element type + count
+        default: return 1;
+    }
+}
+
+const char* typeName(uint32_t type) {
+    static const char* kNames[kTypeCount] = {"uint8", "int8",  "uint16", "int16",  "uint32", "int32", "float32",
+                                             "bool",  "string", "array", "uint64", "int64", "float64"};
+    return type < kTypeCount ? kNames[type] : "unknown";
+}
+
+struct Parser {
+    ByteCursor c;
+    const std::string& path;
+    std::string error;
+    bool badUtf8 = false;
+
+    bool fail(const std::string& what) {
+        if (error.empty()) error = path + ": offset " + std::to_string(c.pos()) + ": " + what;
+        return false;
+    }
+
+    bool readString(std::string& out, const char* what) {
+        uint64_t len = 0;
+        if (!c.read(len)) return fail(std::string("truncated ") + what + " length");
+        if (len > c.remaining())
+            return fail(std::string(what) + " length " + std::to_string(len) + " exceeds the " +
+                        std::to_string(c.remaining()) + " bytes left in the file");
+        std::string_view v;
+        (void)c.view(len, v);
+        out.clear();
+        out.reserve(size_t(len));
+        if (!appendUtf8(v, out)) badUtf8 = true;
+        return true;
+    }
+
+    template <class T>
+    bool scalar(json& out, const char* what) {
+        T v{};
+        if (!c.read(v)) return fail(std::string("truncated ") + what);
+        out = v;
+        return true;
+    }
+
+    bool value(uint32_t type, int depth, json& out) {
+        switch (type) {
+            case kU8: return scalar<uint8_t>(out, "uint8 value");
+            case kI8: return scalar<int8_t>(out, "int8 value");
+            case kU16: return scalar<uint16_t>(out, "uint16 value");
+            case kI16: return scalar<int16_t>(out, "int16 value");
+            case kU32: return scalar<uint32_t>(out, "uint32 value");
+            case kI32: return scalar<int32_t>(out, "int32 value");
+            case kF32: return scalar<float>(out, "float32 value");
+            case kU64: return scalar<uint64_t>(out, "uint64 value");
+            case kI64: return scalar<int64_t>(out, "int64 value");
+            case kF64: return scalar<double>(out, "float64 value");
+            case kBool: {
+                uint8_t b = 0;
+                if (!c.read(b)) return fail("truncated bool value");
+                if (b > 1) return fail("bool value " + std::to_string(b) + " (expected 0 or 1)");
+                out = b == 1;
+                return true;
+            }
+            case kString: {
+                std::string s;
+                if (!readString(s, "string value")) return false;
+                out = std::move(s);
+                return true;
+            }
+            case kArray: {
+                if (depth >= kGgufMaxArrayDepth)
+                    return fail("arrays nested deeper than " + std::to_string(kGgufMaxArrayDepth) + " levels");
+                uint32_t elemType = 0;
+                uint64_t n = 0;
+                if (!c.read(elemType) || !c.read(n)) return fail("truncated array header");
+                if (elemType >= kTypeCount) return fail("array of unknown value type " + std::to_string(elemType));
+                if (n > c.remaining() / minValueBytes(elemType))
+                    return fail("array of " + std::to_string(n) + " " + typeName(elemType) + " values cannot fit in the " +
+                                std::to_string(c.remaining()) + " bytes left in the file");
+                out = json::array();
+                auto& arr = out.get_ref<json::array_t&>();
+                arr.reserve(size_t(n));
+                for (uint64_t i = 0; i < n; ++i) {
+                    arr.emplace_back();
+                    if (!value(elemType, depth + 1, arr.back())) return false;
+                }
+                return true;
+            }
+            default: return fail("unknown value type " + std::to_string(type));
+        }
+    }
+};
+
+// GGUF ids of ggml types that no longer exist, for a clearer error than "unknown".
+std::string ggmlIdName(uint32_t id) {
+    switch (id) {
+        case 4: return " (Q4_2, removed from ggml)";
+        case 5: return " (Q4_3, removed from ggml)";
+        case 31: case 32: case 33: return " (Q4_0_4_4/4_8/8_8, repacked layouts removed from GGUF)";
+        case 36: case 37: case 38: return " (IQ4_NL_4_4/4_8/8_8, repacked layouts removed from GGUF)";
+        default: return "";
+    }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Checkpoint>> readGguf(std::shared_ptr<const MappedFile> file, const OpenOptions& options,
+                                             ProgressSink& progress) {
+    (void)options;  // a GGUF file carries its own tokenizer and config; there are no side files to read
+    const std::string& path = file->path();
+    if (!progress.report(0.0, "reading GGUF header")) return Error{std::string(kCancelledMessage)};
+    Parser p{ByteCursor(file->bytes()), path, {}};
+    uint32_t magic = 0, version = 0;
+    if (!p.c.read(magic) || !p.c.read(version))
+        return Error{path + ": truncated GGUF header (" + std::to_string(file->size()) + " bytes)"};
+    if (magic != 0x46554747u) return Error{path + ": bad magic: not a GGUF file (expected \"GGUF\")"};
+    if (version == 1)
+        return Error{path + ": GGUF version 1 is not supported (it predates 64-bit counts, 2023); re-convert the "
+                            "model with a current llama.cpp"};
+    if ((version & 0xFFFFu) == 0 && version != 0)
+        return Error{path + ": GGUF version field " + std::to_string(version) +
+                     " looks byte-swapped: big-endian GGUF files are not supported"};
+    if (version != 2 && version != 3)
+        return Error{path + ": unsupported GGUF version " + std::to_string(version) + " (expected 2 or 3)"};
+    uint64_t nTensors = 0, nKv = 0;
+    if (!p.c.read(nTensors) || !p.c.read(nKv)) return Error{path + ": truncated GGUF header counts"};
+    // Each KV pair takes at least 13 bytes (key length, type, 1-byte value); each tensor info at least 24.
+    if (nKv > p.c.remaining() / 13)
+        return Error{path + ": KV count " + std::to_string(nKv) + " cannot fit in a file of " +
+                     std::to_string(file->size()) + " bytes"};
+    if (nTensors > p.c.remaining() / 24)
+        return Error{path + ": tensor count " + std::to_string(nTensors) + " cannot fit in a file of " +
+                     std::to_string(file->size()) + " bytes"};
+
+    auto ck = std::make_unique<Checkpoint>();
+    ck->path = path;
+    ck->format = FileFormat::Gguf;
+    ck->formatDetail = "GGUF v" + std::to_string(version);
+    ck->files.push_back(file);
+    uint64_t alignment = 32;
+    auto& md = ck->metadata.get_ref<json::object_t&>();
+    std::string key;
+    for (uint64_t i = 0; i < nKv; ++i) {
+        if ((i & 63) == 0 && !progress.report(0.5 * double(i) / double(nKv), "reading GGUF metadata"))
+            return Error{std::string(kCancelledMessage)};
+        if (!p.readString(key, "key")) return Error{p.error};
+        uint32_t type = 0;
+        if (!p.c.read(type)) return Error{path + ": truncated value type of key '" + key + "'"};
+        if (md.count(key)) return Error{path + ": duplicate metadata key '" + key + "'"};
+        json v;
+        if (!p.value(type, 0, v)) return Error{p.error + " (key '" + key + "')"};
+        if (key == "general.alignment") {
+            if (!v.is_number_unsigned() || v.get<uint64_t>() == 0 || (v.get<uint64_t>() & (v.get<uint64_t>() - 1)))
+                return Error{path + ": bad alignment: general.alignment is " + v.dump() +
+                             " (must be a nonzero power of two)"};
+            alignment = v.get<uint64_t>();
+        }
+        md.emplace(key, std::move(v));
+    }
+
+    ck->tensors.reserve(size_t(nTensors));
+    std::unordered_set<std::string> names;
+    for (uint64_t i = 0; i < nTensors; ++i) {
+        TensorInfo t;
+        t.file = 0;
+        if (!p.readString(t.name, "tensor name")) return Error{p.error};
+        uint32_t nDims = 0;
+        if (!p.c.read(nDims)) return Error{path + ": truncated tensor info of '" + t.name + "'"};
+        if (nDims > 4)
+            return Error{path + ": tensor '" + t.name + "' has " + std::to_string(nDims) + " dimensions (at most 4)"};
+        uint64_t ne[4] = {1, 1, 1, 1};
+        uint64_t elements = 1;
+        for (uint32_t d = 0; d < nDims; ++d) {
+            if (!p.c.read(ne[d])) return Error{path + ": truncated dimensions of tensor '" + t.name + "'"};
+            if (ne[d] > uint64_t(INT64_MAX) || __builtin_mul_overflow(elements, ne[d], &elements))
+                return Error{path + ": tensor '" + t.name + "' dimensions overflow 64 bits"};
+        }
+        for (uint32_t d = nDims; d-- > 0;) t.shape.push_back(int64_t(ne[d]));
+        uint32_t typeId = 0;
+        if (!p.c.read(typeId) || !p.c.read(t.offset))
+            return Error{path + ": truncated tensor info of '" + t.name + "'"};
+        const auto dtype = dtypeFromGgmlId(typeId);
+        if (!dtype)
+            return Error{path + ": tensor '" + t.name + "' has unknown ggml type id " + std::to_string(typeId) +
+                         ggmlIdName(typeId)};
+        t.dtype = *dtype;
+        const DTypeInfo& info = dtypeInfo(t.dtype);
+        if (nDims > 0 && ne[0] % uint64_t(info.blockElems) != 0)
+            return Error{path + ": tensor '" + t.name + "' rows of " + std::to_string(ne[0]) + " values are not whole " +
+                         std::string(info.name) + " blocks of " + std::to_string(info.blockElems)};
+        const auto bytes = dtypeBytes(t.dtype, elements);
+        if (!bytes) return Error{path + ": tensor '" + t.name + "' size overflows 64 bits"};
+        t.bytes = *bytes;
+        if (t.offset % alignment != 0)
+            return Error{path + ": tensor '" + t.name + "' offset " + std::to_string(t.offset) +
+                         " is not a multiple of the alignment " + std::to_string(alignment)};
+        if (!names.insert(t.name).second) return Error{path + ": duplicate tensor name '" + t.name + "'"};
+        ck->tensors.push_back(std::move(t));
+    }
+    if (p.badUtf8) ck->warnings.push_back(path + ": some metadata strings are not valid UTF-8 (shown with U+FFFD)");
+
+    // The data section starts at the next multiple of the alignment after the tensor infos.
+    const uint64_t infoEnd = p.c.pos();
+    const uint64_t dataStart = (infoEnd + alignment - 1) / alignment * alignment;  // alignment <= 2^63, infoEnd small
+    const uint64_t dataSize = dataStart <= file->size() ? file->size() - dataStart : 0;
+    std::vector<size_t> order(ck->tensors.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    for (TensorInfo& t : ck->tensors) {
+        if (t.offset > dataSize || t.bytes > dataSize - t.offset)
+            return Error{path + ": tensor '" + t.name + "' data [" + std::to_string(t.offset) + ", +" +
+                         std::to_string(t.bytes) + ") runs past the end of the file (data section of " +
+                         std::to_string(dataSize) + " bytes at offset " + std::to_string(dataStart) + ")"};
+        t.offset += dataStart;
+    }
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return ck->tensors[a].offset < ck->tensors[b].offset; });
+    for (size_t k = 1; k < order.size(); ++k) {
+        const TensorInfo& a = ck->tensors[order[k - 1]];
+        const TensorInfo& b = ck->tensors[order[k]];
+        if (a.bytes > 0 && b.bytes > 0 && b.offset < a.offset + a.bytes)
+            return Error{path + ": tensors '" + a.name + "' and '" + b.name + "' overlap"};
+    }
+    if (md.count("tokenizer.ggml.tokens")) ck->tokenizerPath = path;
+    progress.report(1.0, "GGUF header read");
+    return ck;
+}
+
+}  // namespace qs::io

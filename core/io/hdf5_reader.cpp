@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// HDF5 reader over the libhdf5 C API (1.10+). See hdf5_reader.h.
+#include "core/io/hdf5_reader.h"
+
+#include <hdf5.h>
+
+#include <cstring>
+
+#include "core/io/side_files.h"
+#include "core/io/utf8.h"
+
+namespace qs::io {
+
+std::mutex& hdf5Mutex() {
+    static std::mutex m;
+    return m;
+}
+
+namespace {
+
+using nlohmann::json;
+
+// Owns one hid_t and closes it with the matching H5*close.
+class Hid {
+public:
+    Hid(hid_t id, herr_t (*close)(hid_t)) : m_id(id), m_close(close) {}
+    ~Hid() {
+        if (m_id >= 0) m_close(m_id);
+    }
+    Hid(const Hid&) = delete;
+    Hid& operator=(const Hid&) = delete;
+    hid_t get() const { return m_id; }
+    bool ok() const { return m_id >= 0; }
+
+private:
+    hid_t m_id;
+    herr_t (*m_close)(hid_t);
+};
+
+herr_t collectError(unsigned, const H5E_error2_t* e, void* data) {
+    auto* out = static_cast<std::vector<std::string>*>(data);
+    out->push_back(std::string(e->func_name ? e->func_name : "?") + ": " + (e->desc ? e->desc : "?"));
+    return 0;
+}
+
+// The current thread's libhdf5 error stack as one line (most specific first), then cleared.
+std::string takeHdf5Error() {
+    std::vector<std::string> items;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collectError, &items);
+    H5Eclear2(H5E_DEFAULT);
+    if (items.empty()) return "unknown libhdf5 error";
+    return items.back() + (items.size() > 1 ? " (called from " + items.front() + ")" : "");
+}
+
+// Maps an HDF5 numeric type to a DType; nullopt for anything else. Floats are matched on their bit fields so
+// a bfloat16 (8-bit exponent in 2 bytes) is not mistaken for IEEE half.
+std::optional<DType> dtypeOf(hid_t type) {
+    const H5T_class_t cls = H5Tget_class(type);
+    const size_t size = H5Tget_size(type);
+    if (cls == H5T_INTEGER) {
+        const bool sign = H5Tget_sign(type) == H5T_SGN_2;
+        switch (size) {
+            case 1: return sign ? DType::I8 : DType::U8;
+            case 2: return sign ? DType::I16 : DType::U16;
+            case 4: return sign ? DType::I32 : DType::U32;
+            case 8: return sign ? DType::I64 : DType::U64;
+            default: return std::nullopt;
+        }
+    }
+    if (cls != H5T_FLOAT) return std::nullopt;
+    size_t spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0;
+    if (H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize) < 0) return std::nullopt;
+    if (size == 2 && esize == 5 && msize == 10) return DType::F16;
+    if (size == 2 && esize == 8 && msize == 7) return DType::BF16;
+    if (size == 4 && esize == 8 && msize == 23) return DType::F32;
+    if (size == 8 && esize == 11 && msize == 52) return DType::F64;
+    return std::nullopt;
+}
+
+class Hdf5Checkpoint : public Checkpoint {
+public:
+    ~Hdf5Checkpoint() override {
+        std::lock_guard lock(hdf5Mutex());
+        if (m_file >= 0) H5Fclose(m_file);
+    }
+
+    Result<TensorData> data(size_t i) const override {
+        if (i < tensors.size() && tensors[i].file >= 0) return Checkpoint::data(i);
+        if (i >= tensors.size()) return Error{path + ": tensor index " + std::to_string(i) + " out of range"};
+        const TensorInfo& t = tensors[i];
+        if (t.bytes == 0) return TensorData{};
+        if (t.bytes > m_readCap)
+            return Error{path + ": dataset '" + t.name + "' claims " + std::to_string(t.bytes) +
+                         " bytes, far more than the file could hold even compressed; not read"};
+        auto buf = std::make_shared<std::vector<std::byte>>(size_t(t.bytes));
+        std::lock_guard lock(hdf5Mutex());
+        H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+        Hid ds(H5Dopen2(m_file, t.name.c_str(), H5P_DEFAULT), H5Dclose);
+        if (!ds.ok()) return Error{path + ": dataset '" + t.name + "': " + takeHdf5Error()};
+        Hid ftype(H5Dget_type(ds.get()), H5Tclose);
+        Hid mtype(ftype.ok() ? H5Tcopy(ftype.get()) : -1, H5Tclose);
+        // Read in little-endian order whatever the file uses; libhdf5 converts.
+        if (!mtype.ok() || H5Tset_order(mtype.get(), H5T_ORDER_LE) < 0 ||
+            H5Dread(ds.get(), mtype.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf->data()) < 0)
+            return Error{path + ": reading dataset '" + t.name + "': " + takeHdf5Error()};
+        TensorData d;
+        d.bytes = std::span<const std::byte>(buf->data(), buf->size());
+        d.owner = buf;
+        return d;
+    }
+
+    hid_t m_file = -1;
+    uint64_t m_readCap = 0;
+};
+
+struct VisitContext {
+    Hdf5Checkpoint* ck;
+    uint64_t fileSize;
+    bool mappable;  // false when a user block shifts HDF5 addresses
+    ProgressSink* progress;
+    bool cancelled = false;
+    int skipped = 0;
+};
+
+void skip(VisitContext& ctx, const std::string& name, const std::string& why) {
+    constexpr int kMaxListed = 20;
+    if (++ctx.skipped <= kMaxListed) ctx.ck->warnings.push_back(ctx.ck->path + ": dataset '" + name + "' skipped: " + why);
+}
+
+void addDataset(VisitContext& ctx, hid_t ds, const std::string& name) {
+    Hid type(H5Dget_type(ds), H5Tclose);
+    Hid space(H5Dget_space(ds), H5Sclose);
+    Hid dcpl(H5Dget_create_plist(ds), H5Pclose);
+    if (!type.ok() || !space.ok() || !dcpl.ok()) return skip(ctx, name, takeHdf5Error());
+    const auto dtype = dtypeOf(type.get());
+    if (!dtype) return skip(ctx, name, "not a numeric type");
+    const H5S_class_t sc = H5Sget_simple_extent_type(space.get());
+    if (sc == H5S_NULL) return skip(ctx, name, "empty (null) dataspace");
+    TensorInfo t;
+    t.name = name;
+    t.dtype = *dtype;
+    uint64_t elements = 1;
+    if (sc == H5S_SIMPLE) {
+        const int rank = H5Sget_simple_extent_ndims(space.get());
+        if (rank < 0 || rank > H5S_MAX_RANK) return skip(ctx, name, "bad rank");
+        hsize_t dims[H5S_MAX_RANK];
+        H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+        for (int d = 0; d < rank; ++d) {
+            if (dims[d] > uint64_t(INT64_MAX) || __builtin_mul_overflow(elements, uint64_t(dims[d]), &elements))
+                return skip(ctx, name, "dimensions overflow 64 bits");
+            t.shape.push_back(int64_t(dims[d]));
+        }
+    }
+    const uint64_t esize = H5Tget_size(type.get());
+    if (__builtin_mul_overflow(elements, esize, &t.bytes)) return skip(ctx, name, "size overflows 64 bits");
+    if (H5Pget_external_count(dcpl.get()) > 0)
+        return skip(ctx, name, "its data lives in an external file, which QuantScope does not follow");
+    // A view into the mapping needs the bytes stored plainly, in place and in little-endian order.
+    const bool plain = ctx.mappable && H5Pget_layout(dcpl.get()) == H5D_CONTIGUOUS &&
+                       H5Pget_nfilters(dcpl.get()) == 0 && H5Tget_order(type.get()) == H5T_ORDER_LE;
+    if (plain && t.bytes > 0) {
+        const haddr_t off = H5Dget_offset(ds);
+        if (off != HADDR_UNDEF && off <= ctx.fileSize && t.bytes <= ctx.fileSize - off) {
+            t.file = 0;
+            t.offset = off;
+        }
+    }
+    H5Eclear2(H5E_DEFAULT);  // H5Dget_offset reports an error for unallocated storage; that is not a failure
+    ctx.ck->tensors.push_back(std::move(t));
+}
+
+herr_t visitLink(hid_t root, const char* name, const H5L_info_t* info, void* data) {
+    auto& ctx = *static_cast<VisitContext*>(data);
+    if ((ctx.ck->tensors.size() & 63) == 0 && !ctx.progress->report(0.5, "walking HDF5 groups")) {
+        ctx.cancelled = true;
+        return 1;  // positive: stop iterating
+    }
+    if (info->type != H5L_TYPE_HARD) return 0;  // soft/external links are not followed
+    Hid obj(H5Oopen(root, name, H5P_DEFAULT), H5Oclose);
+    if (!obj.ok()) {
+        skip(ctx, name, takeHdf5Error());
+        return 0;
+    }
+    if (H5Iget_type(obj.get()) == H5I_DATASET) addDataset(ctx, obj.get(), name);
+    return 0;
+}
+
+std::string fileString(std::string_view s) {
+    std::string out;
+    appendUtf8(s, out);
+    return out;
+}
+
+herr_t readAttribute(hid_t loc, const char* name, const H5A_info_t*, void* data) {
+    auto& md = *static_cast<json*>(data);
+    Hid a(H5Aopen(loc, name, H5P_DEFAULT), H5Aclose);
+    if (!a.ok()) return 0;
+    Hid type(H5Aget_type(a.get()), H5Tclose);
+    Hid space(H5Aget_space(a.get()), H5Sclose);
+    if (!type.ok() || !space.ok()) return 0;
+    const hssize_t npoints = H5Sget_simple_extent_npoints(space.get());
+    constexpr hssize_t kMaxValues = 1 << 20;
+    if (npoints < 0 || npoints > kMaxValues) return 0;
+    const size_t n = size_t(npoints);
+    const bool scalar = H5Sget_simple_extent_type(space.get()) == H5S_SCALAR;
+    json values = json::array();
+    const H5T_class_t cls = H5Tget_class(type.get());
+    if (cls == H5T_STRING) {
+        if (H5Tis_variable_str(type.get()) > 0) {
+            Hid mt(H5Tcopy(H5T_C_S1), H5Tclose);
+            H5Tset_size(mt.get(), H5T_VARIABLE);
+            std::vector<char*> ptrs(n, nullptr);
+            if (H5Aread(a.get(), mt.get(), ptrs.data()) < 0) return 0;
+            for (char* p : ptrs) {
+                values.push_back(fileString(p ? std::string_view(p) : std::string_view()));
+                if (p) H5free_memory(p);
+            }
+        } else {
+            const size_t size = H5Tget_size(type.get());
+            if (size == 0 || n > (size_t(64) << 20) / size) return 0;
+            std::vector<char> buf(n * size);
+            if (H5Aread(a.get(), type.get(), buf.data()) < 0) return 0;
+            for (size_t k = 0; k < n; ++k) {
+                const char* s = buf.data() + k * size;
+                values.push_back(fileString(std::string_view(s, strnlen(s, size))));
+            }
+        }
+    } else if (cls == H5T_FLOAT || cls == H5T_INTEGER) {
+        const bool isSigned = cls == H5T_FLOAT || H5Tget_sign(type.get()) == H5T_SGN_2;
+        if (cls == H5T_FLOAT) {
+            std::vector<double> v(n);
+            if (H5Aread(a.get(), H5T_NATIVE_DOUBLE, v.data()) < 0) return 0;
+            for (double x : v) values.push_back(x);
+        } else if (isSigned) {
+            std::vector<long long> v(n);
+            if (H5Aread(a.get(), H5T_NATIVE_LLONG, v.data()) < 0) return 0;
+            for (long long x : v) values.push_back(int64_t(x));
+        } else {
+            std::vector<unsigned long long> v(n);
+            if (H5Aread(a.get(), H5T_NATIVE_ULLONG, v.data()) < 0) return 0;
+            for (unsigned long long x : v) values.push_back(uint64_t(x));
+        }
+    } else {
+        return 0;  // compound, enum, reference...: not metadata a user reads
+    }
+    md[fileString(name)] = scalar && values.size() == 1 ? values[0] : values;
+    return 0;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Checkpoint>> readHdf5(std::shared_ptr<const MappedFile> file, const OpenOptions& options,
+                                             ProgressSink& progress) {
+    const std::string& path = file->path();
+    if (!progress.report(0.0, "opening HDF5 file")) return Error{std::string(kCancelledMessage)};
+    auto ck = std::make_unique<Hdf5Checkpoint>();
+    ck->path = path;
+    ck->format = FileFormat::Hdf5;
+    ck->files.push_back(file);
+    // Compressed datasets may legitimately expand; a dataset claiming far more is a hostile header.
+    ck->m_readCap = file->size() * 64 + (64u << 20);
+    VisitContext ctx{ck.get(), file->size(), true, &progress};
+    {
+        std::lock_guard lock(hdf5Mutex());
+        H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+        ck->m_file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (ck->m_file < 0) return Error{path + ": not a readable HDF5 file: " + takeHdf5Error()};
+        unsigned superVersion = 0;
+        {
+            Hid fcpl(H5Fget_create_plist(ck->m_file), H5Pclose);
+            hsize_t userblock = 0;
+            if (fcpl.ok()) {
+                H5Pget_userblock(fcpl.get(), &userblock);
+                H5Pget_version(fcpl.get(), &superVersion, nullptr, nullptr, nullptr);
+            }
+            ctx.mappable = fcpl.ok() && userblock == 0;
+        }
+        ck->formatDetail = "HDF5 (superblock v" + std::to_string(superVersion) + ")";
+        if (H5Aiterate2(ck->m_file, H5_INDEX_NAME, H5_ITER_INC, nullptr, readAttribute, &ck->metadata) < 0)
+            ck->warnings.push_back(path + ": some root attributes could not be read: " + takeHdf5Error());
+        if (H5Lvisit(ck->m_file, H5_INDEX_NAME, H5_ITER_INC, visitLink, &ctx) < 0)
+            return Error{path + ": walking the HDF5 groups failed: " + takeHdf5Error()};
+        H5Eclear2(H5E_DEFAULT);
+    }
+    if (ctx.cancelled) return Error{std::string(kCancelledMessage)};
+    if (ctx.skipped > 20)
+        ck->warnings.push_back(path + ": " + std::to_string(ctx.skipped - 20) + " more datasets skipped");
+    if (ck->tensors.empty() && ctx.skipped == 0) ck->warnings.push_back(path + ": no datasets found");
+    // Keras keeps its config in the model_config attribute; a config.json beside is read as for safetensors.
+    if (options.readSideFiles) ck->config = readConfigJson(folderOf(path), ck->warnings);
+    progress.report(1.0, "HDF5 file read");
+    return std::unique_ptr<Checkpoint>(std::move(ck));
+}
+
+}  // namespace qs::io

@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// HDF5 files (Keras .h5 saves and any other HDF5 with numeric datasets), through the libhdf5 C API.
+// Every group is walked along hard links (soft and external links are not followed: an external link could
+// point anywhere). Every numeric dataset (IEEE float 16/32/64, 8..64-bit integers) becomes a tensor named by
+// its path without the leading '/', e.g. "model_weights/lstm_1/lstm_1/kernel:0", shape = the dataspace.
+// Contiguous, unfiltered, little-endian datasets are views into the memory mapping (offset from
+// H5Dget_offset); the others (chunked, compressed, compact, big-endian) have TensorInfo::file = -1 and are
+// read on demand by the overridden Checkpoint::data(). Root attributes become metadata (strings, numbers,
+// arrays of them). Other datasets (strings, compounds) are skipped with a warning.
+// libhdf5's automatic error printing is switched off; its error stack becomes the Error message. libhdf5 is
+// only thread-safe when built so, so every call here holds one process-wide mutex (hdf5Mutex()).
+#pragma once
+
+#include <memory>
+#include <mutex>
+
+#include "core/io/checkpoint.h"
+
+namespace qs::io {
+
+// The mutex every libhdf5 call in QuantScope must hold (exporters writing HDF5 sessions included).
+std::mutex& hdf5Mutex();
+
+Result<std::unique_ptr<Checkpoint>> readHdf5(std::shared_ptr<const MappedFile> file, const OpenOptions& options,
+                                             ProgressSink& progress);
+
+}  // namespace qs::io

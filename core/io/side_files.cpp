@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "core/io/side_files.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+namespace qs::io {
+
+namespace fs = std::filesystem;
+
+std::string folderOf(const std::string& path) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) return path;
+    fs::path p(path);
+    std::string parent = p.parent_path().string();
+    return parent.empty() ? std::string(".") : parent;
+}
+
+std::string firstExisting(const std::string& folder, const std::vector<std::string>& names) {
+    for (const auto& n : names) {
+        std::error_code ec;
+        fs::path p = fs::path(folder) / n;
+        if (fs::is_regular_file(p, ec)) return p.string();
+    }
+    return {};
+}
+
+nlohmann::json readConfigJson(const std::string& folder, std::vector<std::string>& warnings) {
+    const std::string path = firstExisting(folder, {"config.json"});
+    if (path.empty()) return nullptr;
+    std::error_code ec;
+    const auto size = fs::file_size(path, ec);
+    // A model config is a few KB; refuse to slurp something enormous that happens to carry the name.
+    constexpr uintmax_t kMaxConfigBytes = 16u << 20;
+    if (ec || size > kMaxConfigBytes) {
+        warnings.push_back(path + ": ignored (unreadable or larger than 16 MiB)");
+        return nullptr;
+    }
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) {
+        warnings.push_back(path + ": ignored (not valid JSON)");
+        return nullptr;
+    }
+    return j;
+}
+
+std::vector<std::string> listFileNames(const std::string& folder) {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+        std::error_code ec2;
+        if (it->is_regular_file(ec2)) names.push_back(it->path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+}  // namespace qs::io

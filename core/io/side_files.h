@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Finding the files that travel with a checkpoint: config.json and tokenizers in the same folder.
+// Only the folder is listed; nothing is read here except config.json (small, parsed with nlohmann::json).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace qs::io {
+
+// The folder holding `path` (a file), or `path` itself when it is a folder.
+std::string folderOf(const std::string& path);
+
+// The first of `names` that exists as a regular file in `folder`, or "".
+std::string firstExisting(const std::string& folder, const std::vector<std::string>& names);
+
+// config.json in `folder` parsed, or null when absent. A config.json that does not parse adds a warning
+// (the checkpoint still opens: the weights do not depend on it).
+nlohmann::json readConfigJson(const std::string& folder, std::vector<std::string>& warnings);
+
+// Names (not paths) of the regular files in `folder`, sorted; empty when it cannot be listed.
+std::vector<std::string> listFileNames(const std::string& folder);
+
+}  // namespace qs::io

@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Broken and hostile checkpoints: every one must be refused with a message naming the problem, without a
+// crash, a hang or an unbounded allocation (this suite also runs under ASan+UBSan). Files are cut from the
+// real assets or synthesised into a temporary folder by the test itself.
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <functional>
+
+#include "common/assets.h"
+#include "core/io/checkpoint.h"
+#include "core/io_fixtures.h"
+
+using namespace qs;
+using qstest::putLE;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// A GGUF byte string under construction.
+struct Gguf {
+    std::string s;
+    Gguf& u32(uint32_t v) { putLE(s, v); return *this; }
+    Gguf& u64(uint64_t v) { putLE(s, v); return *this; }
+    Gguf& str(const std::string& v) { u64(v.size()); s += v; return *this; }
+    Gguf& header(uint32_t version, uint64_t tensors, uint64_t kvs) {
+        s += "GGUF";
+        return u32(version).u64(tensors).u64(kvs);
+    }
+    Gguf& pad(size_t alignment = 32) {
+        while (s.size() % alignment) s += '\0';
+        return *this;
+    }
+};
+
+// One F32 tensor "t" of 8 values at `offset` in a v3 file, padded and followed by `dataBytes` of data.
+std::string ggufOneTensor(uint32_t nDims, uint32_t type, uint64_t offset, size_t dataBytes) {
+    Gguf g;
+    g.header(3, 1, 0).str("t").u32(nDims);
+    for (uint32_t d = 0; d < nDims; ++d) g.u64(d == 0 ? 8 : 1);
+    g.u32(type).u64(offset).pad();
+    g.s += std::string(dataBytes, '\0');
+    return g.s;
+}
+
+std::string asset(const char* relative) { return qstest::readBytes(qstest::assetPath(relative).toStdString()); }
+
+const char* kLegacy = "models/stories260K-llama2c/stories260K.bin";
+const char* kV1 = "models/stories260K-llama2c/stories260K-v1.bin";
+const char* kQ8 = "models/stories260K-llama2c/stories260K-q8.bin";
+const char* kSt = "models/stories260K-hf/model.safetensors";
+const char* kGguf = "models/stories260K-gguf/stories260K.gguf";
+const char* kH5 = "models/keras-h5-lstm/lstm.h5";
+
+// A legacy/v1 file with header int32 field `index` (0 = dim ... 6 = seq_len) replaced.
+std::string withParam(const char* relative, int index, int32_t value) {
+    std::string b = asset(relative);
+    const size_t base = std::string_view(relative).find("v1") != std::string_view::npos ||
+                                std::string_view(relative).find("q8") != std::string_view::npos
+                            ? 8
+                            : 0;
+    qstest::pokeLE<int32_t>(b, base + size_t(index) * 4, value);
+    return b;
+}
+
+std::string st(const std::string& dtype, const std::string& shape, const std::string& offsets, size_t dataBytes,
+               const std::string& extra = "") {
+    return qstest::rawSafetensors(
+        "{" + extra + "\"w\":{\"dtype\":\"" + dtype + "\",\"shape\":" + shape + ",\"data_offsets\":" + offsets + "}}",
+        dataBytes);
+}
+
+// A zip archive holding one stored (uncompressed) entry, with central directory (APPNOTE 4.3).
+std::string zipWith(const std::string& name, const std::string& content) {
+    std::string z;
+    putLE<uint32_t>(z, 0x04034b50u);
+    putLE<uint16_t>(z, 20); putLE<uint16_t>(z, 0); putLE<uint16_t>(z, 0);  // version, flags, method stored
+    putLE<uint32_t>(z, 0);                                                // time/date
+    putLE<uint32_t>(z, 0);                                                // crc (not checked here)
+    putLE<uint32_t>(z, uint32_t(content.size())); putLE<uint32_t>(z, uint32_t(content.size()));
+    putLE<uint16_t>(z, uint16_t(name.size())); putLE<uint16_t>(z, 0);
+    z += name + content;
+    const uint32_t cdOffset = uint32_t(z.size());
+    std::string cd;
+    putLE<uint32_t>(cd, 0x02014b50u);
+    putLE<uint16_t>(cd, 20); putLE<uint16_t>(cd, 20); putLE<uint16_t>(cd, 0); putLE<uint16_t>(cd, 0);
+    putLE<uint32_t>(cd, 0); putLE<uint32_t>(cd, 0);
+    putLE<uint32_t>(cd, uint32_t(content.size())); putLE<uint32_t>(cd, uint32_t(content.size()));
+    putLE<uint16_t>(cd, uint16_t(name.size())); putLE<uint16_t>(cd, 0); putLE<uint16_t>(cd, 0);
+    putLE<uint16_t>(cd, 0); putLE<uint16_t>(cd, 0); putLE<uint32_t>(cd, 0); putLE<uint32_t>(cd, 0);
+    cd += name;
+    z += cd;
+    putLE<uint32_t>(z, 0x06054b50u);
+    putLE<uint16_t>(z, 0); putLE<uint16_t>(z, 0); putLE<uint16_t>(z, 1); putLE<uint16_t>(z, 1);
+    putLE<uint32_t>(z, uint32_t(cd.size())); putLE<uint32_t>(z, cdOffset); putLE<uint16_t>(z, 0);
+    return z;
+}
+
+// Makes the broken input inside `dir` and returns the path to open.
+using Maker = std::function<std::string(const std::string& dir)>;
+
+Maker file(const std::string& name, std::function<std::string()> bytes) {
+    return [=](const std::string& dir) {
+        qstest::writeBytes(dir + "/" + name, bytes());
+        return dir + "/" + name;
+    };
+}
+Maker cut(const std::string& name, const char* relative, size_t size) {
+    return file(name, [=] { return asset(relative).substr(0, size); });
+}
+
+struct Case {
+    const char* id;
+    Maker make;
+    const char* expected;  // substring of the error message
+    const char* needs = nullptr;  // asset the case is cut from, if any
+};
+
+std::vector<Case> cases() {
+    std::vector<Case> c;
+    // ---- llama2.c
+    c.push_back({"llama2c legacy cut in header", cut("m.bin", kLegacy, 20), "too small for a llama2.c header", kLegacy});
+    c.push_back({"llama2c legacy cut in data", cut("m.bin", kLegacy, 500000), "implies 1056540 bytes, but the file has 500000", kLegacy});
+    c.push_back({"llama2c legacy one byte extra", file("m.bin", [] { return asset(kLegacy) + "x"; }), "but the file has 1056541", kLegacy});
+    c.push_back({"llama2c v1 cut in header", cut("m.bin", kV1, 100), "truncated llama2.c header", kV1});
+    c.push_back({"llama2c v1 cut in data", cut("m.bin", kV1, 300000), "implies 1040384 bytes", kV1});
+    c.push_back({"llama2c v2 cut in data", cut("m.bin", kQ8, 392063), "implies 392064 bytes", kQ8});
+    c.push_back({"llama2c zero dim", file("m.bin", [] { return withParam(kV1, 0, 0); }), "zero or negative dimension", kV1});
+    c.push_back({"llama2c negative layers", file("m.bin", [] { return withParam(kV1, 2, -5); }), "zero or negative dimension", kV1});
+    c.push_back({"llama2c zero kv heads", file("m.bin", [] { return withParam(kV1, 4, 0); }), "zero or negative dimension", kV1});
+    c.push_back({"llama2c kv heads not dividing", file("m.bin", [] { return withParam(kV1, 4, 3); }), "does not divide n_heads", kV1});
+    c.push_back({"llama2c huge layers", file("m.bin", [] { return withParam(kV1, 2, 1 << 30); }), "implies", kV1});
+    c.push_back({"llama2c dims overflow 64 bits", file("m.bin", [] {
+                     std::string b = withParam(kV1, 0, INT32_MAX);
+                     qstest::pokeLE<int32_t>(b, 8 + 4, INT32_MAX);  // hidden
+                     qstest::pokeLE<int32_t>(b, 8 + 8, INT32_MAX);  // layers
+                     qstest::pokeLE<int32_t>(b, 8 + 12, 1);         // heads
+                     qstest::pokeLE<int32_t>(b, 8 + 16, 1);         // kv heads
+                     return b;
+                 }), "2^64", kV1});
+    c.push_back({"llama2c unknown version", file("m.bin", [] { std::string b = asset(kV1); qstest::pokeLE<int32_t>(b, 4, 7); return b; }),
+                 "unsupported llama2.c version 7", kV1});
+    c.push_back({"llama2c byte-swapped magic", file("m.bin", [] { std::string b = asset(kV1); std::swap(b[0], b[3]); std::swap(b[1], b[2]); return b; }),
+                 "byte-swapped", kV1});
+    c.push_back({"llama2c bad shared flag", file("m.bin", [] { std::string b = asset(kV1); b[36] = 5; return b; }), "shared_classifier byte is 5", kV1});
+    c.push_back({"llama2c v2 zero group", file("m.bin", [] { std::string b = asset(kQ8); qstest::pokeLE<int32_t>(b, 37, 0); return b; }),
+                 "group_size 0", kQ8});
+    c.push_back({"llama2c v2 group not dividing", file("m.bin", [] { std::string b = asset(kQ8); qstest::pokeLE<int32_t>(b, 37, 7); return b; }),
+                 "group_size 7 does not divide", kQ8});
+    // ---- safetensors
+    c.push_back({"safetensors cut in header", cut("m.safetensors", kSt, 100), "header length 4856 runs past the end of the file", kSt});
+    c.push_back({"safetensors cut in data", cut("m.safetensors", kSt, 600000), "run past the end of the data section", kSt});
+    c.push_back({"safetensors shorter than length field", file("m.safetensors", [] { return std::string("\x10\0\0", 3); }), "less than the 8-byte header length"});
+    c.push_back({"safetensors header length past EOF", file("m.safetensors", [] {
+                     std::string b;
+                     putLE<uint64_t>(b, uint64_t(1) << 63);
+                     return b + "{}";
+                 }), "header length 9223372036854775808 runs past the end of the file"});
+    c.push_back({"safetensors header over 100 MB", [](const std::string& dir) {
+                     const std::string p = dir + "/m.safetensors";
+                     std::string b;
+                     putLE<uint64_t>(b, 101ull << 20);
+                     qstest::writeBytes(p, b + "{");
+                     fs::resize_file(p, 102ull << 20);  // sparse: no data is written
+                     return p;
+                 }, "exceeds the 100 MB limit"});
+    c.push_back({"safetensors invalid JSON", file("m.safetensors", [] { return qstest::rawSafetensors("{\"w\": {dtype: F32}}", 0); }), "is not valid JSON"});
+    c.push_back({"safetensors JSON not an object", file("m.safetensors", [] { return qstest::rawSafetensors("[1, 2, 3]", 0); }), "not a JSON object"});
+    c.push_back({"safetensors JSON nested 100000 deep", file("m.safetensors", [] {
+                     return qstest::rawSafetensors("{\"__metadata__\":{\"x\":" + std::string(100000, '[') + std::string(100000, ']') + "}}", 0);
+                 }), "nests deeper than 64 levels"});
+    c.push_back({"safetensors offsets out of range", file("m.safetensors", [] { return st("F32", "[4]", "[0,1000]", 16); }), "run past the end of the data section (16 bytes)"});
+    c.push_back({"safetensors offsets reversed", file("m.safetensors", [] { return st("F32", "[4]", "[16,0]", 16); }), "are reversed"});
+    c.push_back({"safetensors overlapping tensors", file("m.safetensors", [] {
+                     return qstest::rawSafetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+                                                   "\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[8,24]}}", 24);
+                 }), "overlap"});
+    c.push_back({"safetensors shape vs bytes", file("m.safetensors", [] { return st("F32", "[5]", "[0,16]", 16); }), "needs 20 bytes, but data_offsets [0, 16] hold 16"});
+    c.push_back({"safetensors unknown dtype", file("m.safetensors", [] { return st("F12", "[4]", "[0,16]", 16); }), "unknown dtype 'F12'"});
+    c.push_back({"safetensors F4 ending mid-byte", file("m.safetensors", [] { return st("F4", "[3]", "[0,2]", 2); }), "does not fill whole bytes"});
+    c.push_back({"safetensors negative dimension", file("m.safetensors", [] { return st("F32", "[-4]", "[0,16]", 16); }), "not a non-negative integer"});
+    c.push_back({"safetensors shape overflow", file("m.safetensors", [] { return st("F32", "[4294967296,4294967296,4294967296]", "[0,16]", 16); }), "overflows 64 bits"});
+    c.push_back({"safetensors missing data_offsets", file("m.safetensors", [] { return qstest::rawSafetensors("{\"w\":{\"dtype\":\"F32\",\"shape\":[4]}}", 16); }), "data_offsets"});
+    c.push_back({"safetensors bad __metadata__", file("m.safetensors", [] { return st("F32", "[4]", "[0,16]", 16, "\"__metadata__\":5,"); }), "__metadata__ is not a JSON object"});
+    // ---- sharded safetensors
+    c.push_back({"index invalid JSON", file("model.safetensors.index.json", [] { return std::string("{\"weight_map\": "); }), "not a valid JSON object"});
+    c.push_back({"index without weight_map", file("model.safetensors.index.json", [] { return std::string("{\"metadata\": {}}"); }), "no \"weight_map\""});
+    c.push_back({"index shard missing", file("model.safetensors.index.json", [] { return std::string("{\"weight_map\": {\"w\": \"model-00001.safetensors\"}}"); }),
+                 "shard 'model-00001.safetensors'"});
+    c.push_back({"index shard escapes folder", file("model.safetensors.index.json", [] { return std::string("{\"weight_map\": {\"w\": \"../../etc/passwd\"}}"); }),
+                 "not inside the folder"});
+    c.push_back({"index tensor not in shard", [](const std::string& dir) {
+                     qstest::writeBytes(dir + "/a.safetensors", st("F32", "[4]", "[0,16]", 16));
+                     qstest::writeBytes(dir + "/model.safetensors.index.json", "{\"weight_map\": {\"w\": \"a.safetensors\", \"v\": \"a.safetensors\"}}");
+                     return dir;
+                 }, "lists 'v' in a.safetensors, which does not contain it"});
+    c.push_back({"index broken shard", [](const std::string& dir) {
+                     qstest::writeBytes(dir + "/a.safetensors", st("F32", "[5]", "[0,16]", 16));
+                     qstest::writeBytes(dir + "/model.safetensors.index.json", "{\"weight_map\": {\"w\": \"a.safetensors\"}}");
+                     return dir;
+                 }, "needs 20 bytes"});
+    // ---- GGUF
+    c.push_back({"gguf bad magic", file("m.gguf", [] { std::string b = asset(kGguf); b[3] = 'X'; return b; }), "bad magic", kGguf});
+    c.push_back({"gguf version 1", file("m.gguf", [] { return Gguf().header(1, 0, 0).s; }), "GGUF version 1 is not supported"});
+    c.push_back({"gguf version 4", file("m.gguf", [] { return Gguf().header(4, 0, 0).s; }), "unsupported GGUF version 4"});
+    c.push_back({"gguf big-endian", file("m.gguf", [] { return Gguf().header(0x03000000u, 0, 0).s; }), "byte-swapped"});
+    c.push_back({"gguf cut in counts", cut("m.gguf", kGguf, 12), "truncated GGUF header counts", kGguf});
+    c.push_back({"gguf cut in metadata", cut("m.gguf", kGguf, 2000), "left in the file", kGguf});
+    c.push_back({"gguf cut in tensor infos", cut("m.gguf", kGguf, 13000), "length 19 exceeds the 10 bytes left in the file", kGguf});
+    c.push_back({"gguf cut in tensor data", cut("m.gguf", kGguf, 500000), "runs past the end of the file", kGguf});
+    c.push_back({"gguf absurd tensor count", file("m.gguf", [] { return Gguf().header(3, uint64_t(1) << 40, 0).s; }), "tensor count 1099511627776 cannot fit"});
+    c.push_back({"gguf absurd KV count", file("m.gguf", [] { return Gguf().header(3, 0, uint64_t(1) << 62).s + std::string(64, '\0'); }), "KV count 4611686018427387904 cannot fit"});
+    c.push_back({"gguf key length 2^63", file("m.gguf", [] { return Gguf().header(3, 0, 1).u64(uint64_t(1) << 63).s + std::string(64, 'k'); }),
+                 "key length 9223372036854775808 exceeds"});
+    c.push_back({"gguf string value length 2^63", file("m.gguf", [] { return Gguf().header(3, 0, 1).str("k").u32(8).u64(uint64_t(1) << 63).s + "abc"; }),
+                 "string value length 9223372036854775808 exceeds"});
+    c.push_back({"gguf array count absurd", file("m.gguf", [] { return Gguf().header(3, 0, 1).str("k").u32(9).u32(10).u64(uint64_t(1) << 60).s + std::string(64, '\0'); }),
+                 "array of 1152921504606846976 uint64 values cannot fit"});
+    c.push_back({"gguf arrays nested 1000 deep", file("m.gguf", [] {
+                     Gguf g;
+                     g.header(3, 0, 1).str("k").u32(9);
+                     for (int i = 0; i < 1000; ++i) g.u32(9).u64(1);
+                     return g.s + std::string(16, '\0');
+                 }), "nested deeper than 8 levels"});
+    c.push_back({"gguf unknown value type", file("m.gguf", [] { return Gguf().header(3, 0, 1).str("k").u32(13).s + std::string(8, '\0'); }), "unknown value type 13"});
+    c.push_back({"gguf bool value 2", file("m.gguf", [] { return Gguf().header(3, 0, 1).str("k").u32(7).s + "\x02"; }), "bool value 2"});
+    c.push_back({"gguf duplicate key", file("m.gguf", [] { return Gguf().header(3, 0, 2).str("k").u32(4).u32(1).str("k").u32(4).u32(2).s; }), "duplicate metadata key 'k'"});
+    c.push_back({"gguf alignment 3", file("m.gguf", [] { return Gguf().header(3, 0, 1).str("general.alignment").u32(4).u32(3).s; }), "bad alignment"});
+    c.push_back({"gguf alignment 0", file("m.gguf", [] { return Gguf().header(3, 0, 1).str("general.alignment").u32(4).u32(0).s; }), "bad alignment"});
+    c.push_back({"gguf alignment as string", file("m.gguf", [] { return Gguf().header(3, 0, 1).str("general.alignment").u32(8).str("32").s; }), "bad alignment"});
+    c.push_back({"gguf five dimensions", file("m.gguf", [] { return ggufOneTensor(5, 0, 0, 32); }), "has 5 dimensions (at most 4)"});
+    c.push_back({"gguf unknown ggml type", file("m.gguf", [] { return ggufOneTensor(1, 31, 0, 32); }), "unknown ggml type id 31"});
+    c.push_back({"gguf row not whole blocks", file("m.gguf", [] { return ggufOneTensor(1, 8 /*Q8_0*/, 0, 64); }), "not whole Q8_0 blocks of 32"});
+    c.push_back({"gguf misaligned offset", file("m.gguf", [] { return ggufOneTensor(1, 0, 4, 64); }), "not a multiple of the alignment 32"});
+    c.push_back({"gguf offset past EOF", file("m.gguf", [] { return ggufOneTensor(1, 0, 1ull << 40, 32); }), "runs past the end of the file"});
+    c.push_back({"gguf overlapping tensors", file("m.gguf", [] {
+                     Gguf g;
+                     g.header(3, 2, 0);
+                     g.str("a").u32(1).u64(16).u32(0).u64(0);
+                     g.str("b").u32(1).u64(16).u32(0).u64(32);
+                     g.pad();
+                     return g.s + std::string(96, '\0');
+                 }), "overlap"});
+    c.push_back({"gguf duplicate tensor name", file("m.gguf", [] {
+                     Gguf g;
+                     g.header(3, 2, 0);
+                     g.str("a").u32(1).u64(8).u32(0).u64(0);
+                     g.str("a").u32(1).u64(8).u32(0).u64(32);
+                     g.pad();
+                     return g.s + std::string(64, '\0');
+                 }), "duplicate tensor name 'a'"});
+    // ---- HDF5
+    c.push_back({"hdf5 cut in metadata", cut("m.h5", kH5, 2000), "truncated file: eof = 2000", kH5});
+    c.push_back({"hdf5 cut in data", cut("m.h5", kH5, 60000), "truncated file: eof = 60000", kH5});
+    c.push_back({"hdf5 signature only", file("m.h5", [] { return std::string("\x89HDF\r\n\x1a\n", 8) + std::string(100, '\xff'); }), "not a readable HDF5 file"});
+    // ---- pickles and other files
+    c.push_back({"raw pickle", file("model.pt", [] { return std::string("\x80\x02}q\x00.", 6); }), "unpickling can run arbitrary code"});
+    c.push_back({"torch zip", file("weights.bin", [] { return zipWith("archive/data.pkl", std::string("\x80\x02}q\x00.", 6)); }), "Nothing was executed"});
+    c.push_back({"pytorch_model.bin by name", file("pytorch_model.bin", [] { return std::string(100, 'x'); }), "Convert it to safetensors"});
+    c.push_back({"other zip", file("a.zip", [] { return zipWith("readme.txt", "hello"); }), "zip archive without a data.pkl record"});
+    c.push_back({"empty file", file("m.safetensors", [] { return std::string(); }), "empty file"});
+    c.push_back({"unknown format", file("m.dat", [] { return std::string("hello world, not a model"); }), "unrecognised format"});
+    c.push_back({"fifo", [](const std::string& dir) {
+                     const std::string p = dir + "/fifo.gguf";
+                     ::mkfifo(p.c_str(), 0600);
+                     return p;
+                 }, "not a regular file"});
+    c.push_back({"missing path", [](const std::string& dir) { return dir + "/nothing-here.gguf"; }, "no such file"});
+    c.push_back({"empty folder", [](const std::string& dir) { return dir; }, "no checkpoint found"});
+    c.push_back({"folder with two GGUF", [](const std::string& dir) {
+                     qstest::writeBytes(dir + "/a.gguf", "GGUF");
+                     qstest::writeBytes(dir + "/b.gguf", "GGUF");
+                     return dir;
+                 }, "several GGUF files (a.gguf, b.gguf)"});
+    return c;
+}
+
+}  // namespace
+
+class TestBrokenInputs : public QObject {
+    Q_OBJECT
+
+private slots:
+    void openCheckpoint_rejectsBrokenInput_data() {
+        QTest::addColumn<int>("index");
+        const auto all = cases();
+        for (size_t i = 0; i < all.size(); ++i) QTest::newRow(all[i].id) << int(i);
+    }
+
+    void openCheckpoint_rejectsBrokenInput() {
+        QFETCH(int, index);
+        const Case c = cases()[size_t(index)];
+        if (c.needs) {
+            QS_REQUIRE_ASSET(source, c.needs);
+            Q_UNUSED(source);
+        }
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const std::string path = c.make(dir.path().toStdString());
+        auto r = openCheckpoint(path);
+        QVERIFY2(!r.ok(), "a broken input opened without an error");
+        const std::string& msg = r.message();
+        QVERIFY2(msg.find(c.expected) != std::string::npos, ("expected '" + std::string(c.expected) + "' in: " + msg).c_str());
+        // Every message names the file (or folder) it is about.
+        QVERIFY2(msg.find(dir.path().toStdString()) != std::string::npos, msg.c_str());
+    }
+
+    // Decoding never reads outside the bytes it is given, whatever the caller asks for.
+    void decodeToFloat_rejectsRangesOutsideTheData() {
+        std::vector<std::byte> bytes(16);
+        float out[8];
+        QVERIFY(!decodeToFloat(DType::F32, bytes, 8, 0, 0, 8, out).ok());  // 8 values need 32 bytes
+        QVERIFY(!decodeToFloat(DType::F32, bytes, 4, 0, 3, 2, out).ok());  // past the element count
+        QVERIFY(!decodeToFloat(DType::F32, bytes, 4, 0, UINT64_MAX, 2, out).ok());
+        QVERIFY(!decodeToFloat(DType::Q8_0, bytes, 32, 0, 0, 32, out).ok());  // one block needs 34 bytes
+        QVERIFY(!decodeToFloat(DType::Llama2cQ8, bytes, 16, 8, 0, 8, out).ok());  // 16 + 8 bytes needed
+        QVERIFY(!decodeToFloat(DType::Llama2cQ8, bytes, 16, 0, 0, 8, out).ok());  // group 0
+        QVERIFY(!decodeToFloat(DType::F6_E2M3, bytes, 8, 0, 0, 8, out).ok());
+        QVERIFY(decodeToFloat(DType::F32, bytes, 4, 0, 1, 3, out).ok());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestBrokenInputs)
+#include "test_broken_inputs.moc"
