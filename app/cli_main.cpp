@@ -12,6 +12,9 @@ namespace {
 const qscli::Command kCommands[] = {
     {"inspect", "inspect PATH [--json]                  tensors, roles, ties, footprint", qscli::runInspect},
     {"quantize", "quantize MODEL [--map F] [--rule ROLE=SCHEME]... [--json]  per-tensor scheme, bytes, error", qscli::runQuantize},
+    {"quant-raw", "quant-raw --scheme S --rows R --cols C IN.f32 OUT   raw float32 -> packed blocks", qscli::runQuantRaw},
+    {"dequant-raw", "dequant-raw --scheme S --rows R --cols C IN OUT.f32 packed blocks -> raw float32",
+     qscli::runDequantRaw},
 };
 
 void usage(FILE* out) {

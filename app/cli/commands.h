@@ -13,5 +13,7 @@ struct Command {
 
 int runInspect(int argc, char** argv, int first);
 int runQuantize(int argc, char** argv, int first);
+int runQuantRaw(int argc, char** argv, int first);
+int runDequantRaw(int argc, char** argv, int first);
 
 }  // namespace qscli

@@ -1,45 +1,260 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
+// Dequantizers of ggml block types, transcribing ggml's dequantize_row_* (ggml/src/ggml-quants.c) with the
+// same expression order so every output float is bit-identical. Layouts: ggml_blocks.h.
 #include "core/quant/ggml/ggml_dequant.h"
 
 #include <cstring>
 
+#include "core/quant/ggml/ggml_blocks.h"
+#include "core/quant/ggml/ggml_math.h"
 #include "core/tensor/half.h"
 
 namespace qs::ggml {
 
 namespace {
-// Q8_0: 32 values, fp16 scale d then 32 int8 codes; x = d * q.
-void dequantQ8_0(const uint8_t* src, float* dst, int64_t n) {
-    for (int64_t b = 0; b < n / 32; ++b, src += 34) {
-        uint16_t h;
-        std::memcpy(&h, src, 2);
-        const float d = halfToFloat(h);
-        for (int j = 0; j < 32; ++j) dst[b * 32 + j] = float(int8_t(src[2 + j])) * d;
+template <class Block>
+const Block* blocks(const void* src) {
+    return static_cast<const Block*>(src);
+}
+
+void dequantQ4_0(const void* src, float* y, int64_t n) {
+    const auto* x = blocks<BlockQ4_0>(src);
+    for (int64_t i = 0; i < n / kQK; ++i, y += kQK) {
+        const float d = detail::fromHalf(x[i].d);
+        for (int j = 0; j < kQK / 2; ++j) {
+            y[j] = float((x[i].qs[j] & 0x0F) - 8) * d;
+            y[j + kQK / 2] = float((x[i].qs[j] >> 4) - 8) * d;
+        }
     }
 }
-// Q4_0: 32 values, fp16 scale d then 16 bytes; low nibbles are values 0..15, high nibbles 16..31; x = d*(q-8).
-void dequantQ4_0(const uint8_t* src, float* dst, int64_t n) {
-    for (int64_t b = 0; b < n / 32; ++b, src += 18) {
-        uint16_t h;
-        std::memcpy(&h, src, 2);
-        const float d = halfToFloat(h);
-        for (int j = 0; j < 16; ++j) {
-            dst[b * 32 + j] = float(int(src[2 + j] & 0x0F) - 8) * d;
-            dst[b * 32 + j + 16] = float(int(src[2 + j] >> 4) - 8) * d;
+
+void dequantQ4_1(const void* src, float* y, int64_t n) {
+    const auto* x = blocks<BlockQ4_1>(src);
+    for (int64_t i = 0; i < n / kQK; ++i, y += kQK) {
+        const float d = detail::fromHalf(x[i].d), m = detail::fromHalf(x[i].m);
+        for (int j = 0; j < kQK / 2; ++j) {
+            y[j] = float(x[i].qs[j] & 0x0F) * d + m;
+            y[j + kQK / 2] = float(x[i].qs[j] >> 4) * d + m;
         }
+    }
+}
+
+void dequantQ5_0(const void* src, float* y, int64_t n) {
+    const auto* x = blocks<BlockQ5_0>(src);
+    for (int64_t i = 0; i < n / kQK; ++i, y += kQK) {
+        const float d = detail::fromHalf(x[i].d);
+        uint32_t qh;
+        std::memcpy(&qh, x[i].qh, 4);
+        for (int j = 0; j < kQK / 2; ++j) {
+            const int h0 = int(((qh >> j) << 4) & 0x10);
+            const int h1 = int((qh >> (j + 12)) & 0x10);
+            y[j] = float(((x[i].qs[j] & 0x0F) | h0) - 16) * d;
+            y[j + kQK / 2] = float(((x[i].qs[j] >> 4) | h1) - 16) * d;
+        }
+    }
+}
+
+void dequantQ5_1(const void* src, float* y, int64_t n) {
+    const auto* x = blocks<BlockQ5_1>(src);
+    for (int64_t i = 0; i < n / kQK; ++i, y += kQK) {
+        const float d = detail::fromHalf(x[i].d), m = detail::fromHalf(x[i].m);
+        uint32_t qh;
+        std::memcpy(&qh, x[i].qh, 4);
+        for (int j = 0; j < kQK / 2; ++j) {
+            const int h0 = int(((qh >> j) << 4) & 0x10);
+            const int h1 = int((qh >> (j + 12)) & 0x10);
+            y[j] = float((x[i].qs[j] & 0x0F) | h0) * d + m;
+            y[j + kQK / 2] = float((x[i].qs[j] >> 4) | h1) * d + m;
+        }
+    }
+}
+
+void dequantQ8_0(const void* src, float* y, int64_t n) {
+    const auto* x = blocks<BlockQ8_0>(src);
+    for (int64_t i = 0; i < n / kQK; ++i, y += kQK) {
+        const float d = detail::fromHalf(x[i].d);
+        for (int j = 0; j < kQK; ++j) y[j] = float(x[i].qs[j]) * d;
+    }
+}
+
+void dequantQ2_K(const void* src, float* y, int64_t n) {
+    const auto* x = blocks<BlockQ2_K>(src);
+    for (int64_t i = 0; i < n / kQKK; ++i) {
+        const float d = detail::fromHalf(x[i].d), min = detail::fromHalf(x[i].dmin);
+        const uint8_t* q = x[i].qs;
+        int is = 0;
+        for (int nn = 0; nn < kQKK; nn += 128, q += 32) {
+            for (int shift = 0; shift < 8; shift += 2) {
+                for (int half = 0; half < 2; ++half) {
+                    const uint8_t sc = x[i].scales[is++];
+                    const float dl = d * float(sc & 0xF), ml = min * float(sc >> 4);
+                    for (int l = 0; l < 16; ++l) *y++ = dl * float((q[l + 16 * half] >> shift) & 3) - ml;
+                }
+            }
+        }
+    }
+}
+
+void dequantQ3_K(const void* src, float* y, int64_t n) {
+    const auto* x = blocks<BlockQ3_K>(src);
+    for (int64_t i = 0; i < n / kQKK; ++i) {
+        const float dAll = detail::fromHalf(x[i].d);
+        // Unpack the 16 signed 6-bit scales: low nibbles from bytes 0..7, two high bits from bytes 8..11.
+        int8_t scales[16];
+        for (int j = 0; j < 16; ++j) {
+            const int lo = j < 8 ? (x[i].scales[j] & 0xF) : (x[i].scales[j - 8] >> 4);
+            const int hi = (x[i].scales[8 + j % 4] >> (2 * (j / 4))) & 3;
+            scales[j] = int8_t(lo | (hi << 4));
+        }
+        const uint8_t* q = x[i].qs;
+        const uint8_t* hm = x[i].hmask;
+        uint8_t m = 1;
+        int is = 0;
+        for (int nn = 0; nn < kQKK; nn += 128, q += 32) {
+            for (int shift = 0; shift < 8; shift += 2, m = uint8_t(m << 1)) {
+                for (int half = 0; half < 2; ++half) {
+                    const float dl = dAll * float(scales[is++] - 32);
+                    for (int l = 0; l < 16; ++l) {
+                        const int k = l + 16 * half;
+                        *y++ = dl * float(((q[k] >> shift) & 3) - ((hm[k] & m) ? 0 : 4));
+                    }
+                }
+            }
+        }
+    }
+}
+
+inline void scaleMinK4(int j, const uint8_t* q, uint8_t& d, uint8_t& m) {
+    if (j < 4) {
+        d = q[j] & 63;
+        m = q[j + 4] & 63;
+    } else {
+        d = uint8_t((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        m = uint8_t((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
+    }
+}
+
+void dequantQ4_K(const void* src, float* y, int64_t n) {
+    const auto* x = blocks<BlockQ4_K>(src);
+    for (int64_t i = 0; i < n / kQKK; ++i) {
+        const uint8_t* q = x[i].qs;
+        const float d = detail::fromHalf(x[i].d), min = detail::fromHalf(x[i].dmin);
+        int is = 0;
+        for (int j = 0; j < kQKK; j += 64, q += 32, is += 2) {
+            uint8_t sc, m;
+            scaleMinK4(is + 0, x[i].scales, sc, m);
+            const float d1 = d * float(sc), m1 = min * float(m);
+            scaleMinK4(is + 1, x[i].scales, sc, m);
+            const float d2 = d * float(sc), m2 = min * float(m);
+            for (int l = 0; l < 32; ++l) *y++ = d1 * float(q[l] & 0xF) - m1;
+            for (int l = 0; l < 32; ++l) *y++ = d2 * float(q[l] >> 4) - m2;
+        }
+    }
+}
+
+void dequantQ5_K(const void* src, float* y, int64_t n) {
+    const auto* x = blocks<BlockQ5_K>(src);
+    for (int64_t i = 0; i < n / kQKK; ++i) {
+        const uint8_t* ql = x[i].qs;
+        const uint8_t* qh = x[i].qh;
+        const float d = detail::fromHalf(x[i].d), min = detail::fromHalf(x[i].dmin);
+        int is = 0;
+        uint8_t u1 = 1, u2 = 2;
+        for (int j = 0; j < kQKK; j += 64, ql += 32, is += 2) {
+            uint8_t sc, m;
+            scaleMinK4(is + 0, x[i].scales, sc, m);
+            const float d1 = d * float(sc), m1 = min * float(m);
+            scaleMinK4(is + 1, x[i].scales, sc, m);
+            const float d2 = d * float(sc), m2 = min * float(m);
+            for (int l = 0; l < 32; ++l) *y++ = d1 * float((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
+            for (int l = 0; l < 32; ++l) *y++ = d2 * float((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
+            u1 = uint8_t(u1 << 2);
+            u2 = uint8_t(u2 << 2);
+        }
+    }
+}
+
+void dequantQ6_K(const void* src, float* y, int64_t n) {
+    const auto* x = blocks<BlockQ6_K>(src);
+    for (int64_t i = 0; i < n / kQKK; ++i) {
+        const float d = detail::fromHalf(x[i].d);
+        const uint8_t* ql = x[i].ql;
+        const uint8_t* qh = x[i].qh;
+        const int8_t* sc = x[i].scales;
+        for (int nn = 0; nn < kQKK; nn += 128, y += 128, ql += 64, qh += 32, sc += 8) {
+            for (int l = 0; l < 32; ++l) {
+                const int is = l / 16;
+                const int q1 = int((ql[l + 0] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+                const int q2 = int((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+                const int q3 = int((ql[l + 0] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+                const int q4 = int((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+                y[l + 0] = d * float(sc[is + 0]) * float(q1);
+                y[l + 32] = d * float(sc[is + 2]) * float(q2);
+                y[l + 64] = d * float(sc[is + 4]) * float(q3);
+                y[l + 96] = d * float(sc[is + 6]) * float(q4);
+            }
+        }
+    }
+}
+
+void dequantIq4Nl(const void* src, float* y, int64_t n) {
+    const auto* x = blocks<BlockIq4Nl>(src);
+    for (int64_t i = 0; i < n / kQK; ++i, y += kQK) {
+        const float d = detail::fromHalf(x[i].d);
+        for (int j = 0; j < kQK / 2; ++j) {
+            y[j] = d * float(kIq4nlValues[x[i].qs[j] & 0xF]);
+            y[j + kQK / 2] = d * float(kIq4nlValues[x[i].qs[j] >> 4]);
+        }
+    }
+}
+
+void dequantF16(const void* src, float* y, int64_t n) {
+    const auto* s = static_cast<const uint8_t*>(src);
+    for (int64_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, s + 2 * i, 2);
+        y[i] = detail::fromHalf(h);
+    }
+}
+
+void dequantBF16(const void* src, float* y, int64_t n) {
+    const auto* s = static_cast<const uint8_t*>(src);
+    for (int64_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, s + 2 * i, 2);
+        y[i] = bf16ToFloat(h);
+    }
+}
+
+using DequantFn = void (*)(const void*, float*, int64_t);
+
+DequantFn dequantizer(DType t) {
+    switch (t) {
+        case DType::Q4_0: return dequantQ4_0;
+        case DType::Q4_1: return dequantQ4_1;
+        case DType::Q5_0: return dequantQ5_0;
+        case DType::Q5_1: return dequantQ5_1;
+        case DType::Q8_0: return dequantQ8_0;
+        case DType::Q2_K: return dequantQ2_K;
+        case DType::Q3_K: return dequantQ3_K;
+        case DType::Q4_K: return dequantQ4_K;
+        case DType::Q5_K: return dequantQ5_K;
+        case DType::Q6_K: return dequantQ6_K;
+        case DType::IQ4_NL: return dequantIq4Nl;
+        case DType::F16: return dequantF16;
+        case DType::BF16: return dequantBF16;
+        default: return nullptr;
     }
 }
 }  // namespace
 
-bool hasDequantizer(DType t) { return t == DType::Q8_0 || t == DType::Q4_0; }
+bool hasDequantizer(DType t) { return dequantizer(t) != nullptr; }
 
 bool dequantize(DType t, const void* src, float* dst, int64_t n) {
-    const auto* s = static_cast<const uint8_t*>(src);
-    switch (t) {
-        case DType::Q8_0: dequantQ8_0(s, dst, n); return true;
-        case DType::Q4_0: dequantQ4_0(s, dst, n); return true;
-        default: return false;
-    }
+    const DequantFn fn = dequantizer(t);
+    if (!fn) return false;
+    fn(src, dst, n);
+    return true;
 }
 
 }  // namespace qs::ggml

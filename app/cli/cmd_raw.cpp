@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// quantscope-cli quant-raw / dequant-raw: raw little-endian float32 matrices to packed blocks (ggml's exact
+// layout for ggml types) and back. Output is written to a temporary name and renamed, so a failure never
+// leaves a half-written file.
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "core/quant/quantize_parallel.h"
+#include "core/quant/scheme.h"
+
+namespace qscli {
+
+namespace {
+struct RawArgs {
+    std::shared_ptr<const qs::Scheme> scheme;
+    long long rows = 0, cols = 0;
+    std::string in, out;
+};
+
+// Parses the shared options; returns an exit code (kExitOk to continue).
+int parseRawArgs(const char* command, const char* what, int argc, char** argv, int first, RawArgs& ra) {
+    Args args({"scheme", "rows", "cols"}, {"help"});
+    if (!args.parse(argc, argv, first)) return fail(command, args.error(), kExitUsage);
+    if (args.flag("help")) {
+        std::printf("usage: quantscope-cli %s --scheme NAME --rows R --cols C IN OUT\n%s\n"
+                    "Schemes: %s\n",
+                    command, what, "see `quantscope-cli quant-raw --scheme list`");
+        return -1;
+    }
+    if (!args.has("scheme") || !args.has("rows") || !args.has("cols"))
+        return fail(command, "needs --scheme NAME --rows R --cols C", kExitUsage);
+    if (args.positional().size() != 2) return fail(command, "expects IN and OUT paths", kExitUsage);
+    auto rows = args.integer("rows", 0), cols = args.integer("cols", 0);
+    if (!rows || !cols) return fail(command, args.error(), kExitUsage);
+    if (*rows <= 0 || *cols <= 0 || *rows > (1LL << 40) / *cols)
+        return fail(command, "--rows and --cols must be positive and rows*cols at most 2^40", kExitUsage);
+    auto scheme = qs::parseScheme(*args.value("scheme"));
+    if (!scheme) return fail(command, scheme.message());
+    ra.scheme = *scheme;
+    ra.rows = *rows;
+    ra.cols = *cols;
+    ra.in = args.positional()[0];
+    ra.out = args.positional()[1];
+    return kExitOk;
+}
+
+// Reads a whole file whose size must be `expected` bytes.
+bool readExactly(const std::string& path, uint64_t expected, const char* meaning, std::vector<char>& data,
+                 std::string& error) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    if (ec) {
+        error = path + ": cannot read: " + ec.message();
+        return false;
+    }
+    if (size != expected) {
+        error = path + ": size is " + std::to_string(size) + " bytes, expected " + std::to_string(expected) + " (" +
+                meaning + ")";
+        return false;
+    }
+    data.resize(size_t(size));
+    std::ifstream f(path, std::ios::binary);
+    if (!f.read(data.data(), std::streamsize(size))) {
+        error = path + ": read failed";
+        return false;
+    }
+    return true;
+}
+
+bool writeAtomically(const std::string& path, const void* data, size_t size, std::string& error) {
+    const std::string tmp = path + ".part";
+    {
+        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+        if (!f || !f.write(static_cast<const char*>(data), std::streamsize(size)) || !f.flush()) {
+            error = path + ": cannot write";
+            std::error_code ec;
+            std::filesystem::remove(tmp, ec);
+            return false;
+        }
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) {
+        error = path + ": cannot rename the temporary file: " + ec.message();
+        std::filesystem::remove(tmp, ec);
+        return false;
+    }
+    return true;
+}
+}  // namespace
+
+int runQuantRaw(int argc, char** argv, int first) {
+    RawArgs ra;
+    if (int rc = parseRawArgs("quant-raw", "Quantizes a raw little-endian float32 matrix [R, C] into packed blocks.",
+                              argc, argv, first, ra);
+        rc != kExitOk)
+        return rc < 0 ? kExitOk : rc;
+    if (std::string why = ra.scheme->rejectReason(ra.rows, ra.cols); !why.empty())
+        return fail("quant-raw", ra.scheme->name() + " cannot take " + std::to_string(ra.rows) + " x " +
+                                     std::to_string(ra.cols) + ": " + why);
+    std::vector<char> bytes;
+    std::string error;
+    const uint64_t n = uint64_t(ra.rows) * uint64_t(ra.cols);
+    if (!readExactly(ra.in, n * 4, "rows x cols x 4 float32 bytes", bytes, error)) return fail("quant-raw", error);
+    std::vector<float> x(n);
+    std::memcpy(x.data(), bytes.data(), bytes.size());
+    auto q = qs::quantizeParallel(*ra.scheme, x, ra.rows, ra.cols, ra.in, nullptr);
+    if (!q) return fail("quant-raw", q.message());
+    if (!writeAtomically(ra.out, q->data.data(), q->data.size(), error)) return fail("quant-raw", error);
+    return kExitOk;
+}
+
+int runDequantRaw(int argc, char** argv, int first) {
+    RawArgs ra;
+    if (int rc = parseRawArgs("dequant-raw", "Dequantizes packed blocks back to a raw little-endian float32 matrix.",
+                              argc, argv, first, ra);
+        rc != kExitOk)
+        return rc < 0 ? kExitOk : rc;
+    if (std::string why = ra.scheme->rejectReason(ra.rows, ra.cols); !why.empty())
+        return fail("dequant-raw", ra.scheme->name() + " cannot take " + std::to_string(ra.rows) + " x " +
+                                       std::to_string(ra.cols) + ": " + why);
+    const qs::ByteBreakdown b = ra.scheme->packedBytes(ra.rows, ra.cols);
+    std::vector<char> bytes;
+    std::string error;
+    if (!readExactly(ra.in, b.total(), (ra.scheme->name() + " packed size of the shape").c_str(), bytes, error))
+        return fail("dequant-raw", error);
+    qs::QuantizedTensor q;
+    q.scheme = ra.scheme->name();
+    q.rows = ra.rows;
+    q.cols = ra.cols;
+    q.bytes = b;
+    q.data.resize(bytes.size());
+    std::memcpy(q.data.data(), bytes.data(), bytes.size());
+    std::vector<float> y(size_t(ra.rows * ra.cols));
+    ra.scheme->dequantize(q, y.data());
+    if (!writeAtomically(ra.out, y.data(), y.size() * 4, error)) return fail("dequant-raw", error);
+    return kExitOk;
+}
+
+}  // namespace qscli

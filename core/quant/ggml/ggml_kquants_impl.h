@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Pieces of the q4_K/q5_K reference shared with the optimised q4_K kernel (ggml_simd.cpp), so both paths
+// run literally the same scale packing, requantization and code packing.
+#pragma once
+
+#include <cstdint>
+
+namespace qs::ggml::detail {
+
+// d, dmin and the 12 packed 6-bit scale/min bytes of a q4_K/q5_K super-block.
+struct BlockQ4_KHeader {
+    uint16_t d = 0, dmin = 0;
+    uint8_t scales[12] = {};
+};
+
+// ggml make_qkx2_quants: asymmetric (scale, min) search for one group; *theMin receives -min (>= 0).
+float makeQkx2Quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* theMin,
+                     uint8_t* Laux, float rmin, float rdelta, int nstep, bool useMad);
+// Quantizes the 8 sub-block scales and mins to 6 bits against fp16 d = maxScale/63, dmin = maxMin/63.
+void packQ4_KScales(const float* scales, const float* mins, float maxScale, float maxMin, BlockQ4_KHeader& h);
+// Recomputes the 256 codes (0..nmax) from the quantized scales, as ggml does after packing them.
+void requantizeK4(const float* x, const BlockQ4_KHeader& h, int nmax, uint8_t* L);
+// q4_K nibble packing: per 64 values, byte l = L[l] | L[l+32] << 4.
+void packQ4_KCodes(const uint8_t* L, uint8_t* qs);
+
+}  // namespace qs::ggml::detail

@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Quantization into ggml block types, byte for byte identical to ggml's reference quantizers as
+// ggml_quantize_chunk runs them without an importance matrix (quantize_row_<type>_ref; for iq4_nl the
+// quantize_iq4_nl search with ntry = 7). Verified against ../shared/refvectors/ggml.
+//
+// Two paths per type: quantizeRef() is the plain scalar transcription of the algorithm (the specification);
+// quantize() dispatches at run time to an optimised kernel (AVX2 / AVX-512 where the CPU has them) for the
+// types where speed matters (q8_0, q4_0, q4_K) and falls back to the reference for the others. Both write
+// identical bytes; tests/core/test_schemes.cpp checks it. Single-threaded, re-entrant, no allocation.
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor/dtype.h"
+
+namespace qs::ggml {
+
+// True for q4_0, q4_1, q5_0, q5_1, q8_0, q2_K..q6_K, iq4_nl, F16, BF16.
+bool hasQuantizer(DType t);
+
+// Quantizes n values (a whole number of t's blocks; caller checks) from x into packed blocks at dst.
+// Returns false (writing nothing) for a type without a quantizer. Input must be finite (caller checks).
+bool quantizeRef(DType t, const float* x, void* dst, int64_t n);
+bool quantize(DType t, const float* x, void* dst, int64_t n);
+
+// Name of the optimised kernel quantize() uses for t on this CPU ("avx512", "avx2", "scalar").
+const char* quantizeKernelName(DType t);
+
+namespace detail {
+// The per-type reference quantizers (ggml_legacy.cpp, ggml_kquants.cpp, ggml_iq4_nl.cpp).
+void quantizeQ4_0Ref(const float* x, void* y, int64_t n);
+void quantizeQ4_1Ref(const float* x, void* y, int64_t n);
+void quantizeQ5_0Ref(const float* x, void* y, int64_t n);
+void quantizeQ5_1Ref(const float* x, void* y, int64_t n);
+void quantizeQ8_0Ref(const float* x, void* y, int64_t n);
+void quantizeQ2_KRef(const float* x, void* y, int64_t n);
+void quantizeQ3_KRef(const float* x, void* y, int64_t n);
+void quantizeQ4_KRef(const float* x, void* y, int64_t n);
+void quantizeQ5_KRef(const float* x, void* y, int64_t n);
+void quantizeQ6_KRef(const float* x, void* y, int64_t n);
+void quantizeIq4NlRef(const float* x, void* y, int64_t n);
+// Optimised kernels (ggml_simd.cpp); each returns false when the CPU lacks the instructions it needs.
+bool quantizeQ8_0Fast(const float* x, void* y, int64_t n);
+bool quantizeQ4_0Fast(const float* x, void* y, int64_t n);
+bool quantizeQ4_KFast(const float* x, void* y, int64_t n);
+const char* simdLevelName();
+}  // namespace detail
+
+}  // namespace qs::ggml

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The scheme registry: the table of families, name parsing with helpful errors, and a cache of parsed
+// schemes (scheme objects are immutable, so one instance per canonical name is shared).
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <map>
+#include <mutex>
+
+#include "core/quant/scheme.h"
+#include "core/quant/scheme_family.h"
+
+namespace qs {
+
+ByteBreakdown& ByteBreakdown::operator+=(const ByteBreakdown& o) {
+    payload += o.payload;
+    scales += o.scales;
+    zeros += o.zeros;
+    codebook += o.codebook;
+    outliers += o.outliers;
+    meta += o.meta;
+    return *this;
+}
+
+const std::vector<SchemeFamily>& schemeFamilies() {
+    // Display order = picker order. Register a new family with one line here.
+    static const std::vector<SchemeFamily> kFamilies = {
+        ggmlSchemeFamily(),
+        rtnSchemeFamily(),
+        bnb4SchemeFamily(),
+    };
+    return kFamilies;
+}
+
+std::string validSchemeForms() {
+    std::string out;
+    for (const auto& f : schemeFamilies()) {
+        for (const auto& form : f.forms) {
+            if (!out.empty()) out += ", ";
+            out += form;
+        }
+    }
+    return out;
+}
+
+SchemeNameParts splitSchemeName(std::string_view name) {
+    SchemeNameParts parts;
+    std::string lower(name);
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    size_t start = 0;
+    bool first = true;
+    while (start <= lower.size()) {
+        const size_t end = std::min(lower.find('_', start), lower.size());
+        std::string piece = lower.substr(start, end - start);
+        if (first) parts.base = std::move(piece);
+        else parts.options.push_back(std::move(piece));
+        first = false;
+        start = end + 1;
+    }
+    return parts;
+}
+
+std::optional<long long> parseNumberAfter(std::string_view text, std::string_view prefix) {
+    if (text.size() <= prefix.size() || text.substr(0, prefix.size()) != prefix) return std::nullopt;
+    const std::string_view digits = text.substr(prefix.size());
+    if (digits.size() > 9 || !std::isdigit(static_cast<unsigned char>(digits[0]))) return std::nullopt;
+    long long v = 0;
+    auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+    if (ec != std::errc() || p != digits.data() + digits.size()) return std::nullopt;
+    return v;
+}
+
+Result<std::shared_ptr<const Scheme>> parseScheme(std::string_view name) {
+    static std::mutex mutex;
+    static std::map<std::string, std::shared_ptr<const Scheme>, std::less<>> cache;
+    {
+        std::lock_guard lock(mutex);
+        if (auto it = cache.find(name); it != cache.end()) return it->second;
+    }
+    for (const auto& family : schemeFamilies()) {
+        auto parsed = family.parse(name);
+        if (!parsed) continue;
+        if (!parsed->ok()) return Error{parsed->message() + " (valid forms: " + validSchemeForms() + ")"};
+        std::shared_ptr<const Scheme> scheme = parsed->value();
+        std::lock_guard lock(mutex);
+        // Keep the canonical instance so "Q4_K" and "q4_K" share one object.
+        auto [it, inserted] = cache.try_emplace(scheme->name(), scheme);
+        cache.try_emplace(std::string(name), it->second);
+        return it->second;
+    }
+    return Error{"unknown quantization scheme '" + std::string(name) + "'; valid forms: " + validSchemeForms()};
+}
+
+std::shared_ptr<const Scheme> findScheme(std::string_view name) {
+    auto r = parseScheme(name);
+    return r.ok() ? r.value() : nullptr;
+}
+
+std::vector<std::shared_ptr<const Scheme>> listSchemes() {
+    std::vector<std::shared_ptr<const Scheme>> out;
+    for (const auto& family : schemeFamilies())
+        for (const auto& n : family.representatives)
+            if (auto s = findScheme(n)) out.push_back(std::move(s));
+    return out;
+}
+
+}  // namespace qs

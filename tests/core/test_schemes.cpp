@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Numerical properties every registered scheme must have (registry-driven: a new scheme is covered by
+// adding it to the registry): round-trip error inside a two-sided band per bit width, optimised kernels
+// equal to the scalar reference, quantized dot products close to float ones, sensible behaviour on
+// degenerate data, rejection of NaN/Inf naming the tensor, exact byte accounting.
+#include <tbb/task_arena.h>
+
+#include <QProcess>
+#include <QTest>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/quant/chunked_scheme.h"
+#include "core/quant/quantize_parallel.h"
+#include "test_schemes_common.h"
+
+using qstest::kCols;
+using qstest::kRows;
+
+namespace {
+std::vector<float> roundTrip(const qs::Scheme& s, const std::vector<float>& x, int64_t rows, int64_t cols,
+                             QString* error = nullptr) {
+    auto q = s.quantize(x, rows, cols, "t");
+    if (!q.ok()) {
+        if (error) *error = QString::fromStdString(q.message());
+        return {};
+    }
+    std::vector<float> y(x.size());
+    s.dequantize(*q, y.data());
+    return y;
+}
+
+void addSchemeRows() {
+    QTest::addColumn<QString>("name");
+    for (const auto& s : qstest::schemesUnderTest()) QTest::newRow(s->name().c_str()) << QString::fromStdString(s->name());
+}
+
+std::shared_ptr<const qs::Scheme> fetchScheme() {
+    QFETCH(QString, name);
+    return qs::findScheme(name.toStdString());
+}
+}  // namespace
+
+class TestSchemes : public QObject {
+    Q_OBJECT
+private slots:
+    void roundTrip_errorWithinNoiseBand_data() { addSchemeRows(); }
+    void roundTrip_errorWithinNoiseBand() {
+        const auto s = fetchScheme();
+        QVERIFY(s);
+        const auto x = qstest::gaussian(size_t(kRows * kCols), 42);
+        QString err;
+        const auto y = roundTrip(*s, x, kRows, kCols, &err);
+        QVERIFY2(!y.empty(), qPrintable(err));
+        const double e = qstest::relRmse(x, y);
+        QVERIFY2(e >= qstest::bandLow(*s) && e <= qstest::bandHigh(*s),
+                 qPrintable(QString("relative RMSE %1 outside [%2, %3]")
+                                .arg(e).arg(qstest::bandLow(*s)).arg(qstest::bandHigh(*s))));
+    }
+
+    void optimisedPath_equalsReference_data() { addSchemeRows(); }
+    void optimisedPath_equalsReference() {
+        const auto s = fetchScheme();
+        const auto* c = dynamic_cast<const qs::ChunkedScheme*>(s.get());
+        QVERIFY(c);
+        // Gaussian rows plus rows with ties on the rounding grid (integers and halves) and outliers.
+        auto x = qstest::gaussian(size_t(kRows * kCols), 7);
+        for (int64_t i = 0; i < kCols; ++i) x[size_t(kCols + i)] = float(i % 17) * 0.5f - 4.0f;
+        for (int64_t i = 0; i < kCols; i += 97) x[size_t(2 * kCols + i)] *= 50.0f;
+        auto ref = c->quantizeWith(x, kRows, kCols, "t", qs::QuantPath::Reference);
+        auto opt = c->quantizeWith(x, kRows, kCols, "t", qs::QuantPath::Optimised);
+        QVERIFY(ref.ok() && opt.ok());
+        QVERIFY2(ref->data == opt->data, "optimised kernel bytes differ from the reference");
+        // A row length that is not a multiple of the vector width, where the shape allows it.
+        if (s->accepts(3, 200)) {
+            const auto z = qstest::gaussian(600, 8);
+            auto r2 = c->quantizeWith(z, 3, 200, "t", qs::QuantPath::Reference);
+            auto o2 = c->quantizeWith(z, 3, 200, "t", qs::QuantPath::Optimised);
+            QVERIFY(r2.ok() && o2.ok());
+            QVERIFY(r2->data == o2->data);
+        }
+    }
+
+    // The same comparison with the AVX2 kernels (this machine may default to AVX-512): rerun this test
+    // binary with QS_SIMD=avx2 (and =scalar) restricted to the test function above.
+    void optimisedPath_equalsReference_everySimdLevel() {
+        if (qEnvironmentVariableIsSet("QS_SIMD")) QSKIP("already running at a forced SIMD level");
+        for (const char* level : {"avx2", "scalar"}) {
+            QProcess p;
+            QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+            env.insert("QS_SIMD", level);
+            p.setProcessEnvironment(env);
+            p.start(QCoreApplication::applicationFilePath(), {"optimisedPath_equalsReference"});
+            QVERIFY(p.waitForFinished(300000));
+            QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0,
+                     qPrintable(QString("QS_SIMD=%1: ").arg(level) + p.readAllStandardOutput().right(2000)));
+        }
+    }
+
+    void quantizedDot_closeToFloatDot_data() { addSchemeRows(); }
+    void quantizedDot_closeToFloatDot() {
+        const auto s = fetchScheme();
+        const auto x = qstest::gaussian(size_t(kRows * kCols), 11);
+        const auto v = qstest::gaussian(size_t(kCols), 12);
+        const auto y = roundTrip(*s, x, kRows, kCols);
+        QVERIFY(!y.empty());
+        double vv = 0;
+        for (float a : v) vv += double(a) * a;
+        for (int64_t r = 0; r < kRows; ++r) {
+            double d = 0, dq = 0, xx = 0;
+            for (int64_t c = 0; c < kCols; ++c) {
+                d += double(x[size_t(r * kCols + c)]) * v[size_t(c)];
+                dq += double(y[size_t(r * kCols + c)]) * v[size_t(c)];
+                xx += double(x[size_t(r * kCols + c)]) * x[size_t(r * kCols + c)];
+            }
+            // The error e = x' - x is roughly uncorrelated with v: |e.v| ~ |e| * rms(v). Allow 6 sigma of
+            // the band's upper error bound, plus float rounding of the sums.
+            const double tol = 6.0 * qstest::bandHigh(*s) * std::sqrt(xx) * std::sqrt(vv / double(kCols)) +
+                               1e-5 * std::sqrt(xx * vv);
+            QVERIFY2(std::fabs(dq - d) <= tol,
+                     qPrintable(QString("row %1: dot %2 vs %3 (tolerance %4)").arg(r).arg(dq).arg(d).arg(tol)));
+        }
+    }
+
+    void degenerateInputs_roundTripFiniteAndSensible_data() {
+        QTest::addColumn<QString>("name");
+        QTest::addColumn<QString>("kind");
+        for (const auto& s : qstest::schemesUnderTest())
+            for (const char* kind : {"zeros", "constant", "spike", "tiny", "huge"})
+                QTest::newRow((s->name() + "/" + kind).c_str()) << QString::fromStdString(s->name()) << kind;
+    }
+    void degenerateInputs_roundTripFiniteAndSensible() {
+        const auto s = fetchScheme();
+        QFETCH(QString, kind);
+        std::vector<float> x(size_t(kRows * kCols), 0.0f);
+        if (kind == "constant") std::fill(x.begin(), x.end(), 0.37f);
+        if (kind == "spike")
+            for (int64_t r = 0; r < kRows; ++r) x[size_t(r * kCols + (r * 37) % kCols)] = 100.0f;
+        if (kind == "tiny") x = qstest::gaussian(x.size(), 3, 1e-8f);
+        if (kind == "huge") x = qstest::gaussian(x.size(), 4, 1e4f);
+        QString err;
+        const auto y = roundTrip(*s, x, kRows, kCols, &err);
+        QVERIFY2(!y.empty(), qPrintable(err));
+        float xmax = 0, emax = 0;
+        for (size_t i = 0; i < x.size(); ++i) {
+            QVERIFY2(std::isfinite(y[i]), qPrintable(QString("non-finite output at %1").arg(i)));
+            xmax = std::max(xmax, std::fabs(x[i]));
+            emax = std::max(emax, std::fabs(x[i] - y[i]));
+        }
+        if (kind == "zeros") {
+            QCOMPARE(emax, 0.0f);
+        } else if (kind == "tiny") {
+            // fp16 scales may flush 1e-8 values to zero; they must never be amplified beyond the resolution
+            // of an fp16 scale or minimum (its smallest subnormal, 2^-24).
+            QVERIFY2(emax <= 1.01f * xmax + std::ldexp(1.0f, -24), qPrintable(QString("%1 vs %2").arg(emax).arg(xmax)));
+        } else if (kind == "huge") {
+            const double e = qstest::relRmse(x, y);
+            QVERIFY2(e >= qstest::bandLow(*s) && e <= qstest::bandHigh(*s), qPrintable(QString::number(e)));
+        } else {
+            // Constant rows and isolated spikes are easy: small relative error, spike kept.
+            QVERIFY2(qstest::relRmse(x, y) <= qstest::bandHigh(*s), qPrintable(QString::number(qstest::relRmse(x, y))));
+            QVERIFY(emax <= 0.5f * xmax);
+        }
+    }
+
+    void nonFiniteInput_rejectedNamingTheTensor_data() {
+        QTest::addColumn<QString>("name");
+        QTest::addColumn<float>("bad");
+        for (const auto& s : qstest::schemesUnderTest()) {
+            QTest::newRow((s->name() + "/nan").c_str()) << QString::fromStdString(s->name())
+                                                        << std::numeric_limits<float>::quiet_NaN();
+            QTest::newRow((s->name() + "/inf").c_str()) << QString::fromStdString(s->name())
+                                                        << -std::numeric_limits<float>::infinity();
+        }
+    }
+    void nonFiniteInput_rejectedNamingTheTensor() {
+        const auto s = fetchScheme();
+        QFETCH(float, bad);
+        auto x = qstest::gaussian(size_t(kRows * kCols), 5);
+        x[size_t(5 * kCols + 17)] = bad;
+        for (int threads : {0, 2}) {
+            qs::Result<qs::QuantizedTensor> q = qs::Error{};
+            if (threads == 0) {
+                q = s->quantize(x, kRows, kCols, "blk.3.attn_q.weight");
+            } else {
+                tbb::task_arena arena(threads);
+                q = arena.execute([&] { return qs::quantizeParallel(*s, x, kRows, kCols, "blk.3.attn_q.weight", nullptr); });
+            }
+            QVERIFY(!q.ok());
+            const QString msg = QString::fromStdString(q.message());
+            QVERIFY2(msg.contains("blk.3.attn_q.weight") && msg.contains(std::isnan(bad) ? "NaN" : "Inf") &&
+                         msg.contains("row 5") && msg.contains("column 17"),
+                     qPrintable(msg));
+        }
+    }
+
+    void packedBytes_equalsProducedSize_data() { addSchemeRows(); }
+    void packedBytes_equalsProducedSize() {
+        const auto s = fetchScheme();
+        for (auto [rows, cols] : {std::pair<int64_t, int64_t>{kRows, kCols}, {3, 256}, {1, 512}, {5, 200}, {7, 33}}) {
+            if (!s->accepts(rows, cols)) continue;
+            const auto x = qstest::gaussian(size_t(rows * cols), 9);
+            auto q = s->quantize(x, rows, cols, "t");
+            QVERIFY2(q.ok(), q.ok() ? "" : q.message().c_str());
+            const qs::ByteBreakdown b = s->packedBytes(rows, cols);
+            QCOMPARE(q->data.size(), b.total());
+            QCOMPARE(q->bytes.total(), b.total());
+            QCOMPARE(q->bytes.payload, b.payload);
+            QCOMPARE(q->bytes.scales, b.scales);
+            QCOMPARE(q->bytes.zeros, b.zeros);
+            QCOMPARE(q->bytes.meta, b.meta);
+            QVERIFY(b.payload > 0);
+            QCOMPARE(q->scheme, s->name());
+            // Partial dequantization equals the matching rows of a full one.
+            std::vector<float> full(x.size()), part(static_cast<size_t>(cols));
+            s->dequantize(*q, full.data());
+            s->dequantizeRows(*q, rows - 1, 1, part.data());
+            QVERIFY(std::equal(part.begin(), part.end(), full.begin() + (rows - 1) * cols));
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(TestSchemes)
+#include "test_schemes.moc"
