@@ -102,11 +102,24 @@ Result<ApplyResult> applyMap(const Checkpoint& ckpt, const ModelInfo& info, cons
         if (!sink.report(fraction, "quantizing " + ckpt.tensors[size_t(batch.front().tensor)].name))
             return Error{std::string(kCancelledMessage)};
 
+        // Where each tensor of the batch starts in the job's element count, for a job-wide progress fraction.
+        std::vector<uint64_t> startOf(batch.size());
+        for (size_t b = 0, at = doneElements; b < batch.size(); ++b) {
+            startOf[b] = at;
+            const TensorPlan& p = resolved.tensors[size_t(batch[b].tensor)];
+            at += uint64_t(p.rows) * uint64_t(p.cols);
+        }
         tbb::parallel_for(size_t(0), batch.size(), [&](size_t b) {
             BatchItem& item = batch[b];
             const size_t i = size_t(item.tensor);
             const TensorPlan& p = resolved.tensors[i];
             if (sink.cancelled()) return;
+            // The scheme reports its own fraction of this tensor; forward it as a fraction of the whole job.
+            // A cancel request reaches the scheme through the return value at its next report.
+            const double start = double(startOf[b]), elems = double(uint64_t(p.rows) * uint64_t(p.cols));
+            ProgressSink tensorSink([&sink, start, elems, totalElements](double f, std::string_view stage) {
+                return sink.report(totalElements ? (start + f * elems) / double(totalElements) : 0.0, stage);
+            });
             auto scheme = findScheme(p.scheme);
             QS_CHECK(scheme != nullptr, "apply: scheme " + p.scheme + " missing from the registry");
             auto floats = ckpt.toFloat(i);
@@ -114,7 +127,7 @@ Result<ApplyResult> applyMap(const Checkpoint& ckpt, const ModelInfo& info, cons
                 item.failure = floats.message();
                 return;
             }
-            item.quantized = quantizeParallel(*scheme, *floats, p.rows, p.cols, ckpt.tensors[i].name, &sink);
+            item.quantized = quantizeParallel(*scheme, *floats, p.rows, p.cols, ckpt.tensors[i].name, &tensorSink);
             if (!item.quantized->ok() || !options.computeStats || sink.cancelled()) return;
             const QuantizedTensor& q = item.quantized->value();
             std::vector<float> deq(floats->size());

@@ -9,6 +9,7 @@
 #include <QTest>
 
 #include <cstring>
+#include <random>
 
 #include "common/assets.h"
 #include "core/io/checkpoint.h"
@@ -63,6 +64,47 @@ bool sameSums(const ErrorSums& a, const ErrorSums& b) {
            std::memcmp(&a.sumSqError, &b.sumSqError, sizeof(double)) == 0 &&
            std::memcmp(&a.sumSqOriginal, &b.sumSqOriginal, sizeof(double)) == 0 &&
            std::memcmp(&a.sumProduct, &b.sumProduct, sizeof(double)) == 0 && a.maxAbsError == b.maxAbsError;
+}
+
+// A checkpoint held in memory: F32 tensors with normally distributed values (fixed seed), so tests can use
+// tensors far larger than stories260K's without a file.
+class MemoryCheckpoint : public Checkpoint {
+public:
+    void add(const std::string& name, std::vector<int64_t> shape, uint64_t seed) {
+        TensorInfo t;
+        t.name = name;
+        t.dtype = DType::F32;
+        t.shape = std::move(shape);
+        t.bytes = t.elements() * 4;
+        std::mt19937_64 rng(seed);
+        std::normal_distribution<float> normal(0.0f, 0.02f);
+        auto values = std::make_shared<std::vector<float>>(size_t(t.elements()));
+        for (float& v : *values) v = normal(rng);
+        m_values.push_back(values);
+        tensors.push_back(t);
+    }
+    Result<TensorData> data(size_t i) const override {
+        if (i >= m_values.size()) return Error{"no tensor " + std::to_string(i)};
+        TensorData d;
+        d.bytes = std::as_bytes(std::span<const float>(*m_values[i]));
+        d.owner = m_values[i];
+        return d;
+    }
+
+private:
+    std::vector<std::shared_ptr<std::vector<float>>> m_values;
+};
+
+// Two layers of 1024x4096 attention-like matrices plus a small norm, named like GGUF.
+std::unique_ptr<MemoryCheckpoint> largeModel() {
+    auto c = std::make_unique<MemoryCheckpoint>();
+    c->path = "memory";
+    c->format = FileFormat::Gguf;
+    c->add("blk.0.attn_q.weight", {1024, 4096}, 1);
+    c->add("blk.0.attn_norm.weight", {4096}, 2);
+    c->add("blk.1.attn_q.weight", {1024, 4096}, 3);
+    c->add("blk.1.ffn_up.weight", {512, 4096}, 4);
+    return c;
 }
 
 const char* kMaps[] = {
@@ -241,6 +283,89 @@ private slots:
         QVERIFY(!res.ok());
         QCOMPARE(QString::fromStdString(res.message()), QString("disk full"));
         QCOMPARE(calls, 2);
+    }
+
+    void apply_largeTensorsAreBitIdenticalAcrossThreadCounts() {
+        auto c = largeModel();
+        const ModelInfo info = analyzeModel(*c);
+        auto m = parseQuantMap(R"({"version":1,"rules":[{"role":"attention","scheme":"q4_K"},{"role":"mlp","scheme":"int4_g128"}]})");
+        QVERIFY(m.ok());
+        auto r = resolveMap(*m, c->tensors, info);
+        QVERIFY(r.ok());
+        QCOMPARE(r->tensors[0].scheme, std::string("q4_K"));
+        QCOMPARE(r->tensors[3].scheme, std::string("int4_g128"));
+        tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 4);
+        std::vector<Captured> runs;
+        std::vector<ApplyResult> results;
+        for (int threads : {1, 2, 4}) {
+            Captured cap;
+            ApplyOptions o;
+            o.histogramBins = 64;
+            std::optional<Result<ApplyResult>> res;
+            tbb::task_arena(threads).execute([&] {
+                res.emplace(applyMap(*c, info, *r, o, [&](int i, QuantizedTensor&& q, const ErrorReport& e) -> Status {
+                    cap.order.push_back(i);
+                    cap.packed.push_back(std::move(q));
+                    cap.sums.push_back(e.stats.sums);
+                    return {};
+                }));
+            });
+            QVERIFY2(res->ok(), res->ok() ? "" : res->message().c_str());
+            runs.push_back(std::move(cap));
+            results.push_back(std::move(res->value()));
+        }
+        QCOMPARE(runs[0].order, (std::vector<int>{0, 2, 3}));
+        for (size_t k = 1; k < runs.size(); ++k) {
+            for (size_t t = 0; t < runs[0].packed.size(); ++t) {
+                QVERIFY(runs[k].packed[t].data == runs[0].packed[t].data);
+                QVERIFY(sameSums(runs[k].sums[t], runs[0].sums[t]));
+            }
+            for (size_t i = 0; i < results[0].tensors.size(); ++i)
+                QVERIFY(results[k].tensors[i].error.weightHistogram.counts == results[0].tensors[i].error.weightHistogram.counts);
+        }
+        // N(0, 0.02) under q4_K: about 4.5 bits -> SQNR in the high teens to low twenties dB.
+        const double sqnr = results[0].tensors[0].error.stats.sqnrDb;
+        QVERIFY2(sqnr > 15.0 && sqnr < 30.0, qPrintable(QString::number(sqnr)));
+    }
+
+    void apply_cancellationStopsInsideALargeTensor() {
+        auto c = largeModel();
+        const ModelInfo info = analyzeModel(*c);
+        auto m = parseQuantMap(R"({"version":1,"rules":[{"role":"all","scheme":"q8_0"}]})");
+        QVERIFY(m.ok());
+        auto r = resolveMap(*m, c->tensors, info);
+        QVERIFY(r.ok());
+        std::atomic<int> reportsAfterCancel{0};
+        std::atomic<bool> cancelled{false};
+        double cancelledAt = -1;
+        int callbacks = 0;
+        ApplyOptions o;
+        o.batchElements = 1;
+        o.progress = [&](double f, std::string_view stage) {
+            if (cancelled) {
+                ++reportsAfterCancel;
+                return false;
+            }
+            // The first report from inside the first tensor's row loop.
+            if (stage == "quantizing blk.0.attn_q.weight" && f > 0.0) {
+                cancelledAt = f;
+                cancelled = true;
+                return false;
+            }
+            return true;
+        };
+        auto res = applyMap(*c, info, *r, o, [&](int, QuantizedTensor&&, const ErrorReport&) -> Status {
+            ++callbacks;
+            return {};
+        });
+        QVERIFY(!res.ok());
+        QCOMPARE(QString::fromStdString(res.message()), QString::fromUtf8(kCancelledMessage.data(), int(kCancelledMessage.size())));
+        QVERIFY(cancelled);
+        // Mid-tensor: the job-wide fraction was inside the first tensor's share of the work.
+        QVERIFY2(cancelledAt > 0.0 && cancelledAt < 1024.0 * 4096 / (2 * 1024.0 * 4096 + 512 * 4096),
+                 qPrintable(QString::number(cancelledAt)));
+        QCOMPARE(callbacks, 0);
+        QCOMPARE(reportsAfterCancel.load(), 0);  // the sink stops calling back once cancelled
     }
 
     void clipBlockOf_followsTheSchemeLayout() {
