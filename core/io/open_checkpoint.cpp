@@ -54,7 +54,7 @@ Kind detectByName(const std::string& path) {
     if (name.ends_with(".safetensors.index.json")) return Kind::SafetensorsIndex;
     if (name.ends_with(".safetensors")) return Kind::Safetensors;
     if (name.ends_with(".gguf")) return Kind::Gguf;
-    if (name.ends_with(".h5") || name.ends_with(".hdf5") || name.ends_with(".keras")) return Kind::Hdf5;
+    if (name.ends_with(".h5") || name.ends_with(".hdf5")) return Kind::Hdf5;
     if (io::hasTorchName(path)) return Kind::Pickle;
     if (name.ends_with(".bin")) return Kind::Llama2c;
     return Kind::Unknown;

@@ -461,6 +461,72 @@ private slots:
         QVERIFY(mapped > 0);
     }
 
+    void openCheckpoint_progressCanCancel_data() {
+        QTest::addColumn<QString>("relative");
+        QTest::newRow("llama2c") << "models/stories260K-llama2c/stories260K.bin";
+        QTest::newRow("safetensors") << "models/stories260K-hf/model.safetensors";
+        QTest::newRow("gguf") << "models/stories260K-gguf/stories260K.gguf";
+        QTest::newRow("hdf5") << "models/keras-h5-lstm/lstm.h5";
+    }
+    void openCheckpoint_progressCanCancel() {
+        QFETCH(QString, relative);
+        QS_REQUIRE_ASSET(path, relative);
+        int calls = 0;
+        double last = -1;
+        auto ok = openCheckpoint(path.toStdString(), {}, [&](double f, std::string_view) {
+            ++calls;
+            last = f;
+            return true;
+        });
+        QVERIFY(ok.ok());
+        QVERIFY(calls >= 2);
+        QCOMPARE(last, 1.0);
+        auto cancelled = openCheckpoint(path.toStdString(), {}, [](double, std::string_view) { return false; });
+        QVERIFY(!cancelled.ok());
+        QCOMPARE(cancelled.message(), std::string(kCancelledMessage));
+    }
+
+    void readSafetensors_sideFilesFollowTheFolder() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-hf/model.safetensors");
+        QTemporaryDir dir;
+        const std::string d = dir.path().toStdString();
+        std::filesystem::copy_file(path.toStdString(), d + "/model.safetensors");
+        {
+            auto c = mustOpen(dir.path());
+            QVERIFY(c && c->config.is_null() && c->tokenizerPath.empty());
+        }
+        qstest::writeBytes(d + "/tokenizer.json", "{}");
+        qstest::writeBytes(d + "/config.json", "{not json");
+        {
+            auto c = mustOpen(dir.path());
+            QVERIFY(c);
+            QCOMPARE(c->tokenizerPath, d + "/tokenizer.json");
+            QVERIFY(c->config.is_null());
+            QCOMPARE(c->warnings.size(), size_t(1));  // the unparsable config.json is reported, not fatal
+            QVERIFY(c->warnings[0].find("config.json") != std::string::npos);
+        }
+        qstest::writeBytes(d + "/tokenizer.model", "x");
+        OpenOptions noSide;
+        noSide.readSideFiles = false;
+        auto bare = openCheckpoint(d, noSide);
+        QVERIFY(bare.ok() && bare.value()->tokenizerPath.empty());
+        QCOMPARE(mustOpen(dir.path())->tokenizerPath, d + "/tokenizer.model");
+    }
+
+    void openCheckpoint_detectsByContentNotName() {
+        QS_REQUIRE_ASSET(gguf, "models/stories260K-gguf/stories260K.gguf");
+        QS_REQUIRE_ASSET(st, "models/stories260K-hf/model.safetensors");
+        QTemporaryDir dir;
+        const std::string d = dir.path().toStdString();
+        std::filesystem::copy_file(gguf.toStdString(), d + "/weights.safetensors");
+        std::filesystem::copy_file(st.toStdString(), d + "/weights.gguf");
+        auto a = openCheckpoint(d + "/weights.safetensors");
+        auto b = openCheckpoint(d + "/weights.gguf");
+        QVERIFY(a.ok() && b.ok());
+        QCOMPARE(a.value()->format, FileFormat::Gguf);
+        QCOMPARE(b.value()->format, FileFormat::Safetensors);
+    }
+
     void openCheckpoint_folderOpensTheLlama2cFileInside() {
         QS_REQUIRE_ASSET(legacy, "models/stories260K-llama2c/stories260K.bin");
         QTemporaryDir dir;

@@ -56,6 +56,7 @@ FastFn fast(DType t) {
     switch (t) {
         case DType::Q8_0: return detail::quantizeQ8_0Fast;
         case DType::Q4_0: return detail::quantizeQ4_0Fast;
+        case DType::Q4_K: return detail::quantizeQ4_KFast;
         default: return nullptr;
     }
 }

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// LoadController: opens a checkpoint in the background and hands it to the Document.
+//
+// open(path) starts one JobRunner job that calls qs::openCheckpoint (the reader picks the format by content)
+// and qs::analyzeModel. On success the Document gets the new model and the checkpoint's and ModelInfo's
+// warnings go to the log as warnings; on failure the reader's message goes to the log as an error and the
+// Document keeps the model it had. Starting a load while one runs cancels the older one.
+// UI thread only.
+#pragma once
+
+#include <QObject>
+#include <QPointer>
+#include <QString>
+
+#include "core/jobs/progress.h"
+#include "ui/jobs/job.h"
+
+namespace qsui {
+
+class Document;
+class JobRunner;
+class LogModel;
+
+class LoadController : public QObject {
+    Q_OBJECT
+public:
+    LoadController(Document* document, JobRunner* runner, LogModel* log, QObject* parent = nullptr);
+
+    void open(const QString& path);
+    bool isLoading() const { return m_job != nullptr; }
+    // Cancels the running load (if any); loadFinished(path, false) follows.
+    void cancel();
+
+    // Test seam: called on the worker before every progress report of a load (its return value can cancel,
+    // like any ProgressFn). Lets a test hold a load mid-way deterministically. Empty by default.
+    void setProgressHook(qs::ProgressFn hook) { m_hook = std::move(hook); }
+
+signals:
+    void loadStarted(const QString& path);
+    // ok: the Document now holds the model from `path`. Not ok: failed or cancelled (see the log).
+    void loadFinished(const QString& path, bool ok);
+
+private:
+    void onFinished(Job* job, const QString& path);
+
+    Document* m_document;
+    JobRunner* m_runner;
+    LogModel* m_log;
+    QPointer<Job> m_job;
+    qs::ProgressFn m_hook;
+};
+
+}  // namespace qsui

@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "ui/main_window.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDockWidget>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QSettings>
+#include <QStackedWidget>
+#include <QStatusBar>
+#include <QStyle>
+#include <QTabWidget>
+#include <QToolBar>
+
+#include "ui/document.h"
+#include "ui/empty_state_view.h"
+#include "ui/footprint/footprint_view.h"
+#include "ui/jobs/job_runner.h"
+#include "ui/jobs/job_status_widget.h"
+#include "ui/load_controller.h"
+#include "ui/log/log_dock.h"
+#include "ui/log/log_model.h"
+#include "ui/recent_files.h"
+#include "ui/summary/summary_view.h"
+#include "ui/tree/model_tree_dock.h"
+#include "ui/util/format.h"
+
+namespace qsui {
+namespace {
+
+constexpr int kLayoutVersion = 1;  // bump when docks are added/renamed so stale layouts are ignored
+const QString kGeometryKey = QStringLiteral("mainWindow/geometry");
+const QString kStateKey = QStringLiteral("mainWindow/state");
+const QString kLastDirKey = QStringLiteral("lastDirectory");
+
+// The local paths among dropped URLs.
+QStringList localPaths(const QMimeData* mime) {
+    QStringList paths;
+    if (!mime || !mime->hasUrls()) return paths;
+    for (const QUrl& url : mime->urls())
+        if (url.isLocalFile()) paths << url.toLocalFile();
+    return paths;
+}
+
+}  // namespace
+
+MainWindow::MainWindow(JobRunner* runner, MainWindowOptions options, QWidget* parent)
+    : QMainWindow(parent),
+      m_options(options),
+      m_runner(runner),
+      m_document(new Document(this)),
+      m_log(new LogModel(this)),
+      m_loader(new LoadController(m_document, runner, m_log, this)) {
+    setObjectName(QStringLiteral("mainWindow"));
+    setWindowTitle(tr("QuantScope"));
+    setAcceptDrops(true);
+    setDockOptions(AnimatedDocks | AllowTabbedDocks | AllowNestedDocks);
+    createCentre();
+    createDocks();
+    createActions();
+    registerViews();
+    resize(1280, 720);
+    m_defaultState = saveState(kLayoutVersion);
+    restoreLayout();
+
+    connect(m_document, &Document::modelChanged, this, &MainWindow::onModelChanged);
+    connect(m_loader, &LoadController::loadFinished, this, [this](const QString& path, bool ok) {
+        if (ok) m_recent->add(path);
+    });
+    connect(m_log, &LogModel::entryAdded, this, [this](const LogEntry& e) {
+        if (e.severity != Severity::Error) return;
+        m_logDock->show();
+        m_logDock->raise();
+        statusBar()->showMessage(e.message, 10000);
+    });
+    onModelChanged();
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::createCentre() {
+    m_empty = new EmptyStateView;
+    m_footprint = new FootprintView(m_document);
+    m_tabs = new QTabWidget;
+    m_tabs->setObjectName(QStringLiteral("centralTabs"));
+    m_tabs->setDocumentMode(true);
+    m_tabs->addTab(m_footprint, tr("Footprint"));
+    m_tabs->setTabToolTip(0, tr("Bytes by tensor role"));
+    m_centre = new QStackedWidget;
+    m_centre->addWidget(m_empty);
+    m_centre->addWidget(m_tabs);
+    setCentralWidget(m_centre);
+    connect(m_empty, &EmptyStateView::openFileRequested, this, &MainWindow::chooseFile);
+    connect(m_empty, &EmptyStateView::openFolderRequested, this, &MainWindow::chooseFolder);
+}
+
+void MainWindow::createDocks() {
+    m_treeDock = new ModelTreeDock(m_document, this);
+    addDockWidget(Qt::LeftDockWidgetArea, m_treeDock);
+
+    m_summary = new SummaryView(m_document);
+    m_summaryDock = new QDockWidget(tr("Summary"), this);
+    m_summaryDock->setObjectName(QStringLiteral("summaryDock"));
+    m_summaryDock->setWidget(m_summary);
+    addDockWidget(Qt::RightDockWidgetArea, m_summaryDock);
+
+    m_logDock = new LogDock(m_log, this);
+    addDockWidget(Qt::BottomDockWidgetArea, m_logDock);
+    setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
+    setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
+    resizeDocks({m_treeDock, m_summaryDock}, {560, 290}, Qt::Horizontal);
+    resizeDocks({m_logDock}, {140}, Qt::Vertical);
+
+    m_jobStatus = new JobStatusWidget(m_runner, this);
+    m_modelStatus = new QLabel;
+    m_modelStatus->setToolTip(tr("Parameters (a tied pair counted once) and footprint as stored"));
+    statusBar()->addPermanentWidget(m_jobStatus);
+    statusBar()->addPermanentWidget(m_modelStatus);
+}
+
+void MainWindow::createActions() {
+    QStyle* st = style();
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    QAction* open = file->addAction(st->standardIcon(QStyle::SP_DialogOpenButton), tr("&Open…"), this,
+                                    &MainWindow::chooseFile);
+    open->setShortcut(QKeySequence::Open);
+    open->setToolTip(tr("Open a checkpoint file: safetensors, GGUF, llama2.c .bin, HDF5 (Ctrl+O)"));
+    QAction* openFolder = file->addAction(st->standardIcon(QStyle::SP_DirOpenIcon), tr("Open &Folder…"), this,
+                                          &MainWindow::chooseFolder);
+    openFolder->setShortcut(QKeySequence(tr("Ctrl+Shift+O")));
+    openFolder->setToolTip(tr("Open a folder holding a checkpoint, its config.json and tokenizer (Ctrl+Shift+O)"));
+    QMenu* recentMenu = file->addMenu(tr("Open &Recent"));
+    m_recent = new RecentFiles(recentMenu, m_options.useSettings, this);
+    connect(m_recent, &RecentFiles::openRequested, this, &MainWindow::openPath);
+    file->addSeparator();
+    QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
+    quit->setShortcut(QKeySequence(tr("Ctrl+Q")));
+    quit->setMenuRole(QAction::QuitRole);
+
+    m_cancelAction = new QAction(st->standardIcon(QStyle::SP_BrowserStop), tr("&Cancel Job"), this);
+    m_cancelAction->setShortcut(QKeySequence(Qt::Key_Escape));
+    m_cancelAction->setToolTip(tr("Cancel the running job (Esc)"));
+    m_cancelAction->setEnabled(false);
+    connect(m_cancelAction, &QAction::triggered, m_jobStatus, &JobStatusWidget::cancelCurrent);
+    connect(m_runner, &JobRunner::activeCountChanged, m_cancelAction, [this](int n) { m_cancelAction->setEnabled(n > 0); });
+    addAction(m_cancelAction);  // Esc works whichever widget has focus
+
+    QToolBar* toolbar = addToolBar(tr("Main toolbar"));
+    toolbar->setObjectName(QStringLiteral("mainToolBar"));
+    toolbar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+    toolbar->addAction(open);
+    toolbar->addAction(openFolder);
+    toolbar->addSeparator();
+    toolbar->addAction(m_cancelAction);
+
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    for (QDockWidget* dock : {static_cast<QDockWidget*>(m_treeDock), m_summaryDock,
+                              static_cast<QDockWidget*>(m_logDock)}) {
+        QAction* toggle = dock->toggleViewAction();
+        toggle->setToolTip(tr("Show or hide the %1 panel").arg(dock->windowTitle()));
+        view->addAction(toggle);
+    }
+    view->addAction(toolbar->toggleViewAction());
+    view->addSeparator();
+    view->addAction(tr("&Reset Layout"), this, &MainWindow::resetLayout)
+        ->setToolTip(tr("Put every panel back where it started"));
+
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About QuantScope"), this, [this] {
+        QMessageBox::about(this, tr("About QuantScope"),
+                           tr("<b>QuantScope</b><p>Explore LLM weight quantization: tensors, roles, ties and "
+                              "footprints of safetensors, GGUF, llama2.c and HDF5 checkpoints.</p>"
+                              "<p>License: GPL-3.0-or-later</p>"));
+    });
+    help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
+    for (QMenu* menu : {file, view, help}) menu->setToolTipsVisible(true);
+}
+
+void MainWindow::registerViews() {
+    auto raiseDock = [](QDockWidget* dock) {
+        return [dock] {
+            dock->show();
+            dock->raise();
+        };
+    };
+    m_views.add(QStringLiteral("tree"), tr("the model tree: layers > tensors, roles, ties"), raiseDock(m_treeDock));
+    m_views.add(QStringLiteral("summary"), tr("the model summary panel"), raiseDock(m_summaryDock));
+    m_views.add(QStringLiteral("footprint"), tr("the footprint by role (central tab)"), [this] {
+        m_tabs->setCurrentWidget(m_footprint);
+    });
+    m_views.add(QStringLiteral("log"), tr("the Log & issues panel"), raiseDock(m_logDock));
+}
+
+void MainWindow::restoreLayout() {
+    if (!m_options.useSettings) return;
+    QSettings settings;
+    restoreGeometry(settings.value(kGeometryKey).toByteArray());
+    restoreState(settings.value(kStateKey).toByteArray(), kLayoutVersion);
+}
+
+void MainWindow::saveLayout() const {
+    if (!m_options.useSettings) return;
+    QSettings settings;
+    settings.setValue(kGeometryKey, saveGeometry());
+    settings.setValue(kStateKey, saveState(kLayoutVersion));
+}
+
+void MainWindow::resetLayout() {
+    restoreState(m_defaultState, kLayoutVersion);
+    for (QDockWidget* dock : findChildren<QDockWidget*>()) dock->show();
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    saveLayout();
+    m_runner->cancelAll();
+    event->accept();
+}
+
+void MainWindow::openPath(const QString& path) { m_loader->open(path); }
+
+bool MainWindow::showsEmptyState() const { return m_centre->currentWidget() == m_empty; }
+
+void MainWindow::onModelChanged() {
+    const qs::ModelInfo* info = m_document->info();
+    m_centre->setCurrentWidget(info ? static_cast<QWidget*>(m_tabs) : m_empty);
+    if (!info) {
+        setWindowTitle(tr("QuantScope"));
+        m_modelStatus->setText(tr("No model"));
+        return;
+    }
+    setWindowTitle(tr("%1 — QuantScope").arg(QFileInfo(m_document->path()).fileName()));
+    m_modelStatus->setText(tr("%1 parameters · %2").arg(formatCount(info->parameters), formatBytes(info->footprint.total)));
+}
+
+void MainWindow::chooseFile() {
+    QSettings settings;
+    const QString path = QFileDialog::getOpenFileName(
+        this, tr("Open Checkpoint"), settings.value(kLastDirKey).toString(),
+        tr("Checkpoints (*.safetensors *.gguf *.bin *.h5 *.hdf5 *.keras *.json);;All files (*)"));
+    if (path.isEmpty()) return;
+    settings.setValue(kLastDirKey, QFileInfo(path).absolutePath());
+    openPath(path);
+}
+
+void MainWindow::chooseFolder() {
+    QSettings settings;
+    const QString path = QFileDialog::getExistingDirectory(this, tr("Open Checkpoint Folder"),
+                                                           settings.value(kLastDirKey).toString());
+    if (path.isEmpty()) return;
+    settings.setValue(kLastDirKey, path);
+    openPath(path);
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+    if (localPaths(event->mimeData()).isEmpty()) return event->ignore();
+    event->acceptProposedAction();
+    m_empty->setDropHighlight(true);
+}
+
+void MainWindow::dragMoveEvent(QDragMoveEvent* event) {
+    if (localPaths(event->mimeData()).isEmpty()) return event->ignore();
+    event->acceptProposedAction();
+}
+
+void MainWindow::dragLeaveEvent(QDragLeaveEvent* event) {
+    m_empty->setDropHighlight(false);
+    event->accept();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+    m_empty->setDropHighlight(false);
+    const QStringList paths = localPaths(event->mimeData());
+    if (paths.isEmpty()) return event->ignore();
+    event->acceptProposedAction();
+    if (paths.size() > 1)
+        m_log->info(tr("drop"), tr("%1 items dropped; opening the first, %2").arg(paths.size()).arg(paths.first()));
+    openPath(paths.first());
+}
+
+}  // namespace qsui

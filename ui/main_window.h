@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// MainWindow: wires the document, the views, the docks, the actions and the loader together; it holds no
+// logic of its own beyond that (views live one per file, loading in LoadController, jobs in JobRunner).
+//
+// Opening: File > Open / Open Folder / Open Recent, a file or folder dropped anywhere on the window, or
+// openPath() (command line). Every load runs on the JobRunner; Esc cancels the running job.
+// Layout: docks "Model" (tree), "Summary", "Log & issues" around central tabs (Footprint; issue 5 adds
+// more), with an empty state in the centre until a model is loaded. Geometry and dock layout persist in
+// QSettings when MainWindowOptions::useSettings. UI thread only.
+#pragma once
+
+#include <QMainWindow>
+
+#include "ui/view_registry.h"
+
+class QAction;
+class QStackedWidget;
+class QTabWidget;
+class QLabel;
+
+namespace qsui {
+
+class Document;
+class EmptyStateView;
+class FootprintView;
+class JobRunner;
+class JobStatusWidget;
+class LoadController;
+class LogDock;
+class LogModel;
+class ModelTreeDock;
+class RecentFiles;
+class SummaryView;
+
+struct MainWindowOptions {
+    // Restore and save geometry, dock layout and recent files in QSettings. Off for --screenshot runs, so
+    // they are reproducible and leave the user's settings alone.
+    bool useSettings = true;
+};
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    // `runner` (and the task arena it uses) must outlive the window.
+    explicit MainWindow(JobRunner* runner, MainWindowOptions options = {}, QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    void openPath(const QString& path);
+
+    Document* document() const { return m_document; }
+    LogModel* logModel() const { return m_log; }
+    LoadController* loader() const { return m_loader; }
+    JobRunner* jobRunner() const { return m_runner; }
+    ModelTreeDock* treeDock() const { return m_treeDock; }
+    SummaryView* summaryView() const { return m_summary; }
+    FootprintView* footprintView() const { return m_footprint; }
+    LogDock* logDock() const { return m_logDock; }
+    JobStatusWidget* jobStatus() const { return m_jobStatus; }
+    RecentFiles* recentFiles() const { return m_recent; }
+    EmptyStateView* emptyState() const { return m_empty; }
+    bool showsEmptyState() const;
+    const ViewRegistry& views() const { return m_views; }
+    ViewRegistry& views() { return m_views; }
+
+protected:
+    void closeEvent(QCloseEvent* event) override;
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dragMoveEvent(QDragMoveEvent* event) override;
+    void dragLeaveEvent(QDragLeaveEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
+
+private:
+    void createCentre();
+    void createDocks();
+    void createActions();
+    void registerViews();
+    void restoreLayout();
+    void saveLayout() const;
+    void resetLayout();
+    void onModelChanged();
+    void chooseFile();
+    void chooseFolder();
+
+    MainWindowOptions m_options;
+    JobRunner* m_runner;
+    Document* m_document;
+    LogModel* m_log;
+    LoadController* m_loader;
+    ViewRegistry m_views;
+
+    QStackedWidget* m_centre = nullptr;
+    EmptyStateView* m_empty = nullptr;
+    QTabWidget* m_tabs = nullptr;
+    FootprintView* m_footprint = nullptr;
+    ModelTreeDock* m_treeDock = nullptr;
+    QDockWidget* m_summaryDock = nullptr;
+    SummaryView* m_summary = nullptr;
+    LogDock* m_logDock = nullptr;
+    JobStatusWidget* m_jobStatus = nullptr;
+    QLabel* m_modelStatus = nullptr;
+    RecentFiles* m_recent = nullptr;
+    QAction* m_cancelAction = nullptr;
+    QByteArray m_defaultState;
+};
+
+}  // namespace qsui

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "ui/recent_files.h"
+
+#include <QDir>
+#include <QFileInfo>
+#include <QMenu>
+#include <QSettings>
+
+namespace qsui {
+namespace {
+const QString kKey = QStringLiteral("recentFiles");
+}
+
+RecentFiles::RecentFiles(QMenu* menu, bool persistent, QObject* parent)
+    : QObject(parent), m_menu(menu), m_persistent(persistent) {
+    if (m_persistent) m_paths = QSettings().value(kKey).toStringList().mid(0, kMax);
+    connect(m_menu, &QMenu::aboutToShow, this, &RecentFiles::rebuildMenu);
+    rebuildMenu();
+}
+
+void RecentFiles::add(const QString& path) {
+    const QString clean = QDir::cleanPath(QFileInfo(path).absoluteFilePath());
+    m_paths.removeAll(clean);
+    m_paths.prepend(clean);
+    while (m_paths.size() > kMax) m_paths.removeLast();
+    save();  // the menu is rebuilt when next shown (rebuilding here could delete a triggering action)
+}
+
+void RecentFiles::clear() {
+    m_paths.clear();
+    save();
+}
+
+void RecentFiles::save() {
+    if (m_persistent) QSettings().setValue(kKey, m_paths);
+}
+
+void RecentFiles::rebuildMenu() {
+    m_menu->clear();
+    for (int i = 0; i < m_paths.size(); ++i) {
+        const QString& path = m_paths[i];
+        const QFileInfo info(path);
+        QString text = QStringLiteral("&%1  %2").arg((i + 1) % 10).arg(info.fileName().replace('&', "&&"));
+        if (info.isDir()) text += QLatin1Char('/');
+        QAction* action = m_menu->addAction(text);
+        action->setToolTip(path);
+        action->setStatusTip(path);
+        if (!info.exists()) {
+            action->setEnabled(false);
+            action->setText(text + tr(" (missing)"));
+        }
+        connect(action, &QAction::triggered, this, [this, path] { emit openRequested(path); });
+    }
+    if (m_paths.isEmpty()) m_menu->addAction(tr("No recent files"))->setEnabled(false);
+    m_menu->addSeparator();
+    QAction* clearAction = m_menu->addAction(tr("Clear Recent Files"), this, &RecentFiles::clear);
+    clearAction->setEnabled(!m_paths.isEmpty());
+    m_menu->setToolTipsVisible(true);
+}
+
+}  // namespace qsui

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "ui/screenshot_task.h"
+
+#include <QFileInfo>
+#include <QPixmap>
+#include <QTimer>
+
+#include "ui/load_controller.h"
+#include "ui/log/log_model.h"
+#include "ui/main_window.h"
+
+namespace qsui {
+namespace {
+
+// Time for posted layout and paint requests to settle after the view changed, before grabbing.
+constexpr int kSettleMs = 150;
+
+QString lastError(const LogModel* log) {
+    const QList<LogEntry>& entries = log->entries();
+    for (auto it = entries.crbegin(); it != entries.crend(); ++it)
+        if (it->severity == Severity::Error) return it->message;
+    return QStringLiteral("unknown error");
+}
+
+}  // namespace
+
+ScreenshotTask::ScreenshotTask(MainWindow* window, QString output, QString view, QString path, QObject* parent)
+    : QObject(parent), m_window(window), m_output(std::move(output)), m_view(std::move(view)), m_path(std::move(path)) {}
+
+void ScreenshotTask::start() {
+    if (!m_window->views().contains(m_view)) {
+        const QString message = tr("unknown view '%1' (one of: %2)").arg(m_view, m_window->views().names().join('|'));
+        QTimer::singleShot(0, this, [this, message] { emit finished(2, message); });
+        return;
+    }
+    if (m_path.isEmpty()) {
+        QTimer::singleShot(0, this, &ScreenshotTask::showAndCapture);
+        return;
+    }
+    connect(m_window->loader(), &LoadController::loadFinished, this, [this](const QString& path, bool ok) {
+        if (ok) {
+            showAndCapture();
+            return;
+        }
+        Q_UNUSED(path);
+        emit finished(1, lastError(m_window->logModel()));
+    }, Qt::SingleShotConnection);
+    m_window->openPath(m_path);
+}
+
+void ScreenshotTask::showAndCapture() {
+    m_window->views().show(m_view);
+    QTimer::singleShot(kSettleMs, this, &ScreenshotTask::capture);
+}
+
+void ScreenshotTask::capture() {
+    const QPixmap pixmap = m_window->grab();
+    if (pixmap.isNull() || !pixmap.save(m_output, "PNG")) {
+        emit finished(1, tr("could not write %1").arg(QFileInfo(m_output).absoluteFilePath()));
+        return;
+    }
+    emit finished(0, tr("wrote %1 (%2x%3)").arg(QFileInfo(m_output).absoluteFilePath()).arg(pixmap.width()).arg(pixmap.height()));
+}
+
+}  // namespace qsui

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// ScreenshotTask: `quantscope --screenshot FILE.png [--view NAME] [PATH]` — loads PATH (if given) through the
+// window's normal loader, waits for the job in the event loop, brings the view to the front, renders the
+// window with QWidget::grab() and writes the PNG. Works on any platform plugin, offscreen included.
+// finished(exitCode, message): 0 on success; 1 when the load or the write failed; 2 for an unknown view.
+// UI thread only.
+#pragma once
+
+#include <QObject>
+#include <QString>
+
+namespace qsui {
+
+class MainWindow;
+
+class ScreenshotTask : public QObject {
+    Q_OBJECT
+public:
+    ScreenshotTask(MainWindow* window, QString output, QString view, QString path, QObject* parent = nullptr);
+
+    void start();
+
+signals:
+    void finished(int exitCode, const QString& message);
+
+private:
+    void showAndCapture();
+    void capture();
+
+    MainWindow* m_window;
+    QString m_output;
+    QString m_view;
+    QString m_path;
+};
+
+}  // namespace qsui

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "ui/summary/summary_view.h"
+
+#include <algorithm>
+
+#include <QFileInfo>
+
+#include "ui/document.h"
+#include "ui/util/format.h"
+#include "ui/util/role_style.h"
+
+namespace qsui {
+namespace {
+
+QString qstr(std::string_view s) { return QString::fromUtf8(s.data(), qsizetype(s.size())); }
+QString esc(const QString& s) { return s.toHtmlEscaped(); }
+QString esc(const std::string& s) { return QString::fromStdString(s).toHtmlEscaped(); }
+
+QString row(const QString& key, const QString& valueHtml) {
+    return QStringLiteral("<tr><td class='k'>%1</td><td>%2</td></tr>").arg(key.toHtmlEscaped(), valueHtml);
+}
+
+QString formatDouble(double v) { return QString::number(v, 'g', 6); }
+
+}  // namespace
+
+SummaryView::SummaryView(Document* document, QWidget* parent) : QTextBrowser(parent), m_document(document) {
+    setObjectName(QStringLiteral("summaryView"));
+    setOpenLinks(false);
+    setAcceptDrops(false);  // a dropped checkpoint opens it (handled by the window)
+    setToolTip(tr("Summary of the loaded model; select text to copy it"));
+    connect(document, &Document::modelChanged, this, &SummaryView::rebuild);
+    connect(document, &Document::selectionChanged, this, &SummaryView::rebuild);
+    rebuild();
+}
+
+void SummaryView::rebuild() {
+    const QString muted = palette().color(QPalette::Disabled, QPalette::Text).name();
+    QString h = QStringLiteral("<style>td{padding:1px 8px 1px 0;vertical-align:top} td.k{color:%1;white-space:nowrap}"
+                               " h3{margin:2px 0} h4{margin:10px 0 2px 0}</style>")
+                    .arg(muted);
+    const qs::Checkpoint* ckpt = m_document->checkpoint();
+    const qs::ModelInfo* info = m_document->info();
+    if (!ckpt || !info) {
+        h += tr("<p style='color:%1'>No model loaded.</p>").arg(muted);
+        m_html = h;
+        setHtml(h);
+        return;
+    }
+    const QString path = m_document->path();
+    h += QStringLiteral("<h3>%1</h3><div style='color:%2'>%3</div>")
+             .arg(esc(QFileInfo(path).fileName()), muted, esc(path));
+
+    h += QStringLiteral("<h4>%1</h4><table>").arg(tr("Model"));
+    const QString format = qstr(qs::fileFormatName(ckpt->format));
+    const QString detail = QString::fromStdString(ckpt->formatDetail);
+    h += row(tr("Format"), detail.isEmpty() || detail == format
+                               ? esc(format)
+                               : QStringLiteral("%1 — %2").arg(esc(format), esc(detail)));
+    h += row(tr("Architecture"),
+             tr("%1 <span style='color:%2'>(from %3)</span>").arg(esc(info->architecture), muted, esc(info->source)));
+    h += row(tr("Llama family"), info->llamaFamily ? tr("yes — runnable by the engine")
+                                                   : tr("no — inspection only"));
+    h += row(tr("Parameters"), tr("%1 <span style='color:%2'>(%3)</span>")
+                                   .arg(formatCount(info->parameters), muted,
+                                        info->tie ? tr("tied pair counted once") : tr("buffers excluded")));
+    QString tie = tr("none");
+    if (info->tie) {
+        const auto name = [&](int i) {
+            return i >= 0 && size_t(i) < ckpt->tensors.size() ? esc(ckpt->tensors[size_t(i)].name) : tr("(not stored)");
+        };
+        const QString pair = info->tie->head >= 0
+                                 ? tr("%1 ↔ %2").arg(name(info->tie->embedding), name(info->tie->head))
+                                 : tr("%1 is also the head (none stored)").arg(name(info->tie->embedding));
+        tie = tr("%1<br><span style='color:%2'>%3</span>").arg(pair, muted, esc(info->tie->describe()));
+        if (!info->tie->verifiedFully) tie += tr(" (bytes compared by sampling)");
+    }
+    h += row(tr("Tie"), tie);
+    int layers = 0;
+    for (const qs::TensorEntry& e : info->entries) layers = std::max(layers, e.layer + 1);
+    h += row(tr("Tensors"), layers == 0 ? QString::number(ckpt->tensors.size())
+                                        : tr("%1 in %n layer(s)", "", layers).arg(ckpt->tensors.size()));
+    QString footprint = formatBytes(info->footprint.total);
+    if (info->footprint.tiedHeadBytes > 0)
+        footprint += tr(" <span style='color:%1'>(tied head counted 0; untying adds %2)</span>")
+                         .arg(muted, formatBytes(info->footprint.tiedHeadBytes));
+    h += row(tr("Total size"), footprint);
+    h += row(tr("In file"), tr("%1 of tensor data").arg(formatBytes(ckpt->totalBytes())));
+    h += row(tr("Tokenizer"), ckpt->tokenizerPath.empty() ? tr("none found beside the checkpoint")
+                                                          : esc(ckpt->tokenizerPath));
+    h += QStringLiteral("</table>");
+
+    const qs::Hyperparameters& hp = info->hp;
+    h += QStringLiteral("<h4>%1</h4>").arg(tr("Hyperparameters"));
+    if (hp.dim <= 0 && hp.layers <= 0 && hp.vocab <= 0) {
+        h += tr("<div style='color:%1'>not recognised for this architecture</div>").arg(muted);
+    } else {
+        // Unknown values are 0 in ModelInfo; show them as a dash rather than a misleading 0.
+        auto num = [](int64_t v) { return v > 0 ? formatCount(uint64_t(v)) : QStringLiteral("—"); };
+        h += QStringLiteral("<table>");
+        h += row(tr("dim"), num(hp.dim)) + row(tr("hidden (FFN)"), num(hp.hidden)) + row(tr("layers"), num(hp.layers)) +
+             row(tr("heads / KV heads"), QStringLiteral("%1 / %2").arg(num(hp.heads), num(hp.kvHeads))) +
+             row(tr("head dim"), num(hp.headDim)) + row(tr("vocab"), num(hp.vocab)) + row(tr("context"), num(hp.context));
+        if (info->llamaFamily)
+            h += row(tr("RoPE θ / layout"),
+                     QStringLiteral("%1 / %2").arg(formatDouble(hp.ropeTheta),
+                                                   info->rope == qs::RopeLayout::AdjacentPairs ? tr("adjacent pairs")
+                                                                                               : tr("rotate half"))) +
+                 row(tr("norm ε"), formatDouble(hp.normEps));
+        h += QStringLiteral("</table>");
+    }
+
+    std::vector<std::string> warnings = ckpt->warnings;
+    warnings.insert(warnings.end(), info->warnings.begin(), info->warnings.end());
+    h += QStringLiteral("<h4>%1</h4>").arg(tr("Warnings (%1)").arg(warnings.size()));
+    if (warnings.empty()) {
+        h += tr("<div style='color:%1'>none</div>").arg(muted);
+    } else {
+        h += QStringLiteral("<ul style='margin:0'>");
+        for (const std::string& w : warnings) h += QStringLiteral("<li style='color:#9a6700'>%1</li>").arg(esc(w));
+        h += QStringLiteral("</ul>");
+    }
+
+    const int sel = m_document->selectedTensor();
+    if (sel >= 0 && size_t(sel) < ckpt->tensors.size() && size_t(sel) < info->entries.size()) {
+        const qs::TensorInfo& t = ckpt->tensors[size_t(sel)];
+        const qs::TensorEntry& e = info->entries[size_t(sel)];
+        h += QStringLiteral("<h4>%1</h4><table>").arg(tr("Selected tensor"));
+        h += row(tr("Name"), esc(t.name));
+        h += row(tr("Role"), QStringLiteral("<span style='color:%1'>■</span> %2%3")
+                                 .arg(roleColor(e.role).name(), esc(roleLabel(e.role)),
+                                      e.kind == qs::TensorKind::Unknown
+                                          ? QString()
+                                          : QStringLiteral(" (%1)").arg(esc(qstr(qs::tensorKindName(e.kind))))));
+        h += row(tr("Layer"), e.layer >= 0 ? QString::number(e.layer) : tr("—"));
+        h += row(tr("Shape"), formatShape(t.shape)) + row(tr("DType"), esc(qstr(qs::dtypeName(t.dtype))));
+        h += row(tr("Size"), tr("%1 (%2 bytes)").arg(formatBytes(t.bytes), formatCount(t.bytes)));
+        h += row(tr("Elements"), formatCount(t.elements()) + (e.isParameter ? QString() : tr(" (buffer)")));
+        h += row(tr("Offset"), t.file >= 0 ? tr("%1 in file %2").arg(formatCount(t.offset)).arg(t.file)
+                                           : tr("not memory-mapped"));
+        h += QStringLiteral("</table>");
+    }
+    m_html = h;
+    setHtml(h);
+}
+
+}  // namespace qsui

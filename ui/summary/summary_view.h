@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// SummaryView: the model at a glance — format and its detail, architecture and where it was read from,
+// hyperparameters, parameter count (a tied pair counted once), the tie, sizes, warnings — plus the selected
+// tensor. Read-only rich text, so everything can be selected and copied. Rebuilt on Document signals.
+// UI thread only.
+#pragma once
+
+#include <QTextBrowser>
+
+namespace qsui {
+
+class Document;
+
+class SummaryView : public QTextBrowser {
+    Q_OBJECT
+public:
+    explicit SummaryView(Document* document, QWidget* parent = nullptr);
+
+    // The HTML currently shown (for tests and copy).
+    QString summaryHtml() const { return m_html; }
+
+private:
+    void rebuild();
+
+    Document* m_document;
+    QString m_html;
+};
+
+}  // namespace qsui
