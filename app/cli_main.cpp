@@ -15,6 +15,7 @@ const qscli::Command kCommands[] = {
     {"ppl", "ppl MODEL --text FILE [--ctx N] [--protocol P] [--json]   perplexity", qscli::runPpl},
     {"chat", "chat MODEL [--template plain|llama2]       chat on stdin/stdout", qscli::runChat},
     {"bench", "bench MODEL [--threads N]                 tokens per second, peak memory", qscli::runBench},
+    {"quantize", "quantize MODEL [--map F] [--rule ROLE=SCHEME]... [--json]  per-tensor scheme, bytes, error", qscli::runQuantize},
     {"quant-raw", "quant-raw --scheme S --rows R --cols C IN.f32 OUT   raw float32 -> packed blocks", qscli::runQuantRaw},
     {"dequant-raw", "dequant-raw --scheme S --rows R --cols C IN OUT.f32 packed blocks -> raw float32",
      qscli::runDequantRaw},

@@ -1,9 +1,40 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "ui/document.h"
 
+#include <QUndoCommand>
+#include <QUndoStack>
+
 namespace qsui {
 
-Document::Document(QObject* parent) : QObject(parent) {}
+namespace {
+
+bool sameRules(const qs::QuantMap& a, const qs::QuantMap& b) {
+    if (a.rules.size() != b.rules.size()) return false;
+    for (size_t i = 0; i < a.rules.size(); ++i) {
+        const qs::QuantRule &x = a.rules[i], &y = b.rules[i];
+        if (x.role != y.role || x.layersText() != y.layersText() || x.patternText() != y.patternText() ||
+            x.scheme != y.scheme || x.comment != y.comment)
+            return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+// One map edit: holds the maps before and after, and applies one or the other.
+class SetQuantMapCommand : public QUndoCommand {
+public:
+    SetQuantMapCommand(Document* doc, qs::QuantMap before, qs::QuantMap after, const QString& text)
+        : QUndoCommand(text), m_doc(doc), m_before(std::move(before)), m_after(std::move(after)) {}
+    void undo() override { m_doc->applyQuantMap(m_before); }
+    void redo() override { m_doc->applyQuantMap(m_after); }
+
+private:
+    Document* m_doc;
+    qs::QuantMap m_before, m_after;
+};
+
+Document::Document(QObject* parent) : QObject(parent), m_undo(new QUndoStack(this)) {}
 
 int Document::tensorCount() const { return m_model ? int(m_model->checkpoint->tensors.size()) : 0; }
 
@@ -11,7 +42,9 @@ void Document::setModel(std::shared_ptr<const LoadedModel> model) {
     const bool hadSelection = m_selected >= 0;
     m_model = std::move(model);
     m_selected = -1;
+    resolve();
     emit modelChanged();
+    emit quantMapChanged();
     if (hadSelection) emit selectionChanged(-1);
 }
 
@@ -20,6 +53,28 @@ void Document::selectTensor(int index) {
     if (index == m_selected) return;
     m_selected = index;
     emit selectionChanged(index);
+}
+
+void Document::setQuantMap(qs::QuantMap map, const QString& undoText) {
+    if (sameRules(map, m_map)) return;
+    m_undo->push(new SetQuantMapCommand(this, m_map, std::move(map), undoText));  // push() calls redo()
+}
+
+void Document::applyQuantMap(const qs::QuantMap& map) {
+    m_map = map;
+    resolve();
+    emit quantMapChanged();
+}
+
+void Document::resolve() {
+    m_resolved.reset();
+    m_resolveError.clear();
+    if (!m_model) return;
+    auto r = qs::resolveMap(m_map, m_model->checkpoint->tensors, m_model->info);
+    if (r)
+        m_resolved = std::move(r.value());
+    else
+        m_resolveError = QString::fromStdString(r.message());
 }
 
 }  // namespace qsui

@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Document: the one object that owns what the window shows — the loaded checkpoint and its ModelInfo, and
-// the tensor selection. Views read it and listen to its typed change signals; they never keep copies of
-// core data. (Issue 5 adds the quantization map, its QUndoStack and cached statistics here.)
+// the tensor selection, the quantization map with its undo stack, and the map resolved against the model.
+// Views read it and listen to its typed change signals; they never keep copies of core data.
+//
+// Map edits: every change of the map goes through setQuantMap(), which pushes one QUndoCommand on the undo
+// stack (so Ctrl+Z / Ctrl+Shift+Z undo and redo every edit); undo/redo re-apply the previous/next map through
+// the same path. After each change the map is re-resolved against the model (arithmetic, no job) and
+// quantMapChanged() is emitted; views that cache per-tensor results compare the tensor's resolved scheme
+// (resolvedMap()->tensors[i].scheme) with the one their cache entry was computed for.
 //
 // Ownership: the loaded model is held as shared_ptr<const LoadedModel>, so a background job (statistics,
 // quantization) can keep reading the checkpoint it started on while the user opens another one.
@@ -9,12 +15,17 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include <QObject>
 #include <QString>
 
 #include "core/io/checkpoint.h"
 #include "core/model/model_info.h"
+#include "core/quant/quant_map.h"
+#include "core/quant/quant_map_resolve.h"
+
+class QUndoStack;
 
 namespace qsui {
 
@@ -47,13 +58,34 @@ public:
     // Selects tensor `index` (-1 clears); out-of-range indices clear. Emits selectionChanged only on change.
     void selectTensor(int index);
 
+    // The quantization map (kept across model loads: a map is written in roles and patterns, not indices).
+    const qs::QuantMap& quantMap() const { return m_map; }
+    // The map resolved against the current model; null without a model. Errors of resolution (which only
+    // inconsistent input produces) are in resolveError().
+    const qs::ResolvedMap* resolvedMap() const { return m_resolved ? &*m_resolved : nullptr; }
+    QString resolveError() const { return m_resolveError; }
+    // Replaces the map as one undoable edit labelled `undoText` ("Add rule", "Preset: nf4 everywhere").
+    // A map equal to the current one pushes nothing.
+    void setQuantMap(qs::QuantMap map, const QString& undoText);
+    QUndoStack* undoStack() const { return m_undo; }
+
 signals:
     void modelChanged();
     void selectionChanged(int tensorIndex);
+    // The map or its resolution changed (after an edit, undo, redo, or a new model).
+    void quantMapChanged();
 
 private:
+    friend class SetQuantMapCommand;
+    void applyQuantMap(const qs::QuantMap& map);  // no undo entry; re-resolves and emits quantMapChanged
+    void resolve();
+
     std::shared_ptr<const LoadedModel> m_model;
     int m_selected = -1;
+    qs::QuantMap m_map;
+    std::optional<qs::ResolvedMap> m_resolved;
+    QString m_resolveError;
+    QUndoStack* m_undo = nullptr;
 };
 
 }  // namespace qsui

@@ -16,6 +16,7 @@ int runGenerate(int argc, char** argv, int first);
 int runPpl(int argc, char** argv, int first);
 int runChat(int argc, char** argv, int first);
 int runBench(int argc, char** argv, int first);
+int runQuantize(int argc, char** argv, int first);
 int runQuantRaw(int argc, char** argv, int first);
 int runDequantRaw(int argc, char** argv, int first);
 

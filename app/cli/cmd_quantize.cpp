@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// quantscope-cli quantize MODEL [--map MAP.json] [--rule ROLE=SCHEME ...] [--json]
+//                               [--export-tensor-types FILE] [--save-map FILE] [--threads N]
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <optional>
+
+#include <tbb/task_arena.h>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "core/io/checkpoint.h"
+#include "core/model/model_info.h"
+#include "core/quant/apply_map.h"
+#include "core/quant/quant_map.h"
+#include "core/quant/quant_map_export.h"
+#include "core/quant/quant_map_resolve.h"
+#include "core/quant/quantize_report.h"
+
+namespace qscli {
+
+namespace {
+
+volatile std::sig_atomic_t g_interrupted = 0;
+void onInterrupt(int) { g_interrupted = 1; }
+
+constexpr const char* kUsage =
+    "usage: quantscope-cli quantize MODEL [--map MAP.json] [--rule ROLE=SCHEME ...] [--json]\n"
+    "                                     [--export-tensor-types FILE] [--save-map FILE] [--threads N]\n"
+    "Quantizes every tensor the map selects and reports, per tensor, the scheme, the bytes and the error\n"
+    "(RMSE, SQNR), then per-role totals. Nothing is written to the model.\n"
+    "  --map FILE       quantization map JSON: {\"version\":1,\"rules\":[{\"role\":\"body\",\"layers\":\"0-3\",\n"
+    "                   \"pattern\":\"glob:*attn*\",\"scheme\":\"q4_K\"}]}\n"
+    "  --rule R=S       one rule: role R (embedding, head, attention, mlp, norm, body, all) gets scheme S\n"
+    "                   (q8_0, q4_K, nf4, int4_g128, ... or keep); repeatable, appended after the map's rules.\n"
+    "                   A later rule wins; `all` and `body` leave 1-D tensors (norms) as stored.\n"
+    "  --json           one JSON object (tensors[], roles{}, footprint{before, after}) instead of the table\n"
+    "  --export-tensor-types FILE  write a llama.cpp --tensor-type-file for the resolved map (ggml types only)\n"
+    "  --save-map FILE  write the resolved map (rules + the scheme each tensor got) as JSON\n"
+    "  --threads N      worker threads (default: all cores); results do not depend on it\n";
+
+}  // namespace
+
+int runQuantize(int argc, char** argv, int first) {
+    Args args({"map", "rule", "export-tensor-types", "save-map", "threads"}, {"json", "help"});
+    if (!args.parse(argc, argv, first)) return fail("quantize", args.error(), kExitUsage);
+    if (args.flag("help")) {
+        std::fputs(kUsage, stdout);
+        return kExitOk;
+    }
+    if (args.positional().size() != 1) return fail("quantize", "expects exactly one MODEL path (see --help)", kExitUsage);
+    if (!args.has("map") && !args.has("rule"))
+        return fail("quantize", "nothing to do: give --map FILE and/or --rule ROLE=SCHEME (see --help)", kExitUsage);
+    auto threads = args.integer("threads", 0);
+    if (!threads || *threads < 0 || *threads > 4096)
+        return fail("quantize", args.error().empty() ? "--threads expects 0..4096" : args.error(), kExitUsage);
+
+    qs::QuantMap map;
+    if (auto path = args.value("map")) {
+        auto m = qs::loadQuantMap(*path);
+        if (!m) return fail("quantize", m.message());
+        map = std::move(*m);
+    }
+    for (const std::string& spec : args.values("rule")) {
+        auto r = qs::parseRuleSpec(spec);
+        if (!r) return fail("quantize", r.message());
+        map.rules.push_back(std::move(*r));
+    }
+
+    auto ckpt = qs::openCheckpoint(args.positional()[0]);
+    if (!ckpt) return fail("quantize", ckpt.message());
+    const qs::Checkpoint& c = **ckpt;
+    const qs::ModelInfo info = qs::analyzeModel(c);
+    auto resolved = qs::resolveMap(map, c.tensors, info);
+    if (!resolved) return fail("quantize", resolved.message());
+
+    if (auto path = args.value("export-tensor-types")) {
+        auto text = qs::llamaCppTensorTypes(*resolved, c.tensors, info, c.format == qs::FileFormat::Gguf);
+        if (!text) return fail("quantize", text.message());
+        if (auto s = qs::writeFileAtomically(*path, *text); !s) return fail("quantize", s.message());
+    }
+    if (auto path = args.value("save-map")) {
+        const std::string text = qs::resolvedMapJson(*resolved, c.tensors, info).dump(1) + "\n";
+        if (auto s = qs::writeFileAtomically(*path, text); !s) return fail("quantize", s.message());
+    }
+
+    std::signal(SIGINT, onInterrupt);
+    const bool showProgress = !args.flag("json") && isatty(STDERR_FILENO);
+    qs::ApplyOptions options;
+    options.progress = [showProgress](double fraction, std::string_view stage) {
+        if (showProgress) std::fprintf(stderr, "\r%5.1f%% %-60.60s", 100.0 * fraction, std::string(stage).c_str());
+        return g_interrupted == 0;
+    };
+    std::optional<qs::Result<qs::ApplyResult>> applied;
+    auto run = [&] { applied.emplace(qs::applyMap(c, info, *resolved, options)); };
+    if (*threads > 0) tbb::task_arena(int(*threads)).execute(run);
+    else run();
+    if (showProgress) std::fprintf(stderr, "\r%-70s\r", "");
+    std::signal(SIGINT, SIG_DFL);
+    if (!applied->ok()) {
+        const bool cancelled = applied->message() == qs::kCancelledMessage;
+        return fail("quantize", applied->message(), cancelled ? kExitCancelled : kExitFailure);
+    }
+
+    if (args.flag("json")) {
+        std::string s = qs::quantizeReportJson(c, info, *resolved, applied->value()).dump(1);
+        std::fwrite(s.data(), 1, s.size(), stdout);
+        std::fputc('\n', stdout);
+    } else {
+        std::string s = qs::quantizeReportText(c, info, *resolved, applied->value());
+        std::fwrite(s.data(), 1, s.size(), stdout);
+        for (const auto& w : applied->value().warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+    }
+    return kExitOk;
+}
+
+}  // namespace qscli

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Whole-model application of a resolved quantization map: every tensor the map quantizes is decoded to
+// float, quantized with its scheme, dequantized and compared with the original (core/stats), and handed to
+// a callback that decides what to keep (the inference engine keeps the QuantizedTensor; the CLI only the
+// statistics).
+//
+// Streaming and memory: tensors are processed in file order, in batches of consecutive tensors whose float
+// sizes add up to at most ApplyOptions::batchElements (default: the largest quantized tensor), so peak memory
+// stays near 2 x 4 bytes x max(batch, largest tensor) (original + dequantized floats) plus the packed
+// output, never the whole model. Within a batch the tensors run concurrently (oneTBB), and each large tensor
+// is also split over rows (quantizeParallel, parallel dequantization and statistics).
+//
+// Determinism: every scheme's parallel quantization and the statistics are independent of the thread count,
+// and callbacks run in tensor order on the calling thread, so results are identical whatever the arena.
+//
+// Progress and cancellation: ApplyOptions::progress gets the fraction of quantized elements done and a stage
+// ("quantizing blk.3.attn_q.weight"); returning false stops promptly (between tensors and inside a tensor's
+// row loop) and applyMap returns the error kCancelledMessage. Runs in the caller's task arena.
+#pragma once
+
+#include <array>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/io/checkpoint.h"
+#include "core/jobs/progress.h"
+#include "core/model/model_info.h"
+#include "core/quant/quant_map_resolve.h"
+#include "core/quant/scheme.h"
+#include "core/stats/error_stats.h"
+#include "core/util/result.h"
+
+namespace qs {
+
+struct ApplyOptions {
+    bool computeStats = true;   // false: quantize only (the callback gets empty statistics)
+    int histogramBins = 0;      // per-tensor weight and error histograms (0: none)
+    uint64_t batchElements = 0; // float elements in flight across concurrent tensors (0: the largest tensor)
+    ProgressFn progress;
+};
+
+struct AppliedTensor {
+    bool quantized = false;     // this tensor's bytes were quantized here
+    int tiedTo = -1;            // a tied head: shares the embedding's quantization (0 bytes, same statistics)
+    std::string scheme;         // scheme used ("" = stays as stored)
+    ByteBreakdown bytes;        // packed bytes (stored bytes as payload/overhead for a kept tensor, 0 when tied)
+    ErrorReport error;          // zero error for kept tensors; the embedding's for a tied head
+};
+
+struct ApplyResult {
+    std::vector<AppliedTensor> tensors;                 // parallel to Checkpoint::tensors
+    std::array<ErrorStats, kRoleCount> roleError{};     // over the quantized tensors of each role (ties once)
+    ErrorStats totalError;                              // over every quantized tensor
+    std::vector<std::string> warnings;                  // the resolution's warnings
+};
+
+// Receives each quantized tensor, in tensor order, on the calling thread. Take ownership of `q` to keep it.
+// Returning an error stops the job with that error.
+using AppliedTensorFn = std::function<Status(int tensorIndex, QuantizedTensor&& q, const ErrorReport& stats)>;
+
+// `resolved` must come from resolveMap over ckpt.tensors and info. Fails on a tensor that cannot be decoded
+// or quantized (the message names it), on a callback error, or with kCancelledMessage.
+Result<ApplyResult> applyMap(const Checkpoint& ckpt, const ModelInfo& info, const ResolvedMap& resolved,
+                             const ApplyOptions& options = {}, const AppliedTensorFn& onTensor = {});
+
+// Elements sharing one scale along a row for the clipping statistic (ErrorStatsOptions::clipBlock), from the
+// scheme's published layout: ggml q*_0/q*_1/iq4_nl 32, q4_K/q5_K 32 (sub-blocks), q2_K/q3_K/q6_K 16, f16/bf16
+// 1 (no scale: nothing counts as clipped); names with _g<G> G; nf4/fp4 64 (bitsandbytes' default block) or
+// _b<N>; anything else the whole row (0).
+int64_t clipBlockOf(const Scheme& scheme);
+
+}  // namespace qs

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "core/quant/footprint_after.h"
+
+#include <cctype>
+
+#include "core/util/check.h"
+
+namespace qs {
+
+nlohmann::json roleBytesJson(const RoleBytes& r) {
+    nlohmann::json j = nlohmann::json::object();
+    for (int k = 0; k < kRoleCount; ++k) j[std::string(roleName(Role(k)))] = r.byRole[size_t(k)];
+    j["body"] = r.body();
+    j["total"] = r.total;
+    return j;
+}
+
+ByteBreakdown storedBreakdown(const TensorInfo& t, int64_t rows, int64_t cols) {
+    ByteBreakdown b;
+    b.payload = t.bytes;
+    const DTypeInfo& di = dtypeInfo(t.dtype);
+    if (di.ggmlId < 0 || di.blockElems <= 1) return b;
+    // ggml block types: the registry spells them in ggml's case ("q4_K", "q8_0", "iq4_nl").
+    std::string name(di.name);
+    for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
+    if (name.size() > 2 && name.compare(name.size() - 2, 2, "_k") == 0) name.back() = 'K';
+    auto scheme = findScheme(name);
+    if (!scheme || !scheme->accepts(rows, cols)) return b;
+    ByteBreakdown packed = scheme->packedBytes(rows, cols);
+    return packed.total() == t.bytes ? packed : b;
+}
+
+MapFootprint footprintAfter(const ResolvedMap& resolved, const std::vector<TensorInfo>& tensors,
+                            const ModelInfo& info) {
+    QS_CHECK(resolved.tensors.size() == tensors.size() && info.entries.size() == tensors.size(),
+             "footprintAfter: resolved map for " + std::to_string(resolved.tensors.size()) + " tensors, model has " +
+                 std::to_string(tensors.size()));
+    MapFootprint f;
+    f.tensors.resize(tensors.size());
+    for (size_t i = 0; i < tensors.size(); ++i) {
+        const TensorInfo& t = tensors[i];
+        const TensorEntry& e = info.entries[i];
+        const TensorPlan& p = resolved.tensors[i];
+        TensorFootprint& tf = f.tensors[i];
+        if (e.tiedTo >= 0 || p.tiedTo >= 0) continue;  // a tied head: 0 before and after
+        tf.before = t.bytes;
+        if (!p.scheme.empty()) {
+            auto scheme = findScheme(p.scheme);
+            QS_CHECK(scheme != nullptr, "footprintAfter: scheme " + p.scheme + " vanished from the registry");
+            tf.after = scheme->packedBytes(p.rows, p.cols);
+        } else {
+            tf.after = storedBreakdown(t, p.rows, p.cols);
+        }
+        f.before.add(e.role, tf.before);
+        f.after.add(e.role, tf.after.total());
+        f.afterOverhead.add(e.role, tf.after.overhead());
+        if (e.isParameter) f.parameterElements += uint64_t(p.rows) * uint64_t(p.cols);
+    }
+    return f;
+}
+
+}  // namespace qs

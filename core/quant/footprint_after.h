@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The footprint of a model under a resolved quantization map: per tensor and per role, before and after,
+// with the metadata overhead (ByteBreakdown::overhead: scales, zeros, codebooks, outliers...) shown apart.
+// Arithmetic only (Scheme::packedBytes): nothing is quantized, so the UI can update it on every edit.
+//
+// Counting rules (the same as ModelInfo::footprint and `inspect`): a tied head counts 0 bytes before and after
+// (its bytes are the embedding's); a tensor that stays as stored keeps its stored bytes, split into payload
+// and overhead when the stored type is a registry scheme (a Q8_0 GGUF tensor: 32 payload + 2 scale bytes per
+// block), all payload otherwise (F32, F16, llama2.c Q8 groups); RoPE tables and other buffers count as stored.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/io/checkpoint.h"
+#include "core/model/model_info.h"
+#include "core/quant/quant_map_resolve.h"
+#include "core/quant/scheme.h"
+
+namespace qs {
+
+struct RoleBytes {
+    std::array<uint64_t, kRoleCount> byRole{};
+    uint64_t total = 0;
+    uint64_t body() const { return byRole[int(Role::Attention)] + byRole[int(Role::Mlp)]; }
+    void add(Role r, uint64_t bytes) {
+        byRole[int(r)] += bytes;
+        total += bytes;
+    }
+};
+
+// {"embedding", "head", "attention", "mlp", "body", "norm", "other", "total"} in bytes: the role keys of
+// `inspect`'s footprint plus attention and mlp.
+nlohmann::json roleBytesJson(const RoleBytes& r);
+
+struct TensorFootprint {
+    uint64_t before = 0;   // bytes as stored (0 for a tied head)
+    ByteBreakdown after;   // bytes under the map (all 0 for a tied head)
+};
+
+struct MapFootprint {
+    std::vector<TensorFootprint> tensors;  // parallel to Checkpoint::tensors
+    RoleBytes before, after;
+    RoleBytes afterOverhead;               // the part of `after` that is not payload
+    uint64_t parameterElements = 0;        // parameters counted once (a tied pair once), for bits per weight
+};
+
+// `resolved` must come from resolveMap over the same tensors and info (checked: a mismatch is a programming
+// error).
+MapFootprint footprintAfter(const ResolvedMap& resolved, const std::vector<TensorInfo>& tensors,
+                            const ModelInfo& info);
+
+// The byte breakdown of a tensor as stored (see the counting rules above).
+ByteBreakdown storedBreakdown(const TensorInfo& t, int64_t rows, int64_t cols);
+
+}  // namespace qs

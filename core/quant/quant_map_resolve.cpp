@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "core/quant/quant_map_resolve.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+#include "core/model/tensor_naming.h"
+#include "core/quant/scheme.h"
+
+namespace qs {
+
+namespace {
+
+// What a rule is matched against: a stored tensor, or the virtual head of a tie whose file stores none.
+struct Candidate {
+    Role role = Role::Other;
+    int layer = -1;
+    size_t rank = 0;
+    bool parameter = true;
+    std::string name, ggufName;
+};
+
+bool roleMatches(RuleRole rr, Role role) {
+    switch (rr) {
+        case RuleRole::Embedding: return role == Role::Embedding;
+        case RuleRole::Head: return role == Role::Head;
+        case RuleRole::Attention: return role == Role::Attention;
+        case RuleRole::Mlp: return role == Role::Mlp;
+        case RuleRole::Norm: return role == Role::Norm;
+        case RuleRole::Body: return role == Role::Attention || role == Role::Mlp;
+        case RuleRole::All: return true;
+    }
+    return false;
+}
+
+bool ruleMatches(const QuantRule& r, const Candidate& c) {
+    if (!c.parameter || c.rank == 0) return false;
+    // 1-D tensors (norms, biases) need a rule naming their role; see quant_map.h.
+    if (c.rank == 1 && (r.role == RuleRole::All || r.role == RuleRole::Body)) return false;
+    if (!roleMatches(r.role, c.role)) return false;
+    if (!r.matchesLayer(c.layer)) return false;
+    if (r.patternKind == QuantRule::PatternKind::None) return true;
+    return r.matchesName(c.name) || (!c.ggufName.empty() && c.ggufName != c.name && r.matchesName(c.ggufName));
+}
+
+int winningRule(const QuantMap& map, const Candidate& c, std::vector<bool>& used) {
+    int win = -1;
+    for (size_t k = 0; k < map.rules.size(); ++k)
+        if (ruleMatches(map.rules[k], c)) {
+            win = int(k);
+            used[k] = true;
+        }
+    return win;
+}
+
+std::string ruleLabel(const QuantMap& map, int k) {
+    return "rules[" + std::to_string(k) + "] (" + map.rules[size_t(k)].describe() + ")";
+}
+
+// Fills plan.scheme/requested/fallbackReason for a tensor governed by rule `win` (-1: none).
+Status choose(const QuantMap& map, int win, const TensorInfo& t, TensorPlan& plan, ResolvedMap& out, int index) {
+    plan.rule = win;
+    if (win < 0 || map.rules[size_t(win)].keeps()) return {};
+    const std::string& name = map.rules[size_t(win)].scheme;
+    plan.requested = name;
+    if (!dtypeConvertibleToFloat(t.dtype)) {
+        out.warnings.push_back(t.name + ": stored as " + std::string(dtypeName(t.dtype)) +
+                               ", which QuantScope cannot decode; it stays as stored (" + ruleLabel(map, win) + ")");
+        plan.requested.clear();
+        return {};
+    }
+    auto scheme = findScheme(name);
+    if (!scheme) return Error{"quantization map: " + ruleLabel(map, win) + ": scheme \"" + name + "\" is not in the registry"};
+    std::string reason = scheme->rejectReason(plan.rows, plan.cols);
+    if (reason.empty()) {
+        plan.scheme = scheme->name();
+        return {};
+    }
+    plan.fallbackReason = reason;
+    for (const std::string& cand : fallbackChain(name, plan.cols)) {
+        auto s = findScheme(cand);
+        if (s && s->accepts(plan.rows, plan.cols)) {
+            plan.scheme = s->name();
+            break;
+        }
+    }
+    out.fallbacks.push_back(index);
+    out.warnings.push_back(t.name + ": " + name + " cannot take it (" + reason + "); " +
+                           (plan.scheme.empty() ? std::string("no fallback accepts the shape, it stays as stored")
+                                                : "using " + plan.scheme + " instead"));
+    return {};
+}
+
+}  // namespace
+
+Result<std::pair<int64_t, int64_t>> matrixShape(const TensorInfo& t) {
+    if (t.shape.empty()) return std::pair<int64_t, int64_t>{1, 1};
+    int64_t rows = 1;
+    for (size_t d = 0; d + 1 < t.shape.size(); ++d) {
+        const int64_t n = t.shape[d];
+        if (n < 0 || (n > 0 && rows > std::numeric_limits<int64_t>::max() / n))
+            return Error{t.name + ": shape dimension " + std::to_string(n) + " is negative or overflows"};
+        rows *= n;
+    }
+    const int64_t cols = t.shape.back();
+    if (cols < 0 || (cols > 0 && rows > std::numeric_limits<int64_t>::max() / cols))
+        return Error{t.name + ": shape dimension " + std::to_string(cols) + " is negative or overflows"};
+    return std::pair<int64_t, int64_t>{rows, cols};
+}
+
+std::vector<std::string> fallbackChain(std::string_view scheme, int64_t cols) {
+    static const std::map<std::string, std::vector<std::string>, std::less<>> kGgml = {
+        {"q4_K", {"q5_0"}},
+        {"q5_K", {"q5_1"}},
+        {"q6_K", {"q8_0"}},
+        {"q2_K", {"iq4_nl", "q4_0"}},
+        {"q3_K", {"iq4_nl", "q4_0"}},
+        {"iq2_xxs", {"iq4_nl", "q4_0"}},
+        {"iq2_xs", {"iq4_nl", "q4_0"}},
+        {"iq2_s", {"iq4_nl", "q4_0"}},
+        {"iq3_xxs", {"iq4_nl", "q4_0"}},
+        {"iq3_s", {"iq4_nl", "q4_0"}},
+        {"iq1_s", {"iq4_nl", "q4_0"}},
+        {"iq1_m", {"iq4_nl", "q4_0"}},
+        {"iq4_xs", {"iq4_nl", "q4_0"}},
+        {"tq1_0", {"q4_0"}},
+        {"tq2_0", {"q4_0"}},
+    };
+    std::vector<std::string> chain;
+    if (auto it = kGgml.find(scheme); it != kGgml.end()) {
+        chain = it->second;
+    } else if (size_t g = scheme.rfind("_g"); g != std::string_view::npos) {
+        // <prefix>_g<G><suffix>: smaller groups that divide the row, largest first.
+        size_t d = g + 2, e = d;
+        while (e < scheme.size() && scheme[e] >= '0' && scheme[e] <= '9') ++e;
+        if (e > d && e - d <= 9) {
+            const int64_t group = std::stoll(std::string(scheme.substr(d, e - d)));
+            for (int64_t k = std::min(group - 1, cols); k >= 8; --k)
+                if (cols % k == 0)
+                    chain.push_back(std::string(scheme.substr(0, d)) + std::to_string(k) + std::string(scheme.substr(e)));
+        }
+    }
+    if (scheme != "f16") chain.push_back("f16");
+    return chain;
+}
+
+Result<ResolvedMap> resolveMap(const QuantMap& map, const std::vector<TensorInfo>& tensors, const ModelInfo& info) {
+    if (info.entries.size() != tensors.size())
+        return Error{"quantization map: the model analysis lists " + std::to_string(info.entries.size()) +
+                     " tensors but the checkpoint has " + std::to_string(tensors.size())};
+    ResolvedMap out;
+    out.map = map;
+    out.tensors.resize(tensors.size());
+    std::vector<bool> used(map.rules.size(), false);
+    std::vector<int> winner(tensors.size(), -1);
+
+    auto candidateOf = [&](size_t i) {
+        const TensorInfo& t = tensors[i];
+        const TensorEntry& e = info.entries[i];
+        Candidate c{e.role, e.layer, t.shape.size(), e.isParameter, t.name, ggufTensorName(e.kind, e.layer)};
+        return c;
+    };
+    for (size_t i = 0; i < tensors.size(); ++i) {
+        auto shape = matrixShape(tensors[i]);
+        if (!shape) return Error{"quantization map: " + shape.message()};
+        out.tensors[i].rows = shape->first;
+        out.tensors[i].cols = shape->second;
+        winner[i] = winningRule(map, candidateOf(i), used);
+    }
+
+    // The tied pair: one decision for both (see the header).
+    int emb = -1, head = -1;
+    if (info.tie && info.tie->embedding >= 0 && size_t(info.tie->embedding) < tensors.size()) {
+        emb = info.tie->embedding;
+        const int h = info.tie->head;
+        if (h >= 0 && size_t(h) < tensors.size() && info.entries[size_t(h)].tiedTo == emb) head = h;
+        int headWin = -1;
+        if (head >= 0) {
+            headWin = winner[size_t(head)];
+        } else if (h < 0) {
+            Candidate virt = candidateOf(size_t(emb));
+            virt.role = Role::Head;
+            virt.layer = -1;
+            virt.name = virt.ggufName = "output.weight";
+            headWin = winningRule(map, virt, used);
+        }
+        const int embWin = winner[size_t(emb)];
+        out.tieRule = std::max(embWin, headWin);
+        if (embWin >= 0 && headWin >= 0 && map.rules[size_t(embWin)].scheme != map.rules[size_t(headWin)].scheme) {
+            out.tieDisagreement = true;
+            out.warnings.push_back("tied embedding/head: " + ruleLabel(map, embWin) + " for the embedding and " +
+                                   ruleLabel(map, headWin) + " for the head disagree; the pair is stored once as " +
+                                   map.rules[size_t(out.tieRule)].scheme + " (the later rule wins)");
+        }
+        winner[size_t(emb)] = out.tieRule;
+    }
+
+    for (size_t i = 0; i < tensors.size(); ++i) {
+        if (int(i) == head) continue;
+        Status s = choose(map, winner[i], tensors[i], out.tensors[i], out, int(i));
+        if (!s) return Error{s.message()};
+    }
+    if (head >= 0) {
+        TensorPlan& hp = out.tensors[size_t(head)];
+        const TensorPlan& ep = out.tensors[size_t(emb)];
+        hp.scheme = ep.scheme;
+        hp.requested = ep.requested;
+        hp.rule = ep.rule;
+        hp.fallbackReason = ep.fallbackReason;
+        hp.tiedTo = emb;
+    }
+    for (size_t k = 0; k < map.rules.size(); ++k)
+        if (!used[k]) out.warnings.push_back(ruleLabel(map, int(k)) + " matches no tensor of this model");
+    return out;
+}
+
+}  // namespace qs

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Resolving a quantization map against a model: which rule governs each tensor, which scheme it really gets
+// (fallbacks), and how the tied embedding/head pair is handled. Arithmetic only: nothing is quantized, so the
+// UI can resolve on every edit.
+//
+// Tied pair. A tied embedding/head (ModelInfo::tie) is quantized once. The rules are evaluated for the
+// embedding (role embedding) and for the head (role head: the stored head tensor, or, when the file stores
+// none, a virtual head named "output.weight" in no layer); of the two winning rules the later one governs the
+// pair (consistent with "a later rule wins"). When both match and ask for different schemes, a warning names
+// both rules and the scheme used. The embedding's plan carries the pair's scheme; a stored head copy gets
+// tiedTo = embedding and counts 0 bytes after quantization, instead of silently storing two copies.
+//
+// Fallbacks. A scheme may refuse a shape (Scheme::rejectReason, e.g. a row length not divisible by the
+// block). The tensor alone then falls back along this chain, the first scheme the registry has that accepts
+// the shape winning:
+//   ggml k-quants (256-element super-blocks), as llama.cpp's llama_tensor_get_type substitutes them:
+//     q4_K -> q5_0, q5_K -> q5_1, q6_K -> q8_0, q2_K/q3_K/iq2_*/iq3_*/iq1_*/iq4_xs -> iq4_nl -> q4_0,
+//     tq1_0/tq2_0 -> q4_0; then f16 (llama.cpp: "f16" when the row is not a multiple of 32 either).
+//   other ggml types (32-element blocks: q4_0, q8_0, ...) -> f16. (llama.cpp refuses the whole model;
+//     QuantScope falls back for that tensor alone, e.g. stories260K's ffn_down rows of 172.)
+//   schemes named <prefix>_g<G><suffix> (RTN int4_g128, hqq4_g64, ...): the same scheme with the largest
+//     group smaller than G that divides the row and is at least 8, then f16.
+//   anything else -> f16.
+// If even f16 is unavailable the tensor stays as stored. Each fallback is listed in `warnings` with the
+// reason and the scheme used.
+//
+// Stored types a scheme cannot read (dtypeConvertibleToFloat false) stay as stored, with a warning.
+// Thread-safety: pure functions over their arguments.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/io/checkpoint.h"
+#include "core/model/model_info.h"
+#include "core/quant/quant_map.h"
+#include "core/util/result.h"
+
+namespace qs {
+
+struct TensorPlan {
+    std::string scheme;          // canonical scheme used; "" = stays as stored
+    std::string requested;       // what the governing rule asked for ("" when no rule or "keep")
+    int rule = -1;               // governing rule index into QuantMap::rules, -1 when none matched
+    int tiedTo = -1;             // tied head copy: the embedding index whose quantization it shares
+    std::string fallbackReason;  // non-empty when scheme != requested (the requested scheme's reject reason)
+    int64_t rows = 0, cols = 0;  // matrix view: cols = innermost dimension, rows = elements / cols
+
+    bool quantized() const { return !scheme.empty() && tiedTo < 0; }  // this tensor's own bytes get quantized
+};
+
+struct ResolvedMap {
+    QuantMap map;                     // the rules resolved (copied, so the result stands alone)
+    std::vector<TensorPlan> tensors;  // parallel to Checkpoint::tensors
+    std::vector<int> fallbacks;       // indices of tensors whose scheme differs from the requested one
+    int tieRule = -1;                 // rule governing the tied pair (-1: none, or no tie)
+    bool tieDisagreement = false;     // two rules asked for different schemes for the tied pair
+    std::vector<std::string> warnings;
+};
+
+// Rows/cols of the matrix view of a tensor (cols = innermost dimension; a 1-D tensor is one row; a scalar
+// is 1x1). Fails on an overflowing shape or a negative dimension, naming the tensor.
+Result<std::pair<int64_t, int64_t>> matrixShape(const TensorInfo& t);
+
+// Resolves `map` for the tensors of a checkpoint and their analysis (info.entries parallel to tensors).
+// Fails only on inconsistent input (entries not parallel, a bad shape) or a scheme missing from the
+// registry; a shape a scheme refuses is a fallback, not a failure.
+Result<ResolvedMap> resolveMap(const QuantMap& map, const std::vector<TensorInfo>& tensors, const ModelInfo& info);
+
+// The fallback chain tried after `scheme` for a shape it refuses (documented above), excluding `scheme`.
+std::vector<std::string> fallbackChain(std::string_view scheme, int64_t cols);
+
+}  // namespace qs

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "core/quant/quantize_report.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "core/quant/footprint_after.h"
+#include "core/util/format.h"
+
+namespace qs {
+
+namespace {
+
+using nlohmann::json;
+
+json finiteOrNull(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+void putError(json& o, const ErrorStats& e) {
+    o["mse"] = e.mse;
+    o["rmse"] = e.rmse;
+    o["max_abs_error"] = e.maxAbsError;
+    // No quantized element (a kept tensor, a role without quantized tensors): no error, SQNR undefined.
+    o["sqnr_db"] = e.count == 0 ? json(nullptr) : finiteOrNull(e.sqnrDb);
+    o["cosine"] = e.cosine;
+    o["rel_frobenius"] = finiteOrNull(e.relFrobenius);
+    o["frac_clipped"] = e.fractionClipped;
+    o["frac_zeroed"] = e.fractionZeroed;
+}
+
+std::string shapeText(const std::vector<int64_t>& shape) {
+    std::string s;
+    for (size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + std::to_string(shape[i]);
+    return s.empty() ? "scalar" : s;
+}
+
+struct Totals {
+    RoleBytes before, after, overhead;
+    std::array<int, kRoleCount> quantized{};
+    std::array<uint64_t, kRoleCount> elements{};  // parameter elements, a tied pair once
+};
+
+Totals totalsOf(const Checkpoint& c, const ModelInfo& info, const ApplyResult& a) {
+    Totals t;
+    for (size_t i = 0; i < c.tensors.size(); ++i) {
+        const AppliedTensor& at = a.tensors[i];
+        const Role r = info.entries[i].role;
+        if (at.tiedTo >= 0 || info.entries[i].tiedTo >= 0) continue;
+        t.before.add(r, c.tensors[i].bytes);
+        t.after.add(r, at.bytes.total());
+        t.overhead.add(r, at.bytes.overhead());
+        t.quantized[size_t(r)] += at.quantized;
+        if (info.entries[i].isParameter) t.elements[size_t(r)] += c.tensors[i].elements();
+    }
+    return t;
+}
+
+std::string sqnrText(double db) {
+    if (!std::isfinite(db)) return "inf";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f", db);
+    return buf;
+}
+
+std::string sci(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3e", v);
+    return buf;
+}
+
+}  // namespace
+
+json quantizeReportJson(const Checkpoint& c, const ModelInfo& info, const ResolvedMap& resolved,
+                        const ApplyResult& a) {
+    json j;
+    j["model"] = c.path;
+    j["format"] = fileFormatName(c.format);
+    j["map"] = quantMapToJson(resolved.map);
+    json tensors = json::array();
+    for (size_t i = 0; i < c.tensors.size(); ++i) {
+        const TensorInfo& t = c.tensors[i];
+        const TensorEntry& e = info.entries[i];
+        const TensorPlan& p = resolved.tensors[i];
+        const AppliedTensor& at = a.tensors[i];
+        json o = {{"name", t.name},
+                  {"role", roleName(e.role)},
+                  {"layer", e.layer >= 0 ? json(e.layer) : json(nullptr)},
+                  {"shape", t.shape},
+                  {"dtype", dtypeName(t.dtype)},
+                  {"scheme", at.scheme.empty() ? std::string(kKeepScheme) : at.scheme},
+                  {"requested", p.requested},
+                  {"rule", p.rule >= 0 ? json(p.rule) : json(nullptr)},
+                  {"bytes", at.bytes.total()},
+                  {"bytes_before", at.tiedTo >= 0 || e.tiedTo >= 0 ? uint64_t(0) : t.bytes},
+                  {"overhead", at.bytes.overhead()}};
+        if (!p.fallbackReason.empty()) o["fallback"] = p.fallbackReason;
+        if (at.tiedTo >= 0) o["tied_to"] = c.tensors[size_t(at.tiedTo)].name;
+        const uint64_t elems = t.elements();
+        o["bits_per_weight"] = elems && at.tiedTo < 0 ? 8.0 * double(at.bytes.total()) / double(elems) : 0.0;
+        putError(o, at.error.stats);
+        tensors.push_back(std::move(o));
+    }
+    j["tensors"] = std::move(tensors);
+
+    const Totals t = totalsOf(c, info, a);
+    json roles = json::object();
+    auto roleEntry = [&](uint64_t before, uint64_t after, uint64_t overhead, int quantized, const ErrorStats& e) {
+        json o = {{"bytes_before", before}, {"bytes", after}, {"overhead", overhead}, {"quantized_tensors", quantized}};
+        putError(o, e);
+        return o;
+    };
+    for (int r = 0; r < kRoleCount; ++r)
+        roles[std::string(roleName(Role(r)))] = roleEntry(t.before.byRole[size_t(r)], t.after.byRole[size_t(r)],
+                                                          t.overhead.byRole[size_t(r)], t.quantized[size_t(r)],
+                                                          a.roleError[size_t(r)]);
+    ErrorSums bodySums = a.roleError[int(Role::Attention)].sums;
+    bodySums += a.roleError[int(Role::Mlp)].sums;
+    roles["body"] = roleEntry(t.before.body(), t.after.body(), t.overhead.body(),
+                              t.quantized[int(Role::Attention)] + t.quantized[int(Role::Mlp)],
+                              ErrorStats::fromSums(bodySums));
+    int allQuantized = 0;
+    for (int q : t.quantized) allQuantized += q;
+    roles["total"] = roleEntry(t.before.total, t.after.total, t.overhead.total, allQuantized, a.totalError);
+    j["roles"] = std::move(roles);
+    j["footprint"] = {{"before", roleBytesJson(t.before)},
+                      {"after", roleBytesJson(t.after)},
+                      {"after_overhead", roleBytesJson(t.overhead)}};
+    j["warnings"] = a.warnings;
+    return j;
+}
+
+std::string quantizeReportText(const Checkpoint& c, const ModelInfo& info, const ResolvedMap& resolved,
+                               const ApplyResult& a) {
+    std::string out;
+    char line[512];
+    out += c.path + " (" + std::string(fileFormatName(c.format)) + "), " + std::to_string(c.tensors.size()) +
+           " tensors, " + std::to_string(resolved.map.rules.size()) + " rules:\n";
+    for (size_t k = 0; k < resolved.map.rules.size(); ++k)
+        out += "  rules[" + std::to_string(k) + "] " + resolved.map.rules[k].describe() + "\n";
+    out += "\n";
+    size_t nameWidth = 6;
+    for (const auto& t : c.tensors) nameWidth = std::max(nameWidth, std::min<size_t>(t.name.size(), 60));
+    std::snprintf(line, sizeof line, "%-*s  %-9s  %-10s  %-8s  %11s  %11s  %6s  %10s  %8s\n", int(nameWidth), "tensor",
+                  "role", "shape", "scheme", "before", "after", "bpw", "rmse", "sqnr dB");
+    out += line;
+    for (size_t i = 0; i < c.tensors.size(); ++i) {
+        const TensorInfo& t = c.tensors[i];
+        const AppliedTensor& at = a.tensors[i];
+        const bool tied = at.tiedTo >= 0 || info.entries[i].tiedTo >= 0;
+        std::string scheme = at.scheme.empty() ? "keep" : at.scheme;
+        if (tied) scheme += " (tied)";
+        const std::string before = tied ? "0 B" : formatBytes(t.bytes);
+        const std::string bpw = tied ? "-" : formatBitsPerWeight(at.bytes.total(), t.elements());
+        const std::string rmse = at.quantized || tied ? sci(at.error.stats.rmse) : "-";
+        const std::string sqnr = at.quantized || tied ? sqnrText(at.error.stats.sqnrDb) : "-";
+        std::snprintf(line, sizeof line, "%-*s  %-9s  %-10s  %-8s  %11s  %11s  %6s  %10s  %8s\n", int(nameWidth),
+                      t.name.c_str(), std::string(roleName(info.entries[i].role)).c_str(), shapeText(t.shape).c_str(),
+                      scheme.c_str(), before.c_str(), formatBytes(at.bytes.total()).c_str(), bpw.c_str(),
+                      rmse.c_str(), sqnr.c_str());
+        out += line;
+        if (!resolved.tensors[i].fallbackReason.empty())
+            out += "    fallback from " + resolved.tensors[i].requested + ": " + resolved.tensors[i].fallbackReason + "\n";
+    }
+
+    const Totals t = totalsOf(c, info, a);
+    out += "\n";
+    std::snprintf(line, sizeof line, "%-9s  %11s  %11s  %11s  %6s  %10s  %8s\n", "role", "before", "after", "overhead",
+                  "bpw", "rmse", "sqnr dB");
+    out += line;
+    auto roleLine = [&](const char* name, uint64_t before, uint64_t after, uint64_t overhead, uint64_t elems,
+                        const ErrorStats& e, bool any) {
+        std::snprintf(line, sizeof line, "%-9s  %11s  %11s  %11s  %6s  %10s  %8s\n", name, formatBytes(before).c_str(),
+                      formatBytes(after).c_str(), formatBytes(overhead).c_str(),
+                      elems ? formatBitsPerWeight(after, elems).c_str() : "-", any ? sci(e.rmse).c_str() : "-",
+                      any ? sqnrText(e.sqnrDb).c_str() : "-");
+        out += line;
+    };
+    for (int r = 0; r < kRoleCount; ++r)
+        roleLine(std::string(roleName(Role(r))).c_str(), t.before.byRole[size_t(r)], t.after.byRole[size_t(r)],
+                 t.overhead.byRole[size_t(r)], t.elements[size_t(r)], a.roleError[size_t(r)], t.quantized[size_t(r)] > 0);
+    ErrorSums bodySums = a.roleError[int(Role::Attention)].sums;
+    bodySums += a.roleError[int(Role::Mlp)].sums;
+    roleLine("body", t.before.body(), t.after.body(), t.overhead.body(),
+             t.elements[int(Role::Attention)] + t.elements[int(Role::Mlp)], ErrorStats::fromSums(bodySums),
+             bodySums.count > 0);
+    uint64_t allElems = 0;
+    for (auto e : t.elements) allElems += e;
+    roleLine("total", t.before.total, t.after.total, t.overhead.total, allElems, a.totalError, a.totalError.count > 0);
+    if (info.tie) out += "\ntie: " + info.tie->describe() + "; the pair is quantized once (head counts 0 bytes)\n";
+    return out;
+}
+
+}  // namespace qs

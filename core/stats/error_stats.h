@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Quantization error statistics: how far a dequantized tensor is from the original, per tensor and (by
+// merging the raw sums) per role or per model.
+//
+// Definitions, with w the original value, q the dequantized value, e = q - w, over n elements:
+//   MSE = sum(e^2)/n, RMSE = sqrt(MSE), max abs error = max |e|,
+//   SQNR (dB) = 10 log10(sum(w^2) / sum(e^2))      (+inf when sum(e^2) == 0),
+//   cosine similarity = sum(w q) / sqrt(sum(w^2) sum(q^2))   (1 when both norms are 0, 0 when one is),
+//   relative Frobenius error = ||e|| / ||w||       (0 when ||e|| == 0, +inf when only ||w|| == 0),
+//   fraction rounded to zero = #{ w != 0 and q == 0 } / n,
+//   fraction clipped = #{ clipped } / n, where "clipped" is defined per scale block:
+//     A scale block is `clipBlock` consecutive elements of one row (the last block of a row may be shorter;
+//     clipBlock 0 means the whole row). Let hi be the largest dequantized value in the block and hi2 the
+//     largest dequantized value strictly below it, lo/lo2 likewise at the bottom. An element is clipped when
+//     w > hi + (hi - hi2)/2 or w < lo - (lo2 - lo)/2: rounding to nearest on the block's own grid would have
+//     picked a level beyond the block's range had one existed, i.e. the value was saturated, not rounded.
+//     The spacing at the edge of the grid makes this work for uniform (q4_0, int4) and non-uniform (nf4, fp8)
+//     grids alike, and fp16 rounding of a block's absmax is not counted. A block whose values all dequantize to
+//     one level has no spacing and counts no clipped elements. When unused codes sit next to the block's
+//     extreme the spacing is over-estimated, so the count is a lower bound.
+//
+// Determinism: parallel (oneTBB) over a fixed partition of whole scale blocks, double accumulators, fixed
+// pairwise merge order: bit-identical results whatever the thread count. Runs in the caller's task arena.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "core/stats/histogram.h"
+
+namespace qs {
+
+// Raw sums: merge them to aggregate tensors into roles; derive the statistics with ErrorStats::fromSums.
+struct ErrorSums {
+    uint64_t count = 0, clipped = 0, zeroed = 0;
+    double sumSqError = 0.0, sumSqOriginal = 0.0, sumSqDequantized = 0.0, sumProduct = 0.0;
+    double maxAbsError = 0.0;
+    ErrorSums& operator+=(const ErrorSums& o);
+};
+
+struct ErrorStats {
+    uint64_t count = 0;
+    double mse = 0.0, rmse = 0.0, maxAbsError = 0.0;
+    double sqnrDb = 0.0;
+    double cosine = 1.0;
+    double relFrobenius = 0.0;
+    double fractionClipped = 0.0, fractionZeroed = 0.0;
+    ErrorSums sums;
+
+    static ErrorStats fromSums(const ErrorSums& s);
+};
+
+struct ErrorStatsOptions {
+    int64_t clipBlock = 0;    // elements per scale block along a row (0: whole row); see the header comment
+    int histogramBins = 0;    // 0: no histograms; else weights over [min w, max w], errors over [-max|e|, max|e|]
+};
+
+struct ErrorReport {
+    ErrorStats stats;
+    Histogram weightHistogram;  // of w
+    Histogram errorHistogram;   // of e = q - w
+};
+
+// original and dequantized are row-major [rows, cols] (a 1-D tensor is one row); both must hold rows*cols
+// values (checked: a mismatch is a programming error). Values are expected finite (schemes refuse NaN/Inf).
+ErrorReport computeErrorStats(std::span<const float> original, std::span<const float> dequantized, int64_t rows,
+                              int64_t cols, const ErrorStatsOptions& options = {});
+
+}  // namespace qs

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Deterministic parallel reduction: the work is cut into a fixed number of chunks that depends only on the
+// problem size (never on the thread count or on TBB's work stealing), each chunk is reduced sequentially in
+// double precision, and the chunk partials are merged by pairwise summation in a fixed tree order. The result
+// is therefore bit-identical whatever the number of threads, unlike tbb::parallel_reduce with the auto
+// partitioner, whose split points (and so the floating-point association) depend on scheduling.
+//
+// Runs in the caller's TBB arena (wrap the call in task_arena::execute to bound the threads).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/partitioner.h>
+
+namespace qs::stats {
+
+// Smallest chunk worth a task; the chunk count is also capped so the partial array stays small.
+inline constexpr uint64_t kMinChunkElements = 1u << 14;
+inline constexpr uint64_t kMaxChunks = 4096;
+
+// Number of units per chunk for `units` units of `unitElements` elements each. Depends on sizes only.
+inline uint64_t unitsPerChunk(uint64_t units, uint64_t unitElements) {
+    if (units == 0) return 1;
+    const uint64_t perUnit = std::max<uint64_t>(1, unitElements);
+    uint64_t byMin = std::max<uint64_t>(1, kMinChunkElements / perUnit);
+    uint64_t byCap = (units + kMaxChunks - 1) / kMaxChunks;
+    return std::max(byMin, byCap);
+}
+
+// Runs chunkFn(chunkIndex) -> Partial for every chunk in parallel, then merges the partials pairwise
+// (merge(a, b) folds b into a) in a fixed order. Returns Partial{} for zero chunks.
+template <class Partial, class ChunkFn, class MergeFn>
+Partial fixedReduce(uint64_t chunks, ChunkFn&& chunkFn, MergeFn&& merge) {
+    if (chunks == 0) return Partial{};
+    std::vector<Partial> parts(chunks);
+    tbb::parallel_for(
+        tbb::blocked_range<uint64_t>(0, chunks, 1),
+        [&](const tbb::blocked_range<uint64_t>& r) {
+            for (uint64_t c = r.begin(); c != r.end(); ++c) parts[c] = chunkFn(c);
+        },
+        tbb::simple_partitioner{});
+    for (uint64_t step = 1; step < chunks; step *= 2)
+        for (uint64_t i = 0; i + step < chunks; i += 2 * step) merge(parts[i], parts[i + step]);
+    return std::move(parts[0]);
+}
+
+}  // namespace qs::stats

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// `quantscope-cli quantize` end to end on the real stories260K: JSON keys, tie (head 0), totals equal the sum
+// of tensors, fallbacks, exports, and clean failures.
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QRegularExpression>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "cli/cli_runner.h"
+#include "common/assets.h"
+
+using qstest::runCli;
+
+namespace {
+
+const char* kRoleKeys[] = {"embedding", "head", "body", "norm", "other", "total"};
+
+QJsonObject parseObject(const QByteArray& out) {
+    QJsonParseError err;
+    QJsonDocument d = QJsonDocument::fromJson(out, &err);
+    if (err.error != QJsonParseError::NoError || !d.isObject()) qFatal("not a JSON object: %s", qPrintable(err.errorString()));
+    return d.object();
+}
+
+}  // namespace
+
+class TestCliQuantize : public QObject {
+    Q_OBJECT
+private slots:
+    void quantizeJson_stories260K_reportsTensorsTieAndTotals_data() {
+        QTest::addColumn<QString>("relative");
+        QTest::newRow("llama2c") << "models/stories260K-llama2c/stories260K.bin";
+        QTest::newRow("gguf") << "models/stories260K-gguf/stories260K.gguf";
+        QTest::newRow("hf") << "models/stories260K-hf";
+    }
+    void quantizeJson_stories260K_reportsTensorsTieAndTotals() {
+        QFETCH(QString, relative);
+        QS_REQUIRE_ASSET(model, relative);
+        auto r = runCli({"quantize", model, "--rule", "body=q4_0", "--rule", "embedding=q8_0", "--json"});
+        QVERIFY2(r.exitCode == 0 && !r.crashed, r.err.constData());
+        const QJsonObject j = parseObject(r.out);
+        QVERIFY(j.contains("tensors") && j.contains("footprint") && j.contains("roles"));
+        const QJsonArray tensors = j["tensors"].toArray();
+        QVERIFY(tensors.size() >= 47);
+        double sumBytes = 0, sumBefore = 0;
+        int fallbacks = 0, tiedHeads = 0;
+        for (const auto& v : tensors) {
+            const QJsonObject t = v.toObject();
+            for (const char* key : {"name", "scheme", "bytes", "rmse", "sqnr_db"}) QVERIFY2(t.contains(key), key);
+            sumBytes += t["bytes"].toDouble();
+            sumBefore += t["bytes_before"].toDouble();
+            const QString name = t["name"].toString(), role = t["role"].toString();
+            if (role == "attention" || role == "mlp") {
+                QVERIFY2(t["scheme"].toString() == "q4_0" || t["scheme"].toString() == "f16", qPrintable(name));
+                QVERIFY(t["rmse"].toDouble() > 0);
+            }
+            if (t.contains("fallback")) {
+                ++fallbacks;
+                QCOMPARE(t["scheme"].toString(), QString("f16"));
+                QCOMPARE(t["shape"].toArray().last().toInt(), 172);
+            }
+            if (role == "embedding") {
+                QCOMPARE(t["scheme"].toString(), QString("q8_0"));
+                QCOMPARE(t["bytes"].toDouble(), 512.0 * 64 / 32 * 34);  // q8_0: 34 bytes per 32 values
+            }
+            if (role == "norm") QCOMPARE(t["scheme"].toString(), QString("keep"));
+            if (t.contains("tied_to")) {
+                ++tiedHeads;
+                QCOMPARE(t["bytes"].toDouble(), 0.0);
+                QCOMPARE(t["scheme"].toString(), QString("q8_0"));
+            }
+        }
+        QCOMPARE(fallbacks, 5);
+        QCOMPARE(tiedHeads, relative.endsWith(".gguf") ? 1 : 0);  // only the GGUF stores a head copy
+        const QJsonObject fp = j["footprint"].toObject();
+        const QJsonObject before = fp["before"].toObject(), after = fp["after"].toObject();
+        for (const char* key : kRoleKeys) {
+            QVERIFY2(before.contains(key) && after.contains(key), key);
+        }
+        QCOMPARE(after["head"].toDouble(), 0.0);
+        QCOMPARE(after["total"].toDouble(), sumBytes);
+        QCOMPARE(before["total"].toDouble(), sumBefore);
+        QCOMPARE(after["embedding"].toDouble() + after["head"].toDouble() + after["body"].toDouble() +
+                     after["norm"].toDouble() + after["other"].toDouble(),
+                 after["total"].toDouble());
+        QVERIFY(after["body"].toDouble() < before["body"].toDouble() / 4);
+        // The same footprint as `inspect` before quantization.
+        auto inspect = runCli({"inspect", model, "--json"});
+        QCOMPARE(inspect.exitCode, 0);
+        const QJsonObject ifp = parseObject(inspect.out)["footprint"].toObject();
+        for (const char* key : kRoleKeys) QCOMPARE(before[key].toDouble(), ifp[key].toDouble());
+        const QJsonObject roles = j["roles"].toObject();
+        QVERIFY(roles["body"].toObject()["sqnr_db"].toDouble() > 10.0);
+    }
+
+    void quantizeText_showsTableAndRoleTotals() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-llama2c/stories260K.bin");
+        auto r = runCli({"quantize", model, "--rule", "all=q8_0"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const QString out = QString::fromUtf8(r.out);
+        QVERIFY(out.contains("layers.0.attention.wq.weight"));
+        QVERIFY(out.contains(QRegularExpression("\\ntotal\\s")));
+        QVERIFY(out.contains("fallback from q8_0"));
+        QVERIFY(QString::fromUtf8(r.err).contains("warning: layers.0.feed_forward.w2.weight: q8_0 cannot take it"));
+    }
+
+    void quantize_mapFileRulesComeBeforeCommandLineRules() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-llama2c/stories260K.bin");
+        QTemporaryDir dir;
+        QFile f(dir.filePath("map.json"));
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(R"({"version":1,"rules":[{"role":"body","scheme":"q8_0"},{"role":"mlp","layers":"0","scheme":"keep"}]})");
+        f.close();
+        auto r = runCli({"quantize", model, "--map", f.fileName(), "--rule", "attention=q4_0", "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        for (const auto& v : parseObject(r.out)["tensors"].toArray()) {
+            const QJsonObject t = v.toObject();
+            const QString name = t["name"].toString();
+            if (name == "layers.1.attention.wq.weight") QCOMPARE(t["scheme"].toString(), QString("q4_0"));
+            if (name == "layers.1.feed_forward.w1.weight") QCOMPARE(t["scheme"].toString(), QString("q8_0"));
+            if (name == "layers.0.feed_forward.w1.weight") QCOMPARE(t["scheme"].toString(), QString("keep"));
+        }
+    }
+
+    void quantize_writesTensorTypeFileAndResolvedMap() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-hf");
+        QTemporaryDir dir;
+        const QString types = dir.filePath("types.txt"), saved = dir.filePath("resolved.json");
+        auto r = runCli({"quantize", model, "--rule", "body=q4_K", "--rule", "embedding=q8_0", "--json",
+                         "--export-tensor-types", types, "--save-map", saved});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QFile t(types);
+        QVERIFY(t.open(QIODevice::ReadOnly));
+        const QString text = QString::fromUtf8(t.readAll());
+        QVERIFY(text.contains("^blk\\.0\\.attn_q\\.weight$=q5_0\n"));   // q4_K on 64-wide rows: q5_0
+        QVERIFY(text.contains("^blk\\.3\\.ffn_down\\.weight$=f16\n"));
+        QVERIFY(text.contains("^token_embd\\.weight$=q8_0\n"));
+        QFile s(saved);
+        QVERIFY(s.open(QIODevice::ReadOnly));
+        const QJsonObject m = QJsonDocument::fromJson(s.readAll()).object();
+        QCOMPARE(m["version"].toInt(), 1);
+        QCOMPARE(m["rules"].toArray().size(), 2);
+        // The saved file is a valid map again.
+        auto again = runCli({"quantize", model, "--map", saved, "--json"});
+        QVERIFY2(again.exitCode == 0, again.err.constData());
+        QCOMPARE(parseObject(again.out)["footprint"], parseObject(r.out)["footprint"]);
+    }
+
+    void quantize_failsCleanly_data() {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<int>("exitCode");
+        QTest::addColumn<QString>("message");
+        const QString model = qstest::assetPath("models/stories260K-llama2c/stories260K.bin");
+        QTest::newRow("unknown role") << QStringList{"quantize", model, "--rule", "bdy=q4_0"} << 1 << "unknown role \"bdy\"";
+        QTest::newRow("unknown scheme") << QStringList{"quantize", model, "--rule", "body=q9"} << 1 << "q9";
+        QTest::newRow("missing map") << QStringList{"quantize", model, "--map", "/nonexistent/m.json"} << 1 << "/nonexistent/m.json";
+        QTest::newRow("missing model") << QStringList{"quantize", "/nonexistent/model.bin", "--rule", "body=q8_0"} << 1 << "/nonexistent/model.bin";
+        QTest::newRow("non-ggml export")
+            << QStringList{"quantize", model, "--rule", "body=int4_g32", "--export-tensor-types", "/tmp/unused-qs-types.txt"}
+            << 1 << "not a ggml type";
+        QTest::newRow("no rules") << QStringList{"quantize", model} << 2 << "nothing to do";
+        QTest::newRow("unknown option") << QStringList{"quantize", model, "--rulez", "x"} << 2 << "unknown option --rulez";
+        QTest::newRow("no model") << QStringList{"quantize", "--rule", "body=q8_0"} << 2 << "MODEL";
+    }
+    void quantize_failsCleanly() {
+        QFETCH(QStringList, args);
+        QFETCH(int, exitCode);
+        QFETCH(QString, message);
+        QS_REQUIRE_ASSET(model, "models/stories260K-llama2c/stories260K.bin");
+        auto r = runCli(args);
+        QVERIFY(!r.crashed);
+        QCOMPARE(r.exitCode, exitCode);
+        const QString err = QString::fromUtf8(r.err);
+        QVERIFY2(err.startsWith("quantscope-cli quantize: ") && err.contains(message), qPrintable(err));
+        QCOMPARE(err.count('\n'), 1);  // one clear line
+        QVERIFY(r.out.isEmpty());
+        QVERIFY(!QFile::exists("/tmp/unused-qs-types.txt"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCliQuantize)
+#include "test_cli_quantize.moc"

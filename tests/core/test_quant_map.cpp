@@ -1,0 +1,493 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Quantization map: rule syntax and JSON (round trip, errors naming the rule and field), selection semantics
+// (precedence, layers, glob vs regex, body/all, norms), the tied embedding/head pair, fallbacks on the real
+// stories260K shapes, and the llama.cpp tensor-type export.
+#include <QTest>
+
+#include <regex>
+#include <set>
+
+#include "common/assets.h"
+#include "core/io/checkpoint.h"
+#include "core/model/model_info.h"
+#include "core/quant/quant_map.h"
+#include "core/quant/quant_map_export.h"
+#include "core/quant/quant_map_resolve.h"
+
+using namespace qs;
+
+namespace {
+
+// A small Llama-like model in GGUF names (or Meta names), 2 layers, dim 64, hidden 172, tied head stored.
+struct Synthetic {
+    std::vector<TensorInfo> tensors;
+    ModelInfo info;
+
+    void add(std::string name, std::vector<int64_t> shape, Role role, int layer, TensorKind kind) {
+        TensorInfo t;
+        t.name = std::move(name);
+        t.dtype = DType::F32;
+        t.shape = std::move(shape);
+        uint64_t n = 1;
+        for (auto d : t.shape) n *= uint64_t(d);
+        t.bytes = n * 4;
+        tensors.push_back(t);
+        TensorEntry e;
+        e.role = role;
+        e.layer = layer;
+        e.kind = kind;
+        info.entries.push_back(e);
+    }
+};
+
+Synthetic syntheticModel(bool metaNames, bool storedHead) {
+    Synthetic s;
+    s.add(metaNames ? "tok_embeddings.weight" : "token_embd.weight", {512, 64}, Role::Embedding, -1,
+          TensorKind::TokenEmbedding);
+    for (int l = 0; l < 2; ++l) {
+        const std::string p = metaNames ? "layers." + std::to_string(l) + "." : "blk." + std::to_string(l) + ".";
+        auto n = [&](const char* meta, const char* gguf) { return p + (metaNames ? meta : gguf) + ".weight"; };
+        s.add(n("attention_norm", "attn_norm"), {64}, Role::Norm, l, TensorKind::AttnNorm);
+        s.add(n("attention.wq", "attn_q"), {64, 64}, Role::Attention, l, TensorKind::Wq);
+        s.add(n("attention.wk", "attn_k"), {32, 64}, Role::Attention, l, TensorKind::Wk);
+        s.add(n("attention.wv", "attn_v"), {32, 64}, Role::Attention, l, TensorKind::Wv);
+        s.add(n("attention.wo", "attn_output"), {64, 64}, Role::Attention, l, TensorKind::Wo);
+        s.add(n("ffn_norm", "ffn_norm"), {64}, Role::Norm, l, TensorKind::FfnNorm);
+        s.add(n("feed_forward.w1", "ffn_gate"), {172, 64}, Role::Mlp, l, TensorKind::Gate);
+        s.add(n("feed_forward.w2", "ffn_down"), {64, 172}, Role::Mlp, l, TensorKind::Down);
+        s.add(n("feed_forward.w3", "ffn_up"), {172, 64}, Role::Mlp, l, TensorKind::Up);
+    }
+    s.add(metaNames ? "norm.weight" : "output_norm.weight", {64}, Role::Norm, -1, TensorKind::FinalNorm);
+    TieInfo tie;
+    tie.embedding = 0;
+    if (storedHead) {
+        s.add(metaNames ? "output.weight" : "output.weight", {512, 64}, Role::Head, -1, TensorKind::Output);
+        tie.kind = TieInfo::Kind::SameBytes;
+        tie.head = int(s.tensors.size()) - 1;
+        s.info.entries.back().tiedTo = 0;
+    } else {
+        tie.kind = TieInfo::Kind::HeadAbsent;
+    }
+    s.info.tie = tie;
+    return s;
+}
+
+QuantMap mapOf(const std::string& json) {
+    auto m = parseQuantMap(json);
+    if (!m) qFatal("map does not parse: %s", m.message().c_str());
+    return *m;
+}
+
+ResolvedMap resolveOrDie(const QuantMap& m, const Synthetic& s) {
+    auto r = resolveMap(m, s.tensors, s.info);
+    if (!r) qFatal("resolve failed: %s", r.message().c_str());
+    return *r;
+}
+
+int indexOf(const Synthetic& s, const std::string& name) {
+    for (size_t i = 0; i < s.tensors.size(); ++i)
+        if (s.tensors[i].name == name) return int(i);
+    qFatal("no tensor %s", name.c_str());
+}
+
+std::string schemeOf(const ResolvedMap& r, const Synthetic& s, const std::string& name) {
+    return r.tensors[size_t(indexOf(s, name))].scheme;
+}
+
+struct Loaded {
+    std::unique_ptr<Checkpoint> ckpt;
+    ModelInfo info;
+};
+
+Loaded load(const QString& path) {
+    auto r = openCheckpoint(path.toStdString());
+    if (!r) qFatal("cannot open %s: %s", qPrintable(path), r.message().c_str());
+    Loaded l{std::move(r.value()), {}};
+    l.info = analyzeModel(*l.ckpt);
+    return l;
+}
+
+}  // namespace
+
+class TestQuantMap : public QObject {
+    Q_OBJECT
+private slots:
+    void globMatch_followsShellRules_data() {
+        QTest::addColumn<QString>("pattern");
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<bool>("match");
+        QTest::newRow("star inside") << "*attn*" << "blk.0.attn_q.weight" << true;
+        QTest::newRow("whole name required") << "attn" << "blk.0.attn_q.weight" << false;
+        QTest::newRow("question mark") << "blk.?.attn_q.weight" << "blk.3.attn_q.weight" << true;
+        QTest::newRow("question mark is one char") << "blk.?.attn_q.weight" << "blk.13.attn_q.weight" << false;
+        QTest::newRow("class") << "blk.[0-2].*" << "blk.2.ffn_up.weight" << true;
+        QTest::newRow("class miss") << "blk.[0-2].*" << "blk.3.ffn_up.weight" << false;
+        QTest::newRow("negated class") << "blk.[!0].*" << "blk.0.ffn_up.weight" << false;
+        QTest::newRow("dot is literal") << "blk.0.attn_q.weight" << "blkX0.attn_q.weight" << false;
+        QTest::newRow("backtracking") << "*a*b*c" << "xaxbxbxc" << true;
+        QTest::newRow("unterminated class is literal") << "a[b" << "a[b" << true;
+        QTest::newRow("empty text") << "*" << "" << true;
+    }
+    void globMatch_followsShellRules() {
+        QFETCH(QString, pattern);
+        QFETCH(QString, text);
+        QFETCH(bool, match);
+        QCOMPARE(globMatch(pattern.toStdString(), text.toStdString()), match);
+    }
+
+    void parseLayerRanges_acceptsListsAndRanges() {
+        auto r = parseLayerRanges("0-3, 7,9-11");
+        QVERIFY2(r.ok(), r.ok() ? "" : r.message().c_str());
+        QCOMPARE(int(r->size()), 3);
+        QuantRule rule;
+        rule.layers = *r;
+        QCOMPARE(QString::fromStdString(rule.layersText()), QString("0-3,7,9-11"));
+        QVERIFY(rule.matchesLayer(2) && rule.matchesLayer(7) && rule.matchesLayer(11));
+        QVERIFY(!rule.matchesLayer(4) && !rule.matchesLayer(-1));
+    }
+
+    void parseRuleSpec_acceptsRoleEqualsScheme() {
+        auto r = parseRuleSpec("body=q4_0");
+        QVERIFY(r.ok());
+        QCOMPARE(int(r->role), int(RuleRole::Body));
+        QCOMPARE(QString::fromStdString(r->scheme), QString("q4_0"));
+        auto canon = parseRuleSpec("embedding=Q4_K");
+        QVERIFY(canon.ok());
+        QCOMPARE(QString::fromStdString(canon->scheme), QString("q4_K"));  // canonical registry spelling
+        QVERIFY(parseRuleSpec("norm=keep").ok());
+    }
+
+    void parseRuleSpec_rejectsBadSpecsWithAClearMessage_data() {
+        QTest::addColumn<QString>("spec");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("no equals") << "body" << "expected ROLE=SCHEME";
+        QTest::newRow("unknown role") << "bdy=q4_0" << "unknown role \"bdy\"";
+        QTest::newRow("unknown scheme") << "body=q9_9" << "q9_9";
+        QTest::newRow("empty scheme") << "body=" << "empty scheme";
+    }
+    void parseRuleSpec_rejectsBadSpecsWithAClearMessage() {
+        QFETCH(QString, spec);
+        QFETCH(QString, expected);
+        auto r = parseRuleSpec(spec.toStdString());
+        QVERIFY(!r.ok());
+        QVERIFY2(QString::fromStdString(r.message()).contains(expected), r.message().c_str());
+    }
+
+    void quantMapJson_roundTrips() {
+        const std::string text = R"J({"version":1,"rules":[
+            {"role":"all","scheme":"q8_0"},
+            {"role":"body","layers":"0-3,7","pattern":"glob:*attn*","scheme":"q4_K","comment":"attention"},
+            {"role":"mlp","pattern":"regex:ffn_(up|gate)","scheme":"int4_g128"},
+            {"role":"norm","scheme":"keep"},
+            {"layers":2,"scheme":"q5_0"}]})J";
+        QuantMap m = mapOf(text);
+        QCOMPARE(int(m.rules.size()), 5);
+        QCOMPARE(int(m.rules[4].role), int(RuleRole::All));
+        nlohmann::json j = quantMapToJson(m);
+        auto again = quantMapFromJson(j);
+        QVERIFY(again.ok());
+        QVERIFY(quantMapToJson(*again) == j);
+        QCOMPARE(QString::fromStdString(j["rules"][1]["pattern"].get<std::string>()), QString("glob:*attn*"));
+        QCOMPARE(QString::fromStdString(j["rules"][1]["layers"].get<std::string>()), QString("0-3,7"));
+        QCOMPARE(QString::fromStdString(j["rules"][4]["layers"].get<std::string>()), QString("2"));
+    }
+
+    void quantMapJson_errorsNameTheRuleAndField_data() {
+        QTest::addColumn<QString>("json");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("not json") << "{\"version\":1,\"rules\":[" << "not valid JSON";
+        QTest::newRow("missing version") << R"({"rules":[]})" << "version: missing";
+        QTest::newRow("wrong version") << R"({"version":2,"rules":[]})" << "version: unsupported version 2";
+        QTest::newRow("rules not array") << R"({"version":1,"rules":{}})" << "rules: missing or not an array";
+        QTest::newRow("unknown role")
+            << R"({"version":1,"rules":[{"scheme":"q8_0"},{"role":"bdy","scheme":"q8_0"}]})" << "rules[1].role: unknown role \"bdy\"";
+        QTest::newRow("unknown scheme")
+            << R"({"version":1,"rules":[{"role":"body","scheme":"q9_9"}]})" << "rules[0].scheme: unknown quantization scheme 'q9_9'";
+        QTest::newRow("missing scheme") << R"({"version":1,"rules":[{"role":"body"}]})" << "rules[0].scheme: missing";
+        QTest::newRow("bad range reversed")
+            << R"({"version":1,"rules":[{"layers":"3-1","scheme":"q8_0"}]})" << "rules[0].layers: bad layer range \"3-1\"";
+        QTest::newRow("bad range text")
+            << R"({"version":1,"rules":[{"layers":"a-b","scheme":"q8_0"}]})" << "rules[0].layers: bad layer range";
+        QTest::newRow("negative layer")
+            << R"({"version":1,"rules":[{"layers":-1,"scheme":"q8_0"}]})" << "rules[0].layers: bad layer range";
+        QTest::newRow("bad regex")
+            << R"({"version":1,"rules":[{"pattern":"regex:attn_(q","scheme":"q8_0"}]})" << "rules[0].pattern: bad regular expression";
+        QTest::newRow("unknown field")
+            << R"({"version":1,"rules":[{"role":"body","sceme":"q8_0"}]})" << "rules[0].sceme: unknown field";
+        QTest::newRow("unknown top-level field") << R"({"version":1,"rules":[],"rulez":[]})" << "unknown field \"rulez\"";
+    }
+    void quantMapJson_errorsNameTheRuleAndField() {
+        QFETCH(QString, json);
+        QFETCH(QString, expected);
+        auto m = parseQuantMap(json.toStdString());
+        QVERIFY(!m.ok());
+        QVERIFY2(QString::fromStdString(m.message()).contains(expected), m.message().c_str());
+        QVERIFY(QString::fromStdString(m.message()).startsWith("quantization map: "));
+    }
+
+    void loadQuantMap_namesTheFile() {
+        auto m = loadQuantMap("/nonexistent/dir/map.json");
+        QVERIFY(!m.ok());
+        QVERIFY(QString::fromStdString(m.message()).contains("/nonexistent/dir/map.json"));
+    }
+
+    void resolve_laterRuleWinsAndUnmatchedStaysStored() {
+        Synthetic s = syntheticModel(false, true);
+        ResolvedMap r = resolveOrDie(mapOf(R"({"version":1,"rules":[
+            {"role":"body","scheme":"q8_0"}, {"role":"attention","scheme":"q4_0"}]})"), s);
+        QCOMPARE(schemeOf(r, s, "blk.0.attn_q.weight"), std::string("q4_0"));
+        QCOMPARE(r.tensors[size_t(indexOf(s, "blk.0.attn_q.weight"))].rule, 1);
+        QCOMPARE(schemeOf(r, s, "blk.1.ffn_up.weight"), std::string("q8_0"));
+        QCOMPARE(schemeOf(r, s, "token_embd.weight"), std::string(""));  // no rule: as stored
+        QCOMPARE(r.tensors[0].rule, -1);
+        // Reversed order: the later body rule now wins over attention.
+        ResolvedMap rev = resolveOrDie(mapOf(R"({"version":1,"rules":[
+            {"role":"attention","scheme":"q4_0"}, {"role":"body","scheme":"q8_0"}]})"), s);
+        QCOMPARE(schemeOf(rev, s, "blk.0.attn_q.weight"), std::string("q8_0"));
+        QVERIFY(std::any_of(rev.warnings.begin(), rev.warnings.end(),
+                            [](const std::string& w) { return w.find("rules[0]") != std::string::npos &&
+                                                              w.find("matches no tensor") != std::string::npos; }));
+    }
+
+    void resolve_keepExemptsTensors() {
+        Synthetic s = syntheticModel(false, true);
+        ResolvedMap r = resolveOrDie(mapOf(R"({"version":1,"rules":[
+            {"role":"body","scheme":"q4_0"}, {"layers":"0","scheme":"keep"}]})"), s);
+        QCOMPARE(schemeOf(r, s, "blk.0.attn_q.weight"), std::string(""));
+        QCOMPARE(schemeOf(r, s, "blk.1.attn_q.weight"), std::string("q4_0"));
+    }
+
+    void resolve_layerRangesSelectBlocksOnly() {
+        Synthetic s = syntheticModel(false, true);
+        ResolvedMap r = resolveOrDie(mapOf(R"({"version":1,"rules":[{"role":"all","layers":"1","scheme":"q8_0"}]})"), s);
+        QCOMPARE(schemeOf(r, s, "blk.1.attn_k.weight"), std::string("q8_0"));
+        QCOMPARE(schemeOf(r, s, "blk.0.attn_k.weight"), std::string(""));
+        QCOMPARE(schemeOf(r, s, "token_embd.weight"), std::string(""));  // not in a block
+    }
+
+    void resolve_globMatchesWholeNameRegexSearches() {
+        Synthetic s = syntheticModel(false, true);
+        ResolvedMap glob = resolveOrDie(mapOf(R"({"version":1,"rules":[{"pattern":"glob:attn_q","scheme":"q8_0"}]})"), s);
+        QCOMPARE(schemeOf(glob, s, "blk.0.attn_q.weight"), std::string(""));  // glob must match the whole name
+        ResolvedMap regex = resolveOrDie(mapOf(R"({"version":1,"rules":[{"pattern":"regex:attn_q","scheme":"q8_0"}]})"), s);
+        QCOMPARE(schemeOf(regex, s, "blk.0.attn_q.weight"), std::string("q8_0"));
+        QCOMPARE(schemeOf(regex, s, "blk.0.attn_k.weight"), std::string(""));
+        ResolvedMap bare = resolveOrDie(mapOf(R"({"version":1,"rules":[{"pattern":"blk.1.*","scheme":"q8_0"}]})"), s);
+        QCOMPARE(schemeOf(bare, s, "blk.1.ffn_down.weight"), std::string("f16"));  // glob by default; 172 falls back
+        QCOMPARE(schemeOf(bare, s, "blk.1.ffn_up.weight"), std::string("q8_0"));
+        QCOMPARE(schemeOf(bare, s, "blk.0.ffn_up.weight"), std::string(""));
+    }
+
+    void resolve_patternsAlsoMatchGgufNames() {
+        Synthetic s = syntheticModel(true, true);  // Meta names in the file
+        ResolvedMap r = resolveOrDie(mapOf(R"({"version":1,"rules":[{"pattern":"glob:*attn_q*","scheme":"q8_0"},
+                                                                      {"pattern":"regex:feed_forward\\.w3","scheme":"q4_0"}]})"), s);
+        QCOMPARE(schemeOf(r, s, "layers.0.attention.wq.weight"), std::string("q8_0"));  // via blk.0.attn_q.weight
+        QCOMPARE(schemeOf(r, s, "layers.1.feed_forward.w3.weight"), std::string("q4_0"));  // via its own name
+        QCOMPARE(schemeOf(r, s, "layers.1.attention.wk.weight"), std::string(""));
+    }
+
+    void resolve_bodyAndAllSemantics() {
+        Synthetic s = syntheticModel(false, true);
+        ResolvedMap all = resolveOrDie(mapOf(R"({"version":1,"rules":[{"role":"all","scheme":"q8_0"}]})"), s);
+        QCOMPARE(schemeOf(all, s, "token_embd.weight"), std::string("q8_0"));
+        QCOMPARE(schemeOf(all, s, "blk.0.attn_norm.weight"), std::string(""));  // 1-D: all skips norms
+        QCOMPARE(schemeOf(all, s, "output_norm.weight"), std::string(""));
+        ResolvedMap body = resolveOrDie(mapOf(R"({"version":1,"rules":[{"role":"body","scheme":"q8_0"}]})"), s);
+        QCOMPARE(schemeOf(body, s, "token_embd.weight"), std::string(""));
+        QCOMPARE(schemeOf(body, s, "blk.0.ffn_norm.weight"), std::string(""));
+        QCOMPARE(schemeOf(body, s, "blk.0.attn_v.weight"), std::string("q8_0"));
+        QCOMPARE(schemeOf(body, s, "blk.0.ffn_gate.weight"), std::string("q8_0"));
+        ResolvedMap norm = resolveOrDie(mapOf(R"({"version":1,"rules":[{"role":"norm","scheme":"q8_0"}]})"), s);
+        QCOMPARE(schemeOf(norm, s, "blk.0.attn_norm.weight"), std::string("q8_0"));  // named explicitly
+        QCOMPARE(schemeOf(norm, s, "output_norm.weight"), std::string("q8_0"));
+        QCOMPARE(schemeOf(norm, s, "blk.0.attn_q.weight"), std::string(""));
+    }
+
+    void resolve_tiedPairIsQuantizedOnceAndDisagreementWarns() {
+        Synthetic s = syntheticModel(false, true);
+        const int head = indexOf(s, "output.weight");
+        ResolvedMap r = resolveOrDie(mapOf(R"({"version":1,"rules":[
+            {"role":"head","scheme":"q4_0"}, {"role":"embedding","scheme":"q8_0"}]})"), s);
+        QCOMPARE(r.tieRule, 1);
+        QVERIFY(r.tieDisagreement);
+        QCOMPARE(r.tensors[0].scheme, std::string("q8_0"));
+        QVERIFY(r.tensors[0].quantized());
+        QCOMPARE(r.tensors[size_t(head)].tiedTo, 0);
+        QCOMPARE(r.tensors[size_t(head)].scheme, std::string("q8_0"));
+        QVERIFY(!r.tensors[size_t(head)].quantized());
+        const auto it = std::find_if(r.warnings.begin(), r.warnings.end(),
+                                     [](const std::string& w) { return w.find("tied embedding/head") != std::string::npos; });
+        QVERIFY(it != r.warnings.end());
+        QVERIFY2(it->find("rules[0]") != std::string::npos && it->find("rules[1]") != std::string::npos, it->c_str());
+        // The head rule later: it governs the pair.
+        ResolvedMap h = resolveOrDie(mapOf(R"({"version":1,"rules":[
+            {"role":"embedding","scheme":"q8_0"}, {"role":"head","scheme":"q4_0"}]})"), s);
+        QCOMPARE(h.tensors[0].scheme, std::string("q4_0"));
+        QCOMPARE(h.tieRule, 1);
+    }
+
+    void resolve_tiedPairAgreementDoesNotWarn() {
+        Synthetic s = syntheticModel(false, true);
+        ResolvedMap r = resolveOrDie(mapOf(R"({"version":1,"rules":[
+            {"role":"head","scheme":"q8_0"}, {"role":"embedding","scheme":"q8_0"}]})"), s);
+        QVERIFY(!r.tieDisagreement);
+        for (const auto& w : r.warnings) QVERIFY2(w.find("tied") == std::string::npos, w.c_str());
+        // A rule for the head alone also governs the embedding.
+        ResolvedMap h = resolveOrDie(mapOf(R"({"version":1,"rules":[{"role":"head","scheme":"q4_0"}]})"), s);
+        QCOMPARE(h.tensors[0].scheme, std::string("q4_0"));
+    }
+
+    void resolve_virtualHeadOfAnAbsentHeadGovernsThePair() {
+        Synthetic s = syntheticModel(false, false);
+        ResolvedMap r = resolveOrDie(mapOf(R"({"version":1,"rules":[
+            {"role":"embedding","scheme":"q8_0"}, {"role":"head","scheme":"q4_0"}]})"), s);
+        QCOMPARE(r.tensors[0].scheme, std::string("q4_0"));
+        QVERIFY(r.tieDisagreement);
+        for (const auto& w : r.warnings) QVERIFY2(w.find("matches no tensor") == std::string::npos, w.c_str());
+    }
+
+    void fallbackChain_followsTheDocumentedOrder() {
+        QCOMPARE(fallbackChain("q4_K", 172), (std::vector<std::string>{"q5_0", "f16"}));
+        QCOMPARE(fallbackChain("q6_K", 64), (std::vector<std::string>{"q8_0", "f16"}));
+        QCOMPARE(fallbackChain("q3_K", 64), (std::vector<std::string>{"iq4_nl", "q4_0", "f16"}));
+        QCOMPARE(fallbackChain("q8_0", 172), (std::vector<std::string>{"f16"}));
+        QCOMPARE(fallbackChain("int4_g128", 172), (std::vector<std::string>{"int4_g86", "int4_g43", "f16"}));
+        QCOMPARE(fallbackChain("int4_g128_sym", 96), (std::vector<std::string>{"int4_g96_sym", "int4_g48_sym",
+                                                                                 "int4_g32_sym", "int4_g24_sym",
+                                                                                 "int4_g16_sym", "int4_g12_sym",
+                                                                                 "int4_g8_sym", "f16"}));
+        QCOMPARE(fallbackChain("f16", 7), std::vector<std::string>{});
+    }
+
+    void resolve_stories260K_only172WideTensorsFallBack_data() {
+        QTest::addColumn<QString>("relative");
+        QTest::addColumn<QString>("scheme");
+        for (const char* scheme : {"q4_0", "q8_0"}) {
+            QTest::addRow("bin %s", scheme) << "models/stories260K-llama2c/stories260K.bin" << scheme;
+            QTest::addRow("gguf %s", scheme) << "models/stories260K-gguf/stories260K.gguf" << scheme;
+            QTest::addRow("hf %s", scheme) << "models/stories260K-hf" << scheme;
+        }
+    }
+    void resolve_stories260K_only172WideTensorsFallBack() {
+        QFETCH(QString, relative);
+        QFETCH(QString, scheme);
+        QS_REQUIRE_ASSET(path, relative);
+        Loaded l = load(path);
+        auto map = parseQuantMap(R"({"version":1,"rules":[{"role":"all","scheme":")" + scheme.toStdString() + "\"}]}");
+        QVERIFY(map.ok());
+        auto r = resolveMap(*map, l.ckpt->tensors, l.info);
+        QVERIFY2(r.ok(), r.ok() ? "" : r.message().c_str());
+        QCOMPARE(int(r->fallbacks.size()), 5);
+        std::set<int> layers;
+        for (int i : r->fallbacks) {
+            QCOMPARE(int(l.info.entries[size_t(i)].kind), int(TensorKind::Down));
+            QCOMPARE(l.ckpt->tensors[size_t(i)].rowLength(), int64_t(172));
+            const TensorPlan& p = r->tensors[size_t(i)];
+            QCOMPARE(p.scheme, std::string("f16"));
+            QCOMPARE(p.requested, scheme.toStdString());
+            QVERIFY(QString::fromStdString(p.fallbackReason).contains("172"));
+            layers.insert(l.info.entries[size_t(i)].layer);
+            const std::string& name = l.ckpt->tensors[size_t(i)].name;
+            QVERIFY(std::any_of(r->warnings.begin(), r->warnings.end(), [&](const std::string& w) {
+                return w.rfind(name + ": " + scheme.toStdString() + " cannot take it", 0) == 0 &&
+                       w.find("using f16") != std::string::npos;
+            }));
+        }
+        QCOMPARE(int(layers.size()), 5);
+        // Every other matrix takes the requested scheme.
+        for (size_t i = 0; i < r->tensors.size(); ++i) {
+            if (l.info.entries[i].kind == TensorKind::Down || !l.info.entries[i].isParameter) continue;
+            if (l.ckpt->tensors[i].shape.size() < 2) QCOMPARE(r->tensors[i].scheme, std::string(""));
+            else QCOMPARE(r->tensors[i].scheme, scheme.toStdString());
+        }
+    }
+
+    void resolve_stories260K_q4KSubstitutesLikeLlamaCpp() {
+        // llama.cpp's Q4_K_M file of this model (ASSETS.md) stores every ffn_down as F16 and the 64-wide
+        // matrices as Q5_0 (or Q8_0 by its mixture rules): pure q4_K here gives q5_0 and f16.
+        QS_REQUIRE_ASSET(path, "models/stories260K-gguf/stories260K.gguf");
+        Loaded l = load(path);
+        auto r = resolveMap(mapOf(R"({"version":1,"rules":[{"role":"body","scheme":"q4_K"}]})"), l.ckpt->tensors, l.info);
+        QVERIFY(r.ok());
+        for (size_t i = 0; i < r->tensors.size(); ++i) {
+            const Role role = l.info.entries[i].role;
+            if (role != Role::Attention && role != Role::Mlp) continue;
+            QCOMPARE(r->tensors[i].scheme,
+                     std::string(l.info.entries[i].kind == TensorKind::Down ? "f16" : "q5_0"));
+        }
+        Loaded ref = load(qstest::assetPath("models/stories260K-gguf/stories260K-Q4_K_M.gguf"));
+        for (size_t i = 0; i < ref.ckpt->tensors.size(); ++i)
+            if (ref.info.entries[i].kind == TensorKind::Down) QCOMPARE(int(ref.ckpt->tensors[i].dtype), int(DType::F16));
+    }
+
+    void exportTensorTypes_writesAnchoredGgufNames() {
+        QS_REQUIRE_ASSET(bin, "models/stories260K-llama2c/stories260K.bin");
+        QS_REQUIRE_ASSET(gguf, "models/stories260K-gguf/stories260K.gguf");
+        const QuantMap map = mapOf(R"({"version":1,"rules":[{"role":"body","scheme":"q4_0"},{"role":"embedding","scheme":"q8_0"}]})");
+        Loaded lb = load(bin), lg = load(gguf);
+        auto rb = resolveMap(map, lb.ckpt->tensors, lb.info);
+        auto rg = resolveMap(map, lg.ckpt->tensors, lg.info);
+        QVERIFY(rb.ok() && rg.ok());
+        auto fb = llamaCppTensorTypes(*rb, lb.ckpt->tensors, lb.info, false);
+        auto fg = llamaCppTensorTypes(*rg, lg.ckpt->tensors, lg.info, true);
+        QVERIFY2(fb.ok(), fb.ok() ? "" : fb.message().c_str());
+        QVERIFY2(fg.ok(), fg.ok() ? "" : fg.message().c_str());
+        const QString b = QString::fromStdString(*fb), g = QString::fromStdString(*fg);
+        QVERIFY(b.contains("^blk\\.0\\.attn_q\\.weight$=q4_0\n"));
+        QVERIFY(b.contains("^blk\\.4\\.ffn_down\\.weight$=f16\n"));
+        QVERIFY(b.contains("^token_embd\\.weight$=q8_0\n"));
+        QVERIFY(!b.contains("norm"));           // 1-D tensors are never quantized by llama.cpp
+        QVERIFY(!b.contains("^output"));        // the .bin stores no head
+        QVERIFY(g.contains("^output\\.weight$=q8_0\n"));  // the GGUF's stored tied copy follows the embedding
+        // The llama2.c file's lines are exactly the GGUF's minus the stored head copy (file order differs).
+        QStringList gl = g.split('\n', Qt::SkipEmptyParts), bl = b.split('\n', Qt::SkipEmptyParts);
+        bl << "^output\\.weight$=q8_0";
+        gl.sort();
+        bl.sort();
+        QCOMPARE(gl, bl);
+        // Every line is a regex that matches exactly one tensor of the GGUF.
+        int lines = 0;
+        for (const QString& line : g.split('\n', Qt::SkipEmptyParts)) {
+            ++lines;
+            const std::string pattern = line.section('=', 0, 0).toStdString();
+            std::regex re(pattern);
+            int hits = 0;
+            for (const auto& t : lg.ckpt->tensors) hits += std::regex_search(t.name, re);
+            QCOMPARE(hits, 1);
+        }
+        QCOMPARE(lines, 5 * 7 + 2);
+    }
+
+    void exportTensorTypes_refusesNonGgmlSchemes() {
+        QS_REQUIRE_ASSET(bin, "models/stories260K-llama2c/stories260K.bin");
+        Loaded l = load(bin);
+        auto r = resolveMap(mapOf(R"({"version":1,"rules":[{"role":"body","scheme":"int4_g32"}]})"), l.ckpt->tensors, l.info);
+        QVERIFY(r.ok());
+        auto f = llamaCppTensorTypes(*r, l.ckpt->tensors, l.info, false);
+        QVERIFY(!f.ok());
+        QVERIFY2(QString::fromStdString(f.message()).contains("int4_g32") &&
+                     QString::fromStdString(f.message()).contains("not a ggml type"),
+                 f.message().c_str());
+    }
+
+    void resolvedMapJson_isLoadableAsAMap() {
+        QS_REQUIRE_ASSET(gguf, "models/stories260K-gguf/stories260K.gguf");
+        Loaded l = load(gguf);
+        const QuantMap map = mapOf(R"({"version":1,"rules":[{"role":"all","scheme":"q8_0"},{"role":"head","scheme":"q4_0"}]})");
+        auto r = resolveMap(map, l.ckpt->tensors, l.info);
+        QVERIFY(r.ok());
+        nlohmann::json j = resolvedMapJson(*r, l.ckpt->tensors, l.info);
+        QCOMPARE(int(j["resolved"].size()), int(l.ckpt->tensors.size()));
+        auto again = quantMapFromJson(nlohmann::json::parse(j.dump()));
+        QVERIFY2(again.ok(), again.ok() ? "" : again.message().c_str());
+        QVERIFY(quantMapToJson(*again) == quantMapToJson(map));
+        const int head = l.info.findKind(TensorKind::Output);
+        QCOMPARE(QString::fromStdString(j["resolved"][size_t(head)]["tied_to"].get<std::string>()), QString("token_embd.weight"));
+        QCOMPARE(QString::fromStdString(j["resolved"][size_t(head)]["scheme"].get<std::string>()), QString("q4_0"));
+        QVERIFY(!j["warnings"].empty());  // the tie disagreement and the ffn_down fallbacks
+    }
+};
+
+QTEST_APPLESS_MAIN(TestQuantMap)
+#include "test_quant_map.moc"
