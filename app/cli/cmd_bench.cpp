@@ -15,7 +15,8 @@ namespace qscli {
 
 namespace {
 constexpr const char* kUsage =
-    "usage: quantscope-cli bench MODEL [--tokenizer PATH] [--threads N] [--prompt-tokens N] [--gen-tokens N]\n"
+    "usage: quantscope-cli bench MODEL [--map MAP.json] [--rule ROLE=SCHEME ...] [--tokenizer PATH]\n"
+    "                            [--threads N] [--prompt-tokens N] [--gen-tokens N]\n"
     "                             [--json]\n"
     "Measures prompt processing (a batch of N tokens, default 128) and generation (greedy, N tokens, default\n"
     "128) in tokens per second, and the process's peak resident memory. Both are capped by the context.\n";

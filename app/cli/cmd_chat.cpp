@@ -16,7 +16,8 @@ namespace qscli {
 
 namespace {
 constexpr const char* kUsage =
-    "usage: quantscope-cli chat MODEL [--tokenizer PATH] [--template plain|llama2] [--system TEXT] [--steps N]\n"
+    "usage: quantscope-cli chat MODEL [--map MAP.json] [--rule ROLE=SCHEME ...] [--tokenizer PATH]\n"
+    "                           [--template plain|llama2] [--system TEXT] [--steps N]\n"
     "                            [--temperature T] [--seed S] [--top-k K] [--top-p P] [--repeat-penalty R]\n"
     "                            [--threads N]\n"
     "Reads one user message per line from stdin and streams each reply (at most N tokens, default 256; it ends\n"

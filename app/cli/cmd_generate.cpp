@@ -11,8 +11,9 @@ namespace qscli {
 
 namespace {
 constexpr const char* kUsage =
-    "usage: quantscope-cli generate MODEL [--tokenizer PATH] [--prompt TEXT] [--steps N] [--temperature T]\n"
-    "                                [--seed S] [--top-k K] [--top-p P] [--repeat-penalty R] [--threads N]\n"
+    "usage: quantscope-cli generate MODEL [--map MAP.json] [--rule ROLE=SCHEME ...] [--tokenizer PATH]\n"
+    "                               [--prompt TEXT] [--steps N] [--temperature T]\n"
+    "                               [--seed S] [--top-k K] [--top-p P] [--repeat-penalty R] [--threads N]\n"
     "Prints the prompt followed by the generated text, as llama2.c's run does: at most N new tokens (default\n"
     "256), stopping early at EOS or BOS. Temperature 0 is greedy; the default is 1.0. Without --seed the seed\n"
     "comes from the clock and is printed on stderr with the speed.\n";

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// quantscope-cli ppl MODEL --text FILE [--ctx N] [--protocol llamacpp|gptq|documents] [--separator S] [--json]
+// quantscope-cli ppl MODEL [--map MAP.json] [--rule ROLE=SCHEME ...] --text FILE [--ctx N]
+//                    [--protocol llamacpp|gptq|documents] [--separator S] [--json]
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -14,14 +15,17 @@ namespace qscli {
 
 namespace {
 constexpr const char* kUsage =
-    "usage: quantscope-cli ppl MODEL --text FILE [--tokenizer PATH] [--ctx N] [--protocol llamacpp|gptq|documents]\n"
-    "                           [--separator S] [--max-windows N] [--threads N] [--json]\n"
+    "usage: quantscope-cli ppl MODEL [--map MAP.json] [--rule ROLE=SCHEME ...] --text FILE [--tokenizer PATH]\n"
+    "                           [--ctx N] [--protocol llamacpp|gptq|documents] [--separator S] [--max-windows N]\n"
+    "                           [--threads N] [--json]\n"
     "Perplexity of MODEL on FILE. Protocols (the result names its protocol; figures from different ones are not\n"
     "comparable):\n"
     "  llamacpp   llama.cpp's llama-perplexity: chunks of N tokens starting with BOS, second half scored (default)\n"
     "  gptq       non-overlapping windows of N tokens of the whole text, every prediction scored\n"
     "  documents  split on --separator (default <|endoftext|>), trimmed, BOS + document truncated to N, all scored\n"
-    "--ctx N is the window length (default 512). --json prints one object with ppl, nll, tokens, protocol, ...\n";
+    "--ctx N is the window length (default 512). --json prints one object with ppl, nll, tokens, protocol, ...\n"
+    "With --map/--rule the quantized model is scored and compared with the unquantized one on the same windows:\n"
+    "kld (mean KL divergence, nats), top1 (argmax agreement), reference_ppl.\n";
 }
 
 int runPpl(int argc, char** argv, int first) {
@@ -55,7 +59,10 @@ int runPpl(int argc, char** argv, int first) {
     InferenceSetup setup;
     if (int rc = openInference("ppl", args, 0, setup); rc != kExitOk) return rc;
     qs::Transformer model(setup.weights, setup.arena.get());
-    auto r = qs::evaluatePerplexity(model, *setup.model.tokenizer, text, o);
+    // With a map: the quantized model is scored, and compared with the unquantized one on the same windows.
+    std::unique_ptr<qs::Transformer> reference;
+    if (setup.quantized) reference = std::make_unique<qs::Transformer>(setup.model.weights, setup.arena.get());
+    auto r = qs::evaluatePerplexity(model, *setup.model.tokenizer, text, o, {}, reference.get());
     if (!r) return fail("ppl", r.message());
     for (const auto& w : r->warnings) std::fprintf(stderr, "quantscope-cli ppl: warning: %s\n", w.c_str());
     if (args.flag("json")) {

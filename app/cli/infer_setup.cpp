@@ -4,10 +4,13 @@
 #include <cstdio>
 #include <thread>
 
+#include "core/infer/quantized_model.h"
+#include "core/quant/quant_map.h"
+
 namespace qscli {
 
 std::set<std::string> inferenceValueOptions(std::set<std::string> more) {
-    more.insert({"tokenizer", "threads"});
+    more.insert({"tokenizer", "threads", "map", "rule"});
     return more;
 }
 
@@ -17,6 +20,18 @@ int openInference(const std::string& command, Args& args, int maxContext, Infere
     if (!threads) return fail(command, args.error(), kExitUsage);
     if (*threads < 1 || *threads > 1024) return fail(command, "--threads must be between 1 and 1024", kExitUsage);
     out.threads = int(*threads);
+    qs::QuantMap map;
+    if (auto path = args.value("map")) {
+        auto m = qs::loadQuantMap(*path);
+        if (!m) return fail(command, m.message());
+        map = std::move(*m);
+    }
+    for (const std::string& spec : args.values("rule")) {
+        auto r = qs::parseRuleSpec(spec);
+        if (!r) return fail(command, r.message(), kExitUsage);
+        map.rules.push_back(std::move(*r));
+    }
+    const bool quantize = args.has("map") || args.has("rule");
     out.arena = std::make_unique<tbb::task_arena>(out.threads);
     qs::InferenceLoadOptions options;
     options.tokenizerPath = args.value("tokenizer").value_or("");
@@ -26,6 +41,17 @@ int openInference(const std::string& command, Args& args, int maxContext, Infere
     out.model = std::move(m.value());
     for (const auto& w : out.model.warnings) std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), w.c_str());
     out.weights = out.model.weights;
+    if (!quantize) return kExitOk;
+
+    auto q = qs::quantizeForInference(*out.model.checkpoint, out.model.info, map, out.arena.get());
+    if (!q) return fail(command, q.message());
+    for (const auto& w : q->warnings) std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), w.c_str());
+    auto w = qs::loadModelWeights(*out.model.checkpoint, out.model.info, &q->tensors, options.weights, out.arena.get());
+    if (!w) return fail(command, w.message());
+    out.weights = std::move(w.value());
+    out.quantized = true;
+    std::fprintf(stderr, "quantscope-cli %s: %d tensors quantized (%llu bytes packed), run through their dequantization\n",
+                 command.c_str(), q->quantizedTensors, (unsigned long long)q->packedBytes);
     return kExitOk;
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Shared argument handling of the inference commands (generate, ppl, chat, bench): the model path, --tokenizer,
-// --threads and the thread arena. The work itself is in core/infer.
+// --threads and the thread arena, and --map FILE / --rule ROLE=SCHEME (repeatable, appended after the map's
+// rules), which quantize the model before it runs. The work itself is in core/infer and core/quant.
 #pragma once
 
 #include <memory>
@@ -20,12 +21,14 @@ std::set<std::string> inferenceValueOptions(std::set<std::string> more);
 struct InferenceSetup {
     std::unique_ptr<tbb::task_arena> arena;
     qs::InferenceModel model;
-    std::shared_ptr<const qs::ModelWeights> weights;  // what runs
+    std::shared_ptr<const qs::ModelWeights> weights;  // what runs: quantized when a map or rule was given
+    bool quantized = false;                           // then model.weights is the unquantized reference
     int threads = 1;
 };
 
-// Parses --threads and --tokenizer, opens the single positional MODEL and loads it. On failure prints the
-// message and returns the exit code; on success returns kExitOk. Warnings go to stderr.
+// Parses --threads, --tokenizer, --map and --rule, opens the single positional MODEL, loads it and quantizes
+// it when asked. On failure prints the message and returns the exit code; on success returns kExitOk.
+// Warnings and a one-line quantization summary go to stderr.
 int openInference(const std::string& command, Args& args, int maxContext, InferenceSetup& out);
 
 }  // namespace qscli

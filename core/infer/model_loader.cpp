@@ -73,6 +73,18 @@ public:
         if (t.elements() != uint64_t(n))
             return Error{where(m_ckpt, *idx) + " (" + kindAt(kind, layer) + ") has " + std::to_string(t.elements()) +
                          " values, expected " + std::to_string(n)};
+        if (m_quantized) {
+            // A map may quantize 1-D tensors too (role norm): the engine then uses their dequantized values.
+            auto it = m_quantized->find(*idx);
+            if (it != m_quantized->end()) {
+                const QuantizedWeight& qw = it->second;
+                if (!qw.tensor || !qw.scheme || qw.tensor->rows * qw.tensor->cols != n)
+                    return Error{where(m_ckpt, *idx) + ": quantized entry does not hold " + std::to_string(n) + " values"};
+                std::vector<float> values(static_cast<size_t>(n));
+                qw.scheme->dequantize(*qw.tensor, values.data());
+                return values;
+            }
+        }
         return m_ckpt.toFloat(size_t(*idx));
     }
 

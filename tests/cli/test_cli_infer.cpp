@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // `quantscope-cli generate | ppl | chat | bench`: the public interface on the real binary.
 #include <QFile>
+#include <QTemporaryDir>
 #include <QTest>
+
+#include <cmath>
 
 #include <nlohmann/json.hpp>
 
@@ -57,6 +60,31 @@ private slots:
         QVERIFY(std::fabs(j["nll"].get<double>() - 1.2664) < 1e-3);
         QVERIFY(std::fabs(j["ppl"].get<double>() - 3.548) < 1e-3);
         QVERIFY(!j.contains("kld"));  // no map, nothing to compare against
+    }
+
+    // --map / --rule quantize the model first; ppl then reports the comparison with the unquantized model.
+    void ppl_withMapOrRuleReportsKldAndTop1() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
+        QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
+        QTemporaryDir dir;
+        const QString mapPath = dir.filePath("map.json");
+        QFile m(mapPath);
+        QVERIFY(m.open(QIODevice::WriteOnly));
+        m.write(R"({"version": 1, "rules": [{"role": "body", "scheme": "q4_0"}]})");
+        m.close();
+        for (const QStringList& quant : {QStringList{"--map", mapPath}, QStringList{"--rule", "body=q4_0"}}) {
+            auto r = runCli(QStringList{"ppl", path, "--text", text, "--protocol", "documents", "--json"} + quant);
+            QVERIFY2(r.exitCode == 0 && !r.crashed, r.err.constData());
+            const json j = json::parse(r.out.toStdString());
+            QCOMPARE(j["tokens"].get<int>(), 1804);
+            QVERIFY(j["kld"].get<double>() > 0);
+            QVERIFY(j["top1"].get<double>() > 0.5 && j["top1"].get<double>() < 1.0);
+            QVERIFY(std::fabs(j["reference_ppl"].get<double>() - 3.548) < 1e-3);
+            QVERIFY(j["ppl"].get<double>() > j["reference_ppl"].get<double>());
+            QVERIFY(r.err.contains("tensors quantized"));
+        }
+        auto bad = runCli({"generate", path, "--rule", "body=q9_9", "--steps", "3"});
+        QCOMPARE(bad.exitCode, 2);
     }
 
     void ppl_refusesTextTooShortForLlamacpp() {

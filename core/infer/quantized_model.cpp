@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "core/infer/quantized_model.h"
+
+#include <memory>
+
+#include "core/quant/apply_map.h"
+#include "core/quant/quant_map_resolve.h"
+
+namespace qs {
+
+Result<QuantizedModel> quantizeForInference(const Checkpoint& ckpt, const ModelInfo& info, const QuantMap& map,
+                                            tbb::task_arena* arena, const ProgressFn& progress) {
+    auto resolved = resolveMap(map, ckpt.tensors, info);
+    if (!resolved) return resolved.error();
+    QuantizedModel out;
+    out.warnings = resolved->warnings;
+    ApplyOptions options;
+    options.computeStats = false;
+    options.progress = progress;
+    auto keep = [&](int index, QuantizedTensor&& q, const ErrorReport&) -> Status {
+        auto scheme = findScheme(q.scheme);
+        if (!scheme) return Error{ckpt.path + ": tensor '" + ckpt.tensors[size_t(index)].name + "' quantized with unknown scheme '" + q.scheme + "'"};
+        out.packedBytes += q.bytes.total();
+        ++out.quantizedTensors;
+        out.tensors[index] = {std::make_shared<const QuantizedTensor>(std::move(q)), std::move(scheme)};
+        return {};
+    };
+    Result<ApplyResult> applied = Error{"not run"};
+    auto run = [&] { applied = applyMap(ckpt, info, *resolved, options, keep); };
+    if (arena) arena->execute(run);
+    else run();
+    if (!applied) return applied.error();
+    return out;
+}
+
+}  // namespace qs
