@@ -33,6 +33,7 @@ int runBench(int argc, char** argv, int first) {
     if (!args.parse(argc, argv, first)) return fail("bench", args.error(), kExitUsage);
     if (args.flag("help")) {
         std::fputs(kUsage, stdout);
+        std::fputs(kInferenceOptionsHelp, stdout);
         return kExitOk;
     }
     const auto promptTokens = args.integer("prompt-tokens", 128);

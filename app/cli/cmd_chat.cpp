@@ -32,6 +32,7 @@ int runChat(int argc, char** argv, int first) {
     if (!args.parse(argc, argv, first)) return fail("chat", args.error(), kExitUsage);
     if (args.flag("help")) {
         std::fputs(kUsage, stdout);
+        std::fputs(kInferenceOptionsHelp, stdout);
         return kExitOk;
     }
     const auto steps = args.integer("steps", 256);

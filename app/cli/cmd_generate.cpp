@@ -24,6 +24,7 @@ int runGenerate(int argc, char** argv, int first) {
     if (!args.parse(argc, argv, first)) return fail("generate", args.error(), kExitUsage);
     if (args.flag("help")) {
         std::fputs(kUsage, stdout);
+        std::fputs(kInferenceOptionsHelp, stdout);
         return kExitOk;
     }
     const auto steps = args.integer("steps", 256);

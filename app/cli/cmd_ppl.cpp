@@ -33,6 +33,7 @@ int runPpl(int argc, char** argv, int first) {
     if (!args.parse(argc, argv, first)) return fail("ppl", args.error(), kExitUsage);
     if (args.flag("help")) {
         std::fputs(kUsage, stdout);
+        std::fputs(kInferenceOptionsHelp, stdout);
         return kExitOk;
     }
     const auto textPath = args.value("text");

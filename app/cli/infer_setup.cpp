@@ -10,7 +10,7 @@
 namespace qscli {
 
 std::set<std::string> inferenceValueOptions(std::set<std::string> more) {
-    more.insert({"tokenizer", "threads", "map", "rule"});
+    more.insert({"tokenizer", "threads", "map", "rule", "dequant"});
     return more;
 }
 
@@ -32,10 +32,14 @@ int openInference(const std::string& command, Args& args, int maxContext, Infere
         map.rules.push_back(std::move(*r));
     }
     const bool quantize = args.has("map") || args.has("rule");
+    const std::string dequant = args.value("dequant").value_or("once");
+    if (dequant != "once" && dequant != "rows") return fail(command, "--dequant must be once or rows", kExitUsage);
     out.arena = std::make_unique<tbb::task_arena>(out.threads);
     qs::InferenceLoadOptions options;
     options.tokenizerPath = args.value("tokenizer").value_or("");
     options.weights.maxContext = maxContext;
+    options.weights.quantized = dequant == "rows" ? qs::WeightLoadOptions::Quantized::PerRowBlock
+                                                  : qs::WeightLoadOptions::Quantized::DequantizeOnce;
     auto m = qs::openInferenceModel(args.positional()[0], options, out.arena.get());
     if (!m) return fail(command, m.message());
     out.model = std::move(m.value());

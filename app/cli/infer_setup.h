@@ -15,6 +15,14 @@
 
 namespace qscli {
 
+// Help lines for the options every inference command accepts.
+inline constexpr const char* kInferenceOptionsHelp =
+    "  --map FILE, --rule ROLE=SCHEME  quantize the model first (rules as for `quantize`; --rule repeatable)\n"
+    "  --dequant once|rows   run quantized tensors dequantized once to float (default, fast) or dequantize\n"
+    "                        blocks of rows at every use (packed memory, same numbers)\n"
+    "  --tokenizer PATH      use this tokenizer instead of the one found with the model\n"
+    "  --threads N           worker threads (default: all cores)\n";
+
 // Options every inference command accepts (value options).
 std::set<std::string> inferenceValueOptions(std::set<std::string> more);
 

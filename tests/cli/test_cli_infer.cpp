@@ -83,6 +83,11 @@ private slots:
             QVERIFY(j["ppl"].get<double>() > j["reference_ppl"].get<double>());
             QVERIFY(r.err.contains("tensors quantized"));
         }
+        // Both execution paths of quantized tensors give the same numbers.
+        const QStringList base = {"ppl", path, "--text", text, "--protocol", "documents", "--json", "--rule", "all=q4_K"};
+        auto once = runCli(base + QStringList{"--dequant", "once"}), rows = runCli(base + QStringList{"--dequant", "rows"});
+        QVERIFY2(once.exitCode == 0 && rows.exitCode == 0, rows.err.constData());
+        QCOMPARE(json::parse(once.out.toStdString())["nll"].get<double>(), json::parse(rows.out.toStdString())["nll"].get<double>());
         auto bad = runCli({"generate", path, "--rule", "body=q9_9", "--steps", "3"});
         QCOMPARE(bad.exitCode, 2);
     }

@@ -278,6 +278,35 @@ private slots:
         QVERIFY(!QString::fromStdString((*overridden)->describe()).startsWith("GGUF"));
     }
 
+    // A GGUF "gpt2" vocabulary (byte-level BPE, as llama.cpp converts Llama 3): merges and the llama-bpe
+    // pre-tokenizer from the metadata; BOS only when add_bos_token says so.
+    void ggufGpt2Vocabulary_byteLevelMerges() {
+        nlohmann::json md;
+        const auto alphabet = byteLevelAlphabet();
+        std::vector<std::string> tokens(alphabet.begin(), alphabet.end());
+        tokens.push_back("he");
+        tokens.push_back("hel");
+        tokens.push_back(std::string(kG) + "t");
+        tokens.push_back("<|begin_of_text|>");
+        md["tokenizer.ggml.model"] = "gpt2";
+        md["tokenizer.ggml.pre"] = "llama-bpe";
+        md["tokenizer.ggml.tokens"] = tokens;
+        std::vector<int> types(tokens.size(), 1);
+        types.back() = 3;  // control
+        md["tokenizer.ggml.token_type"] = types;
+        md["tokenizer.ggml.merges"] = {"h e", "he l", std::string(kG) + " t"};
+        md["tokenizer.ggml.bos_token_id"] = 259;
+        md["tokenizer.ggml.add_bos_token"] = true;
+        auto t = tokenizerFromGgufMetadata(md, "synthetic.gguf");
+        QVERIFY2(t.ok(), t ? "" : t.message().c_str());
+        QCOMPARE(idsText((*t)->encode("help t", true)), idsText({259, 257, 'p', 258}));
+        QCOMPARE((*t)->decode((*t)->encode("help t", true)), std::string("help t"));
+        md["tokenizer.ggml.pre"] = "qwen2";
+        auto refused = tokenizerFromGgufMetadata(md, "synthetic.gguf");
+        QVERIFY(!refused.ok());
+        QVERIFY(QString::fromStdString(refused.message()).contains("qwen2"));
+    }
+
     void loadTokenizer_rejectsBadFiles_data() {
         QTest::addColumn<QByteArray>("content");
         QTest::addColumn<QString>("message");
