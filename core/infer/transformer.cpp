@@ -19,9 +19,8 @@ Transformer::Transformer(std::shared_ptr<const ModelWeights> weights, tbb::task_
     const ModelConfig& c = m_w->config;
     QS_CHECK(c.context > 0 && c.headDim % 2 == 0 && c.kvHeads > 0 && c.heads % c.kvHeads == 0, "invalid model config");
     if (m_options.batch < 1) m_options.batch = 1;
-    const size_t cache = size_t(c.layers) * size_t(c.context) * size_t(c.kvDim());
-    m_keyCache.assign(cache, 0.0f);
-    m_valueCache.assign(cache, 0.0f);
+    m_keyCache.resize(size_t(c.layers));
+    m_valueCache.resize(size_t(c.layers));
     // RoPE angles as llama2.c computes them (float): pos * theta^(-2j/headDim).
     const int half = c.headDim / 2;
     m_cos.resize(size_t(c.context) * size_t(half));
@@ -40,9 +39,24 @@ void Transformer::rewind(int pos) {
     m_pos = pos;
 }
 
-void Transformer::ensureScratch(int n) {
-    if (n <= m_scratchBatch) return;
+void Transformer::ensureCache(int positions) {
+    if (positions <= m_cachePositions) return;
     const ModelConfig& c = m_w->config;
+    const int grown = std::min(c.context, std::max({positions, 2 * m_cachePositions, 64}));
+    for (int l = 0; l < c.layers; ++l) {
+        m_keyCache[size_t(l)].resize(size_t(grown) * size_t(c.kvDim()));
+        m_valueCache[size_t(l)].resize(size_t(grown) * size_t(c.kvDim()));
+    }
+    m_cachePositions = grown;
+}
+
+void Transformer::ensureScratch(int n, int positions) {
+    const ModelConfig& c = m_w->config;
+    if (n > m_scratchBatch || positions > m_scorePositions) {
+        m_scorePositions = std::max(positions, m_scorePositions);
+        m_scores.resize(size_t(std::max(n, m_scratchBatch)) * size_t(c.heads) * size_t(m_scorePositions));
+    }
+    if (n <= m_scratchBatch) return;
     const size_t b = size_t(n);
     m_x.resize(b * size_t(c.dim));
     m_xb.resize(b * size_t(std::max(c.dim, c.qDim())));
@@ -53,7 +67,6 @@ void Transformer::ensureScratch(int n) {
     m_att.resize(b * size_t(c.qDim()));
     m_hb.resize(b * size_t(c.hidden));
     m_hb2.resize(b * size_t(c.hidden));
-    m_scores.resize(b * size_t(c.heads) * size_t(c.context));
     m_scratchBatch = n;
 }
 
@@ -88,7 +101,8 @@ Status Transformer::evaluate(std::span<const int> tokens, std::span<float> logit
 void Transformer::forwardBatch(const int* tokens, int n, float* logits, bool allLogits) {
     const ModelWeights& w = *m_w;
     const ModelConfig& c = w.config;
-    ensureScratch(n);
+    ensureCache(m_pos + n);
+    ensureScratch(n, m_cachePositions);
     const int dim = c.dim, qDim = c.qDim(), kvDim = c.kvDim(), hd = c.headDim, half = hd / 2;
     const int group = c.heads / c.kvHeads;
     const int pos0 = m_pos;
@@ -104,8 +118,8 @@ void Transformer::forwardBatch(const int* tokens, int n, float* logits, bool all
         matmul(*L.wk, m_xb.data(), n, m_k.data(), m_arena);
         matmul(*L.wv, m_xb.data(), n, m_v.data(), m_arena);
 
-        float* keyCache = m_keyCache.data() + size_t(l) * size_t(c.context) * size_t(kvDim);
-        float* valueCache = m_valueCache.data() + size_t(l) * size_t(c.context) * size_t(kvDim);
+        float* keyCache = m_keyCache[size_t(l)].data();
+        float* valueCache = m_valueCache[size_t(l)].data();
         for (int t = 0; t < n; ++t) {
             const int pos = pos0 + t;
             const float* cs = m_cos.data() + size_t(pos) * size_t(half);
@@ -122,7 +136,7 @@ void Transformer::forwardBatch(const int* tokens, int n, float* logits, bool all
                 const int t = int(task / c.heads), h = int(task % c.heads);
                 const int upto = pos0 + t;
                 const float* q = m_q.data() + size_t(t) * qDim + size_t(h) * hd;
-                float* sc = m_scores.data() + size_t(task) * size_t(c.context);
+                float* sc = m_scores.data() + size_t(task) * size_t(m_scorePositions);
                 const size_t kvOffset = size_t(h / group) * hd;
                 for (int p = 0; p <= upto; ++p) sc[p] = kernels::dot(q, keyCache + size_t(p) * kvDim + kvOffset, hd) * scale;
                 kernels::softmax(sc, upto + 1);

@@ -47,16 +47,20 @@ public:
 
 private:
     void forwardBatch(const int* tokens, int n, float* logits, bool allLogits);
-    void ensureScratch(int n);
+    void ensureScratch(int n, int positions);
+    void ensureCache(int positions);
 
     std::shared_ptr<const ModelWeights> m_w;
     tbb::task_arena* m_arena;
     EngineOptions m_options;
     int m_pos = 0;
-    std::vector<float> m_keyCache, m_valueCache;  // [layers][context][kvDim]
+    // Per layer [position][kvDim], grown on demand (doubling, capped at the context), so a model with a long
+    // context costs cache memory only for the tokens actually held.
+    std::vector<std::vector<float>> m_keyCache, m_valueCache;
+    int m_cachePositions = 0;
     std::vector<float> m_cos, m_sin;              // [context][headDim/2]
     std::vector<float> m_x, m_xb, m_xb2, m_q, m_k, m_v, m_att, m_hb, m_hb2, m_scores;
-    int m_scratchBatch = 0;
+    int m_scratchBatch = 0, m_scorePositions = 0;
 };
 
 }  // namespace qs
