@@ -218,6 +218,14 @@ private slots:
         QVERIFY(std::equal(last.begin(), last.end(), oneByOne.end() - w->config.vocab));
     }
 
+    void kvCache_growsWithoutChangingResults() {
+        ModelConfig c = tinyConfig();
+        c.context = 300;  // the cache grows 64 -> 128 -> 256 positions on the way
+        auto w = randomModelWeights(c, 13, true);
+        const auto tokens = someTokens(150, c.vocab);
+        QCOMPARE(runAll(w, tokens, nullptr, 1), runAll(w, tokens, nullptr, 150));
+    }
+
     void ropeLayouts_agreeOnPermutedWeights() {
         // HF checkpoints store q/k rows permuted per head so that rotate-half pairs (j, j+hd/2) hold what
         // llama2.c's adjacent pairs (2j, 2j+1) hold: the same model in both layouts gives the same logits.
