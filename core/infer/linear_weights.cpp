@@ -9,6 +9,7 @@
 #include <tbb/task_arena.h>
 
 #include "core/infer/kernels.h"
+#include "core/io/checkpoint.h"
 #include "core/util/check.h"
 
 namespace qs {
@@ -80,6 +81,40 @@ void QuantizedLinearWeights::copyRow(int64_t r, float* dst) const {
 
 std::string QuantizedLinearWeights::describe() const {
     return m_tensor->scheme + ", dequantized per " + std::to_string(kBlockRows) + " rows";
+}
+
+StoredLinearWeights::StoredLinearWeights(int64_t rows, int64_t cols, DType dtype, int group,
+                                         std::span<const std::byte> bytes, std::shared_ptr<const void> owner)
+    : LinearWeights(rows, cols), m_dtype(dtype), m_group(group), m_bytes(bytes), m_owner(std::move(owner)) {}
+
+void StoredLinearWeights::decode(int64_t firstRow, int64_t nRows, float* dst) const {
+    const uint64_t n = uint64_t(cols());
+    const Status s = decodeToFloat(m_dtype, m_bytes, uint64_t(rows()) * n, m_group, uint64_t(firstRow) * n,
+                                   uint64_t(nRows) * n, dst);
+    // The loader decoded this tensor's shape and type successfully before choosing this path.
+    QS_CHECK(s.ok(), "decoding rows of a " + std::string(dtypeName(m_dtype)) + " tensor: " + s.message());
+}
+
+void StoredLinearWeights::matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const {
+    const int64_t n = cols(), m = rows();
+    std::vector<float> block(size_t(std::min(kBlockRows, r1 - r0) * n));
+    for (int64_t rb = r0; rb < r1; rb += kBlockRows) {
+        const int64_t nr = std::min(kBlockRows, r1 - rb);
+        decode(rb, nr, block.data());
+        for (int64_t i = 0; i < nr; ++i) {
+            const float* w = block.data() + i * n;
+            for (int64_t b = 0; b < batch; ++b) y[b * m + rb + i] = kernels::dot(w, x + b * n, n);
+        }
+    }
+}
+
+void StoredLinearWeights::copyRow(int64_t r, float* dst) const {
+    QS_CHECK(r >= 0 && r < rows(), "row " + std::to_string(r) + " of a stored tensor");
+    decode(r, 1, dst);
+}
+
+std::string StoredLinearWeights::describe() const {
+    return std::string(dtypeName(m_dtype)) + " (mapped), decoded per " + std::to_string(kBlockRows) + " rows";
 }
 
 std::shared_ptr<const LinearWeights> dequantizeOnce(const QuantizedTensor& tensor, const Scheme& scheme,

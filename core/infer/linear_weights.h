@@ -5,7 +5,8 @@
 //   - FloatLinearWeights: float32 values, either a view into a memory-mapped checkpoint (zero copy) or owned
 //     (converted from F16/BF16/ggml blocks, or dequantized once from a QuantizedTensor: "float cache");
 //   - QuantizedLinearWeights: keeps the packed QuantizedTensor and dequantizes blocks of rows on the fly
-//     through Scheme::dequantizeRows into a per-call scratch buffer (memory of the packed form, same numbers).
+//     through Scheme::dequantizeRows into a per-call scratch buffer (memory of the packed form, same numbers);
+//   - StoredLinearWeights: the same for a checkpoint tensor in its stored type (F16, ggml blocks, ...).
 // Both quantized paths compute with exactly the values Scheme::dequantizeRows produces, so the engine shows
 // the scheme's exact numerics, and the two give bit-identical results.
 //
@@ -14,12 +15,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include <tbb/task_arena.h>
 
 #include "core/quant/scheme.h"
+#include "core/tensor/dtype.h"
 
 
 namespace qs {
@@ -84,6 +87,29 @@ public:
 private:
     std::shared_ptr<const QuantizedTensor> m_tensor;
     std::shared_ptr<const Scheme> m_scheme;
+};
+
+// A checkpoint tensor kept in its stored type (F16, BF16, ggml blocks, llama2.c Q8...) and decoded per block of
+// rows at every use through decodeToFloat (the same decoding Checkpoint::toFloat uses): the stored memory
+// instead of a float copy, same numbers. `bytes` must stay valid while `owner` lives.
+class StoredLinearWeights final : public LinearWeights {
+public:
+    static constexpr int64_t kBlockRows = 16;
+    StoredLinearWeights(int64_t rows, int64_t cols, DType dtype, int group, std::span<const std::byte> bytes,
+                        std::shared_ptr<const void> owner);
+
+    void matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const override;
+    void copyRow(int64_t r, float* dst) const override;
+    std::string describe() const override;
+    uint64_t ownedBytes() const override { return 0; }
+    int64_t rowGrain() const override { return kBlockRows; }
+
+private:
+    void decode(int64_t firstRow, int64_t nRows, float* dst) const;
+    DType m_dtype;
+    int m_group;
+    std::span<const std::byte> m_bytes;
+    std::shared_ptr<const void> m_owner;
 };
 
 // Dequantizes the whole tensor once (row blocks in parallel inside `arena`, or serially when null) into a

@@ -60,6 +60,17 @@ public:
                 return std::shared_ptr<const LinearWeights>(std::make_shared<FloatLinearWeights>(
                     rows, cols, reinterpret_cast<const float*>(data->bytes.data()), data->owner, "f32 (mapped)"));
         }
+        if (t.dtype != DType::F32 && m_options.quantized == WeightLoadOptions::Quantized::PerRowBlock &&
+            dtypeConvertibleToFloat(t.dtype)) {
+            auto data = m_ckpt.data(size_t(i));
+            if (!data) return data.error();
+            // Decode one row now, so a tensor that cannot be decoded fails here with its name, not mid-run.
+            std::vector<float> probe(static_cast<size_t>(cols));
+            if (auto s = decodeToFloat(t.dtype, data->bytes, t.elements(), t.group, 0, uint64_t(cols), probe.data()); !s)
+                return Error{where(m_ckpt, i) + ": " + s.message()};
+            return std::shared_ptr<const LinearWeights>(
+                std::make_shared<StoredLinearWeights>(rows, cols, t.dtype, t.group, data->bytes, data->owner));
+        }
         auto values = m_ckpt.toFloat(size_t(i));
         if (!values) return values.error();
         const std::string what = t.dtype == DType::F32 ? "f32 (copied)" : std::string(dtypeName(t.dtype)) + " -> f32";

@@ -55,8 +55,9 @@ struct QuantizedWeight {
 using QuantizedWeightMap = std::map<int, QuantizedWeight>;
 
 struct WeightLoadOptions {
-    // How quantized tensors run: dequantized once into float (fast, float memory) or per block of rows at
-    // every use (packed memory, slower). Both give identical numbers.
+    // How quantized tensors (and stored tensors that are not F32: F16, ggml blocks...) run: dequantized once
+    // into float (fast, float memory) or per block of rows at every use (packed/stored memory, slower). Both
+    // give identical numbers.
     enum class Quantized { DequantizeOnce, PerRowBlock };
     Quantized quantized = Quantized::DequantizeOnce;
     int maxContext = 0;  // cap on the context (KV cache length); 0 = the model's

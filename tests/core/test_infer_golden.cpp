@@ -105,6 +105,32 @@ private slots:
         QVERIFY(agree < 256);
     }
 
+    // Stored tensors that are not F32 (llama2.c Q8, ggml Q5_0/Q8_0/F16) can stay in their stored form and be
+    // decoded per block of rows at every use: the same numbers as decoding them once.
+    void storedTensors_decodedPerRowBlockGiveIdenticalLogits_data() {
+        QTest::addColumn<QString>("model");
+        QTest::newRow("llama2.c v2 q8") << "models/stories260K-llama2c/stories260K-q8.bin";
+        QTest::newRow("gguf Q4_K_M") << "models/stories260K-gguf/stories260K-Q4_K_M.gguf";
+        QTest::newRow("gguf f16 untied") << "models/llama-2-tiny-random-gguf/llama-2-tiny-random.gguf";
+    }
+    void storedTensors_decodedPerRowBlockGiveIdenticalLogits() {
+        QFETCH(QString, model);
+        QS_REQUIRE_ASSET(path, model);
+        InferenceLoadOptions rows;
+        rows.weights.quantized = WeightLoadOptions::Quantized::PerRowBlock;
+        auto a = openInferenceModel(path.toStdString(), {}, nullptr), b = openInferenceModel(path.toStdString(), rows, nullptr);
+        QVERIFY(a.ok() && b.ok());
+        QVERIFY(QString::fromStdString(b->weights->layers[0].wq->describe()).contains("decoded per"));
+        QVERIFY(b->weights->ownedBytes() < a->weights->ownedBytes());
+        const auto ids = a->tokenizer->encode("Once upon a time, there was", true);
+        const int vocab = a->weights->config.vocab;
+        std::vector<float> la(ids.size() * size_t(vocab)), lb(la.size());
+        Transformer ta(a->weights, nullptr), tb(b->weights, nullptr);
+        QVERIFY(ta.evaluate(ids, la, true).ok());
+        QVERIFY(tb.evaluate(ids, lb, true).ok());
+        QCOMPARE(la, lb);
+    }
+
     void untiedF16Gguf_runsWithLlama2Vocabulary() {
         QS_REQUIRE_ASSET(path, "models/llama-2-tiny-random-gguf/llama-2-tiny-random.gguf");
         auto m = openInferenceModel(path.toStdString(), {}, nullptr);
