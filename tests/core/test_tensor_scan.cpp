@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Streaming tensor statistics (row blocks straight from the checkpoint), the outlier tile grid and the
 // quantization preview agree with the whole-tensor reference computations of core/stats.
-#include <QTest>
-
+// Core (and so oneTBB) headers come before Qt's, whose `emit` macro clashes with oneTBB's profiling.h.
 #include <cmath>
 
-#include "common/assets.h"
 #include "core/io/checkpoint.h"
 #include "core/model/model_info.h"
 #include "core/quant/apply_map.h"
@@ -14,6 +12,10 @@
 #include "core/stats/error_stats.h"
 #include "core/stats/tensor_scan.h"
 #include "core/stats/weight_stats.h"
+
+#include <QTest>
+
+#include "common/assets.h"
 
 namespace {
 

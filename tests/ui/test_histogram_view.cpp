@@ -161,6 +161,16 @@ private slots:
 
         f.doc.selectTensor(-1);
         QVERIFY(view.showsEmptyState());
+
+        // A new model while a job of the old one runs: the same key is computed again for the new model.
+        f.doc.selectTensor(emb);
+        QVERIFY(view.isBusy());
+        f.doc.setModel(qstest::loadModel(path));
+        QVERIFY(view.showsEmptyState());
+        f.doc.selectTensor(emb);
+        QTRY_VERIFY_WITH_TIMEOUT(!view.isBusy(), kTimeoutMs);
+        QCOMPARE(view.weightsPlot()->seriesCount(), 1);
+        QCOMPARE(view.weightsPlot()->dataCount(0), view.bins());
     }
 };
 

@@ -14,6 +14,7 @@
 #include "ui/layers/layer_overview_job.h"
 #include "ui/layers/layer_overview_model.h"
 #include "ui/layers/layer_overview_view.h"
+#include "ui/main_window.h"
 
 using namespace qsui;
 
@@ -157,6 +158,16 @@ private slots:
         QCOMPARE(view.model()->index(0, 0).data(LayerOverviewModel::ValueRole), sqnrBefore);
         QVERIFY(view.isStale());
         QVERIFY(view.statusText().contains(QStringLiteral("cancelled")));
+    }
+
+    void mainWindow_registersTheAnalysisViews() {
+        tbb::task_arena arena(2);
+        JobRunner runner(&arena);
+        MainWindow window(&runner, MainWindowOptions{false});
+        for (const char* name : {"histogram", "layers", "outliers"}) {
+            QVERIFY2(window.views().contains(QString::fromLatin1(name)), name);
+            QVERIFY(window.views().show(QString::fromLatin1(name)));
+        }
     }
 };
 

@@ -205,7 +205,12 @@ HistogramView::HistogramView(Document* document, JobRunner* runner, QWidget* par
     connect(m_document, &Document::selectionChanged, this, &HistogramView::refresh);
     connect(m_document, &Document::quantMapChanged, this, &HistogramView::refresh);
     connect(m_document, &Document::modelChanged, this, [this] {
+        // Keys repeat across models (tensor 3, 128 bins): drop the old model's jobs and failures entirely.
+        for (const QPointer<Job>& job : std::as_const(m_inflight))
+            if (job) job->cancel();
+        m_inflight.clear();
         m_failed.clear();
+        m_lastShownKey.clear();
         refresh();
     });
     refresh();
@@ -369,7 +374,7 @@ void HistogramView::display() {
         top << HistogramPlot::countSeries(bp->dequantized, tr("B: %1").arg(m_compare), kColorB, false);
         bottom << HistogramPlot::densitySeries(bp->errorHistogram, tr("B: %1").arg(m_compare), kColorB, !a);
     }
-    const QString shownKey = wKey + (a ? aKey : QString()) + (bp ? bKey : QString());
+    const QString shownKey = (w ? wKey : QString()) + QLatin1Char('|') + (a ? aKey : QString()) + QLatin1Char('|') + (bp ? bKey : QString());
     const bool sameContent = shownKey == m_lastShownKey;
     // Keep the user's zoom when only a status changed; otherwise show the new data whole.
     if (!sameContent) {

@@ -150,14 +150,14 @@ OutlierMapView::OutlierMapView(Document* document, JobRunner* runner, QWidget* p
     m_profileRect->setRangeZoom(Qt::Horizontal);
     connect(m_plot, &QCustomPlot::mousePress, this, &OutlierMapView::onPlotClicked);
 
-    for (QLabel* l : {m_title, m_status, m_summary, m_tile}) l->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    for (QLabel* l : {m_title, m_summary, m_tile}) l->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
     m_summary->setWordWrap(true);
     m_status->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
     auto* top = new QHBoxLayout;
     top->addWidget(m_title, 1);
     auto* bottom = new QHBoxLayout;
     bottom->addWidget(m_tile, 1);
-    bottom->addWidget(m_status, 1);
+    bottom->addWidget(m_status);
     auto* controls = new QHBoxLayout;
     controls->addWidget(thresholdLabel);
     controls->addWidget(m_slider);
@@ -288,12 +288,15 @@ void OutlierMapView::showGrid(std::shared_ptr<const qs::OutlierGrid> grid) {
     m_profileRect->axis(QCPAxis::atLeft)->setRange(0, std::max(top, kDefaultThreshold) * 1.1);
     m_tileMarker->setVisible(false);
     m_tile->setText(tr("Click a tile to see its values"));
-    const QString tiling = g.tileRows * g.tileCols > 1
-                               ? tr("%1 × %2 tiles of %3 × %4").arg(g.gridRows).arg(g.gridCols).arg(g.tileRows).arg(g.tileCols)
-                               : tr("one cell per weight");
-    m_status->setText(tr("σ = %1 · max |w|/σ = %2 · kurtosis %3 · %4")
-                          .arg(formatStat(g.stats.std), formatStat(g.stats.absmax / sigma), formatStat(g.stats.kurtosis),
-                               tiling));
+    const bool tiled = g.tileRows * g.tileCols > 1;
+    const QString tiling = tiled ? tr("%1 × %2 tiles of %3 × %4 weights (tile maximum)")
+                                       .arg(g.gridRows).arg(g.gridCols).arg(g.tileRows).arg(g.tileCols)
+                                 : tr("one cell per weight");
+    m_status->setText(tr("σ = %1 · max %2σ · kurtosis %3%4")
+                          .arg(formatStat(g.stats.std), QString::number(g.stats.absmax / sigma, 'f', 2),
+                               QString::number(g.stats.kurtosis, 'f', 2), tiled ? tr(" · tiled") : QString()));
+    m_status->setToolTip(tr("Standard deviation of the whole tensor, its largest |w| in σ, its excess kurtosis; %1")
+                             .arg(tiling));
     updateThreshold();
 }
 
