@@ -21,12 +21,16 @@
 #include "ui/document.h"
 #include "ui/empty_state_view.h"
 #include "ui/footprint/footprint_view.h"
+#include "ui/histogram/histogram_view.h"
 #include "ui/jobs/job_runner.h"
 #include "ui/jobs/job_status_widget.h"
+#include "ui/layers/layer_overview_view.h"
 #include "ui/load_controller.h"
 #include "ui/log/log_dock.h"
 #include "ui/log/log_model.h"
+#include "ui/outliers/outlier_map_view.h"
 #include "ui/recent_files.h"
+#include "ui/stats/screenshot_defaults.h"
 #include "ui/summary/summary_view.h"
 #include "ui/tree/model_tree_dock.h"
 #include "ui/util/format.h"
@@ -92,6 +96,15 @@ void MainWindow::createCentre() {
     m_tabs->setDocumentMode(true);
     m_tabs->addTab(m_footprint, tr("Footprint"));
     m_tabs->setTabToolTip(0, tr("Bytes by tensor role"));
+    m_histogram = new HistogramView(m_document, m_runner);
+    m_tabs->setTabToolTip(m_tabs->addTab(m_histogram, tr("H&istogram")),
+                          tr("The selected tensor's weights, dequantized under the map, and the error (Alt+I)"));
+    m_layers = new LayerOverviewView(m_document, m_runner);
+    m_tabs->setTabToolTip(m_tabs->addTab(m_layers, tr("&Layers")),
+                          tr("Error, SQNR, kurtosis and outliers per layer and role under the map (Alt+L)"));
+    m_outliers = new OutlierMapView(m_document, m_runner);
+    m_tabs->setTabToolTip(m_tabs->addTab(m_outliers, tr("O&utliers")),
+                          tr("|w|/σ heatmap of the selected matrix and its outlier columns (Alt+U)"));
     m_centre = new QStackedWidget;
     m_centre->addWidget(m_empty);
     m_centre->addWidget(m_tabs);
@@ -114,7 +127,7 @@ void MainWindow::createDocks() {
     addDockWidget(Qt::BottomDockWidgetArea, m_logDock);
     setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
     setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
-    resizeDocks({m_treeDock, m_summaryDock}, {560, 290}, Qt::Horizontal);
+    resizeDocks({m_treeDock, m_summaryDock}, {400, 250}, Qt::Horizontal);
     resizeDocks({m_logDock}, {140}, Qt::Vertical);
 
     m_jobStatus = new JobStatusWidget(m_runner, this);
@@ -194,6 +207,20 @@ void MainWindow::registerViews() {
     m_views.add(QStringLiteral("footprint"), tr("the footprint by role (central tab)"), [this] {
         m_tabs->setCurrentWidget(m_footprint);
     });
+    m_views.add(
+        QStringLiteral("histogram"), tr("the selected tensor's histogram, quantized overlay and error (central tab)"),
+        [this] { m_tabs->setCurrentWidget(m_histogram); },
+        [this] {
+            applyExampleMapIfEmpty(m_document);
+            selectDefaultTensorIfNone(m_document);
+            if (m_histogram->compareScheme().isEmpty()) m_histogram->setCompareScheme(QStringLiteral("nf4"));
+        });
+    m_views.add(
+        QStringLiteral("layers"), tr("the layer overview heat table (central tab)"),
+        [this] { m_tabs->setCurrentWidget(m_layers); }, [this] { applyExampleMapIfEmpty(m_document); });
+    m_views.add(
+        QStringLiteral("outliers"), tr("the outlier map of the selected matrix (central tab)"),
+        [this] { m_tabs->setCurrentWidget(m_outliers); }, [this] { selectDefaultTensorIfNone(m_document); });
     m_views.add(QStringLiteral("log"), tr("the Log & issues panel"), raiseDock(m_logDock));
 }
 

@@ -23,6 +23,9 @@ namespace qsui {
 class Document;
 class EmptyStateView;
 class FootprintView;
+class HistogramView;
+class LayerOverviewView;
+class OutlierMapView;
 class JobRunner;
 class JobStatusWidget;
 class LoadController;
@@ -54,6 +57,9 @@ public:
     ModelTreeDock* treeDock() const { return m_treeDock; }
     SummaryView* summaryView() const { return m_summary; }
     FootprintView* footprintView() const { return m_footprint; }
+    HistogramView* histogramView() const { return m_histogram; }
+    LayerOverviewView* layerOverviewView() const { return m_layers; }
+    OutlierMapView* outlierMapView() const { return m_outliers; }
     LogDock* logDock() const { return m_logDock; }
     JobStatusWidget* jobStatus() const { return m_jobStatus; }
     RecentFiles* recentFiles() const { return m_recent; }
@@ -92,6 +98,9 @@ private:
     EmptyStateView* m_empty = nullptr;
     QTabWidget* m_tabs = nullptr;
     FootprintView* m_footprint = nullptr;
+    HistogramView* m_histogram = nullptr;
+    LayerOverviewView* m_layers = nullptr;
+    OutlierMapView* m_outliers = nullptr;
     ModelTreeDock* m_treeDock = nullptr;
     QDockWidget* m_summaryDock = nullptr;
     SummaryView* m_summary = nullptr;
