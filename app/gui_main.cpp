@@ -7,6 +7,7 @@
 #include <QCommandLineParser>
 #include <QSize>
 
+#include "ui/chat/chat_pane.h"
 #include "ui/jobs/job_runner.h"
 #include "ui/jobs/task_arena.h"
 #include "ui/main_window.h"
@@ -42,12 +43,15 @@ int main(int argc, char** argv) {
                                         QStringLiteral("Render the window to FILE.png after loading PATH, then exit."),
                                         QStringLiteral("FILE.png"));
     const QCommandLineOption view(QStringLiteral("view"),
-                                  QStringLiteral("The view to bring to the front for --screenshot: tree, summary, footprint or log (default tree)."),
+                                  QStringLiteral("The view to bring to the front for --screenshot: tree, summary, footprint, histogram, layers, outliers, chat or log (default tree)."),
                                   QStringLiteral("NAME"), QStringLiteral("tree"));
     const QCommandLineOption size(QStringLiteral("size"),
                                   QStringLiteral("Window size for --screenshot (default 1280x720)."),
                                   QStringLiteral("WxH"), QStringLiteral("1280x720"));
-    parser.addOptions({screenshot, view, size});
+    const QCommandLineOption prompt(QStringLiteral("prompt"),
+                                    QStringLiteral("With --screenshot --view chat: send TEXT to the chat first (A/B when the map quantizes)."),
+                                    QStringLiteral("TEXT"));
+    parser.addOptions({screenshot, view, size, prompt});
     parser.process(app);
 
     const QStringList positional = parser.positionalArguments();
@@ -72,6 +76,7 @@ int main(int argc, char** argv) {
         qsui::MainWindow window(&runner, qsui::MainWindowOptions{/*useSettings=*/false});
         window.resize(windowSize);
         window.show();
+        if (parser.isSet(prompt)) window.chatPane()->setScreenshotPrompt(parser.value(prompt));
         qsui::ScreenshotTask task(&window, parser.value(screenshot), parser.value(view), path);
         int exitCode = 1;
         QObject::connect(&task, &qsui::ScreenshotTask::finished, &app, [&](int code, const QString& message) {

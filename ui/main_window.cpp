@@ -18,6 +18,7 @@
 #include <QTabWidget>
 #include <QToolBar>
 
+#include "ui/chat/chat_pane.h"
 #include "ui/document.h"
 #include "ui/empty_state_view.h"
 #include "ui/footprint/footprint_view.h"
@@ -38,7 +39,7 @@
 namespace qsui {
 namespace {
 
-constexpr int kLayoutVersion = 1;  // bump when docks are added/renamed so stale layouts are ignored
+constexpr int kLayoutVersion = 2;  // bump when docks are added/renamed so stale layouts are ignored
 const QString kGeometryKey = QStringLiteral("mainWindow/geometry");
 const QString kStateKey = QStringLiteral("mainWindow/state");
 const QString kLastDirKey = QStringLiteral("lastDirectory");
@@ -125,6 +126,13 @@ void MainWindow::createDocks() {
 
     m_logDock = new LogDock(m_log, this);
     addDockWidget(Qt::BottomDockWidgetArea, m_logDock);
+    m_chat = new ChatPane(m_document, m_runner, m_options.useSettings);
+    m_chatDock = new QDockWidget(tr("Chat"), this);
+    m_chatDock->setObjectName(QStringLiteral("chatDock"));
+    m_chatDock->setWidget(m_chat);
+    addDockWidget(Qt::BottomDockWidgetArea, m_chatDock);
+    tabifyDockWidget(m_logDock, m_chatDock);
+    m_logDock->raise();
     setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
     setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
     resizeDocks({m_treeDock, m_summaryDock}, {400, 250}, Qt::Horizontal);
@@ -174,7 +182,7 @@ void MainWindow::createActions() {
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
     for (QDockWidget* dock : {static_cast<QDockWidget*>(m_treeDock), m_summaryDock,
-                              static_cast<QDockWidget*>(m_logDock)}) {
+                              static_cast<QDockWidget*>(m_logDock), m_chatDock}) {
         QAction* toggle = dock->toggleViewAction();
         toggle->setToolTip(tr("Show or hide the %1 panel").arg(dock->windowTitle()));
         view->addAction(toggle);
@@ -222,6 +230,17 @@ void MainWindow::registerViews() {
         QStringLiteral("outliers"), tr("the outlier map of the selected matrix (central tab)"),
         [this] { m_tabs->setCurrentWidget(m_outliers); }, [this] { selectDefaultTensorIfNone(m_document); });
     m_views.add(QStringLiteral("log"), tr("the Log & issues panel"), raiseDock(m_logDock));
+    m_views.add(
+        QStringLiteral("chat"), tr("the chat pane (A/B: original vs quantized)"),
+        [this] {
+            m_chatDock->show();
+            m_chatDock->raise();
+            resizeDocks({m_chatDock}, {height() * 11 / 20}, Qt::Vertical);  // room for the transcript
+        },
+        [this] {
+            applyExampleMapIfEmpty(m_document);
+            m_chat->runScreenshotPrompt();
+        });
 }
 
 void MainWindow::restoreLayout() {

@@ -4,7 +4,7 @@
 //
 // Opening: File > Open / Open Folder / Open Recent, a file or folder dropped anywhere on the window, or
 // openPath() (command line). Every load runs on the JobRunner; Esc cancels the running job.
-// Layout: docks "Model" (tree), "Summary", "Log & issues" around central tabs (Footprint; issue 5 adds
+// Layout: docks "Model" (tree), "Summary", "Log & issues" (tabified with "Chat") around central tabs (Footprint; issue 5 adds
 // more), with an empty state in the centre until a model is loaded. Geometry and dock layout persist in
 // QSettings when MainWindowOptions::useSettings. UI thread only.
 #pragma once
@@ -20,6 +20,7 @@ class QLabel;
 
 namespace qsui {
 
+class ChatPane;
 class Document;
 class EmptyStateView;
 class FootprintView;
@@ -60,6 +61,8 @@ public:
     HistogramView* histogramView() const { return m_histogram; }
     LayerOverviewView* layerOverviewView() const { return m_layers; }
     OutlierMapView* outlierMapView() const { return m_outliers; }
+    ChatPane* chatPane() const { return m_chat; }
+    QDockWidget* chatDock() const { return m_chatDock; }
     LogDock* logDock() const { return m_logDock; }
     JobStatusWidget* jobStatus() const { return m_jobStatus; }
     RecentFiles* recentFiles() const { return m_recent; }
@@ -105,6 +108,8 @@ private:
     QDockWidget* m_summaryDock = nullptr;
     SummaryView* m_summary = nullptr;
     LogDock* m_logDock = nullptr;
+    ChatPane* m_chat = nullptr;
+    QDockWidget* m_chatDock = nullptr;
     JobStatusWidget* m_jobStatus = nullptr;
     QLabel* m_modelStatus = nullptr;
     RecentFiles* m_recent = nullptr;
