@@ -16,6 +16,7 @@
 #include <QStatusBar>
 #include <QStyle>
 #include <QTabWidget>
+#include <QTimer>
 #include <QToolBar>
 
 #include "ui/chat/chat_pane.h"
@@ -238,6 +239,13 @@ void MainWindow::registerViews() {
             resizeDocks({m_chatDock}, {height() * 11 / 20}, Qt::Vertical);  // room for the transcript
         },
         [this] {
+            // The screenshot is about the conversation: give the chat the whole middle column.
+            m_centre->hide();
+            m_summaryDock->hide();
+            // After the layout has taken the hidden widgets into account.
+            QTimer::singleShot(0, this, [this] {
+                resizeDocks({m_treeDock, m_chatDock}, {width() * 3 / 10, width() * 7 / 10}, Qt::Horizontal);
+            });
             applyExampleMapIfEmpty(m_document);
             m_chat->runScreenshotPrompt();
         });

@@ -110,24 +110,21 @@ ChatPane::ChatPane(Document* document, JobRunner* runner, bool useSettings, QWid
         l->addWidget(view, 1);
         return w;
     };
+    // Labels never widen the dock: at 1280x720 it shares the width with the model tree and the summary.
+    for (QLabel* l : {m_originalHeader, m_quantHeader}) l->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
     auto* split = new QSplitter(Qt::Horizontal);
     split->addWidget(column(m_originalHeader, m_originalView));
     split->addWidget(column(m_quantHeader, m_quantView));
     split->setChildrenCollapsible(false);
     m_abSummary = new QLabel;
-    m_abSummary->setWordWrap(true);
     m_abSummary->setToolTip(tr("Over the original's tokens of the last reply: KL divergence of the quantized model's "
                                "next-token distribution from the original's (softmax at temperature 1), and how "
                                "often both models' most likely token agree"));
-    auto* abPage = new QWidget;
-    auto* abLayout = new QVBoxLayout(abPage);
-    abLayout->setContentsMargins(0, 0, 0, 0);
-    abLayout->setSpacing(2);
-    abLayout->addWidget(split, 1);
-    abLayout->addWidget(m_abSummary);
     m_columns = new QStackedWidget;
     m_columns->addWidget(m_singleView);
-    m_columns->addWidget(abPage);
+    m_columns->addWidget(split);
+    // Small minimums, so the dock fits under the central views at 1280x720; the transcript takes what is left.
+    for (ChatTranscript* t : {m_singleView, m_originalView, m_quantView}) t->setMinimumHeight(34);
 
     // Prompt.
     m_prompt = new QPlainTextEdit;
@@ -135,31 +132,32 @@ ChatPane::ChatPane(Document* document, JobRunner* runner, bool useSettings, QWid
     m_prompt->setToolTip(tr("The prompt; Ctrl+Enter sends it, Esc stops a reply being written"));
     m_prompt->setTabChangesFocus(true);
     const int lineHeight = m_prompt->fontMetrics().lineSpacing();
-    m_prompt->setFixedHeight(lineHeight * 3 + 12);
+    m_prompt->setFixedHeight(lineHeight * 2 + 12);
     m_send = new QPushButton(tr("Send"));
     m_send->setToolTip(tr("Send the prompt (Ctrl+Enter)"));
     m_stop = new QPushButton(tr("Stop"));
     m_stop->setToolTip(tr("Stop the reply being written (Esc)"));
-    auto* buttons = new QVBoxLayout;
-    buttons->setContentsMargins(0, 0, 0, 0);
-    buttons->addWidget(m_send);
-    buttons->addWidget(m_stop);
-    buttons->addStretch();
     auto* promptRow = new QHBoxLayout;
     promptRow->setContentsMargins(0, 0, 0, 0);
     promptRow->addWidget(m_prompt, 1);
-    promptRow->addLayout(buttons);
+    promptRow->addWidget(m_send, 0, Qt::AlignTop);
+    promptRow->addWidget(m_stop, 0, Qt::AlignTop);
     m_status = new QLabel;
     m_status->setToolTip(tr("What the chat is doing; tokens per second exclude the prompt"));
+    auto* statusRow = new QHBoxLayout;
+    statusRow->setContentsMargins(0, 0, 0, 0);
+    statusRow->addWidget(m_status, 1);
+    statusRow->addWidget(m_abSummary, 1, Qt::AlignRight);
+    for (QLabel* l : {m_status, m_abSummary, m_samplingSummary}) l->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
 
     auto* chatPage = new QWidget;
     auto* chatLayout = new QVBoxLayout(chatPage);
-    chatLayout->setContentsMargins(4, 4, 4, 2);
-    chatLayout->setSpacing(4);
+    chatLayout->setContentsMargins(4, 2, 4, 2);
+    chatLayout->setSpacing(3);
     chatLayout->addLayout(bar);
     chatLayout->addWidget(m_columns, 1);
     chatLayout->addLayout(promptRow);
-    chatLayout->addWidget(m_status);
+    chatLayout->addLayout(statusRow);
 
     m_empty = new QLabel;
     m_empty->setAlignment(Qt::AlignCenter);
@@ -252,19 +250,20 @@ void ChatPane::updateSamplingSummary() { m_samplingSummary->setText(m_sampling->
 
 void ChatPane::updateAbHeaders() {
     const int quantized = m_models->quantizedTensorCount();
-    m_originalHeader->setText(tr("<b>Original</b> (as stored) · %1").arg(rateText(m_figures.rateA)));
-    const QString what = quantized == 0 ? tr("the map quantizes nothing: edit the map")
-                                        : tr("%n tensor(s) under the map", nullptr, quantized);
-    m_quantHeader->setText(tr("<b>Quantized</b> (%1) · %2").arg(what, rateText(m_figures.rateB)));
+    m_originalHeader->setText(tr("<b>Original</b> · %1 · <span style='background:#ffc07a'>&nbsp;top-1 differs&nbsp;</span> "
+                                 "· hover: KL")
+                                  .arg(rateText(m_figures.rateA)));
+    const QString what = quantized == 0 ? tr("the map quantizes nothing") : tr("%1 tensors").arg(quantized);
+    m_quantHeader->setText(tr("<b>Quantized</b> (%1) · %2 · <span style='background:#cfe3ff'>&nbsp;first "
+                              "difference&nbsp;</span>")
+                               .arg(what, rateText(m_figures.rateB)));
+    const bool ab = abMode();
+    m_abSummary->setVisible(ab && m_figures.compared > 0);
     if (m_figures.compared == 0) {
-        m_abSummary->setText(tr("<span style='background:#ffc07a'>&nbsp;orange&nbsp;</span>: the quantized model's "
-                                "top-1 differs there · <span style='background:#cfe3ff'>&nbsp;blue&nbsp;</span>: "
-                                "where its own text leaves the original's · hover a token for its KL"));
+        m_abSummary->clear();
         return;
     }
-    m_abSummary->setText(tr("<b>Mean KL %1 nats</b> · <b>top-1 agreement %2%</b> (%3 of %4 tokens) · "
-                            "<span style='background:#ffc07a'>&nbsp;orange&nbsp;</span> top-1 differs · "
-                            "<span style='background:#cfe3ff'>&nbsp;blue&nbsp;</span> texts diverge · hover for KL")
+    m_abSummary->setText(tr("<b>mean KL %1 nats · top-1 agree %2%</b> (%3/%4)")
                              .arg(m_figures.meanKl, 0, 'g', 3)
                              .arg(100.0 * m_figures.agree / m_figures.compared, 0, 'f', 1)
                              .arg(m_figures.agree)
@@ -450,10 +449,7 @@ void ChatPane::onChunk(const ChatChunk& c) {
     m_figures.meanKl = c.compared > 0 ? c.sumKl / c.compared : 0.0;
     if (ab) {
         updateAbHeaders();
-        m_status->setText(tr("Generating… %1 + %2 tokens · original %3 · quantized %4")
-                              .arg(m_tokensA)
-                              .arg(m_tokensB)
-                              .arg(rateText(c.rateA), rateText(c.rateB)));
+        m_status->setText(tr("Generating… %1 + %2 tokens").arg(m_tokensA).arg(m_tokensB));
     } else {
         m_status->setText(tr("Generating… %1 tokens · %2").arg(m_tokensA).arg(rateText(c.rateA)));
     }
@@ -465,7 +461,7 @@ void ChatPane::onTurnFinished(Job* job, Job::State state) {
     m_lastState = state;
     for (ChatTranscript* t : {m_singleView, m_originalView, m_quantView}) t->finishTurn();
     const bool ab = m_session && m_session->ab;
-    const QString speed = ab ? tr("original %1 · quantized %2").arg(rateText(m_figures.rateA), rateText(m_figures.rateB))
+    const QString speed = ab ? tr("%1 / %2").arg(rateText(m_figures.rateA), rateText(m_figures.rateB))
                              : rateText(m_figures.rateA);
     const QString count = ab ? tr("%1 + %2 tokens").arg(m_tokensA).arg(m_tokensB) : tr("%1 tokens").arg(m_tokensA);
     switch (state) {
