@@ -10,6 +10,8 @@
 #include <QFile>
 #include <QSignalSpy>
 #include <QTemporaryDir>
+#include <QTextBlock>
+#include <QTextCursor>
 #include <QTest>
 #include <QUndoStack>
 
@@ -251,6 +253,33 @@ private slots:
         QVERIFY(std::abs(fig.meanKl - sumKl / double(a.size())) <= 1e-6 + 1e-4 * fig.meanKl);
         QVERIFY(agree > 0 && agree <= int(a.size()));
         QVERIFY(fig.rateA > 0 && fig.rateB > 0);
+
+        // Hovering a highlighted token of column A shows its KL; the highlighted tokens are exactly those whose
+        // top-1 differ.
+        f.pane.resize(1000, 500);
+        f.pane.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&f.pane));
+        ChatTranscript* view = f.pane.transcriptA();
+        int highlighted = 0;
+        QString hovered;
+        for (QTextBlock block = view->document()->begin(); block.isValid(); block = block.next()) {
+            for (auto it = block.begin(); !it.atEnd(); ++it) {
+                const QTextFragment frag = it.fragment();
+                if (!frag.charFormat().hasProperty(QTextFormat::BackgroundBrush)) continue;
+                ++highlighted;
+                if (!hovered.isEmpty()) continue;
+                QTextCursor c(view->document());
+                c.setPosition(frag.position());
+                view->setTextCursor(c);
+                view->ensureCursorVisible();
+                const QRect r = view->cursorRect(c);
+                hovered = view->toolTipAt(QPoint(r.right() + 3, r.center().y()));
+            }
+        }
+        const int differing = int(std::count_if(a.begin(), a.end(), [](const ChatToken& t) { return t.top1Differs(); }));
+        QVERIFY(differing > 0);
+        QVERIFY2(highlighted >= 1 && highlighted <= differing, qPrintable(QStringLiteral("%1 vs %2").arg(highlighted).arg(differing)));
+        QVERIFY2(hovered.contains(QStringLiteral("KL")) && hovered.contains(QStringLiteral("differ")), qPrintable(hovered));
     }
 
     void quantizedModel_cachedByResolvedMap() {
