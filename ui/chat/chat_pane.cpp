@@ -468,7 +468,7 @@ void ChatPane::onTurnFinished(Job* job, Job::State state) {
         case Job::State::Succeeded: {
             auto r = job->result<ChatTurnResult>();
             QString why = QString::fromUtf8(std::string(qs::stopName(r->stopA)));
-            if (ab) why += QStringLiteral(" / ") + QString::fromUtf8(std::string(qs::stopName(r->stopB)));
+            if (ab && r->stopB != r->stopA) why += QStringLiteral(" / ") + QString::fromUtf8(std::string(qs::stopName(r->stopB)));
             m_status->setText(tr("Done · %1 · %2 · stop: %3").arg(count, speed, why));
             break;
         }
