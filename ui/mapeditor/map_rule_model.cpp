@@ -227,8 +227,11 @@ bool MapRuleModel::setData(const QModelIndex& index, const QVariant& value, int 
         emit dataChanged(index, index);
         return false;
     }
-    const bool wasInvalid = m_invalid.erase({row, c}) > 0;
-    if (wasInvalid) emit dataChanged(index, index);
+    m_invalid.erase({row, c});
+    // Scheme, bits and group are one value: a new scheme makes a rejected bits/group entry moot.
+    if (c == SchemeColumn || c == BitsColumn || c == GroupColumn)
+        for (int derived : {int(SchemeColumn), int(BitsColumn), int(GroupColumn)}) m_invalid.erase({row, derived});
+    emit dataChanged(this->index(row, 0), this->index(row, ColumnCount - 1));
     const QString what = (c == BitsColumn || c == GroupColumn) ? tr("scheme") : columnName(c);
     commit(std::move(map), tr("Edit rule %1 %2").arg(row + 1).arg(what));
     return true;
