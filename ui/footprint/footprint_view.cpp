@@ -104,7 +104,7 @@ FootprintView::FootprintView(Document* document, QWidget* parent)
                         {tr("metadata"), metadataShade(QColor(110, 110, 110))}});
 
     m_table->setHorizontalHeaderLabels(
-        {tr("Role"), tr("Before"), tr("After"), tr("Metadata"), tr("Ratio"), tr("Bits/weight")});
+        {tr("Role"), tr("Before"), tr("After"), tr("Metadata"), tr("Ratio"), tr("Bits/w")});
     const QStringList headerTips = {
         tr("Tensor role group: body = attention + mlp"), tr("Bytes as stored"), tr("Bytes under the quantization map"),
         tr("Of the bytes after the map, those that are not codes: scales, zero points, codebooks"),
@@ -247,12 +247,13 @@ void FootprintView::rebuild() {
     m_chart->setValueAxisLabel(tr("size (%1)").arg(unit.suffix));
     m_chart->setGroups(groups);
 
-    m_summary = hasRules ? tr("%1 → %2 with the map (%3 smaller)")
-                               .arg(formatBytes(total.before), formatBytes(total.after), ratioText(total.before, total.after))
+    const QString change = total.after <= total.before
+                               ? tr("%1 smaller").arg(ratioText(total.before, total.after))
+                               : tr("%1 larger").arg(ratioText(total.after, total.before));
+    m_summary = hasRules ? tr("%1 → %2 with the map (%3)").arg(formatBytes(total.before), formatBytes(total.after), change)
                          : tr("%1 as stored (no map rules)").arg(formatBytes(total.before));
     m_title->setText(hasRules ? tr("Footprint by role — %1 as stored → %2 after the map (%3)")
-                                    .arg(formatBytes(total.before), formatBytes(total.after),
-                                         ratioText(total.before, total.after))
+                                    .arg(formatBytes(total.before), formatBytes(total.after), change)
                               : tr("Footprint by role — %1 as stored; add map rules to see the footprint after "
                                    "quantization").arg(formatBytes(total.before)));
     emit sizeSummaryChanged(m_summary);

@@ -48,7 +48,7 @@ StackedBarChart::StackedBarChart(QWidget* parent) : QWidget(parent), m_plot(new 
     m_plot->legend->setBorderPen(Qt::NoPen);
     m_plot->legend->setBrush(Qt::NoBrush);
     m_plot->legend->setMargins(QMargins(4, 0, 4, 2));
-    m_plot->setMinimumHeight(170);
+    m_plot->setMinimumHeight(190);
     // QCustomPlot's own minimum is the legend row's width; let a narrow pane squeeze it instead.
     m_plot->setMinimumWidth(220);
     m_plot->installEventFilter(this);
@@ -126,7 +126,7 @@ void StackedBarChart::setGroups(const QVector<Group>& groups) {
         dummy->setBrush(e.color);
         dummy->setPen(QPen(e.color.darker(125)));
     }
-    m_plot->legend->setVisible(!m_legend.isEmpty() && !groups.isEmpty());
+    m_plot->legend->setVisible(!m_legend.isEmpty() && !groups.isEmpty() && width() >= 330);
     keyAxis->setRange(0.45, std::max<double>(1, groups.size()) + 0.55);
     // Room right of the longest bar for its label: the label's pixels expressed in value units.
     const int plotWidth = std::max(120, m_plot->axisRect()->width() > 0 ? m_plot->axisRect()->width() : width() - 90);
@@ -152,10 +152,12 @@ double StackedBarChart::plottedTotal(int group, int bar) const {
 
 void StackedBarChart::resizeEvent(QResizeEvent* event) {
     QWidget::resizeEvent(event);
-    // Narrow pane: the legend row becomes two rows instead of being cut.
-    const int wrap = width() < 330 ? 2 : 0;
-    if (m_plot->legend->wrap() != wrap) {
-        m_plot->legend->setWrap(wrap);
+    // Narrow pane: the legend row would be cut and a wrapped one would take the bars' height; hide it (the
+    // chart's tooltip says what the shades mean).
+    const bool legend = !m_legend.isEmpty() && !m_groups.isEmpty() && width() >= 330;
+    m_plot->xAxis->ticker()->setTickCount(width() < 330 ? 2 : 4);
+    if (m_plot->legend->visible() != legend) {
+        m_plot->legend->setVisible(legend);
         m_plot->replot(QCustomPlot::rpQueuedReplot);
     }
 }
