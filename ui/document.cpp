@@ -4,6 +4,8 @@
 #include <QUndoCommand>
 #include <QUndoStack>
 
+#include "ui/stats/stats_cache.h"
+
 namespace qsui {
 
 namespace {
@@ -34,7 +36,8 @@ private:
     qs::QuantMap m_before, m_after;
 };
 
-Document::Document(QObject* parent) : QObject(parent), m_undo(new QUndoStack(this)) {}
+Document::Document(QObject* parent)
+    : QObject(parent), m_undo(new QUndoStack(this)), m_stats(new StatsCache(this)) {}
 
 int Document::tensorCount() const { return m_model ? int(m_model->checkpoint->tensors.size()) : 0; }
 
@@ -42,6 +45,7 @@ void Document::setModel(std::shared_ptr<const LoadedModel> model) {
     const bool hadSelection = m_selected >= 0;
     m_model = std::move(model);
     m_selected = -1;
+    m_stats->clear();
     resolve();
     emit modelChanged();
     emit quantMapChanged();

@@ -29,6 +29,8 @@ class QUndoStack;
 
 namespace qsui {
 
+class StatsCache;
+
 // A checkpoint and its analysis, immutable once built (built on a worker, then handed to the Document).
 struct LoadedModel {
     QString path;  // what the user opened (file or folder)
@@ -69,6 +71,9 @@ public:
     void setQuantMap(qs::QuantMap map, const QString& undoText);
     QUndoStack* undoStack() const { return m_undo; }
 
+    // Cached analysis results (ui/stats/stats_cache.h); cleared when the model changes.
+    StatsCache* statsCache() const { return m_stats; }
+
 signals:
     void modelChanged();
     void selectionChanged(int tensorIndex);
@@ -86,6 +91,7 @@ private:
     std::optional<qs::ResolvedMap> m_resolved;
     QString m_resolveError;
     QUndoStack* m_undo = nullptr;
+    StatsCache* m_stats = nullptr;
 };
 
 }  // namespace qsui

@@ -25,14 +25,18 @@
 #include "ui/document.h"
 #include "ui/empty_state_view.h"
 #include "ui/footprint/footprint_view.h"
+#include "ui/histogram/histogram_view.h"
 #include "ui/jobs/job_runner.h"
 #include "ui/jobs/job_status_widget.h"
+#include "ui/layers/layer_overview_view.h"
 #include "ui/load_controller.h"
 #include "ui/log/log_dock.h"
 #include "ui/log/log_model.h"
 #include "ui/mapeditor/map_editor_dock.h"
 #include "ui/mapeditor/quantize_controller.h"
+#include "ui/outliers/outlier_map_view.h"
 #include "ui/recent_files.h"
+#include "ui/stats/screenshot_defaults.h"
 #include "ui/summary/summary_view.h"
 #include "ui/tree/model_tree_dock.h"
 #include "ui/util/format.h"
@@ -105,6 +109,18 @@ void MainWindow::createCentre() {
     m_tabs->setDocumentMode(true);
     m_tabs->addTab(m_footprint, tr("Footprint"));
     m_tabs->setTabToolTip(0, tr("Bytes by tensor role, before and after the quantization map"));
+    m_histogram = new HistogramView(m_document, m_runner);
+    m_tabs->setTabToolTip(m_tabs->addTab(m_histogram, tr("H&istogram")),
+                          tr("The selected tensor's weights, dequantized under the map, and the error (Alt+I)"));
+    m_layers = new LayerOverviewView(m_document, m_runner);
+    m_tabs->setTabToolTip(m_tabs->addTab(m_layers, tr("&Layers")),
+                          tr("Error, SQNR, kurtosis and outliers per layer and role under the map (Alt+L)"));
+    m_outliers = new OutlierMapView(m_document, m_runner);
+    m_tabs->setTabToolTip(m_tabs->addTab(m_outliers, tr("O&utliers")),
+                          tr("|w|/σ heatmap of the selected matrix and its outlier columns (Alt+U)"));
+    // Like the empty state below: the tabs' minimum is their widest page's, which would stop the map editor
+    // from being widened beside them (the pages then scroll or squeeze, they are not the focus then).
+    m_tabs->setMinimumWidth(260);
     m_centre = new QStackedWidget;
     m_centre->addWidget(m_empty);
     m_centre->addWidget(m_tabs);
@@ -132,7 +148,7 @@ void MainWindow::createDocks() {
     addDockWidget(Qt::BottomDockWidgetArea, m_logDock);
     setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
     setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
-    resizeDocks({m_treeDock, m_summaryDock}, {560, 290}, Qt::Horizontal);
+    resizeDocks({m_treeDock, m_summaryDock}, {400, 250}, Qt::Horizontal);
     resizeDocks({m_logDock}, {140}, Qt::Vertical);
 
     m_jobStatus = new JobStatusWidget(m_runner, this);
@@ -247,7 +263,7 @@ void MainWindow::registerViews() {
         // Give the chart and its table room: the side panels at moderate widths.
         if (m_centre->width() < width() * 2 / 5)
             resizeDocks({m_treeDock, m_summaryDock}, {width() / 3, width() / 5}, Qt::Horizontal);
-    });
+    }, [this] { applyExampleMapIfEmpty(m_document); });
     m_views.add(QStringLiteral("map"), tr("the quantization-map editor (rules, warnings, resolved tensors)"), [this] {
         m_mapDock->show();
         m_mapDock->raise();
@@ -255,7 +271,21 @@ void MainWindow::registerViews() {
         const int wanted = std::max(width() * 5 / 8, 640);
         if (m_mapDock->width() < wanted)
             resizeDocks({m_treeDock, m_mapDock}, {std::max(200, width() - wanted - 280), wanted}, Qt::Horizontal);
-    });
+    }, [this] { applyExampleMapIfEmpty(m_document); });
+    m_views.add(
+        QStringLiteral("histogram"), tr("the selected tensor's histogram, quantized overlay and error (central tab)"),
+        [this] { m_tabs->setCurrentWidget(m_histogram); },
+        [this] {
+            applyExampleMapIfEmpty(m_document);
+            selectDefaultTensorIfNone(m_document);
+            if (m_histogram->compareScheme().isEmpty()) m_histogram->setCompareScheme(QStringLiteral("nf4"));
+        });
+    m_views.add(
+        QStringLiteral("layers"), tr("the layer overview heat table (central tab)"),
+        [this] { m_tabs->setCurrentWidget(m_layers); }, [this] { applyExampleMapIfEmpty(m_document); });
+    m_views.add(
+        QStringLiteral("outliers"), tr("the outlier map of the selected matrix (central tab)"),
+        [this] { m_tabs->setCurrentWidget(m_outliers); }, [this] { selectDefaultTensorIfNone(m_document); });
     m_views.add(QStringLiteral("log"), tr("the Log & issues panel"), raiseDock(m_logDock));
 }
 

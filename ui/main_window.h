@@ -25,6 +25,9 @@ namespace qsui {
 class Document;
 class EmptyStateView;
 class FootprintView;
+class HistogramView;
+class LayerOverviewView;
+class OutlierMapView;
 class JobRunner;
 class JobStatusWidget;
 class LoadController;
@@ -62,6 +65,9 @@ public:
     QuantizeController* quantizeController() const { return m_quantize; }
     QAction* undoAction() const { return m_undoAction; }
     QAction* redoAction() const { return m_redoAction; }
+    HistogramView* histogramView() const { return m_histogram; }
+    LayerOverviewView* layerOverviewView() const { return m_layers; }
+    OutlierMapView* outlierMapView() const { return m_outliers; }
     LogDock* logDock() const { return m_logDock; }
     JobStatusWidget* jobStatus() const { return m_jobStatus; }
     RecentFiles* recentFiles() const { return m_recent; }
@@ -100,6 +106,9 @@ private:
     EmptyStateView* m_empty = nullptr;
     QTabWidget* m_tabs = nullptr;
     FootprintView* m_footprint = nullptr;
+    HistogramView* m_histogram = nullptr;
+    LayerOverviewView* m_layers = nullptr;
+    OutlierMapView* m_outliers = nullptr;
     ModelTreeDock* m_treeDock = nullptr;
     QDockWidget* m_summaryDock = nullptr;
     MapEditorDock* m_mapDock = nullptr;

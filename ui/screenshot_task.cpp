@@ -5,6 +5,7 @@
 #include <QPixmap>
 #include <QTimer>
 
+#include "ui/jobs/job_runner.h"
 #include "ui/load_controller.h"
 #include "ui/log/log_model.h"
 #include "ui/main_window.h"
@@ -14,6 +15,9 @@ namespace {
 
 // Time for posted layout and paint requests to settle after the view changed, before grabbing.
 constexpr int kSettleMs = 150;
+// Longest wait for background jobs started by the view before capturing anyway.
+constexpr int kMaxJobWaitMs = 120000;
+constexpr int kPollMs = 50;
 
 QString lastError(const LogModel* log) {
     const QList<LogEntry>& entries = log->entries();
@@ -49,8 +53,21 @@ void ScreenshotTask::start() {
 }
 
 void ScreenshotTask::showAndCapture() {
+    m_window->views().prepareScreenshot(m_view);
     m_window->views().show(m_view);
-    QTimer::singleShot(kSettleMs, this, &ScreenshotTask::capture);
+    QTimer::singleShot(kSettleMs, this, &ScreenshotTask::waitForJobs);
+}
+
+void ScreenshotTask::waitForJobs() {
+    // A view that computes in the background (histogram, layer overview, outlier map) is captured once its
+    // jobs are done, not half-drawn; the settle delay then lets the results paint.
+    JobRunner* runner = m_window->jobRunner();
+    if (runner->activeJobs().isEmpty() || m_waitedMs >= kMaxJobWaitMs) {
+        QTimer::singleShot(kSettleMs, this, &ScreenshotTask::capture);
+        return;
+    }
+    m_waitedMs += kPollMs;
+    QTimer::singleShot(kPollMs, this, &ScreenshotTask::waitForJobs);
 }
 
 void ScreenshotTask::capture() {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // ScreenshotTask: `quantscope --screenshot FILE.png [--view NAME] [PATH]` — loads PATH (if given) through the
-// window's normal loader, waits for the job in the event loop, brings the view to the front, renders the
-// window with QWidget::grab() and writes the PNG. Works on any platform plugin, offscreen included.
+// window's normal loader, waits for the job in the event loop, runs the view's prepareScreenshot hook, brings
+// it to the front, waits (up to 2 minutes) for the jobs it started, renders the window with QWidget::grab() and writes the PNG. Works on any platform plugin, offscreen included.
 // finished(exitCode, message): 0 on success; 1 when the load or the write failed; 2 for an unknown view.
 // UI thread only.
 #pragma once
@@ -25,12 +25,14 @@ signals:
 
 private:
     void showAndCapture();
+    void waitForJobs();
     void capture();
 
     MainWindow* m_window;
     QString m_output;
     QString m_view;
     QString m_path;
+    int m_waitedMs = 0;
 };
 
 }  // namespace qsui

@@ -5,10 +5,20 @@
 
 namespace qsui {
 
-void ViewRegistry::add(const QString& name, const QString& description, std::function<void()> show) {
+void ViewRegistry::add(const QString& name, const QString& description, std::function<void()> show,
+                       std::function<void()> prepareScreenshot) {
     QS_CHECK(!contains(name), "view registered twice: " + name.toStdString());
     QS_CHECK(bool(show), "view without a show function: " + name.toStdString());
-    m_entries.push_back({name, description, std::move(show)});
+    m_entries.push_back({name, description, std::move(show), std::move(prepareScreenshot)});
+}
+
+bool ViewRegistry::prepareScreenshot(const QString& name) const {
+    for (const Entry& e : m_entries)
+        if (e.name == name) {
+            if (e.prepareScreenshot) e.prepareScreenshot();
+            return true;
+        }
+    return false;
 }
 
 bool ViewRegistry::show(const QString& name) const {

@@ -19,12 +19,18 @@ public:
         QString name;         // lower-case, stable: used on the command line
         QString description;  // one line for --help
         std::function<void()> show;
+        // Optional: run by `--screenshot --view NAME` before show(), to give the view something to show
+        // (e.g. select a sensible tensor when none is selected). Null for most views.
+        std::function<void()> prepareScreenshot;
     };
 
     // Registers a view; names must be unique (QS_CHECK).
-    void add(const QString& name, const QString& description, std::function<void()> show);
+    void add(const QString& name, const QString& description, std::function<void()> show,
+             std::function<void()> prepareScreenshot = {});
     // Brings the named view to the front. False when no such view.
     bool show(const QString& name) const;
+    // Runs the view's prepareScreenshot hook, if any. False when no such view.
+    bool prepareScreenshot(const QString& name) const;
     bool contains(const QString& name) const;
     QStringList names() const;
     const std::vector<Entry>& entries() const { return m_entries; }

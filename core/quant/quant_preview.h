@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// What one scheme does to one tensor, for the histogram view: the tensor is quantized with the scheme, then
+// dequantized in row blocks and compared with the original. Gives the histogram of the original weights, the
+// histogram of the dequantized weights over the SAME bin edges (so the two overlay bin for bin), the error
+// statistics (error_stats.h: RMSE, SQNR, ...), the histogram of the error e = q - w over [-max|e|, max|e|]
+// and the exact packed bytes (ByteBreakdown: effective bits per weight = 8 * total / elements).
+//
+// Memory: the original floats and the packed tensor are held for the whole call (quantizing needs the whole
+// tensor: some schemes take per-tensor or per-column statistics); the dequantized values only one block of
+// rows at a time (two passes over the blocks: statistics, then the error histogram once max|e| is known).
+//
+// Determinism: quantizeParallel and the statistics are independent of the thread count; results depend on
+// blockElements and the data only. Progress (may be null): fraction of the whole call, "quantizing <name>"
+// then "comparing <name>"; cancelling returns kCancelledMessage. Runs in the caller's task arena.
+// Failure: undecodable tensor, a shape the scheme refuses (its reject reason), NaN/Inf input (named).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/io/checkpoint.h"
+#include "core/jobs/progress.h"
+#include "core/quant/scheme.h"
+#include "core/stats/error_stats.h"
+#include "core/stats/histogram.h"
+#include "core/stats/weight_stats.h"
+#include "core/util/result.h"
+
+namespace qs {
+
+struct QuantPreviewOptions {
+    int bins = 128;                       // weight / dequantized histogram bins over [min w, max w]
+    int errorBins = 128;                  // error histogram bins
+    uint64_t blockElements = uint64_t(1) << 22;  // dequantized floats per block (whole rows)
+};
+
+struct QuantPreview {
+    std::string scheme;        // canonical scheme name
+    int64_t rows = 0, cols = 0;
+    ByteBreakdown bytes;       // of the packed tensor
+    WeightStats weights;       // of the original (histogram over [min, max] with `bins` bins)
+    Histogram dequantized;     // same lo, hi and bins as weights.histogram; below/above count values outside
+    ErrorStats error;
+    Histogram errorHistogram;  // of q - w over [-max|e|, max|e|]
+
+    uint64_t elements() const { return uint64_t(rows) * uint64_t(cols); }
+    double bitsPerWeight() const { return elements() ? 8.0 * double(bytes.total()) / double(elements()) : 0.0; }
+};
+
+Result<QuantPreview> previewQuantization(const Checkpoint& ckpt, size_t tensor, const Scheme& scheme,
+                                         const QuantPreviewOptions& options = {}, ProgressSink* progress = nullptr);
+
+}  // namespace qs

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// OutlierMapView on stories260K, offscreen: selecting a matrix runs the grid job; the heatmap holds
+// |w|/sigma per weight; moving the threshold updates the outlier-column count and byte cost, consistently
+// with a direct computation over the decoded tensor, without a job; a tile shows its values.
+#include <QTest>
+
+#include <cmath>
+
+#include <qcustomplot.h>
+
+#include "analysis_fixtures.h"
+#include "common/assets.h"
+#include "ui/stats/core_stats.h"
+#include "ui/outliers/outlier_map_view.h"
+#include "ui/stats/analysis_format.h"
+#include "ui/stats/stats_cache.h"
+#include "ui/util/format.h"
+
+using namespace qsui;
+
+namespace {
+constexpr int kTimeoutMs = 20000;
+}
+
+class TestOutlierMapView : public QObject {
+    Q_OBJECT
+private slots:
+    void threshold_updatesCountAndBytesLikeDirectComputation() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
+        qstest::AnalysisFixture f;
+        auto model = qstest::loadModel(path);
+        f.doc.setModel(model);
+        OutlierMapView view(&f.doc, &f.runner);
+        view.resize(1000, 650);
+        view.show();
+        QVERIFY(view.showsEmptyState());
+        const int w1 = model->info.findKind(qs::TensorKind::Gate, 2);  // [172, 64]
+        f.doc.selectTensor(w1);
+        QVERIFY(!view.showsEmptyState());
+        QCOMPARE(f.started.count(), 1);
+        QTRY_VERIFY_WITH_TIMEOUT(!view.isBusy() && view.grid(), kTimeoutMs);
+        QCOMPARE(view.threshold(), 6.0);
+
+        auto floats = model->checkpoint->toFloat(size_t(w1));
+        QVERIFY(floats.ok());
+        const qs::WeightStats ws = qs::computeWeightStats(*floats, {});
+        const int64_t rows = 172, cols = 64;
+        auto direct = [&](double t) {
+            int64_t n = 0;
+            for (int64_t c = 0; c < cols; ++c) {
+                bool any = false;
+                for (int64_t r = 0; r < rows && !any; ++r) any = std::fabs((*floats)[size_t(r * cols + c)]) > t * ws.std;
+                n += any ? 1 : 0;
+            }
+            return n;
+        };
+        const int jobs = f.started.count();
+        bool sawSome = false;
+        for (double t : {6.0, 4.0, 3.0, 2.5, 2.0, 1.0, 12.0}) {
+            view.setThreshold(t);
+            const int64_t expected = direct(t);
+            QCOMPARE(view.outlierColumns(), expected);
+            const uint64_t bytes = uint64_t(rows) * uint64_t(expected) * 2u;
+            QVERIFY2(view.summaryText().contains(formatBytes(bytes)), qPrintable(view.summaryText()));
+            sawSome = sawSome || (expected > 0 && expected < cols);
+        }
+        QVERIFY(sawSome);  // the thresholds above cut through the tensor somewhere
+        QCOMPARE(f.started.count(), jobs);  // threshold moves are arithmetic, no job
+
+        // The heatmap holds |w|/sigma of each weight (64 x 172 fits one weight per tile).
+        const auto grid = view.grid();
+        QCOMPARE(grid->gridRows, int(rows));
+        QCOMPARE(grid->gridCols, int(cols));
+        QVERIFY(view.selectTile(10, 7));
+        const double v = std::fabs((*floats)[size_t(10 * cols + 7)]);
+        QVERIFY2(view.tileText().contains(formatStat(v / grid->stats.std)), qPrintable(view.tileText()));
+        QVERIFY(view.tileText().contains(QStringLiteral("rows 10")));
+        QVERIFY(!view.selectTile(int(rows), 0));
+
+        // Selecting a 1-D tensor shows the empty state; coming back is a cache hit.
+        const int norm = model->info.findKind(qs::TensorKind::AttnNorm, 0);
+        f.doc.selectTensor(norm);
+        QVERIFY(view.showsEmptyState());
+        f.doc.selectTensor(w1);
+        QVERIFY(!view.showsEmptyState());
+        QVERIFY(!view.isBusy());
+        QCOMPARE(f.started.count(), jobs);
+    }
+
+    void largeMatrix_isTiledWithTheTileMaximum() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
+        auto model = qstest::loadModel(path);
+        const int emb = model->info.findKind(qs::TensorKind::TokenEmbedding);  // [512, 64]
+        qs::OutlierGridOptions o;
+        o.maxGridRows = 100;
+        auto g = qs::computeOutlierGrid(*model->checkpoint, size_t(emb), o);
+        QVERIFY(g.ok());
+        QCOMPARE(g->tileRows, int64_t(6));  // ceil(512 / 100)
+        QCOMPARE(g->gridRows, 86);          // ceil(512 / 6)
+        auto floats = model->checkpoint->toFloat(size_t(emb));
+        float top = 0;
+        for (int64_t r = 6 * 85; r < 512; ++r)
+            for (int64_t c = 0; c < 64; ++c) top = std::max(top, std::fabs((*floats)[size_t(r * 64 + c)]));
+        float tiles = 0;
+        for (int c = 0; c < g->gridCols; ++c) tiles = std::max(tiles, g->tileAbsmax[size_t(85 * g->gridCols + c)]);
+        QCOMPARE(tiles, top);
+    }
+};
+
+QTEST_MAIN(TestOutlierMapView)
+#include "test_outlier_map_view.moc"

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// OutlierMapView: where the large weights of the selected matrix sit. A heatmap (QCPColorMap) of |w| / sigma
+// by row and column (sigma: the std of the whole tensor), tiled with the maximum per tile when the matrix is
+// larger than 512 x 512 tiles; under it, aligned column for column, the per-column max |w| / sigma profile
+// with the threshold line. A threshold (LLM.int8's 6.0 by default, Dettmers et al. 2022: "outlier features"
+// with magnitude >= 6 kept in 16-bit) gives, live as it moves, the number of columns holding any value above
+// it and what keeping those columns in 16-bit would cost (rows x columns x 2 bytes) — arithmetic over the
+// precomputed per-column maxima, no job. A click on a tile shows its row and column ranges and its maximum.
+//
+// The grid is computed by a job in row blocks (tensor_scan.h) and cached per tensor in the StatsCache.
+// Without a selected matrix the view shows an empty state. UI thread only.
+#pragma once
+
+#include <memory>
+
+#include <QPointer>
+#include <QWidget>
+
+class QCPColorMap;
+class QCPColorScale;
+class QCPGraph;
+class QCPItemRect;
+class QCPItemStraightLine;
+class QCPAxisRect;
+class QCustomPlot;
+class QDoubleSpinBox;
+class QLabel;
+class QMouseEvent;
+class QSlider;
+class QStackedWidget;
+
+namespace qs {
+struct OutlierGrid;
+}
+
+namespace qsui {
+
+class Document;
+class Job;
+class JobRunner;
+
+class OutlierMapView : public QWidget {
+    Q_OBJECT
+public:
+    OutlierMapView(Document* document, JobRunner* runner, QWidget* parent = nullptr);
+
+    double threshold() const;
+    void setThreshold(double sigmas);
+    // Columns with any |w|/sigma above the threshold, as shown (-1 while no grid is shown).
+    int64_t outlierColumns() const { return m_outlierColumns; }
+    QString summaryText() const;
+    QString tileText() const;
+    // Shows the values of tile (gridRow, gridColumn), as a click does. False outside the grid.
+    bool selectTile(int gridRow, int gridColumn);
+    bool isBusy() const { return m_job != nullptr; }
+    bool showsEmptyState() const;
+    std::shared_ptr<const qs::OutlierGrid> grid() const { return m_grid; }
+    QCustomPlot* plot() const { return m_plot; }
+
+private:
+    void refresh();
+    void showGrid(std::shared_ptr<const qs::OutlierGrid> grid);
+    void updateThreshold();
+    void onPlotClicked(QMouseEvent* event);
+    void setEmpty(const QString& html);
+
+    Document* m_document;
+    JobRunner* m_runner;
+    QStackedWidget* m_stack;
+    QLabel* m_hint;
+    QLabel* m_title;
+    QLabel* m_status;
+    QCustomPlot* m_plot;
+    QCPAxisRect* m_mapRect = nullptr;
+    QCPAxisRect* m_profileRect = nullptr;
+    QCPColorMap* m_map = nullptr;
+    QCPColorScale* m_scale = nullptr;
+    QCPGraph* m_profile = nullptr;
+    QCPGraph* m_profileAbove = nullptr;
+    QCPItemStraightLine* m_thresholdLine = nullptr;
+    QCPItemRect* m_tileMarker = nullptr;
+    QSlider* m_slider;
+    QDoubleSpinBox* m_spin;
+    QLabel* m_summary;
+    QLabel* m_tile;
+    QPointer<Job> m_job;
+    int m_jobTensor = -1;
+    int m_shownTensor = -1;
+    std::shared_ptr<const qs::OutlierGrid> m_grid;
+    int64_t m_outlierColumns = -1;
+};
+
+}  // namespace qsui
