@@ -10,7 +10,11 @@
 #include "ui/chat/chat_pane.h"
 #include "ui/jobs/job_runner.h"
 #include "ui/jobs/task_arena.h"
+#include "ui/load_controller.h"
+#include "ui/log/log_model.h"
 #include "ui/main_window.h"
+#include "ui/mapeditor/map_editor_dock.h"
+#include "ui/mapeditor/map_presets.h"
 #include "ui/screenshot_task.h"
 
 namespace {
@@ -43,16 +47,31 @@ int main(int argc, char** argv) {
                                         QStringLiteral("Render the window to FILE.png after loading PATH, then exit."),
                                         QStringLiteral("FILE.png"));
     const QCommandLineOption view(QStringLiteral("view"),
-                                  QStringLiteral("The view to bring to the front for --screenshot: tree, summary, footprint, histogram, layers, outliers, chat or log (default tree)."),
+                                  QStringLiteral("The view to bring to the front for --screenshot: tree, summary, footprint, histogram, layers, outliers, map, chat or log (default tree)."),
                                   QStringLiteral("NAME"), QStringLiteral("tree"));
     const QCommandLineOption size(QStringLiteral("size"),
                                   QStringLiteral("Window size for --screenshot (default 1280x720)."),
                                   QStringLiteral("WxH"), QStringLiteral("1280x720"));
+    QStringList presetIds;
+    for (const qsui::MapPreset& p : qsui::mapPresets()) presetIds << p.id;
+    const QCommandLineOption map(QStringLiteral("map"),
+                                 QStringLiteral("Load the quantization map MAP.json at start (the JSON of the map "
+                                                "editor's export or quantscope-cli --save-map)."),
+                                 QStringLiteral("MAP.json"));
+    const QCommandLineOption preset(QStringLiteral("preset"),
+                                    QStringLiteral("Start with a preset quantization map: %1 (applied after PATH "
+                                                   "is loaded; overrides --map).").arg(presetIds.join(QStringLiteral(", "))),
+                                    QStringLiteral("NAME"));
     const QCommandLineOption prompt(QStringLiteral("prompt"),
                                     QStringLiteral("With --screenshot --view chat: send TEXT to the chat first (A/B when the map quantizes)."),
                                     QStringLiteral("TEXT"));
-    parser.addOptions({screenshot, view, size, prompt});
+    parser.addOptions({screenshot, view, size, map, preset, prompt});
     parser.process(app);
+    if (parser.isSet(preset) && !qsui::findMapPreset(parser.value(preset))) {
+        std::fprintf(stderr, "quantscope: unknown preset '%s' (one of: %s)\n", qPrintable(parser.value(preset)),
+                     qPrintable(presetIds.join(QStringLiteral(", "))));
+        return 2;
+    }
 
     const QStringList positional = parser.positionalArguments();
     if (positional.size() > 1) {
@@ -66,6 +85,21 @@ int main(int argc, char** argv) {
     tbb::task_arena arena;
     qsui::JobRunner runner(&arena);
 
+    // --map loads now (a map is written in roles and patterns, it needs no model); --preset waits for PATH,
+    // since a preset may depend on the model (the layer count). Returns false when --map failed.
+    auto applyStartupMap = [&](qsui::MainWindow& window) {
+        if (parser.isSet(map) && !window.mapEditor()->importMap(parser.value(map))) return false;
+        if (!parser.isSet(preset)) return true;
+        const QString id = parser.value(preset);
+        if (path.isEmpty()) return window.mapEditor()->applyPreset(id);
+        // Connected before the screenshot task's handler, so the preset is in place when it captures.
+        QObject::connect(window.loader(), &qsui::LoadController::loadFinished, &window,
+                         [&window, id](const QString&, bool ok) {
+                             if (ok) window.mapEditor()->applyPreset(id);
+                         }, Qt::SingleShotConnection);
+        return true;
+    };
+
     if (parser.isSet(screenshot)) {
         const QSize windowSize = parseSize(parser.value(size));
         if (!windowSize.isValid()) {
@@ -76,6 +110,12 @@ int main(int argc, char** argv) {
         qsui::MainWindow window(&runner, qsui::MainWindowOptions{/*useSettings=*/false});
         window.resize(windowSize);
         window.show();
+        if (!applyStartupMap(window)) {
+            std::fprintf(stderr, "quantscope: could not load the map %s (see the log)\n", qPrintable(parser.value(map)));
+            for (const qsui::LogEntry& e : window.logModel()->entries())
+                if (e.severity == qsui::Severity::Error) std::fprintf(stderr, "quantscope: %s\n", qPrintable(e.message));
+            return 2;
+        }
         if (parser.isSet(prompt)) window.chatPane()->setScreenshotPrompt(parser.value(prompt));
         qsui::ScreenshotTask task(&window, parser.value(screenshot), parser.value(view), path);
         int exitCode = 1;
@@ -91,6 +131,7 @@ int main(int argc, char** argv) {
 
     qsui::MainWindow window(&runner);
     window.show();
+    applyStartupMap(window);  // problems are in the log pane
     if (!path.isEmpty()) window.openPath(path);
     return QApplication::exec();
 }

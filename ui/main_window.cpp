@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "ui/main_window.h"
 
+#include <algorithm>
+
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
@@ -18,6 +20,8 @@
 #include <QTabWidget>
 #include <QTimer>
 #include <QToolBar>
+#include <QToolButton>
+#include <QUndoStack>
 
 #include "ui/chat/chat_pane.h"
 #include "ui/document.h"
@@ -30,6 +34,8 @@
 #include "ui/load_controller.h"
 #include "ui/log/log_dock.h"
 #include "ui/log/log_model.h"
+#include "ui/mapeditor/map_editor_dock.h"
+#include "ui/mapeditor/quantize_controller.h"
 #include "ui/outliers/outlier_map_view.h"
 #include "ui/recent_files.h"
 #include "ui/stats/screenshot_defaults.h"
@@ -40,7 +46,7 @@
 namespace qsui {
 namespace {
 
-constexpr int kLayoutVersion = 2;  // bump when docks are added/renamed so stale layouts are ignored
+constexpr int kLayoutVersion = 3;  // bump when docks are added/renamed so stale layouts are ignored
 const QString kGeometryKey = QStringLiteral("mainWindow/geometry");
 const QString kStateKey = QStringLiteral("mainWindow/state");
 const QString kLastDirKey = QStringLiteral("lastDirectory");
@@ -76,6 +82,10 @@ MainWindow::MainWindow(JobRunner* runner, MainWindowOptions options, QWidget* pa
     restoreLayout();
 
     connect(m_document, &Document::modelChanged, this, &MainWindow::onModelChanged);
+    connect(m_footprint, &FootprintView::sizeSummaryChanged, this, [this] {
+        if (const qs::ModelInfo* info = m_document->info())
+            m_modelStatus->setText(tr("%1 parameters · %2").arg(formatCount(info->parameters), m_footprint->sizeSummary()));
+    });
     connect(m_loader, &LoadController::loadFinished, this, [this](const QString& path, bool ok) {
         if (ok) m_recent->add(path);
     });
@@ -92,12 +102,15 @@ MainWindow::~MainWindow() = default;
 
 void MainWindow::createCentre() {
     m_empty = new EmptyStateView;
+    // The stack's minimum is its largest page's: keep the empty state's from limiting the loaded views, which
+    // get narrow when the map editor is widened beside them.
+    m_empty->setMinimumSize(200, 150);
     m_footprint = new FootprintView(m_document);
     m_tabs = new QTabWidget;
     m_tabs->setObjectName(QStringLiteral("centralTabs"));
     m_tabs->setDocumentMode(true);
     m_tabs->addTab(m_footprint, tr("Footprint"));
-    m_tabs->setTabToolTip(0, tr("Bytes by tensor role"));
+    m_tabs->setTabToolTip(0, tr("Bytes by tensor role, before and after the quantization map"));
     m_histogram = new HistogramView(m_document, m_runner);
     m_tabs->setTabToolTip(m_tabs->addTab(m_histogram, tr("H&istogram")),
                           tr("The selected tensor's weights, dequantized under the map, and the error (Alt+I)"));
@@ -107,6 +120,9 @@ void MainWindow::createCentre() {
     m_outliers = new OutlierMapView(m_document, m_runner);
     m_tabs->setTabToolTip(m_tabs->addTab(m_outliers, tr("O&utliers")),
                           tr("|w|/σ heatmap of the selected matrix and its outlier columns (Alt+U)"));
+    // Like the empty state below: the tabs' minimum is their widest page's, which would stop the map editor
+    // from being widened beside them (the pages then scroll or squeeze, they are not the focus then).
+    m_tabs->setMinimumWidth(260);
     m_centre = new QStackedWidget;
     m_centre->addWidget(m_empty);
     m_centre->addWidget(m_tabs);
@@ -125,6 +141,11 @@ void MainWindow::createDocks() {
     m_summaryDock->setWidget(m_summary);
     addDockWidget(Qt::RightDockWidgetArea, m_summaryDock);
 
+    m_mapDock = new MapEditorDock(m_document, m_log, this);
+    addDockWidget(Qt::RightDockWidgetArea, m_mapDock);
+    tabifyDockWidget(m_summaryDock, m_mapDock);
+    m_summaryDock->raise();
+
     m_logDock = new LogDock(m_log, this);
     addDockWidget(Qt::BottomDockWidgetArea, m_logDock);
     m_chat = new ChatPane(m_document, m_runner, m_options.useSettings);
@@ -141,7 +162,8 @@ void MainWindow::createDocks() {
 
     m_jobStatus = new JobStatusWidget(m_runner, this);
     m_modelStatus = new QLabel;
-    m_modelStatus->setToolTip(tr("Parameters (a tied pair counted once) and footprint as stored"));
+    m_modelStatus->setToolTip(tr("Parameters (a tied pair counted once) and the model size as stored → after the "
+                                 "quantization map"));
     statusBar()->addPermanentWidget(m_jobStatus);
     statusBar()->addPermanentWidget(m_modelStatus);
 }
@@ -173,17 +195,49 @@ void MainWindow::createActions() {
     connect(m_runner, &JobRunner::activeCountChanged, m_cancelAction, [this](int n) { m_cancelAction->setEnabled(n > 0); });
     addAction(m_cancelAction);  // Esc works whichever widget has focus
 
+    // Undo/redo of map edits, from anywhere in the window (an open cell editor keeps its own Ctrl+Z).
+    QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+    m_undoAction = m_document->undoStack()->createUndoAction(this, tr("&Undo"));
+    m_undoAction->setShortcut(QKeySequence::Undo);
+    m_undoAction->setIcon(st->standardIcon(QStyle::SP_ArrowBack));
+    m_undoAction->setToolTip(tr("Undo the last quantization-map edit (Ctrl+Z)"));
+    m_redoAction = m_document->undoStack()->createRedoAction(this, tr("&Redo"));
+    m_redoAction->setShortcuts({QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z), QKeySequence(Qt::CTRL | Qt::Key_Y)});
+    m_redoAction->setIcon(st->standardIcon(QStyle::SP_ArrowForward));
+    m_redoAction->setToolTip(tr("Redo the map edit just undone (Ctrl+Shift+Z or Ctrl+Y)"));
+    edit->addAction(m_undoAction);
+    edit->addAction(m_redoAction);
+    addAction(m_undoAction);
+    addAction(m_redoAction);
+
+    m_quantize = new QuantizeController(m_document, m_runner, m_log, this);
+    if (m_quantize->action()->icon().isNull()) m_quantize->action()->setIcon(st->standardIcon(QStyle::SP_MediaPlay));
+    connect(m_quantize, &QuantizeController::measuredTextChanged, m_footprint, &FootprintView::setMeasuredText);
+    QMenu* mapMenu = menuBar()->addMenu(tr("&Map"));
+    m_mapDock->populateMenu(mapMenu);
+    mapMenu->addSeparator();
+    mapMenu->addAction(m_quantize->action());
+
     QToolBar* toolbar = addToolBar(tr("Main toolbar"));
     toolbar->setObjectName(QStringLiteral("mainToolBar"));
     toolbar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
     toolbar->addAction(open);
     toolbar->addAction(openFolder);
     toolbar->addSeparator();
+    // Icon-only: the actions' text follows the undo stack ("Undo Preset: nf4 everywhere") and would be long.
+    for (QAction* a : {m_undoAction, m_redoAction}) {
+        auto* button = new QToolButton;
+        button->setDefaultAction(a);
+        button->setToolButtonStyle(Qt::ToolButtonIconOnly);
+        toolbar->addWidget(button);
+    }
+    toolbar->addSeparator();
+    toolbar->addAction(m_quantize->action());
     toolbar->addAction(m_cancelAction);
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
     for (QDockWidget* dock : {static_cast<QDockWidget*>(m_treeDock), m_summaryDock,
-                              static_cast<QDockWidget*>(m_logDock), m_chatDock}) {
+                              static_cast<QDockWidget*>(m_mapDock), static_cast<QDockWidget*>(m_logDock), m_chatDock}) {
         QAction* toggle = dock->toggleViewAction();
         toggle->setToolTip(tr("Show or hide the %1 panel").arg(dock->windowTitle()));
         view->addAction(toggle);
@@ -201,7 +255,7 @@ void MainWindow::createActions() {
                               "<p>License: GPL-3.0-or-later</p>"));
     });
     help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
-    for (QMenu* menu : {file, view, help}) menu->setToolTipsVisible(true);
+    for (QMenu* menu : {file, edit, mapMenu, view, help}) menu->setToolTipsVisible(true);
 }
 
 void MainWindow::registerViews() {
@@ -213,9 +267,20 @@ void MainWindow::registerViews() {
     };
     m_views.add(QStringLiteral("tree"), tr("the model tree: layers > tensors, roles, ties"), raiseDock(m_treeDock));
     m_views.add(QStringLiteral("summary"), tr("the model summary panel"), raiseDock(m_summaryDock));
-    m_views.add(QStringLiteral("footprint"), tr("the footprint by role (central tab)"), [this] {
+    m_views.add(QStringLiteral("footprint"), tr("the footprint by role, before and after the map (central tab)"), [this] {
         m_tabs->setCurrentWidget(m_footprint);
-    });
+        // Give the chart and its table room: the side panels at moderate widths.
+        if (m_centre->width() < width() * 2 / 5)
+            resizeDocks({m_treeDock, m_summaryDock}, {width() / 3, width() / 5}, Qt::Horizontal);
+    }, [this] { applyExampleMapIfEmpty(m_document); });
+    m_views.add(QStringLiteral("map"), tr("the quantization-map editor (rules, warnings, resolved tensors)"), [this] {
+        m_mapDock->show();
+        m_mapDock->raise();
+        // The rule and resolved tables need room: widen the right dock area, taking it from the tree.
+        const int wanted = std::max(width() * 5 / 8, 640);
+        if (m_mapDock->width() < wanted)
+            resizeDocks({m_treeDock, m_mapDock}, {std::max(200, width() - wanted - 280), wanted}, Qt::Horizontal);
+    }, [this] { applyExampleMapIfEmpty(m_document); });
     m_views.add(
         QStringLiteral("histogram"), tr("the selected tensor's histogram, quantized overlay and error (central tab)"),
         [this] { m_tabs->setCurrentWidget(m_histogram); },
@@ -242,6 +307,7 @@ void MainWindow::registerViews() {
             // The screenshot is about the conversation: give the chat the whole middle column.
             m_centre->hide();
             m_summaryDock->hide();
+            m_mapDock->hide();
             // After the layout has taken the hidden widgets into account.
             QTimer::singleShot(0, this, [this] {
                 resizeDocks({m_treeDock, m_chatDock}, {width() * 3 / 10, width() * 7 / 10}, Qt::Horizontal);
@@ -289,7 +355,7 @@ void MainWindow::onModelChanged() {
         return;
     }
     setWindowTitle(tr("%1 — QuantScope").arg(QFileInfo(m_document->path()).fileName()));
-    m_modelStatus->setText(tr("%1 parameters · %2").arg(formatCount(info->parameters), formatBytes(info->footprint.total)));
+    m_modelStatus->setText(tr("%1 parameters · %2").arg(formatCount(info->parameters), m_footprint->sizeSummary()));
 }
 
 void MainWindow::chooseFile() {

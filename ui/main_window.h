@@ -4,8 +4,10 @@
 //
 // Opening: File > Open / Open Folder / Open Recent, a file or folder dropped anywhere on the window, or
 // openPath() (command line). Every load runs on the JobRunner; Esc cancels the running job.
-// Layout: docks "Model" (tree), "Summary", "Log & issues" (tabified with "Chat") around central tabs (Footprint; issue 5 adds
-// more), with an empty state in the centre until a model is loaded. Geometry and dock layout persist in
+// Edit > Undo/Redo (Ctrl+Z; Ctrl+Shift+Z or Ctrl+Y) act on the document's map edits from anywhere in the
+// window; the Map menu holds the editor's actions, the presets and Quantize (also on the toolbar).
+// Layout: docks "Model" (tree), "Summary" and "Quantization map" (tabbed together), "Log & issues" (tabified with "Chat") around
+// central tabs (Footprint; issue 5 adds more), with an empty state in the centre until a model is loaded. Geometry and dock layout persist in
 // QSettings when MainWindowOptions::useSettings. UI thread only.
 #pragma once
 
@@ -32,6 +34,8 @@ class JobStatusWidget;
 class LoadController;
 class LogDock;
 class LogModel;
+class MapEditorDock;
+class QuantizeController;
 class ModelTreeDock;
 class RecentFiles;
 class SummaryView;
@@ -58,6 +62,10 @@ public:
     ModelTreeDock* treeDock() const { return m_treeDock; }
     SummaryView* summaryView() const { return m_summary; }
     FootprintView* footprintView() const { return m_footprint; }
+    MapEditorDock* mapEditor() const { return m_mapDock; }
+    QuantizeController* quantizeController() const { return m_quantize; }
+    QAction* undoAction() const { return m_undoAction; }
+    QAction* redoAction() const { return m_redoAction; }
     HistogramView* histogramView() const { return m_histogram; }
     LayerOverviewView* layerOverviewView() const { return m_layers; }
     OutlierMapView* outlierMapView() const { return m_outliers; }
@@ -106,6 +114,10 @@ private:
     OutlierMapView* m_outliers = nullptr;
     ModelTreeDock* m_treeDock = nullptr;
     QDockWidget* m_summaryDock = nullptr;
+    MapEditorDock* m_mapDock = nullptr;
+    QuantizeController* m_quantize = nullptr;
+    QAction* m_undoAction = nullptr;
+    QAction* m_redoAction = nullptr;
     SummaryView* m_summary = nullptr;
     LogDock* m_logDock = nullptr;
     ChatPane* m_chat = nullptr;

@@ -36,7 +36,7 @@
 #include "ui/log/log_dock.h"
 #include "ui/log/log_model.h"
 #include "ui/main_window.h"
-#include "ui/plot/bar_chart.h"
+#include "ui/plot/stacked_bar_chart.h"
 #include "ui/recent_files.h"
 #include "ui/screenshot_task.h"
 #include "ui/summary/summary_view.h"
@@ -129,7 +129,7 @@ private slots:
         QVERIFY(m_window->emptyState()->message().contains(QStringLiteral("GGUF")));
         QVERIFY(!m_window->document()->hasModel());
         QCOMPARE(m_window->treeDock()->model()->rowCount(), 0);
-        for (const char* view : {"tree", "summary", "footprint", "log"})
+        for (const char* view : {"tree", "summary", "footprint", "map", "log"})
             QVERIFY2(m_window->views().contains(QString::fromLatin1(view)), view);
     }
 
@@ -163,20 +163,23 @@ private slots:
         QCOMPARE(embRow.siblingAtColumn(ModelTreeModel::ShapeColumn).data().toString(), QStringLiteral("512 × 64"));
         QCOMPARE(embRow.siblingAtColumn(ModelTreeModel::RoleColumn).data().toString(), QStringLiteral("embedding"));
 
-        // Footprint bars in role order: embedding, head, attention, mlp, norm, other.
-        const QVector<double> bars = m_window->footprintView()->chart()->plottedValues();
-        QCOMPARE(bars.size(), qs::kRoleCount);
-        QVERIFY(bars[int(qs::Role::Embedding)] > 0);
-        QCOMPARE(bars[int(qs::Role::Head)], 0.0);  // tied
-        QVERIFY(bars[int(qs::Role::Attention)] > 0);
-        QVERIFY(bars[int(qs::Role::Mlp)] > 0);
-        QVERIFY(bars[int(qs::Role::Norm)] > 0);
-        QVERIFY(bars[int(qs::Role::Mlp)] > bars[int(qs::Role::Attention)]);  // 3x172x64 vs 64x64+2x32x64+64x64
-        QVERIFY(m_window->footprintView()->note().contains(QStringLiteral("128.00 KiB")));
-        QTableWidget* table = m_window->footprintView()->table();
-        QCOMPARE(table->rowCount(), qs::kRoleCount + 1);
-        QCOMPARE(table->item(qs::kRoleCount, 0)->text(), QStringLiteral("total"));
-        QCOMPARE(table->item(qs::kRoleCount, 3)->text(), QStringLiteral("100.0 %"));
+        // Footprint bars per role group (embedding, head, body, norm, other), before and after; no map yet, so
+        // after == before.
+        FootprintView* fp = m_window->footprintView();
+        StackedBarChart* chart = fp->chart();
+        QCOMPARE(chart->groupCount(), int(FootprintView::GroupCount));
+        QVERIFY(chart->plottedTotal(FootprintView::EmbeddingGroup, FootprintView::BeforeBar) > 0);
+        QCOMPARE(chart->plottedTotal(FootprintView::HeadGroup, FootprintView::BeforeBar), 0.0);  // tied
+        QVERIFY(chart->plottedTotal(FootprintView::BodyGroup, FootprintView::BeforeBar) >
+                chart->plottedTotal(FootprintView::EmbeddingGroup, FootprintView::BeforeBar));
+        QVERIFY(chart->plottedTotal(FootprintView::NormGroup, FootprintView::BeforeBar) > 0);
+        for (int g = 0; g < FootprintView::GroupCount; ++g)
+            QCOMPARE(chart->plottedTotal(g, FootprintView::AfterBar), chart->plottedTotal(g, FootprintView::BeforeBar));
+        QVERIFY(fp->note().contains(QStringLiteral("128.00 KiB")));
+        QTableWidget* table = fp->table();
+        QCOMPARE(table->rowCount(), int(FootprintView::GroupCount) + 1);
+        QCOMPARE(table->item(FootprintView::GroupCount, 0)->text(), QStringLiteral("total"));
+        QCOMPARE(table->item(FootprintView::GroupCount, FootprintView::RatioColumn)->text(), QStringLiteral("1.00×"));
 
         const QString summary = m_window->summaryView()->summaryHtml();
         QVERIFY(summary.contains(QStringLiteral("260,032")));

@@ -4,140 +4,278 @@
 #include <algorithm>
 
 #include <QHeaderView>
+#include <QScrollBar>
 #include <QLabel>
 #include <QTableWidget>
 #include <QVBoxLayout>
 
 #include "ui/document.h"
-#include "ui/plot/bar_chart.h"
+#include "ui/plot/stacked_bar_chart.h"
 #include "ui/util/format.h"
 #include "ui/util/role_style.h"
 
 namespace qsui {
 namespace {
 
-enum Column { RoleColumn, SizeColumn, BytesColumn, ShareColumn, ColumnCount };
-
-QTableWidgetItem* cell(const QString& text, Qt::Alignment align = Qt::AlignLeft | Qt::AlignVCenter) {
+QTableWidgetItem* cell(const QString& text, Qt::Alignment align = Qt::AlignRight | Qt::AlignVCenter) {
     auto* item = new QTableWidgetItem(text);
     item->setTextAlignment(align);
     item->setFlags(Qt::ItemIsEnabled | Qt::ItemIsSelectable);
     return item;
 }
 
+QColor groupColor(FootprintView::Group g) {
+    switch (g) {
+        case FootprintView::EmbeddingGroup: return roleColor(qs::Role::Embedding);
+        case FootprintView::HeadGroup: return roleColor(qs::Role::Head);
+        case FootprintView::BodyGroup: return QColor(0x64, 0xB5, 0xCD);  // attention + mlp together
+        case FootprintView::NormGroup: return roleColor(qs::Role::Norm);
+        default: return roleColor(qs::Role::Other);
+    }
+}
+
+// "Before" bars are the role colour washed out, "after" bars the full colour; metadata a darker cap.
+QColor washed(const QColor& c) {
+    return QColor((c.red() + 2 * 255) / 3, (c.green() + 2 * 255) / 3, (c.blue() + 2 * 255) / 3);
+}
+QColor metadataShade(const QColor& c) { return c.darker(175); }
+
+QString ratioText(uint64_t before, uint64_t after) {
+    if (before == 0 && after == 0) return QStringLiteral("—");
+    if (after == 0) return QStringLiteral("∞");
+    return QStringLiteral("%1×").arg(double(before) / double(after), 0, 'f', 2);
+}
+
+QString bitsText(uint64_t bytes, uint64_t elements) {
+    return elements ? QString::number(8.0 * double(bytes) / double(elements), 'f', 2) : QStringLiteral("—");
+}
+
 }  // namespace
+
+QString FootprintView::groupLabel(Group g) {
+    switch (g) {
+        case EmbeddingGroup: return tr("embedding");
+        case HeadGroup: return tr("head");
+        case BodyGroup: return tr("body");
+        case NormGroup: return tr("norm");
+        default: return tr("other");
+    }
+}
+
+FootprintView::Group FootprintView::groupOf(qs::Role role) {
+    switch (role) {
+        case qs::Role::Embedding: return EmbeddingGroup;
+        case qs::Role::Head: return HeadGroup;
+        case qs::Role::Attention:
+        case qs::Role::Mlp: return BodyGroup;
+        case qs::Role::Norm: return NormGroup;
+        default: return OtherGroup;
+    }
+}
 
 FootprintView::FootprintView(Document* document, QWidget* parent)
     : QWidget(parent),
       m_document(document),
       m_title(new QLabel),
-      m_chart(new BarChart),
+      m_chart(new StackedBarChart),
       m_table(new QTableWidget(0, ColumnCount)),
-      m_note(new QLabel) {
+      m_note(new QLabel),
+      m_measured(new QLabel) {
     setObjectName(QStringLiteral("footprintView"));
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(8, 6, 8, 6);
     QFont titleFont = m_title->font();
     titleFont.setBold(true);
     m_title->setFont(titleFont);
+    m_title->setWordWrap(true);
     m_note->setWordWrap(true);
     m_note->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    m_chart->setToolTip(tr("Bytes as stored, by tensor role; hover a bar for details"));
-    m_chart->setValueAxisLabel(tr("size"));
+    m_measured->setWordWrap(true);
+    m_measured->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_measured->setObjectName(QStringLiteral("measuredError"));
+    m_measured->setToolTip(tr("Error measured by the last Quantize run (Map > Quantize) with the current map"));
+    m_measured->setStyleSheet(QStringLiteral("QLabel { background: palette(alternate-base); padding: 4px; "
+                                             "border: 1px solid palette(mid); }"));
+    m_measured->hide();
+    m_chart->setToolTip(tr("Bytes by role, as stored (light) and after the quantization map (solid); the dark "
+                           "cap is metadata (scales, zero points). Hover a bar for details"));
+    m_chart->setLegend({{tr("stored"), washed(QColor(110, 110, 110))},
+                        {tr("after map"), QColor(110, 110, 110)},
+                        {tr("metadata"), metadataShade(QColor(110, 110, 110))}});
 
-    m_table->setHorizontalHeaderLabels({tr("Role"), tr("Size"), tr("Bytes"), tr("Share")});
+    m_table->setHorizontalHeaderLabels(
+        {tr("Role"), tr("Before"), tr("After"), tr("Metadata"), tr("Ratio"), tr("Bits/w")});
+    const QStringList headerTips = {
+        tr("Tensor role group: body = attention + mlp"), tr("Bytes as stored"), tr("Bytes under the quantization map"),
+        tr("Of the bytes after the map, those that are not codes: scales, zero points, codebooks"),
+        tr("Before ÷ after"), tr("Bits per weight before → after, metadata included")};
+    for (int c = 0; c < ColumnCount; ++c) m_table->horizontalHeaderItem(c)->setToolTip(headerTips[c]);
     m_table->verticalHeader()->hide();
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->setFocusPolicy(Qt::NoFocus);
     m_table->setAlternatingRowColors(true);
     m_table->setVerticalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-    m_table->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-    m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
-    m_table->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 6);
-    m_table->setToolTip(tr("Bytes and share of the total per role; a tied head counts 0"));
+    m_table->setHorizontalScrollBarPolicy(Qt::ScrollBarAsNeeded);
+    m_table->setMinimumWidth(160);  // beside a wide map editor the view gets narrow; the table then scrolls
+    m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_table->horizontalHeader()->setStretchLastSection(true);
+    m_table->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 4);
+    m_table->setToolTip(tr("Bytes per role before and after the map; a tied head counts 0"));
 
     layout->addWidget(m_title);
     layout->addWidget(m_chart, 1);
     layout->addWidget(m_table);
     layout->addWidget(m_note);
-    connect(document, &Document::modelChanged, this, &FootprintView::rebuild);
+    layout->addWidget(m_measured);
+    connect(document, &Document::quantMapChanged, this, &FootprintView::rebuild);
     rebuild();
 }
 
 QString FootprintView::note() const { return m_note->text(); }
+QString FootprintView::measuredText() const { return m_measured->isHidden() ? QString() : m_measured->text(); }
+
+void FootprintView::setMeasuredText(const QString& text) {
+    m_measured->setText(text);
+    m_measured->setVisible(!text.isEmpty());
+}
+
+FootprintView::GroupBytes FootprintView::totalBytes() const {
+    GroupBytes t;
+    for (const GroupBytes& g : m_groups) {
+        t.before += g.before;
+        t.beforeMetadata += g.beforeMetadata;
+        t.after += g.after;
+        t.afterMetadata += g.afterMetadata;
+        t.elements += g.elements;
+    }
+    return t;
+}
 
 void FootprintView::rebuild() {
     const qs::ModelInfo* info = m_document->info();
     const qs::Checkpoint* ckpt = m_document->checkpoint();
+    const qs::ResolvedMap* res = m_document->resolvedMap();
     m_table->setRowCount(0);
-    if (!info || !ckpt) {
+    m_groups = {};
+    if (!info || !ckpt || !res) {
         m_title->setText(tr("Footprint"));
         m_chart->clear();
         m_note->clear();
+        m_summary.clear();
+        emit sizeSummaryChanged(m_summary);
         return;
     }
-    const qs::Footprint& fp = info->footprint;
-    const ByteUnit unit = byteUnitFor(*std::max_element(fp.byRole.begin(), fp.byRole.end()));
-    const bool headTied = info->tie.has_value();
-    m_title->setText(tr("Footprint by role — %1 as stored").arg(formatBytes(fp.total)));
-
-    QVector<BarChart::Bar> bars;
-    m_table->setRowCount(qs::kRoleCount + 1);
-    for (int r = 0; r < qs::kRoleCount; ++r) {
-        const qs::Role role = qs::Role(r);
-        const uint64_t bytes = fp.byRole[size_t(r)];
-        const bool tiedHead = role == qs::Role::Head && headTied;
-        BarChart::Bar bar;
-        bar.category = roleLabel(role);
-        bar.value = double(bytes) / unit.divisor;
-        bar.color = roleColor(role);
-        bar.label = tiedHead ? tr("0 (tied)") : formatPercent(bytes, fp.total);
-        bar.tooltip = tr("%1: %2 (%3 bytes), %4 of the total")
-                          .arg(roleLabel(role), formatBytes(bytes), formatCount(bytes), formatPercent(bytes, fp.total));
-        if (tiedHead)
-            bar.tooltip += tr("\nThe head is tied to the embedding; untying would add %1")
-                               .arg(formatBytes(fp.tiedHeadBytes));
-        bars << bar;
-
-        auto* roleItem = cell(roleLabel(role) + (tiedHead ? tr(" (tied)") : QString()));
-        roleItem->setIcon(roleSwatch(role));
-        m_table->setItem(r, RoleColumn, roleItem);
-        m_table->setItem(r, SizeColumn, cell(formatBytes(bytes), Qt::AlignRight | Qt::AlignVCenter));
-        m_table->setItem(r, BytesColumn, cell(formatCount(bytes), Qt::AlignRight | Qt::AlignVCenter));
-        m_table->setItem(r, ShareColumn, cell(formatPercent(bytes, fp.total), Qt::AlignRight | Qt::AlignVCenter));
+    const qs::MapFootprint fp = qs::footprintAfter(*res, ckpt->tensors, *info);
+    for (size_t i = 0; i < ckpt->tensors.size(); ++i) {
+        const qs::TensorFootprint& tf = fp.tensors[i];
+        const qs::TensorPlan& p = res->tensors[i];
+        const qs::TensorEntry& e = info->entries[i];
+        GroupBytes& g = m_groups[size_t(groupOf(e.role))];
+        g.before += tf.before;
+        if (tf.before > 0) g.beforeMetadata += qs::storedBreakdown(ckpt->tensors[i], p.rows, p.cols).overhead();
+        g.after += tf.after.total();
+        g.afterMetadata += tf.after.overhead();
+        if (e.isParameter && tf.before > 0) g.elements += uint64_t(p.rows) * uint64_t(p.cols);
     }
-    const int totalRow = qs::kRoleCount;
+    const GroupBytes total = totalBytes();
+    const bool hasRules = !res->map.rules.empty();
+    const bool headTied = info->tie.has_value();
+
+    uint64_t largest = 0;
+    for (const GroupBytes& g : m_groups) largest = std::max({largest, g.before, g.after});
+    const ByteUnit unit = byteUnitFor(largest);
+    m_unit = unit.divisor;
+
+    QVector<StackedBarChart::Group> groups;
+    m_table->setRowCount(GroupCount + 1);
+    for (int gi = 0; gi < GroupCount; ++gi) {
+        const Group group = Group(gi);
+        const GroupBytes& g = m_groups[size_t(gi)];
+        const bool tiedHead = group == HeadGroup && headTied;
+        const QColor color = groupColor(group);
+        StackedBarChart::Group cg;
+        cg.category = groupLabel(group);  // the table and the bar labels say "tied"
+        auto bar = [&](uint64_t bytes, uint64_t meta, const QColor& c, const QString& what) {
+            StackedBarChart::Bar b;
+            b.segments = {{double(bytes - meta) / unit.divisor, c}, {double(meta) / unit.divisor, metadataShade(c)}};
+            b.tooltip = tr("%1, %2: %3 (%4 bytes)\npayload %5, metadata %6\n%7 bits per weight")
+                            .arg(groupLabel(group), what, formatBytes(bytes), formatCount(bytes),
+                                 formatBytes(bytes - meta), formatBytes(meta), bitsText(bytes, g.elements));
+            return b;
+        };
+        cg.bars = {bar(g.before, g.beforeMetadata, washed(color), tr("as stored")),
+                   bar(g.after, g.afterMetadata, color, tr("after the map"))};
+        // One label per group, on the "after" bar: two per group would collide when the pane is short.
+        cg.bars[AfterBar].label = tiedHead ? tr("0 (tied)")
+                                  : g.after == g.before ? formatBytesCompact(g.after)
+                                                        : tr("%1 → %2").arg(formatBytesCompact(g.before),
+                                                                            formatBytesCompact(g.after));
+        groups << cg;
+
+        auto* roleItem = cell(groupLabel(group) + (tiedHead ? tr(" (tied)") : QString()), Qt::AlignLeft | Qt::AlignVCenter);
+        QPixmap swatch(12, 12);
+        swatch.fill(color);
+        roleItem->setIcon(QIcon(swatch));
+        m_table->setItem(gi, RoleColumn, roleItem);
+        m_table->setItem(gi, BeforeColumn, cell(formatBytes(g.before)));
+        m_table->setItem(gi, AfterColumn, cell(formatBytes(g.after)));
+        m_table->setItem(gi, MetadataColumn, cell(formatBytes(g.afterMetadata)));
+        m_table->setItem(gi, RatioColumn, cell(ratioText(g.before, g.after)));
+        m_table->setItem(gi, BitsColumn, cell(g.elements ? tr("%1 → %2").arg(bitsText(g.before, g.elements),
+                                                                              bitsText(g.after, g.elements))
+                                                         : QStringLiteral("—")));
+        for (int c = BeforeColumn; c < ColumnCount; ++c)
+            m_table->item(gi, c)->setToolTip(tr("%1: %2 → %3 bytes (metadata %4 → %5)")
+                                                 .arg(groupLabel(group), formatCount(g.before), formatCount(g.after),
+                                                      formatCount(g.beforeMetadata), formatCount(g.afterMetadata)));
+    }
+    const QList<QTableWidgetItem*> totalRow = {
+        cell(tr("total"), Qt::AlignLeft | Qt::AlignVCenter), cell(formatBytes(total.before)),
+        cell(formatBytes(total.after)), cell(formatBytes(total.afterMetadata)), cell(ratioText(total.before, total.after)),
+        cell(tr("%1 → %2").arg(bitsText(total.before, total.elements), bitsText(total.after, total.elements)))};
     QFont bold = font();
     bold.setBold(true);
-    const QList<QTableWidgetItem*> total = {
-        cell(tr("total")), cell(formatBytes(fp.total), Qt::AlignRight | Qt::AlignVCenter),
-        cell(formatCount(fp.total), Qt::AlignRight | Qt::AlignVCenter),
-        cell(formatPercent(fp.total, fp.total), Qt::AlignRight | Qt::AlignVCenter)};
     for (int c = 0; c < ColumnCount; ++c) {
-        total[c]->setFont(bold);
-        m_table->setItem(totalRow, c, total[c]);
+        totalRow[c]->setFont(bold);
+        m_table->setItem(GroupCount, c, totalRow[c]);
     }
-    const int rowsHeight = m_table->verticalHeader()->defaultSectionSize() * (qs::kRoleCount + 1);
-    m_table->setFixedHeight(rowsHeight + m_table->horizontalHeader()->sizeHint().height() + 2 * m_table->frameWidth());
+    const int rowsHeight = m_table->verticalHeader()->defaultSectionSize() * (GroupCount + 1);
+    m_table->setFixedHeight(rowsHeight + m_table->horizontalHeader()->sizeHint().height() + 2 * m_table->frameWidth() +
+                            m_table->horizontalScrollBar()->sizeHint().height());
 
     m_chart->setValueAxisLabel(tr("size (%1)").arg(unit.suffix));
-    m_chart->setBars(bars);
+    m_chart->setGroups(groups);
+
+    const QString change = total.after <= total.before
+                               ? tr("%1 smaller").arg(ratioText(total.before, total.after))
+                               : tr("%1 larger").arg(ratioText(total.after, total.before));
+    m_summary = hasRules ? tr("%1 → %2 with the map (%3)").arg(formatBytes(total.before), formatBytes(total.after), change)
+                         : tr("%1 as stored (no map rules)").arg(formatBytes(total.before));
+    m_title->setText(hasRules ? tr("Footprint by role — %1 as stored → %2 after the map (%3)")
+                                    .arg(formatBytes(total.before), formatBytes(total.after), change)
+                              : tr("Footprint by role — %1 as stored; add map rules to see the footprint after "
+                                   "quantization").arg(formatBytes(total.before)));
+    emit sizeSummaryChanged(m_summary);
 
     if (headTied) {
-        const int head = info->tie->head;
         const int emb = info->tie->embedding;
+        const int head = info->tie->head;
         auto name = [&](int i) {
             return i >= 0 && size_t(i) < ckpt->tensors.size() ? QString::fromStdString(ckpt->tensors[size_t(i)].name)
                                                                : QString();
         };
-        QString what = head >= 0 ? tr("The head (%1) is tied to %2 and counted as 0 here.").arg(name(head), name(emb))
+        const uint64_t untieBefore = emb >= 0 ? fp.tensors[size_t(emb)].before : info->footprint.tiedHeadBytes;
+        const uint64_t untieAfter = emb >= 0 ? fp.tensors[size_t(emb)].after.total() : untieBefore;
+        const std::string& pairScheme = emb >= 0 ? res->tensors[size_t(emb)].scheme : std::string();
+        const QString what = head >= 0
+                                 ? tr("The head (%1) is tied to %2 and counted once.").arg(name(head), name(emb))
                                  : tr("The output head reuses %1 (tied) and stores no bytes of its own.").arg(name(emb));
         m_note->setText(what + QLatin1Char(' ') +
-                        tr("Untying it would add %1 (%2 bytes, +%3).")
-                            .arg(formatBytes(fp.tiedHeadBytes), formatCount(fp.tiedHeadBytes),
-                                 formatPercent(fp.tiedHeadBytes, fp.total)));
-    } else if (fp.byRole[size_t(qs::Role::Head)] > 0 && fp.byRole[size_t(qs::Role::Embedding)] > 0) {
+                        tr("Untying it would add %1 as stored and %2 after the map (at the pair's scheme, %3).")
+                            .arg(formatBytes(untieBefore), formatBytes(untieAfter),
+                                 pairScheme.empty() ? tr("as stored") : QString::fromStdString(pairScheme)));
+    } else if (m_groups[HeadGroup].before > 0 && m_groups[EmbeddingGroup].before > 0) {
         m_note->setText(tr("Head and embedding are stored separately (no tie)."));
     } else {
         m_note->clear();

@@ -1,38 +1,78 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// FootprintView: where the bytes go, by role — a bar chart (embedding, head, attention, mlp, norm, other;
-// bytes as stored, labelled with their share) above a table of bytes and percent per role and the total.
-// A tied head is shown as 0, with a note of the bytes an untie would add (ModelInfo::footprint).
-// Rebuilt on Document::modelChanged. (Issue 5 adds the "after the quantization map" series.) UI thread only.
+// FootprintView: where the bytes go, before and after the quantization map. Per role group (embedding, head,
+// body = attention + mlp, norm, other): stacked bars, "before" (as stored) and "after" (under the map) side
+// by side, each split into payload and metadata (scales, zero points, ... = ByteBreakdown::overhead), and a
+// table (role, before, after, of which metadata, ratio, bits per weight before -> after) with the total.
+// A tied head counts 0 (its bytes are the embedding's); the note says what an untie would add, as stored and
+// at the pair's scheme after the map. A result panel shows the error measured by the last "Quantize" run
+// (setMeasuredText). Rebuilt on Document::quantMapChanged (which a model change also emits): the numbers are
+// qs::footprintAfter's arithmetic, no job. UI thread only.
 #pragma once
 
-#include <QVector>
+#include <array>
+#include <cstdint>
+
 #include <QWidget>
+
+#include "core/quant/footprint_after.h"
 
 class QLabel;
 class QTableWidget;
 
 namespace qsui {
 
-class BarChart;
 class Document;
+class StackedBarChart;
 
 class FootprintView : public QWidget {
     Q_OBJECT
 public:
+    enum Group { EmbeddingGroup, HeadGroup, BodyGroup, NormGroup, OtherGroup, GroupCount };
+    enum Bar { BeforeBar, AfterBar };
+    enum Segment { PayloadSegment, MetadataSegment };
+    enum Column { RoleColumn, BeforeColumn, AfterColumn, MetadataColumn, RatioColumn, BitsColumn, ColumnCount };
+
+    struct GroupBytes {
+        uint64_t before = 0, beforeMetadata = 0;
+        uint64_t after = 0, afterMetadata = 0;
+        uint64_t elements = 0;  // parameter elements (a tied pair once), for bits per weight
+    };
+
     explicit FootprintView(Document* document, QWidget* parent = nullptr);
 
-    BarChart* chart() const { return m_chart; }
+    StackedBarChart* chart() const { return m_chart; }
     QTableWidget* table() const { return m_table; }
     QString note() const;
+    QString measuredText() const;
+    // The divisor of the chart's value axis (bytes per plotted unit).
+    double chartUnit() const { return m_unit; }
+    const GroupBytes& groupBytes(Group g) const { return m_groups[size_t(g)]; }
+    GroupBytes totalBytes() const;
+    // "1.01 MiB → 290.50 KiB with the map (3.56× smaller)", "" without a model: for the status bar.
+    QString sizeSummary() const { return m_summary; }
+
+    static QString groupLabel(Group g);
+    static Group groupOf(qs::Role role);
+
+public slots:
+    // The result panel under the table ("" hides it).
+    void setMeasuredText(const QString& text);
+
+signals:
+    void sizeSummaryChanged(const QString& summary);
 
 private:
     void rebuild();
 
     Document* m_document;
     QLabel* m_title;
-    BarChart* m_chart;
+    StackedBarChart* m_chart;
     QTableWidget* m_table;
     QLabel* m_note;
+    QLabel* m_measured;
+    std::array<GroupBytes, GroupCount> m_groups{};
+    double m_unit = 1.0;
+    QString m_summary;
 };
 
 }  // namespace qsui

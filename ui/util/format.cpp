@@ -18,6 +18,12 @@ ByteUnit byteUnitFor(uint64_t bytes) {
     return kUnits[i];
 }
 
+QString formatBytesCompact(uint64_t bytes) {
+    const ByteUnit unit = byteUnitFor(bytes);
+    const double v = double(bytes) / unit.divisor;
+    return QStringLiteral("%1 %2").arg(v, 0, 'f', v >= 100 || unit.divisor == 1.0 ? 0 : 1).arg(unit.suffix);
+}
+
 QString formatBytes(uint64_t bytes) {
     const ByteUnit unit = byteUnitFor(bytes);
     if (unit.divisor == 1.0) return QStringLiteral("%1 B").arg(bytes);

@@ -12,6 +12,8 @@ namespace qsui {
 
 // "812 B", "1.01 MiB", "3.50 GiB": binary units, two decimals above bytes.
 QString formatBytes(uint64_t bytes);
+// "128 KiB", "34.5 KiB", "812 B": at most one decimal, none from 100 up (narrow cells and bar labels).
+QString formatBytesCompact(uint64_t bytes);
 // The unit formatBytes would pick for `bytes`, as a divisor and a suffix (used to scale plot axes).
 struct ByteUnit {
     double divisor;
