@@ -265,7 +265,13 @@ void MainWindow::registerViews() {
             dock->raise();
         };
     };
-    m_views.add(QStringLiteral("tree"), tr("the model tree: layers > tensors, roles, ties"), raiseDock(m_treeDock));
+    m_views.add(QStringLiteral("tree"), tr("the model tree: layers > tensors, roles, ties"), [this] {
+        m_treeDock->show();
+        m_treeDock->raise();
+        // Wide enough for name, role, shape, size, parameters, dtype and the tie column.
+        if (m_treeDock->width() < width() * 2 / 5)
+            resizeDocks({m_treeDock, m_summaryDock}, {width() / 2, width() / 5}, Qt::Horizontal);
+    });
     m_views.add(QStringLiteral("summary"), tr("the model summary panel"), raiseDock(m_summaryDock));
     m_views.add(QStringLiteral("footprint"), tr("the footprint by role, before and after the map (central tab)"), [this] {
         m_tabs->setCurrentWidget(m_footprint);
@@ -295,7 +301,7 @@ void MainWindow::registerViews() {
     m_views.add(
         QStringLiteral("outliers"), tr("the outlier map of the selected matrix (central tab)"),
         [this] { m_tabs->setCurrentWidget(m_outliers); }, [this] { selectDefaultTensorIfNone(m_document); });
-    m_views.add(QStringLiteral("log"), tr("the Log & issues panel"), raiseDock(m_logDock));
+    m_views.add(QStringLiteral("log"), tr("the log and issues panel"), raiseDock(m_logDock));
     m_views.add(
         QStringLiteral("chat"), tr("the chat pane (A/B: original vs quantized)"),
         [this] {

@@ -16,7 +16,7 @@
 namespace qsui {
 
 LogDock::LogDock(LogModel* model, QWidget* parent)
-    : QDockWidget(tr("Log & issues"), parent), m_model(model), m_view(new QTableView), m_counts(new QLabel) {
+    : QDockWidget(tr("Log and issues"), parent), m_model(model), m_view(new QTableView), m_counts(new QLabel) {
     setObjectName(QStringLiteral("logDock"));
     setToolTip(tr("Errors, warnings and messages from loading and analysis"));
     auto* body = new QWidget;
@@ -54,7 +54,7 @@ LogDock::LogDock(LogModel* model, QWidget* parent)
     header->resizeSection(LogModel::SeverityColumn, fm.horizontalAdvance(QStringLiteral("warning")) + 40);
     header->resizeSection(LogModel::SourceColumn, fm.horizontalAdvance(QStringLiteral("stories260K.gguf")) + 16);
     header->setStretchLastSection(true);
-    toggleViewAction()->setText(tr("Log && issues"));
+    toggleViewAction()->setText(tr("Log and issues"));
 
     connect(clear, &QToolButton::clicked, model, &LogModel::clear);
     connect(copy, &QToolButton::clicked, this, &LogDock::copySelection);
