@@ -9,44 +9,12 @@
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
-#include "core/stats/fixed_reduce.h"
+#include "core/stats/stat_passes.h"
 #include "core/util/check.h"
 
 namespace qs {
 
 namespace {
-
-struct RangePart {
-    uint64_t count = 0, nonFinite = 0, zeros = 0;
-    double sum = 0.0;
-    double min = std::numeric_limits<double>::infinity();
-    double max = -std::numeric_limits<double>::infinity();
-    void merge(const RangePart& b) {
-        count += b.count;
-        nonFinite += b.nonFinite;
-        zeros += b.zeros;
-        sum += b.sum;
-        min = std::min(min, b.min);
-        max = std::max(max, b.max);
-    }
-};
-
-struct MomentPart {
-    double m2 = 0.0, m4 = 0.0;
-};
-
-struct CountPart {
-    std::vector<uint64_t> counts;
-};
-
-// Runs fn(chunkBegin, chunkEnd) -> Part over a fixed partition of [0, n) and merges the partials in order.
-template <class Part, class Fn, class Merge>
-Part reduceSpan(uint64_t n, Fn&& fn, Merge&& merge) {
-    const uint64_t per = stats::unitsPerChunk(n, 1);
-    const uint64_t chunks = (n + per - 1) / per;
-    return stats::fixedReduce<Part>(
-        chunks, [&](uint64_t c) { return fn(c * per, std::min(n, (c + 1) * per)); }, merge);
-}
 
 // Decodes the tensor block by block (whole rows) and calls visit(firstRow, nRows, values) for each.
 class BlockReader {
@@ -106,28 +74,9 @@ Result<WeightStats> scan(const Checkpoint& ckpt, size_t tensor, const TensorScan
     s.outliers.assign(sigmas.size(), 0);
 
     // Pass 1: range and mean.
-    RangePart range;
+    stats::RangePart range;
     Status st = reader.forEach([&](int64_t r0, int64_t n, std::span<const float> v) {
-        RangePart p = reduceSpan<RangePart>(
-            v.size(),
-            [&](uint64_t b, uint64_t e) {
-                RangePart q;
-                for (uint64_t i = b; i < e; ++i) {
-                    const float x = v[i];
-                    if (!std::isfinite(x)) {
-                        ++q.nonFinite;
-                        continue;
-                    }
-                    ++q.count;
-                    if (x == 0.0f) ++q.zeros;
-                    q.sum += x;
-                    q.min = std::min(q.min, double(x));
-                    q.max = std::max(q.max, double(x));
-                }
-                return q;
-            },
-            [](RangePart& a, const RangePart& b) { a.merge(b); });
-        range.merge(p);
+        range.merge(stats::rangePass(v));
         if (onPass1) onPass1(r0, n, v);
         return report(0, r0 + n);
     });
@@ -144,27 +93,9 @@ Result<WeightStats> scan(const Checkpoint& ckpt, size_t tensor, const TensorScan
     // Pass 2: central moments about the mean (two-pass, as computeWeightStats) and the histogram.
     const double mean = s.mean;
     if (options.stats.histogramBins > 0) s.histogram = makeHistogram(s.min, s.max, options.stats.histogramBins);
-    MomentPart moments;
+    stats::MomentPart moments;
     st = reader.forEach([&](int64_t r0, int64_t n, std::span<const float> v) {
-        MomentPart p = reduceSpan<MomentPart>(
-            v.size(),
-            [&](uint64_t b, uint64_t e) {
-                MomentPart q;
-                for (uint64_t i = b; i < e; ++i) {
-                    const float x = v[i];
-                    if (!std::isfinite(x)) continue;
-                    const double d = double(x) - mean, d2 = d * d;
-                    q.m2 += d2;
-                    q.m4 += d2 * d2;
-                }
-                return q;
-            },
-            [](MomentPart& a, const MomentPart& b) {
-                a.m2 += b.m2;
-                a.m4 += b.m4;
-            });
-        moments.m2 += p.m2;
-        moments.m4 += p.m4;
+        moments.merge(stats::momentPass(v, mean));
         if (!s.histogram.empty()) fillHistogram(s.histogram, v);
         return report(1, r0 + n);
     });
@@ -178,24 +109,7 @@ Result<WeightStats> scan(const Checkpoint& ckpt, size_t tensor, const TensorScan
         std::vector<double> thresholds(sigmas.size());
         for (size_t k = 0; k < sigmas.size(); ++k) thresholds[k] = sigmas[k] * s.std;
         st = reader.forEach([&](int64_t r0, int64_t n, std::span<const float> v) {
-            CountPart p = reduceSpan<CountPart>(
-                v.size(),
-                [&](uint64_t b, uint64_t e) {
-                    CountPart q;
-                    q.counts.assign(thresholds.size(), 0);
-                    for (uint64_t i = b; i < e; ++i) {
-                        const float x = v[i];
-                        if (!std::isfinite(x)) continue;
-                        const double a = std::fabs(double(x));
-                        for (size_t k = 0; k < thresholds.size(); ++k)
-                            if (a > thresholds[k]) ++q.counts[k];
-                    }
-                    return q;
-                },
-                [](CountPart& a, const CountPart& b) {
-                    for (size_t k = 0; k < a.counts.size(); ++k) a.counts[k] += b.counts[k];
-                });
-            for (size_t k = 0; k < p.counts.size(); ++k) s.outliers[k] += p.counts[k];
+            stats::countAbovePass(v, thresholds, s.outliers);
             return report(2, r0 + n);
         });
         if (!st) return Error{st.message()};

@@ -5,63 +5,18 @@
 #include <cmath>
 #include <limits>
 
-#include "core/stats/fixed_reduce.h"
+#include "core/stats/stat_passes.h"
 #include "core/util/check.h"
 
 namespace qs {
 
-namespace {
-
-struct RangePart {
-    uint64_t count = 0, nonFinite = 0, zeros = 0;
-    double sum = 0.0;
-    double min = std::numeric_limits<double>::infinity();
-    double max = -std::numeric_limits<double>::infinity();
-};
-
-struct MomentPart {
-    double m2 = 0.0, m4 = 0.0;
-    std::vector<uint64_t> outliers;
-};
-
-}  // namespace
 
 WeightStats computeWeightStats(std::span<const float> values, const WeightStatsOptions& options) {
     WeightStats s;
     s.outlierSigmas = options.outlierSigmas;
     s.outliers.assign(options.outlierSigmas.size(), 0);
-    const uint64_t n = values.size();
-    const uint64_t per = stats::unitsPerChunk(n, 1);
-    const uint64_t chunks = (n + per - 1) / per;
-
     // Pass 1: range and mean.
-    RangePart r = stats::fixedReduce<RangePart>(
-        chunks,
-        [&](uint64_t c) {
-            RangePart p;
-            const uint64_t end = std::min(n, (c + 1) * per);
-            for (uint64_t i = c * per; i < end; ++i) {
-                const float v = values[i];
-                if (!std::isfinite(v)) {
-                    ++p.nonFinite;
-                    continue;
-                }
-                ++p.count;
-                if (v == 0.0f) ++p.zeros;
-                p.sum += v;
-                p.min = std::min(p.min, double(v));
-                p.max = std::max(p.max, double(v));
-            }
-            return p;
-        },
-        [](RangePart& a, const RangePart& b) {
-            a.count += b.count;
-            a.nonFinite += b.nonFinite;
-            a.zeros += b.zeros;
-            a.sum += b.sum;
-            a.min = std::min(a.min, b.min);
-            a.max = std::max(a.max, b.max);
-        });
+    const stats::RangePart r = stats::rangePass(values);
     s.count = r.count;
     s.nonFinite = r.nonFinite;
     s.zeros = r.zeros;
@@ -72,55 +27,17 @@ WeightStats computeWeightStats(std::span<const float> values, const WeightStatsO
     s.mean = r.sum / double(s.count);
 
     // Pass 2: central moments about the mean of pass 1 (two-pass: no catastrophic cancellation).
-    const double mean = s.mean;
-    const size_t nk = options.outlierSigmas.size();
-    MomentPart m = stats::fixedReduce<MomentPart>(
-        chunks,
-        [&](uint64_t c) {
-            MomentPart p;
-            const uint64_t end = std::min(n, (c + 1) * per);
-            for (uint64_t i = c * per; i < end; ++i) {
-                const float v = values[i];
-                if (!std::isfinite(v)) continue;
-                const double d = double(v) - mean;
-                const double d2 = d * d;
-                p.m2 += d2;
-                p.m4 += d2 * d2;
-            }
-            return p;
-        },
-        [](MomentPart& a, const MomentPart& b) {
-            a.m2 += b.m2;
-            a.m4 += b.m4;
-        });
+    const stats::MomentPart m = stats::momentPass(values, s.mean);
     const double m2 = m.m2 / double(s.count);
     const double m4 = m.m4 / double(s.count);
     s.std = std::sqrt(m2);
     s.kurtosis = m2 > 0.0 ? m4 / (m2 * m2) - 3.0 : 0.0;
 
     // Pass 3: outliers against thresholds that need the std (integer counts: any partition is exact).
-    if (nk > 0 && s.std > 0.0) {
-        std::vector<double> thresholds(nk);
-        for (size_t k = 0; k < nk; ++k) thresholds[k] = options.outlierSigmas[k] * s.std;
-        MomentPart o = stats::fixedReduce<MomentPart>(
-            chunks,
-            [&](uint64_t c) {
-                MomentPart p;
-                p.outliers.assign(nk, 0);
-                const uint64_t end = std::min(n, (c + 1) * per);
-                for (uint64_t i = c * per; i < end; ++i) {
-                    const float v = values[i];
-                    if (!std::isfinite(v)) continue;
-                    const double a = std::fabs(double(v));
-                    for (size_t k = 0; k < nk; ++k)
-                        if (a > thresholds[k]) ++p.outliers[k];
-                }
-                return p;
-            },
-            [](MomentPart& a, const MomentPart& b) {
-                for (size_t k = 0; k < a.outliers.size(); ++k) a.outliers[k] += b.outliers[k];
-            });
-        s.outliers = o.outliers;
+    if (!options.outlierSigmas.empty() && s.std > 0.0) {
+        std::vector<double> thresholds;
+        for (double k : options.outlierSigmas) thresholds.push_back(k * s.std);
+        stats::countAbovePass(values, thresholds, s.outliers);
     }
 
     if (options.histogramBins > 0) {

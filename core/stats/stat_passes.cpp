@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "core/stats/stat_passes.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/stats/fixed_reduce.h"
+
+namespace qs::stats {
+
+namespace {
+
+// Runs fn(begin, end) -> Part over the fixed partition of [0, n) and merges the partials in order.
+template <class Part, class Fn>
+Part reduceSpan(uint64_t n, Fn&& fn) {
+    const uint64_t per = unitsPerChunk(n, 1);
+    const uint64_t chunks = (n + per - 1) / per;
+    return fixedReduce<Part>(
+        chunks, [&](uint64_t c) { return fn(c * per, std::min(n, (c + 1) * per)); },
+        [](Part& a, const Part& b) { a.merge(b); });
+}
+
+struct CountPart {
+    std::vector<uint64_t> counts;
+    void merge(const CountPart& b) {
+        if (counts.empty()) counts.assign(b.counts.size(), 0);
+        for (size_t k = 0; k < b.counts.size(); ++k) counts[k] += b.counts[k];
+    }
+};
+
+}  // namespace
+
+void RangePart::merge(const RangePart& b) {
+    count += b.count;
+    nonFinite += b.nonFinite;
+    zeros += b.zeros;
+    sum += b.sum;
+    min = std::min(min, b.min);
+    max = std::max(max, b.max);
+}
+
+RangePart rangePass(std::span<const float> v) {
+    return reduceSpan<RangePart>(v.size(), [&](uint64_t b, uint64_t e) {
+        RangePart p;
+        for (uint64_t i = b; i < e; ++i) {
+            const float x = v[i];
+            if (!std::isfinite(x)) {
+                ++p.nonFinite;
+                continue;
+            }
+            ++p.count;
+            if (x == 0.0f) ++p.zeros;
+            p.sum += x;
+            p.min = std::min(p.min, double(x));
+            p.max = std::max(p.max, double(x));
+        }
+        return p;
+    });
+}
+
+MomentPart momentPass(std::span<const float> v, double mean) {
+    return reduceSpan<MomentPart>(v.size(), [&](uint64_t b, uint64_t e) {
+        MomentPart p;
+        for (uint64_t i = b; i < e; ++i) {
+            const float x = v[i];
+            if (!std::isfinite(x)) continue;
+            const double d = double(x) - mean, d2 = d * d;
+            p.m2 += d2;
+            p.m4 += d2 * d2;
+        }
+        return p;
+    });
+}
+
+void countAbovePass(std::span<const float> v, const std::vector<double>& thresholds, std::vector<uint64_t>& counts) {
+    CountPart total = reduceSpan<CountPart>(v.size(), [&](uint64_t b, uint64_t e) {
+        CountPart p;
+        p.counts.assign(thresholds.size(), 0);
+        for (uint64_t i = b; i < e; ++i) {
+            const float x = v[i];
+            if (!std::isfinite(x)) continue;
+            const double a = std::fabs(double(x));
+            for (size_t k = 0; k < thresholds.size(); ++k)
+                if (a > thresholds[k]) ++p.counts[k];
+        }
+        return p;
+    });
+    for (size_t k = 0; k < total.counts.size() && k < counts.size(); ++k) counts[k] += total.counts[k];
+}
+
+}  // namespace qs::stats

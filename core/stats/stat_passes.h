@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The three passes behind WeightStats, over one span of values: range and sum (pass 1), central moments
+// about a given mean (pass 2), counts above thresholds (pass 3). Shared by computeWeightStats (the whole
+// tensor in memory, weight_stats.h) and streamWeightStats (row blocks, tensor_scan.h), so both give the same
+// numbers. Each pass uses the fixed partition of fixed_reduce.h: deterministic whatever the thread count.
+// Non-finite values are counted in pass 1 and skipped everywhere else.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <vector>
+
+namespace qs::stats {
+
+struct RangePart {
+    uint64_t count = 0, nonFinite = 0, zeros = 0;  // count: finite values
+    double sum = 0.0;
+    double min = std::numeric_limits<double>::infinity();
+    double max = -std::numeric_limits<double>::infinity();
+    void merge(const RangePart& b);
+};
+
+struct MomentPart {
+    double m2 = 0.0, m4 = 0.0;  // sums of (x - mean)^2 and (x - mean)^4
+    void merge(const MomentPart& b) {
+        m2 += b.m2;
+        m4 += b.m4;
+    }
+};
+
+RangePart rangePass(std::span<const float> values);
+MomentPart momentPass(std::span<const float> values, double mean);
+// Adds to counts[k] the number of finite values with |x| > thresholds[k] (counts.size() == thresholds.size()).
+void countAbovePass(std::span<const float> values, const std::vector<double>& thresholds,
+                    std::vector<uint64_t>& counts);
+
+}  // namespace qs::stats
