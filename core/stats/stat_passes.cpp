@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
 #include "core/stats/fixed_reduce.h"
 
 namespace qs::stats {
@@ -86,6 +89,21 @@ void countAbovePass(std::span<const float> v, const std::vector<double>& thresho
         return p;
     });
     for (size_t k = 0; k < total.counts.size() && k < counts.size(); ++k) counts[k] += total.counts[k];
+}
+
+void accumulateColumnAbsmax(std::span<const float> values, int64_t rows, int64_t cols, float* dst) {
+    constexpr int64_t kTile = 256;
+    const int64_t tiles = (cols + kTile - 1) / kTile;
+    tbb::parallel_for(tbb::blocked_range<int64_t>(0, tiles, 1), [&](const tbb::blocked_range<int64_t>& r) {
+        for (int64_t t = r.begin(); t != r.end(); ++t) {
+            const int64_t c0 = t * kTile, c1 = std::min(cols, c0 + kTile);
+            for (int64_t i = 0; i < rows; ++i) {
+                const float* row = values.data() + i * cols;
+                for (int64_t j = c0; j < c1; ++j)
+                    if (std::isfinite(row[j])) dst[j] = std::max(dst[j], std::fabs(row[j]));
+            }
+        }
+    });
 }
 
 }  // namespace qs::stats

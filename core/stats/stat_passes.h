@@ -35,4 +35,8 @@ MomentPart momentPass(std::span<const float> values, double mean);
 void countAbovePass(std::span<const float> values, const std::vector<double>& thresholds,
                     std::vector<uint64_t>& counts);
 
+// dst[c] = max(dst[c], max over rows of |values[r*cols + c]|) for finite values; values is rows x cols,
+// row-major. Parallel over column tiles; max is exact, so the result does not depend on the partition.
+void accumulateColumnAbsmax(std::span<const float> values, int64_t rows, int64_t cols, float* dst);
+
 }  // namespace qs::stats

@@ -167,17 +167,7 @@ Result<OutlierGrid> computeOutlierGrid(const Checkpoint& ckpt, size_t tensor, co
                 }
             }
         });
-        constexpr int64_t kColumnChunk = 256;
-        const int64_t chunks = (cols + kColumnChunk - 1) / kColumnChunk;
-        tbb::parallel_for(int64_t(0), chunks, [&](int64_t ch) {
-            const int64_t c0 = ch * kColumnChunk, c1 = std::min(cols, c0 + kColumnChunk);
-            float* dst = g.columnAbsmax.data();
-            for (int64_t r = 0; r < n; ++r) {
-                const float* row = v.data() + r * cols;
-                for (int64_t c = c0; c < c1; ++c)
-                    if (std::isfinite(row[c])) dst[c] = std::max(dst[c], std::fabs(row[c]));
-            }
-        });
+        stats::accumulateColumnAbsmax(v, n, cols, g.columnAbsmax.data());
     };
     TensorScanOptions so;
     so.blockElements = options.blockElements;

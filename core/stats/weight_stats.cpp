@@ -5,6 +5,9 @@
 #include <cmath>
 #include <limits>
 
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
 #include "core/stats/stat_passes.h"
 #include "core/util/check.h"
 
@@ -64,19 +67,7 @@ RowColumnAbsmax rowColumnAbsmax(std::span<const float> values, int64_t rows, int
             out.rows[size_t(i)] = m;
         }
     });
-    constexpr int64_t kTile = 256;
-    const int64_t tiles = (cols + kTile - 1) / kTile;
-    tbb::parallel_for(tbb::blocked_range<int64_t>(0, tiles, 1), [&](const tbb::blocked_range<int64_t>& r) {
-        for (int64_t t = r.begin(); t != r.end(); ++t) {
-            const int64_t c0 = t * kTile, c1 = std::min(cols, c0 + kTile);
-            float* dst = out.columns.data();
-            for (int64_t i = 0; i < rows; ++i) {
-                const float* row = values.data() + i * cols;
-                for (int64_t j = c0; j < c1; ++j)
-                    if (std::isfinite(row[j])) dst[j] = std::max(dst[j], std::fabs(row[j]));
-            }
-        }
-    });
+    stats::accumulateColumnAbsmax(values, rows, cols, out.columns.data());
     return out;
 }
 
