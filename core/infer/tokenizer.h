@@ -35,6 +35,13 @@ public:
     // that no piece covers become byte-fallback tokens or the unknown token.
     virtual std::vector<int> encode(std::string_view text, bool addBos, bool parseSpecial = false) const = 0;
 
+    // As Hugging Face's tokenizer(text, add_special_tokens=addSpecialTokens): special tokens written in the text
+    // are matched, and addSpecialTokens adds what the tokenizer puts around a text (a tokenizer.json
+    // post-processor's whole template, BOS and EOS; elsewhere BOS when addsBos()).
+    virtual std::vector<int> encodeWithSpecialTokens(std::string_view text, bool addSpecialTokens) const {
+        return encode(text, addSpecialTokens && addsBos(), true);
+    }
+
     // The bytes token `id` stands for when streamed: byte tokens <0xNN> give their byte, the SentencePiece
     // meta space ▁ gives a space, byte-level BPE characters map back to bytes, control tokens (BOS, EOS)
     // give "". No leading space is dropped (llama2.c's run drops it after BOS; we do not). Out-of-range ids
@@ -51,7 +58,7 @@ public:
 
     // Whole-sequence decoding: the concatenated pieces, without the dummy-prefix space that encode() put
     // in front (as SentencePiece's DecodeIds does), so decode(encode(t)) == t for text the vocabulary covers.
-    std::string decode(std::span<const int> ids) const;
+    virtual std::string decode(std::span<const int> ids) const;
 };
 
 }  // namespace qs
