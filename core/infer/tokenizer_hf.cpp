@@ -97,8 +97,11 @@ Result<std::vector<HfAddedToken>> readAddedTokens(const json& j, const std::stri
             !a["content"].is_string())
             return Error{path + ": an added token lacks an integer id or a content string"};
         HfAddedToken t;
-        t.id = int(std::clamp<int64_t>(a["id"].get<int64_t>(), -1, int64_t(1) << 30));
         t.content = a["content"].get<std::string>();
+        const int64_t id = a["id"].get<int64_t>();
+        if (id < 0 || id >= (int64_t(1) << 24))
+            return Error{path + ": added token '" + t.content + "' has id " + std::to_string(id) + ", out of range"};
+        t.id = int(id);
         t.special = a.value("special", false);
         t.lstrip = a.value("lstrip", false);
         t.rstrip = a.value("rstrip", false);
