@@ -79,7 +79,7 @@ struct HfPreTokenizerStep {
 class HfPreTokenizer {
 public:
     static Result<HfPreTokenizer> parse(const nlohmann::json& j, const std::string& path);
-    // Splits `in` into words in place (empty words are dropped, as `tokenizers` does).
+    // Splits `splits` into words in place (empty words are dropped, as `tokenizers` does).
     void apply(std::vector<HfSplit>& splits) const;
     bool byteLevel() const;  // whether a ByteLevel stage maps bytes to GPT-2's printable characters
 
@@ -90,8 +90,9 @@ private:
 // The single-sequence template of the post-processor: ids before and after the encoded text.
 struct HfPostProcessor {
     std::vector<int> prefix, suffix;
-    // `idOf` resolves a token name (Roberta/Bert give names and ids; the ids win). Fails on an unknown type or
-    // a template token that special_tokens does not define.
+    // TemplateProcessing takes the ids from its special_tokens map; Roberta/Bert from their [name, id] pairs;
+    // a Sequence wraps the earlier processors' output. Fails on an unknown type or a template token that
+    // special_tokens does not define, naming `path`.
     static Result<HfPostProcessor> parse(const nlohmann::json& j, const std::string& path);
 };
 
