@@ -196,7 +196,7 @@ private slots:
         // Keyword fallback for conventions without a table.
         row("transformer.h.2.attn.c_attn.weight", 2, "attention", 2, TensorKind::Unknown);
         row("transformer.wte.weight", 2, "embedding", -1, TensorKind::Unknown);
-        row("model.layers.1.pre_feedforward_layernorm.weight", 1, "norm", 1, TensorKind::Unknown);
+        row("model.layers.1.pre_feedforward_layernorm.weight", 1, "norm", 1, TensorKind::FfnNorm);
         row("model_weights/lstm_1/lstm_1/kernel:0", 2, "other", -1, TensorKind::Unknown);
         row("players.3.weight", 2, "other", -1, TensorKind::Unknown);
     }
