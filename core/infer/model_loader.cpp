@@ -286,6 +286,8 @@ Result<std::shared_ptr<const ModelWeights>> loadModelWeights(const Checkpoint& c
                           {TensorKind::PostFfnNorm, c.dim, &L.postFfnNorm, c.postNorms, true}};
         for (const V& v : vecs) {
             if (!v.wanted) continue;
+            const bool bias = !v.norm && v.kind != TensorKind::AttnNorm;
+            if (bias && info.findKind(v.kind, l) < 0) continue;  // declared but absent: zero (see analyzeModel)
             auto r = load.vector(v.kind, l, v.n);
             if (!r) return r.error();
             *v.dst = std::move(*r);

@@ -237,6 +237,11 @@ void readArchSpec(const Checkpoint& c, ModelInfo& m) {
     if (m.architecture != "llama") m.unsupported.push_back({"architecture '" + m.architecture + "'", m.source});
 }
 
+bool isBiasKind(TensorKind k) {
+    return k == TensorKind::BiasQ || k == TensorKind::BiasK || k == TensorKind::BiasV || k == TensorKind::BiasO ||
+           k == TensorKind::BiasGate || k == TensorKind::BiasUp || k == TensorKind::BiasDown;
+}
+
 // The tensor kinds each layer needs under the spec.
 std::vector<TensorKind> layerKinds(const ArchSpec& a) {
     std::vector<TensorKind> k = {TensorKind::AttnNorm, TensorKind::Wq,   TensorKind::Wk,   TensorKind::Wv, TensorKind::Wo,
@@ -262,9 +267,18 @@ void checkRunnable(const Checkpoint& c, ModelInfo& m) {
         else if (untiedNoHead)
             missing.push_back("output");
         const std::vector<TensorKind> kinds = layerKinds(m.arch);
+        int absentBiases = 0;
         for (int l = 0; l < m.hp.layers; ++l)
-            for (TensorKind k : kinds)
-                if (m.findKind(k, l) < 0) missing.push_back(std::string(tensorKindName(k)) + "[" + std::to_string(l) + "]");
+            for (TensorKind k : kinds) {
+                if (m.findKind(k, l) >= 0) continue;
+                // transformers initialises a declared bias the checkpoint lacks to zero (_init_weights), and
+                // llama.cpp's biases are optional: an absent bias adds nothing. Absent weights are missing.
+                if (isBiasKind(k)) ++absentBiases;
+                else missing.push_back(std::string(tensorKindName(k)) + "[" + std::to_string(l) + "]");
+            }
+        if (absentBiases)
+            m.warnings.push_back(std::to_string(absentBiases) + " declared bias tensors are absent from the checkpoint "
+                                 "and count as zero (as transformers initialises them)");
         // A known tensor the declared architecture does not use would be dropped silently: refuse it.
         for (size_t i = 0; i < m.entries.size(); ++i) {
             const TensorEntry& e = m.entries[i];
