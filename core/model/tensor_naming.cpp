@@ -146,7 +146,6 @@ bool isTowerTensor(std::string_view lower) {
 }
 
 Role roleByKeywords(std::string_view lower, int rank) {
-    if (isTowerTensor(lower)) return Role::Other;
     // Per-layer token embeddings (Gemma 3n/4: per_layer_token_embd, embed_tokens_per_layer) are looked up by
     // token id like the embedding, and as large.
     if (contains(lower, "per_layer_token_embd") || contains(lower, "embed_tokens_per_layer")) return Role::Embedding;
@@ -211,6 +210,11 @@ NameClass classifyTensorName(std::string_view fullName, int rank) {
     }
     std::string lower(name);
     std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return char(std::tolower(ch)); });
+    if (isTowerTensor(lower)) {
+        c.layer = -1;  // an encoder block, not a decoder layer
+        c.role = Role::Other;
+        return c;
+    }
     c.role = roleByKeywords(lower, rank);
     // A 1-D tensor inside a block that no keyword places is most likely a norm or a bias; leave it "other"
     // unless its name says norm, so no guess changes a footprint silently.
