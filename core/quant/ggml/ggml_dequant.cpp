@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Dequantizers of ggml block types, transcribing ggml's dequantize_row_* (ggml/src/ggml-quants.c) with the
-// same expression order so every output float is bit-identical. Layouts: ggml_blocks.h.
+// same expression order so every output float is bit-identical. Layouts: ggml_blocks.h. This file holds the
+// legacy and K-quant types and the dispatch; the i-quants are in ggml_dequant_iq.cpp, the rest in
+// ggml_dequant_other.cpp.
 #include "core/quant/ggml/ggml_dequant.h"
 
 #include <cstring>
 
 #include "core/quant/ggml/ggml_blocks.h"
+#include "core/quant/ggml/ggml_dequant_impl.h"
 #include "core/quant/ggml/ggml_math.h"
 #include "core/tensor/half.h"
 
@@ -241,6 +244,22 @@ DequantFn dequantizer(DType t) {
         case DType::Q5_K: return dequantQ5_K;
         case DType::Q6_K: return dequantQ6_K;
         case DType::IQ4_NL: return dequantIq4Nl;
+        case DType::IQ4_XS: return detail::dequantIq4Xs;
+        case DType::IQ2_XXS: return detail::dequantIq2Xxs;
+        case DType::IQ2_XS: return detail::dequantIq2Xs;
+        case DType::IQ2_S: return detail::dequantIq2S;
+        case DType::IQ3_XXS: return detail::dequantIq3Xxs;
+        case DType::IQ3_S: return detail::dequantIq3S;
+        case DType::IQ1_S: return detail::dequantIq1S;
+        case DType::IQ1_M: return detail::dequantIq1M;
+        case DType::Q8_1: return detail::dequantQ8_1;
+        case DType::Q8_K: return detail::dequantQ8_K;
+        case DType::TQ1_0: return detail::dequantTq1_0;
+        case DType::TQ2_0: return detail::dequantTq2_0;
+        case DType::MXFP4: return detail::dequantMxfp4;
+        case DType::NVFP4: return detail::dequantNvfp4;
+        case DType::Q1_0: return detail::dequantQ1_0;
+        case DType::Q2_0: return detail::dequantQ2_0;
         case DType::F16: return dequantF16;
         case DType::BF16: return dequantBF16;
         default: return nullptr;
