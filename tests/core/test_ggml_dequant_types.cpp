@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Dequantization of the GGUF types QuantScope reads but does not quantize to (q8_1, q8_K, the i-quants, tq1_0,
-// tq2_0, mxfp4, nvfp4, q1_0, q2_0) against ggml's own output: tests/data/ggml-types holds ggml's packed bytes
-// and ggml's dequantization of them (see its README for how they were produced). Our floats must equal
-// ggml's bit for bit; the dtype table must agree with ggml's block sizes; a GGUF holding such tensors opens
-// and Checkpoint::toFloat decodes it.
+// Dequantization of the GGUF types QuantScope reads but does not quantize to (q8_1, q8_K, the i-quants,
+// tq1_0, tq2_0, mxfp4, nvfp4, q1_0, q2_0) against ggml's own output: tests/data/ggml-types holds ggml's
+// packed bytes and ggml's dequantization of them (see its README for how they were produced). Our floats must
+// equal ggml's bit for bit; the dtype table must agree with ggml's block sizes; a GGUF holding such tensors
+// opens and Checkpoint::toFloat decodes it.
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -44,7 +44,8 @@ std::vector<Case> readIndex() {
     while (std::getline(in, line)) {
         std::istringstream ls(line);
         Case c;
-        ls >> c.caseName >> c.typeName >> c.ggmlId >> c.blockElems >> c.blockBytes >> c.rows >> c.rowLen >> c.qBytes;
+        ls >> c.caseName >> c.typeName >> c.ggmlId >> c.blockElems >> c.blockBytes >> c.rows >> c.rowLen >>
+            c.qBytes;
         if (ls) out.push_back(c);
     }
     return out;
@@ -89,7 +90,8 @@ class TestGgmlDequantTypes : public QObject {
 private slots:
     void initTestCase() {
         QVERIFY2(!dataDir().empty(), "QS_SOURCE_DIR is not set (CTest sets it)");
-        QVERIFY2(std::filesystem::exists(dataDir() + "/index.tsv"), (dataDir() + "/index.tsv missing").c_str());
+        QVERIFY2(std::filesystem::exists(dataDir() + "/index.tsv"),
+                 (dataDir() + "/index.tsv missing").c_str());
         QVERIFY(readIndex().size() >= 16 * 6);
     }
 
@@ -142,7 +144,7 @@ private slots:
     void dtypeTable_everyGgmlBlockTypeDecodes() {
         std::set<std::string> withData;
         for (const Case& c : readIndex()) withData.insert(lower(c.typeName));
-        const std::set<std::string> legacy = {"q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_k",
+        const std::set<std::string> legacy = {"q4_0", "q4_1", "q5_0", "q5_1", "q8_0",  "q2_k",
                                               "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl"};
         int blockTypes = 0;
         for (int i = 0; i < int(DType::Count); ++i) {
@@ -166,7 +168,8 @@ private slots:
         for (const Case& c : readIndex()) {
             if (c.caseName != "gaussian") continue;
             const std::string name = "blk.0." + c.typeName + ".weight";
-            tensors.push_back({name, uint32_t(c.ggmlId), {uint64_t(c.rowLen), uint64_t(c.rows)}, file(c, ".q")});
+            tensors.push_back(
+                {name, uint32_t(c.ggmlId), {uint64_t(c.rowLen), uint64_t(c.rows)}, file(c, ".q")});
             byName[name] = c;
         }
         QCOMPARE(tensors.size(), size_t(16));

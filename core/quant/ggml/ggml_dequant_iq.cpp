@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Dequantizers of ggml's i-quants (iq2_xxs, iq2_xs, iq2_s, iq3_xxs, iq3_s, iq1_s, iq1_m, iq4_xs), written from
-// the layouts in ggml_blocks.h with the float expression order of ggml's dequantize_row_* in
+// Dequantizers of ggml's i-quants (iq2_xxs, iq2_xs, iq2_s, iq3_xxs, iq3_s, iq1_s, iq1_m, iq4_xs), written
+// from the layouts in ggml_blocks.h with the float expression order of ggml's dequantize_row_* in
 // ggml/src/ggml-quants.c (scale products grouped left to right, integers converted before multiplying), so
 // every output float is bit-identical to ggml's. Grids: ggml_iq_grids.h. Reads assume a little-endian host,
 // as GGUF and ggml do.
@@ -133,7 +133,8 @@ void dequantIq1S(const void* src, float* y, int64_t n) {
             const uint16_t qh = x[i].qh[ib];
             const float dl = d * float(2 * ((qh >> 12) & 7) + 1);
             const float delta = qh & 0x8000 ? -kIq1Delta : kIq1Delta;
-            for (int l = 0; l < 4; ++l, y += 8) put8Iq1(y, dl, kIq1sGrid[qs[l] | (((qh >> (3 * l)) & 7) << 8)], delta);
+            for (int l = 0; l < 4; ++l, y += 8)
+                put8Iq1(y, dl, kIq1sGrid[qs[l] | (((qh >> (3 * l)) & 7) << 8)], delta);
         }
     }
 }
@@ -154,8 +155,9 @@ void dequantIq1M(const void* src, float* y, int64_t n) {
             const float dl2 = d * float(2 * ((sc[ib / 2] >> (6 * (ib % 2) + 3)) & 0x7) + 1);
             const int idx[4] = {qs[0] | ((qh[0] << 8) & 0x700), qs[1] | ((qh[0] << 4) & 0x700),
                                 qs[2] | ((qh[1] << 8) & 0x700), qs[3] | ((qh[1] << 4) & 0x700)};
-            const float delta[4] = {qh[0] & 0x08 ? -kIq1Delta : kIq1Delta, qh[0] & 0x80 ? -kIq1Delta : kIq1Delta,
-                                    qh[1] & 0x08 ? -kIq1Delta : kIq1Delta, qh[1] & 0x80 ? -kIq1Delta : kIq1Delta};
+            const float delta[4] = {
+                qh[0] & 0x08 ? -kIq1Delta : kIq1Delta, qh[0] & 0x80 ? -kIq1Delta : kIq1Delta,
+                qh[1] & 0x08 ? -kIq1Delta : kIq1Delta, qh[1] & 0x80 ? -kIq1Delta : kIq1Delta};
             for (int l = 0; l < 4; ++l, y += 8) put8Iq1(y, l < 2 ? dl1 : dl2, kIq1sGrid[idx[l]], delta[l]);
         }
     }
@@ -167,7 +169,8 @@ void dequantIq4Xs(const void* src, float* y, int64_t n) {
         const float d = fromHalf(x[i].d);
         const uint8_t* qs = x[i].qs;
         for (int ib = 0; ib < kQKK / 32; ++ib, y += 32, qs += 16) {
-            const int ls = ((x[i].scalesL[ib / 2] >> (4 * (ib % 2))) & 0xf) | (((x[i].scalesH >> (2 * ib)) & 3) << 4);
+            const int ls =
+                ((x[i].scalesL[ib / 2] >> (4 * (ib % 2))) & 0xf) | (((x[i].scalesH >> (2 * ib)) & 3) << 4);
             const float dl = d * float(ls - 32);
             for (int j = 0; j < 16; ++j) {
                 y[j + 0] = dl * float(kIq4nlValues[qs[j] & 0xf]);

@@ -18,6 +18,8 @@ extern const uint64_t kIq1sGrid[2048];
 extern const int8_t kFp4Values[16];  // kvalues_fp4: FP4 E2M1 values doubled (0, 0.5, ... 6 -> 0, 1, ... 12)
 
 // Value j (0..7) of a packed grid entry.
-inline uint8_t gridByte(uint64_t entry, int j) { return uint8_t(entry >> (8 * j)); }
+inline uint8_t gridByte(uint64_t entry, int j) {
+    return uint8_t(entry >> (8 * j));
+}
 
 }  // namespace qs::ggml
