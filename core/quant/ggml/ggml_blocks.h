@@ -205,9 +205,10 @@ struct BlockIq4Xs {
 };
 static_assert(sizeof(BlockIq4Xs) == 136);
 
-// tq1_0: ternary x = d * (t - 1), t in 0..2. A byte holds five (qs) or four (qh) trits as a base-3 fixed-point
-// fraction, byte = ceil(256 * (t0 t1 t2 t3 t4)_3 / 243); trit n = (uint8(byte * 3^n) * 3) >> 8. Value order:
-// qs[0..31] trit 0, 1, ... 4 (32 values each), then qs[32..47] likewise (16 each), then qh trits 0..3 (4 each).
+// tq1_0: ternary x = d * (t - 1), t in 0..2. A byte holds five (qs) or four (qh) trits as a base-3
+// fixed-point fraction, byte = ceil(256 * (t0 t1 t2 t3 t4)_3 / 243); trit n = (uint8(byte * 3^n) * 3) >> 8.
+// Value order: qs[0..31] trit 0, 1, ... 4 (32 values each), then qs[32..47] likewise (16 each), then qh
+// trits 0..3 (4 each).
 struct BlockTq1_0 {
     uint8_t qs[(kQKK - 4 * kQKK / 64) / 5];
     uint8_t qh[kQKK / 64];

@@ -5,7 +5,9 @@
 // ggml_dequant_other.cpp.
 #include "core/quant/ggml/ggml_dequant.h"
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "core/quant/ggml/ggml_blocks.h"
 #include "core/quant/ggml/ggml_dequant_impl.h"
@@ -269,10 +271,39 @@ DequantFn dequantizer(DType t) {
 
 bool hasDequantizer(DType t) { return dequantizer(t) != nullptr; }
 
+namespace {
+// alignof the block struct the decoder reads through (fp16 fields: 2; q8_K's fp32 d: 4; byte-only blocks and
+// the memcpy-based f16/bf16 loops: 1).
+size_t blockAlignment(DType t) {
+    switch (t) {
+        case DType::Q8_K: return alignof(BlockQ8_K);
+        case DType::MXFP4: case DType::NVFP4: case DType::F16: case DType::BF16: return 1;
+        default: return alignof(uint16_t);
+    }
+}
+}  // namespace
+
 bool dequantize(DType t, const void* src, float* dst, int64_t n) {
     const DequantFn fn = dequantizer(t);
     if (!fn) return false;
-    fn(src, dst, n);
+    const size_t align = blockAlignment(t);
+    if (reinterpret_cast<uintptr_t>(src) % align == 0) {
+        fn(src, dst, n);
+        return true;
+    }
+    // A GGUF may declare general.alignment 1, so blocks can sit at any address. Reading a block struct there
+    // is undefined behaviour: decode through an aligned copy, a chunk of blocks at a time.
+    const DTypeInfo& info = dtypeInfo(t);
+    const int64_t be = info.blockElems, bb = info.blockBits / 8, chunkBlocks = 256;
+    std::vector<uint32_t> buf(size_t((chunkBlocks * bb + 3) / 4));
+    const auto* p = static_cast<const uint8_t*>(src);
+    for (int64_t done = 0; done < n;) {
+        const int64_t blocksNow = std::min<int64_t>(chunkBlocks, (n - done) / be);
+        if (blocksNow == 0) break;  // a partial block (callers pass whole blocks)
+        std::memcpy(buf.data(), p + done / be * bb, size_t(blocksNow * bb));
+        fn(buf.data(), dst + done, blocksNow * be);
+        done += blocksNow * be;
+    }
     return true;
 }
 
