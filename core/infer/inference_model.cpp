@@ -27,8 +27,10 @@ Result<InferenceModel> openInferenceModel(const std::string& path, const Inferen
         return Error{path + ": the tokenizer (" + m.tokenizer->describe() + ") has " + std::to_string(tokVocab) +
                      " tokens but the model only " + std::to_string(modelVocab) + "; wrong tokenizer?"};
     if (tokVocab < modelVocab)
-        m.warnings.push_back("the tokenizer has " + std::to_string(tokVocab) + " tokens, the model " +
-                             std::to_string(modelVocab) + " (the extra ids are never produced by the tokenizer)");
+        m.warnings.push_back(path + ": the tokenizer (" + m.tokenizer->describe() + ") has " + std::to_string(tokVocab) +
+                             " tokens, the model " + std::to_string(modelVocab) + " (ids " + std::to_string(tokVocab) +
+                             ".." + std::to_string(modelVocab - 1) + " are never produced by the tokenizer)");
+    for (const auto& w : m.tokenizer->warnings()) m.warnings.push_back(w);
     return m;
 }
 
