@@ -16,12 +16,13 @@ namespace qscli {
 
 namespace {
 void printUsage() {
-    std::printf("usage: quantscope-cli synth --shape NAME --format gguf|safetensors|llama2c [--dtype f32|bf16]\n"
-                "                            [--seed N] [--threads N] [--quiet] OUT\n"
-                "Writes a random-weight checkpoint with a real model's shapes (vocabulary included) and a\n"
-                "synthetic tokenizer of the same size. OUT is a .gguf file, or a folder for safetensors\n"
-                "(model.safetensors, config.json, tokenizer.json) and llama2c (model.bin, tokenizer.bin).\n"
-                "Same shape and seed give the same model in every format. Shapes:\n");
+    std::printf(
+        "usage: quantscope-cli synth --shape NAME --format gguf|safetensors|llama2c [--dtype f32|bf16]\n"
+        "                            [--seed N] [--threads N] [--quiet] OUT\n"
+        "Writes a random-weight checkpoint with a real model's shapes (vocabulary included) and a\n"
+        "synthetic tokenizer of the same size. OUT is a .gguf file, or a folder for safetensors\n"
+        "(model.safetensors, config.json, tokenizer.json) and llama2c (model.bin, tokenizer.bin).\n"
+        "Same shape and seed give the same model in every format. Shapes:\n");
     for (const qs::SynthShape& s : qs::synthShapes())
         std::printf("  %-14s %s\n", s.name.c_str(), s.source.c_str());
 }
@@ -40,25 +41,34 @@ int runSynth(int argc, char** argv, int first) {
     if (!shape) {
         std::string names;
         for (const auto& s : qs::synthShapes()) names += (names.empty() ? "" : ", ") + s.name;
-        return fail("synth", shapeName.empty() ? "--shape is required (" + names + ")"
-                                               : "unknown shape '" + shapeName + "' (known: " + names + ")",
+        return fail("synth",
+                    shapeName.empty() ? "--shape is required (" + names + ")"
+                                      : "unknown shape '" + shapeName + "' (known: " + names + ")",
                     kExitUsage);
     }
     qs::SynthOptions o;
     const std::string format = args.value("format").value_or("");
-    if (format == "gguf") o.format = qs::SynthFormat::Gguf;
-    else if (format == "safetensors") o.format = qs::SynthFormat::Safetensors;
-    else if (format == "llama2c") o.format = qs::SynthFormat::Llama2c;
-    else return fail("synth", "--format must be gguf, safetensors or llama2c", kExitUsage);
+    if (format == "gguf")
+        o.format = qs::SynthFormat::Gguf;
+    else if (format == "safetensors")
+        o.format = qs::SynthFormat::Safetensors;
+    else if (format == "llama2c")
+        o.format = qs::SynthFormat::Llama2c;
+    else
+        return fail("synth", "--format must be gguf, safetensors or llama2c", kExitUsage);
     const std::string dtype = args.value("dtype").value_or("f32");
-    if (dtype == "f32") o.dtype = qs::DType::F32;
-    else if (dtype == "bf16") o.dtype = qs::DType::BF16;
-    else return fail("synth", "--dtype must be f32 or bf16", kExitUsage);
+    if (dtype == "f32")
+        o.dtype = qs::DType::F32;
+    else if (dtype == "bf16")
+        o.dtype = qs::DType::BF16;
+    else
+        return fail("synth", "--dtype must be f32 or bf16", kExitUsage);
     const auto seed = args.integer("seed", 1);
     const auto threads = args.integer("threads", std::max(1u, std::thread::hardware_concurrency()));
     if (!seed || !threads) return fail("synth", args.error(), kExitUsage);
     if (*seed < 0) return fail("synth", "--seed must be non-negative", kExitUsage);
-    if (*threads < 1 || *threads > 1024) return fail("synth", "--threads must be between 1 and 1024", kExitUsage);
+    if (*threads < 1 || *threads > 1024)
+        return fail("synth", "--threads must be between 1 and 1024", kExitUsage);
     o.seed = uint64_t(*seed);
 
     tbb::task_arena arena{int(*threads)};
@@ -76,8 +86,9 @@ int runSynth(int argc, char** argv, int first) {
     if (!r) return fail("synth", r.message());
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("%s: shape %s, %s, %s, seed %llu: %llu parameters, %.1f MB of weights in %.1f s\n",
-                r->modelPath.c_str(), shape->name.c_str(), format.c_str(), dtype.c_str(), (unsigned long long)o.seed,
-                (unsigned long long)r->parameters, double(r->tensorBytes) / 1e6, secs);
+                r->modelPath.c_str(), shape->name.c_str(), format.c_str(), dtype.c_str(),
+                (unsigned long long)o.seed, (unsigned long long)r->parameters, double(r->tensorBytes) / 1e6,
+                secs);
     return kExitOk;
 }
 

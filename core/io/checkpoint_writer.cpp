@@ -19,7 +19,9 @@ uint64_t TensorToWrite::elements() const {
     return n;
 }
 
-uint64_t TensorToWrite::bytes() const { return elements() * (dtype == DType::BF16 ? 2 : 4); }
+uint64_t TensorToWrite::bytes() const {
+    return elements() * (dtype == DType::BF16 ? 2 : 4);
+}
 
 namespace {
 
@@ -39,7 +41,8 @@ public:
         return {};
     }
     Status write(const void* data, size_t n) {
-        if (n && std::fwrite(data, 1, n, m_file) != n) return Error{m_temp + ": write failed: " + std::strerror(errno)};
+        if (n && std::fwrite(data, 1, n, m_file) != n)
+            return Error{m_temp + ": write failed: " + std::strerror(errno)};
         m_written += n;
         return {};
     }
@@ -69,12 +72,14 @@ private:
 
 template <class F>
 void runIn(tbb::task_arena* arena, F&& f) {
-    if (arena) arena->execute(f);
-    else f();
+    if (arena)
+        arena->execute(f);
+    else
+        f();
 }
 
-// Generates and appends every tensor, chunk by chunk; values are produced in parallel over fixed 64 Ki-element
-// pieces (the values do not depend on the split), converted, and written in order.
+// Generates and appends every tensor, chunk by chunk; values are produced in parallel over fixed 64
+// Ki-element pieces (the values do not depend on the split), converted, and written in order.
 Status streamTensors(PartialFile& out, const std::vector<TensorToWrite>& tensors, uint64_t alignment,
                      tbb::task_arena* arena, ProgressSink& progress) {
     uint64_t total = 0, done = 0;
@@ -119,24 +124,42 @@ Status checkTypes(const std::string& path, const std::vector<TensorToWrite>& ten
 struct Bytes {
     std::string b;
     template <class T>
-    void pod(T v) { b.append(reinterpret_cast<const char*>(&v), sizeof v); }
+    void pod(T v) {
+        b.append(reinterpret_cast<const char*>(&v), sizeof v);
+    }
     void str(const std::string& s) { pod(uint64_t(s.size())), b += s; }
 };
 
 Status ggufValue(Bytes& out, uint32_t type, const nlohmann::json& v, const std::string& key) {
     try {
         switch (type) {
-        case 4: out.pod(v.get<uint32_t>()); return {};
-        case 5: out.pod(v.get<int32_t>()); return {};
-        case 6: out.pod(v.get<float>()); return {};
-        case 7: out.pod(uint8_t(v.get<bool>() ? 1 : 0)); return {};
-        case 8: out.str(v.get<std::string>()); return {};
-        case 10: out.pod(v.get<uint64_t>()); return {};
-        case 12: out.pod(v.get<double>()); return {};
-        default: break;
+            case 4:
+                out.pod(v.get<uint32_t>());
+                return {};
+            case 5:
+                out.pod(v.get<int32_t>());
+                return {};
+            case 6:
+                out.pod(v.get<float>());
+                return {};
+            case 7:
+                out.pod(uint8_t(v.get<bool>() ? 1 : 0));
+                return {};
+            case 8:
+                out.str(v.get<std::string>());
+                return {};
+            case 10:
+                out.pod(v.get<uint64_t>());
+                return {};
+            case 12:
+                out.pod(v.get<double>());
+                return {};
+            default:
+                break;
         }
     } catch (const nlohmann::json::exception& e) {
-        return Error{"GGUF key " + key + ": value does not fit type " + std::to_string(type) + ": " + e.what()};
+        return Error{"GGUF key " + key + ": value does not fit type " + std::to_string(type) + ": " +
+                     e.what()};
     }
     return Error{"GGUF key " + key + ": cannot write value type " + std::to_string(type)};
 }
@@ -166,8 +189,8 @@ Status writeSafetensors(const std::string& path, const std::vector<TensorToWrite
     return out.commit();
 }
 
-Status writeGguf(const std::string& path, const std::vector<GgufKv>& kvs, const std::vector<TensorToWrite>& tensors,
-                 tbb::task_arena* arena, ProgressSink& progress) {
+Status writeGguf(const std::string& path, const std::vector<GgufKv>& kvs,
+                 const std::vector<TensorToWrite>& tensors, tbb::task_arena* arena, ProgressSink& progress) {
     if (auto s = checkTypes(path, tensors); !s) return s;
     Bytes h;
     h.b = "GGUF";
@@ -179,7 +202,8 @@ Status writeGguf(const std::string& path, const std::vector<GgufKv>& kvs, const 
             if (!kv.value.is_array()) return Error{path + ": GGUF key " + kv.key + " is not an array"};
             h.pod(kv.arrayType), h.pod(uint64_t(kv.value.size()));
             for (const auto& e : kv.value)
-                if (auto s = ggufValue(h, kv.arrayType, e, kv.key); !s) return Error{path + ": " + s.message()};
+                if (auto s = ggufValue(h, kv.arrayType, e, kv.key); !s)
+                    return Error{path + ": " + s.message()};
         } else if (auto s = ggufValue(h, kv.type, kv.value, kv.key); !s) {
             return Error{path + ": " + s.message()};
         }
@@ -188,8 +212,9 @@ Status writeGguf(const std::string& path, const std::vector<GgufKv>& kvs, const 
     for (const auto& t : tensors) {
         h.str(t.name);
         h.pod(uint32_t(t.shape.size()));
-        for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it) h.pod(uint64_t(*it));  // ne: innermost first
-        h.pod(uint32_t(t.dtype == DType::BF16 ? 30 : 0));                                   // GGML_TYPE_BF16 / F32
+        for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it)
+            h.pod(uint64_t(*it));                          // ne: innermost first
+        h.pod(uint32_t(t.dtype == DType::BF16 ? 30 : 0));  // GGML_TYPE_BF16 / F32
         h.pod(offset);
         offset += (t.bytes() + kGgufAlignment - 1) / kGgufAlignment * kGgufAlignment;
     }
@@ -203,8 +228,9 @@ Status writeGguf(const std::string& path, const std::vector<GgufKv>& kvs, const 
     return out.commit();
 }
 
-Status writeRawTensors(const std::string& path, const std::string& header, const std::vector<TensorToWrite>& tensors,
-                       tbb::task_arena* arena, ProgressSink& progress) {
+Status writeRawTensors(const std::string& path, const std::string& header,
+                       const std::vector<TensorToWrite>& tensors, tbb::task_arena* arena,
+                       ProgressSink& progress) {
     if (auto s = checkTypes(path, tensors); !s) return s;
     PartialFile out(path);
     if (auto s = out.open(); !s) return s;

@@ -34,8 +34,8 @@ using RowMap = std::function<int64_t(int64_t)>;  // stored row -> Hugging Face r
 
 // Random values of the HF tensor `hfName` ([rows, cols], or [n] with cols = 1 for biases), rows permuted by
 // `rowMap` when given.
-std::function<void(uint64_t, uint64_t, float*)> randomFill(uint64_t seed, const std::string& hfName, int64_t cols,
-                                                          float scale, RowMap rowMap = {}) {
+std::function<void(uint64_t, uint64_t, float*)> randomFill(uint64_t seed, const std::string& hfName,
+                                                           int64_t cols, float scale, RowMap rowMap = {}) {
     const uint64_t ts = splitmix64(seed ^ fnv1a(hfName));
     return [=](uint64_t first, uint64_t count, float* dst) {
         const uint64_t c = uint64_t(cols);
@@ -53,7 +53,8 @@ std::function<void(uint64_t, uint64_t, float*)> constantFill(float v) {
     return [v](uint64_t, uint64_t count, float* dst) { std::fill(dst, dst + count, v); };
 }
 
-// convert_hf_to_gguf.py LlamaModel.permute: HF rotate-half rows (head, j, i) -> GGUF adjacent pairs (head, i, j).
+// convert_hf_to_gguf.py LlamaModel.permute: HF rotate-half rows (head, j, i) -> GGUF adjacent pairs (head, i,
+// j).
 RowMap adjacentPairsToHf(int headDim) {
     return [headDim](int64_t r) {
         const int64_t h = r / headDim, rem = r % headDim, i = rem / 2, j = rem % 2;
@@ -65,15 +66,19 @@ RowMap adjacentPairsToHf(int headDim) {
 // llama.cpp applies (1 for high frequencies, `factor` for low ones, smoothly interpolated between).
 std::vector<float> llama3RopeFactors(const SynthShape& s) {
     const Llama3RopeScaling& r = *s.ropeScaling;
-    const double lowWavelen = r.originalContext / r.lowFreqFactor, highWavelen = r.originalContext / r.highFreqFactor;
+    const double lowWavelen = r.originalContext / r.lowFreqFactor,
+                 highWavelen = r.originalContext / r.highFreqFactor;
     std::vector<float> f;
     for (int i = 0; i < s.headDim; i += 2) {
         const float freq = float(1.0 / std::pow(s.ropeTheta, double(i) / double(s.headDim)));
         const double wavelen = 2.0 * M_PI / double(freq);
-        if (wavelen < highWavelen) f.push_back(1.0f);
-        else if (wavelen > lowWavelen) f.push_back(float(r.factor));
+        if (wavelen < highWavelen)
+            f.push_back(1.0f);
+        else if (wavelen > lowWavelen)
+            f.push_back(float(r.factor));
         else {
-            const double smooth = (r.originalContext / wavelen - r.lowFreqFactor) / (r.highFreqFactor - r.lowFreqFactor);
+            const double smooth =
+                (r.originalContext / wavelen - r.lowFreqFactor) / (r.highFreqFactor - r.lowFreqFactor);
             f.push_back(float(1.0 / ((1.0 - smooth) / r.factor + smooth)));
         }
     }
@@ -86,9 +91,10 @@ struct Names {
     // GGUF name of an HF layer-tensor suffix.
     std::string gguf(const std::string& hf) const {
         static const std::pair<const char*, const char*> common[] = {
-            {"self_attn.q_proj", "attn_q"}, {"self_attn.k_proj", "attn_k"},   {"self_attn.v_proj", "attn_v"},
-            {"self_attn.o_proj", "attn_output"}, {"mlp.gate_proj", "ffn_gate"}, {"mlp.up_proj", "ffn_up"},
-            {"mlp.down_proj", "ffn_down"}, {"input_layernorm", "attn_norm"}};
+            {"self_attn.q_proj", "attn_q"}, {"self_attn.k_proj", "attn_k"},
+            {"self_attn.v_proj", "attn_v"}, {"self_attn.o_proj", "attn_output"},
+            {"mlp.gate_proj", "ffn_gate"},  {"mlp.up_proj", "ffn_up"},
+            {"mlp.down_proj", "ffn_down"},  {"input_layernorm", "attn_norm"}};
         for (auto [h, g] : common)
             if (hf == h) return g;
         if (family == SynthFamily::Gemma2) {
@@ -110,41 +116,61 @@ std::vector<TensorToWrite> synthTensors(const SynthShape& s, SynthFormat format,
     const float normValue = s.family == SynthFamily::Gemma2 && hfLayout ? 0.0f : 1.0f;
     const int64_t D = s.dim;
     std::vector<TensorToWrite> out;
-    auto matrix = [&](std::string name, const std::string& hfName, int64_t rows, int64_t cols, RowMap map = {}) {
-        out.push_back({std::move(name), dtype, {rows, cols}, randomFill(seed, hfName, cols, 1.0f / std::sqrt(float(cols)), map)});
+    auto matrix = [&](std::string name, const std::string& hfName, int64_t rows, int64_t cols,
+                      RowMap map = {}) {
+        out.push_back({std::move(name),
+                       dtype,
+                       {rows, cols},
+                       randomFill(seed, hfName, cols, 1.0f / std::sqrt(float(cols)), map)});
     };
     auto vector = [&](std::string name, const std::string& hfName, int64_t n, RowMap map = {}) {
-        out.push_back({std::move(name), dtype, {n}, randomFill(seed, hfName, 1, 1.0f / std::sqrt(float(D)), map)});
+        out.push_back(
+            {std::move(name), dtype, {n}, randomFill(seed, hfName, 1, 1.0f / std::sqrt(float(D)), map)});
     };
-    auto norm = [&](std::string name) { out.push_back({std::move(name), dtype, {D}, constantFill(normValue)}); };
+    auto norm = [&](std::string name) {
+        out.push_back({std::move(name), dtype, {D}, constantFill(normValue)});
+    };
     auto layerName = [&](int l, const std::string& hf, const char* suffix) {
         return hfLayout ? "model.layers." + std::to_string(l) + "." + hf + suffix
                         : "blk." + std::to_string(l) + "." + names.gguf(hf) + suffix;
     };
 
     if (format == SynthFormat::Llama2c) {
-        // version1_export order: norms of all layers, final norm, embedding, then each matrix over all layers.
+        // version1_export order: norms of all layers, final norm, embedding, then each matrix over all
+        // layers.
         for (const char* n : {"input_layernorm", "post_attention_layernorm"})
             for (int l = 0; l < s.layers; ++l) norm(layerName(l, n, ".weight"));
         norm("output_norm.weight");
         matrix("token_embd.weight", "model.embed_tokens.weight", s.vocab, D);
-        struct M { const char* hf; int64_t rows, cols; bool permute; int heads; };
-        const M ms[] = {{"self_attn.q_proj", s.qDim(), D, true, s.heads}, {"self_attn.k_proj", s.kvDim(), D, true, s.kvHeads},
-                        {"self_attn.v_proj", s.kvDim(), D, false, 0},  {"self_attn.o_proj", D, s.qDim(), false, 0},
-                        {"mlp.gate_proj", s.hidden, D, false, 0},       {"mlp.down_proj", D, s.hidden, false, 0},
+        struct M {
+            const char* hf;
+            int64_t rows, cols;
+            bool permute;
+            int heads;
+        };
+        const M ms[] = {{"self_attn.q_proj", s.qDim(), D, true, s.heads},
+                        {"self_attn.k_proj", s.kvDim(), D, true, s.kvHeads},
+                        {"self_attn.v_proj", s.kvDim(), D, false, 0},
+                        {"self_attn.o_proj", D, s.qDim(), false, 0},
+                        {"mlp.gate_proj", s.hidden, D, false, 0},
+                        {"mlp.down_proj", D, s.hidden, false, 0},
                         {"mlp.up_proj", s.hidden, D, false, 0}};
         for (const M& m : ms)
             for (int l = 0; l < s.layers; ++l)
-                matrix(layerName(l, m.hf, ".weight"), "model.layers." + std::to_string(l) + "." + m.hf + ".weight", m.rows,
-                       m.cols, m.permute ? adjacentPairsToHf(s.headDim) : RowMap{});
+                matrix(layerName(l, m.hf, ".weight"),
+                       "model.layers." + std::to_string(l) + "." + m.hf + ".weight", m.rows, m.cols,
+                       m.permute ? adjacentPairsToHf(s.headDim) : RowMap{});
         if (!s.tied) matrix("output.weight", "lm_head.weight", s.vocab, D);
         return out;
     }
 
-    matrix(hfLayout ? "model.embed_tokens.weight" : "token_embd.weight", "model.embed_tokens.weight", s.vocab, D);
+    matrix(hfLayout ? "model.embed_tokens.weight" : "token_embd.weight", "model.embed_tokens.weight", s.vocab,
+           D);
     if (!hfLayout && s.ropeScaling) {
         const std::vector<float> f = llama3RopeFactors(s);
-        out.push_back({"rope_freqs.weight", DType::F32, {int64_t(f.size())},
+        out.push_back({"rope_freqs.weight",
+                       DType::F32,
+                       {int64_t(f.size())},
                        [f](uint64_t first, uint64_t count, float* dst) {
                            std::copy(f.begin() + ptrdiff_t(first), f.begin() + ptrdiff_t(first + count), dst);
                        }});
@@ -152,15 +178,21 @@ std::vector<TensorToWrite> synthTensors(const SynthShape& s, SynthFormat format,
     for (int l = 0; l < s.layers; ++l) {
         const std::string hfp = "model.layers." + std::to_string(l) + ".";
         norm(layerName(l, "input_layernorm", ".weight"));
-        struct P { const char* hf; int64_t rows, cols; int heads; };
-        const P attn[] = {{"self_attn.q_proj", s.qDim(), D, s.heads}, {"self_attn.k_proj", s.kvDim(), D, s.kvHeads},
+        struct P {
+            const char* hf;
+            int64_t rows, cols;
+            int heads;
+        };
+        const P attn[] = {{"self_attn.q_proj", s.qDim(), D, s.heads},
+                          {"self_attn.k_proj", s.kvDim(), D, s.kvHeads},
                           {"self_attn.v_proj", s.kvDim(), D, 0}};
         for (const P& p : attn) {
             const bool perm = permuteQk && p.heads > 0;
             matrix(layerName(l, p.hf, ".weight"), hfp + p.hf + ".weight", p.rows, p.cols,
                    perm ? adjacentPairsToHf(s.headDim) : RowMap{});
             if (s.qkvBias)
-                vector(layerName(l, p.hf, ".bias"), hfp + p.hf + ".bias", p.rows, perm ? adjacentPairsToHf(s.headDim) : RowMap{});
+                vector(layerName(l, p.hf, ".bias"), hfp + p.hf + ".bias", p.rows,
+                       perm ? adjacentPairsToHf(s.headDim) : RowMap{});
         }
         matrix(layerName(l, "self_attn.o_proj", ".weight"), hfp + "self_attn.o_proj.weight", D, s.qDim());
         norm(layerName(l, "post_attention_layernorm", ".weight"));
@@ -175,15 +207,17 @@ std::vector<TensorToWrite> synthTensors(const SynthShape& s, SynthFormat format,
     return out;
 }
 
-Result<SynthResult> synthesizeCheckpoint(const SynthShape& shape, const SynthOptions& o, const std::string& out,
-                                         tbb::task_arena* arena, const ProgressFn& progressFn) {
+Result<SynthResult> synthesizeCheckpoint(const SynthShape& shape, const SynthOptions& o,
+                                         const std::string& out, tbb::task_arena* arena,
+                                         const ProgressFn& progressFn) {
     if (o.dtype != DType::F32 && o.dtype != DType::BF16)
         return Error{out + ": synth writes f32 or bf16 only"};
     if (o.format == SynthFormat::Llama2c) {
         std::string why;
         if (!shape.llama2cExpressible(&why))
             return Error{out + ": the llama2.c format cannot express shape " + shape.name + " (" + why + ")"};
-        if (o.dtype != DType::F32) return Error{out + ": the llama2.c v1 format stores f32 only (asked for bf16)"};
+        if (o.dtype != DType::F32)
+            return Error{out + ": the llama2.c v1 format stores f32 only (asked for bf16)"};
     }
     SynthResult r;
     const std::vector<TensorToWrite> tensors = synthTensors(shape, o.format, o.dtype, o.seed);
@@ -200,29 +234,34 @@ Result<SynthResult> synthesizeCheckpoint(const SynthShape& shape, const SynthOpt
     };
 
     if (o.format == SynthFormat::Gguf) {
-        if (auto s = writeGguf(out, synthGgufKvs(shape, o.dtype, vocab), tensors, arena, progress); !s) return s.error();
+        if (auto s = writeGguf(out, synthGgufKvs(shape, o.dtype, vocab), tensors, arena, progress); !s)
+            return s.error();
         r.modelPath = out;
         r.files.push_back(out);
         return r;
     }
     std::error_code ec;
     fs::create_directories(out, ec);
-    if (ec || !fs::is_directory(out)) return Error{out + ": cannot create the output folder" + (ec ? ": " + ec.message() : "")};
+    if (ec || !fs::is_directory(out))
+        return Error{out + ": cannot create the output folder" + (ec ? ": " + ec.message() : "")};
     r.modelPath = out;
     const fs::path dir(out);
     if (o.format == SynthFormat::Llama2c) {
         const std::string model = (dir / "model.bin").string();
-        if (auto s = writeRawTensors(model, synthLlama2cHeader(shape), tensors, arena, progress); !s) return s.error();
+        if (auto s = writeRawTensors(model, synthLlama2cHeader(shape), tensors, arena, progress); !s)
+            return s.error();
         r.files.push_back(model);
-        if (auto s = commitAll({{(dir / "tokenizer.bin").string(), synthLlama2cTokenizer(vocab)}}); !s) return s.error();
+        if (auto s = commitAll({{(dir / "tokenizer.bin").string(), synthLlama2cTokenizer(vocab)}}); !s)
+            return s.error();
         return r;
     }
     const std::string model = (dir / "model.safetensors").string();
     if (auto s = writeSafetensors(model, tensors, {{"format", "pt"}}, arena, progress); !s) return s.error();
     r.files.push_back(model);
-    if (auto s = commitAll({{(dir / "config.json").string(), synthHfConfigJson(shape, o.dtype)},
-                            {(dir / "tokenizer.json").string(), synthTokenizerJson(shape, vocab)},
-                            {(dir / "tokenizer_config.json").string(), synthTokenizerConfigJson(shape, vocab)}});
+    if (auto s =
+            commitAll({{(dir / "config.json").string(), synthHfConfigJson(shape, o.dtype)},
+                       {(dir / "tokenizer.json").string(), synthTokenizerJson(shape, vocab)},
+                       {(dir / "tokenizer_config.json").string(), synthTokenizerConfigJson(shape, vocab)}});
         !s)
         return s.error();
     return r;

@@ -84,50 +84,50 @@ std::string synthHfConfigJson(const SynthShape& s, DType dtype) {
         c["use_cache"] = true;
     };
     switch (s.family) {
-    case SynthFamily::Llama:
-        c["architectures"] = {"LlamaForCausalLM"};
-        c["model_type"] = "llama";
-        common();
-        c["head_dim"] = s.headDim;
-        c["hidden_act"] = "silu";
-        c["attention_bias"] = false;
-        c["mlp_bias"] = false;
-        c["pretraining_tp"] = 1;
-        if (s.ropeScaling)
-            c["rope_scaling"] = {{"factor", s.ropeScaling->factor},
-                                 {"high_freq_factor", s.ropeScaling->highFreqFactor},
-                                 {"low_freq_factor", s.ropeScaling->lowFreqFactor},
-                                 {"original_max_position_embeddings", s.ropeScaling->originalContext},
-                                 {"rope_type", "llama3"}};
-        else
-            c["rope_scaling"] = nullptr;
-        break;
-    case SynthFamily::Qwen2:
-        // Qwen2 has q/k/v biases by construction (transformers Qwen2Attention), no config key for them.
-        c["architectures"] = {"Qwen2ForCausalLM"};
-        c["model_type"] = "qwen2";
-        common();
-        c["hidden_act"] = "silu";
-        c["max_window_layers"] = s.layers;
-        c["sliding_window"] = s.context;
-        c["use_sliding_window"] = false;
-        c["use_mrope"] = false;
-        break;
-    case SynthFamily::Gemma2:
-        c["architectures"] = {"Gemma2ForCausalLM"};
-        c["model_type"] = "gemma2";
-        common();
-        c["pad_token_id"] = s.pad;
-        c["head_dim"] = s.headDim;
-        c["hidden_act"] = "gelu_pytorch_tanh";
-        c["hidden_activation"] = "gelu_pytorch_tanh";
-        c["attention_bias"] = false;
-        c["attn_logit_softcapping"] = s.attnSoftcap;
-        c["final_logit_softcapping"] = s.finalSoftcap;
-        c["query_pre_attn_scalar"] = s.queryPreAttnScalar;
-        c["sliding_window"] = s.slidingWindow;
-        c["cache_implementation"] = "hybrid";
-        break;
+        case SynthFamily::Llama:
+            c["architectures"] = {"LlamaForCausalLM"};
+            c["model_type"] = "llama";
+            common();
+            c["head_dim"] = s.headDim;
+            c["hidden_act"] = "silu";
+            c["attention_bias"] = false;
+            c["mlp_bias"] = false;
+            c["pretraining_tp"] = 1;
+            if (s.ropeScaling)
+                c["rope_scaling"] = {{"factor", s.ropeScaling->factor},
+                                     {"high_freq_factor", s.ropeScaling->highFreqFactor},
+                                     {"low_freq_factor", s.ropeScaling->lowFreqFactor},
+                                     {"original_max_position_embeddings", s.ropeScaling->originalContext},
+                                     {"rope_type", "llama3"}};
+            else
+                c["rope_scaling"] = nullptr;
+            break;
+        case SynthFamily::Qwen2:
+            // Qwen2 has q/k/v biases by construction (transformers Qwen2Attention), no config key for them.
+            c["architectures"] = {"Qwen2ForCausalLM"};
+            c["model_type"] = "qwen2";
+            common();
+            c["hidden_act"] = "silu";
+            c["max_window_layers"] = s.layers;
+            c["sliding_window"] = s.context;
+            c["use_sliding_window"] = false;
+            c["use_mrope"] = false;
+            break;
+        case SynthFamily::Gemma2:
+            c["architectures"] = {"Gemma2ForCausalLM"};
+            c["model_type"] = "gemma2";
+            common();
+            c["pad_token_id"] = s.pad;
+            c["head_dim"] = s.headDim;
+            c["hidden_act"] = "gelu_pytorch_tanh";
+            c["hidden_activation"] = "gelu_pytorch_tanh";
+            c["attention_bias"] = false;
+            c["attn_logit_softcapping"] = s.attnSoftcap;
+            c["final_logit_softcapping"] = s.finalSoftcap;
+            c["query_pre_attn_scalar"] = s.queryPreAttnScalar;
+            c["sliding_window"] = s.slidingWindow;
+            c["cache_implementation"] = "hybrid";
+            break;
     }
     c["quantscope_synth"] = {{"shape", s.name}, {"source", s.source}};
     return c.dump(2) + "\n";
@@ -139,8 +139,13 @@ std::string synthTokenizerJson(const SynthShape& s, const SynthVocabulary& v) {
     for (size_t i = 0; i < v.pieces.size(); ++i) {
         vocab[v.pieces[i]] = i;
         if (v.types[i] == 2 || v.types[i] == 3)
-            added.push_back({{"id", i}, {"content", v.pieces[i]}, {"single_word", false}, {"lstrip", false},
-                             {"rstrip", false}, {"normalized", false}, {"special", true}});
+            added.push_back({{"id", i},
+                             {"content", v.pieces[i]},
+                             {"single_word", false},
+                             {"lstrip", false},
+                             {"rstrip", false},
+                             {"normalized", false},
+                             {"special", true}});
     }
     const std::string space = "\xE2\x96\x81";
     nlohmann::json j;
@@ -149,26 +154,37 @@ std::string synthTokenizerJson(const SynthShape& s, const SynthVocabulary& v) {
     j["padding"] = nullptr;
     j["added_tokens"] = added;
     j["normalizer"] = {{"type", "Sequence"},
-                       {"normalizers", {{{"type", "Prepend"}, {"prepend", space}},
-                                        {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", space}}}}};
+                       {"normalizers",
+                        {{{"type", "Prepend"}, {"prepend", space}},
+                         {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", space}}}}};
     j["pre_tokenizer"] = nullptr;
     const std::string bos = pieceOr(v, s.bos);
     if (s.addBos && !bos.empty())
-        j["post_processor"] = {{"type", "TemplateProcessing"},
-                               {"single", {{{"SpecialToken", {{"id", bos}, {"type_id", 0}}}},
-                                           {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
-                               {"pair", nlohmann::json::array()},
-                               {"special_tokens", {{bos, {{"id", bos}, {"ids", {s.bos}}, {"tokens", {bos}}}}}}};
+        j["post_processor"] = {
+            {"type", "TemplateProcessing"},
+            {"single",
+             {{{"SpecialToken", {{"id", bos}, {"type_id", 0}}}},
+              {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+            {"pair", nlohmann::json::array()},
+            {"special_tokens", {{bos, {{"id", bos}, {"ids", {s.bos}}, {"tokens", {bos}}}}}}};
     else
         j["post_processor"] = nullptr;
     j["decoder"] = {{"type", "Sequence"},
-                    {"decoders", {{{"type", "Replace"}, {"pattern", {{"String", space}}}, {"content", " "}},
-                                  {{"type", "ByteFallback"}},
-                                  {{"type", "Fuse"}},
-                                  {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}};
-    j["model"] = {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", s.unk >= 0 ? nlohmann::json(pieceOr(v, s.unk)) : nlohmann::json()},
-                  {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr}, {"fuse_unk", true},
-                  {"byte_fallback", true}, {"ignore_merges", false}, {"vocab", vocab}, {"merges", nlohmann::json::array()}};
+                    {"decoders",
+                     {{{"type", "Replace"}, {"pattern", {{"String", space}}}, {"content", " "}},
+                      {{"type", "ByteFallback"}},
+                      {{"type", "Fuse"}},
+                      {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}};
+    j["model"] = {{"type", "BPE"},
+                  {"dropout", nullptr},
+                  {"unk_token", s.unk >= 0 ? nlohmann::json(pieceOr(v, s.unk)) : nlohmann::json()},
+                  {"continuing_subword_prefix", nullptr},
+                  {"end_of_word_suffix", nullptr},
+                  {"fuse_unk", true},
+                  {"byte_fallback", true},
+                  {"ignore_merges", false},
+                  {"vocab", vocab},
+                  {"merges", nlohmann::json::array()}};
     return j.dump() + "\n";
 }
 
@@ -231,7 +247,8 @@ std::vector<GgufKv> synthGgufKvs(const SynthShape& s, DType dtype, const SynthVo
 
 std::string synthLlama2cHeader(const SynthShape& s) {
     std::string h(256, '\0');
-    const int32_t fields[9] = {0x616b3432, 1, s.dim, s.hidden, s.layers, s.heads, s.kvHeads, s.vocab, s.context};
+    const int32_t fields[9] = {0x616b3432, 1,         s.dim,   s.hidden, s.layers,
+                               s.heads,    s.kvHeads, s.vocab, s.context};
     std::memcpy(h.data(), fields, sizeof fields);
     h[sizeof fields] = s.tied ? 1 : 0;  // shared_classifier
     return h;

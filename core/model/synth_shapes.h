@@ -23,13 +23,13 @@ struct Llama3RopeScaling {
 };
 
 struct SynthShape {
-    std::string name;              // "15M", "llama3-1B", "tiny", ...
-    std::string source;            // where the figures come from (a config.json URL)
+    std::string name;    // "15M", "llama3-1B", "tiny", ...
+    std::string source;  // where the figures come from (a config.json URL)
     SynthFamily family = SynthFamily::Llama;
     int dim = 0, hidden = 0, layers = 0, heads = 0, kvHeads = 0, headDim = 0, vocab = 0, context = 0;
     double ropeTheta = 10000.0, normEps = 1e-5;
-    bool tied = false;             // tie_word_embeddings: no head tensor is written
-    bool qkvBias = false;          // Qwen 2: q_proj/k_proj/v_proj carry a bias
+    bool tied = false;     // tie_word_embeddings: no head tensor is written
+    bool qkvBias = false;  // Qwen 2: q_proj/k_proj/v_proj carry a bias
     std::optional<Llama3RopeScaling> ropeScaling;
     // Gemma 2 (transformers Gemma2Config): soft-capping, sliding window on alternate layers, query scaling.
     double attnSoftcap = 0, finalSoftcap = 0;
@@ -37,7 +37,7 @@ struct SynthShape {
     // Special token ids as the real tokenizer numbers them (-1: none). The synthetic vocabulary puts its
     // special tokens there.
     int bos = -1, eos = -1, pad = -1, unk = -1;
-    bool addBos = true;            // the real tokenizer prepends BOS (Qwen's does not)
+    bool addBos = true;  // the real tokenizer prepends BOS (Qwen's does not)
 
     int qDim() const { return heads * headDim; }
     int kvDim() const { return kvHeads * headDim; }
