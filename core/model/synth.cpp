@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <numbers>
 
 namespace qs {
 
@@ -71,7 +72,7 @@ std::vector<float> llama3RopeFactors(const SynthShape& s) {
     std::vector<float> f;
     for (int i = 0; i < s.headDim; i += 2) {
         const float freq = float(1.0 / std::pow(s.ropeTheta, double(i) / double(s.headDim)));
-        const double wavelen = 2.0 * M_PI / double(freq);
+        const double wavelen = 2.0 * std::numbers::pi / double(freq);
         if (wavelen < highWavelen)
             f.push_back(1.0f);
         else if (wavelen > lowWavelen)
