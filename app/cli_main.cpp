@@ -20,6 +20,8 @@ const qscli::Command kCommands[] = {
     {"quant-raw", "quant-raw --scheme S --rows R --cols C IN.f32 OUT   raw float32 -> packed blocks", qscli::runQuantRaw},
     {"dequant-raw", "dequant-raw --scheme S --rows R --cols C IN OUT.f32 packed blocks -> raw float32",
      qscli::runDequantRaw},
+    {"synth", "synth --shape NAME --format gguf|safetensors|llama2c [--dtype f32|bf16] OUT  random weights, real shapes",
+     qscli::runSynth},
 };
 
 void usage(FILE* out) {
