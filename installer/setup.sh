@@ -66,7 +66,7 @@ case "$cmd" in
     test)
         install_deps
         configure_and_build "$build"
-        export QS_REQUIRE_ASSETS="${QS_REQUIRE_ASSETS:-}"
+        export QS_REQUIRE_ASSETS="${QS_REQUIRE_ASSETS:-1}"  # a missing asset fails, never skips
         status=0
         (cd "$build" && ctest --output-on-failure -j "$jobs") || status=1
         echo "setup: core tests under AddressSanitizer + UndefinedBehaviorSanitizer"

@@ -20,5 +20,6 @@ int runQuantize(int argc, char** argv, int first);
 int runQuantRaw(int argc, char** argv, int first);
 int runDequantRaw(int argc, char** argv, int first);
 int runTokenize(int argc, char** argv, int first);
+int runSynth(int argc, char** argv, int first);
 
 }  // namespace qscli

@@ -12,11 +12,9 @@ Result<InferenceModel> openInferenceModel(const std::string& path, const Inferen
     if (!ckpt) return ckpt.error();
     m.checkpoint = std::move(ckpt.value());
     m.info = analyzeModel(*m.checkpoint);
-    if (!m.info.llamaFamily) {
-        std::string why = path + ": not a runnable Llama-family model (architecture '" + m.info.architecture + "')";
-        for (const auto& w : m.info.warnings) why += "; " + w;
-        return Error{why};
-    }
+    if (!m.info.runnable)
+        return Error{path + ": cannot run this model (architecture '" + m.info.architecture + "'): " +
+                     m.info.runnableReason};
     auto tok = loadTokenizerFor(*m.checkpoint, options.tokenizerPath);
     if (!tok) return tok.error();
     m.tokenizer = std::move(tok.value());
