@@ -257,7 +257,10 @@ Result<SynthResult> synthesizeCheckpoint(const SynthShape& shape, const SynthOpt
         return r;
     }
     const std::string model = (dir / "model.safetensors").string();
-    if (auto s = writeSafetensors(model, tensors, {{"format", "pt"}}, arena, progress); !s) return s.error();
+    if (auto s = writeSafetensors(model, tensors, {{"format", "pt"}, {"quantscope_synth", shape.name}}, arena,
+                                  progress);
+        !s)
+        return s.error();
     r.files.push_back(model);
     if (auto s =
             commitAll({{(dir / "config.json").string(), synthHfConfigJson(shape, o.dtype)},

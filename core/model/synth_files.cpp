@@ -129,7 +129,6 @@ std::string synthHfConfigJson(const SynthShape& s, DType dtype) {
             c["cache_implementation"] = "hybrid";
             break;
     }
-    c["quantscope_synth"] = {{"shape", s.name}, {"source", s.source}};
     return c.dump(2) + "\n";
 }
 

@@ -48,29 +48,36 @@ struct Synthesized {
 std::string benchDir() {
     const char* base = std::getenv("QS_BENCH_DIR");
     if (!base) base = std::getenv("TMPDIR");
-    static const std::string dir = std::string(base ? base : "/tmp") + "/qs_bench_families";
-    return dir;
+    return std::string(base ? base : "/tmp") + "/qs_bench_families";
 }
 
-int threads() { return int(std::max(1u, std::thread::hardware_concurrency())); }
+int threads() {
+    return int(std::max(1u, std::thread::hardware_concurrency()));
+}
 
-// Writes the shape once per process (later calls return the same folder); removes other shapes' folders first
-// so that only one model occupies the disk cache at a time.
+// Writes the shape once per process (later calls return the same folder). The folders of other shapes are
+// removed first, so that only one model occupies the disk and its cache at a time.
 const Synthesized& synthesized(const std::string& shapeName) {
     static std::map<std::string, Synthesized> done;
     if (auto it = done.find(shapeName); it != done.end()) return it->second;
-    static bool cleanupRegistered = false;
-    if (!cleanupRegistered) {
-        cleanupRegistered = true;
+    static const std::string dir = benchDir();  // constructed before the exit handler is registered
+    static const bool cleanupRegistered = [] {
         const char* keep = std::getenv("QS_BENCH_KEEP");
         if (!keep || std::string(keep) != "1")
             std::atexit([] {
                 std::error_code ec;
-                fs::remove_all(benchDir(), ec);
+                fs::remove_all(dir, ec);
             });
+        return true;
+    }();
+    (void)cleanupRegistered;
+    for (const auto& [name, old] : done) {
+        std::error_code ec;
+        fs::remove_all(old.path, ec);
     }
+    done.clear();
     Synthesized s;
-    s.path = benchDir() + "/" + shapeName;
+    s.path = dir + "/" + shapeName;
     const qs::SynthShape* shape = qs::findSynthShape(shapeName);
     if (!shape) {
         s.error = "no synth shape " + shapeName;
@@ -99,9 +106,13 @@ double peakRssMB() {
     return 0;
 }
 
-void resetPeakRss() { std::ofstream("/proc/self/clear_refs") << "5"; }  // Linux >= 4.0: resets VmHWM
+void resetPeakRss() {
+    std::ofstream("/proc/self/clear_refs") << "5";
+}  // Linux >= 4.0: resets VmHWM
 
-double percent(uint64_t part, uint64_t total) { return total ? 100.0 * double(part) / double(total) : 0; }
+double percent(uint64_t part, uint64_t total) {
+    return total ? 100.0 * double(part) / double(total) : 0;
+}
 
 void BM_Open(benchmark::State& state, const std::string& shape) {
     const Synthesized& s = synthesized(shape);
@@ -161,7 +172,8 @@ void BM_Generate(benchmark::State& state, const std::string& shape) {
             state.SkipWithError(("engine refused: " + m.message()).c_str());
             return;
         }
-        const double loadSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double loadSeconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         qs::Transformer model(m->weights, &arena);
         std::vector<int> prompt;
         if (sh.addBos && sh.bos >= 0) prompt.push_back(sh.bos);
@@ -192,7 +204,8 @@ const bool kRegistered = [] {
     for (const char* shape : kShapes) {
         benchmark::RegisterBenchmark((std::string("BM_Open/") + shape).c_str(), BM_Open, std::string(shape))
             ->Unit(benchmark::kMillisecond);
-        benchmark::RegisterBenchmark((std::string("BM_Generate/") + shape).c_str(), BM_Generate, std::string(shape))
+        benchmark::RegisterBenchmark((std::string("BM_Generate/") + shape).c_str(), BM_Generate,
+                                     std::string(shape))
             ->Unit(benchmark::kSecond)
             ->Iterations(1);
     }

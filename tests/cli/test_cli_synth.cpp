@@ -281,21 +281,37 @@ private slots:
         }
     }
 
-    // The Llama formats run to the same logits: the permutation and the tokenizer-free paths agree end to
-    // end.
-    void synth_llamaFormatsGiveTheSameLogits() {
+    // The formats of one shape run to the same logits: the q/k permutation, Gemma's +1 norms, the rope_freqs
+    // tensor standing for rope_scaling and the biases under their GGUF names describe the same model.
+    void synth_formatsGiveTheSameLogits_data() {
+        QTest::addColumn<QString>("shape");
+        QTest::addColumn<QString>("other");
+        QTest::newRow("tiny gguf") << "tiny"
+                                   << "gguf";
+        QTest::newRow("tiny llama2c") << "tiny"
+                                      << "llama2c";
+        QTest::newRow("tiny-llama3 gguf") << "tiny-llama3"
+                                          << "gguf";
+        QTest::newRow("tiny-qwen2 gguf") << "tiny-qwen2"
+                                         << "gguf";
+        QTest::newRow("tiny-gemma2 gguf") << "tiny-gemma2"
+                                          << "gguf";
+    }
+    void synth_formatsGiveTheSameLogits() {
+        QFETCH(QString, shape);
+        QFETCH(QString, other);
         QTemporaryDir dir;
-        const std::vector<int> ids = {1, 300, 17, 42, 511, 5, 260};
-        const std::vector<float> a = lastLogits(synth(dir, "tiny", "safetensors", "f32"), ids);
-        const std::vector<float> b = lastLogits(synth(dir, "tiny", "gguf", "f32"), ids);
-        const std::vector<float> c = lastLogits(synth(dir, "tiny", "llama2c", "f32"), ids);
+        // 40 tokens: past tiny-gemma2's sliding window of 16 and tiny-llama3's original context scale.
+        std::vector<int> ids;
+        for (int i = 0; i < 40; ++i) ids.push_back(int((uint64_t(i) * 2654435761u + 7) % 512));
+        const std::vector<float> a = lastLogits(synth(dir, shape, "safetensors", "f32"), ids);
+        const std::vector<float> b = lastLogits(synth(dir, shape, other, "f32"), ids);
         QCOMPARE(int(a.size()), 512);
         QCOMPARE(b.size(), a.size());
-        QCOMPARE(c.size(), a.size());
         double spread = 0;
         for (size_t i = 0; i < a.size(); ++i) {
-            QVERIFY2(std::abs(a[i] - b[i]) <= 1e-5f * (1 + std::abs(a[i])), qPrintable(QString::number(i)));
-            QVERIFY2(std::abs(a[i] - c[i]) <= 1e-5f * (1 + std::abs(a[i])), qPrintable(QString::number(i)));
+            QVERIFY2(std::abs(a[i] - b[i]) <= 1e-4f * (1 + std::abs(a[i])),
+                     qPrintable(QString("logit %1: %2 vs %3").arg(i).arg(a[i]).arg(b[i])));
             spread = std::max(spread, double(std::abs(a[i] - a[0])));
         }
         QVERIFY(spread > 1e-3);  // not a constant output
