@@ -49,6 +49,40 @@ private slots:
         QCOMPARE(again.out, r.out);  // a seed makes sampling reproducible
     }
 
+    // --json: the golden llama2.c sample (karpathy's run, not our output) as `text`, ids that decode to it, and
+    // the prompt ids of "Once upon a time" as Hugging Face's tokenizer gives them for this vocabulary
+    // (shared/cases/added-tokens/hf_reference.json: "<mask>Once upon a time" -> 1 515 403 407 261 378).
+    void generate_jsonReportsPromptIdsNewIdsTextAndStopReason() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
+        QS_REQUIRE_ASSET(expectedPath, "models/stories260K-llama2c/expected_greedy_t0.txt");
+        QFile f(expectedPath);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        auto whole = runCli({"generate", path, "--steps", "256", "--temperature", "0", "--json"});
+        QVERIFY2(whole.exitCode == 0 && !whole.crashed, whole.err.constData());
+        const json w = json::parse(whole.out.toStdString());  // nothing but the object on stdout
+        QVERIFY(w["prompt_ids"] == json::array({1}));
+        QCOMPARE(QByteArray::fromStdString(w["text"].get<std::string>()), f.readAll());
+        const std::string reason = w["stop_reason"].get<std::string>();
+        const auto ids = w["ids"].get<std::vector<int>>();
+        QVERIFY(reason == "length" || reason == "bos");
+        QVERIFY(reason == "length" ? ids.size() == 256 : (ids.size() < 256 && ids.back() == 1));
+
+        for (int steps : {0, 1, 5, 24}) {
+            auto r = runCli({"generate", path, "--prompt", "Once upon a time", "--steps", QString::number(steps),
+                             "--temperature", "0", "--json"});
+            QVERIFY2(r.exitCode == 0 && !r.crashed, r.err.constData());
+            const json j = json::parse(r.out.toStdString());
+            QVERIFY(j["prompt_ids"] == json::parse("[1, 403, 407, 261, 378]"));
+            QCOMPARE(j["ids"].size(), size_t(steps));  // exactly N new ids: no stop within 24 greedy steps here
+            QCOMPARE(j["stop_reason"].get<std::string>(), std::string("length"));
+            QVERIFY(j["text"].is_string());
+        }
+        // The same text as the plain output, after the prompt.
+        auto plain = runCli({"generate", path, "--prompt", "Once upon a time", "--steps", "24", "--temperature", "0"});
+        auto js = runCli({"generate", path, "--prompt", "Once upon a time", "--steps", "24", "--temperature", "0", "--json"});
+        QCOMPARE(plain.out, "Once upon a time" + QByteArray::fromStdString(json::parse(js.out.toStdString())["text"].get<std::string>()) + "\n");
+    }
+
     void ppl_jsonHasTheRequiredKeys() {
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
         QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
