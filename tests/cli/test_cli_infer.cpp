@@ -5,6 +5,8 @@
 #include <QTest>
 
 #include <cmath>
+#include <cstring>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -153,6 +155,43 @@ private slots:
         QVERIFY(j["tg_tok_s"].get<double>() > 0);
         QCOMPARE(j["gen_tokens"].get<int>(), 16);
         QVERIFY(j["peak_rss_bytes"].get<uint64_t>() > 1000000);
+    }
+
+    // A NaN in one weight: ppl/generate refuse before running (naming the tensor and the element) instead of
+    // printing "ppl nan" with exit 0; quantize refuses it too.
+    void inference_refusesNonFiniteWeights() {
+        QS_REQUIRE_ASSET(src, "models/stories260K-hf");
+        QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
+        QTemporaryDir dir;
+        for (const char* f : {"config.json", "tokenizer.model", "tokenizer.json", "tokenizer_config.json"})
+            QVERIFY(QFile::copy(src + "/" + f, dir.filePath(f)));
+        QFile st(src + "/model.safetensors");
+        QVERIFY(st.open(QIODevice::ReadOnly));
+        QByteArray bytes = st.readAll();
+        uint64_t headerLen = 0;
+        std::memcpy(&headerLen, bytes.constData(), 8);
+        const json header = json::parse(bytes.mid(8, int(headerLen)).toStdString());
+        const std::string name = "model.layers.2.mlp.down_proj.weight";
+        QCOMPARE(header[name]["dtype"].get<std::string>(), std::string("F32"));
+        const size_t at = 8 + headerLen + header[name]["data_offsets"][0].get<size_t>() + 7 * sizeof(float);
+        const float nan = std::numeric_limits<float>::quiet_NaN();
+        std::memcpy(bytes.data() + at, &nan, sizeof nan);
+        QFile out(dir.filePath("model.safetensors"));
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        out.write(bytes);
+        out.close();
+        for (const QStringList& cmd : {QStringList{"ppl", dir.path(), "--text", text, "--protocol", "documents", "--json"},
+                                       QStringList{"generate", dir.path(), "--steps", "4", "--json"}}) {
+            auto r = runCli(cmd);
+            QCOMPARE(r.exitCode, 1);
+            QVERIFY(!r.crashed);
+            QVERIFY(r.out.isEmpty());
+            QVERIFY2(r.err.contains("'model.layers.2.mlp.down_proj.weight'") && r.err.contains("NaN at element 7"), r.err.constData());
+        }
+        auto q = runCli({"quantize", dir.path(), "--rule", "all=q8_0"});
+        QVERIFY(q.exitCode != 0);
+        QVERIFY(!q.crashed);
+        QVERIFY2(q.err.contains("model.layers.2.mlp.down_proj.weight") && q.err.contains("NaN"), q.err.constData());
     }
 
     void inference_failsCleanlyOnBadInput() {

@@ -5,6 +5,7 @@
 
 #include "core/infer/quantized_model.h"
 #include "core/infer/tokenizer_loader.h"
+#include "core/infer/weight_check.h"
 #include "ui/document.h"
 #include "ui/jobs/job_runner.h"
 
@@ -134,7 +135,13 @@ void ChatModels::requestOriginal(Done done) {
     std::shared_ptr<const LoadedModel> model = m_document->model();
     tbb::task_arena* arena = m_runner->arena();
     Job* job = m_runner->start<WeightsResult>(tr("Chat: load model"), [model, arena](const qs::ProgressFn& progress) -> qs::Result<WeightsResult> {
-        auto w = qs::loadModelWeights(*model->checkpoint, model->info, nullptr, {}, arena, progress);
+        // A NaN/Inf weight would give NaN logits: refused with the tensor named, as the CLI does.
+        if (auto finite = qs::checkFiniteWeights(*model->checkpoint, arena, [&](double f, std::string_view stage) {
+                return progress(0.5 * f, stage);
+            }); !finite)
+            return finite.error();
+        auto w = qs::loadModelWeights(*model->checkpoint, model->info, nullptr, {}, arena,
+                                      [&](double f, std::string_view stage) { return progress(0.5 + 0.5 * f, stage); });
         if (!w) return w.error();
         return WeightsResult{std::move(w.value()), 0};
     });
