@@ -146,6 +146,43 @@ private slots:
         QVERIFY(!r.out.startsWith("> "));
     }
 
+    // chat uses the model's template (tokenizer_config.json chat_template), names an unknown one (exit 1, the
+    // file and --template in the message), and --template overrides both; a bad --template name is a usage error.
+    void chat_usesTheModelTemplateAndNamesUnknownOnes() {
+        QS_REQUIRE_ASSET(src, "models/stories260K-hf");
+        QTemporaryDir dir;
+        for (const char* f : {"config.json", "model.safetensors", "tokenizer.model"})
+            QVERIFY(QFile::copy(src + "/" + f, dir.filePath(f)));
+        auto writeTemplate = [&](const std::string& tmpl) {
+            QFile cfg(dir.filePath("tokenizer_config.json"));
+            QVERIFY(cfg.open(QIODevice::WriteOnly | QIODevice::Truncate));
+            cfg.write(QByteArray::fromStdString(json{{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"chat_template", tmpl}}.dump()));
+        };
+        writeTemplate("{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}{{ '[INST] ' + "
+                      "message['content'] + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ message['content'] + "
+                      "eos_token}}{% endif %}{% endfor %}");
+        auto r = runCli({"chat", dir.path(), "--steps", "6", "--temperature", "0"}, "Hello\nAgain\n");
+        QVERIFY2(r.exitCode == 0 && !r.crashed, r.err.constData());
+        QVERIFY2(r.err.contains("chat template: Mistral v0"), r.err.constData());
+        QCOMPARE(r.out.count('\n'), 2);
+        // The first reply is what generate gives for the reference rendering "<s>[INST] Hello [/INST]".
+        auto g = runCli({"generate", dir.path(), "--prompt", "[INST] Hello [/INST]", "--steps", "6", "--temperature", "0", "--json"});
+        QVERIFY2(g.exitCode == 0, g.err.constData());
+        const std::string first = json::parse(g.out.toStdString())["text"].get<std::string>();
+        QCOMPARE(r.out.left(r.out.indexOf('\n')), QByteArray::fromStdString(first));
+
+        writeTemplate("{% for m in messages %}### {{ m['content'] }}{% endfor %}");
+        auto unknown = runCli({"chat", dir.path(), "--steps", "4"}, "Hello\n");
+        QCOMPARE(unknown.exitCode, 1);
+        QVERIFY2(unknown.err.contains("tokenizer_config.json chat_template") && unknown.err.contains("--template"),
+                 unknown.err.constData());
+        auto plain = runCli({"chat", dir.path(), "--steps", "4", "--template", "plain"}, "Hello\n");
+        QVERIFY2(plain.exitCode == 0, plain.err.constData());
+        auto bad = runCli({"chat", dir.path(), "--template", "vicuna"}, "Hello\n");
+        QCOMPARE(bad.exitCode, 2);
+        QVERIFY(bad.err.contains("llama3, chatml, gemma, mistral"));
+    }
+
     void bench_reportsSpeedAndMemory() {
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
         auto r = runCli({"bench", path, "--threads", "1", "--prompt-tokens", "32", "--gen-tokens", "16", "--json"});
