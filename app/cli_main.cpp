@@ -16,15 +16,18 @@ const qscli::Command kCommands[] = {
     {"chat", "chat MODEL [--map F] [--rule R=S]... [--template NAME]  chat on stdin/stdout", qscli::runChat},
     {"bench", "bench MODEL [--map F] [--rule R=S]... [--threads N]  tokens per second, peak memory", qscli::runBench},
     {"quantize", "quantize MODEL [--map F] [--rule ROLE=SCHEME]... [--json]  per-tensor scheme, bytes, error", qscli::runQuantize},
+    {"tokenize", "tokenize PATH (--text TEXT | --jsonl FILE) [--no-special] [--json]  token ids and pieces", qscli::runTokenize},
     {"quant-raw", "quant-raw --scheme S --rows R --cols C IN.f32 OUT   raw float32 -> packed blocks", qscli::runQuantRaw},
     {"dequant-raw", "dequant-raw --scheme S --rows R --cols C IN OUT.f32 packed blocks -> raw float32",
      qscli::runDequantRaw},
+    {"synth", "synth --shape NAME --format gguf|safetensors|llama2c [--dtype f32|bf16] OUT  random weights, real shapes",
+     qscli::runSynth},
 };
 
 void usage(FILE* out) {
     std::fprintf(out, "usage: quantscope-cli COMMAND [ARGS]\n\ncommands:\n");
     for (const auto& c : kCommands) std::fprintf(out, "  %s\n", c.synopsis);
-    std::fprintf(out, "\n`quantscope-cli COMMAND --help` describes one command.\n");
+    std::fprintf(out, "\n`quantscope-cli COMMAND --help` describes one command; `quantscope-cli --version` prints the version.\n");
 }
 
 }  // namespace
@@ -36,6 +39,10 @@ int main(int argc, char** argv) {
     }
     if (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
         usage(stdout);
+        return qscli::kExitOk;
+    }
+    if (!std::strcmp(argv[1], "--version") || !std::strcmp(argv[1], "-v")) {
+        std::printf("quantscope-cli %s\n", QS_VERSION);
         return qscli::kExitOk;
     }
     for (const auto& c : kCommands)

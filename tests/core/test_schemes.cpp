@@ -196,6 +196,42 @@ private slots:
         }
     }
 
+    // Large weights: a scheme either stores them (the round trip then stays inside its usual band, nothing
+    // became Inf) or refuses with a reason; it refuses only when a stored fp16 value would overflow, not
+    // because a weight exceeds 65504 (q8_0 stores amax/127, so 1e5 fits; 1e7 does not).
+    void largeValues_storedOrRefusedByStoredRange_data() {
+        QTest::addColumn<QString>("name");
+        QTest::addColumn<double>("scale");
+        for (const auto& s : qstest::schemesUnderTest())
+            for (double scale : {1e5, 1e7}) {
+                const std::string row = s->name() + " x" + std::to_string(int64_t(scale));
+                QTest::newRow(row.c_str()) << QString::fromStdString(s->name()) << scale;
+            }
+    }
+    void largeValues_storedOrRefusedByStoredRange() {
+        const auto s = fetchScheme();
+        QFETCH(double, scale);
+        QVERIFY(s);
+        auto x = qstest::gaussian(size_t(kRows * kCols), 7);
+        float amax = 0;
+        for (float v : x) amax = std::max(amax, std::fabs(v));
+        for (float& v : x) v = float(v / amax * scale);  // |x| reaches exactly `scale`
+        QString err;
+        const auto y = roundTrip(*s, x, kRows, kCols, &err);
+        const QString name = QString::fromStdString(s->name());
+        if (y.empty()) {
+            QVERIFY2(err.contains("65504") || err.contains("overflow"), qPrintable(err));
+            // Schemes whose stored values are this small must not refuse.
+            QVERIFY2(!(scale == 1e5 && (name == "q8_0" || name == "q4_0" || name == "q6_K")),
+                     qPrintable(name + " refused although its stored scales fit fp16: " + err));
+            return;
+        }
+        QVERIFY2(!(name == "f16"), "f16 stored values above 65504");
+        for (float v : y) QVERIFY2(std::isfinite(v), qPrintable(name + " stored a non-finite value"));
+        const double e = qstest::relRmse(x, y);
+        QVERIFY2(e <= qstest::bandHigh(*s), qPrintable(QString("relative RMSE %1 above %2").arg(e).arg(qstest::bandHigh(*s))));
+    }
+
     void packedBytes_equalsProducedSize_data() { addSchemeRows(); }
     void packedBytes_equalsProducedSize() {
         const auto s = fetchScheme();

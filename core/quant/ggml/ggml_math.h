@@ -17,11 +17,8 @@ inline int nearestInt(float f) {
     return int(std::bit_cast<uint32_t>(v) & 0x007fffffu) - 0x00400000;
 }
 
-// See ggml_test_support.h: true while the calling thread emulates ggml's uninitialised fp16 table.
-extern thread_local bool tZeroFp16Table;
-
 inline uint16_t toHalf(float f) { return floatToHalf(f); }
 // ggml's GGML_FP16_TO_FP32 as the quantizers and dequantizers read stored scales.
-inline float fromHalf(uint16_t h) { return tZeroFp16Table ? 0.0f : halfToFloat(h); }
+inline float fromHalf(uint16_t h) { return halfToFloat(h); }
 
 }  // namespace qs::ggml::detail

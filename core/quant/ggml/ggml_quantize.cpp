@@ -7,10 +7,6 @@
 
 namespace qs::ggml {
 
-namespace detail {
-thread_local bool tZeroFp16Table = false;
-}  // namespace detail
-
 namespace {
 using QuantFn = void (*)(const float*, void*, int64_t);
 using FastFn = bool (*)(const float*, void*, int64_t);

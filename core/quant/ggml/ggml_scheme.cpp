@@ -3,6 +3,8 @@
 // as ggml names them. Packed data is exactly ggml's row layout (rows of whole blocks, no padding), so a
 // GGUF writer can store QuantizedTensor::data as is. Rows must hold a whole number of blocks.
 #include <algorithm>
+#include <cmath>
+#include <vector>
 #include <cctype>
 #include <string>
 
@@ -77,16 +79,23 @@ public:
     }
 
     std::string quantizeRow(const float* x, int64_t cols, std::byte* out, QuantPath path) const override {
-        // ggml keeps scales, minimums (and f16 values) in fp16: from 65504 up they turn into Inf, which
-        // llama-quantize would write silently. Refuse instead (bf16 has float's range).
-        if (m_info.type != DType::BF16) {
-            if (const float amax = maxAbsValue(x, cols); amax >= kHalfMax)
-                return "|value| up to " + std::to_string(amax) + " does not fit " + m_info.name +
-                       "'s fp16 scales (max 65504)";
-        }
         const bool ok = path == QuantPath::Reference ? ggml::quantizeRef(m_info.type, x, out, cols)
                                                      : ggml::quantize(m_info.type, x, out, cols);
         QS_CHECK(ok, std::string("no ggml quantizer for ") + m_info.name);
+        // ggml keeps scales, minimums (and f16 values) in fp16: a stored value from 65520 up becomes Inf, which
+        // llama-quantize would write silently. Decide from what is stored: every stored fp16 (a block scale is
+        // at most the block's |value| max, e.g. q8_0's amax/127) is below 65504 unless the row's amax reaches
+        // it, and only then is the row decoded again to see whether a stored value overflowed.
+        if (m_info.type != DType::BF16) {
+            if (const float amax = maxAbsValue(x, cols); amax >= kHalfMax) {
+                std::vector<float> back(static_cast<size_t>(cols));
+                dequantizeRow(out, cols, back.data());
+                for (int64_t i = 0; i < cols; ++i)
+                    if (!std::isfinite(back[size_t(i)]))
+                        return "|value| up to " + std::to_string(amax) + " overflows " + m_info.name +
+                               "'s stored fp16 values (max 65504) at element " + std::to_string(i) + " of the row";
+            }
+        }
         return {};
     }
 
