@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/infer/chat_template.h"
 
+#include <ctime>
 #include <regex>
 
 namespace qs {
@@ -34,10 +35,29 @@ Status checkAlternation(std::span<const ChatMessage> loop) {
     return {};
 }
 
+// Llama 3.2's template calls strftime_now("%d %b %Y"), which transformers evaluates in local time.
+std::string today() {
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    localtime_r(&now, &tm);
+    char buf[32];
+    return std::strftime(buf, sizeof buf, "%d %b %Y", &tm) ? std::string(buf) : std::string();
+}
+
 std::string renderLlama3(const ChatTemplate& t, std::span<const ChatMessage> m, const std::string& bos, bool gen) {
     std::string out;
+    if (t.datedSystemHeader) {
+        std::string system;
+        if (!m.empty() && m[0].role == ChatRole::System) {
+            system = trim(m[0].content);
+            m = m.subspan(1);
+        }
+        out += (t.emitsBos ? bos : std::string()) + "<|start_header_id|>system<|end_header_id|>\n\n" +
+               "Cutting Knowledge Date: December 2023\nToday Date: " + (t.dateString.empty() ? today() : t.dateString) +
+               "\n\n" + system + "<|eot_id|>";
+    }
     for (size_t i = 0; i < m.size(); ++i) {
-        if (i == 0 && t.emitsBos) out += bos;
+        if (i == 0 && t.emitsBos && !t.datedSystemHeader) out += bos;
         out += "<|start_header_id|>" + std::string(chatRoleName(m[i].role)) + "<|end_header_id|>\n\n" + trim(m[i].content) +
                "<|eot_id|>";
     }
@@ -163,7 +183,7 @@ std::string_view chatRoleName(ChatRole r) {
 }
 
 std::vector<std::string> chatTemplateNames() {
-    return {"llama3", "chatml", "gemma", "mistral", "mistral-v0", "mistral-v3", "mistral-v3-tekken", "llama2", "plain"};
+    return {"llama3", "llama3.1", "chatml", "gemma", "mistral", "mistral-v0", "mistral-v3", "mistral-v3-tekken", "llama2", "plain"};
 }
 
 Result<ChatTemplate> chatTemplateByName(std::string_view name) {
@@ -173,6 +193,11 @@ Result<ChatTemplate> chatTemplateByName(std::string_view name) {
     } else if (name == "llama3") {
         t.family = Family::Llama3;
         t.description = "Llama 3";
+    } else if (name == "llama3.1") {
+        t.family = Family::Llama3;
+        t.datedSystemHeader = true;
+        t.dateString = "26 Jul 2024";
+        t.description = "Llama 3.1 (system header with 'Cutting Knowledge Date' and 'Today Date: 26 Jul 2024')";
     } else if (name == "chatml") {
         t.family = Family::ChatML;
         t.emitsBos = false;
@@ -205,7 +230,7 @@ Result<ChatTemplate> chatTemplateByName(std::string_view name) {
 std::string chatTemplateName(const ChatTemplate& t) {
     switch (t.family) {
         case Family::Plain: return "plain";
-        case Family::Llama3: return "llama3";
+        case Family::Llama3: return t.datedSystemHeader ? "llama3.1" : "llama3";
         case Family::ChatML: return "chatml";
         case Family::Gemma: return "gemma";
         case Family::Llama2: return "llama2";
@@ -223,11 +248,23 @@ Result<ChatTemplate> recognizeChatTemplate(std::string_view j, const std::string
     };
     ChatTemplate t;
     if (has(j, "<|start_header_id|>")) {
-        if (has(j, "Cutting Knowledge Date") || has(j, "date_string"))
-            return refuse("the Llama 3.1/3.2 chat template (a system header with 'Cutting Knowledge Date' and "
-                          "today's date)");
-        t = *chatTemplateByName("llama3");
-        t.generationPromptAlways = !has(j, "add_generation_prompt");
+        if (has(j, "Cutting Knowledge Date")) {
+            if (has(j, "builtin_tools") && !has(j, "Today Date: "))
+                return refuse("this Llama 3.1 chat template variant");
+            t = *chatTemplateByName("llama3.1");
+            static const std::regex dateRe(R"(set date_string = ["']([^"']+)["'])");
+            std::cmatch m;
+            if (has(j, "strftime_now")) {
+                t.dateString.clear();  // Llama 3.2: today's date
+                t.description = "Llama 3.2 (system header with 'Cutting Knowledge Date' and today's date)";
+            } else if (std::regex_search(j.data(), j.data() + j.size(), m, dateRe)) {
+                t.dateString = m[1].str();
+                t.description = "Llama 3.1 (system header with 'Cutting Knowledge Date' and 'Today Date: " + t.dateString + "')";
+            }
+        } else {
+            t = *chatTemplateByName("llama3");
+            t.generationPromptAlways = !has(j, "add_generation_prompt");
+        }
     } else if (has(j, "<|im_start|>")) {
         t = *chatTemplateByName("chatml");
         t.stripThink = has(j, "</think>") && has(j, "reasoning_content");

@@ -6,7 +6,10 @@
 //
 // Families (recognised by their distinctive markers, never by the model's name):
 //   llama3  <|start_header_id|>role<|end_header_id|>\n\n content|trim <|eot_id|>; BOS before the first message
-//           (Meta-Llama-3-*-Instruct). The Llama 3.1/3.2 variant, which adds a dated system header, is refused.
+//           (Meta-Llama-3-*-Instruct). Llama 3.1/3.2/3.3 ("llama3.1"): a system header first, always, with
+//           "Cutting Knowledge Date: December 2023\nToday Date: <date>\n\n" before the (trimmed) system
+//           message; the date is the template's date_string default ("26 Jul 2024"), or today's (local time,
+//           "%d %b %Y") when the template takes it from strftime_now as Llama 3.2's does. Tools are not supported.
 //   chatml  <|im_start|>role\n content <|im_end|>\n (Qwen 2/2.5/3, OpenHermes); a default system message when
 //           the template has one (Qwen 2.5); Qwen 3 drops an earlier assistant turn's <think>...</think>.
 //   gemma   <start_of_turn>user|model\n content|trim <end_of_turn>\n; Gemma 3 puts the system message in the
@@ -49,9 +52,11 @@ struct ChatTemplate {
     bool generationPromptAlways = false;  // Llama 3's first template ignores add_generation_prompt
     bool stripThink = false;         // ChatML (Qwen 3): earlier assistant turns lose their reasoning
     std::string defaultSystem;       // ChatML (Qwen 2.5): the system message used when there is none
+    bool datedSystemHeader = false;  // Llama 3.1+: the system header with the knowledge and today's date
+    std::string dateString;          // Llama 3.1+: the date written ("" = today's, strftime_now)
 };
 
-// The names --template accepts: llama3, chatml, gemma, mistral (= mistral-v1), mistral-v0, mistral-v3,
+// The names --template accepts: llama3, llama3.1, chatml, gemma, mistral (= mistral-v1), mistral-v0, mistral-v3,
 // mistral-v3-tekken, llama2, plain.
 std::vector<std::string> chatTemplateNames();
 Result<ChatTemplate> chatTemplateByName(std::string_view name);

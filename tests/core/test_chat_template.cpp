@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Chat templates: recognition from the Jinja text, renderings equal to the real templates' (rendered by jinja2,
 // stored below), the rendering's token ids (special texts as single tokens) and the end-of-turn stop ids.
+#include <QDate>
 #include <QFile>
+#include <QLocale>
 #include <QTest>
 
 #include <map>
@@ -20,182 +22,11 @@ using namespace qs;
 
 namespace {
 
+#include "core/chat_template_refs.inc"
+
 // Templates not among the shared assets, verbatim: Mistral v0/v1/v3/v3-tekken and the Gemma 2 and ChatML
 // (OpenHermes) ones as in llama.cpp tests/test-chat-template.cpp, Llama 2 chat as in meta-llama/Llama-2-7b-chat-hf;
 // "qwen25like" is Qwen 2.5's template without its tools branch (its default system message).
-const std::map<std::string, std::string> kTemplates = {
-    {"gemma2", R"TPL({{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}{% endfor %}{% if add_generation_prompt %}{{'<start_of_turn>model\n'}}{% endif %})TPL"},
-    {"chatml", R"TPL({% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %})TPL"},
-    {"qwen25like", R"TPL({%- if messages[0]['role'] == 'system' %}
-    {{- '<|im_start|>system\n' + messages[0]['content'] + '<|im_end|>\n' }}
-{%- else %}
-    {{- '<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n' }}
-{%- endif %}
-{%- for message in messages %}
-    {%- if (message.role == "user") or (message.role == "system" and not loop.first) or (message.role == "assistant") %}
-        {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>' + '\n' }}
-    {%- endif %}
-{%- endfor %}
-{%- if add_generation_prompt %}
-    {{- '<|im_start|>assistant\n' }}
-{%- endif %}
-)TPL"},
-    {"mistral_v0", R"TPL({{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token}}{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %})TPL"},
-    {"mistral_v1", R"TPL({%- if messages[0]['role'] == 'system' %}
-    {%- set system_message = messages[0]['content'] %}
-    {%- set loop_messages = messages[1:] %}
-{%- else %}
-    {%- set loop_messages = messages %}
-{%- endif %}
-
-{{- bos_token }}
-{%- for message in loop_messages %}
-    {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}
-        {{- raise_exception('After the optional system message, conversation roles must alternate user/assistant/user/assistant/...') }}
-    {%- endif %}
-    {%- if message['role'] == 'user' %}
-        {%- if loop.first and system_message is defined %}
-            {{- ' [INST] ' + system_message + '\n\n' + message['content'] + ' [/INST]' }}
-        {%- else %}
-            {{- ' [INST] ' + message['content'] + ' [/INST]' }}
-        {%- endif %}
-    {%- elif message['role'] == 'assistant' %}
-        {{- ' ' + message['content'] + eos_token}}
-    {%- else %}
-        {{- raise_exception('Only user and assistant roles are supported, with the exception of an initial optional system message!') }}
-    {%- endif %}
-{%- endfor %}
-)TPL"},
-    {"mistral_v3", R"TPL({%- if messages[0]["role"] == "system" %}
-    {%- set system_message = messages[0]["content"] %}
-    {%- set loop_messages = messages[1:] %}
-{%- else %}
-    {%- set loop_messages = messages %}
-{%- endif %}
-{%- if not tools is defined %}
-    {%- set tools = none %}
-{%- endif %}
-{%- set user_messages = loop_messages | selectattr("role", "equalto", "user") | list %}
-
-{#- This block checks for alternating user/assistant messages, skipping tool calling messages #}
-{%- set ns = namespace() %}
-{%- set ns.index = 0 %}
-{%- for message in loop_messages %}
-    {%- if not (message.role == "tool" or message.role == "tool_results" or (message.tool_calls is defined and message.tool_calls is not none)) %}
-        {%- if (message["role"] == "user") != (ns.index % 2 == 0) %}
-            {{- raise_exception("After the optional system message, conversation roles must alternate user/assistant/user/assistant/...") }}
-        {%- endif %}
-        {%- set ns.index = ns.index + 1 %}
-    {%- endif %}
-{%- endfor %}
-
-{{- bos_token }}
-{%- for message in loop_messages %}
-    {%- if message["role"] == "user" %}
-        {%- if loop.last and system_message is defined %}
-            {{- "[INST] " + system_message + "\n\n" + message["content"] + "[/INST]" }}
-        {%- else %}
-            {{- "[INST] " + message["content"] + "[/INST]" }}
-        {%- endif %}
-    {%- elif message["role"] == "assistant" %}
-        {{- " " + message["content"]|trim + eos_token}}
-    {%- else %}
-        {{- raise_exception("Only user and assistant roles are supported, with the exception of an initial optional system message!") }}
-    {%- endif %}
-{%- endfor %}
-)TPL"},
-    {"mistral_v3_tekken", R"TPL({%- if messages[0]["role"] == "system" %}
-    {%- set system_message = messages[0]["content"] %}
-    {%- set loop_messages = messages[1:] %}
-{%- else %}
-    {%- set loop_messages = messages %}
-{%- endif %}
-{%- if not tools is defined %}
-    {%- set tools = none %}
-{%- endif %}
-{%- set user_messages = loop_messages | selectattr("role", "equalto", "user") | list %}
-
-{#- This block checks for alternating user/assistant messages, skipping tool calling messages #}
-{%- set ns = namespace() %}
-{%- set ns.index = 0 %}
-{%- for message in loop_messages %}
-    {%- if not (message.role == "tool" or message.role == "tool_results" or (message.tool_calls is defined and message.tool_calls is not none)) %}
-        {%- if (message["role"] == "user") != (ns.index % 2 == 0) %}
-            {{- raise_exception("After the optional system message, conversation roles must alternate user/assistant/user/assistant/...") }}
-        {%- endif %}
-        {%- set ns.index = ns.index + 1 %}
-    {%- endif %}
-{%- endfor %}
-
-{{- bos_token }}
-{%- for message in loop_messages %}
-    {%- if message["role"] == "user" %}
-        {%- if loop.last and system_message is defined %}
-            {{- "[INST]" + system_message + "\n\n" + message["content"] + "[/INST]" }}
-        {%- else %}
-            {{- "[INST]" + message["content"] + "[/INST]" }}
-        {%- endif %}
-    {%- elif message["role"] == "assistant" %}
-        {{- " " + message["content"]|trim + eos_token}}
-    {%- else %}
-        {{- raise_exception("Only user and assistant roles are supported, with the exception of an initial optional system message!") }}
-    {%- endif %}
-{%- endfor %}
-)TPL"},
-    {"llama2", R"TPL({% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}{% for message in loop_messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\n' + system_message + '\n<</SYS>>\n\n' + message['content'] %}{% else %}{% set content = message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %})TPL"},
-};
-
-// Reference renderings: jinja2 3.1.6 (Debian python3-jinja2) with the environment of transformers'
-// apply_chat_template (ImmutableSandboxedEnvironment, trim_blocks, lstrip_blocks, raise_exception),
-// add_generation_prompt=True; null: the template raises. Produced once with /tmp script render.py, not by QuantScope.
-struct Reference { const char* tmpl; const char* conversation; const char* text; };
-const Reference kReferences[] = {
-    {"llama3", "user", "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"},
-    {"llama3", "multi", "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHi there<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nWho are you?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"},
-    {"llama3", "system", "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are a helpful assistant.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHi there<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nAnother question<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"},
-    {"llama3", "think", "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n2+2?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n<think>\nadd them\n</think>\n\n4<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n3+3?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"},
-    {"qwen3", "user", "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n"},
-    {"qwen3", "multi", "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n Hi there <|im_end|>\n<|im_start|>user\nWho are you?\n<|im_end|>\n<|im_start|>assistant\n"},
-    {"qwen3", "system", "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\nHi there<|im_end|>\n<|im_start|>user\n Another question<|im_end|>\n<|im_start|>assistant\n"},
-    {"qwen3", "think", "<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n4<|im_end|>\n<|im_start|>user\n3+3?<|im_end|>\n<|im_start|>assistant\n"},
-    {"gemma3", "user", "<bos><start_of_turn>user\nHello<end_of_turn>\n<start_of_turn>model\n"},
-    {"gemma3", "multi", "<bos><start_of_turn>user\nHello<end_of_turn>\n<start_of_turn>model\nHi there<end_of_turn>\n<start_of_turn>user\nWho are you?<end_of_turn>\n<start_of_turn>model\n"},
-    {"gemma3", "system", "<bos><start_of_turn>user\nYou are a helpful assistant.\n\nHello<end_of_turn>\n<start_of_turn>model\nHi there<end_of_turn>\n<start_of_turn>user\nAnother question<end_of_turn>\n<start_of_turn>model\n"},
-    {"gemma3", "think", "<bos><start_of_turn>user\n2+2?<end_of_turn>\n<start_of_turn>model\n<think>\nadd them\n</think>\n\n4<end_of_turn>\n<start_of_turn>user\n3+3?<end_of_turn>\n<start_of_turn>model\n"},
-    {"gemma2", "user", "<bos><start_of_turn>user\nHello<end_of_turn>\n<start_of_turn>model\n"},
-    {"gemma2", "multi", "<bos><start_of_turn>user\nHello<end_of_turn>\n<start_of_turn>model\nHi there<end_of_turn>\n<start_of_turn>user\nWho are you?<end_of_turn>\n<start_of_turn>model\n"},
-    {"gemma2", "system", nullptr},
-    {"gemma2", "think", "<bos><start_of_turn>user\n2+2?<end_of_turn>\n<start_of_turn>model\n<think>\nadd them\n</think>\n\n4<end_of_turn>\n<start_of_turn>user\n3+3?<end_of_turn>\n<start_of_turn>model\n"},
-    {"chatml", "user", "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n"},
-    {"chatml", "multi", "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n Hi there <|im_end|>\n<|im_start|>user\nWho are you?\n<|im_end|>\n<|im_start|>assistant\n"},
-    {"chatml", "system", "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\nHi there<|im_end|>\n<|im_start|>user\n Another question<|im_end|>\n<|im_start|>assistant\n"},
-    {"chatml", "think", "<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n<think>\nadd them\n</think>\n\n4<|im_end|>\n<|im_start|>user\n3+3?<|im_end|>\n<|im_start|>assistant\n"},
-    {"qwen25like", "user", "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n"},
-    {"qwen25like", "multi", "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n Hi there <|im_end|>\n<|im_start|>user\nWho are you?\n<|im_end|>\n<|im_start|>assistant\n"},
-    {"qwen25like", "system", "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\nHi there<|im_end|>\n<|im_start|>user\n Another question<|im_end|>\n<|im_start|>assistant\n"},
-    {"qwen25like", "think", "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n<think>\nadd them\n</think>\n\n4<|im_end|>\n<|im_start|>user\n3+3?<|im_end|>\n<|im_start|>assistant\n"},
-    {"mistral_v0", "user", "<s>[INST] Hello [/INST]"},
-    {"mistral_v0", "multi", "<s>[INST] Hello [/INST] Hi there </s>[INST] Who are you?\n [/INST]"},
-    {"mistral_v0", "system", nullptr},
-    {"mistral_v0", "think", "<s>[INST] 2+2? [/INST]<think>\nadd them\n</think>\n\n4</s>[INST] 3+3? [/INST]"},
-    {"mistral_v1", "user", "<s> [INST] Hello [/INST]"},
-    {"mistral_v1", "multi", "<s> [INST] Hello [/INST]  Hi there </s> [INST] Who are you?\n [/INST]"},
-    {"mistral_v1", "system", "<s> [INST] You are a helpful assistant.\n\nHello [/INST] Hi there</s> [INST]  Another question [/INST]"},
-    {"mistral_v1", "think", "<s> [INST] 2+2? [/INST] <think>\nadd them\n</think>\n\n4</s> [INST] 3+3? [/INST]"},
-    {"mistral_v3", "user", "<s>[INST] Hello[/INST]"},
-    {"mistral_v3", "multi", "<s>[INST] Hello[/INST] Hi there</s>[INST] Who are you?\n[/INST]"},
-    {"mistral_v3", "system", "<s>[INST] Hello[/INST] Hi there</s>[INST] You are a helpful assistant.\n\n Another question[/INST]"},
-    {"mistral_v3", "think", "<s>[INST] 2+2?[/INST] <think>\nadd them\n</think>\n\n4</s>[INST] 3+3?[/INST]"},
-    {"mistral_v3_tekken", "user", "<s>[INST]Hello[/INST]"},
-    {"mistral_v3_tekken", "multi", "<s>[INST]Hello[/INST] Hi there</s>[INST]Who are you?\n[/INST]"},
-    {"mistral_v3_tekken", "system", "<s>[INST]Hello[/INST] Hi there</s>[INST]You are a helpful assistant.\n\n Another question[/INST]"},
-    {"mistral_v3_tekken", "think", "<s>[INST]2+2?[/INST] <think>\nadd them\n</think>\n\n4</s>[INST]3+3?[/INST]"},
-    {"llama2", "user", "<s>[INST] Hello [/INST]"},
-    {"llama2", "multi", "<s>[INST] Hello [/INST] Hi there </s><s>[INST] Who are you? [/INST]"},
-    {"llama2", "system", "<s>[INST] <<SYS>>\nYou are a helpful assistant.\n<</SYS>>\n\nHello [/INST] Hi there </s><s>[INST] Another question [/INST]"},
-    {"llama2", "think", "<s>[INST] 2+2? [/INST] <think>\nadd them\n</think>\n\n4 </s><s>[INST] 3+3? [/INST]"},
-};
-
 // The failure text of a Result (message() is only valid on failure).
 template <class R>
 std::string why(const R& r) {
@@ -214,6 +45,7 @@ std::vector<ChatMessage> conversationFor(const std::string& name) {
 // bos_token / eos_token the references were rendered with.
 std::pair<std::string, std::string> specialTokens(const std::string& tmpl) {
     if (tmpl == "llama3") return {"<|begin_of_text|>", "<|end_of_text|>"};
+    if (tmpl == "llama31") return {"<|begin_of_text|>", "<|eot_id|>"};
     if (tmpl == "qwen3" || tmpl == "chatml" || tmpl == "qwen25like") return {"", "<|im_end|>"};
     if (tmpl == "gemma3" || tmpl == "gemma2") return {"<bos>", "<eos>"};
     return {"<s>", "</s>"};
@@ -268,7 +100,7 @@ private slots:
         QTest::addColumn<QString>("tmpl");
         QTest::addColumn<QString>("name");
         for (auto [t, n] : std::vector<std::pair<const char*, const char*>>{
-                 {"llama3", "llama3"}, {"qwen3", "chatml"}, {"gemma3", "gemma"}, {"gemma2", "gemma"}, {"chatml", "chatml"},
+                 {"llama3", "llama3"}, {"llama31", "llama3.1"}, {"qwen3", "chatml"}, {"gemma3", "gemma"}, {"gemma2", "gemma"}, {"chatml", "chatml"},
                  {"qwen25like", "chatml"}, {"mistral_v0", "mistral-v0"}, {"mistral_v1", "mistral"}, {"mistral_v3", "mistral-v3"},
                  {"mistral_v3_tekken", "mistral-v3-tekken"}, {"llama2", "llama2"}})
             QTest::newRow(t) << QString(t) << QString(n);
@@ -295,8 +127,16 @@ private slots:
         auto v7 = recognizeChatTemplate("{{ bos_token }}[SYSTEM_PROMPT]{{ s }}[/SYSTEM_PROMPT][INST]{{ u }}[/INST]", "t");
         QVERIFY(!v7);
         QVERIFY(v7.message().find("v7") != std::string::npos);
-        auto llama31 = recognizeChatTemplate("<|start_header_id|>system<|end_header_id|>Cutting Knowledge Date: December 2023", "t");
-        QVERIFY(!llama31);
+        // Llama 3.2's template takes the date from strftime_now: today's, as transformers renders it.
+        std::string l32 = kTemplates.at("llama31");
+        const std::string fixed = "{%- set date_string = \"26 Jul 2024\" %}";
+        QVERIFY(l32.find(fixed) != std::string::npos);
+        l32.replace(l32.find(fixed), fixed.size(), "{%- if strftime_now is defined %}{%- set date_string = strftime_now(\"%d %b %Y\") %}{%- endif %}");
+        auto t32 = recognizeChatTemplate(l32, "t");
+        QVERIFY2(t32, why(t32).c_str());
+        const std::vector<ChatMessage> hello = {{ChatRole::User, "Hello"}};
+        const QString today = QLocale::c().toString(QDate::currentDate(), QStringLiteral("dd MMM yyyy"));
+        QVERIFY(QString::fromStdString(*renderChat(*t32, hello, "<b>", "<e>")).contains("Today Date: " + today + "\n\n<|eot_id|>"));
         QVERIFY(!chatTemplateByName("vicuna"));
         for (const std::string& n : chatTemplateNames()) QVERIFY2(chatTemplateByName(n), n.c_str());
     }
