@@ -180,7 +180,7 @@ private slots:
         QVERIFY2(plain.exitCode == 0, plain.err.constData());
         auto bad = runCli({"chat", dir.path(), "--template", "vicuna"}, "Hello\n");
         QCOMPARE(bad.exitCode, 2);
-        QVERIFY(bad.err.contains("llama3, chatml, gemma, mistral"));
+        QVERIFY(bad.err.contains("llama3, llama3.1, chatml, gemma, mistral"));
     }
 
     void bench_reportsSpeedAndMemory() {
