@@ -2,6 +2,7 @@
 #include "core/infer/inference_model.h"
 
 #include "core/infer/tokenizer_loader.h"
+#include "core/infer/weight_check.h"
 
 namespace qs {
 
@@ -18,6 +19,7 @@ Result<InferenceModel> openInferenceModel(const std::string& path, const Inferen
     auto tok = loadTokenizerFor(*m.checkpoint, options.tokenizerPath);
     if (!tok) return tok.error();
     m.tokenizer = std::move(tok.value());
+    if (auto finite = checkFiniteWeights(*m.checkpoint, arena, progress); !finite) return finite.error();
     auto weights = loadModelWeights(*m.checkpoint, m.info, nullptr, options.weights, arena, progress);
     if (!weights) return weights.error();
     m.weights = std::move(weights.value());

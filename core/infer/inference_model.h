@@ -33,7 +33,8 @@ struct InferenceModel {
 };
 
 // Opens `path`, checks the model is a runnable Llama-family model, loads its tokenizer and weights. Fails with
-// a message naming the file and the reason (not a Llama-family model, tokenizer missing or unreadable...).
+// a message naming the file and the reason (not a Llama-family model, tokenizer missing or unreadable, a NaN or
+// Inf weight: checkFiniteWeights)...
 Result<InferenceModel> openInferenceModel(const std::string& path, const InferenceLoadOptions& options,
                                           tbb::task_arena* arena, const ProgressFn& progress = {});
 

@@ -53,6 +53,7 @@ nlohmann::json resolvedMapJson(const ResolvedMap& resolved, const std::vector<Te
                             {"requested", p.requested},
                             {"rule", p.rule >= 0 ? nlohmann::json(p.rule) : nlohmann::json(nullptr)}};
         if (!p.fallbackReason.empty()) o["fallback"] = p.fallbackReason;
+        if (!p.note.empty()) o["note"] = p.note;
         if (p.tiedTo >= 0) o["tied_to"] = tensors[size_t(p.tiedTo)].name;
         list.push_back(std::move(o));
     }

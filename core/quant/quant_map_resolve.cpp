@@ -21,6 +21,9 @@ struct Candidate {
     std::string name, ggufName;
 };
 
+// Integer and boolean element types: position ids, attention masks, token type ids. Never quantized.
+bool isIntegerType(DType t) { return t <= DType::U64; }
+
 bool roleMatches(RuleRole rr, Role role) {
     switch (rr) {
         case RuleRole::Embedding: return role == Role::Embedding;
@@ -28,6 +31,7 @@ bool roleMatches(RuleRole rr, Role role) {
         case RuleRole::Attention: return role == Role::Attention;
         case RuleRole::Mlp: return role == Role::Mlp;
         case RuleRole::Norm: return role == Role::Norm;
+        case RuleRole::Other: return role == Role::Other;
         case RuleRole::Body: return role == Role::Attention || role == Role::Mlp;
         case RuleRole::All: return true;
     }
@@ -198,6 +202,16 @@ Result<ResolvedMap> resolveMap(const QuantMap& map, const std::vector<TensorInfo
 
     for (size_t i = 0; i < tensors.size(); ++i) {
         if (int(i) == head) continue;
+        if (isIntegerType(tensors[i].dtype) && !tensors[i].shape.empty()) {
+            // Rules were matched without regard to the element type; an integer tensor is never quantized.
+            TensorPlan& p = out.tensors[i];
+            p.note = "an integer tensor (" + std::string(dtypeName(tensors[i].dtype)) +
+                     ": ids, masks) is never quantized" +
+                     (winner[i] >= 0 && !map.rules[size_t(winner[i])].keeps()
+                          ? "; " + ruleLabel(map, winner[i]) + " selects it and is not applied to it"
+                          : std::string());
+            continue;
+        }
         Status s = choose(map, winner[i], tensors[i], out.tensors[i], out, int(i));
         if (!s) return Error{s.message()};
     }

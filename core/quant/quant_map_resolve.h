@@ -44,6 +44,7 @@ struct TensorPlan {
     int rule = -1;               // governing rule index into QuantMap::rules, -1 when none matched
     int tiedTo = -1;             // tied head copy: the embedding index whose quantization it shares
     std::string fallbackReason;  // non-empty when scheme != requested (the requested scheme's reject reason)
+    std::string note;            // why a tensor no rule may quantize stays as stored (integer/boolean tensors)
     int64_t rows = 0, cols = 0;  // matrix view: cols = innermost dimension, rows = elements / cols
 
     bool quantized() const { return !scheme.empty() && tiedTo < 0; }  // this tensor's own bytes get quantized

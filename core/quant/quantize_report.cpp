@@ -93,6 +93,7 @@ json quantizeReportJson(const Checkpoint& c, const ModelInfo& info, const Resolv
                   {"bytes_before", at.tiedTo >= 0 || e.tiedTo >= 0 ? uint64_t(0) : t.bytes},
                   {"overhead", at.bytes.overhead()}};
         if (!p.fallbackReason.empty()) o["fallback"] = p.fallbackReason;
+        if (!p.note.empty()) o["note"] = p.note;
         if (at.tiedTo >= 0) o["tied_to"] = c.tensors[size_t(at.tiedTo)].name;
         const uint64_t elems = t.elements();
         o["bits_per_weight"] = elems && at.tiedTo < 0 ? 8.0 * double(at.bytes.total()) / double(elems) : 0.0;
@@ -159,6 +160,7 @@ std::string quantizeReportText(const Checkpoint& c, const ModelInfo& info, const
         out += line;
         if (!resolved.tensors[i].fallbackReason.empty())
             out += "    fallback from " + resolved.tensors[i].requested + ": " + resolved.tensors[i].fallbackReason + "\n";
+        if (!resolved.tensors[i].note.empty()) out += "    " + resolved.tensors[i].note + "\n";
     }
 
     const Totals t = totalsOf(c, info, a);

@@ -8,6 +8,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <cstring>
+
 #include "cli/cli_runner.h"
 #include "common/assets.h"
 
@@ -93,6 +95,49 @@ private slots:
         for (const char* key : kRoleKeys) QCOMPARE(before[key].toDouble(), ifp[key].toDouble());
         const QJsonObject roles = j["roles"].toObject();
         QVERIFY(roles["body"].toObject()["sqnr_db"].toDouble() > 10.0);
+    }
+
+    // stories260K with an int64 position_ids buffer added (as some Hugging Face exports store): all=q8_0
+    // quantizes the weights, leaves the integer tensor as stored and says why; ppl runs as before.
+    void quantize_integerTensorsStayStoredWithANote() {
+        QS_REQUIRE_ASSET(src, "models/stories260K-hf");
+        QTemporaryDir dir;
+        for (const char* f : {"config.json", "tokenizer.model", "tokenizer.json", "tokenizer_config.json"})
+            QVERIFY(QFile::copy(src + "/" + f, dir.filePath(f)));
+        QFile st(src + "/model.safetensors");
+        QVERIFY(st.open(QIODevice::ReadOnly));
+        const QByteArray bytes = st.readAll();
+        quint64 headerLen = 0;
+        std::memcpy(&headerLen, bytes.constData(), 8);
+        QJsonObject header = QJsonDocument::fromJson(bytes.mid(8, int(headerLen))).object();
+        const QByteArray data = bytes.mid(int(8 + headerLen));
+        QByteArray ids;
+        for (qint64 i = 0; i < 512; ++i) ids.append(reinterpret_cast<const char*>(&i), 8);
+        header["model.position_ids"] = QJsonObject{{"dtype", "I64"}, {"shape", QJsonArray{1, 512}},
+                                                   {"data_offsets", QJsonArray{double(data.size()), double(data.size() + ids.size())}}};
+        QByteArray text = QJsonDocument(header).toJson(QJsonDocument::Compact);
+        while (text.size() % 8) text.append(' ');
+        QFile out(dir.filePath("model.safetensors"));
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        const quint64 len = quint64(text.size());
+        out.write(reinterpret_cast<const char*>(&len), 8);
+        out.write(text);
+        out.write(data);
+        out.write(ids);
+        out.close();
+        auto r = runCli({"quantize", dir.path(), "--rule", "all=q8_0", "--json"});
+        QVERIFY2(r.exitCode == 0 && !r.crashed, r.err.constData());
+        bool seen = false;
+        for (const auto& v : parseObject(r.out)["tensors"].toArray()) {
+            const QJsonObject t = v.toObject();
+            if (t["name"].toString() != "model.position_ids" && t["tensor"].toString() != "model.position_ids") continue;
+            seen = true;
+            QCOMPARE(t["scheme"].toString(), QString("keep"));
+            QVERIFY2(t["note"].toString().contains("integer tensor (I64"), qPrintable(t["note"].toString()));
+        }
+        QVERIFY(seen);
+        auto other = runCli({"quantize", dir.path(), "--rule", "other=q8_0"});
+        QVERIFY2(other.exitCode == 0, other.err.constData());  // `other` is a role selector
     }
 
     void quantizeText_showsTableAndRoleTotals() {

@@ -128,6 +128,7 @@ QVariant ResolvedTensorModel::data(const QModelIndex& index, int role) const {
                 return QString::number(8.0 * double(f.after.total()) / double(n), 'f', 2);
             }
             case FallbackColumn:
+                if (!p.note.empty()) return toQ(p.note);
                 if (p.fallbackReason.empty()) return {};
                 return tr("%1 refused: %2").arg(toQ(p.requested), toQ(p.fallbackReason));
             default: return {};
@@ -140,6 +141,7 @@ QVariant ResolvedTensorModel::data(const QModelIndex& index, int role) const {
                     .arg(p.rule + 1)
                     .arg(toQ(p.requested), toQ(p.fallbackReason), p.scheme.empty() ? tr("the stored type") : toQ(p.scheme));
             if (tiedHead) return tr("Tied to the embedding: quantized once, with the embedding");
+            if (!p.note.empty()) return toQ(p.note);
         }
         if (c == BytesColumn && !tiedHead)
             return tr("%1 → %2 bytes (payload %3, metadata %4)")
