@@ -36,7 +36,7 @@ std::string shapeText(const std::vector<int64_t>& shape) {
 struct Totals {
     RoleBytes before, after, overhead;
     std::array<int, kRoleCount> quantized{};
-    std::array<uint64_t, kRoleCount> elements{};  // parameter elements, a tied pair once
+    RoleBytes elements;  // parameter elements per role, a tied pair once
 };
 
 Totals totalsOf(const Checkpoint& c, const ModelInfo& info, const ApplyResult& a) {
@@ -49,7 +49,7 @@ Totals totalsOf(const Checkpoint& c, const ModelInfo& info, const ApplyResult& a
         t.after.add(r, at.bytes.total());
         t.overhead.add(r, at.bytes.overhead());
         t.quantized[size_t(r)] += at.quantized;
-        if (info.entries[i].isParameter) t.elements[size_t(r)] += c.tensors[i].elements();
+        if (info.entries[i].isParameter) t.elements.add(r, c.tensors[i].elements());
     }
     return t;
 }
@@ -102,24 +102,31 @@ json quantizeReportJson(const Checkpoint& c, const ModelInfo& info, const Resolv
     j["tensors"] = std::move(tensors);
 
     const Totals t = totalsOf(c, info, a);
+    const FootprintShares shares = footprintShares(t.before, t.after, t.elements);
     json roles = json::object();
-    auto roleEntry = [&](uint64_t before, uint64_t after, uint64_t overhead, int quantized, const ErrorStats& e) {
-        json o = {{"bytes_before", before}, {"bytes", after}, {"overhead", overhead}, {"quantized_tensors", quantized}};
+    auto roleEntry = [&](const RoleShare& s, uint64_t overhead, int quantized, const ErrorStats& e) {
+        json o = {{"bytes_before", s.before},
+                  {"bytes", s.after},
+                  {"overhead", overhead},
+                  {"quantized_tensors", quantized},
+                  {"share_before_pct", s.shareBefore},
+                  {"share_pct", s.shareAfter},
+                  {"bits_per_weight_before", s.bitsBefore},
+                  {"bits_per_weight", s.bitsAfter}};
         putError(o, e);
         return o;
     };
     for (int r = 0; r < kRoleCount; ++r)
-        roles[std::string(roleName(Role(r)))] = roleEntry(t.before.byRole[size_t(r)], t.after.byRole[size_t(r)],
-                                                          t.overhead.byRole[size_t(r)], t.quantized[size_t(r)],
-                                                          a.roleError[size_t(r)]);
+        roles[std::string(roleName(Role(r)))] = roleEntry(shares.byRole[size_t(r)], t.overhead.byRole[size_t(r)],
+                                                          t.quantized[size_t(r)], a.roleError[size_t(r)]);
     ErrorSums bodySums = a.roleError[int(Role::Attention)].sums;
     bodySums += a.roleError[int(Role::Mlp)].sums;
-    roles["body"] = roleEntry(t.before.body(), t.after.body(), t.overhead.body(),
+    roles["body"] = roleEntry(shares.body, t.overhead.body(),
                               t.quantized[int(Role::Attention)] + t.quantized[int(Role::Mlp)],
                               ErrorStats::fromSums(bodySums));
     int allQuantized = 0;
     for (int q : t.quantized) allQuantized += q;
-    roles["total"] = roleEntry(t.before.total, t.after.total, t.overhead.total, allQuantized, a.totalError);
+    roles["total"] = roleEntry(shares.total, t.overhead.total, allQuantized, a.totalError);
     j["roles"] = std::move(roles);
     j["footprint"] = {{"before", roleBytesJson(t.before)},
                       {"after", roleBytesJson(t.after)},
@@ -162,29 +169,28 @@ std::string quantizeReportText(const Checkpoint& c, const ModelInfo& info, const
     }
 
     const Totals t = totalsOf(c, info, a);
+    const FootprintShares shares = footprintShares(t.before, t.after, t.elements);
     out += "\n";
-    std::snprintf(line, sizeof line, "%-9s  %11s  %11s  %11s  %6s  %10s  %8s\n", "role", "before", "after", "overhead",
-                  "bpw", "rmse", "sqnr dB");
+    std::snprintf(line, sizeof line, "%-9s  %11s  %11s  %15s  %11s  %13s  %10s  %8s\n", "role", "before", "after",
+                  "share", "overhead", "bpw", "rmse", "sqnr dB");
     out += line;
-    auto roleLine = [&](const char* name, uint64_t before, uint64_t after, uint64_t overhead, uint64_t elems,
-                        const ErrorStats& e, bool any) {
-        std::snprintf(line, sizeof line, "%-9s  %11s  %11s  %11s  %6s  %10s  %8s\n", name, formatBytes(before).c_str(),
-                      formatBytes(after).c_str(), formatBytes(overhead).c_str(),
-                      elems ? formatBitsPerWeight(after, elems).c_str() : "-", any ? sci(e.rmse).c_str() : "-",
-                      any ? sqnrText(e.sqnrDb).c_str() : "-");
+    auto roleLine = [&](const char* name, const RoleShare& s, uint64_t overhead, const ErrorStats& e, bool any) {
+        char share[48], bpw[48];
+        std::snprintf(share, sizeof share, "%.1f%% -> %.1f%%", s.shareBefore, s.shareAfter);
+        if (s.elements) std::snprintf(bpw, sizeof bpw, "%.2f -> %.2f", s.bitsBefore, s.bitsAfter);
+        else std::snprintf(bpw, sizeof bpw, "-");
+        std::snprintf(line, sizeof line, "%-9s  %11s  %11s  %15s  %11s  %13s  %10s  %8s\n", name,
+                      formatBytes(s.before).c_str(), formatBytes(s.after).c_str(), share, formatBytes(overhead).c_str(),
+                      bpw, any ? sci(e.rmse).c_str() : "-", any ? sqnrText(e.sqnrDb).c_str() : "-");
         out += line;
     };
     for (int r = 0; r < kRoleCount; ++r)
-        roleLine(std::string(roleName(Role(r))).c_str(), t.before.byRole[size_t(r)], t.after.byRole[size_t(r)],
-                 t.overhead.byRole[size_t(r)], t.elements[size_t(r)], a.roleError[size_t(r)], t.quantized[size_t(r)] > 0);
+        roleLine(std::string(roleName(Role(r))).c_str(), shares.byRole[size_t(r)], t.overhead.byRole[size_t(r)],
+                 a.roleError[size_t(r)], t.quantized[size_t(r)] > 0);
     ErrorSums bodySums = a.roleError[int(Role::Attention)].sums;
     bodySums += a.roleError[int(Role::Mlp)].sums;
-    roleLine("body", t.before.body(), t.after.body(), t.overhead.body(),
-             t.elements[int(Role::Attention)] + t.elements[int(Role::Mlp)], ErrorStats::fromSums(bodySums),
-             bodySums.count > 0);
-    uint64_t allElems = 0;
-    for (auto e : t.elements) allElems += e;
-    roleLine("total", t.before.total, t.after.total, t.overhead.total, allElems, a.totalError, a.totalError.count > 0);
+    roleLine("body", shares.body, t.overhead.body(), ErrorStats::fromSums(bodySums), bodySums.count > 0);
+    roleLine("total", shares.total, t.overhead.total, a.totalError, a.totalError.count > 0);
     if (info.tie) out += "\ntie: " + info.tie->describe() + "; the pair is quantized once (head counts 0 bytes)\n";
     return out;
 }

@@ -7,7 +7,9 @@
 //   bits_per_weight, mse, rmse, max_abs_error, sqnr_db (null when the error is 0), cosine, rel_frobenius,
 //   frac_clipped, frac_zeroed}],
 //   roles {embedding, head, attention, mlp, body, norm, other, total: {bytes_before, bytes, overhead,
-//   quantized_tensors, mse, rmse, max_abs_error, sqnr_db, cosine, rel_frobenius, frac_clipped, frac_zeroed}},
+//   quantized_tensors, share_before_pct, share_pct (percent of the model's total before / after, 0..100),
+//   bits_per_weight_before, bits_per_weight (metadata included; 0 without parameters), mse, rmse,
+//   max_abs_error, sqnr_db, cosine, rel_frobenius, frac_clipped, frac_zeroed}},
 //   footprint {before, after, after_overhead: {embedding, head, attention, mlp, body, norm, other, total}},
 //   warnings[].
 // Byte totals are sums of the per-tensor values (a tied head counts 0 under head), so they always add up.
