@@ -88,7 +88,7 @@ json quantizeReportJson(const Checkpoint& c, const ModelInfo& info, const Resolv
                   {"dtype", dtypeName(t.dtype)},
                   {"scheme", at.scheme.empty() ? std::string(kKeepScheme) : at.scheme},
                   {"requested", p.requested},
-                  {"rule", p.rule >= 0 ? json(p.rule) : json(nullptr)},
+                  {"rule", p.rule >= 0 ? json(p.rule + 1) : json(nullptr)},  // counted from 1
                   {"bytes", at.bytes.total()},
                   {"bytes_before", at.tiedTo >= 0 || e.tiedTo >= 0 ? uint64_t(0) : t.bytes},
                   {"overhead", at.bytes.overhead()}};
@@ -142,7 +142,7 @@ std::string quantizeReportText(const Checkpoint& c, const ModelInfo& info, const
     out += c.path + " (" + std::string(fileFormatName(c.format)) + "), " + std::to_string(c.tensors.size()) +
            " tensors, " + std::to_string(resolved.map.rules.size()) + " rules:\n";
     for (size_t k = 0; k < resolved.map.rules.size(); ++k)
-        out += "  rules[" + std::to_string(k) + "] " + resolved.map.rules[k].describe() + "\n";
+        out += "  rule " + std::to_string(k + 1) + ": " + resolved.map.rules[k].describe() + "\n";
     out += "\n";
     size_t nameWidth = 6;
     for (const auto& t : c.tensors) nameWidth = std::max(nameWidth, std::min<size_t>(t.name.size(), 60));

@@ -2,7 +2,8 @@
 // The `quantize` report shared by `quantscope-cli quantize` and the GUI's export: per-tensor scheme, bytes
 // and error, per-role totals, footprint before/after. JSON keys are a public interface:
 //   model, format, map {version, rules}, tensors[{name, role, layer (null outside blocks), shape, dtype (as
-//   stored), scheme ("keep" when stored as is), requested, rule (null when none), fallback (only when it fell
+//   stored), scheme ("keep" when stored as is), requested, rule (the governing rule counted from 1, as in the
+//   map editor and the warnings; null when none), fallback (only when it fell
 //   back), tied_to (only for a tied head), bytes (after; 0 for a tied head), bytes_before, overhead,
 //   bits_per_weight, mse, rmse, max_abs_error, sqnr_db (null when the error is 0), cosine, rel_frobenius,
 //   frac_clipped, frac_zeroed}],

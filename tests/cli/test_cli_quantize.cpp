@@ -197,6 +197,27 @@ private slots:
         QVERIFY(r.out.isEmpty());
         QVERIFY(!QFile::exists("/tmp/unused-qs-types.txt"));
     }
+    void quantize_alreadyQuantizedGguf_warnsLikeAllowRequantize() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-gguf/stories260K-Q4_K_M.gguf");
+        auto j = runCli({"quantize", model, "--rule", "all=q8_0", "--json"});
+        QVERIFY2(j.exitCode == 0, j.err.constData());
+        const QJsonArray warnings = parseObject(j.out)["warnings"].toArray();
+        int requant = 0;
+        for (const auto& w : warnings)
+            if (w.toString().startsWith("re-quantizing ")) {
+                ++requant;
+                QVERIFY(w.toString().contains("--allow-requantize"));
+                QVERIFY(w.toString().contains("precision lost earlier cannot come back"));
+                QVERIFY(w.toString().contains("measured against the stored"));
+            }
+        QCOMPARE(requant, 1);
+        auto text = runCli({"quantize", model, "--rule", "all=q8_0"});
+        QVERIFY(QString::fromUtf8(text.err).contains("warning: re-quantizing "));
+        // A float model says nothing of the kind.
+        QS_REQUIRE_ASSET(f32, "models/stories260K-llama2c/stories260K.bin");
+        auto plain = runCli({"quantize", f32, "--rule", "all=q8_0", "--json"});
+        QVERIFY(!QString::fromUtf8(plain.out).contains("re-quantizing"));
+    }
 };
 
 QTEST_GUILESS_MAIN(TestCliQuantize)
