@@ -317,6 +317,8 @@ void MapEditorDock::chooseExportJson() {
 }
 
 void MapEditorDock::chooseExportLlamaCpp() {
+    // Refuse a map llama.cpp cannot take (nf4, intN, ...) before asking for a file name.
+    if (!llamaCppExportable()) return;
     const QString path = QFileDialog::getSaveFileName(this, tr("Export llama.cpp Tensor Types"), lastDirectory(),
                                                       tr("Text files (*.txt);;All files (*)"));
     if (path.isEmpty()) return;
@@ -349,6 +351,22 @@ bool MapEditorDock::exportJson(const QString& path) {
     }
     m_log->info(name, res ? tr("Exported the map and the scheme of every tensor to %1").arg(path)
                           : tr("Exported the map to %1 (no model loaded: rules only)").arg(path));
+    return true;
+}
+
+bool MapEditorDock::llamaCppExportable() {
+    const QString source = m_document->hasModel() ? QFileInfo(m_document->path()).fileName() : kSource;
+    const qs::ResolvedMap* res = m_document->resolvedMap();
+    if (!res) {
+        m_log->error(source, tr("The llama.cpp tensor-type file names every tensor: load a model first"));
+        return false;
+    }
+    const qs::Checkpoint& ckpt = *m_document->checkpoint();
+    auto text = qs::llamaCppTensorTypes(*res, ckpt.tensors, *m_document->info(), ckpt.format == qs::FileFormat::Gguf);
+    if (!text) {
+        m_log->error(source, tr("Cannot export for llama.cpp: %1").arg(toQ(text.message())));
+        return false;
+    }
     return true;
 }
 
@@ -397,6 +415,14 @@ void MapEditorDock::refreshStatus() {
             m_warnings->addItem(item);
         }
     m_warnings->setVisible(m_warnings->count() > 0);
+    // Re-quantizing an already quantized file: said once in the log whenever the count changes.
+    const size_t requantized = res ? res->requantized.size() : 0;
+    if (requantized != m_requantizedLogged) {
+        m_requantizedLogged = requantized;
+        if (requantized > 0)
+            for (const std::string& w : res->warnings)
+                if (w.rfind("re-quantizing ", 0) == 0) m_log->warning(kSource, toQ(w));
+    }
 
     m_remove->setEnabled(rules > 0);
     m_up->setEnabled(currentRule() > 0);

@@ -51,6 +51,9 @@ public:
     bool importMap(const QString& path);
     bool exportJson(const QString& path);
     bool exportLlamaCpp(const QString& path);
+    // Whether the map can be written for llama.cpp (ggml types only); logs why not. The export action asks
+    // this before its file dialog.
+    bool llamaCppExportable();
 
 private:
     void buildActions();
@@ -76,6 +79,7 @@ private:
     QTableView* m_ruleView;
     QTableView* m_resolvedView;
     QLabel* m_hint;
+    size_t m_requantizedLogged = 0;  // re-quantized tensor count last said in the log
     QListWidget* m_warnings;
     QLabel* m_resolvedTitle;
     QMenu* m_presetMenu = nullptr;
