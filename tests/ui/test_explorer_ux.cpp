@@ -11,6 +11,8 @@
 //   span the ramp, and the legend goes with the data (a cancelled first run leaves none);
 // - tensor names: one label ("L3 · self_attn.q_proj", full name in the tooltip) in the tree, the layer
 //   table and the map table;
+// - layout: the window goes down to 960x600 with a model loaded (every view), Ctrl+1..4 switch the tabs, the
+//   llama.cpp export refuses nf4 before any file dialog;
 // - one rule numbering (from 1): the map table, the tie-conflict warning and the exported JSON agree.
 #include <QApplication>
 #include <QFile>
@@ -35,7 +37,15 @@
 #include "ui/footprint/footprint_view.h"
 #include "core/quant/quant_map_export.h"
 #include "ui/jobs/job.h"
+#include "ui/mapeditor/map_editor_dock.h"
+#include "ui/mapeditor/map_rule_model.h"
 #include "ui/mapeditor/resolved_tensor_model.h"
+#include <QComboBox>
+#include <QLineEdit>
+#include <QTableView>
+#include <QDockWidget>
+#include <QAction>
+#include <QTabWidget>
 #include "ui/tree/model_tree_dock.h"
 #include "ui/tree/model_tree_model.h"
 #include "ui/util/tensor_label.h"
@@ -396,6 +406,93 @@ private slots:
         QCOMPARE(table.index(q3, ResolvedTensorModel::TensorColumn).data().toString(), QStringLiteral("L3 · self_attn.q_proj"));
         QCOMPARE(table.index(q3, ResolvedTensorModel::TensorColumn).data(Qt::ToolTipRole).toString(),
                  QStringLiteral("model.layers.3.self_attn.q_proj.weight"));
+    }
+
+    void layout_fitsIn960x600_tabShortcuts_exportRefusesBeforeDialog() {
+        QS_REQUIRE_ASSET(path, kLlama2c);
+        makeWindow(/*useSettings=*/false);
+        QVERIFY(load(path));
+        m_window->resize(960, 600);
+        QTest::qWait(50);
+        for (QDockWidget* d : m_window->findChildren<QDockWidget*>())
+            qInfo("%s min %dx%d", qPrintable(d->objectName()), d->minimumSizeHint().width(), d->minimumSizeHint().height());
+        qInfo("centre min %dx%d", m_window->centralWidget()->minimumSizeHint().width(),
+              m_window->centralWidget()->minimumSizeHint().height());
+        QCOMPARE(m_window->size(), QSize(960, 600));
+        for (const QString& view : {"footprint", "histogram", "layers", "outliers", "map", "tree", "chat"}) {
+            m_window->views().show(view);
+            QTest::qWait(20);
+            QVERIFY2(m_window->size() == QSize(960, 600), qPrintable(view));
+        }
+
+        // Ctrl+1 .. Ctrl+4 pick the central tabs.
+        auto* tabs = m_window->findChild<QTabWidget*>(QStringLiteral("centralTabs"));
+        QVERIFY(tabs);
+        for (int i = tabs->count(); i >= 1; --i) {
+            QTest::keyClick(m_window.get(), Qt::Key(Qt::Key_0 + i), Qt::ControlModifier);
+            QCOMPARE(tabs->currentIndex(), i - 1);
+        }
+
+        // An nf4 map cannot go to llama.cpp: the export says so in the log and no file dialog opens.
+        QVERIFY(m_window->mapEditor()->applyPreset(QStringLiteral("nf4")));
+        bool dialogShown = false;
+        QTimer guard;
+        guard.setInterval(10);
+        QObject::connect(&guard, &QTimer::timeout, [&dialogShown] {
+            if (QWidget* modal = QApplication::activeModalWidget()) {
+                dialogShown = true;
+                modal->close();
+            }
+        });
+        guard.start();
+        QAction* exportAction = nullptr;
+        for (QAction* a : m_window->mapEditor()->findChildren<QAction*>())
+            if (a->text().startsWith(QStringLiteral("Export llama.cpp"))) exportAction = a;
+        QVERIFY(exportAction);
+        exportAction->trigger();
+        QTest::qWait(50);
+        QVERIFY(!dialogShown);
+        QCOMPARE(logEntriesWith(m_window->logModel(), QStringLiteral("Cannot export for llama.cpp")), 1);
+        doc()->undoStack()->setClean();
+    }
+
+    void addRule_insertsNextUsefulRule_oneEnterCommitsTypedScheme() {
+        QS_REQUIRE_ASSET(path, kLlama2c);
+        makeWindow(/*useSettings=*/false);
+        QVERIFY(load(path));
+        MapEditorDock* editor = m_window->mapEditor();
+        editor->show();
+        editor->raise();
+        QAction* add = nullptr;
+        for (QAction* a : editor->findChildren<QAction*>())
+            if (a->text().remove(QLatin1Char('&')).startsWith(QStringLiteral("Add"))) add = a;
+        QVERIFY(add);
+        add->trigger();
+        add->trigger();
+        add->trigger();
+        // body, then the embedding; the head is tied to it (skipped); attention and mlp are in the body: norm.
+        const auto& rules = doc()->quantMap().rules;
+        QCOMPARE(rules.size(), size_t(3));
+        QCOMPARE(int(rules[0].role), int(qs::RuleRole::Body));
+        QCOMPARE(rules[0].scheme, std::string("q4_K"));
+        QCOMPARE(int(rules[1].role), int(qs::RuleRole::Embedding));
+        QCOMPARE(rules[1].scheme, std::string("q8_0"));
+        QCOMPARE(int(rules[2].role), int(qs::RuleRole::Norm));
+
+        // A typed scheme: one Enter commits it.
+        auto* view = editor->findChild<QTableView*>(QStringLiteral("mapRuleView"));
+        QVERIFY(view);
+        const QModelIndex cell = view->model()->index(0, MapRuleModel::SchemeColumn);
+        view->setCurrentIndex(cell);
+        view->edit(cell);
+        QTest::qWait(20);
+        auto* combo = view->findChild<QComboBox*>();
+        QVERIFY(combo && combo->isEditable());
+        combo->lineEdit()->selectAll();
+        QTest::keyClicks(combo->lineEdit(), QStringLiteral("q5_0"));
+        QTest::keyClick(combo->lineEdit(), Qt::Key_Return);
+        QTRY_COMPARE(doc()->quantMap().rules[0].scheme, std::string("q5_0"));
+        doc()->undoStack()->setClean();
     }
 
     void session_rejectsFilesThatAreNotSessions() {

@@ -254,10 +254,42 @@ int MapEditorDock::currentRule() const {
     return i.isValid() ? i.row() : -1;
 }
 
-void MapEditorDock::addRule() {
+qs::QuantRule MapEditorDock::nextUsefulRule() const {
+    // The first role the map has no rule for, with the scheme a person would start from (the body at q4_K,
+    // the embedding at q8_0, an untied head at q6_K: llama.cpp's Q4_K_M choices); the body again when every
+    // role has one. A tied head follows the embedding, so it is skipped.
+    struct Candidate {
+        qs::RuleRole role;
+        const char* scheme;
+    };
+    static const Candidate kOrder[] = {{qs::RuleRole::Body, "q4_K"},      {qs::RuleRole::Embedding, "q8_0"},
+                                       {qs::RuleRole::Head, "q6_K"},      {qs::RuleRole::Attention, "q4_K"},
+                                       {qs::RuleRole::Mlp, "q4_K"},       {qs::RuleRole::Norm, "f16"}};
+    const qs::QuantMap& map = m_document->quantMap();
+    auto has = [&](qs::RuleRole r) {
+        for (const qs::QuantRule& rule : map.rules)
+            if (rule.role == r || rule.role == qs::RuleRole::All ||
+                (r != qs::RuleRole::Norm && r != qs::RuleRole::Embedding && r != qs::RuleRole::Head &&
+                 rule.role == qs::RuleRole::Body))
+                return true;
+        return false;
+    };
+    const bool tied = m_document->info() && m_document->info()->tie.has_value();
     qs::QuantRule rule;
     rule.role = qs::RuleRole::Body;
     rule.scheme = "q4_K";
+    for (const Candidate& c : kOrder) {
+        if (c.role == qs::RuleRole::Head && tied) continue;
+        if (has(c.role)) continue;
+        rule.role = c.role;
+        rule.scheme = c.scheme;
+        break;
+    }
+    return rule;
+}
+
+void MapEditorDock::addRule() {
+    const qs::QuantRule rule = nextUsefulRule();
     const int at = currentRule() >= 0 ? currentRule() + 1 : -1;
     const int row = m_rules->addRule(rule, at);
     m_ruleView->setCurrentIndex(m_rules->index(row, MapRuleModel::SchemeColumn));

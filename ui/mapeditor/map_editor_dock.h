@@ -10,6 +10,8 @@
 
 #include <QDockWidget>
 
+#include "core/quant/quant_map.h"
+
 class QAction;
 class QLabel;
 class QListWidget;
@@ -59,6 +61,8 @@ private:
     void buildActions();
     void buildPresetMenu();
     void addRule();
+    // What Add inserts: the first role without a rule (see the definition).
+    qs::QuantRule nextUsefulRule() const;
     void removeSelectedRule();
     void moveSelectedRule(int delta);
     void chooseImport();
