@@ -13,6 +13,7 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
+#include <QScrollArea>
 #include <QSettings>
 #include <QStackedWidget>
 #include <QStatusBar>
@@ -51,6 +52,18 @@ constexpr int kLayoutVersion = 3;  // bump when docks are added/renamed so stale
 const QString kGeometryKey = QStringLiteral("mainWindow/geometry");
 const QString kStateKey = QStringLiteral("mainWindow/state");
 const QString kLastDirKey = QStringLiteral("lastDirectory");
+
+// `content` inside a frameless scroll area that resizes it: the area's minimum is small, so a panel or the
+// centre no longer sets the window's minimum size (the window works from about 960x600); below the
+// content's own minimum it scrolls instead.
+QScrollArea* scrolled(QWidget* content) {
+    auto* area = new QScrollArea;
+    area->setObjectName(content->objectName() + QStringLiteral("Scroll"));
+    area->setFrameShape(QFrame::NoFrame);
+    area->setWidgetResizable(true);
+    area->setWidget(content);
+    return area;
+}
 
 // The local paths among dropped URLs.
 QStringList localPaths(const QMimeData* mime) {
@@ -144,7 +157,7 @@ void MainWindow::createCentre() {
     m_centre = new QStackedWidget;
     m_centre->addWidget(m_empty);
     m_centre->addWidget(m_tabs);
-    setCentralWidget(m_centre);
+    setCentralWidget(scrolled(m_centre));
     connect(m_empty, &EmptyStateView::openFileRequested, this, &MainWindow::chooseFile);
     connect(m_empty, &EmptyStateView::openFolderRequested, this, &MainWindow::chooseFolder);
 }
@@ -173,6 +186,11 @@ void MainWindow::createDocks() {
     addDockWidget(Qt::BottomDockWidgetArea, m_chatDock);
     tabifyDockWidget(m_logDock, m_chatDock);
     m_logDock->raise();
+    for (QDockWidget* dock : {static_cast<QDockWidget*>(m_treeDock), static_cast<QDockWidget*>(m_mapDock),
+                              static_cast<QDockWidget*>(m_logDock), m_chatDock}) {
+        QWidget* content = dock->widget();
+        dock->setWidget(scrolled(content));
+    }
     setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
     setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
     resizeDocks({m_treeDock, m_summaryDock}, {400, 250}, Qt::Horizontal);
@@ -333,7 +351,7 @@ void MainWindow::registerViews() {
         },
         [this] {
             // The screenshot is about the conversation: give the chat the whole middle column.
-            m_centre->hide();
+            centralWidget()->hide();
             m_summaryDock->hide();
             m_mapDock->hide();
             // After the layout has taken the hidden widgets into account.

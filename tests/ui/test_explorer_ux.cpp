@@ -424,6 +424,13 @@ private slots:
             QTest::qWait(20);
             QVERIFY2(m_window->size() == QSize(960, 600), qPrintable(view));
         }
+        // The "Measured after quantizing" box does not grow the window.
+        m_window->views().show(QStringLiteral("footprint"));
+        m_window->footprintView()->setMeasuredText(
+            QStringLiteral("<b>Measured after quantizing</b> (35 tensors): SQNR 22.9 dB, a long line that wraps ") +
+            QString(200, QLatin1Char('x')));
+        QTest::qWait(30);
+        QCOMPARE(m_window->size(), QSize(960, 600));
 
         // Ctrl+1 .. Ctrl+4 pick the central tabs.
         auto* tabs = m_window->findChild<QTabWidget*>(QStringLiteral("centralTabs"));
