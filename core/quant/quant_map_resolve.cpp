@@ -59,7 +59,8 @@ int winningRule(const QuantMap& map, const Candidate& c, std::vector<bool>& used
 }
 
 std::string ruleLabel(const QuantMap& map, int k) {
-    return "rules[" + std::to_string(k) + "] (" + map.rules[size_t(k)].describe() + ")";
+    // People count rules from 1, as the map editor's table and the exported JSON's "rule" do.
+    return "rule " + std::to_string(k + 1) + " (" + map.rules[size_t(k)].describe() + ")";
 }
 
 // Fills plan.scheme/requested/fallbackReason for a tensor governed by rule `win` (-1: none).
@@ -94,6 +95,29 @@ Status choose(const QuantMap& map, int win, const TensorInfo& t, TensorPlan& pla
                            (plan.scheme.empty() ? std::string("no fallback accepts the shape, it stays as stored")
                                                 : "using " + plan.scheme + " instead"));
     return {};
+}
+
+bool storedQuantized(DType t) {
+    return t != DType::F64 && t != DType::F32 && t != DType::F16 && t != DType::BF16;
+}
+
+// One warning for every tensor quantized again (see ResolvedMap::requantized), llama-quantize's wording.
+void noteRequantized(const std::vector<TensorInfo>& tensors, ResolvedMap& out) {
+    std::map<std::string, int> byType;
+    for (size_t i = 0; i < tensors.size(); ++i) {
+        const TensorPlan& p = out.tensors[i];
+        if (!p.quantized() || !storedQuantized(tensors[i].dtype)) continue;
+        out.requantized.push_back(int(i));
+        ++byType[std::string(dtypeName(tensors[i].dtype))];
+    }
+    if (out.requantized.empty()) return;
+    std::string types;
+    for (const auto& [name, n] : byType) types += (types.empty() ? "" : ", ") + std::to_string(n) + " " + name;
+    out.warnings.push_back("re-quantizing " + std::to_string(out.requantized.size()) +
+                           " tensor(s) already stored quantized (" + types +
+                           "), as llama-quantize --allow-requantize would: precision lost earlier cannot come "
+                           "back, and the errors are measured against the stored (already quantized) values, "
+                           "not the original weights");
 }
 
 }  // namespace
@@ -224,8 +248,12 @@ Result<ResolvedMap> resolveMap(const QuantMap& map, const std::vector<TensorInfo
         hp.fallbackReason = ep.fallbackReason;
         hp.tiedTo = emb;
     }
+    noteRequantized(tensors, out);
     for (size_t k = 0; k < map.rules.size(); ++k)
-        if (!used[k]) out.warnings.push_back(ruleLabel(map, int(k)) + " matches no tensor of this model");
+        if (!used[k]) {
+            out.unusedRules.push_back(int(k));
+            out.warnings.push_back(ruleLabel(map, int(k)) + " matches no tensor of this model");
+        }
     return out;
 }
 

@@ -245,7 +245,7 @@ private slots:
             {"role":"attention","scheme":"q4_0"}, {"role":"body","scheme":"q8_0"}]})"), s);
         QCOMPARE(schemeOf(rev, s, "blk.0.attn_q.weight"), std::string("q8_0"));
         QVERIFY(std::any_of(rev.warnings.begin(), rev.warnings.end(),
-                            [](const std::string& w) { return w.find("rules[0]") != std::string::npos &&
+                            [](const std::string& w) { return w.find("rule 1 (") != std::string::npos &&
                                                               w.find("matches no tensor") != std::string::npos; }));
     }
 
@@ -354,7 +354,7 @@ private slots:
         const auto it = std::find_if(r.warnings.begin(), r.warnings.end(),
                                      [](const std::string& w) { return w.find("tied embedding/head") != std::string::npos; });
         QVERIFY(it != r.warnings.end());
-        QVERIFY2(it->find("rules[0]") != std::string::npos && it->find("rules[1]") != std::string::npos, it->c_str());
+        QVERIFY2(it->find("rule 1 (") != std::string::npos && it->find("rule 2 (") != std::string::npos, it->c_str());
         // The head rule later: it governs the pair.
         ResolvedMap h = resolveOrDie(mapOf(R"({"version":1,"rules":[
             {"role":"embedding","scheme":"q8_0"}, {"role":"head","scheme":"q4_0"}]})"), s);

@@ -9,6 +9,7 @@
 #include "core/tensor/dtype.h"
 #include "ui/document.h"
 #include "ui/util/format.h"
+#include "ui/util/tensor_label.h"
 #include "ui/util/role_style.h"
 
 namespace qsui {
@@ -107,7 +108,7 @@ QVariant ResolvedTensorModel::data(const QModelIndex& index, int role) const {
 
     if (role == Qt::DisplayRole) {
         switch (c) {
-            case TensorColumn: return toQ(t.name);
+            case TensorColumn: return tensorLabel(t.name, e.layer);
             case RoleColumn: return roleLabel(e.role);
             case LayerColumn: return e.layer >= 0 ? QVariant(e.layer) : QVariant(QStringLiteral("—"));
             case SchemeColumn: {
@@ -135,6 +136,7 @@ QVariant ResolvedTensorModel::data(const QModelIndex& index, int role) const {
         }
     }
     if (role == Qt::ToolTipRole) {
+        if (c == TensorColumn) return toQ(t.name);  // the label elides the prefix
         if (c == FallbackColumn || c == SchemeColumn) {
             if (!p.fallbackReason.empty())
                 return tr("Rule %1 asked for %2, which cannot take this tensor (%3); it uses %4")
