@@ -47,6 +47,8 @@ public:
                     return Error{where(m_ckpt, i) + ": quantized as [" + std::to_string(qw.tensor->rows) + ", " +
                                  std::to_string(qw.tensor->cols) + "], expected [" + std::to_string(rows) + ", " +
                                  std::to_string(cols) + "]"};
+                if (m_options.quantized == WeightLoadOptions::Quantized::Native)
+                    if (auto packed = packedWeights(qw.tensor)) return packed;
                 if (m_options.quantized == WeightLoadOptions::Quantized::PerRowBlock)
                     return std::shared_ptr<const LinearWeights>(std::make_shared<QuantizedLinearWeights>(qw.tensor, qw.scheme));
                 return dequantizeOnce(*qw.tensor, *qw.scheme, m_arena);
@@ -59,6 +61,14 @@ public:
                 reinterpret_cast<uintptr_t>(data->bytes.data()) % alignof(float) == 0)
                 return std::shared_ptr<const LinearWeights>(std::make_shared<FloatLinearWeights>(
                     rows, cols, reinterpret_cast<const float*>(data->bytes.data()), data->owner, "f32 (mapped)"));
+        }
+        if (m_options.quantized == WeightLoadOptions::Quantized::Native && t.dtype != DType::F32 && t.file >= 0 &&
+            PackedLinearWeights::supports(t.dtype, cols)) {
+            auto data = m_ckpt.data(size_t(i));
+            if (!data) return data.error();
+            if (dtypeBytes(t.dtype, uint64_t(rows * cols)) == data->bytes.size())
+                return std::shared_ptr<const LinearWeights>(std::make_shared<PackedLinearWeights>(
+                    rows, cols, t.dtype, data->bytes, data->owner, 0));
         }
         if (t.dtype != DType::F32 && m_options.quantized == WeightLoadOptions::Quantized::PerRowBlock &&
             dtypeConvertibleToFloat(t.dtype)) {

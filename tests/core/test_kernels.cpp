@@ -73,6 +73,30 @@ void addTypeRows() {
     for (DType t : kTypes) QTest::newRow(std::string(dtypeName(t)).c_str()) << int(t);
 }
 
+// The engine on `path` in the native mode against the float path (dequantized once): KLD and top-1.
+PerplexityResult nativeAgainstFloat(const std::string& path, const std::string& text, const QuantizedWeightMap* map) {
+    InferenceLoadOptions o;
+    o.weights.quantized = WeightLoadOptions::Quantized::DequantizeOnce;
+    auto m = openInferenceModel(path, o, nullptr);
+    if (!m) qFatal("%s", m.message().c_str());
+    WeightLoadOptions native, once;
+    once.quantized = WeightLoadOptions::Quantized::DequantizeOnce;
+    auto a = loadModelWeights(*m->checkpoint, m->info, map, native, nullptr);
+    auto b = loadModelWeights(*m->checkpoint, m->info, map, once, nullptr);
+    if (!a || !b) qFatal("load failed");
+    Transformer fast(*a, nullptr), reference(*b, nullptr);
+    PerplexityOptions po;
+    po.protocol = PplProtocol::Documents;
+    po.context = 128;  // stories260K's context
+    auto r = evaluatePerplexity(fast, *m->tokenizer, text, po, {}, &reference);
+    if (!r) qFatal("%s", r.message().c_str());
+    int nativeMatrices = 0;
+    for (const auto& l : (*a)->layers)
+        nativeMatrices += QString::fromStdString(l.wq->describe()).contains("native");
+    if (nativeMatrices == 0) qFatal("no matrix of %s ran natively", path.c_str());
+    return *r;
+}
+
 }  // namespace
 
 class TestKernels : public QObject {
@@ -187,6 +211,55 @@ private slots:
         tbb::task_arena arena(2);
         matmul(w, x.data(), 9, parallel.data(), &arena);
         QCOMPARE(parallel, serial);
+    }
+
+    // The engine: stories260K's llama-quantize Q4_K_M GGUF (q5_0/q8_0 tensors: its rows are too short for
+    // K-quants) and q4_0/q8_0 maps over the llama2.c float checkpoint, native against dequantized-once.
+    void stories260K_nativeStaysCloseToFloatPath_data() {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<QString>("scheme");
+        QTest::addColumn<double>("maxKld");
+        QTest::addColumn<double>("minTop1");
+        QTest::newRow("Q4_K_M gguf") << "models/stories260K-gguf/stories260K-Q4_K_M.gguf" << "" << 0.002 << 0.97;
+        QTest::newRow("q8_0 map") << "models/stories260K-llama2c/stories260K.bin" << "q8_0" << 0.002 << 0.97;
+        QTest::newRow("q4_0 map") << "models/stories260K-llama2c/stories260K.bin" << "q4_0" << 0.002 << 0.97;
+    }
+    void stories260K_nativeStaysCloseToFloatPath() {
+        QFETCH(QString, model);
+        QFETCH(QString, scheme);
+        QFETCH(double, maxKld);
+        QFETCH(double, minTop1);
+        QS_REQUIRE_ASSET(path, model);
+        QS_REQUIRE_ASSET(textPath, "data/tinystories/tinystories_sample.txt");
+        QFile f(textPath);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const std::string text = f.readAll().toStdString();
+        QuantizedWeightMap map;
+        std::unique_ptr<InferenceModel> holder;
+        if (!scheme.isEmpty()) {
+            InferenceLoadOptions o;
+            o.weights.quantized = WeightLoadOptions::Quantized::DequantizeOnce;
+            auto m = openInferenceModel(path.toStdString(), o, nullptr);
+            QVERIFY(m.ok());
+            const auto sch = findScheme(scheme.toStdString());
+            const Checkpoint& ck = *m->checkpoint;
+            for (size_t i = 0; i < ck.tensors.size(); ++i) {
+                const TensorInfo& ti = ck.tensors[i];
+                if (ti.shape.size() != 2 || m->info.entries[i].kind == TensorKind::RopeTable ||
+                    !sch->accepts(ti.shape[0], ti.shape[1]))
+                    continue;
+                auto values = ck.toFloat(i);
+                QVERIFY(values.ok());
+                auto q = sch->quantize(*values, ti.shape[0], ti.shape[1], ti.name);
+                QVERIFY(q.ok());
+                map[int(i)] = {std::make_shared<QuantizedTensor>(std::move(q.value())), sch};
+            }
+        }
+        const PerplexityResult r = nativeAgainstFloat(path.toStdString(), text, scheme.isEmpty() ? nullptr : &map);
+        qInfo("%s %s: native vs dequantized once: KLD %.3g, top-1 %.4f, ppl %.4f vs %.4f", qPrintable(model),
+              qPrintable(scheme), r.kld, r.top1, r.ppl, r.referencePpl);
+        QVERIFY(r.kld >= 0 && r.kld < maxKld);
+        QVERIFY(r.top1 >= minTop1);
     }
 };
 
