@@ -50,6 +50,8 @@ public:
     virtual std::string describe() const = 0;
     // Bytes this object holds in memory beyond the checkpoint's mapping.
     virtual uint64_t ownedBytes() const = 0;
+    // Bytes of weights one full product reads (the stored, packed or float form it computes from).
+    virtual uint64_t weightBytes() const = 0;
     // Rows a parallel task should take at least (quantized blocks prefer whole row blocks).
     virtual int64_t rowGrain() const { return 16; }
 
@@ -76,6 +78,7 @@ public:
     void copyRow(int64_t r, float* dst) const override;
     std::string describe() const override { return m_what; }
     uint64_t ownedBytes() const override { return uint64_t(m_owned.size()) * sizeof(float); }
+    uint64_t weightBytes() const override { return uint64_t(rows() * cols()) * sizeof(float); }
     const float* data() const { return m_data; }
 
 private:
@@ -94,6 +97,7 @@ public:
     void copyRow(int64_t r, float* dst) const override;
     std::string describe() const override;
     uint64_t ownedBytes() const override { return uint64_t(m_tensor->data.size()); }
+    uint64_t weightBytes() const override { return uint64_t(m_tensor->data.size()); }
     int64_t rowGrain() const override { return kBlockRows; }
 
 private:
@@ -114,6 +118,7 @@ public:
     void copyRow(int64_t r, float* dst) const override;
     std::string describe() const override;
     uint64_t ownedBytes() const override { return 0; }
+    uint64_t weightBytes() const override { return m_bytes.size(); }
     int64_t rowGrain() const override { return kBlockRows; }
 
 private:
@@ -139,6 +144,7 @@ public:
     void copyRow(int64_t r, float* dst) const override;
     std::string describe() const override;
     uint64_t ownedBytes() const override { return m_ownedBytes; }
+    uint64_t weightBytes() const override { return m_bytes.size(); }
     int64_t rowGrain() const override { return 8; }
     size_t activationBytes(int64_t batch) const override;
     void prepareActivations(const float* x, int64_t batch, std::byte* act) const override;
