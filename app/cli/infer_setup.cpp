@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "core/infer/memory_plan.h"
 #include "core/infer/quantized_model.h"
 #include "core/quant/quant_map.h"
 
@@ -52,7 +53,10 @@ int openInference(const std::string& command, Args& args, int maxContext, Infere
     auto q = qs::quantizeForInference(*out.model.checkpoint, out.model.info, map, out.arena.get());
     if (!q) return fail(command, q.message());
     for (const auto& w : q->warnings) std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), w.c_str());
-    auto w = qs::loadModelWeights(*out.model.checkpoint, out.model.info, &q->tensors, options.weights, out.arena.get());
+    auto plan = qs::planWeightMemory(*out.model.checkpoint, out.model.info, &q->tensors, options.weights);
+    if (!plan) return fail(command, plan.message());
+    if (!plan->warning.empty()) std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), plan->warning.c_str());
+    auto w = qs::loadModelWeights(*out.model.checkpoint, out.model.info, &q->tensors, plan->options, out.arena.get());
     if (!w) return fail(command, w.message());
     out.weights = std::move(w.value());
     out.quantized = true;

@@ -49,7 +49,7 @@ public:
                                  std::to_string(cols) + "]"};
                 if (m_options.quantized == WeightLoadOptions::Quantized::Native)
                     if (auto packed = packedWeights(qw.tensor)) return packed;
-                if (m_options.quantized == WeightLoadOptions::Quantized::PerRowBlock)
+                if (perRowBlock())
                     return std::shared_ptr<const LinearWeights>(std::make_shared<QuantizedLinearWeights>(qw.tensor, qw.scheme));
                 return dequantizeOnce(*qw.tensor, *qw.scheme, m_arena);
             }
@@ -70,7 +70,7 @@ public:
                 return std::shared_ptr<const LinearWeights>(std::make_shared<PackedLinearWeights>(
                     rows, cols, t.dtype, data->bytes, data->owner, 0));
         }
-        if (t.dtype != DType::F32 && m_options.quantized == WeightLoadOptions::Quantized::PerRowBlock &&
+        if (t.dtype != DType::F32 && perRowBlock() &&
             dtypeConvertibleToFloat(t.dtype)) {
             auto data = m_ckpt.data(size_t(i));
             if (!data) return data.error();
@@ -107,6 +107,12 @@ public:
             }
         }
         return m_ckpt.toFloat(size_t(*idx));
+    }
+
+    // Tensors without a native kernel: decoded per row block (the mode, or Native under memory pressure).
+    bool perRowBlock() const {
+        return m_options.quantized == WeightLoadOptions::Quantized::PerRowBlock ||
+               (m_options.quantized == WeightLoadOptions::Quantized::Native && m_options.nonNativePerRowBlock);
     }
 
     static std::string shapeText(const std::vector<int64_t>& shape) {

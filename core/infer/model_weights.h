@@ -63,6 +63,9 @@ struct WeightLoadOptions {
     //  - PerRowBlock: decoded per block of rows at every use (packed memory, slow; same numbers as once).
     enum class Quantized { DequantizeOnce, PerRowBlock, Native };
     Quantized quantized = Quantized::Native;
+    // Native mode: tensors without a native kernel run per block of rows instead of being converted to float
+    // (set by planWeightMemory when the float copies would not fit; same numbers).
+    bool nonNativePerRowBlock = false;
     int maxContext = 0;  // cap on the context (KV cache length); 0 = the model's
 };
 

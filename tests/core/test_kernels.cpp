@@ -6,6 +6,7 @@
 // native path stays within a KLD / top-1 band of the float path. Skipped SIMD levels are printed.
 #include "core/infer/inference_model.h"
 #include "core/infer/linear_weights.h"
+#include "core/infer/memory_plan.h"
 #include "core/infer/perplexity.h"
 #include "core/infer/transformer.h"
 #include "core/quant/ggml/ggml_dequant.h"
@@ -260,6 +261,38 @@ private slots:
               qPrintable(scheme), r.kld, r.top1, r.ppl, r.referencePpl);
         QVERIFY(r.kld >= 0 && r.kld < maxKld);
         QVERIFY(r.top1 >= minTop1);
+    }
+
+    // The memory check before loading: a machine too small for the float copies of llama2.c Q8 tensors (no
+    // native kernel) runs them per row block in native mode, refuses --dequant once with the bytes needed, and
+    // a limit below even the KV cache refuses every mode; a generous machine leaves the options alone.
+    void memoryPlan_picksPackedPathOrRefuses() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K-q8.bin");
+        auto ck = openCheckpoint(path.toStdString());
+        QVERIFY(ck.ok());
+        const ModelInfo info = analyzeModel(**ck);
+        WeightLoadOptions native, once;
+        once.quantized = WeightLoadOptions::Quantized::DequantizeOnce;
+        // stories260K: 5 layers x 2 x 512 positions x 32 KV values x 4 bytes.
+        const uint64_t kv = 5ull * 2 * 512 * 32 * 4;
+        auto roomy = planWeightMemory(**ck, info, nullptr, native, MachineMemory{1ull << 40, 1ull << 40});
+        QVERIFY(roomy.ok() && roomy->warning.empty() && !roomy->options.nonNativePerRowBlock);
+        QCOMPARE(roomy->kvCacheBytes, kv);
+        QVERIFY(roomy->convertedBytes > 200000 * 4);  // the Q8 matrices as float
+        const MachineMemory tight{kv + 100000, 1ull << 40};
+        auto packed = planWeightMemory(**ck, info, nullptr, native, tight);
+        QVERIFY2(packed.ok(), packed ? "" : packed.message().c_str());
+        QVERIFY(packed->options.nonNativePerRowBlock && !packed->warning.empty());
+        auto w = loadModelWeights(**ck, info, nullptr, packed->options, nullptr);
+        QVERIFY(w.ok());
+        QVERIFY(QString::fromStdString((*w)->layers[0].wq->describe()).contains("decoded per"));
+        auto refused = planWeightMemory(**ck, info, nullptr, once, tight);
+        QVERIFY(!refused.ok());
+        QVERIFY(QString::fromStdString(refused.message()).contains("needs about"));
+        QVERIFY(QString::fromStdString(refused.message()).contains("--dequant native or rows"));
+        auto none = planWeightMemory(**ck, info, nullptr, native, MachineMemory{1ull << 40, kv / 2});
+        QVERIFY(!none.ok());
+        QVERIFY(QString::fromStdString(none.message()).contains("RLIMIT_AS"));
     }
 };
 
