@@ -25,7 +25,7 @@ const qscli::Command kCommands[] = {
 void usage(FILE* out) {
     std::fprintf(out, "usage: quantscope-cli COMMAND [ARGS]\n\ncommands:\n");
     for (const auto& c : kCommands) std::fprintf(out, "  %s\n", c.synopsis);
-    std::fprintf(out, "\n`quantscope-cli COMMAND --help` describes one command.\n");
+    std::fprintf(out, "\n`quantscope-cli COMMAND --help` describes one command; `quantscope-cli --version` prints the version.\n");
 }
 
 }  // namespace
@@ -37,6 +37,10 @@ int main(int argc, char** argv) {
     }
     if (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
         usage(stdout);
+        return qscli::kExitOk;
+    }
+    if (!std::strcmp(argv[1], "--version") || !std::strcmp(argv[1], "-v")) {
+        std::printf("quantscope-cli %s\n", QS_VERSION);
         return qscli::kExitOk;
     }
     for (const auto& c : kCommands)

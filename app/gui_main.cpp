@@ -2,10 +2,13 @@
 // quantscope: the desktop front end. Parses the command line, creates the application's TBB arena and job
 // runner, and shows the main window (or renders it to a PNG with --screenshot).
 #include <cstdio>
+#include <cstring>
 
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QSize>
+
+#include <memory>
 
 #include "ui/chat/chat_pane.h"
 #include "ui/jobs/job_runner.h"
@@ -27,18 +30,39 @@ QSize parseSize(const QString& text) {
     return okW && okH && w >= 320 && h >= 240 && w <= 8192 && h <= 8192 ? QSize(w, h) : QSize();
 }
 
+// --help and --version print and exit; they must work without a display (a terminal over ssh, a packaging
+// check), so they are answered by a QCoreApplication before any QApplication connects to a display server.
+bool onlyAsksForInfo(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i)
+        for (const char* flag : {"-h", "--help", "-?", "--help-all", "-v", "--version"})
+            if (!std::strcmp(argv[i], flag)) return true;
+    return false;
+}
+
+void setApplicationNames() {
+    QCoreApplication::setOrganizationName(QStringLiteral("QuantScope"));
+    QCoreApplication::setApplicationName(QStringLiteral("QuantScope"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(QS_VERSION));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    QApplication app(argc, argv);
-    QApplication::setOrganizationName(QStringLiteral("QuantScope"));
-    QApplication::setApplicationName(QStringLiteral("QuantScope"));
-    QApplication::setApplicationDisplayName(QStringLiteral("QuantScope"));
-    QApplication::setDesktopFileName(QStringLiteral("quantscope"));
+    std::unique_ptr<QCoreApplication> appHolder;
+    if (onlyAsksForInfo(argc, argv)) {
+        appHolder = std::make_unique<QCoreApplication>(argc, argv);
+    } else {
+        appHolder = std::make_unique<QApplication>(argc, argv);
+        QApplication::setApplicationDisplayName(QStringLiteral("QuantScope"));
+        QApplication::setDesktopFileName(QStringLiteral("quantscope"));
+    }
+    QCoreApplication& app = *appHolder;
+    setApplicationNames();
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("Explore LLM weight quantization."));
     parser.addHelpOption();
+    parser.addVersionOption();
     parser.addPositionalArgument(QStringLiteral("PATH"),
                                  QStringLiteral("A checkpoint file or folder to open (safetensors, GGUF, llama2.c "
                                                 ".bin, HDF5)."),

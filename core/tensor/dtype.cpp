@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The dtype table. Block sizes follow the block structs of ggml's ggml-common.h (QK_K = 256 super-blocks,
 // 32-value legacy blocks) and the GGUF type ids follow enum ggml_type in ggml.h (ids 4, 5, 31..33 and 36..38
-// are retired layouts that GGUF files no longer carry). Plain element sizes follow safetensors' Dtype::bitsize.
+// are retired layouts that GGUF files no longer carry; checked against ggml-org/ggml d99724f2, GGML_TYPE_COUNT
+// 43). Plain element sizes follow safetensors' Dtype::bitsize.
 #include "core/tensor/dtype.h"
 
 #include <array>
@@ -67,6 +68,9 @@ constexpr std::array<Row, kDTypeCount> kTable{{
     {DType::TQ1_0, {"TQ1_0", 256, 54 * 8, 34, false}},      // 48 qs + 4 qh + fp16 d
     {DType::TQ2_0, {"TQ2_0", 256, 66 * 8, 35, false}},      // 64 qs + fp16 d
     {DType::MXFP4, {"MXFP4", 32, 17 * 8, 39, false}},       // E8M0 exponent + 16 nibble bytes
+    {DType::NVFP4, {"NVFP4", 64, 36 * 8, 40, false}},       // 4 UE4M3 sub-block scales + 32 nibble bytes
+    {DType::Q1_0, {"Q1_0", 128, 18 * 8, 41, false}},        // fp16 d + 16 sign-bit bytes
+    {DType::Q2_0, {"Q2_0", 64, 18 * 8, 42, false}},         // fp16 d + 16 bytes of 2-bit codes
     // llama2.c v2: the int8 codes are one byte each; the fp32 scales that follow depend on the group size
     // (llama2cQ8Bytes), so dtypeBytes() refuses this type.
     {DType::Llama2cQ8, {"Q8 (llama2.c)", 1, 8, -1, false}},

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Small helpers for the reader tests: whole-file read/write and a safetensors writer for synthetic fixtures.
+// Small helpers for the reader tests: whole-file read/write and safetensors and GGUF writers for synthetic
+// fixtures.
 #pragma once
 
 #include <cstdint>
@@ -68,6 +69,38 @@ inline std::string rawSafetensors(const std::string& headerText, size_t dataByte
     std::string out;
     putLE<uint64_t>(out, headerText.size());
     return out + headerText + std::string(dataBytes, '\0');
+}
+
+struct GgufTensor {
+    std::string name;
+    uint32_t ggmlType;             // GGUF/ggml type id
+    std::vector<uint64_t> dims;    // ne[0] first (the row length), as GGUF stores them
+    std::string data;              // raw bytes of the packed tensor
+};
+
+// A GGUF v3 file with no metadata keys holding `tensors` (data 32-byte aligned, in order), as gguf.cpp's
+// writer lays it out: header, tensor infos, padding, data.
+inline std::string makeGguf(const std::vector<GgufTensor>& tensors) {
+    auto pad = [](std::string& s) {
+        while (s.size() % 32) s += '\0';
+    };
+    std::string out = "GGUF";
+    putLE<uint32_t>(out, 3);
+    putLE<uint64_t>(out, tensors.size());
+    putLE<uint64_t>(out, 0);
+    std::string data;
+    for (const auto& t : tensors) {
+        putLE<uint64_t>(out, t.name.size());
+        out += t.name;
+        putLE<uint32_t>(out, uint32_t(t.dims.size()));
+        for (uint64_t d : t.dims) putLE<uint64_t>(out, d);
+        putLE<uint32_t>(out, t.ggmlType);
+        putLE<uint64_t>(out, data.size());
+        data += t.data;
+        pad(data);
+    }
+    pad(out);
+    return out + data;
 }
 
 }  // namespace qstest

@@ -68,6 +68,9 @@ private slots:
         row("TQ1_0", DType::TQ1_0, 34, 256, 54);
         row("TQ2_0", DType::TQ2_0, 35, 256, 66);
         row("MXFP4", DType::MXFP4, 39, 32, 17);
+        row("NVFP4", DType::NVFP4, 40, 64, 36);
+        row("Q1_0", DType::Q1_0, 41, 128, 18);
+        row("Q2_0", DType::Q2_0, 42, 64, 18);
     }
     void dtypeTable_ggmlBlockSizes() {
         QFETCH(int, type);
@@ -84,7 +87,7 @@ private slots:
     }
 
     void dtypeTable_retiredGgmlIdsAreUnknown() {
-        for (uint32_t id : {4u, 5u, 31u, 32u, 33u, 36u, 37u, 38u, 40u, 1000u}) QCOMPARE(dtypeFromGgmlId(id), std::nullopt);
+        for (uint32_t id : {4u, 5u, 31u, 32u, 33u, 36u, 37u, 38u, 43u, 1000u}) QCOMPARE(dtypeFromGgmlId(id), std::nullopt);
     }
 
     void dtypeTable_safetensorsNamesAndBits_data() {

@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Dequantizers of ggml block types, transcribing ggml's dequantize_row_* (ggml/src/ggml-quants.c) with the
-// same expression order so every output float is bit-identical. Layouts: ggml_blocks.h.
+// same expression order so every output float is bit-identical. Layouts: ggml_blocks.h. This file holds the
+// legacy and K-quant types and the dispatch; the i-quants are in ggml_dequant_iq.cpp, the rest in
+// ggml_dequant_other.cpp.
 #include "core/quant/ggml/ggml_dequant.h"
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "core/quant/ggml/ggml_blocks.h"
+#include "core/quant/ggml/ggml_dequant_impl.h"
 #include "core/quant/ggml/ggml_math.h"
 #include "core/tensor/half.h"
 
@@ -241,6 +246,22 @@ DequantFn dequantizer(DType t) {
         case DType::Q5_K: return dequantQ5_K;
         case DType::Q6_K: return dequantQ6_K;
         case DType::IQ4_NL: return dequantIq4Nl;
+        case DType::IQ4_XS: return detail::dequantIq4Xs;
+        case DType::IQ2_XXS: return detail::dequantIq2Xxs;
+        case DType::IQ2_XS: return detail::dequantIq2Xs;
+        case DType::IQ2_S: return detail::dequantIq2S;
+        case DType::IQ3_XXS: return detail::dequantIq3Xxs;
+        case DType::IQ3_S: return detail::dequantIq3S;
+        case DType::IQ1_S: return detail::dequantIq1S;
+        case DType::IQ1_M: return detail::dequantIq1M;
+        case DType::Q8_1: return detail::dequantQ8_1;
+        case DType::Q8_K: return detail::dequantQ8_K;
+        case DType::TQ1_0: return detail::dequantTq1_0;
+        case DType::TQ2_0: return detail::dequantTq2_0;
+        case DType::MXFP4: return detail::dequantMxfp4;
+        case DType::NVFP4: return detail::dequantNvfp4;
+        case DType::Q1_0: return detail::dequantQ1_0;
+        case DType::Q2_0: return detail::dequantQ2_0;
         case DType::F16: return dequantF16;
         case DType::BF16: return dequantBF16;
         default: return nullptr;
@@ -250,10 +271,39 @@ DequantFn dequantizer(DType t) {
 
 bool hasDequantizer(DType t) { return dequantizer(t) != nullptr; }
 
+namespace {
+// alignof the block struct the decoder reads through (fp16 fields: 2; q8_K's fp32 d: 4; byte-only blocks and
+// the memcpy-based f16/bf16 loops: 1).
+size_t blockAlignment(DType t) {
+    switch (t) {
+        case DType::Q8_K: return alignof(BlockQ8_K);
+        case DType::MXFP4: case DType::NVFP4: case DType::F16: case DType::BF16: return 1;
+        default: return alignof(uint16_t);
+    }
+}
+}  // namespace
+
 bool dequantize(DType t, const void* src, float* dst, int64_t n) {
     const DequantFn fn = dequantizer(t);
     if (!fn) return false;
-    fn(src, dst, n);
+    const size_t align = blockAlignment(t);
+    if (reinterpret_cast<uintptr_t>(src) % align == 0) {
+        fn(src, dst, n);
+        return true;
+    }
+    // A GGUF may declare general.alignment 1, so blocks can sit at any address. Reading a block struct there
+    // is undefined behaviour: decode through an aligned copy, a chunk of blocks at a time.
+    const DTypeInfo& info = dtypeInfo(t);
+    const int64_t be = info.blockElems, bb = info.blockBits / 8, chunkBlocks = 256;
+    std::vector<uint32_t> buf(size_t((chunkBlocks * bb + 3) / 4));
+    const auto* p = static_cast<const uint8_t*>(src);
+    for (int64_t done = 0; done < n;) {
+        const int64_t blocksNow = std::min<int64_t>(chunkBlocks, (n - done) / be);
+        if (blocksNow == 0) break;  // a partial block (callers pass whole blocks)
+        std::memcpy(buf.data(), p + done / be * bb, size_t(blocksNow * bb));
+        fn(buf.data(), dst + done, blocksNow * be);
+        done += blocksNow * be;
+    }
     return true;
 }
 

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Internal to the ggml dequantizers: the per-type row decoders that ggml_dequant.cpp dispatches to. Each
+// decodes n values (a whole number of blocks, n / block elements of them at src, no alignment beyond the
+// block struct's) into dst, with the arithmetic of ggml's dequantize_row_<type> (ggml/src/ggml-quants.c).
+#pragma once
+
+#include <cstdint>
+
+namespace qs::ggml::detail {
+
+// ggml_dequant_iq.cpp: the i-quants.
+void dequantIq2Xxs(const void* src, float* y, int64_t n);
+void dequantIq2Xs(const void* src, float* y, int64_t n);
+void dequantIq2S(const void* src, float* y, int64_t n);
+void dequantIq3Xxs(const void* src, float* y, int64_t n);
+void dequantIq3S(const void* src, float* y, int64_t n);
+void dequantIq1S(const void* src, float* y, int64_t n);
+void dequantIq1M(const void* src, float* y, int64_t n);
+void dequantIq4Xs(const void* src, float* y, int64_t n);
+
+// ggml_dequant_other.cpp: 8-bit activation types, ternary, FP4 and 1/2-bit types.
+void dequantQ8_1(const void* src, float* y, int64_t n);
+void dequantQ8_K(const void* src, float* y, int64_t n);
+void dequantTq1_0(const void* src, float* y, int64_t n);
+void dequantTq2_0(const void* src, float* y, int64_t n);
+void dequantMxfp4(const void* src, float* y, int64_t n);
+void dequantNvfp4(const void* src, float* y, int64_t n);
+void dequantQ1_0(const void* src, float* y, int64_t n);
+void dequantQ2_0(const void* src, float* y, int64_t n);
+
+}  // namespace qs::ggml::detail

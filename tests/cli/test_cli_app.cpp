@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The executables answer --help and --version without a display (a terminal over ssh, a packaging check):
+// the GUI binary must not try to connect to an X server for them.
+#include <QProcess>
+#include <QProcessEnvironment>
+#include <QTest>
+
+#include "cli/cli_runner.h"
+
+namespace {
+struct Run {
+    int exitCode = -1;
+    bool finished = false;
+    QByteArray out, err;
+};
+
+Run runWithoutDisplay(const QString& program, const QStringList& args) {
+    QProcess p;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    for (const char* var : {"DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"}) env.remove(QString::fromLatin1(var));
+    p.setProcessEnvironment(env);
+    p.start(program, args);
+    Run r;
+    r.finished = p.waitForFinished(30000);
+    if (!r.finished) p.kill();
+    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+    r.out = p.readAllStandardOutput();
+    r.err = p.readAllStandardError();
+    return r;
+}
+}  // namespace
+
+class TestCliApp : public QObject {
+    Q_OBJECT
+private slots:
+    void cliVersion_printsProjectVersion() {
+        const Run r = runWithoutDisplay(QStringLiteral(QS_CLI_PATH), {QStringLiteral("--version")});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.out.startsWith("quantscope-cli ") && r.out.trimmed().split(' ').value(1).count('.') == 2, r.out.constData());
+    }
+
+    void guiHelpAndVersion_needNoDisplay_data() {
+        QTest::addColumn<QString>("flag");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("--help") << "--help" << "Usage:";
+        QTest::newRow("-h") << "-h" << "--screenshot";
+        QTest::newRow("--version") << "--version" << "QuantScope ";
+    }
+    void guiHelpAndVersion_needNoDisplay() {
+#ifndef QS_GUI_PATH
+        QSKIP("the GUI is not built in this configuration (QS_BUILD_GUI=OFF)");
+#else
+        QFETCH(QString, flag);
+        QFETCH(QString, expected);
+        const Run r = runWithoutDisplay(QStringLiteral(QS_GUI_PATH), {flag});
+        QVERIFY2(r.finished, "quantscope did not exit");
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QVERIFY2(r.out.contains(expected.toUtf8()), r.out.constData());
+#endif
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCliApp)
+#include "test_cli_app.moc"
