@@ -137,6 +137,8 @@ PackedLinearWeights::PackedLinearWeights(int64_t rows, int64_t cols, DType dtype
     QS_CHECK(rowBytes && *rowBytes * uint64_t(rows) == bytes.size(),
              std::string(dtypeName(dtype)) + " tensor: byte count does not match its shape");
     m_rowBytes = size_t(*rowBytes);
+    QS_CHECK(reinterpret_cast<uintptr_t>(bytes.data()) % 2 == 0 && m_rowBytes % 2 == 0,
+             std::string(dtypeName(dtype)) + " tensor: blocks not 2-byte aligned");
     m_actRowBytes = ggml::activationBytes(m_kernel->act, cols);
 }
 

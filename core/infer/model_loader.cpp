@@ -66,7 +66,9 @@ public:
             PackedLinearWeights::supports(t.dtype, cols)) {
             auto data = m_ckpt.data(size_t(i));
             if (!data) return data.error();
-            if (dtypeBytes(t.dtype, uint64_t(rows * cols)) == data->bytes.size())
+            // Block structs hold fp16 fields: the kernels need 2-byte alignment (GGUF general.alignment may be 1).
+            if (dtypeBytes(t.dtype, uint64_t(rows * cols)) == data->bytes.size() &&
+                reinterpret_cast<uintptr_t>(data->bytes.data()) % 2 == 0)
                 return std::shared_ptr<const LinearWeights>(std::make_shared<PackedLinearWeights>(
                     rows, cols, t.dtype, data->bytes, data->owner, 0));
         }

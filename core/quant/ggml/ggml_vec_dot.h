@@ -28,21 +28,7 @@
 
 namespace qs::ggml {
 
-// q8_1: x = d * q; s = d * sum(q) (fp16), used by the minimum term of q4_1/q5_1.
-struct BlockQ8_1 {
-    uint16_t d, s;
-    int8_t qs[32];
-};
-static_assert(sizeof(BlockQ8_1) == 36);
-
-// q8_K: x = d * q with a float scale per 256 values; bsums[j] = sum of q over values 16j..16j+15.
-struct BlockQ8_K {
-    float d;
-    int8_t qs[256];
-    int16_t bsums[16];
-};
-static_assert(sizeof(BlockQ8_K) == 292);
-
+// The activation blocks BlockQ8_1 and BlockQ8_K are in ggml_blocks.h.
 enum class ActType { F32, Q8_0, Q8_1, Q8_K };
 
 // out[c] = dot(weight row w, activation row a + c * aStride) for c < nCols (1..4), n values each.
