@@ -15,11 +15,9 @@ Result<InferenceModel> openInferenceModel(const std::string& path, const Inferen
     if (!ckpt) return ckpt.error();
     m.checkpoint = std::move(ckpt.value());
     m.info = analyzeModel(*m.checkpoint);
-    if (!m.info.llamaFamily) {
-        std::string why = path + ": not a runnable Llama-family model (architecture '" + m.info.architecture + "')";
-        for (const auto& w : m.info.warnings) why += "; " + w;
-        return Error{why};
-    }
+    if (!m.info.runnable)
+        return Error{path + ": cannot run this model (architecture '" + m.info.architecture + "'): " +
+                     m.info.runnableReason};
     auto tok = loadTokenizerFor(*m.checkpoint, options.tokenizerPath);
     if (!tok) return tok.error();
     m.tokenizer = std::move(tok.value());
@@ -41,8 +39,10 @@ Result<InferenceModel> openInferenceModel(const std::string& path, const Inferen
         return Error{path + ": the tokenizer (" + m.tokenizer->describe() + ") has " + std::to_string(tokVocab) +
                      " tokens but the model only " + std::to_string(modelVocab) + "; wrong tokenizer?"};
     if (tokVocab < modelVocab)
-        m.warnings.push_back("the tokenizer has " + std::to_string(tokVocab) + " tokens, the model " +
-                             std::to_string(modelVocab) + " (the extra ids are never produced by the tokenizer)");
+        m.warnings.push_back(path + ": the tokenizer (" + m.tokenizer->describe() + ") has " + std::to_string(tokVocab) +
+                             " tokens, the model " + std::to_string(modelVocab) + " (ids " + std::to_string(tokVocab) +
+                             ".." + std::to_string(modelVocab - 1) + " are never produced by the tokenizer)");
+    for (const auto& w : m.tokenizer->warnings()) m.warnings.push_back(w);
     return m;
 }
 

@@ -77,6 +77,14 @@ void swiglu(float* gate, const float* up, int64_t n) {
     }
 }
 
+void geglu(float* gate, const float* up, int64_t n) {
+    constexpr float kSqrt2OverPi = 0.7978845608028654f;
+    for (int64_t i = 0; i < n; ++i) {
+        const float x = gate[i];
+        gate[i] = 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x))) * up[i];
+    }
+}
+
 double logSoftmaxAt(const float* logits, int64_t n, int64_t target) {
     double maxVal = logits[0];
     for (int64_t i = 1; i < n; ++i) maxVal = std::max(maxVal, double(logits[i]));

@@ -28,6 +28,10 @@ void rope(float* x, int heads, int headDim, const float* cosTable, const float* 
 // gate[i] = silu(gate[i]) * up[i] (SwiGLU, Shazeer 2020).
 void swiglu(float* gate, const float* up, int64_t n);
 
+// gate[i] = gelu_tanh(gate[i]) * up[i] (GeGLU with the tanh approximation of GELU, Hendrycks & Gimpel 2016;
+// transformers gelu_pytorch_tanh: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))).
+void geglu(float* gate, const float* up, int64_t n);
+
 // Log of the softmax probability of `target` under `logits` (double accumulation).
 double logSoftmaxAt(const float* logits, int64_t n, int64_t target);
 

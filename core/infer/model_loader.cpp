@@ -2,6 +2,9 @@
 #include "core/infer/model_weights.h"
 
 #include <algorithm>
+#include <cmath>
+
+#include "core/infer/rope.h"
 
 namespace qs {
 
@@ -26,7 +29,8 @@ public:
     Result<int> find(TensorKind kind, int layer) const {
         const int i = m_info.findKind(kind, layer);
         if (i < 0 || size_t(i) >= m_ckpt.tensors.size())
-            return Error{m_ckpt.path + ": no " + kindAt(kind, layer) + " tensor; the engine runs Llama-family models only"};
+            return Error{m_ckpt.path + ": no " + kindAt(kind, layer) + " tensor, which " + m_info.architecture +
+                         " as declared needs"};
         return i;
     }
 
@@ -164,7 +168,59 @@ Result<ModelConfig> configFrom(const Checkpoint& ckpt, const ModelInfo& info, co
     c.ropeTheta = float(hp.ropeTheta > 0 ? hp.ropeTheta : 10000.0);
     c.normEps = float(hp.normEps > 0 ? hp.normEps : 1e-5);
     c.rope = info.rope;
+    const ArchSpec& a = info.arch;
+    c.qkvBias = a.qkvBias;
+    c.outBias = a.outBias;
+    c.mlpBias = a.mlpBias;
+    c.qkNorm = a.qkNorm;
+    c.postNorms = a.postNorms;
+    c.activation = a.activation;
+    c.embedScale = float(a.embedScale);
+    c.attnScale = float(a.attnScale);
+    c.attnSoftcap = float(a.attnSoftcap);
+    c.finalSoftcap = float(a.finalSoftcap);
+    if (a.slidingWindow > 0 && !a.slidingLayers.empty()) {
+        if (a.slidingLayers.size() != size_t(c.layers))
+            return Error{ckpt.path + ": the sliding-window layer pattern lists " + std::to_string(a.slidingLayers.size()) +
+                         " layers, the model has " + std::to_string(c.layers)};
+        c.window.resize(size_t(c.layers));
+        for (int l = 0; l < c.layers; ++l)
+            c.window[size_t(l)] = a.slidingLayers[size_t(l)] ? int(std::min<int64_t>(a.slidingWindow, 1 << 30)) : 0;
+    }
+    if (a.ropeScaling.type == RopeScalingType::Dynamic) {
+        // Dynamic NTK changes the frequencies only past the original context (transformers dynamic_rope_update);
+        // within it they are the default ones, so the context is capped there instead of approximating.
+        const int64_t original = a.ropeScaling.originalContext > 0 ? a.ropeScaling.originalContext : hp.context;
+        if (original > 0 && original < c.context) {
+            c.context = int(original);
+            warnings.push_back("dynamic NTK RoPE scaling: the context is capped at the original " +
+                               std::to_string(original) + " positions, where the frequencies are unscaled");
+        }
+    }
     return c;
+}
+
+// Fills the RoPE inverse frequencies of the global (and local) layers: rope_scaling, GGUF rope_freqs factors.
+Status ropeTables(const Checkpoint& ckpt, const ModelInfo& info, const std::vector<float>& freqFactors, ModelConfig& c) {
+    const ArchSpec& a = info.arch;
+    if (a.ropeScaling.type != RopeScalingType::None || !freqFactors.empty()) {
+        auto f = ropeFrequencies(info.hp.ropeTheta, c.headDim, a.ropeScaling, 0, freqFactors);
+        if (!f) return Error{ckpt.path + ": " + f.error().message};
+        c.ropeInvFreq = std::move(f->invFreq);
+        c.ropeAttnFactor = f->attentionFactor;
+    }
+    if (a.ropeThetaLocal > 0 && !a.slidingLayers.empty() && a.slidingWindow > 0) {
+        c.ropeInvFreqLocal = defaultInverseFrequencies(a.ropeThetaLocal, c.headDim);
+        c.localRope.assign(size_t(c.layers), 0);
+        for (int l = 0; l < c.layers; ++l) c.localRope[size_t(l)] = a.slidingLayers[size_t(l)] ? 1 : 0;
+    }
+    return {};
+}
+
+// Adds the declaration's norm offset (Gemma's 1 + w) to a loaded norm vector.
+void offsetNorm(std::vector<float>& w, double offset) {
+    if (offset == 0.0) return;
+    for (float& x : w) x = float(double(x) + offset);
 }
 
 }  // namespace
@@ -173,15 +229,26 @@ Result<std::shared_ptr<const ModelWeights>> loadModelWeights(const Checkpoint& c
                                                              const QuantizedWeightMap* quantized,
                                                              const WeightLoadOptions& options, tbb::task_arena* arena,
                                                              const ProgressFn& progress) {
+    if (info.entries.size() != ckpt.tensors.size())
+        return Error{ckpt.path + ": the model analysis does not belong to this checkpoint"};
+    if (!info.runnable)
+        return Error{ckpt.path + ": cannot run this model: " +
+                     (info.runnableReason.empty() ? std::string("not analysed as runnable") : info.runnableReason)};
     auto w = std::make_shared<ModelWeights>();
     auto cfg = configFrom(ckpt, info, options, w->warnings);
     if (!cfg) return cfg.error();
-    const ModelConfig& c = *cfg;
-    w->config = c;
-    if (info.entries.size() != ckpt.tensors.size())
-        return Error{ckpt.path + ": the model analysis does not belong to this checkpoint"};
+    ModelConfig& c = *cfg;
     ProgressSink sink(progress);
     Loader load(ckpt, info, quantized, options, arena);
+    std::vector<float> freqFactors;
+    if (info.arch.ropeFreqFactors) {
+        auto ff = load.vector(TensorKind::RopeFreqs, -1, c.headDim / 2);
+        if (!ff) return ff.error();
+        freqFactors = std::move(*ff);
+    }
+    if (auto s = ropeTables(ckpt, info, freqFactors, c); !s) return s.error();
+    w->config = c;
+    const double normOffset = info.arch.normOffset;
 
     auto emb = load.matrix(TensorKind::TokenEmbedding, -1, c.vocab, c.dim);
     if (!emb) return emb.error();
@@ -196,6 +263,7 @@ Result<std::shared_ptr<const ModelWeights>> loadModelWeights(const Checkpoint& c
     auto fn = load.vector(TensorKind::FinalNorm, -1, c.dim);
     if (!fn) return fn.error();
     w->finalNorm = std::move(*fn);
+    offsetNorm(w->finalNorm, normOffset);
 
     w->layers.resize(size_t(c.layers));
     for (int l = 0; l < c.layers; ++l) {
@@ -215,12 +283,34 @@ Result<std::shared_ptr<const ModelWeights>> loadModelWeights(const Checkpoint& c
             if (!r) return r.error();
             *m.dst = *r;
         }
-        auto an = load.vector(TensorKind::AttnNorm, l, c.dim);
-        if (!an) return an.error();
-        L.attnNorm = std::move(*an);
-        auto fnn = load.vector(TensorKind::FfnNorm, l, c.dim);
-        if (!fnn) return fnn.error();
-        L.ffnNorm = std::move(*fnn);
+        struct V {
+            TensorKind kind;
+            int64_t n;
+            std::vector<float>* dst;
+            bool wanted, norm;
+        };
+        const V vecs[] = {{TensorKind::AttnNorm, c.dim, &L.attnNorm, true, true},
+                          {TensorKind::FfnNorm, c.dim, &L.ffnNorm, true, true},
+                          {TensorKind::BiasQ, c.qDim(), &L.bq, c.qkvBias, false},
+                          {TensorKind::BiasK, c.kvDim(), &L.bk, c.qkvBias, false},
+                          {TensorKind::BiasV, c.kvDim(), &L.bv, c.qkvBias, false},
+                          {TensorKind::BiasO, c.dim, &L.bo, c.outBias, false},
+                          {TensorKind::BiasGate, c.hidden, &L.bGate, c.mlpBias, false},
+                          {TensorKind::BiasUp, c.hidden, &L.bUp, c.mlpBias, false},
+                          {TensorKind::BiasDown, c.dim, &L.bDown, c.mlpBias, false},
+                          {TensorKind::QNorm, c.headDim, &L.qNorm, c.qkNorm, true},
+                          {TensorKind::KNorm, c.headDim, &L.kNorm, c.qkNorm, true},
+                          {TensorKind::PostAttnNorm, c.dim, &L.postAttnNorm, c.postNorms, true},
+                          {TensorKind::PostFfnNorm, c.dim, &L.postFfnNorm, c.postNorms, true}};
+        for (const V& v : vecs) {
+            if (!v.wanted) continue;
+            const bool bias = !v.norm && v.kind != TensorKind::AttnNorm;
+            if (bias && info.findKind(v.kind, l) < 0) continue;  // declared but absent: zero (see analyzeModel)
+            auto r = load.vector(v.kind, l, v.n);
+            if (!r) return r.error();
+            *v.dst = std::move(*r);
+            if (v.norm) offsetNorm(*v.dst, normOffset);
+        }
     }
     sink.report(1.0, "weights loaded");
     return std::shared_ptr<const ModelWeights>(std::move(w));

@@ -22,19 +22,39 @@
 
 namespace qs {
 
+// The forward pass as the engine runs it (see ArchSpec for where each field comes from). The defaults are the
+// Llama 2 model: no biases, SiLU, 1/sqrt(head_dim), full attention, unscaled RoPE.
 struct ModelConfig {
     int dim = 0, hidden = 0, layers = 0, heads = 0, kvHeads = 0, headDim = 0, vocab = 0, context = 0;
     float ropeTheta = 10000.0f;
     float normEps = 1e-5f;
     RopeLayout rope = RopeLayout::AdjacentPairs;
+    bool qkvBias = false, outBias = false, mlpBias = false;  // LayerWeights bq/bk/bv, bo, bGate/bUp/bDown
+    bool qkNorm = false;     // LayerWeights qNorm/kNorm: per-head RMSNorm of q and k before RoPE
+    bool postNorms = false;  // LayerWeights postAttnNorm/postFfnNorm on the sublayer outputs (Gemma 2/3)
+    Activation activation = Activation::Silu;  // of the gate: silu(g)*u, or gelu_tanh(g)*u (GeGLU)
+    float embedScale = 0.0f;    // embeddings multiplied by it; 0 = not scaled
+    float attnScale = 0.0f;     // attention logits scale; 0 = 1/sqrt(headDim)
+    float attnSoftcap = 0.0f;   // attention logits -> cap * tanh(logits / cap); 0 = none
+    float finalSoftcap = 0.0f;  // output logits likewise
+    std::vector<int> window;    // [layers] sliding window (a query at p sees keys p-window+1 .. p); 0 = full;
+                                // empty = every layer full
+    std::vector<uint8_t> localRope;       // [layers] 1 = the layer uses ropeInvFreqLocal; empty = none does
+    std::vector<float> ropeInvFreq;       // [headDim/2] inverse frequencies; empty = theta^(-2j/headDim) in float
+    std::vector<float> ropeInvFreqLocal;  // [headDim/2] for local layers (Gemma 3 rope_local_base_freq)
+    float ropeAttnFactor = 1.0f;          // multiplies RoPE cos/sin of the global layers (YaRN)
     int qDim() const { return heads * headDim; }
     int kvDim() const { return kvHeads * headDim; }
 };
 
 struct LayerWeights {
-    std::vector<float> attnNorm, ffnNorm;  // [dim]
+    std::vector<float> attnNorm, ffnNorm;  // [dim] (norm offsets such as Gemma's 1 + w already added)
     std::shared_ptr<const LinearWeights> wq, wk, wv, wo;  // [qDim,dim] [kvDim,dim] [kvDim,dim] [dim,qDim]
     std::shared_ptr<const LinearWeights> gate, up, down;  // [hidden,dim] [hidden,dim] [dim,hidden]
+    std::vector<float> bq, bk, bv, bo;                    // [qDim] [kvDim] [kvDim] [dim], or empty
+    std::vector<float> bGate, bUp, bDown;                 // [hidden] [hidden] [dim], or empty
+    std::vector<float> qNorm, kNorm;                      // [headDim], or empty
+    std::vector<float> postAttnNorm, postFfnNorm;         // [dim], or empty
 };
 
 struct ModelWeights {
@@ -69,7 +89,8 @@ struct WeightLoadOptions {
     int maxContext = 0;  // cap on the context (KV cache length); 0 = the model's
 };
 
-// Fails when the model is not a runnable Llama-family model (a kind missing for a layer, a shape that does not
+// Fails when the model is not runnable (ModelInfo::runnable false: the message is its runnableReason), or a
+// kind is missing for a layer, a shape does not
 // match the hyperparameters, a tensor type that cannot be converted to float, a quantized tensor of the
 // wrong shape), naming the tensor. A tied head (ModelInfo::tie) uses the embedding's weights, quantized or not.
 Result<std::shared_ptr<const ModelWeights>> loadModelWeights(const Checkpoint& ckpt, const ModelInfo& info,

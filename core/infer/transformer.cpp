@@ -21,17 +21,28 @@ Transformer::Transformer(std::shared_ptr<const ModelWeights> weights, tbb::task_
     if (m_options.batch < 1) m_options.batch = 1;
     m_keyCache.resize(size_t(c.layers));
     m_valueCache.resize(size_t(c.layers));
-    // RoPE angles as llama2.c computes them (float): pos * theta^(-2j/headDim).
+    // RoPE angles pos * invFreq[j] in float (llama2.c; transformers' float32 inv_freq @ position_ids), with
+    // the unscaled frequencies theta^(-2j/headDim) unless the config gives others.
     const int half = c.headDim / 2;
-    m_cos.resize(size_t(c.context) * size_t(half));
-    m_sin.resize(m_cos.size());
-    for (int pos = 0; pos < c.context; ++pos)
-        for (int j = 0; j < half; ++j) {
-            const float freq = 1.0f / std::pow(c.ropeTheta, float(2 * j) / float(c.headDim));
-            const float val = float(pos) * freq;
-            m_cos[size_t(pos) * size_t(half) + size_t(j)] = std::cos(val);
-            m_sin[size_t(pos) * size_t(half) + size_t(j)] = std::sin(val);
+    auto table = [&](const std::vector<float>& given, float theta, float factor, std::vector<float>& cosT,
+                     std::vector<float>& sinT) {
+        std::vector<float> inv = given;
+        if (inv.empty()) {
+            inv.resize(size_t(half));
+            for (int j = 0; j < half; ++j) inv[size_t(j)] = 1.0f / std::pow(theta, float(2 * j) / float(c.headDim));
         }
+        QS_CHECK(inv.size() == size_t(half), "RoPE frequencies of the wrong length");
+        cosT.resize(size_t(c.context) * size_t(half));
+        sinT.resize(cosT.size());
+        for (int pos = 0; pos < c.context; ++pos)
+            for (int j = 0; j < half; ++j) {
+                const float val = float(pos) * inv[size_t(j)];
+                cosT[size_t(pos) * size_t(half) + size_t(j)] = factor == 1.0f ? std::cos(val) : std::cos(val) * factor;
+                sinT[size_t(pos) * size_t(half) + size_t(j)] = factor == 1.0f ? std::sin(val) : std::sin(val) * factor;
+            }
+    };
+    table(c.ropeInvFreq, c.ropeTheta, c.ropeAttnFactor, m_cos, m_sin);
+    if (!c.localRope.empty()) table(c.ropeInvFreqLocal, c.ropeTheta, 1.0f, m_cosLocal, m_sinLocal);
 }
 
 void Transformer::rewind(int pos) {
@@ -98,90 +109,149 @@ Status Transformer::evaluate(std::span<const int> tokens, std::span<float> logit
     return {};
 }
 
+namespace {
+
+void addBias(float* y, const std::vector<float>& bias, int n) {
+    if (bias.empty()) return;
+    const size_t rows = bias.size();
+    for (int t = 0; t < n; ++t)
+        for (size_t r = 0; r < rows; ++r) y[size_t(t) * rows + r] += bias[r];
+}
+
+void softcap(float* x, int64_t n, float cap) {
+    for (int64_t i = 0; i < n; ++i) x[i] = cap * std::tanh(x[i] / cap);
+}
+
+}  // namespace
+
+// q/k/v projections (+ biases), per-head q/k norms, RoPE, KV cache write, attention, output projection into
+// m_xb2; the input is m_xb (normed).
+void Transformer::attention(int l, int n, int pos0) {
+    const ModelWeights& w = *m_w;
+    const ModelConfig& c = w.config;
+    const LayerWeights& L = w.layers[size_t(l)];
+    const int qDim = c.qDim(), kvDim = c.kvDim(), hd = c.headDim, half = hd / 2;
+    const int group = c.heads / c.kvHeads;
+    const float scale = c.attnScale > 0.0f ? c.attnScale : 1.0f / std::sqrt(float(hd));
+    const int window = c.window.empty() ? 0 : c.window[size_t(l)];
+    const bool local = !c.localRope.empty() && c.localRope[size_t(l)];
+    const std::vector<float>& cosT = local ? m_cosLocal : m_cos;
+    const std::vector<float>& sinT = local ? m_sinLocal : m_sin;
+    matmul(*L.wq, m_xb.data(), n, m_q.data(), m_arena);
+    matmul(*L.wk, m_xb.data(), n, m_k.data(), m_arena);
+    matmul(*L.wv, m_xb.data(), n, m_v.data(), m_arena);
+    addBias(m_q.data(), L.bq, n);
+    addBias(m_k.data(), L.bk, n);
+    addBias(m_v.data(), L.bv, n);
+
+    float* keyCache = m_keyCache[size_t(l)].data();
+    float* valueCache = m_valueCache[size_t(l)].data();
+    for (int t = 0; t < n; ++t) {
+        const int pos = pos0 + t;
+        float* q = m_q.data() + size_t(t) * qDim;
+        float* k = m_k.data() + size_t(t) * kvDim;
+        if (c.qkNorm) {  // Qwen3 / Gemma 3: RMSNorm over each head's vector, before RoPE
+            for (int h = 0; h < c.heads; ++h) kernels::rmsnorm(q + size_t(h) * hd, q + size_t(h) * hd, L.qNorm.data(), hd, c.normEps);
+            for (int h = 0; h < c.kvHeads; ++h) kernels::rmsnorm(k + size_t(h) * hd, k + size_t(h) * hd, L.kNorm.data(), hd, c.normEps);
+        }
+        const float* cs = cosT.data() + size_t(pos) * size_t(half);
+        const float* sn = sinT.data() + size_t(pos) * size_t(half);
+        kernels::rope(q, c.heads, hd, cs, sn, c.rope);
+        kernels::rope(k, c.kvHeads, hd, cs, sn, c.rope);
+        std::memcpy(keyCache + size_t(pos) * kvDim, k, size_t(kvDim) * sizeof(float));
+        std::memcpy(valueCache + size_t(pos) * kvDim, m_v.data() + size_t(t) * kvDim, size_t(kvDim) * sizeof(float));
+    }
+
+    // One task per (token, head); token t sees positions first .. pos0 + t (causal, within the window).
+    auto attend = [&](int64_t firstTask, int64_t end) {
+        for (int64_t task = firstTask; task < end; ++task) {
+            const int t = int(task / c.heads), h = int(task % c.heads);
+            const int upto = pos0 + t;
+            const int first = window > 0 ? std::max(0, upto - window + 1) : 0;
+            const float* q = m_q.data() + size_t(t) * qDim + size_t(h) * hd;
+            float* sc = m_scores.data() + size_t(task) * size_t(m_scorePositions);
+            const size_t kvOffset = size_t(h / group) * hd;
+            for (int p = first; p <= upto; ++p) sc[p] = kernels::dot(q, keyCache + size_t(p) * kvDim + kvOffset, hd) * scale;
+            if (c.attnSoftcap > 0.0f) softcap(sc + first, upto - first + 1, c.attnSoftcap);
+            kernels::softmax(sc + first, upto - first + 1);
+            float* out = m_att.data() + size_t(t) * qDim + size_t(h) * hd;
+            std::fill(out, out + hd, 0.0f);
+            for (int p = first; p <= upto; ++p) {
+                const float a = sc[p];
+                const float* v = valueCache + size_t(p) * kvDim + kvOffset;
+                for (int i = 0; i < hd; ++i) out[i] += a * v[i];
+            }
+        }
+    };
+    const int64_t tasks = int64_t(n) * c.heads;
+    const int64_t work = tasks * int64_t(pos0 + n) * hd;
+    if (m_arena && m_arena->max_concurrency() > 1 && work >= (1 << 15)) {
+        m_arena->execute([&] {
+            tbb::parallel_for(tbb::blocked_range<int64_t>(0, tasks),
+                              [&](const tbb::blocked_range<int64_t>& r) { attend(r.begin(), r.end()); });
+        });
+    } else {
+        attend(0, tasks);
+    }
+    matmul(*L.wo, m_att.data(), n, m_xb2.data(), m_arena);
+    addBias(m_xb2.data(), L.bo, n);
+}
+
+// Gated MLP of m_xb (normed) into m_xb2: down(act(gate x) * up x), with biases when declared.
+void Transformer::mlp(int l, int n) {
+    const ModelConfig& c = m_w->config;
+    const LayerWeights& L = m_w->layers[size_t(l)];
+    matmul(*L.gate, m_xb.data(), n, m_hb.data(), m_arena);
+    matmul(*L.up, m_xb.data(), n, m_hb2.data(), m_arena);
+    addBias(m_hb.data(), L.bGate, n);
+    addBias(m_hb2.data(), L.bUp, n);
+    if (c.activation == Activation::Silu) kernels::swiglu(m_hb.data(), m_hb2.data(), int64_t(n) * c.hidden);
+    else kernels::geglu(m_hb.data(), m_hb2.data(), int64_t(n) * c.hidden);
+    matmul(*L.down, m_hb.data(), n, m_xb2.data(), m_arena);
+    addBias(m_xb2.data(), L.bDown, n);
+}
+
 void Transformer::forwardBatch(const int* tokens, int n, float* logits, bool allLogits) {
     const ModelWeights& w = *m_w;
     const ModelConfig& c = w.config;
     ensureCache(m_pos + n);
     ensureScratch(n, m_cachePositions);
-    const int dim = c.dim, qDim = c.qDim(), kvDim = c.kvDim(), hd = c.headDim, half = hd / 2;
-    const int group = c.heads / c.kvHeads;
+    const int dim = c.dim;
     const int pos0 = m_pos;
-    const float scale = 1.0f / std::sqrt(float(hd));
+    const size_t all = size_t(n) * size_t(dim);
 
     for (int t = 0; t < n; ++t) w.embedding->copyRow(tokens[t], m_x.data() + size_t(t) * dim);
+    if (c.embedScale != 0.0f)
+        for (size_t i = 0; i < all; ++i) m_x[i] *= c.embedScale;
 
+    auto normRows = [&](const std::vector<float>& weight, float* dst, const float* src) {
+        for (int t = 0; t < n; ++t)
+            kernels::rmsnorm(dst + size_t(t) * dim, src + size_t(t) * dim, weight.data(), dim, c.normEps);
+    };
     for (int l = 0; l < c.layers; ++l) {
         const LayerWeights& L = w.layers[size_t(l)];
-        for (int t = 0; t < n; ++t)
-            kernels::rmsnorm(m_xb.data() + size_t(t) * dim, m_x.data() + size_t(t) * dim, L.attnNorm.data(), dim, c.normEps);
-        matmul(*L.wq, m_xb.data(), n, m_q.data(), m_arena);
-        matmul(*L.wk, m_xb.data(), n, m_k.data(), m_arena);
-        matmul(*L.wv, m_xb.data(), n, m_v.data(), m_arena);
+        normRows(L.attnNorm, m_xb.data(), m_x.data());
+        attention(l, n, pos0);
+        if (c.postNorms) normRows(L.postAttnNorm, m_xb2.data(), m_xb2.data());
+        for (size_t i = 0; i < all; ++i) m_x[i] += m_xb2[i];
 
-        float* keyCache = m_keyCache[size_t(l)].data();
-        float* valueCache = m_valueCache[size_t(l)].data();
-        for (int t = 0; t < n; ++t) {
-            const int pos = pos0 + t;
-            const float* cs = m_cos.data() + size_t(pos) * size_t(half);
-            const float* sn = m_sin.data() + size_t(pos) * size_t(half);
-            kernels::rope(m_q.data() + size_t(t) * qDim, c.heads, hd, cs, sn, c.rope);
-            kernels::rope(m_k.data() + size_t(t) * kvDim, c.kvHeads, hd, cs, sn, c.rope);
-            std::memcpy(keyCache + size_t(pos) * kvDim, m_k.data() + size_t(t) * kvDim, size_t(kvDim) * sizeof(float));
-            std::memcpy(valueCache + size_t(pos) * kvDim, m_v.data() + size_t(t) * kvDim, size_t(kvDim) * sizeof(float));
-        }
-
-        // Attention, one task per (token, head); token t sees positions 0 .. pos0 + t (causal).
-        auto attend = [&](int64_t first, int64_t end) {
-            for (int64_t task = first; task < end; ++task) {
-                const int t = int(task / c.heads), h = int(task % c.heads);
-                const int upto = pos0 + t;
-                const float* q = m_q.data() + size_t(t) * qDim + size_t(h) * hd;
-                float* sc = m_scores.data() + size_t(task) * size_t(m_scorePositions);
-                const size_t kvOffset = size_t(h / group) * hd;
-                for (int p = 0; p <= upto; ++p) sc[p] = kernels::dot(q, keyCache + size_t(p) * kvDim + kvOffset, hd) * scale;
-                kernels::softmax(sc, upto + 1);
-                float* out = m_att.data() + size_t(t) * qDim + size_t(h) * hd;
-                std::fill(out, out + hd, 0.0f);
-                for (int p = 0; p <= upto; ++p) {
-                    const float a = sc[p];
-                    const float* v = valueCache + size_t(p) * kvDim + kvOffset;
-                    for (int i = 0; i < hd; ++i) out[i] += a * v[i];
-                }
-            }
-        };
-        const int64_t tasks = int64_t(n) * c.heads;
-        const int64_t work = tasks * int64_t(pos0 + n) * hd;
-        if (m_arena && m_arena->max_concurrency() > 1 && work >= (1 << 15)) {
-            m_arena->execute([&] {
-                tbb::parallel_for(tbb::blocked_range<int64_t>(0, tasks),
-                                  [&](const tbb::blocked_range<int64_t>& r) { attend(r.begin(), r.end()); });
-            });
-        } else {
-            attend(0, tasks);
-        }
-
-        matmul(*L.wo, m_att.data(), n, m_xb2.data(), m_arena);
-        for (size_t i = 0; i < size_t(n) * dim; ++i) m_x[i] += m_xb2[i];
-
-        for (int t = 0; t < n; ++t)
-            kernels::rmsnorm(m_xb.data() + size_t(t) * dim, m_x.data() + size_t(t) * dim, L.ffnNorm.data(), dim, c.normEps);
-        matmul(*L.gate, m_xb.data(), n, m_hb.data(), m_arena);
-        matmul(*L.up, m_xb.data(), n, m_hb2.data(), m_arena);
-        kernels::swiglu(m_hb.data(), m_hb2.data(), int64_t(n) * c.hidden);
-        matmul(*L.down, m_hb.data(), n, m_xb2.data(), m_arena);
-        for (size_t i = 0; i < size_t(n) * dim; ++i) m_x[i] += m_xb2[i];
+        normRows(L.ffnNorm, m_xb.data(), m_x.data());
+        mlp(l, n);
+        if (c.postNorms) normRows(L.postFfnNorm, m_xb2.data(), m_xb2.data());
+        for (size_t i = 0; i < all; ++i) m_x[i] += m_xb2[i];
     }
     m_pos = pos0 + n;
 
     if (!logits) return;
+    int rows = 1;
     if (allLogits) {
-        for (int t = 0; t < n; ++t)
-            kernels::rmsnorm(m_xb.data() + size_t(t) * dim, m_x.data() + size_t(t) * dim, w.finalNorm.data(), dim, c.normEps);
-        matmul(*w.output, m_xb.data(), n, logits, m_arena);
+        rows = n;
+        normRows(w.finalNorm, m_xb.data(), m_x.data());
     } else {
         kernels::rmsnorm(m_xb.data(), m_x.data() + size_t(n - 1) * dim, w.finalNorm.data(), dim, c.normEps);
-        matmul(*w.output, m_xb.data(), 1, logits, m_arena);
     }
+    matmul(*w.output, m_xb.data(), rows, logits, m_arena);
+    if (c.finalSoftcap > 0.0f) softcap(logits, int64_t(rows) * c.vocab, c.finalSoftcap);
 }
 
 }  // namespace qs

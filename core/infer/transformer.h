@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Transformer: the Llama-family forward pass over ModelWeights with a KV cache (llama2.c run.c forward(),
 // generalised to batches of tokens): RMSNorm, rotary embeddings in the checkpoint's layout, grouped-query
-// attention, SwiGLU MLP, tied or separate head.
+// attention, SwiGLU MLP, tied or separate head; and what ModelConfig declares beyond it, as transformers'
+// modeling_{llama,qwen2,qwen3,mistral,gemma,gemma2,gemma3}.py compute it: q/k/v/o and MLP biases, per-head
+// q/k RMSNorm before RoPE, scaled embeddings, GeGLU, attention and final logit soft-capping
+// (cap * tanh(x / cap)), post-attention/post-MLP norms, sliding-window layers with their own RoPE base.
 //
 // A batch of tokens is processed together (prompt processing, perplexity windows): each weight row is read
 // once per batch instead of once per token. The numbers do not depend on the batch size or thread count: every
@@ -47,6 +50,8 @@ public:
 
 private:
     void forwardBatch(const int* tokens, int n, float* logits, bool allLogits);
+    void attention(int layer, int n, int pos0);
+    void mlp(int layer, int n);
     void ensureScratch(int n, int positions);
     void ensureCache(int positions);
 
@@ -58,7 +63,8 @@ private:
     // context costs cache memory only for the tokens actually held.
     std::vector<std::vector<float>> m_keyCache, m_valueCache;
     int m_cachePositions = 0;
-    std::vector<float> m_cos, m_sin;              // [context][headDim/2]
+    std::vector<float> m_cos, m_sin;              // [context][headDim/2] (global layers)
+    std::vector<float> m_cosLocal, m_sinLocal;    // [context][headDim/2] (local layers, when they differ)
     std::vector<float> m_x, m_xb, m_xb2, m_q, m_k, m_v, m_att, m_hb, m_hb2, m_scores;
     int m_scratchBatch = 0, m_scorePositions = 0;
 };

@@ -145,9 +145,9 @@ Status parseShard(const MappedFile& f, int fileIndex, std::vector<TensorInfo>& o
 
 void readSideFiles(Checkpoint& ck, const std::string& folder) {
     ck.config = readConfigJson(folder, ck.warnings);
-    // tokenizer.model wins when both exist: it is the SentencePiece model the engine loads directly (the
-    // project links libsentencepiece), while tokenizer.json is the HF tokenizers rendering of the same vocabulary.
-    ck.tokenizerPath = firstExisting(folder, {"tokenizer.model", "tokenizer.json"});
+    // tokenizer.json wins when both exist, as in transformers (AutoTokenizer loads the fast tokenizer from
+    // it): only it carries the added tokens (ids past the SentencePiece vocabulary, <mask>, chat markers).
+    ck.tokenizerPath = firstExisting(folder, {"tokenizer.json", "tokenizer.model"});
 }
 
 }  // namespace

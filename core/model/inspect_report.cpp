@@ -25,6 +25,27 @@ std::string tieKindName(TieInfo::Kind k) {
     return "declared";
 }
 
+nlohmann::json archFeaturesJson(const ArchSpec& a) {
+    using nlohmann::json;
+    json f = {{"qkv_bias", a.qkvBias}, {"o_bias", a.outBias}, {"mlp_bias", a.mlpBias}, {"qk_norm", a.qkNorm},
+              {"post_norms", a.postNorms}, {"norm_offset", a.normOffset}, {"embedding_scale", a.embedScale},
+              {"activation", a.activation == Activation::Silu ? "silu" : "gelu_tanh"},
+              {"attention_scale", a.attnScale}, {"attention_softcap", a.attnSoftcap}, {"final_softcap", a.finalSoftcap},
+              {"sliding_window", a.slidingWindow}, {"rope_theta_local", a.ropeThetaLocal},
+              {"rope_freq_factors", a.ropeFreqFactors}};
+    int sliding = 0;
+    for (bool b : a.slidingLayers) sliding += b;
+    f["sliding_layers"] = sliding;
+    json rs = {{"type", ropeScalingTypeName(a.ropeScaling.type)}};
+    if (a.ropeScaling.type != RopeScalingType::None) {
+        rs["factor"] = a.ropeScaling.factor;
+        rs["original_context"] = a.ropeScaling.originalContext;
+        rs["source"] = a.ropeScaling.source;
+    }
+    f["rope_scaling"] = rs;
+    return f;
+}
+
 }  // namespace
 
 std::string_view ropeLayoutName(RopeLayout r) {
@@ -40,6 +61,9 @@ nlohmann::json inspectJson(const Checkpoint& c, const ModelInfo& m) {
     j["architecture"] = m.architecture;
     j["architecture_source"] = m.source;
     j["llama_family"] = m.llamaFamily;
+    j["runnable"] = m.runnable;
+    j["runnable_reason"] = m.runnableReason;
+    j["features"] = archFeaturesJson(m.arch);
     j["rope_layout"] = ropeLayoutName(m.rope);
     j["hyperparameters"] = {{"dim", m.hp.dim},         {"hidden", m.hp.hidden},     {"layers", m.hp.layers},
                             {"heads", m.hp.heads},     {"kv_heads", m.hp.kvHeads}, {"head_dim", m.hp.headDim},
@@ -94,7 +118,8 @@ std::string inspectText(const Checkpoint& c, const ModelInfo& m) {
     auto add = [&](const std::string& s) { out += s + "\n"; };
     add(c.path);
     add("  format        " + std::string(fileFormatName(c.format)) + (c.formatDetail.empty() ? "" : " (" + c.formatDetail + ")"));
-    add("  architecture  " + m.architecture + " (from " + m.source + ")" + (m.llamaFamily ? ", runnable" : ""));
+    add("  architecture  " + m.architecture + " (from " + m.source + ")" + (m.runnable ? ", runnable" : ""));
+    if (!m.runnable) add("  runnable      no: " + m.runnableReason);
     std::snprintf(line, sizeof line,
                   "  shape         dim %lld, hidden %lld, layers %lld, heads %lld, kv heads %lld, vocab %lld, "
                   "context %lld",

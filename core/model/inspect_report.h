@@ -13,7 +13,9 @@
 
 namespace qs {
 
-// Keys: file, format, format_detail, architecture, architecture_source, llama_family, rope_layout,
+// Keys: file, format, format_detail, architecture, architecture_source, llama_family (= runnable, kept),
+// runnable (the engine implements everything the checkpoint declares), runnable_reason ("" or the feature and
+// the config/GGUF key it came from), features{qkv_bias, ..., rope_scaling{type, factor...}}, rope_layout,
 // hyperparameters{dim,hidden,layers,heads,kv_heads,head_dim,vocab,context,rope_theta,norm_eps}, parameters
 // (ties counted once), tie (null or {kind, embedding, head, description}), tensors[{name, shape, dtype, role,
 // layer (null outside blocks), bytes, elements, tied_to (only when tied)}], footprint{embedding, head, body,

@@ -90,7 +90,9 @@ void readHfConfig(const nlohmann::json& cfg, ModelInfo& m) {
                                               (*it)[0].is_string())
         cls = (*it)[0].get<std::string>();
     m.architecture = !type.empty() ? type : cls.empty() ? "unknown" : lowerCopy(cls);
-    m.source = "config.json";
+    m.source = type.empty() ? "config.json architectures" : "config.json model_type";
+    // Gemma 3's text-only checkpoints say gemma3_text; the multimodal ones gemma3 with a text_config.
+    if (m.architecture == "gemma3_text") m.architecture = "gemma3";
     const nlohmann::json& tc = cfg.contains("text_config") && cfg["text_config"].is_object() ? cfg["text_config"] : cfg;
     m.hp.dim = jsonInt(tc, "hidden_size");
     m.hp.hidden = jsonInt(tc, "intermediate_size");
@@ -102,6 +104,9 @@ void readHfConfig(const nlohmann::json& cfg, ModelInfo& m) {
     m.hp.ropeTheta = jsonDouble(tc, "rope_theta", 10000.0);
     m.hp.normEps = jsonDouble(tc, "rms_norm_eps", 1e-5);
     m.hp.headDim = jsonInt(tc, "head_dim", 0);
+    // The config classes' defaults when the key is absent (GemmaConfig and its successors: 256; Qwen3: 128).
+    if (!tc.contains("head_dim") && m.architecture.rfind("gemma", 0) == 0) m.hp.headDim = 256;
+    if (!tc.contains("head_dim") && m.architecture == "qwen3") m.hp.headDim = 128;
     // Hugging Face Llama-family modelling code applies RoPE with rotate_half.
     m.rope = RopeLayout::RotateHalf;
 }
@@ -160,6 +165,11 @@ void detectTie(const Checkpoint& c, ModelInfo& m) {
         return;
     }
     if (head < 0) {
+        // A config that says untied but stores no head: transformers would initialise a random head. Not a
+        // tie; checkRunnable refuses it by name.
+        if (c.config.is_object() && c.config.contains("tie_word_embeddings") &&
+            c.config["tie_word_embeddings"].is_boolean() && !c.config["tie_word_embeddings"].get<bool>())
+            return;
         // No head stored: every supported runtime (llama.cpp, transformers) then uses the embedding.
         t.kind = c.config.is_object() && c.config.value("tie_word_embeddings", false) ? TieInfo::Kind::Declared
                                                                                        : TieInfo::Kind::HeadAbsent;
@@ -184,28 +194,122 @@ void detectTie(const Checkpoint& c, ModelInfo& m) {
     }
 }
 
-void checkLlamaFamily(const Checkpoint& c, ModelInfo& m) {
-    static const std::set<std::string> kRunnable = {"llama", "mistral", "llamaforcausallm", "mistralforcausallm"};
-    if (!kRunnable.count(m.architecture)) return;
-    std::vector<std::string> missing;
-    for (TensorKind k : {TensorKind::TokenEmbedding, TensorKind::FinalNorm})
-        if (m.findKind(k) < 0) missing.push_back(std::string(tensorKindName(k)));
-    if (m.findKind(TensorKind::Output) < 0 && !m.tie) missing.push_back("output");
-    for (int l = 0; l < m.hp.layers; ++l)
-        for (TensorKind k : {TensorKind::AttnNorm, TensorKind::Wq, TensorKind::Wk, TensorKind::Wv, TensorKind::Wo,
-                             TensorKind::FfnNorm, TensorKind::Gate, TensorKind::Down, TensorKind::Up})
-            if (m.findKind(k, l) < 0) missing.push_back(std::string(tensorKindName(k)) + "[" + std::to_string(l) + "]");
-    if (m.hp.layers <= 0 || m.hp.heads <= 0 || m.hp.kvHeads <= 0 || m.hp.dim <= 0 || m.hp.heads % m.hp.kvHeads)
-        missing.push_back("consistent hyperparameters");
-    if (missing.empty()) {
-        m.llamaFamily = true;
+// Reads the ArchSpec from the declaration (config.json / GGUF keys) and lists what is not implemented.
+void readArchSpec(const Checkpoint& c, ModelInfo& m) {
+    const HyperparametersView hv{m.hp.dim, m.hp.layers, m.hp.heads, m.hp.headDim, m.hp.context};
+    if (c.format == FileFormat::Gguf) {
+        if (!ggufArchitectureImplemented(m.architecture)) {
+            m.unsupported.push_back({"architecture '" + m.architecture + "'", "gguf general.architecture"});
+            return;
+        }
+        m.arch = readGgufArchSpec(c.metadata, m.architecture, hv, m.unsupported);
+        // llama.cpp declares attention/MLP biases of llama-type GGUFs by their presence (TENSOR_NOT_REQUIRED);
+        // qwen2 requires q/k/v biases.
+        auto has = [&](TensorKind k) { return m.findKind(k, 0) >= 0; };
+        m.arch.qkvBias = m.architecture == "qwen2" || (m.architecture == "llama" && has(TensorKind::BiasQ));
+        m.arch.outBias = m.architecture == "llama" && has(TensorKind::BiasO);
+        m.arch.mlpBias = m.architecture == "llama" && has(TensorKind::BiasGate);
+        m.arch.ropeFreqFactors = m.architecture == "llama" && m.findKind(TensorKind::RopeFreqs) >= 0;
         return;
     }
-    std::string list;
-    for (size_t i = 0; i < missing.size() && i < 6; ++i) list += (i ? ", " : "") + missing[i];
-    if (missing.size() > 6) list += ", ...";
-    m.warnings.push_back("not runnable as a Llama-family model: missing " + list);
-    (void)c;
+    if (c.format == FileFormat::Safetensors && m.source.rfind("config.json", 0) == 0) {
+        if (!hfArchitectureImplemented(m.architecture)) {
+            m.unsupported.push_back({"architecture '" + m.architecture + "'", m.source});
+            return;
+        }
+        const nlohmann::json& cfg = c.config;
+        const nlohmann::json& tc =
+            cfg.contains("text_config") && cfg["text_config"].is_object() ? cfg["text_config"] : cfg;
+        m.arch = readHfArchSpec(cfg, tc, m.architecture, hv, m.unsupported);
+        if (m.architecture == "gemma2" || m.architecture == "gemma3") {
+            // Gemma 2/3's post_attention_layernorm normalises the attention output; the MLP input norm is
+            // pre_feedforward_layernorm (transformers Gemma2DecoderLayer).
+            for (size_t i = 0; i < m.entries.size(); ++i) {
+                const std::string& n = c.tensors[i].name;
+                const std::string suffix = "post_attention_layernorm.weight";
+                if (m.entries[i].kind == TensorKind::FfnNorm && n.size() >= suffix.size() &&
+                    n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
+                    m.entries[i].kind = TensorKind::PostAttnNorm;
+            }
+        }
+        return;
+    }
+    if (m.architecture != "llama") m.unsupported.push_back({"architecture '" + m.architecture + "'", m.source});
+}
+
+bool isBiasKind(TensorKind k) {
+    return k == TensorKind::BiasQ || k == TensorKind::BiasK || k == TensorKind::BiasV || k == TensorKind::BiasO ||
+           k == TensorKind::BiasGate || k == TensorKind::BiasUp || k == TensorKind::BiasDown;
+}
+
+// The tensor kinds each layer needs under the spec.
+std::vector<TensorKind> layerKinds(const ArchSpec& a) {
+    std::vector<TensorKind> k = {TensorKind::AttnNorm, TensorKind::Wq,   TensorKind::Wk,   TensorKind::Wv, TensorKind::Wo,
+                                 TensorKind::FfnNorm,  TensorKind::Gate, TensorKind::Down, TensorKind::Up};
+    if (a.qkvBias) k.insert(k.end(), {TensorKind::BiasQ, TensorKind::BiasK, TensorKind::BiasV});
+    if (a.outBias) k.push_back(TensorKind::BiasO);
+    if (a.mlpBias) k.insert(k.end(), {TensorKind::BiasGate, TensorKind::BiasUp, TensorKind::BiasDown});
+    if (a.qkNorm) k.insert(k.end(), {TensorKind::QNorm, TensorKind::KNorm});
+    if (a.postNorms) k.insert(k.end(), {TensorKind::PostAttnNorm, TensorKind::PostFfnNorm});
+    return k;
+}
+
+void checkRunnable(const Checkpoint& c, ModelInfo& m) {
+    std::vector<std::string> missing;
+    if (m.unsupported.empty()) {
+        for (TensorKind k : {TensorKind::TokenEmbedding, TensorKind::FinalNorm})
+            if (m.findKind(k) < 0) missing.push_back(std::string(tensorKindName(k)));
+        const bool untiedNoHead = m.findKind(TensorKind::Output) < 0 && !m.tie;
+        if (untiedNoHead && c.config.is_object() && c.config.contains("tie_word_embeddings"))
+            m.unsupported.push_back({"an untied output head (tie_word_embeddings is false) but no head tensor "
+                                     "(lm_head.weight) in the checkpoint",
+                                     "config.json tie_word_embeddings"});
+        else if (untiedNoHead)
+            missing.push_back("output");
+        const std::vector<TensorKind> kinds = layerKinds(m.arch);
+        int absentBiases = 0;
+        for (int l = 0; l < m.hp.layers; ++l)
+            for (TensorKind k : kinds) {
+                if (m.findKind(k, l) >= 0) continue;
+                // transformers initialises a declared bias the checkpoint lacks to zero (_init_weights), and
+                // llama.cpp's biases are optional: an absent bias adds nothing. Absent weights are missing.
+                if (isBiasKind(k)) ++absentBiases;
+                else missing.push_back(std::string(tensorKindName(k)) + "[" + std::to_string(l) + "]");
+            }
+        if (absentBiases)
+            m.warnings.push_back(std::to_string(absentBiases) + " declared bias tensors are absent from the checkpoint "
+                                 "and count as zero (as transformers initialises them)");
+        // A known tensor the declared architecture does not use would be dropped silently: refuse it.
+        for (size_t i = 0; i < m.entries.size(); ++i) {
+            const TensorEntry& e = m.entries[i];
+            const bool used = e.kind == TensorKind::Unknown || e.kind == TensorKind::RopeTable ||
+                              e.layer < 0 || std::find(kinds.begin(), kinds.end(), e.kind) != kinds.end();
+            if (!used) {
+                m.unsupported.push_back({"tensor '" + c.tensors[i].name + "' (" + std::string(tensorKindName(e.kind)) +
+                                             "), which " + m.architecture + " as declared does not use",
+                                         m.source});
+                break;
+            }
+        }
+        if (m.findKind(TensorKind::RopeFreqs) >= 0 && !m.arch.ropeFreqFactors)
+            m.unsupported.push_back({"RoPE frequency factors (rope_freqs.weight) for " + m.architecture, m.source});
+    }
+    if (m.hp.layers <= 0 || m.hp.heads <= 0 || m.hp.kvHeads <= 0 || m.hp.dim <= 0 || m.hp.heads % m.hp.kvHeads)
+        missing.push_back("consistent hyperparameters");
+    if (!m.unsupported.empty()) {
+        m.runnableReason = "not implemented: " + m.unsupported.front().describe();
+        if (m.unsupported.size() > 1)
+            m.runnableReason += " (and " + std::to_string(m.unsupported.size() - 1) + " more: " +
+                                m.unsupported[1].describe() + (m.unsupported.size() > 2 ? ", ..." : "") + ")";
+    } else if (!missing.empty()) {
+        std::string list;
+        for (size_t i = 0; i < missing.size() && i < 6; ++i) list += (i ? ", " : "") + missing[i];
+        if (missing.size() > 6) list += ", ...";
+        m.runnableReason = "missing tensors or hyperparameters for " + m.architecture + ": " + list;
+    }
+    m.runnable = m.runnableReason.empty();
+    m.llamaFamily = m.runnable;
+    if (!m.runnable) m.warnings.push_back("not runnable: " + m.runnableReason);
 }
 
 }  // namespace
@@ -234,6 +338,18 @@ std::string_view tensorKindName(TensorKind k) {
         case TensorKind::Down: return "w2_down";
         case TensorKind::Up: return "w3_up";
         case TensorKind::RopeTable: return "rope_table";
+        case TensorKind::BiasQ: return "bq";
+        case TensorKind::BiasK: return "bk";
+        case TensorKind::BiasV: return "bv";
+        case TensorKind::BiasO: return "bo";
+        case TensorKind::BiasGate: return "b1_gate";
+        case TensorKind::BiasUp: return "b3_up";
+        case TensorKind::BiasDown: return "b2_down";
+        case TensorKind::QNorm: return "q_norm";
+        case TensorKind::KNorm: return "k_norm";
+        case TensorKind::PostAttnNorm: return "post_attn_norm";
+        case TensorKind::PostFfnNorm: return "post_ffn_norm";
+        case TensorKind::RopeFreqs: return "rope_freqs";
     }
     return "unknown";
 }
@@ -267,7 +383,7 @@ ModelInfo analyzeModel(const Checkpoint& c) {
         e.role = nc.role;
         e.layer = nc.layer;
         e.kind = nc.kind;
-        e.isParameter = nc.kind != TensorKind::RopeTable;
+        e.isParameter = nc.kind != TensorKind::RopeTable && nc.kind != TensorKind::RopeFreqs;
     }
 
     switch (c.format) {
@@ -291,10 +407,12 @@ ModelInfo analyzeModel(const Checkpoint& c) {
             }
             break;
     }
-    if (m.architecture == "llamaforcausallm") m.architecture = "llama";
+    for (const char* a : {"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3"})
+        if (m.architecture == std::string(a) + "forcausallm") m.architecture = a;
     inferFromShapes(c, m);
     detectTie(c, m);
-    checkLlamaFamily(c, m);
+    readArchSpec(c, m);
+    checkRunnable(c, m);
 
     for (size_t i = 0; i < c.tensors.size(); ++i) {
         const TensorEntry& e = m.entries[i];

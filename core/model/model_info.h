@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/io/checkpoint.h"
+#include "core/model/arch_spec.h"
 
 namespace qs {
 
@@ -23,7 +24,11 @@ std::optional<Role> roleFromName(std::string_view s);
 enum class TensorKind {
     Unknown, TokenEmbedding, Output, FinalNorm,
     AttnNorm, Wq, Wk, Wv, Wo, FfnNorm, Gate /*w1*/, Down /*w2*/, Up /*w3*/,
-    RopeTable /*llama2.c legacy freq_cis: a buffer, not a parameter*/
+    RopeTable /*llama2.c legacy freq_cis: a buffer, not a parameter*/,
+    BiasQ, BiasK, BiasV, BiasO, BiasGate, BiasUp, BiasDown,  // [rows] of the matching projection
+    QNorm, KNorm,               // [head_dim] per-head RMSNorm of q / k (Qwen3, Gemma 3)
+    PostAttnNorm, PostFfnNorm,  // [dim] RMSNorm of the attention / MLP output (Gemma 2/3)
+    RopeFreqs                   // [head_dim/2] GGUF rope_freqs.weight: llama.cpp divides the frequencies by it
 };
 std::string_view tensorKindName(TensorKind k);
 
@@ -65,8 +70,12 @@ struct Footprint {
 struct ModelInfo {
     std::string architecture;      // "llama" (llama2.c, GGUF llama, LlamaForCausalLM), "mistral", "qwen2", "gemma", "keras", "unknown"
     std::string source;            // where the architecture came from: "llama2.c header", "config.json", "gguf general.architecture", "tensor names"
-    bool llamaFamily = false;      // runnable by the engine: every kind found for every layer
+    bool llamaFamily = false;      // kept for the `llama_family` key: equals `runnable`
+    bool runnable = false;         // the engine implements everything the checkpoint declares
+    std::string runnableReason;    // why not (one message naming the feature and its key); "" when runnable
+    std::vector<Unsupported> unsupported;  // every declared feature the engine does not implement
     Hyperparameters hp;
+    ArchSpec arch;                 // what the declaration says about the forward pass
     RopeLayout rope = RopeLayout::AdjacentPairs;
     std::vector<TensorEntry> entries;  // parallel to Checkpoint::tensors
     std::optional<TieInfo> tie;

@@ -154,7 +154,7 @@ private slots:
         auto r = runCli({"generate", path, "--steps", "3"});
         QCOMPARE(r.exitCode, 1);
         QVERIFY(!r.crashed);
-        QVERIFY(r.err.contains("Llama-family"));
+        QVERIFY(r.err.contains("architecture 'keras'"));
         auto usage = runCli({"generate"});
         QCOMPARE(usage.exitCode, 2);
         auto unknown = runCli({"ppl", path, "--txt", "x"});

@@ -196,8 +196,31 @@ private slots:
         // Keyword fallback for conventions without a table.
         row("transformer.h.2.attn.c_attn.weight", 2, "attention", 2, TensorKind::Unknown);
         row("transformer.wte.weight", 2, "embedding", -1, TensorKind::Unknown);
-        row("model.layers.1.pre_feedforward_layernorm.weight", 1, "norm", 1, TensorKind::Unknown);
+        row("model.layers.1.pre_feedforward_layernorm.weight", 1, "norm", 1, TensorKind::FfnNorm);
         row("model_weights/lstm_1/lstm_1/kernel:0", 2, "other", -1, TensorKind::Unknown);
+        // Newer architectures: biases, q/k norms, Gemma post norms, multimodal nesting (Gemma 3).
+        row("model.layers.2.self_attn.q_proj.bias", 1, "attention", 2, TensorKind::BiasQ);
+        row("blk.1.attn_output.bias", 1, "attention", 1, TensorKind::BiasO);
+        row("model.layers.0.mlp.down_proj.bias", 1, "mlp", 0, TensorKind::BiasDown);
+        row("model.layers.0.self_attn.k_norm.weight", 1, "norm", 0, TensorKind::KNorm);
+        row("blk.5.attn_q_norm.weight", 1, "norm", 5, TensorKind::QNorm);
+        row("blk.5.post_attention_norm.weight", 1, "norm", 5, TensorKind::PostAttnNorm);
+        row("blk.5.post_ffw_norm.weight", 1, "norm", 5, TensorKind::PostFfnNorm);
+        row("model.layers.4.post_feedforward_layernorm.weight", 1, "norm", 4, TensorKind::PostFfnNorm);
+        row("rope_freqs.weight", 1, "other", -1, TensorKind::RopeFreqs);
+        row("language_model.model.layers.3.mlp.down_proj.weight", 2, "mlp", 3, TensorKind::Down);
+        row("model.language_model.embed_tokens.weight", 2, "embedding", -1, TensorKind::TokenEmbedding);
+        row("language_model.lm_head.weight", 2, "head", -1, TensorKind::Output);
+        // Per-layer token embeddings (Gemma 3n/4) are embedding-like; vision and audio towers are other.
+        row("per_layer_token_embd.weight", 2, "embedding", -1, TensorKind::Unknown);
+        row("model.language_model.embed_tokens_per_layer.weight", 2, "embedding", -1, TensorKind::Unknown);
+        row("vision_tower.vision_model.encoder.layers.0.self_attn.q_proj.weight", 2, "other", -1, TensorKind::Unknown);
+        row("model.vision_tower.timm_model.blocks.0.0.conv_exp.weight", 4, "other", -1, TensorKind::Unknown);
+        row("model.audio_tower.conformer.0.attention.attn.q_proj.weight", 2, "other", -1, TensorKind::Unknown);
+        row("model.embed_vision.embedding.weight", 2, "other", -1, TensorKind::Unknown);
+        row("multi_modal_projector.mm_input_projection_weight", 2, "other", -1, TensorKind::Unknown);
+        row("v.blk.0.attn_q.weight", 2, "other", -1, TensorKind::Unknown);
+        row("mm.input_projection.weight", 2, "other", -1, TensorKind::Unknown);
         row("players.3.weight", 2, "other", -1, TensorKind::Unknown);
     }
     void classifyTensorName_knownConventions() {

@@ -83,12 +83,11 @@ void ChatModels::onModelChanged() {
         emit quantizedChanged();
         return;
     }
-    if (!model->info.llamaFamily) {
+    if (!model->info.runnable) {
         m_availability = Availability::Unavailable;
-        m_reason = tr("This model cannot chat: the engine runs Llama-family models only, and %1 is \"%2\" "
-                      "(not every attention and MLP tensor was found for every layer).")
-                       .arg(QString::fromStdString(model->info.source.empty() ? "the architecture" : model->info.source),
-                            QString::fromStdString(model->info.architecture));
+        m_reason = tr("This model cannot chat (architecture \"%1\"): %2")
+                       .arg(QString::fromStdString(model->info.architecture),
+                            QString::fromStdString(model->info.runnableReason));
         emit availabilityChanged();
         emit quantizedChanged();
         return;

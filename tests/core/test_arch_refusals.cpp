@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Refusals: whatever a checkpoint declares that the engine does not implement makes analyzeModel() say
+// runnable = false with one message naming the feature and the config/GGUF key, inspect reports it, and
+// loadModelWeights() refuses with that message. One row per message, each on a tiny model that is runnable
+// without the one change (checked first), so every row fails if its refusal disappears.
+#include "core/infer/model_weights.h"
+#include "core/io/checkpoint.h"
+#include "core/model/inspect_report.h"
+#include "core/model/model_info.h"
+
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <functional>
+
+#include "common/tiny_models.h"
+
+using namespace qs;
+using namespace qstest;
+using nlohmann::json;
+
+namespace {
+
+struct HfCase {
+    const char* name;
+    std::function<void(json&, std::vector<TinyTensor>&)> change;
+    const char* feature;
+    const char* key;
+};
+
+struct GgufCase {
+    const char* name;
+    std::function<void(nlohmann::ordered_json&, std::vector<TinyTensor>&)> change;
+    const char* feature;
+    const char* key;
+};
+
+void removeTensor(std::vector<TinyTensor>& t, const std::string& name) {
+    std::erase_if(t, [&](const TinyTensor& x) { return x.name == name; });
+}
+
+const std::vector<HfCase>& hfCases() {
+    static const std::vector<HfCase> k = {
+        {"unknown architecture", [](json& c, auto&) { c["model_type"] = "phi3"; }, "architecture 'phi3'",
+         "config.json model_type"},
+        {"rope type", [](json& c, auto&) { c["rope_scaling"] = {{"rope_type", "longrope"}, {"factor", 4.0}}; },
+         "RoPE scaling type 'longrope'", "config.json rope_scaling.rope_type"},
+        {"rope parameter", [](json& c, auto&) { c["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}, {"alpha", 3}}; },
+         "rope_scaling parameter 'alpha'", "config.json rope_scaling.alpha"},
+        {"mixture of experts", [](json& c, auto&) { c["num_local_experts"] = 8; }, "mixture-of-experts",
+         "config.json num_local_experts"},
+        {"per-layer embeddings", [](json& c, auto&) { c["vocab_size_per_layer_input"] = 262144; },
+         "per-layer embeddings", "config.json vocab_size_per_layer_input"},
+        {"activation", [](json& c, auto&) { c["hidden_act"] = "relu"; }, "MLP activation 'relu'", "config.json hidden_act"},
+        {"partial rotary", [](json& c, auto&) { c["partial_rotary_factor"] = 0.5; }, "partial rotary embeddings",
+         "config.json partial_rotary_factor"},
+        {"unknown math key", [](json& c, auto&) { c["logit_scale"] = 0.25; }, "config key 'logit_scale'",
+         "config.json logit_scale"},
+        {"llama sliding window", [](json& c, auto&) { c["sliding_window"] = 16; }, "config key 'sliding_window'",
+         "config.json sliding_window"},
+        {"pre-quantized", [](json& c, auto&) { c["quantization_config"] = {{"quant_method", "gptq"}}; },
+         "pre-quantized weights", "config.json quantization_config"},
+        {"untied without head", [](json& c, auto&) { c["tie_word_embeddings"] = false; },
+         "untied output head (tie_word_embeddings is false) but no head tensor", "config.json tie_word_embeddings"},
+        {"bias not declared",
+         [](json&, std::vector<TinyTensor>& t) { t.push_back({"model.layers.0.self_attn.q_proj.bias", {8}}); },
+         "tensor 'model.layers.0.self_attn.q_proj.bias' (bq), which llama as declared does not use",
+         "config.json model_type"},
+        {"layer types", [](json& c, auto&) {
+             c["model_type"] = "qwen2";
+             c["use_sliding_window"] = true;
+             c["sliding_window"] = 4;
+             c["layer_types"] = {"chunked_attention"};
+         }, "attention layer type 'chunked_attention'", "config.json layer_types"},
+    };
+    return k;
+}
+
+const std::vector<GgufCase>& ggufCases() {
+    static const std::vector<GgufCase> k = {
+        {"unknown architecture", [](auto& m, auto&) { m["general.architecture"] = "phi3"; }, "architecture 'phi3'",
+         "gguf general.architecture"},
+        {"rope type", [](auto& m, auto&) { m["llama.rope.scaling.type"] = "longrope"; }, "RoPE scaling type 'longrope'",
+         "gguf llama.rope.scaling.type"},
+        {"mixture of experts", [](auto& m, auto&) { m["llama.expert_count"] = 8; }, "mixture-of-experts",
+         "gguf llama.expert_count"},
+        {"unknown math key", [](auto& m, auto&) { m["llama.logit_scale"] = 0.25; }, "GGUF key 'llama.logit_scale'",
+         "gguf llama.logit_scale"},
+        {"partial rotary", [](auto& m, auto&) { m["llama.rope.dimension_count"] = 2; }, "partial rotary embeddings",
+         "gguf llama.rope.dimension_count"},
+        {"per-layer embeddings", [](auto& m, auto&) { m["llama.embedding_length_per_layer_input"] = 256; },
+         "GGUF key 'llama.embedding_length_per_layer_input'", "gguf llama.embedding_length_per_layer_input"},
+        {"rope_freqs on qwen2", [](auto& m, std::vector<TinyTensor>& t) {
+             nlohmann::ordered_json q = tinyGgufMetadata("qwen2");
+             m = q;
+             for (const char* b : {"blk.0.attn_q.bias", "blk.0.attn_k.bias", "blk.0.attn_v.bias"})
+                 t.push_back({b, {std::string(b).find("attn_q") != std::string::npos ? 8 : 4}});
+             t.push_back({"rope_freqs.weight", {2}});
+         }, "RoPE frequency factors (rope_freqs.weight) for qwen2", "gguf general.architecture"},
+    };
+    return k;
+}
+
+ModelInfo analyze(const std::string& path, std::unique_ptr<Checkpoint>& keep) {
+    auto c = openCheckpoint(path);
+    if (!c) qFatal("%s", c.message().c_str());
+    keep = std::move(c.value());
+    return analyzeModel(*keep);
+}
+
+// The model must be refused with the feature and key named, by analysis, inspect and the weight loader.
+void expectRefused(const std::string& path, const char* feature, const char* key) {
+    std::unique_ptr<Checkpoint> ckpt;
+    const ModelInfo info = analyze(path, ckpt);
+    QVERIFY(!info.runnable);
+    QVERIFY(!info.llamaFamily);
+    const QString reason = QString::fromStdString(info.runnableReason);
+    QVERIFY2(reason.contains(feature), qPrintable(reason));
+    QVERIFY2(reason.contains(key), qPrintable(reason));
+    const json j = inspectJson(*ckpt, info);
+    QCOMPARE(j["runnable"].get<bool>(), false);
+    QCOMPARE(QString::fromStdString(j["runnable_reason"].get<std::string>()), reason);
+    auto w = loadModelWeights(*ckpt, info, nullptr, {}, nullptr);
+    QVERIFY(!w.ok());
+    QVERIFY2(QString::fromStdString(w.message()).contains(feature), w.message().c_str());
+}
+
+}  // namespace
+
+class TestArchRefusals : public QObject {
+    Q_OBJECT
+private slots:
+    void tinyModels_areRunnableUnchanged() {
+        QTemporaryDir dir;
+        const std::string d = dir.path().toStdString();
+        writeTinyHf(d, tinyHfConfig(), tinyHfTensors());
+        std::unique_ptr<Checkpoint> a, b;
+        ModelInfo hf = analyze(d, a);
+        QVERIFY2(hf.runnable, hf.runnableReason.c_str());
+        QVERIFY(loadModelWeights(*a, hf, nullptr, {}, nullptr).ok());
+        writeBytes(d + "/tiny.gguf", makeTinyGguf(tinyGgufMetadata(), tinyGgufTensors()));
+        ModelInfo gg = analyze(d + "/tiny.gguf", b);
+        QVERIFY2(gg.runnable, gg.runnableReason.c_str());
+        QCOMPARE(inspectJson(*b, gg)["runnable"].get<bool>(), true);
+        QCOMPARE(inspectJson(*b, gg)["runnable_reason"].get<std::string>(), std::string());
+        QVERIFY(loadModelWeights(*b, gg, nullptr, {}, nullptr).ok());
+    }
+
+    void hfDeclaration_refusedByName_data() {
+        QTest::addColumn<int>("index");
+        for (size_t i = 0; i < hfCases().size(); ++i) QTest::newRow(hfCases()[i].name) << int(i);
+    }
+    void hfDeclaration_refusedByName() {
+        QFETCH(int, index);
+        const HfCase& c = hfCases()[size_t(index)];
+        json config = tinyHfConfig();
+        std::vector<TinyTensor> tensors = tinyHfTensors();
+        c.change(config, tensors);
+        QTemporaryDir dir;
+        writeTinyHf(dir.path().toStdString(), config, tensors);
+        expectRefused(dir.path().toStdString(), c.feature, c.key);
+    }
+
+    void ggufDeclaration_refusedByName_data() {
+        QTest::addColumn<int>("index");
+        for (size_t i = 0; i < ggufCases().size(); ++i) QTest::newRow(ggufCases()[i].name) << int(i);
+    }
+    void ggufDeclaration_refusedByName() {
+        QFETCH(int, index);
+        const GgufCase& c = ggufCases()[size_t(index)];
+        nlohmann::ordered_json md = tinyGgufMetadata();
+        std::vector<TinyTensor> tensors = tinyGgufTensors();
+        c.change(md, tensors);
+        QTemporaryDir dir;
+        const std::string path = dir.path().toStdString() + "/m.gguf";
+        writeBytes(path, makeTinyGguf(md, tensors));
+        expectRefused(path, c.feature, c.key);
+    }
+
+    // A declared bias the file lacks counts as zero, as transformers initialises it; a declared weight that is
+    // missing makes the model not runnable, naming the tensor kind and layer.
+    void declaredButMissing_biasIsZeroWeightIsNamed() {
+        QTemporaryDir dir;
+        const std::string d = dir.path().toStdString();
+        json config = tinyHfConfig();
+        config["model_type"] = "qwen3";
+        config["head_dim"] = 4;
+        std::vector<TinyTensor> tensors = tinyHfTensors();
+        tensors.push_back({"model.layers.0.self_attn.q_norm.weight", {4}});
+        writeTinyHf(d, config, tensors);
+        std::unique_ptr<Checkpoint> ckpt;
+        ModelInfo info = analyze(d, ckpt);
+        QVERIFY(!info.runnable);
+        QVERIFY2(QString::fromStdString(info.runnableReason).contains("k_norm[0]"), info.runnableReason.c_str());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestArchRefusals)
+#include "test_arch_refusals.moc"
