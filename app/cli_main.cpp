@@ -2,6 +2,7 @@
 // quantscope-cli: the headless front end. Dispatches to a subcommand; see app/cli/.
 #include <cstdio>
 #include <cstring>
+#include <new>
 #include <iterator>
 
 #include "app/cli/args.h"
@@ -46,7 +47,15 @@ int main(int argc, char** argv) {
         return qscli::kExitOk;
     }
     for (const auto& c : kCommands)
-        if (!std::strcmp(argv[1], c.name)) return c.run(argc, argv, 2);
+        if (!std::strcmp(argv[1], c.name)) {
+            // A failed allocation ends the command with an error, never with an uncaught exception (abort).
+            try {
+                return c.run(argc, argv, 2);
+            } catch (const std::bad_alloc&) {
+                std::fprintf(stderr, "quantscope-cli %s: out of memory\n", c.name);
+                return 1;
+            }
+        }
     std::fprintf(stderr, "quantscope-cli: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return qscli::kExitUsage;

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "core/infer/memory_plan.h"
 #include "core/infer/quantized_model.h"
 #include "core/quant/quant_map.h"
 
@@ -32,14 +33,16 @@ int openInference(const std::string& command, Args& args, int maxContext, Infere
         map.rules.push_back(std::move(*r));
     }
     const bool quantize = args.has("map") || args.has("rule");
-    const std::string dequant = args.value("dequant").value_or("once");
-    if (dequant != "once" && dequant != "rows") return fail(command, "--dequant must be once or rows", kExitUsage);
+    const std::string dequant = args.value("dequant").value_or("native");
+    if (dequant != "once" && dequant != "rows" && dequant != "native")
+        return fail(command, "--dequant must be native, once or rows", kExitUsage);
     out.arena = std::make_unique<tbb::task_arena>(out.threads);
     qs::InferenceLoadOptions options;
     options.tokenizerPath = args.value("tokenizer").value_or("");
     options.weights.maxContext = maxContext;
-    options.weights.quantized = dequant == "rows" ? qs::WeightLoadOptions::Quantized::PerRowBlock
-                                                  : qs::WeightLoadOptions::Quantized::DequantizeOnce;
+    options.weights.quantized = dequant == "rows"   ? qs::WeightLoadOptions::Quantized::PerRowBlock
+                                : dequant == "once" ? qs::WeightLoadOptions::Quantized::DequantizeOnce
+                                                    : qs::WeightLoadOptions::Quantized::Native;
     auto m = qs::openInferenceModel(args.positional()[0], options, out.arena.get());
     if (!m) return fail(command, m.message());
     out.model = std::move(m.value());
@@ -50,12 +53,16 @@ int openInference(const std::string& command, Args& args, int maxContext, Infere
     auto q = qs::quantizeForInference(*out.model.checkpoint, out.model.info, map, out.arena.get());
     if (!q) return fail(command, q.message());
     for (const auto& w : q->warnings) std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), w.c_str());
-    auto w = qs::loadModelWeights(*out.model.checkpoint, out.model.info, &q->tensors, options.weights, out.arena.get());
+    auto plan = qs::planWeightMemory(*out.model.checkpoint, out.model.info, &q->tensors, options.weights);
+    if (!plan) return fail(command, plan.message());
+    if (!plan->warning.empty()) std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), plan->warning.c_str());
+    auto w = qs::loadModelWeights(*out.model.checkpoint, out.model.info, &q->tensors, plan->options, out.arena.get());
     if (!w) return fail(command, w.message());
     out.weights = std::move(w.value());
     out.quantized = true;
-    std::fprintf(stderr, "quantscope-cli %s: %d tensors quantized (%llu bytes packed), run through their dequantization\n",
-                 command.c_str(), q->quantizedTensors, (unsigned long long)q->packedBytes);
+    std::fprintf(stderr, "quantscope-cli %s: %d tensors quantized (%llu bytes packed), run %s\n",
+                 command.c_str(), q->quantizedTensors, (unsigned long long)q->packedBytes,
+                 dequant == "native" ? "by native kernels where the scheme has one" : "through their dequantization");
     return kExitOk;
 }
 

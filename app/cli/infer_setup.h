@@ -18,8 +18,10 @@ namespace qscli {
 // Help lines for the options every inference command accepts.
 inline constexpr const char* kInferenceOptionsHelp =
     "  --map FILE, --rule ROLE=SCHEME  quantize the model first (rules as for `quantize`; --rule repeatable)\n"
-    "  --dequant once|rows   run quantized tensors dequantized once to float (default, fast) or dequantize\n"
-    "                        blocks of rows at every use (packed memory, same numbers)\n"
+    "  --dequant native|once|rows  run quantized and stored ggml/f16/bf16 tensors in their packed form with\n"
+    "                        native kernels (default; activations quantized to q8 as ggml does), dequantized\n"
+    "                        once to float (the scheme's exact numerics, float memory), or dequantized per\n"
+    "                        block of rows at every use (packed memory, exact numerics, slow)\n"
     "  --tokenizer PATH      use this tokenizer instead of the one found with the model\n"
     "  --threads N           worker threads (default: all cores)\n";
 

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/infer/inference_model.h"
 
+#include "core/infer/memory_plan.h"
 #include "core/infer/tokenizer_loader.h"
 #include "core/infer/weight_check.h"
+
+#include <new>
 
 namespace qs {
 
@@ -20,10 +23,19 @@ Result<InferenceModel> openInferenceModel(const std::string& path, const Inferen
     if (!tok) return tok.error();
     m.tokenizer = std::move(tok.value());
     if (auto finite = checkFiniteWeights(*m.checkpoint, arena, progress); !finite) return finite.error();
-    auto weights = loadModelWeights(*m.checkpoint, m.info, nullptr, options.weights, arena, progress);
+    auto plan = planWeightMemory(*m.checkpoint, m.info, nullptr, options.weights);
+    if (!plan) return plan.error();
+    Result<std::shared_ptr<const ModelWeights>> weights = Error{""};
+    try {
+        weights = loadModelWeights(*m.checkpoint, m.info, nullptr, plan->options, arena, progress);
+    } catch (const std::bad_alloc&) {
+        return Error{path + ": out of memory while loading the weights (planned " + formatBytesGiB(plan->neededBytes()) +
+                     " beyond the mapped file)"};
+    }
     if (!weights) return weights.error();
     m.weights = std::move(weights.value());
     m.warnings = m.weights->warnings;
+    if (!plan->warning.empty()) m.warnings.push_back(plan->warning);
     const int modelVocab = m.weights->config.vocab, tokVocab = m.tokenizer->vocabSize();
     if (tokVocab > modelVocab)
         return Error{path + ": the tokenizer (" + m.tokenizer->describe() + ") has " + std::to_string(tokVocab) +

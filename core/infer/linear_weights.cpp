@@ -2,6 +2,7 @@
 #include "core/infer/linear_weights.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 
 #include <tbb/blocked_range.h>
@@ -117,6 +118,96 @@ std::string StoredLinearWeights::describe() const {
     return std::string(dtypeName(m_dtype)) + " (mapped), decoded per " + std::to_string(kBlockRows) + " rows";
 }
 
+bool PackedLinearWeights::supports(DType dtype, int64_t cols) {
+    const ggml::DotKernel* k = ggml::findDotKernel(dtype, cpu::SimdLevel::Scalar);
+    return k && cols > 0 && cols % k->blockElems == 0;
+}
+
+PackedLinearWeights::PackedLinearWeights(int64_t rows, int64_t cols, DType dtype, std::span<const std::byte> bytes,
+                                         std::shared_ptr<const void> owner, uint64_t ownedBytes, cpu::SimdLevel level)
+    : LinearWeights(rows, cols),
+      m_dtype(dtype),
+      m_bytes(bytes),
+      m_owner(std::move(owner)),
+      m_ownedBytes(ownedBytes),
+      m_kernel(ggml::findDotKernel(dtype, level)) {
+    QS_CHECK(m_kernel && cols % m_kernel->blockElems == 0,
+             std::string("no native kernel for ") + std::string(dtypeName(dtype)) + " rows of " + std::to_string(cols));
+    const auto rowBytes = dtypeBytes(dtype, uint64_t(cols));
+    QS_CHECK(rowBytes && *rowBytes * uint64_t(rows) == bytes.size(),
+             std::string(dtypeName(dtype)) + " tensor: byte count does not match its shape");
+    m_rowBytes = size_t(*rowBytes);
+    QS_CHECK(reinterpret_cast<uintptr_t>(bytes.data()) % 2 == 0 && m_rowBytes % 2 == 0,
+             std::string(dtypeName(dtype)) + " tensor: blocks not 2-byte aligned");
+    m_actRowBytes = ggml::activationBytes(m_kernel->act, cols);
+}
+
+size_t PackedLinearWeights::activationBytes(int64_t batch) const { return size_t(batch) * m_actRowBytes; }
+
+void PackedLinearWeights::prepareActivations(const float* x, int64_t batch, std::byte* act) const {
+    for (int64_t b = 0; b < batch; ++b)
+        ggml::quantizeActivations(m_kernel->act, x + b * cols(), act + size_t(b) * m_actRowBytes, cols());
+}
+
+void PackedLinearWeights::matmulPreparedRows(const std::byte* act, int64_t batch, float* y, int64_t r0,
+                                             int64_t r1) const {
+    // Tiles: kColTile activation rows (in L2) against one weight row at a time (in L1), four columns per
+    // kernel call so a weight block is unpacked once for four tokens.
+    constexpr int64_t kColTile = 64;
+    const int64_t m = rows(), n = cols();
+    float out[4];
+    for (int64_t b0 = 0; b0 < batch; b0 += kColTile) {
+        const int64_t b1 = std::min(batch, b0 + kColTile);
+        for (int64_t r = r0; r < r1; ++r) {
+            const std::byte* w = m_bytes.data() + size_t(r) * m_rowBytes;
+            for (int64_t b = b0; b < b1; b += 4) {
+                const int nc = int(std::min<int64_t>(4, b1 - b));
+                m_kernel->dot(n, w, act + size_t(b) * m_actRowBytes, m_actRowBytes, nc, out);
+                for (int c = 0; c < nc; ++c) y[(b + c) * m + r] = out[c];
+            }
+        }
+    }
+}
+
+void PackedLinearWeights::matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const {
+    std::vector<std::byte> act(activationBytes(batch));
+    prepareActivations(x, batch, act.data());
+    matmulPreparedRows(act.data(), batch, y, r0, r1);
+}
+
+void PackedLinearWeights::copyRow(int64_t r, float* dst) const {
+    QS_CHECK(r >= 0 && r < rows(), "row " + std::to_string(r) + " of a " + std::string(dtypeName(m_dtype)) + " tensor");
+    const uint64_t n = uint64_t(cols());
+    const Status s = decodeToFloat(m_dtype, m_bytes, uint64_t(rows()) * n, 0, uint64_t(r) * n, n, dst);
+    QS_CHECK(s.ok(), "decoding a row of a " + std::string(dtypeName(m_dtype)) + " tensor: " + s.message());
+}
+
+std::string PackedLinearWeights::describe() const {
+    std::string name(dtypeName(m_dtype));
+    for (char& ch : name) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+    return name + ", native " + std::string(cpu::simdLevelName(m_kernel->level)) + " kernel with " +
+           ggml::actTypeName(m_kernel->act) + " activations";
+}
+
+std::shared_ptr<const LinearWeights> packedWeights(std::shared_ptr<const QuantizedTensor> tensor) {
+    for (int t = 0; t < int(DType::Count); ++t) {
+        const DType d = DType(t);
+        const std::string_view name = dtypeName(d);
+        const bool same = name.size() == tensor->scheme.size() &&
+                          std::equal(name.begin(), name.end(), tensor->scheme.begin(), [](char a, char b) {
+                              return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+                          });
+        if (!same) continue;
+        if (!PackedLinearWeights::supports(d, tensor->cols)) return nullptr;
+        const auto bytes = dtypeBytes(d, uint64_t(tensor->rows * tensor->cols));
+        if (!bytes || *bytes != tensor->data.size()) return nullptr;
+        const std::span<const std::byte> view(tensor->data);
+        const uint64_t owned = tensor->data.size();
+        return std::make_shared<PackedLinearWeights>(tensor->rows, tensor->cols, d, view, std::move(tensor), owned);
+    }
+    return nullptr;
+}
+
 std::shared_ptr<const LinearWeights> dequantizeOnce(const QuantizedTensor& tensor, const Scheme& scheme,
                                                     tbb::task_arena* arena) {
     std::vector<float> values(size_t(tensor.rows * tensor.cols));
@@ -132,15 +223,47 @@ std::shared_ptr<const LinearWeights> dequantizeOnce(const QuantizedTensor& tenso
                                                 tensor.scheme + ", dequantized once to f32");
 }
 
+namespace {
+
+// Activation scratch of the calling thread. A stack, because a thread waiting inside one matmul's
+// parallel_for may run another task that calls matmul (nested parallelism): each level gets its own buffer.
+struct ActivationScratch {
+    std::vector<std::vector<std::byte>> buffers;
+    size_t depth = 0;
+};
+thread_local ActivationScratch t_scratch;
+
+struct ScratchLease {
+    explicit ScratchLease(size_t bytes) {
+        if (t_scratch.buffers.size() <= t_scratch.depth) t_scratch.buffers.resize(t_scratch.depth + 1);
+        buffer = &t_scratch.buffers[t_scratch.depth++];
+        if (buffer->size() < bytes) buffer->resize(bytes);
+    }
+    ~ScratchLease() { --t_scratch.depth; }
+    ScratchLease(const ScratchLease&) = delete;
+    ScratchLease& operator=(const ScratchLease&) = delete;
+    std::vector<std::byte>* buffer;
+};
+
+}  // namespace
+
 void matmul(const LinearWeights& w, const float* x, int64_t batch, float* y, tbb::task_arena* arena) {
     const int64_t work = w.rows() * w.cols() * batch;
+    // Enough rows per task to amortise scheduling; never fewer than the matrix's own grain.
+    const int64_t perRow = std::max<int64_t>(1, w.cols() * batch);
+    const int64_t grain = std::max(w.rowGrain(), kParallelMinWork / perRow);
+    if (const size_t actBytes = w.activationBytes(batch); actBytes > 0) {
+        ScratchLease lease(actBytes);
+        const std::byte* act = lease.buffer->data();
+        w.prepareActivations(x, batch, lease.buffer->data());
+        if (work < kParallelMinWork) return w.matmulPreparedRows(act, batch, y, 0, w.rows());
+        forRows(w.rows(), grain, arena, [&](int64_t r0, int64_t r1) { w.matmulPreparedRows(act, batch, y, r0, r1); });
+        return;
+    }
     if (work < kParallelMinWork) {
         w.matmulRows(x, batch, y, 0, w.rows());
         return;
     }
-    // Enough rows per task to amortise scheduling; never fewer than the matrix's own grain.
-    const int64_t perRow = std::max<int64_t>(1, w.cols() * batch);
-    const int64_t grain = std::max(w.rowGrain(), kParallelMinWork / perRow);
     forRows(w.rows(), grain, arena, [&](int64_t r0, int64_t r1) { w.matmulRows(x, batch, y, r0, r1); });
 }
 

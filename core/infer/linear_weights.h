@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // LinearWeights: a [rows, cols] weight matrix as the forward pass uses it: y = W x for a batch of inputs, and
-// single rows for embedding look-ups. This is the seam where native quantized kernels go later: today there
-// are three implementations,
+// single rows for embedding look-ups. Implementations:
+//   - PackedLinearWeights: ggml block types (q8_0 ... q6_K, iq4_nl) and f16/bf16 kept in their stored or
+//     quantized bytes and multiplied by native kernels (core/quant/ggml/ggml_vec_dot.h) with the activations
+//     quantized once per matmul to the paired 8-bit type, as ggml does: the engine's default;
 //   - FloatLinearWeights: float32 values, either a view into a memory-mapped checkpoint (zero copy) or owned
 //     (converted from F16/BF16/ggml blocks, or dequantized once from a QuantizedTensor: "float cache");
 //   - QuantizedLinearWeights: keeps the packed QuantizedTensor and dequantizes blocks of rows on the fly
 //     through Scheme::dequantizeRows into a per-call scratch buffer (memory of the packed form, same numbers);
 //   - StoredLinearWeights: the same for a checkpoint tensor in its stored type (F16, ggml blocks, ...).
-// Both quantized paths compute with exactly the values Scheme::dequantizeRows produces, so the engine shows
-// the scheme's exact numerics, and the two give bit-identical results.
+// The last two compute with exactly the values Scheme::dequantizeRows produces (the scheme's exact numerics:
+// `--dequant once|rows`), and the two give bit-identical results; the packed kernels differ from them by the
+// activation quantization (a bound in tests/core/test_kernels.cpp).
 //
 // Thread-safety: immutable after construction; matmulRows/copyRow may run concurrently on any rows.
 #pragma once
@@ -21,6 +24,7 @@
 
 #include <tbb/task_arena.h>
 
+#include "core/quant/ggml/ggml_vec_dot.h"
 #include "core/quant/scheme.h"
 #include "core/tensor/dtype.h"
 
@@ -46,8 +50,18 @@ public:
     virtual std::string describe() const = 0;
     // Bytes this object holds in memory beyond the checkpoint's mapping.
     virtual uint64_t ownedBytes() const = 0;
+    // Bytes of weights one full product reads (the stored, packed or float form it computes from).
+    virtual uint64_t weightBytes() const = 0;
     // Rows a parallel task should take at least (quantized blocks prefer whole row blocks).
     virtual int64_t rowGrain() const { return 16; }
+
+    // Kernels that quantize the activations once per product override these three: activationBytes(batch) > 0
+    // makes matmul() call prepareActivations once (into its thread-local scratch of that many bytes) and then
+    // matmulPreparedRows over row ranges in parallel (single-threaded each, like matmulRows).
+    virtual size_t activationBytes(int64_t /*batch*/) const { return 0; }
+    virtual void prepareActivations(const float* /*x*/, int64_t /*batch*/, std::byte* /*act*/) const {}
+    virtual void matmulPreparedRows(const std::byte* /*act*/, int64_t /*batch*/, float* /*y*/, int64_t /*r0*/,
+                                    int64_t /*r1*/) const {}
 
 private:
     int64_t m_rows, m_cols;
@@ -64,6 +78,7 @@ public:
     void copyRow(int64_t r, float* dst) const override;
     std::string describe() const override { return m_what; }
     uint64_t ownedBytes() const override { return uint64_t(m_owned.size()) * sizeof(float); }
+    uint64_t weightBytes() const override { return uint64_t(rows() * cols()) * sizeof(float); }
     const float* data() const { return m_data; }
 
 private:
@@ -82,6 +97,7 @@ public:
     void copyRow(int64_t r, float* dst) const override;
     std::string describe() const override;
     uint64_t ownedBytes() const override { return uint64_t(m_tensor->data.size()); }
+    uint64_t weightBytes() const override { return uint64_t(m_tensor->data.size()); }
     int64_t rowGrain() const override { return kBlockRows; }
 
 private:
@@ -102,6 +118,7 @@ public:
     void copyRow(int64_t r, float* dst) const override;
     std::string describe() const override;
     uint64_t ownedBytes() const override { return 0; }
+    uint64_t weightBytes() const override { return m_bytes.size(); }
     int64_t rowGrain() const override { return kBlockRows; }
 
 private:
@@ -112,6 +129,40 @@ private:
     std::shared_ptr<const void> m_owner;
 };
 
+// A [rows, cols] matrix of a type with a native kernel (ggml::findDotKernel), read in place from `bytes`
+// (rows of whole blocks, ggml's layout; a GGUF mapping or a QuantizedTensor's data), which must stay valid
+// while `owner` lives. `level` picks the kernel (tests pass each level the CPU can run).
+class PackedLinearWeights final : public LinearWeights {
+public:
+    // True when `dtype` has a native kernel for rows of `cols` values.
+    static bool supports(DType dtype, int64_t cols);
+    // ownedBytes: what `owner` holds in memory beyond a checkpoint mapping (a quantized copy), else 0.
+    PackedLinearWeights(int64_t rows, int64_t cols, DType dtype, std::span<const std::byte> bytes,
+                        std::shared_ptr<const void> owner, uint64_t ownedBytes, cpu::SimdLevel level = cpu::simdLevel());
+
+    void matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const override;
+    void copyRow(int64_t r, float* dst) const override;
+    std::string describe() const override;
+    uint64_t ownedBytes() const override { return m_ownedBytes; }
+    uint64_t weightBytes() const override { return m_bytes.size(); }
+    int64_t rowGrain() const override { return 8; }
+    size_t activationBytes(int64_t batch) const override;
+    void prepareActivations(const float* x, int64_t batch, std::byte* act) const override;
+    void matmulPreparedRows(const std::byte* act, int64_t batch, float* y, int64_t r0, int64_t r1) const override;
+    DType dtype() const { return m_dtype; }
+
+private:
+    DType m_dtype;
+    std::span<const std::byte> m_bytes;
+    std::shared_ptr<const void> m_owner;
+    uint64_t m_ownedBytes;
+    const ggml::DotKernel* m_kernel;
+    size_t m_rowBytes, m_actRowBytes;
+};
+
+// The native kernel for a QuantizedTensor of a ggml scheme (q4_0, q4_K, ...), or null when its scheme has none.
+std::shared_ptr<const LinearWeights> packedWeights(std::shared_ptr<const QuantizedTensor> tensor);
+
 // Dequantizes the whole tensor once (row blocks in parallel inside `arena`, or serially when null) into a
 // FloatLinearWeights that computes with exactly those values.
 std::shared_ptr<const LinearWeights> dequantizeOnce(const QuantizedTensor& tensor, const Scheme& scheme,
@@ -119,6 +170,8 @@ std::shared_ptr<const LinearWeights> dequantizeOnce(const QuantizedTensor& tenso
 
 // y = W x for `batch` inputs, rows split across the arena's threads (serial when arena is null or the work is
 // small). Each output is computed by exactly one kernel call, so the result does not depend on the threads.
+// Activations a kernel quantizes are quantized once, by the calling thread, into thread-local scratch that
+// grows but is never freed per call (no allocation per token once warm).
 void matmul(const LinearWeights& w, const float* x, int64_t batch, float* y, tbb::task_arena* arena);
 
 }  // namespace qs

@@ -51,7 +51,9 @@ public:
                     return Error{where(m_ckpt, i) + ": quantized as [" + std::to_string(qw.tensor->rows) + ", " +
                                  std::to_string(qw.tensor->cols) + "], expected [" + std::to_string(rows) + ", " +
                                  std::to_string(cols) + "]"};
-                if (m_options.quantized == WeightLoadOptions::Quantized::PerRowBlock)
+                if (m_options.quantized == WeightLoadOptions::Quantized::Native)
+                    if (auto packed = packedWeights(qw.tensor)) return packed;
+                if (perRowBlock())
                     return std::shared_ptr<const LinearWeights>(std::make_shared<QuantizedLinearWeights>(qw.tensor, qw.scheme));
                 return dequantizeOnce(*qw.tensor, *qw.scheme, m_arena);
             }
@@ -64,7 +66,17 @@ public:
                 return std::shared_ptr<const LinearWeights>(std::make_shared<FloatLinearWeights>(
                     rows, cols, reinterpret_cast<const float*>(data->bytes.data()), data->owner, "f32 (mapped)"));
         }
-        if (t.dtype != DType::F32 && m_options.quantized == WeightLoadOptions::Quantized::PerRowBlock &&
+        if (m_options.quantized == WeightLoadOptions::Quantized::Native && t.dtype != DType::F32 && t.file >= 0 &&
+            PackedLinearWeights::supports(t.dtype, cols)) {
+            auto data = m_ckpt.data(size_t(i));
+            if (!data) return data.error();
+            // Block structs hold fp16 fields: the kernels need 2-byte alignment (GGUF general.alignment may be 1).
+            if (dtypeBytes(t.dtype, uint64_t(rows * cols)) == data->bytes.size() &&
+                reinterpret_cast<uintptr_t>(data->bytes.data()) % 2 == 0)
+                return std::shared_ptr<const LinearWeights>(std::make_shared<PackedLinearWeights>(
+                    rows, cols, t.dtype, data->bytes, data->owner, 0));
+        }
+        if (t.dtype != DType::F32 && perRowBlock() &&
             dtypeConvertibleToFloat(t.dtype)) {
             auto data = m_ckpt.data(size_t(i));
             if (!data) return data.error();
@@ -101,6 +113,12 @@ public:
             }
         }
         return m_ckpt.toFloat(size_t(*idx));
+    }
+
+    // Tensors without a native kernel: decoded per row block (the mode, or Native under memory pressure).
+    bool perRowBlock() const {
+        return m_options.quantized == WeightLoadOptions::Quantized::PerRowBlock ||
+               (m_options.quantized == WeightLoadOptions::Quantized::Native && m_options.nonNativePerRowBlock);
     }
 
     static std::string shapeText(const std::vector<int64_t>& shape) {

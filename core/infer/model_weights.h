@@ -75,11 +75,17 @@ struct QuantizedWeight {
 using QuantizedWeightMap = std::map<int, QuantizedWeight>;
 
 struct WeightLoadOptions {
-    // How quantized tensors (and stored tensors that are not F32: F16, ggml blocks...) run: dequantized once
-    // into float (fast, float memory) or per block of rows at every use (packed/stored memory, slower). Both
-    // give identical numbers.
-    enum class Quantized { DequantizeOnce, PerRowBlock };
-    Quantized quantized = Quantized::DequantizeOnce;
+    // How quantized tensors (and stored tensors that are not F32: F16, ggml blocks...) run:
+    //  - Native: kept in their stored/quantized bytes and multiplied by native kernels (PackedLinearWeights,
+    //    activations quantized to the paired 8-bit type as ggml does) where the type has one; other types
+    //    as DequantizeOnce. Memory: the packed size. The default.
+    //  - DequantizeOnce: converted to float once (float memory; the scheme's exact numerics);
+    //  - PerRowBlock: decoded per block of rows at every use (packed memory, slow; same numbers as once).
+    enum class Quantized { DequantizeOnce, PerRowBlock, Native };
+    Quantized quantized = Quantized::Native;
+    // Native mode: tensors without a native kernel run per block of rows instead of being converted to float
+    // (set by planWeightMemory when the float copies would not fit; same numbers).
+    bool nonNativePerRowBlock = false;
     int maxContext = 0;  // cap on the context (KV cache length); 0 = the model's
 };
 

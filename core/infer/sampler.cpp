@@ -39,25 +39,38 @@ std::vector<std::pair<int, float>> Sampler::distribution(std::span<const float> 
     std::iota(order.begin(), order.end(), 0);
     // Stable order (by logit, then id) so ties never depend on the sort implementation.
     auto better = [&](int a, int b) { return l[size_t(a)] != l[size_t(b)] ? l[size_t(a)] > l[size_t(b)] : a < b; };
-    size_t keep = l.size();
-    if (m_options.topK > 0 && size_t(m_options.topK) < keep) {
-        keep = size_t(m_options.topK);
-        std::partial_sort(order.begin(), order.begin() + std::ptrdiff_t(keep), order.end(), better);
-        order.resize(keep);
-    } else if (m_options.topP > 0.0f && m_options.topP < 1.0f) {
-        std::sort(order.begin(), order.end(), better);  // the nucleus needs the full order
+    const double temperature = double(m_options.temperature);
+    const bool nucleus = m_options.topP > 0.0f && m_options.topP < 1.0f;
+    const bool topK = m_options.topK > 0 && size_t(m_options.topK) < l.size();
+    if (topK) {
+        std::partial_sort(order.begin(), order.begin() + std::ptrdiff_t(m_options.topK), order.end(), better);
+        order.resize(size_t(m_options.topK));
     }
-    // Softmax over the kept tokens, in double, at the temperature.
+    // Softmax over the kept tokens (all of them for a nucleus without top-k), in double, at the temperature.
     double maxLogit = l[size_t(order.front())];
     for (int t : order) maxLogit = std::max(maxLogit, double(l[size_t(t)]));
-    std::vector<double> p(order.size());
     double sum = 0;
-    for (size_t i = 0; i < order.size(); ++i) {
-        p[i] = std::exp((double(l[size_t(order[i])]) - maxLogit) / double(m_options.temperature));
-        sum += p[i];
+    for (int t : order) sum += std::exp((double(l[size_t(t)]) - maxLogit) / temperature);
+    auto prob = [&](int t) { return std::exp((double(l[size_t(t)]) - maxLogit) / temperature) / sum; };
+    if (nucleus && !topK) {
+        // Partial selection: sort only as many of the most likely tokens as the nucleus needs, growing the
+        // sorted prefix (64, 512, ...) until its probability exceeds p; the prefix is the full sort's prefix.
+        size_t sorted = std::min<size_t>(64, order.size());
+        for (;;) {
+            std::partial_sort(order.begin(), order.begin() + std::ptrdiff_t(sorted), order.end(), better);
+            double cumulative = 0;
+            size_t i = 0;
+            while (i < sorted && cumulative <= double(m_options.topP)) cumulative += prob(order[i++]);
+            if (cumulative > double(m_options.topP) || sorted == order.size()) {
+                order.resize(i);
+                break;
+            }
+            sorted = std::min(order.size(), sorted * 8);
+        }
     }
-    for (double& x : p) x /= sum;
-    if (m_options.topP > 0.0f && m_options.topP < 1.0f) {
+    std::vector<double> p(order.size());
+    for (size_t i = 0; i < order.size(); ++i) p[i] = prob(order[i]);
+    if (nucleus) {
         double cumulative = 0;
         size_t cut = p.size();
         for (size_t i = 0; i < p.size(); ++i) {

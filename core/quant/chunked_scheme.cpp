@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/util/check.h"
+#include "core/util/cpu_features.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -83,7 +84,7 @@ __attribute__((target("avx2"))) float maxAbsAvx2(const float* x, int64_t n) {
 
 float maxAbsValue(const float* x, int64_t n) {
 #ifdef QS_X86_SIMD
-    static const bool kAvx2 = __builtin_cpu_supports("avx2");
+    static const bool kAvx2 = cpu::simdLevel() >= cpu::SimdLevel::Avx2;
     if (kAvx2) return maxAbsAvx2(x, n);
 #endif
     float m = 0.0f;
@@ -96,7 +97,7 @@ float maxAbsValue(const float* x, int64_t n) {
 
 int64_t firstNonFinite(const float* x, int64_t n) {
 #ifdef QS_X86_SIMD
-    static const bool kAvx2 = __builtin_cpu_supports("avx2");
+    static const bool kAvx2 = cpu::simdLevel() >= cpu::SimdLevel::Avx2;
     if (kAvx2) return firstNonFiniteAvx2(x, n);
 #endif
     return firstNonFiniteScalar(x, n);

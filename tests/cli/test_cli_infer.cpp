@@ -231,6 +231,34 @@ private slots:
         QVERIFY2(q.err.contains("model.layers.2.mlp.down_proj.weight") && q.err.contains("NaN"), q.err.constData());
     }
 
+    // Defaults: 128 prompt and 128 decode tokens whatever the context (the Q4_K_M GGUF states 128), and the
+    // bandwidth keys. stories260K (dim 64, hidden 172, 5 layers, 4 KV heads of 8, vocab 512, tied head) in f32
+    // reads per decode step 5 * (64*64*2 + 32*64*2 + 3*172*64) + 512*64 floats of matrices, one embedding row
+    // of 64 floats and 5 * 2 * 32 floats of KV cache per position, (1 + 128) / 2 positions on average.
+    void bench_defaultsTo128Tokens_andReportsBandwidth() {
+        QS_REQUIRE_ASSET(gguf, "models/stories260K-gguf/stories260K-Q4_K_M.gguf");
+        QS_REQUIRE_ASSET(bin, "models/stories260K-llama2c/stories260K.bin");
+        auto r = runCli({"bench", gguf, "--threads", "2", "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        json j = json::parse(r.out.toStdString());
+        QCOMPARE(j["prompt_tokens"].get<int>(), 128);
+        QCOMPARE(j["gen_tokens"].get<int>(), 128);
+        QVERIFY(j["context_extended"].get<bool>());
+        QVERIFY(j["prompt_tps"].get<double>() > 0 && j["decode_tps"].get<double>() > 0);
+        QVERIFY(j["copy_bandwidth_bytes_per_s"].get<double>() > 1e8);
+        const double fraction = j["bandwidth_fraction"].get<double>();
+        QVERIFY(fraction > 0 && std::fabs(fraction - j["bytes_per_token"].get<double>() * j["decode_tps"].get<double>() /
+                                                         j["copy_bandwidth_bytes_per_s"].get<double>()) < 1e-9 * fraction);
+        QVERIFY(QString::fromStdString(j["weights"].get<std::string>()).contains("native"));
+
+        r = runCli({"bench", bin, "--threads", "1", "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        j = json::parse(r.out.toStdString());
+        const double floats = 5.0 * (64 * 64 * 2 + 32 * 64 * 2 + 3 * 172 * 64) + 512 * 64 + 64;
+        const double kv = 5.0 * 2 * 32 * (1 + 128) / 2.0;
+        QCOMPARE(j["bytes_per_token"].get<double>(), 4.0 * (floats + kv));
+    }
+
     void inference_failsCleanlyOnBadInput() {
         QS_REQUIRE_ASSET(path, "models/keras-h5-lstm/lstm.h5");
         auto r = runCli({"generate", path, "--steps", "3"});

@@ -116,9 +116,10 @@ private slots:
     void storedTensors_decodedPerRowBlockGiveIdenticalLogits() {
         QFETCH(QString, model);
         QS_REQUIRE_ASSET(path, model);
-        InferenceLoadOptions rows;
+        InferenceLoadOptions rows, once;
         rows.weights.quantized = WeightLoadOptions::Quantized::PerRowBlock;
-        auto a = openInferenceModel(path.toStdString(), {}, nullptr), b = openInferenceModel(path.toStdString(), rows, nullptr);
+        once.weights.quantized = WeightLoadOptions::Quantized::DequantizeOnce;
+        auto a = openInferenceModel(path.toStdString(), once, nullptr), b = openInferenceModel(path.toStdString(), rows, nullptr);
         QVERIFY(a.ok() && b.ok());
         QVERIFY(QString::fromStdString(b->weights->layers[0].wq->describe()).contains("decoded per"));
         QVERIFY(b->weights->ownedBytes() < a->weights->ownedBytes());

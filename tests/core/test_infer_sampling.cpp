@@ -137,6 +137,35 @@ private slots:
         QCOMPARE(seen, (std::set<int>{0, 1}));
     }
 
+    // The nucleus is found by partial selection (a growing sorted prefix); it must be the prefix of the full
+    // descending order whose probability first exceeds p, on a 32000-token vocabulary with a flat tail (the
+    // nucleus then needs more than one growth step) and on a peaked one.
+    void topP_partialSelectionEqualsFullSort() {
+        for (double spread : {0.5, 8.0}) {
+            std::vector<float> l = randomLogits(32000, 5);
+            for (float& v : l) v = float(v * spread);
+            SamplerOptions o;
+            o.temperature = 0.8f;
+            o.topP = 0.9f;
+            const auto dist = Sampler(o).distribution(l);
+            std::vector<int> order(l.size());
+            std::iota(order.begin(), order.end(), 0);
+            std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return l[size_t(a)] > l[size_t(b)]; });
+            double maxL = l[size_t(order[0])], z = 0;
+            for (float v : l) z += std::exp((double(v) - maxL) / 0.8);
+            double cumulative = 0;
+            size_t cut = 0;
+            while (cumulative <= 0.9) cumulative += std::exp((double(l[size_t(order[cut++])]) - maxL) / 0.8) / z;
+            QCOMPARE(dist.size(), cut);
+            for (size_t i = 0; i < cut; ++i) {
+                QCOMPARE(dist[i].first, order[i]);
+                const double expected = std::exp((double(l[size_t(order[i])]) - maxL) / 0.8) / z / cumulative;
+                QVERIFY(std::fabs(dist[i].second - expected) <= 1e-6 * expected);
+            }
+            if (spread == 0.5) QVERIFY(cut > 512);  // needed the prefix to grow twice
+        }
+    }
+
     void temperature_sharpensAndFlattens() {
         const auto logits = logitsFor({0.6, 0.3, 0.1});
         SamplerOptions cold, hot;

@@ -16,6 +16,7 @@
 #include "core/quant/ggml/ggml_kquants_impl.h"
 #include "core/quant/ggml/ggml_math.h"
 #include "core/quant/ggml/ggml_quantize.h"
+#include "core/util/cpu_features.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define QS_X86_SIMD 1
@@ -34,27 +35,11 @@ namespace qs::ggml::detail {
 namespace {
 enum class Level { Scalar, Avx2, Avx512 };
 
-Level detectLevel() {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-        return Level::Avx512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-        return Level::Avx2;
-    return Level::Scalar;
-}
-
+// The project's CPU probe (QS_SIMD caps it); VNNI is not needed by these quantizers.
 Level level() {
-    // QS_SIMD=scalar|avx2 caps the level (to test every path on one machine).
-    static const Level kLevel = [] {
-        Level l = detectLevel();
-        if (const char* env = std::getenv("QS_SIMD")) {
-            if (!std::strcmp(env, "scalar")) l = Level::Scalar;
-            else if (!std::strcmp(env, "avx2") && l == Level::Avx512) l = Level::Avx2;
-        }
-        return l;
-    }();
-    return kLevel;
+    const cpu::SimdLevel l = cpu::simdLevel();
+    if (l >= cpu::SimdLevel::Avx512) return Level::Avx512;
+    return l >= cpu::SimdLevel::Avx2 ? Level::Avx2 : Level::Scalar;
 }
 
 #define QS_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,f16c,fma")))

@@ -16,6 +16,7 @@
 #include "core/quant/ggml/ggml_kquants_impl.h"
 #include "core/quant/ggml/ggml_math.h"
 #include "core/quant/ggml/ggml_quantize.h"
+#include "core/util/cpu_features.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define QS_X86_SIMD 1
@@ -148,15 +149,7 @@ QS_AVX2 void q4_KAvx2(const float* x, BlockQ4_K* y, int64_t nb) {
     }
 }
 
-bool haveAvx2() {
-    static const bool kHave = [] {
-        __builtin_cpu_init();
-        const char* env = std::getenv("QS_SIMD");
-        if (env && !std::strcmp(env, "scalar")) return false;
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-    }();
-    return kHave;
-}
+bool haveAvx2() { return cpu::simdLevel() >= cpu::SimdLevel::Avx2; }
 }  // namespace
 
 bool quantizeQ4_KFast(const float* x, void* y, int64_t n) {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/quant/rtn/rtn_kernels.h"
+#include "core/util/cpu_features.h"
 
 #include <algorithm>
 #include <cmath>
@@ -46,19 +47,11 @@ void codesPerColumnRef(const float* x, int64_t n, const float* inv, const int32_
 
 #ifdef QS_X86_SIMD
 enum class Level { Scalar, Avx2, Avx512 };
+// The project's CPU probe (QS_SIMD caps it).
 Level level() {
-    static const Level kLevel = [] {
-        __builtin_cpu_init();
-        Level l = Level::Scalar;
-        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) l = Level::Avx512;
-        else if (__builtin_cpu_supports("avx2")) l = Level::Avx2;
-        if (const char* env = std::getenv("QS_SIMD")) {
-            if (!std::strcmp(env, "scalar")) l = Level::Scalar;
-            else if (!std::strcmp(env, "avx2") && l == Level::Avx512) l = Level::Avx2;
-        }
-        return l;
-    }();
-    return kLevel;
+    const cpu::SimdLevel l = cpu::simdLevel();
+    if (l >= cpu::SimdLevel::Avx512) return Level::Avx512;
+    return l >= cpu::SimdLevel::Avx2 ? Level::Avx2 : Level::Scalar;
 }
 
 #define QS_AVX512 __attribute__((target("avx512f,avx512bw")))

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Native dot products of stored weight rows with activations, ggml's vec_dot shape: the activations of a
+// matmul are quantized ONCE to the 8-bit type the weight type pairs with (ggml's `vec_dot_type`): q8_0 for
+// q4_0/q5_0/q8_0/iq4_nl, q8_1 for q4_1/q5_1 (it carries d*sum(q) for their minimum term), q8_K for the
+// K-quants; f16/bf16 weights pair with f32 activations. Then each weight row is dotted with them in integer
+// arithmetic per block (exact), scaled in float.
+//
+// Numerics (the contract every path keeps, so the SIMD paths equal the scalar reference bit for bit):
+//  - legacy 32-value blocks: eight float lanes; lane k accumulates, block by block, fma(dw*da, S_k, lane_k)
+//    where S_k is the exact integer sum of the products of values 4k..4k+3 of the block; q4_1/q5_1 add
+//    their minimum terms mw*sa in a separate float sum, in block order; the lanes are summed as
+//    ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)).
+//  - K-quants: the super-block's scaled integer sums are exact int32; the float sum runs over super-blocks
+//    in order: sum += (da*dw)*float(isum) [- (da*dmin)*float(msum)].
+//  - f16/bf16: 32 float lanes, lane k accumulates fma(w[i+k], x[i+k], lane) over i in steps of 32; the four
+//    groups of eight are added ((g0+g1)+(g2+g3)), then summed as above.
+// Activation quantizers reproduce ggml's quantize_row_q8_0/q8_1/q8_K reference bytes.
+//
+// Thread-safety: pure functions. Shapes: n values per row, a whole number of the type's blocks (q8_K: 256,
+// others 32; f16/bf16: 32).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/tensor/dtype.h"
+#include "core/util/cpu_features.h"
+
+namespace qs::ggml {
+
+// The activation blocks BlockQ8_1 and BlockQ8_K are in ggml_blocks.h.
+enum class ActType { F32, Q8_0, Q8_1, Q8_K };
+
+// out[c] = dot(weight row w, activation row a + c * aStride) for c < nCols (1..4), n values each.
+using DotFn = void (*)(int64_t n, const void* w, const std::byte* a, size_t aStride, int nCols, float* out);
+using QuantizeActFn = void (*)(const float* x, std::byte* a, int64_t n);
+
+struct DotKernel {
+    DType weight;
+    ActType act;
+    int blockElems;  // n must be a multiple of this
+    cpu::SimdLevel level;  // the level this entry's code needs (<= the level asked for)
+    DotFn dot;
+};
+
+// The kernel for weights of type t at the highest implemented level <= `level`; nullptr when t has no native
+// kernel. Callers also check n % blockElems == 0.
+const DotKernel* findDotKernel(DType t, cpu::SimdLevel level);
+
+// Bytes of n activations of type `act` (n a multiple of its block), and the quantizer writing them
+// (ggml's reference bytes; the q8_0 one uses the AVX2/AVX-512 quantizer of ggml_simd.cpp when present).
+size_t activationBytes(ActType act, int64_t n);
+void quantizeActivations(ActType act, const float* x, std::byte* a, int64_t n);
+const char* actTypeName(ActType act);
+
+namespace detail {
+// Scalar references (ggml_vec_dot.cpp) and x86 paths (ggml_vec_dot_x86.cpp).
+void quantizeQ8_1Ref(const float* x, void* y, int64_t n);
+void quantizeQ8_KRef(const float* x, void* y, int64_t n);
+const DotKernel* scalarDotKernels(size_t& count);
+const DotKernel* x86DotKernels(size_t& count);
+}  // namespace detail
+
+}  // namespace qs::ggml

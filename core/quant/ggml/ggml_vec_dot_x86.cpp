@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// x86 dot products: the body (ggml_vec_dot_x86.inc) compiled twice under different target pragmas, never
+// with -march: AVX2+FMA+F16C, and AVX-512 VL+VNNI for the vpdpbusd variant of the legacy-block dots. The
+// K-quant and f16/bf16 dots use the AVX2 body on both levels (their integer sums need per-sub-block scales,
+// where vpdpbusd saves nothing). Results equal the scalar reference bit for bit (ggml_vec_dot.h).
+#include "core/quant/ggml/ggml_vec_dot.h"
+
+#include <cstring>
+#include <iterator>
+#include <type_traits>
+
+#include "core/quant/ggml/ggml_blocks.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+
+namespace qs::ggml {
+namespace {
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+namespace avx2 {
+#define QS_VNNI 0
+#include "core/quant/ggml/ggml_vec_dot_x86.inc"
+#undef QS_VNNI
+}  // namespace avx2
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
+namespace vnni {
+#define QS_VNNI 1
+#include "core/quant/ggml/ggml_vec_dot_x86.inc"
+#undef QS_VNNI
+}  // namespace vnni
+#pragma GCC pop_options
+
+constexpr auto A2 = cpu::SimdLevel::Avx2;
+constexpr auto VN = cpu::SimdLevel::Avx512Vnni;
+const DotKernel kX86[] = {
+    {DType::Q8_0, ActType::Q8_0, kQK, A2, avx2::dotLegacy<BlockQ8_0, BlockQ8_0>},
+    {DType::Q4_0, ActType::Q8_0, kQK, A2, avx2::dotLegacy<BlockQ4_0, BlockQ8_0>},
+    {DType::Q4_1, ActType::Q8_1, kQK, A2, avx2::dotLegacy<BlockQ4_1, BlockQ8_1>},
+    {DType::Q5_0, ActType::Q8_0, kQK, A2, avx2::dotLegacy<BlockQ5_0, BlockQ8_0>},
+    {DType::Q5_1, ActType::Q8_1, kQK, A2, avx2::dotLegacy<BlockQ5_1, BlockQ8_1>},
+    {DType::IQ4_NL, ActType::Q8_0, kQK, A2, avx2::dotLegacy<BlockIq4Nl, BlockQ8_0>},
+    {DType::Q8_0, ActType::Q8_0, kQK, VN, vnni::dotLegacy<BlockQ8_0, BlockQ8_0>},
+    {DType::Q4_0, ActType::Q8_0, kQK, VN, vnni::dotLegacy<BlockQ4_0, BlockQ8_0>},
+    {DType::Q4_1, ActType::Q8_1, kQK, VN, vnni::dotLegacy<BlockQ4_1, BlockQ8_1>},
+    {DType::Q5_0, ActType::Q8_0, kQK, VN, vnni::dotLegacy<BlockQ5_0, BlockQ8_0>},
+    {DType::Q5_1, ActType::Q8_1, kQK, VN, vnni::dotLegacy<BlockQ5_1, BlockQ8_1>},
+    {DType::IQ4_NL, ActType::Q8_0, kQK, VN, vnni::dotLegacy<BlockIq4Nl, BlockQ8_0>},
+    {DType::Q4_K, ActType::Q8_K, kQKK, A2, avx2::columns<avx2::dotQ45_K<false>>},
+    {DType::Q5_K, ActType::Q8_K, kQKK, A2, avx2::columns<avx2::dotQ45_K<true>>},
+    {DType::Q6_K, ActType::Q8_K, kQKK, A2, avx2::columns<avx2::dotQ6_K>},
+    {DType::F16, ActType::F32, 32, A2, avx2::columns<avx2::dotHalfLike<false>>},
+    {DType::BF16, ActType::F32, 32, A2, avx2::columns<avx2::dotHalfLike<true>>},
+};
+
+}  // namespace
+
+namespace detail {
+const DotKernel* x86DotKernels(size_t& count) {
+    count = std::size(kX86);
+    return kX86;
+}
+}  // namespace detail
+}  // namespace qs::ggml
+
+#else  // no x86 SIMD paths: the scalar references are the only kernels.
+
+namespace qs::ggml::detail {
+const DotKernel* x86DotKernels(size_t& count) {
+    count = 0;
+    return nullptr;
+}
+}  // namespace qs::ggml::detail
+
+#endif

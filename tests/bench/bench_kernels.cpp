@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Native matmul kernels per weight type and SIMD level (PackedLinearWeights, single thread): decode (one
+// activation row; bytes_per_second = GB/s of weights streamed) and prompt tiles (32 rows; items = dot products).
+// The matrix (4096 x 4096) is larger than the caches. Levels the CPU cannot run are not registered.
+//   build: cmake --build build --target bench_kernels
+//   run:   build/tests/bench_kernels [--benchmark_filter=q4_0]
+//   also:  build/tests/bench_kernels --write-gguf DIR   writes random 110M-shaped Llama GGUFs (F32, Q8_0, Q4_0,
+//          Q4_K; fixed seed) for `quantscope-cli bench DIR/llama110M-Q4_0.gguf --tokenizer <llama2 tokenizer.model>`
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+
+#include "core/infer/linear_weights.h"
+#include "core/quant/ggml/ggml_quantize.h"
+#include "core/tensor/half.h"
+#include "random_llama_gguf.h"
+
+using namespace qs;
+
+namespace {
+
+constexpr int64_t kRows = 4096, kCols = 4096;
+
+std::vector<std::byte> packedMatrix(DType t) {
+    std::mt19937 rng(1);
+    std::normal_distribution<float> d(0.0f, 0.02f);
+    std::vector<float> v(size_t(kRows * kCols));
+    for (float& x : v) x = d(rng);
+    std::vector<std::byte> b(size_t(*dtypeBytes(t, uint64_t(v.size()))));
+    if (t == DType::F16 || t == DType::BF16) {
+        auto* h = reinterpret_cast<uint16_t*>(b.data());
+        for (size_t i = 0; i < v.size(); ++i) h[i] = t == DType::F16 ? floatToHalf(v[i]) : floatToBf16(v[i]);
+    } else {
+        ggml::quantize(t, v.data(), b.data(), int64_t(v.size()));
+    }
+    return b;
+}
+
+void run(benchmark::State& state, DType t, cpu::SimdLevel level, int64_t batch) {
+    static std::map<DType, std::vector<std::byte>> cache;
+    auto& bytes = cache[t];
+    if (bytes.empty()) bytes = packedMatrix(t);
+    const PackedLinearWeights w(kRows, kCols, t, bytes, nullptr, 0, level);
+    std::vector<float> x(size_t(batch * kCols), 0.5f), y(size_t(batch * kRows));
+    for (auto _ : state) {
+        matmul(w, x.data(), batch, y.data(), nullptr);
+        benchmark::DoNotOptimize(y.data());
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(bytes.size()));
+    state.SetItemsProcessed(int64_t(state.iterations()) * kRows * batch);
+    state.SetLabel(w.describe());
+}
+
+void registerAll() {
+    const DType types[] = {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
+                           DType::IQ4_NL, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+    for (DType t : types)
+        for (auto level : {cpu::SimdLevel::Scalar, cpu::SimdLevel::Avx2, cpu::SimdLevel::Avx512Vnni}) {
+            if (!cpu::canRun(level)) continue;
+            for (int64_t batch : {int64_t(1), int64_t(32)}) {
+                const std::string name = std::string(dtypeName(t)) + "/" + std::string(cpu::simdLevelName(level)) +
+                                         (batch == 1 ? "/decode" : "/prompt32");
+                benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) { run(s, t, level, batch); })
+                    ->Unit(benchmark::kMillisecond);
+            }
+        }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc == 3 && std::strcmp(argv[1], "--write-gguf") == 0) {
+        const std::string dir = argv[2];
+        for (auto [t, name] : {std::pair{DType::F32, "F32"}, {DType::Q8_0, "Q8_0"}, {DType::Q4_0, "Q4_0"}, {DType::Q4_K, "Q4_K"}}) {
+            const std::string path = dir + "/llama110M-" + name + ".gguf";
+            if (!qsbench::writeRandomLlamaGguf(path, qsbench::kShape110M, t, 110)) {
+                std::fprintf(stderr, "cannot write %s\n", path.c_str());
+                return 1;
+            }
+            std::printf("%s\n", path.c_str());
+        }
+        return 0;
+    }
+    registerAll();
+    benchmark::Initialize(&argc, argv);
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Native matmul kernels (core/quant/ggml/ggml_vec_dot.h, PackedLinearWeights): the CPU probe; every SIMD path
+// this machine can run equals the scalar reference bit for bit (the kernels keep integer block sums exact and
+// perform the same float operations in the same order); each product stays within a bound derived from the
+// activation quantization and float rounding of dequantize-then-multiply; and on stories260K the engine's
+// native path stays within a KLD / top-1 band of the float path. Skipped SIMD levels are printed.
+#include "core/infer/inference_model.h"
+#include "core/infer/linear_weights.h"
+#include "core/infer/memory_plan.h"
+#include "core/infer/perplexity.h"
+#include "core/infer/transformer.h"
+#include "core/quant/ggml/ggml_dequant.h"
+#include "core/quant/ggml/ggml_quantize.h"
+#include "core/quant/scheme.h"
+#include "core/tensor/half.h"
+#include "core/util/cpu_features.h"
+
+#include <QFile>
+#include <QTest>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "common/assets.h"
+
+using namespace qs;
+
+namespace {
+
+constexpr int64_t kRows = 6, kCols = 1024, kBatch = 7;  // batch 7 = one 4-column tile + 3 columns
+
+std::vector<float> gaussian(size_t n, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    std::vector<float> v(n);
+    for (auto& x : v) x = dist(rng);
+    return v;
+}
+
+// Weights of type t (quantized with our bit-exact ggml quantizers) and their dequantized values.
+struct Packed {
+    std::vector<std::byte> bytes;
+    std::vector<float> values;
+};
+
+Packed pack(DType t, const std::vector<float>& w) {
+    Packed p;
+    const int64_t n = int64_t(w.size());
+    p.bytes.resize(size_t(*dtypeBytes(t, uint64_t(n))));
+    if (t == DType::F16 || t == DType::BF16) {
+        auto* h = reinterpret_cast<uint16_t*>(p.bytes.data());
+        for (int64_t i = 0; i < n; ++i) h[i] = t == DType::F16 ? floatToHalf(w[size_t(i)]) : floatToBf16(w[size_t(i)]);
+    } else if (!ggml::quantize(t, w.data(), p.bytes.data(), n)) {
+        qFatal("no quantizer for %s", std::string(dtypeName(t)).c_str());
+    }
+    p.values.resize(size_t(n));
+    const Status s = decodeToFloat(t, p.bytes, uint64_t(n), 0, 0, uint64_t(n), p.values.data());
+    if (!s) qFatal("%s", s.message().c_str());
+    return p;
+}
+
+std::vector<float> product(const LinearWeights& w, const std::vector<float>& x) {
+    std::vector<float> y(size_t(kBatch * kRows), std::nanf(""));
+    matmul(w, x.data(), kBatch, y.data(), nullptr);
+    return y;
+}
+
+const DType kTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::IQ4_NL,
+                        DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::F16, DType::BF16};
+
+void addTypeRows() {
+    QTest::addColumn<int>("type");
+    for (DType t : kTypes) QTest::newRow(std::string(dtypeName(t)).c_str()) << int(t);
+}
+
+// The engine on `path` in the native mode against the float path (dequantized once): KLD and top-1.
+PerplexityResult nativeAgainstFloat(const std::string& path, const std::string& text, const QuantizedWeightMap* map) {
+    InferenceLoadOptions o;
+    o.weights.quantized = WeightLoadOptions::Quantized::DequantizeOnce;
+    auto m = openInferenceModel(path, o, nullptr);
+    if (!m) qFatal("%s", m.message().c_str());
+    WeightLoadOptions native, once;
+    once.quantized = WeightLoadOptions::Quantized::DequantizeOnce;
+    auto a = loadModelWeights(*m->checkpoint, m->info, map, native, nullptr);
+    auto b = loadModelWeights(*m->checkpoint, m->info, map, once, nullptr);
+    if (!a || !b) qFatal("load failed");
+    Transformer fast(*a, nullptr), reference(*b, nullptr);
+    PerplexityOptions po;
+    po.protocol = PplProtocol::Documents;
+    po.context = 128;  // stories260K's context
+    auto r = evaluatePerplexity(fast, *m->tokenizer, text, po, {}, &reference);
+    if (!r) qFatal("%s", r.message().c_str());
+    int nativeMatrices = 0;
+    for (const auto& l : (*a)->layers)
+        nativeMatrices += QString::fromStdString(l.wq->describe()).contains("native");
+    if (nativeMatrices == 0) qFatal("no matrix of %s ran natively", path.c_str());
+    return *r;
+}
+
+}  // namespace
+
+class TestKernels : public QObject {
+    Q_OBJECT
+private slots:
+    void cpuProbe_levelsAreConsistent() {
+        const auto& f = cpu::detectedFeatures();
+        qInfo("CPU features: %s; detected level %s, in use %s", cpu::featureSummary().c_str(),
+              std::string(cpu::simdLevelName(cpu::detectedLevel())).c_str(),
+              std::string(cpu::simdLevelName(cpu::simdLevel())).c_str());
+        QVERIFY(cpu::simdLevel() <= cpu::detectedLevel());
+        QVERIFY(cpu::canRun(cpu::SimdLevel::Scalar));
+        QCOMPARE(cpu::canRun(cpu::SimdLevel::Avx2), f.avx2 && f.fma && f.f16c);
+        QCOMPARE(cpu::canRun(cpu::SimdLevel::Avx512Vnni), cpu::canRun(cpu::SimdLevel::Avx512) && f.avx512vnni);
+        for (auto l : {cpu::SimdLevel::Scalar, cpu::SimdLevel::Avx2, cpu::SimdLevel::Avx512, cpu::SimdLevel::Avx512Vnni})
+            QCOMPARE(cpu::simdLevelFromName(cpu::simdLevelName(l)), std::optional(l));
+        QVERIFY(!cpu::simdLevelFromName("avx1024"));
+    }
+
+    void everySimdPath_equalsScalarReference_data() { addTypeRows(); }
+    void everySimdPath_equalsScalarReference() {
+        QFETCH(int, type);
+        const DType t = DType(type);
+        const Packed p = pack(t, gaussian(size_t(kRows * kCols), 3));
+        const auto x = gaussian(size_t(kBatch * kCols), 4);
+        const PackedLinearWeights ref(kRows, kCols, t, p.bytes, nullptr, 0, cpu::SimdLevel::Scalar);
+        QVERIFY(ref.describe().find("scalar") != std::string::npos);
+        const auto expected = product(ref, x);
+        QString skipped;
+        for (auto level : {cpu::SimdLevel::Avx2, cpu::SimdLevel::Avx512, cpu::SimdLevel::Avx512Vnni}) {
+            if (!cpu::canRun(level)) {
+                skipped += QString(" ") + QString::fromStdString(std::string(cpu::simdLevelName(level)));
+                continue;
+            }
+            const PackedLinearWeights simd(kRows, kCols, t, p.bytes, nullptr, 0, level);
+            const auto got = product(simd, x);
+            QVERIFY2(std::memcmp(got.data(), expected.data(), got.size() * sizeof(float)) == 0,
+                     qPrintable(QString::fromStdString(simd.describe()) + " differs from the scalar reference"));
+            // Row r of a batch equals the single-column product (tiles do not change the numbers).
+            std::vector<float> one(kRows);
+            simd.matmulRows(x.data() + 5 * kCols, 1, one.data(), 0, kRows);
+            for (int64_t r = 0; r < kRows; ++r) QCOMPARE(one[size_t(r)], expected[size_t(5 * kRows + r)]);
+        }
+        if (!skipped.isEmpty()) qInfo("%s: SIMD paths skipped on this machine:%s", std::string(dtypeName(t)).c_str(), qPrintable(skipped));
+        // The VNNI entry exists for the legacy types and is what that level picks.
+        if (ggml::findDotKernel(t, cpu::SimdLevel::Scalar)->blockElems == 32 && t != DType::F16 && t != DType::BF16)
+            QCOMPARE(ggml::findDotKernel(t, cpu::SimdLevel::Avx512Vnni)->level, cpu::SimdLevel::Avx512Vnni);
+    }
+
+    // |kernel - sum_i w_i x_i| <= sum_i |w_i| e_i + rounding, with e_i the activation quantization error bound:
+    // q8_0/q8_1 round x/d to the nearest code with d = amax/127 and store d in fp16 (relative error 2^-11 on
+    // up to 127 codes): e <= d (1/2 + 127 * 2^-11); q8_K keeps d in float: e <= d (1/2 + 2^-16). q8_1 also
+    // stores d*sum(q) in fp16, which the minimum term m*s multiplies: |m| |s| 2^-11 per block. Float
+    // rounding: at most (blocks + 8) roundings of unit 2^-24 on sums bounded by sum |w_i| (|x_i| + e_i).
+    void nativeProduct_withinBoundOfDequantizeThenMultiply_data() { addTypeRows(); }
+    void nativeProduct_withinBoundOfDequantizeThenMultiply() {
+        QFETCH(int, type);
+        const DType t = DType(type);
+        const Packed p = pack(t, gaussian(size_t(kRows * kCols), 5));
+        auto x = gaussian(size_t(kBatch * kCols), 6);
+        x[17] = 40.0f;  // one outlier activation: its block's scale is large
+        const PackedLinearWeights w(kRows, kCols, t, p.bytes, nullptr, 0);
+        const auto got = product(w, x);
+        const ggml::DotKernel* k = ggml::findDotKernel(t, cpu::SimdLevel::Scalar);
+        const int actBlock = k->act == ggml::ActType::Q8_K ? 256 : 32;
+        const double unit = std::ldexp(1.0, -24);
+        for (int64_t b = 0; b < kBatch; ++b)
+            for (int64_t r = 0; r < kRows; ++r) {
+                const float* wr = p.values.data() + r * kCols;
+                const float* xb = x.data() + b * kCols;
+                double exact = 0, actErr = 0, magnitude = 0, minTerm = 0;
+                for (int64_t i0 = 0; i0 < kCols; i0 += actBlock) {
+                    double amax = 0;
+                    for (int64_t i = i0; i < i0 + actBlock; ++i) amax = std::max(amax, std::fabs(double(xb[i])));
+                    const double d = amax / 127.0;
+                    double e = 0;
+                    if (k->act == ggml::ActType::Q8_0 || k->act == ggml::ActType::Q8_1) e = d * (0.5 + 127.0 / 2048.0);
+                    if (k->act == ggml::ActType::Q8_K) e = d * (0.5 + 1.0 / 65536.0);
+                    double sumQ = 0;
+                    for (int64_t i = i0; i < i0 + actBlock; ++i) {
+                        exact += double(wr[i]) * xb[i];
+                        actErr += std::fabs(double(wr[i])) * e;
+                        magnitude += std::fabs(double(wr[i])) * (std::fabs(double(xb[i])) + e);
+                        sumQ += std::fabs(xb[i]) / (d > 0 ? d : 1) + 0.5;
+                    }
+                    if (k->act == ggml::ActType::Q8_1) {
+                        // |m| <= max |w| of the block; |s| <= d * sum |q|.
+                        double mAbs = 0;
+                        for (int64_t i = i0; i < i0 + actBlock; ++i) mAbs = std::max(mAbs, std::fabs(double(wr[i])));
+                        minTerm += mAbs * d * sumQ / 2048.0;
+                    }
+                }
+                const double blocks = double(kCols) / k->blockElems;
+                const double bound = actErr + minTerm + (blocks + 8) * unit * magnitude * 1.01 + 1e-30;
+                const double err = std::fabs(double(got[size_t(b * kRows + r)]) - exact);
+                QVERIFY2(err <= bound, qPrintable(QString("%1 row %2 column %3: |%4 - %5| = %6 > bound %7")
+                                                      .arg(QString::fromStdString(std::string(dtypeName(t))))
+                                                      .arg(r).arg(b).arg(got[size_t(b * kRows + r)]).arg(exact).arg(err).arg(bound)));
+            }
+        // Embedding rows decode to exactly the dequantized values.
+        std::vector<float> row(kCols);
+        w.copyRow(3, row.data());
+        QVERIFY(std::memcmp(row.data(), p.values.data() + 3 * kCols, kCols * sizeof(float)) == 0);
+    }
+
+    void nativeProduct_doesNotDependOnThreads() {
+        const Packed p = pack(DType::Q4_0, gaussian(size_t(512 * 256), 8));
+        const auto x = gaussian(size_t(9 * 256), 9);
+        const PackedLinearWeights w(512, 256, DType::Q4_0, p.bytes, nullptr, 0);
+        std::vector<float> serial(9 * 512), parallel(9 * 512);
+        matmul(w, x.data(), 9, serial.data(), nullptr);
+        tbb::task_arena arena(2);
+        matmul(w, x.data(), 9, parallel.data(), &arena);
+        QCOMPARE(parallel, serial);
+    }
+
+    // The engine: stories260K's llama-quantize Q4_K_M GGUF (q5_0/q8_0 tensors: its rows are too short for
+    // K-quants) and q4_0/q8_0 maps over the llama2.c float checkpoint, native against dequantized-once.
+    void stories260K_nativeStaysCloseToFloatPath_data() {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<QString>("scheme");
+        QTest::addColumn<double>("maxKld");
+        QTest::addColumn<double>("minTop1");
+        QTest::newRow("Q4_K_M gguf") << "models/stories260K-gguf/stories260K-Q4_K_M.gguf" << "" << 0.002 << 0.97;
+        QTest::newRow("q8_0 map") << "models/stories260K-llama2c/stories260K.bin" << "q8_0" << 0.002 << 0.97;
+        QTest::newRow("q4_0 map") << "models/stories260K-llama2c/stories260K.bin" << "q4_0" << 0.002 << 0.97;
+    }
+    void stories260K_nativeStaysCloseToFloatPath() {
+        QFETCH(QString, model);
+        QFETCH(QString, scheme);
+        QFETCH(double, maxKld);
+        QFETCH(double, minTop1);
+        QS_REQUIRE_ASSET(path, model);
+        QS_REQUIRE_ASSET(textPath, "data/tinystories/tinystories_sample.txt");
+        QFile f(textPath);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const std::string text = f.readAll().toStdString();
+        QuantizedWeightMap map;
+        std::unique_ptr<InferenceModel> holder;
+        if (!scheme.isEmpty()) {
+            InferenceLoadOptions o;
+            o.weights.quantized = WeightLoadOptions::Quantized::DequantizeOnce;
+            auto m = openInferenceModel(path.toStdString(), o, nullptr);
+            QVERIFY(m.ok());
+            const auto sch = findScheme(scheme.toStdString());
+            const Checkpoint& ck = *m->checkpoint;
+            for (size_t i = 0; i < ck.tensors.size(); ++i) {
+                const TensorInfo& ti = ck.tensors[i];
+                if (ti.shape.size() != 2 || m->info.entries[i].kind == TensorKind::RopeTable ||
+                    !sch->accepts(ti.shape[0], ti.shape[1]))
+                    continue;
+                auto values = ck.toFloat(i);
+                QVERIFY(values.ok());
+                auto q = sch->quantize(*values, ti.shape[0], ti.shape[1], ti.name);
+                QVERIFY(q.ok());
+                map[int(i)] = {std::make_shared<QuantizedTensor>(std::move(q.value())), sch};
+            }
+        }
+        const PerplexityResult r = nativeAgainstFloat(path.toStdString(), text, scheme.isEmpty() ? nullptr : &map);
+        qInfo("%s %s: native vs dequantized once: KLD %.3g, top-1 %.4f, ppl %.4f vs %.4f", qPrintable(model),
+              qPrintable(scheme), r.kld, r.top1, r.ppl, r.referencePpl);
+        QVERIFY(r.kld >= 0 && r.kld < maxKld);
+        QVERIFY(r.top1 >= minTop1);
+    }
+
+    // The memory check before loading: a machine too small for the float copies of llama2.c Q8 tensors (no
+    // native kernel) runs them per row block in native mode, refuses --dequant once with the bytes needed, and
+    // a limit below even the KV cache refuses every mode; a generous machine leaves the options alone.
+    void memoryPlan_picksPackedPathOrRefuses() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K-q8.bin");
+        auto ck = openCheckpoint(path.toStdString());
+        QVERIFY(ck.ok());
+        const ModelInfo info = analyzeModel(**ck);
+        WeightLoadOptions native, once;
+        once.quantized = WeightLoadOptions::Quantized::DequantizeOnce;
+        // stories260K: 5 layers x 2 x 512 positions x 32 KV values x 4 bytes.
+        const uint64_t kv = 5ull * 2 * 512 * 32 * 4;
+        auto roomy = planWeightMemory(**ck, info, nullptr, native, MachineMemory{1ull << 40, 1ull << 40});
+        QVERIFY(roomy.ok() && roomy->warning.empty() && !roomy->options.nonNativePerRowBlock);
+        QCOMPARE(roomy->kvCacheBytes, kv);
+        QVERIFY(roomy->convertedBytes > 200000 * 4);  // the Q8 matrices as float
+        const MachineMemory tight{kv + 100000, 1ull << 40};
+        auto packed = planWeightMemory(**ck, info, nullptr, native, tight);
+        QVERIFY2(packed.ok(), packed ? "" : packed.message().c_str());
+        QVERIFY(packed->options.nonNativePerRowBlock && !packed->warning.empty());
+        auto w = loadModelWeights(**ck, info, nullptr, packed->options, nullptr);
+        QVERIFY(w.ok());
+        QVERIFY(QString::fromStdString((*w)->layers[0].wq->describe()).contains("decoded per"));
+        auto refused = planWeightMemory(**ck, info, nullptr, once, tight);
+        QVERIFY(!refused.ok());
+        QVERIFY(QString::fromStdString(refused.message()).contains("needs about"));
+        QVERIFY(QString::fromStdString(refused.message()).contains("--dequant native or rows"));
+        auto none = planWeightMemory(**ck, info, nullptr, native, MachineMemory{1ull << 40, kv / 2});
+        QVERIFY(!none.ok());
+        QVERIFY(QString::fromStdString(none.message()).contains("RLIMIT_AS"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestKernels)
+#include "test_kernels.moc"
