@@ -11,6 +11,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <cmath>
 #include <functional>
 
 #include "common/tiny_models.h"
@@ -175,6 +176,38 @@ private slots:
         const std::string path = dir.path().toStdString() + "/m.gguf";
         writeBytes(path, makeTinyGguf(md, tensors));
         expectRefused(path, c.feature, c.key);
+    }
+
+    // Gemma (1) from its reference definition (transformers GemmaModel / llama.cpp gemma): embeddings scaled
+    // by sqrt(hidden) rounded to the model dtype, (1 + w) norms, tanh-GELU gate even when hidden_act says
+    // "gelu" (hidden_activation null), 1/sqrt(head_dim) with head_dim independent of hidden/heads.
+    void gemma1_declarationReadAsTransformersDoes() {
+        QCOMPARE(roundToDtype(std::sqrt(3072.0), "bfloat16"), 55.5);  // gemma-7b: 55.4256 in bf16
+        QCOMPARE(roundToDtype(std::sqrt(2048.0), "bfloat16"), 45.25);
+        QCOMPARE(roundToDtype(std::sqrt(2048.0), "float16"), 45.25);
+        QCOMPARE(roundToDtype(std::sqrt(2048.0), "float32"), double(float(std::sqrt(2048.0))));
+        QTemporaryDir dir;
+        const std::string d = dir.path().toStdString();
+        json config = tinyHfConfig();
+        config["architectures"] = {"GemmaForCausalLM"};
+        config["model_type"] = "gemma";
+        config["head_dim"] = 4;
+        config["hidden_act"] = "gelu";
+        config["hidden_activation"] = nullptr;
+        config["torch_dtype"] = "bfloat16";
+        writeTinyHf(d, config, tinyHfTensors());
+        std::unique_ptr<Checkpoint> ckpt;
+        ModelInfo info = analyze(d, ckpt);
+        QVERIFY2(info.runnable, info.runnableReason.c_str());
+        QCOMPARE(info.arch.embedScale, 2.828125);  // sqrt(8) = 2.8284 in bf16
+        QCOMPARE(info.arch.normOffset, 1.0);
+        QVERIFY(info.arch.activation == Activation::GeluTanh);
+        QVERIFY(!info.arch.postNorms && !info.arch.qkNorm && info.arch.attnSoftcap == 0.0);
+        auto w = loadModelWeights(*ckpt, info, nullptr, {}, nullptr);
+        QVERIFY2(w.ok(), w ? "" : w.message().c_str());
+        auto raw = ckpt->toFloat(size_t(info.findKind(TensorKind::AttnNorm, 0)));
+        QVERIFY(raw.ok());
+        QCOMPARE((*w)->layers[0].attnNorm[3], (*raw)[3] + 1.0f);  // (1 + w) applied once, at load
     }
 
     // A declared bias the file lacks counts as zero, as transformers initialises it; a declared weight that is

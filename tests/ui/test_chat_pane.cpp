@@ -325,7 +325,7 @@ private slots:
         QTest::addColumn<QString>("asset");
         QTest::addColumn<bool>("withoutTokenizer");
         QTest::addColumn<QString>("expected");
-        QTest::newRow("keras lstm: not llama") << "models/keras-h5-lstm/lstm.h5" << false << "Llama-family";
+        QTest::newRow("keras lstm: not llama") << "models/keras-h5-lstm/lstm.h5" << false << "architecture 'keras'";
         QTest::newRow("stories260K without tok512.bin") << "models/stories260K-llama2c/stories260K.bin" << true
                                                         << "no usable tokenizer";
     }
