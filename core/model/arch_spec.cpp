@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/model/arch_spec.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -63,7 +64,7 @@ const std::set<std::string>& benignHfKeys() {
         "gradient_checkpointing", "output_scores", "return_dict_in_generate", "forced_bos_token_id",
         "forced_eos_token_id", "remove_invalid_values", "exponential_decay_length_penalty", "suppress_tokens",
         "begin_suppress_tokens", "typical_p", "diversity_penalty", "num_beam_groups", "encoder_no_repeat_ngram_size",
-        "tf_legacy_loss", "use_bfloat16", "cross_attention_hidden_size", "max_new_tokens", "sliding_window_size_unused"};
+        "tf_legacy_loss", "use_bfloat16", "cross_attention_hidden_size", "max_new_tokens"};
     return k;
 }
 
@@ -206,6 +207,7 @@ int64_t positiveInt(HfReader& r, const std::string& key, int64_t fallback) {
 
 void readSlidingHf(HfReader& r, ArchSpec& s) {
     const std::string& a = r.arch;
+    if (r.hp.layers <= 0 || r.hp.layers > (int64_t(1) << 20)) return;  // implausible: refused by the loader
     if (a == "mistral") {
         int64_t w = positiveInt(r, "sliding_window", 0);
         if (w > 0) {
@@ -233,6 +235,19 @@ void readSlidingHf(HfReader& r, ArchSpec& s) {
             for (int64_t i = 0; i < r.hp.layers && pattern > 0; ++i) s.slidingLayers[size_t(i)] = (i + 1) % pattern != 0;
         }
         r.handled.insert("sliding_window_pattern");
+        // Stray duplicates real configs carry and transformers ignores (gemma-2 sliding_window_size, gemma-3
+        // _sliding_window_pattern): refused only when they disagree with what is used.
+        if (const json* v = r.get("sliding_window_size"); v && v->is_number() && int64_t(v->get<double>()) != s.slidingWindow)
+            r.refuse("sliding_window_size different from sliding_window", "config.json sliding_window_size");
+        if (const json* v = r.get("_sliding_window_pattern"); v && v->is_number() && a == "gemma3") {
+            const int64_t p = int64_t(v->get<double>());
+            const bool listed = s.slidingLayers.size() == size_t(std::max<int64_t>(r.hp.layers, 0));
+            for (int64_t i = 0; listed && i < r.hp.layers && p > 0; ++i)
+                if (s.slidingLayers[size_t(i)] != ((i + 1) % p != 0)) {
+                    r.refuse("_sliding_window_pattern that disagrees with layer_types", "config.json _sliding_window_pattern");
+                    break;
+                }
+        }
     }
     if (s.slidingWindow <= 0) s.slidingLayers.clear();
 }
@@ -390,7 +405,7 @@ ArchSpec readGgufArchSpec(const json& md, const std::string& arch, const Hyperpa
     }
 
     const bool gemma = arch.rfind("gemma", 0) == 0;
-    if (auto w = number(md, key("attention.sliding_window")); w && *w > 0) {
+    if (auto w = number(md, key("attention.sliding_window")); w && *w > 0 && hp.layers <= (int64_t(1) << 20)) {
         s.slidingWindow = int64_t(*w);
         // llama.cpp: Gemma 2 alternates (pattern 2), Gemma 3 has a global layer every 6 (set_swa_pattern).
         int64_t pattern = arch == "gemma2" ? 2 : arch == "gemma3" ? 6 : 1;
