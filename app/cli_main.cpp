@@ -13,12 +13,15 @@ const qscli::Command kCommands[] = {
     {"inspect", "inspect PATH [--json]                  tensors, roles, ties, footprint", qscli::runInspect},
     {"generate", "generate MODEL [--map F] [--rule R=S]... --prompt TEXT --steps N --temperature T [--seed S]  generate text", qscli::runGenerate},
     {"ppl", "ppl MODEL [--map F] [--rule R=S]... --text FILE [--ctx N] [--protocol P] [--json]  perplexity, KLD", qscli::runPpl},
-    {"chat", "chat MODEL [--map F] [--rule R=S]... [--template plain|llama2]  chat on stdin/stdout", qscli::runChat},
+    {"chat", "chat MODEL [--map F] [--rule R=S]... [--template NAME]  chat on stdin/stdout", qscli::runChat},
     {"bench", "bench MODEL [--map F] [--rule R=S]... [--threads N]  tokens per second, peak memory", qscli::runBench},
     {"quantize", "quantize MODEL [--map F] [--rule ROLE=SCHEME]... [--json]  per-tensor scheme, bytes, error", qscli::runQuantize},
+    {"tokenize", "tokenize PATH (--text TEXT | --jsonl FILE) [--no-special] [--json]  token ids and pieces", qscli::runTokenize},
     {"quant-raw", "quant-raw --scheme S --rows R --cols C IN.f32 OUT   raw float32 -> packed blocks", qscli::runQuantRaw},
     {"dequant-raw", "dequant-raw --scheme S --rows R --cols C IN OUT.f32 packed blocks -> raw float32",
      qscli::runDequantRaw},
+    {"synth", "synth --shape NAME --format gguf|safetensors|llama2c [--dtype f32|bf16] OUT  random weights, real shapes",
+     qscli::runSynth},
 };
 
 void usage(FILE* out) {

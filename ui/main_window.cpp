@@ -13,6 +13,7 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
+#include <QScrollArea>
 #include <QSettings>
 #include <QStackedWidget>
 #include <QStatusBar>
@@ -38,6 +39,7 @@
 #include "ui/mapeditor/quantize_controller.h"
 #include "ui/outliers/outlier_map_view.h"
 #include "ui/recent_files.h"
+#include "ui/session_controller.h"
 #include "ui/stats/screenshot_defaults.h"
 #include "ui/summary/summary_view.h"
 #include "ui/tree/model_tree_dock.h"
@@ -50,6 +52,18 @@ constexpr int kLayoutVersion = 3;  // bump when docks are added/renamed so stale
 const QString kGeometryKey = QStringLiteral("mainWindow/geometry");
 const QString kStateKey = QStringLiteral("mainWindow/state");
 const QString kLastDirKey = QStringLiteral("lastDirectory");
+
+// `content` inside a frameless scroll area that resizes it: the area's minimum is small, so a panel or the
+// centre no longer sets the window's minimum size (the window works from about 960x600); below the
+// content's own minimum it scrolls instead.
+QScrollArea* scrolled(QWidget* content) {
+    auto* area = new QScrollArea;
+    area->setObjectName(content->objectName() + QStringLiteral("Scroll"));
+    area->setFrameShape(QFrame::NoFrame);
+    area->setWidgetResizable(true);
+    area->setWidget(content);
+    return area;
+}
 
 // The local paths among dropped URLs.
 QStringList localPaths(const QMimeData* mime) {
@@ -87,7 +101,13 @@ MainWindow::MainWindow(JobRunner* runner, MainWindowOptions options, QWidget* pa
             m_modelStatus->setText(tr("%1 parameters · %2").arg(formatCount(info->parameters), m_footprint->sizeSummary()));
     });
     connect(m_loader, &LoadController::loadFinished, this, [this](const QString& path, bool ok) {
-        if (ok) m_recent->add(path);
+        if (!ok) return;
+        m_recent->add(path);
+        // The file dialogs start where the last model came from, however it was opened.
+        if (m_options.useSettings) {
+            const QFileInfo fi(path);
+            QSettings().setValue(kLastDirKey, fi.isDir() ? fi.absoluteFilePath() : fi.absolutePath());
+        }
     });
     connect(m_log, &LogModel::entryAdded, this, [this](const LogEntry& e) {
         if (e.severity != Severity::Error) return;
@@ -123,10 +143,21 @@ void MainWindow::createCentre() {
     // Like the empty state below: the tabs' minimum is their widest page's, which would stop the map editor
     // from being widened beside them (the pages then scroll or squeeze, they are not the focus then).
     m_tabs->setMinimumWidth(260);
+    // Ctrl+1 .. Ctrl+4 pick the central tabs from anywhere in the window (beside the Alt mnemonics).
+    for (int i = 0; i < m_tabs->count(); ++i) {
+        auto* go = new QAction(this);
+        go->setObjectName(QStringLiteral("showTab%1").arg(i + 1));
+        go->setShortcut(QKeySequence(Qt::CTRL | Qt::Key(Qt::Key_1 + i)));
+        connect(go, &QAction::triggered, this, [this, i] {
+            if (m_centre->currentWidget() == m_tabs) m_tabs->setCurrentIndex(i);
+        });
+        addAction(go);
+        m_tabs->setTabToolTip(i, m_tabs->tabToolTip(i) + tr(" — Ctrl+%1").arg(i + 1));
+    }
     m_centre = new QStackedWidget;
     m_centre->addWidget(m_empty);
     m_centre->addWidget(m_tabs);
-    setCentralWidget(m_centre);
+    setCentralWidget(scrolled(m_centre));
     connect(m_empty, &EmptyStateView::openFileRequested, this, &MainWindow::chooseFile);
     connect(m_empty, &EmptyStateView::openFolderRequested, this, &MainWindow::chooseFolder);
 }
@@ -155,6 +186,11 @@ void MainWindow::createDocks() {
     addDockWidget(Qt::BottomDockWidgetArea, m_chatDock);
     tabifyDockWidget(m_logDock, m_chatDock);
     m_logDock->raise();
+    for (QDockWidget* dock : {static_cast<QDockWidget*>(m_treeDock), static_cast<QDockWidget*>(m_mapDock),
+                              static_cast<QDockWidget*>(m_logDock), m_chatDock}) {
+        QWidget* content = dock->widget();
+        dock->setWidget(scrolled(content));
+    }
     setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
     setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
     resizeDocks({m_treeDock, m_summaryDock}, {400, 250}, Qt::Horizontal);
@@ -182,6 +218,10 @@ void MainWindow::createActions() {
     QMenu* recentMenu = file->addMenu(tr("Open &Recent"));
     m_recent = new RecentFiles(recentMenu, m_options.useSettings, this);
     connect(m_recent, &RecentFiles::openRequested, this, &MainWindow::openPath);
+    file->addSeparator();
+    m_session = new SessionController(m_document, m_loader, m_log, m_tabs, this, m_options.useSettings, this);
+    m_session->populateMenu(file);
+    connect(m_session, &SessionController::modifiedChanged, this, &QWidget::setWindowModified);
     file->addSeparator();
     QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence(tr("Ctrl+Q")));
@@ -311,7 +351,7 @@ void MainWindow::registerViews() {
         },
         [this] {
             // The screenshot is about the conversation: give the chat the whole middle column.
-            m_centre->hide();
+            centralWidget()->hide();
             m_summaryDock->hide();
             m_mapDock->hide();
             // After the layout has taken the hidden widgets into account.
@@ -343,12 +383,17 @@ void MainWindow::resetLayout() {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
+    if (!m_session->maybeSave()) return event->ignore();
+    m_session->rememberCurrent();
     saveLayout();
     m_runner->cancelAll();
     event->accept();
 }
 
-void MainWindow::openPath(const QString& path) { m_loader->open(path); }
+void MainWindow::openPath(const QString& path) {
+    if (m_document->hasModel() && !m_session->maybeSave()) return;
+    m_loader->open(path);
+}
 
 bool MainWindow::showsEmptyState() const { return m_centre->currentWidget() == m_empty; }
 
@@ -356,11 +401,11 @@ void MainWindow::onModelChanged() {
     const qs::ModelInfo* info = m_document->info();
     m_centre->setCurrentWidget(info ? static_cast<QWidget*>(m_tabs) : m_empty);
     if (!info) {
-        setWindowTitle(tr("QuantScope"));
+        setWindowTitle(tr("QuantScope[*]"));
         m_modelStatus->setText(tr("No model"));
         return;
     }
-    setWindowTitle(tr("%1 — QuantScope").arg(QFileInfo(m_document->path()).fileName()));
+    setWindowTitle(tr("%1[*] — QuantScope").arg(QFileInfo(m_document->path()).fileName()));
     m_modelStatus->setText(tr("%1 parameters · %2").arg(formatCount(info->parameters), m_footprint->sizeSummary()));
 }
 

@@ -38,6 +38,7 @@ class MapEditorDock;
 class QuantizeController;
 class ModelTreeDock;
 class RecentFiles;
+class SessionController;
 class SummaryView;
 
 struct MainWindowOptions {
@@ -53,6 +54,7 @@ public:
     explicit MainWindow(JobRunner* runner, MainWindowOptions options = {}, QWidget* parent = nullptr);
     ~MainWindow() override;
 
+    // Opens a model; asks Save / Discard / Cancel first when the map has unsaved edits (see SessionController).
     void openPath(const QString& path);
 
     Document* document() const { return m_document; }
@@ -74,6 +76,7 @@ public:
     LogDock* logDock() const { return m_logDock; }
     JobStatusWidget* jobStatus() const { return m_jobStatus; }
     RecentFiles* recentFiles() const { return m_recent; }
+    SessionController* session() const { return m_session; }
     EmptyStateView* emptyState() const { return m_empty; }
     bool showsEmptyState() const;
     const ViewRegistry& views() const { return m_views; }
@@ -125,6 +128,7 @@ private:
     JobStatusWidget* m_jobStatus = nullptr;
     QLabel* m_modelStatus = nullptr;
     RecentFiles* m_recent = nullptr;
+    SessionController* m_session = nullptr;
     QAction* m_cancelAction = nullptr;
     QByteArray m_defaultState;
 };

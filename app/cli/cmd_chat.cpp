@@ -3,13 +3,16 @@
 // EOF ends the session.
 #include <chrono>
 #include <cstdio>
+#include <algorithm>
 #include <iostream>
+#include <span>
 #include <string>
 
 #include <unistd.h>
 
 #include "app/cli/commands.h"
 #include "app/cli/infer_setup.h"
+#include "core/infer/chat_format.h"
 #include "core/infer/generator.h"
 
 namespace qscli {
@@ -17,13 +20,15 @@ namespace qscli {
 namespace {
 constexpr const char* kUsage =
     "usage: quantscope-cli chat MODEL [--map MAP.json] [--rule ROLE=SCHEME ...] [--tokenizer PATH]\n"
-    "                           [--template plain|llama2] [--system TEXT] [--steps N]\n"
+    "                           [--template NAME] [--system TEXT] [--steps N]\n"
     "                            [--temperature T] [--seed S] [--top-k K] [--top-p P] [--repeat-penalty R]\n"
     "                            [--threads N]\n"
     "Reads one user message per line from stdin and streams each reply (at most N tokens, default 256; it ends\n"
-    "at EOS). --template plain (default) continues the text as a base model would; llama2 wraps turns in\n"
-    "[INST] ... [/INST] as Llama 2 chat models expect. The conversation stays in the KV cache; when the context\n"
-    "is full it starts over. EOF (Ctrl-D) ends the chat.\n";
+    "at EOS or the template's end-of-turn token). The chat template is the model's own (tokenizer_config.json\n"
+    "chat_template, GGUF tokenizer.chat_template) when it is one of the known families; --template NAME\n"
+    "overrides it: llama3, chatml, gemma, mistral (mistral-v0, mistral-v3, mistral-v3-tekken), llama2, or plain\n"
+    "(the text continued as a base model would; the default when the model has no template). The conversation\n"
+    "stays in the KV cache; when the context is full it starts over. EOF (Ctrl-D) ends the chat.\n";
 }
 
 int runChat(int argc, char** argv, int first) {
@@ -42,14 +47,20 @@ int runChat(int argc, char** argv, int first) {
     const auto topP = args.number("top-p", 0.9);
     const auto penalty = args.number("repeat-penalty", 1.0);
     if (!steps || !temperature || !seed || !topK || !topP || !penalty) return fail("chat", args.error(), kExitUsage);
-    const std::string tmpl = args.value("template").value_or("plain");
-    if (tmpl != "plain" && tmpl != "llama2") return fail("chat", "unknown --template '" + tmpl + "' (plain, llama2)", kExitUsage);
+    const std::string templateName = args.value("template").value_or("");
+    if (!templateName.empty())
+        if (auto t = qs::chatTemplateByName(templateName); !t) return fail("chat", t.message(), kExitUsage);
     if (*steps < 1) return fail("chat", "--steps must be at least 1", kExitUsage);
     const std::string system = args.value("system").value_or("");
 
     InferenceSetup setup;
     if (int rc = openInference("chat", args, 0, setup); rc != kExitOk) return rc;
     const qs::Tokenizer& tok = *setup.model.tokenizer;
+    std::string note;
+    auto chosen = qs::chooseChatTemplate(*setup.model.checkpoint, args.value("tokenizer").value_or(""), templateName, &note);
+    if (!chosen) return fail("chat", chosen.message());
+    if (!note.empty()) std::fprintf(stderr, "quantscope-cli chat: %s\n", note.c_str());
+    const qs::ChatFormat format(*chosen, tok);
     qs::Transformer model(setup.weights, setup.arena.get());
     qs::GenerateOptions o;
     o.maxNewTokens = int(*steps);
@@ -58,10 +69,10 @@ int runChat(int argc, char** argv, int first) {
     o.sampling.topK = int(*topK);
     o.sampling.topP = float(*topP);
     o.sampling.repetitionPenalty = float(*penalty);
+    o.stopTokens = format.stopTokens();
 
     const bool interactive = isatty(STDIN_FILENO);
-    int pending = -1;  // the last sampled token of the previous reply, not yet in the KV cache
-    bool firstTurn = true;
+    qs::ChatState state;
     std::string line;
     for (;;) {
         if (interactive) {
@@ -70,31 +81,23 @@ int runChat(int argc, char** argv, int first) {
         }
         if (!std::getline(std::cin, line)) break;
         if (!line.empty() && line.back() == '\r') line.pop_back();
-        std::vector<int> prompt;
-        if (pending >= 0) prompt.push_back(pending);
-        std::vector<int> turn;
-        if (tmpl == "llama2") {
-            // Llama 2 chat format (as llama2.c's chat mode): every turn starts with BOS.
-            std::string text = firstTurn && !system.empty() ? "[INST] <<SYS>>\n" + system + "\n<</SYS>>\n\n" + line + " [/INST]"
-                                                            : "[INST] " + line + " [/INST]";
-            turn = tok.encode(text, true);
-        } else {
-            turn = tok.encode(firstTurn ? (system.empty() ? line : system + "\n" + line) : "\n" + line, firstTurn);
-        }
-        prompt.insert(prompt.end(), turn.begin(), turn.end());
-        if (prompt.empty()) continue;
-        if (model.position() + int(prompt.size()) + 1 >= model.context()) {
+        auto plan = qs::planChatTurn(format, state, system, line);
+        if (!plan) return fail("chat", plan.message());
+        if (int(plan->full.size()) + 1 >= model.context()) {
             std::fprintf(stderr, "chat: the context is full; starting a new conversation\n");
-            model.reset();
-            pending = -1;
-            firstTurn = true;
-            prompt = tmpl == "llama2" ? tok.encode("[INST] " + line + " [/INST]", true) : tok.encode(line, true);
-            if (int(prompt.size()) + 1 >= model.context()) {
+            state = {};
+            plan = qs::planChatTurn(format, state, system, line);
+            if (!plan) return fail("chat", plan.message());
+            if (int(plan->full.size()) + 1 >= model.context()) {
                 std::fprintf(stderr, "chat: this message alone does not fit the context of %d tokens\n", model.context());
                 continue;
             }
         }
-        auto r = qs::generate(model, tok, prompt, o, [](int, std::string_view piece) {
+        if (plan->feed.empty()) continue;
+        model.rewind(plan->keep);
+        qs::GenerateOptions turn = o;
+        turn.maxNewTokens = std::min(o.maxNewTokens, model.context() - int(plan->full.size()));
+        auto r = qs::generate(model, tok, plan->feed, turn, [](int, std::string_view piece) {
             std::fwrite(piece.data(), 1, piece.size(), stdout);
             std::fflush(stdout);
             return true;
@@ -102,15 +105,10 @@ int runChat(int argc, char** argv, int first) {
         std::fputc('\n', stdout);
         std::fflush(stdout);
         if (!r) return fail("chat", r.message());
-        firstTurn = false;
-        pending = -1;
-        if (!r->tokens.empty() && r->stop != qs::GenerateResult::Stop::Eos && r->stop != qs::GenerateResult::Stop::Bos)
-            pending = r->tokens.back();
-        if (r->stop == qs::GenerateResult::Stop::Context) {
-            model.reset();
-            pending = -1;
-            firstTurn = true;
-        }
+        // The reply without a stop token; every sampled id but the last was fed (generator.h).
+        const std::span<const int> all(r->tokens);
+        const auto reply = qs::stoppedOnToken(r->stop) ? all.first(all.size() - 1) : all;
+        qs::finishChatTurn(state, tok, *plan, system, line, reply, all.empty() ? all : all.first(all.size() - 1));
     }
     return kExitOk;
 }

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include <nlohmann/json.hpp>
+
 #include "app/cli/commands.h"
 #include "app/cli/infer_setup.h"
 #include "core/infer/generator.h"
@@ -13,14 +15,18 @@ namespace {
 constexpr const char* kUsage =
     "usage: quantscope-cli generate MODEL [--map MAP.json] [--rule ROLE=SCHEME ...] [--tokenizer PATH]\n"
     "                               [--prompt TEXT] [--steps N] [--temperature T]\n"
-    "                               [--seed S] [--top-k K] [--top-p P] [--repeat-penalty R] [--threads N]\n"
+    "                               [--seed S] [--top-k K] [--top-p P] [--repeat-penalty R] [--threads N] [--json]\n"
     "Prints the prompt followed by the generated text, as llama2.c's run does: at most N new tokens (default\n"
     "256), stopping early at EOS or BOS. Temperature 0 is greedy; the default is 1.0. Without --seed the seed\n"
-    "comes from the clock and is printed on stderr with the speed.\n";
+    "comes from the clock and is printed on stderr with the speed.\n"
+    "--json prints one object instead of the text: prompt_ids (the ids fed, BOS included), ids (the sampled ids,\n"
+    "exactly N unless generation stopped early; a stop token that ended it is the last one), text (ids decoded),\n"
+    "stop_reason: \"length\" (N ids), \"eos\" / \"bos\" (the model sampled EOS / BOS), \"context\" (the\n"
+    "context is full), and seed.\n";
 }
 
 int runGenerate(int argc, char** argv, int first) {
-    Args args(inferenceValueOptions({"prompt", "steps", "temperature", "seed", "top-k", "top-p", "repeat-penalty"}), {"help"});
+    Args args(inferenceValueOptions({"prompt", "steps", "temperature", "seed", "top-k", "top-p", "repeat-penalty"}), {"help", "json"});
     if (!args.parse(argc, argv, first)) return fail("generate", args.error(), kExitUsage);
     if (args.flag("help")) {
         std::fputs(kUsage, stdout);
@@ -57,15 +63,27 @@ int runGenerate(int argc, char** argv, int first) {
     o.sampling.topP = float(*topP);
     o.sampling.repetitionPenalty = float(*penalty);
 
-    std::fwrite(prompt.data(), 1, prompt.size(), stdout);
-    std::fflush(stdout);
-    auto r = qs::generate(model, tok, tokens, o, [](int, std::string_view piece) {
+    const bool asJson = args.flag("json");
+    if (!asJson) {
+        std::fwrite(prompt.data(), 1, prompt.size(), stdout);
+        std::fflush(stdout);
+    }
+    auto r = qs::generate(model, tok, tokens, o, [asJson](int, std::string_view piece) {
+        if (asJson) return true;
         std::fwrite(piece.data(), 1, piece.size(), stdout);
         std::fflush(stdout);
         return true;
     });
-    std::fputc('\n', stdout);
+    if (!asJson) std::fputc('\n', stdout);
     if (!r) return fail("generate", r.message());
+    if (asJson) {
+        std::string text;
+        for (int id : r->tokens) text += tok.piece(id);
+        const nlohmann::json j = {{"prompt_ids", tokens}, {"ids", r->tokens}, {"text", text},
+                                  {"stop_reason", std::string(qs::stopName(r->stop))}, {"seed", *seed}};
+        // Invalid UTF-8 (a character cut by the step limit) is replaced rather than refused.
+        std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    }
     const size_t n = r->tokens.size();
     std::fprintf(stderr, "generate: %zu prompt tokens in %.3f s, %zu tokens in %.3f s (%.1f tok/s), stop: %s, seed %lld\n",
                  tokens.size(), r->promptSeconds, n, r->generateSeconds,

@@ -19,5 +19,7 @@ int runBench(int argc, char** argv, int first);
 int runQuantize(int argc, char** argv, int first);
 int runQuantRaw(int argc, char** argv, int first);
 int runDequantRaw(int argc, char** argv, int first);
+int runTokenize(int argc, char** argv, int first);
+int runSynth(int argc, char** argv, int first);
 
 }  // namespace qscli

@@ -87,7 +87,10 @@ Result<std::unique_ptr<BpeTokenizer>> BpeTokenizer::create(const std::string& so
     t->m_types = std::move(types);
     if (t->m_types.empty()) t->m_types.assign(n, TokenType::Normal);
     t->m_ids.reserve(n * 2);
-    for (size_t i = 0; i < n; ++i) t->m_ids.emplace(t->m_pieces[i], int(i));  // first occurrence wins
+    // The last occurrence of a duplicated piece wins, as in llama.cpp's token_to_id; an empty piece can never
+    // come from text and is not indexed (the GGUF loader warns about both).
+    for (size_t i = 0; i < n; ++i)
+        if (!t->m_pieces[i].empty()) t->m_ids[t->m_pieces[i]] = int(i);
 
     for (int b = 0; b < 256; ++b) {
         if (t->m_settings.llama2cByteIds) {
@@ -118,6 +121,10 @@ Result<std::unique_ptr<BpeTokenizer>> BpeTokenizer::create(const std::string& so
         if ((t->m_types[i] == TokenType::Control || t->m_types[i] == TokenType::UserDefined) &&
             !t->m_pieces[i].empty())
             t->m_special.push_back(int(i));
+    for (int id : t->m_special) {
+        t->m_specialFirstByte[static_cast<unsigned char>(t->m_pieces[id][0])] = true;
+        t->m_hasUserDefined = t->m_hasUserDefined || t->m_types[id] == TokenType::UserDefined;
+    }
     // Longest first, so "<|end|>" does not shadow "<|end_of_text|>".
     std::stable_sort(t->m_special.begin(), t->m_special.end(),
                      [&](int a, int b) { return t->m_pieces[a].size() > t->m_pieces[b].size(); });
@@ -177,7 +184,9 @@ std::vector<int> BpeTokenizer::encode(std::string_view text, bool addBos, bool p
     std::vector<int> out;
     if (addBos && m_settings.bos >= 0) out.push_back(m_settings.bos);
     if (text.empty()) return out;
-    if (!parseSpecial || m_special.empty()) {
+    // User-defined pieces are always matched whole (llama.cpp tokenizer_st_partition; SentencePiece's
+    // user_defined_symbols); control pieces only when parseSpecial.
+    if (m_special.empty() || (!parseSpecial && !m_hasUserDefined)) {
         encodeSegment(text, true, out);
         return out;
     }
@@ -185,11 +194,13 @@ std::vector<int> BpeTokenizer::encode(std::string_view text, bool addBos, bool p
     bool atStart = true;
     while (i < text.size()) {
         int match = -1;
-        for (int id : m_special)
-            if (text.compare(i, m_pieces[id].size(), m_pieces[id]) == 0) {
-                match = id;
-                break;
-            }
+        if (m_specialFirstByte[static_cast<unsigned char>(text[i])])
+            for (int id : m_special)
+                if ((parseSpecial || m_types[id] != TokenType::Control) &&
+                    text.compare(i, m_pieces[id].size(), m_pieces[id]) == 0) {
+                    match = id;
+                    break;
+                }
         if (match < 0) {
             ++i;
             continue;

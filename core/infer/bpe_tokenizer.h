@@ -87,7 +87,9 @@ private:
     std::array<int, 256> m_byteTokens{};                        // -1 when the vocabulary lacks the byte token
     std::array<std::string, 256> m_byteChars;                    // ByteLevel: byte -> its printable character
     std::unordered_map<std::string, uint8_t> m_charBytes;        // ByteLevel: printable character -> byte
-    std::vector<int> m_special;                                  // Control/UserDefined ids matched by parseSpecial
+    std::vector<int> m_special;                                  // Control/UserDefined ids matched whole in text
+    std::array<bool, 256> m_specialFirstByte{};                  // first bytes of m_special's pieces
+    bool m_hasUserDefined = false;
     std::unique_ptr<PreTokenizerRegex> m_regex;
 };
 

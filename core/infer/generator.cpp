@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/infer/generator.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace qs {
@@ -12,8 +13,13 @@ std::string_view stopName(GenerateResult::Stop s) {
         case GenerateResult::Stop::Bos: return "bos";
         case GenerateResult::Stop::Callback: return "callback";
         case GenerateResult::Stop::Context: return "context";
+        case GenerateResult::Stop::EndOfTurn: return "end_of_turn";
     }
     return "?";
+}
+
+bool stoppedOnToken(GenerateResult::Stop stop) {
+    return stop == GenerateResult::Stop::Eos || stop == GenerateResult::Stop::Bos || stop == GenerateResult::Stop::EndOfTurn;
 }
 
 Result<GenerateResult> generate(Transformer& model, const Tokenizer& tokenizer, std::span<const int> prompt,
@@ -43,6 +49,11 @@ Result<GenerateResult> generate(Transformer& model, const Tokenizer& tokenizer, 
         if (options.stopAtEos && next == tokenizer.eos()) {
             result.tokens.push_back(next);
             result.stop = GenerateResult::Stop::Eos;
+            break;
+        }
+        if (std::find(options.stopTokens.begin(), options.stopTokens.end(), next) != options.stopTokens.end()) {
+            result.tokens.push_back(next);
+            result.stop = GenerateResult::Stop::EndOfTurn;
             break;
         }
         result.tokens.push_back(next);

@@ -22,16 +22,24 @@ struct GenerateOptions {
     SamplerOptions sampling;
     bool stopAtEos = true;
     bool stopAtBos = true;   // llama2.c's run stops when the model emits BOS
+    // More stop ids: a chat template's end-of-turn tokens (<|eot_id|>, <|im_end|>, <end_of_turn>; see
+    // chat_template.h). Stop::EndOfTurn when one is sampled (EOS/BOS keep their own reasons).
+    std::vector<int> stopTokens;
 };
 
 struct GenerateResult {
     std::vector<int> tokens;   // the sampled tokens, in order (a stop token is included when it ended generation)
-    enum class Stop { Length, Eos, Bos, Callback, Context } stop = Stop::Length;
+    // Length: maxNewTokens sampled; Eos/Bos: the vocabulary's EOS/BOS was sampled; EndOfTurn: one of
+    // GenerateOptions::stopTokens; Callback: the token callback returned false; Context: the context is full.
+    enum class Stop { Length, Eos, Bos, Callback, Context, EndOfTurn } stop = Stop::Length;
     int promptTokens = 0;
     double promptSeconds = 0, generateSeconds = 0;  // wall time of prompt processing and of sampling
     std::vector<std::string> warnings;
 };
-std::string_view stopName(GenerateResult::Stop s);  // "length", "eos", "bos", "callback", "context"
+// "length", "eos", "bos", "callback", "context", "end_of_turn" (the `stop_reason` of `generate --json`).
+std::string_view stopName(GenerateResult::Stop s);
+// True when `stop` ended generation on a sampled stop token (which is the last of GenerateResult::tokens).
+bool stoppedOnToken(GenerateResult::Stop stop);
 
 // Called for every sampled token that is not a stop token; return false to stop.
 using TokenCallback = std::function<bool(int token, std::string_view piece)>;

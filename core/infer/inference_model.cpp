@@ -2,6 +2,7 @@
 #include "core/infer/inference_model.h"
 
 #include "core/infer/tokenizer_loader.h"
+#include "core/infer/weight_check.h"
 
 namespace qs {
 
@@ -18,6 +19,7 @@ Result<InferenceModel> openInferenceModel(const std::string& path, const Inferen
     auto tok = loadTokenizerFor(*m.checkpoint, options.tokenizerPath);
     if (!tok) return tok.error();
     m.tokenizer = std::move(tok.value());
+    if (auto finite = checkFiniteWeights(*m.checkpoint, arena, progress); !finite) return finite.error();
     auto weights = loadModelWeights(*m.checkpoint, m.info, nullptr, options.weights, arena, progress);
     if (!weights) return weights.error();
     m.weights = std::move(weights.value());
@@ -27,8 +29,10 @@ Result<InferenceModel> openInferenceModel(const std::string& path, const Inferen
         return Error{path + ": the tokenizer (" + m.tokenizer->describe() + ") has " + std::to_string(tokVocab) +
                      " tokens but the model only " + std::to_string(modelVocab) + "; wrong tokenizer?"};
     if (tokVocab < modelVocab)
-        m.warnings.push_back("the tokenizer has " + std::to_string(tokVocab) + " tokens, the model " +
-                             std::to_string(modelVocab) + " (the extra ids are never produced by the tokenizer)");
+        m.warnings.push_back(path + ": the tokenizer (" + m.tokenizer->describe() + ") has " + std::to_string(tokVocab) +
+                             " tokens, the model " + std::to_string(modelVocab) + " (ids " + std::to_string(tokVocab) +
+                             ".." + std::to_string(modelVocab - 1) + " are never produced by the tokenizer)");
+    for (const auto& w : m.tokenizer->warnings()) m.warnings.push_back(w);
     return m;
 }
 

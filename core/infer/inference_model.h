@@ -34,7 +34,7 @@ struct InferenceModel {
 
 // Opens `path`, checks the engine runs everything the model declares (ModelInfo::runnable), loads its tokenizer
 // and weights. Fails with a message naming the file and the reason (ModelInfo::runnableReason: the feature and
-// the config/GGUF key it came from; tokenizer missing or unreadable...).
+// the config/GGUF key it came from; tokenizer missing or unreadable; a NaN or Inf weight: checkFiniteWeights)...
 Result<InferenceModel> openInferenceModel(const std::string& path, const InferenceLoadOptions& options,
                                           tbb::task_arena* arena, const ProgressFn& progress = {});
 

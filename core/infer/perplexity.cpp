@@ -73,7 +73,8 @@ Result<std::vector<EvalWindow>> buildEvalWindows(const Tokenizer& tok, std::stri
             break;
         }
         case PplProtocol::Gptq: {
-            const auto tokens = tok.encode(text, tok.addsBos());
+            // GPTQ's evaluation tokenizes with Hugging Face tokenizers, which match special tokens in the text.
+            const auto tokens = tok.encode(text, tok.addsBos(), true);
             const size_t count = tokens.size() / size_t(n);
             if (count == 0)
                 return Error{"the text tokenizes to " + std::to_string(tokens.size()) + " tokens, fewer than one window of " +
@@ -97,7 +98,7 @@ Result<std::vector<EvalWindow>> buildEvalWindows(const Tokenizer& tok, std::stri
                 const std::string_view doc = trim(text.substr(start, end - start));
                 if (!doc.empty()) {
                     EvalWindow w;
-                    w.tokens = tok.encode(doc, true);
+                    w.tokens = tok.encode(doc, true, true);  // as Hugging Face: special tokens matched
                     if (w.tokens.size() > size_t(n)) {
                         w.tokens.resize(size_t(n));
                         ++truncated;

@@ -4,13 +4,15 @@
 // comparable.
 //   llamacpp  — exactly llama.cpp's llama-perplexity (tools/perplexity/perplexity.cpp, perplexity()): the whole
 //               text tokenized once with BOS; chunks of n consecutive tokens, the first token of each chunk
-//               replaced by BOS; only the predictions of the second half of each chunk are scored (positions
+//               replaced by BOS (special tokens written in the text stay text, llama.cpp's parse_special=false;
+//               non-special added tokens are matched); only the predictions of the second half of each chunk are scored (positions
 //               n/2 .. n-2 predict tokens n/2+1 .. n-1, i.e. n-1-n/2 tokens per chunk). Needs >= 2n tokens.
 //   gptq      — the GPTQ/AutoGPTQ evaluation: the text tokenized once (with BOS when the tokenizer adds it),
 //               cut into non-overlapping windows of n tokens fed as they are; every prediction inside a window
-//               is scored (n-1 per window). A trailing partial window is dropped.
+//               is scored (n-1 per window). A trailing partial window is dropped. Special tokens written in
+//               the text are matched, as Hugging Face tokenizers do.
 //   documents — the text split on a separator; each document trimmed of surrounding whitespace, empty ones
-//               skipped, encoded with BOS, truncated to n tokens; every token after BOS is scored.
+//               skipped, encoded with BOS (special tokens in the text matched, as Hugging Face), truncated to n tokens; every token after BOS is scored.
 // Long job: options in, ProgressFn (cancel by returning false), result with warnings.
 #pragma once
 

@@ -46,26 +46,37 @@ Result<std::unique_ptr<PreTokenizerRegex>> PreTokenizerRegex::create(const std::
     return r;
 }
 
-std::vector<std::string_view> PreTokenizerRegex::split(std::string_view text) const {
-    std::vector<std::string_view> out;
+std::vector<std::pair<size_t, size_t>> PreTokenizerRegex::matches(std::string_view text) const {
+    std::vector<std::pair<size_t, size_t>> out;
     pcre2_match_data* md = pcre2_match_data_create_from_pattern(m_impl->code, nullptr);
     const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
-    size_t pos = 0, gapStart = 0;
+    size_t pos = 0;
     while (pos < text.size()) {
         const int rc = pcre2_match(m_impl->code, subject, text.size(), pos, 0, md, nullptr);
-        if (rc < 0) break;  // no further match (or an error): the rest is one gap
+        if (rc < 0) break;  // no further match (or an error)
         const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
-        size_t start = ov[0], end = ov[1];
-        if (end == start) {  // empty match: step over one byte so the loop progresses
+        const size_t start = ov[0], end = ov[1];
+        if (end <= start) {  // empty match: step over one whole character so the loop progresses
             pos = start + 1;
+            while (pos < text.size() && (static_cast<unsigned char>(text[pos]) & 0xC0) == 0x80) ++pos;
             continue;
         }
+        out.emplace_back(start, end);
+        pos = end;
+    }
+    pcre2_match_data_free(md);
+    return out;
+}
+
+std::vector<std::string_view> PreTokenizerRegex::split(std::string_view text) const {
+    std::vector<std::string_view> out;
+    size_t gapStart = 0;
+    for (const auto& [start, end] : matches(text)) {
         if (start > gapStart) out.push_back(text.substr(gapStart, start - gapStart));
         out.push_back(text.substr(start, end - start));
-        pos = gapStart = end;
+        gapStart = end;
     }
     if (gapStart < text.size()) out.push_back(text.substr(gapStart));
-    pcre2_match_data_free(md);
     return out;
 }
 

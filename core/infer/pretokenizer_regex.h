@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/util/result.h"
@@ -21,6 +22,10 @@ public:
 
     // Views into `text`, in order; their concatenation is `text`. Thread-safe (match data is per call).
     std::vector<std::string_view> split(std::string_view text) const;
+
+    // The non-empty matches, left to right and non-overlapping, as [begin, end) byte offsets into `text`
+    // (what Hugging Face's Split pre-tokenizer and Replace normalizer iterate over). Thread-safe.
+    std::vector<std::pair<size_t, size_t>> matches(std::string_view text) const;
 
     // The patterns the common vocabularies use.
     static const char* gpt2Pattern();

@@ -29,11 +29,19 @@ public:
     // Whether the model expects BOS before a text (SentencePiece Llama: yes; GPT-2: no).
     virtual bool addsBos() const { return bos() >= 0; }
 
-    // Encodes `text`. addBos prepends bos() (when there is one). parseSpecial lets the literal text of special
-    // tokens ("<|eot_id|>") become those tokens, as Hugging Face does for added tokens; off, they are plain
-    // text, as llama.cpp's tokenizer with parse_special=false and SentencePiece treat them. Never fails: bytes
-    // that no piece covers become byte-fallback tokens or the unknown token.
+    // Encodes `text`. addBos prepends bos() (when there is one; a tokenizer.json's template prefix). parseSpecial
+    // lets the literal text of special (control) tokens ("<|eot_id|>") become those tokens, as Hugging Face does;
+    // off, they are plain text, as llama.cpp's tokenizer with parse_special=false and SentencePiece treat them.
+    // Non-special added / user-defined tokens ("<mask>") are matched either way, as both libraries do. Never
+    // fails: bytes that no piece covers become byte-fallback tokens or the unknown token.
     virtual std::vector<int> encode(std::string_view text, bool addBos, bool parseSpecial = false) const = 0;
+
+    // As Hugging Face's tokenizer(text, add_special_tokens=addSpecialTokens): special tokens written in the text
+    // are matched, and addSpecialTokens adds what the tokenizer puts around a text (a tokenizer.json
+    // post-processor's whole template, BOS and EOS; elsewhere BOS when addsBos()).
+    virtual std::vector<int> encodeWithSpecialTokens(std::string_view text, bool addSpecialTokens) const {
+        return encode(text, addSpecialTokens && addsBos(), true);
+    }
 
     // The bytes token `id` stands for when streamed: byte tokens <0xNN> give their byte, the SentencePiece
     // meta space ▁ gives a space, byte-level BPE characters map back to bytes, control tokens (BOS, EOS)
@@ -49,9 +57,17 @@ public:
     // True when encode() adds a dummy-prefix space before the text (SentencePiece add_dummy_prefix).
     virtual bool addsDummyPrefix() const = 0;
 
+    // What loading found questionable but usable (empty or duplicated vocabulary entries, special ids out of
+    // range that were dropped), each naming the file; the front ends show them with the model's warnings.
+    const std::vector<std::string>& warnings() const { return m_warnings; }
+    void addWarning(std::string w) { m_warnings.push_back(std::move(w)); }
+
     // Whole-sequence decoding: the concatenated pieces, without the dummy-prefix space that encode() put
     // in front (as SentencePiece's DecodeIds does), so decode(encode(t)) == t for text the vocabulary covers.
-    std::string decode(std::span<const int> ids) const;
+    virtual std::string decode(std::span<const int> ids) const;
+
+private:
+    std::vector<std::string> m_warnings;
 };
 
 }  // namespace qs

@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // GGUF embedded vocabularies (GGUF spec, "tokenizer.ggml.*" keys; llama.cpp src/llama-vocab.cpp).
+#include <algorithm>
+#include <cstdio>
+#include <string_view>
+#include <unordered_map>
+
 #include "core/infer/bpe_tokenizer.h"
 #include "core/infer/pretokenizer_regex.h"
 #include "core/infer/tokenizer_loader.h"
@@ -21,6 +26,56 @@ int intKey(const nlohmann::json& md, const char* key, int fallback) {
 
 bool boolKey(const nlohmann::json& md, const char* key, bool fallback) {
     return md.contains(key) && md[key].is_boolean() ? md[key].get<bool>() : fallback;
+}
+
+std::string idList(const std::vector<size_t>& ids) {
+    std::string s;
+    for (size_t i = 0; i < ids.size() && i < 10; ++i) s += (i ? ", " : "") + std::to_string(ids[i]);
+    if (ids.size() > 10) s += " and " + std::to_string(ids.size() - 10) + " more";
+    return s;
+}
+
+// Empty and duplicated entries of tokenizer.ggml.tokens. Both load as llama.cpp loads them (an empty token is
+// never produced from text; of duplicated pieces the last id wins, as in its token_to_id map) but the ids the
+// model then sees are not the ones it was trained with wherever text needs the lost pieces: say so.
+std::vector<std::string> vocabularyWarnings(const std::vector<std::string>& pieces, const std::string& source) {
+    std::vector<std::string> out;
+    std::vector<size_t> empty;
+    std::unordered_map<std::string_view, std::vector<size_t>> seen;
+    for (size_t i = 0; i < pieces.size(); ++i) {
+        if (pieces[i].empty()) empty.push_back(i);
+        else seen[pieces[i]].push_back(i);
+    }
+    if (!empty.empty())
+        out.push_back(source + ": tokenizer.ggml.tokens has " + std::to_string(empty.size()) + " empty token(s) at id(s) " +
+                      idList(empty) + "; text never maps to them");
+    std::vector<std::pair<size_t, std::string>> dups;  // by first id, for a stable message
+    for (const auto& [piece, ids] : seen)
+        if (ids.size() > 1) {
+            dups.emplace_back(ids.front(), "'" + std::string(piece) + "' at ids " + idList(ids) + " (text maps to " +
+                                               std::to_string(ids.back()) + ", as llama.cpp does)");
+        }
+    std::sort(dups.begin(), dups.end());
+    if (!dups.empty()) {
+        std::string w = source + ": tokenizer.ggml.tokens has " + std::to_string(dups.size()) + " duplicated token(s): ";
+        for (size_t i = 0; i < dups.size() && i < 5; ++i) w += (i ? "; " : "") + dups[i].second;
+        if (dups.size() > 5) w += "; and " + std::to_string(dups.size() - 5) + " more";
+        out.push_back(std::move(w));
+    }
+    return out;
+}
+
+// tokenizer.ggml.<name>_token_id past the vocabulary: an error when the tokenizer would emit it (BOS that is
+// added, the unknown token of a SentencePiece vocabulary), else a warning and the id is not used.
+Status checkSpecialId(int& id, const char* key, bool used, size_t n, const std::string& source,
+                      std::vector<std::string>& warnings) {
+    if (id < int(n)) return {};
+    const std::string what = source + ": " + key + " " + std::to_string(id) + " is past the " + std::to_string(n) +
+                             "-token vocabulary";
+    if (used) return Error{what};
+    warnings.push_back(what + "; ignored");
+    id = -1;
+    return {};
 }
 
 }  // namespace
@@ -60,13 +115,18 @@ Result<std::unique_ptr<Tokenizer>> tokenizerFromGgufMetadata(const nlohmann::jso
         }
     }
 
+    std::vector<std::string> warnings = vocabularyWarnings(pieces, source);
     BpeSettings s;
     s.bos = intKey(md, "tokenizer.ggml.bos_token_id", -1);
     s.eos = intKey(md, "tokenizer.ggml.eos_token_id", -1);
     s.unk = intKey(md, "tokenizer.ggml.unknown_token_id", -1);
-    for (int* id : {&s.bos, &s.eos, &s.unk})
-        if (*id >= int(n)) return Error{source + ": special token id " + std::to_string(*id) + " is past the " +
-                                        std::to_string(n) + "-token vocabulary"};
+    int pad = intKey(md, "tokenizer.ggml.padding_token_id", -1);
+    const bool addsBos = boolKey(md, "tokenizer.ggml.add_bos_token", model == "llama");
+    if (auto st = checkSpecialId(s.bos, "tokenizer.ggml.bos_token_id", addsBos, n, source, warnings); !st) return st.error();
+    if (auto st = checkSpecialId(s.eos, "tokenizer.ggml.eos_token_id", false, n, source, warnings); !st) return st.error();
+    if (auto st = checkSpecialId(s.unk, "tokenizer.ggml.unknown_token_id", model == "llama", n, source, warnings); !st)
+        return st.error();
+    if (auto st = checkSpecialId(pad, "tokenizer.ggml.padding_token_id", false, n, source, warnings); !st) return st.error();
     std::vector<std::pair<std::string, std::string>> merges;
     if (model == "llama") {
         if (scores.empty()) return Error{source + ": tokenizer.ggml.model is llama but tokenizer.ggml.scores is missing"};
@@ -76,6 +136,15 @@ Result<std::unique_ptr<Tokenizer>> tokenizerFromGgufMetadata(const nlohmann::jso
         s.byteFallback = true;
         s.addBos = boolKey(md, "tokenizer.ggml.add_bos_token", true);
         if (s.unk < 0) s.unk = 0;
+        std::vector<size_t> missing;  // byte fallback needs all 256 <0xNN> pieces
+        for (int b = 0; b < 256; ++b) {
+            char name[8];
+            std::snprintf(name, sizeof name, "<0x%02X>", b);
+            if (std::find(pieces.begin(), pieces.end(), name) == pieces.end()) missing.push_back(size_t(b));
+        }
+        if (!missing.empty() && missing.size() < 256)
+            warnings.push_back(source + ": tokenizer.ggml.tokens lacks the byte token(s) of byte value(s) " +
+                               idList(missing) + "; characters needing them become the unknown token");
     } else if (model == "gpt2") {
         if (!md.contains("tokenizer.ggml.merges") || !md["tokenizer.ggml.merges"].is_array())
             return Error{source + ": tokenizer.ggml.model is gpt2 but tokenizer.ggml.merges is missing"};
@@ -103,6 +172,7 @@ Result<std::unique_ptr<Tokenizer>> tokenizerFromGgufMetadata(const nlohmann::jso
     s.description = "GGUF " + model + " vocabulary (" + std::to_string(n) + " tokens)";
     auto t = BpeTokenizer::create(source, std::move(s), std::move(pieces), std::move(scores), std::move(types), merges);
     if (!t) return t.error();
+    for (auto& w : warnings) (*t)->addWarning(std::move(w));
     return std::unique_ptr<Tokenizer>(std::move(t.value()));
 }
 

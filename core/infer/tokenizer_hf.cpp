@@ -1,23 +1,24 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Hugging Face tokenizer.json (the `tokenizers` library's serialisation) for BPE models. The pipeline is
-// normalizer -> pre_tokenizer -> model -> post_processor; only the shapes Llama-family and GPT-2-family
-// checkpoints use are accepted, and anything else is refused by name rather than tokenized differently.
+// Hugging Face tokenizer.json (the `tokenizers` library's serialisation) for BPE models: reads the model
+// vocabulary, merges and added tokens, parses the pipeline stages (hf_components.h) and builds an
+// HfTokenizer. Every field that changes the ids and is not implemented is refused by name.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <set>
 
-#include "core/infer/bpe_tokenizer.h"
-#include "core/infer/pretokenizer_regex.h"
+#include "core/infer/hf_tokenizer.h"
 #include "core/infer/tokenizer_loader.h"
 
 namespace qs {
 
 namespace {
 
-constexpr uint64_t kMaxJsonBytes = 256ull << 20;
-constexpr std::string_view kMetaSpace = "\xE2\x96\x81";
+using nlohmann::json;
 
-Result<nlohmann::json> readJson(const std::string& path) {
+constexpr uint64_t kMaxJsonBytes = 256ull << 20;
+
+Result<json> readJson(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) return Error{path + ": cannot open"};
     in.seekg(0, std::ios::end);
@@ -26,171 +27,100 @@ Result<nlohmann::json> readJson(const std::string& path) {
     if (size > kMaxJsonBytes) return Error{path + ": " + std::to_string(size) + " bytes is too large for a tokenizer.json"};
     std::string text(size, '\0');
     in.read(text.data(), std::streamsize(size));
-    auto j = nlohmann::json::parse(text, nullptr, false);
+    auto j = json::parse(text, nullptr, false);
     if (j.is_discarded()) return Error{path + ": not valid JSON"};
     return j;
 }
 
-std::string typeOf(const nlohmann::json& j) {
-    return j.is_object() && j.contains("type") && j["type"].is_string() ? j["type"].get<std::string>() : std::string();
-}
-
-// The string of a `{"String": "x"}` pattern, or nullopt for a Regex pattern.
-std::optional<std::string> stringPattern(const nlohmann::json& pattern) {
-    if (pattern.is_object() && pattern.contains("String") && pattern["String"].is_string())
-        return pattern["String"].get<std::string>();
-    return std::nullopt;
-}
-
-// What the normalizer and pre-tokenizer amount to, in BpeSettings terms.
-struct Pipeline {
-    bool metaSpace = false, byteLevel = false, dummyPrefix = false, metaSpaceSplit = false;
-    std::string regex;
-};
-
-Status applyNormalizer(const nlohmann::json& n, Pipeline& p, const std::string& path) {
-    if (n.is_null()) return {};
-    const std::string t = typeOf(n);
-    if (t == "Sequence") {
-        for (const auto& sub : n.value("normalizers", nlohmann::json::array()))
-            if (auto s = applyNormalizer(sub, p, path); !s) return s;
-        return {};
-    }
-    if (t == "Prepend") {
-        if (n.value("prepend", std::string()) != kMetaSpace)
-            return Error{path + ": normalizer Prepend of '" + n.value("prepend", std::string()) + "' is not supported (only ▁)"};
-        p.dummyPrefix = true;
-        return {};
-    }
-    if (t == "Replace") {
-        auto from = stringPattern(n.value("pattern", nlohmann::json()));
-        if (from && *from == " " && n.value("content", std::string()) == kMetaSpace) {
-            p.metaSpace = true;
-            return {};
-        }
-        return Error{path + ": normalizer Replace other than ' ' -> ▁ is not supported"};
-    }
-    return Error{path + ": normalizer '" + t + "' is not supported"};
-}
-
-Status applyPreTokenizer(const nlohmann::json& pt, Pipeline& p, const std::string& path) {
-    if (pt.is_null()) return {};
-    const std::string t = typeOf(pt);
-    if (t == "Sequence") {
-        for (const auto& sub : pt.value("pretokenizers", nlohmann::json::array()))
-            if (auto s = applyPreTokenizer(sub, p, path); !s) return s;
-        return {};
-    }
-    if (t == "Metaspace") {
-        if (pt.value("replacement", std::string(kMetaSpace)) != kMetaSpace)
-            return Error{path + ": Metaspace replacement other than ▁ is not supported"};
-        p.metaSpace = true;
-        // Older files say add_prefix_space; newer ones prepend_scheme "always" | "first" | "never".
-        std::string scheme = pt.value("prepend_scheme", std::string());
-        if (scheme.empty()) scheme = pt.value("add_prefix_space", true) ? "always" : "never";
-        p.dummyPrefix = scheme != "never";
-        p.metaSpaceSplit = pt.value("split", true);
-        return {};
-    }
-    if (t == "Split") {
-        const auto& pat = pt.value("pattern", nlohmann::json());
-        if (!pat.is_object() || !pat.contains("Regex") || !pat["Regex"].is_string())
-            return Error{path + ": Split pre-tokenizer without a Regex pattern is not supported"};
-        if (pt.value("behavior", std::string("Isolated")) != "Isolated" || pt.value("invert", false))
-            return Error{path + ": Split pre-tokenizer behaviour other than Isolated is not supported"};
-        p.regex = pat["Regex"].get<std::string>();
-        return {};
-    }
-    if (t == "ByteLevel") {
-        p.byteLevel = true;
-        if (pt.value("add_prefix_space", false)) p.dummyPrefix = true;
-        if (pt.value("use_regex", true)) {
-            if (!p.regex.empty()) return Error{path + ": two pre-tokenizer regexes are not supported"};
-            p.regex = PreTokenizerRegex::gpt2Pattern();
-        }
-        return {};
-    }
-    return Error{path + ": pre-tokenizer '" + t + "' is not supported"};
-}
-
-// The first SpecialToken of the single-sequence template: the BOS the post-processor adds.
-std::string templateBos(const nlohmann::json& pp) {
-    if (!pp.is_object()) return {};
-    const std::string t = typeOf(pp);
-    if (t == "Sequence") {
-        for (const auto& sub : pp.value("processors", nlohmann::json::array()))
-            if (auto b = templateBos(sub); !b.empty()) return b;
-        return {};
-    }
-    if (t != "TemplateProcessing") return {};
-    const auto& single = pp.value("single", nlohmann::json::array());
-    if (!single.is_array() || single.empty()) return {};
-    const auto& first = single.front();
-    if (first.is_object() && first.contains("SpecialToken") && first["SpecialToken"].is_object())
-        return first["SpecialToken"].value("id", std::string());
-    return {};
-}
-
-std::string tokenName(const nlohmann::json& j) {
+std::string tokenName(const json& j) {
     if (j.is_string()) return j.get<std::string>();
     if (j.is_object()) return j.value("content", std::string());
     return {};
 }
 
-}  // namespace
+bool nonEmptyString(const json& j, const char* key) {
+    return j.contains(key) && !j[key].is_null() && !(j[key].is_string() && j[key].get<std::string>().empty());
+}
 
-Result<std::unique_ptr<Tokenizer>> loadHfTokenizer(const std::string& path) {
-    auto parsed = readJson(path);
-    if (!parsed) return parsed.error();
-    const nlohmann::json& j = *parsed;
-    if (!j.is_object() || !j.contains("model") || !j["model"].is_object())
-        return Error{path + ": no \"model\" object; not a tokenizer.json"};
-    const auto& model = j["model"];
+// Refuses the model options and top-level settings that would change the ids and are not implemented.
+Status checkSupported(const json& j, const json& model, const std::string& path) {
     const std::string modelType = model.value("type", std::string("BPE"));
-    if (modelType != "BPE") return Error{path + ": tokenizer model '" + modelType + "' is not supported (only BPE)"};
+    if (modelType != "BPE") return Error{path + ": model type '" + modelType + "' is not supported (only BPE)"};
     if (!model.contains("vocab") || !model["vocab"].is_object()) return Error{path + ": model.vocab is not an object"};
-    if (model.contains("continuing_subword_prefix") && !model["continuing_subword_prefix"].is_null() &&
-        model["continuing_subword_prefix"] != "")
-        return Error{path + ": continuing_subword_prefix is not supported"};
-    if (model.contains("end_of_word_suffix") && !model["end_of_word_suffix"].is_null() && model["end_of_word_suffix"] != "")
-        return Error{path + ": end_of_word_suffix is not supported"};
+    if (nonEmptyString(model, "continuing_subword_prefix"))
+        return Error{path + ": model continuing_subword_prefix is not supported"};
+    if (nonEmptyString(model, "end_of_word_suffix")) return Error{path + ": model end_of_word_suffix is not supported"};
+    if (model.contains("dropout") && !model["dropout"].is_null() &&
+        !(model["dropout"].is_number() && model["dropout"].get<double>() == 0.0))
+        return Error{path + ": model dropout is not supported (it makes tokenization random)"};
+    if (j.contains("truncation") && !j["truncation"].is_null()) return Error{path + ": truncation is not supported"};
+    if (j.contains("padding") && !j["padding"].is_null() &&
+        !(j["padding"].is_object() && j["padding"].value("strategy", json()) == "BatchLongest"))
+        return Error{path + ": padding other than BatchLongest is not supported"};
+    return {};
+}
 
-    // Pieces by id: the model vocabulary, then the added tokens (which may extend it).
+// The model vocabulary as dense pieces by id (gaps stay empty and Unused).
+Status readVocab(const json& vocab, const std::string& path, bool byteFallback, std::vector<std::string>& pieces,
+                 std::vector<TokenType>& types) {
     constexpr int64_t kMaxVocab = 1 << 24;
-    std::vector<std::string> pieces;
-    std::vector<TokenType> types;
     std::vector<bool> present;
-    auto place = [&](int64_t id, const std::string& piece, TokenType type) -> Status {
-        if (id < 0 || id >= kMaxVocab) return Error{path + ": token id " + std::to_string(id) + " out of range"};
+    for (auto it = vocab.begin(); it != vocab.end(); ++it) {
+        if (!it.value().is_number_integer()) return Error{path + ": vocab entry '" + it.key() + "' has no integer id"};
+        const int64_t id = it.value().get<int64_t>();
+        if (id < 0 || id >= kMaxVocab) return Error{path + ": vocab id " + std::to_string(id) + " out of range"};
         if (size_t(id) >= pieces.size()) {
             pieces.resize(size_t(id) + 1);
             types.resize(size_t(id) + 1, TokenType::Unused);
             present.resize(size_t(id) + 1, false);
         }
-        pieces[size_t(id)] = piece;
-        types[size_t(id)] = type;
+        if (present[size_t(id)])
+            return Error{path + ": vocab gives id " + std::to_string(id) + " to both '" + pieces[size_t(id)] +
+                         "' and '" + it.key() + "'"};
         present[size_t(id)] = true;
-        return {};
-    };
-    for (auto it = model["vocab"].begin(); it != model["vocab"].end(); ++it) {
-        if (!it.value().is_number_integer()) return Error{path + ": vocab entry '" + it.key() + "' has no integer id"};
-        if (auto s = place(it.value().get<int64_t>(), it.key(), TokenType::Normal); !s) return s.error();
+        pieces[size_t(id)] = it.key();
+        const std::string& p = pieces[size_t(id)];
+        types[size_t(id)] = byteFallback && p.size() == 6 && p.compare(0, 3, "<0x") == 0 && p[5] == '>'
+                                ? TokenType::Byte
+                                : TokenType::Normal;
     }
-    for (const auto& a : j.value("added_tokens", nlohmann::json::array())) {
-        if (!a.is_object() || !a.contains("id") || !a["id"].is_number_integer()) continue;
-        const auto type = a.value("special", false) ? TokenType::Control : TokenType::UserDefined;
-        if (auto s = place(a["id"].get<int64_t>(), a.value("content", std::string()), type); !s) return s.error();
-    }
-    if (model.value("byte_fallback", false))
-        for (size_t i = 0; i < pieces.size(); ++i)
-            if (present[i] && pieces[i].size() == 6 && pieces[i].compare(0, 3, "<0x") == 0 && pieces[i][5] == '>' &&
-                types[i] == TokenType::Normal)
-                types[i] = TokenType::Byte;
+    if (pieces.empty()) return Error{path + ": model.vocab is empty"};
+    return {};
+}
 
+Result<std::vector<HfAddedToken>> readAddedTokens(const json& j, const std::string& path) {
+    std::vector<HfAddedToken> added;
+    const auto& list = j.value("added_tokens", json::array());
+    if (!list.is_array()) return Error{path + ": added_tokens is not an array"};
+    for (const auto& a : list) {
+        if (!a.is_object() || !a.contains("id") || !a["id"].is_number_integer() || !a.contains("content") ||
+            !a["content"].is_string())
+            return Error{path + ": an added token lacks an integer id or a content string"};
+        HfAddedToken t;
+        t.content = a["content"].get<std::string>();
+        const int64_t id = a["id"].get<int64_t>();
+        if (id < 0 || id >= (int64_t(1) << 24))
+            return Error{path + ": added token '" + t.content + "' has id " + std::to_string(id) + ", out of range"};
+        t.id = int(id);
+        t.special = a.value("special", false);
+        t.lstrip = a.value("lstrip", false);
+        t.rstrip = a.value("rstrip", false);
+        t.singleWord = a.value("single_word", false);
+        t.normalized = a.value("normalized", !t.special);  // AddedToken's default
+        added.push_back(std::move(t));
+    }
+    return added;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> readMerges(const json& model, const std::string& path) {
     std::vector<std::pair<std::string, std::string>> merges;
-    for (const auto& m : model.value("merges", nlohmann::json::array())) {
+    if (!model.contains("merges")) return merges;
+    const auto& list = model["merges"];
+    if (!list.is_array()) return Error{path + ": model.merges is not an array"};
+    merges.reserve(list.size());
+    for (const auto& m : list) {
         if (m.is_string()) {
-            const std::string s = m.get<std::string>();
+            const std::string& s = m.get_ref<const std::string&>();
             const size_t sp = s.find(' ', 1);
             if (sp == std::string::npos) return Error{path + ": merge '" + s + "' is not two pieces separated by a space"};
             merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
@@ -200,55 +130,115 @@ Result<std::unique_ptr<Tokenizer>> loadHfTokenizer(const std::string& path) {
             return Error{path + ": a merge is neither \"a b\" nor [\"a\", \"b\"]"};
         }
     }
+    return merges;
+}
 
-    Pipeline p;
-    if (auto s = applyNormalizer(j.value("normalizer", nlohmann::json()), p, path); !s) return s.error();
-    if (auto s = applyPreTokenizer(j.value("pre_tokenizer", nlohmann::json()), p, path); !s) return s.error();
-    if (p.byteLevel && p.metaSpace) return Error{path + ": both byte-level and ▁ space handling; not supported"};
+// tokenizer_config.json beside the file (what transformers reads with it), or null.
+json readConfig(const std::string& path) {
+    const auto configPath = std::filesystem::path(path).parent_path() / "tokenizer_config.json";
+    std::error_code ec;
+    if (!std::filesystem::exists(configPath, ec)) return {};
+    auto c = readJson(configPath.string());
+    return c && c->is_object() ? *c : json();
+}
+
+// BOS/EOS and the template. transformers' Llama and Gemma fast tokenizers rebuild the post-processor from
+// add_bos_token / add_eos_token (defaults true / false) in update_post_processor(); the others run the
+// file's post-processor as it is.
+void applyConfig(const json& config, HfTokenizerParts& parts) {
+    auto idOf = [&](const std::string& name) {
+        if (name.empty()) return -1;
+        for (const auto& a : parts.added)
+            if (a.content == name) return a.id;
+        return parts.model->pieceId(name);
+    };
+    auto configId = [&](const char* key) {
+        return config.is_object() ? idOf(tokenName(config.value(key, json()))) : -1;
+    };
+    static const std::set<std::string> kRebuilding = {"LlamaTokenizer",     "LlamaTokenizerFast",
+                                                      "GemmaTokenizer",     "GemmaTokenizerFast",
+                                                      "CodeLlamaTokenizer", "CodeLlamaTokenizerFast"};
+    const int bos = configId("bos_token"), eos = configId("eos_token");
+    if (config.is_object() && kRebuilding.count(config.value("tokenizer_class", std::string()))) {
+        auto flag = [&](const char* key, bool fallback) {
+            return config.contains(key) && config[key].is_boolean() ? config[key].get<bool>() : fallback;
+        };
+        parts.postProcessor.prefix.clear();
+        parts.postProcessor.suffix.clear();
+        if (flag("add_bos_token", true) && bos >= 0) parts.postProcessor.prefix.push_back(bos);
+        if (flag("add_eos_token", false) && eos >= 0) parts.postProcessor.suffix.push_back(eos);
+    }
+    parts.bos = !parts.postProcessor.prefix.empty() ? parts.postProcessor.prefix.front() : bos;
+    parts.eos = eos;
+    for (const char* name : {"</s>", "<|end_of_text|>", "<|endoftext|>", "<eos>"})
+        if (parts.eos < 0) parts.eos = idOf(name);
+}
+
+Status parseStages(const json& j, const std::string& path, HfTokenizerParts& parts) {
+    auto normalizer = HfNormalizer::parse(j.value("normalizer", json()), path);
+    if (!normalizer) return normalizer.error();
+    parts.normalizer = std::move(normalizer.value());
+    auto pre = HfPreTokenizer::parse(j.value("pre_tokenizer", json()), path);
+    if (!pre) return pre.error();
+    parts.preTokenizer = std::move(pre.value());
+    auto post = HfPostProcessor::parse(j.value("post_processor", json()), path);
+    if (!post) return post.error();
+    parts.postProcessor = std::move(post.value());
+    auto decoder = HfDecoder::parse(j.value("decoder", json()), path);
+    if (!decoder) return decoder.error();
+    parts.decoder = std::move(decoder.value());
+    return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Tokenizer>> loadHfTokenizer(const std::string& path) {
+    auto parsed = readJson(path);
+    if (!parsed) return parsed.error();
+    const json& j = *parsed;
+    if (!j.is_object() || !j.contains("model") || !j["model"].is_object())
+        return Error{path + ": no \"model\" object; not a tokenizer.json"};
+    const auto& model = j["model"];
+    if (auto s = checkSupported(j, model, path); !s) return s.error();
+    HfTokenizerParts parts;
+    if (auto s = parseStages(j, path, parts); !s) return s.error();
 
     BpeSettings s;
     s.mergeRule = BpeSettings::MergeRule::Ranks;
-    s.spaces = p.byteLevel ? BpeSettings::Spaces::ByteLevel
-                           : (p.metaSpace ? BpeSettings::Spaces::MetaSpace : BpeSettings::Spaces::Raw);
-    s.dummyPrefix = p.dummyPrefix;
-    s.metaSpaceSplit = p.metaSpaceSplit;
-    s.preTokenizerPattern = p.byteLevel ? p.regex : std::string();
+    s.spaces = BpeSettings::Spaces::Raw;  // the pre-tokenizer has done the space handling
+    s.dummyPrefix = false;
     s.byteFallback = model.value("byte_fallback", false);
     s.fuseUnknown = model.value("fuse_unk", false);
     s.ignoreMerges = model.value("ignore_merges", false);
-    auto idOf = [&](const std::string& name) {
-        for (size_t i = 0; i < pieces.size(); ++i)
-            if (present[i] && pieces[i] == name) return int(i);
-        return -1;
-    };
-    const nlohmann::json unkJson = model.value("unk_token", nlohmann::json());
-    if (unkJson.is_string()) s.unk = idOf(unkJson.get<std::string>());
-
-    // BOS/EOS: tokenizer_config.json beside the file is what transformers uses; the post-processor template
-    // says whether BOS is added.
-    nlohmann::json config;
-    const auto configPath = std::filesystem::path(path).parent_path() / "tokenizer_config.json";
-    std::error_code ec;
-    if (std::filesystem::exists(configPath, ec)) {
-        auto c = readJson(configPath.string());
-        if (c && c->is_object()) config = *c;
+    s.addBos = false;
+    std::vector<std::string> pieces;
+    std::vector<TokenType> types;
+    if (auto st = readVocab(model["vocab"], path, s.byteFallback, pieces, types); !st) return st.error();
+    const json unkJson = model.value("unk_token", json());
+    if (unkJson.is_string()) {
+        const std::string& unk = unkJson.get_ref<const std::string&>();
+        auto it = std::find(pieces.begin(), pieces.end(), unk);
+        if (it == pieces.end()) return Error{path + ": model unk_token '" + unk + "' is not in the vocabulary"};
+        s.unk = int(it - pieces.begin());
     }
-    const std::string bosName = templateBos(j.value("post_processor", nlohmann::json()));
-    s.bos = idOf(bosName.empty() && config.is_object() ? tokenName(config.value("bos_token", nlohmann::json())) : bosName);
-    s.addBos = !bosName.empty();
-    if (config.is_object() && config.contains("add_bos_token") && config["add_bos_token"].is_boolean())
-        s.addBos = config["add_bos_token"].get<bool>();
-    if (config.is_object()) s.eos = idOf(tokenName(config.value("eos_token", nlohmann::json())));
-    for (const char* name : {"</s>", "<|end_of_text|>", "<|endoftext|>"})
-        if (s.eos < 0) s.eos = idOf(name);
-    if (s.bos < 0)
-        for (const char* name : {"<s>", "<|begin_of_text|>"})
-            if (s.bos < 0) s.bos = idOf(name);
+    auto merges = readMerges(model, path);
+    if (!merges) return merges.error();
+    auto added = readAddedTokens(j, path);
+    if (!added) return added.error();
 
-    const size_t n = pieces.size();
-    s.description = std::string("tokenizer.json ") + (p.byteLevel ? "byte-level BPE" : "BPE") + " (" +
-                    std::to_string(n) + " tokens, " + std::to_string(merges.size()) + " merges)";
-    auto t = BpeTokenizer::create(path, std::move(s), std::move(pieces), {}, std::move(types), merges);
+    const size_t baseVocab = pieces.size();
+    const std::string kind = parts.preTokenizer.byteLevel() ? "byte-level BPE" : "BPE";
+    auto bpe = BpeTokenizer::create(path, std::move(s), std::move(pieces), {}, std::move(types), *merges);
+    if (!bpe) return bpe.error();
+    parts.model = std::move(bpe.value());
+    parts.added = std::move(added.value());
+    applyConfig(readConfig(path), parts);
+    int total = int(baseVocab);
+    for (const auto& a : parts.added) total = std::max(total, a.id + 1);
+    parts.description = "tokenizer.json " + kind + " (" + std::to_string(total) + " tokens: " +
+                        std::to_string(baseVocab) + " in the model, " + std::to_string(parts.added.size()) +
+                        " added; " + std::to_string(merges->size()) + " merges)";
+    auto t = HfTokenizer::create(path, std::move(parts));
     if (!t) return t.error();
     return std::unique_ptr<Tokenizer>(std::move(t.value()));
 }

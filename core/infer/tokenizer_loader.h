@@ -22,11 +22,11 @@ Result<std::unique_ptr<Tokenizer>> loadLlama2cTokenizer(const std::string& path)
 // SentencePiece tokenizer.model through Debian's libsentencepiece.
 Result<std::unique_ptr<Tokenizer>> loadSentencePieceTokenizer(const std::string& path);
 
-// Hugging Face tokenizer.json with a BPE model: the SentencePiece-like shape (Llama 2: Prepend/Replace ▁
-// normalizer or Metaspace pre-tokenizer, byte fallback) and byte-level BPE (GPT-2, Llama 3: ByteLevel, or a
-// Split regex followed by ByteLevel). BOS comes from the TemplateProcessing post-processor, EOS from
-// tokenizer_config.json beside the file or the usual token names. Other models (WordPiece, Unigram) and
-// normalizers are refused with a message naming them.
+// Hugging Face tokenizer.json with a BPE model, run as the `tokenizers` library does (hf_tokenizer.h): added
+// tokens, normalizer, pre-tokenizer, BPE, post-processor template and decoder. tokenizer_config.json beside the
+// file gives BOS/EOS names (and, for the Llama/Gemma tokenizer classes, add_bos_token / add_eos_token, as
+// transformers applies them). Components, models (WordPiece, Unigram) and options that are not implemented
+// are refused with a message naming them.
 Result<std::unique_ptr<Tokenizer>> loadHfTokenizer(const std::string& path);
 
 // A GGUF vocabulary (tokenizer.ggml.*): model "llama" (SentencePiece-style, score merges, ▁) or "gpt2"

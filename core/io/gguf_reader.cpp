@@ -179,6 +179,11 @@ Result<std::unique_ptr<Checkpoint>> readGguf(std::shared_ptr<const MappedFile> f
         json v;
         if (!p.value(type, 0, v)) return Error{p.error + " (key '" + key + "')"};
         if (key == "general.alignment") {
+            // The GGUF spec types general.alignment as UINT32 (llama.cpp's gguf reader refuses other types too);
+            // a signed or wider integer is named as found rather than called a bad value.
+            if (type != 4)
+                return Error{path + ": bad alignment: general.alignment is stored as " + typeName(type) + " " + v.dump() +
+                             "; the GGUF specification says UINT32"};
             if (!v.is_number_unsigned() || v.get<uint64_t>() == 0 || (v.get<uint64_t>() & (v.get<uint64_t>() - 1)))
                 return Error{path + ": bad alignment: general.alignment is " + v.dump() +
                              " (must be a nonzero power of two)"};

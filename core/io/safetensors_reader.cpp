@@ -145,9 +145,9 @@ Status parseShard(const MappedFile& f, int fileIndex, std::vector<TensorInfo>& o
 
 void readSideFiles(Checkpoint& ck, const std::string& folder) {
     ck.config = readConfigJson(folder, ck.warnings);
-    // tokenizer.model wins when both exist: it is the SentencePiece model the engine loads directly (the
-    // project links libsentencepiece), while tokenizer.json is the HF tokenizers rendering of the same vocabulary.
-    ck.tokenizerPath = firstExisting(folder, {"tokenizer.model", "tokenizer.json"});
+    // tokenizer.json wins when both exist, as in transformers (AutoTokenizer loads the fast tokenizer from
+    // it): only it carries the added tokens (ids past the SentencePiece vocabulary, <mask>, chat markers).
+    ck.tokenizerPath = firstExisting(folder, {"tokenizer.json", "tokenizer.model"});
 }
 
 }  // namespace
@@ -219,9 +219,14 @@ Result<std::unique_ptr<Checkpoint>> readSafetensorsIndex(const std::string& inde
         if (!s) return s.error();
     }
     std::set<std::string> seen;
+    std::map<std::string, int> firstShard;  // tensor name -> the file it was first found in
     for (const TensorInfo& t : ck->tensors) {
-        if (!seen.insert(t.name).second)
-            return Error{indexPath + ": tensor '" + t.name + "' appears in more than one shard"};
+        if (auto [it, fresh] = firstShard.emplace(t.name, t.file); !fresh)
+            return Error{indexPath + ": tensor '" + t.name + "' is stored in two shards, " +
+                         fs::path(ck->files[size_t(it->second)]->path()).filename().string() + " and " +
+                         fs::path(ck->files[size_t(t.file)]->path()).filename().string() +
+                         " (which copy is meant is ambiguous)"};
+        seen.insert(t.name);
         auto it = tensorToShard.find(t.name);
         const std::string& where = ck->files[size_t(t.file)]->path();
         if (it == tensorToShard.end())

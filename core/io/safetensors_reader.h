@@ -6,7 +6,7 @@
 // dtypes by bits), no two tensors overlapping, known dtypes (an unknown one is named in the error).
 // Sharded checkpoints: model.safetensors.index.json {"metadata": {...}, "weight_map": {tensor: shard file}};
 // every shard is mapped once and every weight_map entry must be found in the shard it names.
-// Side files: config.json -> Checkpoint::config; tokenizer.model, else tokenizer.json -> tokenizerPath.
+// Side files: config.json -> Checkpoint::config; tokenizer.json, else tokenizer.model -> tokenizerPath.
 #pragma once
 
 #include <memory>

@@ -54,8 +54,37 @@ MapFootprint footprintAfter(const ResolvedMap& resolved, const std::vector<Tenso
         f.before.add(e.role, tf.before);
         f.after.add(e.role, tf.after.total());
         f.afterOverhead.add(e.role, tf.after.overhead());
-        if (e.isParameter) f.parameterElements += uint64_t(p.rows) * uint64_t(p.cols);
+        if (e.isParameter) {
+            f.parameterElements += uint64_t(p.rows) * uint64_t(p.cols);
+            f.elements.add(e.role, uint64_t(p.rows) * uint64_t(p.cols));
+        }
     }
+    return f;
+}
+
+double percentOf(uint64_t part, uint64_t total) { return total ? 100.0 * double(part) / double(total) : 0.0; }
+
+double bitsPerWeight(uint64_t bytes, uint64_t elements) {
+    return elements ? 8.0 * double(bytes) / double(elements) : 0.0;
+}
+
+FootprintShares footprintShares(const RoleBytes& before, const RoleBytes& after, const RoleBytes& elements) {
+    auto share = [&](uint64_t b, uint64_t a, uint64_t n) {
+        RoleShare s;
+        s.before = b;
+        s.after = a;
+        s.elements = n;
+        s.shareBefore = percentOf(b, before.total);
+        s.shareAfter = percentOf(a, after.total);
+        s.bitsBefore = bitsPerWeight(b, n);
+        s.bitsAfter = bitsPerWeight(a, n);
+        return s;
+    };
+    FootprintShares f;
+    for (int r = 0; r < kRoleCount; ++r)
+        f.byRole[size_t(r)] = share(before.byRole[size_t(r)], after.byRole[size_t(r)], elements.byRole[size_t(r)]);
+    f.body = share(before.body(), after.body(), elements.body());
+    f.total = share(before.total, after.total, elements.total);
     return f;
 }
 

@@ -46,7 +46,33 @@ struct MapFootprint {
     RoleBytes before, after;
     RoleBytes afterOverhead;               // the part of `after` that is not payload
     uint64_t parameterElements = 0;        // parameters counted once (a tied pair once), for bits per weight
+    RoleBytes elements;                    // parameterElements per role (a RoleBytes of element counts)
 };
+
+// One role's (or role group's) part of the model, before and after the map: the answer to "the embedding and
+// head are half the model". Shares are percent (0..100) of the whole model's bytes on the same side (before
+// of the total before, after of the total after); bits per weight are 8 x bytes / parameter elements,
+// metadata included. Both are 0 when their divisor is 0.
+struct RoleShare {
+    uint64_t before = 0, after = 0;  // bytes
+    uint64_t elements = 0;           // parameter elements (a tied pair once)
+    double shareBefore = 0, shareAfter = 0;
+    double bitsBefore = 0, bitsAfter = 0;
+};
+
+// Per role (indexed by Role), for the body (attention + mlp) and the total (shares 100 unless empty).
+struct FootprintShares {
+    std::array<RoleShare, kRoleCount> byRole{};
+    RoleShare body, total;
+};
+
+// 100 x part / total (0 when total is 0).
+double percentOf(uint64_t part, uint64_t total);
+// 8 x bytes / elements (0 when elements is 0).
+double bitsPerWeight(uint64_t bytes, uint64_t elements);
+// `elements` holds parameter element counts per role.
+FootprintShares footprintShares(const RoleBytes& before, const RoleBytes& after, const RoleBytes& elements);
+inline FootprintShares footprintShares(const MapFootprint& f) { return footprintShares(f.before, f.after, f.elements); }
 
 // `resolved` must come from resolveMap over the same tensors and info (checked: a mismatch is a programming
 // error).

@@ -2,6 +2,7 @@
 #include "core/quant/quant_map.h"
 
 #include <charconv>
+#include <iterator>
 #include <fstream>
 #include <sstream>
 
@@ -11,7 +12,7 @@ namespace qs {
 
 namespace {
 
-constexpr std::string_view kRuleRoleNames[] = {"embedding", "head", "attention", "mlp", "norm", "body", "all"};
+constexpr std::string_view kRuleRoleNames[] = {"embedding", "head", "attention", "mlp", "norm", "other", "body", "all"};
 constexpr int kMaxLayer = 1 << 20;     // far beyond any real model; keeps ranges and their text bounded
 constexpr size_t kMaxRules = 100000;   // a map is typed or generated per tensor; never more than this
 constexpr size_t kMaxPatternLength = 4096;
@@ -51,7 +52,7 @@ Result<std::string> checkScheme(std::string_view name) {
 std::string_view ruleRoleName(RuleRole r) { return kRuleRoleNames[int(r)]; }
 
 std::optional<RuleRole> ruleRoleFromName(std::string_view s) {
-    for (int i = 0; i < 7; ++i)
+    for (int i = 0; i < int(std::size(kRuleRoleNames)); ++i)
         if (kRuleRoleNames[i] == s) return RuleRole(i);
     return std::nullopt;
 }

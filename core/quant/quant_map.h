@@ -3,7 +3,8 @@
 // model (which rule governs each tensor, ties, fallbacks) is in quant_map_resolve.h.
 //
 // A rule selects tensors by
-//   role     embedding | head | attention | mlp | norm | body (= attention + mlp) | all      (default all)
+//   role     embedding | head | attention | mlp | norm | other | body (= attention + mlp) | all  (default all)
+//            (`other`: the tensors the model analysis calls other, e.g. vision towers, per-layer embeddings)
 //   layers   transformer blocks: "3", "0-3", "0-3,7,9-11" (inclusive). A rule with layers matches only
 //            tensors inside a block (never the embedding, head or final norm).                (default any)
 //   pattern  "glob:*attn*" (shell glob, whole name: * ? [abc] [a-z] [!a]) or "regex:attn_(q|k)" (ECMAScript,
@@ -16,7 +17,9 @@
 // Semantics: rules apply in order and a later matching rule wins; a tensor no rule matches stays as stored.
 // 1-D tensors (norm weights, biases) are only selected by a rule naming their role explicitly (role norm for
 // norms): `all` and `body` skip them, so "all=q4_0" leaves norms as stored. Buffers that are not parameters
-// (llama2.c RoPE tables) and scalars are never quantized.
+// (llama2.c RoPE tables) and scalars are never quantized, and neither are integer and boolean tensors
+// (position ids, attention masks: BOOL, U8..U64, I8..I64): no rule selects them, and the resolved plan says why
+// (TensorPlan::note).
 //
 // JSON (public interface):
 //   {"version": 1, "rules": [{"role": "body", "layers": "0-3", "pattern": "glob:*attn*", "scheme": "q4_K"}, ...]}
@@ -39,10 +42,10 @@
 
 namespace qs {
 
-enum class RuleRole { Embedding, Head, Attention, Mlp, Norm, Body, All };
+enum class RuleRole { Embedding, Head, Attention, Mlp, Norm, Other, Body, All };
 std::string_view ruleRoleName(RuleRole r);
 std::optional<RuleRole> ruleRoleFromName(std::string_view s);
-std::string ruleRoleList();  // "embedding, head, attention, mlp, norm, body, all"
+std::string ruleRoleList();  // "embedding, head, attention, mlp, norm, other, body, all"
 
 inline constexpr int kQuantMapVersion = 1;
 inline constexpr std::string_view kKeepScheme = "keep";

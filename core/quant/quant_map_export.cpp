@@ -51,8 +51,9 @@ nlohmann::json resolvedMapJson(const ResolvedMap& resolved, const std::vector<Te
                             {"layer", e.layer >= 0 ? nlohmann::json(e.layer) : nlohmann::json(nullptr)},
                             {"scheme", p.scheme.empty() ? std::string(kKeepScheme) : p.scheme},
                             {"requested", p.requested},
-                            {"rule", p.rule >= 0 ? nlohmann::json(p.rule) : nlohmann::json(nullptr)}};
+                            {"rule", p.rule >= 0 ? nlohmann::json(p.rule + 1) : nlohmann::json(nullptr)}};
         if (!p.fallbackReason.empty()) o["fallback"] = p.fallbackReason;
+        if (!p.note.empty()) o["note"] = p.note;
         if (p.tiedTo >= 0) o["tied_to"] = tensors[size_t(p.tiedTo)].name;
         list.push_back(std::move(o));
     }

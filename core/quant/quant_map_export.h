@@ -27,7 +27,8 @@
 namespace qs {
 
 // {"version":1, "rules":[...], "resolved":[{"tensor", "role", "layer", "scheme" ("keep" when stored),
-//  "requested", "rule", "fallback" (reason, only when it fell back), "tied_to" (only for a tied head)}],
+//  "requested", "rule" (the governing rule's number counted from 1, as the map editor's table and the
+//  warnings count; null when none), "fallback" (reason, only when it fell back), "tied_to" (only for a tied head)}],
 //  "warnings":[...]}
 nlohmann::json resolvedMapJson(const ResolvedMap& resolved, const std::vector<TensorInfo>& tensors,
                                const ModelInfo& info);

@@ -21,6 +21,9 @@ struct Candidate {
     std::string name, ggufName;
 };
 
+// Integer and boolean element types: position ids, attention masks, token type ids. Never quantized.
+bool isIntegerType(DType t) { return t <= DType::U64; }
+
 bool roleMatches(RuleRole rr, Role role) {
     switch (rr) {
         case RuleRole::Embedding: return role == Role::Embedding;
@@ -28,6 +31,7 @@ bool roleMatches(RuleRole rr, Role role) {
         case RuleRole::Attention: return role == Role::Attention;
         case RuleRole::Mlp: return role == Role::Mlp;
         case RuleRole::Norm: return role == Role::Norm;
+        case RuleRole::Other: return role == Role::Other;
         case RuleRole::Body: return role == Role::Attention || role == Role::Mlp;
         case RuleRole::All: return true;
     }
@@ -55,7 +59,8 @@ int winningRule(const QuantMap& map, const Candidate& c, std::vector<bool>& used
 }
 
 std::string ruleLabel(const QuantMap& map, int k) {
-    return "rules[" + std::to_string(k) + "] (" + map.rules[size_t(k)].describe() + ")";
+    // People count rules from 1, as the map editor's table and the exported JSON's "rule" do.
+    return "rule " + std::to_string(k + 1) + " (" + map.rules[size_t(k)].describe() + ")";
 }
 
 // Fills plan.scheme/requested/fallbackReason for a tensor governed by rule `win` (-1: none).
@@ -90,6 +95,29 @@ Status choose(const QuantMap& map, int win, const TensorInfo& t, TensorPlan& pla
                            (plan.scheme.empty() ? std::string("no fallback accepts the shape, it stays as stored")
                                                 : "using " + plan.scheme + " instead"));
     return {};
+}
+
+bool storedQuantized(DType t) {
+    return t != DType::F64 && t != DType::F32 && t != DType::F16 && t != DType::BF16;
+}
+
+// One warning for every tensor quantized again (see ResolvedMap::requantized), llama-quantize's wording.
+void noteRequantized(const std::vector<TensorInfo>& tensors, ResolvedMap& out) {
+    std::map<std::string, int> byType;
+    for (size_t i = 0; i < tensors.size(); ++i) {
+        const TensorPlan& p = out.tensors[i];
+        if (!p.quantized() || !storedQuantized(tensors[i].dtype)) continue;
+        out.requantized.push_back(int(i));
+        ++byType[std::string(dtypeName(tensors[i].dtype))];
+    }
+    if (out.requantized.empty()) return;
+    std::string types;
+    for (const auto& [name, n] : byType) types += (types.empty() ? "" : ", ") + std::to_string(n) + " " + name;
+    out.warnings.push_back("re-quantizing " + std::to_string(out.requantized.size()) +
+                           " tensor(s) already stored quantized (" + types +
+                           "), as llama-quantize --allow-requantize would: precision lost earlier cannot come "
+                           "back, and the errors are measured against the stored (already quantized) values, "
+                           "not the original weights");
 }
 
 }  // namespace
@@ -198,6 +226,16 @@ Result<ResolvedMap> resolveMap(const QuantMap& map, const std::vector<TensorInfo
 
     for (size_t i = 0; i < tensors.size(); ++i) {
         if (int(i) == head) continue;
+        if (isIntegerType(tensors[i].dtype) && !tensors[i].shape.empty()) {
+            // Rules were matched without regard to the element type; an integer tensor is never quantized.
+            TensorPlan& p = out.tensors[i];
+            p.note = "an integer tensor (" + std::string(dtypeName(tensors[i].dtype)) +
+                     ": ids, masks) is never quantized" +
+                     (winner[i] >= 0 && !map.rules[size_t(winner[i])].keeps()
+                          ? "; " + ruleLabel(map, winner[i]) + " selects it and is not applied to it"
+                          : std::string());
+            continue;
+        }
         Status s = choose(map, winner[i], tensors[i], out.tensors[i], out, int(i));
         if (!s) return Error{s.message()};
     }
@@ -210,8 +248,12 @@ Result<ResolvedMap> resolveMap(const QuantMap& map, const std::vector<TensorInfo
         hp.fallbackReason = ep.fallbackReason;
         hp.tiedTo = emb;
     }
+    noteRequantized(tensors, out);
     for (size_t k = 0; k < map.rules.size(); ++k)
-        if (!used[k]) out.warnings.push_back(ruleLabel(map, int(k)) + " matches no tensor of this model");
+        if (!used[k]) {
+            out.unusedRules.push_back(int(k));
+            out.warnings.push_back(ruleLabel(map, int(k)) + " matches no tensor of this model");
+        }
     return out;
 }
 

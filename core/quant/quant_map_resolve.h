@@ -44,6 +44,7 @@ struct TensorPlan {
     int rule = -1;               // governing rule index into QuantMap::rules, -1 when none matched
     int tiedTo = -1;             // tied head copy: the embedding index whose quantization it shares
     std::string fallbackReason;  // non-empty when scheme != requested (the requested scheme's reject reason)
+    std::string note;            // why a tensor no rule may quantize stays as stored (integer/boolean tensors)
     int64_t rows = 0, cols = 0;  // matrix view: cols = innermost dimension, rows = elements / cols
 
     bool quantized() const { return !scheme.empty() && tiedTo < 0; }  // this tensor's own bytes get quantized
@@ -55,6 +56,12 @@ struct ResolvedMap {
     std::vector<int> fallbacks;       // indices of tensors whose scheme differs from the requested one
     int tieRule = -1;                 // rule governing the tied pair (-1: none, or no tie)
     bool tieDisagreement = false;     // two rules asked for different schemes for the tied pair
+    std::vector<int> unusedRules;     // indices of rules that match no tensor of this model
+    // Tensors stored quantized already (anything but f64/f32/f16/bf16: ggml blocks, llama2.c Q8, fp8, ...)
+    // that the map quantizes again. As llama-quantize's --allow-requantize says: precision lost earlier
+    // cannot come back, and every error is measured against the stored (dequantized) values, not the
+    // original weights. One warning in `warnings` names the count and the stored types.
+    std::vector<int> requantized;
     std::vector<std::string> warnings;
 };
 

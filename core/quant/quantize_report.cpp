@@ -36,7 +36,7 @@ std::string shapeText(const std::vector<int64_t>& shape) {
 struct Totals {
     RoleBytes before, after, overhead;
     std::array<int, kRoleCount> quantized{};
-    std::array<uint64_t, kRoleCount> elements{};  // parameter elements, a tied pair once
+    RoleBytes elements;  // parameter elements per role, a tied pair once
 };
 
 Totals totalsOf(const Checkpoint& c, const ModelInfo& info, const ApplyResult& a) {
@@ -49,7 +49,7 @@ Totals totalsOf(const Checkpoint& c, const ModelInfo& info, const ApplyResult& a
         t.after.add(r, at.bytes.total());
         t.overhead.add(r, at.bytes.overhead());
         t.quantized[size_t(r)] += at.quantized;
-        if (info.entries[i].isParameter) t.elements[size_t(r)] += c.tensors[i].elements();
+        if (info.entries[i].isParameter) t.elements.add(r, c.tensors[i].elements());
     }
     return t;
 }
@@ -88,11 +88,12 @@ json quantizeReportJson(const Checkpoint& c, const ModelInfo& info, const Resolv
                   {"dtype", dtypeName(t.dtype)},
                   {"scheme", at.scheme.empty() ? std::string(kKeepScheme) : at.scheme},
                   {"requested", p.requested},
-                  {"rule", p.rule >= 0 ? json(p.rule) : json(nullptr)},
+                  {"rule", p.rule >= 0 ? json(p.rule + 1) : json(nullptr)},  // counted from 1
                   {"bytes", at.bytes.total()},
                   {"bytes_before", at.tiedTo >= 0 || e.tiedTo >= 0 ? uint64_t(0) : t.bytes},
                   {"overhead", at.bytes.overhead()}};
         if (!p.fallbackReason.empty()) o["fallback"] = p.fallbackReason;
+        if (!p.note.empty()) o["note"] = p.note;
         if (at.tiedTo >= 0) o["tied_to"] = c.tensors[size_t(at.tiedTo)].name;
         const uint64_t elems = t.elements();
         o["bits_per_weight"] = elems && at.tiedTo < 0 ? 8.0 * double(at.bytes.total()) / double(elems) : 0.0;
@@ -102,24 +103,31 @@ json quantizeReportJson(const Checkpoint& c, const ModelInfo& info, const Resolv
     j["tensors"] = std::move(tensors);
 
     const Totals t = totalsOf(c, info, a);
+    const FootprintShares shares = footprintShares(t.before, t.after, t.elements);
     json roles = json::object();
-    auto roleEntry = [&](uint64_t before, uint64_t after, uint64_t overhead, int quantized, const ErrorStats& e) {
-        json o = {{"bytes_before", before}, {"bytes", after}, {"overhead", overhead}, {"quantized_tensors", quantized}};
+    auto roleEntry = [&](const RoleShare& s, uint64_t overhead, int quantized, const ErrorStats& e) {
+        json o = {{"bytes_before", s.before},
+                  {"bytes", s.after},
+                  {"overhead", overhead},
+                  {"quantized_tensors", quantized},
+                  {"share_before_pct", s.shareBefore},
+                  {"share_pct", s.shareAfter},
+                  {"bits_per_weight_before", s.bitsBefore},
+                  {"bits_per_weight", s.bitsAfter}};
         putError(o, e);
         return o;
     };
     for (int r = 0; r < kRoleCount; ++r)
-        roles[std::string(roleName(Role(r)))] = roleEntry(t.before.byRole[size_t(r)], t.after.byRole[size_t(r)],
-                                                          t.overhead.byRole[size_t(r)], t.quantized[size_t(r)],
-                                                          a.roleError[size_t(r)]);
+        roles[std::string(roleName(Role(r)))] = roleEntry(shares.byRole[size_t(r)], t.overhead.byRole[size_t(r)],
+                                                          t.quantized[size_t(r)], a.roleError[size_t(r)]);
     ErrorSums bodySums = a.roleError[int(Role::Attention)].sums;
     bodySums += a.roleError[int(Role::Mlp)].sums;
-    roles["body"] = roleEntry(t.before.body(), t.after.body(), t.overhead.body(),
+    roles["body"] = roleEntry(shares.body, t.overhead.body(),
                               t.quantized[int(Role::Attention)] + t.quantized[int(Role::Mlp)],
                               ErrorStats::fromSums(bodySums));
     int allQuantized = 0;
     for (int q : t.quantized) allQuantized += q;
-    roles["total"] = roleEntry(t.before.total, t.after.total, t.overhead.total, allQuantized, a.totalError);
+    roles["total"] = roleEntry(shares.total, t.overhead.total, allQuantized, a.totalError);
     j["roles"] = std::move(roles);
     j["footprint"] = {{"before", roleBytesJson(t.before)},
                       {"after", roleBytesJson(t.after)},
@@ -135,7 +143,7 @@ std::string quantizeReportText(const Checkpoint& c, const ModelInfo& info, const
     out += c.path + " (" + std::string(fileFormatName(c.format)) + "), " + std::to_string(c.tensors.size()) +
            " tensors, " + std::to_string(resolved.map.rules.size()) + " rules:\n";
     for (size_t k = 0; k < resolved.map.rules.size(); ++k)
-        out += "  rules[" + std::to_string(k) + "] " + resolved.map.rules[k].describe() + "\n";
+        out += "  rule " + std::to_string(k + 1) + ": " + resolved.map.rules[k].describe() + "\n";
     out += "\n";
     size_t nameWidth = 6;
     for (const auto& t : c.tensors) nameWidth = std::max(nameWidth, std::min<size_t>(t.name.size(), 60));
@@ -159,32 +167,32 @@ std::string quantizeReportText(const Checkpoint& c, const ModelInfo& info, const
         out += line;
         if (!resolved.tensors[i].fallbackReason.empty())
             out += "    fallback from " + resolved.tensors[i].requested + ": " + resolved.tensors[i].fallbackReason + "\n";
+        if (!resolved.tensors[i].note.empty()) out += "    " + resolved.tensors[i].note + "\n";
     }
 
     const Totals t = totalsOf(c, info, a);
+    const FootprintShares shares = footprintShares(t.before, t.after, t.elements);
     out += "\n";
-    std::snprintf(line, sizeof line, "%-9s  %11s  %11s  %11s  %6s  %10s  %8s\n", "role", "before", "after", "overhead",
-                  "bpw", "rmse", "sqnr dB");
+    std::snprintf(line, sizeof line, "%-9s  %11s  %11s  %15s  %11s  %13s  %10s  %8s\n", "role", "before", "after",
+                  "share", "overhead", "bpw", "rmse", "sqnr dB");
     out += line;
-    auto roleLine = [&](const char* name, uint64_t before, uint64_t after, uint64_t overhead, uint64_t elems,
-                        const ErrorStats& e, bool any) {
-        std::snprintf(line, sizeof line, "%-9s  %11s  %11s  %11s  %6s  %10s  %8s\n", name, formatBytes(before).c_str(),
-                      formatBytes(after).c_str(), formatBytes(overhead).c_str(),
-                      elems ? formatBitsPerWeight(after, elems).c_str() : "-", any ? sci(e.rmse).c_str() : "-",
-                      any ? sqnrText(e.sqnrDb).c_str() : "-");
+    auto roleLine = [&](const char* name, const RoleShare& s, uint64_t overhead, const ErrorStats& e, bool any) {
+        char share[48], bpw[48];
+        std::snprintf(share, sizeof share, "%.1f%% -> %.1f%%", s.shareBefore, s.shareAfter);
+        if (s.elements) std::snprintf(bpw, sizeof bpw, "%.2f -> %.2f", s.bitsBefore, s.bitsAfter);
+        else std::snprintf(bpw, sizeof bpw, "-");
+        std::snprintf(line, sizeof line, "%-9s  %11s  %11s  %15s  %11s  %13s  %10s  %8s\n", name,
+                      formatBytes(s.before).c_str(), formatBytes(s.after).c_str(), share, formatBytes(overhead).c_str(),
+                      bpw, any ? sci(e.rmse).c_str() : "-", any ? sqnrText(e.sqnrDb).c_str() : "-");
         out += line;
     };
     for (int r = 0; r < kRoleCount; ++r)
-        roleLine(std::string(roleName(Role(r))).c_str(), t.before.byRole[size_t(r)], t.after.byRole[size_t(r)],
-                 t.overhead.byRole[size_t(r)], t.elements[size_t(r)], a.roleError[size_t(r)], t.quantized[size_t(r)] > 0);
+        roleLine(std::string(roleName(Role(r))).c_str(), shares.byRole[size_t(r)], t.overhead.byRole[size_t(r)],
+                 a.roleError[size_t(r)], t.quantized[size_t(r)] > 0);
     ErrorSums bodySums = a.roleError[int(Role::Attention)].sums;
     bodySums += a.roleError[int(Role::Mlp)].sums;
-    roleLine("body", t.before.body(), t.after.body(), t.overhead.body(),
-             t.elements[int(Role::Attention)] + t.elements[int(Role::Mlp)], ErrorStats::fromSums(bodySums),
-             bodySums.count > 0);
-    uint64_t allElems = 0;
-    for (auto e : t.elements) allElems += e;
-    roleLine("total", t.before.total, t.after.total, t.overhead.total, allElems, a.totalError, a.totalError.count > 0);
+    roleLine("body", shares.body, t.overhead.body(), ErrorStats::fromSums(bodySums), bodySums.count > 0);
+    roleLine("total", shares.total, t.overhead.total, a.totalError, a.totalError.count > 0);
     if (info.tie) out += "\ntie: " + info.tie->describe() + "; the pair is quantized once (head counts 0 bytes)\n";
     return out;
 }

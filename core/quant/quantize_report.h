@@ -2,12 +2,15 @@
 // The `quantize` report shared by `quantscope-cli quantize` and the GUI's export: per-tensor scheme, bytes
 // and error, per-role totals, footprint before/after. JSON keys are a public interface:
 //   model, format, map {version, rules}, tensors[{name, role, layer (null outside blocks), shape, dtype (as
-//   stored), scheme ("keep" when stored as is), requested, rule (null when none), fallback (only when it fell
+//   stored), scheme ("keep" when stored as is), requested, rule (the governing rule counted from 1, as in the
+//   map editor and the warnings; null when none), fallback (only when it fell
 //   back), tied_to (only for a tied head), bytes (after; 0 for a tied head), bytes_before, overhead,
 //   bits_per_weight, mse, rmse, max_abs_error, sqnr_db (null when the error is 0), cosine, rel_frobenius,
 //   frac_clipped, frac_zeroed}],
 //   roles {embedding, head, attention, mlp, body, norm, other, total: {bytes_before, bytes, overhead,
-//   quantized_tensors, mse, rmse, max_abs_error, sqnr_db, cosine, rel_frobenius, frac_clipped, frac_zeroed}},
+//   quantized_tensors, share_before_pct, share_pct (percent of the model's total before / after, 0..100),
+//   bits_per_weight_before, bits_per_weight (metadata included; 0 without parameters), mse, rmse,
+//   max_abs_error, sqnr_db, cosine, rel_frobenius, frac_clipped, frac_zeroed}},
 //   footprint {before, after, after_overhead: {embedding, head, attention, mlp, body, norm, other, total}},
 //   warnings[].
 // Byte totals are sums of the per-tensor values (a tied head counts 0 under head), so they always add up.

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // `quantscope-cli quantize` end to end on the real stories260K: JSON keys, tie (head 0), totals equal the sum
 // of tensors, fallbacks, exports, and clean failures.
+#include <cmath>
+
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QTest>
+
+#include <cstring>
 
 #include "cli/cli_runner.h"
 #include "common/assets.h"
@@ -93,6 +97,63 @@ private slots:
         for (const char* key : kRoleKeys) QCOMPARE(before[key].toDouble(), ifp[key].toDouble());
         const QJsonObject roles = j["roles"].toObject();
         QVERIFY(roles["body"].toObject()["sqnr_db"].toDouble() > 10.0);
+        // Shares in percent of the total on each side, and bits per weight: from the byte sums above.
+        double shareSum = 0;
+        for (const char* key : {"embedding", "head", "attention", "mlp", "norm", "other"}) {
+            const QJsonObject role = roles[key].toObject();
+            QVERIFY2(role.contains("share_before_pct") && role.contains("share_pct"), key);
+            QVERIFY(std::abs(role["share_before_pct"].toDouble() - 100.0 * before[key].toDouble() / sumBefore) < 1e-9);
+            QVERIFY(std::abs(role["share_pct"].toDouble() - 100.0 * after[key].toDouble() / sumBytes) < 1e-9);
+            shareSum += role["share_pct"].toDouble();
+        }
+        QVERIFY(std::abs(shareSum - 100.0) < 1e-9);
+        QCOMPARE(roles["total"].toObject()["share_pct"].toDouble(), 100.0);
+        // embedding at q8_0: 34 bytes per 32 weights = 8.5 bits; as stored fp32 32 bits (llama2c/hf), f32 GGUF too.
+        QCOMPARE(roles["embedding"].toObject()["bits_per_weight"].toDouble(), 8.5);
+        QCOMPARE(roles["embedding"].toObject()["bits_per_weight_before"].toDouble(), 32.0);
+    }
+
+    // stories260K with an int64 position_ids buffer added (as some Hugging Face exports store): all=q8_0
+    // quantizes the weights, leaves the integer tensor as stored and says why; ppl runs as before.
+    void quantize_integerTensorsStayStoredWithANote() {
+        QS_REQUIRE_ASSET(src, "models/stories260K-hf");
+        QTemporaryDir dir;
+        for (const char* f : {"config.json", "tokenizer.model", "tokenizer.json", "tokenizer_config.json"})
+            QVERIFY(QFile::copy(src + "/" + f, dir.filePath(f)));
+        QFile st(src + "/model.safetensors");
+        QVERIFY(st.open(QIODevice::ReadOnly));
+        const QByteArray bytes = st.readAll();
+        quint64 headerLen = 0;
+        std::memcpy(&headerLen, bytes.constData(), 8);
+        QJsonObject header = QJsonDocument::fromJson(bytes.mid(8, int(headerLen))).object();
+        const QByteArray data = bytes.mid(int(8 + headerLen));
+        QByteArray ids;
+        for (qint64 i = 0; i < 512; ++i) ids.append(reinterpret_cast<const char*>(&i), 8);
+        header["model.position_ids"] = QJsonObject{{"dtype", "I64"}, {"shape", QJsonArray{1, 512}},
+                                                   {"data_offsets", QJsonArray{double(data.size()), double(data.size() + ids.size())}}};
+        QByteArray text = QJsonDocument(header).toJson(QJsonDocument::Compact);
+        while (text.size() % 8) text.append(' ');
+        QFile out(dir.filePath("model.safetensors"));
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        const quint64 len = quint64(text.size());
+        out.write(reinterpret_cast<const char*>(&len), 8);
+        out.write(text);
+        out.write(data);
+        out.write(ids);
+        out.close();
+        auto r = runCli({"quantize", dir.path(), "--rule", "all=q8_0", "--json"});
+        QVERIFY2(r.exitCode == 0 && !r.crashed, r.err.constData());
+        bool seen = false;
+        for (const auto& v : parseObject(r.out)["tensors"].toArray()) {
+            const QJsonObject t = v.toObject();
+            if (t["name"].toString() != "model.position_ids" && t["tensor"].toString() != "model.position_ids") continue;
+            seen = true;
+            QCOMPARE(t["scheme"].toString(), QString("keep"));
+            QVERIFY2(t["note"].toString().contains("integer tensor (I64"), qPrintable(t["note"].toString()));
+        }
+        QVERIFY(seen);
+        auto other = runCli({"quantize", dir.path(), "--rule", "other=q8_0"});
+        QVERIFY2(other.exitCode == 0, other.err.constData());  // `other` is a role selector
     }
 
     void quantizeText_showsTableAndRoleTotals() {
@@ -102,6 +163,9 @@ private slots:
         const QString out = QString::fromUtf8(r.out);
         QVERIFY(out.contains("layers.0.attention.wq.weight"));
         QVERIFY(out.contains(QRegularExpression("\\ntotal\\s")));
+        // Each role's share of the total before -> after, and bits per weight before -> after.
+        QVERIFY2(out.contains(QRegularExpression("\\ntotal\\s.*100\\.0% -> 100\\.0%")), qPrintable(out));
+        QVERIFY(out.contains(QRegularExpression("\\nembedding\\s.*% -> .*%.*32\\.00 -> 8\\.50")));
         QVERIFY(out.contains("fallback from q8_0"));
         QVERIFY(QString::fromUtf8(r.err).contains("warning: layers.0.feed_forward.w2.weight: q8_0 cannot take it"));
     }
@@ -177,6 +241,27 @@ private slots:
         QCOMPARE(err.count('\n'), 1);  // one clear line
         QVERIFY(r.out.isEmpty());
         QVERIFY(!QFile::exists("/tmp/unused-qs-types.txt"));
+    }
+    void quantize_alreadyQuantizedGguf_warnsLikeAllowRequantize() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-gguf/stories260K-Q4_K_M.gguf");
+        auto j = runCli({"quantize", model, "--rule", "all=q8_0", "--json"});
+        QVERIFY2(j.exitCode == 0, j.err.constData());
+        const QJsonArray warnings = parseObject(j.out)["warnings"].toArray();
+        int requant = 0;
+        for (const auto& w : warnings)
+            if (w.toString().startsWith("re-quantizing ")) {
+                ++requant;
+                QVERIFY(w.toString().contains("--allow-requantize"));
+                QVERIFY(w.toString().contains("precision lost earlier cannot come back"));
+                QVERIFY(w.toString().contains("measured against the stored"));
+            }
+        QCOMPARE(requant, 1);
+        auto text = runCli({"quantize", model, "--rule", "all=q8_0"});
+        QVERIFY(QString::fromUtf8(text.err).contains("warning: re-quantizing "));
+        // A float model says nothing of the kind.
+        QS_REQUIRE_ASSET(f32, "models/stories260K-llama2c/stories260K.bin");
+        auto plain = runCli({"quantize", f32, "--rule", "all=q8_0", "--json"});
+        QVERIFY(!QString::fromUtf8(plain.out).contains("re-quantizing"));
     }
 };
 

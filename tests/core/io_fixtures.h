@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Small helpers for the reader tests: whole-file read/write and safetensors and GGUF writers for synthetic
-// fixtures.
+// Small helpers for the reader tests: whole-file read/write and safetensors / GGUF writers for synthetic fixtures.
 #pragma once
 
 #include <cstdint>
@@ -71,36 +70,70 @@ inline std::string rawSafetensors(const std::string& headerText, size_t dataByte
     return out + headerText + std::string(dataBytes, '\0');
 }
 
+// A GGUF v3 file (GGUF spec, ggml docs/gguf.md) from metadata and tensors. Metadata value types follow the
+// JSON: string -> STRING, integer -> INT32 (UINT32 above 2^31 - 1), float -> FLOAT32, bool -> BOOL, array of
+// one of those -> ARRAY of it (an empty array is an INT32 array). Tensors are {name, dims in ggml order
+// (innermost first), ggml type, raw bytes}; data is 32-byte aligned.
 struct GgufTensor {
     std::string name;
-    uint32_t ggmlType;             // GGUF/ggml type id
-    std::vector<uint64_t> dims;    // ne[0] first (the row length), as GGUF stores them
-    std::string data;              // raw bytes of the packed tensor
+    std::vector<uint64_t> ne;
+    uint32_t type = 0;  // GGML_TYPE_F32
+    std::string data;
 };
 
-// A GGUF v3 file with no metadata keys holding `tensors` (data 32-byte aligned, in order), as gguf.cpp's
-// writer lays it out: header, tensor infos, padding, data.
-inline std::string makeGguf(const std::vector<GgufTensor>& tensors) {
-    auto pad = [](std::string& s) {
-        while (s.size() % 32) s += '\0';
-    };
-    std::string out = "GGUF";
-    putLE<uint32_t>(out, 3);
-    putLE<uint64_t>(out, tensors.size());
-    putLE<uint64_t>(out, 0);
+inline uint32_t ggufTypeOf(const nlohmann::json& v) {
+    if (v.is_string()) return 8;
+    if (v.is_boolean()) return 7;
+    if (v.is_number_float()) return 6;
+    if (v.is_number_unsigned() && v.get<uint64_t>() > 0x7FFFFFFFull) return 4;
+    if (v.is_number_integer()) return 5;
+    return 9;
+}
+
+inline void putGgufString(std::string& s, const std::string& v) {
+    putLE<uint64_t>(s, v.size());
+    s += v;
+}
+
+inline void putGgufValue(std::string& s, uint32_t type, const nlohmann::json& v) {
+    switch (type) {
+        case 8: putGgufString(s, v.get<std::string>()); break;
+        case 7: s += char(v.get<bool>() ? 1 : 0); break;
+        case 6: putLE<float>(s, v.get<float>()); break;
+        case 4: putLE<uint32_t>(s, v.get<uint32_t>()); break;
+        case 5: putLE<int32_t>(s, v.get<int32_t>()); break;
+        default: {
+            const uint32_t et = v.empty() ? 5 : ggufTypeOf(v.front());
+            putLE<uint32_t>(s, et);
+            putLE<uint64_t>(s, v.size());
+            for (const auto& e : v) putGgufValue(s, et, e);
+        }
+    }
+}
+
+inline std::string makeGguf(const nlohmann::ordered_json& metadata, const std::vector<GgufTensor>& tensors) {
+    std::string s = "GGUF";
+    putLE<uint32_t>(s, 3);
+    putLE<uint64_t>(s, tensors.size());
+    putLE<uint64_t>(s, metadata.size());
+    for (auto it = metadata.begin(); it != metadata.end(); ++it) {
+        putGgufString(s, it.key());
+        const uint32_t type = ggufTypeOf(it.value());
+        putLE<uint32_t>(s, type);
+        putGgufValue(s, type, it.value());
+    }
     std::string data;
     for (const auto& t : tensors) {
-        putLE<uint64_t>(out, t.name.size());
-        out += t.name;
-        putLE<uint32_t>(out, uint32_t(t.dims.size()));
-        for (uint64_t d : t.dims) putLE<uint64_t>(out, d);
-        putLE<uint32_t>(out, t.ggmlType);
-        putLE<uint64_t>(out, data.size());
+        putGgufString(s, t.name);
+        putLE<uint32_t>(s, uint32_t(t.ne.size()));
+        for (uint64_t d : t.ne) putLE<uint64_t>(s, d);
+        putLE<uint32_t>(s, t.type);
+        putLE<uint64_t>(s, data.size());
         data += t.data;
-        pad(data);
+        while (data.size() % 32) data += '\0';
     }
-    pad(out);
-    return out + data;
+    while (s.size() % 32) s += '\0';
+    return s + data;
 }
 
 }  // namespace qstest

@@ -198,6 +198,12 @@ std::vector<Case> cases() {
                      qstest::writeBytes(dir + "/model.safetensors.index.json", "{\"weight_map\": {\"w\": \"a.safetensors\", \"v\": \"a.safetensors\"}}");
                      return dir;
                  }, "lists 'v' in a.safetensors, which does not contain it"});
+    c.push_back({"index tensor in two shards", [](const std::string& dir) {
+                     qstest::writeBytes(dir + "/a.safetensors", st("F32", "[4]", "[0,16]", 16));
+                     qstest::writeBytes(dir + "/b.safetensors", st("F32", "[4]", "[0,16]", 16));
+                     qstest::writeBytes(dir + "/model.safetensors.index.json", "{\"weight_map\": {\"w\": \"a.safetensors\", \"v\": \"b.safetensors\"}}");
+                     return dir;
+                 }, "tensor 'w' is stored in two shards, a.safetensors and b.safetensors"});
     c.push_back({"index broken shard", [](const std::string& dir) {
                      qstest::writeBytes(dir + "/a.safetensors", st("F32", "[5]", "[0,16]", 16));
                      qstest::writeBytes(dir + "/model.safetensors.index.json", "{\"weight_map\": {\"w\": \"a.safetensors\"}}");
@@ -231,6 +237,10 @@ std::vector<Case> cases() {
     c.push_back({"gguf duplicate key", file("m.gguf", [] { return Gguf().header(3, 0, 2).str("k").u32(4).u32(1).str("k").u32(4).u32(2).s; }), "duplicate metadata key 'k'"});
     c.push_back({"gguf alignment 3", file("m.gguf", [] { return Gguf().header(3, 0, 1).str("general.alignment").u32(4).u32(3).s; }), "bad alignment"});
     c.push_back({"gguf alignment 0", file("m.gguf", [] { return Gguf().header(3, 0, 1).str("general.alignment").u32(4).u32(0).s; }), "bad alignment"});
+    c.push_back({"gguf alignment int32", file("m.gguf", [] { return Gguf().header(3, 0, 1).str("general.alignment").u32(5).u32(32).s; }),
+                 "general.alignment is stored as int32 32; the GGUF specification says UINT32"});
+    c.push_back({"gguf alignment int64", file("m.gguf", [] { return Gguf().header(3, 0, 1).str("general.alignment").u32(11).u64(64).s; }),
+                 "general.alignment is stored as int64 64; the GGUF specification says UINT32"});
     c.push_back({"gguf alignment as string", file("m.gguf", [] { return Gguf().header(3, 0, 1).str("general.alignment").u32(8).str("32").s; }), "bad alignment"});
     c.push_back({"gguf five dimensions", file("m.gguf", [] { return ggufOneTensor(5, 0, 0, 32); }), "has 5 dimensions (at most 4)"});
     c.push_back({"gguf unknown ggml type", file("m.gguf", [] { return ggufOneTensor(1, 31, 0, 32); }), "unknown ggml type id 31"});

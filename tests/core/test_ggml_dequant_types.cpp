@@ -176,15 +176,14 @@ private slots:
         for (const Case& c : readIndex()) {
             if (c.caseName != "gaussian") continue;
             const std::string name = "blk.0." + c.typeName + ".weight";
-            tensors.push_back(
-                {name, uint32_t(c.ggmlId), {uint64_t(c.rowLen), uint64_t(c.rows)}, file(c, ".q")});
+            tensors.push_back({name, {uint64_t(c.rowLen), uint64_t(c.rows)}, uint32_t(c.ggmlId), file(c, ".q")});
             byName[name] = c;
         }
         QCOMPARE(tensors.size(), size_t(16));
         QTemporaryDir dir;
         QVERIFY(dir.isValid());
         const std::string path = dir.path().toStdString() + "/types.gguf";
-        qstest::writeBytes(path, qstest::makeGguf(tensors));
+        qstest::writeBytes(path, qstest::makeGguf(nlohmann::ordered_json::object(), tensors));
         auto ck = openCheckpoint(path);
         QVERIFY2(ck.ok(), ck.ok() ? "" : ck.error().message.c_str());
         QCOMPARE((*ck)->tensors.size(), tensors.size());

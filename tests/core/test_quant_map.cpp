@@ -245,7 +245,7 @@ private slots:
             {"role":"attention","scheme":"q4_0"}, {"role":"body","scheme":"q8_0"}]})"), s);
         QCOMPARE(schemeOf(rev, s, "blk.0.attn_q.weight"), std::string("q8_0"));
         QVERIFY(std::any_of(rev.warnings.begin(), rev.warnings.end(),
-                            [](const std::string& w) { return w.find("rules[0]") != std::string::npos &&
+                            [](const std::string& w) { return w.find("rule 1 (") != std::string::npos &&
                                                               w.find("matches no tensor") != std::string::npos; }));
     }
 
@@ -287,6 +287,41 @@ private slots:
         QCOMPARE(schemeOf(r, s, "layers.1.attention.wk.weight"), std::string(""));
     }
 
+    // Integer/boolean tensors (position ids, masks) are never quantized, whatever rule selects them, and the
+    // plan says why; `other` selects the float tensors the analysis calls other.
+    void resolve_integerTensorsStayStoredAndOtherSelectsFloatOthers() {
+        Synthetic s = syntheticModel(false, true);
+        s.add("position_ids", {1, 512}, Role::Other, -1, TensorKind::Unknown);
+        s.tensors.back().dtype = DType::I64;
+        s.add("blk.0.attn_mask", {64, 64}, Role::Other, 0, TensorKind::Unknown);
+        s.tensors.back().dtype = DType::BOOL;
+        s.add("vision_tower.patch_embed.weight", {64, 64}, Role::Other, -1, TensorKind::Unknown);
+        const int pos = indexOf(s, "position_ids"), mask = indexOf(s, "blk.0.attn_mask");
+        for (const char* spec : {"all=q4_0", "other=q4_0"}) {
+            auto rule = parseRuleSpec(spec);
+            QVERIFY2(rule.ok(), spec);
+            QuantMap m;
+            m.rules.push_back(*rule);
+            ResolvedMap r = resolveOrDie(m, s);
+            QCOMPARE(schemeOf(r, s, "vision_tower.patch_embed.weight"), std::string("q4_0"));
+            for (int i : {pos, mask}) {
+                const TensorPlan& p = r.tensors[size_t(i)];
+                QCOMPARE(p.scheme, std::string(""));
+                QVERIFY(!p.quantized());
+                QVERIFY2(p.note.find("integer tensor") != std::string::npos && p.note.find("never quantized") != std::string::npos &&
+                             p.note.find("rules[0]") != std::string::npos,
+                         p.note.c_str());
+            }
+            QVERIFY(r.tensors[size_t(pos)].note.find("I64") != std::string::npos);
+            QVERIFY(r.tensors[size_t(mask)].note.find("BOOL") != std::string::npos);
+            // `other` selects no attention, MLP or embedding tensor.
+            if (std::string(spec) == "other=q4_0") QCOMPARE(schemeOf(r, s, "blk.0.attn_q.weight"), std::string(""));
+        }
+        ResolvedMap body = resolveOrDie(mapOf(R"({"version":1,"rules":[{"role":"body","scheme":"q8_0"}]})"), s);
+        QCOMPARE(schemeOf(body, s, "vision_tower.patch_embed.weight"), std::string(""));
+        QCOMPARE(ruleRoleList(), std::string("embedding, head, attention, mlp, norm, other, body, all"));
+    }
+
     void resolve_bodyAndAllSemantics() {
         Synthetic s = syntheticModel(false, true);
         ResolvedMap all = resolveOrDie(mapOf(R"({"version":1,"rules":[{"role":"all","scheme":"q8_0"}]})"), s);
@@ -319,7 +354,7 @@ private slots:
         const auto it = std::find_if(r.warnings.begin(), r.warnings.end(),
                                      [](const std::string& w) { return w.find("tied embedding/head") != std::string::npos; });
         QVERIFY(it != r.warnings.end());
-        QVERIFY2(it->find("rules[0]") != std::string::npos && it->find("rules[1]") != std::string::npos, it->c_str());
+        QVERIFY2(it->find("rule 1 (") != std::string::npos && it->find("rule 2 (") != std::string::npos, it->c_str());
         // The head rule later: it governs the pair.
         ResolvedMap h = resolveOrDie(mapOf(R"({"version":1,"rules":[
             {"role":"embedding","scheme":"q8_0"}, {"role":"head","scheme":"q4_0"}]})"), s);

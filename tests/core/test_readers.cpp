@@ -194,11 +194,11 @@ private slots:
         QCOMPARE(shapeOf("model.norm.weight"), (std::vector<int64_t>{64}));
         QCOMPARE(c->find("lm_head.weight"), -1);
         QVERIFY(c->warnings.empty());
-        // Side files: config.json parsed; tokenizer.model preferred over tokenizer.json.
+        // Side files: config.json parsed; tokenizer.json preferred over tokenizer.model (as transformers does).
         QVERIFY(c->config.is_object());
         QCOMPARE(c->config["hidden_size"].get<int>(), 64);
         QCOMPARE(c->config["tie_word_embeddings"].get<bool>(), true);
-        QVERIFY(QString::fromStdString(c->tokenizerPath).endsWith("/tokenizer.model"));
+        QVERIFY(QString::fromStdString(c->tokenizerPath).endsWith("/tokenizer.json"));
         // Offsets strictly increase (file order) and do not overlap.
         for (size_t i = 1; i < c->tensors.size(); ++i)
             QCOMPARE(c->tensors[i].offset, c->tensors[i - 1].offset + c->tensors[i - 1].bytes);
@@ -510,6 +510,8 @@ private slots:
         noSide.readSideFiles = false;
         auto bare = openCheckpoint(d, noSide);
         QVERIFY(bare.ok() && bare.value()->tokenizerPath.empty());
+        QCOMPARE(mustOpen(dir.path())->tokenizerPath, d + "/tokenizer.json");
+        std::filesystem::remove(d + "/tokenizer.json");
         QCOMPARE(mustOpen(dir.path())->tokenizerPath, d + "/tokenizer.model");
     }
 

@@ -12,6 +12,7 @@
 
 #include "common/assets.h"
 #include "core/infer/bpe_tokenizer.h"
+#include "core/infer/hf_tokenizer.h"
 #include "core/infer/pretokenizer_regex.h"
 #include "core/infer/tokenizer_loader.h"
 
@@ -198,7 +199,7 @@ private slots:
         writeFile(dir.filePath("tokenizer.json"), j.dump());
         auto t = load(dir.filePath("tokenizer.json"));
         QVERIFY(t);
-        auto* bpe = dynamic_cast<BpeTokenizer*>(t.get());
+        auto* bpe = dynamic_cast<HfTokenizer*>(t.get());
         QVERIFY(bpe);
         const int hello = bpe->pieceId("hello"), world = bpe->pieceId(std::string(kG) + "world");
         QVERIFY(hello >= 256 && world >= 256);
@@ -228,7 +229,7 @@ private slots:
         writeFile(dir.filePath("tokenizer.json"), j.dump());
         auto t = load(dir.filePath("tokenizer.json"));
         QVERIFY(t);
-        auto* bpe = dynamic_cast<BpeTokenizer*>(t.get());
+        auto* bpe = dynamic_cast<HfTokenizer*>(t.get());
         const int p123 = bpe->pieceId("123"), p12 = bpe->pieceId("12");
         // Llama 3 splits digits in groups of at most three: "12312" -> "123", "12".
         QCOMPARE(idsText(t->encode("12312", false)), idsText({p123, p12}));
@@ -316,7 +317,8 @@ private slots:
         QTest::newRow("json wordpiece") << QByteArray(R"({"model":{"type":"WordPiece","vocab":{}}})") << "WordPiece";
         QTest::newRow("json not json") << QByteArray("{ nope") << "not valid JSON";
         QTest::newRow("json unsupported normalizer")
-            << QByteArray(R"({"normalizer":{"type":"NFKC"},"model":{"type":"BPE","vocab":{"a":0},"merges":[]}})") << "NFKC";
+            << QByteArray(R"({"normalizer":{"type":"BertNormalizer"},"model":{"type":"BPE","vocab":{"a":0},"merges":[]}})")
+            << "normalizer type 'BertNormalizer' is not supported";
         QTest::newRow("json bad merge") << QByteArray(R"({"model":{"type":"BPE","vocab":{"a":0},"merges":[3]}})") << "merge";
         QTest::newRow("garbage") << QByteArray::fromHex("5566778899AA") << "not a tokenizer";
     }

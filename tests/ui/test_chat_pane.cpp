@@ -4,6 +4,7 @@
 // resolved map, and models that cannot chat show why.
 #include <cmath>
 
+#include <QComboBox>
 #include <QDir>
 #include <QPlainTextEdit>
 #include <QElapsedTimer>
@@ -17,8 +18,11 @@
 
 #include "ui/jobs/task_arena.h"  // first: hides Qt's emit macro from oneTBB
 
+#include <nlohmann/json.hpp>
+
 #include "common/assets.h"
 #include "common/random_llama2c.h"
+#include "core/infer/chat_format.h"
 #include "core/infer/generator.h"
 #include "core/infer/quantized_model.h"
 #include "core/infer/tokenizer_loader.h"
@@ -188,6 +192,57 @@ private slots:
         QCOMPARE(f.pane.lastTokensA().size(), size_t(5));
     }
 
+    // The model's chat template (tokenizer_config.json chat_template: here Llama 2's) formats the turn: the reply
+    // equals the core generator's from "<s>[INST] Hello [/INST]" (the reference template's rendering). A
+    // template QuantScope does not know is refused with its source named until one is chosen.
+    void chatTemplate_modelTemplateFormatsTurnsAndUnknownOnesAreNamed() {
+        QS_REQUIRE_ASSET(src, "models/stories260K-hf");
+        const char* llama2 = "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = "
+                             "messages[0]['content'] %}{% else %}{% set loop_messages = messages %}{% set system_message = false %}"
+                             "{% endif %}{% for message in loop_messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+                             "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+                             "{% if loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\\n' + system_message + "
+                             "'\\n<</SYS>>\\n\\n' + message['content'] %}{% else %}{% set content = message['content'] %}{% endif %}"
+                             "{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}"
+                             "{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}";
+        for (const char* tmpl : {llama2, "{% for m in messages %}### {{ m['content'] }}{% endfor %}"}) {
+            QTemporaryDir dir;
+            for (const char* f : {"config.json", "model.safetensors", "tokenizer.model"})
+                QVERIFY(QFile::copy(src + "/" + f, dir.filePath(f)));
+            QFile cfg(dir.filePath("tokenizer_config.json"));
+            QVERIFY(cfg.open(QIODevice::WriteOnly));
+            cfg.write(QByteArray::fromStdString(nlohmann::json{{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"chat_template", tmpl}}.dump()));
+            cfg.close();
+            Fixture f;
+            QVERIFY(f.open(dir.path()));
+            QVERIFY(f.waitReady());
+            if (tmpl != llama2) {
+                QVERIFY(!f.pane.models()->chatFormat());
+                QVERIFY2(f.pane.statusText().startsWith(QStringLiteral("Choose a chat template")), qPrintable(f.pane.statusText()));
+                QVERIFY(f.pane.models()->templateProblem().contains(QStringLiteral("tokenizer_config.json chat_template")));
+                auto* combo = f.pane.findChild<QComboBox*>();
+                QVERIFY(combo);
+                combo->setCurrentIndex(combo->findData(QStringLiteral("plain")));
+                QVERIFY(f.pane.models()->chatFormat());
+                QCOMPARE(f.pane.models()->chatFormat()->chatTemplate().family, qs::ChatTemplate::Family::Plain);
+                continue;
+            }
+            QVERIFY(f.pane.models()->chatFormat());
+            QCOMPARE(f.pane.models()->chatFormat()->chatTemplate().family, qs::ChatTemplate::Family::Llama2);
+            QVERIFY2(f.pane.statusText().contains(QStringLiteral("Llama 2")), qPrintable(f.pane.statusText()));
+            qs::GenerateOptions o;
+            o.maxNewTokens = 12;
+            o.sampling.temperature = 0;
+            f.pane.sampling()->setOptions(o);
+            QCOMPARE(f.turn(QStringLiteral("Hello")), Job::State::Succeeded);
+            auto ckpt = qs::openCheckpoint(dir.path().toStdString()).value();
+            const qs::ModelInfo info = qs::analyzeModel(*ckpt);
+            auto tok = qs::loadTokenizerFor(*ckpt).value();
+            auto w = qs::loadModelWeights(*ckpt, info, nullptr, {}, nullptr).value();
+            QCOMPARE(idsOf(f.pane.lastTokensA()), coreGenerate(w, *tok, "[INST] Hello [/INST]", o));
+        }
+    }
+
     void abMode_figuresEqualDirectKlOnTheSameTokens() {
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
         Fixture f;
@@ -325,7 +380,7 @@ private slots:
         QTest::addColumn<QString>("asset");
         QTest::addColumn<bool>("withoutTokenizer");
         QTest::addColumn<QString>("expected");
-        QTest::newRow("keras lstm: not llama") << "models/keras-h5-lstm/lstm.h5" << false << "architecture 'keras'";
+        QTest::newRow("keras lstm: not llama") << "models/keras-h5-lstm/lstm.h5" << false << "not implemented: architecture 'keras'";
         QTest::newRow("stories260K without tok512.bin") << "models/stories260K-llama2c/stories260K.bin" << true
                                                         << "no usable tokenizer";
     }

@@ -7,31 +7,29 @@
 #include "core/infer/logit_compare.h"
 #include "core/infer/sampler.h"
 
+#include <algorithm>
+#include <span>
+
 namespace qsui {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-// The tokens a sequence is fed for `text`: a fresh sequence starts with BOS (when the vocabulary wants one);
-// a continued one starts with the token it sampled last and never fed.
-std::vector<int> promptFor(const ChatSequence& s, const qs::Tokenizer& tok, const std::string& text) {
-    if (s.fresh()) return tok.encode(text, tok.addsBos());
-    std::vector<int> p;
-    if (s.pending >= 0) p.push_back(s.pending);
-    const std::vector<int> t = tok.encode(text, false);
-    p.insert(p.end(), t.begin(), t.end());
-    return p;
-}
-
-qs::Status checkFits(const ChatSequence& s, const std::vector<int>& prompt) {
-    if (prompt.empty()) return qs::Error{"nothing to generate from: type a prompt"};
+// The turn of a sequence: the conversation rendered with the template, and what to feed after the tokens the
+// KV cache keeps. Rewinds the cache to what is kept.
+qs::Result<qs::ChatTurnPlan> planFor(ChatSequence& s, const ChatTurnOptions& o) {
+    if (!o.format) return qs::Error{"no chat template"};
+    auto plan = qs::planChatTurn(*o.format, s.chat, o.system, o.text);
+    if (!plan) return plan.error();
+    if (plan->feed.empty()) return qs::Error{"nothing to generate from: type a prompt"};
     const int context = s.model->context();
-    if (s.model->position() + int(prompt.size()) >= context)
-        return qs::Error{"the conversation (" + std::to_string(s.model->position()) + " tokens) and the prompt (" +
-                         std::to_string(prompt.size()) + " tokens) do not fit the context of " +
-                         std::to_string(context) + " tokens: reset the conversation"};
-    return {};
+    if (int(plan->full.size()) >= context)
+        return qs::Error{"the conversation and the prompt (" + std::to_string(plan->full.size()) +
+                         " tokens) do not fit the context of " + std::to_string(context) +
+                         " tokens: reset the conversation"};
+    s.model->rewind(plan->keep);
+    return plan;
 }
 
 // Tokens per second of `count` tokens, the first of which was sampled at `first`.
@@ -49,15 +47,21 @@ bool isStop(const qs::GenerateOptions& o, const qs::Tokenizer& tok, int id, qs::
         why = qs::GenerateResult::Stop::Eos;
         return true;
     }
+    if (std::find(o.stopTokens.begin(), o.stopTokens.end(), id) != o.stopTokens.end()) {
+        why = qs::GenerateResult::Stop::EndOfTurn;
+        return true;
+    }
     return false;
 }
 
 qs::Result<ChatTurnResult> runSingle(ChatSession& session, const qs::Tokenizer& tok, const ChatTurnOptions& options,
                                      TokenStream& stream, const qs::ProgressFn& progress) {
     ChatSequence& seq = session.original;
-    const std::vector<int> prompt = promptFor(seq, tok, options.text);
-    if (auto s = checkFits(seq, prompt); !s) return s.error();
+    auto plan = planFor(seq, options);
+    if (!plan) return plan.error();
+    const std::vector<int>& prompt = plan->feed;
     qs::GenerateOptions o = options.generate;
+    o.stopTokens = options.format->stopTokens();
     o.maxNewTokens = std::min(o.maxNewTokens, seq.model->context() - seq.model->position() - int(prompt.size()));
     int count = 0;
     Clock::time_point first;
@@ -71,14 +75,10 @@ qs::Result<ChatTurnResult> runSingle(ChatSession& session, const qs::Tokenizer& 
         return progress(o.maxNewTokens > 0 ? double(count) / o.maxNewTokens : 1.0, "generating");
     });
     if (!r) return r.error();
-    seq.history.insert(seq.history.end(), prompt.begin(), prompt.end());
-    seq.pending = -1;
-    if (!r->tokens.empty()) {
-        // Every returned token except the last was fed; the last one was not (generator.h).
-        seq.history.insert(seq.history.end(), r->tokens.begin(), r->tokens.end() - 1);
-        const bool stopToken = r->stop == qs::GenerateResult::Stop::Bos || r->stop == qs::GenerateResult::Stop::Eos;
-        if (!stopToken) seq.pending = r->tokens.back();
-    }
+    // Every returned token except the last was fed (generator.h); a stop token is no part of the reply.
+    const std::span<const int> all(r->tokens);
+    const auto fed = all.empty() ? all : all.first(all.size() - 1);
+    qs::finishChatTurn(seq.chat, tok, *plan, options.system, options.text, qs::stoppedOnToken(r->stop) ? fed : all, fed);
     ChatTurnResult out;
     out.stopA = r->stop;
     out.tokensA = count;
@@ -91,6 +91,8 @@ struct Side {
     qs::Sampler sampler;
     std::vector<float> logits;
     std::vector<int> history;  // prompt + sampled, as qs::generate keeps it for the repetition penalty
+    std::vector<int> reply;    // the sampled ids, stop token excluded
+    std::vector<int> fed;      // the sampled ids fed back (all but the last)
     int count = 0;
     double busy = 0;           // seconds spent sampling and in this model's forward passes
     bool done = false;
@@ -99,25 +101,25 @@ struct Side {
 
 qs::Result<ChatTurnResult> runAb(ChatSession& session, const qs::Tokenizer& tok, const ChatTurnOptions& options,
                                  TokenStream& stream, const qs::ProgressFn& progress) {
-    const std::vector<int> promptA = promptFor(session.original, tok, options.text);
-    const std::vector<int> promptB = promptFor(session.free, tok, options.text);
-    if (auto s = checkFits(session.original, promptA); !s) return s.error();
-    if (auto s = checkFits(session.free, promptB); !s) return s.error();
-    const qs::GenerateOptions& o = options.generate;
+    auto planA = planFor(session.original, options);
+    if (!planA) return planA.error();
+    auto planB = planFor(session.free, options);
+    if (!planB) return planB.error();
+    session.teacher.model->rewind(planA->keep);  // the teacher holds what the original holds
+    const std::vector<int>& promptA = planA->feed;
+    const std::vector<int>& promptB = planB->feed;
+    qs::GenerateOptions o = options.generate;
+    o.stopTokens = options.format->stopTokens();
     const int vocab = session.original.model->config().vocab;
     if (session.free.model->config().vocab != vocab) return qs::Error{"the two models have different vocabularies"};
 
-    Side a{&session.original, qs::Sampler(o.sampling), std::vector<float>(size_t(vocab)), promptA};
-    Side b{&session.free, qs::Sampler(o.sampling), std::vector<float>(size_t(vocab)), promptB};
+    Side a{&session.original, qs::Sampler(o.sampling), std::vector<float>(size_t(vocab)), planA->full};
+    Side b{&session.free, qs::Sampler(o.sampling), std::vector<float>(size_t(vocab)), planB->full};
     std::vector<float> teacherLogits(static_cast<size_t>(vocab));
     if (auto s = session.original.model->evaluate(promptA, a.logits); !s) return s.error();
     if (auto s = session.teacher.model->evaluate(promptA, teacherLogits); !s) return s.error();
     if (auto s = session.free.model->evaluate(promptB, b.logits); !s) return s.error();
-    for (Side* s : {&a, &b}) {
-        s->seq->history.insert(s->seq->history.end(), s->history.begin(), s->history.end());
-        s->seq->pending = -1;
-    }
-    session.teacher.pending = -1;
+    int pendingA = -1, pendingB = -1;  // the token each side sampled last, not fed yet
 
     const int maxNew = std::min({o.maxNewTokens, session.original.model->context() - session.original.model->position(),
                                  session.free.model->context() - session.free.model->position()});
@@ -125,6 +127,7 @@ qs::Result<ChatTurnResult> runAb(ChatSession& session, const qs::Tokenizer& tok,
     double sumKl = 0;
     // Samples one token for `s`; false when it was a stop token (not shown, not fed).
     auto sample = [&](Side& s, bool isA, const qs::LogitComparison* cmp) {
+        int& pending = isA ? pendingA : pendingB;
         const auto t0 = Clock::now();
         const int next = s.sampler.sample(s.logits, s.history);
         s.busy += seconds(Clock::now() - t0);
@@ -134,7 +137,8 @@ qs::Result<ChatTurnResult> runAb(ChatSession& session, const qs::Tokenizer& tok,
             return;
         }
         ++s.count;
-        s.seq->pending = next;
+        s.reply.push_back(next);
+        pending = next;
         ChatToken t{next, tok.piece(next)};
         if (cmp) {
             t.kl = cmp->kl;
@@ -146,15 +150,16 @@ qs::Result<ChatTurnResult> runAb(ChatSession& session, const qs::Tokenizer& tok,
         isA ? stream.pushA(std::move(t)) : stream.pushB(std::move(t));
     };
     auto feed = [&](Side& s, ChatSequence* mirror, std::vector<float>* mirrorLogits) -> qs::Status {
-        const int one[1] = {s.seq->pending};
+        int& pending = mirror ? pendingA : pendingB;
+        const int one[1] = {pending};
         const auto t0 = Clock::now();
         if (auto st = s.seq->model->evaluate(one, s.logits); !st) return st;
         s.busy += seconds(Clock::now() - t0);
         if (mirror) {
             if (auto st = mirror->model->evaluate(one, *mirrorLogits); !st) return st;
         }
-        s.seq->history.push_back(s.seq->pending);
-        s.seq->pending = -1;
+        s.fed.push_back(pending);
+        pending = -1;
         return {};
     };
 
@@ -183,7 +188,8 @@ qs::Result<ChatTurnResult> runAb(ChatSession& session, const qs::Tokenizer& tok,
         if (!b.done)
             if (auto st = feed(b, nullptr, nullptr); !st) return st.error();
     }
-    session.teacher.pending = session.original.pending;
+    qs::finishChatTurn(session.original.chat, tok, *planA, options.system, options.text, a.reply, a.fed);
+    qs::finishChatTurn(session.free.chat, tok, *planB, options.system, options.text, b.reply, b.fed);
     ChatTurnResult out;
     out.stopA = a.stop;
     out.stopB = b.stop;

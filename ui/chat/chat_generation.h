@@ -14,8 +14,10 @@
 // Every step also checks the progress callback: the job's Stop/cancel makes it return false, so a turn stops
 // within one token.
 //
-// Conversation. A session keeps each sequence's KV cache between turns; a turn continues after the previous
-// one (the token sampled last, never fed, goes in front of the new prompt, as qs::generate documents).
+// Conversation. A session keeps each sequence's KV cache and conversation between turns; a turn renders the
+// whole conversation with the chat template (qs::ChatFormat) and feeds what the KV cache does not already hold
+// (qs::planChatTurn). The original and the teacher share the original's conversation, the free sequence has
+// its own (its own replies).
 // Thread-safety: a session is used by one job at a time (the pane never runs two turns at once).
 #pragma once
 
@@ -29,6 +31,7 @@
 
 #include <QPointer>
 
+#include "core/infer/chat_format.h"
 #include "core/infer/generator.h"
 #include "core/infer/tokenizer.h"
 #include "core/infer/transformer.h"
@@ -86,9 +89,7 @@ private:
 
 struct ChatSequence {
     std::unique_ptr<qs::Transformer> model;
-    std::vector<int> history;  // every token fed, for the repetition penalty
-    int pending = -1;          // sampled last, not fed yet (-1: none, or a stop token)
-    bool fresh() const { return model->position() == 0 && pending < 0; }
+    qs::ChatState chat;  // the conversation and the tokens in the KV cache
 };
 
 struct ChatSession {
@@ -101,7 +102,9 @@ struct ChatSession {
 
 struct ChatTurnOptions {
     std::string text;
-    qs::GenerateOptions generate;
+    std::string system;                             // opens a conversation (empty: none)
+    std::shared_ptr<const qs::ChatFormat> format;   // the chat template; required
+    qs::GenerateOptions generate;                   // its stopTokens get the template's end-of-turn ids
 };
 
 struct ChatTurnResult {

@@ -5,6 +5,7 @@
 
 #include "core/infer/quantized_model.h"
 #include "core/infer/tokenizer_loader.h"
+#include "core/infer/weight_check.h"
 #include "ui/document.h"
 #include "ui/jobs/job_runner.h"
 
@@ -13,6 +14,8 @@ namespace {
 
 struct TokenizerResult {
     std::shared_ptr<const qs::Tokenizer> tokenizer;
+    qs::Result<qs::ChatTemplate> chatTemplate = qs::Error{""};
+    std::string note;
 };
 struct WeightsResult {
     std::shared_ptr<const qs::ModelWeights> weights;
@@ -35,6 +38,33 @@ ChatModels::ChatModels(Document* document, JobRunner* runner, QObject* parent)
 
 QString ChatModels::tokenizerDescription() const {
     return m_tokenizer ? QString::fromStdString(m_tokenizer->describe()) : QString();
+}
+
+QString ChatModels::templateDescription() const {
+    if (!m_format) return {};
+    if (!m_templateOverride.isEmpty())
+        return tr("%1 (chosen)").arg(QString::fromStdString(m_format->chatTemplate().description));
+    return m_modelTemplateNote.isEmpty() ? QString::fromStdString(m_format->chatTemplate().description) : m_modelTemplateNote;
+}
+
+void ChatModels::setTemplateOverride(const QString& name) {
+    if (name == m_templateOverride) return;
+    m_templateOverride = name;
+    updateFormat();
+    emit availabilityChanged();
+}
+
+void ChatModels::updateFormat() {
+    m_format.reset();
+    m_templateProblem.clear();
+    if (!m_tokenizer) return;
+    qs::Result<qs::ChatTemplate> t =
+        m_templateOverride.isEmpty() ? m_modelTemplate : qs::chatTemplateByName(m_templateOverride.toStdString());
+    if (!t) {
+        m_templateProblem = QString::fromStdString(t.message());
+        return;
+    }
+    m_format = std::make_shared<const qs::ChatFormat>(*t, *m_tokenizer);
 }
 
 std::shared_ptr<const qs::ModelWeights> ChatModels::quantized() const {
@@ -69,6 +99,10 @@ void ChatModels::onModelChanged() {
     const auto originalWaiters = std::exchange(m_originalWaiters, {});
     const auto quantWaiters = std::exchange(m_quantWaiters, {});
     m_tokenizer.reset();
+    m_format.reset();
+    m_modelTemplate = qs::Error{"no model"};
+    m_modelTemplateNote.clear();
+    m_templateProblem.clear();
     m_original.reset();
     m_quantCache.clear();
     m_key = currentKey();
@@ -98,14 +132,20 @@ void ChatModels::onModelChanged() {
     Job* job = m_runner->start<TokenizerResult>(tr("Chat: load tokenizer"), [model](const qs::ProgressFn&) -> qs::Result<TokenizerResult> {
         auto t = qs::loadTokenizerFor(*model->checkpoint);
         if (!t) return t.error();
-        return TokenizerResult{std::shared_ptr<const qs::Tokenizer>(std::move(t.value()))};
+        TokenizerResult r{std::shared_ptr<const qs::Tokenizer>(std::move(t.value()))};
+        r.chatTemplate = qs::chooseChatTemplate(*model->checkpoint, {}, {}, &r.note);
+        return r;
     });
     m_tokenizerJob = job;
     connect(job, &Job::finished, this, [this, job](Job::State state) {
         if (job != m_tokenizerJob) return;
         m_tokenizerJob = nullptr;
         if (state == Job::State::Succeeded) {
-            m_tokenizer = job->result<TokenizerResult>()->tokenizer;
+            const auto r = job->result<TokenizerResult>();
+            m_tokenizer = r->tokenizer;
+            m_modelTemplate = r->chatTemplate;
+            m_modelTemplateNote = QString::fromStdString(r->note);
+            updateFormat();
             m_availability = Availability::Ready;
             m_reason.clear();
         } else {
@@ -133,7 +173,13 @@ void ChatModels::requestOriginal(Done done) {
     std::shared_ptr<const LoadedModel> model = m_document->model();
     tbb::task_arena* arena = m_runner->arena();
     Job* job = m_runner->start<WeightsResult>(tr("Chat: load model"), [model, arena](const qs::ProgressFn& progress) -> qs::Result<WeightsResult> {
-        auto w = qs::loadModelWeights(*model->checkpoint, model->info, nullptr, {}, arena, progress);
+        // A NaN/Inf weight would give NaN logits: refused with the tensor named, as the CLI does.
+        if (auto finite = qs::checkFiniteWeights(*model->checkpoint, arena, [&](double f, std::string_view stage) {
+                return progress(0.5 * f, stage);
+            }); !finite)
+            return finite.error();
+        auto w = qs::loadModelWeights(*model->checkpoint, model->info, nullptr, {}, arena,
+                                      [&](double f, std::string_view stage) { return progress(0.5 + 0.5 * f, stage); });
         if (!w) return w.error();
         return WeightsResult{std::move(w.value()), 0};
     });

@@ -2,7 +2,10 @@
 // ChatModels: the runnable models behind the chat pane, built from the Document's checkpoint on background
 // jobs and cached.
 //   - the tokenizer: loaded by a small job as soon as a model is opened, so the pane can say at once whether
-//     it can chat at all (not a Llama-family model, or no tokenizer: unavailableReason());
+//     it can chat at all (not a Llama-family model, or no tokenizer: unavailableReason()); the same job finds
+//     the checkpoint's chat template (qs::chooseChatTemplate). chatFormat() is the template in use: the
+//     model's own, or the one chosen with setTemplateOverride(); null while the model's template is one
+//     QuantScope does not know and nothing is chosen (templateProblem() says why);
 //   - the original model: the checkpoint as stored (qs::loadModelWeights without a quantization map), built
 //     on first use, kept until the model changes;
 //   - the quantized model: the Document's map applied (qs::quantizeForInference: every tensor quantized, then
@@ -28,6 +31,7 @@
 #include <QPointer>
 #include <QString>
 
+#include "core/infer/chat_format.h"
 #include "core/infer/model_weights.h"
 #include "core/infer/tokenizer.h"
 
@@ -51,6 +55,14 @@ public:
     QString unavailableReason() const { return m_reason; }  // set when Unavailable
     std::shared_ptr<const qs::Tokenizer> tokenizer() const { return m_tokenizer; }
     QString tokenizerDescription() const;
+
+    // Chat template: the format turns are rendered in (null: see templateProblem()).
+    std::shared_ptr<const qs::ChatFormat> chatFormat() const { return m_format; }
+    QString templateDescription() const;  // "Llama 3 (from …/tokenizer_config.json chat_template)"
+    QString templateProblem() const { return m_templateProblem; }
+    // "" = the model's own template; otherwise a qs::chatTemplateNames() name. Emits availabilityChanged().
+    void setTemplateOverride(const QString& name);
+    QString templateOverride() const { return m_templateOverride; }
 
     std::shared_ptr<const qs::ModelWeights> original() const { return m_original; }
     // The quantized model for the current map, or null when it is not built yet.
@@ -86,12 +98,16 @@ private:
     Key currentKey() const;
     void finishOriginal(const QString& error);
     void finishQuantized(const QString& error);
+    void updateFormat();
 
     Document* m_document;
     JobRunner* m_runner;
     Availability m_availability = Availability::NoModel;
     QString m_reason;
     std::shared_ptr<const qs::Tokenizer> m_tokenizer;
+    qs::Result<qs::ChatTemplate> m_modelTemplate = qs::Error{"no model"};  // the checkpoint's own (or why not)
+    QString m_modelTemplateNote, m_templateOverride, m_templateProblem;
+    std::shared_ptr<const qs::ChatFormat> m_format;
     std::shared_ptr<const qs::ModelWeights> m_original;
     std::vector<Entry> m_quantCache;  // most recently used first
     Key m_key;

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include <QCheckBox>
+#include <QComboBox>
 #include <QHBoxLayout>
 #include <QKeyEvent>
 #include <QLabel>
@@ -82,6 +83,18 @@ ChatPane::ChatPane(Document* document, JobRunner* runner, bool useSettings, QWid
     m_samplingSummary = new QLabel;
     m_samplingSummary->setToolTip(tr("The sampling settings the next reply uses"));
     m_samplingSummary->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    // Chat template: the model's own ("auto") or one chosen by name (qs::chatTemplateNames()).
+    m_template = new QComboBox;
+    m_template->addItem(tr("Template: auto"), QString());
+    for (const std::string& n : qs::chatTemplateNames())
+        m_template->addItem(tr("Template: %1").arg(QString::fromStdString(n)), QString::fromStdString(n));
+    m_template->setToolTip(tr("How turns are formatted: auto uses the model's chat template (tokenizer_config.json "
+                              "chat_template or GGUF tokenizer.chat_template); plain continues the text as a base "
+                              "model would. Changing it starts a new conversation."));
+    connect(m_template, &QComboBox::currentIndexChanged, this, [this](int i) {
+        resetConversation();
+        m_models->setTemplateOverride(m_template->itemData(i).toString());
+    });
     m_reset = new QPushButton(tr("&Reset conversation"));
     m_reset->setToolTip(tr("Forget the conversation (and the models' KV caches) and start afresh (Alt+R)"));
     auto* bar = new QHBoxLayout;
@@ -89,6 +102,7 @@ ChatPane::ChatPane(Document* document, JobRunner* runner, bool useSettings, QWid
     bar->addWidget(m_abToggle);
     bar->addWidget(m_settingsButton);
     bar->addWidget(m_samplingSummary, 1);
+    bar->addWidget(m_template);
     bar->addWidget(m_reset);
 
     // Columns.
@@ -230,7 +244,15 @@ void ChatPane::updateAvailability() {
             break;
         case ChatModels::Availability::Ready:
             m_stack->setCurrentIndex(1);
-            m_status->setText(tr("Ready · %1").arg(m_models->tokenizerDescription()));
+            if (!m_models->chatFormat()) {
+                // The model's template is not one QuantScope renders: say why, and wait for a choice.
+                m_status->setText(tr("Choose a chat template: %1").arg(m_models->templateProblem()));
+                m_status->setToolTip(m_models->templateProblem());
+                m_sendWhenReady = false;
+                break;
+            }
+            m_status->setText(tr("Ready · %1 · %2").arg(m_models->tokenizerDescription(), m_models->templateDescription()));
+            m_status->setToolTip(tr("What the chat is doing; tokens per second exclude the prompt"));
             if (std::exchange(m_sendWhenReady, false)) send();
             break;
     }
@@ -239,10 +261,11 @@ void ChatPane::updateAvailability() {
 }
 
 void ChatPane::updateControls() {
-    const bool ready = m_models->availability() == ChatModels::Availability::Ready;
+    const bool ready = m_models->availability() == ChatModels::Availability::Ready && m_models->chatFormat();
     m_send->setEnabled(ready && m_state == State::Idle);
     m_stop->setEnabled(m_state != State::Idle);
     m_abToggle->setEnabled(m_state == State::Idle);
+    m_template->setEnabled(m_state == State::Idle);
     m_sampling->setEnabled(m_state == State::Idle);
 }
 
@@ -328,7 +351,7 @@ void ChatPane::send() {
         m_sendWhenReady = true;  // the tokenizer is loading: send once it is there
         return;
     }
-    if (m_models->availability() != ChatModels::Availability::Ready) return;
+    if (m_models->availability() != ChatModels::Availability::Ready || !m_models->chatFormat()) return;
     const QString text = m_prompt->toPlainText();
     const bool ab = abMode();
     if (text.isEmpty() && m_session) {
@@ -382,6 +405,8 @@ void ChatPane::startTurn(int serial, const QString& text, bool ab) {
     }
     ChatTurnOptions options;
     options.text = text.toStdString();
+    options.format = m_models->chatFormat();
+    if (!options.format) return endTurnWithError(m_models->templateProblem());
     options.generate = m_sampling->options();
     auto stream = std::make_shared<TokenStream>(this, [this, serial](ChatChunk&& chunk) {
         if (serial == m_serial) onChunk(chunk);

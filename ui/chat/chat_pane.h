@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // ChatPane: talk to the open model, and compare the original with the quantized model (the "Chat" dock).
 //
-// Layout: a bar (A/B toggle, sampling popup with its summary, Reset conversation), the transcript (one
+// Layout: a bar (A/B toggle, sampling popup with its summary, chat template, Reset conversation), the
+// transcript (one
 // column, or two in A/B mode with the comparison figures under them), the prompt box (multi-line;
 // Ctrl+Enter sends) with Send and Stop (Esc while the pane has focus), and a status line with tokens per
 // second, live.
@@ -37,6 +38,7 @@
 #include "ui/jobs/job.h"
 
 class QCheckBox;
+class QComboBox;
 class QLabel;
 class QPlainTextEdit;
 class QPushButton;
@@ -122,6 +124,7 @@ private:
     QCheckBox* m_abToggle;
     QToolButton* m_settingsButton;
     QLabel* m_samplingSummary;
+    QComboBox* m_template;
     QPushButton* m_reset;
     QStackedWidget* m_columns;
     ChatTranscript* m_singleView;

@@ -46,6 +46,10 @@ QString ratioText(uint64_t before, uint64_t after) {
     return QStringLiteral("%1×").arg(double(before) / double(after), 0, 'f', 2);
 }
 
+QString bitsPair(const qs::RoleShare& s) {
+    return QStringLiteral("%1 → %2").arg(s.bitsBefore, 0, 'f', 2).arg(s.bitsAfter, 0, 'f', 2);
+}
+
 QString bitsText(uint64_t bytes, uint64_t elements) {
     return elements ? QString::number(8.0 * double(bytes) / double(elements), 'f', 2) : QStringLiteral("—");
 }
@@ -104,9 +108,10 @@ FootprintView::FootprintView(Document* document, QWidget* parent)
                         {tr("metadata"), metadataShade(QColor(110, 110, 110))}});
 
     m_table->setHorizontalHeaderLabels(
-        {tr("Role"), tr("Before"), tr("After"), tr("Metadata"), tr("Ratio"), tr("Bits/w")});
+        {tr("Role"), tr("Before"), tr("After"), tr("Share"), tr("Metadata"), tr("Ratio"), tr("Bits/w")});
     const QStringList headerTips = {
         tr("Tensor role group: body = attention + mlp"), tr("Bytes as stored"), tr("Bytes under the quantization map"),
+        tr("Share of the model's total size: as stored → after the map"),
         tr("Of the bytes after the map, those that are not codes: scales, zero points, codebooks"),
         tr("Before ÷ after"), tr("Bits per weight before → after, metadata included")};
     for (int c = 0; c < ColumnCount; ++c) m_table->horizontalHeaderItem(c)->setToolTip(headerTips[c]);
@@ -167,6 +172,7 @@ void FootprintView::rebuild() {
         return;
     }
     const qs::MapFootprint fp = qs::footprintAfter(*res, ckpt->tensors, *info);
+    const qs::FootprintShares shares = qs::footprintShares(fp);
     for (size_t i = 0; i < ckpt->tensors.size(); ++i) {
         const qs::TensorFootprint& tf = fp.tensors[i];
         const qs::TensorPlan& p = res->tensors[i];
@@ -178,6 +184,11 @@ void FootprintView::rebuild() {
         g.afterMetadata += tf.after.overhead();
         if (e.isParameter && tf.before > 0) g.elements += uint64_t(p.rows) * uint64_t(p.cols);
     }
+    m_groups[EmbeddingGroup].share = shares.byRole[int(qs::Role::Embedding)];
+    m_groups[HeadGroup].share = shares.byRole[int(qs::Role::Head)];
+    m_groups[BodyGroup].share = shares.body;
+    m_groups[NormGroup].share = shares.byRole[int(qs::Role::Norm)];
+    m_groups[OtherGroup].share = shares.byRole[int(qs::Role::Other)];
     const GroupBytes total = totalBytes();
     const bool hasRules = !res->map.rules.empty();
     const bool headTied = info->tie.has_value();
@@ -196,21 +207,25 @@ void FootprintView::rebuild() {
         const QColor color = groupColor(group);
         StackedBarChart::Group cg;
         cg.category = groupLabel(group);  // the table and the bar labels say "tied"
-        auto bar = [&](uint64_t bytes, uint64_t meta, const QColor& c, const QString& what) {
+        auto bar = [&](uint64_t bytes, uint64_t meta, const QColor& c, const QString& what, const QString& share) {
             StackedBarChart::Bar b;
             b.segments = {{double(bytes - meta) / unit.divisor, c}, {double(meta) / unit.divisor, metadataShade(c)}};
-            b.tooltip = tr("%1, %2: %3 (%4 bytes)\npayload %5, metadata %6\n%7 bits per weight")
-                            .arg(groupLabel(group), what, formatBytes(bytes), formatCount(bytes),
+            b.tooltip = tr("%1, %2: %3 (%4 bytes), %5 of the total\npayload %6, metadata %7\n%8 bits per weight")
+                            .arg(groupLabel(group), what, formatBytes(bytes), formatCount(bytes), share,
                                  formatBytes(bytes - meta), formatBytes(meta), bitsText(bytes, g.elements));
             return b;
         };
-        cg.bars = {bar(g.before, g.beforeMetadata, washed(color), tr("as stored")),
-                   bar(g.after, g.afterMetadata, color, tr("after the map"))};
+        const QString shareBefore = formatPercentValue(g.share.shareBefore);
+        const QString shareAfter = formatPercentValue(g.share.shareAfter);
+        cg.bars = {bar(g.before, g.beforeMetadata, washed(color), tr("as stored"), shareBefore),
+                   bar(g.after, g.afterMetadata, color, tr("after the map"), shareAfter)};
         // One label per group, on the "after" bar: two per group would collide when the pane is short.
+        // The share rides along: "128 KiB · 12.4 %", "128 KiB → 36 KiB · 4.1 %" (the share after the map).
         cg.bars[AfterBar].label = tiedHead ? tr("0 (tied)")
-                                  : g.after == g.before ? formatBytesCompact(g.after)
-                                                        : tr("%1 → %2").arg(formatBytesCompact(g.before),
-                                                                            formatBytesCompact(g.after));
+                                  : g.after == g.before
+                                      ? tr("%1 · %2").arg(formatBytesCompact(g.after), shareAfter)
+                                      : tr("%1 → %2 · %3").arg(formatBytesCompact(g.before),
+                                                               formatBytesCompact(g.after), shareAfter);
         groups << cg;
 
         auto* roleItem = cell(groupLabel(group) + (tiedHead ? tr(" (tied)") : QString()), Qt::AlignLeft | Qt::AlignVCenter);
@@ -220,11 +235,10 @@ void FootprintView::rebuild() {
         m_table->setItem(gi, RoleColumn, roleItem);
         m_table->setItem(gi, BeforeColumn, cell(formatBytes(g.before)));
         m_table->setItem(gi, AfterColumn, cell(formatBytes(g.after)));
+        m_table->setItem(gi, ShareColumn, cell(tr("%1 → %2").arg(shareBefore, shareAfter)));
         m_table->setItem(gi, MetadataColumn, cell(formatBytes(g.afterMetadata)));
         m_table->setItem(gi, RatioColumn, cell(ratioText(g.before, g.after)));
-        m_table->setItem(gi, BitsColumn, cell(g.elements ? tr("%1 → %2").arg(bitsText(g.before, g.elements),
-                                                                              bitsText(g.after, g.elements))
-                                                         : QStringLiteral("—")));
+        m_table->setItem(gi, BitsColumn, cell(g.share.elements ? bitsPair(g.share) : QStringLiteral("—")));
         for (int c = BeforeColumn; c < ColumnCount; ++c)
             m_table->item(gi, c)->setToolTip(tr("%1: %2 → %3 bytes (metadata %4 → %5)")
                                                  .arg(groupLabel(group), formatCount(g.before), formatCount(g.after),
@@ -232,8 +246,9 @@ void FootprintView::rebuild() {
     }
     const QList<QTableWidgetItem*> totalRow = {
         cell(tr("total"), Qt::AlignLeft | Qt::AlignVCenter), cell(formatBytes(total.before)),
-        cell(formatBytes(total.after)), cell(formatBytes(total.afterMetadata)), cell(ratioText(total.before, total.after)),
-        cell(tr("%1 → %2").arg(bitsText(total.before, total.elements), bitsText(total.after, total.elements)))};
+        cell(formatBytes(total.after)),
+        cell(tr("%1 → %2").arg(formatPercentValue(shares.total.shareBefore), formatPercentValue(shares.total.shareAfter))),
+        cell(formatBytes(total.afterMetadata)), cell(ratioText(total.before, total.after)), cell(bitsPair(shares.total))};
     QFont bold = font();
     bold.setBold(true);
     for (int c = 0; c < ColumnCount; ++c) {
@@ -250,8 +265,17 @@ void FootprintView::rebuild() {
     const QString change = total.after <= total.before
                                ? tr("%1 smaller").arg(ratioText(total.before, total.after))
                                : tr("%1 larger").arg(ratioText(total.after, total.before));
-    m_summary = hasRules ? tr("%1 → %2 with the map (%3)").arg(formatBytes(total.before), formatBytes(total.after), change)
-                         : tr("%1 as stored (no map rules)").arg(formatBytes(total.before));
+    // "The embedding and head are half the model" is the question the app answers: their share, always.
+    const qs::RoleShare& embS = shares.byRole[int(qs::Role::Embedding)];
+    const qs::RoleShare& headS = shares.byRole[int(qs::Role::Head)];
+    const QString edgeShare =
+        hasRules ? tr("embedding + head %1 → %2")
+                       .arg(formatPercentValue(embS.shareBefore + headS.shareBefore),
+                            formatPercentValue(embS.shareAfter + headS.shareAfter))
+                 : tr("embedding + head %1").arg(formatPercentValue(embS.shareBefore + headS.shareBefore));
+    m_summary = hasRules ? tr("%1 → %2 with the map (%3) · %4")
+                               .arg(formatBytes(total.before), formatBytes(total.after), change, edgeShare)
+                         : tr("%1 as stored (no map rules) · %2").arg(formatBytes(total.before), edgeShare);
     m_title->setText(hasRules ? tr("Footprint by role — %1 as stored → %2 after the map (%3)")
                                     .arg(formatBytes(total.before), formatBytes(total.after), change)
                               : tr("Footprint by role — %1 as stored; add map rules to see the footprint after "

@@ -2,7 +2,8 @@
 // FootprintView: where the bytes go, before and after the quantization map. Per role group (embedding, head,
 // body = attention + mlp, norm, other): stacked bars, "before" (as stored) and "after" (under the map) side
 // by side, each split into payload and metadata (scales, zero points, ... = ByteBreakdown::overhead), and a
-// table (role, before, after, of which metadata, ratio, bits per weight before -> after) with the total.
+// table (role, before, after, share of the total before -> after, of which metadata, ratio, bits per weight
+// before -> after) with the total. Shares and bits per weight are qs::footprintShares' (the CLI's numbers).
 // A tied head counts 0 (its bytes are the embedding's); the note says what an untie would add, as stored and
 // at the pair's scheme after the map. A result panel shows the error measured by the last "Quantize" run
 // (setMeasuredText). Rebuilt on Document::quantMapChanged (which a model change also emits): the numbers are
@@ -30,12 +31,15 @@ public:
     enum Group { EmbeddingGroup, HeadGroup, BodyGroup, NormGroup, OtherGroup, GroupCount };
     enum Bar { BeforeBar, AfterBar };
     enum Segment { PayloadSegment, MetadataSegment };
-    enum Column { RoleColumn, BeforeColumn, AfterColumn, MetadataColumn, RatioColumn, BitsColumn, ColumnCount };
+    enum Column {
+        RoleColumn, BeforeColumn, AfterColumn, ShareColumn, MetadataColumn, RatioColumn, BitsColumn, ColumnCount
+    };
 
     struct GroupBytes {
         uint64_t before = 0, beforeMetadata = 0;
         uint64_t after = 0, afterMetadata = 0;
         uint64_t elements = 0;  // parameter elements (a tied pair once), for bits per weight
+        qs::RoleShare share;    // qs::footprintShares: percent of the total and bits per weight, before/after
     };
 
     explicit FootprintView(Document* document, QWidget* parent = nullptr);
@@ -48,7 +52,8 @@ public:
     double chartUnit() const { return m_unit; }
     const GroupBytes& groupBytes(Group g) const { return m_groups[size_t(g)]; }
     GroupBytes totalBytes() const;
-    // "1.01 MiB → 290.50 KiB with the map (3.56× smaller)", "" without a model: for the status bar.
+    // "1.01 MiB → 290.50 KiB with the map (3.56× smaller) · embedding + head 12.4 % → 31.0 %", "" without a
+    // model: for the status bar.
     QString sizeSummary() const { return m_summary; }
 
     static QString groupLabel(Group g);

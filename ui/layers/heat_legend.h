@@ -14,6 +14,8 @@ public:
     // Labels for the better (left) and worse (right) ends, and the metric name.
     void setRange(const QString& better, const QString& worse, const QString& metric);
     QSize sizeHint() const override;
+    QString betterText() const { return m_better; }
+    QString worseText() const { return m_worse; }
 
 protected:
     void paintEvent(QPaintEvent* event) override;

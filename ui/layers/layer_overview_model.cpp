@@ -10,6 +10,7 @@
 #include "ui/stats/analysis_format.h"
 #include "ui/stats/stats_jobs.h"
 #include "ui/util/format.h"
+#include "ui/util/tensor_label.h"
 #include "ui/util/role_style.h"
 
 namespace qsui {
@@ -130,9 +131,35 @@ void LayerOverviewModel::updateRange() {
             m_min = std::min(m_min, v);
             m_max = std::max(m_max, v);
         }
-        if (std::isfinite(m_min)) return;
+        if (std::isfinite(m_min)) {
+            m_hasRange = true;
+            const double span = minimumSpan(m_metric, std::max(std::abs(m_min), std::abs(m_max)));
+            if (m_max - m_min < span) {
+                const double mid = 0.5 * (m_min + m_max);
+                m_min = mid - 0.5 * span;
+                m_max = mid + 0.5 * span;
+                // Counts, sizes and errors are never negative: keep the scale's low end at 0 at least.
+                if (m_metric != Metric::Sqnr && m_metric != Metric::Kurtosis && m_min < 0) {
+                    m_max -= m_min;
+                    m_min = 0;
+                }
+            }
+            return;
+        }
     }
     m_min = m_max = 0;
+    m_hasRange = false;
+}
+
+double LayerOverviewModel::minimumSpan(Metric metric, double largest) {
+    switch (metric) {
+    case Metric::Sqnr: return 6.02;  // one bit of resolution
+    case Metric::Bits: return 1.0;
+    case Metric::Kurtosis: return 3.0;
+    case Metric::Rmse: return std::max(0.5 * largest, 1e-12);
+    case Metric::Outliers: return std::max(0.5 * largest, 10.0);
+    }
+    return 1.0;
 }
 
 QColor LayerOverviewModel::heatColor(double t) {
@@ -204,7 +231,7 @@ QString LayerOverviewModel::tooltip(const Cell& c) const {
     for (int i : c.tensors) {
         const LayerOverviewTensor& t = m_data->tensors[size_t(i)];
         html += QStringLiteral("%1 <span style='color:gray'>%2 · %3</span><br>")
-                    .arg(QString::fromStdString(ckpt.tensors[size_t(i)].name).toHtmlEscaped(),
+                    .arg(tensorLabel(ckpt.tensors[size_t(i)].name, m_model->info.entries[size_t(i)].layer).toHtmlEscaped(),
                          formatShape(ckpt.tensors[size_t(i)].shape),
                          t.scheme.empty() ? tr("kept") : QString::fromStdString(t.scheme));
     }

@@ -57,8 +57,15 @@ public:
     qs::Role roleOfColumn(int column) const { return m_roles.value(column); }
     double value(const Cell& c) const;  // the current metric (NaN when not applicable)
     // Range of the metric over the layer rows (all rows when those have none), and whether larger is worse.
+    // The colour scale's ends: the finite values' range, widened to the metric's minimum span (6 dB SQNR,
+    // 1 bit per weight, 3 kurtosis, half the largest RMSE or outlier count) around its middle, so equal or
+    // nearly equal values share one mid colour instead of spanning pale to deep red.
     double minValue() const { return m_min; }
     double maxValue() const { return m_max; }
+    // False without data or without one finite value of the metric (the legend then shows nothing).
+    bool hasRange() const { return m_hasRange; }
+    // The minimum span of the colour scale for `metric` given the values' largest magnitude.
+    static double minimumSpan(Metric metric, double largest);
     bool higherIsWorse() const;
     static QColor heatColor(double t);  // t in [0,1]: 0 better, 1 worse
     QString metricName() const;
@@ -83,6 +90,7 @@ private:
     QList<qs::Role> m_roles;
     std::vector<Cell> m_cells;  // [rows * columns]
     double m_min = 0, m_max = 0;
+    bool m_hasRange = false;
 };
 
 }  // namespace qsui

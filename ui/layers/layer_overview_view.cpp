@@ -26,6 +26,7 @@
 #include "ui/stats/stats_cache.h"
 #include "ui/stats/stats_jobs.h"
 #include "ui/util/format.h"
+#include "ui/util/tensor_label.h"
 
 namespace qsui {
 
@@ -245,6 +246,12 @@ void LayerOverviewView::fitRows() {
 }
 
 void LayerOverviewView::updateLegend() {
+    // The legend belongs to the data: without it (a new model, a cancelled first run) it says nothing.
+    m_legend->setVisible(m_model->data() && m_model->hasRange());
+    if (!m_legend->isVisibleTo(this)) {
+        m_legend->setRange(QString(), QString(), QString());
+        return;
+    }
     auto fmt = [this](double v) {
         switch (m_model->metric()) {
         case LayerOverviewModel::Metric::Sqnr: return formatDb(v);
@@ -272,7 +279,9 @@ void LayerOverviewView::showCellMenu(const QPoint& pos) {
     QMenu menu(this);
     for (int i : c->tensors) {
         const qs::TensorInfo& t = m_document->checkpoint()->tensors[size_t(i)];
-        QAction* a = menu.addAction(tr("%1  (%2)").arg(QString::fromStdString(t.name), formatShape(t.shape)));
+        QAction* a = menu.addAction(tr("%1  (%2)").arg(
+            tensorLabel(t.name, m_document->info()->entries[size_t(i)].layer), formatShape(t.shape)));
+        a->setToolTip(QString::fromStdString(t.name));
         connect(a, &QAction::triggered, this, [this, i] { m_document->selectTensor(i); });
     }
     menu.exec(m_table->viewport()->mapToGlobal(pos));

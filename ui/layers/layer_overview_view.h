@@ -74,6 +74,9 @@ private:
     QPushButton* m_recompute;
     QLabel* m_status;
     HeatLegend* m_legend;
+public:
+    HeatLegend* legend() const { return m_legend; }
+private:
     QTimer* m_debounce;
     QPointer<Job> m_job;
     bool m_stale = true;

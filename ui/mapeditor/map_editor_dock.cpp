@@ -254,10 +254,42 @@ int MapEditorDock::currentRule() const {
     return i.isValid() ? i.row() : -1;
 }
 
-void MapEditorDock::addRule() {
+qs::QuantRule MapEditorDock::nextUsefulRule() const {
+    // The first role the map has no rule for, with the scheme a person would start from (the body at q4_K,
+    // the embedding at q8_0, an untied head at q6_K: llama.cpp's Q4_K_M choices); the body again when every
+    // role has one. A tied head follows the embedding, so it is skipped.
+    struct Candidate {
+        qs::RuleRole role;
+        const char* scheme;
+    };
+    static const Candidate kOrder[] = {{qs::RuleRole::Body, "q4_K"},      {qs::RuleRole::Embedding, "q8_0"},
+                                       {qs::RuleRole::Head, "q6_K"},      {qs::RuleRole::Attention, "q4_K"},
+                                       {qs::RuleRole::Mlp, "q4_K"},       {qs::RuleRole::Norm, "f16"}};
+    const qs::QuantMap& map = m_document->quantMap();
+    auto has = [&](qs::RuleRole r) {
+        for (const qs::QuantRule& rule : map.rules)
+            if (rule.role == r || rule.role == qs::RuleRole::All ||
+                (r != qs::RuleRole::Norm && r != qs::RuleRole::Embedding && r != qs::RuleRole::Head &&
+                 rule.role == qs::RuleRole::Body))
+                return true;
+        return false;
+    };
+    const bool tied = m_document->info() && m_document->info()->tie.has_value();
     qs::QuantRule rule;
     rule.role = qs::RuleRole::Body;
     rule.scheme = "q4_K";
+    for (const Candidate& c : kOrder) {
+        if (c.role == qs::RuleRole::Head && tied) continue;
+        if (has(c.role)) continue;
+        rule.role = c.role;
+        rule.scheme = c.scheme;
+        break;
+    }
+    return rule;
+}
+
+void MapEditorDock::addRule() {
+    const qs::QuantRule rule = nextUsefulRule();
     const int at = currentRule() >= 0 ? currentRule() + 1 : -1;
     const int row = m_rules->addRule(rule, at);
     m_ruleView->setCurrentIndex(m_rules->index(row, MapRuleModel::SchemeColumn));
@@ -317,6 +349,8 @@ void MapEditorDock::chooseExportJson() {
 }
 
 void MapEditorDock::chooseExportLlamaCpp() {
+    // Refuse a map llama.cpp cannot take (nf4, intN, ...) before asking for a file name.
+    if (!llamaCppExportable()) return;
     const QString path = QFileDialog::getSaveFileName(this, tr("Export llama.cpp Tensor Types"), lastDirectory(),
                                                       tr("Text files (*.txt);;All files (*)"));
     if (path.isEmpty()) return;
@@ -349,6 +383,22 @@ bool MapEditorDock::exportJson(const QString& path) {
     }
     m_log->info(name, res ? tr("Exported the map and the scheme of every tensor to %1").arg(path)
                           : tr("Exported the map to %1 (no model loaded: rules only)").arg(path));
+    return true;
+}
+
+bool MapEditorDock::llamaCppExportable() {
+    const QString source = m_document->hasModel() ? QFileInfo(m_document->path()).fileName() : kSource;
+    const qs::ResolvedMap* res = m_document->resolvedMap();
+    if (!res) {
+        m_log->error(source, tr("The llama.cpp tensor-type file names every tensor: load a model first"));
+        return false;
+    }
+    const qs::Checkpoint& ckpt = *m_document->checkpoint();
+    auto text = qs::llamaCppTensorTypes(*res, ckpt.tensors, *m_document->info(), ckpt.format == qs::FileFormat::Gguf);
+    if (!text) {
+        m_log->error(source, tr("Cannot export for llama.cpp: %1").arg(toQ(text.message())));
+        return false;
+    }
     return true;
 }
 
@@ -397,6 +447,14 @@ void MapEditorDock::refreshStatus() {
             m_warnings->addItem(item);
         }
     m_warnings->setVisible(m_warnings->count() > 0);
+    // Re-quantizing an already quantized file: said once in the log whenever the count changes.
+    const size_t requantized = res ? res->requantized.size() : 0;
+    if (requantized != m_requantizedLogged) {
+        m_requantizedLogged = requantized;
+        if (requantized > 0)
+            for (const std::string& w : res->warnings)
+                if (w.rfind("re-quantizing ", 0) == 0) m_log->warning(kSource, toQ(w));
+    }
 
     m_remove->setEnabled(rules > 0);
     m_up->setEnabled(currentRule() > 0);

@@ -10,6 +10,8 @@
 
 #include <QDockWidget>
 
+#include "core/quant/quant_map.h"
+
 class QAction;
 class QLabel;
 class QListWidget;
@@ -51,11 +53,16 @@ public:
     bool importMap(const QString& path);
     bool exportJson(const QString& path);
     bool exportLlamaCpp(const QString& path);
+    // Whether the map can be written for llama.cpp (ggml types only); logs why not. The export action asks
+    // this before its file dialog.
+    bool llamaCppExportable();
 
 private:
     void buildActions();
     void buildPresetMenu();
     void addRule();
+    // What Add inserts: the first role without a rule (see the definition).
+    qs::QuantRule nextUsefulRule() const;
     void removeSelectedRule();
     void moveSelectedRule(int delta);
     void chooseImport();
@@ -76,6 +83,7 @@ private:
     QTableView* m_ruleView;
     QTableView* m_resolvedView;
     QLabel* m_hint;
+    size_t m_requantizedLogged = 0;  // re-quantized tensor count last said in the log
     QListWidget* m_warnings;
     QLabel* m_resolvedTitle;
     QMenu* m_presetMenu = nullptr;

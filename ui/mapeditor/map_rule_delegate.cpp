@@ -33,6 +33,15 @@ QWidget* MapRuleDelegate::createEditor(QWidget* parent, const QStyleOptionViewIt
         combo->completer()->setCaseSensitivity(Qt::CaseInsensitive);
         combo->completer()->setCompletionMode(QCompleter::PopupCompletion);
         combo->setToolTip(tr("Pick a scheme or type any registry name (int3_g32, nf4_dq_g128, ...)"));
+        // One Enter commits a typed name (the combo would take the first one for its completer), and picking
+        // an entry commits at once; leaving the cell commits too (the delegate's focus-out handling).
+        auto* self = const_cast<MapRuleDelegate*>(this);
+        auto commit = [self, combo] {
+            emit self->commitData(combo);
+            emit self->closeEditor(combo, QAbstractItemDelegate::NoHint);
+        };
+        connect(combo->lineEdit(), &QLineEdit::returnPressed, combo, commit, Qt::QueuedConnection);
+        connect(combo, &QComboBox::activated, combo, commit, Qt::QueuedConnection);
         return combo;
     }
     return QStyledItemDelegate::createEditor(parent, option, index);

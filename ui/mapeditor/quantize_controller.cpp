@@ -118,7 +118,10 @@ void QuantizeController::onFinished(Job* job, quint64 generation, qint64 started
     for (const qs::AppliedTensor& t : result->tensors) m.quantizedTensors += t.quantized;
     m.seconds = double(QDateTime::currentMSecsSinceEpoch() - startedMs) / 1000.0;
     m_measurement = m;
-    const QString text = describe(m);
+    QString text = describe(m);
+    if (const qs::ResolvedMap* res = m_document->resolvedMap(); res && !res->requantized.empty())
+        text += tr(" — %n tensor(s) were already quantized in the file: these errors are against the stored "
+                   "values, not the original weights", nullptr, int(res->requantized.size()));
     m_log->info(source, tr("Quantized %n tensor(s) in %1 s: %2", nullptr, m.quantizedTensors)
                             .arg(m.seconds, 0, 'f', 2)
                             .arg(text));

@@ -9,6 +9,7 @@
 #include "core/tensor/dtype.h"
 #include "ui/document.h"
 #include "ui/util/format.h"
+#include "ui/util/tensor_label.h"
 #include "ui/util/role_style.h"
 
 namespace qsui {
@@ -107,7 +108,7 @@ QVariant ResolvedTensorModel::data(const QModelIndex& index, int role) const {
 
     if (role == Qt::DisplayRole) {
         switch (c) {
-            case TensorColumn: return toQ(t.name);
+            case TensorColumn: return tensorLabel(t.name, e.layer);
             case RoleColumn: return roleLabel(e.role);
             case LayerColumn: return e.layer >= 0 ? QVariant(e.layer) : QVariant(QStringLiteral("—"));
             case SchemeColumn: {
@@ -128,18 +129,21 @@ QVariant ResolvedTensorModel::data(const QModelIndex& index, int role) const {
                 return QString::number(8.0 * double(f.after.total()) / double(n), 'f', 2);
             }
             case FallbackColumn:
+                if (!p.note.empty()) return toQ(p.note);
                 if (p.fallbackReason.empty()) return {};
                 return tr("%1 refused: %2").arg(toQ(p.requested), toQ(p.fallbackReason));
             default: return {};
         }
     }
     if (role == Qt::ToolTipRole) {
+        if (c == TensorColumn) return toQ(t.name);  // the label elides the prefix
         if (c == FallbackColumn || c == SchemeColumn) {
             if (!p.fallbackReason.empty())
                 return tr("Rule %1 asked for %2, which cannot take this tensor (%3); it uses %4")
                     .arg(p.rule + 1)
                     .arg(toQ(p.requested), toQ(p.fallbackReason), p.scheme.empty() ? tr("the stored type") : toQ(p.scheme));
             if (tiedHead) return tr("Tied to the embedding: quantized once, with the embedding");
+            if (!p.note.empty()) return toQ(p.note);
         }
         if (c == BytesColumn && !tiedHead)
             return tr("%1 → %2 bytes (payload %3, metadata %4)")

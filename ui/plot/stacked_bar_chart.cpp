@@ -178,4 +178,14 @@ bool StackedBarChart::eventFilter(QObject* watched, QEvent* event) {
     return QWidget::eventFilter(watched, event);
 }
 
+QString StackedBarChart::barLabel(int group, int bar) const {
+    if (group < 0 || group >= m_groups.size() || bar < 0 || bar >= m_groups[group].bars.size()) return {};
+    return m_groups[group].bars[bar].label;
+}
+
+QString StackedBarChart::barTooltip(int group, int bar) const {
+    if (group < 0 || group >= m_groups.size() || bar < 0 || bar >= m_groups[group].bars.size()) return {};
+    return m_groups[group].bars[bar].tooltip;
+}
+
 }  // namespace qsui

@@ -52,6 +52,9 @@ public:
     // The sum of a bar's segments as plotted.
     double plottedTotal(int group, int bar) const;
     QCustomPlot* plot() const { return m_plot; }
+    // A bar's label and tooltip as given ("" when out of range).
+    QString barLabel(int group, int bar) const;
+    QString barTooltip(int group, int bar) const;
 
 protected:
     bool eventFilter(QObject* watched, QEvent* event) override;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // SummaryView: the model at a glance — format and its detail, architecture and where it was read from,
-// hyperparameters, parameter count (a tied pair counted once), the tie, sizes, warnings — plus the selected
-// tensor. Read-only rich text, so everything can be selected and copied. Rebuilt on Document signals.
+// hyperparameters, parameter count (a tied pair counted once), the tie, sizes, each role's share of the total
+// and bits per weight before and after the map, warnings — plus the selected tensor. Read-only rich text, so everything can be selected and copied. Rebuilt on Document signals.
 // UI thread only.
 #pragma once
 
@@ -21,6 +21,8 @@ public:
 
 private:
     void rebuild();
+    // Bytes, share of the total and bits per weight per role, before and after the map (qs::footprintShares).
+    QString footprintTable(const QString& muted) const;
 
     Document* m_document;
     QString m_html;

@@ -9,6 +9,7 @@
 
 #include "ui/document.h"
 #include "ui/util/format.h"
+#include "ui/util/tensor_label.h"
 #include "ui/util/role_style.h"
 
 namespace qsui {
@@ -18,15 +19,6 @@ namespace {
 constexpr quintptr kTopLevel = 0;
 
 QString qstr(std::string_view s) { return QString::fromUtf8(s.data(), qsizetype(s.size())); }
-
-// "layers.3.attention.wq.weight" -> "attention.wq.weight" for layer 3 (also "blk.3.", "model.layers.3.");
-// names without a ".3." segment are returned whole.
-QString shortName(const std::string& name, int layer) {
-    const std::string marker = "." + std::to_string(layer) + ".";
-    const size_t at = name.find(marker);
-    if (layer < 0 || at == std::string::npos || at + marker.size() >= name.size()) return QString::fromStdString(name);
-    return QString::fromStdString(name.substr(at + marker.size()));
-}
 
 }  // namespace
 
@@ -166,7 +158,7 @@ QVariant ModelTreeModel::tensorData(int i, int column, int role) const {
             }
         case Qt::DisplayRole:
             switch (column) {
-                case NameColumn: return shortName(t.name, entry.layer);
+                case NameColumn: return tensorLabel(t.name, entry.layer);
                 case RoleColumn: return roleLabel(entry.role);
                 case ShapeColumn: return formatShape(t.shape);
                 case DTypeColumn:

@@ -45,7 +45,12 @@ QString formatShape(const std::vector<int64_t>& shape) {
 
 QString formatPercent(uint64_t part, uint64_t total) {
     const double pct = total == 0 ? 0.0 : 100.0 * double(part) / double(total);
-    return QStringLiteral("%1 %").arg(pct, 0, 'f', 1);
+    return formatPercentValue(pct);
+}
+
+QString formatPercentValue(double percent) {
+    if (percent > 0 && percent < 0.05) return QStringLiteral("<0.1 %");
+    return QStringLiteral("%1 %").arg(percent, 0, 'f', 1);
 }
 
 }  // namespace qsui

@@ -29,5 +29,7 @@ QString formatShape(const std::vector<int64_t>& shape);
 
 // "12.3 %" with one decimal; 0 when total is 0.
 QString formatPercent(uint64_t part, uint64_t total);
+// The same for a value already in percent (qs::RoleShare): "12.3 %", "<0.1 %" for a small non-zero share.
+QString formatPercentValue(double percent);
 
 }  // namespace qsui

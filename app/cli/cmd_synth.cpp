@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// quantscope-cli synth --shape NAME --format gguf|safetensors|llama2c [--dtype f32|bf16] [--seed N]
+//                      [--threads N] [--quiet] OUT
+// Random-weight checkpoints with real shapes, for benchmarks (see core/model/synth.h).
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include <tbb/task_arena.h>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "core/model/synth.h"
+
+namespace qscli {
+
+namespace {
+void printUsage() {
+    std::printf(
+        "usage: quantscope-cli synth --shape NAME --format gguf|safetensors|llama2c [--dtype f32|bf16]\n"
+        "                            [--seed N] [--threads N] [--quiet] OUT\n"
+        "Writes a random-weight checkpoint with a real model's shapes (vocabulary included) and a\n"
+        "synthetic tokenizer of the same size. OUT is a .gguf file, or a folder for safetensors\n"
+        "(model.safetensors, config.json, tokenizer.json) and llama2c (model.bin, tokenizer.bin).\n"
+        "Same shape and seed give the same model in every format. Shapes:\n");
+    for (const qs::SynthShape& s : qs::synthShapes())
+        std::printf("  %-14s %s\n", s.name.c_str(), s.source.c_str());
+}
+}  // namespace
+
+int runSynth(int argc, char** argv, int first) {
+    Args args({"shape", "format", "dtype", "seed", "threads"}, {"quiet", "help"});
+    if (!args.parse(argc, argv, first)) return fail("synth", args.error(), kExitUsage);
+    if (args.flag("help")) {
+        printUsage();
+        return kExitOk;
+    }
+    if (args.positional().size() != 1) return fail("synth", "expects exactly one OUT path", kExitUsage);
+    const std::string shapeName = args.value("shape").value_or("");
+    const qs::SynthShape* shape = qs::findSynthShape(shapeName);
+    if (!shape) {
+        std::string names;
+        for (const auto& s : qs::synthShapes()) names += (names.empty() ? "" : ", ") + s.name;
+        return fail("synth",
+                    shapeName.empty() ? "--shape is required (" + names + ")"
+                                      : "unknown shape '" + shapeName + "' (known: " + names + ")",
+                    kExitUsage);
+    }
+    qs::SynthOptions o;
+    const std::string format = args.value("format").value_or("");
+    if (format == "gguf")
+        o.format = qs::SynthFormat::Gguf;
+    else if (format == "safetensors")
+        o.format = qs::SynthFormat::Safetensors;
+    else if (format == "llama2c")
+        o.format = qs::SynthFormat::Llama2c;
+    else
+        return fail("synth", "--format must be gguf, safetensors or llama2c", kExitUsage);
+    const std::string dtype = args.value("dtype").value_or("f32");
+    if (dtype == "f32")
+        o.dtype = qs::DType::F32;
+    else if (dtype == "bf16")
+        o.dtype = qs::DType::BF16;
+    else
+        return fail("synth", "--dtype must be f32 or bf16", kExitUsage);
+    const auto seed = args.integer("seed", 1);
+    const auto threads = args.integer("threads", std::max(1u, std::thread::hardware_concurrency()));
+    if (!seed || !threads) return fail("synth", args.error(), kExitUsage);
+    if (*seed < 0) return fail("synth", "--seed must be non-negative", kExitUsage);
+    if (*threads < 1 || *threads > 1024)
+        return fail("synth", "--threads must be between 1 and 1024", kExitUsage);
+    o.seed = uint64_t(*seed);
+
+    tbb::task_arena arena{int(*threads)};
+    const bool quiet = args.flag("quiet");
+    int lastPercent = -1;
+    auto progress = [&](double f, std::string_view) {
+        const int p = int(f * 100);
+        if (!quiet && p / 10 != lastPercent / 10) std::fprintf(stderr, "\rquantscope-cli synth: %3d%%", p);
+        lastPercent = p;
+        return true;
+    };
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = qs::synthesizeCheckpoint(*shape, o, args.positional()[0], &arena, progress);
+    if (!quiet && lastPercent >= 0) std::fputc('\n', stderr);
+    if (!r) return fail("synth", r.message());
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("%s: shape %s, %s, %s, seed %llu: %llu parameters, %.1f MB of weights in %.1f s\n",
+                r->modelPath.c_str(), shape->name.c_str(), format.c_str(), dtype.c_str(),
+                (unsigned long long)o.seed, (unsigned long long)r->parameters, double(r->tensorBytes) / 1e6,
+                secs);
+    return kExitOk;
+}
+
+}  // namespace qscli

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// quantscope-cli tokenize: the ids (and vocabulary pieces) a tokenizer gives a text, as Hugging Face's
+// tokenizer(text, add_special_tokens=...) would: special tokens written in the text are matched; without
+// --no-special the tokenizer's template (BOS, EOS) is added. PATH is a model (any reader: its tokenizer is
+// found as for `generate`), a tokenizer file, or a folder holding only tokenizer files.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "core/infer/tokenizer_loader.h"
+#include "core/io/checkpoint.h"
+
+namespace qscli {
+
+namespace {
+
+const char* kUsage =
+    "usage: quantscope-cli tokenize PATH (--text TEXT | --jsonl FILE) [--no-special] [--json]\n"
+    "PATH: a model (its tokenizer), a tokenizer file (tokenizer.json, tokenizer.model, tokenizer.bin) or a folder\n"
+    "holding only tokenizer files.\n"
+    "  --text TEXT    tokenize TEXT: prints the ids, then the pieces (with --json: {\"ids\": [...], \"pieces\": [...]})\n"
+    "  --jsonl FILE   one {\"text\": ...} object per line -> one {\"ids\": [...]} line per input line (blank lines\n"
+    "                 are skipped); with --json the lines also carry \"pieces\"\n"
+    "  --no-special   add no BOS/EOS (special tokens written in the text are still matched)\n";
+
+namespace fs = std::filesystem;
+
+bool isTokenizerName(const std::string& name) {
+    return name == "tokenizer.json" || name == "tokenizer.model" || name == "tokenizer.bin" ||
+           (name.rfind("tok", 0) == 0 && name.size() > 4 && name.substr(name.size() - 4) == ".bin");
+}
+
+// The tokenizer file of a folder without model weights, or "" when the folder holds a model.
+std::string tokenizerInFolder(const fs::path& dir) {
+    static const char* kWeights[] = {".safetensors", ".gguf", ".h5", ".hdf5", ".pt", ".pth", ".ckpt"};
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+        const std::string name = e.path().filename().string(), ext = e.path().extension().string();
+        for (const char* w : kWeights)
+            if (ext == w) return {};
+        if (ext == ".bin" && !isTokenizerName(name)) return {};
+    }
+    for (const char* name : {"tokenizer.json", "tokenizer.model", "tokenizer.bin"})
+        if (fs::exists(dir / name, ec)) return (dir / name).string();
+    for (const auto& e : fs::directory_iterator(dir, ec))
+        if (isTokenizerName(e.path().filename().string())) return e.path().string();
+    return {};
+}
+
+qs::Result<std::unique_ptr<qs::Tokenizer>> openTokenizer(const std::string& path) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) {
+        const std::string file = tokenizerInFolder(path);
+        if (!file.empty()) return qs::loadTokenizerFile(file);
+    } else if (isTokenizerName(fs::path(path).filename().string()) || fs::path(path).extension() == ".json") {
+        return qs::loadTokenizerFile(path);
+    }
+    auto ckpt = qs::openCheckpoint(path);
+    if (!ckpt) return ckpt.error();
+    return qs::loadTokenizerFor(**ckpt);
+}
+
+nlohmann::json encodeJson(const qs::Tokenizer& tok, const std::string& text, bool special, bool pieces) {
+    const std::vector<int> ids = tok.encodeWithSpecialTokens(text, special);
+    nlohmann::json out;
+    out["ids"] = ids;
+    if (pieces) {
+        nlohmann::json p = nlohmann::json::array();
+        for (int id : ids) p.push_back(tok.rawPiece(id));
+        out["pieces"] = std::move(p);
+    }
+    return out;
+}
+
+std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+int tokenizeJsonl(const qs::Tokenizer& tok, const std::string& path, bool special, bool pieces) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return fail("tokenize", path + ": cannot open");
+    std::string line;
+    for (size_t lineNo = 1; std::getline(in, line); ++lineNo) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.find_first_not_of(" \t") == std::string::npos) continue;
+        const auto j = nlohmann::json::parse(line, nullptr, false);
+        if (j.is_discarded() || !j.is_object() || !j.contains("text") || !j["text"].is_string())
+            return fail("tokenize", path + ": line " + std::to_string(lineNo) + " is not a JSON object with a \"text\" string");
+        std::printf("%s\n", dump(encodeJson(tok, j["text"].get<std::string>(), special, pieces)).c_str());
+    }
+    return kExitOk;
+}
+
+}  // namespace
+
+int runTokenize(int argc, char** argv, int first) {
+    Args args({"text", "jsonl"}, {"no-special", "json", "help"});
+    if (!args.parse(argc, argv, first)) return fail("tokenize", args.error(), kExitUsage);
+    if (args.flag("help")) {
+        std::fputs(kUsage, stdout);
+        return kExitOk;
+    }
+    if (args.positional().size() != 1) return fail("tokenize", "expects one PATH (a model, tokenizer file or folder)", kExitUsage);
+    if (args.has("text") == args.has("jsonl")) return fail("tokenize", "needs exactly one of --text TEXT and --jsonl FILE", kExitUsage);
+    auto tok = openTokenizer(args.positional()[0]);
+    if (!tok) return fail("tokenize", tok.message());
+    const bool special = !args.flag("no-special"), json = args.flag("json");
+    if (auto jsonl = args.value("jsonl")) return tokenizeJsonl(**tok, *jsonl, special, json);
+
+    const std::string text = *args.value("text");
+    const nlohmann::json r = encodeJson(**tok, text, special, true);
+    if (json) {
+        std::printf("%s\n", dump(r).c_str());
+        return kExitOk;
+    }
+    std::string ids, pieces;
+    for (const auto& id : r["ids"]) ids += (ids.empty() ? "" : " ") + std::to_string(id.get<int>());
+    for (const auto& p : r["pieces"]) pieces += (pieces.empty() ? "" : " ") + dump(p);
+    std::printf("ids: %s\npieces: %s\n", ids.c_str(), pieces.c_str());
+    return kExitOk;
+}
+
+}  // namespace qscli

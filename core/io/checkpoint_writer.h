@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Streaming checkpoint writers: safetensors, GGUF v3 and raw concatenations (llama2.c), for tensors whose
+// values a callback produces on demand. A tensor is never held in memory whole: values are generated into a
+// bounded buffer (kWriteChunkElements floats) in parallel, converted to the stored type and appended. Every
+// writer writes to "<path>.partial" and renames it to `path` only when the file is complete, so a failure or
+// a cancel never leaves a half-written file under the final name.
+//
+// Layouts:
+//   safetensors  u64 header length, JSON header {name: {dtype, shape, data_offsets}} (+ "__metadata__"),
+//                padded with spaces to 8 bytes, then the tensors back to back (huggingface/safetensors
+//                README).
+//   GGUF v3      "GGUF", u32 version 3, u64 tensor count, u64 KV count, KVs, tensor infos (name, n_dims,
+//                ne innermost first, ggml type, offset), padding to general.alignment (32), data with every
+//                tensor aligned to 32 (ggml docs/gguf.md).
+//   raw          a caller-made header, then each tensor's values (llama2.c's version1_export).
+//
+// Stored types: F32 and BF16 (round to nearest even, as torch and ggml convert).
+// Thread affinity: any thread; parallel work runs inside the given arena (nullptr: the calling thread's).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <tbb/task_arena.h>
+#include <nlohmann/json.hpp>
+
+#include "core/jobs/progress.h"
+#include "core/tensor/dtype.h"
+#include "core/util/result.h"
+
+namespace qs {
+
+inline constexpr uint64_t kWriteChunkElements = uint64_t(1) << 22;  // 16 MiB of float per buffer
+
+struct TensorToWrite {
+    std::string name;
+    DType dtype = DType::F32;    // F32 or BF16
+    std::vector<int64_t> shape;  // row-major, outermost first (GGUF writes it reversed)
+    // Writes the values of elements [first, first + count) (row-major) to dst. Called concurrently on
+    // disjoint ranges; must be deterministic in (first, count) alone.
+    std::function<void(uint64_t first, uint64_t count, float* dst)> fill;
+
+    uint64_t elements() const;
+    uint64_t bytes() const;  // elements x 4 (F32) or x 2 (BF16)
+};
+
+// A GGUF metadata value. `type` is the GGUF value type (4 u32, 5 i32, 6 f32, 7 bool, 8 string, 9 array,
+// 10 u64, 12 f64); for arrays `arrayType` is the element type and `value` a JSON array.
+struct GgufKv {
+    std::string key;
+    uint32_t type = 8;
+    nlohmann::json value;
+    uint32_t arrayType = 0;
+};
+
+Status writeSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
+                        const nlohmann::json& metadata, tbb::task_arena* arena, ProgressSink& progress);
+
+Status writeGguf(const std::string& path, const std::vector<GgufKv>& kvs,
+                 const std::vector<TensorToWrite>& tensors, tbb::task_arena* arena, ProgressSink& progress);
+
+// `header` bytes, then every tensor in order with no padding.
+Status writeRawTensors(const std::string& path, const std::string& header,
+                       const std::vector<TensorToWrite>& tensors, tbb::task_arena* arena,
+                       ProgressSink& progress);
+
+// Writes `text` to "<path>.partial" and renames it to `path`.
+Status writeTextFile(const std::string& path, const std::string& text);
+
+}  // namespace qs
