@@ -32,9 +32,9 @@ struct InferenceModel {
     std::vector<std::string> warnings;
 };
 
-// Opens `path`, checks the model is a runnable Llama-family model, loads its tokenizer and weights. Fails with
-// a message naming the file and the reason (not a Llama-family model, tokenizer missing or unreadable, a NaN or
-// Inf weight: checkFiniteWeights)...
+// Opens `path`, checks the engine runs everything the model declares (ModelInfo::runnable), loads its tokenizer
+// and weights. Fails with a message naming the file and the reason (ModelInfo::runnableReason: the feature and
+// the config/GGUF key it came from; tokenizer missing or unreadable; a NaN or Inf weight: checkFiniteWeights)...
 Result<InferenceModel> openInferenceModel(const std::string& path, const InferenceLoadOptions& options,
                                           tbb::task_arena* arena, const ProgressFn& progress = {});
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/model/arch_spec.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -38,6 +39,13 @@ std::string text(const json& j, const std::string& key) {
     return v && v->is_string() ? v->get<std::string>() : std::string{};
 }
 
+// A count read from a double, clamped so that the conversion is always defined (absurd values then fail the
+// plausibility checks downstream instead of overflowing).
+int64_t toCount(double x) {
+    if (!(x > 0)) return 0;
+    return x >= 1e15 ? int64_t(1e15) : int64_t(x);
+}
+
 std::string valueText(const json& v) {
     std::string s = v.dump();
     return s.size() > 40 ? s.substr(0, 37) + "..." : s;
@@ -63,7 +71,7 @@ const std::set<std::string>& benignHfKeys() {
         "gradient_checkpointing", "output_scores", "return_dict_in_generate", "forced_bos_token_id",
         "forced_eos_token_id", "remove_invalid_values", "exponential_decay_length_penalty", "suppress_tokens",
         "begin_suppress_tokens", "typical_p", "diversity_penalty", "num_beam_groups", "encoder_no_repeat_ngram_size",
-        "tf_legacy_loss", "use_bfloat16", "cross_attention_hidden_size", "max_new_tokens", "sliding_window_size_unused"};
+        "tf_legacy_loss", "use_bfloat16", "cross_attention_hidden_size", "max_new_tokens"};
     return k;
 }
 
@@ -127,7 +135,7 @@ void readRopeScalingHf(HfReader& r, RopeScaling& s) {
     s.factor = *f;
     s.lowFreqFactor = number(*rs, "low_freq_factor").value_or(1.0);
     s.highFreqFactor = number(*rs, "high_freq_factor").value_or(4.0);
-    s.originalContext = int64_t(number(*rs, "original_max_position_embeddings").value_or(0.0));
+    s.originalContext = toCount(number(*rs, "original_max_position_embeddings").value_or(0.0));
     s.attentionFactor = number(*rs, "attention_factor");
     s.mscale = number(*rs, "mscale");
     s.mscaleAllDim = number(*rs, "mscale_all_dim");
@@ -201,11 +209,12 @@ int64_t positiveInt(HfReader& r, const std::string& key, int64_t fallback) {
         r.refuse(key + " that is not a positive number", "config.json " + key + " = " + valueText(*v));
         return 0;
     }
-    return int64_t(v->get<double>());
+    return toCount(v->get<double>());
 }
 
 void readSlidingHf(HfReader& r, ArchSpec& s) {
     const std::string& a = r.arch;
+    if (r.hp.layers <= 0 || r.hp.layers > (int64_t(1) << 20)) return;  // implausible: refused by the loader
     if (a == "mistral") {
         int64_t w = positiveInt(r, "sliding_window", 0);
         if (w > 0) {
@@ -233,6 +242,19 @@ void readSlidingHf(HfReader& r, ArchSpec& s) {
             for (int64_t i = 0; i < r.hp.layers && pattern > 0; ++i) s.slidingLayers[size_t(i)] = (i + 1) % pattern != 0;
         }
         r.handled.insert("sliding_window_pattern");
+        // Stray duplicates real configs carry and transformers ignores (gemma-2 sliding_window_size, gemma-3
+        // _sliding_window_pattern): refused only when they disagree with what is used.
+        if (const json* v = r.get("sliding_window_size"); v && v->is_number() && toCount(v->get<double>()) != s.slidingWindow)
+            r.refuse("sliding_window_size different from sliding_window", "config.json sliding_window_size");
+        if (const json* v = r.get("_sliding_window_pattern"); v && v->is_number() && a == "gemma3") {
+            const int64_t p = toCount(v->get<double>());
+            const bool listed = s.slidingLayers.size() == size_t(std::max<int64_t>(r.hp.layers, 0));
+            for (int64_t i = 0; listed && i < r.hp.layers && p > 0; ++i)
+                if (s.slidingLayers[size_t(i)] != ((i + 1) % p != 0)) {
+                    r.refuse("_sliding_window_pattern that disagrees with layer_types", "config.json _sliding_window_pattern");
+                    break;
+                }
+        }
     }
     if (s.slidingWindow <= 0) s.slidingLayers.clear();
 }
@@ -359,8 +381,8 @@ ArchSpec readGgufArchSpec(const json& md, const std::string& arch, const Hyperpa
 
     if (auto e = number(md, key("expert_count")); e && *e > 0)
         refuse("mixture-of-experts layers", "gguf " + key("expert_count"));
-    if (auto rd = number(md, key("rope.dimension_count")); rd && hp.headDim > 0 && int64_t(*rd) != hp.headDim)
-        refuse("partial rotary embeddings (" + std::to_string(int64_t(*rd)) + " of " + std::to_string(hp.headDim) +
+    if (auto rd = number(md, key("rope.dimension_count")); rd && hp.headDim > 0 && toCount(*rd) != hp.headDim)
+        refuse("partial rotary embeddings (" + std::to_string(toCount(*rd)) + " of " + std::to_string(hp.headDim) +
                    " dimensions)",
                "gguf " + key("rope.dimension_count"));
     auto kl = number(md, key("attention.key_length")), vl = number(md, key("attention.value_length"));
@@ -377,7 +399,7 @@ ArchSpec readGgufArchSpec(const json& md, const std::string& arch, const Hyperpa
     if (!type.empty() && type != "none") {
         if (rs.source.empty()) rs.source = "gguf " + key("rope.scaling.type");
         if (auto f = number(md, key("rope.scaling.factor"))) rs.factor = *f;
-        rs.originalContext = int64_t(number(md, key("rope.scaling.original_context_length")).value_or(0.0));
+        rs.originalContext = toCount(number(md, key("rope.scaling.original_context_length")).value_or(0.0));
         if (type == "linear") {
             rs.type = RopeScalingType::Linear;
         } else if (type == "yarn") {
@@ -390,12 +412,12 @@ ArchSpec readGgufArchSpec(const json& md, const std::string& arch, const Hyperpa
     }
 
     const bool gemma = arch.rfind("gemma", 0) == 0;
-    if (auto w = number(md, key("attention.sliding_window")); w && *w > 0) {
-        s.slidingWindow = int64_t(*w);
+    if (auto w = number(md, key("attention.sliding_window")); w && *w > 0 && hp.layers <= (int64_t(1) << 20)) {
+        s.slidingWindow = toCount(*w);
         // llama.cpp: Gemma 2 alternates (pattern 2), Gemma 3 has a global layer every 6 (set_swa_pattern).
         int64_t pattern = arch == "gemma2" ? 2 : arch == "gemma3" ? 6 : 1;
         if (auto pk = number(md, key("attention.sliding_window_pattern")); pk && arch == "gemma3")
-            pattern = int64_t(*pk);
+            pattern = toCount(*pk);
         handled.insert("attention.sliding_window_pattern");
         s.slidingLayers.assign(size_t(std::max<int64_t>(hp.layers, 0)), false);
         for (int64_t i = 0; i < hp.layers; ++i)

@@ -11,6 +11,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <cmath>
 #include <functional>
 
 #include "common/tiny_models.h"
@@ -175,6 +176,80 @@ private slots:
         const std::string path = dir.path().toStdString() + "/m.gguf";
         writeBytes(path, makeTinyGguf(md, tensors));
         expectRefused(path, c.feature, c.key);
+    }
+
+    // Gemma (1) from its reference definition (transformers GemmaModel / llama.cpp gemma): embeddings scaled
+    // by sqrt(hidden) rounded to the model dtype, (1 + w) norms, tanh-GELU gate even when hidden_act says
+    // "gelu" (hidden_activation null), 1/sqrt(head_dim) with head_dim independent of hidden/heads.
+    void gemma1_declarationReadAsTransformersDoes() {
+        QCOMPARE(roundToDtype(std::sqrt(3072.0), "bfloat16"), 55.5);  // gemma-7b: 55.4256 in bf16
+        QCOMPARE(roundToDtype(std::sqrt(2048.0), "bfloat16"), 45.25);
+        QCOMPARE(roundToDtype(std::sqrt(2048.0), "float16"), 45.25);
+        QCOMPARE(roundToDtype(std::sqrt(2048.0), "float32"), double(float(std::sqrt(2048.0))));
+        QTemporaryDir dir;
+        const std::string d = dir.path().toStdString();
+        json config = tinyHfConfig();
+        config["architectures"] = {"GemmaForCausalLM"};
+        config["model_type"] = "gemma";
+        config["head_dim"] = 4;
+        config["hidden_act"] = "gelu";
+        config["hidden_activation"] = nullptr;
+        config["torch_dtype"] = "bfloat16";
+        writeTinyHf(d, config, tinyHfTensors());
+        std::unique_ptr<Checkpoint> ckpt;
+        ModelInfo info = analyze(d, ckpt);
+        QVERIFY2(info.runnable, info.runnableReason.c_str());
+        QCOMPARE(info.arch.embedScale, 2.828125);  // sqrt(8) = 2.8284 in bf16
+        QCOMPARE(info.arch.normOffset, 1.0);
+        QVERIFY(info.arch.activation == Activation::GeluTanh);
+        QVERIFY(!info.arch.postNorms && !info.arch.qkNorm && info.arch.attnSoftcap == 0.0);
+        auto w = loadModelWeights(*ckpt, info, nullptr, {}, nullptr);
+        QVERIFY2(w.ok(), w ? "" : w.message().c_str());
+        auto raw = ckpt->toFloat(size_t(info.findKind(TensorKind::AttnNorm, 0)));
+        QVERIFY(raw.ok());
+        QCOMPARE((*w)->layers[0].attnNorm[3], (*raw)[3] + 1.0f);  // (1 + w) applied once, at load
+    }
+
+    // Gemma 3 multimodal (model_type gemma3 with text_config, the text model nested under
+    // language_model.model.*): the text decoder runs; the vision tower is role other and not refused.
+    void gemma3Multimodal_textModelRunnable() {
+        json text = tinyHfConfig();
+        text.erase("architectures");
+        text["model_type"] = "gemma3_text";
+        text["head_dim"] = 4;
+        text["sliding_window"] = 4;
+        text["layer_types"] = {"sliding_attention"};
+        text["query_pre_attn_scalar"] = 4;
+        const json config = {{"architectures", {"Gemma3ForConditionalGeneration"}}, {"model_type", "gemma3"},
+                             {"text_config", text}, {"vision_config", {{"hidden_size", 8}}}, {"mm_tokens_per_image", 256},
+                             {"torch_dtype", "bfloat16"}};
+        std::vector<TinyTensor> tensors;
+        for (TinyTensor t : tinyHfTensors()) {
+            t.name = "language_model." + t.name;
+            tensors.push_back(t);
+        }
+        const std::string p = "language_model.model.layers.0.";
+        for (const char* n : {"pre_feedforward_layernorm.weight", "post_feedforward_layernorm.weight"})
+            tensors.push_back({p + n, {8}});
+        for (const char* n : {"self_attn.q_norm.weight", "self_attn.k_norm.weight"}) tensors.push_back({p + n, {4}});
+        tensors.push_back({"vision_tower.vision_model.encoder.layers.0.self_attn.q_proj.weight", {8, 8}});
+        QTemporaryDir dir;
+        writeTinyHf(dir.path().toStdString(), config, tensors);
+        std::unique_ptr<Checkpoint> ckpt;
+        ModelInfo info = analyze(dir.path().toStdString(), ckpt);
+        QVERIFY2(info.runnable, info.runnableReason.c_str());
+        QCOMPARE(info.architecture, std::string("gemma3"));
+        QVERIFY(info.arch.qkNorm && info.arch.postNorms);
+        QCOMPARE(info.arch.slidingLayers, std::vector<bool>{true});
+        QCOMPARE(info.arch.ropeThetaLocal, 10000.0);
+        // post_attention_layernorm is Gemma's post-attention norm, pre_feedforward_layernorm the MLP input norm.
+        const int post = info.findKind(TensorKind::PostAttnNorm, 0), ffn = info.findKind(TensorKind::FfnNorm, 0);
+        QVERIFY(post >= 0 && ffn >= 0);
+        QCOMPARE(ckpt->tensors[size_t(post)].name, p + "post_attention_layernorm.weight");
+        QCOMPARE(ckpt->tensors[size_t(ffn)].name, p + "pre_feedforward_layernorm.weight");
+        for (int i = 0; i < int(ckpt->tensors.size()); ++i)
+            if (ckpt->tensors[size_t(i)].name.rfind("vision_tower", 0) == 0) QVERIFY(info.entries[size_t(i)].role == Role::Other);
+        QVERIFY(loadModelWeights(*ckpt, info, nullptr, {}, nullptr).ok());
     }
 
     // A declared bias the file lacks counts as zero, as transformers initialises it; a declared weight that is

@@ -230,7 +230,7 @@ QString ChatPane::lastReplyB() const { return joined(m_turnB); }
 void ChatPane::updateAvailability() {
     switch (m_models->availability()) {
         case ChatModels::Availability::NoModel:
-            m_empty->setText(tr("Open a Llama-family checkpoint with a tokenizer to chat with it."));
+            m_empty->setText(tr("Open a checkpoint the engine runs (Llama, Mistral, Qwen 2/3, Gemma 1/2/3) with a tokenizer to chat with it."));
             m_stack->setCurrentWidget(m_empty);
             break;
         case ChatModels::Availability::Checking:

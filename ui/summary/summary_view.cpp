@@ -96,8 +96,8 @@ void SummaryView::rebuild() {
                                : QStringLiteral("%1 — %2").arg(esc(format), esc(detail)));
     h += row(tr("Architecture"),
              tr("%1 <span style='color:%2'>(from %3)</span>").arg(esc(info->architecture), muted, esc(info->source)));
-    h += row(tr("Llama family"), info->llamaFamily ? tr("yes — runnable by the engine")
-                                                   : tr("no — inspection only"));
+    h += row(tr("Runnable"), info->runnable ? tr("yes — runnable by the engine")
+                                            : tr("no — inspection only: %1").arg(esc(QString::fromStdString(info->runnableReason))));
     h += row(tr("Parameters"), tr("%1 <span style='color:%2'>(%3)</span>")
                                    .arg(formatCount(info->parameters), muted,
                                         info->tie ? tr("tied pair counted once") : tr("buffers excluded")));
