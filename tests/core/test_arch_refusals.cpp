@@ -36,10 +36,6 @@ struct GgufCase {
     const char* key;
 };
 
-void removeTensor(std::vector<TinyTensor>& t, const std::string& name) {
-    std::erase_if(t, [&](const TinyTensor& x) { return x.name == name; });
-}
-
 const std::vector<HfCase>& hfCases() {
     static const std::vector<HfCase> k = {
         {"unknown architecture", [](json& c, auto&) { c["model_type"] = "phi3"; }, "architecture 'phi3'",

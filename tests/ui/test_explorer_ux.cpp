@@ -414,15 +414,11 @@ private slots:
         QVERIFY(load(path));
         m_window->resize(960, 600);
         QTest::qWait(50);
-        for (QDockWidget* d : m_window->findChildren<QDockWidget*>())
-            qInfo("%s min %dx%d", qPrintable(d->objectName()), d->minimumSizeHint().width(), d->minimumSizeHint().height());
-        qInfo("centre min %dx%d", m_window->centralWidget()->minimumSizeHint().width(),
-              m_window->centralWidget()->minimumSizeHint().height());
         QCOMPARE(m_window->size(), QSize(960, 600));
-        for (const QString& view : {"footprint", "histogram", "layers", "outliers", "map", "tree", "chat"}) {
+        for (const char* view : {"footprint", "histogram", "layers", "outliers", "map", "tree", "chat"}) {
             m_window->views().show(view);
             QTest::qWait(20);
-            QVERIFY2(m_window->size() == QSize(960, 600), qPrintable(view));
+            QVERIFY2(m_window->size() == QSize(960, 600), view);
         }
         // The "Measured after quantizing" box does not grow the window.
         m_window->views().show(QStringLiteral("footprint"));

@@ -113,8 +113,8 @@ qs::Result<ChatTurnResult> runAb(ChatSession& session, const qs::Tokenizer& tok,
     const int vocab = session.original.model->config().vocab;
     if (session.free.model->config().vocab != vocab) return qs::Error{"the two models have different vocabularies"};
 
-    Side a{&session.original, qs::Sampler(o.sampling), std::vector<float>(size_t(vocab)), planA->full};
-    Side b{&session.free, qs::Sampler(o.sampling), std::vector<float>(size_t(vocab)), planB->full};
+    Side a{&session.original, qs::Sampler(o.sampling), std::vector<float>(size_t(vocab)), planA->full, {}, {}};
+    Side b{&session.free, qs::Sampler(o.sampling), std::vector<float>(size_t(vocab)), planB->full, {}, {}};
     std::vector<float> teacherLogits(static_cast<size_t>(vocab));
     if (auto s = session.original.model->evaluate(promptA, a.logits); !s) return s.error();
     if (auto s = session.teacher.model->evaluate(promptA, teacherLogits); !s) return s.error();

@@ -132,7 +132,7 @@ void ChatModels::onModelChanged() {
     Job* job = m_runner->start<TokenizerResult>(tr("Chat: load tokenizer"), [model](const qs::ProgressFn&) -> qs::Result<TokenizerResult> {
         auto t = qs::loadTokenizerFor(*model->checkpoint);
         if (!t) return t.error();
-        TokenizerResult r{std::shared_ptr<const qs::Tokenizer>(std::move(t.value()))};
+        TokenizerResult r{std::shared_ptr<const qs::Tokenizer>(std::move(t.value())), qs::Error{""}, {}};
         r.chatTemplate = qs::chooseChatTemplate(*model->checkpoint, {}, {}, &r.note);
         return r;
     });
