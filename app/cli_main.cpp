@@ -2,6 +2,8 @@
 // quantscope-cli: the headless front end. Dispatches to a subcommand; see app/cli/.
 #include <cstdio>
 #include <cstring>
+#include <exception>
+#include <new>
 #include <new>
 #include <iterator>
 
@@ -53,6 +55,10 @@ int main(int argc, char** argv) {
                 return c.run(argc, argv, 2);
             } catch (const std::bad_alloc&) {
                 std::fprintf(stderr, "quantscope-cli %s: out of memory\n", c.name);
+                return 1;
+            } catch (const std::exception& e) {
+                // Bad input is reported by the core as an error value; reaching this is a bug, said as one.
+                std::fprintf(stderr, "quantscope-cli %s: internal error (please report): %s\n", c.name, e.what());
                 return 1;
             }
         }

@@ -34,7 +34,7 @@ Result<json> readJson(const std::string& path) {
 
 std::string tokenName(const json& j) {
     if (j.is_string()) return j.get<std::string>();
-    if (j.is_object()) return j.value("content", std::string());
+    if (j.is_object() && j.contains("content") && j["content"].is_string()) return j["content"].get<std::string>();
     return {};
 }
 
@@ -42,9 +42,25 @@ bool nonEmptyString(const json& j, const char* key) {
     return j.contains(key) && !j[key].is_null() && !(j[key].is_string() && j[key].get<std::string>().empty());
 }
 
+// A field that must be a boolean (or absent / null, meaning the default): a value of another type is an error
+// naming the field, never a crash or a guess.
+Status checkBool(const json& obj, const char* key, const std::string& where) {
+    if (!obj.is_object() || !obj.contains(key) || obj[key].is_null() || obj[key].is_boolean()) return {};
+    return Error{where + " " + key + " must be true or false, found " + obj[key].dump().substr(0, 40)};
+}
+
+bool boolOr(const json& obj, const char* key, bool fallback) {
+    return obj.is_object() && obj.contains(key) && obj[key].is_boolean() ? obj[key].get<bool>() : fallback;
+}
+
 // Refuses the model options and top-level settings that would change the ids and are not implemented.
 Status checkSupported(const json& j, const json& model, const std::string& path) {
-    const std::string modelType = model.value("type", std::string("BPE"));
+    if (model.contains("type") && !model["type"].is_null() && !model["type"].is_string())
+        return Error{path + ": model type must be a string, found " + model["type"].dump().substr(0, 40)};
+    const std::string modelType = model.contains("type") && model["type"].is_string() ? model["type"].get<std::string>()
+                                                                                       : std::string("BPE");
+    for (const char* key : {"byte_fallback", "fuse_unk", "ignore_merges"})
+        if (auto st = checkBool(model, key, path + ": model"); !st) return st;
     if (modelType != "BPE") return Error{path + ": model type '" + modelType + "' is not supported (only BPE)"};
     if (!model.contains("vocab") || !model["vocab"].is_object()) return Error{path + ": model.vocab is not an object"};
     if (nonEmptyString(model, "continuing_subword_prefix"))
@@ -55,7 +71,7 @@ Status checkSupported(const json& j, const json& model, const std::string& path)
         return Error{path + ": model dropout is not supported (it makes tokenization random)"};
     if (j.contains("truncation") && !j["truncation"].is_null()) return Error{path + ": truncation is not supported"};
     if (j.contains("padding") && !j["padding"].is_null() &&
-        !(j["padding"].is_object() && j["padding"].value("strategy", json()) == "BatchLongest"))
+        !(j["padding"].is_object() && j["padding"].contains("strategy") && j["padding"]["strategy"] == "BatchLongest"))
         return Error{path + ": padding other than BatchLongest is not supported"};
     return {};
 }
@@ -90,7 +106,7 @@ Status readVocab(const json& vocab, const std::string& path, bool byteFallback, 
 
 Result<std::vector<HfAddedToken>> readAddedTokens(const json& j, const std::string& path) {
     std::vector<HfAddedToken> added;
-    const auto& list = j.value("added_tokens", json::array());
+    const json list = j.contains("added_tokens") && !j["added_tokens"].is_null() ? j["added_tokens"] : json::array();
     if (!list.is_array()) return Error{path + ": added_tokens is not an array"};
     for (const auto& a : list) {
         if (!a.is_object() || !a.contains("id") || !a["id"].is_number_integer() || !a.contains("content") ||
@@ -102,11 +118,13 @@ Result<std::vector<HfAddedToken>> readAddedTokens(const json& j, const std::stri
         if (id < 0 || id >= (int64_t(1) << 24))
             return Error{path + ": added token '" + t.content + "' has id " + std::to_string(id) + ", out of range"};
         t.id = int(id);
-        t.special = a.value("special", false);
-        t.lstrip = a.value("lstrip", false);
-        t.rstrip = a.value("rstrip", false);
-        t.singleWord = a.value("single_word", false);
-        t.normalized = a.value("normalized", !t.special);  // AddedToken's default
+        for (const char* key : {"special", "lstrip", "rstrip", "single_word", "normalized"})
+            if (auto st = checkBool(a, key, path + ": added token '" + t.content + "'"); !st) return st.error();
+        t.special = boolOr(a, "special", false);
+        t.lstrip = boolOr(a, "lstrip", false);
+        t.rstrip = boolOr(a, "rstrip", false);
+        t.singleWord = boolOr(a, "single_word", false);
+        t.normalized = boolOr(a, "normalized", !t.special);  // AddedToken's default
         added.push_back(std::move(t));
     }
     return added;
@@ -153,13 +171,17 @@ void applyConfig(const json& config, HfTokenizerParts& parts) {
         return parts.model->pieceId(name);
     };
     auto configId = [&](const char* key) {
-        return config.is_object() ? idOf(tokenName(config.value(key, json()))) : -1;
+        return config.is_object() && config.contains(key) ? idOf(tokenName(config[key])) : -1;
     };
     static const std::set<std::string> kRebuilding = {"LlamaTokenizer",     "LlamaTokenizerFast",
                                                       "GemmaTokenizer",     "GemmaTokenizerFast",
                                                       "CodeLlamaTokenizer", "CodeLlamaTokenizerFast"};
     const int bos = configId("bos_token"), eos = configId("eos_token");
-    if (config.is_object() && kRebuilding.count(config.value("tokenizer_class", std::string()))) {
+    const std::string tokenizerClass = config.is_object() && config.contains("tokenizer_class") &&
+                                               config["tokenizer_class"].is_string()
+                                           ? config["tokenizer_class"].get<std::string>()
+                                           : std::string();
+    if (kRebuilding.count(tokenizerClass)) {
         auto flag = [&](const char* key, bool fallback) {
             return config.contains(key) && config[key].is_boolean() ? config[key].get<bool>() : fallback;
         };
@@ -192,7 +214,7 @@ Status parseStages(const json& j, const std::string& path, HfTokenizerParts& par
 
 }  // namespace
 
-Result<std::unique_ptr<Tokenizer>> loadHfTokenizer(const std::string& path) {
+static Result<std::unique_ptr<Tokenizer>> loadHfTokenizerUnchecked(const std::string& path) {
     auto parsed = readJson(path);
     if (!parsed) return parsed.error();
     const json& j = *parsed;
@@ -207,14 +229,14 @@ Result<std::unique_ptr<Tokenizer>> loadHfTokenizer(const std::string& path) {
     s.mergeRule = BpeSettings::MergeRule::Ranks;
     s.spaces = BpeSettings::Spaces::Raw;  // the pre-tokenizer has done the space handling
     s.dummyPrefix = false;
-    s.byteFallback = model.value("byte_fallback", false);
-    s.fuseUnknown = model.value("fuse_unk", false);
-    s.ignoreMerges = model.value("ignore_merges", false);
+    s.byteFallback = boolOr(model, "byte_fallback", false);
+    s.fuseUnknown = boolOr(model, "fuse_unk", false);
+    s.ignoreMerges = boolOr(model, "ignore_merges", false);
     s.addBos = false;
     std::vector<std::string> pieces;
     std::vector<TokenType> types;
     if (auto st = readVocab(model["vocab"], path, s.byteFallback, pieces, types); !st) return st.error();
-    const json unkJson = model.value("unk_token", json());
+    const json unkJson = model.contains("unk_token") ? model["unk_token"] : json();
     if (unkJson.is_string()) {
         const std::string& unk = unkJson.get_ref<const std::string&>();
         auto it = std::find(pieces.begin(), pieces.end(), unk);
@@ -241,6 +263,16 @@ Result<std::unique_ptr<Tokenizer>> loadHfTokenizer(const std::string& path) {
     auto t = HfTokenizer::create(path, std::move(parts));
     if (!t) return t.error();
     return std::unique_ptr<Tokenizer>(std::move(t.value()));
+}
+
+// A field of an unexpected JSON type that the readers above do not check one by one is still bad input: the
+// file is named and the value type reported, never an uncaught exception.
+Result<std::unique_ptr<Tokenizer>> loadHfTokenizer(const std::string& path) {
+    try {
+        return loadHfTokenizerUnchecked(path);
+    } catch (const nlohmann::json::exception& e) {
+        return Error{path + ": a field has an unexpected type (" + std::string(e.what()) + ")"};
+    }
 }
 
 }  // namespace qs

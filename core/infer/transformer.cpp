@@ -104,6 +104,19 @@ Status Transformer::evaluate(std::span<const int> tokens, std::span<float> logit
         if (allLogits) out = logits.data() + done * size_t(c.vocab);
         else if (last && !logits.empty()) out = logits.data();
         forwardBatch(tokens.data() + done, step, out, allLogits);
+        // A weight that overflows float arithmetic (finite but huge, e.g. 3e38) turns the logits into Inf/NaN;
+        // a perplexity or a sampled token computed from them would be silently meaningless, so it is an error.
+        if (out) {
+            const size_t rows = allLogits ? size_t(step) : 1;
+            for (size_t k = 0; k < rows * size_t(c.vocab); ++k)
+                if (!std::isfinite(out[k])) {
+                    const int at = m_pos - step + (allLogits ? int(k / size_t(c.vocab)) : step - 1);
+                    m_pos -= int(done + size_t(step));
+                    return Error{"the forward pass produced a non-finite logit (" + std::string(std::isnan(out[k]) ? "NaN" : "Inf") +
+                                 " for token id " + std::to_string(k % size_t(c.vocab)) + " after position " +
+                                 std::to_string(at) + "): the weights or activations overflow float arithmetic"};
+                }
+        }
         done += size_t(step);
     }
     return {};

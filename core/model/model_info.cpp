@@ -5,6 +5,7 @@
 #include <cstring>
 #include <set>
 
+#include "core/model/declared_values.h"
 #include "core/model/tensor_naming.h"
 
 namespace qs {
@@ -46,6 +47,13 @@ bool ggufArchRotatesHalves(const std::string& arch) {
                                                 "gemma3", "phi2", "phi3", "stablelm", "gptneox", "falcon",
                                                 "olmo2", "starcoder2", "internlm2", "deepseek2"};
     return kNeox.count(arch) > 0;
+}
+
+// config.json tie_word_embeddings; a value that is not a boolean is reported by checkDeclaredValues.
+bool declaresTied(const nlohmann::json& cfg) {
+    if (!cfg.is_object()) return false;
+    auto it = cfg.find("tie_word_embeddings");
+    return it != cfg.end() && it->is_boolean() && it->get<bool>();
 }
 
 void readLlama2cHeader(const Checkpoint& c, ModelInfo& m) {
@@ -158,7 +166,7 @@ void detectTie(const Checkpoint& c, ModelInfo& m) {
     t.embedding = emb;
     t.head = head;
     if (c.format == FileFormat::Llama2c) {
-        if (c.metadata.value("shared_classifier", false)) {
+        if ((c.metadata.contains("shared_classifier") && c.metadata["shared_classifier"].is_boolean() && c.metadata["shared_classifier"].get<bool>())) {
             t.kind = TieInfo::Kind::Declared;
             m.tie = t;
         }
@@ -171,7 +179,7 @@ void detectTie(const Checkpoint& c, ModelInfo& m) {
             c.config["tie_word_embeddings"].is_boolean() && !c.config["tie_word_embeddings"].get<bool>())
             return;
         // No head stored: every supported runtime (llama.cpp, transformers) then uses the embedding.
-        t.kind = c.config.is_object() && c.config.value("tie_word_embeddings", false) ? TieInfo::Kind::Declared
+        t.kind = c.config.is_object() && declaresTied(c.config) ? TieInfo::Kind::Declared
                                                                                        : TieInfo::Kind::HeadAbsent;
         m.tie = t;
         return;
@@ -184,7 +192,7 @@ void detectTie(const Checkpoint& c, ModelInfo& m) {
         m.entries[size_t(head)].tiedTo = emb;
         return;
     }
-    if (c.config.is_object() && c.config.value("tie_word_embeddings", false)) {
+    if (c.config.is_object() && declaresTied(c.config)) {
         // Declared tied, but a head is stored too: transformers ties them on load, so the stored head is unused.
         t.kind = TieInfo::Kind::Declared;
         m.tie = t;
@@ -294,9 +302,17 @@ void checkRunnable(const Checkpoint& c, ModelInfo& m) {
         if (m.findKind(TensorKind::RopeFreqs) >= 0 && !m.arch.ropeFreqFactors)
             m.unsupported.push_back({"RoPE frequency factors (rope_freqs.weight) for " + m.architecture, m.source});
     }
-    if (m.hp.layers <= 0 || m.hp.heads <= 0 || m.hp.kvHeads <= 0 || m.hp.dim <= 0 || m.hp.heads % m.hp.kvHeads)
-        missing.push_back("consistent hyperparameters");
-    if (!m.unsupported.empty()) {
+    if (m.hp.layers <= 0) missing.push_back("the layer count");
+    if (m.hp.dim <= 0) missing.push_back("the hidden size");
+    if (m.hp.heads <= 0 || m.hp.kvHeads <= 0)
+        missing.push_back("the attention head counts");
+    else if (m.hp.heads % m.hp.kvHeads)
+        missing.push_back(std::to_string(m.hp.heads) + " query heads as a multiple of the " +
+                          std::to_string(m.hp.kvHeads) + " key/value heads");
+    if (!m.invalid.empty()) {
+        m.runnableReason = "invalid declaration: " + m.invalid.front().describe();
+        if (m.invalid.size() > 1) m.runnableReason += " (and " + std::to_string(m.invalid.size() - 1) + " more)";
+    } else if (!m.unsupported.empty()) {
         m.runnableReason = "not implemented: " + m.unsupported.front().describe();
         if (m.unsupported.size() > 1)
             m.runnableReason += " (and " + std::to_string(m.unsupported.size() - 1) + " more: " +
@@ -412,6 +428,12 @@ ModelInfo analyzeModel(const Checkpoint& c) {
     inferFromShapes(c, m);
     detectTie(c, m);
     readArchSpec(c, m);
+    {
+        std::vector<int> layers;
+        layers.reserve(m.entries.size());
+        for (const TensorEntry& e : m.entries) layers.push_back(e.layer);
+        m.invalid = checkDeclaredValues(c, m.architecture, m.hp.layers, layers);
+    }
     checkRunnable(c, m);
 
     for (size_t i = 0; i < c.tensors.size(); ++i) {

@@ -74,6 +74,7 @@ struct ModelInfo {
     bool runnable = false;         // the engine implements everything the checkpoint declares
     std::string runnableReason;    // why not (one message naming the feature and its key); "" when runnable
     std::vector<Unsupported> unsupported;  // every declared feature the engine does not implement
+    std::vector<Unsupported> invalid;      // declared values of the wrong type or range (checkDeclaredValues)
     Hyperparameters hp;
     ArchSpec arch;                 // what the declaration says about the forward pass
     RopeLayout rope = RopeLayout::AdjacentPairs;

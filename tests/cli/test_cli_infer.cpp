@@ -231,6 +231,40 @@ private slots:
         QVERIFY2(q.err.contains("model.layers.2.mlp.down_proj.weight") && q.err.contains("NaN"), q.err.constData());
     }
 
+    // A finite weight so large that float arithmetic overflows (3e38) turns the logits into Inf/NaN: ppl and
+    // generate fail naming it instead of printing "ppl nan" or sampling from garbage with exit 0.
+    void inference_refusesOverflowingForwardPass() {
+        QS_REQUIRE_ASSET(src, "models/stories260K-hf");
+        QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
+        QTemporaryDir dir;
+        for (const char* f : {"config.json", "tokenizer.model", "tokenizer.json", "tokenizer_config.json"})
+            QVERIFY(QFile::copy(src + "/" + f, dir.filePath(f)));
+        QFile st(src + "/model.safetensors");
+        QVERIFY(st.open(QIODevice::ReadOnly));
+        QByteArray bytes = st.readAll();
+        uint64_t headerLen = 0;
+        std::memcpy(&headerLen, bytes.constData(), 8);
+        const json header = json::parse(bytes.mid(8, int(headerLen)).toStdString());
+        const std::string name = "model.embed_tokens.weight";
+        const size_t rowBytes = 64 * sizeof(float);
+        const float huge = 3e38f;
+        for (int token : {1, 403})  // BOS and "Once": every run feeds them
+            std::memcpy(bytes.data() + 8 + headerLen + header[name]["data_offsets"][0].get<size_t>() + token * rowBytes, &huge,
+                        sizeof huge);
+        QFile out(dir.filePath("model.safetensors"));
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        out.write(bytes);
+        out.close();
+        for (const QStringList& cmd : {QStringList{"ppl", dir.path(), "--text", text, "--protocol", "documents", "--json"},
+                                       QStringList{"generate", dir.path(), "--prompt", "Once", "--steps", "4", "--json"}}) {
+            auto r = runCli(cmd);
+            QCOMPARE(r.exitCode, 1);
+            QVERIFY(!r.crashed);
+            QVERIFY(r.out.isEmpty());
+            QVERIFY2(r.err.contains("non-finite logit"), r.err.constData());
+        }
+    }
+
     // Defaults: 128 prompt and 128 decode tokens whatever the context (the Q4_K_M GGUF states 128), and the
     // bandwidth keys. stories260K (dim 64, hidden 172, 5 layers, 4 KV heads of 8, vocab 512, tied head) in f32
     // reads per decode step 5 * (64*64*2 + 32*64*2 + 3*172*64) + 512*64 floats of matrices, one embedding row

@@ -69,6 +69,21 @@ const std::vector<HfCase>& hfCases() {
              c["sliding_window"] = 4;
              c["layer_types"] = {"chunked_attention"};
          }, "attention layer type 'chunked_attention'", "config.json layer_types"},
+        // Declared values of the wrong type or range: refused instead of replaced by a default or ignored.
+        {"rope_theta as a string", [](json& c, auto&) { c["rope_theta"] = "500000"; },
+         "an invalid value (expected a positive finite number)", "config.json rope_theta = \"500000\""},
+        {"fractional head count", [](json& c, auto&) { c["num_attention_heads"] = 4.5; },
+         "an invalid value (expected a positive integer)", "config.json num_attention_heads = 4.5"},
+        {"negative epsilon", [](json& c, auto&) { c["rms_norm_eps"] = -1; },
+         "an invalid value (expected a positive finite number)", "config.json rms_norm_eps = -1"},
+        {"tie flag as a string", [](json& c, auto&) { c["tie_word_embeddings"] = "yes"; },
+         "an invalid value (expected true or false)", "config.json tie_word_embeddings = \"yes\""},
+        {"activation as a number", [](json& c, auto&) { c["hidden_act"] = 3; },
+         "an invalid value (expected a string)", "config.json hidden_act = 3"},
+        {"more layers stored than declared",
+         [](json&, std::vector<TinyTensor>& t) { t.push_back({"model.layers.1.input_layernorm.weight", {8}}); },
+         "tensor 'model.layers.1.input_layernorm.weight' of layer 1 beyond the 1 declared layers",
+         "config.json num_hidden_layers"},
     };
     return k;
 }
@@ -94,6 +109,15 @@ const std::vector<GgufCase>& ggufCases() {
                  t.push_back({b, {std::string(b).find("attn_q") != std::string::npos ? 8 : 4}});
              t.push_back({"rope_freqs.weight", {2}});
          }, "RoPE frequency factors (rope_freqs.weight) for qwen2", "gguf general.architecture"},
+        {"zero rope base", [](auto& m, auto&) { m["llama.rope.freq_base"] = 0.0; },
+         "an invalid value (expected a positive finite number)", "gguf llama.rope.freq_base = 0.0"},
+        {"rope factor as a string", [](auto& m, auto&) {
+             m["llama.rope.scaling.type"] = "linear";
+             m["llama.rope.scaling.factor"] = "4";
+         }, "an invalid value (expected a positive finite number)", "gguf llama.rope.scaling.factor = \"4\""},
+        {"more blocks stored than declared",
+         [](auto&, std::vector<TinyTensor>& t) { t.push_back({"blk.1.attn_norm.weight", {8}}); },
+         "tensor 'blk.1.attn_norm.weight' of layer 1 beyond the 1 declared layers", "gguf llama.block_count"},
     };
     return k;
 }

@@ -372,6 +372,13 @@ private slots:
                                         << "added token '<x>' has id -3, out of range";
         QTest::newRow("merge") << QByteArray(R"({"model":{"type":"BPE","vocab":{"a":0},"merges":["ab"]}})")
                                << "merge 'ab' is not two pieces";
+        // Fields of the wrong JSON type are errors naming the field (they used to abort the process).
+        QTest::newRow("added token flag type") << QByteArray(R"({"added_tokens":[{"id":0,"content":"a","special":"true"}]})")
+                                               << "added token 'a' special must be true or false";
+        QTest::newRow("model flag type") << QByteArray(R"({"model":{"type":"BPE","vocab":{"a":0},"merges":[],"fuse_unk":1}})")
+                                         << "model fuse_unk must be true or false";
+        QTest::newRow("model type type") << QByteArray(R"({"model":{"type":5,"vocab":{"a":0},"merges":[]}})")
+                                         << "model type must be a string";
     }
     void refusals_nameTheComponent() {
         QFETCH(QByteArray, patch);
