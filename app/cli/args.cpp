@@ -2,6 +2,7 @@
 #include "app/cli/args.h"
 
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
@@ -77,8 +78,8 @@ std::optional<double> Args::number(const std::string& name, double fallback) {
     if (!v) return fallback;
     char* end = nullptr;
     double out = std::strtod(v->c_str(), &end);
-    if (v->empty() || end != v->c_str() + v->size()) {
-        m_error = "--" + name + " expects a number, got '" + *v + "'";
+    if (v->empty() || end != v->c_str() + v->size() || !std::isfinite(out)) {
+        m_error = "--" + name + " expects a finite number, got '" + *v + "'";
         return std::nullopt;
     }
     return out;
