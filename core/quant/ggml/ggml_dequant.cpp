@@ -129,16 +129,6 @@ void dequantQ3_K(const void* src, float* y, int64_t n) {
     }
 }
 
-inline void scaleMinK4(int j, const uint8_t* q, uint8_t& d, uint8_t& m) {
-    if (j < 4) {
-        d = q[j] & 63;
-        m = q[j + 4] & 63;
-    } else {
-        d = uint8_t((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-        m = uint8_t((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
-    }
-}
-
 void dequantQ4_K(const void* src, float* y, int64_t n) {
     const auto* x = blocks<BlockQ4_K>(src);
     for (int64_t i = 0; i < n / kQKK; ++i) {
@@ -147,9 +137,9 @@ void dequantQ4_K(const void* src, float* y, int64_t n) {
         int is = 0;
         for (int j = 0; j < kQKK; j += 64, q += 32, is += 2) {
             uint8_t sc, m;
-            scaleMinK4(is + 0, x[i].scales, sc, m);
+            detail::scaleMinK4(is + 0, x[i].scales, sc, m);
             const float d1 = d * float(sc), m1 = min * float(m);
-            scaleMinK4(is + 1, x[i].scales, sc, m);
+            detail::scaleMinK4(is + 1, x[i].scales, sc, m);
             const float d2 = d * float(sc), m2 = min * float(m);
             for (int l = 0; l < 32; ++l) *y++ = d1 * float(q[l] & 0xF) - m1;
             for (int l = 0; l < 32; ++l) *y++ = d2 * float(q[l] >> 4) - m2;
@@ -167,9 +157,9 @@ void dequantQ5_K(const void* src, float* y, int64_t n) {
         uint8_t u1 = 1, u2 = 2;
         for (int j = 0; j < kQKK; j += 64, ql += 32, is += 2) {
             uint8_t sc, m;
-            scaleMinK4(is + 0, x[i].scales, sc, m);
+            detail::scaleMinK4(is + 0, x[i].scales, sc, m);
             const float d1 = d * float(sc), m1 = min * float(m);
-            scaleMinK4(is + 1, x[i].scales, sc, m);
+            detail::scaleMinK4(is + 1, x[i].scales, sc, m);
             const float d2 = d * float(sc), m2 = min * float(m);
             for (int l = 0; l < 32; ++l) *y++ = d1 * float((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
             for (int l = 0; l < 32; ++l) *y++ = d2 * float((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;

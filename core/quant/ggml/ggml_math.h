@@ -21,4 +21,15 @@ inline uint16_t toHalf(float f) { return floatToHalf(f); }
 // ggml's GGML_FP16_TO_FP32 as the quantizers and dequantizers read stored scales.
 inline float fromHalf(uint16_t h) { return halfToFloat(h); }
 
+// K-quant 6-bit scale/min pair j of a q4_K/q5_K block (ggml get_scale_min_k4).
+inline void scaleMinK4(int j, const uint8_t* q, uint8_t& d, uint8_t& m) {
+    if (j < 4) {
+        d = q[j] & 63;
+        m = q[j + 4] & 63;
+    } else {
+        d = uint8_t((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        m = uint8_t((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
 }  // namespace qs::ggml::detail

@@ -158,16 +158,6 @@ template <class B, class A> float dotLegacy(int64_t n, const void* wv, const std
     return laneSum(lanes) + mins;
 }
 
-inline void scaleMinK4(int j, const uint8_t* q, int& d, int& m) {
-    if (j < 4) {
-        d = q[j] & 63;
-        m = q[j + 4] & 63;
-    } else {
-        d = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-        m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
-}
-
 float dotQ4_K(int64_t n, const void* wv, const std::byte* av) {
     const auto* w = static_cast<const BlockQ4_K*>(wv);
     const auto* a = reinterpret_cast<const BlockQ8_K*>(av);
@@ -175,8 +165,8 @@ float dotQ4_K(int64_t n, const void* wv, const std::byte* av) {
     for (int64_t ib = 0; ib < n / kQKK; ++ib) {
         int isum = 0, msum = 0;
         for (int j = 0; j < 8; ++j) {
-            int sc, m;
-            scaleMinK4(j, w[ib].scales, sc, m);
+            uint8_t sc, m;
+            detail::scaleMinK4(j, w[ib].scales, sc, m);
             const uint8_t* q = w[ib].qs + 32 * (j / 2);
             const int8_t* y = a[ib].qs + 32 * j;
             int s = 0;
@@ -197,8 +187,8 @@ float dotQ5_K(int64_t n, const void* wv, const std::byte* av) {
     for (int64_t ib = 0; ib < n / kQKK; ++ib) {
         int isum = 0, msum = 0;
         for (int j = 0; j < 8; ++j) {
-            int sc, m;
-            scaleMinK4(j, w[ib].scales, sc, m);
+            uint8_t sc, m;
+            detail::scaleMinK4(j, w[ib].scales, sc, m);
             const uint8_t* q = w[ib].qs + 32 * (j / 2);
             const int8_t* y = a[ib].qs + 32 * j;
             int s = 0;
