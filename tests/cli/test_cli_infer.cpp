@@ -16,6 +16,31 @@
 using nlohmann::json;
 using qstest::runCli;
 
+namespace {
+// A copy of a Hugging Face folder (config and tokenizer files) with its model.safetensors held in memory, for a
+// test to change weights in and write back.
+struct SafetensorsCopy {
+    QByteArray bytes;
+    json header;
+    uint64_t headerLen = 0;
+    bool readFrom(const QString& src, const QString& dst) {
+        for (const char* f : {"config.json", "tokenizer.model", "tokenizer.json", "tokenizer_config.json"})
+            if (!QFile::copy(src + "/" + f, dst + "/" + f)) return false;
+        QFile st(src + "/model.safetensors");
+        if (!st.open(QIODevice::ReadOnly)) return false;
+        bytes = st.readAll();
+        std::memcpy(&headerLen, bytes.constData(), 8);
+        header = json::parse(bytes.mid(8, int(headerLen)).toStdString());
+        return true;
+    }
+    char* data() { return bytes.data() + 8 + headerLen; }  // start of the data section
+    bool writeTo(const QString& dst) const {
+        QFile out(dst + "/model.safetensors");
+        return out.open(QIODevice::WriteOnly) && out.write(bytes) == bytes.size();
+    }
+};
+}  // namespace
+
 class TestCliInfer : public QObject {
     Q_OBJECT
 private slots:
@@ -200,23 +225,15 @@ private slots:
         QS_REQUIRE_ASSET(src, "models/stories260K-hf");
         QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
         QTemporaryDir dir;
-        for (const char* f : {"config.json", "tokenizer.model", "tokenizer.json", "tokenizer_config.json"})
-            QVERIFY(QFile::copy(src + "/" + f, dir.filePath(f)));
-        QFile st(src + "/model.safetensors");
-        QVERIFY(st.open(QIODevice::ReadOnly));
-        QByteArray bytes = st.readAll();
-        uint64_t headerLen = 0;
-        std::memcpy(&headerLen, bytes.constData(), 8);
-        const json header = json::parse(bytes.mid(8, int(headerLen)).toStdString());
+        SafetensorsCopy model;
+        QVERIFY(model.readFrom(src, dir.path()));
+        const json& header = model.header;
         const std::string name = "model.layers.2.mlp.down_proj.weight";
         QCOMPARE(header[name]["dtype"].get<std::string>(), std::string("F32"));
-        const size_t at = 8 + headerLen + header[name]["data_offsets"][0].get<size_t>() + 7 * sizeof(float);
+        const size_t at = header[name]["data_offsets"][0].get<size_t>() + 7 * sizeof(float);
         const float nan = std::numeric_limits<float>::quiet_NaN();
-        std::memcpy(bytes.data() + at, &nan, sizeof nan);
-        QFile out(dir.filePath("model.safetensors"));
-        QVERIFY(out.open(QIODevice::WriteOnly));
-        out.write(bytes);
-        out.close();
+        std::memcpy(model.data() + at, &nan, sizeof nan);
+        QVERIFY(model.writeTo(dir.path()));
         for (const QStringList& cmd : {QStringList{"ppl", dir.path(), "--text", text, "--protocol", "documents", "--json"},
                                        QStringList{"generate", dir.path(), "--steps", "4", "--json"}}) {
             auto r = runCli(cmd);
@@ -237,26 +254,18 @@ private slots:
         QS_REQUIRE_ASSET(src, "models/stories260K-hf");
         QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
         QTemporaryDir dir;
-        for (const char* f : {"config.json", "tokenizer.model", "tokenizer.json", "tokenizer_config.json"})
-            QVERIFY(QFile::copy(src + "/" + f, dir.filePath(f)));
-        QFile st(src + "/model.safetensors");
-        QVERIFY(st.open(QIODevice::ReadOnly));
-        QByteArray bytes = st.readAll();
-        uint64_t headerLen = 0;
-        std::memcpy(&headerLen, bytes.constData(), 8);
-        const json header = json::parse(bytes.mid(8, int(headerLen)).toStdString());
+        SafetensorsCopy model;
+        QVERIFY(model.readFrom(src, dir.path()));
+        const json& header = model.header;
         // Every final-norm weight 3e38: the normalised hidden state (values around 1) times 3e38 overflows to
         // Inf, and the head's dot products then give Inf/NaN logits for every token.
         const std::string name = "model.norm.weight";
         QCOMPARE(header[name]["shape"][0].get<int>(), 64);
         const float huge = 3e38f;
         for (int i = 0; i < 64; ++i)
-            std::memcpy(bytes.data() + 8 + headerLen + header[name]["data_offsets"][0].get<size_t>() + i * sizeof(float),
+            std::memcpy(model.data() + header[name]["data_offsets"][0].get<size_t>() + i * sizeof(float),
                         &huge, sizeof huge);
-        QFile out(dir.filePath("model.safetensors"));
-        QVERIFY(out.open(QIODevice::WriteOnly));
-        out.write(bytes);
-        out.close();
+        QVERIFY(model.writeTo(dir.path()));
         for (const QStringList& cmd : {QStringList{"ppl", dir.path(), "--text", text, "--protocol", "documents", "--json"},
                                        QStringList{"generate", dir.path(), "--prompt", "Once", "--steps", "4", "--json"}}) {
             auto r = runCli(cmd);
