@@ -14,6 +14,7 @@
 #include <string>
 
 #include "core/infer/linear_weights.h"
+#include "core/quant/ggml/ggml_blocks.h"
 #include "core/quant/ggml/ggml_quantize.h"
 #include "core/tensor/half.h"
 #include "random_llama_gguf.h"
@@ -33,8 +34,13 @@ std::vector<std::byte> packedMatrix(DType t) {
     if (t == DType::F16 || t == DType::BF16) {
         auto* h = reinterpret_cast<uint16_t*>(b.data());
         for (size_t i = 0; i < v.size(); ++i) h[i] = t == DType::F16 ? floatToHalf(v[i]) : floatToBf16(v[i]);
-    } else {
-        ggml::quantize(t, v.data(), b.data(), int64_t(v.size()));
+    } else if (!ggml::quantize(t, v.data(), b.data(), int64_t(v.size()))) {
+        // No quantizer (iq4_xs): random codes and scales, a fixed small fp16 scale; the speed does not depend
+        // on the values.
+        for (size_t i = 0; i < b.size(); ++i) b[i] = std::byte(rng() & 0xFF);
+        auto* blocks = reinterpret_cast<ggml::BlockIq4Xs*>(b.data());
+        if (t == DType::IQ4_XS)
+            for (size_t i = 0; i < b.size() / sizeof(ggml::BlockIq4Xs); ++i) blocks[i].d = floatToHalf(0.001f);
     }
     return b;
 }
@@ -56,7 +62,7 @@ void run(benchmark::State& state, DType t, cpu::SimdLevel level, int64_t batch) 
 
 void registerAll() {
     const DType types[] = {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
-                           DType::IQ4_NL, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+                           DType::IQ4_NL, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS};
     for (DType t : types)
         for (auto level : {cpu::SimdLevel::Scalar, cpu::SimdLevel::Avx2, cpu::SimdLevel::Avx512Vnni}) {
             if (!cpu::canRun(level)) continue;

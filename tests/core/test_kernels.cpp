@@ -9,6 +9,7 @@
 #include "core/infer/memory_plan.h"
 #include "core/infer/perplexity.h"
 #include "core/infer/transformer.h"
+#include "core/quant/ggml/ggml_blocks.h"
 #include "core/quant/ggml/ggml_dequant.h"
 #include "core/quant/ggml/ggml_quantize.h"
 #include "core/quant/scheme.h"
@@ -51,6 +52,14 @@ Packed pack(DType t, const std::vector<float>& w) {
     if (t == DType::F16 || t == DType::BF16) {
         auto* h = reinterpret_cast<uint16_t*>(p.bytes.data());
         for (int64_t i = 0; i < n; ++i) h[i] = t == DType::F16 ? floatToHalf(w[size_t(i)]) : floatToBf16(w[size_t(i)]);
+    } else if (t == DType::IQ4_XS) {
+        // No iq4_xs quantizer: random codes and 6-bit scales (every byte pattern is a valid block) with a
+        // positive fp16 super-block scale; the kernels see the whole code space this way.
+        std::mt19937 gen{uint32_t(n)};
+        std::uniform_int_distribution<int> byte(0, 255);
+        for (auto& b : p.bytes) b = std::byte(byte(gen));
+        auto* blocks = reinterpret_cast<ggml::BlockIq4Xs*>(p.bytes.data());
+        for (int64_t i = 0; i < n / 256; ++i) blocks[i].d = floatToHalf(0.001f * float(1 + byte(gen) % 16));
     } else if (!ggml::quantize(t, w.data(), p.bytes.data(), n)) {
         qFatal("no quantizer for %s", std::string(dtypeName(t)).c_str());
     }
@@ -67,7 +76,8 @@ std::vector<float> product(const LinearWeights& w, const std::vector<float>& x) 
 }
 
 const DType kTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::IQ4_NL,
-                        DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::F16, DType::BF16};
+                        DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS,
+                        DType::F16,  DType::BF16};
 
 void addTypeRows() {
     QTest::addColumn<int>("type");
@@ -159,7 +169,8 @@ private slots:
         const Packed p = pack(t, gaussian(size_t(kRows * kCols), 5));
         auto x = gaussian(size_t(kBatch * kCols), 6);
         x[17] = 40.0f;  // one outlier activation: its block's scale is large
-        const PackedLinearWeights w(kRows, kCols, t, p.bytes, nullptr, 0);
+        // The scalar reference (every SIMD path equals it bit for bit: the test above).
+        const PackedLinearWeights w(kRows, kCols, t, p.bytes, nullptr, 0, cpu::SimdLevel::Scalar);
         const auto got = product(w, x);
         const ggml::DotKernel* k = ggml::findDotKernel(t, cpu::SimdLevel::Scalar);
         const int actBlock = k->act == ggml::ActType::Q8_K ? 256 : 32;

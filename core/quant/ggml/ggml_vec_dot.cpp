@@ -230,6 +230,76 @@ float dotQ6_K(int64_t n, const void* wv, const std::byte* av) {
     return sum;
 }
 
+// q2_K: value 128h + 32k + l (l < 32) is bits 2k..2k+1 of qs[32h + l]; sub-block j = value / 16 has scale
+// scales[j] & 15 and minimum scales[j] >> 4, whose term uses the activation sums bsums[j].
+float dotQ2_K(int64_t n, const void* wv, const std::byte* av) {
+    const auto* w = static_cast<const BlockQ2_K*>(wv);
+    const auto* a = reinterpret_cast<const BlockQ8_K*>(av);
+    float sum = 0.0f;
+    for (int64_t ib = 0; ib < n / kQKK; ++ib) {
+        int isum = 0, msum = 0;
+        for (int j = 0; j < 16; ++j) {
+            const int h = j / 8, k = (j % 8) / 2, part = j % 2;
+            const uint8_t* q = w[ib].qs + 32 * h + 16 * part;
+            const int8_t* y = a[ib].qs + 16 * j;
+            int s = 0;
+            for (int l = 0; l < 16; ++l) s += ((q[l] >> (2 * k)) & 3) * int(y[l]);
+            isum += (w[ib].scales[j] & 15) * s;
+            msum += (w[ib].scales[j] >> 4) * int(a[ib].bsums[j]);
+        }
+        const float d = a[ib].d * fromHalf(w[ib].d), dmin = a[ib].d * fromHalf(w[ib].dmin);
+        sum += d * float(isum) - dmin * float(msum);
+    }
+    return sum;
+}
+
+// q3_K: as q2_K for the two low bits; the third bit of value 128h + 32k + l is bit 4h + k of hmask[l]; the
+// code is q - 4 (bit clear: -4..-1, set: 0..3). Signed 6-bit scales (stored + 32), no minimum.
+float dotQ3_K(int64_t n, const void* wv, const std::byte* av) {
+    const auto* w = static_cast<const BlockQ3_K*>(wv);
+    const auto* a = reinterpret_cast<const BlockQ8_K*>(av);
+    float sum = 0.0f;
+    for (int64_t ib = 0; ib < n / kQKK; ++ib) {
+        int isum = 0;
+        for (int j = 0; j < 16; ++j) {
+            const int h = j / 8, k = (j % 8) / 2, part = j % 2;
+            const int lo = j < 8 ? (w[ib].scales[j] & 0xF) : (w[ib].scales[j - 8] >> 4);
+            const int sc = (lo | (((w[ib].scales[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
+            const uint8_t* q = w[ib].qs + 32 * h + 16 * part;
+            const uint8_t* hm = w[ib].hmask + 16 * part;
+            const int8_t* y = a[ib].qs + 16 * j;
+            int s = 0;
+            for (int l = 0; l < 16; ++l)
+                s += (((q[l] >> (2 * k)) & 3) + 4 * ((hm[l] >> (4 * h + k)) & 1) - 4) * int(y[l]);
+            isum += sc * s;
+        }
+        sum += (a[ib].d * fromHalf(w[ib].d)) * float(isum);
+    }
+    return sum;
+}
+
+// iq4_xs: 32-value sub-block ib has the 6-bit scale ls (low nibble in scalesL, two high bits in scalesH), value
+// (ls - 32) * kIq4nlValues[q]; nibble order per sub-block as q4_0.
+float dotIq4Xs(int64_t n, const void* wv, const std::byte* av) {
+    const auto* w = static_cast<const BlockIq4Xs*>(wv);
+    const auto* a = reinterpret_cast<const BlockQ8_K*>(av);
+    float sum = 0.0f;
+    for (int64_t ibl = 0; ibl < n / kQKK; ++ibl) {
+        int isum = 0;
+        for (int ib = 0; ib < 8; ++ib) {
+            const int ls = ((w[ibl].scalesL[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((w[ibl].scalesH >> (2 * ib)) & 3) << 4);
+            const uint8_t* q = w[ibl].qs + 16 * ib;
+            const int8_t* y = a[ibl].qs + 32 * ib;
+            int s = 0;
+            for (int l = 0; l < 16; ++l)
+                s += kIq4nlValues[q[l] & 15] * int(y[l]) + kIq4nlValues[q[l] >> 4] * int(y[l + 16]);
+            isum += (ls - 32) * s;
+        }
+        sum += (a[ibl].d * fromHalf(w[ibl].d)) * float(isum);
+    }
+    return sum;
+}
+
 template <float (*Conv)(uint16_t)> float dotHalfLike(int64_t n, const void* wv, const std::byte* av) {
     const auto* w = static_cast<const uint16_t*>(wv);
     const auto* x = reinterpret_cast<const float*>(av);
@@ -257,9 +327,12 @@ const DotKernel kScalar[] = {
     {DType::Q5_0, ActType::Q8_0, kQK, S, columns<dotLegacy<BlockQ5_0, BlockQ8_0>>},
     {DType::Q5_1, ActType::Q8_1, kQK, S, columns<dotLegacy<BlockQ5_1, BlockQ8_1>>},
     {DType::IQ4_NL, ActType::Q8_0, kQK, S, columns<dotLegacy<BlockIq4Nl, BlockQ8_0>>},
+    {DType::Q2_K, ActType::Q8_K, kQKK, S, columns<dotQ2_K>},
+    {DType::Q3_K, ActType::Q8_K, kQKK, S, columns<dotQ3_K>},
     {DType::Q4_K, ActType::Q8_K, kQKK, S, columns<dotQ4_K>},
     {DType::Q5_K, ActType::Q8_K, kQKK, S, columns<dotQ5_K>},
     {DType::Q6_K, ActType::Q8_K, kQKK, S, columns<dotQ6_K>},
+    {DType::IQ4_XS, ActType::Q8_K, kQKK, S, columns<dotIq4Xs>},
     {DType::F16, ActType::F32, 32, S, columns<dotHalfLike<halfConv>>},
     {DType::BF16, ActType::F32, 32, S, columns<dotHalfLike<bf16Conv>>},
 };

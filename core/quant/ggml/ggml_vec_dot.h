@@ -2,15 +2,15 @@
 // Native dot products of stored weight rows with activations, ggml's vec_dot shape: the activations of a
 // matmul are quantized ONCE to the 8-bit type the weight type pairs with (ggml's `vec_dot_type`): q8_0 for
 // q4_0/q5_0/q8_0/iq4_nl, q8_1 for q4_1/q5_1 (it carries d*sum(q) for their minimum term), q8_K for the
-// K-quants; f16/bf16 weights pair with f32 activations. Then each weight row is dotted with them in integer
-// arithmetic per block (exact), scaled in float.
+// K-quants (q2_K ... q6_K) and iq4_xs; f16/bf16 weights pair with f32 activations. Then each weight row is
+// dotted with them in integer arithmetic per block (exact), scaled in float.
 //
 // Numerics (the contract every path keeps, so the SIMD paths equal the scalar reference bit for bit):
 //  - legacy 32-value blocks: eight float lanes; lane k accumulates, block by block, fma(dw*da, S_k, lane_k)
 //    where S_k is the exact integer sum of the products of values 4k..4k+3 of the block; q4_1/q5_1 add
 //    their minimum terms mw*sa in a separate float sum, in block order; the lanes are summed as
 //    ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)).
-//  - K-quants: the super-block's scaled integer sums are exact int32; the float sum runs over super-blocks
+//  - K-quants and iq4_xs: the super-block's scaled integer sums are exact int32; the float sum runs over super-blocks
 //    in order: sum += (da*dw)*float(isum) [- (da*dmin)*float(msum)].
 //  - f16/bf16: 32 float lanes, lane k accumulates fma(w[i+k], x[i+k], lane) over i in steps of 32; the four
 //    groups of eight are added ((g0+g1)+(g2+g3)), then summed as above.

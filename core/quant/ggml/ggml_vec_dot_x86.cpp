@@ -2,7 +2,7 @@
 // x86 dot products: the body (ggml_vec_dot_x86.inc) compiled twice under different target pragmas, never
 // with -march: AVX2+FMA+F16C, and AVX-512 VL+VNNI for the vpdpbusd variant of the legacy-block dots. The
 // K-quant and f16/bf16 dots use the AVX2 body on both levels (their integer sums need per-sub-block scales,
-// where vpdpbusd saves nothing). Results equal the scalar reference bit for bit (ggml_vec_dot.h).
+// where vpdpbusd saves nothing); ggml_vec_dot_x86_k.inc holds the multi-column q2_K, q3_K and iq4_xs dots. Results equal the scalar reference bit for bit (ggml_vec_dot.h).
 #include "core/quant/ggml/ggml_vec_dot.h"
 
 #include <cstring>
@@ -22,6 +22,7 @@ namespace {
 namespace avx2 {
 #define QS_VNNI 0
 #include "core/quant/ggml/ggml_vec_dot_x86.inc"
+#include "core/quant/ggml/ggml_vec_dot_x86_k.inc"
 #undef QS_VNNI
 }  // namespace avx2
 #pragma GCC pop_options
@@ -31,6 +32,7 @@ namespace avx2 {
 namespace vnni {
 #define QS_VNNI 1
 #include "core/quant/ggml/ggml_vec_dot_x86.inc"
+#include "core/quant/ggml/ggml_vec_dot_x86_k.inc"
 #undef QS_VNNI
 }  // namespace vnni
 #pragma GCC pop_options
@@ -50,6 +52,9 @@ const DotKernel kX86[] = {
     {DType::Q5_0, ActType::Q8_0, kQK, VN, vnni::dotLegacy<BlockQ5_0, BlockQ8_0>},
     {DType::Q5_1, ActType::Q8_1, kQK, VN, vnni::dotLegacy<BlockQ5_1, BlockQ8_1>},
     {DType::IQ4_NL, ActType::Q8_0, kQK, VN, vnni::dotLegacy<BlockIq4Nl, BlockQ8_0>},
+    {DType::Q2_K, ActType::Q8_K, kQKK, A2, avx2::multiColumn<avx2::Q2K>},
+    {DType::Q3_K, ActType::Q8_K, kQKK, A2, avx2::multiColumn<avx2::Q3K>},
+    {DType::IQ4_XS, ActType::Q8_K, kQKK, A2, avx2::multiColumn<avx2::Iq4Xs>},
     {DType::Q4_K, ActType::Q8_K, kQKK, A2, avx2::columns<avx2::dotQ45_K<false>>},
     {DType::Q5_K, ActType::Q8_K, kQKK, A2, avx2::columns<avx2::dotQ45_K<true>>},
     {DType::Q6_K, ActType::Q8_K, kQKK, A2, avx2::columns<avx2::dotQ6_K>},
