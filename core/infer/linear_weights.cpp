@@ -9,7 +9,7 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
-#include "core/infer/kernels.h"
+#include "core/infer/float_gemm.h"
 #include "core/io/checkpoint.h"
 #include "core/util/check.h"
 
@@ -46,11 +46,8 @@ FloatLinearWeights::FloatLinearWeights(int64_t rows, int64_t cols, std::vector<f
 }
 
 void FloatLinearWeights::matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const {
-    const int64_t n = cols(), m = rows();
-    for (int64_t r = r0; r < r1; ++r) {
-        const float* w = m_data + r * n;
-        for (int64_t b = 0; b < batch; ++b) y[b * m + r] = kernels::dot(w, x + b * n, n);
-    }
+    const int64_t n = cols();
+    kernels::gemmF32(m_data + r0 * n, n, r1 - r0, x, batch, n, y + r0, rows());
 }
 
 void FloatLinearWeights::copyRow(int64_t r, float* dst) const {
@@ -68,10 +65,7 @@ void QuantizedLinearWeights::matmulRows(const float* x, int64_t batch, float* y,
     for (int64_t rb = r0; rb < r1; rb += kBlockRows) {
         const int64_t nr = std::min(kBlockRows, r1 - rb);
         m_scheme->dequantizeRows(*m_tensor, rb, nr, block.data());
-        for (int64_t i = 0; i < nr; ++i) {
-            const float* w = block.data() + i * n;
-            for (int64_t b = 0; b < batch; ++b) y[b * m + rb + i] = kernels::dot(w, x + b * n, n);
-        }
+        kernels::gemmF32(block.data(), n, nr, x, batch, n, y + rb, m);
     }
 }
 
@@ -102,10 +96,7 @@ void StoredLinearWeights::matmulRows(const float* x, int64_t batch, float* y, in
     for (int64_t rb = r0; rb < r1; rb += kBlockRows) {
         const int64_t nr = std::min(kBlockRows, r1 - rb);
         decode(rb, nr, block.data());
-        for (int64_t i = 0; i < nr; ++i) {
-            const float* w = block.data() + i * n;
-            for (int64_t b = 0; b < batch; ++b) y[b * m + rb + i] = kernels::dot(w, x + b * n, n);
-        }
+        kernels::gemmF32(block.data(), n, nr, x, batch, n, y + rb, m);
     }
 }
 

@@ -5,7 +5,9 @@
 //     quantized bytes and multiplied by native kernels (core/quant/ggml/ggml_vec_dot.h) with the activations
 //     quantized once per matmul to the paired 8-bit type, as ggml does: the engine's default;
 //   - FloatLinearWeights: float32 values, either a view into a memory-mapped checkpoint (zero copy) or owned
-//     (converted from F16/BF16/ggml blocks, or dequantized once from a QuantizedTensor: "float cache");
+//     (converted from F16/BF16/ggml blocks, or dequantized once from a QuantizedTensor: "float cache"),
+//     multiplied by the register-tiled float GEMM kernels::gemmF32 (float_gemm.h), as are the row blocks the
+//     next two decode;
 //   - QuantizedLinearWeights: keeps the packed QuantizedTensor and dequantizes blocks of rows on the fly
 //     through Scheme::dequantizeRows into a per-call scratch buffer (memory of the packed form, same numbers);
 //   - StoredLinearWeights: the same for a checkpoint tensor in its stored type (F16, ggml blocks, ...).

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Native matmul kernels per weight type and SIMD level (PackedLinearWeights, single thread): decode (one
-// activation row; bytes_per_second = GB/s of weights streamed) and prompt tiles (32 rows; items = dot products).
+// activation row; bytes_per_second = GB/s of weights streamed) and prompt tiles (32 rows; items = dot products),
+// and the float32 GEMM (kernels::gemmF32) per path.
 // The matrix (4096 x 4096) is larger than the caches. Levels the CPU cannot run are not registered.
 //   build: cmake --build build --target bench_kernels
 //   run:   build/tests/bench_kernels [--benchmark_filter=q4_0]
@@ -13,6 +14,7 @@
 #include <random>
 #include <string>
 
+#include "core/infer/float_gemm.h"
 #include "core/infer/linear_weights.h"
 #include "core/quant/ggml/ggml_blocks.h"
 #include "core/quant/ggml/ggml_quantize.h"
@@ -60,7 +62,34 @@ void run(benchmark::State& state, DType t, cpu::SimdLevel level, int64_t batch) 
     state.SetLabel(w.describe());
 }
 
+// The float32 GEMM (kernels::gemmF32) on the same 4096 x 4096 matrix.
+void runF32(benchmark::State& state, cpu::SimdLevel level, int64_t batch) {
+    static std::vector<float> w;
+    if (w.empty()) {
+        std::mt19937 rng(1);
+        std::normal_distribution<float> d(0.0f, 0.02f);
+        w.resize(size_t(kRows * kCols));
+        for (float& v : w) v = d(rng);
+    }
+    std::vector<float> x(size_t(batch * kCols), 0.5f), y(size_t(batch * kRows));
+    for (auto _ : state) {
+        kernels::gemmF32(w.data(), kCols, kRows, x.data(), batch, kCols, y.data(), kRows, level);
+        benchmark::DoNotOptimize(y.data());
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(w.size() * sizeof(float)));
+    state.SetItemsProcessed(int64_t(state.iterations()) * kRows * batch);
+    state.SetLabel(std::string("gemmF32 ") + kernels::gemmF32PathName(level));
+}
+
 void registerAll() {
+    for (auto level : {cpu::SimdLevel::Scalar, cpu::SimdLevel::Avx2, cpu::SimdLevel::Avx512}) {
+        if (!cpu::canRun(level)) continue;
+        for (int64_t batch : {int64_t(1), int64_t(32)}) {
+            const std::string name = "F32/" + std::string(cpu::simdLevelName(level)) + (batch == 1 ? "/decode" : "/prompt32");
+            benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& s) { runF32(s, level, batch); })
+                ->Unit(benchmark::kMillisecond);
+        }
+    }
     const DType types[] = {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
                            DType::IQ4_NL, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS};
     for (DType t : types)

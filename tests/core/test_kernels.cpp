@@ -3,7 +3,9 @@
 // this machine can run equals the scalar reference bit for bit (the kernels keep integer block sums exact and
 // perform the same float operations in the same order); each product stays within a bound derived from the
 // activation quantization and float rounding of dequantize-then-multiply; and on stories260K the engine's
-// native path stays within a KLD / top-1 band of the float path. Skipped SIMD levels are printed.
+// native path stays within a KLD / top-1 band of the float path; the float GEMM's paths equal its scalar
+// reference. Skipped SIMD levels are printed.
+#include "core/infer/float_gemm.h"
 #include "core/infer/inference_model.h"
 #include "core/infer/linear_weights.h"
 #include "core/infer/memory_plan.h"
@@ -212,6 +214,52 @@ private slots:
         std::vector<float> row(kCols);
         w.copyRow(3, row.data());
         QVERIFY(std::memcmp(row.data(), p.values.data() + 3 * kCols, kCols * sizeof(float)) == 0);
+    }
+
+    // The float GEMM (kernels::gemmF32): every SIMD path equals the scalar reference bit for bit for row counts
+    // and batches that hit every tile edge and n with a tail (n % 8 != 0); each output equals the batch-of-one
+    // product (decode == the same token in a prompt); and each is within the float-rounding bound of the dot
+    // product in double: n + 8 roundings of unit 2^-24 on a sum bounded by sum |w x|.
+    void floatGemm_pathsEqualScalarAndStayWithinBound() {
+        for (const int64_t n : {int64_t(768), int64_t(203)}) {
+            const int64_t rows = 11, ldw = n + 5, batch = 53, ldy = rows + 2;
+            const auto w = gaussian(size_t(rows * ldw), 11);
+            const auto x = gaussian(size_t(batch * n), 12);
+            std::vector<float> ref(size_t(batch * ldy), -1.0f);
+            kernels::gemmF32(w.data(), ldw, rows, x.data(), batch, n, ref.data(), ldy, cpu::SimdLevel::Scalar);
+            for (int64_t b = 0; b < batch; ++b)
+                for (int64_t r = 0; r < rows; ++r) {
+                    double exact = 0, magnitude = 0;
+                    for (int64_t i = 0; i < n; ++i) {
+                        exact += double(w[size_t(r * ldw + i)]) * x[size_t(b * n + i)];
+                        magnitude += std::fabs(double(w[size_t(r * ldw + i)]) * x[size_t(b * n + i)]);
+                    }
+                    const double bound = double(n + 8) * std::ldexp(1.0, -24) * magnitude;
+                    QVERIFY2(std::fabs(ref[size_t(b * ldy + r)] - exact) <= bound,
+                             qPrintable(QString("n %1 row %2 token %3: %4 vs %5").arg(n).arg(r).arg(b)
+                                            .arg(ref[size_t(b * ldy + r)]).arg(exact)));
+                }
+            QVERIFY(ref[size_t(rows)] == -1.0f);  // the padding of y is left alone
+            QString skipped;
+            for (auto level : {cpu::SimdLevel::Avx2, cpu::SimdLevel::Avx512}) {
+                if (!cpu::canRun(level)) {
+                    skipped += QString(" ") + QString::fromStdString(std::string(cpu::simdLevelName(level)));
+                    continue;
+                }
+                for (const int64_t nb : {batch, int64_t(1), int64_t(2), int64_t(7)}) {
+                    std::vector<float> got(size_t(nb * ldy), -1.0f);
+                    kernels::gemmF32(w.data(), ldw, rows, x.data(), nb, n, got.data(), ldy, level);
+                    QVERIFY2(std::memcmp(got.data(), ref.data(), got.size() * sizeof(float)) == 0,
+                             qPrintable(QString("%1 path, n %2, batch %3 differs from the scalar reference")
+                                            .arg(kernels::gemmF32PathName(level)).arg(n).arg(nb)));
+                }
+            }
+            if (!skipped.isEmpty()) qInfo("gemmF32: SIMD paths skipped on this machine:%s", qPrintable(skipped));
+            // Token 37 alone (decode) equals token 37 inside the prompt.
+            std::vector<float> one(static_cast<size_t>(rows));
+            kernels::gemmF32(w.data(), ldw, rows, x.data() + 37 * n, 1, n, one.data(), rows);
+            QVERIFY(std::memcmp(one.data(), ref.data() + 37 * ldy, size_t(rows) * sizeof(float)) == 0);
+        }
     }
 
     void nativeProduct_doesNotDependOnThreads() {
