@@ -2,7 +2,9 @@
 // x86 dot products: the body (ggml_vec_dot_x86.inc) compiled twice under different target pragmas, never
 // with -march: AVX2+FMA+F16C, and AVX-512 VL+VNNI for the vpdpbusd variant of the legacy-block dots. The
 // K-quant and f16/bf16 dots use the AVX2 body on both levels (their integer sums need per-sub-block scales,
-// where vpdpbusd saves nothing); ggml_vec_dot_x86_k.inc holds the multi-column q2_K, q3_K and iq4_xs dots. Results equal the scalar reference bit for bit (ggml_vec_dot.h).
+// where vpdpbusd saves nothing); ggml_vec_dot_x86_k.inc holds the multi-column dots of the
+// 256-value super-block types (q2_K ... q6_K, iq4_xs). Results equal the scalar reference bit for bit
+// (ggml_vec_dot.h).
 #include "core/quant/ggml/ggml_vec_dot.h"
 
 #include <cstring>
@@ -55,9 +57,9 @@ const DotKernel kX86[] = {
     {DType::Q2_K, ActType::Q8_K, kQKK, A2, avx2::multiColumn<avx2::Q2K>},
     {DType::Q3_K, ActType::Q8_K, kQKK, A2, avx2::multiColumn<avx2::Q3K>},
     {DType::IQ4_XS, ActType::Q8_K, kQKK, A2, avx2::multiColumn<avx2::Iq4Xs>},
-    {DType::Q4_K, ActType::Q8_K, kQKK, A2, avx2::columns<avx2::dotQ45_K<false>>},
-    {DType::Q5_K, ActType::Q8_K, kQKK, A2, avx2::columns<avx2::dotQ45_K<true>>},
-    {DType::Q6_K, ActType::Q8_K, kQKK, A2, avx2::columns<avx2::dotQ6_K>},
+    {DType::Q4_K, ActType::Q8_K, kQKK, A2, avx2::multiColumn<avx2::Q45K<false>>},
+    {DType::Q5_K, ActType::Q8_K, kQKK, A2, avx2::multiColumn<avx2::Q45K<true>>},
+    {DType::Q6_K, ActType::Q8_K, kQKK, A2, avx2::multiColumn<avx2::Q6K>},
     {DType::F16, ActType::F32, 32, A2, avx2::columns<avx2::dotHalfLike<false>>},
     {DType::BF16, ActType::F32, 32, A2, avx2::columns<avx2::dotHalfLike<true>>},
 };
