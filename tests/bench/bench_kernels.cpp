@@ -5,12 +5,13 @@
 // The matrix (4096 x 4096) is larger than the caches. Levels the CPU cannot run are not registered.
 //   build: cmake --build build --target bench_kernels
 //   run:   build/tests/bench_kernels [--benchmark_filter=q4_0]
-//   also:  build/tests/bench_kernels --write-gguf DIR   writes random 110M-shaped Llama GGUFs (F32, Q8_0, Q4_0,
-//          Q4_K; fixed seed) for `quantscope-cli bench DIR/llama110M-Q4_0.gguf --tokenizer <llama2 tokenizer.model>`
+//   also:  build/tests/bench_kernels --write-gguf DIR [TYPE...]   writes random 110M-shaped Llama GGUFs (default
+//          F32, Q8_0, Q4_0, Q4_K; e.g. IQ4_XS; fixed seed) for `quantscope-cli bench DIR/llama110M-Q4_0.gguf --tokenizer <llama2 tokenizer.model>`
 #include <benchmark/benchmark.h>
 
 #include <cstring>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -107,9 +108,22 @@ void registerAll() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc == 3 && std::strcmp(argv[1], "--write-gguf") == 0) {
+    if (argc >= 3 && std::strcmp(argv[1], "--write-gguf") == 0) {
         const std::string dir = argv[2];
-        for (auto [t, name] : {std::pair{DType::F32, "F32"}, {DType::Q8_0, "Q8_0"}, {DType::Q4_0, "Q4_0"}, {DType::Q4_K, "Q4_K"}}) {
+        std::vector<std::pair<DType, std::string>> types = {
+            {DType::F32, "F32"}, {DType::Q8_0, "Q8_0"}, {DType::Q4_0, "Q4_0"}, {DType::Q4_K, "Q4_K"}};
+        if (argc > 3) types.clear();
+        for (int i = 3; i < argc; ++i) {
+            std::optional<DType> t;
+            for (int k = 0; k < int(DType::Count); ++k)
+                if (dtypeName(DType(k)) == argv[i]) t = DType(k);
+            if (!t) {
+                std::fprintf(stderr, "unknown type %s\n", argv[i]);
+                return 1;
+            }
+            types.emplace_back(*t, argv[i]);
+        }
+        for (const auto& [t, name] : types) {
             const std::string path = dir + "/llama110M-" + name + ".gguf";
             if (!qsbench::writeRandomLlamaGguf(path, qsbench::kShape110M, t, 110)) {
                 std::fprintf(stderr, "cannot write %s\n", path.c_str());

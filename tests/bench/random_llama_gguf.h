@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // A random-weight Llama checkpoint written as GGUF v3 (benchmark input, not a product feature): real shapes,
 // weights uniform in +-1/sqrt(cols) from a fixed seed, norms 1, every matrix (embedding and untied head
-// included) stored in one type (F32, F16, or a ggml block type quantized by our bit-exact quantizers). No
+// included) stored in one type (F32, F16, a ggml block type quantized by our bit-exact quantizers, or IQ4_XS
+// with random codes). No
 // vocabulary is stored: run it with --tokenizer (a 32000-token Llama 2 tokenizer.model for vocab 32000).
 #pragma once
 
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/quant/ggml/ggml_blocks.h"
 #include "core/quant/ggml/ggml_quantize.h"
 #include "core/tensor/dtype.h"
 #include "core/tensor/half.h"
@@ -126,7 +128,12 @@ inline bool writeRandomLlamaGguf(const std::string& path, const LlamaShape& c, q
                 const uint16_t hv = qs::floatToHalf(v[k]);
                 std::memcpy(bytes.data() + 2 * k, &hv, 2);
             }
-        else if (!qs::ggml::quantize(ty, v.data(), bytes.data(), int64_t(v.size())))
+        else if (ty == qs::DType::IQ4_XS) {
+            // No iq4_xs quantizer: random codes and 6-bit scales, a super-block scale giving |w| <~ 1/sqrt(cols).
+            const uint16_t d = qs::floatToHalf(1.0f / (std::sqrt(float(t.cols)) * 32.0f * 127.0f));
+            for (size_t k = 0; k < bytes.size(); ++k) bytes[k] = char(rng() & 0xFF);
+            for (size_t k = 0; k < bytes.size(); k += sizeof(qs::ggml::BlockIq4Xs)) std::memcpy(bytes.data() + k, &d, 2);
+        } else if (!qs::ggml::quantize(ty, v.data(), bytes.data(), int64_t(v.size())))
             return false;
         out.write(bytes.data(), std::streamsize(bytes.size()));
         written = offsets[i] + bytes.size();
