@@ -10,6 +10,9 @@
 // of 8; the lanes are summed as ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)); the last n % 8 products are added in
 // order with fma. A batch of one (decode) therefore equals the same token inside a prompt.
 //
+// The scalar path uses std::fma: one instruction where the build target has FMA (aarch64; x86-64 CPUs run the
+// AVX2 path), a slow library call on x86-64 CPUs without FMA (before Haswell), which keep exact results.
+//
 // Thread-safety: pure function; single-threaded (parallelism sits over row ranges, linear_weights.cpp).
 #pragma once
 
