@@ -180,7 +180,60 @@ std::string PackedLinearWeights::describe() const {
            ggml::actTypeName(m_kernel->act) + " activations";
 }
 
-std::shared_ptr<const LinearWeights> packedWeights(std::shared_ptr<const QuantizedTensor> tensor) {
+RtnLinearWeights::RtnLinearWeights(std::shared_ptr<const QuantizedTensor> tensor, std::shared_ptr<const Scheme> scheme,
+                                   const rtn::NativeLayout& layout, cpu::SimdLevel level)
+    : LinearWeights(tensor->rows, tensor->cols),
+      m_tensor(std::move(tensor)),
+      m_scheme(std::move(scheme)),
+      m_layout(layout),
+      m_level(level) {
+    QS_CHECK(cols() % m_layout.group == 0 && m_layout.group % 32 == 0 &&
+                 m_layout.recordBytes * uint64_t(rows()) == m_tensor->data.size(),
+             m_tensor->scheme + " tensor: packed size or group does not match the native RTN layout");
+    m_actRowBytes = ggml::activationBytes(ggml::ActType::Q8_0, cols());
+}
+
+size_t RtnLinearWeights::activationBytes(int64_t batch) const { return size_t(batch) * m_actRowBytes; }
+
+void RtnLinearWeights::prepareActivations(const float* x, int64_t batch, std::byte* act) const {
+    for (int64_t b = 0; b < batch; ++b)
+        ggml::quantizeActivations(ggml::ActType::Q8_0, x + b * cols(), act + size_t(b) * m_actRowBytes, cols());
+}
+
+void RtnLinearWeights::matmulPreparedRows(const std::byte* act, int64_t batch, float* y, int64_t r0, int64_t r1) const {
+    constexpr int64_t kColTile = 64;  // as PackedLinearWeights: activations in L2, one record at a time
+    const int64_t m = rows(), n = cols();
+    float out[4];
+    for (int64_t b0 = 0; b0 < batch; b0 += kColTile) {
+        const int64_t b1 = std::min(batch, b0 + kColTile);
+        for (int64_t r = r0; r < r1; ++r) {
+            const std::byte* w = m_tensor->data.data() + uint64_t(r) * m_layout.recordBytes;
+            for (int64_t b = b0; b < b1; b += 4) {
+                const int nc = int(std::min<int64_t>(4, b1 - b));
+                rtn::dot(m_layout, n, w, act + size_t(b) * m_actRowBytes, m_actRowBytes, nc, out, m_level);
+                for (int c = 0; c < nc; ++c) y[(b + c) * m + r] = out[c];
+            }
+        }
+    }
+}
+
+void RtnLinearWeights::matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const {
+    std::vector<std::byte> act(activationBytes(batch));
+    prepareActivations(x, batch, act.data());
+    matmulPreparedRows(act.data(), batch, y, r0, r1);
+}
+
+void RtnLinearWeights::copyRow(int64_t r, float* dst) const {
+    QS_CHECK(r >= 0 && r < rows(), "row " + std::to_string(r) + " of a " + m_tensor->scheme + " tensor");
+    m_scheme->dequantizeRows(*m_tensor, r, 1, dst);
+}
+
+std::string RtnLinearWeights::describe() const {
+    return m_tensor->scheme + ", native " + rtn::dotPathName(m_level) + " kernel with q8_0 activations";
+}
+
+std::shared_ptr<const LinearWeights> packedWeights(std::shared_ptr<const QuantizedTensor> tensor,
+                                                   std::shared_ptr<const Scheme> scheme) {
     for (int t = 0; t < int(DType::Count); ++t) {
         const DType d = DType(t);
         const std::string_view name = dtypeName(d);
@@ -196,6 +249,10 @@ std::shared_ptr<const LinearWeights> packedWeights(std::shared_ptr<const Quantiz
         const uint64_t owned = tensor->data.size();
         return std::make_shared<PackedLinearWeights>(tensor->rows, tensor->cols, d, view, std::move(tensor), owned);
     }
+    if (scheme && scheme->name() == tensor->scheme)
+        if (const auto layout = rtn::nativeLayout(*scheme, tensor->cols);
+            layout && layout->recordBytes * uint64_t(tensor->rows) == tensor->data.size())
+            return std::make_shared<RtnLinearWeights>(std::move(tensor), std::move(scheme), *layout);
     return nullptr;
 }
 

@@ -10,7 +10,8 @@
 //     next two decode;
 //   - QuantizedLinearWeights: keeps the packed QuantizedTensor and dequantizes blocks of rows on the fly
 //     through Scheme::dequantizeRows into a per-call scratch buffer (memory of the packed form, same numbers);
-//   - StoredLinearWeights: the same for a checkpoint tensor in its stored type (F16, ggml blocks, ...).
+//   - StoredLinearWeights: the same for a checkpoint tensor in its stored type (F16, ggml blocks, ...);
+//   - RtnLinearWeights: RTN int4 / int8_sym rows in their packed records with q8_0 activations (native).
 // The last two compute with exactly the values Scheme::dequantizeRows produces (the scheme's exact numerics:
 // `--dequant once|rows`), and the two give bit-identical results; the packed kernels differ from them by the
 // activation quantization (a bound in tests/core/test_kernels.cpp).
@@ -27,6 +28,7 @@
 #include <tbb/task_arena.h>
 
 #include "core/quant/ggml/ggml_vec_dot.h"
+#include "core/quant/rtn/rtn_vec_dot.h"
 #include "core/quant/scheme.h"
 #include "core/tensor/dtype.h"
 
@@ -162,8 +164,35 @@ private:
     size_t m_rowBytes, m_actRowBytes;
 };
 
-// The native kernel for a QuantizedTensor of a ggml scheme (q4_0, q4_K, ...), or null when its scheme has none.
-std::shared_ptr<const LinearWeights> packedWeights(std::shared_ptr<const QuantizedTensor> tensor);
+// An RTN-quantized tensor (int4 / int4_g<32k> / int8_sym ..., core/quant/rtn/rtn_vec_dot.h) run by the native RTN
+// kernel in its packed row records, activations quantized once per matmul to q8_0. `level` as above.
+class RtnLinearWeights final : public LinearWeights {
+public:
+    RtnLinearWeights(std::shared_ptr<const QuantizedTensor> tensor, std::shared_ptr<const Scheme> scheme,
+                     const rtn::NativeLayout& layout, cpu::SimdLevel level = cpu::simdLevel());
+
+    void matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const override;
+    void copyRow(int64_t r, float* dst) const override;
+    std::string describe() const override;
+    uint64_t ownedBytes() const override { return uint64_t(m_tensor->data.size()); }
+    uint64_t weightBytes() const override { return uint64_t(m_tensor->data.size()); }
+    int64_t rowGrain() const override { return 8; }
+    size_t activationBytes(int64_t batch) const override;
+    void prepareActivations(const float* x, int64_t batch, std::byte* act) const override;
+    void matmulPreparedRows(const std::byte* act, int64_t batch, float* y, int64_t r0, int64_t r1) const override;
+
+private:
+    std::shared_ptr<const QuantizedTensor> m_tensor;
+    std::shared_ptr<const Scheme> m_scheme;
+    rtn::NativeLayout m_layout;
+    cpu::SimdLevel m_level;
+    size_t m_actRowBytes;
+};
+
+// The native kernel for a QuantizedTensor of a ggml scheme (q4_0, q4_K, ...) or, given its scheme, of an RTN
+// layout with a native kernel (int4, int4_g128, int8_sym ...); null when there is none.
+std::shared_ptr<const LinearWeights> packedWeights(std::shared_ptr<const QuantizedTensor> tensor,
+                                                   std::shared_ptr<const Scheme> scheme = nullptr);
 
 // Dequantizes the whole tensor once (row blocks in parallel inside `arena`, or serially when null) into a
 // FloatLinearWeights that computes with exactly those values.

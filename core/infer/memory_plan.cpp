@@ -35,7 +35,7 @@ uint64_t convertedBytesOf(const TensorInfo& t, const QuantizedWeightMap* quantiz
     if (quantized) {
         if (auto it = quantized->find(index); it != quantized->end()) {
             if (mode == Q::PerRowBlock) return 0;
-            if (mode == Q::Native && (packedWeights(it->second.tensor) || nonNativePacked)) return 0;
+            if (mode == Q::Native && (packedWeights(it->second.tensor, it->second.scheme) || nonNativePacked)) return 0;
             return floatBytes;
         }
     }

@@ -52,7 +52,7 @@ public:
                                  std::to_string(qw.tensor->cols) + "], expected [" + std::to_string(rows) + ", " +
                                  std::to_string(cols) + "]"};
                 if (m_options.quantized == WeightLoadOptions::Quantized::Native)
-                    if (auto packed = packedWeights(qw.tensor)) return packed;
+                    if (auto packed = packedWeights(qw.tensor, qw.scheme)) return packed;
                 if (perRowBlock())
                     return std::shared_ptr<const LinearWeights>(std::make_shared<QuantizedLinearWeights>(qw.tensor, qw.scheme));
                 return dequantizeOnce(*qw.tensor, *qw.scheme, m_arena);

@@ -262,6 +262,79 @@ private slots:
         }
     }
 
+    // RTN layouts with a native kernel (core/quant/rtn/rtn_vec_dot.h): the AVX2 path equals the scalar reference
+    // bit for bit, and the scalar reference stays within the q8_0 activation-quantization bound (as above) of
+    // the dequantized weights dotted with the float activations in double. Layouts without a kernel are refused
+    // by nativeLayout and stay on the dequantizing path.
+    void rtnNative_pathsEqualScalarAndStayWithinBound_data() {
+        QTest::addColumn<QString>("scheme");
+        for (const char* s : {"int4", "int4_g32", "int4_g128_sym", "int8_sym", "int8_g64_sym"}) QTest::newRow(s) << s;
+    }
+    void rtnNative_pathsEqualScalarAndStayWithinBound() {
+        QFETCH(QString, scheme);
+        const auto sch = findScheme(scheme.toStdString());
+        QVERIFY(sch);
+        auto w = gaussian(size_t(kRows * kCols), 21);
+        w[5] = 9.0f;  // one outlier weight: its group's scale is large
+        auto q = sch->quantize(w, kRows, kCols, "w");
+        QVERIFY2(q.ok(), q ? "" : q.message().c_str());
+        auto tensor = std::make_shared<QuantizedTensor>(std::move(q.value()));
+        std::vector<float> values(size_t(kRows * kCols));
+        sch->dequantizeRows(*tensor, 0, kRows, values.data());
+        const auto layout = rtn::nativeLayout(*sch, kCols);
+        QVERIFY(layout.has_value());
+        auto x = gaussian(size_t(kBatch * kCols), 22);
+        x[40] = 30.0f;
+        const RtnLinearWeights ref(tensor, sch, *layout, cpu::SimdLevel::Scalar);
+        QVERIFY(ref.describe().find("native scalar") != std::string::npos);
+        const auto expected = product(ref, x);
+        for (int64_t b = 0; b < kBatch; ++b)
+            for (int64_t r = 0; r < kRows; ++r) {
+                double exact = 0, actErr = 0, magnitude = 0;
+                for (int64_t i0 = 0; i0 < kCols; i0 += 32) {
+                    double amax = 0;
+                    for (int64_t i = i0; i < i0 + 32; ++i) amax = std::max(amax, std::fabs(double(x[size_t(b * kCols + i)])));
+                    const double e = amax / 127.0 * (0.5 + 127.0 / 2048.0);
+                    for (int64_t i = i0; i < i0 + 32; ++i) {
+                        const double wi = values[size_t(r * kCols + i)], xi = x[size_t(b * kCols + i)];
+                        exact += wi * xi;
+                        actErr += std::fabs(wi) * e;
+                        magnitude += std::fabs(wi) * (std::fabs(xi) + e);
+                    }
+                }
+                const double bound = actErr + (kCols / 32.0 + 8) * std::ldexp(1.0, -24) * magnitude * 1.01;
+                const double got = expected[size_t(b * kRows + r)];
+                QVERIFY2(std::fabs(got - exact) <= bound,
+                         qPrintable(QString("row %1 column %2: %3 vs %4, bound %5").arg(r).arg(b).arg(got).arg(exact).arg(bound)));
+            }
+        if (cpu::canRun(cpu::SimdLevel::Avx2)) {
+            const RtnLinearWeights simd(tensor, sch, *layout, cpu::SimdLevel::Avx2);
+            const auto got = product(simd, x);
+            QVERIFY2(std::memcmp(got.data(), expected.data(), got.size() * sizeof(float)) == 0,
+                     qPrintable(QString::fromStdString(simd.describe()) + " differs from the scalar reference"));
+        } else {
+            qInfo("%s: SIMD path skipped on this machine: avx2", qPrintable(scheme));
+        }
+        // The engine picks it in native mode; the embedding row decodes to the dequantized values.
+        const auto native = packedWeights(tensor, sch);
+        QVERIFY(native && native->describe().find("native") != std::string::npos);
+        std::vector<float> row(kCols);
+        native->copyRow(2, row.data());
+        QVERIFY(std::memcmp(row.data(), values.data() + 2 * kCols, kCols * sizeof(float)) == 0);
+    }
+
+    void rtnNative_layoutsWithoutKernelStayDequantized() {
+        for (const char* name : {"int8", "int3_g64", "int4_col", "int4_tensor", "int4_g16", "int5_g32"}) {
+            const auto sch = findScheme(name);
+            QVERIFY(sch);
+            QVERIFY2(!rtn::nativeLayout(*sch, kCols), name);
+            auto q = sch->quantize(gaussian(size_t(kRows * kCols), 23), kRows, kCols, "w");
+            QVERIFY(q.ok());
+            QVERIFY2(!packedWeights(std::make_shared<QuantizedTensor>(std::move(q.value())), sch), name);
+        }
+        QVERIFY(!rtn::nativeLayout(*findScheme("int4"), 48));  // a row of 48: not whole q8_0 blocks of 32
+    }
+
     void nativeProduct_doesNotDependOnThreads() {
         const Packed p = pack(DType::Q4_0, gaussian(size_t(512 * 256), 8));
         const auto x = gaussian(size_t(9 * 256), 9);
@@ -283,6 +356,7 @@ private slots:
         QTest::newRow("Q4_K_M gguf") << "models/stories260K-gguf/stories260K-Q4_K_M.gguf" << "" << 0.002 << 0.97;
         QTest::newRow("q8_0 map") << "models/stories260K-llama2c/stories260K.bin" << "q8_0" << 0.002 << 0.97;
         QTest::newRow("q4_0 map") << "models/stories260K-llama2c/stories260K.bin" << "q4_0" << 0.002 << 0.97;
+        QTest::newRow("int4_g32 map") << "models/stories260K-llama2c/stories260K.bin" << "int4_g32" << 0.002 << 0.97;
     }
     void stories260K_nativeStaysCloseToFloatPath() {
         QFETCH(QString, model);

@@ -25,6 +25,7 @@
 #include "core/quant/bit_pack.h"
 #include "core/quant/chunked_scheme.h"
 #include "core/quant/rtn/rtn_kernels.h"
+#include "core/quant/rtn/rtn_vec_dot.h"
 #include "core/quant/scheme_family.h"
 #include "core/tensor/half.h"
 #include "core/util/check.h"
@@ -366,6 +367,23 @@ Result<std::shared_ptr<const Scheme>> parseRtn(std::string_view name) {
     return std::shared_ptr<const Scheme>(std::make_shared<RtnScheme>(p));
 }
 }  // namespace
+
+namespace rtn {
+std::optional<NativeLayout> nativeLayout(const Scheme& scheme, int64_t cols) {
+    const auto* r = dynamic_cast<const RtnScheme*>(&scheme);
+    if (!r || !r->rowWise() || cols <= 0 || !r->rejectReason(1, cols).empty()) return std::nullopt;
+    const RtnParams& p = r->params();
+    if (!(p.bits == 4 || (p.bits == 8 && p.symmetric))) return std::nullopt;
+    NativeLayout l;
+    l.bits = p.bits;
+    l.group = cols / r->groupsPerRow(cols);
+    l.symmetric = p.symmetric;
+    if (l.group % 32 != 0) return std::nullopt;
+    l.codeBytes = r->rowCodeBytes(cols);
+    l.recordBytes = r->rowRecordBytes(cols);
+    return l;
+}
+}  // namespace rtn
 
 SchemeFamily rtnSchemeFamily() {
     SchemeFamily f;
