@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "app/cli/infer_setup.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <limits>
 #include <thread>
 
 #include "core/infer/memory_plan.h"
@@ -13,6 +16,25 @@ namespace qscli {
 std::set<std::string> inferenceValueOptions(std::set<std::string> more) {
     more.insert({"tokenizer", "threads", "map", "rule", "dequant"});
     return more;
+}
+
+int parseSampling(const std::string& command, Args& args, double defaultTemperature, double defaultTopP,
+                  qs::SamplerOptions& out) {
+    const long long clockSeed = std::chrono::system_clock::now().time_since_epoch().count() & 0x7FFFFFFF;
+    const auto temperature = args.number("temperature", defaultTemperature);
+    const auto seed = args.integer("seed", clockSeed);
+    const auto topK = args.integer("top-k", 0);
+    const auto topP = args.number("top-p", defaultTopP);
+    const auto penalty = args.number("repeat-penalty", 1.0);
+    if (!temperature || !seed || !topK || !topP || !penalty) return fail(command, args.error(), kExitUsage);
+    if (*seed < 0) return fail(command, "--seed must be >= 0", kExitUsage);
+    out.temperature = float(*temperature);
+    out.seed = uint64_t(*seed);
+    out.topK = int(std::clamp<long long>(*topK, -1, std::numeric_limits<int>::max()));  // > vocabulary = all
+    out.topP = float(*topP);
+    out.repetitionPenalty = float(*penalty);
+    if (auto e = qs::samplerOptionsError(out); !e.empty()) return fail(command, "--" + e, kExitUsage);
+    return kExitOk;
 }
 
 int openInference(const std::string& command, Args& args, int maxContext, InferenceSetup& out) {

@@ -12,6 +12,7 @@
 
 #include "app/cli/args.h"
 #include "core/infer/inference_model.h"
+#include "core/infer/sampler.h"
 
 namespace qscli {
 
@@ -24,6 +25,12 @@ inline constexpr const char* kInferenceOptionsHelp =
     "                        block of rows at every use (packed memory, exact numerics, slow)\n"
     "  --tokenizer PATH      use this tokenizer instead of the one found with the model\n"
     "  --threads N           worker threads (default: all cores)\n";
+
+// The sampling options of generate and chat: --temperature, --seed (default: from the clock), --top-k, --top-p,
+// --repeat-penalty, with the command's defaults for temperature and top-p. On a bad value prints the message and
+// returns the usage exit code; otherwise fills `out` and returns kExitOk.
+int parseSampling(const std::string& command, Args& args, double defaultTemperature, double defaultTopP,
+                  qs::SamplerOptions& out);
 
 // Options every inference command accepts (value options).
 std::set<std::string> inferenceValueOptions(std::set<std::string> more);

@@ -110,6 +110,37 @@ private slots:
         QCOMPARE(plain.out, "Once upon a time" + QByteArray::fromStdString(json::parse(js.out.toStdString())["text"].get<std::string>()) + "\n");
     }
 
+    // A GGUF whose tokenizer.ggml.add_bos_token is false gets no BOS before the prompt (llama.cpp's
+    // llama_tokenize with add_special follows the key); the same file with the key true gets BOS 1.
+    void generate_followsGgufAddBosToken() {
+        QS_REQUIRE_ASSET(path, "archref/models/llama3/llama3-f32.gguf");
+        QTemporaryDir dir;
+        QFile in(path);
+        QVERIFY(in.open(QIODevice::ReadOnly));
+        QByteArray bytes = in.readAll();
+        const QByteArray key = "tokenizer.ggml.add_bos_token";
+        const qsizetype at = bytes.indexOf(key);
+        QVERIFY(at > 0);
+        const qsizetype typeAt = at + key.size(), valueAt = typeAt + 4;
+        QCOMPARE(int(bytes[typeAt]), 7);  // GGUF_TYPE_BOOL, then one byte
+        QCOMPARE(int(bytes[valueAt]), 1);
+        bytes[valueAt] = 0;
+        const QString patched = dir.filePath("nobos.gguf");
+        QFile out(patched);
+        QVERIFY(out.open(QIODevice::WriteOnly) && out.write(bytes) == bytes.size());
+        out.close();
+        for (const auto& [file, first] : {std::pair{QString(path), 1}, std::pair{patched, -1}}) {
+            auto r = runCli({"generate", file, "--prompt", "Once upon a time", "--steps", "1", "--temperature", "0", "--json"});
+            QVERIFY2(r.exitCode == 0 && !r.crashed, r.err.constData());
+            const auto ids = json::parse(r.out.toStdString())["prompt_ids"].get<std::vector<int>>();
+            QVERIFY(!ids.empty());
+            QVERIFY2(first == 1 ? ids.front() == 1 : ids.front() != 1, r.out.constData());
+        }
+        auto empty = runCli({"generate", patched, "--prompt", "", "--steps", "1", "--temperature", "0"});
+        QCOMPARE(empty.exitCode, 1);
+        QVERIFY(empty.err.contains("adds no BOS"));
+    }
+
     void ppl_jsonHasTheRequiredKeys() {
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
         QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
@@ -314,6 +345,29 @@ private slots:
         QCOMPARE(usage.exitCode, 2);
         auto unknown = runCli({"ppl", path, "--txt", "x"});
         QCOMPARE(unknown.exitCode, 2);
+    }
+
+    // Sampling options that make no sense are refused by name before the model loads, by generate and chat alike.
+    void sampling_refusesBadValues_data() {
+        QTest::addColumn<QStringList>("option");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("negative top-k") << QStringList{"--top-k", "-3"} << "--top-k must be >= 0";
+        QTest::newRow("top-p 0") << QStringList{"--top-p", "0"} << "--top-p must be in (0, 1]";
+        QTest::newRow("top-p above 1") << QStringList{"--top-p", "1.5"} << "--top-p must be in (0, 1]";
+        QTest::newRow("negative temperature") << QStringList{"--temperature", "-1"} << "--temperature must be";
+        QTest::newRow("penalty 0") << QStringList{"--repeat-penalty", "0"} << "--repeat-penalty must be";
+        QTest::newRow("negative seed") << QStringList{"--seed", "-1"} << "--seed must be >= 0";
+    }
+    void sampling_refusesBadValues() {
+        QFETCH(QStringList, option);
+        QFETCH(QString, message);
+        QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
+        for (const QString cmd : {"generate", "chat"}) {
+            auto r = runCli(QStringList{cmd, path, "--steps", "2"} + option);
+            QCOMPARE(r.exitCode, 2);
+            QVERIFY(!r.crashed);
+            QVERIFY2(r.err.contains(message.toUtf8()), r.err.constData());
+        }
     }
 };
 
