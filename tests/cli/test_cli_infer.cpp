@@ -141,6 +141,26 @@ private slots:
         QVERIFY(empty.err.contains("adds no BOS"));
     }
 
+    // --tokenizer takes a folder (its tokenizer.json / tokenizer.model / tokenizer.bin) or a GGUF file (its
+    // vocabulary) as well as a tokenizer file; the ids are the ones the model's own tokenizer gives.
+    void generate_tokenizerOptionTakesFolderOrGguf() {
+        QS_REQUIRE_ASSET(gguf, "archref/models/llama3/llama3-f32.gguf");
+        QS_REQUIRE_ASSET(folder, "archref/models/llama3/hf");
+        const QStringList base{"generate", gguf, "--prompt", "Once upon a time", "--steps", "0", "--json"};
+        auto own = runCli(base);
+        QVERIFY2(own.exitCode == 0, own.err.constData());
+        const auto ids = json::parse(own.out.toStdString())["prompt_ids"];
+        for (const QString& t : {QString(folder), QString(folder) + "/tokenizer.model", QString(gguf)}) {
+            auto r = runCli(base + QStringList{"--tokenizer", t});
+            QVERIFY2(r.exitCode == 0 && !r.crashed, r.err.constData());
+            QVERIFY(json::parse(r.out.toStdString())["prompt_ids"] == ids);
+        }
+        QTemporaryDir empty;
+        auto none = runCli(base + QStringList{"--tokenizer", empty.path()});
+        QCOMPARE(none.exitCode, 1);
+        QVERIFY(none.err.contains("holds no tokenizer.json"));
+    }
+
     void ppl_jsonHasTheRequiredKeys() {
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
         QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
