@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli/commands.h"
+#include "core/io/utf8.h"
 #include "app/cli/infer_setup.h"
 #include "core/infer/perplexity.h"
 
@@ -56,6 +57,9 @@ int runPpl(int argc, char** argv, int first) {
     std::ostringstream ss;
     ss << in.rdbuf();
     const std::string text = ss.str();
+    if (auto bad = qs::io::firstInvalidUtf8(text))
+        std::fprintf(stderr, "quantscope-cli ppl: warning: %s is not valid UTF-8 (byte %zu); the tokenizer is given its bytes as they are\n",
+                     textPath->c_str(), *bad);
 
     InferenceSetup setup;
     if (int rc = openInference("ppl", args, 0, setup); rc != kExitOk) return rc;

@@ -174,6 +174,27 @@ private slots:
         QVERIFY(!j.contains("kld"));  // no map, nothing to compare against
     }
 
+    // A text that is not UTF-8 is scored (the tokenizer takes bytes, as llama.cpp's does) but named on stderr
+    // with the offset of its first bad byte.
+    void ppl_warnsAboutInvalidUtf8() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
+        QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
+        QFile f(text);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QByteArray bytes = f.readAll();
+        QTemporaryDir dir;
+        const QString bad = dir.filePath("bad.txt");
+        QFile out(bad);
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        out.write(bytes.left(100) + "\xC3\x28" + bytes.mid(100));
+        out.close();
+        auto r = runCli({"ppl", path, "--text", bad, "--protocol", "gptq", "--ctx", "128", "--json"});
+        QVERIFY2(r.exitCode == 0 && !r.crashed, r.err.constData());
+        QVERIFY2(r.err.contains("is not valid UTF-8 (byte 100)"), r.err.constData());
+        auto clean = runCli({"ppl", path, "--text", text, "--protocol", "gptq", "--ctx", "128", "--json"});
+        QVERIFY(!clean.err.contains("UTF-8"));
+    }
+
     // --map / --rule quantize the model first; ppl then reports the comparison with the unquantized model.
     void ppl_withMapOrRuleReportsKldAndTop1() {
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
