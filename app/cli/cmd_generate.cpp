@@ -72,7 +72,7 @@ int runGenerate(int argc, char** argv, int first) {
         std::string text;
         for (int id : r->tokens) text += tok.piece(id);
         const nlohmann::json j = {{"prompt_ids", tokens}, {"ids", r->tokens}, {"text", text},
-                                  {"stop_reason", std::string(qs::stopName(r->stop))}, {"seed", sampling.seed}};
+                                  {"stop_reason", std::string(qs::stopName(r->stop))}, {"seed", sampling.seed}, {"warnings", setup.warnings}};
         // Invalid UTF-8 (a character cut by the step limit) is replaced rather than refused.
         std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     }

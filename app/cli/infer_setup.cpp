@@ -68,16 +68,20 @@ int openInference(const std::string& command, Args& args, int maxContext, Infere
     auto m = qs::openInferenceModel(args.positional()[0], options, out.arena.get());
     if (!m) return fail(command, m.message());
     out.model = std::move(m.value());
-    for (const auto& w : out.model.warnings) std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), w.c_str());
+    auto warn = [&](const std::string& w) {
+        std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), w.c_str());
+        out.warnings.push_back(w);
+    };
+    for (const auto& w : out.model.warnings) warn(w);  // the checkpoint's and the tokenizer's
     out.weights = out.model.weights;
     if (!quantize) return kExitOk;
 
     auto q = qs::quantizeForInference(*out.model.checkpoint, out.model.info, map, out.arena.get());
     if (!q) return fail(command, q.message());
-    for (const auto& w : q->warnings) std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), w.c_str());
+    for (const auto& w : q->warnings) warn(w);
     auto plan = qs::planWeightMemory(*out.model.checkpoint, out.model.info, &q->tensors, options.weights);
     if (!plan) return fail(command, plan.message());
-    if (!plan->warning.empty()) std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), plan->warning.c_str());
+    if (!plan->warning.empty()) warn(plan->warning);
     auto w = qs::loadModelWeights(*out.model.checkpoint, out.model.info, &q->tensors, plan->options, out.arena.get());
     if (!w) return fail(command, w.message());
     out.weights = std::move(w.value());

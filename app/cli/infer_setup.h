@@ -7,6 +7,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <tbb/task_arena.h>
 
@@ -41,11 +42,12 @@ struct InferenceSetup {
     std::shared_ptr<const qs::ModelWeights> weights;  // what runs: quantized when a map or rule was given
     bool quantized = false;                           // then model.weights is the unquantized reference
     int threads = 1;
+    std::vector<std::string> warnings;  // model, tokenizer, quantization and memory warnings (also on stderr)
 };
 
 // Parses --threads, --tokenizer, --map and --rule, opens the single positional MODEL, loads it and quantizes
 // it when asked. On failure prints the message and returns the exit code; on success returns kExitOk.
-// Warnings and a one-line quantization summary go to stderr.
+// Warnings (also kept in out.warnings, for --json) and a one-line quantization summary go to stderr.
 int openInference(const std::string& command, Args& args, int maxContext, InferenceSetup& out);
 
 }  // namespace qscli

@@ -4,6 +4,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -88,6 +89,7 @@ private slots:
         QVERIFY2(whole.exitCode == 0 && !whole.crashed, whole.err.constData());
         const json w = json::parse(whole.out.toStdString());  // nothing but the object on stdout
         QVERIFY(w["prompt_ids"] == json::array({1}));
+        QVERIFY(w["warnings"] == json::array());  // model, tokenizer and quantization warnings go here
         QCOMPARE(QByteArray::fromStdString(w["text"].get<std::string>()), f.readAll());
         const std::string reason = w["stop_reason"].get<std::string>();
         const auto ids = w["ids"].get<std::vector<int>>();
@@ -191,6 +193,9 @@ private slots:
         auto r = runCli({"ppl", path, "--text", bad, "--protocol", "gptq", "--ctx", "128", "--json"});
         QVERIFY2(r.exitCode == 0 && !r.crashed, r.err.constData());
         QVERIFY2(r.err.contains("is not valid UTF-8 (byte 100)"), r.err.constData());
+        const auto warnings = json::parse(r.out.toStdString())["warnings"];  // and in the JSON
+        QVERIFY(std::any_of(warnings.begin(), warnings.end(),
+                            [](const json& w) { return w.get<std::string>().find("not valid UTF-8") != std::string::npos; }));
         auto clean = runCli({"ppl", path, "--text", text, "--protocol", "gptq", "--ctx", "128", "--json"});
         QVERIFY(!clean.err.contains("UTF-8"));
     }
