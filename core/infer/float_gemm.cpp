@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Scalar reference and x86 register-tiled paths of gemmF32 (numeric contract in float_gemm.h). The x86 paths
-// are compiled under target pragmas (never -march) and chosen at run time. Every fused multiply-add is explicit
-// (std::fma or an FMA intrinsic); the sums that follow are plain additions in the contract's order.
+// are compiled under target pragmas (never -march) and chosen at run time. Every fused multiply-add is
+// explicit (std::fma or an FMA intrinsic); the sums that follow are plain additions in the contract's order.
 #include "core/infer/float_gemm.h"
 
 #include <algorithm>
@@ -39,8 +39,8 @@ float dotRef(const float* w, const float* x, int64_t n) {
     return addTail(laneSum(lanes), w, x, n8, n);
 }
 
-void gemmScalar(const float* w, int64_t ldw, int64_t nRows, const float* x, int64_t batch, int64_t n, float* y,
-                int64_t ldy) {
+void gemmScalar(const float* w, int64_t ldw, int64_t nRows, const float* x, int64_t batch, int64_t n,
+                float* y, int64_t ldy) {
     for (int64_t b0 = 0; b0 < batch; b0 += kTokenBlock)
         for (int64_t r = 0; r < nRows; ++r)
             for (int64_t b = b0; b < std::min(batch, b0 + kTokenBlock); ++b)
@@ -54,7 +54,7 @@ void gemmScalar(const float* w, int64_t ldw, int64_t nRows, const float* x, int6
 
 inline float hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));  // t_k = l_k + l_{k+4}
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));                                          // t0+t2, t1+t3
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));                                         // t0+t2, t1+t3
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
 
@@ -62,29 +62,30 @@ inline float hsum8(__m256 v) {
 template <int R, int T>
 void tileAvx2(const float* w, int64_t ldw, const float* x, int64_t n, int64_t n8, float* y, int64_t ldy) {
     __m256 acc[R][T];
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
-        #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < n8; i += 8) {
         __m256 wv[R];
-        #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int r = 0; r < R; ++r) wv[r] = _mm256_loadu_ps(w + r * ldw + i);
-        #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int t = 0; t < T; ++t) {
             const __m256 xv = _mm256_loadu_ps(x + t * n + i);
-            #pragma GCC unroll 8
+#pragma GCC unroll 8
             for (int r = 0; r < R; ++r) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
         }
     }
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
-        #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int t = 0; t < T; ++t) y[t * ldy + r] = addTail(hsum8(acc[r][t]), w + r * ldw, x + t * n, n8, n);
 }
 
 template <int R>
-void rowTileAvx2(const float* w, int64_t ldw, const float* x, int64_t nTok, int64_t n, float* y, int64_t ldy) {
+void rowTileAvx2(const float* w, int64_t ldw, const float* x, int64_t nTok, int64_t n, float* y,
+                 int64_t ldy) {
     const int64_t n8 = n / 8 * 8;
     int64_t b = 0;
     for (; b + 3 <= nTok; b += 3) tileAvx2<R, 3>(w, ldw, x + b * n, n, n8, y + b * ldy, ldy);
@@ -101,10 +102,17 @@ void gemmAvx2(const float* w, int64_t ldw, int64_t nRows, const float* x, int64_
         int64_t r = 0;
         for (; r + 4 <= nRows; r += 4) rowTileAvx2<4>(w + r * ldw, ldw, xb, nTok, n, yb + r, ldy);
         switch (nRows - r) {
-            case 3: rowTileAvx2<3>(w + r * ldw, ldw, xb, nTok, n, yb + r, ldy); break;
-            case 2: rowTileAvx2<2>(w + r * ldw, ldw, xb, nTok, n, yb + r, ldy); break;
-            case 1: rowTileAvx2<1>(w + r * ldw, ldw, xb, nTok, n, yb + r, ldy); break;
-            default: break;
+            case 3:
+                rowTileAvx2<3>(w + r * ldw, ldw, xb, nTok, n, yb + r, ldy);
+                break;
+            case 2:
+                rowTileAvx2<2>(w + r * ldw, ldw, xb, nTok, n, yb + r, ldy);
+                break;
+            case 1:
+                rowTileAvx2<1>(w + r * ldw, ldw, xb, nTok, n, yb + r, ldy);
+                break;
+            default:
+                break;
         }
     }
 }
@@ -118,9 +126,9 @@ void gemmAvx2(const float* w, int64_t ldw, int64_t nRows, const float* x, int64_
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
-// Two tokens per 512-bit register: the activations of a token pair are packed as [x0[i..i+8) | x1[i..i+8)] per
-// step of 8, and each weight row's eight values are broadcast to both halves, so each half accumulates one
-// output's eight lanes exactly as the 256-bit path does.
+// Two tokens per 512-bit register: the activations of a token pair are packed as [x0[i..i+8) | x1[i..i+8)]
+// per step of 8, and each weight row's eight values are broadcast to both halves, so each half accumulates
+// one output's eight lanes exactly as the 256-bit path does.
 inline float hsum8Avx512(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -129,33 +137,34 @@ inline float hsum8Avx512(__m256 v) {
 
 // packed: P token pairs of n8 * 2 floats; tokens 2p, 2p+1 of the tile (the second absent when nTok is odd).
 template <int R, int P>
-void tileAvx512(const float* w, int64_t ldw, const float* packed, const float* x, int nTok, int64_t n, int64_t n8,
-                float* y, int64_t ldy) {
+void tileAvx512(const float* w, int64_t ldw, const float* packed, const float* x, int nTok, int64_t n,
+                int64_t n8, float* y, int64_t ldy) {
     __m512 acc[R][P];
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
-        #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int p = 0; p < P; ++p) acc[r][p] = _mm512_setzero_ps();
     for (int64_t i = 0; i < n8; i += 8) {
         __m512 wv[R];
-        #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int r = 0; r < R; ++r) wv[r] = _mm512_broadcast_f32x8(_mm256_loadu_ps(w + r * ldw + i));
-        #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int p = 0; p < P; ++p) {
             const __m512 xv = _mm512_loadu_ps(packed + p * 2 * n8 + 2 * i);
-            #pragma GCC unroll 8
+#pragma GCC unroll 8
             for (int r = 0; r < R; ++r) acc[r][p] = _mm512_fmadd_ps(wv[r], xv, acc[r][p]);
         }
     }
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
-        #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int p = 0; p < P; ++p) {
             const int t0 = 2 * p;
-            y[t0 * ldy + r] = addTail(hsum8Avx512(_mm512_castps512_ps256(acc[r][p])), w + r * ldw, x + t0 * n, n8, n);
+            y[t0 * ldy + r] =
+                addTail(hsum8Avx512(_mm512_castps512_ps256(acc[r][p])), w + r * ldw, x + t0 * n, n8, n);
             if (t0 + 1 < nTok)
-                y[(t0 + 1) * ldy + r] = addTail(hsum8Avx512(_mm512_extractf32x8_ps(acc[r][p], 1)), w + r * ldw,
-                                                x + (t0 + 1) * n, n8, n);
+                y[(t0 + 1) * ldy + r] = addTail(hsum8Avx512(_mm512_extractf32x8_ps(acc[r][p], 1)),
+                                                w + r * ldw, x + (t0 + 1) * n, n8, n);
         }
 }
 
@@ -168,13 +177,16 @@ void rowTileAvx512(const float* w, int64_t ldw, const float* packed, const float
         tileAvx512<R, kPairs>(w, ldw, packed + b * n8, x + b * n, 2 * kPairs, n, n8, y + b * ldy, ldy);
     const int rest = int(nTok - b);
     const float* pk = packed + b * n8;
-    if (rest > 4) tileAvx512<R, 3>(w, ldw, pk, x + b * n, rest, n, n8, y + b * ldy, ldy);
-    else if (rest > 2) tileAvx512<R, 2>(w, ldw, pk, x + b * n, rest, n, n8, y + b * ldy, ldy);
-    else if (rest > 0) tileAvx512<R, 1>(w, ldw, pk, x + b * n, rest, n, n8, y + b * ldy, ldy);
+    if (rest > 4)
+        tileAvx512<R, 3>(w, ldw, pk, x + b * n, rest, n, n8, y + b * ldy, ldy);
+    else if (rest > 2)
+        tileAvx512<R, 2>(w, ldw, pk, x + b * n, rest, n, n8, y + b * ldy, ldy);
+    else if (rest > 0)
+        tileAvx512<R, 1>(w, ldw, pk, x + b * n, rest, n, n8, y + b * ldy, ldy);
 }
 
-void gemmAvx512(const float* w, int64_t ldw, int64_t nRows, const float* x, int64_t batch, int64_t n, float* y,
-                int64_t ldy) {
+void gemmAvx512(const float* w, int64_t ldw, int64_t nRows, const float* x, int64_t batch, int64_t n,
+                float* y, int64_t ldy) {
     const int64_t n8 = n / 8 * 8;
     thread_local std::vector<float> packedBuffer;
     // One token-block's pairs (an odd last token pairs with zeros); grows, never shrinks.
@@ -193,12 +205,20 @@ void gemmAvx512(const float* w, int64_t ldw, int64_t nRows, const float* x, int6
         }
         float* yb = y + b0 * ldy;
         int64_t r = 0;
-        for (; r + 4 <= nRows; r += 4) rowTileAvx512<4>(w + r * ldw, ldw, packed, xb, nTok, n, n8, yb + r, ldy);
+        for (; r + 4 <= nRows; r += 4)
+            rowTileAvx512<4>(w + r * ldw, ldw, packed, xb, nTok, n, n8, yb + r, ldy);
         switch (nRows - r) {
-            case 3: rowTileAvx512<3>(w + r * ldw, ldw, packed, xb, nTok, n, n8, yb + r, ldy); break;
-            case 2: rowTileAvx512<2>(w + r * ldw, ldw, packed, xb, nTok, n, n8, yb + r, ldy); break;
-            case 1: rowTileAvx512<1>(w + r * ldw, ldw, packed, xb, nTok, n, n8, yb + r, ldy); break;
-            default: break;
+            case 3:
+                rowTileAvx512<3>(w + r * ldw, ldw, packed, xb, nTok, n, n8, yb + r, ldy);
+                break;
+            case 2:
+                rowTileAvx512<2>(w + r * ldw, ldw, packed, xb, nTok, n, n8, yb + r, ldy);
+                break;
+            case 1:
+                rowTileAvx512<1>(w + r * ldw, ldw, packed, xb, nTok, n, n8, yb + r, ldy);
+                break;
+            default:
+                break;
         }
     }
 }

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The float32 matrix product of the forward pass (FloatLinearWeights and the dequantize-per-row-block paths of
-// linear_weights.h): y[b, r] = dot(W[r, :], x[b, :]) for a block of weight rows and a batch of activation rows.
-// The prompt (many tokens) is a register-tiled GEMM: each micro-kernel keeps 4 weight rows x 3 tokens (AVX2) or
-// 4 weight rows x 6 tokens (AVX-512, two tokens per 512-bit register) of accumulators, so a weight row loaded
-// from cache serves several tokens; token blocks keep the activations in L2 while the weight rows stream.
+// The float32 matrix product of the forward pass (FloatLinearWeights and the dequantize-per-row-block paths
+// of linear_weights.h): y[b, r] = dot(W[r, :], x[b, :]) for a block of weight rows and a batch of activation
+// rows. The prompt (many tokens) is a register-tiled GEMM: each micro-kernel keeps 4 weight rows x 3 tokens
+// (AVX2) or 4 weight rows x 6 tokens (AVX-512, two tokens per 512-bit register) of accumulators, so a weight
+// row loaded from cache serves several tokens; token blocks keep the activations in L2 while the weight rows
+// stream.
 //
 // Numerics (every path, tile shape, batch size and thread count gives the same bits): each output is the dot
-// product over n values with eight float lanes: lane k accumulates fma(w[i + k], x[i + k], lane) for i in steps
-// of 8; the lanes are summed as ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)); the last n % 8 products are added in
-// order with fma. A batch of one (decode) therefore equals the same token inside a prompt.
+// product over n values with eight float lanes: lane k accumulates fma(w[i + k], x[i + k], lane) for i in
+// steps of 8; the lanes are summed as ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)); the last n % 8 products are
+// added in order with fma. A batch of one (decode) therefore equals the same token inside a prompt.
 //
 // The scalar path uses std::fma: one instruction where the build target has FMA (aarch64; x86-64 CPUs run the
 // AVX2 path), a slow library call on x86-64 CPUs without FMA (before Haswell), which keep exact results.

@@ -32,7 +32,8 @@ inline int groupZero(const NativeLayout& l, const std::byte* w, int64_t groups, 
     return l.bits == 8 ? z[g] : (z[g / 2] >> (4 * (g % 2))) & 15;
 }
 
-// q - z of the 32 values of block ib in activation order (LSB-first codes: value 2j in the low nibble of byte j).
+// q - z of the 32 values of block ib in activation order (LSB-first codes: value 2j in the low nibble of byte
+// j).
 inline void blockValues(const NativeLayout& l, const std::byte* w, int64_t ib, int z, int8_t* v) {
     const auto* c = reinterpret_cast<const uint8_t*>(w);
     if (l.bits == 8) {
@@ -62,7 +63,8 @@ float dotRef(const NativeLayout& l, int64_t n, const std::byte* w, const BlockQ8
             }
         }
     }
-    const float t0 = lanes[0] + lanes[4], t1 = lanes[1] + lanes[5], t2 = lanes[2] + lanes[6], t3 = lanes[3] + lanes[7];
+    const float t0 = lanes[0] + lanes[4], t1 = lanes[1] + lanes[5], t2 = lanes[2] + lanes[6],
+                t3 = lanes[3] + lanes[7];
     return (t0 + t2) + (t1 + t3);
 }
 
@@ -79,15 +81,18 @@ inline float hsumLanes(__m256 v) {
 // The 32 codes of block ib in activation order, minus z, as signed bytes.
 inline __m256i blockValuesAvx2(const NativeLayout& l, const uint8_t* c, int64_t ib, int z) {
     if (l.bits == 8)
-        return _mm256_sub_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + 32 * ib)), _mm256_set1_epi8(char(z)));
+        return _mm256_sub_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + 32 * ib)),
+                               _mm256_set1_epi8(char(z)));
     const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + 16 * ib));
-    const __m128i lo = _mm_and_si128(t, _mm_set1_epi8(0x0F)), hi = _mm_and_si128(_mm_srli_epi16(t, 4), _mm_set1_epi8(0x0F));
+    const __m128i lo = _mm_and_si128(t, _mm_set1_epi8(0x0F)),
+                  hi = _mm_and_si128(_mm_srli_epi16(t, 4), _mm_set1_epi8(0x0F));
     const __m256i v = _mm256_set_m128i(_mm_unpackhi_epi8(lo, hi), _mm_unpacklo_epi8(lo, hi));
     return _mm256_sub_epi8(v, _mm256_set1_epi8(char(z)));
 }
 
 template <int NC>
-void dotAvx2(const NativeLayout& l, int64_t n, const std::byte* w, const std::byte* act, size_t stride, float* out) {
+void dotAvx2(const NativeLayout& l, int64_t n, const std::byte* w, const std::byte* act, size_t stride,
+             float* out) {
     const int64_t groups = n / l.group, perGroup = l.group / 32;
     const auto* codes = reinterpret_cast<const uint8_t*>(w);
     const BlockQ8_0* a[NC];
@@ -105,9 +110,11 @@ void dotAvx2(const NativeLayout& l, int64_t n, const std::byte* w, const std::by
             const __m256i mag = _mm256_sign_epi8(q, q);
 #pragma GCC unroll 8
             for (int c = 0; c < NC; ++c) {
-                const __m256i y = _mm256_sign_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[c][ib].qs)), q);
+                const __m256i y =
+                    _mm256_sign_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[c][ib].qs)), q);
                 const __m256i sum = _mm256_madd_epi16(_mm256_maddubs_epi16(mag, y), _mm256_set1_epi16(1));
-                acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(s * _cvtsh_ss(a[c][ib].d)), _mm256_cvtepi32_ps(sum), acc[c]);
+                acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(s * _cvtsh_ss(a[c][ib].d)), _mm256_cvtepi32_ps(sum),
+                                         acc[c]);
             }
         }
     }
@@ -120,16 +127,20 @@ void dotAvx2(const NativeLayout& l, int64_t n, const std::byte* w, const std::by
 
 }  // namespace
 
-void dot(const NativeLayout& layout, int64_t n, const std::byte* w, const std::byte* act, size_t stride, int nCols,
-         float* out, cpu::SimdLevel level) {
+void dot(const NativeLayout& layout, int64_t n, const std::byte* w, const std::byte* act, size_t stride,
+         int nCols, float* out, cpu::SimdLevel level) {
 #ifdef QS_RTN_X86
     if (level >= cpu::SimdLevel::Avx2) {
         switch (nCols) {
-            case 4: return dotAvx2<4>(layout, n, w, act, stride, out);
-            case 3: return dotAvx2<3>(layout, n, w, act, stride, out);
-            case 2: return dotAvx2<2>(layout, n, w, act, stride, out);
+            case 4:
+                return dotAvx2<4>(layout, n, w, act, stride, out);
+            case 3:
+                return dotAvx2<3>(layout, n, w, act, stride, out);
+            case 2:
+                return dotAvx2<2>(layout, n, w, act, stride, out);
             default:
-                for (int c = 0; c < nCols; ++c) dotAvx2<1>(layout, n, w, act + size_t(c) * stride, stride, out + c);
+                for (int c = 0; c < nCols; ++c)
+                    dotAvx2<1>(layout, n, w, act + size_t(c) * stride, stride, out + c);
                 return;
         }
     }

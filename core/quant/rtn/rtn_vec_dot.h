@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Native dot products of RTN-quantized weight rows (rtn_scheme.cpp's row records) with q8_0 activations, so an
-// intN model runs in its packed bytes as the ggml types do (ggml_vec_dot.h). Covered layouts: 4-bit codes
-// (asymmetric or symmetric) and 8-bit symmetric codes, per output row or per group of a multiple of 32 values:
-// there the weight value minus its zero point, q - z, fits a signed byte and the integer block sums are exact.
-// 8-bit asymmetric (q - z up to +-255), 2/3/5/6/7-bit (codes straddle bytes) and per-column / per-tensor
-// layouts have no kernel and keep the dequantize-per-row-block path.
+// Native dot products of RTN-quantized weight rows (rtn_scheme.cpp's row records) with q8_0 activations, so
+// an intN model runs in its packed bytes as the ggml types do (ggml_vec_dot.h). Covered layouts: 4-bit codes
+// (asymmetric or symmetric) and 8-bit symmetric codes, per output row or per group of a multiple of 32
+// values: there the weight value minus its zero point, q - z, fits a signed byte and the integer block sums
+// are exact. 8-bit asymmetric (q - z up to +-255), 2/3/5/6/7-bit (codes straddle bytes) and per-column /
+// per-tensor layouts have no kernel and keep the dequantize-per-row-block path.
 //
 // Numerics (the ggml legacy-block contract, so the AVX2 path equals the scalar reference bit for bit): eight
 // float lanes; for each 32-value activation block, lane k accumulates fma(s * da, S_k, lane_k), with s the
@@ -38,10 +38,10 @@ struct NativeLayout {
 // rtn_scheme.cpp, which owns the record format).
 std::optional<NativeLayout> nativeLayout(const Scheme& scheme, int64_t cols);
 
-// out[c] = dot(row record `w`, q8_0 activation row act + c * stride) for c < nCols, n values each, with the path
-// of the highest implemented level <= `level` ("scalar" or "avx2": dotPathName).
-void dot(const NativeLayout& layout, int64_t n, const std::byte* w, const std::byte* act, size_t stride, int nCols,
-         float* out, cpu::SimdLevel level);
+// out[c] = dot(row record `w`, q8_0 activation row act + c * stride) for c < nCols, n values each, with the
+// path of the highest implemented level <= `level` ("scalar" or "avx2": dotPathName).
+void dot(const NativeLayout& layout, int64_t n, const std::byte* w, const std::byte* act, size_t stride,
+         int nCols, float* out, cpu::SimdLevel level);
 const char* dotPathName(cpu::SimdLevel level);
 
 }  // namespace qs::rtn
