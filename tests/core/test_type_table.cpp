@@ -12,7 +12,6 @@
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <random>
 #include <set>
 #include <sstream>
 
@@ -23,6 +22,7 @@
 #include "core/quant/ggml/ggml_vec_dot.h"
 #include "core/quant/scheme.h"
 #include "core/tensor/dtype.h"
+#include "test_schemes_common.h"
 
 using namespace qs;
 using ggml::TypeTraits;
@@ -53,14 +53,6 @@ void readIndex(const std::string& path, std::map<std::string, GgmlFacts>& out) {
         ++rows;
     }
     QVERIFY2(rows > 0, (path + " has no rows").c_str());
-}
-
-std::vector<float> gaussian(size_t n, uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> dist(0.0f, 1.0f);
-    std::vector<float> v(n);
-    for (auto& x : v) x = dist(rng);
-    return v;
 }
 
 std::string nameOf(const TypeTraits& r) { return std::string(r.info().name); }
@@ -156,7 +148,7 @@ private slots:
         QVERIFY2(r.toFloat, "a type we quantize to must decode");
         const int64_t n = 4 * 256;
         QVERIFY(n % r.info().blockElems == 0);
-        const auto x = gaussian(size_t(n), 11);
+        const auto x = qstest::gaussian(size_t(n), 11);
         std::vector<std::byte> ref(size_t(*dtypeBytes(r.type, uint64_t(n)))), fast(ref.size(), std::byte{0x5A});
         QVERIFY(ggml::quantizeRef(r.type, x.data(), ref.data(), n));
         QVERIFY(ggml::quantize(r.type, x.data(), fast.data(), n));
