@@ -98,6 +98,9 @@ const std::vector<GgufCase>& ggufCases() {
          "gguf llama.expert_count"},
         {"unknown math key", [](auto& m, auto&) { m["llama.logit_scale"] = 0.25; }, "GGUF key 'llama.logit_scale'",
          "gguf llama.logit_scale"},
+        // llama.cpp ignores the key for llama (a window shorter than the context would be dropped silently).
+        {"llama sliding window", [](auto& m, auto&) { m["llama.attention.sliding_window"] = 16; },
+         "sliding-window attention on a llama model", "gguf llama.attention.sliding_window"},
         {"partial rotary", [](auto& m, auto&) { m["llama.rope.dimension_count"] = 2; }, "partial rotary embeddings",
          "gguf llama.rope.dimension_count"},
         {"per-layer embeddings", [](auto& m, auto&) { m["llama.embedding_length_per_layer_input"] = 256; },
