@@ -111,7 +111,7 @@ std::string StoredLinearWeights::describe() const {
 
 bool PackedLinearWeights::supports(DType dtype, int64_t cols) {
     const ggml::DotKernel* k = ggml::findDotKernel(dtype, cpu::SimdLevel::Scalar);
-    return k && cols > 0 && cols % k->blockElems == 0;
+    return k && cols > 0 && cols % k->blockElems() == 0;
 }
 
 PackedLinearWeights::PackedLinearWeights(int64_t rows, int64_t cols, DType dtype, std::span<const std::byte> bytes,
@@ -122,7 +122,7 @@ PackedLinearWeights::PackedLinearWeights(int64_t rows, int64_t cols, DType dtype
       m_owner(std::move(owner)),
       m_ownedBytes(ownedBytes),
       m_kernel(ggml::findDotKernel(dtype, level)) {
-    QS_CHECK(m_kernel && cols % m_kernel->blockElems == 0,
+    QS_CHECK(m_kernel && cols % m_kernel->blockElems() == 0,
              std::string("no native kernel for ") + std::string(dtypeName(dtype)) + " rows of " + std::to_string(cols));
     const auto rowBytes = dtypeBytes(dtype, uint64_t(cols));
     QS_CHECK(rowBytes && *rowBytes * uint64_t(rows) == bytes.size(),
@@ -130,14 +130,14 @@ PackedLinearWeights::PackedLinearWeights(int64_t rows, int64_t cols, DType dtype
     m_rowBytes = size_t(*rowBytes);
     QS_CHECK(reinterpret_cast<uintptr_t>(bytes.data()) % 2 == 0 && m_rowBytes % 2 == 0,
              std::string(dtypeName(dtype)) + " tensor: blocks not 2-byte aligned");
-    m_actRowBytes = ggml::activationBytes(m_kernel->act, cols);
+    m_actRowBytes = ggml::activationBytes(m_kernel->act(), cols);
 }
 
 size_t PackedLinearWeights::activationBytes(int64_t batch) const { return size_t(batch) * m_actRowBytes; }
 
 void PackedLinearWeights::prepareActivations(const float* x, int64_t batch, std::byte* act) const {
     for (int64_t b = 0; b < batch; ++b)
-        ggml::quantizeActivations(m_kernel->act, x + b * cols(), act + size_t(b) * m_actRowBytes, cols());
+        ggml::quantizeActivations(m_kernel->act(), x + b * cols(), act + size_t(b) * m_actRowBytes, cols());
 }
 
 void PackedLinearWeights::matmulPreparedRows(const std::byte* act, int64_t batch, float* y, int64_t r0,
@@ -177,7 +177,7 @@ std::string PackedLinearWeights::describe() const {
     std::string name(dtypeName(m_dtype));
     for (char& ch : name) ch = char(std::tolower(static_cast<unsigned char>(ch)));
     return name + ", native " + std::string(cpu::simdLevelName(m_kernel->level)) + " kernel with " +
-           ggml::actTypeName(m_kernel->act) + " activations";
+           ggml::actTypeName(m_kernel->act()) + " activations";
 }
 
 RtnLinearWeights::RtnLinearWeights(std::shared_ptr<const QuantizedTensor> tensor, std::shared_ptr<const Scheme> scheme,
@@ -190,14 +190,14 @@ RtnLinearWeights::RtnLinearWeights(std::shared_ptr<const QuantizedTensor> tensor
     QS_CHECK(cols() % m_layout.group == 0 && m_layout.group % 32 == 0 &&
                  m_layout.recordBytes * uint64_t(rows()) == m_tensor->data.size(),
              m_tensor->scheme + " tensor: packed size or group does not match the native RTN layout");
-    m_actRowBytes = ggml::activationBytes(ggml::ActType::Q8_0, cols());
+    m_actRowBytes = ggml::activationBytes(DType::Q8_0, cols());
 }
 
 size_t RtnLinearWeights::activationBytes(int64_t batch) const { return size_t(batch) * m_actRowBytes; }
 
 void RtnLinearWeights::prepareActivations(const float* x, int64_t batch, std::byte* act) const {
     for (int64_t b = 0; b < batch; ++b)
-        ggml::quantizeActivations(ggml::ActType::Q8_0, x + b * cols(), act + size_t(b) * m_actRowBytes, cols());
+        ggml::quantizeActivations(DType::Q8_0, x + b * cols(), act + size_t(b) * m_actRowBytes, cols());
 }
 
 void RtnLinearWeights::matmulPreparedRows(const std::byte* act, int64_t batch, float* y, int64_t r0, int64_t r1) const {

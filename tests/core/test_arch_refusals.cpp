@@ -170,6 +170,34 @@ private slots:
         QVERIFY(loadModelWeights(*b, gg, nullptr, {}, nullptr).ok());
     }
 
+    // A shape the declaration contradicts (feed_forward_length 16 but a gate of 12 rows) passes the analysis of
+    // names and keys; checkInferenceShapes runs the loader's checks without data, so that inspect and the GUI
+    // say "not runnable" with the loader's own message instead of failing later at load time.
+    void shapeMismatch_notRunnableBeforeLoading() {
+        QTemporaryDir dir;
+        const std::string path = dir.path().toStdString() + "/m.gguf";
+        std::vector<TinyTensor> tensors = tinyGgufTensors();
+        for (auto& t : tensors)
+            if (t.name == "blk.0.ffn_gate.weight") t.shape = {12, 8};
+        writeBytes(path, makeTinyGguf(tinyGgufMetadata(), tensors));
+        std::unique_ptr<Checkpoint> c;
+        ModelInfo info = analyze(path, c);
+        QVERIFY(info.runnable);  // the names and keys are fine
+        const auto load = loadModelWeights(*c, info, nullptr, {}, nullptr);
+        QVERIFY(!load.ok());
+        const Status checked = checkInferenceShapes(*c, info);
+        QVERIFY(!checked.ok());
+        QVERIFY(!info.runnable);
+        QCOMPARE(info.runnableReason, load.message());
+        QVERIFY(QString::fromStdString(info.runnableReason).contains("has shape [12, 8], expected [16, 8]"));
+        QCOMPARE(inspectJson(*c, info)["runnable"].get<bool>(), false);
+        // The unchanged model passes the check and stays runnable.
+        writeBytes(path, makeTinyGguf(tinyGgufMetadata(), tinyGgufTensors()));
+        ModelInfo good = analyze(path, c);
+        QVERIFY(checkInferenceShapes(*c, good).ok());
+        QVERIFY(good.runnable);
+    }
+
     void hfDeclaration_refusedByName_data() {
         QTest::addColumn<int>("index");
         for (size_t i = 0; i < hfCases().size(); ++i) QTest::newRow(hfCases()[i].name) << int(i);
