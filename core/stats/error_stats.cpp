@@ -92,10 +92,15 @@ ErrorPartial errorChunk(const ErrorPartition& part, uint64_t chunk, const float*
     out.wMax = lanes.wMax;
     // One-element blocks (f16, bf16) have a single level each: nothing can count as clipped.
     if (part.block > 1) {
+        uint64_t bi = u0 % part.blocksPerRow;  // block index within its row
+        const float* wb = w;
+        const float* qb = q;
         for (uint64_t u = u0; u < u1; ++u) {
-            const uint64_t at = part.elementOffset(u) - base;
-            const int64_t c0 = int64_t(u % part.blocksPerRow) * part.block;
-            s.clipped += k.countClipped(w + at, q + at, std::min(part.block, part.cols - c0));
+            const int64_t len = std::min(part.block, part.cols - int64_t(bi) * part.block);
+            s.clipped += k.countClipped(wb, qb, len);
+            wb += len;
+            qb += len;
+            if (++bi == part.blocksPerRow) bi = 0;
         }
     }
     return out;
