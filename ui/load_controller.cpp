@@ -4,6 +4,8 @@
 #include <QFile>
 #include <QFileInfo>
 
+#include "ui/jobs/task_arena.h"  // before model_weights.h, which includes oneTBB
+#include "core/infer/model_weights.h"
 #include "core/io/checkpoint.h"
 #include "core/model/model_info.h"
 #include "ui/document.h"
@@ -52,6 +54,7 @@ void LoadController::open(const QString& rawPath) {
         model.path = path;
         model.checkpoint = std::shared_ptr<const qs::Checkpoint>(std::move(opened).value());
         model.info = qs::analyzeModel(*model.checkpoint);
+        (void)qs::checkInferenceShapes(*model.checkpoint, model.info);  // runnable = the engine will load it
         if (!report(1.0, "done")) return cancelledError();
         return model;
     };

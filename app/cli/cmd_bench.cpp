@@ -131,6 +131,7 @@ int runBench(int argc, char** argv, int first) {
                             {"weights", setup.weights->layers.empty() ? "" : setup.weights->layers[0].wq->describe()},
                             {"simd", qs::cpu::simdLevelName(qs::cpu::simdLevel())},
                             {"peak_rss_bytes", rss}};
+        j["warnings"] = setup.warnings;
         std::printf("%s\n", j.dump(1).c_str());
     } else {
         std::printf("model %s, %d thread%s\n", args.positional()[0].c_str(), setup.threads, setup.threads == 1 ? "" : "s");

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // quantscope-cli chat MODEL: reads user lines from stdin, streams the model's replies. Works on pipes (no tty),
 // EOF ends the session.
-#include <chrono>
 #include <cstdio>
 #include <algorithm>
 #include <iostream>
@@ -41,12 +40,9 @@ int runChat(int argc, char** argv, int first) {
         return kExitOk;
     }
     const auto steps = args.integer("steps", 256);
-    const auto temperature = args.number("temperature", 0.8);
-    const auto seed = args.integer("seed", (long long)(std::chrono::system_clock::now().time_since_epoch().count() & 0x7FFFFFFF));
-    const auto topK = args.integer("top-k", 0);
-    const auto topP = args.number("top-p", 0.9);
-    const auto penalty = args.number("repeat-penalty", 1.0);
-    if (!steps || !temperature || !seed || !topK || !topP || !penalty) return fail("chat", args.error(), kExitUsage);
+    if (!steps) return fail("chat", args.error(), kExitUsage);
+    qs::SamplerOptions sampling;
+    if (int rc = parseSampling("chat", args, 0.8, 0.9, sampling); rc != kExitOk) return rc;
     const std::string templateName = args.value("template").value_or("");
     if (!templateName.empty())
         if (auto t = qs::chatTemplateByName(templateName); !t) return fail("chat", t.message(), kExitUsage);
@@ -64,11 +60,7 @@ int runChat(int argc, char** argv, int first) {
     qs::Transformer model(setup.weights, setup.arena.get());
     qs::GenerateOptions o;
     o.maxNewTokens = int(*steps);
-    o.sampling.temperature = float(*temperature);
-    o.sampling.seed = uint64_t(*seed);
-    o.sampling.topK = int(*topK);
-    o.sampling.topP = float(*topP);
-    o.sampling.repetitionPenalty = float(*penalty);
+    o.sampling = sampling;
     o.stopTokens = format.stopTokens();
 
     const bool interactive = isatty(STDIN_FILENO);

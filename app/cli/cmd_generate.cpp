@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // quantscope-cli generate MODEL --prompt TEXT --steps N --temperature T [--seed S] ...
-#include <chrono>
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -34,22 +33,19 @@ int runGenerate(int argc, char** argv, int first) {
         return kExitOk;
     }
     const auto steps = args.integer("steps", 256);
-    const auto temperature = args.number("temperature", 1.0);
-    const auto seed = args.integer("seed", (long long)(std::chrono::system_clock::now().time_since_epoch().count() & 0x7FFFFFFF));
-    const auto topK = args.integer("top-k", 0);
-    const auto topP = args.number("top-p", 1.0);
-    const auto penalty = args.number("repeat-penalty", 1.0);
-    if (!steps || !temperature || !seed || !topK || !topP || !penalty) return fail("generate", args.error(), kExitUsage);
+    if (!steps) return fail("generate", args.error(), kExitUsage);
+    qs::SamplerOptions sampling;
+    if (int rc = parseSampling("generate", args, 1.0, 1.0, sampling); rc != kExitOk) return rc;
     if (*steps < 0) return fail("generate", "--steps must not be negative", kExitUsage);
-    if (*temperature < 0) return fail("generate", "--temperature must not be negative", kExitUsage);
-    if (*topP <= 0 || *topP > 1) return fail("generate", "--top-p must be in (0, 1]", kExitUsage);
 
     InferenceSetup setup;
     if (int rc = openInference("generate", args, 0, setup); rc != kExitOk) return rc;
     const qs::Tokenizer& tok = *setup.model.tokenizer;
     const std::string prompt = args.value("prompt").value_or("");
-    std::vector<int> tokens = tok.encode(prompt, true);
-    if (tokens.empty()) return fail("generate", "the tokenizer has no BOS token; give a non-empty --prompt");
+    // BOS only when the tokenizer's own settings add it (GGUF tokenizer.ggml.add_bos_token, the tokenizer.json
+    // post-processor), as llama.cpp's llama_tokenize(add_special = true) does.
+    std::vector<int> tokens = tok.encode(prompt, tok.addsBos());
+    if (tokens.empty()) return fail("generate", "the tokenizer adds no BOS token; give a non-empty --prompt");
     if (int(tokens.size()) >= setup.weights->config.context)
         return fail("generate", "the prompt (" + std::to_string(tokens.size()) + " tokens) does not fit the context of " +
                                     std::to_string(setup.weights->config.context));
@@ -57,11 +53,7 @@ int runGenerate(int argc, char** argv, int first) {
     qs::Transformer model(setup.weights, setup.arena.get());
     qs::GenerateOptions o;
     o.maxNewTokens = int(std::min<long long>(*steps, setup.weights->config.context));
-    o.sampling.temperature = float(*temperature);
-    o.sampling.seed = uint64_t(*seed);
-    o.sampling.topK = int(*topK);
-    o.sampling.topP = float(*topP);
-    o.sampling.repetitionPenalty = float(*penalty);
+    o.sampling = sampling;
 
     const bool asJson = args.flag("json");
     if (!asJson) {
@@ -80,15 +72,15 @@ int runGenerate(int argc, char** argv, int first) {
         std::string text;
         for (int id : r->tokens) text += tok.piece(id);
         const nlohmann::json j = {{"prompt_ids", tokens}, {"ids", r->tokens}, {"text", text},
-                                  {"stop_reason", std::string(qs::stopName(r->stop))}, {"seed", *seed}};
+                                  {"stop_reason", std::string(qs::stopName(r->stop))}, {"seed", sampling.seed}, {"warnings", setup.warnings}};
         // Invalid UTF-8 (a character cut by the step limit) is replaced rather than refused.
         std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     }
     const size_t n = r->tokens.size();
-    std::fprintf(stderr, "generate: %zu prompt tokens in %.3f s, %zu tokens in %.3f s (%.1f tok/s), stop: %s, seed %lld\n",
+    std::fprintf(stderr, "generate: %zu prompt tokens in %.3f s, %zu tokens in %.3f s (%.1f tok/s), stop: %s, seed %llu\n",
                  tokens.size(), r->promptSeconds, n, r->generateSeconds,
                  r->generateSeconds > 0 ? double(n) / r->generateSeconds : 0.0, std::string(qs::stopName(r->stop)).c_str(),
-                 *seed);
+                 (unsigned long long)sampling.seed);
     return kExitOk;
 }
 

@@ -4,6 +4,7 @@
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
+#include "core/infer/model_weights.h"
 #include "core/io/checkpoint.h"
 #include "core/model/inspect_report.h"
 #include "core/model/model_info.h"
@@ -23,6 +24,7 @@ int runInspect(int argc, char** argv, int first) {
     auto ckpt = qs::openCheckpoint(args.positional()[0]);
     if (!ckpt) return fail("inspect", ckpt.message());
     qs::ModelInfo info = qs::analyzeModel(**ckpt);
+    (void)qs::checkInferenceShapes(**ckpt, info);  // "runnable" means the engine's loader accepts it
     if (args.flag("json")) {
         std::string s = qs::inspectJson(**ckpt, info).dump(1);
         std::fwrite(s.data(), 1, s.size(), stdout);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli/commands.h"
+#include "core/io/utf8.h"
 #include "app/cli/infer_setup.h"
 #include "core/infer/perplexity.h"
 
@@ -56,6 +57,12 @@ int runPpl(int argc, char** argv, int first) {
     std::ostringstream ss;
     ss << in.rdbuf();
     const std::string text = ss.str();
+    std::string textWarning;
+    if (auto bad = qs::io::firstInvalidUtf8(text)) {
+        textWarning = *textPath + " is not valid UTF-8 (byte " + std::to_string(*bad) +
+                      "); the tokenizer is given its bytes as they are";
+        std::fprintf(stderr, "quantscope-cli ppl: warning: %s\n", textWarning.c_str());
+    }
 
     InferenceSetup setup;
     if (int rc = openInference("ppl", args, 0, setup); rc != kExitOk) return rc;
@@ -78,6 +85,9 @@ int runPpl(int argc, char** argv, int first) {
             j["reference_nll"] = r->referenceNll;
             j["reference_ppl"] = r->referencePpl;
         }
+        // The run's own warnings first, then the model's, tokenizer's and the text's.
+        for (const auto& w : setup.warnings) j["warnings"].push_back(w);
+        if (!textWarning.empty()) j["warnings"].push_back(textWarning);
         std::printf("%s\n", j.dump(1).c_str());
     } else {
         std::printf("protocol %s, context %d: %d windows, %lld tokens scored\n", r->protocol.c_str(), r->context,

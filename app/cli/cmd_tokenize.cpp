@@ -12,6 +12,7 @@
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
+#include "core/io/utf8.h"
 #include "core/infer/tokenizer_loader.h"
 #include "core/io/checkpoint.h"
 
@@ -108,11 +109,20 @@ int runTokenize(int argc, char** argv, int first) {
     auto tok = openTokenizer(args.positional()[0]);
     if (!tok) return fail("tokenize", tok.message());
     const bool special = !args.flag("no-special"), json = args.flag("json");
-    if (auto jsonl = args.value("jsonl")) return tokenizeJsonl(**tok, *jsonl, special, json);
+    if (auto jsonl = args.value("jsonl")) {
+        for (const auto& w : (*tok)->warnings()) std::fprintf(stderr, "quantscope-cli tokenize: warning: %s\n", w.c_str());
+        return tokenizeJsonl(**tok, *jsonl, special, json);
+    }
 
     const std::string text = *args.value("text");
-    const nlohmann::json r = encodeJson(**tok, text, special, true);
+    nlohmann::json r = encodeJson(**tok, text, special, true);
+    std::vector<std::string> warnings = (*tok)->warnings();
+    if (auto bad = qs::io::firstInvalidUtf8(text))
+        warnings.push_back("the text is not valid UTF-8 (byte " + std::to_string(*bad) +
+                           "); the tokenizer was given its bytes as they are");
+    for (const auto& w : warnings) std::fprintf(stderr, "quantscope-cli tokenize: warning: %s\n", w.c_str());
     if (json) {
+        r["warnings"] = warnings;
         std::printf("%s\n", dump(r).c_str());
         return kExitOk;
     }

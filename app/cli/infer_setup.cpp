@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "app/cli/infer_setup.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <limits>
 #include <thread>
 
 #include "core/infer/memory_plan.h"
@@ -13,6 +16,25 @@ namespace qscli {
 std::set<std::string> inferenceValueOptions(std::set<std::string> more) {
     more.insert({"tokenizer", "threads", "map", "rule", "dequant"});
     return more;
+}
+
+int parseSampling(const std::string& command, Args& args, double defaultTemperature, double defaultTopP,
+                  qs::SamplerOptions& out) {
+    const long long clockSeed = std::chrono::system_clock::now().time_since_epoch().count() & 0x7FFFFFFF;
+    const auto temperature = args.number("temperature", defaultTemperature);
+    const auto seed = args.integer("seed", clockSeed);
+    const auto topK = args.integer("top-k", 0);
+    const auto topP = args.number("top-p", defaultTopP);
+    const auto penalty = args.number("repeat-penalty", 1.0);
+    if (!temperature || !seed || !topK || !topP || !penalty) return fail(command, args.error(), kExitUsage);
+    if (*seed < 0) return fail(command, "--seed must be >= 0", kExitUsage);
+    out.temperature = float(*temperature);
+    out.seed = uint64_t(*seed);
+    out.topK = int(std::clamp<long long>(*topK, -1, std::numeric_limits<int>::max()));  // > vocabulary = all
+    out.topP = float(*topP);
+    out.repetitionPenalty = float(*penalty);
+    if (auto e = qs::samplerOptionsError(out); !e.empty()) return fail(command, "--" + e, kExitUsage);
+    return kExitOk;
 }
 
 int openInference(const std::string& command, Args& args, int maxContext, InferenceSetup& out) {
@@ -46,16 +68,20 @@ int openInference(const std::string& command, Args& args, int maxContext, Infere
     auto m = qs::openInferenceModel(args.positional()[0], options, out.arena.get());
     if (!m) return fail(command, m.message());
     out.model = std::move(m.value());
-    for (const auto& w : out.model.warnings) std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), w.c_str());
+    auto warn = [&](const std::string& w) {
+        std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), w.c_str());
+        out.warnings.push_back(w);
+    };
+    for (const auto& w : out.model.warnings) warn(w);  // the checkpoint's and the tokenizer's
     out.weights = out.model.weights;
     if (!quantize) return kExitOk;
 
     auto q = qs::quantizeForInference(*out.model.checkpoint, out.model.info, map, out.arena.get());
     if (!q) return fail(command, q.message());
-    for (const auto& w : q->warnings) std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), w.c_str());
+    for (const auto& w : q->warnings) warn(w);
     auto plan = qs::planWeightMemory(*out.model.checkpoint, out.model.info, &q->tensors, options.weights);
     if (!plan) return fail(command, plan.message());
-    if (!plan->warning.empty()) std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), plan->warning.c_str());
+    if (!plan->warning.empty()) warn(plan->warning);
     auto w = qs::loadModelWeights(*out.model.checkpoint, out.model.info, &q->tensors, plan->options, out.arena.get());
     if (!w) return fail(command, w.message());
     out.weights = std::move(w.value());

@@ -7,11 +7,13 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <tbb/task_arena.h>
 
 #include "app/cli/args.h"
 #include "core/infer/inference_model.h"
+#include "core/infer/sampler.h"
 
 namespace qscli {
 
@@ -25,6 +27,12 @@ inline constexpr const char* kInferenceOptionsHelp =
     "  --tokenizer PATH      use this tokenizer instead of the one found with the model\n"
     "  --threads N           worker threads (default: all cores)\n";
 
+// The sampling options of generate and chat: --temperature, --seed (default: from the clock), --top-k, --top-p,
+// --repeat-penalty, with the command's defaults for temperature and top-p. On a bad value prints the message and
+// returns the usage exit code; otherwise fills `out` and returns kExitOk.
+int parseSampling(const std::string& command, Args& args, double defaultTemperature, double defaultTopP,
+                  qs::SamplerOptions& out);
+
 // Options every inference command accepts (value options).
 std::set<std::string> inferenceValueOptions(std::set<std::string> more);
 
@@ -34,11 +42,12 @@ struct InferenceSetup {
     std::shared_ptr<const qs::ModelWeights> weights;  // what runs: quantized when a map or rule was given
     bool quantized = false;                           // then model.weights is the unquantized reference
     int threads = 1;
+    std::vector<std::string> warnings;  // model, tokenizer, quantization and memory warnings (also on stderr)
 };
 
 // Parses --threads, --tokenizer, --map and --rule, opens the single positional MODEL, loads it and quantizes
 // it when asked. On failure prints the message and returns the exit code; on success returns kExitOk.
-// Warnings and a one-line quantization summary go to stderr.
+// Warnings (also kept in out.warnings, for --json) and a one-line quantization summary go to stderr.
 int openInference(const std::string& command, Args& args, int maxContext, InferenceSetup& out);
 
 }  // namespace qscli

@@ -109,12 +109,24 @@ Result<std::unique_ptr<BpeTokenizer>> BpeTokenizer::create(const std::string& so
     if (t->m_settings.mergeRule == BpeSettings::MergeRule::Ranks) {
         t->m_merges.reserve(merges.size() * 2);
         int rank = 0;
+        size_t skipped = 0;
+        std::string firstSkipped;
         for (const auto& [a, b] : merges) {
             const int ia = t->pieceId(a), ib = t->pieceId(b), im = t->pieceId(a + b);
-            // tokenizers refuses such a file; a merge that cannot apply is skipped so a slightly odd file works.
-            if (ia >= 0 && ib >= 0 && im >= 0) t->m_merges.emplace(pairKey(ia, ib), std::make_pair(rank, im));
+            if (ia >= 0 && ib >= 0 && im >= 0) {
+                t->m_merges.emplace(pairKey(ia, ib), std::make_pair(rank, im));
+            } else {
+                const std::string missing = ia < 0 ? a : ib < 0 ? b : a + b;
+                if (t->m_settings.strictMerges)
+                    return Error{source + ": merge '" + a + " " + b + "' (rank " + std::to_string(rank) + ") names '" +
+                                 missing + "', which is not in the vocabulary"};
+                if (skipped++ == 0) firstSkipped = "'" + a + " " + b + "' (no '" + missing + "')";
+            }
             ++rank;
         }
+        if (skipped > 0)
+            t->addWarning(source + ": " + std::to_string(skipped) + " merge(s) name pieces that are not in the vocabulary "
+                          "and are skipped, the first " + firstSkipped);
     }
 
     for (size_t i = 0; i < n; ++i)

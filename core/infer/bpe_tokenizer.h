@@ -42,6 +42,9 @@ struct BpeSettings {
     bool fuseUnknown = false;       // consecutive unknown characters give one unknown token (HF fuse_unk)
     bool ignoreMerges = false;      // ByteLevel (Llama 3): a word that is a piece is emitted without merging
     bool mergeOnlyNormal = false;   // Scores: only Normal/UserDefined pieces may result from a merge
+    // Ranks: a merge whose two pieces or result are not in the vocabulary fails create() (HF tokenizers'
+    // MergeTokenOutOfVocabulary); when false such merges are skipped with a warning (GGUF vocabularies).
+    bool strictMerges = false;
     std::string preTokenizerPattern;  // ByteLevel: PCRE2 pattern splitting the text into words ("" = none)
     bool metaSpaceSplit = false;    // MetaSpace: split into words before each ▁ (HF Metaspace split=true)
     int bos = -1, eos = -1, unk = -1;
@@ -52,7 +55,7 @@ class BpeTokenizer final : public Tokenizer {
 public:
     // pieces/scores/types are parallel (scores may be empty for the Ranks rule). merges (Ranks rule) are
     // pairs of piece strings in priority order. Fails on inconsistent input (sizes, a merge naming a piece
-    // that is not in the vocabulary when strict, an invalid regex), naming `source`.
+    // that is not in the vocabulary when strictMerges, an invalid regex), naming `source`.
     static Result<std::unique_ptr<BpeTokenizer>> create(
         const std::string& source, BpeSettings settings, std::vector<std::string> pieces, std::vector<float> scores,
         std::vector<TokenType> types, const std::vector<std::pair<std::string, std::string>>& merges = {});

@@ -120,7 +120,7 @@ std::string StoredLinearWeights::describe() const {
 
 bool PackedLinearWeights::supports(DType dtype, int64_t cols) {
     const ggml::DotKernel* k = ggml::findDotKernel(dtype, cpu::SimdLevel::Scalar);
-    return k && cols > 0 && cols % k->blockElems == 0;
+    return k && cols > 0 && cols % k->blockElems() == 0;
 }
 
 PackedLinearWeights::PackedLinearWeights(int64_t rows, int64_t cols, DType dtype, std::span<const std::byte> bytes,
@@ -131,7 +131,7 @@ PackedLinearWeights::PackedLinearWeights(int64_t rows, int64_t cols, DType dtype
       m_owner(std::move(owner)),
       m_ownedBytes(ownedBytes),
       m_kernel(ggml::findDotKernel(dtype, level)) {
-    QS_CHECK(m_kernel && cols % m_kernel->blockElems == 0,
+    QS_CHECK(m_kernel && cols % m_kernel->blockElems() == 0,
              std::string("no native kernel for ") + std::string(dtypeName(dtype)) + " rows of " + std::to_string(cols));
     const auto rowBytes = dtypeBytes(dtype, uint64_t(cols));
     QS_CHECK(rowBytes && *rowBytes * uint64_t(rows) == bytes.size(),
@@ -139,14 +139,14 @@ PackedLinearWeights::PackedLinearWeights(int64_t rows, int64_t cols, DType dtype
     m_rowBytes = size_t(*rowBytes);
     QS_CHECK(reinterpret_cast<uintptr_t>(bytes.data()) % 2 == 0 && m_rowBytes % 2 == 0,
              std::string(dtypeName(dtype)) + " tensor: blocks not 2-byte aligned");
-    m_actRowBytes = ggml::activationBytes(m_kernel->act, cols);
+    m_actRowBytes = ggml::activationBytes(m_kernel->act(), cols);
 }
 
 size_t PackedLinearWeights::activationBytes(int64_t batch) const { return size_t(batch) * m_actRowBytes; }
 
 void PackedLinearWeights::prepareActivations(const float* x, int64_t batch, std::byte* act) const {
     for (int64_t b = 0; b < batch; ++b)
-        ggml::quantizeActivations(m_kernel->act, x + b * cols(), act + size_t(b) * m_actRowBytes, cols());
+        ggml::quantizeActivations(m_kernel->act(), x + b * cols(), act + size_t(b) * m_actRowBytes, cols());
 }
 
 void PackedLinearWeights::matmulPreparedRows(const std::byte* act, int64_t batch, float* y, int64_t r0,
@@ -186,7 +186,7 @@ std::string PackedLinearWeights::describe() const {
     std::string name(dtypeName(m_dtype));
     for (char& ch : name) ch = char(std::tolower(static_cast<unsigned char>(ch)));
     return name + ", native " + std::string(cpu::simdLevelName(m_kernel->level)) + " kernel with " +
-           ggml::actTypeName(m_kernel->act) + " activations";
+           ggml::actTypeName(m_kernel->act()) + " activations";
 }
 
 std::shared_ptr<const LinearWeights> packedWeights(std::shared_ptr<const QuantizedTensor> tensor) {

@@ -22,9 +22,11 @@ std::string kindAt(TensorKind kind, int layer) {
 
 class Loader {
 public:
+    // shapesOnly: every check on names and shapes runs, nothing is read or converted (matrix() gives null
+    // weights, vector() zeros), for checkInferenceShapes.
     Loader(const Checkpoint& ckpt, const ModelInfo& info, const QuantizedWeightMap* q, const WeightLoadOptions& o,
-           tbb::task_arena* arena)
-        : m_ckpt(ckpt), m_info(info), m_quantized(q), m_options(o), m_arena(arena) {}
+           tbb::task_arena* arena, bool shapesOnly)
+        : m_ckpt(ckpt), m_info(info), m_quantized(q), m_options(o), m_arena(arena), m_shapesOnly(shapesOnly) {}
 
     Result<int> find(TensorKind kind, int layer) const {
         const int i = m_info.findKind(kind, layer);
@@ -42,6 +44,7 @@ public:
         if (t.shape.size() != 2 || t.shape[0] != rows || t.shape[1] != cols)
             return Error{where(m_ckpt, i) + " (" + kindAt(kind, layer) + ") has shape " + shapeText(t.shape) +
                          ", expected [" + std::to_string(rows) + ", " + std::to_string(cols) + "]"};
+        if (m_shapesOnly) return std::shared_ptr<const LinearWeights>();
         if (m_quantized) {
             auto it = m_quantized->find(i);
             if (it != m_quantized->end()) {
@@ -100,6 +103,7 @@ public:
         if (t.elements() != uint64_t(n))
             return Error{where(m_ckpt, *idx) + " (" + kindAt(kind, layer) + ") has " + std::to_string(t.elements()) +
                          " values, expected " + std::to_string(n)};
+        if (m_shapesOnly) return std::vector<float>(size_t(n), 0.0f);
         if (m_quantized) {
             // A map may quantize 1-D tensors too (role norm): the engine then uses their dequantized values.
             auto it = m_quantized->find(*idx);
@@ -133,6 +137,7 @@ private:
     const QuantizedWeightMap* m_quantized;
     const WeightLoadOptions& m_options;
     tbb::task_arena* m_arena;
+    bool m_shapesOnly = false;
 };
 
 Result<ModelConfig> configFrom(const Checkpoint& ckpt, const ModelInfo& info, const WeightLoadOptions& options,
@@ -225,10 +230,12 @@ void offsetNorm(std::vector<float>& w, double offset) {
 
 }  // namespace
 
-Result<std::shared_ptr<const ModelWeights>> loadModelWeights(const Checkpoint& ckpt, const ModelInfo& info,
-                                                             const QuantizedWeightMap* quantized,
-                                                             const WeightLoadOptions& options, tbb::task_arena* arena,
-                                                             const ProgressFn& progress) {
+namespace {
+
+Result<std::shared_ptr<const ModelWeights>> buildWeights(const Checkpoint& ckpt, const ModelInfo& info,
+                                                         const QuantizedWeightMap* quantized,
+                                                         const WeightLoadOptions& options, tbb::task_arena* arena,
+                                                         const ProgressFn& progress, bool shapesOnly) {
     if (info.entries.size() != ckpt.tensors.size())
         return Error{ckpt.path + ": the model analysis does not belong to this checkpoint"};
     if (!info.runnable)
@@ -239,14 +246,15 @@ Result<std::shared_ptr<const ModelWeights>> loadModelWeights(const Checkpoint& c
     if (!cfg) return cfg.error();
     ModelConfig& c = *cfg;
     ProgressSink sink(progress);
-    Loader load(ckpt, info, quantized, options, arena);
+    Loader load(ckpt, info, quantized, options, arena, shapesOnly);
     std::vector<float> freqFactors;
     if (info.arch.ropeFreqFactors) {
         auto ff = load.vector(TensorKind::RopeFreqs, -1, c.headDim / 2);
         if (!ff) return ff.error();
         freqFactors = std::move(*ff);
     }
-    if (auto s = ropeTables(ckpt, info, freqFactors, c); !s) return s.error();
+    if (!shapesOnly)
+        if (auto s = ropeTables(ckpt, info, freqFactors, c); !s) return s.error();
     w->config = c;
     const double normOffset = info.arch.normOffset;
 
@@ -314,6 +322,24 @@ Result<std::shared_ptr<const ModelWeights>> loadModelWeights(const Checkpoint& c
     }
     sink.report(1.0, "weights loaded");
     return std::shared_ptr<const ModelWeights>(std::move(w));
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const ModelWeights>> loadModelWeights(const Checkpoint& ckpt, const ModelInfo& info,
+                                                             const QuantizedWeightMap* quantized,
+                                                             const WeightLoadOptions& options, tbb::task_arena* arena,
+                                                             const ProgressFn& progress) {
+    return buildWeights(ckpt, info, quantized, options, arena, progress, false);
+}
+
+Status checkInferenceShapes(const Checkpoint& ckpt, ModelInfo& info) {
+    if (!info.runnable) return {};
+    auto w = buildWeights(ckpt, info, nullptr, WeightLoadOptions{}, nullptr, {}, true);
+    if (w) return {};
+    info.runnable = false;
+    info.runnableReason = w.message();
+    return w.error();
 }
 
 }  // namespace qs

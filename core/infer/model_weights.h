@@ -98,6 +98,11 @@ Result<std::shared_ptr<const ModelWeights>> loadModelWeights(const Checkpoint& c
                                                              const WeightLoadOptions& options, tbb::task_arena* arena,
                                                              const ProgressFn& progress = {});
 
+// The names and shapes loadModelWeights would check, without reading any tensor data (cheap: for inspect and
+// the GUI's summary, so that "runnable" there means the engine will load the model). When info says runnable
+// but a check fails, sets info.runnable = false and info.runnableReason to the loader's message, and returns it.
+Status checkInferenceShapes(const Checkpoint& ckpt, ModelInfo& info);
+
 // Random weights with real shapes (uniform in +-1/sqrt(cols), norms 1), for benchmarks and engine tests.
 std::shared_ptr<const ModelWeights> randomModelWeights(const ModelConfig& config, uint64_t seed, bool tied = true);
 

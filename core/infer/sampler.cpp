@@ -7,6 +7,16 @@
 
 namespace qs {
 
+std::string samplerOptionsError(const SamplerOptions& o) {
+    if (!std::isfinite(o.temperature) || o.temperature < 0) return "temperature must be a number >= 0";
+    if (o.topK < 0) return "top-k must be >= 0 (0 keeps every token)";
+    if (!(o.topP > 0 && o.topP <= 1)) return "top-p must be in (0, 1]";
+    if (!std::isfinite(o.repetitionPenalty) || o.repetitionPenalty <= 0)
+        return "repeat-penalty must be a number > 0 (1 turns it off)";
+    if (o.repetitionWindow < 0) return "the repetition window must be >= 0";
+    return {};
+}
+
 Sampler::Sampler(SamplerOptions options) : m_options(options), m_rng(options.seed) {}
 
 int Sampler::argmax(std::span<const float> logits) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <random>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -22,6 +23,10 @@ struct SamplerOptions {
     int repetitionWindow = 64;    // how many of the most recent tokens the penalty looks at
     uint64_t seed = 0;
 };
+
+// Empty when the options are usable; otherwise one sentence naming the bad option, for the CLI and the GUI to
+// refuse with (temperature and top-k not negative, top-p in (0, 1], repetition penalty positive, all finite).
+std::string samplerOptionsError(const SamplerOptions& o);
 
 class Sampler {
 public:

@@ -233,6 +233,7 @@ static Result<std::unique_ptr<Tokenizer>> loadHfTokenizerUnchecked(const std::st
     s.fuseUnknown = boolOr(model, "fuse_unk", false);
     s.ignoreMerges = boolOr(model, "ignore_merges", false);
     s.addBos = false;
+    s.strictMerges = true;  // tokenizers refuses a merge outside the vocabulary
     std::vector<std::string> pieces;
     std::vector<TokenType> types;
     if (auto st = readVocab(model["vocab"], path, s.byteFallback, pieces, types); !st) return st.error();

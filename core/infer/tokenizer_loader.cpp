@@ -2,9 +2,13 @@
 #include "core/infer/tokenizer_loader.h"
 
 #include <cctype>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "core/infer/sentencepiece_tokenizer.h"
+#include "core/io/checkpoint.h"
+#include "core/io/side_files.h"
 
 namespace qs {
 
@@ -15,6 +19,12 @@ Result<std::unique_ptr<Tokenizer>> loadSentencePieceTokenizer(const std::string&
 }
 
 Result<std::unique_ptr<Tokenizer>> loadTokenizerFile(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+        const std::string found = io::firstExisting(path, {"tokenizer.json", "tokenizer.model", "tokenizer.bin"});
+        if (found.empty()) return Error{path + ": the folder holds no tokenizer.json, tokenizer.model or tokenizer.bin"};
+        return loadTokenizerFile(found);
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) return Error{path + ": cannot open the tokenizer file"};
     unsigned char head[16] = {};
@@ -24,6 +34,15 @@ Result<std::unique_ptr<Tokenizer>> loadTokenizerFile(const std::string& path) {
     size_t i = 0;
     while (i < got && std::isspace(head[i])) ++i;
     if (i < got && head[i] == '{') return loadHfTokenizer(path);
+    if (std::memcmp(head, "GGUF", 4) == 0) {  // a GGUF file's own vocabulary (tokenizer.ggml.*)
+        OpenOptions header;
+        header.readSideFiles = false;
+        auto ck = openCheckpoint(path, header);
+        if (!ck) return ck.error();
+        if (!(*ck)->metadata.is_object() || !(*ck)->metadata.contains("tokenizer.ggml.tokens"))
+            return Error{path + ": this GGUF file holds no vocabulary (tokenizer.ggml.tokens)"};
+        return tokenizerFromGgufMetadata((*ck)->metadata, path);
+    }
     // llama2.c starts with a small little-endian int32 (max_token_length); a SentencePiece ModelProto starts
     // with field 1 (pieces, tag 0x0A) and a non-zero varint length, then the piece's own 0x0A tag.
     if (head[1] == 0 && head[2] == 0 && head[3] == 0) return loadLlama2cTokenizer(path);

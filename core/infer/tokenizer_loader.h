@@ -33,7 +33,8 @@ Result<std::unique_ptr<Tokenizer>> loadHfTokenizer(const std::string& path);
 // (byte-level BPE with tokenizer.ggml.merges). `source` names the file in messages.
 Result<std::unique_ptr<Tokenizer>> tokenizerFromGgufMetadata(const nlohmann::json& metadata, const std::string& source);
 
-// Any of the three tokenizer files, recognised by content (then by name).
+// Any of the three tokenizer files, or a GGUF file's vocabulary, recognised by content (then by name). A folder
+// stands for the first of tokenizer.json, tokenizer.model, tokenizer.bin in it.
 Result<std::unique_ptr<Tokenizer>> loadTokenizerFile(const std::string& path);
 
 // The tokenizer for a checkpoint: `overridePath` when given, else a GGUF file's own vocabulary, else the

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "core/quant/ggml/ggml_dequant.h"
+#include "core/quant/ggml/ggml_type_traits.h"
 #include "core/tensor/half.h"
 
 namespace qs {
@@ -220,6 +221,22 @@ Status decodeToFloat(DType t, std::span<const std::byte> src, uint64_t totalElem
         default: break;
     }
     return Error{"type " + std::string(info.name) + " cannot be decoded to float"};
+}
+
+bool dtypeConvertibleToFloat(DType t) {
+    switch (t) {
+        case DType::BOOL: case DType::U8: case DType::I8: case DType::I16: case DType::U16:
+        case DType::I32: case DType::U32: case DType::I64: case DType::U64:
+        case DType::F64: case DType::F32: case DType::F16: case DType::BF16:
+        case DType::F8_E4M3: case DType::F8_E5M2: case DType::F8_E8M0: case DType::F4_E2M1:
+        case DType::Llama2cQ8:
+            return true;
+        // FP6: safetensors defines the size but no bit packing order that tools agree on; we do not guess.
+        case DType::F6_E2M3: case DType::F6_E3M2: case DType::C64:
+            return false;
+        default:
+            return ggml::typeTraits(t).toFloat != nullptr;
+    }
 }
 
 }  // namespace qs

@@ -20,7 +20,7 @@ uint64_t TensorToWrite::elements() const {
 }
 
 uint64_t TensorToWrite::bytes() const {
-    return elements() * (dtype == DType::BF16 ? 2 : 4);
+    return elements() * uint64_t(dtypeInfo(dtype).blockBits / 8);  // F32 or BF16 (checkTypes)
 }
 
 namespace {
@@ -173,7 +173,7 @@ Status writeSafetensors(const std::string& path, const std::vector<TensorToWrite
     if (metadata.is_object() && !metadata.empty()) header["__metadata__"] = metadata;
     uint64_t offset = 0;
     for (const auto& t : tensors) {
-        header[t.name] = {{"dtype", t.dtype == DType::BF16 ? "BF16" : "F32"},
+        header[t.name] = {{"dtype", std::string(dtypeName(t.dtype))},
                           {"shape", t.shape},
                           {"data_offsets", {offset, offset + t.bytes()}}};
         offset += t.bytes();
@@ -214,7 +214,7 @@ Status writeGguf(const std::string& path, const std::vector<GgufKv>& kvs,
         h.pod(uint32_t(t.shape.size()));
         for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it)
             h.pod(uint64_t(*it));                          // ne: innermost first
-        h.pod(uint32_t(t.dtype == DType::BF16 ? 30 : 0));  // GGML_TYPE_BF16 / F32
+        h.pod(uint32_t(dtypeInfo(t.dtype).ggmlId));  // GGML_TYPE_BF16 / F32 (checkTypes)
         h.pod(offset);
         offset += (t.bytes() + kGgufAlignment - 1) / kGgufAlignment * kGgufAlignment;
     }

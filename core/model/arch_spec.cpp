@@ -412,10 +412,17 @@ ArchSpec readGgufArchSpec(const json& md, const std::string& arch, const Hyperpa
     }
 
     const bool gemma = arch.rfind("gemma", 0) == 0;
-    if (auto w = number(md, key("attention.sliding_window")); w && *w > 0 && hp.layers <= (int64_t(1) << 20)) {
+    // llama.cpp applies attention.sliding_window only where the architecture uses it (Gemma 2 and 3 here); for
+    // the others it ignores the key, as transformers' Llama/Qwen ignore a sliding_window. A window shorter than
+    // the context would then be silently dropped from a model that may need it: refused, as for config.json.
+    const bool swaArch = arch == "gemma2" || arch == "gemma3";
+    if (auto w = number(md, key("attention.sliding_window")); w && *w > 0 && !swaArch && *w < double(hp.context))
+        refuse("sliding-window attention on a " + arch + " model (llama.cpp ignores the key for this architecture)",
+               "gguf " + key("attention.sliding_window"));
+    if (auto w = number(md, key("attention.sliding_window")); swaArch && w && *w > 0 && hp.layers <= (int64_t(1) << 20)) {
         s.slidingWindow = toCount(*w);
         // llama.cpp: Gemma 2 alternates (pattern 2), Gemma 3 has a global layer every 6 (set_swa_pattern).
-        int64_t pattern = arch == "gemma2" ? 2 : arch == "gemma3" ? 6 : 1;
+        int64_t pattern = arch == "gemma2" ? 2 : 6;
         if (auto pk = number(md, key("attention.sliding_window_pattern")); pk && arch == "gemma3")
             pattern = toCount(*pk);
         handled.insert("attention.sliding_window_pattern");

@@ -10,6 +10,7 @@
 #include <tbb/parallel_for.h>
 
 #include "core/quant/footprint_after.h"
+#include "core/quant/ggml/ggml_type_traits.h"
 #include "core/quant/quantize_parallel.h"
 #include "core/util/check.h"
 
@@ -55,9 +56,9 @@ struct BatchItem {
 int64_t clipBlockOf(const Scheme& scheme) {
     const std::string name = scheme.name();
     if (scheme.family() == "ggml") {
-        if (name == "f16" || name == "bf16" || name == "f32") return 1;
-        if (name == "q2_K" || name == "q3_K" || name == "q6_K") return 16;
-        return 32;  // q4_0 q4_1 q5_0 q5_1 q8_0 iq4_nl, and the 32-element sub-blocks of q4_K/q5_K
+        const ggml::TypeTraits* row = ggml::findTypeTraits(name);
+        QS_CHECK(row && row->isScheme(), "ggml scheme " + name + " has no scheme row in the type table");
+        return row->scheme.scaleBlockElems;
     }
     if (auto g = numberAfter(name, "_g")) return *g;
     if (name.rfind("nf4", 0) == 0 || name.rfind("fp4", 0) == 0) {

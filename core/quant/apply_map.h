@@ -65,8 +65,8 @@ Result<ApplyResult> applyMap(const Checkpoint& ckpt, const ModelInfo& info, cons
                              const ApplyOptions& options = {}, const AppliedTensorFn& onTensor = {});
 
 // Elements sharing one scale along a row for the clipping statistic (ErrorStatsOptions::clipBlock), from the
-// scheme's published layout: ggml q*_0/q*_1/iq4_nl 32, q4_K/q5_K 32 (sub-blocks), q2_K/q3_K/q6_K 16, f16/bf16
-// 1 (no scale: nothing counts as clipped); names with _g<G> G; nf4/fp4 64 (bitsandbytes' default block) or
+// scheme's published layout: ggml types the type table's SchemeLayout::scaleBlockElems (q*_0/q*_1/iq4_nl 32,
+// q4_K/q5_K 32 (sub-blocks), q2_K/q3_K/q6_K 16, f16/bf16 1: no scale, nothing counts as clipped); names with _g<G> G; nf4/fp4 64 (bitsandbytes' default block) or
 // _b<N>; anything else the whole row (0).
 int64_t clipBlockOf(const Scheme& scheme);
 

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/quant/footprint_after.h"
 
-#include <cctype>
-
 #include "core/util/check.h"
 
 namespace qs {
@@ -20,11 +18,8 @@ ByteBreakdown storedBreakdown(const TensorInfo& t, int64_t rows, int64_t cols) {
     b.payload = t.bytes;
     const DTypeInfo& di = dtypeInfo(t.dtype);
     if (di.ggmlId < 0 || di.blockElems <= 1) return b;
-    // ggml block types: the registry spells them in ggml's case ("q4_K", "q8_0", "iq4_nl").
-    std::string name(di.name);
-    for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
-    if (name.size() > 2 && name.compare(name.size() - 2, 2, "_k") == 0) name.back() = 'K';
-    auto scheme = findScheme(name);
+    // ggml block types: the registry spells them as ggml does ("q4_K", "q8_0", "iq4_nl").
+    auto scheme = findScheme(di.ggmlName);
     if (!scheme || !scheme->accepts(rows, cols)) return b;
     ByteBreakdown packed = scheme->packedBytes(rows, cols);
     return packed.total() == t.bytes ? packed : b;

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/quant/quant_map_export.h"
 
-#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -16,10 +15,7 @@ namespace {
 std::string storedGgmlName(DType t) {
     const DTypeInfo& di = dtypeInfo(t);
     if (di.ggmlId < 0) return {};
-    std::string name(di.name);
-    for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
-    if (name.size() > 2 && name.compare(name.size() - 2, 2, "_k") == 0) name.back() = 'K';
-    return name;
+    return std::string(di.ggmlName);
 }
 
 std::string escapeRegex(std::string_view s) {

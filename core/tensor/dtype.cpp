@@ -7,7 +7,6 @@
 
 #include <array>
 
-#include "core/quant/ggml/ggml_dequant.h"
 #include "core/util/check.h"
 
 namespace qs {
@@ -23,58 +22,58 @@ struct Row {
 };
 
 constexpr std::array<Row, kDTypeCount> kTable{{
-    // Plain types: {name, blockElems, blockBits, ggmlId, isFloatPlain}
-    {DType::BOOL, {"BOOL", 1, 8, -1, false}},
-    {DType::U8, {"U8", 1, 8, -1, false}},
-    {DType::I8, {"I8", 1, 8, 24, false}},
-    {DType::I16, {"I16", 1, 16, 25, false}},
-    {DType::U16, {"U16", 1, 16, -1, false}},
-    {DType::I32, {"I32", 1, 32, 26, false}},
-    {DType::U32, {"U32", 1, 32, -1, false}},
-    {DType::I64, {"I64", 1, 64, 27, false}},
-    {DType::U64, {"U64", 1, 64, -1, false}},
-    {DType::F64, {"F64", 1, 64, 28, true}},
-    {DType::F32, {"F32", 1, 32, 0, true}},
-    {DType::F16, {"F16", 1, 16, 1, true}},
-    {DType::BF16, {"BF16", 1, 16, 30, true}},
-    {DType::F8_E4M3, {"F8_E4M3", 1, 8, -1, true}},
-    {DType::F8_E5M2, {"F8_E5M2", 1, 8, -1, true}},
-    {DType::F8_E8M0, {"F8_E8M0", 1, 8, -1, true}},
-    {DType::F6_E2M3, {"F6_E2M3", 1, 6, -1, true}},
-    {DType::F6_E3M2, {"F6_E3M2", 1, 6, -1, true}},
-    {DType::F4_E2M1, {"F4", 1, 4, -1, true}},  // safetensors spells FP4 E2M1 "F4"
+    // Plain types: {name, ggmlName, blockElems, blockBits, ggmlId, isFloatPlain}
+    {DType::BOOL, {"BOOL", "", 1, 8, -1, false}},
+    {DType::U8, {"U8", "", 1, 8, -1, false}},
+    {DType::I8, {"I8", "i8", 1, 8, 24, false}},
+    {DType::I16, {"I16", "i16", 1, 16, 25, false}},
+    {DType::U16, {"U16", "", 1, 16, -1, false}},
+    {DType::I32, {"I32", "i32", 1, 32, 26, false}},
+    {DType::U32, {"U32", "", 1, 32, -1, false}},
+    {DType::I64, {"I64", "i64", 1, 64, 27, false}},
+    {DType::U64, {"U64", "", 1, 64, -1, false}},
+    {DType::F64, {"F64", "f64", 1, 64, 28, true}},
+    {DType::F32, {"F32", "f32", 1, 32, 0, true}},
+    {DType::F16, {"F16", "f16", 1, 16, 1, true}},
+    {DType::BF16, {"BF16", "bf16", 1, 16, 30, true}},
+    {DType::F8_E4M3, {"F8_E4M3", "", 1, 8, -1, true}},
+    {DType::F8_E5M2, {"F8_E5M2", "", 1, 8, -1, true}},
+    {DType::F8_E8M0, {"F8_E8M0", "", 1, 8, -1, true}},
+    {DType::F6_E2M3, {"F6_E2M3", "", 1, 6, -1, true}},
+    {DType::F6_E3M2, {"F6_E3M2", "", 1, 6, -1, true}},
+    {DType::F4_E2M1, {"F4", "", 1, 4, -1, true}},  // safetensors spells FP4 E2M1 "F4"
     // ggml block types: bytes per block = sizeof(block_*) in ggml-common.h.
-    {DType::Q4_0, {"Q4_0", 32, 18 * 8, 2, false}},     // fp16 d + 16 nibble bytes
-    {DType::Q4_1, {"Q4_1", 32, 20 * 8, 3, false}},     // fp16 d, m + 16
-    {DType::Q5_0, {"Q5_0", 32, 22 * 8, 6, false}},     // fp16 d + 4 qh + 16
-    {DType::Q5_1, {"Q5_1", 32, 24 * 8, 7, false}},     // fp16 d, m + 4 qh + 16
-    {DType::Q8_0, {"Q8_0", 32, 34 * 8, 8, false}},     // fp16 d + 32
-    {DType::Q8_1, {"Q8_1", 32, 36 * 8, 9, false}},     // fp16 d, s + 32
-    {DType::Q2_K, {"Q2_K", 256, 84 * 8, 10, false}},   // 16 scales + 64 qs + fp16 d, dmin
-    {DType::Q3_K, {"Q3_K", 256, 110 * 8, 11, false}},  // 32 hmask + 64 qs + 12 scales + fp16 d
-    {DType::Q4_K, {"Q4_K", 256, 144 * 8, 12, false}},  // fp16 d, dmin + 12 scales + 128 qs
-    {DType::Q5_K, {"Q5_K", 256, 176 * 8, 13, false}},  // fp16 d, dmin + 12 scales + 32 qh + 128 qs
-    {DType::Q6_K, {"Q6_K", 256, 210 * 8, 14, false}},  // 128 ql + 64 qh + 16 scales + fp16 d
-    {DType::Q8_K, {"Q8_K", 256, 292 * 8, 15, false}},  // fp32 d + 256 qs + 16 int16 bsums
-    {DType::IQ2_XXS, {"IQ2_XXS", 256, 66 * 8, 16, false}},  // fp16 d + 32 uint16
-    {DType::IQ2_XS, {"IQ2_XS", 256, 74 * 8, 17, false}},    // fp16 d + 32 uint16 + 8 scales
-    {DType::IQ3_XXS, {"IQ3_XXS", 256, 98 * 8, 18, false}},  // fp16 d + 96
-    {DType::IQ1_S, {"IQ1_S", 256, 50 * 8, 19, false}},      // fp16 d + 32 qs + 8 uint16 qh
-    {DType::IQ4_NL, {"IQ4_NL", 32, 18 * 8, 20, false}},     // fp16 d + 16
-    {DType::IQ3_S, {"IQ3_S", 256, 110 * 8, 21, false}},     // fp16 d + 64 qs + 8 qh + 32 signs + 4 scales
-    {DType::IQ2_S, {"IQ2_S", 256, 82 * 8, 22, false}},      // fp16 d + 64 qs + 8 qh + 8 scales
-    {DType::IQ4_XS, {"IQ4_XS", 256, 136 * 8, 23, false}},   // fp16 d + uint16 scales_h + 4 scales_l + 128
-    {DType::IQ1_M, {"IQ1_M", 256, 56 * 8, 29, false}},      // 32 qs + 16 qh + 8 scales (scale inside)
-    {DType::TQ1_0, {"TQ1_0", 256, 54 * 8, 34, false}},      // 48 qs + 4 qh + fp16 d
-    {DType::TQ2_0, {"TQ2_0", 256, 66 * 8, 35, false}},      // 64 qs + fp16 d
-    {DType::MXFP4, {"MXFP4", 32, 17 * 8, 39, false}},       // E8M0 exponent + 16 nibble bytes
-    {DType::NVFP4, {"NVFP4", 64, 36 * 8, 40, false}},       // 4 UE4M3 sub-block scales + 32 nibble bytes
-    {DType::Q1_0, {"Q1_0", 128, 18 * 8, 41, false}},        // fp16 d + 16 sign-bit bytes
-    {DType::Q2_0, {"Q2_0", 64, 18 * 8, 42, false}},         // fp16 d + 16 bytes of 2-bit codes
+    {DType::Q4_0, {"Q4_0", "q4_0", 32, 18 * 8, 2, false}},     // fp16 d + 16 nibble bytes
+    {DType::Q4_1, {"Q4_1", "q4_1", 32, 20 * 8, 3, false}},     // fp16 d, m + 16
+    {DType::Q5_0, {"Q5_0", "q5_0", 32, 22 * 8, 6, false}},     // fp16 d + 4 qh + 16
+    {DType::Q5_1, {"Q5_1", "q5_1", 32, 24 * 8, 7, false}},     // fp16 d, m + 4 qh + 16
+    {DType::Q8_0, {"Q8_0", "q8_0", 32, 34 * 8, 8, false}},     // fp16 d + 32
+    {DType::Q8_1, {"Q8_1", "q8_1", 32, 36 * 8, 9, false}},     // fp16 d, s + 32
+    {DType::Q2_K, {"Q2_K", "q2_K", 256, 84 * 8, 10, false}},   // 16 scales + 64 qs + fp16 d, dmin
+    {DType::Q3_K, {"Q3_K", "q3_K", 256, 110 * 8, 11, false}},  // 32 hmask + 64 qs + 12 scales + fp16 d
+    {DType::Q4_K, {"Q4_K", "q4_K", 256, 144 * 8, 12, false}},  // fp16 d, dmin + 12 scales + 128 qs
+    {DType::Q5_K, {"Q5_K", "q5_K", 256, 176 * 8, 13, false}},  // fp16 d, dmin + 12 scales + 32 qh + 128 qs
+    {DType::Q6_K, {"Q6_K", "q6_K", 256, 210 * 8, 14, false}},  // 128 ql + 64 qh + 16 scales + fp16 d
+    {DType::Q8_K, {"Q8_K", "q8_K", 256, 292 * 8, 15, false}},  // fp32 d + 256 qs + 16 int16 bsums
+    {DType::IQ2_XXS, {"IQ2_XXS", "iq2_xxs", 256, 66 * 8, 16, false}},  // fp16 d + 32 uint16
+    {DType::IQ2_XS, {"IQ2_XS", "iq2_xs", 256, 74 * 8, 17, false}},    // fp16 d + 32 uint16 + 8 scales
+    {DType::IQ3_XXS, {"IQ3_XXS", "iq3_xxs", 256, 98 * 8, 18, false}},  // fp16 d + 96
+    {DType::IQ1_S, {"IQ1_S", "iq1_s", 256, 50 * 8, 19, false}},      // fp16 d + 32 qs + 8 uint16 qh
+    {DType::IQ4_NL, {"IQ4_NL", "iq4_nl", 32, 18 * 8, 20, false}},     // fp16 d + 16
+    {DType::IQ3_S, {"IQ3_S", "iq3_s", 256, 110 * 8, 21, false}},     // fp16 d + 64 qs + 8 qh + 32 signs + 4 scales
+    {DType::IQ2_S, {"IQ2_S", "iq2_s", 256, 82 * 8, 22, false}},      // fp16 d + 64 qs + 8 qh + 8 scales
+    {DType::IQ4_XS, {"IQ4_XS", "iq4_xs", 256, 136 * 8, 23, false}},   // fp16 d + uint16 scales_h + 4 scales_l + 128
+    {DType::IQ1_M, {"IQ1_M", "iq1_m", 256, 56 * 8, 29, false}},      // 32 qs + 16 qh + 8 scales (scale inside)
+    {DType::TQ1_0, {"TQ1_0", "tq1_0", 256, 54 * 8, 34, false}},      // 48 qs + 4 qh + fp16 d
+    {DType::TQ2_0, {"TQ2_0", "tq2_0", 256, 66 * 8, 35, false}},      // 64 qs + fp16 d
+    {DType::MXFP4, {"MXFP4", "mxfp4", 32, 17 * 8, 39, false}},       // E8M0 exponent + 16 nibble bytes
+    {DType::NVFP4, {"NVFP4", "nvfp4", 64, 36 * 8, 40, false}},       // 4 UE4M3 sub-block scales + 32 nibble bytes
+    {DType::Q1_0, {"Q1_0", "q1_0", 128, 18 * 8, 41, false}},        // fp16 d + 16 sign-bit bytes
+    {DType::Q2_0, {"Q2_0", "q2_0", 64, 18 * 8, 42, false}},         // fp16 d + 16 bytes of 2-bit codes
     // llama2.c v2: the int8 codes are one byte each; the fp32 scales that follow depend on the group size
     // (llama2cQ8Bytes), so dtypeBytes() refuses this type.
-    {DType::Llama2cQ8, {"Q8 (llama2.c)", 1, 8, -1, false}},
-    {DType::C64, {"C64", 1, 64, -1, false}},
+    {DType::Llama2cQ8, {"Q8 (llama2.c)", "", 1, 8, -1, false}},
+    {DType::C64, {"C64", "", 1, 64, -1, false}},
 }};
 
 constexpr bool tableInEnumOrder() {
@@ -125,22 +124,6 @@ std::optional<uint64_t> dtypeBytes(DType t, uint64_t elements) {
 uint64_t llama2cQ8Bytes(uint64_t elements, int group) {
     QS_CHECK(group > 0, "llama2.c Q8 group " + std::to_string(group));
     return elements + 4 * (elements / uint64_t(group));
-}
-
-bool dtypeConvertibleToFloat(DType t) {
-    switch (t) {
-        case DType::BOOL: case DType::U8: case DType::I8: case DType::I16: case DType::U16:
-        case DType::I32: case DType::U32: case DType::I64: case DType::U64:
-        case DType::F64: case DType::F32: case DType::F16: case DType::BF16:
-        case DType::F8_E4M3: case DType::F8_E5M2: case DType::F8_E8M0: case DType::F4_E2M1:
-        case DType::Llama2cQ8:
-            return true;
-        // FP6: safetensors defines the size but no bit packing order that tools agree on; we do not guess.
-        case DType::F6_E2M3: case DType::F6_E3M2: case DType::C64:
-            return false;
-        default:
-            return ggml::hasDequantizer(t);
-    }
 }
 
 }  // namespace qs

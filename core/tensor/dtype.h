@@ -1,12 +1,21 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Storage types of tensors as checkpoints hold them: the union of safetensors' dtypes, ggml's types (with
 // their GGUF type ids) and llama2.c v2's split Q8 layout. A block type stores `blockElems` values in
-// `blockBytes` bytes; plain types have blockElems == 1. Sub-byte plain types (F4, F6) are described by bits.
+// `blockBits / 8` bytes; plain types have blockElems == 1. Sub-byte plain types (F4, F6) are described by bits.
+//
+// The type table, ggml's `type_traits` shape, in two column groups joined by DType (as ggml splits ggml.c's
+// type_traits from ggml-cpu's type_traits_cpu):
+//  - here, the facts every layer needs (name, ggml name, GGUF id, block elements and bits): DTypeInfo,
+//    readers and sizes depend on nothing else;
+//  - core/quant/ggml/ggml_type_traits.h, the functions (to_float, from_float_ref, from_float, the vec_dot_type
+//    the native dot kernels pair with, the block struct, the ggml scheme's byte split), one row per DType.
+// RTN intN and bitsandbytes nf4/fp4 are not storage types: they are schemes parameterised by bits and group
+// (core/quant/rtn, core/quant/bnb), whose bytes their Scheme computes; a checkpoint never holds them as a
+// dtype. llama2.c's Q8 is a row here (Llama2cQ8), but its size depends on the file's group size.
 #pragma once
 
 #include <cstdint>
 #include <optional>
-#include <span>
 #include <string_view>
 
 namespace qs {
@@ -28,7 +37,8 @@ enum class DType : uint16_t {
 };
 
 struct DTypeInfo {
-    std::string_view name;  // "F32", "Q4_K", ... as the owning format spells it (ggml: lower-case in ggml)
+    std::string_view name;      // "F32", "Q4_K", ... as safetensors and GGUF tools display it
+    std::string_view ggmlName;  // ggml's type_name ("f32", "q4_K", "iq2_xxs"), "" if ggml has no such type
     int blockElems;         // values per block (1 for plain types)
     int blockBits;          // bits per block (8 * bytes; sub-byte plain types: 4 or 6)
     int ggmlId;             // GGUF/ggml type id, -1 if ggml has none
@@ -46,8 +56,5 @@ std::optional<DType> dtypeFromGgmlId(uint32_t id);
 // blocks (or for Llama2cQ8, whose size depends on the group: use llama2cQ8Bytes).
 std::optional<uint64_t> dtypeBytes(DType t, uint64_t elements);
 uint64_t llama2cQ8Bytes(uint64_t elements, int group);
-
-// True when toFloat() below can decode this type.
-bool dtypeConvertibleToFloat(DType t);
 
 }  // namespace qs

@@ -4,6 +4,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -88,6 +89,7 @@ private slots:
         QVERIFY2(whole.exitCode == 0 && !whole.crashed, whole.err.constData());
         const json w = json::parse(whole.out.toStdString());  // nothing but the object on stdout
         QVERIFY(w["prompt_ids"] == json::array({1}));
+        QVERIFY(w["warnings"] == json::array());  // model, tokenizer and quantization warnings go here
         QCOMPARE(QByteArray::fromStdString(w["text"].get<std::string>()), f.readAll());
         const std::string reason = w["stop_reason"].get<std::string>();
         const auto ids = w["ids"].get<std::vector<int>>();
@@ -110,6 +112,57 @@ private slots:
         QCOMPARE(plain.out, "Once upon a time" + QByteArray::fromStdString(json::parse(js.out.toStdString())["text"].get<std::string>()) + "\n");
     }
 
+    // A GGUF whose tokenizer.ggml.add_bos_token is false gets no BOS before the prompt (llama.cpp's
+    // llama_tokenize with add_special follows the key); the same file with the key true gets BOS 1.
+    void generate_followsGgufAddBosToken() {
+        QS_REQUIRE_ASSET(path, "archref/models/llama3/llama3-f32.gguf");
+        QTemporaryDir dir;
+        QFile in(path);
+        QVERIFY(in.open(QIODevice::ReadOnly));
+        QByteArray bytes = in.readAll();
+        const QByteArray key = "tokenizer.ggml.add_bos_token";
+        const qsizetype at = bytes.indexOf(key);
+        QVERIFY(at > 0);
+        const qsizetype typeAt = at + key.size(), valueAt = typeAt + 4;
+        QCOMPARE(int(bytes[typeAt]), 7);  // GGUF_TYPE_BOOL, then one byte
+        QCOMPARE(int(bytes[valueAt]), 1);
+        bytes[valueAt] = 0;
+        const QString patched = dir.filePath("nobos.gguf");
+        QFile out(patched);
+        QVERIFY(out.open(QIODevice::WriteOnly) && out.write(bytes) == bytes.size());
+        out.close();
+        for (const auto& [file, first] : {std::pair{QString(path), 1}, std::pair{patched, -1}}) {
+            auto r = runCli({"generate", file, "--prompt", "Once upon a time", "--steps", "1", "--temperature", "0", "--json"});
+            QVERIFY2(r.exitCode == 0 && !r.crashed, r.err.constData());
+            const auto ids = json::parse(r.out.toStdString())["prompt_ids"].get<std::vector<int>>();
+            QVERIFY(!ids.empty());
+            QVERIFY2(first == 1 ? ids.front() == 1 : ids.front() != 1, r.out.constData());
+        }
+        auto empty = runCli({"generate", patched, "--prompt", "", "--steps", "1", "--temperature", "0"});
+        QCOMPARE(empty.exitCode, 1);
+        QVERIFY(empty.err.contains("adds no BOS"));
+    }
+
+    // --tokenizer takes a folder (its tokenizer.json / tokenizer.model / tokenizer.bin) or a GGUF file (its
+    // vocabulary) as well as a tokenizer file; the ids are the ones the model's own tokenizer gives.
+    void generate_tokenizerOptionTakesFolderOrGguf() {
+        QS_REQUIRE_ASSET(gguf, "archref/models/llama3/llama3-f32.gguf");
+        QS_REQUIRE_ASSET(folder, "archref/models/llama3/hf");
+        const QStringList base{"generate", gguf, "--prompt", "Once upon a time", "--steps", "0", "--json"};
+        auto own = runCli(base);
+        QVERIFY2(own.exitCode == 0, own.err.constData());
+        const auto ids = json::parse(own.out.toStdString())["prompt_ids"];
+        for (const QString& t : {QString(folder), QString(folder) + "/tokenizer.model", QString(gguf)}) {
+            auto r = runCli(base + QStringList{"--tokenizer", t});
+            QVERIFY2(r.exitCode == 0 && !r.crashed, r.err.constData());
+            QVERIFY(json::parse(r.out.toStdString())["prompt_ids"] == ids);
+        }
+        QTemporaryDir empty;
+        auto none = runCli(base + QStringList{"--tokenizer", empty.path()});
+        QCOMPARE(none.exitCode, 1);
+        QVERIFY(none.err.contains("holds no tokenizer.json"));
+    }
+
     void ppl_jsonHasTheRequiredKeys() {
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
         QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
@@ -121,6 +174,30 @@ private slots:
         QVERIFY(std::fabs(j["nll"].get<double>() - 1.2664) < 1e-3);
         QVERIFY(std::fabs(j["ppl"].get<double>() - 3.548) < 1e-3);
         QVERIFY(!j.contains("kld"));  // no map, nothing to compare against
+    }
+
+    // A text that is not UTF-8 is scored (the tokenizer takes bytes, as llama.cpp's does) but named on stderr
+    // with the offset of its first bad byte.
+    void ppl_warnsAboutInvalidUtf8() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
+        QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
+        QFile f(text);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QByteArray bytes = f.readAll();
+        QTemporaryDir dir;
+        const QString bad = dir.filePath("bad.txt");
+        QFile out(bad);
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        out.write(bytes.left(100) + "\xC3\x28" + bytes.mid(100));
+        out.close();
+        auto r = runCli({"ppl", path, "--text", bad, "--protocol", "gptq", "--ctx", "128", "--json"});
+        QVERIFY2(r.exitCode == 0 && !r.crashed, r.err.constData());
+        QVERIFY2(r.err.contains("is not valid UTF-8 (byte 100)"), r.err.constData());
+        const auto warnings = json::parse(r.out.toStdString())["warnings"];  // and in the JSON
+        QVERIFY(std::any_of(warnings.begin(), warnings.end(),
+                            [](const json& w) { return w.get<std::string>().find("not valid UTF-8") != std::string::npos; }));
+        auto clean = runCli({"ppl", path, "--text", text, "--protocol", "gptq", "--ctx", "128", "--json"});
+        QVERIFY(!clean.err.contains("UTF-8"));
     }
 
     // --map / --rule quantize the model first; ppl then reports the comparison with the unquantized model.
@@ -314,6 +391,29 @@ private slots:
         QCOMPARE(usage.exitCode, 2);
         auto unknown = runCli({"ppl", path, "--txt", "x"});
         QCOMPARE(unknown.exitCode, 2);
+    }
+
+    // Sampling options that make no sense are refused by name before the model loads, by generate and chat alike.
+    void sampling_refusesBadValues_data() {
+        QTest::addColumn<QStringList>("option");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("negative top-k") << QStringList{"--top-k", "-3"} << "--top-k must be >= 0";
+        QTest::newRow("top-p 0") << QStringList{"--top-p", "0"} << "--top-p must be in (0, 1]";
+        QTest::newRow("top-p above 1") << QStringList{"--top-p", "1.5"} << "--top-p must be in (0, 1]";
+        QTest::newRow("negative temperature") << QStringList{"--temperature", "-1"} << "--temperature must be";
+        QTest::newRow("penalty 0") << QStringList{"--repeat-penalty", "0"} << "--repeat-penalty must be";
+        QTest::newRow("negative seed") << QStringList{"--seed", "-1"} << "--seed must be >= 0";
+    }
+    void sampling_refusesBadValues() {
+        QFETCH(QStringList, option);
+        QFETCH(QString, message);
+        QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
+        for (const QString cmd : {"generate", "chat"}) {
+            auto r = runCli(QStringList{cmd, path, "--steps", "2"} + option);
+            QCOMPARE(r.exitCode, 2);
+            QVERIFY(!r.crashed);
+            QVERIFY2(r.err.contains(message.toUtf8()), r.err.constData());
+        }
     }
 };
 

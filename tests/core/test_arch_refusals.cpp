@@ -98,6 +98,9 @@ const std::vector<GgufCase>& ggufCases() {
          "gguf llama.expert_count"},
         {"unknown math key", [](auto& m, auto&) { m["llama.logit_scale"] = 0.25; }, "GGUF key 'llama.logit_scale'",
          "gguf llama.logit_scale"},
+        // llama.cpp ignores the key for llama (a window shorter than the context would be dropped silently).
+        {"llama sliding window", [](auto& m, auto&) { m["llama.attention.sliding_window"] = 16; },
+         "sliding-window attention on a llama model", "gguf llama.attention.sliding_window"},
         {"partial rotary", [](auto& m, auto&) { m["llama.rope.dimension_count"] = 2; }, "partial rotary embeddings",
          "gguf llama.rope.dimension_count"},
         {"per-layer embeddings", [](auto& m, auto&) { m["llama.embedding_length_per_layer_input"] = 256; },
@@ -165,6 +168,34 @@ private slots:
         QCOMPARE(inspectJson(*b, gg)["runnable"].get<bool>(), true);
         QCOMPARE(inspectJson(*b, gg)["runnable_reason"].get<std::string>(), std::string());
         QVERIFY(loadModelWeights(*b, gg, nullptr, {}, nullptr).ok());
+    }
+
+    // A shape the declaration contradicts (feed_forward_length 16 but a gate of 12 rows) passes the analysis of
+    // names and keys; checkInferenceShapes runs the loader's checks without data, so that inspect and the GUI
+    // say "not runnable" with the loader's own message instead of failing later at load time.
+    void shapeMismatch_notRunnableBeforeLoading() {
+        QTemporaryDir dir;
+        const std::string path = dir.path().toStdString() + "/m.gguf";
+        std::vector<TinyTensor> tensors = tinyGgufTensors();
+        for (auto& t : tensors)
+            if (t.name == "blk.0.ffn_gate.weight") t.shape = {12, 8};
+        writeBytes(path, makeTinyGguf(tinyGgufMetadata(), tensors));
+        std::unique_ptr<Checkpoint> c;
+        ModelInfo info = analyze(path, c);
+        QVERIFY(info.runnable);  // the names and keys are fine
+        const auto load = loadModelWeights(*c, info, nullptr, {}, nullptr);
+        QVERIFY(!load.ok());
+        const Status checked = checkInferenceShapes(*c, info);
+        QVERIFY(!checked.ok());
+        QVERIFY(!info.runnable);
+        QCOMPARE(info.runnableReason, load.message());
+        QVERIFY(QString::fromStdString(info.runnableReason).contains("has shape [12, 8], expected [16, 8]"));
+        QCOMPARE(inspectJson(*c, info)["runnable"].get<bool>(), false);
+        // The unchanged model passes the check and stays runnable.
+        writeBytes(path, makeTinyGguf(tinyGgufMetadata(), tinyGgufTensors()));
+        ModelInfo good = analyze(path, c);
+        QVERIFY(checkInferenceShapes(*c, good).ok());
+        QVERIFY(good.runnable);
     }
 
     void hfDeclaration_refusedByName_data() {

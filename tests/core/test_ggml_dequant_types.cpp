@@ -107,7 +107,7 @@ private slots:
         const auto t = dtypeFromGgmlId(uint32_t(c.ggmlId));
         QVERIFY2(t.has_value(), ("ggml id " + std::to_string(c.ggmlId) + " unknown").c_str());
         // The table agrees with ggml's type_traits (name, block elements, block bytes).
-        QCOMPARE(lower(dtypeName(*t)), lower(c.typeName));
+        QCOMPARE(std::string(dtypeInfo(*t).ggmlName), c.typeName);
         QCOMPARE(dtypeInfo(*t).blockElems, c.blockElems);
         QCOMPARE(dtypeInfo(*t).blockBits, c.blockBytes * 8);
         const uint64_t n = uint64_t(c.rows) * uint64_t(c.rowLen);

@@ -302,6 +302,13 @@ private slots:
         QVERIFY2(t.ok(), t ? "" : t.message().c_str());
         QCOMPARE(idsText((*t)->encode("help t", true)), idsText({259, 257, 'p', 258}));
         QCOMPARE((*t)->decode((*t)->encode("help t", true)), std::string("help t"));
+        QVERIFY((*t)->warnings().empty());
+        md["tokenizer.ggml.merges"] = {"h e", "he l", std::string(kG) + " t", "x yz"};  // "yz" is no piece
+        auto skipping = tokenizerFromGgufMetadata(md, "synthetic.gguf");
+        QVERIFY(skipping.ok());
+        QCOMPARE(idsText((*skipping)->encode("help t", true)), idsText({259, 257, 'p', 258}));
+        QCOMPARE((*skipping)->warnings().size(), size_t(1));
+        QVERIFY(QString::fromStdString((*skipping)->warnings()[0]).contains("1 merge(s) name pieces that are not in the vocabulary"));
         md["tokenizer.ggml.pre"] = "qwen2";
         auto refused = tokenizerFromGgufMetadata(md, "synthetic.gguf");
         QVERIFY(!refused.ok());
@@ -320,6 +327,11 @@ private slots:
             << QByteArray(R"({"normalizer":{"type":"BertNormalizer"},"model":{"type":"BPE","vocab":{"a":0},"merges":[]}})")
             << "normalizer type 'BertNormalizer' is not supported";
         QTest::newRow("json bad merge") << QByteArray(R"({"model":{"type":"BPE","vocab":{"a":0},"merges":[3]}})") << "merge";
+        // tokenizers' BPE builder fails with MergeTokenOutOfVocabulary for a piece or a result outside the vocabulary.
+        QTest::newRow("json merge piece outside vocab")
+            << QByteArray(R"({"model":{"type":"BPE","vocab":{"a":0,"ab":1},"merges":["a b"]}})") << "names 'b', which is not in the vocabulary";
+        QTest::newRow("json merge result outside vocab")
+            << QByteArray(R"({"model":{"type":"BPE","vocab":{"a":0,"b":1},"merges":["a b"]}})") << "names 'ab', which is not in the vocabulary";
         QTest::newRow("garbage") << QByteArray::fromHex("5566778899AA") << "not a tokenizer";
     }
     void loadTokenizer_rejectsBadFiles() {

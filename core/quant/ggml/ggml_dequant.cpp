@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Dequantizers of ggml block types, transcribing ggml's dequantize_row_* (ggml/src/ggml-quants.c) with the
 // same expression order so every output float is bit-identical. Layouts: ggml_blocks.h. This file holds the
-// legacy and K-quant types and the dispatch; the i-quants are in ggml_dequant_iq.cpp, the rest in
-// ggml_dequant_other.cpp.
+// legacy and K-quant types and the dispatch through the type table's to_float column (ggml_type_traits.cpp);
+// the i-quants are in ggml_dequant_iq.cpp, the rest in ggml_dequant_other.cpp.
 #include "core/quant/ggml/ggml_dequant.h"
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include "core/quant/ggml/ggml_blocks.h"
 #include "core/quant/ggml/ggml_dequant_impl.h"
 #include "core/quant/ggml/ggml_math.h"
+#include "core/quant/ggml/ggml_type_traits.h"
 #include "core/tensor/half.h"
 
 namespace qs::ggml {
@@ -21,6 +22,9 @@ template <class Block>
 const Block* blocks(const void* src) {
     return static_cast<const Block*>(src);
 }
+}  // namespace
+
+namespace detail {
 
 void dequantQ4_0(const void* src, float* y, int64_t n) {
     const auto* x = blocks<BlockQ4_0>(src);
@@ -221,70 +225,22 @@ void dequantBF16(const void* src, float* y, int64_t n) {
     }
 }
 
-using DequantFn = void (*)(const void*, float*, int64_t);
+}  // namespace detail
 
-DequantFn dequantizer(DType t) {
-    switch (t) {
-        case DType::Q4_0: return dequantQ4_0;
-        case DType::Q4_1: return dequantQ4_1;
-        case DType::Q5_0: return dequantQ5_0;
-        case DType::Q5_1: return dequantQ5_1;
-        case DType::Q8_0: return dequantQ8_0;
-        case DType::Q2_K: return dequantQ2_K;
-        case DType::Q3_K: return dequantQ3_K;
-        case DType::Q4_K: return dequantQ4_K;
-        case DType::Q5_K: return dequantQ5_K;
-        case DType::Q6_K: return dequantQ6_K;
-        case DType::IQ4_NL: return dequantIq4Nl;
-        case DType::IQ4_XS: return detail::dequantIq4Xs;
-        case DType::IQ2_XXS: return detail::dequantIq2Xxs;
-        case DType::IQ2_XS: return detail::dequantIq2Xs;
-        case DType::IQ2_S: return detail::dequantIq2S;
-        case DType::IQ3_XXS: return detail::dequantIq3Xxs;
-        case DType::IQ3_S: return detail::dequantIq3S;
-        case DType::IQ1_S: return detail::dequantIq1S;
-        case DType::IQ1_M: return detail::dequantIq1M;
-        case DType::Q8_1: return detail::dequantQ8_1;
-        case DType::Q8_K: return detail::dequantQ8_K;
-        case DType::TQ1_0: return detail::dequantTq1_0;
-        case DType::TQ2_0: return detail::dequantTq2_0;
-        case DType::MXFP4: return detail::dequantMxfp4;
-        case DType::NVFP4: return detail::dequantNvfp4;
-        case DType::Q1_0: return detail::dequantQ1_0;
-        case DType::Q2_0: return detail::dequantQ2_0;
-        case DType::F16: return dequantF16;
-        case DType::BF16: return dequantBF16;
-        default: return nullptr;
-    }
-}
-}  // namespace
-
-bool hasDequantizer(DType t) { return dequantizer(t) != nullptr; }
-
-namespace {
-// alignof the block struct the decoder reads through (fp16 fields: 2; q8_K's fp32 d: 4; byte-only blocks and
-// the memcpy-based f16/bf16 loops: 1).
-size_t blockAlignment(DType t) {
-    switch (t) {
-        case DType::Q8_K: return alignof(BlockQ8_K);
-        case DType::MXFP4: case DType::NVFP4: case DType::F16: case DType::BF16: return 1;
-        default: return alignof(uint16_t);
-    }
-}
-}  // namespace
+bool hasDequantizer(DType t) { return typeTraits(t).toFloat != nullptr; }
 
 bool dequantize(DType t, const void* src, float* dst, int64_t n) {
-    const DequantFn fn = dequantizer(t);
+    const TypeTraits& row = typeTraits(t);
+    const ToFloatFn fn = row.toFloat;
     if (!fn) return false;
-    const size_t align = blockAlignment(t);
+    const size_t align = size_t(row.blockAlign);
     if (reinterpret_cast<uintptr_t>(src) % align == 0) {
         fn(src, dst, n);
         return true;
     }
     // A GGUF may declare general.alignment 1, so blocks can sit at any address. Reading a block struct there
     // is undefined behaviour: decode through an aligned copy, a chunk of blocks at a time.
-    const DTypeInfo& info = dtypeInfo(t);
-    const int64_t be = info.blockElems, bb = info.blockBits / 8, chunkBlocks = 256;
+    const int64_t be = row.info().blockElems, bb = row.info().blockBits / 8, chunkBlocks = 256;
     std::vector<uint32_t> buf(size_t((chunkBlocks * bb + 3) / 4));
     const auto* p = static_cast<const uint8_t*>(src);
     for (int64_t done = 0; done < n;) {

@@ -3,9 +3,10 @@
 // ggml_quantize_chunk runs them without an importance matrix (quantize_row_<type>_ref; for iq4_nl the
 // quantize_iq4_nl search with ntry = 7). Verified against ../shared/refvectors/ggml.
 //
-// Two paths per type: quantizeRef() is the plain scalar transcription of the algorithm (the specification);
-// quantize() dispatches at run time to an optimised kernel (AVX2 / AVX-512 where the CPU has them) for the
-// types where speed matters (q8_0, q4_0, q4_K) and falls back to the reference for the others. Both write
+// Two paths per type, the from_float_ref and from_float columns of the type table (ggml_type_traits.h):
+// quantizeRef() is the plain scalar transcription of the algorithm (the specification); quantize() dispatches
+// at run time to an optimised kernel (AVX2 / AVX-512 where the CPU has them) for the types where speed matters
+// (q8_0, q4_0, q4_K) and falls back to the reference for the others. Both write
 // identical bytes; tests/core/test_schemes.cpp checks it. Single-threaded, re-entrant, no allocation.
 #pragma once
 
@@ -15,7 +16,8 @@
 
 namespace qs::ggml {
 
-// True for q4_0, q4_1, q5_0, q5_1, q8_0, q2_K..q6_K, iq4_nl, F16, BF16.
+// True for the rows of the type table with from_float_ref: the ggml schemes (q4_0 ... q6_K, iq4_nl, f16, bf16)
+// and the activation formats q8_1, q8_K.
 bool hasQuantizer(DType t);
 
 // Quantizes n values (a whole number of t's blocks; caller checks) from x into packed blocks at dst.
@@ -27,7 +29,12 @@ bool quantize(DType t, const float* x, void* dst, int64_t n);
 const char* quantizeKernelName(DType t);
 
 namespace detail {
-// The per-type reference quantizers (ggml_legacy.cpp, ggml_kquants.cpp, ggml_iq4_nl.cpp).
+// The per-type reference quantizers (ggml_legacy.cpp, ggml_kquants.cpp, ggml_iq4_nl.cpp, ggml_quantize.cpp for
+// f16/bf16, ggml_vec_dot.cpp for the activation formats q8_1/q8_K).
+void quantizeF16(const float* x, void* y, int64_t n);
+void quantizeBF16(const float* x, void* y, int64_t n);
+void quantizeQ8_1Ref(const float* x, void* y, int64_t n);
+void quantizeQ8_KRef(const float* x, void* y, int64_t n);
 void quantizeQ4_0Ref(const float* x, void* y, int64_t n);
 void quantizeQ4_1Ref(const float* x, void* y, int64_t n);
 void quantizeQ5_0Ref(const float* x, void* y, int64_t n);

@@ -251,17 +251,17 @@ void columns(int64_t n, const void* w, const std::byte* a, size_t stride, int nC
 
 constexpr auto S = cpu::SimdLevel::Scalar;
 const DotKernel kScalar[] = {
-    {DType::Q8_0, ActType::Q8_0, kQK, S, columns<dotLegacy<BlockQ8_0, BlockQ8_0>>},
-    {DType::Q4_0, ActType::Q8_0, kQK, S, columns<dotLegacy<BlockQ4_0, BlockQ8_0>>},
-    {DType::Q4_1, ActType::Q8_1, kQK, S, columns<dotLegacy<BlockQ4_1, BlockQ8_1>>},
-    {DType::Q5_0, ActType::Q8_0, kQK, S, columns<dotLegacy<BlockQ5_0, BlockQ8_0>>},
-    {DType::Q5_1, ActType::Q8_1, kQK, S, columns<dotLegacy<BlockQ5_1, BlockQ8_1>>},
-    {DType::IQ4_NL, ActType::Q8_0, kQK, S, columns<dotLegacy<BlockIq4Nl, BlockQ8_0>>},
-    {DType::Q4_K, ActType::Q8_K, kQKK, S, columns<dotQ4_K>},
-    {DType::Q5_K, ActType::Q8_K, kQKK, S, columns<dotQ5_K>},
-    {DType::Q6_K, ActType::Q8_K, kQKK, S, columns<dotQ6_K>},
-    {DType::F16, ActType::F32, 32, S, columns<dotHalfLike<halfConv>>},
-    {DType::BF16, ActType::F32, 32, S, columns<dotHalfLike<bf16Conv>>},
+    {DType::Q8_0, S, columns<dotLegacy<BlockQ8_0, BlockQ8_0>>},
+    {DType::Q4_0, S, columns<dotLegacy<BlockQ4_0, BlockQ8_0>>},
+    {DType::Q4_1, S, columns<dotLegacy<BlockQ4_1, BlockQ8_1>>},
+    {DType::Q5_0, S, columns<dotLegacy<BlockQ5_0, BlockQ8_0>>},
+    {DType::Q5_1, S, columns<dotLegacy<BlockQ5_1, BlockQ8_1>>},
+    {DType::IQ4_NL, S, columns<dotLegacy<BlockIq4Nl, BlockQ8_0>>},
+    {DType::Q4_K, S, columns<dotQ4_K>},
+    {DType::Q5_K, S, columns<dotQ5_K>},
+    {DType::Q6_K, S, columns<dotQ6_K>},
+    {DType::F16, S, columns<dotHalfLike<halfConv>>},
+    {DType::BF16, S, columns<dotHalfLike<bf16Conv>>},
 };
 
 }  // namespace
@@ -288,33 +288,24 @@ const DotKernel* findDotKernel(DType t, cpu::SimdLevel level) {
     return nullptr;
 }
 
-size_t activationBytes(ActType act, int64_t n) {
-    switch (act) {
-        case ActType::F32: return size_t(n) * sizeof(float);
-        case ActType::Q8_0: return size_t(n / kQK) * sizeof(BlockQ8_0);
-        case ActType::Q8_1: return size_t(n / kQK) * sizeof(BlockQ8_1);
-        case ActType::Q8_K: return size_t(n / kQKK) * sizeof(BlockQ8_K);
-    }
-    return 0;
+int64_t DotKernel::blockElems() const {
+    return std::max<int64_t>({kDotLanes, dtypeInfo(weight).blockElems, dtypeInfo(act()).blockElems});
 }
 
-void quantizeActivations(ActType act, const float* x, std::byte* a, int64_t n) {
-    switch (act) {
-        case ActType::F32: std::memcpy(a, x, size_t(n) * sizeof(float)); return;
-        case ActType::Q8_0: QS_CHECK(quantize(DType::Q8_0, x, a, n), "q8_0 activation quantizer"); return;
-        case ActType::Q8_1: detail::quantizeQ8_1Ref(x, a, n); return;
-        case ActType::Q8_K: detail::quantizeQ8_KRef(x, a, n); return;
-    }
+size_t activationBytes(DType act, int64_t n) {
+    const auto bytes = dtypeBytes(act, uint64_t(n));
+    QS_CHECK(bytes.has_value(), std::to_string(n) + " activations are not whole " + std::string(dtypeName(act)) + " blocks");
+    return size_t(*bytes);
 }
 
-const char* actTypeName(ActType act) {
-    switch (act) {
-        case ActType::F32: return "f32";
-        case ActType::Q8_0: return "q8_0";
-        case ActType::Q8_1: return "q8_1";
-        case ActType::Q8_K: return "q8_K";
+void quantizeActivations(DType act, const float* x, std::byte* a, int64_t n) {
+    if (act == DType::F32) {
+        std::memcpy(a, x, size_t(n) * sizeof(float));
+        return;
     }
-    return "?";
+    QS_CHECK(quantize(act, x, a, n), std::string("no quantizer for the activation type ") + actTypeName(act));
 }
+
+const char* actTypeName(DType act) { return dtypeInfo(act).ggmlName.data(); }
 
 }  // namespace qs::ggml

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Native dot products of stored weight rows with activations, ggml's vec_dot shape: the activations of a
-// matmul are quantized ONCE to the 8-bit type the weight type pairs with (ggml's `vec_dot_type`): q8_0 for
-// q4_0/q5_0/q8_0/iq4_nl, q8_1 for q4_1/q5_1 (it carries d*sum(q) for their minimum term), q8_K for the
-// K-quants; f16/bf16 weights pair with f32 activations. Then each weight row is dotted with them in integer
+// matmul are quantized ONCE to the type the weight type pairs with, the vecDotType column of the type table
+// (ggml_type_traits.h; ggml's `vec_dot_type`): q8_0 for q4_0/q5_0/q8_0/iq4_nl, q8_1 for q4_1/q5_1 (it carries
+// d*sum(q) for their minimum term), q8_K for the K-quants; f16/bf16 weights pair with f32 activations. Then each weight row is dotted with them in integer
 // arithmetic per block (exact), scaled in float.
 //
 // Numerics (the contract every path keeps, so the SIMD paths equal the scalar reference bit for bit):
@@ -23,40 +23,44 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/quant/ggml/ggml_type_traits.h"
 #include "core/tensor/dtype.h"
 #include "core/util/cpu_features.h"
 
 namespace qs::ggml {
 
-// The activation blocks BlockQ8_1 and BlockQ8_K are in ggml_blocks.h.
-enum class ActType { F32, Q8_0, Q8_1, Q8_K };
+// Every kernel's rows are a multiple of this (the f16/bf16 dots run 32 float lanes; legacy blocks are 32).
+inline constexpr int kDotLanes = 32;
 
 // out[c] = dot(weight row w, activation row a + c * aStride) for c < nCols (1..4), n values each.
 using DotFn = void (*)(int64_t n, const void* w, const std::byte* a, size_t aStride, int nCols, float* out);
 using QuantizeActFn = void (*)(const float* x, std::byte* a, int64_t n);
 
+// One kernel per (weight type, SIMD level), listed in ggml_vec_dot*.cpp. What it pairs with and the row
+// granularity come from the type table, never from the list.
 struct DotKernel {
     DType weight;
-    ActType act;
-    int blockElems;  // n must be a multiple of this
     cpu::SimdLevel level;  // the level this entry's code needs (<= the level asked for)
     DotFn dot;
+    // The activation type: typeTraits(weight).vecDotType (F32, Q8_0, Q8_1 or Q8_K).
+    DType act() const { return typeTraits(weight).vecDotType; }
+    // n must be a multiple of this: the weight's and the activation's blocks, and kDotLanes.
+    int64_t blockElems() const;
 };
 
 // The kernel for weights of type t at the highest implemented level <= `level`; nullptr when t has no native
 // kernel. Callers also check n % blockElems == 0.
 const DotKernel* findDotKernel(DType t, cpu::SimdLevel level);
 
-// Bytes of n activations of type `act` (n a multiple of its block), and the quantizer writing them
-// (ggml's reference bytes; the q8_0 one uses the AVX2/AVX-512 quantizer of ggml_simd.cpp when present).
-size_t activationBytes(ActType act, int64_t n);
-void quantizeActivations(ActType act, const float* x, std::byte* a, int64_t n);
-const char* actTypeName(ActType act);
+// Bytes of n activations of type `act` (a DotKernel::act(); n a multiple of its block), and the quantizer
+// writing them: the type table's from_float (ggml's reference bytes; q8_0 uses the AVX2/AVX-512 quantizer of
+// ggml_simd.cpp when present); f32 activations are the input itself.
+size_t activationBytes(DType act, int64_t n);
+void quantizeActivations(DType act, const float* x, std::byte* a, int64_t n);
+const char* actTypeName(DType act);  // ggml's name: "f32", "q8_0", "q8_1", "q8_K"
 
 namespace detail {
 // Scalar references (ggml_vec_dot.cpp) and x86 paths (ggml_vec_dot_x86.cpp).
-void quantizeQ8_1Ref(const float* x, void* y, int64_t n);
-void quantizeQ8_KRef(const float* x, void* y, int64_t n);
 const DotKernel* scalarDotKernels(size_t& count);
 const DotKernel* x86DotKernels(size_t& count);
 }  // namespace detail
