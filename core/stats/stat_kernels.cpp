@@ -134,11 +134,6 @@ struct Ops {
     static D ddiv(const D& a, const D& b) { return zip(a, b, [](double x, double y) { return x / y; }); }
     static D dmax(const D& a, const D& b) { return zip(a, b, [](double x, double y) { return x > y ? x : y; }); }
     static D dabs(const D& a) { return zip(a, a, [](double x, double) { return std::fabs(x); }); }
-    static unsigned dmaskOutside(const D& a, const D& bottom, const D& top) {
-        unsigned m = 0;
-        for (int k = 0; k < kLanes; ++k) m |= unsigned(a.v[k] > top.v[k] || a.v[k] < bottom.v[k]) << k;
-        return m;
-    }
     static unsigned dmaskAbove(const D& a, const D& limit) {
         unsigned m = 0;
         for (int k = 0; k < kLanes; ++k) m |= unsigned(a.v[k] > limit.v[k]) << k;
@@ -225,10 +220,6 @@ struct Ops : F8Ops {
     static unsigned bits(__m256d lo, __m256d hi) {
         return unsigned(_mm256_movemask_pd(lo)) | (unsigned(_mm256_movemask_pd(hi)) << 4);
     }
-    static unsigned dmaskOutside(const D& a, const D& bottom, const D& top) {
-        return bits(_mm256_or_pd(_mm256_cmp_pd(a.lo, top.lo, _CMP_GT_OQ), _mm256_cmp_pd(a.lo, bottom.lo, _CMP_LT_OQ)),
-                    _mm256_or_pd(_mm256_cmp_pd(a.hi, top.hi, _CMP_GT_OQ), _mm256_cmp_pd(a.hi, bottom.hi, _CMP_LT_OQ)));
-    }
     static unsigned dmaskAbove(const D& a, const D& limit) {
         return bits(_mm256_cmp_pd(a.lo, limit.lo, _CMP_GT_OQ), _mm256_cmp_pd(a.hi, limit.hi, _CMP_GT_OQ));
     }
@@ -266,9 +257,6 @@ struct Ops : F8Ops {
     static D ddiv(D a, D b) { return _mm512_div_pd(a, b); }
     static D dmax(D a, D b) { return _mm512_max_pd(a, b); }
     static D dabs(D a) { return _mm512_abs_pd(a); }
-    static unsigned dmaskOutside(D a, D bottom, D top) {
-        return unsigned(_mm512_cmp_pd_mask(a, top, _CMP_GT_OQ) | _mm512_cmp_pd_mask(a, bottom, _CMP_LT_OQ));
-    }
     static unsigned dmaskAbove(D a, D limit) { return unsigned(_mm512_cmp_pd_mask(a, limit, _CMP_GT_OQ)); }
     static D dzeroNonFinite(D d, F v) { return _mm512_maskz_mov_pd(__mmask8(fmaskFinite(v)), d); }
 };
