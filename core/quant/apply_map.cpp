@@ -2,6 +2,8 @@
 #include "core/quant/apply_map.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <optional>
 
 #include <tbb/blocked_range.h>
@@ -27,6 +29,19 @@ std::optional<int64_t> numberAfter(std::string_view name, std::string_view key) 
         at = d;
     }
     return std::nullopt;
+}
+
+// The values of an F32 tensor straight from its stored bytes (a mapping, or the buffer a reader returns; `held`
+// keeps them alive) on little-endian hosts at a float-aligned address, or nullopt when they must be decoded.
+std::optional<std::span<const float>> floatView(const Checkpoint& ckpt, size_t i, TensorData& held) {
+    const TensorInfo& t = ckpt.tensors[i];
+    if constexpr (std::endian::native != std::endian::little) return std::nullopt;
+    if (t.dtype != DType::F32 || t.bytes != t.elements() * sizeof(float)) return std::nullopt;
+    auto d = ckpt.data(i);
+    if (!d || d->bytes.size() != t.bytes || reinterpret_cast<uintptr_t>(d->bytes.data()) % alignof(float) != 0)
+        return std::nullopt;
+    held = std::move(*d);
+    return std::span<const float>(reinterpret_cast<const float*>(held.bytes.data()), size_t(t.elements()));
 }
 
 struct BatchItem {
@@ -123,23 +138,35 @@ Result<ApplyResult> applyMap(const Checkpoint& ckpt, const ModelInfo& info, cons
             });
             auto scheme = findScheme(p.scheme);
             QS_CHECK(scheme != nullptr, "apply: scheme " + p.scheme + " missing from the registry");
-            auto floats = ckpt.toFloat(i);
-            if (!floats) {
-                item.failure = floats.message();
+            // F32 tensors in a mapping are used in place (no copy of the file's floats); others are decoded.
+            std::vector<float> decoded;
+            TensorData held;
+            std::span<const float> floats;
+            if (auto view = floatView(ckpt, i, held)) {
+                floats = *view;
+            } else {
+                auto f = ckpt.toFloat(i);
+                if (!f) {
+                    item.failure = f.message();
+                    return;
+                }
+                decoded = std::move(*f);
+                floats = decoded;
+            }
+            if (!options.computeStats) {
+                item.quantized = quantizeParallel(*scheme, floats, p.rows, p.cols, ckpt.tensors[i].name, &tensorSink);
                 return;
             }
-            item.quantized = quantizeParallel(*scheme, *floats, p.rows, p.cols, ckpt.tensors[i].name, &tensorSink);
-            if (!item.quantized->ok() || !options.computeStats || sink.cancelled()) return;
-            const QuantizedTensor& q = item.quantized->value();
-            std::vector<float> deq(floats->size());
-            const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, p.cols));
-            tbb::parallel_for(tbb::blocked_range<int64_t>(0, p.rows, grain), [&](const tbb::blocked_range<int64_t>& r) {
-                scheme->dequantizeRows(q, r.begin(), r.end() - r.begin(), deq.data() + r.begin() * p.cols);
-            });
             ErrorStatsOptions so;
             so.clipBlock = clipBlockOf(*scheme);
             so.histogramBins = options.histogramBins;
-            item.error = computeErrorStats(*floats, deq, p.rows, p.cols, so);
+            auto done = quantizeWithErrorStats(*scheme, floats, p.rows, p.cols, ckpt.tensors[i].name, &tensorSink, so);
+            if (!done) {
+                item.quantized = done.error();
+                return;
+            }
+            item.error = std::move(done->error);
+            item.quantized = std::move(done->tensor);
         });
         if (sink.cancelled()) return Error{std::string(kCancelledMessage)};
 

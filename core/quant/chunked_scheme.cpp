@@ -173,6 +173,7 @@ public:
         if (m_failure.failed()) return Error{m_failure.message()};
         return std::move(m_out);
     }
+    const QuantizedTensor* rowsFinal() const override { return &m_out; }
 
 private:
     const RowScheme& m_scheme;

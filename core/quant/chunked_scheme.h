@@ -30,6 +30,10 @@ public:
     virtual void run(int64_t first, int64_t last) = 0;
     // Serial epilogue after every unit ran; returns the packed tensor.
     virtual Result<QuantizedTensor> finish() = 0;
+    // When units are rows whose packed bytes are final as soon as run() returns (finish() only hands the
+    // tensor over): the tensor being written, so rows can be dequantized while other rows are still being
+    // quantized (quantizeWithErrorStats). nullptr otherwise (e.g. double quantization rewrites scales).
+    virtual const QuantizedTensor* rowsFinal() const { return nullptr; }
 };
 
 class ChunkedScheme : public Scheme {

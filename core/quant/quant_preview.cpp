@@ -80,10 +80,9 @@ Result<QuantPreview> previewQuantization(const Checkpoint& ckpt, size_t tensor, 
     for (int64_t r0 = 0; r0 < out.rows; r0 += blockRows) {
         const int64_t n = std::min(blockRows, out.rows - r0);
         dequantizeBlock(r0, n);
-        const float* orig = floats->data() + r0 * cols;
-        const float* dq = deq.data();
-        fillHistogramWith(out.errorHistogram, uint64_t(n * cols),
-                          [orig, dq](uint64_t i) { return double(dq[i]) - double(orig[i]); });
+        const size_t count = size_t(n * cols);
+        fillDifferenceHistogram(out.errorHistogram, std::span<const float>(floats->data() + r0 * cols, count),
+                                std::span<const float>(deq.data(), count));
         if (!report(0.8, r0 + n)) return Error{std::string(kCancelledMessage)};
     }
     if (progress) progress->report(1.0, compareStage);

@@ -12,6 +12,7 @@
 
 #include "core/jobs/progress.h"
 #include "core/quant/scheme.h"
+#include "core/stats/error_stats.h"
 
 namespace qs {
 
@@ -20,5 +21,21 @@ namespace qs {
 // Scheme::quantize (shape, NaN/Inf naming the tensor, scale overflow).
 Result<QuantizedTensor> quantizeParallel(const Scheme& scheme, std::span<const float> src, int64_t rows,
                                          int64_t cols, std::string_view name, ProgressSink* progress);
+
+struct QuantizedWithStats {
+    QuantizedTensor tensor;
+    ErrorReport error;
+};
+
+// quantizeParallel plus the error statistics of the result: bit-identical to
+// computeErrorStats(src, dequantize(tensor), rows, cols, statsOptions). For row schemes (the ggml types;
+// QuantJob::rowsFinal) without histograms, the passes are fused over the fixed partition of the statistics
+// (stats::ErrorPartition, whole rows): each chunk of rows is quantized, dequantized into a per-thread scratch
+// buffer and compared while it is in cache, so no dequantized copy of the tensor is ever allocated. Otherwise
+// the tensor is quantized, dequantized in parallel and compared. Progress, cancellation and errors as
+// quantizeParallel. Runs in the caller's task arena.
+Result<QuantizedWithStats> quantizeWithErrorStats(const Scheme& scheme, std::span<const float> src, int64_t rows,
+                                                  int64_t cols, std::string_view name, ProgressSink* progress,
+                                                  const ErrorStatsOptions& statsOptions);
 
 }  // namespace qs

@@ -45,37 +45,68 @@ ErrorStats ErrorStats::fromSums(const ErrorSums& s) {
     return e;
 }
 
-namespace {
+namespace stats {
 
-struct Pass1 {
-    ErrorSums sums;
-    double wMin = std::numeric_limits<double>::infinity();
-    double wMax = -std::numeric_limits<double>::infinity();
-};
-
-// Clipped elements of one scale block [w, w+len) / [q, q+len); see the definition in the header.
-uint64_t countClipped(const float* w, const float* q, int64_t len) {
-    constexpr float kInf = std::numeric_limits<float>::infinity();
-    float hi = -kInf, lo = kInf;
-    for (int64_t i = 0; i < len; ++i) {
-        hi = std::max(hi, q[i]);
-        lo = std::min(lo, q[i]);
-    }
-    if (!(hi > lo)) return 0;  // a single level: no grid spacing to judge by
-    float hi2 = -kInf, lo2 = kInf;
-    for (int64_t i = 0; i < len; ++i) {
-        if (q[i] < hi) hi2 = std::max(hi2, q[i]);
-        if (q[i] > lo) lo2 = std::min(lo2, q[i]);
-    }
-    const double top = double(hi) + 0.5 * (double(hi) - double(hi2));
-    const double bottom = double(lo) - 0.5 * (double(lo2) - double(lo));
-    uint64_t n = 0;
-    for (int64_t i = 0; i < len; ++i)
-        if (double(w[i]) > top || double(w[i]) < bottom) ++n;
-    return n;
+ErrorPartition ErrorPartition::of(int64_t rows, int64_t cols, int64_t clipBlock) {
+    ErrorPartition p;
+    p.rows = rows;
+    p.cols = cols;
+    if (rows <= 0 || cols <= 0) return p;
+    // Work units are scale blocks (never split), so each block's clipping test sees the whole block.
+    p.block = clipBlock > 0 ? std::min(clipBlock, cols) : cols;
+    p.blocksPerRow = uint64_t((cols + p.block - 1) / p.block);
+    p.units = uint64_t(rows) * p.blocksPerRow;
+    p.perChunk = unitsPerChunk(p.units, uint64_t(p.block));
+    // A chunk spanning a row anyway is rounded up to whole rows, so a fused pass can quantize it row by row.
+    if (p.perChunk >= p.blocksPerRow) p.perChunk = (p.perChunk + p.blocksPerRow - 1) / p.blocksPerRow * p.blocksPerRow;
+    p.chunks = (p.units + p.perChunk - 1) / p.perChunk;
+    return p;
 }
 
-}  // namespace
+uint64_t ErrorPartition::elementOffset(uint64_t unit) const {
+    return (unit / blocksPerRow) * uint64_t(cols) + (unit % blocksPerRow) * uint64_t(block);
+}
+
+void ErrorPartial::merge(const ErrorPartial& b) {
+    sums += b.sums;
+    wMin = b.wMin < wMin ? b.wMin : wMin;
+    wMax = b.wMax > wMax ? b.wMax : wMax;
+}
+
+ErrorPartial errorChunk(const ErrorPartition& part, uint64_t chunk, const float* w, const float* q,
+                        const Kernels& k) {
+    const uint64_t u0 = chunk * part.perChunk, u1 = std::min(part.units, (chunk + 1) * part.perChunk);
+    const uint64_t base = part.elementOffset(u0), n = part.elementOffset(u1) - base;
+    ErrorLanes lanes;
+    k.errorSums(w, q, n, lanes);
+    ErrorPartial out;
+    ErrorSums& s = out.sums;
+    s.count = n;
+    s.zeroed = lanes.zeroed;
+    s.sumSqError = foldLanes(lanes.sqError);
+    s.sumSqOriginal = foldLanes(lanes.sqOriginal);
+    s.sumSqDequantized = foldLanes(lanes.sqDequantized);
+    s.sumProduct = foldLanes(lanes.product);
+    s.maxAbsError = lanes.maxAbsError;
+    out.wMin = lanes.wMin;
+    out.wMax = lanes.wMax;
+    // One-element blocks (f16, bf16) have a single level each: nothing can count as clipped.
+    if (part.block > 1) {
+        uint64_t bi = u0 % part.blocksPerRow;  // block index within its row
+        const float* wb = w;
+        const float* qb = q;
+        for (uint64_t u = u0; u < u1; ++u) {
+            const int64_t len = std::min(part.block, part.cols - int64_t(bi) * part.block);
+            s.clipped += k.countClipped(wb, qb, len);
+            wb += len;
+            qb += len;
+            if (++bi == part.blocksPerRow) bi = 0;
+        }
+    }
+    return out;
+}
+
+}  // namespace stats
 
 ErrorReport computeErrorStats(std::span<const float> original, std::span<const float> dequantized, int64_t rows,
                               int64_t cols, const ErrorStatsOptions& options) {
@@ -86,59 +117,26 @@ ErrorReport computeErrorStats(std::span<const float> original, std::span<const f
                  std::to_string(cols) + "]");
     ErrorReport report;
     if (original.empty()) return report;
-
-    // Work units are scale blocks (never split), so each block's clipping test sees the whole block.
-    const int64_t block = options.clipBlock > 0 ? std::min(options.clipBlock, cols) : cols;
-    const uint64_t blocksPerRow = uint64_t((cols + block - 1) / block);
-    const uint64_t units = uint64_t(rows) * blocksPerRow;
-    const uint64_t per = stats::unitsPerChunk(units, uint64_t(block));
-    const uint64_t chunks = (units + per - 1) / per;
+    const stats::Kernels& k = options.simdLevel ? stats::kernels(*options.simdLevel) : stats::kernels();
+    const stats::ErrorPartition part = stats::ErrorPartition::of(rows, cols, options.clipBlock);
     const float* w = original.data();
     const float* q = dequantized.data();
-
-    Pass1 p = stats::fixedReduce<Pass1>(
-        chunks,
+    stats::ErrorPartial p = stats::fixedReduce<stats::ErrorPartial>(
+        part.chunks,
         [&](uint64_t c) {
-            Pass1 part;
-            ErrorSums& s = part.sums;
-            const uint64_t uEnd = std::min(units, (c + 1) * per);
-            for (uint64_t u = c * per; u < uEnd; ++u) {
-                const uint64_t row = u / blocksPerRow;
-                const int64_t c0 = int64_t(u % blocksPerRow) * block;
-                const int64_t len = std::min(block, cols - c0);
-                const float* wb = w + row * uint64_t(cols) + uint64_t(c0);
-                const float* qb = q + row * uint64_t(cols) + uint64_t(c0);
-                for (int64_t i = 0; i < len; ++i) {
-                    const double a = wb[i], b = qb[i], e = b - a;
-                    s.sumSqError += e * e;
-                    s.sumSqOriginal += a * a;
-                    s.sumSqDequantized += b * b;
-                    s.sumProduct += a * b;
-                    s.maxAbsError = std::max(s.maxAbsError, std::fabs(e));
-                    if (wb[i] != 0.0f && qb[i] == 0.0f) ++s.zeroed;
-                    part.wMin = std::min(part.wMin, a);
-                    part.wMax = std::max(part.wMax, a);
-                }
-                s.count += uint64_t(len);
-                s.clipped += countClipped(wb, qb, len);
-            }
-            return part;
+            const uint64_t at = part.elementOffset(c * part.perChunk);
+            return stats::errorChunk(part, c, w + at, q + at, k);
         },
-        [](Pass1& a, const Pass1& b) {
-            a.sums += b.sums;
-            a.wMin = std::min(a.wMin, b.wMin);
-            a.wMax = std::max(a.wMax, b.wMax);
-        });
+        [](stats::ErrorPartial& a, const stats::ErrorPartial& b) { a.merge(b); });
     report.stats = ErrorStats::fromSums(p.sums);
 
     if (options.histogramBins > 0) {
         report.weightHistogram = makeHistogram(p.wMin, p.wMax, options.histogramBins);
-        fillHistogram(report.weightHistogram, original);
+        fillHistogram(report.weightHistogram, original, options.simdLevel);
         const double m = p.sums.maxAbsError;
         report.errorHistogram = makeHistogram(-m, m, options.histogramBins);
-        // e is formed in double exactly as in pass 1, so every error falls inside [-max|e|, max|e|].
-        fillHistogramWith(report.errorHistogram, original.size(),
-                          [&](uint64_t i) { return double(q[i]) - double(w[i]); });
+        // e is formed in double exactly as in the sums, so every error falls inside [-max|e|, max|e|].
+        fillDifferenceHistogram(report.errorHistogram, original, dequantized, options.simdLevel);
     }
     return report;
 }

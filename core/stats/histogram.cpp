@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/stats/histogram.h"
 
+#include <algorithm>
 #include <cmath>
+#include <string>
+
+#include "core/stats/stat_kernels.h"
 
 #include "core/util/check.h"
 
@@ -36,8 +40,51 @@ Histogram makeHistogram(double lo, double hi, int bins) {
     return h;
 }
 
-void fillHistogram(Histogram& h, std::span<const float> values) {
-    fillHistogramWith(h, values.size(), [&](uint64_t i) { return double(values[i]); });
+namespace {
+
+// Bins x (or y - x) over the fixed partition of fixed_reduce.h; counts are integers, so any order is exact.
+void fillWithKernel(Histogram& h, const float* x, const float* y, uint64_t n, std::optional<cpu::SimdLevel> simd) {
+    QS_CHECK(!h.empty(), "fillHistogram on a histogram without bins");
+    if (n == 0) return;
+    const stats::Kernels& k = simd ? stats::kernels(*simd) : stats::kernels();
+    struct Part {
+        std::vector<uint64_t> counts;
+        uint64_t below = 0, above = 0;
+    };
+    const uint64_t per = stats::unitsPerChunk(n, 1);
+    const uint64_t chunks = (n + per - 1) / per;
+    const int bins = h.bins();
+    const double lo = h.lo, hi = h.hi;
+    Part total = stats::fixedReduce<Part>(
+        chunks,
+        [&](uint64_t c) {
+            Part p;
+            p.counts.assign(size_t(bins), 0);
+            const uint64_t b = c * per, e = std::min(n, b + per);
+            k.histogram(x + b, y ? y + b : nullptr, e - b, lo, hi, bins, p.counts.data(), p.below, p.above);
+            return p;
+        },
+        [](Part& a, const Part& b) {
+            for (size_t i = 0; i < a.counts.size(); ++i) a.counts[i] += b.counts[i];
+            a.below += b.below;
+            a.above += b.above;
+        });
+    for (int i = 0; i < bins; ++i) h.counts[size_t(i)] += total.counts[size_t(i)];
+    h.below += total.below;
+    h.above += total.above;
+}
+
+}  // namespace
+
+void fillHistogram(Histogram& h, std::span<const float> values, std::optional<cpu::SimdLevel> simd) {
+    fillWithKernel(h, values.data(), nullptr, values.size(), simd);
+}
+
+void fillDifferenceHistogram(Histogram& h, std::span<const float> a, std::span<const float> b,
+                             std::optional<cpu::SimdLevel> simd) {
+    QS_CHECK(a.size() == b.size(), "fillDifferenceHistogram: " + std::to_string(a.size()) + " and " +
+                                       std::to_string(b.size()) + " values");
+    fillWithKernel(h, a.data(), b.data(), a.size(), simd);
 }
 
 }  // namespace qs

@@ -4,8 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
+
+#include "core/util/cpu_features.h"
 
 namespace qs {
 
@@ -28,8 +31,14 @@ struct Histogram {
 // [lo - 0.5, lo + 0.5] so every bin has a positive width. Requires bins >= 1.
 Histogram makeHistogram(double lo, double hi, int bins);
 
-// Counts the finite values of `values` into h (non-finite values are skipped). Parallel, deterministic.
-void fillHistogram(Histogram& h, std::span<const float> values);
+// Counts the finite values of `values` into h (non-finite values are skipped). Parallel, deterministic;
+// vectorised (stat_kernels.h), binning exactly as binOf. `simd` picks the kernels (default cpu::simdLevel()).
+void fillHistogram(Histogram& h, std::span<const float> values, std::optional<cpu::SimdLevel> simd = {});
+
+// Counts e = double(b[i]) - double(a[i]) into h (an error histogram: a original, b dequantized); a and b have
+// the same size (checked). Parallel, deterministic, vectorised as fillHistogram.
+void fillDifferenceHistogram(Histogram& h, std::span<const float> a, std::span<const float> b,
+                             std::optional<cpu::SimdLevel> simd = {});
 
 // Counts valueAt(i) for i in [0, n) into h; valueAt must be thread-safe. Parallel, deterministic (counts are
 // integers, so the partition does not matter).

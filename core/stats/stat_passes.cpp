@@ -8,6 +8,7 @@
 #include <tbb/parallel_for.h>
 
 #include "core/stats/fixed_reduce.h"
+#include "core/stats/stat_kernels.h"
 
 namespace qs::stats {
 
@@ -42,50 +43,40 @@ void RangePart::merge(const RangePart& b) {
     max = std::max(max, b.max);
 }
 
-RangePart rangePass(std::span<const float> v) {
+RangePart rangePass(std::span<const float> v, std::optional<cpu::SimdLevel> simd) {
+    const Kernels& k = simd ? kernels(*simd) : kernels();
     return reduceSpan<RangePart>(v.size(), [&](uint64_t b, uint64_t e) {
+        RangeLanes lanes;
+        k.range(v.data() + b, e - b, lanes);
         RangePart p;
-        for (uint64_t i = b; i < e; ++i) {
-            const float x = v[i];
-            if (!std::isfinite(x)) {
-                ++p.nonFinite;
-                continue;
-            }
-            ++p.count;
-            if (x == 0.0f) ++p.zeros;
-            p.sum += x;
-            p.min = std::min(p.min, double(x));
-            p.max = std::max(p.max, double(x));
+        p.count = lanes.count;
+        p.nonFinite = lanes.nonFinite;
+        p.zeros = lanes.zeros;
+        p.sum = foldLanes(lanes.sum);
+        if (lanes.count > 0) {
+            p.min = lanes.min;
+            p.max = lanes.max;
         }
         return p;
     });
 }
 
-MomentPart momentPass(std::span<const float> v, double mean) {
+MomentPart momentPass(std::span<const float> v, double mean, std::optional<cpu::SimdLevel> simd) {
+    const Kernels& k = simd ? kernels(*simd) : kernels();
     return reduceSpan<MomentPart>(v.size(), [&](uint64_t b, uint64_t e) {
-        MomentPart p;
-        for (uint64_t i = b; i < e; ++i) {
-            const float x = v[i];
-            if (!std::isfinite(x)) continue;
-            const double d = double(x) - mean, d2 = d * d;
-            p.m2 += d2;
-            p.m4 += d2 * d2;
-        }
-        return p;
+        MomentLanes lanes;
+        k.moments(v.data() + b, e - b, mean, lanes);
+        return MomentPart{foldLanes(lanes.m2), foldLanes(lanes.m4)};
     });
 }
 
-void countAbovePass(std::span<const float> v, const std::vector<double>& thresholds, std::vector<uint64_t>& counts) {
+void countAbovePass(std::span<const float> v, const std::vector<double>& thresholds, std::vector<uint64_t>& counts,
+                    std::optional<cpu::SimdLevel> simd) {
+    const Kernels& k = simd ? kernels(*simd) : kernels();
     CountPart total = reduceSpan<CountPart>(v.size(), [&](uint64_t b, uint64_t e) {
         CountPart p;
         p.counts.assign(thresholds.size(), 0);
-        for (uint64_t i = b; i < e; ++i) {
-            const float x = v[i];
-            if (!std::isfinite(x)) continue;
-            const double a = std::fabs(double(x));
-            for (size_t k = 0; k < thresholds.size(); ++k)
-                if (a > thresholds[k]) ++p.counts[k];
-        }
+        k.countAbove(v.data() + b, e - b, thresholds.data(), int(thresholds.size()), p.counts.data());
         return p;
     });
     for (size_t k = 0; k < total.counts.size() && k < counts.size(); ++k) counts[k] += total.counts[k];

@@ -8,8 +8,11 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <span>
 #include <vector>
+
+#include "core/util/cpu_features.h"
 
 namespace qs::stats {
 
@@ -29,11 +32,13 @@ struct MomentPart {
     }
 };
 
-RangePart rangePass(std::span<const float> values);
-MomentPart momentPass(std::span<const float> values, double mean);
+// Vectorised (stat_kernels.h: sums in 8 double lanes, identical on every SIMD level); `simd` picks the kernels
+// (default cpu::simdLevel()).
+RangePart rangePass(std::span<const float> values, std::optional<cpu::SimdLevel> simd = {});
+MomentPart momentPass(std::span<const float> values, double mean, std::optional<cpu::SimdLevel> simd = {});
 // Adds to counts[k] the number of finite values with |x| > thresholds[k] (counts.size() == thresholds.size()).
 void countAbovePass(std::span<const float> values, const std::vector<double>& thresholds,
-                    std::vector<uint64_t>& counts);
+                    std::vector<uint64_t>& counts, std::optional<cpu::SimdLevel> simd = {});
 
 // dst[c] = max(dst[c], max over rows of |values[r*cols + c]|) for finite values; values is rows x cols,
 // row-major. Parallel over column tiles; max is exact, so the result does not depend on the partition.

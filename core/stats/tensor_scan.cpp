@@ -2,6 +2,8 @@
 #include "core/stats/tensor_scan.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -33,23 +35,39 @@ public:
     template <class Visit>
     Status forEach(Visit&& visit) {
         if (m_rows == 0) return {};
-        m_buffer.resize(size_t(m_blockRows * m_cols));
+        const float* direct = directFloats();
+        if (!direct) m_buffer.resize(size_t(m_blockRows * m_cols));
         for (int64_t r = 0; r < m_rows; r += m_blockRows) {
             const int64_t n = std::min(m_blockRows, m_rows - r);
             const uint64_t count = uint64_t(n) * uint64_t(m_cols);
-            Status s = m_ckpt.toFloat(m_tensor, uint64_t(r) * uint64_t(m_cols), count, m_buffer.data());
-            if (!s) return s;
-            if (!visit(r, n, std::span<const float>(m_buffer.data(), size_t(count))))
-                return Error{std::string(kCancelledMessage)};
+            const float* values = direct ? direct + uint64_t(r) * uint64_t(m_cols) : m_buffer.data();
+            if (!direct) {
+                Status s = m_ckpt.toFloat(m_tensor, uint64_t(r) * uint64_t(m_cols), count, m_buffer.data());
+                if (!s) return s;
+            }
+            if (!visit(r, n, std::span<const float>(values, size_t(count)))) return Error{std::string(kCancelledMessage)};
         }
         return {};
     }
 
 private:
+    // An F32 tensor's stored floats, used in place (little-endian host, float-aligned); nullptr: decode blocks.
+    const float* directFloats() {
+        const TensorInfo& t = m_ckpt.tensors[m_tensor];
+        if constexpr (std::endian::native != std::endian::little) return nullptr;
+        if (t.dtype != DType::F32 || t.bytes != t.elements() * sizeof(float)) return nullptr;
+        auto d = m_ckpt.data(m_tensor);
+        if (!d || d->bytes.size() != t.bytes || reinterpret_cast<uintptr_t>(d->bytes.data()) % alignof(float) != 0)
+            return nullptr;
+        m_held = std::move(*d);
+        return reinterpret_cast<const float*>(m_held.bytes.data());
+    }
+
     const Checkpoint& m_ckpt;
     size_t m_tensor;
     int64_t m_rows = 0, m_cols = 1, m_blockRows = 1;
     std::vector<float> m_buffer;
+    TensorData m_held;  // keeps directFloats() alive
 };
 
 using Pass1Visitor = std::function<void(int64_t firstRow, int64_t nRows, std::span<const float> values)>;
