@@ -146,6 +146,8 @@ void PackedLinearWeights::matmulPreparedRows(const std::byte* act, int64_t batch
     // kernel call so a weight block is unpacked once for four tokens.
     constexpr int64_t kColTile = 64;
     const int64_t m = rows(), n = cols();
+    if (batch == 1 && m_kernel->rows)  // decode: the kernel runs the rows itself (same numbers as below)
+        return m_kernel->rows(n, m_bytes.data() + size_t(r0) * m_rowBytes, m_rowBytes, r1 - r0, act, y + r0);
     float out[4];
     for (int64_t b0 = 0; b0 < batch; b0 += kColTile) {
         const int64_t b1 = std::min(batch, b0 + kColTile);

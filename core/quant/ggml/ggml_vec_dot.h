@@ -36,6 +36,11 @@ inline constexpr int kDotLanes = 32;
 // out[c] = dot(weight row w, activation row a + c * aStride) for c < nCols (1..4), n values each.
 using DotFn = void (*)(int64_t n, const void* w, const std::byte* a, size_t aStride, int nCols, float* out);
 using QuantizeActFn = void (*)(const float* x, std::byte* a, int64_t n);
+// Decode (one activation row): out[r] = dot(weight row r, a) for r < nRows, the rows rowBytes apart; each
+// out[r] equals what DotFn gives for that row with nCols = 1, bit for bit (one call per run of rows saves the
+// per-row call and shares the activation loads).
+using DotRowsFn = void (*)(int64_t n, const std::byte* w, size_t rowBytes, int64_t nRows, const std::byte* a,
+                           float* out);
 
 // One kernel per (weight type, SIMD level), listed in ggml_vec_dot*.cpp. What it pairs with and the row
 // granularity come from the type table, never from the list.
@@ -43,6 +48,7 @@ struct DotKernel {
     DType weight;
     cpu::SimdLevel level;  // the level this entry's code needs (<= the level asked for)
     DotFn dot;
+    DotRowsFn rows = nullptr;  // optional decode path (nullptr: callers loop over rows with dot)
     // The activation type: typeTraits(weight).vecDotType (F32, Q8_0, Q8_1 or Q8_K).
     DType act() const { return typeTraits(weight).vecDotType; }
     // n must be a multiple of this: the weight's and the activation's blocks, and kDotLanes.
