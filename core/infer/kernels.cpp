@@ -30,13 +30,15 @@ float dot(const float* a, const float* b, int64_t n) {
     return s;
 }
 
-void rmsnorm(float* out, const float* x, const float* weight, int64_t n, float eps) {
+bool rmsnorm(float* out, const float* x, const float* weight, int64_t n, float eps) {
     float ss = 0.0f;
     for (int64_t i = 0; i < n; ++i) ss += x[i] * x[i];
+    const bool finite = std::isfinite(ss);
     ss /= float(n);
     ss += eps;
     ss = 1.0f / std::sqrt(ss);
     for (int64_t i = 0; i < n; ++i) out[i] = weight[i] * (ss * x[i]);
+    return finite;
 }
 
 void softmax(float* x, int64_t n) {

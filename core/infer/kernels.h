@@ -14,7 +14,9 @@ namespace qs::kernels {
 float dot(const float* a, const float* b, int64_t n);
 
 // out = weight * x / sqrt(mean(x^2) + eps) (Zhang & Sennrich 2019; llama2.c rmsnorm). out may alias x.
-void rmsnorm(float* out, const float* x, const float* weight, int64_t n, float eps);
+// Returns false when the sum of squares is not finite (|x| beyond ~1.8e19 overflows float): out is then all
+// zeros, as transformers' and ggml's float RMSNorm give, which callers must not pass off as a result.
+bool rmsnorm(float* out, const float* x, const float* weight, int64_t n, float eps);
 
 // In-place softmax (max-subtracted).
 void softmax(float* x, int64_t n);

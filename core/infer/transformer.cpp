@@ -103,7 +103,16 @@ Status Transformer::evaluate(std::span<const int> tokens, std::span<float> logit
         float* out = nullptr;
         if (allLogits) out = logits.data() + done * size_t(c.vocab);
         else if (last && !logits.empty()) out = logits.data();
+        m_overflow = false;
         forwardBatch(tokens.data() + done, step, out, allLogits);
+        // An RMSNorm whose sum of squares overflowed gives zeros (as the float references do): the tokens after
+        // it would be computed from nothing, finite but meaningless, so it is an error like a non-finite logit.
+        if (m_overflow) {
+            m_pos -= int(done + size_t(step));
+            return Error{"the forward pass overflowed float arithmetic: an RMSNorm input within tokens " +
+                         std::to_string(m_pos + int(done)) + ".." + std::to_string(m_pos + int(done) + step - 1) +
+                         " has a sum of squares beyond float range (activations or weights too large)"};
+        }
         // A weight that overflows float arithmetic (finite but huge, e.g. 3e38) turns the logits into Inf/NaN;
         // a perplexity or a sampled token computed from them would be silently meaningless, so it is an error.
         if (out) {
@@ -164,8 +173,8 @@ void Transformer::attention(int l, int n, int pos0) {
         float* q = m_q.data() + size_t(t) * qDim;
         float* k = m_k.data() + size_t(t) * kvDim;
         if (c.qkNorm) {  // Qwen3 / Gemma 3: RMSNorm over each head's vector, before RoPE
-            for (int h = 0; h < c.heads; ++h) kernels::rmsnorm(q + size_t(h) * hd, q + size_t(h) * hd, L.qNorm.data(), hd, c.normEps);
-            for (int h = 0; h < c.kvHeads; ++h) kernels::rmsnorm(k + size_t(h) * hd, k + size_t(h) * hd, L.kNorm.data(), hd, c.normEps);
+            for (int h = 0; h < c.heads; ++h) m_overflow |= !kernels::rmsnorm(q + size_t(h) * hd, q + size_t(h) * hd, L.qNorm.data(), hd, c.normEps);
+            for (int h = 0; h < c.kvHeads; ++h) m_overflow |= !kernels::rmsnorm(k + size_t(h) * hd, k + size_t(h) * hd, L.kNorm.data(), hd, c.normEps);
         }
         const float* cs = cosT.data() + size_t(pos) * size_t(half);
         const float* sn = sinT.data() + size_t(pos) * size_t(half);
@@ -239,7 +248,7 @@ void Transformer::forwardBatch(const int* tokens, int n, float* logits, bool all
 
     auto normRows = [&](const std::vector<float>& weight, float* dst, const float* src) {
         for (int t = 0; t < n; ++t)
-            kernels::rmsnorm(dst + size_t(t) * dim, src + size_t(t) * dim, weight.data(), dim, c.normEps);
+            m_overflow |= !kernels::rmsnorm(dst + size_t(t) * dim, src + size_t(t) * dim, weight.data(), dim, c.normEps);
     };
     for (int l = 0; l < c.layers; ++l) {
         const LayerWeights& L = w.layers[size_t(l)];
@@ -261,7 +270,7 @@ void Transformer::forwardBatch(const int* tokens, int n, float* logits, bool all
         rows = n;
         normRows(w.finalNorm, m_xb.data(), m_x.data());
     } else {
-        kernels::rmsnorm(m_xb.data(), m_x.data() + size_t(n - 1) * dim, w.finalNorm.data(), dim, c.normEps);
+        m_overflow |= !kernels::rmsnorm(m_xb.data(), m_x.data() + size_t(n - 1) * dim, w.finalNorm.data(), dim, c.normEps);
     }
     matmul(*w.output, m_xb.data(), rows, logits, m_arena);
     if (c.finalSoftcap > 0.0f) softcap(logits, int64_t(rows) * c.vocab, c.finalSoftcap);

@@ -67,6 +67,7 @@ private:
     std::vector<float> m_cosLocal, m_sinLocal;    // [context][headDim/2] (local layers, when they differ)
     std::vector<float> m_x, m_xb, m_xb2, m_q, m_k, m_v, m_att, m_hb, m_hb2, m_scores;
     int m_scratchBatch = 0, m_scorePositions = 0;
+    bool m_overflow = false;  // an RMSNorm of the current forwardBatch overflowed (see kernels::rmsnorm)
 };
 
 }  // namespace qs

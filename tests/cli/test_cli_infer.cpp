@@ -353,6 +353,34 @@ private slots:
         }
     }
 
+    // An embedding row of 1e20 (finite): its sum of squares overflows float in the first RMSNorm, which then gives
+    // zeros (as transformers' and ggml's float RMSNorm do) and every later token is computed from nothing, with
+    // finite logits. ppl and generate fail naming the overflow instead of reporting such numbers.
+    void inference_refusesOverflowingRmsNorm() {
+        QS_REQUIRE_ASSET(src, "models/stories260K-hf");
+        QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
+        QTemporaryDir dir;
+        SafetensorsCopy model;
+        QVERIFY(model.readFrom(src, dir.path()));
+        const std::string name = "model.embed_tokens.weight";
+        QCOMPARE(model.header[name]["shape"][1].get<int>(), 64);
+        const float huge = 1e20f;  // squared: 1e40, beyond float
+        const size_t row = 403;    // "▁Once", the first prompt token after BOS
+        for (int i = 0; i < 64; ++i)
+            std::memcpy(model.data() + model.header[name]["data_offsets"][0].get<size_t>() + (row * 64 + i) * sizeof(float),
+                        &huge, sizeof huge);
+        QVERIFY(model.writeTo(dir.path()));
+        for (int run = 0; run < 2; ++run)  // the same answer every time
+            for (const QStringList& cmd : {QStringList{"ppl", dir.path(), "--text", text, "--protocol", "documents", "--json"},
+                                           QStringList{"generate", dir.path(), "--prompt", "Once", "--steps", "4", "--json"}}) {
+                auto r = runCli(cmd);
+                QCOMPARE(r.exitCode, 1);
+                QVERIFY(!r.crashed);
+                QVERIFY(r.out.isEmpty());
+                QVERIFY2(r.err.contains("overflowed float arithmetic: an RMSNorm input"), r.err.constData());
+            }
+    }
+
     // Defaults: 128 prompt and 128 decode tokens whatever the context (the Q4_K_M GGUF states 128), and the
     // bandwidth keys. stories260K (dim 64, hidden 172, 5 layers, 4 KV heads of 8, vocab 512, tied head) in f32
     // reads per decode step 5 * (64*64*2 + 32*64*2 + 3*172*64) + 512*64 floats of matrices, one embedding row
