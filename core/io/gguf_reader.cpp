@@ -254,6 +254,19 @@ Result<std::unique_ptr<Checkpoint>> readGguf(std::shared_ptr<const MappedFile> f
         if (a.bytes > 0 && b.bytes > 0 && b.offset < a.offset + a.bytes)
             return Error{path + ": tensors '" + a.name + "' and '" + b.name + "' overlap"};
     }
+    // ggml's gguf reader (gguf_init_from_file) requires the tensors back to back in the order of their infos,
+    // each padded to the alignment: a type id or shape changed in a file otherwise reads the wrong bytes.
+    uint64_t expected = 0;
+    for (const TensorInfo& t : ck->tensors) {
+        if (t.offset - dataStart != expected)
+            return Error{path + ": tensor '" + t.name + "' has data offset " + std::to_string(t.offset - dataStart) + ", expected " +
+                         std::to_string(expected) + " (GGUF tensors follow each other, each " +
+                         std::to_string(alignment) + "-byte aligned): its type or shape, or an earlier tensor's, does "
+                         "not match the data"};
+        const uint64_t padded = t.bytes + (alignment - t.bytes % alignment) % alignment;
+        if (__builtin_add_overflow(expected, padded, &expected))
+            return Error{path + ": tensor '" + t.name + "' data offsets overflow 64 bits"};
+    }
     if (md.count("tokenizer.ggml.tokens")) ck->tokenizerPath = path;
     progress.report(1.0, "GGUF header read");
     return ck;

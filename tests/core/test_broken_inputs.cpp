@@ -255,6 +255,16 @@ std::vector<Case> cases() {
                      g.pad();
                      return g.s + std::string(96, '\0');
                  }), "overlap"});
+    // A type id changed to a smaller type (f32 -> q4_0: 128 bytes -> 18) leaves a gap before the next tensor;
+    // ggml's reader requires tensors back to back (each padded to the alignment), so the change is caught.
+    c.push_back({"gguf tensor type changed to a smaller one", file("m.gguf", [] {
+                     Gguf g;
+                     g.header(3, 2, 0);
+                     g.str("a").u32(1).u64(32).u32(2 /*Q4_0*/).u64(0);
+                     g.str("b").u32(1).u64(8).u32(0).u64(128);
+                     g.pad();
+                     return g.s + std::string(160, '\0');
+                 }), "tensor 'b' has data offset 128, expected 32"});
     c.push_back({"gguf duplicate tensor name", file("m.gguf", [] {
                      Gguf g;
                      g.header(3, 2, 0);
