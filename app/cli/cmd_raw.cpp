@@ -34,6 +34,12 @@ int parseRawArgs(const char* command, const char* what, int argc, char** argv, i
                     command, what, "see `quantscope-cli quant-raw --scheme list`");
         return -1;
     }
+    if (args.value("scheme").value_or("") == "list") {  // the registry's representative set, one per line
+        for (const auto& sc : qs::listSchemes())
+            std::printf("%-14s %s\n", sc->name().c_str(), sc->description().c_str());
+        std::printf("(RTN names take any bit width 2-8 and group: int3_g64, int5_sym, ...)\n");
+        return -1;
+    }
     if (!args.has("scheme") || !args.has("rows") || !args.has("cols"))
         return fail(command, "needs --scheme NAME --rows R --cols C", kExitUsage);
     if (args.positional().size() != 2) return fail(command, "expects IN and OUT paths", kExitUsage);

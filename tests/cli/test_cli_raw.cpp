@@ -72,6 +72,16 @@ private slots:
         QVERIFY(std::sqrt(e / n) < 0.15);
     }
 
+    // `--scheme list` (which the help points to) prints every scheme name of the registry's pickers.
+    void schemeList_namesEveryRegisteredScheme() {
+        auto r = runCli({"quant-raw", "--scheme", "list"});
+        QCOMPARE(r.exitCode, 0);
+        for (const char* name : {"q4_0", "q8_0", "q4_K", "q6_K", "iq4_nl", "nf4", "int4_g128"})
+            QVERIFY2(r.out.contains(QByteArray("\n") + name + " ") || r.out.startsWith(QByteArray(name) + " "), name);
+        auto help = runCli({"quant-raw", "--help"});
+        QVERIFY(help.out.contains("--scheme list"));
+    }
+
     void failures_oneLineAndExitCode_data() {
         QTest::addColumn<QStringList>("args");
         QTest::addColumn<int>("exitCode");
