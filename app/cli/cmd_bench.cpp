@@ -132,6 +132,10 @@ int runBench(int argc, char** argv, int first) {
                             {"simd", qs::cpu::simdLevelName(qs::cpu::simdLevel())},
                             {"peak_rss_bytes", rss}};
         j["warnings"] = setup.warnings;
+        if (c.context != trainedContext)
+            j["warnings"].push_back("the context is extended from " + std::to_string(trainedContext) + " to " +
+                                    std::to_string(c.context) +
+                                    " positions for the measurement; the speed is meaningful, the tokens past the trained context are not");
         std::printf("%s\n", j.dump(1).c_str());
     } else {
         std::printf("model %s, %d thread%s\n", args.positional()[0].c_str(), setup.threads, setup.threads == 1 ? "" : "s");

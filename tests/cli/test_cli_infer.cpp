@@ -394,6 +394,7 @@ private slots:
         QCOMPARE(j["prompt_tokens"].get<int>(), 128);
         QCOMPARE(j["gen_tokens"].get<int>(), 128);
         QVERIFY(j["context_extended"].get<bool>());
+        QVERIFY(j["warnings"].dump().find("the context is extended from") != std::string::npos);
         QVERIFY(j["prompt_tps"].get<double>() > 0 && j["decode_tps"].get<double>() > 0);
         QVERIFY(j["copy_bandwidth_bytes_per_s"].get<double>() > 0);  // no floor: a loaded machine copies slowly
         const double fraction = j["bandwidth_fraction"].get<double>();
