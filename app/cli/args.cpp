@@ -3,7 +3,9 @@
 
 #include <charconv>
 #include <cmath>
+#include <algorithm>
 #include <cstdio>
+#include <thread>
 #include <cstdlib>
 
 namespace qscli {
@@ -83,6 +85,14 @@ std::optional<double> Args::number(const std::string& name, double fallback) {
         return std::nullopt;
     }
     return out;
+}
+
+int parseThreads(const std::string& command, Args& args, int& threads) {
+    const auto n = args.integer("threads", 0);
+    if (!n) return fail(command, args.error(), kExitUsage);
+    if (*n < 0 || *n > 1024) return fail(command, "--threads must be between 1 and 1024 (0: all cores)", kExitUsage);
+    threads = *n > 0 ? int(*n) : int(std::max(1u, std::thread::hardware_concurrency()));
+    return kExitOk;
 }
 
 int fail(const std::string& command, const std::string& message, int code) {

@@ -45,4 +45,8 @@ inline constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitCancell
 // Prints "quantscope-cli <command>: <message>" on stderr and returns `code`.
 int fail(const std::string& command, const std::string& message, int code = kExitFailure);
 
+// --threads N of every command: 1..1024, or 0 (and the default) for all cores. On a bad value prints the
+// message and returns kExitUsage; otherwise sets `threads` (>= 1) and returns kExitOk.
+int parseThreads(const std::string& command, Args& args, int& threads);
+
 }  // namespace qscli

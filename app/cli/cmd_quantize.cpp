@@ -40,7 +40,7 @@ constexpr const char* kUsage =
     "  --json           one JSON object (tensors[], roles{}, footprint{before, after}) instead of the table\n"
     "  --export-tensor-types FILE  write a llama.cpp --tensor-type-file for the resolved map (ggml types only)\n"
     "  --save-map FILE  write the resolved map (rules + the scheme each tensor got) as JSON\n"
-    "  --threads N      worker threads (default: all cores); results do not depend on it\n";
+    "  --threads N      worker threads, 1..1024 (default or 0: all cores); results do not depend on it\n";
 
 }  // namespace
 
@@ -54,9 +54,8 @@ int runQuantize(int argc, char** argv, int first) {
     if (args.positional().size() != 1) return fail("quantize", "expects exactly one MODEL path (see --help)", kExitUsage);
     if (!args.has("map") && !args.has("rule"))
         return fail("quantize", "nothing to do: give --map FILE and/or --rule ROLE=SCHEME (see --help)", kExitUsage);
-    auto threads = args.integer("threads", 0);
-    if (!threads || *threads < 0 || *threads > 4096)
-        return fail("quantize", args.error().empty() ? "--threads expects 0..4096" : args.error(), kExitUsage);
+    int threads = 1;
+    if (int rc = parseThreads("quantize", args, threads); rc != kExitOk) return rc;
 
     qs::QuantMap map;
     if (auto path = args.value("map")) {
@@ -96,8 +95,7 @@ int runQuantize(int argc, char** argv, int first) {
     };
     std::optional<qs::Result<qs::ApplyResult>> applied;
     auto run = [&] { applied.emplace(qs::applyMap(c, info, *resolved, options)); };
-    if (*threads > 0) tbb::task_arena(int(*threads)).execute(run);
-    else run();
+    tbb::task_arena(threads).execute(run);
     if (showProgress) std::fprintf(stderr, "\r%-70s\r", "");
     std::signal(SIGINT, SIG_DFL);
     if (!applied->ok()) {

@@ -64,14 +64,13 @@ int runSynth(int argc, char** argv, int first) {
     else
         return fail("synth", "--dtype must be f32 or bf16", kExitUsage);
     const auto seed = args.integer("seed", 1);
-    const auto threads = args.integer("threads", std::max(1u, std::thread::hardware_concurrency()));
-    if (!seed || !threads) return fail("synth", args.error(), kExitUsage);
+    if (!seed) return fail("synth", args.error(), kExitUsage);
     if (*seed < 0) return fail("synth", "--seed must be non-negative", kExitUsage);
-    if (*threads < 1 || *threads > 1024)
-        return fail("synth", "--threads must be between 1 and 1024", kExitUsage);
+    int threads = 1;
+    if (int rc = parseThreads("synth", args, threads); rc != kExitOk) return rc;
     o.seed = uint64_t(*seed);
 
-    tbb::task_arena arena{int(*threads)};
+    tbb::task_arena arena{threads};
     const bool quiet = args.flag("quiet");
     int lastPercent = -1;
     auto progress = [&](double f, std::string_view) {

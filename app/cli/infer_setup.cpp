@@ -39,10 +39,7 @@ int parseSampling(const std::string& command, Args& args, double defaultTemperat
 
 int openInference(const std::string& command, Args& args, int maxContext, InferenceSetup& out) {
     if (args.positional().size() != 1) return fail(command, "expects exactly one MODEL path", kExitUsage);
-    const auto threads = args.integer("threads", std::max(1u, std::thread::hardware_concurrency()));
-    if (!threads) return fail(command, args.error(), kExitUsage);
-    if (*threads < 1 || *threads > 1024) return fail(command, "--threads must be between 1 and 1024", kExitUsage);
-    out.threads = int(*threads);
+    if (int rc = parseThreads(command, args, out.threads); rc != kExitOk) return rc;
     qs::QuantMap map;
     if (auto path = args.value("map")) {
         auto m = qs::loadQuantMap(*path);

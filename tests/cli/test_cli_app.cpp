@@ -39,6 +39,19 @@ private slots:
         QVERIFY2(r.out.startsWith("quantscope-cli ") && r.out.trimmed().split(' ').value(1).count('.') == 2, r.out.constData());
     }
 
+    // Every command reads --threads the same way: 1..1024, 0 for all cores; out of range is a usage error
+    // (exit 2) with the same message, before the model is opened.
+    void threadsOption_sameLimitsEverywhere() {
+        const QStringList commands[] = {{"quantize", "m", "--rule", "all=q8_0"}, {"generate", "m"}, {"ppl", "m", "--text", QStringLiteral(QS_CLI_PATH)},
+                                        {"bench", "m"}, {"chat", "m"}, {"synth", "--shape", "15M", "--format", "gguf", "o"}};
+        for (const QStringList& cmd : commands)
+            for (const char* bad : {"-1", "1025", "x"}) {
+                auto r = qstest::runCli(cmd + QStringList{"--threads", bad});
+                QVERIFY2(r.exitCode == 2, qPrintable(cmd.join(' ') + " --threads " + bad));
+                if (QByteArray(bad) != "x") QVERIFY2(r.err.contains("--threads must be between 1 and 1024 (0: all cores)"), r.err.constData());
+            }
+    }
+
     void guiHelpAndVersion_needNoDisplay_data() {
         QTest::addColumn<QString>("flag");
         QTest::addColumn<QString>("expected");
