@@ -32,6 +32,26 @@ void forRows(int64_t rows, int64_t grain, tbb::task_arena* arena, F&& body) {
     });
 }
 
+
+// The prompt tiling of the packed paths: kColTile activation rows (in L2) against one weight row at a time (in
+// L1), four columns per kernel call so a weight block is unpacked once for four tokens. dotRow(r, act, nc,
+// out) writes out[c] = dot(weight row r, activation row c of act) for c < nc; y is [batch][ldy].
+template <class DotRow>
+void tiledRowDots(const std::byte* act, size_t actRowBytes, int64_t batch, float* y, int64_t ldy, int64_t r0,
+                  int64_t r1, const DotRow& dotRow) {
+    constexpr int64_t kColTile = 64;
+    float out[4];
+    for (int64_t b0 = 0; b0 < batch; b0 += kColTile) {
+        const int64_t b1 = std::min(batch, b0 + kColTile);
+        for (int64_t r = r0; r < r1; ++r)
+            for (int64_t b = b0; b < b1; b += 4) {
+                const int nc = int(std::min<int64_t>(4, b1 - b));
+                dotRow(r, act + size_t(b) * actRowBytes, nc, out);
+                for (int c = 0; c < nc; ++c) y[(b + c) * ldy + r] = out[c];
+            }
+    }
+}
+
 }  // namespace
 
 FloatLinearWeights::FloatLinearWeights(int64_t rows, int64_t cols, const float* data, std::shared_ptr<const void> owner,
@@ -142,24 +162,12 @@ void PackedLinearWeights::prepareActivations(const float* x, int64_t batch, std:
 
 void PackedLinearWeights::matmulPreparedRows(const std::byte* act, int64_t batch, float* y, int64_t r0,
                                              int64_t r1) const {
-    // Tiles: kColTile activation rows (in L2) against one weight row at a time (in L1), four columns per
-    // kernel call so a weight block is unpacked once for four tokens.
-    constexpr int64_t kColTile = 64;
     const int64_t m = rows(), n = cols();
     if (batch == 1 && m_kernel->rows)  // decode: the kernel runs the rows itself (same numbers as below)
         return m_kernel->rows(n, m_bytes.data() + size_t(r0) * m_rowBytes, m_rowBytes, r1 - r0, act, y + r0);
-    float out[4];
-    for (int64_t b0 = 0; b0 < batch; b0 += kColTile) {
-        const int64_t b1 = std::min(batch, b0 + kColTile);
-        for (int64_t r = r0; r < r1; ++r) {
-            const std::byte* w = m_bytes.data() + size_t(r) * m_rowBytes;
-            for (int64_t b = b0; b < b1; b += 4) {
-                const int nc = int(std::min<int64_t>(4, b1 - b));
-                m_kernel->dot(n, w, act + size_t(b) * m_actRowBytes, m_actRowBytes, nc, out);
-                for (int c = 0; c < nc; ++c) y[(b + c) * m + r] = out[c];
-            }
-        }
-    }
+    tiledRowDots(act, m_actRowBytes, batch, y, m, r0, r1, [&](int64_t r, const std::byte* a, int nc, float* out) {
+        m_kernel->dot(n, m_bytes.data() + size_t(r) * m_rowBytes, a, m_actRowBytes, nc, out);
+    });
 }
 
 void PackedLinearWeights::matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const {
@@ -203,20 +211,11 @@ void RtnLinearWeights::prepareActivations(const float* x, int64_t batch, std::by
 }
 
 void RtnLinearWeights::matmulPreparedRows(const std::byte* act, int64_t batch, float* y, int64_t r0, int64_t r1) const {
-    constexpr int64_t kColTile = 64;  // as PackedLinearWeights: activations in L2, one record at a time
     const int64_t m = rows(), n = cols();
-    float out[4];
-    for (int64_t b0 = 0; b0 < batch; b0 += kColTile) {
-        const int64_t b1 = std::min(batch, b0 + kColTile);
-        for (int64_t r = r0; r < r1; ++r) {
-            const std::byte* w = m_tensor->data.data() + uint64_t(r) * m_layout.recordBytes;
-            for (int64_t b = b0; b < b1; b += 4) {
-                const int nc = int(std::min<int64_t>(4, b1 - b));
-                rtn::dot(m_layout, n, w, act + size_t(b) * m_actRowBytes, m_actRowBytes, nc, out, m_level);
-                for (int c = 0; c < nc; ++c) y[(b + c) * m + r] = out[c];
-            }
-        }
-    }
+    tiledRowDots(act, m_actRowBytes, batch, y, m, r0, r1, [&](int64_t r, const std::byte* a, int nc, float* out) {
+        rtn::dot(m_layout, n, m_tensor->data.data() + uint64_t(r) * m_layout.recordBytes, a, m_actRowBytes, nc, out,
+                 m_level);
+    });
 }
 
 void RtnLinearWeights::matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const {
