@@ -35,11 +35,28 @@ struct SafetensorsCopy {
         return true;
     }
     char* data() { return bytes.data() + 8 + headerLen; }  // start of the data section
+    // Sets `count` float32 values of tensor `name` from value index `first` on to `value`.
+    void fill(const std::string& name, size_t first, size_t count, float value) {
+        char* at = data() + header[name]["data_offsets"][0].get<size_t>() + first * sizeof(float);
+        for (size_t i = 0; i < count; ++i) std::memcpy(at + i * sizeof(float), &value, sizeof value);
+    }
     bool writeTo(const QString& dst) const {
         QFile out(dst + "/model.safetensors");
         return out.open(QIODevice::WriteOnly) && out.write(bytes) == bytes.size();
     }
 };
+
+// ppl and generate on `model` both fail (exit 1, nothing on stdout, no crash) with `message` on stderr.
+void expectPplAndGenerateRefuse(const QString& model, const QString& text, const char* message) {
+    for (const QStringList& cmd : {QStringList{"ppl", model, "--text", text, "--protocol", "documents", "--json"},
+                                   QStringList{"generate", model, "--prompt", "Once", "--steps", "4", "--json"}}) {
+        auto r = runCli(cmd);
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY(!r.crashed);
+        QVERIFY(r.out.isEmpty());
+        QVERIFY2(r.err.contains(message), r.err.constData());
+    }
+}
 }  // namespace
 
 class TestCliInfer : public QObject {
@@ -338,19 +355,9 @@ private slots:
         // Inf, and the head's dot products then give Inf/NaN logits for every token.
         const std::string name = "model.norm.weight";
         QCOMPARE(header[name]["shape"][0].get<int>(), 64);
-        const float huge = 3e38f;
-        for (int i = 0; i < 64; ++i)
-            std::memcpy(model.data() + header[name]["data_offsets"][0].get<size_t>() + i * sizeof(float),
-                        &huge, sizeof huge);
+        model.fill(name, 0, 64, 3e38f);
         QVERIFY(model.writeTo(dir.path()));
-        for (const QStringList& cmd : {QStringList{"ppl", dir.path(), "--text", text, "--protocol", "documents", "--json"},
-                                       QStringList{"generate", dir.path(), "--prompt", "Once", "--steps", "4", "--json"}}) {
-            auto r = runCli(cmd);
-            QCOMPARE(r.exitCode, 1);
-            QVERIFY(!r.crashed);
-            QVERIFY(r.out.isEmpty());
-            QVERIFY2(r.err.contains("non-finite logit"), r.err.constData());
-        }
+        expectPplAndGenerateRefuse(dir.path(), text, "non-finite logit");
     }
 
     // An embedding row of 1e20 (finite): its sum of squares overflows float in the first RMSNorm, which then gives
@@ -364,21 +371,11 @@ private slots:
         QVERIFY(model.readFrom(src, dir.path()));
         const std::string name = "model.embed_tokens.weight";
         QCOMPARE(model.header[name]["shape"][1].get<int>(), 64);
-        const float huge = 1e20f;  // squared: 1e40, beyond float
-        const size_t row = 403;    // "▁Once", the first prompt token after BOS
-        for (int i = 0; i < 64; ++i)
-            std::memcpy(model.data() + model.header[name]["data_offsets"][0].get<size_t>() + (row * 64 + i) * sizeof(float),
-                        &huge, sizeof huge);
+        const size_t row = 403;  // "▁Once", the first prompt token after BOS
+        model.fill(name, row * 64, 64, 1e20f);  // squared: 1e40, beyond float
         QVERIFY(model.writeTo(dir.path()));
         for (int run = 0; run < 2; ++run)  // the same answer every time
-            for (const QStringList& cmd : {QStringList{"ppl", dir.path(), "--text", text, "--protocol", "documents", "--json"},
-                                           QStringList{"generate", dir.path(), "--prompt", "Once", "--steps", "4", "--json"}}) {
-                auto r = runCli(cmd);
-                QCOMPARE(r.exitCode, 1);
-                QVERIFY(!r.crashed);
-                QVERIFY(r.out.isEmpty());
-                QVERIFY2(r.err.contains("overflowed float arithmetic: an RMSNorm input"), r.err.constData());
-            }
+            expectPplAndGenerateRefuse(dir.path(), text, "overflowed float arithmetic: an RMSNorm input");
     }
 
     // Defaults: 128 prompt and 128 decode tokens whatever the context (the Q4_K_M GGUF states 128), and the
