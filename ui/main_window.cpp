@@ -27,6 +27,7 @@
 #include "ui/chat/chat_pane.h"
 #include "ui/document.h"
 #include "ui/empty_state_view.h"
+#include "ui/eval/evaluations_view.h"
 #include "ui/footprint/footprint_view.h"
 #include "ui/histogram/histogram_view.h"
 #include "ui/jobs/job_runner.h"
@@ -89,6 +90,7 @@ MainWindow::MainWindow(JobRunner* runner, MainWindowOptions options, QWidget* pa
     setDockOptions(AnimatedDocks | AllowTabbedDocks | AllowNestedDocks);
     createCentre();
     createDocks();
+    createTabShortcuts();
     createActions();
     registerViews();
     resize(1280, 720);
@@ -143,7 +145,16 @@ void MainWindow::createCentre() {
     // Like the empty state below: the tabs' minimum is their widest page's, which would stop the map editor
     // from being widened beside them (the pages then scroll or squeeze, they are not the focus then).
     m_tabs->setMinimumWidth(260);
-    // Ctrl+1 .. Ctrl+4 pick the central tabs from anywhere in the window (beside the Alt mnemonics).
+    m_centre = new QStackedWidget;
+    m_centre->addWidget(m_empty);
+    m_centre->addWidget(m_tabs);
+    setCentralWidget(scrolled(m_centre));
+    connect(m_empty, &EmptyStateView::openFileRequested, this, &MainWindow::chooseFile);
+    connect(m_empty, &EmptyStateView::openFolderRequested, this, &MainWindow::chooseFolder);
+}
+
+void MainWindow::createTabShortcuts() {
+    // Ctrl+1 .. Ctrl+5 pick the central tabs from anywhere in the window (beside the Alt mnemonics).
     for (int i = 0; i < m_tabs->count(); ++i) {
         auto* go = new QAction(this);
         go->setObjectName(QStringLiteral("showTab%1").arg(i + 1));
@@ -154,12 +165,6 @@ void MainWindow::createCentre() {
         addAction(go);
         m_tabs->setTabToolTip(i, m_tabs->tabToolTip(i) + tr(" — Ctrl+%1").arg(i + 1));
     }
-    m_centre = new QStackedWidget;
-    m_centre->addWidget(m_empty);
-    m_centre->addWidget(m_tabs);
-    setCentralWidget(scrolled(m_centre));
-    connect(m_empty, &EmptyStateView::openFileRequested, this, &MainWindow::chooseFile);
-    connect(m_empty, &EmptyStateView::openFolderRequested, this, &MainWindow::chooseFolder);
 }
 
 void MainWindow::createDocks() {
@@ -186,6 +191,11 @@ void MainWindow::createDocks() {
     addDockWidget(Qt::BottomDockWidgetArea, m_chatDock);
     tabifyDockWidget(m_logDock, m_chatDock);
     m_logDock->raise();
+    // A central tab, created here because it shares the chat's model builds (tokenizer, stored and quantized
+    // weights).
+    m_evaluations = new EvaluationsView(m_document, m_runner, m_chat->models());
+    m_tabs->setTabToolTip(m_tabs->addTab(m_evaluations, tr("Evaluatio&ns")),
+                          tr("Perplexity, KLD and top-1 of each map on a chosen text, side by side (Alt+N)"));
     for (QDockWidget* dock : {static_cast<QDockWidget*>(m_treeDock), static_cast<QDockWidget*>(m_mapDock),
                               static_cast<QDockWidget*>(m_logDock), m_chatDock}) {
         QWidget* content = dock->widget();
@@ -341,6 +351,8 @@ void MainWindow::registerViews() {
     m_views.add(
         QStringLiteral("outliers"), tr("the outlier map of the selected matrix (central tab)"),
         [this] { m_tabs->setCurrentWidget(m_outliers); }, [this] { selectDefaultTensorIfNone(m_document); });
+    m_views.add(QStringLiteral("evaluations"), tr("perplexity / KLD / top-1 of each evaluated map (central tab)"),
+                [this] { m_tabs->setCurrentWidget(m_evaluations); });
     m_views.add(QStringLiteral("log"), tr("the log and issues panel"), raiseDock(m_logDock));
     m_views.add(
         QStringLiteral("chat"), tr("the chat pane (A/B: original vs quantized)"),

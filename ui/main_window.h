@@ -7,7 +7,7 @@
 // Edit > Undo/Redo (Ctrl+Z; Ctrl+Shift+Z or Ctrl+Y) act on the document's map edits from anywhere in the
 // window; the Map menu holds the editor's actions, the presets and Quantize (also on the toolbar).
 // Layout: docks "Model" (tree), "Summary" and "Quantization map" (tabbed together), "Log & issues" (tabified with "Chat") around
-// central tabs (Footprint; issue 5 adds more), with an empty state in the centre until a model is loaded. Geometry and dock layout persist in
+// central tabs (Footprint, Histogram, Layers, Outliers, Evaluations), with an empty state in the centre until a model is loaded. Geometry and dock layout persist in
 // QSettings when MainWindowOptions::useSettings. UI thread only.
 #pragma once
 
@@ -25,6 +25,7 @@ namespace qsui {
 class ChatPane;
 class Document;
 class EmptyStateView;
+class EvaluationsView;
 class FootprintView;
 class HistogramView;
 class LayerOverviewView;
@@ -72,6 +73,7 @@ public:
     LayerOverviewView* layerOverviewView() const { return m_layers; }
     OutlierMapView* outlierMapView() const { return m_outliers; }
     ChatPane* chatPane() const { return m_chat; }
+    EvaluationsView* evaluationsView() const { return m_evaluations; }
     QDockWidget* chatDock() const { return m_chatDock; }
     LogDock* logDock() const { return m_logDock; }
     JobStatusWidget* jobStatus() const { return m_jobStatus; }
@@ -92,6 +94,7 @@ protected:
 private:
     void createCentre();
     void createDocks();
+    void createTabShortcuts();
     void createActions();
     void registerViews();
     void restoreLayout();
@@ -124,6 +127,7 @@ private:
     SummaryView* m_summary = nullptr;
     LogDock* m_logDock = nullptr;
     ChatPane* m_chat = nullptr;
+    EvaluationsView* m_evaluations = nullptr;
     QDockWidget* m_chatDock = nullptr;
     JobStatusWidget* m_jobStatus = nullptr;
     QLabel* m_modelStatus = nullptr;

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "ui/eval/evaluation_job.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "core/infer/transformer.h"
+#include "core/io/utf8.h"
+
+namespace qsui {
+
+JobFn<qs::PerplexityResult> evaluationJob(EvaluationRequest request) {
+    return [r = std::move(request)](const qs::ProgressFn& progress) -> qs::Result<qs::PerplexityResult> {
+        if (!r.model || !r.tokenizer) return qs::Error{"evaluation: no model or no tokenizer"};
+        std::ifstream in(r.textPath, std::ios::binary);
+        if (!in) return qs::Error{r.textPath + ": cannot open"};
+        std::ostringstream ss;
+        ss << in.rdbuf();
+        if (in.bad()) return qs::Error{r.textPath + ": read error"};
+        const std::string text = ss.str();
+        qs::Transformer model(r.model, r.arena);
+        std::unique_ptr<qs::Transformer> reference;
+        if (r.reference) reference = std::make_unique<qs::Transformer>(r.reference, r.arena);
+        auto result = qs::evaluatePerplexity(model, *r.tokenizer, text, r.options, progress, reference.get());
+        if (!result) return qs::Error{r.textPath + ": " + result.message()};
+        if (auto bad = qs::io::firstInvalidUtf8(text))
+            result->warnings.push_back(r.textPath + " is not valid UTF-8 (byte " + std::to_string(*bad) +
+                                       "); the tokenizer is given its bytes as they are");
+        return std::move(result).value();
+    };
+}
+
+}  // namespace qsui
