@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "ui/chat/chat_pane.h"
+#include "ui/eval/evaluations_view.h"
 #include "ui/jobs/job_runner.h"
 #include "ui/jobs/task_arena.h"
 #include "ui/load_controller.h"
@@ -71,7 +72,7 @@ int main(int argc, char** argv) {
                                         QStringLiteral("Render the window to FILE.png after loading PATH, then exit."),
                                         QStringLiteral("FILE.png"));
     const QCommandLineOption view(QStringLiteral("view"),
-                                  QStringLiteral("The view to bring to the front for --screenshot: tree, summary, footprint, histogram, layers, outliers, map, chat or log (default tree)."),
+                                  QStringLiteral("The view to bring to the front for --screenshot: tree, summary, footprint, histogram, layers, outliers, evaluations, map, chat or log (default tree)."),
                                   QStringLiteral("NAME"), QStringLiteral("tree"));
     const QCommandLineOption size(QStringLiteral("size"),
                                   QStringLiteral("Window size for --screenshot (default 1280x720)."),
@@ -89,7 +90,11 @@ int main(int argc, char** argv) {
     const QCommandLineOption prompt(QStringLiteral("prompt"),
                                     QStringLiteral("With --screenshot --view chat: send TEXT to the chat first (A/B when the map quantizes)."),
                                     QStringLiteral("TEXT"));
-    parser.addOptions({screenshot, view, size, map, preset, prompt});
+    const QCommandLineOption text(QStringLiteral("text"),
+                                  QStringLiteral("With --screenshot --view evaluations: evaluate the model as stored, "
+                                                 "then the map, on FILE first (two rows)."),
+                                  QStringLiteral("FILE"));
+    parser.addOptions({screenshot, view, size, map, preset, prompt, text});
     parser.process(app);
     if (parser.isSet(preset) && !qsui::findMapPreset(parser.value(preset))) {
         std::fprintf(stderr, "quantscope: unknown preset '%s' (one of: %s)\n", qPrintable(parser.value(preset)),
@@ -141,6 +146,7 @@ int main(int argc, char** argv) {
             return 2;
         }
         if (parser.isSet(prompt)) window.chatPane()->setScreenshotPrompt(parser.value(prompt));
+        if (parser.isSet(text)) window.evaluationsView()->setTextPath(parser.value(text));
         qsui::ScreenshotTask task(&window, parser.value(screenshot), parser.value(view), path);
         int exitCode = 1;
         QObject::connect(&task, &qsui::ScreenshotTask::finished, &app, [&](int code, const QString& message) {

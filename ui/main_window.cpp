@@ -6,6 +6,7 @@
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
+#include <QShowEvent>
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -24,6 +25,7 @@
 #include <QToolButton>
 #include <QUndoStack>
 
+#include "ui/chat/chat_models.h"
 #include "ui/chat/chat_pane.h"
 #include "ui/document.h"
 #include "ui/empty_state_view.h"
@@ -191,11 +193,20 @@ void MainWindow::createDocks() {
     addDockWidget(Qt::BottomDockWidgetArea, m_chatDock);
     tabifyDockWidget(m_logDock, m_chatDock);
     m_logDock->raise();
+    connect(m_chatDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
+        if (visible) QTimer::singleShot(0, this, [this] { fitChatDock(0); });  // after the tab switch's layout
+    });
     // A central tab, created here because it shares the chat's model builds (tokenizer, stored and quantized
     // weights).
     m_evaluations = new EvaluationsView(m_document, m_runner, m_chat->models());
     m_tabs->setTabToolTip(m_tabs->addTab(m_evaluations, tr("Evaluatio&ns")),
                           tr("Perplexity, KLD and top-1 of each map on a chosen text, side by side (Alt+N)"));
+    // The outlier map names the rows of the embedding and the head by their tokens: the chat's tokenizer.
+    connect(m_chat->models(), &ChatModels::availabilityChanged, this,
+            [this] {
+                m_outliers->setTokenizer(m_chat->models()->tokenizer());
+                if (m_chatDock->isVisible()) QTimer::singleShot(0, this, [this] { fitChatDock(0); });  // its page changed
+            });
     for (QDockWidget* dock : {static_cast<QDockWidget*>(m_treeDock), static_cast<QDockWidget*>(m_mapDock),
                               static_cast<QDockWidget*>(m_logDock), m_chatDock}) {
         QWidget* content = dock->widget();
@@ -351,8 +362,21 @@ void MainWindow::registerViews() {
     m_views.add(
         QStringLiteral("outliers"), tr("the outlier map of the selected matrix (central tab)"),
         [this] { m_tabs->setCurrentWidget(m_outliers); }, [this] { selectDefaultTensorIfNone(m_document); });
-    m_views.add(QStringLiteral("evaluations"), tr("perplexity / KLD / top-1 of each evaluated map (central tab)"),
-                [this] { m_tabs->setCurrentWidget(m_evaluations); });
+    m_views.add(
+        QStringLiteral("evaluations"), tr("perplexity / KLD / top-1 of each evaluated map (central tab)"),
+        [this] { m_tabs->setCurrentWidget(m_evaluations); },
+        [this] {
+            // With a text (--text): the model as stored, then the (example) map, as two rows side by side.
+            if (m_evaluations->textPath().isEmpty()) return;
+            applyExampleMapIfEmpty(m_document);
+            const qs::QuantMap map = m_document->quantMap();
+            m_document->setQuantMap({}, tr("Screenshot: the model as stored"));
+            connect(m_evaluations, &EvaluationsView::evaluationFinished, this, [this, map] {
+                m_document->setQuantMap(map, tr("Screenshot example map"));
+                m_evaluations->evaluateCurrentMap();
+            }, Qt::SingleShotConnection);
+            m_evaluations->evaluateCurrentMap();
+        });
     m_views.add(QStringLiteral("log"), tr("the log and issues panel"), raiseDock(m_logDock));
     m_views.add(
         QStringLiteral("chat"), tr("the chat pane (A/B: original vs quantized)"),
@@ -379,7 +403,32 @@ void MainWindow::restoreLayout() {
     if (!m_options.useSettings) return;
     QSettings settings;
     restoreGeometry(settings.value(kGeometryKey).toByteArray());
-    restoreState(settings.value(kStateKey).toByteArray(), kLayoutVersion);
+    m_layoutRestored = restoreState(settings.value(kStateKey).toByteArray(), kLayoutVersion);
+}
+
+void MainWindow::showEvent(QShowEvent* event) {
+    QMainWindow::showEvent(event);
+    if (m_shownOnce) return;
+    m_shownOnce = true;
+    // Without a saved layout, the side panels take shares of the window the size it opens at (the widths set
+    // in the constructor are for 1280 px: at 960 px they left the centre under 300 px).
+    if (!m_layoutRestored)
+        resizeDocks({m_treeDock, m_summaryDock}, {width() * 24 / 100, width() * 24 / 100}, Qt::Horizontal);
+}
+
+void MainWindow::fitChatDock(int attempt) {
+    // The bottom panels are short by default (the log needs little); raising the chat gives it the height its
+    // pane needs (two transcript lines were all it had at 1280x720), up to half the window. resizeDocks sizes
+    // the dock's place including the tab bar of tabbed docks, so a second pass adds what is still missing to
+    // the first request.
+    auto* area = qobject_cast<QScrollArea*>(m_chatDock->widget());
+    if (!area || !m_chatDock->isVisible() || m_chatDock->isFloating() || attempt > 1) return;
+    const int deficit = m_chat->minimumSizeHint().height() - area->viewport()->height();
+    if (deficit <= 0) return;
+    const int base = attempt == 0 ? m_chatDock->height() : m_chatDockRequest;
+    m_chatDockRequest = std::min(base + deficit, height() / 2);
+    resizeDocks({m_chatDock}, {m_chatDockRequest}, Qt::Vertical);
+    QTimer::singleShot(0, this, [this, attempt] { fitChatDock(attempt + 1); });
 }
 
 void MainWindow::saveLayout() const {

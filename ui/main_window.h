@@ -86,6 +86,7 @@ public:
 
 protected:
     void closeEvent(QCloseEvent* event) override;
+    void showEvent(QShowEvent* event) override;
     void dragEnterEvent(QDragEnterEvent* event) override;
     void dragMoveEvent(QDragMoveEvent* event) override;
     void dragLeaveEvent(QDragLeaveEvent* event) override;
@@ -100,6 +101,7 @@ private:
     void restoreLayout();
     void saveLayout() const;
     void resetLayout();
+    void fitChatDock(int attempt);
     void onModelChanged();
     void chooseFile();
     void chooseFolder();
@@ -135,6 +137,9 @@ private:
     SessionController* m_session = nullptr;
     QAction* m_cancelAction = nullptr;
     QByteArray m_defaultState;
+    bool m_layoutRestored = false;
+    bool m_shownOnce = false;
+    int m_chatDockRequest = 0;  // the last height asked of resizeDocks for the chat (see fitChatDock)
 };
 
 }  // namespace qsui

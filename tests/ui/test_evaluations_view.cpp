@@ -30,7 +30,7 @@ constexpr const char* kModel = "models/stories260K-llama2c/stories260K.bin";
 constexpr const char* kStories = "data/tinystories/tinystories_sample.txt";
 constexpr int kTimeoutMs = 60000;
 constexpr double kReferenceNll = 1.2664;  // ASSETS.md, "Reference perplexity" (4 decimals)
-constexpr int kPplColumn = 5, kKldColumn = 6, kTop1Column = 7;
+constexpr int kPplColumn = 3, kKldColumn = 4, kTop1Column = 5;
 
 struct Fixture : qstest::AnalysisFixture {
     std::unique_ptr<ChatModels> models;

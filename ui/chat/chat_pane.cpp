@@ -137,8 +137,9 @@ ChatPane::ChatPane(Document* document, JobRunner* runner, bool useSettings, QWid
     m_columns = new QStackedWidget;
     m_columns->addWidget(m_singleView);
     m_columns->addWidget(split);
-    // Small minimums, so the dock fits under the central views at 1280x720; the transcript takes what is left.
-    for (ChatTranscript* t : {m_singleView, m_originalView, m_quantView}) t->setMinimumHeight(34);
+    // Four lines at least (two were too few to read a reply); the window raises the chat dock to fit.
+    for (ChatTranscript* t : {m_singleView, m_originalView, m_quantView})
+        t->setMinimumHeight(t->fontMetrics().lineSpacing() * 4 + 2 * t->frameWidth() + 8);
 
     // Prompt.
     m_prompt = new QPlainTextEdit;

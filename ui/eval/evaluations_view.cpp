@@ -6,7 +6,6 @@
 #include <QComboBox>
 #include <QFileDialog>
 #include <QFileInfo>
-#include <QGridLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
@@ -29,7 +28,8 @@ namespace {
 constexpr int kDefaultContext = 512;  // llama-perplexity's usual -c
 constexpr int kDefaultWindows = 4;
 constexpr int kMaxContext = 1 << 20;
-enum Column { ColMap, ColSize, ColBits, ColProtocol, ColText, ColPpl, ColKld, ColTop1, ColCount };
+// The figures first (what is compared), then how they were measured.
+enum Column { ColMap, ColSize, ColBits, ColPpl, ColKld, ColTop1, ColProtocol, ColText, ColCount };
 
 QString mapSummaryOf(const qs::QuantMap& map) {
     if (map.rules.empty()) return QObject::tr("as stored (no rules)");
@@ -94,8 +94,8 @@ EvaluationsView::EvaluationsView(Document* document, JobRunner* runner, ChatMode
 
     m_table = new QTableWidget(0, ColCount);
     m_table->setObjectName(QStringLiteral("evaluationsTable"));
-    m_table->setHorizontalHeaderLabels({tr("Map"), tr("Size"), tr("Bits/weight"), tr("Protocol"), tr("Text"),
-                                        tr("PPL"), tr("KLD"), tr("Top-1")});
+    m_table->setHorizontalHeaderLabels({tr("Map"), tr("Size"), tr("Bits/weight"), tr("PPL"), tr("KLD"), tr("Top-1"),
+                                        tr("Protocol"), tr("Text")});
     m_table->horizontalHeaderItem(ColKld)->setToolTip(tr("Mean KL(stored ‖ quantized) per scored token, nats"));
     m_table->horizontalHeaderItem(ColTop1)->setToolTip(tr("Positions where the quantized model's most likely "
                                                           "token is the stored model's"));
@@ -107,12 +107,11 @@ EvaluationsView::EvaluationsView(Document* document, JobRunner* runner, ChatMode
     m_table->horizontalHeader()->setSectionResizeMode(ColMap, QHeaderView::Stretch);
     m_table->horizontalHeader()->setMinimumSectionSize(60);
 
-    auto* settings = new QGridLayout;
+    // Three short rows rather than one long one: the centre is about 450 px wide at 960x600.
     auto* textRow = new QHBoxLayout;
     textRow->addWidget(new QLabel(tr("Text:")));
     textRow->addWidget(m_textLabel, 1);
     textRow->addWidget(m_chooseButton);
-    settings->addLayout(textRow, 0, 0, 1, 2);
     auto* params = new QHBoxLayout;
     auto* protocolLabel = new QLabel(tr("&Protocol"));
     protocolLabel->setBuddy(m_protocol);
@@ -124,15 +123,17 @@ EvaluationsView::EvaluationsView(Document* document, JobRunner* runner, ChatMode
                                                       windowsLabel, m_windows})
         params->addWidget(w);
     params->addStretch(1);
-    settings->addLayout(params, 1, 0);
     auto* buttons = new QHBoxLayout;
     buttons->addWidget(m_runButton);
     buttons->addWidget(m_cancelButton);
     buttons->addWidget(m_clearButton);
-    settings->addLayout(buttons, 1, 1, Qt::AlignRight);
+    buttons->addStretch(1);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(6, 6, 6, 6);
-    layout->addLayout(settings);
+    layout->setSpacing(4);
+    layout->addLayout(textRow);
+    layout->addLayout(params);
+    layout->addLayout(buttons);
     layout->addWidget(m_status);
     layout->addWidget(m_table, 1);
 

@@ -97,7 +97,7 @@ HistogramView::HistogramView(Document* document, JobRunner* runner, QWidget* par
     m_compareBox = new QComboBox;
     m_compareBox->setEditable(true);
     m_compareBox->setInsertPolicy(QComboBox::NoInsert);
-    m_compareBox->setMinimumContentsLength(12);
+    m_compareBox->setMinimumContentsLength(9);  // "int3_g64" whole
     m_compareBox->addItem(tr("none"));
     for (const auto& s : qs::listSchemes()) {
         m_compareBox->addItem(QString::fromStdString(s->name()));
@@ -115,6 +115,7 @@ HistogramView::HistogramView(Document* document, JobRunner* runner, QWidget* par
     heading->addWidget(m_title, 3);
     heading->addWidget(m_status, 2);
     auto* controls = new QHBoxLayout;
+    controls->setSpacing(4);  // with the 9-character scheme box, the row fits the centre of a 960x600 window
     controls->addWidget(compareLabel);
     controls->addWidget(m_compareBox);
     controls->addWidget(m_bins);

@@ -66,8 +66,7 @@ LayerOverviewView::LayerOverviewView(Document* document, JobRunner* runner, QWid
     controls->addWidget(metricLabel);
     controls->addWidget(m_metric);
     controls->addWidget(m_sigma);
-    controls->addSpacing(12);
-    controls->addWidget(m_status, 1);
+    controls->addStretch(1);
     controls->addWidget(m_auto);
     controls->addWidget(m_recompute);
 
@@ -93,6 +92,9 @@ LayerOverviewView::LayerOverviewView(Document* document, JobRunner* runner, QWid
     auto* cl = new QVBoxLayout(content);
     cl->setContentsMargins(6, 6, 6, 6);
     cl->addLayout(controls);
+    // On its own line: beside the controls it was cut to "up to date wi" in a 960x600 window.
+    m_status->setWordWrap(true);
+    cl->addWidget(m_status);
     cl->addWidget(m_table, 1);
     cl->addWidget(m_legend);
 

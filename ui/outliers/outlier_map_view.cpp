@@ -14,6 +14,7 @@
 #include <qcustomplot.h>
 
 #include "ui/stats/core_stats.h"
+#include "core/infer/tokenizer.h"
 #include "ui/document.h"
 #include "ui/jobs/job.h"
 #include "ui/jobs/job_runner.h"
@@ -52,12 +53,13 @@ OutlierMapView::OutlierMapView(Document* document, JobRunner* runner, QWidget* p
     m_title = new QLabel;
     m_title->setTextFormat(Qt::RichText);
     m_status = new QLabel;
+    m_status->setObjectName(QStringLiteral("outlierStatus"));
     m_status->setToolTip(tr("Tensor statistics behind the map"));
 
     m_slider = new QSlider(Qt::Horizontal);
     m_slider->setRange(10, 200);
     m_slider->setValue(int(kDefaultThreshold * kSliderScale));
-    m_slider->setMinimumWidth(160);
+    m_slider->setMinimumWidth(80);
     m_slider->setToolTip(tr("Outlier threshold in standard deviations: columns with any |w| above it would be "
                             "kept in 16-bit (LLM.int8 uses 6.0). Alt+T focuses the value"));
     m_spin = new QDoubleSpinBox;
@@ -152,25 +154,27 @@ OutlierMapView::OutlierMapView(Document* document, JobRunner* runner, QWidget* p
 
     for (QLabel* l : {m_title, m_summary, m_tile}) l->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
     m_summary->setWordWrap(true);
-    m_status->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
-    auto* top = new QHBoxLayout;
-    top->addWidget(m_title, 1);
-    auto* bottom = new QHBoxLayout;
-    bottom->addWidget(m_tile, 1);
-    bottom->addWidget(m_status);
+    m_title->setWordWrap(true);
+    // One line each, top to bottom: the title, the tensor's σ / kurtosis, the threshold, what it costs, the plot,
+    // the clicked tile. The texts wrap on their own full-width lines: beside other widgets they wrapped into
+    // a column one word wide, and the tile readout overlapped the σ / kurtosis text when both shared a line.
+    m_status->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    m_status->setAlignment(Qt::AlignLeft | Qt::AlignVCenter);
+    m_tile->setWordWrap(true);
     auto* controls = new QHBoxLayout;
     controls->addWidget(thresholdLabel);
-    controls->addWidget(m_slider);
+    controls->addWidget(m_slider, 1);
     controls->addWidget(m_spin);
-    controls->addSpacing(10);
-    controls->addWidget(m_summary, 1);
     auto* content = new QWidget;
     auto* cl = new QVBoxLayout(content);
     cl->setContentsMargins(6, 6, 6, 6);
-    cl->addLayout(top);
+    cl->setSpacing(3);
+    cl->addWidget(m_title);
+    cl->addWidget(m_status);
     cl->addLayout(controls);
+    cl->addWidget(m_summary);
     cl->addWidget(m_plot, 1);
-    cl->addLayout(bottom);
+    cl->addWidget(m_tile);
     m_profileRect->setMinimumSize(100, 90);
 
     m_hint = makeEmptyHint({});
@@ -210,6 +214,33 @@ void OutlierMapView::setEmpty(const QString& html) {
     m_grid.reset();
     m_shownTensor = -1;
     m_outlierColumns = -1;
+    m_tileRow = m_tileColumn = -1;
+}
+
+void OutlierMapView::setTokenizer(std::shared_ptr<const qs::Tokenizer> tokenizer) {
+    m_tokenizer = std::move(tokenizer);
+    if (m_tileRow >= 0) selectTile(m_tileRow, m_tileColumn);
+    if (m_grid) m_mapRect->axis(QCPAxis::atLeft)->setLabel(rowsAreTokens() ? tr("row = token id") : tr("row (output)"));
+}
+
+bool OutlierMapView::rowsAreTokens() const {
+    if (!m_grid || m_shownTensor < 0 || !m_document->info()) return false;
+    const qs::Role role = m_document->info()->entries[size_t(m_shownTensor)].role;
+    return role == qs::Role::Embedding || role == qs::Role::Head;
+}
+
+QString OutlierMapView::tokenText(int64_t firstRow, int64_t lastRow) const {
+    auto one = [this](int64_t id) {
+        if (!m_tokenizer || id >= m_tokenizer->vocabSize()) return tr("id %1").arg(id);
+        // The vocabulary string as stored (▁ for SentencePiece's space, <0x0A> for byte tokens), quoted.
+        return QStringLiteral("“%1” (%2)").arg(QString::fromStdString(m_tokenizer->rawPiece(int(id))).toHtmlEscaped()).arg(id);
+    };
+    constexpr int64_t kListed = 4;  // a tile of many rows lists its first tokens and its last
+    QStringList parts;
+    for (int64_t id = firstRow; id <= lastRow && id < firstRow + kListed; ++id) parts << one(id);
+    if (lastRow >= firstRow + kListed) parts << QStringLiteral("…") << one(lastRow);
+    const QString what = firstRow == lastRow ? tr("token") : tr("tokens");
+    return m_tokenizer ? tr("%1 %2").arg(what, parts.join(QStringLiteral(" "))) : tr("%1 %2 (no tokenizer)").arg(what, parts.join(QStringLiteral(" ")));
 }
 
 void OutlierMapView::refresh() {
@@ -237,8 +268,10 @@ void OutlierMapView::refresh() {
     StatsCache* cache = m_document->statsCache();
     const QString key = StatsCache::outlierKey(tensor);
     if (auto grid = cache->find<qs::OutlierGrid>(key)) {
-        if (m_shownTensor != tensor || m_grid != grid) showGrid(grid);
-        m_shownTensor = tensor;
+        if (m_shownTensor != tensor || m_grid != grid) {
+            m_shownTensor = tensor;  // before showGrid: it asks whether the rows are tokens
+            showGrid(grid);
+        }
         return;
     }
     m_status->setText(tr("computing…"));
@@ -264,6 +297,7 @@ void OutlierMapView::showGrid(std::shared_ptr<const qs::OutlierGrid> grid) {
     m_grid = std::move(grid);
     const qs::OutlierGrid& g = *m_grid;
     const double sigma = g.stats.std > 0 ? g.stats.std : 1.0;
+    m_mapRect->axis(QCPAxis::atLeft)->setLabel(rowsAreTokens() ? tr("row = token id") : tr("row (output)"));
     m_map->data()->setSize(g.gridCols, g.gridRows);
     // Cell centres in matrix coordinates, so the axes read in rows and columns whatever the tiling.
     m_map->data()->setRange(QCPRange(0.5 * double(g.tileCols) - 0.5, (g.gridCols - 0.5) * double(g.tileCols) - 0.5),
@@ -287,6 +321,7 @@ void OutlierMapView::showGrid(std::shared_ptr<const qs::OutlierGrid> grid) {
     m_profile->setData(keys, values, true);
     m_profileRect->axis(QCPAxis::atLeft)->setRange(0, std::max(top, kDefaultThreshold) * 1.1);
     m_tileMarker->setVisible(false);
+    m_tileRow = m_tileColumn = -1;
     m_tile->setText(tr("Click a tile to see its values"));
     const bool tiled = g.tileRows * g.tileCols > 1;
     const QString tiling = tiled ? tr("%1 × %2 tiles of %3 × %4 weights (tile maximum)")
@@ -336,8 +371,12 @@ bool OutlierMapView::selectTile(int gridRow, int gridColumn) {
     const double maxAbs = g.tileAbsmax[size_t(gridRow) * size_t(g.gridCols) + size_t(gridColumn)];
     const double sigma = g.stats.std > 0 ? g.stats.std : 1.0;
     auto range = [](int64_t a, int64_t b) { return a == b ? QString::number(a) : QStringLiteral("%1–%2").arg(a).arg(b); };
-    m_tile->setText(tr("Tile rows %1, columns %2: max |w|/σ = <b>%3</b> (max |w| = %4)")
-                        .arg(range(r0, r1), range(c0, c1), formatStat(maxAbs / sigma), formatStat(maxAbs)));
+    QString text = tr("Tile rows %1, columns %2: max |w|/σ = <b>%3</b> (max |w| = %4)")
+                       .arg(range(r0, r1), range(c0, c1), formatStat(maxAbs / sigma), formatStat(maxAbs));
+    if (rowsAreTokens()) text += QStringLiteral(" · ") + tokenText(r0, r1);
+    m_tile->setText(text);
+    m_tileRow = gridRow;
+    m_tileColumn = gridColumn;
     m_tileMarker->topLeft->setCoords(double(c0) - 0.5, double(r0) - 0.5);
     m_tileMarker->bottomRight->setCoords(double(c1) + 0.5, double(r1) + 0.5);
     m_tileMarker->setVisible(true);

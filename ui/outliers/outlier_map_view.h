@@ -5,7 +5,9 @@
 // with the threshold line. A threshold (LLM.int8's 6.0 by default, Dettmers et al. 2022: "outlier features"
 // with magnitude >= 6 kept in 16-bit) gives, live as it moves, the number of columns holding any value above
 // it and what keeping those columns in 16-bit would cost (rows x columns x 2 bytes) — arithmetic over the
-// precomputed per-column maxima, no job. A click on a tile shows its row and column ranges and its maximum.
+// precomputed per-column maxima, no job. A click on a tile shows its row and column ranges and its maximum;
+// on the embedding and the output head, whose rows are tokens, also the token strings of those rows (from the
+// tokenizer given with setTokenizer(): the model's, as the chat loads it; without one, the token ids).
 //
 // The grid is computed by a job in row blocks (tensor_scan.h) and cached per tensor in the StatsCache.
 // Without a selected matrix the view shows an empty state. UI thread only.
@@ -31,6 +33,7 @@ class QStackedWidget;
 
 namespace qs {
 struct OutlierGrid;
+class Tokenizer;
 }
 
 namespace qsui {
@@ -52,6 +55,10 @@ public:
     QString tileText() const;
     // Shows the values of tile (gridRow, gridColumn), as a click does. False outside the grid.
     bool selectTile(int gridRow, int gridColumn);
+    // The tokenizer whose pieces name the rows of the embedding and the head (null: the ids are shown).
+    void setTokenizer(std::shared_ptr<const qs::Tokenizer> tokenizer);
+    // True when the shown matrix is the embedding or the head (rows are token ids).
+    bool rowsAreTokens() const;
     bool isBusy() const { return m_job != nullptr; }
     bool showsEmptyState() const;
     std::shared_ptr<const qs::OutlierGrid> grid() const { return m_grid; }
@@ -63,6 +70,7 @@ private:
     void updateThreshold();
     void onPlotClicked(QMouseEvent* event);
     void setEmpty(const QString& html);
+    QString tokenText(int64_t firstRow, int64_t lastRow) const;
 
     Document* m_document;
     JobRunner* m_runner;
@@ -88,6 +96,8 @@ private:
     int m_shownTensor = -1;
     std::shared_ptr<const qs::OutlierGrid> m_grid;
     int64_t m_outlierColumns = -1;
+    std::shared_ptr<const qs::Tokenizer> m_tokenizer;
+    int m_tileRow = -1, m_tileColumn = -1;  // the tile shown in the readout, -1: none
 };
 
 }  // namespace qsui

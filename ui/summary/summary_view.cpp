@@ -44,10 +44,10 @@ QString SummaryView::footprintTable(const QString& muted) const {
     const bool mapped = !res->map.rules.empty();
     QString h = QStringLiteral("<h4>%1</h4><table>").arg(mapped ? tr("Footprint by role (as stored → after the map)")
                                                                 : tr("Footprint by role (as stored)"));
-    // Share and bits per weight only (the sizes are in the Footprint view): the panel is narrow, and the
-    // cells keep their spaces unbroken so "12.4 % → 13.4 %" never wraps mid-number.
-    h += QStringLiteral("<tr><td class='k'></td><td class='k'>%1</td><td class='k'>%2</td></tr>")
-             .arg(tr("share"), tr("bits/weight"));
+    // Share and bits per weight only (the sizes are in the Footprint view). The panel is narrow (about 230 px
+    // at 1280x720): one value column holding the share and, under it, the bits per weight, each on one line that
+    // never breaks ("12.4 % → 13.4 %" used to wrap into a column one number wide).
+    h += QStringLiteral("<tr><td class='k'></td><td class='k'>%1</td></tr>").arg(tr("share · bits/weight"));
     auto line = [&](const QString& name, const qs::RoleShare& s) {
         auto pair = [&](const QString& a, const QString& b) {
             QString t = mapped ? QStringLiteral("%1 → %2").arg(a, b) : a;
@@ -55,9 +55,10 @@ QString SummaryView::footprintTable(const QString& muted) const {
         };
         const QString bits = s.elements ? pair(QString::number(s.bitsBefore, 'f', 2), QString::number(s.bitsAfter, 'f', 2))
                                         : QStringLiteral("—");
-        h += QStringLiteral("<tr><td class='k'>%1</td><td>%2</td><td>%3</td></tr>")
+        h += QStringLiteral("<tr><td class='k'>%1</td><td style='white-space:nowrap'>%2<br>"
+                            "<span style='color:%4'>%3</span></td></tr>")
                  .arg(name.toHtmlEscaped(), pair(formatPercentValue(s.shareBefore), formatPercentValue(s.shareAfter)),
-                      bits);
+                      bits, muted);
     };
     line(tr("embedding"), shares.byRole[int(qs::Role::Embedding)]);
     line(m_document->info()->tie ? tr("head (tied)") : tr("head"), shares.byRole[int(qs::Role::Head)]);
@@ -73,7 +74,7 @@ QString SummaryView::footprintTable(const QString& muted) const {
 
 void SummaryView::rebuild() {
     const QString muted = palette().color(QPalette::Disabled, QPalette::Text).name();
-    QString h = QStringLiteral("<style>td{padding:1px 8px 1px 0;vertical-align:top} td.k{color:%1;white-space:nowrap}"
+    QString h = QStringLiteral("<style>td{padding:1px 6px 1px 0;vertical-align:top} td.k{color:%1;white-space:nowrap}"
                                " h3{margin:2px 0} h4{margin:10px 0 2px 0}</style>")
                     .arg(muted);
     const qs::Checkpoint* ckpt = m_document->checkpoint();
