@@ -104,7 +104,10 @@ EvaluationsView::EvaluationsView(Document* document, JobRunner* runner, ChatMode
     m_table->verticalHeader()->setVisible(false);
     m_table->setWordWrap(false);
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-    m_table->horizontalHeader()->setSectionResizeMode(ColMap, QHeaderView::Stretch);
+    // The map column as wide as its text up to a limit (set in rebuildTable), not what the figures leave: at
+    // 960x600 that was "as stor…". The table scrolls sideways instead.
+    m_table->horizontalHeader()->setSectionResizeMode(ColMap, QHeaderView::Interactive);
+    m_table->horizontalHeader()->setStretchLastSection(true);
     m_table->horizontalHeader()->setMinimumSectionSize(60);
 
     // Three short rows rather than one long one: the centre is about 450 px wide at 960x600.
@@ -361,6 +364,8 @@ void EvaluationsView::rebuildTable() {
         set(r, ColTop1, res.compared ? formatPercentValue(100.0 * res.top1) : none, res.compared ? QString() : noneTip);
     }
     updateHighlight();
+    m_table->resizeColumnToContents(ColMap);
+    m_table->setColumnWidth(ColMap, std::clamp(m_table->columnWidth(ColMap), 140, 280));
 }
 
 void EvaluationsView::updateHighlight() {
