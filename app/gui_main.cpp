@@ -71,9 +71,11 @@ int main(int argc, char** argv) {
     const QCommandLineOption screenshot(QStringLiteral("screenshot"),
                                         QStringLiteral("Render the window to FILE.png after loading PATH, then exit."),
                                         QStringLiteral("FILE.png"));
-    const QCommandLineOption view(QStringLiteral("view"),
-                                  QStringLiteral("The view to bring to the front for --screenshot: tree, summary, footprint, histogram, layers, outliers, evaluations, map, chat or log (default tree)."),
-                                  QStringLiteral("NAME"), QStringLiteral("tree"));
+    const QCommandLineOption view(
+        QStringLiteral("view"),
+        QStringLiteral("The view to bring to the front for --screenshot: tree, summary, footprint, "
+                       "histogram, layers, outliers, evaluations, map, chat or log (default tree)."),
+        QStringLiteral("NAME"), QStringLiteral("tree"));
     const QCommandLineOption size(QStringLiteral("size"),
                                   QStringLiteral("Window size for --screenshot (default 1280x720)."),
                                   QStringLiteral("WxH"), QStringLiteral("1280x720"));
@@ -90,10 +92,11 @@ int main(int argc, char** argv) {
     const QCommandLineOption prompt(QStringLiteral("prompt"),
                                     QStringLiteral("With --screenshot --view chat: send TEXT to the chat first (A/B when the map quantizes)."),
                                     QStringLiteral("TEXT"));
-    const QCommandLineOption text(QStringLiteral("text"),
-                                  QStringLiteral("With --screenshot --view evaluations: evaluate the model as stored, "
-                                                 "then the map, on FILE first (two rows)."),
-                                  QStringLiteral("FILE"));
+    const QCommandLineOption text(
+        QStringLiteral("text"),
+        QStringLiteral("With --screenshot --view evaluations: evaluate the model as stored, "
+                       "then the map, on FILE first (two rows)."),
+        QStringLiteral("FILE"));
     parser.addOptions({screenshot, view, size, map, preset, prompt, text});
     parser.process(app);
     if (parser.isSet(preset) && !qsui::findMapPreset(parser.value(preset))) {

@@ -6,7 +6,6 @@
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
-#include <QShowEvent>
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -16,6 +15,7 @@
 #include <QMimeData>
 #include <QScrollArea>
 #include <QSettings>
+#include <QShowEvent>
 #include <QStackedWidget>
 #include <QStatusBar>
 #include <QStyle>
@@ -194,7 +194,8 @@ void MainWindow::createDocks() {
     tabifyDockWidget(m_logDock, m_chatDock);
     m_logDock->raise();
     connect(m_chatDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
-        if (visible) QTimer::singleShot(0, this, [this] { fitChatDock(0); });  // after the tab switch's layout
+        if (visible)
+            QTimer::singleShot(0, this, [this] { fitChatDock(0); });  // after the tab switch's layout
     });
     // A central tab, created here because it shares the chat's model builds (tokenizer, stored and quantized
     // weights).
@@ -202,11 +203,11 @@ void MainWindow::createDocks() {
     m_tabs->setTabToolTip(m_tabs->addTab(m_evaluations, tr("Evaluatio&ns")),
                           tr("Perplexity, KLD and top-1 of each map on a chosen text, side by side (Alt+N)"));
     // The outlier map names the rows of the embedding and the head by their tokens: the chat's tokenizer.
-    connect(m_chat->models(), &ChatModels::availabilityChanged, this,
-            [this] {
-                m_outliers->setTokenizer(m_chat->models()->tokenizer());
-                if (m_chatDock->isVisible()) QTimer::singleShot(0, this, [this] { fitChatDock(0); });  // its page changed
-            });
+    connect(m_chat->models(), &ChatModels::availabilityChanged, this, [this] {
+        m_outliers->setTokenizer(m_chat->models()->tokenizer());
+        if (m_chatDock->isVisible())
+            QTimer::singleShot(0, this, [this] { fitChatDock(0); });  // its page changed
+    });
     for (QDockWidget* dock : {static_cast<QDockWidget*>(m_treeDock), static_cast<QDockWidget*>(m_mapDock),
                               static_cast<QDockWidget*>(m_logDock), m_chatDock}) {
         QWidget* content = dock->widget();
@@ -371,10 +372,13 @@ void MainWindow::registerViews() {
             applyExampleMapIfEmpty(m_document);
             const qs::QuantMap map = m_document->quantMap();
             m_document->setQuantMap({}, tr("Screenshot: the model as stored"));
-            connect(m_evaluations, &EvaluationsView::evaluationFinished, this, [this, map] {
-                m_document->setQuantMap(map, tr("Screenshot example map"));
-                m_evaluations->evaluateCurrentMap();
-            }, Qt::SingleShotConnection);
+            connect(
+                m_evaluations, &EvaluationsView::evaluationFinished, this,
+                [this, map] {
+                    m_document->setQuantMap(map, tr("Screenshot example map"));
+                    m_evaluations->evaluateCurrentMap();
+                },
+                Qt::SingleShotConnection);
             m_evaluations->evaluateCurrentMap();
         });
     m_views.add(QStringLiteral("log"), tr("the log and issues panel"), raiseDock(m_logDock));

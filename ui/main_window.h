@@ -6,9 +6,10 @@
 // openPath() (command line). Every load runs on the JobRunner; Esc cancels the running job.
 // Edit > Undo/Redo (Ctrl+Z; Ctrl+Shift+Z or Ctrl+Y) act on the document's map edits from anywhere in the
 // window; the Map menu holds the editor's actions, the presets and Quantize (also on the toolbar).
-// Layout: docks "Model" (tree), "Summary" and "Quantization map" (tabbed together), "Log & issues" (tabified with "Chat") around
-// central tabs (Footprint, Histogram, Layers, Outliers, Evaluations), with an empty state in the centre until a model is loaded. Geometry and dock layout persist in
-// QSettings when MainWindowOptions::useSettings. UI thread only.
+// Layout: docks "Model" (tree), "Summary" and "Quantization map" (tabbed together), "Log & issues" (tabified
+// with "Chat") around central tabs (Footprint, Histogram, Layers, Outliers, Evaluations), with an empty state
+// in the centre until a model is loaded. Geometry and dock layout persist in QSettings when
+// MainWindowOptions::useSettings. UI thread only.
 #pragma once
 
 #include <QMainWindow>

@@ -81,10 +81,12 @@ private slots:
         QCOMPARE(int(f.view->rows().size()), 1);
         const EvaluationRow stored = f.view->rows()[0];
         QCOMPARE(stored.result.tokens, int64_t(1804));
-        QVERIFY2(std::fabs(stored.result.nll - kReferenceNll) < 5e-4, qPrintable(QString::number(stored.result.nll, 'f', 6)));
+        QVERIFY2(std::fabs(stored.result.nll - kReferenceNll) < 5e-4,
+                 qPrintable(QString::number(stored.result.nll, 'f', 6)));
         QVERIFY(!stored.result.compared);
         QCOMPARE(stored.quantizedTensors, 0);
-        // ASSETS.md: 264,128 fp32 values (260,032 weights + the legacy RoPE tables), a tied head counted once.
+        // ASSETS.md: 264,128 fp32 values (260,032 weights + the legacy RoPE tables), a tied head counted
+        // once.
         QCOMPARE(stored.bytes, uint64_t(264128) * 4u);
         QCOMPARE(stored.bitsPerWeight, 8.0 * 264128 * 4 / 260032);
         QCOMPARE(f.view->table()->item(0, kKldColumn)->text(), QStringLiteral("—"));
@@ -173,7 +175,8 @@ private slots:
         QCOMPARE(done.first().first().toBool(), false);
         QVERIFY(!f.view->isBusy());
         QVERIFY(f.view->rows().empty());
-        QVERIFY2(f.view->statusText().contains(QStringLiteral("cancelled")), qPrintable(f.view->statusText()));
+        QVERIFY2(f.view->statusText().contains(QStringLiteral("cancelled")),
+                 qPrintable(f.view->statusText()));
     }
 
     void mainWindow_hasTheTab_ctrl5() {

@@ -8,13 +8,13 @@
 
 #include <qcustomplot.h>
 
+#include <QLabel>
 #include "analysis_fixtures.h"
 #include "common/assets.h"
-#include "ui/stats/core_stats.h"
 #include "core/infer/tokenizer_loader.h"
-#include <QLabel>
 #include "ui/outliers/outlier_map_view.h"
 #include "ui/stats/analysis_format.h"
+#include "ui/stats/core_stats.h"
 #include "ui/stats/stats_cache.h"
 #include "ui/util/format.h"
 
@@ -90,13 +90,15 @@ private slots:
     }
 
     // Rows of the embedding and of the head are tokens: the readout names them (the tokenizer's piece and id;
-    // the id alone without a tokenizer); other matrices say nothing of tokens. Token 403 is "Once" (ASSETS.md:
-    // Tok("Once upon a time") = [1, 403, 407, 261, 378]).
+    // the id alone without a tokenizer); other matrices say nothing of tokens. Token 403 is "Once"
+    // (ASSETS.md: Tok("Once upon a time") = [1, 403, 407, 261, 378]).
     void embeddingAndHeadRows_showTheirTokens_data() {
         QTest::addColumn<QString>("model");
         QTest::addColumn<int>("kind");
-        QTest::newRow("llama2c embedding") << "models/stories260K-llama2c/stories260K.bin" << int(qs::TensorKind::TokenEmbedding);
-        QTest::newRow("gguf head") << "models/stories260K-gguf/stories260K.gguf" << int(qs::TensorKind::Output);
+        QTest::newRow("llama2c embedding")
+            << "models/stories260K-llama2c/stories260K.bin" << int(qs::TensorKind::TokenEmbedding);
+        QTest::newRow("gguf head") << "models/stories260K-gguf/stories260K.gguf"
+                                   << int(qs::TensorKind::Output);
     }
     void embeddingAndHeadRows_showTheirTokens() {
         QFETCH(QString, model);
@@ -116,15 +118,18 @@ private slots:
         QVERIFY(view.rowsAreTokens());
         QCOMPARE(view.grid()->tileRows, int64_t(1));  // 512 rows: one row per tile
         QVERIFY(view.selectTile(403, 3));
-        QVERIFY2(view.tileText().contains(QStringLiteral("id 403")) && view.tileText().contains(QStringLiteral("no tokenizer")),
+        QVERIFY2(view.tileText().contains(QStringLiteral("id 403")) &&
+                     view.tileText().contains(QStringLiteral("no tokenizer")),
                  qPrintable(view.tileText()));
         auto tok = qs::loadTokenizerFor(*loaded->checkpoint);
         QVERIFY2(tok.ok(), tok.ok() ? "" : tok.message().c_str());
         view.setTokenizer(std::shared_ptr<const qs::Tokenizer>(std::move(tok.value())));
-        QVERIFY2(view.tileText().contains(QStringLiteral("Once")) && view.tileText().contains(QStringLiteral("(403)")),
+        QVERIFY2(view.tileText().contains(QStringLiteral("Once")) &&
+                     view.tileText().contains(QStringLiteral("(403)")),
                  qPrintable(view.tileText()));
         QVERIFY(!view.tileText().contains(QStringLiteral("no tokenizer")));
-        QCOMPARE(view.plot()->axisRects().first()->axis(QCPAxis::atLeft)->label(), QStringLiteral("row = token id"));
+        QCOMPARE(view.plot()->axisRects().first()->axis(QCPAxis::atLeft)->label(),
+                 QStringLiteral("row = token id"));
 
         // A body matrix: its rows are output features, not tokens.
         f.doc.selectTensor(loaded->info.findKind(qs::TensorKind::Gate, 0));
@@ -132,7 +137,8 @@ private slots:
         QVERIFY(!view.rowsAreTokens());
         QVERIFY(view.selectTile(10, 3));
         QVERIFY(!view.tileText().contains(QStringLiteral("token")));
-        QCOMPARE(view.plot()->axisRects().first()->axis(QCPAxis::atLeft)->label(), QStringLiteral("row (output)"));
+        QCOMPARE(view.plot()->axisRects().first()->axis(QCPAxis::atLeft)->label(),
+                 QStringLiteral("row (output)"));
     }
 
     // The tile readout has its own line and shows all of its text; it never overlaps the σ / kurtosis text,
@@ -162,9 +168,16 @@ private slots:
         QTRY_VERIFY(tile->height() >= tile->heightForWidth(tile->width()));  // every line of the text shown
         const QRect tileRect(tile->mapTo(&view, QPoint(0, 0)), tile->size());
         const QRect statsRect(stats->mapTo(&view, QPoint(0, 0)), stats->size());
-        QVERIFY2(!tileRect.intersects(statsRect), qPrintable(QStringLiteral("tile %1,%2 %3x%4 stats %5,%6 %7x%8")
-                                                                 .arg(tileRect.x()).arg(tileRect.y()).arg(tileRect.width()).arg(tileRect.height())
-                                                                 .arg(statsRect.x()).arg(statsRect.y()).arg(statsRect.width()).arg(statsRect.height())));
+        QVERIFY2(!tileRect.intersects(statsRect),
+                 qPrintable(QStringLiteral("tile %1,%2 %3x%4 stats %5,%6 %7x%8")
+                                .arg(tileRect.x())
+                                .arg(tileRect.y())
+                                .arg(tileRect.width())
+                                .arg(tileRect.height())
+                                .arg(statsRect.x())
+                                .arg(statsRect.y())
+                                .arg(statsRect.width())
+                                .arg(statsRect.height())));
         QVERIFY(tile->width() > 0 && view.rect().contains(tileRect));
     }
 

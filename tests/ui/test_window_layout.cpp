@@ -57,12 +57,15 @@ QStringList cutOff(QWidget* root) {
         const int need = w->minimumSizeHint().width();
         if (w->width() < need)
             problems << QStringLiteral("'%1' %2 < %3")
-                            .arg(label ? label->text() : button->text()).arg(w->width()).arg(need);
+                            .arg(label ? label->text() : button->text())
+                            .arg(w->width())
+                            .arg(need);
     }
     // Word-wrapped labels squeezed to a sliver (one word per line).
     for (QLabel* l : root->findChildren<QLabel*>())
         if (l->isVisible() && l->wordWrap() && !l->text().isEmpty() && l->width() < 120)
-            problems << QStringLiteral("wrapped '%1' only %2 px wide").arg(l->text().left(40)).arg(l->width());
+            problems
+                << QStringLiteral("wrapped '%1' only %2 px wide").arg(l->text().left(40)).arg(l->width());
     return problems;
 }
 
@@ -111,7 +114,8 @@ private slots:
             QTRY_VERIFY_WITH_TIMEOUT(idle(), kTimeoutMs);
             QTest::qWait(30);
             const QStringList problems = cutOff(tabs->widget(i));
-            QVERIFY2(problems.isEmpty(), qPrintable(tabs->tabText(i) + QStringLiteral(": ") + problems.join(QStringLiteral("; "))));
+            QVERIFY2(problems.isEmpty(), qPrintable(tabs->tabText(i) + QStringLiteral(": ") +
+                                                    problems.join(QStringLiteral("; "))));
         }
         QCOMPARE(m_window->size(), size);
     }
@@ -132,15 +136,18 @@ private slots:
                                  }()),
                                  kTimeoutMs);
         const int line = transcript->fontMetrics().lineSpacing();
-        QTRY_VERIFY2_WITH_TIMEOUT(transcript->viewport()->height() > 3 * line,
-                                  qPrintable(QStringLiteral("%1 px, line %2").arg(transcript->viewport()->height()).arg(line)),
-                                  2000);
+        QTRY_VERIFY2_WITH_TIMEOUT(
+            transcript->viewport()->height() > 3 * line,
+            qPrintable(QStringLiteral("%1 px, line %2").arg(transcript->viewport()->height()).arg(line)),
+            2000);
         // Visible without scrolling the panel: the pane fits its scroll area.
         auto* area = qobject_cast<QScrollArea*>(m_window->chatDock()->widget());
         QVERIFY(area);
-        QTRY_VERIFY2_WITH_TIMEOUT(area->verticalScrollBar()->maximum() == 0,
-                                  qPrintable(QStringLiteral("the chat panel scrolls by %1 px").arg(area->verticalScrollBar()->maximum())),
-                                  2000);
+        QTRY_VERIFY2_WITH_TIMEOUT(
+            area->verticalScrollBar()->maximum() == 0,
+            qPrintable(
+                QStringLiteral("the chat panel scrolls by %1 px").arg(area->verticalScrollBar()->maximum())),
+            2000);
         QCOMPARE(m_window->size(), size);
     }
 
@@ -149,7 +156,8 @@ private slots:
         QFETCH(QSize, size);
         QS_REQUIRE_ASSET(path, kModel);
         QVERIFY(open(size, path));
-        m_window->document()->setQuantMap(qstest::mapOf({"body=q4_0", "embedding=q8_0"}), QStringLiteral("map"));
+        m_window->document()->setQuantMap(qstest::mapOf({"body=q4_0", "embedding=q8_0"}),
+                                          QStringLiteral("map"));
         m_window->views().show(QStringLiteral("summary"));
         QTest::qWait(50);
         SummaryView* summary = m_window->summaryView();
@@ -158,13 +166,17 @@ private slots:
         for (QTextBlock b = doc->begin(); b.isValid(); b = b.next()) {
             if (!b.text().contains(QStringLiteral("→")) || !b.text().contains(QLatin1Char('%'))) continue;
             const int lines = int(b.text().count(QChar::LineSeparator)) + 1;  // <br> inside the cell
-            QVERIFY2(b.layout()->lineCount() == lines,
-                     qPrintable(QStringLiteral("'%1' laid out in %2 lines").arg(b.text()).arg(b.layout()->lineCount())));
+            QVERIFY2(
+                b.layout()->lineCount() == lines,
+                qPrintable(
+                    QStringLiteral("'%1' laid out in %2 lines").arg(b.text()).arg(b.layout()->lineCount())));
             ++checked;
         }
         QVERIFY(checked >= 6);  // embedding, head, body, norm, other, total
-        QVERIFY2(summary->horizontalScrollBar()->maximum() == 0,
-                 qPrintable(QStringLiteral("summary overflows by %1 px").arg(summary->horizontalScrollBar()->maximum())));
+        QVERIFY2(
+            summary->horizontalScrollBar()->maximum() == 0,
+            qPrintable(
+                QStringLiteral("summary overflows by %1 px").arg(summary->horizontalScrollBar()->maximum())));
     }
 
     void mapEditorAdd_keepsTheDockWidth() {

@@ -22,7 +22,7 @@
 namespace qsui {
 
 struct EvaluationRequest {
-    std::shared_ptr<const qs::ModelWeights> model;      // the model scored (the quantized one, or the original)
+    std::shared_ptr<const qs::ModelWeights> model;  // the model scored (the quantized one, or the original)
     std::shared_ptr<const qs::ModelWeights> reference;  // null: no KLD / top-1 (the original scored alone)
     std::shared_ptr<const qs::Tokenizer> tokenizer;
     std::string textPath;

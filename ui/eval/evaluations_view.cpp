@@ -65,10 +65,11 @@ EvaluationsView::EvaluationsView(Document* document, JobRunner* runner, ChatMode
     m_protocol->setObjectName(QStringLiteral("evaluationProtocol"));
     for (qs::PplProtocol p : {qs::PplProtocol::LlamaCpp, qs::PplProtocol::Gptq, qs::PplProtocol::Documents})
         m_protocol->addItem(QString::fromStdString(std::string(qs::pplProtocolName(p))), int(p));
-    m_protocol->setToolTip(tr("llamacpp: llama-perplexity's chunks (BOS first, second half scored)\n"
-                              "gptq: non-overlapping windows, every prediction scored\n"
-                              "documents: split on <|endoftext|>, each document with BOS, all scored\n"
-                              "Figures of different protocols are not comparable."));
+    m_protocol->setToolTip(
+        tr("llamacpp: llama-perplexity's chunks (BOS first, second half scored)\n"
+           "gptq: non-overlapping windows, every prediction scored\n"
+           "documents: split on <|endoftext|>, each document with BOS, all scored\n"
+           "Figures of different protocols are not comparable."));
     m_context = new QSpinBox;
     m_context->setObjectName(QStringLiteral("evaluationContext"));
     m_context->setRange(2, kMaxContext);
@@ -83,8 +84,9 @@ EvaluationsView::EvaluationsView(Document* document, JobRunner* runner, ChatMode
     m_windows->setToolTip(tr("Evaluate at most this many windows (all: the whole text)"));
     m_runButton = new QPushButton(tr("Evaluate current map"));
     m_runButton->setObjectName(QStringLiteral("evaluateButton"));
-    m_runButton->setToolTip(tr("Perplexity of the model under the current map and, when the map quantizes "
-                               "something, KL divergence and top-1 agreement against the stored model"));
+    m_runButton->setToolTip(
+        tr("Perplexity of the model under the current map and, when the map quantizes "
+           "something, KL divergence and top-1 agreement against the stored model"));
     m_cancelButton = new QPushButton(tr("Cancel"));
     m_clearButton = new QPushButton(tr("Clear rows"));
     m_status = new QLabel;
@@ -94,11 +96,13 @@ EvaluationsView::EvaluationsView(Document* document, JobRunner* runner, ChatMode
 
     m_table = new QTableWidget(0, ColCount);
     m_table->setObjectName(QStringLiteral("evaluationsTable"));
-    m_table->setHorizontalHeaderLabels({tr("Map"), tr("Size"), tr("Bits/weight"), tr("PPL"), tr("KLD"), tr("Top-1"),
-                                        tr("Protocol"), tr("Text")});
-    m_table->horizontalHeaderItem(ColKld)->setToolTip(tr("Mean KL(stored ‖ quantized) per scored token, nats"));
-    m_table->horizontalHeaderItem(ColTop1)->setToolTip(tr("Positions where the quantized model's most likely "
-                                                          "token is the stored model's"));
+    m_table->setHorizontalHeaderLabels({tr("Map"), tr("Size"), tr("Bits/weight"), tr("PPL"), tr("KLD"),
+                                        tr("Top-1"), tr("Protocol"), tr("Text")});
+    m_table->horizontalHeaderItem(ColKld)->setToolTip(
+        tr("Mean KL(stored ‖ quantized) per scored token, nats"));
+    m_table->horizontalHeaderItem(ColTop1)->setToolTip(
+        tr("Positions where the quantized model's most likely "
+           "token is the stored model's"));
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->verticalHeader()->setVisible(false);
@@ -164,8 +168,12 @@ void EvaluationsView::setTextPath(const QString& path) {
 void EvaluationsView::setProtocol(qs::PplProtocol protocol) {
     m_protocol->setCurrentIndex(m_protocol->findData(int(protocol)));
 }
-void EvaluationsView::setContext(int tokens) { m_context->setValue(tokens); }
-void EvaluationsView::setMaxWindows(int windows) { m_windows->setValue(windows); }
+void EvaluationsView::setContext(int tokens) {
+    m_context->setValue(tokens);
+}
+void EvaluationsView::setMaxWindows(int windows) {
+    m_windows->setValue(windows);
+}
 
 qs::PerplexityOptions EvaluationsView::options() const {
     qs::PerplexityOptions o;
@@ -175,10 +183,13 @@ qs::PerplexityOptions EvaluationsView::options() const {
     return o;
 }
 
-QString EvaluationsView::statusText() const { return m_status->text(); }
+QString EvaluationsView::statusText() const {
+    return m_status->text();
+}
 
 bool EvaluationsView::isCurrentMapRow(int row) const {
-    return row >= 0 && size_t(row) < m_rows.size() && m_document->hasModel() && m_rows[size_t(row)].plans == currentPlans();
+    return row >= 0 && size_t(row) < m_rows.size() && m_document->hasModel() &&
+           m_rows[size_t(row)].plans == currentPlans();
 }
 
 std::vector<std::pair<std::string, int>> EvaluationsView::currentPlans() const {
@@ -202,7 +213,8 @@ void EvaluationsView::onModelChanged() {
     m_rows.clear();
     rebuildTable();
     const qs::ModelInfo* info = m_document->info();
-    const int modelContext = info && info->hp.context > 1 ? int(std::min<int64_t>(info->hp.context, kMaxContext)) : kMaxContext;
+    const int modelContext =
+        info && info->hp.context > 1 ? int(std::min<int64_t>(info->hp.context, kMaxContext)) : kMaxContext;
     m_context->setMaximum(modelContext);
     m_context->setValue(std::min(kDefaultContext, modelContext));
     m_status->setText(info ? tr("Choose a text, then evaluate a map; evaluate another map to compare them.")
@@ -223,17 +235,21 @@ void EvaluationsView::evaluateCurrentMap() {
     if (!m_document->hasModel() || !resolved) return finish(false, tr("Open a model first."));
     if (m_textPath.isEmpty()) return finish(false, tr("Choose a text to evaluate on first."));
     switch (m_models->availability()) {
-        case ChatModels::Availability::NoModel: return finish(false, tr("Open a model first."));
+        case ChatModels::Availability::NoModel:
+            return finish(false, tr("Open a model first."));
         case ChatModels::Availability::Unavailable:
-            return finish(false, m_models->unavailableReason().replace(tr("cannot chat"), tr("cannot be evaluated")));
+            return finish(
+                false, m_models->unavailableReason().replace(tr("cannot chat"), tr("cannot be evaluated")));
         case ChatModels::Availability::Checking:
             m_state = State::WaitingForTokenizer;
             m_status->setText(tr("Loading the tokenizer…"));
             updateControls();
             return;
-        case ChatModels::Availability::Ready: break;
+        case ChatModels::Availability::Ready:
+            break;
     }
-    const qs::MapFootprint fp = qs::footprintAfter(*resolved, m_document->checkpoint()->tensors, *m_document->info());
+    const qs::MapFootprint fp =
+        qs::footprintAfter(*resolved, m_document->checkpoint()->tensors, *m_document->info());
     EvaluationRow row;
     row.plans = currentPlans();
     row.mapSummary = mapSummaryOf(m_document->quantMap());
@@ -245,7 +261,7 @@ void EvaluationsView::evaluateCurrentMap() {
     m_pending = Pending{std::move(row), ++m_generation};
     m_state = State::PreparingModels;
     m_status->setText(m_pending.row.quantizedTensors ? tr("Preparing the stored and the quantized model…")
-                                           : tr("Preparing the model…"));
+                                                     : tr("Preparing the model…"));
     updateControls();
     prepareModels();
 }
@@ -261,7 +277,8 @@ void EvaluationsView::prepareModels() {
         if (self->m_pending.row.quantizedTensors == 0) return self->startJob();
         self->m_models->requestQuantized([self, generation](const QString& qError) {
             if (!self || self->m_generation != generation) return;
-            if (!qError.isEmpty()) return self->finish(false, tr("Quantizing the model failed: %1").arg(qError));
+            if (!qError.isEmpty())
+                return self->finish(false, tr("Quantizing the model failed: %1").arg(qError));
             self->startJob();
         });
     });
@@ -290,20 +307,24 @@ void EvaluationsView::startJob() {
     m_job = job;
     connect(job, &Job::progressChanged, this, [this, job](double fraction, const QString&) {
         if (job == m_job)
-            m_status->setText(tr("Evaluating on %1… %2%").arg(QFileInfo(m_pending.row.textPath).fileName()).arg(int(100 * fraction)));
+            m_status->setText(tr("Evaluating on %1… %2%")
+                                  .arg(QFileInfo(m_pending.row.textPath).fileName())
+                                  .arg(int(100 * fraction)));
     });
     connect(job, &Job::finished, this, [this, job](Job::State state) {
         if (job != m_job) return;
         m_job = nullptr;
         if (state == Job::State::Cancelled) return finish(false, tr("Evaluation cancelled."));
-        if (state != Job::State::Succeeded) return finish(false, tr("Evaluation failed: %1").arg(job->errorMessage()));
+        if (state != Job::State::Succeeded)
+            return finish(false, tr("Evaluation failed: %1").arg(job->errorMessage()));
         EvaluationRow row = std::move(m_pending.row);
         row.result = *job->result<qs::PerplexityResult>();
         QString text = tr("Evaluated: PPL %1 over %2 tokens in %3 s.")
                            .arg(QString::number(row.result.ppl, 'f', 4))
                            .arg(row.result.tokens)
                            .arg(QString::number(row.result.seconds, 'f', 1));
-        for (const std::string& w : row.result.warnings) text += tr("\nWarning: %1").arg(QString::fromStdString(w));
+        for (const std::string& w : row.result.warnings)
+            text += tr("\nWarning: %1").arg(QString::fromStdString(w));
         addRow(std::move(row));
         finish(true, text);
     });
@@ -329,7 +350,8 @@ void EvaluationsView::finish(bool succeeded, const QString& status) {
 }
 
 void EvaluationsView::addRow(EvaluationRow row) {
-    auto same = std::find_if(m_rows.begin(), m_rows.end(), [&](const EvaluationRow& r) { return sameSettings(r, row); });
+    auto same = std::find_if(m_rows.begin(), m_rows.end(),
+                             [&](const EvaluationRow& r) { return sameSettings(r, row); });
     if (same != m_rows.end())
         *same = std::move(row);
     else
@@ -352,16 +374,20 @@ void EvaluationsView::rebuildTable() {
         set(r, ColSize, formatBytes(e.bytes));
         set(r, ColBits, QString::number(e.bitsPerWeight, 'f', 2));
         set(r, ColProtocol, settingsText(e.options, res.windows), {}, false);
-        set(r, ColText, QFileInfo(e.textPath).fileName(), tr("%1\n%2 tokens scored").arg(e.textPath).arg(res.tokens), false);
+        set(r, ColText, QFileInfo(e.textPath).fileName(),
+            tr("%1\n%2 tokens scored").arg(e.textPath).arg(res.tokens), false);
         set(r, ColPpl, QString::number(res.ppl, 'f', 4),
-            tr("Mean NLL %1 nats%2").arg(QString::number(res.nll, 'f', 6),
-                                        res.compared ? tr("; stored model's PPL %1").arg(QString::number(res.referencePpl, 'f', 4))
-                                                     : QString()));
+            tr("Mean NLL %1 nats%2")
+                .arg(QString::number(res.nll, 'f', 6),
+                     res.compared
+                         ? tr("; stored model's PPL %1").arg(QString::number(res.referencePpl, 'f', 4))
+                         : QString()));
         const QString none = QStringLiteral("—");
         const QString noneTip = tr("The map quantizes nothing: the stored model was scored alone");
         set(r, ColKld, res.compared ? QString::number(res.kld, 'f', 6) : none,
             res.compared ? tr("max %1 nats").arg(QString::number(res.kldMax, 'f', 4)) : noneTip);
-        set(r, ColTop1, res.compared ? formatPercentValue(100.0 * res.top1) : none, res.compared ? QString() : noneTip);
+        set(r, ColTop1, res.compared ? formatPercentValue(100.0 * res.top1) : none,
+            res.compared ? QString() : noneTip);
     }
     updateHighlight();
     m_table->resizeColumnToContents(ColMap);
@@ -381,7 +407,8 @@ void EvaluationsView::updateHighlight() {
             item->setBackground(isCurrent ? QBrush(current) : QBrush());
         }
         if (QTableWidgetItem* map = m_table->item(r, ColMap))
-            map->setToolTip(m_rows[size_t(r)].mapSummary + (isCurrent ? tr("\n(the current map)") : QString()));
+            map->setToolTip(m_rows[size_t(r)].mapSummary +
+                            (isCurrent ? tr("\n(the current map)") : QString()));
     }
 }
 
@@ -390,7 +417,8 @@ void EvaluationsView::updateControls() {
     m_chooseButton->setEnabled(model);
     m_runButton->setEnabled(model && !isBusy() && !m_textPath.isEmpty());
     m_cancelButton->setEnabled(isBusy());
-    for (QWidget* w : std::initializer_list<QWidget*>{m_protocol, m_context, m_windows}) w->setEnabled(!isBusy());
+    for (QWidget* w : std::initializer_list<QWidget*>{m_protocol, m_context, m_windows})
+        w->setEnabled(!isBusy());
 }
 
 }  // namespace qsui

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// EvaluationsView: perplexity, KL divergence and top-1 agreement of the current quantization map on a text the
-// user chooses, kept per map so that maps can be compared side by side (issue 11).
+// EvaluationsView: perplexity, KL divergence and top-1 agreement of the current quantization map on a text
+// the user chooses, kept per map so that maps can be compared side by side (issue 11).
 //
 // One table row per evaluation: the map (its rules), the bytes and bits per weight under it, the protocol,
 // context and windows, the text, and the figures. A row is identified by the map's resolution (every tensor's
@@ -45,11 +45,12 @@ class Job;
 class JobRunner;
 
 struct EvaluationRow {
-    std::vector<std::pair<std::string, int>> plans;  // the map's identity: resolved scheme and tiedTo per tensor
-    QString mapSummary;                              // the rules, or "as stored (no rules)"
-    uint64_t bytes = 0;                              // the model's bytes under the map
-    double bitsPerWeight = 0;                        // 8 x bytes / parameter elements (metadata included)
-    int quantizedTensors = 0;                        // 0: the stored model was scored alone
+    std::vector<std::pair<std::string, int>>
+        plans;                 // the map's identity: resolved scheme and tiedTo per tensor
+    QString mapSummary;        // the rules, or "as stored (no rules)"
+    uint64_t bytes = 0;        // the model's bytes under the map
+    double bitsPerWeight = 0;  // 8 x bytes / parameter elements (metadata included)
+    int quantizedTensors = 0;  // 0: the stored model was scored alone
     QString textPath;
     qs::PerplexityOptions options;
     qs::PerplexityResult result;

@@ -13,12 +13,12 @@
 #include <QVBoxLayout>
 #include <qcustomplot.h>
 
-#include "ui/stats/core_stats.h"
 #include "core/infer/tokenizer.h"
 #include "ui/document.h"
 #include "ui/jobs/job.h"
 #include "ui/jobs/job_runner.h"
 #include "ui/stats/analysis_format.h"
+#include "ui/stats/core_stats.h"
 #include "ui/stats/stats_cache.h"
 #include "ui/stats/stats_jobs.h"
 #include "ui/util/format.h"
@@ -155,9 +155,10 @@ OutlierMapView::OutlierMapView(Document* document, JobRunner* runner, QWidget* p
     for (QLabel* l : {m_title, m_summary, m_tile}) l->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
     m_summary->setWordWrap(true);
     m_title->setWordWrap(true);
-    // One line each, top to bottom: the title, the tensor's σ / kurtosis, the threshold, what it costs, the plot,
-    // the clicked tile. The texts wrap on their own full-width lines: beside other widgets they wrapped into
-    // a column one word wide, and the tile readout overlapped the σ / kurtosis text when both shared a line.
+    // One line each, top to bottom: the title, the tensor's σ / kurtosis, the threshold, what it costs, the
+    // plot, the clicked tile. The texts wrap on their own full-width lines: beside other widgets they wrapped
+    // into a column one word wide, and the tile readout overlapped the σ / kurtosis text when both shared a
+    // line.
     m_status->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
     m_status->setAlignment(Qt::AlignLeft | Qt::AlignVCenter);
     m_tile->setWordWrap(true);
@@ -220,7 +221,9 @@ void OutlierMapView::setEmpty(const QString& html) {
 void OutlierMapView::setTokenizer(std::shared_ptr<const qs::Tokenizer> tokenizer) {
     m_tokenizer = std::move(tokenizer);
     if (m_tileRow >= 0) selectTile(m_tileRow, m_tileColumn);
-    if (m_grid) m_mapRect->axis(QCPAxis::atLeft)->setLabel(rowsAreTokens() ? tr("row = token id") : tr("row (output)"));
+    if (m_grid)
+        m_mapRect->axis(QCPAxis::atLeft)
+            ->setLabel(rowsAreTokens() ? tr("row = token id") : tr("row (output)"));
 }
 
 bool OutlierMapView::rowsAreTokens() const {
@@ -233,14 +236,17 @@ QString OutlierMapView::tokenText(int64_t firstRow, int64_t lastRow) const {
     auto one = [this](int64_t id) {
         if (!m_tokenizer || id >= m_tokenizer->vocabSize()) return tr("id %1").arg(id);
         // The vocabulary string as stored (▁ for SentencePiece's space, <0x0A> for byte tokens), quoted.
-        return QStringLiteral("“%1” (%2)").arg(QString::fromStdString(m_tokenizer->rawPiece(int(id))).toHtmlEscaped()).arg(id);
+        return QStringLiteral("“%1” (%2)")
+            .arg(QString::fromStdString(m_tokenizer->rawPiece(int(id))).toHtmlEscaped())
+            .arg(id);
     };
     constexpr int64_t kListed = 4;  // a tile of many rows lists its first tokens and its last
     QStringList parts;
     for (int64_t id = firstRow; id <= lastRow && id < firstRow + kListed; ++id) parts << one(id);
     if (lastRow >= firstRow + kListed) parts << QStringLiteral("…") << one(lastRow);
     const QString what = firstRow == lastRow ? tr("token") : tr("tokens");
-    return m_tokenizer ? tr("%1 %2").arg(what, parts.join(QStringLiteral(" "))) : tr("%1 %2 (no tokenizer)").arg(what, parts.join(QStringLiteral(" ")));
+    return m_tokenizer ? tr("%1 %2").arg(what, parts.join(QStringLiteral(" ")))
+                       : tr("%1 %2 (no tokenizer)").arg(what, parts.join(QStringLiteral(" ")));
 }
 
 void OutlierMapView::refresh() {

@@ -45,8 +45,8 @@ QString SummaryView::footprintTable(const QString& muted) const {
     QString h = QStringLiteral("<h4>%1</h4><table>").arg(mapped ? tr("Footprint by role (as stored → after the map)")
                                                                 : tr("Footprint by role (as stored)"));
     // Share and bits per weight only (the sizes are in the Footprint view). The panel is narrow (about 230 px
-    // at 1280x720): one value column holding the share and, under it, the bits per weight, each on one line that
-    // never breaks ("12.4 % → 13.4 %" used to wrap into a column one number wide).
+    // at 1280x720): one value column holding the share and, under it, the bits per weight, each on one line
+    // that never breaks ("12.4 % → 13.4 %" used to wrap into a column one number wide).
     h += QStringLiteral("<tr><td class='k'></td><td class='k'>%1</td></tr>").arg(tr("share · bits/weight"));
     auto line = [&](const QString& name, const qs::RoleShare& s) {
         auto pair = [&](const QString& a, const QString& b) {
@@ -55,10 +55,11 @@ QString SummaryView::footprintTable(const QString& muted) const {
         };
         const QString bits = s.elements ? pair(QString::number(s.bitsBefore, 'f', 2), QString::number(s.bitsAfter, 'f', 2))
                                         : QStringLiteral("—");
-        h += QStringLiteral("<tr><td class='k'>%1</td><td style='white-space:nowrap'>%2<br>"
-                            "<span style='color:%4'>%3</span></td></tr>")
-                 .arg(name.toHtmlEscaped(), pair(formatPercentValue(s.shareBefore), formatPercentValue(s.shareAfter)),
-                      bits, muted);
+        h += QStringLiteral(
+                 "<tr><td class='k'>%1</td><td style='white-space:nowrap'>%2<br>"
+                 "<span style='color:%4'>%3</span></td></tr>")
+                 .arg(name.toHtmlEscaped(),
+                      pair(formatPercentValue(s.shareBefore), formatPercentValue(s.shareAfter)), bits, muted);
     };
     line(tr("embedding"), shares.byRole[int(qs::Role::Embedding)]);
     line(m_document->info()->tie ? tr("head (tied)") : tr("head"), shares.byRole[int(qs::Role::Head)]);
@@ -74,8 +75,9 @@ QString SummaryView::footprintTable(const QString& muted) const {
 
 void SummaryView::rebuild() {
     const QString muted = palette().color(QPalette::Disabled, QPalette::Text).name();
-    QString h = QStringLiteral("<style>td{padding:1px 6px 1px 0;vertical-align:top} td.k{color:%1;white-space:nowrap}"
-                               " h3{margin:2px 0} h4{margin:10px 0 2px 0}</style>")
+    QString h = QStringLiteral(
+                    "<style>td{padding:1px 6px 1px 0;vertical-align:top} td.k{color:%1;white-space:nowrap}"
+                    " h3{margin:2px 0} h4{margin:10px 0 2px 0}</style>")
                     .arg(muted);
     const qs::Checkpoint* ckpt = m_document->checkpoint();
     const qs::ModelInfo* info = m_document->info();
