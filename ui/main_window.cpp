@@ -27,11 +27,13 @@
 
 #include "ui/chat/chat_models.h"
 #include "ui/chat/chat_pane.h"
+#include "core/infer/tokenizer_loader.h"
 #include "ui/document.h"
 #include "ui/empty_state_view.h"
 #include "ui/eval/evaluations_view.h"
 #include "ui/footprint/footprint_view.h"
 #include "ui/histogram/histogram_view.h"
+#include "ui/jobs/job.h"
 #include "ui/jobs/job_runner.h"
 #include "ui/jobs/job_status_widget.h"
 #include "ui/layers/layer_overview_view.h"
@@ -100,6 +102,7 @@ MainWindow::MainWindow(JobRunner* runner, MainWindowOptions options, QWidget* pa
     restoreLayout();
 
     connect(m_document, &Document::modelChanged, this, &MainWindow::onModelChanged);
+    connect(m_document, &Document::modelChanged, this, &MainWindow::loadTokenizerForOutliers);
     connect(m_footprint, &FootprintView::sizeSummaryChanged, this, [this] {
         if (const qs::ModelInfo* info = m_document->info())
             m_modelStatus->setText(tr("%1 parameters · %2").arg(formatCount(info->parameters), m_footprint->sizeSummary()));
@@ -472,6 +475,25 @@ void MainWindow::onModelChanged() {
     }
     setWindowTitle(tr("%1[*] — QuantScope").arg(QFileInfo(m_document->path()).fileName()));
     m_modelStatus->setText(tr("%1 parameters · %2").arg(formatCount(info->parameters), m_footprint->sizeSummary()));
+}
+
+void MainWindow::loadTokenizerForOutliers() {
+    // A runnable model's tokenizer comes from the chat (ChatModels, wired in createDocks); the chat loads none
+    // for a model it cannot run, whose embedding and head rows are tokens all the same.
+    std::shared_ptr<const LoadedModel> model = m_document->model();
+    if (!model || model->info.runnable) return;
+    using TokenizerPtr = std::shared_ptr<const qs::Tokenizer>;
+    Job* job = m_runner->start<TokenizerPtr>(
+        tr("Load tokenizer"), [model](const qs::ProgressFn&) -> qs::Result<TokenizerPtr> {
+            auto t = qs::loadTokenizerFor(*model->checkpoint);
+            if (!t) return t.error();
+            return TokenizerPtr(std::move(t.value()));
+        });
+    // Without one the outlier map shows token ids; the chat says why there is none.
+    connect(job, &Job::finished, this, [this, job, model](Job::State state) {
+        if (state == Job::State::Succeeded && m_document->model() == model)
+            m_outliers->setTokenizer(*job->result<TokenizerPtr>());
+    });
 }
 
 void MainWindow::chooseFile() {

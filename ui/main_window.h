@@ -104,6 +104,7 @@ private:
     void resetLayout();
     void fitChatDock(int attempt);
     void onModelChanged();
+    void loadTokenizerForOutliers();
     void chooseFile();
     void chooseFolder();
 

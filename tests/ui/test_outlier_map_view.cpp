@@ -8,10 +8,17 @@
 
 #include <qcustomplot.h>
 
+#include <QDir>
+#include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QLabel>
+#include <QTemporaryDir>
 #include "analysis_fixtures.h"
 #include "common/assets.h"
 #include "core/infer/tokenizer_loader.h"
+#include "ui/load_controller.h"
+#include "ui/main_window.h"
 #include "ui/outliers/outlier_map_view.h"
 #include "ui/stats/analysis_format.h"
 #include "ui/stats/core_stats.h"
@@ -139,6 +146,40 @@ private slots:
         QVERIFY(!view.tileText().contains(QStringLiteral("token")));
         QCOMPARE(view.plot()->axisRects().first()->axis(QCPAxis::atLeft)->label(),
                  QStringLiteral("row (output)"));
+    }
+
+    // A model the engine cannot run still has token rows: the window loads its tokenizer for the outlier map
+    // (the chat loads none for it). The stories260K HF folder with an unknown config key is such a model.
+    void notRunnableModel_embeddingRowsStillShowTokens() {
+        QS_REQUIRE_ASSET(src, "models/stories260K-hf");
+        QTemporaryDir dir;
+        for (const QString& f : QDir(src).entryList(QDir::Files))
+            QVERIFY(QFile::copy(src + QLatin1Char('/') + f, dir.filePath(f)));
+        QFile config(dir.filePath(QStringLiteral("config.json")));
+        QVERIFY(config.open(QIODevice::ReadOnly));
+        QJsonObject json = QJsonDocument::fromJson(config.readAll()).object();
+        config.close();
+        json.insert(QStringLiteral("quantscope_test_unknown_feature"), true);
+        QVERIFY(config.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        config.write(QJsonDocument(json).toJson());
+        config.close();
+
+        tbb::task_arena arena(2);
+        JobRunner runner(&arena);
+        MainWindow window(&runner, MainWindowOptions{false});
+        window.show();
+        QSignalSpy loaded(window.loader(), &LoadController::loadFinished);
+        window.openPath(dir.path());
+        QTRY_VERIFY_WITH_TIMEOUT(!loaded.isEmpty(), kTimeoutMs);
+        QVERIFY(loaded.first().at(1).toBool());
+        const qs::ModelInfo* info = window.document()->info();
+        QVERIFY(info && !info->runnable);
+        window.document()->selectTensor(info->findKind(qs::TensorKind::TokenEmbedding));
+        OutlierMapView* view = window.outlierMapView();
+        QTRY_VERIFY_WITH_TIMEOUT(!view->isBusy() && view->grid(), kTimeoutMs);
+        QVERIFY(view->selectTile(403, 0));
+        QTRY_VERIFY2_WITH_TIMEOUT(view->tileText().contains(QStringLiteral("Once")), qPrintable(view->tileText()),
+                                  kTimeoutMs);
     }
 
     // The tile readout has its own line and shows all of its text; it never overlaps the σ / kurtosis text,
