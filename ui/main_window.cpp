@@ -25,9 +25,9 @@
 #include <QToolButton>
 #include <QUndoStack>
 
+#include "core/infer/tokenizer_loader.h"
 #include "ui/chat/chat_models.h"
 #include "ui/chat/chat_pane.h"
-#include "core/infer/tokenizer_loader.h"
 #include "ui/document.h"
 #include "ui/empty_state_view.h"
 #include "ui/eval/evaluations_view.h"
@@ -478,17 +478,17 @@ void MainWindow::onModelChanged() {
 }
 
 void MainWindow::loadTokenizerForOutliers() {
-    // A runnable model's tokenizer comes from the chat (ChatModels, wired in createDocks); the chat loads none
-    // for a model it cannot run, whose embedding and head rows are tokens all the same.
+    // A runnable model's tokenizer comes from the chat (ChatModels, wired in createDocks); the chat loads
+    // none for a model it cannot run, whose embedding and head rows are tokens all the same.
     std::shared_ptr<const LoadedModel> model = m_document->model();
     if (!model || model->info.runnable) return;
     using TokenizerPtr = std::shared_ptr<const qs::Tokenizer>;
-    Job* job = m_runner->start<TokenizerPtr>(
-        tr("Load tokenizer"), [model](const qs::ProgressFn&) -> qs::Result<TokenizerPtr> {
-            auto t = qs::loadTokenizerFor(*model->checkpoint);
-            if (!t) return t.error();
-            return TokenizerPtr(std::move(t.value()));
-        });
+    Job* job = m_runner->start<TokenizerPtr>(tr("Load tokenizer"),
+                                             [model](const qs::ProgressFn&) -> qs::Result<TokenizerPtr> {
+                                                 auto t = qs::loadTokenizerFor(*model->checkpoint);
+                                                 if (!t) return t.error();
+                                                 return TokenizerPtr(std::move(t.value()));
+                                             });
     // Without one the outlier map shows token ids; the chat says why there is none.
     connect(job, &Job::finished, this, [this, job, model](Job::State state) {
         if (state == Job::State::Succeeded && m_document->model() == model)

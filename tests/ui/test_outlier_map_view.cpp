@@ -178,8 +178,8 @@ private slots:
         OutlierMapView* view = window.outlierMapView();
         QTRY_VERIFY_WITH_TIMEOUT(!view->isBusy() && view->grid(), kTimeoutMs);
         QVERIFY(view->selectTile(403, 0));
-        QTRY_VERIFY2_WITH_TIMEOUT(view->tileText().contains(QStringLiteral("Once")), qPrintable(view->tileText()),
-                                  kTimeoutMs);
+        QTRY_VERIFY2_WITH_TIMEOUT(view->tileText().contains(QStringLiteral("Once")),
+                                  qPrintable(view->tileText()), kTimeoutMs);
     }
 
     // The tile readout has its own line and shows all of its text; it never overlaps the σ / kurtosis text,
