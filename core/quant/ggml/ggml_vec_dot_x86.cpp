@@ -57,9 +57,9 @@ const DotKernel kX86[] = {
     {DType::Q2_K, A2, avx2::multiColumn<avx2::Q2K>},
     {DType::Q3_K, A2, avx2::multiColumn<avx2::Q3K>},
     {DType::IQ4_XS, A2, avx2::multiColumn<avx2::Iq4Xs>},
-    {DType::Q4_K, A2, avx2::multiColumn<avx2::Q45K<false>>},
-    {DType::Q5_K, A2, avx2::multiColumn<avx2::Q45K<true>>},
-    {DType::Q6_K, A2, avx2::multiColumn<avx2::Q6K>},
+    {DType::Q4_K, A2, avx2::laneMultiColumn<avx2::Q45K<false>>, avx2::laneRows<avx2::Q45K<false>>},
+    {DType::Q5_K, A2, avx2::laneMultiColumn<avx2::Q45K<true>>, avx2::laneRows<avx2::Q45K<true>>},
+    {DType::Q6_K, A2, avx2::laneMultiColumn<avx2::Q6K>, avx2::laneRows<avx2::Q6K>},
     {DType::F16, A2, avx2::columns<avx2::dotHalfLike<false>>},
     {DType::BF16, A2, avx2::columns<avx2::dotHalfLike<true>>},
 };
