@@ -47,6 +47,12 @@ using QuantizeActFn = void (*)(const float* x, std::byte* a, int64_t n);
 using DotRowsFn = void (*)(int64_t n, const std::byte* w, size_t rowBytes, int64_t nRows, const std::byte* a,
                            float* out);
 
+// Prompt tile: tileRows consecutive weight rows (rowBytes apart) against nCols (1..4) activation rows (aStride
+// apart): out[c * ldOut + r] = dot(weight row r, activation row c), each bit for bit what DotFn gives for that
+// pair (the weight block is unpacked once per row for all columns, the activation block once for all rows).
+using DotTileFn = void (*)(int64_t n, const std::byte* w, size_t rowBytes, const std::byte* a, size_t aStride,
+                           int nCols, float* out, size_t ldOut);
+
 // One kernel per (weight type, SIMD level), listed in ggml_vec_dot*.cpp. What it pairs with and the row
 // granularity come from the type table, never from the list.
 struct DotKernel {
@@ -54,6 +60,8 @@ struct DotKernel {
     cpu::SimdLevel level;  // the level this entry's code needs (<= the level asked for)
     DotFn dot;
     DotRowsFn rows = nullptr;  // optional decode path (nullptr: callers loop over rows with dot)
+    DotTileFn tile = nullptr;  // optional prompt path over tileRows rows (nullptr: callers use dot per row)
+    int tileRows = 0;
     // The activation type: typeTraits(weight).vecDotType (F32, Q8_0, Q8_1 or Q8_K).
     DType act() const { return typeTraits(weight).vecDotType; }
     // n must be a multiple of this: the weight's and the activation's blocks, and kDotLanes.
