@@ -83,6 +83,26 @@ void FloatLinearWeights::matmulRows(const float* x, int64_t batch, float* y, int
     kernels::gemmF32(m_data + r0 * n, n, r1 - r0, x, batch, n, y + r0, rows());
 }
 
+size_t FloatLinearWeights::activationBytes(int64_t batch) const {
+    const int64_t prepared = kernels::gemmF32PreparedFloats(batch, cols(), cpu::simdLevel());
+    return prepared > 0 ? size_t(prepared + batch * cols()) * sizeof(float) : 0;
+}
+
+void FloatLinearWeights::prepareActivations(const float* x, int64_t batch, std::byte* act) const {
+    const int64_t prepared = kernels::gemmF32PreparedFloats(batch, cols(), cpu::simdLevel());
+    auto* p = reinterpret_cast<float*>(act);
+    kernels::gemmF32Prepare(x, batch, cols(), p, cpu::simdLevel());
+    std::memcpy(p + prepared, x, size_t(batch * cols()) * sizeof(float));
+}
+
+void FloatLinearWeights::matmulPreparedRows(const std::byte* act, int64_t batch, float* y, int64_t r0,
+                                            int64_t r1) const {
+    const int64_t n = cols();
+    const auto* p = reinterpret_cast<const float*>(act);
+    const float* x = p + kernels::gemmF32PreparedFloats(batch, n, cpu::simdLevel());
+    kernels::gemmF32Prepared(m_data + r0 * n, n, r1 - r0, p, x, batch, n, y + r0, rows(), cpu::simdLevel());
+}
+
 void FloatLinearWeights::copyRow(int64_t r, float* dst) const {
     QS_CHECK(r >= 0 && r < rows(), "row " + std::to_string(r) + " of " + m_what);
     std::memcpy(dst, m_data + r * cols(), size_t(cols()) * sizeof(float));

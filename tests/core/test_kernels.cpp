@@ -265,6 +265,22 @@ private slots:
                                             .arg(kernels::gemmF32PathName(level)).arg(n).arg(nb)));
                 }
             }
+            // Activations prepared once (the parallel matmul's path), two row ranges: the same bits.
+            for (auto level : {cpu::SimdLevel::Scalar, cpu::SimdLevel::Avx2, cpu::SimdLevel::Avx512}) {
+                if (!cpu::canRun(level)) continue;
+                for (const int64_t nb : {batch, int64_t(7), int64_t(1)}) {
+                    const int64_t floats = kernels::gemmF32PreparedFloats(nb, n, level);
+                    QCOMPARE(floats > 0, level == cpu::SimdLevel::Avx512 && nb > 1);
+                    std::vector<float> prepared(size_t(floats), std::nanf("")), got(size_t(nb * ldy), -1.0f);
+                    kernels::gemmF32Prepare(x.data(), nb, n, prepared.data(), level);
+                    kernels::gemmF32Prepared(w.data(), ldw, 5, prepared.data(), x.data(), nb, n, got.data(), ldy, level);
+                    kernels::gemmF32Prepared(w.data() + 5 * ldw, ldw, rows - 5, prepared.data(), x.data(), nb, n,
+                                             got.data() + 5, ldy, level);
+                    QVERIFY2(std::memcmp(got.data(), ref.data(), got.size() * sizeof(float)) == 0,
+                             qPrintable(QString("prepared %1 path, n %2, batch %3 differs from the scalar reference")
+                                            .arg(kernels::gemmF32PathName(level)).arg(n).arg(nb)));
+                }
+            }
             if (!skipped.isEmpty()) qInfo("gemmF32: SIMD paths skipped on this machine:%s", qPrintable(skipped));
             // Token 37 alone (decode) equals token 37 inside the prompt.
             std::vector<float> one(static_cast<size_t>(rows));
