@@ -153,6 +153,13 @@ private slots:
             const auto got = product(simd, x);
             QVERIFY2(std::memcmp(got.data(), expected.data(), got.size() * sizeof(float)) == 0,
                      qPrintable(QString::fromStdString(simd.describe()) + " differs from the scalar reference"));
+            // Batches ending in tiles of 1 and 2 tokens (5 = 4 + 1, 6 = 4 + 2): the same bits.
+            for (const int64_t nb : {int64_t(5), int64_t(6)}) {
+                std::vector<float> y(size_t(nb * kRows), std::nanf(""));
+                matmul(simd, x.data(), nb, y.data(), nullptr);
+                QVERIFY2(std::memcmp(y.data(), expected.data(), y.size() * sizeof(float)) == 0,
+                         qPrintable(QString::fromStdString(simd.describe()) + QString(": batch %1 differs").arg(nb)));
+            }
             // Row r of a batch equals the single-column product (tiles do not change the numbers).
             std::vector<float> one(kRows);
             simd.matmulRows(x.data() + 5 * kCols, 1, one.data(), 0, kRows);
