@@ -23,9 +23,12 @@ nlohmann::json idsOf(const std::vector<qs::ChatToken>& tokens) {
 std::string quotedPiece(const qs::Tokenizer& tok, int id) {
     std::string out = "\"";
     for (unsigned char c : tok.piece(id)) {
-        if (c == '\n') out += "\\n";
-        else if (c == '\t') out += "\\t";
-        else if (c == '"' || c == '\\') out += {'\\', char(c)};
+        if (c == '\n')
+            out += "\\n";
+        else if (c == '\t')
+            out += "\\t";
+        else if (c == '"' || c == '\\')
+            out += {'\\', char(c)};
         else if (c < 0x20 || c == 0x7f) {
             char buf[8];
             std::snprintf(buf, sizeof buf, "\\x%02x", c);
@@ -41,8 +44,10 @@ std::string comparisonSummary(const qs::ChatTurnResult& r, const qs::Tokenizer& 
     const qs::ChatTurnTotals& t = r.totals;
     if (t.compared == 0) return "no token compared (the original's reply is empty)";
     char buf[256];
-    std::snprintf(buf, sizeof buf, "%d tokens compared: top-1 agreement %.1f%% (%d differ), mean KL %.4g nats, max KL %.4g nats, ",
-                  t.compared, 100.0 * t.agreement(), t.compared - t.agree, t.meanKl(), t.maxKl);
+    std::snprintf(
+        buf, sizeof buf,
+        "%d tokens compared: top-1 agreement %.1f%% (%d differ), mean KL %.4g nats, max KL %.4g nats, ",
+        t.compared, 100.0 * t.agreement(), t.compared - t.agree, t.meanKl(), t.maxKl);
     std::string s = buf;
     if (t.firstFlip < 0) return s + "no top-1 difference";
     const qs::ChatToken& f = r.a[size_t(t.firstFlip)];
@@ -54,9 +59,15 @@ nlohmann::json comparisonJson(const qs::ChatTurnResult& r) {
     nlohmann::json tokens = nlohmann::json::array();
     for (size_t k = 0; k < r.a.size(); ++k) {
         const qs::ChatToken& t = r.a[k];
-        tokens.push_back({{"position", k}, {"id", t.id}, {"text", t.bytes}, {"kl", t.kl}, {"top1_original", t.top1Original},
-                          {"top1_quantized", t.top1Quantized}, {"p_original", t.probOriginal},
-                          {"p_quantized", t.probQuantized}, {"flip", t.top1Differs()}});
+        tokens.push_back({{"position", k},
+                          {"id", t.id},
+                          {"text", t.bytes},
+                          {"kl", t.kl},
+                          {"top1_original", t.top1Original},
+                          {"top1_quantized", t.top1Quantized},
+                          {"p_original", t.probOriginal},
+                          {"p_quantized", t.probQuantized},
+                          {"flip", t.top1Differs()}});
     }
     const qs::ChatTurnTotals& s = r.totals;
     nlohmann::json j = {{"tokens", tokens},

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// What `chat --compare` and `compare` print about an A/B turn (core/infer/chat_session.h): the one-line summary
-// and the JSON of `compare --json`.
+// What `chat --compare` and `compare` print about an A/B turn (core/infer/chat_session.h): the one-line
+// summary and the JSON of `compare --json`.
 #pragma once
 
 #include <string>

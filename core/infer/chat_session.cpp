@@ -12,7 +12,9 @@ namespace qs {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double seconds(Clock::duration d) {
+    return std::chrono::duration<double>(d).count();
+}
 
 // Tokens per second of `count` tokens, the first of which was sampled at `first`.
 double rate(int count, Clock::time_point first, Clock::time_point now) {
@@ -98,8 +100,8 @@ void addComparison(ChatToken& t, const LogitComparison& c, ChatTurnTotals& total
 
 }  // namespace
 
-ChatSession::ChatSession(std::shared_ptr<const ModelWeights> original, std::shared_ptr<const ModelWeights> quantized,
-                         tbb::task_arena* arena)
+ChatSession::ChatSession(std::shared_ptr<const ModelWeights> original,
+                         std::shared_ptr<const ModelWeights> quantized, tbb::task_arena* arena)
     : m_originalWeights(std::move(original)), m_quantizedWeights(std::move(quantized)) {
     m_original.model = std::make_unique<Transformer>(m_originalWeights, arena);
     if (m_quantizedWeights) {
@@ -108,7 +110,9 @@ ChatSession::ChatSession(std::shared_ptr<const ModelWeights> original, std::shar
     }
 }
 
-int ChatSession::context() const { return m_original.model->context(); }
+int ChatSession::context() const {
+    return m_original.model->context();
+}
 
 const ChatState& ChatSession::conversation(ChatColumn column) const {
     return column == ChatColumn::B && comparing() ? m_free.chat : m_original.chat;
@@ -132,7 +136,8 @@ Result<ChatTurnPlan> ChatSession::plan(Sequence& s, const ChatTurnOptions& o) {
     const int ctx = s.model->context();
     if (int(plan->full.size()) >= ctx)
         return Error{"the conversation and the prompt (" + std::to_string(plan->full.size()) +
-                     " tokens) do not fit the context of " + std::to_string(ctx) + " tokens: reset the conversation"};
+                     " tokens) do not fit the context of " + std::to_string(ctx) +
+                     " tokens: reset the conversation"};
     s.model->rewind(plan->keep);
     return plan;
 }
@@ -152,7 +157,8 @@ Result<ChatTurnResult> ChatSession::runSingle(const Tokenizer& tok, const ChatTu
     if (!plan) return plan.error();
     GenerateOptions o = options.generate;
     o.stopTokens = options.format->stopTokens();
-    o.maxNewTokens = std::min(o.maxNewTokens, seq.model->context() - seq.model->position() - int(plan->feed.size()));
+    o.maxNewTokens =
+        std::min(o.maxNewTokens, seq.model->context() - seq.model->position() - int(plan->feed.size()));
     ChatTurnResult out;
     out.promptA = plan->full;
     Clock::time_point first;
@@ -164,13 +170,15 @@ Result<ChatTurnResult> ChatSession::runSingle(const Tokenizer& tok, const ChatTu
         out.totals.rateA = rate(out.totals.tokensA, first, now);
         if (cb.onToken) cb.onToken(ChatColumn::A, out.a.back());
         if (cb.onStep) cb.onStep(out.totals);
-        return !progress || progress(o.maxNewTokens > 0 ? double(out.a.size()) / o.maxNewTokens : 1.0, "generating");
+        return !progress ||
+               progress(o.maxNewTokens > 0 ? double(out.a.size()) / o.maxNewTokens : 1.0, "generating");
     });
     if (!r) return r.error();
     // Every returned token except the last was fed (generator.h); a stop token is no part of the reply.
     const std::span<const int> all(r->tokens);
     const auto fed = all.empty() ? all : all.first(all.size() - 1);
-    finishChatTurn(seq.chat, tok, *plan, options.system, options.text, stoppedOnToken(r->stop) ? fed : all, fed);
+    finishChatTurn(seq.chat, tok, *plan, options.system, options.text, stoppedOnToken(r->stop) ? fed : all,
+                   fed);
     out.stopA = r->stop;
     return out;
 }
@@ -194,8 +202,8 @@ Result<ChatTurnResult> ChatSession::runAb(const Tokenizer& tok, const ChatTurnOp
     if (auto s = m_teacher.model->evaluate(planA->feed, teacherLogits); !s) return s.error();
     if (auto s = b.model->evaluate(planB->feed, b.logits); !s) return s.error();
 
-    const int maxNew = std::min({o.maxNewTokens, a.model->context() - a.model->position(),
-                                 b.model->context() - b.model->position()});
+    const int maxNew = std::min(
+        {o.maxNewTokens, a.model->context() - a.model->position(), b.model->context() - b.model->position()});
     ChatTurnTotals totals;
     for (int i = 0; i < maxNew && !(a.done && b.done); ++i) {
         if (!a.done) {

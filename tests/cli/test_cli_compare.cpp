@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// `quantscope-cli compare` and `chat --compare` on the real binary: the JSON keys and their consistency, a map
-// that keeps every tensor compares equal, the chat summary equals compare's on the same prompt, bad input is
-// refused by name.
+// `quantscope-cli compare` and `chat --compare` on the real binary: the JSON keys and their consistency, a
+// map that keeps every tensor compares equal, the chat summary equals compare's on the same prompt, bad input
+// is refused by name.
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -46,12 +46,12 @@ private slots:
     void compare_jsonHasPerTokenFiguresAndConsistentSummary() {
         QFETCH(QString, temperature);
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
-        const json j = compareJson({path, "--rule", "body=q4_0", "--prompt", "Once upon a time", "--tokens", "40",
-                                    "--temperature", temperature, "--seed", "5"});
+        const json j = compareJson({path, "--rule", "body=q4_0", "--prompt", "Once upon a time", "--tokens",
+                                    "40", "--temperature", temperature, "--seed", "5"});
         QVERIFY(j.is_object());
-        for (const char* key : {"tokens", "compared", "top1_agreement", "mean_kl", "max_kl", "first_flip", "original_text",
-                                "quantized_text", "original_ids", "quantized_ids", "prompt_ids", "stop_original",
-                                "stop_quantized", "seed", "warnings"})
+        for (const char* key : {"tokens", "compared", "top1_agreement", "mean_kl", "max_kl", "first_flip",
+                                "original_text", "quantized_text", "original_ids", "quantized_ids",
+                                "prompt_ids", "stop_original", "stop_quantized", "seed", "warnings"})
             QVERIFY2(j.contains(key), key);
         QCOMPARE(j["seed"].get<int>(), 5);
         QCOMPARE(j["prompt_ids"].front().get<int>(), 1);  // BOS, as generate encodes the prompt
@@ -63,8 +63,8 @@ private slots:
         std::string text;
         for (size_t k = 0; k < tokens.size(); ++k) {
             const json& t = tokens[k];
-            for (const char* key : {"position", "id", "text", "kl", "top1_original", "top1_quantized", "p_original",
-                                    "p_quantized", "flip"})
+            for (const char* key : {"position", "id", "text", "kl", "top1_original", "top1_quantized",
+                                    "p_original", "p_quantized", "flip"})
                 QVERIFY2(t.contains(key), key);
             QCOMPARE(t["position"].get<size_t>(), k);
             QCOMPARE(t["id"].get<int>(), j["original_ids"][k].get<int>());
@@ -72,7 +72,8 @@ private slots:
             QVERIFY(std::isfinite(kl) && kl >= 0);
             const bool flip = t["top1_original"].get<int>() != t["top1_quantized"].get<int>();
             QCOMPARE(t["flip"].get<bool>(), flip);
-            if (temperature == "0") QCOMPARE(t["id"].get<int>(), t["top1_original"].get<int>());  // greedy takes top-1
+            if (temperature == "0")
+                QCOMPARE(t["id"].get<int>(), t["top1_original"].get<int>());  // greedy takes top-1
             for (const char* p : {"p_original", "p_quantized"})
                 QVERIFY(t[p].get<double>() > 0 && t[p].get<double>() <= 1);
             sum += kl;
@@ -96,8 +97,8 @@ private slots:
 
     void compare_mapThatKeepsEveryTensorHasZeroKlAndNoFlip() {
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
-        const json j = compareJson({path, "--rule", "all=keep", "--prompt", "Once upon a time", "--tokens", "30",
-                                    "--temperature", "1", "--seed", "2"});
+        const json j = compareJson({path, "--rule", "all=keep", "--prompt", "Once upon a time", "--tokens",
+                                    "30", "--temperature", "1", "--seed", "2"});
         QVERIFY(j.is_object());
         QVERIFY(j["compared"].get<int>() > 0);
         for (const json& t : j["tokens"]) {
@@ -125,7 +126,8 @@ private slots:
     void chatCompare_printsBothRepliesAndTheSummaryOfCompare() {
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
         const QStringList quant{"--rule", "body=q4_0", "--temperature", "0"};
-        auto chat = runCli(QStringList{"chat", path, "--compare", "--steps", "24"} + quant, "Once upon a time\nThe dog ran\n");
+        auto chat = runCli(QStringList{"chat", path, "--compare", "--steps", "24"} + quant,
+                           "Once upon a time\nThe dog ran\n");
         QCOMPARE(chat.exitCode, 0);
         QVERIFY(!chat.crashed);
         const QList<QByteArray> lines = chat.out.split('\n');
@@ -139,9 +141,11 @@ private slots:
         QCOMPARE(original, 2);
         QCOMPARE(quantized, 2);
         QCOMPARE(summaries.size(), 2);
-        QVERIFY2(summaries[0].contains("tokens compared: top-1 agreement") && summaries[0].contains("mean KL"),
-                 summaries[0].constData());
-        auto one = runCli(QStringList{"compare", path, "--prompt", "Once upon a time", "--tokens", "24"} + quant);
+        QVERIFY2(
+            summaries[0].contains("tokens compared: top-1 agreement") && summaries[0].contains("mean KL"),
+            summaries[0].constData());
+        auto one =
+            runCli(QStringList{"compare", path, "--prompt", "Once upon a time", "--tokens", "24"} + quant);
         QCOMPARE(one.exitCode, 0);
         QCOMPARE(lastLine(one.out), summaries[0]);  // the first turn is that prompt, as raw text
 
@@ -157,19 +161,24 @@ private slots:
         const QString p = "Once upon a time";
         QTest::newRow("no map") << QStringList{"--prompt", p} << 2 << "--map FILE or --rule ROLE=SCHEME";
         QTest::newRow("no prompt") << QStringList{"--rule", "body=q4_0"} << 2 << "non-empty --prompt";
-        QTest::newRow("empty prompt") << QStringList{"--rule", "body=q4_0", "--prompt", ""} << 2 << "non-empty --prompt";
+        QTest::newRow("empty prompt")
+            << QStringList{"--rule", "body=q4_0", "--prompt", ""} << 2 << "non-empty --prompt";
         QTest::newRow("--tokens 0") << QStringList{"--rule", "body=q4_0", "--prompt", p, "--tokens", "0"} << 2
                                     << "--tokens must be at least 1";
-        QTest::newRow("--tokens x") << QStringList{"--rule", "body=q4_0", "--prompt", p, "--tokens", "x"} << 2 << "--tokens";
+        QTest::newRow("--tokens x") << QStringList{"--rule", "body=q4_0", "--prompt", p, "--tokens", "x"} << 2
+                                    << "--tokens";
         QTest::newRow("--template without --chat")
-            << QStringList{"--rule", "body=q4_0", "--prompt", p, "--template", "llama2"} << 2 << "need --chat";
-        QTest::newRow("unknown template") << QStringList{"--rule", "body=q4_0", "--prompt", p, "--chat", "--template", "vicuna"}
-                                          << 2 << "vicuna";
+            << QStringList{"--rule", "body=q4_0", "--prompt", p, "--template", "llama2"} << 2
+            << "need --chat";
+        QTest::newRow("unknown template")
+            << QStringList{"--rule", "body=q4_0", "--prompt", p, "--chat", "--template", "vicuna"} << 2
+            << "vicuna";
         QTest::newRow("bad rule") << QStringList{"--rule", "body=q5_9", "--prompt", p} << 2 << "q5_9";
-        QTest::newRow("missing map file") << QStringList{"--map", "/nonexistent/map.json", "--prompt", p} << 1
-                                          << "/nonexistent/map.json";
-        QTest::newRow("bad temperature") << QStringList{"--rule", "body=q4_0", "--prompt", p, "--temperature", "-1"} << 2
-                                         << "--temperature must be";
+        QTest::newRow("missing map file")
+            << QStringList{"--map", "/nonexistent/map.json", "--prompt", p} << 1 << "/nonexistent/map.json";
+        QTest::newRow("bad temperature")
+            << QStringList{"--rule", "body=q4_0", "--prompt", p, "--temperature", "-1"} << 2
+            << "--temperature must be";
     }
     void compare_refusesBadInputByName() {
         QFETCH(QStringList, args);

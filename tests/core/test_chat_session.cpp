@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// ChatSession on real stories260K: the A/B turn's teacher-forced KL, top-1s and probabilities at every position
-// equal compareLogits of two independent forward passes from scratch over the same tokens (across turns, so the
-// KV-cache reuse is checked too); columns A and B are what generate() samples from each model; a map that keeps
-// every tensor gives KL 0 and no flips; a progress callback that says stop ends the turn within one token.
+// ChatSession on real stories260K: the A/B turn's teacher-forced KL, top-1s and probabilities at every
+// position equal compareLogits of two independent forward passes from scratch over the same tokens (across
+// turns, so the KV-cache reuse is checked too); columns A and B are what generate() samples from each model;
+// a map that keeps every tensor gives KL 0 and no flips; a progress callback that says stop ends the turn
+// within one token.
 #include "core/infer/chat_session.h"
 #include "core/infer/inference_model.h"
 #include "core/infer/logit_compare.h"
@@ -49,8 +50,8 @@ std::vector<float> fromScratch(const std::shared_ptr<const ModelWeights>& w, con
 }
 
 // generate() from a fresh transformer, the stop token removed: what a column must show on a first turn.
-std::vector<int> generated(const std::shared_ptr<const ModelWeights>& w, const Tokenizer& tok, const std::vector<int>& prompt,
-                           const GenerateOptions& o) {
+std::vector<int> generated(const std::shared_ptr<const ModelWeights>& w, const Tokenizer& tok,
+                           const std::vector<int>& prompt, const GenerateOptions& o) {
     Transformer t(w, nullptr);
     auto r = generate(t, tok, prompt, o);
     if (!r) qFatal("%s", r.message().c_str());
@@ -74,9 +75,12 @@ private slots:
         QTest::addColumn<QString>("rule");
         QTest::addColumn<QString>("chatTemplate");
         QTest::addColumn<float>("temperature");
-        QTest::newRow("body q4_0, plain, greedy") << "body=q4_0" << "plain" << 0.0f;
-        QTest::newRow("body q4_0, llama2, T=0.9") << "body=q4_0" << "llama2" << 0.9f;
-        QTest::newRow("all q8_0, plain, T=1") << "all=q8_0" << "plain" << 1.0f;
+        QTest::newRow("body q4_0, plain, greedy") << "body=q4_0"
+                                                  << "plain" << 0.0f;
+        QTest::newRow("body q4_0, llama2, T=0.9") << "body=q4_0"
+                                                  << "llama2" << 0.9f;
+        QTest::newRow("all q8_0, plain, T=1") << "all=q8_0"
+                                              << "plain" << 1.0f;
     }
     void abTurns_klEqualsIndependentForwardPassesFromScratch() {
         QFETCH(QString, rule);
@@ -123,9 +127,13 @@ private slots:
             int agree = 0, firstFlip = -1;
             for (size_t k = 0; k < r->a.size(); ++k) {
                 const ChatToken& t = r->a[k];
-                const LogitComparison c = compareLogits(fromScratch(wo, prefix), fromScratch(m.quantized, prefix));
+                const LogitComparison c =
+                    compareLogits(fromScratch(wo, prefix), fromScratch(m.quantized, prefix));
                 // Bit for bit: the engine's numbers do not depend on the batch split (transformer.h).
-                QVERIFY2(t.kl == c.kl, qPrintable(QStringLiteral("token %1: %2 vs %3").arg(k).arg(t.kl, 0, 'g', 17).arg(c.kl, 0, 'g', 17)));
+                QVERIFY2(t.kl == c.kl, qPrintable(QStringLiteral("token %1: %2 vs %3")
+                                                      .arg(k)
+                                                      .arg(t.kl, 0, 'g', 17)
+                                                      .arg(c.kl, 0, 'g', 17)));
                 QCOMPARE(t.top1Original, c.top1P);
                 QCOMPARE(t.top1Quantized, c.top1Q);
                 QCOMPARE(t.probOriginal, c.probTop1P);
@@ -237,7 +245,8 @@ private slots:
         for (int i = 0; i < 600; ++i) o.text += " dog";  // beyond stories260K's 512-token context
         auto tooLong = session.runTurn(tok, o);
         QVERIFY(!tooLong.ok());
-        QVERIFY2(tooLong.message().find("do not fit the context of 512") != std::string::npos, tooLong.message().c_str());
+        QVERIFY2(tooLong.message().find("do not fit the context of 512") != std::string::npos,
+                 tooLong.message().c_str());
         QCOMPARE(session.turns(), 0);
         o.text = "Hello";
         o.generate.maxNewTokens = 3;

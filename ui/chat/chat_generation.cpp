@@ -29,8 +29,8 @@ void TokenStream::post() {
         m_posted = true;
         m_lastPost = now;
     }
-    QMetaObject::invokeMethod(QCoreApplication::instance(), [self = shared_from_this()] { self->flush(); },
-                              Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        QCoreApplication::instance(), [self = shared_from_this()] { self->flush(); }, Qt::QueuedConnection);
 }
 
 void TokenStream::flush() {
@@ -46,12 +46,14 @@ void TokenStream::flush() {
 }
 
 std::shared_ptr<ChatSession> makeChatSession(std::shared_ptr<const qs::ModelWeights> original,
-                                             std::shared_ptr<const qs::ModelWeights> quantized, tbb::task_arena* arena) {
+                                             std::shared_ptr<const qs::ModelWeights> quantized,
+                                             tbb::task_arena* arena) {
     return std::make_shared<ChatSession>(std::move(original), std::move(quantized), arena);
 }
 
-qs::Result<ChatTurnResult> runChatTurn(ChatSession& session, const qs::Tokenizer& tokenizer, const ChatTurnOptions& options,
-                                       TokenStream& stream, const qs::ProgressFn& progress) {
+qs::Result<ChatTurnResult> runChatTurn(ChatSession& session, const qs::Tokenizer& tokenizer,
+                                       const ChatTurnOptions& options, TokenStream& stream,
+                                       const qs::ProgressFn& progress) {
     qs::ChatCallbacks callbacks;
     callbacks.onToken = [&stream](qs::ChatColumn column, const ChatToken& t) { stream.push(column, t); };
     callbacks.onStep = [&stream](const qs::ChatTurnTotals& totals) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The chat pane's adapter over core's qs::ChatSession (core/infer/chat_session.h: the single-model conversation
-// and the A/B lock-step of original, teacher-forced and free-running quantized model). A turn runs on a
-// JobRunner worker; its tokens go to a TokenStream, which hands them to the UI thread in batches.
+// The chat pane's adapter over core's qs::ChatSession (core/infer/chat_session.h: the single-model
+// conversation and the A/B lock-step of original, teacher-forced and free-running quantized model). A turn
+// runs on a JobRunner worker; its tokens go to a TokenStream, which hands them to the UI thread in batches.
 #pragma once
 
 #include "ui/jobs/task_arena.h"  // first: hides Qt's emit macro from oneTBB
@@ -62,11 +62,13 @@ private:
 
 // A session (single: `quantized` null; A/B otherwise). arena may be null.
 std::shared_ptr<ChatSession> makeChatSession(std::shared_ptr<const qs::ModelWeights> original,
-                                             std::shared_ptr<const qs::ModelWeights> quantized, tbb::task_arena* arena);
+                                             std::shared_ptr<const qs::ModelWeights> quantized,
+                                             tbb::task_arena* arena);
 
-// Runs one turn of qs::ChatSession::runTurn (its failures; a stop through `progress` is not one), its tokens and
-// totals pushed to `stream`. Worker thread.
-qs::Result<ChatTurnResult> runChatTurn(ChatSession& session, const qs::Tokenizer& tokenizer, const ChatTurnOptions& options,
-                                       TokenStream& stream, const qs::ProgressFn& progress);
+// Runs one turn of qs::ChatSession::runTurn (its failures; a stop through `progress` is not one), its tokens
+// and totals pushed to `stream`. Worker thread.
+qs::Result<ChatTurnResult> runChatTurn(ChatSession& session, const qs::Tokenizer& tokenizer,
+                                       const ChatTurnOptions& options, TokenStream& stream,
+                                       const qs::ProgressFn& progress);
 
 }  // namespace qsui
