@@ -25,6 +25,8 @@ const qscli::Command kCommands[] = {
      qscli::runDequantRaw},
     {"synth", "synth --shape NAME --format gguf|safetensors|llama2c [--dtype f32|bf16] OUT  random weights, real shapes",
      qscli::runSynth},
+    {"export", "export MODEL [--map F] [--rule R=S]... --gguf OUT | --hqq-config F | --gptqmodel-config F | --torchao-config F",
+     qscli::runExport},
 };
 
 void usage(FILE* out) {

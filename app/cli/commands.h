@@ -21,5 +21,6 @@ int runQuantRaw(int argc, char** argv, int first);
 int runDequantRaw(int argc, char** argv, int first);
 int runTokenize(int argc, char** argv, int first);
 int runSynth(int argc, char** argv, int first);
+int runExport(int argc, char** argv, int first);
 
 }  // namespace qscli
