@@ -14,6 +14,7 @@
 #include "app/cli/commands.h"
 #include "core/export/gguf_export.h"
 #include "core/export/map_configs.h"
+#include "core/export/session_h5.h"
 #include "core/io/checkpoint.h"
 #include "core/model/model_info.h"
 #include "core/quant/quant_map.h"
@@ -29,7 +30,8 @@ void onInterrupt(int) { g_interrupted = 1; }
 
 constexpr const char* kUsage =
     "usage: quantscope-cli export MODEL [--map MAP.json] [--rule ROLE=SCHEME ...] [--threads N] [--json]\n"
-    "                                   [--gguf OUT.gguf [--fallback TYPE]] [--hqq-config FILE]\n"
+    "                                   [--gguf OUT.gguf [--fallback TYPE]] [--h5 OUT.h5 [--bins N] [--h5-tensors]]\n"
+    "                                   [--hqq-config FILE]\n"
     "                                   [--gptqmodel-config FILE] [--torchao-config FILE]\n"
     "Writes the model quantized by the map, or the map in another tool's format. Every file is written under a\n"
     "temporary name and renamed into place when complete.\n"
@@ -39,6 +41,9 @@ constexpr const char* kUsage =
     "                    general.file_type set, a tied head stored once\n"
     "  --fallback TYPE   store tensors whose scheme has no GGUF encoding (intN, nf4, fp4) as this ggml type\n"
     "                    (default: refuse them)\n"
+    "  --h5 OUT.h5       the session as HDF5 (h5py-readable; `inspect` opens it): the map, per-tensor scheme,\n"
+    "                    bytes and error statistics, weight/error histograms (--bins N, default 64, 0 none),\n"
+    "                    and with --h5-tensors the packed quantized tensors (layout in the README)\n"
     "  --hqq-config FILE       the map as a transformers HqqConfig dynamic_config (JSON)\n"
     "  --gptqmodel-config FILE the map as a GPTQModel QuantizeConfig with a `dynamic` rule set (JSON)\n"
     "  --torchao-config FILE   the map as a torchao FqnToConfig-style JSON (module FQN or regex -> config)\n"
@@ -48,18 +53,23 @@ constexpr const char* kUsage =
 }  // namespace
 
 int runExport(int argc, char** argv, int first) {
-    Args args({"map", "rule", "gguf", "fallback", "hqq-config", "gptqmodel-config", "torchao-config", "threads"},
-              {"json", "help"});
+    Args args({"map", "rule", "gguf", "fallback", "h5", "bins", "hqq-config", "gptqmodel-config", "torchao-config", "threads"},
+              {"json", "help", "h5-tensors"});
     if (!args.parse(argc, argv, first)) return fail("export", args.error(), kExitUsage);
     if (args.flag("help")) {
         std::fputs(kUsage, stdout);
         return kExitOk;
     }
     if (args.positional().size() != 1) return fail("export", "expects exactly one MODEL path (see --help)", kExitUsage);
-    const bool anyOut = args.has("gguf") || args.has("hqq-config") || args.has("gptqmodel-config") || args.has("torchao-config");
+    const bool anyOut = args.has("gguf") || args.has("h5") || args.has("hqq-config") || args.has("gptqmodel-config") || args.has("torchao-config");
     if (!anyOut)
-        return fail("export", "nothing to write: give --gguf, --hqq-config, --gptqmodel-config or --torchao-config", kExitUsage);
+        return fail("export", "nothing to write: give --gguf, --h5, --hqq-config, --gptqmodel-config or --torchao-config", kExitUsage);
     if (args.has("fallback") && !args.has("gguf")) return fail("export", "--fallback applies to --gguf only", kExitUsage);
+    if ((args.has("bins") || args.flag("h5-tensors")) && !args.has("h5"))
+        return fail("export", "--bins and --h5-tensors apply to --h5 only", kExitUsage);
+    const auto bins = args.integer("bins", 64);
+    if (!bins) return fail("export", args.error(), kExitUsage);
+    if (*bins < 0 || *bins > 1 << 20) return fail("export", "--bins must be 0..1048576", kExitUsage);
     int threads = 1;
     if (int rc = parseThreads("export", args, threads); rc != kExitOk) return rc;
 
@@ -127,6 +137,23 @@ int runExport(int argc, char** argv, int first) {
             std::printf("wrote %s: %zu tensors, %llu bytes, general.file_type %u\n", out->c_str(), g.tensors.size(),
                         (unsigned long long)g.fileBytes, g.fileType);
         }
+    }
+    if (auto out = args.value("h5")) {
+        qs::SessionOptions so;
+        so.histogramBins = int(*bins);
+        so.tensors = args.flag("h5-tensors");
+        so.progress = [](double, std::string_view) { return g_interrupted == 0; };
+        std::signal(SIGINT, onInterrupt);
+        std::optional<qs::Result<qs::Session>> session;
+        tbb::task_arena(threads).execute([&] { session.emplace(qs::buildSession(c, info, *resolved, so)); });
+        std::signal(SIGINT, SIG_DFL);
+        if (!session->ok()) {
+            const bool cancelled = session->message() == qs::kCancelledMessage;
+            return fail("export", session->message(), cancelled ? kExitCancelled : kExitFailure);
+        }
+        if (auto s = qs::writeSessionH5(*out, session->value()); !s) return fail("export", s.message());
+        report["h5"] = *out;
+        if (!args.flag("json")) std::printf("wrote %s: session of %zu tensors\n", out->c_str(), session->value().tensors.size());
     }
     if (args.flag("json")) std::puts(report.dump(1).c_str());
     return kExitOk;

@@ -10,6 +10,7 @@
 
 #include "core/export/gguf_export.h"
 #include "core/export/map_configs.h"
+#include "core/export/session_h5.h"
 #include "core/io/checkpoint.h"
 #include "core/model/model_info.h"
 #include "core/quant/quant_map.h"
@@ -63,6 +64,8 @@ private slots:
     void llamaFileType_followsLlamaCppGuess();
     void exportGguf_failureLeavesDestinationWhole();
     void mapConfigs_writeDocumentedFormsAndRefuseTheRest();
+    void sessionH5_roundTripIsExact();
+    void sessionH5_refusesOtherHdf5Files();
 };
 
 // Every tensor read back from the export equals, byte for byte, what the scheme's quantizer gives for the
@@ -274,6 +277,67 @@ void TestExport::mapConfigs_writeDocumentedFormsAndRefuseTheRest() {
         QVERIFY2(!r.ok(), c.rule);
         QVERIFY2(r.message().find(c.inMessage) != std::string::npos, r.message().c_str());
     }
+}
+
+// Written and read back: the map, every statistic bit for bit, the histograms and the packed tensors (which
+// are the quantizer's bytes).
+void TestExport::sessionH5_roundTripIsExact() {
+    QS_REQUIRE_ASSET(src, "models/stories260K-gguf/stories260K.gguf");
+    QTemporaryDir dir;
+    const Opened o = open(src);
+    const auto resolved = resolve(o, {"body=q4_K", "mlp=int4_g32", "embedding=nf4"});
+    qs::SessionOptions opt;
+    opt.histogramBins = 32;
+    opt.tensors = true;
+    auto built = qs::buildSession(*o.ckpt, o.info, resolved, opt);
+    QVERIFY2(built.ok(), built.ok() ? "" : built.message().c_str());
+    const std::string path = dir.filePath("s.h5").toStdString();
+    auto w = qs::writeSessionH5(path, *built);
+    QVERIFY2(w.ok(), w.message().c_str());
+    QVERIFY(qs::isSessionH5(path));
+    auto back = qs::readSessionH5(path);
+    QVERIFY2(back.ok(), back.ok() ? "" : back.message().c_str());
+    QVERIFY(qs::quantMapToJson(back->map) == qs::quantMapToJson(resolved.map));
+    QCOMPARE(back->model, o.ckpt->path);
+    QCOMPARE(back->tensors.size(), o.ckpt->tensors.size());
+    int stored = 0;
+    for (size_t i = 0; i < back->tensors.size(); ++i) {
+        const qs::SessionTensor& a = built->tensors[i];
+        const qs::SessionTensor& b = back->tensors[i];
+        QCOMPARE(b.name, o.ckpt->tensors[i].name);
+        QCOMPARE(b.scheme, a.scheme);
+        QCOMPARE(b.bytes, a.bytes);
+        QCOMPARE(b.layer, a.layer);
+        QCOMPARE(b.stats.count, a.stats.count);
+        for (double qs::ErrorStats::*f : {&qs::ErrorStats::mse, &qs::ErrorStats::rmse, &qs::ErrorStats::maxAbsError,
+                                          &qs::ErrorStats::sqnrDb, &qs::ErrorStats::cosine, &qs::ErrorStats::relFrobenius,
+                                          &qs::ErrorStats::fractionClipped, &qs::ErrorStats::fractionZeroed})
+            QVERIFY2(std::memcmp(&(b.stats.*f), &(a.stats.*f), sizeof(double)) == 0, b.name.c_str());
+        QVERIFY(b.weightHistogram.counts == a.weightHistogram.counts && b.errorHistogram.counts == a.errorHistogram.counts);
+        QCOMPARE(b.weightHistogram.lo, a.weightHistogram.lo);
+        QCOMPARE(b.errorHistogram.hi, a.errorHistogram.hi);
+        QCOMPARE(b.quantized.has_value(), resolved.tensors[i].quantized());
+        if (!b.quantized) continue;
+        ++stored;
+        QCOMPARE(b.weightHistogram.bins(), 32);
+        const qs::TensorPlan& p = resolved.tensors[i];
+        auto q = qs::findScheme(p.scheme)->quantize(o.ckpt->toFloat(i).value(), p.rows, p.cols, b.name).value();
+        QVERIFY2(b.quantized->data == q.data, b.name.c_str());
+        QCOMPARE(b.quantized->scheme, q.scheme);
+        QCOMPARE(b.quantized->bytes.total(), q.bytes.total());
+        QCOMPARE(b.quantized->bytes.scales, q.bytes.scales);
+        QVERIFY(b.stats.rmse > 0);
+    }
+    QCOMPARE(stored, 36);  // 20 attention + 15 mlp (down: int4_g32 falls back to f16) + the embedding
+}
+
+void TestExport::sessionH5_refusesOtherHdf5Files() {
+    QS_REQUIRE_ASSET(keras, "models/keras-h5-lstm/lstm.h5");
+    QVERIFY(!qs::isSessionH5(keras.toStdString()));
+    auto r = qs::readSessionH5(keras.toStdString());
+    QVERIFY(!r.ok());
+    QVERIFY2(r.message().find("not a QuantScope session") != std::string::npos, r.message().c_str());
+    QVERIFY(!qs::readSessionH5("/nonexistent.h5").ok());
 }
 
 QTEST_GUILESS_MAIN(TestExport)
