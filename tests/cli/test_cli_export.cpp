@@ -59,6 +59,7 @@ private slots:
     void export_killedMidwayLeavesTheOldDestination();
     void export_refusesByNameAndWritesNothing();
     void export_writesMapConfigs();
+    void export_h5SessionOpensInInspect();
 };
 
 void TestCliExport::export_ggufGeneratesTheSameGreedyTokens_data() {
@@ -159,6 +160,29 @@ void TestCliExport::export_writesMapConfigs() {
     QCOMPARE(g["dynamic"].toObject()["+:^model\\.layers\\.0\\.mlp\\.gate_proj$"].toObject()["bits"].toInt(), 4);
     const QJsonObject h = QJsonDocument::fromJson(readAll(dir.filePath("h.json"))).object();
     QCOMPARE(h["dynamic_config"].toObject()["self_attn.q_proj"].toObject()["nbits"].toInt(), 3);
+}
+
+void TestCliExport::export_h5SessionOpensInInspect() {
+    QS_REQUIRE_ASSET(src, "models/stories260K-gguf/stories260K.gguf");
+    QTemporaryDir dir;
+    const QString out = dir.filePath("s.h5");
+    auto r = runCli({"export", src, "--rule", "body=q8_0", "--h5", out, "--h5-tensors", "--bins", "16"});
+    QVERIFY2(r.exitCode == 0, r.err.constData());
+    auto i = runCli({"inspect", out, "--json"});
+    QVERIFY2(i.exitCode == 0, i.err.constData());
+    const QJsonObject j = QJsonDocument::fromJson(i.out).object();
+    QVERIFY(j["session"].toBool());
+    QCOMPARE(j["map"].toObject()["rules"].toArray()[0].toObject()["scheme"].toString(), QString("q8_0"));
+    const QJsonArray tensors = j["tensors"].toArray();
+    QCOMPARE(tensors.size(), 48);
+    QJsonObject q;
+    for (const auto& t : tensors)
+        if (t.toObject()["name"] == "blk.2.attn_v.weight") q = t.toObject();
+    QCOMPARE(q["scheme"].toString(), QString("q8_0"));
+    QCOMPARE(q["bytes"].toInt(), 32 * 64 / 32 * 34);  // [32, 64] in q8_0 blocks of 32 values, 34 bytes each
+    QVERIFY(q["tensor_stored"].toBool());
+    QVERIFY(q["rmse"].toDouble() > 0);
+    QCOMPARE(runCli({"export", src, "--rule", "body=q8_0", "--bins", "8"}).exitCode, 2);  // --bins without --h5
 }
 
 QTEST_GUILESS_MAIN(TestCliExport)
