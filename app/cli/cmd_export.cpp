@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// quantscope-cli export MODEL [--map FILE] [--rule ROLE=SCHEME ...] --gguf OUT.gguf [--fallback TYPE]
+// quantscope-cli export MODEL [--map FILE] [--rule ROLE=SCHEME ...] [--gguf OUT.gguf [--fallback TYPE]] [--h5 OUT.h5]
 //                             [--hqq-config F] [--gptqmodel-config F] [--torchao-config F] [--threads N] [--json]
 #include <unistd.h>
 
@@ -50,6 +50,101 @@ constexpr const char* kUsage =
     "  --json            one JSON object describing what was written\n"
     "  --threads N       worker threads, 1..1024 (default or 0: all cores)\n";
 
+struct Loaded {
+    std::unique_ptr<qs::Checkpoint> ckpt;
+    qs::ModelInfo info;
+    qs::ResolvedMap resolved;
+};
+
+// The map from --map and --rule, the model, and the map resolved on it; prints the error and returns its exit
+// code on failure.
+int loadAndResolve(Args& args, Loaded& out) {
+    qs::QuantMap map;
+    if (auto path = args.value("map")) {
+        auto m = qs::loadQuantMap(*path);
+        if (!m) return fail("export", m.message());
+        map = std::move(*m);
+    }
+    for (const std::string& spec : args.values("rule")) {
+        auto r = qs::parseRuleSpec(spec);
+        if (!r) return fail("export", r.message());
+        map.rules.push_back(std::move(*r));
+    }
+    auto ckpt = qs::openCheckpoint(args.positional()[0]);
+    if (!ckpt) return fail("export", ckpt.message());
+    out.ckpt = std::move(*ckpt);
+    out.info = qs::analyzeModel(*out.ckpt);
+    auto resolved = qs::resolveMap(map, out.ckpt->tensors, out.info);
+    if (!resolved) return fail("export", resolved.message());
+    out.resolved = std::move(*resolved);
+    return kExitOk;
+}
+
+// Every requested config is computed before any is written, so a refusal leaves no file behind.
+int writeConfigs(Args& args, const Loaded& m, nlohmann::json& report) {
+    const std::pair<const char*, qs::MapConfigFormat> configs[] = {{"hqq-config", qs::MapConfigFormat::Hqq},
+                                                                   {"gptqmodel-config", qs::MapConfigFormat::GptqModel},
+                                                                   {"torchao-config", qs::MapConfigFormat::Torchao}};
+    std::vector<std::pair<std::string, std::string>> texts;
+    for (const auto& [option, format] : configs) {
+        auto path = args.value(option);
+        if (!path) continue;
+        auto text = qs::mapConfigJson(format, m.resolved, m.ckpt->tensors, m.info);
+        if (!text) return fail("export", text.message());
+        texts.emplace_back(*path, text->dump(2) + "\n");
+        report[option] = *path;
+    }
+    for (const auto& [path, text] : texts)
+        if (auto s = qs::writeFileAtomically(path, text); !s) return fail("export", s.message());
+    return kExitOk;
+}
+
+int writeGgufFile(Args& args, const Loaded& m, int threads, const std::string& out, nlohmann::json& report) {
+    std::signal(SIGINT, onInterrupt);
+    const bool showProgress = !args.flag("json") && isatty(STDERR_FILENO);
+    qs::GgufExportOptions o;
+    o.fallback = args.value("fallback").value_or("");
+    o.progress = [showProgress](double fraction, std::string_view stage) {
+        if (showProgress) std::fprintf(stderr, "\r%5.1f%% %-60.60s", 100.0 * fraction, std::string(stage).c_str());
+        return g_interrupted == 0;
+    };
+    std::optional<qs::Result<qs::GgufExportResult>> r;
+    tbb::task_arena(threads).execute([&] { r.emplace(qs::exportGguf(*m.ckpt, m.info, m.resolved, out, o)); });
+    if (showProgress) std::fprintf(stderr, "\r%-70s\r", "");
+    std::signal(SIGINT, SIG_DFL);
+    if (!r->ok()) return fail("export", r->message(), r->message() == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
+    const qs::GgufExportResult& g = r->value();
+    nlohmann::json tensors = nlohmann::json::array();
+    for (const auto& t : g.tensors)
+        tensors.push_back({{"source", t.sourceName}, {"name", t.name}, {"type", std::string(qs::dtypeInfo(t.dtype).ggmlName)},
+                           {"scheme", t.scheme.empty() ? "keep" : t.scheme}, {"bytes", t.bytes}});
+    report["gguf"] = {{"path", out}, {"file_type", g.fileType}, {"bytes", g.fileBytes}, {"tensors", tensors}};
+    report["warnings"] = g.warnings;
+    if (!args.flag("json")) {
+        for (const auto& w : g.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+        std::printf("wrote %s: %zu tensors, %llu bytes, general.file_type %u\n", out.c_str(), g.tensors.size(),
+                    (unsigned long long)g.fileBytes, g.fileType);
+    }
+    return kExitOk;
+}
+
+int writeSessionFile(Args& args, const Loaded& m, int threads, int bins, const std::string& out, nlohmann::json& report) {
+    qs::SessionOptions so;
+    so.histogramBins = bins;
+    so.tensors = args.flag("h5-tensors");
+    so.progress = [](double, std::string_view) { return g_interrupted == 0; };
+    std::signal(SIGINT, onInterrupt);
+    std::optional<qs::Result<qs::Session>> session;
+    tbb::task_arena(threads).execute([&] { session.emplace(qs::buildSession(*m.ckpt, m.info, m.resolved, so)); });
+    std::signal(SIGINT, SIG_DFL);
+    if (!session->ok())
+        return fail("export", session->message(), session->message() == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
+    if (auto s = qs::writeSessionH5(out, session->value()); !s) return fail("export", s.message());
+    report["h5"] = out;
+    if (!args.flag("json")) std::printf("wrote %s: session of %zu tensors\n", out.c_str(), session->value().tensors.size());
+    return kExitOk;
+}
+
 }  // namespace
 
 int runExport(int argc, char** argv, int first) {
@@ -73,88 +168,14 @@ int runExport(int argc, char** argv, int first) {
     int threads = 1;
     if (int rc = parseThreads("export", args, threads); rc != kExitOk) return rc;
 
-    qs::QuantMap map;
-    if (auto path = args.value("map")) {
-        auto m = qs::loadQuantMap(*path);
-        if (!m) return fail("export", m.message());
-        map = std::move(*m);
-    }
-    for (const std::string& spec : args.values("rule")) {
-        auto r = qs::parseRuleSpec(spec);
-        if (!r) return fail("export", r.message());
-        map.rules.push_back(std::move(*r));
-    }
-    auto ckpt = qs::openCheckpoint(args.positional()[0]);
-    if (!ckpt) return fail("export", ckpt.message());
-    const qs::Checkpoint& c = **ckpt;
-    const qs::ModelInfo info = qs::analyzeModel(c);
-    auto resolved = qs::resolveMap(map, c.tensors, info);
-    if (!resolved) return fail("export", resolved.message());
-
-    nlohmann::json report = {{"model", c.path}};
-    const std::pair<const char*, qs::MapConfigFormat> configs[] = {{"hqq-config", qs::MapConfigFormat::Hqq},
-                                                                   {"gptqmodel-config", qs::MapConfigFormat::GptqModel},
-                                                                   {"torchao-config", qs::MapConfigFormat::Torchao}};
-    // Every config is computed before any is written, so a refusal leaves no file behind.
-    std::vector<std::pair<std::string, std::string>> texts;
-    for (const auto& [option, format] : configs) {
-        auto path = args.value(option);
-        if (!path) continue;
-        auto text = qs::mapConfigJson(format, *resolved, c.tensors, info);
-        if (!text) return fail("export", text.message());
-        texts.emplace_back(*path, text->dump(2) + "\n");
-        report[option] = *path;
-    }
-    for (const auto& [path, text] : texts)
-        if (auto s = qs::writeFileAtomically(path, text); !s) return fail("export", s.message());
-
-    if (auto out = args.value("gguf")) {
-        std::signal(SIGINT, onInterrupt);
-        const bool showProgress = !args.flag("json") && isatty(STDERR_FILENO);
-        qs::GgufExportOptions o;
-        o.fallback = args.value("fallback").value_or("");
-        o.progress = [showProgress](double fraction, std::string_view stage) {
-            if (showProgress) std::fprintf(stderr, "\r%5.1f%% %-60.60s", 100.0 * fraction, std::string(stage).c_str());
-            return g_interrupted == 0;
-        };
-        std::optional<qs::Result<qs::GgufExportResult>> r;
-        tbb::task_arena(threads).execute([&] { r.emplace(qs::exportGguf(c, info, *resolved, *out, o)); });
-        if (showProgress) std::fprintf(stderr, "\r%-70s\r", "");
-        std::signal(SIGINT, SIG_DFL);
-        if (!r->ok()) {
-            const bool cancelled = r->message() == qs::kCancelledMessage;
-            return fail("export", r->message(), cancelled ? kExitCancelled : kExitFailure);
-        }
-        const qs::GgufExportResult& g = r->value();
-        nlohmann::json tensors = nlohmann::json::array();
-        for (const auto& t : g.tensors)
-            tensors.push_back({{"source", t.sourceName}, {"name", t.name}, {"type", std::string(qs::dtypeInfo(t.dtype).ggmlName)},
-                               {"scheme", t.scheme.empty() ? "keep" : t.scheme}, {"bytes", t.bytes}});
-        report["gguf"] = {{"path", *out}, {"file_type", g.fileType}, {"bytes", g.fileBytes}, {"tensors", tensors}};
-        report["warnings"] = g.warnings;
-        if (!args.flag("json")) {
-            for (const auto& w : g.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
-            std::printf("wrote %s: %zu tensors, %llu bytes, general.file_type %u\n", out->c_str(), g.tensors.size(),
-                        (unsigned long long)g.fileBytes, g.fileType);
-        }
-    }
-    if (auto out = args.value("h5")) {
-        qs::SessionOptions so;
-        so.histogramBins = int(*bins);
-        so.tensors = args.flag("h5-tensors");
-        so.progress = [](double, std::string_view) { return g_interrupted == 0; };
-        std::signal(SIGINT, onInterrupt);
-        std::optional<qs::Result<qs::Session>> session;
-        tbb::task_arena(threads).execute([&] { session.emplace(qs::buildSession(c, info, *resolved, so)); });
-        std::signal(SIGINT, SIG_DFL);
-        if (!session->ok()) {
-            const bool cancelled = session->message() == qs::kCancelledMessage;
-            return fail("export", session->message(), cancelled ? kExitCancelled : kExitFailure);
-        }
-        if (auto s = qs::writeSessionH5(*out, session->value()); !s) return fail("export", s.message());
-        report["h5"] = *out;
-        if (!args.flag("json")) std::printf("wrote %s: session of %zu tensors\n", out->c_str(), session->value().tensors.size());
-    }
+    Loaded m;
+    if (int rc = loadAndResolve(args, m); rc != kExitOk) return rc;
+    nlohmann::json report = {{"model", m.ckpt->path}};
+    if (int rc = writeConfigs(args, m, report); rc != kExitOk) return rc;
+    if (auto out = args.value("gguf"))
+        if (int rc = writeGgufFile(args, m, threads, *out, report); rc != kExitOk) return rc;
+    if (auto out = args.value("h5"))
+        if (int rc = writeSessionFile(args, m, threads, int(*bins), *out, report); rc != kExitOk) return rc;
     if (args.flag("json")) std::puts(report.dump(1).c_str());
     return kExitOk;
 }
