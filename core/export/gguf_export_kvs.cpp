@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// GGUF export metadata: a GGUF source's KVs carried over with their types, or the llama architecture KVs and a
-// SentencePiece-style vocabulary written for a llama2.c / Hugging Face Llama source (see gguf_export.h).
+// GGUF export metadata: a GGUF source's KVs carried over with their types, or the llama architecture KVs and
+// a SentencePiece-style vocabulary written for a llama2.c / Hugging Face Llama source (see gguf_export.h).
 #include <filesystem>
 
 #include "core/export/gguf_export.h"
@@ -20,9 +20,11 @@ Result<std::vector<GgufKv>> carriedKvs(const Checkpoint& ckpt) {
     for (const Checkpoint::GgufKeyType& k : ckpt.ggufKeys) {
         if (k.key == "general.file_type" || k.key == "general.alignment") continue;
         if (k.type == 9 && k.arrayType == 9)
-            return Error{"GGUF export: " + ckpt.path + ": key " + k.key + " is an array of arrays, which the export does not write"};
+            return Error{"GGUF export: " + ckpt.path + ": key " + k.key +
+                         " is an array of arrays, which the export does not write"};
         auto it = ckpt.metadata.find(k.key);
-        if (it == ckpt.metadata.end()) return Error{"GGUF export: " + ckpt.path + ": key " + k.key + " has no value"};
+        if (it == ckpt.metadata.end())
+            return Error{"GGUF export: " + ckpt.path + ": key " + k.key + " has no value"};
         kvs.push_back({k.key, k.type, *it, k.arrayType});
     }
     return kvs;
@@ -32,12 +34,18 @@ Result<std::vector<GgufKv>> carriedKvs(const Checkpoint& ckpt) {
 // 4 user-defined, 5 unused, 6 byte.
 int32_t ggufTokenType(TokenType t) {
     switch (t) {
-        case TokenType::Normal: return 1;
-        case TokenType::Unknown: return 2;
-        case TokenType::Control: return 3;
-        case TokenType::UserDefined: return 4;
-        case TokenType::Unused: return 5;
-        case TokenType::Byte: return 6;
+        case TokenType::Normal:
+            return 1;
+        case TokenType::Unknown:
+            return 2;
+        case TokenType::Control:
+            return 3;
+        case TokenType::UserDefined:
+            return 4;
+        case TokenType::Unused:
+            return 5;
+        case TokenType::Byte:
+            return 6;
     }
     return 1;
 }
@@ -64,16 +72,18 @@ Status vocabularyKvs(const Checkpoint& ckpt, const ModelInfo& info, std::vector<
         tok = std::move(*t);
     } else {
         return Error{"GGUF export: no SentencePiece tokenizer.model" +
-                     std::string(ckpt.format == FileFormat::Llama2c ? " or llama2.c tokenizer.bin" : "") + " beside " +
-                     ckpt.path + " (a GGUF vocabulary from tokenizer.json BPE is not implemented)"};
+                     std::string(ckpt.format == FileFormat::Llama2c ? " or llama2.c tokenizer.bin" : "") +
+                     " beside " + ckpt.path +
+                     " (a GGUF vocabulary from tokenizer.json BPE is not implemented)"};
     }
     const int n = tok->vocabSize();
     if (n != info.hp.vocab)
-        return Error{"GGUF export: the tokenizer has " + std::to_string(n) + " tokens, the model's vocabulary " +
-                     std::to_string(info.hp.vocab)};
+        return Error{"GGUF export: the tokenizer has " + std::to_string(n) +
+                     " tokens, the model's vocabulary " + std::to_string(info.hp.vocab)};
     const auto* sp = dynamic_cast<const SentencePieceTokenizer*>(tok.get());
     const auto* bpe = dynamic_cast<const BpeTokenizer*>(tok.get());
-    nlohmann::json pieces = nlohmann::json::array(), scores = nlohmann::json::array(), types = nlohmann::json::array();
+    nlohmann::json pieces = nlohmann::json::array(), scores = nlohmann::json::array(),
+                   types = nlohmann::json::array();
     for (int id = 0; id < n; ++id) {
         std::string p = tok->rawPiece(id);
         const TokenType t = tok->type(id);
@@ -104,17 +114,21 @@ Status vocabularyKvs(const Checkpoint& ckpt, const ModelInfo& info, std::vector<
 }
 
 // convert_hf_to_gguf.py LlamaModel.set_gguf_parameters (TextModel's block/context/embedding/feed-forward/head
-// counts, rope base, RMSNorm epsilon, key/value length when head_dim is not dim/heads; LlamaModel's vocab size
-// and rope dimension count).
+// counts, rope base, RMSNorm epsilon, key/value length when head_dim is not dim/heads; LlamaModel's vocab
+// size and rope dimension count).
 Result<std::vector<GgufKv>> llamaKvs(const Checkpoint& ckpt, const ModelInfo& info) {
-    const std::string from = "GGUF export from " + std::string(fileFormatName(ckpt.format)) + " (" + ckpt.path + ")";
+    const std::string from =
+        "GGUF export from " + std::string(fileFormatName(ckpt.format)) + " (" + ckpt.path + ")";
     if (info.architecture != "llama" && info.architecture != "mistral")
-        return Error{from + ": architecture " + info.architecture + " (" + info.source +
-                     ") is not implemented; the export writes llama (llama, mistral) or carries a GGUF source over"};
+        return Error{
+            from + ": architecture " + info.architecture + " (" + info.source +
+            ") is not implemented; the export writes llama (llama, mistral) or carries a GGUF source over"};
     if (!info.runnable) return Error{from + ": " + info.runnableReason};
     const ArchSpec& a = info.arch;
     if (a.qkvBias || a.outBias || a.mlpBias)
-        return Error{from + ": attention/MLP biases (config.json attention_bias / mlp_bias) are not implemented in the export"};
+        return Error{from +
+                     ": attention/MLP biases (config.json attention_bias / mlp_bias) are not implemented in "
+                     "the export"};
     if (a.ropeScaling.type != RopeScalingType::None)
         return Error{from + ": rope_scaling (" + a.ropeScaling.source + ") is not implemented in the export"};
     const Hyperparameters& hp = info.hp;
@@ -145,7 +159,8 @@ Result<std::vector<GgufKv>> llamaKvs(const Checkpoint& ckpt, const ModelInfo& in
 
 Result<std::vector<GgufKv>> ggufExportKvs(const Checkpoint& ckpt, const ModelInfo& info) {
     if (ckpt.format == FileFormat::Gguf) return carriedKvs(ckpt);
-    if (ckpt.format == FileFormat::Safetensors || ckpt.format == FileFormat::Llama2c) return llamaKvs(ckpt, info);
+    if (ckpt.format == FileFormat::Safetensors || ckpt.format == FileFormat::Llama2c)
+        return llamaKvs(ckpt, info);
     return Error{"GGUF export: " + ckpt.path + ": exporting a " + std::string(fileFormatName(ckpt.format)) +
                  " checkpoint to GGUF is not implemented"};
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Per-module configurations of other tools from a resolved map. See map_configs.h for the formats and sources.
+// Per-module configurations of other tools from a resolved map. See map_configs.h for the formats and
+// sources.
 #include "core/export/map_configs.h"
 
 #include <map>
@@ -61,22 +62,25 @@ Result<std::vector<Module>> modulesOf(const ResolvedMap& resolved, const std::ve
             return Error{target + ": " + tensors[i].name + " (" + std::string(tensorKindName(e.kind)) +
                          ") has no Hugging Face module name"};
         }
-        m.tag = e.layer >= 0 ? m.name.substr(m.name.find('.', std::string("model.layers.").size()) + 1) : m.name;
-        // A half-precision "scheme" (also the fallback of a row no group divides) is an unquantized module there.
+        m.tag =
+            e.layer >= 0 ? m.name.substr(m.name.find('.', std::string("model.layers.").size()) + 1) : m.name;
+        // A half-precision "scheme" (also the fallback of a row no group divides) is an unquantized module
+        // there.
         m.scheme = p.scheme == "f16" || p.scheme == "bf16" ? std::string() : p.scheme;
         m.linear = e.kind != TensorKind::TokenEmbedding;
         if (!m.linear && !m.scheme.empty())
-            return Error{target + ": " + tensors[i].name + " (the embedding) is quantized with " + m.scheme + "; " + target +
-                         " quantizes linear layers only"};
+            return Error{target + ": " + tensors[i].name + " (the embedding) is quantized with " + m.scheme +
+                         "; " + target + " quantizes linear layers only"};
         if (!m.linear) continue;
         out.push_back(std::move(m));
     }
     return out;
 }
 
-Error refuse(const std::string& target, const TensorInfo& t, const std::string& scheme, const std::string& supports) {
-    return Error{target + ": " + t.name + " uses " + scheme + ", which " + target + " cannot express (it supports " +
-                 supports + ")"};
+Error refuse(const std::string& target, const TensorInfo& t, const std::string& scheme,
+             const std::string& supports) {
+    return Error{target + ": " + t.name + " uses " + scheme + ", which " + target +
+                 " cannot express (it supports " + supports + ")"};
 }
 
 Result<nlohmann::json> hqqConfig(const std::vector<Module>& modules, const std::vector<TensorInfo>& tensors) {
@@ -85,9 +89,10 @@ Result<nlohmann::json> hqqConfig(const std::vector<Module>& modules, const std::
     for (const Module& m : modules) {
         auto [it, inserted] = byTag.try_emplace(m.tag, m.scheme, m.tensor);
         if (!inserted && it->second.first != m.scheme)
-            return Error{target + ": HqqConfig's dynamic_config is keyed by linear tag, but " + m.tag + " is " +
-                         (it->second.first.empty() ? "kept" : it->second.first) + " in " + tensors[it->second.second].name +
-                         " and " + (m.scheme.empty() ? "kept" : m.scheme) + " in " + tensors[m.tensor].name};
+            return Error{target + ": HqqConfig's dynamic_config is keyed by linear tag, but " + m.tag +
+                         " is " + (it->second.first.empty() ? "kept" : it->second.first) + " in " +
+                         tensors[it->second.second].name + " and " + (m.scheme.empty() ? "kept" : m.scheme) +
+                         " in " + tensors[m.tensor].name};
     }
     nlohmann::json dyn = nlohmann::json::object(), skip = nlohmann::json::array();
     for (const auto& [tag, v] : byTag) {
@@ -98,14 +103,16 @@ Result<nlohmann::json> hqqConfig(const std::vector<Module>& modules, const std::
         }
         const auto l = parseRtn(scheme);
         if (!l || l->symmetric || l->group <= 0 || l->bits == 5 || l->bits == 6 || l->bits == 7)
-            return refuse(target, tensors[tensor], scheme, "asymmetric grouped int1/2/3/4/8: int4_g64, int2_g16, ...");
+            return refuse(target, tensors[tensor], scheme,
+                          "asymmetric grouped int1/2/3/4/8: int4_g64, int2_g16, ...");
         dyn[tag] = {{"nbits", l->bits}, {"group_size", l->group}};
     }
     if (!byTag.count("lm_head")) skip.push_back("lm_head");  // transformers' default skip_modules
     return nlohmann::json{{"dynamic_config", dyn}, {"skip_modules", skip}};
 }
 
-Result<nlohmann::json> gptqModelConfig(const std::vector<Module>& modules, const std::vector<TensorInfo>& tensors) {
+Result<nlohmann::json> gptqModelConfig(const std::vector<Module>& modules,
+                                       const std::vector<TensorInfo>& tensors) {
     const std::string target = "GPTQModel config";
     std::map<std::string, int> count;
     for (const Module& m : modules) {
@@ -121,7 +128,8 @@ Result<nlohmann::json> gptqModelConfig(const std::vector<Module>& modules, const
         if (base.empty() || n > count[base]) base = s;
     auto fields = [](const std::string& scheme) {
         const RtnLayout l = *parseRtn(scheme);
-        return nlohmann::json{{"bits", l.bits}, {"group_size", l.group > 0 ? l.group : -1}, {"sym", l.symmetric}};
+        return nlohmann::json{
+            {"bits", l.bits}, {"group_size", l.group > 0 ? l.group : -1}, {"sym", l.symmetric}};
     };
     nlohmann::ordered_json cfg;
     const nlohmann::json b = fields(base);
@@ -149,7 +157,8 @@ Result<nlohmann::json> gptqModelConfig(const std::vector<Module>& modules, const
     return nlohmann::json::parse(cfg.dump());
 }
 
-Result<nlohmann::json> torchaoConfig(const std::vector<Module>& modules, const std::vector<TensorInfo>& tensors) {
+Result<nlohmann::json> torchaoConfig(const std::vector<Module>& modules,
+                                     const std::vector<TensorInfo>& tensors) {
     const std::string target = "torchao config";
     nlohmann::ordered_json map = nlohmann::ordered_json::object();
     for (const Module& m : modules) {
@@ -158,15 +167,20 @@ Result<nlohmann::json> torchaoConfig(const std::vector<Module>& modules, const s
             continue;
         }
         const auto l = parseRtn(m.scheme);
-        if (l && l->bits == 4 && !l->symmetric && (l->group == 32 || l->group == 64 || l->group == 128 || l->group == 256))
-            map[m.name] = {{"_type", "Int4WeightOnlyConfig"}, {"_version", 2}, {"_data", {{"group_size", l->group}}}};
+        if (l && l->bits == 4 && !l->symmetric &&
+            (l->group == 32 || l->group == 64 || l->group == 128 || l->group == 256))
+            map[m.name] = {
+                {"_type", "Int4WeightOnlyConfig"}, {"_version", 2}, {"_data", {{"group_size", l->group}}}};
         else if (l && l->bits == 8 && l->symmetric && l->group == 0)
-            map[m.name] = {{"_type", "Int8WeightOnlyConfig"}, {"_version", 2}, {"_data", nlohmann::json::object()}};
+            map[m.name] = {
+                {"_type", "Int8WeightOnlyConfig"}, {"_version", 2}, {"_data", nlohmann::json::object()}};
         else
-            return refuse(target, tensors[m.tensor], m.scheme,
-                          "int4_g32/64/128/256 as Int4WeightOnlyConfig, int8_sym as Int8WeightOnlyConfig, kept");
+            return refuse(
+                target, tensors[m.tensor], m.scheme,
+                "int4_g32/64/128/256 as Int4WeightOnlyConfig, int8_sym as Int8WeightOnlyConfig, kept");
     }
-    nlohmann::ordered_json cfg = {{"_type", "FqnToConfig"}, {"_version", 1}, {"_data", {{"fqn_to_config", map}}}};
+    nlohmann::ordered_json cfg = {
+        {"_type", "FqnToConfig"}, {"_version", 1}, {"_data", {{"fqn_to_config", map}}}};
     return nlohmann::json::parse(cfg.dump());
 }
 
@@ -175,16 +189,26 @@ Result<nlohmann::json> torchaoConfig(const std::vector<Module>& modules, const s
 std::string hfModuleName(TensorKind kind, int layer) {
     const std::string l = "model.layers." + std::to_string(layer) + ".";
     switch (kind) {
-        case TensorKind::TokenEmbedding: return "model.embed_tokens";
-        case TensorKind::Output: return "lm_head";
-        case TensorKind::Wq: return l + "self_attn.q_proj";
-        case TensorKind::Wk: return l + "self_attn.k_proj";
-        case TensorKind::Wv: return l + "self_attn.v_proj";
-        case TensorKind::Wo: return l + "self_attn.o_proj";
-        case TensorKind::Gate: return l + "mlp.gate_proj";
-        case TensorKind::Up: return l + "mlp.up_proj";
-        case TensorKind::Down: return l + "mlp.down_proj";
-        default: return {};
+        case TensorKind::TokenEmbedding:
+            return "model.embed_tokens";
+        case TensorKind::Output:
+            return "lm_head";
+        case TensorKind::Wq:
+            return l + "self_attn.q_proj";
+        case TensorKind::Wk:
+            return l + "self_attn.k_proj";
+        case TensorKind::Wv:
+            return l + "self_attn.v_proj";
+        case TensorKind::Wo:
+            return l + "self_attn.o_proj";
+        case TensorKind::Gate:
+            return l + "mlp.gate_proj";
+        case TensorKind::Up:
+            return l + "mlp.up_proj";
+        case TensorKind::Down:
+            return l + "mlp.down_proj";
+        default:
+            return {};
     }
 }
 
@@ -196,9 +220,12 @@ Result<nlohmann::json> mapConfigJson(MapConfigFormat format, const ResolvedMap& 
     auto modules = modulesOf(resolved, tensors, info, target);
     if (!modules) return modules.error();
     switch (format) {
-        case MapConfigFormat::Hqq: return hqqConfig(*modules, tensors);
-        case MapConfigFormat::GptqModel: return gptqModelConfig(*modules, tensors);
-        case MapConfigFormat::Torchao: return torchaoConfig(*modules, tensors);
+        case MapConfigFormat::Hqq:
+            return hqqConfig(*modules, tensors);
+        case MapConfigFormat::GptqModel:
+            return gptqModelConfig(*modules, tensors);
+        case MapConfigFormat::Torchao:
+            return torchaoConfig(*modules, tensors);
     }
     return Error{"unknown map config format"};
 }

@@ -18,12 +18,12 @@ namespace qs {
 
 namespace {
 
-constexpr const char* kStatNames[] = {"mse", "rmse", "max_abs_error", "sqnr_db", "cosine", "rel_frobenius",
-                                      "fraction_clipped", "fraction_zeroed"};
+constexpr const char* kStatNames[] = {"mse",    "rmse",          "max_abs_error",    "sqnr_db",
+                                      "cosine", "rel_frobenius", "fraction_clipped", "fraction_zeroed"};
 
 double* statField(ErrorStats& s, int k) {
-    double* fields[] = {&s.mse, &s.rmse, &s.maxAbsError, &s.sqnrDb, &s.cosine, &s.relFrobenius,
-                        &s.fractionClipped, &s.fractionZeroed};
+    double* fields[] = {&s.mse,    &s.rmse,         &s.maxAbsError,     &s.sqnrDb,
+                        &s.cosine, &s.relFrobenius, &s.fractionClipped, &s.fractionZeroed};
     return fields[k];
 }
 
@@ -109,7 +109,8 @@ struct Reader {
             return fail(object, "attribute " + name + " missing");
         Hid a(H5Aopen_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
         T v{};
-        if (!a.ok() || H5Aread(a.get(), memType, &v) < 0) return fail(object, "attribute " + name + " unreadable");
+        if (!a.ok() || H5Aread(a.get(), memType, &v) < 0)
+            return fail(object, "attribute " + name + " unreadable");
         return v;
     }
 
@@ -121,7 +122,8 @@ struct Reader {
         H5Tset_size(type.get(), H5T_VARIABLE);
         H5Tset_cset(type.get(), H5T_CSET_UTF8);
         char* s = nullptr;
-        if (!a.ok() || H5Aread(a.get(), type.get(), &s) < 0) return fail(object, "attribute " + name + " unreadable");
+        if (!a.ok() || H5Aread(a.get(), type.get(), &s) < 0)
+            return fail(object, "attribute " + name + " unreadable");
         std::string out = s ? s : "";
         H5free_memory(s);
         return out;
@@ -148,7 +150,8 @@ Status readQuantized(const Reader& r, const std::string& object, SessionTensor& 
     auto scheme = r.stringAttribute(object, "scheme");
     if (!scheme) return scheme.error();
     q.scheme = *scheme;
-    uint64_t* parts[] = {&q.bytes.payload, &q.bytes.scales, &q.bytes.zeros, &q.bytes.codebook, &q.bytes.outliers, &q.bytes.meta};
+    uint64_t* parts[] = {&q.bytes.payload,  &q.bytes.scales,   &q.bytes.zeros,
+                         &q.bytes.codebook, &q.bytes.outliers, &q.bytes.meta};
     const char* names[] = {"payload", "scales", "zeros", "codebook", "outliers", "meta"};
     for (int k = 0; k < 6; ++k) {
         auto v = r.attribute<int64_t>(object, names[k], H5T_NATIVE_INT64);
@@ -192,8 +195,10 @@ Result<Session> readOpen(const Reader& r) {
         if (!v) return v.error();
         stats.push_back(std::move(*v));
     }
-    for (const auto& v : ints) if (v.size() != n) return r.fail("/tensors", "columns of different lengths");
-    for (const auto& v : stats) if (v.size() != n) return r.fail("/tensors", "columns of different lengths");
+    for (const auto& v : ints)
+        if (v.size() != n) return r.fail("/tensors", "columns of different lengths");
+    for (const auto& v : stats)
+        if (v.size() != n) return r.fail("/tensors", "columns of different lengths");
     if (roles->size() != n || schemes->size() != n) return r.fail("/tensors", "columns of different lengths");
     for (size_t i = 0; i < n; ++i) {
         SessionTensor t;
@@ -226,10 +231,11 @@ Result<Session> buildSession(const Checkpoint& ckpt, const ModelInfo& info, cons
     ApplyOptions ao;
     ao.histogramBins = options.histogramBins;
     ao.progress = options.progress;
-    auto applied = applyMap(ckpt, info, resolved, ao, [&](int i, QuantizedTensor&& q, const ErrorReport&) -> Status {
-        if (options.tensors) s.tensors[size_t(i)].quantized = std::move(q);
-        return Status{};
-    });
+    auto applied =
+        applyMap(ckpt, info, resolved, ao, [&](int i, QuantizedTensor&& q, const ErrorReport&) -> Status {
+            if (options.tensors) s.tensors[size_t(i)].quantized = std::move(q);
+            return Status{};
+        });
     if (!applied) return applied.error();
     for (size_t i = 0; i < ckpt.tensors.size(); ++i) {
         SessionTensor& t = s.tensors[i];
@@ -243,7 +249,8 @@ Result<Session> buildSession(const Checkpoint& ckpt, const ModelInfo& info, cons
         t.bytes = int64_t(a.bytes.total());
         t.stats = a.error.stats;
         t.stats.sums = {};
-        if (a.quantized) t.weightHistogram = a.error.weightHistogram, t.errorHistogram = a.error.errorHistogram;
+        if (a.quantized)
+            t.weightHistogram = a.error.weightHistogram, t.errorHistogram = a.error.errorHistogram;
     }
     return s;
 }
@@ -288,8 +295,10 @@ Status writeSessionH5(const std::string& path, const Session& session) {
                     if (auto s = w.createGroup("/histograms"); !s) return s;
                 histGroup = true;
                 if (auto s = w.createGroup("/histograms/" + idx); !s) return s;
-                if (auto s = writeHistogram(w, "/histograms/" + idx + "/weight", t.weightHistogram); !s) return s;
-                if (auto s = writeHistogram(w, "/histograms/" + idx + "/error", t.errorHistogram); !s) return s;
+                if (auto s = writeHistogram(w, "/histograms/" + idx + "/weight", t.weightHistogram); !s)
+                    return s;
+                if (auto s = writeHistogram(w, "/histograms/" + idx + "/error", t.errorHistogram); !s)
+                    return s;
             }
             if (t.quantized) {
                 if (!quantGroup)
@@ -297,14 +306,15 @@ Status writeSessionH5(const std::string& path, const Session& session) {
                 quantGroup = true;
                 const QuantizedTensor& q = *t.quantized;
                 const std::string obj = "/quantized/" + idx;
-                const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(q.data.data()), q.data.size());
+                const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(q.data.data()),
+                                                     q.data.size());
                 if (auto s = w.writeU8(obj, bytes, {uint64_t(bytes.size())}); !s) return s;
                 if (auto s = w.setAttribute(obj, "scheme", q.scheme); !s) return s;
                 if (auto s = w.setAttribute(obj, "rows", q.rows); !s) return s;
                 if (auto s = w.setAttribute(obj, "cols", q.cols); !s) return s;
-                const std::pair<const char*, uint64_t> parts[] = {{"payload", q.bytes.payload}, {"scales", q.bytes.scales},
-                                                                  {"zeros", q.bytes.zeros}, {"codebook", q.bytes.codebook},
-                                                                  {"outliers", q.bytes.outliers}, {"meta", q.bytes.meta}};
+                const std::pair<const char*, uint64_t> parts[] = {
+                    {"payload", q.bytes.payload},   {"scales", q.bytes.scales},     {"zeros", q.bytes.zeros},
+                    {"codebook", q.bytes.codebook}, {"outliers", q.bytes.outliers}, {"meta", q.bytes.meta}};
                 for (const auto& [name, v] : parts)
                     if (auto s = w.setAttribute(obj, name, int64_t(v)); !s) return s;
             }
@@ -326,7 +336,9 @@ Result<Session> readSessionH5(const std::string& path) {
         return readOpen(r);
     };
     std::optional<Result<Session>> result;
-    H5E_BEGIN_TRY { result.emplace(read()); }  // libhdf5's own error printing off; its failures become messages
+    H5E_BEGIN_TRY {
+        result.emplace(read());
+    }  // libhdf5's own error printing off; its failures become messages
     H5E_END_TRY;
     return std::move(*result);
 }
@@ -345,14 +357,16 @@ bool isSessionH5(const std::string& path) {
 }
 
 std::string sessionSummaryText(const Session& s) {
-    std::string out = "QuantScope session\n  model         " + s.model + " (" + s.modelFormat + ")\n  map           " +
-                      quantMapToJson(s.map)["rules"].dump() + "\n\n";
+    std::string out = "QuantScope session\n  model         " + s.model + " (" + s.modelFormat +
+                      ")\n  map           " + quantMapToJson(s.map)["rules"].dump() + "\n\n";
     char line[512];
-    std::snprintf(line, sizeof line, "  %-32s %-12s %12s %12s %10s\n", "tensor", "scheme", "bytes", "rmse", "sqnr dB");
+    std::snprintf(line, sizeof line, "  %-32s %-12s %12s %12s %10s\n", "tensor", "scheme", "bytes", "rmse",
+                  "sqnr dB");
     out += line;
     for (const SessionTensor& t : s.tensors) {
-        std::snprintf(line, sizeof line, "  %-32s %-12s %12lld %12.4g %10.2f%s\n", t.name.c_str(), t.scheme.c_str(),
-                      (long long)t.bytes, t.stats.rmse, t.stats.sqnrDb, t.quantized ? "  (tensor stored)" : "");
+        std::snprintf(line, sizeof line, "  %-32s %-12s %12lld %12.4g %10.2f%s\n", t.name.c_str(),
+                      t.scheme.c_str(), (long long)t.bytes, t.stats.rmse, t.stats.sqnrDb,
+                      t.quantized ? "  (tensor stored)" : "");
         out += line;
     }
     return out;

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The HDF5 session: a quantization map applied to a model, with what QuantScope measured, in one file that
-// h5py reads and QuantScope re-opens exactly (written with core/io/hdf5_writer: temp name, renamed on success).
+// h5py reads and QuantScope re-opens exactly (written with core/io/hdf5_writer: temp name, renamed on
+// success).
 //
 // Layout (n = the model's tensors, in file order; h5py: f["/tensors/rmse"][()] is a float64 array):
 //   /                        attrs quantscope_session = 1 (i64), model (path), model_format ("gguf", ...)
 //   /map                     attr rules_json: the map's rules as QuantScope map JSON (loadQuantMap reads it)
 //   /tensors/name, role, scheme          UTF-8 strings [n]; scheme "keep" when the tensor stays as stored
-//   /tensors/layer, rows, cols, bytes    int64 [n]; layer -1 for none; bytes after the map (0 for a tied head)
-//   /tensors/count                       int64 [n]: elements compared
-//   /tensors/mse, rmse, max_abs_error, sqnr_db, cosine, rel_frobenius, fraction_clipped, fraction_zeroed
+//   /tensors/layer, rows, cols, bytes    int64 [n]; layer -1 for none; bytes after the map (0 for a tied
+//   head) /tensors/count                       int64 [n]: elements compared /tensors/mse, rmse,
+//   max_abs_error, sqnr_db, cosine, rel_frobenius, fraction_clipped, fraction_zeroed
 //                                        float64 [n]: core/stats ErrorStats (zero error for kept tensors)
 //   /histograms/<i>/weight, /histograms/<i>/error   int64 [bins] counts of tensor i (only quantized tensors,
 //                                        only when bins > 0); attrs lo, hi (f64), below, above (i64):
@@ -37,14 +38,14 @@ namespace qs {
 
 struct SessionOptions {
     int histogramBins = 64;  // per quantized tensor, weights and errors (0: none)
-    bool tensors = false;    // store the packed quantized tensors (the whole quantized model is held in memory)
+    bool tensors = false;  // store the packed quantized tensors (the whole quantized model is held in memory)
     ProgressFn progress;
 };
 
 struct SessionTensor {
     std::string name, role, scheme;  // scheme "keep" when stored
     int64_t layer = -1, rows = 0, cols = 0, bytes = 0;
-    ErrorStats stats;                // the derived fields (ErrorStats::sums is not stored)
+    ErrorStats stats;  // the derived fields (ErrorStats::sums is not stored)
     Histogram weightHistogram, errorHistogram;
     std::optional<QuantizedTensor> quantized;
 };

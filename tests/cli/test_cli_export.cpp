@@ -13,9 +13,9 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
-#include <QThread>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QThread>
 
 #include "cli/cli_runner.h"
 #include "common/assets.h"
@@ -25,8 +25,9 @@ using qstest::runCli;
 namespace {
 
 QJsonArray greedyIds(const QStringList& modelAndMap) {
-    auto r = runCli(QStringList{"generate"} + modelAndMap +
-                    QStringList{"--prompt", "Once upon a time", "--steps", "40", "--temperature", "0", "--json"});
+    auto r =
+        runCli(QStringList{"generate"} + modelAndMap +
+               QStringList{"--prompt", "Once upon a time", "--steps", "40", "--temperature", "0", "--json"});
     if (r.exitCode != 0) qWarning("%s", r.err.constData());
     return QJsonDocument::fromJson(r.out).object()["ids"].toArray();
 }
@@ -104,7 +105,8 @@ void TestCliExport::export_killedMidwayLeavesTheOldDestination() {
         f.write(old);
     }
     QProcess p;
-    p.start(QStringLiteral(QS_CLI_PATH), {"export", model, "--rule", "all=q8_0", "--gguf", out, "--threads", "1"});
+    p.start(QStringLiteral(QS_CLI_PATH),
+            {"export", model, "--rule", "all=q8_0", "--gguf", out, "--threads", "1"});
     QVERIFY(p.waitForStarted());
     QElapsedTimer t;
     t.start();
@@ -134,7 +136,8 @@ void TestCliExport::export_refusesByNameAndWritesNothing() {
     const QString out = dir.filePath("x.gguf");
     auto r = runCli({"export", src, "--rule", "attention=nf4", "--gguf", out});
     QCOMPARE(r.exitCode, 1);
-    QVERIFY2(r.err.contains("blk.0.attn_q.weight") && r.err.contains("nf4") && r.err.contains("--fallback"), r.err.constData());
+    QVERIFY2(r.err.contains("blk.0.attn_q.weight") && r.err.contains("nf4") && r.err.contains("--fallback"),
+             r.err.constData());
     QVERIFY(!QFile::exists(out));
     auto f = runCli({"export", src, "--rule", "attention=nf4", "--gguf", out, "--fallback", "q8_0"});
     QVERIFY2(f.exitCode == 0, f.err.constData());
@@ -157,7 +160,8 @@ void TestCliExport::export_writesMapConfigs() {
     QCOMPARE(g["bits"].toInt(), 3);
     QCOMPARE(g["group_size"].toInt(), 16);
     QCOMPARE(g["quant_method"].toString(), QString("gptq"));
-    QCOMPARE(g["dynamic"].toObject()["+:^model\\.layers\\.0\\.mlp\\.gate_proj$"].toObject()["bits"].toInt(), 4);
+    QCOMPARE(g["dynamic"].toObject()["+:^model\\.layers\\.0\\.mlp\\.gate_proj$"].toObject()["bits"].toInt(),
+             4);
     const QJsonObject h = QJsonDocument::fromJson(readAll(dir.filePath("h.json"))).object();
     QCOMPARE(h["dynamic_config"].toObject()["self_attn.q_proj"].toObject()["nbits"].toInt(), 3);
 }
@@ -182,7 +186,8 @@ void TestCliExport::export_h5SessionOpensInInspect() {
     QCOMPARE(q["bytes"].toInt(), 32 * 64 / 32 * 34);  // [32, 64] in q8_0 blocks of 32 values, 34 bytes each
     QVERIFY(q["tensor_stored"].toBool());
     QVERIFY(q["rmse"].toDouble() > 0);
-    QCOMPARE(runCli({"export", src, "--rule", "body=q8_0", "--bins", "8"}).exitCode, 2);  // --bins without --h5
+    QCOMPARE(runCli({"export", src, "--rule", "body=q8_0", "--bins", "8"}).exitCode,
+             2);  // --bins without --h5
 }
 
 QTEST_GUILESS_MAIN(TestCliExport)

@@ -115,7 +115,8 @@ void TestExport::exportGguf_keepsEveryKvWithItsType() {
     const Opened e = open(QString::fromStdString(out));
     QVERIFY(o.ckpt->ggufKeys.size() >= 15);
     for (const auto& k : o.ckpt->ggufKeys) {
-        auto it = std::find_if(e.ckpt->ggufKeys.begin(), e.ckpt->ggufKeys.end(), [&](const auto& x) { return x.key == k.key; });
+        auto it = std::find_if(e.ckpt->ggufKeys.begin(), e.ckpt->ggufKeys.end(),
+                               [&](const auto& x) { return x.key == k.key; });
         QVERIFY2(it != e.ckpt->ggufKeys.end(), k.key.c_str());
         QCOMPARE(it->type, k.type);
         QCOMPARE(it->arrayType, k.arrayType);
@@ -168,8 +169,9 @@ void TestExport::exportGguf_fromLlama2cAndSafetensorsMatchesLlamaCppConversion()
             QVERIFY2(k >= 0, e.ckpt->tensors[j].name.c_str());
             QVERIFY2(bytesOf(*e.ckpt, int(j)) == bytesOf(*r.ckpt, k), e.ckpt->tensors[j].name.c_str());
         }
-        for (const char* key : {"llama.embedding_length", "llama.feed_forward_length", "llama.block_count",
-                                "llama.attention.head_count", "llama.attention.head_count_kv", "llama.rope.dimension_count"})
+        for (const char* key :
+             {"llama.embedding_length", "llama.feed_forward_length", "llama.block_count",
+              "llama.attention.head_count", "llama.attention.head_count_kv", "llama.rope.dimension_count"})
             QVERIFY2(e.ckpt->metadata[key] == r.ckpt->metadata[key], key);
         QCOMPARE(e.ckpt->metadata["general.file_type"].get<int>(), 0);  // LLAMA_FTYPE_ALL_F32
     }
@@ -188,9 +190,10 @@ void TestExport::exportGguf_fromLlama2cVocabularyMatchesLlamaCppConversion() {
         QVERIFY2(kvs.ok(), kvs.ok() ? "" : kvs.message().c_str());
         int matched = 0;
         for (const auto& kv : *kvs)
-            for (const char* key : {"tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type",
-                                    "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
-                                    "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.model"})
+            for (const char* key :
+                 {"tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type",
+                  "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
+                  "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.model"})
                 if (kv.key == key) {
                     QVERIFY2(kv.value == r.ckpt->metadata[key], (src.toStdString() + ": " + key).c_str());
                     ++matched;
@@ -202,7 +205,8 @@ void TestExport::exportGguf_fromLlama2cVocabularyMatchesLlamaCppConversion() {
 void TestExport::llamaFileType_followsLlamaCppGuess() {
     using qs::DType;
     QCOMPARE(qs::llamaFileTypeFor({{"a", DType::F32}}), 0u);
-    QCOMPARE(qs::llamaFileTypeFor({{"a", DType::Q4_K}, {"b", DType::Q4_K}, {"c", DType::Q6_K}}), 15u);  // Q4_K_M
+    QCOMPARE(qs::llamaFileTypeFor({{"a", DType::Q4_K}, {"b", DType::Q4_K}, {"c", DType::Q6_K}}),
+             15u);                                              // Q4_K_M
     QCOMPARE(qs::llamaFileTypeFor({{"a", DType::Q3_K}}), 12u);  // Q3_K_M
     QCOMPARE(qs::llamaFileTypeFor({{"a", DType::BF16}}), 32u);
     // A tie in counts: the first type to reach the count in name order wins ("a" < "b").
@@ -242,7 +246,8 @@ void TestExport::mapConfigs_writeDocumentedFormsAndRefuseTheRest() {
     const auto& dyn = (*g)["dynamic"];
     QCOMPARE(dyn.size(), size_t(15));  // 10 overrides + 5 kept down_proj
     QVERIFY(dyn.contains("+:^model\\.layers\\.2\\.mlp\\.up_proj$"));
-    QVERIFY(dyn["+:^model\\.layers\\.2\\.mlp\\.up_proj$"] == (nlohmann::json{{"bits", 4}, {"group_size", 32}, {"sym", false}}));
+    QVERIFY(dyn["+:^model\\.layers\\.2\\.mlp\\.up_proj$"] ==
+            (nlohmann::json{{"bits", 4}, {"group_size", 32}, {"sym", false}}));
     QVERIFY(dyn["-:^model\\.layers\\.4\\.mlp\\.down_proj$"] == nlohmann::json::object());
 
     auto h = qs::mapConfigJson(qs::MapConfigFormat::Hqq, resolve(o, {"body=int4_g32", "attention=int2_g16"}),
@@ -252,14 +257,16 @@ void TestExport::mapConfigs_writeDocumentedFormsAndRefuseTheRest() {
     QVERIFY((*h)["dynamic_config"]["mlp.gate_proj"] == (nlohmann::json{{"nbits", 4}, {"group_size", 32}}));
     QVERIFY((*h)["skip_modules"] == (nlohmann::json{"mlp.down_proj", "lm_head"}));
 
-    auto t = qs::mapConfigJson(qs::MapConfigFormat::Torchao, resolve(o, {"mlp=int4_g32", "attention=int8_sym"}),
-                               o.ckpt->tensors, o.info);
+    auto t = qs::mapConfigJson(qs::MapConfigFormat::Torchao,
+                               resolve(o, {"mlp=int4_g32", "attention=int8_sym"}), o.ckpt->tensors, o.info);
     QVERIFY2(t.ok(), t.ok() ? "" : t.message().c_str());
     const auto& fqn = (*t)["_data"]["fqn_to_config"];
     QCOMPARE((*t)["_type"].get<std::string>(), std::string("FqnToConfig"));
-    QCOMPARE(fqn["model.layers.1.mlp.gate_proj"]["_type"].get<std::string>(), std::string("Int4WeightOnlyConfig"));
+    QCOMPARE(fqn["model.layers.1.mlp.gate_proj"]["_type"].get<std::string>(),
+             std::string("Int4WeightOnlyConfig"));
     QCOMPARE(fqn["model.layers.1.mlp.gate_proj"]["_data"]["group_size"].get<int>(), 32);
-    QCOMPARE(fqn["model.layers.0.self_attn.o_proj"]["_type"].get<std::string>(), std::string("Int8WeightOnlyConfig"));
+    QCOMPARE(fqn["model.layers.0.self_attn.o_proj"]["_type"].get<std::string>(),
+             std::string("Int8WeightOnlyConfig"));
     QVERIFY(fqn["model.layers.0.mlp.down_proj"].is_null());
 
     // What a target cannot express is refused by name.
@@ -309,11 +316,13 @@ void TestExport::sessionH5_roundTripIsExact() {
         QCOMPARE(b.bytes, a.bytes);
         QCOMPARE(b.layer, a.layer);
         QCOMPARE(b.stats.count, a.stats.count);
-        for (double qs::ErrorStats::*f : {&qs::ErrorStats::mse, &qs::ErrorStats::rmse, &qs::ErrorStats::maxAbsError,
-                                          &qs::ErrorStats::sqnrDb, &qs::ErrorStats::cosine, &qs::ErrorStats::relFrobenius,
-                                          &qs::ErrorStats::fractionClipped, &qs::ErrorStats::fractionZeroed})
+        for (double qs::ErrorStats::*f :
+             {&qs::ErrorStats::mse, &qs::ErrorStats::rmse, &qs::ErrorStats::maxAbsError,
+              &qs::ErrorStats::sqnrDb, &qs::ErrorStats::cosine, &qs::ErrorStats::relFrobenius,
+              &qs::ErrorStats::fractionClipped, &qs::ErrorStats::fractionZeroed})
             QVERIFY2(std::memcmp(&(b.stats.*f), &(a.stats.*f), sizeof(double)) == 0, b.name.c_str());
-        QVERIFY(b.weightHistogram.counts == a.weightHistogram.counts && b.errorHistogram.counts == a.errorHistogram.counts);
+        QVERIFY(b.weightHistogram.counts == a.weightHistogram.counts &&
+                b.errorHistogram.counts == a.errorHistogram.counts);
         QCOMPARE(b.weightHistogram.lo, a.weightHistogram.lo);
         QCOMPARE(b.errorHistogram.hi, a.errorHistogram.hi);
         QCOMPARE(b.quantized.has_value(), resolved.tensors[i].quantized());
@@ -321,7 +330,8 @@ void TestExport::sessionH5_roundTripIsExact() {
         ++stored;
         QCOMPARE(b.weightHistogram.bins(), 32);
         const qs::TensorPlan& p = resolved.tensors[i];
-        auto q = qs::findScheme(p.scheme)->quantize(o.ckpt->toFloat(i).value(), p.rows, p.cols, b.name).value();
+        auto q =
+            qs::findScheme(p.scheme)->quantize(o.ckpt->toFloat(i).value(), p.rows, p.cols, b.name).value();
         QVERIFY2(b.quantized->data == q.data, b.name.c_str());
         QCOMPARE(b.quantized->scheme, q.scheme);
         QCOMPARE(b.quantized->bytes.total(), q.bytes.total());
