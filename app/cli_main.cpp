@@ -20,12 +20,17 @@ const qscli::Command kCommands[] = {
     {"compare", "compare MODEL --map F|--rule R=S... --prompt TEXT [--tokens N] [--chat] [--json]  per-token KL, top-1 flips", qscli::runCompare},
     {"bench", "bench MODEL [--map F] [--rule R=S]... [--threads N]  tokens per second, peak memory", qscli::runBench},
     {"quantize", "quantize MODEL [--map F] [--rule ROLE=SCHEME]... [--json]  per-tensor scheme, bytes, error", qscli::runQuantize},
+    {"sweep", "sweep MODEL --groups G,.. (--bits 2,3,4,8 | --schemes S,..) --measure weight-error|ppl|kld --out F.csv|F.h5  bit-width sweep",
+     qscli::runSweep},
+    {"merge", "merge OUT IN...                         join sweep shard files", qscli::runMerge},
     {"tokenize", "tokenize PATH (--text TEXT | --jsonl FILE) [--no-special] [--json]  token ids and pieces", qscli::runTokenize},
     {"quant-raw", "quant-raw --scheme S --rows R --cols C IN.f32 OUT   raw float32 -> packed blocks", qscli::runQuantRaw},
     {"dequant-raw", "dequant-raw --scheme S --rows R --cols C IN OUT.f32 packed blocks -> raw float32",
      qscli::runDequantRaw},
     {"synth", "synth --shape NAME --format gguf|safetensors|llama2c [--dtype f32|bf16] OUT  random weights, real shapes",
      qscli::runSynth},
+    {"export", "export MODEL [--map F] [--rule R=S]... --gguf OUT | --hqq-config F | --gptqmodel-config F | --torchao-config F",
+     qscli::runExport},
 };
 
 void usage(FILE* out) {

@@ -4,6 +4,7 @@
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
+#include "core/export/session_h5.h"
 #include "core/infer/model_weights.h"
 #include "core/io/checkpoint.h"
 #include "core/model/inspect_report.h"
@@ -17,10 +18,28 @@ int runInspect(int argc, char** argv, int first) {
     if (args.flag("help")) {
         std::printf("usage: quantscope-cli inspect PATH [--json]\n"
                     "Lists every tensor with its shape, type, role, layer and size, the ties and the footprint.\n"
+                    "An HDF5 session written by `export --h5` is shown as its model, map and per-tensor results.\n"
                     "--json prints one JSON object instead of the table.\n");
         return kExitOk;
     }
     if (args.positional().size() != 1) return fail("inspect", "expects exactly one PATH", kExitUsage);
+    if (qs::isSessionH5(args.positional()[0])) {  // an HDF5 session from `export --h5`, not a checkpoint
+        auto session = qs::readSessionH5(args.positional()[0]);
+        if (!session) return fail("inspect", session.message());
+        if (args.flag("json")) {
+            nlohmann::json tensors = nlohmann::json::array();
+            for (const auto& t : session->tensors)
+                tensors.push_back({{"name", t.name}, {"role", t.role}, {"layer", t.layer}, {"scheme", t.scheme},
+                                   {"bytes", t.bytes}, {"rmse", t.stats.rmse}, {"sqnr_db", t.stats.sqnrDb},
+                                   {"tensor_stored", t.quantized.has_value()}});
+            const nlohmann::json j = {{"session", true}, {"model", session->model}, {"model_format", session->modelFormat},
+                                      {"map", qs::quantMapToJson(session->map)}, {"tensors", tensors}};
+            std::puts(j.dump(1).c_str());
+        } else {
+            std::fputs(qs::sessionSummaryText(*session).c_str(), stdout);
+        }
+        return kExitOk;
+    }
     auto ckpt = qs::openCheckpoint(args.positional()[0]);
     if (!ckpt) return fail("inspect", ckpt.message());
     qs::ModelInfo info = qs::analyzeModel(**ckpt);

@@ -22,5 +22,8 @@ int runQuantRaw(int argc, char** argv, int first);
 int runDequantRaw(int argc, char** argv, int first);
 int runTokenize(int argc, char** argv, int first);
 int runSynth(int argc, char** argv, int first);
+int runExport(int argc, char** argv, int first);
+int runSweep(int argc, char** argv, int first);
+int runMerge(int argc, char** argv, int first);
 
 }  // namespace qscli

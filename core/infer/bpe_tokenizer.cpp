@@ -154,6 +154,10 @@ int BpeTokenizer::pieceId(std::string_view piece) const {
     return it == m_ids.end() ? -1 : it->second;
 }
 
+float BpeTokenizer::score(int id) const {
+    return id >= 0 && size_t(id) < m_scores.size() ? m_scores[size_t(id)] : 0.0f;
+}
+
 std::string BpeTokenizer::rawPiece(int id) const {
     return id >= 0 && id < int(m_pieces.size()) ? m_pieces[id] : std::string();
 }

@@ -74,6 +74,7 @@ public:
 
     const BpeSettings& settings() const { return m_settings; }
     int pieceId(std::string_view piece) const;  // -1 when absent
+    float score(int id) const;                  // the piece's score (Scores rule; 0 without scores or out of range)
 
 private:
     BpeTokenizer() = default;

@@ -46,6 +46,10 @@ std::string SentencePieceTokenizer::rawPiece(int id) const {
     return id >= 0 && id < vocabSize() ? m_sp->IdToPiece(id) : std::string();
 }
 
+float SentencePieceTokenizer::score(int id) const {
+    return id >= 0 && id < vocabSize() ? m_sp->GetScore(id) : 0.0f;
+}
+
 TokenType SentencePieceTokenizer::type(int id) const {
     if (id < 0 || id >= vocabSize()) return TokenType::Unknown;
     if (m_sp->IsUnknown(id)) return TokenType::Unknown;

@@ -28,6 +28,7 @@ public:
     std::string piece(int id) const override;
     std::string rawPiece(int id) const override;
     TokenType type(int id) const override;
+    float score(int id) const;  // the piece's score in the model proto (0 for out-of-range ids)
     bool addsDummyPrefix() const override { return m_dummyPrefix; }
 
 private:

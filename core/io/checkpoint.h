@@ -59,6 +59,14 @@ public:
     nlohmann::json config;             // config.json beside a safetensors/HDF5 file, or null
     std::string tokenizerPath;         // a tokenizer found beside the checkpoint ("" if none)
     std::vector<std::string> warnings; // non-fatal findings, shown in the log pane
+    // GGUF only: every metadata key in file order with its GGUF value type (and, for arrays, the element
+    // type), so an export can write `metadata` back with the types it was read with.
+    struct GgufKeyType {
+        std::string key;
+        uint32_t type = 0;
+        uint32_t arrayType = 0;
+    };
+    std::vector<GgufKeyType> ggufKeys;
 
     // Index of the tensor named `name`, or -1.
     int find(std::string_view name) const;

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/io/checkpoint_writer.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -27,48 +31,74 @@ namespace {
 
 constexpr uint64_t kGgufAlignment = 32;
 
-// The temp file of one write: removed unless commit() renamed it to the final name.
-class PartialFile {
-public:
-    explicit PartialFile(std::string path) : m_path(std::move(path)), m_temp(m_path + ".partial") {}
-    ~PartialFile() {
-        if (m_file) std::fclose(m_file);
-        if (!m_committed) std::remove(m_temp.c_str());
-    }
-    Status open() {
-        m_file = std::fopen(m_temp.c_str(), "wb");
-        if (!m_file) return Error{m_temp + ": cannot create: " + std::strerror(errno)};
-        return {};
-    }
-    Status write(const void* data, size_t n) {
-        if (n && std::fwrite(data, 1, n, m_file) != n)
-            return Error{m_temp + ": write failed: " + std::strerror(errno)};
-        m_written += n;
-        return {};
-    }
-    Status pad(uint64_t alignment) {
-        static const char zeros[64] = {};
-        return write(zeros, size_t((alignment - m_written % alignment) % alignment));
-    }
-    uint64_t written() const { return m_written; }
-    Status commit() {
-        const bool ok = std::fflush(m_file) == 0 && std::fclose(m_file) == 0;
-        m_file = nullptr;
-        if (!ok) return Error{m_temp + ": write failed: " + std::strerror(errno)};
-        std::error_code ec;
-        std::filesystem::rename(m_temp, m_path, ec);
-        if (ec) return Error{m_path + ": cannot rename " + m_temp + ": " + ec.message()};
-        m_committed = true;
-        return {};
-    }
-    const std::string& path() const { return m_path; }
+}  // namespace
 
-private:
-    std::string m_path, m_temp;
-    std::FILE* m_file = nullptr;
-    uint64_t m_written = 0;
-    bool m_committed = false;
-};
+// The file is created unnamed (O_TMPFILE in the destination's folder) and linked under a temporary name only
+// when complete, then renamed over the destination: a process killed mid-write leaves no file at all, and the
+// old destination stays whole until the atomic rename. Filesystems without O_TMPFILE get a named temporary
+// "<path>.partial" from the start (removed on every failure this process survives).
+PartialFile::PartialFile(std::string path) : m_path(std::move(path)), m_temp(m_path + ".partial") {}
+
+PartialFile::~PartialFile() {
+    if (m_file) std::fclose(m_file);
+    if (!m_committed && m_named) std::remove(m_temp.c_str());
+}
+
+Status PartialFile::open() {
+    namespace fs = std::filesystem;
+    fs::path dir = fs::path(m_path).parent_path();
+    if (dir.empty()) dir = ".";
+    int fd = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+    m_named = fd < 0;
+    if (m_named) fd = ::open(m_temp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0666);
+    if (fd < 0) return Error{m_temp + ": cannot create: " + std::strerror(errno)};
+    m_file = ::fdopen(fd, "wb");
+    if (!m_file) {
+        ::close(fd);
+        return Error{m_temp + ": cannot create: " + std::strerror(errno)};
+    }
+    return {};
+}
+
+Status PartialFile::write(const void* data, size_t n) {
+    if (n && std::fwrite(data, 1, n, m_file) != n) return Error{m_temp + ": write failed: " + std::strerror(errno)};
+    m_written += n;
+    return {};
+}
+
+Status PartialFile::pad(uint64_t alignment) {
+    static const char zeros[64] = {};
+    uint64_t left = (alignment - m_written % alignment) % alignment;
+    while (left > 0) {
+        const size_t n = size_t(std::min<uint64_t>(left, sizeof zeros));
+        if (auto s = write(zeros, n); !s) return s;
+        left -= n;
+    }
+    return {};
+}
+
+Status PartialFile::commit() {
+    if (std::fflush(m_file) != 0) return Error{m_temp + ": write failed: " + std::strerror(errno)};
+    if (!m_named) {
+        // Give the unnamed file its temporary name (linkat through /proc needs no privilege, unlike
+        // AT_EMPTY_PATH), then rename it over the destination.
+        const std::string proc = "/proc/self/fd/" + std::to_string(::fileno(m_file));
+        std::remove(m_temp.c_str());
+        if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, m_temp.c_str(), AT_SYMLINK_FOLLOW) != 0)
+            return Error{m_temp + ": cannot link the finished file: " + std::strerror(errno)};
+        m_named = true;
+    }
+    const bool ok = std::fclose(m_file) == 0;
+    m_file = nullptr;
+    if (!ok) return Error{m_temp + ": write failed: " + std::strerror(errno)};
+    std::error_code ec;
+    std::filesystem::rename(m_temp, m_path, ec);
+    if (ec) return Error{m_path + ": cannot rename " + m_temp + ": " + ec.message()};
+    m_committed = true;
+    return {};
+}
+
+namespace {
 
 template <class F>
 void runIn(tbb::task_arena* arena, F&& f) {
@@ -133,6 +163,21 @@ struct Bytes {
 Status ggufValue(Bytes& out, uint32_t type, const nlohmann::json& v, const std::string& key) {
     try {
         switch (type) {
+            case 0:
+                out.pod(v.get<uint8_t>());
+                return {};
+            case 1:
+                out.pod(v.get<int8_t>());
+                return {};
+            case 2:
+                out.pod(v.get<uint16_t>());
+                return {};
+            case 3:
+                out.pod(v.get<int16_t>());
+                return {};
+            case 11:
+                out.pod(v.get<int64_t>());
+                return {};
             case 4:
                 out.pod(v.get<uint32_t>());
                 return {};
@@ -189,9 +234,11 @@ Status writeSafetensors(const std::string& path, const std::vector<TensorToWrite
     return out.commit();
 }
 
-Status writeGguf(const std::string& path, const std::vector<GgufKv>& kvs,
-                 const std::vector<TensorToWrite>& tensors, tbb::task_arena* arena, ProgressSink& progress) {
-    if (auto s = checkTypes(path, tensors); !s) return s;
+namespace {
+
+// Header of a GGUF v3 file: KVs, tensor infos (offsets padded to the alignment), padding to the data section.
+Result<std::string> ggufHeader(const std::string& path, const std::vector<GgufKv>& kvs,
+                               const std::vector<GgufTensorInfo>& tensors) {
     Bytes h;
     h.b = "GGUF";
     h.pod(uint32_t(3)), h.pod(uint64_t(tensors.size())), h.pod(uint64_t(kvs.size()));
@@ -202,30 +249,76 @@ Status writeGguf(const std::string& path, const std::vector<GgufKv>& kvs,
             if (!kv.value.is_array()) return Error{path + ": GGUF key " + kv.key + " is not an array"};
             h.pod(kv.arrayType), h.pod(uint64_t(kv.value.size()));
             for (const auto& e : kv.value)
-                if (auto s = ggufValue(h, kv.arrayType, e, kv.key); !s)
-                    return Error{path + ": " + s.message()};
+                if (auto s = ggufValue(h, kv.arrayType, e, kv.key); !s) return Error{path + ": " + s.message()};
         } else if (auto s = ggufValue(h, kv.type, kv.value, kv.key); !s) {
             return Error{path + ": " + s.message()};
         }
     }
     uint64_t offset = 0;
     for (const auto& t : tensors) {
+        const int id = dtypeInfo(t.dtype).ggmlId;
+        if (id < 0) return Error{path + ": tensor '" + t.name + "': " + std::string(dtypeName(t.dtype)) + " is not a ggml type"};
         h.str(t.name);
         h.pod(uint32_t(t.shape.size()));
-        for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it)
-            h.pod(uint64_t(*it));                          // ne: innermost first
-        h.pod(uint32_t(dtypeInfo(t.dtype).ggmlId));  // GGML_TYPE_BF16 / F32 (checkTypes)
+        for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it) h.pod(uint64_t(*it));  // ne: innermost first
+        h.pod(uint32_t(id));
         h.pod(offset);
-        offset += (t.bytes() + kGgufAlignment - 1) / kGgufAlignment * kGgufAlignment;
+        offset += (t.bytes + kGgufAlignment - 1) / kGgufAlignment * kGgufAlignment;
     }
+    while (h.b.size() % kGgufAlignment) h.b += '\0';
+    return std::move(h.b);
+}
+
+}  // namespace
+
+Status writeGguf(const std::string& path, const std::vector<GgufKv>& kvs,
+                 const std::vector<TensorToWrite>& tensors, tbb::task_arena* arena, ProgressSink& progress) {
+    if (auto s = checkTypes(path, tensors); !s) return s;
+    std::vector<GgufTensorInfo> infos;
+    for (const auto& t : tensors) infos.push_back({t.name, t.dtype, t.shape, t.bytes()});
+    auto header = ggufHeader(path, kvs, infos);
+    if (!header) return header.error();
     PartialFile out(path);
     if (auto s = out.open(); !s) return s;
-    if (auto s = out.write(h.b.data(), h.b.size()); !s) return s;
-    // Data starts at the next multiple of the alignment; each tensor then starts on one (streamTensors pads
-    // relative to the file start, which is the same thing because the data section starts aligned).
+    if (auto s = out.write(header->data(), header->size()); !s) return s;
+    // Each tensor starts on a multiple of the alignment (streamTensors pads relative to the file start, which is
+    // the same thing because the data section starts aligned).
     if (auto s = streamTensors(out, tensors, kGgufAlignment, arena, progress); !s) return s;
     if (auto s = out.pad(kGgufAlignment); !s) return s;
     return out.commit();
+}
+
+GgufStreamWriter::GgufStreamWriter(const std::string& path) : m_file(path) {}
+
+Result<std::unique_ptr<GgufStreamWriter>> GgufStreamWriter::open(const std::string& path,
+                                                                  const std::vector<GgufKv>& kvs,
+                                                                  std::vector<GgufTensorInfo> tensors) {
+    auto header = ggufHeader(path, kvs, tensors);
+    if (!header) return header.error();
+    std::unique_ptr<GgufStreamWriter> w(new GgufStreamWriter(path));
+    w->m_tensors = std::move(tensors);
+    if (auto s = w->m_file.open(); !s) return s.error();
+    if (auto s = w->m_file.write(header->data(), header->size()); !s) return s.error();
+    return w;
+}
+
+Status GgufStreamWriter::append(std::span<const std::byte> data) {
+    if (m_next >= m_tensors.size())
+        return Error{m_file.path() + ": more tensor data than the " + std::to_string(m_tensors.size()) + " tensors declared"};
+    const GgufTensorInfo& t = m_tensors[m_next];
+    if (data.size() != t.bytes)
+        return Error{m_file.path() + ": tensor '" + t.name + "' got " + std::to_string(data.size()) + " bytes, declared " +
+                     std::to_string(t.bytes)};
+    if (auto s = m_file.write(data.data(), data.size()); !s) return s;
+    ++m_next;
+    return m_file.pad(kGgufAlignment);
+}
+
+Status GgufStreamWriter::commit() {
+    if (m_next != m_tensors.size())
+        return Error{m_file.path() + ": only " + std::to_string(m_next) + " of " + std::to_string(m_tensors.size()) +
+                     " tensors written"};
+    return m_file.commit();
 }
 
 Status writeRawTensors(const std::string& path, const std::string& header,

@@ -2,8 +2,9 @@
 // Streaming checkpoint writers: safetensors, GGUF v3 and raw concatenations (llama2.c), for tensors whose
 // values a callback produces on demand. A tensor is never held in memory whole: values are generated into a
 // bounded buffer (kWriteChunkElements floats) in parallel, converted to the stored type and appended. Every
-// writer writes to "<path>.partial" and renames it to `path` only when the file is complete, so a failure or
-// a cancel never leaves a half-written file under the final name.
+// writer writes to an unnamed temporary file in the destination's folder (PartialFile) and renames it to `path`
+// only when the file is complete, so a failure, a cancel or a kill never leaves a half-written file under the
+// final name, and the old destination stays whole until then.
 //
 // Layouts:
 //   safetensors  u64 header length, JSON header {name: {dtype, shape, data_offsets}} (+ "__metadata__"),
@@ -19,7 +20,10 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <functional>
+#include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -46,13 +50,65 @@ struct TensorToWrite {
     uint64_t bytes() const;  // elements x 4 (F32) or x 2 (BF16)
 };
 
-// A GGUF metadata value. `type` is the GGUF value type (4 u32, 5 i32, 6 f32, 7 bool, 8 string, 9 array,
-// 10 u64, 12 f64); for arrays `arrayType` is the element type and `value` a JSON array.
+// A GGUF metadata value. `type` is the GGUF value type (0 u8, 1 i8, 2 u16, 3 i16, 4 u32, 5 i32, 6 f32, 7 bool,
+// 8 string, 9 array, 10 u64, 11 i64, 12 f64); for arrays `arrayType` is the element type (not an array) and
+// `value` a JSON array.
 struct GgufKv {
     std::string key;
     uint32_t type = 8;
     nlohmann::json value;
     uint32_t arrayType = 0;
+};
+
+// One atomic file write. open() creates the file unnamed (Linux O_TMPFILE in the destination's folder; where
+// the filesystem lacks it, a named "<path>.partial"); commit() links it as "<path>.partial" and renames it
+// over `path`. Destroyed without commit() it removes what it wrote; a process killed before commit() leaves
+// no file (with O_TMPFILE) and the old destination untouched either way. Not thread-safe.
+class PartialFile {
+public:
+    explicit PartialFile(std::string path);
+    ~PartialFile();
+    PartialFile(const PartialFile&) = delete;
+    PartialFile& operator=(const PartialFile&) = delete;
+    Status open();
+    Status write(const void* data, size_t n);
+    Status pad(uint64_t alignment);  // zeros up to the next multiple of `alignment` (from the file start)
+    uint64_t written() const { return m_written; }
+    Status commit();
+    const std::string& path() const { return m_path; }
+
+private:
+    std::string m_path, m_temp;
+    std::FILE* m_file = nullptr;
+    uint64_t m_written = 0;
+    bool m_named = false;  // the temporary has a name (fallback, or after commit's link)
+    bool m_committed = false;
+};
+
+// A GGUF tensor whose stored bytes the caller supplies: any ggml type (blocks as ggml lays them out).
+struct GgufTensorInfo {
+    std::string name;
+    DType dtype = DType::F32;    // a type with a GGUF id
+    std::vector<int64_t> shape;  // row-major, outermost first (written reversed as ne)
+    uint64_t bytes = 0;          // exact stored bytes
+};
+
+// GGUF v3 written from stored bytes, tensor by tensor in the declared order: open() writes the header (KVs,
+// infos with 32-byte aligned offsets), append() each tensor's bytes (checked against the declared size) plus
+// padding, commit() renames the file into place. Failures name the file and tensor.
+class GgufStreamWriter {
+public:
+    static Result<std::unique_ptr<GgufStreamWriter>> open(const std::string& path, const std::vector<GgufKv>& kvs,
+                                                          std::vector<GgufTensorInfo> tensors);
+    Status append(std::span<const std::byte> data);
+    Status commit();
+    size_t nextTensor() const { return m_next; }
+
+private:
+    explicit GgufStreamWriter(const std::string& path);
+    PartialFile m_file;
+    std::vector<GgufTensorInfo> m_tensors;
+    size_t m_next = 0;
 };
 
 Status writeSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,

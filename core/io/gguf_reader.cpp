@@ -3,6 +3,7 @@
 #include "core/io/gguf_reader.h"
 
 #include <algorithm>
+#include <cstring>
 #include <unordered_set>
 
 #include "core/io/byte_cursor.h"
@@ -177,6 +178,7 @@ Result<std::unique_ptr<Checkpoint>> readGguf(std::shared_ptr<const MappedFile> f
         if (!p.c.read(type)) return Error{path + ": truncated value type of key '" + key + "'"};
         if (md.count(key)) return Error{path + ": duplicate metadata key '" + key + "'"};
         json v;
+        const uint64_t arrayTypeAt = p.c.pos();  // an array's element type is its first field
         if (!p.value(type, 0, v)) return Error{p.error + " (key '" + key + "')"};
         if (key == "general.alignment") {
             // The GGUF spec types general.alignment as UINT32 (llama.cpp's gguf reader refuses other types too);
@@ -189,6 +191,9 @@ Result<std::unique_ptr<Checkpoint>> readGguf(std::shared_ptr<const MappedFile> f
                              " (must be a nonzero power of two)"};
             alignment = v.get<uint64_t>();
         }
+        uint32_t arrayType = 0;
+        if (type == kArray) std::memcpy(&arrayType, file->bytes().data() + arrayTypeAt, 4);
+        ck->ggufKeys.push_back({key, type, arrayType});
         md.emplace(key, std::move(v));
     }
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/io/checkpoint_writer.h"
 #include "core/model/tensor_naming.h"
 #include "core/quant/scheme.h"
 
@@ -88,28 +89,7 @@ Result<std::string> llamaCppTensorTypes(const ResolvedMap& resolved, const std::
 }
 
 Status writeFileAtomically(const std::string& path, std::string_view content) {
-    namespace fs = std::filesystem;
-    const std::string tmp = path + ".tmp-quantscope";
-    {
-        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-        if (!f) return Error{path + ": cannot create " + tmp};
-        f.write(content.data(), std::streamsize(content.size()));
-        f.flush();
-        if (!f) {
-            f.close();
-            std::error_code ec;
-            fs::remove(tmp, ec);
-            return Error{path + ": write failed"};
-        }
-    }
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    if (ec) {
-        const std::string why = ec.message();
-        fs::remove(tmp, ec);
-        return Error{path + ": cannot rename the temporary file into place: " + why};
-    }
-    return {};
+    return writeTextFile(path, std::string(content));  // an unnamed temporary renamed into place (PartialFile)
 }
 
 }  // namespace qs

@@ -40,7 +40,8 @@ Result<std::string> llamaCppTensorTypes(const ResolvedMap& resolved, const std::
 // True when `scheme` (a registry name) is a type ggml can store (family "ggml", or f32/f16/bf16).
 bool isGgmlType(std::string_view scheme);
 
-// Writes `content` to `path` atomically (temporary file in the same folder, then rename).
+// Writes `content` to `path` atomically (an unnamed temporary file in the same folder, renamed into place when
+// complete: core/io/checkpoint_writer.h PartialFile).
 Status writeFileAtomically(const std::string& path, std::string_view content);
 
 }  // namespace qs

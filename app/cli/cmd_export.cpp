@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// quantscope-cli export MODEL [--map FILE] [--rule ROLE=SCHEME ...] [--gguf OUT.gguf [--fallback TYPE]] [--h5
+// OUT.h5]
+//                             [--hqq-config F] [--gptqmodel-config F] [--torchao-config F] [--threads N]
+//                             [--json]
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <optional>
+
+#include <tbb/task_arena.h>
+#include <nlohmann/json.hpp>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "core/export/gguf_export.h"
+#include "core/export/map_configs.h"
+#include "core/export/session_h5.h"
+#include "core/io/checkpoint.h"
+#include "core/model/model_info.h"
+#include "core/quant/quant_map.h"
+#include "core/quant/quant_map_export.h"
+#include "core/quant/quant_map_resolve.h"
+
+namespace qscli {
+
+namespace {
+
+volatile std::sig_atomic_t g_interrupted = 0;
+void onInterrupt(int) {
+    g_interrupted = 1;
+}
+
+constexpr const char* kUsage =
+    "usage: quantscope-cli export MODEL [--map MAP.json] [--rule ROLE=SCHEME ...] [--threads N] [--json]\n"
+    "                                   [--gguf OUT.gguf [--fallback TYPE]] [--h5 OUT.h5 [--bins N] "
+    "[--h5-tensors]]\n"
+    "                                   [--hqq-config FILE]\n"
+    "                                   [--gptqmodel-config FILE] [--torchao-config FILE]\n"
+    "Writes the model quantized by the map, or the map in another tool's format. Every file is written under "
+    "a\n"
+    "temporary name and renamed into place when complete.\n"
+    "  --map FILE, --rule R=S  the quantization map (as for `quantize`; --rule repeatable)\n"
+    "  --gguf OUT.gguf   the quantized model as GGUF v3 for llama.cpp: per-tensor ggml types from the map,\n"
+    "                    metadata and vocabulary carried over (GGUF source) or written (llama2.c / HF "
+    "Llama),\n"
+    "                    general.file_type set, a tied head stored once\n"
+    "  --fallback TYPE   store tensors whose scheme has no GGUF encoding (intN, nf4, fp4) as this ggml type\n"
+    "                    (default: refuse them)\n"
+    "  --h5 OUT.h5       the session as HDF5 (h5py-readable; `inspect` opens it): the map, per-tensor "
+    "scheme,\n"
+    "                    bytes and error statistics, weight/error histograms (--bins N, default 64, 0 "
+    "none),\n"
+    "                    and with --h5-tensors the packed quantized tensors (layout in the README)\n"
+    "  --hqq-config FILE       the map as a transformers HqqConfig dynamic_config (JSON)\n"
+    "  --gptqmodel-config FILE the map as a GPTQModel QuantizeConfig with a `dynamic` rule set (JSON)\n"
+    "  --torchao-config FILE   the map as a torchao FqnToConfig-style JSON (module FQN or regex -> config)\n"
+    "  --json            one JSON object describing what was written\n"
+    "  --threads N       worker threads, 1..1024 (default or 0: all cores)\n";
+
+struct Loaded {
+    std::unique_ptr<qs::Checkpoint> ckpt;
+    qs::ModelInfo info;
+    qs::ResolvedMap resolved;
+};
+
+// The map from --map and --rule, the model, and the map resolved on it; prints the error and returns its exit
+// code on failure.
+int loadAndResolve(Args& args, Loaded& out) {
+    qs::QuantMap map;
+    if (auto path = args.value("map")) {
+        auto m = qs::loadQuantMap(*path);
+        if (!m) return fail("export", m.message());
+        map = std::move(*m);
+    }
+    for (const std::string& spec : args.values("rule")) {
+        auto r = qs::parseRuleSpec(spec);
+        if (!r) return fail("export", r.message());
+        map.rules.push_back(std::move(*r));
+    }
+    auto ckpt = qs::openCheckpoint(args.positional()[0]);
+    if (!ckpt) return fail("export", ckpt.message());
+    out.ckpt = std::move(*ckpt);
+    out.info = qs::analyzeModel(*out.ckpt);
+    auto resolved = qs::resolveMap(map, out.ckpt->tensors, out.info);
+    if (!resolved) return fail("export", resolved.message());
+    out.resolved = std::move(*resolved);
+    return kExitOk;
+}
+
+// Every requested config is computed before any is written, so a refusal leaves no file behind.
+int writeConfigs(Args& args, const Loaded& m, nlohmann::json& report) {
+    const std::pair<const char*, qs::MapConfigFormat> configs[] = {
+        {"hqq-config", qs::MapConfigFormat::Hqq},
+        {"gptqmodel-config", qs::MapConfigFormat::GptqModel},
+        {"torchao-config", qs::MapConfigFormat::Torchao}};
+    std::vector<std::pair<std::string, std::string>> texts;
+    for (const auto& [option, format] : configs) {
+        auto path = args.value(option);
+        if (!path) continue;
+        auto text = qs::mapConfigJson(format, m.resolved, m.ckpt->tensors, m.info);
+        if (!text) return fail("export", text.message());
+        texts.emplace_back(*path, text->dump(2) + "\n");
+        report[option] = *path;
+    }
+    for (const auto& [path, text] : texts)
+        if (auto s = qs::writeFileAtomically(path, text); !s) return fail("export", s.message());
+    return kExitOk;
+}
+
+int writeGgufFile(Args& args, const Loaded& m, int threads, const std::string& out, nlohmann::json& report) {
+    std::signal(SIGINT, onInterrupt);
+    const bool showProgress = !args.flag("json") && isatty(STDERR_FILENO);
+    qs::GgufExportOptions o;
+    o.fallback = args.value("fallback").value_or("");
+    o.progress = [showProgress](double fraction, std::string_view stage) {
+        if (showProgress)
+            std::fprintf(stderr, "\r%5.1f%% %-60.60s", 100.0 * fraction, std::string(stage).c_str());
+        return g_interrupted == 0;
+    };
+    std::optional<qs::Result<qs::GgufExportResult>> r;
+    tbb::task_arena(threads).execute([&] { r.emplace(qs::exportGguf(*m.ckpt, m.info, m.resolved, out, o)); });
+    if (showProgress) std::fprintf(stderr, "\r%-70s\r", "");
+    std::signal(SIGINT, SIG_DFL);
+    if (!r->ok())
+        return fail("export", r->message(),
+                    r->message() == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
+    const qs::GgufExportResult& g = r->value();
+    nlohmann::json tensors = nlohmann::json::array();
+    for (const auto& t : g.tensors)
+        tensors.push_back({{"source", t.sourceName},
+                           {"name", t.name},
+                           {"type", std::string(qs::dtypeInfo(t.dtype).ggmlName)},
+                           {"scheme", t.scheme.empty() ? "keep" : t.scheme},
+                           {"bytes", t.bytes}});
+    report["gguf"] = {{"path", out}, {"file_type", g.fileType}, {"bytes", g.fileBytes}, {"tensors", tensors}};
+    report["warnings"] = g.warnings;
+    if (!args.flag("json")) {
+        for (const auto& w : g.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+        std::printf("wrote %s: %zu tensors, %llu bytes, general.file_type %u\n", out.c_str(),
+                    g.tensors.size(), (unsigned long long)g.fileBytes, g.fileType);
+    }
+    return kExitOk;
+}
+
+int writeSessionFile(Args& args, const Loaded& m, int threads, int bins, const std::string& out,
+                     nlohmann::json& report) {
+    qs::SessionOptions so;
+    so.histogramBins = bins;
+    so.tensors = args.flag("h5-tensors");
+    so.progress = [](double, std::string_view) { return g_interrupted == 0; };
+    std::signal(SIGINT, onInterrupt);
+    std::optional<qs::Result<qs::Session>> session;
+    tbb::task_arena(threads).execute(
+        [&] { session.emplace(qs::buildSession(*m.ckpt, m.info, m.resolved, so)); });
+    std::signal(SIGINT, SIG_DFL);
+    if (!session->ok())
+        return fail("export", session->message(),
+                    session->message() == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
+    if (auto s = qs::writeSessionH5(out, session->value()); !s) return fail("export", s.message());
+    report["h5"] = out;
+    if (!args.flag("json"))
+        std::printf("wrote %s: session of %zu tensors\n", out.c_str(), session->value().tensors.size());
+    return kExitOk;
+}
+
+}  // namespace
+
+int runExport(int argc, char** argv, int first) {
+    Args args({"map", "rule", "gguf", "fallback", "h5", "bins", "hqq-config", "gptqmodel-config",
+               "torchao-config", "threads"},
+              {"json", "help", "h5-tensors"});
+    if (!args.parse(argc, argv, first)) return fail("export", args.error(), kExitUsage);
+    if (args.flag("help")) {
+        std::fputs(kUsage, stdout);
+        return kExitOk;
+    }
+    if (args.positional().size() != 1)
+        return fail("export", "expects exactly one MODEL path (see --help)", kExitUsage);
+    const bool anyOut = args.has("gguf") || args.has("h5") || args.has("hqq-config") ||
+                        args.has("gptqmodel-config") || args.has("torchao-config");
+    if (!anyOut)
+        return fail(
+            "export",
+            "nothing to write: give --gguf, --h5, --hqq-config, --gptqmodel-config or --torchao-config",
+            kExitUsage);
+    if (args.has("fallback") && !args.has("gguf"))
+        return fail("export", "--fallback applies to --gguf only", kExitUsage);
+    if ((args.has("bins") || args.flag("h5-tensors")) && !args.has("h5"))
+        return fail("export", "--bins and --h5-tensors apply to --h5 only", kExitUsage);
+    const auto bins = args.integer("bins", 64);
+    if (!bins) return fail("export", args.error(), kExitUsage);
+    if (*bins < 0 || *bins > 1 << 20) return fail("export", "--bins must be 0..1048576", kExitUsage);
+    int threads = 1;
+    if (int rc = parseThreads("export", args, threads); rc != kExitOk) return rc;
+
+    Loaded m;
+    if (int rc = loadAndResolve(args, m); rc != kExitOk) return rc;
+    nlohmann::json report = {{"model", m.ckpt->path}};
+    if (int rc = writeConfigs(args, m, report); rc != kExitOk) return rc;
+    if (auto out = args.value("gguf"))
+        if (int rc = writeGgufFile(args, m, threads, *out, report); rc != kExitOk) return rc;
+    if (auto out = args.value("h5"))
+        if (int rc = writeSessionFile(args, m, threads, int(*bins), *out, report); rc != kExitOk) return rc;
+    if (args.flag("json")) std::puts(report.dump(1).c_str());
+    return kExitOk;
+}
+
+}  // namespace qscli

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// GGUF export: the tensor plan and the streaming write. See gguf_export.h; the metadata is in
+// gguf_export_kvs.cpp.
+#include "core/export/gguf_export.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <optional>
+
+#include "core/model/tensor_naming.h"
+#include "core/quant/apply_map.h"
+#include "core/quant/quant_map_export.h"
+#include "core/quant/scheme.h"
+
+namespace qs {
+
+namespace {
+
+std::optional<DType> dtypeOfGgmlScheme(std::string_view scheme) {
+    for (int t = 0; t < int(DType::Count); ++t)
+        if (dtypeInfo(DType(t)).ggmlName == scheme && dtypeInfo(DType(t)).ggmlId >= 0) return DType(t);
+    return std::nullopt;
+}
+
+struct PlannedTensor {
+    int source = -1;  // index into ckpt.tensors
+    GgufTensorInfo info;
+    std::string scheme;        // "" = stored bytes
+    int64_t permuteHeads = 0;  // > 0: Hugging Face q/k rows permuted for this many heads
+};
+
+// Substitutes `fallback` for schemes ggml cannot store; refuses them when there is none.
+Status applyFallback(const Checkpoint& ckpt, const std::string& fallback, ResolvedMap& resolved,
+                     std::vector<std::string>& warnings) {
+    if (!fallback.empty() && (!isGgmlType(fallback) || !findScheme(fallback)))
+        return Error{"GGUF export: --fallback " + fallback +
+                     " is not a ggml type QuantScope quantizes to (q8_0, q4_K, f16, ...)"};
+    for (size_t i = 0; i < resolved.tensors.size(); ++i) {
+        TensorPlan& p = resolved.tensors[i];
+        const TensorInfo& t = ckpt.tensors[i];
+        const bool badScheme = p.quantized() && !isGgmlType(p.scheme);
+        const bool badStored = p.scheme.empty() && p.tiedTo < 0 && dtypeInfo(t.dtype).ggmlId < 0;
+        if (!badScheme && !badStored) continue;
+        const std::string what =
+            badScheme ? "is quantized with " + p.scheme +
+                            ", which has no GGUF encoding (GGUF stores "
+                            "ggml types only: q8_0, q4_K, ...)"
+                      : "is stored as " + std::string(dtypeName(t.dtype)) + ", which is not a ggml type";
+        if (fallback.empty())
+            return Error{"GGUF export: " + t.name + " " + what +
+                         "; give it a ggml type in the map or choose one for "
+                         "such tensors with --fallback q8_0"};
+        std::string used = fallback;
+        if (auto s = findScheme(used); !s->accepts(p.rows, p.cols)) {
+            used.clear();
+            for (const std::string& f : fallbackChain(fallback, p.cols))
+                if (auto fs = findScheme(f); fs && isGgmlType(f) && fs->accepts(p.rows, p.cols)) {
+                    used = f;
+                    break;
+                }
+            if (used.empty())
+                return Error{"GGUF export: " + t.name + " " + what + ", and no ggml type accepts its shape"};
+        }
+        warnings.push_back("GGUF export: " + t.name + " " + what + "; stored as " + used + " (--fallback " +
+                           fallback + ")");
+        p.scheme = used;
+    }
+    return {};
+}
+
+bool isTiedHead(const ModelInfo& info, const ResolvedMap& resolved, size_t i) {
+    return resolved.tensors[i].tiedTo >= 0 || info.entries[i].tiedTo >= 0 ||
+           (info.tie && info.tie->head == int(i));
+}
+
+Result<std::vector<PlannedTensor>> planTensors(const Checkpoint& ckpt, const ModelInfo& info,
+                                               const ResolvedMap& resolved,
+                                               std::vector<std::string>& warnings) {
+    const bool gguf = ckpt.format == FileFormat::Gguf;
+    const bool hfLlama = ckpt.format == FileFormat::Safetensors && info.rope == RopeLayout::RotateHalf;
+    std::vector<PlannedTensor> out;
+    for (size_t i = 0; i < ckpt.tensors.size(); ++i) {
+        const TensorInfo& t = ckpt.tensors[i];
+        const TensorEntry& e = info.entries[i];
+        const TensorPlan& p = resolved.tensors[i];
+        if (!e.isParameter) {
+            warnings.push_back("GGUF export: " + t.name +
+                               " left out (a buffer, not a parameter; llama.cpp computes it)");
+            continue;
+        }
+        if (isTiedHead(info, resolved, i)) {
+            warnings.push_back("GGUF export: " + t.name +
+                               " left out: tied to the embedding, which llama.cpp uses "
+                               "for the output when output.weight is absent");
+            continue;
+        }
+        PlannedTensor pt;
+        pt.source = int(i);
+        pt.info.name = gguf ? t.name : ggufTensorName(e.kind, e.layer);
+        if (pt.info.name.empty())
+            return Error{"GGUF export: " + t.name + " has no llama.cpp tensor name (role " +
+                         std::string(roleName(e.role)) + ", kind " + std::string(tensorKindName(e.kind)) +
+                         ")"};
+        pt.info.shape = t.shape;
+        pt.scheme = p.quantized() ? p.scheme : std::string();
+        if (pt.scheme.empty()) {
+            pt.info.dtype = t.dtype;
+            pt.info.bytes = t.bytes;
+        } else {
+            const auto dt = dtypeOfGgmlScheme(pt.scheme);
+            if (!dt)
+                return Error{"GGUF export: " + t.name + ": scheme " + pt.scheme + " has no ggml type id"};
+            pt.info.dtype = *dt;
+            pt.info.bytes = findScheme(pt.scheme)->packedBytes(p.rows, p.cols).total();
+        }
+        if (hfLlama && (e.kind == TensorKind::Wq || e.kind == TensorKind::Wk)) {
+            pt.permuteHeads = e.kind == TensorKind::Wq ? info.hp.heads : info.hp.kvHeads;
+            if (pt.permuteHeads <= 0 || t.shape.size() != 2 || t.shape[0] % (2 * pt.permuteHeads) != 0)
+                return Error{"GGUF export: " + t.name + ": " +
+                             std::to_string(t.shape.empty() ? 0 : t.shape[0]) + " rows do not split into " +
+                             std::to_string(pt.permuteHeads) + " heads of pairs"};
+        }
+        out.push_back(std::move(pt));
+    }
+    return out;
+}
+
+// convert_hf_to_gguf.py LlamaModel.permute: rows [heads, 2, half] -> [heads, half, 2], i.e. output row
+// h*hd + 2*i + j is input row h*hd + j*half + i. Row-wise blocks move with their rows.
+std::vector<std::byte> permuteRows(std::span<const std::byte> src, int64_t rows, int64_t heads) {
+    std::vector<std::byte> out(src.size());
+    const size_t rowBytes = src.size() / size_t(rows);
+    const int64_t hd = rows / heads, half = hd / 2;
+    for (int64_t h = 0; h < heads; ++h)
+        for (int64_t i = 0; i < half; ++i)
+            for (int64_t j = 0; j < 2; ++j)
+                std::memcpy(out.data() + size_t(h * hd + 2 * i + j) * rowBytes,
+                            src.data() + size_t(h * hd + j * half + i) * rowBytes, rowBytes);
+    return out;
+}
+
+Status appendTensor(GgufStreamWriter& w, const PlannedTensor& pt, std::span<const std::byte> bytes) {
+    if (pt.permuteHeads > 0) {
+        const auto permuted = permuteRows(bytes, pt.info.shape[0], pt.permuteHeads);
+        return w.append(permuted);
+    }
+    return w.append(bytes);
+}
+
+}  // namespace
+
+uint32_t llamaFileTypeFor(std::vector<std::pair<std::string, DType>> namedTypes) {
+    std::sort(namedTypes.begin(), namedTypes.end());
+    std::map<DType, uint32_t> count;
+    uint32_t best = 0;
+    DType top = DType::F32;
+    for (const auto& [name, t] : namedTypes)
+        if (++count[t] > best) best = count[t], top = t;
+    switch (top) {
+        case DType::F32:
+            return 0;
+        case DType::F16:
+            return 1;
+        case DType::Q4_0:
+            return 2;
+        case DType::Q4_1:
+            return 3;
+        case DType::Q8_0:
+            return 7;
+        case DType::Q5_0:
+            return 8;
+        case DType::Q5_1:
+            return 9;
+        case DType::Q2_K:
+            return 10;
+        case DType::Q3_K:
+            return 12;
+        case DType::Q4_K:
+            return 15;
+        case DType::Q5_K:
+            return 17;
+        case DType::Q6_K:
+            return 18;
+        case DType::IQ2_XXS:
+            return 19;
+        case DType::IQ2_XS:
+            return 20;
+        case DType::IQ3_XXS:
+            return 23;
+        case DType::IQ1_S:
+            return 24;
+        case DType::IQ4_NL:
+            return 25;
+        case DType::IQ3_S:
+            return 26;
+        case DType::IQ2_S:
+            return 28;
+        case DType::IQ4_XS:
+            return 30;
+        case DType::IQ1_M:
+            return 31;
+        case DType::BF16:
+            return 32;
+        case DType::TQ1_0:
+            return 36;
+        case DType::TQ2_0:
+            return 37;
+        default:
+            return 0;
+    }
+}
+
+Result<GgufExportResult> exportGguf(const Checkpoint& ckpt, const ModelInfo& info,
+                                    const ResolvedMap& resolvedIn, const std::string& path,
+                                    const GgufExportOptions& options) {
+    GgufExportResult result;
+    result.warnings = resolvedIn.warnings;
+    ResolvedMap resolved = resolvedIn;
+    if (auto s = applyFallback(ckpt, options.fallback, resolved, result.warnings); !s) return s.error();
+    auto planned = planTensors(ckpt, info, resolved, result.warnings);
+    if (!planned) return planned.error();
+    auto kvs = ggufExportKvs(ckpt, info);
+    if (!kvs) return kvs.error();
+
+    std::vector<std::pair<std::string, DType>> named;
+    std::vector<GgufTensorInfo> infos;
+    for (const PlannedTensor& pt : *planned) {
+        named.emplace_back(pt.info.name, pt.info.dtype);
+        infos.push_back(pt.info);
+        result.tensors.push_back(
+            {ckpt.tensors[size_t(pt.source)].name, pt.info.name, pt.info.dtype, pt.scheme, pt.info.bytes});
+    }
+    result.fileType = llamaFileTypeFor(named);
+    kvs->push_back({"general.file_type", 4, result.fileType, 0});
+
+    auto writer = GgufStreamWriter::open(path, *kvs, std::move(infos));
+    if (!writer) return writer.error();
+    GgufStreamWriter& w = **writer;
+    // Stored tensors are copied as the quantized ones arrive, so the file is written in plan order.
+    size_t next = 0;
+    auto copyStoredUpTo = [&](int sourceIndex) -> Status {
+        for (; next < planned->size() && (*planned)[next].source < sourceIndex; ++next) {
+            const PlannedTensor& pt = (*planned)[next];
+            if (!pt.scheme.empty()) return Error{"GGUF export: " + pt.info.name + ": quantized data missing"};
+            auto data = ckpt.data(size_t(pt.source));
+            if (!data) return data.error();
+            if (auto s = appendTensor(w, pt, data->bytes); !s) return s;
+        }
+        return {};
+    };
+    ApplyOptions ao;
+    ao.computeStats = false;
+    ao.progress = options.progress;
+    auto applied =
+        applyMap(ckpt, info, resolved, ao, [&](int index, QuantizedTensor&& q, const ErrorReport&) -> Status {
+            if (auto s = copyStoredUpTo(index); !s) return s;
+            if (next >= planned->size() || (*planned)[next].source != index)
+                return Status{};  // a tensor not written
+            if (auto s = appendTensor(w, (*planned)[next], q.data); !s) return s;
+            ++next;
+            return Status{};
+        });
+    if (!applied) return applied.error();
+    if (auto s = copyStoredUpTo(int(ckpt.tensors.size())); !s) return s.error();
+    if (auto s = w.commit(); !s) return s.error();
+    std::error_code ec;
+    result.fileBytes = std::filesystem::file_size(path, ec);
+    return result;
+}
+
+}  // namespace qs

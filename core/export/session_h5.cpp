@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The HDF5 session (see session_h5.h): collected with applyMap, written with io::Hdf5Writer, read back with
+// the libhdf5 C API under io::hdf5Mutex().
+#include "core/export/session_h5.h"
+
+#include <hdf5.h>
+
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+
+#include "core/io/hdf5_reader.h"
+#include "core/io/hdf5_writer.h"
+#include "core/quant/apply_map.h"
+#include "core/util/format.h"
+
+namespace qs {
+
+namespace {
+
+constexpr const char* kStatNames[] = {"mse",    "rmse",          "max_abs_error",    "sqnr_db",
+                                      "cosine", "rel_frobenius", "fraction_clipped", "fraction_zeroed"};
+
+double* statField(ErrorStats& s, int k) {
+    double* fields[] = {&s.mse,    &s.rmse,         &s.maxAbsError,     &s.sqnrDb,
+                        &s.cosine, &s.relFrobenius, &s.fractionClipped, &s.fractionZeroed};
+    return fields[k];
+}
+
+Status writeHistogram(io::Hdf5Writer& w, const std::string& path, const Histogram& h) {
+    std::vector<int64_t> counts(h.counts.begin(), h.counts.end());
+    if (auto s = w.writeI64(path, counts); !s) return s;
+    if (auto s = w.setAttribute(path, "lo", h.lo); !s) return s;
+    if (auto s = w.setAttribute(path, "hi", h.hi); !s) return s;
+    if (auto s = w.setAttribute(path, "below", int64_t(h.below)); !s) return s;
+    return w.setAttribute(path, "above", int64_t(h.above));
+}
+
+// --- reading ---
+
+class Hid {
+public:
+    Hid(hid_t id, herr_t (*close)(hid_t)) : m_id(id), m_close(close) {}
+    ~Hid() {
+        if (m_id >= 0) m_close(m_id);
+    }
+    Hid(const Hid&) = delete;
+    Hid& operator=(const Hid&) = delete;
+    hid_t get() const { return m_id; }
+    bool ok() const { return m_id >= 0; }
+
+private:
+    hid_t m_id;
+    herr_t (*m_close)(hid_t);
+};
+
+struct Reader {
+    hid_t file;
+    std::string path;
+
+    Error fail(const std::string& object, const std::string& what) const {
+        return Error{path + ": " + object + ": " + what + " (not a QuantScope session, or a damaged one)"};
+    }
+    bool exists(const std::string& object) const { return H5Lexists(file, object.c_str(), H5P_DEFAULT) > 0; }
+
+    Result<uint64_t> length(const std::string& object, hid_t& set) const {
+        set = H5Dopen2(file, object.c_str(), H5P_DEFAULT);
+        if (set < 0) return fail(object, "missing");
+        Hid space(H5Dget_space(set), H5Sclose);
+        if (H5Sget_simple_extent_ndims(space.get()) != 1) return fail(object, "not one-dimensional");
+        hsize_t n = 0;
+        H5Sget_simple_extent_dims(space.get(), &n, nullptr);
+        return uint64_t(n);
+    }
+
+    template <class T>
+    Result<std::vector<T>> numbers(const std::string& object, hid_t memType) const {
+        hid_t raw = -1;
+        auto n = length(object, raw);
+        Hid set(raw, H5Dclose);
+        if (!n) return n.error();
+        std::vector<T> v(static_cast<size_t>(n.value()));
+        if (*n && H5Dread(set.get(), memType, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
+            return fail(object, "cannot be read as numbers");
+        return v;
+    }
+
+    Result<std::vector<std::string>> strings(const std::string& object) const {
+        hid_t raw = -1;
+        auto n = length(object, raw);
+        Hid set(raw, H5Dclose);
+        if (!n) return n.error();
+        Hid type(H5Tcopy(H5T_C_S1), H5Tclose);
+        H5Tset_size(type.get(), H5T_VARIABLE);
+        H5Tset_cset(type.get(), H5T_CSET_UTF8);
+        std::vector<char*> raws(size_t(*n), nullptr);
+        if (*n && H5Dread(set.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raws.data()) < 0)
+            return fail(object, "cannot be read as strings");
+        std::vector<std::string> out;
+        for (char* s : raws) out.emplace_back(s ? s : "");
+        Hid space(H5Dget_space(set.get()), H5Sclose);
+        if (*n) H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, raws.data());
+        return out;
+    }
+
+    template <class T>
+    Result<T> attribute(const std::string& object, const std::string& name, hid_t memType) const {
+        if (H5Aexists_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT) <= 0)
+            return fail(object, "attribute " + name + " missing");
+        Hid a(H5Aopen_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+        T v{};
+        if (!a.ok() || H5Aread(a.get(), memType, &v) < 0)
+            return fail(object, "attribute " + name + " unreadable");
+        return v;
+    }
+
+    Result<std::string> stringAttribute(const std::string& object, const std::string& name) const {
+        if (H5Aexists_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT) <= 0)
+            return fail(object, "attribute " + name + " missing");
+        Hid a(H5Aopen_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+        Hid type(H5Tcopy(H5T_C_S1), H5Tclose);
+        H5Tset_size(type.get(), H5T_VARIABLE);
+        H5Tset_cset(type.get(), H5T_CSET_UTF8);
+        char* s = nullptr;
+        if (!a.ok() || H5Aread(a.get(), type.get(), &s) < 0)
+            return fail(object, "attribute " + name + " unreadable");
+        std::string out = s ? s : "";
+        H5free_memory(s);
+        return out;
+    }
+
+    Status histogram(const std::string& object, Histogram& h) const {
+        auto counts = numbers<int64_t>(object, H5T_NATIVE_INT64);
+        if (!counts) return counts.error();
+        auto lo = attribute<double>(object, "lo", H5T_NATIVE_DOUBLE);
+        auto hi = attribute<double>(object, "hi", H5T_NATIVE_DOUBLE);
+        auto below = attribute<int64_t>(object, "below", H5T_NATIVE_INT64);
+        auto above = attribute<int64_t>(object, "above", H5T_NATIVE_INT64);
+        if (!lo || !hi || !below || !above) return fail(object, "histogram attributes missing");
+        h.counts.assign(counts->begin(), counts->end());
+        h.lo = *lo, h.hi = *hi, h.below = uint64_t(*below), h.above = uint64_t(*above);
+        return {};
+    }
+};
+
+Status readQuantized(const Reader& r, const std::string& object, SessionTensor& t) {
+    auto bytes = r.numbers<uint8_t>(object, H5T_NATIVE_UINT8);
+    if (!bytes) return bytes.error();
+    QuantizedTensor q;
+    auto scheme = r.stringAttribute(object, "scheme");
+    if (!scheme) return scheme.error();
+    q.scheme = *scheme;
+    uint64_t* parts[] = {&q.bytes.payload,  &q.bytes.scales,   &q.bytes.zeros,
+                         &q.bytes.codebook, &q.bytes.outliers, &q.bytes.meta};
+    const char* names[] = {"payload", "scales", "zeros", "codebook", "outliers", "meta"};
+    for (int k = 0; k < 6; ++k) {
+        auto v = r.attribute<int64_t>(object, names[k], H5T_NATIVE_INT64);
+        if (!v) return v.error();
+        *parts[k] = uint64_t(*v);
+    }
+    auto rows = r.attribute<int64_t>(object, "rows", H5T_NATIVE_INT64);
+    auto cols = r.attribute<int64_t>(object, "cols", H5T_NATIVE_INT64);
+    if (!rows || !cols) return r.fail(object, "rows/cols missing");
+    q.rows = *rows, q.cols = *cols;
+    q.data.resize(bytes->size());
+    std::memcpy(q.data.data(), bytes->data(), bytes->size());
+    t.quantized = std::move(q);
+    return {};
+}
+
+Result<Session> readOpen(const Reader& r) {
+    Session s;
+    auto model = r.stringAttribute("/", "model");
+    auto format = r.stringAttribute("/", "model_format");
+    auto rules = r.stringAttribute("/map", "rules_json");
+    if (!model || !format || !rules) return r.fail("/", "session attributes missing");
+    s.model = *model, s.modelFormat = *format;
+    auto map = parseQuantMap(*rules);
+    if (!map) return Error{r.path + ": /map: " + map.message()};
+    s.map = std::move(*map);
+    auto names = r.strings("/tensors/name");
+    auto roles = r.strings("/tensors/role");
+    auto schemes = r.strings("/tensors/scheme");
+    if (!names || !roles || !schemes) return r.fail("/tensors", "name/role/scheme missing");
+    const size_t n = names->size();
+    std::vector<std::vector<int64_t>> ints;
+    for (const char* c : {"layer", "rows", "cols", "bytes", "count"}) {
+        auto v = r.numbers<int64_t>(std::string("/tensors/") + c, H5T_NATIVE_INT64);
+        if (!v) return v.error();
+        ints.push_back(std::move(*v));
+    }
+    std::vector<std::vector<double>> stats;
+    for (const char* c : kStatNames) {
+        auto v = r.numbers<double>(std::string("/tensors/") + c, H5T_NATIVE_DOUBLE);
+        if (!v) return v.error();
+        stats.push_back(std::move(*v));
+    }
+    for (const auto& v : ints)
+        if (v.size() != n) return r.fail("/tensors", "columns of different lengths");
+    for (const auto& v : stats)
+        if (v.size() != n) return r.fail("/tensors", "columns of different lengths");
+    if (roles->size() != n || schemes->size() != n) return r.fail("/tensors", "columns of different lengths");
+    for (size_t i = 0; i < n; ++i) {
+        SessionTensor t;
+        t.name = (*names)[i], t.role = (*roles)[i], t.scheme = (*schemes)[i];
+        t.layer = ints[0][i], t.rows = ints[1][i], t.cols = ints[2][i], t.bytes = ints[3][i];
+        t.stats.count = uint64_t(ints[4][i]);
+        for (int k = 0; k < 8; ++k) *statField(t.stats, k) = stats[size_t(k)][i];
+        const std::string h = "/histograms/" + std::to_string(i);
+        if (r.exists("/histograms") && r.exists(h)) {
+            if (auto st = r.histogram(h + "/weight", t.weightHistogram); !st) return st.error();
+            if (auto st = r.histogram(h + "/error", t.errorHistogram); !st) return st.error();
+        }
+        const std::string q = "/quantized/" + std::to_string(i);
+        if (r.exists("/quantized") && r.exists(q))
+            if (auto st = readQuantized(r, q, t); !st) return st.error();
+        s.tensors.push_back(std::move(t));
+    }
+    return s;
+}
+
+}  // namespace
+
+Result<Session> buildSession(const Checkpoint& ckpt, const ModelInfo& info, const ResolvedMap& resolved,
+                             const SessionOptions& options) {
+    Session s;
+    s.model = ckpt.path;
+    s.modelFormat = std::string(fileFormatName(ckpt.format));
+    s.map = resolved.map;
+    s.tensors.resize(ckpt.tensors.size());
+    ApplyOptions ao;
+    ao.histogramBins = options.histogramBins;
+    ao.progress = options.progress;
+    auto applied =
+        applyMap(ckpt, info, resolved, ao, [&](int i, QuantizedTensor&& q, const ErrorReport&) -> Status {
+            if (options.tensors) s.tensors[size_t(i)].quantized = std::move(q);
+            return Status{};
+        });
+    if (!applied) return applied.error();
+    for (size_t i = 0; i < ckpt.tensors.size(); ++i) {
+        SessionTensor& t = s.tensors[i];
+        const AppliedTensor& a = applied->tensors[i];
+        const TensorPlan& p = resolved.tensors[i];
+        t.name = ckpt.tensors[i].name;
+        t.role = std::string(roleName(info.entries[i].role));
+        t.layer = info.entries[i].layer;
+        t.scheme = a.scheme.empty() ? std::string(kKeepScheme) : a.scheme;
+        t.rows = p.rows, t.cols = p.cols;
+        t.bytes = int64_t(a.bytes.total());
+        t.stats = a.error.stats;
+        t.stats.sums = {};
+        if (a.quantized)
+            t.weightHistogram = a.error.weightHistogram, t.errorHistogram = a.error.errorHistogram;
+    }
+    return s;
+}
+
+Status writeSessionH5(const std::string& path, const Session& session) {
+    auto created = io::Hdf5Writer::create(path);
+    if (!created) return created.error();
+    io::Hdf5Writer& w = **created;
+    const size_t n = session.tensors.size();
+    std::vector<std::string> names, roles, schemes;
+    std::vector<std::vector<int64_t>> ints(5, std::vector<int64_t>(n));
+    std::vector<std::vector<double>> stats(8, std::vector<double>(n));
+    for (size_t i = 0; i < n; ++i) {
+        const SessionTensor& t = session.tensors[i];
+        names.push_back(t.name), roles.push_back(t.role), schemes.push_back(t.scheme);
+        ints[0][i] = t.layer, ints[1][i] = t.rows, ints[2][i] = t.cols, ints[3][i] = t.bytes;
+        ints[4][i] = int64_t(t.stats.count);
+        ErrorStats copy = t.stats;
+        for (int k = 0; k < 8; ++k) stats[size_t(k)][i] = *statField(copy, k);
+    }
+    auto run = [&]() -> Status {
+        if (auto s = w.setAttribute("/", "quantscope_session", int64_t(1)); !s) return s;
+        if (auto s = w.setAttribute("/", "model", session.model); !s) return s;
+        if (auto s = w.setAttribute("/", "model_format", session.modelFormat); !s) return s;
+        if (auto s = w.createGroup("/map"); !s) return s;
+        if (auto s = w.setAttribute("/map", "rules_json", quantMapToJson(session.map).dump()); !s) return s;
+        if (auto s = w.createGroup("/tensors"); !s) return s;
+        if (auto s = w.writeStrings("/tensors/name", names); !s) return s;
+        if (auto s = w.writeStrings("/tensors/role", roles); !s) return s;
+        if (auto s = w.writeStrings("/tensors/scheme", schemes); !s) return s;
+        const char* intNames[] = {"layer", "rows", "cols", "bytes", "count"};
+        for (int k = 0; k < 5; ++k)
+            if (auto s = w.writeI64(std::string("/tensors/") + intNames[k], ints[size_t(k)]); !s) return s;
+        for (int k = 0; k < 8; ++k)
+            if (auto s = w.writeF64(std::string("/tensors/") + kStatNames[k], stats[size_t(k)]); !s) return s;
+        bool histGroup = false, quantGroup = false;
+        for (size_t i = 0; i < n; ++i) {
+            const SessionTensor& t = session.tensors[i];
+            const std::string idx = std::to_string(i);
+            if (!t.weightHistogram.empty()) {
+                if (!histGroup)
+                    if (auto s = w.createGroup("/histograms"); !s) return s;
+                histGroup = true;
+                if (auto s = w.createGroup("/histograms/" + idx); !s) return s;
+                if (auto s = writeHistogram(w, "/histograms/" + idx + "/weight", t.weightHistogram); !s)
+                    return s;
+                if (auto s = writeHistogram(w, "/histograms/" + idx + "/error", t.errorHistogram); !s)
+                    return s;
+            }
+            if (t.quantized) {
+                if (!quantGroup)
+                    if (auto s = w.createGroup("/quantized"); !s) return s;
+                quantGroup = true;
+                const QuantizedTensor& q = *t.quantized;
+                const std::string obj = "/quantized/" + idx;
+                const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(q.data.data()),
+                                                     q.data.size());
+                if (auto s = w.writeU8(obj, bytes, {uint64_t(bytes.size())}); !s) return s;
+                if (auto s = w.setAttribute(obj, "scheme", q.scheme); !s) return s;
+                if (auto s = w.setAttribute(obj, "rows", q.rows); !s) return s;
+                if (auto s = w.setAttribute(obj, "cols", q.cols); !s) return s;
+                const std::pair<const char*, uint64_t> parts[] = {
+                    {"payload", q.bytes.payload},   {"scales", q.bytes.scales},     {"zeros", q.bytes.zeros},
+                    {"codebook", q.bytes.codebook}, {"outliers", q.bytes.outliers}, {"meta", q.bytes.meta}};
+                for (const auto& [name, v] : parts)
+                    if (auto s = w.setAttribute(obj, name, int64_t(v)); !s) return s;
+            }
+        }
+        return w.commit();
+    };
+    return run();
+}
+
+Result<Session> readSessionH5(const std::string& path) {
+    std::lock_guard lock(io::hdf5Mutex());
+    auto read = [&]() -> Result<Session> {
+        if (H5Fis_hdf5(path.c_str()) <= 0) return Error{path + ": cannot be opened as HDF5"};
+        Hid file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+        if (!file.ok()) return Error{path + ": cannot be opened as HDF5"};
+        const Reader r{file.get(), path};
+        if (H5Aexists_by_name(file.get(), "/", "quantscope_session", H5P_DEFAULT) <= 0)
+            return Error{path + ": not a QuantScope session (no quantscope_session attribute on the root)"};
+        return readOpen(r);
+    };
+    std::optional<Result<Session>> result;
+    H5E_BEGIN_TRY {
+        result.emplace(read());
+    }  // libhdf5's own error printing off; its failures become messages
+    H5E_END_TRY;
+    return std::move(*result);
+}
+
+bool isSessionH5(const std::string& path) {
+    std::lock_guard lock(io::hdf5Mutex());
+    bool yes = false;
+    H5E_BEGIN_TRY {
+        if (H5Fis_hdf5(path.c_str()) > 0) {
+            Hid file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+            yes = file.ok() && H5Aexists_by_name(file.get(), "/", "quantscope_session", H5P_DEFAULT) > 0;
+        }
+    }
+    H5E_END_TRY;
+    return yes;
+}
+
+std::string sessionSummaryText(const Session& s) {
+    std::string out = "QuantScope session\n  model         " + s.model + " (" + s.modelFormat +
+                      ")\n  map           " + quantMapToJson(s.map)["rules"].dump() + "\n\n";
+    char line[512];
+    std::snprintf(line, sizeof line, "  %-32s %-12s %12s %12s %10s\n", "tensor", "scheme", "bytes", "rmse",
+                  "sqnr dB");
+    out += line;
+    for (const SessionTensor& t : s.tensors) {
+        std::snprintf(line, sizeof line, "  %-32s %-12s %12lld %12.4g %10.2f%s\n", t.name.c_str(),
+                      t.scheme.c_str(), (long long)t.bytes, t.stats.rmse, t.stats.sqnrDb,
+                      t.quantized ? "  (tensor stored)" : "");
+        out += line;
+    }
+    return out;
+}
+
+}  // namespace qs

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The HDF5 session: a quantization map applied to a model, with what QuantScope measured, in one file that
+// h5py reads and QuantScope re-opens exactly (written with core/io/hdf5_writer: temp name, renamed on
+// success).
+//
+// Layout (n = the model's tensors, in file order; h5py: f["/tensors/rmse"][()] is a float64 array):
+//   /                        attrs quantscope_session = 1 (i64), model (path), model_format ("gguf", ...)
+//   /map                     attr rules_json: the map's rules as QuantScope map JSON (loadQuantMap reads it)
+//   /tensors/name, role, scheme          UTF-8 strings [n]; scheme "keep" when the tensor stays as stored
+//   /tensors/layer, rows, cols, bytes    int64 [n]; layer -1 for none; bytes after the map (0 for a tied
+//   head) /tensors/count                       int64 [n]: elements compared /tensors/mse, rmse,
+//   max_abs_error, sqnr_db, cosine, rel_frobenius, fraction_clipped, fraction_zeroed
+//                                        float64 [n]: core/stats ErrorStats (zero error for kept tensors)
+//   /histograms/<i>/weight, /histograms/<i>/error   int64 [bins] counts of tensor i (only quantized tensors,
+//                                        only when bins > 0); attrs lo, hi (f64), below, above (i64):
+//                                        bin k covers [lo + k*(hi-lo)/bins, lo + (k+1)*(hi-lo)/bins)
+//   /quantized/<i>           uint8 [bytes] tensor i as its scheme packs it (ggml block layout for ggml types:
+//                            scales and codes interleaved per block; RTN/nf4 as their headers describe), only
+//                            with SessionOptions::tensors; attrs scheme, rows, cols (i64) and the byte split
+//                            payload, scales, zeros, codebook, outliers, meta (i64, summing to the size).
+// Sweep results are not part of the session yet (sweeps write their own CSV/HDF5 files).
+// Thread affinity: any thread; the apply runs in the caller's task arena. Errors name the file and object.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/io/checkpoint.h"
+#include "core/jobs/progress.h"
+#include "core/model/model_info.h"
+#include "core/quant/quant_map_resolve.h"
+#include "core/quant/scheme.h"
+#include "core/stats/error_stats.h"
+#include "core/util/result.h"
+
+namespace qs {
+
+struct SessionOptions {
+    int histogramBins = 64;  // per quantized tensor, weights and errors (0: none)
+    bool tensors = false;  // store the packed quantized tensors (the whole quantized model is held in memory)
+    ProgressFn progress;
+};
+
+struct SessionTensor {
+    std::string name, role, scheme;  // scheme "keep" when stored
+    int64_t layer = -1, rows = 0, cols = 0, bytes = 0;
+    ErrorStats stats;  // the derived fields (ErrorStats::sums is not stored)
+    Histogram weightHistogram, errorHistogram;
+    std::optional<QuantizedTensor> quantized;
+};
+
+struct Session {
+    std::string model, modelFormat;
+    QuantMap map;
+    std::vector<SessionTensor> tensors;
+};
+
+// Applies `resolved` (from resolveMap over ckpt.tensors and info) and collects the session.
+Result<Session> buildSession(const Checkpoint& ckpt, const ModelInfo& info, const ResolvedMap& resolved,
+                             const SessionOptions& options = {});
+
+Status writeSessionH5(const std::string& path, const Session& session);
+Result<Session> readSessionH5(const std::string& path);
+
+// True when `path` is an HDF5 file whose root carries quantscope_session (false for anything else).
+bool isSessionH5(const std::string& path);
+
+// One line per tensor (scheme, bytes, RMSE, SQNR) after a header naming the model and the map's rules.
+std::string sessionSummaryText(const Session& session);
+
+}  // namespace qs

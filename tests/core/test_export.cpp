@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// GGUF export (core/export/gguf_export.h) and the map configs (core/export/map_configs.h). References: the
+// bytes the quantizers produce for each (tensor, scheme); stories260K.gguf, made from the same weights by
+// llama.cpp's converter (its tensor names, q/k row order and SentencePiece vocabulary); llama.h's LLAMA_FTYPE
+// numbers; the GPTQModel / HQQ / torchao formats as their documentation gives them.
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "core/export/gguf_export.h"
+#include "core/export/map_configs.h"
+#include "core/export/session_h5.h"
+#include "core/io/checkpoint.h"
+#include "core/model/model_info.h"
+#include "core/quant/quant_map.h"
+#include "core/quant/quant_map_resolve.h"
+#include "core/quant/scheme.h"
+
+// Qt after oneTBB (Qt's `emit` macro clashes with tbb/profiling.h).
+#include <QDir>
+#include <QFileInfo>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "common/assets.h"
+
+namespace {
+
+struct Opened {
+    std::unique_ptr<qs::Checkpoint> ckpt;
+    qs::ModelInfo info;
+};
+
+Opened open(const QString& path) {
+    auto c = qs::openCheckpoint(path.toStdString());
+    if (!c) qFatal("%s", c.message().c_str());
+    Opened o{std::move(*c), {}};
+    o.info = qs::analyzeModel(*o.ckpt);
+    return o;
+}
+
+qs::ResolvedMap resolve(const Opened& o, const std::vector<std::string>& rules) {
+    qs::QuantMap map;
+    for (const auto& r : rules) map.rules.push_back(qs::parseRuleSpec(r).value());
+    return qs::resolveMap(map, o.ckpt->tensors, o.info).value();
+}
+
+std::vector<std::byte> bytesOf(const qs::Checkpoint& c, int i) {
+    auto d = c.data(size_t(i)).value();
+    return {d.bytes.begin(), d.bytes.end()};
+}
+
+}  // namespace
+
+class TestExport : public QObject {
+    Q_OBJECT
+private slots:
+    void exportGguf_everyTensorIsTheQuantizersBytes();
+    void exportGguf_keepsEveryKvWithItsType();
+    void exportGguf_refusesNonGgmlSchemesUnlessFallback();
+    void exportGguf_fromLlama2cAndSafetensorsMatchesLlamaCppConversion();
+    void exportGguf_fromLlama2cVocabularyMatchesLlamaCppConversion();
+    void llamaFileType_followsLlamaCppGuess();
+    void exportGguf_failureLeavesDestinationWhole();
+    void mapConfigs_writeDocumentedFormsAndRefuseTheRest();
+    void sessionH5_roundTripIsExact();
+    void sessionH5_refusesOtherHdf5Files();
+};
+
+// Every tensor read back from the export equals, byte for byte, what the scheme's quantizer gives for the
+// source tensor (or the stored bytes of a kept tensor); the tied head is not stored.
+void TestExport::exportGguf_everyTensorIsTheQuantizersBytes() {
+    QS_REQUIRE_ASSET(src, "models/stories260K-gguf/stories260K.gguf");
+    QTemporaryDir dir;
+    const Opened o = open(src);
+    const auto resolved = resolve(o, {"body=q4_0", "attention=q5_K", "mlp=q8_0", "embedding=q6_K"});
+    const std::string out = dir.filePath("out.gguf").toStdString();
+    auto r = qs::exportGguf(*o.ckpt, o.info, resolved, out);
+    QVERIFY2(r.ok(), r.ok() ? "" : r.message().c_str());
+    const Opened e = open(QString::fromStdString(out));
+    QCOMPARE(e.ckpt->tensors.size(), o.ckpt->tensors.size() - 1);  // output.weight (tied) left out
+    QCOMPARE(e.ckpt->find("output.weight"), -1);
+    std::set<std::string> schemes;
+    for (size_t i = 0; i < o.ckpt->tensors.size(); ++i) {
+        const qs::TensorInfo& t = o.ckpt->tensors[i];
+        if (t.name == "output.weight") continue;
+        const int j = e.ckpt->find(t.name);
+        QVERIFY2(j >= 0, t.name.c_str());
+        QCOMPARE(e.ckpt->tensors[size_t(j)].shape, t.shape);
+        const qs::TensorPlan& p = resolved.tensors[i];
+        std::vector<std::byte> expected;
+        if (p.scheme.empty()) {
+            expected = bytesOf(*o.ckpt, int(i));
+            QCOMPARE(e.ckpt->tensors[size_t(j)].dtype, t.dtype);
+        } else {
+            const auto values = o.ckpt->toFloat(i).value();
+            auto q = qs::findScheme(p.scheme)->quantize(values, p.rows, p.cols, t.name).value();
+            expected = q.data;
+            QCOMPARE(std::string(qs::dtypeInfo(e.ckpt->tensors[size_t(j)].dtype).ggmlName), p.scheme);
+            schemes.insert(p.scheme);
+        }
+        QVERIFY2(bytesOf(*e.ckpt, j) == expected, t.name.c_str());
+    }
+    // The map really mixed types (k-quant fallbacks included): q5_K falls back to q5_1 on 64-value rows.
+    QVERIFY(schemes.count("q8_0") && schemes.count("q5_1") && schemes.size() >= 3);
+}
+
+void TestExport::exportGguf_keepsEveryKvWithItsType() {
+    QS_REQUIRE_ASSET(src, "models/stories260K-gguf/stories260K.gguf");
+    QTemporaryDir dir;
+    const Opened o = open(src);
+    const std::string out = dir.filePath("kv.gguf").toStdString();
+    QVERIFY(qs::exportGguf(*o.ckpt, o.info, resolve(o, {"body=q4_0"}), out).ok());
+    const Opened e = open(QString::fromStdString(out));
+    QVERIFY(o.ckpt->ggufKeys.size() >= 15);
+    for (const auto& k : o.ckpt->ggufKeys) {
+        auto it = std::find_if(e.ckpt->ggufKeys.begin(), e.ckpt->ggufKeys.end(),
+                               [&](const auto& x) { return x.key == k.key; });
+        QVERIFY2(it != e.ckpt->ggufKeys.end(), k.key.c_str());
+        QCOMPARE(it->type, k.type);
+        QCOMPARE(it->arrayType, k.arrayType);
+        QVERIFY2(e.ckpt->metadata[k.key] == o.ckpt->metadata[k.key], k.key.c_str());
+    }
+    // 30 of the 46 tensors are q4_0 (q/k/v/o, gate, up); llama.h: LLAMA_FTYPE_MOSTLY_Q4_0 = 2.
+    QCOMPARE(e.ckpt->metadata["general.file_type"].get<int>(), 2);
+}
+
+void TestExport::exportGguf_refusesNonGgmlSchemesUnlessFallback() {
+    QS_REQUIRE_ASSET(src, "models/stories260K-gguf/stories260K.gguf");
+    QTemporaryDir dir;
+    const Opened o = open(src);
+    const auto resolved = resolve(o, {"body=q8_0", "attention=int4_g32"});
+    const std::string out = dir.filePath("r.gguf").toStdString();
+    auto refused = qs::exportGguf(*o.ckpt, o.info, resolved, out);
+    QVERIFY(!refused.ok());
+    QVERIFY2(refused.message().find("blk.0.attn_q.weight") != std::string::npos &&
+                 refused.message().find("int4_g32") != std::string::npos &&
+                 refused.message().find("--fallback") != std::string::npos,
+             refused.message().c_str());
+    QVERIFY(!std::filesystem::exists(out));
+    qs::GgufExportOptions opt;
+    opt.fallback = "q8_0";
+    auto r = qs::exportGguf(*o.ckpt, o.info, resolved, out, opt);
+    QVERIFY2(r.ok(), r.ok() ? "" : r.message().c_str());
+    const Opened e = open(QString::fromStdString(out));
+    QCOMPARE(e.ckpt->tensors[size_t(e.ckpt->find("blk.3.attn_v.weight"))].dtype, qs::DType::Q8_0);
+    QVERIFY(std::any_of(r->warnings.begin(), r->warnings.end(),
+                        [](const std::string& w) { return w.find("int4_g32") != std::string::npos; }));
+}
+
+// Exporting the llama2.c and Hugging Face encodings of stories260K unquantized gives llama.cpp's own
+// conversion (stories260K.gguf) tensor for tensor: GGUF names, and Hugging Face q/k rows permuted back.
+void TestExport::exportGguf_fromLlama2cAndSafetensorsMatchesLlamaCppConversion() {
+    QS_REQUIRE_ASSET(ref, "models/stories260K-gguf/stories260K.gguf");
+    QS_REQUIRE_ASSET(l2c, "models/stories260K-llama2c/stories260K.bin");
+    QS_REQUIRE_ASSET(hf, "models/stories260K-hf/model.safetensors");
+    const Opened r = open(ref);
+    for (const QString& src : {l2c, QFileInfo(hf).path()}) {
+        QTemporaryDir dir;
+        const Opened o = open(src);
+        const std::string out = dir.filePath("x.gguf").toStdString();
+        auto res = qs::exportGguf(*o.ckpt, o.info, resolve(o, {}), out);
+        QVERIFY2(res.ok(), res.ok() ? "" : res.message().c_str());
+        const Opened e = open(QString::fromStdString(out));
+        QCOMPARE(e.ckpt->tensors.size(), r.ckpt->tensors.size() - 1);
+        for (size_t j = 0; j < e.ckpt->tensors.size(); ++j) {
+            const int k = r.ckpt->find(e.ckpt->tensors[j].name);
+            QVERIFY2(k >= 0, e.ckpt->tensors[j].name.c_str());
+            QVERIFY2(bytesOf(*e.ckpt, int(j)) == bytesOf(*r.ckpt, k), e.ckpt->tensors[j].name.c_str());
+        }
+        for (const char* key :
+             {"llama.embedding_length", "llama.feed_forward_length", "llama.block_count",
+              "llama.attention.head_count", "llama.attention.head_count_kv", "llama.rope.dimension_count"})
+            QVERIFY2(e.ckpt->metadata[key] == r.ckpt->metadata[key], key);
+        QCOMPARE(e.ckpt->metadata["general.file_type"].get<int>(), 0);  // LLAMA_FTYPE_ALL_F32
+    }
+}
+
+// The vocabulary written from llama2.c's tok512.bin and from the SentencePiece tokenizer.model equals the one
+// llama.cpp's converter wrote into stories260K.gguf: pieces (▁ restored), scores and token types.
+void TestExport::exportGguf_fromLlama2cVocabularyMatchesLlamaCppConversion() {
+    QS_REQUIRE_ASSET(ref, "models/stories260K-gguf/stories260K.gguf");
+    QS_REQUIRE_ASSET(l2c, "models/stories260K-llama2c/stories260K.bin");
+    QS_REQUIRE_ASSET(hf, "models/stories260K-hf/tokenizer.model");
+    const Opened r = open(ref);
+    for (const QString& src : {l2c, QFileInfo(hf).path()}) {
+        const Opened o = open(src);
+        auto kvs = qs::ggufExportKvs(*o.ckpt, o.info);
+        QVERIFY2(kvs.ok(), kvs.ok() ? "" : kvs.message().c_str());
+        int matched = 0;
+        for (const auto& kv : *kvs)
+            for (const char* key :
+                 {"tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type",
+                  "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
+                  "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.model"})
+                if (kv.key == key) {
+                    QVERIFY2(kv.value == r.ckpt->metadata[key], (src.toStdString() + ": " + key).c_str());
+                    ++matched;
+                }
+        QCOMPARE(matched, 7);
+    }
+}
+
+void TestExport::llamaFileType_followsLlamaCppGuess() {
+    using qs::DType;
+    QCOMPARE(qs::llamaFileTypeFor({{"a", DType::F32}}), 0u);
+    QCOMPARE(qs::llamaFileTypeFor({{"a", DType::Q4_K}, {"b", DType::Q4_K}, {"c", DType::Q6_K}}),
+             15u);                                              // Q4_K_M
+    QCOMPARE(qs::llamaFileTypeFor({{"a", DType::Q3_K}}), 12u);  // Q3_K_M
+    QCOMPARE(qs::llamaFileTypeFor({{"a", DType::BF16}}), 32u);
+    // A tie in counts: the first type to reach the count in name order wins ("a" < "b").
+    QCOMPARE(qs::llamaFileTypeFor({{"b", DType::Q8_0}, {"a", DType::Q5_0}}), 8u);
+    QCOMPARE(qs::llamaFileTypeFor({{"a", DType::Q8_0}, {"b", DType::Q5_0}}), 7u);
+}
+
+// A failed export (here: cancelled midway) leaves the previous destination byte for byte and no other file.
+void TestExport::exportGguf_failureLeavesDestinationWhole() {
+    QS_REQUIRE_ASSET(src, "models/stories260K-gguf/stories260K.gguf");
+    QTemporaryDir dir;
+    const Opened o = open(src);
+    const std::string out = dir.filePath("old.gguf").toStdString();
+    const std::string old = "previous contents";
+    { std::ofstream(out, std::ios::binary) << old; }
+    qs::GgufExportOptions opt;
+    opt.progress = [](double fraction, std::string_view) { return fraction < 0.5; };
+    auto r = qs::exportGguf(*o.ckpt, o.info, resolve(o, {"body=q8_0"}), out, opt);
+    QVERIFY(!r.ok());
+    QCOMPARE(r.message(), std::string(qs::kCancelledMessage));
+    std::ifstream f(out, std::ios::binary);
+    QCOMPARE(std::string(std::istreambuf_iterator<char>(f), {}), old);
+    QCOMPARE(QDir(dir.path()).entryList(QDir::Files | QDir::Hidden), QStringList{"old.gguf"});
+}
+
+void TestExport::mapConfigs_writeDocumentedFormsAndRefuseTheRest() {
+    QS_REQUIRE_ASSET(src, "models/stories260K-gguf/stories260K.gguf");
+    const Opened o = open(src);
+    // ffn_down rows of 172 take no group of 8 or more: they fall back to f16, an unquantized module.
+    const auto mixed = resolve(o, {"body=int4_g32", "attention=int8_g32_sym"});
+    auto g = qs::mapConfigJson(qs::MapConfigFormat::GptqModel, mixed, o.ckpt->tensors, o.info);
+    QVERIFY2(g.ok(), g.ok() ? "" : g.message().c_str());
+    QCOMPARE((*g)["bits"].get<int>(), 8);  // 20 attention projections vs 10 gate/up
+    QCOMPARE((*g)["group_size"].get<int>(), 32);
+    QCOMPARE((*g)["sym"].get<bool>(), true);
+    QCOMPARE((*g)["quant_method"].get<std::string>(), std::string("gptq"));
+    const auto& dyn = (*g)["dynamic"];
+    QCOMPARE(dyn.size(), size_t(15));  // 10 overrides + 5 kept down_proj
+    QVERIFY(dyn.contains("+:^model\\.layers\\.2\\.mlp\\.up_proj$"));
+    QVERIFY(dyn["+:^model\\.layers\\.2\\.mlp\\.up_proj$"] ==
+            (nlohmann::json{{"bits", 4}, {"group_size", 32}, {"sym", false}}));
+    QVERIFY(dyn["-:^model\\.layers\\.4\\.mlp\\.down_proj$"] == nlohmann::json::object());
+
+    auto h = qs::mapConfigJson(qs::MapConfigFormat::Hqq, resolve(o, {"body=int4_g32", "attention=int2_g16"}),
+                               o.ckpt->tensors, o.info);
+    QVERIFY2(h.ok(), h.ok() ? "" : h.message().c_str());
+    QVERIFY((*h)["dynamic_config"]["self_attn.v_proj"] == (nlohmann::json{{"nbits", 2}, {"group_size", 16}}));
+    QVERIFY((*h)["dynamic_config"]["mlp.gate_proj"] == (nlohmann::json{{"nbits", 4}, {"group_size", 32}}));
+    QVERIFY((*h)["skip_modules"] == (nlohmann::json{"mlp.down_proj", "lm_head"}));
+
+    auto t = qs::mapConfigJson(qs::MapConfigFormat::Torchao,
+                               resolve(o, {"mlp=int4_g32", "attention=int8_sym"}), o.ckpt->tensors, o.info);
+    QVERIFY2(t.ok(), t.ok() ? "" : t.message().c_str());
+    const auto& fqn = (*t)["_data"]["fqn_to_config"];
+    QCOMPARE((*t)["_type"].get<std::string>(), std::string("FqnToConfig"));
+    QCOMPARE(fqn["model.layers.1.mlp.gate_proj"]["_type"].get<std::string>(),
+             std::string("Int4WeightOnlyConfig"));
+    QCOMPARE(fqn["model.layers.1.mlp.gate_proj"]["_data"]["group_size"].get<int>(), 32);
+    QCOMPARE(fqn["model.layers.0.self_attn.o_proj"]["_type"].get<std::string>(),
+             std::string("Int8WeightOnlyConfig"));
+    QVERIFY(fqn["model.layers.0.mlp.down_proj"].is_null());
+
+    // What a target cannot express is refused by name.
+    struct Case {
+        qs::MapConfigFormat format;
+        const char* rule;
+        const char* inMessage;
+    };
+    for (const Case& c : {Case{qs::MapConfigFormat::Hqq, "attention=q8_0", "q8_0"},
+                          Case{qs::MapConfigFormat::Hqq, "attention=int4_g32_sym", "int4_g32_sym"},
+                          Case{qs::MapConfigFormat::GptqModel, "mlp=nf4", "nf4"},
+                          Case{qs::MapConfigFormat::GptqModel, "embedding=int8", "embedding"},
+                          Case{qs::MapConfigFormat::Torchao, "attention=int3_g32", "int3_g32"}}) {
+        auto r = qs::mapConfigJson(c.format, resolve(o, {"body=int4_g32", c.rule}), o.ckpt->tensors, o.info);
+        QVERIFY2(!r.ok(), c.rule);
+        QVERIFY2(r.message().find(c.inMessage) != std::string::npos, r.message().c_str());
+    }
+}
+
+// Written and read back: the map, every statistic bit for bit, the histograms and the packed tensors (which
+// are the quantizer's bytes).
+void TestExport::sessionH5_roundTripIsExact() {
+    QS_REQUIRE_ASSET(src, "models/stories260K-gguf/stories260K.gguf");
+    QTemporaryDir dir;
+    const Opened o = open(src);
+    const auto resolved = resolve(o, {"body=q4_K", "mlp=int4_g32", "embedding=nf4"});
+    qs::SessionOptions opt;
+    opt.histogramBins = 32;
+    opt.tensors = true;
+    auto built = qs::buildSession(*o.ckpt, o.info, resolved, opt);
+    QVERIFY2(built.ok(), built.ok() ? "" : built.message().c_str());
+    const std::string path = dir.filePath("s.h5").toStdString();
+    auto w = qs::writeSessionH5(path, *built);
+    QVERIFY2(w.ok(), w.message().c_str());
+    QVERIFY(qs::isSessionH5(path));
+    auto back = qs::readSessionH5(path);
+    QVERIFY2(back.ok(), back.ok() ? "" : back.message().c_str());
+    QVERIFY(qs::quantMapToJson(back->map) == qs::quantMapToJson(resolved.map));
+    QCOMPARE(back->model, o.ckpt->path);
+    QCOMPARE(back->tensors.size(), o.ckpt->tensors.size());
+    int stored = 0;
+    for (size_t i = 0; i < back->tensors.size(); ++i) {
+        const qs::SessionTensor& a = built->tensors[i];
+        const qs::SessionTensor& b = back->tensors[i];
+        QCOMPARE(b.name, o.ckpt->tensors[i].name);
+        QCOMPARE(b.scheme, a.scheme);
+        QCOMPARE(b.bytes, a.bytes);
+        QCOMPARE(b.layer, a.layer);
+        QCOMPARE(b.stats.count, a.stats.count);
+        for (double qs::ErrorStats::*f :
+             {&qs::ErrorStats::mse, &qs::ErrorStats::rmse, &qs::ErrorStats::maxAbsError,
+              &qs::ErrorStats::sqnrDb, &qs::ErrorStats::cosine, &qs::ErrorStats::relFrobenius,
+              &qs::ErrorStats::fractionClipped, &qs::ErrorStats::fractionZeroed})
+            QVERIFY2(std::memcmp(&(b.stats.*f), &(a.stats.*f), sizeof(double)) == 0, b.name.c_str());
+        QVERIFY(b.weightHistogram.counts == a.weightHistogram.counts &&
+                b.errorHistogram.counts == a.errorHistogram.counts);
+        QCOMPARE(b.weightHistogram.lo, a.weightHistogram.lo);
+        QCOMPARE(b.errorHistogram.hi, a.errorHistogram.hi);
+        QCOMPARE(b.quantized.has_value(), resolved.tensors[i].quantized());
+        if (!b.quantized) continue;
+        ++stored;
+        QCOMPARE(b.weightHistogram.bins(), 32);
+        const qs::TensorPlan& p = resolved.tensors[i];
+        auto q =
+            qs::findScheme(p.scheme)->quantize(o.ckpt->toFloat(i).value(), p.rows, p.cols, b.name).value();
+        QVERIFY2(b.quantized->data == q.data, b.name.c_str());
+        QCOMPARE(b.quantized->scheme, q.scheme);
+        QCOMPARE(b.quantized->bytes.total(), q.bytes.total());
+        QCOMPARE(b.quantized->bytes.scales, q.bytes.scales);
+        QVERIFY(b.stats.rmse > 0);
+    }
+    QCOMPARE(stored, 36);  // 20 attention + 15 mlp (down: int4_g32 falls back to f16) + the embedding
+}
+
+void TestExport::sessionH5_refusesOtherHdf5Files() {
+    QS_REQUIRE_ASSET(keras, "models/keras-h5-lstm/lstm.h5");
+    QVERIFY(!qs::isSessionH5(keras.toStdString()));
+    auto r = qs::readSessionH5(keras.toStdString());
+    QVERIFY(!r.ok());
+    QVERIFY2(r.message().find("not a QuantScope session") != std::string::npos, r.message().c_str());
+    QVERIFY(!qs::readSessionH5("/nonexistent.h5").ok());
+}
+
+QTEST_GUILESS_MAIN(TestExport)
+#include "test_export.moc"
