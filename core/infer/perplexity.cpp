@@ -145,6 +145,14 @@ public:
         ++m_tokens;
     }
 
+    // The model alone, with the arithmetic of a compared position (log-softmax in double), so its NLL sum is
+    // bit-identical to the one a run with a reference accumulates.
+    void addAsCompared(const float* row, int target) {
+        logSoftmax(row, m_vocab, m_lq);
+        m_nll -= m_lq[size_t(target)];
+        ++m_tokens;
+    }
+
     Status finish(PerplexityResult& r, bool compared) const {
         r.tokens = m_tokens;
         if (r.tokens == 0) return Error{"no token was scored"};
@@ -273,6 +281,18 @@ Result<ReferenceScores> computeReferenceScores(Transformer& reference, std::vect
     return out;
 }
 
+ReferenceScores windowsOnlyScores(std::vector<EvalWindow> windows, const PerplexityOptions& o, int vocab,
+                                  std::vector<std::string> warnings) {
+    ReferenceScores out;
+    out.protocol = std::string(pplProtocolName(o.protocol));
+    out.context = o.context;
+    out.vocab = vocab;
+    out.windows = std::move(windows);
+    out.warnings = std::move(warnings);
+    out.withLogits = false;
+    return out;
+}
+
 Result<PerplexityResult> evaluatePerplexity(Transformer& model, const ReferenceScores& ref, const ProgressFn& progress) {
     const auto t0 = std::chrono::steady_clock::now();
     PerplexityResult r;
@@ -299,12 +319,16 @@ Result<PerplexityResult> evaluatePerplexity(Transformer& model, const ReferenceS
         logits.resize(len * size_t(vocab));
         model.reset();
         if (auto s = model.evaluate(w.tokens, logits, true); !s) return s.error();
-        for (size_t j = size_t(w.firstScored); j + 1 < len; ++j, ++refRow)
-            scorer.add(logits.data() + j * size_t(vocab), ref.logits.data() + refRow * size_t(vocab), w.tokens[j + 1]);
+        for (size_t j = size_t(w.firstScored); j + 1 < len; ++j, ++refRow) {
+            if (ref.withLogits)
+                scorer.add(logits.data() + j * size_t(vocab), ref.logits.data() + refRow * size_t(vocab), w.tokens[j + 1]);
+            else
+                scorer.addAsCompared(logits.data() + j * size_t(vocab), w.tokens[j + 1]);
+        }
         ++r.windows;
     }
-    QS_CHECK(refRow * size_t(vocab) == ref.logits.size(), "reference scores do not match their windows");
-    if (auto s = scorer.finish(r, true); !s) return s.error();
+    QS_CHECK(!ref.withLogits || refRow * size_t(vocab) == ref.logits.size(), "reference scores do not match their windows");
+    if (auto s = scorer.finish(r, ref.withLogits); !s) return s.error();
     sink.report(1.0, "done");
     r.seconds = secondsSince(t0);
     return r;

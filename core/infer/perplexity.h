@@ -81,8 +81,11 @@ struct ReferenceScores {
     int context = 0;
     int vocab = 0;
     std::vector<EvalWindow> windows;
-    std::vector<float> logits;          // [scored positions in window order, vocab]
+    std::vector<float> logits;          // [scored positions in window order, vocab]; empty when !withLogits
     std::vector<std::string> warnings;  // from building the windows
+    // false: the windows only (no reference model, no memory): evaluatePerplexity then gives ppl only, computed
+    // exactly as in a compared run (log-softmax in double), so it equals the ppl of `ppl --map` bit for bit.
+    bool withLogits = true;
 
     static int64_t scoredPositions(const std::vector<EvalWindow>& windows);
     static uint64_t bytesFor(const std::vector<EvalWindow>& windows, int vocab);
@@ -94,7 +97,12 @@ Result<ReferenceScores> computeReferenceScores(Transformer& reference, std::vect
                                                const PerplexityOptions& options, std::vector<std::string> warnings,
                                                const ProgressFn& progress = {});
 
-// Evaluates `model` on the reference's windows and compares it with the stored reference logits.
+// The windows of a ReferenceScores without logits (withLogits false).
+ReferenceScores windowsOnlyScores(std::vector<EvalWindow> windows, const PerplexityOptions& options, int vocab,
+                                  std::vector<std::string> warnings);
+
+// Evaluates `model` on the reference's windows and compares it with the stored reference logits (when
+// reference.withLogits; otherwise ppl only, see ReferenceScores::withLogits).
 Result<PerplexityResult> evaluatePerplexity(Transformer& model, const ReferenceScores& reference,
                                             const ProgressFn& progress = {});
 

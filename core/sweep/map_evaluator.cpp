@@ -55,15 +55,14 @@ Result<std::unique_ptr<MapEvaluator>> MapEvaluator::create(const Checkpoint& ckp
     if (!info.runnable) return Error{ckpt.path + ": " + what + " runs the model, which is not runnable: " + info.runnableReason};
     if (!tokenizer || !unquantized) return Error{ckpt.path + ": " + what + " needs the model's tokenizer and weights"};
     if (o.text.empty()) return Error{what + " needs a text (--text FILE)"};
-    e->m_tokenizer = tokenizer;
     e->m_unquantized = std::move(unquantized);
     auto windows = buildEvalWindows(*tokenizer, o.text, o.perplexity, e->m_windowWarnings);
     if (!windows) return windows.error();
+    const int vocab = e->m_unquantized->config.vocab;
     if (o.measure == SweepMeasure::Ppl) {
-        e->m_windows = std::move(*windows);
+        e->m_reference = windowsOnlyScores(std::move(*windows), o.perplexity, vocab, e->m_windowWarnings);
         return e;
     }
-    const int vocab = e->m_unquantized->config.vocab;
     const uint64_t need = ReferenceScores::bytesFor(*windows, vocab);
     const MachineMemory machine = machineMemory();
     const uint64_t have = std::min(machine.available, machine.addressSpace);
@@ -140,8 +139,7 @@ Result<PerplexityResult> MapEvaluator::runEngine(const std::vector<Key>& keys, P
     if (!weights) return weights.error();
     Transformer model(*weights, m_options.arena);
     ProgressFn windows = [&](double f, std::string_view stage) { return sink.report(0.35 + 0.65 * f, stage); };
-    Result<PerplexityResult> r = m_reference ? evaluatePerplexity(model, *m_reference, windows)
-                                             : evaluatePerplexity(model, *m_tokenizer, m_options.text, m_options.perplexity, windows);
+    Result<PerplexityResult> r = evaluatePerplexity(model, *m_reference, windows);
     if (!r && sink.cancelled()) return cancelled();
     if (r && !plan->warning.empty()) r->warnings.push_back(plan->warning);
     return r;

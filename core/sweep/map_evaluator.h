@@ -8,7 +8,8 @@
 //   rmse, sqnr   over all quantized weights of the model (a tied pair once): RMSE = sqrt(sum e^2 / n),
 //                SQNR = 10 log10(sum w^2 / sum e^2), from the per-tensor error sums merged in tensor order,
 //                exactly the `quantize` command's total. No engine. 0 / +inf when nothing is quantized.
-//   ppl          (measure ppl or kld) perplexity of the quantized model on the text/protocol/context/windows.
+//   ppl          (measure ppl or kld) perplexity of the quantized model on the text/protocol/context/windows,
+//                computed as `ppl --map` computes it (log-softmax in double), equal bit for bit.
 //   kld, kld_max, top1  (measure kld) against the unquantized model on the same windows
 //                (core/infer/perplexity.h): the same numbers as `quantscope-cli ppl MODEL --map M` with the same
 //                text and options (same windows, same scoring code, the engine's weights loaded the same way).
@@ -90,6 +91,7 @@ public:
     Result<PointMeasure> measure(const QuantMap& map, const ProgressFn& progress = {});
 
     const MapEvaluatorOptions& options() const { return m_options; }
+    // The windows and, for measure kld, the reference logits (null for weight-error).
     const ReferenceScores* reference() const { return m_reference ? &*m_reference : nullptr; }
     size_t cachedErrorSums() const { return m_errorCache.size(); }
     uint64_t cachedTensorBytes() const { return m_tensorCacheBytes; }
@@ -104,11 +106,9 @@ private:
     const Checkpoint& m_ckpt;
     const ModelInfo& m_info;
     MapEvaluatorOptions m_options;
-    const Tokenizer* m_tokenizer = nullptr;
     std::shared_ptr<const ModelWeights> m_unquantized;
-    std::vector<EvalWindow> m_windows;        // measure ppl
     std::vector<std::string> m_windowWarnings;
-    std::optional<ReferenceScores> m_reference;  // measure kld
+    std::optional<ReferenceScores> m_reference;  // ppl: the windows only; kld: with the reference logits
     std::map<Key, ErrorSums> m_errorCache;
     std::map<Key, std::shared_ptr<const QuantizedTensor>> m_tensorCache;
     std::map<Key, std::shared_ptr<const QuantizedTensor>> m_pointTensors;  // beyond the cap, this point only

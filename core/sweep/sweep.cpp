@@ -187,8 +187,9 @@ Result<SweepFile> readSweepFile(const std::string& path) {
     if (text.compare(0, kMagic.size(), kMagic) != 0 || end1 == std::string::npos)
         return Error{path + ": not a QuantScope sweep file (line 1 must start with '" + std::string(kMagic) + "')"};
     f.header = nlohmann::json::parse(text.substr(kMagic.size(), end1 - kMagic.size()), nullptr, false);
-    if (f.header.is_discarded() || !f.header.is_object() || !f.header.contains("spec") || !f.header.contains("shard") ||
-        f.header.value("version", 0) != kSweepFileVersion)
+    if (f.header.is_discarded() || !f.header.is_object() || !f.header.contains("spec") || !f.header["spec"].is_object() ||
+        !f.header.contains("shard") || !f.header["shard"].is_string() || !f.header.contains("version") ||
+        !f.header["version"].is_number_integer() || f.header["version"].get<int64_t>() != kSweepFileVersion)
         return Error{path + ": line 1: the sweep header is not valid JSON of version " + std::to_string(kSweepFileVersion)};
     const size_t end2 = text.find('\n', end1 + 1);
     if (end2 == std::string::npos) return Error{path + ": line 2 (the column names) is missing or truncated"};

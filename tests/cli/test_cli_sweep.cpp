@@ -67,7 +67,18 @@ private slots:
         const QStringList common = {"sweep", model, "--groups", "attention,mlp", "--bits", "2,3,4,8", "--threads", "2"};
         auto full = runCli(common + QStringList{"--out", dir.filePath("full.csv")});
         QVERIFY2(full.exitCode == 0, full.err.constData());
-        QCOMPARE(rowsOf(dir.filePath("full.csv")).size(), 16);
+        const auto rows = rowsOf(dir.filePath("full.csv"));
+        QCOMPARE(rows.size(), 16);
+        // More bits never cost more error (noise band zero): with mlp fixed, rmse falls strictly as attention
+        // goes 2 -> 3 -> 4 -> 8 bits (rows 4a+m, odometer order, mlp fastest), and the bytes rise.
+        for (int mlp = 0; mlp < 4; ++mlp)
+            for (int a = 1; a < 4; ++a) {
+                const QStringList& lo = rows[4 * (a - 1) + mlp];
+                const QStringList& hi = rows[4 * a + mlp];
+                QCOMPARE(hi[3], lo[3]);
+                QVERIFY2(hi[6].toDouble() < lo[6].toDouble(), qPrintable(hi.join(',') + " vs " + lo.join(',')));
+                QVERIFY(hi[4].toLongLong() > lo[4].toLongLong());
+            }
         QStringList shards;
         for (int i = 0; i < 3; ++i) {
             shards << dir.filePath(QString("s%1.csv").arg(i));

@@ -189,7 +189,8 @@ private slots:
     }
 
     // Each ppl/kld point equals a live evaluatePerplexity of the same quantized model against the unquantized one
-    // (the `ppl --map` code path), exactly; the reference is computed once.
+    // (the `ppl --map` code path), exactly; the reference is computed once. Measure ppl keeps no reference and
+    // still gives the same ppl bit for bit.
     void kld_pointEqualsLiveRun() {
         QS_REQUIRE_ASSET(path, "models/stories260K-gguf/stories260K.gguf");
         QS_REQUIRE_ASSET(textPath, "data/tinystories/tinystories_sample.txt");
@@ -205,7 +206,12 @@ private slots:
         auto ev = MapEvaluator::create(*m.checkpoint, m.info, m.tokenizer.get(), m.weights, o);
         QVERIFY2(ev.ok(), ev ? "" : ev.message().c_str());
         QCOMPARE((*ev)->reference()->logits.size(), size_t(3 * 63 * 512));
-        for (const std::string& s : {"q4_0", "int3_g64", "q2_K"}) {
+        MapEvaluatorOptions po = o;
+        po.measure = SweepMeasure::Ppl;
+        auto pplOnly = MapEvaluator::create(*m.checkpoint, m.info, m.tokenizer.get(), m.weights, po);
+        QVERIFY(pplOnly.ok());
+        QVERIFY((*pplOnly)->reference()->logits.empty());
+        for (const char* s : {"q4_0", "int3_g64", "q2_K"}) {
             const QuantMap map = pointMap(m.info, {"body", "embedding"}, {s, "q8_0"});
             auto p = (*ev)->measure(map);
             QVERIFY2(p.ok(), p ? "" : p.message().c_str());
@@ -222,6 +228,9 @@ private slots:
             QCOMPARE(p->kldMax, live->kldMax);
             QCOMPARE(p->top1, live->top1);
             QCOMPARE(p->tokens, live->tokens);
+            auto pp = (*pplOnly)->measure(map);  // measure ppl: no reference kept, the same ppl bit for bit
+            QVERIFY(pp.ok() && pp->hasPpl && !pp->hasKld);
+            QCOMPARE(pp->ppl, live->ppl);
             QVERIFY(p->kld > 0);
         }
     }

@@ -152,6 +152,23 @@ private slots:
         auto notSweep = readSweepFile(dir.filePath("bad.csv").toStdString());
         QVERIFY(!notSweep.ok());
         QVERIFY2(notSweep.message().find("not a QuantScope sweep file") != std::string::npos, notSweep.message().c_str());
+        for (const char* header : {"# quantscope-sweep {\"version\":1,\"spec\":{},\"shard\":3}\n",
+                                   "# quantscope-sweep {\"version\":\"1\",\"spec\":{},\"shard\":\"0/1\"}\n",
+                                   "# quantscope-sweep [1,2]\n", "# quantscope-sweep {\"version\":1,\"spec\":"}) {
+            QVERIFY(bad.open(QIODevice::WriteOnly | QIODevice::Truncate));
+            bad.write(QByteArray(header) + "point,bytes\n0,1\n");
+            bad.close();
+            auto r = readSweepFile(dir.filePath("bad.csv").toStdString());
+            QVERIFY2(!r.ok(), header);
+            QVERIFY2(r.message().find("line 1") != std::string::npos || r.message().find("not a QuantScope") != std::string::npos,
+                     r.message().c_str());
+        }
+        QVERIFY(bad.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        bad.write(readBytes(out).left(readBytes(out).indexOf('\n') + 1) + "point,bytes\n0,1\n0,2\n1\n");
+        bad.close();
+        auto twice = readSweepFile(dir.filePath("bad.csv").toStdString());
+        QVERIFY(!twice.ok());
+        QVERIFY2(twice.message().find("line 4: point 0 is stored twice") != std::string::npos, twice.message().c_str());
     }
 
     void shards_mergedEqualUnsharded() {
