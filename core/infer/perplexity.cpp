@@ -7,6 +7,7 @@
 
 #include "core/infer/kernels.h"
 #include "core/infer/sampler.h"
+#include "core/util/check.h"
 
 namespace qs {
 
@@ -117,6 +118,72 @@ Result<std::vector<EvalWindow>> buildEvalWindows(const Tokenizer& tok, std::stri
     return windows;
 }
 
+namespace {
+
+// The scoring arithmetic shared by both evaluatePerplexity overloads, so a precomputed reference gives exactly
+// the numbers of a live one: the same per-position code and the same summation order.
+class Scorer {
+public:
+    explicit Scorer(int vocab) : m_vocab(vocab) {}
+
+    // row: the model's logits predicting `target`; refRow: the reference's at the same position, or null.
+    void add(const float* row, const float* refRow, int target) {
+        if (!refRow) {
+            m_nll -= kernels::logSoftmaxAt(row, m_vocab, target);
+        } else {
+            logSoftmax(row, m_vocab, m_lq);
+            logSoftmax(refRow, m_vocab, m_lp);
+            m_nll -= m_lq[size_t(target)];
+            m_refNll -= m_lp[size_t(target)];
+            double k = 0;
+            for (int v = 0; v < m_vocab; ++v) k += std::exp(m_lp[size_t(v)]) * (m_lp[size_t(v)] - m_lq[size_t(v)]);
+            k = std::max(k, 0.0);  // rounding can leave a tiny negative value for identical rows
+            m_kld += k;
+            m_kldMax = std::max(m_kldMax, k);
+            m_agree += Sampler::argmax({row, size_t(m_vocab)}) == Sampler::argmax({refRow, size_t(m_vocab)});
+        }
+        ++m_tokens;
+    }
+
+    Status finish(PerplexityResult& r, bool compared) const {
+        r.tokens = m_tokens;
+        if (r.tokens == 0) return Error{"no token was scored"};
+        r.nll = m_nll / double(r.tokens);
+        r.ppl = std::exp(r.nll);
+        if (compared) {
+            r.compared = true;
+            r.kld = m_kld / double(r.tokens);
+            r.kldMax = m_kldMax;
+            r.top1 = double(m_agree) / double(r.tokens);
+            r.referenceNll = m_refNll / double(r.tokens);
+            r.referencePpl = std::exp(r.referenceNll);
+        }
+        return {};
+    }
+
+private:
+    int m_vocab;
+    std::vector<double> m_lp, m_lq;
+    double m_nll = 0, m_refNll = 0, m_kld = 0, m_kldMax = 0;
+    int64_t m_agree = 0, m_tokens = 0;
+};
+
+size_t longestWindow(const std::vector<EvalWindow>& windows) {
+    size_t longest = 0;
+    for (const auto& w : windows) longest = std::max(longest, w.tokens.size());
+    return longest;
+}
+
+std::string windowStage(size_t wi, size_t count) {
+    return "window " + std::to_string(wi + 1) + " of " + std::to_string(count);
+}
+
+double secondsSince(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
 Result<PerplexityResult> evaluatePerplexity(Transformer& model, const Tokenizer& tok, std::string_view text,
                                             const PerplexityOptions& o, const ProgressFn& progress, Transformer* reference) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -132,18 +199,15 @@ Result<PerplexityResult> evaluatePerplexity(Transformer& model, const Tokenizer&
     if (reference && reference->config().vocab != vocab)
         return Error{"the reference model's vocabulary (" + std::to_string(reference->config().vocab) +
                      ") differs from the model's (" + std::to_string(vocab) + ")"};
-    size_t longest = 0;
-    for (const auto& w : windows) longest = std::max(longest, w.tokens.size());
+    const size_t longest = longestWindow(windows);
     if (longest > size_t(model.context()) || (reference && longest > size_t(reference->context())))
         return Error{"windows of " + std::to_string(longest) + " tokens exceed the model's context of " +
                      std::to_string(std::min(model.context(), reference ? reference->context() : model.context()))};
 
     std::vector<float> logits, refLogits;
-    std::vector<double> lp, lq;
-    double nll = 0, refNll = 0, kld = 0;
-    int64_t agree = 0;
+    Scorer scorer(vocab);
     for (size_t wi = 0; wi < windows.size(); ++wi) {
-        if (!sink.report(double(wi) / double(windows.size()), "window " + std::to_string(wi + 1) + " of " + std::to_string(windows.size())))
+        if (!sink.report(double(wi) / double(windows.size()), windowStage(wi, windows.size())))
             return Error{std::string(kCancelledMessage)};
         const EvalWindow& w = windows[wi];
         const size_t len = w.tokens.size();
@@ -155,40 +219,94 @@ Result<PerplexityResult> evaluatePerplexity(Transformer& model, const Tokenizer&
             reference->reset();
             if (auto s = reference->evaluate(w.tokens, refLogits, true); !s) return s.error();
         }
-        for (size_t j = size_t(w.firstScored); j + 1 < len; ++j) {
-            const float* row = logits.data() + j * size_t(vocab);
-            const int target = w.tokens[j + 1];
-            if (!reference) {
-                nll -= kernels::logSoftmaxAt(row, vocab, target);
-            } else {
-                const float* refRow = refLogits.data() + j * size_t(vocab);
-                logSoftmax(row, vocab, lq);
-                logSoftmax(refRow, vocab, lp);
-                nll -= lq[size_t(target)];
-                refNll -= lp[size_t(target)];
-                double k = 0;
-                for (int v = 0; v < vocab; ++v) k += std::exp(lp[size_t(v)]) * (lp[size_t(v)] - lq[size_t(v)]);
-                k = std::max(k, 0.0);  // rounding can leave a tiny negative value for identical rows
-                kld += k;
-                r.kldMax = std::max(r.kldMax, k);
-                agree += Sampler::argmax({row, size_t(vocab)}) == Sampler::argmax({refRow, size_t(vocab)});
-            }
-            ++r.tokens;
-        }
+        for (size_t j = size_t(w.firstScored); j + 1 < len; ++j)
+            scorer.add(logits.data() + j * size_t(vocab), reference ? refLogits.data() + j * size_t(vocab) : nullptr,
+                       w.tokens[j + 1]);
         ++r.windows;
     }
-    if (r.tokens == 0) return Error{"no token was scored"};
-    r.nll = nll / double(r.tokens);
-    r.ppl = std::exp(r.nll);
-    if (reference) {
-        r.compared = true;
-        r.kld = kld / double(r.tokens);
-        r.top1 = double(agree) / double(r.tokens);
-        r.referenceNll = refNll / double(r.tokens);
-        r.referencePpl = std::exp(r.referenceNll);
-    }
+    if (auto s = scorer.finish(r, reference != nullptr); !s) return s.error();
     sink.report(1.0, "done");
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    r.seconds = secondsSince(t0);
+    return r;
+}
+
+int64_t ReferenceScores::scoredPositions(const std::vector<EvalWindow>& windows) {
+    int64_t n = 0;
+    for (const auto& w : windows)
+        if (w.tokens.size() > size_t(w.firstScored) + 1) n += int64_t(w.tokens.size()) - 1 - w.firstScored;
+    return n;
+}
+
+uint64_t ReferenceScores::bytesFor(const std::vector<EvalWindow>& windows, int vocab) {
+    return uint64_t(scoredPositions(windows)) * uint64_t(std::max(vocab, 0)) * sizeof(float);
+}
+
+Result<ReferenceScores> computeReferenceScores(Transformer& reference, std::vector<EvalWindow> windows,
+                                               const PerplexityOptions& o, std::vector<std::string> warnings,
+                                               const ProgressFn& progress) {
+    ReferenceScores out;
+    out.protocol = std::string(pplProtocolName(o.protocol));
+    out.context = o.context;
+    out.vocab = reference.config().vocab;
+    out.warnings = std::move(warnings);
+    const size_t longest = longestWindow(windows);
+    if (longest > size_t(reference.context()))
+        return Error{"windows of " + std::to_string(longest) + " tokens exceed the model's context of " +
+                     std::to_string(reference.context())};
+    const size_t vocab = size_t(out.vocab);
+    out.logits.reserve(size_t(ReferenceScores::scoredPositions(windows)) * vocab);
+    ProgressSink sink(progress);
+    std::vector<float> logits;
+    for (size_t wi = 0; wi < windows.size(); ++wi) {
+        if (!sink.report(double(wi) / double(windows.size()), "reference " + windowStage(wi, windows.size())))
+            return Error{std::string(kCancelledMessage)};
+        const EvalWindow& w = windows[wi];
+        logits.resize(w.tokens.size() * vocab);
+        reference.reset();
+        if (auto s = reference.evaluate(w.tokens, logits, true); !s) return s.error();
+        for (size_t j = size_t(w.firstScored); j + 1 < w.tokens.size(); ++j)
+            out.logits.insert(out.logits.end(), logits.begin() + std::ptrdiff_t(j * vocab),
+                              logits.begin() + std::ptrdiff_t((j + 1) * vocab));
+    }
+    out.windows = std::move(windows);
+    sink.report(1.0, "done");
+    return out;
+}
+
+Result<PerplexityResult> evaluatePerplexity(Transformer& model, const ReferenceScores& ref, const ProgressFn& progress) {
+    const auto t0 = std::chrono::steady_clock::now();
+    PerplexityResult r;
+    r.protocol = ref.protocol;
+    r.context = ref.context;
+    r.warnings = ref.warnings;
+    const int vocab = model.config().vocab;
+    if (ref.vocab != vocab)
+        return Error{"the reference model's vocabulary (" + std::to_string(ref.vocab) + ") differs from the model's (" +
+                     std::to_string(vocab) + ")"};
+    const size_t longest = longestWindow(ref.windows);
+    if (longest > size_t(model.context()))
+        return Error{"windows of " + std::to_string(longest) + " tokens exceed the model's context of " +
+                     std::to_string(model.context())};
+    ProgressSink sink(progress);
+    std::vector<float> logits;
+    Scorer scorer(vocab);
+    size_t refRow = 0;
+    for (size_t wi = 0; wi < ref.windows.size(); ++wi) {
+        if (!sink.report(double(wi) / double(ref.windows.size()), windowStage(wi, ref.windows.size())))
+            return Error{std::string(kCancelledMessage)};
+        const EvalWindow& w = ref.windows[wi];
+        const size_t len = w.tokens.size();
+        logits.resize(len * size_t(vocab));
+        model.reset();
+        if (auto s = model.evaluate(w.tokens, logits, true); !s) return s.error();
+        for (size_t j = size_t(w.firstScored); j + 1 < len; ++j, ++refRow)
+            scorer.add(logits.data() + j * size_t(vocab), ref.logits.data() + refRow * size_t(vocab), w.tokens[j + 1]);
+        ++r.windows;
+    }
+    QS_CHECK(refRow * size_t(vocab) == ref.logits.size(), "reference scores do not match their windows");
+    if (auto s = scorer.finish(r, true); !s) return s.error();
+    sink.report(1.0, "done");
+    r.seconds = secondsSince(t0);
     return r;
 }
 

@@ -65,9 +65,37 @@ struct PerplexityResult {
 };
 
 // Evaluates `model` (and `reference`, when given, on exactly the same windows). The windows must fit the
-// models' contexts. Both transformers are reset before use.
+// models' contexts. Both transformers are reset before use. The reference runs window by window beside the
+// model (memory: one window of logits each); for many models against one reference see ReferenceScores.
 Result<PerplexityResult> evaluatePerplexity(Transformer& model, const Tokenizer& tokenizer, std::string_view text,
                                             const PerplexityOptions& options, const ProgressFn& progress = {},
                                             Transformer* reference = nullptr);
+
+// The reference (unquantized) model's logits at every scored position of a set of windows, computed once and
+// reused for any number of models (a sweep): evaluatePerplexity against it gives exactly the numbers of the
+// overload above with the same reference (same scoring code, same summation order).
+// Memory: bytesFor() = 4 x vocab x scored positions (floats; e.g. vocab 32000, 4 llamacpp windows of 256:
+// 4 x 127 positions -> 65 MB). Raw logits are kept, not log-probabilities, so KL and argmax see the same rows.
+struct ReferenceScores {
+    std::string protocol;
+    int context = 0;
+    int vocab = 0;
+    std::vector<EvalWindow> windows;
+    std::vector<float> logits;          // [scored positions in window order, vocab]
+    std::vector<std::string> warnings;  // from building the windows
+
+    static int64_t scoredPositions(const std::vector<EvalWindow>& windows);
+    static uint64_t bytesFor(const std::vector<EvalWindow>& windows, int vocab);
+};
+
+// Runs `reference` over `windows` (built by buildEvalWindows with `options`). Fails when a window exceeds the
+// model's context, on a bad token, or with kCancelledMessage.
+Result<ReferenceScores> computeReferenceScores(Transformer& reference, std::vector<EvalWindow> windows,
+                                               const PerplexityOptions& options, std::vector<std::string> warnings,
+                                               const ProgressFn& progress = {});
+
+// Evaluates `model` on the reference's windows and compares it with the stored reference logits.
+Result<PerplexityResult> evaluatePerplexity(Transformer& model, const ReferenceScores& reference,
+                                            const ProgressFn& progress = {});
 
 }  // namespace qs

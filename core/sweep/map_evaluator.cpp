@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "core/sweep/map_evaluator.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "core/infer/memory_plan.h"
+#include "core/infer/transformer.h"
+#include "core/quant/apply_map.h"
+#include "core/quant/footprint_after.h"
+#include "core/quant/quant_map_resolve.h"
+#include "core/quant/quantize_parallel.h"
+#include "core/util/check.h"
+
+namespace qs {
+
+namespace {
+
+template <class F>
+void inArena(tbb::task_arena* arena, F&& f) {
+    if (arena) arena->execute(f);
+    else f();
+}
+
+Error cancelled() { return Error{std::string(kCancelledMessage)}; }
+
+}  // namespace
+
+std::string_view sweepMeasureName(SweepMeasure m) {
+    switch (m) {
+        case SweepMeasure::WeightError: return "weight-error";
+        case SweepMeasure::Ppl: return "ppl";
+        case SweepMeasure::Kld: return "kld";
+    }
+    return "?";
+}
+
+std::optional<SweepMeasure> sweepMeasureFromName(std::string_view name) {
+    for (auto m : {SweepMeasure::WeightError, SweepMeasure::Ppl, SweepMeasure::Kld})
+        if (sweepMeasureName(m) == name) return m;
+    return std::nullopt;
+}
+
+Result<std::unique_ptr<MapEvaluator>> MapEvaluator::create(const Checkpoint& ckpt, const ModelInfo& info,
+                                                           const Tokenizer* tokenizer,
+                                                           std::shared_ptr<const ModelWeights> unquantized,
+                                                           MapEvaluatorOptions options, const ProgressFn& progress) {
+    if (info.entries.size() != ckpt.tensors.size())
+        return Error{ckpt.path + ": the model analysis does not match the checkpoint's tensors"};
+    std::unique_ptr<MapEvaluator> e(new MapEvaluator(ckpt, info, std::move(options)));
+    const MapEvaluatorOptions& o = e->m_options;
+    if (o.measure == SweepMeasure::WeightError) return e;
+
+    const std::string what = "measure " + std::string(sweepMeasureName(o.measure));
+    if (!info.runnable) return Error{ckpt.path + ": " + what + " runs the model, which is not runnable: " + info.runnableReason};
+    if (!tokenizer || !unquantized) return Error{ckpt.path + ": " + what + " needs the model's tokenizer and weights"};
+    if (o.text.empty()) return Error{what + " needs a text (--text FILE)"};
+    e->m_tokenizer = tokenizer;
+    e->m_unquantized = std::move(unquantized);
+    auto windows = buildEvalWindows(*tokenizer, o.text, o.perplexity, e->m_windowWarnings);
+    if (!windows) return windows.error();
+    if (o.measure == SweepMeasure::Ppl) {
+        e->m_windows = std::move(*windows);
+        return e;
+    }
+    const int vocab = e->m_unquantized->config.vocab;
+    const uint64_t need = ReferenceScores::bytesFor(*windows, vocab);
+    const MachineMemory machine = machineMemory();
+    const uint64_t have = std::min(machine.available, machine.addressSpace);
+    if (need > have)
+        return Error{ckpt.path + ": measure kld keeps the unquantized model's logits at every scored position (" +
+                     std::to_string(ReferenceScores::scoredPositions(*windows)) + " positions x vocabulary " +
+                     std::to_string(vocab) + " x 4 bytes = " + formatBytesGiB(need) + "), more than the " +
+                     formatBytesGiB(have) + " available; use fewer windows (--windows) or a shorter context"};
+    Transformer reference(e->m_unquantized, o.arena);
+    auto scores = computeReferenceScores(reference, std::move(*windows), o.perplexity, e->m_windowWarnings, progress);
+    if (!scores) return scores.error();
+    e->m_reference = std::move(*scores);
+    return e;
+}
+
+Status MapEvaluator::quantizeMissing(const std::vector<Key>& keys, bool needTensors, ProgressSink& sink) {
+    // What this point still has to quantize, for a progress fraction by elements.
+    std::vector<const Key*> todo;
+    uint64_t total = 0;
+    for (const Key& k : keys) {
+        if (m_errorCache.count(k) && (!needTensors || m_tensorCache.count(k))) continue;
+        todo.push_back(&k);
+        total += m_ckpt.tensors[size_t(k.first)].elements();
+    }
+    uint64_t done = 0;
+    for (const Key* k : todo) {
+        const size_t i = size_t(k->first);
+        const TensorInfo& t = m_ckpt.tensors[i];
+        const double start = total ? double(done) / double(total) : 0.0, share = total ? double(t.elements()) / double(total) : 0.0;
+        const double scale = needTensors ? 0.3 : 1.0;  // with the engine, quantization is the first 30%
+        if (!sink.report(scale * start, "quantizing " + t.name + " as " + k->second)) return cancelled();
+        auto scheme = findScheme(k->second);
+        QS_CHECK(scheme != nullptr, "map evaluator: scheme " + k->second + " missing from the registry");
+        auto floats = m_ckpt.toFloat(i);
+        if (!floats) return floats.error();
+        auto shape = matrixShape(t);
+        if (!shape) return shape.error();
+        ErrorStatsOptions so;
+        so.clipBlock = clipBlockOf(*scheme);
+        ProgressSink tensorSink([&](double f, std::string_view stage) { return sink.report(scale * (start + f * share), stage); });
+        Result<QuantizedWithStats> q = Error{"not run"};
+        inArena(m_options.arena, [&] {
+            q = quantizeWithErrorStats(*scheme, *floats, shape->first, shape->second, t.name, &tensorSink, so);
+        });
+        if (!q) return sink.cancelled() ? cancelled() : Error{q.message()};
+        m_errorCache[*k] = q->error.stats.sums;
+        if (needTensors) {
+            const uint64_t bytes = q->tensor.data.size();
+            auto packed = std::make_shared<const QuantizedTensor>(std::move(q->tensor));
+            if (m_tensorCacheBytes + bytes <= m_options.tensorCacheBytes) {
+                m_tensorCache[*k] = packed;
+                m_tensorCacheBytes += bytes;
+            } else {
+                m_pointTensors[*k] = packed;  // this point only
+            }
+        }
+        done += t.elements();
+    }
+    return {};
+}
+
+Result<PerplexityResult> MapEvaluator::runEngine(const std::vector<Key>& keys, ProgressSink& sink) {
+    QuantizedWeightMap quantized;
+    for (const Key& k : keys) {
+        auto it = m_tensorCache.find(k);
+        auto packed = it != m_tensorCache.end() ? it->second : m_pointTensors.at(k);
+        quantized[k.first] = {std::move(packed), findScheme(k.second)};
+    }
+    m_pointTensors.clear();
+    auto plan = planWeightMemory(m_ckpt, m_info, &quantized, m_options.weights);
+    if (!plan) return plan.error();
+    if (!sink.report(0.3, "loading the quantized model")) return cancelled();
+    auto weights = loadModelWeights(m_ckpt, m_info, &quantized, plan->options, m_options.arena);
+    if (!weights) return weights.error();
+    Transformer model(*weights, m_options.arena);
+    ProgressFn windows = [&](double f, std::string_view stage) { return sink.report(0.35 + 0.65 * f, stage); };
+    Result<PerplexityResult> r = m_reference ? evaluatePerplexity(model, *m_reference, windows)
+                                             : evaluatePerplexity(model, *m_tokenizer, m_options.text, m_options.perplexity, windows);
+    if (!r && sink.cancelled()) return cancelled();
+    if (r && !plan->warning.empty()) r->warnings.push_back(plan->warning);
+    return r;
+}
+
+Result<PointMeasure> MapEvaluator::measure(const QuantMap& map, const ProgressFn& progress) {
+    const auto t0 = std::chrono::steady_clock::now();
+    ProgressSink sink(progress);
+    if (!sink.report(0.0, "resolving the map")) return cancelled();
+    auto resolved = resolveMap(map, m_ckpt.tensors, m_info);
+    if (!resolved) return resolved.error();
+    PointMeasure p;
+    p.warnings = resolved->warnings;
+    const MapFootprint f = footprintAfter(*resolved, m_ckpt.tensors, m_info);
+    p.bytes = f.after.total;
+    p.bpw = bitsPerWeight(f.after.total, f.parameterElements);
+
+    std::vector<Key> keys;
+    for (size_t i = 0; i < resolved->tensors.size(); ++i)
+        if (resolved->tensors[i].quantized()) keys.emplace_back(int(i), resolved->tensors[i].scheme);
+    const bool engine = m_options.measure != SweepMeasure::WeightError;
+    m_pointTensors.clear();
+    if (auto s = quantizeMissing(keys, engine, sink); !s) {
+        m_pointTensors.clear();
+        return s.error();
+    }
+    ErrorSums sums;  // in tensor order, as applyMap's total
+    for (const Key& k : keys) sums += m_errorCache.at(k);
+    const ErrorStats e = ErrorStats::fromSums(sums);
+    p.quantizedElements = sums.count;
+    p.rmse = e.rmse;
+    p.sqnrDb = sums.count ? e.sqnrDb : std::numeric_limits<double>::infinity();
+    if (engine) {
+        auto r = runEngine(keys, sink);
+        if (!r) return r.error();
+        p.hasPpl = true;
+        p.ppl = r->ppl;
+        p.tokens = r->tokens;
+        if (r->compared) {
+            p.hasKld = true;
+            p.kld = r->kld;
+            p.kldMax = r->kldMax;
+            p.top1 = r->top1;
+        }
+        for (auto& w : r->warnings) p.warnings.push_back(std::move(w));
+    }
+    sink.report(1.0, "done");
+    p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return p;
+}
+
+}  // namespace qs

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// MapEvaluator: measures one quantization map after another on the same model, reusing everything a point
+// shares with earlier ones. Built once per model; used by sweeps, sensitivity scans and auto-mix.
+//
+// Per point (PointMeasure):
+//   bytes, bpw   the footprint under the map (core/quant/footprint_after.h: a tied pair counted once, metadata
+//                included in the bytes; bpw = 8 x bytes / parameter elements). Arithmetic only.
+//   rmse, sqnr   over all quantized weights of the model (a tied pair once): RMSE = sqrt(sum e^2 / n),
+//                SQNR = 10 log10(sum w^2 / sum e^2), from the per-tensor error sums merged in tensor order,
+//                exactly the `quantize` command's total. No engine. 0 / +inf when nothing is quantized.
+//   ppl          (measure ppl or kld) perplexity of the quantized model on the text/protocol/context/windows.
+//   kld, kld_max, top1  (measure kld) against the unquantized model on the same windows
+//                (core/infer/perplexity.h): the same numbers as `quantscope-cli ppl MODEL --map M` with the same
+//                text and options (same windows, same scoring code, the engine's weights loaded the same way).
+//
+// Reuse. Error sums are cached per (tensor index, canonical scheme) for the evaluator's life (a few dozen bytes
+// each). For ppl/kld the packed tensors are cached per (tensor, scheme) too, up to
+// MapEvaluatorOptions::tensorCacheBytes (first come, kept; beyond the cap a tensor is quantized again when
+// needed: same bytes, only time). The unquantized model's logits at the scored positions are computed once,
+// for measure kld, at construction: ReferenceScores::bytesFor(windows, vocab) = 4 x vocab x scored positions
+// bytes (vocab 32000, 4 llamacpp windows of 256 tokens: 65 MB). create() refuses by name, with the size, when
+// that exceeds the machine's available memory (core/infer/memory_plan.h machineMemory()).
+//
+// Threads: parallel work runs in MapEvaluatorOptions::arena (serially when null). A MapEvaluator is not
+// thread-safe: one measure() at a time. The Checkpoint, ModelInfo, Tokenizer and weights given to create()
+// must outlive it. Results do not depend on the thread count.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <tbb/task_arena.h>
+
+#include "core/infer/model_weights.h"
+#include "core/infer/perplexity.h"
+#include "core/infer/tokenizer.h"
+#include "core/io/checkpoint.h"
+#include "core/jobs/progress.h"
+#include "core/model/model_info.h"
+#include "core/quant/quant_map.h"
+#include "core/stats/error_stats.h"
+#include "core/util/result.h"
+
+namespace qs {
+
+enum class SweepMeasure { WeightError, Ppl, Kld };
+std::string_view sweepMeasureName(SweepMeasure m);  // "weight-error", "ppl", "kld"
+std::optional<SweepMeasure> sweepMeasureFromName(std::string_view name);
+
+struct MapEvaluatorOptions {
+    SweepMeasure measure = SweepMeasure::WeightError;
+    std::string text;               // ppl/kld: the evaluation text (UTF-8)
+    PerplexityOptions perplexity;   // protocol, context, maxWindows, separator
+    WeightLoadOptions weights;      // how quantized tensors run (default native kernels, as `ppl`)
+    uint64_t tensorCacheBytes = uint64_t(1) << 30;  // packed tensors kept for the engine (ppl/kld)
+    tbb::task_arena* arena = nullptr;  // not owned; serially when null
+};
+
+struct PointMeasure {
+    uint64_t bytes = 0;     // footprint after the map, ties once, metadata included
+    double bpw = 0;         // 8 x bytes / parameter elements
+    uint64_t quantizedElements = 0;
+    double rmse = 0, sqnrDb = 0;
+    bool hasPpl = false, hasKld = false;
+    double ppl = 0, kld = 0, kldMax = 0, top1 = 0;
+    int64_t tokens = 0;     // predictions scored (ppl/kld)
+    double seconds = 0;
+    std::vector<std::string> warnings;  // the map's resolution warnings (fallbacks, ...)
+};
+
+class MapEvaluator {
+public:
+    // Weight error only needs the checkpoint and its analysis: tokenizer and weights may be null. Measures
+    // ppl/kld need the tokenizer and the unquantized weights (InferenceModel::weights), a runnable model and
+    // a text long enough for the protocol; kld also computes the reference scores here (progress reported,
+    // cancellable). Fails naming what is missing or too large.
+    static Result<std::unique_ptr<MapEvaluator>> create(const Checkpoint& ckpt, const ModelInfo& info,
+                                                        const Tokenizer* tokenizer,
+                                                        std::shared_ptr<const ModelWeights> unquantized,
+                                                        MapEvaluatorOptions options, const ProgressFn& progress = {});
+
+    // Measures one map. Progress fractions cover this point; returning false cancels between and inside
+    // tensors and windows (Error kCancelledMessage). Fails on a bad map (unknown scheme), a tensor that cannot be
+    // quantized (named), or a memory refusal for the quantized model.
+    Result<PointMeasure> measure(const QuantMap& map, const ProgressFn& progress = {});
+
+    const MapEvaluatorOptions& options() const { return m_options; }
+    const ReferenceScores* reference() const { return m_reference ? &*m_reference : nullptr; }
+    size_t cachedErrorSums() const { return m_errorCache.size(); }
+    uint64_t cachedTensorBytes() const { return m_tensorCacheBytes; }
+
+private:
+    MapEvaluator(const Checkpoint& ckpt, const ModelInfo& info, MapEvaluatorOptions options)
+        : m_ckpt(ckpt), m_info(info), m_options(std::move(options)) {}
+    using Key = std::pair<int, std::string>;  // (tensor index, canonical scheme)
+    Status quantizeMissing(const std::vector<Key>& keys, bool needTensors, ProgressSink& sink);
+    Result<PerplexityResult> runEngine(const std::vector<Key>& keys, ProgressSink& sink);
+
+    const Checkpoint& m_ckpt;
+    const ModelInfo& m_info;
+    MapEvaluatorOptions m_options;
+    const Tokenizer* m_tokenizer = nullptr;
+    std::shared_ptr<const ModelWeights> m_unquantized;
+    std::vector<EvalWindow> m_windows;        // measure ppl
+    std::vector<std::string> m_windowWarnings;
+    std::optional<ReferenceScores> m_reference;  // measure kld
+    std::map<Key, ErrorSums> m_errorCache;
+    std::map<Key, std::shared_ptr<const QuantizedTensor>> m_tensorCache;
+    std::map<Key, std::shared_ptr<const QuantizedTensor>> m_pointTensors;  // beyond the cap, this point only
+    uint64_t m_tensorCacheBytes = 0;
+};
+
+}  // namespace qs
