@@ -87,7 +87,7 @@ private slots:
     void scan_ranksEveryGroupByDamagePerByte() {
         QS_REQUIRE_ASSET(modelPath, "models/stories260K-gguf/stories260K.gguf");
         QS_REQUIRE_ASSET(textPath, "data/tinystories/tinystories_sample.txt");
-        auto f = open(modelPath, textPath, SweepMeasure::Kld);
+        auto f = open(modelPath, textPath, SweepMeasure::Kld, 128, 6);
         auto r = runSensitivityScan(*f->evaluator, f->model.info, {"int4", {}, {}});
         QVERIFY2(r.ok(), r.ok() ? "" : r.message().c_str());
         // Tied model: the embedding (the pair) and each of the 5 layers' attention and MLP.
@@ -125,7 +125,7 @@ private slots:
         QFETCH(int, measure);
         QS_REQUIRE_ASSET(modelPath, "models/stories260K-gguf/stories260K.gguf");
         QS_REQUIRE_ASSET(textPath, "data/tinystories/tinystories_sample.txt");
-        auto f = open(modelPath, textPath, SweepMeasure(measure));
+        auto f = open(modelPath, textPath, SweepMeasure(measure), 128, 4);
         auto r8 = runSensitivityScan(*f->evaluator, f->model.info, {"int8", {}, {}});
         auto r2 = runSensitivityScan(*f->evaluator, f->model.info, {"int2", {}, {}});
         QVERIFY(r8.ok() && r2.ok());
@@ -244,7 +244,7 @@ private slots:
     void study_tiedModelVariesTheOneTensor() {
         QS_REQUIRE_ASSET(modelPath, "models/stories260K-gguf/stories260K.gguf");
         QS_REQUIRE_ASSET(textPath, "data/tinystories/tinystories_sample.txt");
-        auto f = open(modelPath, textPath, SweepMeasure::Kld);
+        auto f = open(modelPath, textPath, SweepMeasure::Kld, 128, 4);
         EmbedHeadStudyOptions o;
         o.baseline = ruleMap({"body=int8"});
         auto r = runEmbedHeadStudy(*f->evaluator, *f->model.checkpoint, f->model.info, o);
@@ -267,7 +267,7 @@ private slots:
     void study_untiedHeadRowsEqualLivePerplexity() {
         QS_REQUIRE_ASSET(modelPath, "models/llama-2-tiny-random-gguf/llama-2-tiny-random.gguf");
         QS_REQUIRE_ASSET(textPath, "data/tinystories/tinystories_sample.txt");
-        auto f = open(modelPath, textPath, SweepMeasure::Kld, 64);
+        auto f = open(modelPath, textPath, SweepMeasure::Kld, 64, 3);
         EmbedHeadStudyOptions o;
         o.schemes = {"q8_0", "int8", "int4"};
         auto r = runEmbedHeadStudy(*f->evaluator, *f->model.checkpoint, f->model.info, o);
@@ -287,6 +287,7 @@ private slots:
             Transformer quantized(*w, nullptr), reference(f->model.weights, nullptr);
             PerplexityOptions po;
             po.context = 64;
+            po.maxWindows = 3;
             auto live = evaluatePerplexity(quantized, *f->model.tokenizer, readAll(textPath).c_str(), po, {},
                                            &reference);
             QVERIFY2(live.ok(), live.ok() ? "" : live.message().c_str());
@@ -303,7 +304,7 @@ private slots:
     void scan_cancels() {
         QS_REQUIRE_ASSET(modelPath, "models/stories260K-gguf/stories260K.gguf");
         QS_REQUIRE_ASSET(textPath, "data/tinystories/tinystories_sample.txt");
-        auto f = open(modelPath, textPath, SweepMeasure::Kld);
+        auto f = open(modelPath, textPath, SweepMeasure::Kld, 128, 4);
         int calls = 0;
         auto r = runSensitivityScan(*f->evaluator, f->model.info, {"int4", {}, {}},
                                     [&](double, std::string_view) { return ++calls < 3; });
