@@ -21,6 +21,8 @@ int runQuantRaw(int argc, char** argv, int first);
 int runDequantRaw(int argc, char** argv, int first);
 int runTokenize(int argc, char** argv, int first);
 int runSynth(int argc, char** argv, int first);
+int runSweep(int argc, char** argv, int first);
+int runMerge(int argc, char** argv, int first);
 int runSensitivity(int argc, char** argv, int first);
 int runAutomix(int argc, char** argv, int first);
 int runEmbedHeadStudy(int argc, char** argv, int first);

@@ -184,8 +184,8 @@ void PackedLinearWeights::copyRow(int64_t r, float* dst) const {
 }
 
 std::string PackedLinearWeights::describe() const {
-    std::string name(dtypeName(m_dtype));
-    for (char& ch : name) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+    const std::string_view ggml = dtypeInfo(m_dtype).ggmlName;  // "q4_K", as ggml and the scheme names spell it
+    const std::string name(ggml.empty() ? dtypeName(m_dtype) : ggml);
     return name + ", native " + std::string(cpu::simdLevelName(m_kernel->level)) + " kernel with " +
            ggml::actTypeName(m_kernel->act()) + " activations";
 }

@@ -60,7 +60,7 @@ std::string violation(const json& v, Expect e) {
                 const double d = v.get<double>();
                 return std::isfinite(d) && d >= 1 && d == std::floor(d) ? "" : "a positive integer";
             }
-            return v.is_array() ? "one integer (per-layer values are not implemented)" : "a positive integer";
+            return "a positive integer";
         case Expect::PositiveNumber:
             if (v.is_number()) {
                 const double d = v.get<double>();
@@ -74,12 +74,16 @@ std::string violation(const json& v, Expect e) {
 }
 
 void checkKeys(const json& obj, const std::string& prefix, const std::string& where, const KeyRule* rules, size_t n,
-               std::vector<Unsupported>& out) {
+               std::vector<Unsupported>& out, std::vector<Unsupported>& notImplemented) {
     if (!obj.is_object()) return;
     for (size_t i = 0; i < n; ++i) {
         const std::string key = prefix + rules[i].key;
         auto it = obj.find(key);
         if (it == obj.end() || it->is_null()) continue;  // absent: the architecture's default applies
+        if (rules[i].expect == Expect::PositiveCount && it->is_array()) {  // a value per layer (e.g. OpenELM)
+            notImplemented.push_back({"per-layer values", where + key + " = " + shortText(*it)});
+            continue;
+        }
         if (const std::string want = violation(*it, rules[i].expect); !want.empty())
             out.push_back({"an invalid value (expected " + want + ")", where + key + " = " + shortText(*it)});
     }
@@ -88,17 +92,18 @@ void checkKeys(const json& obj, const std::string& prefix, const std::string& wh
 }  // namespace
 
 std::vector<Unsupported> checkDeclaredValues(const Checkpoint& ckpt, const std::string& architecture,
-                                             int64_t declaredLayers, const std::vector<int>& tensorLayers) {
+                                             int64_t declaredLayers, const std::vector<int>& tensorLayers,
+                                             std::vector<Unsupported>& notImplemented) {
     std::vector<Unsupported> out;
     std::string layersKey;
     if (ckpt.format == FileFormat::Gguf) {
-        checkKeys(ckpt.metadata, architecture + ".", "gguf ", kGgufRules, std::size(kGgufRules), out);
+        checkKeys(ckpt.metadata, architecture + ".", "gguf ", kGgufRules, std::size(kGgufRules), out, notImplemented);
         layersKey = "gguf " + architecture + ".block_count";
     } else if (ckpt.config.is_object()) {
         const json& cfg = ckpt.config;
         const json& tc = cfg.contains("text_config") && cfg["text_config"].is_object() ? cfg["text_config"] : cfg;
-        checkKeys(tc, "", "config.json ", kHfRules, std::size(kHfRules), out);
-        if (&tc != &cfg) checkKeys(cfg, "", "config.json ", &kTopLevelTie, 1, out);
+        checkKeys(tc, "", "config.json ", kHfRules, std::size(kHfRules), out, notImplemented);
+        if (&tc != &cfg) checkKeys(cfg, "", "config.json ", &kTopLevelTie, 1, out, notImplemented);
         layersKey = "config.json num_hidden_layers";
     } else if (ckpt.format == FileFormat::Llama2c) {
         layersKey = "llama2.c header n_layers";

@@ -17,8 +17,10 @@ namespace qs {
 // Findings for `ckpt` (any format; llama2.c headers are checked by their reader). `architecture` is the GGUF
 // general.architecture (the key prefix); for safetensors the config's text_config is used when present.
 // `declaredLayers` is the layer count the declaration states and `tensorLayers` the layer index of every tensor
-// (-1 outside the blocks), parallel to ckpt.tensors.
+// (-1 outside the blocks), parallel to ckpt.tensors. A count declared per layer (an array where one integer is
+// expected) is a valid declaration of a feature the engine does not implement: it goes to `notImplemented`.
 std::vector<Unsupported> checkDeclaredValues(const Checkpoint& ckpt, const std::string& architecture,
-                                             int64_t declaredLayers, const std::vector<int>& tensorLayers);
+                                             int64_t declaredLayers, const std::vector<int>& tensorLayers,
+                                             std::vector<Unsupported>& notImplemented);
 
 }  // namespace qs

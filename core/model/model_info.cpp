@@ -432,7 +432,7 @@ ModelInfo analyzeModel(const Checkpoint& c) {
         std::vector<int> layers;
         layers.reserve(m.entries.size());
         for (const TensorEntry& e : m.entries) layers.push_back(e.layer);
-        m.invalid = checkDeclaredValues(c, m.architecture, m.hp.layers, layers);
+        m.invalid = checkDeclaredValues(c, m.architecture, m.hp.layers, layers, m.unsupported);
     }
     checkRunnable(c, m);
 

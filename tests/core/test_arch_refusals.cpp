@@ -49,6 +49,8 @@ const std::vector<HfCase>& hfCases() {
         {"per-layer embeddings", [](json& c, auto&) { c["vocab_size_per_layer_input"] = 262144; },
          "per-layer embeddings", "config.json vocab_size_per_layer_input"},
         {"activation", [](json& c, auto&) { c["hidden_act"] = "relu"; }, "MLP activation 'relu'", "config.json hidden_act"},
+        {"per-layer kv heads", [](json& c, auto&) { c["num_key_value_heads"] = json::array({2, 2}); },
+         "not implemented: per-layer values", "config.json num_key_value_heads = [2,2]"},
         {"partial rotary", [](json& c, auto&) { c["partial_rotary_factor"] = 0.5; }, "partial rotary embeddings",
          "config.json partial_rotary_factor"},
         {"unknown math key", [](json& c, auto&) { c["logit_scale"] = 0.25; }, "config key 'logit_scale'",

@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// quantscope-cli sweep MODEL --groups G[,G...] (--bits B[,B...] | --schemes S[,S...]) --measure M --out FILE
+//                     [--text FILE --ctx N --windows N] [--resume] [--shard I/N] [--map F] [--rule R=S]...
+// quantscope-cli merge OUT IN...
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "core/infer/inference_model.h"
+#include "core/io/checkpoint.h"
+#include "core/io/utf8.h"
+#include "core/sweep/sweep.h"
+#include "core/sweep/sweep_hdf5.h"
+
+namespace qscli {
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: quantscope-cli sweep MODEL --groups G[,G...] (--bits B[,B...] | --schemes S[,S...])\n"
+    "                             [--measure weight-error|ppl|kld] --out FILE.csv|FILE.h5\n"
+    "                             [--text FILE] [--ctx N] [--windows N] [--protocol llamacpp|gptq|documents]\n"
+    "                             [--separator S] [--map MAP.json] [--rule ROLE=SCHEME ...] [--resume] [--shard I/N]\n"
+    "                             [--max-points N] [--tokenizer PATH] [--dequant native|once|rows] [--threads N] [--json]\n"
+    "Measures every combination of candidate schemes over the groups: one row per point with bytes, bits per\n"
+    "weight (a tied pair once, metadata included), rmse and sqnr_db of all quantized weights, and with --measure\n"
+    "ppl: ppl; kld: ppl, kld, kld_max, top1 against the unquantized model (its logits computed once).\n"
+    "  --groups      embedding, head, body, attention, mlp, layers (one group per block: layer0, layer1, ...),\n"
+    "                layer-parts (layer0.attention, layer0.mlp, ...), or layerN / layerN.attention / layerN.mlp\n"
+    "  --bits        bit widths of the default family int{b}_g64: RTN, asymmetric (min-max, zero point), groups\n"
+    "                of 64, 2..8 bits; --schemes takes registry names instead (q4_K, q8_0, nf4, int3_g128, keep...)\n"
+    "                the same candidates for every group\n"
+    "  points        the Cartesian product in odometer order (the last group varies fastest); more than\n"
+    "                --max-points (default 1000) is refused: shard it, or rank groups with a sensitivity scan\n"
+    "  --map/--rule  the baseline map every point starts from (each group's rule is appended after it)\n"
+    "  --text/--ctx/--windows/--protocol  the evaluation of ppl/kld, as `ppl` (--windows = ppl's --max-windows;\n"
+    "                defaults: ctx 512, all windows, llamacpp); a point equals `ppl MODEL --map POINT` exactly\n"
+    "  --out         FILE.csv: rows appended and flushed as points finish (line 1: the spec as JSON; resumable);\n"
+    "                FILE.h5: an HDF5 table written when the sweep ends (temporary file, then renamed)\n"
+    "  --resume      continue FILE.csv: same spec and shard required, stored points skipped, a truncated last\n"
+    "                line cut off; the finished file equals an uninterrupted run\n"
+    "  --shard I/N   run only the points whose index % N == I (0 <= I < N), e.g. one Slurm array task each;\n"
+    "                join the shard files with `quantscope-cli merge OUT.csv IN.csv...`\n"
+    "Progress and an ETA go to stderr; Ctrl-C stops after storing the finished points (exit 3; --resume later).\n"
+    "--json prints a summary object (points, measured, skipped, seconds, out, warnings).\n";
+
+constexpr const char* kMergeUsage =
+    "usage: quantscope-cli merge OUT.csv|OUT.h5 IN.csv...\n"
+    "Joins sweep files of one sweep (shards or partial runs): rows sorted by point index, the header of the\n"
+    "unsharded sweep. Refuses inputs of different sweeps, truncated inputs and a point stored twice with\n"
+    "different values. Writes a temporary file and renames it into place.\n";
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void onInterrupt(int) { g_interrupted.store(true); }
+
+std::vector<std::string> splitList(const std::string& s) {
+    std::vector<std::string> out;
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, ','))
+        if (!item.empty()) out.push_back(item);
+    return out;
+}
+
+bool endsWith(const std::string& s, std::string_view suffix) {
+    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The candidate schemes from --bits or --schemes.
+int candidates(Args& args, std::vector<std::string>& out) {
+    if (args.has("bits") == args.has("schemes")) return fail("sweep", "give exactly one of --bits and --schemes", kExitUsage);
+    if (auto bits = args.value("bits")) {
+        for (const auto& b : splitList(*bits)) {
+            char* end = nullptr;
+            const long v = std::strtol(b.c_str(), &end, 10);
+            if (*end != '\0') return fail("sweep", "--bits: '" + b + "' is not a bit width", kExitUsage);
+            auto s = qs::schemeForBits(int(v));
+            if (!s) return fail("sweep", s.message(), kExitUsage);
+            out.push_back(*s);
+        }
+    } else {
+        for (const auto& s : splitList(*args.value("schemes"))) {
+            auto c = qs::canonicalSchemeName(s);
+            if (!c) return fail("sweep", "--schemes: " + c.message(), kExitUsage);
+            out.push_back(*c);
+        }
+    }
+    if (out.empty()) return fail("sweep", "no candidate scheme given", kExitUsage);
+    return kExitOk;
+}
+
+int baselineMap(Args& args, qs::QuantMap& map) {
+    if (auto path = args.value("map")) {
+        auto m = qs::loadQuantMap(*path);
+        if (!m) return fail("sweep", m.message());
+        map = std::move(*m);
+    }
+    for (const std::string& spec : args.values("rule")) {
+        auto r = qs::parseRuleSpec(spec);
+        if (!r) return fail("sweep", r.message(), kExitUsage);
+        map.rules.push_back(std::move(*r));
+    }
+    return kExitOk;
+}
+
+// The measurement options of ppl/kld: text, protocol, context, windows.
+int evaluationOptions(Args& args, qs::SweepSpec& spec, qs::MapEvaluatorOptions& o) {
+    const auto ctx = args.integer("ctx", 512);
+    const auto windows = args.integer("windows", 0);
+    if (!ctx || !windows) return fail("sweep", args.error(), kExitUsage);
+    if (*ctx < 2 || *ctx > (1 << 20)) return fail("sweep", "--ctx must be between 2 and 1048576", kExitUsage);
+    if (*windows < 0 || *windows > (1 << 24)) return fail("sweep", "--windows must be between 0 (all) and 16777216", kExitUsage);
+    const std::string protocol = args.value("protocol").value_or("llamacpp");
+    const auto p = qs::pplProtocolFromName(protocol);
+    if (!p) return fail("sweep", "unknown --protocol '" + protocol + "' (llamacpp, gptq, documents)", kExitUsage);
+    o.perplexity.protocol = *p;
+    o.perplexity.context = int(*ctx);
+    o.perplexity.maxWindows = int(*windows);
+    if (auto sep = args.value("separator")) o.perplexity.separator = *sep;
+    const std::string dequant = args.value("dequant").value_or("native");
+    if (dequant != "once" && dequant != "rows" && dequant != "native")
+        return fail("sweep", "--dequant must be native, once or rows", kExitUsage);
+    o.weights.quantized = dequant == "rows"   ? qs::WeightLoadOptions::Quantized::PerRowBlock
+                          : dequant == "once" ? qs::WeightLoadOptions::Quantized::DequantizeOnce
+                                              : qs::WeightLoadOptions::Quantized::Native;
+    spec.weightsMode = dequant;
+    spec.perplexity = o.perplexity;
+    if (o.measure == qs::SweepMeasure::WeightError) return kExitOk;
+    const auto textPath = args.value("text");
+    if (!textPath) return fail("sweep", "--measure " + std::string(qs::sweepMeasureName(o.measure)) + " needs --text FILE", kExitUsage);
+    std::ifstream in(*textPath, std::ios::binary);
+    if (!in) return fail("sweep", *textPath + ": cannot open");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    o.text = ss.str();
+    if (auto bad = qs::io::firstInvalidUtf8(o.text))
+        std::fprintf(stderr, "quantscope-cli sweep: warning: %s is not valid UTF-8 (byte %zu); the tokenizer is given its bytes as they are\n",
+                     textPath->c_str(), size_t(*bad));
+    spec.textHash = qs::fnv1aHex(o.text);
+    spec.textBytes = o.text.size();
+    return kExitOk;
+}
+
+std::string pointLine(const qs::SweepSpec& spec, const qs::SweepRow& row) {
+    char buf[200];
+    std::string s;
+    for (size_t j = 0; j < row.schemes.size(); ++j) s += (j ? " " : "") + spec.groups[j].name + "=" + row.schemes[j];
+    std::snprintf(buf, sizeof buf, "  %llu bytes  %.4f bpw  rmse %.6g  sqnr %.2f dB", (unsigned long long)row.measure.bytes,
+                  row.measure.bpw, row.measure.rmse, row.measure.sqnrDb);
+    s += buf;
+    if (row.measure.hasPpl) {
+        std::snprintf(buf, sizeof buf, "  ppl %.4f", row.measure.ppl);
+        s += buf;
+    }
+    if (row.measure.hasKld) {
+        std::snprintf(buf, sizeof buf, "  kld %.6f  top1 %.2f%%", row.measure.kld, 100.0 * row.measure.top1);
+        s += buf;
+    }
+    return s;
+}
+
+}  // namespace
+
+int runSweep(int argc, char** argv, int first) {
+    Args args({"groups", "bits", "schemes", "measure", "text", "ctx", "windows", "protocol", "separator", "out", "shard",
+               "map", "rule", "max-points", "tokenizer", "dequant", "threads"},
+              {"resume", "json", "help"});
+    if (!args.parse(argc, argv, first)) return fail("sweep", args.error(), kExitUsage);
+    if (args.flag("help")) {
+        std::fputs(kUsage, stdout);
+        return kExitOk;
+    }
+    if (args.positional().size() != 1) return fail("sweep", "expects exactly one MODEL path", kExitUsage);
+    const std::string modelPath = args.positional()[0];
+    const auto out = args.value("out");
+    if (!out || !(endsWith(*out, ".csv") || endsWith(*out, ".h5")))
+        return fail("sweep", "--out FILE.csv or FILE.h5 is required", kExitUsage);
+    const bool h5 = endsWith(*out, ".h5");
+    if (h5 && args.flag("resume"))
+        return fail("sweep", "--resume continues a CSV sweep file; an .h5 table is written once at the end", kExitUsage);
+    if (!args.has("groups")) return fail("sweep", "--groups is required (" + qs::sweepGroupList() + ")", kExitUsage);
+    const auto measure = qs::sweepMeasureFromName(args.value("measure").value_or("weight-error"));
+    if (!measure) return fail("sweep", "--measure must be weight-error, ppl or kld", kExitUsage);
+    qs::SweepShard shard;
+    if (auto s = args.value("shard")) {
+        auto p = qs::parseShard(*s);
+        if (!p) return fail("sweep", p.message(), kExitUsage);
+        shard = *p;
+    }
+    const auto maxPoints = args.integer("max-points", qs::kDefaultMaxPoints);
+    if (!maxPoints) return fail("sweep", args.error(), kExitUsage);
+    int threads = 1;
+    if (int rc = parseThreads("sweep", args, threads); rc != kExitOk) return rc;
+    std::vector<std::string> schemes;
+    if (int rc = candidates(args, schemes); rc != kExitOk) return rc;
+    qs::SweepSpec spec;
+    spec.modelPath = modelPath;
+    spec.measure = *measure;
+    if (int rc = baselineMap(args, spec.baseline); rc != kExitOk) return rc;
+    qs::MapEvaluatorOptions o;
+    o.measure = *measure;
+    if (int rc = evaluationOptions(args, spec, o); rc != kExitOk) return rc;
+    tbb::task_arena arena(threads);
+    o.arena = &arena;
+
+    // The model: the checkpoint and its analysis; for ppl/kld also the tokenizer and the unquantized weights.
+    qs::InferenceModel model;
+    if (*measure == qs::SweepMeasure::WeightError) {
+        auto ckpt = qs::openCheckpoint(modelPath);
+        if (!ckpt) return fail("sweep", ckpt.message());
+        model.checkpoint = std::move(*ckpt);
+        model.info = qs::analyzeModel(*model.checkpoint);
+    } else {
+        qs::InferenceLoadOptions lo;
+        lo.tokenizerPath = args.value("tokenizer").value_or("");
+        auto m = qs::openInferenceModel(modelPath, lo, &arena);
+        if (!m) return fail("sweep", m.message());
+        model = std::move(*m);
+        for (const auto& w : model.warnings) std::fprintf(stderr, "quantscope-cli sweep: warning: %s\n", w.c_str());
+    }
+    for (const auto& t : model.checkpoint->tensors) spec.modelBytes += t.bytes;
+    auto groups = qs::expandGroups(model.info, splitList(*args.value("groups")));
+    if (!groups) return fail("sweep", groups.message(), kExitUsage);
+    spec.groups = *groups;
+    spec.schemes.assign(spec.groups.size(), schemes);
+    if (auto s = qs::checkSweepSpec(spec, *maxPoints); !s) return fail("sweep", s.message(), kExitUsage);
+
+    std::signal(SIGINT, onInterrupt);
+    auto evaluator = qs::MapEvaluator::create(*model.checkpoint, model.info, model.tokenizer.get(), model.weights, o,
+                                              [](double f, std::string_view stage) {
+                                                  if (f == 0.0) std::fprintf(stderr, "quantscope-cli sweep: %.*s\n", int(stage.size()), stage.data());
+                                                  return !g_interrupted.load();
+                                              });
+    if (!evaluator) return fail("sweep", evaluator.message(), g_interrupted ? kExitCancelled : kExitFailure);
+
+    int64_t inShard = 0;
+    for (int64_t p = 0; p < spec.pointCount(); ++p) inShard += shard.takes(p);
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<qs::SweepRow> rows;
+    qs::SweepRunOptions ro;
+    ro.shard = shard;
+    ro.progress = [](double, std::string_view) { return !g_interrupted.load(); };
+    ro.onPoint = [&](const qs::SweepRow& row) -> qs::Status {
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::fprintf(stderr, "quantscope-cli sweep: %lld/%lld point #%lld (%.1f s, ETA %.0f s):%s\n",
+                     (long long)row.runIndex, (long long)row.runTotal, (long long)row.point, elapsed,
+                     elapsed / double(row.runIndex) * double(row.runTotal - row.runIndex), pointLine(spec, row).c_str());
+        if (h5) rows.push_back(row);
+        return {};
+    };
+    qs::SweepRunResult result;
+    int64_t stored = 0;
+    if (h5) {
+        auto r = qs::runSweep(**evaluator, model.info, spec, ro);
+        if (!r) return fail("sweep", r.message(), g_interrupted ? kExitCancelled : kExitFailure);
+        if (auto s = qs::writeSweepHdf5(*out, spec, shard, rows); !s) return fail("sweep", s.message());
+        result = *r;
+        stored = int64_t(rows.size());
+    } else {
+        auto r = qs::runSweepToCsv(**evaluator, model.info, spec, *out, args.flag("resume"), ro);
+        if (!r) {
+            if (g_interrupted)
+                return fail("sweep", "cancelled; the finished points are stored in " + *out + " (continue with --resume)", kExitCancelled);
+            return fail("sweep", r.message());
+        }
+        if (r->truncatedBytes)
+            std::fprintf(stderr, "quantscope-cli sweep: %s: cut off a truncated last line (%llu bytes)\n", out->c_str(),
+                         (unsigned long long)r->truncatedBytes);
+        result = r->run;
+        stored = r->stored;
+    }
+    for (const auto& w : result.warnings) std::fprintf(stderr, "quantscope-cli sweep: warning: %s\n", w.c_str());
+    if (args.flag("json")) {
+        nlohmann::json j = {{"out", *out}, {"points", spec.pointCount()}, {"shard", shard.text()}, {"shard_points", inShard},
+                            {"measured", result.measured}, {"skipped", result.skipped}, {"stored", stored},
+                            {"seconds", result.seconds}, {"threads", threads}, {"warnings", result.warnings}};
+        std::printf("%s\n", j.dump(1).c_str());
+    } else {
+        std::printf("%lld points measured, %lld already stored, %.2f s -> %s\n", (long long)result.measured,
+                    (long long)result.skipped, result.seconds, out->c_str());
+    }
+    return kExitOk;
+}
+
+int runMerge(int argc, char** argv, int first) {
+    Args args({}, {"help"});
+    if (!args.parse(argc, argv, first)) return fail("merge", args.error(), kExitUsage);
+    if (args.flag("help")) {
+        std::fputs(kMergeUsage, stdout);
+        return kExitOk;
+    }
+    const auto& pos = args.positional();
+    if (pos.size() < 2) return fail("merge", "expects OUT and at least one IN sweep file", kExitUsage);
+    const std::string out = pos[0];
+    if (!endsWith(out, ".csv") && !endsWith(out, ".h5")) return fail("merge", "OUT must end in .csv or .h5", kExitUsage);
+    std::vector<std::string> inputs(pos.begin() + 1, pos.end());
+    for (const auto& in : inputs)
+        if (in == out) return fail("merge", "OUT " + out + " is also an input", kExitUsage);
+    auto n = endsWith(out, ".h5") ? qs::mergeSweepFilesToHdf5(inputs, out) : qs::mergeSweepFiles(inputs, out);
+    if (!n) return fail("merge", n.message());
+    std::printf("%lld points -> %s\n", (long long)*n, out.c_str());
+    return kExitOk;
+}
+
+}  // namespace qscli

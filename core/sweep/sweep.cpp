@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "core/sweep/sweep.h"
+
+#include <chrono>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "core/quant/quant_map_export.h"
+
+namespace qs {
+
+namespace {
+
+constexpr std::string_view kMagic = "# quantscope-sweep ";
+
+std::string number(double v) {
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    if (std::isnan(v)) return "nan";
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    return buf;
+}
+
+std::vector<std::string> splitCsv(std::string_view line) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (true) {
+        const size_t comma = line.find(',', start);
+        out.emplace_back(line.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+        if (comma == std::string_view::npos) break;
+        start = comma + 1;
+    }
+    return out;
+}
+
+std::vector<std::string> columns(const SweepSpec& spec) {
+    std::vector<std::string> c = {"point", "groups"};
+    for (const auto& g : spec.groups) c.push_back("scheme_" + g.name);
+    for (const char* m : {"bytes", "bpw", "rmse", "sqnr_db"}) c.push_back(m);
+    if (spec.measure != SweepMeasure::WeightError) c.push_back("ppl");
+    if (spec.measure == SweepMeasure::Kld)
+        for (const char* m : {"kld", "kld_max", "top1"}) c.push_back(m);
+    return c;
+}
+
+std::string joinGroups(const SweepSpec& spec) {
+    std::string s;
+    for (const auto& g : spec.groups) s += (s.empty() ? "" : "+") + g.name;
+    return s;
+}
+
+nlohmann::json comparable(nlohmann::json spec) {
+    if (spec.contains("model") && spec["model"].is_string())
+        spec["model"] = std::filesystem::path(spec["model"].get<std::string>()).filename().string();
+    return spec;
+}
+
+}  // namespace
+
+Result<std::string> schemeForBits(int bits) {
+    if (bits < 2 || bits > 8)
+        return Error{"--bits " + std::to_string(bits) + ": the default family int{b}_g64 takes 2..8 bits (use --schemes for others)"};
+    return "int" + std::to_string(bits) + "_g64";
+}
+
+int64_t SweepSpec::pointCount() const {
+    if (schemes.empty()) return 0;
+    int64_t n = 1;
+    for (const auto& c : schemes) {
+        if (c.empty()) return 0;
+        if (n > std::numeric_limits<int64_t>::max() / int64_t(c.size())) return std::numeric_limits<int64_t>::max();
+        n *= int64_t(c.size());
+    }
+    return n;
+}
+
+std::vector<std::string> SweepSpec::pointSchemes(int64_t point) const {
+    std::vector<std::string> out(schemes.size());
+    for (size_t j = schemes.size(); j-- > 0;) {
+        const int64_t n = int64_t(schemes[j].size());
+        out[j] = schemes[j][size_t(point % n)];
+        point /= n;
+    }
+    return out;
+}
+
+nlohmann::json SweepSpec::toJson() const {
+    nlohmann::json groupsJson = nlohmann::json::array(), schemesJson = nlohmann::json::object();
+    for (size_t j = 0; j < groups.size(); ++j) {
+        groupsJson.push_back(groups[j].name);
+        schemesJson[groups[j].name] = schemes[j];
+    }
+    nlohmann::json j = {{"model", modelPath}, {"model_tensor_bytes", modelBytes},
+                        {"measure", std::string(sweepMeasureName(measure))}, {"groups", groupsJson},
+                        {"schemes", schemesJson}, {"baseline", quantMapToJson(baseline)["rules"]}};
+    if (measure != SweepMeasure::WeightError) {
+        j["weights"] = weightsMode;
+        j["text_fnv1a"] = textHash;
+        j["text_bytes"] = textBytes;
+        j["protocol"] = std::string(pplProtocolName(perplexity.protocol));
+        j["context"] = perplexity.context;
+        j["windows"] = perplexity.maxWindows;
+        if (perplexity.protocol == PplProtocol::Documents) j["separator"] = perplexity.separator;
+    }
+    return j;
+}
+
+std::string fnv1aHex(std::string_view bytes) {
+    uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : bytes) {
+        h ^= c;
+        h *= 1099511628211ull;
+    }
+    char buf[20];
+    std::snprintf(buf, sizeof buf, "%016" PRIx64, h);
+    return buf;
+}
+
+Result<SweepShard> parseShard(std::string_view text) {
+    const size_t slash = text.find('/');
+    auto bad = [&] { return Error{"--shard '" + std::string(text) + "': expected I/N with 0 <= I < N (e.g. 3/8)"}; };
+    if (slash == std::string_view::npos) return bad();
+    auto num = [](std::string_view s) -> int64_t {
+        if (s.empty() || s.size() > 7) return -1;
+        int64_t v = 0;
+        for (char c : s) {
+            if (c < '0' || c > '9') return -1;
+            v = v * 10 + (c - '0');
+        }
+        return v;
+    };
+    const int64_t i = num(text.substr(0, slash)), n = num(text.substr(slash + 1));
+    if (i < 0 || n < 1 || n > 1000000 || i >= n) return bad();
+    return SweepShard{int(i), int(n)};
+}
+
+Status checkSweepSpec(const SweepSpec& spec, int64_t maxPoints) {
+    if (spec.groups.empty()) return Error{"a sweep needs at least one group (--groups)"};
+    if (spec.schemes.size() != spec.groups.size()) return Error{"a sweep needs candidate schemes for every group"};
+    for (size_t j = 0; j < spec.groups.size(); ++j) {
+        if (spec.schemes[j].empty()) return Error{"group '" + spec.groups[j].name + "' has no candidate scheme"};
+        for (const auto& s : spec.schemes[j]) {
+            auto c = canonicalSchemeName(s);
+            if (!c) return Error{"group '" + spec.groups[j].name + "': " + c.message()};
+        }
+    }
+    const int64_t n = spec.pointCount();
+    if (n > maxPoints)
+        return Error{"the sweep has " + (n == std::numeric_limits<int64_t>::max() ? std::string("more than 9e18") : std::to_string(n)) +
+                     " points (" + std::to_string(spec.groups.size()) + " groups), more than --max-points " +
+                     std::to_string(maxPoints) + ": use fewer groups or candidates, split it with --shard, raise --max-points, "
+                     "or rank the groups with a sensitivity scan and let auto-mix choose"};
+    return {};
+}
+
+std::string sweepFileHeader(const SweepSpec& spec, const SweepShard& shard) {
+    const nlohmann::json h = {{"version", kSweepFileVersion}, {"spec", spec.toJson()}, {"shard", shard.text()}};
+    std::string out = std::string(kMagic) + h.dump() + "\n";
+    const auto cols = columns(spec);
+    for (size_t i = 0; i < cols.size(); ++i) out += (i ? "," : "") + cols[i];
+    return out + "\n";
+}
+
+std::string sweepFileRow(const SweepSpec& spec, const SweepRow& row) {
+    const PointMeasure& m = row.measure;
+    std::string s = std::to_string(row.point) + "," + joinGroups(spec);
+    for (const auto& scheme : row.schemes) s += "," + scheme;
+    s += "," + std::to_string(m.bytes) + "," + number(m.bpw) + "," + number(m.rmse) + "," + number(m.sqnrDb);
+    if (spec.measure != SweepMeasure::WeightError) s += "," + number(m.ppl);
+    if (spec.measure == SweepMeasure::Kld) s += "," + number(m.kld) + "," + number(m.kldMax) + "," + number(m.top1);
+    return s + "\n";
+}
+
+Result<SweepFile> readSweepFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Error{path + ": cannot open"};
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    const std::string text = ss.str();
+    SweepFile f;
+    const size_t end1 = text.find('\n');
+    if (text.compare(0, kMagic.size(), kMagic) != 0 || end1 == std::string::npos)
+        return Error{path + ": not a QuantScope sweep file (line 1 must start with '" + std::string(kMagic) + "')"};
+    f.header = nlohmann::json::parse(text.substr(kMagic.size(), end1 - kMagic.size()), nullptr, false);
+    if (f.header.is_discarded() || !f.header.is_object() || !f.header.contains("spec") || !f.header.contains("shard") ||
+        f.header.value("version", 0) != kSweepFileVersion)
+        return Error{path + ": line 1: the sweep header is not valid JSON of version " + std::to_string(kSweepFileVersion)};
+    const size_t end2 = text.find('\n', end1 + 1);
+    if (end2 == std::string::npos) return Error{path + ": line 2 (the column names) is missing or truncated"};
+    f.headerText = text.substr(0, end2 + 1);
+    const size_t fields = splitCsv(std::string_view(text).substr(end1 + 1, end2 - end1 - 1)).size();
+    size_t at = end2 + 1;
+    int line = 3;
+    while (at < text.size()) {
+        const size_t nl = text.find('\n', at);
+        if (nl == std::string::npos) {
+            f.truncatedBytes = text.size() - at;
+            break;
+        }
+        const std::string row = text.substr(at, nl - at);
+        const auto cells = splitCsv(row);
+        auto where = path + ": line " + std::to_string(line);
+        if (cells.size() != fields)
+            return Error{where + ": " + std::to_string(cells.size()) + " fields, the header has " + std::to_string(fields)};
+        char* endp = nullptr;
+        const long long point = std::strtoll(cells[0].c_str(), &endp, 10);
+        if (cells[0].empty() || *endp != '\0' || point < 0) return Error{where + ": bad point index '" + cells[0] + "'"};
+        if (!f.rows.emplace(point, row).second) return Error{where + ": point " + cells[0] + " is stored twice"};
+        at = nl + 1;
+        ++line;
+    }
+    f.completeBytes = at;
+    return f;
+}
+
+bool sameSweepSpec(const nlohmann::json& a, const nlohmann::json& b) { return comparable(a) == comparable(b); }
+
+Result<SweepRunResult> runSweep(MapEvaluator& evaluator, const ModelInfo& info, const SweepSpec& spec,
+                                const SweepRunOptions& options) {
+    const auto t0 = std::chrono::steady_clock::now();
+    SweepRunResult out;
+    std::vector<int64_t> todo;
+    const int64_t total = spec.pointCount();
+    for (int64_t p = 0; p < total; ++p) {
+        if (!options.shard.takes(p)) continue;
+        if (options.skip.count(p)) ++out.skipped;
+        else todo.push_back(p);
+    }
+    ProgressSink sink(options.progress);
+    std::set<std::string> warned;
+    for (size_t k = 0; k < todo.size(); ++k) {
+        const int64_t p = todo[k];
+        SweepRow row;
+        row.point = p;
+        row.runIndex = int64_t(k) + 1;
+        row.runTotal = int64_t(todo.size());
+        row.schemes = spec.pointSchemes(p);
+        const std::string stage = "point " + std::to_string(k + 1) + " of " + std::to_string(todo.size()) + " (#" + std::to_string(p) + ")";
+        if (!sink.report(double(k) / double(todo.size()), stage)) return Error{std::string(kCancelledMessage)};
+        std::vector<std::pair<SweepGroup, std::string>> choices;
+        for (size_t j = 0; j < spec.groups.size(); ++j) choices.emplace_back(spec.groups[j], row.schemes[j]);
+        auto map = mapFor(info, spec.baseline, choices);
+        if (!map) return Error{"point " + std::to_string(p) + ": " + map.message()};
+        auto m = evaluator.measure(*map, [&](double f, std::string_view s) {
+            return sink.report((double(k) + f) / double(todo.size()), std::string(stage) + ": " + std::string(s));
+        });
+        if (!m) {
+            if (sink.cancelled()) return Error{std::string(kCancelledMessage)};
+            return Error{"point " + std::to_string(p) + ": " + m.message()};
+        }
+        row.measure = std::move(*m);
+        for (const auto& w : row.measure.warnings)
+            if (warned.size() < 20 && warned.insert(w).second) out.warnings.push_back(w);
+        if (options.onPoint)
+            if (auto s = options.onPoint(row); !s) return s.error();
+        ++out.measured;
+    }
+    sink.report(1.0, "done");
+    out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return out;
+}
+
+Result<SweepFileRun> runSweepToCsv(MapEvaluator& evaluator, const ModelInfo& info, const SweepSpec& spec,
+                                   const std::string& path, bool resume, SweepRunOptions options) {
+    SweepFileRun out;
+    options.skip.clear();
+    const std::string header = sweepFileHeader(spec, options.shard);
+    std::error_code ec;
+    if (resume && std::filesystem::exists(path, ec)) {
+        auto f = readSweepFile(path);
+        if (!f) return Error{"--resume: " + f.message()};
+        if (!sameSweepSpec(f->header["spec"], spec.toJson()))
+            return Error{path + ": --resume: the file was made by a different sweep (model, measure, text, context, "
+                                "windows, baseline, groups or schemes differ); use another --out or drop --resume"};
+        if (f->header["shard"] != options.shard.text())
+            return Error{path + ": --resume: the file holds shard " + f->header["shard"].dump() + ", this run is shard " +
+                         options.shard.text()};
+        for (const auto& [point, row] : f->rows) {
+            if (point >= spec.pointCount() || !options.shard.takes(point))
+                return Error{path + ": --resume: point " + std::to_string(point) + " does not belong to this sweep's shard"};
+            options.skip.insert(point);
+        }
+        out.truncatedBytes = f->truncatedBytes;
+        if (f->truncatedBytes) std::filesystem::resize_file(path, f->completeBytes, ec);
+        if (ec) return Error{path + ": cannot cut off the truncated last line: " + ec.message()};
+    } else {
+        std::ofstream create(path, std::ios::binary | std::ios::trunc);
+        create << header;
+        create.flush();
+        if (!create) return Error{path + ": cannot write"};
+    }
+    std::FILE* file = std::fopen(path.c_str(), "ab");
+    if (!file) return Error{path + ": cannot open for appending"};
+    out.stored = int64_t(options.skip.size());
+    auto user = options.onPoint;
+    options.onPoint = [&](const SweepRow& row) -> Status {
+        const std::string line = sweepFileRow(spec, row);
+        if (std::fwrite(line.data(), 1, line.size(), file) != line.size() || std::fflush(file) != 0)
+            return Error{path + ": write failed"};
+        ++out.stored;
+        return user ? user(row) : Status{};
+    };
+    auto run = runSweep(evaluator, info, spec, options);
+    const bool closed = std::fclose(file) == 0;
+    if (!run) return run.error();
+    if (!closed) return Error{path + ": write failed"};
+    out.run = std::move(*run);
+    return out;
+}
+
+Result<int64_t> mergeSweepFiles(const std::vector<std::string>& inputs, const std::string& outPath) {
+    if (inputs.empty()) return Error{"merge needs at least one input sweep file"};
+    std::vector<SweepFile> files;
+    for (const auto& path : inputs) {
+        auto f = readSweepFile(path);
+        if (!f) return f.error();
+        if (f->truncatedBytes)
+            return Error{path + ": the last line is truncated (" + std::to_string(f->truncatedBytes) +
+                         " bytes without a line end); finish the shard with --resume first"};
+        if (!files.empty() && !sameSweepSpec(files.front().header["spec"], f->header["spec"]))
+            return Error{path + ": a different sweep than " + inputs.front() + " (the spec in line 1 differs)"};
+        files.push_back(std::move(*f));
+    }
+    std::map<int64_t, std::string> rows;
+    for (size_t i = 0; i < files.size(); ++i)
+        for (const auto& [point, row] : files[i].rows) {
+            auto [it, fresh] = rows.emplace(point, row);
+            if (!fresh && it->second != row)
+                return Error{inputs[i] + ": point " + std::to_string(point) + " is also stored, with different values, by another input"};
+        }
+    nlohmann::json h = files.front().header;
+    h["shard"] = "0/1";
+    const std::string& first = files.front().headerText;
+    std::string text = std::string(kMagic) + h.dump() + "\n" + first.substr(first.find('\n') + 1);
+    for (const auto& [point, row] : rows) text += row + "\n";
+    if (auto s = writeFileAtomically(outPath, text); !s) return s.error();
+    return int64_t(rows.size());
+}
+
+}  // namespace qs

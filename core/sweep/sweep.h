@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Bit-width sweeps: every combination of candidate schemes over a list of tensor groups, each measured by a
+// MapEvaluator, written as a sweep file one row per point as points finish, resumable and shardable.
+//
+// Points. With groups g0..gk-1 and candidate lists c0..ck-1, the points are the Cartesian product in
+// odometer order: the LAST group varies fastest. Point p has choice index
+//   i_j = (p / (|c_j+1| x ... x |c_k-1|)) mod |c_j|     for group j,
+// so with groups body,embedding and schemes a,b the points are (a,a) (a,b) (b,a) (b,b). Each point's map is
+// the baseline map followed by one rule per group (sweep_groups.h mapFor).
+// Shards: shard I of N takes the points with p mod N == I (0 <= I < N), so N independent runs (a Slurm job
+// array) cover every point once; `merge` joins their files.
+//
+// Sweep file (CSV, UTF-8, '\n' line ends):
+//   line 1   "# quantscope-sweep " + one-line JSON {"version":1,"spec":{...},"shard":"I/N"}; the spec holds the
+//            model (path as given and the checkpoint's tensor bytes), measure, weights mode, text FNV-1a hash and
+//            bytes, protocol, context, windows, baseline map, groups and candidate schemes.
+//   line 2   point,groups,scheme_<group>...,bytes,bpw,rmse,sqnr_db[,ppl][,kld,kld_max,top1]
+//            (ppl for measures ppl and kld; kld, kld_max, top1 for kld)
+//   rows     one per finished point, in point order: `groups` is the group names joined by '+', doubles as
+//            %.17g (exact), sqnr_db "inf" when nothing is quantized.
+// Two spec JSONs are the same sweep when equal after replacing the model path by its file name (shards may run
+// on machines with different paths).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/jobs/progress.h"
+#include "core/sweep/map_evaluator.h"
+#include "core/sweep/sweep_groups.h"
+#include "core/util/result.h"
+
+namespace qs {
+
+inline constexpr int kSweepFileVersion = 1;
+inline constexpr int64_t kDefaultMaxPoints = 1000;
+
+// The default scheme family of --bits: round-to-nearest integers, asymmetric (min-max with a zero point) in
+// groups of 64, int{b}_g64 (the registry's RTN family, bit widths 2..8; rows a group of 64 does not divide fall
+// back to a smaller group as quant_map_resolve.h says). Fails outside 2..8.
+Result<std::string> schemeForBits(int bits);
+
+struct SweepSpec {
+    std::string modelPath;
+    uint64_t modelBytes = 0;             // sum of the checkpoint's stored tensor bytes
+    SweepMeasure measure = SweepMeasure::WeightError;
+    std::string weightsMode = "native";  // how quantized tensors run (ppl/kld)
+    std::string textHash;                // FNV-1a 64 of the text, hex ("" without text)
+    uint64_t textBytes = 0;
+    PerplexityOptions perplexity;        // protocol, context, maxWindows, separator
+    QuantMap baseline;
+    std::vector<SweepGroup> groups;      // expanded
+    std::vector<std::vector<std::string>> schemes;  // [group][candidate], canonical names
+
+    int64_t pointCount() const;          // product of the candidate counts (saturates at INT64_MAX)
+    std::vector<std::string> pointSchemes(int64_t point) const;  // odometer order (see above)
+    nlohmann::json toJson() const;
+};
+
+std::string fnv1aHex(std::string_view bytes);
+
+struct SweepShard {
+    int index = 0, count = 1;
+    bool takes(int64_t point) const { return point % count == index; }
+    std::string text() const { return std::to_string(index) + "/" + std::to_string(count); }
+};
+// "I/N" with 0 <= I < N <= 1000000; fails with a message naming the value otherwise.
+Result<SweepShard> parseShard(std::string_view text);
+
+// Fails when the spec has no group, a group without candidates, an unknown scheme, or more than maxPoints points
+// (the message suggests fewer groups/candidates, sharding, or a sensitivity scan / auto-mix).
+Status checkSweepSpec(const SweepSpec& spec, int64_t maxPoints);
+
+struct SweepRow {
+    int64_t point = -1;
+    int64_t runIndex = 0, runTotal = 0;  // this point is the runIndex-th (from 1) of runTotal measured by this run
+    std::vector<std::string> schemes;  // per group
+    PointMeasure measure;
+};
+
+// The header (line 1 and 2, each with '\n') and one row (with '\n') of a sweep file.
+std::string sweepFileHeader(const SweepSpec& spec, const SweepShard& shard);
+std::string sweepFileRow(const SweepSpec& spec, const SweepRow& row);
+
+// A sweep file as read back: its header lines, the parsed header JSON and the complete rows (text without '\n'),
+// keyed by point. A last line without '\n' (a run killed mid-write) is dropped and reported in
+// `truncatedBytes`; `completeBytes` is where the complete lines end. Fails naming the file and line on a
+// missing/bad header, a row with the wrong number of fields, a bad point index or a point stored twice.
+struct SweepFile {
+    std::string headerText;              // lines 1-2 including their '\n'
+    nlohmann::json header;               // {"version","spec","shard"}
+    std::map<int64_t, std::string> rows;
+    uint64_t completeBytes = 0, truncatedBytes = 0;
+};
+Result<SweepFile> readSweepFile(const std::string& path);
+
+// True when the two spec JSONs describe the same sweep (model compared by file name).
+bool sameSweepSpec(const nlohmann::json& a, const nlohmann::json& b);
+
+struct SweepRunOptions {
+    SweepShard shard;
+    std::set<int64_t> skip;  // points already stored (resume)
+    ProgressFn progress;     // fraction of this run's points (including the current one's progress)
+    // Called on the calling thread as each point finishes, in point order; an error stops the sweep with it.
+    std::function<Status(const SweepRow&)> onPoint;
+};
+
+struct SweepRunResult {
+    int64_t measured = 0, skipped = 0;  // points of this shard measured now / already stored
+    double seconds = 0;
+    std::vector<std::string> warnings;  // distinct resolution warnings of the points (first 20)
+};
+
+// Runs the points of `shard` not in `skip`, in point order. Cancel (progress returns false) stops between or
+// inside points with kCancelledMessage; the points finished before were all passed to onPoint.
+Result<SweepRunResult> runSweep(MapEvaluator& evaluator, const ModelInfo& info, const SweepSpec& spec,
+                                const SweepRunOptions& options);
+
+// Runs a sweep into the CSV sweep file `path`: rows are appended and flushed as points finish, so a cancel or a
+// kill leaves every finished point stored. Without `resume` the file is created (replaced) with the header.
+// With `resume` an existing file must carry the same spec and shard (refused otherwise, naming what differs);
+// a truncated last line is cut off, the stored points are skipped and the rest appended, so the result equals
+// an uninterrupted run byte for byte. `options.skip` is ignored (taken from the file). onPoint (may be empty)
+// sees each row after it was written.
+struct SweepFileRun {
+    SweepRunResult run;
+    int64_t stored = 0;                  // rows in the file at the end
+    uint64_t truncatedBytes = 0;         // cut off a resumed file's last line
+};
+Result<SweepFileRun> runSweepToCsv(MapEvaluator& evaluator, const ModelInfo& info, const SweepSpec& spec,
+                                   const std::string& path, bool resume, SweepRunOptions options);
+
+// Joins sweep files of one spec (shards, or partial runs) into `outPath`, rows sorted by point, header of the
+// unsharded sweep ("0/1"). Refuses (naming the files) different specs and a point stored twice with different
+// text. Writes a temporary file in the same folder and renames it over `outPath`.
+Result<int64_t> mergeSweepFiles(const std::vector<std::string>& inputs, const std::string& outPath);
+
+}  // namespace qs

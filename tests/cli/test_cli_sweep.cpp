@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// `quantscope-cli sweep` and `merge` on the real binary: every point of a kld sweep equals a separate
+// `ppl MODEL --rule ...` run (an independent code path at the CLI level: the engine loaded by `ppl`, the
+// reference run beside it), shards merged equal the unsharded sweep, the HDF5 output, and bad input refused
+// with a message and the usage/failure exit codes.
+#include <QFile>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_runner.h"
+#include "common/assets.h"
+
+using qstest::runCli;
+
+namespace {
+
+QByteArray readBytes(const QString& path) {
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) return {};
+    return f.readAll();
+}
+
+// The data rows of a sweep CSV (lines after the two header lines), split into cells.
+QList<QStringList> rowsOf(const QString& path) {
+    QList<QStringList> rows;
+    const QList<QByteArray> lines = readBytes(path).split('\n');
+    for (int i = 2; i < lines.size(); ++i)
+        if (!lines[i].isEmpty()) rows.push_back(QString::fromUtf8(lines[i]).split(','));
+    return rows;
+}
+
+}  // namespace
+
+class TestCliSweep : public QObject {
+    Q_OBJECT
+private slots:
+    void kldSweep_pointsEqualSinglePplRuns() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-gguf/stories260K.gguf");
+        QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
+        QTemporaryDir dir;
+        const QString out = dir.filePath("k.csv");
+        auto r = runCli({"sweep", model, "--groups", "body,embedding", "--schemes", "q4_0,int3_g64", "--measure", "kld",
+                         "--text", text, "--ctx", "128", "--windows", "3", "--out", out, "--threads", "2"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const auto header = QString::fromUtf8(readBytes(out).split('\n')[1]).split(',');
+        QCOMPARE(header, (QStringList{"point", "groups", "scheme_body", "scheme_embedding", "bytes", "bpw", "rmse",
+                                      "sqnr_db", "ppl", "kld", "kld_max", "top1"}));
+        const auto rows = rowsOf(out);
+        QCOMPARE(rows.size(), 4);
+        for (const QStringList& row : rows) {
+            auto p = runCli({"ppl", model, "--rule", "body=" + row[2], "--rule", "embedding=" + row[3], "--text", text,
+                             "--ctx", "128", "--max-windows", "3", "--json", "--threads", "1"});
+            QVERIFY2(p.exitCode == 0, p.err.constData());
+            const auto j = nlohmann::json::parse(p.out.toStdString());
+            QCOMPARE(row[8].toDouble(), j["ppl"].get<double>());
+            QCOMPARE(row[9].toDouble(), j["kld"].get<double>());
+            QCOMPARE(row[10].toDouble(), j["kld_max"].get<double>());
+            QCOMPARE(row[11].toDouble(), j["top1"].get<double>());
+        }
+    }
+
+    void shards_mergedEqualUnshardedAndHdf5() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-gguf/stories260K.gguf");
+        QTemporaryDir dir;
+        const QStringList common = {"sweep", model, "--groups", "attention,mlp", "--bits", "2,3,4,8", "--threads", "2"};
+        auto full = runCli(common + QStringList{"--out", dir.filePath("full.csv")});
+        QVERIFY2(full.exitCode == 0, full.err.constData());
+        QCOMPARE(rowsOf(dir.filePath("full.csv")).size(), 16);
+        QStringList shards;
+        for (int i = 0; i < 3; ++i) {
+            shards << dir.filePath(QString("s%1.csv").arg(i));
+            auto s = runCli(common + QStringList{"--shard", QString("%1/3").arg(i), "--out", shards.back()});
+            QVERIFY2(s.exitCode == 0, s.err.constData());
+        }
+        auto m = runCli(QStringList{"merge", dir.filePath("merged.csv")} + shards);
+        QVERIFY2(m.exitCode == 0, m.err.constData());
+        QCOMPARE(readBytes(dir.filePath("merged.csv")), readBytes(dir.filePath("full.csv")));
+        auto h5 = runCli(common + QStringList{"--out", dir.filePath("full.h5"), "--json"});
+        QVERIFY2(h5.exitCode == 0, h5.err.constData());
+        QCOMPARE(nlohmann::json::parse(h5.out.toStdString())["measured"].get<int>(), 16);
+        auto inspect = runCli({"inspect", dir.filePath("full.h5")});
+        QVERIFY2(inspect.exitCode == 0 && inspect.out.contains("sweep/rmse"), inspect.out.constData());
+    }
+
+    void badInput_isRefused_data() {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<int>("exitCode");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("unknown group") << QStringList{"--groups", "body,bdy", "--bits", "4"} << 2 << "unknown group 'bdy'";
+        QTest::newRow("unknown scheme") << QStringList{"--groups", "body", "--schemes", "q4_0,q3_X"} << 2 << "--schemes";
+        QTest::newRow("bits out of range") << QStringList{"--groups", "body", "--bits", "4,9"} << 2 << "2..8 bits";
+        QTest::newRow("bits and schemes") << QStringList{"--groups", "body", "--bits", "4", "--schemes", "q4_0"} << 2 << "exactly one";
+        QTest::newRow("shard 3/2") << QStringList{"--groups", "body", "--bits", "4", "--shard", "3/2"} << 2 << "--shard '3/2'";
+        QTest::newRow("too many points") << QStringList{"--groups", "layers", "--bits", "2,3,4,8"} << 2 << "1024 points";
+        QTest::newRow("kld without text") << QStringList{"--groups", "body", "--bits", "4", "--measure", "kld"} << 2 << "needs --text";
+        QTest::newRow("tied pair") << QStringList{"--groups", "embedding,head", "--bits", "4"} << 2 << "ties them";
+    }
+    void badInput_isRefused() {
+        QFETCH(QStringList, args);
+        QFETCH(int, exitCode);
+        QFETCH(QString, message);
+        QS_REQUIRE_ASSET(model, "models/stories260K-gguf/stories260K.gguf");
+        QTemporaryDir dir;
+        auto r = runCli(QStringList{"sweep", model, "--out", dir.filePath("x.csv")} + args);
+        QVERIFY(!r.crashed);
+        QCOMPARE(r.exitCode, exitCode);
+        QVERIFY2(r.err.contains(message.toUtf8()), r.err.constData());
+        QVERIFY(!QFile::exists(dir.filePath("x.csv")));
+    }
+
+    void resumeAndMerge_refuseAnotherSweep() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-gguf/stories260K.gguf");
+        QTemporaryDir dir;
+        const QString a = dir.filePath("a.csv"), b = dir.filePath("b.csv");
+        QCOMPARE(runCli({"sweep", model, "--groups", "body", "--bits", "2,4", "--out", a}).exitCode, 0);
+        QCOMPARE(runCli({"sweep", model, "--groups", "body", "--bits", "2,8", "--out", b}).exitCode, 0);
+        const QByteArray before = readBytes(a);
+        auto r = runCli({"sweep", model, "--groups", "body", "--bits", "2,8", "--out", a, "--resume"});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("different sweep"), r.err.constData());
+        QCOMPARE(readBytes(a), before);
+        auto same = runCli({"sweep", model, "--groups", "body", "--bits", "2,4", "--out", a, "--resume", "--json"});
+        QVERIFY2(same.exitCode == 0, same.err.constData());
+        QCOMPARE(nlohmann::json::parse(same.out.toStdString())["skipped"].get<int>(), 2);
+        QCOMPARE(readBytes(a), before);
+        auto m = runCli({"merge", dir.filePath("m.csv"), a, b});
+        QCOMPARE(m.exitCode, 1);
+        QVERIFY2(m.err.contains("a different sweep"), m.err.constData());
+        QVERIFY(!QFile::exists(dir.filePath("m.csv")));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCliSweep)
+#include "test_cli_sweep.moc"

@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Sweep runs and sweep files on stories260K: odometer point order, resume after a cancel (between and inside
+// points) and after a truncated last line gives the uninterrupted file byte for byte, shards merged equal the
+// unsharded sweep, and the refusals (different spec on resume or merge, conflicting duplicates, bad shard,
+// too many points). The HDF5 table is read back through the HDF5 checkpoint reader (an independent path).
+#include "core/infer/inference_model.h"
+#include "core/io/checkpoint.h"
+#include "core/sweep/map_evaluator.h"
+#include "core/sweep/sweep.h"
+#include "core/sweep/sweep_hdf5.h"
+
+#include <QFile>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <cstring>
+
+#include "common/assets.h"
+
+using namespace qs;
+
+namespace {
+
+QByteArray readBytes(const QString& path) {
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) return {};
+    return f.readAll();
+}
+
+struct Fixture {
+    InferenceModel model;
+    SweepSpec spec;
+    std::unique_ptr<MapEvaluator> evaluator;
+};
+
+// A 12-point weight-error sweep: body x {int2,int4,int8}_g64, embedding x {q4_0,q8_0}, layer1 x {keep,q4_0}.
+Fixture makeFixture(const QString& path) {
+    Fixture f;
+    auto m = openInferenceModel(path.toStdString(), {}, nullptr);
+    if (!m) qFatal("%s", m.message().c_str());
+    f.model = std::move(*m);
+    f.spec.modelPath = path.toStdString();
+    auto groups = expandGroups(f.model.info, {"body", "embedding", "layer1"});
+    if (!groups) qFatal("%s", groups.message().c_str());
+    f.spec.groups = *groups;
+    f.spec.schemes = {{"int2_g64", "int4_g64", "int8_g64"}, {"q4_0", "q8_0"}, {"keep", "q4_0"}};
+    auto ev = MapEvaluator::create(*f.model.checkpoint, f.model.info, nullptr, nullptr, {});
+    if (!ev) qFatal("%s", ev.message().c_str());
+    f.evaluator = std::move(*ev);
+    return f;
+}
+
+Result<SweepFileRun> run(Fixture& f, const QString& out, bool resume, SweepShard shard = {}, ProgressFn progress = {}) {
+    SweepRunOptions o;
+    o.shard = shard;
+    o.progress = std::move(progress);
+    return runSweepToCsv(*f.evaluator, f.model.info, f.spec, out.toStdString(), resume, o);
+}
+
+}  // namespace
+
+class TestSweepFile : public QObject {
+    Q_OBJECT
+private slots:
+    void points_odometerOrderAndShards() {
+        SweepSpec s;
+        s.schemes = {{"a", "b"}, {"x", "y", "z"}};
+        QCOMPARE(s.pointCount(), int64_t(6));
+        QCOMPARE(s.pointSchemes(0), (std::vector<std::string>{"a", "x"}));
+        QCOMPARE(s.pointSchemes(1), (std::vector<std::string>{"a", "y"}));
+        QCOMPARE(s.pointSchemes(3), (std::vector<std::string>{"b", "x"}));
+        QCOMPARE(s.pointSchemes(5), (std::vector<std::string>{"b", "z"}));
+        auto sh = parseShard("2/4");
+        QVERIFY(sh.ok() && sh->takes(6) && !sh->takes(7));
+        for (const char* bad : {"3/2", "2/2", "-1/2", "1/0", "1", "a/b", "1/2/3", ""}) {
+            auto r = parseShard(bad);
+            QVERIFY2(!r.ok(), bad);
+            QVERIFY2(r.message().find("expected I/N") != std::string::npos, r.message().c_str());
+        }
+        QVERIFY(!schemeForBits(1).ok() && !schemeForBits(9).ok());
+        QCOMPARE(*schemeForBits(3), std::string("int3_g64"));
+    }
+
+    void checkSpec_refusesTooManyPointsAndUnknownSchemes() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-gguf/stories260K.gguf");
+        Fixture f = makeFixture(path);
+        QVERIFY(checkSweepSpec(f.spec, 12).ok());
+        auto s = checkSweepSpec(f.spec, 11);
+        QVERIFY(!s.ok());
+        QVERIFY2(s.message().find("12 points") != std::string::npos && s.message().find("sensitivity") != std::string::npos,
+                 s.message().c_str());
+        f.spec.schemes[1].push_back("q4_Z");
+        auto u = checkSweepSpec(f.spec, 1000);
+        QVERIFY(!u.ok());
+        QVERIFY2(u.message().find("group 'embedding'") != std::string::npos, u.message().c_str());
+    }
+
+    void resume_afterCancelAndTruncation_equalsUninterrupted() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-gguf/stories260K.gguf");
+        QTemporaryDir dir;
+        Fixture f = makeFixture(path);
+        const QString full = dir.filePath("full.csv"), part = dir.filePath("part.csv");
+        auto a = run(f, full, false);
+        QVERIFY2(a.ok(), a ? "" : a.message().c_str());
+        QCOMPARE(a->stored, int64_t(12));
+        const QByteArray expected = readBytes(full);
+        QCOMPARE(expected.count('\n'), 2 + 12);
+
+        // Cancel inside point 5 (some of its tensors quantized), then between points 8 and 9.
+        Fixture g = makeFixture(path);  // a fresh evaluator: nothing cached
+        auto cancelled = run(g, part, false, {}, [](double fraction, std::string_view) { return fraction < 4.5 / 12; });
+        QVERIFY(!cancelled.ok());
+        QCOMPARE(cancelled.message(), std::string(kCancelledMessage));
+        QVERIFY(readBytes(part).count('\n') < 2 + 12);
+        QVERIFY(expected.startsWith(readBytes(part)));
+        auto second = run(g, part, true, {}, [](double fraction, std::string_view) { return fraction < 0.5; });
+        QVERIFY(!second.ok());
+        auto done = run(g, part, true);
+        QVERIFY2(done.ok(), done ? "" : done.message().c_str());
+        QVERIFY(done->run.skipped > 0 && done->run.measured > 0);
+        QCOMPARE(done->run.skipped + done->run.measured, int64_t(12));
+        QCOMPARE(readBytes(part), expected);
+
+        // A kill in the middle of a row: the partial line is cut off and the point measured again.
+        QFile::remove(part);
+        QVERIFY(QFile::copy(full, part));
+        QVERIFY(QFile::resize(part, expected.size() - 7));
+        auto again = run(g, part, true);
+        QVERIFY(again.ok());
+        QCOMPARE(again->truncatedBytes, uint64_t(expected.size() - 7 - expected.lastIndexOf('\n', expected.size() - 2) - 1));
+        QCOMPARE(again->run.measured, int64_t(1));
+        QCOMPARE(readBytes(part), expected);
+    }
+
+    void resume_refusesAnotherSpecOrShard() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-gguf/stories260K.gguf");
+        QTemporaryDir dir;
+        Fixture f = makeFixture(path);
+        const QString out = dir.filePath("s.csv");
+        QVERIFY(run(f, out, false, *parseShard("1/3")).ok());
+        auto shard = run(f, out, true, *parseShard("2/3"));
+        QVERIFY(!shard.ok());
+        QVERIFY2(shard.message().find("holds shard \"1/3\"") != std::string::npos, shard.message().c_str());
+        f.spec.schemes[0] = {"int3_g64", "int4_g64", "int8_g64"};
+        auto other = run(f, out, true, *parseShard("1/3"));
+        QVERIFY(!other.ok());
+        QVERIFY2(other.message().find("different sweep") != std::string::npos, other.message().c_str());
+        QFile bad(dir.filePath("bad.csv"));
+        QVERIFY(bad.open(QIODevice::WriteOnly));
+        bad.write("point,bytes\n0,1\n");
+        bad.close();
+        auto notSweep = readSweepFile(dir.filePath("bad.csv").toStdString());
+        QVERIFY(!notSweep.ok());
+        QVERIFY2(notSweep.message().find("not a QuantScope sweep file") != std::string::npos, notSweep.message().c_str());
+    }
+
+    void shards_mergedEqualUnsharded() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-gguf/stories260K.gguf");
+        QTemporaryDir dir;
+        Fixture f = makeFixture(path);
+        const QString full = dir.filePath("full.csv");
+        QVERIFY(run(f, full, false).ok());
+        std::vector<std::string> shards;
+        for (int i = 0; i < 5; ++i) {  // 5 shards of 12 points: 3,3,2,2,2
+            const QString s = dir.filePath(QString("shard%1.csv").arg(i));
+            auto r = run(f, s, false, SweepShard{i, 5});
+            QVERIFY(r.ok());
+            QCOMPARE(r->stored, int64_t(i < 2 ? 3 : 2));
+            shards.push_back(s.toStdString());
+        }
+        const QString merged = dir.filePath("merged.csv");
+        auto n = mergeSweepFiles({shards[3], shards[0], shards[4], shards[2], shards[1]}, merged.toStdString());
+        QVERIFY2(n.ok(), n ? "" : n.message().c_str());
+        QCOMPARE(*n, int64_t(12));
+        QCOMPARE(readBytes(merged), readBytes(full));
+        // Identical duplicates are accepted; a conflicting one and another sweep are refused.
+        QVERIFY(mergeSweepFiles({full.toStdString(), shards[0]}, merged.toStdString()).ok());
+        QCOMPARE(readBytes(merged), readBytes(full));
+        QByteArray changed = readBytes(shards[0].c_str());
+        QVERIFY(changed.contains(",int2_g64,q4_0,keep,"));
+        changed.replace(",int2_g64,q4_0,keep,", ",int2_g64,q4_0,keep,9");  // a different byte count for point 0
+        const QString conflict = dir.filePath("conflict.csv");
+        QFile c(conflict);
+        QVERIFY(c.open(QIODevice::WriteOnly));
+        c.write(changed);
+        c.close();
+        auto dup = mergeSweepFiles({full.toStdString(), conflict.toStdString()}, dir.filePath("x.csv").toStdString());
+        QVERIFY(!dup.ok());
+        QVERIFY2(dup.message().find("with different values") != std::string::npos, dup.message().c_str());
+        QVERIFY(!QFile::exists(dir.filePath("x.csv")));
+        f.spec.schemes[2] = {"keep", "q8_0"};
+        const QString other = dir.filePath("other.csv");
+        QVERIFY(run(f, other, false).ok());
+        auto diff = mergeSweepFiles({full.toStdString(), other.toStdString()}, dir.filePath("y.csv").toStdString());
+        QVERIFY(!diff.ok());
+        QVERIFY2(diff.message().find("a different sweep") != std::string::npos, diff.message().c_str());
+    }
+
+    // The HDF5 table holds the CSV's numbers bit for bit, read back by the HDF5 checkpoint reader.
+    void hdf5_tableReadsBackExactly() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-gguf/stories260K.gguf");
+        QTemporaryDir dir;
+        Fixture f = makeFixture(path);
+        const QString csv = dir.filePath("s.csv"), h5 = dir.filePath("s.h5");
+        QVERIFY(run(f, csv, false).ok());
+        auto n = mergeSweepFilesToHdf5({csv.toStdString()}, h5.toStdString());
+        QVERIFY2(n.ok(), n ? "" : n.message().c_str());
+        auto file = readSweepFile(csv.toStdString());
+        QVERIFY(file.ok());
+        auto ck = openCheckpoint(h5.toStdString());
+        QVERIFY2(ck.ok(), ck ? "" : ck.message().c_str());
+        auto find = [&](const std::string& name) -> int {
+            for (size_t i = 0; i < (*ck)->tensors.size(); ++i)
+                if ((*ck)->tensors[i].name == name) return int(i);
+            return -1;
+        };
+        const int bpw = find("sweep/bpw"), bytes = find("sweep/bytes"), rmse = find("sweep/rmse");
+        QVERIFY(bpw >= 0 && bytes >= 0 && rmse >= 0);
+        QCOMPARE((*ck)->tensors[size_t(bpw)].dtype, DType::F64);
+        QCOMPARE((*ck)->tensors[size_t(bytes)].dtype, DType::I64);
+        auto bpwData = (*ck)->data(size_t(bpw));
+        auto bytesData = (*ck)->data(size_t(bytes));
+        QVERIFY(bpwData.ok() && bytesData.ok());
+        QCOMPARE(bpwData->bytes.size(), size_t(12 * 8));
+        int k = 0;
+        for (const auto& [point, row] : file->rows) {
+            QStringList cells = QString::fromStdString(row).split(',');
+            double b;
+            int64_t by;
+            std::memcpy(&b, bpwData->bytes.data() + 8 * k, 8);
+            std::memcpy(&by, bytesData->bytes.data() + 8 * k, 8);
+            QCOMPARE(b, cells[6].toDouble());
+            QCOMPARE(by, cells[5].toLongLong());
+            ++k;
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(TestSweepFile)
+#include "test_sweep_file.moc"
