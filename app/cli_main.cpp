@@ -17,6 +17,7 @@ const qscli::Command kCommands[] = {
     {"generate", "generate MODEL [--map F] [--rule R=S]... --prompt TEXT --steps N --temperature T [--seed S]  generate text", qscli::runGenerate},
     {"ppl", "ppl MODEL [--map F] [--rule R=S]... --text FILE [--ctx N] [--protocol P] [--json]  perplexity, KLD", qscli::runPpl},
     {"chat", "chat MODEL [--map F] [--rule R=S]... [--template NAME]  chat on stdin/stdout", qscli::runChat},
+    {"compare", "compare MODEL --map F|--rule R=S... --prompt TEXT [--tokens N] [--chat] [--json]  per-token KL, top-1 flips", qscli::runCompare},
     {"bench", "bench MODEL [--map F] [--rule R=S]... [--threads N]  tokens per second, peak memory", qscli::runBench},
     {"quantize", "quantize MODEL [--map F] [--rule ROLE=SCHEME]... [--json]  per-tensor scheme, bytes, error", qscli::runQuantize},
     {"sweep", "sweep MODEL --groups G,.. (--bits 2,3,4,8 | --schemes S,..) --measure weight-error|ppl|kld --out F.csv|F.h5  bit-width sweep",

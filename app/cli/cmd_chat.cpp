@@ -1,25 +1,25 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// quantscope-cli chat MODEL: reads user lines from stdin, streams the model's replies. Works on pipes (no tty),
-// EOF ends the session.
+// quantscope-cli chat MODEL [--compare]: reads user lines from stdin, streams the model's replies (with --compare
+// the original's, then the quantized model's and the per-token comparison; core/infer/chat_session.h). Works on
+// pipes (no tty), EOF ends the session.
 #include <cstdio>
-#include <algorithm>
 #include <iostream>
-#include <span>
+#include <memory>
 #include <string>
 
 #include <unistd.h>
 
 #include "app/cli/commands.h"
+#include "app/cli/compare_report.h"
 #include "app/cli/infer_setup.h"
-#include "core/infer/chat_format.h"
-#include "core/infer/generator.h"
+#include "core/infer/chat_session.h"
 
 namespace qscli {
 
 namespace {
 constexpr const char* kUsage =
     "usage: quantscope-cli chat MODEL [--map MAP.json] [--rule ROLE=SCHEME ...] [--tokenizer PATH]\n"
-    "                           [--template NAME] [--system TEXT] [--steps N]\n"
+    "                           [--template NAME] [--system TEXT] [--steps N] [--compare]\n"
     "                            [--temperature T] [--seed S] [--top-k K] [--top-p P] [--repeat-penalty R]\n"
     "                            [--threads N]\n"
     "Reads one user message per line from stdin and streams each reply (at most N tokens, default 256; it ends\n"
@@ -27,12 +27,42 @@ constexpr const char* kUsage =
     "chat_template, GGUF tokenizer.chat_template) when it is one of the known families; --template NAME\n"
     "overrides it: llama3, chatml, gemma, mistral (mistral-v0, mistral-v3, mistral-v3-tekken), llama2, or plain\n"
     "(the text continued as a base model would; the default when the model has no template). The conversation\n"
-    "stays in the KV cache; when the context is full it starts over. EOF (Ctrl-D) ends the chat.\n";
+    "stays in the KV cache; when the context is full it starts over. EOF (Ctrl-D) ends the chat.\n"
+    "--compare (needs --map or --rule): the original model and the quantized one answer in lock-step with the\n"
+    "same settings and seed. Each turn prints the original's reply (streamed), the quantized model's own reply,\n"
+    "and how the quantized model fed the original's tokens compares with it: tokens compared, top-1 agreement,\n"
+    "mean and max KL(P_original || P_quantized) in nats, the first token where the top-1 choices differ\n"
+    "(see `quantscope-cli compare`). Without --compare a map or rule makes the quantized model chat alone.\n";
 }
+
+namespace {
+
+// Starts a new conversation when the next message does not fit the context left; false when it does not fit
+// even alone.
+bool makeRoom(qs::ChatSession& session, const qs::ChatFormat& format, const std::string& system, const std::string& line) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        bool fits = true;
+        for (qs::ChatColumn c : {qs::ChatColumn::A, qs::ChatColumn::B}) {
+            auto plan = qs::planChatTurn(format, session.conversation(c), system, line);
+            fits = fits && (!plan || int(plan->full.size()) + 1 < session.context());  // a refusal is reported later
+        }
+        if (fits) return true;
+        if (attempt == 0 && session.turns() > 0) {
+            std::fprintf(stderr, "chat: the context is full; starting a new conversation\n");
+            session.reset();
+        } else {
+            break;
+        }
+    }
+    std::fprintf(stderr, "chat: this message alone does not fit the context of %d tokens\n", session.context());
+    return false;
+}
+
+}  // namespace
 
 int runChat(int argc, char** argv, int first) {
     Args args(inferenceValueOptions({"template", "system", "steps", "temperature", "seed", "top-k", "top-p", "repeat-penalty"}),
-              {"help"});
+              {"help", "compare"});
     if (!args.parse(argc, argv, first)) return fail("chat", args.error(), kExitUsage);
     if (args.flag("help")) {
         std::fputs(kUsage, stdout);
@@ -47,6 +77,8 @@ int runChat(int argc, char** argv, int first) {
     if (!templateName.empty())
         if (auto t = qs::chatTemplateByName(templateName); !t) return fail("chat", t.message(), kExitUsage);
     if (*steps < 1) return fail("chat", "--steps must be at least 1", kExitUsage);
+    if (args.flag("compare") && !args.has("map") && !args.has("rule"))
+        return fail("chat", "--compare needs the quantization to compare with: --map FILE or --rule ROLE=SCHEME", kExitUsage);
     const std::string system = args.value("system").value_or("");
 
     InferenceSetup setup;
@@ -56,15 +88,23 @@ int runChat(int argc, char** argv, int first) {
     auto chosen = qs::chooseChatTemplate(*setup.model.checkpoint, args.value("tokenizer").value_or(""), templateName, &note);
     if (!chosen) return fail("chat", chosen.message());
     if (!note.empty()) std::fprintf(stderr, "quantscope-cli chat: %s\n", note.c_str());
-    const qs::ChatFormat format(*chosen, tok);
-    qs::Transformer model(setup.weights, setup.arena.get());
-    qs::GenerateOptions o;
-    o.maxNewTokens = int(*steps);
-    o.sampling = sampling;
-    o.stopTokens = format.stopTokens();
+    auto format = std::make_shared<const qs::ChatFormat>(*chosen, tok);
+    const bool compare = args.flag("compare");
+    qs::ChatSession session(compare ? setup.model.weights : setup.weights, compare ? setup.weights : nullptr,
+                            setup.arena.get());
+    qs::ChatTurnOptions o;
+    o.format = format;
+    o.system = system;
+    o.generate.maxNewTokens = int(*steps);
+    o.generate.sampling = sampling;
+    qs::ChatCallbacks streamA;
+    streamA.onToken = [](qs::ChatColumn column, const qs::ChatToken& t) {
+        if (column != qs::ChatColumn::A) return;
+        std::fwrite(t.bytes.data(), 1, t.bytes.size(), stdout);
+        std::fflush(stdout);
+    };
 
     const bool interactive = isatty(STDIN_FILENO);
-    qs::ChatState state;
     std::string line;
     for (;;) {
         if (interactive) {
@@ -73,34 +113,21 @@ int runChat(int argc, char** argv, int first) {
         }
         if (!std::getline(std::cin, line)) break;
         if (!line.empty() && line.back() == '\r') line.pop_back();
-        auto plan = qs::planChatTurn(format, state, system, line);
+        if (!makeRoom(session, *format, system, line)) continue;
+        auto plan = qs::planChatTurn(*format, session.conversation(qs::ChatColumn::A), system, line);
         if (!plan) return fail("chat", plan.message());
-        if (int(plan->full.size()) + 1 >= model.context()) {
-            std::fprintf(stderr, "chat: the context is full; starting a new conversation\n");
-            state = {};
-            plan = qs::planChatTurn(format, state, system, line);
-            if (!plan) return fail("chat", plan.message());
-            if (int(plan->full.size()) + 1 >= model.context()) {
-                std::fprintf(stderr, "chat: this message alone does not fit the context of %d tokens\n", model.context());
-                continue;
-            }
-        }
         if (plan->feed.empty()) continue;
-        model.rewind(plan->keep);
-        qs::GenerateOptions turn = o;
-        turn.maxNewTokens = std::min(o.maxNewTokens, model.context() - int(plan->full.size()));
-        auto r = qs::generate(model, tok, plan->feed, turn, [](int, std::string_view piece) {
-            std::fwrite(piece.data(), 1, piece.size(), stdout);
-            std::fflush(stdout);
-            return true;
-        });
+        o.text = line;
+        if (compare) std::fputs("original:  ", stdout);
+        auto r = session.runTurn(tok, o, streamA);
         std::fputc('\n', stdout);
-        std::fflush(stdout);
         if (!r) return fail("chat", r.message());
-        // The reply without a stop token; every sampled id but the last was fed (generator.h).
-        const std::span<const int> all(r->tokens);
-        const auto reply = qs::stoppedOnToken(r->stop) ? all.first(all.size() - 1) : all;
-        qs::finishChatTurn(state, tok, *plan, system, line, reply, all.empty() ? all : all.first(all.size() - 1));
+        if (compare) {
+            std::string b;
+            for (const qs::ChatToken& t : r->b) b += t.bytes;
+            std::printf("quantized: %s\ncompare: %s\n", b.c_str(), comparisonSummary(*r, tok).c_str());
+        }
+        std::fflush(stdout);
     }
     return kExitOk;
 }

@@ -15,6 +15,7 @@ int runInspect(int argc, char** argv, int first);
 int runGenerate(int argc, char** argv, int first);
 int runPpl(int argc, char** argv, int first);
 int runChat(int argc, char** argv, int first);
+int runCompare(int argc, char** argv, int first);
 int runBench(int argc, char** argv, int first);
 int runQuantize(int argc, char** argv, int first);
 int runQuantRaw(int argc, char** argv, int first);

@@ -185,42 +185,51 @@ void rowTileAvx512(const float* w, int64_t ldw, const float* packed, const float
         tileAvx512<R, 1>(w, ldw, pk, x + b * n, rest, n, n8, y + b * ldy, ldy);
 }
 
-void gemmAvx512(const float* w, int64_t ldw, int64_t nRows, const float* x, int64_t batch, int64_t n,
-                float* y, int64_t ldy) {
+// Token pairs of all `batch` tokens (an odd last token pairs with zeros): pair p at packed + p * 2 * n8.
+void packPairs(const float* x, int64_t batch, int64_t n, float* packed) {
     const int64_t n8 = n / 8 * 8;
-    thread_local std::vector<float> packedBuffer;
-    // One token-block's pairs (an odd last token pairs with zeros); grows, never shrinks.
-    const size_t need = size_t((kTokenBlock + 1) / 2 * 2 * n8);
-    if (packedBuffer.size() < need) packedBuffer.resize(need);
-    float* packed = packedBuffer.data();
-    for (int64_t b0 = 0; b0 < batch; b0 += kTokenBlock) {
+    for (int64_t t = 0; t < (batch + 1) / 2 * 2; ++t) {
+        float* dst = packed + (t / 2) * 2 * n8 + (t % 2) * 8;
+        for (int64_t i = 0; i < n8; i += 8) {
+            const __m256 v = t < batch ? _mm256_loadu_ps(x + t * n + i) : _mm256_setzero_ps();
+            _mm256_storeu_ps(dst + 2 * i, v);
+        }
+    }
+}
+
+void gemmAvx512Packed(const float* w, int64_t ldw, int64_t nRows, const float* packed, const float* x,
+                      int64_t batch, int64_t n, float* y, int64_t ldy) {
+    const int64_t n8 = n / 8 * 8;
+    for (int64_t b0 = 0; b0 < batch; b0 += kTokenBlock) {  // kTokenBlock is even: b0 starts a pair
         const int64_t nTok = std::min(kTokenBlock, batch - b0);
         const float* xb = x + b0 * n;
-        for (int64_t t = 0; t < (nTok + 1) / 2 * 2; ++t) {
-            float* dst = packed + (t / 2) * 2 * n8 + (t % 2) * 8;
-            for (int64_t i = 0; i < n8; i += 8) {
-                const __m256 v = t < nTok ? _mm256_loadu_ps(xb + t * n + i) : _mm256_setzero_ps();
-                _mm256_storeu_ps(dst + 2 * i, v);
-            }
-        }
+        const float* pb = packed + b0 * n8;
         float* yb = y + b0 * ldy;
         int64_t r = 0;
-        for (; r + 4 <= nRows; r += 4)
-            rowTileAvx512<4>(w + r * ldw, ldw, packed, xb, nTok, n, n8, yb + r, ldy);
+        for (; r + 4 <= nRows; r += 4) rowTileAvx512<4>(w + r * ldw, ldw, pb, xb, nTok, n, n8, yb + r, ldy);
         switch (nRows - r) {
             case 3:
-                rowTileAvx512<3>(w + r * ldw, ldw, packed, xb, nTok, n, n8, yb + r, ldy);
+                rowTileAvx512<3>(w + r * ldw, ldw, pb, xb, nTok, n, n8, yb + r, ldy);
                 break;
             case 2:
-                rowTileAvx512<2>(w + r * ldw, ldw, packed, xb, nTok, n, n8, yb + r, ldy);
+                rowTileAvx512<2>(w + r * ldw, ldw, pb, xb, nTok, n, n8, yb + r, ldy);
                 break;
             case 1:
-                rowTileAvx512<1>(w + r * ldw, ldw, packed, xb, nTok, n, n8, yb + r, ldy);
+                rowTileAvx512<1>(w + r * ldw, ldw, pb, xb, nTok, n, n8, yb + r, ldy);
                 break;
             default:
                 break;
         }
     }
+}
+
+void gemmAvx512(const float* w, int64_t ldw, int64_t nRows, const float* x, int64_t batch, int64_t n,
+                float* y, int64_t ldy) {
+    thread_local std::vector<float> packedBuffer;  // grows, never shrinks
+    const size_t need = size_t((batch + 1) / 2 * 2 * (n / 8 * 8));
+    if (packedBuffer.size() < need) packedBuffer.resize(need);
+    packPairs(x, batch, n, packedBuffer.data());
+    gemmAvx512Packed(w, ldw, nRows, packedBuffer.data(), x, batch, n, y, ldy);
 }
 
 #pragma GCC diagnostic pop
@@ -244,6 +253,32 @@ void gemmF32(const float* w, int64_t ldw, int64_t nRows, const float* x, int64_t
 void gemmF32(const float* w, int64_t ldw, int64_t nRows, const float* x, int64_t batch, int64_t n, float* y,
              int64_t ldy) {
     static const cpu::SimdLevel level = cpu::simdLevel();
+    gemmF32(w, ldw, nRows, x, batch, n, y, ldy, level);
+}
+
+int64_t gemmF32PreparedFloats(int64_t batch, int64_t n, cpu::SimdLevel level) {
+#ifdef QS_GEMM_X86
+    if (level >= cpu::SimdLevel::Avx512 && batch > 1) return (batch + 1) / 2 * 2 * (n / 8 * 8);
+#endif
+    (void)batch, (void)n, (void)level;
+    return 0;
+}
+
+void gemmF32Prepare(const float* x, int64_t batch, int64_t n, float* prepared, cpu::SimdLevel level) {
+#ifdef QS_GEMM_X86
+    if (gemmF32PreparedFloats(batch, n, level) > 0) packPairs(x, batch, n, prepared);
+#endif
+    (void)x, (void)batch, (void)n, (void)prepared, (void)level;
+}
+
+void gemmF32Prepared(const float* w, int64_t ldw, int64_t nRows, const float* prepared, const float* x,
+                     int64_t batch, int64_t n, float* y, int64_t ldy, cpu::SimdLevel level) {
+    if (nRows <= 0 || batch <= 0) return;
+#ifdef QS_GEMM_X86
+    if (gemmF32PreparedFloats(batch, n, level) > 0)
+        return gemmAvx512Packed(w, ldw, nRows, prepared, x, batch, n, y, ldy);
+#endif
+    (void)prepared;
     gemmF32(w, ldw, nRows, x, batch, n, y, ldy, level);
 }
 

@@ -30,6 +30,17 @@ void gemmF32(const float* w, int64_t ldw, int64_t nRows, const float* x, int64_t
 void gemmF32(const float* w, int64_t ldw, int64_t nRows, const float* x, int64_t batch, int64_t n, float* y,
              int64_t ldy);
 
+// Prepared activations: the AVX-512 path rearranges the activations of a prompt into token pairs before it
+// multiplies. A caller that runs many row ranges against the same activations (the parallel matmul of
+// linear_weights.cpp) prepares them once and passes them to every range, instead of gemmF32 repacking them
+// per call: gemmF32PreparedFloats(batch, n, level) floats of scratch (0: this level and batch use x as it
+// is; call gemmF32), filled by gemmF32Prepare; gemmF32Prepared then gives exactly gemmF32's results (x is
+// still read for the last n % 8 values). The scratch is read-only afterwards (any number of threads).
+int64_t gemmF32PreparedFloats(int64_t batch, int64_t n, cpu::SimdLevel level);
+void gemmF32Prepare(const float* x, int64_t batch, int64_t n, float* prepared, cpu::SimdLevel level);
+void gemmF32Prepared(const float* w, int64_t ldw, int64_t nRows, const float* prepared, const float* x,
+                     int64_t batch, int64_t n, float* y, int64_t ldy, cpu::SimdLevel level);
+
 // The path gemmF32 takes at `level`: "scalar", "avx2" or "avx512".
 const char* gemmF32PathName(cpu::SimdLevel level);
 

@@ -33,23 +33,36 @@ void forRows(int64_t rows, int64_t grain, tbb::task_arena* arena, F&& body) {
 }
 
 
-// The prompt tiling of the packed paths: kColTile activation rows (in L2) against one weight row at a time (in
-// L1), four columns per kernel call so a weight block is unpacked once for four tokens. dotRow(r, act, nc,
-// out) writes out[c] = dot(weight row r, activation row c of act) for c < nc; y is [batch][ldy].
-template <class DotRow>
+// The prompt tiling of the packed paths: kColTile activation rows (in L2) against the weight rows in L1, four
+// columns per kernel call so a weight block is unpacked once for four tokens. dotRow(r, act, nc, out) writes
+// out[c] = dot(weight row r, activation row c of act) for c < nc; y is [batch][ldy]. With tileRows > 0,
+// dotTile(r, act, nc, out) does the same for rows r .. r + tileRows - 1 at once, writing out[c * ldy + i]
+// (the same numbers: the kernels' contract), and dotRow takes the remaining rows.
+template <class DotRow, class DotTile>
 void tiledRowDots(const std::byte* act, size_t actRowBytes, int64_t batch, float* y, int64_t ldy, int64_t r0,
-                  int64_t r1, const DotRow& dotRow) {
+                  int64_t r1, const DotRow& dotRow, int tileRows, const DotTile& dotTile) {
     constexpr int64_t kColTile = 64;
     float out[4];
     for (int64_t b0 = 0; b0 < batch; b0 += kColTile) {
         const int64_t b1 = std::min(batch, b0 + kColTile);
-        for (int64_t r = r0; r < r1; ++r)
+        int64_t r = r0;
+        if (tileRows > 0)
+            for (; r + tileRows <= r1; r += tileRows)
+                for (int64_t b = b0; b < b1; b += 4)
+                    dotTile(r, act + size_t(b) * actRowBytes, int(std::min<int64_t>(4, b1 - b)), y + b * ldy + r);
+        for (; r < r1; ++r)
             for (int64_t b = b0; b < b1; b += 4) {
                 const int nc = int(std::min<int64_t>(4, b1 - b));
                 dotRow(r, act + size_t(b) * actRowBytes, nc, out);
                 for (int c = 0; c < nc; ++c) y[(b + c) * ldy + r] = out[c];
             }
     }
+}
+
+template <class DotRow>
+void tiledRowDots(const std::byte* act, size_t actRowBytes, int64_t batch, float* y, int64_t ldy, int64_t r0,
+                  int64_t r1, const DotRow& dotRow) {
+    tiledRowDots(act, actRowBytes, batch, y, ldy, r0, r1, dotRow, 0, [](int64_t, const std::byte*, int, float*) {});
 }
 
 }  // namespace
@@ -68,6 +81,26 @@ FloatLinearWeights::FloatLinearWeights(int64_t rows, int64_t cols, std::vector<f
 void FloatLinearWeights::matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const {
     const int64_t n = cols();
     kernels::gemmF32(m_data + r0 * n, n, r1 - r0, x, batch, n, y + r0, rows());
+}
+
+size_t FloatLinearWeights::activationBytes(int64_t batch) const {
+    const int64_t prepared = kernels::gemmF32PreparedFloats(batch, cols(), cpu::simdLevel());
+    return prepared > 0 ? size_t(prepared + batch * cols()) * sizeof(float) : 0;
+}
+
+void FloatLinearWeights::prepareActivations(const float* x, int64_t batch, std::byte* act) const {
+    const int64_t prepared = kernels::gemmF32PreparedFloats(batch, cols(), cpu::simdLevel());
+    auto* p = reinterpret_cast<float*>(act);
+    kernels::gemmF32Prepare(x, batch, cols(), p, cpu::simdLevel());
+    std::memcpy(p + prepared, x, size_t(batch * cols()) * sizeof(float));
+}
+
+void FloatLinearWeights::matmulPreparedRows(const std::byte* act, int64_t batch, float* y, int64_t r0,
+                                            int64_t r1) const {
+    const int64_t n = cols();
+    const auto* p = reinterpret_cast<const float*>(act);
+    const float* x = p + kernels::gemmF32PreparedFloats(batch, n, cpu::simdLevel());
+    kernels::gemmF32Prepared(m_data + r0 * n, n, r1 - r0, p, x, batch, n, y + r0, rows(), cpu::simdLevel());
 }
 
 void FloatLinearWeights::copyRow(int64_t r, float* dst) const {
@@ -165,9 +198,15 @@ void PackedLinearWeights::matmulPreparedRows(const std::byte* act, int64_t batch
     const int64_t m = rows(), n = cols();
     if (batch == 1 && m_kernel->rows)  // decode: the kernel runs the rows itself (same numbers as below)
         return m_kernel->rows(n, m_bytes.data() + size_t(r0) * m_rowBytes, m_rowBytes, r1 - r0, act, y + r0);
-    tiledRowDots(act, m_actRowBytes, batch, y, m, r0, r1, [&](int64_t r, const std::byte* a, int nc, float* out) {
+    const auto dotRow = [&](int64_t r, const std::byte* a, int nc, float* out) {
         m_kernel->dot(n, m_bytes.data() + size_t(r) * m_rowBytes, a, m_actRowBytes, nc, out);
-    });
+    };
+    if (!m_kernel->tile) return tiledRowDots(act, m_actRowBytes, batch, y, m, r0, r1, dotRow);
+    tiledRowDots(act, m_actRowBytes, batch, y, m, r0, r1, dotRow, m_kernel->tileRows,
+                 [&](int64_t r, const std::byte* a, int nc, float* out) {
+                     m_kernel->tile(n, m_bytes.data() + size_t(r) * m_rowBytes, m_rowBytes, a, m_actRowBytes, nc, out,
+                                    size_t(m));
+                 });
 }
 
 void PackedLinearWeights::matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const {

@@ -79,6 +79,11 @@ public:
     FloatLinearWeights(int64_t rows, int64_t cols, std::vector<float> values, std::string what);
 
     void matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const override;
+    // A prompt on the AVX-512 path: the activations rearranged once per product (gemmF32Prepare) and a copy
+    // of x (its last n % 8 values), shared by the row ranges; 0 bytes (plain matmulRows) otherwise.
+    size_t activationBytes(int64_t batch) const override;
+    void prepareActivations(const float* x, int64_t batch, std::byte* act) const override;
+    void matmulPreparedRows(const std::byte* act, int64_t batch, float* y, int64_t r0, int64_t r1) const override;
     void copyRow(int64_t r, float* dst) const override;
     std::string describe() const override { return m_what; }
     uint64_t ownedBytes() const override { return uint64_t(m_owned.size()) * sizeof(float); }

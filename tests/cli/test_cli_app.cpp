@@ -43,7 +43,7 @@ private slots:
     // (exit 2) with the same message, before the model is opened.
     void threadsOption_sameLimitsEverywhere() {
         const QStringList commands[] = {{"quantize", "m", "--rule", "all=q8_0"}, {"generate", "m"}, {"ppl", "m", "--text", QStringLiteral(QS_CLI_PATH)},
-                                        {"bench", "m"}, {"chat", "m"}, {"synth", "--shape", "15M", "--format", "gguf", "o"}};
+                                        {"bench", "m"}, {"chat", "m"}, {"compare", "m", "--rule", "all=q8_0", "--prompt", "x"}, {"synth", "--shape", "15M", "--format", "gguf", "o"}};
         for (const QStringList& cmd : commands)
             for (const char* bad : {"-1", "1025", "x"}) {
                 auto r = qstest::runCli(cmd + QStringList{"--threads", bad});

@@ -153,6 +153,13 @@ private slots:
             const auto got = product(simd, x);
             QVERIFY2(std::memcmp(got.data(), expected.data(), got.size() * sizeof(float)) == 0,
                      qPrintable(QString::fromStdString(simd.describe()) + " differs from the scalar reference"));
+            // Batches ending in tiles of 1 and 2 tokens (5 = 4 + 1, 6 = 4 + 2): the same bits.
+            for (const int64_t nb : {int64_t(5), int64_t(6)}) {
+                std::vector<float> y(size_t(nb * kRows), std::nanf(""));
+                matmul(simd, x.data(), nb, y.data(), nullptr);
+                QVERIFY2(std::memcmp(y.data(), expected.data(), y.size() * sizeof(float)) == 0,
+                         qPrintable(QString::fromStdString(simd.describe()) + QString(": batch %1 differs").arg(nb)));
+            }
             // Row r of a batch equals the single-column product (tiles do not change the numbers).
             std::vector<float> one(kRows);
             simd.matmulRows(x.data() + 5 * kCols, 1, one.data(), 0, kRows);
@@ -262,6 +269,22 @@ private slots:
                     kernels::gemmF32(w.data(), ldw, rows, x.data(), nb, n, got.data(), ldy, level);
                     QVERIFY2(std::memcmp(got.data(), ref.data(), got.size() * sizeof(float)) == 0,
                              qPrintable(QString("%1 path, n %2, batch %3 differs from the scalar reference")
+                                            .arg(kernels::gemmF32PathName(level)).arg(n).arg(nb)));
+                }
+            }
+            // Activations prepared once (the parallel matmul's path), two row ranges: the same bits.
+            for (auto level : {cpu::SimdLevel::Scalar, cpu::SimdLevel::Avx2, cpu::SimdLevel::Avx512}) {
+                if (!cpu::canRun(level)) continue;
+                for (const int64_t nb : {batch, int64_t(7), int64_t(1)}) {
+                    const int64_t floats = kernels::gemmF32PreparedFloats(nb, n, level);
+                    QCOMPARE(floats > 0, level == cpu::SimdLevel::Avx512 && nb > 1);
+                    std::vector<float> prepared(size_t(floats), std::nanf("")), got(size_t(nb * ldy), -1.0f);
+                    kernels::gemmF32Prepare(x.data(), nb, n, prepared.data(), level);
+                    kernels::gemmF32Prepared(w.data(), ldw, 5, prepared.data(), x.data(), nb, n, got.data(), ldy, level);
+                    kernels::gemmF32Prepared(w.data() + 5 * ldw, ldw, rows - 5, prepared.data(), x.data(), nb, n,
+                                             got.data() + 5, ldy, level);
+                    QVERIFY2(std::memcmp(got.data(), ref.data(), got.size() * sizeof(float)) == 0,
+                             qPrintable(QString("prepared %1 path, n %2, batch %3 differs from the scalar reference")
                                             .arg(kernels::gemmF32PathName(level)).arg(n).arg(nb)));
                 }
             }

@@ -397,9 +397,9 @@ void ChatPane::startTurn(int serial, const QString& text, bool ab) {
     auto quantized = ab ? m_models->quantized() : nullptr;
     auto tokenizer = m_models->tokenizer();
     if (!original || !tokenizer || (ab && !quantized)) return endTurnWithError(tr("the model is not available"));
-    if (!m_session || m_session->ab != ab || m_session->originalWeights != original ||
-        m_session->quantizedWeights != quantized) {
-        if (m_session && m_session->turns > 0)
+    if (!m_session || m_session->comparing() != ab || m_session->originalWeights() != original ||
+        m_session->quantizedWeights() != quantized) {
+        if (m_session && m_session->turns() > 0)
             transcriptA()->appendNote(tr("(new conversation: the quantized model changed with the map)"));
         m_session = makeChatSession(original, quantized, m_runner->arena());
     }
@@ -430,7 +430,7 @@ void ChatPane::startTurn(int serial, const QString& text, bool ab) {
 }
 
 void ChatPane::onChunk(const ChatChunk& c) {
-    const bool ab = m_session && m_session->ab;
+    const bool ab = m_session && m_session->comparing();
     const qs::Tokenizer* tok = m_models->tokenizer().get();
     for (const ChatToken& t : c.a) {
         const int index = int(m_turnA.size());
@@ -465,18 +465,18 @@ void ChatPane::onChunk(const ChatChunk& c) {
                                        : QString(),
                                  first);
     }
-    m_tokensA = c.tokensA;
-    m_tokensB = c.tokensB;
-    m_figures.rateA = c.rateA;
-    m_figures.rateB = c.rateB;
-    m_figures.compared = c.compared;
-    m_figures.agree = c.agree;
-    m_figures.meanKl = c.compared > 0 ? c.sumKl / c.compared : 0.0;
+    m_tokensA = c.totals.tokensA;
+    m_tokensB = c.totals.tokensB;
+    m_figures.rateA = c.totals.rateA;
+    m_figures.rateB = c.totals.rateB;
+    m_figures.compared = c.totals.compared;
+    m_figures.agree = c.totals.agree;
+    m_figures.meanKl = c.totals.meanKl();
     if (ab) {
         updateAbHeaders();
         m_status->setText(tr("Generating… %1 + %2 tokens").arg(m_tokensA).arg(m_tokensB));
     } else {
-        m_status->setText(tr("Generating… %1 tokens · %2").arg(m_tokensA).arg(rateText(c.rateA)));
+        m_status->setText(tr("Generating… %1 tokens · %2").arg(m_tokensA).arg(rateText(c.totals.rateA)));
     }
 }
 
@@ -485,7 +485,7 @@ void ChatPane::onTurnFinished(Job* job, Job::State state) {
     m_state = State::Idle;
     m_lastState = state;
     for (ChatTranscript* t : {m_singleView, m_originalView, m_quantView}) t->finishTurn();
-    const bool ab = m_session && m_session->ab;
+    const bool ab = m_session && m_session->comparing();
     const QString speed = ab ? tr("%1 / %2").arg(rateText(m_figures.rateA), rateText(m_figures.rateB))
                              : rateText(m_figures.rateA);
     const QString count = ab ? tr("%1 + %2 tokens").arg(m_tokensA).arg(m_tokensB) : tr("%1 tokens").arg(m_tokensA);

@@ -8,8 +8,8 @@
 // second, live.
 //
 // Jobs: the models come from ChatModels (tokenizer, original and quantized weights, each a cached job); a
-// turn is one JobRunner job (chat_generation.h) whose tokens come back through a TokenStream in batches of
-// at most one queued call per 30 ms, so a fast model does not flood the event loop. Stop cancels the job:
+// turn is one JobRunner job running core's qs::ChatSession (chat_generation.h) whose tokens come back through a
+// TokenStream in batches of at most one queued call per 30 ms, so a fast model does not flood the event loop. Stop cancels the job:
 // its progress callback returns false and the turn ends within one token; the job ends Cancelled.
 //
 // A/B mode ("A/B: original vs quantized"): the original model and the quantized model (the Document's map)
@@ -19,7 +19,7 @@
 // tokens. Right column: what the quantized model writes on its own; the token where it first leaves the
 // original's text is underlined. Under the columns: mean KL, top-1 agreement and the speed of each model.
 // The comparison is made on the original's stream because two free-running samples stop being comparable
-// after their first difference (see chat_generation.h).
+// after their first difference (see core/infer/chat_session.h).
 //
 // Empty states: no model; a model that is not Llama-family or has no tokenizer (the reason is shown).
 // A conversation continues across prompts until Reset, a model change, the A/B toggle, or (A/B) a map edit

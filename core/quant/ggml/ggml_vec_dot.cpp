@@ -158,76 +158,74 @@ template <class B, class A> float dotLegacy(int64_t n, const void* wv, const std
     return laneSum(lanes) + mins;
 }
 
-float dotQ4_K(int64_t n, const void* wv, const std::byte* av) {
-    const auto* w = static_cast<const BlockQ4_K*>(wv);
+// q4_K / q5_K (Five): sub-block j (values 32j..32j+31) has the 6-bit scale sc_j and minimum m_j; code l of
+// it is nibble (j odd: high) of qs[32 (j / 2) + l], plus the fifth bit j of qh[l] for q5_K. Lane k (0..7) of a
+// super-block: I_k = sum_j sc_j sum_{l = 4k..4k+3} code * y (exact int32, |I_k| < 2^24 so float(I_k) is
+// exact) and M_k = m_k (bsums[2k] + bsums[2k+1]), the minimum term of sub-block k.
+template <bool Five>
+float dotQ45K(int64_t n, const void* wv, const std::byte* av) {
+    using B = std::conditional_t<Five, BlockQ5_K, BlockQ4_K>;
+    const auto* w = static_cast<const B*>(wv);
     const auto* a = reinterpret_cast<const BlockQ8_K*>(av);
-    float sum = 0.0f;
+    float lanes[8] = {}, mins[8] = {};
     for (int64_t ib = 0; ib < n / kQKK; ++ib) {
-        int isum = 0, msum = 0;
+        int isum[8] = {}, msum[8];
         for (int j = 0; j < 8; ++j) {
             uint8_t sc, m;
             detail::scaleMinK4(j, w[ib].scales, sc, m);
             const uint8_t* q = w[ib].qs + 32 * (j / 2);
             const int8_t* y = a[ib].qs + 32 * j;
-            int s = 0;
-            for (int l = 0; l < 32; ++l) s += int(j % 2 ? q[l] >> 4 : q[l] & 15) * int(y[l]);
-            isum += sc * s;
-            msum += m * (a[ib].bsums[2 * j] + a[ib].bsums[2 * j + 1]);
-        }
-        const float d = a[ib].d * fromHalf(w[ib].d), dmin = a[ib].d * fromHalf(w[ib].dmin);
-        sum += d * float(isum) - dmin * float(msum);
-    }
-    return sum;
-}
-
-float dotQ5_K(int64_t n, const void* wv, const std::byte* av) {
-    const auto* w = static_cast<const BlockQ5_K*>(wv);
-    const auto* a = reinterpret_cast<const BlockQ8_K*>(av);
-    float sum = 0.0f;
-    for (int64_t ib = 0; ib < n / kQKK; ++ib) {
-        int isum = 0, msum = 0;
-        for (int j = 0; j < 8; ++j) {
-            uint8_t sc, m;
-            detail::scaleMinK4(j, w[ib].scales, sc, m);
-            const uint8_t* q = w[ib].qs + 32 * (j / 2);
-            const int8_t* y = a[ib].qs + 32 * j;
-            int s = 0;
-            for (int l = 0; l < 32; ++l) {
-                const int lo = j % 2 ? q[l] >> 4 : q[l] & 15;
-                s += (lo | (((w[ib].qh[l] >> j) & 1) << 4)) * int(y[l]);
+            for (int k = 0; k < 8; ++k) {
+                int s = 0;
+                for (int l = 4 * k; l < 4 * k + 4; ++l) {
+                    int code = j % 2 ? q[l] >> 4 : q[l] & 15;
+                    if constexpr (Five) code |= ((w[ib].qh[l] >> j) & 1) << 4;
+                    s += code * int(y[l]);
+                }
+                isum[k] += sc * s;
             }
-            isum += sc * s;
-            msum += m * (a[ib].bsums[2 * j] + a[ib].bsums[2 * j + 1]);
+            msum[j] = m * (a[ib].bsums[2 * j] + a[ib].bsums[2 * j + 1]);
         }
         const float d = a[ib].d * fromHalf(w[ib].d), dmin = a[ib].d * fromHalf(w[ib].dmin);
-        sum += d * float(isum) - dmin * float(msum);
+        for (int k = 0; k < 8; ++k) {
+            lanes[k] = std::fma(d, float(isum[k]), lanes[k]);
+            mins[k] = std::fma(dmin, float(msum[k]), mins[k]);
+        }
     }
-    return sum;
+    return laneSum(lanes) - laneSum(mins);
 }
 
-// Value v (0..255) of a q6_K block as q - 32.
-inline int q6Value(const BlockQ6_K& b, int v) {
+// Value v (0..255) of a q6_K block as a code 0..63 (the value is code - 32).
+inline int q6Code(const BlockQ6_K& b, int v) {
     const int half = v / 128, r = v % 128, quarter = r / 32, l = r % 32;
     const uint8_t* ql = b.ql + 64 * half;
     const uint8_t* qh = b.qh + 32 * half;
     const int low = quarter == 0 ? ql[l] & 15 : quarter == 1 ? ql[l + 32] & 15 : quarter == 2 ? ql[l] >> 4 : ql[l + 32] >> 4;
-    return (low | (((qh[l] >> (2 * quarter)) & 3) << 4)) - 32;
+    return low | (((qh[l] >> (2 * quarter)) & 3) << 4);
 }
 
+// q6_K: 16-value sub-blocks j with signed scales sc_j. Lane k (0..7) of a super-block: the values 32c + 4k ..
+// 32c + 4k + 3 of each 32-value chunk c (sub-block 2c + k / 4), I_k = sum sc code y, and the -32 offset term
+// O_k = sc_{2k} bsums[2k] + sc_{2k+1} bsums[2k+1]; lane value I_k - 32 O_k (exact int32).
 float dotQ6_K(int64_t n, const void* wv, const std::byte* av) {
     const auto* w = static_cast<const BlockQ6_K*>(wv);
     const auto* a = reinterpret_cast<const BlockQ8_K*>(av);
-    float sum = 0.0f;
+    float lanes[8] = {};
     for (int64_t ib = 0; ib < n / kQKK; ++ib) {
-        int isum = 0;
-        for (int j = 0; j < 16; ++j) {
-            int s = 0;
-            for (int l = 0; l < 16; ++l) s += q6Value(w[ib], 16 * j + l) * int(a[ib].qs[16 * j + l]);
-            isum += int(w[ib].scales[j]) * s;
+        int isum[8] = {};
+        for (int c = 0; c < 8; ++c)
+            for (int k = 0; k < 8; ++k) {
+                int s = 0;
+                for (int l = 32 * c + 4 * k; l < 32 * c + 4 * k + 4; ++l) s += q6Code(w[ib], l) * int(a[ib].qs[l]);
+                isum[k] += int(w[ib].scales[2 * c + k / 4]) * s;
+            }
+        const float d = a[ib].d * fromHalf(w[ib].d);
+        for (int k = 0; k < 8; ++k) {
+            const int offset = int(w[ib].scales[2 * k]) * a[ib].bsums[2 * k] + int(w[ib].scales[2 * k + 1]) * a[ib].bsums[2 * k + 1];
+            lanes[k] = std::fma(d, float(isum[k] - 32 * offset), lanes[k]);
         }
-        sum += (a[ib].d * fromHalf(w[ib].d)) * float(isum);
     }
-    return sum;
+    return laneSum(lanes);
 }
 
 // q2_K: value 128h + 32k + l (l < 32) is bits 2k..2k+1 of qs[32h + l]; sub-block j = value / 16 has scale
@@ -329,8 +327,8 @@ const DotKernel kScalar[] = {
     {DType::IQ4_NL, S, columns<dotLegacy<BlockIq4Nl, BlockQ8_0>>},
     {DType::Q2_K, S, columns<dotQ2_K>},
     {DType::Q3_K, S, columns<dotQ3_K>},
-    {DType::Q4_K, S, columns<dotQ4_K>},
-    {DType::Q5_K, S, columns<dotQ5_K>},
+    {DType::Q4_K, S, columns<dotQ45K<false>>},
+    {DType::Q5_K, S, columns<dotQ45K<true>>},
     {DType::Q6_K, S, columns<dotQ6_K>},
     {DType::IQ4_XS, S, columns<dotIq4Xs>},
     {DType::F16, S, columns<dotHalfLike<halfConv>>},

@@ -11,8 +11,13 @@
 //    where S_k is the exact integer sum of the products of values 4k..4k+3 of the block; q4_1/q5_1 add
 //    their minimum terms mw*sa in a separate float sum, in block order; the lanes are summed as
 //    ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)).
-//  - K-quants and iq4_xs: the super-block's scaled integer sums are exact int32; the float sum runs over super-blocks
-//    in order: sum += (da*dw)*float(isum) [- (da*dmin)*float(msum)].
+//  - q2_K, q3_K and iq4_xs: the super-block's scaled integer sums are exact int32; the float sum runs over
+//    super-blocks in order: sum += (da*dw)*float(isum) [- (da*dmin)*float(msum)].
+//  - q4_K, q5_K, q6_K: eight exact int32 lane sums per super-block (lane k: bytes 4k..4k+3 of every 32-value
+//    chunk times its sub-block scale; the minimum/offset terms from the q8_K bsums, lane k from sub-block k or
+//    the pair 2k, 2k+1); float lanes acc_k = fma(da*dw, float(I_k), acc_k) [mn_k = fma(da*dmin, float(M_k),
+//    mn_k)], summed once per row as below: laneSum(acc) - laneSum(mn) (the layout of ggml's AVX2 dots, which
+//    keep float vector accumulators across super-blocks).
 //  - f16/bf16: 32 float lanes, lane k accumulates fma(w[i+k], x[i+k], lane) over i in steps of 32; the four
 //    groups of eight are added ((g0+g1)+(g2+g3)), then summed as above.
 // Activation quantizers reproduce ggml's quantize_row_q8_0/q8_1/q8_K reference bytes.
@@ -42,6 +47,12 @@ using QuantizeActFn = void (*)(const float* x, std::byte* a, int64_t n);
 using DotRowsFn = void (*)(int64_t n, const std::byte* w, size_t rowBytes, int64_t nRows, const std::byte* a,
                            float* out);
 
+// Prompt tile: tileRows consecutive weight rows (rowBytes apart) against nCols (1..4) activation rows (aStride
+// apart): out[c * ldOut + r] = dot(weight row r, activation row c), each bit for bit what DotFn gives for that
+// pair (the weight block is unpacked once per row for all columns, the activation block once for all rows).
+using DotTileFn = void (*)(int64_t n, const std::byte* w, size_t rowBytes, const std::byte* a, size_t aStride,
+                           int nCols, float* out, size_t ldOut);
+
 // One kernel per (weight type, SIMD level), listed in ggml_vec_dot*.cpp. What it pairs with and the row
 // granularity come from the type table, never from the list.
 struct DotKernel {
@@ -49,6 +60,8 @@ struct DotKernel {
     cpu::SimdLevel level;  // the level this entry's code needs (<= the level asked for)
     DotFn dot;
     DotRowsFn rows = nullptr;  // optional decode path (nullptr: callers loop over rows with dot)
+    DotTileFn tile = nullptr;  // optional prompt path over tileRows rows (nullptr: callers use dot per row)
+    int tileRows = 0;
     // The activation type: typeTraits(weight).vecDotType (F32, Q8_0, Q8_1 or Q8_K).
     DType act() const { return typeTraits(weight).vecDotType; }
     // n must be a multiple of this: the weight's and the activation's blocks, and kDotLanes.
