@@ -31,6 +31,12 @@ const qscli::Command kCommands[] = {
      qscli::runSynth},
     {"export", "export MODEL [--map F] [--rule R=S]... --gguf OUT | --hqq-config F | --gptqmodel-config F | --torchao-config F",
      qscli::runExport},
+    {"sensitivity", "sensitivity MODEL --scheme S [--map F] [--rule R=S]... [--measure kld|ppl|weight-error] [--text FILE] [--json] [--out F.csv]  damage per byte saved, per group",
+     qscli::runSensitivity},
+    {"automix", "automix MODEL --budget 3.5bpw|SIZE [--schemes q2_K,q4_K,q8_0] [--measure M] [--text FILE] --out MAP.json [--json]  a map within a size budget",
+     qscli::runAutomix},
+    {"embed-head-study", "embed-head-study MODEL --text FILE [--body SCHEME] [--json]  embedding and head at f16 ... q2_K, body fixed",
+     qscli::runEmbedHeadStudy},
 };
 
 void usage(FILE* out) {

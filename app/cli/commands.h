@@ -25,5 +25,8 @@ int runSynth(int argc, char** argv, int first);
 int runExport(int argc, char** argv, int first);
 int runSweep(int argc, char** argv, int first);
 int runMerge(int argc, char** argv, int first);
+int runSensitivity(int argc, char** argv, int first);
+int runAutomix(int argc, char** argv, int first);
+int runEmbedHeadStudy(int argc, char** argv, int first);
 
 }  // namespace qscli

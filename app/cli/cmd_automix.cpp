@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// quantscope-cli automix MODEL --budget 3.5bpw|SIZE [--schemes q2_K,q4_K,q8_0] [--measure ...] --out MAP.json
+//                        [--groups LIST] [--no-baseline] [--no-uniform] [--json]
+#include <unistd.h>
+#include <cstdio>
+
+#include "app/cli/commands.h"
+#include "app/cli/evaluator_setup.h"
+#include "core/sweep/automix.h"
+
+namespace qscli {
+
+namespace {
+constexpr const char* kUsage =
+    "usage: quantscope-cli automix MODEL --budget 3.5bpw|SIZE --out MAP.json [--schemes q2_K,q4_K,q8_0]\n"
+    "                               [--groups LIST] [--map F] [--rule ROLE=SCHEME]... [--measure "
+    "kld|ppl|weight-error]\n"
+    "                               [--text FILE --ctx N --windows N] [--no-baseline] [--no-uniform] "
+    "[--json]\n"
+    "Chooses a scheme per group (default groups: embedding, head unless tied, each layer's attention and "
+    "MLP)\n"
+    "that fits the budget with the least predicted damage: one sensitivity scan per candidate scheme, then "
+    "a\n"
+    "Lagrangian (convex hull) allocation and a greedy fill; the chosen map is then measured (predicted vs\n"
+    "measured) and written as a quantization map JSON usable with --map.\n"
+    "  --budget B        bytes of the whole model under the map (123456789, 800MiB, 2.1GB), or bits per "
+    "weight\n"
+    "                    over the quantizable weights (embedding, head, attention, MLP; a tied pair once): "
+    "3.5bpw\n"
+    "  --schemes LIST    candidate schemes (default q2_K,q4_K,q8_0)\n"
+    "  --no-baseline     a group may not stay as the baseline map leaves it (default: it may)\n"
+    "  --no-uniform      skip measuring each candidate applied to every group (the reference points)\n"
+    "  --json            one JSON object (budget, predicted, measured, choices[], uniform[], map, ...)\n";
+
+void printReport(const qs::sweep::AutoMixResult& r, const std::string& out) {
+    std::printf("budget %s: %llu bytes of %s (smallest possible %llu)\n", r.budgetText.c_str(),
+                (unsigned long long)r.budgetBytes, r.budgetBasis.c_str(),
+                (unsigned long long)r.allocation.minimumBytes);
+    std::printf("%-20s %-10s %16s\n", "group", "scheme", "predicted damage");
+    for (const auto& c : r.choices)
+        std::printf("%-20s %-10s %16.6g\n", c.group.c_str(), c.scheme.c_str(), c.predictedDamage);
+    std::printf(
+        "bytes: predicted %llu, measured %llu (%.4f bpw over the quantizable weights; whole model %llu "
+        "bytes)\n",
+        (unsigned long long)r.predictedBytes, (unsigned long long)r.measuredBytes, r.measuredBpw,
+        (unsigned long long)r.measured.bytes);
+    std::printf(
+        "%s: baseline %.6g, predicted %.6g (damage %.6g, no allocation below %.6g), measured %.6g (damage "
+        "%.6g)\n",
+        r.measure.c_str(), r.predictedValue - r.predictedDamage, r.predictedValue, r.predictedDamage,
+        r.allocation.lowerBound, r.measuredValue, r.measuredDamage);
+    for (const auto& u : r.uniform)
+        std::printf("uniform %-10s %14llu bytes  %s %.6g\n", u.scheme.c_str(),
+                    (unsigned long long)u.budgetBytes, r.measure.c_str(),
+                    qs::sweep::measureValue(*qs::sweepMeasureFromName(r.measure), u.point));
+    std::printf("map written to %s (%.2f s)\n", out.c_str(), r.seconds);
+}
+
+}  // namespace
+
+int runAutomix(int argc, char** argv, int first) {
+    Args args(evaluatorValueOptions({"budget", "schemes", "groups", "out"}),
+              {"json", "help", "no-baseline", "no-uniform"});
+    if (!args.parse(argc, argv, first)) return fail("automix", args.error(), kExitUsage);
+    if (args.flag("help")) {
+        std::fputs(kUsage, stdout);
+        std::fputs(kEvaluatorOptionsHelp, stdout);
+        return kExitOk;
+    }
+    const auto budgetText = args.value("budget");
+    if (!budgetText) return fail("automix", "--budget B is required (see --help)", kExitUsage);
+    auto budget = qs::sweep::parseSizeBudget(*budgetText);
+    if (!budget) return fail("automix", budget.message(), kExitUsage);
+    const auto out = args.value("out");
+    if (!out) return fail("automix", "--out MAP.json is required", kExitUsage);
+    const bool showProgress = !args.flag("json") && isatty(STDERR_FILENO);
+    EvaluatorSetup setup;
+    if (int rc = openEvaluator("automix", args, setup, showProgress); rc != kExitOk) return rc;
+    qs::sweep::AutoMixOptions o;
+    o.budget = *budget;
+    o.schemes = splitCommaList(args.value("schemes").value_or("q2_K,q4_K,q8_0"));
+    o.baseline = setup.baseline;
+    if (auto g = args.value("groups")) o.groups = splitCommaList(*g);
+    o.allowBaseline = !args.flag("no-baseline");
+    o.measureUniform = !args.flag("no-uniform");
+    auto r = qs::sweep::runAutoMix(*setup.evaluator, setup.checkpoint(), setup.info(), o,
+                                   stderrProgress("automix", showProgress));
+    if (!r)
+        return fail("automix", r.message(),
+                    r.message() == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
+    for (const auto& w : r->warnings)
+        std::fprintf(stderr, "quantscope-cli automix: warning: %s\n", w.c_str());
+    if (auto s = qs::sweep::writeAutoMixMap(*out, *r); !s) return fail("automix", s.message());
+    if (args.flag("json")) {
+        auto j = qs::sweep::autoMixJson(*r);
+        j["model"] = args.positional()[0];
+        j["out"] = *out;
+        j["threads"] = setup.threads;
+        std::printf("%s\n", j.dump(1).c_str());
+    } else {
+        printReport(*r, *out);
+    }
+    return kExitOk;
+}
+
+}  // namespace qscli

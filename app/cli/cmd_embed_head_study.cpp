@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// quantscope-cli embed-head-study MODEL [--body SCHEME] [--schemes LIST] [--text FILE --ctx N --windows N]
+//                                 [--measure kld|ppl] [--json]
+#include <unistd.h>
+#include <cmath>
+#include <cstdio>
+#include <optional>
+
+#include "app/cli/commands.h"
+#include "app/cli/evaluator_setup.h"
+#include "core/sweep/embed_head_study.h"
+
+namespace qscli {
+
+namespace {
+constexpr const char* kUsage =
+    "usage: quantscope-cli embed-head-study MODEL --text FILE [--body SCHEME] [--schemes LIST] [--ctx N]\n"
+    "                                        [--windows N] [--measure kld|ppl] [--map F] [--rule R=S]... "
+    "[--json]\n"
+    "With the body fixed (--body SCHEME adds the rule body=SCHEME after --map/--rule; default: as stored), "
+    "the\n"
+    "token embedding and the output head are each quantized alone with every scheme (default f16, q8_0, "
+    "int8,\n"
+    "nf4, q4_K, int4_g64, q2_K): perplexity, KL divergence and top-1 against the unquantized model, and the\n"
+    "tensor's share of the footprint. A tied model has one tensor for both: it is varied once and said so.\n";
+
+void printTable(const qs::sweep::EmbedHeadStudyResult& r) {
+    if (r.tied) std::printf("%s\n", r.tieNote.c_str());
+    std::printf("%-15s %-10s %-12s %12s %8s %8s %12s %12s %8s\n", "target", "scheme", "used", "bytes", "bpw",
+                "share%", "ppl", "kld", "top1");
+    for (const auto& row : r.rows) {
+        const auto& p = row.point;
+        std::printf("%-15s %-10s %-12s %12llu %8.3f %8.2f %12.6g %12.6g %8.4f\n", row.target.c_str(),
+                    row.scheme.c_str(), row.schemeUsed.c_str(), (unsigned long long)row.targetBytes,
+                    row.targetBpw, row.sharePercent, p.hasPpl ? p.ppl : NAN, p.hasKld ? p.kld : NAN,
+                    p.hasKld ? p.top1 : NAN);
+    }
+    std::printf("%.2f s\n", r.seconds);
+}
+
+}  // namespace
+
+int runEmbedHeadStudy(int argc, char** argv, int first) {
+    Args args(evaluatorValueOptions({"body", "schemes"}), {"json", "help"});
+    if (!args.parse(argc, argv, first)) return fail("embed-head-study", args.error(), kExitUsage);
+    if (args.flag("help")) {
+        std::fputs(kUsage, stdout);
+        std::fputs(kEvaluatorOptionsHelp, stdout);
+        return kExitOk;
+    }
+    if (args.value("measure").value_or("kld") == "weight-error")
+        return fail("embed-head-study", "the study measures perplexity and KLD: --measure kld or ppl",
+                    kExitUsage);
+    const bool showProgress = !args.flag("json") && isatty(STDERR_FILENO);
+    std::optional<qs::QuantRule> bodyRule;
+    if (auto body = args.value("body")) {
+        auto rule = qs::parseRuleSpec("body=" + *body);
+        if (!rule) return fail("embed-head-study", "--body: " + rule.message(), kExitUsage);
+        bodyRule = std::move(*rule);
+    }
+    EvaluatorSetup setup;
+    if (int rc = openEvaluator("embed-head-study", args, setup, showProgress); rc != kExitOk) return rc;
+    qs::sweep::EmbedHeadStudyOptions o;
+    o.baseline = setup.baseline;  // --map/--rule first, then --body
+    if (bodyRule) o.baseline.rules.push_back(std::move(*bodyRule));
+    if (auto s = args.value("schemes")) o.schemes = splitCommaList(*s);
+    auto r = qs::sweep::runEmbedHeadStudy(*setup.evaluator, setup.checkpoint(), setup.info(), o,
+                                          stderrProgress("embed-head-study", showProgress));
+    if (!r)
+        return fail("embed-head-study", r.message(),
+                    r.message() == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
+    for (const auto& w : r->warnings)
+        std::fprintf(stderr, "quantscope-cli embed-head-study: warning: %s\n", w.c_str());
+    if (args.flag("json")) {
+        auto j = qs::sweep::embedHeadStudyJson(*r);
+        j["model"] = args.positional()[0];
+        j["text"] = setup.textPath;
+        j["threads"] = setup.threads;
+        std::printf("%s\n", j.dump(1).c_str());
+    } else {
+        printTable(*r);
+    }
+    return kExitOk;
+}
+
+}  // namespace qscli

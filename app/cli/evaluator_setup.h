@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Shared argument handling of the commands that measure maps with a MapEvaluator (sensitivity, automix,
+// embed-head-study): MODEL, --map FILE / --rule ROLE=SCHEME as the BASELINE map (not applied up front),
+// --measure weight-error|ppl|kld, --text FILE, --ctx N, --windows N, --protocol P, --tokenizer PATH,
+// --threads N. Weight error opens only the checkpoint; ppl/kld open the model for inference.
+#pragma once
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <tbb/task_arena.h>
+
+#include "app/cli/args.h"
+#include "core/infer/inference_model.h"
+#include "core/quant/quant_map.h"
+#include "core/sweep/map_evaluator.h"
+
+namespace qscli {
+
+inline constexpr const char* kEvaluatorOptionsHelp =
+    "  --map FILE, --rule ROLE=SCHEME  the baseline map: every tensor outside the varied group (default: as "
+    "stored)\n"
+    "  --measure weight-error|ppl|kld  damage measure: weight error (no engine, fast), perplexity, or KL "
+    "divergence\n"
+    "                        against the unquantized model (default kld; ppl and kld need --text)\n"
+    "  --text FILE           evaluation text;  --ctx N  window length (default 512);  --windows N  at most "
+    "N\n"
+    "                        windows (default 0: all);  --protocol llamacpp|gptq|documents (default "
+    "llamacpp)\n"
+    "  --tokenizer PATH      use this tokenizer instead of the one found with the model\n"
+    "  --threads N           worker threads, 1..1024 (default or 0: all cores)\n";
+
+std::set<std::string> evaluatorValueOptions(std::set<std::string> more);
+
+struct EvaluatorSetup {
+    std::unique_ptr<tbb::task_arena> arena;
+    qs::InferenceModel model;  // checkpoint + info always; tokenizer and weights for ppl/kld
+    qs::QuantMap baseline;
+    std::unique_ptr<qs::MapEvaluator> evaluator;
+    std::string textPath;
+    int threads = 1;
+    const qs::Checkpoint& checkpoint() const { return *model.checkpoint; }
+    const qs::ModelInfo& info() const { return model.info; }
+};
+
+// Parses the options above and builds the evaluator (the reference logits for kld are computed here, with a
+// progress line on stderr when `progress`). Prints the message and returns the exit code on failure.
+int openEvaluator(const std::string& command, Args& args, EvaluatorSetup& out, bool progress);
+
+// "a,b,,c" -> {"a", "b", "c"} (empty items dropped).
+std::vector<std::string> splitCommaList(const std::string& s);
+
+// A ProgressFn printing "\r<command>: 42% stage" on stderr at most every 0.5 s (none when !enabled), and
+// returning false after SIGINT so a Ctrl-C cancels the job cleanly.
+qs::ProgressFn stderrProgress(const std::string& command, bool enabled);
+
+}  // namespace qscli

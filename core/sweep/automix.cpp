@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "core/sweep/automix.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/quant/footprint_after.h"
+#include "core/quant/quant_map_export.h"
+#include "core/quant/quant_map_resolve.h"
+
+namespace qs::sweep {
+
+namespace {
+
+constexpr const char* kBaselineOption = "baseline";
+
+ProgressFn subProgress(const ProgressFn& outer, double from, double to) {
+    if (!outer) return {};
+    return [=](double f, std::string_view stage) {
+        return outer(from + (to - from) * std::clamp(f, 0.0, 1.0), stage);
+    };
+}
+
+void addWarnings(std::vector<std::string>& into, const std::vector<std::string>& from) {
+    for (const auto& w : from)
+        if (std::find(into.begin(), into.end(), w) == into.end()) into.push_back(w);
+}
+
+// The footprint of `map` (resolved against the checkpoint).
+Result<MapFootprint> footprintOf(const Checkpoint& ckpt, const ModelInfo& info, const QuantMap& map,
+                                 ResolvedMap* resolvedOut = nullptr) {
+    auto resolved = resolveMap(map, ckpt.tensors, info);
+    if (!resolved) return Error{"auto-mix: " + resolved.message()};
+    MapFootprint f = footprintAfter(*resolved, ckpt.tensors, info);
+    if (resolvedOut) *resolvedOut = std::move(*resolved);
+    return f;
+}
+
+// The allocation problem. A group's members are the tensors its rule governs in mapFor(baseline, {group, S})
+// (1-D tensors never, a tied head copy 0 bytes): option bytes are their bytes under S, the baseline option
+// their bytes under the baseline; fixedBytes is the basis bytes of everything else.
+struct Built {
+    AllocationProblem problem;
+    std::vector<std::vector<std::string>> labels;  // per group, per option: scheme or "baseline"
+};
+
+Result<Built> buildProblem(const Checkpoint& ckpt, const ModelInfo& info, const AutoMixOptions& o,
+                           const std::vector<SweepGroup>& groups, const std::vector<SensitivityResult>& scans,
+                           uint64_t baseBytes, uint64_t budgetBytes) {
+    auto base = footprintOf(ckpt, info, o.baseline);
+    if (!base) return base.error();
+    const int groupRule = int(o.baseline.rules.size());  // mapFor appends the group's rule after the baseline
+    Built b;
+    int64_t fixed = int64_t(baseBytes);
+    for (const auto& g : groups) {
+        AllocGroup ag{g.name, {}};
+        std::vector<std::string> labels;
+        uint64_t groupBaseBytes = 0;
+        std::vector<bool> members;
+        for (const auto& scan : scans) {
+            const auto row = std::find_if(scan.rows.begin(), scan.rows.end(),
+                                          [&](const SensitivityRow& r) { return r.group == g.name; });
+            if (row == scan.rows.end()) return Error{"auto-mix: group " + g.name + " missing from the scan"};
+            auto m = mapFor(info, o.baseline, {{g, scan.scheme}});
+            if (!m) return Error{"auto-mix: group " + g.name + ": " + m.message()};
+            ResolvedMap resolved;
+            auto f = footprintOf(ckpt, info, *m, &resolved);
+            if (!f) return f.error();
+            std::vector<bool> in(ckpt.tensors.size());
+            uint64_t bytes = 0, baseline = 0;
+            for (size_t i = 0; i < in.size(); ++i) {
+                in[i] = resolved.tensors[i].rule == groupRule;
+                if (!in[i]) continue;
+                bytes += f->tensors[i].after.total();
+                baseline += base->tensors[i].after.total();
+            }
+            if (!members.empty() && members != in)
+                return Error{"auto-mix: group " + g.name +
+                             " selects different tensors for different schemes"};
+            members = std::move(in);
+            groupBaseBytes = baseline;
+            ag.options.push_back({scan.scheme, bytes, row->damage});
+            labels.push_back(scan.scheme);
+        }
+        if (o.allowBaseline) {
+            ag.options.insert(ag.options.begin(), {kBaselineOption, groupBaseBytes, 0.0});
+            labels.insert(labels.begin(), kBaselineOption);
+        }
+        fixed -= int64_t(groupBaseBytes);
+        b.problem.groups.push_back(std::move(ag));
+        b.labels.push_back(std::move(labels));
+    }
+    if (fixed < 0) return Error{"auto-mix: the groups overlap (their bytes exceed the model's)"};
+    b.problem.fixedBytes = uint64_t(fixed);
+    b.problem.budgetBytes = budgetBytes;
+    return b;
+}
+
+}  // namespace
+
+double measureValue(SweepMeasure measure, const PointMeasure& p) {
+    PointMeasure zero;
+    return damageOf(measure, p, zero);
+}
+
+Result<BudgetBasisBytes> budgetBasisBytes(const Checkpoint& ckpt, const ModelInfo& info, const QuantMap& map,
+                                          SizeBudget::Kind kind) {
+    auto footprint = footprintOf(ckpt, info, map);
+    if (!footprint) return footprint.error();
+    const MapFootprint& f = *footprint;
+    BudgetBasisBytes r;
+    uint64_t quantizable = 0;
+    for (Role role : {Role::Embedding, Role::Head, Role::Attention, Role::Mlp}) {
+        quantizable += f.after.byRole[int(role)];
+        r.weightElements += f.elements.byRole[int(role)];
+    }
+    r.bytes = kind == SizeBudget::Kind::Bytes ? f.after.total : quantizable;
+    return r;
+}
+
+Result<AutoMixResult> runAutoMix(MapEvaluator& evaluator, const Checkpoint& ckpt, const ModelInfo& info,
+                                 const AutoMixOptions& o, const ProgressFn& progress) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (o.schemes.empty()) return Error{"auto-mix: no candidate scheme"};
+    const SweepMeasure measure = evaluator.options().measure;
+    AutoMixResult r;
+    r.measure = std::string(sweepMeasureName(measure));
+    r.budgetText = o.budget.text;
+    r.budgetBasis = o.budget.kind == SizeBudget::Kind::Bytes ? "model bytes" : "quantizable weights";
+    auto groups = expandGroups(info, o.groups.empty() ? defaultScanGroups(info) : o.groups);
+    if (!groups) return Error{"auto-mix: " + groups.message()};
+    auto base = budgetBasisBytes(ckpt, info, o.baseline, o.budget.kind);
+    if (!base) return base.error();
+    r.weightElements = base->weightElements;
+    r.budgetBytes = o.budget.bytesFor(base->weightElements);
+
+    // Steps: scans, verification, uniform points (equal shares of the progress bar per measured map).
+    const double scanPoints = double(o.schemes.size() * groups->size() + 1);
+    const double total = scanPoints + 1 + (o.measureUniform ? double(o.schemes.size()) : 0.0);
+    double done = 0;
+    auto b = evaluator.measure(o.baseline, subProgress(progress, 0, 1 / total));
+    if (!b)
+        return b.message() == kCancelledMessage ? b.error() : Error{"auto-mix: baseline map: " + b.message()};
+    r.baseline = std::move(*b);
+    done = 1;
+    for (const auto& s : o.schemes) {
+        SensitivityOptions so{s, o.baseline, o.groups};
+        const double n = double(groups->size());
+        auto scan = runSensitivityScan(evaluator, info, so,
+                                       subProgress(progress, done / total, (done + n) / total), &r.baseline);
+        if (!scan) return scan.error();
+        done += n;
+        addWarnings(r.warnings, scan->warnings);
+        r.scans.push_back(std::move(*scan));
+    }
+
+    auto built = buildProblem(ckpt, info, o, *groups, r.scans, base->bytes, r.budgetBytes);
+    if (!built) return built.error();
+    auto alloc = allocateBudget(built->problem);
+    if (!alloc) return Error{"auto-mix: " + o.budget.describe() + ": " + alloc.message()};
+    r.allocation = std::move(*alloc);
+    r.predictedBytes = r.allocation.bytes;
+    r.predictedDamage = r.allocation.damage;
+    r.predictedValue = measureValue(measure, r.baseline) + r.predictedDamage;
+
+    std::vector<std::pair<SweepGroup, std::string>> chosen;
+    for (size_t g = 0; g < groups->size(); ++g) {
+        const auto& opt = built->problem.groups[g].options[r.allocation.choice[g]];
+        const std::string& label = built->labels[g][r.allocation.choice[g]];
+        r.choices.push_back({(*groups)[g].name, label, opt.bytes, opt.damage});
+        if (label != kBaselineOption) chosen.push_back({(*groups)[g], label});
+    }
+    auto map = mapFor(info, o.baseline, chosen);
+    if (!map) return Error{"auto-mix: " + map.message()};
+    for (size_t i = 0; i < chosen.size(); ++i) {
+        auto& rule = map->rules[o.baseline.rules.size() + i];
+        const auto c = std::find_if(r.choices.begin(), r.choices.end(),
+                                    [&](const AutoMixChoice& x) { return x.group == chosen[i].first.name; });
+        rule.comment = "auto-mix: group " + c->group + ", predicted " + r.measure + " damage " +
+                       std::to_string(c->predictedDamage);
+    }
+    r.map = std::move(*map);
+    auto measuredBytes = budgetBasisBytes(ckpt, info, r.map, o.budget.kind);
+    if (!measuredBytes) return measuredBytes.error();
+    r.measuredBytes = measuredBytes->bytes;
+    if (r.measuredBytes > r.budgetBytes)
+        return Error{"auto-mix: the chosen map takes " + std::to_string(r.measuredBytes) +
+                     " bytes, over the budget of " + std::to_string(r.budgetBytes) +
+                     " (the groups' bytes do not add up: overlapping groups?)"};
+    auto quantizable = budgetBasisBytes(ckpt, info, r.map, SizeBudget::Kind::BitsPerWeight);
+    if (!quantizable) return quantizable.error();
+    r.measuredBpw = bitsPerWeight(quantizable->bytes, quantizable->weightElements);
+
+    auto v = evaluator.measure(r.map, subProgress(progress, done / total, (done + 1) / total));
+    if (!v)
+        return v.message() == kCancelledMessage ? v.error()
+                                                : Error{"auto-mix: verifying the chosen map: " + v.message()};
+    done += 1;
+    r.measured = std::move(*v);
+    addWarnings(r.warnings, r.measured.warnings);
+    r.measuredDamage = damageOf(measure, r.measured, r.baseline);
+    r.measuredValue = measureValue(measure, r.measured);
+
+    if (o.measureUniform) {
+        for (const auto& s : o.schemes) {
+            std::vector<std::pair<SweepGroup, std::string>> all;
+            for (const auto& g : *groups) all.push_back({g, s});
+            auto um = mapFor(info, o.baseline, all);
+            if (!um) return Error{"auto-mix: uniform " + s + ": " + um.message()};
+            auto ub = budgetBasisBytes(ckpt, info, *um, o.budget.kind);
+            if (!ub) return ub.error();
+            auto p = evaluator.measure(*um, subProgress(progress, done / total, (done + 1) / total));
+            if (!p)
+                return p.message() == kCancelledMessage
+                           ? p.error()
+                           : Error{"auto-mix: uniform " + s + ": " + p.message()};
+            done += 1;
+            r.uniform.push_back({r.scans[&s - o.schemes.data()].scheme, ub->bytes, std::move(*p)});
+        }
+    }
+    if (progress && !progress(1.0, "done")) return Error{std::string(kCancelledMessage)};
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return r;
+}
+
+namespace {
+
+nlohmann::json pointSummary(SweepMeasure m, const PointMeasure& p) {
+    nlohmann::json j = {{"bytes", p.bytes}, {"bpw", p.bpw}, {"rmse", p.rmse}, {"value", measureValue(m, p)}};
+    if (p.hasPpl) j["ppl"] = p.ppl;
+    if (p.hasKld) j["kld"] = p.kld, j["top1"] = p.top1;
+    return j;
+}
+
+}  // namespace
+
+nlohmann::json autoMixJson(const AutoMixResult& r) {
+    const SweepMeasure m = *sweepMeasureFromName(r.measure);
+    nlohmann::json choices = nlohmann::json::array();
+    for (const auto& c : r.choices)
+        choices.push_back(
+            {{"group", c.group}, {"scheme", c.scheme}, {"predicted_damage", c.predictedDamage}});
+    nlohmann::json uniform = nlohmann::json::array();
+    for (const auto& u : r.uniform) {
+        auto j = pointSummary(m, u.point);
+        j["scheme"] = u.scheme;
+        j["budget_bytes"] = u.budgetBytes;
+        uniform.push_back(std::move(j));
+    }
+    return {{"measure", r.measure},
+            {"budget",
+             {{"text", r.budgetText},
+              {"basis", r.budgetBasis},
+              {"bytes", r.budgetBytes},
+              {"weight_elements", r.weightElements}}},
+            {"predicted",
+             {{"bytes", r.predictedBytes},
+              {"damage", r.predictedDamage},
+              {"value", r.predictedValue},
+              {"lower_bound_damage", r.allocation.lowerBound},
+              {"gap_bound", r.allocation.gapBound}}},
+            {"measured",
+             {{"bytes", r.measuredBytes},
+              {"bpw_quantizable", r.measuredBpw},
+              {"damage", r.measuredDamage},
+              {"value", r.measuredValue},
+              {"point", pointSummary(m, r.measured)}}},
+            {"baseline", pointSummary(m, r.baseline)},
+            {"minimum_bytes", r.allocation.minimumBytes},
+            {"choices", choices},
+            {"uniform", uniform},
+            {"map", quantMapToJson(r.map)},
+            {"seconds", r.seconds},
+            {"warnings", r.warnings}};
+}
+
+Status writeAutoMixMap(const std::string& path, const AutoMixResult& r) {
+    return writeFileAtomically(path, quantMapToJson(r.map).dump(2) + "\n");
+}
+
+}  // namespace qs::sweep

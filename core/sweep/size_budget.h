@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// A size budget as a person types it: "3.5bpw", "2.1GB", "800MiB", "123456789".
+//
+//   N          bytes (a whole number)
+//   N<unit>    bytes; B, kB/KB, MB, GB, TB are powers of 1000, KiB, MiB, GiB, TiB powers of 1024 (units are
+//              matched without regard to case); N may have a fraction ("2.1GB"); the result is rounded down
+//   Nbpw       bits per weight over the quantizable weights (see below), 0 < N <= 64
+//
+// Bits per weight, the definition every sweep figure uses: 8 x bytes / elements over the quantizable weights,
+// i.e. the 2-D weight matrices a quantization map can select (embedding, head, attention, MLP; a tied
+// embedding/head pair counted once), their bytes including each scheme's metadata (scales, zero points);
+// norms, biases and buffers are not counted on either side. A byte budget counts the same tensors.
+// Errors name the text and what is wrong: "budget \"3.5bwp\": unknown unit \"bwp\" (expected ...)".
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/util/result.h"
+
+namespace qs::sweep {
+
+struct SizeBudget {
+    enum class Kind { Bytes, BitsPerWeight };
+    Kind kind = Kind::Bytes;
+    uint64_t bytes = 0;        // Kind::Bytes
+    double bitsPerWeight = 0;  // Kind::BitsPerWeight
+    std::string text;          // as typed
+
+    // The budget in bytes for `weightElements` quantizable weight elements: floor(bpw x elements / 8) for
+    // bits per weight, `bytes` otherwise.
+    uint64_t bytesFor(uint64_t weightElements) const;
+    std::string describe() const;  // "3.5 bits per weight", "800 MiB (838860800 bytes)"
+};
+
+Result<SizeBudget> parseSizeBudget(std::string_view text);
+
+}  // namespace qs::sweep

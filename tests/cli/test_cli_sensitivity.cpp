@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// `quantscope-cli sensitivity | automix | embed-head-study` on the real binary: the sorted table and CSV, the
+// written map within its budget and usable by `ppl --map`, budgets below the minimum and bad budget text
+// refused, and the study's head rows equal to `ppl --rule head=S` runs (an independent path: the ppl command
+// quantizes and scores the model itself).
+#include <QFile>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_runner.h"
+#include "common/assets.h"
+
+using qstest::runCli;
+
+namespace {
+
+nlohmann::json parseJson(const QByteArray& out) {
+    auto j = nlohmann::json::parse(out.constData(), nullptr, false);
+    if (j.is_discarded()) qFatal("not JSON: %s", out.constData());
+    return j;
+}
+
+}  // namespace
+
+class TestCliSensitivity : public QObject {
+    Q_OBJECT
+private slots:
+    void sensitivity_jsonRowsSortedAndCsvWritten() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-llama2c/stories260K.bin");
+        QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
+        QTemporaryDir dir;
+        const QString csv = dir.path() + "/scan.csv";
+        auto r = runCli({"sensitivity", model, "--scheme", "int4", "--measure", "kld", "--text", text,
+                         "--ctx", "128", "--windows", "4", "--json", "--out", csv});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const auto j = parseJson(r.out);
+        QCOMPARE(j["scheme"].get<std::string>(), std::string("int4"));
+        QCOMPARE(j["measure"].get<std::string>(), std::string("kld"));
+        const auto& rows = j["rows"];
+        QCOMPARE(int(rows.size()), 11);
+        for (size_t i = 1; i < rows.size(); ++i) {
+            QCOMPARE(rows[i]["rank"].get<int>(), int(i) + 1);
+            QVERIFY(rows[i - 1]["damage_per_mib"].get<double>() >= rows[i]["damage_per_mib"].get<double>());
+        }
+        QFile f(csv);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QList<QByteArray> lines = f.readAll().trimmed().split('\n');
+        QCOMPARE(int(lines.size()), 12);
+        QVERIFY(lines[0].startsWith("rank,group,scheme,bytes,bytes_saved,damage"));
+        QVERIFY(lines[1].startsWith(QByteArray("1,") +
+                                    QByteArray::fromStdString(rows[0]["group"].get<std::string>())));
+
+        auto table = runCli({"sensitivity", model, "--scheme", "int4", "--measure", "weight-error"});
+        QVERIFY2(table.exitCode == 0, table.err.constData());
+        QVERIFY(table.out.contains("layer0.attention"));
+        QVERIFY(table.out.contains("damage/MiB"));
+    }
+
+    void sensitivity_refusesBadInput() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-llama2c/stories260K.bin");
+        auto noScheme = runCli({"sensitivity", model, "--measure", "weight-error"});
+        QCOMPARE(noScheme.exitCode, 2);
+        auto noText = runCli({"sensitivity", model, "--scheme", "int4", "--measure", "kld"});
+        QCOMPARE(noText.exitCode, 2);
+        QVERIFY(noText.err.contains("--text"));
+        auto badScheme = runCli({"sensitivity", model, "--scheme", "q9_X", "--measure", "weight-error"});
+        QCOMPARE(badScheme.exitCode, 1);
+        QVERIFY(badScheme.err.contains("q9_X"));
+        QVERIFY(!badScheme.crashed);
+    }
+
+    void automix_mapWithinBudgetAndUsableByPpl() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-llama2c/stories260K.bin");
+        QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
+        QTemporaryDir dir;
+        const QString map = dir.path() + "/mix.json";
+        auto r = runCli({"automix", model, "--budget", "4.5bpw", "--schemes", "int2,int4,int8", "--measure",
+                         "kld", "--text", text, "--ctx", "128", "--windows", "4", "--out", map, "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const auto j = parseJson(r.out);
+        QVERIFY(j["measured"]["bytes"].get<uint64_t>() <= j["budget"]["bytes"].get<uint64_t>());
+        QVERIFY(j["measured"]["bpw_quantizable"].get<double>() <= 4.5);
+        QCOMPARE(j["budget"]["basis"].get<std::string>(), std::string("quantizable weights"));
+        // The map file measured by the ppl command (its own quantization and scoring) gives the verified KLD.
+        auto ppl = runCli(
+            {"ppl", model, "--map", map, "--text", text, "--ctx", "128", "--max-windows", "4", "--json"});
+        QVERIFY2(ppl.exitCode == 0, ppl.err.constData());
+        const auto p = parseJson(ppl.out);
+        QCOMPARE(p["kld"].get<double>(), j["measured"]["point"]["kld"].get<double>());
+        // quantize --json on the same map: the after-footprint bytes of the quantizable roles are the
+        // measured bytes.
+        auto q = runCli({"quantize", model, "--map", map, "--json"});
+        QVERIFY2(q.exitCode == 0, q.err.constData());
+        const auto qj = parseJson(q.out);
+        const auto& after = qj["footprint"]["after"];
+        QCOMPARE(after["embedding"].get<uint64_t>() + after["head"].get<uint64_t>() +
+                     after["attention"].get<uint64_t>() + after["mlp"].get<uint64_t>(),
+                 j["measured"]["bytes"].get<uint64_t>());
+    }
+
+    void automix_refusesBudgetBelowMinimumAndBadText() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-llama2c/stories260K.bin");
+        QTemporaryDir dir;
+        const QString map = dir.path() + "/mix.json";
+        auto tiny = runCli({"automix", model, "--budget", "50000", "--schemes", "int2,int8", "--measure",
+                            "weight-error", "--out", map});
+        QCOMPARE(tiny.exitCode, 1);
+        QVERIFY2(tiny.err.contains("below the smallest choice"), tiny.err.constData());
+        QVERIFY(!QFile::exists(map));
+        auto bad =
+            runCli({"automix", model, "--budget", "3.5bwp", "--measure", "weight-error", "--out", map});
+        QCOMPARE(bad.exitCode, 2);
+        QVERIFY2(bad.err.contains("unknown unit"), bad.err.constData());
+    }
+
+    void embedHeadStudy_headRowsEqualPplRuns() {
+        QS_REQUIRE_ASSET(model, "models/llama-2-tiny-random-gguf/llama-2-tiny-random.gguf");
+        QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
+        auto r = runCli({"embed-head-study", model, "--text", text, "--ctx", "64", "--windows", "3",
+                         "--schemes", "f16,int8,int4", "--body", "int8", "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const auto j = parseJson(r.out);
+        QCOMPARE(j["tied"].get<bool>(), false);
+        int checked = 0;
+        for (const auto& row : j["rows"]) {
+            if (row["target"] != "head" || row["scheme"] == "baseline") continue;
+            const QString scheme = QString::fromStdString(row["scheme"].get<std::string>());
+            auto ppl = runCli({"ppl", model, "--rule", "body=int8", "--rule", "head=" + scheme, "--text",
+                               text, "--ctx", "64", "--max-windows", "3", "--json"});
+            QVERIFY2(ppl.exitCode == 0, ppl.err.constData());
+            const auto p = parseJson(ppl.out);
+            QCOMPARE(row["ppl"].get<double>(), p["ppl"].get<double>());
+            QCOMPARE(row["kld"].get<double>(), p["kld"].get<double>());
+            ++checked;
+        }
+        QCOMPARE(checked, 3);
+    }
+
+    void embedHeadStudy_tiedModelSaysSo() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-llama2c/stories260K.bin");
+        QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
+        auto r = runCli({"embed-head-study", model, "--text", text, "--ctx", "128", "--windows", "2"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QVERIFY(r.out.contains("one tensor"));
+        QVERIFY(r.out.contains("embedding+head"));
+        QVERIFY(r.out.contains("int4_g64"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCliSensitivity)
+#include "test_cli_sensitivity.moc"
