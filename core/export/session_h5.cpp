@@ -9,6 +9,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "core/io/hdf5_handle.h"
 #include "core/io/hdf5_reader.h"
 #include "core/io/hdf5_writer.h"
 #include "core/quant/apply_map.h"
@@ -38,21 +39,7 @@ Status writeHistogram(io::Hdf5Writer& w, const std::string& path, const Histogra
 
 // --- reading ---
 
-class Hid {
-public:
-    Hid(hid_t id, herr_t (*close)(hid_t)) : m_id(id), m_close(close) {}
-    ~Hid() {
-        if (m_id >= 0) m_close(m_id);
-    }
-    Hid(const Hid&) = delete;
-    Hid& operator=(const Hid&) = delete;
-    hid_t get() const { return m_id; }
-    bool ok() const { return m_id >= 0; }
-
-private:
-    hid_t m_id;
-    herr_t (*m_close)(hid_t);
-};
+using io::Hid;
 
 struct Reader {
     hid_t file;

@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "core/io/hdf5_handle.h"
 #include "core/io/side_files.h"
 #include "core/io/utf8.h"
 
@@ -20,22 +21,6 @@ namespace {
 
 using nlohmann::json;
 
-// Owns one hid_t and closes it with the matching H5*close.
-class Hid {
-public:
-    Hid(hid_t id, herr_t (*close)(hid_t)) : m_id(id), m_close(close) {}
-    ~Hid() {
-        if (m_id >= 0) m_close(m_id);
-    }
-    Hid(const Hid&) = delete;
-    Hid& operator=(const Hid&) = delete;
-    hid_t get() const { return m_id; }
-    bool ok() const { return m_id >= 0; }
-
-private:
-    hid_t m_id;
-    herr_t (*m_close)(hid_t);
-};
 
 herr_t collectError(unsigned, const H5E_error2_t* e, void* data) {
     auto* out = static_cast<std::vector<std::string>*>(data);
