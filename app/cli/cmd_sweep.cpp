@@ -13,6 +13,7 @@
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
+#include "app/cli/evaluator_setup.h"
 #include "core/infer/inference_model.h"
 #include "core/io/checkpoint.h"
 #include "core/io/utf8.h"
@@ -60,15 +61,6 @@ constexpr const char* kMergeUsage =
 std::atomic<bool> g_interrupted{false};
 extern "C" void onInterrupt(int) { g_interrupted.store(true); }
 
-std::vector<std::string> splitList(const std::string& s) {
-    std::vector<std::string> out;
-    std::stringstream ss(s);
-    std::string item;
-    while (std::getline(ss, item, ','))
-        if (!item.empty()) out.push_back(item);
-    return out;
-}
-
 bool endsWith(const std::string& s, std::string_view suffix) {
     return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -77,7 +69,7 @@ bool endsWith(const std::string& s, std::string_view suffix) {
 int candidates(Args& args, std::vector<std::string>& out) {
     if (args.has("bits") == args.has("schemes")) return fail("sweep", "give exactly one of --bits and --schemes", kExitUsage);
     if (auto bits = args.value("bits")) {
-        for (const auto& b : splitList(*bits)) {
+        for (const auto& b : qscli::splitCommaList(*bits)) {
             char* end = nullptr;
             const long v = std::strtol(b.c_str(), &end, 10);
             if (*end != '\0') return fail("sweep", "--bits: '" + b + "' is not a bit width", kExitUsage);
@@ -86,7 +78,7 @@ int candidates(Args& args, std::vector<std::string>& out) {
             out.push_back(*s);
         }
     } else {
-        for (const auto& s : splitList(*args.value("schemes"))) {
+        for (const auto& s : qscli::splitCommaList(*args.value("schemes"))) {
             auto c = qs::canonicalSchemeName(s);
             if (!c) return fail("sweep", "--schemes: " + c.message(), kExitUsage);
             out.push_back(*c);
@@ -96,56 +88,13 @@ int candidates(Args& args, std::vector<std::string>& out) {
     return kExitOk;
 }
 
-int baselineMap(Args& args, qs::QuantMap& map) {
-    if (auto path = args.value("map")) {
-        auto m = qs::loadQuantMap(*path);
-        if (!m) return fail("sweep", m.message());
-        map = std::move(*m);
-    }
-    for (const std::string& spec : args.values("rule")) {
-        auto r = qs::parseRuleSpec(spec);
-        if (!r) return fail("sweep", r.message(), kExitUsage);
-        map.rules.push_back(std::move(*r));
-    }
-    return kExitOk;
-}
-
-// The measurement options of ppl/kld: text, protocol, context, windows.
-int evaluationOptions(Args& args, qs::SweepSpec& spec, qs::MapEvaluatorOptions& o) {
-    const auto ctx = args.integer("ctx", 512);
-    const auto windows = args.integer("windows", 0);
-    if (!ctx || !windows) return fail("sweep", args.error(), kExitUsage);
-    if (*ctx < 2 || *ctx > (1 << 20)) return fail("sweep", "--ctx must be between 2 and 1048576", kExitUsage);
-    if (*windows < 0 || *windows > (1 << 24)) return fail("sweep", "--windows must be between 0 (all) and 16777216", kExitUsage);
-    const std::string protocol = args.value("protocol").value_or("llamacpp");
-    const auto p = qs::pplProtocolFromName(protocol);
-    if (!p) return fail("sweep", "unknown --protocol '" + protocol + "' (llamacpp, gptq, documents)", kExitUsage);
-    o.perplexity.protocol = *p;
-    o.perplexity.context = int(*ctx);
-    o.perplexity.maxWindows = int(*windows);
-    if (auto sep = args.value("separator")) o.perplexity.separator = *sep;
-    const std::string dequant = args.value("dequant").value_or("native");
-    if (dequant != "once" && dequant != "rows" && dequant != "native")
-        return fail("sweep", "--dequant must be native, once or rows", kExitUsage);
-    o.weights.quantized = dequant == "rows"   ? qs::WeightLoadOptions::Quantized::PerRowBlock
-                          : dequant == "once" ? qs::WeightLoadOptions::Quantized::DequantizeOnce
-                                              : qs::WeightLoadOptions::Quantized::Native;
+// The spec's record of how points are measured (the resume/merge check compares it).
+void recordEvaluation(const qs::MapEvaluatorOptions& o, const std::string& dequant, qs::SweepSpec& spec) {
     spec.weightsMode = dequant;
     spec.perplexity = o.perplexity;
-    if (o.measure == qs::SweepMeasure::WeightError) return kExitOk;
-    const auto textPath = args.value("text");
-    if (!textPath) return fail("sweep", "--measure " + std::string(qs::sweepMeasureName(o.measure)) + " needs --text FILE", kExitUsage);
-    std::ifstream in(*textPath, std::ios::binary);
-    if (!in) return fail("sweep", *textPath + ": cannot open");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    o.text = ss.str();
-    if (auto bad = qs::io::firstInvalidUtf8(o.text))
-        std::fprintf(stderr, "quantscope-cli sweep: warning: %s is not valid UTF-8 (byte %zu); the tokenizer is given its bytes as they are\n",
-                     textPath->c_str(), size_t(*bad));
+    if (o.measure == qs::SweepMeasure::WeightError) return;
     spec.textHash = qs::fnv1aHex(o.text);
     spec.textBytes = o.text.size();
-    return kExitOk;
 }
 
 std::string pointLine(const qs::SweepSpec& spec, const qs::SweepRow& row) {
@@ -186,8 +135,6 @@ int runSweep(int argc, char** argv, int first) {
     if (h5 && args.flag("resume"))
         return fail("sweep", "--resume continues a CSV sweep file; an .h5 table is written once at the end", kExitUsage);
     if (!args.has("groups")) return fail("sweep", "--groups is required (" + qs::sweepGroupList() + ")", kExitUsage);
-    const auto measure = qs::sweepMeasureFromName(args.value("measure").value_or("weight-error"));
-    if (!measure) return fail("sweep", "--measure must be weight-error, ppl or kld", kExitUsage);
     qs::SweepShard shard;
     if (auto s = args.value("shard")) {
         auto p = qs::parseShard(*s);
@@ -200,33 +147,24 @@ int runSweep(int argc, char** argv, int first) {
     if (int rc = parseThreads("sweep", args, threads); rc != kExitOk) return rc;
     std::vector<std::string> schemes;
     if (int rc = candidates(args, schemes); rc != kExitOk) return rc;
+    qs::MapEvaluatorOptions o;
+    std::string textPath;
+    if (int rc = parseEvaluationOptions("sweep", args, qs::SweepMeasure::WeightError, o, textPath); rc != kExitOk)
+        return rc;
+    const auto measure = o.measure;
     qs::SweepSpec spec;
     spec.modelPath = modelPath;
-    spec.measure = *measure;
-    if (int rc = baselineMap(args, spec.baseline); rc != kExitOk) return rc;
-    qs::MapEvaluatorOptions o;
-    o.measure = *measure;
-    if (int rc = evaluationOptions(args, spec, o); rc != kExitOk) return rc;
+    spec.measure = measure;
+    recordEvaluation(o, args.value("dequant").value_or("native"), spec);
+    if (int rc = parseBaselineMap("sweep", args, spec.baseline); rc != kExitOk) return rc;
     tbb::task_arena arena(threads);
     o.arena = &arena;
 
     // The model: the checkpoint and its analysis; for ppl/kld also the tokenizer and the unquantized weights.
     qs::InferenceModel model;
-    if (*measure == qs::SweepMeasure::WeightError) {
-        auto ckpt = qs::openCheckpoint(modelPath);
-        if (!ckpt) return fail("sweep", ckpt.message());
-        model.checkpoint = std::move(*ckpt);
-        model.info = qs::analyzeModel(*model.checkpoint);
-    } else {
-        qs::InferenceLoadOptions lo;
-        lo.tokenizerPath = args.value("tokenizer").value_or("");
-        auto m = qs::openInferenceModel(modelPath, lo, &arena);
-        if (!m) return fail("sweep", m.message());
-        model = std::move(*m);
-        for (const auto& w : model.warnings) std::fprintf(stderr, "quantscope-cli sweep: warning: %s\n", w.c_str());
-    }
+    if (int rc = openModelForMeasure("sweep", args, modelPath, measure, &arena, model); rc != kExitOk) return rc;
     for (const auto& t : model.checkpoint->tensors) spec.modelBytes += t.bytes;
-    auto groups = qs::expandGroups(model.info, splitList(*args.value("groups")));
+    auto groups = qs::expandGroups(model.info, qscli::splitCommaList(*args.value("groups")));
     if (!groups) return fail("sweep", groups.message(), kExitUsage);
     spec.groups = *groups;
     spec.schemes.assign(spec.groups.size(), schemes);

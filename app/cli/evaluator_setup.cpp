@@ -20,7 +20,8 @@ void onInterrupt(int) {
 }  // namespace
 
 std::set<std::string> evaluatorValueOptions(std::set<std::string> more) {
-    more.insert({"map", "rule", "measure", "text", "ctx", "windows", "protocol", "tokenizer", "threads"});
+    more.insert({"map", "rule", "measure", "text", "ctx", "windows", "protocol", "separator", "dequant", "tokenizer",
+                 "threads"});
     return more;
 }
 
@@ -52,76 +53,100 @@ qs::ProgressFn stderrProgress(const std::string& command, bool enabled) {
     };
 }
 
-int openEvaluator(const std::string& command, Args& args, EvaluatorSetup& out, bool progress) {
-    if (args.positional().size() != 1)
-        return fail(command, "expects exactly one MODEL path (see --help)", kExitUsage);
-    if (int rc = parseThreads(command, args, out.threads); rc != kExitOk) return rc;
-    const std::string measureName = args.value("measure").value_or("kld");
+int parseEvaluationOptions(const std::string& command, Args& args, qs::SweepMeasure defaultMeasure,
+                           qs::MapEvaluatorOptions& eo, std::string& textPath) {
+    const std::string measureName = args.value("measure").value_or(std::string(qs::sweepMeasureName(defaultMeasure)));
     const auto measure = qs::sweepMeasureFromName(measureName);
     if (!measure)
         return fail(command, "unknown --measure '" + measureName + "' (weight-error, ppl, kld)", kExitUsage);
+    eo.measure = *measure;
     const auto ctx = args.integer("ctx", 512);
     const auto windows = args.integer("windows", 0);
     if (!ctx || !windows) return fail(command, args.error(), kExitUsage);
     if (*ctx < 2 || *ctx > (1 << 20)) return fail(command, "--ctx must be between 2 and 1048576", kExitUsage);
-    if (*windows < 0) return fail(command, "--windows must be >= 0 (0: all)", kExitUsage);
-    qs::MapEvaluatorOptions eo;
-    eo.measure = *measure;
+    if (*windows < 0 || *windows > (1 << 24))
+        return fail(command, "--windows must be between 0 (all) and 16777216", kExitUsage);
     eo.perplexity.context = int(*ctx);
     eo.perplexity.maxWindows = int(*windows);
     const std::string protocol = args.value("protocol").value_or("llamacpp");
     const auto p = qs::pplProtocolFromName(protocol);
-    if (!p)
-        return fail(command, "unknown --protocol '" + protocol + "' (llamacpp, gptq, documents)", kExitUsage);
+    if (!p) return fail(command, "unknown --protocol '" + protocol + "' (llamacpp, gptq, documents)", kExitUsage);
     eo.perplexity.protocol = *p;
-    const bool engine = *measure != qs::SweepMeasure::WeightError;
-    if (engine) {
-        const auto textPath = args.value("text");
-        if (!textPath)
-            return fail(command, "--text FILE is required for --measure " + measureName, kExitUsage);
-        std::ifstream in(*textPath, std::ios::binary);
-        if (!in) return fail(command, *textPath + ": cannot open");
-        std::ostringstream ss;
-        ss << in.rdbuf();
-        eo.text = ss.str();
-        out.textPath = *textPath;
-        if (auto bad = qs::io::firstInvalidUtf8(eo.text))
-            std::fprintf(stderr, "quantscope-cli %s: warning: %s is not valid UTF-8 (byte %zu)\n",
-                         command.c_str(), textPath->c_str(), size_t(*bad));
-    } else if (args.has("text")) {
-        return fail(command, "--text is used by --measure ppl or kld, not weight-error", kExitUsage);
+    if (auto sep = args.value("separator")) eo.perplexity.separator = *sep;
+    const std::string dequant = args.value("dequant").value_or("native");
+    if (dequant != "once" && dequant != "rows" && dequant != "native")
+        return fail(command, "--dequant must be native, once or rows", kExitUsage);
+    eo.weights.quantized = dequant == "rows"   ? qs::WeightLoadOptions::Quantized::PerRowBlock
+                           : dequant == "once" ? qs::WeightLoadOptions::Quantized::DequantizeOnce
+                                               : qs::WeightLoadOptions::Quantized::Native;
+    if (*measure == qs::SweepMeasure::WeightError) {
+        if (args.has("text"))
+            return fail(command, "--text is used by --measure ppl or kld, not weight-error", kExitUsage);
+        return kExitOk;
     }
+    const auto path = args.value("text");
+    if (!path) return fail(command, "--measure " + measureName + " needs --text FILE", kExitUsage);
+    std::ifstream in(*path, std::ios::binary);
+    if (!in) return fail(command, *path + ": cannot open");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    eo.text = ss.str();
+    textPath = *path;
+    if (auto bad = qs::io::firstInvalidUtf8(eo.text))
+        std::fprintf(stderr,
+                     "quantscope-cli %s: warning: %s is not valid UTF-8 (byte %zu); the tokenizer is given its bytes "
+                     "as they are\n",
+                     command.c_str(), path->c_str(), size_t(*bad));
+    return kExitOk;
+}
 
+int parseBaselineMap(const std::string& command, Args& args, qs::QuantMap& map) {
     if (auto path = args.value("map")) {
         auto m = qs::loadQuantMap(*path);
         if (!m) return fail(command, m.message());
-        out.baseline = std::move(*m);
+        map = std::move(*m);
     }
     for (const std::string& spec : args.values("rule")) {
         auto r = qs::parseRuleSpec(spec);
         if (!r) return fail(command, r.message(), kExitUsage);
-        out.baseline.rules.push_back(std::move(*r));
+        map.rules.push_back(std::move(*r));
     }
+    return kExitOk;
+}
 
-    out.arena = std::make_unique<tbb::task_arena>(out.threads);
-    eo.arena = out.arena.get();
-    const std::string& path = args.positional()[0];
-    if (engine) {
+int openModelForMeasure(const std::string& command, Args& args, const std::string& path, qs::SweepMeasure measure,
+                        tbb::task_arena* arena, qs::InferenceModel& model) {
+    if (measure != qs::SweepMeasure::WeightError) {
         qs::InferenceLoadOptions lo;
         lo.tokenizerPath = args.value("tokenizer").value_or("");
-        auto m = qs::openInferenceModel(path, lo, out.arena.get());
+        auto m = qs::openInferenceModel(path, lo, arena);
         if (!m) return fail(command, m.message());
-        out.model = std::move(m.value());
-        for (const auto& w : out.model.warnings)
+        model = std::move(m.value());
+        for (const auto& w : model.warnings)
             std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), w.c_str());
-    } else {
-        if (args.has("tokenizer"))
-            return fail(command, "--tokenizer is used by --measure ppl or kld", kExitUsage);
-        auto c = qs::openCheckpoint(path);
-        if (!c) return fail(command, c.message());
-        out.model.checkpoint = std::move(c.value());
-        out.model.info = qs::analyzeModel(*out.model.checkpoint);
+        return kExitOk;
     }
+    if (args.has("tokenizer")) return fail(command, "--tokenizer is used by --measure ppl or kld", kExitUsage);
+    auto c = qs::openCheckpoint(path);
+    if (!c) return fail(command, c.message());
+    model.checkpoint = std::move(c.value());
+    model.info = qs::analyzeModel(*model.checkpoint);
+    return kExitOk;
+}
+
+int openEvaluator(const std::string& command, Args& args, EvaluatorSetup& out, bool progress) {
+    if (args.positional().size() != 1)
+        return fail(command, "expects exactly one MODEL path (see --help)", kExitUsage);
+    if (int rc = parseThreads(command, args, out.threads); rc != kExitOk) return rc;
+    qs::MapEvaluatorOptions eo;
+    if (int rc = parseEvaluationOptions(command, args, qs::SweepMeasure::Kld, eo, out.textPath); rc != kExitOk)
+        return rc;
+    if (int rc = parseBaselineMap(command, args, out.baseline); rc != kExitOk) return rc;
+    out.arena = std::make_unique<tbb::task_arena>(out.threads);
+    eo.arena = out.arena.get();
+    if (int rc = openModelForMeasure(command, args, args.positional()[0], eo.measure, out.arena.get(), out.model);
+        rc != kExitOk)
+        return rc;
     auto ev =
         qs::MapEvaluator::create(*out.model.checkpoint, out.model.info, out.model.tokenizer.get(),
                                  out.model.weights, eo, stderrProgress(command + " (reference)", progress));

@@ -29,10 +29,24 @@ inline constexpr const char* kEvaluatorOptionsHelp =
     "N\n"
     "                        windows (default 0: all);  --protocol llamacpp|gptq|documents (default "
     "llamacpp)\n"
+    "  --separator S         documents protocol: the document separator (default <|endoftext|>)\n"
+    "  --dequant native|once|rows  how quantized tensors run (default native kernels, as ppl)\n"
     "  --tokenizer PATH      use this tokenizer instead of the one found with the model\n"
     "  --threads N           worker threads, 1..1024 (default or 0: all cores)\n";
 
 std::set<std::string> evaluatorValueOptions(std::set<std::string> more);
+
+// The pieces below are shared with `sweep`, which builds its evaluator itself (it also records a spec).
+// --measure (default `defaultMeasure`), --ctx, --windows, --protocol, --separator, --dequant, and --text (read
+// into options.text; required by ppl/kld, refused with weight-error). `textPath` is the file named by --text.
+int parseEvaluationOptions(const std::string& command, Args& args, qs::SweepMeasure defaultMeasure,
+                           qs::MapEvaluatorOptions& options, std::string& textPath);
+// --map FILE then --rule ROLE=SCHEME...: the baseline map.
+int parseBaselineMap(const std::string& command, Args& args, qs::QuantMap& map);
+// The model the measure needs: the checkpoint and its analysis for weight-error (--tokenizer refused), plus
+// the tokenizer and the unquantized weights for ppl/kld (openInferenceModel; its warnings printed).
+int openModelForMeasure(const std::string& command, Args& args, const std::string& path, qs::SweepMeasure measure,
+                        tbb::task_arena* arena, qs::InferenceModel& model);
 
 struct EvaluatorSetup {
     std::unique_ptr<tbb::task_arena> arena;

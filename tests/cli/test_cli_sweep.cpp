@@ -106,6 +106,10 @@ private slots:
         QTest::newRow("shard 3/2") << QStringList{"--groups", "body", "--bits", "4", "--shard", "3/2"} << 2 << "--shard '3/2'";
         QTest::newRow("too many points") << QStringList{"--groups", "layers", "--bits", "2,3,4,8"} << 2 << "1024 points";
         QTest::newRow("kld without text") << QStringList{"--groups", "body", "--bits", "4", "--measure", "kld"} << 2 << "needs --text";
+        QTest::newRow("text unused by weight-error")
+            << QStringList{"--groups", "body", "--bits", "4", "--text", "/nonexistent.txt"} << 2 << "not weight-error";
+        QTest::newRow("unknown dequant") << QStringList{"--groups", "body", "--bits", "4", "--dequant", "fast"} << 2
+                                         << "--dequant must be";
         QTest::newRow("tied pair") << QStringList{"--groups", "embedding,head", "--bits", "4"} << 2 << "ties them";
     }
     void badInput_isRefused() {
