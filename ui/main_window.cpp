@@ -30,6 +30,7 @@
 #include "ui/chat/chat_pane.h"
 #include "ui/document.h"
 #include "ui/empty_state_view.h"
+#include "ui/sweep/sweep_view.h"
 #include "ui/eval/evaluations_view.h"
 #include "ui/footprint/footprint_view.h"
 #include "ui/histogram/histogram_view.h"
@@ -205,6 +206,10 @@ void MainWindow::createDocks() {
     m_evaluations = new EvaluationsView(m_document, m_runner, m_chat->models());
     m_tabs->setTabToolTip(m_tabs->addTab(m_evaluations, tr("Evaluatio&ns")),
                           tr("Perplexity, KLD and top-1 of each map on a chosen text, side by side (Alt+N)"));
+    m_sweep = new SweepView(m_document, m_runner, m_chat->models());
+    m_tabs->setTabToolTip(m_tabs->addTab(m_sweep, tr("S&weep")),
+                          tr("Size against error of every combination of schemes over groups, and the Pareto "
+                             "frontier; click a point to apply its map (Alt+W)"));
     // The outlier map names the rows of the embedding and the head by their tokens: the chat's tokenizer.
     connect(m_chat->models(), &ChatModels::availabilityChanged, this, [this] {
         m_outliers->setTokenizer(m_chat->models()->tokenizer());
@@ -383,6 +388,16 @@ void MainWindow::registerViews() {
                 },
                 Qt::SingleShotConnection);
             m_evaluations->evaluateCurrentMap();
+        });
+    m_views.add(
+        QStringLiteral("sweep"), tr("size against weight error / ppl / KLD of a scheme sweep (central tab)"),
+        [this] { m_tabs->setCurrentWidget(m_sweep); },
+        [this] {
+            // A weight-error sweep of the body and the embedding over the K-quants, unless one ran already.
+            if (!m_sweep->points().empty() || m_sweep->isRunning()) return;
+            m_sweep->setGroups({QStringLiteral("body"), QStringLiteral("embedding")});
+            m_sweep->setMeasure(qs::SweepMeasure::WeightError);
+            m_sweep->start();
         });
     m_views.add(QStringLiteral("log"), tr("the log and issues panel"), raiseDock(m_logDock));
     m_views.add(

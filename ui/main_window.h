@@ -27,6 +27,7 @@ class ChatPane;
 class Document;
 class EmptyStateView;
 class EvaluationsView;
+class SweepView;
 class FootprintView;
 class HistogramView;
 class LayerOverviewView;
@@ -75,6 +76,7 @@ public:
     OutlierMapView* outlierMapView() const { return m_outliers; }
     ChatPane* chatPane() const { return m_chat; }
     EvaluationsView* evaluationsView() const { return m_evaluations; }
+    SweepView* sweepView() const { return m_sweep; }
     QDockWidget* chatDock() const { return m_chatDock; }
     LogDock* logDock() const { return m_logDock; }
     JobStatusWidget* jobStatus() const { return m_jobStatus; }
@@ -132,6 +134,7 @@ private:
     LogDock* m_logDock = nullptr;
     ChatPane* m_chat = nullptr;
     EvaluationsView* m_evaluations = nullptr;
+    SweepView* m_sweep = nullptr;
     QDockWidget* m_chatDock = nullptr;
     JobStatusWidget* m_jobStatus = nullptr;
     QLabel* m_modelStatus = nullptr;

@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The Sweep view (issue 10), offscreen, on the real stories260K:
+// - a weight-error sweep of two groups over four schemes fills the plot and the table with every point
+//   (4 x 4 = 16), in point order, each point's schemes the odometer order of core/sweep/sweep.h;
+// - the frontier (the "frontier" column and the plot's step line) is exactly the set of non-dominated points,
+//   checked by a brute-force dominance test on the table's own numbers (bytes, RMSE); paretoFrontier itself
+//   on a hand-made set with a duplicate and a tie;
+// - a click on a frontier point (a mouse click at its pixel on the plot) applies its map as ONE undoable
+// edit:
+//   every tensor of each group resolves to the point's scheme; undo restores the previous map;
+// - the exported CSV is a sweep file core reads back with every point; cancel stops the job (fewer points
+// than
+//   the sweep has, none arriving after it) and a new run then completes; the main window has the tab and the
+//   "sweep" view.
+#include <QSignalSpy>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QUndoStack>
+
+#include <qcustomplot.h>
+
+#include <set>
+
+#include "analysis_fixtures.h"
+#include "common/assets.h"
+#include "core/sweep/sweep.h"
+#include "ui/jobs/job.h"
+#include "ui/main_window.h"
+#include "ui/sweep/sweep_view.h"
+
+using namespace qsui;
+
+namespace {
+
+constexpr const char* kModel = "models/stories260K-llama2c/stories260K.bin";
+constexpr int kTimeoutMs = 120000;
+
+struct Fixture : qstest::AnalysisFixture {
+    std::unique_ptr<SweepView> view;
+    explicit Fixture(const QString& modelPath) {
+        doc.setModel(qstest::loadModel(modelPath));
+        view = std::make_unique<SweepView>(&doc, &runner, nullptr);
+        view->resize(1100, 700);
+        view->show();
+    }
+    ~Fixture() {
+        view.reset();
+        runner.cancelAll();
+    }
+    bool run() {
+        QSignalSpy done(view.get(), &SweepView::sweepFinished);
+        view->start();
+        if (!done.wait(kTimeoutMs) && done.isEmpty()) return false;
+        return done.first().first().toBool();
+    }
+};
+
+int column(const QTableWidget* t, const QString& name) {
+    for (int c = 0; c < t->columnCount(); ++c)
+        if (t->horizontalHeaderItem(c)->text() == name) return c;
+    return -1;
+}
+
+const QStringList kSchemes{"q4_0", "q8_0", "int4_g32", "int8_g64"};
+
+}  // namespace
+
+class TestSweepView : public QObject {
+    Q_OBJECT
+private slots:
+    void paretoFrontier_keepsOnlyNonDominatedPoints() {
+        // (size, measure): (3,1) dominated by (2,1); (2,1) duplicate kept once; (1,5) and (4,0.5) on it.
+        const std::vector<std::pair<double, double>> xy{{3, 1},   {2, 1},   {1, 5}, {2, 1},
+                                                        {4, 0.5}, {4, 0.7}, {1, 6}};
+        QCOMPARE(paretoFrontier(xy), (std::vector<int>{2, 1, 4}));
+        QVERIFY(paretoFrontier({}).empty());
+    }
+
+    void weightErrorSweep_fillsPlotAndTable_frontierIsTheNonDominatedSet() {
+        QS_REQUIRE_ASSET(path, kModel);
+        Fixture f(path);
+        f.view->setGroups({"body", "embedding"});
+        f.view->setSchemes(kSchemes);
+        f.view->setMeasure(qs::SweepMeasure::WeightError);
+        QVERIFY2(f.run(), qPrintable(f.view->statusText()));
+        const int n = 16;
+        QCOMPARE(int(f.view->points().size()), n);
+        QCOMPARE(f.view->plot()->graph(0)->dataCount(), n);
+        QCOMPARE(f.view->table()->rowCount(), n);
+        // The groups in the setup's order (embedding before body); odometer order: the last varies fastest.
+        QCOMPARE(f.view->spec().groups.size(), size_t(2));
+        QCOMPARE(f.view->spec().groups[1].name, std::string("body"));
+        for (int p = 0; p < n; ++p) {
+            const auto& row = f.view->points()[size_t(p)];
+            QCOMPARE(row.point, p);
+            QCOMPARE(QString::fromStdString(row.schemes[0]), kSchemes[p / 4]);
+            QCOMPARE(QString::fromStdString(row.schemes[1]), kSchemes[p % 4]);
+        }
+        // More bits on the body (q8_0, point 1, against q4_0, point 0) at the same embedding scheme: strictly
+        // smaller error and more bytes.
+        const auto& pts = f.view->points();
+        QVERIFY(pts[1].measure.rmse < pts[0].measure.rmse && pts[1].measure.bytes > pts[0].measure.bytes);
+
+        // The frontier column against a brute-force dominance test on the table's numbers.
+        const QTableWidget* t = f.view->table();
+        const int cBytes = column(t, "bytes"), cRmse = column(t, "RMSE"), cFront = column(t, "frontier");
+        QVERIFY(cBytes >= 0 && cRmse >= 0 && cFront >= 0);
+        std::vector<double> bytes, rmse;
+        std::set<int> marked;
+        for (int r = 0; r < t->rowCount(); ++r) {
+            bytes.push_back(t->item(r, cBytes)->text().toDouble());
+            rmse.push_back(t->item(r, cRmse)->data(Qt::UserRole + 1).toDouble());
+            if (t->item(r, cFront)->text() == "yes") marked.insert(r);
+        }
+        std::set<int> expected;
+        for (int i = 0; i < n; ++i) {
+            bool dominated = false;
+            for (int j = 0; j < n && !dominated; ++j)
+                dominated = j != i && bytes[j] <= bytes[i] && rmse[j] <= rmse[i] &&
+                            (bytes[j] < bytes[i] || rmse[j] < rmse[i] || j < i);
+            if (!dominated) expected.insert(i);
+        }
+        QCOMPARE(marked, expected);
+        QVERIFY(expected.size() >= 2 && int(expected.size()) < n);
+        QCOMPARE(f.view->plot()->graph(1)->dataCount(), int(expected.size()));
+        QCOMPARE(f.view->plot()->yAxis->scaleType(), QCPAxis::stLogarithmic);
+
+        // Export: core reads the CSV back as a sweep file with every point.
+        QTemporaryDir dir;
+        const QString csv = dir.filePath("sweep.csv");
+        QCOMPARE(f.view->exportTable(csv), QString());
+        auto file = qs::readSweepFile(csv.toStdString());
+        QVERIFY2(file, file ? "" : file.message().c_str());
+        QCOMPARE(int(file->rows.size()), n);
+        QCOMPARE(f.view->savePlot(dir.filePath("sweep.png")), QString());
+        QVERIFY(QFileInfo(dir.filePath("sweep.png")).size() > 1000);
+        QVERIFY(!f.view->savePlot(dir.filePath("sweep.svg")).isEmpty());  // refused by name, no file
+    }
+
+    void clickOnFrontierPoint_appliesItsMap_undoRestores() {
+        QS_REQUIRE_ASSET(path, kModel);
+        Fixture f(path);
+        f.doc.setQuantMap(qstest::mapOf({"attention=q8_0"}), "baseline");
+        QCOMPARE(int(f.doc.quantMap().rules.size()), 1);
+        const qs::QuantMap before = f.doc.quantMap();
+        f.view->setGroups({"body", "embedding"});
+        f.view->setSchemes(kSchemes);
+        QVERIFY2(f.run(), qPrintable(f.view->statusText()));
+        const std::vector<int> front = f.view->frontier();
+        QVERIFY(front.size() >= 2);
+        QCustomPlot* plot = f.view->plot();
+        plot->replot();
+        auto pixelOf = [&](int i) {
+            const qs::SweepRow& p = f.view->points()[size_t(i)];
+            return QPointF(plot->xAxis->coordToPixel(f.view->sizeOf(p)),
+                           plot->yAxis->coordToPixel(f.view->measureOf(p)));
+        };
+        // A frontier point (not the first) no other frontier point is within 2 px of: the click at its
+        // rounded pixel is nearest to it (the embedding's schemes move a point by ~3 px only).
+        int index = -1;
+        for (size_t k = 1; k < front.size() && index < 0; ++k) {
+            bool alone = true;
+            for (int other : front)
+                alone =
+                    alone && (other == front[k] || QLineF(pixelOf(other), pixelOf(front[k])).length() > 2);
+            if (alone) index = front[k];
+        }
+        QVERIFY(index >= 0);
+        const qs::SweepRow point = f.view->points()[size_t(index)];
+        QCOMPARE(f.view->spec().groups[0].name, std::string("embedding"));  // the setup's order of groups
+        QCOMPARE(f.view->spec().groups[1].name, std::string("body"));
+        const QPoint pixel = pixelOf(index).toPoint();
+        const int undoBefore = f.doc.undoStack()->count();
+        QTest::mouseClick(plot, Qt::LeftButton, {}, pixel);
+        QCOMPARE(f.doc.undoStack()->count(), undoBefore + 1);
+        // Every attention/MLP matrix is governed by the point's body scheme (the rule after the baseline's
+        // attention rule), the embedding by its embedding scheme.
+        const qs::ResolvedMap* resolved = f.doc.resolvedMap();
+        QVERIFY(resolved);
+        const qs::ModelInfo& info = *f.doc.info();
+        int body = 0, embedding = 0;
+        for (size_t i = 0; i < info.entries.size(); ++i) {
+            const auto role = info.entries[i].role;
+            if (role == qs::Role::Embedding) {
+                QCOMPARE(QString::fromStdString(resolved->tensors[i].requested),
+                         QString::fromStdString(point.schemes[0]));
+                ++embedding;
+            } else if ((role == qs::Role::Attention || role == qs::Role::Mlp) &&
+                       f.doc.checkpoint()->tensors[i].shape.size() == 2) {
+                QCOMPARE(QString::fromStdString(resolved->tensors[i].requested),
+                         QString::fromStdString(point.schemes[1]));
+                ++body;
+            }
+        }
+        QVERIFY(body > 0 && embedding == 1);
+        QVERIFY(f.doc.quantMap().rules.size() == before.rules.size() + 2);
+        f.doc.undoStack()->undo();
+        QCOMPARE(qs::quantMapToJson(f.doc.quantMap()).dump(), qs::quantMapToJson(before).dump());
+    }
+
+    void cancel_stopsTheJob() {
+        QS_REQUIRE_ASSET(path, kModel);
+        Fixture f(path);
+        f.view->setGroups({"layers"});  // 5 blocks x 3 schemes: 243 points
+        f.view->setSchemes({"q4_0", "q8_0", "int4_g32"});
+        QSignalSpy done(f.view.get(), &SweepView::sweepFinished);
+        f.view->start();
+        QVERIFY(f.view->isRunning());
+        QCOMPARE(f.runner.activeJobs().size(), 1);
+        f.view->cancel();  // before the worker measured anything: it stops at its first progress report
+        QVERIFY(done.wait(kTimeoutMs) || !done.isEmpty());
+        QCOMPARE(done.first().first().toBool(), false);
+        QVERIFY(!f.view->isRunning());
+        QVERIFY(f.runner.activeJobs().isEmpty());
+        QVERIFY(int64_t(f.view->points().size()) < f.view->spec().pointCount());
+        QVERIFY2(f.view->statusText().contains("cancelled"), qPrintable(f.view->statusText()));
+        const size_t got = f.view->points().size();
+        QTest::qWait(200);
+        QCOMPARE(f.view->points().size(), got);
+        // The view runs again after a cancel, to the end.
+        QVERIFY2(f.run(), qPrintable(f.view->statusText()));
+        QCOMPARE(int64_t(f.view->points().size()), f.view->spec().pointCount());
+    }
+
+    void mainWindow_hasTheSweepTabAndView() {
+        tbb::task_arena arena(1);
+        JobRunner runner(&arena);
+        MainWindow w(&runner, MainWindowOptions{false});
+        QVERIFY(w.sweepView());
+        QVERIFY(w.views().contains("sweep"));
+    }
+};
+
+QTEST_MAIN(TestSweepView)
+#include "test_sweep_view.moc"

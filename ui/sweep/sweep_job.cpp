@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "ui/sweep/sweep_job.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace qsui {
+
+void SweepPointQueue::push(const qs::SweepRow& row) {
+    std::lock_guard lock(m_mutex);
+    m_rows.push_back(row);
+}
+
+std::vector<qs::SweepRow> SweepPointQueue::take() {
+    std::lock_guard lock(m_mutex);
+    std::vector<qs::SweepRow> out;
+    out.swap(m_rows);
+    return out;
+}
+
+qs::Result<qs::SweepSpec> buildSweepSpec(const LoadedModel& model, const SweepSetup& setup) {
+    if (setup.groups.empty()) return qs::Error{"sweep: choose at least one group"};
+    if (setup.schemes.empty()) return qs::Error{"sweep: give at least one candidate scheme"};
+    qs::SweepSpec spec;
+    spec.modelPath = model.path.toStdString();
+    for (const auto& t : model.checkpoint->tensors) spec.modelBytes += t.bytes;
+    spec.measure = setup.measure;
+    spec.baseline = setup.baseline;
+    auto groups = qs::expandGroups(model.info, setup.groups);
+    if (!groups) return qs::Error{"sweep: " + groups.message()};
+    spec.groups = std::move(groups).value();
+    std::vector<std::string> schemes;
+    for (const auto& s : setup.schemes) {
+        auto c = qs::canonicalSchemeName(s);
+        if (!c) return qs::Error{"sweep: scheme '" + s + "': " + c.message()};
+        schemes.push_back(*c);
+    }
+    spec.schemes.assign(spec.groups.size(), schemes);
+    if (setup.measure != qs::SweepMeasure::WeightError) spec.perplexity = setup.perplexity;
+    if (auto s = qs::checkSweepSpec(spec, qs::kDefaultMaxPoints); !s) return qs::Error{s.message()};
+    return spec;
+}
+
+namespace {
+
+qs::Result<std::string> readText(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return qs::Error{path + ": cannot open"};
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) return qs::Error{path + ": read error"};
+    return ss.str();
+}
+
+std::string etaStage(int64_t done, int64_t total, double elapsed) {
+    char buf[96];
+    if (done <= 0) {
+        std::snprintf(buf, sizeof buf, "point 1/%lld", (long long)total);
+    } else {
+        const double eta = elapsed / double(done) * double(total - done);
+        std::snprintf(buf, sizeof buf, "point %lld/%lld, ETA %.0f s", (long long)std::min(done + 1, total),
+                      (long long)total, eta);
+    }
+    return buf;
+}
+
+}  // namespace
+
+JobFn<qs::SweepRunResult> sweepJob(SweepRequest request) {
+    return [r = std::move(request)](const qs::ProgressFn& progress) -> qs::Result<qs::SweepRunResult> {
+        if (!r.model || !r.queue) return qs::Error{"sweep: no model"};
+        qs::SweepSpec spec = r.spec;
+        qs::MapEvaluatorOptions o;
+        o.measure = spec.measure;
+        o.perplexity = spec.perplexity;
+        o.arena = r.arena;
+        if (spec.measure != qs::SweepMeasure::WeightError) {
+            if (!r.tokenizer || !r.unquantized)
+                return qs::Error{"sweep: ppl/kld need the model's tokenizer and weights"};
+            auto text = readText(r.textPath);
+            if (!text) return qs::Error{text.message()};
+            o.text = std::move(text).value();
+            spec.textHash = qs::fnv1aHex(o.text);
+            spec.textBytes = o.text.size();
+        }
+        auto evaluator =
+            qs::MapEvaluator::create(*r.model->checkpoint, r.model->info, r.tokenizer.get(), r.unquantized, o,
+                                     [&](double, std::string_view stage) { return progress(0.0, stage); });
+        if (!evaluator) return qs::Error{evaluator.message()};
+
+        const auto t0 = std::chrono::steady_clock::now();
+        const int64_t total = spec.pointCount();
+        int64_t done = 0;
+        qs::SweepRunOptions ro;
+        ro.progress = [&](double f, std::string_view) {
+            const double elapsed =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            return progress(f, etaStage(done, total, elapsed));
+        };
+        ro.onPoint = [&](const qs::SweepRow& row) -> qs::Status {
+            r.queue->push(row);
+            done = row.runIndex;
+            const double elapsed =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            if (!progress(double(row.runIndex) / double(row.runTotal), etaStage(done, total, elapsed)))
+                return qs::Error{std::string(qs::kCancelledMessage)};
+            return {};
+        };
+        return qs::runSweep(**evaluator, r.model->info, spec, ro);
+    };
+}
+
+}  // namespace qsui

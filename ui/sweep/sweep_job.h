@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The background job behind the Sweep view: core's runSweep (core/sweep/sweep.h) over one SweepSpec on a
+// JobRunner worker, each finished point handed to the UI thread as it finishes.
+//
+// Delivery. The worker appends each finished SweepRow to a SweepPointQueue (mutex-guarded, shared by the job
+// and the view); the view drains it on the UI thread when the job reports progress (queued, ~25 per second)
+// and once more when the job finishes, so rows arrive in point order and none is lost or read twice.
+// Progress: the fraction of the run's points; the stage reads "point K/N, ETA S s" (the time per finished
+// point so far times the points left), shown by the status widget. Cancel: Job::cancel() stops runSweep
+// between or inside points; the points finished before stay in the queue.
+//
+// Ownership: the request holds the model, the tokenizer and the unquantized weights by shared_ptr to const,
+// so the job keeps them alive while the user opens another model. Thread affinity: buildSweepSpec and the
+// queue's take() on the UI thread; the returned JobFn runs on a worker and never touches Qt objects.
+#pragma once
+
+#include "ui/jobs/task_arena.h"  // first: hides Qt's emit macro from oneTBB
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/infer/model_weights.h"
+#include "core/infer/tokenizer.h"
+#include "core/sweep/sweep.h"
+#include "ui/document.h"
+#include "ui/jobs/job_runner.h"
+
+namespace qsui {
+
+// Rows passed from the worker to the UI thread.
+class SweepPointQueue {
+public:
+    void push(const qs::SweepRow& row);
+    std::vector<qs::SweepRow> take();  // everything pushed since the last take, in push order
+
+private:
+    std::mutex m_mutex;
+    std::vector<qs::SweepRow> m_rows;
+};
+
+// What the view's setup chose.
+struct SweepSetup {
+    std::vector<std::string> groups;   // group names (sweep_groups.h): "body", "embedding", "layers", ...
+    std::vector<std::string> schemes;  // candidate schemes, the same for every group (registry names)
+    qs::SweepMeasure measure = qs::SweepMeasure::WeightError;
+    std::string textPath;              // ppl/kld only
+    qs::PerplexityOptions perplexity;  // ppl/kld only: protocol, context, maxWindows
+    qs::QuantMap baseline;             // the document's map when the sweep starts
+};
+
+// The spec of `setup` on `model` (groups expanded, schemes canonicalised, checkSweepSpec with the CLI's
+// default point limit). Fails naming the unknown group/scheme or why the sweep is too large. Arithmetic only.
+qs::Result<qs::SweepSpec> buildSweepSpec(const LoadedModel& model, const SweepSetup& setup);
+
+struct SweepRequest {
+    std::shared_ptr<const LoadedModel> model;
+    qs::SweepSpec spec;
+    std::string textPath;                                 // ppl/kld: read on the worker
+    std::shared_ptr<const qs::Tokenizer> tokenizer;       // ppl/kld
+    std::shared_ptr<const qs::ModelWeights> unquantized;  // ppl/kld
+    tbb::task_arena* arena = nullptr;                     // must outlive the job (the JobRunner's)
+    std::shared_ptr<SweepPointQueue> queue;               // rows go here as points finish
+};
+
+// A JobFn for JobRunner::start<qs::SweepRunResult>.
+JobFn<qs::SweepRunResult> sweepJob(SweepRequest request);
+
+}  // namespace qsui

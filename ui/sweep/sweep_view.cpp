@@ -1,0 +1,646 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "ui/sweep/sweep_view.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSaveFile>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QTableWidget>
+#include <QToolTip>
+#include <QVBoxLayout>
+
+#include <qcustomplot.h>
+
+#include "core/sweep/sweep_hdf5.h"
+#include "ui/chat/chat_models.h"
+#include "ui/document.h"
+#include "ui/jobs/job.h"
+#include "ui/jobs/job_runner.h"
+#include "ui/sweep/sweep_job.h"
+
+namespace qsui {
+
+std::vector<int> paretoFrontier(const std::vector<std::pair<double, double>>& points) {
+    std::vector<int> order(points.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return points[a] < points[b]; });
+    std::vector<int> out;
+    double best = std::numeric_limits<double>::infinity();
+    for (int i : order) {
+        if (points[i].second < best) {  // strictly better than every point of smaller or equal size
+            out.push_back(i);
+            best = points[i].second;
+        }
+    }
+    return out;
+}
+
+namespace {
+
+const char* const kGroupNames[] = {"embedding", "head", "body", "attention", "mlp", "layers"};
+
+struct Preset {
+    const char* label;
+    const char* schemes;
+};
+const Preset kPresets[] = {
+    {"K-quants", "q2_K,q3_K,q4_K,q5_K,q6_K,q8_0"},
+    {"int2 … int8 (groups of 64)", "int2_g64,int3_g64,int4_g64,int5_g64,int6_g64,int8_g64"},
+    {"legacy ggml", "q4_0,q4_1,q5_0,q5_1,q8_0"},
+    {"4-bit formats", "q4_0,q4_K,int4_g32,int4_g128,nf4,fp4"},
+};
+
+// A table cell that sorts by its number (UserRole + 1), not by its text.
+class NumberItem : public QTableWidgetItem {
+public:
+    NumberItem(double value, const QString& text) : QTableWidgetItem(text) {
+        setData(Qt::UserRole + 1, value);
+        setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+    }
+    bool operator<(const QTableWidgetItem& other) const override {
+        return data(Qt::UserRole + 1).toDouble() < other.data(Qt::UserRole + 1).toDouble();
+    }
+};
+
+QString number(double v, int digits = 6) {
+    return std::isinf(v) ? QStringLiteral("inf") : QString::number(v, 'g', digits);
+}
+
+}  // namespace
+
+SweepView::SweepView(Document* document, JobRunner* runner, ChatModels* models, QWidget* parent)
+    : QWidget(parent), m_document(document), m_runner(runner), m_models(models) {
+    m_plot = new QCustomPlot;
+    m_plot->setBackground(palette().color(QPalette::Base));
+    m_plot->setMinimumSize(320, 220);
+    m_plot->addGraph();  // 0: every point
+    m_plot->graph(0)->setLineStyle(QCPGraph::lsNone);
+    m_plot->graph(0)->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, QColor(90, 120, 170, 170), 6));
+    m_plot->graph(0)->setName(tr("points"));
+    m_plot->addGraph();  // 1: the Pareto frontier
+    m_plot->graph(1)->setLineStyle(QCPGraph::lsStepLeft);
+    m_plot->graph(1)->setPen(QPen(QColor(200, 60, 40), 1.8));
+    m_plot->graph(1)->setScatterStyle(
+        QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(QColor(200, 60, 40), 1.8), Qt::NoBrush, 10));
+    m_plot->graph(1)->setName(tr("Pareto frontier"));
+    m_plot->legend->setVisible(true);
+    m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    m_plot->setMouseTracking(true);
+    connect(m_plot, &QCustomPlot::mouseMove, this, &SweepView::onPlotMouseMove);
+    connect(m_plot, &QCustomPlot::mousePress, this, &SweepView::onPlotMousePress);
+
+    m_table = new QTableWidget;
+    m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_table->setSelectionMode(QAbstractItemView::SingleSelection);
+    m_table->verticalHeader()->setVisible(false);
+    m_table->setSortingEnabled(true);
+    connect(m_table, &QTableWidget::cellDoubleClicked, this, [this](int row, int) {
+        if (QTableWidgetItem* item = m_table->item(row, 0)) applyPoint(item->data(Qt::UserRole).toInt());
+    });
+
+    auto* right = new QSplitter(Qt::Vertical);
+    right->addWidget(m_plot);
+    right->addWidget(m_table);
+    right->setStretchFactor(0, 3);
+    right->setStretchFactor(1, 2);
+    auto* layout = new QHBoxLayout(this);
+    layout->addWidget(buildSetup());
+    layout->addWidget(right, 1);
+
+    connect(m_document, &Document::modelChanged, this, &SweepView::onModelChanged);
+    rebuildPlot();
+    rebuildTable();
+    updateControls();
+}
+
+SweepView::~SweepView() {
+    if (m_job) m_job->cancel();
+}
+
+QWidget* SweepView::buildSetup() {
+    auto* setup = new QWidget;
+    setup->setMaximumWidth(320);
+    auto* v = new QVBoxLayout(setup);
+    v->setContentsMargins(0, 0, 0, 0);
+    auto* groupsBox = new QGroupBox(tr("Groups"));
+    auto* groupsLayout = new QVBoxLayout(groupsBox);
+    for (const char* name : kGroupNames) {
+        auto* box = new QCheckBox(QString::fromLatin1(name));
+        box->setChecked(QLatin1String(name) == QLatin1String("body"));
+        groupsLayout->addWidget(box);
+        m_groupBoxes.emplace_back(QString::fromLatin1(name), box);
+    }
+    m_groupBoxes.back().second->setToolTip(tr("one group per block: layer0, layer1, …"));
+    v->addWidget(groupsBox);
+
+    auto* form = new QFormLayout;
+    m_preset = new QComboBox;
+    for (const Preset& p : kPresets)
+        m_preset->addItem(QString::fromUtf8(p.label), QString::fromLatin1(p.schemes));
+    m_schemes = new QLineEdit(QString::fromLatin1(kPresets[0].schemes));
+    m_schemes->setToolTip(
+        tr("registry names, comma-separated (q4_K, int4_g32, nf4, keep, …); the same for every group"));
+    connect(m_preset, &QComboBox::activated, this,
+            [this](int i) { m_schemes->setText(m_preset->itemData(i).toString()); });
+    form->addRow(tr("Preset"), m_preset);
+    form->addRow(tr("Schemes"), m_schemes);
+    m_measure = new QComboBox;
+    m_measure->addItem(tr("weight error (RMSE)"), int(qs::SweepMeasure::WeightError));
+    m_measure->addItem(tr("perplexity"), int(qs::SweepMeasure::Ppl));
+    m_measure->addItem(tr("KL divergence"), int(qs::SweepMeasure::Kld));
+    connect(m_measure, &QComboBox::currentIndexChanged, this, [this] { updateControls(); });
+    form->addRow(tr("Measure"), m_measure);
+    auto* textRow = new QHBoxLayout;
+    m_textLabel = new QLabel(tr("(none)"));
+    auto* choose = new QPushButton(tr("Choose…"));
+    connect(choose, &QPushButton::clicked, this, &SweepView::chooseText);
+    textRow->addWidget(m_textLabel, 1);
+    textRow->addWidget(choose);
+    form->addRow(tr("Text"), textRow);
+    m_context = new QSpinBox;
+    m_context->setRange(2, 1 << 20);
+    m_context->setValue(512);
+    form->addRow(tr("Context"), m_context);
+    m_windows = new QSpinBox;
+    m_windows->setRange(0, 1 << 20);
+    m_windows->setValue(4);
+    m_windows->setSpecialValueText(tr("all"));
+    form->addRow(tr("Windows"), m_windows);
+    m_sizeAxis = new QComboBox;
+    m_sizeAxis->addItem(tr("bits per weight"));
+    m_sizeAxis->addItem(tr("bytes"));
+    connect(m_sizeAxis, &QComboBox::currentIndexChanged, this, [this] { rebuildPlot(); });
+    form->addRow(tr("Size axis"), m_sizeAxis);
+    v->addLayout(form);
+
+    auto* buttons = new QHBoxLayout;
+    m_runButton = new QPushButton(tr("&Run sweep"));
+    m_cancelButton = new QPushButton(tr("Cancel"));
+    connect(m_runButton, &QPushButton::clicked, this, &SweepView::start);
+    connect(m_cancelButton, &QPushButton::clicked, this, &SweepView::cancel);
+    buttons->addWidget(m_runButton);
+    buttons->addWidget(m_cancelButton);
+    v->addLayout(buttons);
+    auto* exports = new QHBoxLayout;
+    m_exportButton = new QPushButton(tr("Export table…"));
+    m_exportButton->setToolTip(
+        tr("the sweep file (.csv, as quantscope-cli sweep writes it) or an HDF5 table (.h5)"));
+    m_saveButton = new QPushButton(tr("Save plot…"));
+    m_saveButton->setToolTip(tr("PNG or PDF"));
+    connect(m_exportButton, &QPushButton::clicked, this, &SweepView::exportTableDialog);
+    connect(m_saveButton, &QPushButton::clicked, this, &SweepView::savePlotDialog);
+    exports->addWidget(m_exportButton);
+    exports->addWidget(m_saveButton);
+    v->addLayout(exports);
+    m_status = new QLabel(tr("Choose groups and schemes, then run. Click a point to apply its map."));
+    m_status->setWordWrap(true);
+    m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    v->addWidget(m_status);
+    v->addStretch(1);
+    return setup;
+}
+
+void SweepView::setGroups(const QStringList& groups) {
+    for (auto& [name, box] : m_groupBoxes) box->setChecked(groups.contains(name));
+}
+
+QStringList SweepView::groups() const {
+    QStringList out;
+    for (const auto& [name, box] : m_groupBoxes)
+        if (box->isChecked()) out << name;
+    return out;
+}
+
+void SweepView::setSchemes(const QStringList& schemes) {
+    m_schemes->setText(schemes.join(QLatin1Char(',')));
+}
+
+QStringList SweepView::schemes() const {
+    QStringList out;
+    for (const QString& s : m_schemes->text().split(QLatin1Char(','), Qt::SkipEmptyParts))
+        if (!s.trimmed().isEmpty()) out << s.trimmed();
+    return out;
+}
+
+void SweepView::setMeasure(qs::SweepMeasure measure) {
+    m_measure->setCurrentIndex(m_measure->findData(int(measure)));
+}
+
+qs::SweepMeasure SweepView::measure() const {
+    return qs::SweepMeasure(m_measure->currentData().toInt());
+}
+
+void SweepView::setTextPath(const QString& path) {
+    m_textPath = path;
+    m_textLabel->setText(path.isEmpty() ? tr("(none)") : QFileInfo(path).fileName());
+    m_textLabel->setToolTip(path);
+}
+
+void SweepView::setContext(int tokens) {
+    m_context->setValue(tokens);
+}
+void SweepView::setMaxWindows(int windows) {
+    m_windows->setValue(windows);
+}
+void SweepView::setSizeInBytes(bool bytes) {
+    m_sizeAxis->setCurrentIndex(bytes ? 1 : 0);
+}
+
+QString SweepView::statusText() const {
+    return m_status->text();
+}
+
+void SweepView::chooseText() {
+    const QString path = QFileDialog::getOpenFileName(this, tr("Evaluation text"), m_textPath,
+                                                      tr("Text files (*.txt *.raw);;All files (*)"));
+    if (!path.isEmpty()) setTextPath(path);
+}
+
+void SweepView::start() {
+    if (m_running) return;
+    auto model = m_document->model();
+    if (!model) return void(m_status->setText(tr("Open a model first.")));
+    SweepSetup setup;
+    for (const QString& g : groups()) setup.groups.push_back(g.toStdString());
+    for (const QString& s : schemes()) setup.schemes.push_back(s.toStdString());
+    setup.measure = measure();
+    setup.textPath = m_textPath.toStdString();
+    setup.perplexity.context = m_context->value();
+    setup.perplexity.maxWindows = m_windows->value();
+    setup.baseline = m_document->quantMap();
+    auto spec = buildSweepSpec(*model, setup);
+    if (!spec) return void(m_status->setText(QString::fromStdString(spec.message())));
+    if (setup.measure == qs::SweepMeasure::WeightError) {
+        m_spec = std::move(spec).value();
+        return startJob(model, nullptr, nullptr);
+    }
+    if (m_textPath.isEmpty())
+        return void(m_status->setText(tr("Perplexity and KLD need a text: choose one first.")));
+    if (!m_models) return void(m_status->setText(tr("Perplexity and KLD are not available here.")));
+    switch (m_models->availability()) {
+        case ChatModels::Availability::NoModel:
+            return void(m_status->setText(tr("Open a model first.")));
+        case ChatModels::Availability::Unavailable:
+            return void(m_status->setText(
+                m_models->unavailableReason().replace(tr("cannot chat"), tr("cannot be evaluated"))));
+        case ChatModels::Availability::Checking:
+            return void(m_status->setText(tr("The tokenizer is still loading; run again in a moment.")));
+        case ChatModels::Availability::Ready:
+            break;
+    }
+    m_spec = std::move(spec).value();
+    m_running = true;
+    m_status->setText(tr("Loading the stored model…"));
+    updateControls();
+    const quint64 generation = ++m_generation;
+    QPointer<SweepView> self(this);
+    m_models->requestOriginal([self, generation, model](const QString& error) {
+        if (!self || self->m_generation != generation) return;
+        self->m_running = false;
+        if (!error.isEmpty()) {
+            self->m_status->setText(tr("Loading the model failed: %1").arg(error));
+            self->updateControls();
+            return void(emit self->sweepFinished(false));
+        }
+        self->startJob(model, self->m_models->tokenizer(), self->m_models->original());
+    });
+}
+
+void SweepView::startJob(std::shared_ptr<const LoadedModel> model,
+                         std::shared_ptr<const qs::Tokenizer> tokenizer,
+                         std::shared_ptr<const qs::ModelWeights> weights) {
+    m_points.clear();
+    m_queue = std::make_shared<SweepPointQueue>();
+    SweepRequest request;
+    request.model = std::move(model);
+    request.spec = m_spec;
+    request.textPath = m_textPath.toStdString();
+    request.tokenizer = std::move(tokenizer);
+    request.unquantized = std::move(weights);
+    request.arena = m_runner->arena();
+    request.queue = m_queue;
+    m_running = true;
+    ++m_generation;
+    const QString title = tr("Sweep %1 points (%2)")
+                              .arg(m_spec.pointCount())
+                              .arg(QString::fromStdString(std::string(qs::sweepMeasureName(m_spec.measure))));
+    Job* job = m_runner->start<qs::SweepRunResult>(title, sweepJob(std::move(request)));
+    m_job = job;
+    m_status->setText(tr("Sweeping %1 points…").arg(m_spec.pointCount()));
+    connect(job, &Job::progressChanged, this, [this, job](double, const QString& stage) {
+        if (job != m_job) return;
+        drain();
+        m_status->setText(tr("Sweeping: %1 of %2 points done (%3)")
+                              .arg(m_points.size())
+                              .arg(m_spec.pointCount())
+                              .arg(stage));
+    });
+    connect(job, &Job::finished, this, [this, job](Job::State state) {
+        if (job != m_job) return;
+        const QString error = job->errorMessage();
+        const auto result = job->result<qs::SweepRunResult>();
+        m_job = nullptr;
+        m_running = false;
+        drain();
+        QString text;
+        if (state == Job::State::Succeeded && result)
+            text = tr("Swept %1 points in %2 s.")
+                       .arg(result->measured)
+                       .arg(QString::number(result->seconds, 'f', 1));
+        else if (state == Job::State::Cancelled)
+            text = tr("Sweep cancelled after %1 of %2 points.").arg(m_points.size()).arg(m_spec.pointCount());
+        else
+            text = tr("Sweep failed: %1").arg(error);
+        if (result)
+            for (const std::string& w : result->warnings)
+                text += tr("\nWarning: %1").arg(QString::fromStdString(w));
+        m_status->setText(text);
+        updateControls();
+        emit sweepFinished(state == Job::State::Succeeded);
+    });
+    rebuildPlot();
+    rebuildTable();
+    updateControls();
+}
+
+void SweepView::drain() {
+    if (!m_queue) return;
+    std::vector<qs::SweepRow> rows = m_queue->take();
+    if (rows.empty()) return;
+    for (auto& r : rows) m_points.push_back(std::move(r));
+    rebuildPlot();
+    rebuildTable();
+    emit pointsChanged();
+}
+
+void SweepView::cancel() {
+    if (!m_running) return;
+    if (m_job) return m_job->cancel();  // finishes as Cancelled through the slot above
+    ++m_generation;                     // still waiting for the model build: drop its callback
+    m_running = false;
+    m_status->setText(tr("Sweep cancelled."));
+    updateControls();
+    emit sweepFinished(false);
+}
+
+void SweepView::onModelChanged() {
+    if (m_running) cancel();
+    m_job = nullptr;  // a cancelled job's late points belong to the old model
+    m_running = false;
+    m_queue.reset();
+    m_points.clear();
+    m_spec = {};
+    m_status->setText(tr("Choose groups and schemes, then run. Click a point to apply its map."));
+    rebuildPlot();
+    rebuildTable();
+    updateControls();
+}
+
+double SweepView::measureOf(const qs::SweepRow& row) const {
+    switch (m_spec.measure) {
+        case qs::SweepMeasure::Ppl:
+            return row.measure.ppl;
+        case qs::SweepMeasure::Kld:
+            return row.measure.kld;
+        case qs::SweepMeasure::WeightError:
+            break;
+    }
+    return row.measure.rmse;
+}
+
+double SweepView::sizeOf(const qs::SweepRow& row) const {
+    return m_sizeAxis->currentIndex() == 1 ? double(row.measure.bytes) : row.measure.bpw;
+}
+
+std::vector<int> SweepView::frontier() const {
+    std::vector<std::pair<double, double>> xy;
+    xy.reserve(m_points.size());
+    for (const auto& p : m_points)
+        xy.emplace_back(double(p.measure.bytes), measureOf(p));  // bpw is bytes scaled
+    return paretoFrontier(xy);
+}
+
+void SweepView::rebuildPlot() {
+    QVector<double> x, y, fx, fy;
+    bool allPositive = !m_points.empty();
+    for (const auto& p : m_points) {
+        x << sizeOf(p);
+        y << measureOf(p);
+        allPositive = allPositive && measureOf(p) > 0;
+    }
+    for (int i : frontier()) {
+        fx << sizeOf(m_points[i]);
+        fy << measureOf(m_points[i]);
+    }
+    m_plot->graph(0)->setData(x, y);
+    m_plot->graph(1)->setData(fx, fy);
+    const bool log = allPositive;
+    m_plot->yAxis->setScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+    if (log)
+        m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
+    else
+        m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTicker>::create());
+    m_plot->xAxis->setLabel(m_sizeAxis->currentIndex() == 1 ? tr("bytes") : tr("bits per weight"));
+    const char* label = m_spec.measure == qs::SweepMeasure::Ppl   ? "perplexity"
+                        : m_spec.measure == qs::SweepMeasure::Kld ? "KL divergence (nats)"
+                                                                  : "RMSE of the quantized weights";
+    m_plot->yAxis->setLabel(tr(label) + (log ? tr(" (log)") : QString()));
+    m_plot->rescaleAxes();
+    const QCPRange xr = m_plot->xAxis->range();
+    const double pad = std::max(xr.size() * 0.05, xr.center() == 0 ? 1.0 : std::abs(xr.center()) * 0.01);
+    m_plot->xAxis->setRange(xr.lower - pad, xr.upper + pad);
+    const QCPRange yr = m_plot->yAxis->range();
+    if (log)
+        m_plot->yAxis->setRange(yr.lower / 1.3, yr.upper * 1.3);
+    else
+        m_plot->yAxis->setRange(yr.lower - std::max(yr.size() * 0.05, 1e-9),
+                                yr.upper + std::max(yr.size() * 0.05, 1e-9));
+    m_plot->replot();
+}
+
+void SweepView::rebuildTable() {
+    QStringList headers{tr("#")};
+    for (const auto& g : m_spec.groups) headers << QString::fromStdString(g.name);
+    headers << tr("bytes") << tr("bits/weight") << tr("RMSE") << tr("SQNR dB");
+    const bool ppl = m_spec.measure != qs::SweepMeasure::WeightError;
+    const bool kld = m_spec.measure == qs::SweepMeasure::Kld;
+    if (ppl) headers << tr("PPL");
+    if (kld) headers << tr("KLD") << tr("top-1 %");
+    headers << tr("frontier");
+    m_table->setSortingEnabled(false);
+    m_table->clearContents();
+    m_table->setColumnCount(int(headers.size()));
+    m_table->setHorizontalHeaderLabels(headers);
+    m_table->setRowCount(int(m_points.size()));
+    std::vector<bool> onFrontier(m_points.size(), false);
+    for (int i : frontier()) onFrontier[size_t(i)] = true;
+    for (int i = 0; i < int(m_points.size()); ++i) {
+        const qs::SweepRow& p = m_points[size_t(i)];
+        int c = 0;
+        auto* first = new NumberItem(double(p.point), QString::number(p.point));
+        first->setData(Qt::UserRole, i);
+        m_table->setItem(i, c++, first);
+        for (const auto& s : p.schemes)
+            m_table->setItem(i, c++, new QTableWidgetItem(QString::fromStdString(s)));
+        m_table->setItem(i, c++, new NumberItem(double(p.measure.bytes), QString::number(p.measure.bytes)));
+        m_table->setItem(i, c++, new NumberItem(p.measure.bpw, QString::number(p.measure.bpw, 'f', 4)));
+        m_table->setItem(i, c++, new NumberItem(p.measure.rmse, number(p.measure.rmse)));
+        m_table->setItem(i, c++,
+                         new NumberItem(p.measure.sqnrDb, std::isinf(p.measure.sqnrDb)
+                                                              ? QStringLiteral("inf")
+                                                              : QString::number(p.measure.sqnrDb, 'f', 2)));
+        if (ppl)
+            m_table->setItem(i, c++, new NumberItem(p.measure.ppl, QString::number(p.measure.ppl, 'f', 4)));
+        if (kld) {
+            m_table->setItem(i, c++, new NumberItem(p.measure.kld, number(p.measure.kld)));
+            m_table->setItem(i, c++,
+                             new NumberItem(p.measure.top1, QString::number(100 * p.measure.top1, 'f', 2)));
+        }
+        m_table->setItem(i, c++, new QTableWidgetItem(onFrontier[size_t(i)] ? tr("yes") : QString()));
+    }
+    m_table->setSortingEnabled(true);
+    m_table->resizeColumnsToContents();
+}
+
+QString SweepView::pointText(int index) const {
+    const qs::SweepRow& p = m_points[size_t(index)];
+    QString text = tr("point #%1").arg(p.point);
+    for (size_t j = 0; j < p.schemes.size() && j < m_spec.groups.size(); ++j)
+        text += QStringLiteral("\n%1 = %2")
+                    .arg(QString::fromStdString(m_spec.groups[j].name), QString::fromStdString(p.schemes[j]));
+    text += tr("\n%1 bytes, %2 bits/weight").arg(p.measure.bytes).arg(QString::number(p.measure.bpw, 'f', 4));
+    text +=
+        tr("\nRMSE %1, SQNR %2 dB").arg(number(p.measure.rmse), QString::number(p.measure.sqnrDb, 'f', 2));
+    if (p.measure.hasPpl) text += tr("\nPPL %1").arg(QString::number(p.measure.ppl, 'f', 4));
+    if (p.measure.hasKld)
+        text += tr("\nKLD %1, top-1 %2 %")
+                    .arg(number(p.measure.kld), QString::number(100 * p.measure.top1, 'f', 2));
+    return text + tr("\n(click: apply this map)");
+}
+
+int SweepView::pointAt(const QPointF& pixel) const {
+    // The nearest point within kMaxDistance pixels; a frontier point there wins over dominated points it
+    // overlaps (the frontier is what one clicks for).
+    constexpr double kMaxDistance = 8.0;  // pixels
+    std::vector<bool> onFrontier(m_points.size(), false);
+    for (int i : frontier()) onFrontier[size_t(i)] = true;
+    int best = -1;
+    double bestD = 0;
+    for (int i = 0; i < int(m_points.size()); ++i) {
+        const double px = m_plot->xAxis->coordToPixel(sizeOf(m_points[size_t(i)]));
+        const double py = m_plot->yAxis->coordToPixel(measureOf(m_points[size_t(i)]));
+        const double d = std::hypot(px - pixel.x(), py - pixel.y());
+        if (d > kMaxDistance) continue;
+        const bool better = best < 0 || (onFrontier[size_t(i)] && !onFrontier[size_t(best)]) ||
+                            (onFrontier[size_t(i)] == onFrontier[size_t(best)] && d < bestD);
+        if (better) {
+            best = i;
+            bestD = d;
+        }
+    }
+    return best;
+}
+
+void SweepView::onPlotMouseMove(QMouseEvent* event) {
+    const int i = pointAt(event->position());
+    if (i < 0) return QToolTip::hideText();
+    QToolTip::showText(event->globalPosition().toPoint(), pointText(i), m_plot);
+}
+
+void SweepView::onPlotMousePress(QMouseEvent* event) {
+    if (event->button() != Qt::LeftButton) return;
+    const int i = pointAt(event->position());
+    if (i >= 0) applyPoint(i);
+}
+
+bool SweepView::applyPoint(int index) {
+    const qs::ModelInfo* info = m_document->info();
+    if (!info || index < 0 || index >= int(m_points.size())) return false;
+    const qs::SweepRow& p = m_points[size_t(index)];
+    std::vector<std::pair<qs::SweepGroup, std::string>> choices;
+    for (size_t j = 0; j < m_spec.groups.size() && j < p.schemes.size(); ++j)
+        choices.emplace_back(m_spec.groups[j], p.schemes[j]);
+    auto map = qs::mapFor(*info, m_spec.baseline, choices);
+    if (!map) {
+        m_status->setText(tr("Point #%1: %2").arg(p.point).arg(QString::fromStdString(map.message())));
+        return false;
+    }
+    m_document->setQuantMap(std::move(map).value(), tr("Sweep point #%1").arg(p.point));
+    m_status->setText(tr("Applied point #%1 (Ctrl+Z undoes it).").arg(p.point));
+    return true;
+}
+
+QString SweepView::exportTable(const QString& path) const {
+    if (m_points.empty()) return tr("no points to export");
+    std::vector<qs::SweepRow> rows = m_points;
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.point < b.point; });
+    if (path.endsWith(QLatin1String(".h5"), Qt::CaseInsensitive)) {
+        const qs::Status s = qs::writeSweepHdf5(path.toStdString(), m_spec, qs::SweepShard{}, rows);
+        return s ? QString() : QString::fromStdString(s.message());
+    }
+    std::string text = qs::sweepFileHeader(m_spec, qs::SweepShard{});
+    for (const auto& r : rows) text += qs::sweepFileRow(m_spec, r);
+    QSaveFile out(path);
+    if (!out.open(QIODevice::WriteOnly)) return path + QStringLiteral(": ") + out.errorString();
+    out.write(text.data(), qint64(text.size()));
+    if (!out.commit()) return path + QStringLiteral(": ") + out.errorString();
+    return {};
+}
+
+QString SweepView::savePlot(const QString& path) const {
+    bool ok = false;
+    if (path.endsWith(QLatin1String(".pdf"), Qt::CaseInsensitive))
+        ok = m_plot->savePdf(path);
+    else if (path.endsWith(QLatin1String(".png"), Qt::CaseInsensitive))
+        ok = m_plot->savePng(path, 0, 0, 2.0);
+    else
+        return path + tr(": give a .png or .pdf file name");
+    return ok ? QString() : path + tr(": cannot be written");
+}
+
+void SweepView::exportTableDialog() {
+    const QString path =
+        QFileDialog::getSaveFileName(this, tr("Export the sweep"), QStringLiteral("sweep.csv"),
+                                     tr("Sweep file (*.csv);;HDF5 table (*.h5)"));
+    if (path.isEmpty()) return;
+    const QString error = exportTable(path);
+    m_status->setText(error.isEmpty() ? tr("Exported %1 points to %2.").arg(m_points.size()).arg(path)
+                                      : error);
+}
+
+void SweepView::savePlotDialog() {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Save the plot"), QStringLiteral("sweep.png"),
+                                                      tr("PNG image (*.png);;PDF (*.pdf)"));
+    if (path.isEmpty()) return;
+    const QString error = savePlot(path);
+    m_status->setText(error.isEmpty() ? tr("Saved the plot to %1.").arg(path) : error);
+}
+
+void SweepView::updateControls() {
+    const bool evaluates = measure() != qs::SweepMeasure::WeightError;
+    m_runButton->setEnabled(!m_running && m_document->hasModel());
+    m_cancelButton->setEnabled(m_running);
+    m_exportButton->setEnabled(!m_points.empty());
+    m_saveButton->setEnabled(!m_points.empty());
+    m_context->setEnabled(evaluates);
+    m_windows->setEnabled(evaluates);
+    m_textLabel->setEnabled(evaluates);
+}
+
+}  // namespace qsui

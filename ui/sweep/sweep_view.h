@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// SweepView: the "Sweep" tab (issue 10). The setup (groups, candidate schemes, measure, text and evaluation
+// settings) runs core's sweep (core/sweep/sweep.h) as a background job (sweep_job.h); points appear in a plot
+// and a table as they finish.
+//
+// Plot: size (bits per weight, or bytes) against the measure — RMSE of all quantized weights for
+// weight-error, perplexity for ppl, KL divergence (nats) for kld — every point as a dot and the Pareto
+// frontier (the points no other point beats in both size and measure; paretoFrontier below) as a step line:
+// at each size the best measure reachable at or below that size. The measure axis is logarithmic while every
+// value is positive. Hovering a point shows its per-group schemes and figures; clicking it applies its map
+// (the sweep's baseline map followed by one rule per group, core mapFor) to the document as ONE undoable
+// edit. The table lists the same points (sortable; double-click applies). Export: the CSV sweep file (core's
+// writer: the same header and rows as `quantscope-cli sweep --out FILE.csv`) or the HDF5 table; the plot as
+// PNG or PDF (this build links no Qt SVG module, so the vector format is PDF).
+//
+// ppl/kld take the tokenizer and the unquantized weights from ChatModels (the chat's cached builds).
+// A new model cancels a running sweep and clears the points (figures of different models are not comparable).
+// Thread affinity: UI thread only.
+#pragma once
+
+#include "ui/jobs/task_arena.h"  // first: hides Qt's emit macro from oneTBB
+
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include <QPointer>
+#include <QString>
+#include <QStringList>
+#include <QWidget>
+
+#include "core/sweep/sweep.h"
+
+class QCheckBox;
+class QComboBox;
+class QCustomPlot;
+class QLabel;
+class QLineEdit;
+class QMouseEvent;
+class QPushButton;
+class QSpinBox;
+class QTableWidget;
+
+namespace qsui {
+
+class ChatModels;
+class Document;
+class Job;
+class JobRunner;
+class SweepPointQueue;
+
+// Indices of the Pareto-optimal points of (size, measure) pairs, both minimised, sorted by size: a point is
+// on the frontier when no other point has size <= and measure <= with one of them strictly smaller; of exact
+// duplicates the first is kept.
+std::vector<int> paretoFrontier(const std::vector<std::pair<double, double>>& points);
+
+class SweepView : public QWidget {
+    Q_OBJECT
+public:
+    // `models` (may be null: weight-error only) supplies the tokenizer and the stored weights for ppl/kld.
+    // All three must outlive the view.
+    SweepView(Document* document, JobRunner* runner, ChatModels* models, QWidget* parent = nullptr);
+    ~SweepView() override;
+
+    // The setup (what the controls show).
+    void setGroups(const QStringList& groups);  // of embedding, head, body, attention, mlp, layers
+    QStringList groups() const;
+    void setSchemes(const QStringList& schemes);
+    QStringList schemes() const;
+    void setMeasure(qs::SweepMeasure measure);
+    qs::SweepMeasure measure() const;
+    void setTextPath(const QString& path);
+    void setContext(int tokens);
+    void setMaxWindows(int windows);  // 0 = every window
+    void setSizeInBytes(bool bytes);  // x axis: bytes instead of bits per weight
+
+    // Starts a sweep of the current setup from the document's current map. Without a model, with a bad setup
+    // or (ppl/kld) without a text or a usable tokenizer it only says why in statusText().
+    void start();
+    void cancel();
+    bool isRunning() const { return m_running; }
+    QString statusText() const;
+
+    // The finished points, in arrival (= point) order, and the spec they belong to.
+    const std::vector<qs::SweepRow>& points() const { return m_points; }
+    const qs::SweepSpec& spec() const { return m_spec; }
+    std::vector<int> frontier() const;                // indices into points(), by size
+    double measureOf(const qs::SweepRow& row) const;  // the plotted measure (rmse, ppl or kld)
+    double sizeOf(const qs::SweepRow& row) const;     // the plotted size (bpw or bytes)
+
+    // Applies point `index` (into points()) to the document as one undoable edit. False (status says why) on
+    // a bad index or a map the model refuses.
+    bool applyPoint(int index);
+
+    // Writes the points as a sweep file (.csv) or HDF5 table (.h5); the plot as .png or .pdf. "" or the
+    // error.
+    QString exportTable(const QString& path) const;
+    QString savePlot(const QString& path) const;
+
+    QCustomPlot* plot() const { return m_plot; }
+    QTableWidget* table() const { return m_table; }
+
+signals:
+    void sweepFinished(bool succeeded);  // also after a failure or a cancel (false)
+    void pointsChanged();
+
+private:
+    QWidget* buildSetup();
+    void startJob(std::shared_ptr<const class LoadedModel> model,
+                  std::shared_ptr<const qs::Tokenizer> tokenizer,
+                  std::shared_ptr<const qs::ModelWeights> weights);
+    void drain();
+    void onJobFinished(int state, const QString& error);
+    void onModelChanged();
+    void rebuildPlot();
+    void rebuildTable();
+    void updateControls();
+    int pointAt(const QPointF& pixel) const;
+    void onPlotMouseMove(QMouseEvent* event);
+    void onPlotMousePress(QMouseEvent* event);
+    QString pointText(int index) const;
+    void chooseText();
+    void exportTableDialog();
+    void savePlotDialog();
+
+    Document* m_document;
+    JobRunner* m_runner;
+    ChatModels* m_models;
+    std::vector<std::pair<QString, QCheckBox*>> m_groupBoxes;
+    QComboBox* m_preset;
+    QLineEdit* m_schemes;
+    QComboBox* m_measure;
+    QString m_textPath;
+    QLabel* m_textLabel;
+    QSpinBox* m_context;
+    QSpinBox* m_windows;
+    QComboBox* m_sizeAxis;
+    QPushButton* m_runButton;
+    QPushButton* m_cancelButton;
+    QPushButton* m_exportButton;
+    QPushButton* m_saveButton;
+    QLabel* m_status;
+    QCustomPlot* m_plot;
+    QTableWidget* m_table;
+
+    qs::SweepSpec m_spec;
+    std::vector<qs::SweepRow> m_points;
+    std::shared_ptr<SweepPointQueue> m_queue;
+    QPointer<Job> m_job;
+    bool m_running = false;
+    quint64 m_generation = 0;  // bumped by cancel and model changes: stale callbacks compare it
+};
+
+}  // namespace qsui
