@@ -11,6 +11,7 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
+#include <QGridLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -18,6 +19,7 @@
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSaveFile>
+#include <QScrollArea>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QTableWidget>
@@ -87,7 +89,7 @@ SweepView::SweepView(Document* document, JobRunner* runner, ChatModels* models, 
     : QWidget(parent), m_document(document), m_runner(runner), m_models(models) {
     m_plot = new QCustomPlot;
     m_plot->setBackground(palette().color(QPalette::Base));
-    m_plot->setMinimumSize(320, 220);
+    m_plot->setMinimumSize(300, 160);
     m_plot->addGraph();  // 0: every point
     m_plot->graph(0)->setLineStyle(QCPGraph::lsNone);
     m_plot->graph(0)->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, QColor(90, 120, 170, 170), 6));
@@ -118,9 +120,17 @@ SweepView::SweepView(Document* document, JobRunner* runner, ChatModels* models, 
     right->addWidget(m_plot);
     right->addWidget(m_table);
     right->setStretchFactor(0, 3);
-    right->setStretchFactor(1, 2);
+    right->setStretchFactor(1, 1);
+    m_table->setMinimumHeight(60);
+    // The setup scrolls when the tab is short (the docks take much of a small window's height).
+    auto* setupScroll = new QScrollArea;
+    setupScroll->setWidget(buildSetup());
+    setupScroll->setWidgetResizable(true);
+    setupScroll->setFrameShape(QFrame::NoFrame);
+    setupScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    setupScroll->setFixedWidth(setupScroll->widget()->sizeHint().width() + 16);
     auto* layout = new QHBoxLayout(this);
-    layout->addWidget(buildSetup());
+    layout->addWidget(setupScroll);
     layout->addWidget(right, 1);
 
     connect(m_document, &Document::modelChanged, this, &SweepView::onModelChanged);
@@ -139,11 +149,12 @@ QWidget* SweepView::buildSetup() {
     auto* v = new QVBoxLayout(setup);
     v->setContentsMargins(0, 0, 0, 0);
     auto* groupsBox = new QGroupBox(tr("Groups"));
-    auto* groupsLayout = new QVBoxLayout(groupsBox);
+    auto* groupsLayout = new QGridLayout(groupsBox);
     for (const char* name : kGroupNames) {
         auto* box = new QCheckBox(QString::fromLatin1(name));
         box->setChecked(QLatin1String(name) == QLatin1String("body"));
-        groupsLayout->addWidget(box);
+        const int k = int(m_groupBoxes.size());
+        groupsLayout->addWidget(box, k / 2, k % 2);
         m_groupBoxes.emplace_back(QString::fromLatin1(name), box);
     }
     m_groupBoxes.back().second->setToolTip(tr("one group per block: layer0, layer1, …"));
