@@ -6,12 +6,12 @@
 //   checked by a brute-force dominance test on the table's own numbers (bytes, RMSE); paretoFrontier itself
 //   on a hand-made set with a duplicate and a tie;
 // - a click on a frontier point (a mouse click at its pixel on the plot) applies its map as ONE undoable
-// edit:
-//   every tensor of each group resolves to the point's scheme; undo restores the previous map;
+//   edit: every tensor of each group is governed by the point's scheme; undo restores the previous map;
+// - a KLD sweep's unquantized point ("keep") has the stored model's reference NLL (ASSETS.md), KLD 0 and
+//   top-1 1;
 // - the exported CSV is a sweep file core reads back with every point; cancel stops the job (fewer points
-// than
-//   the sweep has, none arriving after it) and a new run then completes; the main window has the tab and the
-//   "sweep" view.
+//   than the sweep has, none arriving after it) and a new run then completes; the main window has the tab
+//   and the "sweep" view.
 #include <QSignalSpy>
 #include <QTableWidget>
 #include <QTemporaryDir>
@@ -25,6 +25,7 @@
 #include "analysis_fixtures.h"
 #include "common/assets.h"
 #include "core/sweep/sweep.h"
+#include "ui/chat/chat_models.h"
 #include "ui/jobs/job.h"
 #include "ui/main_window.h"
 #include "ui/sweep/sweep_view.h"
@@ -34,18 +35,24 @@ using namespace qsui;
 namespace {
 
 constexpr const char* kModel = "models/stories260K-llama2c/stories260K.bin";
+constexpr const char* kStories = "data/tinystories/tinystories_sample.txt";
 constexpr int kTimeoutMs = 120000;
+constexpr double kReferenceNll =
+    1.2664;  // ASSETS.md, "Reference perplexity" (documents protocol, 4 decimals)
 
 struct Fixture : qstest::AnalysisFixture {
+    std::unique_ptr<ChatModels> models;
     std::unique_ptr<SweepView> view;
     explicit Fixture(const QString& modelPath) {
         doc.setModel(qstest::loadModel(modelPath));
-        view = std::make_unique<SweepView>(&doc, &runner, nullptr);
+        models = std::make_unique<ChatModels>(&doc, &runner);
+        view = std::make_unique<SweepView>(&doc, &runner, models.get());
         view->resize(1100, 700);
         view->show();
     }
     ~Fixture() {
         view.reset();
+        models.reset();
         runner.cancelAll();
     }
     bool run() {
@@ -207,12 +214,17 @@ private slots:
         QSignalSpy done(f.view.get(), &SweepView::sweepFinished);
         f.view->start();
         QVERIFY(f.view->isRunning());
-        QCOMPARE(f.runner.activeJobs().size(), 1);
+        auto sweepJobs = [&] {
+            int n = 0;
+            for (Job* job : f.runner.activeJobs()) n += job->title().startsWith("Sweep");
+            return n;
+        };
+        QCOMPARE(sweepJobs(), 1);
         f.view->cancel();  // before the worker measured anything: it stops at its first progress report
         QVERIFY(done.wait(kTimeoutMs) || !done.isEmpty());
         QCOMPARE(done.first().first().toBool(), false);
         QVERIFY(!f.view->isRunning());
-        QVERIFY(f.runner.activeJobs().isEmpty());
+        QCOMPARE(sweepJobs(), 0);
         QVERIFY(int64_t(f.view->points().size()) < f.view->spec().pointCount());
         QVERIFY2(f.view->statusText().contains("cancelled"), qPrintable(f.view->statusText()));
         const size_t got = f.view->points().size();
@@ -221,6 +233,40 @@ private slots:
         // The view runs again after a cancel, to the end.
         QVERIFY2(f.run(), qPrintable(f.view->statusText()));
         QCOMPARE(int64_t(f.view->points().size()), f.view->spec().pointCount());
+    }
+
+    void kldSweep_unquantizedPointIsTheReferenceModel() {
+        QS_REQUIRE_ASSET(path, kModel);
+        QS_REQUIRE_ASSET(text, kStories);
+        Fixture f(path);
+        QTRY_VERIFY_WITH_TIMEOUT(f.models->availability() != ChatModels::Availability::Checking, kTimeoutMs);
+        QCOMPARE(f.models->availability(), ChatModels::Availability::Ready);
+        f.view->setGroups({"body"});
+        f.view->setSchemes({"keep", "q4_0"});
+        f.view->setMeasure(qs::SweepMeasure::Kld);
+        f.view->setTextPath(text);
+        f.view->setProtocol(qs::PplProtocol::Documents);
+        f.view->setMaxWindows(0);
+        QVERIFY2(f.run(), qPrintable(f.view->statusText()));
+        QCOMPARE(int(f.view->points().size()), 2);
+        // "keep": the stored model, whose NLL ASSETS.md gives from llama2.c's own forward pass over the same
+        // 1,804 tokens; against itself KLD 0 and top-1 100 %.
+        const qs::PointMeasure keep = f.view->points()[0].measure;
+        QVERIFY(keep.hasPpl && keep.hasKld);
+        QCOMPARE(keep.tokens, int64_t(1804));
+        QVERIFY2(std::fabs(std::log(keep.ppl) - kReferenceNll) < 5e-4,
+                 qPrintable(QString::number(std::log(keep.ppl), 'f', 6)));
+        QCOMPARE(keep.kld, 0.0);
+        QCOMPARE(keep.top1, 1.0);
+        const qs::PointMeasure q4 = f.view->points()[1].measure;
+        QVERIFY2(q4.kld > 0 && q4.kld < 1.0, qPrintable(QString::number(q4.kld)));
+        QVERIFY(q4.top1 > 0.5 && q4.top1 < 1.0);
+        QVERIFY(q4.bytes < keep.bytes);
+        // The plot's measure is the KLD: both points are on the frontier (smaller, or better), linear axis (a
+        // 0).
+        QCOMPARE(f.view->measureOf(f.view->points()[1]), q4.kld);
+        QCOMPARE(f.view->frontier(), (std::vector<int>{1, 0}));
+        QCOMPARE(f.view->plot()->yAxis->scaleType(), QCPAxis::stLinear);
     }
 
     void mainWindow_hasTheSweepTabAndView() {

@@ -184,6 +184,11 @@ QWidget* SweepView::buildSetup() {
     textRow->addWidget(m_textLabel, 1);
     textRow->addWidget(choose);
     form->addRow(tr("Text"), textRow);
+    m_protocol = new QComboBox;
+    for (qs::PplProtocol p : {qs::PplProtocol::LlamaCpp, qs::PplProtocol::Gptq, qs::PplProtocol::Documents})
+        m_protocol->addItem(QString::fromStdString(std::string(qs::pplProtocolName(p))), int(p));
+    m_protocol->setToolTip(tr("how the text is cut into windows, as `quantscope-cli ppl --protocol`"));
+    form->addRow(tr("Protocol"), m_protocol);
     m_context = new QSpinBox;
     m_context->setRange(2, 1 << 20);
     m_context->setValue(512);
@@ -263,6 +268,9 @@ void SweepView::setTextPath(const QString& path) {
     m_textLabel->setToolTip(path);
 }
 
+void SweepView::setProtocol(qs::PplProtocol protocol) {
+    m_protocol->setCurrentIndex(m_protocol->findData(int(protocol)));
+}
 void SweepView::setContext(int tokens) {
     m_context->setValue(tokens);
 }
@@ -292,6 +300,7 @@ void SweepView::start() {
     for (const QString& s : schemes()) setup.schemes.push_back(s.toStdString());
     setup.measure = measure();
     setup.textPath = m_textPath.toStdString();
+    setup.perplexity.protocol = qs::PplProtocol(m_protocol->currentData().toInt());
     setup.perplexity.context = m_context->value();
     setup.perplexity.maxWindows = m_windows->value();
     setup.baseline = m_document->quantMap();
@@ -649,6 +658,7 @@ void SweepView::updateControls() {
     m_cancelButton->setEnabled(m_running);
     m_exportButton->setEnabled(!m_points.empty());
     m_saveButton->setEnabled(!m_points.empty());
+    m_protocol->setEnabled(evaluates);
     m_context->setEnabled(evaluates);
     m_windows->setEnabled(evaluates);
     m_textLabel->setEnabled(evaluates);

@@ -70,6 +70,7 @@ public:
     void setMeasure(qs::SweepMeasure measure);
     qs::SweepMeasure measure() const;
     void setTextPath(const QString& path);
+    void setProtocol(qs::PplProtocol protocol);
     void setContext(int tokens);
     void setMaxWindows(int windows);  // 0 = every window
     void setSizeInBytes(bool bytes);  // x axis: bytes instead of bits per weight
@@ -132,6 +133,7 @@ private:
     QComboBox* m_measure;
     QString m_textPath;
     QLabel* m_textLabel;
+    QComboBox* m_protocol;
     QSpinBox* m_context;
     QSpinBox* m_windows;
     QComboBox* m_sizeAxis;
