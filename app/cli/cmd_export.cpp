@@ -154,11 +154,19 @@ int writeSessionFile(Args& args, const Loaded& m, int threads, int bins, const s
     std::optional<qs::Result<qs::Session>> session;
     tbb::task_arena(threads).execute(
         [&] { session.emplace(qs::buildSession(*m.ckpt, m.info, m.resolved, so)); });
-    std::signal(SIGINT, SIG_DFL);
-    if (!session->ok())
+    if (!session->ok()) {
+        std::signal(SIGINT, SIG_DFL);
         return fail("export", session->message(),
                     session->message() == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
-    if (auto s = qs::writeSessionH5(out, session->value()); !s) return fail("export", s.message());
+    }
+    // Ctrl-C stays caught while the file is written: the write finishes (or fails) and its temporary file is
+    // renamed or removed, instead of the default handler killing the process with a half file beside `out`.
+    const qs::Status written = g_interrupted ? qs::Status(qs::Error{std::string(qs::kCancelledMessage)})
+                                             : qs::writeSessionH5(out, session->value());
+    std::signal(SIGINT, SIG_DFL);
+    if (!written)
+        return fail("export", written.message(),
+                    written.message() == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
     report["h5"] = out;
     if (!args.flag("json"))
         std::printf("wrote %s: session of %zu tensors\n", out.c_str(), session->value().tensors.size());

@@ -164,6 +164,9 @@ int runSweep(int argc, char** argv, int first) {
     qs::InferenceModel model;
     if (int rc = openModelForMeasure("sweep", args, modelPath, measure, &arena, model); rc != kExitOk) return rc;
     for (const auto& t : model.checkpoint->tensors) spec.modelBytes += t.bytes;
+    auto fingerprint = qs::checkpointFingerprint(*model.checkpoint, &arena);
+    if (!fingerprint) return fail("sweep", fingerprint.message());
+    spec.modelFingerprint = *fingerprint;
     auto groups = qs::expandGroups(model.info, qscli::splitCommaList(*args.value("groups")));
     if (!groups) return fail("sweep", groups.message(), kExitUsage);
     spec.groups = *groups;

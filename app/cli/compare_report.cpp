@@ -51,7 +51,7 @@ std::string comparisonSummary(const qs::ChatTurnResult& r, const qs::Tokenizer& 
     std::string s = buf;
     if (t.firstFlip < 0) return s + "no top-1 difference";
     const qs::ChatToken& f = r.a[size_t(t.firstFlip)];
-    return s + "first top-1 difference at token " + std::to_string(t.firstFlip + 1) + " (original " +
+    return s + "first top-1 difference at position " + std::to_string(t.firstFlip) + " (original " +
            quotedPiece(tok, f.top1Original) + ", quantized " + quotedPiece(tok, f.top1Quantized) + ")";
 }
 

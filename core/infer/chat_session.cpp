@@ -157,8 +157,9 @@ Result<ChatTurnResult> ChatSession::runSingle(const Tokenizer& tok, const ChatTu
     if (!plan) return plan.error();
     GenerateOptions o = options.generate;
     o.stopTokens = options.format->stopTokens();
-    o.maxNewTokens =
-        std::min(o.maxNewTokens, seq.model->context() - seq.model->position() - int(plan->feed.size()));
+    const int room = seq.model->context() - seq.model->position() - int(plan->feed.size());
+    const bool contextLimited = room < o.maxNewTokens;
+    o.maxNewTokens = std::min(o.maxNewTokens, room);
     ChatTurnResult out;
     out.promptA = plan->full;
     Clock::time_point first;
@@ -180,6 +181,8 @@ Result<ChatTurnResult> ChatSession::runSingle(const Tokenizer& tok, const ChatTu
     finishChatTurn(seq.chat, tok, *plan, options.system, options.text, stoppedOnToken(r->stop) ? fed : all,
                    fed);
     out.stopA = r->stop;
+    // The turn ended because the KV cache is full, not because the requested count was reached.
+    if (contextLimited && out.stopA == GenerateResult::Stop::Length) out.stopA = GenerateResult::Stop::Context;
     return out;
 }
 
@@ -233,6 +236,10 @@ Result<ChatTurnResult> ChatSession::runAb(const Tokenizer& tok, const ChatTurnOp
     finishChatTurn(m_original.chat, tok, *planA, options.system, options.text, a.replyIds, a.fed);
     finishChatTurn(m_free.chat, tok, *planB, options.system, options.text, b.replyIds, b.fed);
     ChatTurnResult out;
+    // A side that ran until the shorter of the two contexts was full stopped for the context, not the count.
+    if (maxNew < o.maxNewTokens)
+        for (AbSide* side : {&a, &b})
+            if (side->stop == GenerateResult::Stop::Length) side->stop = GenerateResult::Stop::Context;
     out.stopA = a.stop;
     out.stopB = b.stop;
     out.a = std::move(a.reply);

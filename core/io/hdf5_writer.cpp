@@ -7,7 +7,10 @@
 #include <filesystem>
 #include <mutex>
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include "core/io/hdf5_handle.h"
 #include "core/io/hdf5_reader.h"
@@ -43,9 +46,30 @@ hid_t makeUtf8String() {
 
 }  // namespace
 
+namespace {
+
+// Removes ".NAME.tmp<PID>" files beside `target` left by writers of processes that no longer exist (a kill -9
+// mid-write): the next write of the same destination cleans up after it. Files of live processes are kept.
+void removeStaleTemporaries(const std::filesystem::path& target) {
+    const std::string prefix = "." + target.filename().string() + ".tmp";
+    std::error_code ec;
+    const auto folder = target.parent_path().empty() ? std::filesystem::path(".") : target.parent_path();
+    for (const auto& e : std::filesystem::directory_iterator(folder, ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+        const std::string digits = name.substr(prefix.size());
+        if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+        const pid_t pid = pid_t(std::stol(digits));
+        if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH) std::filesystem::remove(e.path(), ec);
+    }
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Hdf5Writer>> Hdf5Writer::create(const std::string& path) {
     const std::filesystem::path target(path);
     const std::string tmp = (target.parent_path() / ("." + target.filename().string() + ".tmp" + std::to_string(::getpid()))).string();
+    removeStaleTemporaries(target);
     std::lock_guard lock(hdf5Mutex());
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     const hid_t f = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);

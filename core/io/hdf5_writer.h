@@ -2,7 +2,8 @@
 // A small RAII HDF5 writer over the libhdf5 C API, for sweep tables and session exports. The file is created
 // under a temporary name in the destination's folder (".NAME.tmpPID") and renamed over the destination by
 // commit(); a writer destroyed without commit() (an error, a cancel, an exception) removes the temporary file,
-// so a failed write never leaves a half file and the old destination stays whole.
+// so a failed write never leaves a half file and the old destination stays whole. A process killed outright
+// (SIGKILL) leaves its hidden ".NAME.tmp<PID>"; the next writer of NAME removes those of dead processes.
 //
 // What it writes: groups, attributes (UTF-8 strings, f64, i64) on the root, a group or a dataset, and
 // datasets: 1-D f64 / i64 / UTF-8 strings (variable length), n-D f32 / u8 with a shape (outermost first, the

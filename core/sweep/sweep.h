@@ -49,6 +49,7 @@ Result<std::string> schemeForBits(int bits);
 struct SweepSpec {
     std::string modelPath;
     uint64_t modelBytes = 0;             // sum of the checkpoint's stored tensor bytes
+    std::string modelFingerprint;        // checkpointFingerprint() ("" when not computed): which weights, not which path
     SweepMeasure measure = SweepMeasure::WeightError;
     std::string weightsMode = "native";  // how quantized tensors run (ppl/kld)
     std::string textHash;                // FNV-1a 64 of the text, hex ("" without text)
@@ -64,6 +65,15 @@ struct SweepSpec {
 };
 
 std::string fnv1aHex(std::string_view bytes);
+
+// A 64-bit content fingerprint (hex) of every tensor of `ckpt`: names, dtypes, shapes and all stored bytes, so
+// that resume and merge refuse rows measured on other weights even when the file name and size agree (every
+// Hugging Face folder holds a model.safetensors). Not cryptographic: it guards against mix-ups, not attacks.
+// Each tensor is hashed in 1 MiB chunks (4 independent multiply-xorshift lanes over 8-byte words), chunks in
+// parallel in `arena` (serially when null) and folded in a fixed order: the same value for any thread count.
+// Reads the whole checkpoint once. Fails naming a tensor whose data cannot be read; cancels via `progress`.
+Result<std::string> checkpointFingerprint(const Checkpoint& ckpt, tbb::task_arena* arena,
+                                          const ProgressFn& progress = {});
 
 struct SweepShard {
     int index = 0, count = 1;

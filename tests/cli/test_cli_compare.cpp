@@ -111,6 +111,18 @@ private slots:
         QCOMPARE(j["quantized_text"].get<std::string>(), j["original_text"].get<std::string>());
     }
 
+    // More tokens than the context holds: both columns stop for the context (as generate says), not "length".
+    void compare_stopsForTheContextWhenItIsFull() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
+        const json j = compareJson({path, "--rule", "body=q8_0", "--prompt", "Once upon a time", "--tokens", "600"});
+        QVERIFY(j.is_object());
+        // Greedy: the original writes a BOS (a story's end) before the context is full; the quantized one does not.
+        QCOMPARE(j["stop_original"].get<std::string>(), std::string("bos"));
+        QCOMPARE(j["stop_quantized"].get<std::string>(), std::string("context"));
+        const json k = compareJson({path, "--rule", "body=q8_0", "--prompt", "Once upon a time", "--tokens", "5"});
+        QCOMPARE(k["stop_original"].get<std::string>(), std::string("length"));
+    }
+
     void compare_chatRendersThePromptWithTheTemplate() {
         QS_REQUIRE_ASSET(path, "models/stories260K-hf");
         const QStringList common{path, "--rule", "body=q8_0", "--prompt", "Hello", "--tokens", "6"};

@@ -3,6 +3,7 @@
 // `ppl MODEL --rule ...` run (an independent code path at the CLI level: the engine loaded by `ppl`, the
 // reference run beside it), shards merged equal the unsharded sweep, the HDF5 output, and bad input refused
 // with a message and the usage/failure exit codes.
+#include <QDir>
 #include <QFile>
 #include <QTemporaryDir>
 #include <QTest>
@@ -144,6 +145,39 @@ private slots:
         QCOMPARE(m.exitCode, 1);
         QVERIFY2(m.err.contains("a different sweep"), m.err.constData());
         QVERIFY(!QFile::exists(dir.filePath("m.csv")));
+    }
+
+    // Two files with the same name and size whose weights differ in one value: shards of them never merge and a
+    // resume never mixes them (the spec carries a content fingerprint, not only the file name and size).
+    void resumeAndMerge_refuseOtherWeightsUnderTheSameName() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-llama2c/stories260K.bin");
+        QTemporaryDir dir;
+        QVERIFY(QDir(dir.path()).mkdir("a") && QDir(dir.path()).mkdir("b"));
+        const QString a = dir.filePath("a/stories260K.bin"), b = dir.filePath("b/stories260K.bin");
+        QVERIFY(QFile::copy(model, a) && QFile::copy(model, b));
+        {
+            QFile f(b);
+            QVERIFY(f.open(QIODevice::ReadWrite));
+            QVERIFY(f.seek(f.size() / 2 & ~qint64(3)));  // one float inside the weights
+            const float v = 0.125f;
+            QCOMPARE(f.write(reinterpret_cast<const char*>(&v), 4), qint64(4));
+        }
+        const QStringList spec{"--groups", "body,embedding", "--bits", "3,4"};
+        const QString sa = dir.filePath("sa.csv"), sb = dir.filePath("sb.csv");
+        QCOMPARE(runCli(QStringList{"sweep", a, "--out", sa, "--shard", "0/2"} + spec).exitCode, 0);
+        QCOMPARE(runCli(QStringList{"sweep", b, "--out", sb, "--shard", "1/2"} + spec).exitCode, 0);
+        auto m = runCli({"merge", dir.filePath("m.csv"), sa, sb});
+        QCOMPARE(m.exitCode, 1);
+        QVERIFY2(m.err.contains("a different sweep"), m.err.constData());
+        QVERIFY(!QFile::exists(dir.filePath("m.csv")));
+        const QByteArray before = readBytes(sa);
+        auto r = runCli(QStringList{"sweep", b, "--out", sa, "--shard", "0/2", "--resume"} + spec);
+        QCOMPARE(r.exitCode, 1);
+        QCOMPARE(readBytes(sa), before);
+        // The same weights in the other shard still merge.
+        const QString sc = dir.filePath("sc.csv");
+        QCOMPARE(runCli(QStringList{"sweep", a, "--out", sc, "--shard", "1/2"} + spec).exitCode, 0);
+        QCOMPARE(runCli({"merge", dir.filePath("m2.csv"), sa, sc}).exitCode, 0);
     }
 };
 

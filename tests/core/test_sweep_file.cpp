@@ -7,6 +7,7 @@
 #include "core/io/checkpoint.h"
 #include "core/sweep/map_evaluator.h"
 #include "core/sweep/sweep.h"
+#include "core/io/hdf5_writer.h"
 #include "core/sweep/sweep_hdf5.h"
 
 #include <QFile>
@@ -14,6 +15,9 @@
 #include <QTest>
 
 #include <cstring>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/assets.h"
 
@@ -250,6 +254,32 @@ private slots:
             QCOMPARE(by, cells[5].toLongLong());
             ++k;
         }
+    }
+
+    // A writer killed outright leaves ".NAME.tmp<PID>"; the next writer of NAME removes the files of dead
+    // processes and keeps those of live ones (another writer may be busy).
+    void hdf5Writer_removesTemporariesOfDeadWriters() {
+        QTemporaryDir dir;
+        const pid_t child = ::fork();
+        if (child == 0) ::_exit(0);
+        QVERIFY(child > 0);
+        int status = 0;
+        QCOMPARE(::waitpid(child, &status, 0), child);  // reaped: the pid names no process now
+        const QString dead = dir.filePath(".t.h5.tmp" + QString::number(child));
+        const QString live = dir.filePath(".t.h5.tmp" + QString::number(::getppid()));
+        const QString other = dir.filePath(".u.h5.tmp" + QString::number(child));
+        for (const QString& f : {dead, live, other}) {
+            QFile q(f);
+            QVERIFY(q.open(QIODevice::WriteOnly));
+            q.write("half");
+        }
+        auto w = qs::io::Hdf5Writer::create(dir.filePath("t.h5").toStdString());
+        QVERIFY(w.ok());
+        QVERIFY(!QFile::exists(dead));
+        QVERIFY(QFile::exists(live));
+        QVERIFY(QFile::exists(other));  // another destination's
+        QVERIFY((*w)->commit().ok());
+        QVERIFY(QFile::exists(dir.filePath("t.h5")));
     }
 };
 
