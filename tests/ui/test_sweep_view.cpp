@@ -140,6 +140,10 @@ private slots:
         auto file = qs::readSweepFile(csv.toStdString());
         QVERIFY2(file, file ? "" : file.message().c_str());
         QCOMPARE(int(file->rows.size()), n);
+        // The spec line carries the model's content fingerprint, as the CLI's does (merge compares it).
+        auto fingerprint = qs::checkpointFingerprint(*f.doc.checkpoint(), nullptr);
+        QVERIFY(fingerprint && !fingerprint->empty());
+        QCOMPARE(file->header["spec"]["model_fingerprint"].get<std::string>(), *fingerprint);
         QCOMPARE(f.view->savePlot(dir.filePath("sweep.png")), QString());
         QVERIFY(QFileInfo(dir.filePath("sweep.png")).size() > 1000);
         QVERIFY(!f.view->savePlot(dir.filePath("sweep.svg")).isEmpty());  // refused by name, no file

@@ -21,6 +21,16 @@ std::vector<qs::SweepRow> SweepPointQueue::take() {
     return out;
 }
 
+void SweepPointQueue::setFingerprint(std::string fingerprint) {
+    std::lock_guard lock(m_mutex);
+    m_fingerprint = std::move(fingerprint);
+}
+
+std::string SweepPointQueue::fingerprint() {
+    std::lock_guard lock(m_mutex);
+    return m_fingerprint;
+}
+
 qs::Result<qs::SweepSpec> buildSweepSpec(const LoadedModel& model, const SweepSetup& setup) {
     if (setup.groups.empty()) return qs::Error{"sweep: choose at least one group"};
     if (setup.schemes.empty()) return qs::Error{"sweep: give at least one candidate scheme"};
@@ -86,6 +96,12 @@ JobFn<qs::SweepRunResult> sweepJob(SweepRequest request) {
             spec.textHash = qs::fnv1aHex(o.text);
             spec.textBytes = o.text.size();
         }
+        auto fingerprint =
+            qs::checkpointFingerprint(*r.model->checkpoint, r.arena,
+                                      [&](double, std::string_view stage) { return progress(0.0, stage); });
+        if (!fingerprint) return qs::Error{fingerprint.message()};
+        spec.modelFingerprint = *fingerprint;
+        r.queue->setFingerprint(std::move(fingerprint).value());
         auto evaluator =
             qs::MapEvaluator::create(*r.model->checkpoint, r.model->info, r.tokenizer.get(), r.unquantized, o,
                                      [&](double, std::string_view stage) { return progress(0.0, stage); });

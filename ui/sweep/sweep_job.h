@@ -5,9 +5,11 @@
 // Delivery. The worker appends each finished SweepRow to a SweepPointQueue (mutex-guarded, shared by the job
 // and the view); the view drains it on the UI thread when the job reports progress (queued, ~25 per second)
 // and once more when the job finishes, so rows arrive in point order and none is lost or read twice.
-// Progress: the fraction of the run's points; the stage reads "point K/N, ETA S s" (the time per finished
-// point so far times the points left), shown by the status widget. Cancel: Job::cancel() stops runSweep
-// between or inside points; the points finished before stay in the queue.
+// The job first fingerprints the checkpoint (core checkpointFingerprint, as the CLI does) and passes it
+// through the queue, so the spec of an exported sweep file equals the CLI's for the same model and `merge`
+// joins them. Progress: the fraction of the run's points; the stage reads "point K/N, ETA S s" (the time per
+// finished point so far times the points left), shown by the status widget. Cancel: Job::cancel() stops
+// runSweep between or inside points; the points finished before stay in the queue.
 //
 // Ownership: the request holds the model, the tokenizer and the unquantized weights by shared_ptr to const,
 // so the job keeps them alive while the user opens another model. Thread affinity: buildSweepSpec and the
@@ -34,10 +36,14 @@ class SweepPointQueue {
 public:
     void push(const qs::SweepRow& row);
     std::vector<qs::SweepRow> take();  // everything pushed since the last take, in push order
+    // The checkpoint's content fingerprint (core checkpointFingerprint), set by the worker before any row.
+    void setFingerprint(std::string fingerprint);
+    std::string fingerprint();
 
 private:
     std::mutex m_mutex;
     std::vector<qs::SweepRow> m_rows;
+    std::string m_fingerprint;
 };
 
 // What the view's setup chose.

@@ -403,6 +403,7 @@ void SweepView::drain() {
     if (!m_queue) return;
     std::vector<qs::SweepRow> rows = m_queue->take();
     if (rows.empty()) return;
+    m_spec.modelFingerprint = m_queue->fingerprint();  // set before the first row
     for (auto& r : rows) m_points.push_back(std::move(r));
     rebuildPlot();
     rebuildTable();
