@@ -205,6 +205,12 @@ QWidget* SweepView::buildSetup() {
     form->addRow(tr("Size axis"), m_sizeAxis);
     v->addLayout(form);
 
+    buildActions(v);
+    v->addStretch(1);
+    return setup;
+}
+
+void SweepView::buildActions(QVBoxLayout* v) {
     auto* buttons = new QHBoxLayout;
     m_runButton = new QPushButton(tr("&Run sweep"));
     m_cancelButton = new QPushButton(tr("Cancel"));
@@ -228,8 +234,6 @@ QWidget* SweepView::buildSetup() {
     m_status->setWordWrap(true);
     m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
     v->addWidget(m_status);
-    v->addStretch(1);
-    return setup;
 }
 
 void SweepView::setGroups(const QStringList& groups) {

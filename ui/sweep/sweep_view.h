@@ -40,6 +40,7 @@ class QMouseEvent;
 class QPushButton;
 class QSpinBox;
 class QTableWidget;
+class QVBoxLayout;
 
 namespace qsui {
 
@@ -107,6 +108,7 @@ signals:
 
 private:
     QWidget* buildSetup();
+    void buildActions(QVBoxLayout* v);  // run/cancel, export and save buttons, status
     void startJob(std::shared_ptr<const class LoadedModel> model,
                   std::shared_ptr<const qs::Tokenizer> tokenizer,
                   std::shared_ptr<const qs::ModelWeights> weights);
