@@ -49,7 +49,9 @@ constexpr const char* kUsage =
     "                line cut off; the finished file equals an uninterrupted run\n"
     "  --shard I/N   run only the points whose index % N == I (0 <= I < N), e.g. one Slurm array task each;\n"
     "                join the shard files with `quantscope-cli merge OUT.csv IN.csv...`\n"
-    "Progress and an ETA go to stderr; Ctrl-C stops after storing the finished points (exit 3; --resume later).\n"
+    "Progress and an ETA go to stderr; Ctrl-C stops after storing the finished points (exit 3; --resume later)\n"
+    "in a .csv sweep file; an .h5 table is written once at the end, so an interrupted .h5 sweep stores nothing\n"
+    "(sweep to .csv and `merge OUT.h5 IN.csv...` to get both).\n"
     "--json prints a summary object (points, measured, skipped, seconds, out, warnings).\n";
 
 constexpr const char* kMergeUsage =
@@ -143,6 +145,7 @@ int runSweep(int argc, char** argv, int first) {
     }
     const auto maxPoints = args.integer("max-points", qs::kDefaultMaxPoints);
     if (!maxPoints) return fail("sweep", args.error(), kExitUsage);
+    if (*maxPoints < 1) return fail("sweep", "--max-points must be at least 1", kExitUsage);
     int threads = 1;
     if (int rc = parseThreads("sweep", args, threads); rc != kExitOk) return rc;
     std::vector<std::string> schemes;

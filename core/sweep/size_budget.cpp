@@ -64,11 +64,27 @@ Result<SizeBudget> parseSizeBudget(std::string_view text) {
     for (const auto& [name, s] : kUnits)
         if (unit == name) scale = s;
     if (scale == 0) return bad(text, "unknown unit \"" + std::string(text.substr(numEnd)) + "\"");
-    const long double bytes = std::floor((long double)value * scale);
-    if (bytes >= 9.2e18L) return bad(text, "too large");
-    if (bytes < 1) return bad(text, "less than one byte");
+    // Exact decimal arithmetic: "0.3MB" is 300000 bytes, not floor(0.29999999999999998890 x 1e6) = 299999.
+    // The number is digits/10^k (at most 20 significant digits, else refused as too precise) times an integer unit.
+    unsigned __int128 mantissa = 0, tenPow = 1;
+    int digits = 0;
+    bool afterPoint = false;
+    for (char c : num) {
+        if (c == '.') {
+            if (afterPoint) return bad(text, "\"" + std::string(num) + "\" is not a number");
+            afterPoint = true;
+            continue;
+        }
+        if (mantissa == 0 && c == '0' && !afterPoint) continue;
+        if (++digits > 20) return bad(text, "more than 20 significant digits");
+        mantissa = mantissa * 10 + unsigned(c - '0');
+        if (afterPoint) tenPow *= 10;
+    }
+    const unsigned __int128 whole = mantissa * (unsigned __int128)(uint64_t)scale / tenPow;  // floor
+    if (whole >= (unsigned __int128)9200000000000000000ull) return bad(text, "too large");
+    if (whole < 1) return bad(text, "less than one byte");
     b.kind = SizeBudget::Kind::Bytes;
-    b.bytes = uint64_t(bytes);
+    b.bytes = uint64_t(whole);
     if (unit.empty()) {  // exact, without the detour through double for large counts
         uint64_t exact = 0;
         const auto [p2, e2] = std::from_chars(num.data(), num.data() + num.size(), exact);

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <set>
 #include <sstream>
 
 #include <tbb/parallel_for.h>
@@ -214,9 +215,13 @@ Status checkSweepSpec(const SweepSpec& spec, int64_t maxPoints) {
     if (spec.schemes.size() != spec.groups.size()) return Error{"a sweep needs candidate schemes for every group"};
     for (size_t j = 0; j < spec.groups.size(); ++j) {
         if (spec.schemes[j].empty()) return Error{"group '" + spec.groups[j].name + "' has no candidate scheme"};
+        std::set<std::string> seen;
         for (const auto& s : spec.schemes[j]) {
             auto c = canonicalSchemeName(s);
             if (!c) return Error{"group '" + spec.groups[j].name + "': " + c.message()};
+            if (!seen.insert(*c).second)
+                return Error{"group '" + spec.groups[j].name + "': candidate '" + *c +
+                             "' is given twice (each point would be measured twice)"};
         }
     }
     const int64_t n = spec.pointCount();

@@ -111,6 +111,9 @@ private slots:
             << QStringList{"--groups", "body", "--bits", "4", "--text", "/nonexistent.txt"} << 2 << "not weight-error";
         QTest::newRow("unknown dequant") << QStringList{"--groups", "body", "--bits", "4", "--dequant", "fast"} << 2
                                          << "--dequant must be";
+        QTest::newRow("candidate twice") << QStringList{"--groups", "body", "--bits", "4,4"} << 2 << "given twice";
+        QTest::newRow("max-points 0") << QStringList{"--groups", "body", "--bits", "4", "--max-points", "0"} << 2
+                                      << "--max-points must be";
         QTest::newRow("tied pair") << QStringList{"--groups", "embedding,head", "--bits", "4"} << 2 << "ties them";
     }
     void badInput_isRefused() {

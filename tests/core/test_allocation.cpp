@@ -181,6 +181,10 @@ private slots:
         QTest::newRow("GiB") << "1GiB" << false << 1073741824.0;
         QTest::newRow("bytes") << "123456789" << false << 123456789.0;
         QTest::newRow("B") << "77B" << false << 77.0;
+        QTest::newRow("0.3MB exact") << "0.3MB" << false << 300000.0;  // not floor(0.29999999999999998890e6)
+        QTest::newRow("4.35GB exact") << "4.35GB" << false << 4350000000.0;
+        QTest::newRow("1.5KiB") << "1.5KiB" << false << 1536.0;
+        QTest::newRow("0.1KiB floor") << "0.1KiB" << false << 102.0;
         QTest::newRow("large exact") << "9007199254740993" << false << 9007199254740993.0;
     }
     void parseSizeBudget_accepts() {
