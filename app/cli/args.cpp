@@ -100,4 +100,18 @@ int fail(const std::string& command, const std::string& message, int code) {
     return code;
 }
 
+int parseMapOptions(const std::string& command, Args& args, qs::QuantMap& map, int badRuleExit) {
+    if (auto path = args.value("map")) {
+        auto m = qs::loadQuantMap(*path);
+        if (!m) return fail(command, m.message());
+        map = std::move(*m);
+    }
+    for (const std::string& spec : args.values("rule")) {
+        auto r = qs::parseRuleSpec(spec);
+        if (!r) return fail(command, r.message(), badRuleExit);
+        map.rules.push_back(std::move(*r));
+    }
+    return kExitOk;
+}
+
 }  // namespace qscli

@@ -4,6 +4,8 @@
 // silently changes what a command does.
 #pragma once
 
+#include "core/quant/quant_map.h"
+
 #include <map>
 #include <optional>
 #include <set>
@@ -48,5 +50,9 @@ int fail(const std::string& command, const std::string& message, int code = kExi
 // --threads N of every command: 1..1024, or 0 (and the default) for all cores. On a bad value prints the
 // message and returns kExitUsage; otherwise sets `threads` (>= 1) and returns kExitOk.
 int parseThreads(const std::string& command, Args& args, int& threads);
+
+// --map FILE, then each --rule ROLE=SCHEME appended: the quantization map every map-taking command reads. A map
+// file that cannot be loaded exits kExitFailure; a bad rule exits `badRuleExit` (the commands differ, kept).
+int parseMapOptions(const std::string& command, Args& args, qs::QuantMap& map, int badRuleExit);
 
 }  // namespace qscli

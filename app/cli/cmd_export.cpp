@@ -69,16 +69,7 @@ struct Loaded {
 // code on failure.
 int loadAndResolve(Args& args, Loaded& out) {
     qs::QuantMap map;
-    if (auto path = args.value("map")) {
-        auto m = qs::loadQuantMap(*path);
-        if (!m) return fail("export", m.message());
-        map = std::move(*m);
-    }
-    for (const std::string& spec : args.values("rule")) {
-        auto r = qs::parseRuleSpec(spec);
-        if (!r) return fail("export", r.message());
-        map.rules.push_back(std::move(*r));
-    }
+    if (int rc = parseMapOptions("export", args, map, kExitFailure); rc != kExitOk) return rc;
     auto ckpt = qs::openCheckpoint(args.positional()[0]);
     if (!ckpt) return fail("export", ckpt.message());
     out.ckpt = std::move(*ckpt);

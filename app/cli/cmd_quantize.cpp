@@ -58,16 +58,7 @@ int runQuantize(int argc, char** argv, int first) {
     if (int rc = parseThreads("quantize", args, threads); rc != kExitOk) return rc;
 
     qs::QuantMap map;
-    if (auto path = args.value("map")) {
-        auto m = qs::loadQuantMap(*path);
-        if (!m) return fail("quantize", m.message());
-        map = std::move(*m);
-    }
-    for (const std::string& spec : args.values("rule")) {
-        auto r = qs::parseRuleSpec(spec);
-        if (!r) return fail("quantize", r.message());
-        map.rules.push_back(std::move(*r));
-    }
+    if (int rc = parseMapOptions("quantize", args, map, kExitFailure); rc != kExitOk) return rc;
 
     auto ckpt = qs::openCheckpoint(args.positional()[0]);
     if (!ckpt) return fail("quantize", ckpt.message());

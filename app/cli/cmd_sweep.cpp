@@ -159,7 +159,7 @@ int runSweep(int argc, char** argv, int first) {
     spec.modelPath = modelPath;
     spec.measure = measure;
     recordEvaluation(o, args.value("dequant").value_or("native"), spec);
-    if (int rc = parseBaselineMap("sweep", args, spec.baseline); rc != kExitOk) return rc;
+    if (int rc = parseMapOptions("sweep", args, spec.baseline, kExitUsage); rc != kExitOk) return rc;
     tbb::task_arena arena(threads);
     o.arena = &arena;
 

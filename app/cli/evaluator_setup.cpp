@@ -100,20 +100,6 @@ int parseEvaluationOptions(const std::string& command, Args& args, qs::SweepMeas
     return kExitOk;
 }
 
-int parseBaselineMap(const std::string& command, Args& args, qs::QuantMap& map) {
-    if (auto path = args.value("map")) {
-        auto m = qs::loadQuantMap(*path);
-        if (!m) return fail(command, m.message());
-        map = std::move(*m);
-    }
-    for (const std::string& spec : args.values("rule")) {
-        auto r = qs::parseRuleSpec(spec);
-        if (!r) return fail(command, r.message(), kExitUsage);
-        map.rules.push_back(std::move(*r));
-    }
-    return kExitOk;
-}
-
 int openModelForMeasure(const std::string& command, Args& args, const std::string& path, qs::SweepMeasure measure,
                         tbb::task_arena* arena, qs::InferenceModel& model) {
     if (measure != qs::SweepMeasure::WeightError) {
@@ -141,7 +127,7 @@ int openEvaluator(const std::string& command, Args& args, EvaluatorSetup& out, b
     qs::MapEvaluatorOptions eo;
     if (int rc = parseEvaluationOptions(command, args, qs::SweepMeasure::Kld, eo, out.textPath); rc != kExitOk)
         return rc;
-    if (int rc = parseBaselineMap(command, args, out.baseline); rc != kExitOk) return rc;
+    if (int rc = parseMapOptions(command, args, out.baseline, kExitUsage); rc != kExitOk) return rc;
     out.arena = std::make_unique<tbb::task_arena>(out.threads);
     eo.arena = out.arena.get();
     if (int rc = openModelForMeasure(command, args, args.positional()[0], eo.measure, out.arena.get(), out.model);

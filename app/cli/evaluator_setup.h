@@ -41,8 +41,6 @@ std::set<std::string> evaluatorValueOptions(std::set<std::string> more);
 // into options.text; required by ppl/kld, refused with weight-error). `textPath` is the file named by --text.
 int parseEvaluationOptions(const std::string& command, Args& args, qs::SweepMeasure defaultMeasure,
                            qs::MapEvaluatorOptions& options, std::string& textPath);
-// --map FILE then --rule ROLE=SCHEME...: the baseline map.
-int parseBaselineMap(const std::string& command, Args& args, qs::QuantMap& map);
 // The model the measure needs: the checkpoint and its analysis for weight-error (--tokenizer refused), plus
 // the tokenizer and the unquantized weights for ppl/kld (openInferenceModel; its warnings printed).
 int openModelForMeasure(const std::string& command, Args& args, const std::string& path, qs::SweepMeasure measure,

@@ -41,16 +41,7 @@ int openInference(const std::string& command, Args& args, int maxContext, Infere
     if (args.positional().size() != 1) return fail(command, "expects exactly one MODEL path", kExitUsage);
     if (int rc = parseThreads(command, args, out.threads); rc != kExitOk) return rc;
     qs::QuantMap map;
-    if (auto path = args.value("map")) {
-        auto m = qs::loadQuantMap(*path);
-        if (!m) return fail(command, m.message());
-        map = std::move(*m);
-    }
-    for (const std::string& spec : args.values("rule")) {
-        auto r = qs::parseRuleSpec(spec);
-        if (!r) return fail(command, r.message(), kExitUsage);
-        map.rules.push_back(std::move(*r));
-    }
+    if (int rc = parseMapOptions(command, args, map, kExitUsage); rc != kExitOk) return rc;
     const bool quantize = args.has("map") || args.has("rule");
     const std::string dequant = args.value("dequant").value_or("native");
     if (dequant != "once" && dequant != "rows" && dequant != "native")
