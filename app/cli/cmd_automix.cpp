@@ -25,8 +25,8 @@ constexpr const char* kUsage =
     "measured) and written as a quantization map JSON usable with --map.\n"
     "  --budget B        bytes of the whole model under the map (123456789, 800MiB, 2.1GB), or bits per "
     "weight\n"
-    "                    over the quantizable weights (embedding, head, attention, MLP; a tied pair once): "
-    "3.5bpw\n"
+    "                    as sweep/quantize print them (8 x bytes / elements over the weights, a tied pair "
+    "once): 3.5bpw\n"
     "  --schemes LIST    candidate schemes (default q2_K,q4_K,q8_0)\n"
     "  --no-baseline     a group may not stay as the baseline map leaves it (default: it may)\n"
     "  --no-uniform      skip measuring each candidate applied to every group (the reference points)\n"
@@ -40,8 +40,7 @@ void printReport(const qs::sweep::AutoMixResult& r, const std::string& out) {
     for (const auto& c : r.choices)
         std::printf("%-20s %-10s %16.6g\n", c.group.c_str(), c.scheme.c_str(), c.predictedDamage);
     std::printf(
-        "bytes: predicted %llu, measured %llu (%.4f bpw over the quantizable weights; whole model %llu "
-        "bytes)\n",
+        "bytes: predicted %llu, measured %llu (%.4f bpw; whole model %llu bytes)\n",
         (unsigned long long)r.predictedBytes, (unsigned long long)r.measuredBytes, r.measuredBpw,
         (unsigned long long)r.measured.bytes);
     std::printf(

@@ -81,23 +81,20 @@ private slots:
         QVERIFY2(r.exitCode == 0, r.err.constData());
         const auto j = parseJson(r.out);
         QVERIFY(j["measured"]["bytes"].get<uint64_t>() <= j["budget"]["bytes"].get<uint64_t>());
-        QVERIFY(j["measured"]["bpw_quantizable"].get<double>() <= 4.5);
-        QCOMPARE(j["budget"]["basis"].get<std::string>(), std::string("quantizable weights"));
+        QVERIFY(j["measured"]["bpw"].get<double>() <= 4.5);
+        QCOMPARE(j["measured"]["bpw_quantizable"].get<double>(), j["measured"]["bpw"].get<double>());
+        QCOMPARE(j["budget"]["basis"].get<std::string>(), std::string("weights"));
         // The map file measured by the ppl command (its own quantization and scoring) gives the verified KLD.
         auto ppl = runCli(
             {"ppl", model, "--map", map, "--text", text, "--ctx", "128", "--max-windows", "4", "--json"});
         QVERIFY2(ppl.exitCode == 0, ppl.err.constData());
         const auto p = parseJson(ppl.out);
         QCOMPARE(p["kld"].get<double>(), j["measured"]["point"]["kld"].get<double>());
-        // quantize --json on the same map: the after-footprint bytes of the quantizable roles are the
-        // measured bytes.
+        // quantize --json on the same map: its total bits per weight is the measured bpw (one definition).
         auto q = runCli({"quantize", model, "--map", map, "--json"});
         QVERIFY2(q.exitCode == 0, q.err.constData());
         const auto qj = parseJson(q.out);
-        const auto& after = qj["footprint"]["after"];
-        QCOMPARE(after["embedding"].get<uint64_t>() + after["head"].get<uint64_t>() +
-                     after["attention"].get<uint64_t>() + after["mlp"].get<uint64_t>(),
-                 j["measured"]["bytes"].get<uint64_t>());
+        QCOMPARE(qj["roles"]["total"]["bits_per_weight"].get<double>(), j["measured"]["bpw"].get<double>());
     }
 
     void automix_refusesBudgetBelowMinimumAndBadText() {
