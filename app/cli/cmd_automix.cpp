@@ -6,6 +6,7 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/evaluator_setup.h"
+#include "core/io/checkpoint_writer.h"
 #include "core/sweep/automix.h"
 
 namespace qscli {
@@ -63,7 +64,7 @@ int runAutomix(int argc, char** argv, int first) {
     if (!args.parse(argc, argv, first)) return fail("automix", args.error(), kExitUsage);
     if (args.flag("help")) {
         std::fputs(kUsage, stdout);
-        std::fputs(kEvaluatorOptionsHelp, stdout);
+        printEvaluatorOptionsHelp();
         return kExitOk;
     }
     const auto budgetText = args.value("budget");
@@ -72,6 +73,8 @@ int runAutomix(int argc, char** argv, int first) {
     if (!budget) return fail("automix", budget.message(), kExitUsage);
     const auto out = args.value("out");
     if (!out) return fail("automix", "--out MAP.json is required", kExitUsage);
+    // The destination is checked before the scans, not after them (minutes of work for kld).
+    if (auto s = qs::checkOutputPath(*out); !s) return fail("automix", "--out " + s.message());
     const bool showProgress = !args.flag("json") && isatty(STDERR_FILENO);
     EvaluatorSetup setup;
     if (int rc = openEvaluator("automix", args, setup, showProgress); rc != kExitOk) return rc;
@@ -84,22 +87,16 @@ int runAutomix(int argc, char** argv, int first) {
     o.measureUniform = !args.flag("no-uniform");
     auto r = qs::sweep::runAutoMix(*setup.evaluator, setup.checkpoint(), setup.info(), o,
                                    stderrProgress("automix", showProgress));
-    if (!r)
-        return fail("automix", r.message(),
-                    r.message() == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
-    for (const auto& w : r->warnings)
-        std::fprintf(stderr, "quantscope-cli automix: warning: %s\n", w.c_str());
+    if (!r) return evaluatorJobFailed("automix", r.message());
     if (auto s = qs::sweep::writeAutoMixMap(*out, *r); !s) return fail("automix", s.message());
-    if (args.flag("json")) {
-        auto j = qs::sweep::autoMixJson(*r);
-        j["model"] = args.positional()[0];
-        j["out"] = *out;
-        j["threads"] = setup.threads;
-        std::printf("%s\n", j.dump(1).c_str());
-    } else {
-        printReport(*r, *out);
-    }
-    return kExitOk;
+    return printEvaluatorResult(
+        "automix", args, setup, r->warnings,
+        [&] {
+            auto j = qs::sweep::autoMixJson(*r);
+            j["out"] = *out;
+            return j;
+        },
+        [&] { printReport(*r, *out); });
 }
 
 }  // namespace qscli

@@ -125,6 +125,7 @@ Result<AutoMixResult> runAutoMix(MapEvaluator& evaluator, const Checkpoint& ckpt
     r.budgetBasis = o.budget.kind == SizeBudget::Kind::Bytes ? "model bytes" : "weights";
     auto groups = expandGroups(info, o.groups.empty() ? defaultScanGroups(info) : o.groups);
     if (!groups) return Error{"auto-mix: " + groups.message()};
+    if (auto s = checkDisjointGroups(info, *groups); !s) return Error{"auto-mix: " + s.message()};
     auto base = budgetBasisBytes(ckpt, info, o.baseline, o.budget.kind);
     if (!base) return base.error();
     r.weightElements = base->weightElements;

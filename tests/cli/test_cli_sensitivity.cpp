@@ -112,6 +112,53 @@ private slots:
         QVERIFY2(bad.err.contains("unknown unit"), bad.err.constData());
     }
 
+    // --out is checked before the work starts: a missing folder is refused before the model is even opened
+    // (a model path that does not exist is not the error reported).
+    void outDestination_checkedBeforeTheWork_data() {
+        QTest::addColumn<QStringList>("args");
+        QTest::newRow("sensitivity") << QStringList{"sensitivity", "/nonexistent-model.bin", "--scheme", "int4",
+                                                    "--measure", "weight-error"};
+        QTest::newRow("automix") << QStringList{"automix", "/nonexistent-model.bin", "--budget", "4bpw",
+                                                "--measure", "weight-error"};
+    }
+    void outDestination_checkedBeforeTheWork() {
+        QFETCH(QStringList, args);
+        QTemporaryDir dir;
+        auto missing = runCli(args + QStringList{"--out", "/nonexistent-qs-dir/x.out"});
+        QCOMPARE(missing.exitCode, 1);
+        QVERIFY2(missing.err.contains("--out /nonexistent-qs-dir/x.out: the folder /nonexistent-qs-dir does not exist"),
+                 missing.err.constData());
+        QVERIFY2(!missing.err.contains("nonexistent-model"), missing.err.constData());
+        auto folder = runCli(args + QStringList{"--out", dir.path()});
+        QCOMPARE(folder.exitCode, 1);
+        QVERIFY2(folder.err.contains("is a folder"), folder.err.constData());
+        // A writable destination gets past the check to the model, which is then refused by name.
+        auto ok = runCli(args + QStringList{"--out", dir.filePath("x.out")});
+        QCOMPARE(ok.exitCode, 1);
+        QVERIFY2(ok.err.contains("nonexistent-model"), ok.err.constData());
+    }
+
+    // embed-head-study's help lists only the measures it accepts.
+    void embedHeadStudy_helpListsOnlyAcceptedMeasures() {
+        auto h = runCli({"embed-head-study", "--help"});
+        QCOMPARE(h.exitCode, 0);
+        QVERIFY2(!h.out.contains("weight-error"), h.out.constData());
+        QVERIFY2(h.out.contains("--measure kld|ppl"), h.out.constData());
+        auto s = runCli({"sensitivity", "--help"});
+        QVERIFY(s.out.contains("--measure weight-error|ppl|kld"));
+    }
+
+    // automix refuses overlapping groups by name, as sweep does (the shared core check).
+    void automix_refusesOverlappingGroups() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-llama2c/stories260K.bin");
+        QTemporaryDir dir;
+        auto r = runCli({"automix", model, "--budget", "4bpw", "--groups", "body,attention", "--measure",
+                         "weight-error", "--out", dir.filePath("m.json")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("groups 'body' and 'attention' overlap"), r.err.constData());
+        QVERIFY(!QFile::exists(dir.filePath("m.json")));
+    }
+
     void embedHeadStudy_headRowsEqualPplRuns() {
         QS_REQUIRE_ASSET(model, "models/llama-2-tiny-random-gguf/llama-2-tiny-random.gguf");
         QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
