@@ -42,6 +42,7 @@
 #include <string>
 #include <vector>
 
+#include "core/calib/calibration.h"
 #include "core/export/export_fallbacks.h"
 #include "core/io/checkpoint.h"
 #include "core/io/checkpoint_writer.h"
@@ -55,6 +56,7 @@ namespace qs {
 struct GgufExportOptions {
     std::string fallback;  // ggml type for tensors whose scheme has no GGUF encoding ("" = refuse them)
     ProgressFn progress;
+    const CalibrationSet* calibration = nullptr;  // for calibrated schemes (ApplyOptions::calibration); not owned
 };
 
 struct GgufExportTensor {
