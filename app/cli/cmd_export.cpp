@@ -193,8 +193,12 @@ int writeSessionFile(Args& args, const Loaded& m, int threads, int bins, const s
         return fail("export", written.message(),
                     written.message() == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
     report["h5"] = out;
+    const auto fallbacks = qs::resolutionFallbacks(m.resolved, m.ckpt->tensors);
+    report["h5_fallbacks"] = qs::exportFallbacksJson(fallbacks);
+    printFallbacks(out, fallbacks);
     if (!args.flag("json"))
-        std::printf("wrote %s: session of %zu tensors\n", out.c_str(), session->value().tensors.size());
+        std::printf("wrote %s: session of %zu tensors, %zu fallbacks\n", out.c_str(), session->value().tensors.size(),
+                    fallbacks.size());
     return kExitOk;
 }
 

@@ -272,6 +272,11 @@ void TestCliExport::export_ggufFallbacksPrintedAndListed() {
     auto text = runCli({"export", src, "--rule", "body=q4_K", "--gguf", out});
     QVERIFY2(text.out.contains(", 35 fallbacks"), text.out.constData());
     QCOMPARE(countLines(text.err, "fallback: "), 35);
+    // The HDF5 session holds the same fallback schemes: listed too.
+    auto h5 = runCli({"export", src, "--rule", "body=q4_K", "--h5", dir.filePath("s.h5"), "--json"});
+    QVERIFY2(h5.exitCode == 0, h5.err.constData());
+    QCOMPARE(QJsonDocument::fromJson(h5.out).object()["h5_fallbacks"].toArray().size(), 35);
+    QCOMPARE(countLines(h5.err, "fallback: "), 35);
 }
 
 void TestCliExport::export_badFallbackIsUsageError() {
