@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "app/cli/calib_setup.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include "app/cli/evaluator_setup.h"
+#include "core/calib/calibration_h5.h"
 #include "core/io/utf8.h"
+#include "core/sweep/sweep.h"
 #include "core/quant/quant_map_resolve.h"
 #include "core/quant/scheme.h"
 
@@ -68,8 +71,45 @@ void addSchemeNeeds(qs::CalibrationSettings& settings, const std::vector<std::st
     }
 }
 
+namespace {
+
+// --calib STATS.h5: statistics saved by `calibrate --out` or a session (`export --h5` with --calib), for the
+// same weights (checked by fingerprint).
+int loadSavedCalibration(const std::string& command, const CalibOptions& options, const qs::InferenceModel& model,
+                         tbb::task_arena* arena, std::shared_ptr<const qs::CalibrationSet>& out) {
+    auto saved = qs::readCalibrationH5(options.file);
+    if (!saved) return fail(command, saved.message());
+    if (!*saved)
+        return fail(command, options.file + ": an HDF5 file without a /calibration group (write one with "
+                                            "`quantscope-cli calibrate --out`)");
+    auto print = qs::checkpointFingerprint(*model.checkpoint, arena);
+    if (!print) return fail(command, print.message());
+    const qs::CalibrationProvenance& p = (*saved)->provenance;
+    if (p.modelFingerprint != *print)
+        return fail(command, options.file + ": the statistics were collected on other weights (model fingerprint " +
+                                 p.modelFingerprint + ", this model " + *print + ")");
+    if (options.sequential)
+        return fail(command, "--calib-sequential collects anew; it cannot use the saved statistics of " + options.file,
+                    kExitUsage);
+    std::fprintf(stderr, "quantscope-cli %s: calibration read from %s (%lld tokens of %s, %s)\n", command.c_str(),
+                 options.file.c_str(), (long long)p.tokens, p.textSource.c_str(),
+                 qs::calibrationNeedsText(p.collected).c_str());
+    out = std::make_shared<const qs::CalibrationSet>(std::move(**saved));
+    return kExitOk;
+}
+
+bool isHdf5File(const std::string& path) {
+    static const char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+    std::ifstream in(path, std::ios::binary);
+    char head[8] = {};
+    return in.read(head, 8) && std::equal(head, head + 8, kSignature);
+}
+
+}  // namespace
+
 int runCalibration(const std::string& command, const CalibOptions& options, const qs::InferenceModel& model,
                    tbb::task_arena* arena, bool progress, std::shared_ptr<const qs::CalibrationSet>& out) {
+    if (isHdf5File(options.file)) return loadSavedCalibration(command, options, model, arena, out);
     std::ifstream in(options.file, std::ios::binary);
     if (!in) return fail(command, options.file + ": cannot open the calibration text");
     std::ostringstream ss;

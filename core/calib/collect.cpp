@@ -124,12 +124,14 @@ Result<int64_t> plannedChunks(const ModelConfig& config, std::span<const int> te
     return chunks;
 }
 
-Accumulators makeAccumulators(const ModelConfig& config, const CalibrationSettings& settings) {
+// The accumulators of every input, or of `onlyLayer`'s (-1: the head's) in sequential mode.
+Accumulators makeAccumulators(const ModelConfig& config, const CalibrationSettings& settings, int onlyLayer) {
     Accumulators acc;
     acc.layers = config.layers;
     acc.byInput.resize(size_t(config.layers + 1) * kInputs);
     for (int l = -1; l < config.layers; ++l)
         for (int k = 0; k < kInputs; ++k) {
+            if (onlyLayer != kAllLayers && l != onlyLayer) continue;
             const LinearInput w = LinearInput(k);
             if ((l < 0) != (w == LinearInput::HeadIn)) continue;
             uint64_t seed = settings.seed ^ (uint64_t(l + 1) << 32) ^ uint64_t(k);
@@ -219,7 +221,7 @@ Result<CalibrationSet> collectCalibration(const Checkpoint& ckpt, const ModelInf
     const int seqLen = std::min(settings.sequenceLength, config.context);
     auto chunks = plannedChunks(config, textTokens, settings, seqLen);
     if (!chunks) return chunks.error();
-    Accumulators acc = makeAccumulators(config, settings);
+    Accumulators acc = makeAccumulators(config, settings, kAllLayers);
     ProgressSink sink(progress);
     if (auto s = runText(weights, textTokens, *chunks, seqLen, bos, settings.batch, acc, kAllLayers, arena, sink, 0.0,
                          1.0, "calibrating: ");
@@ -285,7 +287,7 @@ Result<CalibrationSet> collectCalibrationSequential(const Checkpoint& ckpt, cons
         auto planned = plannedChunks(config, textTokens, settings, seqLen);
         if (!planned) return planned.error();
         chunks = *planned;
-        Accumulators acc = makeAccumulators(config, settings);
+        Accumulators acc = makeAccumulators(config, settings, layer);
         const std::string label = "calibrating " + (layer < 0 ? std::string("the head") : "block " + std::to_string(layer)) +
                                   " on the quantized blocks before it: ";
         if (auto s = runText(*weights, textTokens, chunks, seqLen, bos, settings.batch, acc, layer, arena, sink,

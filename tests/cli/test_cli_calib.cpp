@@ -49,6 +49,22 @@ private slots:
         QVERIFY(inputs[0][0].toObject()["mean_importance"].toDouble() > 0);
     }
 
+    void calib_readsSavedStatisticsOfTheSameWeightsOnly() {
+        QS_REQUIRE_ASSET(model, kModel);
+        QS_REQUIRE_ASSET(gguf, "models/stories260K-gguf/stories260K.gguf");
+        QS_REQUIRE_ASSET(wiki, kWiki);
+        QTemporaryDir dir;
+        const QString stats = dir.filePath("stats.h5");
+        auto made = runCli({"calibrate", model, "--calib", wiki, "--calib-tokens", "512", "--out", stats});
+        QVERIFY2(made.exitCode == 0, made.err.constData());
+        auto used = runCli({"quantize", model, "--rule", "body=q8_0", "--calib", stats});
+        QVERIFY2(used.exitCode == 0, used.err.constData());
+        QVERIFY(used.err.contains("calibration read from"));
+        auto other = runCli({"quantize", gguf, "--rule", "body=q8_0", "--calib", stats});
+        QCOMPARE(other.exitCode, 1);
+        QVERIFY2(other.err.contains("the statistics were collected on other weights"), other.err.constData());
+    }
+
     void calibOptions_misuseIsAUsageError() {
         QS_REQUIRE_ASSET(model, kModel);
         QS_REQUIRE_ASSET(wiki, kWiki);
