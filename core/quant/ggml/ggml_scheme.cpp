@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The ggml family of the registry: one scheme per row of the type table (ggml_type_traits.h) that we quantize
-// to and that carries a scheme layout — today q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K iq4_nl f16 bf16,
+// to and that carries a scheme layout — today q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K iq4_nl iq4_xs f16 bf16,
 // named as ggml names them. Packed data is exactly ggml's row layout (rows of whole blocks, no padding), so a
 // GGUF writer can store QuantizedTensor::data as is. Rows must hold a whole number of blocks.
 #include <algorithm>
