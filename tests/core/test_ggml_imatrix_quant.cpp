@@ -3,6 +3,9 @@
 // against ggml's own bytes in tests/data/ggml-imatrix (ggml_quantize_chunk with an imatrix; see its README):
 // every case, importance vector and type byte for byte, and iq4_xs without importance (a plain scheme now)
 // through the registry's reference and optimised paths.
+// TBB before Qt: Qt's `emit` macro breaks TBB's headers.
+#include <tbb/task_arena.h>
+
 #include <QFile>
 #include <QTest>
 
@@ -10,7 +13,10 @@
 #include <vector>
 
 #include "common/assets.h"
+#include "core/calib/calibration.h"
 #include "core/quant/chunked_scheme.h"
+#include "core/quant/quant_map_resolve.h"
+#include "core/quant/quantize_parallel.h"
 #include "core/quant/ggml/ggml_quantize.h"
 #include "core/quant/ggml/ggml_type_traits.h"
 #include "core/quant/scheme.h"
@@ -155,6 +161,64 @@ private slots:
                 ++n;
             }
         QCOMPARE(n, 11);
+    }
+
+    // Every "<type>_im" scheme: the same blocks as <type> (bytes, storage type), refused by name without
+    // calibration, and with a calibration whose importance() is ggml's imatrix it writes ggml's bytes, serially
+    // and in parallel (gaussian_outliers case, "wide" importance).
+    void imSchemes_writeGgmlBytesFromCalibration_data() {
+        QTest::addColumn<QString>("type");
+        for (const ggml::TypeTraits& r : ggml::typeTraitsTable())
+            if (r.fromFloatWeighted) QTest::newRow(std::string(r.info().ggmlName).c_str()) << QString(r.info().ggmlName.data());
+    }
+    void imSchemes_writeGgmlBytesFromCalibration() {
+        QFETCH(QString, type);
+        const std::string name = type.toStdString() + "_im";
+        const auto s = findScheme(name);
+        QVERIFY2(s, name.c_str());
+        QCOMPARE(s->name(), name);
+        QCOMPARE(s->family(), std::string("ggml"));
+        QVERIFY(s->calibrationNeeds() == CalibrationNeeds::Importance);
+        QCOMPARE(ggml::findSchemeStorage(name), ggml::findTypeTraits(type.toStdString()));
+        const auto plain = findScheme(type.toStdString());
+        QCOMPARE(s->packedBytes(4, 512).total(), plain->packedBytes(4, 512).total());
+        QS_REQUIRE_ASSET(inputPath, "refvectors/ggml/gaussian_outliers.input.f32");
+        const std::vector<float> x = toFloats(readAll(inputPath));
+        const std::vector<float> qw = toFloats(readAll(dataDir() + "wide.imatrix.f32"));
+        QCOMPARE(qw.size(), size_t(512));
+
+        auto none = s->quantize(x, 4, 512, "blk.0.attn_q.weight");
+        QVERIFY(!none.ok());
+        QCOMPARE(QString::fromStdString(none.message()),
+                 QString::fromStdString(name + " on 'blk.0.attn_q.weight' needs calibration data (pass --calib FILE "
+                                               "or --imatrix FILE)"));
+
+        TensorCalibration c;  // importance() = float(sumSquares / tokens) = qw exactly
+        c.cols = 512;
+        c.tokens = 1;
+        for (float v : qw) c.sumSquares.push_back(double(v));
+        const QByteArray expected = readAll(dataDir() + "gaussian_outliers.wide." + type + ".q");
+        auto q = s->quantizeCalibrated(x, 4, 512, "blk.0.attn_q.weight", &c);
+        if (!q.ok()) QFAIL(q.message().c_str());
+        QCOMPARE(q->scheme, name);
+        QVERIFY2(firstDifference(expected, q->data).isEmpty(), qPrintable(firstDifference(expected, q->data)));
+        auto par = quantizeParallel(*s, x, 4, 512, "blk.0.attn_q.weight", nullptr, &c);
+        QVERIFY(par.ok() && par->data == q->data);
+
+        TensorCalibration bad = c;
+        bad.sumSquares[17] = -1.0;
+        auto refused = s->quantizeCalibrated(x, 4, 512, "blk.0.attn_q.weight", &bad);
+        QVERIFY(!refused.ok());
+        QVERIFY2(QString::fromStdString(refused.message()).contains("input column 17"), refused.message().c_str());
+    }
+
+    // No _im variant where ggml ignores the importance; the K-quant fallbacks keep it where they can.
+    void imNames_refusedWhereGgmlIgnoresImportance() {
+        QVERIFY(!parseScheme("q8_0_im").ok());
+        QVERIFY(QString::fromStdString(parseScheme("q8_0_im").message()).contains("ignores an importance matrix"));
+        QCOMPARE(fallbackChain("q4_K_im", 64), (std::vector<std::string>{"q5_0_im", "f16"}));
+        QCOMPARE(fallbackChain("q6_K_im", 64), (std::vector<std::string>{"q8_0", "f16"}));
+        QCOMPARE(fallbackChain("q3_K_im", 64), (std::vector<std::string>{"iq4_nl_im", "q4_0_im", "f16"}));
     }
 };
 

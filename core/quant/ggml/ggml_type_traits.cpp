@@ -145,4 +145,12 @@ const TypeTraits* findTypeTraits(std::string_view ggmlName) {
     return nullptr;
 }
 
+const TypeTraits* findSchemeStorage(std::string_view schemeName) {
+    if (const TypeTraits* r = findTypeTraits(schemeName)) return r;
+    constexpr std::string_view kIm = "_im";
+    if (!schemeName.ends_with(kIm)) return nullptr;
+    const TypeTraits* r = findTypeTraits(schemeName.substr(0, schemeName.size() - kIm.size()));
+    return r && r->fromFloatWeighted ? r : nullptr;
+}
+
 }  // namespace qs::ggml

@@ -73,5 +73,9 @@ const TypeTraits& typeTraits(DType t);
 std::span<const TypeTraits> typeTraitsTable();
 // The row whose ggml name (DTypeInfo::ggmlName, e.g. "q4_K") is `ggmlName` exactly, or nullptr.
 const TypeTraits* findTypeTraits(std::string_view ggmlName);
+// The row whose blocks the ggml scheme `schemeName` (canonical registry name) writes: "q4_K" and its
+// importance-weighted variant "q4_K_im" both write q4_K blocks (GGUF type id, kernels, footprint). nullptr
+// when the name is neither a row's ggml name nor one with "_im" on a row with fromFloatWeighted.
+const TypeTraits* findSchemeStorage(std::string_view schemeName);
 
 }  // namespace qs::ggml
