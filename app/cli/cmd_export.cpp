@@ -57,12 +57,14 @@ constexpr const char* kUsage =
     "  --gptqmodel-config FILE the map as a GPTQModel QuantizeConfig with a `dynamic` rule set (JSON)\n"
     "  --torchao-config FILE   the map as a torchao FqnToConfig-style JSON (module FQN or regex -> config)\n"
     "  --json            one JSON object describing what was written\n"
-    "  --threads N       worker threads, 1..1024 (default or 0: all cores)\n";
+    "  --threads N       worker threads, 1..1024 (default or 0: all cores)\n"
+    "  --imatrix FILE    llama.cpp importance matrix (imatrix.dat or imatrix GGUF) for the _im schemes\n";
 
 struct Loaded {
     std::unique_ptr<qs::Checkpoint> ckpt;
     qs::ModelInfo info;
     qs::ResolvedMap resolved;
+    std::shared_ptr<const qs::CalibrationSet> calibration;  // --imatrix
 };
 
 // The map from --map and --rule, the model, and the map resolved on it; prints the error and returns its exit
@@ -77,7 +79,7 @@ int loadAndResolve(Args& args, Loaded& out) {
     auto resolved = qs::resolveMap(map, out.ckpt->tensors, out.info);
     if (!resolved) return fail("export", resolved.message());
     out.resolved = std::move(*resolved);
-    return kExitOk;
+    return parseImatrixOption("export", args, *out.ckpt, out.info, out.calibration);
 }
 
 // Every requested config is computed before any is written, so a refusal leaves no file behind.
@@ -105,6 +107,7 @@ int writeGgufFile(Args& args, const Loaded& m, int threads, const std::string& o
     const bool showProgress = !args.flag("json") && isatty(STDERR_FILENO);
     qs::GgufExportOptions o;
     o.fallback = args.value("fallback").value_or("");
+    o.calibration = m.calibration.get();
     o.progress = [showProgress](double fraction, std::string_view stage) {
         if (showProgress)
             std::fprintf(stderr, "\r%5.1f%% %-60.60s", 100.0 * fraction, std::string(stage).c_str());
@@ -167,7 +170,7 @@ int writeSessionFile(Args& args, const Loaded& m, int threads, int bins, const s
 }  // namespace
 
 int runExport(int argc, char** argv, int first) {
-    Args args({"map", "rule", "gguf", "fallback", "h5", "bins", "hqq-config", "gptqmodel-config",
+    Args args({"imatrix", "map", "rule", "gguf", "fallback", "h5", "bins", "hqq-config", "gptqmodel-config",
                "torchao-config", "threads"},
               {"json", "help", "h5-tensors"});
     if (!args.parse(argc, argv, first)) return fail("export", args.error(), kExitUsage);

@@ -30,6 +30,7 @@ void onInterrupt(int) { g_interrupted = 1; }
 constexpr const char* kUsage =
     "usage: quantscope-cli quantize MODEL [--map MAP.json] [--rule ROLE=SCHEME ...] [--json]\n"
     "                                     [--export-tensor-types FILE] [--save-map FILE] [--threads N]\n"
+    "                                     [--imatrix FILE]\n"
     "Quantizes every tensor the map selects and reports, per tensor, the scheme, the bytes and the error\n"
     "(RMSE, SQNR), then per-role totals. Nothing is written to the model.\n"
     "  --map FILE       quantization map JSON: {\"version\":1,\"rules\":[{\"role\":\"body\",\"layers\":\"0-3\",\n"
@@ -40,15 +41,16 @@ constexpr const char* kUsage =
     "  --json           one JSON object (tensors[], roles{}, footprint{before, after}) instead of the table\n"
     "  --export-tensor-types FILE  write a llama.cpp --tensor-type-file for the resolved map (ggml types only)\n"
     "  --save-map FILE  write the resolved map (rules + the scheme each tensor got) as JSON\n"
-    "  --threads N      worker threads, 1..1024 (default or 0: all cores); results do not depend on it\n";
+    "  --threads N      worker threads, 1..1024 (default or 0: all cores); results do not depend on it\n"
+    "%s";
 
 }  // namespace
 
 int runQuantize(int argc, char** argv, int first) {
-    Args args({"map", "rule", "export-tensor-types", "save-map", "threads"}, {"json", "help"});
+    Args args({"map", "rule", "export-tensor-types", "save-map", "threads", "imatrix"}, {"json", "help"});
     if (!args.parse(argc, argv, first)) return fail("quantize", args.error(), kExitUsage);
     if (args.flag("help")) {
-        std::fputs(kUsage, stdout);
+        std::printf(kUsage, kImatrixHelp);
         return kExitOk;
     }
     if (args.positional().size() != 1) return fail("quantize", "expects exactly one MODEL path (see --help)", kExitUsage);
@@ -66,6 +68,8 @@ int runQuantize(int argc, char** argv, int first) {
     const qs::ModelInfo info = qs::analyzeModel(c);
     auto resolved = qs::resolveMap(map, c.tensors, info);
     if (!resolved) return fail("quantize", resolved.message());
+    std::shared_ptr<const qs::CalibrationSet> calibration;
+    if (int rc = parseImatrixOption("quantize", args, c, info, calibration); rc != kExitOk) return rc;
 
     if (auto path = args.value("export-tensor-types")) {
         auto text = qs::llamaCppTensorTypes(*resolved, c.tensors, info, c.format == qs::FileFormat::Gguf);
@@ -80,6 +84,7 @@ int runQuantize(int argc, char** argv, int first) {
     std::signal(SIGINT, onInterrupt);
     const bool showProgress = !args.flag("json") && isatty(STDERR_FILENO);
     qs::ApplyOptions options;
+    options.calibration = calibration.get();
     options.progress = [showProgress](double fraction, std::string_view stage) {
         if (showProgress) std::fprintf(stderr, "\r%5.1f%% %-60.60s", 100.0 * fraction, std::string(stage).c_str());
         return g_interrupted == 0;
