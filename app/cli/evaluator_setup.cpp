@@ -21,7 +21,7 @@ void onInterrupt(int) {
 
 std::set<std::string> evaluatorValueOptions(std::set<std::string> more) {
     more.insert({"map", "rule", "measure", "text", "ctx", "windows", "protocol", "separator", "dequant", "tokenizer",
-                 "threads"});
+                 "threads", "imatrix"});
     return more;
 }
 
@@ -131,6 +131,9 @@ int openEvaluator(const std::string& command, Args& args, EvaluatorSetup& out, b
     out.arena = std::make_unique<tbb::task_arena>(out.threads);
     eo.arena = out.arena.get();
     if (int rc = openModelForMeasure(command, args, args.positional()[0], eo.measure, out.arena.get(), out.model);
+        rc != kExitOk)
+        return rc;
+    if (int rc = parseImatrixOption(command, args, *out.model.checkpoint, out.model.info, eo.calibration);
         rc != kExitOk)
         return rc;
     auto ev =

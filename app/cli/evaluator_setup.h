@@ -32,7 +32,8 @@ inline constexpr const char* kEvaluatorOptionsHelp =
     "  --separator S         documents protocol: the document separator (default <|endoftext|>)\n"
     "  --dequant native|once|rows  how quantized tensors run (default native kernels, as ppl)\n"
     "  --tokenizer PATH      use this tokenizer instead of the one found with the model\n"
-    "  --threads N           worker threads, 1..1024 (default or 0: all cores)\n";
+    "  --threads N           worker threads, 1..1024 (default or 0: all cores)\n"
+    "  --imatrix FILE        llama.cpp importance matrix (imatrix.dat or imatrix GGUF) for the _im schemes\n";
 
 std::set<std::string> evaluatorValueOptions(std::set<std::string> more);
 

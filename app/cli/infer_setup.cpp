@@ -14,7 +14,7 @@
 namespace qscli {
 
 std::set<std::string> inferenceValueOptions(std::set<std::string> more) {
-    more.insert({"tokenizer", "threads", "map", "rule", "dequant"});
+    more.insert({"tokenizer", "threads", "map", "rule", "dequant", "imatrix"});
     return more;
 }
 
@@ -43,6 +43,8 @@ int openInference(const std::string& command, Args& args, int maxContext, Infere
     qs::QuantMap map;
     if (int rc = parseMapOptions(command, args, map, kExitUsage); rc != kExitOk) return rc;
     const bool quantize = args.has("map") || args.has("rule");
+    if (args.has("imatrix") && !quantize)
+        return fail(command, "--imatrix is used with --map/--rule (the _im schemes)", kExitUsage);
     const std::string dequant = args.value("dequant").value_or("native");
     if (dequant != "once" && dequant != "rows" && dequant != "native")
         return fail(command, "--dequant must be native, once or rows", kExitUsage);
@@ -64,7 +66,11 @@ int openInference(const std::string& command, Args& args, int maxContext, Infere
     out.weights = out.model.weights;
     if (!quantize) return kExitOk;
 
-    auto q = qs::quantizeForInference(*out.model.checkpoint, out.model.info, map, out.arena.get());
+    std::shared_ptr<const qs::CalibrationSet> calibration;
+    if (int rc = parseImatrixOption(command, args, *out.model.checkpoint, out.model.info, calibration); rc != kExitOk)
+        return rc;
+    auto q = qs::quantizeForInference(*out.model.checkpoint, out.model.info, map, out.arena.get(), {},
+                                      calibration.get());
     if (!q) return fail(command, q.message());
     for (const auto& w : q->warnings) warn(w);
     auto plan = qs::planWeightMemory(*out.model.checkpoint, out.model.info, &q->tensors, options.weights);

@@ -25,7 +25,8 @@ inline constexpr const char* kInferenceOptionsHelp =
     "                        once to float (the scheme's exact numerics, float memory), or dequantized per\n"
     "                        block of rows at every use (packed memory, exact numerics, slow)\n"
     "  --tokenizer PATH      use this tokenizer instead of the one found with the model\n"
-    "  --threads N           worker threads, 1..1024 (default or 0: all cores)\n";
+    "  --threads N           worker threads, 1..1024 (default or 0: all cores)\n"
+    "  --imatrix FILE        llama.cpp importance matrix (imatrix.dat or imatrix GGUF) for the _im schemes\n";
 
 // The sampling options of generate and chat: --temperature, --seed (default: from the clock), --top-k, --top-p,
 // --repeat-penalty, with the command's defaults for temperature and top-p. On a bad value prints the message and
