@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "core/calib/imatrix_file.h"
+#include "core/export/session_h5.h"
 
 namespace qscli {
 
@@ -104,7 +105,7 @@ int fail(const std::string& command, const std::string& message, int code) {
 
 int parseMapOptions(const std::string& command, Args& args, qs::QuantMap& map, int badRuleExit) {
     if (auto path = args.value("map")) {
-        auto m = qs::loadQuantMap(*path);
+        auto m = qs::loadMapOrSession(*path);  // a map JSON, or the map of an `export --h5` session
         if (!m) return fail(command, m.message());
         map = std::move(*m);
     }
