@@ -8,6 +8,7 @@
 #include <thread>
 #include <cstdlib>
 
+#include "core/calib/imatrix_file.h"
 #include "core/export/session_h5.h"
 
 namespace qscli {
@@ -113,6 +114,19 @@ int parseMapOptions(const std::string& command, Args& args, qs::QuantMap& map, i
         if (!r) return fail(command, r.message(), badRuleExit);
         map.rules.push_back(std::move(*r));
     }
+    return kExitOk;
+}
+
+int parseImatrixOption(const std::string& command, Args& args, const qs::Checkpoint& ckpt, const qs::ModelInfo& info,
+                       std::shared_ptr<const qs::CalibrationSet>& out) {
+    auto path = args.value("imatrix");
+    if (!path) return kExitOk;
+    auto file = qs::readImatrix(*path);
+    if (!file) return fail(command, file.message());
+    for (const std::string& w : file->warnings) std::fprintf(stderr, "warning: %s: %s\n", path->c_str(), w.c_str());
+    auto set = qs::imatrixToCalibration(*file, ckpt, info, *path);
+    if (!set) return fail(command, set.message());
+    out = std::make_shared<const qs::CalibrationSet>(std::move(*set));
     return kExitOk;
 }
 

@@ -4,6 +4,7 @@
 // silently changes what a command does.
 #pragma once
 
+#include "core/calib/calibration.h"
 #include "core/quant/quant_map.h"
 
 #include <map>
@@ -54,5 +55,13 @@ int parseThreads(const std::string& command, Args& args, int& threads);
 // --map FILE, then each --rule ROLE=SCHEME appended: the quantization map every map-taking command reads. A map
 // file that cannot be loaded exits kExitFailure; a bad rule exits `badRuleExit` (the commands differ, kept).
 int parseMapOptions(const std::string& command, Args& args, qs::QuantMap& map, int badRuleExit);
+
+// --imatrix FILE: a llama.cpp importance matrix (legacy binary or GGUF, core/calib/imatrix_file.h) as the
+// calibration of `ckpt`'s tensors for the importance-weighted schemes (<type>_im). Without the option `out`
+// stays null. A file that cannot be read or does not fit the model exits kExitFailure (message printed).
+inline constexpr const char* kImatrixHelp =
+    "  --imatrix FILE   llama.cpp importance matrix (imatrix.dat or imatrix GGUF) for the _im schemes\n";
+int parseImatrixOption(const std::string& command, Args& args, const qs::Checkpoint& ckpt, const qs::ModelInfo& info,
+                       std::shared_ptr<const qs::CalibrationSet>& out);
 
 }  // namespace qscli

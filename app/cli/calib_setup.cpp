@@ -17,12 +17,15 @@
 namespace qscli {
 
 std::set<std::string> withCalibOptions(std::set<std::string> more) {
-    more.insert({"calib", "calib-tokens", "calib-ctx"});
+    more.insert({"calib", "calib-tokens", "calib-ctx", "imatrix"});
     return more;
 }
 
 int parseCalibOptions(const std::string& command, Args& args, CalibOptions& out) {
     out.file = args.value("calib").value_or("");
+    if (out.given() && args.has("imatrix"))
+        return fail(command, "give either --calib (statistics collected by QuantScope) or --imatrix (a llama.cpp file), not both",
+                    kExitUsage);
     if (!out.given() && (args.has("calib-tokens") || args.has("calib-ctx")))
         return fail(command, "--calib-tokens and --calib-ctx need --calib FILE", kExitUsage);
     auto tokens = args.integer("calib-tokens", out.settings.tokens);

@@ -26,7 +26,9 @@ namespace qscli {
     "                        awq, llmint8): run through the model, WikiText-2 style raw text; or a STATS.h5\n"  \
     "                        written by `calibrate --out` / `export --h5` for the same weights\n"               \
     "  --calib-tokens N      tokens of it to run, in whole sequences (default 16384; 0: the whole text)\n"     \
-    "  --calib-ctx N         tokens per sequence, each starting with BOS (default 512, at most the context)\n"
+    "  --calib-ctx N         tokens per sequence, each starting with BOS (default 512, at most the context)\n"   \
+    "  --imatrix FILE        llama.cpp importance matrix (imatrix.dat or imatrix GGUF) for the _im schemes,\n"  \
+    "                        instead of --calib\n"
 inline constexpr const char* kCalibOptionsHelp = QS_CALIB_OPTIONS_HELP;
 
 // quantize and calibrate also take this flag (GPTQ's sequential mode, collect.h).
@@ -42,10 +44,10 @@ struct CalibOptions {
     bool given() const { return !file.empty(); }
 };
 
-// `more` plus calib, calib-tokens, calib-ctx.
+// `more` plus calib, calib-tokens, calib-ctx and imatrix (read by parseImatrixOption, args.h).
 std::set<std::string> withCalibOptions(std::set<std::string> more);
 
-// Reads the options; --calib-tokens/--calib-ctx without --calib, or out of range (tokens >= 0, ctx 2..1048576),
+// Reads the options; --calib with --imatrix, --calib-tokens/--calib-ctx without --calib, or out of range (tokens >= 0, ctx 2..1048576),
 // print the message and return kExitUsage; otherwise kExitOk.
 int parseCalibOptions(const std::string& command, Args& args, CalibOptions& out);
 

@@ -106,7 +106,7 @@ int loadAndResolve(Args& args, int threads, Loaded& out) {
     auto resolved = qs::resolveMap(map, out.ckpt->tensors, out.info);
     if (!resolved) return fail("export", resolved.message());
     out.resolved = std::move(*resolved);
-    return kExitOk;
+    return parseImatrixOption("export", args, *out.ckpt, out.info, out.calibration);
 }
 
 // One stderr line per tensor an output writes with another scheme than the map asked for (also with --json,

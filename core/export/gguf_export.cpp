@@ -12,15 +12,18 @@
 #include "core/model/tensor_naming.h"
 #include "core/quant/apply_map.h"
 #include "core/quant/quant_map_export.h"
+#include "core/quant/ggml/ggml_type_traits.h"
 #include "core/quant/scheme.h"
 
 namespace qs {
 
 namespace {
 
+// The ggml type a scheme's bytes are stored as: its own name, or the plain type of an importance-weighted
+// "<type>_im" (same blocks; llama.cpp runs them as <type>).
 std::optional<DType> dtypeOfGgmlScheme(std::string_view scheme) {
-    for (int t = 0; t < int(DType::Count); ++t)
-        if (dtypeInfo(DType(t)).ggmlName == scheme && dtypeInfo(DType(t)).ggmlId >= 0) return DType(t);
+    const ggml::TypeTraits* row = ggml::findSchemeStorage(scheme);
+    if (row && row->info().ggmlId >= 0) return row->type;
     return std::nullopt;
 }
 

@@ -11,6 +11,7 @@
 
 #include "core/infer/float_gemm.h"
 #include "core/io/checkpoint.h"
+#include "core/quant/ggml/ggml_type_traits.h"
 #include "core/util/check.h"
 
 namespace qs {
@@ -274,11 +275,15 @@ std::string RtnLinearWeights::describe() const {
 
 std::shared_ptr<const LinearWeights> packedWeights(std::shared_ptr<const QuantizedTensor> tensor,
                                                    std::shared_ptr<const Scheme> scheme) {
+    // An importance-weighted ggml scheme ("q4_K_im") stores its plain type's blocks.
+    std::string_view stored = tensor->scheme;
+    if (const ggml::TypeTraits* row = ggml::findSchemeStorage(stored); row && stored.ends_with("_im"))
+        stored = row->info().ggmlName;
     for (int t = 0; t < int(DType::Count); ++t) {
         const DType d = DType(t);
         const std::string_view name = dtypeName(d);
-        const bool same = name.size() == tensor->scheme.size() &&
-                          std::equal(name.begin(), name.end(), tensor->scheme.begin(), [](char a, char b) {
+        const bool same = name.size() == stored.size() &&
+                          std::equal(name.begin(), name.end(), stored.begin(), [](char a, char b) {
                               return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
                           });
         if (!same) continue;

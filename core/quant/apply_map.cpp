@@ -56,7 +56,7 @@ struct BatchItem {
 int64_t clipBlockOf(const Scheme& scheme) {
     const std::string name = scheme.name();
     if (scheme.family() == "ggml") {
-        const ggml::TypeTraits* row = ggml::findTypeTraits(name);
+        const ggml::TypeTraits* row = ggml::findSchemeStorage(name);
         QS_CHECK(row && row->isScheme(), "ggml scheme " + name + " has no scheme row in the type table");
         return row->scheme.scaleBlockElems;
     }

@@ -146,9 +146,9 @@ namespace {
 class RowJob final : public QuantJob {
 public:
     RowJob(const RowScheme& scheme, std::span<const float> src, int64_t rows, int64_t cols, std::string_view name,
-           QuantPath path)
+           QuantPath path, std::vector<float> weights = {})
         : m_scheme(scheme), m_src(src), m_cols(cols), m_name(name), m_path(path),
-          m_rowBytes(scheme.rowBreakdown(cols).total()) {
+          m_rowBytes(scheme.rowBreakdown(cols).total()), m_weights(std::move(weights)) {
         m_out.scheme = scheme.name();
         m_out.rows = rows;
         m_out.cols = cols;
@@ -163,7 +163,9 @@ public:
                 m_failure.report(r * m_cols + bad, nonFiniteMessage(m_scheme, m_name, r * m_cols + bad, x[bad], m_cols));
                 return;
             }
-            std::string why = m_scheme.quantizeRow(x, m_cols, m_out.data.data() + uint64_t(r) * m_rowBytes, m_path);
+            std::byte* out = m_out.data.data() + uint64_t(r) * m_rowBytes;
+            std::string why = m_weights.empty() ? m_scheme.quantizeRow(x, m_cols, out, m_path)
+                                                : m_scheme.quantizeRowWeighted(x, m_cols, out, m_weights.data());
             if (!why.empty()) {
                 m_failure.report(r * m_cols, "tensor '" + m_name + "', row " + std::to_string(r) + ": " + why);
                 return;
@@ -183,10 +185,26 @@ private:
     std::string m_name;
     QuantPath m_path;
     uint64_t m_rowBytes;
+    std::vector<float> m_weights;  // [cols] or empty: the plain path
     QuantizedTensor m_out;
     JobFailure m_failure;
 };
 }  // namespace
+
+std::string RowScheme::quantizeRowWeighted(const float*, int64_t, std::byte*, const float*) const {
+    QS_CHECK(false, name() + ": started a weighted job without a weighted row quantizer");
+    return {};
+}
+
+Result<std::unique_ptr<QuantJob>> RowScheme::startWeighted(std::span<const float> src, int64_t rows, int64_t cols,
+                                                           std::string_view tensorName,
+                                                           std::vector<float> weights) const {
+    if (Status s = validateQuantShape(*this, src, rows, cols, tensorName); !s.ok()) return s.error();
+    QS_CHECK(int64_t(weights.size()) == cols, name() + ": weights for " + std::to_string(weights.size()) +
+                                                  " columns, the tensor has " + std::to_string(cols));
+    return std::unique_ptr<QuantJob>(
+        std::make_unique<RowJob>(*this, src, rows, cols, tensorName, QuantPath::Reference, std::move(weights)));
+}
 
 Result<std::unique_ptr<QuantJob>> RowScheme::start(std::span<const float> src, int64_t rows, int64_t cols,
                                                    std::string_view tensorName, QuantPath path) const {

@@ -13,6 +13,7 @@
 #include <string>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "core/quant/scheme.h"
 
@@ -104,10 +105,19 @@ public:
     virtual std::string quantizeRow(const float* x, int64_t cols, std::byte* out, QuantPath path) const = 0;
     virtual void dequantizeRow(const std::byte* in, int64_t cols, float* out) const = 0;
 
+    // A row quantized with per-column weights weights[cols] (the importance-weighted ggml schemes). Called
+    // only by jobs made by startWeighted; the default is a bug (a scheme that starts such jobs overrides it).
+    virtual std::string quantizeRowWeighted(const float* x, int64_t cols, std::byte* out, const float* weights) const;
+
     ByteBreakdown packedBytes(int64_t rows, int64_t cols) const override;
     Result<std::unique_ptr<QuantJob>> start(std::span<const float> src, int64_t rows, int64_t cols,
                                             std::string_view tensorName, QuantPath path) const override;
     void dequantizeRows(const QuantizedTensor& q, int64_t firstRow, int64_t nRows, float* dst) const override;
+
+protected:
+    // start() whose rows run quantizeRowWeighted with `weights` ([cols], kept by the job).
+    Result<std::unique_ptr<QuantJob>> startWeighted(std::span<const float> src, int64_t rows, int64_t cols,
+                                                    std::string_view tensorName, std::vector<float> weights) const;
 };
 
 }  // namespace qs

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "core/model/tensor_naming.h"
+#include "core/quant/ggml/ggml_type_traits.h"
 #include "core/quant/scheme.h"
 
 namespace qs {
@@ -156,7 +157,14 @@ std::vector<std::string> fallbackChain(std::string_view scheme, int64_t cols) {
         {"tq2_0", {"q4_0"}},
     };
     std::vector<std::string> chain;
-    if (auto it = kGgml.find(scheme); it != kGgml.end()) {
+    if (scheme.ends_with("_im") && kGgml.count(scheme.substr(0, scheme.size() - 3))) {
+        // An importance-weighted K-quant falls back as its plain type does, keeping the importance where the
+        // fallback type takes one (llama-quantize passes the imatrix to the fallback type too).
+        for (const std::string& c : kGgml.find(scheme.substr(0, scheme.size() - 3))->second) {
+            const std::string weighted = c + "_im";
+            chain.push_back(ggml::findSchemeStorage(weighted) ? weighted : c);
+        }
+    } else if (auto it = kGgml.find(scheme); it != kGgml.end()) {
         chain = it->second;
     } else if (size_t g = scheme.rfind("_g"); g != std::string_view::npos) {
         // <prefix>_g<G><suffix>: smaller groups that divide the row, largest first.

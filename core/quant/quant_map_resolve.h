@@ -14,6 +14,7 @@
 // block). The tensor alone then falls back along this chain, the first scheme the registry has that accepts
 // the shape winning:
 //   ggml k-quants (256-element super-blocks), as llama.cpp's llama_tensor_get_type substitutes them:
+//     <type>_im falls back as <type>, to the _im variant of each fallback type that has one (q4_K_im -> q5_0_im);
 //     q4_K -> q5_0, q5_K -> q5_1, q6_K -> q8_0, q2_K/q3_K/iq2_*/iq3_*/iq1_*/iq4_xs -> iq4_nl -> q4_0,
 //     tq1_0/tq2_0 -> q4_0; then f16 (llama.cpp: "f16" when the row is not a multiple of 32 either).
 //   other ggml types (32-element blocks: q4_0, q8_0, ...) -> f16. (llama.cpp refuses the whole model;

@@ -58,7 +58,9 @@ class TestInferSchemes : public QObject {
 private slots:
     void everyScheme_runsWithItsExactDequantizedValues_data() {
         QTest::addColumn<QString>("scheme");
-        for (const auto& s : listSchemes()) QTest::newRow(s->name().c_str()) << QString::fromStdString(s->name());
+        // The calibrated schemes need calibration data to quantize (their bytes run as their storage type's).
+        for (const auto& s : listSchemes())
+            if (isNone(s->calibrationNeeds())) QTest::newRow(s->name().c_str()) << QString::fromStdString(s->name());
     }
     void everyScheme_runsWithItsExactDequantizedValues() {
         QFETCH(QString, scheme);

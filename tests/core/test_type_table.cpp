@@ -210,12 +210,17 @@ private slots:
                 QCOMPARE(r.isScheme(), r.fromFloatRef != nullptr && r.hasVecDotType());
                 if (r.isScheme() && (r.info().blockElems > 1) == blocks) fromTable.emplace_back(r.info().ggmlName);
             }
+        // Then the importance-weighted variants of the rows with a weighted quantizer, in the same order.
+        for (bool blocks : {true, false})
+            for (const TypeTraits& r : ggml::typeTraitsTable())
+                if (r.isScheme() && r.fromFloatWeighted && (r.info().blockElems > 1) == blocks)
+                    fromTable.push_back(std::string(r.info().ggmlName) + "_im");
         std::vector<std::string> listed;
         for (const auto& s : listSchemes())
             if (s->family() == "ggml") listed.push_back(s->name());
         QCOMPARE(listed, fromTable);
         for (const std::string& name : listed) {
-            const TypeTraits& r = *ggml::findTypeTraits(name);
+            const TypeTraits& r = *ggml::findSchemeStorage(name);
             const auto scheme = findScheme(name);
             const int64_t be = r.info().blockElems;
             QVERIFY(!scheme->accepts(1, be + 1) || be == 1);

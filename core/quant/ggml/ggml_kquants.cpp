@@ -15,12 +15,8 @@
 
 namespace qs::ggml::detail {
 
-namespace {
-constexpr float kGroupMaxEps = 1e-15f;  // ggml's GROUP_MAX_EPS: below this a group counts as all zero
-
-// Symmetric scale search around nmax/max with weights x^2 (ggml make_qx_quants, rmse_type 1, no imatrix).
-// Returns the scale; L receives codes offset by nmax (0 .. 2*nmax-1).
-float makeQxQuants(int n, int nmax, const float* x, int8_t* L) {
+// ggml make_qx_quants with rmse_type 1: symmetric scale search around nmax/max, weights qw or (null) x^2.
+float makeQxQuants(int n, int nmax, const float* x, int8_t* L, const float* qw) {
     float max = 0, amax = 0;
     for (int i = 0; i < n; ++i) {
         const float ax = std::fabs(x[i]);
@@ -39,7 +35,7 @@ float makeQxQuants(int n, int nmax, const float* x, int8_t* L) {
         int l = nearestInt(iscale * x[i]);
         l = std::max(-nmax, std::min(nmax - 1, l));
         L[i] = int8_t(l + nmax);
-        const float w = x[i] * x[i];
+        const float w = qw ? qw[i] : x[i] * x[i];
         sumlx += w * x[i] * float(l);
         suml2 += w * float(l) * float(l);
     }
@@ -52,7 +48,7 @@ float makeQxQuants(int n, int nmax, const float* x, int8_t* L) {
         for (int i = 0; i < n; ++i) {
             int l = nearestInt(iscale * x[i]);
             l = std::max(-nmax, std::min(nmax - 1, l));
-            const float w = x[i] * x[i];
+            const float w = qw ? qw[i] : x[i] * x[i];
             sumlx += w * x[i] * float(l);
             suml2 += w * float(l) * float(l);
         }
@@ -68,6 +64,7 @@ float makeQxQuants(int n, int nmax, const float* x, int8_t* L) {
     return scale;
 }
 
+namespace {
 // ggml make_q3_quants with do_rmse: coordinate descent on the codes, weights x^2. L gets codes + nmax.
 float makeQ3Quants(int n, int nmax, const float* x, int8_t* L) {
     float max = 0, amax = 0;
@@ -254,6 +251,29 @@ void packQ4_KCodes(const uint8_t* L, uint8_t* qs) {
     }
 }
 
+void packQ5_KCodes(const uint8_t* L, uint8_t* ql, uint8_t* qh) {
+    std::memset(qh, 0, kQKK / 8);
+    uint8_t m1 = 1, m2 = 2;
+    for (int nn = 0; nn < kQKK; nn += 64) {
+        for (int j = 0; j < 32; ++j) {
+            int l1 = L[nn + j];
+            if (l1 > 15) {
+                l1 -= 16;
+                qh[j] |= m1;
+            }
+            int l2 = L[nn + j + 32];
+            if (l2 > 15) {
+                l2 -= 16;
+                qh[j] |= m2;
+            }
+            ql[j] = uint8_t(l1 | (l2 << 4));
+        }
+        m1 = uint8_t(m1 << 2);
+        m2 = uint8_t(m2 << 2);
+        ql += 32;
+    }
+}
+
 void quantizeQ2_KRef(const float* x, void* vy, int64_t n) {
     auto* y = static_cast<BlockQ2_K*>(vy);
     uint8_t L[kQKK], Laux[16];
@@ -388,39 +408,22 @@ void quantizeQ5_KRef(const float* x, void* vy, int64_t n) {
         y[i].d = h.d;
         y[i].dmin = h.dmin;
         std::memcpy(y[i].scales, h.scales, 12);
-        uint8_t* qh = y[i].qh;
-        uint8_t* ql = y[i].qs;
-        std::memset(qh, 0, kQKK / 8);
-        uint8_t m1 = 1, m2 = 2;
-        for (int nn = 0; nn < kQKK; nn += 64) {
-            for (int j = 0; j < 32; ++j) {
-                int l1 = L[nn + j];
-                if (l1 > 15) {
-                    l1 -= 16;
-                    qh[j] |= m1;
-                }
-                int l2 = L[nn + j + 32];
-                if (l2 > 15) {
-                    l2 -= 16;
-                    qh[j] |= m2;
-                }
-                ql[j] = uint8_t(l1 | (l2 << 4));
-            }
-            m1 = uint8_t(m1 << 2);
-            m2 = uint8_t(m2 << 2);
-            ql += 32;
-        }
+        packQ5_KCodes(L, y[i].qs, y[i].qh);
     }
 }
 
-void quantizeQ6_KRef(const float* x, void* vy, int64_t n) {
+void quantizeQ6_KRef(const float* x, void* vy, int64_t n) { quantizeQ6_KImpl(x, vy, n, nullptr); }
+
+void quantizeQ6_KImpl(const float* x, void* vy, int64_t n, const float* qw) {
     auto* y = static_cast<BlockQ6_K*>(vy);
     int8_t L[kQKK];
     float scales[kQKK / 16];
     for (int64_t i = 0; i < n / kQKK; ++i, x += kQKK) {
         float maxScale = 0, maxAbsScale = 0;
         for (int ib = 0; ib < kQKK / 16; ++ib) {
-            const float scale = makeQxQuants(16, 32, x + 16 * ib, L + 16 * ib);
+            // quantize_row_q6_K_impl passes the importance as the weights unchanged (no sigma2 term).
+            const float* w = qw ? qw + kQKK * i + 16 * ib : nullptr;
+            const float scale = makeQxQuants(16, 32, x + 16 * ib, L + 16 * ib, w);
             scales[ib] = scale;
             const float absScale = std::fabs(scale);
             if (absScale > maxAbsScale) {

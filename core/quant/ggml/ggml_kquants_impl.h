@@ -13,6 +13,20 @@ struct BlockQ4_KHeader {
     uint8_t scales[12] = {};
 };
 
+// ggml make_qx_quants with rmse_type 1: symmetric scale search; weights qw[n], or x^2 when qw is null.
+// L receives codes offset by nmax (0 .. 2*nmax-1). Returns the scale.
+float makeQxQuants(int n, int nmax, const float* x, int8_t* L, const float* qw);
+// ggml make_qkx3_quants with weights (never null here): asymmetric (scale, min) grid search minimising the
+// weighted squared error; *theMin receives -min (>= 0).
+float makeQkx3Quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* theMin,
+                     uint8_t* Laux, float rmin, float rdelta, int nstep);
+// ggml make_qp_quants: quantizes n non-negative values (the sub-block scales or mins) to 0..nmax against one
+// scale, weighted by quant_weights; coordinate descent on the codes. Returns that scale.
+float makeQpQuants(int n, int nmax, const float* x, uint8_t* L, const float* quantWeights);
+// q6_K of n values (whole super-blocks) with sub-block weights qw (per value, ggml passes the importance
+// unchanged) or, for null, x^2: quantize_row_q6_K_impl / quantize_row_q6_K_ref.
+void quantizeQ6_KImpl(const float* x, void* y, int64_t n, const float* qw);
+
 // ggml make_qkx2_quants: asymmetric (scale, min) search for one group; *theMin receives -min (>= 0).
 float makeQkx2Quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* theMin,
                      uint8_t* Laux, float rmin, float rdelta, int nstep, bool useMad);
@@ -22,5 +36,7 @@ void packQ4_KScales(const float* scales, const float* mins, float maxScale, floa
 void requantizeK4(const float* x, const BlockQ4_KHeader& h, int nmax, uint8_t* L);
 // q4_K nibble packing: per 64 values, byte l = L[l] | L[l+32] << 4.
 void packQ4_KCodes(const uint8_t* L, uint8_t* qs);
+// q5_K: low nibbles as q4_K into ql, the fifth bit of value 64*i + l into bit 2i of qh[l] (+32: bit 2i+1).
+void packQ5_KCodes(const uint8_t* L, uint8_t* ql, uint8_t* qh);
 
 }  // namespace qs::ggml::detail

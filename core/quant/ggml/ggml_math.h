@@ -10,6 +10,9 @@
 
 namespace qs::ggml::detail {
 
+// ggml's GROUP_MAX_EPS (ggml-quants.c): a group whose |value| max is below it counts as all zero.
+inline constexpr float kGroupMaxEps = 1e-15f;
+
 // ggml's nearest_int: adds 1.5 * 2^23 so the FPU's round-to-nearest-even lands the integer in the mantissa.
 // Rounds ties to even (unlike roundf). Valid for |f| <= 2^22 - 1, which every caller guarantees.
 inline int nearestInt(float f) {

@@ -44,6 +44,15 @@ bool quantize(DType t, const float* x, void* dst, int64_t n) {
     return quantizeRef(t, x, dst, n);
 }
 
+bool hasWeightedQuantizer(DType t) { return typeTraits(t).fromFloatWeighted != nullptr; }
+
+bool quantizeRowWeighted(DType t, const float* x, void* dst, int64_t nPerRow, const float* qw) {
+    const WeightedFromFloatFn fn = typeTraits(t).fromFloatWeighted;
+    if (!fn) return false;
+    fn(x, dst, nPerRow, qw);
+    return true;
+}
+
 const char* quantizeKernelName(DType t) {
     if (!typeTraits(t).fromFloat) return "scalar";
     return detail::simdLevelName();

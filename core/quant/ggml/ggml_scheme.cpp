@@ -1,8 +1,14 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The ggml family of the registry: one scheme per row of the type table (ggml_type_traits.h) that we quantize
-// to and that carries a scheme layout — today q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K iq4_nl f16 bf16,
+// to and that carries a scheme layout — today q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K iq4_nl iq4_xs f16 bf16,
 // named as ggml names them. Packed data is exactly ggml's row layout (rows of whole blocks, no padding), so a
 // GGUF writer can store QuantizedTensor::data as is. Rows must hold a whole number of blocks.
+//
+// The importance-weighted variants `<type>_im` (q4_0_im q4_1_im q5_0_im q5_1_im q2_K_im … q6_K_im iq4_nl_im
+// iq4_xs_im: the rows with fromFloatWeighted) write the same blocks with ggml's quant_weights path
+// (ggml::quantizeRowWeighted), the importance being TensorCalibration::importance() (llama.cpp's imatrix:
+// mean squared input activation per column). Same bytes, block type and GGUF type id as `<type>`: a GGUF
+// export writes the plain ggml type and llama.cpp runs it. Without calibration they refuse by name.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -40,14 +46,68 @@ const std::vector<const TypeTraits*>& schemeRows() {
 
 constexpr float kHalfMax = 65504.0f;
 
+constexpr const char* kImSuffix = "_im";
+
+// ggml keeps scales, minimums (and f16 values) in fp16: a stored value from 65520 up becomes Inf, which
+// llama-quantize would write silently. Decide from what is stored: every stored fp16 (a block scale is at most
+// the block's |value| max, e.g. q8_0's amax/127) is below 65504 unless the row's amax reaches it, and only
+// then is the row decoded again to see whether a stored value overflowed.
+std::string fp16Overflow(DType type, const std::string& name, const float* x, int64_t cols, const std::byte* out) {
+    if (type == DType::BF16) return {};
+    const float amax = maxAbsValue(x, cols);
+    if (amax < kHalfMax) return {};
+    std::vector<float> back(static_cast<size_t>(cols));
+    QS_CHECK(ggml::dequantize(type, out, back.data(), cols), "no ggml dequantizer for " + name);
+    for (int64_t i = 0; i < cols; ++i)
+        if (!std::isfinite(back[size_t(i)]))
+            return "|value| up to " + std::to_string(amax) + " overflows " + name +
+                   "'s stored fp16 values (max 65504) at element " + std::to_string(i) + " of the row";
+    return {};
+}
+
 class GgmlScheme final : public RowScheme {
 public:
-    explicit GgmlScheme(const TypeTraits& row)
-        : m_row(row), m_name(row.info().ggmlName), m_type(row.type), m_blockElems(row.info().blockElems) {}
+    GgmlScheme(const TypeTraits& row, bool importance)
+        : m_row(row), m_name(std::string(row.info().ggmlName) + (importance ? kImSuffix : "")), m_type(row.type),
+          m_blockElems(row.info().blockElems), m_importance(importance) {
+        QS_CHECK(!importance || row.fromFloatWeighted, m_name + ": no weighted quantizer");
+    }
     std::string name() const override { return m_name; }
     std::string family() const override { return "ggml"; }
-    std::string description() const override { return m_row.scheme.description; }
+    std::string description() const override {
+        if (!m_importance) return m_row.scheme.description;
+        return std::string(m_row.scheme.description) + ", importance-weighted (llama.cpp imatrix)";
+    }
     double nominalBits() const override { return m_row.scheme.nominalBits; }
+    CalibrationNeeds calibrationNeeds() const override {
+        return m_importance ? CalibrationNeeds::Importance : CalibrationNeeds::None;
+    }
+
+    Result<std::unique_ptr<QuantJob>> start(std::span<const float> src, int64_t rows, int64_t cols,
+                                            std::string_view tensorName, QuantPath path) const override {
+        if (m_importance) return startCalibrated(src, rows, cols, tensorName, path, nullptr);
+        return RowScheme::start(src, rows, cols, tensorName, path);
+    }
+
+    // The importance is checked as llama-quantize cannot: finite and >= 0 per column (a hostile imatrix file
+    // is refused when read; this guards the collected path too).
+    Result<std::unique_ptr<QuantJob>> startCalibrated(std::span<const float> src, int64_t rows, int64_t cols,
+                                                      std::string_view tensorName, QuantPath path,
+                                                      const TensorCalibration* calibration) const override {
+        if (!m_importance) return RowScheme::start(src, rows, cols, tensorName, path);
+        if (auto s = checkCalibration(*this, calibration, tensorName, cols); !s) return s.error();
+        std::vector<float> w = calibration->importance();
+        for (size_t j = 0; j < w.size(); ++j)
+            if (!std::isfinite(w[j]) || w[j] < 0)
+                return Error{m_name + " on '" + std::string(tensorName) + "': the importance of input column " +
+                             std::to_string(j) + " is " + std::to_string(w[j]) + " (must be finite and >= 0)"};
+        return startWeighted(src, rows, cols, tensorName, std::move(w));
+    }
+
+    std::string quantizeRowWeighted(const float* x, int64_t cols, std::byte* out, const float* weights) const override {
+        QS_CHECK(ggml::quantizeRowWeighted(m_type, x, out, cols, weights), "no weighted ggml quantizer for " + m_name);
+        return fp16Overflow(m_type, m_name, x, cols, out);
+    }
 
     std::string rejectReason(int64_t rows, int64_t cols) const override {
         if (rows <= 0 || cols <= 0) return "the tensor is empty";
@@ -70,21 +130,7 @@ public:
         const bool ok = path == QuantPath::Reference ? ggml::quantizeRef(m_type, x, out, cols)
                                                      : ggml::quantize(m_type, x, out, cols);
         QS_CHECK(ok, std::string("no ggml quantizer for ") + m_name);
-        // ggml keeps scales, minimums (and f16 values) in fp16: a stored value from 65520 up becomes Inf, which
-        // llama-quantize would write silently. Decide from what is stored: every stored fp16 (a block scale is
-        // at most the block's |value| max, e.g. q8_0's amax/127) is below 65504 unless the row's amax reaches
-        // it, and only then is the row decoded again to see whether a stored value overflowed.
-        if (m_type != DType::BF16) {
-            if (const float amax = maxAbsValue(x, cols); amax >= kHalfMax) {
-                std::vector<float> back(static_cast<size_t>(cols));
-                dequantizeRow(out, cols, back.data());
-                for (int64_t i = 0; i < cols; ++i)
-                    if (!std::isfinite(back[size_t(i)]))
-                        return "|value| up to " + std::to_string(amax) + " overflows " + m_name +
-                               "'s stored fp16 values (max 65504) at element " + std::to_string(i) + " of the row";
-            }
-        }
-        return {};
+        return fp16Overflow(m_type, m_name, x, cols, out);
     }
 
     void dequantizeRow(const std::byte* in, int64_t cols, float* out) const override {
@@ -96,6 +142,7 @@ private:
     std::string m_name;
     DType m_type;
     int64_t m_blockElems;
+    bool m_importance;
 };
 
 std::string lower(std::string_view s) {
@@ -112,12 +159,25 @@ SchemeFamily ggmlSchemeFamily() {
         f.forms.emplace_back(r->info().ggmlName);
         f.representatives.emplace_back(r->info().ggmlName);
     }
+    for (const TypeTraits* r : schemeRows())
+        if (r->fromFloatWeighted) {
+            f.forms.push_back(std::string(r->info().ggmlName) + kImSuffix);
+            f.representatives.push_back(std::string(r->info().ggmlName) + kImSuffix);
+        }
     f.parse = [](std::string_view name) -> std::optional<Result<std::shared_ptr<const Scheme>>> {
-        // ggml's names, matched case-insensitively ("Q4_K", "q4_k" -> q4_K).
-        const std::string l = lower(name);
-        for (const TypeTraits* r : schemeRows())
-            if (lower(r->info().ggmlName) == l)
-                return Result<std::shared_ptr<const Scheme>>(std::make_shared<GgmlScheme>(*r));
+        // ggml's names, matched case-insensitively ("Q4_K", "q4_k" -> q4_K), optionally with "_im".
+        std::string l = lower(name);
+        const bool importance = l.size() > 3 && l.ends_with(kImSuffix);
+        if (importance) l.resize(l.size() - 3);
+        for (const TypeTraits* r : schemeRows()) {
+            if (lower(r->info().ggmlName) != l) continue;
+            if (importance && !r->fromFloatWeighted)
+                return Result<std::shared_ptr<const Scheme>>(Error{
+                    std::string(name) + ": ggml's " + std::string(r->info().ggmlName) +
+                    " quantizer ignores an importance matrix (no _im variant; use " + std::string(r->info().ggmlName) +
+                    ")"});
+            return Result<std::shared_ptr<const Scheme>>(std::make_shared<GgmlScheme>(*r, importance));
+        }
         return std::nullopt;
     };
     return f;

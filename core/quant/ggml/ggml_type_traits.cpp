@@ -3,8 +3,8 @@
 // from_float_ref) and ggml-cpu.c's type_traits_cpu (from_float, vec_dot_type). Where QuantScope differs, the
 // row says so: f16/bf16 weights pair with f32 activations (ggml converts the activations to f16/bf16), and
 // q8_1/q8_K, the activation formats, pair with nothing. Rows without from_float_ref are types QuantScope
-// decodes but does not quantize to (the i-quants need an importance matrix; ternary, FP4, q1_0/q2_0 are not
-// offered yet).
+// decodes but does not quantize to (the i-quants below 4 bits need an importance matrix; ternary, FP4,
+// q1_0/q2_0 are not offered yet). fromFloatWeighted is ggml's quant_weights path (llama-quantize --imatrix).
 #include "core/quant/ggml/ggml_type_traits.h"
 
 #include <array>
@@ -42,16 +42,17 @@ constexpr std::array<TypeTraits, size_t(DType::Count)> kTable{{
     none(D::F8_E4M3), none(D::F8_E5M2), none(D::F8_E8M0), none(D::F6_E2M3), none(D::F6_E3M2), none(D::F4_E2M1),
     // Legacy 32-value blocks.
     {.type = D::Q4_0, .blockBytes = sizeof(BlockQ4_0), .blockAlign = alignof(BlockQ4_0),
-     .toFloat = dequantQ4_0, .fromFloatRef = quantizeQ4_0Ref, .fromFloat = quantizeQ4_0Fast, .vecDotType = D::Q8_0,
+     .toFloat = dequantQ4_0, .fromFloatRef = quantizeQ4_0Ref, .fromFloat = quantizeQ4_0Fast,
+     .fromFloatWeighted = quantizeQ4_0Weighted, .vecDotType = D::Q8_0,
      .scheme = {4, 16, 2, 0, 32, "ggml 4-bit, blocks of 32 with an fp16 scale (4.5 bpw)"}},
     {.type = D::Q4_1, .blockBytes = sizeof(BlockQ4_1), .blockAlign = alignof(BlockQ4_1),
-     .toFloat = dequantQ4_1, .fromFloatRef = quantizeQ4_1Ref, .vecDotType = D::Q8_1,
+     .toFloat = dequantQ4_1, .fromFloatRef = quantizeQ4_1Ref, .fromFloatWeighted = quantizeQ4_1Weighted, .vecDotType = D::Q8_1,
      .scheme = {4, 16, 2, 2, 32, "ggml 4-bit, blocks of 32 with fp16 scale and minimum (5.0 bpw)"}},
     {.type = D::Q5_0, .blockBytes = sizeof(BlockQ5_0), .blockAlign = alignof(BlockQ5_0),
-     .toFloat = dequantQ5_0, .fromFloatRef = quantizeQ5_0Ref, .vecDotType = D::Q8_0,
+     .toFloat = dequantQ5_0, .fromFloatRef = quantizeQ5_0Ref, .fromFloatWeighted = quantizeQ5_0Weighted, .vecDotType = D::Q8_0,
      .scheme = {5, 20, 2, 0, 32, "ggml 5-bit, blocks of 32 with an fp16 scale (5.5 bpw)"}},
     {.type = D::Q5_1, .blockBytes = sizeof(BlockQ5_1), .blockAlign = alignof(BlockQ5_1),
-     .toFloat = dequantQ5_1, .fromFloatRef = quantizeQ5_1Ref, .vecDotType = D::Q8_1,
+     .toFloat = dequantQ5_1, .fromFloatRef = quantizeQ5_1Ref, .fromFloatWeighted = quantizeQ5_1Weighted, .vecDotType = D::Q8_1,
      .scheme = {5, 20, 2, 2, 32, "ggml 5-bit, blocks of 32 with fp16 scale and minimum (6.0 bpw)"}},
     {.type = D::Q8_0, .blockBytes = sizeof(BlockQ8_0), .blockAlign = alignof(BlockQ8_0),
      .toFloat = dequantQ8_0, .fromFloatRef = quantizeQ8_0Ref, .fromFloat = quantizeQ8_0Fast, .vecDotType = D::Q8_0,
@@ -61,24 +62,25 @@ constexpr std::array<TypeTraits, size_t(DType::Count)> kTable{{
      .toFloat = dequantQ8_1, .fromFloatRef = quantizeQ8_1Ref},
     // K-quants: 256-value super-blocks.
     {.type = D::Q2_K, .blockBytes = sizeof(BlockQ2_K), .blockAlign = alignof(BlockQ2_K),
-     .toFloat = dequantQ2_K, .fromFloatRef = quantizeQ2_KRef, .vecDotType = D::Q8_K,
+     .toFloat = dequantQ2_K, .fromFloatRef = quantizeQ2_KRef, .fromFloatWeighted = quantizeQ2_KWeighted, .vecDotType = D::Q8_K,
      .scheme = {2, 64, 10, 10, 16, "ggml K-quant 2-bit, 4-bit sub-block scales and mins (2.625 bpw)"}},
     {.type = D::Q3_K, .blockBytes = sizeof(BlockQ3_K), .blockAlign = alignof(BlockQ3_K),
-     .toFloat = dequantQ3_K, .fromFloatRef = quantizeQ3_KRef, .vecDotType = D::Q8_K,
+     .toFloat = dequantQ3_K, .fromFloatRef = quantizeQ3_KRef, .fromFloatWeighted = quantizeQ3_KWeighted, .vecDotType = D::Q8_K,
      .scheme = {3, 96, 14, 0, 16, "ggml K-quant 3-bit, 6-bit sub-block scales (3.4375 bpw)"}},
     {.type = D::Q4_K, .blockBytes = sizeof(BlockQ4_K), .blockAlign = alignof(BlockQ4_K),
-     .toFloat = dequantQ4_K, .fromFloatRef = quantizeQ4_KRef, .fromFloat = quantizeQ4_KFast, .vecDotType = D::Q8_K,
+     .toFloat = dequantQ4_K, .fromFloatRef = quantizeQ4_KRef, .fromFloat = quantizeQ4_KFast,
+     .fromFloatWeighted = quantizeQ4_KWeighted, .vecDotType = D::Q8_K,
      .scheme = {4, 128, 8, 8, 32, "ggml K-quant 4-bit, 6-bit sub-block scales and mins (4.5 bpw)"}},
     {.type = D::Q5_K, .blockBytes = sizeof(BlockQ5_K), .blockAlign = alignof(BlockQ5_K),
-     .toFloat = dequantQ5_K, .fromFloatRef = quantizeQ5_KRef, .vecDotType = D::Q8_K,
+     .toFloat = dequantQ5_K, .fromFloatRef = quantizeQ5_KRef, .fromFloatWeighted = quantizeQ5_KWeighted, .vecDotType = D::Q8_K,
      .scheme = {5, 160, 8, 8, 32, "ggml K-quant 5-bit, 6-bit sub-block scales and mins (5.5 bpw)"}},
     {.type = D::Q6_K, .blockBytes = sizeof(BlockQ6_K), .blockAlign = alignof(BlockQ6_K),
-     .toFloat = dequantQ6_K, .fromFloatRef = quantizeQ6_KRef, .vecDotType = D::Q8_K,
+     .toFloat = dequantQ6_K, .fromFloatRef = quantizeQ6_KRef, .fromFloatWeighted = quantizeQ6_KWeighted, .vecDotType = D::Q8_K,
      .scheme = {6, 192, 18, 0, 16, "ggml K-quant 6-bit, 8-bit sub-block scales (6.5625 bpw)"}},
     // q8_K: the K-quants' activation format.
     {.type = D::Q8_K, .blockBytes = sizeof(BlockQ8_K), .blockAlign = alignof(BlockQ8_K),
      .toFloat = dequantQ8_K, .fromFloatRef = quantizeQ8_KRef},
-    // i-quants (decoded only: ggml quantizes them with an importance matrix).
+    // i-quants: iq4_nl/iq4_xs are quantized (with or without importance); the others decoded only.
     {.type = D::IQ2_XXS, .blockBytes = sizeof(BlockIq2Xxs), .blockAlign = alignof(BlockIq2Xxs),
      .toFloat = dequantIq2Xxs, .vecDotType = D::Q8_K},
     {.type = D::IQ2_XS, .blockBytes = sizeof(BlockIq2Xs), .blockAlign = alignof(BlockIq2Xs),
@@ -88,14 +90,17 @@ constexpr std::array<TypeTraits, size_t(DType::Count)> kTable{{
     {.type = D::IQ1_S, .blockBytes = sizeof(BlockIq1S), .blockAlign = alignof(BlockIq1S),
      .toFloat = dequantIq1S, .vecDotType = D::Q8_K},
     {.type = D::IQ4_NL, .blockBytes = sizeof(BlockIq4Nl), .blockAlign = alignof(BlockIq4Nl),
-     .toFloat = dequantIq4Nl, .fromFloatRef = quantizeIq4NlRef, .vecDotType = D::Q8_0,
+     .toFloat = dequantIq4Nl, .fromFloatRef = quantizeIq4NlRef,
+     .fromFloatWeighted = quantizeIq4NlWeighted, .vecDotType = D::Q8_0,
      .scheme = {4, 16, 2, 0, 32, "ggml 4-bit non-linear codebook, blocks of 32 (4.5 bpw)"}},
     {.type = D::IQ3_S, .blockBytes = sizeof(BlockIq3S), .blockAlign = alignof(BlockIq3S),
      .toFloat = dequantIq3S, .vecDotType = D::Q8_K},
     {.type = D::IQ2_S, .blockBytes = sizeof(BlockIq2S), .blockAlign = alignof(BlockIq2S),
      .toFloat = dequantIq2S, .vecDotType = D::Q8_K},
     {.type = D::IQ4_XS, .blockBytes = sizeof(BlockIq4Xs), .blockAlign = alignof(BlockIq4Xs),
-     .toFloat = dequantIq4Xs, .vecDotType = D::Q8_K},
+     .toFloat = dequantIq4Xs, .fromFloatRef = quantizeIq4XsRef, .fromFloatWeighted = quantizeIq4XsWeighted,
+     .vecDotType = D::Q8_K,
+     .scheme = {4, 128, 8, 0, 32, "ggml 4-bit non-linear codebook, 6-bit scales per 32 in blocks of 256 (4.25 bpw)"}},
     {.type = D::IQ1_M, .blockBytes = sizeof(BlockIq1M), .blockAlign = alignof(BlockIq1M),
      .toFloat = dequantIq1M, .vecDotType = D::Q8_K},
     // Ternary, FP4 and 1/2-bit types.
@@ -138,6 +143,14 @@ const TypeTraits* findTypeTraits(std::string_view ggmlName) {
     for (const TypeTraits& r : kTable)
         if (r.info().ggmlName == ggmlName) return &r;
     return nullptr;
+}
+
+const TypeTraits* findSchemeStorage(std::string_view schemeName) {
+    if (const TypeTraits* r = findTypeTraits(schemeName)) return r;
+    constexpr std::string_view kIm = "_im";
+    if (!schemeName.ends_with(kIm)) return nullptr;
+    const TypeTraits* r = findTypeTraits(schemeName.substr(0, schemeName.size() - kIm.size()));
+    return r && r->fromFloatWeighted ? r : nullptr;
 }
 
 }  // namespace qs::ggml

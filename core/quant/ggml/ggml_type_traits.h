@@ -34,6 +34,10 @@ using FromFloatFn = void (*)(const float* x, void* dst, int64_t n);
 // As FromFloatFn; returns false (writing nothing) when this CPU lacks the instructions the kernel needs.
 using FastFromFloatFn = bool (*)(const float* x, void* dst, int64_t n);
 
+// One row of nPerRow finite values (whole blocks) into packed blocks at dst, with per-column importance
+// qw[nPerRow] (finite, >= 0): ggml_quantize_chunk(type, x, dst, 0, 1, nPerRow, qw).
+using WeightedFromFloatFn = void (*)(const float* x, void* dst, int64_t nPerRow, const float* qw);
+
 // How the ggml scheme of a type presents and accounts its bytes (quant/ggml/ggml_scheme.cpp). Present only
 // on rows offered as quantization schemes.
 struct SchemeLayout {
@@ -52,6 +56,9 @@ struct TypeTraits {
     ToFloatFn toFloat = nullptr;            // bit-exact with ggml's to_float (dequantize_row_*)
     FromFloatFn fromFloatRef = nullptr;     // byte-exact with ggml's quantize_row_*_ref; null: we do not quantize to it
     FastFromFloatFn fromFloat = nullptr;    // optimised (AVX2/AVX-512), same bytes; null: fromFloatRef is used
+    // ggml's quantize_<type> with quant_weights (the imatrix path of llama-quantize), byte-exact; null: ggml
+    // ignores quant_weights for the type (q8_0, f16, bf16) or we do not implement it.
+    WeightedFromFloatFn fromFloatWeighted = nullptr;
     DType vecDotType = DType::Count;        // activations a native dot of these weights takes; Count: none
     SchemeLayout scheme;
 
@@ -66,5 +73,9 @@ const TypeTraits& typeTraits(DType t);
 std::span<const TypeTraits> typeTraitsTable();
 // The row whose ggml name (DTypeInfo::ggmlName, e.g. "q4_K") is `ggmlName` exactly, or nullptr.
 const TypeTraits* findTypeTraits(std::string_view ggmlName);
+// The row whose blocks the ggml scheme `schemeName` (canonical registry name) writes: "q4_K" and its
+// importance-weighted variant "q4_K_im" both write q4_K blocks (GGUF type id, kernels, footprint). nullptr
+// when the name is neither a row's ggml name nor one with "_im" on a row with fromFloatWeighted.
+const TypeTraits* findSchemeStorage(std::string_view schemeName);
 
 }  // namespace qs::ggml

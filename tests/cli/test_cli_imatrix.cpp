@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// quantscope-cli --imatrix FILE (llama.cpp importance matrix) with the importance-weighted _im schemes:
+// quantize and export run with it, refuse the _im schemes by name without it, and refuse a bad file by name.
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <cstdint>
+
+#include "cli/cli_runner.h"
+#include "common/assets.h"
+
+using qstest::runCli;
+
+namespace {
+// A legacy imatrix (int32 n; {int32 len, name, int32 ncall, int32 nval, float[nval]}) for the attention
+// weights of stories260K's 5 layers (64 input columns each), importance 1 + (j % 5).
+QString writeAttentionImatrix(const QTemporaryDir& dir) {
+    QByteArray b;
+    auto i32 = [&](int32_t v) { b.append(reinterpret_cast<const char*>(&v), 4); };
+    i32(20);
+    for (int layer = 0; layer < 5; ++layer)
+        for (const char* n : {"attn_k", "attn_output", "attn_q", "attn_v"}) {
+            const QByteArray name = QByteArray("blk.") + QByteArray::number(layer) + "." + n + ".weight";
+            i32(int32_t(name.size()));
+            b.append(name);
+            i32(1);
+            i32(64);
+            for (int j = 0; j < 64; ++j) {
+                const float v = 1.0f + float(j % 5);
+                b.append(reinterpret_cast<const char*>(&v), 4);
+            }
+        }
+    const QString path = dir.filePath("attn.imatrix");
+    QFile f(path);
+    if (!f.open(QIODevice::WriteOnly)) return {};
+    f.write(b);
+    return path;
+}
+}  // namespace
+
+class TestCliImatrix : public QObject {
+    Q_OBJECT
+private slots:
+    void quantize_imSchemesRunWithImatrix_refusedWithout() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-hf");
+        QTemporaryDir dir;
+        const QString im = writeAttentionImatrix(dir);
+        auto r = runCli({"quantize", model, "--rule", "attention=q4_0_im", "--imatrix", im, "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const QJsonArray tensors = QJsonDocument::fromJson(r.out).object()["tensors"].toArray();
+        int im4 = 0;
+        for (const auto& t : tensors) im4 += t.toObject()["scheme"].toString() == "q4_0_im";
+        QCOMPARE(im4, 20);
+        auto without = runCli({"quantize", model, "--rule", "attention=q4_0_im"});
+        QCOMPARE(without.exitCode, 1);
+        QVERIFY2(without.err.contains("q4_0_im on '") && without.err.contains("needs calibration data"),
+                 without.err.constData());
+        // The MLP has no entries in this file: refused by name, not quantized without importance.
+        auto partial = runCli({"quantize", model, "--rule", "mlp=q4_0_im", "--imatrix", im});
+        QCOMPARE(partial.exitCode, 1);
+        QVERIFY2(partial.err.contains("has none for this tensor"), partial.err.constData());
+    }
+
+    void export_writesThePlainGgmlType() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-hf");
+        QTemporaryDir dir;
+        const QString im = writeAttentionImatrix(dir);
+        const QString weighted = dir.filePath("im.gguf"), plain = dir.filePath("plain.gguf");
+        auto r = runCli({"export", model, "--rule", "attention=q4_0_im", "--imatrix", im, "--gguf", weighted, "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const QJsonArray tensors = QJsonDocument::fromJson(r.out).object()["gguf"].toObject()["tensors"].toArray();
+        int q40 = 0;
+        for (const auto& t : tensors)
+            if (t.toObject()["scheme"].toString() == "q4_0_im") q40 += t.toObject()["type"].toString() == "q4_0";
+        QCOMPARE(q40, 20);
+        QCOMPARE(runCli({"export", model, "--rule", "attention=q4_0", "--gguf", plain}).exitCode, 0);
+        QFile a(weighted), b(plain);
+        QVERIFY(a.open(QIODevice::ReadOnly) && b.open(QIODevice::ReadOnly));
+        QCOMPARE(a.size(), b.size());  // same types and sizes, other bytes (the importance changed the blocks)
+        QVERIFY(a.readAll() != b.readAll());
+    }
+
+    void badImatrix_refusedNamingTheFile() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-hf");
+        QTemporaryDir dir;
+        const QString bad = dir.filePath("bad.imatrix");
+        QFile f(bad);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(QByteArray("\x05\x00\x00\x00\x03\x00", 6));
+        f.close();
+        auto r = runCli({"quantize", model, "--rule", "attention=q4_0_im", "--imatrix", bad});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains(bad.toUtf8()), r.err.constData());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCliImatrix)
+#include "test_cli_imatrix.moc"
