@@ -47,5 +47,6 @@ std::optional<long long> parseNumberAfter(std::string_view text, std::string_vie
 SchemeFamily ggmlSchemeFamily();
 SchemeFamily rtnSchemeFamily();
 SchemeFamily bnb4SchemeFamily();
+SchemeFamily gptqSchemeFamily();
 
 }  // namespace qs

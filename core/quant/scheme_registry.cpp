@@ -28,6 +28,7 @@ const std::vector<SchemeFamily>& schemeFamilies() {
         ggmlSchemeFamily(),
         rtnSchemeFamily(),
         bnb4SchemeFamily(),
+        gptqSchemeFamily(),
     };
     return kFamilies;
 }

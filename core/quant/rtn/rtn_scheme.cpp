@@ -51,28 +51,8 @@ struct GroupQuant {
 };
 
 GroupQuant groupQuant(const RtnParams& p, float lo, float hi) {
-    GroupQuant g;
-    float s;
-    if (p.symmetric) {
-        const float amax = std::max(std::fabs(lo), std::fabs(hi));
-        s = amax / float((1 << (p.bits - 1)) - 1);
-        g.zero = 1 << (p.bits - 1);
-    } else {
-        lo = std::min(lo, 0.0f);
-        hi = std::max(hi, 0.0f);
-        s = (hi - lo) / float((1 << p.bits) - 1);
-    }
-    g.scaleHalf = floatToHalf(s);
-    const float sh = halfToFloat(g.scaleHalf);
-    if (!std::isfinite(sh)) {
-        g.ok = false;
-        return g;
-    }
-    if (sh > 0.0f) {
-        g.inv = 1.0f / sh;
-        if (!p.symmetric) g.zero = std::clamp(int(std::nearbyint(-lo / sh)), 0, (1 << p.bits) - 1);
-    }
-    return g;
+    const rtn::GroupParams g = rtn::groupParams(p.bits, p.symmetric, lo, hi);
+    return GroupQuant{g.scaleHalf, g.inv, g.zero, g.ok};
 }
 
 class RtnScheme final : public ChunkedScheme {
@@ -369,7 +349,34 @@ Result<std::shared_ptr<const Scheme>> parseRtn(std::string_view name) {
 }  // namespace
 
 namespace rtn {
+GroupParams groupParams(int bits, bool symmetric, float lo, float hi) {
+    GroupParams g;
+    float s;
+    if (symmetric) {
+        const float amax = std::max(std::fabs(lo), std::fabs(hi));
+        s = amax / float((1 << (bits - 1)) - 1);
+        g.zero = 1 << (bits - 1);
+    } else {
+        lo = std::min(lo, 0.0f);
+        hi = std::max(hi, 0.0f);
+        s = (hi - lo) / float((1 << bits) - 1);
+    }
+    g.scaleHalf = floatToHalf(s);
+    const float sh = halfToFloat(g.scaleHalf);
+    if (!std::isfinite(sh)) {
+        g.ok = false;
+        return g;
+    }
+    if (sh > 0.0f) {
+        g.inv = 1.0f / sh;
+        if (!symmetric) g.zero = std::clamp(int(std::nearbyint(-lo / sh)), 0, (1 << bits) - 1);
+    }
+    return g;
+}
+
 std::optional<NativeLayout> nativeLayout(const Scheme& scheme, int64_t cols) {
+    if (const auto* stored = dynamic_cast<const RtnStoredScheme*>(&scheme))
+        return nativeLayout(stored->rtnStorage(), cols);
     const auto* r = dynamic_cast<const RtnScheme*>(&scheme);
     if (!r || !r->rowWise() || cols <= 0 || !r->rejectReason(1, cols).empty()) return std::nullopt;
     const RtnParams& p = r->params();

@@ -34,6 +34,14 @@ struct NativeLayout {
     uint64_t recordBytes = 0;
 };
 
+// A scheme whose packed bytes are exactly the row records of an RTN scheme (GPTQ stores int<b>_g<g>): it
+// runs on the same kernels, and nativeLayout() of it is nativeLayout() of rtnStorage().
+class RtnStoredScheme {
+public:
+    virtual ~RtnStoredScheme() = default;
+    virtual const Scheme& rtnStorage() const = 0;
+};
+
 // The layout of `scheme` for rows of `cols` values when dot() covers it, else nullopt (defined in
 // rtn_scheme.cpp, which owns the record format).
 std::optional<NativeLayout> nativeLayout(const Scheme& scheme, int64_t cols);
