@@ -48,5 +48,6 @@ SchemeFamily ggmlSchemeFamily();
 SchemeFamily rtnSchemeFamily();
 SchemeFamily bnb4SchemeFamily();
 SchemeFamily gptqSchemeFamily();
+SchemeFamily awqSchemeFamily();
 
 }  // namespace qs

@@ -29,6 +29,7 @@ const std::vector<SchemeFamily>& schemeFamilies() {
         rtnSchemeFamily(),
         bnb4SchemeFamily(),
         gptqSchemeFamily(),
+        awqSchemeFamily(),
     };
     return kFamilies;
 }

@@ -42,6 +42,11 @@ public:
     virtual const Scheme& rtnStorage() const = 0;
 };
 
+// Dequantizes nRows consecutive row records of the row-wise RTN scheme `scheme` (per row or per group) starting
+// at `records` into dst[nRows * cols], for schemes that embed RTN records in a larger tensor (AWQ). False (and
+// nothing written) when `scheme` is not a row-wise RTN scheme.
+bool dequantizeRowRecords(const Scheme& scheme, const std::byte* records, int64_t cols, int64_t nRows, float* dst);
+
 // The layout of `scheme` for rows of `cols` values when dot() covers it, else nullopt (defined in
 // rtn_scheme.cpp, which owns the record format).
 std::optional<NativeLayout> nativeLayout(const Scheme& scheme, int64_t cols);
