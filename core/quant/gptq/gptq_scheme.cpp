@@ -122,30 +122,34 @@ Result<GptqShared> prepareShared(const GptqParams& p, const TensorCalibration& c
     const int64_t n = c.cols;
     GptqShared s;
     // H = 2/N sum x x^T (the layer-wise objective's Hessian; the factor does not change the result, the
-    // dampening being relative, but keeps the numbers those of the reference).
-    std::vector<double> h(size_t(n * n));
+    // dampening being relative, but keeps the numbers those of the reference). Built directly in processing
+    // order: one [n, n] array besides the calibration's.
     const double f = 2.0 / double(c.tokens);
-    for (size_t i = 0; i < h.size(); ++i) h[i] = c.hessian[i] * f;
+    std::vector<double> diag(static_cast<size_t>(n));
     s.dead.assign(size_t(n), 0);
-    for (int64_t j = 0; j < n; ++j)
-        if (h[size_t(j * n + j)] == 0.0) {
+    for (int64_t j = 0; j < n; ++j) {
+        diag[size_t(j)] = c.hessian[size_t(j * n + j)] * f;
+        if (diag[size_t(j)] == 0.0) {
             s.dead[size_t(j)] = 1;
-            h[size_t(j * n + j)] = 1.0;
+            diag[size_t(j)] = 1.0;
         }
+    }
     s.perm.resize(size_t(n));
     std::iota(s.perm.begin(), s.perm.end(), int64_t(0));
     if (p.actOrder)
         std::stable_sort(s.perm.begin(), s.perm.end(),
-                         [&](int64_t a, int64_t b) { return h[size_t(a * n + a)] > h[size_t(b * n + b)]; });
-    std::vector<double> hp(size_t(n * n));
+                         [&](int64_t a, int64_t b) { return diag[size_t(a)] > diag[size_t(b)]; });
     double meanDiag = 0;
-    for (int64_t i = 0; i < n; ++i) {
-        for (int64_t j = 0; j < n; ++j) hp[size_t(i * n + j)] = h[size_t(s.perm[size_t(i)] * n + s.perm[size_t(j)])];
-        meanDiag += hp[size_t(i * n + i)];
-    }
+    for (double d : diag) meanDiag += d;
     const double damp = p.dampPercent / 100.0 * meanDiag / double(n);
-    for (int64_t i = 0; i < n; ++i) hp[size_t(i * n + i)] += damp;
-    auto u = gptq::upperCholeskyOfInverse(hp, n);
+    std::vector<double> hp(size_t(n * n));
+    for (int64_t i = 0; i < n; ++i) {
+        const double* src = c.hessian.data() + s.perm[size_t(i)] * n;
+        double* dst = hp.data() + i * n;
+        for (int64_t j = 0; j < n; ++j) dst[j] = src[s.perm[size_t(j)]] * f;
+        dst[i] = diag[size_t(s.perm[size_t(i)])] + damp;
+    }
+    auto u = gptq::upperCholeskyOfInverse(std::move(hp), n);
     if (!u)
         return Error{schemeName + " on '" + std::string(tensorName) + "': " + u.message() +
                      " (the calibration Hessian plus a dampening of " + percentText(p.dampPercent) +
