@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "app/cli/calib_setup.h"
+
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "app/cli/evaluator_setup.h"
+#include "core/io/utf8.h"
+#include "core/quant/quant_map_resolve.h"
+#include "core/quant/scheme.h"
+
+namespace qscli {
+
+std::set<std::string> withCalibOptions(std::set<std::string> more) {
+    more.insert({"calib", "calib-tokens", "calib-ctx"});
+    return more;
+}
+
+int parseCalibOptions(const std::string& command, Args& args, CalibOptions& out) {
+    out.file = args.value("calib").value_or("");
+    if (!out.given() && (args.has("calib-tokens") || args.has("calib-ctx")))
+        return fail(command, "--calib-tokens and --calib-ctx need --calib FILE", kExitUsage);
+    auto tokens = args.integer("calib-tokens", out.settings.tokens);
+    auto ctx = args.integer("calib-ctx", out.settings.sequenceLength);
+    if (!tokens || !ctx) return fail(command, args.error(), kExitUsage);
+    if (*tokens < 0) return fail(command, "--calib-tokens must be >= 0 (0: the whole text)", kExitUsage);
+    if (*ctx < 2 || *ctx > (1 << 20)) return fail(command, "--calib-ctx must be between 2 and 1048576", kExitUsage);
+    out.settings.tokens = *tokens;
+    out.settings.sequenceLength = int(*ctx);
+    return kExitOk;
+}
+
+qs::Status addMapNeeds(qs::CalibrationSettings& settings, const qs::QuantMap& map, const qs::Checkpoint& ckpt,
+                       const qs::ModelInfo& info) {
+    auto resolved = qs::resolveMap(map, ckpt.tensors, info);
+    if (!resolved) return resolved.error();
+    std::set<int> hessianLayers;
+    bool hessianHead = false, anyHessian = false;
+    for (size_t i = 0; i < resolved->tensors.size(); ++i) {
+        const qs::TensorPlan& p = resolved->tensors[i];
+        if (!p.quantized()) continue;
+        auto scheme = qs::findScheme(p.scheme);
+        if (!scheme) continue;
+        const qs::CalibrationNeeds n = scheme->calibrationNeeds();
+        settings.needs |= n;
+        if (!qs::hasAll(n, qs::CalibrationNeeds::Hessian)) continue;
+        anyHessian = true;
+        if (info.entries[i].layer >= 0) hessianLayers.insert(info.entries[i].layer);
+        else hessianHead = true;
+    }
+    if (anyHessian) {
+        settings.hessianLayers.assign(hessianLayers.begin(), hessianLayers.end());
+        settings.hessianHead = hessianHead;
+        // Only the head: an empty list would mean every block.
+        if (hessianLayers.empty()) settings.hessianLayers = {-1};
+    }
+    return {};
+}
+
+void addSchemeNeeds(qs::CalibrationSettings& settings, const std::vector<std::string>& schemes) {
+    for (const std::string& name : schemes)
+        if (auto s = qs::findScheme(name)) settings.needs |= s->calibrationNeeds();
+    if (qs::hasAll(settings.needs, qs::CalibrationNeeds::Hessian)) {
+        settings.hessianLayers.clear();
+        settings.hessianHead = true;
+    }
+}
+
+int runCalibration(const std::string& command, const CalibOptions& options, const qs::InferenceModel& model,
+                   tbb::task_arena* arena, bool progress, std::shared_ptr<const qs::CalibrationSet>& out) {
+    std::ifstream in(options.file, std::ios::binary);
+    if (!in) return fail(command, options.file + ": cannot open the calibration text");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    qs::CalibrationRequest request;
+    request.text = ss.str();
+    if (auto bad = qs::io::firstInvalidUtf8(request.text))
+        std::fprintf(stderr,
+                     "quantscope-cli %s: warning: %s is not valid UTF-8 (byte %zu); the tokenizer is given its bytes "
+                     "as they are\n",
+                     command.c_str(), options.file.c_str(), size_t(*bad));
+    request.textSource = options.file;
+    request.settings = options.settings;
+    request.sequential = options.sequential;
+    request.mapKey = options.mapKey;
+    auto r = qs::calibrateModel(model, request, arena, stderrProgress(command, progress));
+    if (!r) return fail(command, r.message(), r.message() == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
+    for (const auto& w : r->warnings) std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), w.c_str());
+    const qs::CalibrationProvenance& p = r->set->provenance;
+    if (r->cacheHit)
+        std::fprintf(stderr, "quantscope-cli %s: calibration reused (%s)\n", command.c_str(), options.file.c_str());
+    else
+        std::fprintf(stderr, "quantscope-cli %s: calibrated on %s: %lld tokens in %lld sequences of %lld (%s), %.1f s\n",
+                     command.c_str(), options.file.c_str(), (long long)p.tokens, (long long)p.sequences,
+                     (long long)p.sequenceLength, qs::calibrationNeedsText(p.collected).c_str(), r->seconds);
+    out = r->set;
+    return kExitOk;
+}
+
+}  // namespace qscli
