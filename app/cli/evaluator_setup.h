@@ -24,6 +24,7 @@ namespace qscli {
 
 // Prints the help lines of the shared options on stdout. `weightError`: whether the command accepts
 // --measure weight-error (embed-head-study measures ppl/kld only, so its help does not list it).
+// (the calibration options, QS_CALIB_OPTIONS_HELP, included).
 void printEvaluatorOptionsHelp(bool weightError = true);
 
 std::set<std::string> evaluatorValueOptions(std::set<std::string> more);

@@ -47,5 +47,7 @@ std::optional<long long> parseNumberAfter(std::string_view text, std::string_vie
 SchemeFamily ggmlSchemeFamily();
 SchemeFamily rtnSchemeFamily();
 SchemeFamily bnb4SchemeFamily();
+SchemeFamily gptqSchemeFamily();
+SchemeFamily awqSchemeFamily();
 
 }  // namespace qs

@@ -28,6 +28,8 @@ const std::vector<SchemeFamily>& schemeFamilies() {
         ggmlSchemeFamily(),
         rtnSchemeFamily(),
         bnb4SchemeFamily(),
+        gptqSchemeFamily(),
+        awqSchemeFamily(),
     };
     return kFamilies;
 }

@@ -13,6 +13,7 @@
 #include <cmath>
 
 #include "common/assets.h"
+#include "test_schemes_common.h"
 
 using namespace qs;
 
@@ -73,7 +74,7 @@ private slots:
         // matrix built here from Scheme::dequantize (what the numbers must be).
         auto convert = [&](const LinearWeights& m, std::shared_ptr<const LinearWeights> out[3]) {
             const auto v = rowsOf(m);
-            auto q = sch->quantize(v, m.rows(), m.cols(), "t");
+            auto q = qstest::quantizeAny(*sch, v, m.rows(), m.cols(), "t");
             if (!q) qFatal("%s", q.message().c_str());
             auto packed = std::make_shared<QuantizedTensor>(std::move(q.value()));
             out[0] = std::make_shared<QuantizedLinearWeights>(packed, sch);

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cmath>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <vector>
@@ -61,6 +63,51 @@ inline double relRmse(const std::vector<float>& x, const std::vector<float>& y) 
         n += double(x[i]) * x[i];
     }
     return n > 0 ? std::sqrt(e / n) : std::sqrt(e);
+}
+
+// Calibration for the registry loops' calibrated schemes (GPTQ, ...): statistics of 256 synthetic input rows
+// x = z + 0.5 f (z iid N(0,1) per column, f one N(0,1) factor shared by the row: correlated inputs), every
+// field collected. Cached per column count; nullptr for a scheme that needs none. The methods' own tests
+// (test_gptq, ...) check what the calibration changes; these loops check the properties every scheme has.
+inline const qs::TensorCalibration* calibrationFor(const qs::Scheme& s, int64_t cols) {
+    if (qs::isNone(s.calibrationNeeds())) return nullptr;
+    static std::mutex mutex;
+    static std::map<int64_t, std::shared_ptr<qs::TensorCalibration>> cache;
+    std::lock_guard lock(mutex);
+    auto& slot = cache[cols];
+    if (slot) return slot.get();
+    constexpr int64_t kTokens = 256, kSamples = 64;
+    auto c = std::make_shared<qs::TensorCalibration>();
+    c->cols = cols;
+    c->tokens = kTokens;
+    c->sumSquares.assign(size_t(cols), 0.0);
+    c->sumAbs.assign(size_t(cols), 0.0);
+    c->maxAbs.assign(size_t(cols), 0.0f);
+    c->hessian.assign(size_t(cols * cols), 0.0);
+    std::mt19937 rng(1234);
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    std::vector<float> x(static_cast<size_t>(cols));
+    for (int64_t t = 0; t < kTokens; ++t) {
+        const float f = dist(rng);
+        for (auto& v : x) v = dist(rng) + 0.5f * f;
+        for (int64_t i = 0; i < cols; ++i) {
+            const double xi = x[size_t(i)];
+            c->sumSquares[size_t(i)] += xi * xi;
+            c->sumAbs[size_t(i)] += std::fabs(xi);
+            c->maxAbs[size_t(i)] = std::max(c->maxAbs[size_t(i)], std::fabs(x[size_t(i)]));
+            double* h = c->hessian.data() + i * cols;
+            for (int64_t j = 0; j < cols; ++j) h[j] += xi * double(x[size_t(j)]);
+        }
+        if (t < kSamples) c->samples.insert(c->samples.end(), x.begin(), x.end());
+    }
+    slot = std::move(c);
+    return slot.get();
+}
+
+// quantize() for every scheme: a calibrated one gets calibrationFor(s, cols).
+inline qs::Result<qs::QuantizedTensor> quantizeAny(const qs::Scheme& s, std::span<const float> x, int64_t rows,
+                                                   int64_t cols, std::string_view name) {
+    return s.quantizeCalibrated(x, rows, cols, name, calibrationFor(s, cols));
 }
 
 // A shape the scheme accepts: cols a multiple of 256 keeps every block type happy.

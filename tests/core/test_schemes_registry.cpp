@@ -264,7 +264,7 @@ private slots:
         const auto s = qs::findScheme(name.toStdString());
         const int64_t rows = 67, cols = 512;  // odd row count; nf4 blocks and rows interleave unevenly
         const auto x = qstest::gaussian(size_t(rows * cols), 21);
-        auto serial = s->quantize(x, rows, cols, "t");
+        auto serial = qstest::quantizeAny(*s, x, rows, cols, "t");
         QVERIFY(serial.ok());
         for (int threads : {1, 2, 3}) {
             tbb::task_arena arena(threads);
@@ -273,7 +273,8 @@ private slots:
                 last = std::max(last, f);
                 return true;
             });
-            auto par = arena.execute([&] { return qs::quantizeParallel(*s, x, rows, cols, "t", &sink); });
+            auto par = arena.execute([&] { return qs::quantizeParallel(*s, x, rows, cols, "t", &sink,
+                                                                               qstest::calibrationFor(*s, cols)); });
             QVERIFY(par.ok());
             QVERIFY2(par->data == serial->data, qPrintable(QString("%1 threads").arg(threads)));
             QCOMPARE(last, 1.0);

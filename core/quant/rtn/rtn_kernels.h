@@ -11,6 +11,18 @@
 
 namespace qs::rtn {
 
+// The grid of one group with value range [lo, hi], as the RTN family stores it (rtn_scheme.cpp's header):
+// asymmetric: s = fp16((max(hi,0) - min(lo,0)) / (2^b - 1)), z = clamp(nearbyint(-min(lo,0) / s), 0, 2^b - 1);
+// symmetric: s = fp16(max(|lo|,|hi|) / (2^(b-1) - 1)), z = 2^(b-1). inv = 1 / s (0 when s == 0); ok is false
+// when s overflows fp16. Shared with the schemes stored in RTN layouts (GPTQ).
+struct GroupParams {
+    uint16_t scaleHalf = 0;
+    float inv = 0.0f;
+    int zero = 0;
+    bool ok = true;
+};
+GroupParams groupParams(int bits, bool symmetric, float lo, float hi);
+
 // min and max of x[0..n) (n >= 1).
 void minMax(const float* x, int64_t n, float& lo, float& hi, QuantPath path);
 

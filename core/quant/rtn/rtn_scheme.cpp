@@ -51,28 +51,8 @@ struct GroupQuant {
 };
 
 GroupQuant groupQuant(const RtnParams& p, float lo, float hi) {
-    GroupQuant g;
-    float s;
-    if (p.symmetric) {
-        const float amax = std::max(std::fabs(lo), std::fabs(hi));
-        s = amax / float((1 << (p.bits - 1)) - 1);
-        g.zero = 1 << (p.bits - 1);
-    } else {
-        lo = std::min(lo, 0.0f);
-        hi = std::max(hi, 0.0f);
-        s = (hi - lo) / float((1 << p.bits) - 1);
-    }
-    g.scaleHalf = floatToHalf(s);
-    const float sh = halfToFloat(g.scaleHalf);
-    if (!std::isfinite(sh)) {
-        g.ok = false;
-        return g;
-    }
-    if (sh > 0.0f) {
-        g.inv = 1.0f / sh;
-        if (!p.symmetric) g.zero = std::clamp(int(std::nearbyint(-lo / sh)), 0, (1 << p.bits) - 1);
-    }
-    return g;
+    const rtn::GroupParams g = rtn::groupParams(p.bits, p.symmetric, lo, hi);
+    return GroupQuant{g.scaleHalf, g.inv, g.zero, g.ok};
 }
 
 class RtnScheme final : public ChunkedScheme {
@@ -134,6 +114,8 @@ public:
     Result<std::unique_ptr<QuantJob>> start(std::span<const float> src, int64_t rows, int64_t cols,
                                             std::string_view tensorName, QuantPath path) const override;
     void dequantizeRows(const QuantizedTensor& q, int64_t firstRow, int64_t nRows, float* dst) const override;
+    // Row-wise layouts: nRows consecutive row records starting at `records` into dst[nRows * cols].
+    void dequantizeRecords(const std::byte* records, int64_t cols, int64_t nRows, float* dst) const;
 
     // One row of a row-wise scheme into its record; "" or the reason it cannot be stored.
     std::string quantizeRowRecord(const float* x, int64_t cols, std::byte* out, QuantPath path) const;
@@ -290,28 +272,33 @@ Result<std::unique_ptr<QuantJob>> RtnScheme::start(std::span<const float> src, i
     return std::unique_ptr<QuantJob>(std::move(job));
 }
 
+void RtnScheme::dequantizeRecords(const std::byte* records, int64_t cols, int64_t nRows, float* dst) const {
+    std::vector<uint8_t> codeBuf(static_cast<size_t>(cols));
+    const int64_t groups = groupsPerRow(cols), gs = cols / groups;
+    std::vector<uint8_t> zeros(size_t(groups), uint8_t(1 << (m_p.bits - 1)));
+    for (int64_t r = 0; r < nRows; ++r) {
+        const std::byte* rec = records + uint64_t(r) * rowRecordBytes(cols);
+        const std::byte* scales = rec + rowCodeBytes(cols);
+        unpackCodes(rec, cols, m_p.bits, codeBuf.data());
+        if (!m_p.symmetric) unpackCodes(scales + 2 * groups, groups, m_p.bits, zeros.data());
+        float* y = dst + r * cols;
+        for (int64_t g = 0; g < groups; ++g) {
+            uint16_t h;
+            std::memcpy(&h, scales + 2 * g, 2);
+            const float s = halfToFloat(h);
+            const int z = zeros[size_t(g)];
+            for (int64_t i = g * gs; i < (g + 1) * gs; ++i) y[i] = float(int(codeBuf[size_t(i)]) - z) * s;
+        }
+    }
+}
+
 void RtnScheme::dequantizeRows(const QuantizedTensor& q, int64_t firstRow, int64_t nRows, float* dst) const {
     QS_CHECK(firstRow >= 0 && nRows >= 0 && firstRow + nRows <= q.rows, name() + ": row range out of bounds");
     QS_CHECK(q.data.size() == packedBytes(q.rows, q.cols).total(), name() + ": packed size does not match the shape");
     const int64_t cols = q.cols;
     std::vector<uint8_t> codeBuf(static_cast<size_t>(cols));
     if (rowWise()) {
-        const int64_t groups = groupsPerRow(cols), gs = cols / groups;
-        std::vector<uint8_t> zeros(size_t(groups), uint8_t(1 << (m_p.bits - 1)));
-        for (int64_t r = 0; r < nRows; ++r) {
-            const std::byte* rec = q.data.data() + uint64_t(firstRow + r) * rowRecordBytes(cols);
-            const std::byte* scales = rec + rowCodeBytes(cols);
-            unpackCodes(rec, cols, m_p.bits, codeBuf.data());
-            if (!m_p.symmetric) unpackCodes(scales + 2 * groups, groups, m_p.bits, zeros.data());
-            float* y = dst + r * cols;
-            for (int64_t g = 0; g < groups; ++g) {
-                uint16_t h;
-                std::memcpy(&h, scales + 2 * g, 2);
-                const float s = halfToFloat(h);
-                const int z = zeros[size_t(g)];
-                for (int64_t i = g * gs; i < (g + 1) * gs; ++i) y[i] = float(int(codeBuf[size_t(i)]) - z) * s;
-            }
-        }
+        dequantizeRecords(q.data.data() + uint64_t(firstRow) * rowRecordBytes(cols), cols, nRows, dst);
         return;
     }
     const int64_t n = sharedParams(cols);
@@ -369,7 +356,41 @@ Result<std::shared_ptr<const Scheme>> parseRtn(std::string_view name) {
 }  // namespace
 
 namespace rtn {
+GroupParams groupParams(int bits, bool symmetric, float lo, float hi) {
+    GroupParams g;
+    float s;
+    if (symmetric) {
+        const float amax = std::max(std::fabs(lo), std::fabs(hi));
+        s = amax / float((1 << (bits - 1)) - 1);
+        g.zero = 1 << (bits - 1);
+    } else {
+        lo = std::min(lo, 0.0f);
+        hi = std::max(hi, 0.0f);
+        s = (hi - lo) / float((1 << bits) - 1);
+    }
+    g.scaleHalf = floatToHalf(s);
+    const float sh = halfToFloat(g.scaleHalf);
+    if (!std::isfinite(sh)) {
+        g.ok = false;
+        return g;
+    }
+    if (sh > 0.0f) {
+        g.inv = 1.0f / sh;
+        if (!symmetric) g.zero = std::clamp(int(std::nearbyint(-lo / sh)), 0, (1 << bits) - 1);
+    }
+    return g;
+}
+
+bool dequantizeRowRecords(const Scheme& scheme, const std::byte* records, int64_t cols, int64_t nRows, float* dst) {
+    const auto* r = dynamic_cast<const RtnScheme*>(&scheme);
+    if (!r || !r->rowWise()) return false;
+    r->dequantizeRecords(records, cols, nRows, dst);
+    return true;
+}
+
 std::optional<NativeLayout> nativeLayout(const Scheme& scheme, int64_t cols) {
+    if (const auto* stored = dynamic_cast<const RtnStoredScheme*>(&scheme))
+        return nativeLayout(stored->rtnStorage(), cols);
     const auto* r = dynamic_cast<const RtnScheme*>(&scheme);
     if (!r || !r->rowWise() || cols <= 0 || !r->rejectReason(1, cols).empty()) return std::nullopt;
     const RtnParams& p = r->params();

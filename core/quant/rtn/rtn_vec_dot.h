@@ -34,6 +34,19 @@ struct NativeLayout {
     uint64_t recordBytes = 0;
 };
 
+// A scheme whose packed bytes are exactly the row records of an RTN scheme (GPTQ stores int<b>_g<g>): it
+// runs on the same kernels, and nativeLayout() of it is nativeLayout() of rtnStorage().
+class RtnStoredScheme {
+public:
+    virtual ~RtnStoredScheme() = default;
+    virtual const Scheme& rtnStorage() const = 0;
+};
+
+// Dequantizes nRows consecutive row records of the row-wise RTN scheme `scheme` (per row or per group) starting
+// at `records` into dst[nRows * cols], for schemes that embed RTN records in a larger tensor (AWQ). False (and
+// nothing written) when `scheme` is not a row-wise RTN scheme.
+bool dequantizeRowRecords(const Scheme& scheme, const std::byte* records, int64_t cols, int64_t nRows, float* dst);
+
 // The layout of `scheme` for rows of `cols` values when dot() covers it, else nullopt (defined in
 // rtn_scheme.cpp, which owns the record format).
 std::optional<NativeLayout> nativeLayout(const Scheme& scheme, int64_t cols);
