@@ -47,5 +47,8 @@ std::optional<long long> parseNumberAfter(std::string_view text, std::string_vie
 SchemeFamily ggmlSchemeFamily();
 SchemeFamily rtnSchemeFamily();
 SchemeFamily bnb4SchemeFamily();
+SchemeFamily hqqSchemeFamily();
+SchemeFamily kmeansSchemeFamily();
+SchemeFamily sortbinsSchemeFamily();
 
 }  // namespace qs
