@@ -101,10 +101,15 @@ Result<nlohmann::json> hqqConfig(const std::vector<Module>& modules, const std::
             skip.push_back(tag);
             continue;
         }
-        const auto l = parseRtn(scheme);
+        // Our HQQ (hqq<b>_g<G>) is HQQ's own layout: the same nbits and group_size, axis 1.
+        static const std::regex hqqRe("^hqq([1-8])_g([0-9]+)$");
+        std::smatch hm;
+        std::optional<RtnLayout> l;
+        if (std::regex_match(scheme, hm, hqqRe)) l = RtnLayout{std::stoi(hm[1].str()), std::stoll(hm[2].str()), false};
+        else l = parseRtn(scheme);
         if (!l || l->symmetric || l->group <= 0 || l->bits == 5 || l->bits == 6 || l->bits == 7)
             return refuse(target, tensors[tensor], scheme,
-                          "asymmetric grouped int1/2/3/4/8: int4_g64, int2_g16, ...");
+                          "hqq1/2/3/4/8_g<G> and asymmetric grouped int2/3/4/8: hqq4_g64, int4_g64, int2_g16, ...");
         dyn[tag] = {{"nbits", l->bits}, {"group_size", l->group}};
     }
     if (!byTag.count("lm_head")) skip.push_back("lm_head");  // transformers' default skip_modules
