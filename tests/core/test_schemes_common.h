@@ -18,8 +18,8 @@ namespace qstest {
 inline std::vector<std::shared_ptr<const qs::Scheme>> schemesUnderTest() {
     auto all = qs::listSchemes();
     for (const char* extra : {"int3_g64", "int4_g128_sym", "int8_sym", "int5_col", "int6_tensor", "int7",
-                              "int4_g32_sym", "int2_g32", "nf4_g128", "fp4_dq_g32", "nf4_dq_g256", "hqq1_g64", "hqq8_g32",
-                              "kmeans2", "kmeans8_g256", "sortbins2_g32"}) {
+                              "int4_g32_sym", "int2_g32", "nf4_g128", "fp4_dq_g32", "nf4_dq_g256", "hqq8_g32", "kmeans2",
+                              "kmeans3_g128", "sortbins2_g32"}) {
         auto s = qs::findScheme(extra);
         bool present = false;
         for (const auto& a : all) present |= a && s && a->name() == s->name();
