@@ -25,7 +25,10 @@
 
 #include <cstdint>
 
+#include <optional>
+
 #include "core/quant/chunked_scheme.h"
+#include "core/quant/rtn/rtn_vec_dot.h"
 
 namespace qs::hqq {
 
@@ -45,5 +48,10 @@ float optimiseZero(const float* x, int64_t n, float a, float zero, int qmax, con
 // parameters. Reference: scalar; optimised: AVX2 when available. Bit-identical (one rounding per operation,
 // no contraction: the file is compiled with -ffp-contract=off).
 void codes(const float* x, int64_t n, float a, float z, int qmax, uint8_t* out, QuantPath path);
+
+// The native-kernel layout (rtn_vec_dot.h, floatZero) of an HQQ scheme for rows of `cols` values: 4-bit codes
+// in groups of a multiple of 32; nullopt for anything else (other widths stay on the dequantizing path).
+// Defined in hqq_scheme.cpp, which owns the record format.
+std::optional<rtn::NativeLayout> nativeLayout(const Scheme& scheme, int64_t cols);
 
 }  // namespace qs::hqq

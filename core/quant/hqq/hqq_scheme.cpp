@@ -24,8 +24,9 @@
 // ByteBreakdown: payload = rows * ceil(cols*b/8), scales = rows * 2 * groups, zeros = rows * 2 * groups.
 // E.g. hqq4_g64 on 64 x 256: 8192 + 512 + 512 bytes = 4.5 bits per weight.
 //
-// In the engine HQQ runs through the dequantized path (QuantizedLinearWeights: rows dequantized per block,
-// exact numbers of dequantizeRows); the native RTN kernels need an integer zero point (rtn_vec_dot.h).
+// In the engine, hqq4_g<g> with g a multiple of 32 runs natively on the RTN kernels with q8_0 activations
+// (rtn_vec_dot.h: the float zero point factored out of the block sums, y = s * sum(q a) - s z * sum(a));
+// the other widths and groups run through the dequantized path (exact numbers of dequantizeRows).
 // Not implemented, refused by name: axis 0 (groups down a column), scale optimisation (HQQ's optional
 // scale search), and the reference's quantized scale/zero meta (quant_scale/quant_zero).
 #include <algorithm>
@@ -76,6 +77,9 @@ public:
 
     std::string quantizeRow(const float* x, int64_t cols, std::byte* out, QuantPath path) const override;
     void dequantizeRow(const std::byte* in, int64_t cols, float* out) const override;
+
+    int bits() const { return m_bits; }
+    int64_t group() const { return m_group; }
 
 private:
     int m_bits;
@@ -155,6 +159,20 @@ Result<std::shared_ptr<const Scheme>> parseHqq(std::string_view name) {
     return std::shared_ptr<const Scheme>(std::make_shared<HqqScheme>(int(*bits), int64_t(*group)));
 }
 }  // namespace
+
+namespace hqq {
+std::optional<rtn::NativeLayout> nativeLayout(const Scheme& scheme, int64_t cols) {
+    const auto* h = dynamic_cast<const HqqScheme*>(&scheme);
+    if (!h || h->bits() != 4 || h->group() % 32 != 0 || cols <= 0 || !h->accepts(1, cols)) return std::nullopt;
+    rtn::NativeLayout l;
+    l.bits = 4;
+    l.group = h->group();
+    l.floatZero = true;
+    l.codeBytes = packedCodeBytes(uint64_t(cols), 4);
+    l.recordBytes = h->rowBreakdown(cols).total();
+    return l;
+}
+}  // namespace hqq
 
 SchemeFamily hqqSchemeFamily() {
     SchemeFamily f;

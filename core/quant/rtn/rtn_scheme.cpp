@@ -24,6 +24,7 @@
 
 #include "core/quant/bit_pack.h"
 #include "core/quant/chunked_scheme.h"
+#include "core/quant/hqq/hqq_kernels.h"
 #include "core/quant/rtn/rtn_kernels.h"
 #include "core/quant/rtn/rtn_vec_dot.h"
 #include "core/quant/scheme_family.h"
@@ -371,7 +372,8 @@ Result<std::shared_ptr<const Scheme>> parseRtn(std::string_view name) {
 namespace rtn {
 std::optional<NativeLayout> nativeLayout(const Scheme& scheme, int64_t cols) {
     const auto* r = dynamic_cast<const RtnScheme*>(&scheme);
-    if (!r || !r->rowWise() || cols <= 0 || !r->rejectReason(1, cols).empty()) return std::nullopt;
+    if (!r) return hqq::nativeLayout(scheme, cols);
+    if (!r->rowWise() || cols <= 0 || !r->rejectReason(1, cols).empty()) return std::nullopt;
     const RtnParams& p = r->params();
     if (!(p.bits == 4 || (p.bits == 8 && p.symmetric))) return std::nullopt;
     NativeLayout l;
