@@ -253,6 +253,7 @@ Result<GgufExportResult> exportGguf(const Checkpoint& ckpt, const ModelInfo& inf
     ApplyOptions ao;
     ao.computeStats = false;
     ao.progress = options.progress;
+    ao.calibration = options.calibration;
     auto applied =
         applyMap(ckpt, info, resolved, ao, [&](int index, QuantizedTensor&& q, const ErrorReport&) -> Status {
             if (auto s = copyStoredUpTo(index); !s) return s;

@@ -41,6 +41,7 @@
 #include <string>
 #include <vector>
 
+#include "core/calib/calibration.h"
 #include "core/io/checkpoint.h"
 #include "core/io/checkpoint_writer.h"
 #include "core/jobs/progress.h"
@@ -53,6 +54,7 @@ namespace qs {
 struct GgufExportOptions {
     std::string fallback;  // ggml type for tensors whose scheme has no GGUF encoding ("" = refuse them)
     ProgressFn progress;
+    const CalibrationSet* calibration = nullptr;  // for calibrated schemes (ApplyOptions::calibration); not owned
 };
 
 struct GgufExportTensor {

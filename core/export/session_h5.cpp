@@ -218,6 +218,7 @@ Result<Session> buildSession(const Checkpoint& ckpt, const ModelInfo& info, cons
     ApplyOptions ao;
     ao.histogramBins = options.histogramBins;
     ao.progress = options.progress;
+    ao.calibration = options.calibration;
     auto applied =
         applyMap(ckpt, info, resolved, ao, [&](int i, QuantizedTensor&& q, const ErrorReport&) -> Status {
             if (options.tensors) s.tensors[size_t(i)].quantized = std::move(q);

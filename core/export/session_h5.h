@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "core/calib/calibration.h"
 #include "core/io/checkpoint.h"
 #include "core/jobs/progress.h"
 #include "core/model/model_info.h"
@@ -40,6 +41,7 @@ struct SessionOptions {
     int histogramBins = 64;  // per quantized tensor, weights and errors (0: none)
     bool tensors = false;  // store the packed quantized tensors (the whole quantized model is held in memory)
     ProgressFn progress;
+    const CalibrationSet* calibration = nullptr;  // for calibrated schemes (ApplyOptions::calibration); not owned
 };
 
 struct SessionTensor {

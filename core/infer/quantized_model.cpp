@@ -9,7 +9,8 @@
 namespace qs {
 
 Result<QuantizedModel> quantizeForInference(const Checkpoint& ckpt, const ModelInfo& info, const QuantMap& map,
-                                            tbb::task_arena* arena, const ProgressFn& progress) {
+                                            tbb::task_arena* arena, const ProgressFn& progress,
+                                            const CalibrationSet* calibration) {
     auto resolved = resolveMap(map, ckpt.tensors, info);
     if (!resolved) return resolved.error();
     QuantizedModel out;
@@ -17,6 +18,7 @@ Result<QuantizedModel> quantizeForInference(const Checkpoint& ckpt, const ModelI
     ApplyOptions options;
     options.computeStats = false;
     options.progress = progress;
+    options.calibration = calibration;
     auto keep = [&](int index, QuantizedTensor&& q, const ErrorReport&) -> Status {
         auto scheme = findScheme(q.scheme);
         if (!scheme) return Error{ckpt.path + ": tensor '" + ckpt.tensors[size_t(index)].name + "' quantized with unknown scheme '" + q.scheme + "'"};

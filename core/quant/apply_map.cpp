@@ -95,6 +95,16 @@ Result<ApplyResult> applyMap(const Checkpoint& ckpt, const ModelInfo& info, cons
         largest = std::max(largest, elems);
         work.push_back(int(i));
     }
+    // Calibrated schemes without their data are refused before any work (never a silent fallback).
+    std::vector<const TensorCalibration*> calibrationOf(n, nullptr);
+    for (int i : work) {
+        const TensorPlan& p = resolved.tensors[size_t(i)];
+        auto scheme = findScheme(p.scheme);
+        QS_CHECK(scheme != nullptr, "apply: scheme " + p.scheme + " missing from the registry");
+        auto c = calibrationFor(*scheme, options.calibration, ckpt.tensors[size_t(i)].name, p.cols);
+        if (!c) return c.error();
+        calibrationOf[size_t(i)] = *c;
+    }
     const uint64_t budget = options.batchElements > 0 ? options.batchElements : std::max<uint64_t>(largest, 1);
 
     ProgressSink sink(options.progress);
@@ -154,13 +164,15 @@ Result<ApplyResult> applyMap(const Checkpoint& ckpt, const ModelInfo& info, cons
                 floats = decoded;
             }
             if (!options.computeStats) {
-                item.quantized = quantizeParallel(*scheme, floats, p.rows, p.cols, ckpt.tensors[i].name, &tensorSink);
+                item.quantized = quantizeParallel(*scheme, floats, p.rows, p.cols, ckpt.tensors[i].name, &tensorSink,
+                                                  calibrationOf[i]);
                 return;
             }
             ErrorStatsOptions so;
             so.clipBlock = clipBlockOf(*scheme);
             so.histogramBins = options.histogramBins;
-            auto done = quantizeWithErrorStats(*scheme, floats, p.rows, p.cols, ckpt.tensors[i].name, &tensorSink, so);
+            auto done = quantizeWithErrorStats(*scheme, floats, p.rows, p.cols, ckpt.tensors[i].name, &tensorSink, so,
+                                               calibrationOf[i]);
             if (!done) {
                 item.quantized = done.error();
                 return;

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "core/calib/calibration.h"
 #include "core/io/checkpoint.h"
 #include "core/jobs/progress.h"
 #include "core/model/model_info.h"
@@ -38,6 +39,10 @@ struct ApplyOptions {
     int histogramBins = 0;      // per-tensor weight and error histograms (0: none)
     uint64_t batchElements = 0; // float elements in flight across concurrent tensors (0: the largest tensor)
     ProgressFn progress;
+    // Input statistics for calibrated schemes (not owned, may be null; outlives the call). Before anything is
+    // quantized, every tensor whose scheme needs calibration is checked (calibrationFor, scheme.h): a missing
+    // set, entry or statistic fails the whole apply naming the scheme and the first such tensor.
+    const CalibrationSet* calibration = nullptr;
 };
 
 struct AppliedTensor {

@@ -87,6 +87,14 @@ Status MapEvaluator::quantizeMissing(const std::vector<Key>& keys, bool needTens
         todo.push_back(&k);
         total += m_ckpt.tensors[size_t(k.first)].elements();
     }
+    // Calibrated schemes without their data are refused before any work, as applyMap does.
+    for (const Key* k : todo) {
+        const TensorInfo& t = m_ckpt.tensors[size_t(k->first)];
+        auto scheme = findScheme(k->second);
+        auto shape = matrixShape(t);
+        if (!scheme || !shape) continue;  // reported with the tensor below
+        if (auto c = calibrationFor(*scheme, m_options.calibration.get(), t.name, shape->second); !c) return c.error();
+    }
     uint64_t done = 0;
     for (const Key* k : todo) {
         const size_t i = size_t(k->first);
@@ -96,16 +104,19 @@ Status MapEvaluator::quantizeMissing(const std::vector<Key>& keys, bool needTens
         if (!sink.report(scale * start, "quantizing " + t.name + " as " + k->second)) return cancelled();
         auto scheme = findScheme(k->second);
         QS_CHECK(scheme != nullptr, "map evaluator: scheme " + k->second + " missing from the registry");
-        auto floats = m_ckpt.toFloat(i);
-        if (!floats) return floats.error();
         auto shape = matrixShape(t);
         if (!shape) return shape.error();
+        auto calibration = calibrationFor(*scheme, m_options.calibration.get(), t.name, shape->second);
+        if (!calibration) return calibration.error();
+        auto floats = m_ckpt.toFloat(i);
+        if (!floats) return floats.error();
         ErrorStatsOptions so;
         so.clipBlock = clipBlockOf(*scheme);
         ProgressSink tensorSink([&](double f, std::string_view stage) { return sink.report(scale * (start + f * share), stage); });
         Result<QuantizedWithStats> q = Error{"not run"};
         inArena(m_options.arena, [&] {
-            q = quantizeWithErrorStats(*scheme, *floats, shape->first, shape->second, t.name, &tensorSink, so);
+            q = quantizeWithErrorStats(*scheme, *floats, shape->first, shape->second, t.name, &tensorSink, so,
+                                       *calibration);
         });
         if (!q) return sink.cancelled() ? cancelled() : Error{q.message()};
         m_errorCache[*k] = q->error.stats.sums;

@@ -37,6 +37,7 @@
 
 #include <tbb/task_arena.h>
 
+#include "core/calib/calibration.h"
 #include "core/infer/model_weights.h"
 #include "core/infer/perplexity.h"
 #include "core/infer/tokenizer.h"
@@ -60,6 +61,9 @@ struct MapEvaluatorOptions {
     WeightLoadOptions weights;      // how quantized tensors run (default native kernels, as `ppl`)
     uint64_t tensorCacheBytes = uint64_t(1) << 30;  // packed tensors kept for the engine (ppl/kld)
     tbb::task_arena* arena = nullptr;  // not owned; serially when null
+    // Input statistics for calibrated schemes (null: none; a point using one then fails by name, as applyMap).
+    // Fixed for the evaluator's life, so the per-(tensor, scheme) caches stay valid.
+    std::shared_ptr<const CalibrationSet> calibration;
 };
 
 struct PointMeasure {
