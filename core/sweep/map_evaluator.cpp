@@ -166,7 +166,7 @@ Result<PointMeasure> MapEvaluator::measure(const QuantMap& map, const ProgressFn
     p.warnings = resolved->warnings;
     const MapFootprint f = footprintAfter(*resolved, m_ckpt.tensors, m_info);
     p.bytes = f.after.total;
-    p.bpw = bitsPerWeight(f.after.total, f.parameterElements);
+    p.bpw = f.bitsPerWeight();  // over the weights only (core/quant/footprint_after.h)
 
     std::vector<Key> keys;
     for (size_t i = 0; i < resolved->tensors.size(); ++i)

@@ -4,7 +4,8 @@
 //
 // Per point (PointMeasure):
 //   bytes, bpw   the footprint under the map (core/quant/footprint_after.h: a tied pair counted once, metadata
-//                included in the bytes; bpw = 8 x bytes / parameter elements). Arithmetic only.
+//                included in the bytes; bpw = 8 x bytes / elements over the weights of the network, the one
+//                definition of core/quant/footprint_after.h, RoPE buffers on neither side). Arithmetic only.
 //   rmse, sqnr   over all quantized weights of the model (a tied pair once): RMSE = sqrt(sum e^2 / n),
 //                SQNR = 10 log10(sum w^2 / sum e^2), from the per-tensor error sums merged in tensor order,
 //                exactly the `quantize` command's total. No engine. 0 / +inf when nothing is quantized.
@@ -68,7 +69,7 @@ struct MapEvaluatorOptions {
 
 struct PointMeasure {
     uint64_t bytes = 0;     // footprint after the map, ties once, metadata included
-    double bpw = 0;         // 8 x bytes / parameter elements
+    double bpw = 0;         // MapFootprint::bitsPerWeight(): 8 x weight bytes / weight elements
     uint64_t quantizedElements = 0;
     double rmse = 0, sqnrDb = 0;
     bool hasPpl = false, hasKld = false;
