@@ -37,8 +37,17 @@ std::string escapeRegex(const std::string& s) {
     return out;
 }
 
+// Our HQQ (hqq<b>_g<G>) is HQQ's own method and layout: the same nbits and group_size (axis 1); an RTN name
+// gives its layout.
+std::optional<RtnLayout> hqqLayout(const std::string& scheme) {
+    static const std::regex re("^hqq([1-8])_g([0-9]+)$");
+    std::smatch m;
+    if (std::regex_match(scheme, m, re)) return RtnLayout{std::stoi(m[1].str()), std::stoll(m[2].str()), false};
+    return parseRtn(scheme);
+}
+
 bool hqqExpresses(const std::string& scheme) {
-    const auto l = parseRtn(scheme);
+    const auto l = hqqLayout(scheme);
     return l && !l->symmetric && l->group > 0 && (l->bits <= 4 || l->bits == 8);
 }
 
@@ -129,8 +138,8 @@ Result<nlohmann::json> hqqConfig(const std::vector<Module>& modules, const std::
         }
         if (!hqqExpresses(scheme))
             return refuse(target, tensors[tensor], scheme,
-                          "asymmetric grouped int1/2/3/4/8: int4_g64, int2_g16, ...");
-        const auto l = parseRtn(scheme);
+                          "hqq1/2/3/4/8_g<G> and asymmetric grouped int2/3/4/8: hqq4_g64, int4_g64, int2_g16, ...");
+        const auto l = hqqLayout(scheme);
         dyn[tag] = {{"nbits", l->bits}, {"group_size", l->group}};
     }
     if (!byTag.count("lm_head")) skip.push_back("lm_head");  // transformers' default skip_modules

@@ -15,7 +15,8 @@
 //    the keyword arguments of HqqConfig, `HqqConfig(**json.load(f))`: {"dynamic_config": {"self_attn.q_proj":
 //    {"nbits":4, "group_size":64}, ...}, "skip_modules": ["lm_head", ...]}. Keys are linear tags (the module
 //    name without the layer prefix), so a tag must have one scheme in every layer; HQQ is asymmetric grouped:
-//    int{1,2,3,4,8}_g<G> without _sym.
+//    our hqq{1,2,3,4,8}_g<G> (HQQ's own method and layout) and int{2,3,4,8}_g<G> without _sym (written as the
+//    layout; HQQ then optimises the zero points itself). hqq5/6/7 have no HqqConfig nbits and are refused.
 //  * GPTQModel (QuantizeConfig.dynamic; the quantize_config.json of ModelCloud's *-dynamic-cfg models; vLLM's
 //    gptq_utils.get_dynamic_override): {"bits", "group_size", "sym", "desc_act": false, "lm_head",
 //    "quant_method":"gptq", "checkpoint_format":"gptq", "dynamic": {"+:^model\.layers\.3\.mlp\.down_proj$":

@@ -11,7 +11,8 @@
 //   - QuantizedLinearWeights: keeps the packed QuantizedTensor and dequantizes blocks of rows on the fly
 //     through Scheme::dequantizeRows into a per-call scratch buffer (memory of the packed form, same numbers);
 //   - StoredLinearWeights: the same for a checkpoint tensor in its stored type (F16, ggml blocks, ...);
-//   - RtnLinearWeights: RTN int4 / int8_sym rows in their packed records with q8_0 activations (native).
+//   - RtnLinearWeights: RTN int4 / int8_sym and HQQ hqq4 rows in their packed records with q8_0 activations
+//     (native; rtn_vec_dot.h).
 // The last two compute with exactly the values Scheme::dequantizeRows produces (the scheme's exact numerics:
 // `--dequant once|rows`), and the two give bit-identical results; the packed kernels differ from them by the
 // activation quantization (a bound in tests/core/test_kernels.cpp).

@@ -47,6 +47,9 @@ std::optional<long long> parseNumberAfter(std::string_view text, std::string_vie
 SchemeFamily ggmlSchemeFamily();
 SchemeFamily rtnSchemeFamily();
 SchemeFamily bnb4SchemeFamily();
+SchemeFamily hqqSchemeFamily();
+SchemeFamily kmeansSchemeFamily();
+SchemeFamily sortbinsSchemeFamily();
 SchemeFamily gptqSchemeFamily();
 SchemeFamily awqSchemeFamily();
 

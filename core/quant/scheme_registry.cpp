@@ -28,6 +28,9 @@ const std::vector<SchemeFamily>& schemeFamilies() {
         ggmlSchemeFamily(),
         rtnSchemeFamily(),
         bnb4SchemeFamily(),
+        hqqSchemeFamily(),
+        kmeansSchemeFamily(),
+        sortbinsSchemeFamily(),
         gptqSchemeFamily(),
         awqSchemeFamily(),
     };

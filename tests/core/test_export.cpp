@@ -256,6 +256,16 @@ void TestExport::mapConfigs_writeDocumentedFormsAndRefuseTheRest() {
     QVERIFY((*h)["dynamic_config"]["self_attn.v_proj"] == (nlohmann::json{{"nbits", 2}, {"group_size", 16}}));
     QVERIFY((*h)["dynamic_config"]["mlp.gate_proj"] == (nlohmann::json{{"nbits", 4}, {"group_size", 32}}));
     QVERIFY((*h)["skip_modules"] == (nlohmann::json{"mlp.down_proj", "lm_head"}));
+    // Our HQQ schemes are HQQ's own layout: hqq<b>_g<G> -> {"nbits": b, "group_size": G}.
+    auto hq = qs::mapConfigJson(qs::MapConfigFormat::Hqq,
+                                resolve(o, {"body=hqq4_g64", "attention=hqq3_g32"}),
+                                o.ckpt->tensors, o.info);
+    QVERIFY2(hq.ok(), hq.ok() ? "" : hq.message().c_str());
+    QVERIFY((*hq)["dynamic_config"]["self_attn.q_proj"] == (nlohmann::json{{"nbits", 3}, {"group_size", 32}}));
+    QVERIFY((*hq)["dynamic_config"]["mlp.up_proj"] == (nlohmann::json{{"nbits", 4}, {"group_size", 64}}));
+    // down_proj rows of 172: the group falls back to 43, which HQQ expresses too.
+    QVERIFY((*hq)["dynamic_config"]["mlp.down_proj"] == (nlohmann::json{{"nbits", 4}, {"group_size", 43}}));
+    QVERIFY((*hq)["skip_modules"] == (nlohmann::json{"lm_head"}));
 
     auto t = qs::mapConfigJson(qs::MapConfigFormat::Torchao,
                                resolve(o, {"mlp=int4_g32", "attention=int8_sym"}), o.ckpt->tensors, o.info);
@@ -277,6 +287,9 @@ void TestExport::mapConfigs_writeDocumentedFormsAndRefuseTheRest() {
     };
     for (const Case& c : {Case{qs::MapConfigFormat::Hqq, "attention=q8_0", "q8_0"},
                           Case{qs::MapConfigFormat::Hqq, "attention=int4_g32_sym", "int4_g32_sym"},
+                          Case{qs::MapConfigFormat::Hqq, "attention=hqq5_g32", "hqq5_g32"},
+                          Case{qs::MapConfigFormat::Hqq, "attention=kmeans4_g32", "kmeans4_g32"},
+                          Case{qs::MapConfigFormat::GptqModel, "mlp=hqq4_g32", "hqq4_g32"},
                           Case{qs::MapConfigFormat::GptqModel, "mlp=nf4", "nf4"},
                           Case{qs::MapConfigFormat::GptqModel, "embedding=int8", "embedding"},
                           Case{qs::MapConfigFormat::Torchao, "attention=int3_g32", "int3_g32"}}) {

@@ -302,7 +302,9 @@ private slots:
     // by nativeLayout and stay on the dequantizing path.
     void rtnNative_pathsEqualScalarAndStayWithinBound_data() {
         QTest::addColumn<QString>("scheme");
-        for (const char* s : {"int4", "int4_g32", "int4_g128_sym", "int8_sym", "int8_g64_sym"}) QTest::newRow(s) << s;
+        for (const char* s : {"int4", "int4_g32", "int4_g128_sym", "int8_sym", "int8_g64_sym", "hqq4_g32", "hqq4_g64",
+                              "hqq4_g128"})
+            QTest::newRow(s) << s;
     }
     void rtnNative_pathsEqualScalarAndStayWithinBound() {
         QFETCH(QString, scheme);
@@ -358,7 +360,8 @@ private slots:
     }
 
     void rtnNative_layoutsWithoutKernelStayDequantized() {
-        for (const char* name : {"int8", "int3_g64", "int4_col", "int4_tensor", "int4_g16", "int5_g32"}) {
+        for (const char* name : {"int8", "int3_g64", "int4_col", "int4_tensor", "int4_g16", "int5_g32", "hqq3_g64",
+                                 "hqq4_g16", "hqq8_g64", "kmeans4_g64"}) {
             const auto sch = findScheme(name);
             QVERIFY(sch);
             QVERIFY2(!rtn::nativeLayout(*sch, kCols), name);

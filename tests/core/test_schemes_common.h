@@ -24,7 +24,8 @@ inline std::vector<std::shared_ptr<const qs::Scheme>> schemesUnderTest() {
     for (const auto& s : qs::listSchemes())
         if (qs::isNone(s->calibrationNeeds())) all.push_back(s);
     for (const char* extra : {"int3_g64", "int4_g128_sym", "int8_sym", "int5_col", "int6_tensor", "int7",
-                              "int4_g32_sym", "int2_g32", "nf4_g128", "fp4_dq_g32", "nf4_dq_g256"}) {
+                              "int4_g32_sym", "int2_g32", "nf4_g128", "fp4_dq_g32", "nf4_dq_g256", "hqq8_g32", "kmeans2",
+                              "kmeans3_g128", "sortbins2_g32"}) {
         auto s = qs::findScheme(extra);
         bool present = false;
         for (const auto& a : all) present |= a && s && a->name() == s->name();

@@ -284,6 +284,16 @@ private slots:
         QTest::newRow("nf4 block") << "nf4_dq" << "" << "128" << "nf4_dq_g128";
         QTest::newRow("nf4 default block") << "nf4_g128" << "" << "64" << "nf4";
         QTest::newRow("f16") << "f16" << "8" << "" << "";
+        QTest::newRow("hqq bits") << "hqq4_g64" << "2" << "" << "hqq2_g64";
+        QTest::newRow("hqq 1 bit") << "hqq4_g64" << "1" << "" << "hqq1_g64";
+        QTest::newRow("hqq group") << "hqq4_g64" << "" << "32" << "hqq4_g32";
+        QTest::newRow("hqq no row") << "hqq4_g64" << "" << "row" << "";
+        QTest::newRow("hqq bits out of range") << "hqq4_g64" << "9" << "" << "";
+        QTest::newRow("kmeans to row") << "kmeans4_g64" << "" << "row" << "kmeans4";
+        QTest::newRow("kmeans group") << "kmeans4" << "" << "128" << "kmeans4_g128";
+        QTest::newRow("kmeans group below codebook") << "kmeans4" << "" << "8" << "";
+        QTest::newRow("sortbins bits") << "sortbins4_g64" << "3" << "" << "sortbins3_g64";
+        QTest::newRow("sortbins no row") << "sortbins4_g64" << "" << "row" << "";
     }
     void schemeRewrites() {
         QFETCH(QString, scheme);

@@ -29,6 +29,21 @@ qs::Result<std::string> validated(const std::string& name) {
     return (*s)->name();
 }
 
+// Families named <prefix><bits>[_g<group>] (bits 1..8): HQQ and the codebooks. "row" (no _g) only where the
+// family allows it (k-means: one codebook per row).
+struct PrefixedFamily {
+    const char* family;
+    const char* prefix;
+    bool rowAllowed;
+};
+const PrefixedFamily kPrefixed[] = {{"hqq", "hqq", false}, {"kmeans", "kmeans", true}, {"sortbins", "sortbins", false}};
+
+const PrefixedFamily* prefixedFamily(const qs::Scheme& s) {
+    for (const PrefixedFamily& f : kPrefixed)
+        if (s.family() == f.family) return &f;
+    return nullptr;
+}
+
 QString numberText(double bits) {
     return bits == double(int64_t(bits)) ? QString::number(int64_t(bits)) : QString::number(bits, 'g', 3);
 }
@@ -53,6 +68,11 @@ SchemeParams schemeParams(const std::string& scheme) {
             if (opt.startsWith(QLatin1Char('g'))) p.group = opt.mid(1);
             else if (opt == QLatin1String("col") || opt == QLatin1String("tensor")) p.group = opt;
         }
+    } else if (prefixedFamily(*s)) {
+        p.bitsEditable = p.groupEditable = true;
+        p.group = QObject::tr("row");
+        for (const QString& opt : parts.mid(1))
+            if (opt.startsWith(QLatin1Char('g'))) p.group = opt.mid(1);
     } else if (family == "nf4/fp4") {
         p.groupEditable = true;
         p.group = QStringLiteral("64");  // bitsandbytes' default block (the name omits it)
@@ -85,6 +105,13 @@ qs::Result<std::string> schemeWithBits(const std::string& scheme, const QString&
         if (bits < 2 || bits > 8) return qs::Error{"bits: RTN takes 2 to 8 bits, got " + std::to_string(bits)};
         QStringList parts = name.split(QLatin1Char('_'));
         parts[0] = QStringLiteral("int%1").arg(bits);
+        return validated(parts.join(QLatin1Char('_')).toStdString());
+    }
+    if (const PrefixedFamily* f = prefixedFamily(*s)) {
+        if (bits < 1 || bits > 8)
+            return qs::Error{"bits: " + s->family() + " takes 1 to 8 bits, got " + std::to_string(bits)};
+        QStringList parts = name.split(QLatin1Char('_'));
+        parts[0] = QString::fromLatin1(f->prefix) + QString::number(bits);
         return validated(parts.join(QLatin1Char('_')).toStdString());
     }
     const QRegularExpressionMatch m = kGgmlWidth.match(name);
@@ -121,6 +148,15 @@ qs::Result<std::string> schemeWithGroup(const std::string& scheme, const QString
         QStringList out{base};
         if (!granularity.isEmpty()) out << granularity;
         out << kept;
+        return validated(out.join(QLatin1Char('_')).toStdString());
+    }
+    if (const PrefixedFamily* f = prefixedFamily(*s)) {
+        if (!isNumber && !(f->rowAllowed && text == QLatin1String("row")))
+            return qs::Error{"group: expected a group size (e.g. 64)" +
+                             std::string(f->rowAllowed ? " or \"row\"" : "") + ", got \"" + groupText.toStdString() +
+                             "\""};
+        QStringList out{base};
+        if (isNumber) out << QStringLiteral("g%1").arg(group);
         return validated(out.join(QLatin1Char('_')).toStdString());
     }
     if (s->family() == "nf4/fp4") {

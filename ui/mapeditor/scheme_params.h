@@ -8,6 +8,7 @@
 //   ggml    q4_K -> q3_K, q4_0 -> q5_0 (the       fixed by the format (blocks of 32, super-blocks of 256)
 //           same suffix, when ggml has the type)
 //   nf4/fp4 fixed (4-bit formats)                 a number -> _g<block> (bitsandbytes' block size)
+//   hqq, kmeans, sortbins: hqq4_g64 -> hqq3_g64   a number -> _g<G>; "row" (kmeans only) drops _g
 //   f16/bf16, keep: neither
 // Pure functions, callable from any thread.
 #pragma once

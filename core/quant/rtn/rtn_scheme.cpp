@@ -24,6 +24,7 @@
 
 #include "core/quant/bit_pack.h"
 #include "core/quant/chunked_scheme.h"
+#include "core/quant/hqq/hqq_kernels.h"
 #include "core/quant/rtn/rtn_kernels.h"
 #include "core/quant/rtn/rtn_vec_dot.h"
 #include "core/quant/scheme_family.h"
@@ -392,7 +393,8 @@ std::optional<NativeLayout> nativeLayout(const Scheme& scheme, int64_t cols) {
     if (const auto* stored = dynamic_cast<const RtnStoredScheme*>(&scheme))
         return nativeLayout(stored->rtnStorage(), cols);
     const auto* r = dynamic_cast<const RtnScheme*>(&scheme);
-    if (!r || !r->rowWise() || cols <= 0 || !r->rejectReason(1, cols).empty()) return std::nullopt;
+    if (!r) return hqq::nativeLayout(scheme, cols);
+    if (!r->rowWise() || cols <= 0 || !r->rejectReason(1, cols).empty()) return std::nullopt;
     const RtnParams& p = r->params();
     if (!(p.bits == 4 || (p.bits == 8 && p.symmetric))) return std::nullopt;
     NativeLayout l;

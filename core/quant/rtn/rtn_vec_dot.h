@@ -11,6 +11,12 @@
 // group's fp16 scale, da the block's fp16 activation scale and S_k the exact integer sum of (q - z) * a over
 // values 4k..4k+3; the lanes are summed as ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)).
 //
+// HQQ's 4-bit layout (core/quant/hqq/hqq_scheme.cpp: the same LSB-first 4-bit codes, then fp16 scales, then
+// fp16 zero points z that are not integers) runs on the same lanes with the zero point factored out:
+// x' = (q - z) * s, so per 32-value block and lane k, with S_k = sum of q * a and A_k = sum of a over values
+// 4k..4k+3 (exact integers), lane_k = fma(s * da, S_k, lane_k), then lane_k = fma(-((s * z) * da), A_k, lane_k);
+// same final lane sum.
+//
 // Thread-safety: pure functions.
 #pragma once
 
@@ -30,6 +36,7 @@ struct NativeLayout {
     int bits = 4;            // 4 or 8
     int64_t group = 0;       // values per scale (the row length for per-row schemes); a multiple of 32
     bool symmetric = false;  // codes stored as q + 2^(bits-1), no zero stream
+    bool floatZero = false;  // HQQ: fp16 zero points (one per group) after the scales; 4-bit codes only
     uint64_t codeBytes = 0;  // bytes of a row's codes (the scales follow)
     uint64_t recordBytes = 0;
 };
@@ -48,7 +55,8 @@ public:
 bool dequantizeRowRecords(const Scheme& scheme, const std::byte* records, int64_t cols, int64_t nRows, float* dst);
 
 // The layout of `scheme` for rows of `cols` values when dot() covers it, else nullopt (defined in
-// rtn_scheme.cpp, which owns the record format).
+// rtn_scheme.cpp, which owns the record format; HQQ schemes are answered by hqq::nativeLayout,
+// hqq_scheme.cpp).
 std::optional<NativeLayout> nativeLayout(const Scheme& scheme, int64_t cols);
 
 // out[c] = dot(row record `w`, q8_0 activation row act + c * stride) for c < nCols, n values each, with the

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The HQQ family (core/quant/hqq/): the proximal zero-point solver against values computed by hand, the
+// early stop keeping the best zero point, the documented packed layout, reference == optimised path,
+// determinism across thread counts, the name grammar, and on every 2-D matrix of stories260K a weight error
+// below asymmetric RTN at the same bits and group size.
+#include <tbb/task_arena.h>
+
+#include <QTest>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "common/assets.h"
+#include "core/io/checkpoint.h"
+#include "core/quant/bit_pack.h"
+#include "core/quant/chunked_scheme.h"
+#include "core/quant/hqq/hqq_kernels.h"
+#include "core/quant/quantize_parallel.h"
+#include "core/quant/scheme.h"
+#include "core/tensor/half.h"
+
+using namespace qs;
+
+namespace {
+
+double rmse(const std::vector<float>& x, const std::vector<float>& y) {
+    double e = 0;
+    for (size_t i = 0; i < x.size(); ++i) e += (double(x[i]) - y[i]) * (double(x[i]) - y[i]);
+    return std::sqrt(e / double(x.size()));
+}
+
+std::vector<float> roundTrip(const Scheme& s, const std::vector<float>& x, int64_t rows, int64_t cols) {
+    auto q = s.quantize(x, rows, cols, "t");
+    if (!q) qFatal("%s", q.message().c_str());
+    std::vector<float> y(x.size());
+    s.dequantize(*q, y.data());
+    return y;
+}
+
+// The divisor of the row length nearest to g (smaller on a tie): g itself where it divides, 43 for
+// stories260K's w2 rows of 172 = 4 * 43 values.
+int64_t groupFor(int64_t cols, int64_t g) {
+    int64_t best = 1;
+    for (int64_t d = 1; d <= cols; ++d)
+        if (cols % d == 0 && std::llabs(d - g) < std::llabs(best - g)) best = d;
+    return best;
+}
+
+struct Matrix {
+    std::string name;
+    int64_t rows, cols;
+    std::vector<float> values;
+};
+
+std::vector<Matrix> storiesMatrices(const QString& path) {
+    auto c = openCheckpoint(path.toStdString());
+    if (!c) qFatal("%s", c.message().c_str());
+    std::vector<Matrix> out;
+    for (size_t i = 0; i < (*c)->tensors.size(); ++i) {
+        const TensorInfo& t = (*c)->tensors[i];
+        if (t.shape.size() != 2) continue;
+        auto v = (*c)->toFloat(i);
+        if (!v) qFatal("%s", v.message().c_str());
+        out.push_back({t.name, t.shape[0], t.shape[1], std::move(*v)});
+    }
+    return out;
+}
+
+}  // namespace
+
+class TestHqq : public QObject {
+    Q_OBJECT
+private slots:
+    // One proximal step by hand (p = 0.7, beta = 10), x = {0, .6, .6, .6, 1}, a = 1, z = 0, 1 bit (qmax 1):
+    //   q = round(x) = {0,1,1,1,1}; r = q; d = x - r = {0,-.4,-.4,-.4,0}; err0 = 1.2 / 5 = 0.24
+    //   shrink(-.4) = -(0.4 - 0.1 * 0.4^-0.3) = -(0.4 - 0.1 * 1.316383) = -0.2683617; shrink(0) = 0
+    //   z1 = mean(q - (x - e)) = (0 + 3 * (1 - 0.8683617) + 0) / 5 = 0.0789830
+    //   with z1: q = round(x + z1) = {0,1,1,1,1}; r = q - z1; |d| = {z1, .4 - z1 (x3), z1}
+    //   err1 = (2 * 0.078983 + 3 * 0.321017) / 5 = 0.2242034 < err0: z1 is kept.
+    void optimiseZero_oneStep_matchesHandComputation() {
+        const float x[] = {0.0f, 0.6f, 0.6f, 0.6f, 1.0f};
+        hqq::ProximalParams p;
+        p.iterations = 1;
+        double err = 0;
+        const float z = hqq::optimiseZero(x, 5, 1.0f, 0.0f, 1, p, &err);
+        QVERIFY2(std::fabs(z - 0.0789830f) < 2e-6f, qPrintable(QString::number(z, 'g', 9)));
+        QVERIFY2(std::fabs(err - 0.2242034) < 2e-6, qPrintable(QString::number(err, 'g', 9)));
+    }
+
+    // hqq1_g3 on {0, 0.4, 1}: a = 1 / (1 - 0) = 1 (s = fp16(1) = 1), z0 = 0; q = {0,0,1}, err0 = 0.4/3.
+    //   shrink(0.4) = 0.2683617; z1 = mean(q - (x - e)) = (0 - 0.1316383 + 0) / 3 = -0.0438794
+    //   with z1: q = round({-0.044, 0.356, 0.956}) = {0,0,1}, r = q + 0.0438794,
+    //   err1 = (0.0438794 + 0.3561206 + 0.0438794) / 3 = 0.1479598 > err0 = 0.1333333: stop, keep z0 = 0.
+    // So the stored zero is 0 and the row dequantizes to {0, 0, 1} exactly. (The legacy reference would
+    // return z1 and dequantize the 0 to 0.0439.)
+    void earlyStop_keepsTheBestZeroPoint() {
+        const auto s = findScheme("hqq1_g3");
+        QVERIFY(s);
+        const std::vector<float> x = {0.0f, 0.4f, 1.0f};
+        const auto y = roundTrip(*s, x, 1, 3);
+        QCOMPARE(y, (std::vector<float>{0.0f, 0.0f, 1.0f}));
+    }
+
+    // The documented record: codes (LSB-first b-bit stream) | fp16 scales[groups] | fp16 zeros[groups];
+    // decoding the bytes by that description gives the scheme's dequantized values bit for bit, and the
+    // sizes are exact.
+    void packedLayout_decodesAsDocumented() {
+        for (const char* name : {"hqq4_g64", "hqq3_g32", "hqq2_g16", "hqq8_g64", "hqq1_g64"}) {
+            const auto s = findScheme(name);
+            QVERIFY(s);
+            const int bits = int(s->nominalBits());
+            const int64_t g = std::stoll(std::string(name).substr(std::string(name).find("_g") + 2));
+            const int64_t rows = 5, cols = 192, groups = cols / g;
+            std::vector<float> x(size_t(rows * cols));
+            for (size_t i = 0; i < x.size(); ++i) x[i] = float(std::sin(double(i) * 0.37) * (1.0 + double(i % 7)));
+            auto q = s->quantize(x, rows, cols, "t");
+            QVERIFY2(q.ok(), q.ok() ? "" : q.message().c_str());
+            const uint64_t codeBytes = packedCodeBytes(uint64_t(cols), bits);
+            const ByteBreakdown b = s->packedBytes(rows, cols);
+            QCOMPARE(b.payload, codeBytes * uint64_t(rows));
+            QCOMPARE(b.scales, uint64_t(2 * groups * rows));
+            QCOMPARE(b.zeros, uint64_t(2 * groups * rows));
+            QCOMPARE(b.codebook + b.outliers + b.meta, uint64_t(0));
+            QCOMPARE(uint64_t(q->data.size()), b.total());
+            std::vector<float> y(x.size());
+            s->dequantize(*q, y.data());
+            const uint64_t record = codeBytes + 4 * uint64_t(groups);
+            for (int64_t r = 0; r < rows; ++r) {
+                const std::byte* rec = q->data.data() + uint64_t(r) * record;
+                for (int64_t c = 0; c < cols; ++c) {
+                    uint16_t sh, zh;
+                    std::memcpy(&sh, rec + codeBytes + 2 * (c / g), 2);
+                    std::memcpy(&zh, rec + codeBytes + 2 * groups + 2 * (c / g), 2);
+                    const float v = (float(codeAt(rec, c, bits)) - halfToFloat(zh)) * halfToFloat(sh);
+                    QCOMPARE(y[size_t(r * cols + c)], v);
+                }
+            }
+            // A copy of the bytes in a fresh tensor dequantizes identically.
+            QuantizedTensor copy;
+            copy.scheme = q->scheme;
+            copy.rows = rows;
+            copy.cols = cols;
+            copy.data = q->data;
+            copy.bytes = q->bytes;
+            std::vector<float> y2(x.size());
+            s->dequantize(copy, y2.data());
+            QCOMPARE(y2, y);
+        }
+    }
+
+    void names_parsedAndRefusedByName() {
+        QCOMPARE(findScheme("HQQ4_G64")->name(), std::string("hqq4_g64"));
+        QCOMPARE(findScheme("hqq4_g64")->family(), std::string("hqq"));
+        for (const char* bad : {"hqq0_g64", "hqq9_g64", "hqq4", "hqq4_g1", "hqq4_g64_g32", "hqq4_g64_sym"}) {
+            const auto r = parseScheme(bad);
+            QVERIFY2(!r.ok(), bad);
+        }
+        QVERIFY(QString::fromStdString(parseScheme("hqq4_g64_axis0").message()).contains("axis 0"));
+        QVERIFY(QString::fromStdString(parseScheme("hqq4_g64_scale").message()).contains("scale optimisation"));
+        QVERIFY(QString::fromStdString(findScheme("hqq4_g64")->rejectReason(4, 100)).contains("multiple of"));
+    }
+
+    void nonFinite_refusedNamingTheTensor() {
+        std::vector<float> x(2 * 64, 0.5f);
+        x[64 + 9] = std::nanf("");
+        const auto r = findScheme("hqq4_g64")->quantize(x, 2, 64, "blk.0.ffn_up.weight");
+        QVERIFY(!r.ok());
+        const QString m = QString::fromStdString(r.message());
+        QVERIFY2(m.contains("blk.0.ffn_up.weight") && m.contains("NaN") && m.contains("row 1"), qPrintable(m));
+    }
+
+    // On every 2-D matrix of stories260K: HQQ's weight RMSE below asymmetric RTN's (int<b>_g<g>) at the same
+    // bits and group size, the optimised path equal to the reference, and 1 vs 2 threads identical.
+    // The band: below RTN on every matrix, and not more than 25% below it (HQQ keeps an affine grid of the same
+    // size and moves its zero point and range ends; a larger gain would mean the comparison is broken).
+    // Measured ratios HQQ/RTN on this model: 0.868 (blk.2.attn_k, 2 bits) .. 0.996 (blk.0.attn_k, 4 bits).
+    // Part of the gain is the range: RTN widens it to include 0 (integer zero point), HQQ does not.
+    void stories260K_everyMatrix_belowRtn_pathsAndThreadsAgree() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-gguf/stories260K.gguf");
+        const auto mats = storiesMatrices(path);
+        QVERIFY(mats.size() >= 8);
+        for (const auto& [bits, group] : {std::pair{4, 64}, {3, 64}, {2, 32}}) {
+            for (const Matrix& m : mats) {
+                const int64_t g = groupFor(m.cols, group);
+                const std::string suffix = std::to_string(bits) + "_g" + std::to_string(g);
+                const auto hqq = findScheme("hqq" + suffix), rtn = findScheme("int" + suffix);
+                QVERIFY(hqq && rtn);
+                const double eh = rmse(m.values, roundTrip(*hqq, m.values, m.rows, m.cols));
+                const double er = rmse(m.values, roundTrip(*rtn, m.values, m.rows, m.cols));
+                const QString what = QString::fromStdString(m.name + " " + hqq->name()) +
+                                     QString(": HQQ %1 vs RTN %2 (ratio %3)").arg(eh).arg(er).arg(eh / er);
+                qInfo("%s", qPrintable(what));
+                QVERIFY2(eh < er && eh > 0.75 * er, qPrintable(what));
+
+                const auto* c = dynamic_cast<const ChunkedScheme*>(hqq.get());
+                auto ref = c->quantizeWith(m.values, m.rows, m.cols, m.name, QuantPath::Reference);
+                auto opt = c->quantizeWith(m.values, m.rows, m.cols, m.name, QuantPath::Optimised);
+                QVERIFY(ref.ok() && opt.ok());
+                QVERIFY2(ref->data == opt->data, qPrintable(what + " reference != optimised"));
+                tbb::task_arena one(1), two(2);
+                auto q1 = one.execute([&] { return quantizeParallel(*hqq, m.values, m.rows, m.cols, m.name, nullptr); });
+                auto q2 = two.execute([&] { return quantizeParallel(*hqq, m.values, m.rows, m.cols, m.name, nullptr); });
+                QVERIFY(q1.ok() && q2.ok());
+                QVERIFY2(q1->data == q2->data && q1->data == opt->data, qPrintable(what + " threads differ"));
+            }
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(TestHqq)
+#include "test_hqq.moc"
