@@ -3,6 +3,10 @@
 // (core/quant/apply_map.h, without error statistics), keeping every packed tensor with its scheme, keyed by
 // tensor index, ready for loadModelWeights(). A tied head gets no tensor of its own: the engine uses the
 // quantized embedding for it.
+//
+// With a cache (core/quant/quantized_tensor_cache.h), tensors already quantized with their scheme (by an
+// earlier build, the GUI's Quantize or layer overview) are taken from it, shared, not quantized again; the
+// ones quantized here are added to it. The packed tensors are identical either way.
 #pragma once
 
 #include <string>
@@ -13,6 +17,7 @@
 #include "core/infer/model_weights.h"
 #include "core/jobs/progress.h"
 #include "core/quant/quant_map.h"
+#include "core/quant/quantized_tensor_cache.h"
 #include "core/util/result.h"
 
 namespace qs {
@@ -20,6 +25,7 @@ namespace qs {
 struct QuantizedModel {
     QuantizedWeightMap tensors;
     int quantizedTensors = 0;
+    int fromCache = 0;                 // of those, taken from the cache (the rest were quantized here)
     uint64_t packedBytes = 0;          // bytes of the quantized tensors as packed
     std::vector<std::string> warnings; // resolution warnings (fallbacks, tie disagreements)
 };
@@ -27,6 +33,7 @@ struct QuantizedModel {
 // Runs inside `arena` (serially when null). Fails on a tensor that cannot be decoded or quantized (named), or
 // with kCancelledMessage when `progress` returns false.
 Result<QuantizedModel> quantizeForInference(const Checkpoint& ckpt, const ModelInfo& info, const QuantMap& map,
-                                            tbb::task_arena* arena, const ProgressFn& progress = {});
+                                            tbb::task_arena* arena, const ProgressFn& progress = {},
+                                            QuantizedTensorCache* cache = nullptr);
 
 }  // namespace qs
