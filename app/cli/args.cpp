@@ -8,6 +8,8 @@
 #include <thread>
 #include <cstdlib>
 
+#include "core/export/session_h5.h"
+
 namespace qscli {
 
 bool Args::parse(int argc, char** argv, int first) {
@@ -102,7 +104,7 @@ int fail(const std::string& command, const std::string& message, int code) {
 
 int parseMapOptions(const std::string& command, Args& args, qs::QuantMap& map, int badRuleExit) {
     if (auto path = args.value("map")) {
-        auto m = qs::loadQuantMap(*path);
+        auto m = qs::loadMapOrSession(*path);  // a map JSON, or the map of an `export --h5` session
         if (!m) return fail(command, m.message());
         map = std::move(*m);
     }

@@ -6,6 +6,7 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/evaluator_setup.h"
+#include "core/io/checkpoint_writer.h"
 #include "core/sweep/automix.h"
 
 namespace qscli {
@@ -25,8 +26,8 @@ constexpr const char* kUsage =
     "measured) and written as a quantization map JSON usable with --map.\n"
     "  --budget B        bytes of the whole model under the map (123456789, 800MiB, 2.1GB), or bits per "
     "weight\n"
-    "                    over the quantizable weights (embedding, head, attention, MLP; a tied pair once): "
-    "3.5bpw\n"
+    "                    as sweep/quantize print them (8 x bytes / elements over the weights, a tied pair "
+    "once): 3.5bpw\n"
     "  --schemes LIST    candidate schemes (default q2_K,q4_K,q8_0)\n"
     "  --no-baseline     a group may not stay as the baseline map leaves it (default: it may)\n"
     "  --no-uniform      skip measuring each candidate applied to every group (the reference points)\n"
@@ -40,8 +41,7 @@ void printReport(const qs::sweep::AutoMixResult& r, const std::string& out) {
     for (const auto& c : r.choices)
         std::printf("%-20s %-10s %16.6g\n", c.group.c_str(), c.scheme.c_str(), c.predictedDamage);
     std::printf(
-        "bytes: predicted %llu, measured %llu (%.4f bpw over the quantizable weights; whole model %llu "
-        "bytes)\n",
+        "bytes: predicted %llu, measured %llu (%.4f bpw; whole model %llu bytes)\n",
         (unsigned long long)r.predictedBytes, (unsigned long long)r.measuredBytes, r.measuredBpw,
         (unsigned long long)r.measured.bytes);
     std::printf(
@@ -64,7 +64,7 @@ int runAutomix(int argc, char** argv, int first) {
     if (!args.parse(argc, argv, first)) return fail("automix", args.error(), kExitUsage);
     if (args.flag("help")) {
         std::fputs(kUsage, stdout);
-        std::fputs(kEvaluatorOptionsHelp, stdout);
+        printEvaluatorOptionsHelp();
         return kExitOk;
     }
     const auto budgetText = args.value("budget");
@@ -73,6 +73,8 @@ int runAutomix(int argc, char** argv, int first) {
     if (!budget) return fail("automix", budget.message(), kExitUsage);
     const auto out = args.value("out");
     if (!out) return fail("automix", "--out MAP.json is required", kExitUsage);
+    // The destination is checked before the scans, not after them (minutes of work for kld).
+    if (auto s = qs::checkOutputPath(*out); !s) return fail("automix", "--out " + s.message());
     const bool showProgress = !args.flag("json") && isatty(STDERR_FILENO);
     EvaluatorSetup setup;
     if (int rc = openEvaluator("automix", args, setup, showProgress); rc != kExitOk) return rc;
@@ -85,22 +87,16 @@ int runAutomix(int argc, char** argv, int first) {
     o.measureUniform = !args.flag("no-uniform");
     auto r = qs::sweep::runAutoMix(*setup.evaluator, setup.checkpoint(), setup.info(), o,
                                    stderrProgress("automix", showProgress));
-    if (!r)
-        return fail("automix", r.message(),
-                    r.message() == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
-    for (const auto& w : r->warnings)
-        std::fprintf(stderr, "quantscope-cli automix: warning: %s\n", w.c_str());
+    if (!r) return evaluatorJobFailed("automix", r.message());
     if (auto s = qs::sweep::writeAutoMixMap(*out, *r); !s) return fail("automix", s.message());
-    if (args.flag("json")) {
-        auto j = qs::sweep::autoMixJson(*r);
-        j["model"] = args.positional()[0];
-        j["out"] = *out;
-        j["threads"] = setup.threads;
-        std::printf("%s\n", j.dump(1).c_str());
-    } else {
-        printReport(*r, *out);
-    }
-    return kExitOk;
+    return printEvaluatorResult(
+        "automix", args, setup, r->warnings,
+        [&] {
+            auto j = qs::sweep::autoMixJson(*r);
+            j["out"] = *out;
+            return j;
+        },
+        [&] { printReport(*r, *out); });
 }
 
 }  // namespace qscli

@@ -45,7 +45,7 @@ int runEmbedHeadStudy(int argc, char** argv, int first) {
     if (!args.parse(argc, argv, first)) return fail("embed-head-study", args.error(), kExitUsage);
     if (args.flag("help")) {
         std::fputs(kUsage, stdout);
-        std::fputs(kEvaluatorOptionsHelp, stdout);
+        printEvaluatorOptionsHelp(/*weightError=*/false);
         return kExitOk;
     }
     if (args.value("measure").value_or("kld") == "weight-error")
@@ -66,21 +66,10 @@ int runEmbedHeadStudy(int argc, char** argv, int first) {
     if (auto s = args.value("schemes")) o.schemes = splitCommaList(*s);
     auto r = qs::sweep::runEmbedHeadStudy(*setup.evaluator, setup.checkpoint(), setup.info(), o,
                                           stderrProgress("embed-head-study", showProgress));
-    if (!r)
-        return fail("embed-head-study", r.message(),
-                    r.message() == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
-    for (const auto& w : r->warnings)
-        std::fprintf(stderr, "quantscope-cli embed-head-study: warning: %s\n", w.c_str());
-    if (args.flag("json")) {
-        auto j = qs::sweep::embedHeadStudyJson(*r);
-        j["model"] = args.positional()[0];
-        j["text"] = setup.textPath;
-        j["threads"] = setup.threads;
-        std::printf("%s\n", j.dump(1).c_str());
-    } else {
-        printTable(*r);
-    }
-    return kExitOk;
+    if (!r) return evaluatorJobFailed("embed-head-study", r.message());
+    return printEvaluatorResult(
+        "embed-head-study", args, setup, r->warnings, [&] { return qs::sweep::embedHeadStudyJson(*r); },
+        [&] { printTable(*r); });
 }
 
 }  // namespace qscli

@@ -22,6 +22,7 @@
 #include "core/quant/quant_map.h"
 #include "core/quant/quant_map_export.h"
 #include "core/quant/quant_map_resolve.h"
+#include "core/quant/scheme.h"
 
 namespace qscli {
 
@@ -47,7 +48,11 @@ constexpr const char* kUsage =
     "Llama),\n"
     "                    general.file_type set, a tied head stored once\n"
     "  --fallback TYPE   store tensors whose scheme has no GGUF encoding (intN, nf4, fp4) as this ggml type\n"
-    "                    (default: refuse them)\n"
+    "                    (default: refuse them); for the config exports --fallback f16 leaves a module whose\n"
+    "                    fallback the target cannot express (torchao and int4_g43) unquantized instead of\n"
+    "                    refusing. Every tensor written with another scheme than the map asked for (the map's\n"
+    "                    own fallbacks too, e.g. q4_K -> f16 on rows of 64) is printed on stderr and listed\n"
+    "                    under \"fallbacks\" in --json\n"
     "  --h5 OUT.h5       the session as HDF5 (h5py-readable; `inspect` opens it): the map, per-tensor "
     "scheme,\n"
     "                    bytes and error statistics, weight/error histograms (--bins N, default 64, 0 "
@@ -80,23 +85,47 @@ int loadAndResolve(Args& args, Loaded& out) {
     return kExitOk;
 }
 
+// One stderr line per tensor an output writes with another scheme than the map asked for (also with --json,
+// whose stdout carries them as "fallbacks").
+void printFallbacks(const std::string& out, const std::vector<qs::ExportFallback>& fallbacks) {
+    for (const auto& f : fallbacks)
+        std::fprintf(stderr, "quantscope-cli export: %s: fallback: %s\n", out.c_str(), qs::describeFallback(f).c_str());
+}
+
 // Every requested config is computed before any is written, so a refusal leaves no file behind.
 int writeConfigs(Args& args, const Loaded& m, nlohmann::json& report) {
     const std::pair<const char*, qs::MapConfigFormat> configs[] = {
         {"hqq-config", qs::MapConfigFormat::Hqq},
         {"gptqmodel-config", qs::MapConfigFormat::GptqModel},
         {"torchao-config", qs::MapConfigFormat::Torchao}};
-    std::vector<std::pair<std::string, std::string>> texts;
+    qs::MapConfigOptions options;
+    options.keepUnexpressible = args.has("fallback");
+    struct Pending {
+        std::string option, path, text;
+        const char* format;
+        qs::MapConfigExport result;
+    };
+    std::vector<Pending> pending;
     for (const auto& [option, format] : configs) {
         auto path = args.value(option);
         if (!path) continue;
-        auto text = qs::mapConfigJson(format, m.resolved, m.ckpt->tensors, m.info);
-        if (!text) return fail("export", text.message());
-        texts.emplace_back(*path, text->dump(2) + "\n");
-        report[option] = *path;
+        auto r = qs::exportMapConfig(format, m.resolved, m.ckpt->tensors, m.info, options);
+        if (!r) return fail("export", r.message());
+        pending.push_back({option, *path, r->config.dump(2) + "\n", qs::mapConfigFormatName(format), std::move(*r)});
     }
-    for (const auto& [path, text] : texts)
-        if (auto s = qs::writeFileAtomically(path, text); !s) return fail("export", s.message());
+    for (const auto& p : pending) {
+        if (auto s = qs::writeFileAtomically(p.path, p.text); !s) return fail("export", s.message());
+        report[p.option] = p.path;
+        report["configs"][p.option] = {{"path", p.path},
+                                       {"modules", p.result.modules},
+                                       {"quantized", p.result.quantized},
+                                       {"fallbacks", qs::exportFallbacksJson(p.result.fallbacks)}};
+        printFallbacks(p.path, p.result.fallbacks);
+        if (!args.flag("json"))
+            std::printf("wrote %s: %s, %d modules (%d quantized, %d unquantized), %zu fallbacks\n", p.path.c_str(),
+                        p.format, p.result.modules,
+                        p.result.quantized, p.result.modules - p.result.quantized, p.result.fallbacks.size());
+    }
     return kExitOk;
 }
 
@@ -125,12 +154,17 @@ int writeGgufFile(Args& args, const Loaded& m, int threads, const std::string& o
                            {"type", std::string(qs::dtypeInfo(t.dtype).ggmlName)},
                            {"scheme", t.scheme.empty() ? "keep" : t.scheme},
                            {"bytes", t.bytes}});
-    report["gguf"] = {{"path", out}, {"file_type", g.fileType}, {"bytes", g.fileBytes}, {"tensors", tensors}};
+    report["gguf"] = {{"path", out},
+                      {"file_type", g.fileType},
+                      {"bytes", g.fileBytes},
+                      {"tensors", tensors},
+                      {"fallbacks", qs::exportFallbacksJson(g.fallbacks)}};
     report["warnings"] = g.warnings;
+    printFallbacks(out, g.fallbacks);
     if (!args.flag("json")) {
         for (const auto& w : g.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
-        std::printf("wrote %s: %zu tensors, %llu bytes, general.file_type %u\n", out.c_str(),
-                    g.tensors.size(), (unsigned long long)g.fileBytes, g.fileType);
+        std::printf("wrote %s: %zu tensors, %llu bytes, general.file_type %u, %zu fallbacks\n", out.c_str(),
+                    g.tensors.size(), (unsigned long long)g.fileBytes, g.fileType, g.fallbacks.size());
     }
     return kExitOk;
 }
@@ -159,8 +193,12 @@ int writeSessionFile(Args& args, const Loaded& m, int threads, int bins, const s
         return fail("export", written.message(),
                     written.message() == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
     report["h5"] = out;
+    const auto fallbacks = qs::resolutionFallbacks(m.resolved, m.ckpt->tensors);
+    report["h5_fallbacks"] = qs::exportFallbacksJson(fallbacks);
+    printFallbacks(out, fallbacks);
     if (!args.flag("json"))
-        std::printf("wrote %s: session of %zu tensors\n", out.c_str(), session->value().tensors.size());
+        std::printf("wrote %s: session of %zu tensors, %zu fallbacks\n", out.c_str(), session->value().tensors.size(),
+                    fallbacks.size());
     return kExitOk;
 }
 
@@ -184,8 +222,20 @@ int runExport(int argc, char** argv, int first) {
             "export",
             "nothing to write: give --gguf, --h5, --hqq-config, --gptqmodel-config or --torchao-config",
             kExitUsage);
-    if (args.has("fallback") && !args.has("gguf"))
-        return fail("export", "--fallback applies to --gguf only", kExitUsage);
+    const bool configOut = args.has("hqq-config") || args.has("gptqmodel-config") || args.has("torchao-config");
+    if (auto fb = args.value("fallback")) {
+        if (!args.has("gguf") && !configOut)
+            return fail("export", "--fallback applies to --gguf and the config exports only", kExitUsage);
+        if (!qs::isGgmlType(*fb) || !qs::findScheme(*fb))
+            return fail("export", "--fallback " + *fb + " is not a ggml type QuantScope quantizes to (q8_0, q4_K, f16, ...)",
+                        kExitUsage);
+        // A config names no ggml type: the only fallback it can write is an unquantized module.
+        if (configOut && *fb != "f16" && *fb != "bf16")
+            return fail("export",
+                        "--fallback " + *fb +
+                            ": a config export can only leave a module it cannot express unquantized (--fallback f16)",
+                        kExitUsage);
+    }
     if ((args.has("bins") || args.flag("h5-tensors")) && !args.has("h5"))
         return fail("export", "--bins and --h5-tensors apply to --h5 only", kExitUsage);
     const auto bins = args.integer("bins", 64);

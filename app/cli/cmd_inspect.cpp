@@ -28,10 +28,14 @@ int runInspect(int argc, char** argv, int first) {
         if (!session) return fail("inspect", session.message());
         if (args.flag("json")) {
             nlohmann::json tensors = nlohmann::json::array();
-            for (const auto& t : session->tensors)
+            for (const auto& t : session->tensors) {
+                // A kept tensor has no quantization error: null, not 0 dB.
+                const bool kept = t.scheme == qs::kKeepScheme;
                 tensors.push_back({{"name", t.name}, {"role", t.role}, {"layer", t.layer}, {"scheme", t.scheme},
-                                   {"bytes", t.bytes}, {"rmse", t.stats.rmse}, {"sqnr_db", t.stats.sqnrDb},
+                                   {"bytes", t.bytes}, {"rmse", kept ? nlohmann::json() : nlohmann::json(t.stats.rmse)},
+                                   {"sqnr_db", kept ? nlohmann::json() : nlohmann::json(t.stats.sqnrDb)},
                                    {"tensor_stored", t.quantized.has_value()}});
+            }
             const nlohmann::json j = {{"session", true}, {"model", session->model}, {"model_format", session->modelFormat},
                                       {"map", qs::quantMapToJson(session->map)}, {"tensors", tensors}};
             std::puts(j.dump(1).c_str());

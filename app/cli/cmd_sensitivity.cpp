@@ -6,6 +6,7 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/evaluator_setup.h"
+#include "core/io/checkpoint_writer.h"
 #include "core/quant/quant_map_export.h"
 #include "core/sweep/sensitivity.h"
 
@@ -51,11 +52,15 @@ int runSensitivity(int argc, char** argv, int first) {
     if (!args.parse(argc, argv, first)) return fail("sensitivity", args.error(), kExitUsage);
     if (args.flag("help")) {
         std::fputs(kUsage, stdout);
-        std::fputs(kEvaluatorOptionsHelp, stdout);
+        printEvaluatorOptionsHelp();
         return kExitOk;
     }
     const auto scheme = args.value("scheme");
     if (!scheme) return fail("sensitivity", "--scheme S is required (see --help)", kExitUsage);
+    const auto out = args.value("out");
+    // The destination is checked before the scan, not after it (minutes of work for kld).
+    if (out)
+        if (auto s = qs::checkOutputPath(*out); !s) return fail("sensitivity", "--out " + s.message());
     const bool showProgress = !args.flag("json") && isatty(STDERR_FILENO);
     EvaluatorSetup setup;
     if (int rc = openEvaluator("sensitivity", args, setup, showProgress); rc != kExitOk) return rc;
@@ -65,24 +70,13 @@ int runSensitivity(int argc, char** argv, int first) {
     if (auto g = args.value("groups")) o.groups = splitCommaList(*g);
     auto r = qs::sweep::runSensitivityScan(*setup.evaluator, setup.info(), o,
                                            stderrProgress("sensitivity", showProgress));
-    if (!r)
-        return fail("sensitivity", r.message(),
-                    r.message() == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
-    for (const auto& w : r->warnings)
-        std::fprintf(stderr, "quantscope-cli sensitivity: warning: %s\n", w.c_str());
-    if (auto out = args.value("out")) {
+    if (!r) return evaluatorJobFailed("sensitivity", r.message());
+    if (out)
         if (auto s = qs::writeFileAtomically(*out, qs::sweep::sensitivityCsv(*r)); !s)
             return fail("sensitivity", s.message());
-    }
-    if (args.flag("json")) {
-        auto j = qs::sweep::sensitivityJson(*r);
-        j["model"] = args.positional()[0];
-        j["threads"] = setup.threads;
-        std::printf("%s\n", j.dump(1).c_str());
-    } else {
-        printTable(*r);
-    }
-    return kExitOk;
+    return printEvaluatorResult(
+        "sensitivity", args, setup, r->warnings, [&] { return qs::sweep::sensitivityJson(*r); },
+        [&] { printTable(*r); });
 }
 
 }  // namespace qscli

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -16,6 +17,7 @@
 #include "app/cli/evaluator_setup.h"
 #include "core/infer/inference_model.h"
 #include "core/io/checkpoint.h"
+#include "core/io/checkpoint_writer.h"
 #include "core/io/utf8.h"
 #include "core/sweep/sweep.h"
 #include "core/sweep/sweep_hdf5.h"
@@ -34,7 +36,8 @@ constexpr const char* kUsage =
     "weight (a tied pair once, metadata included), rmse and sqnr_db of all quantized weights, and with --measure\n"
     "ppl: ppl; kld: ppl, kld, kld_max, top1 against the unquantized model (its logits computed once).\n"
     "  --groups      embedding, head, body, attention, mlp, layers (one group per block: layer0, layer1, ...),\n"
-    "                layer-parts (layer0.attention, layer0.mlp, ...), or layerN / layerN.attention / layerN.mlp\n"
+    "                layer-parts (layer0.attention, layer0.mlp, ...), or layerN / layerN.attention / layerN.mlp;\n"
+    "                groups must not overlap (body,attention is refused)\n"
     "  --bits        bit widths of the default family int{b}_g64: RTN, asymmetric (min-max, zero point), groups\n"
     "                of 64, 2..8 bits; --schemes takes registry names instead (q4_K, q8_0, nf4, int3_g128, keep...)\n"
     "                the same candidates for every group\n"
@@ -55,10 +58,12 @@ constexpr const char* kUsage =
     "--json prints a summary object (points, measured, skipped, seconds, out, warnings).\n";
 
 constexpr const char* kMergeUsage =
-    "usage: quantscope-cli merge OUT.csv|OUT.h5 IN.csv...\n"
+    "usage: quantscope-cli merge OUT.csv|OUT.h5 IN.csv... [--allow-partial]\n"
     "Joins sweep files of one sweep (shards or partial runs): rows sorted by point index, the header of the\n"
     "unsharded sweep. Refuses inputs of different sweeps, truncated inputs and a point stored twice with\n"
-    "different values. Writes a temporary file and renames it into place.\n";
+    "different values. Writes a temporary file and renames it into place.\n"
+    "A merge that lacks points (a shard not given, or a shard stopped before its end) is refused, naming the\n"
+    "missing shards, unless --allow-partial.\n";
 
 std::atomic<bool> g_interrupted{false};
 extern "C" void onInterrupt(int) { g_interrupted.store(true); }
@@ -134,6 +139,7 @@ int runSweep(int argc, char** argv, int first) {
     if (!out || !(endsWith(*out, ".csv") || endsWith(*out, ".h5")))
         return fail("sweep", "--out FILE.csv or FILE.h5 is required", kExitUsage);
     const bool h5 = endsWith(*out, ".h5");
+    if (auto s = qs::checkOutputPath(*out); !s) return fail("sweep", "--out " + s.message());
     if (h5 && args.flag("resume"))
         return fail("sweep", "--resume continues a CSV sweep file; an .h5 table is written once at the end", kExitUsage);
     if (!args.has("groups")) return fail("sweep", "--groups is required (" + qs::sweepGroupList() + ")", kExitUsage);
@@ -172,9 +178,14 @@ int runSweep(int argc, char** argv, int first) {
     spec.modelFingerprint = *fingerprint;
     auto groups = qs::expandGroups(model.info, qscli::splitCommaList(*args.value("groups")));
     if (!groups) return fail("sweep", groups.message(), kExitUsage);
+    if (auto s = qs::checkDisjointGroups(model.info, *groups); !s) return fail("sweep", s.message(), kExitUsage);
     spec.groups = *groups;
     spec.schemes.assign(spec.groups.size(), schemes);
     if (auto s = qs::checkSweepSpec(spec, *maxPoints); !s) return fail("sweep", s.message(), kExitUsage);
+    // A file that cannot be resumed is refused now, not after the reference pass (minutes for kld).
+    std::error_code ec;
+    if (!h5 && args.flag("resume") && std::filesystem::exists(*out, ec))
+        if (auto s = qs::checkResumable(spec, shard, *out); !s) return fail("sweep", s.message());
 
     std::signal(SIGINT, onInterrupt);
     auto evaluator = qs::MapEvaluator::create(*model.checkpoint, model.info, model.tokenizer.get(), model.weights, o,
@@ -234,7 +245,7 @@ int runSweep(int argc, char** argv, int first) {
 }
 
 int runMerge(int argc, char** argv, int first) {
-    Args args({}, {"help"});
+    Args args({}, {"help", "allow-partial"});
     if (!args.parse(argc, argv, first)) return fail("merge", args.error(), kExitUsage);
     if (args.flag("help")) {
         std::fputs(kMergeUsage, stdout);
@@ -247,7 +258,9 @@ int runMerge(int argc, char** argv, int first) {
     std::vector<std::string> inputs(pos.begin() + 1, pos.end());
     for (const auto& in : inputs)
         if (in == out) return fail("merge", "OUT " + out + " is also an input", kExitUsage);
-    auto n = endsWith(out, ".h5") ? qs::mergeSweepFilesToHdf5(inputs, out) : qs::mergeSweepFiles(inputs, out);
+    qs::MergeOptions mo;
+    mo.allowPartial = args.flag("allow-partial");
+    auto n = endsWith(out, ".h5") ? qs::mergeSweepFilesToHdf5(inputs, out, mo) : qs::mergeSweepFiles(inputs, out, mo);
     if (!n) return fail("merge", n.message());
     std::printf("%lld points -> %s\n", (long long)*n, out.c_str());
     return kExitOk;

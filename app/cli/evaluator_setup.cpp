@@ -19,10 +19,53 @@ void onInterrupt(int) {
 }
 }  // namespace
 
+void printEvaluatorOptionsHelp(bool weightError) {
+    std::fputs("  --map FILE, --rule ROLE=SCHEME  the baseline map: every tensor outside the varied group (default: as "
+               "stored)\n",
+               stdout);
+    if (weightError)
+        std::fputs("  --measure weight-error|ppl|kld  damage measure: weight error (no engine, fast), perplexity, or KL "
+                   "divergence\n"
+                   "                        against the unquantized model (default kld; ppl and kld need --text)\n",
+                   stdout);
+    else
+        std::fputs("  --measure kld|ppl     KL divergence against the unquantized model, or perplexity (default kld)\n",
+                   stdout);
+    std::fputs("  --text FILE           evaluation text;  --ctx N  window length (default 512);  --windows N  at most "
+               "N\n"
+               "                        windows (default 0: all);  --protocol llamacpp|gptq|documents (default "
+               "llamacpp)\n"
+               "  --separator S         documents protocol: the document separator (default <|endoftext|>)\n"
+               "  --dequant native|once|rows  how quantized tensors run (default native kernels, as ppl)\n"
+               "  --tokenizer PATH      use this tokenizer instead of the one found with the model\n"
+               "  --threads N           worker threads, 1..1024 (default or 0: all cores)\n",
+               stdout);
+}
+
 std::set<std::string> evaluatorValueOptions(std::set<std::string> more) {
     more.insert({"map", "rule", "measure", "text", "ctx", "windows", "protocol", "separator", "dequant", "tokenizer",
                  "threads"});
     return more;
+}
+
+int printEvaluatorResult(const std::string& command, const Args& args, const EvaluatorSetup& setup,
+                         const std::vector<std::string>& warnings, const std::function<nlohmann::json()>& json,
+                         const std::function<void()>& text) {
+    for (const auto& w : warnings) std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), w.c_str());
+    if (args.flag("json")) {
+        nlohmann::json j = json();
+        j["model"] = args.positional()[0];
+        j["threads"] = setup.threads;
+        if (!setup.textPath.empty()) j["text"] = setup.textPath;
+        std::printf("%s\n", j.dump(1).c_str());
+    } else {
+        text();
+    }
+    return kExitOk;
+}
+
+int evaluatorJobFailed(const std::string& command, const std::string& message) {
+    return fail(command, message, message == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
 }
 
 std::vector<std::string> splitCommaList(const std::string& s) {

@@ -5,11 +5,13 @@
 // --threads N. Weight error opens only the checkpoint; ppl/kld open the model for inference.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <tbb/task_arena.h>
 
 #include "app/cli/args.h"
@@ -19,20 +21,9 @@
 
 namespace qscli {
 
-inline constexpr const char* kEvaluatorOptionsHelp =
-    "  --map FILE, --rule ROLE=SCHEME  the baseline map: every tensor outside the varied group (default: as "
-    "stored)\n"
-    "  --measure weight-error|ppl|kld  damage measure: weight error (no engine, fast), perplexity, or KL "
-    "divergence\n"
-    "                        against the unquantized model (default kld; ppl and kld need --text)\n"
-    "  --text FILE           evaluation text;  --ctx N  window length (default 512);  --windows N  at most "
-    "N\n"
-    "                        windows (default 0: all);  --protocol llamacpp|gptq|documents (default "
-    "llamacpp)\n"
-    "  --separator S         documents protocol: the document separator (default <|endoftext|>)\n"
-    "  --dequant native|once|rows  how quantized tensors run (default native kernels, as ppl)\n"
-    "  --tokenizer PATH      use this tokenizer instead of the one found with the model\n"
-    "  --threads N           worker threads, 1..1024 (default or 0: all cores)\n";
+// Prints the help lines of the shared options on stdout. `weightError`: whether the command accepts
+// --measure weight-error (embed-head-study measures ppl/kld only, so its help does not list it).
+void printEvaluatorOptionsHelp(bool weightError = true);
 
 std::set<std::string> evaluatorValueOptions(std::set<std::string> more);
 
@@ -60,6 +51,16 @@ struct EvaluatorSetup {
 // Parses the options above and builds the evaluator (the reference logits for kld are computed here, with a
 // progress line on stderr when `progress`). Prints the message and returns the exit code on failure.
 int openEvaluator(const std::string& command, Args& args, EvaluatorSetup& out, bool progress);
+
+// The end the evaluator commands share once their job succeeded: each warning on stderr as
+// "quantscope-cli <command>: warning: ...", then with --json the object `json()` plus "model" (the MODEL
+// argument), "threads" and, when a text was read, "text"; otherwise `text()` prints the table. Returns kExitOk.
+int printEvaluatorResult(const std::string& command, const Args& args, const EvaluatorSetup& setup,
+                         const std::vector<std::string>& warnings, const std::function<nlohmann::json()>& json,
+                         const std::function<void()>& text);
+
+// A failed job: the message, exit kExitCancelled when it was cancelled (Ctrl-C), kExitFailure otherwise.
+int evaluatorJobFailed(const std::string& command, const std::string& message);
 
 // "a,b,,c" -> {"a", "b", "c"} (empty items dropped).
 std::vector<std::string> splitCommaList(const std::string& s);

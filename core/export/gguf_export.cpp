@@ -32,8 +32,9 @@ struct PlannedTensor {
 };
 
 // Substitutes `fallback` for schemes ggml cannot store; refuses them when there is none.
+// Each substitution is added to `fallbacks` (or completes the tensor's resolution fallback already there).
 Status applyFallback(const Checkpoint& ckpt, const std::string& fallback, ResolvedMap& resolved,
-                     std::vector<std::string>& warnings) {
+                     std::vector<std::string>& warnings, std::vector<ExportFallback>& fallbacks) {
     if (!fallback.empty() && (!isGgmlType(fallback) || !findScheme(fallback)))
         return Error{"GGUF export: --fallback " + fallback +
                      " is not a ggml type QuantScope quantizes to (q8_0, q4_K, f16, ...)"};
@@ -65,6 +66,15 @@ Status applyFallback(const Checkpoint& ckpt, const std::string& fallback, Resolv
         }
         warnings.push_back("GGUF export: " + t.name + " " + what + "; stored as " + used + " (--fallback " +
                            fallback + ")");
+        const std::string why = what.substr(0, what.find(", which")) + ", no GGUF encoding; --fallback " + fallback;
+        auto known = std::find_if(fallbacks.begin(), fallbacks.end(),
+                                  [&](const ExportFallback& f) { return f.tensor == t.name; });
+        if (known != fallbacks.end()) {
+            known->written = used;
+            known->reason += "; then " + why;
+        } else {
+            fallbacks.push_back({t.name, badScheme ? p.scheme : std::string(dtypeName(t.dtype)), used, why});
+        }
         p.scheme = used;
     }
     return {};
@@ -217,8 +227,16 @@ Result<GgufExportResult> exportGguf(const Checkpoint& ckpt, const ModelInfo& inf
                                     const GgufExportOptions& options) {
     GgufExportResult result;
     result.warnings = resolvedIn.warnings;
+    result.fallbacks = resolutionFallbacks(resolvedIn, ckpt.tensors);
     ResolvedMap resolved = resolvedIn;
-    if (auto s = applyFallback(ckpt, options.fallback, resolved, result.warnings); !s) return s.error();
+    if (auto s = applyFallback(ckpt, options.fallback, resolved, result.warnings, result.fallbacks); !s)
+        return s.error();
+    // Only tensors the file holds: a tied head copy and buffers are not written.
+    std::erase_if(result.fallbacks, [&](const ExportFallback& f) {
+        for (size_t i = 0; i < ckpt.tensors.size(); ++i)
+            if (ckpt.tensors[i].name == f.tensor) return !info.entries[i].isParameter || isTiedHead(info, resolved, i);
+        return false;
+    });
     auto planned = planTensors(ckpt, info, resolved, result.warnings);
     if (!planned) return planned.error();
     auto kvs = ggufExportKvs(ckpt, info);
@@ -253,6 +271,7 @@ Result<GgufExportResult> exportGguf(const Checkpoint& ckpt, const ModelInfo& inf
     ApplyOptions ao;
     ao.computeStats = false;
     ao.progress = options.progress;
+    ao.calibration = options.calibration;
     auto applied =
         applyMap(ckpt, info, resolved, ao, [&](int index, QuantizedTensor&& q, const ErrorReport&) -> Status {
             if (auto s = copyStoredUpTo(index); !s) return s;

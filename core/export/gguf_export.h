@@ -10,7 +10,8 @@
 // tensor the map leaves alone keeps its stored bytes and type (which must be a ggml type: llama2.c's Q8 is
 // refused by name). A scheme with no GGUF encoding (RTN intN, nf4/fp4 ...) is refused naming the tensor and
 // scheme, unless GgufExportOptions::fallback names a ggml type to store such tensors in instead (each
-// substitution is a warning). Buffers that are not parameters (llama2.c's RoPE tables) are not written, as
+// substitution is a warning and a GgufExportResult::fallbacks entry, as is each fallback of the map's own
+// resolution, e.g. an f16 tensor for q4_K on rows of 64). Buffers that are not parameters (llama2.c's RoPE tables) are not written, as
 // llama.cpp's converters do not. A tied head is written once: the head tensor is left out when it is tied to
 // the embedding (a stored copy included), and llama.cpp then uses token_embd.weight for the output
 // (llama-model.cpp: "if output is NULL, init from the input tok embed", TENSOR_DUPLICATED). Hugging Face
@@ -41,6 +42,8 @@
 #include <string>
 #include <vector>
 
+#include "core/calib/calibration.h"
+#include "core/export/export_fallbacks.h"
 #include "core/io/checkpoint.h"
 #include "core/io/checkpoint_writer.h"
 #include "core/jobs/progress.h"
@@ -53,6 +56,7 @@ namespace qs {
 struct GgufExportOptions {
     std::string fallback;  // ggml type for tensors whose scheme has no GGUF encoding ("" = refuse them)
     ProgressFn progress;
+    const CalibrationSet* calibration = nullptr;  // for calibrated schemes (ApplyOptions::calibration); not owned
 };
 
 struct GgufExportTensor {
@@ -68,6 +72,9 @@ struct GgufExportResult {
     uint32_t fileType = 0;                  // general.file_type written
     uint64_t fileBytes = 0;
     std::vector<std::string> warnings;  // the map's warnings, fallbacks and left-out tensors
+    // Every written tensor whose type is not the scheme the map asked for: the map's resolution fallbacks
+    // (q4_K on rows of 64 -> f16) and the --fallback substitutions (core/export/export_fallbacks.h).
+    std::vector<ExportFallback> fallbacks;
 };
 
 // The LLAMA_FTYPE number llama.cpp's loader guesses for these tensor types (see above).

@@ -37,6 +37,32 @@ std::string escapeRegex(const std::string& s) {
     return out;
 }
 
+bool hqqExpresses(const std::string& scheme) {
+    const auto l = parseRtn(scheme);
+    return l && !l->symmetric && l->group > 0 && (l->bits <= 4 || l->bits == 8);
+}
+
+bool gptqExpresses(const std::string& scheme) {
+    const auto l = parseRtn(scheme);
+    return l && l->group >= 0 && (l->bits <= 4 || l->bits == 8);
+}
+
+bool torchaoExpresses(const std::string& scheme) {
+    const auto l = parseRtn(scheme);
+    return l && ((l->bits == 4 && !l->symmetric &&
+                  (l->group == 32 || l->group == 64 || l->group == 128 || l->group == 256)) ||
+                 (l->bits == 8 && l->symmetric && l->group == 0));
+}
+
+bool expresses(MapConfigFormat format, const std::string& scheme) {
+    switch (format) {
+        case MapConfigFormat::Hqq: return hqqExpresses(scheme);
+        case MapConfigFormat::GptqModel: return gptqExpresses(scheme);
+        case MapConfigFormat::Torchao: return torchaoExpresses(scheme);
+    }
+    return false;
+}
+
 struct Module {
     size_t tensor = 0;
     std::string name;    // Hugging Face module name
@@ -101,10 +127,10 @@ Result<nlohmann::json> hqqConfig(const std::vector<Module>& modules, const std::
             skip.push_back(tag);
             continue;
         }
-        const auto l = parseRtn(scheme);
-        if (!l || l->symmetric || l->group <= 0 || l->bits == 5 || l->bits == 6 || l->bits == 7)
+        if (!hqqExpresses(scheme))
             return refuse(target, tensors[tensor], scheme,
                           "asymmetric grouped int1/2/3/4/8: int4_g64, int2_g16, ...");
+        const auto l = parseRtn(scheme);
         dyn[tag] = {{"nbits", l->bits}, {"group_size", l->group}};
     }
     if (!byTag.count("lm_head")) skip.push_back("lm_head");  // transformers' default skip_modules
@@ -117,8 +143,7 @@ Result<nlohmann::json> gptqModelConfig(const std::vector<Module>& modules,
     std::map<std::string, int> count;
     for (const Module& m : modules) {
         if (m.scheme.empty()) continue;
-        const auto l = parseRtn(m.scheme);
-        if (!l || l->group < 0 || l->bits == 5 || l->bits == 6 || l->bits == 7)
+        if (!gptqExpresses(m.scheme))
             return refuse(target, tensors[m.tensor], m.scheme, "int2/3/4/8 per row or _g<G>, _sym or not");
         if (m.name != "lm_head") ++count[m.scheme];
     }
@@ -167,11 +192,10 @@ Result<nlohmann::json> torchaoConfig(const std::vector<Module>& modules,
             continue;
         }
         const auto l = parseRtn(m.scheme);
-        if (l && l->bits == 4 && !l->symmetric &&
-            (l->group == 32 || l->group == 64 || l->group == 128 || l->group == 256))
+        if (torchaoExpresses(m.scheme) && l->bits == 4)
             map[m.name] = {
                 {"_type", "Int4WeightOnlyConfig"}, {"_version", 2}, {"_data", {{"group_size", l->group}}}};
-        else if (l && l->bits == 8 && l->symmetric && l->group == 0)
+        else if (torchaoExpresses(m.scheme))
             map[m.name] = {
                 {"_type", "Int8WeightOnlyConfig"}, {"_version", 2}, {"_data", nlohmann::json::object()}};
         else
@@ -212,22 +236,57 @@ std::string hfModuleName(TensorKind kind, int layer) {
     }
 }
 
-Result<nlohmann::json> mapConfigJson(MapConfigFormat format, const ResolvedMap& resolved,
-                                     const std::vector<TensorInfo>& tensors, const ModelInfo& info) {
-    const char* target = format == MapConfigFormat::Hqq         ? "HQQ config"
-                         : format == MapConfigFormat::GptqModel ? "GPTQModel config"
-                                                                : "torchao config";
+const char* mapConfigFormatName(MapConfigFormat format) {
+    switch (format) {
+        case MapConfigFormat::Hqq: return "HQQ config";
+        case MapConfigFormat::GptqModel: return "GPTQModel config";
+        case MapConfigFormat::Torchao: return "torchao config";
+    }
+    return "map config";
+}
+
+Result<MapConfigExport> exportMapConfig(MapConfigFormat format, const ResolvedMap& resolved,
+                                        const std::vector<TensorInfo>& tensors, const ModelInfo& info,
+                                        const MapConfigOptions& options) {
+    const std::string target = mapConfigFormatName(format);
     auto modules = modulesOf(resolved, tensors, info, target);
     if (!modules) return modules.error();
-    switch (format) {
-        case MapConfigFormat::Hqq:
-            return hqqConfig(*modules, tensors);
-        case MapConfigFormat::GptqModel:
-            return gptqModelConfig(*modules, tensors);
-        case MapConfigFormat::Torchao:
-            return torchaoConfig(*modules, tensors);
+    MapConfigExport out;
+    for (Module& m : *modules) {
+        const TensorPlan& p = resolved.tensors[m.tensor];
+        if (p.fallbackReason.empty()) continue;
+        ExportFallback f{tensors[m.tensor].name, p.requested, m.scheme.empty() ? "keep" : m.scheme,
+                         p.fallbackReason};
+        if (!m.scheme.empty() && !expresses(format, m.scheme)) {
+            if (!options.keepUnexpressible)
+                return Error{target + ": " + f.tensor + " falls back from " + p.requested + " to " + m.scheme + " (" +
+                             p.fallbackReason + "), which " + target +
+                             " cannot express; give it a scheme the target supports in the map, or pass --fallback "
+                             "f16 to leave such modules unquantized"};
+            f.reason += "; " + m.scheme + " has no " + target + " form, so the module is left unquantized";
+            f.written = "keep";
+            m.scheme.clear();
+        }
+        out.fallbacks.push_back(std::move(f));
     }
-    return Error{"unknown map config format"};
+    Result<nlohmann::json> config = Error{"unknown map config format"};
+    switch (format) {
+        case MapConfigFormat::Hqq: config = hqqConfig(*modules, tensors); break;
+        case MapConfigFormat::GptqModel: config = gptqModelConfig(*modules, tensors); break;
+        case MapConfigFormat::Torchao: config = torchaoConfig(*modules, tensors); break;
+    }
+    if (!config) return config.error();
+    out.config = std::move(*config);
+    out.modules = int(modules->size());
+    for (const Module& m : *modules) out.quantized += !m.scheme.empty();
+    return out;
+}
+
+Result<nlohmann::json> mapConfigJson(MapConfigFormat format, const ResolvedMap& resolved,
+                                     const std::vector<TensorInfo>& tensors, const ModelInfo& info) {
+    auto r = exportMapConfig(format, resolved, tensors, info);
+    if (!r) return r.error();
+    return std::move(r->config);
 }
 
 }  // namespace qs

@@ -31,11 +31,19 @@
 //    Int8WeightOnlyConfig (per-channel symmetric); kept modules -> null.
 // f16/bf16 count as unquantized modules (the fallback of a row no block divides). ggml types and nf4/fp4 have
 // no form in any of the three and are refused.
+//
+// Fallbacks (core/export/export_fallbacks.h). A module whose requested scheme fell back in the map's
+// resolution (int4_g64 on 172 columns -> int4_g43) is written with the fallback's layout when the target can
+// express it (HQQ and GPTQModel take any group size; an f16 fallback is an unquantized module) and listed in
+// MapConfigExport::fallbacks either way. When the target cannot express the fallback (torchao and
+// int4_g43), the export is refused naming the tensor, the requested and the fallback scheme, unless
+// MapConfigOptions::keepUnexpressible (CLI --fallback f16) leaves such modules unquantized (listed too).
 // Thread-safety: a pure function of its arguments.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
+#include "core/export/export_fallbacks.h"
 #include "core/io/checkpoint.h"
 #include "core/model/model_info.h"
 #include "core/quant/quant_map_resolve.h"
@@ -45,6 +53,25 @@ namespace qs {
 
 enum class MapConfigFormat { Hqq, GptqModel, Torchao };
 
+struct MapConfigOptions {
+    bool keepUnexpressible = false;  // a fallback the target cannot express: leave the module unquantized
+};
+
+struct MapConfigExport {
+    nlohmann::json config;
+    int modules = 0;    // linear modules the config covers (a tied head is the embedding: not a module)
+    int quantized = 0;  // of which quantized (the rest left unquantized)
+    std::vector<ExportFallback> fallbacks;  // in tensor order
+};
+
+// "HQQ config", "GPTQModel config", "torchao config".
+const char* mapConfigFormatName(MapConfigFormat format);
+
+Result<MapConfigExport> exportMapConfig(MapConfigFormat format, const ResolvedMap& resolved,
+                                        const std::vector<TensorInfo>& tensors, const ModelInfo& info,
+                                        const MapConfigOptions& options = {});
+
+// exportMapConfig(...)->config with the default options.
 Result<nlohmann::json> mapConfigJson(MapConfigFormat format, const ResolvedMap& resolved,
                                      const std::vector<TensorInfo>& tensors, const ModelInfo& info);
 

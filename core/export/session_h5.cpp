@@ -218,6 +218,7 @@ Result<Session> buildSession(const Checkpoint& ckpt, const ModelInfo& info, cons
     ApplyOptions ao;
     ao.histogramBins = options.histogramBins;
     ao.progress = options.progress;
+    ao.calibration = options.calibration;
     auto applied =
         applyMap(ckpt, info, resolved, ao, [&](int i, QuantizedTensor&& q, const ErrorReport&) -> Status {
             if (options.tensors) s.tensors[size_t(i)].quantized = std::move(q);
@@ -330,6 +331,24 @@ Result<Session> readSessionH5(const std::string& path) {
     return std::move(*result);
 }
 
+Result<QuantMap> loadMapOrSession(const std::string& path) {
+    if (isSessionH5(path)) {
+        auto session = readSessionH5(path);
+        if (!session) return session.error();
+        return std::move(session->map);
+    }
+    bool hdf5 = false;
+    {
+        std::lock_guard lock(io::hdf5Mutex());
+        H5E_BEGIN_TRY { hdf5 = H5Fis_hdf5(path.c_str()) > 0; }
+        H5E_END_TRY;
+    }
+    if (hdf5)
+        return Error{path + ": an HDF5 file that is not a QuantScope session (no quantscope_session attribute at /, "
+                            "e.g. a sweep table); a map is a map JSON or a session written by `export --h5`"};
+    return loadQuantMap(path);
+}
+
 bool isSessionH5(const std::string& path) {
     std::lock_guard lock(io::hdf5Mutex());
     bool yes = false;
@@ -351,9 +370,14 @@ std::string sessionSummaryText(const Session& s) {
                   "sqnr dB");
     out += line;
     for (const SessionTensor& t : s.tensors) {
-        std::snprintf(line, sizeof line, "  %-32s %-12s %12lld %12.4g %10.2f%s\n", t.name.c_str(),
-                      t.scheme.c_str(), (long long)t.bytes, t.stats.rmse, t.stats.sqnrDb,
-                      t.quantized ? "  (tensor stored)" : "");
+        if (t.scheme == kKeepScheme) {  // nothing was quantized, so there is no error to show (not SQNR 0)
+            std::snprintf(line, sizeof line, "  %-32s %-12s %12lld %14s %12s\n", t.name.c_str(), t.scheme.c_str(),
+                          (long long)t.bytes, "\u2013", "\u2013 (kept)");
+        } else {
+            std::snprintf(line, sizeof line, "  %-32s %-12s %12lld %12.4g %10.2f%s\n", t.name.c_str(),
+                          t.scheme.c_str(), (long long)t.bytes, t.stats.rmse, t.stats.sqnrDb,
+                          t.quantized ? "  (tensor stored)" : "");
+        }
         out += line;
     }
     return out;

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "core/calib/calibration.h"
 #include "core/io/checkpoint.h"
 #include "core/jobs/progress.h"
 #include "core/model/model_info.h"
@@ -40,6 +41,7 @@ struct SessionOptions {
     int histogramBins = 64;  // per quantized tensor, weights and errors (0: none)
     bool tensors = false;  // store the packed quantized tensors (the whole quantized model is held in memory)
     ProgressFn progress;
+    const CalibrationSet* calibration = nullptr;  // for calibrated schemes (ApplyOptions::calibration); not owned
 };
 
 struct SessionTensor {
@@ -66,7 +68,12 @@ Result<Session> readSessionH5(const std::string& path);
 // True when `path` is an HDF5 file whose root carries quantscope_session (false for anything else).
 bool isSessionH5(const std::string& path);
 
-// One line per tensor (scheme, bytes, RMSE, SQNR) after a header naming the model and the map's rules.
+// The map of `path`: a QuantScope map JSON (loadQuantMap) or the /map of an HDF5 session. Any other HDF5 file
+// (a sweep table) is refused by name instead of reaching the JSON parser.
+Result<QuantMap> loadMapOrSession(const std::string& path);
+
+// One line per tensor (scheme, bytes, RMSE, SQNR) after a header naming the model and the map's rules; a kept
+// tensor (scheme "keep") shows "–" for both: it has no quantization error.
 std::string sessionSummaryText(const Session& session);
 
 }  // namespace qs

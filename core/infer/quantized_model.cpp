@@ -10,7 +10,7 @@ namespace qs {
 
 Result<QuantizedModel> quantizeForInference(const Checkpoint& ckpt, const ModelInfo& info, const QuantMap& map,
                                             tbb::task_arena* arena, const ProgressFn& progress,
-                                            QuantizedTensorCache* cache) {
+                                            const CalibrationSet* calibration, QuantizedTensorCache* cache) {
     auto resolved = resolveMap(map, ckpt.tensors, info);
     if (!resolved) return resolved.error();
     QuantizedModel out;
@@ -18,6 +18,7 @@ Result<QuantizedModel> quantizeForInference(const Checkpoint& ckpt, const ModelI
     ApplyOptions options;
     options.computeStats = false;
     options.progress = progress;
+    options.calibration = calibration;
     options.cache = cache;
     auto keep = [&](int index, const std::shared_ptr<const QuantizedTensor>& q, const ErrorReport&) -> Status {
         auto scheme = findScheme(q->scheme);

@@ -14,6 +14,7 @@
 
 #include <tbb/task_arena.h>
 
+#include "core/calib/calibration.h"
 #include "core/infer/model_weights.h"
 #include "core/jobs/progress.h"
 #include "core/quant/quant_map.h"
@@ -30,10 +31,12 @@ struct QuantizedModel {
     std::vector<std::string> warnings; // resolution warnings (fallbacks, tie disagreements)
 };
 
-// Runs inside `arena` (serially when null). Fails on a tensor that cannot be decoded or quantized (named), or
-// with kCancelledMessage when `progress` returns false.
+// Runs inside `arena` (serially when null). Fails on a tensor that cannot be decoded or quantized (named), on
+// a calibrated scheme without its data in `calibration` (may be null; see ApplyOptions::calibration), or with
+// kCancelledMessage when `progress` returns false.
 Result<QuantizedModel> quantizeForInference(const Checkpoint& ckpt, const ModelInfo& info, const QuantMap& map,
                                             tbb::task_arena* arena, const ProgressFn& progress = {},
+                                            const CalibrationSet* calibration = nullptr,
                                             QuantizedTensorCache* cache = nullptr);
 
 }  // namespace qs

@@ -339,4 +339,18 @@ Status writeTextFile(const std::string& path, const std::string& text) {
     return out.commit();
 }
 
+Status checkOutputPath(const std::string& path) {
+    namespace fs = std::filesystem;
+    if (path.empty()) return Error{"the output path is empty"};
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) return Error{path + ": is a folder, not a file name"};
+    fs::path folder = fs::path(path).parent_path();
+    if (folder.empty()) folder = ".";
+    if (!fs::exists(folder, ec)) return Error{path + ": the folder " + folder.string() + " does not exist"};
+    if (!fs::is_directory(folder, ec)) return Error{path + ": " + folder.string() + " is not a folder"};
+    if (::access(folder.c_str(), W_OK | X_OK) != 0)
+        return Error{path + ": the folder " + folder.string() + " is not writable (" + std::strerror(errno) + ")"};
+    return {};
+}
+
 }  // namespace qs

@@ -125,4 +125,9 @@ Status writeRawTensors(const std::string& path, const std::string& header,
 // Writes `text` to "<path>.partial" and renames it to `path`.
 Status writeTextFile(const std::string& path, const std::string& text);
 
+// Whether a file can later be written at `path` the way PartialFile writes it: the folder exists, is a folder
+// and is writable, and `path` is not itself a folder. Commands that write their output only after minutes of
+// work call it before starting. Fails with "<path>: <what is wrong>"; the file itself is not created.
+Status checkOutputPath(const std::string& path);
+
 }  // namespace qs

@@ -67,9 +67,12 @@ public:
         : m_ckpt(ckpt), m_resolved(resolved), m_options(options), m_sink(sink) {}
 
     void setTotal(uint64_t elements) { m_total = elements; }
-    // Fills the item from the cache: an entry, a claim, or a key to wait for.
+    // Per tensor: the calibration of a calibrated scheme (null otherwise).
+    void setCalibration(std::vector<const TensorCalibration*> calibration) { m_calibration = std::move(calibration); }
+    // Fills the item from the cache: an entry, a claim, or a key to wait for. A calibrated tensor bypasses the
+    // cache (its bytes depend on the calibration set, which the key does not name).
     void lookup(BatchItem& item) {
-        if (!m_options.cache) return;
+        if (!m_options.cache || calibrationOf(item)) return;
         item.key = QuantizedTensorCache::keyOf(m_ckpt, item.tensor, m_resolved.tensors[size_t(item.tensor)].scheme);
         take(item, m_options.cache->lookup(item.key));
     }
@@ -120,6 +123,12 @@ private:
     const ApplyOptions& m_options;
     ProgressSink& m_sink;
     uint64_t m_total = 0;
+    std::vector<const TensorCalibration*> m_calibration;
+
+public:
+    const TensorCalibration* calibrationOf(const BatchItem& item) const {
+        return size_t(item.tensor) < m_calibration.size() ? m_calibration[size_t(item.tensor)] : nullptr;
+    }
 };
 
 // Quantizes the item's tensor (with statistics when asked for), or, for a cached tensor without the wanted
@@ -163,12 +172,14 @@ void Applier::compute(BatchItem& item, uint64_t startElement) {
         return;
     }
     if (!m_options.computeStats) {
-        auto q = quantizeParallel(*scheme, floats, p.rows, p.cols, m_ckpt.tensors[i].name, &tensorSink);
+        auto q = quantizeParallel(*scheme, floats, p.rows, p.cols, m_ckpt.tensors[i].name, &tensorSink,
+                                  calibrationOf(item));
         if (!q) item.failure = q.message();
         else item.fresh = std::make_shared<QuantizedTensor>(std::move(q.value()));
         return;
     }
-    auto done = quantizeWithErrorStats(*scheme, floats, p.rows, p.cols, m_ckpt.tensors[i].name, &tensorSink, so);
+    auto done = quantizeWithErrorStats(*scheme, floats, p.rows, p.cols, m_ckpt.tensors[i].name, &tensorSink, so,
+                                       calibrationOf(item));
     if (!done) {
         item.failure = done.message();
         return;
@@ -260,11 +271,22 @@ Result<ApplyResult> applyImpl(const Checkpoint& ckpt, const ModelInfo& info, con
     result.warnings = resolved.warnings;
     uint64_t totalElements = 0, largest = 0;
     const std::vector<int> work = planWork(ckpt, resolved, result, totalElements, largest);
+    // Calibrated schemes without their data are refused before any work (never a silent fallback).
+    std::vector<const TensorCalibration*> calibrationOf(n, nullptr);
+    for (int i : work) {
+        const TensorPlan& p = resolved.tensors[size_t(i)];
+        auto scheme = findScheme(p.scheme);
+        QS_CHECK(scheme != nullptr, "apply: scheme " + p.scheme + " missing from the registry");
+        auto c = calibrationFor(*scheme, options.calibration, ckpt.tensors[size_t(i)].name, p.cols);
+        if (!c) return c.error();
+        calibrationOf[size_t(i)] = *c;
+    }
     const uint64_t budget = options.batchElements > 0 ? options.batchElements : std::max<uint64_t>(largest, 1);
 
     ProgressSink sink(options.progress);
     Applier applier(ckpt, resolved, options, sink);
     applier.setTotal(totalElements);
+    applier.setCalibration(std::move(calibrationOf));
     uint64_t doneElements = 0;
     std::array<ErrorSums, kRoleCount> roleSums{};
     ErrorSums totalSums;

@@ -22,7 +22,9 @@
 // were stored with the same histogram bins (otherwise the cached tensor is only dequantized and compared).
 // Tensors quantized here are published to the cache. A key another job is quantizing at the same moment is
 // waited for (after this batch's own tensors are done; the stage says "waiting for ..."), never computed
-// twice. Results are bit-identical with and without a cache.
+// twice. Results are bit-identical with and without a cache. Tensors of calibrated schemes (see
+// ApplyOptions::calibration) bypass the cache: their bytes depend on the calibration set, which the key does
+// not name.
 #pragma once
 
 #include <array>
@@ -31,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "core/calib/calibration.h"
 #include "core/io/checkpoint.h"
 #include "core/jobs/progress.h"
 #include "core/model/model_info.h"
@@ -48,6 +51,10 @@ struct ApplyOptions {
     uint64_t batchElements = 0; // float elements in flight across concurrent tensors (0: the largest tensor)
     ProgressFn progress;
     QuantizedTensorCache* cache = nullptr;  // not owned; null: quantize everything here
+    // Input statistics for calibrated schemes (not owned, may be null; outlives the call). Before anything is
+    // quantized, every tensor whose scheme needs calibration is checked (calibrationFor, scheme.h): a missing
+    // set, entry or statistic fails the whole apply naming the scheme and the first such tensor.
+    const CalibrationSet* calibration = nullptr;
 };
 
 struct AppliedTensor {

@@ -16,8 +16,9 @@
 namespace qs {
 
 Result<QuantizedTensor> ChunkedScheme::quantizeWith(std::span<const float> src, int64_t rows, int64_t cols,
-                                                    std::string_view tensorName, QuantPath path) const {
-    auto job = start(src, rows, cols, tensorName, path);
+                                                    std::string_view tensorName, QuantPath path,
+                                                    const TensorCalibration* calibration) const {
+    auto job = startCalibrated(src, rows, cols, tensorName, path, calibration);
     if (!job.ok()) return job.error();
     (*job)->run(0, (*job)->units());
     return (*job)->finish();

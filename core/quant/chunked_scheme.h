@@ -42,12 +42,30 @@ public:
     virtual Result<std::unique_ptr<QuantJob>> start(std::span<const float> src, int64_t rows, int64_t cols,
                                                     std::string_view tensorName, QuantPath path) const = 0;
 
+    // start() with the statistics of the tensor's input (Scheme::quantizeCalibrated), null when there are none.
+    // The default ignores them and calls start(): override it in a scheme whose calibrationNeeds() is not None
+    // (its start() then has no data and returns checkCalibration's refusal). The job may keep the pointer
+    // until finish() returns; the caller keeps the TensorCalibration alive that long.
+    virtual Result<std::unique_ptr<QuantJob>> startCalibrated(std::span<const float> src, int64_t rows, int64_t cols,
+                                                              std::string_view tensorName, QuantPath path,
+                                                              const TensorCalibration* calibration) const {
+        (void)calibration;
+        return start(src, rows, cols, tensorName, path);
+    }
+
     Result<QuantizedTensor> quantize(std::span<const float> src, int64_t rows, int64_t cols,
                                      std::string_view tensorName) const override {
         return quantizeWith(src, rows, cols, tensorName, QuantPath::Optimised);
     }
+    Result<QuantizedTensor> quantizeCalibrated(std::span<const float> src, int64_t rows, int64_t cols,
+                                               std::string_view tensorName,
+                                               const TensorCalibration* calibration) const override {
+        return quantizeWith(src, rows, cols, tensorName, QuantPath::Optimised, calibration);
+    }
+    // Runs startCalibrated (start() when `calibration` is null and the scheme needs none) on this thread.
     Result<QuantizedTensor> quantizeWith(std::span<const float> src, int64_t rows, int64_t cols,
-                                         std::string_view tensorName, QuantPath path) const;
+                                         std::string_view tensorName, QuantPath path,
+                                         const TensorCalibration* calibration = nullptr) const;
 };
 
 // Shape validation shared by the schemes: accepted by the scheme and src.size() == rows * cols.

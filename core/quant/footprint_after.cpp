@@ -50,6 +50,8 @@ MapFootprint footprintAfter(const ResolvedMap& resolved, const std::vector<Tenso
         f.after.add(e.role, tf.after.total());
         f.afterOverhead.add(e.role, tf.after.overhead());
         if (e.isParameter) {
+            f.weightsBefore.add(e.role, tf.before);
+            f.weightsAfter.add(e.role, tf.after.total());
             f.parameterElements += uint64_t(p.rows) * uint64_t(p.cols);
             f.elements.add(e.role, uint64_t(p.rows) * uint64_t(p.cols));
         }
@@ -63,23 +65,26 @@ double bitsPerWeight(uint64_t bytes, uint64_t elements) {
     return elements ? 8.0 * double(bytes) / double(elements) : 0.0;
 }
 
-FootprintShares footprintShares(const RoleBytes& before, const RoleBytes& after, const RoleBytes& elements) {
-    auto share = [&](uint64_t b, uint64_t a, uint64_t n) {
+double MapFootprint::bitsPerWeight() const { return qs::bitsPerWeight(weightsAfter.total, parameterElements); }
+
+FootprintShares footprintShares(const FootprintTotals& t) {
+    auto share = [&](uint64_t b, uint64_t a, uint64_t wb, uint64_t wa, uint64_t n) {
         RoleShare s;
         s.before = b;
         s.after = a;
         s.elements = n;
-        s.shareBefore = percentOf(b, before.total);
-        s.shareAfter = percentOf(a, after.total);
-        s.bitsBefore = bitsPerWeight(b, n);
-        s.bitsAfter = bitsPerWeight(a, n);
+        s.shareBefore = percentOf(b, t.before.total);
+        s.shareAfter = percentOf(a, t.after.total);
+        s.bitsBefore = bitsPerWeight(wb, n);
+        s.bitsAfter = bitsPerWeight(wa, n);
         return s;
     };
     FootprintShares f;
-    for (int r = 0; r < kRoleCount; ++r)
-        f.byRole[size_t(r)] = share(before.byRole[size_t(r)], after.byRole[size_t(r)], elements.byRole[size_t(r)]);
-    f.body = share(before.body(), after.body(), elements.body());
-    f.total = share(before.total, after.total, elements.total);
+    for (size_t r = 0; r < size_t(kRoleCount); ++r)
+        f.byRole[r] = share(t.before.byRole[r], t.after.byRole[r], t.weightsBefore.byRole[r], t.weightsAfter.byRole[r],
+                            t.elements.byRole[r]);
+    f.body = share(t.before.body(), t.after.body(), t.weightsBefore.body(), t.weightsAfter.body(), t.elements.body());
+    f.total = share(t.before.total, t.after.total, t.weightsBefore.total, t.weightsAfter.total, t.elements.total);
     return f;
 }
 

@@ -7,6 +7,17 @@
 // (its bytes are the embedding's); a tensor that stays as stored keeps its stored bytes, split into payload
 // and overhead when the stored type is a registry scheme (a Q8_0 GGUF tensor: 32 payload + 2 scale bytes per
 // block), all payload otherwise (F32, F16, llama2.c Q8 groups); RoPE tables and other buffers count as stored.
+//
+// Bits per weight: the one definition every command and view uses (quantize, sweep, sensitivity, automix and
+// its --budget Nbpw, embed-head-study, the footprint and summary views):
+//
+//     bpw = 8 x bytes / elements, both over the same set of tensors: the weights of the network, i.e. every
+//           parameter tensor (TensorEntry::isParameter: matrices, norms, biases; a tied embedding/head pair
+//           once), bytes under the map with each scheme's metadata (scales, zero points) included.
+//
+// Buffers that are not weights of the network (llama2.c's stored RoPE tables freq_cis_real/imag, GGUF
+// rope_freqs) are excluded from BOTH sides, so an all-f32 model is exactly 32.00 bpw. Byte totals (`bytes`,
+// `before`/`after`) still count them: they are part of the model's size.
 #pragma once
 
 #include <array>
@@ -43,16 +54,19 @@ struct TensorFootprint {
 
 struct MapFootprint {
     std::vector<TensorFootprint> tensors;  // parallel to Checkpoint::tensors
-    RoleBytes before, after;
+    RoleBytes before, after;               // every tensor (buffers included), a tied pair once
     RoleBytes afterOverhead;               // the part of `after` that is not payload
+    RoleBytes weightsBefore, weightsAfter; // `before`/`after` over the weights only (the bpw set, see above)
     uint64_t parameterElements = 0;        // parameters counted once (a tied pair once), for bits per weight
     RoleBytes elements;                    // parameterElements per role (a RoleBytes of element counts)
+    // Bits per weight of the whole network under the map (the definition above).
+    double bitsPerWeight() const;
 };
 
 // One role's (or role group's) part of the model, before and after the map: the answer to "the embedding and
 // head are half the model". Shares are percent (0..100) of the whole model's bytes on the same side (before
-// of the total before, after of the total after); bits per weight are 8 x bytes / parameter elements,
-// metadata included. Both are 0 when their divisor is 0.
+// of the total before, after of the total after); bits per weight follow the definition above (weights only
+// on both sides, metadata included). Both are 0 when their divisor is 0.
 struct RoleShare {
     uint64_t before = 0, after = 0;  // bytes
     uint64_t elements = 0;           // parameter elements (a tied pair once)
@@ -68,11 +82,18 @@ struct FootprintShares {
 
 // 100 x part / total (0 when total is 0).
 double percentOf(uint64_t part, uint64_t total);
-// 8 x bytes / elements (0 when elements is 0).
+// 8 x bytes / elements (0 when elements is 0); bytes and elements over the same tensors (the weights, above).
 double bitsPerWeight(uint64_t bytes, uint64_t elements);
-// `elements` holds parameter element counts per role.
-FootprintShares footprintShares(const RoleBytes& before, const RoleBytes& after, const RoleBytes& elements);
-inline FootprintShares footprintShares(const MapFootprint& f) { return footprintShares(f.before, f.after, f.elements); }
+// Byte totals per role before and after (every tensor, for the shares) and the same over the weights only with
+// their element counts (for bits per weight).
+struct FootprintTotals {
+    RoleBytes before, after;
+    RoleBytes weightsBefore, weightsAfter, elements;
+};
+FootprintShares footprintShares(const FootprintTotals& t);
+inline FootprintShares footprintShares(const MapFootprint& f) {
+    return footprintShares(FootprintTotals{f.before, f.after, f.weightsBefore, f.weightsAfter, f.elements});
+}
 
 // `resolved` must come from resolveMap over the same tensors and info (checked: a mismatch is a programming
 // error).

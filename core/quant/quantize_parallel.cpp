@@ -18,17 +18,18 @@
 namespace qs {
 
 Result<QuantizedTensor> quantizeParallel(const Scheme& scheme, std::span<const float> src, int64_t rows,
-                                         int64_t cols, std::string_view name, ProgressSink* progress) {
+                                         int64_t cols, std::string_view name, ProgressSink* progress,
+                                         const TensorCalibration* calibration) {
     const std::string stage = "quantizing " + std::string(name);
     if (progress && !progress->report(0.0, stage)) return Error{std::string(kCancelledMessage)};
     const auto* chunked = dynamic_cast<const ChunkedScheme*>(&scheme);
     if (!chunked) {
         // A scheme without work units (none built in today) runs serially.
-        auto r = scheme.quantize(src, rows, cols, name);
+        auto r = scheme.quantizeCalibrated(src, rows, cols, name, calibration);
         if (progress && r.ok()) progress->report(1.0, stage);
         return r;
     }
-    auto started = chunked->start(src, rows, cols, name, QuantPath::Optimised);
+    auto started = chunked->startCalibrated(src, rows, cols, name, QuantPath::Optimised, calibration);
     if (!started.ok()) return started.error();
     QuantJob& job = **started;
     const int64_t units = job.units();
@@ -72,19 +73,20 @@ ErrorReport compareQuantized(const Scheme& scheme, const QuantizedTensor& q, std
 
 Result<QuantizedWithStats> quantizeWithErrorStats(const Scheme& scheme, std::span<const float> src, int64_t rows,
                                                   int64_t cols, std::string_view name, ProgressSink* progress,
-                                                  const ErrorStatsOptions& statsOptions) {
+                                                  const ErrorStatsOptions& statsOptions,
+                                                  const TensorCalibration* calibration) {
     const auto* chunked = dynamic_cast<const ChunkedScheme*>(&scheme);
     const stats::ErrorPartition part = stats::ErrorPartition::of(rows, cols, statsOptions.clipBlock);
     const bool fusable = chunked && statsOptions.histogramBins == 0 && part.chunks > 0 && part.wholeRows();
     std::unique_ptr<QuantJob> job;
     if (fusable) {
-        auto started = chunked->start(src, rows, cols, name, QuantPath::Optimised);
+        auto started = chunked->startCalibrated(src, rows, cols, name, QuantPath::Optimised, calibration);
         if (!started.ok()) return started.error();
         job = std::move(*started);
     }
     const QuantizedTensor* partial = job ? job->rowsFinal() : nullptr;
     if (!partial) {
-        auto q = quantizeParallel(scheme, src, rows, cols, name, progress);
+        auto q = quantizeParallel(scheme, src, rows, cols, name, progress, calibration);
         if (!q) return q.error();
         ErrorReport error = compareQuantized(scheme, *q, src, statsOptions);
         return QuantizedWithStats{std::move(q.value()), std::move(error)};

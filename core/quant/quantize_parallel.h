@@ -18,9 +18,12 @@ namespace qs {
 
 // progress (may be null) gets fractions in [0,1] with stage "quantizing <name>"; when it requests
 // cancellation the call stops promptly and returns Error{kCancelledMessage}. Other failures as
-// Scheme::quantize (shape, NaN/Inf naming the tensor, scale overflow).
+// Scheme::quantize (shape, NaN/Inf naming the tensor, scale overflow). `calibration`: the statistics of the
+// tensor's input for a calibrated scheme (Scheme::quantizeCalibrated; calibrationFor() finds them), null
+// otherwise; a scheme that needs them refuses by name when null.
 Result<QuantizedTensor> quantizeParallel(const Scheme& scheme, std::span<const float> src, int64_t rows,
-                                         int64_t cols, std::string_view name, ProgressSink* progress);
+                                         int64_t cols, std::string_view name, ProgressSink* progress,
+                                         const TensorCalibration* calibration = nullptr);
 
 struct QuantizedWithStats {
     QuantizedTensor tensor;
@@ -36,7 +39,8 @@ struct QuantizedWithStats {
 // quantizeParallel. Runs in the caller's task arena.
 Result<QuantizedWithStats> quantizeWithErrorStats(const Scheme& scheme, std::span<const float> src, int64_t rows,
                                                   int64_t cols, std::string_view name, ProgressSink* progress,
-                                                  const ErrorStatsOptions& statsOptions);
+                                                  const ErrorStatsOptions& statsOptions,
+                                                  const TensorCalibration* calibration = nullptr);
 
 // The error statistics of an already quantized tensor: dequantized in parallel (rows) and compared with src,
 // bit-identical to quantizeWithErrorStats's statistics for the same tensor and options (what a cached tensor

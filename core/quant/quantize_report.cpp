@@ -34,9 +34,9 @@ std::string shapeText(const std::vector<int64_t>& shape) {
 }
 
 struct Totals {
-    RoleBytes before, after, overhead;
+    FootprintTotals bytes;  // before/after, and over the weights only with their elements (the bpw set)
+    RoleBytes overhead;
     std::array<int, kRoleCount> quantized{};
-    RoleBytes elements;  // parameter elements per role, a tied pair once
 };
 
 Totals totalsOf(const Checkpoint& c, const ModelInfo& info, const ApplyResult& a) {
@@ -45,11 +45,15 @@ Totals totalsOf(const Checkpoint& c, const ModelInfo& info, const ApplyResult& a
         const AppliedTensor& at = a.tensors[i];
         const Role r = info.entries[i].role;
         if (at.tiedTo >= 0 || info.entries[i].tiedTo >= 0) continue;
-        t.before.add(r, c.tensors[i].bytes);
-        t.after.add(r, at.bytes.total());
+        t.bytes.before.add(r, c.tensors[i].bytes);
+        t.bytes.after.add(r, at.bytes.total());
         t.overhead.add(r, at.bytes.overhead());
         t.quantized[size_t(r)] += at.quantized;
-        if (info.entries[i].isParameter) t.elements.add(r, c.tensors[i].elements());
+        if (info.entries[i].isParameter) {
+            t.bytes.weightsBefore.add(r, c.tensors[i].bytes);
+            t.bytes.weightsAfter.add(r, at.bytes.total());
+            t.bytes.elements.add(r, c.tensors[i].elements());
+        }
     }
     return t;
 }
@@ -96,14 +100,16 @@ json quantizeReportJson(const Checkpoint& c, const ModelInfo& info, const Resolv
         if (!p.note.empty()) o["note"] = p.note;
         if (at.tiedTo >= 0) o["tied_to"] = c.tensors[size_t(at.tiedTo)].name;
         const uint64_t elems = t.elements();
-        o["bits_per_weight"] = elems && at.tiedTo < 0 ? 8.0 * double(at.bytes.total()) / double(elems) : 0.0;
+        // A buffer (llama2.c RoPE table) is no weight: 0, as a tied head (footprint_after.h, bits per weight).
+        o["bits_per_weight"] =
+            at.tiedTo < 0 && e.isParameter ? bitsPerWeight(at.bytes.total(), elems) : 0.0;
         putError(o, at.error.stats);
         tensors.push_back(std::move(o));
     }
     j["tensors"] = std::move(tensors);
 
     const Totals t = totalsOf(c, info, a);
-    const FootprintShares shares = footprintShares(t.before, t.after, t.elements);
+    const FootprintShares shares = footprintShares(t.bytes);
     json roles = json::object();
     auto roleEntry = [&](const RoleShare& s, uint64_t overhead, int quantized, const ErrorStats& e) {
         json o = {{"bytes_before", s.before},
@@ -129,8 +135,8 @@ json quantizeReportJson(const Checkpoint& c, const ModelInfo& info, const Resolv
     for (int q : t.quantized) allQuantized += q;
     roles["total"] = roleEntry(shares.total, t.overhead.total, allQuantized, a.totalError);
     j["roles"] = std::move(roles);
-    j["footprint"] = {{"before", roleBytesJson(t.before)},
-                      {"after", roleBytesJson(t.after)},
+    j["footprint"] = {{"before", roleBytesJson(t.bytes.before)},
+                      {"after", roleBytesJson(t.bytes.after)},
                       {"after_overhead", roleBytesJson(t.overhead)}};
     j["warnings"] = a.warnings;
     return j;
@@ -157,7 +163,8 @@ std::string quantizeReportText(const Checkpoint& c, const ModelInfo& info, const
         std::string scheme = at.scheme.empty() ? "keep" : at.scheme;
         if (tied) scheme += " (tied)";
         const std::string before = tied ? "0 B" : formatBytes(t.bytes);
-        const std::string bpw = tied ? "-" : formatBitsPerWeight(at.bytes.total(), t.elements());
+        const std::string bpw =
+            tied || !info.entries[i].isParameter ? "-" : formatBitsPerWeight(at.bytes.total(), t.elements());
         const std::string rmse = at.quantized || tied ? sci(at.error.stats.rmse) : "-";
         const std::string sqnr = at.quantized || tied ? sqnrText(at.error.stats.sqnrDb) : "-";
         std::snprintf(line, sizeof line, "%-*s  %-9s  %-10s  %-8s  %11s  %11s  %6s  %10s  %8s\n", int(nameWidth),
@@ -171,7 +178,7 @@ std::string quantizeReportText(const Checkpoint& c, const ModelInfo& info, const
     }
 
     const Totals t = totalsOf(c, info, a);
-    const FootprintShares shares = footprintShares(t.before, t.after, t.elements);
+    const FootprintShares shares = footprintShares(t.bytes);
     out += "\n";
     std::snprintf(line, sizeof line, "%-9s  %11s  %11s  %15s  %11s  %13s  %10s  %8s\n", "role", "before", "after",
                   "share", "overhead", "bpw", "rmse", "sqnr dB");

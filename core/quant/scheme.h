@@ -6,6 +6,13 @@
 // representation with an exact byte size, and dequantizes it back. Scheme objects are immutable and
 // thread-safe; quantize/dequantize are single-threaded kernels (parallelism sits one level up, over rows or
 // tensors), except where the scheme documents otherwise.
+//
+// Calibrated schemes (importance-weighted K-quants, GPTQ, AWQ, LLM.int8) also need statistics of the tensor's
+// input activations (core/calib/calibration.h). They say which through calibrationNeeds() and receive them
+// through quantizeCalibrated() (ChunkedScheme: startCalibrated()). Their plain quantize() has no data and
+// refuses by name (calibrationFor/checkCalibration below); there is never a silent fallback to the
+// uncalibrated method. The map-application paths (applyMap's ApplyOptions::calibration, quantizeForInference,
+// MapEvaluator, exportGguf, buildSession) look the tensor's entry up in a CalibrationSet with calibrationFor().
 #pragma once
 
 #include <cstddef>
@@ -16,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/calib/calibration.h"
 #include "core/util/result.h"
 
 namespace qs {
@@ -59,10 +67,37 @@ public:
     virtual Result<QuantizedTensor> quantize(std::span<const float> src, int64_t rows, int64_t cols,
                                              std::string_view tensorName) const = 0;
 
+    // What the scheme needs from calibration (None for the uncalibrated schemes: the default).
+    virtual CalibrationNeeds calibrationNeeds() const { return CalibrationNeeds::None; }
+
+    // quantize() with the statistics of this tensor's input (cols == calibration->cols), or nullptr when there
+    // are none. A scheme that needs none ignores it (the default calls quantize()). A scheme that needs some
+    // fails by name when `calibration` is null or lacks a needed field (checkCalibration).
+    virtual Result<QuantizedTensor> quantizeCalibrated(std::span<const float> src, int64_t rows, int64_t cols,
+                                                       std::string_view tensorName,
+                                                       const TensorCalibration* calibration) const {
+        (void)calibration;
+        return quantize(src, rows, cols, tensorName);
+    }
+
     // Dequantizes rows [firstRow, firstRow + nRows) into dst[nRows*cols].
     virtual void dequantizeRows(const QuantizedTensor& q, int64_t firstRow, int64_t nRows, float* dst) const = 0;
     void dequantize(const QuantizedTensor& q, float* dst) const { dequantizeRows(q, 0, q.rows, dst); }
 };
+
+// The calibration `scheme` gets for `tensorName` from `set` (may be null): nullptr when the scheme needs none;
+// the set's entry when it has one that satisfies the scheme's needs (checkCalibration); otherwise the refusal,
+// naming scheme and tensor: "q4_K_im on 'blk.0.attn_q.weight' needs calibration data (pass --calib FILE or
+// --imatrix FILE)", with why when the set exists (no entry for that tensor: no input activations, e.g. an
+// embedding; or a needed statistic not collected).
+Result<const TensorCalibration*> calibrationFor(const Scheme& scheme, const CalibrationSet* set,
+                                                std::string_view tensorName, int64_t cols);
+
+// The check every calibrated scheme runs on what it was given: non-null, cols equal to the tensor's, and every
+// field of calibrationNeeds() present with its size ([cols], [cols, cols], [n, cols]) and tokens > 0. Ok for a
+// scheme that needs nothing. Errors as calibrationFor.
+Status checkCalibration(const Scheme& scheme, const TensorCalibration* calibration, std::string_view tensorName,
+                        int64_t cols);
 
 // The registry. Names are parsed, so every RTN bit width/group combination exists without being listed:
 // findScheme("int3_g64") works. listSchemes() gives the representative set shown in pickers.

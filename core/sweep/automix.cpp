@@ -109,12 +109,8 @@ Result<BudgetBasisBytes> budgetBasisBytes(const Checkpoint& ckpt, const ModelInf
     if (!footprint) return footprint.error();
     const MapFootprint& f = *footprint;
     BudgetBasisBytes r;
-    uint64_t quantizable = 0;
-    for (Role role : {Role::Embedding, Role::Head, Role::Attention, Role::Mlp}) {
-        quantizable += f.after.byRole[int(role)];
-        r.weightElements += f.elements.byRole[int(role)];
-    }
-    r.bytes = kind == SizeBudget::Kind::Bytes ? f.after.total : quantizable;
+    r.weightElements = f.parameterElements;
+    r.bytes = kind == SizeBudget::Kind::Bytes ? f.after.total : f.weightsAfter.total;
     return r;
 }
 
@@ -126,9 +122,10 @@ Result<AutoMixResult> runAutoMix(MapEvaluator& evaluator, const Checkpoint& ckpt
     AutoMixResult r;
     r.measure = std::string(sweepMeasureName(measure));
     r.budgetText = o.budget.text;
-    r.budgetBasis = o.budget.kind == SizeBudget::Kind::Bytes ? "model bytes" : "quantizable weights";
+    r.budgetBasis = o.budget.kind == SizeBudget::Kind::Bytes ? "model bytes" : "weights";
     auto groups = expandGroups(info, o.groups.empty() ? defaultScanGroups(info) : o.groups);
     if (!groups) return Error{"auto-mix: " + groups.message()};
+    if (auto s = checkDisjointGroups(info, *groups); !s) return Error{"auto-mix: " + s.message()};
     auto base = budgetBasisBytes(ckpt, info, o.baseline, o.budget.kind);
     if (!base) return base.error();
     r.weightElements = base->weightElements;
@@ -187,9 +184,9 @@ Result<AutoMixResult> runAutoMix(MapEvaluator& evaluator, const Checkpoint& ckpt
         return Error{"auto-mix: the chosen map takes " + std::to_string(r.measuredBytes) +
                      " bytes, over the budget of " + std::to_string(r.budgetBytes) +
                      " (the groups' bytes do not add up: overlapping groups?)"};
-    auto quantizable = budgetBasisBytes(ckpt, info, r.map, SizeBudget::Kind::BitsPerWeight);
-    if (!quantizable) return quantizable.error();
-    r.measuredBpw = bitsPerWeight(quantizable->bytes, quantizable->weightElements);
+    auto weights = budgetBasisBytes(ckpt, info, r.map, SizeBudget::Kind::BitsPerWeight);
+    if (!weights) return weights.error();
+    r.measuredBpw = bitsPerWeight(weights->bytes, weights->weightElements);
 
     auto v = evaluator.measure(r.map, subProgress(progress, done / total, (done + 1) / total));
     if (!v)
@@ -261,7 +258,8 @@ nlohmann::json autoMixJson(const AutoMixResult& r) {
               {"gap_bound", r.allocation.gapBound}}},
             {"measured",
              {{"bytes", r.measuredBytes},
-              {"bpw_quantizable", r.measuredBpw},
+              {"bpw", r.measuredBpw},
+              {"bpw_quantizable", r.measuredBpw},  // kept for old readers: the same bpw since the one definition
               {"damage", r.measuredDamage},
               {"value", r.measuredValue},
               {"point", pointSummary(m, r.measured)}}},

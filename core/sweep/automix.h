@@ -12,8 +12,9 @@
 //    measured too, the reference points a mix should beat at equal or smaller size.
 //
 // Budget bytes (core/sweep/size_budget.h): a byte budget is on the whole model's footprint under the map
-// (PointMeasure::bytes: every tensor, a tied pair once, metadata included); a bits-per-weight budget is
-// 8 x bytes / elements over the quantizable weights only (embedding, head, attention, MLP; a tied pair once).
+// (PointMeasure::bytes: every tensor, a tied pair once, metadata included); a bits-per-weight budget is the
+// bpw every command prints (PointMeasure::bpw, core/quant/footprint_after.h: 8 x bytes / elements over the
+// weights of the network, a tied pair once, RoPE buffers on neither side).
 // Both are arithmetic (core/quant/footprint_after.h), so the verified bytes equal the predicted bytes
 // exactly; the result says so and runAutoMix fails rather than return a map over the budget. Thread affinity:
 // the evaluator's. Progress covers scans, verification and uniform points; false cancels.
@@ -57,9 +58,9 @@ struct UniformPoint {
 struct AutoMixResult {
     std::string measure;                 // "kld", "ppl", "weight-error"
     std::string budgetText;              // as typed
-    std::string budgetBasis;             // "model bytes" or "quantizable weights"
+    std::string budgetBasis;             // "model bytes" or "weights"
     uint64_t budgetBytes = 0;            // the budget in bytes of that basis
-    uint64_t weightElements = 0;         // quantizable weight elements (a tied pair once)
+    uint64_t weightElements = 0;         // weight elements (a tied pair once): the bpw divisor
     QuantMap map;                        // baseline rules + one rule per group not left at the baseline
     std::vector<AutoMixChoice> choices;  // per group, in scan order
     Allocation allocation;
@@ -82,7 +83,8 @@ Result<AutoMixResult> runAutoMix(MapEvaluator& evaluator, const Checkpoint& ckpt
 // The measure's own value at a point (kld, ppl, or summed squared weight error), matching damageOf.
 double measureValue(SweepMeasure measure, const PointMeasure& p);
 
-// Bytes of `map` in the budget basis of `kind`, and the quantizable weight elements (a tied pair once).
+// Bytes of `map` in the budget basis of `kind` (Bytes: the whole footprint; BitsPerWeight: the weights'
+// bytes), and the weight elements (a tied pair once).
 struct BudgetBasisBytes {
     uint64_t bytes = 0;
     uint64_t weightElements = 0;

@@ -83,6 +83,11 @@ Result<std::unique_ptr<MapEvaluator>> MapEvaluator::create(const Checkpoint& ckp
     return e;
 }
 
+bool MapEvaluator::calibrated(const Key& k) const {
+    auto scheme = findScheme(k.second);
+    return scheme && scheme->calibrationNeeds() != CalibrationNeeds::None;
+}
+
 Status MapEvaluator::quantizeMissing(const std::vector<Key>& keys, bool needTensors, ProgressSink& sink,
                                      PointTensors& point) {
     // What this point may still have to quantize, for a progress fraction by elements (hits pass at once).
@@ -93,6 +98,14 @@ Status MapEvaluator::quantizeMissing(const std::vector<Key>& keys, bool needTens
         todo.push_back(&k);
         total += m_ckpt.tensors[size_t(k.first)].elements();
     }
+    // Calibrated schemes without their data are refused before any work, as applyMap does.
+    for (const Key* k : todo) {
+        const TensorInfo& t = m_ckpt.tensors[size_t(k->first)];
+        auto scheme = findScheme(k->second);
+        auto shape = matrixShape(t);
+        if (!scheme || !shape) continue;  // reported with the tensor below
+        if (auto c = calibrationFor(*scheme, m_options.calibration.get(), t.name, shape->second); !c) return c.error();
+    }
     uint64_t done = 0;
     std::vector<std::pair<const Key*, double>> busy;  // claimed by another job: waited for at the end
     for (const Key* k : todo) {
@@ -100,7 +113,7 @@ Status MapEvaluator::quantizeMissing(const std::vector<Key>& keys, bool needTens
         const double start = total ? double(done) / double(total) : 0.0, share = total ? double(elems) / double(total) : 0.0;
         done += elems;
         QuantizedTensorCache::Lookup l;  // without a cache: an empty claim, quantized and not kept
-        if (m_cache) {
+        if (m_cache && !calibrated(*k)) {
             l = m_cache->lookup(QuantizedTensorCache::keyOf(m_ckpt, k->first, k->second));
             if (l.busy()) {
                 busy.emplace_back(k, start);
@@ -143,6 +156,8 @@ Status MapEvaluator::takeOrQuantize(const Key& k, QuantizedTensorCache::Lookup l
     if (!floats) return floats.error();
     auto shape = matrixShape(t);
     if (!shape) return shape.error();
+    auto calibration = calibrationFor(*scheme, m_options.calibration.get(), t.name, shape->second);
+    if (!calibration) return calibration.error();
     ErrorStatsOptions so;
     so.clipBlock = clipBlockOf(*scheme);
     if (l.entry) {  // cached without statistics: compare only
@@ -158,7 +173,8 @@ Status MapEvaluator::takeOrQuantize(const Key& k, QuantizedTensorCache::Lookup l
     // Isolated while holding the claim (quantized_tensor_cache.h).
     inArena(m_options.arena, [&] {
         tbb::this_task_arena::isolate([&] {
-            q = quantizeWithErrorStats(*scheme, *floats, shape->first, shape->second, t.name, &tensorSink, so);
+            q = quantizeWithErrorStats(*scheme, *floats, shape->first, shape->second, t.name, &tensorSink, so,
+                                       *calibration);
         });
     });
     if (!q) return sink.cancelled() ? cancelled() : Error{q.message()};
@@ -195,7 +211,7 @@ Result<PointMeasure> MapEvaluator::measure(const QuantMap& map, const ProgressFn
     p.warnings = resolved->warnings;
     const MapFootprint f = footprintAfter(*resolved, m_ckpt.tensors, m_info);
     p.bytes = f.after.total;
-    p.bpw = bitsPerWeight(f.after.total, f.parameterElements);
+    p.bpw = f.bitsPerWeight();  // over the weights only (core/quant/footprint_after.h)
 
     std::vector<Key> keys;
     for (size_t i = 0; i < resolved->tensors.size(); ++i)

@@ -4,7 +4,8 @@
 //
 // Per point (PointMeasure):
 //   bytes, bpw   the footprint under the map (core/quant/footprint_after.h: a tied pair counted once, metadata
-//                included in the bytes; bpw = 8 x bytes / parameter elements). Arithmetic only.
+//                included in the bytes; bpw = 8 x bytes / elements over the weights of the network, the one
+//                definition of core/quant/footprint_after.h, RoPE buffers on neither side). Arithmetic only.
 //   rmse, sqnr   over all quantized weights of the model (a tied pair once): RMSE = sqrt(sum e^2 / n),
 //                SQNR = 10 log10(sum w^2 / sum e^2), from the per-tensor error sums merged in tensor order,
 //                exactly the `quantize` command's total. No engine. 0 / +inf when nothing is quantized.
@@ -40,6 +41,7 @@
 
 #include <tbb/task_arena.h>
 
+#include "core/calib/calibration.h"
 #include "core/infer/model_weights.h"
 #include "core/infer/perplexity.h"
 #include "core/infer/tokenizer.h"
@@ -65,11 +67,14 @@ struct MapEvaluatorOptions {
     uint64_t tensorCacheBytes = uint64_t(1) << 30;  // the evaluator's own cache (ppl/kld, no `cache` given)
     std::shared_ptr<QuantizedTensorCache> cache;      // shared packed tensors (keyed by the checkpoint identity)
     tbb::task_arena* arena = nullptr;  // not owned; serially when null
+    // Input statistics for calibrated schemes (null: none; a point using one then fails by name, as applyMap).
+    // Fixed for the evaluator's life, so the per-(tensor, scheme) caches stay valid.
+    std::shared_ptr<const CalibrationSet> calibration;
 };
 
 struct PointMeasure {
     uint64_t bytes = 0;     // footprint after the map, ties once, metadata included
-    double bpw = 0;         // 8 x bytes / parameter elements
+    double bpw = 0;         // MapFootprint::bitsPerWeight(): 8 x weight bytes / weight elements
     uint64_t quantizedElements = 0;
     double rmse = 0, sqnrDb = 0;
     bool hasPpl = false, hasKld = false;
@@ -107,6 +112,9 @@ private:
         : m_ckpt(ckpt), m_info(info), m_options(std::move(options)) {}
     using Key = std::pair<int, std::string>;  // (tensor index, canonical scheme)
     using PointTensors = std::map<Key, std::shared_ptr<const QuantizedTensor>>;  // what one point runs
+    // A calibrated scheme's tensors bypass the shared cache (their bytes depend on the calibration set, which
+    // its key does not name): they are quantized again for each point that needs them.
+    bool calibrated(const Key& k) const;
     Status quantizeMissing(const std::vector<Key>& keys, bool needTensors, ProgressSink& sink, PointTensors& point);
     Status takeOrQuantize(const Key& k, QuantizedTensorCache::Lookup l, bool needTensors, ProgressSink& sink,
                           double start, double share, PointTensors& point);

@@ -100,7 +100,7 @@ uint64_t SizeBudget::bytesFor(uint64_t weightElements) const {
 }
 
 std::string SizeBudget::describe() const {
-    if (kind == Kind::BitsPerWeight) return text + " (bits per weight over the quantizable weights)";
+    if (kind == Kind::BitsPerWeight) return text + " (bits per weight)";
     return text + " (" + std::to_string(bytes) + " bytes)";
 }
 

@@ -4,12 +4,12 @@
 //   N          bytes (a whole number)
 //   N<unit>    bytes; B, kB/KB, MB, GB, TB are powers of 1000, KiB, MiB, GiB, TiB powers of 1024 (units are
 //              matched without regard to case); N may have a fraction ("2.1GB"); the result is rounded down
-//   Nbpw       bits per weight over the quantizable weights (see below), 0 < N <= 64
+//   Nbpw       bits per weight (see below), 0 < N <= 64
 //
-// Bits per weight, the definition every sweep figure uses: 8 x bytes / elements over the quantizable weights,
-// i.e. the 2-D weight matrices a quantization map can select (embedding, head, attention, MLP; a tied
-// embedding/head pair counted once), their bytes including each scheme's metadata (scales, zero points);
-// norms, biases and buffers are not counted on either side. A byte budget counts the same tensors.
+// Bits per weight is the one definition of core/quant/footprint_after.h, the bpw every command prints:
+// 8 x bytes / elements over the weights of the network (every parameter tensor, a tied embedding/head pair
+// once), bytes including each scheme's metadata; buffers such as stored RoPE tables on neither side. A byte
+// budget is on the whole footprint (PointMeasure::bytes).
 // Errors name the text and what is wrong: "budget \"3.5bwp\": unknown unit \"bwp\" (expected ...)".
 #pragma once
 
@@ -28,7 +28,7 @@ struct SizeBudget {
     double bitsPerWeight = 0;  // Kind::BitsPerWeight
     std::string text;          // as typed
 
-    // The budget in bytes for `weightElements` quantizable weight elements: floor(bpw x elements / 8) for
+    // The budget in bytes for `weightElements` weight elements: floor(bpw x elements / 8) for
     // bits per weight, `bytes` otherwise.
     uint64_t bytesFor(uint64_t weightElements) const;
     std::string describe() const;  // "3.5 bits per weight", "800 MiB (838860800 bytes)"

@@ -296,9 +296,35 @@ Result<SweepFile> readSweepFile(const std::string& path) {
 
 bool sameSweepSpec(const nlohmann::json& a, const nlohmann::json& b) { return comparable(a) == comparable(b); }
 
+Status checkResumable(const SweepSpec& spec, const SweepShard& shard, const std::string& path, SweepFile* file) {
+    auto f = readSweepFile(path);
+    if (!f) return Error{"--resume: " + f.message()};
+    if (!sameSweepSpec(f->header["spec"], spec.toJson()))
+        return Error{path + ": --resume: the file was made by a different sweep (model, measure, text, context, "
+                            "windows, baseline, groups or schemes differ); use another --out or drop --resume"};
+    const std::string expected = sweepFileHeader(spec, shard);
+    const auto line2 = [](const std::string& h) {
+        const size_t nl = h.find('\n');
+        return nl == std::string::npos ? std::string() : h.substr(nl + 1);
+    };
+    if (line2(f->headerText) != line2(expected))
+        return Error{path + ": --resume: the column line does not match this sweep's groups and measure (file: \"" +
+                     line2(f->headerText).substr(0, line2(f->headerText).size() - 1) + "\", expected: \"" +
+                     line2(expected).substr(0, line2(expected).size() - 1) + "\")"};
+    if (f->header["shard"] != shard.text())
+        return Error{path + ": --resume: the file holds shard " + f->header["shard"].dump() + ", this run is shard " +
+                     shard.text()};
+    for (const auto& [point, row] : f->rows)
+        if (point >= spec.pointCount() || !shard.takes(point))
+            return Error{path + ": --resume: point " + std::to_string(point) + " does not belong to this sweep's shard"};
+    if (file) *file = std::move(*f);
+    return {};
+}
+
 Result<SweepRunResult> runSweep(MapEvaluator& evaluator, const ModelInfo& info, const SweepSpec& spec,
                                 const SweepRunOptions& options) {
     const auto t0 = std::chrono::steady_clock::now();
+    if (auto s = checkDisjointGroups(info, spec.groups); !s) return s.error();
     SweepRunResult out;
     std::vector<int64_t> todo;
     const int64_t total = spec.pointCount();
@@ -348,21 +374,11 @@ Result<SweepFileRun> runSweepToCsv(MapEvaluator& evaluator, const ModelInfo& inf
     const std::string header = sweepFileHeader(spec, options.shard);
     std::error_code ec;
     if (resume && std::filesystem::exists(path, ec)) {
-        auto f = readSweepFile(path);
-        if (!f) return Error{"--resume: " + f.message()};
-        if (!sameSweepSpec(f->header["spec"], spec.toJson()))
-            return Error{path + ": --resume: the file was made by a different sweep (model, measure, text, context, "
-                                "windows, baseline, groups or schemes differ); use another --out or drop --resume"};
-        if (f->header["shard"] != options.shard.text())
-            return Error{path + ": --resume: the file holds shard " + f->header["shard"].dump() + ", this run is shard " +
-                         options.shard.text()};
-        for (const auto& [point, row] : f->rows) {
-            if (point >= spec.pointCount() || !options.shard.takes(point))
-                return Error{path + ": --resume: point " + std::to_string(point) + " does not belong to this sweep's shard"};
-            options.skip.insert(point);
-        }
-        out.truncatedBytes = f->truncatedBytes;
-        if (f->truncatedBytes) std::filesystem::resize_file(path, f->completeBytes, ec);
+        SweepFile f;
+        if (auto s = checkResumable(spec, options.shard, path, &f); !s) return s.error();
+        for (const auto& [point, row] : f.rows) options.skip.insert(point);
+        out.truncatedBytes = f.truncatedBytes;
+        if (f.truncatedBytes) std::filesystem::resize_file(path, f.completeBytes, ec);
         if (ec) return Error{path + ": cannot cut off the truncated last line: " + ec.message()};
     } else {
         std::ofstream create(path, std::ios::binary | std::ios::trunc);
@@ -389,7 +405,54 @@ Result<SweepFileRun> runSweepToCsv(MapEvaluator& evaluator, const ModelInfo& inf
     return out;
 }
 
-Result<int64_t> mergeSweepFiles(const std::vector<std::string>& inputs, const std::string& outPath) {
+namespace {
+
+// The points of the spec JSON (the product of its candidate lists), 0 when it cannot be read.
+int64_t specPointCount(const nlohmann::json& spec) {
+    const auto it = spec.find("schemes");
+    if (it == spec.end() || !it->is_object() || it->empty()) return 0;
+    int64_t n = 1;
+    for (const auto& [group, list] : it->items()) {
+        if (!list.is_array() || list.empty() || n > INT64_MAX / int64_t(list.size())) return 0;
+        n *= int64_t(list.size());
+    }
+    return n;
+}
+
+// Refuses a merge without every point: the shards no input holds, or the count of points missing.
+Status checkComplete(const std::vector<SweepFile>& files, const std::map<int64_t, std::string>& rows) {
+    const int64_t total = specPointCount(files.front().header["spec"]);
+    if (total == 0 || int64_t(rows.size()) >= total) return {};
+    std::set<std::string> given;
+    int count = 0;
+    for (const auto& f : files) {
+        auto shard = parseShard(f.header.value("shard", std::string("0/1")));
+        if (!shard) continue;
+        given.insert(shard->text());
+        count = std::max(count, shard->count);
+    }
+    std::string missing;
+    int nMissing = 0;
+    for (int i = 0; i < count && count <= 1000; ++i) {
+        const SweepShard s{i, count};
+        if (given.count(s.text())) continue;
+        if (nMissing++ < 10) missing += (missing.empty() ? "" : ", ") + s.text();
+    }
+    std::string givenText;
+    for (const auto& g : given) givenText += (givenText.empty() ? "" : ", ") + g;
+    const std::string what = std::to_string(total - int64_t(rows.size())) + " of " + std::to_string(total) +
+                             " points are missing";
+    if (nMissing)
+        return Error{"merge: " + what + ": shard" + (nMissing == 1 ? " " : "s ") + missing + (nMissing > 10 ? ", ..." : "") +
+                     " not given (the inputs hold " + givenText + "); pass --allow-partial to merge them anyway"};
+    return Error{"merge: " + what + " (every shard is given, but some stopped before their end: finish them "
+                 "with sweep --resume); pass --allow-partial to merge them anyway"};
+}
+
+}  // namespace
+
+Result<int64_t> mergeSweepFiles(const std::vector<std::string>& inputs, const std::string& outPath,
+                                const MergeOptions& options) {
     if (inputs.empty()) return Error{"merge needs at least one input sweep file"};
     std::vector<SweepFile> files;
     for (const auto& path : inputs) {
@@ -409,6 +472,8 @@ Result<int64_t> mergeSweepFiles(const std::vector<std::string>& inputs, const st
             if (!fresh && it->second != row)
                 return Error{inputs[i] + ": point " + std::to_string(point) + " is also stored, with different values, by another input"};
         }
+    if (!options.allowPartial)
+        if (auto s = checkComplete(files, rows); !s) return s.error();
     nlohmann::json h = files.front().header;
     h["shard"] = "0/1";
     const std::string& first = files.front().headerText;

@@ -132,6 +132,14 @@ struct SweepRunResult {
 Result<SweepRunResult> runSweep(MapEvaluator& evaluator, const ModelInfo& info, const SweepSpec& spec,
                                 const SweepRunOptions& options);
 
+// Whether `path` can be resumed by this spec and shard: its spec line equals the spec (sameSweepSpec), its
+// column line equals the spec's (the groups' scheme columns and the measure's columns), its shard is `shard`
+// and every stored point belongs to that shard. Cheap (reads the file only), so callers check it BEFORE the
+// reference pass and the measuring. Fails naming the file and what differs. `file` (may be null) receives the
+// file as read.
+Status checkResumable(const SweepSpec& spec, const SweepShard& shard, const std::string& path,
+                      SweepFile* file = nullptr);
+
 // Runs a sweep into the CSV sweep file `path`: rows are appended and flushed as points finish, so a cancel or a
 // kill leaves every finished point stored. Without `resume` the file is created (replaced) with the header.
 // With `resume` an existing file must carry the same spec and shard (refused otherwise, naming what differs);
@@ -148,7 +156,13 @@ Result<SweepFileRun> runSweepToCsv(MapEvaluator& evaluator, const ModelInfo& inf
 
 // Joins sweep files of one spec (shards, or partial runs) into `outPath`, rows sorted by point, header of the
 // unsharded sweep ("0/1"). Refuses (naming the files) different specs and a point stored twice with different
-// text. Writes a temporary file in the same folder and renames it over `outPath`.
-Result<int64_t> mergeSweepFiles(const std::vector<std::string>& inputs, const std::string& outPath);
+// text. Unless `allowPartial`, refuses a merge that lacks points of the sweep, naming the shards no input
+// holds (inputs 0/3 and 2/3: "shard 1/3") or, when every shard is given, how many points are missing (a shard
+// cancelled before its end). Writes a temporary file in the same folder and renames it over `outPath`.
+struct MergeOptions {
+    bool allowPartial = false;  // CLI --allow-partial
+};
+Result<int64_t> mergeSweepFiles(const std::vector<std::string>& inputs, const std::string& outPath,
+                                const MergeOptions& options = {});
 
 }  // namespace qs

@@ -23,11 +23,14 @@ bool roleMatches(RuleRole rule, Role role) {
     }
 }
 
+bool groupSelects(const QuantRule& r, const TensorEntry& e) {
+    return e.isParameter && roleMatches(r.role, e.role) && (r.layers.empty() || (e.layer >= 0 && r.matchesLayer(e.layer)));
+}
+
 int countMatches(const ModelInfo& info, const QuantRule& r) {
     int n = 0;
     for (const TensorEntry& e : info.entries)
-        if (e.isParameter && roleMatches(r.role, e.role) && (r.layers.empty() || (e.layer >= 0 && r.matchesLayer(e.layer))))
-            ++n;
+        if (groupSelects(r, e)) ++n;
     // A tie without a stored head: the head is the embedding (quant_map_resolve.h's virtual head).
     if (r.role == RuleRole::Head && n == 0 && info.tie && info.tie->head < 0 && info.tie->embedding >= 0) n = 1;
     return n;
@@ -111,6 +114,21 @@ Result<std::vector<SweepGroup>> expandGroups(const ModelInfo& info, const std::v
         return Error{"groups 'embedding' and 'head': this model ties them (" + info.tie->describe() +
                      "), so they are one tensor; vary one of the two"};
     return out;
+}
+
+Status checkDisjointGroups(const ModelInfo& info, const std::vector<SweepGroup>& groups) {
+    for (size_t a = 0; a < groups.size(); ++a)
+        for (size_t b = a + 1; b < groups.size(); ++b) {
+            int shared = 0;
+            for (const TensorEntry& e : info.entries)
+                shared += groupSelects(groups[a].selector, e) && groupSelects(groups[b].selector, e);
+            if (shared > 0)
+                return Error{"groups '" + groups[a].name + "' and '" + groups[b].name + "' overlap (" +
+                             std::to_string(shared) + " tensor" + (shared == 1 ? "" : "s") +
+                             " in both): each tensor may be in one group only (e.g. attention,mlp instead of "
+                             "body,attention)"};
+        }
+    return {};
 }
 
 Result<std::string> canonicalSchemeName(std::string_view scheme) {

@@ -47,9 +47,15 @@ std::string sweepGroupList();
 // `embedding` together with `head` on a tied model.
 Result<std::vector<SweepGroup>> expandGroups(const ModelInfo& info, const std::vector<std::string>& names);
 
+// Refuses groups that share a tensor (body,attention; layers,mlp; layer3,layer3.mlp): a point's scheme per
+// group must be the scheme of every tensor of that group, and bytes and damages per group must add up. The
+// message names the first overlapping pair and how many tensors they share. The one check sweeps (runSweep,
+// the CLI before any work) and auto-mix share.
+Status checkDisjointGroups(const ModelInfo& info, const std::vector<SweepGroup>& groups);
+
 // The baseline's rules followed by one rule per (group, scheme), in the given order, so a group's scheme
 // overrides the baseline and a later group overrides an earlier one where they overlap (body, then layer3:
-// layer 3 gets the second scheme). Schemes are registry names (canonicalised) or "keep". Fails on an unknown
+// layer 3 gets the second scheme; sweeps and auto-mix refuse overlaps with checkDisjointGroups). Schemes are registry names (canonicalised) or "keep". Fails on an unknown
 // scheme (the registry's message) or, when `info` ties embedding and head, on different schemes for the two.
 Result<QuantMap> mapFor(const ModelInfo& info, const QuantMap& baseline,
                         const std::vector<std::pair<SweepGroup, std::string>>& choices);

@@ -77,11 +77,12 @@ Status writeSweepHdf5(const std::string& path, const SweepSpec& spec, const Swee
     return writeTable(path, header, head.substr(nl + 1, head.size() - nl - 2), lines);
 }
 
-Result<int64_t> mergeSweepFilesToHdf5(const std::vector<std::string>& inputs, const std::string& outPath) {
+Result<int64_t> mergeSweepFilesToHdf5(const std::vector<std::string>& inputs, const std::string& outPath,
+                                      const MergeOptions& options) {
     // Merge into a temporary CSV (all the checks of mergeSweepFiles), then convert it.
     const std::filesystem::path target(outPath);
     const std::string csv = (target.parent_path() / ("." + target.filename().string() + ".merge" + std::to_string(::getpid()) + ".csv")).string();
-    auto n = mergeSweepFiles(inputs, csv);
+    auto n = mergeSweepFiles(inputs, csv, options);
     if (!n) return n.error();
     auto f = readSweepFile(csv);
     std::error_code ec;

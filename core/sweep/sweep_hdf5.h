@@ -20,6 +20,7 @@ Status writeSweepHdf5(const std::string& path, const SweepSpec& spec, const Swee
                       const std::vector<SweepRow>& rows);
 
 // mergeSweepFiles with an HDF5 table as the output.
-Result<int64_t> mergeSweepFilesToHdf5(const std::vector<std::string>& inputs, const std::string& outPath);
+Result<int64_t> mergeSweepFilesToHdf5(const std::vector<std::string>& inputs, const std::string& outPath,
+                                      const MergeOptions& options = {});
 
 }  // namespace qs

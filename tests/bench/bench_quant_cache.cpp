@@ -67,7 +67,7 @@ void chatReadyAfterQuantize(benchmark::State& state) {
     }
     int fromCache = 0;
     for (auto _ : state) {
-        auto q = qs::quantizeForInference(*m.ckpt, m.info, m.map, &arena, {}, cached ? cache.get() : nullptr);
+        auto q = qs::quantizeForInference(*m.ckpt, m.info, m.map, &arena, {}, nullptr, cached ? cache.get() : nullptr);
         if (!q) return state.SkipWithError(q.message().c_str());
         auto w = qs::loadModelWeights(*m.ckpt, m.info, &q->tensors, {}, &arena);
         if (!w) return state.SkipWithError(w.message().c_str());

@@ -61,6 +61,11 @@ private slots:
     void export_refusesByNameAndWritesNothing();
     void export_writesMapConfigs();
     void export_h5SessionOpensInInspect();
+    void export_configFallbacksPrintedListedAndRefusedWhereInexpressible();
+    void export_ggufFallbacksPrintedAndListed();
+    void export_badFallbackIsUsageError();
+    void mapOption_readsTheMapOfAnH5Session();
+    void inspectSession_showsKeptTensorsWithoutError();
 };
 
 void TestCliExport::export_ggufGeneratesTheSameGreedyTokens_data() {
@@ -188,6 +193,149 @@ void TestCliExport::export_h5SessionOpensInInspect() {
     QVERIFY(q["rmse"].toDouble() > 0);
     QCOMPARE(runCli({"export", src, "--rule", "body=q8_0", "--bins", "8"}).exitCode,
              2);  // --bins without --h5
+}
+
+namespace {
+
+int countLines(const QByteArray& text, const QByteArray& needle) {
+    int n = 0;
+    for (const QByteArray& line : text.split('\n')) n += line.contains(needle);
+    return n;
+}
+
+}  // namespace
+
+// stories260K's MLP down projection has 172 columns, which groups of 64 do not divide: the map falls back
+// (quant_map_resolve.h fallbackChain) in each of the 5 layers. HQQ writes the fallback's group and says so;
+// torchao cannot express it and refuses by name unless --fallback f16 leaves those modules unquantized.
+void TestCliExport::export_configFallbacksPrintedListedAndRefusedWhereInexpressible() {
+    QS_REQUIRE_ASSET(src, "models/stories260K-llama2c/stories260K.bin");
+    QTemporaryDir dir;
+    const QString h = dir.filePath("h.json");
+    auto r = runCli({"export", src, "--rule", "body=int4_g64", "--hqq-config", h, "--json"});
+    QVERIFY2(r.exitCode == 0, r.err.constData());
+    QCOMPARE(countLines(r.err, "fallback: "), 5);
+    const QJsonObject report = QJsonDocument::fromJson(r.out).object();
+    const QJsonObject hqq = report["configs"].toObject()["hqq-config"].toObject();
+    QCOMPARE(hqq["modules"].toInt(), 35);  // 5 layers x 7 linear modules; the tied head is the embedding
+    QCOMPARE(hqq["quantized"].toInt(), 35);
+    const QJsonArray fallbacks = hqq["fallbacks"].toArray();
+    QCOMPARE(fallbacks.size(), 5);
+    const QString written = fallbacks[0].toObject()["written"].toString();
+    QCOMPARE(fallbacks[0].toObject()["requested"].toString(), QString("int4_g64"));
+    QVERIFY2(written.startsWith("int4_g") && written != "int4_g64", qPrintable(written));
+    QVERIFY(r.err.contains("requested int4_g64, written as " + written.toUtf8()));
+    // The config carries the fallback's group, not the requested 64, for the down projection only.
+    const QJsonObject dyn = QJsonDocument::fromJson(readAll(h)).object()["dynamic_config"].toObject();
+    QCOMPARE(dyn["mlp.down_proj"].toObject()["group_size"].toInt(), written.mid(6).toInt());
+    QCOMPARE(dyn["mlp.up_proj"].toObject()["group_size"].toInt(), 64);
+    // Without --json: a one-line summary of what was written.
+    auto text = runCli({"export", src, "--rule", "body=int4_g64", "--hqq-config", h});
+    QVERIFY2(text.out.contains("HQQ config, 35 modules (35 quantized, 0 unquantized), 5 fallbacks"), text.out.constData());
+
+    const QString t = dir.filePath("t.json");
+    auto refused = runCli({"export", src, "--rule", "body=int4_g64", "--torchao-config", t});
+    QCOMPARE(refused.exitCode, 1);
+    QVERIFY2(refused.err.contains("falls back from int4_g64 to " + written.toUtf8()) &&
+                 refused.err.contains("--fallback f16"),
+             refused.err.constData());
+    QVERIFY(!QFile::exists(t));
+    auto kept = runCli({"export", src, "--rule", "body=int4_g64", "--torchao-config", t, "--fallback", "f16", "--json"});
+    QVERIFY2(kept.exitCode == 0, kept.err.constData());
+    const QJsonObject ao = QJsonDocument::fromJson(kept.out).object()["configs"].toObject()["torchao-config"].toObject();
+    QCOMPARE(ao["quantized"].toInt(), 30);
+    QCOMPARE(ao["fallbacks"].toArray()[0].toObject()["written"].toString(), QString("keep"));
+    const QJsonObject fqn = QJsonDocument::fromJson(readAll(t)).object()["_data"].toObject()["fqn_to_config"].toObject();
+    QVERIFY(fqn.contains("model.layers.0.mlp.down_proj") && fqn["model.layers.0.mlp.down_proj"].isNull());
+}
+
+// q4_K needs rows of 256 values; stories260K's rows are 64 or 172 long, so every body tensor falls back: each
+// one is printed and listed, with the type the file really holds.
+void TestCliExport::export_ggufFallbacksPrintedAndListed() {
+    QS_REQUIRE_ASSET(src, "models/stories260K-gguf/stories260K.gguf");
+    QTemporaryDir dir;
+    const QString out = dir.filePath("o.gguf");
+    auto r = runCli({"export", src, "--rule", "body=q4_K", "--gguf", out, "--json"});
+    QVERIFY2(r.exitCode == 0, r.err.constData());
+    QCOMPARE(countLines(r.err, "fallback: "), 35);
+    const QJsonObject g = QJsonDocument::fromJson(r.out).object()["gguf"].toObject();
+    const QJsonArray fallbacks = g["fallbacks"].toArray();
+    QCOMPARE(fallbacks.size(), 35);
+    QHash<QString, QString> typeOf;
+    for (const auto& t : g["tensors"].toArray()) typeOf[t.toObject()["source"].toString()] = t.toObject()["type"].toString();
+    for (const auto& f : fallbacks) {
+        const QJsonObject o = f.toObject();
+        QCOMPARE(o["requested"].toString(), QString("q4_K"));
+        QCOMPARE(typeOf.value(o["tensor"].toString()), o["written"].toString());
+        QVERIFY(o["written"].toString() != "q4_K");
+    }
+    auto text = runCli({"export", src, "--rule", "body=q4_K", "--gguf", out});
+    QVERIFY2(text.out.contains(", 35 fallbacks"), text.out.constData());
+    QCOMPARE(countLines(text.err, "fallback: "), 35);
+    // The HDF5 session holds the same fallback schemes: listed too.
+    auto h5 = runCli({"export", src, "--rule", "body=q4_K", "--h5", dir.filePath("s.h5"), "--json"});
+    QVERIFY2(h5.exitCode == 0, h5.err.constData());
+    QCOMPARE(QJsonDocument::fromJson(h5.out).object()["h5_fallbacks"].toArray().size(), 35);
+    QCOMPARE(countLines(h5.err, "fallback: "), 35);
+}
+
+void TestCliExport::export_badFallbackIsUsageError() {
+    QS_REQUIRE_ASSET(src, "models/stories260K-gguf/stories260K.gguf");
+    QTemporaryDir dir;
+    auto bogus = runCli({"export", src, "--rule", "attention=nf4", "--gguf", dir.filePath("x.gguf"), "--fallback", "bogus"});
+    QCOMPARE(bogus.exitCode, 2);
+    QVERIFY2(bogus.err.contains("--fallback bogus"), bogus.err.constData());
+    auto config = runCli({"export", src, "--rule", "body=int4_g64", "--hqq-config", dir.filePath("h.json"),
+                          "--fallback", "q8_0"});
+    QCOMPARE(config.exitCode, 2);
+    QVERIFY2(config.err.contains("--fallback f16"), config.err.constData());
+    QVERIFY(QDir(dir.path()).entryList(QDir::Files).isEmpty());
+}
+
+// --map takes an HDF5 session's map (the /map rules_json), and refuses another HDF5 file by name instead of
+// a JSON parse error.
+void TestCliExport::mapOption_readsTheMapOfAnH5Session() {
+    QS_REQUIRE_ASSET(src, "models/stories260K-gguf/stories260K.gguf");
+    QTemporaryDir dir;
+    const QString session = dir.filePath("s.h5");
+    QCOMPARE(runCli({"export", src, "--rule", "attention=q8_0", "--rule", "mlp=q4_0", "--h5", session}).exitCode, 0);
+    auto fromSession = runCli({"quantize", src, "--map", session, "--json"});
+    QVERIFY2(fromSession.exitCode == 0, fromSession.err.constData());
+    auto fromRules = runCli({"quantize", src, "--rule", "attention=q8_0", "--rule", "mlp=q4_0", "--json"});
+    QVERIFY2(fromRules.exitCode == 0, fromRules.err.constData());
+    const QJsonObject a = QJsonDocument::fromJson(fromSession.out).object();
+    const QJsonObject b = QJsonDocument::fromJson(fromRules.out).object();
+    QCOMPARE(a["roles"].toObject()["total"].toObject()["bytes"].toInteger(),
+             b["roles"].toObject()["total"].toObject()["bytes"].toInteger());
+    QCOMPARE(a["tensors"].toArray()[3].toObject()["scheme"], b["tensors"].toArray()[3].toObject()["scheme"]);
+
+    const QString table = dir.filePath("sweep.h5");
+    QCOMPARE(runCli({"sweep", src, "--groups", "body", "--bits", "4", "--out", table}).exitCode, 0);
+    auto notSession = runCli({"quantize", src, "--map", table});
+    QCOMPARE(notSession.exitCode, 1);
+    QVERIFY2(notSession.err.contains("not a QuantScope session"), notSession.err.constData());
+}
+
+// A tensor the map keeps has no quantization error: inspect shows "–" (kept), not SQNR 0.00, and null in JSON.
+void TestCliExport::inspectSession_showsKeptTensorsWithoutError() {
+    QS_REQUIRE_ASSET(src, "models/stories260K-gguf/stories260K.gguf");
+    QTemporaryDir dir;
+    const QString session = dir.filePath("s.h5");
+    QCOMPARE(runCli({"export", src, "--rule", "attention=q8_0", "--h5", session}).exitCode, 0);
+    auto text = runCli({"inspect", session});
+    QVERIFY2(text.exitCode == 0, text.err.constData());
+    for (const QByteArray& line : text.out.split('\n')) {
+        if (line.contains("blk.0.ffn_up.weight")) {
+            QVERIFY2(line.contains("keep") && line.contains("\u2013 (kept)") && !line.contains("0.00"), line.constData());
+        }
+        if (line.contains("blk.0.attn_q.weight")) QVERIFY2(!line.contains("kept"), line.constData());
+    }
+    auto json = runCli({"inspect", session, "--json"});
+    for (const auto& t : QJsonDocument::fromJson(json.out).object()["tensors"].toArray()) {
+        const QJsonObject o = t.toObject();
+        if (o["scheme"] == "keep") QVERIFY(o["sqnr_db"].isNull() && o["rmse"].isNull());
+        else QVERIFY(o["sqnr_db"].toDouble() > 0);
+    }
 }
 
 QTEST_GUILESS_MAIN(TestCliExport)

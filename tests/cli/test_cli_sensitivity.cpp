@@ -81,23 +81,20 @@ private slots:
         QVERIFY2(r.exitCode == 0, r.err.constData());
         const auto j = parseJson(r.out);
         QVERIFY(j["measured"]["bytes"].get<uint64_t>() <= j["budget"]["bytes"].get<uint64_t>());
-        QVERIFY(j["measured"]["bpw_quantizable"].get<double>() <= 4.5);
-        QCOMPARE(j["budget"]["basis"].get<std::string>(), std::string("quantizable weights"));
+        QVERIFY(j["measured"]["bpw"].get<double>() <= 4.5);
+        QCOMPARE(j["measured"]["bpw_quantizable"].get<double>(), j["measured"]["bpw"].get<double>());
+        QCOMPARE(j["budget"]["basis"].get<std::string>(), std::string("weights"));
         // The map file measured by the ppl command (its own quantization and scoring) gives the verified KLD.
         auto ppl = runCli(
             {"ppl", model, "--map", map, "--text", text, "--ctx", "128", "--max-windows", "4", "--json"});
         QVERIFY2(ppl.exitCode == 0, ppl.err.constData());
         const auto p = parseJson(ppl.out);
         QCOMPARE(p["kld"].get<double>(), j["measured"]["point"]["kld"].get<double>());
-        // quantize --json on the same map: the after-footprint bytes of the quantizable roles are the
-        // measured bytes.
+        // quantize --json on the same map: its total bits per weight is the measured bpw (one definition).
         auto q = runCli({"quantize", model, "--map", map, "--json"});
         QVERIFY2(q.exitCode == 0, q.err.constData());
         const auto qj = parseJson(q.out);
-        const auto& after = qj["footprint"]["after"];
-        QCOMPARE(after["embedding"].get<uint64_t>() + after["head"].get<uint64_t>() +
-                     after["attention"].get<uint64_t>() + after["mlp"].get<uint64_t>(),
-                 j["measured"]["bytes"].get<uint64_t>());
+        QCOMPARE(qj["roles"]["total"]["bits_per_weight"].get<double>(), j["measured"]["bpw"].get<double>());
     }
 
     void automix_refusesBudgetBelowMinimumAndBadText() {
@@ -113,6 +110,53 @@ private slots:
             runCli({"automix", model, "--budget", "3.5bwp", "--measure", "weight-error", "--out", map});
         QCOMPARE(bad.exitCode, 2);
         QVERIFY2(bad.err.contains("unknown unit"), bad.err.constData());
+    }
+
+    // --out is checked before the work starts: a missing folder is refused before the model is even opened
+    // (a model path that does not exist is not the error reported).
+    void outDestination_checkedBeforeTheWork_data() {
+        QTest::addColumn<QStringList>("args");
+        QTest::newRow("sensitivity") << QStringList{"sensitivity", "/nonexistent-model.bin", "--scheme", "int4",
+                                                    "--measure", "weight-error"};
+        QTest::newRow("automix") << QStringList{"automix", "/nonexistent-model.bin", "--budget", "4bpw",
+                                                "--measure", "weight-error"};
+    }
+    void outDestination_checkedBeforeTheWork() {
+        QFETCH(QStringList, args);
+        QTemporaryDir dir;
+        auto missing = runCli(args + QStringList{"--out", "/nonexistent-qs-dir/x.out"});
+        QCOMPARE(missing.exitCode, 1);
+        QVERIFY2(missing.err.contains("--out /nonexistent-qs-dir/x.out: the folder /nonexistent-qs-dir does not exist"),
+                 missing.err.constData());
+        QVERIFY2(!missing.err.contains("nonexistent-model"), missing.err.constData());
+        auto folder = runCli(args + QStringList{"--out", dir.path()});
+        QCOMPARE(folder.exitCode, 1);
+        QVERIFY2(folder.err.contains("is a folder"), folder.err.constData());
+        // A writable destination gets past the check to the model, which is then refused by name.
+        auto ok = runCli(args + QStringList{"--out", dir.filePath("x.out")});
+        QCOMPARE(ok.exitCode, 1);
+        QVERIFY2(ok.err.contains("nonexistent-model"), ok.err.constData());
+    }
+
+    // embed-head-study's help lists only the measures it accepts.
+    void embedHeadStudy_helpListsOnlyAcceptedMeasures() {
+        auto h = runCli({"embed-head-study", "--help"});
+        QCOMPARE(h.exitCode, 0);
+        QVERIFY2(!h.out.contains("weight-error"), h.out.constData());
+        QVERIFY2(h.out.contains("--measure kld|ppl"), h.out.constData());
+        auto s = runCli({"sensitivity", "--help"});
+        QVERIFY(s.out.contains("--measure weight-error|ppl|kld"));
+    }
+
+    // automix refuses overlapping groups by name, as sweep does (the shared core check).
+    void automix_refusesOverlappingGroups() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-llama2c/stories260K.bin");
+        QTemporaryDir dir;
+        auto r = runCli({"automix", model, "--budget", "4bpw", "--groups", "body,attention", "--measure",
+                         "weight-error", "--out", dir.filePath("m.json")});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("groups 'body' and 'attention' overlap"), r.err.constData());
+        QVERIFY(!QFile::exists(dir.filePath("m.json")));
     }
 
     void embedHeadStudy_headRowsEqualPplRuns() {

@@ -115,6 +115,13 @@ private slots:
         QTest::newRow("max-points 0") << QStringList{"--groups", "body", "--bits", "4", "--max-points", "0"} << 2
                                       << "--max-points must be";
         QTest::newRow("tied pair") << QStringList{"--groups", "embedding,head", "--bits", "4"} << 2 << "ties them";
+        QTest::newRow("overlapping groups") << QStringList{"--groups", "body,attention", "--bits", "4"} << 2
+                                            << "groups 'body' and 'attention' overlap";
+        QTest::newRow("layers and mlp overlap") << QStringList{"--groups", "layers,mlp", "--bits", "4"} << 2
+                                                << "groups 'layer0' and 'mlp' overlap";
+        QTest::newRow("out folder missing")
+            << QStringList{"--groups", "body", "--bits", "4", "--out", "/nonexistent-qs-dir/x.csv"} << 1
+            << "/nonexistent-qs-dir does not exist";
     }
     void badInput_isRefused() {
         QFETCH(QStringList, args);
@@ -148,6 +155,80 @@ private slots:
         QCOMPARE(m.exitCode, 1);
         QVERIFY2(m.err.contains("a different sweep"), m.err.constData());
         QVERIFY(!QFile::exists(dir.filePath("m.csv")));
+    }
+
+    // A resume that cannot continue the file is refused before the reference pass of a kld sweep (the stage
+    // lines of MapEvaluator::create never appear), and a file whose column line does not match the spec's
+    // groups is refused even when its spec line matches.
+    void resume_mismatchRefusedBeforeTheReferencePass() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-gguf/stories260K.gguf");
+        QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
+        QTemporaryDir dir;
+        const QString a = dir.filePath("a.csv");
+        const QStringList kld{"--measure", "kld", "--text", text, "--ctx", "64", "--windows", "2"};
+        auto first = runCli(QStringList{"sweep", model, "--groups", "body", "--bits", "2,4", "--out", a} + kld);
+        QVERIFY2(first.exitCode == 0, first.err.constData());
+        QVERIFY2(first.err.contains("reference"), first.err.constData());  // the stage line this test relies on
+        auto other = runCli(QStringList{"sweep", model, "--groups", "body", "--bits", "2,8", "--out", a, "--resume"} + kld);
+        QCOMPARE(other.exitCode, 1);
+        QVERIFY2(other.err.contains("different sweep"), other.err.constData());
+        QVERIFY2(!other.err.contains("reference"), other.err.constData());
+
+        // Same spec line, column line edited: refused by name.
+        QByteArray bytes = readBytes(a);
+        const int nl = int(bytes.indexOf('\n'));
+        QVERIFY(bytes.mid(nl + 1).startsWith("point,groups,scheme_body,"));
+        bytes.replace(nl + 1 + int(qstrlen("point,groups,")), int(qstrlen("scheme_body")), "scheme_mlp_");
+        {
+            QFile f(a);
+            QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+            f.write(bytes);
+        }
+        auto cols = runCli(QStringList{"sweep", model, "--groups", "body", "--bits", "2,4", "--out", a, "--resume"} + kld);
+        QCOMPARE(cols.exitCode, 1);
+        QVERIFY2(cols.err.contains("column line does not match"), cols.err.constData());
+        QVERIFY2(!cols.err.contains("reference"), cols.err.constData());
+        QCOMPARE(readBytes(a), bytes);
+    }
+
+    // merge names the shards no input holds (0/3 and 2/3 given: 1/3), unless --allow-partial; a shard stopped
+    // before its end is refused as missing points.
+    void merge_refusesMissingShardsUnlessAllowPartial() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-gguf/stories260K.gguf");
+        QTemporaryDir dir;
+        const QStringList common = {"sweep", model, "--groups", "attention,mlp", "--bits", "2,4,8"};
+        QStringList shards;
+        for (int i = 0; i < 3; ++i) {
+            shards << dir.filePath(QString("s%1.csv").arg(i));
+            auto s = runCli(common + QStringList{"--shard", QString("%1/3").arg(i), "--out", shards.back()});
+            QVERIFY2(s.exitCode == 0, s.err.constData());
+        }
+        const QString out = dir.filePath("m.csv");
+        auto gap = runCli({"merge", out, shards[0], shards[2]});
+        QCOMPARE(gap.exitCode, 1);
+        QVERIFY2(gap.err.contains("shard 1/3 not given"), gap.err.constData());
+        QVERIFY2(gap.err.contains("3 of 9 points are missing"), gap.err.constData());
+        QVERIFY(!QFile::exists(out));
+        auto h5 = runCli({"merge", dir.filePath("m.h5"), shards[0], shards[2]});
+        QCOMPARE(h5.exitCode, 1);
+        QVERIFY(!QFile::exists(dir.filePath("m.h5")));
+        auto partial = runCli({"merge", out, shards[0], shards[2], "--allow-partial"});
+        QVERIFY2(partial.exitCode == 0, partial.err.constData());
+        QCOMPARE(rowsOf(out).size(), 6);
+
+        // Every shard given, one cut short (its last row removed): the missing point is counted.
+        QByteArray s1 = readBytes(shards[1]);
+        s1.chop(1);
+        s1.truncate(s1.lastIndexOf('\n') + 1);
+        {
+            QFile f(shards[1]);
+            QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+            f.write(s1);
+        }
+        auto shortShard = runCli({"merge", dir.filePath("m2.csv"), shards[0], shards[1], shards[2]});
+        QCOMPARE(shortShard.exitCode, 1);
+        QVERIFY2(shortShard.err.contains("1 of 9 points are missing"), shortShard.err.constData());
+        QVERIFY2(shortShard.err.contains("--resume"), shortShard.err.constData());
     }
 
     // Two files with the same name and size whose weights differ in one value: shards of them never merge and a

@@ -166,6 +166,36 @@ private slots:
         QCOMPARE(packedTotal, quantizedAfter);
     }
 
+    // The one bits-per-weight definition (footprint_after.h), as the GUI's footprint and summary views read it
+    // (footprintShares of a MapFootprint): an f32 model with no map is exactly 32 bits per weight in every role
+    // and in total, also the llama2.c file whose RoPE tables (freq_cis) are bytes but no weights; those bytes
+    // still count in the footprint total.
+    void footprintShares_f32ModelIs32BitsPerWeight_data() {
+        QTest::addColumn<QString>("relative");
+        QTest::newRow("llama2.c with freq_cis") << "models/stories260K-llama2c/stories260K.bin";
+        QTest::newRow("gguf") << "models/stories260K-gguf/stories260K.gguf";
+    }
+    void footprintShares_f32ModelIs32BitsPerWeight() {
+        QFETCH(QString, relative);
+        QS_REQUIRE_ASSET(path, relative);
+        Loaded l = load(path);
+        ResolvedMap r = resolve(l, R"({"version":1,"rules":[]})");
+        const MapFootprint f = footprintAfter(r, l.ckpt->tensors, l.info);
+        const FootprintShares s = footprintShares(f);
+        QCOMPARE(s.total.bitsBefore, 32.0);
+        QCOMPARE(s.total.bitsAfter, 32.0);
+        QCOMPARE(f.bitsPerWeight(), 32.0);
+        for (int role = 0; role < kRoleCount; ++role)
+            if (s.byRole[size_t(role)].elements) QCOMPARE(s.byRole[size_t(role)].bitsAfter, 32.0);
+        QCOMPARE(f.parameterElements, l.info.parameters);
+        QCOMPARE(f.weightsAfter.total, 4 * l.info.parameters);
+        uint64_t buffers = 0;
+        for (size_t i = 0; i < l.ckpt->tensors.size(); ++i)
+            if (!l.info.entries[i].isParameter) buffers += l.ckpt->tensors[i].bytes;
+        QCOMPARE(f.after.total, f.weightsAfter.total + buffers);
+        if (relative.endsWith(".bin")) QVERIFY(buffers > 0);  // the case the definition exists for
+    }
+
     void apply_isBitIdenticalAcrossThreadCountsAndBatches() {
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
         Loaded l = load(path);

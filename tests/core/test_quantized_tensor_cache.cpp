@@ -180,12 +180,12 @@ private slots:
         auto plain = quantizeForInference(*l.ckpt, l.info, map, &arena);
         QVERIFY(plain.ok());
         QuantizedTensorCache cache(uint64_t(1) << 30);
-        auto first = quantizeForInference(*l.ckpt, l.info, map, &arena, {}, &cache);
+        auto first = quantizeForInference(*l.ckpt, l.info, map, &arena, {}, nullptr, &cache);
         QVERIFY(first.ok());
         QCOMPARE(first->fromCache, 0);
         const uint64_t misses = cache.counters().misses;
         QCOMPARE(misses, uint64_t(first->quantizedTensors));
-        auto second = quantizeForInference(*l.ckpt, l.info, map, &arena, {}, &cache);
+        auto second = quantizeForInference(*l.ckpt, l.info, map, &arena, {}, nullptr, &cache);
         QVERIFY(second.ok());
         QCOMPARE(second->fromCache, second->quantizedTensors);
         QCOMPARE(cache.counters().misses, misses);
@@ -209,13 +209,13 @@ private slots:
         {
             QuantizedTensorCache cache(uint64_t(1) << 30);
             apply(*l.ckpt, l.info, r, &cache);
-            auto chat = quantizeForInference(*l.ckpt, l.info, mapOf(kMixed), nullptr, {}, &cache);
+            auto chat = quantizeForInference(*l.ckpt, l.info, mapOf(kMixed), nullptr, {}, nullptr, &cache);
             QVERIFY(chat.ok());
             QCOMPARE(chat->fromCache, n);
             QCOMPARE(cache.counters().misses, uint64_t(n));
         }
         QuantizedTensorCache cache(uint64_t(1) << 30);
-        auto chat = quantizeForInference(*l.ckpt, l.info, mapOf(kMixed), nullptr, {}, &cache);
+        auto chat = quantizeForInference(*l.ckpt, l.info, mapOf(kMixed), nullptr, {}, nullptr, &cache);
         QVERIFY(chat.ok());
         const Run measured = apply(*l.ckpt, l.info, r, &cache);
         QCOMPARE(measured.result.quantizedHere, 0);

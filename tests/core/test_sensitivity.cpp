@@ -217,8 +217,10 @@ private slots:
         o.schemes = {"int2", "int4", "int8"};
         auto r = runAutoMix(*f->evaluator, *f->model.checkpoint, f->model.info, o);
         QVERIFY2(r.ok(), r.ok() ? "" : r.message().c_str());
-        // 260,032 weights minus norms: the quantizable elements, the embedding once.
-        QCOMPARE(r->weightElements, uint64_t(512 * 64 + 5 * (64 * 64 * 2 + 32 * 64 * 2 + 3 * 172 * 64)));
+        // All 260,032 weights (norms included, the tied embedding once): the bpw divisor every command uses.
+        QCOMPARE(r->weightElements,
+                 uint64_t(512 * 64 + 5 * (64 * 64 * 2 + 32 * 64 * 2 + 3 * 172 * 64 + 2 * 64) + 64));
+        QCOMPARE(r->measuredBpw, r->measured.bpw);
         QCOMPARE(r->budgetBytes, uint64_t(5 * r->weightElements / 8));
         QVERIFY(r->measuredBpw <= 5.0);
         QVERIFY(r->measuredBpw > 4.0);  // the budget is used, not left mostly empty

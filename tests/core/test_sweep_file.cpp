@@ -37,14 +37,15 @@ struct Fixture {
     std::unique_ptr<MapEvaluator> evaluator;
 };
 
-// A 12-point weight-error sweep: body x {int2,int4,int8}_g64, embedding x {q4_0,q8_0}, layer1 x {keep,q4_0}.
+// A 12-point weight-error sweep over disjoint groups (runSweep refuses overlaps): attention x
+// {int2,int4,int8}_g64, embedding x {q4_0,q8_0}, layer1.mlp x {keep,q4_0}.
 Fixture makeFixture(const QString& path) {
     Fixture f;
     auto m = openInferenceModel(path.toStdString(), {}, nullptr);
     if (!m) qFatal("%s", m.message().c_str());
     f.model = std::move(*m);
     f.spec.modelPath = path.toStdString();
-    auto groups = expandGroups(f.model.info, {"body", "embedding", "layer1"});
+    auto groups = expandGroups(f.model.info, {"attention", "embedding", "layer1.mlp"});
     if (!groups) qFatal("%s", groups.message().c_str());
     f.spec.groups = *groups;
     f.spec.schemes = {{"int2_g64", "int4_g64", "int8_g64"}, {"q4_0", "q8_0"}, {"keep", "q4_0"}};
@@ -258,6 +259,29 @@ private slots:
 
     // A writer killed outright leaves ".NAME.tmp<PID>"; the next writer of NAME removes the files of dead
     // processes and keeps those of live ones (another writer may be busy).
+    // The shared overlap check: runSweep refuses groups that share a tensor, naming them, before measuring.
+    void runSweep_refusesOverlappingGroups() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-gguf/stories260K.gguf");
+        Fixture f = makeFixture(path);
+        auto groups = expandGroups(f.model.info, {"body", "layer1"});
+        QVERIFY(groups.ok());
+        f.spec.groups = *groups;
+        f.spec.schemes = {{"int4_g64"}, {"q4_0"}};
+        int points = 0;
+        SweepRunOptions o;
+        o.onPoint = [&](const SweepRow&) -> Status {
+            ++points;
+            return {};
+        };
+        auto r = runSweep(*f.evaluator, f.model.info, f.spec, o);
+        QVERIFY(!r.ok());
+        QVERIFY2(r.message().find("groups 'body' and 'layer1' overlap (7 tensors in both)") != std::string::npos,
+                 r.message().c_str());
+        QCOMPARE(points, 0);
+        QVERIFY(checkDisjointGroups(f.model.info, *expandGroups(f.model.info, {"attention", "mlp", "embedding"})).ok());
+        QVERIFY(!checkDisjointGroups(f.model.info, *expandGroups(f.model.info, {"layer-parts", "layer0"})).ok());
+    }
+
     void hdf5Writer_removesTemporariesOfDeadWriters() {
         QTemporaryDir dir;
         const pid_t child = ::fork();

@@ -217,7 +217,7 @@ void ChatModels::requestQuantized(Done done) {
         // a dequantization pass.
         auto q = qs::quantizeForInference(*model->checkpoint, model->info, map, arena,
                                           [&](double f, std::string_view stage) { return progress(0.9 * f, stage); },
-                                          cache.get());
+                                          /*calibration=*/nullptr, cache.get());
         if (!q) return q.error();
         if (!progress(0.9, "dequantizing for the engine")) return qs::Error{std::string(qs::kCancelledMessage)};
         auto w = qs::loadModelWeights(*model->checkpoint, model->info, &q->tensors, {}, arena,
