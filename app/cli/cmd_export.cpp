@@ -13,10 +13,12 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli/args.h"
+#include "app/cli/calib_setup.h"
 #include "app/cli/commands.h"
 #include "core/export/gguf_export.h"
 #include "core/export/map_configs.h"
 #include "core/export/session_h5.h"
+#include "core/infer/inference_model.h"
 #include "core/io/checkpoint.h"
 #include "core/model/model_info.h"
 #include "core/quant/quant_map.h"
@@ -39,6 +41,7 @@ constexpr const char* kUsage =
     "[--h5-tensors]]\n"
     "                                   [--hqq-config FILE]\n"
     "                                   [--gptqmodel-config FILE] [--torchao-config FILE]\n"
+    "                                   [--calib FILE [--calib-tokens N] [--calib-ctx N]]\n"
     "Writes the model quantized by the map, or the map in another tool's format. Every file is written under "
     "a\n"
     "temporary name and renamed into place when complete.\n"
@@ -62,23 +65,44 @@ constexpr const char* kUsage =
     "  --gptqmodel-config FILE the map as a GPTQModel QuantizeConfig with a `dynamic` rule set (JSON)\n"
     "  --torchao-config FILE   the map as a torchao FqnToConfig-style JSON (module FQN or regex -> config)\n"
     "  --json            one JSON object describing what was written\n"
-    "  --threads N       worker threads, 1..1024 (default or 0: all cores)\n";
+    "  --threads N       worker threads, 1..1024 (default or 0: all cores)\n" QS_CALIB_OPTIONS_HELP
+    "                    (with --h5 the statistics are stored in the session's calibration/ group)\n";
 
 struct Loaded {
-    std::unique_ptr<qs::Checkpoint> ckpt;
+    qs::InferenceModel model;       // the checkpoint; tokenizer and float weights too with --calib
+    const qs::Checkpoint* ckpt = nullptr;
     qs::ModelInfo info;
     qs::ResolvedMap resolved;
+    std::shared_ptr<const qs::CalibrationSet> calibration;  // with --calib
 };
 
 // The map from --map and --rule, the model, and the map resolved on it; prints the error and returns its exit
 // code on failure.
-int loadAndResolve(Args& args, Loaded& out) {
+int loadAndResolve(Args& args, int threads, Loaded& out) {
     qs::QuantMap map;
     if (int rc = parseMapOptions("export", args, map, kExitFailure); rc != kExitOk) return rc;
-    auto ckpt = qs::openCheckpoint(args.positional()[0]);
-    if (!ckpt) return fail("export", ckpt.message());
-    out.ckpt = std::move(*ckpt);
-    out.info = qs::analyzeModel(*out.ckpt);
+    CalibOptions calib;
+    if (int rc = parseCalibOptions("export", args, calib); rc != kExitOk) return rc;
+    if (calib.given()) {
+        tbb::task_arena arena(threads);
+        auto m = qs::openInferenceModel(args.positional()[0], {}, &arena);
+        if (!m) return fail("export", m.message());
+        out.model = std::move(*m);
+        for (const auto& w : out.model.warnings) std::fprintf(stderr, "quantscope-cli export: warning: %s\n", w.c_str());
+        if (auto s = addMapNeeds(calib.settings, map, *out.model.checkpoint, out.model.info); !s)
+            return fail("export", s.message());
+        if (int rc = runCalibration("export", calib, out.model, &arena, !args.flag("json") && isatty(STDERR_FILENO),
+                                    out.calibration);
+            rc != kExitOk)
+            return rc;
+    } else {
+        auto ckpt = qs::openCheckpoint(args.positional()[0]);
+        if (!ckpt) return fail("export", ckpt.message());
+        out.model.checkpoint = std::move(*ckpt);
+        out.model.info = qs::analyzeModel(*out.model.checkpoint);
+    }
+    out.ckpt = out.model.checkpoint.get();
+    out.info = out.model.info;
     auto resolved = qs::resolveMap(map, out.ckpt->tensors, out.info);
     if (!resolved) return fail("export", resolved.message());
     out.resolved = std::move(*resolved);
@@ -134,6 +158,7 @@ int writeGgufFile(Args& args, const Loaded& m, int threads, const std::string& o
     const bool showProgress = !args.flag("json") && isatty(STDERR_FILENO);
     qs::GgufExportOptions o;
     o.fallback = args.value("fallback").value_or("");
+    o.calibration = m.calibration.get();
     o.progress = [showProgress](double fraction, std::string_view stage) {
         if (showProgress)
             std::fprintf(stderr, "\r%5.1f%% %-60.60s", 100.0 * fraction, std::string(stage).c_str());
@@ -174,6 +199,7 @@ int writeSessionFile(Args& args, const Loaded& m, int threads, int bins, const s
     qs::SessionOptions so;
     so.histogramBins = bins;
     so.tensors = args.flag("h5-tensors");
+    so.calibration = m.calibration.get();
     so.progress = [](double, std::string_view) { return g_interrupted == 0; };
     std::signal(SIGINT, onInterrupt);
     std::optional<qs::Result<qs::Session>> session;
@@ -205,8 +231,8 @@ int writeSessionFile(Args& args, const Loaded& m, int threads, int bins, const s
 }  // namespace
 
 int runExport(int argc, char** argv, int first) {
-    Args args({"map", "rule", "gguf", "fallback", "h5", "bins", "hqq-config", "gptqmodel-config",
-               "torchao-config", "threads"},
+    Args args(withCalibOptions({"map", "rule", "gguf", "fallback", "h5", "bins", "hqq-config", "gptqmodel-config",
+                                "torchao-config", "threads"}),
               {"json", "help", "h5-tensors"});
     if (!args.parse(argc, argv, first)) return fail("export", args.error(), kExitUsage);
     if (args.flag("help")) {
@@ -245,7 +271,7 @@ int runExport(int argc, char** argv, int first) {
     if (int rc = parseThreads("export", args, threads); rc != kExitOk) return rc;
 
     Loaded m;
-    if (int rc = loadAndResolve(args, m); rc != kExitOk) return rc;
+    if (int rc = loadAndResolve(args, threads, m); rc != kExitOk) return rc;
     nlohmann::json report = {{"model", m.ckpt->path}};
     if (int rc = writeConfigs(args, m, report); rc != kExitOk) return rc;
     if (auto out = args.value("gguf"))

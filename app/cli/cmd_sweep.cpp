@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "app/cli/args.h"
@@ -32,6 +34,7 @@ constexpr const char* kUsage =
     "                             [--text FILE] [--ctx N] [--windows N] [--protocol llamacpp|gptq|documents]\n"
     "                             [--separator S] [--map MAP.json] [--rule ROLE=SCHEME ...] [--resume] [--shard I/N]\n"
     "                             [--max-points N] [--tokenizer PATH] [--dequant native|once|rows] [--threads N] [--json]\n"
+    "                             [--calib FILE [--calib-tokens N] [--calib-ctx N]]\n"
     "Measures every combination of candidate schemes over the groups: one row per point with bytes, bits per\n"
     "weight (a tied pair once, metadata included), rmse and sqnr_db of all quantized weights, and with --measure\n"
     "ppl: ppl; kld: ppl, kld, kld_max, top1 against the unquantized model (its logits computed once).\n"
@@ -126,11 +129,12 @@ std::string pointLine(const qs::SweepSpec& spec, const qs::SweepRow& row) {
 
 int runSweep(int argc, char** argv, int first) {
     Args args({"groups", "bits", "schemes", "measure", "text", "ctx", "windows", "protocol", "separator", "out", "shard",
-               "map", "rule", "max-points", "tokenizer", "dequant", "threads"},
+               "map", "rule", "max-points", "tokenizer", "dequant", "threads", "calib", "calib-tokens", "calib-ctx"},
               {"resume", "json", "help"});
     if (!args.parse(argc, argv, first)) return fail("sweep", args.error(), kExitUsage);
     if (args.flag("help")) {
         std::fputs(kUsage, stdout);
+        std::fputs(kCalibOptionsHelp, stdout);
         return kExitOk;
     }
     if (args.positional().size() != 1) return fail("sweep", "expects exactly one MODEL path", kExitUsage);
@@ -172,6 +176,10 @@ int runSweep(int argc, char** argv, int first) {
     // The model: the checkpoint and its analysis; for ppl/kld also the tokenizer and the unquantized weights.
     qs::InferenceModel model;
     if (int rc = openModelForMeasure("sweep", args, modelPath, measure, &arena, model); rc != kExitOk) return rc;
+    if (int rc = calibrateEvaluator("sweep", args, model, spec.baseline, schemes, &arena, isatty(STDERR_FILENO) != 0, o);
+        rc != kExitOk)
+        return rc;
+    if (o.calibration) spec.calibration = qs::CalibrationCache::keyOf(o.calibration->provenance);
     for (const auto& t : model.checkpoint->tensors) spec.modelBytes += t.bytes;
     auto fingerprint = qs::checkpointFingerprint(*model.checkpoint, &arena);
     if (!fingerprint) return fail("sweep", fingerprint.message());

@@ -28,5 +28,6 @@ int runMerge(int argc, char** argv, int first);
 int runSensitivity(int argc, char** argv, int first);
 int runAutomix(int argc, char** argv, int first);
 int runEmbedHeadStudy(int argc, char** argv, int first);
+int runCalibrate(int argc, char** argv, int first);
 
 }  // namespace qscli

@@ -38,14 +38,14 @@ void printEvaluatorOptionsHelp(bool weightError) {
                "  --separator S         documents protocol: the document separator (default <|endoftext|>)\n"
                "  --dequant native|once|rows  how quantized tensors run (default native kernels, as ppl)\n"
                "  --tokenizer PATH      use this tokenizer instead of the one found with the model\n"
-               "  --threads N           worker threads, 1..1024 (default or 0: all cores)\n",
+               "  --threads N           worker threads, 1..1024 (default or 0: all cores)\n" QS_CALIB_OPTIONS_HELP,
                stdout);
 }
 
 std::set<std::string> evaluatorValueOptions(std::set<std::string> more) {
     more.insert({"map", "rule", "measure", "text", "ctx", "windows", "protocol", "separator", "dequant", "tokenizer",
                  "threads"});
-    return more;
+    return withCalibOptions(std::move(more));
 }
 
 int printEvaluatorResult(const std::string& command, const Args& args, const EvaluatorSetup& setup,
@@ -145,7 +145,8 @@ int parseEvaluationOptions(const std::string& command, Args& args, qs::SweepMeas
 
 int openModelForMeasure(const std::string& command, Args& args, const std::string& path, qs::SweepMeasure measure,
                         tbb::task_arena* arena, qs::InferenceModel& model) {
-    if (measure != qs::SweepMeasure::WeightError) {
+    // --calib runs the engine too (the calibration text through the unquantized model).
+    if (measure != qs::SweepMeasure::WeightError || args.has("calib")) {
         qs::InferenceLoadOptions lo;
         lo.tokenizerPath = args.value("tokenizer").value_or("");
         auto m = qs::openInferenceModel(path, lo, arena);
@@ -155,11 +156,27 @@ int openModelForMeasure(const std::string& command, Args& args, const std::strin
             std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), w.c_str());
         return kExitOk;
     }
-    if (args.has("tokenizer")) return fail(command, "--tokenizer is used by --measure ppl or kld", kExitUsage);
+    if (args.has("tokenizer"))
+        return fail(command, "--tokenizer is used by --measure ppl or kld, or --calib", kExitUsage);
     auto c = qs::openCheckpoint(path);
     if (!c) return fail(command, c.message());
     model.checkpoint = std::move(c.value());
     model.info = qs::analyzeModel(*model.checkpoint);
+    return kExitOk;
+}
+
+int calibrateEvaluator(const std::string& command, Args& args, const qs::InferenceModel& model,
+                       const qs::QuantMap& baseline, const std::vector<std::string>& candidates,
+                       tbb::task_arena* arena, bool progress, qs::MapEvaluatorOptions& options) {
+    CalibOptions calib;
+    if (int rc = parseCalibOptions(command, args, calib); rc != kExitOk) return rc;
+    if (!calib.given()) return kExitOk;
+    if (auto s = addMapNeeds(calib.settings, baseline, *model.checkpoint, model.info); !s)
+        return fail(command, s.message(), kExitUsage);
+    addSchemeNeeds(calib.settings, candidates);
+    std::shared_ptr<const qs::CalibrationSet> set;
+    if (int rc = runCalibration(command, calib, model, arena, progress, set); rc != kExitOk) return rc;
+    options.calibration = std::move(set);
     return kExitOk;
 }
 
@@ -174,6 +191,13 @@ int openEvaluator(const std::string& command, Args& args, EvaluatorSetup& out, b
     out.arena = std::make_unique<tbb::task_arena>(out.threads);
     eo.arena = out.arena.get();
     if (int rc = openModelForMeasure(command, args, args.positional()[0], eo.measure, out.arena.get(), out.model);
+        rc != kExitOk)
+        return rc;
+    std::vector<std::string> candidates;
+    for (const char* option : {"schemes", "scheme", "body"})
+        for (const auto& v : args.values(option))
+            for (auto& s : splitCommaList(v)) candidates.push_back(std::move(s));
+    if (int rc = calibrateEvaluator(command, args, out.model, out.baseline, candidates, out.arena.get(), progress, eo);
         rc != kExitOk)
         return rc;
     auto ev =

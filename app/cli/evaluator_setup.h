@@ -15,6 +15,7 @@
 #include <tbb/task_arena.h>
 
 #include "app/cli/args.h"
+#include "app/cli/calib_setup.h"
 #include "core/infer/inference_model.h"
 #include "core/quant/quant_map.h"
 #include "core/sweep/map_evaluator.h"
@@ -33,9 +34,16 @@ std::set<std::string> evaluatorValueOptions(std::set<std::string> more);
 int parseEvaluationOptions(const std::string& command, Args& args, qs::SweepMeasure defaultMeasure,
                            qs::MapEvaluatorOptions& options, std::string& textPath);
 // The model the measure needs: the checkpoint and its analysis for weight-error (--tokenizer refused), plus
-// the tokenizer and the unquantized weights for ppl/kld (openInferenceModel; its warnings printed).
+// the tokenizer and the unquantized weights for ppl/kld or --calib (openInferenceModel; its warnings printed).
 int openModelForMeasure(const std::string& command, Args& args, const std::string& path, qs::SweepMeasure measure,
                         tbb::task_arena* arena, qs::InferenceModel& model);
+
+// --calib FILE ...: the statistics the baseline map and the candidate schemes need, collected on `model` (opened
+// for inference: openModelForMeasure does so when --calib is given) into options.calibration. kExitOk without
+// --calib; otherwise prints the message and returns the exit code on failure.
+int calibrateEvaluator(const std::string& command, Args& args, const qs::InferenceModel& model,
+                       const qs::QuantMap& baseline, const std::vector<std::string>& candidates,
+                       tbb::task_arena* arena, bool progress, qs::MapEvaluatorOptions& options);
 
 struct EvaluatorSetup {
     std::unique_ptr<tbb::task_arena> arena;

@@ -7,6 +7,8 @@
 #include <limits>
 #include <thread>
 
+#include <unistd.h>
+
 #include "core/infer/memory_plan.h"
 #include "core/infer/quantized_model.h"
 #include "core/quant/quant_map.h"
@@ -15,7 +17,7 @@ namespace qscli {
 
 std::set<std::string> inferenceValueOptions(std::set<std::string> more) {
     more.insert({"tokenizer", "threads", "map", "rule", "dequant"});
-    return more;
+    return withCalibOptions(std::move(more));
 }
 
 int parseSampling(const std::string& command, Args& args, double defaultTemperature, double defaultTopP,
@@ -43,6 +45,10 @@ int openInference(const std::string& command, Args& args, int maxContext, Infere
     qs::QuantMap map;
     if (int rc = parseMapOptions(command, args, map, kExitUsage); rc != kExitOk) return rc;
     const bool quantize = args.has("map") || args.has("rule");
+    CalibOptions calib;
+    if (int rc = parseCalibOptions(command, args, calib); rc != kExitOk) return rc;
+    if (calib.given() && !quantize)
+        return fail(command, "--calib calibrates the schemes of --map/--rule; none given", kExitUsage);
     const std::string dequant = args.value("dequant").value_or("native");
     if (dequant != "once" && dequant != "rows" && dequant != "native")
         return fail(command, "--dequant must be native, once or rows", kExitUsage);
@@ -64,7 +70,16 @@ int openInference(const std::string& command, Args& args, int maxContext, Infere
     out.weights = out.model.weights;
     if (!quantize) return kExitOk;
 
-    auto q = qs::quantizeForInference(*out.model.checkpoint, out.model.info, map, out.arena.get());
+    if (calib.given()) {
+        if (auto s = addMapNeeds(calib.settings, map, *out.model.checkpoint, out.model.info); !s)
+            return fail(command, s.message());
+        if (int rc = runCalibration(command, calib, out.model, out.arena.get(), isatty(STDERR_FILENO) != 0,
+                                    out.calibration);
+            rc != kExitOk)
+            return rc;
+    }
+    auto q = qs::quantizeForInference(*out.model.checkpoint, out.model.info, map, out.arena.get(), {},
+                                      out.calibration.get());
     if (!q) return fail(command, q.message());
     for (const auto& w : q->warnings) warn(w);
     auto plan = qs::planWeightMemory(*out.model.checkpoint, out.model.info, &q->tensors, options.weights);

@@ -12,6 +12,7 @@
 #include <tbb/task_arena.h>
 
 #include "app/cli/args.h"
+#include "app/cli/calib_setup.h"
 #include "core/infer/inference_model.h"
 #include "core/infer/sampler.h"
 
@@ -25,7 +26,7 @@ inline constexpr const char* kInferenceOptionsHelp =
     "                        once to float (the scheme's exact numerics, float memory), or dequantized per\n"
     "                        block of rows at every use (packed memory, exact numerics, slow)\n"
     "  --tokenizer PATH      use this tokenizer instead of the one found with the model\n"
-    "  --threads N           worker threads, 1..1024 (default or 0: all cores)\n";
+    "  --threads N           worker threads, 1..1024 (default or 0: all cores)\n" QS_CALIB_OPTIONS_HELP;
 
 // The sampling options of generate and chat: --temperature, --seed (default: from the clock), --top-k, --top-p,
 // --repeat-penalty, with the command's defaults for temperature and top-p. On a bad value prints the message and
@@ -41,11 +42,12 @@ struct InferenceSetup {
     qs::InferenceModel model;
     std::shared_ptr<const qs::ModelWeights> weights;  // what runs: quantized when a map or rule was given
     bool quantized = false;                           // then model.weights is the unquantized reference
+    std::shared_ptr<const qs::CalibrationSet> calibration;  // with --calib: what the map was quantized with
     int threads = 1;
     std::vector<std::string> warnings;  // model, tokenizer, quantization and memory warnings (also on stderr)
 };
 
-// Parses --threads, --tokenizer, --map and --rule, opens the single positional MODEL, loads it and quantizes
+// Parses --threads, --tokenizer, --map, --rule and --calib (collected on the unquantized model), opens the single positional MODEL, loads it and quantizes
 // it when asked. On failure prints the message and returns the exit code; on success returns kExitOk.
 // Warnings (also kept in out.warnings, for --json) and a one-line quantization summary go to stderr.
 int openInference(const std::string& command, Args& args, int maxContext, InferenceSetup& out);

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "core/calib/calibration_h5.h"
 #include "core/io/hdf5_handle.h"
 #include "core/io/hdf5_reader.h"
 #include "core/io/hdf5_writer.h"
@@ -215,6 +216,7 @@ Result<Session> buildSession(const Checkpoint& ckpt, const ModelInfo& info, cons
     s.modelFormat = std::string(fileFormatName(ckpt.format));
     s.map = resolved.map;
     s.tensors.resize(ckpt.tensors.size());
+    if (options.calibration) s.calibration = std::make_shared<const CalibrationSet>(*options.calibration);
     ApplyOptions ao;
     ao.histogramBins = options.histogramBins;
     ao.progress = options.progress;
@@ -307,12 +309,15 @@ Status writeSessionH5(const std::string& path, const Session& session) {
                     if (auto s = w.setAttribute(obj, name, int64_t(v)); !s) return s;
             }
         }
+        if (session.calibration)
+            if (auto s = writeCalibrationGroup(w, *session.calibration); !s) return s;
         return w.commit();
     };
     return run();
 }
 
-Result<Session> readSessionH5(const std::string& path) {
+namespace {
+Result<Session> readSessionTables(const std::string& path) {
     std::lock_guard lock(io::hdf5Mutex());
     auto read = [&]() -> Result<Session> {
         if (H5Fis_hdf5(path.c_str()) <= 0) return Error{path + ": cannot be opened as HDF5"};
@@ -329,6 +334,16 @@ Result<Session> readSessionH5(const std::string& path) {
     }  // libhdf5's own error printing off; its failures become messages
     H5E_END_TRY;
     return std::move(*result);
+}
+}  // namespace
+
+Result<Session> readSessionH5(const std::string& path) {
+    auto session = readSessionTables(path);
+    if (!session) return session.error();
+    auto calibration = readCalibrationH5(path);  // takes the libhdf5 mutex itself
+    if (!calibration) return calibration.error();
+    if (*calibration) session->calibration = std::make_shared<const CalibrationSet>(std::move(**calibration));
+    return session;
 }
 
 Result<QuantMap> loadMapOrSession(const std::string& path) {

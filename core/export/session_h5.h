@@ -18,10 +18,13 @@
 //                            scales and codes interleaved per block; RTN/nf4 as their headers describe), only
 //                            with SessionOptions::tensors; attrs scheme, rows, cols (i64) and the byte split
 //                            payload, scales, zeros, codebook, outliers, meta (i64, summing to the size).
+//   /calibration             the input statistics the map was quantized with, when calibrated (layout in
+//                            core/calib/calibration_h5.h)
 // Sweep results are not part of the session yet (sweeps write their own CSV/HDF5 files).
 // Thread affinity: any thread; the apply runs in the caller's task arena. Errors name the file and object.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,6 +59,7 @@ struct Session {
     std::string model, modelFormat;
     QuantMap map;
     std::vector<SessionTensor> tensors;
+    std::shared_ptr<const CalibrationSet> calibration;  // null when the map was applied without calibration
 };
 
 // Applies `resolved` (from resolveMap over ckpt.tensors and info) and collects the session.

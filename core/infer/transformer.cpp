@@ -45,6 +45,17 @@ Transformer::Transformer(std::shared_ptr<const ModelWeights> weights, tbb::task_
     if (!c.localRope.empty()) table(c.ropeInvFreqLocal, c.ropeTheta, 1.0f, m_cosLocal, m_sinLocal);
 }
 
+std::string_view linearInputName(LinearInput which) {
+    switch (which) {
+    case LinearInput::AttentionIn: return "attn_in";
+    case LinearInput::AttentionOut: return "attn_out";
+    case LinearInput::MlpIn: return "mlp_in";
+    case LinearInput::MlpDownIn: return "mlp_down_in";
+    case LinearInput::HeadIn: return "head_in";
+    }
+    return "?";
+}
+
 void Transformer::rewind(int pos) {
     QS_CHECK(pos >= 0 && pos <= m_pos, "rewind past the current position");
     m_pos = pos;
@@ -96,6 +107,7 @@ Status Transformer::evaluate(std::span<const int> tokens, std::span<float> logit
     if (!logits.empty() && logits.size() != want)
         return Error{"logits buffer holds " + std::to_string(logits.size()) + " floats, expected " + std::to_string(want)};
     if (logits.empty() && allLogits) return Error{"all logits requested without a buffer"};
+    m_headInAll = logits.empty();
 
     for (size_t done = 0; done < n;) {
         const int step = int(std::min(n - done, size_t(m_options.batch)));
@@ -159,6 +171,7 @@ void Transformer::attention(int l, int n, int pos0) {
     const bool local = !c.localRope.empty() && c.localRope[size_t(l)];
     const std::vector<float>& cosT = local ? m_cosLocal : m_cos;
     const std::vector<float>& sinT = local ? m_sinLocal : m_sin;
+    observe(l, LinearInput::AttentionIn, m_xb.data(), n, c.dim);
     matmul(*L.wq, m_xb.data(), n, m_q.data(), m_arena);
     matmul(*L.wk, m_xb.data(), n, m_k.data(), m_arena);
     matmul(*L.wv, m_xb.data(), n, m_v.data(), m_arena);
@@ -215,6 +228,7 @@ void Transformer::attention(int l, int n, int pos0) {
     } else {
         attend(0, tasks);
     }
+    observe(l, LinearInput::AttentionOut, m_att.data(), n, qDim);
     matmul(*L.wo, m_att.data(), n, m_xb2.data(), m_arena);
     addBias(m_xb2.data(), L.bo, n);
 }
@@ -223,12 +237,14 @@ void Transformer::attention(int l, int n, int pos0) {
 void Transformer::mlp(int l, int n) {
     const ModelConfig& c = m_w->config;
     const LayerWeights& L = m_w->layers[size_t(l)];
+    observe(l, LinearInput::MlpIn, m_xb.data(), n, c.dim);
     matmul(*L.gate, m_xb.data(), n, m_hb.data(), m_arena);
     matmul(*L.up, m_xb.data(), n, m_hb2.data(), m_arena);
     addBias(m_hb.data(), L.bGate, n);
     addBias(m_hb2.data(), L.bUp, n);
     if (c.activation == Activation::Silu) kernels::swiglu(m_hb.data(), m_hb2.data(), int64_t(n) * c.hidden);
     else kernels::geglu(m_hb.data(), m_hb2.data(), int64_t(n) * c.hidden);
+    observe(l, LinearInput::MlpDownIn, m_hb.data(), n, c.hidden);
     matmul(*L.down, m_hb.data(), n, m_xb2.data(), m_arena);
     addBias(m_xb2.data(), L.bDown, n);
 }
@@ -264,7 +280,13 @@ void Transformer::forwardBatch(const int* tokens, int n, float* logits, bool all
     }
     m_pos = pos0 + n;
 
-    if (!logits) return;
+    if (!logits) {
+        if (m_observer && m_headInAll) {  // calibration without logits: the head's input for every token, the head not run
+            normRows(w.finalNorm, m_xb.data(), m_x.data());
+            observe(-1, LinearInput::HeadIn, m_xb.data(), n, dim);
+        }
+        return;
+    }
     int rows = 1;
     if (allLogits) {
         rows = n;
@@ -272,6 +294,7 @@ void Transformer::forwardBatch(const int* tokens, int n, float* logits, bool all
     } else {
         m_overflow |= !kernels::rmsnorm(m_xb.data(), m_x.data() + size_t(n - 1) * dim, w.finalNorm.data(), dim, c.normEps);
     }
+    observe(-1, LinearInput::HeadIn, m_xb.data(), rows, dim);
     matmul(*w.output, m_xb.data(), rows, logits, m_arena);
     if (c.finalSoftcap > 0.0f) softcap(logits, int64_t(rows) * c.vocab, c.finalSoftcap);
 }

@@ -14,8 +14,10 @@
 // construction (serial when null). One Transformer is one sequence: not thread-safe; use one per thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include <tbb/task_arena.h>
@@ -24,6 +26,22 @@
 #include "core/util/result.h"
 
 namespace qs {
+
+// The inputs of the linear layers, as an activation observer sees them (one call per matmul group, the group's
+// weights all read the same rows).
+enum class LinearInput {
+    AttentionIn,   // the attention RMSNorm output, read by q, k and v: [n, dim]
+    AttentionOut,  // the attention heads' output, read by o: [n, heads x headDim]
+    MlpIn,         // the MLP RMSNorm output, read by gate and up: [n, dim]
+    MlpDownIn,     // act(gate x) * up x, read by down: [n, hidden]
+    HeadIn,        // the final RMSNorm output, read by the output head: [n or 1, dim] (see setActivationObserver)
+};
+std::string_view linearInputName(LinearInput which);  // "attn_in", "attn_out", "mlp_in", "mlp_down_in", "head_in"
+
+// Receives the activations x [n, cols] (row-major, token order, positions position()..) exactly as they are fed
+// to the matmul, before it runs; `layer` is -1 for HeadIn. Called on the thread running evaluate(), once per
+// input per batch; x is valid only during the call. Must not call back into the Transformer.
+using ActivationObserver = std::function<void(int layer, LinearInput which, const float* x, int n, int cols)>;
 
 struct EngineOptions {
     int batch = 64;  // tokens per forward call inside evaluate(); bounds the scratch memory
@@ -48,6 +66,13 @@ public:
     // logits span of the wrong size.
     Status evaluate(std::span<const int> tokens, std::span<float> logits, bool allLogits = false);
 
+    // Calibration hook (core/calib/collect.h): `observer` sees every linear layer's input (LinearInput); empty
+    // removes it. Without one, evaluate() costs nothing more (one branch per matmul group). HeadIn: when
+    // evaluate() computes logits, the rows fed to the head (all tokens with allLogits, else the last); when it
+    // computes none (empty logits, !allLogits) and an observer is set, the final-normed rows of every token,
+    // which the head would read, without running the head.
+    void setActivationObserver(ActivationObserver observer) { m_observer = std::move(observer); }
+
 private:
     void forwardBatch(const int* tokens, int n, float* logits, bool allLogits);
     void attention(int layer, int n, int pos0);
@@ -55,8 +80,13 @@ private:
     void ensureScratch(int n, int positions);
     void ensureCache(int positions);
 
+    void observe(int layer, LinearInput which, const float* x, int n, int cols) const {
+        if (m_observer) m_observer(layer, which, x, n, cols);
+    }
+
     std::shared_ptr<const ModelWeights> m_w;
     tbb::task_arena* m_arena;
+    ActivationObserver m_observer;
     EngineOptions m_options;
     int m_pos = 0;
     // Per layer [position][kvDim], grown on demand (doubling, capped at the context), so a model with a long
@@ -67,7 +97,8 @@ private:
     std::vector<float> m_cosLocal, m_sinLocal;    // [context][headDim/2] (local layers, when they differ)
     std::vector<float> m_x, m_xb, m_xb2, m_q, m_k, m_v, m_att, m_hb, m_hb2, m_scores;
     int m_scratchBatch = 0, m_scorePositions = 0;
-    bool m_overflow = false;  // an RMSNorm of the current forwardBatch overflowed (see kernels::rmsnorm)
+    bool m_overflow = false;
+    bool m_headInAll = false;  // this evaluate() computes no logits: the observer gets every token's HeadIn  // an RMSNorm of the current forwardBatch overflowed (see kernels::rmsnorm)
 };
 
 }  // namespace qs

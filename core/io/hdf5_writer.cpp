@@ -158,6 +158,9 @@ Status Hdf5Writer::writeNumeric(const std::string& path, const void* data, uint6
 Status Hdf5Writer::writeF64(const std::string& path, std::span<const double> v) {
     return writeNumeric(path, v.data(), v.size(), {v.size()}, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE);
 }
+Status Hdf5Writer::writeF64(const std::string& path, std::span<const double> v, const std::vector<uint64_t>& shape) {
+    return writeNumeric(path, v.data(), v.size(), shape, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE);
+}
 Status Hdf5Writer::writeI64(const std::string& path, std::span<const int64_t> v) {
     return writeNumeric(path, v.data(), v.size(), {v.size()}, H5T_NATIVE_INT64, H5T_STD_I64LE);
 }

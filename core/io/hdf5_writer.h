@@ -6,7 +6,7 @@
 // (SIGKILL) leaves its hidden ".NAME.tmp<PID>"; the next writer of NAME removes those of dead processes.
 //
 // What it writes: groups, attributes (UTF-8 strings, f64, i64) on the root, a group or a dataset, and
-// datasets: 1-D f64 / i64 / UTF-8 strings (variable length), n-D f32 / u8 with a shape (outermost first, the
+// datasets: 1-D f64 / i64 / UTF-8 strings (variable length), n-D f32 / f64 / u8 with a shape (outermost first, the
 // h5py/NumPy order). Datasets are contiguous and unfiltered; h5py reads them as float64/int64/str
 // (bytes for old h5py)/float32/uint8 arrays. Object paths are absolute ("/sweep/bpw"); parent groups must
 // exist (createGroup them first, outermost first).
@@ -46,6 +46,7 @@ public:
     Status writeStrings(const std::string& path, const std::vector<std::string>& values);
     // values.size() must equal the product of shape (checked: a mismatch is an error naming the dataset).
     Status writeF32(const std::string& path, std::span<const float> values, const std::vector<uint64_t>& shape);
+    Status writeF64(const std::string& path, std::span<const double> values, const std::vector<uint64_t>& shape);
     Status writeU8(const std::string& path, std::span<const uint8_t> values, const std::vector<uint64_t>& shape);
 
     // Closes the file and renames it over the destination. After commit() no other call may be made.

@@ -102,6 +102,7 @@ nlohmann::json SweepSpec::toJson() const {
     nlohmann::json j = {{"model", modelPath}, {"model_tensor_bytes", modelBytes}, {"model_fingerprint", modelFingerprint},
                         {"measure", std::string(sweepMeasureName(measure))}, {"groups", groupsJson},
                         {"schemes", schemesJson}, {"baseline", quantMapToJson(baseline)["rules"]}};
+    if (!calibration.empty()) j["calibration"] = calibration;
     if (measure != SweepMeasure::WeightError) {
         j["weights"] = weightsMode;
         j["text_fnv1a"] = textHash;

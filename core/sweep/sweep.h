@@ -56,6 +56,9 @@ struct SweepSpec {
     uint64_t textBytes = 0;
     PerplexityOptions perplexity;        // protocol, context, maxWindows, separator
     QuantMap baseline;
+    // With calibrated schemes: CalibrationCache::keyOf the statistics used (model, text, settings), written as
+    // "calibration" when not empty, so resume and merge refuse rows measured with other statistics.
+    std::string calibration;
     std::vector<SweepGroup> groups;      // expanded
     std::vector<std::vector<std::string>> schemes;  // [group][candidate], canonical names
 

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "app/cli/calib_setup.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "app/cli/evaluator_setup.h"
+#include "core/calib/calibration_h5.h"
+#include "core/io/utf8.h"
+#include "core/sweep/sweep.h"
+#include "core/quant/quant_map_resolve.h"
+#include "core/quant/scheme.h"
+
+namespace qscli {
+
+std::set<std::string> withCalibOptions(std::set<std::string> more) {
+    more.insert({"calib", "calib-tokens", "calib-ctx"});
+    return more;
+}
+
+int parseCalibOptions(const std::string& command, Args& args, CalibOptions& out) {
+    out.file = args.value("calib").value_or("");
+    if (!out.given() && (args.has("calib-tokens") || args.has("calib-ctx")))
+        return fail(command, "--calib-tokens and --calib-ctx need --calib FILE", kExitUsage);
+    auto tokens = args.integer("calib-tokens", out.settings.tokens);
+    auto ctx = args.integer("calib-ctx", out.settings.sequenceLength);
+    if (!tokens || !ctx) return fail(command, args.error(), kExitUsage);
+    if (*tokens < 0) return fail(command, "--calib-tokens must be >= 0 (0: the whole text)", kExitUsage);
+    if (*ctx < 2 || *ctx > (1 << 20)) return fail(command, "--calib-ctx must be between 2 and 1048576", kExitUsage);
+    out.settings.tokens = *tokens;
+    out.settings.sequenceLength = int(*ctx);
+    return kExitOk;
+}
+
+qs::Status addMapNeeds(qs::CalibrationSettings& settings, const qs::QuantMap& map, const qs::Checkpoint& ckpt,
+                       const qs::ModelInfo& info) {
+    auto resolved = qs::resolveMap(map, ckpt.tensors, info);
+    if (!resolved) return resolved.error();
+    std::set<int> hessianLayers;
+    bool hessianHead = false, anyHessian = false;
+    for (size_t i = 0; i < resolved->tensors.size(); ++i) {
+        const qs::TensorPlan& p = resolved->tensors[i];
+        if (!p.quantized()) continue;
+        auto scheme = qs::findScheme(p.scheme);
+        if (!scheme) continue;
+        const qs::CalibrationNeeds n = scheme->calibrationNeeds();
+        settings.needs |= n;
+        if (!qs::hasAll(n, qs::CalibrationNeeds::Hessian)) continue;
+        anyHessian = true;
+        if (info.entries[i].layer >= 0) hessianLayers.insert(info.entries[i].layer);
+        else hessianHead = true;
+    }
+    if (anyHessian) {
+        settings.hessianLayers.assign(hessianLayers.begin(), hessianLayers.end());
+        settings.hessianHead = hessianHead;
+        // Only the head: an empty list would mean every block.
+        if (hessianLayers.empty()) settings.hessianLayers = {-1};
+    }
+    return {};
+}
+
+void addSchemeNeeds(qs::CalibrationSettings& settings, const std::vector<std::string>& schemes) {
+    for (const std::string& name : schemes)
+        if (auto s = qs::findScheme(name)) settings.needs |= s->calibrationNeeds();
+    if (qs::hasAll(settings.needs, qs::CalibrationNeeds::Hessian)) {
+        settings.hessianLayers.clear();
+        settings.hessianHead = true;
+    }
+}
+
+namespace {
+
+// --calib STATS.h5: statistics saved by `calibrate --out` or a session (`export --h5` with --calib), for the
+// same weights (checked by fingerprint).
+int loadSavedCalibration(const std::string& command, const CalibOptions& options, const qs::InferenceModel& model,
+                         tbb::task_arena* arena, std::shared_ptr<const qs::CalibrationSet>& out) {
+    auto saved = qs::readCalibrationH5(options.file);
+    if (!saved) return fail(command, saved.message());
+    if (!*saved)
+        return fail(command, options.file + ": an HDF5 file without a /calibration group (write one with "
+                                            "`quantscope-cli calibrate --out`)");
+    auto print = qs::checkpointFingerprint(*model.checkpoint, arena);
+    if (!print) return fail(command, print.message());
+    const qs::CalibrationProvenance& p = (*saved)->provenance;
+    if (p.modelFingerprint != *print)
+        return fail(command, options.file + ": the statistics were collected on other weights (model fingerprint " +
+                                 p.modelFingerprint + ", this model " + *print + ")");
+    if (options.sequential)
+        return fail(command, "--calib-sequential collects anew; it cannot use the saved statistics of " + options.file,
+                    kExitUsage);
+    std::fprintf(stderr, "quantscope-cli %s: calibration read from %s (%lld tokens of %s, %s)\n", command.c_str(),
+                 options.file.c_str(), (long long)p.tokens, p.textSource.c_str(),
+                 qs::calibrationNeedsText(p.collected).c_str());
+    out = std::make_shared<const qs::CalibrationSet>(std::move(**saved));
+    return kExitOk;
+}
+
+bool isHdf5File(const std::string& path) {
+    static const char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+    std::ifstream in(path, std::ios::binary);
+    char head[8] = {};
+    return in.read(head, 8) && std::equal(head, head + 8, kSignature);
+}
+
+}  // namespace
+
+int runCalibration(const std::string& command, const CalibOptions& options, const qs::InferenceModel& model,
+                   tbb::task_arena* arena, bool progress, std::shared_ptr<const qs::CalibrationSet>& out) {
+    if (isHdf5File(options.file)) return loadSavedCalibration(command, options, model, arena, out);
+    std::ifstream in(options.file, std::ios::binary);
+    if (!in) return fail(command, options.file + ": cannot open the calibration text");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    qs::CalibrationRequest request;
+    request.text = ss.str();
+    if (auto bad = qs::io::firstInvalidUtf8(request.text))
+        std::fprintf(stderr,
+                     "quantscope-cli %s: warning: %s is not valid UTF-8 (byte %zu); the tokenizer is given its bytes "
+                     "as they are\n",
+                     command.c_str(), options.file.c_str(), size_t(*bad));
+    request.textSource = options.file;
+    request.settings = options.settings;
+    request.sequential = options.sequential;
+    request.mapKey = options.mapKey;
+    auto r = qs::calibrateModel(model, request, arena, stderrProgress(command, progress));
+    if (!r) return fail(command, r.message(), r.message() == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
+    for (const auto& w : r->warnings) std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), w.c_str());
+    const qs::CalibrationProvenance& p = r->set->provenance;
+    if (r->cacheHit)
+        std::fprintf(stderr, "quantscope-cli %s: calibration reused (%s)\n", command.c_str(), options.file.c_str());
+    else
+        std::fprintf(stderr, "quantscope-cli %s: calibrated on %s: %lld tokens in %lld sequences of %lld (%s), %.1f s\n",
+                     command.c_str(), options.file.c_str(), (long long)p.tokens, (long long)p.sequences,
+                     (long long)p.sequenceLength, qs::calibrationNeedsText(p.collected).c_str(), r->seconds);
+    out = r->set;
+    return kExitOk;
+}
+
+}  // namespace qscli

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// quantscope-cli calibrate MODEL --calib FILE [--calib-tokens N] [--calib-ctx N] --out STATS.h5
+//                          [--map F] [--rule R=S]... [--hessian all|LAYERS] [--hessian-head] [--samples N]
+//                          [--tokenizer PATH] [--threads N] [--json]
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "app/cli/args.h"
+#include "app/cli/calib_setup.h"
+#include "app/cli/commands.h"
+#include "app/cli/evaluator_setup.h"
+#include "core/calib/calibration_h5.h"
+#include "core/infer/inference_model.h"
+#include "core/quant/quant_map_resolve.h"
+
+namespace qscli {
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: quantscope-cli calibrate MODEL --calib FILE [--calib-tokens N] [--calib-ctx N] --out STATS.h5\n"
+    "                                [--map MAP.json] [--rule ROLE=SCHEME ...] [--hessian all|LAYERS]\n"
+    "                                [--hessian-head] [--samples N] [--tokenizer PATH] [--threads N] [--json]\n"
+    "Runs the calibration text through the model with QuantScope's engine and writes the statistics of every\n"
+    "linear layer's input: per input column the sum of squares (llama.cpp's imatrix), the sum and the max of\n"
+    "|x|; with --hessian the sum of x x^T of the blocks' inputs (GPTQ), with --samples N a reservoir of N\n"
+    "activation rows per input. --map/--rule add what that map's schemes need. The .h5 layout is in the README\n"
+    "(h5py section) and core/calib/calibration_h5.h.\n";
+
+constexpr const char* kOptionsHelp =
+    "  --out FILE            STATS.h5 (llama.cpp .imatrix/.dat/.gguf output is refused here: see the report)\n"
+    "  --hessian all|LAYERS  collect Hessians for every block or for the blocks listed (0,3,5-7)\n"
+    "  --hessian-head        and for the output head's input\n"
+    "  --samples N           keep N activation rows per input (reservoir sampling, deterministic)\n"
+    "  --tokenizer PATH      use this tokenizer instead of the one found with the model\n"
+    "  --threads N           worker threads, 1..1024 (default or 0: all cores); results do not depend on it\n";
+
+bool endsWith(const std::string& s, const std::string& tail) {
+    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// "all" -> {} (every block); "0,3,5-7" -> {0,3,5,6,7}. nullopt on a malformed list.
+std::optional<std::vector<int>> parseLayers(const std::string& text) {
+    if (text == "all") return std::vector<int>{};
+    std::vector<int> out;
+    for (const std::string& item : splitCommaList(text)) {
+        const size_t dash = item.find('-');
+        try {
+            size_t used = 0;
+            const int a = std::stoi(item.substr(0, dash), &used);
+            if (used != (dash == std::string::npos ? item.size() : dash) || a < 0) return std::nullopt;
+            int b = a;
+            if (dash != std::string::npos) {
+                const std::string tail = item.substr(dash + 1);
+                b = std::stoi(tail, &used);
+                if (used != tail.size() || b < a || b - a > 100000) return std::nullopt;
+            }
+            for (int l = a; l <= b; ++l) out.push_back(l);
+        } catch (...) {
+            return std::nullopt;
+        }
+    }
+    if (out.empty()) return std::nullopt;
+    return out;
+}
+
+// The calibration's inputs, one per distinct TensorCalibration, with the tensors reading it.
+nlohmann::json inputsJson(const qs::CalibrationSet& set) {
+    std::map<const qs::TensorCalibration*, std::vector<std::string>> readers;
+    std::vector<const qs::TensorCalibration*> order;
+    for (const auto& [name, c] : set.tensors) {
+        auto& r = readers[c.get()];
+        if (r.empty()) order.push_back(c.get());
+        r.push_back(name);
+    }
+    nlohmann::json out = nlohmann::json::array();
+    for (const qs::TensorCalibration* c : order) {
+        const std::vector<float> imp = c->importance();
+        double mean = 0;
+        for (float v : imp) mean += v;
+        const float maxAbs = c->maxAbs.empty() ? 0.0f : *std::max_element(c->maxAbs.begin(), c->maxAbs.end());
+        out.push_back({{"tensors", readers[c]},
+                       {"cols", c->cols},
+                       {"tokens", c->tokens},
+                       {"mean_importance", imp.empty() ? 0.0 : mean / double(imp.size())},
+                       {"max_abs", maxAbs},
+                       {"collected", qs::calibrationNeedsText(c->collected())}});
+    }
+    return out;
+}
+
+}  // namespace
+
+int runCalibrate(int argc, char** argv, int first) {
+    Args args(withCalibOptions({"out", "map", "rule", "hessian", "samples", "tokenizer", "threads"}),
+              {"hessian-head", "json", "help", "calib-sequential"});
+    if (!args.parse(argc, argv, first)) return fail("calibrate", args.error(), kExitUsage);
+    if (args.flag("help")) {
+        std::fputs(kUsage, stdout);
+        std::fputs(kCalibOptionsHelp, stdout);
+        std::fputs(kCalibSequentialHelp, stdout);
+        std::fputs(kOptionsHelp, stdout);
+        return kExitOk;
+    }
+    if (args.positional().size() != 1) return fail("calibrate", "expects exactly one MODEL path (see --help)", kExitUsage);
+    CalibOptions calib;
+    if (int rc = parseCalibOptions("calibrate", args, calib); rc != kExitOk) return rc;
+    if (!calib.given()) return fail("calibrate", "--calib FILE is required", kExitUsage);
+    const auto out = args.value("out");
+    if (!out) return fail("calibrate", "--out STATS.h5 is required", kExitUsage);
+    if (!endsWith(*out, ".h5")) {
+        if (endsWith(*out, ".imatrix") || endsWith(*out, ".dat") || endsWith(*out, ".gguf"))
+            return fail("calibrate",
+                        *out + ": writing llama.cpp imatrix files is not implemented in this command yet; write "
+                               "STATS.h5 (sum_squares per input is llama.cpp's in_sum2)",
+                        kExitUsage);
+        return fail("calibrate", "--out must name a .h5 file", kExitUsage);
+    }
+    if (auto h = args.value("hessian")) {
+        auto layers = parseLayers(*h);
+        if (!layers) return fail("calibrate", "--hessian takes all or a layer list such as 0,3,5-7", kExitUsage);
+        calib.settings.needs |= qs::CalibrationNeeds::Hessian;
+        calib.settings.hessianLayers = *layers;
+    }
+    if (args.flag("hessian-head")) {
+        if (!args.has("hessian")) calib.settings.hessianLayers = {-1};  // the head only
+        calib.settings.needs |= qs::CalibrationNeeds::Hessian;
+        calib.settings.hessianHead = true;
+    }
+    if (args.has("samples")) {
+        auto n = args.integer("samples", 0);
+        if (!n) return fail("calibrate", args.error(), kExitUsage);
+        if (*n < 1 || *n > (1 << 20)) return fail("calibrate", "--samples must be 1..1048576", kExitUsage);
+        calib.settings.needs |= qs::CalibrationNeeds::Samples;
+        calib.settings.samplesPerInput = int(*n);
+    }
+    int threads = 1;
+    if (int rc = parseThreads("calibrate", args, threads); rc != kExitOk) return rc;
+    qs::QuantMap map;
+    if (int rc = parseMapOptions("calibrate", args, map, kExitUsage); rc != kExitOk) return rc;
+
+    tbb::task_arena arena(threads);
+    qs::InferenceLoadOptions lo;
+    lo.tokenizerPath = args.value("tokenizer").value_or("");
+    auto model = qs::openInferenceModel(args.positional()[0], lo, &arena);
+    if (!model) return fail("calibrate", model.message());
+    for (const auto& w : model->warnings) std::fprintf(stderr, "quantscope-cli calibrate: warning: %s\n", w.c_str());
+    if (!map.rules.empty())
+        if (auto s = addMapNeeds(calib.settings, map, *model->checkpoint, model->info); !s)
+            return fail("calibrate", s.message(), kExitUsage);
+    std::optional<qs::ResolvedMap> sequentialMap;
+    if (args.flag("calib-sequential")) {
+        if (map.rules.empty()) return fail("calibrate", "--calib-sequential needs the map (--map/--rule)", kExitUsage);
+        auto r = qs::resolveMap(map, model->checkpoint->tensors, model->info);
+        if (!r) return fail("calibrate", r.message(), kExitUsage);
+        sequentialMap = std::move(*r);
+        calib.sequential = &*sequentialMap;
+        calib.mapKey = qs::quantMapToJson(map).dump();
+    }
+    std::shared_ptr<const qs::CalibrationSet> set;
+    if (int rc = runCalibration("calibrate", calib, *model, &arena, !args.flag("json") && isatty(STDERR_FILENO), set);
+        rc != kExitOk)
+        return rc;
+    if (auto s = qs::writeCalibrationH5(*out, *set); !s) return fail("calibrate", s.message());
+    const qs::CalibrationProvenance& p = set->provenance;
+    if (args.flag("json")) {
+        nlohmann::json j = {{"model", args.positional()[0]},
+                            {"out", *out},
+                            {"text", p.textSource},
+                            {"text_fnv1a", p.textFingerprint},
+                            {"model_fingerprint", p.modelFingerprint},
+                            {"tokens", p.tokens},
+                            {"sequences", p.sequences},
+                            {"sequence_length", p.sequenceLength},
+                            {"collected", qs::calibrationNeedsText(p.collected)},
+                            {"inputs", inputsJson(*set)}};
+        std::printf("%s\n", j.dump(1).c_str());
+    } else {
+        std::printf("wrote %s: %zu tensors, %lld tokens (%lld sequences of %lld), %s\n", out->c_str(),
+                    set->tensors.size(), (long long)p.tokens, (long long)p.sequences, (long long)p.sequenceLength,
+                    qs::calibrationNeedsText(p.collected).c_str());
+    }
+    return kExitOk;
+}
+
+}  // namespace qscli

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// --calib on the command line: `calibrate` writes the statistics (the same for any thread count), the option
+// errors are usage errors (exit 2), and a calibrated scheme is refused by name without --calib (exit 1) and runs
+// with it (exit 0), on the real stories260K with WikiText-2 as the calibration text.
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "cli/cli_runner.h"
+#include "core/quant/scheme.h"
+#include "common/assets.h"
+
+using qstest::runCli;
+
+namespace {
+constexpr const char* kModel = "models/stories260K-llama2c/stories260K.bin";
+constexpr const char* kWiki = "data/wikitext-2-raw/wiki.test.raw";
+// A registry scheme that needs calibration: the importance-weighted q4_0 (blocks of 32 take the 64 columns of
+// stories260K's attention weights; q4_K_im would fall back there).
+constexpr const char* kCalibrated = "q4_0_im";
+}  // namespace
+
+class TestCliCalib : public QObject {
+    Q_OBJECT
+private slots:
+    void calibrate_writesStatsSameForAnyThreadCount() {
+        QS_REQUIRE_ASSET(model, kModel);
+        QS_REQUIRE_ASSET(wiki, kWiki);
+        QTemporaryDir dir;
+        QJsonArray inputs[2];
+        for (int t = 0; t < 2; ++t) {
+            const QString out = dir.filePath(QString("stats%1.h5").arg(t));
+            auto r = runCli({"calibrate", model, "--calib", wiki, "--calib-tokens", "1024", "--calib-ctx", "256",
+                             "--threads", QString::number(t + 1), "--out", out, "--json"});
+            QVERIFY2(r.exitCode == 0 && !r.crashed, r.err.constData());
+            QVERIFY(QFileInfo::exists(out));
+            const QJsonObject j = QJsonDocument::fromJson(r.out).object();
+            QCOMPARE(j["tokens"].toInt(), 1024);
+            QCOMPARE(j["sequences"].toInt(), 4);
+            QCOMPARE(j["sequence_length"].toInt(), 256);
+            inputs[t] = j["inputs"].toArray();
+        }
+        // stories260K: 5 blocks x 4 inputs (the head is tied: no head tensor).
+        QCOMPARE(inputs[0].size(), 20);
+        QCOMPARE(inputs[0], inputs[1]);
+        QCOMPARE(inputs[0][0].toObject()["tensors"].toArray().size(), 3);  // q, k, v share their input
+        QVERIFY(inputs[0][0].toObject()["mean_importance"].toDouble() > 0);
+    }
+
+    void calib_readsSavedStatisticsOfTheSameWeightsOnly() {
+        QS_REQUIRE_ASSET(model, kModel);
+        QS_REQUIRE_ASSET(gguf, "models/stories260K-gguf/stories260K.gguf");
+        QS_REQUIRE_ASSET(wiki, kWiki);
+        QTemporaryDir dir;
+        const QString stats = dir.filePath("stats.h5");
+        auto made = runCli({"calibrate", model, "--calib", wiki, "--calib-tokens", "512", "--out", stats});
+        QVERIFY2(made.exitCode == 0, made.err.constData());
+        auto used = runCli({"quantize", model, "--rule", "body=q8_0", "--calib", stats});
+        QVERIFY2(used.exitCode == 0, used.err.constData());
+        QVERIFY(used.err.contains("calibration read from"));
+        auto other = runCli({"quantize", gguf, "--rule", "body=q8_0", "--calib", stats});
+        QCOMPARE(other.exitCode, 1);
+        QVERIFY2(other.err.contains("the statistics were collected on other weights"), other.err.constData());
+    }
+
+    void calibOptions_misuseIsAUsageError() {
+        QS_REQUIRE_ASSET(model, kModel);
+        QS_REQUIRE_ASSET(wiki, kWiki);
+        auto noCalib = runCli({"quantize", model, "--rule", "body=q8_0", "--calib-tokens", "100"});
+        QCOMPARE(noCalib.exitCode, 2);
+        QVERIFY(noCalib.err.contains("--calib-tokens and --calib-ctx need --calib FILE"));
+        auto badCtx = runCli({"quantize", model, "--rule", "body=q8_0", "--calib", wiki, "--calib-ctx", "1"});
+        QCOMPARE(badCtx.exitCode, 2);
+        auto pplNoMap = runCli({"ppl", model, "--text", wiki, "--calib", wiki});
+        QCOMPARE(pplNoMap.exitCode, 2);
+        QVERIFY(pplNoMap.err.contains("--calib calibrates the schemes of --map/--rule"));
+        QTemporaryDir dir;
+        auto imatrix = runCli({"calibrate", model, "--calib", wiki, "--out", dir.filePath("x.imatrix")});
+        QCOMPARE(imatrix.exitCode, 2);
+        QVERIFY(imatrix.err.contains("llama.cpp imatrix"));
+        auto missing = runCli({"calibrate", model, "--out", dir.filePath("x.h5")});
+        QCOMPARE(missing.exitCode, 2);
+        auto badFile = runCli({"quantize", model, "--rule", "body=q8_0", "--calib", dir.filePath("absent.txt")});
+        QCOMPARE(badFile.exitCode, 1);
+        QVERIFY(badFile.err.contains("cannot open the calibration text"));
+    }
+
+    void calibrate_sequentialModeRunsOnTheQuantizedBlocks() {
+        QS_REQUIRE_ASSET(model, kModel);
+        QS_REQUIRE_ASSET(wiki, kWiki);
+        QTemporaryDir dir;
+        QJsonArray inputs[2];
+        for (int k = 0; k < 2; ++k) {
+            QStringList a = {"calibrate", model, "--calib", wiki, "--calib-tokens", "512", "--calib-ctx", "256",
+                             "--rule", "body=q4_0", "--out", dir.filePath("s.h5"), "--json"};
+            if (k == 1) a << "--calib-sequential";
+            auto r = runCli(a);
+            QVERIFY2(r.exitCode == 0, r.err.constData());
+            inputs[k] = QJsonDocument::fromJson(r.out).object()["inputs"].toArray();
+        }
+        // Block 0 sees the same inputs; the last block's inputs come from four q4_0 blocks in sequential mode.
+        QCOMPARE(inputs[0][0], inputs[1][0]);
+        QVERIFY(inputs[0][19] != inputs[1][19]);
+        auto noMap = runCli({"calibrate", model, "--calib", wiki, "--calib-sequential", "--out", dir.filePath("t.h5")});
+        QCOMPARE(noMap.exitCode, 2);
+    }
+
+    void quantize_calibratedSchemeRefusedWithoutCalibAndRunsWithIt() {
+        QS_REQUIRE_ASSET(model, kModel);
+        QS_REQUIRE_ASSET(wiki, kWiki);
+        // The registry's calibrated schemes come with the importance-weighted K-quants (branch kqim); without one
+        // there is nothing to refuse, and this says so instead of passing.
+        if (!qs::findScheme(kCalibrated)) QSKIP("q4_0_im is not in this build's registry (kqim not merged yet)");
+        const QString rule = QString("body=%1").arg(kCalibrated);
+        auto refused = runCli({"quantize", model, "--rule", rule});
+        QCOMPARE(refused.exitCode, 1);  // a failed operation, named
+        QVERIFY2(refused.err.contains(QByteArray(kCalibrated) + " on 'layers.0.attention.wq.weight' needs calibration "
+                                                                "data (pass --calib FILE or --imatrix FILE)"),
+                 refused.err.constData());
+        auto ran = runCli({"quantize", model, "--rule", rule, "--calib", wiki, "--calib-tokens", "1024", "--json"});
+        QVERIFY2(ran.exitCode == 0 && !ran.crashed, ran.err.constData());
+        QVERIFY(ran.err.contains("calibrated on"));
+        // A calibrated scheme on the embedding: it has no input activations, refused by name even with --calib.
+        auto embd = runCli({"quantize", model, "--rule", QString("embedding=%1").arg(kCalibrated), "--calib", wiki,
+                            "--calib-tokens", "512"});
+        QCOMPARE(embd.exitCode, 1);
+        QVERIFY2(embd.err.contains("the calibration set has none for this tensor"), embd.err.constData());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCliCalib)
+#include "test_cli_calib.moc"
