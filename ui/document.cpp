@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
+#include "ui/jobs/task_arena.h"  // first: hides Qt's emit macro from oneTBB (memory_plan.h includes it)
+
 #include "ui/document.h"
 
 #include <QUndoCommand>
 #include <QUndoStack>
 
+#include "core/infer/memory_plan.h"
+#include "ui/stats/core_stats.h"
 #include "ui/stats/stats_cache.h"
 
 namespace qsui {
@@ -37,7 +41,10 @@ private:
 };
 
 Document::Document(QObject* parent)
-    : QObject(parent), m_undo(new QUndoStack(this)), m_stats(new StatsCache(this)) {}
+    : QObject(parent),
+      m_undo(new QUndoStack(this)),
+      m_stats(new StatsCache(this)),
+      m_quantCache(std::make_shared<qs::QuantizedTensorCache>(qs::defaultQuantizedCacheBytes())) {}
 
 int Document::tensorCount() const { return m_model ? int(m_model->checkpoint->tensors.size()) : 0; }
 
@@ -46,10 +53,15 @@ void Document::setModel(std::shared_ptr<const LoadedModel> model) {
     m_model = std::move(model);
     m_selected = -1;
     m_stats->clear();
+    m_quantCache = std::make_shared<qs::QuantizedTensorCache>(qs::defaultQuantizedCacheBytes());
     resolve();
     emit modelChanged();
     emit quantMapChanged();
     if (hadSelection) emit selectionChanged(-1);
+}
+
+void Document::reportQuantCacheReuse(const QString& job, int fromCache, int quantizedHere) {
+    if (fromCache > 0) emit quantCacheReused(job, fromCache, quantizedHere);
 }
 
 void Document::selectTensor(int index) {

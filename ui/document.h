@@ -9,6 +9,12 @@
 // quantMapChanged() is emitted; views that cache per-tensor results compare the tensor's resolved scheme
 // (resolvedMap()->tensors[i].scheme) with the one their cache entry was computed for.
 //
+// Quantized tensors: one qs::QuantizedTensorCache per open model (core/quant/quantized_tensor_cache.h), shared
+// by Quantize, the layer overview, the histogram's quantization preview, the chat's quantized model (and so
+// the Evaluations tab) and the Sweep tab, so a tensor quantized with a scheme by one of them is not quantized
+// again by another. A new model gets a new, empty cache (jobs still running on the old model keep theirs).
+// Cap: qs::defaultQuantizedCacheBytes() at load time (a quarter of MemAvailable).
+//
 // Ownership: the loaded model is held as shared_ptr<const LoadedModel>, so a background job (statistics,
 // quantization) can keep reading the checkpoint it started on while the user opens another one.
 // Thread affinity: UI thread only.
@@ -26,6 +32,10 @@
 #include "core/quant/quant_map_resolve.h"
 
 class QUndoStack;
+
+namespace qs {
+class QuantizedTensorCache;
+}
 
 namespace qsui {
 
@@ -73,12 +83,19 @@ public:
 
     // Cached analysis results (ui/stats/stats_cache.h); cleared when the model changes.
     StatsCache* statsCache() const { return m_stats; }
+    // The current model's quantized tensors (never null; replaced by an empty one when the model changes).
+    // Thread-safe: hand the shared_ptr to jobs.
+    std::shared_ptr<qs::QuantizedTensorCache> quantCache() const { return m_quantCache; }
+    // A job that took `fromCache` packed tensors from quantCache() and quantized `quantizedHere` itself reports
+    // it here; emits quantCacheReused when it reused any (the main window logs it). `job` names it ("chat").
+    void reportQuantCacheReuse(const QString& job, int fromCache, int quantizedHere);
 
 signals:
     void modelChanged();
     void selectionChanged(int tensorIndex);
     // The map or its resolution changed (after an edit, undo, redo, or a new model).
     void quantMapChanged();
+    void quantCacheReused(const QString& job, int fromCache, int quantizedHere);
 
 private:
     friend class SetQuantMapCommand;
@@ -92,6 +109,7 @@ private:
     QString m_resolveError;
     QUndoStack* m_undo = nullptr;
     StatsCache* m_stats = nullptr;
+    std::shared_ptr<qs::QuantizedTensorCache> m_quantCache;
 };
 
 }  // namespace qsui

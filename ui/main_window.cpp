@@ -117,6 +117,9 @@ MainWindow::MainWindow(JobRunner* runner, MainWindowOptions options, QWidget* pa
             QSettings().setValue(kLastDirKey, fi.isDir() ? fi.absoluteFilePath() : fi.absolutePath());
         }
     });
+    connect(m_document, &Document::quantCacheReused, this, [this](const QString& job, int fromCache, int quantizedHere) {
+        m_log->info(job, tr("Quantized tensors reused: %1").arg(formatCacheReuse(fromCache, quantizedHere)));
+    });
     connect(m_log, &LogModel::entryAdded, this, [this](const LogEntry& e) {
         if (e.severity != Severity::Error) return;
         m_logDock->show();

@@ -62,6 +62,12 @@ uint64_t convertedTotal(const Checkpoint& ckpt, const ModelInfo& info, const Qua
 
 }  // namespace
 
+uint64_t defaultQuantizedCacheBytes(const MachineMemory& machine) {
+    const uint64_t have = std::min(machine.available, machine.addressSpace);
+    if (have == std::numeric_limits<uint64_t>::max()) return uint64_t(1) << 30;
+    return have / 4;
+}
+
 MachineMemory machineMemory() {
     MachineMemory m{kUnknown, kUnknown};
     std::ifstream mi("/proc/meminfo");

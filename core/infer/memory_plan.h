@@ -23,6 +23,10 @@ struct MachineMemory {
 };
 MachineMemory machineMemory();
 
+// The default cap of a QuantizedTensorCache (core/quant/quantized_tensor_cache.h) in the GUI: a quarter of
+// min(MemAvailable, address space left) at the time of the call; 1 GiB when neither is known.
+uint64_t defaultQuantizedCacheBytes(const MachineMemory& machine = machineMemory());
+
 struct MemoryPlan {
     WeightLoadOptions options;  // what to load with
     uint64_t convertedBytes = 0, kvCacheBytes = 0;  // needed beyond the mapping, by kind

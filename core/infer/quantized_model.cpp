@@ -10,7 +10,7 @@ namespace qs {
 
 Result<QuantizedModel> quantizeForInference(const Checkpoint& ckpt, const ModelInfo& info, const QuantMap& map,
                                             tbb::task_arena* arena, const ProgressFn& progress,
-                                            const CalibrationSet* calibration) {
+                                            const CalibrationSet* calibration, QuantizedTensorCache* cache) {
     auto resolved = resolveMap(map, ckpt.tensors, info);
     if (!resolved) return resolved.error();
     QuantizedModel out;
@@ -19,19 +19,21 @@ Result<QuantizedModel> quantizeForInference(const Checkpoint& ckpt, const ModelI
     options.computeStats = false;
     options.progress = progress;
     options.calibration = calibration;
-    auto keep = [&](int index, QuantizedTensor&& q, const ErrorReport&) -> Status {
-        auto scheme = findScheme(q.scheme);
-        if (!scheme) return Error{ckpt.path + ": tensor '" + ckpt.tensors[size_t(index)].name + "' quantized with unknown scheme '" + q.scheme + "'"};
-        out.packedBytes += q.bytes.total();
+    options.cache = cache;
+    auto keep = [&](int index, const std::shared_ptr<const QuantizedTensor>& q, const ErrorReport&) -> Status {
+        auto scheme = findScheme(q->scheme);
+        if (!scheme) return Error{ckpt.path + ": tensor '" + ckpt.tensors[size_t(index)].name + "' quantized with unknown scheme '" + q->scheme + "'"};
+        out.packedBytes += q->bytes.total();
         ++out.quantizedTensors;
-        out.tensors[index] = {std::make_shared<const QuantizedTensor>(std::move(q)), std::move(scheme)};
+        out.tensors[index] = {q, std::move(scheme)};
         return {};
     };
     Result<ApplyResult> applied = Error{"not run"};
-    auto run = [&] { applied = applyMap(ckpt, info, *resolved, options, keep); };
+    auto run = [&] { applied = applyMapShared(ckpt, info, *resolved, options, keep); };
     if (arena) arena->execute(run);
     else run();
     if (!applied) return applied.error();
+    out.fromCache = applied->fromCache;
     return out;
 }
 

@@ -3,6 +3,10 @@
 // (core/quant/apply_map.h, without error statistics), keeping every packed tensor with its scheme, keyed by
 // tensor index, ready for loadModelWeights(). A tied head gets no tensor of its own: the engine uses the
 // quantized embedding for it.
+//
+// With a cache (core/quant/quantized_tensor_cache.h), tensors already quantized with their scheme (by an
+// earlier build, the GUI's Quantize or layer overview) are taken from it, shared, not quantized again; the
+// ones quantized here are added to it. The packed tensors are identical either way.
 #pragma once
 
 #include <string>
@@ -14,6 +18,7 @@
 #include "core/infer/model_weights.h"
 #include "core/jobs/progress.h"
 #include "core/quant/quant_map.h"
+#include "core/quant/quantized_tensor_cache.h"
 #include "core/util/result.h"
 
 namespace qs {
@@ -21,6 +26,7 @@ namespace qs {
 struct QuantizedModel {
     QuantizedWeightMap tensors;
     int quantizedTensors = 0;
+    int fromCache = 0;                 // of those, taken from the cache (the rest were quantized here)
     uint64_t packedBytes = 0;          // bytes of the quantized tensors as packed
     std::vector<std::string> warnings; // resolution warnings (fallbacks, tie disagreements)
 };
@@ -30,6 +36,7 @@ struct QuantizedModel {
 // kCancelledMessage when `progress` returns false.
 Result<QuantizedModel> quantizeForInference(const Checkpoint& ckpt, const ModelInfo& info, const QuantMap& map,
                                             tbb::task_arena* arena, const ProgressFn& progress = {},
-                                            const CalibrationSet* calibration = nullptr);
+                                            const CalibrationSet* calibration = nullptr,
+                                            QuantizedTensorCache* cache = nullptr);
 
 }  // namespace qs

@@ -2,6 +2,7 @@
 // Checkpoint accessors and the element decoders shared by every reader.
 #include "core/io/checkpoint.h"
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -31,6 +32,11 @@ uint64_t TensorInfo::elements() const {
         if (__builtin_mul_overflow(n, uint64_t(d), &n)) return std::numeric_limits<uint64_t>::max();
     }
     return n;
+}
+
+uint64_t Checkpoint::nextCheckpointIdentity() {
+    static std::atomic<uint64_t> next{1};
+    return next.fetch_add(1, std::memory_order_relaxed);
 }
 
 int Checkpoint::find(std::string_view name) const {

@@ -48,8 +48,13 @@ struct TensorData {
 
 class Checkpoint {
 public:
+    static uint64_t nextCheckpointIdentity();  // 1, 2, 3, ... (thread-safe)
+
     virtual ~Checkpoint() = default;
 
+    // A process-unique number of this opened checkpoint (never reused, unlike an address): what caches of
+    // results computed from its tensors key on (core/quant/quantized_tensor_cache.h).
+    uint64_t identity = nextCheckpointIdentity();
     std::string path;                  // what the user opened (file or folder)
     FileFormat format = FileFormat::Safetensors;
     std::string formatDetail;          // "GGUF v3", "llama2.c v1 (ak42)", "safetensors, 2 shards", ...

@@ -8,6 +8,7 @@
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
 
 #include "core/quant/footprint_after.h"
 #include "core/quant/ggml/ggml_type_traits.h"
@@ -46,10 +47,151 @@ std::optional<std::span<const float>> floatView(const Checkpoint& ckpt, size_t i
 
 struct BatchItem {
     int tensor = -1;
-    std::optional<Result<QuantizedTensor>> quantized;
+    QuantizedTensorCache::Key key;
+    QuantizedTensorCache::Claim claim;              // this call quantizes the key and publishes it
+    bool waitFor = false;                           // another job holds the key: wait once the batch is done
+    std::shared_ptr<const QuantizedTensor> cached;  // the packed tensor from the cache
+    bool cachedStats = false;                       // `error` came from the cache with the wanted bins
+    std::shared_ptr<QuantizedTensor> fresh;         // quantized here
     ErrorReport error;
-    std::string failure;
+    std::string failure;                            // why the tensor failed (may be kCancelledMessage)
 };
+
+// The tensor goes to `onTensor` as `cached` or as `fresh` (this call's, shared with the cache if it has one).
+using InternalFn = std::function<Status(int, std::shared_ptr<const QuantizedTensor> cached,
+                                        std::shared_ptr<QuantizedTensor> fresh, const ErrorReport&)>;
+
+class Applier {
+public:
+    Applier(const Checkpoint& ckpt, const ResolvedMap& resolved, const ApplyOptions& options, ProgressSink& sink)
+        : m_ckpt(ckpt), m_resolved(resolved), m_options(options), m_sink(sink) {}
+
+    void setTotal(uint64_t elements) { m_total = elements; }
+    // Per tensor: the calibration of a calibrated scheme (null otherwise).
+    void setCalibration(std::vector<const TensorCalibration*> calibration) { m_calibration = std::move(calibration); }
+    // Fills the item from the cache: an entry, a claim, or a key to wait for. A calibrated tensor bypasses the
+    // cache (its bytes depend on the calibration set, which the key does not name).
+    void lookup(BatchItem& item) {
+        if (!m_options.cache || calibrationOf(item)) return;
+        item.key = QuantizedTensorCache::keyOf(m_ckpt, item.tensor, m_resolved.tensors[size_t(item.tensor)].scheme);
+        take(item, m_options.cache->lookup(item.key));
+    }
+    // After the batch's own work: waits for a key another job was quantizing, then takes what it left (its
+    // entry, or, when it failed or was evicted, the claim to quantize it here). False when cancelled.
+    bool waitAndTake(BatchItem& item, double fraction) {
+        const std::string stage = "waiting for " + m_ckpt.tensors[size_t(item.tensor)].name + " (another job is quantizing it)";
+        auto l = m_options.cache->lookupWaiting(item.key, [&] { return !m_sink.report(fraction, stage); });
+        if (!l) return false;
+        item.waitFor = false;
+        take(item, std::move(*l));
+        return true;
+    }
+    bool needsWork(const BatchItem& item) const {
+        return !item.waitFor && (!item.cached || (m_options.computeStats && !item.cachedStats));
+    }
+    void compute(BatchItem& item, uint64_t startElement);
+    // Stores what the item computed in the cache (and releases its claim).
+    void publish(BatchItem& item) {
+        if (!m_options.cache || !item.failure.empty()) return;
+        if (item.claim && item.fresh) {
+            QuantizedTensorCache::Entry e{item.fresh, std::nullopt, m_options.histogramBins};
+            if (m_options.computeStats) e.error = item.error;
+            item.claim.publish(std::move(e));
+        } else if (item.cached && m_options.computeStats && !item.cachedStats) {
+            m_options.cache->addStatistics(item.key, item.error, m_options.histogramBins);
+        }
+    }
+
+private:
+    void take(BatchItem& item, QuantizedTensorCache::Lookup l) {
+        if (l.entry) {
+            const TensorPlan& p = m_resolved.tensors[size_t(item.tensor)];
+            QS_CHECK(l.entry->tensor && l.entry->tensor->rows == p.rows && l.entry->tensor->cols == p.cols,
+                     "apply: cached tensor " + m_ckpt.tensors[size_t(item.tensor)].name + " has another shape");
+            item.cached = l.entry->tensor;
+            item.cachedStats = l.entry->error && l.entry->histogramBins == m_options.histogramBins;
+            if (item.cachedStats) item.error = *l.entry->error;
+        } else if (l.claim) {
+            item.claim = std::move(l.claim);
+        } else {
+            item.waitFor = true;
+        }
+    }
+
+    const Checkpoint& m_ckpt;
+    const ResolvedMap& m_resolved;
+    const ApplyOptions& m_options;
+    ProgressSink& m_sink;
+    uint64_t m_total = 0;
+    std::vector<const TensorCalibration*> m_calibration;
+
+public:
+    const TensorCalibration* calibrationOf(const BatchItem& item) const {
+        return size_t(item.tensor) < m_calibration.size() ? m_calibration[size_t(item.tensor)] : nullptr;
+    }
+};
+
+// Quantizes the item's tensor (with statistics when asked for), or, for a cached tensor without the wanted
+// statistics, only dequantizes and compares it. Failures go to item.failure.
+void Applier::compute(BatchItem& item, uint64_t startElement) {
+    const size_t i = size_t(item.tensor);
+    const TensorPlan& p = m_resolved.tensors[i];
+    if (m_sink.cancelled()) {
+        item.failure = std::string(kCancelledMessage);
+        return;
+    }
+    // The scheme reports its own fraction of this tensor; forward it as a fraction of the whole job.
+    // A cancel request reaches the scheme through the return value at its next report.
+    const double start = double(startElement), elems = double(uint64_t(p.rows) * uint64_t(p.cols));
+    const double total = double(m_total);
+    ProgressSink tensorSink([this, start, elems, total](double f, std::string_view stage) {
+        return m_sink.report(total > 0 ? (start + f * elems) / total : 0.0, stage);
+    });
+    auto scheme = findScheme(p.scheme);
+    QS_CHECK(scheme != nullptr, "apply: scheme " + p.scheme + " missing from the registry");
+    // F32 tensors in a mapping are used in place (no copy of the file's floats); others are decoded.
+    std::vector<float> decoded;
+    TensorData held;
+    std::span<const float> floats;
+    if (auto view = floatView(m_ckpt, i, held)) {
+        floats = *view;
+    } else {
+        auto f = m_ckpt.toFloat(i);
+        if (!f) {
+            item.failure = f.message();
+            return;
+        }
+        decoded = std::move(*f);
+        floats = decoded;
+    }
+    ErrorStatsOptions so;
+    so.clipBlock = clipBlockOf(*scheme);
+    so.histogramBins = m_options.histogramBins;
+    if (item.cached) {
+        item.error = compareQuantized(*scheme, *item.cached, floats, so);
+        return;
+    }
+    if (!m_options.computeStats) {
+        auto q = quantizeParallel(*scheme, floats, p.rows, p.cols, m_ckpt.tensors[i].name, &tensorSink,
+                                  calibrationOf(item));
+        if (!q) item.failure = q.message();
+        else item.fresh = std::make_shared<QuantizedTensor>(std::move(q.value()));
+        return;
+    }
+    auto done = quantizeWithErrorStats(*scheme, floats, p.rows, p.cols, m_ckpt.tensors[i].name, &tensorSink, so,
+                                       calibrationOf(item));
+    if (!done) {
+        item.failure = done.message();
+        return;
+    }
+    item.error = std::move(done->error);
+    item.fresh = std::make_shared<QuantizedTensor>(std::move(done->tensor));
+}
+
+Error failureOf(const BatchItem& item) {
+    if (item.failure.find(kCancelledMessage) != std::string::npos) return Error{std::string(kCancelledMessage)};
+    return Error{item.failure};
+}
 
 }  // namespace
 
@@ -68,19 +210,13 @@ int64_t clipBlockOf(const Scheme& scheme) {
     return 0;
 }
 
-Result<ApplyResult> applyMap(const Checkpoint& ckpt, const ModelInfo& info, const ResolvedMap& resolved,
-                             const ApplyOptions& options, const AppliedTensorFn& onTensor) {
-    const size_t n = ckpt.tensors.size();
-    if (resolved.tensors.size() != n || info.entries.size() != n)
-        return Error{"apply: the quantization map was resolved for " + std::to_string(resolved.tensors.size()) +
-                     " tensors, the checkpoint has " + std::to_string(n)};
-    ApplyResult result;
-    result.tensors.resize(n);
-    result.warnings = resolved.warnings;
+namespace {
 
+// The tensors the map quantizes, in file order; fills the entries of those it does not.
+std::vector<int> planWork(const Checkpoint& ckpt, const ResolvedMap& resolved, ApplyResult& result,
+                          uint64_t& totalElements, uint64_t& largest) {
     std::vector<int> work;
-    uint64_t totalElements = 0, largest = 0;
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t i = 0; i < resolved.tensors.size(); ++i) {
         const TensorPlan& p = resolved.tensors[i];
         AppliedTensor& a = result.tensors[i];
         a.scheme = p.scheme;
@@ -95,6 +231,46 @@ Result<ApplyResult> applyMap(const Checkpoint& ckpt, const ModelInfo& info, cons
         largest = std::max(largest, elems);
         work.push_back(int(i));
     }
+    return work;
+}
+
+// One batch: look every tensor up, quantize (or compare) the batch's own work concurrently, publish it, then
+// wait for the keys other jobs held. Fails with the first tensor's failure in tensor order.
+Status runBatch(Applier& applier, std::vector<BatchItem>& batch, const std::vector<uint64_t>& startOf,
+                double fraction) {
+    for (BatchItem& item : batch) applier.lookup(item);
+    // Isolated: a worker waiting inside this loop never runs another job's task (see quantized_tensor_cache.h).
+    tbb::this_task_arena::isolate([&] {
+        tbb::parallel_for(size_t(0), batch.size(), [&](size_t b) {
+            if (applier.needsWork(batch[b])) applier.compute(batch[b], startOf[b]);
+        });
+    });
+    for (BatchItem& item : batch)
+        if (!item.failure.empty()) return failureOf(item);
+    for (BatchItem& item : batch) applier.publish(item);
+    for (size_t b = 0; b < batch.size(); ++b) {
+        BatchItem& item = batch[b];
+        if (!item.waitFor) continue;
+        if (!applier.waitAndTake(item, fraction)) return Error{std::string(kCancelledMessage)};
+        if (!applier.needsWork(item)) continue;
+        tbb::this_task_arena::isolate([&] { applier.compute(item, startOf[b]); });
+        if (!item.failure.empty()) return failureOf(item);
+        applier.publish(item);
+    }
+    return {};
+}
+
+Result<ApplyResult> applyImpl(const Checkpoint& ckpt, const ModelInfo& info, const ResolvedMap& resolved,
+                              const ApplyOptions& options, const InternalFn& onTensor) {
+    const size_t n = ckpt.tensors.size();
+    if (resolved.tensors.size() != n || info.entries.size() != n)
+        return Error{"apply: the quantization map was resolved for " + std::to_string(resolved.tensors.size()) +
+                     " tensors, the checkpoint has " + std::to_string(n)};
+    ApplyResult result;
+    result.tensors.resize(n);
+    result.warnings = resolved.warnings;
+    uint64_t totalElements = 0, largest = 0;
+    const std::vector<int> work = planWork(ckpt, resolved, result, totalElements, largest);
     // Calibrated schemes without their data are refused before any work (never a silent fallback).
     std::vector<const TensorCalibration*> calibrationOf(n, nullptr);
     for (int i : work) {
@@ -108,102 +284,56 @@ Result<ApplyResult> applyMap(const Checkpoint& ckpt, const ModelInfo& info, cons
     const uint64_t budget = options.batchElements > 0 ? options.batchElements : std::max<uint64_t>(largest, 1);
 
     ProgressSink sink(options.progress);
+    Applier applier(ckpt, resolved, options, sink);
+    applier.setTotal(totalElements);
+    applier.setCalibration(std::move(calibrationOf));
     uint64_t doneElements = 0;
     std::array<ErrorSums, kRoleCount> roleSums{};
     ErrorSums totalSums;
+    auto elementsOf = [&](int i) {
+        const TensorPlan& p = resolved.tensors[size_t(i)];
+        return uint64_t(p.rows) * uint64_t(p.cols);
+    };
 
     for (size_t next = 0; next < work.size();) {
-        // The next batch: consecutive tensors within the element budget (at least one).
+        // The next batch: consecutive tensors within the element budget (at least one), and where each starts
+        // in the job's element count, for a job-wide progress fraction.
         std::vector<BatchItem> batch;
+        std::vector<uint64_t> startOf;
         uint64_t batchElems = 0;
         while (next < work.size()) {
-            const TensorPlan& p = resolved.tensors[size_t(work[next])];
-            const uint64_t elems = uint64_t(p.rows) * uint64_t(p.cols);
+            const uint64_t elems = elementsOf(work[next]);
             if (!batch.empty() && batchElems + elems > budget) break;
-            batch.push_back(BatchItem{work[next], std::nullopt, {}, {}});
+            batch.emplace_back().tensor = work[next];
+            startOf.push_back(doneElements + batchElems);
             batchElems += elems;
             ++next;
         }
         const double fraction = totalElements ? double(doneElements) / double(totalElements) : 0.0;
         if (!sink.report(fraction, "quantizing " + ckpt.tensors[size_t(batch.front().tensor)].name))
             return Error{std::string(kCancelledMessage)};
-
-        // Where each tensor of the batch starts in the job's element count, for a job-wide progress fraction.
-        std::vector<uint64_t> startOf(batch.size());
-        for (size_t b = 0, at = doneElements; b < batch.size(); ++b) {
-            startOf[b] = at;
-            const TensorPlan& p = resolved.tensors[size_t(batch[b].tensor)];
-            at += uint64_t(p.rows) * uint64_t(p.cols);
-        }
-        tbb::parallel_for(size_t(0), batch.size(), [&](size_t b) {
-            BatchItem& item = batch[b];
-            const size_t i = size_t(item.tensor);
-            const TensorPlan& p = resolved.tensors[i];
-            if (sink.cancelled()) return;
-            // The scheme reports its own fraction of this tensor; forward it as a fraction of the whole job.
-            // A cancel request reaches the scheme through the return value at its next report.
-            const double start = double(startOf[b]), elems = double(uint64_t(p.rows) * uint64_t(p.cols));
-            ProgressSink tensorSink([&sink, start, elems, totalElements](double f, std::string_view stage) {
-                return sink.report(totalElements ? (start + f * elems) / double(totalElements) : 0.0, stage);
-            });
-            auto scheme = findScheme(p.scheme);
-            QS_CHECK(scheme != nullptr, "apply: scheme " + p.scheme + " missing from the registry");
-            // F32 tensors in a mapping are used in place (no copy of the file's floats); others are decoded.
-            std::vector<float> decoded;
-            TensorData held;
-            std::span<const float> floats;
-            if (auto view = floatView(ckpt, i, held)) {
-                floats = *view;
-            } else {
-                auto f = ckpt.toFloat(i);
-                if (!f) {
-                    item.failure = f.message();
-                    return;
-                }
-                decoded = std::move(*f);
-                floats = decoded;
-            }
-            if (!options.computeStats) {
-                item.quantized = quantizeParallel(*scheme, floats, p.rows, p.cols, ckpt.tensors[i].name, &tensorSink,
-                                                  calibrationOf[i]);
-                return;
-            }
-            ErrorStatsOptions so;
-            so.clipBlock = clipBlockOf(*scheme);
-            so.histogramBins = options.histogramBins;
-            auto done = quantizeWithErrorStats(*scheme, floats, p.rows, p.cols, ckpt.tensors[i].name, &tensorSink, so,
-                                               calibrationOf[i]);
-            if (!done) {
-                item.quantized = done.error();
-                return;
-            }
-            item.error = std::move(done->error);
-            item.quantized = std::move(done->tensor);
-        });
+        if (Status s = runBatch(applier, batch, startOf, fraction); !s) return Error{s.message()};
         if (sink.cancelled()) return Error{std::string(kCancelledMessage)};
 
         // Results in tensor order, on this thread.
         for (BatchItem& item : batch) {
             const size_t i = size_t(item.tensor);
-            if (!item.failure.empty()) return Error{item.failure};
-            if (!item.quantized->ok()) {
-                if (item.quantized->message().find(kCancelledMessage) != std::string::npos)
-                    return Error{std::string(kCancelledMessage)};
-                return Error{item.quantized->message()};
-            }
             AppliedTensor& a = result.tensors[i];
             a.quantized = true;
-            a.bytes = item.quantized->value().bytes;
-            a.error = item.error;
+            a.fromCache = item.cached != nullptr;
+            a.bytes = item.cached ? item.cached->bytes : item.fresh->bytes;
+            a.error = std::move(item.error);
+            (a.fromCache ? result.fromCache : result.quantizedHere) += 1;
             const Role role = info.entries[i].role;
             roleSums[size_t(role)] += a.error.stats.sums;
             totalSums += a.error.stats.sums;
-            doneElements += uint64_t(resolved.tensors[i].rows) * uint64_t(resolved.tensors[i].cols);
+            doneElements += elementsOf(item.tensor);
             if (onTensor) {
-                Status s = onTensor(int(i), std::move(item.quantized->value()), a.error);
+                Status s = onTensor(int(i), std::move(item.cached), std::move(item.fresh), a.error);
                 if (!s) return Error{s.message()};
             }
-            item.quantized.reset();  // release the packed bytes the callback did not take
+            item.cached.reset();  // release the packed bytes the callback did not take
+            item.fresh.reset();
         }
     }
     for (size_t i = 0; i < n; ++i) {
@@ -214,6 +344,32 @@ Result<ApplyResult> applyMap(const Checkpoint& ckpt, const ModelInfo& info, cons
     result.totalError = ErrorStats::fromSums(totalSums);
     sink.report(1.0, "done");
     return result;
+}
+
+}  // namespace
+
+Result<ApplyResult> applyMap(const Checkpoint& ckpt, const ModelInfo& info, const ResolvedMap& resolved,
+                             const ApplyOptions& options, const AppliedTensorFn& onTensor) {
+    if (!onTensor) return applyImpl(ckpt, info, resolved, options, {});
+    return applyImpl(ckpt, info, resolved, options,
+                     [&](int i, std::shared_ptr<const QuantizedTensor> cached, std::shared_ptr<QuantizedTensor> fresh,
+                         const ErrorReport& e) -> Status {
+                         // This call's tensor nobody else holds is moved; one the cache shares is copied.
+                         if (fresh && fresh.use_count() == 1) return onTensor(i, std::move(*fresh), e);
+                         QuantizedTensor copy = cached ? *cached : *fresh;
+                         return onTensor(i, std::move(copy), e);
+                     });
+}
+
+Result<ApplyResult> applyMapShared(const Checkpoint& ckpt, const ModelInfo& info, const ResolvedMap& resolved,
+                                   const ApplyOptions& options, const SharedTensorFn& onTensor) {
+    if (!onTensor) return applyImpl(ckpt, info, resolved, options, {});
+    return applyImpl(ckpt, info, resolved, options,
+                     [&](int i, std::shared_ptr<const QuantizedTensor> cached, std::shared_ptr<QuantizedTensor> fresh,
+                         const ErrorReport& e) -> Status {
+                         std::shared_ptr<const QuantizedTensor> q = cached ? std::move(cached) : std::move(fresh);
+                         return onTensor(i, q, e);
+                     });
 }
 
 }  // namespace qs

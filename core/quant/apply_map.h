@@ -16,10 +16,20 @@
 // Progress and cancellation: ApplyOptions::progress gets the fraction of quantized elements done and a stage
 // ("quantizing blk.3.attn_q.weight"); returning false stops promptly (between tensors and inside a tensor's
 // row loop) and applyMap returns the error kCancelledMessage. Runs in the caller's task arena.
+//
+// Reuse (ApplyOptions::cache, core/quant/quantized_tensor_cache.h): a tensor whose (tensor, scheme) key is in
+// the cache is not quantized again — its packed bytes come from the cache, and so do its statistics when they
+// were stored with the same histogram bins (otherwise the cached tensor is only dequantized and compared).
+// Tensors quantized here are published to the cache. A key another job is quantizing at the same moment is
+// waited for (after this batch's own tensors are done; the stage says "waiting for ..."), never computed
+// twice. Results are bit-identical with and without a cache. Tensors of calibrated schemes (see
+// ApplyOptions::calibration) bypass the cache: their bytes depend on the calibration set, which the key does
+// not name.
 #pragma once
 
 #include <array>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,6 +38,7 @@
 #include "core/jobs/progress.h"
 #include "core/model/model_info.h"
 #include "core/quant/quant_map_resolve.h"
+#include "core/quant/quantized_tensor_cache.h"
 #include "core/quant/scheme.h"
 #include "core/stats/error_stats.h"
 #include "core/util/result.h"
@@ -39,6 +50,7 @@ struct ApplyOptions {
     int histogramBins = 0;      // per-tensor weight and error histograms (0: none)
     uint64_t batchElements = 0; // float elements in flight across concurrent tensors (0: the largest tensor)
     ProgressFn progress;
+    QuantizedTensorCache* cache = nullptr;  // not owned; null: quantize everything here
     // Input statistics for calibrated schemes (not owned, may be null; outlives the call). Before anything is
     // quantized, every tensor whose scheme needs calibration is checked (calibrationFor, scheme.h): a missing
     // set, entry or statistic fails the whole apply naming the scheme and the first such tensor.
@@ -46,7 +58,8 @@ struct ApplyOptions {
 };
 
 struct AppliedTensor {
-    bool quantized = false;     // this tensor's bytes were quantized here
+    bool quantized = false;     // this tensor's bytes are quantized with `scheme` (here or from the cache)
+    bool fromCache = false;     // its packed bytes came from ApplyOptions::cache (not quantized by this call)
     int tiedTo = -1;            // a tied head: shares the embedding's quantization (0 bytes, same statistics)
     std::string scheme;         // scheme used ("" = stays as stored)
     ByteBreakdown bytes;        // packed bytes (stored bytes as payload/overhead for a kept tensor, 0 when tied)
@@ -58,16 +71,26 @@ struct ApplyResult {
     std::array<ErrorStats, kRoleCount> roleError{};     // over the quantized tensors of each role (ties once)
     ErrorStats totalError;                              // over every quantized tensor
     std::vector<std::string> warnings;                  // the resolution's warnings
+    int quantizedHere = 0;                              // tensors this call quantized
+    int fromCache = 0;                                  // tensors whose packed bytes came from the cache
 };
 
 // Receives each quantized tensor, in tensor order, on the calling thread. Take ownership of `q` to keep it.
 // Returning an error stops the job with that error.
 using AppliedTensorFn = std::function<Status(int tensorIndex, QuantizedTensor&& q, const ErrorReport& stats)>;
 
+// The same, receiving the tensor shared (with the cache when there is one): what a caller keeping the tensors
+// takes, so a cached tensor is not copied.
+using SharedTensorFn =
+    std::function<Status(int tensorIndex, const std::shared_ptr<const QuantizedTensor>& q, const ErrorReport& stats)>;
+
 // `resolved` must come from resolveMap over ckpt.tensors and info. Fails on a tensor that cannot be decoded
-// or quantized (the message names it), on a callback error, or with kCancelledMessage.
+// or quantized (the message names it), on a callback error, or with kCancelledMessage. With a cache, onTensor
+// gets a copy of a tensor the cache also holds (applyMapShared avoids the copy).
 Result<ApplyResult> applyMap(const Checkpoint& ckpt, const ModelInfo& info, const ResolvedMap& resolved,
                              const ApplyOptions& options = {}, const AppliedTensorFn& onTensor = {});
+Result<ApplyResult> applyMapShared(const Checkpoint& ckpt, const ModelInfo& info, const ResolvedMap& resolved,
+                                   const ApplyOptions& options, const SharedTensorFn& onTensor);
 
 // Elements sharing one scale along a row for the clipping statistic (ErrorStatsOptions::clipBlock), from the
 // scheme's published layout: ggml types the type table's SchemeLayout::scaleBlockElems (q*_0/q*_1/iq4_nl 32,

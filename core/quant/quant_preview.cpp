@@ -3,16 +3,46 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
 
 #include "core/quant/apply_map.h"
 #include "core/quant/quant_map_resolve.h"
 #include "core/quant/quantize_parallel.h"
 
 namespace qs {
+
+namespace {
+
+// The packed tensor from the cache (second: true) or quantized here and published to it.
+Result<std::pair<std::shared_ptr<const QuantizedTensor>, bool>> packedTensor(
+    const Checkpoint& ckpt, size_t tensor, const Scheme& scheme, std::span<const float> floats, int64_t rows,
+    int64_t cols, QuantizedTensorCache* cache, ProgressSink& sink) {
+    const std::string& name = ckpt.tensors[tensor].name;
+    QuantizedTensorCache::Claim claim;
+    if (cache) {
+        const auto key = QuantizedTensorCache::keyOf(ckpt, int(tensor), scheme.name());
+        auto l = cache->lookupWaiting(
+            key, [&] { return !sink.report(0.0, "waiting for " + name + " (another job is quantizing it)"); });
+        if (!l) return Error{std::string(kCancelledMessage)};
+        if (l->entry) return std::pair{l->entry->tensor, true};
+        claim = std::move(l->claim);
+    }
+    Result<QuantizedTensor> q = Error{"not run"};
+    // Isolated while holding the claim (see quantized_tensor_cache.h).
+    tbb::this_task_arena::isolate([&] { q = quantizeParallel(scheme, floats, rows, cols, name, &sink); });
+    if (!q) return q.error();
+    auto shared = std::make_shared<const QuantizedTensor>(std::move(q.value()));
+    if (claim) claim.publish(QuantizedTensorCache::Entry{shared, std::nullopt, 0});
+    return std::pair{shared, false};
+}
+
+}  // namespace
 
 Result<QuantPreview> previewQuantization(const Checkpoint& ckpt, size_t tensor, const Scheme& scheme,
                                          const QuantPreviewOptions& options, ProgressSink* progress) {
@@ -38,10 +68,11 @@ Result<QuantPreview> previewQuantization(const Checkpoint& ckpt, size_t tensor, 
     out.weights = computeWeightStats(*floats, WeightStatsOptions{options.bins, {6.0}});
     if (out.weights.nonFinite > 0)
         return Error{t.name + ": " + std::to_string(out.weights.nonFinite) + " NaN/Inf values cannot be quantized"};
-    auto packed = quantizeParallel(scheme, *floats, out.rows, out.cols, t.name, &quantSink);
+    auto packed = packedTensor(ckpt, tensor, scheme, *floats, out.rows, out.cols, options.cache, quantSink);
     if (!packed) return packed.error();
-    out.bytes = packed->bytes;
-    const QuantizedTensor& q = *packed;
+    out.fromCache = packed->second;
+    out.bytes = packed->first->bytes;
+    const QuantizedTensor& q = *packed->first;
 
     const int64_t cols = std::max<int64_t>(1, out.cols);
     const int64_t blockRows = std::max<int64_t>(1, int64_t(options.blockElements / uint64_t(cols)));

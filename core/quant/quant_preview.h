@@ -13,6 +13,10 @@
 // blockElements and the data only. Progress (may be null): fraction of the whole call, "quantizing <name>"
 // then "comparing <name>"; cancelling returns kCancelledMessage. Runs in the caller's task arena.
 // Failure: undecodable tensor, a shape the scheme refuses (its reject reason), NaN/Inf input (named).
+//
+// With QuantPreviewOptions::cache the packed tensor is taken from the cache when another job (Quantize, the
+// layer overview, the chat) or an earlier preview quantized it with the same scheme, and published to it
+// otherwise (core/quant/quantized_tensor_cache.h); the comparison passes always run (they need histograms).
 #pragma once
 
 #include <cstdint>
@@ -20,6 +24,7 @@
 
 #include "core/io/checkpoint.h"
 #include "core/jobs/progress.h"
+#include "core/quant/quantized_tensor_cache.h"
 #include "core/quant/scheme.h"
 #include "core/stats/error_stats.h"
 #include "core/stats/histogram.h"
@@ -32,6 +37,7 @@ struct QuantPreviewOptions {
     int bins = 128;                       // weight / dequantized histogram bins over [min w, max w]
     int errorBins = 128;                  // error histogram bins
     uint64_t blockElements = uint64_t(1) << 22;  // dequantized floats per block (whole rows)
+    QuantizedTensorCache* cache = nullptr;       // not owned; null: quantize here
 };
 
 struct QuantPreview {
@@ -42,6 +48,7 @@ struct QuantPreview {
     Histogram dequantized;     // same lo, hi and bins as weights.histogram; below/above count values outside
     ErrorStats error;
     Histogram errorHistogram;  // of q - w over [-max|e|, max|e|]
+    bool fromCache = false;    // the packed tensor came from QuantPreviewOptions::cache
 
     uint64_t elements() const { return uint64_t(rows) * uint64_t(cols); }
     double bitsPerWeight() const { return elements() ? 8.0 * double(bytes.total()) / double(elements()) : 0.0; }

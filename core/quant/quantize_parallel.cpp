@@ -13,6 +13,7 @@
 
 #include "core/quant/chunked_scheme.h"
 #include "core/stats/fixed_reduce.h"
+#include "core/util/check.h"
 
 namespace qs {
 
@@ -55,12 +56,13 @@ Result<QuantizedTensor> quantizeParallel(const Scheme& scheme, std::span<const f
     return job.finish();
 }
 
-namespace {
-
 // Dequantizes the whole tensor in parallel (rows) into uninitialised memory and compares it with src.
-ErrorReport compareWhole(const Scheme& scheme, const QuantizedTensor& q, std::span<const float> src, int64_t rows,
-                         int64_t cols, const ErrorStatsOptions& options) {
+ErrorReport compareQuantized(const Scheme& scheme, const QuantizedTensor& q, std::span<const float> src,
+                             const ErrorStatsOptions& options) {
+    const int64_t rows = q.rows, cols = q.cols;
     const size_t n = src.size();
+    QS_CHECK(uint64_t(rows) * uint64_t(cols) == n, "compareQuantized: " + std::to_string(n) + " values for a " +
+                                                       std::to_string(rows) + " x " + std::to_string(cols) + " tensor");
     std::unique_ptr<float[]> deq(new float[n]);  // every element is written below: no zero fill
     const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, cols));
     tbb::parallel_for(tbb::blocked_range<int64_t>(0, rows, grain), [&](const tbb::blocked_range<int64_t>& r) {
@@ -68,8 +70,6 @@ ErrorReport compareWhole(const Scheme& scheme, const QuantizedTensor& q, std::sp
     });
     return computeErrorStats(src, std::span<const float>(deq.get(), n), rows, cols, options);
 }
-
-}  // namespace
 
 Result<QuantizedWithStats> quantizeWithErrorStats(const Scheme& scheme, std::span<const float> src, int64_t rows,
                                                   int64_t cols, std::string_view name, ProgressSink* progress,
@@ -88,7 +88,7 @@ Result<QuantizedWithStats> quantizeWithErrorStats(const Scheme& scheme, std::spa
     if (!partial) {
         auto q = quantizeParallel(scheme, src, rows, cols, name, progress, calibration);
         if (!q) return q.error();
-        ErrorReport error = compareWhole(scheme, *q, src, rows, cols, statsOptions);
+        ErrorReport error = compareQuantized(scheme, *q, src, statsOptions);
         return QuantizedWithStats{std::move(q.value()), std::move(error)};
     }
 

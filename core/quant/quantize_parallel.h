@@ -42,4 +42,10 @@ Result<QuantizedWithStats> quantizeWithErrorStats(const Scheme& scheme, std::spa
                                                   const ErrorStatsOptions& statsOptions,
                                                   const TensorCalibration* calibration = nullptr);
 
+// The error statistics of an already quantized tensor: dequantized in parallel (rows) and compared with src,
+// bit-identical to quantizeWithErrorStats's statistics for the same tensor and options (what a cached tensor
+// needs when its statistics are asked for later). Runs in the caller's task arena.
+ErrorReport compareQuantized(const Scheme& scheme, const QuantizedTensor& q, std::span<const float> src,
+                             const ErrorStatsOptions& statsOptions);
+
 }  // namespace qs

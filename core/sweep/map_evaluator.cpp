@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 
+#include <tbb/task_arena.h>
+
 #include "core/infer/memory_plan.h"
 #include "core/infer/transformer.h"
 #include "core/quant/apply_map.h"
@@ -49,6 +51,9 @@ Result<std::unique_ptr<MapEvaluator>> MapEvaluator::create(const Checkpoint& ckp
         return Error{ckpt.path + ": the model analysis does not match the checkpoint's tensors"};
     std::unique_ptr<MapEvaluator> e(new MapEvaluator(ckpt, info, std::move(options)));
     const MapEvaluatorOptions& o = e->m_options;
+    e->m_cache = o.cache;
+    if (!e->m_cache && o.measure != SweepMeasure::WeightError)
+        e->m_cache = std::make_shared<QuantizedTensorCache>(o.tensorCacheBytes);
     if (o.measure == SweepMeasure::WeightError) return e;
 
     const std::string what = "measure " + std::string(sweepMeasureName(o.measure));
@@ -78,12 +83,18 @@ Result<std::unique_ptr<MapEvaluator>> MapEvaluator::create(const Checkpoint& ckp
     return e;
 }
 
-Status MapEvaluator::quantizeMissing(const std::vector<Key>& keys, bool needTensors, ProgressSink& sink) {
-    // What this point still has to quantize, for a progress fraction by elements.
+bool MapEvaluator::calibrated(const Key& k) const {
+    auto scheme = findScheme(k.second);
+    return scheme && scheme->calibrationNeeds() != CalibrationNeeds::None;
+}
+
+Status MapEvaluator::quantizeMissing(const std::vector<Key>& keys, bool needTensors, ProgressSink& sink,
+                                     PointTensors& point) {
+    // What this point may still have to quantize, for a progress fraction by elements (hits pass at once).
     std::vector<const Key*> todo;
     uint64_t total = 0;
     for (const Key& k : keys) {
-        if (m_errorCache.count(k) && (!needTensors || m_tensorCache.count(k))) continue;
+        if (m_errorCache.count(k) && !needTensors) continue;
         todo.push_back(&k);
         total += m_ckpt.tensors[size_t(k.first)].elements();
     }
@@ -96,53 +107,87 @@ Status MapEvaluator::quantizeMissing(const std::vector<Key>& keys, bool needTens
         if (auto c = calibrationFor(*scheme, m_options.calibration.get(), t.name, shape->second); !c) return c.error();
     }
     uint64_t done = 0;
+    std::vector<std::pair<const Key*, double>> busy;  // claimed by another job: waited for at the end
     for (const Key* k : todo) {
-        const size_t i = size_t(k->first);
-        const TensorInfo& t = m_ckpt.tensors[i];
-        const double start = total ? double(done) / double(total) : 0.0, share = total ? double(t.elements()) / double(total) : 0.0;
-        const double scale = needTensors ? 0.3 : 1.0;  // with the engine, quantization is the first 30%
-        if (!sink.report(scale * start, "quantizing " + t.name + " as " + k->second)) return cancelled();
-        auto scheme = findScheme(k->second);
-        QS_CHECK(scheme != nullptr, "map evaluator: scheme " + k->second + " missing from the registry");
-        auto shape = matrixShape(t);
-        if (!shape) return shape.error();
-        auto calibration = calibrationFor(*scheme, m_options.calibration.get(), t.name, shape->second);
-        if (!calibration) return calibration.error();
-        auto floats = m_ckpt.toFloat(i);
-        if (!floats) return floats.error();
-        ErrorStatsOptions so;
-        so.clipBlock = clipBlockOf(*scheme);
-        ProgressSink tensorSink([&](double f, std::string_view stage) { return sink.report(scale * (start + f * share), stage); });
-        Result<QuantizedWithStats> q = Error{"not run"};
-        inArena(m_options.arena, [&] {
-            q = quantizeWithErrorStats(*scheme, *floats, shape->first, shape->second, t.name, &tensorSink, so,
-                                       *calibration);
-        });
-        if (!q) return sink.cancelled() ? cancelled() : Error{q.message()};
-        m_errorCache[*k] = q->error.stats.sums;
-        if (needTensors) {
-            const uint64_t bytes = q->tensor.data.size();
-            auto packed = std::make_shared<const QuantizedTensor>(std::move(q->tensor));
-            if (m_tensorCacheBytes + bytes <= m_options.tensorCacheBytes) {
-                m_tensorCache[*k] = packed;
-                m_tensorCacheBytes += bytes;
-            } else {
-                m_pointTensors[*k] = packed;  // this point only
+        const uint64_t elems = m_ckpt.tensors[size_t(k->first)].elements();
+        const double start = total ? double(done) / double(total) : 0.0, share = total ? double(elems) / double(total) : 0.0;
+        done += elems;
+        QuantizedTensorCache::Lookup l;  // without a cache: an empty claim, quantized and not kept
+        if (m_cache && !calibrated(*k)) {
+            l = m_cache->lookup(QuantizedTensorCache::keyOf(m_ckpt, k->first, k->second));
+            if (l.busy()) {
+                busy.emplace_back(k, start);
+                continue;
             }
         }
-        done += t.elements();
+        if (auto s = takeOrQuantize(*k, std::move(l), needTensors, sink, start, share, point); !s) return s;
+    }
+    // No claim is held here, so waiting cannot deadlock (quantized_tensor_cache.h).
+    for (const auto& [k, start] : busy) {
+        const double scale = needTensors ? 0.3 : 1.0;
+        const std::string stage = "waiting for " + m_ckpt.tensors[size_t(k->first)].name + " (another job is quantizing it)";
+        auto l = m_cache->lookupWaiting(QuantizedTensorCache::keyOf(m_ckpt, k->first, k->second),
+                                        [&] { return !sink.report(scale * start, stage); });
+        if (!l) return cancelled();
+        const double share = total ? double(m_ckpt.tensors[size_t(k->first)].elements()) / double(total) : 0.0;
+        if (auto s = takeOrQuantize(*k, std::move(*l), needTensors, sink, start, share, point); !s) return s;
     }
     return {};
 }
 
-Result<PerplexityResult> MapEvaluator::runEngine(const std::vector<Key>& keys, ProgressSink& sink) {
-    QuantizedWeightMap quantized;
-    for (const Key& k : keys) {
-        auto it = m_tensorCache.find(k);
-        auto packed = it != m_tensorCache.end() ? it->second : m_pointTensors.at(k);
-        quantized[k.first] = {std::move(packed), findScheme(k.second)};
+// A cache hit gives the packed tensor (and its error sums, or they are measured by comparing it); otherwise the
+// tensor is quantized with its error statistics and published under the claim (if any).
+Status MapEvaluator::takeOrQuantize(const Key& k, QuantizedTensorCache::Lookup l, bool needTensors, ProgressSink& sink,
+                                    double start, double share, PointTensors& point) {
+    const size_t i = size_t(k.first);
+    const TensorInfo& t = m_ckpt.tensors[i];
+    const double scale = needTensors ? 0.3 : 1.0;  // with the engine, quantization is the first 30%
+    const bool haveSums = m_errorCache.count(k) > 0;
+    if (l.entry && l.entry->error && l.entry->histogramBins == 0 && !haveSums)
+        m_errorCache[k] = l.entry->error->stats.sums;
+    if (l.entry && (haveSums || m_errorCache.count(k))) {
+        if (needTensors) point[k] = l.entry->tensor;
+        return {};
     }
-    m_pointTensors.clear();
+    if (!sink.report(scale * start, (l.entry ? "comparing " : "quantizing ") + t.name + " as " + k.second)) return cancelled();
+    auto scheme = findScheme(k.second);
+    QS_CHECK(scheme != nullptr, "map evaluator: scheme " + k.second + " missing from the registry");
+    auto floats = m_ckpt.toFloat(i);
+    if (!floats) return floats.error();
+    auto shape = matrixShape(t);
+    if (!shape) return shape.error();
+    auto calibration = calibrationFor(*scheme, m_options.calibration.get(), t.name, shape->second);
+    if (!calibration) return calibration.error();
+    ErrorStatsOptions so;
+    so.clipBlock = clipBlockOf(*scheme);
+    if (l.entry) {  // cached without statistics: compare only
+        ErrorReport e;
+        inArena(m_options.arena, [&] { e = compareQuantized(*scheme, *l.entry->tensor, *floats, so); });
+        m_errorCache[k] = e.stats.sums;
+        m_cache->addStatistics(QuantizedTensorCache::keyOf(m_ckpt, k.first, k.second), e, 0);
+        if (needTensors) point[k] = l.entry->tensor;
+        return {};
+    }
+    ProgressSink tensorSink([&](double f, std::string_view stage) { return sink.report(scale * (start + f * share), stage); });
+    Result<QuantizedWithStats> q = Error{"not run"};
+    // Isolated while holding the claim (quantized_tensor_cache.h).
+    inArena(m_options.arena, [&] {
+        tbb::this_task_arena::isolate([&] {
+            q = quantizeWithErrorStats(*scheme, *floats, shape->first, shape->second, t.name, &tensorSink, so,
+                                       *calibration);
+        });
+    });
+    if (!q) return sink.cancelled() ? cancelled() : Error{q.message()};
+    m_errorCache[k] = q->error.stats.sums;
+    auto packed = std::make_shared<const QuantizedTensor>(std::move(q->tensor));
+    if (l.claim) l.claim.publish(QuantizedTensorCache::Entry{packed, std::move(q->error), 0});
+    if (needTensors) point[k] = std::move(packed);
+    return {};
+}
+
+Result<PerplexityResult> MapEvaluator::runEngine(const PointTensors& point, ProgressSink& sink) {
+    QuantizedWeightMap quantized;
+    for (const auto& [k, packed] : point) quantized[k.first] = {packed, findScheme(k.second)};
     auto plan = planWeightMemory(m_ckpt, m_info, &quantized, m_options.weights);
     if (!plan) return plan.error();
     if (!sink.report(0.3, "loading the quantized model")) return cancelled();
@@ -172,11 +217,8 @@ Result<PointMeasure> MapEvaluator::measure(const QuantMap& map, const ProgressFn
     for (size_t i = 0; i < resolved->tensors.size(); ++i)
         if (resolved->tensors[i].quantized()) keys.emplace_back(int(i), resolved->tensors[i].scheme);
     const bool engine = m_options.measure != SweepMeasure::WeightError;
-    m_pointTensors.clear();
-    if (auto s = quantizeMissing(keys, engine, sink); !s) {
-        m_pointTensors.clear();
-        return s.error();
-    }
+    PointTensors point;
+    if (auto s = quantizeMissing(keys, engine, sink, point); !s) return s.error();
     ErrorSums sums;  // in tensor order, as applyMap's total
     for (const Key& k : keys) sums += m_errorCache.at(k);
     const ErrorStats e = ErrorStats::fromSums(sums);
@@ -184,7 +226,7 @@ Result<PointMeasure> MapEvaluator::measure(const QuantMap& map, const ProgressFn
     p.rmse = e.rmse;
     p.sqnrDb = sums.count ? e.sqnrDb : std::numeric_limits<double>::infinity();
     if (engine) {
-        auto r = runEngine(keys, sink);
+        auto r = runEngine(point, sink);
         if (!r) return r.error();
         p.hasPpl = true;
         p.ppl = r->ppl;

@@ -16,9 +16,12 @@
 //                text and options (same windows, same scoring code, the engine's weights loaded the same way).
 //
 // Reuse. Error sums are cached per (tensor index, canonical scheme) for the evaluator's life (a few dozen bytes
-// each). For ppl/kld the packed tensors are cached per (tensor, scheme) too, up to
-// MapEvaluatorOptions::tensorCacheBytes (first come, kept; beyond the cap a tensor is quantized again when
-// needed: same bytes, only time). The unquantized model's logits at the scored positions are computed once,
+// each). Packed tensors live in a QuantizedTensorCache (core/quant/quantized_tensor_cache.h):
+// MapEvaluatorOptions::cache when given (the GUI passes its per-model cache, shared with Quantize, the chat
+// and the views), otherwise, for ppl/kld, the evaluator's own of MapEvaluatorOptions::tensorCacheBytes
+// (least recently used evicted; an evicted tensor is quantized again when needed: same bytes, only time).
+// Without a cache (weight-error, none given) tensors are quantized, measured and dropped. Tensors found in
+// the cache are not quantized again (their error sums come with them, or from comparing them). The unquantized model's logits at the scored positions are computed once,
 // for measure kld, at construction: ReferenceScores::bytesFor(windows, vocab) = 4 x vocab x scored positions
 // bytes (vocab 32000, 4 llamacpp windows of 256 tokens: 65 MB). create() refuses by name, with the size, when
 // that exceeds the machine's available memory (core/infer/memory_plan.h machineMemory()).
@@ -46,6 +49,7 @@
 #include "core/jobs/progress.h"
 #include "core/model/model_info.h"
 #include "core/quant/quant_map.h"
+#include "core/quant/quantized_tensor_cache.h"
 #include "core/stats/error_stats.h"
 #include "core/util/result.h"
 
@@ -60,7 +64,8 @@ struct MapEvaluatorOptions {
     std::string text;               // ppl/kld: the evaluation text (UTF-8)
     PerplexityOptions perplexity;   // protocol, context, maxWindows, separator
     WeightLoadOptions weights;      // how quantized tensors run (default native kernels, as `ppl`)
-    uint64_t tensorCacheBytes = uint64_t(1) << 30;  // packed tensors kept for the engine (ppl/kld)
+    uint64_t tensorCacheBytes = uint64_t(1) << 30;  // the evaluator's own cache (ppl/kld, no `cache` given)
+    std::shared_ptr<QuantizedTensorCache> cache;      // shared packed tensors (keyed by the checkpoint identity)
     tbb::task_arena* arena = nullptr;  // not owned; serially when null
     // Input statistics for calibrated schemes (null: none; a point using one then fails by name, as applyMap).
     // Fixed for the evaluator's life, so the per-(tensor, scheme) caches stay valid.
@@ -99,14 +104,21 @@ public:
     // The windows and, for measure kld, the reference logits (null for weight-error).
     const ReferenceScores* reference() const { return m_reference ? &*m_reference : nullptr; }
     size_t cachedErrorSums() const { return m_errorCache.size(); }
-    uint64_t cachedTensorBytes() const { return m_tensorCacheBytes; }
+    uint64_t cachedTensorBytes() const { return m_cache ? m_cache->counters().bytes : 0; }
+    const QuantizedTensorCache* tensorCache() const { return m_cache.get(); }
 
 private:
     MapEvaluator(const Checkpoint& ckpt, const ModelInfo& info, MapEvaluatorOptions options)
         : m_ckpt(ckpt), m_info(info), m_options(std::move(options)) {}
     using Key = std::pair<int, std::string>;  // (tensor index, canonical scheme)
-    Status quantizeMissing(const std::vector<Key>& keys, bool needTensors, ProgressSink& sink);
-    Result<PerplexityResult> runEngine(const std::vector<Key>& keys, ProgressSink& sink);
+    using PointTensors = std::map<Key, std::shared_ptr<const QuantizedTensor>>;  // what one point runs
+    // A calibrated scheme's tensors bypass the shared cache (their bytes depend on the calibration set, which
+    // its key does not name): they are quantized again for each point that needs them.
+    bool calibrated(const Key& k) const;
+    Status quantizeMissing(const std::vector<Key>& keys, bool needTensors, ProgressSink& sink, PointTensors& point);
+    Status takeOrQuantize(const Key& k, QuantizedTensorCache::Lookup l, bool needTensors, ProgressSink& sink,
+                          double start, double share, PointTensors& point);
+    Result<PerplexityResult> runEngine(const PointTensors& point, ProgressSink& sink);
 
     const Checkpoint& m_ckpt;
     const ModelInfo& m_info;
@@ -115,9 +127,7 @@ private:
     std::vector<std::string> m_windowWarnings;
     std::optional<ReferenceScores> m_reference;  // ppl: the windows only; kld: with the reference logits
     std::map<Key, ErrorSums> m_errorCache;
-    std::map<Key, std::shared_ptr<const QuantizedTensor>> m_tensorCache;
-    std::map<Key, std::shared_ptr<const QuantizedTensor>> m_pointTensors;  // beyond the cap, this point only
-    uint64_t m_tensorCacheBytes = 0;
+    std::shared_ptr<QuantizedTensorCache> m_cache;  // null: tensors are not kept
 };
 
 }  // namespace qs

@@ -20,6 +20,7 @@ struct TokenizerResult {
 struct WeightsResult {
     std::shared_ptr<const qs::ModelWeights> weights;
     int quantizedTensors = 0;
+    int fromCache = 0;  // of those, taken from the Document's quantized-tensor cache
 };
 
 QString errorText(Job* job) {
@@ -209,17 +210,20 @@ void ChatModels::requestQuantized(Done done) {
     std::shared_ptr<const LoadedModel> model = m_document->model();
     const qs::QuantMap map = m_document->quantMap();
     tbb::task_arena* arena = m_runner->arena();
+    auto cache = m_document->quantCache();
     ++m_quantJobs;
-    Job* job = m_runner->start<WeightsResult>(tr("Chat: quantize model"), [model, map, arena](const qs::ProgressFn& progress) -> qs::Result<WeightsResult> {
-        // Quantizing is most of the work; loading the weights afterwards is a dequantization pass.
+    Job* job = m_runner->start<WeightsResult>(tr("Chat: quantize model"), [model, map, arena, cache](const qs::ProgressFn& progress) -> qs::Result<WeightsResult> {
+        // Quantizing is most of the work (unless the cache has the tensors); loading the weights afterwards is
+        // a dequantization pass.
         auto q = qs::quantizeForInference(*model->checkpoint, model->info, map, arena,
-                                          [&](double f, std::string_view stage) { return progress(0.9 * f, stage); });
+                                          [&](double f, std::string_view stage) { return progress(0.9 * f, stage); },
+                                          /*calibration=*/nullptr, cache.get());
         if (!q) return q.error();
         if (!progress(0.9, "dequantizing for the engine")) return qs::Error{std::string(qs::kCancelledMessage)};
         auto w = qs::loadModelWeights(*model->checkpoint, model->info, &q->tensors, {}, arena,
                                       [&](double f, std::string_view stage) { return progress(0.9 + 0.1 * f, stage); });
         if (!w) return w.error();
-        return WeightsResult{std::move(w.value()), q->quantizedTensors};
+        return WeightsResult{std::move(w.value()), q->quantizedTensors, q->fromCache};
     });
     m_quantJob = job;
     m_quantJobKey = m_key;
@@ -228,6 +232,8 @@ void ChatModels::requestQuantized(Done done) {
         m_quantJob = nullptr;
         if (state == Job::State::Succeeded) {
             auto r = job->result<WeightsResult>();
+            m_lastFromCache = r->fromCache;
+            m_document->reportQuantCacheReuse(tr("chat"), r->fromCache, r->quantizedTensors - r->fromCache);
             m_quantCache.insert(m_quantCache.begin(), Entry{m_quantJobKey, r->weights, r->quantizedTensors});
             if (m_quantCache.size() > size_t(kCapacity)) m_quantCache.resize(size_t(kCapacity));
             if (!(m_quantJobKey == m_key)) {

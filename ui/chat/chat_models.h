@@ -12,7 +12,9 @@
 //     run through its dequantization), built on first use as a job with progress. Cached by key = (model,
 //     every tensor's resolved scheme and tie). Document::quantMapChanged invalidates the current model
 //     exactly when that key changes (an edit that changes no tensor's scheme keeps it); the last kCapacity
-//     builds are kept, so undoing back to an earlier map reuses its model without a new job.
+//     builds are kept, so undoing back to an earlier map reuses its model without a new job. The build takes
+//     the tensors Quantize, the layer overview or the histogram preview already quantized from the Document's
+//     qs::QuantizedTensorCache (and adds the ones it quantizes), and reports the reuse to the log.
 //
 // Requests complete through a callback on the UI thread (with an error text, empty on success); a request
 // made while the same build runs joins it. Thread affinity: UI thread only. The weights are shared_ptr to
@@ -74,6 +76,7 @@ public:
     void requestQuantized(Done done);
 
     int quantizeJobsStarted() const { return m_quantJobs; }  // for tests: how many builds ran
+    int lastBuildFromCache() const { return m_lastFromCache; }  // tensors the last build took from the cache
     bool isBuilding() const { return m_originalJob || m_quantJob; }
 
 signals:
@@ -115,6 +118,7 @@ private:
     Key m_quantJobKey;
     std::vector<Done> m_originalWaiters, m_quantWaiters;
     int m_quantJobs = 0;
+    int m_lastFromCache = 0;
 };
 
 }  // namespace qsui

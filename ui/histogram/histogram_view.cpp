@@ -312,14 +312,18 @@ void HistogramView::startWeights(int tensor, int bins) {
 void HistogramView::startPreview(int tensor, const QString& scheme, int bins) {
     const QString key = StatsCache::previewKey(tensor, scheme, bins);
     const QString name = QString::fromStdString(m_document->checkpoint()->tensors[size_t(tensor)].name);
-    Job* job = m_runner->start<qs::QuantPreview>(tr("%1 on %2").arg(scheme, name),
-                                                 quantPreviewJob(m_document->model(), tensor, scheme.toStdString(), bins));
+    Job* job = m_runner->start<qs::QuantPreview>(
+        tr("%1 on %2").arg(scheme, name),
+        quantPreviewJob(m_document->model(), tensor, scheme.toStdString(), bins, m_document->quantCache()));
     const quint64 generation = m_document->statsCache()->generation();
     m_inflight.insert(key, job);
-    connect(job, &Job::finished, this, [this, job, key, generation](Job::State state) {
+    connect(job, &Job::finished, this, [this, job, key, generation, name, scheme](Job::State state) {
         if (state == Job::State::Succeeded) {
             auto r = job->result<qs::QuantPreview>();
             m_document->statsCache()->insert<qs::QuantPreview>(key, r, generation, approximateBytes(*r));
+            if (generation == m_document->statsCache()->generation())
+                m_document->reportQuantCacheReuse(tr("histogram %1 on %2").arg(scheme, name), r->fromCache ? 1 : 0,
+                                                  r->fromCache ? 0 : 1);
         }
         onJobDone(job, key);
     });

@@ -50,6 +50,7 @@ JobFn<LayerOverviewData> layerOverviewJob(LayerOverviewInput input) {
 
         // The error under the map.
         qs::ApplyOptions ao;
+        ao.cache = input.cache.get();
         ao.progress = [&](double f, std::string_view stage) {
             return !progress || progress(statsShare + (1.0 - statsShare) * f, stage);
         };
@@ -66,6 +67,8 @@ JobFn<LayerOverviewData> layerOverviewJob(LayerOverviewInput input) {
             }
         }
         out.warnings = applied->warnings;
+        out.fromCache = applied->fromCache;
+        out.quantizedHere = applied->quantizedHere;
         return out;
     };
 }

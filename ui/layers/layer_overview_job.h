@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The layer overview's background job: for every parameter tensor of the model, weight statistics (kurtosis,
 // outlier counts at standardOutlierSigmas(); cached per tensor, map-independent) and the quantization error
-// under the current map (qs::applyMap: quantize, dequantize, compare, tensor by tensor in streaming batches).
+// under the current map (qs::applyMap: quantize, dequantize, compare, tensor by tensor in streaming batches;
+// through the Document's quantized-tensor cache, so tensors Quantize or the chat already quantized are only
+// compared).
 // The result is per tensor; LayerOverviewModel aggregates it per (layer, role).
 //
 // Cancellation: the job stops between tensors (and inside applyMap's row loops); a cancelled job delivers
@@ -33,6 +35,7 @@ struct LayerOverviewData {
     std::vector<std::string> schemes;  // resolvedSchemeOf() of every tensor when the job started
     std::vector<LayerOverviewTensor> tensors;  // parallel to Checkpoint::tensors
     std::vector<std::string> warnings;
+    int fromCache = 0, quantizedHere = 0;  // packed tensors taken from the cache / quantized by the job
 };
 
 struct LayerOverviewInput {
@@ -41,6 +44,7 @@ struct LayerOverviewInput {
     std::vector<std::string> schemes;
     // Weight statistics already cached (null where missing), parallel to the tensors.
     std::vector<std::shared_ptr<const qs::WeightStats>> cachedWeights;
+    std::shared_ptr<qs::QuantizedTensorCache> cache;  // the Document's quantCache() (may be null)
 };
 
 // The per-tensor scheme vector a layer overview depends on.

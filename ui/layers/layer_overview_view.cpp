@@ -194,6 +194,7 @@ void LayerOverviewView::recompute() {
     input.model = m_document->model();
     input.resolved = *m_document->resolvedMap();
     input.schemes = resolvedSchemes(*m_document);
+    input.cache = m_document->quantCache();
     input.cachedWeights.resize(size_t(m_document->tensorCount()));
     for (int i = 0; i < m_document->tensorCount(); ++i)
         input.cachedWeights[size_t(i)] = cache->find<qs::WeightStats>(StatsCache::weightsKey(i, 0));
@@ -215,6 +216,7 @@ void LayerOverviewView::recompute() {
                     cache->insert<qs::WeightStats>(StatsCache::weightsKey(int(i), 0), data->tensors[i].weights,
                                                    generation, approximateBytes(*data->tensors[i].weights));
             cache->setLayerOverview(data, generation);
+            m_document->reportQuantCacheReuse(tr("layer overview"), data->fromCache, data->quantizedHere);
             m_model->setData(data, m_document->model());
             m_stale = data->schemes != resolvedSchemes(*m_document);
             setStatus(m_stale ? tr("stale — map changed") : tr("up to date with the map"), m_stale);

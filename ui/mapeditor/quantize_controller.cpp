@@ -8,6 +8,8 @@
 #include <QFileInfo>
 
 #include "ui/document.h"
+#include "ui/stats/core_stats.h"
+#include "ui/util/format.h"
 #include "ui/footprint/footprint_view.h"
 #include "ui/jobs/job_runner.h"
 #include "ui/log/log_model.h"
@@ -75,10 +77,12 @@ bool QuantizeController::start() {
     }
     auto model = m_document->model();
     auto resolved = std::make_shared<const qs::ResolvedMap>(*res);
-    JobFn<qs::ApplyResult> fn = [model, resolved](const qs::ProgressFn& progress) -> qs::Result<qs::ApplyResult> {
+    auto cache = m_document->quantCache();
+    JobFn<qs::ApplyResult> fn = [model, resolved, cache](const qs::ProgressFn& progress) -> qs::Result<qs::ApplyResult> {
         qs::ApplyOptions options;
         options.computeStats = true;
         options.progress = progress;
+        options.cache = cache.get();
         return qs::applyMap(*model->checkpoint, model->info, *resolved, options);
     };
     m_log->info(source, tr("Quantizing %n tensor(s) with the current map", nullptr, quantized));
@@ -116,14 +120,16 @@ void QuantizeController::onFinished(Job* job, quint64 generation, qint64 started
     for (size_t g = 0; g < sums.size(); ++g) m.groups[g] = qs::ErrorStats::fromSums(sums[g]);
     m.total = result->totalError;
     for (const qs::AppliedTensor& t : result->tensors) m.quantizedTensors += t.quantized;
+    m.fromCache = result->fromCache;
     m.seconds = double(QDateTime::currentMSecsSinceEpoch() - startedMs) / 1000.0;
     m_measurement = m;
     QString text = describe(m);
     if (const qs::ResolvedMap* res = m_document->resolvedMap(); res && !res->requantized.empty())
         text += tr(" — %n tensor(s) were already quantized in the file: these errors are against the stored "
                    "values, not the original weights", nullptr, int(res->requantized.size()));
-    m_log->info(source, tr("Quantized %n tensor(s) in %1 s: %2", nullptr, m.quantizedTensors)
+    m_log->info(source, tr("Quantized %n tensor(s) in %1 s (%2): %3", nullptr, m.quantizedTensors)
                             .arg(m.seconds, 0, 'f', 2)
+                            .arg(formatCacheReuse(m.fromCache, m.quantizedTensors - m.fromCache))
                             .arg(text));
     emit measuredTextChanged(tr("<b>Measured after quantizing</b> (%n tensor(s)): %1", nullptr, m.quantizedTensors)
                                  .arg(text.toHtmlEscaped()));

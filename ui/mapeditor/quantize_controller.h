@@ -4,6 +4,10 @@
 // in the status bar and Esc cancels it. On success the per-role error (SQNR, RMSE) goes to the log and to
 // measuredTextChanged (the footprint view's result panel).
 //
+// Reuse: the job quantizes through the Document's qs::QuantizedTensorCache, so tensors another job (the chat,
+// the layer overview, the histogram preview, an earlier Quantize) already quantized with the same scheme are not
+// quantized again; the log line says how many came from the cache.
+//
 // Staleness: the job works on a snapshot of the model and the resolved map. When the map or the model changes
 // while it runs, the result no longer describes what the window shows: it is discarded (logged as such).
 // A later map change also clears the shown measurement. A cancelled or failed run changes nothing.
@@ -37,6 +41,7 @@ public:
         std::array<qs::ErrorStats, 5> groups{};
         qs::ErrorStats total;
         int quantizedTensors = 0;
+        int fromCache = 0;  // of those, packed tensors taken from the Document's cache
         double seconds = 0;
     };
 

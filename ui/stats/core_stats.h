@@ -9,6 +9,7 @@
 #undef emit
 #include "core/quant/apply_map.h"
 #include "core/quant/quant_preview.h"
+#include "core/quant/quantized_tensor_cache.h"
 #include "core/stats/error_stats.h"
 #include "core/stats/histogram.h"
 #include "core/stats/tensor_scan.h"

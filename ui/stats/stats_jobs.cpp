@@ -21,15 +21,16 @@ JobFn<qs::WeightStats> weightStatsJob(std::shared_ptr<const LoadedModel> model, 
 }
 
 JobFn<qs::QuantPreview> quantPreviewJob(std::shared_ptr<const LoadedModel> model, int tensor, std::string scheme,
-                                        int bins) {
-    return [model = std::move(model), tensor, scheme = std::move(scheme),
-            bins](const qs::ProgressFn& progress) -> qs::Result<qs::QuantPreview> {
+                                        int bins, std::shared_ptr<qs::QuantizedTensorCache> cache) {
+    return [model = std::move(model), tensor, scheme = std::move(scheme), bins,
+            cache = std::move(cache)](const qs::ProgressFn& progress) -> qs::Result<qs::QuantPreview> {
         auto s = qs::parseScheme(scheme);
         if (!s) return s.error();
         qs::ProgressSink sink(progress);
         qs::QuantPreviewOptions options;
         options.bins = bins;
         options.errorBins = bins;
+        options.cache = cache.get();
         return qs::previewQuantization(*model->checkpoint, size_t(tensor), **s, options, &sink);
     };
 }

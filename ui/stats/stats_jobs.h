@@ -20,9 +20,10 @@ const std::vector<double>& standardOutlierSigmas();
 
 // Weight statistics of one tensor with a `bins`-bin histogram (0: none), computed in row blocks.
 JobFn<qs::WeightStats> weightStatsJob(std::shared_ptr<const LoadedModel> model, int tensor, int bins);
-// Quantize -> dequantize -> compare one tensor with `scheme` (a registry name), histograms with `bins` bins.
+// Quantize -> dequantize -> compare one tensor with `scheme` (a registry name), histograms with `bins` bins;
+// the packed tensor comes from / goes to `cache` when given (the Document's quantCache()).
 JobFn<qs::QuantPreview> quantPreviewJob(std::shared_ptr<const LoadedModel> model, int tensor, std::string scheme,
-                                        int bins);
+                                        int bins, std::shared_ptr<qs::QuantizedTensorCache> cache = nullptr);
 // The |w|/sigma tile grid (at most 512 x 512 tiles) and per-column absmax of one tensor.
 JobFn<qs::OutlierGrid> outlierGridJob(std::shared_ptr<const LoadedModel> model, int tensor);
 

@@ -87,6 +87,7 @@ JobFn<qs::SweepRunResult> sweepJob(SweepRequest request) {
         o.measure = spec.measure;
         o.perplexity = spec.perplexity;
         o.arena = r.arena;
+        o.cache = r.cache;
         if (spec.measure != qs::SweepMeasure::WeightError) {
             if (!r.tokenizer || !r.unquantized)
                 return qs::Error{"sweep: ppl/kld need the model's tokenizer and weights"};

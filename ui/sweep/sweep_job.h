@@ -68,6 +68,7 @@ struct SweepRequest {
     std::shared_ptr<const qs::ModelWeights> unquantized;  // ppl/kld
     tbb::task_arena* arena = nullptr;                     // must outlive the job (the JobRunner's)
     std::shared_ptr<SweepPointQueue> queue;               // rows go here as points finish
+    std::shared_ptr<qs::QuantizedTensorCache> cache;      // the Document's quantCache(): shared packed tensors
 };
 
 // A JobFn for JobRunner::start<qs::SweepRunResult>.

@@ -359,6 +359,7 @@ void SweepView::startJob(std::shared_ptr<const LoadedModel> model,
     request.unquantized = std::move(weights);
     request.arena = m_runner->arena();
     request.queue = m_queue;
+    request.cache = m_document->quantCache();
     m_running = true;
     ++m_generation;
     const QString title = tr("Sweep %1 points (%2)")

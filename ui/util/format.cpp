@@ -53,4 +53,11 @@ QString formatPercentValue(double percent) {
     return QStringLiteral("%1 %").arg(percent, 0, 'f', 1);
 }
 
+QString formatCacheReuse(int fromCache, int quantizedHere) {
+    return QStringLiteral("%1 %2 from cache, %3 quantized")
+        .arg(fromCache)
+        .arg(fromCache == 1 ? QStringLiteral("tensor") : QStringLiteral("tensors"))
+        .arg(quantizedHere);
+}
+
 }  // namespace qsui

@@ -32,4 +32,7 @@ QString formatPercent(uint64_t part, uint64_t total);
 // The same for a value already in percent (qs::RoleShare): "12.3 %", "<0.1 %" for a small non-zero share.
 QString formatPercentValue(double percent);
 
+// "12 tensors from cache, 3 quantized": what each job reusing the quantized-tensor cache logs.
+QString formatCacheReuse(int fromCache, int quantizedHere);
+
 }  // namespace qsui
