@@ -106,6 +106,7 @@ int loadAndResolve(Args& args, int threads, Loaded& out) {
     auto resolved = qs::resolveMap(map, out.ckpt->tensors, out.info);
     if (!resolved) return fail("export", resolved.message());
     out.resolved = std::move(*resolved);
+    if (out.calibration) return kExitOk;  // from --calib
     return parseImatrixOption("export", args, *out.ckpt, out.info, out.calibration);
 }
 

@@ -107,8 +107,8 @@ int runQuantize(int argc, char** argv, int first) {
     const qs::ModelInfo& info = model.info;
     auto resolved = qs::resolveMap(map, c.tensors, info);
     if (!resolved) return fail("quantize", resolved.message());
-    std::shared_ptr<const qs::CalibrationSet> calibration;
-    if (int rc = parseImatrixOption("quantize", args, c, info, calibration); rc != kExitOk) return rc;
+    if (!calib.given())
+        if (int rc = parseImatrixOption("quantize", args, c, info, calibration); rc != kExitOk) return rc;
 
     if (auto path = args.value("export-tensor-types")) {
         auto text = qs::llamaCppTensorTypes(*resolved, c.tensors, info, c.format == qs::FileFormat::Gguf);

@@ -170,7 +170,12 @@ int calibrateEvaluator(const std::string& command, Args& args, const qs::Inferen
                        tbb::task_arena* arena, bool progress, qs::MapEvaluatorOptions& options) {
     CalibOptions calib;
     if (int rc = parseCalibOptions(command, args, calib); rc != kExitOk) return rc;
-    if (!calib.given()) return kExitOk;
+    if (!calib.given()) {
+        std::shared_ptr<const qs::CalibrationSet> imatrix;
+        const int rc = parseImatrixOption(command, args, *model.checkpoint, model.info, imatrix);
+        options.calibration = std::move(imatrix);
+        return rc;
+    }
     if (auto s = addMapNeeds(calib.settings, baseline, *model.checkpoint, model.info); !s)
         return fail(command, s.message(), kExitUsage);
     addSchemeNeeds(calib.settings, candidates);

@@ -49,6 +49,8 @@ int openInference(const std::string& command, Args& args, int maxContext, Infere
     if (int rc = parseCalibOptions(command, args, calib); rc != kExitOk) return rc;
     if (calib.given() && !quantize)
         return fail(command, "--calib calibrates the schemes of --map/--rule; none given", kExitUsage);
+    if (args.has("imatrix") && !quantize)
+        return fail(command, "--imatrix is used with --map/--rule (the _im schemes)", kExitUsage);
     const std::string dequant = args.value("dequant").value_or("native");
     if (dequant != "once" && dequant != "rows" && dequant != "native")
         return fail(command, "--dequant must be native, once or rows", kExitUsage);
@@ -77,6 +79,9 @@ int openInference(const std::string& command, Args& args, int maxContext, Infere
                                     out.calibration);
             rc != kExitOk)
             return rc;
+    } else if (int rc = parseImatrixOption(command, args, *out.model.checkpoint, out.model.info, out.calibration);
+               rc != kExitOk) {
+        return rc;
     }
     auto q = qs::quantizeForInference(*out.model.checkpoint, out.model.info, map, out.arena.get(), {},
                                       out.calibration.get());

@@ -112,7 +112,7 @@ private slots:
         QS_REQUIRE_ASSET(wiki, kWiki);
         // The registry's calibrated schemes come with the importance-weighted K-quants (branch kqim); without one
         // there is nothing to refuse, and this says so instead of passing.
-        if (!qs::findScheme(kCalibrated)) QSKIP("q4_0_im is not in this build's registry (kqim not merged yet)");
+        QVERIFY2(qs::findScheme(kCalibrated), "q4_0_im is missing from the registry");
         const QString rule = QString("body=%1").arg(kCalibrated);
         auto refused = runCli({"quantize", model, "--rule", rule});
         QCOMPARE(refused.exitCode, 1);  // a failed operation, named
