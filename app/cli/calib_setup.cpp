@@ -132,6 +132,9 @@ int runCalibration(const std::string& command, const CalibOptions& options, cons
     if (!r) return fail(command, r.message(), r.message() == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
     for (const auto& w : r->warnings) std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), w.c_str());
     const qs::CalibrationProvenance& p = r->set->provenance;
+    if (p.sequenceLength < options.settings.sequenceLength && p.sequenceLength == model.weights->config.context)
+        std::fprintf(stderr, "quantscope-cli %s: note: --calib-ctx %d is more than the model's context; sequences of %lld\n",
+                     command.c_str(), options.settings.sequenceLength, (long long)p.sequenceLength);
     if (r->cacheHit)
         std::fprintf(stderr, "quantscope-cli %s: calibration reused (%s)\n", command.c_str(), options.file.c_str());
     else

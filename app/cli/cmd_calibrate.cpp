@@ -33,7 +33,8 @@ constexpr const char* kUsage =
     "(h5py section) and core/calib/calibration_h5.h.\n";
 
 constexpr const char* kOptionsHelp =
-    "  --out FILE            STATS.h5 (llama.cpp .imatrix/.dat/.gguf output is refused here: see the report)\n"
+    "  --out FILE            STATS.h5 (QuantScope's statistics; writing llama.cpp .imatrix/.dat/.gguf files is not\n"
+    "                        implemented and refused)\n"
     "  --hessian all|LAYERS  collect Hessians for every block or for the blocks listed (0,3,5-7)\n"
     "  --hessian-head        and for the output head's input\n"
     "  --samples N           keep N activation rows per input (reservoir sampling, deterministic)\n"
