@@ -5,6 +5,7 @@
 #include <cmath>
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 #include <cstdlib>
 
@@ -121,6 +122,15 @@ int parseImatrixOption(const std::string& command, Args& args, const qs::Checkpo
                        std::shared_ptr<const qs::CalibrationSet>& out) {
     auto path = args.value("imatrix");
     if (!path) return kExitOk;
+    // QuantScope's own statistics (calibrate --out, a session) are HDF5: say which option reads them.
+    if (std::FILE* f = std::fopen(path->c_str(), "rb")) {
+        char magic[8] = {};
+        const bool hdf5 = std::fread(magic, 1, 8, f) == 8 && std::memcmp(magic, "\x89HDF\r\n\x1a\n", 8) == 0;
+        std::fclose(f);
+        if (hdf5)
+            return fail(command, *path + " is an HDF5 file (QuantScope's statistics from `calibrate --out` or a session), "
+                                         "not a llama.cpp imatrix: pass it with --calib");
+    }
     auto file = qs::readImatrix(*path);
     if (!file) return fail(command, file.message());
     for (const std::string& w : file->warnings) std::fprintf(stderr, "warning: %s: %s\n", path->c_str(), w.c_str());

@@ -96,6 +96,21 @@ private slots:
         QCOMPARE(r.exitCode, 1);
         QVERIFY2(r.err.contains(bad.toUtf8()), r.err.constData());
     }
+
+    // QuantScope's own statistics file given to --imatrix: the message names the option that reads it.
+    void hdf5Statistics_pointToCalib() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-hf");
+        QTemporaryDir dir;
+        const QString h5 = dir.filePath("stats.h5");
+        QFile f(h5);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(QByteArray("\x89HDF\r\n\x1a\n\x00\x00\x00\x00", 12));  // the HDF5 format signature
+        f.close();
+        auto r = runCli({"quantize", model, "--rule", "attention=q4_0_im", "--imatrix", h5});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("pass it with --calib"), r.err.constData());
+        QVERIFY2(r.err.contains(h5.toUtf8()), r.err.constData());
+    }
 };
 
 QTEST_GUILESS_MAIN(TestCliImatrix)
