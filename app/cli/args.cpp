@@ -5,11 +5,11 @@
 #include <cmath>
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
 #include <thread>
 #include <cstdlib>
 
 #include "core/calib/imatrix_file.h"
+#include "core/io/hdf5_reader.h"
 #include "core/export/session_h5.h"
 
 namespace qscli {
@@ -123,14 +123,9 @@ int parseImatrixOption(const std::string& command, Args& args, const qs::Checkpo
     auto path = args.value("imatrix");
     if (!path) return kExitOk;
     // QuantScope's own statistics (calibrate --out, a session) are HDF5: say which option reads them.
-    if (std::FILE* f = std::fopen(path->c_str(), "rb")) {
-        char magic[8] = {};
-        const bool hdf5 = std::fread(magic, 1, 8, f) == 8 && std::memcmp(magic, "\x89HDF\r\n\x1a\n", 8) == 0;
-        std::fclose(f);
-        if (hdf5)
-            return fail(command, *path + " is an HDF5 file (QuantScope's statistics from `calibrate --out` or a session), "
-                                         "not a llama.cpp imatrix: pass it with --calib");
-    }
+    if (qs::io::isHdf5File(*path))
+        return fail(command, *path + " is an HDF5 file (QuantScope's statistics from `calibrate --out` or a session), "
+                                     "not a llama.cpp imatrix: pass it with --calib");
     auto file = qs::readImatrix(*path);
     if (!file) return fail(command, file.message());
     for (const std::string& w : file->warnings) std::fprintf(stderr, "warning: %s: %s\n", path->c_str(), w.c_str());

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "app/cli/calib_setup.h"
 
+#include "core/io/hdf5_reader.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -101,18 +103,11 @@ int loadSavedCalibration(const std::string& command, const CalibOptions& options
     return kExitOk;
 }
 
-bool isHdf5File(const std::string& path) {
-    static const char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
-    std::ifstream in(path, std::ios::binary);
-    char head[8] = {};
-    return in.read(head, 8) && std::equal(head, head + 8, kSignature);
-}
-
 }  // namespace
 
 int runCalibration(const std::string& command, const CalibOptions& options, const qs::InferenceModel& model,
                    tbb::task_arena* arena, bool progress, std::shared_ptr<const qs::CalibrationSet>& out) {
-    if (isHdf5File(options.file)) return loadSavedCalibration(command, options, model, arena, out);
+    if (qs::io::isHdf5File(options.file)) return loadSavedCalibration(command, options, model, arena, out);
     std::ifstream in(options.file, std::ios::binary);
     if (!in) return fail(command, options.file + ": cannot open the calibration text");
     std::ostringstream ss;

@@ -352,13 +352,7 @@ Result<QuantMap> loadMapOrSession(const std::string& path) {
         if (!session) return session.error();
         return std::move(session->map);
     }
-    bool hdf5 = false;
-    {
-        std::lock_guard lock(io::hdf5Mutex());
-        H5E_BEGIN_TRY { hdf5 = H5Fis_hdf5(path.c_str()) > 0; }
-        H5E_END_TRY;
-    }
-    if (hdf5)
+    if (io::isHdf5File(path))
         return Error{path + ": an HDF5 file that is not a QuantScope session (no quantscope_session attribute at /, "
                             "e.g. a sweep table); a map is a map JSON or a session written by `export --h5`"};
     return loadQuantMap(path);

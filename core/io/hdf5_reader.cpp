@@ -17,6 +17,14 @@ std::mutex& hdf5Mutex() {
     return m;
 }
 
+bool isHdf5File(const std::string& path) {
+    std::lock_guard lock(hdf5Mutex());
+    bool hdf5 = false;
+    H5E_BEGIN_TRY { hdf5 = H5Fis_hdf5(path.c_str()) > 0; }
+    H5E_END_TRY;
+    return hdf5;
+}
+
 namespace {
 
 using nlohmann::json;

@@ -13,6 +13,7 @@
 
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "core/io/checkpoint.h"
 
@@ -20,6 +21,10 @@ namespace qs::io {
 
 // The mutex every libhdf5 call in QuantScope must hold (exporters writing HDF5 sessions included).
 std::mutex& hdf5Mutex();
+
+// Whether `path` is an HDF5 file (libhdf5's H5Fis_hdf5: the format signature, also after a user block). False
+// for a file that cannot be opened. Thread-safe (holds hdf5Mutex()).
+bool isHdf5File(const std::string& path);
 
 Result<std::unique_ptr<Checkpoint>> readHdf5(std::shared_ptr<const MappedFile> file, const OpenOptions& options,
                                              ProgressSink& progress);

@@ -95,16 +95,16 @@ Status MapEvaluator::quantizeMissing(const std::vector<Key>& keys, bool needTens
     uint64_t total = 0;
     for (const Key& k : keys) {
         if (m_errorCache.count(k) && !needTensors) continue;
+        const TensorInfo& t = m_ckpt.tensors[size_t(k.first)];
+        // Calibrated schemes without their data are refused before any work, as applyMap does. An unknown
+        // scheme or a non-matrix is reported with the tensor below.
+        const auto scheme = findScheme(k.second);
+        const auto shape = matrixShape(t);
+        if (scheme && shape)
+            if (auto c = calibrationFor(*scheme, m_options.calibration.get(), t.name, shape->second); !c)
+                return c.error();
         todo.push_back(&k);
-        total += m_ckpt.tensors[size_t(k.first)].elements();
-    }
-    // Calibrated schemes without their data are refused before any work, as applyMap does.
-    for (const Key* k : todo) {
-        const TensorInfo& t = m_ckpt.tensors[size_t(k->first)];
-        auto scheme = findScheme(k->second);
-        auto shape = matrixShape(t);
-        if (!scheme || !shape) continue;  // reported with the tensor below
-        if (auto c = calibrationFor(*scheme, m_options.calibration.get(), t.name, shape->second); !c) return c.error();
+        total += t.elements();
     }
     uint64_t done = 0;
     std::vector<std::pair<const Key*, double>> busy;  // claimed by another job: waited for at the end
