@@ -15,7 +15,7 @@ jobs="$(nproc 2>/dev/null || echo 2)"
 
 packages=(
     build-essential cmake ninja-build pkg-config
-    qt6-base-dev libqcustomplot-dev libqcustomplot2.1-qt6
+    qt6-base-dev qt6-svg-dev libqcustomplot-dev libqcustomplot2.1-qt6
     libhdf5-dev libtbb-dev nlohmann-json3-dev libsentencepiece-dev libpcre2-dev libicu-dev libbenchmark-dev
     xvfb xauth imagemagick
 )

@@ -31,6 +31,8 @@
 #include "ui/document.h"
 #include "ui/empty_state_view.h"
 #include "ui/sweep/sweep_view.h"
+#include "ui/mix/mix_view.h"
+#include "ui/sweep/eval_setup.h"
 #include "ui/eval/evaluations_view.h"
 #include "ui/footprint/footprint_view.h"
 #include "ui/histogram/histogram_view.h"
@@ -213,6 +215,14 @@ void MainWindow::createDocks() {
     m_tabs->setTabToolTip(m_tabs->addTab(m_sweep, tr("S&weep")),
                           tr("Size against error of every combination of schemes over groups, and the Pareto "
                              "frontier; click a point to apply its map (Alt+W)"));
+    m_mix = new MixView(m_document, m_runner, m_chat->models());
+    m_tabs->setTabToolTip(m_tabs->addTab(m_mix, tr("Sensitivit&y")),
+                          tr("Sensitivity scan per group, auto-mix to a size budget, and the embedding-vs-head "
+                             "study (Alt+Y)"));
+    connect(m_mix, &MixView::autoMixVerified, m_sweep, &SweepView::setAutoMixPoint);
+    connect(m_mix, &MixView::jobFailed, this, [this](const QString& title, const QString& message) {
+        m_log->error(title, message);
+    });
     // The outlier map names the rows of the embedding and the head by their tokens: the chat's tokenizer.
     connect(m_chat->models(), &ChatModels::availabilityChanged, this, [this] {
         m_outliers->setTokenizer(m_chat->models()->tokenizer());
@@ -290,6 +300,21 @@ void MainWindow::createActions() {
     m_mapDock->populateMenu(mapMenu);
     mapMenu->addSeparator();
     mapMenu->addAction(m_quantize->action());
+    mapMenu->addSeparator();
+    mapMenu->addAction(tr("Sensitivity Scan"), this, [this] {
+        m_tabs->setCurrentWidget(m_mix);
+        m_mix->showPage(MixView::Page::Sensitivity);
+        m_mix->startScan();
+    });
+    mapMenu->addAction(tr("Auto-mix to a Budget…"), this, [this] {
+        m_tabs->setCurrentWidget(m_mix);
+        m_mix->showPage(MixView::Page::AutoMix);
+    });
+    mapMenu->addAction(tr("Embedding-vs-Head Study"), this, [this] {
+        m_tabs->setCurrentWidget(m_mix);
+        m_mix->showPage(MixView::Page::EmbedHead);
+        m_mix->startStudy();
+    });
 
     QToolBar* toolbar = addToolBar(tr("Main toolbar"));
     toolbar->setObjectName(QStringLiteral("mainToolBar"));
@@ -329,6 +354,38 @@ void MainWindow::createActions() {
     });
     help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
     for (QMenu* menu : {file, edit, mapMenu, view, help}) menu->setToolTipsVisible(true);
+}
+
+void MainWindow::registerMixViews() {
+    auto page = [this](MixView::Page p) {
+        return [this, p] {
+            m_tabs->setCurrentWidget(m_mix);
+            m_mix->showPage(p);
+        };
+    };
+    m_views.add(
+        QStringLiteral("sensitivity"), tr("the sensitivity scan: damage per MiB saved per group (central tab)"),
+        page(MixView::Page::Sensitivity), [this] {
+            // A weight-error scan with q2_K from the map as it is, unless a result is there already.
+            if (m_mix->scanResult() || m_mix->isRunning()) return;
+            m_mix->evalSetup()->setMeasure(qs::SweepMeasure::WeightError);
+            m_mix->startScan();
+        });
+    m_views.add(
+        QStringLiteral("automix"), tr("auto-mix to a size budget, predicted against measured (central tab)"),
+        page(MixView::Page::AutoMix), [this] {
+            if (m_mix->autoMixResult() || m_mix->isRunning()) return;
+            m_mix->evalSetup()->setMeasure(qs::SweepMeasure::WeightError);
+            m_mix->startAutoMix();
+        });
+    m_views.add(
+        QStringLiteral("embed-head"), tr("the embedding-vs-head study (central tab; with --text)"),
+        page(MixView::Page::EmbedHead), [this] {
+            if (m_mix->studyResult() || m_mix->isRunning() || m_evaluations->textPath().isEmpty()) return;
+            m_mix->evalSetup()->setTextPath(m_evaluations->textPath());
+            m_mix->evalSetup()->setMeasure(qs::SweepMeasure::Ppl);
+            m_mix->startStudy();
+        });
 }
 
 void MainWindow::registerViews() {
@@ -402,6 +459,7 @@ void MainWindow::registerViews() {
             m_sweep->setMeasure(qs::SweepMeasure::WeightError);
             m_sweep->start();
         });
+    registerMixViews();
     m_views.add(QStringLiteral("log"), tr("the log and issues panel"), raiseDock(m_logDock));
     m_views.add(
         QStringLiteral("chat"), tr("the chat pane (A/B: original vs quantized)"),

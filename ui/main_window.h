@@ -28,6 +28,7 @@ class Document;
 class EmptyStateView;
 class EvaluationsView;
 class SweepView;
+class MixView;
 class FootprintView;
 class HistogramView;
 class LayerOverviewView;
@@ -77,6 +78,7 @@ public:
     ChatPane* chatPane() const { return m_chat; }
     EvaluationsView* evaluationsView() const { return m_evaluations; }
     SweepView* sweepView() const { return m_sweep; }
+    MixView* mixView() const { return m_mix; }
     QDockWidget* chatDock() const { return m_chatDock; }
     LogDock* logDock() const { return m_logDock; }
     JobStatusWidget* jobStatus() const { return m_jobStatus; }
@@ -101,6 +103,7 @@ private:
     void createTabShortcuts();
     void createActions();
     void registerViews();
+    void registerMixViews();  // the Sensitivity tab's pages
     void restoreLayout();
     void saveLayout() const;
     void resetLayout();
@@ -135,6 +138,7 @@ private:
     ChatPane* m_chat = nullptr;
     EvaluationsView* m_evaluations = nullptr;
     SweepView* m_sweep = nullptr;
+    MixView* m_mix = nullptr;
     QDockWidget* m_chatDock = nullptr;
     JobStatusWidget* m_jobStatus = nullptr;
     QLabel* m_modelStatus = nullptr;

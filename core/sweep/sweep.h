@@ -113,6 +113,18 @@ struct SweepFile {
 };
 Result<SweepFile> readSweepFile(const std::string& path);
 
+// The sweep a file's spec JSON (SweepFile::header["spec"]) describes, for continuing it on the loaded model
+// `info` (the GUI's Resume): measure, groups (expanded by name on `info`: a group this model lacks fails),
+// candidate schemes per group, baseline map, evaluation settings, calibration key, and the model/text fields
+// as written. The caller replaces the model and text fields by its own and lets checkResumable compare, so a
+// file of other weights or another text is refused by that one check. Fails naming the field.
+Result<SweepSpec> sweepSpecFromJson(const ModelInfo& info, const nlohmann::json& spec);
+
+// One row of a sweep file read back: the inverse of sweepFileRow for `spec` (point, schemes, bytes, bpw,
+// rmse, sqnr_db and the measure's columns; doubles parsed from %.17g, so equal bit for bit). Fails naming the
+// field that does not parse or a field count that does not match the spec's columns.
+Result<SweepRow> parseSweepFileRow(const SweepSpec& spec, std::string_view line);
+
 // True when the two spec JSONs describe the same sweep (model compared by file name).
 bool sameSweepSpec(const nlohmann::json& a, const nlohmann::json& b);
 

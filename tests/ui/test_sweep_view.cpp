@@ -11,8 +11,13 @@
 //   top-1 1;
 // - the exported CSV is a sweep file core reads back with every point; cancel stops the job (fewer points
 //   than the sweep has, none arriving after it) and a new run then completes; the main window has the tab
-//   and the "sweep" view.
+//   and the "sweep" view;
+// - "Save plot" as SVG writes a well-formed SVG document (root <svg>) holding the axis labels;
+// - resuming a half-written sweep file (7 rows and half a line) completes it to the uninterrupted run's file,
+//   row for row, and the view shows those points; an .h5 table and another model's file are refused.
+#include <QFile>
 #include <QSignalSpy>
+#include <QXmlStreamReader>
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTest>
@@ -146,7 +151,92 @@ private slots:
         QCOMPARE(file->header["spec"]["model_fingerprint"].get<std::string>(), *fingerprint);
         QCOMPARE(f.view->savePlot(dir.filePath("sweep.png")), QString());
         QVERIFY(QFileInfo(dir.filePath("sweep.png")).size() > 1000);
-        QVERIFY(!f.view->savePlot(dir.filePath("sweep.svg")).isEmpty());  // refused by name, no file
+        QVERIFY(!f.view->savePlot(dir.filePath("sweep.bmp")).isEmpty());  // refused by name
+        QVERIFY(!QFileInfo::exists(dir.filePath("sweep.bmp")));
+
+        // SVG: a well-formed document whose root is <svg>, holding the plot's axis labels as text.
+        const QString svgPath = dir.filePath("sweep.svg");
+        QCOMPARE(f.view->savePlot(svgPath), QString());
+        QFile svg(svgPath);
+        QVERIFY(svg.open(QIODevice::ReadOnly));
+        QXmlStreamReader xml(&svg);
+        QString root, texts;
+        while (!xml.atEnd()) {
+            const auto token = xml.readNext();
+            if (token == QXmlStreamReader::StartElement && root.isEmpty()) root = xml.name().toString();
+            if (token == QXmlStreamReader::Characters) texts += xml.text().toString();
+        }
+        QVERIFY2(!xml.hasError(), qPrintable(xml.errorString()));
+        QCOMPARE(root, QString("svg"));
+        QVERIFY2(texts.contains(f.view->plot()->xAxis->label()), qPrintable(texts.left(400)));
+        QVERIFY2(texts.contains(f.view->plot()->yAxis->label()), qPrintable(texts.left(400)));
+        QVERIFY(texts.contains("bits per weight") && texts.contains("RMSE"));
+    }
+
+    void resume_fromAHalfFile_equalsAnUninterruptedRun() {
+        QS_REQUIRE_ASSET(path, kModel);
+        QTemporaryDir dir;
+        const QString full = dir.filePath("full.csv"), half = dir.filePath("half.csv");
+        std::vector<qs::SweepRow> uninterrupted;
+        {
+            Fixture f(path);
+            f.view->setGroups({"body", "embedding"});
+            f.view->setSchemes(kSchemes);
+            QVERIFY2(f.run(), qPrintable(f.view->statusText()));
+            uninterrupted = f.view->points();
+            QCOMPARE(f.view->exportTable(full), QString());
+        }
+        // The first 7 rows and half of the 8th (a run killed mid-write).
+        QFile in(full);
+        QVERIFY(in.open(QIODevice::ReadOnly));
+        const QList<QByteArray> lines = in.readAll().split('\n');
+        QCOMPARE(lines.size(), 2 + 16 + 1);  // header, column line, rows, "" after the last '\n'
+        QByteArray part;
+        for (int i = 0; i < 2 + 7; ++i) part += lines[i] + '\n';
+        part += lines[9].left(lines[9].size() / 2);
+        QFile out(half);
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        out.write(part);
+        out.close();
+
+        Fixture f(path);
+        QVERIFY(!f.view->resumeFrom(dir.filePath("x.h5")).isEmpty());  // refused by name
+        QSignalSpy done(f.view.get(), &SweepView::sweepFinished);
+        QCOMPARE(f.view->resumeFrom(half), QString());
+        QCOMPARE(int(f.view->points().size()), 7);  // the stored points, shown at once
+        QVERIFY(done.wait(kTimeoutMs) || !done.isEmpty());
+        QVERIFY2(done.first().first().toBool(), qPrintable(f.view->statusText()));
+        // The file is the uninterrupted run's, row for row, and so are the view's points.
+        auto a = qs::readSweepFile(full.toStdString()), b = qs::readSweepFile(half.toStdString());
+        QVERIFY2(b, b ? "" : b.message().c_str());
+        QCOMPARE(b->truncatedBytes, uint64_t(0));
+        QCOMPARE(int(b->rows.size()), 16);
+        QVERIFY(a->rows == b->rows);
+        QCOMPARE(a->headerText, b->headerText);
+        QCOMPARE(int(f.view->points().size()), 16);
+        for (size_t i = 0; i < uninterrupted.size(); ++i) {
+            const auto& p = f.view->points()[i];
+            QCOMPARE(p.point, uninterrupted[i].point);
+            QCOMPARE(p.schemes, uninterrupted[i].schemes);
+            QCOMPARE(p.measure.bytes, uninterrupted[i].measure.bytes);
+            QCOMPARE(p.measure.rmse, uninterrupted[i].measure.rmse);
+        }
+        // Another model's file (its fingerprint differs) is refused before any point is measured.
+        QFile edit(full);
+        QVERIFY(edit.open(QIODevice::ReadOnly));
+        QByteArray text = edit.readAll();
+        edit.close();
+        const QByteArray fp = QByteArray::fromStdString(a->header["spec"]["model_fingerprint"].get<std::string>());
+        text.replace(fp, QByteArray(fp.size(), '0'));
+        QFile other(dir.filePath("other.csv"));
+        QVERIFY(other.open(QIODevice::WriteOnly));
+        other.write(text);
+        other.close();
+        QSignalSpy done2(f.view.get(), &SweepView::sweepFinished);
+        f.view->resumeFrom(dir.filePath("other.csv"));
+        QVERIFY(done2.wait(kTimeoutMs) || !done2.isEmpty());
+        QCOMPARE(done2.first().first().toBool(), false);
+        QVERIFY2(f.view->statusText().contains("different sweep"), qPrintable(f.view->statusText()));
     }
 
     void clickOnFrontierPoint_appliesItsMap_undoRestores() {

@@ -79,37 +79,56 @@ std::string etaStage(int64_t done, int64_t total, double elapsed) {
 
 }  // namespace
 
+qs::Result<std::unique_ptr<qs::MapEvaluator>> openMapEvaluator(const EvaluatorRequest& r,
+                                                               const qs::ProgressFn& progress,
+                                                               std::string* text) {
+    if (!r.model) return qs::Error{"no model"};
+    qs::MapEvaluatorOptions o;
+    o.measure = r.measure;
+    o.perplexity = r.perplexity;
+    o.arena = r.arena;
+    o.cache = r.cache;
+    if (r.measure != qs::SweepMeasure::WeightError) {
+        if (!r.tokenizer || !r.unquantized)
+            return qs::Error{"ppl/kld need the model's tokenizer and weights"};
+        auto t = readText(r.textPath);
+        if (!t) return qs::Error{t.message()};
+        o.text = std::move(t).value();
+        if (text) *text = o.text;
+    }
+    return qs::MapEvaluator::create(*r.model->checkpoint, r.model->info, r.tokenizer.get(), r.unquantized,
+                                    std::move(o),
+                                    [&](double, std::string_view stage) { return progress(0.0, stage); });
+}
+
 JobFn<qs::SweepRunResult> sweepJob(SweepRequest request) {
     return [r = std::move(request)](const qs::ProgressFn& progress) -> qs::Result<qs::SweepRunResult> {
-        if (!r.model || !r.queue) return qs::Error{"sweep: no model"};
+        if (!r.evaluator.model || !r.queue) return qs::Error{"sweep: no model"};
+        const LoadedModel& model = *r.evaluator.model;
         qs::SweepSpec spec = r.spec;
-        qs::MapEvaluatorOptions o;
-        o.measure = spec.measure;
-        o.perplexity = spec.perplexity;
-        o.arena = r.arena;
-        o.cache = r.cache;
-        if (spec.measure != qs::SweepMeasure::WeightError) {
-            if (!r.tokenizer || !r.unquantized)
-                return qs::Error{"sweep: ppl/kld need the model's tokenizer and weights"};
-            auto text = readText(r.textPath);
-            if (!text) return qs::Error{text.message()};
-            o.text = std::move(text).value();
-            spec.textHash = qs::fnv1aHex(o.text);
-            spec.textBytes = o.text.size();
-        }
         auto fingerprint =
-            qs::checkpointFingerprint(*r.model->checkpoint, r.arena,
+            qs::checkpointFingerprint(*model.checkpoint, r.evaluator.arena,
                                       [&](double, std::string_view stage) { return progress(0.0, stage); });
         if (!fingerprint) return qs::Error{fingerprint.message()};
         spec.modelFingerprint = *fingerprint;
         r.queue->setFingerprint(std::move(fingerprint).value());
-        auto evaluator =
-            qs::MapEvaluator::create(*r.model->checkpoint, r.model->info, r.tokenizer.get(), r.unquantized, o,
-                                     [&](double, std::string_view stage) { return progress(0.0, stage); });
-        if (!evaluator) return qs::Error{evaluator.message()};
+        if (spec.measure != qs::SweepMeasure::WeightError) {
+            auto text = readText(r.evaluator.textPath);
+            if (!text) return qs::Error{"sweep: " + text.message()};
+            spec.textHash = qs::fnv1aHex(*text);
+            spec.textBytes = text->size();
+        }
+        int64_t total = spec.pointCount();
+        if (!r.resumePath.empty()) {  // refused now, not after the reference pass (minutes for kld)
+            qs::SweepFile file;
+            if (auto s = qs::checkResumable(spec, qs::SweepShard{}, r.resumePath, &file); !s)
+                return s.error();
+            total -= int64_t(file.rows.size());
+        }
+        auto evaluator = openMapEvaluator(r.evaluator, progress);
+        if (!evaluator) return qs::Error{"sweep: " + evaluator.message()};
 
         const auto t0 = std::chrono::steady_clock::now();
-        const int64_t total = spec.pointCount();
         int64_t done = 0;
         qs::SweepRunOptions ro;
         ro.progress = [&](double f, std::string_view) {
@@ -120,13 +139,17 @@ JobFn<qs::SweepRunResult> sweepJob(SweepRequest request) {
         ro.onPoint = [&](const qs::SweepRow& row) -> qs::Status {
             r.queue->push(row);
             done = row.runIndex;
+            total = row.runTotal;
             const double elapsed =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             if (!progress(double(row.runIndex) / double(row.runTotal), etaStage(done, total, elapsed)))
                 return qs::Error{std::string(qs::kCancelledMessage)};
             return {};
         };
-        return qs::runSweep(**evaluator, r.model->info, spec, ro);
+        if (r.resumePath.empty()) return qs::runSweep(**evaluator, model.info, spec, ro);
+        auto run = qs::runSweepToCsv(**evaluator, model.info, spec, r.resumePath, true, ro);
+        if (!run) return run.error();
+        return run->run;
     };
 }
 

@@ -60,15 +60,34 @@ struct SweepSetup {
 // default point limit). Fails naming the unknown group/scheme or why the sweep is too large. Arithmetic only.
 qs::Result<qs::SweepSpec> buildSweepSpec(const LoadedModel& model, const SweepSetup& setup);
 
-struct SweepRequest {
+// What a job needs to build a MapEvaluator (core/sweep/map_evaluator.h) on its worker; shared by the sweep,
+// sensitivity, auto-mix and embedding-versus-head jobs.
+struct EvaluatorRequest {
     std::shared_ptr<const LoadedModel> model;
-    qs::SweepSpec spec;
+    qs::SweepMeasure measure = qs::SweepMeasure::WeightError;
+    qs::PerplexityOptions perplexity;                     // ppl/kld
     std::string textPath;                                 // ppl/kld: read on the worker
     std::shared_ptr<const qs::Tokenizer> tokenizer;       // ppl/kld
     std::shared_ptr<const qs::ModelWeights> unquantized;  // ppl/kld
     tbb::task_arena* arena = nullptr;                     // must outlive the job (the JobRunner's)
-    std::shared_ptr<SweepPointQueue> queue;               // rows go here as points finish
-    std::shared_ptr<qs::QuantizedTensorCache> cache;      // the Document's quantCache(): shared packed tensors
+    std::shared_ptr<qs::QuantizedTensorCache> cache;  // the Document's quantCache(): shared packed tensors
+};
+
+// The evaluator of `request` (worker thread): reads the text, builds the MapEvaluator (for kld the reference
+// logits, reported through `progress`, cancellable). `text` (may be null) receives the text read. Fails
+// naming what is missing.
+qs::Result<std::unique_ptr<qs::MapEvaluator>> openMapEvaluator(const EvaluatorRequest& request,
+                                                               const qs::ProgressFn& progress,
+                                                               std::string* text = nullptr);
+
+struct SweepRequest {
+    EvaluatorRequest evaluator;  // measure and perplexity: the spec's
+    qs::SweepSpec spec;
+    std::shared_ptr<SweepPointQueue> queue;  // rows go here as points finish
+    // Resume: the CSV sweep file to continue (core runSweepToCsv with resume: the file's spec must equal
+    // `spec` with this model's fingerprint and text; its stored points are skipped, new rows appended as
+    // they finish). Empty: an in-memory sweep.
+    std::string resumePath;
 };
 
 // A JobFn for JobRunner::start<qs::SweepRunResult>.

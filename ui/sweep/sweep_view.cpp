@@ -20,8 +20,8 @@
 #include <QPushButton>
 #include <QSaveFile>
 #include <QScrollArea>
-#include <QSpinBox>
 #include <QSplitter>
+#include <QSvgGenerator>
 #include <QTableWidget>
 #include <QToolTip>
 #include <QVBoxLayout>
@@ -33,9 +33,29 @@
 #include "ui/document.h"
 #include "ui/jobs/job.h"
 #include "ui/jobs/job_runner.h"
+#include "ui/sweep/eval_setup.h"
 #include "ui/sweep/sweep_job.h"
 
 namespace qsui {
+
+QString savePlotSvg(QCustomPlot* plot, const QString& path, const QString& title) {
+    // QCustomPlot writes no SVG itself; it paints into any QPaintDevice, here Qt Svg's generator, through a
+    // QSaveFile so a failed write leaves an existing file whole.
+    QSaveFile out(path);
+    if (!out.open(QIODevice::WriteOnly)) return path + QStringLiteral(": ") + out.errorString();
+    const int w = plot->width(), h = plot->height();
+    QSvgGenerator svg;
+    svg.setOutputDevice(&out);
+    svg.setSize(QSize(w, h));
+    svg.setViewBox(QRect(0, 0, w, h));
+    svg.setTitle(title);
+    QCPPainter painter;
+    if (!painter.begin(&svg)) return path + QObject::tr(": cannot paint the SVG");
+    plot->toPainter(&painter, w, h);
+    painter.end();
+    if (!out.commit()) return path + QStringLiteral(": ") + out.errorString();
+    return {};
+}
 
 std::vector<int> paretoFrontier(const std::vector<std::pair<double, double>>& points) {
     std::vector<int> order(points.size());
@@ -100,6 +120,11 @@ SweepView::SweepView(Document* document, JobRunner* runner, ChatModels* models, 
     m_plot->graph(1)->setScatterStyle(
         QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(QColor(200, 60, 40), 1.8), Qt::NoBrush, 10));
     m_plot->graph(1)->setName(tr("Pareto frontier"));
+    m_plot->addGraph();  // 2: the auto-mix point (Sensitivity tab), when one is shown
+    m_plot->graph(2)->setLineStyle(QCPGraph::lsNone);
+    m_plot->graph(2)->setScatterStyle(
+        QCPScatterStyle(QCPScatterStyle::ssStar, QPen(QColor(20, 140, 60), 2.4), QColor(20, 140, 60), 16));
+    m_plot->graph(2)->removeFromLegend();
     m_plot->legend->setVisible(true);
     m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
     m_plot->setMouseTracking(true);
@@ -171,33 +196,9 @@ QWidget* SweepView::buildSetup() {
             [this](int i) { m_schemes->setText(m_preset->itemData(i).toString()); });
     form->addRow(tr("Preset"), m_preset);
     form->addRow(tr("Schemes"), m_schemes);
-    m_measure = new QComboBox;
-    m_measure->addItem(tr("weight error (RMSE)"), int(qs::SweepMeasure::WeightError));
-    m_measure->addItem(tr("perplexity"), int(qs::SweepMeasure::Ppl));
-    m_measure->addItem(tr("KL divergence"), int(qs::SweepMeasure::Kld));
-    connect(m_measure, &QComboBox::currentIndexChanged, this, [this] { updateControls(); });
-    form->addRow(tr("Measure"), m_measure);
-    auto* textRow = new QHBoxLayout;
-    m_textLabel = new QLabel(tr("(none)"));
-    auto* choose = new QPushButton(tr("Choose…"));
-    connect(choose, &QPushButton::clicked, this, &SweepView::chooseText);
-    textRow->addWidget(m_textLabel, 1);
-    textRow->addWidget(choose);
-    form->addRow(tr("Text"), textRow);
-    m_protocol = new QComboBox;
-    for (qs::PplProtocol p : {qs::PplProtocol::LlamaCpp, qs::PplProtocol::Gptq, qs::PplProtocol::Documents})
-        m_protocol->addItem(QString::fromStdString(std::string(qs::pplProtocolName(p))), int(p));
-    m_protocol->setToolTip(tr("how the text is cut into windows, as `quantscope-cli ppl --protocol`"));
-    form->addRow(tr("Protocol"), m_protocol);
-    m_context = new QSpinBox;
-    m_context->setRange(2, 1 << 20);
-    m_context->setValue(512);
-    form->addRow(tr("Context"), m_context);
-    m_windows = new QSpinBox;
-    m_windows->setRange(0, 1 << 20);
-    m_windows->setValue(4);
-    m_windows->setSpecialValueText(tr("all"));
-    form->addRow(tr("Windows"), m_windows);
+    m_eval = new EvalSetup(m_models, true, this);
+    connect(m_eval, &EvalSetup::measureChanged, this, [this] { updateControls(); });
+    m_eval->addRows(form);
     m_sizeAxis = new QComboBox;
     m_sizeAxis->addItem(tr("bits per weight"));
     m_sizeAxis->addItem(tr("bytes"));
@@ -213,10 +214,16 @@ QWidget* SweepView::buildSetup() {
 void SweepView::buildActions(QVBoxLayout* v) {
     auto* buttons = new QHBoxLayout;
     m_runButton = new QPushButton(tr("&Run sweep"));
+    m_resumeButton = new QPushButton(tr("Resume…"));
+    m_resumeButton->setToolTip(
+        tr("continue a sweep file (.csv) written by quantscope-cli sweep or exported "
+           "here: its stored points are kept, the missing ones measured and appended"));
     m_cancelButton = new QPushButton(tr("Cancel"));
     connect(m_runButton, &QPushButton::clicked, this, &SweepView::start);
+    connect(m_resumeButton, &QPushButton::clicked, this, &SweepView::resumeDialog);
     connect(m_cancelButton, &QPushButton::clicked, this, &SweepView::cancel);
     buttons->addWidget(m_runButton);
+    buttons->addWidget(m_resumeButton);
     buttons->addWidget(m_cancelButton);
     v->addLayout(buttons);
     auto* exports = new QHBoxLayout;
@@ -224,7 +231,7 @@ void SweepView::buildActions(QVBoxLayout* v) {
     m_exportButton->setToolTip(
         tr("the sweep file (.csv, as quantscope-cli sweep writes it) or an HDF5 table (.h5)"));
     m_saveButton = new QPushButton(tr("Save plot…"));
-    m_saveButton->setToolTip(tr("PNG or PDF"));
+    m_saveButton->setToolTip(tr("PNG, SVG or PDF"));
     connect(m_exportButton, &QPushButton::clicked, this, &SweepView::exportTableDialog);
     connect(m_saveButton, &QPushButton::clicked, this, &SweepView::savePlotDialog);
     exports->addWidget(m_exportButton);
@@ -259,27 +266,24 @@ QStringList SweepView::schemes() const {
 }
 
 void SweepView::setMeasure(qs::SweepMeasure measure) {
-    m_measure->setCurrentIndex(m_measure->findData(int(measure)));
+    m_eval->setMeasure(measure);
 }
 
 qs::SweepMeasure SweepView::measure() const {
-    return qs::SweepMeasure(m_measure->currentData().toInt());
+    return m_eval->measure();
 }
 
 void SweepView::setTextPath(const QString& path) {
-    m_textPath = path;
-    m_textLabel->setText(path.isEmpty() ? tr("(none)") : QFileInfo(path).fileName());
-    m_textLabel->setToolTip(path);
+    m_eval->setTextPath(path);
 }
-
 void SweepView::setProtocol(qs::PplProtocol protocol) {
-    m_protocol->setCurrentIndex(m_protocol->findData(int(protocol)));
+    m_eval->setProtocol(protocol);
 }
 void SweepView::setContext(int tokens) {
-    m_context->setValue(tokens);
+    m_eval->setContext(tokens);
 }
 void SweepView::setMaxWindows(int windows) {
-    m_windows->setValue(windows);
+    m_eval->setMaxWindows(windows);
 }
 void SweepView::setSizeInBytes(bool bytes) {
     m_sizeAxis->setCurrentIndex(bytes ? 1 : 0);
@@ -287,12 +291,6 @@ void SweepView::setSizeInBytes(bool bytes) {
 
 QString SweepView::statusText() const {
     return m_status->text();
-}
-
-void SweepView::chooseText() {
-    const QString path = QFileDialog::getOpenFileName(this, tr("Evaluation text"), m_textPath,
-                                                      tr("Text files (*.txt *.raw);;All files (*)"));
-    if (!path.isEmpty()) setTextPath(path);
 }
 
 void SweepView::start() {
@@ -303,66 +301,98 @@ void SweepView::start() {
     for (const QString& g : groups()) setup.groups.push_back(g.toStdString());
     for (const QString& s : schemes()) setup.schemes.push_back(s.toStdString());
     setup.measure = measure();
-    setup.textPath = m_textPath.toStdString();
-    setup.perplexity.protocol = qs::PplProtocol(m_protocol->currentData().toInt());
-    setup.perplexity.context = m_context->value();
-    setup.perplexity.maxWindows = m_windows->value();
+    setup.textPath = m_eval->textPath().toStdString();
+    setup.perplexity = m_eval->perplexity();
     setup.baseline = m_document->quantMap();
     auto spec = buildSweepSpec(*model, setup);
     if (!spec) return void(m_status->setText(QString::fromStdString(spec.message())));
-    if (setup.measure == qs::SweepMeasure::WeightError) {
-        m_spec = std::move(spec).value();
-        return startJob(model, nullptr, nullptr);
+    m_spec = std::move(spec).value();
+    m_points.clear();
+    prepareAndStart(model, {});
+}
+
+QString SweepView::resumeFrom(const QString& path) {
+    auto fail = [this](const QString& why) {
+        m_status->setText(why);
+        return why;
+    };
+    if (m_running) return fail(tr("A sweep is running; cancel it first."));
+    auto model = m_document->model();
+    if (!model) return fail(tr("Open a model first."));
+    if (path.endsWith(QLatin1String(".h5"), Qt::CaseInsensitive))
+        return fail(tr("%1: resuming an HDF5 sweep table is not implemented: core resumes CSV sweep files "
+                       "(quantscope-cli sweep --resume); export or run the sweep as .csv")
+                        .arg(path));
+    auto file = qs::readSweepFile(path.toStdString());
+    if (!file) return fail(QString::fromStdString(file.message()));
+    auto spec = qs::sweepSpecFromJson(model->info, file->header["spec"]);
+    if (!spec) return fail(path + QStringLiteral(": ") + QString::fromStdString(spec.message()));
+    if (!spec->calibration.empty())
+        return fail(tr("%1: the sweep used calibrated schemes; resume it with quantscope-cli sweep --calib … "
+                       "--resume (the Sweep tab collects no calibration)")
+                        .arg(path));
+    spec->modelPath =
+        model->path.toStdString();  // the job's fingerprint and text hash are checked against the file
+    spec->modelBytes = 0;
+    for (const auto& t : model->checkpoint->tensors) spec->modelBytes += t.bytes;
+    std::vector<qs::SweepRow> rows;
+    for (const auto& [point, line] : file->rows) {
+        auto row = qs::parseSweepFileRow(*spec, line);
+        if (!row)
+            return fail(
+                tr("%1: point %2: %3").arg(path).arg(point).arg(QString::fromStdString(row.message())));
+        rows.push_back(std::move(row).value());
     }
-    if (m_textPath.isEmpty())
-        return void(m_status->setText(tr("Perplexity and KLD need a text: choose one first.")));
-    if (!m_models) return void(m_status->setText(tr("Perplexity and KLD are not available here.")));
-    switch (m_models->availability()) {
-        case ChatModels::Availability::NoModel:
-            return void(m_status->setText(tr("Open a model first.")));
-        case ChatModels::Availability::Unavailable:
-            return void(m_status->setText(
-                m_models->unavailableReason().replace(tr("cannot chat"), tr("cannot be evaluated"))));
-        case ChatModels::Availability::Checking:
-            return void(m_status->setText(tr("The tokenizer is still loading; run again in a moment.")));
-        case ChatModels::Availability::Ready:
-            break;
+    m_eval->setMeasure(spec->measure);
+    if (spec->measure != qs::SweepMeasure::WeightError) {
+        m_eval->setProtocol(spec->perplexity.protocol);
+        m_eval->setContext(spec->perplexity.context);
+        m_eval->setMaxWindows(spec->perplexity.maxWindows);
     }
     m_spec = std::move(spec).value();
+    m_points = std::move(rows);
+    rebuildPlot();
+    rebuildTable();
+    prepareAndStart(model, path);
+    return m_running ? QString() : m_status->text();
+}
+
+void SweepView::prepareAndStart(std::shared_ptr<const LoadedModel> model, const QString& resumePath) {
     m_running = true;
-    m_status->setText(tr("Loading the stored model…"));
+    if (m_eval->evaluates()) m_status->setText(tr("Loading the stored model…"));
     updateControls();
-    const quint64 generation = ++m_generation;
     QPointer<SweepView> self(this);
-    m_models->requestOriginal([self, generation, model](const QString& error) {
-        if (!self || self->m_generation != generation) return;
+    m_eval->prepare(this, [self, model, resumePath](const QString& error, const EvalModels& models) {
+        if (!self) return;
         self->m_running = false;
         if (!error.isEmpty()) {
-            self->m_status->setText(tr("Loading the model failed: %1").arg(error));
+            self->m_status->setText(error);
             self->updateControls();
             return void(emit self->sweepFinished(false));
         }
-        self->startJob(model, self->m_models->tokenizer(), self->m_models->original());
+        self->startJob(model, models, resumePath);
     });
 }
 
-void SweepView::startJob(std::shared_ptr<const LoadedModel> model,
-                         std::shared_ptr<const qs::Tokenizer> tokenizer,
-                         std::shared_ptr<const qs::ModelWeights> weights) {
-    m_points.clear();
+void SweepView::startJob(std::shared_ptr<const LoadedModel> model, const EvalModels& models,
+                         const QString& resumePath) {
     m_queue = std::make_shared<SweepPointQueue>();
     SweepRequest request;
-    request.model = std::move(model);
+    request.evaluator.model = std::move(model);
+    request.evaluator.measure = m_spec.measure;
+    request.evaluator.perplexity = m_spec.perplexity;
+    request.evaluator.textPath = m_eval->textPath().toStdString();
+    request.evaluator.tokenizer = models.tokenizer;
+    request.evaluator.unquantized = models.unquantized;
+    request.evaluator.arena = m_runner->arena();
+    request.evaluator.cache = m_document->quantCache();
     request.spec = m_spec;
-    request.textPath = m_textPath.toStdString();
-    request.tokenizer = std::move(tokenizer);
-    request.unquantized = std::move(weights);
-    request.arena = m_runner->arena();
     request.queue = m_queue;
-    request.cache = m_document->quantCache();
+    request.resumePath = resumePath.toStdString();
     m_running = true;
     ++m_generation;
-    const QString title = tr("Sweep %1 points (%2)")
+    const QString title = tr("%1 %2 points (%3)")
+                              .arg(resumePath.isEmpty() ? tr("Sweep") : tr("Resume sweep"))
                               .arg(m_spec.pointCount())
                               .arg(QString::fromStdString(std::string(qs::sweepMeasureName(m_spec.measure))));
     Job* job = m_runner->start<qs::SweepRunResult>(title, sweepJob(std::move(request)));
@@ -376,7 +406,7 @@ void SweepView::startJob(std::shared_ptr<const LoadedModel> model,
                               .arg(m_spec.pointCount())
                               .arg(stage));
     });
-    connect(job, &Job::finished, this, [this, job](Job::State state) {
+    connect(job, &Job::finished, this, [this, job, resumePath](Job::State state) {
         if (job != m_job) return;
         const QString error = job->errorMessage();
         const auto result = job->result<qs::SweepRunResult>();
@@ -392,6 +422,11 @@ void SweepView::startJob(std::shared_ptr<const LoadedModel> model,
             text = tr("Sweep cancelled after %1 of %2 points.").arg(m_points.size()).arg(m_spec.pointCount());
         else
             text = tr("Sweep failed: %1").arg(error);
+        if (result && !resumePath.isEmpty())
+            text += tr(" %1 points were stored in %2 already; it now holds %3.")
+                        .arg(result->skipped)
+                        .arg(resumePath)
+                        .arg(m_points.size());
         if (result)
             for (const std::string& w : result->warnings)
                 text += tr("\nWarning: %1").arg(QString::fromStdString(w));
@@ -410,6 +445,8 @@ void SweepView::drain() {
     if (rows.empty()) return;
     m_spec.modelFingerprint = m_queue->fingerprint();  // set before the first row
     for (auto& r : rows) m_points.push_back(std::move(r));
+    std::stable_sort(m_points.begin(), m_points.end(),  // a resumed file's points interleave with new ones
+                     [](const auto& a, const auto& b) { return a.point < b.point; });
     rebuildPlot();
     rebuildTable();
     emit pointsChanged();
@@ -418,7 +455,8 @@ void SweepView::drain() {
 void SweepView::cancel() {
     if (!m_running) return;
     if (m_job) return m_job->cancel();  // finishes as Cancelled through the slot above
-    ++m_generation;                     // still waiting for the model build: drop its callback
+    ++m_generation;
+    m_eval->cancelPending();  // still waiting for the model build: drop its callback
     m_running = false;
     m_status->setText(tr("Sweep cancelled."));
     updateControls();
@@ -476,6 +514,17 @@ void SweepView::rebuildPlot() {
     }
     m_plot->graph(0)->setData(x, y);
     m_plot->graph(1)->setData(fx, fy);
+    QCPGraph* mix = m_plot->graph(2);
+    mix->data()->clear();
+    mix->removeFromLegend();
+    if (autoMixPointShown()) {  // the same measure, so the same axes
+        const double mx = m_sizeAxis->currentIndex() == 1 ? double(m_autoMixPoint.bytes) : m_autoMixPoint.bpw;
+        const double my = measureOf(qs::SweepRow{-1, 0, 0, {}, m_autoMixPoint});
+        mix->addData(mx, my);
+        mix->setName(m_autoMixLabel);
+        mix->addToLegend();
+        allPositive = allPositive && my > 0;
+    }
     const bool log = allPositive;
     m_plot->yAxis->setScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
     if (log)
@@ -635,8 +684,10 @@ QString SweepView::savePlot(const QString& path) const {
         ok = m_plot->savePdf(path);
     else if (path.endsWith(QLatin1String(".png"), Qt::CaseInsensitive))
         ok = m_plot->savePng(path, 0, 0, 2.0);
+    else if (path.endsWith(QLatin1String(".svg"), Qt::CaseInsensitive))
+        return savePlotSvg(m_plot, path, tr("QuantScope sweep"));
     else
-        return path + tr(": give a .png or .pdf file name");
+        return path + tr(": give a .png, .svg or .pdf file name");
     return ok ? QString() : path + tr(": cannot be written");
 }
 
@@ -651,23 +702,44 @@ void SweepView::exportTableDialog() {
 }
 
 void SweepView::savePlotDialog() {
-    const QString path = QFileDialog::getSaveFileName(this, tr("Save the plot"), QStringLiteral("sweep.png"),
-                                                      tr("PNG image (*.png);;PDF (*.pdf)"));
+    const QString path =
+        QFileDialog::getSaveFileName(this, tr("Save the plot"), QStringLiteral("sweep.png"),
+                                     tr("PNG image (*.png);;SVG image (*.svg);;PDF (*.pdf)"));
     if (path.isEmpty()) return;
     const QString error = savePlot(path);
     m_status->setText(error.isEmpty() ? tr("Saved the plot to %1.").arg(path) : error);
 }
 
 void SweepView::updateControls() {
-    const bool evaluates = measure() != qs::SweepMeasure::WeightError;
     m_runButton->setEnabled(!m_running && m_document->hasModel());
+    m_resumeButton->setEnabled(!m_running && m_document->hasModel());
     m_cancelButton->setEnabled(m_running);
     m_exportButton->setEnabled(!m_points.empty());
     m_saveButton->setEnabled(!m_points.empty());
-    m_protocol->setEnabled(evaluates);
-    m_context->setEnabled(evaluates);
-    m_windows->setEnabled(evaluates);
-    m_textLabel->setEnabled(evaluates);
+}
+
+void SweepView::resumeDialog() {
+    const QString path = QFileDialog::getOpenFileName(this, tr("Resume a sweep"), QString(),
+                                                      tr("Sweep file (*.csv);;All files (*)"));
+    if (!path.isEmpty()) resumeFrom(path);
+}
+
+void SweepView::setAutoMixPoint(qs::SweepMeasure measure, const qs::PointMeasure& point,
+                                const QString& label) {
+    m_hasAutoMix = true;
+    m_autoMixMeasure = measure;
+    m_autoMixPoint = point;
+    m_autoMixLabel = label;
+    rebuildPlot();
+}
+
+void SweepView::clearAutoMixPoint() {
+    m_hasAutoMix = false;
+    rebuildPlot();
+}
+
+bool SweepView::autoMixPointShown() const {
+    return m_hasAutoMix && !m_points.empty() && m_autoMixMeasure == m_spec.measure;
 }
 
 }  // namespace qsui

@@ -11,7 +11,13 @@
 // (the sweep's baseline map followed by one rule per group, core mapFor) to the document as ONE undoable
 // edit. The table lists the same points (sortable; double-click applies). Export: the CSV sweep file (core's
 // writer: the same header and rows as `quantscope-cli sweep --out FILE.csv`) or the HDF5 table; the plot as
-// PNG or PDF (this build links no Qt SVG module, so the vector format is PDF).
+// PNG, SVG (QCustomPlot painted into Qt Svg's QSvgGenerator) or PDF.
+// Resume: a CSV sweep file written by `quantscope-cli sweep` or exported here is continued as core's
+// `sweep --resume` continues it (runSweepToCsv): its spec (groups, schemes, measure, baseline, evaluation
+// settings) is the file's, the model and text must be the ones it was measured on (checkResumable), its
+// stored points are shown and skipped, the missing ones measured and appended to the file as they finish.
+// An auto-mix result (the Sensitivity tab) can be shown on the plot: its verified point as a distinct
+// marker with its own legend entry, when the plotted sweep has the same measure.
 //
 // ppl/kld take the tokenizer and the unquantized weights from ChatModels (the chat's cached builds).
 // A new model cancels a running sweep and clears the points (figures of different models are not comparable).
@@ -38,7 +44,6 @@ class QLabel;
 class QLineEdit;
 class QMouseEvent;
 class QPushButton;
-class QSpinBox;
 class QTableWidget;
 class QVBoxLayout;
 
@@ -46,6 +51,8 @@ namespace qsui {
 
 class ChatModels;
 class Document;
+class EvalSetup;
+struct EvalModels;
 class Job;
 class JobRunner;
 class SweepPointQueue;
@@ -54,6 +61,10 @@ class SweepPointQueue;
 // on the frontier when no other point has size <= and measure <= with one of them strictly smaller; of exact
 // duplicates the first is kept.
 std::vector<int> paretoFrontier(const std::vector<std::pair<double, double>>& points);
+
+// Writes `plot` as an SVG file (QCustomPlot painted into a QSvgGenerator, written through QSaveFile): "" or
+// the error naming the file. Used by every plot that offers SVG.
+QString savePlotSvg(QCustomPlot* plot, const QString& path, const QString& title);
 
 class SweepView : public QWidget {
     Q_OBJECT
@@ -94,10 +105,21 @@ public:
     // a bad index or a map the model refuses.
     bool applyPoint(int index);
 
-    // Writes the points as a sweep file (.csv) or HDF5 table (.h5); the plot as .png or .pdf. "" or the
-    // error.
+    // Continues the CSV sweep file `path` (see the header comment) from the document's model: "" when the
+    // job started (sweepFinished follows), otherwise why not (also in statusText()). An .h5 table is refused
+    // by name: core resumes CSV sweep files only (an .h5 table is written whole, at the end).
+    QString resumeFrom(const QString& path);
+
+    // Writes the points as a sweep file (.csv) or HDF5 table (.h5); the plot as .png, .svg or .pdf. "" or
+    // the error.
     QString exportTable(const QString& path) const;
     QString savePlot(const QString& path) const;
+
+    // The auto-mix point to draw (its measure decides whether it is drawn: only over a sweep of the same
+    // measure); clearAutoMixPoint removes it. `label` names it in the legend and the tooltip.
+    void setAutoMixPoint(qs::SweepMeasure measure, const qs::PointMeasure& point, const QString& label);
+    void clearAutoMixPoint();
+    bool autoMixPointShown() const;  // drawn on the current plot
 
     QCustomPlot* plot() const { return m_plot; }
     QTableWidget* table() const { return m_table; }
@@ -109,9 +131,9 @@ signals:
 private:
     QWidget* buildSetup();
     void buildActions(QVBoxLayout* v);  // run/cancel, export and save buttons, status
-    void startJob(std::shared_ptr<const class LoadedModel> model,
-                  std::shared_ptr<const qs::Tokenizer> tokenizer,
-                  std::shared_ptr<const qs::ModelWeights> weights);
+    void startJob(std::shared_ptr<const struct LoadedModel> model, const EvalModels& models,
+                  const QString& resumePath);
+    void prepareAndStart(std::shared_ptr<const struct LoadedModel> model, const QString& resumePath);
     void drain();
     void onJobFinished(int state, const QString& error);
     void onModelChanged();
@@ -122,9 +144,9 @@ private:
     void onPlotMouseMove(QMouseEvent* event);
     void onPlotMousePress(QMouseEvent* event);
     QString pointText(int index) const;
-    void chooseText();
     void exportTableDialog();
     void savePlotDialog();
+    void resumeDialog();
 
     Document* m_document;
     JobRunner* m_runner;
@@ -132,14 +154,10 @@ private:
     std::vector<std::pair<QString, QCheckBox*>> m_groupBoxes;
     QComboBox* m_preset;
     QLineEdit* m_schemes;
-    QComboBox* m_measure;
-    QString m_textPath;
-    QLabel* m_textLabel;
-    QComboBox* m_protocol;
-    QSpinBox* m_context;
-    QSpinBox* m_windows;
+    EvalSetup* m_eval;
     QComboBox* m_sizeAxis;
     QPushButton* m_runButton;
+    QPushButton* m_resumeButton;
     QPushButton* m_cancelButton;
     QPushButton* m_exportButton;
     QPushButton* m_saveButton;
@@ -152,6 +170,10 @@ private:
     std::shared_ptr<SweepPointQueue> m_queue;
     QPointer<Job> m_job;
     bool m_running = false;
+    bool m_hasAutoMix = false;
+    qs::SweepMeasure m_autoMixMeasure = qs::SweepMeasure::WeightError;
+    qs::PointMeasure m_autoMixPoint;
+    QString m_autoMixLabel;
     quint64 m_generation = 0;  // bumped by cancel and model changes: stale callbacks compare it
 };
 

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The Sensitivity tab (issue 10), offscreen, on the real stories260K:
+// - a weight-error sensitivity scan with q2_K fills the bar chart with one bar per scanned group (the
+//   default groups: embedding, head unless tied, each layer's attention and MLP, counted here from the
+//   model's layers), the bars in the table's rank order and sorted, most damage per MiB saved first, each bar
+//   the damage divided by the MiB the row saves;
+// - auto-mix to a bits-per-weight budget lands within it (checked on the applied map's footprint, computed
+//   here with core's footprint arithmetic, not taken from the result), "Apply" changes the document's map to
+//   the chosen map as ONE undo entry and undo restores the map before; the verified point appears on a
+//   weight-error sweep's plot (its own graph and legend entry) and not over a sweep of another measure;
+// - the embedding-vs-head study (perplexity) gives one row per scheme plus the baseline for the tied pair of
+//   stories260K, plotted as one series;
+// - the main window has the tab and the "sensitivity", "automix" and "embed-head" views.
+#include <QSignalSpy>
+#include <QTableWidget>
+#include <QTest>
+#include <QUndoStack>
+
+#include <qcustomplot.h>
+
+#include "analysis_fixtures.h"
+#include "common/assets.h"
+#include "core/quant/footprint_after.h"
+#include "core/quant/quant_map_resolve.h"
+#include "ui/chat/chat_models.h"
+#include "ui/jobs/job.h"
+#include "ui/main_window.h"
+#include "ui/mix/mix_view.h"
+#include "ui/plot/bar_chart.h"
+#include "ui/sweep/eval_setup.h"
+#include "ui/sweep/sweep_view.h"
+
+using namespace qsui;
+
+namespace {
+
+constexpr const char* kModel = "models/stories260K-llama2c/stories260K.bin";
+constexpr const char* kStories = "data/tinystories/tinystories_sample.txt";
+constexpr int kTimeoutMs = 300000;
+
+struct Fixture : qstest::AnalysisFixture {
+    std::unique_ptr<ChatModels> models;
+    std::unique_ptr<MixView> view;
+    explicit Fixture(const QString& modelPath) {
+        doc.setModel(qstest::loadModel(modelPath));
+        models = std::make_unique<ChatModels>(&doc, &runner);
+        view = std::make_unique<MixView>(&doc, &runner, models.get());
+        view->resize(1100, 700);
+        view->show();
+    }
+    ~Fixture() {
+        view.reset();
+        models.reset();
+        runner.cancelAll();
+    }
+    bool run(const std::function<void()>& start) {
+        QSignalSpy done(view.get(), &MixView::jobFinished);
+        start();
+        if (!done.wait(kTimeoutMs) && done.isEmpty()) return false;
+        return done.first().first().toBool();
+    }
+};
+
+}  // namespace
+
+class TestMixView : public QObject {
+    Q_OBJECT
+private slots:
+    void sensitivityScan_fillsChartWithOneSortedBarPerGroup() {
+        QS_REQUIRE_ASSET(path, kModel);
+        Fixture f(path);
+        f.view->evalSetup()->setMeasure(qs::SweepMeasure::WeightError);
+        f.view->setScanScheme("q2_K");
+        QVERIFY2(f.run([&] { f.view->startScan(); }), qPrintable(f.view->statusText()));
+        const auto& scan = f.view->scanResult();
+        QVERIFY(scan);
+        const qs::ModelInfo& info = *f.doc.info();
+        const int groups = 1 + (info.tie ? 0 : 1) + 2 * int(info.hp.layers);
+        QVERIFY(info.hp.layers > 0);
+        QCOMPARE(int(scan->rows.size()), groups);
+        BarChart* chart = f.view->sensitivityChart();
+        QCOMPARE(chart->barCount(), groups);
+        const QVector<double> values = chart->plottedValues();
+        const QTableWidget* t = f.view->sensitivityTable();
+        QCOMPARE(t->rowCount(), groups);
+        std::set<std::string> seen;
+        for (int i = 0; i < groups; ++i) {
+            const auto& row = scan->rows[size_t(i)];
+            seen.insert(row.group);
+            // Table row i is rank i + 1, the same group as bar i.
+            QCOMPARE(t->item(i, 0)->text().toInt(), i + 1);
+            QCOMPARE(t->item(i, 1)->text(), QString::fromStdString(row.group));
+            // q2_K is smaller than the stored f32 everywhere: every group saves bytes and does damage.
+            QVERIFY(row.bytesSaved > 0);
+            QVERIFY2(row.damage > 0, row.group.c_str());
+            QVERIFY(std::fabs(values[i] - row.damage / (double(row.bytesSaved) / 1048576.0)) <=
+                    1e-9 * std::fabs(values[i]));
+            if (i > 0) QVERIFY2(values[i] <= values[i - 1], qPrintable(QString::number(i)));
+        }
+        QCOMPARE(int(seen.size()), groups);  // one bar per group, none twice
+        QVERIFY(values.front() > values.back());
+    }
+
+    void autoMix_landsWithinBudget_applyThenUndo_pointOnSweepPlot() {
+        QS_REQUIRE_ASSET(path, kModel);
+        Fixture f(path);
+        f.doc.setQuantMap(qstest::mapOf({"norm=keep"}), "baseline");
+        const qs::QuantMap before = f.doc.quantMap();
+        f.view->evalSetup()->setMeasure(qs::SweepMeasure::WeightError);
+        f.view->setBudget("8bpw");
+        f.view->setCandidates("q4_0,q8_0");
+        QVERIFY2(f.run([&] { f.view->startAutoMix(); }), qPrintable(f.view->statusText()));
+        const auto& mix = f.view->autoMixResult();
+        QVERIFY(mix);
+        QVERIFY(mix->measuredBpw <= 8.0);
+        QVERIFY(f.view->autoMixTable()->rowCount() == int(mix->choices.size()));
+        // A mix, not one scheme everywhere: 8 bpw lies between every group at its smallest choice (about 7
+        // bpw on this tiny model, norms and fallbacks included) and q8_0 everywhere (above 8.5).
+        std::set<std::string> chosen;
+        for (const auto& c : mix->choices) chosen.insert(c.scheme);
+        QVERIFY2(chosen.size() >= 2, qPrintable(QString::number(chosen.size())));
+
+        const int undoBefore = f.doc.undoStack()->count();
+        QVERIFY(f.view->applyAutoMix());
+        QCOMPARE(f.doc.undoStack()->count(), undoBefore + 1);
+        QCOMPARE(qs::quantMapToJson(f.doc.quantMap()).dump(), qs::quantMapToJson(mix->map).dump());
+        QVERIFY(qs::quantMapToJson(f.doc.quantMap()).dump() != qs::quantMapToJson(before).dump());
+        // Within the budget by core's footprint arithmetic of the applied map (not the job's own figure).
+        const qs::ResolvedMap* resolved = f.doc.resolvedMap();
+        QVERIFY(resolved);
+        const auto footprint = qs::footprintAfter(*resolved, f.doc.checkpoint()->tensors, *f.doc.info());
+        QVERIFY2(footprint.bitsPerWeight() <= 8.0, qPrintable(QString::number(footprint.bitsPerWeight())));
+        QVERIFY(footprint.bitsPerWeight() > 7.5);  // the budget is used, not left at the smallest choice
+        f.doc.undoStack()->undo();
+        QCOMPARE(qs::quantMapToJson(f.doc.quantMap()).dump(), qs::quantMapToJson(before).dump());
+
+        // The verified point on the Sweep tab's plot: over a weight-error sweep, not over a KLD one.
+        SweepView sweep(&f.doc, &f.runner, f.models.get());
+        sweep.resize(900, 600);
+        sweep.setGroups({"body"});
+        sweep.setSchemes({"q4_0", "q8_0"});
+        sweep.setMeasure(qs::SweepMeasure::WeightError);
+        QSignalSpy swept(&sweep, &SweepView::sweepFinished);
+        sweep.start();
+        QVERIFY(swept.wait(kTimeoutMs) || !swept.isEmpty());
+        QVERIFY(swept.first().first().toBool());
+        QCOMPARE(sweep.plot()->graph(2)->dataCount(), 0);
+        sweep.setAutoMixPoint(qs::SweepMeasure::WeightError, mix->measured, "auto-mix 8bpw");
+        QVERIFY(sweep.autoMixPointShown());
+        QCOMPARE(sweep.plot()->graph(2)->dataCount(), 1);
+        QCOMPARE(sweep.plot()->graph(2)->data()->begin()->key, mix->measured.bpw);
+        QCOMPARE(sweep.plot()->graph(2)->data()->begin()->value, mix->measured.rmse);
+        QVERIFY(sweep.plot()->legend->hasItemWithPlottable(sweep.plot()->graph(2)));
+        sweep.setAutoMixPoint(qs::SweepMeasure::Kld, mix->measured, "auto-mix 8bpw");
+        QVERIFY(!sweep.autoMixPointShown());
+        QCOMPARE(sweep.plot()->graph(2)->dataCount(), 0);
+    }
+
+    void embedHeadStudy_tableAndPlot() {
+        QS_REQUIRE_ASSET(path, kModel);
+        QS_REQUIRE_ASSET(text, kStories);
+        Fixture f(path);
+        QTRY_VERIFY_WITH_TIMEOUT(f.models->availability() != ChatModels::Availability::Checking, kTimeoutMs);
+        QCOMPARE(f.models->availability(), ChatModels::Availability::Ready);
+        EvalSetup* e = f.view->evalSetup();
+        e->setMeasure(qs::SweepMeasure::WeightError);
+        f.view->startStudy();  // refused: the study measures ppl/kld
+        QVERIFY(!f.view->isRunning());
+        QVERIFY2(f.view->statusText().contains("perplexity or KLD"), qPrintable(f.view->statusText()));
+        e->setMeasure(qs::SweepMeasure::Ppl);
+        e->setTextPath(text);
+        e->setProtocol(qs::PplProtocol::Documents);
+        e->setMaxWindows(0);
+        f.view->setStudySchemes("q8_0,q4_0");
+        QVERIFY2(f.run([&] { f.view->startStudy(); }), qPrintable(f.view->statusText()));
+        const auto& study = f.view->studyResult();
+        QVERIFY(study);
+        const int targets = f.doc.info()->tie ? 1 : 2;
+        QCOMPARE(int(study->rows.size()), targets * 3);  // baseline + 2 schemes per target
+        QCOMPARE(f.view->studyTable()->rowCount(), targets * 3);
+        QCOMPARE(f.view->studyPlot()->graphCount(), targets);
+        QCOMPARE(f.view->studyPlot()->graph(0)->dataCount(), 3);
+        // Fewer bits on the target: a smaller share of the footprint.
+        QVERIFY(study->rows[2].sharePercent < study->rows[1].sharePercent);
+    }
+
+    void mainWindow_hasTheTabAndViews() {
+        tbb::task_arena arena(1);
+        JobRunner runner(&arena);
+        MainWindow w(&runner, MainWindowOptions{false});
+        QVERIFY(w.mixView());
+        for (const char* v : {"sensitivity", "automix", "embed-head"}) QVERIFY2(w.views().contains(v), v);
+    }
+};
+
+QTEST_MAIN(TestMixView)
+#include "test_mix_view.moc"

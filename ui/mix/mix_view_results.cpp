@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// MixView: how each page shows its job's result (the chart, plot and tables).
+#include <cmath>
+
+#include <QHeaderView>
+#include <QLabel>
+#include <QTableWidget>
+
+#include <qcustomplot.h>
+
+#include "ui/mix/mix_view.h"
+#include "ui/plot/bar_chart.h"
+#include "ui/util/format.h"
+#include "ui/util/role_style.h"
+
+namespace qsui {
+
+namespace {
+
+// A table cell that sorts by its number, not by its text.
+class NumberItem : public QTableWidgetItem {
+public:
+    NumberItem(double value, const QString& text) : QTableWidgetItem(text) {
+        setData(Qt::UserRole + 1, value);
+        setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+    }
+    bool operator<(const QTableWidgetItem& other) const override {
+        return data(Qt::UserRole + 1).toDouble() < other.data(Qt::UserRole + 1).toDouble();
+    }
+};
+
+QString num(double v, int digits = 4) {
+    return std::isinf(v) ? QStringLiteral("inf") : QString::number(v, 'g', digits);
+}
+
+void fill(QTableWidget* t, const QStringList& headers,
+          const std::vector<std::vector<QTableWidgetItem*>>& rows) {
+    t->setSortingEnabled(false);
+    t->clear();
+    t->setColumnCount(int(headers.size()));
+    t->setHorizontalHeaderLabels(headers);
+    t->setRowCount(int(rows.size()));
+    for (int r = 0; r < int(rows.size()); ++r)
+        for (int c = 0; c < int(rows[size_t(r)].size()); ++c) t->setItem(r, c, rows[size_t(r)][size_t(c)]);
+    t->setSortingEnabled(true);
+    t->resizeColumnsToContents();
+}
+
+QTableWidgetItem* text(const QString& s) {
+    return new QTableWidgetItem(s);
+}
+QTableWidgetItem* number(double v, const QString& s) {
+    return new NumberItem(v, s);
+}
+QTableWidgetItem* bytes(double v) {
+    return new NumberItem(v, QString::number(qint64(v)));
+}
+
+// The colour of a group's bar: its role's (body and whole layers take the attention/MLP mix of Other).
+QColor groupColor(const std::string& group) {
+    auto ends = [&](std::string_view s) {
+        return group.size() >= s.size() && group.compare(group.size() - s.size(), s.size(), s) == 0;
+    };
+    if (group == "embedding" || group == "embedding+head") return roleColor(qs::Role::Embedding);
+    if (group == "head") return roleColor(qs::Role::Head);
+    if (ends("attention")) return roleColor(qs::Role::Attention);
+    if (ends("mlp")) return roleColor(qs::Role::Mlp);
+    return roleColor(qs::Role::Other);
+}
+
+QString damageUnit(const std::string& measure) {
+    if (measure == "kld") return QObject::tr("Δ KLD (nats)");
+    if (measure == "ppl") return QObject::tr("Δ perplexity");
+    return QObject::tr("Δ summed squared weight error");
+}
+
+QString valueName(const std::string& measure) {
+    if (measure == "kld") return QObject::tr("KLD");
+    if (measure == "ppl") return QObject::tr("perplexity");
+    return QObject::tr("summed squared error");
+}
+
+}  // namespace
+
+void MixView::showScan() {
+    if (!m_scan) {
+        m_chart->clear();
+        m_chart->setValueAxisLabel(tr("damage per MiB saved"));
+        fill(m_scanTable, {}, {});
+        return;
+    }
+    const auto& r = *m_scan;
+    QVector<BarChart::Bar> bars;
+    const bool labels = r.rows.size() <= 16;
+    for (const auto& row : r.rows) {
+        BarChart::Bar b;
+        b.category = QString::fromStdString(row.group);
+        b.value = row.bytesSaved > 0 ? row.damagePerMiB : 0.0;
+        b.color = groupColor(row.group);
+        if (labels) b.label = row.bytesSaved > 0 ? num(row.damagePerMiB, 3) : tr("saves 0");
+        b.tooltip = tr("%1 at %2\n%3 saved, damage %4\n%5 per MiB saved")
+                        .arg(b.category, QString::fromStdString(row.scheme),
+                             formatBytes(uint64_t(std::max<int64_t>(0, row.bytesSaved))), num(row.damage, 6),
+                             row.bytesSaved > 0 ? num(row.damagePerMiB, 6) : tr("—"));
+        bars << b;
+    }
+    m_chart->setBars(bars);
+    m_chart->setValueAxisLabel(tr("%1 per MiB saved").arg(damageUnit(r.measure)));
+    QStringList headers{tr("rank"),          tr("group"),       tr("bytes saved"), damageUnit(r.measure),
+                        tr("per MiB saved"), tr("bits/weight"), tr("RMSE")};
+    const bool ppl = r.baseline.hasPpl, kld = r.baseline.hasKld;
+    if (ppl) headers << tr("PPL");
+    if (kld) headers << tr("KLD");
+    std::vector<std::vector<QTableWidgetItem*>> rows;
+    int rank = 1;
+    for (const auto& row : r.rows) {
+        std::vector<QTableWidgetItem*> cells{
+            number(rank, QString::number(rank)),
+            text(QString::fromStdString(row.group)),
+            bytes(double(row.bytesSaved)),
+            number(row.damage, num(row.damage, 6)),
+            number(row.damagePerMiB, row.bytesSaved > 0 ? num(row.damagePerMiB, 6) : QStringLiteral("—")),
+            number(row.point.bpw, QString::number(row.point.bpw, 'f', 4)),
+            number(row.point.rmse, num(row.point.rmse, 6))};
+        if (ppl) cells.push_back(number(row.point.ppl, QString::number(row.point.ppl, 'f', 4)));
+        if (kld) cells.push_back(number(row.point.kld, num(row.point.kld, 6)));
+        rows.push_back(std::move(cells));
+        ++rank;
+    }
+    fill(m_scanTable, headers, rows);
+    QString status = tr("Sensitivity to %1 (%2): %3 groups in %4 s; most sensitive first.")
+                         .arg(QString::fromStdString(r.scheme), QString::fromStdString(r.measure))
+                         .arg(r.rows.size())
+                         .arg(QString::number(r.seconds, 'f', 1));
+    for (const auto& w : r.warnings) status += tr("\nWarning: %1").arg(QString::fromStdString(w));
+    setStatus(status);
+}
+
+void MixView::showMix() {
+    if (!m_mix) {
+        m_mixSummary->setText(
+            tr("Choose a budget and candidate schemes, then run: a sensitivity scan per "
+               "candidate, the allocation, and a measurement of the chosen map."));
+        fill(m_mixTable, {}, {});
+        fill(m_uniformTable, {}, {});
+        return;
+    }
+    const auto& r = *m_mix;
+    const QString name = valueName(r.measure);
+    const bool within = r.measuredBytes <= r.budgetBytes;
+    m_mixSummary->setText(
+        tr("<b>Budget %1</b>: %2 bytes of %3.<br>"
+           "Bytes: predicted %4, measured %5 (%6 bits/weight) — %7.<br>"
+           "%8: baseline %9, predicted %10, <b>measured %11</b> (no allocation predicts below %12).")
+            .arg(QString::fromStdString(r.budgetText))
+            .arg(r.budgetBytes)
+            .arg(QString::fromStdString(r.budgetBasis))
+            .arg(r.predictedBytes)
+            .arg(r.measuredBytes)
+            .arg(QString::number(r.measuredBpw, 'f', 4))
+            .arg(within ? tr("within the budget") : tr("<b>over the budget</b>"))
+            .arg(name)
+            .arg(num(r.predictedValue - r.predictedDamage, 6))
+            .arg(num(r.predictedValue, 6))
+            .arg(num(r.measuredValue, 6))
+            .arg(num(r.allocation.lowerBound, 6)));
+    std::vector<std::vector<QTableWidgetItem*>> rows;
+    for (const auto& c : r.choices)
+        rows.push_back({text(QString::fromStdString(c.group)), text(QString::fromStdString(c.scheme)),
+                        bytes(double(c.bytes)), number(c.predictedDamage, num(c.predictedDamage, 6))});
+    fill(m_mixTable, {tr("group"), tr("scheme"), tr("bytes"), tr("predicted %1").arg(damageUnit(r.measure))},
+         rows);
+    rows.clear();
+    const auto measure = qs::sweepMeasureFromName(r.measure);
+    rows.push_back({text(tr("the mix")), bytes(double(r.measuredBytes)),
+                    number(r.measured.bpw, QString::number(r.measured.bpw, 'f', 4)),
+                    number(r.measuredValue, num(r.measuredValue, 6))});
+    for (const auto& u : r.uniform) {
+        const double v = measure ? qs::sweep::measureValue(*measure, u.point) : 0.0;
+        rows.push_back({text(tr("%1 everywhere").arg(QString::fromStdString(u.scheme))),
+                        bytes(double(u.budgetBytes)),
+                        number(u.point.bpw, QString::number(u.point.bpw, 'f', 4)), number(v, num(v, 6))});
+    }
+    fill(m_uniformTable,
+         {tr("point"), tr("bytes (budget basis)"), tr("bits/weight"), tr("measured %1").arg(name)}, rows);
+}
+
+void MixView::showStudy() {
+    m_studyPlot->clearGraphs();
+    m_studyPlot->clearItems();
+    if (!m_study) {
+        fill(m_studyTable, {}, {});
+        m_studyPlot->xAxis->setLabel(tr("share of the footprint (%)"));
+        m_studyPlot->yAxis->setLabel(tr("perplexity or KLD"));
+        m_studyPlot->replot();
+        return;
+    }
+    const auto& r = *m_study;
+    const bool kld = r.measure == "kld";
+    auto value = [&](const qs::sweep::StudyRow& row) { return kld ? row.point.kld : row.point.ppl; };
+    std::vector<std::string> targets;
+    for (const auto& row : r.rows)
+        if (std::find(targets.begin(), targets.end(), row.target) == targets.end())
+            targets.push_back(row.target);
+    for (const auto& target : targets) {
+        QCPGraph* g = m_studyPlot->addGraph();
+        const QColor c = groupColor(target);
+        g->setName(QString::fromStdString(target));
+        g->setPen(QPen(c, 1.2, Qt::DashLine));
+        g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, c, 8));
+        for (const auto& row : r.rows) {
+            if (row.target != target) continue;
+            g->addData(row.sharePercent, value(row));
+            auto* label = new QCPItemText(m_studyPlot);
+            label->position->setCoords(row.sharePercent, value(row));
+            label->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
+            label->setPadding(QMargins(4, 0, 0, 2));
+            label->setText(QString::fromStdString(row.scheme));
+            label->setColor(c.darker(130));
+        }
+    }
+    m_studyPlot->xAxis->setLabel(tr("target's share of the footprint (%)"));
+    m_studyPlot->yAxis->setLabel(kld ? tr("KL divergence (nats)") : tr("perplexity"));
+    m_studyPlot->rescaleAxes();
+    for (QCPAxis* a : {m_studyPlot->xAxis, m_studyPlot->yAxis}) {
+        const QCPRange range = a->range();
+        const double pad = std::max(range.size() * 0.08, 1e-6);
+        a->setRange(range.lower - pad, range.upper + pad * (a == m_studyPlot->xAxis ? 3 : 1));
+    }
+    m_studyPlot->replot();
+    std::vector<std::vector<QTableWidgetItem*>> rows;
+    for (const auto& row : r.rows) {
+        std::vector<QTableWidgetItem*> cells{
+            text(QString::fromStdString(row.target)),
+            text(QString::fromStdString(row.scheme)),
+            text(QString::fromStdString(row.schemeUsed)),
+            bytes(double(row.targetBytes)),
+            number(row.targetBpw, QString::number(row.targetBpw, 'f', 3)),
+            number(row.sharePercent, QString::number(row.sharePercent, 'f', 2)),
+            number(row.point.ppl, QString::number(row.point.ppl, 'f', 4))};
+        if (kld) {
+            cells.push_back(number(row.point.kld, num(row.point.kld, 6)));
+            cells.push_back(number(row.point.top1, QString::number(100 * row.point.top1, 'f', 2)));
+        }
+        rows.push_back(std::move(cells));
+    }
+    QStringList headers{tr("target"),      tr("scheme"),  tr("used"), tr("bytes"),
+                        tr("bits/weight"), tr("share %"), tr("PPL")};
+    if (kld) headers << tr("KLD") << tr("top-1 %");
+    fill(m_studyTable, headers, rows);
+    QString status = tr("Embedding-vs-head study (%1): %2 points in %3 s.")
+                         .arg(QString::fromStdString(r.measure))
+                         .arg(r.rows.size())
+                         .arg(QString::number(r.seconds, 'f', 1));
+    if (r.tied) status += QStringLiteral("\n") + QString::fromStdString(r.tieNote);
+    for (const auto& w : r.warnings) status += tr("\nWarning: %1").arg(QString::fromStdString(w));
+    setStatus(status);
+}
+
+}  // namespace qsui

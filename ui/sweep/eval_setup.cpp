@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "ui/sweep/eval_setup.h"
+
+#include <QComboBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPushButton>
+#include <QSpinBox>
+
+#include "ui/chat/chat_models.h"
+#include "ui/jobs/job.h"  // before chat_models.h, whose QPointer<Job> needs the complete type
+
+namespace qsui {
+
+EvalSetup::EvalSetup(ChatModels* models, bool weightError, QWidget* parent)
+    : QObject(parent), m_models(models), m_parent(parent) {
+    m_measure = new QComboBox;
+    if (weightError) m_measure->addItem(tr("weight error (RMSE)"), int(qs::SweepMeasure::WeightError));
+    m_measure->addItem(tr("perplexity"), int(qs::SweepMeasure::Ppl));
+    m_measure->addItem(tr("KL divergence"), int(qs::SweepMeasure::Kld));
+    connect(m_measure, &QComboBox::currentIndexChanged, this, [this] {
+        updateControls();
+        emit measureChanged();
+    });
+    m_textRow = new QWidget;
+    auto* textRow = new QHBoxLayout(m_textRow);
+    textRow->setContentsMargins(0, 0, 0, 0);
+    m_textLabel = new QLabel(tr("(none)"));
+    auto* choose = new QPushButton(tr("Choose…"));
+    connect(choose, &QPushButton::clicked, this, &EvalSetup::chooseText);
+    textRow->addWidget(m_textLabel, 1);
+    textRow->addWidget(choose);
+    m_protocol = new QComboBox;
+    for (qs::PplProtocol p : {qs::PplProtocol::LlamaCpp, qs::PplProtocol::Gptq, qs::PplProtocol::Documents})
+        m_protocol->addItem(QString::fromStdString(std::string(qs::pplProtocolName(p))), int(p));
+    m_protocol->setToolTip(tr("how the text is cut into windows, as `quantscope-cli ppl --protocol`"));
+    m_context = new QSpinBox;
+    m_context->setRange(2, 1 << 20);
+    m_context->setValue(512);
+    m_windows = new QSpinBox;
+    m_windows->setRange(0, 1 << 20);
+    m_windows->setValue(4);
+    m_windows->setSpecialValueText(tr("all"));
+    updateControls();
+}
+
+void EvalSetup::addRows(QFormLayout* form) {
+    form->addRow(tr("Measure"), m_measure);
+    form->addRow(tr("Text"), m_textRow);
+    form->addRow(tr("Protocol"), m_protocol);
+    form->addRow(tr("Context"), m_context);
+    form->addRow(tr("Windows"), m_windows);
+}
+
+void EvalSetup::setMeasure(qs::SweepMeasure measure) {
+    const int i = m_measure->findData(int(measure));
+    if (i >= 0) m_measure->setCurrentIndex(i);
+}
+
+qs::SweepMeasure EvalSetup::measure() const {
+    return qs::SweepMeasure(m_measure->currentData().toInt());
+}
+
+void EvalSetup::setTextPath(const QString& path) {
+    m_textPath = path;
+    m_textLabel->setText(path.isEmpty() ? tr("(none)") : QFileInfo(path).fileName());
+    m_textLabel->setToolTip(path);
+}
+
+void EvalSetup::setProtocol(qs::PplProtocol protocol) {
+    m_protocol->setCurrentIndex(m_protocol->findData(int(protocol)));
+}
+void EvalSetup::setContext(int tokens) {
+    m_context->setValue(tokens);
+}
+void EvalSetup::setMaxWindows(int windows) {
+    m_windows->setValue(windows);
+}
+
+qs::PerplexityOptions EvalSetup::perplexity() const {
+    qs::PerplexityOptions o;
+    o.protocol = qs::PplProtocol(m_protocol->currentData().toInt());
+    o.context = m_context->value();
+    o.maxWindows = m_windows->value();
+    return o;
+}
+
+void EvalSetup::chooseText() {
+    const QString path = QFileDialog::getOpenFileName(m_parent, tr("Evaluation text"), m_textPath,
+                                                      tr("Text files (*.txt *.raw);;All files (*)"));
+    if (!path.isEmpty()) setTextPath(path);
+}
+
+void EvalSetup::updateControls() {
+    const bool on = evaluates();
+    m_protocol->setEnabled(on);
+    m_context->setEnabled(on);
+    m_windows->setEnabled(on);
+    m_textLabel->setEnabled(on);
+}
+
+void EvalSetup::prepare(QObject* context, Ready done) {
+    const quint64 generation = ++m_generation;
+    if (!evaluates()) return done({}, {});
+    if (m_textPath.isEmpty()) return done(tr("Perplexity and KLD need a text: choose one first."), {});
+    if (!m_models) return done(tr("Perplexity and KLD are not available here."), {});
+    switch (m_models->availability()) {
+        case ChatModels::Availability::NoModel:
+            return done(tr("Open a model first."), {});
+        case ChatModels::Availability::Unavailable:
+            return done(m_models->unavailableReason().replace(tr("cannot chat"), tr("cannot be evaluated")),
+                        {});
+        case ChatModels::Availability::Checking:
+            return done(tr("The tokenizer is still loading; run again in a moment."), {});
+        case ChatModels::Availability::Ready:
+            break;
+    }
+    QPointer<EvalSetup> self(this);
+    QPointer<QObject> guard(context);
+    m_models->requestOriginal([self, guard, generation, done](const QString& error) {
+        if (!self || !guard || self->m_generation != generation) return;
+        if (!error.isEmpty()) return done(tr("Loading the model failed: %1").arg(error), {});
+        done({}, EvalModels{self->m_models->tokenizer(), self->m_models->original()});
+    });
+}
+
+}  // namespace qsui
