@@ -3,6 +3,7 @@
 // written by the CLI or by itself and shows the points already stored.
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <string>
 
 #include "core/sweep/sweep.h"

@@ -9,12 +9,14 @@
 #include "core/sweep/sweep.h"
 #include "core/io/hdf5_writer.h"
 #include "core/sweep/sweep_hdf5.h"
+#include "core/quant/quant_map.h"
 
 #include <QFile>
 #include <QTemporaryDir>
 #include <QTest>
 
 #include <cstring>
+#include <limits>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -135,6 +137,57 @@ private slots:
         QCOMPARE(again->truncatedBytes, uint64_t(expected.size() - 7 - expected.lastIndexOf('\n', expected.size() - 2) - 1));
         QCOMPARE(again->run.measured, int64_t(1));
         QCOMPARE(readBytes(part), expected);
+    }
+
+    void specAndRows_readBackFromTheFile() {
+        // sweepSpecFromJson / parseSweepFileRow (the GUI's Resume) invert toJson / sweepFileRow: the spec
+        // rebuilt from a written file has the same JSON, each row parsed back prints as the same line.
+        QS_REQUIRE_ASSET(path, "models/stories260K-gguf/stories260K.gguf");
+        Fixture f = makeFixture(path);
+        f.spec.baseline.rules.push_back(*parseRuleSpec("norm=keep"));
+        f.spec.measure = SweepMeasure::Kld;  // the evaluation fields and the ppl/kld columns too
+        f.spec.textHash = "0123456789abcdef";
+        f.spec.textBytes = 1234;
+        f.spec.perplexity.protocol = PplProtocol::Documents;
+        f.spec.perplexity.context = 96;
+        f.spec.perplexity.maxWindows = 3;
+        auto back = sweepSpecFromJson(f.model.info, f.spec.toJson());
+        QVERIFY2(back, back ? "" : back.message().c_str());
+        QCOMPARE(back->toJson().dump(), f.spec.toJson().dump());
+        QCOMPARE(back->groups.size(), size_t(3));
+        QCOMPARE(back->groups[2].name, std::string("layer1.mlp"));
+        SweepRow row;
+        row.point = 7;
+        row.schemes = f.spec.pointSchemes(7);
+        row.measure.bytes = 123456;
+        row.measure.bpw = 5.0 / 3.0;
+        row.measure.rmse = 0.1;
+        row.measure.sqnrDb = std::numeric_limits<double>::infinity();
+        row.measure.ppl = 12.345678901234567;
+        row.measure.kld = 1e-17;
+        row.measure.kldMax = 2.5;
+        row.measure.top1 = 0.75;
+        const std::string line = sweepFileRow(f.spec, row);
+        auto parsed = parseSweepFileRow(*back, line.substr(0, line.size() - 1));
+        QVERIFY2(parsed, parsed ? "" : parsed.message().c_str());
+        QCOMPARE(sweepFileRow(*back, *parsed), line);
+        QCOMPARE(parsed->measure.ppl, row.measure.ppl);  // %.17g: exact
+        QCOMPARE(parsed->schemes, row.schemes);
+        QVERIFY(!parseSweepFileRow(*back, "7,x,a,b").ok());  // too few fields
+        const size_t comma = line.find(',');
+        auto bad = parseSweepFileRow(*back, line.substr(0, comma) + "x" + line.substr(comma, line.size() - comma - 1));
+        QVERIFY(!bad.ok());
+        QVERIFY2(bad.message().find("point") != std::string::npos, bad.message().c_str());
+        // A group this model lacks, and a missing field, are named.
+        auto j = f.spec.toJson();
+        j["groups"][2] = "layer9.mlp";
+        j["schemes"]["layer9.mlp"] = j["schemes"]["layer1.mlp"];
+        auto g = sweepSpecFromJson(f.model.info, j);
+        QVERIFY2(!g.ok() && g.message().find("groups") != std::string::npos, g ? "" : g.message().c_str());
+        auto k = f.spec.toJson();
+        k.erase("context");
+        auto c = sweepSpecFromJson(f.model.info, k);
+        QVERIFY2(!c.ok() && c.message().find("context") != std::string::npos, c ? "" : c.message().c_str());
     }
 
     void resume_refusesAnotherSpecOrShard() {
