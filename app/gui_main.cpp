@@ -74,7 +74,8 @@ int main(int argc, char** argv) {
     const QCommandLineOption view(
         QStringLiteral("view"),
         QStringLiteral("The view to bring to the front for --screenshot: tree, summary, footprint, "
-                       "histogram, layers, outliers, evaluations, map, chat or log (default tree)."),
+                       "histogram, layers, outliers, evaluations, sweep, sensitivity, automix, embed-head, map, chat or "
+                       "log (default tree)."),
         QStringLiteral("NAME"), QStringLiteral("tree"));
     const QCommandLineOption size(QStringLiteral("size"),
                                   QStringLiteral("Window size for --screenshot (default 1280x720)."),
@@ -94,7 +95,7 @@ int main(int argc, char** argv) {
                                     QStringLiteral("TEXT"));
     const QCommandLineOption text(
         QStringLiteral("text"),
-        QStringLiteral("With --screenshot --view evaluations: evaluate the model as stored, "
+        QStringLiteral("With --screenshot --view evaluations (or embed-head): evaluate the model as stored, "
                        "then the map, on FILE first (two rows)."),
         QStringLiteral("FILE"));
     parser.addOptions({screenshot, view, size, map, preset, prompt, text});

@@ -374,8 +374,11 @@ void MainWindow::registerMixViews() {
     m_views.add(
         QStringLiteral("automix"), tr("auto-mix to a size budget, predicted against measured (central tab)"),
         page(MixView::Page::AutoMix), [this] {
+            // 8 bpw between q4_0 and q8_0: a budget even tiny models (whose small rows fall back) can meet.
             if (m_mix->autoMixResult() || m_mix->isRunning()) return;
             m_mix->evalSetup()->setMeasure(qs::SweepMeasure::WeightError);
+            m_mix->setBudget(QStringLiteral("8bpw"));
+            m_mix->setCandidates(QStringLiteral("q4_0,q8_0"));
             m_mix->startAutoMix();
         });
     m_views.add(

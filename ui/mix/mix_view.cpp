@@ -34,7 +34,7 @@ QTableWidget* makeTable() {
     t->setEditTriggers(QAbstractItemView::NoEditTriggers);
     t->setSelectionBehavior(QAbstractItemView::SelectRows);
     t->verticalHeader()->setVisible(false);
-    t->setMinimumHeight(80);
+    t->setMinimumHeight(60);
     return t;
 }
 
@@ -123,12 +123,14 @@ QWidget* MixView::buildScanPage() {
     row->addStretch(1);
     v->addLayout(row);
     m_chart = new BarChart;
+    m_chart->plot()->setMinimumHeight(120);  // the tab fits a 720-pixel window beside the docks
     m_scanTable = makeTable();
     auto* split = new QSplitter(Qt::Vertical);
     split->addWidget(m_chart);
     split->addWidget(m_scanTable);
     split->setStretchFactor(0, 3);
     split->setStretchFactor(1, 2);
+    split->setSizes({360, 200});  // the chart first: it is what the page is for
     v->addWidget(split, 1);
     return page;
 }
@@ -162,7 +164,16 @@ QWidget* MixView::buildMixPage() {
     m_mixSummary = new QLabel;
     m_mixSummary->setWordWrap(true);
     m_mixSummary->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    v->addWidget(m_mixSummary);
+    m_mixSummary->setAlignment(Qt::AlignLeft | Qt::AlignTop);
+    // In its own scroll area: a word-wrapped label would make the whole tab height-for-width, which the
+    // window's scrolled centre then scrolls.
+    auto* summaryScroll = new QScrollArea;
+    summaryScroll->setWidget(m_mixSummary);
+    summaryScroll->setWidgetResizable(true);
+    summaryScroll->setFrameShape(QFrame::NoFrame);
+    summaryScroll->setMinimumHeight(5 * m_mixSummary->fontMetrics().lineSpacing());
+    summaryScroll->setMaximumHeight(7 * m_mixSummary->fontMetrics().lineSpacing());
+    v->addWidget(summaryScroll);
     m_mixTable = makeTable();
     m_uniformTable = makeTable();
     auto* split = new QSplitter(Qt::Vertical);
@@ -194,7 +205,7 @@ QWidget* MixView::buildStudyPage() {
     v->addLayout(row);
     m_studyPlot = new QCustomPlot;
     m_studyPlot->setBackground(palette().color(QPalette::Base));
-    m_studyPlot->setMinimumHeight(180);
+    m_studyPlot->setMinimumHeight(120);
     m_studyPlot->legend->setVisible(true);
     m_studyPlot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
     m_studyTable = makeTable();
@@ -203,6 +214,7 @@ QWidget* MixView::buildStudyPage() {
     split->addWidget(m_studyTable);
     split->setStretchFactor(0, 3);
     split->setStretchFactor(1, 2);
+    split->setSizes({360, 200});
     v->addWidget(split, 1);
     return page;
 }

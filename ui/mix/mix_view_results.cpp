@@ -42,6 +42,7 @@ void fill(QTableWidget* t, const QStringList& headers,
     t->setRowCount(int(rows.size()));
     for (int r = 0; r < int(rows.size()); ++r)
         for (int c = 0; c < int(rows[size_t(r)].size()); ++c) t->setItem(r, c, rows[size_t(r)][size_t(c)]);
+    t->horizontalHeader()->setSortIndicator(0, Qt::AscendingOrder);  // column 0: the job's order
     t->setSortingEnabled(true);
     t->resizeColumnsToContents();
 }
@@ -69,9 +70,20 @@ QColor groupColor(const std::string& group) {
 }
 
 QString damageUnit(const std::string& measure) {
-    if (measure == "kld") return QObject::tr("Δ KLD (nats)");
-    if (measure == "ppl") return QObject::tr("Δ perplexity");
-    return QObject::tr("Δ summed squared weight error");
+    if (measure == "kld") return QObject::tr("Δ KLD");
+    if (measure == "ppl") return QObject::tr("Δ PPL");
+    return QObject::tr("Δ sq. error");  // the summed squared weight error
+}
+
+// The first warnings, then how many more (a scheme that does not fit a shape warns once per tensor).
+QString warningText(const std::vector<std::string>& warnings) {
+    QString out;
+    constexpr size_t kShown = 2;
+    for (size_t i = 0; i < warnings.size() && i < kShown; ++i)
+        out += QObject::tr("\nWarning: %1").arg(QString::fromStdString(warnings[i]));
+    if (warnings.size() > kShown)
+        out += QObject::tr("\n… and %1 more warnings.").arg(warnings.size() - kShown);
+    return out;
 }
 
 QString valueName(const std::string& measure) {
@@ -105,9 +117,9 @@ void MixView::showScan() {
         bars << b;
     }
     m_chart->setBars(bars);
-    m_chart->setValueAxisLabel(tr("%1 per MiB saved").arg(damageUnit(r.measure)));
-    QStringList headers{tr("rank"),          tr("group"),       tr("bytes saved"), damageUnit(r.measure),
-                        tr("per MiB saved"), tr("bits/weight"), tr("RMSE")};
+    m_chart->setValueAxisLabel(tr("%1 / MiB saved").arg(damageUnit(r.measure)));
+    QStringList headers{tr("rank"),       tr("group"),       tr("bytes saved"), tr("damage"),
+                        tr("damage/MiB"), tr("bits/weight"), tr("RMSE")};
     const bool ppl = r.baseline.hasPpl, kld = r.baseline.hasKld;
     if (ppl) headers << tr("PPL");
     if (kld) headers << tr("KLD");
@@ -132,8 +144,7 @@ void MixView::showScan() {
                          .arg(QString::fromStdString(r.scheme), QString::fromStdString(r.measure))
                          .arg(r.rows.size())
                          .arg(QString::number(r.seconds, 'f', 1));
-    for (const auto& w : r.warnings) status += tr("\nWarning: %1").arg(QString::fromStdString(w));
-    setStatus(status);
+    setStatus(status + warningText(r.warnings));
 }
 
 void MixView::showMix() {
@@ -143,8 +154,12 @@ void MixView::showMix() {
                "candidate, the allocation, and a measurement of the chosen map."));
         fill(m_mixTable, {}, {});
         fill(m_uniformTable, {}, {});
+        m_mixTable->hide();  // no empty white boxes before the first result
+        m_uniformTable->hide();
         return;
     }
+    m_mixTable->show();
+    m_uniformTable->show();
     const auto& r = *m_mix;
     const QString name = valueName(r.measure);
     const bool within = r.measuredBytes <= r.budgetBytes;
@@ -165,29 +180,42 @@ void MixView::showMix() {
             .arg(num(r.measuredValue, 6))
             .arg(num(r.allocation.lowerBound, 6)));
     std::vector<std::vector<QTableWidgetItem*>> rows;
-    for (const auto& c : r.choices)
-        rows.push_back({text(QString::fromStdString(c.group)), text(QString::fromStdString(c.scheme)),
-                        bytes(double(c.bytes)), number(c.predictedDamage, num(c.predictedDamage, 6))});
-    fill(m_mixTable, {tr("group"), tr("scheme"), tr("bytes"), tr("predicted %1").arg(damageUnit(r.measure))},
-         rows);
+    for (const auto& c : r.choices) {
+        const int k = int(rows.size()) + 1;
+        rows.push_back({number(k, QString::number(k)), text(QString::fromStdString(c.group)),
+                        text(QString::fromStdString(c.scheme)), bytes(double(c.bytes)),
+                        number(c.predictedDamage, num(c.predictedDamage, 6))});
+    }
+    fill(m_mixTable, {tr("#"), tr("group"), tr("scheme"), tr("bytes"), tr("predicted damage")}, rows);
     rows.clear();
     const auto measure = qs::sweepMeasureFromName(r.measure);
-    rows.push_back({text(tr("the mix")), bytes(double(r.measuredBytes)),
+    rows.push_back({number(1, QStringLiteral("1")), text(tr("the mix")), bytes(double(r.measuredBytes)),
                     number(r.measured.bpw, QString::number(r.measured.bpw, 'f', 4)),
                     number(r.measuredValue, num(r.measuredValue, 6))});
     for (const auto& u : r.uniform) {
         const double v = measure ? qs::sweep::measureValue(*measure, u.point) : 0.0;
-        rows.push_back({text(tr("%1 everywhere").arg(QString::fromStdString(u.scheme))),
+        const int k = int(rows.size()) + 1;
+        rows.push_back({number(k, QString::number(k)),
+                        text(tr("%1 everywhere").arg(QString::fromStdString(u.scheme))),
                         bytes(double(u.budgetBytes)),
                         number(u.point.bpw, QString::number(u.point.bpw, 'f', 4)), number(v, num(v, 6))});
     }
     fill(m_uniformTable,
-         {tr("point"), tr("bytes (budget basis)"), tr("bits/weight"), tr("measured %1").arg(name)}, rows);
+         {tr("#"), tr("point"), tr("bytes (budget basis)"), tr("bits/weight"), tr("measured %1").arg(name)},
+         rows);
+    setStatus(tr("Auto-mix to %1 (%2): %3 groups, %4 scans, in %5 s.")
+                  .arg(QString::fromStdString(r.budgetText), QString::fromStdString(r.measure))
+                  .arg(r.choices.size())
+                  .arg(r.scans.size())
+                  .arg(QString::number(r.seconds, 'f', 1)) +
+              warningText(r.warnings));
 }
 
 void MixView::showStudy() {
     m_studyPlot->clearGraphs();
     m_studyPlot->clearItems();
+    m_studyPlot->legend->setVisible(m_study.has_value());  // no empty legend box
+    m_studyTable->setVisible(m_study.has_value());         // nor an empty table
     if (!m_study) {
         fill(m_studyTable, {}, {});
         m_studyPlot->xAxis->setLabel(tr("share of the footprint (%)"));
@@ -222,15 +250,17 @@ void MixView::showStudy() {
     m_studyPlot->xAxis->setLabel(tr("target's share of the footprint (%)"));
     m_studyPlot->yAxis->setLabel(kld ? tr("KL divergence (nats)") : tr("perplexity"));
     m_studyPlot->rescaleAxes();
-    for (QCPAxis* a : {m_studyPlot->xAxis, m_studyPlot->yAxis}) {
-        const QCPRange range = a->range();
-        const double pad = std::max(range.size() * 0.08, 1e-6);
-        a->setRange(range.lower - pad, range.upper + pad * (a == m_studyPlot->xAxis ? 3 : 1));
-    }
+    // Room for the scheme labels: right of the points and above the highest one.
+    const QCPRange xr = m_studyPlot->xAxis->range(), yr = m_studyPlot->yAxis->range();
+    const double xPad = std::max(xr.size() * 0.08, 1e-6), yPad = std::max(yr.size() * 0.08, 1e-6);
+    m_studyPlot->xAxis->setRange(xr.lower - xPad, xr.upper + 3 * xPad);
+    m_studyPlot->yAxis->setRange(yr.lower - yPad, yr.upper + 3 * yPad);
     m_studyPlot->replot();
     std::vector<std::vector<QTableWidgetItem*>> rows;
     for (const auto& row : r.rows) {
+        const int k = int(rows.size()) + 1;
         std::vector<QTableWidgetItem*> cells{
+            number(k, QString::number(k)),
             text(QString::fromStdString(row.target)),
             text(QString::fromStdString(row.scheme)),
             text(QString::fromStdString(row.schemeUsed)),
@@ -244,8 +274,8 @@ void MixView::showStudy() {
         }
         rows.push_back(std::move(cells));
     }
-    QStringList headers{tr("target"),      tr("scheme"),  tr("used"), tr("bytes"),
-                        tr("bits/weight"), tr("share %"), tr("PPL")};
+    QStringList headers{tr("#"),     tr("target"),      tr("scheme"),  tr("used"),
+                        tr("bytes"), tr("bits/weight"), tr("share %"), tr("PPL")};
     if (kld) headers << tr("KLD") << tr("top-1 %");
     fill(m_studyTable, headers, rows);
     QString status = tr("Embedding-vs-head study (%1): %2 points in %3 s.")
@@ -253,8 +283,7 @@ void MixView::showStudy() {
                          .arg(r.rows.size())
                          .arg(QString::number(r.seconds, 'f', 1));
     if (r.tied) status += QStringLiteral("\n") + QString::fromStdString(r.tieNote);
-    for (const auto& w : r.warnings) status += tr("\nWarning: %1").arg(QString::fromStdString(w));
-    setStatus(status);
+    setStatus(status + warningText(r.warnings));
 }
 
 }  // namespace qsui

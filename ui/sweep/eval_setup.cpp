@@ -29,6 +29,8 @@ EvalSetup::EvalSetup(ChatModels* models, bool weightError, QWidget* parent)
     auto* textRow = new QHBoxLayout(m_textRow);
     textRow->setContentsMargins(0, 0, 0, 0);
     m_textLabel = new QLabel(tr("(none)"));
+    m_textLabel->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // a long name must not widen
+    m_textLabel->setMinimumWidth(40);                                          // the setup column
     auto* choose = new QPushButton(tr("Choose…"));
     connect(choose, &QPushButton::clicked, this, &EvalSetup::chooseText);
     textRow->addWidget(m_textLabel, 1);
@@ -113,8 +115,19 @@ void EvalSetup::prepare(QObject* context, Ready done) {
         case ChatModels::Availability::Unavailable:
             return done(m_models->unavailableReason().replace(tr("cannot chat"), tr("cannot be evaluated")),
                         {});
-        case ChatModels::Availability::Checking:
-            return done(tr("The tokenizer is still loading; run again in a moment."), {});
+        case ChatModels::Availability::Checking: {
+            // Continue once the tokenizer check has finished (the user clicked Run; no second click needed).
+            QPointer<EvalSetup> self(this);
+            QPointer<QObject> guard(context);
+            connect(
+                m_models, &ChatModels::availabilityChanged, this,
+                [self, guard, generation, done] {
+                    if (!self || !guard || self->m_generation != generation) return;
+                    self->prepare(guard, done);
+                },
+                Qt::SingleShotConnection);
+            return;
+        }
         case ChatModels::Availability::Ready:
             break;
     }

@@ -60,7 +60,8 @@ public:
     bool evaluates() const { return measure() != qs::SweepMeasure::WeightError; }
 
     // Gets what the measure needs, then calls `done` on the UI thread: at once for weight error; for ppl/kld
-    // after the stored model is loaded (ChatModels::requestOriginal). `done` gets "" and the models, or why
+    // after the tokenizer check (when still running) and the load of the stored model
+    // (ChatModels::requestOriginal). `done` gets "" and the models, or why
     // they are not available (no text chosen, no usable tokenizer, a failed load). `done` is not called after
     // `context` is destroyed or after cancelPending().
     using Ready = std::function<void(const QString& error, const EvalModels& models)>;
