@@ -300,6 +300,13 @@ bool sameSweepSpec(const nlohmann::json& a, const nlohmann::json& b) { return co
 Status checkResumable(const SweepSpec& spec, const SweepShard& shard, const std::string& path, SweepFile* file) {
     auto f = readSweepFile(path);
     if (!f) return Error{"--resume: " + f.message()};
+    if (auto s = checkResumableFile(spec, shard, path, &*f); !s) return s;
+    if (file) *file = std::move(*f);
+    return {};
+}
+
+Status checkResumableFile(const SweepSpec& spec, const SweepShard& shard, const std::string& path,
+                          const SweepFile* f) {
     if (!sameSweepSpec(f->header["spec"], spec.toJson()))
         return Error{path + ": --resume: the file was made by a different sweep (model, measure, text, context, "
                             "windows, baseline, groups or schemes differ); use another --out or drop --resume"};
@@ -318,7 +325,6 @@ Status checkResumable(const SweepSpec& spec, const SweepShard& shard, const std:
     for (const auto& [point, row] : f->rows)
         if (point >= spec.pointCount() || !shard.takes(point))
             return Error{path + ": --resume: point " + std::to_string(point) + " does not belong to this sweep's shard"};
-    if (file) *file = std::move(*f);
     return {};
 }
 

@@ -154,6 +154,9 @@ Result<SweepRunResult> runSweep(MapEvaluator& evaluator, const ModelInfo& info, 
 // file as read.
 Status checkResumable(const SweepSpec& spec, const SweepShard& shard, const std::string& path,
                       SweepFile* file = nullptr);
+// The same checks on a sweep already read (a CSV file, or an HDF5 table by readSweepHdf5), named `path`.
+Status checkResumableFile(const SweepSpec& spec, const SweepShard& shard, const std::string& path,
+                          const SweepFile* file);
 
 // Runs a sweep into the CSV sweep file `path`: rows are appended and flushed as points finish, so a cancel or a
 // kill leaves every finished point stored. Without `resume` the file is created (replaced) with the header.

@@ -1,13 +1,19 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/sweep/sweep_hdf5.h"
 
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <mutex>
+#include <optional>
 #include <filesystem>
 #include <map>
 #include <sstream>
 
 #include <unistd.h>
 
+#include "core/io/hdf5_object_reader.h"
+#include "core/io/hdf5_reader.h"
 #include "core/io/hdf5_writer.h"
 
 namespace qs {
@@ -92,6 +98,116 @@ Result<int64_t> mergeSweepFilesToHdf5(const std::vector<std::string>& inputs, co
     const size_t nl = head.find('\n');
     if (auto s = writeTable(outPath, f->header, head.substr(nl + 1, head.size() - nl - 2), f->rows); !s) return s.error();
     return *n;
+}
+
+namespace {
+
+std::string cell(double v) {  // as sweep.cpp prints a CSV number
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    if (std::isnan(v)) return "nan";
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    return buf;
+}
+
+Result<SweepFile> readTable(const io::Hdf5ObjectReader& r) {
+    SweepFile f;
+    auto version = r.attribute<int64_t>("/sweep", "version", H5T_NATIVE_INT64);
+    auto spec = r.stringAttribute("/sweep", "spec");
+    auto shard = r.stringAttribute("/sweep", "shard");
+    auto columnLine = r.stringAttribute("/sweep", "columns");
+    if (!version) return version.error();
+    if (!spec) return spec.error();
+    if (!shard) return shard.error();
+    if (!columnLine) return columnLine.error();
+    const auto specJson = nlohmann::json::parse(*spec, nullptr, false);
+    if (specJson.is_discarded() || !specJson.is_object()) return r.fail("/sweep", "attribute spec is not a JSON object");
+    f.header = {{"version", *version}, {"spec", specJson}, {"shard", *shard}};
+    f.headerText = "# quantscope-sweep " + f.header.dump() + "\n" + *columnLine + "\n";
+    const auto columns = split(*columnLine);
+    if (columns.empty() || columns[0] != "point") return r.fail("/sweep", "attribute columns does not start with point");
+    std::vector<std::vector<std::string>> cells(columns.size());
+    for (size_t i = 0; i < columns.size(); ++i) {
+        const std::string ds = "/sweep/" + columns[i];
+        if (columns[i] == "point" || columns[i] == "bytes") {
+            auto v = r.numbers<int64_t>(ds, H5T_NATIVE_INT64);
+            if (!v) return v.error();
+            for (int64_t x : *v) cells[i].push_back(std::to_string(x));
+        } else if (columns[i] == "groups" || columns[i].rfind("scheme_", 0) == 0) {
+            auto v = r.strings(ds);
+            if (!v) return v.error();
+            cells[i] = std::move(*v);
+        } else {
+            auto v = r.numbers<double>(ds, H5T_NATIVE_DOUBLE);
+            if (!v) return v.error();
+            for (double x : *v) cells[i].push_back(cell(x));
+        }
+        if (cells[i].size() != cells[0].size()) return r.fail(ds, "not as long as /sweep/point");
+    }
+    for (size_t k = 0; k < cells[0].size(); ++k) {
+        std::string line;
+        for (size_t i = 0; i < columns.size(); ++i) line += (i ? "," : "") + cells[i][k];
+        const int64_t point = std::strtoll(cells[0][k].c_str(), nullptr, 10);
+        if (point < 0) return r.fail("/sweep/point", "negative point index");
+        if (!f.rows.emplace(point, std::move(line)).second)
+            return r.fail("/sweep/point", "point " + cells[0][k] + " is stored twice");
+    }
+    return f;
+}
+
+}  // namespace
+
+Result<SweepFile> readSweepHdf5(const std::string& path) {
+    std::lock_guard lock(io::hdf5Mutex());
+    std::optional<Result<SweepFile>> result;
+    H5E_BEGIN_TRY {  // libhdf5's own error printing off; its failures become messages
+        if (H5Fis_hdf5(path.c_str()) <= 0) {
+            result.emplace(Error{path + ": cannot be opened as HDF5"});
+        } else {
+            io::Hid file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+            if (!file.ok())
+                result.emplace(Error{path + ": cannot be opened as HDF5"});
+            else
+                result.emplace(readTable(io::Hdf5ObjectReader{file.get(), path, "QuantScope sweep table"}));
+        }
+    }
+    H5E_END_TRY;
+    return std::move(*result);
+}
+
+Result<SweepFileRun> runSweepToHdf5(MapEvaluator& evaluator, const ModelInfo& info, const SweepSpec& spec,
+                                    const std::string& path, bool resume, SweepRunOptions options) {
+    SweepFileRun out;
+    options.skip.clear();
+    const std::string head = sweepFileHeader(spec, options.shard);
+    const size_t nl = head.find('\n');
+    SweepFile table;
+    table.header = nlohmann::json::parse(head.substr(head.find('{'), nl - head.find('{')));
+    std::error_code ec;
+    if (resume && std::filesystem::exists(path, ec)) {
+        auto f = readSweepHdf5(path);
+        if (!f) return Error{"--resume: " + f.message()};
+        if (auto s = checkResumableFile(spec, options.shard, path, &*f); !s) return s.error();
+        table.rows = std::move(f->rows);
+        for (const auto& [point, row] : table.rows) options.skip.insert(point);
+    }
+    auto user = options.onPoint;
+    options.onPoint = [&](const SweepRow& row) -> Status {
+        std::string line = sweepFileRow(spec, row);
+        line.pop_back();
+        table.rows[row.point] = std::move(line);
+        return user ? user(row) : Status{};
+    };
+    const size_t before = table.rows.size();
+    auto run = runSweep(evaluator, info, spec, options);
+    if (run || table.rows.size() > before) {  // the finished points are kept whatever stopped the run
+        if (auto s = writeTable(path, table.header, head.substr(nl + 1, head.size() - nl - 2), table.rows); !s)
+            return s.error();
+    }
+    if (!run) return run.error();
+    out.run = std::move(*run);
+    out.stored = int64_t(table.rows.size());
+    return out;
 }
 
 }  // namespace qs

@@ -19,6 +19,19 @@ namespace qs {
 Status writeSweepHdf5(const std::string& path, const SweepSpec& spec, const SweepShard& shard,
                       const std::vector<SweepRow>& rows);
 
+// The table read back as the sweep file it was written from: header (version, spec, shard), the column line
+// (SweepFile::headerText holds line 1 and the column line, as a CSV's) and one row text per point, the numbers
+// printed as the CSV prints them (%.17g: the same text, parseSweepFileRow reads it). Fails naming the file and
+// the object that is missing or unreadable.
+Result<SweepFile> readSweepHdf5(const std::string& path);
+
+// runSweepToCsv for an HDF5 table (which is written whole, not appended): with `resume` an existing table must
+// carry the same spec and shard (checkResumableFile); its points are skipped, the rest measured, and the table
+// is rewritten (temporary file renamed into place) with the stored and the new points, also after a cancel or a
+// failure, so no finished point is lost. Without `resume` the table is written at the end.
+Result<SweepFileRun> runSweepToHdf5(MapEvaluator& evaluator, const ModelInfo& info, const SweepSpec& spec,
+                                    const std::string& path, bool resume, SweepRunOptions options);
+
 // mergeSweepFiles with an HDF5 table as the output.
 Result<int64_t> mergeSweepFilesToHdf5(const std::vector<std::string>& inputs, const std::string& outPath,
                                       const MergeOptions& options = {});

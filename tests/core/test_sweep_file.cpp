@@ -190,6 +190,41 @@ private slots:
         QVERIFY2(!c.ok() && c.message().find("context") != std::string::npos, c ? "" : c.message().c_str());
     }
 
+    void hdf5Resume_afterCancel_equalsUninterruptedCsv() {
+        // readSweepHdf5 gives back the CSV's row texts exactly; runSweepToHdf5 keeps the points finished before
+        // a cancel and a resume completes the table to the uninterrupted run's rows.
+        QS_REQUIRE_ASSET(path, "models/stories260K-gguf/stories260K.gguf");
+        QTemporaryDir dir;
+        Fixture f = makeFixture(path);
+        const QString csv = dir.filePath("full.csv"), part = dir.filePath("part.h5");
+        auto a = run(f, csv, false);
+        QVERIFY2(a.ok(), a ? "" : a.message().c_str());
+        auto expected = readSweepFile(csv.toStdString());
+        QVERIFY(expected.ok());
+        Fixture g = makeFixture(path);
+        SweepRunOptions o;
+        o.progress = [](double fraction, std::string_view) { return fraction < 4.5 / 12; };
+        auto cancelled = runSweepToHdf5(*g.evaluator, g.model.info, g.spec, part.toStdString(), false, o);
+        QVERIFY(!cancelled.ok());
+        auto stored = readSweepHdf5(part.toStdString());
+        QVERIFY2(stored.ok(), stored ? "" : stored.message().c_str());
+        QVERIFY(!stored->rows.empty() && stored->rows.size() < 12);
+        for (const auto& [point, row] : stored->rows) QCOMPARE(row, expected->rows.at(point));
+        auto done = runSweepToHdf5(*g.evaluator, g.model.info, g.spec, part.toStdString(), true, {});
+        QVERIFY2(done.ok(), done ? "" : done.message().c_str());
+        QCOMPARE(done->run.skipped, int64_t(stored->rows.size()));
+        auto whole = readSweepHdf5(part.toStdString());
+        QVERIFY(whole.ok());
+        QVERIFY(whole->rows == expected->rows);
+        QCOMPARE(whole->headerText, expected->headerText);
+        // Another spec is refused by the same check as a CSV's.
+        g.spec.schemes[2] = {"keep", "q8_0"};
+        auto other = runSweepToHdf5(*g.evaluator, g.model.info, g.spec, part.toStdString(), true, {});
+        QVERIFY(!other.ok());
+        QVERIFY2(other.message().find("different sweep") != std::string::npos, other.message().c_str());
+        QVERIFY(!readSweepHdf5(csv.toStdString()).ok());  // a CSV is not an HDF5 table
+    }
+
     void resume_refusesAnotherSpecOrShard() {
         QS_REQUIRE_ASSET(path, "models/stories260K-gguf/stories260K.gguf");
         QTemporaryDir dir;

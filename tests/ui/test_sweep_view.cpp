@@ -14,14 +14,14 @@
 //   and the "sweep" view;
 // - "Save plot" as SVG writes a well-formed SVG document (root <svg>) holding the axis labels;
 // - resuming a half-written sweep file (7 rows and half a line) completes it to the uninterrupted run's file,
-//   row for row, and the view shows those points; an .h5 table and another model's file are refused.
+//   row for row, and the view shows those points; so does a half HDF5 table; another model's file is refused.
 #include <QFile>
 #include <QSignalSpy>
-#include <QXmlStreamReader>
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QUndoStack>
+#include <QXmlStreamReader>
 
 #include <qcustomplot.h>
 
@@ -30,6 +30,7 @@
 #include "analysis_fixtures.h"
 #include "common/assets.h"
 #include "core/sweep/sweep.h"
+#include "core/sweep/sweep_hdf5.h"
 #include "ui/chat/chat_models.h"
 #include "ui/jobs/job.h"
 #include "ui/main_window.h"
@@ -200,7 +201,7 @@ private slots:
         out.close();
 
         Fixture f(path);
-        QVERIFY(!f.view->resumeFrom(dir.filePath("x.h5")).isEmpty());  // refused by name
+        QVERIFY(!f.view->resumeFrom(dir.filePath("missing.csv")).isEmpty());  // refused, named
         QSignalSpy done(f.view.get(), &SweepView::sweepFinished);
         QCOMPARE(f.view->resumeFrom(half), QString());
         QCOMPARE(int(f.view->points().size()), 7);  // the stored points, shown at once
@@ -221,12 +222,28 @@ private slots:
             QCOMPARE(p.measure.bytes, uninterrupted[i].measure.bytes);
             QCOMPARE(p.measure.rmse, uninterrupted[i].measure.rmse);
         }
+        // The same from an HDF5 table holding the first 5 points: completed to the uninterrupted run's rows.
+        const QString h5 = dir.filePath("half.h5");
+        const qs::Status written =
+            qs::writeSweepHdf5(h5.toStdString(), f.view->spec(), qs::SweepShard{},
+                               std::vector<qs::SweepRow>(uninterrupted.begin(), uninterrupted.begin() + 5));
+        QVERIFY2(written.ok(), written ? "" : written.message().c_str());
+        QSignalSpy doneH5(f.view.get(), &SweepView::sweepFinished);
+        QCOMPARE(f.view->resumeFrom(h5), QString());
+        QCOMPARE(int(f.view->points().size()), 5);
+        QVERIFY(doneH5.wait(kTimeoutMs) || !doneH5.isEmpty());
+        QVERIFY2(doneH5.first().first().toBool(), qPrintable(f.view->statusText()));
+        auto table = qs::readSweepHdf5(h5.toStdString());
+        QVERIFY2(table, table ? "" : table.message().c_str());
+        QVERIFY(table->rows == a->rows);
+        QCOMPARE(int(f.view->points().size()), 16);
         // Another model's file (its fingerprint differs) is refused before any point is measured.
         QFile edit(full);
         QVERIFY(edit.open(QIODevice::ReadOnly));
         QByteArray text = edit.readAll();
         edit.close();
-        const QByteArray fp = QByteArray::fromStdString(a->header["spec"]["model_fingerprint"].get<std::string>());
+        const QByteArray fp =
+            QByteArray::fromStdString(a->header["spec"]["model_fingerprint"].get<std::string>());
         text.replace(fp, QByteArray(fp.size(), '0'));
         QFile other(dir.filePath("other.csv"));
         QVERIFY(other.open(QIODevice::WriteOnly));

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "ui/sweep/sweep_job.h"
 
+#include "core/sweep/sweep_hdf5.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -29,6 +31,11 @@ void SweepPointQueue::setFingerprint(std::string fingerprint) {
 std::string SweepPointQueue::fingerprint() {
     std::lock_guard lock(m_mutex);
     return m_fingerprint;
+}
+
+bool isHdf5Table(const std::string& path) {
+    return path.size() >= 3 &&
+           (path.compare(path.size() - 3, 3, ".h5") == 0 || path.compare(path.size() - 3, 3, ".H5") == 0);
 }
 
 qs::Result<qs::SweepSpec> buildSweepSpec(const LoadedModel& model, const SweepSetup& setup) {
@@ -119,11 +126,13 @@ JobFn<qs::SweepRunResult> sweepJob(SweepRequest request) {
             spec.textBytes = text->size();
         }
         int64_t total = spec.pointCount();
+        const bool h5 = isHdf5Table(r.resumePath);
         if (!r.resumePath.empty()) {  // refused now, not after the reference pass (minutes for kld)
-            qs::SweepFile file;
-            if (auto s = qs::checkResumable(spec, qs::SweepShard{}, r.resumePath, &file); !s)
+            auto file = h5 ? qs::readSweepHdf5(r.resumePath) : qs::readSweepFile(r.resumePath);
+            if (!file) return qs::Error{file.message()};
+            if (auto s = qs::checkResumableFile(spec, qs::SweepShard{}, r.resumePath, &*file); !s)
                 return s.error();
-            total -= int64_t(file.rows.size());
+            total -= int64_t(file->rows.size());
         }
         auto evaluator = openMapEvaluator(r.evaluator, progress);
         if (!evaluator) return qs::Error{"sweep: " + evaluator.message()};
@@ -147,7 +156,8 @@ JobFn<qs::SweepRunResult> sweepJob(SweepRequest request) {
             return {};
         };
         if (r.resumePath.empty()) return qs::runSweep(**evaluator, model.info, spec, ro);
-        auto run = qs::runSweepToCsv(**evaluator, model.info, spec, r.resumePath, true, ro);
+        auto run = h5 ? qs::runSweepToHdf5(**evaluator, model.info, spec, r.resumePath, true, ro)
+                      : qs::runSweepToCsv(**evaluator, model.info, spec, r.resumePath, true, ro);
         if (!run) return run.error();
         return run->run;
     };

@@ -84,11 +84,15 @@ struct SweepRequest {
     EvaluatorRequest evaluator;  // measure and perplexity: the spec's
     qs::SweepSpec spec;
     std::shared_ptr<SweepPointQueue> queue;  // rows go here as points finish
-    // Resume: the CSV sweep file to continue (core runSweepToCsv with resume: the file's spec must equal
-    // `spec` with this model's fingerprint and text; its stored points are skipped, new rows appended as
-    // they finish). Empty: an in-memory sweep.
+    // Resume: the sweep file to continue, CSV (core runSweepToCsv with resume: new rows appended as they
+    // finish) or an HDF5 table ending in .h5 (runSweepToHdf5: rewritten with every point at the end, also
+    // after a cancel). The file's spec must equal `spec` with this model's fingerprint and text; its stored
+    // points are skipped. Empty: an in-memory sweep.
     std::string resumePath;
 };
+
+// Whether `path` names an HDF5 sweep table (".h5"), not a CSV sweep file.
+bool isHdf5Table(const std::string& path);
 
 // A JobFn for JobRunner::start<qs::SweepRunResult>.
 JobFn<qs::SweepRunResult> sweepJob(SweepRequest request);

@@ -319,11 +319,8 @@ QString SweepView::resumeFrom(const QString& path) {
     if (m_running) return fail(tr("A sweep is running; cancel it first."));
     auto model = m_document->model();
     if (!model) return fail(tr("Open a model first."));
-    if (path.endsWith(QLatin1String(".h5"), Qt::CaseInsensitive))
-        return fail(tr("%1: resuming an HDF5 sweep table is not implemented: core resumes CSV sweep files "
-                       "(quantscope-cli sweep --resume); export or run the sweep as .csv")
-                        .arg(path));
-    auto file = qs::readSweepFile(path.toStdString());
+    auto file = isHdf5Table(path.toStdString()) ? qs::readSweepHdf5(path.toStdString())
+                                                : qs::readSweepFile(path.toStdString());
     if (!file) return fail(QString::fromStdString(file.message()));
     auto spec = qs::sweepSpecFromJson(model->info, file->header["spec"]);
     if (!spec) return fail(path + QStringLiteral(": ") + QString::fromStdString(spec.message()));
@@ -719,8 +716,9 @@ void SweepView::updateControls() {
 }
 
 void SweepView::resumeDialog() {
-    const QString path = QFileDialog::getOpenFileName(this, tr("Resume a sweep"), QString(),
-                                                      tr("Sweep file (*.csv);;All files (*)"));
+    const QString path =
+        QFileDialog::getOpenFileName(this, tr("Resume a sweep"), QString(),
+                                     tr("Sweep file (*.csv);;HDF5 sweep table (*.h5);;All files (*)"));
     if (!path.isEmpty()) resumeFrom(path);
 }
 

@@ -12,10 +12,11 @@
 // edit. The table lists the same points (sortable; double-click applies). Export: the CSV sweep file (core's
 // writer: the same header and rows as `quantscope-cli sweep --out FILE.csv`) or the HDF5 table; the plot as
 // PNG, SVG (QCustomPlot painted into Qt Svg's QSvgGenerator) or PDF.
-// Resume: a CSV sweep file written by `quantscope-cli sweep` or exported here is continued as core's
-// `sweep --resume` continues it (runSweepToCsv): its spec (groups, schemes, measure, baseline, evaluation
-// settings) is the file's, the model and text must be the ones it was measured on (checkResumable), its
-// stored points are shown and skipped, the missing ones measured and appended to the file as they finish.
+// Resume: a sweep file written by `quantscope-cli sweep` or exported here is continued as core's
+// `sweep --resume` continues it: its spec (groups, schemes, measure, baseline, evaluation settings) is the
+// file's, the model and text must be the ones it was measured on (checkResumableFile), its stored points are
+// shown and skipped, the missing ones measured — appended to a CSV file as they finish (runSweepToCsv), an
+// HDF5 table (.h5) rewritten with every point at the end or at a cancel (runSweepToHdf5).
 // An auto-mix result (the Sensitivity tab) can be shown on the plot: its verified point as a distinct
 // marker with its own legend entry, when the plotted sweep has the same measure.
 //
@@ -105,9 +106,8 @@ public:
     // a bad index or a map the model refuses.
     bool applyPoint(int index);
 
-    // Continues the CSV sweep file `path` (see the header comment) from the document's model: "" when the
-    // job started (sweepFinished follows), otherwise why not (also in statusText()). An .h5 table is refused
-    // by name: core resumes CSV sweep files only (an .h5 table is written whole, at the end).
+    // Continues the sweep file `path` (.csv, or an .h5 table; see the header comment) from the document's
+    // model: "" when the job started (sweepFinished follows), otherwise why not (also in statusText()).
     QString resumeFrom(const QString& path);
 
     // Writes the points as a sweep file (.csv) or HDF5 table (.h5); the plot as .png, .svg or .pdf. "" or
