@@ -56,6 +56,9 @@ std::vector<std::string> toStd(const QStringList& list) {
 MixView::MixView(Document* document, JobRunner* runner, ChatModels* models, QWidget* parent)
     : QWidget(parent), m_document(document), m_runner(runner), m_models(models) {
     m_pages = new QTabWidget;
+    // Narrow windows elide the page names rather than scroll them behind tiny arrow buttons.
+    m_pages->setUsesScrollButtons(false);
+    m_pages->setElideMode(Qt::ElideRight);
     m_pages->addTab(buildScanPage(), tr("Sensitivity"));
     m_pages->addTab(buildMixPage(), tr("Auto-mix"));
     m_pages->addTab(buildStudyPage(), tr("Embedding vs head"));

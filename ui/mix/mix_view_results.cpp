@@ -103,7 +103,8 @@ void MixView::showScan() {
     }
     const auto& r = *m_scan;
     QVector<BarChart::Bar> bars;
-    const bool labels = r.rows.size() <= 16;
+    // Value labels only where they fit above their bars (the tooltips always carry the numbers).
+    const bool labels = !r.rows.empty() && m_chart->width() / int(r.rows.size()) >= 30;
     for (const auto& row : r.rows) {
         BarChart::Bar b;
         b.category = QString::fromStdString(row.group);
