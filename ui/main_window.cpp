@@ -165,7 +165,7 @@ void MainWindow::createCentre() {
 }
 
 void MainWindow::createTabShortcuts() {
-    // Ctrl+1 .. Ctrl+6 pick the central tabs from anywhere in the window (beside the Alt mnemonics).
+    // Ctrl+1 .. Ctrl+7 pick the central tabs from anywhere in the window (beside the Alt mnemonics).
     for (int i = 0; i < m_tabs->count(); ++i) {
         auto* go = new QAction(this);
         go->setObjectName(QStringLiteral("showTab%1").arg(i + 1));
