@@ -13,6 +13,7 @@
 #include "core/infer/transformer.h"
 #include "core/quant/ggml/ggml_blocks.h"
 #include "core/quant/ggml/ggml_dequant.h"
+#include "core/quant/ggml/ggml_dequant_impl.h"
 #include "core/quant/ggml/ggml_quantize.h"
 #include "core/quant/ggml/ggml_type_traits.h"
 #include "core/quant/ggml/ggml_vec_dot.h"
@@ -132,6 +133,36 @@ private slots:
         for (auto l : {cpu::SimdLevel::Scalar, cpu::SimdLevel::Avx2, cpu::SimdLevel::Avx512, cpu::SimdLevel::Avx512Vnni})
             QCOMPARE(cpu::simdLevelFromName(cpu::simdLevelName(l)), std::optional(l));
         QVERIFY(!cpu::simdLevelFromName("avx1024"));
+    }
+
+    // The AVX2 decoders of q8_0 and q4_0 (the statistics pass of a whole-model quantize decodes every block it
+    // writes through them) equal the scalar ones bit for bit: every code, and fp16 scales that are normal,
+    // subnormal, zero, negative, the largest finite and infinite.
+    void dequantSimd_equalsScalar() {
+        if (!cpu::canRun(cpu::SimdLevel::Avx2)) {
+            qInfo("dequantize q8_0/q4_0: SIMD path skipped on this machine: avx2");
+            return;
+        }
+        const uint16_t special[] = {0x3c00, 0x0001, 0x0000, 0x8000, 0xbc00, 0x7bff, 0x7c00, 0x2e66};
+        constexpr int kBlocks = 96;
+        std::mt19937 rng(7);
+        std::vector<ggml::BlockQ8_0> b8(kBlocks);
+        std::vector<ggml::BlockQ4_0> b4(kBlocks);
+        for (int i = 0; i < kBlocks; ++i) {
+            const uint16_t d = i < 8 ? special[i] : uint16_t((rng() & 0x7bff) | (rng() & 0x8000));
+            b8[size_t(i)].d = b4[size_t(i)].d = d;
+            for (int j = 0; j < ggml::kQK; ++j) b8[size_t(i)].qs[j] = int8_t(i == 8 ? -128 + j : int(rng() & 0xff) - 128);
+            for (auto& q : b4[size_t(i)].qs) q = uint8_t(rng());
+        }
+        const int64_t n = int64_t(kBlocks) * ggml::kQK;
+        std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+        ggml::detail::dequantQ8_0Scalar(b8.data(), a.data(), n);
+        ggml::detail::dequantQ8_0Avx2(b8.data(), b.data(), n);
+        QVERIFY2(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0, "q8_0: AVX2 differs from scalar");
+        QCOMPARE(a[size_t(8 * ggml::kQK)], -128.0f * halfToFloat(b8[8].d));  // the -128 code decodes as itself
+        ggml::detail::dequantQ4_0Scalar(b4.data(), a.data(), n);
+        ggml::detail::dequantQ4_0Avx2(b4.data(), b.data(), n);
+        QVERIFY2(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0, "q4_0: AVX2 differs from scalar");
     }
 
     void everySimdPath_equalsScalarReference_data() { addTypeRows(); }

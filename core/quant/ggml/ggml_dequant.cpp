@@ -14,6 +14,7 @@
 #include "core/quant/ggml/ggml_math.h"
 #include "core/quant/ggml/ggml_type_traits.h"
 #include "core/tensor/half.h"
+#include "core/util/cpu_features.h"
 
 namespace qs::ggml {
 
@@ -27,6 +28,12 @@ const Block* blocks(const void* src) {
 namespace detail {
 
 void dequantQ4_0(const void* src, float* y, int64_t n) {
+    static const bool kAvx2 = cpu::simdLevel() >= cpu::SimdLevel::Avx2;
+    if (kAvx2) return dequantQ4_0Avx2(src, y, n);
+    dequantQ4_0Scalar(src, y, n);
+}
+
+void dequantQ4_0Scalar(const void* src, float* y, int64_t n) {
     const auto* x = blocks<BlockQ4_0>(src);
     for (int64_t i = 0; i < n / kQK; ++i, y += kQK) {
         const float d = detail::fromHalf(x[i].d);
@@ -79,6 +86,12 @@ void dequantQ5_1(const void* src, float* y, int64_t n) {
 }
 
 void dequantQ8_0(const void* src, float* y, int64_t n) {
+    static const bool kAvx2 = cpu::simdLevel() >= cpu::SimdLevel::Avx2;
+    if (kAvx2) return dequantQ8_0Avx2(src, y, n);
+    dequantQ8_0Scalar(src, y, n);
+}
+
+void dequantQ8_0Scalar(const void* src, float* y, int64_t n) {
     const auto* x = blocks<BlockQ8_0>(src);
     for (int64_t i = 0; i < n / kQK; ++i, y += kQK) {
         const float d = detail::fromHalf(x[i].d);

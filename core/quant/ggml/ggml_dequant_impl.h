@@ -9,11 +9,17 @@
 namespace qs::ggml::detail {
 
 // ggml_dequant.cpp: legacy blocks, K-quants, iq4_nl, f16/bf16 (element by element, any alignment).
-void dequantQ4_0(const void* src, float* y, int64_t n);
+void dequantQ4_0(const void* src, float* y, int64_t n);  // AVX2 or scalar by cpu::simdLevel()
 void dequantQ4_1(const void* src, float* y, int64_t n);
 void dequantQ5_0(const void* src, float* y, int64_t n);
 void dequantQ5_1(const void* src, float* y, int64_t n);
-void dequantQ8_0(const void* src, float* y, int64_t n);
+void dequantQ8_0(const void* src, float* y, int64_t n);  // AVX2 or scalar by cpu::simdLevel()
+// The two paths of q4_0 and q8_0, bit-identical (ggml_dequant_simd.cpp); the AVX2 ones need a CPU that
+// cpu::canRun(SimdLevel::Avx2) (tests call each path directly).
+void dequantQ4_0Scalar(const void* src, float* y, int64_t n);
+void dequantQ8_0Scalar(const void* src, float* y, int64_t n);
+void dequantQ4_0Avx2(const void* src, float* y, int64_t n);
+void dequantQ8_0Avx2(const void* src, float* y, int64_t n);
 void dequantQ2_K(const void* src, float* y, int64_t n);
 void dequantQ3_K(const void* src, float* y, int64_t n);
 void dequantQ4_K(const void* src, float* y, int64_t n);
