@@ -13,7 +13,7 @@
 #include "ui/chat/chat_pane.h"
 #include "ui/eval/evaluations_view.h"
 #include "ui/jobs/job_runner.h"
-#include "ui/jobs/task_arena.h"
+#include <oneapi/tbb/task_arena.h>
 #include "ui/load_controller.h"
 #include "ui/log/log_model.h"
 #include "ui/main_window.h"

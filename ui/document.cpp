@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "ui/jobs/task_arena.h"  // first: hides Qt's emit macro from oneTBB (memory_plan.h includes it)
+#include <oneapi/tbb/task_arena.h>
 
 #include "ui/document.h"
 
@@ -7,7 +7,7 @@
 #include <QUndoStack>
 
 #include "core/infer/memory_plan.h"
-#include "ui/stats/core_stats.h"
+#include "core/quant/quantized_tensor_cache.h"
 #include "ui/stats/stats_cache.h"
 
 namespace qsui {
@@ -55,20 +55,20 @@ void Document::setModel(std::shared_ptr<const LoadedModel> model) {
     m_stats->clear();
     m_quantCache = std::make_shared<qs::QuantizedTensorCache>(qs::defaultQuantizedCacheBytes());
     resolve();
-    emit modelChanged();
-    emit quantMapChanged();
-    if (hadSelection) emit selectionChanged(-1);
+    Q_EMIT modelChanged();
+    Q_EMIT quantMapChanged();
+    if (hadSelection) Q_EMIT selectionChanged(-1);
 }
 
 void Document::reportQuantCacheReuse(const QString& job, int fromCache, int quantizedHere) {
-    if (fromCache > 0) emit quantCacheReused(job, fromCache, quantizedHere);
+    if (fromCache > 0) Q_EMIT quantCacheReused(job, fromCache, quantizedHere);
 }
 
 void Document::selectTensor(int index) {
     if (index < 0 || index >= tensorCount()) index = -1;
     if (index == m_selected) return;
     m_selected = index;
-    emit selectionChanged(index);
+    Q_EMIT selectionChanged(index);
 }
 
 void Document::setQuantMap(qs::QuantMap map, const QString& undoText) {
@@ -79,7 +79,7 @@ void Document::setQuantMap(qs::QuantMap map, const QString& undoText) {
 void Document::applyQuantMap(const qs::QuantMap& map) {
     m_map = map;
     resolve();
-    emit quantMapChanged();
+    Q_EMIT quantMapChanged();
 }
 
 void Document::resolve() {

@@ -90,7 +90,7 @@ public:
     // it here; emits quantCacheReused when it reused any (the main window logs it). `job` names it ("chat").
     void reportQuantCacheReuse(const QString& job, int fromCache, int quantizedHere);
 
-signals:
+Q_SIGNALS:
     void modelChanged();
     void selectionChanged(int tensorIndex);
     // The map or its resolution changed (after an edit, undo, redo, or a new model).

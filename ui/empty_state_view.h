@@ -19,7 +19,7 @@ public:
     // Highlights the outline while a droppable file hovers over the window.
     void setDropHighlight(bool on);
 
-signals:
+Q_SIGNALS:
     void openFileRequested();
     void openFolderRequested();
 

@@ -4,7 +4,7 @@
 #include <QFile>
 #include <QFileInfo>
 
-#include "ui/jobs/task_arena.h"  // before model_weights.h, which includes oneTBB
+#include <oneapi/tbb/task_arena.h>
 #include "core/infer/model_weights.h"
 #include "core/io/checkpoint.h"
 #include "core/model/model_info.h"
@@ -61,7 +61,7 @@ void LoadController::open(const QString& rawPath) {
     Job* job = m_runner->start<LoadedModel>(tr("Loading %1").arg(QFileInfo(path).fileName()), std::move(fn));
     m_job = job;
     connect(job, &Job::finished, this, [this, job, path] { onFinished(job, path); });
-    emit loadStarted(path);
+    Q_EMIT loadStarted(path);
 }
 
 void LoadController::onFinished(Job* job, const QString& path) {
@@ -79,7 +79,7 @@ void LoadController::onFinished(Job* job, const QString& path) {
                                     .arg(ckpt.tensors.size())
                                     .arg(formatCount(model->info.parameters), formatBytes(ckpt.totalBytes())));
             m_document->setModel(std::move(model));
-            emit loadFinished(path, true);
+            Q_EMIT loadFinished(path, true);
             return;
         }
         case Job::State::Cancelled:
@@ -95,7 +95,7 @@ void LoadController::onFinished(Job* job, const QString& path) {
             break;
         }
     }
-    emit loadFinished(path, false);
+    Q_EMIT loadFinished(path, false);
 }
 
 }  // namespace qsui

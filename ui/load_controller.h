@@ -35,7 +35,7 @@ public:
     // like any ProgressFn). Lets a test hold a load mid-way deterministically. Empty by default.
     void setProgressHook(qs::ProgressFn hook) { m_hook = std::move(hook); }
 
-signals:
+Q_SIGNALS:
     void loadStarted(const QString& path);
     // ok: the Document now holds the model from `path`. Not ok: failed or cancelled (see the log).
     void loadFinished(const QString& path, bool ok);

@@ -49,7 +49,7 @@ void RecentFiles::rebuildMenu() {
             action->setEnabled(false);
             action->setText(text + tr(" (missing)"));
         }
-        connect(action, &QAction::triggered, this, [this, path] { emit openRequested(path); });
+        connect(action, &QAction::triggered, this, [this, path] { Q_EMIT openRequested(path); });
     }
     if (m_paths.isEmpty()) m_menu->addAction(tr("No recent files"))->setEnabled(false);
     m_menu->addSeparator();

@@ -22,7 +22,7 @@ public:
     void clear();
     QStringList paths() const { return m_paths; }
 
-signals:
+Q_SIGNALS:
     void openRequested(const QString& path);
 
 private:

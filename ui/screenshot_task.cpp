@@ -34,7 +34,7 @@ ScreenshotTask::ScreenshotTask(MainWindow* window, QString output, QString view,
 void ScreenshotTask::start() {
     if (!m_window->views().contains(m_view)) {
         const QString message = tr("unknown view '%1' (one of: %2)").arg(m_view, m_window->views().names().join('|'));
-        QTimer::singleShot(0, this, [this, message] { emit finished(2, message); });
+        QTimer::singleShot(0, this, [this, message] { Q_EMIT finished(2, message); });
         return;
     }
     if (m_path.isEmpty()) {
@@ -47,7 +47,7 @@ void ScreenshotTask::start() {
             return;
         }
         Q_UNUSED(path);
-        emit finished(1, lastError(m_window->logModel()));
+        Q_EMIT finished(1, lastError(m_window->logModel()));
     }, Qt::SingleShotConnection);
     m_window->openPath(m_path);
 }
@@ -73,10 +73,10 @@ void ScreenshotTask::waitForJobs() {
 void ScreenshotTask::capture() {
     const QPixmap pixmap = m_window->grab();
     if (pixmap.isNull() || !pixmap.save(m_output, "PNG")) {
-        emit finished(1, tr("could not write %1").arg(QFileInfo(m_output).absoluteFilePath()));
+        Q_EMIT finished(1, tr("could not write %1").arg(QFileInfo(m_output).absoluteFilePath()));
         return;
     }
-    emit finished(0, tr("wrote %1 (%2x%3)").arg(QFileInfo(m_output).absoluteFilePath()).arg(pixmap.width()).arg(pixmap.height()));
+    Q_EMIT finished(0, tr("wrote %1 (%2x%3)").arg(QFileInfo(m_output).absoluteFilePath()).arg(pixmap.width()).arg(pixmap.height()));
 }
 
 }  // namespace qsui

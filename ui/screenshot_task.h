@@ -20,7 +20,7 @@ public:
 
     void start();
 
-signals:
+Q_SIGNALS:
     void finished(int exitCode, const QString& message);
 
 private:

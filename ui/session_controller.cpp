@@ -86,7 +86,7 @@ SessionController::SessionController(Document* document, LoadController* loader,
       m_useSettings(useSettings) {
     connect(document, &Document::modelChanged, this, &SessionController::onModelChanged);
     connect(document->undoStack(), &QUndoStack::cleanChanged, this,
-            [this](bool clean) { emit modifiedChanged(!clean); });
+            [this](bool clean) { Q_EMIT modifiedChanged(!clean); });
     connect(loader, &LoadController::loadFinished, this, [this](const QString& path, bool ok) {
         if (m_pending && !ok && QFileInfo(path) == QFileInfo(m_pending->modelPath)) m_pending.reset();
     });

@@ -69,7 +69,7 @@ public:
     // Remembers the current model's map in QSettings (with settings on). Called on quit.
     void rememberCurrent();
 
-signals:
+Q_SIGNALS:
     void modifiedChanged(bool modified);
 
 private:

@@ -11,7 +11,7 @@
 //   build: cmake -DQS_BUILD_BENCHMARKS=ON -DQS_BUILD_GUI=ON ... && cmake --build build --target bench_ui_stall
 //   run:   QT_QPA_PLATFORM=offscreen QS_SHARED_DIR=/path/to/shared build/tests/bench_ui_stall
 // Counters: max_stall_ms, p99_stall_ms (of the timer gaps), quantize_s, reply_tokens, reply_tok_s.
-#include "ui/jobs/task_arena.h"  // first: hides Qt's emit macro from oneTBB
+#include <oneapi/tbb/task_arena.h>
 
 #include <benchmark/benchmark.h>
 

@@ -32,7 +32,7 @@ Run runWithoutDisplay(const QString& program, const QStringList& args) {
 
 class TestCliApp : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void cliVersion_printsProjectVersion() {
         const Run r = runWithoutDisplay(QStringLiteral(QS_CLI_PATH), {QStringLiteral("--version")});
         QCOMPARE(r.exitCode, 0);

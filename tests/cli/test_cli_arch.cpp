@@ -17,7 +17,7 @@ using qstest::runCli;
 
 class TestCliArch : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void inspect_reportsRunnableVerdict() {
         QTemporaryDir dir;
         const std::string d = dir.path().toStdString();

@@ -45,7 +45,7 @@ double quantizeTotalBpw(const QString& model, const QString& rule) {
 
 class TestCliBpw : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void f32Model_is32BitsPerWeightInEveryCommand_data() {
         QTest::addColumn<QString>("asset");
         QTest::newRow("llama2.c with freq_cis") << "models/stories260K-llama2c/stories260K.bin";

@@ -24,7 +24,7 @@ constexpr const char* kCalibrated = "q4_0_im";
 
 class TestCliCalib : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void calibrate_writesStatsSameForAnyThreadCount() {
         QS_REQUIRE_ASSET(model, kModel);
         QS_REQUIRE_ASSET(wiki, kWiki);

@@ -37,7 +37,7 @@ QByteArray lastLine(const QByteArray& text) {
 
 class TestCliCompare : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void compare_jsonHasPerTokenFiguresAndConsistentSummary_data() {
         QTest::addColumn<QString>("temperature");
         QTest::newRow("greedy") << "0";

@@ -54,7 +54,7 @@ qint64 openFileSizeIn(qint64 pid, const QString& dir) {
 
 class TestCliExport : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void export_ggufGeneratesTheSameGreedyTokens_data();
     void export_ggufGeneratesTheSameGreedyTokens();
     void export_killedMidwayLeavesTheOldDestination();

@@ -44,7 +44,7 @@ QString writeAttentionImatrix(const QTemporaryDir& dir) {
 
 class TestCliImatrix : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void quantize_imSchemesRunWithImatrix_refusedWithout() {
         QS_REQUIRE_ASSET(model, "models/stories260K-hf");
         QTemporaryDir dir;

@@ -61,7 +61,7 @@ void expectPplAndGenerateRefuse(const QString& model, const QString& text, const
 
 class TestCliInfer : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void generate_greedyPrintsLlama2cSample_data() {
         QTest::addColumn<QString>("model");
         QTest::addColumn<QString>("tokenizer");

@@ -13,7 +13,7 @@ using qstest::runCli;
 
 class TestCliInspect : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void inspectJson_reportsEveryRequiredKey_data() {
         QTest::addColumn<QString>("relative");
         QTest::addColumn<QString>("format");

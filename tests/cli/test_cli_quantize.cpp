@@ -32,7 +32,7 @@ QJsonObject parseObject(const QByteArray& out) {
 
 class TestCliQuantize : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void quantizeJson_stories260K_reportsTensorsTieAndTotals_data() {
         QTest::addColumn<QString>("relative");
         QTest::newRow("llama2c") << "models/stories260K-llama2c/stories260K.bin";

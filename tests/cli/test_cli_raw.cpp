@@ -25,7 +25,7 @@ bool oneLine(const QByteArray& err) { return err.count('\n') == 1 && err.startsW
 
 class TestCliRaw : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void quantRaw_matchesGgmlBytes_data() {
         QTest::addColumn<QString>("scheme");
         QTest::addColumn<QString>("caseName");

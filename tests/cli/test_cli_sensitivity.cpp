@@ -26,7 +26,7 @@ nlohmann::json parseJson(const QByteArray& out) {
 
 class TestCliSensitivity : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void sensitivity_jsonRowsSortedAndCsvWritten() {
         QS_REQUIRE_ASSET(model, "models/stories260K-llama2c/stories260K.bin");
         QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");

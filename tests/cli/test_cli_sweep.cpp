@@ -36,7 +36,7 @@ QList<QStringList> rowsOf(const QString& path) {
 
 class TestCliSweep : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void kldSweep_pointsEqualSinglePplRuns() {
         QS_REQUIRE_ASSET(model, "models/stories260K-gguf/stories260K.gguf");
         QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");

@@ -2,8 +2,7 @@
 // `quantscope-cli synth`: the checkpoints it writes read back (openCheckpoint + analyzeModel) as the shape
 // they claim, with roles, ties and hyperparameters; the formats of one shape and seed hold the same tensors
 // (up to the documented q/k row permutation and Gemma's +1 norm convention) and run to the same logits; the
-// output is deterministic whatever the thread count; what a format cannot express is refused by name. oneTBB
-// before Qt: Qt's `emit` macro breaks TBB's headers.
+// output is deterministic whatever the thread count; what a format cannot express is refused by name.
 #include <tbb/task_arena.h>
 
 #include "core/infer/inference_model.h"
@@ -96,7 +95,7 @@ QByteArray fileHash(const QString& path) {
 
 class TestCliSynth : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void synth_readsBackAsTheShape_data() {
         QTest::addColumn<QString>("shape");
         QTest::addColumn<QString>("format");

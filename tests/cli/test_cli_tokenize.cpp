@@ -34,7 +34,7 @@ std::vector<int> idsOf(const QByteArray& jsonLine) {
 
 class TestCliTokenize : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     // The JSONL mode on the Qwen 3 reference texts: one output line per input line, ids without special tokens.
     void jsonl_matchesReferenceIds() {
         QS_REQUIRE_ASSET(folder, "models/tokenizers/qwen3");

@@ -3,7 +3,6 @@
 // the 512-piece model vocabulary. For each text of reference.json, the documents protocol must feed Hugging
 // Face's ids (BOS, special and non-special added tokens matched) and score them with the independently computed
 // mean NLL.
-// oneTBB (through inference_model.h) before Qt: Qt's emit macro clashes with oneTBB's headers.
 #include "core/infer/inference_model.h"
 #include "core/infer/perplexity.h"
 
@@ -20,7 +19,7 @@ using namespace qs;
 class TestAddedTokensCase : public QObject {
     Q_OBJECT
 
-private slots:
+private Q_SLOTS:
     void documentsProtocol_matchesReference() {
         QS_REQUIRE_ASSET(folder, "cases/added-tokens/model");
         QS_REQUIRE_ASSET(refPath, "cases/added-tokens/reference.json");

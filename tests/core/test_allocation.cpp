@@ -86,7 +86,7 @@ AllocationProblem randomProblem(std::mt19937& rng, bool convexEqualSteps) {
 
 class TestAllocation : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void allocate_withinBudgetAndBoundsOnRandomInstances() {
         std::mt19937 rng(1234);
         int exactHits = 0;

@@ -2,7 +2,6 @@
 // Whole-model application of a quantization map on the real stories260K: footprint arithmetic equals the
 // actual packed sizes, results are bit-identical across thread counts and batch sizes, the callback sees
 // tensors in order, cancellation stops promptly.
-// oneTBB before Qt: Qt's `emit` macro breaks tbb/profiling.h.
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
 
@@ -118,7 +117,7 @@ const char* kMaps[] = {
 
 class TestApply : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void footprintAfter_equalsActualPackedSizes_data() {
         QTest::addColumn<QString>("relative");
         QTest::addColumn<int>("map");

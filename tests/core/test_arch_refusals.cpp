@@ -155,7 +155,7 @@ void expectRefused(const std::string& path, const char* feature, const char* key
 
 class TestArchRefusals : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void tinyModels_areRunnableUnchanged() {
         QTemporaryDir dir;
         const std::string d = dir.path().toStdString();

@@ -2,7 +2,6 @@
 // AWQ (core/quant/awq): the refusal without calibration, the stored layout (RTN records of W diag(s) plus
 // s as fp16), alpha = 0 being plain RTN, and the layer output error on held-out inputs below RTN's on every
 // stories260K linear matrix. The registry loops cover reference == optimised, thread counts and byte sizes.
-// TBB (through quantize_parallel.h) before Qt: Qt's `emit` macro clashes with oneTBB.
 #include "core/io/checkpoint.h"
 #include "core/quant/quantize_parallel.h"
 #include "core/tensor/half.h"
@@ -69,7 +68,7 @@ std::vector<float> dequantized(const qs::Scheme& s, const qs::QuantizedTensor& q
 
 class TestAwq : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void withoutCalibration_refusedByName() {
         const auto s = qs::findScheme("awq4_g128");
         QVERIFY(s);

@@ -304,7 +304,7 @@ std::vector<Case> cases() {
 class TestBrokenInputs : public QObject {
     Q_OBJECT
 
-private slots:
+private Q_SLOTS:
     void openCheckpoint_rejectsBrokenInput_data() {
         QTest::addColumn<int>("index");
         const auto all = cases();

@@ -3,7 +3,6 @@
 // first one checked by hand from the checkpoint), the collector's statistics equal sums the test takes itself
 // from the observer, they do not depend on the thread count or the engine batch, the memory formula, the
 // refusals, the process cache, and the HDF5 round trip (standalone and inside a session).
-// TBB and the core headers before Qt: Qt's `emit` macro clashes with oneTBB.
 #include <tbb/task_arena.h>
 
 #include "core/calib/calibration_h5.h"
@@ -73,7 +72,7 @@ class TestCalibCollect : public QObject {
                                       m_model.tokenizer->bos(), s, arena);
     }
 
-private slots:
+private Q_SLOTS:
     void initTestCase() {
         QS_REQUIRE_ASSET(model, kModel);
         QS_REQUIRE_ASSET(text, kText);

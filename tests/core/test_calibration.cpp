@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The calibration interface: TensorCalibration's derived values, the by-name refusal of a calibrated scheme
 // without data (calibrationFor / checkCalibration), and the uncalibrated schemes ignoring calibration.
-// TBB (through quantize_parallel.h) before Qt: Qt's `emit` macro clashes with oneTBB.
 #include "core/calib/calibration.h"
 #include "core/quant/chunked_scheme.h"
 #include "core/quant/quantize_parallel.h"
@@ -61,7 +60,7 @@ std::vector<float> ramp(int64_t n) {
 
 class TestCalibration : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void importance_isMeanSquareAndFieldsSayWhatWasCollected() {
         qs::TensorCalibration c;
         c.cols = 3;

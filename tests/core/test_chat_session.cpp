@@ -70,7 +70,7 @@ std::vector<int> idsOf(const std::vector<ChatToken>& tokens) {
 
 class TestChatSession : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void abTurns_klEqualsIndependentForwardPassesFromScratch_data() {
         QTest::addColumn<QString>("rule");
         QTest::addColumn<QString>("chatTemplate");

@@ -63,7 +63,7 @@ std::string templateText(const std::string& name) {
 
 class TestChatTemplate : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void render_matchesTheReferenceJinja_data() {
         QTest::addColumn<QString>("tmpl");
         QTest::addColumn<QString>("conversation");

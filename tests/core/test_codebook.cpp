@@ -56,7 +56,7 @@ int64_t groupFor(int64_t cols, int64_t g) {
 
 class TestCodebook : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     // {0, 1, 2, 10}, one bit (two entries), one group of 4:
     //   sortbins: sorted {0,1,2,10}, bins {0,1} and {2,10}: means 0.5 and 6 -> {0.5, 0.5, 6, 6}
     //   k-means, candidate A (those means, nearest codes): 2 is nearer 0.5 (1.5) than 6 (4): squared error

@@ -7,7 +7,7 @@
 
 class TestCoreLayering : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void coreSources_includeNoQtHeader() {
         const QString source = qEnvironmentVariable("QS_SOURCE_DIR");
         QVERIFY2(!source.isEmpty(), "QS_SOURCE_DIR is not set (CTest sets it)");

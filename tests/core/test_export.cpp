@@ -17,7 +17,6 @@
 #include "core/quant/quant_map_resolve.h"
 #include "core/quant/scheme.h"
 
-// Qt after oneTBB (Qt's `emit` macro clashes with tbb/profiling.h).
 #include <QDir>
 #include <QFileInfo>
 #include <QTemporaryDir>
@@ -55,7 +54,7 @@ std::vector<std::byte> bytesOf(const qs::Checkpoint& c, int i) {
 
 class TestExport : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void exportGguf_everyTensorIsTheQuantizersBytes();
     void exportGguf_keepsEveryKvWithItsType();
     void exportGguf_refusesNonGgmlSchemesUnlessFallback();

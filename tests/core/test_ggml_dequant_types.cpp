@@ -87,7 +87,7 @@ int64_t firstMismatch(const std::vector<float>& ours, const std::vector<float>& 
 class TestGgmlDequantTypes : public QObject {
     Q_OBJECT
 
-private slots:
+private Q_SLOTS:
     void initTestCase() {
         QVERIFY2(!dataDir().empty(), "QS_SOURCE_DIR is not set (CTest sets it)");
         QVERIFY2(std::filesystem::exists(dataDir() + "/index.tsv"),

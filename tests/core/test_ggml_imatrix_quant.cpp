@@ -3,7 +3,6 @@
 // against ggml's own bytes in tests/data/ggml-imatrix (ggml_quantize_chunk with an imatrix; see its README):
 // every case, importance vector and type byte for byte, and iq4_xs without importance (a plain scheme now)
 // through the registry's reference and optimised paths.
-// TBB before Qt: Qt's `emit` macro breaks TBB's headers.
 #include <tbb/task_arena.h>
 
 #include <QFile>
@@ -69,7 +68,7 @@ std::vector<std::byte> quantizeWeighted(DType t, const std::vector<float>& x, co
 
 class TestGgmlImatrixQuant : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void matchesGgml_data() {
         QTest::addColumn<QString>("caseName");
         QTest::addColumn<QString>("imatrix");

@@ -6,7 +6,6 @@
 // The assets are revision 2 (generated with ggml_init() called first; see their README): every case is compared
 // plainly. Also: the q5_0/q8_0 tensors llama-quantize wrote into stories260K-Q4_K_M.gguf from the F32 file are
 // reproduced byte for byte from the F32 tensors.
-// TBB before Qt: Qt's `emit` macro breaks TBB's headers.
 #include <tbb/task_arena.h>
 
 #include <QFile>
@@ -51,7 +50,7 @@ QString firstByteDifference(const QByteArray& got, const std::vector<std::byte>&
 
 class TestGgmlRefvectors : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void refvector_data() {
         QTest::addColumn<QString>("scheme");
         QTest::addColumn<QString>("input");

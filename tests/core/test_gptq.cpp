@@ -3,7 +3,6 @@
 // act-order in the RTN layout, the RTN storage and native kernel, and the layer output error on held-out
 // inputs below RTN's on every stories260K linear matrix. The registry loops (test_schemes,
 // test_schemes_registry, test_infer_schemes) cover reference == optimised, thread counts and byte sizes.
-// TBB (through quantize_parallel.h) before Qt: Qt's `emit` macro clashes with oneTBB.
 #include "core/io/checkpoint.h"
 #include "core/quant/gptq/gptq_math.h"
 #include "core/quant/quantize_parallel.h"
@@ -107,7 +106,7 @@ std::vector<float> dequantized(const qs::Scheme& s, const qs::QuantizedTensor& q
 
 class TestGptq : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     // gptq2_sym (per row, grid {-1, 0, 1} * s with s = max|w| / 1) on W [2, 3], with the dampened Hessian H
     // chosen so that the upper Cholesky factor of H^-1 is
     //     U = [[1, -2, 0.25], [0, 1, 0.5], [0, 0, 1]]   (H^-1 = U^T U = [[1, -2, 0.25], [-2, 5, 0], [0.25, 0, 1.3125]]).

@@ -71,7 +71,7 @@ std::vector<Matrix> storiesMatrices(const QString& path) {
 
 class TestHqq : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     // One proximal step by hand (p = 0.7, beta = 10), x = {0, .6, .6, .6, 1}, a = 1, z = 0, 1 bit (qmax 1):
     //   q = round(x) = {0,1,1,1,1}; r = q; d = x - r = {0,-.4,-.4,-.4,0}; err0 = 1.2 / 5 = 0.24
     //   shrink(-.4) = -(0.4 - 0.1 * 0.4^-0.3) = -(0.4 - 0.1 * 1.316383) = -0.2683617; shrink(0) = 0

@@ -85,7 +85,7 @@ Errors measure(const std::string& type, const std::vector<float>& w, int64_t row
 
 class TestImatrixErrorOrder : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void importanceWeighted_belowPlain_onEveryStories260KMatrix_data() {
         QTest::addColumn<QString>("type");
         for (const char* t : {"q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "iq4_xs"})

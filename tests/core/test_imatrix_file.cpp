@@ -81,7 +81,7 @@ struct Loaded {
 
 class TestImatrixFile : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void legacy_readAsLlamaQuantizeDoes() {
         for (bool tail : {false, true}) {
             auto r = parseLegacyImatrix(legacyFile(tail).b, "test.dat");

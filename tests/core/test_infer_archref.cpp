@@ -69,7 +69,7 @@ double meanNll(const QString& model, const QString& textPath, PplProtocol protoc
 
 class TestInferArchref : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void archref_matchesLlamaCpp_data() {
         QTest::addColumn<QString>("arch");
         QTest::addColumn<QString>("encoding");

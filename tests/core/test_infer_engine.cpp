@@ -2,7 +2,6 @@
 // The forward pass on in-memory random models: agreement with an independent float64 reference (GQA, both
 // RoPE layouts, untied head), batch- and thread-independence, the two quantized execution paths, the RoPE
 // layouts against each other, and failures on bad input.
-// oneTBB headers use the identifier `emit`, which Qt defines as a macro: include them before Qt.
 #include "core/infer/kernels.h"
 #include "core/infer/transformer.h"
 
@@ -176,7 +175,7 @@ public:
 
 class TestInferEngine : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void forward_matchesFloat64Reference_data() {
         QTest::addColumn<int>("rope");
         QTest::addColumn<bool>("tied");

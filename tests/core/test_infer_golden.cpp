@@ -52,7 +52,7 @@ size_t commonPrefix(const std::vector<int>& a, const std::vector<int>& b) {
 
 class TestInferGolden : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void greedy_reproducesLlama2cSample_data() {
         QTest::addColumn<QString>("model");
         QTest::addColumn<int>("threads");

@@ -72,7 +72,7 @@ std::unique_ptr<Tokenizer> tinyTokenizer() {
 
 class TestInferSampling : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void sample_sameSeedGivesSameSequence() {
         const auto logits = randomLogits(500, 1);
         SamplerOptions o;

@@ -56,7 +56,7 @@ std::vector<float> logitsOf(const std::shared_ptr<const ModelWeights>& w, const 
 
 class TestInferSchemes : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void everyScheme_runsWithItsExactDequantizedValues_data() {
         QTest::addColumn<QString>("scheme");
         // The calibrated schemes need calibration data to quantize (their bytes run as their storage type's).

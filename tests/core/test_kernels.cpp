@@ -120,7 +120,7 @@ PerplexityResult nativeAgainstFloat(const std::string& path, const std::string& 
 
 class TestKernels : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void cpuProbe_levelsAreConsistent() {
         const auto& f = cpu::detectedFeatures();
         qInfo("CPU features: %s; detected level %s, in use %s", cpu::featureSummary().c_str(),

@@ -50,7 +50,7 @@ const char* kStories[] = {
 
 class TestModelInfo : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void analyze_stories260K_allEncodings_data() {
         QTest::addColumn<QString>("relative");
         QTest::addColumn<int>("tieKind");

@@ -33,7 +33,7 @@ InferenceModel open(const QString& path) {
 
 class TestPerplexity : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void documents_matchReferenceFigures_data() {
         QTest::addColumn<QString>("model");
         QTest::newRow("llama2.c v0") << "models/stories260K-llama2c/stories260K.bin";

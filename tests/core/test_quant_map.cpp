@@ -111,7 +111,7 @@ Loaded load(const QString& path) {
 
 class TestQuantMap : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void globMatch_followsShellRules_data() {
         QTest::addColumn<QString>("pattern");
         QTest::addColumn<QString>("text");

@@ -3,7 +3,6 @@
 // MapEvaluator: a second run with the same map quantizes nothing and gives the same bytes and statistics as a
 // run without a cache; a map edit re-quantizes exactly the tensors whose scheme changed; the byte cap evicts
 // least recently used entries; concurrent runs compute each key once.
-// oneTBB before Qt: Qt's `emit` macro breaks tbb/profiling.h.
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
 
@@ -145,7 +144,7 @@ const char* kAllQ4AttnQ8 = R"({"version":1,"rules":[{"role":"all","scheme":"q4_0
 
 class TestQuantizedTensorCache : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void applyMap_secondRunQuantizesNothingAndIsBitIdentical() {
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
         Loaded l = load(path);

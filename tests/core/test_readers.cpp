@@ -60,7 +60,7 @@ std::string ggufNameOf(const std::string& meta) {
 class TestReaders : public QObject {
     Q_OBJECT
 
-private slots:
+private Q_SLOTS:
     void readLlama2c_legacyHeaderTensorsAndTokenizer() {
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
         auto c = mustOpen(path);

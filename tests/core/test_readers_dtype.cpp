@@ -28,7 +28,7 @@ float decode1(DType t, uint8_t byte) {
 class TestReadersDtype : public QObject {
     Q_OBJECT
 
-private slots:
+private Q_SLOTS:
     void dtypeTable_ggmlBlockSizes_data() {
         QTest::addColumn<int>("type");
         QTest::addColumn<int>("ggmlId");

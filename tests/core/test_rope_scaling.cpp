@@ -44,7 +44,7 @@ RopeScaling scaling(RopeScalingType t, double factor) {
 
 class TestRopeScaling : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void none_isThetaPower() {
         auto r = ropeFrequencies(10000.0, 64, RopeScaling{});
         QVERIFY(r.ok());

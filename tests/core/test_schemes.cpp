@@ -45,7 +45,7 @@ std::shared_ptr<const qs::Scheme> fetchScheme() {
 
 class TestSchemes : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void roundTrip_errorWithinNoiseBand_data() { addSchemeRows(); }
     void roundTrip_errorWithinNoiseBand() {
         const auto s = fetchScheme();

@@ -30,7 +30,7 @@ qs::QuantizedTensor packed(const qs::Scheme& s, int64_t rows, int64_t cols, cons
 
 class TestSchemesRegistry : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void parse_canonicalisesNames_data() {
         QTest::addColumn<QString>("typed");
         QTest::addColumn<QString>("canonical");

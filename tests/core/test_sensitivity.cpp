@@ -83,7 +83,7 @@ const SensitivityRow& rowOf(const SensitivityResult& r, const std::string& group
 
 class TestSensitivity : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void scan_ranksEveryGroupByDamagePerByte() {
         QS_REQUIRE_ASSET(modelPath, "models/stories260K-gguf/stories260K.gguf");
         QS_REQUIRE_ASSET(textPath, "data/tinystories/tinystories_sample.txt");

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Error and weight statistics: hand-computed values, known distributions, the clipping definition, and
 // bit-identical results across thread counts.
-// oneTBB before Qt: Qt's `emit` macro breaks tbb/profiling.h.
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
 
@@ -80,7 +79,7 @@ bool sameWeightStats(const WeightStats& a, const WeightStats& b) {
 
 class TestStats : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void weightStats_matchHandComputedValues() {
         const std::vector<float> v{1, 2, 3, 4};
         WeightStats s = computeWeightStats(v);

@@ -4,7 +4,6 @@
 // within a stated tolerance of a long-double reference, clipping counts equal to a plain transcription of the
 // definition in error_stats.h, and quantizeWithErrorStats equal bit for bit to quantizing, dequantizing and
 // comparing separately, whatever the thread count.
-// oneTBB before Qt: Qt's `emit` macro breaks tbb/profiling.h.
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
 
@@ -97,7 +96,7 @@ bool sameSums(const ErrorSums& a, const ErrorSums& b) {
 class TestStatsKernels : public QObject {
     Q_OBJECT
 
-private slots:
+private Q_SLOTS:
     void errorSums_identicalOnEveryLevel_andWithinToleranceOfLongDouble_data() {
         QTest::addColumn<int>("n");
         for (int n : {0, 1, 7, 8, 9, 31, 32, 33, 1000, 65537}) QTest::newRow(std::to_string(n).c_str()) << n;

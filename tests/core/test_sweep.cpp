@@ -72,7 +72,7 @@ double rmseDirect(const InferenceModel& m, const QuantMap& map) {
 
 class TestSweep : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void expandGroups_namesLayersAndParts() {
         QS_REQUIRE_ASSET(path, "models/stories260K-gguf/stories260K.gguf");
         auto m = open(path);

@@ -68,7 +68,7 @@ Result<SweepFileRun> run(Fixture& f, const QString& out, bool resume, SweepShard
 
 class TestSweepFile : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void points_odometerOrderAndShards() {
         SweepSpec s;
         s.schemes = {{"a", "b"}, {"x", "y", "z"}};

@@ -2,7 +2,7 @@
 // The synth shapes are the published models: parameter counts and config.json values of the real checkpoints
 // (figures from their Hugging Face model cards / config.json, cited below) against what synth would write.
 // Nothing is written: the tensor plan and the side files are computed only.
-#include "core/model/synth.h"  // oneTBB (through the writer) before Qt, whose `emit` macro breaks it
+#include "core/model/synth.h"
 
 #include <QTest>
 
@@ -12,7 +12,7 @@
 
 class TestSynth : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     // Parameter counts as the Hugging Face hub reports them for the safetensors checkpoints:
     // meta-llama/Llama-3.2-1B 1,235,814,400; Qwen/Qwen2.5-0.5B 494,032,768; google/gemma-2-2b 2,614,341,888;
     // meta-llama/Meta-Llama-3-8B 8,030,261,248; TinyLlama/TinyLlama-1.1B 1,100,048,384.

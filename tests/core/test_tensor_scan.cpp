@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Streaming tensor statistics (row blocks straight from the checkpoint), the outlier tile grid and the
 // quantization preview agree with the whole-tensor reference computations of core/stats.
-// Core (and so oneTBB) headers come before Qt's, whose `emit` macro clashes with oneTBB's profiling.h.
 #include <cmath>
 
 #include "core/io/checkpoint.h"
@@ -31,7 +30,7 @@ private:
     std::unique_ptr<qs::Checkpoint> m_ckpt;
     qs::ModelInfo m_info;
 
-private slots:
+private Q_SLOTS:
     void initTestCase() {
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
         auto c = qs::openCheckpoint(path.toStdString());

@@ -83,7 +83,7 @@ const char* const kG = "\xC4\xA0";  // Ġ, GPT-2's character for the space byte
 
 class TestTokenizer : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void encode_onceUponATime_data() {
         QTest::addColumn<QString>("file");
         QTest::addColumn<QString>("expected");

@@ -3,7 +3,6 @@
 // range, token counts that disagree with the embedding. Each file is the stories260K GGUF rewritten with one
 // change (tests/core/io_fixtures.h makeGguf); each finding is a warning naming the file and the ids, or an
 // error where running would be wrong. The ids are checked against the stories260K golden ids.
-// oneTBB (through inference_model.h) before Qt: Qt's emit macro clashes with oneTBB's headers.
 #include "core/infer/inference_model.h"
 
 #include <QTemporaryDir>
@@ -67,7 +66,7 @@ void truncateVocabulary(json& md, size_t n) {
 class TestTokenizerGguf : public QObject {
     Q_OBJECT
 
-private slots:
+private Q_SLOTS:
     void unchangedRewrite_givesGoldenIds() {
         QS_REQUIRE_ASSET(asset, kGguf);
         QTemporaryDir dir;

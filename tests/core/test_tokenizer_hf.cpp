@@ -75,7 +75,7 @@ QStringList words(const HfPreTokenizer& p, std::vector<HfSplit> in) {
 class TestTokenizerHf : public QObject {
     Q_OBJECT
 
-private slots:
+private Q_SLOTS:
     // Every line of the reference ids: ids without special tokens, ids_with_special with the template.
     void realTokenizers_matchReferenceIds_data() {
         QTest::addColumn<QString>("name");

@@ -62,7 +62,7 @@ std::string nameOf(const TypeTraits& r) { return std::string(r.info().name); }
 class TestTypeTable : public QObject {
     Q_OBJECT
 
-private slots:
+private Q_SLOTS:
     void rows_coverEveryDTypeWithUniqueNamesAndIds() {
         const auto table = ggml::typeTraitsTable();
         QCOMPARE(table.size(), size_t(DType::Count));

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // checkFiniteWeights: NaN/Inf in f32/f16/bf16 tensors are found and named (tensor, element, row, column);
 // integer tensors are not read as floats; the report does not depend on the thread count.
-// oneTBB before Qt (Qt's emit macro clashes with oneTBB's headers).
 #include <tbb/task_arena.h>
 
 #include "core/infer/weight_check.h"
@@ -47,7 +46,7 @@ std::string check(const QTemporaryDir& dir, const std::vector<StEntry>& entries,
 
 class TestWeightCheck : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void check_namesTheFirstBadTensorAndElement() {
         QTemporaryDir dir;
         const float inf = std::numeric_limits<float>::infinity();

@@ -13,7 +13,7 @@
 #include "core/quant/quant_map.h"
 #include "ui/document.h"
 #include "ui/jobs/job_runner.h"
-#include "ui/jobs/task_arena.h"
+#include <oneapi/tbb/task_arena.h>
 
 namespace qstest {
 

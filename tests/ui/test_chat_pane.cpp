@@ -16,7 +16,7 @@
 #include <QTest>
 #include <QUndoStack>
 
-#include "ui/jobs/task_arena.h"  // first: hides Qt's emit macro from oneTBB
+#include <oneapi/tbb/task_arena.h>
 
 #include <nlohmann/json.hpp>
 
@@ -34,7 +34,7 @@
 #include "ui/chat/sampling_settings.h"
 #include "ui/document.h"
 #include "ui/jobs/job_runner.h"
-#include "ui/jobs/task_arena.h"
+#include <oneapi/tbb/task_arena.h>
 
 using namespace qsui;
 
@@ -114,7 +114,7 @@ struct Fixture {
 
 class TestChatPane : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void greedyReply_equalsCoreGenerate() {
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
         Fixture f;

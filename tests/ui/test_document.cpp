@@ -13,7 +13,7 @@ using namespace qsui;
 
 class TestDocument : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void setQuantMap_resolvesAndUndoRestores() {
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
         auto ckpt = qs::openCheckpoint(path.toStdString());

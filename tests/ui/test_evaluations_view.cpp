@@ -58,7 +58,7 @@ struct Fixture : qstest::AnalysisFixture {
 
 class TestEvaluationsView : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void defaults_areLlamacppContext512FourWindows() {
         QS_REQUIRE_ASSET(path, kModel);
         Fixture f(path);

@@ -115,7 +115,7 @@ class TestExplorerUx : public QObject {
     Document* doc() const { return m_window->document(); }
     std::string mapText() const { return qs::quantMapToJson(doc()->quantMap()).dump(); }
 
-private slots:
+private Q_SLOTS:
     void initTestCase() {
         QStandardPaths::setTestModeEnabled(true);
         QCoreApplication::setOrganizationName(QStringLiteral("QuantScopeTests"));

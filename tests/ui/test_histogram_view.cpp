@@ -10,7 +10,8 @@
 
 #include "analysis_fixtures.h"
 #include "common/assets.h"
-#include "ui/stats/core_stats.h"
+#include "core/quant/quant_preview.h"
+#include "core/stats/weight_stats.h"
 #include "ui/histogram/histogram_plot.h"
 #include "ui/histogram/histogram_view.h"
 #include "ui/stats/analysis_format.h"
@@ -29,7 +30,7 @@ QString cell(QTableWidget* t, int row, int column) {
 
 class TestHistogramView : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void selectTensor_histogramJobFillsPlotAndStats() {
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
         qstest::AnalysisFixture f;

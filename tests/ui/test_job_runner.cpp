@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "ui/jobs/job_runner.h"
-#include "ui/jobs/task_arena.h"
+#include <oneapi/tbb/task_arena.h>
 
 using qsui::Job;
 using qsui::JobRunner;
@@ -40,7 +40,7 @@ qsui::JobFn<int> spinningJob(std::atomic<bool>* started, int value) {
 
 class TestJobRunner : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void start_runsOffUiThread_andDeliversResultOnUiThread() {
         tbb::task_arena arena(2);
         JobRunner runner(&arena);

@@ -30,7 +30,7 @@ int columnOf(const LayerOverviewModel* m, qs::Role role) {
 
 class TestLayerOverviewView : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void job_fillsOneRowPerLayer_withFiniteSqnr() {
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
         qstest::AnalysisFixture f;

@@ -31,7 +31,7 @@
 #include "ui/footprint/footprint_view.h"
 #include "ui/jobs/job_runner.h"
 #include "ui/jobs/job_status_widget.h"
-#include "ui/jobs/task_arena.h"
+#include <oneapi/tbb/task_arena.h>
 #include "ui/load_controller.h"
 #include "ui/log/log_dock.h"
 #include "ui/log/log_model.h"
@@ -102,7 +102,7 @@ class TestMainWindow : public QObject {
         return finished.last().at(1).toBool();
     }
 
-private slots:
+private Q_SLOTS:
     void initTestCase() {
         QStandardPaths::setTestModeEnabled(true);  // QSettings go to a test location, not the user's
         QCoreApplication::setOrganizationName(QStringLiteral("QuantScopeTests"));

@@ -21,7 +21,7 @@
 #include <cmath>
 #include <memory>
 
-#include "ui/jobs/task_arena.h"
+#include <oneapi/tbb/task_arena.h>
 
 #include "common/assets.h"
 #include "core/io/checkpoint.h"
@@ -118,7 +118,7 @@ class TestMapEditor : public QObject {
         QTest::keyClick(m_window.get(), Qt::Key(key), mods);
     }
 
-private slots:
+private Q_SLOTS:
     void initTestCase() {
         QStandardPaths::setTestModeEnabled(true);
         QCoreApplication::setOrganizationName(QStringLiteral("QuantScopeTests"));

@@ -16,7 +16,7 @@
 #include <QTest>
 #include <QUndoStack>
 
-#include <qcustomplot.h>
+#include "ui/plot/qcustomplot_include.h"
 
 #include "analysis_fixtures.h"
 #include "common/assets.h"
@@ -65,7 +65,7 @@ struct Fixture : qstest::AnalysisFixture {
 
 class TestMixView : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void sensitivityScan_fillsChartWithOneSortedBarPerGroup() {
         QS_REQUIRE_ASSET(path, kModel);
         Fixture f(path);

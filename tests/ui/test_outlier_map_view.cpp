@@ -6,7 +6,7 @@
 
 #include <cmath>
 
-#include <qcustomplot.h>
+#include "ui/plot/qcustomplot_include.h"
 
 #include <QDir>
 #include <QFile>
@@ -21,7 +21,8 @@
 #include "ui/main_window.h"
 #include "ui/outliers/outlier_map_view.h"
 #include "ui/stats/analysis_format.h"
-#include "ui/stats/core_stats.h"
+#include "core/stats/tensor_scan.h"
+#include "core/stats/weight_stats.h"
 #include "ui/stats/stats_cache.h"
 #include "ui/util/format.h"
 
@@ -33,7 +34,7 @@ constexpr int kTimeoutMs = 20000;
 
 class TestOutlierMapView : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void threshold_updatesCountAndBytesLikeDirectComputation() {
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
         qstest::AnalysisFixture f;

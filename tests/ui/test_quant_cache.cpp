@@ -10,7 +10,7 @@
 
 #include <memory>
 
-#include "ui/jobs/task_arena.h"  // first: hides Qt's emit macro from oneTBB
+#include <oneapi/tbb/task_arena.h>
 
 #include "common/assets.h"
 #include "ui/chat/chat_models.h"
@@ -23,7 +23,6 @@
 #include "ui/log/log_model.h"
 #include "ui/main_window.h"
 #include "ui/mapeditor/quantize_controller.h"
-#include "ui/stats/core_stats.h"
 
 using namespace qsui;
 
@@ -80,7 +79,7 @@ class TestQuantCache : public QObject {
         return done.wait(kTimeoutMs) && done.last().at(0).toBool();
     }
 
-private slots:
+private Q_SLOTS:
     void initTestCase() {
         QStandardPaths::setTestModeEnabled(true);
         QCoreApplication::setOrganizationName(QStringLiteral("QuantScopeTests"));

@@ -23,7 +23,7 @@
 #include <QUndoStack>
 #include <QXmlStreamReader>
 
-#include <qcustomplot.h>
+#include "ui/plot/qcustomplot_include.h"
 
 #include <set>
 
@@ -81,7 +81,7 @@ const QStringList kSchemes{"q4_0", "q8_0", "int4_g32", "int8_g64"};
 
 class TestSweepView : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void paretoFrontier_keepsOnlyNonDominatedPoints() {
         // (size, measure): (3,1) dominated by (2,1); (2,1) duplicate kept once; (1,5) and (4,0.5) on it.
         const std::vector<std::pair<double, double>> xy{{3, 1},   {2, 1},   {1, 5}, {2, 1},

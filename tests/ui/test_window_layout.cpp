@@ -90,7 +90,7 @@ class TestWindowLayout : public QObject {
     }
     bool idle() const { return m_runner->activeJobs().isEmpty(); }
 
-private slots:
+private Q_SLOTS:
     void init() {
         m_arena = std::make_unique<tbb::task_arena>(2);
         m_runner = std::make_unique<JobRunner>(m_arena.get());

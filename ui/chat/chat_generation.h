@@ -4,7 +4,7 @@
 // runs on a JobRunner worker; its tokens go to a TokenStream, which hands them to the UI thread in batches.
 #pragma once
 
-#include "ui/jobs/task_arena.h"  // first: hides Qt's emit macro from oneTBB
+#include <oneapi/tbb/task_arena.h>
 
 #include <chrono>
 #include <memory>

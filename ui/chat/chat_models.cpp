@@ -52,7 +52,7 @@ void ChatModels::setTemplateOverride(const QString& name) {
     if (name == m_templateOverride) return;
     m_templateOverride = name;
     updateFormat();
-    emit availabilityChanged();
+    Q_EMIT availabilityChanged();
 }
 
 void ChatModels::updateFormat() {
@@ -114,8 +114,8 @@ void ChatModels::onModelChanged() {
     if (!model) {
         m_availability = Availability::NoModel;
         m_reason.clear();
-        emit availabilityChanged();
-        emit quantizedChanged();
+        Q_EMIT availabilityChanged();
+        Q_EMIT quantizedChanged();
         return;
     }
     if (!model->info.runnable) {
@@ -123,13 +123,13 @@ void ChatModels::onModelChanged() {
         m_reason = tr("This model cannot chat (architecture \"%1\"): %2")
                        .arg(QString::fromStdString(model->info.architecture),
                             QString::fromStdString(model->info.runnableReason));
-        emit availabilityChanged();
-        emit quantizedChanged();
+        Q_EMIT availabilityChanged();
+        Q_EMIT quantizedChanged();
         return;
     }
     m_availability = Availability::Checking;
-    emit availabilityChanged();
-    emit quantizedChanged();
+    Q_EMIT availabilityChanged();
+    Q_EMIT quantizedChanged();
     Job* job = m_runner->start<TokenizerResult>(tr("Chat: load tokenizer"), [model](const qs::ProgressFn&) -> qs::Result<TokenizerResult> {
         auto t = qs::loadTokenizerFor(*model->checkpoint);
         if (!t) return t.error();
@@ -155,7 +155,7 @@ void ChatModels::onModelChanged() {
                           "tokenizer.model or a llama2.c tokenizer.bin beside the checkpoint and open it again.")
                            .arg(errorText(job));
         }
-        emit availabilityChanged();
+        Q_EMIT availabilityChanged();
     });
 }
 
@@ -163,7 +163,7 @@ void ChatModels::onMapChanged() {
     Key key = currentKey();
     if (key == m_key) return;  // no tensor's scheme changed: the quantized model stays valid
     m_key = std::move(key);
-    emit quantizedChanged();
+    Q_EMIT quantizedChanged();
 }
 
 void ChatModels::requestOriginal(Done done) {
@@ -242,7 +242,7 @@ void ChatModels::requestQuantized(Done done) {
                 for (Done& d : waiters) requestQuantized(std::move(d));
                 return;
             }
-            emit quantizedChanged();
+            Q_EMIT quantizedChanged();
         }
         finishQuantized(state == Job::State::Succeeded ? QString() : errorText(job));
     });

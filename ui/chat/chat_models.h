@@ -21,7 +21,7 @@
 // const, safe to read from any number of jobs.
 #pragma once
 
-#include "ui/jobs/task_arena.h"  // first: hides Qt's emit macro from oneTBB
+#include <oneapi/tbb/task_arena.h>
 
 #include <functional>
 #include <memory>
@@ -79,7 +79,7 @@ public:
     int lastBuildFromCache() const { return m_lastFromCache; }  // tensors the last build took from the cache
     bool isBuilding() const { return m_originalJob || m_quantJob; }
 
-signals:
+Q_SIGNALS:
     void availabilityChanged();
     // The current quantized model changed (the map changed a tensor's resolved scheme, or a build finished).
     void quantizedChanged();

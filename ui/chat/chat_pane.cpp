@@ -309,7 +309,7 @@ void ChatPane::resetConversation() {
         m_state = State::Idle;
         m_lastState = Job::State::Cancelled;
         updateControls();
-        emit turnFinished(Job::State::Cancelled);
+        Q_EMIT turnFinished(Job::State::Cancelled);
     }
     m_session.reset();
     m_turnA.clear();
@@ -336,7 +336,7 @@ void ChatPane::stop() {
     m_status->setText(tr("Stopped"));
     m_lastState = Job::State::Cancelled;
     updateControls();
-    emit turnFinished(Job::State::Cancelled);
+    Q_EMIT turnFinished(Job::State::Cancelled);
 }
 
 void ChatPane::runScreenshotPrompt() {
@@ -374,7 +374,7 @@ void ChatPane::send() {
     m_state = State::WaitingForModels;
     const int serial = ++m_serial;
     updateControls();
-    emit turnStarted();
+    Q_EMIT turnStarted();
     m_status->setText(tr("Preparing the model…"));
     prepareAndStart(serial, text, ab);
 }
@@ -509,7 +509,7 @@ void ChatPane::onTurnFinished(Job* job, Job::State state) {
     }
     updateAbHeaders();
     updateControls();
-    emit turnFinished(state);
+    Q_EMIT turnFinished(state);
 }
 
 void ChatPane::endTurnWithError(const QString& message) {
@@ -518,7 +518,7 @@ void ChatPane::endTurnWithError(const QString& message) {
     m_status->setText(message);
     transcriptA()->appendNote(QStringLiteral("(%1)").arg(message));
     updateControls();
-    emit turnFinished(Job::State::Failed);
+    Q_EMIT turnFinished(Job::State::Failed);
 }
 
 bool ChatPane::eventFilter(QObject* watched, QEvent* event) {

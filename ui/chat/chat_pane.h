@@ -26,7 +26,7 @@
 // that changes the quantized model. UI thread only.
 #pragma once
 
-#include "ui/jobs/task_arena.h"  // first: hides Qt's emit macro from oneTBB
+#include <oneapi/tbb/task_arena.h>
 
 #include <memory>
 #include <vector>
@@ -93,7 +93,7 @@ public:
     ChatTranscript* transcriptA() const;
     ChatTranscript* transcriptB() const { return m_quantView; }
 
-signals:
+Q_SIGNALS:
     void turnStarted();
     void turnFinished(qsui::Job::State state);
 

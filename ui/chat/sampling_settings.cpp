@@ -60,9 +60,9 @@ SamplingSettings::SamplingSettings(bool useSettings, QWidget* parent) : QWidget(
     m_maxTokens->setValue(get("maxNewTokens", 256).toInt());
 
     for (QDoubleSpinBox* b : {m_temperature, m_topP, m_penalty})
-        connect(b, &QDoubleSpinBox::valueChanged, this, [this] { save(); emit changed(); });
+        connect(b, &QDoubleSpinBox::valueChanged, this, [this] { save(); Q_EMIT changed(); });
     for (QSpinBox* b : {m_topK, m_seed, m_maxTokens})
-        connect(b, &QSpinBox::valueChanged, this, [this] { save(); emit changed(); });
+        connect(b, &QSpinBox::valueChanged, this, [this] { save(); Q_EMIT changed(); });
 }
 
 qs::GenerateOptions SamplingSettings::options() const {

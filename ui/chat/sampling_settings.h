@@ -4,7 +4,7 @@
 // under "chat/" when `useSettings`. UI thread only.
 #pragma once
 
-#include "ui/jobs/task_arena.h"  // first: hides Qt's emit macro from oneTBB
+#include <oneapi/tbb/task_arena.h>
 
 #include <QWidget>
 
@@ -25,7 +25,7 @@ public:
     void setOptions(const qs::GenerateOptions& options);
     QString summary() const;  // "T 0.8 · top-k 40 · top-p 0.95 · rep 1.0 · seed 42 · ≤256 tokens"
 
-signals:
+Q_SIGNALS:
     void changed();
 
 private:

@@ -9,7 +9,7 @@
 // Thread affinity: the returned function runs on a JobRunner worker; it never touches Qt objects.
 #pragma once
 
-#include "ui/jobs/task_arena.h"  // first: hides Qt's emit macro from oneTBB
+#include <oneapi/tbb/task_arena.h>
 
 #include <memory>
 #include <string>

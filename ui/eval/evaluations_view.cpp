@@ -346,7 +346,7 @@ void EvaluationsView::finish(bool succeeded, const QString& status) {
     m_job = nullptr;
     m_status->setText(status);
     updateControls();
-    emit evaluationFinished(succeeded);
+    Q_EMIT evaluationFinished(succeeded);
 }
 
 void EvaluationsView::addRow(EvaluationRow row) {

@@ -18,7 +18,7 @@
 // Thread affinity: UI thread only.
 #pragma once
 
-#include "ui/jobs/task_arena.h"  // first: hides Qt's emit macro from oneTBB
+#include <oneapi/tbb/task_arena.h>
 
 #include <cstdint>
 #include <string>
@@ -80,7 +80,7 @@ public:
     QString statusText() const;
     QTableWidget* table() const { return m_table; }
 
-signals:
+Q_SIGNALS:
     void evaluationFinished(bool succeeded);  // also after a failure or a cancel (false)
 
 private:

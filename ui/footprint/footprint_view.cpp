@@ -168,7 +168,7 @@ void FootprintView::rebuild() {
         m_chart->clear();
         m_note->clear();
         m_summary.clear();
-        emit sizeSummaryChanged(m_summary);
+        Q_EMIT sizeSummaryChanged(m_summary);
         return;
     }
     const qs::MapFootprint fp = qs::footprintAfter(*res, ckpt->tensors, *info);
@@ -280,7 +280,7 @@ void FootprintView::rebuild() {
                                     .arg(formatBytes(total.before), formatBytes(total.after), change)
                               : tr("Footprint by role — %1 as stored; add map rules to see the footprint after "
                                    "quantization").arg(formatBytes(total.before)));
-    emit sizeSummaryChanged(m_summary);
+    Q_EMIT sizeSummaryChanged(m_summary);
 
     if (headTied) {
         const int emb = info->tie->embedding;

@@ -59,11 +59,11 @@ public:
     static QString groupLabel(Group g);
     static Group groupOf(qs::Role role);
 
-public slots:
+public Q_SLOTS:
     // The result panel under the table ("" hides it).
     void setMeasuredText(const QString& text);
 
-signals:
+Q_SIGNALS:
     void sizeSummaryChanged(const QString& summary);
 
 private:

@@ -5,7 +5,7 @@
 #include <limits>
 
 #include <QVBoxLayout>
-#include <qcustomplot.h>
+#include "ui/plot/qcustomplot_include.h"
 
 namespace qsui {
 

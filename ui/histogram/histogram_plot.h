@@ -11,7 +11,7 @@
 #include <QVector>
 #include <QWidget>
 
-#include "ui/stats/core_stats.h"
+#include "core/stats/histogram.h"
 
 class QCustomPlot;
 

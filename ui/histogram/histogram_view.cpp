@@ -19,7 +19,9 @@
 #include <QToolButton>
 #include <QVBoxLayout>
 
-#include "ui/stats/core_stats.h"
+#include "core/quant/quant_preview.h"
+#include "core/stats/error_stats.h"
+#include "core/stats/weight_stats.h"
 #include "core/quant/scheme.h"
 #include "ui/document.h"
 #include "ui/histogram/histogram_plot.h"
@@ -342,7 +344,7 @@ void HistogramView::display() {
         m_weightsPlot->clear();
         m_errorPlot->clear();
         m_lastShownKey.clear();
-        emit displayed();
+        Q_EMIT displayed();
         return;
     }
     StatsCache* cache = m_document->statsCache();
@@ -392,7 +394,7 @@ void HistogramView::display() {
     m_quantTable->setHorizontalHeaderLabels(
         {m_schemeA.isEmpty() ? tr("A: map (kept)") : tr("A: %1").arg(m_schemeA),
          m_compare.isEmpty() ? tr("B: —") : tr("B: %1").arg(m_compare)});
-    emit displayed();
+    Q_EMIT displayed();
 }
 
 void HistogramView::fillWeightTable(const qs::WeightStats* w, int tensor) {

@@ -68,7 +68,7 @@ public:
     // The resolved scheme shown as A ("" when the tensor stays as stored).
     QString mapScheme() const { return m_schemeA; }
 
-signals:
+Q_SIGNALS:
     // After the plots and tables were refreshed from the cache.
     void displayed();
 

@@ -51,7 +51,7 @@ public:
         return std::static_pointer_cast<T>(m_value);
     }
 
-signals:
+Q_SIGNALS:
     void progressChanged(double fraction, const QString& stage);
     void finished(qsui::Job::State state);
 

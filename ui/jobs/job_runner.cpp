@@ -48,8 +48,8 @@ Job* JobRunner::startErased(const QString& title, std::type_index type, ErasedFn
     m_order << id;
     std::shared_ptr<JobControl> control = job->m_control;
     m_pool.start([this, id, control, fn = std::move(fn)]() { runOnWorker(id, control, fn); });
-    emit jobStarted(job);
-    emit activeCountChanged(int(m_order.size()));
+    Q_EMIT jobStarted(job);
+    Q_EMIT activeCountChanged(int(m_order.size()));
     return job;
 }
 
@@ -96,7 +96,7 @@ void JobRunner::deliverProgress(int id, double fraction, const QString& stage) {
     job->m_state = Job::State::Running;
     job->m_fraction = qBound(0.0, fraction, 1.0);
     job->m_stage = stage;
-    emit job->progressChanged(job->m_fraction, stage);
+    Q_EMIT job->progressChanged(job->m_fraction, stage);
 }
 
 void JobRunner::deliverOutcome(int id, Outcome outcome) {
@@ -114,9 +114,9 @@ void JobRunner::deliverOutcome(int id, Outcome outcome) {
         job->m_state = Job::State::Failed;
         job->m_error = QString::fromStdString(outcome.error);
     }
-    emit job->finished(job->m_state);
-    emit jobFinished(job);
-    emit activeCountChanged(int(m_order.size()));
+    Q_EMIT job->finished(job->m_state);
+    Q_EMIT jobFinished(job);
+    Q_EMIT activeCountChanged(int(m_order.size()));
     job->m_value.reset();  // consumers took it in their finished() slot
     job->deleteLater();
 }

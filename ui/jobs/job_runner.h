@@ -26,7 +26,7 @@
 #include <QObject>
 #include <QThreadPool>
 
-#include "ui/jobs/task_arena.h"
+#include <oneapi/tbb/task_arena.h>
 
 #include "core/jobs/progress.h"
 #include "core/util/result.h"
@@ -59,7 +59,7 @@ public:
     void cancelAll();
     tbb::task_arena* arena() const { return m_arena; }
 
-signals:
+Q_SIGNALS:
     void jobStarted(qsui::Job* job);
     void jobFinished(qsui::Job* job);  // after Job::finished; the job is deleted later
     void activeCountChanged(int count);

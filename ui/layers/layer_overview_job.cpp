@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "ui/layers/layer_overview_job.h"
 
-#include "ui/stats/core_stats.h"
+#include "core/quant/apply_map.h"
+#include "core/stats/tensor_scan.h"
+#include "core/stats/weight_stats.h"
 #include "ui/stats/stats_jobs.h"
 
 namespace qsui {

@@ -16,7 +16,10 @@
 
 #include "core/quant/quant_map_resolve.h"
 #include "core/quant/scheme.h"
-#include "ui/stats/core_stats.h"
+#include "core/quant/apply_map.h"
+#include "core/quant/quantized_tensor_cache.h"
+#include "core/stats/error_stats.h"
+#include "core/stats/weight_stats.h"
 #include "ui/document.h"
 #include "ui/jobs/job_runner.h"
 

@@ -36,7 +36,7 @@ void LayerOverviewModel::setMetric(Metric metric) {
     if (metric == m_metric) return;
     m_metric = metric;
     updateRange();
-    if (rowCount() && columnCount()) emit dataChanged(index(0, 0), index(rowCount() - 1, columnCount() - 1));
+    if (rowCount() && columnCount()) Q_EMIT dataChanged(index(0, 0), index(rowCount() - 1, columnCount() - 1));
 }
 
 void LayerOverviewModel::setOutlierSigma(double k) {

@@ -18,7 +18,7 @@
 #include <QColor>
 
 #include "core/model/model_info.h"
-#include "ui/stats/core_stats.h"
+#include "core/stats/error_stats.h"
 
 namespace qsui {
 

@@ -46,7 +46,7 @@ public:
     QString statusText() const;
     void setAutoRecompute(bool on);
 
-public slots:
+public Q_SLOTS:
     // Starts the job (cancelling a running one).
     void recompute();
 

@@ -32,7 +32,7 @@ void LogModel::add(Severity severity, const QString& source, const QString& mess
     beginInsertRows({}, row, row);
     m_entries.append(LogEntry{QDateTime::currentDateTime(), severity, source, message});
     endInsertRows();
-    emit entryAdded(m_entries.last());
+    Q_EMIT entryAdded(m_entries.last());
 }
 
 void LogModel::clear() {

@@ -37,8 +37,8 @@ QWidget* MapRuleDelegate::createEditor(QWidget* parent, const QStyleOptionViewIt
         // an entry commits at once; leaving the cell commits too (the delegate's focus-out handling).
         auto* self = const_cast<MapRuleDelegate*>(this);
         auto commit = [self, combo] {
-            emit self->commitData(combo);
-            emit self->closeEditor(combo, QAbstractItemDelegate::NoHint);
+            Q_EMIT self->commitData(combo);
+            Q_EMIT self->closeEditor(combo, QAbstractItemDelegate::NoHint);
         };
         connect(combo->lineEdit(), &QLineEdit::returnPressed, combo, commit, Qt::QueuedConnection);
         connect(combo, &QComboBox::activated, combo, commit, Qt::QueuedConnection);

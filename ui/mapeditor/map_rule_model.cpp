@@ -224,14 +224,14 @@ bool MapRuleModel::setData(const QModelIndex& index, const QVariant& value, int 
 
     if (!error.empty()) {
         m_invalid[{row, c}] = Invalid{text, toQ(error)};
-        emit dataChanged(index, index);
+        Q_EMIT dataChanged(index, index);
         return false;
     }
     m_invalid.erase({row, c});
     // Scheme, bits and group are one value: a new scheme makes a rejected bits/group entry moot.
     if (c == SchemeColumn || c == BitsColumn || c == GroupColumn)
         for (int derived : {int(SchemeColumn), int(BitsColumn), int(GroupColumn)}) m_invalid.erase({row, derived});
-    emit dataChanged(this->index(row, 0), this->index(row, ColumnCount - 1));
+    Q_EMIT dataChanged(this->index(row, 0), this->index(row, ColumnCount - 1));
     const QString what = (c == BitsColumn || c == GroupColumn) ? tr("scheme") : columnName(c);
     commit(std::move(map), tr("Edit rule %1 %2").arg(row + 1).arg(what));
     return true;
@@ -281,7 +281,7 @@ void MapRuleModel::onMapChanged() {
         endResetModel();
         return;
     }
-    if (rows > 0) emit dataChanged(index(0, 0), index(rows - 1, ColumnCount - 1));
+    if (rows > 0) Q_EMIT dataChanged(index(0, 0), index(rows - 1, ColumnCount - 1));
 }
 
 }  // namespace qsui

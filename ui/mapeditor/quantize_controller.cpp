@@ -8,7 +8,8 @@
 #include <QFileInfo>
 
 #include "ui/document.h"
-#include "ui/stats/core_stats.h"
+#include "core/quant/apply_map.h"
+#include "core/stats/error_stats.h"
 #include "ui/util/format.h"
 #include "ui/footprint/footprint_view.h"
 #include "ui/jobs/job_runner.h"
@@ -45,7 +46,7 @@ void QuantizeController::onMapChanged() {
     updateEnabled();
     if (m_measurement) {
         m_measurement.reset();
-        emit measuredTextChanged(QString());
+        Q_EMIT measuredTextChanged(QString());
     }
 }
 
@@ -99,17 +100,17 @@ void QuantizeController::onFinished(Job* job, quint64 generation, qint64 started
     const QString source = QFileInfo(m_document->path()).fileName();
     if (job->state() == Job::State::Cancelled) {
         m_log->info(source, tr("Quantization cancelled; nothing changed"));
-        emit runFinished(false);
+        Q_EMIT runFinished(false);
         return;
     }
     if (job->state() != Job::State::Succeeded) {
         m_log->error(source, tr("Quantization failed: %1").arg(job->errorMessage()));
-        emit runFinished(false);
+        Q_EMIT runFinished(false);
         return;
     }
     if (generation != m_generation) {
         m_log->info(source, tr("Quantization results discarded: the map or the model changed while it ran"));
-        emit runFinished(false);
+        Q_EMIT runFinished(false);
         return;
     }
     const std::shared_ptr<qs::ApplyResult> result = job->result<qs::ApplyResult>();
@@ -131,9 +132,9 @@ void QuantizeController::onFinished(Job* job, quint64 generation, qint64 started
                             .arg(m.seconds, 0, 'f', 2)
                             .arg(formatCacheReuse(m.fromCache, m.quantizedTensors - m.fromCache))
                             .arg(text));
-    emit measuredTextChanged(tr("<b>Measured after quantizing</b> (%n tensor(s)): %1", nullptr, m.quantizedTensors)
+    Q_EMIT measuredTextChanged(tr("<b>Measured after quantizing</b> (%n tensor(s)): %1", nullptr, m.quantizedTensors)
                                  .arg(text.toHtmlEscaped()));
-    emit runFinished(true);
+    Q_EMIT runFinished(true);
 }
 
 }  // namespace qsui

@@ -17,7 +17,7 @@
 #include <array>
 #include <optional>
 
-#include "ui/jobs/task_arena.h"  // before any Qt header: core/stats pulls in oneTBB (see task_arena.h)
+#include <oneapi/tbb/task_arena.h>
 
 #include <QObject>
 #include <QPointer>
@@ -56,7 +56,7 @@ public:
 
     static QString describe(const Measurement& m);  // "embedding SQNR 31.2 dB (RMSE 0.0012) · body ..."
 
-signals:
+Q_SIGNALS:
     void measuredTextChanged(const QString& text);
     // After each run ends (ok: a measurement for the current map is now shown).
     void runFinished(bool ok);

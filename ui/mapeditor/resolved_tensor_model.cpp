@@ -41,7 +41,7 @@ void ResolvedTensorModel::rebuild() {
         m_rows = rows;
         endResetModel();
     } else if (rows > 0) {
-        emit dataChanged(index(0, 0), index(rows - 1, ColumnCount - 1));
+        Q_EMIT dataChanged(index(0, 0), index(rows - 1, ColumnCount - 1));
     }
 }
 
@@ -90,7 +90,7 @@ int ResolvedTensorModel::highlightedCount() const {
 void ResolvedTensorModel::setHighlightedRule(int rule) {
     if (rule == m_highlight) return;
     m_highlight = rule;
-    if (m_rows > 0) emit dataChanged(index(0, 0), index(m_rows - 1, ColumnCount - 1), {Qt::BackgroundRole, HighlightedRole});
+    if (m_rows > 0) Q_EMIT dataChanged(index(0, 0), index(m_rows - 1, ColumnCount - 1), {Qt::BackgroundRole, HighlightedRole});
 }
 
 QVariant ResolvedTensorModel::data(const QModelIndex& index, int role) const {

@@ -7,7 +7,7 @@
 // objects; the request keeps the model, tokenizer and weights alive.
 #pragma once
 
-#include "ui/jobs/task_arena.h"  // first: hides Qt's emit macro from oneTBB
+#include <oneapi/tbb/task_arena.h>
 
 #include "core/sweep/automix.h"
 #include "core/sweep/embed_head_study.h"

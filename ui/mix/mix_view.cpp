@@ -15,7 +15,7 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
-#include <qcustomplot.h>
+#include "ui/plot/qcustomplot_include.h"
 
 #include "core/sweep/size_budget.h"
 #include "core/sweep/sweep_groups.h"
@@ -268,7 +268,7 @@ void MixView::launch(const QString& what, std::function<Job*(EvaluatorRequest)> 
                             self->m_running = false;
                             self->setStatus(error);
                             self->updateControls();
-                            return void(emit self->jobFinished(false));
+                            return void(Q_EMIT self->jobFinished(false));
                         }
                         EvaluatorRequest r;
                         r.model = model;
@@ -298,10 +298,10 @@ void MixView::watch(Job* job, const QString& title, std::function<void(Job*)> do
             setStatus(tr("%1 cancelled.").arg(title));
         } else {
             setStatus(tr("%1 failed: %2").arg(title, job->errorMessage()));
-            emit jobFailed(title, job->errorMessage());
+            Q_EMIT jobFailed(title, job->errorMessage());
         }
         updateControls();
-        emit jobFinished(state == Job::State::Succeeded);
+        Q_EMIT jobFinished(state == Job::State::Succeeded);
     });
 }
 
@@ -346,7 +346,7 @@ void MixView::startAutoMix() {
             showMix();
             const auto measure = qs::sweepMeasureFromName(m_mix->measure);
             if (measure)
-                emit autoMixVerified(*measure, m_mix->measured,
+                Q_EMIT autoMixVerified(*measure, m_mix->measured,
                                      tr("auto-mix %1").arg(QString::fromStdString(m_mix->budgetText)));
         });
         return job;
@@ -384,7 +384,7 @@ void MixView::cancel() {
     m_running = false;
     setStatus(tr("Cancelled."));
     updateControls();
-    emit jobFinished(false);
+    Q_EMIT jobFinished(false);
 }
 
 bool MixView::applyAutoMix() {

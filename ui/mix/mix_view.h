@@ -19,7 +19,7 @@
 // window logs it). A new model cancels a running job and clears the results. UI thread only.
 #pragma once
 
-#include "ui/jobs/task_arena.h"  // first: hides Qt's emit macro from oneTBB
+#include <oneapi/tbb/task_arena.h>
 
 #include <functional>
 #include <memory>
@@ -91,7 +91,7 @@ public:
     QTableWidget* studyTable() const { return m_studyTable; }
     QCustomPlot* studyPlot() const { return m_studyPlot; }
 
-signals:
+Q_SIGNALS:
     void jobFinished(bool succeeded);  // also after a failure or a cancel (false)
     void jobFailed(const QString& title, const QString& message);
     // An auto-mix result was verified: its measured point, for the Sweep tab's plot.

@@ -6,7 +6,7 @@
 #include <QLabel>
 #include <QTableWidget>
 
-#include <qcustomplot.h>
+#include "ui/plot/qcustomplot_include.h"
 
 #include "ui/mix/mix_view.h"
 #include "ui/plot/bar_chart.h"

@@ -11,14 +11,14 @@
 #include <QSlider>
 #include <QStackedWidget>
 #include <QVBoxLayout>
-#include <qcustomplot.h>
+#include "ui/plot/qcustomplot_include.h"
 
 #include "core/infer/tokenizer.h"
 #include "ui/document.h"
 #include "ui/jobs/job.h"
 #include "ui/jobs/job_runner.h"
 #include "ui/stats/analysis_format.h"
-#include "ui/stats/core_stats.h"
+#include "core/stats/tensor_scan.h"
 #include "ui/stats/stats_cache.h"
 #include "ui/stats/stats_jobs.h"
 #include "ui/util/format.h"

@@ -7,7 +7,7 @@
 #include <QHelpEvent>
 #include <QToolTip>
 #include <QVBoxLayout>
-#include <qcustomplot.h>
+#include "ui/plot/qcustomplot_include.h"
 
 namespace qsui {
 namespace {

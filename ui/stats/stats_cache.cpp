@@ -17,7 +17,7 @@ void StatsCache::clear() {
     m_entries.clear();
     m_layers.reset();
     ++m_generation;
-    emit cleared();
+    Q_EMIT cleared();
 }
 
 QString StatsCache::weightsKey(int tensor, int bins) { return QStringLiteral("w/%1/%2").arg(tensor).arg(bins); }

@@ -71,7 +71,7 @@ public:
     // True when the stored overview was computed with exactly these per-tensor schemes.
     bool layerOverviewCurrent(const std::vector<std::string>& schemes) const;
 
-signals:
+Q_SIGNALS:
     void cleared();
 
 private:

@@ -8,7 +8,10 @@
 #include <memory>
 #include <string>
 
-#include "ui/stats/core_stats.h"
+#include "core/quant/quant_preview.h"
+#include "core/quant/quantized_tensor_cache.h"
+#include "core/stats/tensor_scan.h"
+#include "core/stats/weight_stats.h"
 #include "ui/document.h"
 #include "ui/jobs/job_runner.h"
 

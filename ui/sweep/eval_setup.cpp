@@ -23,7 +23,7 @@ EvalSetup::EvalSetup(ChatModels* models, bool weightError, QWidget* parent)
     m_measure->addItem(tr("KL divergence"), int(qs::SweepMeasure::Kld));
     connect(m_measure, &QComboBox::currentIndexChanged, this, [this] {
         updateControls();
-        emit measureChanged();
+        Q_EMIT measureChanged();
     });
     m_textRow = new QWidget;
     auto* textRow = new QHBoxLayout(m_textRow);

@@ -9,7 +9,7 @@
 // rows. Thread affinity: UI thread only. `models` (may be null: weight error only) must outlive the object.
 #pragma once
 
-#include "ui/jobs/task_arena.h"  // first: hides Qt's emit macro from oneTBB
+#include <oneapi/tbb/task_arena.h>
 
 #include <functional>
 #include <memory>
@@ -68,7 +68,7 @@ public:
     void prepare(QObject* context, Ready done);
     void cancelPending() { ++m_generation; }
 
-signals:
+Q_SIGNALS:
     void measureChanged();
 
 private:

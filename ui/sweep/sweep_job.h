@@ -16,7 +16,7 @@
 // queue's take() on the UI thread; the returned JobFn runs on a worker and never touches Qt objects.
 #pragma once
 
-#include "ui/jobs/task_arena.h"  // first: hides Qt's emit macro from oneTBB
+#include <oneapi/tbb/task_arena.h>
 
 #include <memory>
 #include <mutex>

@@ -26,7 +26,7 @@
 #include <QToolTip>
 #include <QVBoxLayout>
 
-#include <qcustomplot.h>
+#include "ui/plot/qcustomplot_include.h"
 
 #include "core/sweep/sweep_hdf5.h"
 #include "ui/chat/chat_models.h"
@@ -365,7 +365,7 @@ void SweepView::prepareAndStart(std::shared_ptr<const LoadedModel> model, const 
         if (!error.isEmpty()) {
             self->m_status->setText(error);
             self->updateControls();
-            return void(emit self->sweepFinished(false));
+            return void(Q_EMIT self->sweepFinished(false));
         }
         self->startJob(model, models, resumePath);
     });
@@ -429,7 +429,7 @@ void SweepView::startJob(std::shared_ptr<const LoadedModel> model, const EvalMod
                 text += tr("\nWarning: %1").arg(QString::fromStdString(w));
         m_status->setText(text);
         updateControls();
-        emit sweepFinished(state == Job::State::Succeeded);
+        Q_EMIT sweepFinished(state == Job::State::Succeeded);
     });
     rebuildPlot();
     rebuildTable();
@@ -446,7 +446,7 @@ void SweepView::drain() {
                      [](const auto& a, const auto& b) { return a.point < b.point; });
     rebuildPlot();
     rebuildTable();
-    emit pointsChanged();
+    Q_EMIT pointsChanged();
 }
 
 void SweepView::cancel() {
@@ -457,7 +457,7 @@ void SweepView::cancel() {
     m_running = false;
     m_status->setText(tr("Sweep cancelled."));
     updateControls();
-    emit sweepFinished(false);
+    Q_EMIT sweepFinished(false);
 }
 
 void SweepView::onModelChanged() {

@@ -25,7 +25,7 @@
 // Thread affinity: UI thread only.
 #pragma once
 
-#include "ui/jobs/task_arena.h"  // first: hides Qt's emit macro from oneTBB
+#include <oneapi/tbb/task_arena.h>
 
 #include <memory>
 #include <utility>
@@ -124,7 +124,7 @@ public:
     QCustomPlot* plot() const { return m_plot; }
     QTableWidget* table() const { return m_table; }
 
-signals:
+Q_SIGNALS:
     void sweepFinished(bool succeeded);  // also after a failure or a cancel (false)
     void pointsChanged();
 
