@@ -27,11 +27,15 @@ void addWarnings(std::vector<std::string>& into, const std::vector<std::string>&
 }
 
 // The footprint of `map` (resolved against the checkpoint).
+// Sizes that depend on data it does not have (LLM.int8 without calibration, or on an embedding) are refused:
+// the allocation needs exact bytes.
 Result<MapFootprint> footprintOf(const Checkpoint& ckpt, const ModelInfo& info, const QuantMap& map,
-                                 ResolvedMap* resolvedOut = nullptr) {
+                                 ResolvedMap* resolvedOut = nullptr, const CalibrationSet* calibration = nullptr) {
     auto resolved = resolveMap(map, ckpt.tensors, info);
     if (!resolved) return Error{"auto-mix: " + resolved.message()};
-    MapFootprint f = footprintAfter(*resolved, ckpt.tensors, info);
+    MapFootprint f = footprintAfter(*resolved, ckpt.tensors, info, calibration);
+    if (!f.undetermined.empty())
+        return Error{"auto-mix needs exact sizes; the size of " + f.undetermined.front()};
     if (resolvedOut) *resolvedOut = std::move(*resolved);
     return f;
 }
@@ -46,8 +50,8 @@ struct Built {
 
 Result<Built> buildProblem(const Checkpoint& ckpt, const ModelInfo& info, const AutoMixOptions& o,
                            const std::vector<SweepGroup>& groups, const std::vector<SensitivityResult>& scans,
-                           uint64_t baseBytes, uint64_t budgetBytes) {
-    auto base = footprintOf(ckpt, info, o.baseline);
+                           uint64_t baseBytes, uint64_t budgetBytes, const CalibrationSet* calibration) {
+    auto base = footprintOf(ckpt, info, o.baseline, nullptr, calibration);
     if (!base) return base.error();
     const int groupRule = int(o.baseline.rules.size());  // mapFor appends the group's rule after the baseline
     Built b;
@@ -64,7 +68,7 @@ Result<Built> buildProblem(const Checkpoint& ckpt, const ModelInfo& info, const 
             auto m = mapFor(info, o.baseline, {{g, scan.scheme}});
             if (!m) return Error{"auto-mix: group " + g.name + ": " + m.message()};
             ResolvedMap resolved;
-            auto f = footprintOf(ckpt, info, *m, &resolved);
+            auto f = footprintOf(ckpt, info, *m, &resolved, calibration);
             if (!f) return f.error();
             std::vector<bool> in(ckpt.tensors.size());
             uint64_t bytes = 0, baseline = 0;
@@ -151,7 +155,8 @@ Result<AutoMixResult> runAutoMix(MapEvaluator& evaluator, const Checkpoint& ckpt
         r.scans.push_back(std::move(*scan));
     }
 
-    auto built = buildProblem(ckpt, info, o, *groups, r.scans, base->bytes, r.budgetBytes);
+    auto built = buildProblem(ckpt, info, o, *groups, r.scans, base->bytes, r.budgetBytes,
+                              evaluator.options().calibration.get());
     if (!built) return built.error();
     auto alloc = allocateBudget(built->problem);
     if (!alloc) return Error{"auto-mix: " + o.budget.describe() + ": " + alloc.message()};
