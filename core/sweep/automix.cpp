@@ -108,8 +108,8 @@ double measureValue(SweepMeasure measure, const PointMeasure& p) {
 }
 
 Result<BudgetBasisBytes> budgetBasisBytes(const Checkpoint& ckpt, const ModelInfo& info, const QuantMap& map,
-                                          SizeBudget::Kind kind) {
-    auto footprint = footprintOf(ckpt, info, map);
+                                          SizeBudget::Kind kind, const CalibrationSet* calibration) {
+    auto footprint = footprintOf(ckpt, info, map, nullptr, calibration);
     if (!footprint) return footprint.error();
     const MapFootprint& f = *footprint;
     BudgetBasisBytes r;
@@ -123,6 +123,7 @@ Result<AutoMixResult> runAutoMix(MapEvaluator& evaluator, const Checkpoint& ckpt
     const auto t0 = std::chrono::steady_clock::now();
     if (o.schemes.empty()) return Error{"auto-mix: no candidate scheme"};
     const SweepMeasure measure = evaluator.options().measure;
+    const CalibrationSet* calibration = evaluator.options().calibration.get();
     AutoMixResult r;
     r.measure = std::string(sweepMeasureName(measure));
     r.budgetText = o.budget.text;
@@ -130,7 +131,7 @@ Result<AutoMixResult> runAutoMix(MapEvaluator& evaluator, const Checkpoint& ckpt
     auto groups = expandGroups(info, o.groups.empty() ? defaultScanGroups(info) : o.groups);
     if (!groups) return Error{"auto-mix: " + groups.message()};
     if (auto s = checkDisjointGroups(info, *groups); !s) return Error{"auto-mix: " + s.message()};
-    auto base = budgetBasisBytes(ckpt, info, o.baseline, o.budget.kind);
+    auto base = budgetBasisBytes(ckpt, info, o.baseline, o.budget.kind, calibration);
     if (!base) return base.error();
     r.weightElements = base->weightElements;
     r.budgetBytes = o.budget.bytesFor(base->weightElements);
@@ -155,8 +156,7 @@ Result<AutoMixResult> runAutoMix(MapEvaluator& evaluator, const Checkpoint& ckpt
         r.scans.push_back(std::move(*scan));
     }
 
-    auto built = buildProblem(ckpt, info, o, *groups, r.scans, base->bytes, r.budgetBytes,
-                              evaluator.options().calibration.get());
+    auto built = buildProblem(ckpt, info, o, *groups, r.scans, base->bytes, r.budgetBytes, calibration);
     if (!built) return built.error();
     auto alloc = allocateBudget(built->problem);
     if (!alloc) return Error{"auto-mix: " + o.budget.describe() + ": " + alloc.message()};
@@ -182,14 +182,14 @@ Result<AutoMixResult> runAutoMix(MapEvaluator& evaluator, const Checkpoint& ckpt
                        std::to_string(c->predictedDamage);
     }
     r.map = std::move(*map);
-    auto measuredBytes = budgetBasisBytes(ckpt, info, r.map, o.budget.kind);
+    auto measuredBytes = budgetBasisBytes(ckpt, info, r.map, o.budget.kind, calibration);
     if (!measuredBytes) return measuredBytes.error();
     r.measuredBytes = measuredBytes->bytes;
     if (r.measuredBytes > r.budgetBytes)
         return Error{"auto-mix: the chosen map takes " + std::to_string(r.measuredBytes) +
                      " bytes, over the budget of " + std::to_string(r.budgetBytes) +
                      " (the groups' bytes do not add up: overlapping groups?)"};
-    auto weights = budgetBasisBytes(ckpt, info, r.map, SizeBudget::Kind::BitsPerWeight);
+    auto weights = budgetBasisBytes(ckpt, info, r.map, SizeBudget::Kind::BitsPerWeight, calibration);
     if (!weights) return weights.error();
     r.measuredBpw = bitsPerWeight(weights->bytes, weights->weightElements);
 
@@ -209,7 +209,7 @@ Result<AutoMixResult> runAutoMix(MapEvaluator& evaluator, const Checkpoint& ckpt
             for (const auto& g : *groups) all.push_back({g, s});
             auto um = mapFor(info, o.baseline, all);
             if (!um) return Error{"auto-mix: uniform " + s + ": " + um.message()};
-            auto ub = budgetBasisBytes(ckpt, info, *um, o.budget.kind);
+            auto ub = budgetBasisBytes(ckpt, info, *um, o.budget.kind, calibration);
             if (!ub) return ub.error();
             auto p = evaluator.measure(*um, subProgress(progress, done / total, (done + 1) / total));
             if (!p)
