@@ -22,6 +22,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 
 #include "common/assets.h"
@@ -201,6 +202,17 @@ private slots:
         auto qz = s->quantizeCalibrated(z, 1, cols, "blk.1.attn_k.weight", &c);
         QVERIFY(qz.ok());
         for (float v : dequantized(*s, *qz)) QCOMPARE(v, 0.0f);
+        // A subnormal absmax (127 / absmax overflows float): codes -127 .. 127, values within half a step.
+        const float tiny = std::numeric_limits<float>::denorm_min() * 3;
+        std::vector<float> t(size_t(cols), 0.0f);
+        t[0] = tiny, t[1] = -tiny, t[2] = std::numeric_limits<float>::denorm_min();
+        auto qt = s->quantizeCalibrated(t, 1, cols, "blk.1.attn_k.weight", &c);
+        QVERIFY(qt.ok());
+        const auto* codes = reinterpret_cast<const int8_t*>(qt->data.data());
+        QCOMPARE(int(codes[0]), 127);
+        QCOMPARE(int(codes[1]), -127);
+        QCOMPARE(int(codes[2]), 42);  // 127 / 3 = 42.33
+        QCOMPARE(int(codes[3]), 0);
     }
 
     // The embedding is looked up: no calibration, columns by weight magnitude max_r |W[r, j]| >= T.

@@ -138,8 +138,16 @@ private:
             if (!m_isKept[size_t(j)]) absmax = std::max(absmax, std::fabs(x[j]));
         const float inv = absmax > 0.0f ? 127.0f / absmax : 0.0f;
         auto* codes = reinterpret_cast<int8_t*>(rec);
-        for (int64_t j = 0; j < m_cols; ++j)
-            codes[j] = m_isKept[size_t(j)] ? int8_t(0) : int8_t(std::nearbyint(x[j] * inv));
+        for (int64_t j = 0; j < m_cols; ++j) {
+            if (m_isKept[size_t(j)]) {
+                codes[j] = 0;
+                continue;
+            }
+            float v = std::nearbyint(x[j] * inv);
+            // A subnormal absmax makes 127 / absmax overflow to inf: the ratio in double stays in [-127, 127].
+            if (!(std::fabs(v) <= 127.0f)) v = float(std::nearbyint(double(x[j]) / double(absmax) * 127.0));
+            codes[j] = int8_t(v);
+        }
         std::memcpy(rec + m_cols, &absmax, 4);
         std::byte* kv = rec + m_cols + 4;
         for (size_t i = 0; i < m_kept.size(); ++i) {
