@@ -23,7 +23,7 @@ namespace qscli {
 // A string literal, so that other help texts can splice it in.
 #define QS_CALIB_OPTIONS_HELP                                                                                  \
     "  --calib FILE          calibration text for the schemes that need input statistics (q4_K_im, gptq,\n" \
-    "                        awq): run through the model, WikiText-2 style raw text; or a STATS.h5\n"  \
+    "                        awq, llmint8): run through the model, WikiText-2 style raw text; or a STATS.h5\n"  \
     "                        written by `calibrate --out` / `export --h5` for the same weights\n"               \
     "  --calib-tokens N      tokens of it to run, in whole sequences (default 16384; 0: the whole text)\n"     \
     "  --calib-ctx N         tokens per sequence, each starting with BOS (default 512, at most the context)\n"   \

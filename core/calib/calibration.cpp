@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/calib/calibration.h"
 
+#include <cstdio>
+#include <cstring>
+
 namespace qs {
 
 std::string calibrationNeedsText(CalibrationNeeds needs) {
@@ -38,6 +41,52 @@ CalibrationNeeds TensorCalibration::collected() const {
     if (maxAbs.size() == c) n |= CalibrationNeeds::MaxAbs;
     if (sumAbs.size() == c) n |= CalibrationNeeds::MeanAbs;
     return n;
+}
+
+std::string CalibrationProvenance::key() const {
+    return source + "|" + modelFingerprint + "|" + textFingerprint + "|" + settingsKey;
+}
+
+namespace {
+// FNV-1a 64 (the same function as sweep.h fnv1aHex), fed piece by piece.
+struct Fnv1a {
+    uint64_t h = 14695981039346656037ull;
+    void add(const void* p, size_t n) {
+        const auto* b = static_cast<const unsigned char*>(p);
+        for (size_t i = 0; i < n; ++i) {
+            h ^= b[i];
+            h *= 1099511628211ull;
+        }
+    }
+    template <class T>
+    void addVector(const std::vector<T>& v) {
+        const uint64_t n = v.size();
+        add(&n, sizeof n);
+        if (n) add(v.data(), v.size() * sizeof(T));
+    }
+};
+}  // namespace
+
+std::string CalibrationSet::fingerprint() const {
+    const CalibrationProvenance& p = provenance;
+    if (p.source == "engine" && !p.modelFingerprint.empty() && !p.textFingerprint.empty()) return "prov:" + p.key();
+    Fnv1a f;
+    const std::string prov = p.key();
+    f.add(prov.data(), prov.size());
+    for (const auto& [name, c] : tensors) {
+        f.add(name.data(), name.size() + 1);  // with the terminator: "ab"+"c" differs from "a"+"bc"
+        if (!c) continue;
+        f.add(&c->cols, sizeof c->cols);
+        f.add(&c->tokens, sizeof c->tokens);
+        f.addVector(c->sumSquares);
+        f.addVector(c->maxAbs);
+        f.addVector(c->sumAbs);
+        f.addVector(c->hessian);
+        f.addVector(c->samples);
+    }
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(f.h));
+    return std::string("data:") + hex;
 }
 
 const TensorCalibration* CalibrationSet::find(std::string_view tensorName) const {

@@ -80,6 +80,9 @@ struct CalibrationProvenance {
     int64_t sequenceLength = 0;     // tokens per sequence (the last may be shorter)
     CalibrationNeeds collected = CalibrationNeeds::None;
     std::string settingsKey;        // the remaining collection settings (samples, Hessian layers), canonical text
+
+    // source|model|text|settings: what identifies statistics collected by the engine (CalibrationCache's key).
+    std::string key() const;
 };
 
 // Calibration for a whole model: tensor name (the Checkpoint's name, as ResolvedMap/applyMap see it) ->
@@ -90,6 +93,14 @@ struct CalibrationSet {
 
     // The statistics of `tensorName`'s input, or nullptr. The pointer lives as long as this set.
     const TensorCalibration* find(std::string_view tensorName) const;
+
+    // What distinguishes these statistics from any other set's, for caches of what they produce (the
+    // QuantizedTensorCache key of calibrated schemes): "prov:" + provenance.key() when the set was collected
+    // by the engine with both fingerprints known (model + text + settings identify it); otherwise (an imatrix
+    // file, a set built in code) "data:" + FNV-1a 64 of every tensor's name, cols, tokens and statistics, so two
+    // different sets never share a fingerprint. Cost: one pass over the statistics in that case; call it once
+    // per job.
+    std::string fingerprint() const;
 };
 
 }  // namespace qs

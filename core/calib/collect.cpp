@@ -337,7 +337,7 @@ size_t CalibrationCache::size() const {
 }
 
 std::string CalibrationCache::keyOf(const CalibrationProvenance& p) {
-    return p.source + "|" + p.modelFingerprint + "|" + p.textFingerprint + "|" + p.settingsKey;
+    return p.key();
 }
 
 Result<CalibrationOutcome> calibrateModel(const InferenceModel& model, const CalibrationRequest& request,

@@ -69,11 +69,14 @@ public:
     void setTotal(uint64_t elements) { m_total = elements; }
     // Per tensor: the calibration of a calibrated scheme (null otherwise).
     void setCalibration(std::vector<const TensorCalibration*> calibration) { m_calibration = std::move(calibration); }
-    // Fills the item from the cache: an entry, a claim, or a key to wait for. A calibrated tensor bypasses the
-    // cache (its bytes depend on the calibration set, which the key does not name).
+    // The fingerprint of ApplyOptions::calibration (CalibrationSet::fingerprint), computed once per apply.
+    void setCalibrationFingerprint(std::string f) { m_calibrationFingerprint = std::move(f); }
+    // Fills the item from the cache: an entry, a claim, or a key to wait for. A calibrated tensor's key names
+    // the calibration set's fingerprint (its bytes depend on it).
     void lookup(BatchItem& item) {
-        if (!m_options.cache || calibrationOf(item)) return;
-        item.key = QuantizedTensorCache::keyOf(m_ckpt, item.tensor, m_resolved.tensors[size_t(item.tensor)].scheme);
+        if (!m_options.cache) return;
+        item.key = QuantizedTensorCache::keyOf(m_ckpt, item.tensor, m_resolved.tensors[size_t(item.tensor)].scheme,
+                                               calibrationOf(item) ? m_calibrationFingerprint : std::string());
         take(item, m_options.cache->lookup(item.key));
     }
     // After the batch's own work: waits for a key another job was quantizing, then takes what it left (its
@@ -124,6 +127,7 @@ private:
     ProgressSink& m_sink;
     uint64_t m_total = 0;
     std::vector<const TensorCalibration*> m_calibration;
+    std::string m_calibrationFingerprint;
 
 public:
     const TensorCalibration* calibrationOf(const BatchItem& item) const {
@@ -286,6 +290,9 @@ Result<ApplyResult> applyImpl(const Checkpoint& ckpt, const ModelInfo& info, con
     ProgressSink sink(options.progress);
     Applier applier(ckpt, resolved, options, sink);
     applier.setTotal(totalElements);
+    if (options.cache && options.calibration &&
+        std::any_of(calibrationOf.begin(), calibrationOf.end(), [](const TensorCalibration* c) { return c; }))
+        applier.setCalibrationFingerprint(options.calibration->fingerprint());
     applier.setCalibration(std::move(calibrationOf));
     uint64_t doneElements = 0;
     std::array<ErrorSums, kRoleCount> roleSums{};
@@ -321,7 +328,10 @@ Result<ApplyResult> applyImpl(const Checkpoint& ckpt, const ModelInfo& info, con
             AppliedTensor& a = result.tensors[i];
             a.quantized = true;
             a.fromCache = item.cached != nullptr;
-            a.bytes = item.cached ? item.cached->bytes : item.fresh->bytes;
+            const QuantizedTensor& qt = item.cached ? *item.cached : *item.fresh;
+            a.bytes = qt.bytes;
+            a.keptColumns = qt.keptColumns;
+            a.outlierRule = qt.outlierRule;
             a.error = std::move(item.error);
             (a.fromCache ? result.fromCache : result.quantizedHere) += 1;
             const Role role = info.entries[i].role;

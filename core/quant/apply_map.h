@@ -23,8 +23,8 @@
 // Tensors quantized here are published to the cache. A key another job is quantizing at the same moment is
 // waited for (after this batch's own tensors are done; the stage says "waiting for ..."), never computed
 // twice. Results are bit-identical with and without a cache. Tensors of calibrated schemes (see
-// ApplyOptions::calibration) bypass the cache: their bytes depend on the calibration set, which the key does
-// not name.
+// ApplyOptions::calibration) are cached under the calibration set's fingerprint (CalibrationSet::fingerprint):
+// another calibration is another entry.
 #pragma once
 
 #include <array>
@@ -63,6 +63,8 @@ struct AppliedTensor {
     int tiedTo = -1;            // a tied head: shares the embedding's quantization (0 bytes, same statistics)
     std::string scheme;         // scheme used ("" = stays as stored)
     ByteBreakdown bytes;        // packed bytes (stored bytes as payload/overhead for a kept tensor, 0 when tied)
+    int64_t keptColumns = -1;   // LLM.int8: input columns kept in fp16 (bytes.outliers), -1 for other schemes
+    std::string outlierRule;    // LLM.int8: the rule that chose them (QuantizedTensor::outlierRule)
     ErrorReport error;          // zero error for kept tensors; the embedding's for a tied head
 };
 

@@ -26,7 +26,7 @@ ByteBreakdown storedBreakdown(const TensorInfo& t, int64_t rows, int64_t cols) {
 }
 
 MapFootprint footprintAfter(const ResolvedMap& resolved, const std::vector<TensorInfo>& tensors,
-                            const ModelInfo& info) {
+                            const ModelInfo& info, const CalibrationSet* calibration) {
     QS_CHECK(resolved.tensors.size() == tensors.size() && info.entries.size() == tensors.size(),
              "footprintAfter: resolved map for " + std::to_string(resolved.tensors.size()) + " tensors, model has " +
                  std::to_string(tensors.size()));
@@ -43,6 +43,15 @@ MapFootprint footprintAfter(const ResolvedMap& resolved, const std::vector<Tenso
             auto scheme = findScheme(p.scheme);
             QS_CHECK(scheme != nullptr, "footprintAfter: scheme " + p.scheme + " vanished from the registry");
             tf.after = scheme->packedBytes(p.rows, p.cols);
+            if (scheme->bytesDependOnData()) {
+                const TensorCalibration* c = calibration ? calibration->find(t.name) : nullptr;
+                if (auto exact = scheme->packedBytesWith(p.rows, p.cols, t.name, c)) {
+                    tf.after = *exact;
+                } else {
+                    tf.undetermined = exact.message();
+                    f.undetermined.push_back(t.name + ": " + exact.message());
+                }
+            }
         } else {
             tf.after = storedBreakdown(t, p.rows, p.cols);
         }

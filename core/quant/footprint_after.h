@@ -22,6 +22,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -50,6 +51,10 @@ nlohmann::json roleBytesJson(const RoleBytes& r);
 struct TensorFootprint {
     uint64_t before = 0;   // bytes as stored (0 for a tied head)
     ByteBreakdown after;   // bytes under the map (all 0 for a tied head)
+    // Non-empty when `after` cannot be known without quantizing (Scheme::bytesDependOnData: LLM.int8 without
+    // the tensor's calibration, or on an embedding, sized by its weights): why. `after` is then the smallest
+    // size the scheme can have (Scheme::packedBytes), a lower bound.
+    std::string undetermined;
 };
 
 struct MapFootprint {
@@ -59,6 +64,10 @@ struct MapFootprint {
     RoleBytes weightsBefore, weightsAfter; // `before`/`after` over the weights only (the bpw set, see above)
     uint64_t parameterElements = 0;        // parameters counted once (a tied pair once), for bits per weight
     RoleBytes elements;                    // parameterElements per role (a RoleBytes of element counts)
+    // "<tensor>: why" for every tensor whose bytes depend on data the footprint does not have (see
+    // TensorFootprint::undetermined): when not empty, `after` and the bits per weight are lower bounds, and
+    // whoever shows or compares them says so or refuses.
+    std::vector<std::string> undetermined;
     // Bits per weight of the whole network under the map (the definition above).
     double bitsPerWeight() const;
 };
@@ -96,9 +105,10 @@ inline FootprintShares footprintShares(const MapFootprint& f) {
 }
 
 // `resolved` must come from resolveMap over the same tensors and info (checked: a mismatch is a programming
-// error).
+// error). `calibration` (may be null): the statistics a calibrated apply would use, so a scheme whose size
+// depends on them (LLM.int8's kept columns) is counted exactly (Scheme::packedBytesWith).
 MapFootprint footprintAfter(const ResolvedMap& resolved, const std::vector<TensorInfo>& tensors,
-                            const ModelInfo& info);
+                            const ModelInfo& info, const CalibrationSet* calibration = nullptr);
 
 // The byte breakdown of a tensor as stored (see the counting rules above).
 ByteBreakdown storedBreakdown(const TensorInfo& t, int64_t rows, int64_t cols);

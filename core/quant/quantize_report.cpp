@@ -99,6 +99,11 @@ json quantizeReportJson(const Checkpoint& c, const ModelInfo& info, const Resolv
         if (!p.fallbackReason.empty()) o["fallback"] = p.fallbackReason;
         if (!p.note.empty()) o["note"] = p.note;
         if (at.tiedTo >= 0) o["tied_to"] = c.tensors[size_t(at.tiedTo)].name;
+        if (at.keptColumns >= 0) {
+            o["kept_columns"] = at.keptColumns;
+            o["kept_columns_bytes"] = at.bytes.outliers;
+            o["outlier_rule"] = at.outlierRule;
+        }
         const uint64_t elems = t.elements();
         // A buffer (llama2.c RoPE table) is no weight: 0, as a tied head (footprint_after.h, bits per weight).
         o["bits_per_weight"] =
@@ -175,6 +180,9 @@ std::string quantizeReportText(const Checkpoint& c, const ModelInfo& info, const
         if (!resolved.tensors[i].fallbackReason.empty())
             out += "    fallback from " + resolved.tensors[i].requested + ": " + resolved.tensors[i].fallbackReason + "\n";
         if (!resolved.tensors[i].note.empty()) out += "    " + resolved.tensors[i].note + "\n";
+        if (at.keptColumns >= 0)
+            out += "    " + std::to_string(at.keptColumns) + " columns kept in fp16 (" + formatBytes(at.bytes.outliers) +
+                   "): " + at.outlierRule + "\n";
     }
 
     const Totals t = totalsOf(c, info, a);

@@ -6,7 +6,8 @@
 //   map editor and the warnings; null when none), fallback (only when it fell
 //   back), tied_to (only for a tied head), bytes (after; 0 for a tied head), bytes_before, overhead,
 //   bits_per_weight, mse, rmse, max_abs_error, sqnr_db (null when the error is 0), cosine, rel_frobenius,
-//   frac_clipped, frac_zeroed}],
+//   frac_clipped, frac_zeroed; LLM.int8 only: kept_columns, kept_columns_bytes (their index + fp16 bytes,
+//   included in bytes and overhead), outlier_rule}],
 //   roles {embedding, head, attention, mlp, body, norm, other, total: {bytes_before, bytes, overhead,
 //   quantized_tensors, share_before_pct, share_pct (percent of the model's total before / after, 0..100),
 //   bits_per_weight_before, bits_per_weight (metadata included; 0 without parameters), mse, rmse,

@@ -7,14 +7,18 @@
 
 namespace qs {
 
-QuantizedTensorCache::Key QuantizedTensorCache::keyOf(const Checkpoint& ckpt, int tensor, std::string_view scheme) {
+QuantizedTensorCache::Key QuantizedTensorCache::keyOf(const Checkpoint& ckpt, int tensor, std::string_view scheme,
+                                                      std::string_view calibration) {
     auto s = findScheme(scheme);
-    return Key{ckpt.identity, tensor, s ? s->name() : std::string(scheme)};
+    const bool calibrated = s && tensor >= 0 && size_t(tensor) < ckpt.tensors.size() &&
+                            s->needsCalibrationFor(ckpt.tensors[size_t(tensor)].name);
+    return Key{ckpt.identity, tensor, s ? s->name() : std::string(scheme),
+               calibrated ? std::string(calibration) : std::string()};
 }
 
 uint64_t QuantizedTensorCache::Entry::bytes() const {
     uint64_t b = sizeof(Entry) + sizeof(QuantizedTensor);
-    if (tensor) b += tensor->data.size() + tensor->scheme.size();
+    if (tensor) b += tensor->data.size() + tensor->scheme.size() + tensor->outlierRule.size();
     if (error) b += (error->weightHistogram.counts.size() + error->errorHistogram.counts.size()) * sizeof(uint64_t);
     return b;
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // QuantizedTensorCache: packed tensors (and, when they were computed with them, their error statistics) kept
-// per (checkpoint identity, tensor index, canonical scheme name), so a tensor quantized once with a scheme is
+// per (checkpoint identity, tensor index, canonical scheme name, calibration fingerprint), so a tensor quantized
+// once with a scheme (and, for a calibrated scheme, one calibration set) is
 // not quantized again by the next job that needs it: the whole-model apply (`quantize`, the GUI's Quantize and
 // layer overview, core/quant/apply_map.h), the inference build (core/infer/quantized_model.h: the chat and
 // the Evaluations tab), the one-tensor preview (core/quant/quant_preview.h: the histogram view) and the
@@ -8,8 +9,10 @@
 // (ui/document.h).
 //
 // Why a key is enough: a tensor's quantization depends only on its decoded values (fixed for a checkpoint;
-// Checkpoint::identity), its matrix shape (fixed per tensor) and the scheme (its canonical registry name, so
-// "Q4_K" and "q4_K" are one key); every user quantizes with the optimised path (quantizeParallel, whose bytes
+// Checkpoint::identity), its matrix shape (fixed per tensor), the scheme (its canonical registry name, so
+// "Q4_K" and "q4_K" are one key) and, for a calibrated scheme (Scheme::needsCalibrationFor), the calibration
+// statistics it used (CalibrationSet::fingerprint(): model, text and settings of an engine collection, or the
+// statistics' own hash), so two calibrations never share an entry; every user quantizes with the optimised path (quantizeParallel, whose bytes
 // equal quantizeWithErrorStats's). The statistics stored with an entry are computeErrorStats(original,
 // dequantized) with clipBlockOf(scheme) and `histogramBins` bins; a caller wanting other bins (or an entry
 // stored without statistics) compares the cached tensor again (dequantize + compare, no quantization).
@@ -57,11 +60,15 @@ public:
         uint64_t checkpoint = 0;  // Checkpoint::identity
         int tensor = -1;          // index into Checkpoint::tensors
         std::string scheme;       // canonical registry name (Scheme::name())
+        std::string calibration;  // CalibrationSet::fingerprint() for a calibrated scheme, "" otherwise
         auto operator<=>(const Key&) const = default;
     };
     // The key of tensor `tensor` of `ckpt` under `scheme` (any spelling findScheme accepts; canonicalised).
     // A name the registry does not know is kept as given (it can never be computed, so never hit).
-    static Key keyOf(const Checkpoint& ckpt, int tensor, std::string_view scheme);
+    // `calibration`: the fingerprint of the calibration set the job quantizes with ("" when it has none); kept
+    // in the key only when the scheme needs calibration for this tensor (Scheme::needsCalibrationFor), so an
+    // uncalibrated scheme's entry is shared whatever calibration a job carries.
+    static Key keyOf(const Checkpoint& ckpt, int tensor, std::string_view scheme, std::string_view calibration = {});
 
     struct Entry {
         std::shared_ptr<const QuantizedTensor> tensor;

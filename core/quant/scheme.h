@@ -46,6 +46,11 @@ struct QuantizedTensor {
     int64_t rows = 0, cols = 0;
     std::vector<std::byte> data;    // the packed representation (ggml block layout for ggml types)
     ByteBreakdown bytes;            // bytes.total() == data.size() unless the scheme documents otherwise
+    // Schemes that keep some input columns at higher precision (LLM.int8): how many were kept (their bytes are
+    // bytes.outliers) and the rule that chose them, e.g. "activation max|x_j| >= 6 over 16384 calibration
+    // tokens". -1 and "" for every other scheme.
+    int64_t keptColumns = -1;
+    std::string outlierRule;
 };
 
 class Scheme {
@@ -60,8 +65,21 @@ public:
     virtual std::string rejectReason(int64_t rows, int64_t cols) const = 0;
     bool accepts(int64_t rows, int64_t cols) const { return rejectReason(rows, cols).empty(); }
 
-    // Exact packed size for an accepted shape, without quantizing.
+    // Exact packed size for an accepted shape, without quantizing. For a scheme whose size depends on data
+    // (bytesDependOnData(): LLM.int8's kept columns) the smallest size it can have; packedBytesWith() gives the
+    // real one where it can be known without quantizing.
     virtual ByteBreakdown packedBytes(int64_t rows, int64_t cols) const = 0;
+    // True when the packed size depends on the calibration or the weights, not only on the shape.
+    virtual bool bytesDependOnData() const { return false; }
+    // The exact packed size of tensor `tensorName` with its calibration (may be null), without quantizing; an
+    // Error saying why when it cannot be known from these (no calibration given; sized by its weights).
+    // Default: packedBytes().
+    virtual Result<ByteBreakdown> packedBytesWith(int64_t rows, int64_t cols, std::string_view tensorName,
+                                                  const TensorCalibration* calibration) const {
+        (void)tensorName;
+        (void)calibration;
+        return packedBytes(rows, cols);
+    }
 
     // Quantizes src[rows*cols]. Fails (naming `tensorName`) on NaN/Inf input or a rejected shape.
     virtual Result<QuantizedTensor> quantize(std::span<const float> src, int64_t rows, int64_t cols,
@@ -69,6 +87,12 @@ public:
 
     // What the scheme needs from calibration (None for the uncalibrated schemes: the default).
     virtual CalibrationNeeds calibrationNeeds() const { return CalibrationNeeds::None; }
+    // Whether quantizing the tensor named so needs calibration: calibrationNeeds() != None, except where the
+    // scheme documents a rule without it (LLM.int8 on a token embedding: by weight magnitude).
+    virtual bool needsCalibrationFor(std::string_view tensorName) const {
+        (void)tensorName;
+        return !isNone(calibrationNeeds());
+    }
 
     // quantize() with the statistics of this tensor's input (cols == calibration->cols), or nullptr when there
     // are none. A scheme that needs none ignores it (the default calls quantize()). A scheme that needs some
@@ -85,7 +109,8 @@ public:
     void dequantize(const QuantizedTensor& q, float* dst) const { dequantizeRows(q, 0, q.rows, dst); }
 };
 
-// The calibration `scheme` gets for `tensorName` from `set` (may be null): nullptr when the scheme needs none;
+// The calibration `scheme` gets for `tensorName` from `set` (may be null): nullptr when the scheme needs none for
+// that tensor (Scheme::needsCalibrationFor);
 // the set's entry when it has one that satisfies the scheme's needs (checkCalibration); otherwise the refusal,
 // naming scheme and tensor: "q4_K_im on 'blk.0.attn_q.weight' needs calibration data (pass --calib FILE or
 // --imatrix FILE)", with why when the set exists (no entry for that tensor: no input activations, e.g. an

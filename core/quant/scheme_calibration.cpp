@@ -36,7 +36,7 @@ Status checkCalibration(const Scheme& scheme, const TensorCalibration* calibrati
 
 Result<const TensorCalibration*> calibrationFor(const Scheme& scheme, const CalibrationSet* set,
                                                 std::string_view tensorName, int64_t cols) {
-    if (isNone(scheme.calibrationNeeds())) return static_cast<const TensorCalibration*>(nullptr);
+    if (!scheme.needsCalibrationFor(tensorName)) return static_cast<const TensorCalibration*>(nullptr);
     if (!set) return Error{head(scheme, tensorName) + kHint};
     const TensorCalibration* c = set->find(tensorName);
     if (!c)

@@ -52,5 +52,6 @@ SchemeFamily kmeansSchemeFamily();
 SchemeFamily sortbinsSchemeFamily();
 SchemeFamily gptqSchemeFamily();
 SchemeFamily awqSchemeFamily();
+SchemeFamily llmint8SchemeFamily();
 
 }  // namespace qs

@@ -33,6 +33,7 @@ const std::vector<SchemeFamily>& schemeFamilies() {
         sortbinsSchemeFamily(),
         gptqSchemeFamily(),
         awqSchemeFamily(),
+        llmint8SchemeFamily(),
     };
     return kFamilies;
 }

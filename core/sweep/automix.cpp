@@ -27,11 +27,15 @@ void addWarnings(std::vector<std::string>& into, const std::vector<std::string>&
 }
 
 // The footprint of `map` (resolved against the checkpoint).
+// Sizes that depend on data it does not have (LLM.int8 without calibration, or on an embedding) are refused:
+// the allocation needs exact bytes.
 Result<MapFootprint> footprintOf(const Checkpoint& ckpt, const ModelInfo& info, const QuantMap& map,
-                                 ResolvedMap* resolvedOut = nullptr) {
+                                 ResolvedMap* resolvedOut = nullptr, const CalibrationSet* calibration = nullptr) {
     auto resolved = resolveMap(map, ckpt.tensors, info);
     if (!resolved) return Error{"auto-mix: " + resolved.message()};
-    MapFootprint f = footprintAfter(*resolved, ckpt.tensors, info);
+    MapFootprint f = footprintAfter(*resolved, ckpt.tensors, info, calibration);
+    if (!f.undetermined.empty())
+        return Error{"auto-mix needs exact sizes; the size of " + f.undetermined.front()};
     if (resolvedOut) *resolvedOut = std::move(*resolved);
     return f;
 }
@@ -46,8 +50,8 @@ struct Built {
 
 Result<Built> buildProblem(const Checkpoint& ckpt, const ModelInfo& info, const AutoMixOptions& o,
                            const std::vector<SweepGroup>& groups, const std::vector<SensitivityResult>& scans,
-                           uint64_t baseBytes, uint64_t budgetBytes) {
-    auto base = footprintOf(ckpt, info, o.baseline);
+                           uint64_t baseBytes, uint64_t budgetBytes, const CalibrationSet* calibration) {
+    auto base = footprintOf(ckpt, info, o.baseline, nullptr, calibration);
     if (!base) return base.error();
     const int groupRule = int(o.baseline.rules.size());  // mapFor appends the group's rule after the baseline
     Built b;
@@ -64,7 +68,7 @@ Result<Built> buildProblem(const Checkpoint& ckpt, const ModelInfo& info, const 
             auto m = mapFor(info, o.baseline, {{g, scan.scheme}});
             if (!m) return Error{"auto-mix: group " + g.name + ": " + m.message()};
             ResolvedMap resolved;
-            auto f = footprintOf(ckpt, info, *m, &resolved);
+            auto f = footprintOf(ckpt, info, *m, &resolved, calibration);
             if (!f) return f.error();
             std::vector<bool> in(ckpt.tensors.size());
             uint64_t bytes = 0, baseline = 0;
@@ -104,8 +108,8 @@ double measureValue(SweepMeasure measure, const PointMeasure& p) {
 }
 
 Result<BudgetBasisBytes> budgetBasisBytes(const Checkpoint& ckpt, const ModelInfo& info, const QuantMap& map,
-                                          SizeBudget::Kind kind) {
-    auto footprint = footprintOf(ckpt, info, map);
+                                          SizeBudget::Kind kind, const CalibrationSet* calibration) {
+    auto footprint = footprintOf(ckpt, info, map, nullptr, calibration);
     if (!footprint) return footprint.error();
     const MapFootprint& f = *footprint;
     BudgetBasisBytes r;
@@ -119,6 +123,7 @@ Result<AutoMixResult> runAutoMix(MapEvaluator& evaluator, const Checkpoint& ckpt
     const auto t0 = std::chrono::steady_clock::now();
     if (o.schemes.empty()) return Error{"auto-mix: no candidate scheme"};
     const SweepMeasure measure = evaluator.options().measure;
+    const CalibrationSet* calibration = evaluator.options().calibration.get();
     AutoMixResult r;
     r.measure = std::string(sweepMeasureName(measure));
     r.budgetText = o.budget.text;
@@ -126,7 +131,7 @@ Result<AutoMixResult> runAutoMix(MapEvaluator& evaluator, const Checkpoint& ckpt
     auto groups = expandGroups(info, o.groups.empty() ? defaultScanGroups(info) : o.groups);
     if (!groups) return Error{"auto-mix: " + groups.message()};
     if (auto s = checkDisjointGroups(info, *groups); !s) return Error{"auto-mix: " + s.message()};
-    auto base = budgetBasisBytes(ckpt, info, o.baseline, o.budget.kind);
+    auto base = budgetBasisBytes(ckpt, info, o.baseline, o.budget.kind, calibration);
     if (!base) return base.error();
     r.weightElements = base->weightElements;
     r.budgetBytes = o.budget.bytesFor(base->weightElements);
@@ -151,7 +156,7 @@ Result<AutoMixResult> runAutoMix(MapEvaluator& evaluator, const Checkpoint& ckpt
         r.scans.push_back(std::move(*scan));
     }
 
-    auto built = buildProblem(ckpt, info, o, *groups, r.scans, base->bytes, r.budgetBytes);
+    auto built = buildProblem(ckpt, info, o, *groups, r.scans, base->bytes, r.budgetBytes, calibration);
     if (!built) return built.error();
     auto alloc = allocateBudget(built->problem);
     if (!alloc) return Error{"auto-mix: " + o.budget.describe() + ": " + alloc.message()};
@@ -177,14 +182,14 @@ Result<AutoMixResult> runAutoMix(MapEvaluator& evaluator, const Checkpoint& ckpt
                        std::to_string(c->predictedDamage);
     }
     r.map = std::move(*map);
-    auto measuredBytes = budgetBasisBytes(ckpt, info, r.map, o.budget.kind);
+    auto measuredBytes = budgetBasisBytes(ckpt, info, r.map, o.budget.kind, calibration);
     if (!measuredBytes) return measuredBytes.error();
     r.measuredBytes = measuredBytes->bytes;
     if (r.measuredBytes > r.budgetBytes)
         return Error{"auto-mix: the chosen map takes " + std::to_string(r.measuredBytes) +
                      " bytes, over the budget of " + std::to_string(r.budgetBytes) +
                      " (the groups' bytes do not add up: overlapping groups?)"};
-    auto weights = budgetBasisBytes(ckpt, info, r.map, SizeBudget::Kind::BitsPerWeight);
+    auto weights = budgetBasisBytes(ckpt, info, r.map, SizeBudget::Kind::BitsPerWeight, calibration);
     if (!weights) return weights.error();
     r.measuredBpw = bitsPerWeight(weights->bytes, weights->weightElements);
 
@@ -204,7 +209,7 @@ Result<AutoMixResult> runAutoMix(MapEvaluator& evaluator, const Checkpoint& ckpt
             for (const auto& g : *groups) all.push_back({g, s});
             auto um = mapFor(info, o.baseline, all);
             if (!um) return Error{"auto-mix: uniform " + s + ": " + um.message()};
-            auto ub = budgetBasisBytes(ckpt, info, *um, o.budget.kind);
+            auto ub = budgetBasisBytes(ckpt, info, *um, o.budget.kind, calibration);
             if (!ub) return ub.error();
             auto p = evaluator.measure(*um, subProgress(progress, done / total, (done + 1) / total));
             if (!p)

@@ -84,13 +84,14 @@ Result<AutoMixResult> runAutoMix(MapEvaluator& evaluator, const Checkpoint& ckpt
 double measureValue(SweepMeasure measure, const PointMeasure& p);
 
 // Bytes of `map` in the budget basis of `kind` (Bytes: the whole footprint; BitsPerWeight: the weights'
-// bytes), and the weight elements (a tied pair once).
+// bytes), and the weight elements (a tied pair once). `calibration`: what sizes LLM.int8's kept columns
+// (footprintAfter); a size that cannot be known (no calibration; LLM.int8 on an embedding) is refused by name.
 struct BudgetBasisBytes {
     uint64_t bytes = 0;
     uint64_t weightElements = 0;
 };
 Result<BudgetBasisBytes> budgetBasisBytes(const Checkpoint& ckpt, const ModelInfo& info, const QuantMap& map,
-                                          SizeBudget::Kind kind);
+                                          SizeBudget::Kind kind, const CalibrationSet* calibration = nullptr);
 
 nlohmann::json autoMixJson(const AutoMixResult& r);
 // The map file: the QuantMap JSON of core/quant/quant_map.h (loadable by --map), each rule commented with its

@@ -52,6 +52,7 @@ Result<std::unique_ptr<MapEvaluator>> MapEvaluator::create(const Checkpoint& ckp
     std::unique_ptr<MapEvaluator> e(new MapEvaluator(ckpt, info, std::move(options)));
     const MapEvaluatorOptions& o = e->m_options;
     e->m_cache = o.cache;
+    if (o.calibration) e->m_calibrationFingerprint = o.calibration->fingerprint();
     if (!e->m_cache && o.measure != SweepMeasure::WeightError)
         e->m_cache = std::make_shared<QuantizedTensorCache>(o.tensorCacheBytes);
     if (o.measure == SweepMeasure::WeightError) return e;
@@ -83,9 +84,8 @@ Result<std::unique_ptr<MapEvaluator>> MapEvaluator::create(const Checkpoint& ckp
     return e;
 }
 
-bool MapEvaluator::calibrated(const Key& k) const {
-    auto scheme = findScheme(k.second);
-    return scheme && scheme->calibrationNeeds() != CalibrationNeeds::None;
+QuantizedTensorCache::Key MapEvaluator::cacheKey(const Key& k) const {
+    return QuantizedTensorCache::keyOf(m_ckpt, k.first, k.second, m_calibrationFingerprint);
 }
 
 Status MapEvaluator::quantizeMissing(const std::vector<Key>& keys, bool needTensors, ProgressSink& sink,
@@ -113,8 +113,8 @@ Status MapEvaluator::quantizeMissing(const std::vector<Key>& keys, bool needTens
         const double start = total ? double(done) / double(total) : 0.0, share = total ? double(elems) / double(total) : 0.0;
         done += elems;
         QuantizedTensorCache::Lookup l;  // without a cache: an empty claim, quantized and not kept
-        if (m_cache && !calibrated(*k)) {
-            l = m_cache->lookup(QuantizedTensorCache::keyOf(m_ckpt, k->first, k->second));
+        if (m_cache) {
+            l = m_cache->lookup(cacheKey(*k));
             if (l.busy()) {
                 busy.emplace_back(k, start);
                 continue;
@@ -126,7 +126,7 @@ Status MapEvaluator::quantizeMissing(const std::vector<Key>& keys, bool needTens
     for (const auto& [k, start] : busy) {
         const double scale = needTensors ? 0.3 : 1.0;
         const std::string stage = "waiting for " + m_ckpt.tensors[size_t(k->first)].name + " (another job is quantizing it)";
-        auto l = m_cache->lookupWaiting(QuantizedTensorCache::keyOf(m_ckpt, k->first, k->second),
+        auto l = m_cache->lookupWaiting(cacheKey(*k),
                                         [&] { return !sink.report(scale * start, stage); });
         if (!l) return cancelled();
         const double share = total ? double(m_ckpt.tensors[size_t(k->first)].elements()) / double(total) : 0.0;
@@ -143,6 +143,7 @@ Status MapEvaluator::takeOrQuantize(const Key& k, QuantizedTensorCache::Lookup l
     const TensorInfo& t = m_ckpt.tensors[i];
     const double scale = needTensors ? 0.3 : 1.0;  // with the engine, quantization is the first 30%
     const bool haveSums = m_errorCache.count(k) > 0;
+    if (l.entry) m_dataBytes[k] = l.entry->tensor->bytes.total();
     if (l.entry && l.entry->error && l.entry->histogramBins == 0 && !haveSums)
         m_errorCache[k] = l.entry->error->stats.sums;
     if (l.entry && (haveSums || m_errorCache.count(k))) {
@@ -164,7 +165,7 @@ Status MapEvaluator::takeOrQuantize(const Key& k, QuantizedTensorCache::Lookup l
         ErrorReport e;
         inArena(m_options.arena, [&] { e = compareQuantized(*scheme, *l.entry->tensor, *floats, so); });
         m_errorCache[k] = e.stats.sums;
-        m_cache->addStatistics(QuantizedTensorCache::keyOf(m_ckpt, k.first, k.second), e, 0);
+        m_cache->addStatistics(cacheKey(k), e, 0);
         if (needTensors) point[k] = l.entry->tensor;
         return {};
     }
@@ -179,6 +180,7 @@ Status MapEvaluator::takeOrQuantize(const Key& k, QuantizedTensorCache::Lookup l
     });
     if (!q) return sink.cancelled() ? cancelled() : Error{q.message()};
     m_errorCache[k] = q->error.stats.sums;
+    m_dataBytes[k] = q->tensor.bytes.total();
     auto packed = std::make_shared<const QuantizedTensor>(std::move(q->tensor));
     if (l.claim) l.claim.publish(QuantizedTensorCache::Entry{packed, std::move(q->error), 0});
     if (needTensors) point[k] = std::move(packed);
@@ -209,9 +211,7 @@ Result<PointMeasure> MapEvaluator::measure(const QuantMap& map, const ProgressFn
     if (!resolved) return resolved.error();
     PointMeasure p;
     p.warnings = resolved->warnings;
-    const MapFootprint f = footprintAfter(*resolved, m_ckpt.tensors, m_info);
-    p.bytes = f.after.total;
-    p.bpw = f.bitsPerWeight();  // over the weights only (core/quant/footprint_after.h)
+    const MapFootprint f = footprintAfter(*resolved, m_ckpt.tensors, m_info, m_options.calibration.get());
 
     std::vector<Key> keys;
     for (size_t i = 0; i < resolved->tensors.size(); ++i)
@@ -219,6 +219,18 @@ Result<PointMeasure> MapEvaluator::measure(const QuantMap& map, const ProgressFn
     const bool engine = m_options.measure != SweepMeasure::WeightError;
     PointTensors point;
     if (auto s = quantizeMissing(keys, engine, sink, point); !s) return s.error();
+    // Sizes the footprint could not know (LLM.int8 on an embedding: sized by its weights) from the tensors.
+    uint64_t bytes = f.after.total, weightBytes = f.weightsAfter.total;
+    for (size_t i = 0; i < f.tensors.size(); ++i) {
+        if (f.tensors[i].undetermined.empty()) continue;
+        auto it = m_dataBytes.find(Key(int(i), resolved->tensors[i].scheme));
+        QS_CHECK(it != m_dataBytes.end(), "map evaluator: no quantized size for " + m_ckpt.tensors[i].name);
+        const uint64_t lower = f.tensors[i].after.total();
+        bytes += it->second - lower;
+        if (m_info.entries[i].isParameter) weightBytes += it->second - lower;
+    }
+    p.bytes = bytes;
+    p.bpw = bitsPerWeight(weightBytes, f.parameterElements);  // over the weights only (footprint_after.h)
     ErrorSums sums;  // in tensor order, as applyMap's total
     for (const Key& k : keys) sums += m_errorCache.at(k);
     const ErrorStats e = ErrorStats::fromSums(sums);

@@ -112,9 +112,9 @@ private:
         : m_ckpt(ckpt), m_info(info), m_options(std::move(options)) {}
     using Key = std::pair<int, std::string>;  // (tensor index, canonical scheme)
     using PointTensors = std::map<Key, std::shared_ptr<const QuantizedTensor>>;  // what one point runs
-    // A calibrated scheme's tensors bypass the shared cache (their bytes depend on the calibration set, which
-    // its key does not name): they are quantized again for each point that needs them.
-    bool calibrated(const Key& k) const;
+    // The shared cache's key: a calibrated scheme's tensors are keyed with the calibration set's fingerprint
+    // (QuantizedTensorCache::keyOf), so they are reused across points and never mixed with another calibration.
+    QuantizedTensorCache::Key cacheKey(const Key& k) const;
     Status quantizeMissing(const std::vector<Key>& keys, bool needTensors, ProgressSink& sink, PointTensors& point);
     Status takeOrQuantize(const Key& k, QuantizedTensorCache::Lookup l, bool needTensors, ProgressSink& sink,
                           double start, double share, PointTensors& point);
@@ -127,7 +127,9 @@ private:
     std::vector<std::string> m_windowWarnings;
     std::optional<ReferenceScores> m_reference;  // ppl: the windows only; kld: with the reference logits
     std::map<Key, ErrorSums> m_errorCache;
+    std::map<Key, uint64_t> m_dataBytes;  // packed bytes of every tensor quantized or taken from the cache
     std::shared_ptr<QuantizedTensorCache> m_cache;  // null: tensors are not kept
+    std::string m_calibrationFingerprint;           // CalibrationSet::fingerprint() of options.calibration
 };
 
 }  // namespace qs

@@ -128,6 +128,41 @@ private Q_SLOTS:
         QCOMPARE(embd.exitCode, 1);
         QVERIFY2(embd.err.contains("the calibration set has none for this tensor"), embd.err.constData());
     }
+
+    // LLM.int8 through the CLI: refused without --calib on a linear layer, and with it `quantize --json` says per
+    // tensor how many columns were kept, what they cost (index + fp16 column: 4 + 2 x rows bytes each) and by
+    // which rule; the embedding takes the weight-magnitude rule without calibration.
+    void quantize_llmint8ReportsKeptColumns() {
+        QS_REQUIRE_ASSET(model, kModel);
+        QS_REQUIRE_ASSET(wiki, kWiki);
+        auto refused = runCli({"quantize", model, "--rule", "body=llmint8"});
+        QCOMPARE(refused.exitCode, 1);
+        QVERIFY2(refused.err.contains("llmint8 on 'layers.0.attention.wq.weight' needs calibration"),
+                 refused.err.constData());
+        auto embdOnly = runCli({"quantize", model, "--rule", "embedding=llmint8", "--json"});
+        QVERIFY2(embdOnly.exitCode == 0, embdOnly.err.constData());
+        auto ran = runCli({"quantize", model, "--rule", "body=llmint8", "--rule", "embedding=llmint8", "--calib", wiki,
+                           "--calib-tokens", "4096", "--calib-ctx", "256", "--json"});
+        QVERIFY2(ran.exitCode == 0 && !ran.crashed, ran.err.constData());
+        const QJsonArray tensors = QJsonDocument::fromJson(ran.out).object()["tensors"].toArray();
+        int llm = 0, kept = 0;
+        for (const auto& v : tensors) {
+            const QJsonObject t = v.toObject();
+            if (t["scheme"].toString() != "llmint8") continue;
+            ++llm;
+            const QJsonArray shape = t["shape"].toArray();
+            const qint64 rows = shape[0].toInteger(), cols = shape[1].toInteger(), k = t["kept_columns"].toInteger(-1);
+            QVERIFY2(k >= 0, qPrintable(t["name"].toString()));
+            QCOMPARE(t["kept_columns_bytes"].toInteger(), k * (4 + 2 * rows));
+            QCOMPARE(t["bytes"].toInteger(), rows * cols + 4 * rows + k * (4 + 2 * rows));
+            const QString rule = t["outlier_rule"].toString();
+            if (t["role"].toString() == "embedding") QVERIFY2(rule.startsWith("embedding"), qPrintable(rule));
+            else QVERIFY2(rule.startsWith("activation max|x_j| >= 6 over 4096 calibration tokens"), qPrintable(rule));
+            kept += int(k);
+        }
+        QCOMPARE(llm, 1 + 5 * 7);
+        QVERIFY(kept > 0);
+    }
 };
 
 QTEST_GUILESS_MAIN(TestCliCalib)

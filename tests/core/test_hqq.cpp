@@ -7,6 +7,7 @@
 
 #include <QTest>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -156,8 +157,12 @@ private Q_SLOTS:
             const auto r = parseScheme(bad);
             QVERIFY2(!r.ok(), bad);
         }
-        QVERIFY(QString::fromStdString(parseScheme("hqq4_g64_axis0").message()).contains("axis 0"));
-        QVERIFY(QString::fromStdString(parseScheme("hqq4_g64_scale").message()).contains("scale optimisation"));
+        QCOMPARE(findScheme("hqq4_g64_scale_axis0")->name(), std::string("hqq4_g64_axis0_scale"));
+        QCOMPARE(findScheme("HQQ2_G16_AXIS0")->name(), std::string("hqq2_g16_axis0"));
+        for (const char* bad : {"hqq4_g64_axis0_axis0", "hqq4_g64_scale_scale", "hqq4_g64_axis1", "hqq4_g64_axis2"})
+            QVERIFY2(!parseScheme(bad).ok(), bad);
+        QVERIFY(QString::fromStdString(findScheme("hqq4_g64_axis0")->rejectReason(100, 64)).contains("row count 100"));
+        QVERIFY(findScheme("hqq4_g64_axis0")->accepts(128, 7));
         QVERIFY(QString::fromStdString(findScheme("hqq4_g64")->rejectReason(4, 100)).contains("multiple of"));
     }
 
@@ -168,6 +173,170 @@ private Q_SLOTS:
         QVERIFY(!r.ok());
         const QString m = QString::fromStdString(r.message());
         QVERIFY2(m.contains("blk.0.ffn_up.weight") && m.contains("NaN") && m.contains("row 1"), qPrintable(m));
+    }
+
+    // _scale: the reference's scale grid search (hqq optimize.py update_scale_grid_search, written out here):
+    // codes fixed at the initial (a, z0), 129 candidates a + linspace(-R, R), R = 0.05 mean|a| over the groups,
+    // the first minimum of mean |x - (q - z0) / a_c|; then stored as fp16(1 / a*) and the zero point optimised
+    // from z0 with it.
+    void scaleSearch_equalsReferenceMath() {
+        const int bits = 3, g = 32, qmax = 7;
+        const int64_t rows = 3, cols = 64;
+        std::vector<float> x(size_t(rows * cols));
+        for (size_t i = 0; i < x.size(); ++i) x[i] = float(std::sin(double(i) * 0.71) * (0.5 + double(i % 5) * 0.3));
+        auto q = findScheme("hqq3_g32_scale")->quantize(x, rows, cols, "t");
+        QVERIFY2(q.ok(), q.ok() ? "" : q.message().c_str());
+        const int64_t groups = rows * cols / g;
+        auto a0 = [&](int64_t k, float& lo) {
+            lo = *std::min_element(x.begin() + k * g, x.begin() + (k + 1) * g);
+            const float hi = *std::max_element(x.begin() + k * g, x.begin() + (k + 1) * g);
+            const float a = std::min(float(qmax) / (hi - lo), 2e4f);
+            return 1.0f / halfToFloat(floatToHalf(1.0f / a));
+        };
+        double sum = 0;
+        for (int64_t k = 0; k < groups; ++k) {
+            float lo;
+            sum += a0(k, lo);
+        }
+        const float R = float(0.05 * (sum / double(groups)));
+        const uint64_t codeBytes = packedCodeBytes(uint64_t(cols), bits), record = codeBytes + 4 * uint64_t(cols / g);
+        int moved = 0;
+        for (int64_t k = 0; k < groups; ++k) {
+            float lo;
+            const float a = a0(k, lo), z0 = -lo * a;
+            const float* xg = x.data() + k * g;
+            double best = INFINITY;
+            float bestA = a;
+            for (int c = 0; c < 129; ++c) {
+                const float step = 2.0f * R / 128.0f;
+                const float ac = c < 64 ? -R + float(c) * step + a : R - float(128 - c) * step + a;
+                double e = 0;
+                for (int i = 0; i < g; ++i) {
+                    const float qi = std::min(std::max(std::nearbyint(xg[i] * a + z0), 0.0f), float(qmax));
+                    e += std::fabs(xg[i] - (qi - z0) / ac);
+                }
+                if (e / g < best) best = e / g, bestA = ac;
+            }
+            const uint16_t wantS = floatToHalf(1.0f / bestA);
+            const float aStored = 1.0f / halfToFloat(wantS);
+            const uint16_t wantZ = floatToHalf(hqq::optimiseZero(xg, g, aStored, z0, qmax, hqq::ProximalParams{}));
+            const int64_t r = k / (cols / g), gi = k % (cols / g);
+            uint16_t sh, zh;
+            std::memcpy(&sh, q->data.data() + r * record + codeBytes + 2 * gi, 2);
+            std::memcpy(&zh, q->data.data() + r * record + codeBytes + 2 * (cols / g) + 2 * gi, 2);
+            QCOMPARE(sh, wantS);
+            QCOMPARE(zh, wantZ);
+            moved += bestA != a ? 1 : 0;
+        }
+        QVERIFY2(moved > 0, "the search never moved a step: the test does not exercise it");
+    }
+
+    // _axis0: group (u, j) = W[u + k rows/g, j], k < g (hqq quantize.py: W.reshape([g, -1]), min/max over axis 0).
+    // Each group gathered by hand and quantized as one row by the axis-1 scheme gives the same stored step,
+    // zero and codes; the layout decodes as documented; paths and thread counts agree.
+    void axis0_groupsDownTheColumnsAsTheReference() {
+        for (const char* name : {"hqq4_g4_axis0", "hqq2_g8_axis0_scale", "hqq3_g4_axis0"}) {
+            const auto s = findScheme(name);
+            QVERIFY(s);
+            const int bits = int(s->nominalBits());
+            const std::string n(name);
+            const int64_t g = std::stoll(n.substr(n.find("_g") + 2));
+            const int64_t rows = 16, cols = 5, stride = rows / g;
+            std::vector<float> x(size_t(rows * cols));
+            for (size_t i = 0; i < x.size(); ++i) x[i] = float(std::cos(double(i) * 1.3) * (1.0 + double(i % 3)));
+            auto q = s->quantize(x, rows, cols, "t");
+            QVERIFY2(q.ok(), q.ok() ? "" : q.message().c_str());
+            const ByteBreakdown b = s->packedBytes(rows, cols);
+            QCOMPARE(q->data.size(), b.total());
+            const uint64_t codeBytes = packedCodeBytes(uint64_t(cols), bits), groups = uint64_t(rows * cols / g);
+            QCOMPARE(b.payload, codeBytes * uint64_t(rows));
+            QCOMPARE(b.scales, 2 * groups);
+            QCOMPARE(b.zeros, 2 * groups);
+            std::vector<float> y(x.size());
+            s->dequantize(*q, y.data());
+            const bool scale = n.find("_scale") != std::string::npos;
+            for (int64_t u = 0; u < stride; ++u)
+                for (int64_t j = 0; j < cols; ++j) {
+                    const uint64_t gi = uint64_t(u * cols + j);
+                    uint16_t sh, zh;
+                    std::memcpy(&sh, q->data.data() + uint64_t(rows) * codeBytes + 2 * gi, 2);
+                    std::memcpy(&zh, q->data.data() + uint64_t(rows) * codeBytes + 2 * groups + 2 * gi, 2);
+                    for (int64_t k = 0; k < g; ++k) {
+                        const int64_t r = u + k * stride;
+                        const float v = (float(codeAt(q->data.data() + uint64_t(r) * codeBytes, j, bits)) -
+                                         halfToFloat(zh)) * halfToFloat(sh);
+                        QCOMPARE(y[size_t(r * cols + j)], v);
+                    }
+                    if (scale) continue;  // the search's R spans the tensor: a lone group has another R
+                    std::vector<float> grp(static_cast<size_t>(g));
+                    for (int64_t k = 0; k < g; ++k) grp[size_t(k)] = x[size_t((u + k * stride) * cols + j)];
+                    const auto row = findScheme("hqq" + std::to_string(bits) + "_g" + std::to_string(g));
+                    auto one = row->quantize(grp, 1, g, "group");
+                    QVERIFY(one.ok());
+                    uint16_t sh1, zh1;
+                    std::memcpy(&sh1, one->data.data() + packedCodeBytes(uint64_t(g), bits), 2);
+                    std::memcpy(&zh1, one->data.data() + packedCodeBytes(uint64_t(g), bits) + 2, 2);
+                    QCOMPARE(sh, sh1);
+                    QCOMPARE(zh, zh1);
+                    for (int64_t k = 0; k < g; ++k)
+                        QCOMPARE(codeAt(q->data.data() + uint64_t(u + k * stride) * codeBytes, j, bits),
+                                 codeAt(one->data.data(), k, bits));
+                }
+            std::vector<float> part(size_t(3 * cols));
+            s->dequantizeRows(*q, 5, 3, part.data());
+            QVERIFY(std::equal(part.begin(), part.end(), y.begin() + 5 * cols));
+        }
+    }
+
+    // The options on every stories260K matrix both forms accept: reference == optimised, 1 vs 3 threads
+    // identical, and the weight RMSE against plain HQQ (axis 1, no search) in a two-sided band per option.
+    // _scale: below plain on every matrix (the search keeps the start step when nothing beats it, and the
+    // reference reports it "works slightly better"); measured 0.959 .. 0.990, band [0.9, 0.999]. _axis0 groups
+    // other values (columns across rows rows/g apart), so no order is expected: measured 0.52 (token_embd, whose
+    // columns have their own scales) .. 1.50 (attn_k, whose rows mix heads), band [0.3, 2] as a sanity check.
+    void stories260K_options_pathsThreadsAndBand_data() {
+        QTest::addColumn<QString>("option");
+        QTest::addColumn<double>("low");
+        QTest::addColumn<double>("high");
+        QTest::newRow("scale") << "_scale" << 0.9 << 0.999;
+        QTest::newRow("axis0") << "_axis0" << 0.3 << 2.0;
+        QTest::newRow("axis0_scale") << "_axis0_scale" << 0.3 << 2.0;
+    }
+    void stories260K_options_pathsThreadsAndBand() {
+        QFETCH(QString, option);
+        QFETCH(double, low);
+        QFETCH(double, high);
+        QS_REQUIRE_ASSET(path, "models/stories260K-gguf/stories260K.gguf");
+        const auto mats = storiesMatrices(path);
+        double lo = 1e9, hi = 0;
+        int compared = 0;
+        {
+            const std::string opt = option.toStdString();
+            for (const Matrix& m : mats) {
+                const std::string base = "hqq3_g32";
+                const auto s = findScheme(base + opt), plain = findScheme(base);
+                if (!s->accepts(m.rows, m.cols) || !plain->accepts(m.rows, m.cols)) continue;
+                const auto* c = dynamic_cast<const ChunkedScheme*>(s.get());
+                auto ref = c->quantizeWith(m.values, m.rows, m.cols, m.name, QuantPath::Reference);
+                auto opt1 = c->quantizeWith(m.values, m.rows, m.cols, m.name, QuantPath::Optimised);
+                QVERIFY(ref.ok() && opt1.ok());
+                QVERIFY2(ref->data == opt1->data, (m.name + " " + s->name()).c_str());
+                tbb::task_arena one(1), three(3);
+                auto q1 = one.execute([&] { return quantizeParallel(*s, m.values, m.rows, m.cols, m.name, nullptr); });
+                auto q3 = three.execute([&] { return quantizeParallel(*s, m.values, m.rows, m.cols, m.name, nullptr); });
+                QVERIFY(q1.ok() && q3.ok());
+                QVERIFY2(q1->data == q3->data && q1->data == opt1->data, (m.name + " " + s->name()).c_str());
+                std::vector<float> y(m.values.size());
+                s->dequantize(*opt1, y.data());
+                const double ratio = rmse(m.values, y) / rmse(m.values, roundTrip(*plain, m.values, m.rows, m.cols));
+                lo = std::min(lo, ratio), hi = std::max(hi, ratio);
+                QVERIFY2(ratio >= low && ratio <= high,
+                         qPrintable(QString::fromStdString(m.name + " " + s->name()) + QString(": ratio %1").arg(ratio)));
+                ++compared;
+            }
+        }
+        qInfo("HQQ %s / plain on stories260K: %d matrices, ratio %.4f .. %.4f", qPrintable(option), compared, lo, hi);
+        QVERIFY(compared >= 20);
     }
 
     // On every 2-D matrix of stories260K: HQQ's weight RMSE below asymmetric RTN's (int<b>_g<g>) at the same

@@ -373,6 +373,88 @@ private Q_SLOTS:
         QVERIFY(cache.lookup(QuantizedTensorCache::keyOf(*l.ckpt, tensor, "q8_0")).entry.has_value());
     }
 
+    // A calibrated scheme's entries are keyed by the calibration set's fingerprint: two calibrations are two
+    // entries with different bytes, the same calibration again is a hit, and an uncalibrated scheme's key does
+    // not depend on the calibration a job carries.
+    void calibratedScheme_oneEntryPerCalibration() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
+        Loaded l = load(path);
+        const ResolvedMap r = resolve(*l.ckpt, l.info,
+                                      R"({"version":1,"rules":[{"role":"attention","scheme":"llmint8"},)"
+                                      R"({"role":"mlp","scheme":"llmint8"}]})");
+        const int n = quantizedCount(r);
+        QVERIFY(n > 5);
+        // Two synthetic calibrations: every 7th / every 5th input column above the threshold.
+        auto makeSet = [&](int every) {
+            CalibrationSet set;
+            for (size_t i = 0; i < r.tensors.size(); ++i) {
+                if (!r.tensors[i].quantized()) continue;
+                auto c = std::make_shared<TensorCalibration>();
+                c->cols = r.tensors[i].cols;
+                c->tokens = 10;
+                c->maxAbs.assign(size_t(c->cols), 1.0f);
+                for (int64_t j = 0; j < c->cols; j += every) c->maxAbs[size_t(j)] = 10.0f;
+                set.tensors[l.ckpt->tensors[i].name] = std::move(c);
+            }
+            return set;
+        };
+        const CalibrationSet a = makeSet(7), b = makeSet(5);
+        QVERIFY(a.fingerprint() != b.fingerprint());
+        QCOMPARE(a.fingerprint(), makeSet(7).fingerprint());
+        auto applyWith = [&](const CalibrationSet& set, QuantizedTensorCache& cache) {
+            Run run;
+            ApplyOptions o;
+            o.cache = &cache;
+            o.calibration = &set;
+            auto res = applyMap(*l.ckpt, l.info, r, o, [&](int i, QuantizedTensor&& q, const ErrorReport&) -> Status {
+                run.packed[i] = std::move(q);
+                return {};
+            });
+            if (!res) qFatal("apply: %s", res.message().c_str());
+            run.result = std::move(res.value());
+            return run;
+        };
+        QuantizedTensorCache cache(uint64_t(1) << 30);
+        const Run ra = applyWith(a, cache);
+        QCOMPARE(ra.result.quantizedHere, n);
+        QCOMPARE(cache.counters().entries, uint64_t(n));
+        const Run rb = applyWith(b, cache);
+        QCOMPARE(rb.result.quantizedHere, n);  // nothing of calibration a reused
+        QCOMPARE(rb.result.fromCache, 0);
+        QCOMPARE(cache.counters().entries, uint64_t(2 * n));
+        for (const auto& [i, q] : ra.packed) {
+            QVERIFY(rb.packed.count(i));
+            QVERIFY2(q.data.size() != rb.packed.at(i).data.size(), l.ckpt->tensors[size_t(i)].name.c_str());
+        }
+        const uint64_t hits = cache.counters().hits;
+        const Run again = applyWith(a, cache);
+        QCOMPARE(again.result.quantizedHere, 0);
+        QCOMPARE(again.result.fromCache, n);
+        QCOMPARE(cache.counters().hits, hits + uint64_t(n));
+        for (const auto& [i, q] : ra.packed) QVERIFY(again.packed.at(i).data == q.data);
+        // Keys: the fingerprint only for a scheme that needs calibration for the tensor.
+        const int wq = l.info.findKind(TensorKind::Wq, 0), emb = l.info.findKind(TensorKind::TokenEmbedding);
+        QVERIFY(QuantizedTensorCache::keyOf(*l.ckpt, wq, "q4_0", "x") == QuantizedTensorCache::keyOf(*l.ckpt, wq, "q4_0"));
+        QVERIFY(QuantizedTensorCache::keyOf(*l.ckpt, wq, "llmint8", "x") != QuantizedTensorCache::keyOf(*l.ckpt, wq, "llmint8", "y"));
+        QVERIFY(QuantizedTensorCache::keyOf(*l.ckpt, emb, "llmint8", "x") == QuantizedTensorCache::keyOf(*l.ckpt, emb, "llmint8"));
+        // The MapEvaluator uses the same keys: a point with calibration a quantizes nothing new.
+        auto shared = std::make_shared<QuantizedTensorCache>(uint64_t(1) << 30);
+        applyWith(a, *shared);
+        const uint64_t misses = shared->counters().misses;
+        MapEvaluatorOptions eo;
+        eo.cache = shared;
+        eo.calibration = std::make_shared<CalibrationSet>(a);
+        auto ev = MapEvaluator::create(*l.ckpt, l.info, nullptr, nullptr, eo);
+        QVERIFY(ev.ok());
+        auto p = (*ev)->measure(r.map);
+        QVERIFY2(p.ok(), p.ok() ? "" : p.message().c_str());
+        QCOMPARE(shared->counters().misses, misses);
+        QCOMPARE(p->rmse, ra.result.totalError.rmse);
+        uint64_t bytes = 0;
+        for (const AppliedTensor& t : ra.result.tensors) bytes += t.bytes.total();
+        QCOMPARE(p->bytes, bytes);
+    }
+
     void mapEvaluator_takesTensorsFromTheSharedCache() {
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
         Loaded l = load(path);

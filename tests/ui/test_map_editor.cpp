@@ -8,6 +8,7 @@
 // cancelled run changes nothing and a run overtaken by a map edit is discarded; the Q4_K_M-like preset
 // reproduces llama-quantize's types on stories260K.gguf.
 #include <QAction>
+#include <QComboBox>
 #include <QFile>
 #include <QListWidget>
 #include <QSignalSpy>
@@ -37,6 +38,7 @@
 #include "ui/main_window.h"
 #include "ui/mapeditor/map_editor_dock.h"
 #include "ui/mapeditor/map_presets.h"
+#include "ui/mapeditor/map_rule_delegate.h"
 #include "ui/mapeditor/map_rule_model.h"
 #include "ui/mapeditor/quantize_controller.h"
 #include "ui/mapeditor/resolved_tensor_model.h"
@@ -244,6 +246,24 @@ private Q_SLOTS:
         QCOMPARE(doc()->resolvedMap()->tensors[size_t(wq3)].scheme, std::string());  // layer 3 left out
     }
 
+    // The scheme picker is the registry's: LLM.int8 is offered, and a typed HQQ option name is taken.
+    void schemePicker_offersTheRegistrysSchemes() {
+        QS_REQUIRE_ASSET(path, kLlama2c);
+        QVERIFY(load(path));
+        MapRuleModel* rules = editor()->ruleModel();
+        rules->addRule(rule(qs::RuleRole::Body, "int4_g128"));
+        const QModelIndex scheme = rules->index(0, MapRuleModel::SchemeColumn);
+        MapRuleDelegate delegate;
+        QWidget parent;  // owns the editor
+        auto* combo = qobject_cast<QComboBox*>(delegate.createEditor(&parent, QStyleOptionViewItem(), scheme));
+        QVERIFY(combo);
+        for (const auto& s : qs::listSchemes())
+            QVERIFY2(combo->findText(QString::fromStdString(s->name())) >= 0, s->name().c_str());
+        QVERIFY(combo->findText(QStringLiteral("llmint8")) >= 0);
+        QVERIFY(rules->setData(scheme, QStringLiteral("hqq4_g64_axis0_scale")));
+        QCOMPARE(scheme.data().toString(), QStringLiteral("hqq4_g64_axis0_scale"));
+    }
+
     void bitsAndGroupEdits_rewriteTheScheme() {
         QS_REQUIRE_ASSET(path, kLlama2c);
         QVERIFY(load(path));
@@ -288,6 +308,9 @@ private Q_SLOTS:
         QTest::newRow("hqq 1 bit") << "hqq4_g64" << "1" << "" << "hqq1_g64";
         QTest::newRow("hqq group") << "hqq4_g64" << "" << "32" << "hqq4_g32";
         QTest::newRow("hqq no row") << "hqq4_g64" << "" << "row" << "";
+        QTest::newRow("hqq group keeps options") << "hqq4_g64_axis0_scale" << "" << "16" << "hqq4_g16_axis0_scale";
+        QTest::newRow("hqq bits keeps options") << "hqq4_g64_scale" << "3" << "" << "hqq3_g64_scale";
+        QTest::newRow("llmint8 fixed") << "llmint8" << "4" << "" << "";
         QTest::newRow("hqq bits out of range") << "hqq4_g64" << "9" << "" << "";
         QTest::newRow("kmeans to row") << "kmeans4_g64" << "" << "row" << "kmeans4";
         QTest::newRow("kmeans group") << "kmeans4" << "" << "128" << "kmeans4_g128";

@@ -304,6 +304,13 @@ void FootprintView::rebuild() {
     } else {
         m_note->clear();
     }
+    if (!fp.undetermined.empty()) {
+        // LLM.int8's kept columns: the footprint counts none where it cannot know them (core footprint_after.h).
+        const QString lower = tr("Sizes after the map are lower bounds: %n tensor(s) have a size that depends on "
+                                 "data not at hand, e.g. %1.", nullptr, int(fp.undetermined.size()))
+                                  .arg(QString::fromStdString(fp.undetermined.front()));
+        m_note->setText(m_note->text().isEmpty() ? lower : m_note->text() + QLatin1Char(' ') + lower);
+    }
 }
 
 }  // namespace qsui

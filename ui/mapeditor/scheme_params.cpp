@@ -157,6 +157,8 @@ qs::Result<std::string> schemeWithGroup(const std::string& scheme, const QString
                              "\""};
         QStringList out{base};
         if (isNumber) out << QStringLiteral("g%1").arg(group);
+        for (const QString& opt : parts)  // the other options stay (hqq's _axis0, _scale)
+            if (!opt.startsWith(QLatin1Char('g'))) out << opt;
         return validated(out.join(QLatin1Char('_')).toStdString());
     }
     if (s->family() == "nf4/fp4") {
