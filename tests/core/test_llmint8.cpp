@@ -4,7 +4,6 @@
 // refusal without calibration; the embedding's weight-magnitude rule; the exact byte count and the footprint
 // with and without calibration; thread-count determinism; and on stories260K calibrated on WikiText-2, the
 // layer output error on held-out TinyStories activations below plain row-wise int8 where outlier columns exist.
-// TBB and the core headers before Qt: Qt's `emit` macro clashes with oneTBB.
 #include <tbb/task_arena.h>
 
 #include "core/calib/collect.h"
@@ -114,7 +113,7 @@ std::string readAll(const QString& path) {
 
 class TestLlmInt8 : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void registry_offersIt() {
         bool listed = false;
         for (const auto& s : qs::listSchemes()) listed |= s->name() == "llmint8";
