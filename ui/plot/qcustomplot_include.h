@@ -8,7 +8,7 @@
 #define signals Q_SIGNALS
 #define slots Q_SLOTS
 #define foreach Q_FOREACH
-#include "ui/plot/qcustomplot_include.h"
+#include <qcustomplot.h>
 #undef foreach
 #undef slots
 #undef signals
