@@ -30,6 +30,19 @@ float dot(const float* a, const float* b, int64_t n) {
     return s;
 }
 
+void axpy(float a, const float* x, float* y, int64_t n) {
+    const Float4 av = {a, a, a, a};
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        Float4 xv, yv;
+        std::memcpy(&xv, x + i, sizeof xv);
+        std::memcpy(&yv, y + i, sizeof yv);
+        yv += av * xv;
+        std::memcpy(y + i, &yv, sizeof yv);
+    }
+    for (; i < n; ++i) y[i] += a * x[i];
+}
+
 bool rmsnorm(float* out, const float* x, const float* weight, int64_t n, float eps) {
     float ss = 0.0f;
     for (int64_t i = 0; i < n; ++i) ss += x[i] * x[i];

@@ -12,6 +12,9 @@ namespace qs::kernels {
 
 // Sum of a[i]*b[i] with eight interleaved float accumulators (vectorised; a fixed summation order).
 float dot(const float* a, const float* b, int64_t n);
+// y[i] += a * x[i], i < n: one multiply and one add per element in that order (no fused multiply-add), so the
+// result is the plain loop's, four lanes at a time.
+void axpy(float a, const float* x, float* y, int64_t n);
 
 // out = weight * x / sqrt(mean(x^2) + eps) (Zhang & Sennrich 2019; llama2.c rmsnorm). out may alias x.
 // Returns false when the sum of squares is not finite (|x| beyond ~1.8e19 overflows float): out is then all

@@ -21,15 +21,19 @@ namespace {
 // Below this many multiply-adds a parallel_for costs more than it saves.
 constexpr int64_t kParallelMinWork = 1 << 15;
 
+// body(r0, r1) over [0, rows) in parallel, at least `grain` rows per call, r0 a multiple of `align`.
 template <class F>
-void forRows(int64_t rows, int64_t grain, tbb::task_arena* arena, F&& body) {
+void forRows(int64_t rows, int64_t grain, tbb::task_arena* arena, F&& body, int64_t align = 1) {
     if (!arena || arena->max_concurrency() <= 1) {
         body(int64_t(0), rows);
         return;
     }
+    align = std::max<int64_t>(1, align);
+    const int64_t units = (rows + align - 1) / align, unitGrain = std::max<int64_t>(1, (grain + align - 1) / align);
     arena->execute([&] {
-        tbb::parallel_for(tbb::blocked_range<int64_t>(0, rows, std::max<int64_t>(1, grain)),
-                          [&](const tbb::blocked_range<int64_t>& r) { body(r.begin(), r.end()); });
+        tbb::parallel_for(tbb::blocked_range<int64_t>(0, units, unitGrain), [&](const tbb::blocked_range<int64_t>& r) {
+            body(r.begin() * align, std::min(rows, r.end() * align));
+        });
     });
 }
 
@@ -223,6 +227,8 @@ void PackedLinearWeights::copyRow(int64_t r, float* dst) const {
     QS_CHECK(s.ok(), "decoding a row of a " + std::string(dtypeName(m_dtype)) + " tensor: " + s.message());
 }
 
+int64_t PackedLinearWeights::rowAlign() const { return m_kernel->tile ? m_kernel->tileRows : 1; }
+
 std::string PackedLinearWeights::describe() const {
     const std::string_view ggml = dtypeInfo(m_dtype).ggmlName;  // "q4_K", as ggml and the scheme names spell it
     const std::string name(ggml.empty() ? dtypeName(m_dtype) : ggml);
@@ -350,7 +356,8 @@ void matmul(const LinearWeights& w, const float* x, int64_t batch, float* y, tbb
         const std::byte* act = lease.buffer->data();
         w.prepareActivations(x, batch, lease.buffer->data());
         if (work < kParallelMinWork) return w.matmulPreparedRows(act, batch, y, 0, w.rows());
-        forRows(w.rows(), grain, arena, [&](int64_t r0, int64_t r1) { w.matmulPreparedRows(act, batch, y, r0, r1); });
+        forRows(w.rows(), grain, arena, [&](int64_t r0, int64_t r1) { w.matmulPreparedRows(act, batch, y, r0, r1); },
+                w.rowAlign());
         return;
     }
     if (work < kParallelMinWork) {

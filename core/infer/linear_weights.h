@@ -59,6 +59,9 @@ public:
     virtual uint64_t weightBytes() const = 0;
     // Rows a parallel task should take at least (quantized blocks prefer whole row blocks).
     virtual int64_t rowGrain() const { return 16; }
+    // Every parallel task but the last takes a multiple of this many rows: the kernel's row tile, so that a
+    // task never ends in a partial tile that the slower one-row path would have to finish.
+    virtual int64_t rowAlign() const { return 1; }
 
     // Kernels that quantize the activations once per product override these three: activationBytes(batch) > 0
     // makes matmul() call prepareActivations once (into its thread-local scratch of that many bytes) and then
@@ -156,6 +159,7 @@ public:
     uint64_t ownedBytes() const override { return m_ownedBytes; }
     uint64_t weightBytes() const override { return m_bytes.size(); }
     int64_t rowGrain() const override { return 8; }
+    int64_t rowAlign() const override;
     size_t activationBytes(int64_t batch) const override;
     void prepareActivations(const float* x, int64_t batch, std::byte* act) const override;
     void matmulPreparedRows(const std::byte* act, int64_t batch, float* y, int64_t r0, int64_t r1) const override;

@@ -211,11 +211,7 @@ void Transformer::attention(int l, int n, int pos0) {
             kernels::softmax(sc + first, upto - first + 1);
             float* out = m_att.data() + size_t(t) * qDim + size_t(h) * hd;
             std::fill(out, out + hd, 0.0f);
-            for (int p = first; p <= upto; ++p) {
-                const float a = sc[p];
-                const float* v = valueCache + size_t(p) * kvDim + kvOffset;
-                for (int i = 0; i < hd; ++i) out[i] += a * v[i];
-            }
+            for (int p = first; p <= upto; ++p) kernels::axpy(sc[p], valueCache + size_t(p) * kvDim + kvOffset, out, hd);
         }
     };
     const int64_t tasks = int64_t(n) * c.heads;
