@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -108,12 +109,20 @@ int loadSavedCalibration(const std::string& command, const CalibOptions& options
 int runCalibration(const std::string& command, const CalibOptions& options, const qs::InferenceModel& model,
                    tbb::task_arena* arena, bool progress, std::shared_ptr<const qs::CalibrationSet>& out) {
     if (qs::io::isHdf5File(options.file)) return loadSavedCalibration(command, options, model, arena, out);
+    std::error_code ec;
+    if (std::filesystem::is_directory(options.file, ec))
+        return fail(command, options.file + ": is a folder; --calib takes a text file (or a STATS.h5)");
     std::ifstream in(options.file, std::ios::binary);
     if (!in) return fail(command, options.file + ": cannot open the calibration text");
     std::ostringstream ss;
     ss << in.rdbuf();
     qs::CalibrationRequest request;
     request.text = ss.str();
+    // A model or an imatrix GGUF given as the text would calibrate on its bytes: refused by its magic.
+    if (request.text.compare(0, 4, "GGUF") == 0)
+        return fail(
+            command,
+            options.file + ": is a GGUF file, not a calibration text (an imatrix GGUF goes to --imatrix)");
     if (auto bad = qs::io::firstInvalidUtf8(request.text))
         std::fprintf(stderr,
                      "quantscope-cli %s: warning: %s is not valid UTF-8 (byte %zu); the tokenizer is given its bytes "

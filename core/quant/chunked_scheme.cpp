@@ -145,10 +145,14 @@ ByteBreakdown RowScheme::packedBytes(int64_t rows, int64_t cols) const {
 namespace {
 class RowJob final : public QuantJob {
 public:
-    RowJob(const RowScheme& scheme, std::span<const float> src, int64_t rows, int64_t cols, std::string_view name,
-           QuantPath path, std::vector<float> weights = {})
-        : m_scheme(scheme), m_src(src), m_cols(cols), m_name(name), m_path(path),
-          m_rowBytes(scheme.rowBreakdown(cols).total()), m_weights(std::move(weights)) {
+    RowJob(const RowScheme& scheme, std::span<const float> src, int64_t rows, int64_t cols,
+           std::string_view name, std::function<std::string(const float*, int64_t, std::byte*)> quantizeRow)
+        : m_scheme(scheme),
+          m_src(src),
+          m_cols(cols),
+          m_name(name),
+          m_rowBytes(scheme.rowBreakdown(cols).total()),
+          m_quantizeRow(std::move(quantizeRow)) {
         m_out.scheme = scheme.name();
         m_out.rows = rows;
         m_out.cols = cols;
@@ -163,9 +167,7 @@ public:
                 m_failure.report(r * m_cols + bad, nonFiniteMessage(m_scheme, m_name, r * m_cols + bad, x[bad], m_cols));
                 return;
             }
-            std::byte* out = m_out.data.data() + uint64_t(r) * m_rowBytes;
-            std::string why = m_weights.empty() ? m_scheme.quantizeRow(x, m_cols, out, m_path)
-                                                : m_scheme.quantizeRowWeighted(x, m_cols, out, m_weights.data());
+            const std::string why = m_quantizeRow(x, m_cols, m_out.data.data() + uint64_t(r) * m_rowBytes);
             if (!why.empty()) {
                 m_failure.report(r * m_cols, "tensor '" + m_name + "', row " + std::to_string(r) + ": " + why);
                 return;
@@ -183,13 +185,17 @@ private:
     std::span<const float> m_src;
     int64_t m_cols;
     std::string m_name;
-    QuantPath m_path;
     uint64_t m_rowBytes;
-    std::vector<float> m_weights;  // [cols] or empty: the plain path
+    std::function<std::string(const float*, int64_t, std::byte*)> m_quantizeRow;
     QuantizedTensor m_out;
     JobFailure m_failure;
 };
 }  // namespace
+
+std::unique_ptr<QuantJob> RowScheme::rowJob(std::span<const float> src, int64_t rows, int64_t cols,
+                                            std::string_view tensorName, RowQuantizer quantizeRow) const {
+    return std::make_unique<RowJob>(*this, src, rows, cols, tensorName, std::move(quantizeRow));
+}
 
 std::string RowScheme::quantizeRowWeighted(const float*, int64_t, std::byte*, const float*) const {
     QS_CHECK(false, name() + ": started a weighted job without a weighted row quantizer");
@@ -202,14 +208,18 @@ Result<std::unique_ptr<QuantJob>> RowScheme::startWeighted(std::span<const float
     if (Status s = validateQuantShape(*this, src, rows, cols, tensorName); !s.ok()) return s.error();
     QS_CHECK(int64_t(weights.size()) == cols, name() + ": weights for " + std::to_string(weights.size()) +
                                                   " columns, the tensor has " + std::to_string(cols));
-    return std::unique_ptr<QuantJob>(
-        std::make_unique<RowJob>(*this, src, rows, cols, tensorName, QuantPath::Reference, std::move(weights)));
+    return rowJob(src, rows, cols, tensorName,
+                  [this, w = std::move(weights)](const float* x, int64_t n, std::byte* out) {
+                      return quantizeRowWeighted(x, n, out, w.data());
+                  });
 }
 
 Result<std::unique_ptr<QuantJob>> RowScheme::start(std::span<const float> src, int64_t rows, int64_t cols,
                                                    std::string_view tensorName, QuantPath path) const {
     if (Status s = validateQuantShape(*this, src, rows, cols, tensorName); !s.ok()) return s.error();
-    return std::unique_ptr<QuantJob>(std::make_unique<RowJob>(*this, src, rows, cols, tensorName, path));
+    return rowJob(src, rows, cols, tensorName, [this, path](const float* x, int64_t n, std::byte* out) {
+        return quantizeRow(x, n, out, path);
+    });
 }
 
 void RowScheme::dequantizeRows(const QuantizedTensor& q, int64_t firstRow, int64_t nRows, float* dst) const {

@@ -8,10 +8,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
-#include <string>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -118,6 +119,16 @@ protected:
     // start() whose rows run quantizeRowWeighted with `weights` ([cols], kept by the job).
     Result<std::unique_ptr<QuantJob>> startWeighted(std::span<const float> src, int64_t rows, int64_t cols,
                                                     std::string_view tensorName, std::vector<float> weights) const;
+
+    // quantizeRow(x, cols, out) of one row into its rowBreakdown(cols)-sized record: "" or why it cannot be
+    // stored.
+    using RowQuantizer = std::function<std::string(const float* x, int64_t cols, std::byte* out)>;
+    // The job every row scheme runs (one work unit a row; a non-finite value refused by its position; a
+    // failing row names the tensor and the row), its rows quantized by `quantizeRow`: quantizeRow,
+    // quantizeRowWeighted, or a scheme's own variant with a tensor-wide parameter (HQQ's scale-search range).
+    // src must outlive the job.
+    std::unique_ptr<QuantJob> rowJob(std::span<const float> src, int64_t rows, int64_t cols,
+                                     std::string_view tensorName, RowQuantizer quantizeRow) const;
 };
 
 }  // namespace qs

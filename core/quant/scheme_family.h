@@ -43,6 +43,12 @@ SchemeNameParts splitSchemeName(std::string_view name);
 // Parses the decimal number after `prefix` in `text` ("g128" with prefix "g" -> 128); nullopt if malformed.
 std::optional<long long> parseNumberAfter(std::string_view text, std::string_view prefix);
 
+// The family of the names whose base (splitSchemeName) starts with `prefix` ("int", "hqq", "gptq" ...), each
+// read by `parse`, which names what is malformed in one of them.
+SchemeFamily prefixedSchemeFamily(std::string id, std::string prefix, std::vector<std::string> forms,
+                                  std::vector<std::string> representatives,
+                                  Result<std::shared_ptr<const Scheme>> (*parse)(std::string_view name));
+
 // Factories of the built-in families (one per family file).
 SchemeFamily ggmlSchemeFamily();
 SchemeFamily rtnSchemeFamily();

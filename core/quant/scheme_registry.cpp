@@ -49,6 +49,21 @@ std::string validSchemeForms() {
     return out;
 }
 
+SchemeFamily prefixedSchemeFamily(std::string id, std::string prefix, std::vector<std::string> forms,
+                                  std::vector<std::string> representatives,
+                                  Result<std::shared_ptr<const Scheme>> (*parse)(std::string_view name)) {
+    SchemeFamily f;
+    f.id = std::move(id);
+    f.forms = std::move(forms);
+    f.representatives = std::move(representatives);
+    f.parse = [prefix = std::move(prefix),
+               parse](std::string_view name) -> std::optional<Result<std::shared_ptr<const Scheme>>> {
+        if (splitSchemeName(name).base.rfind(prefix, 0) != 0) return std::nullopt;
+        return parse(name);
+    };
+    return f;
+}
+
 SchemeNameParts splitSchemeName(std::string_view name) {
     SchemeNameParts parts;
     std::string lower(name);

@@ -270,7 +270,9 @@ Result<SweepFile> readSweepFile(const std::string& path) {
     const size_t end2 = text.find('\n', end1 + 1);
     if (end2 == std::string::npos) return Error{path + ": line 2 (the column names) is missing or truncated"};
     f.headerText = text.substr(0, end2 + 1);
-    const size_t fields = splitCsv(std::string_view(text).substr(end1 + 1, end2 - end1 - 1)).size();
+    const std::vector<std::string> columns =
+        splitCsv(std::string_view(text).substr(end1 + 1, end2 - end1 - 1));
+    const size_t fields = columns.size();
     size_t at = end2 + 1;
     int line = 3;
     while (at < text.size()) {
@@ -287,6 +289,20 @@ Result<SweepFile> readSweepFile(const std::string& path) {
         char* endp = nullptr;
         const long long point = std::strtoll(cells[0].c_str(), &endp, 10);
         if (cells[0].empty() || *endp != '\0' || point < 0) return Error{where + ": bad point index '" + cells[0] + "'"};
+        // Every measured column must read back as a number: an edited or damaged cell is refused here, before
+        // a resume skips the point or a merge copies (or, into HDF5, converts) it.
+        for (size_t i = 1; i < fields; ++i) {
+            if (columns[i] == "groups" || columns[i].rfind("scheme_", 0) == 0) continue;
+            char* end = nullptr;
+            const char* c = cells[i].c_str();
+            if (columns[i] == "bytes")
+                (void)std::strtoll(c, &end, 10);
+            else
+                (void)std::strtod(c, &end);
+            if (cells[i].empty() || *end != '\0')
+                return Error{where + ": point " + cells[0] + ": " + columns[i] + " '" + cells[i] +
+                             "' is not a number"};
+        }
         if (!f.rows.emplace(point, row).second) return Error{where + ": point " + cells[0] + " is stored twice"};
         at = nl + 1;
         ++line;

@@ -57,7 +57,10 @@ std::optional<SweepGroup> parseLayerGroup(std::string_view name) {
     const size_t dot = rest.find('.');
     const std::string_view digits = rest.substr(0, dot);
     int layer = -1;
-    if (digits.empty() || digits.size() > 6 || (digits.size() > 1 && digits[0] == '0')) return std::nullopt;
+    // Decimal digits only: from_chars would take a sign ("layer-1"), which names no block.
+    if (digits.empty() || digits.size() > 6 || (digits.size() > 1 && digits[0] == '0') ||
+        !std::all_of(digits.begin(), digits.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
+        return std::nullopt;
     auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), layer);
     if (ec != std::errc() || p != digits.data() + digits.size()) return std::nullopt;
     if (dot == std::string_view::npos) return makeGroup(std::string(name), RuleRole::Body, layer);

@@ -85,6 +85,14 @@ private Q_SLOTS:
         auto badFile = runCli({"quantize", model, "--rule", "body=q8_0", "--calib", dir.filePath("absent.txt")});
         QCOMPARE(badFile.exitCode, 1);
         QVERIFY(badFile.err.contains("cannot open the calibration text"));
+        // A GGUF (a model, or an imatrix meant for --imatrix) and a folder are refused, not read as text.
+        QS_REQUIRE_ASSET(gguf, "models/stories260K-gguf/stories260K.gguf");
+        auto ggufText = runCli({"quantize", model, "--rule", "body=q8_0", "--calib", gguf});
+        QCOMPARE(ggufText.exitCode, 1);
+        QVERIFY2(ggufText.err.contains("is a GGUF file, not a calibration text"), qPrintable(ggufText.err));
+        auto folder = runCli({"quantize", model, "--rule", "body=q8_0", "--calib", dir.path()});
+        QCOMPARE(folder.exitCode, 1);
+        QVERIFY2(folder.err.contains("is a folder"), qPrintable(folder.err));
     }
 
     void calibrate_sequentialModeRunsOnTheQuantizedBlocks() {

@@ -97,6 +97,14 @@ private Q_SLOTS:
         QTest::newRow("beyond blocks") << "layer5" << "group 'layer5': the model has 5 blocks";
         QTest::newRow("bad part") << "layer1.norm" << "unknown group 'layer1.norm'";
         QTest::newRow("leading zero") << "layer01" << "unknown group 'layer01'";
+        QTest::newRow("negative layer") << "layer-1"
+                                        << "unknown group 'layer-1'";  // was a crash
+        QTest::newRow("negative zero") << "layer-0"
+                                       << "unknown group 'layer-0'";
+        QTest::newRow("negative part") << "layer-1.mlp"
+                                       << "unknown group 'layer-1.mlp'";
+        QTest::newRow("plus sign") << "layer+1"
+                                   << "unknown group 'layer+1'";
         QTest::newRow("twice") << "layers,layer2" << "group 'layer2' is given twice";
         QTest::newRow("tied pair") << "embedding,head" << "this model ties them";
     }

@@ -264,6 +264,39 @@ private Q_SLOTS:
         QVERIFY2(twice.message().find("line 4: point 0 is stored twice") != std::string::npos, twice.message().c_str());
     }
 
+    // A damaged measured cell (here the rmse of a stored point edited to "X.0095") is refused when the file
+    // is read: a resume would have skipped the point, and a merge into HDF5 turned it into RMSE 0 (tryout
+    // bug).
+    void damagedCell_refusedByResumeAndMerge() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-gguf/stories260K.gguf");
+        QTemporaryDir dir;
+        Fixture f = makeFixture(path);
+        const QString out = dir.filePath("s.csv");
+        QVERIFY(run(f, out, false).ok());
+        QByteArray text = readBytes(out);
+        const QList<QByteArray> lines = text.split('\n');
+        const QList<QByteArray> columns = lines[1].split(',');
+        const int rmse = int(columns.indexOf("rmse"));
+        QVERIFY(rmse > 0);
+        QList<QByteArray> cells = lines[2].split(',');
+        cells[rmse] = "X" + cells[rmse].mid(1);
+        text.replace(lines[2], cells.join(','));
+        QFile damaged(out);
+        QVERIFY(damaged.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        damaged.write(text);
+        damaged.close();
+        auto resumed = run(f, out, true);
+        QVERIFY(!resumed.ok());
+        QVERIFY2(resumed.message().find("line 3: point ") != std::string::npos &&
+                     resumed.message().find(": rmse 'X") != std::string::npos,
+                 resumed.message().c_str());
+        QVERIFY2(resumed.message().find("is not a number") != std::string::npos, resumed.message().c_str());
+        auto merged = mergeSweepFilesToHdf5({out.toStdString()}, dir.filePath("m.h5").toStdString(), {});
+        QVERIFY(!merged.ok());
+        QVERIFY2(merged.message().find("is not a number") != std::string::npos, merged.message().c_str());
+        QVERIFY(!QFile::exists(dir.filePath("m.h5")));
+    }
+
     void shards_mergedEqualUnsharded() {
         QS_REQUIRE_ASSET(path, "models/stories260K-gguf/stories260K.gguf");
         QTemporaryDir dir;

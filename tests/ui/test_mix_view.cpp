@@ -134,6 +134,15 @@ private Q_SLOTS:
         f.doc.undoStack()->undo();
         QCOMPARE(qs::quantMapToJson(f.doc.quantMap()).dump(), qs::quantMapToJson(before).dump());
 
+        // A run that fails (a budget below every choice) leaves no earlier result to apply (tryout bug).
+        f.view->setBudget("1bpw");
+        QVERIFY(!f.run([&] { f.view->startAutoMix(); }));
+        QVERIFY(!f.view->autoMixResult());
+        QVERIFY(!f.view->applyAutoMix());
+        QCOMPARE(qs::quantMapToJson(f.doc.quantMap()).dump(), qs::quantMapToJson(before).dump());
+        f.view->setBudget("8bpw");
+        QVERIFY2(f.run([&] { f.view->startAutoMix(); }), qPrintable(f.view->statusText()));
+
         // The verified point on the Sweep tab's plot: over a weight-error sweep, not over a KLD one.
         SweepView sweep(&f.doc, &f.runner, f.models.get());
         sweep.resize(900, 600);

@@ -62,14 +62,8 @@ MixView::MixView(Document* document, JobRunner* runner, ChatModels* models, QWid
     m_pages->addTab(buildScanPage(), tr("Sensitivity"));
     m_pages->addTab(buildMixPage(), tr("Auto-mix"));
     m_pages->addTab(buildStudyPage(), tr("Embedding vs head"));
-    auto* setupScroll = new QScrollArea;
-    setupScroll->setWidget(buildSetup());
-    setupScroll->setWidgetResizable(true);
-    setupScroll->setFrameShape(QFrame::NoFrame);
-    setupScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-    setupScroll->setFixedWidth(setupScroll->widget()->sizeHint().width() + 16);
     auto* layout = new QHBoxLayout(this);
-    layout->addWidget(setupScroll);
+    layout->addWidget(setupColumn(buildSetup()));
     layout->addWidget(m_pages, 1);
     connect(m_document, &Document::modelChanged, this, &MixView::onModelChanged);
     showScan();
@@ -339,6 +333,8 @@ void MixView::startAutoMix() {
     o.groups = groupList();
     o.allowBaseline = m_allowBaseline->isChecked();
     const QString title = tr("Auto-mix to %1").arg(QString::fromStdString(o.budget.text));
+    m_mix.reset();  // the previous result is not this run's: a failed run must leave nothing to apply
+    showMix();
     launch(title, [this, o, title](EvaluatorRequest r) {
         Job* job = m_runner->start<qs::sweep::AutoMixResult>(title, autoMixJob(std::move(r), o));
         watch(job, title, [this](Job* j) {

@@ -8,6 +8,7 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPushButton>
+#include <QScrollArea>
 #include <QSpinBox>
 
 #include "ui/chat/chat_models.h"
@@ -138,6 +139,16 @@ void EvalSetup::prepare(QObject* context, Ready done) {
         if (!error.isEmpty()) return done(tr("Loading the model failed: %1").arg(error), {});
         done({}, EvalModels{self->m_models->tokenizer(), self->m_models->original()});
     });
+}
+
+QScrollArea* setupColumn(QWidget* setup) {
+    auto* area = new QScrollArea;
+    area->setWidget(setup);
+    area->setWidgetResizable(true);
+    area->setFrameShape(QFrame::NoFrame);
+    area->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    area->setFixedWidth(setup->sizeHint().width() + 16);
+    return area;
 }
 
 }  // namespace qsui

@@ -26,6 +26,7 @@
 class QComboBox;
 class QFormLayout;
 class QLabel;
+class QScrollArea;
 class QSpinBox;
 class QWidget;
 
@@ -86,5 +87,9 @@ private:
     QSpinBox* m_windows;
     quint64 m_generation = 0;
 };
+
+// The setup column of the Sweep and Sensitivity tabs: `setup` (ownership passes to the area) in a frameless
+// area that scrolls vertically and keeps the form's own width.
+QScrollArea* setupColumn(QWidget* setup);
 
 }  // namespace qsui

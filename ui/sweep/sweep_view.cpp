@@ -148,14 +148,8 @@ SweepView::SweepView(Document* document, JobRunner* runner, ChatModels* models, 
     right->setStretchFactor(1, 1);
     m_table->setMinimumHeight(60);
     // The setup scrolls when the tab is short (the docks take much of a small window's height).
-    auto* setupScroll = new QScrollArea;
-    setupScroll->setWidget(buildSetup());
-    setupScroll->setWidgetResizable(true);
-    setupScroll->setFrameShape(QFrame::NoFrame);
-    setupScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-    setupScroll->setFixedWidth(setupScroll->widget()->sizeHint().width() + 16);
     auto* layout = new QHBoxLayout(this);
-    layout->addWidget(setupScroll);
+    layout->addWidget(setupColumn(buildSetup()));
     layout->addWidget(right, 1);
 
     connect(m_document, &Document::modelChanged, this, &SweepView::onModelChanged);

@@ -210,16 +210,8 @@ Result<std::shared_ptr<const Scheme>> parseAwq(std::string_view name) {
 }  // namespace
 
 SchemeFamily awqSchemeFamily() {
-    SchemeFamily f;
-    f.id = "awq";
-    f.forms = {"awq<2-8>[_g<group>] (e.g. awq4_g128; needs --calib)"};
-    f.representatives = {"awq4_g128"};
-    f.parse = [](std::string_view name) -> std::optional<Result<std::shared_ptr<const Scheme>>> {
-        const SchemeNameParts parts = splitSchemeName(name);
-        if (parts.base.rfind("awq", 0) != 0) return std::nullopt;
-        return parseAwq(name);
-    };
-    return f;
+    return prefixedSchemeFamily("awq", "awq", {"awq<2-8>[_g<group>] (e.g. awq4_g128; needs --calib)"},
+                                {"awq4_g128"}, parseAwq);
 }
 
 }  // namespace qs

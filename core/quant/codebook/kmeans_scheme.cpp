@@ -133,16 +133,10 @@ Result<std::shared_ptr<const Scheme>> parseKmeans(std::string_view name) {
 }  // namespace
 
 SchemeFamily kmeansSchemeFamily() {
-    SchemeFamily f;
-    f.id = "kmeans";
-    f.forms = {"kmeans<1-8>[_g<group>] (k-means codebook per group or per row, e.g. kmeans4_g64, kmeans3)"};
-    f.representatives = {"kmeans4_g64", "kmeans3_g64", "kmeans4"};
-    f.parse = [](std::string_view name) -> std::optional<Result<std::shared_ptr<const Scheme>>> {
-        const SchemeNameParts parts = splitSchemeName(name);
-        if (parts.base.rfind("kmeans", 0) != 0) return std::nullopt;
-        return parseKmeans(name);
-    };
-    return f;
+    return prefixedSchemeFamily(
+        "kmeans", "kmeans",
+        {"kmeans<1-8>[_g<group>] (k-means codebook per group or per row, e.g. kmeans4_g64, kmeans3)"},
+        {"kmeans4_g64", "kmeans3_g64", "kmeans4"}, parseKmeans);
 }
 
 }  // namespace qs

@@ -71,16 +71,9 @@ Result<std::shared_ptr<const Scheme>> parseSortbins(std::string_view name) {
 }  // namespace
 
 SchemeFamily sortbinsSchemeFamily() {
-    SchemeFamily f;
-    f.id = "sortbins";
-    f.forms = {"sortbins<1-8>_g<group> (equal-population sorted bins, e.g. sortbins4_g64)"};
-    f.representatives = {"sortbins4_g64", "sortbins3_g64"};
-    f.parse = [](std::string_view name) -> std::optional<Result<std::shared_ptr<const Scheme>>> {
-        const SchemeNameParts parts = splitSchemeName(name);
-        if (parts.base.rfind("sortbins", 0) != 0) return std::nullopt;
-        return parseSortbins(name);
-    };
-    return f;
+    return prefixedSchemeFamily("sortbins", "sortbins",
+                                {"sortbins<1-8>_g<group> (equal-population sorted bins, e.g. sortbins4_g64)"},
+                                {"sortbins4_g64", "sortbins3_g64"}, parseSortbins);
 }
 
 }  // namespace qs

@@ -333,16 +333,10 @@ Result<std::shared_ptr<const Scheme>> parseGptq(std::string_view name) {
 }  // namespace
 
 SchemeFamily gptqSchemeFamily() {
-    SchemeFamily f;
-    f.id = "gptq";
-    f.forms = {"gptq<2-8>[_g<group>][_act][_sym][_d<percent>] (e.g. gptq4_g128, gptq3_g32_act; needs --calib)"};
-    f.representatives = {"gptq4_g128", "gptq3_g32"};
-    f.parse = [](std::string_view name) -> std::optional<Result<std::shared_ptr<const Scheme>>> {
-        const SchemeNameParts parts = splitSchemeName(name);
-        if (parts.base.rfind("gptq", 0) != 0) return std::nullopt;
-        return parseGptq(name);
-    };
-    return f;
+    return prefixedSchemeFamily(
+        "gptq", "gptq",
+        {"gptq<2-8>[_g<group>][_act][_sym][_d<percent>] (e.g. gptq4_g128, gptq3_g32_act; needs --calib)"},
+        {"gptq4_g128", "gptq3_g32"}, parseGptq);
 }
 
 }  // namespace qs

@@ -242,53 +242,6 @@ void HqqScheme::dequantizeRow(const std::byte* in, int64_t cols, float* out) con
     }
 }
 
-// Rows as work units with the scale search's tensor-wide R (the RowScheme job has no such parameter).
-class HqqRowJob final : public QuantJob {
-public:
-    HqqRowJob(const HqqScheme& scheme, std::span<const float> src, int64_t rows, int64_t cols, std::string_view name,
-              QuantPath path, float range)
-        : m_scheme(scheme), m_src(src), m_cols(cols), m_name(name), m_path(path), m_range(range),
-          m_rowBytes(scheme.rowBreakdown(cols).total()) {
-        m_out.scheme = scheme.name();
-        m_out.rows = rows;
-        m_out.cols = cols;
-        m_out.bytes = scheme.packedBytes(rows, cols);
-        m_out.data.resize(m_out.bytes.total());
-    }
-    int64_t units() const override { return m_out.rows; }
-    void run(int64_t first, int64_t last) override {
-        for (int64_t r = first; r < last; ++r) {
-            const float* x = m_src.data() + r * m_cols;
-            if (const int64_t bad = firstNonFinite(x, m_cols); bad >= 0) {
-                m_failure.report(r * m_cols + bad, nonFiniteMessage(m_scheme, m_name, r * m_cols + bad, x[bad], m_cols));
-                return;
-            }
-            const std::string why =
-                m_scheme.quantizeRowWith(x, m_cols, m_out.data.data() + uint64_t(r) * m_rowBytes, m_path, m_range);
-            if (!why.empty()) {
-                m_failure.report(r * m_cols, "tensor '" + m_name + "', row " + std::to_string(r) + ": " + why);
-                return;
-            }
-        }
-    }
-    Result<QuantizedTensor> finish() override {
-        if (m_failure.failed()) return Error{m_failure.message()};
-        return std::move(m_out);
-    }
-    const QuantizedTensor* rowsFinal() const override { return &m_out; }
-
-private:
-    const HqqScheme& m_scheme;
-    std::span<const float> m_src;
-    int64_t m_cols;
-    std::string m_name;
-    QuantPath m_path;
-    float m_range;
-    uint64_t m_rowBytes;
-    QuantizedTensor m_out;
-    JobFailure m_failure;
-};
-
 Result<std::unique_ptr<QuantJob>> HqqScheme::start(std::span<const float> src, int64_t rows, int64_t cols,
                                                    std::string_view tensorName, QuantPath path) const {
     if (!m_p.optScale) return RowScheme::start(src, rows, cols, tensorName, path);
@@ -297,7 +250,11 @@ Result<std::unique_ptr<QuantJob>> HqqScheme::start(std::span<const float> src, i
         return Error{nonFiniteMessage(*this, tensorName, bad, src[size_t(bad)], cols)};
     const float range = scaleSearchRange(rows * cols / m_p.group, m_p.group, m_p.bits, path,
                                          [&](int64_t k, float*) { return src.data() + k * m_p.group; });
-    return std::unique_ptr<QuantJob>(std::make_unique<HqqRowJob>(*this, src, rows, cols, tensorName, path, range));
+    // Rows as work units with the scale search's tensor-wide range (quantizeRow has no such parameter).
+    return std::unique_ptr<QuantJob>(
+        rowJob(src, rows, cols, tensorName, [this, path, range](const float* x, int64_t n, std::byte* out) {
+            return quantizeRowWith(x, n, out, path, range);
+        }));
 }
 
 // Axis 0 (header comment): groups of g values of one input column, rows spaced rows/g apart.
@@ -476,16 +433,9 @@ std::optional<rtn::NativeLayout> nativeLayout(const Scheme& scheme, int64_t cols
 }  // namespace hqq
 
 SchemeFamily hqqSchemeFamily() {
-    SchemeFamily f;
-    f.id = "hqq";
-    f.forms = {"hqq<1-8>_g<group>[_axis0][_scale] (e.g. hqq4_g64, hqq2_g32, hqq4_g64_axis0_scale)"};
-    f.representatives = {"hqq4_g64", "hqq3_g64", "hqq2_g32"};
-    f.parse = [](std::string_view name) -> std::optional<Result<std::shared_ptr<const Scheme>>> {
-        const SchemeNameParts parts = splitSchemeName(name);
-        if (parts.base.rfind("hqq", 0) != 0) return std::nullopt;
-        return parseHqq(name);
-    };
-    return f;
+    return prefixedSchemeFamily(
+        "hqq", "hqq", {"hqq<1-8>_g<group>[_axis0][_scale] (e.g. hqq4_g64, hqq2_g32, hqq4_g64_axis0_scale)"},
+        {"hqq4_g64", "hqq3_g64", "hqq2_g32"}, parseHqq);
 }
 
 }  // namespace qs

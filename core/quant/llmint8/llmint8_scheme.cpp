@@ -260,16 +260,10 @@ Result<std::shared_ptr<const Scheme>> parseLlmInt8(std::string_view name) {
 }  // namespace
 
 SchemeFamily llmint8SchemeFamily() {
-    SchemeFamily f;
-    f.id = "llmint8";
-    f.forms = {"llmint8[_t<threshold>] (LLM.int8, fp16 outlier columns at max|x| >= 6 by default; needs --calib)"};
-    f.representatives = {"llmint8"};
-    f.parse = [](std::string_view name) -> std::optional<Result<std::shared_ptr<const Scheme>>> {
-        const SchemeNameParts parts = splitSchemeName(name);
-        if (parts.base.rfind("llmint8", 0) != 0) return std::nullopt;
-        return parseLlmInt8(name);
-    };
-    return f;
+    return prefixedSchemeFamily(
+        "llmint8", "llmint8",
+        {"llmint8[_t<threshold>] (LLM.int8, fp16 outlier columns at max|x| >= 6 by default; needs --calib)"},
+        {"llmint8"}, parseLlmInt8);
 }
 
 }  // namespace qs

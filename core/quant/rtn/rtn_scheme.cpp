@@ -409,17 +409,12 @@ std::optional<NativeLayout> nativeLayout(const Scheme& scheme, int64_t cols) {
 }  // namespace rtn
 
 SchemeFamily rtnSchemeFamily() {
-    SchemeFamily f;
-    f.id = "rtn";
-    f.forms = {"int<2-8>[_g<group>|_col|_tensor][_sym] (e.g. int4_g128, int8_sym, int3_g64, int4_g128_sym)"};
-    f.representatives = {"int8", "int8_sym", "int4", "int4_g128", "int4_g128_sym", "int3_g64",
-                         "int2_g64", "int4_col", "int8_tensor"};
-    f.parse = [](std::string_view name) -> std::optional<Result<std::shared_ptr<const Scheme>>> {
-        const SchemeNameParts parts = splitSchemeName(name);
-        if (parts.base.rfind("int", 0) != 0) return std::nullopt;
-        return parseRtn(name);
-    };
-    return f;
+    return prefixedSchemeFamily(
+        "rtn", "int",
+        {"int<2-8>[_g<group>|_col|_tensor][_sym] (e.g. int4_g128, int8_sym, int3_g64, int4_g128_sym)"},
+        {"int8", "int8_sym", "int4", "int4_g128", "int4_g128_sym", "int3_g64", "int2_g64", "int4_col",
+         "int8_tensor"},
+        parseRtn);
 }
 
 }  // namespace qs
