@@ -98,6 +98,19 @@ private:
     std::string m_message;
 };
 
+// A scheme whose jobs need the tensor's calibration (GPTQ, AWQ, LLM.int8): start() is startCalibrated without
+// any, which refuses by name a tensor that needs it (checkCalibration).
+class CalibratedChunkedScheme : public ChunkedScheme {
+public:
+    Result<std::unique_ptr<QuantJob>> start(std::span<const float> src, int64_t rows, int64_t cols,
+                                            std::string_view tensorName, QuantPath path) const final {
+        return startCalibrated(src, rows, cols, tensorName, path, nullptr);
+    }
+    Result<std::unique_ptr<QuantJob>> startCalibrated(std::span<const float> src, int64_t rows, int64_t cols,
+                                                      std::string_view tensorName, QuantPath path,
+                                                      const TensorCalibration* calibration) const override = 0;
+};
+
 // A scheme whose packed form is `rows` fixed-size records, one per row, each quantized independently.
 class RowScheme : public ChunkedScheme {
 public:

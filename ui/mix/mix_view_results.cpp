@@ -12,22 +12,11 @@
 #include "ui/plot/bar_chart.h"
 #include "ui/util/format.h"
 #include "ui/util/role_style.h"
+#include "ui/util/number_item.h"
 
 namespace qsui {
 
 namespace {
-
-// A table cell that sorts by its number, not by its text.
-class NumberItem : public QTableWidgetItem {
-public:
-    NumberItem(double value, const QString& text) : QTableWidgetItem(text) {
-        setData(Qt::UserRole + 1, value);
-        setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
-    }
-    bool operator<(const QTableWidgetItem& other) const override {
-        return data(Qt::UserRole + 1).toDouble() < other.data(Qt::UserRole + 1).toDouble();
-    }
-};
 
 QString num(double v, int digits = 4) {
     return std::isinf(v) ? QStringLiteral("inf") : QString::number(v, 'g', digits);

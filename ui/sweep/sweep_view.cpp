@@ -35,6 +35,7 @@
 #include "ui/jobs/job_runner.h"
 #include "ui/sweep/eval_setup.h"
 #include "ui/sweep/sweep_job.h"
+#include "ui/util/number_item.h"
 
 namespace qsui {
 
@@ -85,18 +86,6 @@ const Preset kPresets[] = {
     {"int2 … int8 (groups of 64)", "int2_g64,int3_g64,int4_g64,int5_g64,int6_g64,int8_g64"},
     {"legacy ggml", "q4_0,q4_1,q5_0,q5_1,q8_0"},
     {"4-bit formats", "q4_0,q4_K,int4_g32,int4_g128,nf4,fp4"},
-};
-
-// A table cell that sorts by its number (UserRole + 1), not by its text.
-class NumberItem : public QTableWidgetItem {
-public:
-    NumberItem(double value, const QString& text) : QTableWidgetItem(text) {
-        setData(Qt::UserRole + 1, value);
-        setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
-    }
-    bool operator<(const QTableWidgetItem& other) const override {
-        return data(Qt::UserRole + 1).toDouble() < other.data(Qt::UserRole + 1).toDouble();
-    }
 };
 
 QString number(double v, int digits = 6) {

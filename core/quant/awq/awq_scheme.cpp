@@ -40,7 +40,7 @@ struct AwqParams {
     int64_t group = 0;
 };
 
-class AwqScheme final : public ChunkedScheme {
+class AwqScheme final : public CalibratedChunkedScheme {
 public:
     AwqScheme(AwqParams p, std::shared_ptr<const ChunkedScheme> storage) : m_p(p), m_storage(std::move(storage)) {}
 
@@ -64,10 +64,6 @@ public:
         return CalibrationNeeds::MeanAbs | CalibrationNeeds::Samples;
     }
 
-    Result<std::unique_ptr<QuantJob>> start(std::span<const float> src, int64_t rows, int64_t cols,
-                                            std::string_view tensorName, QuantPath path) const override {
-        return startCalibrated(src, rows, cols, tensorName, path, nullptr);
-    }
     Result<std::unique_ptr<QuantJob>> startCalibrated(std::span<const float> src, int64_t rows, int64_t cols,
                                                       std::string_view tensorName, QuantPath path,
                                                       const TensorCalibration* calibration) const override;

@@ -70,7 +70,7 @@ struct GptqShared {
     std::vector<double> u;      // [cols, cols] upper factor, in processing order
 };
 
-class GptqScheme final : public ChunkedScheme, public rtn::RtnStoredScheme {
+class GptqScheme final : public CalibratedChunkedScheme, public rtn::RtnStoredScheme {
 public:
     GptqScheme(GptqParams p, std::shared_ptr<const Scheme> storage) : m_p(p), m_storage(std::move(storage)) {}
 
@@ -99,10 +99,6 @@ public:
     CalibrationNeeds calibrationNeeds() const override { return CalibrationNeeds::Hessian; }
     const Scheme& rtnStorage() const override { return *m_storage; }
 
-    Result<std::unique_ptr<QuantJob>> start(std::span<const float> src, int64_t rows, int64_t cols,
-                                            std::string_view tensorName, QuantPath path) const override {
-        return startCalibrated(src, rows, cols, tensorName, path, nullptr);
-    }
     Result<std::unique_ptr<QuantJob>> startCalibrated(std::span<const float> src, int64_t rows, int64_t cols,
                                                       std::string_view tensorName, QuantPath path,
                                                       const TensorCalibration* calibration) const override;

@@ -36,7 +36,7 @@ ByteBreakdown bytesWithKept(int64_t rows, int64_t cols, int64_t kept) {
 
 std::string thresholdText(int t) { return std::to_string(t); }
 
-class LlmInt8Scheme final : public ChunkedScheme {
+class LlmInt8Scheme final : public CalibratedChunkedScheme {
 public:
     explicit LlmInt8Scheme(int threshold) : m_threshold(threshold) {}
 
@@ -64,10 +64,6 @@ public:
         return !llmint8::isTokenEmbedding(tensorName);
     }
 
-    Result<std::unique_ptr<QuantJob>> start(std::span<const float> src, int64_t rows, int64_t cols,
-                                            std::string_view tensorName, QuantPath path) const override {
-        return startCalibrated(src, rows, cols, tensorName, path, nullptr);
-    }
     Result<std::unique_ptr<QuantJob>> startCalibrated(std::span<const float> src, int64_t rows, int64_t cols,
                                                       std::string_view tensorName, QuantPath path,
                                                       const TensorCalibration* calibration) const override;
