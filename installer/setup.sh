@@ -19,6 +19,7 @@ packages=(
     qt6-base-dev qt6-svg-dev libqcustomplot-dev libqcustomplot2.1-qt6
     libhdf5-dev libtbb-dev nlohmann-json3-dev libsentencepiece-dev libpcre2-dev libicu-dev libbenchmark-dev
     xvfb xauth imagemagick
+    dpkg-dev desktop-file-utils shared-mime-info man-db
 )
 
 as_root() {
