@@ -4,7 +4,7 @@
 #   check_package.sh build BUILD_DIR OUT_DIR VERSION   cpack from BUILD_DIR's install rules (no second build) into
 #                                                      OUT_DIR, then the .deb extracted into OUT_DIR/root (the
 #                                                      fixture the other checks use)
-#   check_package.sh contents OUT_DIR VERSION          files, permissions, Depends, license, icons, man page, TGZ
+#   check_package.sh contents OUT_DIR VERSION          files, permissions, Depends, license, icons, man pages, TGZ
 #   check_package.sh desktop OUT_DIR                   desktop-file-validate; the entry's program, icon and MIME types
 #   check_package.sh smoke OUT_DIR                     the extracted executables run: --version, an offscreen screenshot
 # A missing tool fails the check (installer/setup.sh installs every one); a missing shared asset fails under
@@ -85,6 +85,7 @@ cmd_contents() {  # OUT_DIR VERSION
     expect_file -rw-r--r-- share/applications/quantscope.desktop
     expect_file -rw-r--r-- share/mime/packages/quantscope.xml
     expect_file -rw-r--r-- share/man/man1/quantscope-cli.1.gz
+    expect_file -rw-r--r-- share/man/man1/quantscope.1.gz
     expect_file -rw-r--r-- share/doc/quantscope/copyright
     expect_file -rw-r--r-- share/icons/hicolor/scalable/apps/quantscope.svg
     local s
@@ -114,7 +115,8 @@ cmd_contents() {  # OUT_DIR VERSION
         fail "$copyright does not license every file GPL-3.0-or-later"
     fi
 
-    # The man page: one section per command the program lists, and groff renders it without a warning.
+    # The man pages: quantscope-cli's has one section per command the program lists; groff renders both
+    # without a warning.
     local page="$out/root/usr/share/man/man1/quantscope-cli.1.gz" roff commands name
     roff="$(zcat "$page")"
     commands="$("$out/root/usr/bin/quantscope-cli" --help | awk '/^[A-Za-z ]*[Cc]ommands:$/ {on=1; next} on && /^  +[a-z]/ {print $1; next} {on=0}')"
@@ -123,8 +125,10 @@ cmd_contents() {  # OUT_DIR VERSION
         grep -qxF ".SS ${name//-/\\-}" <<<"$roff" || fail "$page has no section for '$name'"
     done
     local warnings
-    warnings="$(LC_ALL=C.UTF-8 MANWIDTH=100 man --warnings -E UTF-8 -l "$page" 2>&1 >/dev/null)" || fail "man -l $page failed"
-    [ -z "$warnings" ] || fail "man -l $page warns: $warnings"
+    for page in "$page" "$out/root/usr/share/man/man1/quantscope.1.gz"; do
+        warnings="$(LC_ALL=C.UTF-8 MANWIDTH=100 man --warnings -E UTF-8 -l "$page" 2>&1 >/dev/null)" || fail "man -l $page failed"
+        [ -z "$warnings" ] || fail "man -l $page warns: $warnings"
+    done
 
     # The TGZ holds the same files as the .deb (both come from the same install rules).
     local deb_files tgz_files
