@@ -220,6 +220,12 @@ void MainWindow::createDocks() {
                           tr("Sensitivity scan per group, auto-mix to a size budget, and the embedding-vs-head "
                              "study (Alt+Y)"));
     connect(m_mix, &MixView::autoMixVerified, m_sweep, &SweepView::setAutoMixPoint);
+    connect(m_sweep, &SweepView::logMessage, this, [this](bool error, const QString& title, const QString& message) {
+        if (error)
+            m_log->error(title, message);
+        else
+            m_log->warning(title, message);
+    });
     connect(m_mix, &MixView::jobFailed, this, [this](const QString& title, const QString& message) {
         m_log->error(title, message);
     });
@@ -263,6 +269,7 @@ void MainWindow::createActions() {
     connect(m_recent, &RecentFiles::openRequested, this, &MainWindow::openPath);
     file->addSeparator();
     m_session = new SessionController(m_document, m_loader, m_log, m_tabs, this, m_options.useSettings, this);
+    m_session->setSweepView(m_sweep);
     m_session->populateMenu(file);
     connect(m_session, &SessionController::modifiedChanged, this, &QWidget::setWindowModified);
     file->addSeparator();

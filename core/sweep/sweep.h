@@ -112,6 +112,9 @@ struct SweepFile {
     uint64_t completeBytes = 0, truncatedBytes = 0;
 };
 Result<SweepFile> readSweepFile(const std::string& path);
+// The same for a sweep file's whole text held in memory (a GUI session carries one); `origin` names it in
+// messages as the path does.
+Result<SweepFile> parseSweepFileText(const std::string& text, const std::string& origin);
 
 // The sweep a file's spec JSON (SweepFile::header["spec"]) describes, for continuing it on the loaded model
 // `info` (the GUI's Resume): measure, groups (expanded by name on `info`: a group this model lacks fails),

@@ -28,6 +28,7 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -110,6 +111,13 @@ public:
     // model: "" when the job started (sweepFinished follows), otherwise why not (also in statusText()).
     QString resumeFrom(const QString& path);
 
+    // The points as a sweep file (header and rows as `sweep --out FILE.csv` writes them) for a session;
+    // nullopt when there is none.
+    std::optional<qs::SweepFile> sweepFile() const;
+    // Shows the sweep `file` (read from `origin`: a file, a session) without measuring: its spec on the loaded
+    // model, its rows in the plot and the table, the setup form set from it. "" or why not (also logged).
+    QString showSweepFile(const qs::SweepFile& file, const QString& origin);
+
     // Writes the points as a sweep file (.csv) or HDF5 table (.h5); the plot as .png, .svg or .pdf. "" or
     // the error.
     QString exportTable(const QString& path) const;
@@ -127,6 +135,8 @@ public:
 Q_SIGNALS:
     void sweepFinished(bool succeeded);  // also after a failure or a cancel (false)
     void pointsChanged();
+    // For the log (the main window connects it): a failed sweep or resume, a file the form cannot show whole.
+    void logMessage(bool error, const QString& title, const QString& message);
 
 private:
     QWidget* buildSetup();
@@ -147,6 +157,8 @@ private:
     void exportTableDialog();
     void savePlotDialog();
     void resumeDialog();
+    QString loadSweepFile(const qs::SweepFile& file, const QString& origin, bool forResume);
+    void setFormFromSpec(const qs::SweepSpec& spec, const QString& origin);
 
     Document* m_document;
     JobRunner* m_runner;
