@@ -229,6 +229,9 @@ void MainWindow::createDocks() {
     connect(m_mix, &MixView::jobFailed, this, [this](const QString& title, const QString& message) {
         m_log->error(title, message);
     });
+    connect(m_mix, &MixView::jobWarning, this, [this](const QString& title, const QString& message) {
+        m_log->warning(title, message);
+    });
     // The outlier map names the rows of the embedding and the head by their tokens: the chat's tokenizer.
     connect(m_chat->models(), &ChatModels::availabilityChanged, this, [this] {
         m_outliers->setTokenizer(m_chat->models()->tokenizer());

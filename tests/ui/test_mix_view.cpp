@@ -27,6 +27,7 @@
 #include "ui/main_window.h"
 #include "ui/mix/mix_view.h"
 #include "ui/plot/bar_chart.h"
+#include "core/sweep/sweep.h"
 #include "ui/sweep/eval_setup.h"
 #include "ui/sweep/sweep_view.h"
 
@@ -71,9 +72,14 @@ private Q_SLOTS:
         Fixture f(path);
         f.view->evalSetup()->setMeasure(qs::SweepMeasure::WeightError);
         f.view->setScanScheme("q2_K");
+        QSignalSpy warned(f.view.get(), &MixView::jobWarning);
         QVERIFY2(f.run([&] { f.view->startScan(); }), qPrintable(f.view->statusText()));
         const auto& scan = f.view->scanResult();
         QVERIFY(scan);
+        // stories260K's rows of 64 take no q2_K (blocks of 256): every warning the page shows reaches the log.
+        QVERIFY(!scan->warnings.empty());
+        QCOMPARE(size_t(warned.size()), scan->warnings.size());
+        QVERIFY(f.view->statusText().contains(QString::fromStdString(scan->warnings.front())));
         const qs::ModelInfo& info = *f.doc.info();
         const int groups = 1 + (info.tie ? 0 : 1) + 2 * int(info.hp.layers);
         QVERIFY(info.hp.layers > 0);
@@ -90,6 +96,13 @@ private Q_SLOTS:
             // Table row i is rank i + 1, the same group as bar i.
             QCOMPARE(t->item(i, 0)->text().toInt(), i + 1);
             QCOMPARE(t->item(i, 1)->text(), QString::fromStdString(row.group));
+            // The scheme column names what the group really got: q2_K fell back on these shapes.
+            auto g = qs::expandGroups(info, {row.group});
+            QVERIFY(g.ok());
+            const QString used = QString::fromStdString(qs::usedSchemeLabel(info, g->front(), "q2_K", row.point));
+            QVERIFY2(used.startsWith(QStringLiteral("q2_K\u2192")) && used.contains(QStringLiteral("(fallback")),
+                     qPrintable(used));
+            QCOMPARE(t->item(i, 2)->text(), used);
             // q2_K is smaller than the stored f32 everywhere: every group saves bytes and does damage.
             QVERIFY(row.bytesSaved > 0);
             QVERIFY2(row.damage > 0, row.group.c_str());

@@ -406,6 +406,32 @@ private Q_SLOTS:
         runner.cancelAll();
     }
 
+    // Where a scheme fell back (stories260K's rows of 64 take no q4_K), the table and the hover name the
+    // scheme used; the warnings the page shows reach the log.
+    void fallback_namedInTableAndHover_warningsLogged() {
+        QS_REQUIRE_ASSET(path, kModel);
+        Fixture f(path);
+        f.view->setGroups({"attention"});
+        f.view->setSchemes({"q8_0", "q4_K"});
+        QSignalSpy log(f.view.get(), &SweepView::logMessage);
+        QVERIFY2(f.run(), qPrintable(f.view->statusText()));
+        QCOMPARE(int(f.view->points().size()), 2);
+        const QTableWidget* t = f.view->table();
+        const int col = column(t, "attention");
+        QVERIFY(col >= 0);
+        QStringList cells;
+        for (int r = 0; r < t->rowCount(); ++r) cells << t->item(r, col)->text();
+        cells.sort();
+        QCOMPARE(cells, (QStringList{"q4_K\u2192q5_0 (fallback)", "q8_0"}));
+        int warnings = 0;
+        for (const auto& entry : log) warnings += !entry.at(0).toBool();
+        QVERIFY(warnings > 0);
+        QVERIFY(f.view->statusText().contains("Warning"));
+        // Hover text of the q4_K point.
+        const int q4k = f.view->points()[0].schemes[0] == "q4_K" ? 0 : 1;
+        QVERIFY(f.view->pointToolTip(q4k).contains("attention = q4_K\u2192q5_0 (fallback)"));
+    }
+
     void clickOnFrontierPoint_appliesItsMap_undoRestores() {
         QS_REQUIRE_ASSET(path, kModel);
         Fixture f(path);

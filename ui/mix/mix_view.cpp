@@ -299,6 +299,10 @@ void MixView::watch(Job* job, const QString& title, std::function<void(Job*)> do
     });
 }
 
+void MixView::logWarnings(const QString& title, const std::vector<std::string>& warnings) {
+    for (const std::string& w : warnings) Q_EMIT jobWarning(title, QString::fromStdString(w));
+}
+
 void MixView::startScan() {
     const QString scheme = m_scanScheme->text().trimmed();
     if (auto c = qs::canonicalSchemeName(scheme.toStdString()); !c)
@@ -313,6 +317,7 @@ void MixView::startScan() {
         watch(job, title, [this](Job* j) {
             m_scan = *j->result<qs::sweep::SensitivityResult>();
             showScan();
+            logWarnings(j->title(), m_scan->warnings);
         });
         return job;
     });
@@ -340,6 +345,7 @@ void MixView::startAutoMix() {
         watch(job, title, [this](Job* j) {
             m_mix = *j->result<qs::sweep::AutoMixResult>();
             showMix();
+            logWarnings(j->title(), m_mix->warnings);
             const auto measure = qs::sweepMeasureFromName(m_mix->measure);
             if (measure)
                 Q_EMIT autoMixVerified(*measure, m_mix->measured,
@@ -367,6 +373,7 @@ void MixView::startStudy() {
         watch(job, title, [this](Job* j) {
             m_study = *j->result<qs::sweep::EmbedHeadStudyResult>();
             showStudy();
+            logWarnings(j->title(), m_study->warnings);
         });
         return job;
     });

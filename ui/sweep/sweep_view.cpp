@@ -474,8 +474,11 @@ void SweepView::startJob(std::shared_ptr<const LoadedModel> model, const EvalMod
                         .arg(resumePath)
                         .arg(m_points.size());
         if (result)
-            for (const std::string& w : result->warnings)
+            for (const std::string& w : result->warnings) {  // on the page and in the log (its count)
                 text += tr("\nWarning: %1").arg(QString::fromStdString(w));
+                Q_EMIT logMessage(false, resumePath.isEmpty() ? tr("Sweep") : tr("Resume sweep"),
+                                  QString::fromStdString(w));
+            }
         m_status->setText(text);
         if (state == Job::State::Failed)
             Q_EMIT logMessage(true, resumePath.isEmpty() ? tr("Sweep") : tr("Resume sweep"), text);
@@ -621,8 +624,14 @@ void SweepView::rebuildTable() {
         auto* first = new NumberItem(double(p.point), QString::number(p.point));
         first->setData(Qt::UserRole, i);
         m_table->setItem(i, c++, first);
-        for (const auto& s : p.schemes)
-            m_table->setItem(i, c++, new QTableWidgetItem(QString::fromStdString(s)));
+        for (size_t j = 0; j < p.schemes.size(); ++j) {
+            auto* item = new QTableWidgetItem(schemeLabel(p, j));
+            if (item->text() != QString::fromStdString(p.schemes[j]))  // a fallback: the scheme asked for first
+                item->setToolTip(tr("asked for %1; the tensors that do not fit it were stored with the scheme "
+                                    "after the arrow (see the warnings)")
+                                     .arg(QString::fromStdString(p.schemes[j])));
+            m_table->setItem(i, c++, item);
+        }
         m_table->setItem(i, c++, new NumberItem(double(p.measure.bytes), QString::number(p.measure.bytes)));
         m_table->setItem(i, c++, new NumberItem(p.measure.bpw, QString::number(p.measure.bpw, 'f', 4)));
         m_table->setItem(i, c++, new NumberItem(p.measure.rmse, number(p.measure.rmse)));
@@ -643,12 +652,19 @@ void SweepView::rebuildTable() {
     m_table->resizeColumnsToContents();
 }
 
+QString SweepView::schemeLabel(const qs::SweepRow& row, size_t group) const {
+    const QString requested = QString::fromStdString(row.schemes[group]);
+    const auto model = m_document->model();
+    if (row.measure.fallbacks.empty() || !model || group >= m_spec.groups.size()) return requested;
+    return QString::fromStdString(
+        qs::usedSchemeLabel(model->info, m_spec.groups[group], row.schemes[group], row.measure));
+}
+
 QString SweepView::pointText(int index) const {
     const qs::SweepRow& p = m_points[size_t(index)];
     QString text = tr("point #%1").arg(p.point);
     for (size_t j = 0; j < p.schemes.size() && j < m_spec.groups.size(); ++j)
-        text += QStringLiteral("\n%1 = %2")
-                    .arg(QString::fromStdString(m_spec.groups[j].name), QString::fromStdString(p.schemes[j]));
+        text += QStringLiteral("\n%1 = %2").arg(QString::fromStdString(m_spec.groups[j].name), schemeLabel(p, j));
     text += tr("\n%1 bytes, %2 bits/weight").arg(p.measure.bytes).arg(QString::number(p.measure.bpw, 'f', 4));
     text +=
         tr("\nRMSE %1, SQNR %2 dB").arg(number(p.measure.rmse), QString::number(p.measure.sqnrDb, 'f', 2));

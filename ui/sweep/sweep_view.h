@@ -103,6 +103,9 @@ public:
     double measureOf(const qs::SweepRow& row) const;  // the plotted measure (rmse, ppl or kld)
     double sizeOf(const qs::SweepRow& row) const;     // the plotted size (bpw or bytes)
 
+    // The text hovering point `index` shows: its scheme per group (as used, fallbacks named) and figures.
+    QString pointToolTip(int index) const { return pointText(index); }
+
     // Applies point `index` (into points()) to the document as one undoable edit. False (status says why) on
     // a bad index or a map the model refuses.
     bool applyPoint(int index);
@@ -135,7 +138,8 @@ public:
 Q_SIGNALS:
     void sweepFinished(bool succeeded);  // also after a failure or a cancel (false)
     void pointsChanged();
-    // For the log (the main window connects it): a failed sweep or resume, a file the form cannot show whole.
+    // For the log (the main window connects it): a failed sweep or resume, a file the form cannot show whole,
+    // each warning the page shows (a scheme that fell back), so the log's warning count includes them.
     void logMessage(bool error, const QString& title, const QString& message);
 
 private:
@@ -154,6 +158,7 @@ private:
     void onPlotMouseMove(QMouseEvent* event);
     void onPlotMousePress(QMouseEvent* event);
     QString pointText(int index) const;
+    QString schemeLabel(const qs::SweepRow& row, size_t group) const;  // core usedSchemeLabel
     void exportTableDialog();
     void savePlotDialog();
     void resumeDialog();
