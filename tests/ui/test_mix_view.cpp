@@ -11,6 +11,8 @@
 // - the embedding-vs-head study (perplexity) gives one row per scheme plus the baseline for the tied pair of
 //   stories260K, plotted as one series;
 // - the main window has the tab and the "sensitivity", "automix" and "embed-head" views.
+#include <cmath>
+
 #include <QSignalSpy>
 #include <QTableWidget>
 #include <QTest>
@@ -112,6 +114,51 @@ private Q_SLOTS:
         }
         QCOMPARE(int(seen.size()), groups);  // one bar per group, none twice
         QVERIFY(values.front() > values.back());
+    }
+
+    // At narrow widths (the tab at 960x600) the group names under the bars must not overlap: side by side
+    // when they fit, else tilted and, where even that is too tight, only every k-th bar labelled (elided).
+    void barChart_categoryLabelsNeverOverlap() {
+        for (int width : {260, 420, 900}) {
+            BarChart chart;
+            chart.resize(width, 260);
+            chart.show();
+            QVector<BarChart::Bar> bars;
+            for (int i = 0; i < 11; ++i) {
+                BarChart::Bar b;
+                b.category = i == 0 ? QStringLiteral("embedding") : QStringLiteral("layer%1.attention").arg(i);
+                b.value = 11 - i;
+                b.tooltip = b.category;
+                bars << b;
+            }
+            chart.setBars(bars);
+            QVERIFY(QTest::qWaitForWindowExposed(&chart));
+            chart.plot()->replot();
+            QCoreApplication::processEvents();
+            QCPAxis* x = chart.plot()->xAxis;
+            auto ticker = qSharedPointerDynamicCast<QCPAxisTickerText>(x->ticker());
+            QVERIFY(ticker);
+            const QFontMetrics fm(x->tickLabelFont());
+            const bool tilted = x->tickLabelRotation() != 0;
+            double lastPixel = -1e9;
+            int lastWidth = 0, labelled = 0;
+            for (auto it = ticker->ticks().constBegin(); it != ticker->ticks().constEnd(); ++it) {
+                if (it.value().isEmpty()) continue;
+                ++labelled;
+                const double pixel = x->coordToPixel(it.key());
+                // Tilted labels are parallel: they clear each other when their baselines are a line height
+                // apart horizontally (x sin 45°); flat ones need half of each width on either side.
+                const double need = tilted ? fm.height() / std::sin(M_PI / 4) * 0.9
+                                           : 0.5 * (lastWidth + fm.horizontalAdvance(it.value()));
+                QVERIFY2(pixel - lastPixel >= need,
+                         qPrintable(QString("width %1: '%2' %3 px after the previous label, needs %4")
+                                        .arg(width).arg(it.value()).arg(pixel - lastPixel).arg(need)));
+                lastPixel = pixel;
+                lastWidth = fm.horizontalAdvance(it.value());
+            }
+            QVERIFY2(labelled >= 3, qPrintable(QString::number(width)));  // thinned, never emptied
+            QVERIFY(ticker->ticks().first() == QStringLiteral("embedding"));  // the most sensitive is named
+        }
     }
 
     void autoMix_landsWithinBudget_applyThenUndo_pointOnSweepPlot() {
