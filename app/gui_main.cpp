@@ -74,8 +74,8 @@ int main(int argc, char** argv) {
     const QCommandLineOption view(
         QStringLiteral("view"),
         QStringLiteral("The view to bring to the front for --screenshot: tree, summary, footprint, "
-                       "histogram, layers, outliers, evaluations, sweep, sensitivity, automix, embed-head, map, chat or "
-                       "log (default tree)."),
+                       "histogram, layers, outliers, evaluations, sweep, sensitivity, automix, embed-head, map, chat, "
+                       "models or log (default tree)."),
         QStringLiteral("NAME"), QStringLiteral("tree"));
     const QCommandLineOption size(QStringLiteral("size"),
                                   QStringLiteral("Window size for --screenshot (default 1280x720)."),
