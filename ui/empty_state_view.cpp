@@ -37,11 +37,15 @@ EmptyStateView::EmptyStateView(QWidget* parent) : QWidget(parent), m_message(new
                                "LM Studio, llama.cpp's cache and folders you add"));
     connect(localModels, &QPushButton::clicked, this, &EmptyStateView::localModelsRequested);
 
+    // One column of equally wide buttons: it fits however narrow the centre is between the docks.
+    auto* column = new QVBoxLayout;
+    for (QPushButton* b : {openFile, openFolder, localModels}) {
+        b->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
+        column->addWidget(b);
+    }
     auto* buttons = new QHBoxLayout;
     buttons->addStretch();
-    buttons->addWidget(openFile);
-    buttons->addWidget(openFolder);
-    buttons->addWidget(localModels);
+    buttons->addLayout(column);
     buttons->addStretch();
 
     auto* layout = new QVBoxLayout(this);
