@@ -34,6 +34,7 @@ Result<MapFootprint> footprintOf(const Checkpoint& ckpt, const ModelInfo& info, 
     auto resolved = resolveMap(map, ckpt.tensors, info);
     if (!resolved) return Error{"auto-mix: " + resolved.message()};
     MapFootprint f = footprintAfter(*resolved, ckpt.tensors, info, calibration);
+    if (auto s = sizeFromWeights(f, *resolved, ckpt, info, calibration); !s) return Error{"auto-mix: " + s.message()};
     if (!f.undetermined.empty())
         return Error{"auto-mix needs exact sizes; the size of " + f.undetermined.front()};
     if (resolvedOut) *resolvedOut = std::move(*resolved);
@@ -64,7 +65,14 @@ Result<Built> buildProblem(const Checkpoint& ckpt, const ModelInfo& info, const 
         for (const auto& scan : scans) {
             const auto row = std::find_if(scan.rows.begin(), scan.rows.end(),
                                           [&](const SensitivityRow& r) { return r.group == g.name; });
-            if (row == scan.rows.end()) return Error{"auto-mix: group " + g.name + " missing from the scan"};
+            if (row == scan.rows.end()) {
+                // A scan skips a group its calibrated scheme cannot take (an embedding for GPTQ): no option.
+                const auto skipped = std::find_if(scan.skipped.begin(), scan.skipped.end(),
+                                                  [&](const auto& s) { return s.group == g.name; });
+                if (skipped == scan.skipped.end())
+                    return Error{"auto-mix: group " + g.name + " missing from the scan"};
+                continue;
+            }
             auto m = mapFor(info, o.baseline, {{g, scan.scheme}});
             if (!m) return Error{"auto-mix: group " + g.name + ": " + m.message()};
             ResolvedMap resolved;
@@ -86,6 +94,8 @@ Result<Built> buildProblem(const Checkpoint& ckpt, const ModelInfo& info, const 
             ag.options.push_back({scan.scheme, bytes, row->damage});
             labels.push_back(scan.scheme);
         }
+        if (ag.options.empty() && !o.allowBaseline)
+            return Error{"auto-mix: no candidate scheme can take group " + g.name + " (see the warnings)"};
         if (o.allowBaseline) {
             ag.options.insert(ag.options.begin(), {kBaselineOption, groupBaseBytes, 0.0});
             labels.insert(labels.begin(), kBaselineOption);
