@@ -215,8 +215,15 @@ Result<AutoMixResult> runAutoMix(MapEvaluator& evaluator, const Checkpoint& ckpt
 
     if (o.measureUniform) {
         for (const auto& s : o.schemes) {
+            // Every group but those the scheme's scan skipped (an embedding under GPTQ), which keep the baseline.
+            const SensitivityResult& scan = r.scans[size_t(&s - o.schemes.data())];
             std::vector<std::pair<SweepGroup, std::string>> all;
-            for (const auto& g : *groups) all.push_back({g, s});
+            for (const auto& g : *groups) {
+                const bool skipped = std::any_of(scan.skipped.begin(), scan.skipped.end(),
+                                                 [&](const auto& k) { return k.group == g.name; });
+                if (!skipped) all.push_back({g, s});
+                else addWarnings(r.warnings, {"uniform " + scan.scheme + ": group " + g.name + " left as the baseline"});
+            }
             auto um = mapFor(info, o.baseline, all);
             if (!um) return Error{"auto-mix: uniform " + s + ": " + um.message()};
             auto ub = budgetBasisBytes(ckpt, info, *um, o.budget.kind, calibration);
