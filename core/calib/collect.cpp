@@ -365,7 +365,9 @@ Result<CalibrationOutcome> calibrateModel(const InferenceModel& model, const Cal
     }
     const auto t0 = std::chrono::steady_clock::now();
     if (!sink.report(0.05, "tokenizing the calibration text")) return Error{std::string(kCancelledMessage)};
-    const std::vector<int> tokens = model.tokenizer->encode(request.text, false);
+    // With BOS first when the model takes one, as llama-imatrix tokenizes (common_tokenize with add_special):
+    // chunk k then starts at the same text token as llama.cpp's (collect.h).
+    const std::vector<int> tokens = model.tokenizer->encode(request.text, model.tokenizer->addsBos());
     const ProgressFn rest = [&](double f, std::string_view s) { return sink.report(0.1 + 0.9 * f, s); };
     auto set = request.sequential
                    ? collectCalibrationSequential(*model.checkpoint, model.info, *request.sequential, {}, tokens,
