@@ -25,6 +25,7 @@ namespace {
 constexpr size_t kScaleBytes = 2 * kRepackRows;
 constexpr size_t kChunkBytes = 4 * kRepackRows;
 template <DType T> constexpr size_t kBlockBytes = kScaleBytes + (T == DType::Q8_0 ? 8 : 4) * kChunkBytes;
+constexpr size_t kPrefetchBlocks = 4;
 
 inline int32_t load4(const int8_t* p) {
     int32_t v;
@@ -34,6 +35,10 @@ inline int32_t load4(const int8_t* p) {
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
+// GCC 12 warns about the _mm512_undefined_ps() pass-through operand inside _mm512_cvtepi32_ps/_mm512_cvtph_ps
+// (a false positive of its own headers: the unmasked conversions never read it).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 template <DType T, int NC>
 void gemmVnniN(int64_t n, const std::byte* group, const std::byte* act, float* out) {
@@ -62,18 +67,34 @@ void gemmVnniN(int64_t n, const std::byte* group, const std::byte* act, float* o
             }
         }
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
-        __m512i s[NC];
-#pragma GCC unroll 8
-        for (int c = 0; c < NC; ++c) s[c] = _mm512_set1_epi32(a[c][b].off);
+        if constexpr (NC == 1) {
+            // Decode streams the weights once: fetch the lines kPrefetchBlocks blocks ahead (no effect on results).
+            const char* p = reinterpret_cast<const char*>(blk) + kPrefetchBlocks * kBlockBytes<T>;
+#pragma GCC unroll 9
+            for (size_t off = 0; off < kBlockBytes<T>; off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
+        }
         // Value group k of the block: chunk k (q4_0: k < 4 the low, k >= 4 the high nibbles of chunk k - 4).
+        // With few columns, two integer chains per column (even and odd k) hide vpdpbusd's latency; the sums
+        // are exact, so the split does not change them.
+        constexpr int kChains = NC <= 2 ? 2 : 1;
+        __m512i s[kChains][NC];
+#pragma GCC unroll 8
+        for (int c = 0; c < NC; ++c) {
+            s[0][c] = _mm512_set1_epi32(a[c][b].off);
+            if constexpr (kChains == 2) s[1][c] = _mm512_setzero_si512();
+        }
 #pragma GCC unroll 8
         for (int k = 0; k < 8; ++k)
 #pragma GCC unroll 8
             for (int c = 0; c < NC; ++c)
-                s[c] = _mm512_dpbusd_epi32(s[c], w[k], _mm512_set1_epi32(load4(a[c][b].qs + 4 * k)));
+                s[k % kChains][c] =
+                    _mm512_dpbusd_epi32(s[k % kChains][c], w[k], _mm512_set1_epi32(load4(a[c][b].qs + 4 * k)));
+        if constexpr (kChains == 2)
+#pragma GCC unroll 8
+            for (int c = 0; c < NC; ++c) s[0][c] = _mm512_add_epi32(s[0][c], s[1][c]);
 #pragma GCC unroll 8
         for (int c = 0; c < NC; ++c)
-            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[c]), _mm512_mul_ps(dw, _mm512_set1_ps(a[c][b].d)), acc[c]);
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[0][c]), _mm512_mul_ps(dw, _mm512_set1_ps(a[c][b].d)), acc[c]);
     }
 #pragma GCC unroll 8
     for (int c = 0; c < NC; ++c) _mm512_storeu_ps(out + c * kRepackRows, acc[c]);
@@ -96,6 +117,7 @@ void gemmVnni(int64_t n, const std::byte* group, const std::byte* act, int nCols
     }
 }
 
+#pragma GCC diagnostic pop
 #pragma GCC pop_options
 
 #pragma GCC push_options
