@@ -174,7 +174,8 @@ bool PackedLinearWeights::supports(DType dtype, int64_t cols) {
 }
 
 PackedLinearWeights::PackedLinearWeights(int64_t rows, int64_t cols, DType dtype, std::span<const std::byte> bytes,
-                                         std::shared_ptr<const void> owner, uint64_t ownedBytes, cpu::SimdLevel level)
+                                         std::shared_ptr<const void> owner, uint64_t ownedBytes, cpu::SimdLevel level,
+                                         const ReleaseFn& releaseSource)
     : LinearWeights(rows, cols),
       m_dtype(dtype),
       m_bytes(bytes),
@@ -195,7 +196,15 @@ PackedLinearWeights::PackedLinearWeights(int64_t rows, int64_t cols, DType dtype
         m_packedBytes = ggml::repackedBytes(dtype, rows, cols);
         m_packed.reset(static_cast<std::byte*>(std::aligned_alloc(64, (m_packedBytes + 63) / 64 * 64)));
         QS_CHECK(m_packed != nullptr, "out of memory repacking a " + std::string(dtypeName(dtype)) + " tensor");
-        ggml::repack(dtype, bytes.data(), rows, cols, m_packed.get());
+        // 64 groups (1024 rows) at a time, each part of the source released once copied.
+        constexpr int64_t kChunkGroups = 64;
+        const int64_t groups = (rows + ggml::kRepackRows - 1) / ggml::kRepackRows;
+        for (int64_t g0 = 0; g0 < groups; g0 += kChunkGroups) {
+            const int64_t g1 = std::min(groups, g0 + kChunkGroups);
+            ggml::repackGroups(dtype, bytes.data(), rows, cols, g0, g1, m_packed.get());
+            const int64_t r0 = g0 * ggml::kRepackRows, r1 = std::min(rows, g1 * ggml::kRepackRows);
+            if (releaseSource) releaseSource(bytes.subspan(size_t(r0) * m_rowBytes, size_t(r1 - r0) * m_rowBytes));
+        }
         m_ownedBytes = m_packedBytes;
         m_bytes = {};
         m_owner.reset();

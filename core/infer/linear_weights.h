@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -148,7 +149,7 @@ private:
 // while `owner` lives. `level` picks the kernel (tests pass each level the CPU can run).
 // q8_0 and q4_0 at AVX2 and above (ggml::findRepackGemm): the rows are copied once, at construction, into the
 // row-interleaved layout of core/quant/ggml/ggml_repack.h, which then REPLACES the stored bytes (`bytes` and
-// `owner` are not used again: the caller may drop the mapping's pages, MappedFile::dropPages); prompt and
+// `owner` are not used again: the loader drops the mapping's pages, MappedFile::dropPages); prompt and
 // decode run the 16-row GEMM with its numeric contract (one float lane per output, ggml_repack.h), copyRow
 // dequantizes from the repacked rows. Below AVX2, and for the other types, the per-pair dots (DotFn/DotTileFn,
 // eight float lanes per output, ggml_vec_dot.h) on the stored bytes.
@@ -157,8 +158,12 @@ public:
     // True when `dtype` has a native kernel for rows of `cols` values.
     static bool supports(DType dtype, int64_t cols);
     // ownedBytes: what `owner` holds in memory beyond a checkpoint mapping (a quantized copy), else 0.
+    // releaseSource (optional) is called, while repacking, on each part of `bytes` already copied (the loader
+    // drops those mapped pages: the peak resident memory stays near the file size).
+    using ReleaseFn = std::function<void(std::span<const std::byte>)>;
     PackedLinearWeights(int64_t rows, int64_t cols, DType dtype, std::span<const std::byte> bytes,
-                        std::shared_ptr<const void> owner, uint64_t ownedBytes, cpu::SimdLevel level = cpu::simdLevel());
+                        std::shared_ptr<const void> owner, uint64_t ownedBytes, cpu::SimdLevel level = cpu::simdLevel(),
+                        const ReleaseFn& releaseSource = {});
 
     void matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const override;
     void copyRow(int64_t r, float* dst) const override;

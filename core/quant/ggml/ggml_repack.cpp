@@ -41,10 +41,14 @@ size_t repackedBytes(DType t, int64_t rows, int64_t cols) {
 }
 
 void repack(DType t, const std::byte* src, int64_t rows, int64_t cols, std::byte* dst) {
-    const int64_t nb = cols / kQK, groups = (rows + kRepackRows - 1) / kRepackRows;
+    repackGroups(t, src, rows, cols, 0, (rows + kRepackRows - 1) / kRepackRows, dst);
+}
+
+void repackGroups(DType t, const std::byte* src, int64_t rows, int64_t cols, int64_t g0, int64_t g1, std::byte* dst) {
+    const int64_t nb = cols / kQK;
     const size_t blockBytes = repackedBlockBytes(t);
-    std::memset(dst, 0, repackedBytes(t, rows, cols));
-    for (int64_t g = 0; g < groups; ++g)
+    std::memset(dst + size_t(g0 * nb) * blockBytes, 0, size_t((g1 - g0) * nb) * blockBytes);
+    for (int64_t g = g0; g < g1; ++g)
         for (int64_t b = 0; b < nb; ++b) {
             std::byte* out = dst + size_t(g * nb + b) * blockBytes;
             auto* scales = reinterpret_cast<uint16_t*>(out);

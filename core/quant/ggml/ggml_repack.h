@@ -43,6 +43,8 @@ size_t repackedBlockBytes(DType t);
 size_t repackedBytes(DType t, int64_t rows, int64_t cols);
 // src: rows x (cols / 32) stored blocks (ggml's layout); dst: repackedBytes(t, rows, cols) bytes.
 void repack(DType t, const std::byte* src, int64_t rows, int64_t cols, std::byte* dst);
+// The same for the groups [g0, g1) only (rows 16 g0 .. 16 g1 - 1 of src, into their place in dst).
+void repackGroups(DType t, const std::byte* src, int64_t rows, int64_t cols, int64_t g0, int64_t g1, std::byte* dst);
 // Row r's cols values dequantized from the repacked form: exactly ggml's dequantize_row (d * code).
 void dequantizeRepackedRow(DType t, const std::byte* packed, int64_t cols, int64_t r, float* dst);
 
