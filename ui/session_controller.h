@@ -3,8 +3,11 @@
 //
 // - Session files (File > Open Session…, Save Session, Save Session As…): JSON
 //     {"quantscope_session": 1, "model": "/abs/path/to/model", "map": {"version": 1, "rules": [...]},
-//      "view": {"tab": "footprint", "selected_tensor": "layers.3.attention.wq.weight"}}
+//      "view": {"tab": "footprint", "selected_tensor": "layers.3.attention.wq.weight"},
+//      "sweep": "# quantscope-sweep {...}\npoint,groups,...\n0,body,...\n"}
 //   Opening one opens its model (when it is not the one loaded) and then applies its map as one undo step.
+//   "sweep" (optional) is the Sweep tab's results as the whole text of a sweep file (core/sweep/sweep.h, the
+//   CSV `quantscope-cli sweep --out` writes); opening the session shows them in the Sweep tab again.
 // - Unsaved edits: the map counts as modified when the Document's undo stack is not at its clean index (set
 //   by saving or opening a session). Quit, opening another model, New Map and opening a session ask
 //   Save / Discard / Cancel first (maybeSave()).
@@ -33,12 +36,14 @@ namespace qsui {
 class Document;
 class LoadController;
 class LogModel;
+class SweepView;
 
 struct Session {
     QString modelPath;
     qs::QuantMap map;
     QString tab;             // object name of the central tab's page, "" = unchanged
     QString selectedTensor;  // tensor name, "" = none
+    std::string sweep;       // the Sweep tab's results as a sweep file's text, "" = none
 };
 
 // The JSON text of a session, and back (errors name what is wrong; `origin` names the file in messages).
@@ -53,6 +58,8 @@ public:
                       bool useSettings, QObject* parent = nullptr);
 
     void populateMenu(QMenu* fileMenu);
+    // The Sweep tab whose results a session saves and restores (may stay unset: sessions without a sweep).
+    void setSweepView(SweepView* sweep) { m_sweep = sweep; }
 
     // True when the map has edits not saved to a session file.
     bool isModified() const;
@@ -88,6 +95,7 @@ private:
     qs::QuantMap m_modelMap;  // its map then (remembered for it when another model comes)
     std::optional<Session> m_pending;  // a session waiting for its model to load
     QAction* m_save = nullptr;
+    SweepView* m_sweep = nullptr;
 };
 
 }  // namespace qsui
