@@ -3,8 +3,13 @@
 //
 // - Session files (File > Open Session…, Save Session, Save Session As…): JSON
 //     {"quantscope_session": 1, "model": "/abs/path/to/model", "map": {"version": 1, "rules": [...]},
-//      "view": {"tab": "footprint", "selected_tensor": "layers.3.attention.wq.weight"}}
+//      "view": {"tab": "footprint", "selected_tensor": "layers.3.attention.wq.weight"},
+//      "calibration": {"file": "name.qsession.calibration.h5", "fingerprint": "prov:…", "source": "…"}}
 //   Opening one opens its model (when it is not the one loaded) and then applies its map as one undo step.
+//   The Document's calibration, when one is loaded, is saved beside the session file as QuantScope statistics
+//   (core/calib/calibration_h5.h: `<session>.calibration.h5`, the same file `--calib` of the CLI reads) and
+//   restored on opening through the Calibration section's Load (a background job that checks it was collected
+//   on these weights); the log says when the restored fingerprint differs from the saved one.
 // - Unsaved edits: the map counts as modified when the Document's undo stack is not at its clean index (set
 //   by saving or opening a session). Quit, opening another model, New Map and opening a session ask
 //   Save / Discard / Cancel first (maybeSave()).
@@ -30,6 +35,7 @@ class QWidget;
 
 namespace qsui {
 
+class CalibrationSection;
 class Document;
 class LoadController;
 class LogModel;
@@ -39,6 +45,9 @@ struct Session {
     qs::QuantMap map;
     QString tab;             // object name of the central tab's page, "" = unchanged
     QString selectedTensor;  // tensor name, "" = none
+    QString calibrationFile;         // the calibration's .h5, relative to the session file ("" = none)
+    QString calibrationFingerprint;  // its CalibrationSet::fingerprint() when saved
+    QString calibrationSource;       // DocumentCalibration::describe() when saved (for the log)
 };
 
 // The JSON text of a session, and back (errors name what is wrong; `origin` names the file in messages).
@@ -68,6 +77,9 @@ public:
     void newMap();
     // Remembers the current model's map in QSettings (with settings on). Called on quit.
     void rememberCurrent();
+    // The section whose Load restores a session's calibration (null: a session's calibration is not restored,
+    // which the log says).
+    void setCalibrationSection(CalibrationSection* section) { m_calibration = section; }
 
 Q_SIGNALS:
     void modifiedChanged(bool modified);
@@ -75,6 +87,7 @@ Q_SIGNALS:
 private:
     void onModelChanged();
     void applySession(const Session& s);
+    void restoreCalibration(const Session& s);
     Session current() const;
 
     Document* m_document;
@@ -88,6 +101,7 @@ private:
     qs::QuantMap m_modelMap;  // its map then (remembered for it when another model comes)
     std::optional<Session> m_pending;  // a session waiting for its model to load
     QAction* m_save = nullptr;
+    CalibrationSection* m_calibration = nullptr;
 };
 
 }  // namespace qsui

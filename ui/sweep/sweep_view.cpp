@@ -28,6 +28,8 @@
 
 #include "ui/plot/qcustomplot_include.h"
 
+#include "core/calib/collect.h"
+#include "core/quant/scheme.h"
 #include "core/sweep/sweep_hdf5.h"
 #include "ui/chat/chat_models.h"
 #include "ui/document.h"
@@ -294,6 +296,29 @@ void SweepView::start() {
     prepareAndStart(model, {});
 }
 
+namespace {
+
+// What a sweep file records of the Document's calibration (the CLI's spec.calibration; "" without one).
+std::string sweepCalibrationKey(const Document& doc) {
+    auto set = doc.calibrationSet();
+    return set ? qs::CalibrationCache::keyOf(set->provenance) : std::string();
+}
+
+bool specUsesCalibration(const qs::SweepSpec& spec) {
+    auto calibrated = [](const std::string& name) {
+        auto s = qs::findScheme(name);
+        return s && !qs::isNone(s->calibrationNeeds());
+    };
+    for (const auto& group : spec.schemes)
+        for (const std::string& s : group)
+            if (calibrated(s)) return true;
+    for (const qs::QuantRule& r : spec.baseline.rules)
+        if (calibrated(r.scheme)) return true;
+    return false;
+}
+
+}  // namespace
+
 QString SweepView::resumeFrom(const QString& path) {
     auto fail = [this](const QString& why) {
         m_status->setText(why);
@@ -307,10 +332,11 @@ QString SweepView::resumeFrom(const QString& path) {
     if (!file) return fail(QString::fromStdString(file.message()));
     auto spec = qs::sweepSpecFromJson(model->info, file->header["spec"]);
     if (!spec) return fail(path + QStringLiteral(": ") + QString::fromStdString(spec.message()));
-    if (!spec->calibration.empty())
-        return fail(tr("%1: the sweep used calibrated schemes; resume it with quantscope-cli sweep --calib … "
-                       "--resume (the Sweep tab collects no calibration)")
-                        .arg(path));
+    if (!spec->calibration.empty() && spec->calibration != sweepCalibrationKey(*m_document))
+        return fail(
+            tr("%1: the sweep used calibrated schemes with other statistics than the ones loaded; load or "
+               "collect the same calibration (Map editor → Calibration) to resume it")
+                .arg(path));
     spec->modelPath =
         model->path.toStdString();  // the job's fingerprint and text hash are checked against the file
     spec->modelBytes = 0;
@@ -366,7 +392,11 @@ void SweepView::startJob(std::shared_ptr<const LoadedModel> model, const EvalMod
     request.evaluator.unquantized = models.unquantized;
     request.evaluator.arena = m_runner->arena();
     request.evaluator.cache = m_document->quantCache();
+    request.evaluator.calibration = m_document->calibrationSet();
     request.spec = m_spec;
+    // Rows measured with calibrated schemes name their statistics, so resume and merge refuse other ones.
+    if (request.spec.calibration.empty() && specUsesCalibration(request.spec))
+        request.spec.calibration = sweepCalibrationKey(*m_document);
     request.queue = m_queue;
     request.resumePath = resumePath.toStdString();
     m_running = true;
