@@ -64,6 +64,61 @@ std::array<std::string, 256> byteLevelAlphabet() {
 
 BpeTokenizer::~BpeTokenizer() = default;
 
+void BpeTokenizer::buildByteTables() {
+    const int n = int(m_pieces.size());
+    for (int b = 0; b < 256; ++b) {
+        if (m_settings.llama2cByteIds) {
+            m_byteTokens[b] = b + 3 < n ? b + 3 : -1;
+        } else {
+            char name[8];
+            std::snprintf(name, sizeof name, "<0x%02X>", b);
+            m_byteTokens[b] = pieceId(name);
+        }
+    }
+    if (m_settings.spaces == BpeSettings::Spaces::ByteLevel) {
+        m_byteChars = byteLevelAlphabet();
+        for (int b = 0; b < 256; ++b) m_charBytes.emplace(m_byteChars[b], uint8_t(b));
+    }
+}
+
+Status BpeTokenizer::indexMerges(const std::string& source,
+                                 const std::vector<std::pair<std::string, std::string>>& merges) {
+    m_merges.reserve(merges.size() * 2);
+    int rank = 0;
+    size_t skipped = 0;
+    std::string firstSkipped;
+    for (const auto& [a, b] : merges) {
+        const int ia = pieceId(a), ib = pieceId(b), im = pieceId(a + b);
+        if (ia >= 0 && ib >= 0 && im >= 0) {
+            m_merges.emplace(pairKey(ia, ib), std::make_pair(rank, im));
+        } else {
+            const std::string missing = ia < 0 ? a : ib < 0 ? b : a + b;
+            if (m_settings.strictMerges)
+                return Error{source + ": merge '" + a + " " + b + "' (rank " + std::to_string(rank) + ") names '" +
+                             missing + "', which is not in the vocabulary"};
+            if (skipped++ == 0) firstSkipped = "'" + a + " " + b + "' (no '" + missing + "')";
+        }
+        ++rank;
+    }
+    if (skipped > 0)
+        addWarning(source + ": " + std::to_string(skipped) + " merge(s) name pieces that are not in the vocabulary "
+                   "and are skipped, the first " + firstSkipped);
+    return {};
+}
+
+void BpeTokenizer::indexSpecialTokens() {
+    for (size_t i = 0; i < m_pieces.size(); ++i)
+        if ((m_types[i] == TokenType::Control || m_types[i] == TokenType::UserDefined) && !m_pieces[i].empty())
+            m_special.push_back(int(i));
+    for (int id : m_special) {
+        m_specialFirstByte[static_cast<unsigned char>(m_pieces[id][0])] = true;
+        m_hasUserDefined = m_hasUserDefined || m_types[id] == TokenType::UserDefined;
+    }
+    // Longest first, so "<|end|>" does not shadow "<|end_of_text|>".
+    std::stable_sort(m_special.begin(), m_special.end(),
+                     [&](int a, int b) { return m_pieces[a].size() > m_pieces[b].size(); });
+}
+
 Result<std::unique_ptr<BpeTokenizer>> BpeTokenizer::create(const std::string& source, BpeSettings settings,
                                                            std::vector<std::string> pieces,
                                                            std::vector<float> scores, std::vector<TokenType> types,
@@ -92,54 +147,10 @@ Result<std::unique_ptr<BpeTokenizer>> BpeTokenizer::create(const std::string& so
     for (size_t i = 0; i < n; ++i)
         if (!t->m_pieces[i].empty()) t->m_ids[t->m_pieces[i]] = int(i);
 
-    for (int b = 0; b < 256; ++b) {
-        if (t->m_settings.llama2cByteIds) {
-            t->m_byteTokens[b] = b + 3 < int(n) ? b + 3 : -1;
-        } else {
-            char name[8];
-            std::snprintf(name, sizeof name, "<0x%02X>", b);
-            t->m_byteTokens[b] = t->pieceId(name);
-        }
-    }
-    if (t->m_settings.spaces == BpeSettings::Spaces::ByteLevel) {
-        t->m_byteChars = byteLevelAlphabet();
-        for (int b = 0; b < 256; ++b) t->m_charBytes.emplace(t->m_byteChars[b], uint8_t(b));
-    }
-
-    if (t->m_settings.mergeRule == BpeSettings::MergeRule::Ranks) {
-        t->m_merges.reserve(merges.size() * 2);
-        int rank = 0;
-        size_t skipped = 0;
-        std::string firstSkipped;
-        for (const auto& [a, b] : merges) {
-            const int ia = t->pieceId(a), ib = t->pieceId(b), im = t->pieceId(a + b);
-            if (ia >= 0 && ib >= 0 && im >= 0) {
-                t->m_merges.emplace(pairKey(ia, ib), std::make_pair(rank, im));
-            } else {
-                const std::string missing = ia < 0 ? a : ib < 0 ? b : a + b;
-                if (t->m_settings.strictMerges)
-                    return Error{source + ": merge '" + a + " " + b + "' (rank " + std::to_string(rank) + ") names '" +
-                                 missing + "', which is not in the vocabulary"};
-                if (skipped++ == 0) firstSkipped = "'" + a + " " + b + "' (no '" + missing + "')";
-            }
-            ++rank;
-        }
-        if (skipped > 0)
-            t->addWarning(source + ": " + std::to_string(skipped) + " merge(s) name pieces that are not in the vocabulary "
-                          "and are skipped, the first " + firstSkipped);
-    }
-
-    for (size_t i = 0; i < n; ++i)
-        if ((t->m_types[i] == TokenType::Control || t->m_types[i] == TokenType::UserDefined) &&
-            !t->m_pieces[i].empty())
-            t->m_special.push_back(int(i));
-    for (int id : t->m_special) {
-        t->m_specialFirstByte[static_cast<unsigned char>(t->m_pieces[id][0])] = true;
-        t->m_hasUserDefined = t->m_hasUserDefined || t->m_types[id] == TokenType::UserDefined;
-    }
-    // Longest first, so "<|end|>" does not shadow "<|end_of_text|>".
-    std::stable_sort(t->m_special.begin(), t->m_special.end(),
-                     [&](int a, int b) { return t->m_pieces[a].size() > t->m_pieces[b].size(); });
+    t->buildByteTables();
+    if (t->m_settings.mergeRule == BpeSettings::MergeRule::Ranks)
+        if (auto st = t->indexMerges(source, merges); !st) return st.error();
+    t->indexSpecialTokens();
 
     if (!t->m_settings.preTokenizerPattern.empty()) {
         auto re = PreTokenizerRegex::create(t->m_settings.preTokenizerPattern);

@@ -78,6 +78,11 @@ public:
 
 private:
     BpeTokenizer() = default;
+    // Steps of create(): the byte-token and byte-level tables, the merge ranks (Ranks rule), the special
+    // tokens matched before pre-tokenization.
+    void buildByteTables();
+    Status indexMerges(const std::string& source, const std::vector<std::pair<std::string, std::string>>& merges);
+    void indexSpecialTokens();
     void encodeSegment(std::string_view text, bool atStart, std::vector<int>& out) const;
     void encodeWord(std::string_view word, std::vector<int>& out) const;
     void appendUnknown(std::string_view ch, std::vector<int>& out) const;

@@ -78,44 +78,105 @@ Status checkSpecialId(int& id, const char* key, bool used, size_t n, const std::
     return {};
 }
 
+// The vocabulary arrays: pieces (required), scores and token types (optional, one per piece).
+struct GgufVocabulary {
+    std::vector<std::string> pieces;
+    std::vector<float> scores;
+    std::vector<TokenType> types;
+};
+
+Result<GgufVocabulary> readVocabulary(const nlohmann::json& md, const std::string& source) {
+    GgufVocabulary v;
+    const auto& tokens = md["tokenizer.ggml.tokens"];
+    if (!tokens.is_array()) return Error{source + ": tokenizer.ggml.tokens is not an array"};
+    const size_t n = tokens.size();
+    v.pieces.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+        if (!tokens[i].is_string()) return Error{source + ": tokenizer.ggml.tokens[" + std::to_string(i) + "] is not a string"};
+        v.pieces.push_back(tokens[i].get<std::string>());
+    }
+    if (md.contains("tokenizer.ggml.scores")) {
+        const auto& sc = md["tokenizer.ggml.scores"];
+        if (!sc.is_array() || sc.size() != n)
+            return Error{source + ": tokenizer.ggml.scores does not have one number per token (" + std::to_string(n) + ")"};
+        v.scores.reserve(n);
+        for (const auto& x : sc) {
+            if (!x.is_number()) return Error{source + ": tokenizer.ggml.scores holds a non-number"};
+            v.scores.push_back(x.get<float>());
+        }
+    }
+    v.types.assign(n, TokenType::Normal);
+    if (md.contains("tokenizer.ggml.token_type")) {
+        const auto& tt = md["tokenizer.ggml.token_type"];
+        if (!tt.is_array() || tt.size() != n)
+            return Error{source + ": tokenizer.ggml.token_type does not have one entry per token (" + std::to_string(n) + ")"};
+        for (size_t i = 0; i < n; ++i) {
+            const int t = tt[i].is_number_integer() ? tt[i].get<int>() : 1;
+            v.types[i] = t >= 1 && t <= 6 ? TokenType(t - 1) : TokenType::Normal;  // GGUF: 1 normal ... 6 byte
+        }
+    }
+    return v;
+}
+
+// tokenizer.ggml.model "llama": SentencePiece scores, metaspace, byte fallback over the <0xNN> pieces.
+Status configureLlama(const nlohmann::json& md, const GgufVocabulary& v, BpeSettings& s, const std::string& source,
+                      std::vector<std::string>& warnings) {
+    if (v.scores.empty()) return Error{source + ": tokenizer.ggml.model is llama but tokenizer.ggml.scores is missing"};
+    s.mergeRule = BpeSettings::MergeRule::Scores;
+    s.spaces = BpeSettings::Spaces::MetaSpace;
+    s.dummyPrefix = boolKey(md, "tokenizer.ggml.add_space_prefix", true);
+    s.byteFallback = true;
+    s.addBos = boolKey(md, "tokenizer.ggml.add_bos_token", true);
+    if (s.unk < 0) s.unk = 0;
+    std::vector<size_t> missing;  // byte fallback needs all 256 <0xNN> pieces
+    for (int b = 0; b < 256; ++b) {
+        char name[8];
+        std::snprintf(name, sizeof name, "<0x%02X>", b);
+        if (std::find(v.pieces.begin(), v.pieces.end(), name) == v.pieces.end()) missing.push_back(size_t(b));
+    }
+    if (!missing.empty() && missing.size() < 256)
+        warnings.push_back(source + ": tokenizer.ggml.tokens lacks the byte token(s) of byte value(s) " +
+                           idList(missing) + "; characters needing them become the unknown token");
+    return {};
+}
+
+// tokenizer.ggml.model "gpt2": ranked merges, byte-level spaces, one of the two supported pre-tokenizers.
+Status configureGpt2(const nlohmann::json& md, BpeSettings& s, std::vector<std::pair<std::string, std::string>>& merges,
+                     const std::string& source) {
+    if (!md.contains("tokenizer.ggml.merges") || !md["tokenizer.ggml.merges"].is_array())
+        return Error{source + ": tokenizer.ggml.model is gpt2 but tokenizer.ggml.merges is missing"};
+    for (const auto& m : md["tokenizer.ggml.merges"]) {
+        if (!m.is_string()) return Error{source + ": tokenizer.ggml.merges holds a non-string"};
+        const std::string str = m.get<std::string>();
+        const size_t sp = str.find(' ', 1);
+        if (sp == std::string::npos) return Error{source + ": merge '" + str + "' is not two pieces"};
+        merges.emplace_back(str.substr(0, sp), str.substr(sp + 1));
+    }
+    s.mergeRule = BpeSettings::MergeRule::Ranks;
+    s.spaces = BpeSettings::Spaces::ByteLevel;
+    s.dummyPrefix = boolKey(md, "tokenizer.ggml.add_space_prefix", false);
+    s.byteFallback = false;
+    s.addBos = boolKey(md, "tokenizer.ggml.add_bos_token", false);
+    const std::string pre = md.value("tokenizer.ggml.pre", std::string("default"));
+    // llama.cpp names its pre-tokenizers; the Llama 3 one and GPT-2's are the two shapes supported here.
+    if (pre == "llama3" || pre == "llama-bpe" || pre == "llama-v3") s.preTokenizerPattern = PreTokenizerRegex::llama3Pattern();
+    else if (pre == "default" || pre == "gpt-2" || pre == "gpt2") s.preTokenizerPattern = PreTokenizerRegex::gpt2Pattern();
+    else return Error{source + ": GGUF pre-tokenizer '" + pre + "' is not supported (llama-bpe and gpt-2 are)"};
+    s.ignoreMerges = s.preTokenizerPattern == PreTokenizerRegex::llama3Pattern();
+    return {};
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Tokenizer>> tokenizerFromGgufMetadata(const nlohmann::json& md, const std::string& source) {
     if (!md.is_object() || !md.contains("tokenizer.ggml.tokens"))
         return Error{source + ": no embedded vocabulary (tokenizer.ggml.tokens)"};
     const std::string model = md.value("tokenizer.ggml.model", std::string("llama"));
-    const auto& tokens = md["tokenizer.ggml.tokens"];
-    if (!tokens.is_array()) return Error{source + ": tokenizer.ggml.tokens is not an array"};
-    const size_t n = tokens.size();
-    std::vector<std::string> pieces;
-    pieces.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-        if (!tokens[i].is_string()) return Error{source + ": tokenizer.ggml.tokens[" + std::to_string(i) + "] is not a string"};
-        pieces.push_back(tokens[i].get<std::string>());
-    }
-    std::vector<float> scores;
-    if (md.contains("tokenizer.ggml.scores")) {
-        const auto& sc = md["tokenizer.ggml.scores"];
-        if (!sc.is_array() || sc.size() != n)
-            return Error{source + ": tokenizer.ggml.scores does not have one number per token (" + std::to_string(n) + ")"};
-        scores.reserve(n);
-        for (const auto& v : sc) {
-            if (!v.is_number()) return Error{source + ": tokenizer.ggml.scores holds a non-number"};
-            scores.push_back(v.get<float>());
-        }
-    }
-    std::vector<TokenType> types(n, TokenType::Normal);
-    if (md.contains("tokenizer.ggml.token_type")) {
-        const auto& tt = md["tokenizer.ggml.token_type"];
-        if (!tt.is_array() || tt.size() != n)
-            return Error{source + ": tokenizer.ggml.token_type does not have one entry per token (" + std::to_string(n) + ")"};
-        for (size_t i = 0; i < n; ++i) {
-            const int v = tt[i].is_number_integer() ? tt[i].get<int>() : 1;
-            types[i] = v >= 1 && v <= 6 ? TokenType(v - 1) : TokenType::Normal;  // GGUF: 1 normal ... 6 byte
-        }
-    }
+    auto vocab = readVocabulary(md, source);
+    if (!vocab) return vocab.error();
+    const size_t n = vocab->pieces.size();
 
-    std::vector<std::string> warnings = vocabularyWarnings(pieces, source);
+    std::vector<std::string> warnings = vocabularyWarnings(vocab->pieces, source);
     BpeSettings s;
     s.bos = intKey(md, "tokenizer.ggml.bos_token_id", -1);
     s.eos = intKey(md, "tokenizer.ggml.eos_token_id", -1);
@@ -128,49 +189,14 @@ Result<std::unique_ptr<Tokenizer>> tokenizerFromGgufMetadata(const nlohmann::jso
         return st.error();
     if (auto st = checkSpecialId(pad, "tokenizer.ggml.padding_token_id", false, n, source, warnings); !st) return st.error();
     std::vector<std::pair<std::string, std::string>> merges;
-    if (model == "llama") {
-        if (scores.empty()) return Error{source + ": tokenizer.ggml.model is llama but tokenizer.ggml.scores is missing"};
-        s.mergeRule = BpeSettings::MergeRule::Scores;
-        s.spaces = BpeSettings::Spaces::MetaSpace;
-        s.dummyPrefix = boolKey(md, "tokenizer.ggml.add_space_prefix", true);
-        s.byteFallback = true;
-        s.addBos = boolKey(md, "tokenizer.ggml.add_bos_token", true);
-        if (s.unk < 0) s.unk = 0;
-        std::vector<size_t> missing;  // byte fallback needs all 256 <0xNN> pieces
-        for (int b = 0; b < 256; ++b) {
-            char name[8];
-            std::snprintf(name, sizeof name, "<0x%02X>", b);
-            if (std::find(pieces.begin(), pieces.end(), name) == pieces.end()) missing.push_back(size_t(b));
-        }
-        if (!missing.empty() && missing.size() < 256)
-            warnings.push_back(source + ": tokenizer.ggml.tokens lacks the byte token(s) of byte value(s) " +
-                               idList(missing) + "; characters needing them become the unknown token");
-    } else if (model == "gpt2") {
-        if (!md.contains("tokenizer.ggml.merges") || !md["tokenizer.ggml.merges"].is_array())
-            return Error{source + ": tokenizer.ggml.model is gpt2 but tokenizer.ggml.merges is missing"};
-        for (const auto& m : md["tokenizer.ggml.merges"]) {
-            if (!m.is_string()) return Error{source + ": tokenizer.ggml.merges holds a non-string"};
-            const std::string str = m.get<std::string>();
-            const size_t sp = str.find(' ', 1);
-            if (sp == std::string::npos) return Error{source + ": merge '" + str + "' is not two pieces"};
-            merges.emplace_back(str.substr(0, sp), str.substr(sp + 1));
-        }
-        s.mergeRule = BpeSettings::MergeRule::Ranks;
-        s.spaces = BpeSettings::Spaces::ByteLevel;
-        s.dummyPrefix = boolKey(md, "tokenizer.ggml.add_space_prefix", false);
-        s.byteFallback = false;
-        s.addBos = boolKey(md, "tokenizer.ggml.add_bos_token", false);
-        const std::string pre = md.value("tokenizer.ggml.pre", std::string("default"));
-        // llama.cpp names its pre-tokenizers; the Llama 3 one and GPT-2's are the two shapes supported here.
-        if (pre == "llama3" || pre == "llama-bpe" || pre == "llama-v3") s.preTokenizerPattern = PreTokenizerRegex::llama3Pattern();
-        else if (pre == "default" || pre == "gpt-2" || pre == "gpt2") s.preTokenizerPattern = PreTokenizerRegex::gpt2Pattern();
-        else return Error{source + ": GGUF pre-tokenizer '" + pre + "' is not supported (llama-bpe and gpt-2 are)"};
-        s.ignoreMerges = s.preTokenizerPattern == PreTokenizerRegex::llama3Pattern();
-    } else {
-        return Error{source + ": GGUF tokenizer model '" + model + "' is not supported (llama and gpt2 are)"};
-    }
+    Status configured = model == "llama"  ? configureLlama(md, *vocab, s, source, warnings)
+                        : model == "gpt2" ? configureGpt2(md, s, merges, source)
+                                          : Status(Error{source + ": GGUF tokenizer model '" + model +
+                                                         "' is not supported (llama and gpt2 are)"});
+    if (!configured) return configured.error();
     s.description = "GGUF " + model + " vocabulary (" + std::to_string(n) + " tokens)";
-    auto t = BpeTokenizer::create(source, std::move(s), std::move(pieces), std::move(scores), std::move(types), merges);
+    auto t = BpeTokenizer::create(source, std::move(s), std::move(vocab->pieces), std::move(vocab->scores),
+                                  std::move(vocab->types), merges);
     if (!t) return t.error();
     for (auto& w : warnings) (*t)->addWarning(std::move(w));
     return std::unique_ptr<Tokenizer>(std::move(t.value()));

@@ -136,6 +136,84 @@ void decodePlain(const std::byte* src, uint64_t first, uint64_t count, float* ds
 
 std::string num(uint64_t v) { return std::to_string(v); }
 
+// llama2.c Q8: int8 codes for every value, then one float32 scale per group (llama2.c export.py version2_export).
+Status decodeLlama2cQ8(const std::byte* p, size_t srcBytes, uint64_t totalElements, int group, uint64_t first,
+                       uint64_t count, float* dst) {
+    if (group <= 0 || totalElements % uint64_t(group) != 0)
+        return Error{"llama2.c Q8 group size " + std::to_string(group) + " does not divide " + num(totalElements) +
+                     " elements"};
+    if (srcBytes < llama2cQ8Bytes(totalElements, group))
+        return Error{"llama2.c Q8 data is " + num(srcBytes) + " bytes, expected " +
+                     num(llama2cQ8Bytes(totalElements, group))};
+    const std::byte* scales = p + totalElements;
+    for (uint64_t k = 0; k < count; ++k) {
+        const uint64_t e = first + k;
+        dst[k] = float(int8_t(p[e])) * load<float>(scales + 4 * (e / uint64_t(group)));
+    }
+    return {};
+}
+
+// ggml block types: whole blocks only, through the ggml dequantizers.
+Status decodeBlocks(DType t, const DTypeInfo& info, const std::byte* p, size_t srcBytes, uint64_t first,
+                    uint64_t count, float* dst) {
+    const uint64_t be = uint64_t(info.blockElems), bb = uint64_t(info.blockBits / 8);
+    if (first % be != 0 || count % be != 0)
+        return Error{"range [" + num(first) + ", +" + num(count) + ") is not whole " + std::string(info.name) +
+                     " blocks of " + num(be)};
+    const uint64_t off = first / be * bb, len = count / be * bb;
+    if (off + len > srcBytes)
+        return Error{std::string(info.name) + " data is " + num(srcBytes) + " bytes, need " + num(off + len)};
+    if (!ggml::dequantize(t, p + off, dst, int64_t(count))) return Error{"no dequantizer for " + std::string(info.name)};
+    return {};
+}
+
+// Two values per byte, the first in the low nibble (PyTorch float4_e2m1fn_x2).
+Status decodeF4(const std::byte* p, size_t srcBytes, uint64_t first, uint64_t count, float* dst) {
+    const uint64_t end = first + count;
+    if ((end + 1) / 2 > srcBytes) return Error{"F4 data is " + num(srcBytes) + " bytes, need " + num((end + 1) / 2)};
+    for (uint64_t k = 0; k < count; ++k) {
+        const uint64_t e = first + k;
+        const uint8_t byte = uint8_t(p[e / 2]);
+        dst[k] = fp4E2M1ToFloat((e & 1) ? uint8_t(byte >> 4) : uint8_t(byte & 0xF));
+    }
+    return {};
+}
+
+// Whole-byte element types, one value per element; false for a type that is not one of them.
+bool decodeElements(DType t, const std::byte* p, uint64_t first, uint64_t count, float* dst) {
+    switch (t) {
+        case DType::F32: std::memcpy(dst, p + first * 4, size_t(count) * 4); return true;
+        case DType::F64: decodePlain<double>(p, first, count, dst); return true;
+        case DType::F16:
+            for (uint64_t k = 0; k < count; ++k) dst[k] = halfToFloat(load<uint16_t>(p + (first + k) * 2));
+            return true;
+        case DType::BF16:
+            for (uint64_t k = 0; k < count; ++k) dst[k] = bf16ToFloat(load<uint16_t>(p + (first + k) * 2));
+            return true;
+        case DType::F8_E4M3:
+            for (uint64_t k = 0; k < count; ++k) dst[k] = fp8E4M3ToFloat(uint8_t(p[first + k]));
+            return true;
+        case DType::F8_E5M2:
+            for (uint64_t k = 0; k < count; ++k) dst[k] = fp8E5M2ToFloat(uint8_t(p[first + k]));
+            return true;
+        case DType::F8_E8M0:
+            for (uint64_t k = 0; k < count; ++k) dst[k] = fp8E8M0ToFloat(uint8_t(p[first + k]));
+            return true;
+        case DType::BOOL:
+            for (uint64_t k = 0; k < count; ++k) dst[k] = p[first + k] != std::byte{0} ? 1.0f : 0.0f;
+            return true;
+        case DType::U8: decodePlain<uint8_t>(p, first, count, dst); return true;
+        case DType::I8: decodePlain<int8_t>(p, first, count, dst); return true;
+        case DType::I16: decodePlain<int16_t>(p, first, count, dst); return true;
+        case DType::U16: decodePlain<uint16_t>(p, first, count, dst); return true;
+        case DType::I32: decodePlain<int32_t>(p, first, count, dst); return true;
+        case DType::U32: decodePlain<uint32_t>(p, first, count, dst); return true;
+        case DType::I64: decodePlain<int64_t>(p, first, count, dst); return true;
+        case DType::U64: decodePlain<uint64_t>(p, first, count, dst); return true;
+        default: return false;
+    }
+}
+
 }  // namespace
 
 Status decodeToFloat(DType t, std::span<const std::byte> src, uint64_t totalElements, int group, uint64_t first,
@@ -147,86 +225,17 @@ Status decodeToFloat(DType t, std::span<const std::byte> src, uint64_t totalElem
     if (count == 0) return {};
     const std::byte* p = src.data();
     const DTypeInfo& info = dtypeInfo(t);
-
-    if (t == DType::Llama2cQ8) {
-        if (group <= 0 || totalElements % uint64_t(group) != 0)
-            return Error{"llama2.c Q8 group size " + std::to_string(group) + " does not divide " +
-                         num(totalElements) + " elements"};
-        if (src.size() < llama2cQ8Bytes(totalElements, group))
-            return Error{"llama2.c Q8 data is " + num(src.size()) + " bytes, expected " +
-                         num(llama2cQ8Bytes(totalElements, group))};
-        // int8 codes for every value, then one float32 scale per group (llama2.c export.py version2_export).
-        const std::byte* scales = p + totalElements;
-        for (uint64_t k = 0; k < count; ++k) {
-            const uint64_t e = first + k;
-            dst[k] = float(int8_t(p[e])) * load<float>(scales + 4 * (e / uint64_t(group)));
-        }
-        return {};
-    }
-
-    if (info.blockElems > 1) {
-        const uint64_t be = uint64_t(info.blockElems), bb = uint64_t(info.blockBits / 8);
-        if (first % be != 0 || count % be != 0)
-            return Error{"range [" + num(first) + ", +" + num(count) + ") is not whole " + std::string(info.name) +
-                         " blocks of " + num(be)};
-        const uint64_t off = first / be * bb, len = count / be * bb;
-        if (off + len > src.size())
-            return Error{std::string(info.name) + " data is " + num(src.size()) + " bytes, need " + num(off + len)};
-        if (!ggml::dequantize(t, p + off, dst, int64_t(count)))
-            return Error{"no dequantizer for " + std::string(info.name)};
-        return {};
-    }
-
-    if (t == DType::F4_E2M1) {
-        if ((end + 1) / 2 > src.size())
-            return Error{"F4 data is " + num(src.size()) + " bytes, need " + num((end + 1) / 2)};
-        // Two values per byte, the first in the low nibble (PyTorch float4_e2m1fn_x2).
-        for (uint64_t k = 0; k < count; ++k) {
-            const uint64_t e = first + k;
-            const uint8_t byte = uint8_t(p[e / 2]);
-            dst[k] = fp4E2M1ToFloat((e & 1) ? uint8_t(byte >> 4) : uint8_t(byte & 0xF));
-        }
-        return {};
-    }
-
+    if (t == DType::Llama2cQ8) return decodeLlama2cQ8(p, src.size(), totalElements, group, first, count, dst);
+    if (info.blockElems > 1) return decodeBlocks(t, info, p, src.size(), first, count, dst);
+    if (t == DType::F4_E2M1) return decodeF4(p, src.size(), first, count, dst);
     if (info.blockBits % 8 != 0 || !dtypeConvertibleToFloat(t))
         return Error{"type " + std::string(info.name) + " cannot be decoded to float"};
     const uint64_t eb = uint64_t(info.blockBits / 8);
     if (end > src.size() / eb)
         return Error{std::string(info.name) + " data is " + num(src.size()) + " bytes, need " + num(end * eb)};
-
-    switch (t) {
-        case DType::F32: std::memcpy(dst, p + first * 4, size_t(count) * 4); return {};
-        case DType::F64: decodePlain<double>(p, first, count, dst); return {};
-        case DType::F16:
-            for (uint64_t k = 0; k < count; ++k) dst[k] = halfToFloat(load<uint16_t>(p + (first + k) * 2));
-            return {};
-        case DType::BF16:
-            for (uint64_t k = 0; k < count; ++k) dst[k] = bf16ToFloat(load<uint16_t>(p + (first + k) * 2));
-            return {};
-        case DType::F8_E4M3:
-            for (uint64_t k = 0; k < count; ++k) dst[k] = fp8E4M3ToFloat(uint8_t(p[first + k]));
-            return {};
-        case DType::F8_E5M2:
-            for (uint64_t k = 0; k < count; ++k) dst[k] = fp8E5M2ToFloat(uint8_t(p[first + k]));
-            return {};
-        case DType::F8_E8M0:
-            for (uint64_t k = 0; k < count; ++k) dst[k] = fp8E8M0ToFloat(uint8_t(p[first + k]));
-            return {};
-        case DType::BOOL:
-            for (uint64_t k = 0; k < count; ++k) dst[k] = p[first + k] != std::byte{0} ? 1.0f : 0.0f;
-            return {};
-        case DType::U8: decodePlain<uint8_t>(p, first, count, dst); return {};
-        case DType::I8: decodePlain<int8_t>(p, first, count, dst); return {};
-        case DType::I16: decodePlain<int16_t>(p, first, count, dst); return {};
-        case DType::U16: decodePlain<uint16_t>(p, first, count, dst); return {};
-        case DType::I32: decodePlain<int32_t>(p, first, count, dst); return {};
-        case DType::U32: decodePlain<uint32_t>(p, first, count, dst); return {};
-        case DType::I64: decodePlain<int64_t>(p, first, count, dst); return {};
-        case DType::U64: decodePlain<uint64_t>(p, first, count, dst); return {};
-        default: break;
-    }
-    return Error{"type " + std::string(info.name) + " cannot be decoded to float"};
+    if (!decodeElements(t, p, first, count, dst))
+        return Error{"type " + std::string(info.name) + " cannot be decoded to float"};
+    return {};
 }
 
 bool dtypeConvertibleToFloat(DType t) {

@@ -134,41 +134,57 @@ std::string ggmlIdName(uint32_t id) {
 
 }  // namespace
 
-Result<std::unique_ptr<Checkpoint>> readGguf(std::shared_ptr<const MappedFile> file, const OpenOptions& options,
-                                             ProgressSink& progress) {
-    (void)options;  // a GGUF file carries its own tokenizer and config; there are no side files to read
-    const std::string& path = file->path();
-    if (!progress.report(0.0, "reading GGUF header")) return Error{std::string(kCancelledMessage)};
-    Parser p{ByteCursor(file->bytes()), path, {}};
-    uint32_t magic = 0, version = 0;
-    if (!p.c.read(magic) || !p.c.read(version))
-        return Error{path + ": truncated GGUF header (" + std::to_string(file->size()) + " bytes)"};
+namespace {
+
+// The header after the magic: version and the two counts, each checked against what the file can hold.
+struct GgufHeader {
+    uint32_t version = 0;
+    uint64_t nTensors = 0, nKv = 0;
+};
+
+Result<GgufHeader> readHeader(Parser& p, const MappedFile& file) {
+    const std::string& path = file.path();
+    GgufHeader h;
+    uint32_t magic = 0;
+    if (!p.c.read(magic) || !p.c.read(h.version))
+        return Error{path + ": truncated GGUF header (" + std::to_string(file.size()) + " bytes)"};
     if (magic != 0x46554747u) return Error{path + ": bad magic: not a GGUF file (expected \"GGUF\")"};
-    if (version == 1)
+    if (h.version == 1)
         return Error{path + ": GGUF version 1 is not supported (it predates 64-bit counts, 2023); re-convert the "
                             "model with a current llama.cpp"};
-    if ((version & 0xFFFFu) == 0 && version != 0)
-        return Error{path + ": GGUF version field " + std::to_string(version) +
+    if ((h.version & 0xFFFFu) == 0 && h.version != 0)
+        return Error{path + ": GGUF version field " + std::to_string(h.version) +
                      " looks byte-swapped: big-endian GGUF files are not supported"};
-    if (version != 2 && version != 3)
-        return Error{path + ": unsupported GGUF version " + std::to_string(version) + " (expected 2 or 3)"};
-    uint64_t nTensors = 0, nKv = 0;
-    if (!p.c.read(nTensors) || !p.c.read(nKv)) return Error{path + ": truncated GGUF header counts"};
+    if (h.version != 2 && h.version != 3)
+        return Error{path + ": unsupported GGUF version " + std::to_string(h.version) + " (expected 2 or 3)"};
+    if (!p.c.read(h.nTensors) || !p.c.read(h.nKv)) return Error{path + ": truncated GGUF header counts"};
     // Each KV pair takes at least 13 bytes (key length, type, 1-byte value); each tensor info at least 24.
-    if (nKv > p.c.remaining() / 13)
-        return Error{path + ": KV count " + std::to_string(nKv) + " cannot fit in a file of " +
-                     std::to_string(file->size()) + " bytes"};
-    if (nTensors > p.c.remaining() / 24)
-        return Error{path + ": tensor count " + std::to_string(nTensors) + " cannot fit in a file of " +
-                     std::to_string(file->size()) + " bytes"};
+    if (h.nKv > p.c.remaining() / 13)
+        return Error{path + ": KV count " + std::to_string(h.nKv) + " cannot fit in a file of " +
+                     std::to_string(file.size()) + " bytes"};
+    if (h.nTensors > p.c.remaining() / 24)
+        return Error{path + ": tensor count " + std::to_string(h.nTensors) + " cannot fit in a file of " +
+                     std::to_string(file.size()) + " bytes"};
+    return h;
+}
 
-    auto ck = std::make_unique<Checkpoint>();
-    ck->path = path;
-    ck->format = FileFormat::Gguf;
-    ck->formatDetail = "GGUF v" + std::to_string(version);
-    ck->files.push_back(file);
+// general.alignment: the GGUF spec types it as UINT32 (llama.cpp's gguf reader refuses other types too); a
+// signed or wider integer is named as found rather than called a bad value.
+Result<uint64_t> alignmentValue(const std::string& path, uint32_t type, const json& v) {
+    if (type != kU32)
+        return Error{path + ": bad alignment: general.alignment is stored as " + typeName(type) + " " + v.dump() +
+                     "; the GGUF specification says UINT32"};
+    if (!v.is_number_unsigned() || v.get<uint64_t>() == 0 || (v.get<uint64_t>() & (v.get<uint64_t>() - 1)))
+        return Error{path + ": bad alignment: general.alignment is " + v.dump() + " (must be a nonzero power of two)"};
+    return v.get<uint64_t>();
+}
+
+// The nKv key/value pairs into ck->metadata and ck->ggufKeys; returns the data alignment (32 unless set).
+Result<uint64_t> readMetadata(Parser& p, const MappedFile& file, uint64_t nKv, Checkpoint& ck,
+                              ProgressSink& progress) {
+    const std::string& path = file.path();
     uint64_t alignment = 32;
-    auto& md = ck->metadata.get_ref<json::object_t&>();
+    auto& md = ck.metadata.get_ref<json::object_t&>();
     std::string key;
     for (uint64_t i = 0; i < nKv; ++i) {
         if ((i & 63) == 0 && !progress.report(0.5 * double(i) / double(nKv), "reading GGUF metadata"))
@@ -181,98 +197,126 @@ Result<std::unique_ptr<Checkpoint>> readGguf(std::shared_ptr<const MappedFile> f
         const uint64_t arrayTypeAt = p.c.pos();  // an array's element type is its first field
         if (!p.value(type, 0, v)) return Error{p.error + " (key '" + key + "')"};
         if (key == "general.alignment") {
-            // The GGUF spec types general.alignment as UINT32 (llama.cpp's gguf reader refuses other types too);
-            // a signed or wider integer is named as found rather than called a bad value.
-            if (type != 4)
-                return Error{path + ": bad alignment: general.alignment is stored as " + typeName(type) + " " + v.dump() +
-                             "; the GGUF specification says UINT32"};
-            if (!v.is_number_unsigned() || v.get<uint64_t>() == 0 || (v.get<uint64_t>() & (v.get<uint64_t>() - 1)))
-                return Error{path + ": bad alignment: general.alignment is " + v.dump() +
-                             " (must be a nonzero power of two)"};
-            alignment = v.get<uint64_t>();
+            auto a = alignmentValue(path, type, v);
+            if (!a) return a.error();
+            alignment = *a;
         }
         uint32_t arrayType = 0;
-        if (type == kArray) std::memcpy(&arrayType, file->bytes().data() + arrayTypeAt, 4);
-        ck->ggufKeys.push_back({key, type, arrayType});
+        if (type == kArray) std::memcpy(&arrayType, file.bytes().data() + arrayTypeAt, 4);
+        ck.ggufKeys.push_back({key, type, arrayType});
         md.emplace(key, std::move(v));
     }
+    return alignment;
+}
 
-    ck->tensors.reserve(size_t(nTensors));
-    std::unordered_set<std::string> names;
-    for (uint64_t i = 0; i < nTensors; ++i) {
-        TensorInfo t;
-        t.file = 0;
-        if (!p.readString(t.name, "tensor name")) return Error{p.error};
-        uint32_t nDims = 0;
-        if (!p.c.read(nDims)) return Error{path + ": truncated tensor info of '" + t.name + "'"};
-        if (nDims > 4)
-            return Error{path + ": tensor '" + t.name + "' has " + std::to_string(nDims) + " dimensions (at most 4)"};
-        uint64_t ne[4] = {1, 1, 1, 1};
-        uint64_t elements = 1;
-        for (uint32_t d = 0; d < nDims; ++d) {
-            if (!p.c.read(ne[d])) return Error{path + ": truncated dimensions of tensor '" + t.name + "'"};
-            if (ne[d] > uint64_t(INT64_MAX) || __builtin_mul_overflow(elements, ne[d], &elements))
-                return Error{path + ": tensor '" + t.name + "' dimensions overflow 64 bits"};
-        }
-        for (uint32_t d = nDims; d-- > 0;) t.shape.push_back(int64_t(ne[d]));
-        uint32_t typeId = 0;
-        if (!p.c.read(typeId) || !p.c.read(t.offset))
-            return Error{path + ": truncated tensor info of '" + t.name + "'"};
-        const auto dtype = dtypeFromGgmlId(typeId);
-        if (!dtype)
-            return Error{path + ": tensor '" + t.name + "' has unknown ggml type id " + std::to_string(typeId) +
-                         ggmlIdName(typeId)};
-        t.dtype = *dtype;
-        const DTypeInfo& info = dtypeInfo(t.dtype);
-        if (nDims > 0 && ne[0] % uint64_t(info.blockElems) != 0)
-            return Error{path + ": tensor '" + t.name + "' rows of " + std::to_string(ne[0]) + " values are not whole " +
-                         std::string(info.name) + " blocks of " + std::to_string(info.blockElems)};
-        const auto bytes = dtypeBytes(t.dtype, elements);
-        if (!bytes) return Error{path + ": tensor '" + t.name + "' size overflows 64 bits"};
-        t.bytes = *bytes;
-        if (t.offset % alignment != 0)
-            return Error{path + ": tensor '" + t.name + "' offset " + std::to_string(t.offset) +
-                         " is not a multiple of the alignment " + std::to_string(alignment)};
-        if (!names.insert(t.name).second) return Error{path + ": duplicate tensor name '" + t.name + "'"};
-        ck->tensors.push_back(std::move(t));
+// One tensor info: name, dimensions (innermost first in the file, stored outermost first), type and offset
+// relative to the data section.
+Result<TensorInfo> readTensorInfo(Parser& p, uint64_t alignment) {
+    const std::string& path = p.path;
+    TensorInfo t;
+    t.file = 0;
+    if (!p.readString(t.name, "tensor name")) return Error{p.error};
+    uint32_t nDims = 0;
+    if (!p.c.read(nDims)) return Error{path + ": truncated tensor info of '" + t.name + "'"};
+    if (nDims > 4) return Error{path + ": tensor '" + t.name + "' has " + std::to_string(nDims) + " dimensions (at most 4)"};
+    uint64_t ne[4] = {1, 1, 1, 1};
+    uint64_t elements = 1;
+    for (uint32_t d = 0; d < nDims; ++d) {
+        if (!p.c.read(ne[d])) return Error{path + ": truncated dimensions of tensor '" + t.name + "'"};
+        if (ne[d] > uint64_t(INT64_MAX) || __builtin_mul_overflow(elements, ne[d], &elements))
+            return Error{path + ": tensor '" + t.name + "' dimensions overflow 64 bits"};
     }
-    if (p.badUtf8) ck->warnings.push_back(path + ": some metadata strings are not valid UTF-8 (shown with U+FFFD)");
+    for (uint32_t d = nDims; d-- > 0;) t.shape.push_back(int64_t(ne[d]));
+    uint32_t typeId = 0;
+    if (!p.c.read(typeId) || !p.c.read(t.offset)) return Error{path + ": truncated tensor info of '" + t.name + "'"};
+    const auto dtype = dtypeFromGgmlId(typeId);
+    if (!dtype)
+        return Error{path + ": tensor '" + t.name + "' has unknown ggml type id " + std::to_string(typeId) +
+                     ggmlIdName(typeId)};
+    t.dtype = *dtype;
+    const DTypeInfo& info = dtypeInfo(t.dtype);
+    if (nDims > 0 && ne[0] % uint64_t(info.blockElems) != 0)
+        return Error{path + ": tensor '" + t.name + "' rows of " + std::to_string(ne[0]) + " values are not whole " +
+                     std::string(info.name) + " blocks of " + std::to_string(info.blockElems)};
+    const auto bytes = dtypeBytes(t.dtype, elements);
+    if (!bytes) return Error{path + ": tensor '" + t.name + "' size overflows 64 bits"};
+    t.bytes = *bytes;
+    if (t.offset % alignment != 0)
+        return Error{path + ": tensor '" + t.name + "' offset " + std::to_string(t.offset) +
+                     " is not a multiple of the alignment " + std::to_string(alignment)};
+    return t;
+}
 
-    // The data section starts at the next multiple of the alignment after the tensor infos.
-    const uint64_t infoEnd = p.c.pos();
-    const uint64_t dataStart = (infoEnd + alignment - 1) / alignment * alignment;  // alignment <= 2^63, infoEnd small
-    const uint64_t dataSize = dataStart <= file->size() ? file->size() - dataStart : 0;
-    std::vector<size_t> order(ck->tensors.size());
+// Makes the offsets absolute (the data section starts at dataStart) and checks that every tensor lies inside
+// the file, that none overlap, and that they follow each other as ggml writes them.
+Status placeTensorData(const std::string& path, std::vector<TensorInfo>& tensors, uint64_t fileSize,
+                       uint64_t dataStart, uint64_t alignment) {
+    const uint64_t dataSize = dataStart <= fileSize ? fileSize - dataStart : 0;
+    std::vector<size_t> order(tensors.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    for (TensorInfo& t : ck->tensors) {
+    for (TensorInfo& t : tensors) {
         if (t.offset > dataSize || t.bytes > dataSize - t.offset)
             return Error{path + ": tensor '" + t.name + "' data [" + std::to_string(t.offset) + ", +" +
                          std::to_string(t.bytes) + ") runs past the end of the file (data section of " +
                          std::to_string(dataSize) + " bytes at offset " + std::to_string(dataStart) + ")"};
         t.offset += dataStart;
     }
-    std::sort(order.begin(), order.end(),
-              [&](size_t a, size_t b) { return ck->tensors[a].offset < ck->tensors[b].offset; });
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return tensors[a].offset < tensors[b].offset; });
     for (size_t k = 1; k < order.size(); ++k) {
-        const TensorInfo& a = ck->tensors[order[k - 1]];
-        const TensorInfo& b = ck->tensors[order[k]];
+        const TensorInfo& a = tensors[order[k - 1]];
+        const TensorInfo& b = tensors[order[k]];
         if (a.bytes > 0 && b.bytes > 0 && b.offset < a.offset + a.bytes)
             return Error{path + ": tensors '" + a.name + "' and '" + b.name + "' overlap"};
     }
     // ggml's gguf reader (gguf_init_from_file) requires the tensors back to back in the order of their infos,
     // each padded to the alignment: a type id or shape changed in a file otherwise reads the wrong bytes.
     uint64_t expected = 0;
-    for (const TensorInfo& t : ck->tensors) {
+    for (const TensorInfo& t : tensors) {
         if (t.offset - dataStart != expected)
-            return Error{path + ": tensor '" + t.name + "' has data offset " + std::to_string(t.offset - dataStart) + ", expected " +
-                         std::to_string(expected) + " (GGUF tensors follow each other, each " +
+            return Error{path + ": tensor '" + t.name + "' has data offset " + std::to_string(t.offset - dataStart) +
+                         ", expected " + std::to_string(expected) + " (GGUF tensors follow each other, each " +
                          std::to_string(alignment) + "-byte aligned): its type or shape, or an earlier tensor's, does "
                          "not match the data"};
         const uint64_t padded = t.bytes + (alignment - t.bytes % alignment) % alignment;
         if (__builtin_add_overflow(expected, padded, &expected))
             return Error{path + ": tensor '" + t.name + "' data offsets overflow 64 bits"};
     }
-    if (md.count("tokenizer.ggml.tokens")) ck->tokenizerPath = path;
+    return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Checkpoint>> readGguf(std::shared_ptr<const MappedFile> file, const OpenOptions& options,
+                                             ProgressSink& progress) {
+    (void)options;  // a GGUF file carries its own tokenizer and config; there are no side files to read
+    const std::string& path = file->path();
+    if (!progress.report(0.0, "reading GGUF header")) return Error{std::string(kCancelledMessage)};
+    Parser p{ByteCursor(file->bytes()), path, {}};
+    auto header = readHeader(p, *file);
+    if (!header) return header.error();
+
+    auto ck = std::make_unique<Checkpoint>();
+    ck->path = path;
+    ck->format = FileFormat::Gguf;
+    ck->formatDetail = "GGUF v" + std::to_string(header->version);
+    ck->files.push_back(file);
+    auto alignment = readMetadata(p, *file, header->nKv, *ck, progress);
+    if (!alignment) return alignment.error();
+
+    ck->tensors.reserve(size_t(header->nTensors));
+    std::unordered_set<std::string> names;
+    for (uint64_t i = 0; i < header->nTensors; ++i) {
+        auto t = readTensorInfo(p, *alignment);
+        if (!t) return t.error();
+        if (!names.insert(t->name).second) return Error{path + ": duplicate tensor name '" + t->name + "'"};
+        ck->tensors.push_back(std::move(*t));
+    }
+    if (p.badUtf8) ck->warnings.push_back(path + ": some metadata strings are not valid UTF-8 (shown with U+FFFD)");
+
+    // The data section starts at the next multiple of the alignment after the tensor infos.
+    const uint64_t dataStart = (p.c.pos() + *alignment - 1) / *alignment * *alignment;  // alignment <= 2^63
+    if (auto st = placeTensorData(path, ck->tensors, file->size(), dataStart, *alignment); !st) return st.error();
+    if (ck->metadata.count("tokenizer.ggml.tokens")) ck->tokenizerPath = path;
     progress.report(1.0, "GGUF header read");
     return ck;
 }

@@ -365,11 +365,16 @@ ArchSpec readHfArchSpec(const json& cfg, const json& tc, const std::string& arch
     return s;
 }
 
-ArchSpec readGgufArchSpec(const json& md, const std::string& arch, const HyperparametersView& hp,
-                          std::vector<Unsupported>& unsupported) {
-    ArchSpec s;
-    const std::string p = arch + ".";
-    auto key = [&](const char* k) { return p + k; };
+namespace {
+
+// The GGUF counterpart of HfReader: keys are "<arch>.<k>"; every key read is marked handled, and what is left
+// over with a value is refused by name.
+struct GgufReader {
+    const json& md;
+    const std::string& arch;
+    const HyperparametersView& hp;
+    std::vector<Unsupported>& out;
+    std::string prefix = arch + ".";
     std::set<std::string> handled = {"context_length", "embedding_length", "feed_forward_length", "block_count",
                                      "attention.head_count", "attention.head_count_kv", "rope.freq_base",
                                      "attention.layer_norm_rms_epsilon", "attention.key_length",
@@ -377,82 +382,101 @@ ArchSpec readGgufArchSpec(const json& md, const std::string& arch, const Hyperpa
                                      "rope.scaling.type", "rope.scaling.factor", "rope.scaling.original_context_length",
                                      "rope.scaling.finetuned", "rope.scale_linear", "expert_count",
                                      "expert_used_count", "attention.sliding_window"};
-    auto refuse = [&](std::string feature, std::string k) { unsupported.push_back({std::move(feature), std::move(k)}); };
 
-    if (auto e = number(md, key("expert_count")); e && *e > 0)
-        refuse("mixture-of-experts layers", "gguf " + key("expert_count"));
-    if (auto rd = number(md, key("rope.dimension_count")); rd && hp.headDim > 0 && toCount(*rd) != hp.headDim)
-        refuse("partial rotary embeddings (" + std::to_string(toCount(*rd)) + " of " + std::to_string(hp.headDim) +
-                   " dimensions)",
-               "gguf " + key("rope.dimension_count"));
-    auto kl = number(md, key("attention.key_length")), vl = number(md, key("attention.value_length"));
-    if (kl && vl && *kl != *vl) refuse("key and value heads of different sizes", "gguf " + key("attention.value_length"));
+    std::string key(const char* k) const { return prefix + k; }
+    std::optional<double> num(const char* k) {
+        handled.insert(k);
+        return number(md, key(k));
+    }
+    void refuse(std::string feature, const char* k) { out.push_back({std::move(feature), "gguf " + key(k)}); }
+};
 
-    RopeScaling& rs = s.ropeScaling;
-    rs.maxPositionEmbeddings = hp.context;
-    std::string type = text(md, key("rope.scaling.type"));
-    if (auto lin = number(md, key("rope.scale_linear")); lin && *lin != 1.0 && type.empty()) {
+void refuseGgufFeatures(GgufReader& r) {
+    if (auto e = r.num("expert_count"); e && *e > 0) r.refuse("mixture-of-experts layers", "expert_count");
+    if (auto rd = r.num("rope.dimension_count"); rd && r.hp.headDim > 0 && toCount(*rd) != r.hp.headDim)
+        r.refuse("partial rotary embeddings (" + std::to_string(toCount(*rd)) + " of " + std::to_string(r.hp.headDim) +
+                     " dimensions)",
+                 "rope.dimension_count");
+    auto kl = r.num("attention.key_length"), vl = r.num("attention.value_length");
+    if (kl && vl && *kl != *vl) r.refuse("key and value heads of different sizes", "attention.value_length");
+}
+
+void readRopeScalingGguf(GgufReader& r, RopeScaling& rs) {
+    rs.maxPositionEmbeddings = r.hp.context;
+    std::string type = text(r.md, r.key("rope.scaling.type"));
+    if (auto lin = r.num("rope.scale_linear"); lin && *lin != 1.0 && type.empty()) {
         type = "linear";
         rs.factor = *lin;
-        rs.source = "gguf " + key("rope.scale_linear");
+        rs.source = "gguf " + r.key("rope.scale_linear");
     }
-    if (!type.empty() && type != "none") {
-        if (rs.source.empty()) rs.source = "gguf " + key("rope.scaling.type");
-        if (auto f = number(md, key("rope.scaling.factor"))) rs.factor = *f;
-        rs.originalContext = toCount(number(md, key("rope.scaling.original_context_length")).value_or(0.0));
-        if (type == "linear") {
-            rs.type = RopeScalingType::Linear;
-        } else if (type == "yarn") {
-            rs.type = RopeScalingType::Yarn;
-            if (rs.originalContext <= 0) refuse("YaRN without an original context length", "gguf " + key("rope.scaling.original_context_length"));
-        } else {
-            refuse("RoPE scaling type '" + type + "'", "gguf " + key("rope.scaling.type"));
-        }
-        if (rs.factor < 1.0) refuse("RoPE scaling factor below 1", "gguf " + key("rope.scaling.factor"));
+    if (type.empty() || type == "none") return;
+    if (rs.source.empty()) rs.source = "gguf " + r.key("rope.scaling.type");
+    if (auto f = r.num("rope.scaling.factor")) rs.factor = *f;
+    rs.originalContext = toCount(r.num("rope.scaling.original_context_length").value_or(0.0));
+    if (type == "linear") {
+        rs.type = RopeScalingType::Linear;
+    } else if (type == "yarn") {
+        rs.type = RopeScalingType::Yarn;
+        if (rs.originalContext <= 0)
+            r.refuse("YaRN without an original context length", "rope.scaling.original_context_length");
+    } else {
+        r.refuse("RoPE scaling type '" + type + "'", "rope.scaling.type");
     }
+    if (rs.factor < 1.0) r.refuse("RoPE scaling factor below 1", "rope.scaling.factor");
+}
 
-    const bool gemma = arch.rfind("gemma", 0) == 0;
-    // llama.cpp applies attention.sliding_window only where the architecture uses it (Gemma 2 and 3 here); for
-    // the others it ignores the key, as transformers' Llama/Qwen ignore a sliding_window. A window shorter than
-    // the context would then be silently dropped from a model that may need it: refused, as for config.json.
-    const bool swaArch = arch == "gemma2" || arch == "gemma3";
-    if (auto w = number(md, key("attention.sliding_window")); w && *w > 0 && !swaArch && *w < double(hp.context))
-        refuse("sliding-window attention on a " + arch + " model (llama.cpp ignores the key for this architecture)",
-               "gguf " + key("attention.sliding_window"));
-    if (auto w = number(md, key("attention.sliding_window")); swaArch && w && *w > 0 && hp.layers <= (int64_t(1) << 20)) {
-        s.slidingWindow = toCount(*w);
-        // llama.cpp: Gemma 2 alternates (pattern 2), Gemma 3 has a global layer every 6 (set_swa_pattern).
-        int64_t pattern = arch == "gemma2" ? 2 : 6;
-        if (auto pk = number(md, key("attention.sliding_window_pattern")); pk && arch == "gemma3")
-            pattern = toCount(*pk);
-        handled.insert("attention.sliding_window_pattern");
-        s.slidingLayers.assign(size_t(std::max<int64_t>(hp.layers, 0)), false);
-        for (int64_t i = 0; i < hp.layers; ++i)
-            s.slidingLayers[size_t(i)] = pattern <= 1 || (i % pattern) < pattern - 1;
+// llama.cpp applies attention.sliding_window only where the architecture uses it (Gemma 2 and 3 here); for
+// the others it ignores the key, as transformers' Llama/Qwen ignore a sliding_window. A window shorter than
+// the context would then be silently dropped from a model that may need it: refused, as for config.json.
+void readSlidingGguf(GgufReader& r, ArchSpec& s) {
+    const bool swaArch = r.arch == "gemma2" || r.arch == "gemma3";
+    const auto w = r.num("attention.sliding_window");
+    if (w && *w > 0 && !swaArch && *w < double(r.hp.context))
+        r.refuse("sliding-window attention on a " + r.arch + " model (llama.cpp ignores the key for this architecture)",
+                 "attention.sliding_window");
+    if (!swaArch || !w || *w <= 0 || r.hp.layers > (int64_t(1) << 20)) return;
+    s.slidingWindow = toCount(*w);
+    // llama.cpp: Gemma 2 alternates (pattern 2), Gemma 3 has a global layer every 6 (set_swa_pattern).
+    int64_t pattern = r.arch == "gemma2" ? 2 : 6;
+    if (auto pk = r.num("attention.sliding_window_pattern"); pk && r.arch == "gemma3") pattern = toCount(*pk);
+    s.slidingLayers.assign(size_t(std::max<int64_t>(r.hp.layers, 0)), false);
+    for (int64_t i = 0; i < r.hp.layers; ++i) s.slidingLayers[size_t(i)] = pattern <= 1 || (i % pattern) < pattern - 1;
+}
+
+void readGemmaGguf(GgufReader& r, ArchSpec& s) {
+    const std::string& arch = r.arch;
+    s.embedScale = std::sqrt(float(r.hp.dim));  // llama.cpp: ggml_scale(inpL, sqrtf(n_embd))
+    s.activation = Activation::GeluTanh;
+    if (arch != "gemma") {
+        s.postNorms = true;
+        // llama.cpp scales queries by 1/sqrt(head_dim), except for the 27B models (46 / 62 layers), which it
+        // scales by 1/sqrt(n_embd / n_head) (= their query_pre_attn_scalar).
+        const bool is27B = (arch == "gemma2" && r.hp.layers == 46) || (arch == "gemma3" && r.hp.layers == 62);
+        s.attnScale = is27B ? 1.0 / std::sqrt(double(r.hp.dim / r.hp.heads)) : 1.0 / std::sqrt(double(r.hp.headDim));
+        s.attnSoftcap = r.num("attn_logit_softcapping").value_or(arch == "gemma2" ? 50.0 : 0.0);
+        s.finalSoftcap = r.num("final_logit_softcapping").value_or(arch == "gemma2" ? 30.0 : 0.0);
     }
-    if (gemma) {
-        s.embedScale = std::sqrt(float(hp.dim));  // llama.cpp: ggml_scale(inpL, sqrtf(n_embd))
-        s.activation = Activation::GeluTanh;
-        if (arch != "gemma") {
-            s.postNorms = true;
-            // llama.cpp scales queries by 1/sqrt(head_dim), except for the 27B models (46 / 62 layers), which it
-            // scales by 1/sqrt(n_embd / n_head) (= their query_pre_attn_scalar).
-            const bool is27B = (arch == "gemma2" && hp.layers == 46) || (arch == "gemma3" && hp.layers == 62);
-            s.attnScale = is27B ? 1.0 / std::sqrt(double(hp.dim / hp.heads)) : 1.0 / std::sqrt(double(hp.headDim));
-            s.attnSoftcap = number(md, key("attn_logit_softcapping")).value_or(arch == "gemma2" ? 50.0 : 0.0);
-            s.finalSoftcap = number(md, key("final_logit_softcapping")).value_or(arch == "gemma2" ? 30.0 : 0.0);
-            handled.insert({"attn_logit_softcapping", "final_logit_softcapping"});
-        }
-        if (arch == "gemma3") {
-            s.qkNorm = true;
-            s.ropeThetaLocal = number(md, key("rope.freq_base_swa")).value_or(10000.0);
-            handled.insert("rope.freq_base_swa");
-        }
+    if (arch == "gemma3") {
+        s.qkNorm = true;
+        s.ropeThetaLocal = r.num("rope.freq_base_swa").value_or(10000.0);
     }
+}
+
+}  // namespace
+
+ArchSpec readGgufArchSpec(const json& md, const std::string& arch, const HyperparametersView& hp,
+                          std::vector<Unsupported>& unsupported) {
+    ArchSpec s;
+    GgufReader r{md, arch, hp, unsupported};
+    refuseGgufFeatures(r);
+    readRopeScalingGguf(r, s.ropeScaling);
+    readSlidingGguf(r, s);
+    if (arch.rfind("gemma", 0) == 0) readGemmaGguf(r, s);
     if (arch == "qwen3") s.qkNorm = true;
     for (const auto& [k, v] : md.items()) {
-        if (k.rfind(p, 0) != 0 || handled.count(k.substr(p.size())) || trivial(v)) continue;
-        refuse("GGUF key '" + k + "' (not implemented for " + arch + ")", "gguf " + k + " = " + valueText(v));
+        if (k.rfind(r.prefix, 0) != 0 || r.handled.count(k.substr(r.prefix.size())) || trivial(v)) continue;
+        unsupported.push_back({"GGUF key '" + k + "' (not implemented for " + arch + ")",
+                               "gguf " + k + " = " + valueText(v)});
     }
     return s;
 }

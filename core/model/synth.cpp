@@ -108,37 +108,41 @@ struct Names {
     }
 };
 
-}  // namespace
+// The tensor list of one synthetic checkpoint, in the order its format's writer expects; each tensor's values
+// come from the seed and its Hugging Face name, so the same model is written in every format.
+class SynthPlan {
+public:
+    SynthPlan(const SynthShape& s, SynthFormat format, DType dtype, uint64_t seed)
+        : m_s(s), m_format(format), m_dtype(dtype), m_seed(seed), m_names{format, s.family},
+          m_hfLayout(format == SynthFormat::Safetensors),
+          m_permuteQk(!m_hfLayout && s.family == SynthFamily::Llama),
+          m_normValue(s.family == SynthFamily::Gemma2 && m_hfLayout ? 0.0f : 1.0f) {}
 
-std::vector<TensorToWrite> synthTensors(const SynthShape& s, SynthFormat format, DType dtype, uint64_t seed) {
-    const Names names{format, s.family};
-    const bool hfLayout = format == SynthFormat::Safetensors;
-    const bool permuteQk = !hfLayout && s.family == SynthFamily::Llama;
-    const float normValue = s.family == SynthFamily::Gemma2 && hfLayout ? 0.0f : 1.0f;
-    const int64_t D = s.dim;
-    std::vector<TensorToWrite> out;
-    auto matrix = [&](std::string name, const std::string& hfName, int64_t rows, int64_t cols,
-                      RowMap map = {}) {
-        out.push_back({std::move(name),
-                       dtype,
-                       {rows, cols},
-                       randomFill(seed, hfName, cols, 1.0f / std::sqrt(float(cols)), map)});
-    };
-    auto vector = [&](std::string name, const std::string& hfName, int64_t n, RowMap map = {}) {
-        out.push_back(
-            {std::move(name), dtype, {n}, randomFill(seed, hfName, 1, 1.0f / std::sqrt(float(D)), map)});
-    };
-    auto norm = [&](std::string name) {
-        out.push_back({std::move(name), dtype, {D}, constantFill(normValue)});
-    };
-    auto layerName = [&](int l, const std::string& hf, const char* suffix) {
-        return hfLayout ? "model.layers." + std::to_string(l) + "." + hf + suffix
-                        : "blk." + std::to_string(l) + "." + names.gguf(hf) + suffix;
-    };
+    std::vector<TensorToWrite> build() && {
+        if (m_format == SynthFormat::Llama2c) llama2c();
+        else layered();
+        return std::move(m_out);
+    }
 
-    if (format == SynthFormat::Llama2c) {
-        // version1_export order: norms of all layers, final norm, embedding, then each matrix over all
-        // layers.
+private:
+    void matrix(std::string name, const std::string& hfName, int64_t rows, int64_t cols, RowMap map = {}) {
+        m_out.push_back({std::move(name), m_dtype, {rows, cols},
+                         randomFill(m_seed, hfName, cols, 1.0f / std::sqrt(float(cols)), map)});
+    }
+    void vector(std::string name, const std::string& hfName, int64_t n, RowMap map = {}) {
+        m_out.push_back({std::move(name), m_dtype, {n},
+                         randomFill(m_seed, hfName, 1, 1.0f / std::sqrt(float(m_s.dim)), map)});
+    }
+    void norm(std::string name) { m_out.push_back({std::move(name), m_dtype, {m_s.dim}, constantFill(m_normValue)}); }
+    std::string layerName(int l, const std::string& hf, const char* suffix) const {
+        return m_hfLayout ? "model.layers." + std::to_string(l) + "." + hf + suffix
+                          : "blk." + std::to_string(l) + "." + m_names.gguf(hf) + suffix;
+    }
+
+    // version1_export order: norms of all layers, final norm, embedding, then each matrix over all layers.
+    void llama2c() {
+        const SynthShape& s = m_s;
+        const int64_t D = s.dim;
         for (const char* n : {"input_layernorm", "post_attention_layernorm"})
             for (int l = 0; l < s.layers; ++l) norm(layerName(l, n, ".weight"));
         norm("output_norm.weight");
@@ -147,49 +151,34 @@ std::vector<TensorToWrite> synthTensors(const SynthShape& s, SynthFormat format,
             const char* hf;
             int64_t rows, cols;
             bool permute;
-            int heads;
         };
-        const M ms[] = {{"self_attn.q_proj", s.qDim(), D, true, s.heads},
-                        {"self_attn.k_proj", s.kvDim(), D, true, s.kvHeads},
-                        {"self_attn.v_proj", s.kvDim(), D, false, 0},
-                        {"self_attn.o_proj", D, s.qDim(), false, 0},
-                        {"mlp.gate_proj", s.hidden, D, false, 0},
-                        {"mlp.down_proj", D, s.hidden, false, 0},
-                        {"mlp.up_proj", s.hidden, D, false, 0}};
+        const M ms[] = {{"self_attn.q_proj", s.qDim(), D, true},   {"self_attn.k_proj", s.kvDim(), D, true},
+                        {"self_attn.v_proj", s.kvDim(), D, false}, {"self_attn.o_proj", D, s.qDim(), false},
+                        {"mlp.gate_proj", s.hidden, D, false},     {"mlp.down_proj", D, s.hidden, false},
+                        {"mlp.up_proj", s.hidden, D, false}};
         for (const M& m : ms)
             for (int l = 0; l < s.layers; ++l)
-                matrix(layerName(l, m.hf, ".weight"),
-                       "model.layers." + std::to_string(l) + "." + m.hf + ".weight", m.rows, m.cols,
-                       m.permute ? adjacentPairsToHf(s.headDim) : RowMap{});
+                matrix(layerName(l, m.hf, ".weight"), "model.layers." + std::to_string(l) + "." + m.hf + ".weight",
+                       m.rows, m.cols, m.permute ? adjacentPairsToHf(s.headDim) : RowMap{});
         if (!s.tied) matrix("output.weight", "lm_head.weight", s.vocab, D);
-        return out;
     }
 
-    matrix(hfLayout ? "model.embed_tokens.weight" : "token_embd.weight", "model.embed_tokens.weight", s.vocab,
-           D);
-    if (!hfLayout && s.ropeScaling) {
-        const std::vector<float> f = llama3RopeFactors(s);
-        out.push_back({"rope_freqs.weight",
-                       DType::F32,
-                       {int64_t(f.size())},
-                       [f](uint64_t first, uint64_t count, float* dst) {
-                           std::copy(f.begin() + ptrdiff_t(first), f.begin() + ptrdiff_t(first + count), dst);
-                       }});
-    }
-    for (int l = 0; l < s.layers; ++l) {
+    void layer(int l) {
+        const SynthShape& s = m_s;
+        const int64_t D = s.dim;
         const std::string hfp = "model.layers." + std::to_string(l) + ".";
         norm(layerName(l, "input_layernorm", ".weight"));
         struct P {
             const char* hf;
-            int64_t rows, cols;
+            int64_t rows;
             int heads;
         };
-        const P attn[] = {{"self_attn.q_proj", s.qDim(), D, s.heads},
-                          {"self_attn.k_proj", s.kvDim(), D, s.kvHeads},
-                          {"self_attn.v_proj", s.kvDim(), D, 0}};
+        const P attn[] = {{"self_attn.q_proj", s.qDim(), s.heads},
+                          {"self_attn.k_proj", s.kvDim(), s.kvHeads},
+                          {"self_attn.v_proj", s.kvDim(), 0}};
         for (const P& p : attn) {
-            const bool perm = permuteQk && p.heads > 0;
-            matrix(layerName(l, p.hf, ".weight"), hfp + p.hf + ".weight", p.rows, p.cols,
+            const bool perm = m_permuteQk && p.heads > 0;
+            matrix(layerName(l, p.hf, ".weight"), hfp + p.hf + ".weight", p.rows, D,
                    perm ? adjacentPairsToHf(s.headDim) : RowMap{});
             if (s.qkvBias)
                 vector(layerName(l, p.hf, ".bias"), hfp + p.hf + ".bias", p.rows,
@@ -203,9 +192,38 @@ std::vector<TensorToWrite> synthTensors(const SynthShape& s, SynthFormat format,
         matrix(layerName(l, "mlp.down_proj", ".weight"), hfp + "mlp.down_proj.weight", D, s.hidden);
         if (s.family == SynthFamily::Gemma2) norm(layerName(l, "post_feedforward_layernorm", ".weight"));
     }
-    norm(hfLayout ? "model.norm.weight" : "output_norm.weight");
-    if (!s.tied) matrix(hfLayout ? "lm_head.weight" : "output.weight", "lm_head.weight", s.vocab, D);
-    return out;
+
+    // GGUF and safetensors: embedding, (GGUF) the Llama 3 RoPE factors, the layers, final norm, head.
+    void layered() {
+        const SynthShape& s = m_s;
+        matrix(m_hfLayout ? "model.embed_tokens.weight" : "token_embd.weight", "model.embed_tokens.weight", s.vocab,
+               s.dim);
+        if (!m_hfLayout && s.ropeScaling) {
+            const std::vector<float> f = llama3RopeFactors(s);
+            m_out.push_back({"rope_freqs.weight", DType::F32, {int64_t(f.size())},
+                             [f](uint64_t first, uint64_t count, float* dst) {
+                                 std::copy(f.begin() + ptrdiff_t(first), f.begin() + ptrdiff_t(first + count), dst);
+                             }});
+        }
+        for (int l = 0; l < s.layers; ++l) layer(l);
+        norm(m_hfLayout ? "model.norm.weight" : "output_norm.weight");
+        if (!s.tied) matrix(m_hfLayout ? "lm_head.weight" : "output.weight", "lm_head.weight", s.vocab, s.dim);
+    }
+
+    const SynthShape& m_s;
+    SynthFormat m_format;
+    DType m_dtype;
+    uint64_t m_seed;
+    Names m_names;
+    bool m_hfLayout, m_permuteQk;
+    float m_normValue;
+    std::vector<TensorToWrite> m_out;
+};
+
+}  // namespace
+
+std::vector<TensorToWrite> synthTensors(const SynthShape& s, SynthFormat format, DType dtype, uint64_t seed) {
+    return SynthPlan(s, format, dtype, seed).build();
 }
 
 Result<SynthResult> synthesizeCheckpoint(const SynthShape& shape, const SynthOptions& o,
