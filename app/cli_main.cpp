@@ -39,6 +39,8 @@ const qscli::Command kCommands[] = {
      qscli::runEmbedHeadStudy},
     {"calibrate", "calibrate MODEL --calib FILE [--calib-tokens N] [--calib-ctx N] --out STATS.h5 [--hessian all|LAYERS]  input statistics of every linear layer",
      qscli::runCalibrate},
+    {"models", "models [--folder DIR]... [--no-default] [--json]  checkpoints already on this machine (HF cache, Ollama, LM Studio, ...)",
+     qscli::runModels},
 };
 
 void usage(FILE* out) {

@@ -46,6 +46,92 @@ void setApplicationNames() {
     QCoreApplication::setApplicationVersion(QStringLiteral(QS_VERSION));
 }
 
+// The command line's options (beyond --help and --version).
+struct GuiOptions {
+    QCommandLineOption screenshot{QStringLiteral("screenshot"),
+                                  QStringLiteral("Render the window to FILE.png after loading PATH, then exit."),
+                                  QStringLiteral("FILE.png")};
+    QCommandLineOption view{
+        QStringLiteral("view"),
+        QStringLiteral("The view to bring to the front for --screenshot: tree, summary, footprint, "
+                       "histogram, layers, outliers, evaluations, sweep, sensitivity, automix, embed-head, map, chat, "
+                       "models or log (default tree)."),
+        QStringLiteral("NAME"), QStringLiteral("tree")};
+    QCommandLineOption size{QStringLiteral("size"), QStringLiteral("Window size for --screenshot (default 1280x720)."),
+                            QStringLiteral("WxH"), QStringLiteral("1280x720")};
+    QCommandLineOption map{QStringLiteral("map"),
+                           QStringLiteral("Load the quantization map MAP.json at start (the JSON of the map "
+                                          "editor's export or quantscope-cli --save-map)."),
+                           QStringLiteral("MAP.json")};
+    QCommandLineOption preset;
+    QCommandLineOption prompt{
+        QStringLiteral("prompt"),
+        QStringLiteral("With --screenshot --view chat: send TEXT to the chat first (A/B when the map quantizes)."),
+        QStringLiteral("TEXT")};
+    QCommandLineOption text{QStringLiteral("text"),
+                            QStringLiteral("With --screenshot --view evaluations (or embed-head): evaluate the model "
+                                           "as stored, then the map, on FILE first (two rows)."),
+                            QStringLiteral("FILE")};
+
+    explicit GuiOptions(const QStringList& presetIds)
+        : preset(QStringLiteral("preset"),
+                 QStringLiteral("Start with a preset quantization map: %1 (applied after PATH is loaded; overrides "
+                                "--map).")
+                     .arg(presetIds.join(QStringLiteral(", "))),
+                 QStringLiteral("NAME")) {}
+    void addTo(QCommandLineParser& parser) const {
+        parser.addOptions({screenshot, view, size, map, preset, prompt, text});
+    }
+};
+
+// --map loads now (a map is written in roles and patterns, it needs no model); --preset waits for PATH, since a
+// preset may depend on the model (the layer count). Returns false when --map failed.
+bool applyStartupMap(qsui::MainWindow& window, const QCommandLineParser& parser, const GuiOptions& o,
+                     const QString& path) {
+    if (parser.isSet(o.map) && !window.mapEditor()->importMap(parser.value(o.map))) return false;
+    if (!parser.isSet(o.preset)) return true;
+    const QString id = parser.value(o.preset);
+    if (path.isEmpty()) return window.mapEditor()->applyPreset(id);
+    // Connected before the screenshot task's handler, so the preset is in place when it captures.
+    QObject::connect(window.loader(), &qsui::LoadController::loadFinished, &window,
+                     [&window, id](const QString&, bool ok) {
+                         if (ok) window.mapEditor()->applyPreset(id);
+                     }, Qt::SingleShotConnection);
+    return true;
+}
+
+// --screenshot: the window at the given size, PATH loaded, the view in front, rendered to a PNG; the exit code.
+int runScreenshot(qsui::JobRunner& runner, const QCommandLineParser& parser, const GuiOptions& o,
+                  const QString& path) {
+    const QSize windowSize = parseSize(parser.value(o.size));
+    if (!windowSize.isValid()) {
+        std::fprintf(stderr, "quantscope: --size expects WxH (320x240 to 8192x8192), got '%s'\n",
+                     qPrintable(parser.value(o.size)));
+        return 2;
+    }
+    qsui::MainWindow window(&runner, qsui::MainWindowOptions{/*useSettings=*/false});
+    window.resize(windowSize);
+    window.show();
+    if (!applyStartupMap(window, parser, o, path)) {
+        std::fprintf(stderr, "quantscope: could not load the map %s (see the log)\n", qPrintable(parser.value(o.map)));
+        for (const qsui::LogEntry& e : window.logModel()->entries())
+            if (e.severity == qsui::Severity::Error) std::fprintf(stderr, "quantscope: %s\n", qPrintable(e.message));
+        return 2;
+    }
+    if (parser.isSet(o.prompt)) window.chatPane()->setScreenshotPrompt(parser.value(o.prompt));
+    if (parser.isSet(o.text)) window.evaluationsView()->setTextPath(parser.value(o.text));
+    qsui::ScreenshotTask task(&window, parser.value(o.screenshot), parser.value(o.view), path);
+    int exitCode = 1;
+    QObject::connect(&task, &qsui::ScreenshotTask::finished, &window, [&](int code, const QString& message) {
+        std::fprintf(code == 0 ? stdout : stderr, "quantscope: %s\n", qPrintable(message));
+        exitCode = code;
+        QApplication::exit(code);
+    });
+    task.start();
+    QApplication::exec();
+    return exitCode;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -68,47 +154,20 @@ int main(int argc, char** argv) {
                                  QStringLiteral("A checkpoint file or folder to open (safetensors, GGUF, llama2.c "
                                                 ".bin, HDF5)."),
                                  QStringLiteral("[PATH]"));
-    const QCommandLineOption screenshot(QStringLiteral("screenshot"),
-                                        QStringLiteral("Render the window to FILE.png after loading PATH, then exit."),
-                                        QStringLiteral("FILE.png"));
-    const QCommandLineOption view(
-        QStringLiteral("view"),
-        QStringLiteral("The view to bring to the front for --screenshot: tree, summary, footprint, "
-                       "histogram, layers, outliers, evaluations, sweep, sensitivity, automix, embed-head, map, chat or "
-                       "log (default tree)."),
-        QStringLiteral("NAME"), QStringLiteral("tree"));
-    const QCommandLineOption size(QStringLiteral("size"),
-                                  QStringLiteral("Window size for --screenshot (default 1280x720)."),
-                                  QStringLiteral("WxH"), QStringLiteral("1280x720"));
     QStringList presetIds;
     for (const qsui::MapPreset& p : qsui::mapPresets()) presetIds << p.id;
-    const QCommandLineOption map(QStringLiteral("map"),
-                                 QStringLiteral("Load the quantization map MAP.json at start (the JSON of the map "
-                                                "editor's export or quantscope-cli --save-map)."),
-                                 QStringLiteral("MAP.json"));
-    const QCommandLineOption preset(QStringLiteral("preset"),
-                                    QStringLiteral("Start with a preset quantization map: %1 (applied after PATH "
-                                                   "is loaded; overrides --map).").arg(presetIds.join(QStringLiteral(", "))),
-                                    QStringLiteral("NAME"));
-    const QCommandLineOption prompt(QStringLiteral("prompt"),
-                                    QStringLiteral("With --screenshot --view chat: send TEXT to the chat first (A/B when the map quantizes)."),
-                                    QStringLiteral("TEXT"));
-    const QCommandLineOption text(
-        QStringLiteral("text"),
-        QStringLiteral("With --screenshot --view evaluations (or embed-head): evaluate the model as stored, "
-                       "then the map, on FILE first (two rows)."),
-        QStringLiteral("FILE"));
-    parser.addOptions({screenshot, view, size, map, preset, prompt, text});
+    const GuiOptions options(presetIds);
+    options.addTo(parser);
     parser.process(app);
-    if (parser.isSet(preset) && !qsui::findMapPreset(parser.value(preset))) {
-        std::fprintf(stderr, "quantscope: unknown preset '%s' (one of: %s)\n", qPrintable(parser.value(preset)),
-                     qPrintable(presetIds.join(QStringLiteral(", "))));
+    if (parser.isSet(options.preset) && !qsui::findMapPreset(parser.value(options.preset))) {
+        std::fprintf(stderr, "quantscope: unknown preset '%s' (one of: %s)\n",
+                     qPrintable(parser.value(options.preset)), qPrintable(presetIds.join(QStringLiteral(", "))));
         return 2;
     }
-
     const QStringList positional = parser.positionalArguments();
     if (positional.size() > 1) {
-        std::fprintf(stderr, "quantscope: expected at most one PATH, got %lld\n", static_cast<long long>(positional.size()));
+        std::fprintf(stderr, "quantscope: expected at most one PATH, got %lld\n",
+                     static_cast<long long>(positional.size()));
         return 2;
     }
     const QString path = positional.value(0);
@@ -117,55 +176,11 @@ int main(int argc, char** argv) {
     // outlives every job.
     tbb::task_arena arena;
     qsui::JobRunner runner(&arena);
-
-    // --map loads now (a map is written in roles and patterns, it needs no model); --preset waits for PATH,
-    // since a preset may depend on the model (the layer count). Returns false when --map failed.
-    auto applyStartupMap = [&](qsui::MainWindow& window) {
-        if (parser.isSet(map) && !window.mapEditor()->importMap(parser.value(map))) return false;
-        if (!parser.isSet(preset)) return true;
-        const QString id = parser.value(preset);
-        if (path.isEmpty()) return window.mapEditor()->applyPreset(id);
-        // Connected before the screenshot task's handler, so the preset is in place when it captures.
-        QObject::connect(window.loader(), &qsui::LoadController::loadFinished, &window,
-                         [&window, id](const QString&, bool ok) {
-                             if (ok) window.mapEditor()->applyPreset(id);
-                         }, Qt::SingleShotConnection);
-        return true;
-    };
-
-    if (parser.isSet(screenshot)) {
-        const QSize windowSize = parseSize(parser.value(size));
-        if (!windowSize.isValid()) {
-            std::fprintf(stderr, "quantscope: --size expects WxH (320x240 to 8192x8192), got '%s'\n",
-                         qPrintable(parser.value(size)));
-            return 2;
-        }
-        qsui::MainWindow window(&runner, qsui::MainWindowOptions{/*useSettings=*/false});
-        window.resize(windowSize);
-        window.show();
-        if (!applyStartupMap(window)) {
-            std::fprintf(stderr, "quantscope: could not load the map %s (see the log)\n", qPrintable(parser.value(map)));
-            for (const qsui::LogEntry& e : window.logModel()->entries())
-                if (e.severity == qsui::Severity::Error) std::fprintf(stderr, "quantscope: %s\n", qPrintable(e.message));
-            return 2;
-        }
-        if (parser.isSet(prompt)) window.chatPane()->setScreenshotPrompt(parser.value(prompt));
-        if (parser.isSet(text)) window.evaluationsView()->setTextPath(parser.value(text));
-        qsui::ScreenshotTask task(&window, parser.value(screenshot), parser.value(view), path);
-        int exitCode = 1;
-        QObject::connect(&task, &qsui::ScreenshotTask::finished, &app, [&](int code, const QString& message) {
-            std::fprintf(code == 0 ? stdout : stderr, "quantscope: %s\n", qPrintable(message));
-            exitCode = code;
-            QApplication::exit(code);
-        });
-        task.start();
-        QApplication::exec();
-        return exitCode;
-    }
+    if (parser.isSet(options.screenshot)) return runScreenshot(runner, parser, options, path);
 
     qsui::MainWindow window(&runner);
     window.show();
-    applyStartupMap(window);  // problems are in the log pane
+    applyStartupMap(window, parser, options, path);  // problems are in the log pane
     if (!path.isEmpty()) window.openPath(path);
     return QApplication::exec();
 }

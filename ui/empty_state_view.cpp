@@ -31,11 +31,17 @@ EmptyStateView::EmptyStateView(QWidget* parent) : QWidget(parent), m_message(new
     openFolder->setToolTip(tr("Open a folder holding a checkpoint (Ctrl+Shift+O)"));
     connect(openFile, &QPushButton::clicked, this, &EmptyStateView::openFileRequested);
     connect(openFolder, &QPushButton::clicked, this, &EmptyStateView::openFolderRequested);
+    auto* localModels = new QPushButton(style()->standardIcon(QStyle::SP_DirHomeIcon), tr("Local Models…"));
+    localModels->setObjectName(QStringLiteral("localModelsButton"));
+    localModels->setToolTip(tr("Find the checkpoints already on this machine: the Hugging Face cache, Ollama, "
+                               "LM Studio, llama.cpp's cache and folders you add"));
+    connect(localModels, &QPushButton::clicked, this, &EmptyStateView::localModelsRequested);
 
     auto* buttons = new QHBoxLayout;
     buttons->addStretch();
     buttons->addWidget(openFile);
     buttons->addWidget(openFolder);
+    buttons->addWidget(localModels);
     buttons->addStretch();
 
     auto* layout = new QVBoxLayout(this);

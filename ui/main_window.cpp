@@ -41,6 +41,7 @@
 #include "ui/log/log_dock.h"
 #include "ui/log/log_model.h"
 #include "ui/mapeditor/calibration_section.h"
+#include "ui/models/local_models_dock.h"
 #include "ui/mapeditor/map_editor_dock.h"
 #include "ui/mapeditor/quantize_controller.h"
 #include "ui/mix/mix_view.h"
@@ -163,6 +164,7 @@ void MainWindow::createCentre() {
     setCentralWidget(scrolled(m_centre));
     connect(m_empty, &EmptyStateView::openFileRequested, this, &MainWindow::chooseFile);
     connect(m_empty, &EmptyStateView::openFolderRequested, this, &MainWindow::chooseFolder);
+    connect(m_empty, &EmptyStateView::localModelsRequested, this, [this] { m_views.show(QStringLiteral("models")); });
 }
 
 void MainWindow::createTabShortcuts() {
@@ -182,6 +184,18 @@ void MainWindow::createTabShortcuts() {
 void MainWindow::createDocks() {
     m_treeDock = new ModelTreeDock(m_document, this);
     addDockWidget(Qt::LeftDockWidgetArea, m_treeDock);
+    m_modelsDock = new LocalModelsDock(m_runner, m_log, m_options.useSettings, this);
+    addDockWidget(Qt::LeftDockWidgetArea, m_modelsDock);
+    tabifyDockWidget(m_treeDock, m_modelsDock);
+    m_treeDock->raise();
+    connect(m_modelsDock, &LocalModelsDock::openRequested, this, &MainWindow::openPath);
+    // The first time the panel is shown (its tab clicked, or the empty state's button), it searches the machine.
+    connect(m_modelsDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
+        if (visible && m_options.useSettings && !m_modelsSearched) {
+            m_modelsSearched = true;
+            m_modelsDock->rescan();
+        }
+    });
 
     m_summary = new SummaryView(m_document);
     m_summaryDock = new QDockWidget(tr("Summary"), this);
@@ -221,12 +235,21 @@ void MainWindow::createDocks() {
                           tr("Sensitivity scan per group, auto-mix to a size budget, and the embedding-vs-head "
                              "study (Alt+Y)"));
     connect(m_mix, &MixView::autoMixVerified, m_sweep, &SweepView::setAutoMixPoint);
+    connect(m_sweep, &SweepView::logMessage, this, [this](bool error, const QString& title, const QString& message) {
+        if (error)
+            m_log->error(title, message);
+        else
+            m_log->warning(title, message);
+    });
     connect(m_mix, &MixView::jobFailed, this, [this](const QString& title, const QString& message) {
         m_log->error(title, message);
     });
     // The map editor's Calibration section reuses the chat's tokenizer and unquantized weights when loaded.
     m_calibration = new CalibrationSection(m_document, m_runner, m_log, m_chat->models());
     m_mapDock->setCalibrationSection(m_calibration);
+    connect(m_mix, &MixView::jobWarning, this, [this](const QString& title, const QString& message) {
+        m_log->warning(title, message);
+    });
     // The outlier map names the rows of the embedding and the head by their tokens: the chat's tokenizer.
     connect(m_chat->models(), &ChatModels::availabilityChanged, this, [this] {
         m_outliers->setTokenizer(m_chat->models()->tokenizer());
@@ -268,6 +291,7 @@ void MainWindow::createActions() {
     file->addSeparator();
     m_session = new SessionController(m_document, m_loader, m_log, m_tabs, this, m_options.useSettings, this);
     m_session->setCalibrationSection(m_calibration);
+    m_session->setSweepView(m_sweep);
     m_session->populateMenu(file);
     connect(m_session, &SessionController::modifiedChanged, this, &QWidget::setWindowModified);
     file->addSeparator();
@@ -411,6 +435,22 @@ void MainWindow::registerViews() {
             resizeDocks({m_treeDock, m_summaryDock}, {width() / 2, width() / 5}, Qt::Horizontal);
     });
     m_views.add(QStringLiteral("summary"), tr("the model summary panel"), raiseDock(m_summaryDock));
+    // --screenshot runs without settings: the list is scanned for the shot, with the folder above the open
+    // model's (where its neighbours are).
+    m_views.add(QStringLiteral("models"), tr("the local models panel (HF cache, Ollama, LM Studio, added folders)"),
+                [this] {
+                    m_modelsDock->show();
+                    m_modelsDock->raise();
+                    // Room for names like "org/model/model-Q4_K_M.gguf" and the size.
+                    if (m_modelsDock->width() < width() * 2 / 5)
+                        resizeDocks({m_modelsDock, m_summaryDock}, {width() * 2 / 5, width() / 5}, Qt::Horizontal);
+                }, [this] {
+                    if (!m_options.useSettings && !m_document->path().isEmpty()) {
+                        const QString folder = QFileInfo(m_document->path()).absolutePath();
+                        m_modelsDock->setFolders({QFileInfo(folder).absolutePath()});
+                    }
+                    m_modelsDock->rescan();
+                });
     m_views.add(QStringLiteral("footprint"), tr("the footprint by role, before and after the map (central tab)"), [this] {
         m_tabs->setCurrentWidget(m_footprint);
         // Give the chart and its table room: the side panels at moderate widths.

@@ -37,6 +37,7 @@ class OutlierMapView;
 class JobRunner;
 class JobStatusWidget;
 class LoadController;
+class LocalModelsDock;
 class LogDock;
 class LogModel;
 class MapEditorDock;
@@ -67,6 +68,7 @@ public:
     LoadController* loader() const { return m_loader; }
     JobRunner* jobRunner() const { return m_runner; }
     ModelTreeDock* treeDock() const { return m_treeDock; }
+    LocalModelsDock* localModelsDock() const { return m_modelsDock; }
     SummaryView* summaryView() const { return m_summary; }
     FootprintView* footprintView() const { return m_footprint; }
     MapEditorDock* mapEditor() const { return m_mapDock; }
@@ -130,6 +132,8 @@ private:
     LayerOverviewView* m_layers = nullptr;
     OutlierMapView* m_outliers = nullptr;
     ModelTreeDock* m_treeDock = nullptr;
+    LocalModelsDock* m_modelsDock = nullptr;
+    bool m_modelsSearched = false;
     QDockWidget* m_summaryDock = nullptr;
     MapEditorDock* m_mapDock = nullptr;
     QuantizeController* m_quantize = nullptr;

@@ -21,6 +21,7 @@
 #include "ui/load_controller.h"
 #include "ui/log/log_model.h"
 #include "ui/mapeditor/calibration_section.h"
+#include "ui/sweep/sweep_view.h"
 
 namespace qsui {
 namespace {
@@ -55,6 +56,7 @@ QByteArray sessionToJson(const Session& s) {
         j["calibration"] = {{"file", s.calibrationFile.toStdString()},
                             {"fingerprint", s.calibrationFingerprint.toStdString()},
                             {"source", s.calibrationSource.toStdString()}};
+    if (!s.sweep.empty()) j["sweep"] = s.sweep;
     return QByteArray::fromStdString(j.dump(1) + "\n");
 }
 
@@ -89,6 +91,9 @@ qs::Result<Session> sessionFromJson(const QByteArray& json, const QString& origi
             s.calibrationFingerprint = QString::fromStdString(c["fingerprint"].get<std::string>());
         if (c.contains("source") && c["source"].is_string())
             s.calibrationSource = QString::fromStdString(c["source"].get<std::string>());
+    if (j.contains("sweep")) {
+        if (!j["sweep"].is_string()) return qs::Error{where + "\"sweep\" must be a sweep file's text"};
+        s.sweep = j["sweep"].get<std::string>();
     }
     return s;
 }
@@ -164,6 +169,11 @@ Session SessionController::current() const {
     if (m_tabs && m_tabs->currentWidget()) s.tab = m_tabs->currentWidget()->objectName();
     const int sel = m_document->selectedTensor();
     if (sel >= 0) s.selectedTensor = QString::fromStdString(m_document->checkpoint()->tensors[size_t(sel)].name);
+    if (m_sweep)
+        if (const auto file = m_sweep->sweepFile()) {
+            s.sweep = file->headerText;
+            for (const auto& [point, row] : file->rows) s.sweep += row + "\n";
+        }
     return s;
 }
 
@@ -237,6 +247,15 @@ void SessionController::applySession(const Session& s) {
     }
     m_log->info(QFileInfo(m_path).fileName(),
                 tr("Session applied: map of %n rule(s)", nullptr, int(s.map.rules.size())));
+    if (!s.sweep.empty() && m_sweep) {  // errors are logged by the Sweep tab
+        const QString name = QFileInfo(m_path).fileName();
+        auto file = qs::parseSweepFileText(s.sweep, m_path.toStdString() + ": \"sweep\"");
+        if (!file)
+            m_log->error(name, tr("The session's sweep was not restored: %1").arg(toQ(file.message())));
+        else if (m_sweep->showSweepFile(*file, tr("the session %1").arg(name)).isEmpty())
+            m_log->info(name, tr("Restored the session's sweep: %n point(s) in the Sweep tab", nullptr,
+                                 int(file->rows.size())));
+    }
     restoreCalibration(s);
 }
 

@@ -4,8 +4,11 @@
 // - Session files (File > Open Session…, Save Session, Save Session As…): JSON
 //     {"quantscope_session": 1, "model": "/abs/path/to/model", "map": {"version": 1, "rules": [...]},
 //      "view": {"tab": "footprint", "selected_tensor": "layers.3.attention.wq.weight"},
-//      "calibration": {"file": "name.qsession.calibration.h5", "fingerprint": "prov:…", "source": "…"}}
+//      "calibration": {"file": "name.qsession.calibration.h5", "fingerprint": "prov:…", "source": "…"},
+//      "sweep": "# quantscope-sweep {...}\npoint,groups,...\n0,body,...\n"}
 //   Opening one opens its model (when it is not the one loaded) and then applies its map as one undo step.
+//   "sweep" (optional) is the Sweep tab's results as the whole text of a sweep file (core/sweep/sweep.h, the
+//   CSV `quantscope-cli sweep --out` writes); opening the session shows them in the Sweep tab again.
 //   The Document's calibration, when one is loaded, is saved beside the session file as QuantScope statistics
 //   (core/calib/calibration_h5.h: `<session>.calibration.h5`, the same file `--calib` of the CLI reads) and
 //   restored on opening through the Calibration section's Load (a background job that checks it was collected
@@ -39,6 +42,7 @@ class CalibrationSection;
 class Document;
 class LoadController;
 class LogModel;
+class SweepView;
 
 struct Session {
     QString modelPath;
@@ -48,6 +52,7 @@ struct Session {
     QString calibrationFile;         // the calibration's .h5, relative to the session file ("" = none)
     QString calibrationFingerprint;  // its CalibrationSet::fingerprint() when saved
     QString calibrationSource;       // DocumentCalibration::describe() when saved (for the log)
+    std::string sweep;       // the Sweep tab's results as a sweep file's text, "" = none
 };
 
 // The JSON text of a session, and back (errors name what is wrong; `origin` names the file in messages).
@@ -62,6 +67,8 @@ public:
                       bool useSettings, QObject* parent = nullptr);
 
     void populateMenu(QMenu* fileMenu);
+    // The Sweep tab whose results a session saves and restores (may stay unset: sessions without a sweep).
+    void setSweepView(SweepView* sweep) { m_sweep = sweep; }
 
     // True when the map has edits not saved to a session file.
     bool isModified() const;
@@ -102,6 +109,7 @@ private:
     std::optional<Session> m_pending;  // a session waiting for its model to load
     QAction* m_save = nullptr;
     CalibrationSection* m_calibration = nullptr;
+    SweepView* m_sweep = nullptr;
 };
 
 }  // namespace qsui

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // quantscope-cli export MODEL [--map FILE] [--rule ROLE=SCHEME ...] [--gguf OUT.gguf [--fallback TYPE]] [--h5
-// OUT.h5]
+// OUT.h5 [--sweep SWEEP.csv|SWEEP.h5]]
 //                             [--hqq-config F] [--gptqmodel-config F] [--torchao-config F] [--threads N]
 //                             [--json]
 #include <unistd.h>
@@ -25,6 +25,8 @@
 #include "core/quant/quant_map_export.h"
 #include "core/quant/quant_map_resolve.h"
 #include "core/quant/scheme.h"
+#include "core/sweep/sweep.h"
+#include "core/sweep/sweep_hdf5.h"
 
 namespace qscli {
 
@@ -38,7 +40,8 @@ void onInterrupt(int) {
 constexpr const char* kUsage =
     "usage: quantscope-cli export MODEL [--map MAP.json] [--rule ROLE=SCHEME ...] [--threads N] [--json]\n"
     "                                   [--gguf OUT.gguf [--fallback TYPE]] [--h5 OUT.h5 [--bins N] "
-    "[--h5-tensors]]\n"
+    "[--h5-tensors]\n"
+    "                                   [--sweep SWEEP.csv|SWEEP.h5]]\n"
     "                                   [--hqq-config FILE]\n"
     "                                   [--gptqmodel-config FILE] [--torchao-config FILE]\n"
     "                                   [--calib FILE [--calib-tokens N] [--calib-ctx N]]\n"
@@ -61,6 +64,9 @@ constexpr const char* kUsage =
     "                    bytes and error statistics, weight/error histograms (--bins N, default 64, 0 "
     "none),\n"
     "                    and with --h5-tensors the packed quantized tensors (layout in the README)\n"
+    "  --sweep FILE      with --h5: copy the rows of a sweep file (CSV or HDF5 table of `sweep`/`merge`) into\n"
+    "                    the session's /sweep group; refused when the sweep was measured on other weights\n"
+    "                    (its model fingerprint differs from MODEL's)\n"
     "  --hqq-config FILE       the map as a transformers HqqConfig dynamic_config (JSON)\n"
     "  --gptqmodel-config FILE the map as a GPTQModel QuantizeConfig with a `dynamic` rule set (JSON)\n"
     "  --torchao-config FILE   the map as a torchao FqnToConfig-style JSON (module FQN or regex -> config)\n"
@@ -195,8 +201,27 @@ int writeGgufFile(Args& args, const Loaded& m, int threads, const std::string& o
     return kExitOk;
 }
 
+// The sweep file of --sweep, read and tied to the model by its fingerprint (before anything is written).
+int readSweepOption(Args& args, const Loaded& m, int threads, std::optional<qs::SweepFile>& out) {
+    const auto path = args.value("sweep");
+    if (!path) return kExitOk;
+    const bool h5 = path->size() > 3 && path->compare(path->size() - 3, 3, ".h5") == 0;
+    auto file = h5 ? qs::readSweepHdf5(*path) : qs::readSweepFile(*path);
+    if (!file) return fail("export", "--sweep " + file.message());
+    if (file->truncatedBytes)
+        std::fprintf(stderr, "quantscope-cli export: warning: --sweep %s: a truncated last line (%llu bytes) is not copied\n",
+                     path->c_str(), (unsigned long long)file->truncatedBytes);
+    tbb::task_arena arena(threads);
+    auto fingerprint = qs::checkpointFingerprint(*m.ckpt, &arena);
+    if (!fingerprint) return fail("export", fingerprint.message());
+    if (auto s = qs::checkSweepFingerprint(*file, *fingerprint, "--sweep " + *path); !s)
+        return fail("export", s.message() + " (" + m.ckpt->path + ")");
+    out = std::move(*file);
+    return kExitOk;
+}
+
 int writeSessionFile(Args& args, const Loaded& m, int threads, int bins, const std::string& out,
-                     nlohmann::json& report) {
+                     std::optional<qs::SweepFile> sweep, nlohmann::json& report) {
     qs::SessionOptions so;
     so.histogramBins = bins;
     so.tensors = args.flag("h5-tensors");
@@ -211,6 +236,8 @@ int writeSessionFile(Args& args, const Loaded& m, int threads, int bins, const s
         return fail("export", session->message(),
                     session->message() == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
     }
+    const int64_t sweepPoints = sweep ? int64_t(sweep->rows.size()) : -1;
+    session->value().sweep = std::move(sweep);
     // Ctrl-C stays caught while the file is written: the write finishes (or fails) and its temporary file is
     // renamed or removed, instead of the default handler killing the process with a half file beside `out`.
     const qs::Status written = g_interrupted ? qs::Status(qs::Error{std::string(qs::kCancelledMessage)})
@@ -220,19 +247,21 @@ int writeSessionFile(Args& args, const Loaded& m, int threads, int bins, const s
         return fail("export", written.message(),
                     written.message() == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
     report["h5"] = out;
+    if (sweepPoints >= 0) report["h5_sweep"] = {{"path", *args.value("sweep")}, {"points", sweepPoints}};
     const auto fallbacks = qs::resolutionFallbacks(m.resolved, m.ckpt->tensors);
     report["h5_fallbacks"] = qs::exportFallbacksJson(fallbacks);
     printFallbacks(out, fallbacks);
     if (!args.flag("json"))
-        std::printf("wrote %s: session of %zu tensors, %zu fallbacks\n", out.c_str(), session->value().tensors.size(),
-                    fallbacks.size());
+        std::printf("wrote %s: session of %zu tensors, %zu fallbacks%s\n", out.c_str(), session->value().tensors.size(),
+                    fallbacks.size(),
+                    sweepPoints >= 0 ? (", sweep of " + std::to_string(sweepPoints) + " points").c_str() : "");
     return kExitOk;
 }
 
 }  // namespace
 
 int runExport(int argc, char** argv, int first) {
-    Args args(withCalibOptions({"map", "rule", "gguf", "fallback", "h5", "bins", "hqq-config", "gptqmodel-config",
+    Args args(withCalibOptions({"map", "rule", "gguf", "fallback", "h5", "bins", "sweep", "hqq-config", "gptqmodel-config",
                                 "torchao-config", "threads"}),
               {"json", "help", "h5-tensors"});
     if (!args.parse(argc, argv, first)) return fail("export", args.error(), kExitUsage);
@@ -263,8 +292,8 @@ int runExport(int argc, char** argv, int first) {
                             ": a config export can only leave a module it cannot express unquantized (--fallback f16)",
                         kExitUsage);
     }
-    if ((args.has("bins") || args.flag("h5-tensors")) && !args.has("h5"))
-        return fail("export", "--bins and --h5-tensors apply to --h5 only", kExitUsage);
+    if ((args.has("bins") || args.flag("h5-tensors") || args.has("sweep")) && !args.has("h5"))
+        return fail("export", "--bins, --h5-tensors and --sweep apply to --h5 only", kExitUsage);
     const auto bins = args.integer("bins", 64);
     if (!bins) return fail("export", args.error(), kExitUsage);
     if (*bins < 0 || *bins > 1 << 20) return fail("export", "--bins must be 0..1048576", kExitUsage);
@@ -273,12 +302,14 @@ int runExport(int argc, char** argv, int first) {
 
     Loaded m;
     if (int rc = loadAndResolve(args, threads, m); rc != kExitOk) return rc;
+    std::optional<qs::SweepFile> sweep;
+    if (int rc = readSweepOption(args, m, threads, sweep); rc != kExitOk) return rc;
     nlohmann::json report = {{"model", m.ckpt->path}};
     if (int rc = writeConfigs(args, m, report); rc != kExitOk) return rc;
     if (auto out = args.value("gguf"))
         if (int rc = writeGgufFile(args, m, threads, *out, report); rc != kExitOk) return rc;
     if (auto out = args.value("h5"))
-        if (int rc = writeSessionFile(args, m, threads, int(*bins), *out, report); rc != kExitOk) return rc;
+        if (int rc = writeSessionFile(args, m, threads, int(*bins), *out, std::move(sweep), report); rc != kExitOk) return rc;
     if (args.flag("json")) std::puts(report.dump(1).c_str());
     return kExitOk;
 }

@@ -36,8 +36,10 @@ int runInspect(int argc, char** argv, int first) {
                                    {"sqnr_db", kept ? nlohmann::json() : nlohmann::json(t.stats.sqnrDb)},
                                    {"tensor_stored", t.quantized.has_value()}});
             }
-            const nlohmann::json j = {{"session", true}, {"model", session->model}, {"model_format", session->modelFormat},
-                                      {"map", qs::quantMapToJson(session->map)}, {"tensors", tensors}};
+            nlohmann::json j = {{"session", true}, {"model", session->model}, {"model_format", session->modelFormat},
+                                {"map", qs::quantMapToJson(session->map)}, {"tensors", tensors}};
+            if (session->sweep)
+                j["sweep"] = {{"points", session->sweep->rows.size()}, {"spec", session->sweep->header["spec"]}};
             std::puts(j.dump(1).c_str());
         } else {
             std::fputs(qs::sessionSummaryText(*session).c_str(), stdout);

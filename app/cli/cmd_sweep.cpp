@@ -50,14 +50,14 @@ constexpr const char* kUsage =
     "  --text/--ctx/--windows/--protocol  the evaluation of ppl/kld, as `ppl` (--windows = ppl's --max-windows;\n"
     "                defaults: ctx 512, all windows, llamacpp); a point equals `ppl MODEL --map POINT` exactly\n"
     "  --out         FILE.csv: rows appended and flushed as points finish (line 1: the spec as JSON; resumable);\n"
-    "                FILE.h5: an HDF5 table written when the sweep ends (temporary file, then renamed)\n"
-    "  --resume      continue FILE.csv: same spec and shard required, stored points skipped, a truncated last\n"
-    "                line cut off; the finished file equals an uninterrupted run\n"
+    "                FILE.h5: an HDF5 table written when the sweep ends or stops (temporary file, then renamed)\n"
+    "  --resume      continue FILE.csv or FILE.h5: same spec and shard required, stored points skipped (a CSV's\n"
+    "                truncated last line cut off); the finished file equals an uninterrupted run\n"
     "  --shard I/N   run only the points whose index % N == I (0 <= I < N), e.g. one Slurm array task each;\n"
     "                join the shard files with `quantscope-cli merge OUT.csv IN.csv...`\n"
-    "Progress and an ETA go to stderr; Ctrl-C stops after storing the finished points (exit 3; --resume later)\n"
-    "in a .csv sweep file; an .h5 table is written once at the end, so an interrupted .h5 sweep stores nothing\n"
-    "(sweep to .csv and `merge OUT.h5 IN.csv...` to get both).\n"
+    "Progress and an ETA go to stderr; Ctrl-C stops after storing the finished points (exit 3; --resume later):\n"
+    "a .csv file has each point appended as it finishes, an .h5 table is rewritten with every finished point\n"
+    "when the sweep stops (a process killed outright leaves an .h5 as it was before the run).\n"
     "--json prints a summary object (points, measured, skipped, seconds, out, warnings).\n";
 
 constexpr const char* kMergeUsage =
@@ -144,8 +144,6 @@ int runSweep(int argc, char** argv, int first) {
         return fail("sweep", "--out FILE.csv or FILE.h5 is required", kExitUsage);
     const bool h5 = endsWith(*out, ".h5");
     if (auto s = qs::checkOutputPath(*out); !s) return fail("sweep", "--out " + s.message());
-    if (h5 && args.flag("resume"))
-        return fail("sweep", "--resume continues a CSV sweep file; an .h5 table is written once at the end", kExitUsage);
     if (!args.has("groups")) return fail("sweep", "--groups is required (" + qs::sweepGroupList() + ")", kExitUsage);
     qs::SweepShard shard;
     if (auto s = args.value("shard")) {
@@ -192,8 +190,15 @@ int runSweep(int argc, char** argv, int first) {
     if (auto s = qs::checkSweepSpec(spec, *maxPoints); !s) return fail("sweep", s.message(), kExitUsage);
     // A file that cannot be resumed is refused now, not after the reference pass (minutes for kld).
     std::error_code ec;
-    if (!h5 && args.flag("resume") && std::filesystem::exists(*out, ec))
-        if (auto s = qs::checkResumable(spec, shard, *out); !s) return fail("sweep", s.message());
+    if (args.flag("resume") && std::filesystem::exists(*out, ec)) {
+        if (h5) {
+            auto f = qs::readSweepHdf5(*out);
+            if (!f) return fail("sweep", "--resume: " + f.message());
+            if (auto s = qs::checkResumableFile(spec, shard, *out, &*f); !s) return fail("sweep", s.message());
+        } else if (auto s = qs::checkResumable(spec, shard, *out); !s) {
+            return fail("sweep", s.message());
+        }
+    }
 
     std::signal(SIGINT, onInterrupt);
     auto evaluator = qs::MapEvaluator::create(*model.checkpoint, model.info, model.tokenizer.get(), model.weights, o,
@@ -206,7 +211,6 @@ int runSweep(int argc, char** argv, int first) {
     int64_t inShard = 0;
     for (int64_t p = 0; p < spec.pointCount(); ++p) inShard += shard.takes(p);
     const auto t0 = std::chrono::steady_clock::now();
-    std::vector<qs::SweepRow> rows;
     qs::SweepRunOptions ro;
     ro.shard = shard;
     ro.progress = [](double, std::string_view) { return !g_interrupted.load(); };
@@ -215,19 +219,13 @@ int runSweep(int argc, char** argv, int first) {
         std::fprintf(stderr, "quantscope-cli sweep: %lld/%lld point #%lld (%.1f s, ETA %.0f s):%s\n",
                      (long long)row.runIndex, (long long)row.runTotal, (long long)row.point, elapsed,
                      elapsed / double(row.runIndex) * double(row.runTotal - row.runIndex), pointLine(spec, row).c_str());
-        if (h5) rows.push_back(row);
         return {};
     };
     qs::SweepRunResult result;
     int64_t stored = 0;
-    if (h5) {
-        auto r = qs::runSweep(**evaluator, model.info, spec, ro);
-        if (!r) return fail("sweep", r.message(), g_interrupted ? kExitCancelled : kExitFailure);
-        if (auto s = qs::writeSweepHdf5(*out, spec, shard, rows); !s) return fail("sweep", s.message());
-        result = *r;
-        stored = int64_t(rows.size());
-    } else {
-        auto r = qs::runSweepToCsv(**evaluator, model.info, spec, *out, args.flag("resume"), ro);
+    {
+        auto r = h5 ? qs::runSweepToHdf5(**evaluator, model.info, spec, *out, args.flag("resume"), ro)
+                    : qs::runSweepToCsv(**evaluator, model.info, spec, *out, args.flag("resume"), ro);
         if (!r) {
             if (g_interrupted)
                 return fail("sweep", "cancelled; the finished points are stored in " + *out + " (continue with --resume)", kExitCancelled);

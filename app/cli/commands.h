@@ -29,5 +29,6 @@ int runSensitivity(int argc, char** argv, int first);
 int runAutomix(int argc, char** argv, int first);
 int runEmbedHeadStudy(int argc, char** argv, int first);
 int runCalibrate(int argc, char** argv, int first);
+int runModels(int argc, char** argv, int first);
 
 }  // namespace qscli

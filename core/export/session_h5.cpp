@@ -15,6 +15,7 @@
 #include "core/io/hdf5_reader.h"
 #include "core/io/hdf5_writer.h"
 #include "core/quant/apply_map.h"
+#include "core/sweep/sweep_hdf5.h"
 #include "core/util/format.h"
 
 namespace qs {
@@ -131,6 +132,11 @@ Result<Session> readOpen(const Reader& r) {
             if (auto st = readQuantized(r, q, t); !st) return st.error();
         s.tensors.push_back(std::move(t));
     }
+    if (r.exists("/sweep")) {
+        auto sweep = readSweepGroup(r);
+        if (!sweep) return sweep.error();
+        s.sweep = std::move(*sweep);
+    }
     return s;
 }
 
@@ -238,6 +244,8 @@ Status writeSessionH5(const std::string& path, const Session& session) {
         }
         if (session.calibration)
             if (auto s = writeCalibrationGroup(w, *session.calibration); !s) return s;
+        if (session.sweep)
+            if (auto s = writeSweepGroup(w, *session.sweep); !s) return s;
         return w.commit();
     };
     return run();
@@ -298,6 +306,19 @@ bool isSessionH5(const std::string& path) {
     return yes;
 }
 
+Status checkSweepFingerprint(const SweepFile& sweep, const std::string& fingerprint, const std::string& origin) {
+    const nlohmann::json& spec = sweep.header["spec"];
+    const std::string stored = spec.contains("model_fingerprint") && spec["model_fingerprint"].is_string()
+                                   ? spec["model_fingerprint"].get<std::string>()
+                                   : std::string();
+    if (stored.empty())
+        return Error{origin + ": the sweep carries no model fingerprint, so it cannot be tied to these weights"};
+    if (stored != fingerprint)
+        return Error{origin + ": the sweep was measured on other weights (model fingerprint " + stored +
+                     ", this model's is " + fingerprint + ")"};
+    return {};
+}
+
 std::string sessionSummaryText(const Session& s) {
     std::string out = "QuantScope session\n  model         " + s.model + " (" + s.modelFormat +
                       ")\n  map           " + quantMapToJson(s.map)["rules"].dump() + "\n\n";
@@ -316,6 +337,9 @@ std::string sessionSummaryText(const Session& s) {
         }
         out += line;
     }
+    if (s.sweep)
+        out += "\n  sweep         " + std::to_string(s.sweep->rows.size()) + " points (/sweep), measure " +
+               s.sweep->header["spec"].value("measure", std::string("?")) + "\n";
     return out;
 }
 

@@ -20,7 +20,9 @@
 //                            payload, scales, zeros, codebook, outliers, meta (i64, summing to the size).
 //   /calibration             the input statistics the map was quantized with, when calibrated (layout in
 //                            core/calib/calibration_h5.h)
-// Sweep results are not part of the session yet (sweeps write their own CSV/HDF5 files).
+//   /sweep                   a sweep's results, when the session carries one (Session::sweep): the same group
+//                            as a sweep table file (core/sweep/sweep_hdf5.h: attrs version, spec, shard,
+//                            columns; one 1-D dataset per column, one element per point)
 // Thread affinity: any thread; the apply runs in the caller's task arena. Errors name the file and object.
 #pragma once
 
@@ -36,6 +38,7 @@
 #include "core/quant/quant_map_resolve.h"
 #include "core/quant/scheme.h"
 #include "core/stats/error_stats.h"
+#include "core/sweep/sweep.h"
 #include "core/util/result.h"
 
 namespace qs {
@@ -60,6 +63,8 @@ struct Session {
     QuantMap map;
     std::vector<SessionTensor> tensors;
     std::shared_ptr<const CalibrationSet> calibration;  // null when the map was applied without calibration
+    // A sweep's results (as read from a sweep file: header, column line, rows); written as /sweep when set.
+    std::optional<SweepFile> sweep;
 };
 
 // Applies `resolved` (from resolveMap over ckpt.tensors and info) and collects the session.
@@ -75,6 +80,10 @@ bool isSessionH5(const std::string& path);
 // The map of `path`: a QuantScope map JSON (loadQuantMap) or the /map of an HDF5 session. Any other HDF5 file
 // (a sweep table) is refused by name instead of reaching the JSON parser.
 Result<QuantMap> loadMapOrSession(const std::string& path);
+
+// Fails unless `sweep` was measured on the weights whose checkpointFingerprint is `fingerprint` (the spec's
+// model_fingerprint; a spec without one is refused too): the message names `origin` and both fingerprints.
+Status checkSweepFingerprint(const SweepFile& sweep, const std::string& fingerprint, const std::string& origin);
 
 // One line per tensor (scheme, bytes, RMSE, SQNR) after a header naming the model and the map's rules; a kept
 // tensor (scheme "keep") shows "–" for both: it has no quantization error.

@@ -181,57 +181,48 @@ std::vector<std::string> fallbackChain(std::string_view scheme, int64_t cols) {
     return chain;
 }
 
-Result<ResolvedMap> resolveMap(const QuantMap& map, const std::vector<TensorInfo>& tensors, const ModelInfo& info) {
-    if (info.entries.size() != tensors.size())
-        return Error{"quantization map: the model analysis lists " + std::to_string(info.entries.size()) +
-                     " tensors but the checkpoint has " + std::to_string(tensors.size())};
-    ResolvedMap out;
-    out.map = map;
-    out.tensors.resize(tensors.size());
-    std::vector<bool> used(map.rules.size(), false);
-    std::vector<int> winner(tensors.size(), -1);
+namespace {
 
-    auto candidateOf = [&](size_t i) {
-        const TensorInfo& t = tensors[i];
-        const TensorEntry& e = info.entries[i];
-        Candidate c{e.role, e.layer, t.shape.size(), e.isParameter, t.name, ggufTensorName(e.kind, e.layer)};
-        return c;
-    };
-    for (size_t i = 0; i < tensors.size(); ++i) {
-        auto shape = matrixShape(tensors[i]);
-        if (!shape) return Error{"quantization map: " + shape.message()};
-        out.tensors[i].rows = shape->first;
-        out.tensors[i].cols = shape->second;
-        winner[i] = winningRule(map, candidateOf(i), used);
+Candidate candidateOf(const std::vector<TensorInfo>& tensors, const ModelInfo& info, size_t i) {
+    const TensorInfo& t = tensors[i];
+    const TensorEntry& e = info.entries[i];
+    return Candidate{e.role, e.layer, t.shape.size(), e.isParameter, t.name, ggufTensorName(e.kind, e.layer)};
+}
+
+// The tied pair: one decision for both (see the header). Sets winner[embedding] to the pair's rule and returns
+// {embedding, head} (-1 where absent; head -1 also when the head is not stored).
+std::pair<int, int> resolveTie(const QuantMap& map, const std::vector<TensorInfo>& tensors, const ModelInfo& info,
+                               std::vector<int>& winner, std::vector<bool>& used, ResolvedMap& out) {
+    if (!info.tie || info.tie->embedding < 0 || size_t(info.tie->embedding) >= tensors.size()) return {-1, -1};
+    const int emb = info.tie->embedding, h = info.tie->head;
+    int head = -1;
+    if (h >= 0 && size_t(h) < tensors.size() && info.entries[size_t(h)].tiedTo == emb) head = h;
+    int headWin = -1;
+    if (head >= 0) {
+        headWin = winner[size_t(head)];
+    } else if (h < 0) {
+        Candidate virt = candidateOf(tensors, info, size_t(emb));
+        virt.role = Role::Head;
+        virt.layer = -1;
+        virt.name = virt.ggufName = "output.weight";
+        headWin = winningRule(map, virt, used);
     }
-
-    // The tied pair: one decision for both (see the header).
-    int emb = -1, head = -1;
-    if (info.tie && info.tie->embedding >= 0 && size_t(info.tie->embedding) < tensors.size()) {
-        emb = info.tie->embedding;
-        const int h = info.tie->head;
-        if (h >= 0 && size_t(h) < tensors.size() && info.entries[size_t(h)].tiedTo == emb) head = h;
-        int headWin = -1;
-        if (head >= 0) {
-            headWin = winner[size_t(head)];
-        } else if (h < 0) {
-            Candidate virt = candidateOf(size_t(emb));
-            virt.role = Role::Head;
-            virt.layer = -1;
-            virt.name = virt.ggufName = "output.weight";
-            headWin = winningRule(map, virt, used);
-        }
-        const int embWin = winner[size_t(emb)];
-        out.tieRule = std::max(embWin, headWin);
-        if (embWin >= 0 && headWin >= 0 && map.rules[size_t(embWin)].scheme != map.rules[size_t(headWin)].scheme) {
-            out.tieDisagreement = true;
-            out.warnings.push_back("tied embedding/head: " + ruleLabel(map, embWin) + " for the embedding and " +
-                                   ruleLabel(map, headWin) + " for the head disagree; the pair is stored once as " +
-                                   map.rules[size_t(out.tieRule)].scheme + " (the later rule wins)");
-        }
-        winner[size_t(emb)] = out.tieRule;
+    const int embWin = winner[size_t(emb)];
+    out.tieRule = std::max(embWin, headWin);
+    if (embWin >= 0 && headWin >= 0 && map.rules[size_t(embWin)].scheme != map.rules[size_t(headWin)].scheme) {
+        out.tieDisagreement = true;
+        out.warnings.push_back("tied embedding/head: " + ruleLabel(map, embWin) + " for the embedding and " +
+                               ruleLabel(map, headWin) + " for the head disagree; the pair is stored once as " +
+                               map.rules[size_t(out.tieRule)].scheme + " (the later rule wins)");
     }
+    winner[size_t(emb)] = out.tieRule;
+    return {emb, head};
+}
 
+// Every tensor's plan from its winning rule (the stored head of a tied pair is skipped: it copies the
+// embedding's plan afterwards).
+Status planTensors(const QuantMap& map, const std::vector<TensorInfo>& tensors, const std::vector<int>& winner,
+                   int head, ResolvedMap& out) {
     for (size_t i = 0; i < tensors.size(); ++i) {
         if (int(i) == head) continue;
         if (isIntegerType(tensors[i].dtype) && !tensors[i].shape.empty()) {
@@ -244,9 +235,31 @@ Result<ResolvedMap> resolveMap(const QuantMap& map, const std::vector<TensorInfo
                           : std::string());
             continue;
         }
-        Status s = choose(map, winner[i], tensors[i], out.tensors[i], out, int(i));
-        if (!s) return Error{s.message()};
+        if (Status s = choose(map, winner[i], tensors[i], out.tensors[i], out, int(i)); !s) return s;
     }
+    return {};
+}
+
+}  // namespace
+
+Result<ResolvedMap> resolveMap(const QuantMap& map, const std::vector<TensorInfo>& tensors, const ModelInfo& info) {
+    if (info.entries.size() != tensors.size())
+        return Error{"quantization map: the model analysis lists " + std::to_string(info.entries.size()) +
+                     " tensors but the checkpoint has " + std::to_string(tensors.size())};
+    ResolvedMap out;
+    out.map = map;
+    out.tensors.resize(tensors.size());
+    std::vector<bool> used(map.rules.size(), false);
+    std::vector<int> winner(tensors.size(), -1);
+    for (size_t i = 0; i < tensors.size(); ++i) {
+        auto shape = matrixShape(tensors[i]);
+        if (!shape) return Error{"quantization map: " + shape.message()};
+        out.tensors[i].rows = shape->first;
+        out.tensors[i].cols = shape->second;
+        winner[i] = winningRule(map, candidateOf(tensors, info, i), used);
+    }
+    const auto [emb, head] = resolveTie(map, tensors, info, winner, used, out);
+    if (Status s = planTensors(map, tensors, winner, head, out); !s) return Error{s.message()};
     if (head >= 0) {
         TensorPlan& hp = out.tensors[size_t(head)];
         const TensorPlan& ep = out.tensors[size_t(emb)];

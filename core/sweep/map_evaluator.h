@@ -72,6 +72,13 @@ struct MapEvaluatorOptions {
     std::shared_ptr<const CalibrationSet> calibration;
 };
 
+// A tensor the map's resolution stores with another scheme than its rule asked for (ResolvedMap::fallbacks,
+// e.g. q4_K on rows that 256 does not divide -> q8_0 with a warning).
+struct TensorFallback {
+    int tensor = -1;              // index into Checkpoint::tensors / ModelInfo::entries
+    std::string requested, used;  // canonical scheme names; used "keep" when it stays as stored
+};
+
 struct PointMeasure {
     uint64_t bytes = 0;     // footprint after the map, ties once, metadata included
     double bpw = 0;         // MapFootprint::bitsPerWeight(): 8 x weight bytes / weight elements
@@ -82,6 +89,7 @@ struct PointMeasure {
     int64_t tokens = 0;     // predictions scored (ppl/kld)
     double seconds = 0;
     std::vector<std::string> warnings;  // the map's resolution warnings (fallbacks, ...)
+    std::vector<TensorFallback> fallbacks;  // measured points only (a sweep file does not store them)
 };
 
 class MapEvaluator {

@@ -257,7 +257,10 @@ Result<SweepFile> readSweepFile(const std::string& path) {
     if (!in) return Error{path + ": cannot open"};
     std::ostringstream ss;
     ss << in.rdbuf();
-    const std::string text = ss.str();
+    return parseSweepFileText(ss.str(), path);
+}
+
+Result<SweepFile> parseSweepFileText(const std::string& text, const std::string& path) {
     SweepFile f;
     const size_t end1 = text.find('\n');
     if (text.compare(0, kMagic.size(), kMagic) != 0 || end1 == std::string::npos)

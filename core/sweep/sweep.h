@@ -86,6 +86,13 @@ struct SweepShard {
 // "I/N" with 0 <= I < N <= 1000000; fails with a message naming the value otherwise.
 Result<SweepShard> parseShard(std::string_view text);
 
+// How a chart or table names the scheme `group` got at a measured point: `requested` itself, or
+// "q4_K→q8_0 (fallback)" when the map's resolution stored the group's tensors with another scheme
+// (PointMeasure::fallbacks), "q4_K→q8_0 (fallback, 3 of 14 tensors)" when only some of them; several used
+// schemes are joined by '/'. The arrow is U+2192 (UTF-8).
+std::string usedSchemeLabel(const ModelInfo& info, const SweepGroup& group, const std::string& requested,
+                            const PointMeasure& point);
+
 // Fails when the spec has no group, a group without candidates, an unknown scheme, or more than maxPoints points
 // (the message suggests fewer groups/candidates, sharding, or a sensitivity scan / auto-mix).
 Status checkSweepSpec(const SweepSpec& spec, int64_t maxPoints);
@@ -112,6 +119,9 @@ struct SweepFile {
     uint64_t completeBytes = 0, truncatedBytes = 0;
 };
 Result<SweepFile> readSweepFile(const std::string& path);
+// The same for a sweep file's whole text held in memory (a GUI session carries one); `origin` names it in
+// messages as the path does.
+Result<SweepFile> parseSweepFileText(const std::string& text, const std::string& origin);
 
 // The sweep a file's spec JSON (SweepFile::header["spec"]) describes, for continuing it on the loaded model
 // `info` (the GUI's Resume): measure, groups (expanded by name on `info`: a group this model lacks fails),

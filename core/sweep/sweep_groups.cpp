@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/sweep/sweep_groups.h"
+#include "core/sweep/sweep.h"
 
 #include <algorithm>
 #include <charconv>
@@ -159,6 +160,24 @@ Result<QuantMap> mapFor(const ModelInfo& info, const QuantMap& baseline,
         return Error{"the tied embedding/head pair is one tensor (" + info.tie->describe() + "): embedding " +
                      *embeddingScheme + " and head " + *headScheme + " contradict each other"};
     return map;
+}
+
+std::string usedSchemeLabel(const ModelInfo& info, const SweepGroup& group, const std::string& requested,
+                            const PointMeasure& point) {
+    std::vector<std::string> used;
+    int fellBack = 0;
+    for (const TensorFallback& f : point.fallbacks) {
+        if (f.tensor < 0 || size_t(f.tensor) >= info.entries.size()) continue;
+        if (!groupSelects(group.selector, info.entries[size_t(f.tensor)])) continue;
+        ++fellBack;
+        if (std::find(used.begin(), used.end(), f.used) == used.end()) used.push_back(f.used);
+    }
+    if (used.empty()) return requested;
+    std::string out = requested + "\u2192";
+    for (size_t i = 0; i < used.size(); ++i) out += (i ? "/" : "") + used[i];
+    if (fellBack < group.tensors)
+        return out + " (fallback, " + std::to_string(fellBack) + " of " + std::to_string(group.tensors) + " tensors)";
+    return out + " (fallback)";
 }
 
 }  // namespace qs

@@ -29,23 +29,59 @@ std::vector<std::string> split(const std::string& line) {
     return out;
 }
 
-// Writes the table from the CSV header JSON, the column line and the row lines (without '\n').
+// The column line (line 2 of the CSV, without '\n') of a sweep file as read back.
+std::string columnLineOf(const SweepFile& file) {
+    const std::string& head = file.headerText;
+    const size_t nl = head.find('\n');
+    if (nl == std::string::npos || head.size() < nl + 2) return {};
+    return head.substr(nl + 1, head.size() - nl - 2);
+}
+
+// Writes the table file from the CSV header JSON, the column line and the row lines (without '\n').
 Status writeTable(const std::string& path, const nlohmann::json& header, const std::string& columnLine,
                   const std::map<int64_t, std::string>& rows) {
+    SweepFile file;
+    file.header = header;
+    file.headerText = "# quantscope-sweep " + header.dump() + "\n" + columnLine + "\n";
+    file.rows = rows;
+    auto w = io::Hdf5Writer::create(path);
+    if (!w) return w.error();
+    if (auto s = writeSweepGroup(**w, file); !s) return s;
+    return (*w)->commit();
+}
+
+// True when `path` is an HDF5 session (root attribute quantscope_session, core/export/session_h5.h).
+bool isSessionFile(const std::string& path) {
+    std::lock_guard lock(io::hdf5Mutex());
+    bool yes = false;
+    H5E_BEGIN_TRY {
+        if (H5Fis_hdf5(path.c_str()) > 0) {
+            io::Hid file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+            yes = file.ok() && H5Aexists_by_name(file.get(), "/", "quantscope_session", H5P_DEFAULT) > 0;
+        }
+    }
+    H5E_END_TRY;
+    return yes;
+}
+
+}  // namespace
+
+Status writeSweepGroup(io::Hdf5Writer& h, const SweepFile& file) {
+    const std::string& path = h.path();
+    const std::string columnLine = columnLineOf(file);
     const auto columns = split(columnLine);
+    if (columns.empty() || !file.header.contains("spec") || !file.header.contains("shard"))
+        return Error{path + ": /sweep: the sweep has no header or column line"};
     std::vector<std::vector<std::string>> cells(columns.size());
-    for (const auto& [point, row] : rows) {
+    for (const auto& [point, row] : file.rows) {
         const auto c = split(row);
         if (c.size() != columns.size()) return Error{path + ": point " + std::to_string(point) + " has the wrong number of fields"};
         for (size_t i = 0; i < c.size(); ++i) cells[i].push_back(c[i]);
     }
-    auto w = io::Hdf5Writer::create(path);
-    if (!w) return w.error();
-    io::Hdf5Writer& h = **w;
     if (auto s = h.createGroup("/sweep"); !s) return s;
-    if (auto s = h.setAttribute("/sweep", "version", int64_t(header.value("version", 0))); !s) return s;
-    if (auto s = h.setAttribute("/sweep", "spec", header["spec"].dump()); !s) return s;
-    if (auto s = h.setAttribute("/sweep", "shard", header["shard"].get<std::string>()); !s) return s;
+    if (auto s = h.setAttribute("/sweep", "version", int64_t(file.header.value("version", 0))); !s) return s;
+    if (auto s = h.setAttribute("/sweep", "spec", file.header["spec"].dump()); !s) return s;
+    if (auto s = h.setAttribute("/sweep", "shard", file.header["shard"].get<std::string>()); !s) return s;
     if (auto s = h.setAttribute("/sweep", "columns", columnLine); !s) return s;
     for (size_t i = 0; i < columns.size(); ++i) {
         const std::string& name = columns[i];
@@ -64,10 +100,8 @@ Status writeTable(const std::string& path, const nlohmann::json& header, const s
         }
         if (!s) return s;
     }
-    return h.commit();
+    return {};
 }
-
-}  // namespace
 
 Status writeSweepHdf5(const std::string& path, const SweepSpec& spec, const SweepShard& shard,
                       const std::vector<SweepRow>& rows) {
@@ -110,7 +144,9 @@ std::string cell(double v) {  // as sweep.cpp prints a CSV number
     return buf;
 }
 
-Result<SweepFile> readTable(const io::Hdf5ObjectReader& r) {
+}  // namespace
+
+Result<SweepFile> readSweepGroup(const io::Hdf5ObjectReader& r) {
     SweepFile f;
     auto version = r.attribute<int64_t>("/sweep", "version", H5T_NATIVE_INT64);
     auto spec = r.stringAttribute("/sweep", "spec");
@@ -155,8 +191,6 @@ Result<SweepFile> readTable(const io::Hdf5ObjectReader& r) {
     return f;
 }
 
-}  // namespace
-
 Result<SweepFile> readSweepHdf5(const std::string& path) {
     std::lock_guard lock(io::hdf5Mutex());
     std::optional<Result<SweepFile>> result;
@@ -168,7 +202,7 @@ Result<SweepFile> readSweepHdf5(const std::string& path) {
             if (!file.ok())
                 result.emplace(Error{path + ": cannot be opened as HDF5"});
             else
-                result.emplace(readTable(io::Hdf5ObjectReader{file.get(), path, "QuantScope sweep table"}));
+                result.emplace(readSweepGroup(io::Hdf5ObjectReader{file.get(), path, "QuantScope sweep table"}));
         }
     }
     H5E_END_TRY;
@@ -184,6 +218,9 @@ Result<SweepFileRun> runSweepToHdf5(MapEvaluator& evaluator, const ModelInfo& in
     SweepFile table;
     table.header = nlohmann::json::parse(head.substr(head.find('{'), nl - head.find('{')));
     std::error_code ec;
+    if (isSessionFile(path))  // rewriting it as a table would drop the session's map and tensors
+        return Error{path + ": an HDF5 session (export --h5), not a sweep table: a sweep writes its own file "
+                            "(export --h5 OUT --sweep FILE copies a sweep into a session)"};
     if (resume && std::filesystem::exists(path, ec)) {
         auto f = readSweepHdf5(path);
         if (!f) return Error{"--resume: " + f.message()};

@@ -6,6 +6,7 @@
 //                          point, bytes: int64; groups, scheme_<group>: UTF-8 strings; bpw, rmse, sqnr_db, ppl,
 //                          kld, kld_max, top1: float64 (sqnr_db +inf when nothing is quantized)
 // The values are the CSV file's (parsed from the same %.17g text, so equal bit for bit).
+// An HDF5 session (core/export/session_h5.h) carries the same /sweep group beside its map and tensors.
 #pragma once
 
 #include <string>
@@ -14,6 +15,11 @@
 #include "core/sweep/sweep.h"
 
 namespace qs {
+
+namespace io {
+class Hdf5Writer;
+struct Hdf5ObjectReader;
+}  // namespace io
 
 // Writes the rows (any order; sorted by point) via a temporary file renamed into place.
 Status writeSweepHdf5(const std::string& path, const SweepSpec& spec, const SweepShard& shard,
@@ -31,6 +37,12 @@ Result<SweepFile> readSweepHdf5(const std::string& path);
 // failure, so no finished point is lost. Without `resume` the table is written at the end.
 Result<SweepFileRun> runSweepToHdf5(MapEvaluator& evaluator, const ModelInfo& info, const SweepSpec& spec,
                                     const std::string& path, bool resume, SweepRunOptions options);
+
+// The /sweep group of `file` (a sweep file as read back: header JSON, column line, rows) into an open writer,
+// and back from an open file (the caller holds io::hdf5Mutex(), as Hdf5ObjectReader's users do). Used by the
+// sweep table files above and by the HDF5 session. Errors name the file and the object.
+Status writeSweepGroup(io::Hdf5Writer& writer, const SweepFile& file);
+Result<SweepFile> readSweepGroup(const io::Hdf5ObjectReader& reader);
 
 // mergeSweepFiles with an HDF5 table as the output.
 Result<int64_t> mergeSweepFilesToHdf5(const std::vector<std::string>& inputs, const std::string& outPath,

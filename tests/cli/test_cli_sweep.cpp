@@ -2,17 +2,27 @@
 // `quantscope-cli sweep` and `merge` on the real binary: every point of a kld sweep equals a separate
 // `ppl MODEL --rule ...` run (an independent code path at the CLI level: the engine loaded by `ppl`, the
 // reference run beside it), shards merged equal the unsharded sweep, the HDF5 output, and bad input refused
-// with a message and the usage/failure exit codes.
+// with a message and the usage/failure exit codes; an .h5 sweep resumed (after Ctrl-C, and from a half table)
+// equals the uninterrupted run; `export --h5 --sweep` copies a sweep into the session, tied to the weights.
+#include <csignal>
+
 #include <QDir>
+#include <QElapsedTimer>
+#include <QProcess>
 #include <QFile>
 #include <QTemporaryDir>
 #include <QTest>
 
 #include <nlohmann/json.hpp>
 
+#include "core/export/session_h5.h"
+#include "core/sweep/sweep.h"
+#include "core/sweep/sweep_hdf5.h"
+
 #include "cli/cli_runner.h"
 #include "common/assets.h"
 
+using qstest::CliRun;
 using qstest::runCli;
 
 namespace {
@@ -30,6 +40,46 @@ QList<QStringList> rowsOf(const QString& path) {
     for (int i = 2; i < lines.size(); ++i)
         if (!lines[i].isEmpty()) rows.push_back(QString::fromUtf8(lines[i]).split(','));
     return rows;
+}
+
+// Runs the CLI and sends it SIGINT (Ctrl-C) as soon as `marker` appears on its stderr; `sent` says whether
+// the signal went out before the process ended.
+CliRun interruptAfter(const QStringList& args, const QByteArray& marker, bool& sent) {
+    QProcess p;
+    p.setReadChannel(QProcess::StandardError);
+    p.start(QStringLiteral(QS_CLI_PATH), args);
+    CliRun r;
+    sent = false;
+    if (!p.waitForStarted()) return r;
+    p.closeWriteChannel();
+    QByteArray err;
+    QElapsedTimer clock;
+    clock.start();
+    while (p.state() != QProcess::NotRunning && clock.elapsed() < 120000) {
+        p.waitForReadyRead(50);
+        err += p.readAllStandardError();
+        if (!sent && err.contains(marker) && p.state() == QProcess::Running) {
+            ::kill(pid_t(p.processId()), SIGINT);
+            sent = true;
+        }
+    }
+    if (p.state() != QProcess::NotRunning && !p.waitForFinished(120000)) {  // false too once it has finished
+        p.kill();
+        p.waitForFinished();
+        r.crashed = true;
+    }
+    r.crashed = r.crashed || p.exitStatus() == QProcess::CrashExit;
+    r.exitCode = p.exitCode();
+    r.out = p.readAllStandardOutput();
+    r.err = err + p.readAllStandardError();
+    return r;
+}
+
+// The rows of a sweep file (.csv or .h5) as core reads them back, keyed by point.
+std::map<int64_t, std::string> sweepRows(const QString& path) {
+    auto f = path.endsWith(".h5") ? qs::readSweepHdf5(path.toStdString()) : qs::readSweepFile(path.toStdString());
+    if (!f) qFatal("%s", f.message().c_str());
+    return f->rows;
 }
 
 }  // namespace
@@ -94,6 +144,105 @@ private Q_SLOTS:
         QCOMPARE(nlohmann::json::parse(h5.out.toStdString())["measured"].get<int>(), 16);
         auto inspect = runCli({"inspect", dir.filePath("full.h5")});
         QVERIFY2(inspect.exitCode == 0 && inspect.out.contains("sweep/rmse"), inspect.out.constData());
+    }
+
+    // An .h5 sweep stopped by Ctrl-C keeps its finished points; --resume completes it to the uninterrupted
+    // run's rows, and so does a resume of a half table (merged from half of the rows).
+    void hdf5Resume_afterCtrlCAndFromAHalfTable_equalsUninterrupted() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-gguf/stories260K.gguf");
+        QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
+        QTemporaryDir dir;
+        const QStringList common = {"sweep", model, "--groups", "attention,mlp", "--bits", "2,3,4,8", "--measure",
+                                    "kld", "--text", text, "--ctx", "128", "--windows", "4", "--threads", "1"};
+        auto full = runCli(common + QStringList{"--out", dir.filePath("full.h5")});
+        QVERIFY2(full.exitCode == 0, full.err.constData());
+        const auto expected = sweepRows(dir.filePath("full.h5"));
+        QCOMPARE(expected.size(), size_t(16));
+
+        const QString part = dir.filePath("part.h5");
+        bool sent = false;
+        auto stopped = interruptAfter(common + QStringList{"--out", part}, "1/16 point", sent);
+        QVERIFY2(!stopped.crashed, stopped.err.constData());
+        QVERIFY2(sent, "the sweep ended before Ctrl-C could be sent");
+        QVERIFY2(stopped.exitCode == 3, stopped.err.constData());
+        const auto kept = sweepRows(part);
+        QVERIFY2(!kept.empty() && kept.size() < 16, qPrintable(QString::number(kept.size())));
+        for (const auto& [point, row] : kept) QCOMPARE(row, expected.at(point));
+        auto resumed = runCli(common + QStringList{"--out", part, "--resume", "--json"});
+        QVERIFY2(resumed.exitCode == 0, resumed.err.constData());
+        const auto j = nlohmann::json::parse(resumed.out.toStdString());
+        QCOMPARE(j["skipped"].get<size_t>(), kept.size());
+        QCOMPARE(j["measured"].get<size_t>(), 16 - kept.size());
+        QVERIFY(sweepRows(part) == expected);
+
+        // A half table: the first 8 rows of the CSV run, merged into .h5, resumed.
+        const QString csv = dir.filePath("full.csv"), halfCsv = dir.filePath("half.csv"), half = dir.filePath("half.h5");
+        QVERIFY(runCli(common + QStringList{"--out", csv}).exitCode == 0);
+        QVERIFY(sweepRows(csv) == expected);
+        const QList<QByteArray> lines = readBytes(csv).split('\n');
+        QFile h(halfCsv);
+        QVERIFY(h.open(QIODevice::WriteOnly));
+        for (int i = 0; i < 2 + 8; ++i) h.write(lines[i] + '\n');
+        h.close();
+        QCOMPARE(runCli({"merge", half, halfCsv, "--allow-partial"}).exitCode, 0);
+        QCOMPARE(sweepRows(half).size(), size_t(8));
+        auto fromHalf = runCli(common + QStringList{"--out", half, "--resume", "--json"});
+        QVERIFY2(fromHalf.exitCode == 0, fromHalf.err.constData());
+        QCOMPARE(nlohmann::json::parse(fromHalf.out.toStdString())["skipped"].get<int>(), 8);
+        QVERIFY(sweepRows(half) == expected);
+        // Another sweep's table is refused before anything is measured, and left as it was.
+        const QByteArray before = readBytes(half);
+        auto other = runCli({"sweep", model, "--groups", "attention,mlp", "--bits", "2,8", "--out", half, "--resume"});
+        QCOMPARE(other.exitCode, 1);
+        QVERIFY2(other.err.contains("different sweep"), other.err.constData());
+        QCOMPARE(readBytes(half), before);
+    }
+
+    // export --h5 --sweep: the session carries the sweep's rows exactly (from a CSV or an .h5 table); a sweep
+    // of other weights under the same file name is refused by name and nothing is written.
+    void exportH5_carriesTheSweep_refusedForOtherWeights() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-llama2c/stories260K.bin");
+        QTemporaryDir dir;
+        QVERIFY(QDir(dir.path()).mkdir("b"));
+        const QString other = dir.filePath("b/stories260K.bin");
+        QVERIFY(QFile::copy(model, other));
+        {
+            QFile f(other);
+            QVERIFY(f.open(QIODevice::ReadWrite));
+            QVERIFY(f.seek(f.size() / 2 & ~qint64(3)));  // one float inside the weights
+            const float v = 0.125f;
+            QCOMPARE(f.write(reinterpret_cast<const char*>(&v), 4), qint64(4));
+        }
+        const QString csv = dir.filePath("s.csv"), table = dir.filePath("s.h5");
+        const QStringList spec{"--groups", "body,embedding", "--bits", "3,4,8"};
+        QCOMPARE(runCli(QStringList{"sweep", model, "--out", csv} + spec).exitCode, 0);
+        QCOMPARE(runCli(QStringList{"sweep", model, "--out", table} + spec).exitCode, 0);
+        const auto expected = sweepRows(csv);
+        QCOMPARE(expected.size(), size_t(9));
+        for (const QString& sweep : {csv, table}) {
+            const QString session = dir.filePath("session.h5");
+            auto r = runCli({"export", model, "--rule", "body=q8_0", "--h5", session, "--sweep", sweep, "--json"});
+            QVERIFY2(r.exitCode == 0, r.err.constData());
+            QCOMPARE(nlohmann::json::parse(r.out.toStdString())["h5_sweep"]["points"].get<int>(), 9);
+            auto back = qs::readSessionH5(session.toStdString());
+            QVERIFY2(back.ok(), back ? "" : back.message().c_str());
+            QVERIFY(back->sweep.has_value());
+            QVERIFY(back->sweep->rows == expected);
+            auto inspect = runCli({"inspect", session});
+            QVERIFY2(inspect.out.contains("sweep") && inspect.out.contains("9 points"), inspect.out.constData());
+            QVERIFY(QFile::remove(session));
+        }
+        auto refused = runCli({"export", other, "--h5", dir.filePath("o.h5"), "--sweep", csv});
+        QCOMPARE(refused.exitCode, 1);
+        QVERIFY2(refused.err.contains("measured on other weights"), refused.err.constData());
+        QVERIFY(!QFile::exists(dir.filePath("o.h5")));
+        auto noH5 = runCli({"export", model, "--gguf", dir.filePath("o.gguf"), "--sweep", csv});
+        QCOMPARE(noH5.exitCode, 2);
+        QVERIFY2(noH5.err.contains("--sweep apply to --h5 only"), noH5.err.constData());
+        auto missing = runCli({"export", model, "--h5", dir.filePath("o.h5"), "--sweep", dir.filePath("none.csv")});
+        QCOMPARE(missing.exitCode, 1);
+        QVERIFY2(missing.err.contains("none.csv"), missing.err.constData());
+        QVERIFY(!QFile::exists(dir.filePath("o.h5")));
     }
 
     void badInput_isRefused_data() {

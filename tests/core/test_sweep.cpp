@@ -9,6 +9,7 @@
 #include "core/quant/quant_map_resolve.h"
 #include "core/quant/scheme.h"
 #include "core/sweep/map_evaluator.h"
+#include "core/sweep/sweep.h"
 #include "core/sweep/sweep_groups.h"
 
 #include <QFile>
@@ -168,6 +169,43 @@ private Q_SLOTS:
                 previous = p->rmse;
                 previousBytes = p->bytes;
             }
+        }
+    }
+
+    // A point names the scheme its group really got where the resolution fell back: stories260K's rows of 64
+    // take no q4_K (blocks of 256) and its ffn_down rows of 172 no q4_0 (blocks of 32), as llama.cpp's
+    // shapes say; the measured point lists exactly the resolution's fallbacks.
+    void usedSchemeLabel_namesTheFallback() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-gguf/stories260K.gguf");
+        auto m = open(path);
+        auto ev = MapEvaluator::create(*m.checkpoint, m.info, nullptr, nullptr, {});
+        QVERIFY(ev.ok());
+        struct Case {
+            const char* group;
+            const char* scheme;
+            const char* label;
+        };
+        for (const Case& c : {Case{"attention", "q8_0", "q8_0"},
+                              Case{"attention", "q4_K", "q4_K\u2192q5_0 (fallback)"},
+                              Case{"mlp", "q4_0", "q4_0\u2192f16 (fallback, 5 of 15 tensors)"}}) {
+            const QuantMap map = pointMap(m.info, {c.group}, {c.scheme});
+            auto p = (*ev)->measure(map);
+            QVERIFY(p.ok());
+            auto resolved = resolveMap(map, m.checkpoint->tensors, m.info);
+            QVERIFY(resolved.ok());
+            QCOMPARE(p->fallbacks.size(), resolved->fallbacks.size());
+            for (size_t k = 0; k < p->fallbacks.size(); ++k) {
+                const TensorPlan& plan = resolved->tensors[size_t(resolved->fallbacks[k])];
+                QCOMPARE(p->fallbacks[k].tensor, resolved->fallbacks[k]);
+                QCOMPARE(p->fallbacks[k].used, plan.scheme);
+                QCOMPARE(p->fallbacks[k].requested, std::string(c.scheme));
+            }
+            auto g = expandGroups(m.info, {c.group});
+            QVERIFY(g.ok());
+            QCOMPARE(usedSchemeLabel(m.info, g->front(), c.scheme, *p), std::string(c.label));
+            // Another group's fallbacks do not name this one.
+            auto other = expandGroups(m.info, {std::string(c.group) == "mlp" ? "attention" : "mlp"});
+            QCOMPARE(usedSchemeLabel(m.info, other->front(), "q8_0", *p), std::string("q8_0"));
         }
     }
 

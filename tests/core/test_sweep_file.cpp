@@ -3,6 +3,7 @@
 // points) and after a truncated last line gives the uninterrupted file byte for byte, shards merged equal the
 // unsharded sweep, and the refusals (different spec on resume or merge, conflicting duplicates, bad shard,
 // too many points). The HDF5 table is read back through the HDF5 checkpoint reader (an independent path).
+// An HDF5 session carries a sweep's rows exactly and is never rewritten as a sweep table.
 #include "core/infer/inference_model.h"
 #include "core/io/checkpoint.h"
 #include "core/sweep/map_evaluator.h"
@@ -10,6 +11,8 @@
 #include "core/io/hdf5_writer.h"
 #include "core/sweep/sweep_hdf5.h"
 #include "core/quant/quant_map.h"
+#include "core/export/session_h5.h"
+#include "core/quant/quant_map_resolve.h"
 
 #include <QFile>
 #include <QTemporaryDir>
@@ -223,6 +226,61 @@ private Q_SLOTS:
         QVERIFY(!other.ok());
         QVERIFY2(other.message().find("different sweep") != std::string::npos, other.message().c_str());
         QVERIFY(!readSweepHdf5(csv.toStdString()).ok());  // a CSV is not an HDF5 table
+    }
+
+    void session_carriesTheSweepRowsExactly() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-gguf/stories260K.gguf");
+        QTemporaryDir dir;
+        Fixture f = makeFixture(path);
+        auto fingerprint = checkpointFingerprint(*f.model.checkpoint, nullptr);
+        QVERIFY(fingerprint.ok());
+        f.spec.modelFingerprint = *fingerprint;
+        const QString csv = dir.filePath("s.csv"), session = dir.filePath("session.h5");
+        QVERIFY(run(f, csv, false).ok());
+        auto file = readSweepFile(csv.toStdString());
+        QVERIFY(file.ok());
+        QCOMPARE(file->rows.size(), size_t(12));
+        // Tied to the weights by the fingerprint: another fingerprint, or none, is refused by name.
+        QVERIFY(checkSweepFingerprint(*file, *fingerprint, "s.csv").ok());
+        auto other = checkSweepFingerprint(*file, "0123456789abcdef", "s.csv");
+        QVERIFY(!other.ok());
+        QVERIFY2(other.message().find("other weights") != std::string::npos, other.message().c_str());
+        SweepFile unmarked = *file;
+        unmarked.header["spec"]["model_fingerprint"] = "";
+        QVERIFY(!checkSweepFingerprint(unmarked, *fingerprint, "s.csv").ok());
+
+        auto resolved = resolveMap(QuantMap{}, f.model.checkpoint->tensors, f.model.info);
+        QVERIFY(resolved.ok());
+        SessionOptions so;
+        so.histogramBins = 0;
+        auto built = buildSession(*f.model.checkpoint, f.model.info, *resolved, so);
+        QVERIFY(built.ok());
+        QVERIFY(!built->sweep);
+        built->sweep = *file;
+        QVERIFY(writeSessionH5(session.toStdString(), *built).ok());
+        auto back = readSessionH5(session.toStdString());
+        QVERIFY2(back.ok(), back ? "" : back.message().c_str());
+        QVERIFY(back->sweep.has_value());
+        QVERIFY(back->sweep->rows == file->rows);  // every row's text, so every number bit for bit
+        QCOMPARE(back->sweep->headerText, file->headerText);
+        QVERIFY(back->sweep->header == file->header);
+        QVERIFY(sessionSummaryText(*back).find("12 points") != std::string::npos);
+        // The same /sweep group as a table file: readSweepHdf5 reads it from the session too.
+        auto asTable = readSweepHdf5(session.toStdString());
+        QVERIFY(asTable.ok() && asTable->rows == file->rows);
+        // A sweep never rewrites a session as a table (it would drop the map and the tensors).
+        const QByteArray before = readBytes(session);
+        for (bool resume : {true, false}) {
+            auto r = runSweepToHdf5(*f.evaluator, f.model.info, f.spec, session.toStdString(), resume, {});
+            QVERIFY(!r.ok());
+            QVERIFY2(r.message().find("HDF5 session") != std::string::npos, r.message().c_str());
+        }
+        QCOMPARE(readBytes(session), before);
+        // A session without a sweep reads back without one.
+        built->sweep.reset();
+        QVERIFY(writeSessionH5(session.toStdString(), *built).ok());
+        auto plain = readSessionH5(session.toStdString());
+        QVERIFY(plain.ok() && !plain->sweep);
     }
 
     void resume_refusesAnotherSpecOrShard() {

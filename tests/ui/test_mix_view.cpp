@@ -11,6 +11,8 @@
 // - the embedding-vs-head study (perplexity) gives one row per scheme plus the baseline for the tied pair of
 //   stories260K, plotted as one series;
 // - the main window has the tab and the "sensitivity", "automix" and "embed-head" views.
+#include <cmath>
+
 #include <QSignalSpy>
 #include <QTableWidget>
 #include <QTest>
@@ -27,6 +29,7 @@
 #include "ui/main_window.h"
 #include "ui/mix/mix_view.h"
 #include "ui/plot/bar_chart.h"
+#include "core/sweep/sweep.h"
 #include "ui/sweep/eval_setup.h"
 #include "ui/sweep/sweep_view.h"
 
@@ -71,9 +74,14 @@ private Q_SLOTS:
         Fixture f(path);
         f.view->evalSetup()->setMeasure(qs::SweepMeasure::WeightError);
         f.view->setScanScheme("q2_K");
+        QSignalSpy warned(f.view.get(), &MixView::jobWarning);
         QVERIFY2(f.run([&] { f.view->startScan(); }), qPrintable(f.view->statusText()));
         const auto& scan = f.view->scanResult();
         QVERIFY(scan);
+        // stories260K's rows of 64 take no q2_K (blocks of 256): every warning the page shows reaches the log.
+        QVERIFY(!scan->warnings.empty());
+        QCOMPARE(size_t(warned.size()), scan->warnings.size());
+        QVERIFY(f.view->statusText().contains(QString::fromStdString(scan->warnings.front())));
         const qs::ModelInfo& info = *f.doc.info();
         const int groups = 1 + (info.tie ? 0 : 1) + 2 * int(info.hp.layers);
         QVERIFY(info.hp.layers > 0);
@@ -90,6 +98,13 @@ private Q_SLOTS:
             // Table row i is rank i + 1, the same group as bar i.
             QCOMPARE(t->item(i, 0)->text().toInt(), i + 1);
             QCOMPARE(t->item(i, 1)->text(), QString::fromStdString(row.group));
+            // The scheme column names what the group really got: q2_K fell back on these shapes.
+            auto g = qs::expandGroups(info, {row.group});
+            QVERIFY(g.ok());
+            const QString used = QString::fromStdString(qs::usedSchemeLabel(info, g->front(), "q2_K", row.point));
+            QVERIFY2(used.startsWith(QStringLiteral("q2_K\u2192")) && used.contains(QStringLiteral("(fallback")),
+                     qPrintable(used));
+            QCOMPARE(t->item(i, 2)->text(), used);
             // q2_K is smaller than the stored f32 everywhere: every group saves bytes and does damage.
             QVERIFY(row.bytesSaved > 0);
             QVERIFY2(row.damage > 0, row.group.c_str());
@@ -99,6 +114,51 @@ private Q_SLOTS:
         }
         QCOMPARE(int(seen.size()), groups);  // one bar per group, none twice
         QVERIFY(values.front() > values.back());
+    }
+
+    // At narrow widths (the tab at 960x600) the group names under the bars must not overlap: side by side
+    // when they fit, else tilted and, where even that is too tight, only every k-th bar labelled (elided).
+    void barChart_categoryLabelsNeverOverlap() {
+        for (int width : {260, 420, 900}) {
+            BarChart chart;
+            chart.resize(width, 260);
+            chart.show();
+            QVector<BarChart::Bar> bars;
+            for (int i = 0; i < 11; ++i) {
+                BarChart::Bar b;
+                b.category = i == 0 ? QStringLiteral("embedding") : QStringLiteral("layer%1.attention").arg(i);
+                b.value = 11 - i;
+                b.tooltip = b.category;
+                bars << b;
+            }
+            chart.setBars(bars);
+            QVERIFY(QTest::qWaitForWindowExposed(&chart));
+            chart.plot()->replot();
+            QCoreApplication::processEvents();
+            QCPAxis* x = chart.plot()->xAxis;
+            auto ticker = qSharedPointerDynamicCast<QCPAxisTickerText>(x->ticker());
+            QVERIFY(ticker);
+            const QFontMetrics fm(x->tickLabelFont());
+            const bool tilted = x->tickLabelRotation() != 0;
+            double lastPixel = -1e9;
+            int lastWidth = 0, labelled = 0;
+            for (auto it = ticker->ticks().constBegin(); it != ticker->ticks().constEnd(); ++it) {
+                if (it.value().isEmpty()) continue;
+                ++labelled;
+                const double pixel = x->coordToPixel(it.key());
+                // Tilted labels are parallel: they clear each other when their baselines are a line height
+                // apart horizontally (x sin 45°); flat ones need half of each width on either side.
+                const double need = tilted ? fm.height() / std::sin(M_PI / 4) * 0.9
+                                           : 0.5 * (lastWidth + fm.horizontalAdvance(it.value()));
+                QVERIFY2(pixel - lastPixel >= need,
+                         qPrintable(QString("width %1: '%2' %3 px after the previous label, needs %4")
+                                        .arg(width).arg(it.value()).arg(pixel - lastPixel).arg(need)));
+                lastPixel = pixel;
+                lastWidth = fm.horizontalAdvance(it.value());
+            }
+            QVERIFY2(labelled >= 3, qPrintable(QString::number(width)));  // thinned, never emptied
+            QVERIFY(ticker->ticks().first() == QStringLiteral("embedding"));  // the most sensitive is named
+        }
     }
 
     void autoMix_landsWithinBudget_applyThenUndo_pointOnSweepPlot() {

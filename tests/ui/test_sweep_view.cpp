@@ -14,8 +14,12 @@
 //   and the "sweep" view;
 // - "Save plot" as SVG writes a well-formed SVG document (root <svg>) holding the axis labels;
 // - resuming a half-written sweep file (7 rows and half a line) completes it to the uninterrupted run's file,
-//   row for row, and the view shows those points; so does a half HDF5 table; another model's file is refused.
+//   row for row, and the view shows those points; so does a half HDF5 table; another model's file is refused;
+// - Resume sets the setup (groups, schemes, measure, context, windows) from the file, and its errors (a missing
+//   file, another model's file) reach the log, not only the status line;
+// - a saved session carries the Sweep tab's points; opening it in a new window shows them again, row for row.
 #include <QFile>
+#include <QFileInfo>
 #include <QSignalSpy>
 #include <QTableWidget>
 #include <QTemporaryDir>
@@ -33,7 +37,10 @@
 #include "core/sweep/sweep_hdf5.h"
 #include "ui/chat/chat_models.h"
 #include "ui/jobs/job.h"
+#include "ui/load_controller.h"
+#include "ui/log/log_model.h"
 #include "ui/main_window.h"
+#include "ui/session_controller.h"
 #include "ui/sweep/sweep_view.h"
 
 using namespace qsui;
@@ -76,6 +83,10 @@ int column(const QTableWidget* t, const QString& name) {
 }
 
 const QStringList kSchemes{"q4_0", "q8_0", "int4_g32", "int8_g64"};
+
+QSet<QString> setOf(const QStringList& list) {
+    return QSet<QString>(list.begin(), list.end());
+}
 
 }  // namespace
 
@@ -254,6 +265,171 @@ private Q_SLOTS:
         QVERIFY(done2.wait(kTimeoutMs) || !done2.isEmpty());
         QCOMPARE(done2.first().first().toBool(), false);
         QVERIFY2(f.view->statusText().contains("different sweep"), qPrintable(f.view->statusText()));
+    }
+
+    void resume_setsTheSetupFromTheFile_errorsReachTheLog() {
+        QS_REQUIRE_ASSET(path, kModel);
+        QS_REQUIRE_ASSET(text, kStories);
+        QTemporaryDir dir;
+        const QString full = dir.filePath("full.csv");
+        {
+            Fixture f(path);
+            f.view->setGroups({"attention", "embedding"});
+            f.view->setSchemes({"q8_0", "int4_g32"});
+            f.view->setMeasure(qs::SweepMeasure::Kld);
+            f.view->setTextPath(text);
+            f.view->setContext(64);
+            f.view->setMaxWindows(2);
+            QVERIFY2(f.run(), qPrintable(f.view->statusText()));
+            QCOMPARE(int(f.view->points().size()), 4);
+            QCOMPARE(f.view->exportTable(full), QString());
+        }
+        {  // the exported spec names the text it was measured on (hash and size), as the CLI's does
+            QFile t(text);
+            QVERIFY(t.open(QIODevice::ReadOnly));
+            const std::string bytes = t.readAll().toStdString();
+            auto written = qs::readSweepFile(full.toStdString());
+            QVERIFY(written.ok());
+            QCOMPARE(written->header["spec"]["text_fnv1a"].get<std::string>(), qs::fnv1aHex(bytes));
+            QCOMPARE(written->header["spec"]["text_bytes"].get<uint64_t>(), uint64_t(bytes.size()));
+        }
+        Fixture f(path);  // the default setup: body, the first preset, weight-error
+        QSignalSpy log(f.view.get(), &SweepView::logMessage);
+        const QString missing = dir.filePath("missing.csv");
+        QVERIFY(!f.view->resumeFrom(missing).isEmpty());
+        QCOMPARE(log.size(), 1);
+        QCOMPARE(log.first().at(0).toBool(), true);  // an error
+        QVERIFY2(log.first().at(2).toString().contains(missing), qPrintable(log.first().at(2).toString()));
+        // The file's setup is shown before the job needs the text.
+        f.view->setTextPath(text);
+        QSignalSpy done(f.view.get(), &SweepView::sweepFinished);
+        QCOMPARE(f.view->resumeFrom(full), QString());
+        QCOMPARE(setOf(f.view->groups()),
+                 (QSet<QString>{"attention", "embedding"}));
+        QCOMPARE(f.view->schemes(), (QStringList{"q8_0", "int4_g32"}));
+        QCOMPARE(f.view->measure(), qs::SweepMeasure::Kld);
+        QCOMPARE(f.view->spec().perplexity.context, 64);
+        QCOMPARE(f.view->spec().perplexity.maxWindows, 2);
+        QVERIFY(done.wait(kTimeoutMs) || !done.isEmpty());
+        QVERIFY2(done.first().first().toBool(), qPrintable(f.view->statusText()));
+        // A run from the form now repeats the file's sweep: the same points.
+        const auto resumed = f.view->points();
+        QVERIFY2(f.run(), qPrintable(f.view->statusText()));
+        QCOMPARE(f.view->points().size(), resumed.size());
+        for (size_t i = 0; i < resumed.size(); ++i) {
+            QCOMPARE(f.view->points()[i].schemes, resumed[i].schemes);
+            QCOMPARE(f.view->points()[i].measure.kld, resumed[i].measure.kld);
+        }
+        // Another text: the job refuses the file, and the log says so.
+        QFile other(dir.filePath("other.txt"));
+        QVERIFY(other.open(QIODevice::WriteOnly));
+        other.write(QByteArray("Once upon a time there was a different text. ").repeated(200));
+        other.close();
+        f.view->setTextPath(dir.filePath("other.txt"));
+        log.clear();
+        QSignalSpy failed(f.view.get(), &SweepView::sweepFinished);
+        f.view->resumeFrom(full);
+        QVERIFY(failed.wait(kTimeoutMs) || !failed.isEmpty());
+        QCOMPARE(failed.first().first().toBool(), false);
+        bool logged = false;
+        for (const auto& entry : log)
+            logged = logged || (entry.at(0).toBool() && entry.at(2).toString().contains("different sweep"));
+        QVERIFY2(logged, qPrintable(f.view->statusText()));
+    }
+
+    void session_savesAndRestoresTheSweep() {
+        QS_REQUIRE_ASSET(path, kModel);
+        QTemporaryDir dir;
+        const QString file = dir.filePath("s.qsession.json");
+        std::optional<qs::SweepFile> saved;
+        auto load = [&](MainWindow& w) {
+            QSignalSpy finished(w.loader(), &LoadController::loadFinished);
+            w.openPath(path);
+            return (!finished.isEmpty() || finished.wait(kTimeoutMs)) && finished.last().at(1).toBool();
+        };
+        {
+            tbb::task_arena arena(2);
+            JobRunner runner(&arena);
+            MainWindow w(&runner, MainWindowOptions{false});
+            QVERIFY(load(w));
+            SweepView* view = w.sweepView();
+            view->setGroups({"body", "embedding"});
+            view->setSchemes({"q4_0", "int8_g64"});
+            QSignalSpy done(view, &SweepView::sweepFinished);
+            view->start();
+            QVERIFY(done.wait(kTimeoutMs) || !done.isEmpty());
+            QVERIFY2(done.first().first().toBool(), qPrintable(view->statusText()));
+            saved = view->sweepFile();
+            QVERIFY(saved && saved->rows.size() == 4);
+            QVERIFY(w.session()->saveSession(file));
+            runner.cancelAll();
+        }
+        QFile f(file);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        auto session = sessionFromJson(f.readAll(), file);
+        QVERIFY2(session.ok(), session ? "" : session.message().c_str());
+        auto inFile = qs::parseSweepFileText(session->sweep, "session");
+        QVERIFY2(inFile.ok(), inFile ? "" : inFile.message().c_str());
+        QVERIFY(inFile->rows == saved->rows);
+
+        tbb::task_arena arena(2);
+        JobRunner runner(&arena);
+        MainWindow w(&runner, MainWindowOptions{false});
+        QVERIFY(w.sweepView()->points().empty());
+        QSignalSpy finished(w.loader(), &LoadController::loadFinished);
+        QVERIFY(w.session()->openSession(file));  // opens the session's model, then applies the session
+        QVERIFY(!finished.isEmpty() || finished.wait(kTimeoutMs));
+        QTRY_COMPARE_WITH_TIMEOUT(int(w.sweepView()->points().size()), 4, kTimeoutMs);
+        const auto restored = w.sweepView()->sweepFile();
+        QVERIFY(restored.has_value());
+        QVERIFY(restored->rows == saved->rows);  // row for row, every number's %.17g text
+        QCOMPARE(restored->headerText, saved->headerText);
+        QCOMPARE(w.sweepView()->table()->rowCount(), 4);
+        QCOMPARE(setOf(w.sweepView()->groups()),
+                 (QSet<QString>{"body", "embedding"}));
+        int logged = 0;
+        for (const LogEntry& e : w.logModel()->entries())
+            logged += e.message.contains(QStringLiteral("Restored the session's sweep: 4 point(s)"));
+        QCOMPARE(logged, 1);
+        // A damaged sweep in a session is refused in the log, naming the session.
+        Session broken = *session;
+        broken.sweep.replace(broken.sweep.find("\n0,") + 1, 1, "X");
+        QFile out(dir.filePath("broken.qsession.json"));
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        out.write(sessionToJson(broken));
+        out.close();
+        QVERIFY(w.session()->openSession(out.fileName()));
+        int errors = 0;
+        for (const LogEntry& e : w.logModel()->entries())
+            errors += e.severity == Severity::Error && e.message.contains(QStringLiteral("broken.qsession.json"));
+        QCOMPARE(errors, 1);
+        runner.cancelAll();
+    }
+
+    // Where a scheme fell back (stories260K's rows of 64 take no q4_K), the table and the hover name the
+    // scheme used; the warnings the page shows reach the log.
+    void fallback_namedInTableAndHover_warningsLogged() {
+        QS_REQUIRE_ASSET(path, kModel);
+        Fixture f(path);
+        f.view->setGroups({"attention"});
+        f.view->setSchemes({"q8_0", "q4_K"});
+        QSignalSpy log(f.view.get(), &SweepView::logMessage);
+        QVERIFY2(f.run(), qPrintable(f.view->statusText()));
+        QCOMPARE(int(f.view->points().size()), 2);
+        const QTableWidget* t = f.view->table();
+        const int col = column(t, "attention");
+        QVERIFY(col >= 0);
+        QStringList cells;
+        for (int r = 0; r < t->rowCount(); ++r) cells << t->item(r, col)->text();
+        cells.sort();
+        QCOMPARE(cells, (QStringList{"q4_K\u2192q5_0 (fallback)", "q8_0"}));
+        int warnings = 0;
+        for (const auto& entry : log) warnings += !entry.at(0).toBool();
+        QVERIFY(warnings > 0);
+        QVERIFY(f.view->statusText().contains("Warning"));
+        // Hover text of the q4_K point.
+        const int q4k = f.view->points()[0].schemes[0] == "q4_K" ? 0 : 1;
+        QVERIFY(f.view->pointToolTip(q4k).contains("attention = q4_K\u2192q5_0 (fallback)"));
     }
 
     void clickOnFrontierPoint_appliesItsMap_undoRestores() {

@@ -135,15 +135,16 @@ QWidget* MixView::buildScanPage() {
 QWidget* MixView::buildMixPage() {
     auto* page = new QWidget;
     auto* v = new QVBoxLayout(page);
-    auto* form = new QFormLayout;
     m_budget = new QLineEdit(QStringLiteral("4.5bpw"));
     m_budget->setToolTip(
         tr("bits per weight (3.5bpw: 8 × bytes / weights, a tied pair once), or bytes of the "
            "whole model under the map: 123456789, 800MiB, 2.1GB"));
     m_candidates = new QLineEdit(QStringLiteral("q2_K,q4_K,q8_0"));
     m_candidates->setToolTip(tr("the schemes a group may get (comma-separated registry names)"));
-    m_allowBaseline = new QCheckBox(tr("a group may stay as the map leaves it"));
+    m_allowBaseline = new QCheckBox(tr("groups may stay as mapped"));
+    m_allowBaseline->setToolTip(tr("a group may stay as the document's map leaves it (no candidate scheme)"));
     m_allowBaseline->setChecked(true);
+    auto* form = new QFormLayout;
     form->addRow(tr("Budget"), m_budget);
     form->addRow(tr("Candidates"), m_candidates);
     form->addRow(QString(), m_allowBaseline);
@@ -168,16 +169,25 @@ QWidget* MixView::buildMixPage() {
     summaryScroll->setWidget(m_mixSummary);
     summaryScroll->setWidgetResizable(true);
     summaryScroll->setFrameShape(QFrame::NoFrame);
-    summaryScroll->setMinimumHeight(5 * m_mixSummary->fontMetrics().lineSpacing());
-    summaryScroll->setMaximumHeight(7 * m_mixSummary->fontMetrics().lineSpacing());
-    v->addWidget(summaryScroll);
+    const int line = m_mixSummary->fontMetrics().lineSpacing();
+    summaryScroll->setMinimumHeight(3 * line);
+    summaryScroll->setMaximumHeight(7 * line);
     m_mixTable = makeTable();
     m_uniformTable = makeTable();
+    // At least a header and four rows of the chosen schemes; the splitter gives the rest to the summary and
+    // the uniform points as the user drags it.
+    const int rowHeight = m_mixTable->verticalHeader()->defaultSectionSize();
+    m_mixTable->setMinimumHeight(m_mixTable->horizontalHeader()->sizeHint().height() + 4 * rowHeight + 4);
+    m_uniformTable->setMinimumHeight(m_uniformTable->horizontalHeader()->sizeHint().height() + rowHeight + 4);
     auto* split = new QSplitter(Qt::Vertical);
+    split->addWidget(summaryScroll);
     split->addWidget(m_mixTable);
     split->addWidget(m_uniformTable);
-    split->setStretchFactor(0, 3);
-    split->setStretchFactor(1, 1);
+    split->setChildrenCollapsible(false);
+    split->setStretchFactor(0, 0);
+    split->setStretchFactor(1, 3);
+    split->setStretchFactor(2, 1);
+    split->setSizes({4 * line, 400, 120});
     v->addWidget(split, 1);
     return page;
 }
@@ -300,6 +310,10 @@ void MixView::watch(Job* job, const QString& title, std::function<void(Job*)> do
     });
 }
 
+void MixView::logWarnings(const QString& title, const std::vector<std::string>& warnings) {
+    for (const std::string& w : warnings) Q_EMIT jobWarning(title, QString::fromStdString(w));
+}
+
 void MixView::startScan() {
     const QString scheme = m_scanScheme->text().trimmed();
     if (auto c = qs::canonicalSchemeName(scheme.toStdString()); !c)
@@ -314,6 +328,7 @@ void MixView::startScan() {
         watch(job, title, [this](Job* j) {
             m_scan = *j->result<qs::sweep::SensitivityResult>();
             showScan();
+            logWarnings(j->title(), m_scan->warnings);
         });
         return job;
     });
@@ -341,6 +356,7 @@ void MixView::startAutoMix() {
         watch(job, title, [this](Job* j) {
             m_mix = *j->result<qs::sweep::AutoMixResult>();
             showMix();
+            logWarnings(j->title(), m_mix->warnings);
             const auto measure = qs::sweepMeasureFromName(m_mix->measure);
             if (measure)
                 Q_EMIT autoMixVerified(*measure, m_mix->measured,
@@ -368,6 +384,7 @@ void MixView::startStudy() {
         watch(job, title, [this](Job* j) {
             m_study = *j->result<qs::sweep::EmbedHeadStudyResult>();
             showStudy();
+            logWarnings(j->title(), m_study->warnings);
         });
         return job;
     });

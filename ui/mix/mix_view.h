@@ -94,10 +94,14 @@ public:
 Q_SIGNALS:
     void jobFinished(bool succeeded);  // also after a failure or a cancel (false)
     void jobFailed(const QString& title, const QString& message);
+    // Each warning of a finished job (the page shows the first ones), for the log and its warning count.
+    void jobWarning(const QString& title, const QString& message);
     // An auto-mix result was verified: its measured point, for the Sweep tab's plot.
     void autoMixVerified(qs::SweepMeasure measure, const qs::PointMeasure& point, const QString& label);
 
 private:
+    void logWarnings(const QString& title, const std::vector<std::string>& warnings);
+    QString usedScheme(const std::string& group, const std::string& scheme, const qs::PointMeasure& point) const;
     QWidget* buildSetup();
     QWidget* buildScanPage();
     QWidget* buildMixPage();

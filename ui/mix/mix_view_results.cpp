@@ -9,6 +9,9 @@
 #include "ui/plot/qcustomplot_include.h"
 
 #include "ui/mix/mix_view.h"
+
+#include "core/sweep/sweep.h"
+#include "ui/document.h"
 #include "ui/plot/bar_chart.h"
 #include "ui/util/format.h"
 #include "ui/util/role_style.h"
@@ -75,6 +78,20 @@ QString warningText(const std::vector<std::string>& warnings) {
     return out;
 }
 
+}  // namespace
+
+// core usedSchemeLabel for the group named `group` at `point` ("q4_K→q8_0 (fallback)" where the resolution
+// stored its tensors with another scheme); the scheme itself without a model or a fallback.
+QString MixView::usedScheme(const std::string& group, const std::string& scheme, const qs::PointMeasure& point) const {
+    const auto model = m_document->model();
+    if (point.fallbacks.empty() || !model || scheme == "baseline") return QString::fromStdString(scheme);
+    auto groups = qs::expandGroups(model->info, {group});
+    if (!groups || groups->size() != 1) return QString::fromStdString(scheme);
+    return QString::fromStdString(qs::usedSchemeLabel(model->info, groups->front(), scheme, point));
+}
+
+namespace {
+
 QString valueName(const std::string& measure) {
     if (measure == "kld") return QObject::tr("KLD");
     if (measure == "ppl") return QObject::tr("perplexity");
@@ -101,14 +118,14 @@ void MixView::showScan() {
         b.color = groupColor(row.group);
         if (labels) b.label = row.bytesSaved > 0 ? num(row.damagePerMiB, 3) : tr("saves 0");
         b.tooltip = tr("%1 at %2\n%3 saved, damage %4\n%5 per MiB saved")
-                        .arg(b.category, QString::fromStdString(row.scheme),
+                        .arg(b.category, usedScheme(row.group, row.scheme, row.point),
                              formatBytes(uint64_t(std::max<int64_t>(0, row.bytesSaved))), num(row.damage, 6),
                              row.bytesSaved > 0 ? num(row.damagePerMiB, 6) : tr("—"));
         bars << b;
     }
     m_chart->setBars(bars);
     m_chart->setValueAxisLabel(tr("%1 / MiB saved").arg(damageUnit(r.measure)));
-    QStringList headers{tr("rank"),       tr("group"),       tr("bytes saved"), tr("damage"),
+    QStringList headers{tr("rank"),       tr("group"),       tr("scheme"), tr("bytes saved"), tr("damage"),
                         tr("damage/MiB"), tr("bits/weight"), tr("RMSE")};
     const bool ppl = r.baseline.hasPpl, kld = r.baseline.hasKld;
     if (ppl) headers << tr("PPL");
@@ -119,6 +136,7 @@ void MixView::showScan() {
         std::vector<QTableWidgetItem*> cells{
             number(rank, QString::number(rank)),
             text(QString::fromStdString(row.group)),
+            text(usedScheme(row.group, row.scheme, row.point)),
             bytes(double(row.bytesSaved)),
             number(row.damage, num(row.damage, 6)),
             number(row.damagePerMiB, row.bytesSaved > 0 ? num(row.damagePerMiB, 6) : QStringLiteral("—")),
@@ -173,7 +191,7 @@ void MixView::showMix() {
     for (const auto& c : r.choices) {
         const int k = int(rows.size()) + 1;
         rows.push_back({number(k, QString::number(k)), text(QString::fromStdString(c.group)),
-                        text(QString::fromStdString(c.scheme)), bytes(double(c.bytes)),
+                        text(usedScheme(c.group, c.scheme, r.measured)), bytes(double(c.bytes)),
                         number(c.predictedDamage, num(c.predictedDamage, 6))});
     }
     fill(m_mixTable, {tr("#"), tr("group"), tr("scheme"), tr("bytes"), tr("predicted damage")}, rows);

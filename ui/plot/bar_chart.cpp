@@ -2,6 +2,7 @@
 #include "ui/plot/bar_chart.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <QHelpEvent>
 #include <QToolTip>
@@ -46,7 +47,6 @@ void BarChart::setBars(const QVector<Bar>& bars) {
     for (int i = 0; i < bars.size(); ++i) {
         const Bar& b = bars[i];
         const double key = i + 1;
-        ticker->addTick(key, b.category);
         auto* series = new QCPBars(m_plot->xAxis, m_plot->yAxis);
         series->setWidth(0.6);
         series->setPen(QPen(b.color.darker(120)));
@@ -66,6 +66,7 @@ void BarChart::setBars(const QVector<Bar>& bars) {
         }
     }
     m_plot->xAxis->setRange(0.4, std::max<double>(1, bars.size()) + 0.6);
+    m_labelStep = 0;  // the ticks are (re)made by fitCategoryLabels
     fitCategoryLabels();
     // Head room above the tallest bar for its label.
     m_plot->yAxis->setRange(0, maxValue > 0 ? maxValue * 1.15 : 1.0);
@@ -84,9 +85,20 @@ bool BarChart::fitCategoryLabels() {
     // The axis rect is not laid out before the first replot; the widget width is a close upper bound.
     const int plotWidth = std::max(1, m_plot->axisRect()->width() > 0 ? m_plot->axisRect()->width() : width() - 60);
     const double slot = double(plotWidth) / std::max<double>(1, m_bars.size() + 0.2);
-    const double rotation = widest + 8 > slot ? -30.0 : 0.0;
-    if (m_plot->xAxis->tickLabelRotation() == rotation) return false;
+    // Side by side when they fit; otherwise tilted by 45 degrees, where neighbours need about 1.5 line heights
+    // apart: when even that is more than a bar's slot, only every step-th bar is labelled (every bar's
+    // tooltip names it) and long names are elided in the middle.
+    const bool flat = widest + 8 <= slot;
+    const double rotation = flat ? 0.0 : -45.0;
+    const int step = flat ? 1 : std::max(1, int(std::ceil((1.5 * fm.height() + 2) / std::max(1.0, slot))));
+    const int maxWidth = flat ? widest : std::max(6 * fm.averageCharWidth(), fm.horizontalAdvance(QStringLiteral("layer00.attention")));
+    if (m_plot->xAxis->tickLabelRotation() == rotation && step == m_labelStep) return false;
     m_plot->xAxis->setTickLabelRotation(rotation);
+    m_labelStep = step;
+    auto ticker = qSharedPointerDynamicCast<QCPAxisTickerText>(m_plot->xAxis->ticker());
+    ticker->clear();
+    for (int i = 0; i < m_bars.size(); ++i)
+        ticker->addTick(i + 1, i % step == 0 ? fm.elidedText(m_bars[i].category, Qt::ElideMiddle, maxWidth) : QString());
     return true;
 }
 

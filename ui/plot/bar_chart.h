@@ -43,13 +43,15 @@ protected:
     void resizeEvent(QResizeEvent* event) override;
 
 private:
-    // Tilts the category labels when they would not fit side by side.
-    bool fitCategoryLabels();  // true when the rotation changed
+    // Tilts the category labels when they would not fit side by side, and labels only every step-th bar
+    // (names elided in the middle) when even tilted ones would overlap; every bar's tooltip names it.
+    bool fitCategoryLabels();  // true when the labels changed
 
     QCustomPlot* m_plot;
     QVector<Bar> m_bars;
     QVector<QCPBars*> m_series;
     QVector<QCPItemText*> m_labels;
+    int m_labelStep = 0;  // every step-th category is labelled (0: not fitted yet)
 };
 
 }  // namespace qsui

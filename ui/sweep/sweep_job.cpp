@@ -33,6 +33,17 @@ std::string SweepPointQueue::fingerprint() {
     return m_fingerprint;
 }
 
+void SweepPointQueue::setText(std::string hash, uint64_t bytes) {
+    std::lock_guard lock(m_mutex);
+    m_textHash = std::move(hash);
+    m_textBytes = bytes;
+}
+
+std::pair<std::string, uint64_t> SweepPointQueue::text() {
+    std::lock_guard lock(m_mutex);
+    return {m_textHash, m_textBytes};
+}
+
 bool isHdf5Table(const std::string& path) {
     return path.size() >= 3 &&
            (path.compare(path.size() - 3, 3, ".h5") == 0 || path.compare(path.size() - 3, 3, ".H5") == 0);
@@ -125,6 +136,7 @@ JobFn<qs::SweepRunResult> sweepJob(SweepRequest request) {
             if (!text) return qs::Error{"sweep: " + text.message()};
             spec.textHash = qs::fnv1aHex(*text);
             spec.textBytes = text->size();
+            r.queue->setText(spec.textHash, spec.textBytes);
         }
         int64_t total = spec.pointCount();
         const bool h5 = isHdf5Table(r.resumePath);

@@ -5,8 +5,8 @@
 // Delivery. The worker appends each finished SweepRow to a SweepPointQueue (mutex-guarded, shared by the job
 // and the view); the view drains it on the UI thread when the job reports progress (queued, ~25 per second)
 // and once more when the job finishes, so rows arrive in point order and none is lost or read twice.
-// The job first fingerprints the checkpoint (core checkpointFingerprint, as the CLI does) and passes it
-// through the queue, so the spec of an exported sweep file equals the CLI's for the same model and `merge`
+// The job first fingerprints the checkpoint (core checkpointFingerprint, as the CLI does) and hashes the
+// text (ppl/kld) and passes both through the queue, so the spec of an exported sweep file equals the CLI's for the same model and `merge`
 // joins them. Progress: the fraction of the run's points; the stage reads "point K/N, ETA S s" (the time per
 // finished point so far times the points left), shown by the status widget. Cancel: Job::cancel() stops
 // runSweep between or inside points; the points finished before stay in the queue.
@@ -39,11 +39,16 @@ public:
     // The checkpoint's content fingerprint (core checkpointFingerprint), set by the worker before any row.
     void setFingerprint(std::string fingerprint);
     std::string fingerprint();
+    // ppl/kld: the evaluation text's FNV-1a hash and size (SweepSpec::textHash/textBytes), set before any row.
+    void setText(std::string hash, uint64_t bytes);
+    std::pair<std::string, uint64_t> text();
 
 private:
     std::mutex m_mutex;
     std::vector<qs::SweepRow> m_rows;
     std::string m_fingerprint;
+    std::string m_textHash;
+    uint64_t m_textBytes = 0;
 };
 
 // What the view's setup chose.

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <tuple>
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -201,8 +202,8 @@ void SweepView::buildActions(QVBoxLayout* v) {
     m_runButton = new QPushButton(tr("&Run sweep"));
     m_resumeButton = new QPushButton(tr("Resume…"));
     m_resumeButton->setToolTip(
-        tr("continue a sweep file (.csv) written by quantscope-cli sweep or exported "
-           "here: its stored points are kept, the missing ones measured and appended"));
+        tr("continue a sweep file (.csv or .h5) written by quantscope-cli sweep or exported "
+           "here: the setup is set from it, its stored points are kept, the missing ones measured"));
     m_cancelButton = new QPushButton(tr("Cancel"));
     connect(m_runButton, &QPushButton::clicked, this, &SweepView::start);
     connect(m_resumeButton, &QPushButton::clicked, this, &SweepView::resumeDialog);
@@ -319,47 +320,110 @@ bool specUsesCalibration(const qs::SweepSpec& spec) {
 
 }  // namespace
 
-QString SweepView::resumeFrom(const QString& path) {
-    auto fail = [this](const QString& why) {
-        m_status->setText(why);
-        return why;
-    };
-    if (m_running) return fail(tr("A sweep is running; cancel it first."));
+QString SweepView::loadSweepFile(const qs::SweepFile& file, const QString& origin, bool forResume) {
     auto model = m_document->model();
-    if (!model) return fail(tr("Open a model first."));
-    auto file = isHdf5Table(path.toStdString()) ? qs::readSweepHdf5(path.toStdString())
-                                                : qs::readSweepFile(path.toStdString());
-    if (!file) return fail(QString::fromStdString(file.message()));
-    auto spec = qs::sweepSpecFromJson(model->info, file->header["spec"]);
-    if (!spec) return fail(path + QStringLiteral(": ") + QString::fromStdString(spec.message()));
-    if (!spec->calibration.empty() && spec->calibration != sweepCalibrationKey(*m_document))
-        return fail(
-            tr("%1: the sweep used calibrated schemes with other statistics than the ones loaded; load or "
-               "collect the same calibration (Map editor → Calibration) to resume it")
-                .arg(path));
-    spec->modelPath =
-        model->path.toStdString();  // the job's fingerprint and text hash are checked against the file
-    spec->modelBytes = 0;
-    for (const auto& t : model->checkpoint->tensors) spec->modelBytes += t.bytes;
+    if (!model) return tr("Open a model first.");
+    auto spec = qs::sweepSpecFromJson(model->info, file.header["spec"]);
+    if (!spec) return origin + QStringLiteral(": ") + QString::fromStdString(spec.message());
+    if (forResume && !spec->calibration.empty() && spec->calibration != sweepCalibrationKey(*m_document))
+        return tr("%1: the sweep used calibrated schemes with other statistics than the ones loaded; load or "
+                  "collect the same calibration (Map editor → Calibration) to resume it")
+            .arg(origin);
     std::vector<qs::SweepRow> rows;
-    for (const auto& [point, line] : file->rows) {
+    for (const auto& [point, line] : file.rows) {
         auto row = qs::parseSweepFileRow(*spec, line);
         if (!row)
-            return fail(
-                tr("%1: point %2: %3").arg(path).arg(point).arg(QString::fromStdString(row.message())));
+            return tr("%1: point %2: %3").arg(origin).arg(point).arg(QString::fromStdString(row.message()));
         rows.push_back(std::move(row).value());
     }
-    m_eval->setMeasure(spec->measure);
-    if (spec->measure != qs::SweepMeasure::WeightError) {
-        m_eval->setProtocol(spec->perplexity.protocol);
-        m_eval->setContext(spec->perplexity.context);
-        m_eval->setMaxWindows(spec->perplexity.maxWindows);
+    if (forResume) {  // the job's fingerprint and text hash are checked against the file
+        spec->modelPath = model->path.toStdString();
+        spec->modelBytes = 0;
+        for (const auto& t : model->checkpoint->tensors) spec->modelBytes += t.bytes;
     }
+    setFormFromSpec(*spec, origin);
     m_spec = std::move(spec).value();
     m_points = std::move(rows);
     rebuildPlot();
     rebuildTable();
-    prepareAndStart(model, path);
+    Q_EMIT pointsChanged();
+    return {};
+}
+
+void SweepView::setFormFromSpec(const qs::SweepSpec& spec, const QString& origin) {
+    QStringList boxes, unshown;
+    for (const qs::SweepGroup& g : spec.groups) {
+        const QString name = QString::fromStdString(g.name);
+        const bool layer = name.startsWith(QLatin1String("layer")) && !name.contains(QLatin1Char('.'));
+        const QString box = layer ? QStringLiteral("layers") : name;
+        if (std::any_of(m_groupBoxes.begin(), m_groupBoxes.end(), [&](const auto& b) { return b.first == box; })) {
+            if (!boxes.contains(box)) boxes << box;
+        } else {
+            unshown << name;
+        }
+    }
+    setGroups(boxes);
+    QStringList schemes;
+    bool sameCandidates = true;
+    for (const auto& c : spec.schemes) sameCandidates = sameCandidates && c == spec.schemes.front();
+    if (!spec.schemes.empty())
+        for (const auto& s : spec.schemes.front()) schemes << QString::fromStdString(s);
+    setSchemes(schemes);
+    m_eval->setMeasure(spec.measure);
+    if (spec.measure != qs::SweepMeasure::WeightError) {
+        m_eval->setProtocol(spec.perplexity.protocol);
+        m_eval->setContext(spec.perplexity.context);
+        m_eval->setMaxWindows(spec.perplexity.maxWindows);
+    }
+    QStringList notes;
+    if (!unshown.isEmpty())
+        notes << tr("its groups %1 have no box in the setup (the points keep them)").arg(unshown.join(QLatin1String(", ")));
+    if (!sameCandidates) notes << tr("its groups have different candidate schemes; the setup shows the first group's");
+    if (spec.measure != qs::SweepMeasure::WeightError)
+        notes << tr("it was measured on a text of %1 bytes (FNV-1a %2): a run or resume needs that text")
+                     .arg(spec.textBytes)
+                     .arg(QString::fromStdString(spec.textHash));
+    if (!notes.isEmpty())
+        Q_EMIT logMessage(false, tr("Sweep"), tr("%1: %2.").arg(origin, notes.join(QLatin1String("; "))));
+}
+
+QString SweepView::showSweepFile(const qs::SweepFile& file, const QString& origin) {
+    if (m_running) cancel();
+    const QString error = loadSweepFile(file, origin, false);
+    if (!error.isEmpty()) {
+        m_status->setText(error);
+        Q_EMIT logMessage(true, tr("Sweep"), error);
+        return error;
+    }
+    m_status->setText(tr("%1 points of %2 shown.").arg(m_points.size()).arg(origin));
+    updateControls();
+    return {};
+}
+
+std::optional<qs::SweepFile> SweepView::sweepFile() const {
+    if (m_points.empty()) return std::nullopt;
+    std::vector<qs::SweepRow> rows = m_points;
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.point < b.point; });
+    std::string text = qs::sweepFileHeader(m_spec, qs::SweepShard{});
+    for (const auto& r : rows) text += qs::sweepFileRow(m_spec, r);
+    auto file = qs::parseSweepFileText(text, "the Sweep tab");
+    if (!file) return std::nullopt;  // cannot happen: core's own writer and reader
+    return std::move(file).value();
+}
+
+QString SweepView::resumeFrom(const QString& path) {
+    auto fail = [this](const QString& why) {
+        m_status->setText(why);
+        Q_EMIT logMessage(true, tr("Resume sweep"), why);
+        return why;
+    };
+    if (m_running) return fail(tr("A sweep is running; cancel it first."));
+    if (!m_document->model()) return fail(tr("Open a model first."));
+    auto file = isHdf5Table(path.toStdString()) ? qs::readSweepHdf5(path.toStdString())
+                                                : qs::readSweepFile(path.toStdString());
+    if (!file) return fail(QString::fromStdString(file.message()));
+    if (const QString error = loadSweepFile(*file, path, true); !error.isEmpty()) return fail(error);
+    prepareAndStart(m_document->model(), path);
     return m_running ? QString() : m_status->text();
 }
 
@@ -373,6 +437,7 @@ void SweepView::prepareAndStart(std::shared_ptr<const LoadedModel> model, const 
         self->m_running = false;
         if (!error.isEmpty()) {
             self->m_status->setText(error);
+            Q_EMIT self->logMessage(true, resumePath.isEmpty() ? tr("Sweep") : tr("Resume sweep"), error);
             self->updateControls();
             return void(Q_EMIT self->sweepFinished(false));
         }
@@ -438,9 +503,14 @@ void SweepView::startJob(std::shared_ptr<const LoadedModel> model, const EvalMod
                         .arg(resumePath)
                         .arg(m_points.size());
         if (result)
-            for (const std::string& w : result->warnings)
+            for (const std::string& w : result->warnings) {  // on the page and in the log (its count)
                 text += tr("\nWarning: %1").arg(QString::fromStdString(w));
+                Q_EMIT logMessage(false, resumePath.isEmpty() ? tr("Sweep") : tr("Resume sweep"),
+                                  QString::fromStdString(w));
+            }
         m_status->setText(text);
+        if (state == Job::State::Failed)
+            Q_EMIT logMessage(true, resumePath.isEmpty() ? tr("Sweep") : tr("Resume sweep"), text);
         updateControls();
         Q_EMIT sweepFinished(state == Job::State::Succeeded);
     });
@@ -453,7 +523,9 @@ void SweepView::drain() {
     if (!m_queue) return;
     std::vector<qs::SweepRow> rows = m_queue->take();
     if (rows.empty()) return;
-    m_spec.modelFingerprint = m_queue->fingerprint();  // set before the first row
+    m_spec.modelFingerprint = m_queue->fingerprint();  // set before the first row, as the text's hash
+    if (m_spec.measure != qs::SweepMeasure::WeightError)
+        std::tie(m_spec.textHash, m_spec.textBytes) = m_queue->text();
     for (auto& r : rows) m_points.push_back(std::move(r));
     std::stable_sort(m_points.begin(), m_points.end(),  // a resumed file's points interleave with new ones
                      [](const auto& a, const auto& b) { return a.point < b.point; });
@@ -581,8 +653,14 @@ void SweepView::rebuildTable() {
         auto* first = new NumberItem(double(p.point), QString::number(p.point));
         first->setData(Qt::UserRole, i);
         m_table->setItem(i, c++, first);
-        for (const auto& s : p.schemes)
-            m_table->setItem(i, c++, new QTableWidgetItem(QString::fromStdString(s)));
+        for (size_t j = 0; j < p.schemes.size(); ++j) {
+            auto* item = new QTableWidgetItem(schemeLabel(p, j));
+            if (item->text() != QString::fromStdString(p.schemes[j]))  // a fallback: the scheme asked for first
+                item->setToolTip(tr("asked for %1; the tensors that do not fit it were stored with the scheme "
+                                    "after the arrow (see the warnings)")
+                                     .arg(QString::fromStdString(p.schemes[j])));
+            m_table->setItem(i, c++, item);
+        }
         m_table->setItem(i, c++, new NumberItem(double(p.measure.bytes), QString::number(p.measure.bytes)));
         m_table->setItem(i, c++, new NumberItem(p.measure.bpw, QString::number(p.measure.bpw, 'f', 4)));
         m_table->setItem(i, c++, new NumberItem(p.measure.rmse, number(p.measure.rmse)));
@@ -603,12 +681,19 @@ void SweepView::rebuildTable() {
     m_table->resizeColumnsToContents();
 }
 
+QString SweepView::schemeLabel(const qs::SweepRow& row, size_t group) const {
+    const QString requested = QString::fromStdString(row.schemes[group]);
+    const auto model = m_document->model();
+    if (row.measure.fallbacks.empty() || !model || group >= m_spec.groups.size()) return requested;
+    return QString::fromStdString(
+        qs::usedSchemeLabel(model->info, m_spec.groups[group], row.schemes[group], row.measure));
+}
+
 QString SweepView::pointText(int index) const {
     const qs::SweepRow& p = m_points[size_t(index)];
     QString text = tr("point #%1").arg(p.point);
     for (size_t j = 0; j < p.schemes.size() && j < m_spec.groups.size(); ++j)
-        text += QStringLiteral("\n%1 = %2")
-                    .arg(QString::fromStdString(m_spec.groups[j].name), QString::fromStdString(p.schemes[j]));
+        text += QStringLiteral("\n%1 = %2").arg(QString::fromStdString(m_spec.groups[j].name), schemeLabel(p, j));
     text += tr("\n%1 bytes, %2 bits/weight").arg(p.measure.bytes).arg(QString::number(p.measure.bpw, 'f', 4));
     text +=
         tr("\nRMSE %1, SQNR %2 dB").arg(number(p.measure.rmse), QString::number(p.measure.sqnrDb, 'f', 2));

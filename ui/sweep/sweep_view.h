@@ -28,6 +28,7 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -102,6 +103,9 @@ public:
     double measureOf(const qs::SweepRow& row) const;  // the plotted measure (rmse, ppl or kld)
     double sizeOf(const qs::SweepRow& row) const;     // the plotted size (bpw or bytes)
 
+    // The text hovering point `index` shows: its scheme per group (as used, fallbacks named) and figures.
+    QString pointToolTip(int index) const { return pointText(index); }
+
     // Applies point `index` (into points()) to the document as one undoable edit. False (status says why) on
     // a bad index or a map the model refuses.
     bool applyPoint(int index);
@@ -109,6 +113,13 @@ public:
     // Continues the sweep file `path` (.csv, or an .h5 table; see the header comment) from the document's
     // model: "" when the job started (sweepFinished follows), otherwise why not (also in statusText()).
     QString resumeFrom(const QString& path);
+
+    // The points as a sweep file (header and rows as `sweep --out FILE.csv` writes them) for a session;
+    // nullopt when there is none.
+    std::optional<qs::SweepFile> sweepFile() const;
+    // Shows the sweep `file` (read from `origin`: a file, a session) without measuring: its spec on the loaded
+    // model, its rows in the plot and the table, the setup form set from it. "" or why not (also logged).
+    QString showSweepFile(const qs::SweepFile& file, const QString& origin);
 
     // Writes the points as a sweep file (.csv) or HDF5 table (.h5); the plot as .png, .svg or .pdf. "" or
     // the error.
@@ -127,6 +138,9 @@ public:
 Q_SIGNALS:
     void sweepFinished(bool succeeded);  // also after a failure or a cancel (false)
     void pointsChanged();
+    // For the log (the main window connects it): a failed sweep or resume, a file the form cannot show whole,
+    // each warning the page shows (a scheme that fell back), so the log's warning count includes them.
+    void logMessage(bool error, const QString& title, const QString& message);
 
 private:
     QWidget* buildSetup();
@@ -144,9 +158,12 @@ private:
     void onPlotMouseMove(QMouseEvent* event);
     void onPlotMousePress(QMouseEvent* event);
     QString pointText(int index) const;
+    QString schemeLabel(const qs::SweepRow& row, size_t group) const;  // core usedSchemeLabel
     void exportTableDialog();
     void savePlotDialog();
     void resumeDialog();
+    QString loadSweepFile(const qs::SweepFile& file, const QString& origin, bool forResume);
+    void setFormFromSpec(const qs::SweepSpec& spec, const QString& origin);
 
     Document* m_document;
     JobRunner* m_runner;

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// quantscope-cli models: the checkpoints already on this machine (Hugging Face cache, Ollama, LM Studio,
+// llama.cpp's cache, and folders given with --folder), as the GUI's Local models panel lists them.
+#include <cstdio>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "core/io/local_models.h"
+
+namespace qscli {
+
+namespace {
+
+const char* kUsage =
+    "usage: quantscope-cli models [--folder DIR]... [--no-default] [--max-depth N] [--json]\n"
+    "Lists the checkpoints found in the Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub),\n"
+    "Ollama's models ($OLLAMA_MODELS, ~/.ollama/models, /usr/share/ollama/.ollama/models), LM Studio's folders\n"
+    "(~/.lmstudio/models, ~/.cache/lm-studio/models), llama.cpp's download cache ($LLAMA_CACHE or\n"
+    "~/.cache/llama.cpp) and each --folder (searched recursively; hidden folders are skipped). Every file is\n"
+    "checked by its content; nothing is loaded. Each line: source, format, size, name, path.\n"
+    "  --folder DIR     also search DIR (repeatable)\n"
+    "  --no-default     search only the --folder folders\n"
+    "  --max-depth N    folder levels searched below each --folder (default 6)\n"
+    "  --json           {\"models\": [{\"name\", \"path\", \"format\", \"source\", \"detail\", \"bytes\",\n"
+    "                   \"modified\", \"root\"}],\n"
+    "                   \"warnings\": [...], \"visited\": N, \"truncated\": bool}\n";
+
+std::string sizeText(uint64_t bytes) {
+    char buf[32];
+    if (bytes >= (1ull << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", double(bytes) / double(1ull << 30));
+    else std::snprintf(buf, sizeof buf, "%.1f MiB", double(bytes) / double(1ull << 20));
+    return buf;
+}
+
+}  // namespace
+
+int runModels(int argc, char** argv, int first) {
+    Args args({"folder", "max-depth"}, {"no-default", "json", "help"});
+    if (!args.parse(argc, argv, first)) return fail("models", args.error(), kExitUsage);
+    if (args.flag("help")) {
+        std::fputs(kUsage, stdout);
+        return kExitOk;
+    }
+    if (!args.positional().empty())
+        return fail("models", "takes no positional arguments (use --folder DIR)", kExitUsage);
+    const auto depth = args.integer("max-depth", 6);
+    if (!depth) return fail("models", args.error(), kExitUsage);
+    if (*depth < 0 || *depth > 64) return fail("models", "--max-depth must be 0..64", kExitUsage);
+    std::vector<qs::ScanRoot> roots;
+    if (!args.flag("no-default")) roots = qs::defaultScanRoots();
+    for (const std::string& f : args.values("folder")) roots.push_back({f, qs::ModelSource::UserFolder});
+    if (roots.empty()) return fail("models", "nothing to search: --no-default without --folder", kExitUsage);
+    qs::ScanLimits limits;
+    limits.maxDepth = int(*depth);
+    auto scan = qs::scanLocalModels(roots, limits);
+    if (!scan) return fail("models", scan.message(), kExitCancelled);
+    for (const std::string& w : scan->warnings) std::fprintf(stderr, "quantscope-cli models: warning: %s\n", w.c_str());
+    if (args.flag("json")) {
+        std::printf("%s\n", qs::localModelScanToJson(*scan)
+                                .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+                                .c_str());
+        return kExitOk;
+    }
+    for (const qs::LocalModel& m : scan->models)
+        std::printf("%-18s  %-11s  %10s  %s%s%s\n    %s\n", std::string(qs::modelSourceName(m.source)).c_str(),
+                    m.format.c_str(), sizeText(m.bytes).c_str(), m.name.c_str(), m.detail.empty() ? "" : "  ",
+                    m.detail.c_str(), m.path.c_str());
+    std::printf("%zu model(s)\n", scan->models.size());
+    return kExitOk;
+}
+
+}  // namespace qscli

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Local models: finds the checkpoints already on this machine, in the places the tools people use put them,
+// and in folders the user adds. Nothing is downloaded and nothing is opened beyond a few header bytes.
+//
+// Where each source keeps its files (as of 2026; each root is looked up from the tool's own environment
+// variable first, then its documented default):
+//  - Hugging Face cache (huggingface_hub, "Manage the cache"): $HF_HUB_CACHE, else $HF_HOME/hub, else
+//    $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub. Each repository is a folder
+//    models--<org>--<name>/ with snapshots/<revision>/ holding the files (symlinks into blobs/) and refs/<branch>
+//    holding the revision a branch points at. One entry per snapshot: its model.safetensors.index.json, else
+//    each *.safetensors file, and each *.gguf file.
+//  - Ollama: $OLLAMA_MODELS, else ~/.ollama/models, and the system service's /usr/share/ollama/.ollama/models.
+//    manifests/<registry>/<namespace>/<model>/<tag> is an OCI-style JSON manifest whose layer of media type
+//    "application/vnd.ollama.image.model" names the weights blob by digest "sha256:<64 hex>"; the blob is
+//    blobs/sha256-<hex>, a GGUF file. Entry name "<model>:<tag>" ("<namespace>/<model>:<tag>" outside
+//    "library").
+//  - LM Studio: ~/.lmstudio/models and the older ~/.cache/lm-studio/models: <publisher>/<repo>/*.gguf.
+//  - llama.cpp's download cache (`llama-cli -hf`): $LLAMA_CACHE, else $XDG_CACHE_HOME/llama.cpp, else
+//    ~/.cache/llama.cpp: *.gguf files.
+//  - User folders: searched recursively (at most ScanLimits::maxDepth levels) for *.gguf, *.safetensors
+//    (a folder's *.safetensors.index.json stands for its shards), *.h5/*.hdf5 and llama2.c *.bin files.
+// Every candidate is checked by content before it is listed (GGUF magic, HDF5 signature, a safetensors
+// header length followed by '{', llama2.c's header rule from llama2c_reader.h), so an Ollama template blob, a
+// partial download or a pytorch_model.bin is not offered.
+//
+// Bounds: symbolic links to folders are not followed in user folders (no loops; HF snapshot links point at
+// files), a manifest larger than 1 MiB or not valid JSON is skipped with a warning, a digest that is not
+// 64 hex digits is skipped (no path is built from it), and the walk stops after ScanLimits::maxVisited
+// directory entries (the report says so). Permission errors skip the folder with a warning.
+//
+// Thread-safety: pure functions over the file system; scanLocalModels may run on any thread (the GUI runs it
+// as a background job) and honours cancellation through its progress callback between folders.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/jobs/progress.h"
+#include "core/util/result.h"
+
+namespace qs {
+
+enum class ModelSource { HfCache, Ollama, LmStudio, LlamaCpp, UserFolder };
+std::string_view modelSourceName(ModelSource s);  // "Hugging Face cache", "Ollama", "LM Studio", "llama.cpp cache", "folder"
+
+struct ScanRoot {
+    std::string path;
+    ModelSource source = ModelSource::UserFolder;
+};
+
+struct LocalModel {
+    std::string name;    // what a user recognises: "Qwen/Qwen3-0.6B", "llama3.2:1b", "lmstudio-community/…/x.gguf"
+    std::string path;    // what openCheckpoint() opens: a file or a *.safetensors.index.json
+    std::string format;  // "gguf", "safetensors", "hdf5", "llama2c" (fileFormatName's names)
+    ModelSource source = ModelSource::UserFolder;
+    std::string detail;    // e.g. "revision 1a2b3c4d (main)", "blob sha256-…", "" when nothing to add
+    uint64_t bytes = 0;    // on disk: the file, or the sum of an index's shards
+    int64_t modifiedSeconds = 0;  // last modification, seconds since the epoch (newest file of an entry)
+    std::string root;             // the ScanRoot::path it was found under
+};
+
+struct ScanLimits {
+    int maxDepth = 6;                   // folder levels below a user folder
+    uint64_t maxVisited = 200000;       // directory entries looked at over the whole scan
+    uint64_t maxManifestBytes = 1 << 20;
+};
+
+struct LocalModelScan {
+    std::vector<LocalModel> models;     // sorted by source, then name, then path; no path twice
+    std::vector<std::string> warnings;  // skipped manifests, unreadable folders, the visit limit
+    uint64_t visited = 0;               // directory entries looked at
+    bool truncated = false;             // the visit limit was reached
+};
+
+// The default roots for this environment: `env` maps variable names to values (HOME, XDG_CACHE_HOME, HF_HOME,
+// HF_HUB_CACHE, OLLAMA_MODELS, LLAMA_CACHE); a missing HOME gives only the roots named by the others. Roots
+// are listed whether or not they exist (the scan skips missing ones silently).
+std::vector<ScanRoot> defaultScanRoots(const std::map<std::string, std::string>& env);
+// The same from the process environment.
+std::vector<ScanRoot> defaultScanRoots();
+
+// Scans the roots. Errors only for cancellation (kCancelledMessage); everything else is a warning.
+Result<LocalModelScan> scanLocalModels(const std::vector<ScanRoot>& roots, const ScanLimits& limits = {},
+                                       const ProgressFn& progress = {});
+
+// A scan as JSON and back, for a cache of the last scan (the GUI shows it at once and rescans behind it).
+// fromJson refuses anything malformed by name (never a partial list).
+nlohmann::json localModelScanToJson(const LocalModelScan& scan);
+Result<LocalModelScan> localModelScanFromJson(const nlohmann::json& j);
+
+}  // namespace qs

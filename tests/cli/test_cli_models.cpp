@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// `quantscope-cli models`: the shared models folder listed with the format of each file as ASSETS.md describes
+// it (tokenizer .bin files and JSON side files left out); the default roots follow HOME and the tools' variables
+// (a Hugging Face cache under a temporary HOME); usage errors exit 2.
+#include <QFileInfo>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <filesystem>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_runner.h"
+#include "common/assets.h"
+
+using qstest::runCli;
+namespace fs = std::filesystem;
+
+class TestCliModels : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void sharedModels_listedWithTheirFormats() {
+        QS_REQUIRE_ASSET(models, "models");
+        auto r = runCli({"models", "--no-default", "--folder", models, "--json"});
+        QCOMPARE(r.exitCode, 0);
+        const auto j = nlohmann::json::parse(r.out.toStdString(), nullptr, false);
+        QVERIFY2(j.is_object(), r.out.constData());
+        std::map<std::string, std::string> formats;
+        for (const auto& m : j["models"]) formats[m["name"].get<std::string>()] = m["format"].get<std::string>();
+        // ASSETS.md: the checkpoints of models/ (tok512.bin, tokenizer.bin and tokenizer.model are tokenizers).
+        const std::map<std::string, std::string> expected = {
+            {"keras-h5-lstm/lstm.h5", "hdf5"},
+            {"llama-2-tiny-random-gguf/llama-2-tiny-random.gguf", "gguf"},
+            {"stories260K-gguf/stories260K-Q4_K_M.gguf", "gguf"},
+            {"stories260K-gguf/stories260K.gguf", "gguf"},
+            {"stories260K-hf/model.safetensors", "safetensors"},
+            {"stories260K-llama2c/stories260K-q8.bin", "llama2c"},
+            {"stories260K-llama2c/stories260K-v1.bin", "llama2c"},
+            {"stories260K-llama2c/stories260K.bin", "llama2c"},
+        };
+        QCOMPARE(formats, expected);
+        for (const auto& m : j["models"])
+            QCOMPARE(uint64_t(QFileInfo(QString::fromStdString(m["path"].get<std::string>())).size()),
+                     m["bytes"].get<uint64_t>());
+    }
+
+    void defaultRoots_hfCacheUnderHome() {
+        QS_REQUIRE_ASSET(st, "models/stories260K-hf/model.safetensors");
+        QTemporaryDir home;
+        const fs::path snap = fs::path(home.path().toStdString()) / ".cache/huggingface/hub" /
+                              "models--karpathy--tinyllamas" / "snapshots" / "0123abcd";
+        fs::create_directories(snap);
+        fs::create_symlink(st.toStdString(), snap / "model.safetensors");
+        const QByteArray oldHome = qgetenv("HOME");
+        qputenv("HOME", home.path().toUtf8());
+        for (const char* v : {"XDG_CACHE_HOME", "HF_HOME", "HF_HUB_CACHE", "OLLAMA_MODELS", "LLAMA_CACHE"})
+            qunsetenv(v);
+        auto r = runCli({"models"});
+        qputenv("HOME", oldHome);
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.out.contains("Hugging Face cache"), r.out.constData());
+        QVERIFY2(r.out.contains("karpathy/tinyllamas  revision 0123abcd"), r.out.constData());
+    }
+
+    void usageErrors_exit2() {
+        QCOMPARE(runCli({"models", "somewhere"}).exitCode, 2);
+        QCOMPARE(runCli({"models", "--max-depth", "-1"}).exitCode, 2);
+        QCOMPARE(runCli({"models", "--max-depth", "x"}).exitCode, 2);
+        QCOMPARE(runCli({"models", "--no-default"}).exitCode, 2);
+        QCOMPARE(runCli({"models", "--bogus"}).exitCode, 2);
+        QCOMPARE(runCli({"models", "--help"}).exitCode, 0);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCliModels)
+#include "test_cli_models.moc"
