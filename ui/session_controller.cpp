@@ -91,6 +91,7 @@ qs::Result<Session> sessionFromJson(const QByteArray& json, const QString& origi
             s.calibrationFingerprint = QString::fromStdString(c["fingerprint"].get<std::string>());
         if (c.contains("source") && c["source"].is_string())
             s.calibrationSource = QString::fromStdString(c["source"].get<std::string>());
+    }
     if (j.contains("sweep")) {
         if (!j["sweep"].is_string()) return qs::Error{where + "\"sweep\" must be a sweep file's text"};
         s.sweep = j["sweep"].get<std::string>();
