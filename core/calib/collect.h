@@ -129,5 +129,16 @@ struct CalibrationOutcome {
 // (checkpointFingerprint, reads every tensor once) and the text (FNV-1a 64).
 Result<CalibrationOutcome> calibrateModel(const InferenceModel& model, const CalibrationRequest& request,
                                           tbb::task_arena* arena, const ProgressFn& progress = {});
+// The same from the parts of a loaded model (the GUI holds its checkpoint shared, not in an InferenceModel):
+// `weights` as loadModelWeights loads `ckpt` without a map (null: refused).
+Result<CalibrationOutcome> calibrateModel(const Checkpoint& ckpt, const ModelInfo& info, const Tokenizer& tokenizer,
+                                          std::shared_ptr<const ModelWeights> weights,
+                                          const CalibrationRequest& request, tbb::task_arena* arena,
+                                          const ProgressFn& progress = {});
+
+// Adds to `settings` what the schemes of `resolved` (the map resolved on the model `info` describes) need: the
+// union of Scheme::calibrationNeeds over the quantized tensors; Hessians only for the blocks, and the head,
+// whose tensors need one.
+void addMapNeeds(CalibrationSettings& settings, const ResolvedMap& resolved, const ModelInfo& info);
 
 }  // namespace qs
