@@ -37,7 +37,7 @@ const qscli::Command kCommands[] = {
      qscli::runAutomix},
     {"embed-head-study", "embed-head-study MODEL --text FILE [--body SCHEME] [--json]  embedding and head at f16 ... q2_K, body fixed",
      qscli::runEmbedHeadStudy},
-    {"calibrate", "calibrate MODEL --calib FILE [--calib-tokens N] [--calib-ctx N] --out STATS.h5 [--hessian all|LAYERS]  input statistics of every linear layer",
+    {"calibrate", "calibrate MODEL --calib FILE [--calib-tokens N] [--calib-ctx N] --out STATS.h5|IMATRIX.gguf|imatrix.dat [--hessian all|LAYERS]  input statistics of every linear layer (or a llama.cpp imatrix)",
      qscli::runCalibrate},
     {"models", "models [--folder DIR]... [--no-default] [--json]  checkpoints already on this machine (HF cache, Ollama, LM Studio, ...)",
      qscli::runModels},

@@ -3,11 +3,13 @@
 
 #include "ui/document.h"
 
+#include <QFileInfo>
 #include <QUndoCommand>
 #include <QUndoStack>
 
 #include "core/infer/memory_plan.h"
 #include "core/quant/quantized_tensor_cache.h"
+#include "core/quant/scheme.h"
 #include "ui/stats/stats_cache.h"
 
 namespace qsui {
@@ -48,14 +50,61 @@ Document::Document(QObject* parent)
 
 int Document::tensorCount() const { return m_model ? int(m_model->checkpoint->tensors.size()) : 0; }
 
+QString DocumentCalibration::describe() const {
+    if (!set) return {};
+    const qs::CalibrationProvenance& p = set->provenance;
+    const QString needs = QString::fromStdString(qs::calibrationNeedsText(p.collected));
+    const QString file = QFileInfo(path).fileName();
+    switch (source) {
+        case Source::Text:
+            return QObject::tr("collected over %1: %2 tokens in %3 sequences of %4 (%5)")
+                .arg(file)
+                .arg(p.tokens)
+                .arg(p.sequences)
+                .arg(p.sequenceLength)
+                .arg(needs);
+        case Source::Imatrix:
+            return QObject::tr("llama.cpp imatrix %1: %2 tensors (importance)")
+                .arg(file)
+                .arg(set->tensors.size());
+        case Source::Saved:
+            return QObject::tr("read from %1 (%2 tokens of %3; %4)")
+                .arg(file)
+                .arg(p.tokens)
+                .arg(QString::fromStdString(p.textSource), needs);
+    }
+    return {};
+}
+
+std::shared_ptr<const qs::CalibrationSet> Document::calibrationSet() const {
+    return m_calibration ? m_calibration->set : nullptr;
+}
+
+void Document::setCalibration(std::optional<DocumentCalibration> calibration) {
+    if (!m_model && calibration) return;
+    if (calibration && !calibration->set) calibration.reset();
+    m_calibration = std::move(calibration);
+    Q_EMIT calibrationChanged();
+}
+
+QString Document::calibrationTag(const std::string& scheme) const {
+    if (scheme.empty()) return {};
+    auto s = qs::findScheme(scheme);
+    if (!s || qs::isNone(s->calibrationNeeds())) return {};
+    return m_calibration ? QStringLiteral("@") + m_calibration->fingerprint : QStringLiteral("@none");
+}
+
 void Document::setModel(std::shared_ptr<const LoadedModel> model) {
     const bool hadSelection = m_selected >= 0;
+    const bool hadCalibration = m_calibration.has_value();
+    m_calibration.reset();
     m_model = std::move(model);
     m_selected = -1;
     m_stats->clear();
     m_quantCache = std::make_shared<qs::QuantizedTensorCache>(qs::defaultQuantizedCacheBytes());
     resolve();
     Q_EMIT modelChanged();
+    if (hadCalibration) Q_EMIT calibrationChanged();
     Q_EMIT quantMapChanged();
     if (hadSelection) Q_EMIT selectionChanged(-1);
 }

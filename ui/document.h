@@ -9,11 +9,18 @@
 // quantMapChanged() is emitted; views that cache per-tensor results compare the tensor's resolved scheme
 // (resolvedMap()->tensors[i].scheme) with the one their cache entry was computed for.
 //
-// Quantized tensors: one qs::QuantizedTensorCache per open model (core/quant/quantized_tensor_cache.h), shared
-// by Quantize, the layer overview, the histogram's quantization preview, the chat's quantized model (and so
-// the Evaluations tab) and the Sweep tab, so a tensor quantized with a scheme by one of them is not quantized
-// again by another. A new model gets a new, empty cache (jobs still running on the old model keep theirs).
-// Cap: qs::defaultQuantizedCacheBytes() at load time (a quarter of MemAvailable).
+// Quantized tensors: one qs::QuantizedTensorCache per open model (core/quant/quantized_tensor_cache.h),
+// shared by Quantize, the layer overview, the histogram's quantization preview, the chat's quantized model
+// (and so the Evaluations tab) and the Sweep tab, so a tensor quantized with a scheme by one of them is not
+// quantized again by another. A new model gets a new, empty cache (jobs still running on the old model keep
+// theirs). Cap: qs::defaultQuantizedCacheBytes() at load time (a quarter of MemAvailable).
+//
+// Calibration: the statistics the map's calibrated schemes (gptq, awq, llmint8, the `_im` K-quants) quantize
+// with — collected by the engine over a text or read from a llama.cpp imatrix / QuantScope .h5 (the map
+// editor's Calibration section, ui/mapeditor/calibration_section.h) — held as a shared_ptr to an immutable
+// qs::CalibrationSet with its source. Every consumer (footprint, previews, layer overview, Quantize, chat and
+// evaluations, Sweep, Sensitivity, Auto-mix, Study) reads it from here; calibrationChanged() says when it was
+// replaced. It belongs to the model: a new model clears it.
 //
 // Ownership: the loaded model is held as shared_ptr<const LoadedModel>, so a background job (statistics,
 // quantization) can keep reading the checkpoint it started on while the user opens another one.
@@ -26,6 +33,7 @@
 #include <QObject>
 #include <QString>
 
+#include "core/calib/calibration.h"
 #include "core/io/checkpoint.h"
 #include "core/model/model_info.h"
 #include "core/quant/quant_map.h"
@@ -40,6 +48,19 @@ class QuantizedTensorCache;
 namespace qsui {
 
 class StatsCache;
+
+// A calibration held by the Document and where it came from.
+struct DocumentCalibration {
+    // Collected over a text; a llama.cpp imatrix; a QuantScope .h5.
+    enum class Source { Text, Imatrix, Saved };
+    std::shared_ptr<const qs::CalibrationSet> set;  // never null in a held calibration
+    Source source = Source::Text;
+    QString path;              // the text, imatrix or .h5 file
+    int64_t tokensAsked = 0;   // Text: tokens asked (0: the whole text)
+    int contextAsked = 0;      // Text: tokens per sequence asked
+    QString fingerprint;       // set->fingerprint(), computed once (on the worker that made the set)
+    QString describe() const;  // "engine over wiki.txt: 8192 tokens, ctx 256 (importance, max|x|, …)"
+};
 
 // A checkpoint and its analysis, immutable once built (built on a worker, then handed to the Document).
 struct LoadedModel {
@@ -90,12 +111,25 @@ public:
     // it here; emits quantCacheReused when it reused any (the main window logs it). `job` names it ("chat").
     void reportQuantCacheReuse(const QString& job, int fromCache, int quantizedHere);
 
+    // The calibration, or null when none is loaded.
+    const DocumentCalibration* calibration() const { return m_calibration ? &*m_calibration : nullptr; }
+    // Its statistics (null when none): hand this to jobs.
+    std::shared_ptr<const qs::CalibrationSet> calibrationSet() const;
+    // Replaces the calibration (nullopt clears it); emits calibrationChanged(). Without a model it is
+    // ignored.
+    void setCalibration(std::optional<DocumentCalibration> calibration);
+    // What results of `scheme` depend on beyond its name: "" for a scheme that needs no calibration (or an
+    // unknown name), otherwise "@" + the calibration's fingerprint ("@none" without one). Appended to the
+    // keys of cached per-tensor results (StatsCache::previewKey).
+    QString calibrationTag(const std::string& scheme) const;
+
 Q_SIGNALS:
     void modelChanged();
     void selectionChanged(int tensorIndex);
     // The map or its resolution changed (after an edit, undo, redo, or a new model).
     void quantMapChanged();
     void quantCacheReused(const QString& job, int fromCache, int quantizedHere);
+    void calibrationChanged();
 
 private:
     friend class SetQuantMapCommand;
@@ -110,6 +144,7 @@ private:
     QUndoStack* m_undo = nullptr;
     StatsCache* m_stats = nullptr;
     std::shared_ptr<qs::QuantizedTensorCache> m_quantCache;
+    std::optional<DocumentCalibration> m_calibration;
 };
 
 }  // namespace qsui

@@ -30,9 +30,6 @@
 #include "ui/chat/chat_pane.h"
 #include "ui/document.h"
 #include "ui/empty_state_view.h"
-#include "ui/sweep/sweep_view.h"
-#include "ui/mix/mix_view.h"
-#include "ui/sweep/eval_setup.h"
 #include "ui/eval/evaluations_view.h"
 #include "ui/footprint/footprint_view.h"
 #include "ui/histogram/histogram_view.h"
@@ -43,14 +40,18 @@
 #include "ui/load_controller.h"
 #include "ui/log/log_dock.h"
 #include "ui/log/log_model.h"
+#include "ui/mapeditor/calibration_section.h"
 #include "ui/models/local_models_dock.h"
 #include "ui/mapeditor/map_editor_dock.h"
 #include "ui/mapeditor/quantize_controller.h"
+#include "ui/mix/mix_view.h"
 #include "ui/outliers/outlier_map_view.h"
 #include "ui/recent_files.h"
 #include "ui/session_controller.h"
 #include "ui/stats/screenshot_defaults.h"
 #include "ui/summary/summary_view.h"
+#include "ui/sweep/eval_setup.h"
+#include "ui/sweep/sweep_view.h"
 #include "ui/tree/model_tree_dock.h"
 #include "ui/util/format.h"
 
@@ -243,6 +244,9 @@ void MainWindow::createDocks() {
     connect(m_mix, &MixView::jobFailed, this, [this](const QString& title, const QString& message) {
         m_log->error(title, message);
     });
+    // The map editor's Calibration section reuses the chat's tokenizer and unquantized weights when loaded.
+    m_calibration = new CalibrationSection(m_document, m_runner, m_log, m_chat->models());
+    m_mapDock->setCalibrationSection(m_calibration);
     connect(m_mix, &MixView::jobWarning, this, [this](const QString& title, const QString& message) {
         m_log->warning(title, message);
     });
@@ -286,6 +290,7 @@ void MainWindow::createActions() {
     connect(m_recent, &RecentFiles::openRequested, this, &MainWindow::openPath);
     file->addSeparator();
     m_session = new SessionController(m_document, m_loader, m_log, m_tabs, this, m_options.useSettings, this);
+    m_session->setCalibrationSection(m_calibration);
     m_session->setSweepView(m_sweep);
     m_session->populateMenu(file);
     connect(m_session, &SessionController::modifiedChanged, this, &QWidget::setWindowModified);

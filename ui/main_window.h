@@ -23,6 +23,7 @@ class QLabel;
 
 namespace qsui {
 
+class CalibrationSection;
 class ChatPane;
 class Document;
 class EmptyStateView;
@@ -78,6 +79,7 @@ public:
     LayerOverviewView* layerOverviewView() const { return m_layers; }
     OutlierMapView* outlierMapView() const { return m_outliers; }
     ChatPane* chatPane() const { return m_chat; }
+    CalibrationSection* calibrationSection() const { return m_calibration; }
     EvaluationsView* evaluationsView() const { return m_evaluations; }
     SweepView* sweepView() const { return m_sweep; }
     MixView* mixView() const { return m_mix; }
@@ -140,6 +142,7 @@ private:
     SummaryView* m_summary = nullptr;
     LogDock* m_logDock = nullptr;
     ChatPane* m_chat = nullptr;
+    CalibrationSection* m_calibration = nullptr;
     EvaluationsView* m_evaluations = nullptr;
     SweepView* m_sweep = nullptr;
     MixView* m_mix = nullptr;

@@ -2,6 +2,7 @@
 #include "ui/session_controller.h"
 
 #include <QAction>
+#include <QDir>
 #include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -13,10 +14,13 @@
 #include <QTabWidget>
 #include <QUndoStack>
 
+#include "core/calib/calibration_h5.h"
 #include "core/quant/quant_map_export.h"
 #include "ui/document.h"
+#include "ui/jobs/job.h"
 #include "ui/load_controller.h"
 #include "ui/log/log_model.h"
+#include "ui/mapeditor/calibration_section.h"
 #include "ui/sweep/sweep_view.h"
 
 namespace qsui {
@@ -48,6 +52,10 @@ QByteArray sessionToJson(const Session& s) {
     j["model"] = s.modelPath.toStdString();
     j["map"] = qs::quantMapToJson(s.map);
     j["view"] = {{"tab", s.tab.toStdString()}, {"selected_tensor", s.selectedTensor.toStdString()}};
+    if (!s.calibrationFile.isEmpty())
+        j["calibration"] = {{"file", s.calibrationFile.toStdString()},
+                            {"fingerprint", s.calibrationFingerprint.toStdString()},
+                            {"source", s.calibrationSource.toStdString()}};
     if (!s.sweep.empty()) j["sweep"] = s.sweep;
     return QByteArray::fromStdString(j.dump(1) + "\n");
 }
@@ -73,6 +81,16 @@ qs::Result<Session> sessionFromJson(const QByteArray& json, const QString& origi
         if (v.contains("tab") && v["tab"].is_string()) s.tab = QString::fromStdString(v["tab"].get<std::string>());
         if (v.contains("selected_tensor") && v["selected_tensor"].is_string())
             s.selectedTensor = QString::fromStdString(v["selected_tensor"].get<std::string>());
+    }
+    if (j.contains("calibration")) {
+        const nlohmann::json& c = j["calibration"];
+        if (!c.is_object() || !c.contains("file") || !c["file"].is_string())
+            return qs::Error{where + "\"calibration\" must be an object with a \"file\" string"};
+        s.calibrationFile = QString::fromStdString(c["file"].get<std::string>());
+        if (c.contains("fingerprint") && c["fingerprint"].is_string())
+            s.calibrationFingerprint = QString::fromStdString(c["fingerprint"].get<std::string>());
+        if (c.contains("source") && c["source"].is_string())
+            s.calibrationSource = QString::fromStdString(c["source"].get<std::string>());
     }
     if (j.contains("sweep")) {
         if (!j["sweep"].is_string()) return qs::Error{where + "\"sweep\" must be a sweep file's text"};
@@ -162,16 +180,33 @@ Session SessionController::current() const {
 
 bool SessionController::saveSession(const QString& path) {
     const QString name = QFileInfo(path).fileName();
-    if (auto st = qs::writeFileAtomically(path.toStdString(), sessionToJson(current()).toStdString()); !st) {
+    Session s = current();
+    if (const DocumentCalibration* c = m_document->calibration()) {
+        const QFileInfo info(path);
+        QString base = info.fileName();
+        if (base.endsWith(QLatin1String(".json"), Qt::CaseInsensitive)) base.chop(5);
+        s.calibrationFile = base + QStringLiteral(".calibration.h5");
+        s.calibrationFingerprint = c->fingerprint;
+        s.calibrationSource = c->describe();
+        const QString file = info.dir().filePath(s.calibrationFile);
+        if (auto st = qs::writeCalibrationH5(file.toStdString(), *c->set); !st) {
+            m_log->error(name,
+                         tr("Could not save the calibration beside the session: %1").arg(toQ(st.message())));
+            return false;
+        }
+    }
+    if (auto st = qs::writeFileAtomically(path.toStdString(), sessionToJson(s).toStdString()); !st) {
         m_log->error(name, tr("Could not save the session: %1").arg(toQ(st.message())));
         return false;
     }
     m_path = path;
     QSettings().setValue(kSessionDirKey, QFileInfo(path).absolutePath());
     m_document->undoStack()->setClean();
-    m_log->info(name, tr("Saved the session (map of %n rule(s), model, view) to %1", nullptr,
+    m_log->info(name, tr("Saved the session (map of %n rule(s), model, view%1) to %2", nullptr,
                          int(m_document->quantMap().rules.size()))
-                          .arg(path));
+                          .arg(s.calibrationFile.isEmpty() ? QString()
+                                                           : tr(", calibration in %1").arg(s.calibrationFile),
+                               path));
     return true;
 }
 
@@ -222,6 +257,30 @@ void SessionController::applySession(const Session& s) {
             m_log->info(name, tr("Restored the session's sweep: %n point(s) in the Sweep tab", nullptr,
                                  int(file->rows.size())));
     }
+    restoreCalibration(s);
+}
+
+void SessionController::restoreCalibration(const Session& s) {
+    if (s.calibrationFile.isEmpty()) return;
+    const QString name = QFileInfo(m_path).fileName();
+    const DocumentCalibration* have = m_document->calibration();
+    if (have && have->fingerprint == s.calibrationFingerprint) return;  // already the one loaded
+    const QString file = QFileInfo(m_path).dir().filePath(s.calibrationFile);
+    if (!m_calibration) {
+        m_log->warning(name, tr("The session's calibration (%1) was not restored").arg(file));
+        return;
+    }
+    Job* job = m_calibration->load(file);
+    if (!job) return;
+    const QString expected = s.calibrationFingerprint;
+    connect(job, &Job::finished, this, [this, name, expected](Job::State state) {
+        const DocumentCalibration* c = m_document->calibration();
+        if (state != Job::State::Succeeded || !c) return;  // the section logged why
+        if (!expected.isEmpty() && c->fingerprint != expected)
+            m_log->warning(
+                name, tr("The session's calibration was restored with fingerprint %1; the session saved %2")
+                          .arg(c->fingerprint, expected));
+    });
 }
 
 void SessionController::newMap() {

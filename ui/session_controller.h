@@ -4,10 +4,15 @@
 // - Session files (File > Open Session…, Save Session, Save Session As…): JSON
 //     {"quantscope_session": 1, "model": "/abs/path/to/model", "map": {"version": 1, "rules": [...]},
 //      "view": {"tab": "footprint", "selected_tensor": "layers.3.attention.wq.weight"},
+//      "calibration": {"file": "name.qsession.calibration.h5", "fingerprint": "prov:…", "source": "…"},
 //      "sweep": "# quantscope-sweep {...}\npoint,groups,...\n0,body,...\n"}
 //   Opening one opens its model (when it is not the one loaded) and then applies its map as one undo step.
 //   "sweep" (optional) is the Sweep tab's results as the whole text of a sweep file (core/sweep/sweep.h, the
 //   CSV `quantscope-cli sweep --out` writes); opening the session shows them in the Sweep tab again.
+//   The Document's calibration, when one is loaded, is saved beside the session file as QuantScope statistics
+//   (core/calib/calibration_h5.h: `<session>.calibration.h5`, the same file `--calib` of the CLI reads) and
+//   restored on opening through the Calibration section's Load (a background job that checks it was collected
+//   on these weights); the log says when the restored fingerprint differs from the saved one.
 // - Unsaved edits: the map counts as modified when the Document's undo stack is not at its clean index (set
 //   by saving or opening a session). Quit, opening another model, New Map and opening a session ask
 //   Save / Discard / Cancel first (maybeSave()).
@@ -33,6 +38,7 @@ class QWidget;
 
 namespace qsui {
 
+class CalibrationSection;
 class Document;
 class LoadController;
 class LogModel;
@@ -43,6 +49,9 @@ struct Session {
     qs::QuantMap map;
     QString tab;             // object name of the central tab's page, "" = unchanged
     QString selectedTensor;  // tensor name, "" = none
+    QString calibrationFile;         // the calibration's .h5, relative to the session file ("" = none)
+    QString calibrationFingerprint;  // its CalibrationSet::fingerprint() when saved
+    QString calibrationSource;       // DocumentCalibration::describe() when saved (for the log)
     std::string sweep;       // the Sweep tab's results as a sweep file's text, "" = none
 };
 
@@ -75,6 +84,9 @@ public:
     void newMap();
     // Remembers the current model's map in QSettings (with settings on). Called on quit.
     void rememberCurrent();
+    // The section whose Load restores a session's calibration (null: a session's calibration is not restored,
+    // which the log says).
+    void setCalibrationSection(CalibrationSection* section) { m_calibration = section; }
 
 Q_SIGNALS:
     void modifiedChanged(bool modified);
@@ -82,6 +94,7 @@ Q_SIGNALS:
 private:
     void onModelChanged();
     void applySession(const Session& s);
+    void restoreCalibration(const Session& s);
     Session current() const;
 
     Document* m_document;
@@ -95,6 +108,7 @@ private:
     qs::QuantMap m_modelMap;  // its map then (remembered for it when another model comes)
     std::optional<Session> m_pending;  // a session waiting for its model to load
     QAction* m_save = nullptr;
+    CalibrationSection* m_calibration = nullptr;
     SweepView* m_sweep = nullptr;
 };
 

@@ -45,26 +45,7 @@ qs::Status addMapNeeds(qs::CalibrationSettings& settings, const qs::QuantMap& ma
                        const qs::ModelInfo& info) {
     auto resolved = qs::resolveMap(map, ckpt.tensors, info);
     if (!resolved) return resolved.error();
-    std::set<int> hessianLayers;
-    bool hessianHead = false, anyHessian = false;
-    for (size_t i = 0; i < resolved->tensors.size(); ++i) {
-        const qs::TensorPlan& p = resolved->tensors[i];
-        if (!p.quantized()) continue;
-        auto scheme = qs::findScheme(p.scheme);
-        if (!scheme) continue;
-        const qs::CalibrationNeeds n = scheme->calibrationNeeds();
-        settings.needs |= n;
-        if (!qs::hasAll(n, qs::CalibrationNeeds::Hessian)) continue;
-        anyHessian = true;
-        if (info.entries[i].layer >= 0) hessianLayers.insert(info.entries[i].layer);
-        else hessianHead = true;
-    }
-    if (anyHessian) {
-        settings.hessianLayers.assign(hessianLayers.begin(), hessianLayers.end());
-        settings.hessianHead = hessianHead;
-        // Only the head: an empty list would mean every block.
-        if (hessianLayers.empty()) settings.hessianLayers = {-1};
-    }
+    qs::addMapNeeds(settings, *resolved, info);
     return {};
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// quantscope-cli calibrate MODEL --calib FILE [--calib-tokens N] [--calib-ctx N] --out STATS.h5
-//                          [--map F] [--rule R=S]... [--hessian all|LAYERS] [--hessian-head] [--samples N]
+// quantscope-cli calibrate MODEL --calib FILE [--calib-tokens N] [--calib-ctx N]
+//                          --out STATS.h5|IMATRIX.gguf|imatrix.dat [--output-format gguf|dat] [--map F] [--rule R=S]... [--hessian all|LAYERS] [--hessian-head] [--samples N]
 //                          [--tokenizer PATH] [--threads N] [--json]
 #include <unistd.h>
 
@@ -15,6 +15,7 @@
 #include "app/cli/commands.h"
 #include "app/cli/evaluator_setup.h"
 #include "core/calib/calibration_h5.h"
+#include "core/calib/imatrix_file.h"
 #include "core/infer/inference_model.h"
 #include "core/quant/quant_map_resolve.h"
 
@@ -23,18 +24,23 @@ namespace qscli {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: quantscope-cli calibrate MODEL --calib FILE [--calib-tokens N] [--calib-ctx N] --out STATS.h5\n"
+    "usage: quantscope-cli calibrate MODEL --calib FILE [--calib-tokens N] [--calib-ctx N]\n"
+    "                                --out STATS.h5|IMATRIX.gguf|imatrix.dat [--output-format gguf|dat]\n"
     "                                [--map MAP.json] [--rule ROLE=SCHEME ...] [--hessian all|LAYERS]\n"
     "                                [--hessian-head] [--samples N] [--tokenizer PATH] [--threads N] [--json]\n"
     "Runs the calibration text through the model with QuantScope's engine and writes the statistics of every\n"
     "linear layer's input: per input column the sum of squares (llama.cpp's imatrix), the sum and the max of\n"
     "|x|; with --hessian the sum of x x^T of the blocks' inputs (GPTQ), with --samples N a reservoir of N\n"
     "activation rows per input. --map/--rule add what that map's schemes need. The .h5 layout is in the README\n"
-    "(h5py section) and core/calib/calibration_h5.h.\n";
+    "(h5py section) and core/calib/calibration_h5.h. An --out not ending in .h5 is a llama.cpp importance\n"
+    "matrix (the sums of squares only) for llama-quantize --imatrix and QuantScope's --imatrix.\n";
 
 constexpr const char* kOptionsHelp =
-    "  --out FILE            STATS.h5 (QuantScope's statistics; writing llama.cpp .imatrix/.dat/.gguf files is not\n"
-    "                        implemented and refused)\n"
+    "  --out FILE            STATS.h5: QuantScope's statistics; any other name: a llama.cpp imatrix, in the GGUF\n"
+    "                        format as recent llama-imatrix writes it whatever the name (X.gguf, X.imatrix), or\n"
+    "                        in the legacy format when the name ends in .dat (llama-imatrix needs\n"
+    "                        --output-format dat for that; it warns about a GGUF named otherwise)\n"
+    "  --output-format F     gguf or dat: the imatrix format whatever the name (llama-imatrix's option)\n"
     "  --hessian all|LAYERS  collect Hessians for every block or for the blocks listed (0,3,5-7)\n"
     "  --hessian-head        and for the output head's input\n"
     "  --samples N           keep N activation rows per input (reservoir sampling, deterministic)\n"
@@ -43,6 +49,22 @@ constexpr const char* kOptionsHelp =
 
 bool endsWith(const std::string& s, const std::string& tail) {
     return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// The imatrix format `out` is written in (nullopt: STATS.h5): --output-format when given (not with .h5), else
+// legacy for *.dat and GGUF otherwise (llama-imatrix writes GGUF whatever the name unless --output-format dat).
+int imatrixFormatOf(const std::string& out, const std::optional<std::string>& format,
+                    std::optional<qs::ImatrixFormat>& result) {
+    result.reset();
+    if (endsWith(out, ".h5")) {
+        if (format) return fail("calibrate", "--output-format is for a llama.cpp imatrix, not STATS.h5", kExitUsage);
+        return kExitOk;
+    }
+    if (format && *format != "gguf" && *format != "dat")
+        return fail("calibrate", "--output-format takes gguf or dat, not '" + *format + "'", kExitUsage);
+    const bool legacy = format ? *format == "dat" : endsWith(out, ".dat");
+    result = legacy ? qs::ImatrixFormat::Legacy : qs::ImatrixFormat::Gguf;
+    return kExitOk;
 }
 
 // "all" -> {} (every block); "0,3,5-7" -> {0,3,5,6,7}. nullopt on a malformed list.
@@ -98,7 +120,7 @@ nlohmann::json inputsJson(const qs::CalibrationSet& set) {
 }  // namespace
 
 int runCalibrate(int argc, char** argv, int first) {
-    Args args(withCalibOptions({"out", "map", "rule", "hessian", "samples", "tokenizer", "threads"}),
+    Args args(withCalibOptions({"out", "output-format", "map", "rule", "hessian", "samples", "tokenizer", "threads"}),
               {"hessian-head", "json", "help", "calib-sequential"});
     if (!args.parse(argc, argv, first)) return fail("calibrate", args.error(), kExitUsage);
     if (args.flag("help")) {
@@ -113,15 +135,14 @@ int runCalibrate(int argc, char** argv, int first) {
     if (int rc = parseCalibOptions("calibrate", args, calib); rc != kExitOk) return rc;
     if (!calib.given()) return fail("calibrate", "--calib FILE is required", kExitUsage);
     const auto out = args.value("out");
-    if (!out) return fail("calibrate", "--out STATS.h5 is required", kExitUsage);
-    if (!endsWith(*out, ".h5")) {
-        if (endsWith(*out, ".imatrix") || endsWith(*out, ".dat") || endsWith(*out, ".gguf"))
-            return fail("calibrate",
-                        *out + ": writing llama.cpp imatrix files is not implemented in this command yet; write "
-                               "STATS.h5 (sum_squares per input is llama.cpp's in_sum2)",
-                        kExitUsage);
-        return fail("calibrate", "--out must name a .h5 file", kExitUsage);
-    }
+    if (!out) return fail("calibrate", "--out STATS.h5 (or a llama.cpp imatrix file) is required", kExitUsage);
+    std::optional<qs::ImatrixFormat> imatrix;
+    if (int rc = imatrixFormatOf(*out, args.value("output-format"), imatrix); rc != kExitOk) return rc;
+    if (imatrix && (args.has("hessian") || args.flag("hessian-head") || args.has("samples")))
+        return fail("calibrate",
+                    *out + ": a llama.cpp imatrix holds only the sums of squares; --hessian, --hessian-head and "
+                           "--samples need --out STATS.h5",
+                    kExitUsage);
     if (auto h = args.value("hessian")) {
         auto layers = parseLayers(*h);
         if (!layers) return fail("calibrate", "--hessian takes all or a layer list such as 0,3,5-7", kExitUsage);
@@ -167,11 +188,19 @@ int runCalibrate(int argc, char** argv, int first) {
     if (int rc = runCalibration("calibrate", calib, *model, &arena, !args.flag("json") && isatty(STDERR_FILENO), set);
         rc != kExitOk)
         return rc;
-    if (auto s = qs::writeCalibrationH5(*out, *set); !s) return fail("calibrate", s.message());
+    if (imatrix) {
+        auto file = qs::calibrationToImatrix(*set, *model->checkpoint, model->info, *imatrix);
+        if (!file) return fail("calibrate", file.message());
+        if (auto s = qs::writeImatrix(*out, *file); !s) return fail("calibrate", s.message());
+    } else if (auto s = qs::writeCalibrationH5(*out, *set); !s) {
+        return fail("calibrate", s.message());
+    }
     const qs::CalibrationProvenance& p = set->provenance;
     if (args.flag("json")) {
         nlohmann::json j = {{"model", args.positional()[0]},
                             {"out", *out},
+                            {"format", !imatrix ? "h5" : *imatrix == qs::ImatrixFormat::Gguf ? "imatrix-gguf"
+                                                                                               : "imatrix-dat"},
                             {"text", p.textSource},
                             {"text_fnv1a", p.textFingerprint},
                             {"model_fingerprint", p.modelFingerprint},

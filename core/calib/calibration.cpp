@@ -25,10 +25,14 @@ std::vector<float> TensorCalibration::importance() const {
     std::vector<float> out;
     if (tokens <= 0 || sumSquares.size() != size_t(cols)) return out;
     out.resize(sumSquares.size());
-    // One division in double rounded once to float: for float inputs (an imatrix file's in_sum2 and count)
-    // this equals the float division llama.cpp does (double has more than 2 x 24 + 2 bits).
-    for (size_t j = 0; j < out.size(); ++j) out[j] = float(sumSquares[j] / double(tokens));
+    for (size_t j = 0; j < out.size(); ++j) out[j] = importanceOf(sumSquares[j], tokens);
     return out;
+}
+
+float importanceOf(double sumSquares, int64_t tokens) {
+    // The float division llama-quantize does, written as one division of the two floats in double rounded once
+    // to float, which equals it (double has more than 2 x 24 + 2 bits).
+    return float(double(float(sumSquares)) / double(float(tokens)));
 }
 
 CalibrationNeeds TensorCalibration::collected() const {

@@ -47,6 +47,13 @@ constexpr bool isNone(CalibrationNeeds n) { return n == CalibrationNeeds::None; 
 // "importance, hessian" ("none" for None): for messages.
 std::string calibrationNeedsText(CalibrationNeeds needs);
 
+// One column's importance exactly as llama-quantize computes it from an imatrix GGUF (tools/quantize load_imatrix:
+// in_sum2 / counts, both float): float(sumSquares) / float(tokens) in float. So statistics collected here,
+// written as an imatrix GGUF (in_sum2 = float(sumSquares), llama.cpp's own precision) and read back give the
+// same importance to the bit, and so the same weighted quantization, as the statistics themselves.
+// tokens > 0 and exactly representable as float (< 2^24) for that equality, as llama.cpp's float counts are.
+float importanceOf(double sumSquares, int64_t tokens);
+
 struct TensorCalibration {
     int64_t cols = 0;    // input columns (= in of W [out, in])
     int64_t tokens = 0;  // activation rows accumulated (calibration tokens that reached this input)
@@ -62,8 +69,8 @@ struct TensorCalibration {
     std::vector<float> samples;
 
     int64_t nSamples() const { return cols > 0 ? int64_t(samples.size()) / cols : 0; }
-    // The importance of column j as llama.cpp's quantizers take it (quant_weights): sumSquares / tokens, as
-    // float. [cols]; empty when sumSquares was not collected or tokens == 0.
+    // The importance of column j as llama.cpp's quantizers take it (quant_weights): importanceOf(sumSquares[j],
+    // tokens). [cols]; empty when sumSquares was not collected or tokens == 0.
     std::vector<float> importance() const;
     // The needs these fields satisfy.
     CalibrationNeeds collected() const;

@@ -344,9 +344,17 @@ Result<CalibrationOutcome> calibrateModel(const InferenceModel& model, const Cal
                                           tbb::task_arena* arena, const ProgressFn& progress) {
     if (!model.checkpoint || !model.tokenizer || !model.weights)
         return Error{"calibration needs a loaded model with its tokenizer"};
+    return calibrateModel(*model.checkpoint, model.info, *model.tokenizer, model.weights, request, arena, progress);
+}
+
+Result<CalibrationOutcome> calibrateModel(const Checkpoint& ckpt, const ModelInfo& info, const Tokenizer& tokenizer,
+                                          std::shared_ptr<const ModelWeights> weights,
+                                          const CalibrationRequest& request, tbb::task_arena* arena,
+                                          const ProgressFn& progress) {
+    if (!weights) return Error{"calibration needs the model's weights"};
     ProgressSink sink(progress);
     if (!sink.report(0.0, "fingerprinting the model")) return Error{std::string(kCancelledMessage)};
-    auto modelPrint = checkpointFingerprint(*model.checkpoint, arena,
+    auto modelPrint = checkpointFingerprint(ckpt, arena,
                                             [&](double f, std::string_view s) { return sink.report(0.05 * f, s); });
     if (!modelPrint) return modelPrint.error();
     CalibrationProvenance key;
@@ -365,12 +373,14 @@ Result<CalibrationOutcome> calibrateModel(const InferenceModel& model, const Cal
     }
     const auto t0 = std::chrono::steady_clock::now();
     if (!sink.report(0.05, "tokenizing the calibration text")) return Error{std::string(kCancelledMessage)};
-    const std::vector<int> tokens = model.tokenizer->encode(request.text, false);
+    // With BOS first when the model takes one, as llama-imatrix tokenizes (common_tokenize with add_special):
+    // chunk k then starts at the same text token as llama.cpp's (collect.h).
+    const std::vector<int> tokens = tokenizer.encode(request.text, tokenizer.addsBos());
     const ProgressFn rest = [&](double f, std::string_view s) { return sink.report(0.1 + 0.9 * f, s); };
     auto set = request.sequential
-                   ? collectCalibrationSequential(*model.checkpoint, model.info, *request.sequential, {}, tokens,
-                                                  model.tokenizer->bos(), request.settings, request.mapKey, arena, rest)
-                   : collectCalibration(*model.checkpoint, model.info, model.weights, tokens, model.tokenizer->bos(),
+                   ? collectCalibrationSequential(ckpt, info, *request.sequential, {}, tokens, tokenizer.bos(),
+                                                  request.settings, request.mapKey, arena, rest)
+                   : collectCalibration(ckpt, info, std::move(weights), tokens, tokenizer.bos(),
                                         request.settings, arena, rest);
     if (!set) return set.error();
     set->provenance.modelFingerprint = key.modelFingerprint;
@@ -385,6 +395,28 @@ Result<CalibrationOutcome> calibrateModel(const InferenceModel& model, const Cal
     out.set = std::make_shared<const CalibrationSet>(std::move(*set));
     CalibrationCache::instance().insert(cacheKey, out.set);
     return out;
+}
+
+void addMapNeeds(CalibrationSettings& settings, const ResolvedMap& resolved, const ModelInfo& info) {
+    std::set<int> hessianLayers;
+    bool hessianHead = false, anyHessian = false;
+    for (size_t i = 0; i < resolved.tensors.size() && i < info.entries.size(); ++i) {
+        const TensorPlan& p = resolved.tensors[i];
+        if (!p.quantized()) continue;
+        auto scheme = findScheme(p.scheme);
+        if (!scheme) continue;
+        const CalibrationNeeds n = scheme->calibrationNeeds();
+        settings.needs |= n;
+        if (!hasAll(n, CalibrationNeeds::Hessian)) continue;
+        anyHessian = true;
+        if (info.entries[i].layer >= 0) hessianLayers.insert(info.entries[i].layer);
+        else hessianHead = true;
+    }
+    if (!anyHessian) return;
+    settings.hessianLayers.assign(hessianLayers.begin(), hessianLayers.end());
+    settings.hessianHead = hessianHead;
+    // Only the head: an empty list would mean every block.
+    if (hessianLayers.empty()) settings.hessianLayers = {-1};
 }
 
 }  // namespace qs

@@ -2,9 +2,10 @@
 // Collecting calibration statistics (core/calib/calibration.h) by running QuantScope's own engine over a
 // calibration text, with the Transformer's activation observer (core/infer/transformer.h).
 //
-// Sequences: as llama.cpp's imatrix (tools/imatrix/imatrix.cpp) and perplexity do, the tokenized text (no BOS)
-// is cut into consecutive chunks of `sequenceLength` tokens whose first token is replaced by BOS (when the
-// vocabulary has one); each chunk runs from position 0 of an empty KV cache. CalibrationSettings::tokens
+// Sequences: as llama.cpp's imatrix (tools/imatrix/imatrix.cpp) and perplexity do, the tokenized text (from
+// calibrateModel: with BOS first when the model takes one, as llama.cpp's common_tokenize(add_special = true),
+// so chunk k starts at the same text token as llama-imatrix's) is cut into consecutive chunks of
+// `sequenceLength` tokens whose first token is replaced by BOS (when the vocabulary has one); each chunk runs from position 0 of an empty KV cache. CalibrationSettings::tokens
 // bounds the tokens run (whole chunks only; a shorter text gives fewer, and the provenance says how many).
 //
 // Streaming: every input's statistics are accumulated as the batches pass (sums in double, per column in
@@ -128,5 +129,16 @@ struct CalibrationOutcome {
 // (checkpointFingerprint, reads every tensor once) and the text (FNV-1a 64).
 Result<CalibrationOutcome> calibrateModel(const InferenceModel& model, const CalibrationRequest& request,
                                           tbb::task_arena* arena, const ProgressFn& progress = {});
+// The same from the parts of a loaded model (the GUI holds its checkpoint shared, not in an InferenceModel):
+// `weights` as loadModelWeights loads `ckpt` without a map (null: refused).
+Result<CalibrationOutcome> calibrateModel(const Checkpoint& ckpt, const ModelInfo& info, const Tokenizer& tokenizer,
+                                          std::shared_ptr<const ModelWeights> weights,
+                                          const CalibrationRequest& request, tbb::task_arena* arena,
+                                          const ProgressFn& progress = {});
+
+// Adds to `settings` what the schemes of `resolved` (the map resolved on the model `info` describes) need: the
+// union of Scheme::calibrationNeeds over the quantized tensors; Hessians only for the blocks, and the head,
+// whose tensors need one.
+void addMapNeeds(CalibrationSettings& settings, const ResolvedMap& resolved, const ModelInfo& info);
 
 }  // namespace qs

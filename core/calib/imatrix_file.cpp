@@ -224,7 +224,7 @@ std::vector<std::byte> legacyImatrixBytes(const ImatrixFile& file) {
         put(&ncall, 4);
         put(&nval, 4);
         for (double s : e.sumSquares) {
-            const float v = float(s / double(e.tokens));
+            const float v = importanceOf(s, e.tokens);
             put(&v, 4);
         }
     }
@@ -246,6 +246,9 @@ Status writeGgufImatrix(const std::string& path, const ImatrixFile& file) {
     kvs.push_back({"imatrix.chunk_size", 4, file.chunkSize});
     std::vector<GgufTensorInfo> infos;
     for (const ImatrixEntry& e : file.entries) {
+        if (e.tokens <= 0 || e.tokens > (int64_t(1) << 24))
+            return Error{path + ": entry '" + e.name + "' counts " + std::to_string(e.tokens) +
+                         " activation rows; the GGUF imatrix stores counts as float, exact only for 1..2^24"};
         const int64_t cols = int64_t(e.sumSquares.size());
         infos.push_back({e.name + ".in_sum2", DType::F32, {1, cols}, uint64_t(cols) * 4});
         infos.push_back({e.name + ".counts", DType::F32, {1, 1}, 4});

@@ -17,13 +17,12 @@
 // Names are llama.cpp's GGUF tensor names (blk.N.attn_q.weight, output.weight). n_mat > 1 (per-expert MoE
 // entries) is refused: QuantScope runs no MoE model.
 //
-// Mapping to TensorCalibration (sumSquares, tokens), so that importance() = float(sumSquares / tokens) equals
-// llama-quantize's float quotient exactly (a quotient of two floats computed in double and rounded once to
-// float is the correctly rounded float quotient): GGUF sumSquares = in_sum2, tokens = counts; legacy sumSquares
+// Mapping to TensorCalibration (sumSquares, tokens), so that importance() (importanceOf, calibration.h) equals
+// llama-quantize's float quotient exactly: GGUF sumSquares = in_sum2, tokens = counts; legacy sumSquares
 // = values, tokens = ncall (1 when ncall <= 0); a GGUF count of 0 becomes sumSquares = 1, tokens = 1 as
 // llama-quantize does (with a warning). Writing: GGUF in_sum2 = float(sumSquares) (llama.cpp's own precision),
-// counts = tokens; legacy values = float(sumSquares / tokens) with ncall = 1, so llama-quantize reads back
-// exactly importance().
+// counts = tokens; legacy values = importanceOf(sumSquares, tokens) with ncall = 1; either way llama-quantize
+// and readImatrix + imatrixToCalibration read back exactly importance().
 //
 // Hostile files are refused by name (file, offset or tensor, what is wrong): truncation, counts or lengths
 // out of range, non-finite or negative values, fractional counts, duplicate or unpaired entries, other

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
 
 #include <tbb/blocked_range.h>
@@ -173,7 +174,8 @@ bool PackedLinearWeights::supports(DType dtype, int64_t cols) {
 }
 
 PackedLinearWeights::PackedLinearWeights(int64_t rows, int64_t cols, DType dtype, std::span<const std::byte> bytes,
-                                         std::shared_ptr<const void> owner, uint64_t ownedBytes, cpu::SimdLevel level)
+                                         std::shared_ptr<const void> owner, uint64_t ownedBytes, cpu::SimdLevel level,
+                                         const ReleaseFn& releaseSource)
     : LinearWeights(rows, cols),
       m_dtype(dtype),
       m_bytes(bytes),
@@ -189,17 +191,66 @@ PackedLinearWeights::PackedLinearWeights(int64_t rows, int64_t cols, DType dtype
     QS_CHECK(reinterpret_cast<uintptr_t>(bytes.data()) % 2 == 0 && m_rowBytes % 2 == 0,
              std::string(dtypeName(dtype)) + " tensor: blocks not 2-byte aligned");
     m_actRowBytes = ggml::activationBytes(m_kernel->act(), cols);
+    if (ggml::repackable(dtype) && (m_gemm = ggml::findRepackGemm(dtype, level))) {
+        // Rounded up to the 64-byte loads' alignment (aligned_alloc needs a multiple of it).
+        m_packedBytes = ggml::repackedBytes(dtype, rows, cols);
+        m_packed.reset(static_cast<std::byte*>(std::aligned_alloc(64, (m_packedBytes + 63) / 64 * 64)));
+        QS_CHECK(m_packed != nullptr, "out of memory repacking a " + std::string(dtypeName(dtype)) + " tensor");
+        // 64 groups (1024 rows) at a time, each part of the source released once copied.
+        constexpr int64_t kChunkGroups = 64;
+        const int64_t groups = (rows + ggml::kRepackRows - 1) / ggml::kRepackRows;
+        for (int64_t g0 = 0; g0 < groups; g0 += kChunkGroups) {
+            const int64_t g1 = std::min(groups, g0 + kChunkGroups);
+            ggml::repackGroups(dtype, bytes.data(), rows, cols, g0, g1, m_packed.get());
+            const int64_t r0 = g0 * ggml::kRepackRows, r1 = std::min(rows, g1 * ggml::kRepackRows);
+            if (releaseSource) releaseSource(bytes.subspan(size_t(r0) * m_rowBytes, size_t(r1 - r0) * m_rowBytes));
+        }
+        m_ownedBytes = m_packedBytes;
+        m_bytes = {};
+        m_owner.reset();
+    }
 }
 
-size_t PackedLinearWeights::activationBytes(int64_t batch) const { return size_t(batch) * m_actRowBytes; }
+void PackedLinearWeights::FreeDeleter::operator()(std::byte* p) const { std::free(p); }
+
+size_t PackedLinearWeights::activationBytes(int64_t batch) const {
+    if (m_gemm) return size_t(batch) * ggml::actColumnBytes(cols()) + m_actRowBytes;  // + one q8_0 row of scratch
+    return size_t(batch) * m_actRowBytes;
+}
 
 void PackedLinearWeights::prepareActivations(const float* x, int64_t batch, std::byte* act) const {
+    if (m_gemm)
+        return ggml::prepareActivations(m_dtype, x, batch, cols(), act,
+                                        act + size_t(batch) * ggml::actColumnBytes(cols()));
     for (int64_t b = 0; b < batch; ++b)
         ggml::quantizeActivations(m_kernel->act(), x + b * cols(), act + size_t(b) * m_actRowBytes, cols());
 }
 
+// Column tiles of kColTile activations (in L2) against one group of 16 rows at a time (its blocks in L1/L2),
+// kMaxGemmCols columns per kernel call; rows outside [r0, r1) of a group the range cuts are computed and
+// not written.
+void PackedLinearWeights::repackedRows(const std::byte* act, int64_t batch, float* y, int64_t r0, int64_t r1) const {
+    constexpr int64_t kColTile = 64, kR = ggml::kRepackRows, kC = ggml::kMaxGemmCols;
+    const int64_t m = rows(), n = cols();
+    const size_t colBytes = ggml::actColumnBytes(n), groupBytes = size_t(n / 32) * ggml::repackedBlockBytes(m_dtype);
+    float tile[kC * kR];
+    for (int64_t b0 = 0; b0 < batch; b0 += kColTile) {
+        const int64_t b1 = std::min(batch, b0 + kColTile);
+        for (int64_t g = r0 / kR; g * kR < r1; ++g) {
+            const int64_t rs = std::max(r0, g * kR), re = std::min(r1, g * kR + kR);
+            for (int64_t b = b0; b < b1; b += kC) {
+                const int nc = int(std::min(kC, b1 - b));
+                m_gemm->gemm(n, m_packed.get() + size_t(g) * groupBytes, act + size_t(b) * colBytes, nc, tile);
+                for (int c = 0; c < nc; ++c)
+                    std::memcpy(y + (b + c) * m + rs, tile + c * kR + (rs - g * kR), size_t(re - rs) * sizeof(float));
+            }
+        }
+    }
+}
+
 void PackedLinearWeights::matmulPreparedRows(const std::byte* act, int64_t batch, float* y, int64_t r0,
                                              int64_t r1) const {
+    if (m_gemm) return repackedRows(act, batch, y, r0, r1);
     const int64_t m = rows(), n = cols();
     if (batch == 1 && m_kernel->rows)  // decode: the kernel runs the rows itself (same numbers as below)
         return m_kernel->rows(n, m_bytes.data() + size_t(r0) * m_rowBytes, m_rowBytes, r1 - r0, act, y + r0);
@@ -222,16 +273,23 @@ void PackedLinearWeights::matmulRows(const float* x, int64_t batch, float* y, in
 
 void PackedLinearWeights::copyRow(int64_t r, float* dst) const {
     QS_CHECK(r >= 0 && r < rows(), "row " + std::to_string(r) + " of a " + std::string(dtypeName(m_dtype)) + " tensor");
+    if (m_gemm) return ggml::dequantizeRepackedRow(m_dtype, m_packed.get(), cols(), r, dst);
     const uint64_t n = uint64_t(cols());
     const Status s = decodeToFloat(m_dtype, m_bytes, uint64_t(rows()) * n, 0, uint64_t(r) * n, n, dst);
     QS_CHECK(s.ok(), "decoding a row of a " + std::string(dtypeName(m_dtype)) + " tensor: " + s.message());
 }
 
-int64_t PackedLinearWeights::rowAlign() const { return m_kernel->tile ? m_kernel->tileRows : 1; }
+int64_t PackedLinearWeights::rowAlign() const {
+    if (m_gemm) return ggml::kRepackRows;
+    return m_kernel->tile ? m_kernel->tileRows : 1;
+}
 
 std::string PackedLinearWeights::describe() const {
     const std::string_view ggml = dtypeInfo(m_dtype).ggmlName;  // "q4_K", as ggml and the scheme names spell it
     const std::string name(ggml.empty() ? dtypeName(m_dtype) : ggml);
+    if (m_gemm)
+        return name + ", repacked 16-row native " + std::string(cpu::simdLevelName(m_gemm->level)) +
+               " GEMM with q8_0 activations";
     return name + ", native " + std::string(cpu::simdLevelName(m_kernel->level)) + " kernel with " +
            ggml::actTypeName(m_kernel->act()) + " activations";
 }

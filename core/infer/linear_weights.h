@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -28,6 +29,7 @@
 
 #include <tbb/task_arena.h>
 
+#include "core/quant/ggml/ggml_repack.h"
 #include "core/quant/ggml/ggml_vec_dot.h"
 #include "core/quant/rtn/rtn_vec_dot.h"
 #include "core/quant/scheme.h"
@@ -145,33 +147,53 @@ private:
 // A [rows, cols] matrix of a type with a native kernel (ggml::findDotKernel), read in place from `bytes`
 // (rows of whole blocks, ggml's layout; a GGUF mapping or a QuantizedTensor's data), which must stay valid
 // while `owner` lives. `level` picks the kernel (tests pass each level the CPU can run).
+// q8_0 and q4_0 at AVX2 and above (ggml::findRepackGemm): the rows are copied once, at construction, into the
+// row-interleaved layout of core/quant/ggml/ggml_repack.h, which then REPLACES the stored bytes (`bytes` and
+// `owner` are not used again: the loader drops the mapping's pages, MappedFile::dropPages); prompt and
+// decode run the 16-row GEMM with its numeric contract (one float lane per output, ggml_repack.h), copyRow
+// dequantizes from the repacked rows. Below AVX2, and for the other types, the per-pair dots (DotFn/DotTileFn,
+// eight float lanes per output, ggml_vec_dot.h) on the stored bytes.
 class PackedLinearWeights final : public LinearWeights {
 public:
     // True when `dtype` has a native kernel for rows of `cols` values.
     static bool supports(DType dtype, int64_t cols);
     // ownedBytes: what `owner` holds in memory beyond a checkpoint mapping (a quantized copy), else 0.
+    // releaseSource (optional) is called, while repacking, on each part of `bytes` already copied (the loader
+    // drops those mapped pages: the peak resident memory stays near the file size).
+    using ReleaseFn = std::function<void(std::span<const std::byte>)>;
     PackedLinearWeights(int64_t rows, int64_t cols, DType dtype, std::span<const std::byte> bytes,
-                        std::shared_ptr<const void> owner, uint64_t ownedBytes, cpu::SimdLevel level = cpu::simdLevel());
+                        std::shared_ptr<const void> owner, uint64_t ownedBytes, cpu::SimdLevel level = cpu::simdLevel(),
+                        const ReleaseFn& releaseSource = {});
 
     void matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const override;
     void copyRow(int64_t r, float* dst) const override;
     std::string describe() const override;
+    // The repacked copy (padding rows included) when repacked, else the owner's copy given at construction.
     uint64_t ownedBytes() const override { return m_ownedBytes; }
-    uint64_t weightBytes() const override { return m_bytes.size(); }
-    int64_t rowGrain() const override { return 8; }
+    uint64_t weightBytes() const override { return m_gemm ? m_packedBytes : m_bytes.size(); }
+    int64_t rowGrain() const override { return m_gemm ? ggml::kRepackRows : 8; }
     int64_t rowAlign() const override;
     size_t activationBytes(int64_t batch) const override;
     void prepareActivations(const float* x, int64_t batch, std::byte* act) const override;
     void matmulPreparedRows(const std::byte* act, int64_t batch, float* y, int64_t r0, int64_t r1) const override;
     DType dtype() const { return m_dtype; }
+    // True when the rows live in the repacked layout (the stored bytes are no longer read).
+    bool repacked() const { return m_gemm != nullptr; }
 
 private:
+    void repackedRows(const std::byte* act, int64_t batch, float* y, int64_t r0, int64_t r1) const;
+    struct FreeDeleter {
+        void operator()(std::byte* p) const;
+    };
     DType m_dtype;
     std::span<const std::byte> m_bytes;
     std::shared_ptr<const void> m_owner;
     uint64_t m_ownedBytes;
     const ggml::DotKernel* m_kernel;
     size_t m_rowBytes, m_actRowBytes;
+    const ggml::RepackGemm* m_gemm = nullptr;  // non-null: repacked into m_packed
+    std::unique_ptr<std::byte[], FreeDeleter> m_packed;
+    uint64_t m_packedBytes = 0;
 };
 
 // An RTN-quantized tensor (int4 / int4_g<32k> / int8_sym ..., core/quant/rtn/rtn_vec_dot.h) run by the native RTN

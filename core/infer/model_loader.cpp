@@ -75,9 +75,14 @@ public:
             if (!data) return data.error();
             // Block structs hold fp16 fields: the kernels need 2-byte alignment (GGUF general.alignment may be 1).
             if (dtypeBytes(t.dtype, uint64_t(rows * cols)) == data->bytes.size() &&
-                reinterpret_cast<uintptr_t>(data->bytes.data()) % 2 == 0)
+                reinterpret_cast<uintptr_t>(data->bytes.data()) % 2 == 0) {
+                // A repacked copy replaces the stored rows: their file pages leave the resident memory as they
+                // are copied.
+                const MappedFile* file = m_ckpt.files[size_t(t.file)].get();
                 return std::shared_ptr<const LinearWeights>(std::make_shared<PackedLinearWeights>(
-                    rows, cols, t.dtype, data->bytes, data->owner, 0));
+                    rows, cols, t.dtype, data->bytes, data->owner, 0, cpu::simdLevel(),
+                    [file](std::span<const std::byte> part) { file->dropPages(part); }));
+            }
         }
         if (t.dtype != DType::F32 && perRowBlock() &&
             dtypeConvertibleToFloat(t.dtype)) {

@@ -46,6 +46,14 @@ Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::string& pa
     return std::shared_ptr<const MappedFile>(std::move(f));
 }
 
+void MappedFile::dropPages(std::span<const std::byte> range) const {
+    if (range.empty() || range.data() < m_data || range.data() + range.size() > m_data + m_size) return;
+    const auto page = uintptr_t(::sysconf(_SC_PAGESIZE));
+    const uintptr_t begin = (reinterpret_cast<uintptr_t>(range.data()) + page - 1) / page * page;
+    const uintptr_t end = (reinterpret_cast<uintptr_t>(range.data()) + range.size()) / page * page;
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), size_t(end - begin), MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
     if (m_data) ::munmap(const_cast<std::byte*>(m_data), size_t(m_size));
 }

@@ -25,6 +25,10 @@ public:
     uint64_t size() const { return m_size; }
     const std::byte* data() const { return m_data; }
     std::span<const std::byte> bytes() const { return {m_data, size_t(m_size)}; }
+    // Releases the resident pages wholly inside `range` (a part of bytes()) with madvise(MADV_DONTNEED): a
+    // tensor copied elsewhere (a repacked weight) stops counting in the resident memory. The contents do not
+    // change: a later read brings the pages back from the file. Best effort (a failure changes nothing).
+    void dropPages(std::span<const std::byte> range) const;
 
 private:
     MappedFile() = default;

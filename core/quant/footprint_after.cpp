@@ -68,6 +68,44 @@ MapFootprint footprintAfter(const ResolvedMap& resolved, const std::vector<Tenso
     return f;
 }
 
+Status sizeFromWeights(MapFootprint& f, const ResolvedMap& resolved, const Checkpoint& ckpt, const ModelInfo& info,
+                       const CalibrationSet* calibration) {
+    QS_CHECK(f.tensors.size() == ckpt.tensors.size() && resolved.tensors.size() == ckpt.tensors.size(),
+             "sizeFromWeights: footprint, map and model of different tensor counts");
+    f.undetermined.clear();
+    for (size_t i = 0; i < f.tensors.size(); ++i) {
+        TensorFootprint& tf = f.tensors[i];
+        if (tf.undetermined.empty()) continue;
+        const TensorPlan& p = resolved.tensors[i];
+        const std::string& name = ckpt.tensors[i].name;
+        auto scheme = findScheme(p.scheme);
+        QS_CHECK(scheme != nullptr, "sizeFromWeights: scheme " + p.scheme + " vanished from the registry");
+        const TensorCalibration* c = calibration ? calibration->find(name) : nullptr;
+        auto w = ckpt.toFloat(i);
+        if (!w) return Error{"the size of '" + name + "' under " + p.scheme + " needs its weights: " + w.message()};
+        auto exact = scheme->packedBytesOfWeights(*w, p.rows, p.cols, name, c);
+        if (!exact) {
+            tf.undetermined = exact.message();
+            f.undetermined.push_back(name + ": " + exact.message());
+            continue;
+        }
+        const Role role = info.entries[i].role;
+        const ByteBreakdown lower = tf.after;
+        tf.after = *exact;
+        tf.undetermined.clear();
+        // The totals held the lower bound: replace it (sizes only grow from the lower bound).
+        f.after.byRole[int(role)] += exact->total() - lower.total();
+        f.after.total += exact->total() - lower.total();
+        f.afterOverhead.byRole[int(role)] += exact->overhead() - lower.overhead();
+        f.afterOverhead.total += exact->overhead() - lower.overhead();
+        if (info.entries[i].isParameter) {
+            f.weightsAfter.byRole[int(role)] += exact->total() - lower.total();
+            f.weightsAfter.total += exact->total() - lower.total();
+        }
+    }
+    return {};
+}
+
 double percentOf(uint64_t part, uint64_t total) { return total ? 100.0 * double(part) / double(total) : 0.0; }
 
 double bitsPerWeight(uint64_t bytes, uint64_t elements) {

@@ -110,6 +110,14 @@ inline FootprintShares footprintShares(const MapFootprint& f) {
 MapFootprint footprintAfter(const ResolvedMap& resolved, const std::vector<TensorInfo>& tensors,
                             const ModelInfo& info, const CalibrationSet* calibration = nullptr);
 
+// Completes `f` (footprintAfter of the same map) where the weights fix a size the shape does not (LLM.int8 on
+// an embedding: its kept columns are chosen by weight magnitude): reads those tensors' weights as float
+// (Checkpoint::toFloat), sizes them with Scheme::packedBytesOfWeights and updates the tensor, the totals and
+// `undetermined`. Tensors that need calibration `calibration` lacks stay undetermined. Fails when a tensor
+// cannot be read. Cost: one read of each such tensor, no quantization.
+Status sizeFromWeights(MapFootprint& f, const ResolvedMap& resolved, const Checkpoint& ckpt, const ModelInfo& info,
+                       const CalibrationSet* calibration = nullptr);
+
 // The byte breakdown of a tensor as stored (see the counting rules above).
 ByteBreakdown storedBreakdown(const TensorInfo& t, int64_t rows, int64_t cols);
 

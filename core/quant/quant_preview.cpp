@@ -22,11 +22,14 @@ namespace {
 // The packed tensor from the cache (second: true) or quantized here and published to it.
 Result<std::pair<std::shared_ptr<const QuantizedTensor>, bool>> packedTensor(
     const Checkpoint& ckpt, size_t tensor, const Scheme& scheme, std::span<const float> floats, int64_t rows,
-    int64_t cols, QuantizedTensorCache* cache, ProgressSink& sink) {
+    int64_t cols, QuantizedTensorCache* cache, const CalibrationSet* set, ProgressSink& sink) {
     const std::string& name = ckpt.tensors[tensor].name;
+    auto calibration = calibrationFor(scheme, set, name, cols);
+    if (!calibration) return calibration.error();
     QuantizedTensorCache::Claim claim;
     if (cache) {
-        const auto key = QuantizedTensorCache::keyOf(ckpt, int(tensor), scheme.name());
+        const auto key = QuantizedTensorCache::keyOf(ckpt, int(tensor), scheme.name(),
+                                                     *calibration ? set->fingerprint() : std::string());
         auto l = cache->lookupWaiting(
             key, [&] { return !sink.report(0.0, "waiting for " + name + " (another job is quantizing it)"); });
         if (!l) return Error{std::string(kCancelledMessage)};
@@ -35,7 +38,7 @@ Result<std::pair<std::shared_ptr<const QuantizedTensor>, bool>> packedTensor(
     }
     Result<QuantizedTensor> q = Error{"not run"};
     // Isolated while holding the claim (see quantized_tensor_cache.h).
-    tbb::this_task_arena::isolate([&] { q = quantizeParallel(scheme, floats, rows, cols, name, &sink); });
+    tbb::this_task_arena::isolate([&] { q = quantizeParallel(scheme, floats, rows, cols, name, &sink, *calibration); });
     if (!q) return q.error();
     auto shared = std::make_shared<const QuantizedTensor>(std::move(q.value()));
     if (claim) claim.publish(QuantizedTensorCache::Entry{shared, std::nullopt, 0});
@@ -68,7 +71,8 @@ Result<QuantPreview> previewQuantization(const Checkpoint& ckpt, size_t tensor, 
     out.weights = computeWeightStats(*floats, WeightStatsOptions{options.bins, {6.0}});
     if (out.weights.nonFinite > 0)
         return Error{t.name + ": " + std::to_string(out.weights.nonFinite) + " NaN/Inf values cannot be quantized"};
-    auto packed = packedTensor(ckpt, tensor, scheme, *floats, out.rows, out.cols, options.cache, quantSink);
+    auto packed = packedTensor(ckpt, tensor, scheme, *floats, out.rows, out.cols, options.cache, options.calibration,
+                                quantSink);
     if (!packed) return packed.error();
     out.fromCache = packed->second;
     out.bytes = packed->first->bytes;

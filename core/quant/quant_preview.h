@@ -38,6 +38,9 @@ struct QuantPreviewOptions {
     int errorBins = 128;                  // error histogram bins
     uint64_t blockElements = uint64_t(1) << 22;  // dequantized floats per block (whole rows)
     QuantizedTensorCache* cache = nullptr;       // not owned; null: quantize here
+    // The statistics a calibrated scheme quantizes with (calibrationFor, scheme.h; not owned; may be null: a
+    // calibrated scheme then refuses by name). Cached under the set's fingerprint, as applyMap does.
+    const CalibrationSet* calibration = nullptr;
 };
 
 struct QuantPreview {

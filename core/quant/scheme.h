@@ -81,6 +81,15 @@ public:
         return packedBytes(rows, cols);
     }
 
+    // packedBytesWith() given the tensor's weights too, w[rows*cols], without quantizing: also exact for a size the
+    // weights fix (LLM.int8 on an embedding, kept columns by weight magnitude). Default: packedBytesWith().
+    virtual Result<ByteBreakdown> packedBytesOfWeights(std::span<const float> w, int64_t rows, int64_t cols,
+                                                       std::string_view tensorName,
+                                                       const TensorCalibration* calibration) const {
+        (void)w;
+        return packedBytesWith(rows, cols, tensorName, calibration);
+    }
+
     // Quantizes src[rows*cols]. Fails (naming `tensorName`) on NaN/Inf input or a rejected shape.
     virtual Result<QuantizedTensor> quantize(std::span<const float> src, int64_t rows, int64_t cols,
                                              std::string_view tensorName) const = 0;

@@ -3,6 +3,7 @@
 // without data, so every path (CLI, GUI, sweeps, export) says the same thing.
 #include <string>
 
+#include "core/quant/calibration_hint.h"
 #include "core/quant/scheme.h"
 
 namespace qs {
@@ -12,7 +13,7 @@ namespace {
 std::string head(const Scheme& scheme, std::string_view tensorName) {
     return scheme.name() + " on '" + std::string(tensorName) + "' needs calibration data";
 }
-constexpr const char* kHint = " (pass --calib FILE or --imatrix FILE)";
+const std::string kHint{kCalibrationCliHint};
 
 }  // namespace
 

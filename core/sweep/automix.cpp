@@ -34,6 +34,7 @@ Result<MapFootprint> footprintOf(const Checkpoint& ckpt, const ModelInfo& info, 
     auto resolved = resolveMap(map, ckpt.tensors, info);
     if (!resolved) return Error{"auto-mix: " + resolved.message()};
     MapFootprint f = footprintAfter(*resolved, ckpt.tensors, info, calibration);
+    if (auto s = sizeFromWeights(f, *resolved, ckpt, info, calibration); !s) return Error{"auto-mix: " + s.message()};
     if (!f.undetermined.empty())
         return Error{"auto-mix needs exact sizes; the size of " + f.undetermined.front()};
     if (resolvedOut) *resolvedOut = std::move(*resolved);
@@ -64,7 +65,14 @@ Result<Built> buildProblem(const Checkpoint& ckpt, const ModelInfo& info, const 
         for (const auto& scan : scans) {
             const auto row = std::find_if(scan.rows.begin(), scan.rows.end(),
                                           [&](const SensitivityRow& r) { return r.group == g.name; });
-            if (row == scan.rows.end()) return Error{"auto-mix: group " + g.name + " missing from the scan"};
+            if (row == scan.rows.end()) {
+                // A scan skips a group its calibrated scheme cannot take (an embedding for GPTQ): no option.
+                const auto skipped = std::find_if(scan.skipped.begin(), scan.skipped.end(),
+                                                  [&](const auto& s) { return s.group == g.name; });
+                if (skipped == scan.skipped.end())
+                    return Error{"auto-mix: group " + g.name + " missing from the scan"};
+                continue;
+            }
             auto m = mapFor(info, o.baseline, {{g, scan.scheme}});
             if (!m) return Error{"auto-mix: group " + g.name + ": " + m.message()};
             ResolvedMap resolved;
@@ -86,6 +94,8 @@ Result<Built> buildProblem(const Checkpoint& ckpt, const ModelInfo& info, const 
             ag.options.push_back({scan.scheme, bytes, row->damage});
             labels.push_back(scan.scheme);
         }
+        if (ag.options.empty() && !o.allowBaseline)
+            return Error{"auto-mix: no candidate scheme can take group " + g.name + " (see the warnings)"};
         if (o.allowBaseline) {
             ag.options.insert(ag.options.begin(), {kBaselineOption, groupBaseBytes, 0.0});
             labels.insert(labels.begin(), kBaselineOption);
@@ -205,8 +215,15 @@ Result<AutoMixResult> runAutoMix(MapEvaluator& evaluator, const Checkpoint& ckpt
 
     if (o.measureUniform) {
         for (const auto& s : o.schemes) {
+            // Every group but those the scheme's scan skipped (an embedding under GPTQ), which keep the baseline.
+            const SensitivityResult& scan = r.scans[size_t(&s - o.schemes.data())];
             std::vector<std::pair<SweepGroup, std::string>> all;
-            for (const auto& g : *groups) all.push_back({g, s});
+            for (const auto& g : *groups) {
+                const bool skipped = std::any_of(scan.skipped.begin(), scan.skipped.end(),
+                                                 [&](const auto& k) { return k.group == g.name; });
+                if (!skipped) all.push_back({g, s});
+                else addWarnings(r.warnings, {"uniform " + scan.scheme + ": group " + g.name + " left as the baseline"});
+            }
             auto um = mapFor(info, o.baseline, all);
             if (!um) return Error{"auto-mix: uniform " + s + ": " + um.message()};
             auto ub = budgetBasisBytes(ckpt, info, *um, o.budget.kind, calibration);

@@ -39,7 +39,8 @@ struct AutoMixOptions {
     QuantMap baseline;                 // tensors outside the groups, and the "baseline" option
     std::vector<std::string> groups;   // sweep group names; empty: defaultScanGroups(info)
     bool allowBaseline = true;         // a group may stay as the baseline leaves it
-    bool measureUniform = true;        // also measure each candidate scheme on every group
+    bool measureUniform = true;        // also measure each candidate scheme on every group (but those
+                                       // its scan skipped: they keep the baseline, said in the warnings)
 };
 
 struct AutoMixChoice {

@@ -109,6 +109,7 @@ public:
     Result<PointMeasure> measure(const QuantMap& map, const ProgressFn& progress = {});
 
     const MapEvaluatorOptions& options() const { return m_options; }
+    const Checkpoint& checkpoint() const { return m_ckpt; }
     // The windows and, for measure kld, the reference logits (null for weight-error).
     const ReferenceScores* reference() const { return m_reference ? &*m_reference : nullptr; }
     size_t cachedErrorSums() const { return m_errorCache.size(); }

@@ -7,6 +7,9 @@
 #include <cstdio>
 #include <sstream>
 
+#include "core/quant/quant_map_resolve.h"
+#include "core/quant/scheme.h"
+
 namespace qs::sweep {
 
 namespace {
@@ -22,6 +25,24 @@ ProgressFn subProgress(const ProgressFn& outer, int step, int steps, const std::
     return [=](double f, std::string_view stage) {
         return outer((step + std::clamp(f, 0.0, 1.0)) / steps, label + ": " + std::string(stage));
     };
+}
+
+// Why `map` cannot be measured because a calibrated scheme lands on a tensor without input activations (an
+// embedding: calibrationFor fails for it); "" otherwise (other failures are the measurement's to report).
+std::string uncalibratableReason(const MapEvaluator& evaluator, const ModelInfo& info, const QuantMap& map) {
+    const Checkpoint& ckpt = evaluator.checkpoint();
+    auto resolved = resolveMap(map, ckpt.tensors, info);
+    if (!resolved) return {};
+    const CalibrationSet* set = evaluator.options().calibration.get();
+    for (size_t i = 0; i < resolved->tensors.size(); ++i) {
+        const TensorPlan& p = resolved->tensors[i];
+        if (!p.quantized() || info.entries[i].role != Role::Embedding) continue;
+        auto scheme = findScheme(p.scheme);
+        if (!scheme) continue;
+        if (auto c = calibrationFor(*scheme, set, ckpt.tensors[i].name, p.cols); !c)
+            return c.message() + " (an embedding is looked up, not multiplied: it has no input activations)";
+    }
+    return {};
 }
 
 }  // namespace
@@ -86,6 +107,12 @@ Result<SensitivityResult> runSensitivityScan(MapEvaluator& evaluator, const Mode
     for (const auto& group : *groups) {
         auto map = mapFor(info, options.baseline, {{group, r.scheme}});
         if (!map) return Error{"sensitivity: group " + group.name + ": " + map.message()};
+        if (std::string why = uncalibratableReason(evaluator, info, *map); !why.empty()) {
+            r.skipped.push_back({group.name, why});
+            r.warnings.push_back("group " + group.name + " skipped: " + why);
+            ++step;
+            continue;
+        }
         auto p = evaluator.measure(*map, subProgress(progress, step++, steps, group.name + " " + r.scheme));
         if (!p) {
             if (p.message() == kCancelledMessage) return p.error();
@@ -145,8 +172,10 @@ nlohmann::json sensitivityJson(const SensitivityResult& r) {
         j["damage_per_mib"] = row.bytesSaved > 0 ? nlohmann::json(row.damagePerMiB) : nlohmann::json(nullptr);
         rows.push_back(std::move(j));
     }
+    nlohmann::json skipped = nlohmann::json::array();
+    for (const auto& s : r.skipped) skipped.push_back({{"group", s.group}, {"reason", s.reason}});
     return {{"measure", r.measure}, {"scheme", r.scheme},   {"baseline", pointJson(r.baseline)},
-            {"rows", rows},         {"seconds", r.seconds}, {"warnings", r.warnings}};
+            {"rows", rows},         {"skipped", skipped},   {"seconds", r.seconds}, {"warnings", r.warnings}};
 }
 
 std::string sensitivityCsv(const SensitivityResult& r) {

@@ -17,6 +17,11 @@
 // included), so bytesSaved = baseline bytes - point bytes (negative when the scheme is larger than the
 // baseline's).
 //
+// A group whose scheme needs calibration for a tensor that has no input activations (an embedding, a lookup:
+// GPTQ's Hessian, AWQ's scales and the _im importance do not exist for it) is skipped, not measured: listed in
+// `skipped` with the reason (calibrationFor's message) and in the warnings; the scan goes on. (LLM.int8 sizes
+// an embedding by its weights and is measured.)
+//
 // Order of the rows: groups that save bytes first, by damage per byte saved, largest (most sensitive) first;
 // then groups that save nothing, by damage, largest first; ties in scan order.
 // Thread affinity: the evaluator's (one scan at a time per evaluator). Progress covers the whole scan
@@ -58,6 +63,10 @@ struct SensitivityResult {
     std::string scheme;
     PointMeasure baseline;
     std::vector<SensitivityRow> rows;  // sorted (see above)
+    struct Skipped {
+        std::string group, reason;
+    };
+    std::vector<Skipped> skipped;  // in scan order
     std::vector<std::string> warnings;
     double seconds = 0;
 };
@@ -80,7 +89,7 @@ Result<SensitivityResult> runSensitivityScan(MapEvaluator& evaluator, const Mode
 void sortSensitivityRows(std::vector<SensitivityRow>& rows);
 
 // One object: measure, scheme, baseline {bytes, bpw, ...}, rows [{rank, group, scheme, bytes, bytes_saved,
-// damage, damage_per_mib, bpw, rmse, sqnr_db, ppl?, kld?, top1?}], seconds, warnings.
+// damage, damage_per_mib, bpw, rmse, sqnr_db, ppl?, kld?, top1?}], skipped [{group, reason}], seconds, warnings.
 nlohmann::json sensitivityJson(const SensitivityResult& r);
 // CSV with a header line:
 // rank,group,scheme,bytes,bytes_saved,damage,damage_per_mib,bpw,rmse,sqnr_db,ppl,kld,top1 (ppl/kld/top1 empty

@@ -9,6 +9,7 @@
 //          F32, Q8_0, Q4_0, Q4_K; e.g. IQ4_XS; fixed seed) for `quantscope-cli bench DIR/llama110M-Q4_0.gguf --tokenizer <llama2 tokenizer.model>`
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "core/infer/linear_weights.h"
 #include "core/quant/ggml/ggml_blocks.h"
 #include "core/quant/ggml/ggml_quantize.h"
+#include "core/quant/ggml/ggml_vec_dot.h"
 #include "core/tensor/half.h"
 #include "random_llama_gguf.h"
 
@@ -82,7 +84,80 @@ void runF32(benchmark::State& state, cpu::SimdLevel level, int64_t batch) {
     state.SetLabel(std::string("gemmF32 ") + kernels::gemmF32PathName(level));
 }
 
+// Issue 9: the per-pair prompt tiles (DotTileFn, the path before repacking: 4-row x 4-column tiles of the
+// eight-lane contract over 64-column tiles) against the repacked 16-row GEMM (PackedLinearWeights at the same
+// level), q8_0/q4_0, [rows, cols] = 768 x 768 and 2048 x 768 with 128 columns; and decode (one column) with the
+// per-pair row kernel (DotRowsFn) against the repacked GEMM on 4096 x 4096. bytes_per_second: weight bytes.
+std::vector<std::byte> randomMatrix(DType t, int64_t rows, int64_t cols) {
+    std::mt19937 rng(2);
+    std::normal_distribution<float> d(0.0f, 0.02f);
+    std::vector<float> v(size_t(rows * cols));
+    for (float& x : v) x = d(rng);
+    std::vector<std::byte> b(size_t(*dtypeBytes(t, uint64_t(v.size()))));
+    ggml::quantize(t, v.data(), b.data(), int64_t(v.size()));
+    return b;
+}
+
+void runPairTiles(benchmark::State& state, DType t, int64_t rows, int64_t cols, int64_t batch) {
+    const auto bytes = randomMatrix(t, rows, cols);
+    const ggml::DotKernel* k = ggml::findDotKernel(t, cpu::SimdLevel::Avx512Vnni);
+    const size_t rowBytes = bytes.size() / size_t(rows), actRow = ggml::activationBytes(k->act(), cols);
+    std::vector<float> x(size_t(batch * cols), 0.5f), y(size_t(batch * rows));
+    for (int64_t i = 0; i < batch * cols; ++i) x[size_t(i)] = float(i % 97) * 0.01f - 0.4f;
+    std::vector<std::byte> act(size_t(batch) * actRow);
+    for (auto _ : state) {
+        for (int64_t b = 0; b < batch; ++b)
+            ggml::quantizeActivations(k->act(), x.data() + b * cols, act.data() + size_t(b) * actRow, cols);
+        if (batch == 1) {
+            k->rows(cols, bytes.data(), rowBytes, rows, act.data(), y.data());
+        } else {
+            for (int64_t b0 = 0; b0 < batch; b0 += 64)
+                for (int64_t r = 0; r + k->tileRows <= rows; r += k->tileRows)
+                    for (int64_t b = b0; b < std::min(batch, b0 + 64); b += 4)
+                        k->tile(cols, bytes.data() + size_t(r) * rowBytes, rowBytes, act.data() + size_t(b) * actRow,
+                                actRow, int(std::min<int64_t>(4, batch - b)), y.data() + b * rows + r, size_t(rows));
+        }
+        benchmark::DoNotOptimize(y.data());
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(bytes.size()));
+    state.SetItemsProcessed(int64_t(state.iterations()) * rows * batch);
+    state.SetLabel(std::string(batch == 1 ? "per-pair rows " : "per-pair tiles ") + std::string(cpu::simdLevelName(k->level)));
+}
+
+void runRepacked(benchmark::State& state, DType t, int64_t rows, int64_t cols, int64_t batch) {
+    const auto bytes = randomMatrix(t, rows, cols);
+    const PackedLinearWeights w(rows, cols, t, bytes, nullptr, 0, cpu::SimdLevel::Avx512Vnni);
+    std::vector<float> x(size_t(batch * cols), 0.5f), y(size_t(batch * rows));
+    for (int64_t i = 0; i < batch * cols; ++i) x[size_t(i)] = float(i % 97) * 0.01f - 0.4f;
+    for (auto _ : state) {
+        matmul(w, x.data(), batch, y.data(), nullptr);
+        benchmark::DoNotOptimize(y.data());
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(bytes.size()));
+    state.SetItemsProcessed(int64_t(state.iterations()) * rows * batch);
+    state.SetLabel(w.describe());
+}
+
+void registerGemm() {
+    if (!cpu::canRun(cpu::SimdLevel::Avx512Vnni)) return;
+    struct Shape {
+        int64_t rows, cols, batch;
+    };
+    for (DType t : {DType::Q8_0, DType::Q4_0})
+        for (const Shape sh : {Shape{768, 768, 128}, Shape{2048, 768, 128}, Shape{4096, 4096, 1}, Shape{768, 768, 1}}) {
+            const std::string base = "Gemm/" + std::string(dtypeName(t)) + "/" + std::to_string(sh.rows) + "x" +
+                                     std::to_string(sh.cols) + "/cols" + std::to_string(sh.batch);
+            benchmark::RegisterBenchmark((base + "/per_pair").c_str(), [=](benchmark::State& s) {
+                runPairTiles(s, t, sh.rows, sh.cols, sh.batch);
+            })->Unit(benchmark::kMillisecond);
+            benchmark::RegisterBenchmark((base + "/repacked").c_str(), [=](benchmark::State& s) {
+                runRepacked(s, t, sh.rows, sh.cols, sh.batch);
+            })->Unit(benchmark::kMillisecond);
+        }
+}
+
 void registerAll() {
+    registerGemm();
     for (auto level : {cpu::SimdLevel::Scalar, cpu::SimdLevel::Avx2, cpu::SimdLevel::Avx512}) {
         if (!cpu::canRun(level)) continue;
         for (int64_t batch : {int64_t(1), int64_t(32)}) {

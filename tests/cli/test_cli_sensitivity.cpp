@@ -3,6 +3,8 @@
 // written map within its budget and usable by `ppl --map`, budgets below the minimum and bad budget text
 // refused, and the study's head rows equal to `ppl --rule head=S` runs (an independent path: the ppl command
 // quantizes and scores the model itself).
+#include <set>
+
 #include <QFile>
 #include <QTemporaryDir>
 #include <QTest>
@@ -58,6 +60,33 @@ private Q_SLOTS:
         QVERIFY(table.out.contains("damage/MiB"));
     }
 
+    // GPTQ on the default groups: the embedding (a lookup, no input activations, so no Hessian) is skipped with
+    // its reason; the other groups are measured. LLM.int8 sizes an embedding by its weights: measured.
+    void sensitivity_calibratedSchemeSkipsTheEmbeddingOnly() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-llama2c/stories260K.bin");
+        QS_REQUIRE_ASSET(wiki, "data/wikitext-2-raw/wiki.test.raw");
+        for (const char* scheme : {"gptq4_g32", "llmint8"}) {
+            auto r = runCli({"sensitivity", model, "--scheme", scheme, "--measure", "weight-error", "--calib", wiki,
+                             "--calib-tokens", "512", "--calib-ctx", "256", "--json"});
+            QVERIFY2(r.exitCode == 0, r.err.constData());
+            const auto j = parseJson(r.out);
+            std::set<std::string> groups;
+            for (const auto& row : j["rows"]) groups.insert(row["group"].get<std::string>());
+            QCOMPARE(groups.count("layer0.attention"), size_t(1));
+            QCOMPARE(groups.count("layer4.mlp"), size_t(1));
+            const bool gptq = std::string(scheme) == "gptq4_g32";
+            QCOMPARE(groups.count("embedding"), size_t(gptq ? 0 : 1));
+            QCOMPARE(j["skipped"].size(), size_t(gptq ? 1 : 0));
+            QCOMPARE(groups.size(), size_t(gptq ? 10 : 11));  // stories260K: 5 blocks x 2 parts (+ tied embedding)
+            if (!gptq) continue;
+            QCOMPARE(j["skipped"][0]["group"].get<std::string>(), std::string("embedding"));
+            const std::string why = j["skipped"][0]["reason"].get<std::string>();
+            QVERIFY2(why.find("gptq4_g32") != std::string::npos && why.find("no input activations") != std::string::npos,
+                     why.c_str());
+            QVERIFY(r.err.contains("group embedding skipped"));
+        }
+    }
+
     void sensitivity_refusesBadInput() {
         QS_REQUIRE_ASSET(model, "models/stories260K-llama2c/stories260K.bin");
         auto noScheme = runCli({"sensitivity", model, "--measure", "weight-error"});
@@ -95,6 +124,24 @@ private Q_SLOTS:
         QVERIFY2(q.exitCode == 0, q.err.constData());
         const auto qj = parseJson(q.out);
         QCOMPARE(qj["roles"]["total"]["bits_per_weight"].get<double>(), j["measured"]["bpw"].get<double>());
+    }
+
+    // Calibrated candidates: GPTQ has no option for the embedding (skipped by its scan, said in the warnings);
+    // LLM.int8's embedding is sized from its weights, so auto-mix gets exact bytes (it refused before).
+    void automix_calibratedCandidatesWithTheEmbedding() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-llama2c/stories260K.bin");
+        QS_REQUIRE_ASSET(wiki, "data/wikitext-2-raw/wiki.test.raw");
+        QTemporaryDir dir;
+        const QString map = dir.path() + "/mix.json";
+        auto r = runCli({"automix", model, "--budget", "12bpw", "--schemes", "gptq4_g32,llmint8", "--measure",
+                         "weight-error", "--calib", wiki, "--calib-tokens", "512", "--calib-ctx", "256", "--out", map,
+                         "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const auto j = parseJson(r.out);
+        QVERIFY(j["measured"]["bpw"].get<double>() <= 12.0);
+        QVERIFY2(r.err.contains("group embedding skipped: gptq4_g32"), r.err.constData());
+        // The measured bytes (quantized tensors) equal the bytes the allocation planned with.
+        QCOMPARE(j["measured"]["bytes"].get<uint64_t>(), j["predicted"]["bytes"].get<uint64_t>());
     }
 
     void automix_refusesBudgetBelowMinimumAndBadText() {

@@ -262,8 +262,9 @@ void TestExport::mapConfigs_writeDocumentedFormsAndRefuseTheRest() {
     QVERIFY2(hq.ok(), hq.ok() ? "" : hq.message().c_str());
     QVERIFY((*hq)["dynamic_config"]["self_attn.q_proj"] == (nlohmann::json{{"nbits", 3}, {"group_size", 32}}));
     QVERIFY((*hq)["dynamic_config"]["mlp.up_proj"] == (nlohmann::json{{"nbits", 4}, {"group_size", 64}}));
-    // down_proj rows of 172: the group falls back to 43, which HQQ expresses too.
-    QVERIFY((*hq)["dynamic_config"]["mlp.down_proj"] == (nlohmann::json{{"nbits", 4}, {"group_size", 43}}));
+    // down_proj rows of 172, 64 x 172 elements: groups of 64 of the flattened tensor, as HQQ's reshape forms them
+    // (only the element count must be a multiple of the group), so the same group_size.
+    QVERIFY((*hq)["dynamic_config"]["mlp.down_proj"] == (nlohmann::json{{"nbits", 4}, {"group_size", 64}}));
     QVERIFY((*hq)["skip_modules"] == (nlohmann::json{"lm_head"}));
 
     auto t = qs::mapConfigJson(qs::MapConfigFormat::Torchao,

@@ -161,7 +161,10 @@ private Q_SLOTS:
         QCOMPARE(findScheme("HQQ2_G16_AXIS0")->name(), std::string("hqq2_g16_axis0"));
         for (const char* bad : {"hqq4_g64_axis0_axis0", "hqq4_g64_scale_scale", "hqq4_g64_axis1", "hqq4_g64_axis2"})
             QVERIFY2(!parseScheme(bad).ok(), bad);
-        QVERIFY(QString::fromStdString(findScheme("hqq4_g64_axis0")->rejectReason(100, 64)).contains("row count 100"));
+        // The reference needs only the element count a multiple of the group (it reshapes the flat tensor).
+        QVERIFY(QString::fromStdString(findScheme("hqq4_g64_axis0")->rejectReason(100, 63)).contains("element count"));
+        QVERIFY(findScheme("hqq4_g64_axis0")->accepts(100, 64));
+        QVERIFY(findScheme("hqq4_g64")->accepts(64, 172));  // stories260K's w2: groups across row ends
         QVERIFY(findScheme("hqq4_g64_axis0")->accepts(128, 7));
         QVERIFY(QString::fromStdString(findScheme("hqq4_g64")->rejectReason(4, 100)).contains("multiple of"));
     }
@@ -229,6 +232,65 @@ private Q_SLOTS:
             moved += bestA != a ? 1 : 0;
         }
         QVERIFY2(moved > 0, "the search never moved a step: the test does not exercise it");
+    }
+
+    // Shapes whose rows (axis 1) or row count (axis 0) are not a multiple of g: the reference's groups of the
+    // flattened tensor (W.reshape([-1, g]): flat c g + k; W.reshape([g, -1]): flat c + k N/g). Each group
+    // gathered by hand and quantized as one row of g gives the same stored step, zero and codes; one and three
+    // threads give the same bytes; partial dequantization equals the full one.
+    void flatGroups_asTheReferenceReshape() {
+        const struct {
+            const char* name;
+            int64_t cols;
+        } cases[] = {{"hqq4_g4", 22}, {"hqq3_g8", 20}, {"hqq4_g4_axis0", 20}, {"hqq2_g8_axis0", 20}};
+        for (const auto& [name, cols] : cases) {
+            const auto s = findScheme(name);
+            QVERIFY(s);
+            const int bits = int(s->nominalBits());
+            const std::string n(name);
+            const int64_t g = std::stoll(n.substr(n.find("_g") + 2));
+            const bool axis0 = n.find("axis0") != std::string::npos;
+            const int64_t rows = 6, count = rows * cols / g;
+            QVERIFY(axis0 ? rows % g != 0 : cols % g != 0);
+            QVERIFY(!s->accepts(rows, cols + 1));
+            std::vector<float> x(size_t(rows * cols));
+            for (size_t i = 0; i < x.size(); ++i) x[i] = float(std::sin(double(i) * 0.7) * (1.0 + double(i % 5)));
+            tbb::task_arena one(1), three(3);
+            auto q = one.execute([&] { return quantizeParallel(*s, x, rows, cols, "t", nullptr); });
+            auto q3 = three.execute([&] { return quantizeParallel(*s, x, rows, cols, "t", nullptr); });
+            QVERIFY2(q.ok() && q3.ok(), q.ok() ? "" : q.message().c_str());
+            QVERIFY(q->data == q3->data);
+            const uint64_t codeBytes = packedCodeBytes(uint64_t(cols), bits);
+            QCOMPARE(q->data.size(), uint64_t(rows) * codeBytes + 4 * uint64_t(count));
+            QCOMPARE(s->packedBytes(rows, cols).total(), q->data.size());
+            std::vector<float> y(x.size());
+            s->dequantize(*q, y.data());
+            const auto row = findScheme("hqq" + std::to_string(bits) + "_g" + std::to_string(g));
+            const std::byte* scales = q->data.data() + uint64_t(rows) * codeBytes;
+            for (int64_t c = 0; c < count; ++c) {
+                std::vector<float> grp(static_cast<size_t>(g));
+                auto flat = [&](int64_t k) { return axis0 ? c + k * count : c * g + k; };
+                for (int64_t k = 0; k < g; ++k) grp[size_t(k)] = x[size_t(flat(k))];
+                auto alone = row->quantize(grp, 1, g, "group");
+                QVERIFY(alone.ok());
+                uint16_t sh, zh, sh1, zh1;
+                std::memcpy(&sh, scales + 2 * c, 2);
+                std::memcpy(&zh, scales + 2 * count + 2 * c, 2);
+                std::memcpy(&sh1, alone->data.data() + packedCodeBytes(uint64_t(g), bits), 2);
+                std::memcpy(&zh1, alone->data.data() + packedCodeBytes(uint64_t(g), bits) + 2, 2);
+                QCOMPARE(sh, sh1);
+                QCOMPARE(zh, zh1);
+                for (int64_t k = 0; k < g; ++k) {
+                    const int64_t f = flat(k), r = f / cols, j = f % cols;
+                    const uint32_t code = codeAt(q->data.data() + uint64_t(r) * codeBytes, j, bits);
+                    QCOMPARE(code, uint32_t(codeAt(alone->data.data(), k, bits)));
+                    QCOMPARE(y[size_t(f)], (float(code) - halfToFloat(zh)) * halfToFloat(sh));
+                }
+            }
+            std::vector<float> part(size_t(2 * cols));
+            s->dequantizeRows(*q, 3, 2, part.data());
+            QVERIFY(std::equal(part.begin(), part.end(), y.begin() + 3 * cols));
+        }
     }
 
     // _axis0: group (u, j) = W[u + k rows/g, j], k < g (hqq quantize.py: W.reshape([g, -1]), min/max over axis 0).

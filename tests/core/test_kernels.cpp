@@ -15,6 +15,7 @@
 #include "core/quant/ggml/ggml_dequant.h"
 #include "core/quant/ggml/ggml_dequant_impl.h"
 #include "core/quant/ggml/ggml_quantize.h"
+#include "core/quant/ggml/ggml_repack.h"
 #include "core/quant/ggml/ggml_type_traits.h"
 #include "core/quant/ggml/ggml_vec_dot.h"
 #include "core/quant/scheme.h"
@@ -72,6 +73,20 @@ Packed pack(DType t, const std::vector<float>& w) {
     const Status s = decodeToFloat(t, p.bytes, uint64_t(n), 0, 0, uint64_t(n), p.values.data());
     if (!s) qFatal("%s", s.message().c_str());
     return p;
+}
+
+// The scalar reference of the repacked GEMM (ggml_repack.h) for the kRows x kCols weights, kBatch columns: what
+// q8_0/q4_0 PackedLinearWeights give at AVX2 and above (its own contract, not the per-pair dots').
+std::vector<float> repackedReference(DType t, const std::vector<std::byte>& stored, const std::vector<float>& x) {
+    std::vector<std::byte> packed(ggml::repackedBytes(t, kRows, kCols));
+    ggml::repack(t, stored.data(), kRows, kCols, packed.data());
+    std::vector<std::byte> act(size_t(kBatch) * ggml::actColumnBytes(kCols)), scratch(ggml::activationBytes(DType::Q8_0, kCols));
+    ggml::prepareActivations(t, x.data(), kBatch, kCols, act.data(), scratch.data());
+    std::vector<float> tile(size_t(kBatch) * ggml::kRepackRows), y(size_t(kBatch * kRows));
+    ggml::gemmRef(t, kCols, packed.data(), act.data(), int(kBatch), tile.data());  // kRows <= 16: one group
+    for (int64_t c = 0; c < kBatch; ++c)
+        for (int64_t r = 0; r < kRows; ++r) y[size_t(c * kRows + r)] = tile[size_t(c * ggml::kRepackRows + r)];
+    return y;
 }
 
 std::vector<float> product(const LinearWeights& w, const std::vector<float>& x) {
@@ -173,7 +188,7 @@ private Q_SLOTS:
         const auto x = gaussian(size_t(kBatch * kCols), 4);
         const PackedLinearWeights ref(kRows, kCols, t, p.bytes, nullptr, 0, cpu::SimdLevel::Scalar);
         QVERIFY(ref.describe().find("scalar") != std::string::npos);
-        const auto expected = product(ref, x);
+        const auto pairExpected = product(ref, x);
         QString skipped;
         for (auto level : {cpu::SimdLevel::Avx2, cpu::SimdLevel::Avx512, cpu::SimdLevel::Avx512Vnni}) {
             if (!cpu::canRun(level)) {
@@ -181,6 +196,9 @@ private Q_SLOTS:
                 continue;
             }
             const PackedLinearWeights simd(kRows, kCols, t, p.bytes, nullptr, 0, level);
+            // q8_0/q4_0 run the repacked GEMM here: its scalar reference (test_repack_gemm covers it fully).
+            const auto expected = simd.repacked() ? repackedReference(t, p.bytes, x) : pairExpected;
+            QCOMPARE(simd.repacked(), ggml::repackable(t));
             const auto got = product(simd, x);
             QVERIFY2(std::memcmp(got.data(), expected.data(), got.size() * sizeof(float)) == 0,
                      qPrintable(QString::fromStdString(simd.describe()) + " differs from the scalar reference"));

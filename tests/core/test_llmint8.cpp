@@ -122,6 +122,16 @@ private Q_SLOTS:
         QCOMPARE(qs::findScheme("LLMINT8_T8")->name(), std::string("llmint8_t8"));
         QVERIFY(!qs::parseScheme("llmint8_t0").ok());
         QVERIFY(!qs::parseScheme("llmint8_g32").ok());
+        // Fractional thresholds: the name spells the float read back, the default is named llmint8.
+        QCOMPARE(qs::findScheme("llmint8_t6.5")->name(), std::string("llmint8_t6.5"));
+        QCOMPARE(qs::findScheme("llmint8_t06.50")->name(), std::string("llmint8_t6.5"));
+        QCOMPARE(qs::findScheme("llmint8_t6.0")->name(), std::string("llmint8"));
+        QCOMPARE(qs::findScheme("llmint8_t0.25")->name(), std::string("llmint8_t0.25"));
+        for (const char* bad : {"llmint8_t6.5.1", "llmint8_t-1", "llmint8_t1e3", "llmint8_t.", "llmint8_t65505",
+                                "llmint8_t0.0", "llmint8_t6.5_t7"}) {
+            auto r = qs::parseScheme(bad);
+            QVERIFY2(!r.ok() && r.message().find(bad) != std::string::npos, bad);
+        }
         QVERIFY(qs::hasAll(qs::findScheme("llmint8")->calibrationNeeds(), qs::CalibrationNeeds::MaxAbs));
     }
 
@@ -183,6 +193,13 @@ private Q_SLOTS:
         QVERIFY(q20.ok());
         QCOMPARE(q20->keptColumns, int64_t(1));
         QCOMPARE(q20->data.size(), expectedBytes(rows, cols, 1));
+        // A fractional threshold between column 3's 9.5 and column 10's 60: 9.5 is kept at 9.5, not at 9.75.
+        for (auto [name, kept] : {std::pair{"llmint8_t9.5", 2}, std::pair{"llmint8_t9.75", 1}}) {
+            auto qf = qs::findScheme(name)->quantizeCalibrated(w, rows, cols, "blk.0.ffn_down.weight", &c);
+            QVERIFY(qf.ok());
+            QCOMPARE(qf->keptColumns, int64_t(kept));
+            QVERIFY2(QString::fromStdString(qf->outlierRule).contains(QString(">= ") + (name + 9)), name);
+        }
     }
 
     void noOutliers_isPlainRowInt8() {

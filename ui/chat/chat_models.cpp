@@ -34,6 +34,7 @@ ChatModels::ChatModels(Document* document, JobRunner* runner, QObject* parent)
     : QObject(parent), m_document(document), m_runner(runner) {
     connect(m_document, &Document::modelChanged, this, &ChatModels::onModelChanged);
     connect(m_document, &Document::quantMapChanged, this, &ChatModels::onMapChanged);
+    connect(m_document, &Document::calibrationChanged, this, &ChatModels::onMapChanged);
     onModelChanged();
 }
 
@@ -86,7 +87,11 @@ ChatModels::Key ChatModels::currentKey() const {
     key.model = m_document->model().get();
     if (const qs::ResolvedMap* r = m_document->resolvedMap()) {
         key.plans.reserve(r->tensors.size());
-        for (const qs::TensorPlan& p : r->tensors) key.plans.emplace_back(p.scheme, p.tiedTo);
+        for (const qs::TensorPlan& p : r->tensors) {
+            key.plans.emplace_back(p.scheme, p.tiedTo);
+            if (key.calibration.isEmpty() && p.quantized())
+                key.calibration = m_document->calibrationTag(p.scheme);
+        }
     }
     return key;
 }
@@ -211,20 +216,26 @@ void ChatModels::requestQuantized(Done done) {
     const qs::QuantMap map = m_document->quantMap();
     tbb::task_arena* arena = m_runner->arena();
     auto cache = m_document->quantCache();
+    auto calibration = m_document->calibrationSet();
     ++m_quantJobs;
-    Job* job = m_runner->start<WeightsResult>(tr("Chat: quantize model"), [model, map, arena, cache](const qs::ProgressFn& progress) -> qs::Result<WeightsResult> {
-        // Quantizing is most of the work (unless the cache has the tensors); loading the weights afterwards is
-        // a dequantization pass.
-        auto q = qs::quantizeForInference(*model->checkpoint, model->info, map, arena,
-                                          [&](double f, std::string_view stage) { return progress(0.9 * f, stage); },
-                                          /*calibration=*/nullptr, cache.get());
-        if (!q) return q.error();
-        if (!progress(0.9, "dequantizing for the engine")) return qs::Error{std::string(qs::kCancelledMessage)};
-        auto w = qs::loadModelWeights(*model->checkpoint, model->info, &q->tensors, {}, arena,
-                                      [&](double f, std::string_view stage) { return progress(0.9 + 0.1 * f, stage); });
-        if (!w) return w.error();
-        return WeightsResult{std::move(w.value()), q->quantizedTensors, q->fromCache};
-    });
+    Job* job = m_runner->start<WeightsResult>(
+        tr("Chat: quantize model"),
+        [model, map, arena, cache, calibration](const qs::ProgressFn& progress) -> qs::Result<WeightsResult> {
+            // Quantizing is most of the work (unless the cache has the tensors); loading the weights
+            // afterwards is a dequantization pass.
+            auto q = qs::quantizeForInference(
+                *model->checkpoint, model->info, map, arena,
+                [&](double f, std::string_view stage) { return progress(0.9 * f, stage); }, calibration.get(),
+                cache.get());
+            if (!q) return q.error();
+            if (!progress(0.9, "dequantizing for the engine"))
+                return qs::Error{std::string(qs::kCancelledMessage)};
+            auto w = qs::loadModelWeights(
+                *model->checkpoint, model->info, &q->tensors, {}, arena,
+                [&](double f, std::string_view stage) { return progress(0.9 + 0.1 * f, stage); });
+            if (!w) return w.error();
+            return WeightsResult{std::move(w.value()), q->quantizedTensors, q->fromCache};
+        });
     m_quantJob = job;
     m_quantJobKey = m_key;
     connect(job, &Job::finished, this, [this, job](Job::State state) {

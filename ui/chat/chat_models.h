@@ -9,12 +9,14 @@
 //   - the original model: the checkpoint as stored (qs::loadModelWeights without a quantization map), built
 //     on first use, kept until the model changes;
 //   - the quantized model: the Document's map applied (qs::quantizeForInference: every tensor quantized, then
-//     run through its dequantization), built on first use as a job with progress. Cached by key = (model,
-//     every tensor's resolved scheme and tie). Document::quantMapChanged invalidates the current model
-//     exactly when that key changes (an edit that changes no tensor's scheme keeps it); the last kCapacity
-//     builds are kept, so undoing back to an earlier map reuses its model without a new job. The build takes
-//     the tensors Quantize, the layer overview or the histogram preview already quantized from the Document's
-//     qs::QuantizedTensorCache (and adds the ones it quantizes), and reports the reuse to the log.
+//     run through its dequantization; calibrated schemes with the Document's calibration), built on first use
+//     as a job with progress. Cached by key = (model, every tensor's resolved scheme and tie, the
+//     calibration's fingerprint when a scheme uses it). Document::quantMapChanged invalidates the current
+//     model exactly when that key changes (an edit that changes no tensor's scheme keeps it); the last
+//     kCapacity builds are kept, so undoing back to an earlier map reuses its model without a new job. The
+//     build takes the tensors Quantize, the layer overview or the histogram preview already quantized from
+//     the Document's qs::QuantizedTensorCache (and adds the ones it quantizes), and reports the reuse to the
+//     log.
 //
 // Requests complete through a callback on the UI thread (with an error text, empty on success); a request
 // made while the same build runs joins it. Thread affinity: UI thread only. The weights are shared_ptr to
@@ -88,6 +90,7 @@ private:
     struct Key {
         const LoadedModel* model = nullptr;
         std::vector<std::pair<std::string, int>> plans;  // resolved scheme and tiedTo, per tensor
+        QString calibration;  // the Document's calibration fingerprint when a scheme uses it, else ""
         bool operator==(const Key&) const = default;
     };
     struct Entry {

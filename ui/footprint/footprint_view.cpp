@@ -12,6 +12,7 @@
 #include "ui/document.h"
 #include "ui/plot/stacked_bar_chart.h"
 #include "ui/util/format.h"
+#include "ui/util/gui_messages.h"
 #include "ui/util/role_style.h"
 
 namespace qsui {
@@ -134,6 +135,7 @@ FootprintView::FootprintView(Document* document, QWidget* parent)
     layout->addWidget(m_note);
     layout->addWidget(m_measured);
     connect(document, &Document::quantMapChanged, this, &FootprintView::rebuild);
+    connect(document, &Document::calibrationChanged, this, &FootprintView::rebuild);
     rebuild();
 }
 
@@ -171,7 +173,8 @@ void FootprintView::rebuild() {
         Q_EMIT sizeSummaryChanged(m_summary);
         return;
     }
-    const qs::MapFootprint fp = qs::footprintAfter(*res, ckpt->tensors, *info);
+    const qs::MapFootprint fp =
+        qs::footprintAfter(*res, ckpt->tensors, *info, m_document->calibrationSet().get());
     const qs::FootprintShares shares = qs::footprintShares(fp);
     for (size_t i = 0; i < ckpt->tensors.size(); ++i) {
         const qs::TensorFootprint& tf = fp.tensors[i];
@@ -273,13 +276,19 @@ void FootprintView::rebuild() {
                        .arg(formatPercentValue(embS.shareBefore + headS.shareBefore),
                             formatPercentValue(embS.shareAfter + headS.shareAfter))
                  : tr("embedding + head %1").arg(formatPercentValue(embS.shareBefore + headS.shareBefore));
-    m_summary = hasRules ? tr("%1 → %2 with the map (%3) · %4")
-                               .arg(formatBytes(total.before), formatBytes(total.after), change, edgeShare)
-                         : tr("%1 as stored (no map rules) · %2").arg(formatBytes(total.before), edgeShare);
-    m_title->setText(hasRules ? tr("Footprint by role — %1 as stored → %2 after the map (%3)")
-                                    .arg(formatBytes(total.before), formatBytes(total.after), change)
-                              : tr("Footprint by role — %1 as stored; add map rules to see the footprint after "
-                                   "quantization").arg(formatBytes(total.before)));
+    // LLM.int8 without its calibration: the size after is a lower bound (the note says why).
+    const QString after =
+        fp.undetermined.empty() ? formatBytes(total.after) : tr("≥ %1").arg(formatBytes(total.after));
+    m_summary =
+        hasRules
+            ? tr("%1 → %2 with the map (%3) · %4").arg(formatBytes(total.before), after, change, edgeShare)
+            : tr("%1 as stored (no map rules) · %2").arg(formatBytes(total.before), edgeShare);
+    m_title->setText(hasRules
+                         ? tr("Footprint by role — %1 as stored → %2 after the map (%3)")
+                               .arg(formatBytes(total.before), after, change)
+                         : tr("Footprint by role — %1 as stored; add map rules to see the footprint after "
+                              "quantization")
+                               .arg(formatBytes(total.before)));
     Q_EMIT sizeSummaryChanged(m_summary);
 
     if (headTied) {
@@ -306,9 +315,11 @@ void FootprintView::rebuild() {
     }
     if (!fp.undetermined.empty()) {
         // LLM.int8's kept columns: the footprint counts none where it cannot know them (core footprint_after.h).
-        const QString lower = tr("Sizes after the map are lower bounds: %n tensor(s) have a size that depends on "
-                                 "data not at hand, e.g. %1.", nullptr, int(fp.undetermined.size()))
-                                  .arg(QString::fromStdString(fp.undetermined.front()));
+        const QString lower =
+            tr("Sizes after the map are lower bounds (≥): %n tensor(s) have a size that depends "
+               "on data not at hand, e.g. %1.",
+               nullptr, int(fp.undetermined.size()))
+                .arg(guiCalibrationMessage(QString::fromStdString(fp.undetermined.front())));
         m_note->setText(m_note->text().isEmpty() ? lower : m_note->text() + QLatin1Char(' ') + lower);
     }
 }

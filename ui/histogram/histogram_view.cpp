@@ -207,6 +207,7 @@ HistogramView::HistogramView(Document* document, JobRunner* runner, QWidget* par
     connect(m_compareBox->lineEdit(), &QLineEdit::returnPressed, this, &HistogramView::applyCompareText);
     connect(m_document, &Document::selectionChanged, this, &HistogramView::refresh);
     connect(m_document, &Document::quantMapChanged, this, &HistogramView::refresh);
+    connect(m_document, &Document::calibrationChanged, this, &HistogramView::refresh);
     connect(m_document, &Document::modelChanged, this, [this] {
         // Keys repeat across models (tensor 3, 128 bins): drop the old model's jobs and failures entirely.
         for (const QPointer<Job>& job : std::as_const(m_inflight))
@@ -269,6 +270,11 @@ void HistogramView::ensure(const QString& key, const std::function<void()>& star
     start();
 }
 
+QString HistogramView::previewKey(int tensor, const QString& scheme, int bins) const {
+    // A calibrated scheme's preview depends on the calibration too (Document::calibrationTag).
+    return StatsCache::previewKey(tensor, scheme + m_document->calibrationTag(scheme.toStdString()), bins);
+}
+
 void HistogramView::refresh() {
     m_wanted.clear();
     const int tensor = m_document->selectedTensor();
@@ -279,7 +285,7 @@ void HistogramView::refresh() {
         ensure(StatsCache::weightsKey(tensor, b), [=, this] { startWeights(tensor, b); });
         for (const QString& scheme : {m_schemeA, m_compare}) {
             if (scheme.isEmpty()) continue;
-            ensure(StatsCache::previewKey(tensor, scheme, b), [=, this] { startPreview(tensor, scheme, b); });
+            ensure(previewKey(tensor, scheme, b), [=, this] { startPreview(tensor, scheme, b); });
         }
     }
     // Jobs for what is no longer wanted (another tensor, another bin count) are cancelled: their results
@@ -312,11 +318,12 @@ void HistogramView::startWeights(int tensor, int bins) {
 }
 
 void HistogramView::startPreview(int tensor, const QString& scheme, int bins) {
-    const QString key = StatsCache::previewKey(tensor, scheme, bins);
+    const QString key = previewKey(tensor, scheme, bins);
     const QString name = QString::fromStdString(m_document->checkpoint()->tensors[size_t(tensor)].name);
     Job* job = m_runner->start<qs::QuantPreview>(
         tr("%1 on %2").arg(scheme, name),
-        quantPreviewJob(m_document->model(), tensor, scheme.toStdString(), bins, m_document->quantCache()));
+        quantPreviewJob(m_document->model(), tensor, scheme.toStdString(), bins, m_document->quantCache(),
+                        m_document->calibrationSet()));
     const quint64 generation = m_document->statsCache()->generation();
     m_inflight.insert(key, job);
     connect(job, &Job::finished, this, [this, job, key, generation, name, scheme](Job::State state) {
@@ -350,8 +357,8 @@ void HistogramView::display() {
     StatsCache* cache = m_document->statsCache();
     const int b = bins();
     const QString wKey = StatsCache::weightsKey(tensor, b);
-    const QString aKey = m_schemeA.isEmpty() ? QString() : StatsCache::previewKey(tensor, m_schemeA, b);
-    const QString bKey = m_compare.isEmpty() ? QString() : StatsCache::previewKey(tensor, m_compare, b);
+    const QString aKey = m_schemeA.isEmpty() ? QString() : previewKey(tensor, m_schemeA, b);
+    const QString bKey = m_compare.isEmpty() ? QString() : previewKey(tensor, m_compare, b);
     auto w = cache->find<qs::WeightStats>(wKey);
     auto a = aKey.isEmpty() ? nullptr : cache->find<qs::QuantPreview>(aKey);
     auto bp = bKey.isEmpty() ? nullptr : cache->find<qs::QuantPreview>(bKey);

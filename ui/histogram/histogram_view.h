@@ -74,6 +74,8 @@ Q_SIGNALS:
 
 private:
     void refresh();   // decide the wanted keys, start missing jobs, cancel unwanted ones, display
+    QString previewKey(int tensor, const QString& scheme,
+                       int bins) const;  // StatsCache key with the calibration tag
     void display();
     void ensure(const QString& key, const std::function<void()>& start);  // starts `start` unless cached/running
     void startWeights(int tensor, int bins);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "ui/jobs/job_runner.h"
 
+#include "ui/util/gui_messages.h"
+
 #include <chrono>
 #include <exception>
 
@@ -112,7 +114,7 @@ void JobRunner::deliverOutcome(int id, Outcome outcome) {
         job->m_fraction = 1.0;
     } else {
         job->m_state = Job::State::Failed;
-        job->m_error = QString::fromStdString(outcome.error);
+        job->m_error = guiCalibrationMessage(QString::fromStdString(outcome.error));
     }
     Q_EMIT job->finished(job->m_state);
     Q_EMIT jobFinished(job);

@@ -9,6 +9,8 @@
 //
 // Cancellation is cooperative: Job::cancel() makes the progress callback return false; the job ends as
 // Cancelled and its value is never delivered as a success, even if the function finished anyway.
+// A failed job's message is shown as guiCalibrationMessage words it (ui/util/gui_messages.h: core's CLI hint
+// for calibration replaced by the GUI action).
 // An exception escaping a job function ends the job as Failed with the exception's message (core code does
 // not throw for bad input; this is a last line of defence so a bug never takes the window down).
 //

@@ -10,7 +10,10 @@ namespace qsui {
 
 std::vector<std::string> resolvedSchemes(const Document& doc) {
     std::vector<std::string> out(size_t(doc.tensorCount()));
-    for (int i = 0; i < doc.tensorCount(); ++i) out[size_t(i)] = resolvedSchemeOf(doc, i);
+    for (int i = 0; i < doc.tensorCount(); ++i) {
+        std::string s = resolvedSchemeOf(doc, i);
+        out[size_t(i)] = s + doc.calibrationTag(s).toStdString();
+    }
     return out;
 }
 
@@ -53,6 +56,7 @@ JobFn<LayerOverviewData> layerOverviewJob(LayerOverviewInput input) {
         // The error under the map.
         qs::ApplyOptions ao;
         ao.cache = input.cache.get();
+        ao.calibration = input.calibration.get();
         ao.progress = [&](double f, std::string_view stage) {
             return !progress || progress(statsShare + (1.0 - statsShare) * f, stage);
         };
@@ -61,7 +65,8 @@ JobFn<LayerOverviewData> layerOverviewJob(LayerOverviewInput input) {
         for (size_t i = 0; i < n && i < applied->tensors.size(); ++i) {
             const qs::AppliedTensor& a = applied->tensors[i];
             LayerOverviewTensor& t = out.tensors[i];
-            t.scheme = i < input.schemes.size() ? input.schemes[i] : a.scheme;
+            t.scheme =
+                i < input.schemes.size() ? input.schemes[i].substr(0, input.schemes[i].find('@')) : a.scheme;
             t.quantized = a.quantized || (a.tiedTo >= 0 && !t.scheme.empty());
             if (t.quantized) {
                 t.error = a.error.stats.sums;

@@ -35,7 +35,7 @@ struct LayerOverviewTensor {
 };
 
 struct LayerOverviewData {
-    std::vector<std::string> schemes;  // resolvedSchemeOf() of every tensor when the job started
+    std::vector<std::string> schemes;          // resolvedSchemes() when the job started
     std::vector<LayerOverviewTensor> tensors;  // parallel to Checkpoint::tensors
     std::vector<std::string> warnings;
     int fromCache = 0, quantizedHere = 0;  // packed tensors taken from the cache / quantized by the job
@@ -48,9 +48,11 @@ struct LayerOverviewInput {
     // Weight statistics already cached (null where missing), parallel to the tensors.
     std::vector<std::shared_ptr<const qs::WeightStats>> cachedWeights;
     std::shared_ptr<qs::QuantizedTensorCache> cache;  // the Document's quantCache() (may be null)
+    std::shared_ptr<const qs::CalibrationSet> calibration;  // the Document's (may be null)
 };
 
-// The per-tensor scheme vector a layer overview depends on.
+// The per-tensor scheme vector a layer overview depends on: resolvedSchemeOf, a calibrated scheme tagged with
+// the calibration it used (Document::calibrationTag: "gptq4_g32@<fingerprint>").
 std::vector<std::string> resolvedSchemes(const Document& doc);
 
 JobFn<LayerOverviewData> layerOverviewJob(LayerOverviewInput input);

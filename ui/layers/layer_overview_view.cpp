@@ -129,6 +129,7 @@ LayerOverviewView::LayerOverviewView(Document* document, JobRunner* runner, QWid
     connect(m_table, &QTableView::customContextMenuRequested, this, &LayerOverviewView::showCellMenu);
     connect(m_document, &Document::modelChanged, this, &LayerOverviewView::onModelChanged);
     connect(m_document, &Document::quantMapChanged, this, &LayerOverviewView::onMapChanged);
+    connect(m_document, &Document::calibrationChanged, this, &LayerOverviewView::onMapChanged);
     onModelChanged();
 }
 
@@ -194,6 +195,7 @@ void LayerOverviewView::recompute() {
     input.model = m_document->model();
     input.resolved = *m_document->resolvedMap();
     input.schemes = resolvedSchemes(*m_document);
+    input.calibration = m_document->calibrationSet();
     input.cache = m_document->quantCache();
     input.cachedWeights.resize(size_t(m_document->tensorCount()));
     for (int i = 0; i < m_document->tensorCount(); ++i)

@@ -10,6 +10,7 @@
 #include <QLabel>
 #include <QListWidget>
 #include <QMenu>
+#include <QScrollArea>
 #include <QSettings>
 #include <QSplitter>
 #include <QStyle>
@@ -324,6 +325,22 @@ bool MapEditorDock::applyPreset(const QString& id) {
     }
     m_document->setQuantMap(std::move(*map), tr("Preset: %1").arg(preset->label));
     return true;
+}
+
+void MapEditorDock::setCalibrationSection(QWidget* section) {
+    auto* splitter = qobject_cast<QSplitter*>(widget());
+    if (!splitter || !section || m_calibration) return;
+    m_calibration = section;
+    auto* scroll = new QScrollArea;
+    scroll->setObjectName(QStringLiteral("calibrationScroll"));
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setWidget(section);
+    splitter->addWidget(scroll);
+    splitter->setStretchFactor(2, 2);
+    // Rules, resolved table and calibration start at 2 : 3 : 2 of the height (scaled to the dock when shown),
+    // so the section's form and buttons are visible without dragging the handle first.
+    splitter->setSizes({200, 300, 200});
 }
 
 QString MapEditorDock::lastDirectory() const { return QSettings().value(kMapDirKey).toString(); }

@@ -4,8 +4,8 @@
 // warnings (fallbacks, tie disagreement, rules matching nothing) listed under it; and the resolved per-tensor
 // table (ResolvedTensorModel). Selecting a tensor row selects it everywhere (Document::selectTensor);
 // selecting a rule highlights the tensors it governs. Import/export of the map JSON and export of the
-// llama.cpp tensor-type file; problems go to the log, never a dialog. Every change is one undo step through
-// Document::setQuantMap. UI thread only.
+// llama.cpp tensor-type file; the Calibration section below (setCalibrationSection); problems go to the log,
+// never a dialog. Every change is one undo step through Document::setQuantMap. UI thread only.
 #pragma once
 
 #include <QDockWidget>
@@ -43,6 +43,11 @@ public:
     QAction* importAction() const { return m_import; }
     QAction* exportJsonAction() const { return m_exportJson; }
     QAction* exportLlamaCppAction() const { return m_exportLlama; }
+
+    // Puts the Calibration section (calibration_section.h) under the resolved table, as a third pane of the
+    // dock's splitter; the dock takes ownership.
+    void setCalibrationSection(QWidget* section);
+    QWidget* calibrationSection() const { return m_calibration; }
 
     // Adds the editor's actions and the presets to a menu of the main window.
     void populateMenu(QMenu* menu) const;
@@ -96,6 +101,7 @@ private:
     QAction* m_exportLlama = nullptr;
     QMenu* m_exportMenu = nullptr;
     bool m_syncingSelection = false;
+    QWidget* m_calibration = nullptr;
 };
 
 }  // namespace qsui

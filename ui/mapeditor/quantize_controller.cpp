@@ -7,13 +7,14 @@
 #include <QDateTime>
 #include <QFileInfo>
 
-#include "ui/document.h"
 #include "core/quant/apply_map.h"
 #include "core/stats/error_stats.h"
-#include "ui/util/format.h"
+#include "ui/calib/calibration_jobs.h"
+#include "ui/document.h"
 #include "ui/footprint/footprint_view.h"
 #include "ui/jobs/job_runner.h"
 #include "ui/log/log_model.h"
+#include "ui/util/format.h"
 
 namespace qsui {
 namespace {
@@ -72,6 +73,11 @@ bool QuantizeController::start() {
         m_log->info(source, tr("The map quantizes no tensor: add a rule or pick a preset first"));
         return false;
     }
+    // A calibrated scheme without its statistics would fail tensor by tensor: said once, with the GUI action.
+    if (const QString missing = missingCalibrationSummary(*m_document); !missing.isEmpty()) {
+        m_log->error(source, missing);
+        return false;
+    }
     if (m_job) {
         m_log->info(source, tr("Restarting the quantization with the current map"));
         m_job->cancel();
@@ -79,11 +85,14 @@ bool QuantizeController::start() {
     auto model = m_document->model();
     auto resolved = std::make_shared<const qs::ResolvedMap>(*res);
     auto cache = m_document->quantCache();
-    JobFn<qs::ApplyResult> fn = [model, resolved, cache](const qs::ProgressFn& progress) -> qs::Result<qs::ApplyResult> {
+    auto calibration = m_document->calibrationSet();
+    JobFn<qs::ApplyResult> fn = [model, resolved, cache,
+                                 calibration](const qs::ProgressFn& progress) -> qs::Result<qs::ApplyResult> {
         qs::ApplyOptions options;
         options.computeStats = true;
         options.progress = progress;
         options.cache = cache.get();
+        options.calibration = calibration.get();
         return qs::applyMap(*model->checkpoint, model->info, *resolved, options);
     };
     m_log->info(source, tr("Quantizing %n tensor(s) with the current map", nullptr, quantized));

@@ -26,6 +26,7 @@ ResolvedTensorModel::ResolvedTensorModel(Document* document, QObject* parent)
     : QAbstractTableModel(parent), m_document(document) {
     for (int r = 0; r < qs::kRoleCount; ++r) m_swatches[r] = roleSwatch(qs::Role(r));
     connect(document, &Document::quantMapChanged, this, &ResolvedTensorModel::rebuild);
+    connect(document, &Document::calibrationChanged, this, &ResolvedTensorModel::rebuild);
     rebuild();
 }
 
@@ -35,7 +36,8 @@ void ResolvedTensorModel::rebuild() {
     const qs::ModelInfo* info = m_document->info();
     const int rows = res && ckpt && info ? int(ckpt->tensors.size()) : 0;
     if (rows != m_rows) beginResetModel();
-    m_footprint = rows ? qs::footprintAfter(*res, ckpt->tensors, *info) : qs::MapFootprint{};
+    m_footprint = rows ? qs::footprintAfter(*res, ckpt->tensors, *info, m_document->calibrationSet().get())
+                       : qs::MapFootprint{};
     if (m_highlight >= 0 && (!res || size_t(m_highlight) >= res->map.rules.size())) m_highlight = -1;
     if (rows != m_rows) {
         m_rows = rows;
@@ -122,6 +124,9 @@ QVariant ResolvedTensorModel::data(const QModelIndex& index, int role) const {
                 return tiedHead ? tr("%1 (tie)").arg(p.rule + 1) : QString::number(p.rule + 1);
             case BytesColumn:
                 if (tiedHead) return tr("0 (tied)");
+                if (!f.undetermined.empty())  // a lower bound: the size depends on calibration not loaded
+                    return tr("%1 → ≥ %2")
+                        .arg(formatBytesCompact(f.before), formatBytesCompact(f.after.total()));
                 return tr("%1 → %2").arg(formatBytesCompact(f.before), formatBytesCompact(f.after.total()));
             case BitsColumn: {
                 const uint64_t n = uint64_t(p.rows) * uint64_t(p.cols);

@@ -283,6 +283,7 @@ void MixView::launch(const QString& what, std::function<Job*(EvaluatorRequest)> 
                         r.unquantized = models.unquantized;
                         r.arena = self->m_runner->arena();
                         r.cache = self->m_document->quantCache();
+                        r.calibration = self->m_document->calibrationSet();
                         self->m_job = start(std::move(r));
                         self->updateControls();
                     });

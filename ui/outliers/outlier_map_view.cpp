@@ -9,16 +9,18 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QSlider>
+#include <QSplitter>
 #include <QStackedWidget>
 #include <QVBoxLayout>
 #include "ui/plot/qcustomplot_include.h"
 
 #include "core/infer/tokenizer.h"
+#include "core/stats/tensor_scan.h"
 #include "ui/document.h"
 #include "ui/jobs/job.h"
 #include "ui/jobs/job_runner.h"
+#include "ui/outliers/imatrix_plot.h"
 #include "ui/stats/analysis_format.h"
-#include "core/stats/tensor_scan.h"
 #include "ui/stats/stats_cache.h"
 #include "ui/stats/stats_jobs.h"
 #include "ui/util/format.h"
@@ -174,7 +176,18 @@ OutlierMapView::OutlierMapView(Document* document, JobRunner* runner, QWidget* p
     cl->addWidget(m_status);
     cl->addLayout(controls);
     cl->addWidget(m_summary);
-    cl->addWidget(m_plot, 1);
+    // The importance of the same input columns (the calibration's imatrix) under the map, in a splitter so
+    // either can take the height.
+    m_imatrix = new ImatrixPlot(m_document);
+    auto* split = new QSplitter(Qt::Vertical);
+    split->setObjectName(QStringLiteral("outlierImatrixSplitter"));
+    split->addWidget(m_plot);
+    split->addWidget(m_imatrix);
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 2);
+    split->setSizes({300, 200});
+    split->setChildrenCollapsible(true);
+    cl->addWidget(split, 1);
     cl->addWidget(m_tile);
     m_profileRect->setMinimumSize(100, 90);
 

@@ -5,8 +5,9 @@
 // with the threshold line. A threshold (LLM.int8's 6.0 by default, Dettmers et al. 2022: "outlier features"
 // with magnitude >= 6 kept in 16-bit) gives, live as it moves, the number of columns holding any value above
 // it and what keeping those columns in 16-bit would cost (rows x columns x 2 bytes) — arithmetic over the
-// precomputed per-column maxima, no job. A click on a tile shows its row and column ranges and its maximum;
-// on the embedding and the output head, whose rows are tokens, also the token strings of those rows (from the
+// precomputed per-column maxima, no job. Under the plot (a splitter), the calibration's importance of the
+// same input columns (ImatrixPlot). A click on a tile shows its row and column ranges and its maximum; on the
+// embedding and the output head, whose rows are tokens, also the token strings of those rows (from the
 // tokenizer given with setTokenizer(): the model's, as the chat loads it; without one, the token ids).
 //
 // The grid is computed by a job in row blocks (tensor_scan.h) and cached per tensor in the StatsCache.
@@ -39,6 +40,7 @@ class Tokenizer;
 namespace qsui {
 
 class Document;
+class ImatrixPlot;
 class Job;
 class JobRunner;
 
@@ -63,6 +65,8 @@ public:
     bool showsEmptyState() const;
     std::shared_ptr<const qs::OutlierGrid> grid() const { return m_grid; }
     QCustomPlot* plot() const { return m_plot; }
+    // The importance per input column from the Document's calibration, under the map (imatrix_plot.h).
+    ImatrixPlot* imatrixPlot() const { return m_imatrix; }
 
 private:
     void refresh();
@@ -91,6 +95,7 @@ private:
     QDoubleSpinBox* m_spin;
     QLabel* m_summary;
     QLabel* m_tile;
+    ImatrixPlot* m_imatrix = nullptr;
     QPointer<Job> m_job;
     int m_jobTensor = -1;
     int m_shownTensor = -1;

@@ -20,10 +20,13 @@ JobFn<qs::WeightStats> weightStatsJob(std::shared_ptr<const LoadedModel> model, 
     };
 }
 
-JobFn<qs::QuantPreview> quantPreviewJob(std::shared_ptr<const LoadedModel> model, int tensor, std::string scheme,
-                                        int bins, std::shared_ptr<qs::QuantizedTensorCache> cache) {
-    return [model = std::move(model), tensor, scheme = std::move(scheme), bins,
-            cache = std::move(cache)](const qs::ProgressFn& progress) -> qs::Result<qs::QuantPreview> {
+JobFn<qs::QuantPreview> quantPreviewJob(std::shared_ptr<const LoadedModel> model, int tensor,
+                                        std::string scheme, int bins,
+                                        std::shared_ptr<qs::QuantizedTensorCache> cache,
+                                        std::shared_ptr<const qs::CalibrationSet> calibration) {
+    return [model = std::move(model), tensor, scheme = std::move(scheme), bins, cache = std::move(cache),
+            calibration =
+                std::move(calibration)](const qs::ProgressFn& progress) -> qs::Result<qs::QuantPreview> {
         auto s = qs::parseScheme(scheme);
         if (!s) return s.error();
         qs::ProgressSink sink(progress);
@@ -31,6 +34,7 @@ JobFn<qs::QuantPreview> quantPreviewJob(std::shared_ptr<const LoadedModel> model
         options.bins = bins;
         options.errorBins = bins;
         options.cache = cache.get();
+        options.calibration = calibration.get();
         return qs::previewQuantization(*model->checkpoint, size_t(tensor), **s, options, &sink);
     };
 }

@@ -24,9 +24,12 @@ const std::vector<double>& standardOutlierSigmas();
 // Weight statistics of one tensor with a `bins`-bin histogram (0: none), computed in row blocks.
 JobFn<qs::WeightStats> weightStatsJob(std::shared_ptr<const LoadedModel> model, int tensor, int bins);
 // Quantize -> dequantize -> compare one tensor with `scheme` (a registry name), histograms with `bins` bins;
-// the packed tensor comes from / goes to `cache` when given (the Document's quantCache()).
-JobFn<qs::QuantPreview> quantPreviewJob(std::shared_ptr<const LoadedModel> model, int tensor, std::string scheme,
-                                        int bins, std::shared_ptr<qs::QuantizedTensorCache> cache = nullptr);
+// the packed tensor comes from / goes to `cache` when given (the Document's quantCache()). `calibration`: the
+// Document's (Document::calibrationSet(); may be null), for a calibrated scheme.
+JobFn<qs::QuantPreview> quantPreviewJob(std::shared_ptr<const LoadedModel> model, int tensor,
+                                        std::string scheme, int bins,
+                                        std::shared_ptr<qs::QuantizedTensorCache> cache = nullptr,
+                                        std::shared_ptr<const qs::CalibrationSet> calibration = nullptr);
 // The |w|/sigma tile grid (at most 512 x 512 tiles) and per-column absmax of one tensor.
 JobFn<qs::OutlierGrid> outlierGridJob(std::shared_ptr<const LoadedModel> model, int tensor);
 

@@ -106,6 +106,7 @@ qs::Result<std::unique_ptr<qs::MapEvaluator>> openMapEvaluator(const EvaluatorRe
     o.perplexity = r.perplexity;
     o.arena = r.arena;
     o.cache = r.cache;
+    o.calibration = r.calibration;
     if (r.measure != qs::SweepMeasure::WeightError) {
         if (!r.tokenizer || !r.unquantized)
             return qs::Error{"ppl/kld need the model's tokenizer and weights"};

@@ -76,6 +76,8 @@ struct EvaluatorRequest {
     std::shared_ptr<const qs::ModelWeights> unquantized;  // ppl/kld
     tbb::task_arena* arena = nullptr;                     // must outlive the job (the JobRunner's)
     std::shared_ptr<qs::QuantizedTensorCache> cache;  // the Document's quantCache(): shared packed tensors
+    // The Document's calibration (may be null): what the calibrated schemes of every point quantize with.
+    std::shared_ptr<const qs::CalibrationSet> calibration;
 };
 
 // The evaluator of `request` (worker thread): reads the text, builds the MapEvaluator (for kld the reference

@@ -29,6 +29,8 @@
 
 #include "ui/plot/qcustomplot_include.h"
 
+#include "core/calib/collect.h"
+#include "core/quant/scheme.h"
 #include "core/sweep/sweep_hdf5.h"
 #include "ui/chat/chat_models.h"
 #include "ui/document.h"
@@ -295,14 +297,37 @@ void SweepView::start() {
     prepareAndStart(model, {});
 }
 
+namespace {
+
+// What a sweep file records of the Document's calibration (the CLI's spec.calibration; "" without one).
+std::string sweepCalibrationKey(const Document& doc) {
+    auto set = doc.calibrationSet();
+    return set ? qs::CalibrationCache::keyOf(set->provenance) : std::string();
+}
+
+bool specUsesCalibration(const qs::SweepSpec& spec) {
+    auto calibrated = [](const std::string& name) {
+        auto s = qs::findScheme(name);
+        return s && !qs::isNone(s->calibrationNeeds());
+    };
+    for (const auto& group : spec.schemes)
+        for (const std::string& s : group)
+            if (calibrated(s)) return true;
+    for (const qs::QuantRule& r : spec.baseline.rules)
+        if (calibrated(r.scheme)) return true;
+    return false;
+}
+
+}  // namespace
+
 QString SweepView::loadSweepFile(const qs::SweepFile& file, const QString& origin, bool forResume) {
     auto model = m_document->model();
     if (!model) return tr("Open a model first.");
     auto spec = qs::sweepSpecFromJson(model->info, file.header["spec"]);
     if (!spec) return origin + QStringLiteral(": ") + QString::fromStdString(spec.message());
-    if (forResume && !spec->calibration.empty())
-        return tr("%1: the sweep used calibrated schemes; resume it with quantscope-cli sweep --calib … "
-                  "--resume (the Sweep tab collects no calibration)")
+    if (forResume && !spec->calibration.empty() && spec->calibration != sweepCalibrationKey(*m_document))
+        return tr("%1: the sweep used calibrated schemes with other statistics than the ones loaded; load or "
+                  "collect the same calibration (Map editor → Calibration) to resume it")
             .arg(origin);
     std::vector<qs::SweepRow> rows;
     for (const auto& [point, line] : file.rows) {
@@ -432,7 +457,11 @@ void SweepView::startJob(std::shared_ptr<const LoadedModel> model, const EvalMod
     request.evaluator.unquantized = models.unquantized;
     request.evaluator.arena = m_runner->arena();
     request.evaluator.cache = m_document->quantCache();
+    request.evaluator.calibration = m_document->calibrationSet();
     request.spec = m_spec;
+    // Rows measured with calibrated schemes name their statistics, so resume and merge refuse other ones.
+    if (request.spec.calibration.empty() && specUsesCalibration(request.spec))
+        request.spec.calibration = sweepCalibrationKey(*m_document);
     request.queue = m_queue;
     request.resumePath = resumePath.toStdString();
     m_running = true;

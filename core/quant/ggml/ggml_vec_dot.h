@@ -6,6 +6,11 @@
 // with f32 activations. Then each weight row is dotted with them in integer arithmetic per block (exact),
 // scaled in float.
 //
+// q8_0 and q4_0 weights at AVX2 and above do not run these dots in the engine: PackedLinearWeights repacks them
+// into the 16-row interleaved layout of ggml_repack.h, whose GEMM has its own contract (one float lane per
+// output, not the eight below); the entries here remain the scalar-level path and the reference for the other
+// legacy types.
+//
 // Numerics (the contract every path keeps, so the SIMD paths equal the scalar reference bit for bit):
 //  - legacy 32-value blocks: eight float lanes; lane k accumulates, block by block, fma(dw*da, S_k, lane_k)
 //    where S_k is the exact integer sum of the products of values 4k..4k+3 of the block; q4_1/q5_1 add

@@ -4,7 +4,11 @@
 // mobiusml/hqq). No calibration data: the zero point of each group is optimised against an lp-norm
 // (p = 0.7) of the weight error by the proximal solver in hqq_kernels.h.
 //
-// Per group of g consecutive values of a row (HQQ's axis = 1, the layout transformers' HqqConfig uses):
+// Groups as the reference forms them (hqq/core/quantize.py Quantizer.quantize: the tensor needs only its element
+// count N a multiple of g, asserted there, refused here; W.reshape([-1, g]) for axis = 1): group c holds the g
+// consecutive values c g .. c g + g - 1 of the flattened row-major tensor. With cols a multiple of g these are
+// g consecutive values of one row (the usual case, and the layout transformers' HqqConfig uses); otherwise
+// groups run across row ends. Per group:
 //   1. lo = min x, hi = max x (the group's own range; unlike our RTN, 0 is not forced into it);
 //      a = min((2^b - 1) / (hi - lo), 2e4) (the reference's clamp), z0 = -lo * a. A constant group
 //      (hi == lo = c) takes a = min(1 / |c|, 2e4) (a = 1 for c = 0) so that it is stored exactly: deviation
@@ -18,11 +22,13 @@
 //      with what dequantization uses); x' = (q - zh) * s, in float.
 // The zero point is a real number in code units (HQQ's is not an integer), stored as fp16.
 //
-// Packed layout (little-endian), one record per row:
+// Packed layout (little-endian), cols a multiple of g: one record per row:
 //   codes: ceil(cols * b / 8) bytes, LSB-first b-bit stream (bit_pack.h) | scales: fp16 s[groups] |
 //   zeros: fp16 zh[groups]
 // ByteBreakdown: payload = rows * ceil(cols*b/8), scales = rows * 2 * groups, zeros = rows * 2 * groups.
-// E.g. hqq4_g64 on 64 x 256: 8192 + 512 + 512 bytes = 4.5 bits per weight.
+// E.g. hqq4_g64 on 64 x 256: 8192 + 512 + 512 bytes = 4.5 bits per weight. Otherwise (groups across rows)
+// the flat layout: codes of every row (ceil(cols b / 8) bytes each, LSB-first) | fp16 s[N/g] | fp16 zh[N/g],
+// the same byte counts when cols is a multiple of g.
 //
 // In the engine, hqq4_g<g> (and hqq4_g<g>_scale) with g a multiple of 32 runs natively on the RTN kernels with
 // q8_0 activations (rtn_vec_dot.h: the float zero point factored out of the block sums, y = s * sum(q a) -
@@ -39,12 +45,11 @@
 //     error never rises). The chosen step is rounded to its stored fp16 value as in 2., then the zero point
 //     is optimised from z0 as in 3. The tensor-wide R needs a first pass over all groups (start()).
 //   _axis0: HQQ's axis = 0 grouping (hqq/core/quantize.py Quantizer.quantize: W.reshape([group, -1]), min/max
-//     over axis 0): the flattened row-major tensor as [g, N/g], each group a column of it. For W [rows, cols]
-//     with rows a multiple of g (refused otherwise), group (u, j) for u in [0, rows/g), j in [0, cols) holds
-//     W[u + k rows/g, j], k = 0..g-1: g values of input column j from rows spaced rows/g apart (groups run along
-//     the output dimension). Group index u cols + j (the reference's column order). Packed layout: codes of
-//     every row (ceil(cols b / 8) bytes each, LSB-first) | fp16 s[N/g] | fp16 zh[N/g]; same byte counts as
-//     axis 1. Work units: u (each owns rows u, u + rows/g, ...), so the result does not depend on threads.
+//     over axis 0): the flattened row-major tensor as [g, N/g], each group a column of it: group c holds the
+//     flat elements c + k N/g, k = 0..g-1 (N a multiple of g, refused otherwise). With rows a multiple of g,
+//     group c = u cols + j holds W[u + k rows/g, j]: g values of input column j from rows spaced rows/g apart
+//     (groups run along the output dimension). Packed layout: the flat layout above. Work units: groups (codes
+//     packed per row at the end), so the result does not depend on threads.
 // Not implemented: the reference's quantized scale/zero meta (quant_scale/quant_zero).
 #include <algorithm>
 #include <cmath>
@@ -166,7 +171,136 @@ float scaleSearchRange(int64_t groups, int64_t n, int bits, QuantPath path, Grou
     return float(kScaleRange * (sum / double(groups)));
 }
 
-// Axis 1: one record per row (codes | scales | zeros), groups along the row.
+// Groups over the flattened row-major tensor (the reference's reshape; header comment): for N = rows x cols
+// elements and G = N / g groups, group c holds the flat elements c g + k (axis 1, W.reshape([-1, g])) or
+// k G + c (axis 0, W.reshape([g, -1])), k = 0..g-1. Layout: codes of every row (ceil(cols b / 8) bytes each,
+// LSB-first) | fp16 s[G] | fp16 zh[G].
+struct FlatGroups {
+    int64_t rows, cols, group, count;  // count = G
+    bool axis0;
+    FlatGroups(const HqqParams& p, int64_t r, int64_t c)
+        : rows(r), cols(c), group(p.group), count(r * c / p.group), axis0(p.axis0) {}
+    int64_t flat(int64_t c, int64_t k) const { return axis0 ? k * count + c : c * group + k; }
+    int64_t groupOf(int64_t f) const { return axis0 ? f % count : f / group; }
+};
+
+ByteBreakdown flatBytes(const HqqParams& p, int64_t rows, int64_t cols) {
+    const uint64_t groups = uint64_t(rows) * uint64_t(cols) / uint64_t(p.group);
+    ByteBreakdown b;
+    b.payload = uint64_t(rows) * packedCodeBytes(uint64_t(cols), p.bits);
+    b.scales = 2 * groups;
+    b.zeros = 2 * groups;
+    return b;
+}
+
+std::string flatRejectReason(const HqqParams& p, const std::string& name, int64_t rows, int64_t cols) {
+    if (rows <= 0 || cols <= 0) return "the tensor is empty";
+    if ((rows * cols) % p.group != 0)
+        return "the element count " + std::to_string(rows) + " x " + std::to_string(cols) + " = " +
+               std::to_string(rows * cols) + " is not a multiple of " + name + "'s group of " +
+               std::to_string(p.group) + " (HQQ reshapes the flattened tensor into groups)";
+    return {};
+}
+
+// One work unit per group; codes are kept one byte each until finish() packs them per row, so groups that
+// share a row's bytes never write the same byte. The result does not depend on the thread count.
+class HqqFlatJob final : public QuantJob {
+public:
+    HqqFlatJob(const Scheme& scheme, const HqqParams& p, std::span<const float> src, int64_t rows, int64_t cols,
+               std::string_view name, QuantPath path, float range)
+        : m_name(scheme.name()), m_p(p), m_g(p, rows, cols), m_src(src), m_tensor(name), m_path(path),
+          m_range(range), m_codes(size_t(rows * cols)) {
+        m_out.scheme = scheme.name();
+        m_out.rows = rows;
+        m_out.cols = cols;
+        m_out.bytes = flatBytes(p, rows, cols);
+        m_out.data.resize(m_out.bytes.total());
+    }
+    int64_t units() const override { return m_g.count; }
+    void run(int64_t first, int64_t last) override {
+        std::byte* scales = m_out.data.data() + m_out.bytes.payload;
+        std::byte* zeros = scales + 2 * m_g.count;
+        std::vector<float> x(size_t(m_p.group));
+        std::vector<uint8_t> codes(size_t(m_p.group));
+        for (int64_t c = first; c < last; ++c) {
+            for (int64_t k = 0; k < m_p.group; ++k) x[size_t(k)] = m_src[size_t(m_g.flat(c, k))];
+            uint16_t sh, zh;
+            const std::string why =
+                quantizeGroup(x.data(), m_p.group, m_p.bits, m_range, m_path, codes.data(), sh, zh, m_name);
+            if (!why.empty()) {
+                const int64_t f = m_g.flat(c, 0);
+                m_failure.report(c, "tensor '" + m_tensor + "', group " + std::to_string(c) + " (from row " +
+                                        std::to_string(f / m_g.cols) + ", column " + std::to_string(f % m_g.cols) +
+                                        ") " + why);
+                return;
+            }
+            std::memcpy(scales + 2 * c, &sh, 2);
+            std::memcpy(zeros + 2 * c, &zh, 2);
+            for (int64_t k = 0; k < m_p.group; ++k) m_codes[size_t(m_g.flat(c, k))] = codes[size_t(k)];
+        }
+    }
+    Result<QuantizedTensor> finish() override {
+        if (m_failure.failed()) return Error{m_failure.message()};
+        const uint64_t codeBytes = packedCodeBytes(uint64_t(m_g.cols), m_p.bits);
+        for (int64_t r = 0; r < m_g.rows; ++r)
+            packCodes(m_codes.data() + r * m_g.cols, m_g.cols, m_p.bits, m_out.data.data() + uint64_t(r) * codeBytes);
+        return std::move(m_out);
+    }
+
+private:
+    std::string m_name;
+    HqqParams m_p;
+    FlatGroups m_g;
+    std::span<const float> m_src;
+    std::string m_tensor;
+    QuantPath m_path;
+    float m_range;
+    std::vector<uint8_t> m_codes;  // [rows * cols]
+    QuantizedTensor m_out;
+    JobFailure m_failure;
+};
+
+Result<std::unique_ptr<QuantJob>> startFlat(const Scheme& scheme, const HqqParams& p, std::span<const float> src,
+                                            int64_t rows, int64_t cols, std::string_view tensorName, QuantPath path) {
+    if (Status s = validateQuantShape(scheme, src, rows, cols, tensorName); !s.ok()) return s.error();
+    if (const int64_t bad = firstNonFinite(src.data(), int64_t(src.size())); bad >= 0)
+        return Error{nonFiniteMessage(scheme, tensorName, bad, src[size_t(bad)], cols)};
+    const FlatGroups g(p, rows, cols);
+    float range = 0.0f;
+    if (p.optScale)
+        range = scaleSearchRange(g.count, p.group, p.bits, path, [&](int64_t c, float* buf) {
+            for (int64_t k = 0; k < p.group; ++k) buf[k] = src[size_t(g.flat(c, k))];
+            return static_cast<const float*>(buf);
+        });
+    return std::unique_ptr<QuantJob>(std::make_unique<HqqFlatJob>(scheme, p, src, rows, cols, tensorName, path, range));
+}
+
+void dequantizeFlatRows(const Scheme& scheme, const HqqParams& p, const QuantizedTensor& q, int64_t firstRow,
+                        int64_t nRows, float* dst) {
+    QS_CHECK(firstRow >= 0 && nRows >= 0 && firstRow + nRows <= q.rows, scheme.name() + ": row range out of bounds");
+    const ByteBreakdown b = flatBytes(p, q.rows, q.cols);
+    QS_CHECK(q.data.size() == b.total(), scheme.name() + ": packed size does not match");
+    const FlatGroups g(p, q.rows, q.cols);
+    const uint64_t codeBytes = packedCodeBytes(uint64_t(q.cols), p.bits);
+    const std::byte* scales = q.data.data() + b.payload;
+    const std::byte* zeros = scales + 2 * g.count;
+    std::vector<uint8_t> codes(size_t(q.cols));
+    for (int64_t r = 0; r < nRows; ++r) {
+        const int64_t row = firstRow + r;
+        unpackCodes(q.data.data() + uint64_t(row) * codeBytes, q.cols, p.bits, codes.data());
+        for (int64_t j = 0; j < q.cols; ++j) {
+            const int64_t c = g.groupOf(row * q.cols + j);
+            uint16_t sh, zh;
+            std::memcpy(&sh, scales + 2 * c, 2);
+            std::memcpy(&zh, zeros + 2 * c, 2);
+            dst[r * q.cols + j] = (float(codes[size_t(j)]) - halfToFloat(zh)) * halfToFloat(sh);
+        }
+    }
+}
+
+// Axis 1. Rows a multiple of g long: one record per row (codes | scales | zeros), groups along the row (the
+// reference's groups never cross a row then). Otherwise the reference's groups run across row ends: the flat
+// layout (FlatGroups).
 class HqqScheme final : public RowScheme {
 public:
     explicit HqqScheme(HqqParams p) : m_p(p) {}
@@ -177,12 +311,9 @@ public:
     double nominalBits() const override { return m_p.bits; }
 
     std::string rejectReason(int64_t rows, int64_t cols) const override {
-        if (rows <= 0 || cols <= 0) return "the tensor is empty";
-        if (cols % m_p.group != 0)
-            return "row length " + std::to_string(cols) + " is not a multiple of " + name() + "'s group of " +
-                   std::to_string(m_p.group);
-        return {};
+        return flatRejectReason(m_p, name(), rows, cols);
     }
+    bool rowRecords(int64_t cols) const { return cols % m_p.group == 0; }
 
     ByteBreakdown rowBreakdown(int64_t cols) const override {
         const uint64_t groups = uint64_t(cols / m_p.group);
@@ -192,9 +323,16 @@ public:
         b.zeros = 2 * groups;
         return b;
     }
+    ByteBreakdown packedBytes(int64_t rows, int64_t cols) const override {
+        return rowRecords(cols) ? RowScheme::packedBytes(rows, cols) : flatBytes(m_p, rows, cols);
+    }
 
     Result<std::unique_ptr<QuantJob>> start(std::span<const float> src, int64_t rows, int64_t cols,
                                             std::string_view tensorName, QuantPath path) const override;
+    void dequantizeRows(const QuantizedTensor& q, int64_t firstRow, int64_t nRows, float* dst) const override {
+        if (rowRecords(q.cols)) RowScheme::dequantizeRows(q, firstRow, nRows, dst);
+        else dequantizeFlatRows(*this, m_p, q, firstRow, nRows, dst);
+    }
     std::string quantizeRow(const float* x, int64_t cols, std::byte* out, QuantPath path) const override {
         return quantizeRowWith(x, cols, out, path, 0.0f);
     }
@@ -244,6 +382,7 @@ void HqqScheme::dequantizeRow(const std::byte* in, int64_t cols, float* out) con
 
 Result<std::unique_ptr<QuantJob>> HqqScheme::start(std::span<const float> src, int64_t rows, int64_t cols,
                                                    std::string_view tensorName, QuantPath path) const {
+    if (!rowRecords(cols)) return startFlat(*this, m_p, src, rows, cols, tensorName, path);
     if (!m_p.optScale) return RowScheme::start(src, rows, cols, tensorName, path);
     if (Status s = validateQuantShape(*this, src, rows, cols, tensorName); !s.ok()) return s.error();
     if (const int64_t bad = firstNonFinite(src.data(), int64_t(src.size())); bad >= 0)
@@ -257,7 +396,7 @@ Result<std::unique_ptr<QuantJob>> HqqScheme::start(std::span<const float> src, i
         }));
 }
 
-// Axis 0 (header comment): groups of g values of one input column, rows spaced rows/g apart.
+// Axis 0 (header comment): the flat layout, group c holding flat elements k G + c.
 class HqqAxis0Scheme final : public ChunkedScheme {
 public:
     explicit HqqAxis0Scheme(HqqParams p) : m_p(p) {}
@@ -267,126 +406,20 @@ public:
     std::string description() const override { return hqqDescription(m_p); }
     double nominalBits() const override { return m_p.bits; }
     std::string rejectReason(int64_t rows, int64_t cols) const override {
-        if (rows <= 0 || cols <= 0) return "the tensor is empty";
-        if (rows % m_p.group != 0)
-            return "axis 0 groups of " + std::to_string(m_p.group) + " values run down the columns: the row count " +
-                   std::to_string(rows) + " is not a multiple of " + name() + "'s group";
-        return {};
+        return flatRejectReason(m_p, name(), rows, cols);
     }
-    ByteBreakdown packedBytes(int64_t rows, int64_t cols) const override {
-        const uint64_t groups = uint64_t(rows / m_p.group) * uint64_t(cols);
-        ByteBreakdown b;
-        b.payload = uint64_t(rows) * packedCodeBytes(uint64_t(cols), m_p.bits);
-        b.scales = 2 * groups;
-        b.zeros = 2 * groups;
-        return b;
-    }
+    ByteBreakdown packedBytes(int64_t rows, int64_t cols) const override { return flatBytes(m_p, rows, cols); }
     Result<std::unique_ptr<QuantJob>> start(std::span<const float> src, int64_t rows, int64_t cols,
-                                            std::string_view tensorName, QuantPath path) const override;
-    void dequantizeRows(const QuantizedTensor& q, int64_t firstRow, int64_t nRows, float* dst) const override;
-
-    const HqqParams& params() const { return m_p; }
+                                            std::string_view tensorName, QuantPath path) const override {
+        return startFlat(*this, m_p, src, rows, cols, tensorName, path);
+    }
+    void dequantizeRows(const QuantizedTensor& q, int64_t firstRow, int64_t nRows, float* dst) const override {
+        dequantizeFlatRows(*this, m_p, q, firstRow, nRows, dst);
+    }
 
 private:
     HqqParams m_p;
 };
-
-class HqqAxis0Job final : public QuantJob {
-public:
-    HqqAxis0Job(const HqqAxis0Scheme& scheme, std::span<const float> src, int64_t rows, int64_t cols,
-                std::string_view name, QuantPath path, float range)
-        : m_scheme(scheme), m_src(src), m_cols(cols), m_stride(rows / scheme.params().group), m_name(name),
-          m_path(path), m_range(range) {
-        m_out.scheme = scheme.name();
-        m_out.rows = rows;
-        m_out.cols = cols;
-        m_out.bytes = scheme.packedBytes(rows, cols);
-        m_out.data.resize(m_out.bytes.total());
-    }
-    int64_t units() const override { return m_stride; }
-    void run(int64_t first, int64_t last) override {
-        const HqqParams& p = m_scheme.params();
-        const uint64_t codeBytes = packedCodeBytes(uint64_t(m_cols), p.bits);
-        const uint64_t groups = uint64_t(m_stride) * uint64_t(m_cols);
-        std::byte* scales = m_out.data.data() + uint64_t(m_out.rows) * codeBytes;
-        std::byte* zeros = scales + 2 * groups;
-        std::vector<float> x(size_t(p.group));
-        std::vector<uint8_t> groupCodes(size_t(p.group)), rowCodes(size_t(p.group * m_cols));  // [g, cols]
-        for (int64_t u = first; u < last; ++u) {
-            for (int64_t j = 0; j < m_cols; ++j) {
-                for (int64_t k = 0; k < p.group; ++k) x[size_t(k)] = m_src[size_t((u + k * m_stride) * m_cols + j)];
-                uint16_t sh, zh;
-                const std::string why =
-                    quantizeGroup(x.data(), p.group, p.bits, m_range, m_path, groupCodes.data(), sh, zh, m_scheme.name());
-                if (!why.empty()) {
-                    m_failure.report(u * m_cols + j, "tensor '" + m_name + "', column " + std::to_string(j) +
-                                                         ", axis-0 group from row " + std::to_string(u) + " " + why);
-                    return;
-                }
-                const uint64_t gi = uint64_t(u) * uint64_t(m_cols) + uint64_t(j);
-                std::memcpy(scales + 2 * gi, &sh, 2);
-                std::memcpy(zeros + 2 * gi, &zh, 2);
-                for (int64_t k = 0; k < p.group; ++k) rowCodes[size_t(k * m_cols + j)] = groupCodes[size_t(k)];
-            }
-            for (int64_t k = 0; k < p.group; ++k)
-                packCodes(rowCodes.data() + k * m_cols, m_cols, p.bits,
-                          m_out.data.data() + uint64_t(u + k * m_stride) * codeBytes);
-        }
-    }
-    Result<QuantizedTensor> finish() override {
-        if (m_failure.failed()) return Error{m_failure.message()};
-        return std::move(m_out);
-    }
-
-private:
-    const HqqAxis0Scheme& m_scheme;
-    std::span<const float> m_src;
-    int64_t m_cols, m_stride;
-    std::string m_name;
-    QuantPath m_path;
-    float m_range;
-    QuantizedTensor m_out;
-    JobFailure m_failure;
-};
-
-Result<std::unique_ptr<QuantJob>> HqqAxis0Scheme::start(std::span<const float> src, int64_t rows, int64_t cols,
-                                                        std::string_view tensorName, QuantPath path) const {
-    if (Status s = validateQuantShape(*this, src, rows, cols, tensorName); !s.ok()) return s.error();
-    if (const int64_t bad = firstNonFinite(src.data(), int64_t(src.size())); bad >= 0)
-        return Error{nonFiniteMessage(*this, tensorName, bad, src[size_t(bad)], cols)};
-    float range = 0.0f;
-    if (m_p.optScale) {
-        const int64_t stride = rows / m_p.group;
-        range = scaleSearchRange(stride * cols, m_p.group, m_p.bits, path, [&](int64_t gi, float* buf) {
-            const int64_t u = gi / cols, j = gi % cols;
-            for (int64_t k = 0; k < m_p.group; ++k) buf[k] = src[size_t((u + k * stride) * cols + j)];
-            return static_cast<const float*>(buf);
-        });
-    }
-    return std::unique_ptr<QuantJob>(std::make_unique<HqqAxis0Job>(*this, src, rows, cols, tensorName, path, range));
-}
-
-void HqqAxis0Scheme::dequantizeRows(const QuantizedTensor& q, int64_t firstRow, int64_t nRows, float* dst) const {
-    QS_CHECK(firstRow >= 0 && nRows >= 0 && firstRow + nRows <= q.rows, name() + ": row range out of bounds");
-    QS_CHECK(q.data.size() == packedBytes(q.rows, q.cols).total(), name() + ": packed size does not match");
-    const uint64_t codeBytes = packedCodeBytes(uint64_t(q.cols), m_p.bits);
-    const int64_t stride = q.rows / m_p.group;
-    const uint64_t groups = uint64_t(stride) * uint64_t(q.cols);
-    const std::byte* scales = q.data.data() + uint64_t(q.rows) * codeBytes;
-    const std::byte* zeros = scales + 2 * groups;
-    std::vector<uint8_t> codes(size_t(q.cols));
-    for (int64_t r = 0; r < nRows; ++r) {
-        const int64_t row = firstRow + r;
-        unpackCodes(q.data.data() + uint64_t(row) * codeBytes, q.cols, m_p.bits, codes.data());
-        const uint64_t g0 = uint64_t(row % stride) * uint64_t(q.cols);
-        for (int64_t j = 0; j < q.cols; ++j) {
-            uint16_t sh, zh;
-            std::memcpy(&sh, scales + 2 * (g0 + uint64_t(j)), 2);
-            std::memcpy(&zh, zeros + 2 * (g0 + uint64_t(j)), 2);
-            dst[r * q.cols + j] = (float(codes[size_t(j)]) - halfToFloat(zh)) * halfToFloat(sh);
-        }
-    }
-}
 
 Result<std::shared_ptr<const Scheme>> parseHqq(std::string_view name) {
     const SchemeNameParts parts = splitSchemeName(name);
@@ -420,7 +453,7 @@ Result<std::shared_ptr<const Scheme>> parseHqq(std::string_view name) {
 namespace hqq {
 std::optional<rtn::NativeLayout> nativeLayout(const Scheme& scheme, int64_t cols) {
     const auto* h = dynamic_cast<const HqqScheme*>(&scheme);
-    if (!h || h->params().bits != 4 || h->params().group % 32 != 0 || cols <= 0 || !h->accepts(1, cols))
+    if (!h || h->params().bits != 4 || h->params().group % 32 != 0 || cols <= 0 || !h->rowRecords(cols))
         return std::nullopt;
     rtn::NativeLayout l;
     l.bits = 4;

@@ -2,7 +2,10 @@
 // LLM.int8 (llmint8_scheme.h has the method, the outlier rules and the packed layout).
 #include "core/quant/llmint8/llmint8_scheme.h"
 
+#include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -22,7 +25,8 @@ bool isTokenEmbedding(std::string_view tensorName) {
 
 namespace {
 
-constexpr int kDefaultThreshold = 6;
+constexpr float kDefaultThreshold = 6.0f;
+constexpr float kMaxThreshold = 65504.0f;  // the largest fp16 (the kept columns' type)
 constexpr uint64_t kIndexBytes = 4;  // uint32 column index per kept column
 
 // Bytes of `rows` x `cols` with `kept` fp16 columns (llmint8_scheme.h).
@@ -34,11 +38,16 @@ ByteBreakdown bytesWithKept(int64_t rows, int64_t cols, int64_t kept) {
     return b;
 }
 
-std::string thresholdText(int t) { return std::to_string(t); }
+// The shortest decimal that reads back as `t` (fixed notation: "6", "6.5", "0.25"): the name's threshold.
+std::string thresholdText(float t) {
+    char buf[64];
+    const auto r = std::to_chars(buf, buf + sizeof buf, t, std::chars_format::fixed);
+    return std::string(buf, r.ptr);
+}
 
 class LlmInt8Scheme final : public CalibratedChunkedScheme {
 public:
-    explicit LlmInt8Scheme(int threshold) : m_threshold(threshold) {}
+    explicit LlmInt8Scheme(float threshold) : m_threshold(threshold) {}
 
     std::string name() const override {
         return m_threshold == kDefaultThreshold ? "llmint8" : "llmint8_t" + thresholdText(m_threshold);
@@ -59,6 +68,15 @@ public:
     bool bytesDependOnData() const override { return true; }
     Result<ByteBreakdown> packedBytesWith(int64_t rows, int64_t cols, std::string_view tensorName,
                                           const TensorCalibration* calibration) const override;
+    Result<ByteBreakdown> packedBytesOfWeights(std::span<const float> w, int64_t rows, int64_t cols,
+                                               std::string_view tensorName,
+                                               const TensorCalibration* calibration) const override {
+        if (!llmint8::isTokenEmbedding(tensorName)) return packedBytesWith(rows, cols, tensorName, calibration);
+        if (w.size() != size_t(rows * cols))
+            return Error{name() + " on '" + std::string(tensorName) + "': " + std::to_string(w.size()) +
+                         " weights for " + std::to_string(rows) + " x " + std::to_string(cols)};
+        return bytesWithKept(rows, cols, int64_t(keptByWeight(w, rows, cols).size()));
+    }
     CalibrationNeeds calibrationNeeds() const override { return CalibrationNeeds::MaxAbs; }
     bool needsCalibrationFor(std::string_view tensorName) const override {
         return !llmint8::isTokenEmbedding(tensorName);
@@ -69,7 +87,7 @@ public:
                                                       const TensorCalibration* calibration) const override;
     void dequantizeRows(const QuantizedTensor& q, int64_t firstRow, int64_t nRows, float* dst) const override;
 
-    float threshold() const { return float(m_threshold); }
+    float threshold() const { return m_threshold; }
     // The kept columns of an activation-calibrated tensor: j with maxAbs_j >= T, ascending.
     std::vector<uint32_t> keptByActivation(const TensorCalibration& c) const {
         std::vector<uint32_t> kept;
@@ -77,9 +95,20 @@ public:
             if (c.maxAbs[size_t(j)] >= threshold()) kept.push_back(uint32_t(j));
         return kept;
     }
+    // The kept columns of an embedding: j with max over rows |W[r, j]| >= T, ascending (NaN never kept).
+    std::vector<uint32_t> keptByWeight(std::span<const float> w, int64_t rows, int64_t cols) const {
+        std::vector<float> colMax(size_t(cols), 0.0f);
+        for (int64_t r = 0; r < rows; ++r)
+            for (int64_t j = 0; j < cols; ++j)
+                colMax[size_t(j)] = std::max(colMax[size_t(j)], std::fabs(w[size_t(r * cols + j)]));
+        std::vector<uint32_t> kept;
+        for (int64_t j = 0; j < cols; ++j)
+            if (colMax[size_t(j)] >= threshold()) kept.push_back(uint32_t(j));
+        return kept;
+    }
 
 private:
-    int m_threshold;
+    float m_threshold;
 };
 
 // Kept columns of a packed tensor, from its size (the layout is self-describing given rows and cols).
@@ -196,13 +225,8 @@ Result<std::unique_ptr<QuantJob>> LlmInt8Scheme::startCalibrated(std::span<const
     std::string rule;
     const std::string t = thresholdText(m_threshold);
     if (llmint8::isTokenEmbedding(tensorName)) {
-        // By weight magnitude (llmint8_scheme.h): column maxima over all rows; NaN/Inf are reported by the rows.
-        std::vector<float> colMax(size_t(cols), 0.0f);
-        for (int64_t r = 0; r < rows; ++r)
-            for (int64_t j = 0; j < cols; ++j)
-                colMax[size_t(j)] = std::max(colMax[size_t(j)], std::fabs(src[size_t(r * cols + j)]));
-        for (int64_t j = 0; j < cols; ++j)
-            if (colMax[size_t(j)] >= threshold()) kept.push_back(uint32_t(j));
+        // By weight magnitude (llmint8_scheme.h); NaN/Inf are reported by the rows.
+        kept = keptByWeight(src, rows, cols);
         rule = "embedding (a lookup, no input activations): weight max|W[:, j]| >= " + t + " over its " +
                std::to_string(rows) + " rows";
     } else {
@@ -241,16 +265,24 @@ Result<std::shared_ptr<const Scheme>> parseLlmInt8(std::string_view name) {
     const SchemeNameParts parts = splitSchemeName(name);
     const std::string who = "scheme '" + std::string(name) + "'";
     if (parts.base != "llmint8") return Error{who + ": LLM.int8 is spelled llmint8[_t<threshold>]"};
-    std::optional<long long> threshold;
+    std::optional<float> threshold;
     for (const auto& opt : parts.options) {
-        if (auto t = parseNumberAfter(opt, "t"); t && !threshold) {
-            if (*t < 1 || *t > 65504) return Error{who + ": LLM.int8 threshold must be 1 .. 65504"};
-            threshold = *t;
+        if (opt.size() > 1 && opt[0] == 't' && !threshold) {
+            // A decimal number, fractions allowed ("t6.5"); digits and one point only, no sign or exponent.
+            const std::string text = opt.substr(1);
+            const bool plain = text.find_first_not_of("0123456789.") == std::string::npos &&
+                               std::count(text.begin(), text.end(), '.') <= 1 && text != ".";
+            char* end = nullptr;
+            const double t = plain ? std::strtod(text.c_str(), &end) : 0.0;
+            if (!plain || end != text.c_str() + text.size() || !(t > 0.0) || t > double(kMaxThreshold))
+                return Error{who + ": LLM.int8 threshold '_" + opt + "' must be _t<T> with a decimal 0 < T <= 65504 "
+                                   "(e.g. llmint8_t6.5)"};
+            threshold = float(t);
         } else {
             return Error{who + ": unknown or repeated option '_" + opt + "' (LLM.int8 takes one _t<threshold>)"};
         }
     }
-    return std::shared_ptr<const Scheme>(std::make_shared<LlmInt8Scheme>(int(threshold.value_or(kDefaultThreshold))));
+    return std::shared_ptr<const Scheme>(std::make_shared<LlmInt8Scheme>(threshold.value_or(kDefaultThreshold)));
 }
 
 }  // namespace

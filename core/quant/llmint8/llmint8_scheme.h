@@ -5,7 +5,8 @@
 // (`int8_vectorwise_quant`, `int8_vectorwise_dequant`).
 //
 // For W [rows = out, cols = in] (y = W x) and a threshold T (6.0 by default, the paper's and bitsandbytes'
-// `llm_int8_threshold`; `llmint8_t<T>` with an integer T >= 1 chooses another):
+// `llm_int8_threshold`; `llmint8_t<T>` with a decimal 0 < T <= 65504, e.g. llmint8_t6.5, chooses another; T is
+// compared as float, and the name spells it as the shortest decimal that reads back as that float):
 //   outlier columns O = { j : max over the calibration tokens of |x_j| >= T }   (bitsandbytes: |x| >= threshold)
 //     from TensorCalibration::maxAbs, the input activations as the engine feeds them to the matmul;
 //   every column j in O is kept in fp16 (the whole column W[:, j], as the paper's X_O W_O in 16 bits);
