@@ -52,9 +52,10 @@ constexpr const char* kUsage =
     "  --out         FILE.csv: rows appended and flushed as points finish (line 1: the spec as JSON; resumable);\n"
     "                FILE.h5: an HDF5 table written when the sweep ends or stops (temporary file, then renamed)\n"
     "  --resume      continue FILE.csv or FILE.h5: same spec and shard required, stored points skipped (a CSV's\n"
-    "                truncated last line cut off); the finished file equals an uninterrupted run\n"
+    "                truncated last line cut off); the finished file equals an uninterrupted run. Without\n"
+    "                --resume an existing FILE is refused (a finished sweep is never replaced by accident)\n"
     "  --shard I/N   run only the points whose index % N == I (0 <= I < N), e.g. one Slurm array task each;\n"
-    "                join the shard files with `quantscope-cli merge OUT.csv IN.csv...`\n"
+    "                join the shard files (.csv or .h5) with `quantscope-cli merge OUT.csv IN...`\n"
     "Progress and an ETA go to stderr; Ctrl-C stops after storing the finished points (exit 3; --resume later):\n"
     "a .csv file has each point appended as it finishes, an .h5 table is rewritten with every finished point\n"
     "when the sweep stops (a process killed outright leaves an .h5 as it was before the run).\n"
@@ -144,6 +145,10 @@ int runSweep(int argc, char** argv, int first) {
         return fail("sweep", "--out FILE.csv or FILE.h5 is required", kExitUsage);
     const bool h5 = endsWith(*out, ".h5");
     if (auto s = qs::checkOutputPath(*out); !s) return fail("sweep", "--out " + s.message());
+    // A finished sweep is never replaced by accident: without --resume the file must not exist yet.
+    if (std::error_code ec; !args.flag("resume") && std::filesystem::file_size(*out, ec) > 0 && !ec)
+        return fail("sweep", "--out " + *out + " exists: --resume continues it (same setup); to start over, remove it "
+                             "first");
     if (!args.has("groups")) return fail("sweep", "--groups is required (" + qs::sweepGroupList() + ")", kExitUsage);
     qs::SweepShard shard;
     if (auto s = args.value("shard")) {

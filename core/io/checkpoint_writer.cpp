@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/io/checkpoint_writer.h"
 
+#include "core/io/mapped_file.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -37,6 +39,11 @@ constexpr uint64_t kGgufAlignment = 32;
 // when complete, then renamed over the destination: a process killed mid-write leaves no file at all, and the
 // old destination stays whole until the atomic rename. Filesystems without O_TMPFILE get a named temporary
 // "<path>.partial" from the start (removed on every failure this process survives).
+std::string inputRefusal(const std::string& path) {
+    return path + ": is a file of the model being read; writing the output there would destroy the model "
+                  "(choose another output path)";
+}
+
 PartialFile::PartialFile(std::string path) : m_path(std::move(path)), m_temp(m_path + ".partial") {}
 
 PartialFile::~PartialFile() {
@@ -46,6 +53,7 @@ PartialFile::~PartialFile() {
 
 Status PartialFile::open() {
     namespace fs = std::filesystem;
+    if (MappedFile::isOpenInput(m_path)) return Error{inputRefusal(m_path)};
     fs::path dir = fs::path(m_path).parent_path();
     if (dir.empty()) dir = ".";
     int fd = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
@@ -344,6 +352,7 @@ Status checkOutputPath(const std::string& path) {
     if (path.empty()) return Error{"the output path is empty"};
     std::error_code ec;
     if (fs::is_directory(path, ec)) return Error{path + ": is a folder, not a file name"};
+    if (MappedFile::isOpenInput(path)) return Error{inputRefusal(path)};
     fs::path folder = fs::path(path).parent_path();
     if (folder.empty()) folder = ".";
     if (!fs::exists(folder, ec)) return Error{path + ": the folder " + folder.string() + " does not exist"};

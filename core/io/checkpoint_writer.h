@@ -63,7 +63,8 @@ struct GgufKv {
 // One atomic file write. open() creates the file unnamed (Linux O_TMPFILE in the destination's folder; where
 // the filesystem lacks it, a named "<path>.partial"); commit() links it as "<path>.partial" and renames it
 // over `path`. Destroyed without commit() it removes what it wrote; a process killed before commit() leaves
-// no file (with O_TMPFILE) and the old destination untouched either way. Not thread-safe.
+// no file (with O_TMPFILE) and the old destination untouched either way. open() refuses a path that names a
+// file of a model being read (inputRefusal). Not thread-safe.
 class PartialFile {
 public:
     explicit PartialFile(std::string path);
@@ -125,8 +126,12 @@ Status writeRawTensors(const std::string& path, const std::string& header,
 // Writes `text` to "<path>.partial" and renames it to `path`.
 Status writeTextFile(const std::string& path, const std::string& text);
 
+// The refusal of an output path that names a file of a model being read (MappedFile::isOpenInput), which
+// PartialFile::open and checkOutputPath give.
+std::string inputRefusal(const std::string& path);
+
 // Whether a file can later be written at `path` the way PartialFile writes it: the folder exists, is a folder
-// and is writable, and `path` is not itself a folder. Commands that write their output only after minutes of
+// and is writable, `path` is not itself a folder and not a file of a model being read. Commands that write their output only after minutes of
 // work call it before starting. Fails with "<path>: <what is wrong>"; the file itself is not created.
 Status checkOutputPath(const std::string& path);
 

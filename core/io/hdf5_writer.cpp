@@ -2,6 +2,9 @@
 // HDF5 writer over the libhdf5 C API. See hdf5_writer.h.
 #include "core/io/hdf5_writer.h"
 
+#include "core/io/checkpoint_writer.h"
+#include "core/io/mapped_file.h"
+
 #include <hdf5.h>
 
 #include <filesystem>
@@ -67,6 +70,7 @@ void removeStaleTemporaries(const std::filesystem::path& target) {
 }  // namespace
 
 Result<std::unique_ptr<Hdf5Writer>> Hdf5Writer::create(const std::string& path) {
+    if (MappedFile::isOpenInput(path)) return Error{inputRefusal(path)};
     const std::filesystem::path target(path);
     const std::string tmp = (target.parent_path() / ("." + target.filename().string() + ".tmp" + std::to_string(::getpid()))).string();
     removeStaleTemporaries(target);

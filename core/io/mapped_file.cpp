@@ -3,12 +3,27 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <set>
+#include <utility>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 namespace qs {
+
+namespace {
+// (device, inode) of the files marked by protectAsInput, once per live mapping.
+std::mutex& inputsMutex() {
+    static std::mutex m;
+    return m;
+}
+std::multiset<std::pair<uint64_t, uint64_t>>& openInputs() {
+    static std::multiset<std::pair<uint64_t, uint64_t>> s;
+    return s;
+}
+}  // namespace
 
 Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::string& path) {
     auto fail = [&](const char* what) {
@@ -33,6 +48,8 @@ Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::string& pa
     std::shared_ptr<MappedFile> f(new MappedFile);
     f->m_path = path;
     f->m_size = uint64_t(st.st_size);
+    f->m_device = uint64_t(st.st_dev);
+    f->m_inode = uint64_t(st.st_ino);
     if (f->m_size > 0) {
         void* p = ::mmap(nullptr, size_t(f->m_size), PROT_READ, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED) {
@@ -54,7 +71,26 @@ void MappedFile::dropPages(std::span<const std::byte> range) const {
     if (end > begin) ::madvise(reinterpret_cast<void*>(begin), size_t(end - begin), MADV_DONTNEED);
 }
 
+void MappedFile::protectAsInput() const {
+    std::lock_guard lock(inputsMutex());
+    if (m_protected) return;
+    m_protected = true;
+    openInputs().insert({m_device, m_inode});
+}
+
+bool MappedFile::isOpenInput(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return false;
+    std::lock_guard lock(inputsMutex());
+    return openInputs().count({uint64_t(st.st_dev), uint64_t(st.st_ino)}) > 0;
+}
+
 MappedFile::~MappedFile() {
+    if (m_protected) {
+        std::lock_guard lock(inputsMutex());
+        auto& inputs = openInputs();
+        if (auto it = inputs.find({m_device, m_inode}); it != inputs.end()) inputs.erase(it);
+    }
     if (m_data) ::munmap(const_cast<std::byte*>(m_data), size_t(m_size));
 }
 

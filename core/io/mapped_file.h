@@ -30,11 +30,20 @@ public:
     // change: a later read brings the pages back from the file. Best effort (a failure changes nothing).
     void dropPages(std::span<const std::byte> range) const;
 
+    // Marks this file as a model being read (openCheckpoint does it for every file of a checkpoint): while the
+    // mapping lives, isOpenInput() is true for any path naming the same file (device and inode), and the writers
+    // (PartialFile, checkOutputPath) refuse to replace it, so no command can write its output over its own
+    // model. Thread-safe.
+    void protectAsInput() const;
+    static bool isOpenInput(const std::string& path);
+
 private:
     MappedFile() = default;
     std::string m_path;
     const std::byte* m_data = nullptr;
     uint64_t m_size = 0;
+    uint64_t m_device = 0, m_inode = 0;
+    mutable bool m_protected = false;
 };
 
 }  // namespace qs

@@ -143,6 +143,7 @@ Result<std::unique_ptr<Checkpoint>> openCheckpoint(const std::string& path, cons
     }
     if (!r) return r;
     if (r.value()->path.empty() || fs::is_directory(st)) r.value()->path = path;
+    for (const auto& f : r.value()->files) f->protectAsInput();  // no output may replace them (mapped_file.h)
     return r;
 }
 

@@ -14,7 +14,10 @@
 
 #include <tbb/parallel_for.h>
 
+#include "core/io/checkpoint_writer.h"
+#include "core/io/mapped_file.h"
 #include "core/quant/quant_map_export.h"
+#include "core/sweep/sweep_hdf5.h"
 
 namespace qs {
 
@@ -257,6 +260,8 @@ Result<SweepFile> readSweepFile(const std::string& path) {
     if (!in) return Error{path + ": cannot open"};
     std::ostringstream ss;
     ss << in.rdbuf();
+    // An HDF5 sweep table (`sweep --out F.h5`, or a session's /sweep group) reads as the same rows.
+    if (ss.str().compare(0, 8, std::string_view("\x89HDF\r\n\x1a\n", 8)) == 0) return readSweepHdf5(path);
     return parseSweepFileText(ss.str(), path);
 }
 
@@ -407,6 +412,7 @@ Result<SweepFileRun> runSweepToCsv(MapEvaluator& evaluator, const ModelInfo& inf
         if (f.truncatedBytes) std::filesystem::resize_file(path, f.completeBytes, ec);
         if (ec) return Error{path + ": cannot cut off the truncated last line: " + ec.message()};
     } else {
+        if (MappedFile::isOpenInput(path)) return Error{inputRefusal(path)};
         std::ofstream create(path, std::ios::binary | std::ios::trunc);
         create << header;
         create.flush();
