@@ -253,9 +253,10 @@ void SessionController::applySession(const Session& s) {
         auto file = qs::parseSweepFileText(s.sweep, m_path.toStdString() + ": \"sweep\"");
         if (!file)
             m_log->error(name, tr("The session's sweep was not restored: %1").arg(toQ(file.message())));
-        else if (m_sweep->showSweepFile(*file, tr("the session %1").arg(name)).isEmpty())
-            m_log->info(name, tr("Restored the session's sweep: %n point(s) in the Sweep tab", nullptr,
-                                 int(file->rows.size())));
+        else
+            m_sweep->showSweepFile(*file, tr("the session %1").arg(name), [this, name, n = file->rows.size()] {
+                m_log->info(name, tr("Restored the session's sweep: %n point(s) in the Sweep tab", nullptr, int(n)));
+            });
     }
     restoreCalibration(s);
 }

@@ -403,6 +403,28 @@ private Q_SLOTS:
         for (const LogEntry& e : w.logModel()->entries())
             errors += e.severity == Severity::Error && e.message.contains(QStringLiteral("broken.qsession.json"));
         QCOMPARE(errors, 1);
+        // A sweep measured on other weights (its fingerprint changed) is refused, never shown as this model's.
+        Session other = *session;
+        const std::string key = "\"model_fingerprint\":\"";
+        const size_t at = other.sweep.find(key);
+        QVERIFY(at != std::string::npos);
+        other.sweep[at + key.size()] = other.sweep[at + key.size()] == '0' ? '1' : '0';
+        QFile otherOut(dir.filePath("other.qsession.json"));
+        QVERIFY(otherOut.open(QIODevice::WriteOnly));
+        otherOut.write(sessionToJson(other));
+        otherOut.close();
+        MainWindow w2(&runner, MainWindowOptions{false});
+        QSignalSpy loaded2(w2.loader(), &LoadController::loadFinished);
+        QVERIFY(w2.session()->openSession(otherOut.fileName()));
+        QVERIFY(!loaded2.isEmpty() || loaded2.wait(kTimeoutMs));
+        auto refused = [&] {
+            for (const LogEntry& e : w2.logModel()->entries())
+                if (e.severity == Severity::Error && e.message.contains(QStringLiteral("measured on other weights")))
+                    return true;
+            return false;
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(refused(), kTimeoutMs);
+        QVERIFY(w2.sweepView()->points().empty());
         runner.cancelAll();
     }
 

@@ -32,6 +32,7 @@
 #include "core/calib/collect.h"
 #include "core/quant/scheme.h"
 #include "core/sweep/sweep_hdf5.h"
+#include "ui/jobs/job_runner.h"
 #include "ui/chat/chat_models.h"
 #include "ui/document.h"
 #include "ui/jobs/job.h"
@@ -387,16 +388,48 @@ void SweepView::setFormFromSpec(const qs::SweepSpec& spec, const QString& origin
         Q_EMIT logMessage(false, tr("Sweep"), tr("%1: %2.").arg(origin, notes.join(QLatin1String("; "))));
 }
 
-QString SweepView::showSweepFile(const qs::SweepFile& file, const QString& origin) {
+QString SweepView::showSweepFile(const qs::SweepFile& file, const QString& origin, std::function<void()> onShown) {
     if (m_running) cancel();
-    const QString error = loadSweepFile(file, origin, false);
-    if (!error.isEmpty()) {
+    auto refuse = [this](const QString& error) {
         m_status->setText(error);
         Q_EMIT logMessage(true, tr("Sweep"), error);
         return error;
+    };
+    auto show = [this, file, origin, onShown]() -> QString {
+        const QString error = loadSweepFile(file, origin, false);
+        if (!error.isEmpty()) return error;
+        m_status->setText(tr("%1 points of %2 shown.").arg(m_points.size()).arg(origin));
+        updateControls();
+        if (onShown) onShown();
+        return {};
+    };
+    auto model = m_document->model();
+    std::string want;
+    if (const auto spec = file.header.find("spec"); spec != file.header.end() && spec->is_object())
+        if (const auto fp = spec->find("model_fingerprint"); fp != spec->end() && fp->is_string())
+            want = fp->get<std::string>();
+    if (!model || want.empty()) {
+        const QString error = show();
+        return error.isEmpty() ? error : refuse(error);
     }
-    m_status->setText(tr("%1 points of %2 shown.").arg(m_points.size()).arg(origin));
-    updateControls();
+    // Points measured on other weights are never shown as this model's: the fingerprint (which reads the whole
+    // checkpoint once) is computed in the background, and the file is shown only if it matches.
+    tbb::task_arena* arena = m_runner->arena();
+    Job* job = m_runner->start<std::string>(
+        tr("Checking the sweep's model"), [ckpt = model->checkpoint, arena](const qs::ProgressFn& progress) {
+            return qs::checkpointFingerprint(*ckpt, arena, progress);
+        });
+    connect(job, &Job::finished, this, [this, job, model, want, origin, show, refuse](Job::State state) {
+        if (m_document->model() != model) return;  // another model was opened meanwhile
+        if (state == Job::State::Failed) return void(refuse(tr("%1: %2").arg(origin, job->errorMessage())));
+        auto have = job->result<std::string>();
+        if (!have) return;  // cancelled
+        if (*have != want)
+            return void(refuse(tr("%1: the sweep was measured on other weights (model fingerprint %2; this model's "
+                                  "is %3); not shown")
+                                   .arg(origin, QString::fromStdString(want), QString::fromStdString(*have))));
+        if (const QString error = show(); !error.isEmpty()) refuse(error);
+    });
     return {};
 }
 

@@ -32,6 +32,8 @@
 #include <utility>
 #include <vector>
 
+#include <functional>
+
 #include <QPointer>
 #include <QString>
 #include <QStringList>
@@ -118,8 +120,10 @@ public:
     // nullopt when there is none.
     std::optional<qs::SweepFile> sweepFile() const;
     // Shows the sweep `file` (read from `origin`: a file, a session) without measuring: its spec on the loaded
-    // model, its rows in the plot and the table, the setup form set from it. "" or why not (also logged).
-    QString showSweepFile(const qs::SweepFile& file, const QString& origin);
+    // model, its rows in the plot and the table, the setup form set from it, then calls `onShown`. A file that
+    // records a model fingerprint is shown only once a background job found the loaded model's equal (else the
+    // refusal is logged). "" when shown or being checked, otherwise why not (also logged).
+    QString showSweepFile(const qs::SweepFile& file, const QString& origin, std::function<void()> onShown = {});
 
     // Writes the points as a sweep file (.csv) or HDF5 table (.h5); the plot as .png, .svg or .pdf. "" or
     // the error.
