@@ -240,7 +240,7 @@ private Q_SLOTS:
         e->setTextPath(text);
         e->setProtocol(qs::PplProtocol::Documents);
         e->setMaxWindows(0);
-        f.view->setStudySchemes("q8_0,q4_0");
+        f.view->setStudySchemes("q8_0,q4_K");  // q4_K falls back on stories260K's rows of 64
         QVERIFY2(f.run([&] { f.view->startStudy(); }), qPrintable(f.view->statusText()));
         const auto& study = f.view->studyResult();
         QVERIFY(study);
@@ -251,6 +251,18 @@ private Q_SLOTS:
         QCOMPARE(f.view->studyPlot()->graph(0)->dataCount(), 3);
         // Fewer bits on the target: a smaller share of the footprint.
         QVERIFY(study->rows[2].sharePercent < study->rows[1].sharePercent);
+        // The plot names the scheme each point really used (the table's "used" column), not the one asked for.
+        QStringList labels;
+        for (int i = 0; i < f.view->studyPlot()->itemCount(); ++i)
+            if (auto* t = qobject_cast<QCPItemText*>(f.view->studyPlot()->item(i))) labels << t->text();
+        int fallbacks = 0;
+        for (const auto& row : study->rows) {
+            if (row.schemeUsed.empty() || row.schemeUsed == row.scheme) continue;
+            ++fallbacks;
+            const QString want = QString::fromStdString(row.scheme + "\u2192" + row.schemeUsed);
+            QVERIFY2(labels.contains(want), qPrintable(want + " not in " + labels.join(", ")));
+        }
+        QVERIFY(fallbacks > 0);
     }
 
     void mainWindow_hasTheTabAndViews() {

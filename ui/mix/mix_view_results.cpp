@@ -251,7 +251,9 @@ void MixView::showStudy() {
             label->position->setCoords(row.sharePercent, value(row));
             label->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
             label->setPadding(QMargins(4, 0, 0, 2));
-            label->setText(QString::fromStdString(row.scheme));
+            // The scheme the target really got: "q2_K→iq4_nl" where it fell back (the table's "used" column).
+            const bool fellBack = !row.schemeUsed.empty() && row.schemeUsed != row.scheme;
+            label->setText(QString::fromStdString(fellBack ? row.scheme + "\u2192" + row.schemeUsed : row.scheme));
             label->setColor(c.darker(130));
         }
     }
