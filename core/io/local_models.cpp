@@ -280,14 +280,24 @@ private:
         }
     }
 
-    void scanHfSnapshot(const fs::path& snap, const std::string& repoId, const std::string& detail) {
+    // One snapshot folder; its subfolders too (GGUF repositories often keep each quantization in its own),
+    // named "<repo>/<subfolder>/<file>".
+    void scanHfSnapshot(const fs::path& snap, const std::string& repoId, const std::string& detail, int depth = 0) {
         const std::vector<fs::directory_entry> entries = list(snap);
         std::vector<fs::path> indexes, singles, ggufs;
         for (const auto& e : entries) {
             const std::string f = e.path().filename().string();
-            if (endsWith(f, ".safetensors.index.json")) indexes.push_back(e.path());
-            else if (endsWith(f, ".safetensors")) singles.push_back(e.path());
-            else if (endsWith(f, ".gguf")) ggufs.push_back(e.path());
+            std::error_code ec;
+            if (e.is_directory(ec) && !e.is_symlink(ec)) {
+                if (depth < 3 && !f.starts_with("."))
+                    scanHfSnapshot(e.path(), repoId + "/" + f, detail, depth + 1);
+            } else if (endsWith(f, ".safetensors.index.json")) {
+                indexes.push_back(e.path());
+            } else if (endsWith(f, ".safetensors")) {
+                singles.push_back(e.path());
+            } else if (endsWith(f, ".gguf")) {
+                ggufs.push_back(e.path());
+            }
         }
         std::set<std::string> shards;
         for (const fs::path& idx : indexes) {
@@ -343,7 +353,14 @@ private:
                 return;
             }
             const std::string blob = "sha256-" + digest.substr(7);
-            addFile(root / "blobs" / blob, name, ModelSource::Ollama, "blob " + blob.substr(0, 19));
+            uint64_t bytes = 0;
+            int64_t modified = 0;
+            const fs::path file = root / "blobs" / blob;
+            if (!statFile(file, bytes, modified) || sniffFormat(file, bytes) != "gguf")
+                m_out.warnings.push_back(manifest.string() + ": its model blob " + blob.substr(0, 19) +
+                                         "… is missing or not a GGUF file; skipped");
+            else
+                addFile(root / "blobs" / blob, name, ModelSource::Ollama, "blob " + blob.substr(0, 19));
             return;
         }
     }

@@ -77,11 +77,13 @@ private Q_SLOTS:
         const fs::path quants = hub / "models--org--quants" / "snapshots" / "r3";
         writeFile(quants / "m-Q4_K_M.gguf", "GGUF" + std::string(28, '\0'));
         writeFile(quants / "README.gguf", "not a model");
+        writeFile(quants / "Q8_0" / "m-Q8_0.gguf", "GGUF" + std::string(28, '\0'));  // a quantization per folder
         writeFile(hub / "datasets--org--data" / "snapshots" / "r4" / "x.gguf", "GGUF" + std::string(28, '\0'));
 
         auto scan = scanLocalModels({{hub.string(), ModelSource::HfCache}});
         QVERIFY2(scan.ok(), scan.ok() ? "" : scan.message().c_str());
-        QCOMPARE(scan->models.size(), size_t(4));
+        QCOMPARE(scan->models.size(), size_t(5));
+        QVERIFY2(find(*scan, "org/quants/Q8_0/m-Q8_0.gguf"), names(*scan).c_str());
         const LocalModel* t = find(*scan, "org/tiny");
         QVERIFY2(t, names(*scan).c_str());
         QCOMPARE(t->format, std::string("safetensors"));
@@ -121,6 +123,9 @@ private Q_SLOTS:
         writeFile(root / "manifests" / "registry.ollama.ai" / "library" / "typed" / "latest",
                   "{\"layers\": [{\"mediaType\": 7, \"digest\": [\"x\"]}]}");
         writeFile(root / "manifests" / "registry.ollama.ai" / "library" / "huge" / "latest", std::string(2 << 20, ' '));
+        std::string gone = manifest;
+        gone.replace(gone.find(kHash), 64, std::string(64, 'd'));  // a blob that is not there
+        writeFile(root / "manifests" / "registry.ollama.ai" / "library" / "gone" / "latest", gone);
 
         auto scan = scanLocalModels({{root.string(), ModelSource::Ollama}});
         QVERIFY(scan.ok());
@@ -128,8 +133,10 @@ private Q_SLOTS:
         QVERIFY2(names(*scan) == "stories:latest", names(*scan).c_str());
         QCOMPARE(scan->models[0].detail,
                  "blob sha256-" + kHash.substr(0, 12) + "; also someone/tiny:q4");
-        QCOMPARE(scan->warnings.size(), size_t(3));  // evil digest, broken JSON, huge; "typed" has no model layer
-        QVERIFY(scan->warnings[0].find("broken") != std::string::npos || scan->warnings[1].find("broken") != std::string::npos);
+        QCOMPARE(scan->warnings.size(), size_t(4));  // evil digest, broken JSON, a missing blob, huge; "typed" has no
+                                                     // model layer
+        QVERIFY(scan->warnings[0].find("/broken/") != std::string::npos);  // manifests in name order
+        QVERIFY(scan->warnings[2].find("missing or not a GGUF") != std::string::npos);
         const LocalModel* m = find(*scan, "stories:latest");
         QCOMPARE(m->format, std::string("gguf"));
         auto ck = openCheckpoint(m->path);
