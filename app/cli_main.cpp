@@ -29,7 +29,7 @@ const qscli::Command kCommands[] = {
      qscli::runDequantRaw},
     {"synth", "synth --shape NAME --format gguf|safetensors|llama2c [--dtype f32|bf16] OUT  random weights, real shapes",
      qscli::runSynth},
-    {"export", "export MODEL [--map F] [--rule R=S]... --gguf OUT | --hqq-config F | --gptqmodel-config F | --torchao-config F",
+    {"export", "export MODEL [--map F] [--rule R=S]... --gguf OUT | --h5 OUT [--sweep F] | --hqq-config F | --gptqmodel-config F | --torchao-config F",
      qscli::runExport},
     {"sensitivity", "sensitivity MODEL --scheme S [--map F] [--rule R=S]... [--measure kld|ppl|weight-error] [--text FILE] [--json] [--out F.csv]  damage per byte saved, per group",
      qscli::runSensitivity},
