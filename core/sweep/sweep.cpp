@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 
@@ -163,9 +165,7 @@ uint64_t chunkHash(std::span<const std::byte> b) {
     return h;
 }
 
-}  // namespace
-
-Result<std::string> checkpointFingerprint(const Checkpoint& ckpt, tbb::task_arena* arena, const ProgressFn& progress) {
+Result<std::string> computeFingerprint(const Checkpoint& ckpt, tbb::task_arena* arena, const ProgressFn& progress) {
     constexpr size_t kChunk = size_t(1) << 20;
     uint64_t h = mix64(ckpt.tensors.size());
     ProgressSink sink(progress);
@@ -194,6 +194,36 @@ Result<std::string> checkpointFingerprint(const Checkpoint& ckpt, tbb::task_aren
     char buf[20];
     std::snprintf(buf, sizeof buf, "%016" PRIx64, h);
     return std::string(buf);
+}
+
+// One slot per opened checkpoint: `computing` is held while a call computes, so a second call waits for it.
+struct FingerprintSlot {
+    std::timed_mutex computing;
+    std::string value;  // "" until computed
+};
+
+std::shared_ptr<FingerprintSlot> fingerprintSlot(uint64_t identity) {
+    static std::mutex mutex;
+    static std::map<uint64_t, std::shared_ptr<FingerprintSlot>> slots;
+    std::lock_guard lock(mutex);
+    auto& slot = slots[identity];
+    if (!slot) slot = std::make_shared<FingerprintSlot>();
+    return slot;
+}
+
+}  // namespace
+
+Result<std::string> checkpointFingerprint(const Checkpoint& ckpt, tbb::task_arena* arena, const ProgressFn& progress) {
+    const auto slot = fingerprintSlot(ckpt.identity);
+    ProgressSink sink(progress);
+    while (!slot->computing.try_lock_for(std::chrono::milliseconds(50)))
+        if (!sink.report(0.0, "waiting for the fingerprint being computed"))
+            return Error{std::string(kCancelledMessage)};
+    std::unique_lock lock(slot->computing, std::adopt_lock);
+    if (!slot->value.empty()) return slot->value;
+    auto value = computeFingerprint(ckpt, arena, progress);
+    if (value) slot->value = *value;
+    return value;
 }
 
 Result<SweepShard> parseShard(std::string_view text) {

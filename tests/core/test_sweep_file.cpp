@@ -18,7 +18,9 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <atomic>
 #include <cstring>
+#include <thread>
 #include <limits>
 
 #include <sys/wait.h>
@@ -226,6 +228,35 @@ private Q_SLOTS:
         QVERIFY(!other.ok());
         QVERIFY2(other.message().find("different sweep") != std::string::npos, other.message().c_str());
         QVERIFY(!readSweepHdf5(csv.toStdString()).ok());  // a CSV is not an HDF5 table
+    }
+
+    // The whole-checkpoint fingerprint is computed once per opened checkpoint: a second call (a second GUI job)
+    // reads no tensor and reports no progress; concurrent calls wait for one computation; another opening of
+    // the same file computes afresh and agrees; a cancelled computation is not kept.
+    void fingerprint_computedOncePerOpenedCheckpoint() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-gguf/stories260K.gguf");
+        auto first = openCheckpoint(path.toStdString());
+        QVERIFY(first.ok());
+        auto cancelled = checkpointFingerprint(**first, nullptr, [](double, std::string_view) { return false; });
+        QVERIFY(!cancelled.ok());
+        std::atomic<int> reports{0};
+        auto counting = [&](double, std::string_view what) {
+            if (what == "fingerprinting the weights") ++reports;
+            return true;
+        };
+        std::string value[2];
+        std::thread other([&] { value[1] = checkpointFingerprint(**first, nullptr, counting).value(); });
+        value[0] = checkpointFingerprint(**first, nullptr, counting).value();
+        other.join();
+        QCOMPARE(value[0], value[1]);
+        QCOMPARE(reports.load(), int((*first)->tensors.size()));  // one computation for the two calls
+        reports = 0;
+        QCOMPARE(checkpointFingerprint(**first, nullptr, counting).value(), value[0]);
+        QCOMPARE(reports.load(), 0);
+        auto second = openCheckpoint(path.toStdString());
+        QVERIFY(second.ok());
+        QCOMPARE(checkpointFingerprint(**second, nullptr, counting).value(), value[0]);
+        QCOMPARE(reports.load(), int((*second)->tensors.size()));
     }
 
     void session_carriesTheSweepRowsExactly() {
