@@ -200,17 +200,19 @@ std::string findTokenizer(const std::string& folder, int32_t vocab) {
 
 }  // namespace
 
-bool looksLikeLlama2c(std::span<const std::byte> bytes) {
+bool looksLikeLlama2c(std::span<const std::byte> head, uint64_t fileSize) {
     uint32_t magic = 0;
-    if (bytes.size() < 4) return false;
-    std::memcpy(&magic, bytes.data(), 4);
+    if (head.size() < 4) return false;
+    std::memcpy(&magic, head.data(), 4);
     if (magic == kLlama2cMagic || magic == __builtin_bswap32(kLlama2cMagic)) return true;
     std::string why;
-    auto p = parseHeader(bytes, why);
+    auto p = parseHeader(head, why);
     if (!p || p->version != 0 || !validate(*p, why)) return false;
     auto size = expectedSize(*p, why);
-    return size && *size == bytes.size();
+    return size && *size == fileSize;
 }
+
+bool looksLikeLlama2c(std::span<const std::byte> bytes) { return looksLikeLlama2c(bytes, bytes.size()); }
 
 Result<std::unique_ptr<Checkpoint>> readLlama2c(std::shared_ptr<const MappedFile> file, const OpenOptions& options,
                                                 ProgressSink& progress) {

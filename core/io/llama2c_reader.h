@@ -28,6 +28,9 @@ inline constexpr uint32_t kLlama2cMagic = 0x616b3432u;  // "ak42" little-endian
 // True when the bytes start with the ak42 magic, or form a legacy header whose implied size equals the size
 // of the file exactly (the legacy format has no magic, so only an exact size match identifies it).
 bool looksLikeLlama2c(std::span<const std::byte> bytes);
+// The same from the first bytes of a file (at least the header: 256 bytes, or the whole file when shorter)
+// and its size, without mapping it.
+bool looksLikeLlama2c(std::span<const std::byte> head, uint64_t fileSize);
 
 Result<std::unique_ptr<Checkpoint>> readLlama2c(std::shared_ptr<const MappedFile> file, const OpenOptions& options,
                                                 ProgressSink& progress);

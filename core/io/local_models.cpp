@@ -16,7 +16,6 @@
 #include <type_traits>
 
 #include "core/io/llama2c_reader.h"
-#include "core/io/mapped_file.h"
 
 namespace qs {
 
@@ -65,24 +64,25 @@ std::string readBytes(const fs::path& p, uint64_t off, size_t n) {
     return buf;
 }
 
-// The format of a candidate by its content ("" when it is not a checkpoint QuantScope reads).
+// The format of a candidate by its content ("" when it is not a checkpoint QuantScope reads). One read of the
+// file's first 8200 bytes answers every format's test.
 std::string sniffFormat(const fs::path& p, uint64_t size) {
     const std::string name = p.filename().string();
-    const std::string head = readBytes(p, 0, 16);
+    constexpr uint64_t kLastUserBlock = 8192;
+    const std::string head = readBytes(p, 0, size_t(std::min<uint64_t>(size, kLastUserBlock + 8)));
     if (head.size() >= 4 && head.compare(0, 4, "GGUF") == 0) return "gguf";
     static constexpr std::string_view kHdf5("\x89HDF\r\n\x1a\n", 8);
     // The superblock sits at 0, 512, 1024, ... when a user block precedes it (HDF5 format spec, 2.1).
-    for (uint64_t off = 0; off + 8 <= size && off <= 8192; off = off == 0 ? 512 : off * 2)
-        if ((off == 0 ? head.substr(0, 8) : readBytes(p, off, 8)) == kHdf5) return "hdf5";
+    for (uint64_t off = 0; off + 8 <= head.size() && off <= kLastUserBlock; off = off == 0 ? 512 : off * 2)
+        if (std::string_view(head).substr(size_t(off), 8) == kHdf5) return "hdf5";
     if (endsWith(name, ".safetensors") && head.size() >= 9 && head[8] == '{') {
         uint64_t n = 0;
         std::memcpy(&n, head.data(), 8);
         if (n > 0 && n <= size - 8) return "safetensors";
     }
-    if (endsWith(name, ".bin")) {
-        auto mapped = MappedFile::open(p.string());
-        if (mapped && io::looksLikeLlama2c((*mapped)->bytes())) return "llama2c";
-    }
+    if (endsWith(name, ".bin") &&
+        io::looksLikeLlama2c(std::as_bytes(std::span(head.data(), head.size())), size))
+        return "llama2c";
     return "";
 }
 

@@ -154,6 +154,10 @@ private Q_SLOTS:
         fs::create_symlink(bin.toStdString(), root / "a" / "stories260K.bin");
         fs::create_symlink(tok.toStdString(), root / "a" / "tok512.bin");  // a tokenizer, not a model
         fs::create_symlink(h5.toStdString(), root / "a" / "b" / "lstm.h5");
+        // HDF5 with a user block: the superblock signature at 1024 (HDF5 format spec 2.1); at 1000 it is not one.
+        const std::string hdf5Signature("\x89HDF\r\n\x1a\n", 8);
+        writeFile(root / "a" / "userblock.h5", std::string(1024, '\0') + hdf5Signature + std::string(64, '\0'));
+        writeFile(root / "a" / "misplaced.h5", std::string(1000, '\0') + hdf5Signature + std::string(64, '\0'));
         writeFile(root / ".hidden" / "x.gguf", "GGUF" + std::string(28, '\0'));
         writeFile(root / "a" / "fake.gguf", "hello");
         fs::create_directory_symlink("..", root / "a" / "b" / "loop");  // never followed
@@ -163,8 +167,9 @@ private Q_SLOTS:
 
         auto scan = scanLocalModels({{root.string(), ModelSource::UserFolder}});
         QVERIFY(scan.ok());
-        QCOMPARE(names(*scan), std::string("a/b/lstm.h5, a/stories260K.bin"));
+        QCOMPARE(names(*scan), std::string("a/b/lstm.h5, a/stories260K.bin, a/userblock.h5"));
         QCOMPARE(find(*scan, "a/stories260K.bin")->format, std::string("llama2c"));
+        QCOMPARE(find(*scan, "a/userblock.h5")->format, std::string("hdf5"));
         QCOMPARE(find(*scan, "a/b/lstm.h5")->format, std::string("hdf5"));
 
         ScanLimits deeper;
