@@ -69,6 +69,39 @@ nlohmann::json comparable(nlohmann::json spec) {
     return spec;
 }
 
+// The fields in which two sweep specs differ, each with both values (shortened), objects compared member by
+// member: "schemes.attention: [\"int2_g64\"] in the file, [\"int3_g64\"] in this run; windows: 4 in the
+// file, 8 in this run".
+void listDifferences(const nlohmann::json& a, const nlohmann::json& b, const std::string& prefix,
+                     const std::string& thisName, std::string& out) {
+    auto shown = [](const nlohmann::json& v) {
+        std::string text = v.dump();
+        return text.size() > 100 ? text.substr(0, 97) + "..." : text;
+    };
+    if (a.is_object() && b.is_object()) {
+        std::set<std::string> keys;
+        for (const nlohmann::json* o : {&a, &b})
+            for (const auto& item : o->items()) keys.insert(item.key());
+        for (const std::string& k : keys) {
+            const std::string field = prefix.empty() ? k : prefix + "." + k;
+            if (!a.contains(k) || !b.contains(k))
+                out += (out.empty() ? "" : "; ") + field + ": " + (a.contains(k) ? shown(a[k]) : "(absent)") +
+                       " in the file, " + (b.contains(k) ? shown(b[k]) : "(absent)") + " " + thisName;
+            else
+                listDifferences(a[k], b[k], field, thisName, out);
+        }
+    } else if (a != b) {
+        out += (out.empty() ? "" : "; ") + (prefix.empty() ? std::string("spec") : prefix) + ": " + shown(a) +
+               " in the file, " + shown(b) + " " + thisName;
+    }
+}
+
+std::string specDifference(const nlohmann::json& fileSpec, const nlohmann::json& thisSpec, const std::string& thisName) {
+    std::string out;
+    listDifferences(comparable(fileSpec), comparable(thisSpec), "", thisName, out);
+    return out.empty() ? "the spec in line 1 differs" : out;
+}
+
 }  // namespace
 
 Result<std::string> schemeForBits(int bits) {
@@ -362,8 +395,9 @@ Status checkResumable(const SweepSpec& spec, const SweepShard& shard, const std:
 Status checkResumableFile(const SweepSpec& spec, const SweepShard& shard, const std::string& path,
                           const SweepFile* f) {
     if (!sameSweepSpec(f->header["spec"], spec.toJson()))
-        return Error{path + ": --resume: the file was made by a different sweep (model, measure, text, context, "
-                            "windows, baseline, groups or schemes differ); use another --out or drop --resume"};
+        return Error{path + ": --resume: the file was made by a different sweep (" +
+                     specDifference(f->header["spec"], spec.toJson(), "in this run") +
+                     "); use another --out or drop --resume"};
     const std::string expected = sweepFileHeader(spec, shard);
     const auto line2 = [](const std::string& h) {
         const size_t nl = h.find('\n');
@@ -524,7 +558,8 @@ Result<int64_t> mergeSweepFiles(const std::vector<std::string>& inputs, const st
             return Error{path + ": the last line is truncated (" + std::to_string(f->truncatedBytes) +
                          " bytes without a line end); finish the shard with --resume first"};
         if (!files.empty() && !sameSweepSpec(files.front().header["spec"], f->header["spec"]))
-            return Error{path + ": a different sweep than " + inputs.front() + " (the spec in line 1 differs)"};
+            return Error{path + ": a different sweep than " + inputs.front() + " (" +
+                         specDifference(f->header["spec"], files.front().header["spec"], "in " + inputs.front()) + ")"};
         files.push_back(std::move(*f));
     }
     std::map<int64_t, std::string> rows;

@@ -7,7 +7,6 @@
 #include <csignal>
 
 #include <QDir>
-#include <QElapsedTimer>
 #include <QProcess>
 #include <QFile>
 #include <QTemporaryDir>
@@ -45,34 +44,13 @@ QList<QStringList> rowsOf(const QString& path) {
 // Runs the CLI and sends it SIGINT (Ctrl-C) as soon as `marker` appears on its stderr; `sent` says whether
 // the signal went out before the process ended.
 CliRun interruptAfter(const QStringList& args, const QByteArray& marker, bool& sent) {
-    QProcess p;
-    p.setReadChannel(QProcess::StandardError);
-    p.start(QStringLiteral(QS_CLI_PATH), args);
-    CliRun r;
     sent = false;
-    if (!p.waitForStarted()) return r;
-    p.closeWriteChannel();
-    QByteArray err;
-    QElapsedTimer clock;
-    clock.start();
-    while (p.state() != QProcess::NotRunning && clock.elapsed() < 120000) {
-        p.waitForReadyRead(50);
-        err += p.readAllStandardError();
-        if (!sent && err.contains(marker) && p.state() == QProcess::Running) {
+    return runCli(args, {}, 120000, [&](const QByteArray& err, QProcess& p) {
+        if (!sent && err.contains(marker)) {
             ::kill(pid_t(p.processId()), SIGINT);
             sent = true;
         }
-    }
-    if (p.state() != QProcess::NotRunning && !p.waitForFinished(120000)) {  // false too once it has finished
-        p.kill();
-        p.waitForFinished();
-        r.crashed = true;
-    }
-    r.crashed = r.crashed || p.exitStatus() == QProcess::CrashExit;
-    r.exitCode = p.exitCode();
-    r.out = p.readAllStandardOutput();
-    r.err = err + p.readAllStandardError();
-    return r;
+    });
 }
 
 // The rows of a sweep file (.csv or .h5) as core reads them back, keyed by point.
@@ -303,6 +281,10 @@ private Q_SLOTS:
         auto m = runCli({"merge", dir.filePath("m.csv"), a, b});
         QCOMPARE(m.exitCode, 1);
         QVERIFY2(m.err.contains("a different sweep"), m.err.constData());
+        QVERIFY2(m.err.contains("(schemes.body: [\"int2_g64\",\"int8_g64\"] in the file, "
+                                "[\"int2_g64\",\"int4_g64\"] in " +
+                                a.toUtf8() + ")"),
+                 m.err.constData());
         QVERIFY(!QFile::exists(dir.filePath("m.csv")));
     }
 

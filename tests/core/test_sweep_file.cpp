@@ -327,6 +327,11 @@ private Q_SLOTS:
         auto other = run(f, out, true, *parseShard("1/3"));
         QVERIFY(!other.ok());
         QVERIFY2(other.message().find("different sweep") != std::string::npos, other.message().c_str());
+        // The message names the field that differs with both values, and no other field.
+        QVERIFY2(other.message().find("(schemes." + f.spec.groups[0].name +
+                                      ": [\"int2_g64\",\"int4_g64\",\"int8_g64\"] in the file, "
+                                      "[\"int3_g64\",\"int4_g64\",\"int8_g64\"] in this run)") != std::string::npos,
+                 other.message().c_str());
         QFile bad(dir.filePath("bad.csv"));
         QVERIFY(bad.open(QIODevice::WriteOnly));
         bad.write("point,bytes\n0,1\n");
