@@ -17,6 +17,8 @@
 
 namespace qs {
 
+constexpr uint32_t kGgmlQuantizationVersion = 2;  // ggml.h GGML_QNT_VERSION
+
 namespace {
 
 // The ggml type a scheme's bytes are stored as: its own name, or the plain type of an importance-weighted
@@ -255,6 +257,9 @@ Result<GgufExportResult> exportGguf(const Checkpoint& ckpt, const ModelInfo& inf
     }
     result.fileType = llamaFileTypeFor(named);
     kvs->push_back({"general.file_type", 4, result.fileType, 0});
+    // The block layouts' version, as llama-quantize writes it (llama-quant.cpp: general.quantization_version =
+    // GGML_QNT_VERSION, 2 since ggml's 2023 change of the q4/q5/q8 block formats; gguf-py constants.py).
+    kvs->push_back({"general.quantization_version", 4, kGgmlQuantizationVersion, 0});
 
     auto writer = GgufStreamWriter::open(path, *kvs, std::move(infos));
     if (!writer) return writer.error();

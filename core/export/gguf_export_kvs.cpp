@@ -18,7 +18,8 @@ constexpr const char* kMetaSpace = "\xE2\x96\x81";  // U+2581, SentencePiece's s
 Result<std::vector<GgufKv>> carriedKvs(const Checkpoint& ckpt) {
     std::vector<GgufKv> kvs;
     for (const Checkpoint::GgufKeyType& k : ckpt.ggufKeys) {
-        if (k.key == "general.file_type" || k.key == "general.alignment") continue;
+        if (k.key == "general.file_type" || k.key == "general.alignment" || k.key == "general.quantization_version")
+            continue;  // written by exportGguf
         if (k.type == 9 && k.arrayType == 9)
             return Error{"GGUF export: " + ckpt.path + ": key " + k.key +
                          " is an array of arrays, which the export does not write"};

@@ -123,6 +123,13 @@ void TestExport::exportGguf_keepsEveryKvWithItsType() {
     }
     // 30 of the 46 tensors are q4_0 (q/k/v/o, gate, up); llama.h: LLAMA_FTYPE_MOSTLY_Q4_0 = 2.
     QCOMPARE(e.ckpt->metadata["general.file_type"].get<int>(), 2);
+    // Written as llama-quantize writes it (uint32, GGML_QNT_VERSION), also when the source has none.
+    QVERIFY(!o.ckpt->metadata.contains("general.quantization_version"));
+    QCOMPARE(e.ckpt->metadata["general.quantization_version"].get<int>(), 2);
+    auto qv = std::find_if(e.ckpt->ggufKeys.begin(), e.ckpt->ggufKeys.end(),
+                           [](const auto& x) { return x.key == "general.quantization_version"; });
+    QVERIFY(qv != e.ckpt->ggufKeys.end());
+    QCOMPARE(qv->type, uint32_t(4));  // GGUF_TYPE_UINT32
 }
 
 void TestExport::exportGguf_refusesNonGgmlSchemesUnlessFallback() {
