@@ -9,6 +9,8 @@
 #include "core/io/checkpoint.h"
 #include "core/model/inspect_report.h"
 #include "core/model/model_info.h"
+#include "core/io/hdf5_reader.h"
+#include "core/sweep/sweep_hdf5.h"
 
 namespace qscli {
 
@@ -18,7 +20,8 @@ int runInspect(int argc, char** argv, int first) {
     if (args.flag("help")) {
         std::printf("usage: quantscope-cli inspect PATH [--json]\n"
                     "Lists every tensor with its shape, type, role, layer and size, the ties and the footprint.\n"
-                    "An HDF5 session written by `export --h5` is shown as its model, map and per-tensor results.\n"
+                    "An HDF5 session written by `export --h5` is shown as its model, map and per-tensor results;\n"
+                    "a sweep table (`sweep --out X.csv|X.h5`) as its spec and stored points.\n"
                     "--json prints one JSON object instead of the table.\n");
         return kExitOk;
     }
@@ -45,6 +48,19 @@ int runInspect(int argc, char** argv, int first) {
             std::fputs(qs::sessionSummaryText(*session).c_str(), stdout);
         }
         return kExitOk;
+    }
+    const std::string& path = args.positional()[0];
+    // A sweep table (`sweep --out X.csv|X.h5`): its spec and rows. An HDF5 file without one is read on below.
+    const bool sweepCsv = qs::looksLikeSweepCsv(path);
+    if (sweepCsv || qs::io::isHdf5File(path)) {
+        auto sweep = sweepCsv ? qs::readSweepFile(path) : qs::readSweepHdf5(path);
+        if (!sweep && sweepCsv) return fail("inspect", sweep.message());
+        if (sweep) {
+            const std::string s = args.flag("json") ? qs::sweepSummaryJson(*sweep, path).dump(1) + "\n"
+                                                    : qs::sweepSummaryText(*sweep, path);
+            std::fwrite(s.data(), 1, s.size(), stdout);
+            return kExitOk;
+        }
     }
     auto ckpt = qs::openCheckpoint(args.positional()[0]);
     if (!ckpt) return fail("inspect", ckpt.message());

@@ -318,6 +318,12 @@ std::string sweepFileRow(const SweepSpec& spec, const SweepRow& row) {
     return s + "\n";
 }
 
+bool looksLikeSweepCsv(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::string head(kMagic.size(), '\0');
+    return in && in.read(head.data(), std::streamsize(head.size())) && head == kMagic;
+}
+
 Result<SweepFile> readSweepFile(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) return Error{path + ": cannot open"};
@@ -380,6 +386,71 @@ Result<SweepFile> parseSweepFileText(const std::string& text, const std::string&
     }
     f.completeBytes = at;
     return f;
+}
+
+namespace {
+
+std::vector<std::string> splitCells(const std::string& line) {
+    std::vector<std::string> cells;
+    size_t at = 0;
+    for (;;) {
+        const size_t comma = line.find(',', at);
+        cells.push_back(line.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
+        if (comma == std::string::npos) return cells;
+        at = comma + 1;
+    }
+}
+
+std::string columnLineOf(const SweepFile& file) {
+    const size_t nl = file.headerText.find('\n');
+    std::string line = nl == std::string::npos ? std::string() : file.headerText.substr(nl + 1);
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+    return line;
+}
+
+// The points of the spec JSON (the product of its candidate lists), 0 when it cannot be read.
+int64_t specPointCount(const nlohmann::json& spec) {
+    const auto it = spec.find("schemes");
+    if (it == spec.end() || !it->is_object() || it->empty()) return 0;
+    int64_t n = 1;
+    for (const auto& [group, list] : it->items()) {
+        if (!list.is_array() || list.empty() || n > INT64_MAX / int64_t(list.size())) return 0;
+        n *= int64_t(list.size());
+    }
+    return n;
+}
+
+}  // namespace
+
+std::string sweepSummaryText(const SweepFile& file, const std::string& path) {
+    const nlohmann::json& spec = file.header["spec"];
+    auto text = [&](const char* key) { return spec.contains(key) ? (spec[key].is_string() ? spec[key].get<std::string>() : spec[key].dump()) : std::string("-"); };
+    std::string out = path + "\n  format        QuantScope sweep table (shard " +
+                      file.header.value("shard", std::string("?")) + ")\n  model         " + text("model") +
+                      " (fingerprint " + text("model_fingerprint") + ")\n  measure       " + text("measure") + "\n";
+    if (spec.contains("schemes") && spec["schemes"].is_object())
+        for (const auto& item : spec["schemes"].items()) {
+            std::string list;
+            for (const auto& scheme : item.value()) list += (list.empty() ? "" : ", ") + scheme.get<std::string>();
+            out += "  group         " + item.key() + ": " + list + "\n";
+        }
+    out += "  points        " + std::to_string(file.rows.size()) + " stored of " +
+           std::to_string(specPointCount(spec)) + "\n\n" + columnLineOf(file) + "\n";
+    for (const auto& [point, row] : file.rows) out += row + "\n";
+    return out;
+}
+
+nlohmann::json sweepSummaryJson(const SweepFile& file, const std::string& path) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& [point, row] : file.rows) rows.push_back(splitCells(row));
+    return {{"sweep", true},
+            {"path", path},
+            {"spec", file.header["spec"]},
+            {"shard", file.header.value("shard", std::string())},
+            {"points_stored", file.rows.size()},
+            {"points_total", specPointCount(file.header["spec"])},
+            {"columns", splitCells(columnLineOf(file))},
+            {"rows", rows}};
 }
 
 bool sameSweepSpec(const nlohmann::json& a, const nlohmann::json& b) { return comparable(a) == comparable(b); }
@@ -502,18 +573,6 @@ Result<SweepFileRun> runSweepToCsv(MapEvaluator& evaluator, const ModelInfo& inf
 }
 
 namespace {
-
-// The points of the spec JSON (the product of its candidate lists), 0 when it cannot be read.
-int64_t specPointCount(const nlohmann::json& spec) {
-    const auto it = spec.find("schemes");
-    if (it == spec.end() || !it->is_object() || it->empty()) return 0;
-    int64_t n = 1;
-    for (const auto& [group, list] : it->items()) {
-        if (!list.is_array() || list.empty() || n > INT64_MAX / int64_t(list.size())) return 0;
-        n *= int64_t(list.size());
-    }
-    return n;
-}
 
 // Refuses a merge without every point: the shards no input holds, or the count of points missing.
 Status checkComplete(const std::vector<SweepFile>& files, const std::map<int64_t, std::string>& rows) {

@@ -123,9 +123,17 @@ struct SweepFile {
     uint64_t completeBytes = 0, truncatedBytes = 0;
 };
 Result<SweepFile> readSweepFile(const std::string& path);
+// True when the file starts with a sweep CSV's line-1 marker (reads only those bytes).
+bool looksLikeSweepCsv(const std::string& path);
 // The same for a sweep file's whole text held in memory (a GUI session carries one); `origin` names it in
 // messages as the path does.
 Result<SweepFile> parseSweepFileText(const std::string& text, const std::string& origin);
+// What `inspect` shows of a sweep file (CSV or HDF5 table): model, fingerprint, measure, shard, the candidate
+// schemes per group, how many of the points are stored, then the stored rows as CSV (column line first).
+std::string sweepSummaryText(const SweepFile& file, const std::string& path);
+// The same as JSON: {"sweep": true, "path", "spec", "shard", "points_stored", "points_total", "columns", "rows"}
+// with each row as the CSV row's cells (strings, exactly as stored).
+nlohmann::json sweepSummaryJson(const SweepFile& file, const std::string& path);
 
 // The sweep a file's spec JSON (SweepFile::header["spec"]) describes, for continuing it on the loaded model
 // `info` (the GUI's Resume): measure, groups (expanded by name on `info`: a group this model lacks fails),

@@ -121,7 +121,7 @@ private Q_SLOTS:
         QVERIFY2(h5.exitCode == 0, h5.err.constData());
         QCOMPARE(nlohmann::json::parse(h5.out.toStdString())["measured"].get<int>(), 16);
         auto inspect = runCli({"inspect", dir.filePath("full.h5")});
-        QVERIFY2(inspect.exitCode == 0 && inspect.out.contains("sweep/rmse"), inspect.out.constData());
+        QVERIFY2(inspect.exitCode == 0 && inspect.out.contains("16 stored of 16"), inspect.out.constData());
     }
 
     // An .h5 sweep stopped by Ctrl-C keeps its finished points; --resume completes it to the uninterrupted
@@ -393,6 +393,43 @@ private Q_SLOTS:
         const QString sc = dir.filePath("sc.csv");
         QCOMPARE(runCli(QStringList{"sweep", a, "--out", sc, "--shard", "1/2"} + spec).exitCode, 0);
         QCOMPARE(runCli({"merge", dir.filePath("m2.csv"), sa, sc}).exitCode, 0);
+    }
+
+    // `inspect` shows a sweep table (CSV or HDF5) as its spec and rows; QuantScope's own HDF5 outputs (sweep
+    // table, session, calibration statistics) are refused as checkpoints by name instead of being read as a
+    // model of unknown architecture whose "tensors" are their columns.
+    void inspect_showsSweepTables_ourHdf5OutputsAreNotCheckpoints() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-gguf/stories260K.gguf");
+        QS_REQUIRE_ASSET(wiki, "data/wikitext-2-raw/wiki.test.raw");
+        QTemporaryDir dir;
+        const QString h5 = dir.filePath("s.h5"), csv = dir.filePath("s.csv");
+        for (const QString& out : {h5, csv})
+            QCOMPARE(runCli({"sweep", model, "--groups", "body", "--bits", "2,4", "--out", out}).exitCode, 0);
+        for (const QString& table : {h5, csv}) {
+            auto text = runCli({"inspect", table});
+            QVERIFY2(text.exitCode == 0, text.err.constData());
+            QVERIFY2(text.out.contains("QuantScope sweep table (shard 0/1)") && text.out.contains("2 stored of 2") &&
+                         text.out.contains("\n1,body,int4_g64,"),
+                     text.out.constData());
+            auto json = runCli({"inspect", table, "--json"});
+            QVERIFY2(json.exitCode == 0, json.err.constData());
+            const auto j = nlohmann::json::parse(json.out.toStdString());
+            QCOMPARE(j["points_stored"].get<int>(), 2);
+            QCOMPARE(j["rows"][1][2].get<std::string>(), std::string("int4_g64"));
+            QCOMPARE(j["columns"][0].get<std::string>(), std::string("point"));
+        }
+        const QString session = dir.filePath("session.h5"), stats = dir.filePath("stats.h5");
+        QCOMPARE(runCli({"export", model, "--rule", "body=q8_0", "--h5", session}).exitCode, 0);
+        auto made = runCli({"calibrate", model, "--calib", wiki, "--calib-tokens", "256", "--calib-ctx", "128", "--out", stats});
+        QVERIFY2(made.exitCode == 0, made.err.constData());
+        const std::pair<QString, QByteArray> ours[] = {{h5, "a QuantScope sweep table"},
+                                                       {session, "a QuantScope session"},
+                                                       {stats, "a QuantScope calibration file"}};
+        for (const auto& [file, what] : ours) {
+            auto r = runCli({"quantize", file, "--rule", "all=q8_0"});
+            QCOMPARE(r.exitCode, 1);
+            QVERIFY2(r.err.contains(what + " (written by"), r.err.constData());
+        }
     }
 };
 
