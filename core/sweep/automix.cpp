@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 
 #include "core/quant/footprint_after.h"
 #include "core/quant/quant_map_export.h"
@@ -41,71 +42,147 @@ Result<MapFootprint> footprintOf(const Checkpoint& ckpt, const ModelInfo& info, 
     return f;
 }
 
-// The allocation problem. A group's members are the tensors its rule governs in mapFor(baseline, {group, S})
-// (1-D tensors never, a tied head copy 0 bytes): option bytes are their bytes under S, the baseline option
-// their bytes under the baseline; fixedBytes is the basis bytes of everything else.
+// The sizes of the allocation problem, known before any scan. A group's members are the tensors its rule
+// governs in mapFor(baseline, {group, S}) (1-D tensors never, a tied head copy 0 bytes): an option's bytes are
+// their bytes under S, the baseline option their bytes under the baseline; fixedBytes is the basis bytes of
+// everything else.
+struct SizedOption {
+    std::string scheme;
+    uint64_t bytes = 0;
+    std::string fallback;     // "q2_K→q5_0: <reason>" when the members are stored with another scheme, else ""
+    std::string unavailable;  // why the footprint of this option cannot be had ("" when it can)
+};
+struct SizedGroup {
+    std::vector<SizedOption> options;  // one per candidate scheme, in o.schemes order
+    uint64_t baselineBytes = 0;
+};
+struct Sizes {
+    std::vector<SizedGroup> groups;
+    uint64_t fixedBytes = 0;
+};
+
+Result<Sizes> sizeOptions(const Checkpoint& ckpt, const ModelInfo& info, const AutoMixOptions& o,
+                          const std::vector<SweepGroup>& groups, uint64_t baseBytes, const CalibrationSet* calibration) {
+    auto base = footprintOf(ckpt, info, o.baseline, nullptr, calibration);
+    if (!base) return base.error();
+    const int groupRule = int(o.baseline.rules.size());  // mapFor appends the group's rule after the baseline
+    Sizes sizes;
+    int64_t fixed = int64_t(baseBytes);
+    for (const auto& g : groups) {
+        SizedGroup sg;
+        std::vector<bool> members;
+        for (const auto& scheme : o.schemes) {
+            SizedOption option{scheme, 0, {}, {}};
+            auto m = mapFor(info, o.baseline, {{g, scheme}});
+            if (!m) return Error{"auto-mix: group " + g.name + ": " + m.message()};
+            ResolvedMap resolved;
+            auto f = footprintOf(ckpt, info, *m, &resolved, calibration);
+            if (!f) {
+                option.unavailable = f.message();
+                sg.options.push_back(std::move(option));
+                continue;
+            }
+            std::vector<bool> in(ckpt.tensors.size());
+            uint64_t baseline = 0;
+            for (size_t i = 0; i < in.size(); ++i) {
+                in[i] = resolved.tensors[i].rule == groupRule;
+                if (!in[i]) continue;
+                option.bytes += f->tensors[i].after.total();
+                baseline += base->tensors[i].after.total();
+                const TensorPlan& t = resolved.tensors[i];
+                if (option.fallback.empty() && t.quantized() && t.scheme != t.requested)
+                    option.fallback = t.requested + "\u2192" + t.scheme + ": " + t.fallbackReason;
+            }
+            if (!members.empty() && members != in)
+                return Error{"auto-mix: group " + g.name + " selects different tensors for different schemes"};
+            members = std::move(in);
+            sg.baselineBytes = baseline;
+            sg.options.push_back(std::move(option));
+        }
+        fixed -= int64_t(sg.baselineBytes);
+        sizes.groups.push_back(std::move(sg));
+    }
+    if (fixed < 0) return Error{"auto-mix: the groups overlap (their bytes exceed the model's)"};
+    sizes.fixedBytes = uint64_t(fixed);
+    return sizes;
+}
+
+// Refuses, before any scan, a budget below the smallest map the candidates make, saying which of the smallest
+// options fall back to a larger scheme on this model (a K-quant on rows that are not a multiple of 256).
+Status checkBudgetReachable(const Sizes& sizes, const std::vector<SweepGroup>& groups, const AutoMixOptions& o,
+                            uint64_t budgetBytes) {
+    uint64_t minimum = sizes.fixedBytes;
+    std::map<std::string, std::vector<std::string>> fallbackGroups;  // "q2_K→iq4_nl: reason" -> groups
+    for (size_t g = 0; g < groups.size(); ++g) {
+        const SizedOption* smallest = nullptr;
+        for (const auto& option : sizes.groups[g].options)
+            if (option.unavailable.empty() && (!smallest || option.bytes < smallest->bytes)) smallest = &option;
+        uint64_t bytes = smallest ? smallest->bytes : UINT64_MAX;
+        if (o.allowBaseline && sizes.groups[g].baselineBytes < bytes) {
+            bytes = sizes.groups[g].baselineBytes;
+            smallest = nullptr;
+        }
+        if (bytes == UINT64_MAX) continue;  // no option at all: buildProblem names the group after the scans
+        minimum += bytes;
+        if (smallest && !smallest->fallback.empty()) fallbackGroups[smallest->fallback].push_back(groups[g].name);
+    }
+    if (minimum <= budgetBytes) return {};
+    std::string fallbacks;
+    for (const auto& [what, names] : fallbackGroups) {
+        std::string list;
+        for (size_t i = 0; i < std::min<size_t>(names.size(), 3); ++i) list += (i ? ", " : "") + names[i];
+        if (names.size() > 3) list += " and " + std::to_string(names.size() - 3) + " more";
+        fallbacks += (fallbacks.empty() ? "" : "; ") + what.substr(0, what.find(':')) + " in " + list +
+                     what.substr(what.find(':'));
+    }
+    return Error{"auto-mix: " + o.budget.describe() + ": budget of " + std::to_string(budgetBytes) +
+                 " bytes is below the smallest choice: " + std::to_string(minimum) +
+                 " bytes (every group at its smallest option, " + std::to_string(sizes.fixedBytes) +
+                 " bytes outside the groups)" +
+                 (fallbacks.empty() ? std::string()
+                                    : "; on this model the smallest candidates fall back to larger schemes (" +
+                                          fallbacks + ")")};
+}
+
+// The allocation problem: the sizes above with each option's damage from its scan. A scan skips a group its
+// calibrated scheme cannot take (an embedding for GPTQ): no option there.
 struct Built {
     AllocationProblem problem;
     std::vector<std::vector<std::string>> labels;  // per group, per option: scheme or "baseline"
 };
 
-Result<Built> buildProblem(const Checkpoint& ckpt, const ModelInfo& info, const AutoMixOptions& o,
-                           const std::vector<SweepGroup>& groups, const std::vector<SensitivityResult>& scans,
-                           uint64_t baseBytes, uint64_t budgetBytes, const CalibrationSet* calibration) {
-    auto base = footprintOf(ckpt, info, o.baseline, nullptr, calibration);
-    if (!base) return base.error();
-    const int groupRule = int(o.baseline.rules.size());  // mapFor appends the group's rule after the baseline
+Result<Built> buildProblem(const Sizes& sizes, const AutoMixOptions& o, const std::vector<SweepGroup>& groups,
+                           const std::vector<SensitivityResult>& scans, uint64_t budgetBytes) {
     Built b;
-    int64_t fixed = int64_t(baseBytes);
-    for (const auto& g : groups) {
-        AllocGroup ag{g.name, {}};
+    for (size_t g = 0; g < groups.size(); ++g) {
+        AllocGroup ag{groups[g].name, {}};
         std::vector<std::string> labels;
-        uint64_t groupBaseBytes = 0;
-        std::vector<bool> members;
-        for (const auto& scan : scans) {
+        for (size_t s = 0; s < scans.size(); ++s) {
+            const auto& scan = scans[s];
             const auto row = std::find_if(scan.rows.begin(), scan.rows.end(),
-                                          [&](const SensitivityRow& r) { return r.group == g.name; });
+                                          [&](const SensitivityRow& r) { return r.group == groups[g].name; });
             if (row == scan.rows.end()) {
-                // A scan skips a group its calibrated scheme cannot take (an embedding for GPTQ): no option.
                 const auto skipped = std::find_if(scan.skipped.begin(), scan.skipped.end(),
-                                                  [&](const auto& s) { return s.group == g.name; });
+                                                  [&](const auto& x) { return x.group == groups[g].name; });
                 if (skipped == scan.skipped.end())
-                    return Error{"auto-mix: group " + g.name + " missing from the scan"};
+                    return Error{"auto-mix: group " + groups[g].name + " missing from the scan"};
                 continue;
             }
-            auto m = mapFor(info, o.baseline, {{g, scan.scheme}});
-            if (!m) return Error{"auto-mix: group " + g.name + ": " + m.message()};
-            ResolvedMap resolved;
-            auto f = footprintOf(ckpt, info, *m, &resolved, calibration);
-            if (!f) return f.error();
-            std::vector<bool> in(ckpt.tensors.size());
-            uint64_t bytes = 0, baseline = 0;
-            for (size_t i = 0; i < in.size(); ++i) {
-                in[i] = resolved.tensors[i].rule == groupRule;
-                if (!in[i]) continue;
-                bytes += f->tensors[i].after.total();
-                baseline += base->tensors[i].after.total();
-            }
-            if (!members.empty() && members != in)
-                return Error{"auto-mix: group " + g.name +
-                             " selects different tensors for different schemes"};
-            members = std::move(in);
-            groupBaseBytes = baseline;
-            ag.options.push_back({scan.scheme, bytes, row->damage});
+            const SizedOption& option = sizes.groups[g].options[s];
+            if (!option.unavailable.empty()) return Error{option.unavailable};
+            ag.options.push_back({scan.scheme, option.bytes, row->damage});
             labels.push_back(scan.scheme);
         }
         if (ag.options.empty() && !o.allowBaseline)
-            return Error{"auto-mix: no candidate scheme can take group " + g.name + " (see the warnings)"};
+            return Error{"auto-mix: no candidate scheme can take group " + groups[g].name + " (see the warnings)"};
         if (o.allowBaseline) {
-            ag.options.insert(ag.options.begin(), {kBaselineOption, groupBaseBytes, 0.0});
+            ag.options.insert(ag.options.begin(), {kBaselineOption, sizes.groups[g].baselineBytes, 0.0});
             labels.insert(labels.begin(), kBaselineOption);
         }
-        fixed -= int64_t(groupBaseBytes);
         b.problem.groups.push_back(std::move(ag));
         b.labels.push_back(std::move(labels));
     }
-    if (fixed < 0) return Error{"auto-mix: the groups overlap (their bytes exceed the model's)"};
-    b.problem.fixedBytes = uint64_t(fixed);
+    b.problem.fixedBytes = sizes.fixedBytes;
     b.problem.budgetBytes = budgetBytes;
     return b;
 }
@@ -145,6 +222,9 @@ Result<AutoMixResult> runAutoMix(MapEvaluator& evaluator, const Checkpoint& ckpt
     if (!base) return base.error();
     r.weightElements = base->weightElements;
     r.budgetBytes = o.budget.bytesFor(base->weightElements);
+    auto sizes = sizeOptions(ckpt, info, o, *groups, base->bytes, calibration);
+    if (!sizes) return sizes.error();
+    if (auto s = checkBudgetReachable(*sizes, *groups, o, r.budgetBytes); !s) return s.error();
 
     // Steps: scans, verification, uniform points (equal shares of the progress bar per measured map).
     const double scanPoints = double(o.schemes.size() * groups->size() + 1);
@@ -166,7 +246,7 @@ Result<AutoMixResult> runAutoMix(MapEvaluator& evaluator, const Checkpoint& ckpt
         r.scans.push_back(std::move(*scan));
     }
 
-    auto built = buildProblem(ckpt, info, o, *groups, r.scans, base->bytes, r.budgetBytes, calibration);
+    auto built = buildProblem(*sizes, o, *groups, r.scans, r.budgetBytes);
     if (!built) return built.error();
     auto alloc = allocateBudget(built->problem);
     if (!alloc) return Error{"auto-mix: " + o.budget.describe() + ": " + alloc.message()};

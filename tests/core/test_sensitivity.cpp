@@ -241,6 +241,23 @@ private Q_SLOTS:
         QVERIFY(!r.ok());
         QVERIFY2(r.message().find("below the smallest choice") != std::string::npos, r.message().c_str());
         QVERIFY2(r.message().find("1.5bpw") != std::string::npos, r.message().c_str());
+
+        // Refused before any scan (nothing is measured), naming the fallback that makes the smallest choice
+        // large: stories260K's rows of 64 values take no K-quant.
+        o.schemes = {"q2_K", "q8_0"};
+        o.budget = *parseSizeBudget("3.5bpw");
+        int reports = 0;
+        auto k = runAutoMix(*f->evaluator, *f->model.checkpoint, f->model.info, o, [&](double, std::string_view) {
+            ++reports;
+            return true;
+        });
+        QVERIFY(!k.ok());
+        QCOMPARE(reports, 0);
+        QVERIFY2(k.message().find("below the smallest choice") != std::string::npos &&
+                     k.message().find("smallest candidates fall back to larger schemes (q2_K\u2192") !=
+                         std::string::npos &&
+                     k.message().find("row length 64 is not a multiple of q2_K's block of 256") != std::string::npos,
+                 k.message().c_str());
     }
 
     void study_tiedModelVariesTheOneTensor() {
