@@ -20,6 +20,7 @@
 // - a saved session carries the Sweep tab's points; opening it in a new window shows them again, row for row.
 #include <QFile>
 #include <QFileInfo>
+#include <QComboBox>
 #include <QSignalSpy>
 #include <QTableWidget>
 #include <QTemporaryDir>
@@ -83,6 +84,13 @@ int column(const QTableWidget* t, const QString& name) {
 }
 
 const QStringList kSchemes{"q4_0", "q8_0", "int4_g32", "int8_g64"};
+
+// The text of the Preset box (the combo box whose last item is "custom").
+QString presetShown(const SweepView& view) {
+    for (const QComboBox* box : view.findChildren<QComboBox*>())
+        if (box->count() > 0 && box->itemText(box->count() - 1) == QLatin1String("custom")) return box->currentText();
+    return {};
+}
 
 QSet<QString> setOf(const QStringList& list) {
     return QSet<QString>(list.begin(), list.end());
@@ -260,11 +268,11 @@ private Q_SLOTS:
         QVERIFY(other.open(QIODevice::WriteOnly));
         other.write(text);
         other.close();
-        QSignalSpy done2(f.view.get(), &SweepView::sweepFinished);
-        f.view->resumeFrom(dir.filePath("other.csv"));
-        QVERIFY(done2.wait(kTimeoutMs) || !done2.isEmpty());
-        QCOMPARE(done2.first().first().toBool(), false);
-        QVERIFY2(f.view->statusText().contains("different sweep"), qPrintable(f.view->statusText()));
+        // (A complete file is shown after its fingerprint check, so it is refused there.)
+        QCOMPARE(f.view->resumeFrom(dir.filePath("other.csv")), QString());
+        QTRY_VERIFY2_WITH_TIMEOUT(f.view->statusText().contains("measured on other weights"),
+                                  qPrintable(f.view->statusText()), kTimeoutMs);
+        QVERIFY(f.view->points().empty());
     }
 
     void resume_setsTheSetupFromTheFile_errorsReachTheLog() {
@@ -293,6 +301,30 @@ private Q_SLOTS:
             QCOMPARE(written->header["spec"]["text_fnv1a"].get<std::string>(), qs::fnv1aHex(bytes));
             QCOMPARE(written->header["spec"]["text_bytes"].get<uint64_t>(), uint64_t(bytes.size()));
         }
+        // A complete file is shown, not run: no text is needed (the fixture has none), nothing is an error.
+        {
+            Fixture f(path);
+            QSignalSpy log(f.view.get(), &SweepView::logMessage);
+            QCOMPARE(f.view->resumeFrom(full), QString());
+            QTRY_COMPARE_WITH_TIMEOUT(int(f.view->points().size()), 4, kTimeoutMs);
+            QVERIFY(!f.view->isRunning());
+            for (const auto& entry : log) QVERIFY2(!entry.at(0).toBool(), qPrintable(entry.at(2).toString()));
+            QVERIFY2(log.first().at(2).toString().contains("is complete"), qPrintable(log.first().at(2).toString()));
+            QCOMPARE(presetShown(*f.view), QString("custom"));  // q8_0,int4_g32 is no preset
+            f.view->setSchemes({"q4_0", "q4_1", "q5_0", "q5_1", "q8_0"});
+            QCOMPARE(presetShown(*f.view), QString("legacy ggml"));
+        }
+        // Resuming needs a file with a point left: the last row removed.
+        QString half = dir.filePath("half.csv");
+        {
+            QFile in(full), out(half);
+            QVERIFY(in.open(QIODevice::ReadOnly) && out.open(QIODevice::WriteOnly));
+            QByteArray bytes = in.readAll();
+            bytes.chop(1);
+            out.write(bytes.left(bytes.lastIndexOf('\n') + 1));
+        }
+        const QString half2 = dir.filePath("half2.csv");  // the first resume completes `half` in place
+        QVERIFY(QFile::copy(half, half2));
         Fixture f(path);  // the default setup: body, the first preset, weight-error
         QSignalSpy log(f.view.get(), &SweepView::logMessage);
         const QString missing = dir.filePath("missing.csv");
@@ -303,7 +335,7 @@ private Q_SLOTS:
         // The file's setup is shown before the job needs the text.
         f.view->setTextPath(text);
         QSignalSpy done(f.view.get(), &SweepView::sweepFinished);
-        QCOMPARE(f.view->resumeFrom(full), QString());
+        QCOMPARE(f.view->resumeFrom(half), QString());
         QCOMPARE(setOf(f.view->groups()),
                  (QSet<QString>{"attention", "embedding"}));
         QCOMPARE(f.view->schemes(), (QStringList{"q8_0", "int4_g32"}));
@@ -328,13 +360,34 @@ private Q_SLOTS:
         f.view->setTextPath(dir.filePath("other.txt"));
         log.clear();
         QSignalSpy failed(f.view.get(), &SweepView::sweepFinished);
-        f.view->resumeFrom(full);
-        QVERIFY(failed.wait(kTimeoutMs) || !failed.isEmpty());
+        const QString resumed2 = f.view->resumeFrom(half2);
+        QVERIFY2(resumed2.isEmpty(), qPrintable(resumed2));
+        QVERIFY2(failed.wait(kTimeoutMs) || !failed.isEmpty(), qPrintable(f.view->statusText()));
         QCOMPARE(failed.first().first().toBool(), false);
         bool logged = false;
         for (const auto& entry : log)
             logged = logged || (entry.at(0).toBool() && entry.at(2).toString().contains("different sweep"));
         QVERIFY2(logged, qPrintable(f.view->statusText()));
+    }
+
+    // A file refused as measured on other weights leaves nothing on screen: the points shown before it are
+    // not its points.
+    void refusedSweepFile_clearsThePointsShown() {
+        QS_REQUIRE_ASSET(path, kModel);
+        Fixture f(path);
+        f.view->setGroups({"attention"});
+        f.view->setSchemes({"q8_0", "int4_g32"});
+        QVERIFY2(f.run(), qPrintable(f.view->statusText()));
+        QCOMPARE(int(f.view->points().size()), 2);
+        auto file = f.view->sweepFile();
+        QVERIFY(file.has_value());
+        file->header["spec"]["model_fingerprint"] = "0123456789abcdef";
+        QSignalSpy log(f.view.get(), &SweepView::logMessage);
+        QCOMPARE(f.view->showSweepFile(*file, QStringLiteral("other.csv"), {}), QString());
+        QTRY_VERIFY_WITH_TIMEOUT(!log.isEmpty(), kTimeoutMs);
+        QVERIFY2(log.last().at(0).toBool() && log.last().at(2).toString().contains("measured on other weights"),
+                 qPrintable(log.last().at(2).toString()));
+        QVERIFY(f.view->points().empty());
     }
 
     void session_savesAndRestoresTheSweep() {

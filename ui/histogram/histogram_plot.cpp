@@ -5,6 +5,7 @@
 #include <limits>
 
 #include <QVBoxLayout>
+#include "ui/plot/plot_legend.h"
 #include "ui/plot/qcustomplot_include.h"
 
 namespace qsui {
@@ -20,20 +21,7 @@ HistogramPlot::HistogramPlot(QWidget* parent) : QWidget(parent), m_plot(new QCus
     m_plot->axisRect()->setRangeDrag(Qt::Horizontal);
     m_plot->yAxis->grid()->setSubGridVisible(false);
     m_plot->xAxis->grid()->setVisible(false);
-    // The legend sits in a row above the axis rect, laid out horizontally, so it never hides the tails.
-    m_plot->legend->setVisible(true);
-    m_plot->legend->setBrush(Qt::NoBrush);
-    m_plot->legend->setBorderPen(Qt::NoPen);
-    m_plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
-    m_plot->legend->setWrap(4);
-    m_plot->legend->setMargins(QMargins(0, 0, 0, 0));
-    QFont small = font();
-    small.setPointSizeF(small.pointSizeF() * 0.9);
-    m_plot->legend->setFont(small);
-    m_plot->plotLayout()->insertRow(0);
-    m_plot->plotLayout()->addElement(0, 0, m_plot->legend);
-    m_plot->plotLayout()->setRowStretchFactor(0, 0.001);
-    m_plot->plotLayout()->setRowSpacing(0);
+    placeLegendAbove(m_plot);  // never hides the tails
     m_plot->setMinimumHeight(140);
     m_plot->setNoAntialiasingOnDrag(true);
 }

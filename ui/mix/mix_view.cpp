@@ -15,6 +15,7 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include "ui/plot/plot_legend.h"
 #include "ui/plot/qcustomplot_include.h"
 
 #include "core/sweep/size_budget.h"
@@ -213,8 +214,7 @@ QWidget* MixView::buildStudyPage() {
     m_studyPlot = new QCustomPlot;
     m_studyPlot->setBackground(palette().color(QPalette::Base));
     m_studyPlot->setMinimumHeight(120);
-    m_studyPlot->legend->setVisible(true);
-    m_studyPlot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    placeLegendAbove(m_studyPlot);  // never over the points
     m_studyTable = makeTable();
     auto* split = new QSplitter(Qt::Vertical);
     split->addWidget(m_studyPlot);

@@ -27,6 +27,7 @@
 #include <QToolTip>
 #include <QVBoxLayout>
 
+#include "ui/plot/plot_legend.h"
 #include "ui/plot/qcustomplot_include.h"
 
 #include "core/calib/collect.h"
@@ -118,8 +119,7 @@ SweepView::SweepView(Document* document, JobRunner* runner, ChatModels* models, 
     m_plot->graph(2)->setScatterStyle(
         QCPScatterStyle(QCPScatterStyle::ssStar, QPen(QColor(20, 140, 60), 2.4), QColor(20, 140, 60), 16));
     m_plot->graph(2)->removeFromLegend();
-    m_plot->legend->setVisible(true);
-    m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    placeLegendAbove(m_plot);  // never over the points
     m_plot->setMouseTracking(true);
     connect(m_plot, &QCustomPlot::mouseMove, this, &SweepView::onPlotMouseMove);
     connect(m_plot, &QCustomPlot::mousePress, this, &SweepView::onPlotMousePress);
@@ -179,8 +179,18 @@ QWidget* SweepView::buildSetup() {
     m_schemes = new QLineEdit(QString::fromLatin1(kPresets[0].schemes));
     m_schemes->setToolTip(
         tr("registry names, comma-separated (q4_K, int4_g32, nf4, keep, …); the same for every group"));
-    connect(m_preset, &QComboBox::activated, this,
-            [this](int i) { m_schemes->setText(m_preset->itemData(i).toString()); });
+    m_preset->addItem(tr("custom"));  // no schemes of its own: the list as typed or resumed
+    connect(m_preset, &QComboBox::activated, this, [this](int i) {
+        if (const QString list = m_preset->itemData(i).toString(); !list.isEmpty()) m_schemes->setText(list);
+    });
+    // The preset names the list in the field, whoever set it (typing, Resume…, a session): "custom" otherwise.
+    connect(m_schemes, &QLineEdit::textChanged, this, [this] {
+        const QString list = schemes().join(QLatin1Char(','));
+        int match = m_preset->count() - 1;
+        for (int i = 0; i + 1 < m_preset->count(); ++i)
+            if (m_preset->itemData(i).toString() == list) match = i;
+        m_preset->setCurrentIndex(match);
+    });
     form->addRow(tr("Preset"), m_preset);
     form->addRow(tr("Schemes"), m_schemes);
     m_eval = new EvalSetup(m_models, true, this);
@@ -391,6 +401,7 @@ void SweepView::setFormFromSpec(const qs::SweepSpec& spec, const QString& origin
 QString SweepView::showSweepFile(const qs::SweepFile& file, const QString& origin, std::function<void()> onShown) {
     if (m_running) cancel();
     auto refuse = [this](const QString& error) {
+        clearPoints();  // what was shown before is not the refused file's: never leave it as if it were
         m_status->setText(error);
         Q_EMIT logMessage(true, tr("Sweep"), error);
         return error;
@@ -455,6 +466,16 @@ QString SweepView::resumeFrom(const QString& path) {
     auto file = isHdf5Table(path.toStdString()) ? qs::readSweepHdf5(path.toStdString())
                                                 : qs::readSweepFile(path.toStdString());
     if (!file) return fail(QString::fromStdString(file.message()));
+    // Nothing left to measure: the file is shown (after its model fingerprint is checked), without a job that
+    // would ask for the text it was measured on.
+    if (auto spec = qs::sweepSpecFromJson(m_document->model()->info, file->header["spec"]);
+        spec && int64_t(file->rows.size()) >= spec->pointCount()) {
+        Q_EMIT logMessage(false, tr("Resume sweep"),
+                          tr("%1 is complete (all %2 points measured): shown, nothing to resume.")
+                              .arg(path)
+                              .arg(file->rows.size()));
+        return showSweepFile(*file, path, {});
+    }
     if (const QString error = loadSweepFile(*file, path, true); !error.isEmpty()) return fail(error);
     prepareAndStart(m_document->model(), path);
     return m_running ? QString() : m_status->text();
@@ -576,6 +597,15 @@ void SweepView::cancel() {
     m_status->setText(tr("Sweep cancelled."));
     updateControls();
     Q_EMIT sweepFinished(false);
+}
+
+void SweepView::clearPoints() {
+    m_points.clear();
+    m_spec = {};
+    rebuildPlot();
+    rebuildTable();
+    updateControls();
+    Q_EMIT pointsChanged();
 }
 
 void SweepView::onModelChanged() {

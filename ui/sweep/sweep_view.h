@@ -151,6 +151,8 @@ private:
     void buildActions(QVBoxLayout* v);  // run/cancel, export and save buttons, status
     void startJob(std::shared_ptr<const struct LoadedModel> model, const EvalModels& models,
                   const QString& resumePath);
+    // Removes the points and the spec shown (plot, table), e.g. when a session's sweep is refused.
+    void clearPoints();
     void prepareAndStart(std::shared_ptr<const struct LoadedModel> model, const QString& resumePath);
     void drain();
     void onJobFinished(int state, const QString& error);

@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "ui/plot/plot_legend.h"
+
+namespace qsui {
+
+void placeLegendAbove(QCustomPlot* plot, int itemsPerRow) {
+    QCPLegend* legend = plot->legend;
+    legend->setVisible(true);
+    legend->setBrush(Qt::NoBrush);
+    legend->setBorderPen(Qt::NoPen);
+    legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+    legend->setWrap(itemsPerRow);
+    legend->setMargins(QMargins(0, 0, 0, 0));
+    QFont small = plot->font();
+    small.setPointSizeF(small.pointSizeF() * 0.9);
+    legend->setFont(small);
+    plot->plotLayout()->insertRow(0);  // addElement takes it out of the axis rect's inset layout
+    plot->plotLayout()->addElement(0, 0, legend);
+    plot->plotLayout()->setRowStretchFactor(0, 0.001);
+    plot->plotLayout()->setRowSpacing(0);
+}
+
+}  // namespace qsui
