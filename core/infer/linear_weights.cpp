@@ -175,13 +175,13 @@ bool PackedLinearWeights::supports(DType dtype, int64_t cols) {
 
 PackedLinearWeights::PackedLinearWeights(int64_t rows, int64_t cols, DType dtype, std::span<const std::byte> bytes,
                                          std::shared_ptr<const void> owner, uint64_t ownedBytes, cpu::SimdLevel level,
-                                         const ReleaseFn& releaseSource)
+                                         const ReleaseFn& releaseSource, ggml::ActivationPairing pairing)
     : LinearWeights(rows, cols),
       m_dtype(dtype),
       m_bytes(bytes),
       m_owner(std::move(owner)),
       m_ownedBytes(ownedBytes),
-      m_kernel(ggml::findDotKernel(dtype, level)) {
+      m_kernel(ggml::findDotKernel(dtype, level, pairing)) {
     QS_CHECK(m_kernel && cols % m_kernel->blockElems() == 0,
              std::string("no native kernel for ") + std::string(dtypeName(dtype)) + " rows of " + std::to_string(cols));
     const auto rowBytes = dtypeBytes(dtype, uint64_t(cols));

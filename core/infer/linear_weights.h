@@ -3,7 +3,8 @@
 // single rows for embedding look-ups. Implementations:
 //   - PackedLinearWeights: ggml block types (q8_0 ... q6_K, iq4_nl) and f16/bf16 kept in their stored or
 //     quantized bytes and multiplied by native kernels (core/quant/ggml/ggml_vec_dot.h) with the activations
-//     quantized once per matmul to the paired 8-bit type, as ggml does: the engine's default;
+//     quantized once per matmul to the paired 8-bit type, as ggml does (f16/bf16 weights: rounded to f16/bf16,
+//     ggml's vec_dot_type, unless ActivationPairing::Float): the engine's default;
 //   - FloatLinearWeights: float32 values, either a view into a memory-mapped checkpoint (zero copy) or owned
 //     (converted from F16/BF16/ggml blocks, or dequantized once from a QuantizedTensor: "float cache"),
 //     multiplied by the register-tiled float GEMM kernels::gemmF32 (float_gemm.h), as are the row blocks the
@@ -152,7 +153,9 @@ private:
 // `owner` are not used again: the loader drops the mapping's pages, MappedFile::dropPages); prompt and
 // decode run the 16-row GEMM with its numeric contract (one float lane per output, ggml_repack.h), copyRow
 // dequantizes from the repacked rows. Below AVX2, and for the other types, the per-pair dots (DotFn/DotTileFn,
-// eight float lanes per output, ggml_vec_dot.h) on the stored bytes.
+// eight float lanes per output, ggml_vec_dot.h) on the stored bytes. `pairing` matters for f16/bf16 only: Ggml
+// rounds the activations to the weights' 16-bit type once per matmul (llama.cpp's CPU backend), Float keeps
+// them f32 (ggml::ActivationPairing).
 class PackedLinearWeights final : public LinearWeights {
 public:
     // True when `dtype` has a native kernel for rows of `cols` values.
@@ -163,7 +166,8 @@ public:
     using ReleaseFn = std::function<void(std::span<const std::byte>)>;
     PackedLinearWeights(int64_t rows, int64_t cols, DType dtype, std::span<const std::byte> bytes,
                         std::shared_ptr<const void> owner, uint64_t ownedBytes, cpu::SimdLevel level = cpu::simdLevel(),
-                        const ReleaseFn& releaseSource = {});
+                        const ReleaseFn& releaseSource = {},
+                        ggml::ActivationPairing pairing = ggml::ActivationPairing::Ggml);
 
     void matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const override;
     void copyRow(int64_t r, float* dst) const override;

@@ -77,11 +77,14 @@ public:
             if (dtypeBytes(t.dtype, uint64_t(rows * cols)) == data->bytes.size() &&
                 reinterpret_cast<uintptr_t>(data->bytes.data()) % 2 == 0) {
                 // A repacked copy replaces the stored rows: their file pages leave the resident memory as they
-                // are copied.
+                // are copied. f16/bf16 rows of a GGUF take activations of their type, as llama.cpp runs that
+                // file; those of other formats (safetensors) f32 activations, transformers' float32 arithmetic.
                 const MappedFile* file = m_ckpt.files[size_t(t.file)].get();
+                const auto pairing = m_ckpt.format == FileFormat::Gguf ? ggml::ActivationPairing::Ggml
+                                                                       : ggml::ActivationPairing::Float;
                 return std::shared_ptr<const LinearWeights>(std::make_shared<PackedLinearWeights>(
                     rows, cols, t.dtype, data->bytes, data->owner, 0, cpu::simdLevel(),
-                    [file](std::span<const std::byte> part) { file->dropPages(part); }));
+                    [file](std::span<const std::byte> part) { file->dropPages(part); }, pairing));
             }
         }
         if (t.dtype != DType::F32 && perRowBlock() &&

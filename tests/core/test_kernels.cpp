@@ -242,7 +242,10 @@ private Q_SLOTS:
         const PackedLinearWeights w(kRows, kCols, t, p.bytes, nullptr, 0, cpu::SimdLevel::Scalar);
         const auto got = product(w, x);
         const ggml::DotKernel* k = ggml::findDotKernel(t, cpu::SimdLevel::Scalar);
-        const int actBlock = dtypeInfo(k->act()).blockElems;  // f32 activations: 1 (no quantization error)
+        const int actBlock = dtypeInfo(k->act()).blockElems;  // f16/bf16 activations: 1
+        // f16/bf16 activations: x rounded to nearest in the weight's 16-bit type, |e| <= |x| 2^-11 (2^-8) + the
+        // spacing of f16 subnormals.
+        const double halfUlp = k->act() == DType::F16 ? std::ldexp(1.0, -11) : std::ldexp(1.0, -8);
         const double unit = std::ldexp(1.0, -24);
         for (int64_t b = 0; b < kBatch; ++b)
             for (int64_t r = 0; r < kRows; ++r) {
@@ -256,6 +259,7 @@ private Q_SLOTS:
                     double e = 0;
                     if (k->act() == DType::Q8_0 || k->act() == DType::Q8_1) e = d * (0.5 + 127.0 / 2048.0);
                     if (k->act() == DType::Q8_K) e = d * (0.5 + 1.0 / 65536.0);
+                    if (k->act() == DType::F16 || k->act() == DType::BF16) e = amax * halfUlp + std::ldexp(1.0, -25);
                     double sumQ = 0;
                     for (int64_t i = i0; i < i0 + actBlock; ++i) {
                         exact += double(wr[i]) * xb[i];
@@ -270,7 +274,7 @@ private Q_SLOTS:
                         minTerm += mAbs * d * sumQ / 2048.0;
                     }
                 }
-                const double blocks = double(kCols) / double(k->blockElems());
+                const double blocks = double(kCols) / double(std::max<int64_t>(k->blockElems(), ggml::kDotLanes));
                 const double bound = actErr + minTerm + (blocks + 8) * unit * magnitude * 1.01 + 1e-30;
                 const double err = std::fabs(double(got[size_t(b * kRows + r)]) - exact);
                 QVERIFY2(err <= bound, qPrintable(QString("%1 row %2 column %3: |%4 - %5| = %6 > bound %7")
@@ -281,6 +285,59 @@ private Q_SLOTS:
         std::vector<float> row(kCols);
         w.copyRow(3, row.data());
         QVERIFY(std::memcmp(row.data(), p.values.data() + 3 * kCols, kCols * sizeof(float)) == 0);
+    }
+
+    // f16/bf16 weights take activations of their own type (ggml-cpu.c type_traits_cpu vec_dot_type, what
+    // llama.cpp's CPU backend computes; ActivationPairing::Ggml, the default): each product equals the dot of the
+    // weights with the activations rounded to nearest in that type, summed in double, within float rounding
+    // (n/32 + tail + 8 roundings of 2^-24 on sum |w x|) -- with f32 activations it would be off by up to 2^-11
+    // (2^-8) relative. ActivationPairing::Float (safetensors checkpoints): the same bound around the f32
+    // activations themselves. Rows of any length (ffn_down of stories260K has 172 columns); every SIMD path
+    // equals the scalar reference bit for bit.
+    void halfWeights_takeHalfActivationsAtAnyRowLength() {
+        using ggml::ActivationPairing;
+        for (const DType t : {DType::F16, DType::BF16})
+            for (const ActivationPairing pairing : {ActivationPairing::Ggml, ActivationPairing::Float})
+                for (const int64_t n : {int64_t(172), int64_t(45), int64_t(7), int64_t(256)}) {
+                    const int64_t rows = 5, batch = 6;
+                    const bool half = pairing == ActivationPairing::Ggml;
+                    const Packed p = pack(t, gaussian(size_t(rows * n), 31));
+                    auto x = gaussian(size_t(batch * n), 32);
+                    x[3] = 1.0f + std::ldexp(1.0f, -12) * 3.0f;  // between two f16 (and bf16) values
+                    QVERIFY(PackedLinearWeights::supports(t, n));
+                    const PackedLinearWeights ref(rows, n, t, p.bytes, nullptr, 0, cpu::SimdLevel::Scalar, {}, pairing);
+                    const std::string act = half ? std::string(dtypeName(t) == "F16" ? "f16" : "bf16") : "f32";
+                    QVERIFY2(ref.describe().find("with " + act + " activations") != std::string::npos, ref.describe().c_str());
+                    std::vector<float> want(size_t(batch * rows));
+                    matmul(ref, x.data(), batch, want.data(), nullptr);
+                    for (int64_t b = 0; b < batch; ++b)
+                        for (int64_t r = 0; r < rows; ++r) {
+                            double exact = 0, magnitude = 0;
+                            for (int64_t i = 0; i < n; ++i) {
+                                const float xi = x[size_t(b * n + i)];
+                                const double xr = !half ? double(xi)
+                                                  : t == DType::F16 ? double(halfToFloat(floatToHalf(xi)))
+                                                                    : double(bf16ToFloat(floatToBf16(xi)));
+                                exact += double(p.values[size_t(r * n + i)]) * xr;
+                                magnitude += std::fabs(double(p.values[size_t(r * n + i)]) * xr);
+                            }
+                            const double bound = double(n / 32 + n % 32 + 8) * std::ldexp(1.0, -24) * magnitude;
+                            const double got = want[size_t(b * rows + r)];
+                            QVERIFY2(std::fabs(got - exact) <= bound,
+                                     qPrintable(QString("%1 %2 n %3 row %4 token %5: %6 vs %7 (bound %8)")
+                                                    .arg(QString::fromStdString(std::string(dtypeName(t))))
+                                                    .arg(QString::fromStdString(act)).arg(n).arg(r).arg(b).arg(got)
+                                                    .arg(exact).arg(bound)));
+                        }
+                    for (auto level : {cpu::SimdLevel::Avx2, cpu::SimdLevel::Avx512, cpu::SimdLevel::Avx512Vnni}) {
+                        if (!cpu::canRun(level)) continue;
+                        const PackedLinearWeights simd(rows, n, t, p.bytes, nullptr, 0, level, {}, pairing);
+                        std::vector<float> got(want.size(), std::nanf(""));
+                        matmul(simd, x.data(), batch, got.data(), nullptr);
+                        QVERIFY2(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0,
+                                 qPrintable(QString::fromStdString(simd.describe()) + QString(": n %1 differs from scalar").arg(n)));
+                    }
+                }
     }
 
     // The float GEMM (kernels::gemmF32): every SIMD path equals the scalar reference bit for bit for row counts

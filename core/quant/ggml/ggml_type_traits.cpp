@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The type table (see ggml_type_traits.h). Rows follow ggml-org/ggml d99724f2: ggml.c's type_traits (to_float,
 // from_float_ref) and ggml-cpu.c's type_traits_cpu (from_float, vec_dot_type). Where QuantScope differs, the
-// row says so: f16/bf16 weights pair with f32 activations (ggml converts the activations to f16/bf16), and
-// q8_1/q8_K, the activation formats, pair with nothing. Rows without from_float_ref are types QuantScope
+// row says so: q8_1/q8_K, the activation formats, pair with nothing. f16/bf16 weights pair with f16/bf16
+// activations as in ggml (the input rounded once per matmul; ggml_vec_dot.h also offers them f32 activations,
+// ActivationPairing::Float, for checkpoints llama.cpp does not run). Rows without from_float_ref are types QuantScope
 // decodes but does not quantize to (the i-quants below 4 bits need an importance matrix; ternary, FP4,
 // q1_0/q2_0 are not offered yet). fromFloatWeighted is ggml's quant_weights path (llama-quantize --imatrix).
 #include "core/quant/ggml/ggml_type_traits.h"
@@ -34,10 +35,10 @@ constexpr std::array<TypeTraits, size_t(DType::Count)> kTable{{
     none(D::I64), none(D::U64), none(D::F64),
     {.type = D::F32, .vecDotType = D::F32},
     {.type = D::F16, .blockBytes = 2, .blockAlign = 1,  // decoded through memcpy: any alignment
-     .toFloat = dequantF16, .fromFloatRef = quantizeF16, .vecDotType = D::F32,
+     .toFloat = dequantF16, .fromFloatRef = quantizeF16, .vecDotType = D::F16,
      .scheme = {16, 2, 0, 0, 1, "IEEE half precision (16 bpw)"}},
     {.type = D::BF16, .blockBytes = 2, .blockAlign = 1,
-     .toFloat = dequantBF16, .fromFloatRef = quantizeBF16, .vecDotType = D::F32,
+     .toFloat = dequantBF16, .fromFloatRef = quantizeBF16, .vecDotType = D::BF16,
      .scheme = {16, 2, 0, 0, 1, "bfloat16 (16 bpw)"}},
     none(D::F8_E4M3), none(D::F8_E5M2), none(D::F8_E8M0), none(D::F6_E2M3), none(D::F6_E3M2), none(D::F4_E2M1),
     // Legacy 32-value blocks.

@@ -298,15 +298,23 @@ float dotIq4Xs(int64_t n, const void* wv, const std::byte* av) {
     return sum;
 }
 
-template <float (*Conv)(uint16_t)> float dotHalfLike(int64_t n, const void* wv, const std::byte* av) {
+// f16/bf16 weights. HalfAct: activations of the same 16-bit type (ggml's vec_dot_f16 / vec_dot_bf16; each
+// product of two f16 (bf16) values is exact in float); else f32 activations (ActivationPairing::Float).
+template <float (*Conv)(uint16_t), bool HalfAct> float dotHalfLike(int64_t n, const void* wv, const std::byte* av) {
     const auto* w = static_cast<const uint16_t*>(wv);
-    const auto* x = reinterpret_cast<const float*>(av);
+    const auto x = [av](int64_t i) {
+        if constexpr (HalfAct) return Conv(reinterpret_cast<const uint16_t*>(av)[i]);
+        else return reinterpret_cast<const float*>(av)[i];
+    };
+    const int64_t whole = n - n % kDotLanes;
     float lanes[32] = {};
-    for (int64_t i = 0; i < n; i += 32)
-        for (int k = 0; k < 32; ++k) lanes[k] = std::fma(Conv(w[i + k]), x[i + k], lanes[k]);
+    for (int64_t i = 0; i < whole; i += 32)
+        for (int k = 0; k < 32; ++k) lanes[k] = std::fma(Conv(w[i + k]), x(i + k), lanes[k]);
     float g[8];
     for (int k = 0; k < 8; ++k) g[k] = (lanes[k] + lanes[8 + k]) + (lanes[16 + k] + lanes[24 + k]);
-    return laneSum(g);
+    float tail = 0.0f;
+    for (int64_t i = whole; i < n; ++i) tail = std::fma(Conv(w[i]), x(i), tail);
+    return laneSum(g) + tail;
 }
 
 float halfConv(uint16_t h) { return fromHalf(h); }
@@ -331,8 +339,10 @@ const DotKernel kScalar[] = {
     {DType::Q5_K, S, columns<dotQ45K<true>>},
     {DType::Q6_K, S, columns<dotQ6_K>},
     {DType::IQ4_XS, S, columns<dotIq4Xs>},
-    {DType::F16, S, columns<dotHalfLike<halfConv>>},
-    {DType::BF16, S, columns<dotHalfLike<bf16Conv>>},
+    {DType::F16, S, columns<dotHalfLike<halfConv, true>>},
+    {DType::BF16, S, columns<dotHalfLike<bf16Conv, true>>},
+    {DType::F16, S, columns<dotHalfLike<halfConv, false>>, nullptr, nullptr, 0, DType::F32},
+    {DType::BF16, S, columns<dotHalfLike<bf16Conv, false>>, nullptr, nullptr, 0, DType::F32},
 };
 
 }  // namespace
@@ -344,22 +354,28 @@ const DotKernel* scalarDotKernels(size_t& count) {
 }
 }  // namespace detail
 
-const DotKernel* findDotKernel(DType t, cpu::SimdLevel level) {
+const DotKernel* findDotKernel(DType t, cpu::SimdLevel level, ActivationPairing pairing) {
+    // Float pairing exists for f16/bf16 only; every other type has ggml's pairing alone.
+    const DType wantAct = pairing == ActivationPairing::Float && (t == DType::F16 || t == DType::BF16)
+                              ? DType::F32
+                              : DType::Count;
     if (level >= cpu::SimdLevel::Avx2) {
         size_t count = 0;
         const DotKernel* table = detail::x86DotKernels(count);
         const DotKernel* best = nullptr;
         for (size_t i = 0; i < count; ++i)
-            if (table[i].weight == t && table[i].level <= level && (!best || table[i].level > best->level))
+            if (table[i].weight == t && table[i].activation == wantAct && table[i].level <= level &&
+                (!best || table[i].level > best->level))
                 best = &table[i];
         if (best) return best;
     }
     for (const DotKernel& k : kScalar)
-        if (k.weight == t) return &k;
+        if (k.weight == t && k.activation == wantAct) return &k;
     return nullptr;
 }
 
 int64_t DotKernel::blockElems() const {
+    if (weight == DType::F16 || weight == DType::BF16) return 1;  // 32 lanes, then a tail of n % 32 values
     return std::max<int64_t>({kDotLanes, dtypeInfo(weight).blockElems, dtypeInfo(act()).blockElems});
 }
 

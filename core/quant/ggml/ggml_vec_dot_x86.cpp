@@ -7,11 +7,13 @@
 // (ggml_vec_dot.h).
 #include "core/quant/ggml/ggml_vec_dot.h"
 
+#include <cmath>
 #include <cstring>
 #include <iterator>
 #include <type_traits>
 
 #include "core/quant/ggml/ggml_blocks.h"
+#include "core/tensor/half.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>
@@ -72,8 +74,10 @@ const DotKernel kX86[] = {
     {DType::Q4_K, A2, avx2::laneMultiColumn<avx2::Q45K<false>>, avx2::laneRows<avx2::Q45K<false>>},
     {DType::Q5_K, A2, avx2::laneMultiColumn<avx2::Q45K<true>>, avx2::laneRows<avx2::Q45K<true>>},
     {DType::Q6_K, A2, avx2::laneMultiColumn<avx2::Q6K>, avx2::laneRows<avx2::Q6K>},
-    {DType::F16, A2, avx2::columns<avx2::dotHalfLike<false>>},
-    {DType::BF16, A2, avx2::columns<avx2::dotHalfLike<true>>},
+    {DType::F16, A2, avx2::columns<avx2::dotHalfLike<false, true>>},
+    {DType::BF16, A2, avx2::columns<avx2::dotHalfLike<true, true>>},
+    {DType::F16, A2, avx2::columns<avx2::dotHalfLike<false, false>>, nullptr, nullptr, 0, DType::F32},
+    {DType::BF16, A2, avx2::columns<avx2::dotHalfLike<true, false>>, nullptr, nullptr, 0, DType::F32},
 };
 
 }  // namespace

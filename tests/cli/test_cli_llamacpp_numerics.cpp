@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The engine's default (native) path against llama.cpp on stories260K exports (tests/data/llamacpp-ppl, written
+// by llama-perplexity and a greedy libllama loop, README there): each export is written by `export --rule
+// all=<type>` and must be byte-identical (sha256) to the file llama.cpp ran; then `ppl --ctx 128` on the
+// TinyStories sample and `generate --temperature 0` are compared with llama.cpp run with -fa off -ctk f32 -ctv
+// f32 (a float KV cache and exact softmax x V, the arithmetic our engine implements). llama.cpp's defaults
+// (flash attention with an f16 KV cache and an fp16 V accumulator on the CPU) are recorded beside them and not
+// asserted: they differ by up to 0.25% in perplexity (README).
+#include <QCryptographicHash>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <cmath>
+
+#include "cli_runner.h"
+#include "common/assets.h"
+
+using qstest::runCli;
+
+namespace {
+
+QJsonObject expected() {
+    QFile f(qEnvironmentVariable("QS_SOURCE_DIR") + "/tests/data/llamacpp-ppl/expected.json");
+    if (!f.open(QIODevice::ReadOnly)) qFatal("cannot open %s", qPrintable(f.fileName()));
+    return QJsonDocument::fromJson(f.readAll()).object();
+}
+
+QString sha256(const QString& path) {
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) return {};
+    QCryptographicHash h(QCryptographicHash::Sha256);
+    h.addData(&f);
+    return QString::fromLatin1(h.result().toHex());
+}
+
+double pplOf(const QString& model, const QString& text) {
+    auto r = runCli({"ppl", model, "--text", text, "--ctx", "128", "--threads", "1", "--json"});
+    if (r.exitCode != 0) return std::nan("");
+    return QJsonDocument::fromJson(r.out).object().value("ppl").toDouble(std::nan(""));
+}
+
+}  // namespace
+
+class TestCliLlamacppNumerics : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void exportsAgreeWithLlamaCpp_data() {
+        QTest::addColumn<QString>("type");
+        for (const char* t : {"f16", "bf16", "q8_0", "q4_0", "q4_K"}) QTest::newRow(t) << t;
+    }
+    // Greedy ids and perplexity of each export against llama.cpp's on the same bytes:
+    //  - greedy: the 200 ids llama.cpp generates from "Once upon a time" (f16, bf16, q4_0, q4_K). With the f32
+    //    activations the engine gave f16/bf16 weights before (the f16 ffn_down of the quantized exports: its 172
+    //    columns take no block type), bf16 diverged at step 181 and q4_K at 79. q8_0 (diverging at 177 now, at
+    //    131 before) is not asserted.
+    //  - perplexity: the final value. Where activations are rounded (f16/bf16 weights, q8_0/q8_K activations) a
+    //    float summation-order difference upstream flips roundings, so two correct engines differ by a noise
+    //    floor (llama.cpp's own repacked and plain q4_0 kernels: 7.4679 and 7.4714, 0.047%; ours 7.4764): within
+    //    5e-4 (f16/bf16) and 0.2% (q8_0/q4_0/q4_K) of llama.cpp's -- a guard against systematic differences
+    //    such as llama.cpp's default flash attention (+0.25% on q4_0), not a measure of the f16 pairing.
+    void exportsAgreeWithLlamaCpp() {
+        QFETCH(QString, type);
+        const QJsonObject e = expected();
+        QS_REQUIRE_ASSET(source, e["source"].toObject()["path"].toString());
+        QS_REQUIRE_ASSET(text, e["text"].toObject()["path"].toString());
+        QCOMPARE(sha256(source), e["source"].toObject()["sha256"].toString());
+        QCOMPARE(sha256(text), e["text"].toObject()["sha256"].toString());
+        const QJsonObject x = e["exports"].toObject()[type].toObject();
+        QTemporaryDir dir;
+        const QString model = dir.filePath(type + ".gguf");
+        auto made = runCli({"export", source, "--rule", x["rule"].toString(), "--gguf", model});
+        QVERIFY2(made.exitCode == 0, made.err.constData());
+        QVERIFY2(sha256(model) == x["sha256"].toString(),
+                 "the export's bytes changed: llama.cpp's figures in tests/data/llamacpp-ppl are for other bytes");
+
+        const QJsonObject ref = x["ppl_f32kv"].toObject();
+        QCOMPARE(ref["chunks"].toArray().size(), 14);
+        const double pplOurs = pplOf(model, text), pplLlama = ref["final"].toDouble();
+        const double band = (type == "f16" || type == "bf16" ? 5e-4 : 2e-3) * pplLlama;
+        QVERIFY2(std::fabs(pplOurs - pplLlama) <= band,
+                 qPrintable(QString("%1: ours %2, llama-perplexity %3 (band %4)").arg(type).arg(pplOurs, 0, 'f', 5)
+                                .arg(pplLlama).arg(band)));
+        if (type == "q8_0") return;
+
+        auto gen = runCli({"generate", model, "--prompt", e["prompt"].toString(), "--steps",
+                           QString::number(e["steps"].toInt()), "--temperature", "0", "--json"});
+        QVERIFY2(gen.exitCode == 0, gen.err.constData());
+        const QJsonArray ours = QJsonDocument::fromJson(gen.out).object()["ids"].toArray();
+        const QJsonArray theirs = x["greedy_f32kv"].toArray();
+        QCOMPARE(theirs.size(), e["steps"].toInt());
+        QVERIFY(ours.size() >= theirs.size());
+        for (int i = 0; i < theirs.size(); ++i)
+            QVERIFY2(ours[i].toInt() == theirs[i].toInt(),
+                     qPrintable(QString("%1: greedy ids differ from llama.cpp's at step %2").arg(type).arg(i)));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCliLlamacppNumerics)
+#include "test_cli_llamacpp_numerics.moc"
