@@ -20,18 +20,6 @@ using namespace kq;
 
 static_assert(sizeof(ActBlockK) == 312);
 
-// Value v (0..255) of a stored block: q4_K's 4-bit code; q6_K's 6-bit code (0..63, before the -32).
-int q4kCode(const BlockQ4_K& b, int v) {
-    const int g = v / 64, l = v % 64;
-    return l < 32 ? b.qs[32 * g + l] & 15 : b.qs[32 * g + l - 32] >> 4;
-}
-int q6kCode(const BlockQ6_K& b, int v) {
-    const int h = v / 128, l = v % 128, quarter = l / 32, lp = l % 32;
-    const uint8_t ql = b.ql[64 * h + lp + (quarter % 2) * 32];
-    const int low = quarter < 2 ? ql & 15 : ql >> 4;
-    return low | (((b.qh[32 * h + lp] >> (2 * quarter)) & 3) << 4);
-}
-
 // Where value v of row s sits in the repacked block: the byte of its low nibble (q4_K: its code) and whether
 // it is the high nibble.
 size_t nibbleByte(size_t codes, int v, int s, bool& high) {
@@ -57,6 +45,8 @@ uint16_t half16(const std::byte* blk, size_t off, int s) {
     return h;
 }
 
+// Row s of a stored block into its repacked block (byte loops over whole 4-value groups: loading is not slowed
+// by the per-value address arithmetic the readers below use).
 void packQ4K(const BlockQ4_K& b, int s, uint8_t* out) {
     std::memcpy(out + kQ4D + 2 * s, &b.d, 2);
     std::memcpy(out + kQ4Dmin + 2 * s, &b.dmin, 2);
@@ -65,24 +55,37 @@ void packQ4K(const BlockQ4_K& b, int s, uint8_t* out) {
         scaleMinK4(j, b.scales, sc, m);
         out[kQ4Sc + 16 * j + s] = sc;
         out[kQ4Min + 32 * (j / 2) + 2 * s + j % 2] = m;
-    }
-    for (int v = 0; v < kQKK; ++v) {
-        bool high;
-        const size_t at = nibbleByte(kQ4Codes, v, s, high);
-        out[at] = uint8_t(out[at] | (q4kCode(b, v) << (high ? 4 : 0)));
+        // Sub-block j: value w is byte 32 (j / 2) + w of qs, low nibble for even j, high for odd j.
+        const uint8_t* src = b.qs + 32 * (j / 2);
+        const int shift = 4 * (j % 2);
+        for (int k = 0; k < 4; ++k)
+            for (int i = 0; i < 4; ++i)
+                out[kQ4Codes + size_t(4 * j + k) * kChunk + size_t(4 * s + i)] =
+                    uint8_t(((src[8 * k + i] >> shift) & 15) | (((src[8 * k + 4 + i] >> shift) & 15) << 4));
     }
 }
 
 void packQ6K(const BlockQ6_K& b, int s, uint8_t* out) {
     std::memcpy(out + kQ6D + 2 * s, &b.d, 2);
     for (int j = 0; j < 16; ++j) out[kQ6Sc + 16 * j + s] = uint8_t(b.scales[j]);
-    for (int v = 0; v < kQKK; ++v) {
-        const int q = q6kCode(b, v);
-        bool high;
-        int shift;
-        const size_t lo = q6NibbleByte(v, s, high), hi = q6HighByte(v, s, shift);
-        out[lo] = uint8_t(out[lo] | ((q & 15) << (high ? 4 : 0)));
-        out[hi] = uint8_t(out[hi] | ((q >> 4) << shift));
+    for (int g = 0; g < 8; ++g) {
+        // Values 32 g + w: half h = g / 4 of the block, quarter q = g % 4: low bits in ql[64 h + 32 (q % 2) + w]
+        // (low nibble for q < 2), high bits at 2 q of qh[32 h + w] (ggml_blocks.h).
+        const int h = g / 4, q = g % 4;
+        const uint8_t* ql = b.ql + 64 * h + (q % 2) * 32;
+        const uint8_t* qh = b.qh + 32 * h;
+        const int lowShift = q < 2 ? 0 : 4, highShift = 2 * q;
+        uint8_t* grp = out + kQ6Codes + size_t(g) * kQ6Group;
+        const auto low = [&](int w) { return (ql[w] >> lowShift) & 15; };
+        const auto high = [&](int w) { return (qh[w] >> highShift) & 3; };
+        for (int k = 0; k < 4; ++k)
+            for (int i = 0; i < 4; ++i)
+                grp[size_t(k) * kChunk + size_t(4 * s + i)] = uint8_t(low(8 * k + i) | (low(8 * k + 4 + i) << 4));
+        for (int hh = 0; hh < 2; ++hh)
+            for (int i = 0; i < 4; ++i)
+                grp[4 * kChunk + size_t(hh) * kChunk + size_t(4 * s + i)] =
+                    uint8_t(high(16 * hh + i) | (high(16 * hh + 4 + i) << 2) | (high(16 * hh + 8 + i) << 4) |
+                            (high(16 * hh + 12 + i) << 6));
     }
 }
 
