@@ -291,7 +291,7 @@ private Q_SLOTS:
     // product in double: n + 8 roundings of unit 2^-24 on a sum bounded by sum |w x|.
     void floatGemm_pathsEqualScalarAndStayWithinBound() {
         for (const int64_t n : {int64_t(768), int64_t(203)}) {
-            const int64_t rows = 11, ldw = n + 5, batch = 53, ldy = rows + 2;
+            const int64_t rows = 11, ldw = n + 5, batch = 133, ldy = rows + 2;  // 133: two 128-token blocks
             const auto w = gaussian(size_t(rows * ldw), 11);
             const auto x = gaussian(size_t(batch * n), 12);
             std::vector<float> ref(size_t(batch * ldy), -1.0f);
