@@ -2,9 +2,11 @@
 // The float32 matrix product of the forward pass (FloatLinearWeights and the dequantize-per-row-block paths
 // of linear_weights.h): y[b, r] = dot(W[r, :], x[b, :]) for a block of weight rows and a batch of activation
 // rows. The prompt (many tokens) is a register-tiled GEMM: each micro-kernel keeps 4 weight rows x 3 tokens
-// (AVX2) or 4 weight rows x 6 tokens (AVX-512, two tokens per 512-bit register) of accumulators, so a weight
-// row loaded from cache serves several tokens; token blocks keep the activations in L2 while the weight rows
-// stream.
+// (AVX2) or 8 weight rows x 4 tokens (AVX-512, two tokens per 512-bit register: 16 accumulators, 8 weight
+// broadcasts and 2 activation loads per 16 FMAs) of accumulators, so a weight row loaded from cache serves
+// several tokens and each activation load (streamed from L2) serves 8 rows; token blocks of up to 128 keep the
+// activations in L2 while each tile's weight rows stay in L1 (a weight matrix is read from memory once per
+// 128 tokens).
 //
 // Numerics (every path, tile shape, batch size and thread count gives the same bits): each output is the dot
 // product over n values with eight float lanes: lane k accumulates fma(w[i + k], x[i + k], lane) for i in

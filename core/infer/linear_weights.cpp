@@ -214,14 +214,14 @@ PackedLinearWeights::PackedLinearWeights(int64_t rows, int64_t cols, DType dtype
 void PackedLinearWeights::FreeDeleter::operator()(std::byte* p) const { std::free(p); }
 
 size_t PackedLinearWeights::activationBytes(int64_t batch) const {
-    if (m_gemm) return size_t(batch) * ggml::actColumnBytes(cols()) + m_actRowBytes;  // + one q8_0 row of scratch
+    if (m_gemm) return size_t(batch) * ggml::actColumnBytes(m_dtype, cols()) + m_actRowBytes;  // + one row of scratch
     return size_t(batch) * m_actRowBytes;
 }
 
 void PackedLinearWeights::prepareActivations(const float* x, int64_t batch, std::byte* act) const {
     if (m_gemm)
         return ggml::prepareActivations(m_dtype, x, batch, cols(), act,
-                                        act + size_t(batch) * ggml::actColumnBytes(cols()));
+                                        act + size_t(batch) * ggml::actColumnBytes(m_dtype, cols()));
     for (int64_t b = 0; b < batch; ++b)
         ggml::quantizeActivations(m_kernel->act(), x + b * cols(), act + size_t(b) * m_actRowBytes, cols());
 }
@@ -232,7 +232,8 @@ void PackedLinearWeights::prepareActivations(const float* x, int64_t batch, std:
 void PackedLinearWeights::repackedRows(const std::byte* act, int64_t batch, float* y, int64_t r0, int64_t r1) const {
     constexpr int64_t kColTile = 64, kR = ggml::kRepackRows, kC = ggml::kMaxGemmCols;
     const int64_t m = rows(), n = cols();
-    const size_t colBytes = ggml::actColumnBytes(n), groupBytes = size_t(n / 32) * ggml::repackedBlockBytes(m_dtype);
+    const size_t colBytes = ggml::actColumnBytes(m_dtype, n),
+                 groupBytes = size_t(n / ggml::repackBlockElems(m_dtype)) * ggml::repackedBlockBytes(m_dtype);
     float tile[kC * kR];
     for (int64_t b0 = 0; b0 < batch; b0 += kColTile) {
         const int64_t b1 = std::min(batch, b0 + kColTile);
@@ -288,8 +289,8 @@ std::string PackedLinearWeights::describe() const {
     const std::string_view ggml = dtypeInfo(m_dtype).ggmlName;  // "q4_K", as ggml and the scheme names spell it
     const std::string name(ggml.empty() ? dtypeName(m_dtype) : ggml);
     if (m_gemm)
-        return name + ", repacked 16-row native " + std::string(cpu::simdLevelName(m_gemm->level)) +
-               " GEMM with q8_0 activations";
+        return name + ", repacked 16-row native " + std::string(cpu::simdLevelName(m_gemm->level)) + " GEMM with " +
+               ggml::actTypeName(m_kernel->act()) + " activations";
     return name + ", native " + std::string(cpu::simdLevelName(m_kernel->level)) + " kernel with " +
            ggml::actTypeName(m_kernel->act()) + " activations";
 }

@@ -93,6 +93,7 @@ public:
     void matmulPreparedRows(const std::byte* act, int64_t batch, float* y, int64_t r0, int64_t r1) const override;
     void copyRow(int64_t r, float* dst) const override;
     std::string describe() const override { return m_what; }
+    int64_t rowAlign() const override { return 8; }  // the AVX-512 prompt tile (float_gemm.h)
     uint64_t ownedBytes() const override { return uint64_t(m_owned.size()) * sizeof(float); }
     uint64_t weightBytes() const override { return uint64_t(rows() * cols()) * sizeof(float); }
     const float* data() const { return m_data; }
@@ -148,7 +149,7 @@ private:
 // A [rows, cols] matrix of a type with a native kernel (ggml::findDotKernel), read in place from `bytes`
 // (rows of whole blocks, ggml's layout; a GGUF mapping or a QuantizedTensor's data), which must stay valid
 // while `owner` lives. `level` picks the kernel (tests pass each level the CPU can run).
-// q8_0 and q4_0 at AVX2 and above (ggml::findRepackGemm): the rows are copied once, at construction, into the
+// q8_0, q4_0, q4_K and q6_K at AVX2 and above (ggml::findRepackGemm): the rows are copied once, at construction, into the
 // row-interleaved layout of core/quant/ggml/ggml_repack.h, which then REPLACES the stored bytes (`bytes` and
 // `owner` are not used again: the loader drops the mapping's pages, MappedFile::dropPages); prompt and
 // decode run the 16-row GEMM with its numeric contract (one float lane per output, ggml_repack.h), copyRow

@@ -36,7 +36,7 @@ uint64_t convertedBytesOf(const TensorInfo& t, const QuantizedWeightMap* quantiz
         if (auto it = quantized->find(index); it != quantized->end()) {
             if (mode == Q::PerRowBlock) return 0;
             if (mode == Q::Native) {
-                // A repacked q8_0/q4_0 copy (ggml_repack.h) is held in addition to the map's tensor.
+                // A repacked q8_0/q4_0/q4_K/q6_K copy (ggml_repack.h) is held in addition to the map's tensor.
                 if (auto p = packedWeights(it->second.tensor, it->second.scheme)) {
                     const auto* packed = dynamic_cast<const PackedLinearWeights*>(p.get());
                     return packed && packed->repacked() ? packed->ownedBytes() : 0;
@@ -49,7 +49,7 @@ uint64_t convertedBytesOf(const TensorInfo& t, const QuantizedWeightMap* quantiz
     if (t.dtype == DType::F32 && t.file >= 0) return 0;  // a view of the mapping
     if (mode == Q::PerRowBlock && dtypeConvertibleToFloat(t.dtype)) return 0;
     if (mode == Q::Native && t.file >= 0 && PackedLinearWeights::supports(t.dtype, cols))
-        // q8_0/q4_0 are repacked into owned memory (their mapped pages dropped); the others stay mapped.
+        // q8_0/q4_0/q4_K/q6_K are repacked into owned memory (their mapped pages dropped); the others stay mapped.
         return ggml::repackable(t.dtype) && ggml::findRepackGemm(t.dtype, cpu::simdLevel())
                    ? ggml::repackedBytes(t.dtype, int64_t(t.shape[0]), cols)
                    : 0;

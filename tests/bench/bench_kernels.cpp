@@ -86,7 +86,7 @@ void runF32(benchmark::State& state, cpu::SimdLevel level, int64_t batch) {
 
 // Issue 9: the per-pair prompt tiles (DotTileFn, the path before repacking: 4-row x 4-column tiles of the
 // eight-lane contract over 64-column tiles) against the repacked 16-row GEMM (PackedLinearWeights at the same
-// level), q8_0/q4_0, [rows, cols] = 768 x 768 and 2048 x 768 with 128 columns; and decode (one column) with the
+// level), q8_0/q4_0 and (issue 9, K-quants) q4_K/q6_K against their per-row dots, [rows, cols] = 768 x 768 and 2048 x 768 with 128 columns; and decode (one column) with the
 // per-pair row kernel (DotRowsFn) against the repacked GEMM on 4096 x 4096. bytes_per_second: weight bytes.
 std::vector<std::byte> randomMatrix(DType t, int64_t rows, int64_t cols) {
     std::mt19937 rng(2);
@@ -111,6 +111,16 @@ void runPairTiles(benchmark::State& state, DType t, int64_t rows, int64_t cols, 
         if (batch == 1) {
             k->rows(cols, bytes.data(), rowBytes, rows, act.data(), y.data());
         } else {
+            if (!k->tile) {  // the K-quants: 4 tokens per weight row (DotFn), as tiledRowDots runs them
+                float out[4];
+                for (int64_t b0 = 0; b0 < batch; b0 += 64)
+                    for (int64_t r = 0; r < rows; ++r)
+                        for (int64_t b = b0; b < std::min(batch, b0 + 64); b += 4) {
+                            const int nc = int(std::min<int64_t>(4, batch - b));
+                            k->dot(cols, bytes.data() + size_t(r) * rowBytes, act.data() + size_t(b) * actRow, actRow, nc, out);
+                            for (int c = 0; c < nc; ++c) y[size_t((b + c) * rows + r)] = out[c];
+                        }
+            } else
             for (int64_t b0 = 0; b0 < batch; b0 += 64)
                 for (int64_t r = 0; r + k->tileRows <= rows; r += k->tileRows)
                     for (int64_t b = b0; b < std::min(batch, b0 + 64); b += 4)
@@ -143,7 +153,7 @@ void registerGemm() {
     struct Shape {
         int64_t rows, cols, batch;
     };
-    for (DType t : {DType::Q8_0, DType::Q4_0})
+    for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K})
         for (const Shape sh : {Shape{768, 768, 128}, Shape{2048, 768, 128}, Shape{4096, 4096, 1}, Shape{768, 768, 1}}) {
             const std::string base = "Gemm/" + std::string(dtypeName(t)) + "/" + std::to_string(sh.rows) + "x" +
                                      std::to_string(sh.cols) + "/cols" + std::to_string(sh.batch);

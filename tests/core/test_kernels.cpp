@@ -76,11 +76,13 @@ Packed pack(DType t, const std::vector<float>& w) {
 }
 
 // The scalar reference of the repacked GEMM (ggml_repack.h) for the kRows x kCols weights, kBatch columns: what
-// q8_0/q4_0 PackedLinearWeights give at AVX2 and above (its own contract, not the per-pair dots').
+// q8_0/q4_0/q4_K/q6_K PackedLinearWeights give at AVX2 and above (its own contract, not the per-pair dots').
 std::vector<float> repackedReference(DType t, const std::vector<std::byte>& stored, const std::vector<float>& x) {
     std::vector<std::byte> packed(ggml::repackedBytes(t, kRows, kCols));
     ggml::repack(t, stored.data(), kRows, kCols, packed.data());
-    std::vector<std::byte> act(size_t(kBatch) * ggml::actColumnBytes(kCols)), scratch(ggml::activationBytes(DType::Q8_0, kCols));
+    const bool k = ggml::repackBlockElems(t) == 256;
+    std::vector<std::byte> act(size_t(kBatch) * ggml::actColumnBytes(t, kCols)),
+        scratch(ggml::activationBytes(k ? DType::Q8_K : DType::Q8_0, kCols));
     ggml::prepareActivations(t, x.data(), kBatch, kCols, act.data(), scratch.data());
     std::vector<float> tile(size_t(kBatch) * ggml::kRepackRows), y(size_t(kBatch * kRows));
     ggml::gemmRef(t, kCols, packed.data(), act.data(), int(kBatch), tile.data());  // kRows <= 16: one group
@@ -196,7 +198,7 @@ private Q_SLOTS:
                 continue;
             }
             const PackedLinearWeights simd(kRows, kCols, t, p.bytes, nullptr, 0, level);
-            // q8_0/q4_0 run the repacked GEMM here: its scalar reference (test_repack_gemm covers it fully).
+            // q8_0/q4_0/q4_K/q6_K run the repacked GEMM here: its scalar reference (test_repack_gemm covers it fully).
             const auto expected = simd.repacked() ? repackedReference(t, p.bytes, x) : pairExpected;
             QCOMPARE(simd.repacked(), ggml::repackable(t));
             const auto got = product(simd, x);
@@ -346,7 +348,7 @@ private Q_SLOTS:
     // product in double: n + 8 roundings of unit 2^-24 on a sum bounded by sum |w x|.
     void floatGemm_pathsEqualScalarAndStayWithinBound() {
         for (const int64_t n : {int64_t(768), int64_t(203)}) {
-            const int64_t rows = 11, ldw = n + 5, batch = 53, ldy = rows + 2;
+            const int64_t rows = 11, ldw = n + 5, batch = 133, ldy = rows + 2;  // 133: two 128-token blocks
             const auto w = gaussian(size_t(rows * ldw), 11);
             const auto x = gaussian(size_t(batch * n), 12);
             std::vector<float> ref(size_t(batch * ldy), -1.0f);

@@ -28,16 +28,20 @@ const B* storedBlock(const std::byte* src, int64_t rows, int64_t nb, int64_t row
 
 }  // namespace
 
-bool repackable(DType t) { return t == DType::Q8_0 || t == DType::Q4_0; }
+bool repackable(DType t) { return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_K || t == DType::Q6_K; }
+
+int64_t repackBlockElems(DType t) { return t == DType::Q4_K || t == DType::Q6_K ? kQKK : kQK; }
 
 size_t repackedBlockBytes(DType t) {
     QS_CHECK(repackable(t), "no repacked layout for " + std::string(dtypeName(t)));
+    if (t == DType::Q4_K) return 2368;
+    if (t == DType::Q6_K) return 3360;
     return size_t(kScaleBytes) + size_t(t == DType::Q8_0 ? 8 : 4) * kChunkBytes;
 }
 
 size_t repackedBytes(DType t, int64_t rows, int64_t cols) {
     const int64_t groups = (rows + kRepackRows - 1) / kRepackRows;
-    return size_t(groups) * size_t(cols / kQK) * repackedBlockBytes(t);
+    return size_t(groups) * size_t(cols / repackBlockElems(t)) * repackedBlockBytes(t);
 }
 
 void repack(DType t, const std::byte* src, int64_t rows, int64_t cols, std::byte* dst) {
@@ -45,6 +49,7 @@ void repack(DType t, const std::byte* src, int64_t rows, int64_t cols, std::byte
 }
 
 void repackGroups(DType t, const std::byte* src, int64_t rows, int64_t cols, int64_t g0, int64_t g1, std::byte* dst) {
+    if (repackBlockElems(t) == kQKK) return detail::repackGroupsK(t, src, rows, cols, g0, g1, dst);
     const int64_t nb = cols / kQK;
     const size_t blockBytes = repackedBlockBytes(t);
     std::memset(dst + size_t(g0 * nb) * blockBytes, 0, size_t((g1 - g0) * nb) * blockBytes);
@@ -71,6 +76,7 @@ void repackGroups(DType t, const std::byte* src, int64_t rows, int64_t cols, int
 }
 
 void dequantizeRepackedRow(DType t, const std::byte* packed, int64_t cols, int64_t r, float* dst) {
+    if (repackBlockElems(t) == kQKK) return detail::dequantizeRepackedRowK(t, packed, cols, r, dst);
     const int64_t nb = cols / kQK, g = r / kRepackRows;
     const int s = int(r % kRepackRows);
     const size_t blockBytes = repackedBlockBytes(t);
@@ -94,7 +100,12 @@ void dequantizeRepackedRow(DType t, const std::byte* packed, int64_t cols, int64
 
 size_t actColumnBytes(int64_t cols) { return size_t(cols / kQK) * sizeof(ActBlock); }
 
+size_t actColumnBytes(DType t, int64_t cols) {
+    return repackBlockElems(t) == kQKK ? size_t(cols / kQKK) * sizeof(ActBlockK) : actColumnBytes(cols);
+}
+
 void prepareActivations(DType t, const float* x, int64_t batch, int64_t cols, std::byte* act, std::byte* scratch) {
+    if (repackBlockElems(t) == kQKK) return detail::prepareActivationsK(x, batch, cols, act, scratch);
     const int64_t nb = cols / kQK;
     const int32_t offset = t == DType::Q8_0 ? 128 : 8;
     for (int64_t c = 0; c < batch; ++c) {
@@ -112,6 +123,7 @@ void prepareActivations(DType t, const float* x, int64_t batch, int64_t cols, st
 }
 
 void gemmRef(DType t, int64_t n, const std::byte* group, const std::byte* act, int nCols, float* out) {
+    if (repackBlockElems(t) == kQKK) return detail::gemmRefK(t, n, group, act, nCols, out);
     const int64_t nb = n / kQK;
     const size_t blockBytes = repackedBlockBytes(t);
     for (int c = 0; c < nCols; ++c) {
@@ -143,11 +155,14 @@ void gemmRef(DType t, int64_t n, const std::byte* group, const std::byte* act, i
 }
 
 const RepackGemm* findRepackGemm(DType t, cpu::SimdLevel level) {
-    size_t count = 0;
-    const RepackGemm* list = detail::x86RepackGemms(count);
     const RepackGemm* best = nullptr;
-    for (size_t i = 0; i < count; ++i)
-        if (list[i].weight == t && list[i].level <= level && (!best || list[i].level > best->level)) best = &list[i];
+    for (auto* table : {&detail::x86RepackGemms, &detail::x86RepackGemmsK}) {
+        size_t count = 0;
+        const RepackGemm* list = table(count);
+        for (size_t i = 0; i < count; ++i)
+            if (list[i].weight == t && list[i].level <= level && (!best || list[i].level > best->level))
+                best = &list[i];
+    }
     return best;
 }
 

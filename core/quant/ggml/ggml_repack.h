@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Row-interleaved ("repacked") q8_0 and q4_0 weights and the GEMM that runs on them: the prompt and decode
-// path of PackedLinearWeights for these two types on AVX2 and AVX-512 VNNI (the idea of ggml's repacked
-// GEMMs, ggml-cpu/repack.cpp q4_0_8x8 / q8_0_4x8; our own layout of 16 rows).
+// Row-interleaved ("repacked") q8_0, q4_0, q4_K and q6_K weights and the GEMM that runs on them: the prompt
+// and decode path of PackedLinearWeights for these types on AVX2 and AVX-512 VNNI (the idea of ggml's repacked
+// GEMMs, ggml-cpu/repack.cpp q4_0_8x8 / q8_0_4x8 / q4_K_8x8 with q8_K; our own layout of 16 rows). The K-quant
+// layouts and their contract are described below the q8_0/q4_0 ones.
 //
 // Layout: rows in groups of kRepackRows = 16 (the last group padded with zero rows: scale 0, codes 0). Group g
 // holds, block after block (n / 32 blocks of 32 values), a RepackedBlock:
@@ -23,6 +24,23 @@
 // from ggml_vec_dot.h's eight-lane contract of the per-pair dots (DotFn) in the order of the float roundings
 // only; both are within the activation quantization bound of dequantize-then-multiply.
 //
+// K-quants (q4_K, q6_K; super-blocks of 256 values): the same groups of 16 rows; per super-block
+//   q4_K (2368 B = 16 x 144 + 64): d[16], dmin[16] (fp16, row s at 2 s); sc[8][16] (u8: sub-block j of row s
+//     at 16 j + s); m: 4 x 32 bytes, pair p: byte 2 s = m[2p] of row s, 2 s + 1 = m[2p+1] (the int16 pairs of
+//     vpdpwssd); then per sub-block j of 32 values 4 chunks of 64 bytes: chunk k, row s, byte i holds value
+//     32 j + 8 k + i (low nibble) and 32 j + 8 k + 4 + i (high nibble);
+//   q6_K (3360 B = 16 x 210): d[16] (fp16); sc[16][16] (int8, sub-block j of row s at 16 j + s); then per 32
+//     values g (8 of them) 4 low-nibble chunks as q4_K's (values 32 g + 8 k + i and + 4) and 2 chunks of the
+//     high 2 bits: chunk h, row s, byte i: bits 0-1, 2-3, 4-5, 6-7 = values 32 g + 16 h + i, + 4, + 8, + 12.
+// Their activations are q8_K (ggml's quantize_row_q8_K: float scale da, int16 sums of 16 codes). For row r,
+// column c and super-block b, with exact int32 sums (S_j over sub-block j of the code times the activation
+// code; q6_K: S_j = sum (q - 32) a, computed as sum q a - 32 bsum_j; B_j the activation codes' sum over
+// q4_K's sub-block j of 32):
+//   q4_K: acc = fma(float(sum_j sc_j S_j), d * da, acc); acc = fma(float(sum_j m_j B_j), dmin * -da, acc)
+//   q6_K: acc = fma(float(sum_j sc_j S_j), d * da, acc)
+// (the float steps of ggml's q4_K_8x8 x86 GEMM, ggml-cpu/arch/x86/repack.cpp, with its min term folded into
+// the same accumulator instead of a second one subtracted at the end). |sum_j sc_j S_j| < 2^28: exact in int32.
+//
 // Thread-safety: pure functions on caller-owned memory.
 #pragma once
 
@@ -36,9 +54,12 @@ namespace qs::ggml {
 
 inline constexpr int kRepackRows = 16;
 
-// True for the types with a repacked GEMM: Q8_0 and Q4_0.
+// True for the types with a repacked GEMM: Q8_0, Q4_0, Q4_K and Q6_K.
 bool repackable(DType t);
-// Bytes of one repacked block of 16 rows (544 or 288), and of a whole [rows, cols] tensor (rows rounded up to 16).
+// Values per block of t (32, or 256 for the K-quants).
+int64_t repackBlockElems(DType t);
+// Bytes of one repacked block of 16 rows (544, 288, 2368, 3360), and of a whole [rows, cols] tensor (rows
+// rounded up to 16).
 size_t repackedBlockBytes(DType t);
 size_t repackedBytes(DType t, int64_t rows, int64_t cols);
 // src: rows x (cols / 32) stored blocks (ggml's layout); dst: repackedBytes(t, rows, cols) bytes.
@@ -49,15 +70,24 @@ void repackGroups(DType t, const std::byte* src, int64_t rows, int64_t cols, int
 void dequantizeRepackedRow(DType t, const std::byte* packed, int64_t cols, int64_t r, float* dst);
 
 // Activations of the GEMM: per column, per block an ActBlock (the q8_0 codes, their scale as float and the
-// offset term the kernels start their integer sum from). Column c starts at c * actColumnBytes(cols).
+// offset term the kernels start their integer sum from). Column c starts at c * actColumnBytes(cols). The
+// K-quants use ActBlockK per super-block instead: actColumnBytes(t, cols) covers both.
 struct ActBlock {
     float d;       // the q8_0 block's fp16 scale, as float
     int32_t off;   // -o * sum(codes): o = 128 (q8_0 on VNNI: codes w + 128 unsigned), 8 (q4_0: codes q unsigned)
     int8_t qs[32];
 };
-size_t actColumnBytes(int64_t cols);
-// x: [batch][cols] floats -> act (batch * actColumnBytes(cols) bytes); scratch: at least
-// ggml::activationBytes(DType::Q8_0, cols) bytes (one q8_0 row).
+struct ActBlockK {
+    float d;             // the q8_K block's scale
+    int32_t pad;
+    int16_t bsum16[16];  // sums of the codes 16 j .. 16 j + 15 (ggml's bsums)
+    int16_t bsum32[8];   // sums of the codes 32 j .. 32 j + 31
+    int8_t qs[256];
+};
+size_t actColumnBytes(int64_t cols);           // q8_0 / q4_0
+size_t actColumnBytes(DType t, int64_t cols);  // any repackable t
+// x: [batch][cols] floats -> act (batch * actColumnBytes(t, cols) bytes); scratch: at least
+// ggml::activationBytes(DType::Q8_0 or, for the K-quants, DType::Q8_K, cols) bytes (one activation row).
 void prepareActivations(DType t, const float* x, int64_t batch, int64_t cols, std::byte* act, std::byte* scratch);
 
 // One group of 16 rows (`group`: its first block) against nCols (1..kMaxGemmCols) activation columns
@@ -78,6 +108,12 @@ void gemmRef(DType t, int64_t n, const std::byte* group, const std::byte* act, i
 
 namespace detail {
 const RepackGemm* x86RepackGemms(size_t& count);
+const RepackGemm* x86RepackGemmsK(size_t& count);
+// The K-quant halves of the functions above (ggml_repack_k.cpp).
+void repackGroupsK(DType t, const std::byte* src, int64_t rows, int64_t cols, int64_t g0, int64_t g1, std::byte* dst);
+void dequantizeRepackedRowK(DType t, const std::byte* packed, int64_t cols, int64_t r, float* dst);
+void prepareActivationsK(const float* x, int64_t batch, int64_t cols, std::byte* act, std::byte* scratch);
+void gemmRefK(DType t, int64_t n, const std::byte* group, const std::byte* act, int nCols, float* out);
 }
 
 }  // namespace qs::ggml
