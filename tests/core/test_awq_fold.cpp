@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // AWQ scales folded into the preceding RMSNorm (core/quant/awq/awq_fold.h) on stories260K, calibrated on
 // WikiText-2, held-out activations from TinyStories:
-//   - the plan: q/k/v and gate/up folded when all are AWQ alike, o/down and a lone AWQ q keep the vector (named);
+//   - the plan: q/k/v and gate/up folded when all are AWQ alike, o/down and a lone AWQ q keep the vector
+//   (named);
 //   - the engine with the folded norm computes Q(W diag(s)) (x / s), checked against the original model's x,
 //     the definition's s and the RTN storage quantized here;
 //   - held-out output error of the folded groups against the separate-vector form within a band, the size
 //     smaller by exactly the vectors' bytes (apply and footprint), thread-count determinism, reference ==
 //     optimised search;
-//   - perplexity (documents protocol) on TinyStories of RTN, AWQ separate and AWQ folded at int3/int4 g32, logged
+//   - perplexity (documents protocol) on TinyStories of RTN, AWQ separate and AWQ folded at int3/int4 g32,
+//   logged
 //     with their times (no timed assertion; the folded model within a band of the separate one).
-// GGUF export: AWQ has no GGUF encoding (refused by name, or replaced by --fallback, after which nothing is AWQ and
-// nothing folds), so no folded model reaches a GGUF; that refusal is checked here.
+// GGUF export: AWQ has no GGUF encoding (refused by name, or replaced by --fallback, after which nothing is
+// AWQ and nothing folds), so no folded model reaches a GGUF; that refusal is checked here.
 #include "core/calib/collect.h"
 #include "core/export/gguf_export.h"
 #include "core/infer/inference_model.h"
@@ -49,8 +51,8 @@ qs::QuantMap mapOf(const std::string& json) {
 }
 
 std::string bodyMap(const std::string& scheme) {
-    return R"({"version":1,"rules":[{"role":"attention","scheme":")" + scheme + R"("},{"role":"mlp","scheme":")" +
-           scheme + R"("}]})";
+    return R"({"version":1,"rules":[{"role":"attention","scheme":")" + scheme +
+           R"("},{"role":"mlp","scheme":")" + scheme + R"("}]})";
 }
 
 // s of the definition (awq_fold.h) at grid point k from the calibration's mean |x|.
@@ -101,20 +103,24 @@ class TestAwqFold : public QObject {
         QS_CHECK(r.ok(), r.ok() ? "" : r.message());
         return *r;
     }
-    qs::ApplyResult apply(const qs::ResolvedMap& r, bool fold, std::map<int, qs::QuantizedTensor>* keep = nullptr,
+    qs::ApplyResult apply(const qs::ResolvedMap& r, bool fold,
+                          std::map<int, qs::QuantizedTensor>* keep = nullptr,
                           tbb::task_arena* arena = nullptr) const {
         qs::ApplyOptions o;
         o.calibration = m_f.calib.get();
         o.foldAwqScales = fold;
         std::optional<qs::Result<qs::ApplyResult>> a;
         auto run = [&] {
-            a.emplace(qs::applyMap(ck(), info(), r, o, [&](int i, qs::QuantizedTensor&& q, const qs::ErrorReport&) {
-                if (keep) (*keep)[i] = std::move(q);
-                return qs::Status{};
-            }));
+            a.emplace(
+                qs::applyMap(ck(), info(), r, o, [&](int i, qs::QuantizedTensor&& q, const qs::ErrorReport&) {
+                    if (keep) (*keep)[i] = std::move(q);
+                    return qs::Status{};
+                }));
         };
-        if (arena) arena->execute(run);
-        else run();
+        if (arena)
+            arena->execute(run);
+        else
+            run();
         QS_CHECK(a->ok(), a->ok() ? "" : a->message());
         return std::move(a->value());
     }
@@ -137,8 +143,8 @@ private Q_SLOTS:
             cs.needs = qs::CalibrationNeeds::MeanAbs | qs::CalibrationNeeds::Samples;
             cs.samplesPerInput = 256;
             const auto toks = m_f.model->tokenizer->encode(text, false);
-            return qs::collectCalibration(ck(), info(), m_f.model->weights, toks, m_f.model->tokenizer->bos(), cs,
-                                          nullptr);
+            return qs::collectCalibration(ck(), info(), m_f.model->weights, toks, m_f.model->tokenizer->bos(),
+                                          cs, nullptr);
         };
         auto c = calibrate(readAll(wiki), 8192);
         QVERIFY2(c.ok(), c.ok() ? "" : c.message().c_str());
@@ -148,8 +154,8 @@ private Q_SLOTS:
         m_f.held = std::make_shared<const qs::CalibrationSet>(std::move(*h));
     }
 
-    // Body AWQ: per layer one q/k/v group after attn_norm and one gate/up group after ffn_norm; o and down keep
-    // the vector, with the reason named.
+    // Body AWQ: per layer one q/k/v group after attn_norm and one gate/up group after ffn_norm; o and down
+    // keep the vector, with the reason named.
     void plan_foldsEveryNormWhoseConsumersAreAllAwq() {
         const auto r = resolve(bodyMap("awq4_g32"));
         const qs::AwqFoldPlan p = qs::planAwqFolds(ck().tensors, info(), r);
@@ -161,17 +167,17 @@ private Q_SLOTS:
                 QVERIFY(p.folded(index(k, l)));
             QVERIFY(p.isNorm(index(qs::TensorKind::AttnNorm, l)));
             QVERIFY(!p.folded(index(qs::TensorKind::Wo, l)));
-            QVERIFY(QString::fromStdString(p.kept[size_t(index(qs::TensorKind::Wo, l))]).contains("scale_fc_fc"));
+            QVERIFY(
+                QString::fromStdString(p.kept[size_t(index(qs::TensorKind::Wo, l))]).contains("scale_fc_fc"));
         }
         QCOMPARE(p.groups.front().storage, std::string("int4_g32"));
     }
 
-    // (d) Only q is AWQ: k/v are not, so nothing folds; q keeps s as a vector (meta bytes), the norm is untouched,
-    // and the reason names k's scheme.
+    // (d) Only q is AWQ: k/v are not, so nothing folds; q keeps s as a vector (meta bytes), the norm is
+    // untouched, and the reason names k's scheme.
     void onlyQAwq_keepsTheVector() {
-        const auto r = resolve(
-            R"({"version":1,"rules":[{"role":"attention","scheme":"int4_g32"},)"
-            R"({"role":"attention","pattern":"glob:*wq*","scheme":"awq4_g32"}]})");
+        const auto r = resolve(R"({"version":1,"rules":[{"role":"attention","scheme":"int4_g32"},)"
+                               R"({"role":"attention","pattern":"glob:*wq*","scheme":"awq4_g32"}]})");
         const int q0 = index(qs::TensorKind::Wq, 0);
         QCOMPARE(r.tensors[size_t(q0)].scheme, std::string("awq4_g32"));
         const auto a = apply(r, true);
@@ -184,12 +190,13 @@ private Q_SLOTS:
         QVERIFY(a.tensors[size_t(index(qs::TensorKind::Wk, 0))].awqScales.empty());
     }
 
-    // (a) The engine with the folded model: the input it feeds to layer 0's q is x / s (x: the original model's,
-    // s: the definition's at one grid point), q's bytes are the RTN storage of W diag(s), and its matmul gives
-    // Q(W diag(s)) (x / s) computed here in double.
+    // (a) The engine with the folded model: the input it feeds to layer 0's q is x / s (x: the original
+    // model's, s: the definition's at one grid point), q's bytes are the RTN storage of W diag(s), and its
+    // matmul gives Q(W diag(s)) (x / s) computed here in double.
     void engine_foldedNormGivesScaledWeightsTimesScaledInput() {
         const auto r = resolve(bodyMap("awq4_g32"));
-        auto qm = qs::quantizeForInference(ck(), info(), mapOf(bodyMap("awq4_g32")), nullptr, {}, m_f.calib.get());
+        auto qm =
+            qs::quantizeForInference(ck(), info(), mapOf(bodyMap("awq4_g32")), nullptr, {}, m_f.calib.get());
         QVERIFY2(qm.ok(), qm.ok() ? "" : qm.message().c_str());
         QCOMPARE(qm->replacedTensors, 2 * int(info().hp.layers));
         qs::WeightLoadOptions lo;
@@ -201,7 +208,8 @@ private Q_SLOTS:
             std::vector<float> x;
             qs::Transformer t(weights, nullptr);
             t.setActivationObserver([&](int layer, qs::LinearInput which, const float* v, int n, int cols) {
-                if (layer == 0 && which == qs::LinearInput::AttentionIn) x.insert(x.end(), v, v + size_t(n) * cols);
+                if (layer == 0 && which == qs::LinearInput::AttentionIn)
+                    x.insert(x.end(), v, v + size_t(n) * cols);
             });
             std::vector<float> logits(size_t(weights->config.vocab));
             QS_CHECK(t.evaluate(tokens, logits).ok(), "evaluate failed");
@@ -219,7 +227,8 @@ private Q_SLOTS:
             s = definitionScales(*c, k);
             bool all = true;
             for (int64_t e = 0; e < n * cols && all; ++e)
-                all = std::fabs(xs[size_t(e)] * s[size_t(e % cols)] - x[size_t(e)]) <= 1e-5f * (std::fabs(x[size_t(e)]) + 1e-3f);
+                all = std::fabs(xs[size_t(e)] * s[size_t(e % cols)] - x[size_t(e)]) <=
+                      1e-5f * (std::fabs(x[size_t(e)]) + 1e-3f);
             if (all) matched = k;
         }
         QVERIFY2(matched >= 0, "the folded model's q input is x / s for no grid point");
@@ -242,8 +251,10 @@ private Q_SLOTS:
             for (int64_t o = 0; o < rows; ++o) {
                 double want = 0, mag = 0;
                 for (int64_t j = 0; j < cols; ++j) {
-                    want += double(dq[size_t(o * cols + j)]) * (double(x[size_t(t * cols + j)]) / s[size_t(j)]);
-                    mag += std::fabs(double(dq[size_t(o * cols + j)]) * x[size_t(t * cols + j)] / s[size_t(j)]);
+                    want +=
+                        double(dq[size_t(o * cols + j)]) * (double(x[size_t(t * cols + j)]) / s[size_t(j)]);
+                    mag +=
+                        std::fabs(double(dq[size_t(o * cols + j)]) * x[size_t(t * cols + j)] / s[size_t(j)]);
                 }
                 maxRel = std::max(maxRel, std::fabs(y[size_t(t * rows + o)] - want) / (mag + 1e-30));
             }
@@ -252,7 +263,8 @@ private Q_SLOTS:
     }
 
     // (b) Held-out output error of each folded group (sum over its consumers) against the same tensors in the
-    // separate-vector form, and the size: smaller by exactly 2 x cols per folded tensor, as the footprint says.
+    // separate-vector form, and the size: smaller by exactly 2 x cols per folded tensor, as the footprint
+    // says.
     void heldOut_foldedNearSeparate_andSmallerByTheVectors_data() {
         QTest::addColumn<QString>("scheme");
         QTest::newRow("awq3_g32") << "awq3_g32";
@@ -270,8 +282,9 @@ private Q_SLOTS:
             double ef = 0, es = 0;
             const auto norm = *ck().toFloat(size_t(g.norm));
             std::vector<float> s(norm.size());
-            const auto replaced = std::find_if(af.replaced.begin(), af.replaced.end(),
-                                               [&](const qs::ReplacedTensor& t) { return t.tensor == g.norm; });
+            const auto replaced =
+                std::find_if(af.replaced.begin(), af.replaced.end(),
+                             [&](const qs::ReplacedTensor& t) { return t.tensor == g.norm; });
             QVERIFY(replaced != af.replaced.end());
             for (size_t j = 0; j < s.size(); ++j) s[j] = norm[j] / replaced->values[j];  // w / (w / s)
             for (int c : g.consumers) {
@@ -284,21 +297,26 @@ private Q_SLOTS:
                 const auto& x = m_f.held->find(ck().tensors[size_t(c)].name)->samples;
                 ef += outputError(w, eff, rows, cols, x);
                 es += outputError(w, sep, rows, cols, x);
-                QCOMPARE(as.tensors[size_t(c)].bytes.total() - af.tensors[size_t(c)].bytes.total(), uint64_t(2 * cols));
+                QCOMPARE(as.tensors[size_t(c)].bytes.total() - af.tensors[size_t(c)].bytes.total(),
+                         uint64_t(2 * cols));
                 QCOMPARE(af.tensors[size_t(c)].awqScales, std::string("folded"));
                 vectors += uint64_t(2 * cols);
             }
             lo = std::min(lo, ef / es), hi = std::max(hi, ef / es);
             QVERIFY2(ef / es <= kHeldOutHigh && ef / es >= kHeldOutLow,
-                     qPrintable(QString("%1: folded / separate %2").arg(ck().tensors[size_t(g.norm)].name.c_str()).arg(ef / es)));
+                     qPrintable(QString("%1: folded / separate %2")
+                                    .arg(ck().tensors[size_t(g.norm)].name.c_str())
+                                    .arg(ef / es)));
         }
-        qInfo("%s held-out output error folded / separate per group: %.3f .. %.3f", qPrintable(scheme), lo, hi);
+        qInfo("%s held-out output error folded / separate per group: %.3f .. %.3f", qPrintable(scheme), lo,
+              hi);
         uint64_t totalF = 0, totalS = 0;
         for (size_t i = 0; i < ck().tensors.size(); ++i) {
             totalF += af.tensors[i].bytes.total();
             totalS += as.tensors[i].bytes.total();
         }
-        QCOMPARE(totalS - totalF, vectors);  // stories260K's norms are F32 already: replacing them costs nothing
+        QCOMPARE(totalS - totalF,
+                 vectors);  // stories260K's norms are F32 already: replacing them costs nothing
         const qs::MapFootprint ff = qs::footprintAfter(r, ck().tensors, info(), m_f.calib.get());
         const qs::MapFootprint fs = qs::footprintAfter(r, ck().tensors, info(), m_f.calib.get(), false);
         QCOMPARE(ff.after.total, totalF);
@@ -312,9 +330,11 @@ private Q_SLOTS:
         tbb::task_arena a1(1), a2(2);
         const auto r1 = apply(r, true, &one, &a1), r2 = apply(r, true, &two, &a2);
         QCOMPARE(one.size(), two.size());
-        for (const auto& [i, q] : one) QVERIFY2(q.data == two.at(i).data, ck().tensors[size_t(i)].name.c_str());
+        for (const auto& [i, q] : one)
+            QVERIFY2(q.data == two.at(i).data, ck().tensors[size_t(i)].name.c_str());
         QCOMPARE(r1.replaced.size(), r2.replaced.size());
-        for (size_t k = 0; k < r1.replaced.size(); ++k) QVERIFY(r1.replaced[k].values == r2.replaced[k].values);
+        for (size_t k = 0; k < r1.replaced.size(); ++k)
+            QVERIFY(r1.replaced[k].values == r2.replaced[k].values);
         const qs::AwqFoldPlan plan = qs::planAwqFolds(ck().tensors, info(), r);
         const qs::AwqFoldGroup& g = plan.groups.front();
         std::vector<std::vector<float>> w;
@@ -341,12 +361,14 @@ private Q_SLOTS:
         o.calibration = m_f.calib.get();
         auto e = qs::exportGguf(ck(), info(), r, (dir.path() + "/out.gguf").toStdString(), o);
         QVERIFY(!e.ok());
-        QVERIFY2(QString::fromStdString(e.message()).contains("awq4_g32, which has no GGUF encoding"), e.message().c_str());
+        QVERIFY2(QString::fromStdString(e.message()).contains("awq4_g32, which has no GGUF encoding"),
+                 e.message().c_str());
         QVERIFY(!QFile::exists(dir.path() + "/out.gguf"));
     }
 
-    // Documents perplexity on TinyStories (calibrated on WikiText-2): RTN, AWQ separate, AWQ folded at 3 and 4 bits,
-    // logged with the time of quantization + evaluation. The folded model within a band of the separate one.
+    // Documents perplexity on TinyStories (calibrated on WikiText-2): RTN, AWQ separate, AWQ folded at 3 and
+    // 4 bits, logged with the time of quantization + evaluation. The folded model within a band of the
+    // separate one.
     void perplexity_rtnSeparateFolded() {
         qs::PerplexityOptions po;
         po.protocol = qs::PplProtocol::Documents;
@@ -366,10 +388,13 @@ private Q_SLOTS:
                     ao.calibration = m_f.calib.get();
                     ao.foldAwqScales = variant == 2;
                     qs::QuantizedWeightMap qw;
-                    auto a = qs::applyMapShared(ck(), info(), r, ao, [&](int i, const std::shared_ptr<const qs::QuantizedTensor>& q, const qs::ErrorReport&) {
-                        qw[i] = {q, qs::findScheme(q->scheme)};
-                        return qs::Status{};
-                    });
+                    auto a =
+                        qs::applyMapShared(ck(), info(), r, ao,
+                                           [&](int i, const std::shared_ptr<const qs::QuantizedTensor>& q,
+                                               const qs::ErrorReport&) {
+                                               qw[i] = {q, qs::findScheme(q->scheme)};
+                                               return qs::Status{};
+                                           });
                     QVERIFY2(a.ok(), a.ok() ? "" : a.message().c_str());
                     for (auto& rep : a->replaced) qw[rep.tensor] = {nullptr, nullptr, rep.values};
                     auto w = qs::loadModelWeights(ck(), info(), &qw, {}, nullptr);
@@ -381,21 +406,23 @@ private Q_SLOTS:
                 auto ppl = qs::evaluatePerplexity(t, *m_f.model->tokenizer, m_stories, po);
                 QVERIFY2(ppl.ok(), ppl.ok() ? "" : ppl.message().c_str());
                 const char* names[] = {"RTN", "AWQ separate", "AWQ folded"};
-                qInfo("int%d g32 %-12s documents ppl %.4f  (quantize %.2f s, total %.2f s)", bits, names[variant],
-                      ppl->ppl, quantSeconds, timer.elapsed() / 1000.0);
+                qInfo("int%d g32 %-12s documents ppl %.4f  (quantize %.2f s, total %.2f s)", bits,
+                      names[variant], ppl->ppl, quantSeconds, timer.elapsed() / 1000.0);
                 (variant == 0 ? pplRtn : variant == 1 ? pplSeparate : pplFolded) = ppl->ppl;
             }
-            QVERIFY2(pplFolded < pplRtn, qPrintable(QString("folded %1 vs RTN %2").arg(pplFolded).arg(pplRtn)));
+            QVERIFY2(pplFolded < pplRtn,
+                     qPrintable(QString("folded %1 vs RTN %2").arg(pplFolded).arg(pplRtn)));
             QVERIFY2(pplFolded <= pplSeparate * kPplHigh && pplFolded >= pplSeparate * kPplLow,
                      qPrintable(QString("folded %1 vs separate %2").arg(pplFolded).arg(pplSeparate)));
         }
     }
 
 private:
-    // Held-out output error of a folded group / the same tensors with their own s (vectors): measured 0.994 ..
-    // 1.064 (3 bits) and 1.001 .. 1.114 (4 bits). One s shared by q/k/v (gate/up) costs a little; above 1.25
-    // would mean the shared s is far from each tensor's optimum (a wrong search), below 0.9 that the folded
-    // tensors are not the same quantization (a per-tensor search on its own calibration rows wins there).
+    // Held-out output error of a folded group / the same tensors with their own s (vectors): measured 0.994
+    // .. 1.064 (3 bits) and 1.001 .. 1.114 (4 bits). One s shared by q/k/v (gate/up) costs a little;
+    // above 1.25 would mean the shared s is far from each tensor's optimum (a wrong search), below 0.9 that
+    // the folded tensors are not the same quantization (a per-tensor search on its own calibration rows wins
+    // there).
     static constexpr double kHeldOutLow = 0.9, kHeldOutHigh = 1.25;
     // Documents ppl folded / separate: measured 1.0063 (int3) and 1.0033 (int4).
     static constexpr double kPplLow = 0.98, kPplHigh = 1.03;

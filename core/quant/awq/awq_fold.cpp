@@ -30,18 +30,22 @@ bool isAwqScheme(const TensorPlan& p) {
     return s && s->family() == "awq";
 }
 
-std::string schemeText(const TensorPlan& p) { return p.quantized() ? p.scheme : std::string("kept as stored"); }
+std::string schemeText(const TensorPlan& p) {
+    return p.quantized() ? p.scheme : std::string("kept as stored");
+}
 
 // Why the site of `layer` cannot fold ("" when it can), given that at least one consumer is AWQ.
-std::string siteRefusal(const std::vector<TensorInfo>& tensors, const ModelInfo& info, const ResolvedMap& resolved,
-                        const Site& site, const std::vector<int>& consumers, int norm) {
+std::string siteRefusal(const std::vector<TensorInfo>& tensors, const ModelInfo& info,
+                        const ResolvedMap& resolved, const Site& site, const std::vector<int>& consumers,
+                        int norm) {
     const TensorPlan& first = resolved.tensors[size_t(consumers.front())];
     for (int c : consumers) {
         const TensorPlan& p = resolved.tensors[size_t(c)];
         if (!isAwqScheme(p) || p.scheme != first.scheme)
-            return std::string("its norm's consumers (") + site.what + ") do not all have the same AWQ scheme (" +
-                   tensors[size_t(c)].name + ": " + schemeText(p) + ", " + tensors[size_t(consumers.front())].name +
-                   ": " + schemeText(first) + ")";
+            return std::string("its norm's consumers (") + site.what +
+                   ") do not all have the same AWQ scheme (" + tensors[size_t(c)].name + ": " +
+                   schemeText(p) + ", " + tensors[size_t(consumers.front())].name + ": " + schemeText(first) +
+                   ")";
     }
     if (norm < 0) return "the layer has no preceding norm tensor to fold into";
     const TensorPlan& np = resolved.tensors[size_t(norm)];
@@ -51,7 +55,8 @@ std::string siteRefusal(const std::vector<TensorInfo>& tensors, const ModelInfo&
         return "its norm " + tensors[size_t(norm)].name + " does not hold one value per input column";
     const double off = info.arch.normOffset;
     if (off != 0.0 && off != 1.0)
-        return "the norm form w + " + std::to_string(off) + " (ArchSpec normOffset) is not one folding handles";
+        return "the norm form w + " + std::to_string(off) +
+               " (ArchSpec normOffset) is not one folding handles";
     return {};
 }
 
@@ -74,18 +79,22 @@ double sampleLoss(const std::vector<float>& d, int64_t rows, int64_t cols, const
 Status checkInput(const AwqFoldInput& in, int64_t cols) {
     const std::string who = "AWQ fold: '" + std::string(in.name) + "'";
     const TensorCalibration* c = in.calibration;
-    if (in.rows <= 0 || in.w.size() != size_t(in.rows * cols)) return Error{who + ": weights do not hold [rows, cols]"};
+    if (in.rows <= 0 || in.w.size() != size_t(in.rows * cols))
+        return Error{who + ": weights do not hold [rows, cols]"};
     if (!c || c->cols != cols || c->tokens <= 0 || c->sumAbs.size() != size_t(cols) || c->nSamples() <= 0 ||
         c->samples.size() != size_t(c->nSamples() * cols))
-        return Error{who + " needs calibration with mean |x| and sample rows of " + std::to_string(cols) + " columns"};
+        return Error{who + " needs calibration with mean |x| and sample rows of " + std::to_string(cols) +
+                     " columns"};
     return {};
 }
 
 }  // namespace
 
-AwqFoldPlan planAwqFolds(const std::vector<TensorInfo>& tensors, const ModelInfo& info, const ResolvedMap& resolved) {
+AwqFoldPlan planAwqFolds(const std::vector<TensorInfo>& tensors, const ModelInfo& info,
+                         const ResolvedMap& resolved) {
     const size_t n = tensors.size();
-    QS_CHECK(resolved.tensors.size() == n && info.entries.size() == n, "planAwqFolds: map resolved for another model");
+    QS_CHECK(resolved.tensors.size() == n && info.entries.size() == n,
+             "planAwqFolds: map resolved for another model");
     AwqFoldPlan plan;
     plan.groupOf.assign(n, -1);
     plan.kept.assign(n, std::string());
@@ -106,8 +115,9 @@ AwqFoldPlan planAwqFolds(const std::vector<TensorInfo>& tensors, const ModelInfo
             }
             if (!anyAwq) continue;
             const int norm = info.findKind(site.norm, layer);
-            const std::string why = allPresent ? siteRefusal(tensors, info, resolved, site, consumers, norm)
-                                               : std::string("the layer does not store every one of ") + site.what;
+            const std::string why = allPresent
+                                        ? siteRefusal(tensors, info, resolved, site, consumers, norm)
+                                        : std::string("the layer does not store every one of ") + site.what;
             if (!why.empty()) {
                 for (int c : consumers)
                     if (isAwqScheme(resolved.tensors[size_t(c)])) plan.kept[size_t(c)] = why;
@@ -117,7 +127,8 @@ AwqFoldPlan planAwqFolds(const std::vector<TensorInfo>& tensors, const ModelInfo
             g.norm = norm;
             g.consumers = consumers;
             g.scheme = resolved.tensors[size_t(consumers.front())].scheme;
-            g.storage = "int" + g.scheme.substr(3);  // awq<b>[_g<g>] is stored as int<b>[_g<g>] (awq_scheme.cpp)
+            g.storage =
+                "int" + g.scheme.substr(3);  // awq<b>[_g<g>] is stored as int<b>[_g<g>] (awq_scheme.cpp)
             g.normOffset = info.arch.normOffset;
             QS_CHECK(findScheme(g.storage) != nullptr, "AWQ fold: no storage scheme " + g.storage);
             const int index = int(plan.groups.size());
@@ -128,11 +139,13 @@ AwqFoldPlan planAwqFolds(const std::vector<TensorInfo>& tensors, const ModelInfo
     }
     for (size_t i = 0; i < n; ++i)
         if (plan.groupOf[i] < 0 && plan.kept[i].empty() && isAwqScheme(resolved.tensors[i]))
-            plan.kept[i] = "no norm precedes it (llm-awq's scale_fc_fc into v_proj / up_proj is not implemented)";
+            plan.kept[i] =
+                "no norm precedes it (llm-awq's scale_fc_fc into v_proj / up_proj is not implemented)";
     return plan;
 }
 
-std::vector<float> scaleColumns(std::span<const float> w, int64_t rows, int64_t cols, const std::vector<float>& s) {
+std::vector<float> scaleColumns(std::span<const float> w, int64_t rows, int64_t cols,
+                                const std::vector<float>& s) {
     QS_CHECK(w.size() == size_t(rows * cols) && s.size() == size_t(cols), "scaleColumns: sizes do not match");
     std::vector<float> out(w.size());
     for (int64_t r = 0; r < rows; ++r)
@@ -140,7 +153,8 @@ std::vector<float> scaleColumns(std::span<const float> w, int64_t rows, int64_t 
     return out;
 }
 
-std::vector<float> foldedNormValues(std::span<const float> w, const std::vector<float>& s, double normOffset) {
+std::vector<float> foldedNormValues(std::span<const float> w, const std::vector<float>& s,
+                                    double normOffset) {
     QS_CHECK(w.size() == s.size(), "foldedNormValues: norm and scales differ in length");
     std::vector<float> out(w.size());
     for (size_t j = 0; j < w.size(); ++j)
@@ -148,8 +162,9 @@ std::vector<float> foldedNormValues(std::span<const float> w, const std::vector<
     return out;
 }
 
-Result<AwqFoldScales> searchAwqFoldScales(const ChunkedScheme& storage, std::span<const AwqFoldInput> consumers,
-                                          int64_t cols, QuantPath path) {
+Result<AwqFoldScales> searchAwqFoldScales(const ChunkedScheme& storage,
+                                          std::span<const AwqFoldInput> consumers, int64_t cols,
+                                          QuantPath path) {
     if (consumers.empty() || cols <= 0) return Error{"AWQ fold: no consumers"};
     for (const AwqFoldInput& in : consumers)
         if (Status s = checkInput(in, cols); !s) return s.error();
@@ -197,7 +212,8 @@ Result<AwqFoldScales> searchAwqFoldScales(const ChunkedScheme& storage, std::spa
     int best = -1;
     for (int k = 0; k < kGrid; ++k)
         if (loss[size_t(k)] != kNone && (best < 0 || loss[size_t(k)] < loss[size_t(best)])) best = k;
-    if (best < 0) return Error{"AWQ fold: '" + std::string(consumers.front().name) + "': no grid point quantizes"};
+    if (best < 0)
+        return Error{"AWQ fold: '" + std::string(consumers.front().name) + "': no grid point quantizes"};
     return AwqFoldScales{double(best) / kGrid, loss[size_t(best)], scalesAt(best)};
 }
 

@@ -5,27 +5,28 @@
 // post_attention_layernorm, and scale_ln_fcs divides the norm weight by it and multiplies the linears' input
 // columns by it).
 //
-// When every consumer of one RMSNorm has the same AWQ scheme in the map (q, k, v after attn_norm; gate, up after
-// ffn_norm), one s [cols] is searched jointly and folded:
-//   s_j = max(m_j^alpha, 1e-4) / sqrt(max s * min s), m_j = mean |x_j| over the calibration tokens (averaged over
-//   the consumers' statistics, which are one shared object when collected by the engine); alpha on llm-awq's grid
-//   {0, 0.05, ..., 0.95}; loss(alpha) = sum over the consumers i of the mean over their sample rows x of
-//   ||(Q(W_i diag(s)) diag(1/s) - W_i) x||^2 (the sum of the layers' output errors; llm-awq measures the output of
-//   the whole attention / MLP block instead, which needs the block's forward pass); the smallest loss wins, the
-//   first on ties; alpha = 0 is plain RTN (s = 1).
-//   Consumers: W_i diag(s) quantized by the AWQ scheme's RTN storage (int<b>[_g<g>]), stored WITHOUT s: their
-//   packed bytes are exactly that RTN scheme's, run by its native kernels.
-//   Norm: RMSNorm(h) * w becomes RMSNorm(h) * (w / s), so the consumers receive x / s and compute
-//   Q(W diag(s)) (x / s). The stored norm value is w / s for the plain form (Llama, Qwen, Mistral) and
-//   (1 + w) / s - 1 for Gemma's (1 + w) form (ArchSpec::normOffset == 1), stored as F32 whatever the checkpoint
-//   stored. s is not rounded (never stored); the fold is exact up to float rounding.
-// Everything else keeps the separate-vector form of awq_scheme.cpp (s as fp16 after the RTN records, counted as
-// meta): an AWQ tensor whose norm's other consumers are not the same AWQ scheme, o_proj and down_proj (llm-awq's
-// scale_fc_fc into v_proj / up_proj is not implemented), a norm the map itself quantizes, or a norm form other than
-// the two above. planAwqFolds says which and why.
+// When every consumer of one RMSNorm has the same AWQ scheme in the map (q, k, v after attn_norm; gate, up
+// after ffn_norm), one s [cols] is searched jointly and folded:
+//   s_j = max(m_j^alpha, 1e-4) / sqrt(max s * min s), with m_j = mean |x_j| over the calibration tokens
+//     (averaged over the consumers' statistics, one shared object when collected by the engine);
+//   alpha on llm-awq's grid {0, 0.05, ..., 0.95}; alpha = 0 is plain RTN (s = 1);
+//   loss(alpha) = sum over the consumers i of the mean over their sample rows x of
+//     ||(Q(W_i diag(s)) diag(1/s) - W_i) x||^2 (the sum of the layers' output errors; llm-awq measures the
+//     output of the whole attention / MLP block instead, which needs the block's forward pass);
+//   the smallest loss wins, the first on ties.
+// Consumers: W_i diag(s) quantized by the AWQ scheme's RTN storage (int<b>[_g<g>]), stored WITHOUT s: their
+// packed bytes are exactly that RTN scheme's, run by its native kernels.
+// Norm: RMSNorm(h) * w becomes RMSNorm(h) * (w / s), so the consumers receive x / s and compute
+// Q(W diag(s)) (x / s). The stored value is w / s for the plain form (Llama, Qwen, Mistral) and
+// (1 + w) / s - 1 for Gemma's (1 + w) form (ArchSpec::normOffset == 1), as F32 whatever the checkpoint
+// stored. s is not rounded (never stored): the fold is exact up to float rounding.
+// Everything else keeps the separate-vector form of awq_scheme.cpp (s as fp16 after the RTN records, counted
+// as meta): an AWQ tensor whose norm's other consumers are not the same AWQ scheme; o_proj and down_proj
+// (llm-awq's scale_fc_fc into v_proj / up_proj is not implemented); a norm the map itself quantizes; a norm
+// form other than the two above. planAwqFolds says which and why.
 //
-// Thread-safety: pure functions. searchAwqFoldScales runs the grid's points in parallel (oneTBB, in the caller's
-// arena) and picks the minimum in grid order: the result does not depend on the thread count.
+// Thread-safety: pure functions. searchAwqFoldScales runs the grid's points in parallel (oneTBB, in the
+// caller's arena) and picks the minimum in grid order: the result does not depend on the thread count.
 #pragma once
 
 #include <span>
@@ -51,19 +52,22 @@ struct AwqFoldGroup {
 
 struct AwqFoldPlan {
     std::vector<AwqFoldGroup> groups;
-    std::vector<int> groupOf;       // [tensors] the group a norm or consumer belongs to; -1 for every other tensor
+    std::vector<int> groupOf;  // [tensors] the group a norm or consumer belongs to; -1 for every other tensor
     std::vector<std::string> kept;  // per tensor: why an AWQ tensor keeps its s as a vector ("" otherwise)
     bool folded(int tensor) const { return size_t(tensor) < groupOf.size() && groupOf[size_t(tensor)] >= 0; }
-    bool isNorm(int tensor) const { return folded(tensor) && groups[size_t(groupOf[size_t(tensor)])].norm == tensor; }
+    bool isNorm(int tensor) const {
+        return folded(tensor) && groups[size_t(groupOf[size_t(tensor)])].norm == tensor;
+    }
 };
 
-// Which AWQ tensors of `resolved` (resolveMap over `tensors` and `info`) are folded. Needs no data: the decision
-// depends on the map and the architecture only (an AWQ tensor cannot be quantized without calibration anyway).
-AwqFoldPlan planAwqFolds(const std::vector<TensorInfo>& tensors, const ModelInfo& info, const ResolvedMap& resolved);
+// Which AWQ tensors of `resolved` (resolveMap over `tensors` and `info`) are folded. Needs no data: the
+// decision depends on the map and the architecture only (AWQ cannot quantize without calibration anyway).
+AwqFoldPlan planAwqFolds(const std::vector<TensorInfo>& tensors, const ModelInfo& info,
+                         const ResolvedMap& resolved);
 
 struct AwqFoldInput {
-    std::string_view name;                           // for messages
-    std::span<const float> w;                        // [rows, cols]
+    std::string_view name;     // for messages
+    std::span<const float> w;  // [rows, cols]
     int64_t rows = 0;
     const TensorCalibration* calibration = nullptr;  // sumAbs and samples, cols == the group's cols
 };
@@ -74,17 +78,19 @@ struct AwqFoldScales {
     std::vector<float> s;  // [cols]
 };
 
-// The joint search above with the RTN `storage` scheme on `path` (reference and optimised give the same bytes).
+// The joint search above with the RTN `storage` scheme on `path` (reference and optimised: the same bytes).
 // Fails (naming the tensor) when a consumer's calibration lacks sumAbs or samples or has other cols, or when
 // plain RTN (alpha = 0) cannot store a consumer.
-Result<AwqFoldScales> searchAwqFoldScales(const ChunkedScheme& storage, std::span<const AwqFoldInput> consumers,
-                                          int64_t cols, QuantPath path);
+Result<AwqFoldScales> searchAwqFoldScales(const ChunkedScheme& storage,
+                                          std::span<const AwqFoldInput> consumers, int64_t cols,
+                                          QuantPath path);
 
 // W diag(s): w [rows, cols] with column j multiplied by s[j].
-std::vector<float> scaleColumns(std::span<const float> w, int64_t rows, int64_t cols, const std::vector<float>& s);
+std::vector<float> scaleColumns(std::span<const float> w, int64_t rows, int64_t cols,
+                                const std::vector<float>& s);
 
-// The stored values of the norm with s folded in: w / s, or (1 + w) / s - 1 for normOffset 1 (in double, rounded
-// once to float). w and s have the same length (checked).
+// The stored values of the norm with s folded in: w / s, or (1 + w) / s - 1 for normOffset 1 (in double,
+// rounded once to float). w and s have the same length (checked).
 std::vector<float> foldedNormValues(std::span<const float> w, const std::vector<float>& s, double normOffset);
 
 }  // namespace qs
