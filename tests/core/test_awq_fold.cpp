@@ -190,6 +190,33 @@ private Q_SLOTS:
         QVERIFY(a.tensors[size_t(index(qs::TensorKind::Wk, 0))].awqScales.empty());
     }
 
+    // The stored norm: w / s, and for Gemma's (1 + w) form (1 + w) / s - 1, so that the engine's 1 + stored value
+    // is (1 + w) / s.
+    void foldedNorm_plainAndGemmaForms() {
+        const std::vector<float> w = {0.5f, -0.25f, 2.0f}, s = {2.0f, 0.5f, 4.0f};
+        QVERIFY((qs::foldedNormValues(w, s, 0.0) == std::vector<float>{0.25f, -0.5f, 0.5f}));
+        QVERIFY((qs::foldedNormValues(w, s, 1.0) == std::vector<float>{-0.25f, 0.5f, -0.25f}));
+    }
+
+    // Refusals keep the vector and name why: a norm form folding does not handle (normOffset 0.5), and a norm the
+    // map quantizes itself.
+    void unhandledNormFormOrQuantizedNorm_keepTheVector() {
+        const auto r = resolve(bodyMap("awq4_g32"));
+        qs::ModelInfo odd = info();
+        odd.arch.normOffset = 0.5;
+        const qs::AwqFoldPlan p = qs::planAwqFolds(ck().tensors, odd, r);
+        QVERIFY(p.groups.empty());
+        const std::string why = p.kept[size_t(index(qs::TensorKind::Wq, 0))];
+        QVERIFY2(QString::fromStdString(why).contains("norm form"), why.c_str());
+        const auto rn = resolve(R"({"version":1,"rules":[{"role":"attention","scheme":"awq4_g32"},)"
+                                R"({"role":"norm","scheme":"f16"}]})");
+        const auto a = apply(rn, true);
+        QVERIFY(a.replaced.empty());
+        const qs::AppliedTensor& q = a.tensors[size_t(index(qs::TensorKind::Wq, 0))];
+        QCOMPARE(q.awqScales, std::string("vector"));
+        QVERIFY2(QString::fromStdString(q.awqNote).contains("the map quantizes its norm"), q.awqNote.c_str());
+    }
+
     // (a) The engine with the folded model: the input it feeds to layer 0's q is x / s (x: the original
     // model's, s: the definition's at one grid point), q's bytes are the RTN storage of W diag(s), and its
     // matmul gives Q(W diag(s)) (x / s) computed here in double.
