@@ -8,7 +8,10 @@
 #include <cmath>
 #include <limits>
 
+#include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
+
+#include "core/quant/quantize_parallel.h"
 
 #include "core/util/check.h"
 
@@ -60,19 +63,33 @@ std::string siteRefusal(const std::vector<TensorInfo>& tensors, const ModelInfo&
     return {};
 }
 
-// Mean over the sample rows of ||d x||^2, d [rows, cols].
-double sampleLoss(const std::vector<float>& d, int64_t rows, int64_t cols, const TensorCalibration& c) {
+// Sum over the sample rows x of ||(Q diag(1/s) - W) x||^2 for one consumer, q its packed W diag(s). Rows run in
+// parallel, each into its own partial; the partials are summed in row order (independent of the thread count).
+// Memory: one dequantized copy of the weights.
+double consumerLoss(const ChunkedScheme& storage, const QuantizedTensor& q, const AwqFoldInput& in, int64_t cols,
+                    const std::vector<float>& s) {
+    const TensorCalibration& c = *in.calibration;
     const int64_t n = c.nSamples();
-    double loss = 0;
-    for (int64_t t = 0; t < n; ++t) {
-        const float* x = c.samples.data() + t * cols;
-        for (int64_t r = 0; r < rows; ++r) {
-            const float* dr = d.data() + r * cols;
-            double y = 0;
-            for (int64_t j = 0; j < cols; ++j) y += double(dr[j]) * x[j];
-            loss += y * y;
+    std::vector<double> partial(static_cast<size_t>(in.rows), 0.0);
+    tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.rows, 16), [&](const tbb::blocked_range<int64_t>& range) {
+        std::vector<float> d(static_cast<size_t>(range.size() * cols));
+        storage.dequantizeRows(q, range.begin(), int64_t(range.size()), d.data());
+        for (int64_t r = range.begin(); r < range.end(); ++r) {
+            float* dr = d.data() + (r - range.begin()) * cols;
+            const float* wr = in.w.data() + r * cols;
+            for (int64_t j = 0; j < cols; ++j) dr[j] = dr[j] / s[size_t(j)] - wr[j];
+            double sum = 0;
+            for (int64_t t = 0; t < n; ++t) {
+                const float* x = c.samples.data() + t * cols;
+                double y = 0;
+                for (int64_t j = 0; j < cols; ++j) y += double(dr[j]) * x[j];
+                sum += y * y;
+            }
+            partial[size_t(r)] = sum;
         }
-    }
+    });
+    double loss = 0;
+    for (double v : partial) loss += v;
     return loss / double(n);
 }
 
@@ -187,27 +204,23 @@ Result<AwqFoldScales> searchAwqFoldScales(const ChunkedScheme& storage,
     constexpr double kNone = std::numeric_limits<double>::infinity();
     std::vector<double> loss(kGrid, kNone);
     std::vector<std::string> failure(kGrid);
-    tbb::parallel_for(0, kGrid, [&](int k) {
+    // Grid points one after another (one scaled copy and one packed tensor in memory), each parallel inside.
+    for (int k = 0; k < kGrid; ++k) {
         const std::vector<float> s = scalesAt(k);
-        if (std::any_of(s.begin(), s.end(), [](float v) { return !(v > 0.0f) || !std::isfinite(v); })) return;
+        if (std::any_of(s.begin(), s.end(), [](float v) { return !(v > 0.0f) || !std::isfinite(v); })) continue;
         double total = 0;
         for (const AwqFoldInput& in : consumers) {
-            auto q = storage.quantizeWith(scaleColumns(in.w, in.rows, cols, s), in.rows, cols, in.name, path);
+            const std::vector<float> scaled = scaleColumns(in.w, in.rows, cols, s);
+            auto q = path == QuantPath::Reference ? storage.quantizeWith(scaled, in.rows, cols, in.name, path)
+                                                  : quantizeParallel(storage, scaled, in.rows, cols, in.name, nullptr);
             if (!q) {
                 failure[size_t(k)] = q.message();
-                return;
+                break;
             }
-            std::vector<float> d(in.w.size());
-            storage.dequantize(*q, d.data());
-            for (int64_t r = 0; r < in.rows; ++r)
-                for (int64_t j = 0; j < cols; ++j) {
-                    const size_t e = size_t(r * cols + j);
-                    d[e] = d[e] / s[size_t(j)] - in.w[e];
-                }
-            total += sampleLoss(d, in.rows, cols, *in.calibration);
+            total += consumerLoss(storage, *q, in, cols, s);
         }
-        loss[size_t(k)] = total;
-    });
+        if (failure[size_t(k)].empty()) loss[size_t(k)] = total;
+    }
     if (!failure[0].empty()) return Error{failure[0]};  // plain RTN itself cannot store a consumer
     int best = -1;
     for (int k = 0; k < kGrid; ++k)

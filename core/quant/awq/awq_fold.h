@@ -25,8 +25,10 @@
 // (llm-awq's scale_fc_fc into v_proj / up_proj is not implemented); a norm the map itself quantizes; a norm
 // form other than the two above. planAwqFolds says which and why.
 //
-// Thread-safety: pure functions. searchAwqFoldScales runs the grid's points in parallel (oneTBB, in the
-// caller's arena) and picks the minimum in grid order: the result does not depend on the thread count.
+// Thread-safety: pure functions. searchAwqFoldScales runs the grid's points one after another, each parallel
+// over rows (oneTBB, in the caller's arena; row partials summed in row order), and picks the minimum in grid
+// order: the result does not depend on the thread count. Memory: one scaled and one dequantized copy of the
+// largest consumer plus its packed tensor.
 #pragma once
 
 #include <span>
