@@ -97,6 +97,9 @@ int openInference(const std::string& command, Args& args, int maxContext, Infere
     std::fprintf(stderr, "quantscope-cli %s: %d tensors quantized (%llu bytes packed), run %s\n",
                  command.c_str(), q->quantizedTensors, (unsigned long long)q->packedBytes,
                  dequant == "native" ? "by native kernels where the scheme has one" : "through their dequantization");
+    if (q->replacedTensors > 0)
+        std::fprintf(stderr, "quantscope-cli %s: %d norms carry folded AWQ scales (their consumers store no s)\n",
+                     command.c_str(), q->replacedTensors);
     return kExitOk;
 }
 

@@ -56,7 +56,9 @@ namespace qs {
 struct GgufExportOptions {
     std::string fallback;  // ggml type for tensors whose scheme has no GGUF encoding ("" = refuse them)
     ProgressFn progress;
-    const CalibrationSet* calibration = nullptr;  // for calibrated schemes (ApplyOptions::calibration); not owned
+    // For calibrated schemes (ApplyOptions::calibration); not owned. AWQ has no GGUF encoding (refused, or
+    // replaced by --fallback before the apply), so no AWQ scale is ever folded into a norm of an exported GGUF.
+    const CalibrationSet* calibration = nullptr;
 };
 
 struct GgufExportTensor {

@@ -154,6 +154,9 @@ Result<Session> buildSession(const Checkpoint& ckpt, const ModelInfo& info, cons
     ao.histogramBins = options.histogramBins;
     ao.progress = options.progress;
     ao.calibration = options.calibration;
+    // A session's packed tensors stand alone (each dequantizes to its weights): AWQ keeps its s vectors, no
+    // norm is replaced.
+    ao.foldAwqScales = false;
     auto applied =
         applyMap(ckpt, info, resolved, ao, [&](int i, QuantizedTensor&& q, const ErrorReport&) -> Status {
             if (options.tensors) s.tensors[size_t(i)].quantized = std::move(q);

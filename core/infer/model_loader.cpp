@@ -117,6 +117,11 @@ public:
             auto it = m_quantized->find(*idx);
             if (it != m_quantized->end()) {
                 const QuantizedWeight& qw = it->second;
+                if (!qw.values.empty()) {
+                    if (qw.values.size() != size_t(n))
+                        return Error{where(m_ckpt, *idx) + ": replaced values do not hold " + std::to_string(n) + " values"};
+                    return qw.values;
+                }
                 if (!qw.tensor || !qw.scheme || qw.tensor->rows * qw.tensor->cols != n)
                     return Error{where(m_ckpt, *idx) + ": quantized entry does not hold " + std::to_string(n) + " values"};
                 std::vector<float> values(static_cast<size_t>(n));

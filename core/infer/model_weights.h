@@ -67,10 +67,17 @@ struct ModelWeights {
     uint64_t ownedBytes() const;  // bytes held beyond the checkpoint's mapping
 };
 
-// A quantized replacement for one checkpoint tensor (index into Checkpoint::tensors).
+// A quantized replacement for one checkpoint tensor (index into Checkpoint::tensors). Or, for a 1-D tensor the
+// map's application replaced (an RMSNorm weight with AWQ scales folded in, core/quant/awq/awq_fold.h): its new
+// stored float values in `values` ([elements], before any norm offset such as Gemma's 1 + w), tensor and scheme
+// null.
 struct QuantizedWeight {
+    QuantizedWeight() = default;
+    QuantizedWeight(std::shared_ptr<const QuantizedTensor> t, std::shared_ptr<const Scheme> s, std::vector<float> v = {})
+        : tensor(std::move(t)), scheme(std::move(s)), values(std::move(v)) {}
     std::shared_ptr<const QuantizedTensor> tensor;
     std::shared_ptr<const Scheme> scheme;
+    std::vector<float> values;
 };
 using QuantizedWeightMap = std::map<int, QuantizedWeight>;
 

@@ -34,6 +34,8 @@ Result<QuantizedModel> quantizeForInference(const Checkpoint& ckpt, const ModelI
     else run();
     if (!applied) return applied.error();
     out.fromCache = applied->fromCache;
+    for (ReplacedTensor& r : applied->replaced) out.tensors[r.tensor] = QuantizedWeight{nullptr, nullptr, std::move(r.values)};
+    out.replacedTensors = int(applied->replaced.size());
     return out;
 }
 

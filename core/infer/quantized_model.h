@@ -7,6 +7,9 @@
 // With a cache (core/quant/quantized_tensor_cache.h), tensors already quantized with their scheme (by an
 // earlier build, the GUI's Quantize or layer overview) are taken from it, shared, not quantized again; the
 // ones quantized here are added to it. The packed tensors are identical either way.
+//
+// AWQ scales are folded into the preceding norms where the map allows (ApplyOptions::foldAwqScales, awq_fold.h):
+// the replaced norms are entries with QuantizedWeight::values, which loadModelWeights uses as the norm's values.
 #pragma once
 
 #include <string>
@@ -28,6 +31,8 @@ struct QuantizedModel {
     int quantizedTensors = 0;
     int fromCache = 0;                 // of those, taken from the cache (the rest were quantized here)
     uint64_t packedBytes = 0;          // bytes of the quantized tensors as packed
+    int replacedTensors = 0;           // 1-D tensors replaced by the apply (RMSNorms with AWQ scales folded in:
+                                       // QuantizedWeight::values), not counted in quantizedTensors/packedBytes
     std::vector<std::string> warnings; // resolution warnings (fallbacks, tie disagreements)
 };
 

@@ -10,6 +10,7 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
+#include "core/quant/awq/awq_fold.h"
 #include "core/quant/footprint_after.h"
 #include "core/quant/ggml/ggml_type_traits.h"
 #include "core/quant/quantize_parallel.h"
@@ -71,10 +72,16 @@ public:
     void setCalibration(std::vector<const TensorCalibration*> calibration) { m_calibration = std::move(calibration); }
     // The fingerprint of ApplyOptions::calibration (CalibrationSet::fingerprint), computed once per apply.
     void setCalibrationFingerprint(std::string f) { m_calibrationFingerprint = std::move(f); }
+    // The AWQ fold groups and their searched scales (both outlive the applier).
+    void setFolds(const AwqFoldPlan* plan, const std::vector<AwqFoldScales>* scales) {
+        m_folds = plan;
+        m_foldScales = scales;
+    }
+    bool folded(const BatchItem& item) const { return m_folds && m_folds->folded(item.tensor); }
     // Fills the item from the cache: an entry, a claim, or a key to wait for. A calibrated tensor's key names
     // the calibration set's fingerprint (its bytes depend on it).
     void lookup(BatchItem& item) {
-        if (!m_options.cache) return;
+        if (!m_options.cache || folded(item)) return;  // a folded tensor's bytes depend on its group's search
         item.key = QuantizedTensorCache::keyOf(m_ckpt, item.tensor, m_resolved.tensors[size_t(item.tensor)].scheme,
                                                calibrationOf(item) ? m_calibrationFingerprint : std::string());
         take(item, m_options.cache->lookup(item.key));
@@ -93,6 +100,8 @@ public:
         return !item.waitFor && (!item.cached || (m_options.computeStats && !item.cachedStats));
     }
     void compute(BatchItem& item, uint64_t startElement);
+    // A folded AWQ consumer: W diag(s) quantized by the RTN storage; statistics of the effective weights.
+    void computeFolded(BatchItem& item, std::span<const float> floats, ProgressSink& tensorSink);
     // Stores what the item computed in the cache (and releases its claim).
     void publish(BatchItem& item) {
         if (!m_options.cache || !item.failure.empty()) return;
@@ -128,6 +137,8 @@ private:
     uint64_t m_total = 0;
     std::vector<const TensorCalibration*> m_calibration;
     std::string m_calibrationFingerprint;
+    const AwqFoldPlan* m_folds = nullptr;
+    const std::vector<AwqFoldScales>* m_foldScales = nullptr;
 
 public:
     const TensorCalibration* calibrationOf(const BatchItem& item) const {
@@ -168,6 +179,7 @@ void Applier::compute(BatchItem& item, uint64_t startElement) {
         decoded = std::move(*f);
         floats = decoded;
     }
+    if (folded(item)) return computeFolded(item, floats, tensorSink);
     ErrorStatsOptions so;
     so.clipBlock = clipBlockOf(*scheme);
     so.histogramBins = m_options.histogramBins;
@@ -190,6 +202,32 @@ void Applier::compute(BatchItem& item, uint64_t startElement) {
     }
     item.error = std::move(done->error);
     item.fresh = std::make_shared<QuantizedTensor>(std::move(done->tensor));
+}
+
+void Applier::computeFolded(BatchItem& item, std::span<const float> floats, ProgressSink& tensorSink) {
+    const TensorPlan& p = m_resolved.tensors[size_t(item.tensor)];
+    const int g = m_folds->groupOf[size_t(item.tensor)];
+    const AwqFoldGroup& group = m_folds->groups[size_t(g)];
+    const std::vector<float>& s = (*m_foldScales)[size_t(g)].s;
+    auto storage = findScheme(group.storage);
+    QS_CHECK(storage != nullptr, "apply: AWQ storage scheme " + group.storage + " missing from the registry");
+    const std::vector<float> scaled = scaleColumns(floats, p.rows, p.cols, s);
+    auto q = quantizeParallel(*storage, scaled, p.rows, p.cols, m_ckpt.tensors[size_t(item.tensor)].name, &tensorSink);
+    if (!q) {
+        item.failure = q.message();
+        return;
+    }
+    if (m_options.computeStats) {
+        std::vector<float> effective(floats.size());
+        storage->dequantize(*q, effective.data());
+        for (int64_t r = 0; r < p.rows; ++r)
+            for (int64_t j = 0; j < p.cols; ++j) effective[size_t(r * p.cols + j)] /= s[size_t(j)];
+        ErrorStatsOptions so;
+        so.clipBlock = clipBlockOf(*storage);
+        so.histogramBins = m_options.histogramBins;
+        item.error = computeErrorStats(floats, effective, p.rows, p.cols, so);
+    }
+    item.fresh = std::make_shared<QuantizedTensor>(std::move(q.value()));
 }
 
 Error failureOf(const BatchItem& item) {
@@ -236,6 +274,66 @@ std::vector<int> planWork(const Checkpoint& ckpt, const ResolvedMap& resolved, A
         work.push_back(int(i));
     }
     return work;
+}
+
+std::string alphaText(double alpha) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.2f", alpha);
+    return b;
+}
+
+// The joint search of every AWQ fold group (one group's weights in memory at a time): the scales per group, the
+// norms' replaced values and the AWQ entries of the result.
+Status searchFolds(const Checkpoint& ckpt, const ResolvedMap& resolved, const AwqFoldPlan& plan,
+                   const std::vector<const TensorCalibration*>& calibrationOf, ProgressSink& sink,
+                   std::vector<AwqFoldScales>& scales, ApplyResult& result) {
+    for (size_t i = 0; i < plan.kept.size(); ++i)
+        if (!plan.kept[i].empty()) {
+            result.tensors[i].awqScales = "vector";
+            result.tensors[i].awqNote = "s kept as a separate fp16 vector: " + plan.kept[i];
+        }
+    for (const AwqFoldGroup& g : plan.groups) {
+        const std::string& normName = ckpt.tensors[size_t(g.norm)].name;
+        if (!sink.report(0.0, "AWQ: joint scale search for the consumers of " + normName))
+            return Error{std::string(kCancelledMessage)};
+        std::vector<std::vector<float>> weights;
+        std::vector<AwqFoldInput> inputs;
+        std::string names;
+        for (int c : g.consumers) {
+            auto f = ckpt.toFloat(size_t(c));
+            if (!f) return f.error();
+            weights.push_back(std::move(*f));
+            names += (names.empty() ? "" : ", ") + ckpt.tensors[size_t(c)].name;
+        }
+        const int64_t cols = resolved.tensors[size_t(g.consumers.front())].cols;
+        for (size_t k = 0; k < g.consumers.size(); ++k) {
+            const size_t c = size_t(g.consumers[k]);
+            inputs.push_back({ckpt.tensors[c].name, weights[k], resolved.tensors[c].rows, calibrationOf[c]});
+        }
+        auto storage = std::dynamic_pointer_cast<const ChunkedScheme>(findScheme(g.storage));
+        QS_CHECK(storage != nullptr, "apply: AWQ storage " + g.storage + " is not a chunked RTN scheme");
+        auto found = searchAwqFoldScales(*storage, inputs, cols, QuantPath::Optimised);
+        if (!found) return found.error();
+        auto norm = ckpt.toFloat(size_t(g.norm));
+        if (!norm) return norm.error();
+        ReplacedTensor r{g.norm, foldedNormValues(*norm, found->s, g.normOffset)};
+        if (const int64_t bad = firstNonFinite(r.values.data(), int64_t(r.values.size())); bad >= 0)
+            return Error{"AWQ fold: " + normName + " divided by the scales is not finite at column " +
+                         std::to_string(bad)};
+        const std::string alpha = alphaText(found->alpha);
+        AppliedTensor& na = result.tensors[size_t(g.norm)];
+        na.awqScales = "norm";
+        na.bytes = ByteBreakdown{.payload = 4 * uint64_t(r.values.size())};
+        na.awqNote = "replaced (F32): the AWQ scales of " + names + " folded in (alpha " + alpha + ")";
+        for (int c : g.consumers) {
+            result.tensors[size_t(c)].awqScales = "folded";
+            result.tensors[size_t(c)].awqNote = "s folded into " + normName + " (alpha " + alpha +
+                                                ", searched jointly over " + names + "); no vector stored";
+        }
+        result.replaced.push_back(std::move(r));
+        scales.push_back(std::move(*found));
+    }
+    return {};
 }
 
 // One batch: look every tensor up, quantize (or compare) the batch's own work concurrently, publish it, then
@@ -290,6 +388,12 @@ Result<ApplyResult> applyImpl(const Checkpoint& ckpt, const ModelInfo& info, con
     ProgressSink sink(options.progress);
     Applier applier(ckpt, resolved, options, sink);
     applier.setTotal(totalElements);
+    const AwqFoldPlan folds = options.foldAwqScales ? planAwqFolds(ckpt.tensors, info, resolved) : AwqFoldPlan{};
+    std::vector<AwqFoldScales> foldScales;
+    if (options.foldAwqScales)
+        if (Status s = searchFolds(ckpt, resolved, folds, calibrationOf, sink, foldScales, result); !s)
+            return Error{s.message()};
+    applier.setFolds(&folds, &foldScales);
     if (options.cache && options.calibration &&
         std::any_of(calibrationOf.begin(), calibrationOf.end(), [](const TensorCalibration* c) { return c; }))
         applier.setCalibrationFingerprint(options.calibration->fingerprint());

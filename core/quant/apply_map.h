@@ -55,6 +55,13 @@ struct ApplyOptions {
     // quantized, every tensor whose scheme needs calibration is checked (calibrationFor, scheme.h): a missing
     // set, entry or statistic fails the whole apply naming the scheme and the first such tensor.
     const CalibrationSet* calibration = nullptr;
+    // AWQ scales folded into the preceding RMSNorm where the map allows (core/quant/awq/awq_fold.h): the norm's
+    // consumers are searched jointly before the batches (one group's weights in memory at a time), quantized as
+    // W diag(s) with the AWQ scheme's RTN storage and no stored s (AppliedTensor::awqScales "folded"; their
+    // QuantizedTensor::scheme is that RTN scheme), and the norm's new values come back in
+    // ApplyResult::replaced. false: every AWQ tensor keeps its own s as a vector (the per-tensor form, as a
+    // tensor-by-tensor evaluation such as MapEvaluator measures it). Folded tensors bypass the cache.
+    bool foldAwqScales = true;
 };
 
 struct AppliedTensor {
@@ -66,6 +73,18 @@ struct AppliedTensor {
     int64_t keptColumns = -1;   // LLM.int8: input columns kept in fp16 (bytes.outliers), -1 for other schemes
     std::string outlierRule;    // LLM.int8: the rule that chose them (QuantizedTensor::outlierRule)
     ErrorReport error;          // zero error for kept tensors; the embedding's for a tied head
+                                // (a folded AWQ tensor: of Q(W diag(s)) diag(1/s) against W, its effective weights)
+    // AWQ (ApplyOptions::foldAwqScales): "folded" (s folded into the preceding norm, no vector stored), "vector"
+    // (s kept as a fp16 vector, bytes.meta), "norm" (this RMSNorm carries its consumers' s: replaced, bytes as
+    // F32); "" for everything else. awqNote says into which norm with which alpha, or why the vector was kept.
+    std::string awqScales;
+    std::string awqNote;
+};
+
+// A tensor the apply step replaces rather than quantizes: an RMSNorm weight with AWQ scales folded in.
+struct ReplacedTensor {
+    int tensor = -1;            // index into Checkpoint::tensors
+    std::vector<float> values;  // the new stored values [elements] (before a norm offset such as Gemma's 1 + w)
 };
 
 struct ApplyResult {
@@ -75,6 +94,9 @@ struct ApplyResult {
     std::vector<std::string> warnings;                  // the resolution's warnings
     int quantizedHere = 0;                              // tensors this call quantized
     int fromCache = 0;                                  // tensors whose packed bytes came from the cache
+    // Replaced tensors (not passed to the callbacks): whoever runs or writes the quantized model uses these
+    // values for them instead of the stored ones.
+    std::vector<ReplacedTensor> replaced;
 };
 
 // Receives each quantized tensor, in tensor order, on the calling thread. Take ownership of `q` to keep it.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/quant/footprint_after.h"
 
+#include "core/quant/awq/awq_fold.h"
 #include "core/util/check.h"
 
 namespace qs {
@@ -26,12 +27,13 @@ ByteBreakdown storedBreakdown(const TensorInfo& t, int64_t rows, int64_t cols) {
 }
 
 MapFootprint footprintAfter(const ResolvedMap& resolved, const std::vector<TensorInfo>& tensors,
-                            const ModelInfo& info, const CalibrationSet* calibration) {
+                            const ModelInfo& info, const CalibrationSet* calibration, bool foldAwqScales) {
     QS_CHECK(resolved.tensors.size() == tensors.size() && info.entries.size() == tensors.size(),
              "footprintAfter: resolved map for " + std::to_string(resolved.tensors.size()) + " tensors, model has " +
                  std::to_string(tensors.size()));
     MapFootprint f;
     f.tensors.resize(tensors.size());
+    const AwqFoldPlan folds = foldAwqScales ? planAwqFolds(tensors, info, resolved) : AwqFoldPlan{};
     for (size_t i = 0; i < tensors.size(); ++i) {
         const TensorInfo& t = tensors[i];
         const TensorEntry& e = info.entries[i];
@@ -43,6 +45,8 @@ MapFootprint footprintAfter(const ResolvedMap& resolved, const std::vector<Tenso
             auto scheme = findScheme(p.scheme);
             QS_CHECK(scheme != nullptr, "footprintAfter: scheme " + p.scheme + " vanished from the registry");
             tf.after = scheme->packedBytes(p.rows, p.cols);
+            if (folds.folded(int(i)))  // stored as its RTN storage, without the s vector
+                tf.after = findScheme(folds.groups[size_t(folds.groupOf[i])].storage)->packedBytes(p.rows, p.cols);
             if (scheme->bytesDependOnData()) {
                 const TensorCalibration* c = calibration ? calibration->find(t.name) : nullptr;
                 if (auto exact = scheme->packedBytesWith(p.rows, p.cols, t.name, c)) {
@@ -52,6 +56,8 @@ MapFootprint footprintAfter(const ResolvedMap& resolved, const std::vector<Tenso
                     f.undetermined.push_back(t.name + ": " + exact.message());
                 }
             }
+        } else if (folds.isNorm(int(i))) {
+            tf.after = ByteBreakdown{.payload = 4 * t.elements()};  // replaced by the AWQ fold, stored as F32
         } else {
             tf.after = storedBreakdown(t, p.rows, p.cols);
         }

@@ -106,9 +106,13 @@ inline FootprintShares footprintShares(const MapFootprint& f) {
 
 // `resolved` must come from resolveMap over the same tensors and info (checked: a mismatch is a programming
 // error). `calibration` (may be null): the statistics a calibrated apply would use, so a scheme whose size
-// depends on them (LLM.int8's kept columns) is counted exactly (Scheme::packedBytesWith).
+// depends on them (LLM.int8's kept columns) is counted exactly (Scheme::packedBytesWith). `foldAwqScales`: as
+// ApplyOptions::foldAwqScales (awq_fold.h): AWQ tensors whose s is folded into their norm count their RTN storage
+// without the s vector, and such a norm counts as F32 (what the apply produces); false: every AWQ tensor counts
+// its vector (the per-tensor form, what MapEvaluator runs).
 MapFootprint footprintAfter(const ResolvedMap& resolved, const std::vector<TensorInfo>& tensors,
-                            const ModelInfo& info, const CalibrationSet* calibration = nullptr);
+                            const ModelInfo& info, const CalibrationSet* calibration = nullptr,
+                            bool foldAwqScales = true);
 
 // Completes `f` (footprintAfter of the same map) where the weights fix a size the shape does not (LLM.int8 on
 // an embedding: its kept columns are chosen by weight magnitude): reads those tensors' weights as float

@@ -104,6 +104,10 @@ json quantizeReportJson(const Checkpoint& c, const ModelInfo& info, const Resolv
             o["kept_columns_bytes"] = at.bytes.outliers;
             o["outlier_rule"] = at.outlierRule;
         }
+        if (!at.awqScales.empty()) {
+            o["awq_scales"] = at.awqScales;  // "folded", "vector" or "norm" (apply_map.h AppliedTensor)
+            o["awq_note"] = at.awqNote;
+        }
         const uint64_t elems = t.elements();
         // A buffer (llama2.c RoPE table) is no weight: 0, as a tied head (footprint_after.h, bits per weight).
         o["bits_per_weight"] =
@@ -183,6 +187,7 @@ std::string quantizeReportText(const Checkpoint& c, const ModelInfo& info, const
         if (at.keptColumns >= 0)
             out += "    " + std::to_string(at.keptColumns) + " columns kept in fp16 (" + formatBytes(at.bytes.outliers) +
                    "): " + at.outlierRule + "\n";
+        if (!at.awqNote.empty()) out += "    AWQ: " + at.awqNote + "\n";
     }
 
     const Totals t = totalsOf(c, info, a);

@@ -34,7 +34,8 @@ Result<MapFootprint> footprintOf(const Checkpoint& ckpt, const ModelInfo& info, 
                                  ResolvedMap* resolvedOut = nullptr, const CalibrationSet* calibration = nullptr) {
     auto resolved = resolveMap(map, ckpt.tensors, info);
     if (!resolved) return Error{"auto-mix: " + resolved.message()};
-    MapFootprint f = footprintAfter(*resolved, ckpt.tensors, info, calibration);
+    // The per-tensor AWQ form: what MapEvaluator measures (a later apply of the map may fold, only smaller).
+    MapFootprint f = footprintAfter(*resolved, ckpt.tensors, info, calibration, /*foldAwqScales=*/false);
     if (auto s = sizeFromWeights(f, *resolved, ckpt, info, calibration); !s) return Error{"auto-mix: " + s.message()};
     if (!f.undetermined.empty())
         return Error{"auto-mix needs exact sizes; the size of " + f.undetermined.front()};

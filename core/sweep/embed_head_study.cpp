@@ -29,7 +29,8 @@ Status describeTarget(const Checkpoint& ckpt, const ModelInfo& info, const Quant
                       StudyRow& row) {
     auto resolved = resolveMap(map, ckpt.tensors, info);
     if (!resolved) return Error{"embed-head study: " + resolved.message()};
-    const MapFootprint f = footprintAfter(*resolved, ckpt.tensors, info);
+    // The per-tensor AWQ form, as MapEvaluator measures the rows.
+    const MapFootprint f = footprintAfter(*resolved, ckpt.tensors, info, nullptr, /*foldAwqScales=*/false);
     const FootprintShares shares = footprintShares(f);
     const RoleShare& s = shares.byRole[int(t.role)];
     row.targetBytes = s.after;

@@ -215,7 +215,8 @@ Result<PointMeasure> MapEvaluator::measure(const QuantMap& map, const ProgressFn
         const TensorPlan& plan = resolved->tensors[size_t(i)];
         p.fallbacks.push_back({i, plan.requested, plan.scheme.empty() ? std::string(kKeepScheme) : plan.scheme});
     }
-    const MapFootprint f = footprintAfter(*resolved, m_ckpt.tensors, m_info, m_options.calibration.get());
+    const MapFootprint f = footprintAfter(*resolved, m_ckpt.tensors, m_info, m_options.calibration.get(),
+                                           /*foldAwqScales=*/false);  // runEngine runs the per-tensor form
 
     std::vector<Key> keys;
     for (size_t i = 0; i < resolved->tensors.size(); ++i)

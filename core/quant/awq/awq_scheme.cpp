@@ -8,8 +8,9 @@
 //   s_j = max(m_j^alpha, 1e-4), normalised s /= sqrt(max s * min s), rounded to fp16 (the stored value);
 //   W' = Q(W diag(s)) diag(1/s);  loss = mean over the calibration sample rows X of ||W' x - W x||^2.
 // The alpha with the smallest loss wins (the first on ties). The search is per tensor: the separate-vector
-// form. llm-awq searches q/k/v (and gate/up) jointly and folds 1/s into the preceding RMSNorm weight; that
-// folding (all consumers of one norm sharing one s) is NOT done here: every tensor keeps its own s.
+// form, what this scheme produces on its own. llm-awq searches q/k/v (and gate/up) jointly and folds 1/s into
+// the preceding RMSNorm weight: the whole-model apply does that where the map allows (awq_fold.h,
+// ApplyOptions::foldAwqScales), storing those tensors as their RTN storage without s; the others keep this form.
 //
 // Packed layout: the row records of int<b>[_g<group>] for W diag(s) (rtn_scheme.cpp), then s as fp16 [cols]
 // (ByteBreakdown::meta). Dequantization gives W' = Q(W diag(s)) diag(1/s), each value rtn_value / s_j in
