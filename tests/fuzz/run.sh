@@ -68,11 +68,14 @@ for t in "${targets[@]}"; do
     log="$build/fuzz-logs/$t.log"
     mkdir -p "$findings" "$(dirname "$log")"
     seed_corpus "$t" "$corpus"
+    # The targets' scratch files (tests/fuzz/harness.h scratchDir) go to a folder removed after the run.
+    scratch="$(mktemp -d "${TMPDIR:-/tmp}/qs-fuzz-$t.XXXXXX")"
     # shellcheck disable=SC2086
-    ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
+    TMPDIR="$scratch" ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
         "$exe" "$corpus" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=256 \
         -max_len=$((2 << 20)) -print_final_stats=1 -artifact_prefix="$findings/" ${QS_FUZZ_ARGS:-} > "$log" 2>&1
     rc=$?
+    rm -rf "$scratch"
     execs="$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)"
     rate="$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)"
     found="$(find "$findings" -type f | wc -l)"
