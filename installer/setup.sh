@@ -3,6 +3,7 @@
 #   setup.sh gui [PATH]   starts the GUI (on the current DISPLAY), optionally opening PATH
 #   setup.sh test         runs every test (the CTest suite of the build; what CI runs)
 #   setup.sh sanitize     builds everything under ASan+UBSan (build-asan/) and runs the whole suite on it
+#   setup.sh fuzz [SECONDS]  builds the libFuzzer targets with clang (build-fuzz/) and runs each for SECONDS (60)
 #   setup.sh deps         only installs the packages
 #   setup.sh build        installs and builds (build/ by default; QS_BUILD_DIR overrides)
 # Idempotent: packages already present are not touched, builds are incremental. Uses sudo when not root.
@@ -12,6 +13,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 src="$(cd "$here/.." && pwd)"
 build="${QS_BUILD_DIR:-$src/build}"
 asan_build="${QS_ASAN_BUILD_DIR:-$src/build-asan}"
+fuzz_build="${QS_FUZZ_BUILD_DIR:-$src/build-fuzz}"
 jobs="$(nproc 2>/dev/null || echo 2)"
 
 packages=(
@@ -21,14 +23,15 @@ packages=(
     xvfb xauth imagemagick
     dpkg-dev desktop-file-utils shared-mime-info man-db
 )
+fuzz_packages=(clang libclang-rt-14-dev)  # libFuzzer (setup.sh fuzz only)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-install_deps() {
+install_deps() {  # extra packages...
     local missing=()
-    for p in "${packages[@]}"; do
+    for p in "${packages[@]}" "$@"; do
         if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
             missing+=("$p")
         fi
@@ -83,8 +86,19 @@ case "$cmd" in
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
             ctest --output-on-failure -j "$jobs"
         ;;
+    fuzz)
+        install_deps "${fuzz_packages[@]}"
+        # The fuzz targets of tests/fuzz (libFuzzer + ASan + UBSan, clang only, core instrumented too), then each
+        # run for SECONDS on a corpus seeded from the shared assets (tests/fuzz/run.sh; findings in
+        # build-fuzz/fuzz-findings/). Not part of the test command: the replay of tests/fuzz/regressions is.
+        cmake -S "$src" -B "$fuzz_build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+            -DCMAKE_CXX_COMPILER=clang++ -DQS_BUILD_FUZZERS=ON -DQS_BUILD_GUI=OFF -DQS_BUILD_BENCHMARKS=OFF \
+            -DBUILD_TESTING=OFF -DQS_PRECOMPILED_HEADERS=OFF >/dev/null
+        cmake --build "$fuzz_build" -j "$jobs" --target fuzzers
+        exec bash "$src/tests/fuzz/run.sh" "$fuzz_build" "${1:-60}"
+        ;;
     *)
-        echo "usage: $0 {gui [PATH]|test|sanitize|build|deps}" >&2
+        echo "usage: $0 {gui [PATH]|test|sanitize|fuzz [SECONDS]|build|deps}" >&2
         exit 2
         ;;
 esac

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "core/io/hdf5_handle.h"
+#include "core/io/hdf5_object_reader.h"
 #include "core/io/hdf5_reader.h"
 
 namespace qs {
@@ -57,7 +58,9 @@ struct GroupReader {
         hsize_t d[2] = {0, 0};
         H5Sget_simple_extent_dims(space.get(), d, nullptr);
         uint64_t n = 1;
-        for (int k = 0; k < rank; ++k) n *= uint64_t(d[k]);
+        for (int k = 0; k < rank; ++k)
+            if (__builtin_mul_overflow(n, uint64_t(d[k]), &n)) return fail(object, "element count overflows 64 bits");
+        if (std::string why; !io::hdf5FitsReadCap(file, n, sizeof(T), why)) return fail(object, why);
         if (dims) dims->assign(d, d + rank);
         std::vector<T> v(static_cast<size_t>(n));
         if (n && H5Dread(set.get(), memType, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
@@ -72,6 +75,7 @@ struct GroupReader {
         if (H5Sget_simple_extent_ndims(space.get()) != 1) return fail(object, "not one-dimensional");
         hsize_t n = 0;
         H5Sget_simple_extent_dims(space.get(), &n, nullptr);
+        if (std::string why; !io::hdf5FitsReadCap(file, uint64_t(n), sizeof(char*), why)) return fail(object, why);
         Hid type(H5Tcopy(H5T_C_S1), H5Tclose);
         H5Tset_size(type.get(), H5T_VARIABLE);
         H5Tset_cset(type.get(), H5T_CSET_UTF8);

@@ -97,7 +97,8 @@ Result<Session> readOpen(const Reader& r) {
     auto names = r.strings("/tensors/name");
     auto roles = r.strings("/tensors/role");
     auto schemes = r.strings("/tensors/scheme");
-    if (!names || !roles || !schemes) return r.fail("/tensors", "name/role/scheme missing");
+    for (const auto* column : {&names, &roles, &schemes})
+        if (!*column) return column->error();  // names the dataset: missing, or declaring more than the file holds
     const size_t n = names->size();
     std::vector<std::vector<int64_t>> ints;
     for (const char* c : {"layer", "rows", "cols", "bytes", "count"}) {

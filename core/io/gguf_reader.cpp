@@ -251,7 +251,11 @@ Result<TensorInfo> readTensorInfo(Parser& p, uint64_t alignment) {
 // the file, that none overlap, and that they follow each other as ggml writes them.
 Status placeTensorData(const std::string& path, std::vector<TensorInfo>& tensors, uint64_t fileSize,
                        uint64_t dataStart, uint64_t alignment) {
-    const uint64_t dataSize = dataStart <= fileSize ? fileSize - dataStart : 0;
+    // A file cut inside the padding before the data section would place even a zero-byte tensor past its end.
+    if (dataStart > fileSize && !tensors.empty())
+        return Error{path + ": the data section would start at offset " + std::to_string(dataStart) +
+                     ", past the end of the file (" + std::to_string(fileSize) + " bytes): truncated"};
+    const uint64_t dataSize = fileSize - std::min(dataStart, fileSize);
     std::vector<size_t> order(tensors.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     for (TensorInfo& t : tensors) {

@@ -126,8 +126,8 @@ Status MapEvaluator::quantizeMissing(const std::vector<Key>& keys, bool needTens
     for (const auto& [k, start] : busy) {
         const double scale = needTensors ? 0.3 : 1.0;
         const std::string stage = "waiting for " + m_ckpt.tensors[size_t(k->first)].name + " (another job is quantizing it)";
-        auto l = m_cache->lookupWaiting(cacheKey(*k),
-                                        [&] { return !sink.report(scale * start, stage); });
+        const double at = scale * start;  // clang 14 cannot capture a structured binding
+        auto l = m_cache->lookupWaiting(cacheKey(*k), [&] { return !sink.report(at, stage); });
         if (!l) return cancelled();
         const double share = total ? double(m_ckpt.tensors[size_t(k->first)].elements()) / double(total) : 0.0;
         if (auto s = takeOrQuantize(*k, std::move(*l), needTensors, sink, start, share, point); !s) return s;

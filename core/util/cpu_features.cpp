@@ -4,6 +4,10 @@
 #include <cstdlib>
 #include <utility>
 
+#if defined(__x86_64__) && defined(__clang__) && __clang_major__ < 15
+#include <cpuid.h>
+#endif
+
 namespace qs::cpu {
 
 namespace {
@@ -15,14 +19,22 @@ Features probe() {
     __builtin_cpu_init();
     f.avx2 = __builtin_cpu_supports("avx2");
     f.fma = __builtin_cpu_supports("fma");
+#if defined(__clang__) && __clang_major__ < 15
+    // clang 14 (the fuzz build) knows neither "f16c" nor "avxvnni" here: CPUID leaf 1 ECX bit 29 and leaf 7.1 EAX
+    // bit 4. Both are VEX-encoded, so levelOf's avx2 (which includes the OS's YMM check) gates them as well.
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    f.f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+    f.avxvnni = __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4));
+#else
     f.f16c = __builtin_cpu_supports("f16c");
+    f.avxvnni = __builtin_cpu_supports("avxvnni");
+#endif
     f.avx512f = __builtin_cpu_supports("avx512f");
     f.avx512bw = __builtin_cpu_supports("avx512bw");
     f.avx512vl = __builtin_cpu_supports("avx512vl");
     f.avx512dq = __builtin_cpu_supports("avx512dq");
     f.avx512vnni = __builtin_cpu_supports("avx512vnni");
     f.avx512bf16 = __builtin_cpu_supports("avx512bf16");
-    f.avxvnni = __builtin_cpu_supports("avxvnni");
 #endif
     return f;
 }
