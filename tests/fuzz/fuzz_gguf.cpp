@@ -3,16 +3,5 @@
 #include "fuzz/harness.h"
 
 #include "core/io/gguf_reader.h"
-#include "core/io/mapped_file.h"
 
-QS_FUZZ_TARGET(gguf) {
-    const qs::fuzz::InputFile file(input);
-    auto mapped = qs::MappedFile::open(file.path());
-    if (!mapped) return qs::fuzz::outcomeOf(mapped, file.path());
-    qs::OpenOptions options;
-    options.readSideFiles = false;  // the neighbours of /proc/self/fd/N are other descriptors
-    qs::ProgressSink progress;
-    auto ckpt = qs::io::readGguf(*mapped, options, progress);
-    if (ckpt) qs::fuzz::exerciseCheckpoint(**ckpt);
-    return qs::fuzz::outcomeOf(ckpt, file.path());
-}
+QS_FUZZ_TARGET(gguf) { return qs::fuzz::readMapped(input, qs::io::readGguf); }

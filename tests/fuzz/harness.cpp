@@ -14,6 +14,7 @@
 
 #include "core/infer/tokenizer.h"
 #include "core/io/checkpoint.h"
+#include "core/io/mapped_file.h"
 #include "core/model/model_info.h"
 
 namespace qs::fuzz {
@@ -64,6 +65,18 @@ std::string writeScratchFile(std::string_view name, std::span<const std::byte> b
     out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
     if (!out) harnessFailure("cannot write " + path);
     return path;
+}
+
+Outcome readMapped(std::span<const std::byte> input, MappedReader read) {
+    const InputFile file(input);
+    auto mapped = MappedFile::open(file.path());
+    if (!mapped) return outcomeOf(mapped, file.path());
+    OpenOptions options;
+    options.readSideFiles = false;
+    ProgressSink progress;
+    auto ckpt = read(*mapped, options, progress);
+    if (ckpt) exerciseCheckpoint(**ckpt);
+    return outcomeOf(ckpt, file.path());
 }
 
 void exerciseCheckpoint(const Checkpoint& ckpt) {

@@ -13,12 +13,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "core/io/checkpoint.h"
+
 namespace qs {
-class Checkpoint;
 class Tokenizer;
 }  // namespace qs
 
@@ -58,6 +60,13 @@ std::string writeScratchFile(std::string_view name, std::span<const std::byte> b
 // What a user does after opening a checkpoint, bounded: analyzeModel, then the stored bytes and up to 64 Ki
 // decoded values (whole rows) of the first 8 tensors. Never fails: a decode error is a normal outcome.
 void exerciseCheckpoint(const Checkpoint& ckpt);
+
+// A checkpoint reader of one memory-mapped file (io::readGguf, readSafetensors, readLlama2c): runs it on the
+// input (side files not read: the neighbours of /proc/self/fd/N are other descriptors), then
+// exerciseCheckpoint on what it opened.
+using MappedReader = Result<std::unique_ptr<Checkpoint>> (*)(std::shared_ptr<const MappedFile>, const OpenOptions&,
+                                                            ProgressSink&);
+Outcome readMapped(std::span<const std::byte> input, MappedReader read);
 // Encodes a short text with and without BOS / special tokens and maps the ids back to pieces.
 void exerciseTokenizer(const Tokenizer& tok);
 
