@@ -24,13 +24,14 @@ constexpr const char* kUsage =
     "  llamacpp   llama.cpp's llama-perplexity: chunks of N tokens starting with BOS, second half scored (default)\n"
     "  gptq       non-overlapping windows of N tokens of the whole text, every prediction scored\n"
     "  documents  split on --separator (default <|endoftext|>), trimmed, BOS + document truncated to N, all scored\n"
-    "--ctx N is the window length (default 512). --json prints one object with ppl, nll, tokens, protocol, ...\n"
+    "--ctx N is the window length (default 512). --max-windows N scores only the first N windows (0: all);\n"
+    "--windows N is the same option under the name sweep, automix and embed-head-study use. --json prints one object with ppl, nll, tokens, protocol, ...\n"
     "With --map/--rule the quantized model is scored and compared with the unquantized one on the same windows:\n"
     "kld (mean KL divergence, nats), top1 (argmax agreement), reference_ppl.\n";
 }
 
 int runPpl(int argc, char** argv, int first) {
-    Args args(inferenceValueOptions({"text", "ctx", "protocol", "separator", "max-windows"}), {"json", "help"});
+    Args args(inferenceValueOptions({"text", "ctx", "protocol", "separator", "max-windows", "windows"}), {"json", "help"});
     if (!args.parse(argc, argv, first)) return fail("ppl", args.error(), kExitUsage);
     if (args.flag("help")) {
         std::fputs(kUsage, stdout);
@@ -40,7 +41,9 @@ int runPpl(int argc, char** argv, int first) {
     const auto textPath = args.value("text");
     if (!textPath) return fail("ppl", "--text FILE is required", kExitUsage);
     const auto ctx = args.integer("ctx", 512);
-    const auto maxWindows = args.integer("max-windows", 0);
+    if (args.has("max-windows") && args.has("windows"))
+        return fail("ppl", "--windows and --max-windows are the same option; give one", kExitUsage);
+    const auto maxWindows = args.integer(args.has("windows") ? "windows" : "max-windows", 0);
     if (!ctx || !maxWindows) return fail("ppl", args.error(), kExitUsage);
     if (*ctx < 2 || *ctx > (1 << 20)) return fail("ppl", "--ctx must be between 2 and 1048576", kExitUsage);
     qs::PerplexityOptions o;

@@ -58,6 +58,8 @@ nlohmann::json inspectJson(const Checkpoint& c, const ModelInfo& m) {
     j["file"] = c.path;
     j["format"] = fileFormatName(c.format);
     j["format_detail"] = c.formatDetail;
+    for (const char* key : {"general.file_type", "general.quantization_version"})  // GGUF: as written, if present
+        if (c.metadata.contains(key) && c.metadata[key].is_number_integer()) j[std::string(key).substr(8)] = c.metadata[key];
     j["architecture"] = m.architecture;
     j["architecture_source"] = m.source;
     j["llama_family"] = m.llamaFamily;
@@ -118,6 +120,13 @@ std::string inspectText(const Checkpoint& c, const ModelInfo& m) {
     auto add = [&](const std::string& s) { out += s + "\n"; };
     add(c.path);
     add("  format        " + std::string(fileFormatName(c.format)) + (c.formatDetail.empty() ? "" : " (" + c.formatDetail + ")"));
+    // GGUF's general.file_type (llama.cpp's llama_ftype, e.g. 15 = Q4_K_M) and general.quantization_version.
+    std::string fileType;
+    for (const auto& [key, label] : {std::pair{"general.file_type", "file_type "}, {"general.quantization_version",
+                                                                                   "quantization_version "}})
+        if (c.metadata.contains(key) && c.metadata[key].is_number_integer())
+            fileType += (fileType.empty() ? "" : ", ") + std::string(label) + std::to_string(c.metadata[key].get<int64_t>());
+    if (!fileType.empty()) add("  gguf keys     " + fileType);
     add("  architecture  " + m.architecture + " (from " + m.source + ")" + (m.runnable ? ", runnable" : ""));
     if (!m.runnable) add("  runnable      no: " + m.runnableReason);
     std::snprintf(line, sizeof line,

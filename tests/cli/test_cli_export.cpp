@@ -93,6 +93,11 @@ void TestCliExport::export_ggufGeneratesTheSameGreedyTokens() {
     auto inspect = runCli({"inspect", out, "--json"});
     QVERIFY2(inspect.exitCode == 0, inspect.err.constData());
     QVERIFY(QJsonDocument::fromJson(inspect.out).object()["runnable"].toBool());
+    // inspect shows what the export wrote for llama.cpp's loader.
+    QCOMPARE(QJsonDocument::fromJson(inspect.out).object()["file_type"].toInt(), 2);
+    QCOMPARE(QJsonDocument::fromJson(inspect.out).object()["quantization_version"].toInt(), 2);
+    auto text = runCli({"inspect", out});
+    QVERIFY2(text.out.contains("gguf keys     file_type 2, quantization_version 2"), text.out.constData());
 }
 
 // SIGKILL after the export has written part of its data: the destination keeps its old bytes and the folder
