@@ -219,7 +219,7 @@ Status writeCalibrationH5(const std::string& path, const CalibrationSet& set) {
     auto created = io::Hdf5Writer::create(path);
     if (!created) return created.error();
     io::Hdf5Writer& w = **created;
-    if (auto s = w.setAttribute("/", "quantscope_calibration", int64_t(1)); !s) return s;
+    if (auto s = w.setAttribute("/", io::kCalibrationMarker, int64_t(1)); !s) return s;
     if (auto s = writeCalibrationGroup(w, set); !s) return s;
     return w.commit();
 }

@@ -199,7 +199,7 @@ Status writeSessionH5(const std::string& path, const Session& session) {
         for (int k = 0; k < 8; ++k) stats[size_t(k)][i] = *statField(copy, k);
     }
     auto run = [&]() -> Status {
-        if (auto s = w.setAttribute("/", "quantscope_session", int64_t(1)); !s) return s;
+        if (auto s = w.setAttribute("/", io::kSessionMarker, int64_t(1)); !s) return s;
         if (auto s = w.setAttribute("/", "model", session.model); !s) return s;
         if (auto s = w.setAttribute("/", "model_format", session.modelFormat); !s) return s;
         if (auto s = w.createGroup("/map"); !s) return s;
@@ -263,7 +263,7 @@ Result<Session> readSessionTables(const std::string& path) {
         Hid file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
         if (!file.ok()) return Error{path + ": cannot be opened as HDF5"};
         const Reader r{{file.get(), path, "QuantScope session"}};
-        if (H5Aexists_by_name(file.get(), "/", "quantscope_session", H5P_DEFAULT) <= 0)
+        if (H5Aexists_by_name(file.get(), "/", io::kSessionMarker, H5P_DEFAULT) <= 0)
             return Error{path + ": not a QuantScope session (no quantscope_session attribute on the root)"};
         return readOpen(r);
     };
@@ -298,16 +298,7 @@ Result<QuantMap> loadMapOrSession(const std::string& path) {
 }
 
 bool isSessionH5(const std::string& path) {
-    std::lock_guard lock(io::hdf5Mutex());
-    bool yes = false;
-    H5E_BEGIN_TRY {
-        if (H5Fis_hdf5(path.c_str()) > 0) {
-            Hid file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-            yes = file.ok() && H5Aexists_by_name(file.get(), "/", "quantscope_session", H5P_DEFAULT) > 0;
-        }
-    }
-    H5E_END_TRY;
-    return yes;
+    return io::quantScopeHdf5Kind(path) == io::QuantScopeHdf5::Session;
 }
 
 Status checkSweepFingerprint(const SweepFile& sweep, const std::string& fingerprint, const std::string& origin) {

@@ -240,23 +240,50 @@ herr_t readAttribute(hid_t loc, const char* name, const H5A_info_t*, void* data)
     return 0;
 }
 
-// QuantScope's own HDF5 outputs are not checkpoints (their datasets would be listed as tensors of an unknown
-// model): what the file is and where it is used, or "" for any other HDF5 file. Caller holds hdf5Mutex().
-std::string quantScopeOutputKind(hid_t file) {
-    if (H5Aexists_by_name(file, "/", "quantscope_session", H5P_DEFAULT) > 0)
-        return "a QuantScope session (written by `export --h5`), not a checkpoint: `quantscope-cli inspect` shows "
-               "its map and results; open the model it was made from";
-    if (H5Aexists_by_name(file, "/", "quantscope_calibration", H5P_DEFAULT) > 0)
-        return "a QuantScope calibration file (written by `calibrate --out`), not a checkpoint: give it to "
-               "--calib, or Load... it in the GUI's Calibration section";
+QuantScopeHdf5 kindOf(hid_t file) {
+    if (H5Aexists_by_name(file, "/", kSessionMarker, H5P_DEFAULT) > 0) return QuantScopeHdf5::Session;
+    if (H5Aexists_by_name(file, "/", kCalibrationMarker, H5P_DEFAULT) > 0) return QuantScopeHdf5::Calibration;
     if (H5Lexists(file, "/sweep", H5P_DEFAULT) > 0 && H5Aexists_by_name(file, "/sweep", "spec", H5P_DEFAULT) > 0)
-        return "a QuantScope sweep table (written by `sweep --out`), not a checkpoint: `quantscope-cli inspect` "
-               "shows it; the GUI's Sweep tab opens it with Resume...";
+        return QuantScopeHdf5::SweepTable;
     H5Eclear2(H5E_DEFAULT);
+    return QuantScopeHdf5::None;
+}
+
+// Why a QuantScope output is not opened as a checkpoint, and where it is used instead ("" for other files).
+std::string notACheckpoint(QuantScopeHdf5 kind) {
+    switch (kind) {
+        case QuantScopeHdf5::Session:
+            return "a QuantScope session (written by `export --h5`), not a checkpoint: `quantscope-cli inspect` "
+                   "shows its map and results; open the model it was made from";
+        case QuantScopeHdf5::Calibration:
+            return "a QuantScope calibration file (written by `calibrate --out`), not a checkpoint: give it to "
+                   "--calib, or Load... it in the GUI's Calibration section";
+        case QuantScopeHdf5::SweepTable:
+            return "a QuantScope sweep table (written by `sweep --out`), not a checkpoint: `quantscope-cli inspect` "
+                   "shows it; the GUI's Sweep tab opens it with Resume...";
+        case QuantScopeHdf5::None:
+            break;
+    }
     return {};
 }
 
 }  // namespace
+
+QuantScopeHdf5 quantScopeHdf5Kind(const std::string& path) {
+    std::lock_guard lock(hdf5Mutex());
+    QuantScopeHdf5 kind = QuantScopeHdf5::None;
+    H5E_BEGIN_TRY {
+        if (H5Fis_hdf5(path.c_str()) > 0) {
+            const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+            if (file >= 0) {
+                kind = kindOf(file);
+                H5Fclose(file);
+            }
+        }
+    }
+    H5E_END_TRY;
+    return kind;
+}
 
 Result<std::unique_ptr<Checkpoint>> readHdf5(std::shared_ptr<const MappedFile> file, const OpenOptions& options,
                                              ProgressSink& progress) {
@@ -285,7 +312,7 @@ Result<std::unique_ptr<Checkpoint>> readHdf5(std::shared_ptr<const MappedFile> f
             ctx.mappable = fcpl.ok() && userblock == 0;
         }
         ck->formatDetail = "HDF5 (superblock v" + std::to_string(superVersion) + ")";
-        if (auto ours = quantScopeOutputKind(ck->m_file); !ours.empty()) return Error{path + ": " + ours};
+        if (auto ours = notACheckpoint(kindOf(ck->m_file)); !ours.empty()) return Error{path + ": " + ours};
         if (H5Aiterate2(ck->m_file, H5_INDEX_NAME, H5_ITER_INC, nullptr, readAttribute, &ck->metadata) < 0)
             ck->warnings.push_back(path + ": some root attributes could not be read: " + takeHdf5Error());
         if (H5Lvisit(ck->m_file, H5_INDEX_NAME, H5_ITER_INC, visitLink, &ctx) < 0)

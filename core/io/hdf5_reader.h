@@ -26,6 +26,17 @@ std::mutex& hdf5Mutex();
 // for a file that cannot be opened. Thread-safe (holds hdf5Mutex()).
 bool isHdf5File(const std::string& path);
 
+// QuantScope's own HDF5 outputs, told apart by their markers: a session (root attribute kSessionMarker,
+// `export --h5`, core/export/session_h5.h), calibration statistics (root attribute kCalibrationMarker,
+// `calibrate --out X.h5`, core/calib/calibration_h5.h) and a sweep table (a /sweep group with a "spec" attribute,
+// core/sweep/sweep_hdf5.h; a session may carry one too and is a session). None of them is a checkpoint.
+enum class QuantScopeHdf5 { None, Session, Calibration, SweepTable };
+inline constexpr const char* kSessionMarker = "quantscope_session";
+inline constexpr const char* kCalibrationMarker = "quantscope_calibration";
+// Which of them `path` is; None for any other file, an HDF5 file that is not ours, or one that cannot be opened.
+// Thread-safe (holds hdf5Mutex()).
+QuantScopeHdf5 quantScopeHdf5Kind(const std::string& path);
+
 Result<std::unique_ptr<Checkpoint>> readHdf5(std::shared_ptr<const MappedFile> file, const OpenOptions& options,
                                              ProgressSink& progress);
 

@@ -50,19 +50,6 @@ Status writeTable(const std::string& path, const nlohmann::json& header, const s
     return (*w)->commit();
 }
 
-// True when `path` is an HDF5 session (root attribute quantscope_session, core/export/session_h5.h).
-bool isSessionFile(const std::string& path) {
-    std::lock_guard lock(io::hdf5Mutex());
-    bool yes = false;
-    H5E_BEGIN_TRY {
-        if (H5Fis_hdf5(path.c_str()) > 0) {
-            io::Hid file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-            yes = file.ok() && H5Aexists_by_name(file.get(), "/", "quantscope_session", H5P_DEFAULT) > 0;
-        }
-    }
-    H5E_END_TRY;
-    return yes;
-}
 
 }  // namespace
 
@@ -218,7 +205,7 @@ Result<SweepFileRun> runSweepToHdf5(MapEvaluator& evaluator, const ModelInfo& in
     SweepFile table;
     table.header = nlohmann::json::parse(head.substr(head.find('{'), nl - head.find('{')));
     std::error_code ec;
-    if (isSessionFile(path))  // rewriting it as a table would drop the session's map and tensors
+    if (io::quantScopeHdf5Kind(path) == io::QuantScopeHdf5::Session)  // rewriting it as a table would drop the session's map and tensors
         return Error{path + ": an HDF5 session (export --h5), not a sweep table: a sweep writes its own file "
                             "(export --h5 OUT --sweep FILE copies a sweep into a session)"};
     if (resume && std::filesystem::exists(path, ec)) {
