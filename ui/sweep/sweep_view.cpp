@@ -613,12 +613,8 @@ void SweepView::onModelChanged() {
     m_job = nullptr;  // a cancelled job's late points belong to the old model
     m_running = false;
     m_queue.reset();
-    m_points.clear();
-    m_spec = {};
+    clearPoints();
     m_status->setText(tr("Choose groups and schemes, then run. Click a point to apply its map."));
-    rebuildPlot();
-    rebuildTable();
-    updateControls();
 }
 
 double SweepView::measureOf(const qs::SweepRow& row) const {
