@@ -37,8 +37,10 @@ QString sha256(const QString& path) {
     return QString::fromLatin1(h.result().toHex());
 }
 
-double pplOf(const QString& model, const QString& text) {
+// The final perplexity `ppl --json` prints, or NaN (never inside a band) with the CLI's stderr in `error`.
+double pplOf(const QString& model, const QString& text, QByteArray& error) {
     auto r = runCli({"ppl", model, "--text", text, "--ctx", "128", "--threads", "1", "--json"});
+    error = r.err;
     if (r.exitCode != 0) return std::nan("");
     return QJsonDocument::fromJson(r.out).object().value("ppl").toDouble(std::nan(""));
 }
@@ -79,11 +81,12 @@ private Q_SLOTS:
 
         const QJsonObject ref = x["ppl_f32kv"].toObject();
         QCOMPARE(ref["chunks"].toArray().size(), 14);
-        const double pplOurs = pplOf(model, text), pplLlama = ref["final"].toDouble();
+        QByteArray pplErr;
+        const double pplOurs = pplOf(model, text, pplErr), pplLlama = ref["final"].toDouble();
         const double band = (type == "f16" || type == "bf16" ? 5e-4 : 2e-3) * pplLlama;
         QVERIFY2(std::fabs(pplOurs - pplLlama) <= band,
-                 qPrintable(QString("%1: ours %2, llama-perplexity %3 (band %4)").arg(type).arg(pplOurs, 0, 'f', 5)
-                                .arg(pplLlama).arg(band)));
+                 qPrintable(QString("%1: ours %2, llama-perplexity %3 (band %4) %5").arg(type).arg(pplOurs, 0, 'f', 5)
+                                .arg(pplLlama).arg(band).arg(QString::fromUtf8(pplErr))));
         if (type == "q8_0") return;
 
         auto gen = runCli({"generate", model, "--prompt", e["prompt"].toString(), "--steps",

@@ -34,6 +34,7 @@
 
 #include <tbb/task_arena.h>
 
+#include "test_schemes_common.h"
 #include "common/assets.h"
 
 namespace {
@@ -69,20 +70,7 @@ std::vector<float> definitionScales(const qs::TensorCalibration& c, int k) {
     return s;
 }
 
-// Sum over the sample rows of ||(W' - W) x||^2.
-double outputError(const std::vector<float>& w, const std::vector<float>& wq, int64_t rows, int64_t cols,
-                   const std::vector<float>& x) {
-    const int64_t n = int64_t(x.size()) / cols;
-    double e = 0;
-    for (int64_t t = 0; t < n; ++t)
-        for (int64_t r = 0; r < rows; ++r) {
-            double d = 0;
-            for (int64_t j = 0; j < cols; ++j)
-                d += (double(w[size_t(r * cols + j)]) - wq[size_t(r * cols + j)]) * x[size_t(t * cols + j)];
-            e += d * d;
-        }
-    return e;
-}
+using qstest::outputError;
 
 struct Fixture {
     std::optional<qs::InferenceModel> model;

@@ -81,26 +81,8 @@ qs::TensorCalibration calibrationOf(const std::vector<float>& x, int64_t cols) {
     return c;
 }
 
-// ||(W - W') X^T||_F^2 over the rows of x [n, cols]: the layer output error.
-double outputError(const std::vector<float>& w, const std::vector<float>& wq, int64_t rows, int64_t cols,
-                   const std::vector<float>& x) {
-    const int64_t n = int64_t(x.size()) / cols;
-    double e = 0;
-    for (int64_t r = 0; r < rows; ++r)
-        for (int64_t t = 0; t < n; ++t) {
-            double d = 0;
-            for (int64_t j = 0; j < cols; ++j)
-                d += (double(w[size_t(r * cols + j)]) - wq[size_t(r * cols + j)]) * x[size_t(t * cols + j)];
-            e += d * d;
-        }
-    return e;
-}
-
-std::vector<float> dequantized(const qs::Scheme& s, const qs::QuantizedTensor& q) {
-    std::vector<float> y(size_t(q.rows * q.cols));
-    s.dequantize(q, y.data());
-    return y;
-}
+using qstest::dequantized;
+using qstest::outputError;
 
 }  // namespace
 

@@ -61,26 +61,8 @@ uint64_t expectedBytes(int64_t rows, int64_t cols, int64_t kept) {
     return uint64_t(rows * cols) + 4 * uint64_t(rows) + uint64_t(kept) * (4 + 2 * uint64_t(rows));
 }
 
-std::vector<float> dequantized(const qs::Scheme& s, const qs::QuantizedTensor& q) {
-    std::vector<float> y(size_t(q.rows * q.cols));
-    s.dequantize(q, y.data());
-    return y;
-}
-
-// Sum over the sample rows x of ||(W - W') x||^2.
-double outputError(const std::vector<float>& w, const std::vector<float>& wq, int64_t rows, int64_t cols,
-                   const std::vector<float>& x) {
-    const int64_t n = int64_t(x.size()) / cols;
-    double e = 0;
-    for (int64_t t = 0; t < n; ++t)
-        for (int64_t r = 0; r < rows; ++r) {
-            double d = 0;
-            for (int64_t j = 0; j < cols; ++j)
-                d += (double(w[size_t(r * cols + j)]) - wq[size_t(r * cols + j)]) * x[size_t(t * cols + j)];
-            e += d * d;
-        }
-    return e;
-}
+using qstest::dequantized;
+using qstest::outputError;
 
 qs::TensorCalibration maxAbsCalibration(const std::vector<float>& maxAbs) {
     qs::TensorCalibration c;

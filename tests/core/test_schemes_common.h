@@ -15,6 +15,29 @@
 
 namespace qstest {
 
+// The values `q` stands for, as the scheme dequantizes them ([rows * cols], row-major).
+inline std::vector<float> dequantized(const qs::Scheme& s, const qs::QuantizedTensor& q) {
+    std::vector<float> y(size_t(q.rows * q.cols));
+    s.dequantize(q, y.data());
+    return y;
+}
+
+// A linear layer's output error over sample inputs: the sum over the rows x of `x` ([n, cols]) of
+// ||(W - W') x||^2 in double, W and W' [rows, cols]. What GPTQ, AWQ and LLM.int8 minimise or bound.
+inline double outputError(const std::vector<float>& w, const std::vector<float>& wq, int64_t rows, int64_t cols,
+                          const std::vector<float>& x) {
+    const int64_t n = int64_t(x.size()) / cols;
+    double e = 0;
+    for (int64_t t = 0; t < n; ++t)
+        for (int64_t r = 0; r < rows; ++r) {
+            double d = 0;
+            for (int64_t j = 0; j < cols; ++j)
+                d += (double(w[size_t(r * cols + j)]) - wq[size_t(r * cols + j)]) * x[size_t(t * cols + j)];
+            e += d * d;
+        }
+    return e;
+}
+
 // Registry representatives plus names that exercise the other grammar options, so a new family or option
 // is covered by every loop without editing the tests. Only the schemes that quantize without calibration
 // data (the loops call quantize()); the calibrated ones (calibrationNeeds() not None) are refused there by
