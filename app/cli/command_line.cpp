@@ -21,7 +21,9 @@ public:
         out << m_usage << '\n' << make_description(app) << make_positionals(app) << make_groups(app, mode);
         const std::string footer = make_footer(app);
         if (!footer.empty()) out << '\n' << footer;
-        return out.str();
+        std::string text = out.str();  // one blank line between the option groups, not two
+        for (size_t at; (at = text.find("\n\n\n")) != std::string::npos;) text.erase(at, 1);
+        return text;
     }
 
     // Option descriptions reflowed to the width left of the option column, whatever their line breaks.
