@@ -131,6 +131,28 @@ nlohmann::json inputsJson(const qs::CalibrationSet& set) {
     return out;
 }
 
+// --hessian, --hessian-head and --samples added to what is collected; prints the message and returns kExitUsage
+// on a bad value.
+int addStatisticsOptions(const CalibrateArgs& args, qs::CalibrationSettings& settings) {
+    if (const auto& h = args.hessian) {
+        auto layers = parseLayers(*h);
+        if (!layers) return fail("calibrate", "--hessian takes all or a layer list such as 0,3,5-7", kExitUsage);
+        settings.needs |= qs::CalibrationNeeds::Hessian;
+        settings.hessianLayers = *layers;
+    }
+    if (args.hessianHead) {
+        if (!args.hessian) settings.hessianLayers = {-1};  // the head only
+        settings.needs |= qs::CalibrationNeeds::Hessian;
+        settings.hessianHead = true;
+    }
+    if (const auto& n = args.samples) {
+        if (*n < 1 || *n > (1 << 20)) return fail("calibrate", "--samples must be 1..1048576", kExitUsage);
+        settings.needs |= qs::CalibrationNeeds::Samples;
+        settings.samplesPerInput = int(*n);
+    }
+    return kExitOk;
+}
+
 }  // namespace
 
 int runCalibrate(int argc, char** argv, int first) {
@@ -153,22 +175,7 @@ int runCalibrate(int argc, char** argv, int first) {
                     *out + ": a llama.cpp imatrix holds only the sums of squares; --hessian, --hessian-head and "
                            "--samples need --out STATS.h5",
                     kExitUsage);
-    if (const auto& h = args.hessian) {
-        auto layers = parseLayers(*h);
-        if (!layers) return fail("calibrate", "--hessian takes all or a layer list such as 0,3,5-7", kExitUsage);
-        calib.settings.needs |= qs::CalibrationNeeds::Hessian;
-        calib.settings.hessianLayers = *layers;
-    }
-    if (args.hessianHead) {
-        if (!args.hessian) calib.settings.hessianLayers = {-1};  // the head only
-        calib.settings.needs |= qs::CalibrationNeeds::Hessian;
-        calib.settings.hessianHead = true;
-    }
-    if (const auto& n = args.samples) {
-        if (*n < 1 || *n > (1 << 20)) return fail("calibrate", "--samples must be 1..1048576", kExitUsage);
-        calib.settings.needs |= qs::CalibrationNeeds::Samples;
-        calib.settings.samplesPerInput = int(*n);
-    }
+    if (int rc = addStatisticsOptions(args, calib.settings); rc != kExitOk) return rc;
     int threads = 1;
     if (int rc = resolveThreads("calibrate", args.threads, threads); rc != kExitOk) return rc;
     qs::QuantMap map;

@@ -55,7 +55,7 @@ int runPpl(int argc, char** argv, int first) {
     std::optional<long long> maxWindowsArg;
     bool asJson = false;
     addTextEvalOptions(cl.app(), textArgs);
-    addInteger(cl.app(), "--max-windows", maxWindowsArg, "N", "score only the first N windows (default 0: all)")
+    addInteger(cl.app(), "--max-windows", maxWindowsArg, "N", "the same as --windows, under ppl's first name")
         ->group("Evaluation text");
     addJsonFlag(cl.app(), asJson);
     addInferenceOptions(cl.app(), inference);

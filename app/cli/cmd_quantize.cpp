@@ -37,43 +37,50 @@ constexpr const char* kDescription =
     "A scheme that needs calibration (e.g. q4_K_im) without --calib is refused naming the scheme and tensor\n"
     "(exit code 1).";
 
+struct QuantizeArgs {
+    MapArgs map;
+    CalibArgs calib;
+    std::optional<std::string> exportTypes, saveMap;
+    std::optional<long long> threads;
+    bool json = false, sequential = false;
+};
+
+void addQuantizeOptions(CLI::App& app, QuantizeArgs& a) {
+    addJsonFlag(app, a.json);
+    addText(app, "--export-tensor-types", a.exportTypes, "FILE",
+            "write a llama.cpp --tensor-type-file for the resolved map (ggml types only)");
+    addText(app, "--save-map", a.saveMap, "FILE", "write the resolved map (rules + the scheme each tensor got) as JSON");
+    addThreadsOption(app, a.threads);
+    addMapOptions(app, a.map);
+    addCalibOptions(app, a.calib);
+    addCalibSequentialFlag(app, a.sequential);
+}
+
 }  // namespace
 
 int runQuantize(int argc, char** argv, int first) {
     CommandLine cl("quantize", "MODEL [--map F] [--rule ROLE=SCHEME]... [--json] [options]", kDescription);
     cl.positionals("MODEL", "the model to quantize (in memory)");
-    MapArgs mapArgs;
-    CalibArgs calibArgs;
-    std::optional<std::string> exportTypes, saveMap;
-    std::optional<long long> threadsArg;
-    bool asJson = false, sequential = false;
-    addJsonFlag(cl.app(), asJson);
-    addText(cl.app(), "--export-tensor-types", exportTypes, "FILE",
-            "write a llama.cpp --tensor-type-file for the resolved map (ggml types only)");
-    addText(cl.app(), "--save-map", saveMap, "FILE",
-            "write the resolved map (rules + the scheme each tensor got) as JSON");
-    addThreadsOption(cl.app(), threadsArg);
-    addMapOptions(cl.app(), mapArgs);
-    addCalibOptions(cl.app(), calibArgs);
-    addCalibSequentialFlag(cl.app(), sequential);
+    QuantizeArgs args;
+    addQuantizeOptions(cl.app(), args);
     if (auto rc = cl.parse(argc, argv, first)) return *rc;
     if (cl.positional().size() != 1) return fail("quantize", "expects exactly one MODEL path (see --help)", kExitUsage);
-    if (!mapArgs.given())
+    if (!args.map.given())
         return fail("quantize", "nothing to do: give --map FILE and/or --rule ROLE=SCHEME (see --help)", kExitUsage);
     int threads = 1;
-    if (int rc = resolveThreads("quantize", threadsArg, threads); rc != kExitOk) return rc;
+    if (int rc = resolveThreads("quantize", args.threads, threads); rc != kExitOk) return rc;
 
     qs::QuantMap map;
-    if (int rc = loadMapOptions("quantize", mapArgs, map, kExitFailure); rc != kExitOk) return rc;
+    if (int rc = loadMapOptions("quantize", args.map, map, kExitFailure); rc != kExitOk) return rc;
     CalibOptions calib;
-    if (int rc = parseCalibOptions("quantize", calibArgs, calib); rc != kExitOk) return rc;
+    if (int rc = parseCalibOptions("quantize", args.calib, calib); rc != kExitOk) return rc;
     tbb::task_arena arena(threads);
 
     // With --calib the model is opened for inference (tokenizer and float weights) to run the text through it.
     qs::InferenceModel model;
     std::shared_ptr<const qs::CalibrationSet> calibration;
     std::optional<qs::ResolvedMap> sequentialMap;
-    if (sequential && !calib.given())
+    if (args.sequential && !calib.given())
         return fail("quantize", "--calib-sequential needs --calib FILE", kExitUsage);
     if (calib.given()) {
         auto m = qs::openInferenceModel(cl.positional()[0], {}, &arena);
@@ -82,14 +89,14 @@ int runQuantize(int argc, char** argv, int first) {
         for (const auto& w : model.warnings) std::fprintf(stderr, "quantscope-cli quantize: warning: %s\n", w.c_str());
         if (auto s = addMapNeeds(calib.settings, map, *model.checkpoint, model.info); !s)
             return fail("quantize", s.message());
-        if (sequential) {
+        if (args.sequential) {
             auto r = qs::resolveMap(map, model.checkpoint->tensors, model.info);
             if (!r) return fail("quantize", r.message());
             sequentialMap = std::move(*r);
             calib.sequential = &*sequentialMap;
             calib.mapKey = qs::quantMapToJson(map).dump();
         }
-        if (int rc = runCalibration("quantize", calib, model, &arena, !asJson && isatty(STDERR_FILENO),
+        if (int rc = runCalibration("quantize", calib, model, &arena, !args.json && isatty(STDERR_FILENO),
                                     calibration);
             rc != kExitOk)
             return rc;
@@ -104,20 +111,20 @@ int runQuantize(int argc, char** argv, int first) {
     auto resolved = qs::resolveMap(map, c.tensors, info);
     if (!resolved) return fail("quantize", resolved.message());
     if (!calib.given())
-        if (int rc = parseImatrixOption("quantize", calibArgs.imatrix, c, info, calibration); rc != kExitOk) return rc;
+        if (int rc = parseImatrixOption("quantize", args.calib.imatrix, c, info, calibration); rc != kExitOk) return rc;
 
-    if (const auto& path = exportTypes) {
+    if (const auto& path = args.exportTypes) {
         auto text = qs::llamaCppTensorTypes(*resolved, c.tensors, info, c.format == qs::FileFormat::Gguf);
         if (!text) return fail("quantize", text.message());
         if (auto s = qs::writeFileAtomically(*path, *text); !s) return fail("quantize", s.message());
     }
-    if (const auto& path = saveMap) {
+    if (const auto& path = args.saveMap) {
         const std::string text = qs::resolvedMapJson(*resolved, c.tensors, info).dump(1) + "\n";
         if (auto s = qs::writeFileAtomically(*path, text); !s) return fail("quantize", s.message());
     }
 
     std::signal(SIGINT, onInterrupt);
-    const bool showProgress = !asJson && isatty(STDERR_FILENO);
+    const bool showProgress = !args.json && isatty(STDERR_FILENO);
     qs::ApplyOptions options;
     options.calibration = calibration.get();
     options.progress = [showProgress](double fraction, std::string_view stage) {
@@ -134,7 +141,7 @@ int runQuantize(int argc, char** argv, int first) {
         return fail("quantize", applied->message(), cancelled ? kExitCancelled : kExitFailure);
     }
 
-    if (asJson) {
+    if (args.json) {
         std::string s = qs::quantizeReportJson(c, info, *resolved, applied->value()).dump(1);
         std::fwrite(s.data(), 1, s.size(), stdout);
         std::fputc('\n', stdout);

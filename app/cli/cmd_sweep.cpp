@@ -109,6 +109,28 @@ int candidates(const SweepArgs& args, std::vector<std::string>& out) {
     return kExitOk;
 }
 
+// --out, --resume, --groups, --shard and --max-points before any work; prints the message and returns the exit
+// code on a bad combination.
+int checkSweepArgs(const SweepArgs& args, qs::SweepShard& shard) {
+    const auto& out = args.out;
+    if (!out || !(endsWith(*out, ".csv") || endsWith(*out, ".h5")))
+        return fail("sweep", "--out FILE.csv or FILE.h5 is required", kExitUsage);
+    if (auto s = qs::checkOutputPath(*out); !s) return fail("sweep", "--out " + s.message());
+    // A finished sweep is never replaced by accident: without --resume the file must not exist yet.
+    if (std::error_code ec; !args.resume && std::filesystem::file_size(*out, ec) > 0 && !ec)
+        return fail("sweep", "--out " + *out + " exists: --resume continues it (same setup); to start over, remove it "
+                             "first");
+    if (!args.groups) return fail("sweep", "--groups is required (" + qs::sweepGroupList() + ")", kExitUsage);
+    if (const auto& s = args.shard) {
+        auto p = qs::parseShard(*s);
+        if (!p) return fail("sweep", p.message(), kExitUsage);
+        shard = *p;
+    }
+    if (args.maxPoints.value_or(qs::kDefaultMaxPoints) < 1)
+        return fail("sweep", "--max-points must be at least 1", kExitUsage);
+    return kExitOk;
+}
+
 // The spec's record of how points are measured (the resume/merge check compares it).
 void recordEvaluation(const qs::MapEvaluatorOptions& o, const std::string& dequant, qs::SweepSpec& spec) {
     spec.weightsMode = dequant;
@@ -147,24 +169,11 @@ int runSweep(int argc, char** argv, int first) {
     if (auto rc = cl.parse(argc, argv, first)) return *rc;
     if (cl.positional().size() != 1) return fail("sweep", "expects exactly one MODEL path", kExitUsage);
     const std::string modelPath = cl.positional()[0];
-    const auto& out = args.out;
-    if (!out || !(endsWith(*out, ".csv") || endsWith(*out, ".h5")))
-        return fail("sweep", "--out FILE.csv or FILE.h5 is required", kExitUsage);
-    const bool h5 = endsWith(*out, ".h5");
-    if (auto s = qs::checkOutputPath(*out); !s) return fail("sweep", "--out " + s.message());
-    // A finished sweep is never replaced by accident: without --resume the file must not exist yet.
-    if (std::error_code ec; !args.resume && std::filesystem::file_size(*out, ec) > 0 && !ec)
-        return fail("sweep", "--out " + *out + " exists: --resume continues it (same setup); to start over, remove it "
-                             "first");
-    if (!args.groups) return fail("sweep", "--groups is required (" + qs::sweepGroupList() + ")", kExitUsage);
     qs::SweepShard shard;
-    if (const auto& s = args.shard) {
-        auto p = qs::parseShard(*s);
-        if (!p) return fail("sweep", p.message(), kExitUsage);
-        shard = *p;
-    }
+    if (int rc = checkSweepArgs(args, shard); rc != kExitOk) return rc;
+    const auto& out = args.out;
+    const bool h5 = endsWith(*out, ".h5");
     const long long maxPoints = args.maxPoints.value_or(qs::kDefaultMaxPoints);
-    if (maxPoints < 1) return fail("sweep", "--max-points must be at least 1", kExitUsage);
     int threads = 1;
     if (int rc = resolveThreads("sweep", args.eval.threads, threads); rc != kExitOk) return rc;
     std::vector<std::string> schemes;

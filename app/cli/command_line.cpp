@@ -93,7 +93,8 @@ std::optional<int> CommandLine::parse(int argc, char** argv, int first) {
 
 CLI::Option* addText(CLI::App& app, const std::string& name, std::optional<std::string>& out,
                      const std::string& typeName, const std::string& description) {
-    auto* o = app.add_option_function<std::string>(name, [&out](const std::string& v) { out = v; }, description);
+    auto* o = app.add_option_function<std::string>(
+        name, [&out](const std::string& v) { out = v; }, description);
     return o->type_name(typeName);
 }
 

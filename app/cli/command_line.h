@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// quantscope-cli's command-line handling on CLI11 (Debian's libcli11-dev): one CommandLine per subcommand, the
-// typed option helpers every option definition goes through, the exit codes and the one-line error form.
-// Positional arguments, `--name value` and `--name=value`, repeatable options (kept in order) and boolean flags;
-// a value option given twice keeps the last. Unknown options (also `-x`) are usage errors, so a typo never
-// silently changes what a command does. Numbers are read as plain decimals (std::from_chars / strtod): CLI11's
-// own conversion reads "010" as octal and "0x10" as hex, which would be a silently wrong value here.
+// quantscope-cli's command-line handling on CLI11 (Debian's libcli11-dev): one CommandLine per subcommand,
+// the typed option helpers every option definition goes through, the exit codes and the one-line error form.
+// Positional arguments, `--name value` and `--name=value`, repeatable options (kept in order) and boolean
+// flags; a value option given twice keeps the last. Unknown options (also `-x`) are usage errors, so a typo
+// never silently changes what a command does. Numbers are read as plain decimals (std::from_chars / strtod):
+// CLI11's own conversion reads "010" as octal and "0x10" as hex, which would be a silently wrong value here.
 #pragma once
 
 #include <optional>

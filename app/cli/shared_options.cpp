@@ -16,7 +16,8 @@ void addThreadsOption(CLI::App& app, std::optional<long long>& threads) {
 
 int resolveThreads(const std::string& command, const std::optional<long long>& value, int& threads) {
     const long long n = value.value_or(0);
-    if (n < 0 || n > 1024) return fail(command, "--threads must be between 1 and 1024 (0: all cores)", kExitUsage);
+    if (n < 0 || n > 1024)
+        return fail(command, "--threads must be between 1 and 1024 (0: all cores)", kExitUsage);
     threads = n > 0 ? int(n) : int(std::max(1u, std::thread::hardware_concurrency()));
     return kExitOk;
 }
@@ -27,10 +28,11 @@ void addMapOptions(CLI::App& app, MapArgs& args) {
             "quantization map JSON: {\"version\":1,\"rules\":[{\"role\":\"body\",\"layers\":\"0-3\",\n"
             "\"pattern\":\"glob:*attn*\",\"scheme\":\"q4_K\"}]}, or an `export --h5` session (its map)")
         ->group(group);
-    addRepeated(app, "--rule", args.rules, "ROLE=SCHEME",
-                "one rule (repeatable): role R (embedding, head, attention, mlp, norm, body, all) gets scheme S\n"
-                "(q8_0, q4_K, nf4, int4_g128, ... or keep), appended after the map's rules in the order\n"
-                "given. A later rule wins; `all` and `body` leave 1-D tensors (norms) as stored.")
+    addRepeated(
+        app, "--rule", args.rules, "ROLE=SCHEME",
+        "one rule (repeatable): role R (embedding, head, attention, mlp, norm, body, all) gets scheme S\n"
+        "(q8_0, q4_K, nf4, int4_g128, ... or keep), appended after the map's rules in the order\n"
+        "given. A later rule wins; `all` and `body` leave 1-D tensors (norms) as stored.")
         ->group(group);
 }
 
@@ -53,12 +55,15 @@ void addSamplingOptions(CLI::App& app, SamplingArgs& args) {
     addNumber(app, "--temperature", args.temperature, "T",
               "softmax temperature; 0 is greedy (default: generate 1.0, chat 0.8, compare 0)")
         ->group(group);
-    addInteger(app, "--seed", args.seed, "S", "random seed, >= 0 (default: from the clock, printed on stderr)")
+    addInteger(app, "--seed", args.seed, "S",
+               "random seed, >= 0 (default: from the clock, printed on stderr)")
         ->group(group);
-    addInteger(app, "--top-k", args.topK, "K", "sample among the K most likely tokens (default 0: all)")->group(group);
-    addNumber(app, "--top-p", args.topP, "P",
-              "nucleus sampling: the smallest set of tokens with probability >= P (default: generate and compare "
-              "1.0, chat 0.9)")
+    addInteger(app, "--top-k", args.topK, "K", "sample among the K most likely tokens (default 0: all)")
+        ->group(group);
+    addNumber(
+        app, "--top-p", args.topP, "P",
+        "nucleus sampling: the smallest set of tokens with probability >= P (default: generate and compare "
+        "1.0, chat 0.9)")
         ->group(group);
     addNumber(app, "--repeat-penalty", args.repeatPenalty, "R",
               "repetition penalty on the last 64 tokens (CTRL: positive logits divided by R, negative ones "
@@ -82,9 +87,10 @@ int parseSampling(const std::string& command, const SamplingArgs& args, double d
 }
 
 void addChatTemplateOptions(CLI::App& app, ChatTemplateArgs& args) {
-    addText(app, "--template", args.name, "NAME",
-            "chat template instead of the model's own: llama3, chatml, gemma, mistral (mistral-v0, mistral-v3, "
-            "mistral-v3-tekken), llama2, or plain");
+    addText(
+        app, "--template", args.name, "NAME",
+        "chat template instead of the model's own: llama3, chatml, gemma, mistral (mistral-v0, mistral-v3, "
+        "mistral-v3-tekken), llama2, or plain");
     addText(app, "--system", args.system, "TEXT", "system message of the conversation");
 }
 
@@ -93,11 +99,12 @@ void addTokenizerOption(CLI::App& app, std::optional<std::string>& path) {
 }
 
 void addDequantOption(CLI::App& app, std::optional<std::string>& mode) {
-    addText(app, "--dequant", mode, "native|once|rows",
-            "how quantized and stored ggml/f16/bf16 tensors run: in their packed form with native kernels\n"
-            "(native, the default; activations quantized to q8 as ggml does), dequantized once to float\n"
-            "(once: the scheme's exact numerics, float memory), or dequantized per block of rows at every use\n"
-            "(rows: packed memory, exact numerics, slow)");
+    addText(
+        app, "--dequant", mode, "native|once|rows",
+        "how quantized and stored ggml/f16/bf16 tensors run: in their packed form with native kernels\n"
+        "(native, the default; activations quantized to q8 as ggml does), dequantized once to float\n"
+        "(once: the scheme's exact numerics, float memory), or dequantized per block of rows at every use\n"
+        "(rows: packed memory, exact numerics, slow)");
 }
 
 std::optional<std::string> dequantMode(const std::string& command, const std::optional<std::string>& mode) {

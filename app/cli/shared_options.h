@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The option groups several quantscope-cli commands share, each defined once: a function adds the options (with
-// their help text) to a command's CLI::App and binds them to a struct, and a second function checks the values
-// and turns them into what core takes. A command that takes the group calls both; so the option, its help and
-// its validation are the same everywhere. Calibration (--calib, --imatrix) is in calib_setup.h, the inference
-// and evaluator bundles in infer_setup.h / evaluator_setup.h.
+// The option groups several quantscope-cli commands share, each defined once: a function adds the options
+// (with their help text) to a command's CLI::App and binds them to a struct, and a second function checks the
+// values and turns them into what core takes. A command that takes the group calls both; so the option, its
+// help and its validation are the same everywhere. Calibration (--calib, --imatrix) is in calib_setup.h, the
+// inference and evaluator bundles in infer_setup.h / evaluator_setup.h.
 #pragma once
 
 #include <optional>

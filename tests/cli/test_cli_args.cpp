@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// quantscope-cli's argument handling, the same for every command: each command's --help exits 0 and lists every
-// option the command has taken so far (the table below is the public interface, written out here, not read from
-// the code); an unknown option, `-x` and a missing value are usage errors (exit 2, one line naming the option);
+// quantscope-cli's argument handling, the same for every command: each command's --help exits 0 and lists
+// every option the command has taken so far (the table below is the public interface, written out here, not
+// read from the code); an unknown option, `-x` and a missing value are usage errors (exit 2, one line naming
+// the option);
 // `--name=value` is accepted for every value option; repeated --rule keeps its order (the later rule wins);
 // numbers are decimal (no octal or hex reading); and a shared option has the same help text in every command.
 #include <QJsonArray>
@@ -28,39 +29,48 @@ struct CommandOptions {
 const QStringList kCalib = {"calib", "calib-tokens", "calib-ctx", "imatrix"};
 const QStringList kInference = QStringList{"tokenizer", "threads", "map", "rule", "dequant"} + kCalib;
 const QStringList kSampling = {"temperature", "seed", "top-k", "top-p", "repeat-penalty"};
-const QStringList kEvaluator = QStringList{"map",      "rule",      "measure", "text",      "ctx",    "windows",
-                                           "protocol", "separator", "dequant", "tokenizer", "threads"} +
-                               kCalib;
+const QStringList kEvaluator =
+    QStringList{"map",      "rule",      "measure", "text",      "ctx",    "windows",
+                "protocol", "separator", "dequant", "tokenizer", "threads"} +
+    kCalib;
 
 // Every command with every option it accepted before the parser moved to CLI11 (none may go).
 const std::map<QString, CommandOptions>& commandTable() {
     static const std::map<QString, CommandOptions> table = {
         {"inspect", {{}, {"json"}}},
         {"generate", {kInference + kSampling + QStringList{"prompt", "steps"}, {"json"}}},
-        {"ppl", {kInference + QStringList{"text", "ctx", "protocol", "separator", "max-windows", "windows"}, {"json"}}},
+        {"ppl",
+         {kInference + QStringList{"text", "ctx", "protocol", "separator", "max-windows", "windows"},
+          {"json"}}},
         {"chat", {kInference + kSampling + QStringList{"template", "system", "steps"}, {"compare"}}},
-        {"compare", {kInference + kSampling + QStringList{"prompt", "tokens", "template", "system"}, {"json", "chat"}}},
+        {"compare",
+         {kInference + kSampling + QStringList{"prompt", "tokens", "template", "system"}, {"json", "chat"}}},
         {"bench", {kInference + QStringList{"prompt-tokens", "gen-tokens"}, {"json"}}},
         {"quantize",
-         {kCalib + QStringList{"map", "rule", "export-tensor-types", "save-map", "threads"}, {"json", "calib-sequential"}}},
+         {kCalib + QStringList{"map", "rule", "export-tensor-types", "save-map", "threads"},
+          {"json", "calib-sequential"}}},
         {"quant-raw", {{"scheme", "rows", "cols"}, {}}},
         {"dequant-raw", {{"scheme", "rows", "cols"}, {}}},
         {"tokenize", {{"text", "jsonl"}, {"no-special", "json"}}},
         {"synth", {{"shape", "format", "dtype", "seed", "threads"}, {"quiet"}}},
         {"export",
-         {kCalib + QStringList{"map", "rule", "gguf", "fallback", "h5", "bins", "sweep", "hqq-config", "gptqmodel-config",
-                               "torchao-config", "threads"},
+         {kCalib + QStringList{"map", "rule", "gguf", "fallback", "h5", "bins", "sweep", "hqq-config",
+                               "gptqmodel-config", "torchao-config", "threads"},
           {"json", "h5-tensors"}}},
         {"sweep",
-         {{"groups", "bits", "schemes", "measure", "text", "ctx", "windows", "protocol", "separator", "out", "shard", "map",
-           "rule", "max-points", "tokenizer", "dequant", "threads", "calib", "calib-tokens", "calib-ctx"},
+         {{"groups",    "bits",      "schemes", "measure", "text",         "ctx",      "windows",
+           "protocol",  "separator", "out",     "shard",   "map",          "rule",     "max-points",
+           "tokenizer", "dequant",   "threads", "calib",   "calib-tokens", "calib-ctx"},
           {"resume", "json"}}},
         {"merge", {{}, {"allow-partial"}}},
         {"sensitivity", {kEvaluator + QStringList{"scheme", "groups", "out"}, {"json"}}},
-        {"automix", {kEvaluator + QStringList{"budget", "schemes", "groups", "out"}, {"json", "no-baseline", "no-uniform"}}},
+        {"automix",
+         {kEvaluator + QStringList{"budget", "schemes", "groups", "out"},
+          {"json", "no-baseline", "no-uniform"}}},
         {"embed-head-study", {kEvaluator + QStringList{"body", "schemes"}, {"json"}}},
         {"calibrate",
-         {kCalib + QStringList{"out", "output-format", "map", "rule", "hessian", "samples", "tokenizer", "threads"},
+         {kCalib + QStringList{"out", "output-format", "map", "rule", "hessian", "samples", "tokenizer",
+                               "threads"},
           {"hessian-head", "json", "calib-sequential"}}},
         {"models", {{"folder", "max-depth"}, {"no-default", "json"}}},
     };
@@ -78,7 +88,8 @@ QString optionDescription(const QByteArray& help, const QString& name) {
         int k = i;
         const int column = 32;  // the help's option column; a longer option name has its text below
         if (line.size() > column && line.at(column - 1) == ' ') text = line.mid(column).trimmed();
-        while (k + 1 < lines.size() && lines[k + 1].startsWith(QString(column, ' '))) text += " " + lines[++k].trimmed();
+        while (k + 1 < lines.size() && lines[k + 1].startsWith(QString(column, ' ')))
+            text += " " + lines[++k].trimmed();
         return text.trimmed();
     }
     return {};
@@ -108,7 +119,8 @@ private Q_SLOTS:
             QVERIFY2(r.exitCode == 0 && !r.crashed, qPrintable(name + ": " + r.err));
             QVERIFY2(r.out.startsWith("usage: quantscope-cli " + name.toUtf8() + " "), qPrintable(name));
             for (const QString& option : options.values + options.flags)
-                QVERIFY2(!optionDescription(r.out, option).isEmpty(), qPrintable(name + " --help lacks --" + option));
+                QVERIFY2(!optionDescription(r.out, option).isEmpty(),
+                         qPrintable(name + " --help lacks --" + option));
         }
     }
 
@@ -148,18 +160,20 @@ private Q_SLOTS:
     void numbers_decimalOnly() {
         for (const char* bad : {"0x10", "12abc", "", "1e3"}) {
             auto r = runCli({"sensitivity", "m", "--scheme", "q8_0", "--ctx", bad});
-            QVERIFY2(r.exitCode == 2 && r.err.contains("--ctx expects an integer"), qPrintable(QString(bad) + r.err));
+            QVERIFY2(r.exitCode == 2 && r.err.contains("--ctx expects an integer"),
+                     qPrintable(QString(bad) + r.err));
         }
         auto r = runCli({"quantize", "m", "--rule", "all=q8_0", "--threads", "01025"});
-        QVERIFY2(r.exitCode == 2 && r.err.contains("--threads must be between 1 and 1024"), r.err.constData());
+        QVERIFY2(r.exitCode == 2 && r.err.contains("--threads must be between 1 and 1024"),
+                 r.err.constData());
     }
 
     // --rule is repeatable and kept in order: the later rule wins, so swapping two rules swaps the result.
     void rules_keepTheirOrder() {
         QS_REQUIRE_ASSET(model, "models/stories260K-llama2c/stories260K.bin");
         for (const QStringList& schemes : {QStringList{"q8_0", "q4_0"}, QStringList{"q4_0", "q8_0"}}) {
-            auto r = runCli({"quantize", model, "--rule", "embedding=" + schemes[0], "--rule=embedding=" + schemes[1],
-                             "--threads=2", "--json"});
+            auto r = runCli({"quantize", model, "--rule", "embedding=" + schemes[0],
+                             "--rule=embedding=" + schemes[1], "--threads=2", "--json"});
             QVERIFY2(r.exitCode == 0, r.err.constData());
             int embeddings = 0;
             for (const auto& v : QJsonDocument::fromJson(r.out).object()["tensors"].toArray()) {
@@ -176,8 +190,8 @@ private Q_SLOTS:
     void equalsForm_sameAsSeparateValue() {
         QS_REQUIRE_ASSET(model, "models/stories260K-llama2c/stories260K.bin");
         for (const QStringList& threads : {QStringList{"--threads=2"}, QStringList{"--threads", "2"}}) {
-            auto r = runCli(QStringList{"sensitivity", model, "--scheme=q8_0", "--measure=weight-error", "--groups",
-                                        "embedding", "--json"} +
+            auto r = runCli(QStringList{"sensitivity", model, "--scheme=q8_0", "--measure=weight-error",
+                                        "--groups", "embedding", "--json"} +
                             threads);
             QVERIFY2(r.exitCode == 0, r.err.constData());
             const QJsonObject j = QJsonDocument::fromJson(r.out).object();
@@ -191,8 +205,8 @@ private Q_SLOTS:
     void sharedOptions_sameHelpEverywhere() {
         std::map<QString, QByteArray> help;
         for (const auto& [name, options] : commandTable()) help[name] = runCli({name, "--help"}).out;
-        const QStringList shared = QStringList{"map", "rule", "tokenizer", "dequant", "ctx", "windows", "protocol",
-                                               "separator", "template", "system"} +
+        const QStringList shared = QStringList{"map",     "rule",     "tokenizer", "dequant",  "ctx",
+                                               "windows", "protocol", "separator", "template", "system"} +
                                    kSampling + kCalib + QStringList{"threads"};
         for (const QString& option : shared) {
             QString first, firstCommand;
@@ -206,8 +220,8 @@ private Q_SLOTS:
                     first = d;
                     firstCommand = name;
                 }
-                QVERIFY2(d == first, qPrintable("--" + option + " in " + name + ": '" + d + "' vs " + firstCommand +
-                                                ": '" + first + "'"));
+                QVERIFY2(d == first, qPrintable("--" + option + " in " + name + ": '" + d + "' vs " +
+                                                firstCommand + ": '" + first + "'"));
             }
             QVERIFY2(takers >= 2, qPrintable("--" + option));
         }
