@@ -76,17 +76,22 @@ void CommandLine::positionals(const std::string& name, const std::string& descri
 std::optional<int> CommandLine::parse(int argc, char** argv, int first) {
     std::vector<std::string> args;  // CLI11 takes them in reverse order
     for (int i = argc - 1; i >= first; --i) args.emplace_back(argv[i]);
+    bool help = false;
     try {
         m_app.parse(args);
     } catch (const CLI::CallForHelp&) {
-        std::fputs(m_app.help().c_str(), stdout);
-        return kExitOk;
+        help = true;
     } catch (const CLI::ParseError& e) {
         return fail(m_command, e.what(), kExitUsage);
     }
+    // An unknown option is an error even next to --help (a typo is reported, not skipped).
     for (const std::string& extra : m_app.remaining()) {
         if (extra == "--") continue;  // the end-of-options marker, which CLI11 passes on
         return fail(m_command, "unknown option " + extra, kExitUsage);
+    }
+    if (help) {
+        std::fputs(m_app.help().c_str(), stdout);
+        return kExitOk;
     }
     return std::nullopt;
 }

@@ -146,6 +146,8 @@ private Q_SLOTS:
                 // A flag takes no value: `--json=false` is refused, not read as "off".
                 QCOMPARE(runCli({name, "--" + flag + "=false"}).exitCode, 2);
             }
+            // A typo next to --help is still reported (exit 2), not hidden behind the help.
+            QCOMPARE(runCli({name, "--no-such-option", "--help"}).exitCode, 2);
             // Short options and abbreviations are unknown options, never guesses.
             for (const char* unknown : {"-x", "--th"}) {
                 auto r = runCli({name, unknown, "1"});
