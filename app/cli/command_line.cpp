@@ -62,7 +62,7 @@ CommandLine::CommandLine(std::string command, const std::string& synopsis, const
     auto formatter = std::make_shared<HelpFormatter>("usage: quantscope-cli " + m_command + " " + synopsis);
     formatter->column_width(32);
     m_app.formatter(formatter);
-    m_app.set_help_flag("--help", "print this help and exit");
+    m_app.set_help_flag("-h,--help", "print this help and exit");  // -h as at the top level
     // Unknown arguments are collected (not thrown) so that parse() can name the first one itself.
     m_app.allow_extras(true);
     m_app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
