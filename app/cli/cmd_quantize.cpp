@@ -56,6 +56,53 @@ void addQuantizeOptions(CLI::App& app, QuantizeArgs& a) {
     addCalibSequentialFlag(app, a.sequential);
 }
 
+// The model: for --calib opened for inference and the calibration collected (after the map's needs are added;
+// --calib-sequential through the resolved map), else the checkpoint and its analysis.
+int openModel(const std::string& path, const QuantizeArgs& args, const qs::QuantMap& map, tbb::task_arena* arena,
+              CalibOptions& calib, qs::InferenceModel& model, std::optional<qs::ResolvedMap>& sequentialMap,
+              std::shared_ptr<const qs::CalibrationSet>& calibration) {
+    if (calib.given()) {
+        auto m = qs::openInferenceModel(path, {}, arena);
+        if (!m) return fail("quantize", m.message());
+        model = std::move(*m);
+        for (const auto& w : model.warnings) std::fprintf(stderr, "quantscope-cli quantize: warning: %s\n", w.c_str());
+        if (auto s = addMapNeeds(calib.settings, map, *model.checkpoint, model.info); !s)
+            return fail("quantize", s.message());
+        if (args.sequential) {
+            auto r = qs::resolveMap(map, model.checkpoint->tensors, model.info);
+            if (!r) return fail("quantize", r.message());
+            sequentialMap = std::move(*r);
+            calib.sequential = &*sequentialMap;
+            calib.mapKey = qs::quantMapToJson(map).dump();
+        }
+        if (int rc = runCalibration("quantize", calib, model, arena, !args.json && isatty(STDERR_FILENO),
+                                    calibration);
+            rc != kExitOk)
+            return rc;
+    } else {
+        auto ckpt = qs::openCheckpoint(path);
+        if (!ckpt) return fail("quantize", ckpt.message());
+        model.checkpoint = std::move(*ckpt);
+        model.info = qs::analyzeModel(*model.checkpoint);
+    }
+    return kExitOk;
+}
+
+// --export-tensor-types and --save-map: written before quantizing, from the resolved map alone.
+int writeSideFiles(const QuantizeArgs& args, const qs::ResolvedMap& resolved, const qs::Checkpoint& c,
+                   const qs::ModelInfo& info) {
+    if (const auto& path = args.exportTypes) {
+        auto text = qs::llamaCppTensorTypes(resolved, c.tensors, info, c.format == qs::FileFormat::Gguf);
+        if (!text) return fail("quantize", text.message());
+        if (auto s = qs::writeFileAtomically(*path, *text); !s) return fail("quantize", s.message());
+    }
+    if (const auto& path = args.saveMap) {
+        const std::string text = qs::resolvedMapJson(resolved, c.tensors, info).dump(1) + "\n";
+        if (auto s = qs::writeFileAtomically(*path, text); !s) return fail("quantize", s.message());
+    }
+    return kExitOk;
+}
+
 }  // namespace
 
 int runQuantize(int argc, char** argv, int first) {
@@ -82,30 +129,9 @@ int runQuantize(int argc, char** argv, int first) {
     std::optional<qs::ResolvedMap> sequentialMap;
     if (args.sequential && !calib.given())
         return fail("quantize", "--calib-sequential needs --calib FILE", kExitUsage);
-    if (calib.given()) {
-        auto m = qs::openInferenceModel(cl.positional()[0], {}, &arena);
-        if (!m) return fail("quantize", m.message());
-        model = std::move(*m);
-        for (const auto& w : model.warnings) std::fprintf(stderr, "quantscope-cli quantize: warning: %s\n", w.c_str());
-        if (auto s = addMapNeeds(calib.settings, map, *model.checkpoint, model.info); !s)
-            return fail("quantize", s.message());
-        if (args.sequential) {
-            auto r = qs::resolveMap(map, model.checkpoint->tensors, model.info);
-            if (!r) return fail("quantize", r.message());
-            sequentialMap = std::move(*r);
-            calib.sequential = &*sequentialMap;
-            calib.mapKey = qs::quantMapToJson(map).dump();
-        }
-        if (int rc = runCalibration("quantize", calib, model, &arena, !args.json && isatty(STDERR_FILENO),
-                                    calibration);
-            rc != kExitOk)
-            return rc;
-    } else {
-        auto ckpt = qs::openCheckpoint(cl.positional()[0]);
-        if (!ckpt) return fail("quantize", ckpt.message());
-        model.checkpoint = std::move(*ckpt);
-        model.info = qs::analyzeModel(*model.checkpoint);
-    }
+    if (int rc = openModel(cl.positional()[0], args, map, &arena, calib, model, sequentialMap, calibration);
+        rc != kExitOk)
+        return rc;
     const qs::Checkpoint& c = *model.checkpoint;
     const qs::ModelInfo& info = model.info;
     auto resolved = qs::resolveMap(map, c.tensors, info);
@@ -113,15 +139,7 @@ int runQuantize(int argc, char** argv, int first) {
     if (!calib.given())
         if (int rc = parseImatrixOption("quantize", args.calib.imatrix, c, info, calibration); rc != kExitOk) return rc;
 
-    if (const auto& path = args.exportTypes) {
-        auto text = qs::llamaCppTensorTypes(*resolved, c.tensors, info, c.format == qs::FileFormat::Gguf);
-        if (!text) return fail("quantize", text.message());
-        if (auto s = qs::writeFileAtomically(*path, *text); !s) return fail("quantize", s.message());
-    }
-    if (const auto& path = args.saveMap) {
-        const std::string text = qs::resolvedMapJson(*resolved, c.tensors, info).dump(1) + "\n";
-        if (auto s = qs::writeFileAtomically(*path, text); !s) return fail("quantize", s.message());
-    }
+    if (int rc = writeSideFiles(args, *resolved, c, info); rc != kExitOk) return rc;
 
     std::signal(SIGINT, onInterrupt);
     const bool showProgress = !args.json && isatty(STDERR_FILENO);

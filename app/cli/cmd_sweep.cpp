@@ -158,6 +158,87 @@ std::string pointLine(const qs::SweepSpec& spec, const qs::SweepRow& row) {
     return s;
 }
 
+// The spec's model part: bytes, fingerprint, the groups (expanded, disjoint) with their candidates; checked
+// against --max-points.
+int completeSpec(const SweepArgs& args, const qs::InferenceModel& model, const std::vector<std::string>& schemes,
+                 tbb::task_arena* arena, qs::SweepSpec& spec) {
+    for (const auto& t : model.checkpoint->tensors) spec.modelBytes += t.bytes;
+    auto fingerprint = qs::checkpointFingerprint(*model.checkpoint, arena);
+    if (!fingerprint) return fail("sweep", fingerprint.message());
+    spec.modelFingerprint = *fingerprint;
+    auto groups = qs::expandGroups(model.info, qscli::splitCommaList(*args.groups));
+    if (!groups) return fail("sweep", groups.message(), kExitUsage);
+    if (auto s = qs::checkDisjointGroups(model.info, *groups); !s) return fail("sweep", s.message(), kExitUsage);
+    spec.groups = *groups;
+    spec.schemes.assign(spec.groups.size(), schemes);
+    if (auto s = qs::checkSweepSpec(spec, args.maxPoints.value_or(qs::kDefaultMaxPoints)); !s)
+        return fail("sweep", s.message(), kExitUsage);
+    return kExitOk;
+}
+
+// --resume of an existing file: refused now when it cannot be resumed, not after the reference pass (minutes
+// for kld).
+int checkResumeFile(const SweepArgs& args, const qs::SweepSpec& spec, const qs::SweepShard& shard) {
+    const std::string& out = *args.out;
+    std::error_code ec;
+    if (!args.resume || !std::filesystem::exists(out, ec)) return kExitOk;
+    if (endsWith(out, ".h5")) {
+        auto f = qs::readSweepHdf5(out);
+        if (!f) return fail("sweep", "--resume: " + f.message());
+        if (auto s = qs::checkResumableFile(spec, shard, out, &*f); !s) return fail("sweep", s.message());
+    } else if (auto s = qs::checkResumable(spec, shard, out); !s) {
+        return fail("sweep", s.message());
+    }
+    return kExitOk;
+}
+
+// Measures the shard's points into --out (a line per point with an ETA on stderr), then the summary (--json).
+int runPoints(qs::MapEvaluator& evaluator, const qs::ModelInfo& info, const qs::SweepSpec& spec,
+              const qs::SweepShard& shard, const SweepArgs& args, int threads) {
+    const std::string& out = *args.out;
+    int64_t inShard = 0;
+    for (int64_t p = 0; p < spec.pointCount(); ++p) inShard += shard.takes(p);
+    const auto t0 = std::chrono::steady_clock::now();
+    qs::SweepRunOptions ro;
+    ro.shard = shard;
+    ro.progress = [](double, std::string_view) { return !g_interrupted.load(); };
+    ro.onPoint = [&](const qs::SweepRow& row) -> qs::Status {
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::fprintf(stderr, "quantscope-cli sweep: %lld/%lld point #%lld (%.1f s, ETA %.0f s):%s\n",
+                     (long long)row.runIndex, (long long)row.runTotal, (long long)row.point, elapsed,
+                     elapsed / double(row.runIndex) * double(row.runTotal - row.runIndex), pointLine(spec, row).c_str());
+        return {};
+    };
+    qs::SweepRunResult result;
+    int64_t stored = 0;
+    {
+        auto r = endsWith(out, ".h5") ? qs::runSweepToHdf5(evaluator, info, spec, out, args.resume, ro)
+                                      : qs::runSweepToCsv(evaluator, info, spec, out, args.resume, ro);
+        if (!r) {
+            if (g_interrupted)
+                return fail("sweep", "cancelled; the finished points are stored in " + out + " (continue with --resume)", kExitCancelled);
+            return fail("sweep", r.message());
+        }
+        if (r->truncatedBytes)
+            std::fprintf(stderr, "quantscope-cli sweep: %s: cut off a truncated last line (%llu bytes)\n", out.c_str(),
+                         (unsigned long long)r->truncatedBytes);
+        result = r->run;
+        stored = r->stored;
+    }
+    for (const auto& w : result.warnings) std::fprintf(stderr, "quantscope-cli sweep: warning: %s\n", w.c_str());
+    if (args.json) {
+        nlohmann::json j = {{"out", out}, {"points", spec.pointCount()}, {"shard", shard.text()}, {"shard_points", inShard},
+                            {"measured", result.measured}, {"skipped", result.skipped}, {"stored", stored},
+                            {"seconds", result.seconds}, {"threads", threads}, {"warnings", result.warnings}};
+        std::printf("%s\n", j.dump(1).c_str());
+    } else {
+        std::printf("%lld points measured, %lld already stored, %.2f s -> %s\n", (long long)result.measured,
+                    (long long)result.skipped, result.seconds, out.c_str());
+    }
+    return kExitOk;
+}
+
+
 }  // namespace
 
 int runSweep(int argc, char** argv, int first) {
@@ -171,9 +252,6 @@ int runSweep(int argc, char** argv, int first) {
     const std::string modelPath = cl.positional()[0];
     qs::SweepShard shard;
     if (int rc = checkSweepArgs(args, shard); rc != kExitOk) return rc;
-    const auto& out = args.out;
-    const bool h5 = endsWith(*out, ".h5");
-    const long long maxPoints = args.maxPoints.value_or(qs::kDefaultMaxPoints);
     int threads = 1;
     if (int rc = resolveThreads("sweep", args.eval.threads, threads); rc != kExitOk) return rc;
     std::vector<std::string> schemes;
@@ -198,27 +276,8 @@ int runSweep(int argc, char** argv, int first) {
         rc != kExitOk)
         return rc;
     if (o.calibration) spec.calibration = qs::CalibrationCache::keyOf(o.calibration->provenance);
-    for (const auto& t : model.checkpoint->tensors) spec.modelBytes += t.bytes;
-    auto fingerprint = qs::checkpointFingerprint(*model.checkpoint, &arena);
-    if (!fingerprint) return fail("sweep", fingerprint.message());
-    spec.modelFingerprint = *fingerprint;
-    auto groups = qs::expandGroups(model.info, qscli::splitCommaList(*args.groups));
-    if (!groups) return fail("sweep", groups.message(), kExitUsage);
-    if (auto s = qs::checkDisjointGroups(model.info, *groups); !s) return fail("sweep", s.message(), kExitUsage);
-    spec.groups = *groups;
-    spec.schemes.assign(spec.groups.size(), schemes);
-    if (auto s = qs::checkSweepSpec(spec, maxPoints); !s) return fail("sweep", s.message(), kExitUsage);
-    // A file that cannot be resumed is refused now, not after the reference pass (minutes for kld).
-    std::error_code ec;
-    if (args.resume && std::filesystem::exists(*out, ec)) {
-        if (h5) {
-            auto f = qs::readSweepHdf5(*out);
-            if (!f) return fail("sweep", "--resume: " + f.message());
-            if (auto s = qs::checkResumableFile(spec, shard, *out, &*f); !s) return fail("sweep", s.message());
-        } else if (auto s = qs::checkResumable(spec, shard, *out); !s) {
-            return fail("sweep", s.message());
-        }
-    }
+    if (int rc = completeSpec(args, model, schemes, &arena, spec); rc != kExitOk) return rc;
+    if (int rc = checkResumeFile(args, spec, shard); rc != kExitOk) return rc;
 
     std::signal(SIGINT, onInterrupt);
     auto evaluator = qs::MapEvaluator::create(*model.checkpoint, model.info, model.tokenizer.get(), model.weights, o,
@@ -228,46 +287,7 @@ int runSweep(int argc, char** argv, int first) {
                                               });
     if (!evaluator) return fail("sweep", evaluator.message(), g_interrupted ? kExitCancelled : kExitFailure);
 
-    int64_t inShard = 0;
-    for (int64_t p = 0; p < spec.pointCount(); ++p) inShard += shard.takes(p);
-    const auto t0 = std::chrono::steady_clock::now();
-    qs::SweepRunOptions ro;
-    ro.shard = shard;
-    ro.progress = [](double, std::string_view) { return !g_interrupted.load(); };
-    ro.onPoint = [&](const qs::SweepRow& row) -> qs::Status {
-        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        std::fprintf(stderr, "quantscope-cli sweep: %lld/%lld point #%lld (%.1f s, ETA %.0f s):%s\n",
-                     (long long)row.runIndex, (long long)row.runTotal, (long long)row.point, elapsed,
-                     elapsed / double(row.runIndex) * double(row.runTotal - row.runIndex), pointLine(spec, row).c_str());
-        return {};
-    };
-    qs::SweepRunResult result;
-    int64_t stored = 0;
-    {
-        auto r = h5 ? qs::runSweepToHdf5(**evaluator, model.info, spec, *out, args.resume, ro)
-                    : qs::runSweepToCsv(**evaluator, model.info, spec, *out, args.resume, ro);
-        if (!r) {
-            if (g_interrupted)
-                return fail("sweep", "cancelled; the finished points are stored in " + *out + " (continue with --resume)", kExitCancelled);
-            return fail("sweep", r.message());
-        }
-        if (r->truncatedBytes)
-            std::fprintf(stderr, "quantscope-cli sweep: %s: cut off a truncated last line (%llu bytes)\n", out->c_str(),
-                         (unsigned long long)r->truncatedBytes);
-        result = r->run;
-        stored = r->stored;
-    }
-    for (const auto& w : result.warnings) std::fprintf(stderr, "quantscope-cli sweep: warning: %s\n", w.c_str());
-    if (args.json) {
-        nlohmann::json j = {{"out", *out}, {"points", spec.pointCount()}, {"shard", shard.text()}, {"shard_points", inShard},
-                            {"measured", result.measured}, {"skipped", result.skipped}, {"stored", stored},
-                            {"seconds", result.seconds}, {"threads", threads}, {"warnings", result.warnings}};
-        std::printf("%s\n", j.dump(1).c_str());
-    } else {
-        std::printf("%lld points measured, %lld already stored, %.2f s -> %s\n", (long long)result.measured,
-                    (long long)result.skipped, result.seconds, out->c_str());
-    }
-    return kExitOk;
+    return runPoints(**evaluator, model.info, spec, shard, args, threads);
 }
 
 int runMerge(int argc, char** argv, int first) {
