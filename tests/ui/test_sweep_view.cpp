@@ -21,6 +21,8 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QComboBox>
+#include <QScopeGuard>
+#include <QScrollArea>
 #include <QSignalSpy>
 #include <QTableWidget>
 #include <QTemporaryDir>
@@ -388,6 +390,32 @@ private Q_SLOTS:
         QVERIFY2(log.last().at(0).toBool() && log.last().at(2).toString().contains("measured on other weights"),
                  qPrintable(log.last().at(2).toString()));
         QVERIFY(f.view->points().empty());
+    }
+
+    void narrowView_putsTheSetupAboveThePlot_wideBesideIt() {
+        QS_REQUIRE_ASSET(path, kModel);
+        Fixture f(path);
+        auto* area = f.view->findChild<QScrollArea*>(QStringLiteral("setupArea"));
+        auto* plot = f.view->findChild<QCustomPlot*>();
+        QVERIFY(area && plot);
+        // Inside a host without a layout (as in the main window's tabs, the view gets the width there is, below
+        // its side-by-side minimum too).
+        QWidget host;
+        host.resize(1000, 700);
+        f.view->setParent(&host);
+        const auto release = qScopeGuard([&] { f.view->setParent(nullptr); });  // the fixture owns the view
+        f.view->setGeometry(0, 0, 1000, 700);
+        host.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&host));
+        const auto beside = [&] { return plot->mapTo(f.view.get(), QPoint(0, 0)).x() >= area->geometry().right(); };
+        const auto above = [&] { return plot->mapTo(f.view.get(), QPoint(0, 0)).y() >= area->geometry().bottom(); };
+        QTRY_VERIFY(beside());
+        f.view->setGeometry(0, 0, 420, 700);  // a small window with both side panels open
+        QTRY_VERIFY(above());
+        QVERIFY2(area->width() > 300 && area->height() <= 700 / 3,
+                 qPrintable(QString("setup %1x%2").arg(area->width()).arg(area->height())));
+        f.view->setGeometry(0, 0, 1000, 700);
+        QTRY_VERIFY(beside());
     }
 
     void session_savesAndRestoresTheSweep() {

@@ -64,9 +64,7 @@ MixView::MixView(Document* document, JobRunner* runner, ChatModels* models, QWid
     m_pages->addTab(buildMixPage(), tr("Auto-mix"));
     m_pages->addTab(buildStudyPage(), tr("Embedding vs head"));
     for (int i = 0; i < m_pages->count(); ++i) m_pages->setTabToolTip(i, m_pages->tabText(i));  // when elided
-    auto* layout = new QHBoxLayout(this);
-    layout->addWidget(setupColumn(buildSetup()));
-    layout->addWidget(m_pages, 1);
+    layOutSetupAndResults(this, buildSetup(), m_pages);
     connect(m_document, &Document::modelChanged, this, &MixView::onModelChanged);
     showScan();
     showMix();

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "ui/sweep/eval_setup.h"
+#include <algorithm>
 
+#include <QBoxLayout>
 #include <QComboBox>
+#include <QEvent>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
@@ -141,14 +144,64 @@ void EvalSetup::prepare(QObject* context, Ready done) {
     });
 }
 
-QScrollArea* setupColumn(QWidget* setup) {
+namespace {
+// Switches a view's box layout between setup | results and setup over results on the view's resizes.
+class SetupLayout final : public QObject {
+public:
+    SetupLayout(QWidget* view, QScrollArea* setup, QWidget* results)
+        : QObject(view), m_view(view), m_setup(setup), m_layout(new QBoxLayout(QBoxLayout::LeftToRight, view)) {
+        m_setupWidth = setup->widget()->sizeHint().width() + 16;
+        m_layout->addWidget(setup);
+        m_layout->addWidget(results, 1);
+        view->installEventFilter(this);
+        apply(false);
+    }
+
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override {
+        if (watched == m_view && event->type() == QEvent::Resize) {
+            // Hysteresis, so that the size hints changing with the arrangement cannot make it flip back and forth.
+            const int width = m_view->width(), wanted = m_setupWidth + kMinResultsWidth;
+            if (!m_stacked && width < wanted) apply(true);
+            else if (m_stacked && width > wanted + 40) apply(false);
+            if (m_stacked) m_setup->setMaximumHeight(std::max(120, m_view->height() / 3));
+        }
+        return false;
+    }
+
+private:
+    static constexpr int kMinResultsWidth = 300;  // a readable plot beside the form
+
+    void apply(bool stacked) {
+        m_stacked = stacked;
+        m_layout->setDirection(stacked ? QBoxLayout::TopToBottom : QBoxLayout::LeftToRight);
+        if (stacked) {
+            m_setup->setMinimumWidth(0);
+            m_setup->setMaximumWidth(QWIDGETSIZE_MAX);
+            m_setup->setHorizontalScrollBarPolicy(Qt::ScrollBarAsNeeded);
+            m_setup->setMaximumHeight(std::max(120, m_view->height() / 3));
+        } else {
+            m_setup->setFixedWidth(m_setupWidth);
+            m_setup->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+            m_setup->setMaximumHeight(QWIDGETSIZE_MAX);
+        }
+    }
+
+    QWidget* m_view;
+    QScrollArea* m_setup;
+    QBoxLayout* m_layout;
+    int m_setupWidth = 0;
+    bool m_stacked = false;
+};
+}  // namespace
+
+void layOutSetupAndResults(QWidget* view, QWidget* setup, QWidget* results) {
     auto* area = new QScrollArea;
+    area->setObjectName(QStringLiteral("setupArea"));
     area->setWidget(setup);
     area->setWidgetResizable(true);
     area->setFrameShape(QFrame::NoFrame);
-    area->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-    area->setFixedWidth(setup->sizeHint().width() + 16);
-    return area;
+    new SetupLayout(view, area, results);
 }
 
 }  // namespace qsui

@@ -88,8 +88,10 @@ private:
     quint64 m_generation = 0;
 };
 
-// The setup column of the Sweep and Sensitivity tabs: `setup` (ownership passes to the area) in a frameless
-// area that scrolls vertically and keeps the form's own width.
-QScrollArea* setupColumn(QWidget* setup);
+// The layout of the Sweep and Sensitivity tabs: `setup` (the form; ownership passes to `view`) in a frameless
+// area that scrolls vertically, beside `results` at the form's own width — or above them, at the view's whole
+// width and at most 1/3 of its height (scrolling), while the view is too narrow for both side by side (a small
+// window with the side panels open). Sets `view`'s layout; switches as the view is resized.
+void layOutSetupAndResults(QWidget* view, QWidget* setup, QWidget* results);
 
 }  // namespace qsui

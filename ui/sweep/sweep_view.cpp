@@ -140,10 +140,9 @@ SweepView::SweepView(Document* document, JobRunner* runner, ChatModels* models, 
     right->setStretchFactor(0, 3);
     right->setStretchFactor(1, 1);
     m_table->setMinimumHeight(60);
-    // The setup scrolls when the tab is short (the docks take much of a small window's height).
-    auto* layout = new QHBoxLayout(this);
-    layout->addWidget(setupColumn(buildSetup()));
-    layout->addWidget(right, 1);
+    // The setup scrolls when the tab is short (the docks take much of a small window's height) and goes above
+    // the plot when it is narrow.
+    layOutSetupAndResults(this, buildSetup(), right);
 
     connect(m_document, &Document::modelChanged, this, &SweepView::onModelChanged);
     rebuildPlot();
