@@ -146,14 +146,16 @@ void tileAvx512(const float* w, int64_t ldw, const float* packed, const float* x
 #pragma GCC unroll 8
         for (int p = 0; p < P; ++p) acc[r][p] = _mm512_setzero_ps();
     for (int64_t i = 0; i < n8; i += 8) {
-        __m512 wv[R];
+        // P activation registers, then one weight broadcast at a time (8 x 3 tile: 24 accumulators + 3 + 1
+        // of the 32 registers).
+        __m512 xv[P];
 #pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) wv[r] = _mm512_broadcast_f32x8(_mm256_loadu_ps(w + r * ldw + i));
+        for (int p = 0; p < P; ++p) xv[p] = _mm512_loadu_ps(packed + p * 2 * n8 + 2 * i);
 #pragma GCC unroll 8
-        for (int p = 0; p < P; ++p) {
-            const __m512 xv = _mm512_loadu_ps(packed + p * 2 * n8 + 2 * i);
+        for (int r = 0; r < R; ++r) {
+            const __m512 wv = _mm512_broadcast_f32x8(_mm256_loadu_ps(w + r * ldw + i));
 #pragma GCC unroll 8
-            for (int r = 0; r < R; ++r) acc[r][p] = _mm512_fmadd_ps(wv[r], xv, acc[r][p]);
+            for (int p = 0; p < P; ++p) acc[r][p] = _mm512_fmadd_ps(wv, xv[p], acc[r][p]);
         }
     }
 #pragma GCC unroll 8
@@ -172,7 +174,7 @@ void tileAvx512(const float* w, int64_t ldw, const float* packed, const float* x
 template <int R>
 void rowTileAvx512(const float* w, int64_t ldw, const float* packed, const float* x, int64_t nTok, int64_t n,
                    int64_t n8, float* y, int64_t ldy) {
-    constexpr int kPairs = R > 4 ? 2 : 3;
+    constexpr int kPairs = 3;
     int64_t b = 0;
     for (; b + 2 * kPairs <= nTok; b += 2 * kPairs)
         tileAvx512<R, kPairs>(w, ldw, packed + b * n8, x + b * n, 2 * kPairs, n, n8, y + b * ldy, ldy);
@@ -271,6 +273,15 @@ void gemmF32Prepare(const float* x, int64_t batch, int64_t n, float* prepared, c
     if (gemmF32PreparedFloats(batch, n, level) > 0) packPairs(x, batch, n, prepared);
 #endif
     (void)x, (void)batch, (void)n, (void)prepared, (void)level;
+}
+
+void gemmF32PrepareTokens(const float* x, int64_t batch, int64_t n, float* prepared, int64_t b0, int64_t b1,
+                          cpu::SimdLevel level) {
+#ifdef QS_GEMM_X86
+    // Pair p at prepared + p * 2 * n8; an odd last token pairs with zeros (only the range ending at batch).
+    if (gemmF32PreparedFloats(batch, n, level) > 0 && b1 > b0) packPairs(x + b0 * n, b1 - b0, n, prepared + b0 * (n / 8 * 8));
+#endif
+    (void)x, (void)batch, (void)n, (void)prepared, (void)b0, (void)b1, (void)level;
 }
 
 void gemmF32Prepared(const float* w, int64_t ldw, int64_t nRows, const float* prepared, const float* x,

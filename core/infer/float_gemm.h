@@ -2,8 +2,8 @@
 // The float32 matrix product of the forward pass (FloatLinearWeights and the dequantize-per-row-block paths
 // of linear_weights.h): y[b, r] = dot(W[r, :], x[b, :]) for a block of weight rows and a batch of activation
 // rows. The prompt (many tokens) is a register-tiled GEMM: each micro-kernel keeps 4 weight rows x 3 tokens
-// (AVX2) or 8 weight rows x 4 tokens (AVX-512, two tokens per 512-bit register: 16 accumulators, 8 weight
-// broadcasts and 2 activation loads per 16 FMAs) of accumulators, so a weight row loaded from cache serves
+// (AVX2) or 8 weight rows x 6 tokens (AVX-512, two tokens per 512-bit register: 24 accumulators, 8 weight
+// broadcasts and 3 activation loads per 24 FMAs) of accumulators, so a weight row loaded from cache serves
 // several tokens and each activation load (streamed from L2) serves 8 rows; token blocks of up to 128 keep the
 // activations in L2 while each tile's weight rows stay in L1 (a weight matrix is read from memory once per
 // 128 tokens).
@@ -40,6 +40,10 @@ void gemmF32(const float* w, int64_t ldw, int64_t nRows, const float* x, int64_t
 // still read for the last n % 8 values). The scratch is read-only afterwards (any number of threads).
 int64_t gemmF32PreparedFloats(int64_t batch, int64_t n, cpu::SimdLevel level);
 void gemmF32Prepare(const float* x, int64_t batch, int64_t n, float* prepared, cpu::SimdLevel level);
+// The part of gemmF32Prepare's output that tokens [b0, b1) of the batch own (x: the whole batch; b0 even, b1
+// even unless it is batch): ranges covering [0, batch) may run concurrently and give gemmF32Prepare's bytes.
+void gemmF32PrepareTokens(const float* x, int64_t batch, int64_t n, float* prepared, int64_t b0, int64_t b1,
+                          cpu::SimdLevel level);
 void gemmF32Prepared(const float* w, int64_t ldw, int64_t nRows, const float* prepared, const float* x,
                      int64_t batch, int64_t n, float* y, int64_t ldy, cpu::SimdLevel level);
 

@@ -94,11 +94,12 @@ size_t FloatLinearWeights::activationBytes(int64_t batch) const {
     return prepared > 0 ? size_t(prepared + batch * cols()) * sizeof(float) : 0;
 }
 
-void FloatLinearWeights::prepareActivations(const float* x, int64_t batch, std::byte* act) const {
-    const int64_t prepared = kernels::gemmF32PreparedFloats(batch, cols(), cpu::simdLevel());
+void FloatLinearWeights::prepareActivations(const float* x, int64_t batch, std::byte* act, int64_t b0,
+                                            int64_t b1) const {
+    const int64_t n = cols(), prepared = kernels::gemmF32PreparedFloats(batch, n, cpu::simdLevel());
     auto* p = reinterpret_cast<float*>(act);
-    kernels::gemmF32Prepare(x, batch, cols(), p, cpu::simdLevel());
-    std::memcpy(p + prepared, x, size_t(batch * cols()) * sizeof(float));
+    kernels::gemmF32PrepareTokens(x, batch, n, p, b0, b1, cpu::simdLevel());
+    std::memcpy(p + prepared + b0 * n, x + b0 * n, size_t((b1 - b0) * n) * sizeof(float));
 }
 
 void FloatLinearWeights::matmulPreparedRows(const std::byte* act, int64_t batch, float* y, int64_t r0,
@@ -214,16 +215,22 @@ PackedLinearWeights::PackedLinearWeights(int64_t rows, int64_t cols, DType dtype
 void PackedLinearWeights::FreeDeleter::operator()(std::byte* p) const { std::free(p); }
 
 size_t PackedLinearWeights::activationBytes(int64_t batch) const {
-    if (m_gemm) return size_t(batch) * ggml::actColumnBytes(m_dtype, cols()) + m_actRowBytes;  // + one row of scratch
+    if (m_gemm) return size_t(batch) * ggml::actColumnBytes(m_dtype, cols());
     return size_t(batch) * m_actRowBytes;
 }
 
-void PackedLinearWeights::prepareActivations(const float* x, int64_t batch, std::byte* act) const {
-    if (m_gemm)
-        return ggml::prepareActivations(m_dtype, x, batch, cols(), act,
-                                        act + size_t(batch) * ggml::actColumnBytes(m_dtype, cols()));
-    for (int64_t b = 0; b < batch; ++b)
-        ggml::quantizeActivations(m_kernel->act(), x + b * cols(), act + size_t(b) * m_actRowBytes, cols());
+void PackedLinearWeights::prepareActivations(const float* x, int64_t /*batch*/, std::byte* act, int64_t b0,
+                                             int64_t b1) const {
+    const int64_t n = cols();
+    if (m_gemm) {
+        // One quantized row of scratch per thread (ranges of one matmul run concurrently).
+        thread_local std::vector<std::byte> rowScratch;
+        if (rowScratch.size() < m_actRowBytes) rowScratch.resize(m_actRowBytes);
+        const size_t colBytes = ggml::actColumnBytes(m_dtype, n);
+        return ggml::prepareActivations(m_dtype, x + b0 * n, b1 - b0, n, act + size_t(b0) * colBytes, rowScratch.data());
+    }
+    for (int64_t b = b0; b < b1; ++b)
+        ggml::quantizeActivations(m_kernel->act(), x + b * n, act + size_t(b) * m_actRowBytes, n);
 }
 
 // Column tiles of kColTile activations (in L2) against one group of 16 rows at a time (its blocks in L1/L2),
@@ -268,7 +275,7 @@ void PackedLinearWeights::matmulPreparedRows(const std::byte* act, int64_t batch
 
 void PackedLinearWeights::matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const {
     std::vector<std::byte> act(activationBytes(batch));
-    prepareActivations(x, batch, act.data());
+    prepareActivations(x, batch, act.data(), 0, batch);
     matmulPreparedRows(act.data(), batch, y, r0, r1);
 }
 
@@ -310,8 +317,9 @@ RtnLinearWeights::RtnLinearWeights(std::shared_ptr<const QuantizedTensor> tensor
 
 size_t RtnLinearWeights::activationBytes(int64_t batch) const { return size_t(batch) * m_actRowBytes; }
 
-void RtnLinearWeights::prepareActivations(const float* x, int64_t batch, std::byte* act) const {
-    for (int64_t b = 0; b < batch; ++b)
+void RtnLinearWeights::prepareActivations(const float* x, int64_t /*batch*/, std::byte* act, int64_t b0,
+                                          int64_t b1) const {
+    for (int64_t b = b0; b < b1; ++b)
         ggml::quantizeActivations(DType::Q8_0, x + b * cols(), act + size_t(b) * m_actRowBytes, cols());
 }
 
@@ -325,7 +333,7 @@ void RtnLinearWeights::matmulPreparedRows(const std::byte* act, int64_t batch, f
 
 void RtnLinearWeights::matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const {
     std::vector<std::byte> act(activationBytes(batch));
-    prepareActivations(x, batch, act.data());
+    prepareActivations(x, batch, act.data(), 0, batch);
     matmulPreparedRows(act.data(), batch, y, r0, r1);
 }
 
@@ -412,9 +420,16 @@ void matmul(const LinearWeights& w, const float* x, int64_t batch, float* y, tbb
     const int64_t grain = std::max(w.rowGrain(), kParallelMinWork / perRow);
     if (const size_t actBytes = w.activationBytes(batch); actBytes > 0) {
         ScratchLease lease(actBytes);
-        const std::byte* act = lease.buffer->data();
-        w.prepareActivations(x, batch, lease.buffer->data());
-        if (work < kParallelMinWork) return w.matmulPreparedRows(act, batch, y, 0, w.rows());
+        std::byte* act = lease.buffer->data();
+        if (work < kParallelMinWork) {
+            w.prepareActivations(x, batch, act, 0, batch);
+            return w.matmulPreparedRows(act, batch, y, 0, w.rows());
+        }
+        // Token ranges of at least kPrepareMinValues activations each (one range below twice that).
+        constexpr int64_t kPrepareMinValues = 1 << 13;
+        forRows(batch, std::max<int64_t>(1, kPrepareMinValues / w.cols()),
+                batch * w.cols() >= 2 * kPrepareMinValues ? arena : nullptr,
+                [&](int64_t b0, int64_t b1) { w.prepareActivations(x, batch, act, b0, b1); }, w.activationAlign());
         forRows(w.rows(), grain, arena, [&](int64_t r0, int64_t r1) { w.matmulPreparedRows(act, batch, y, r0, r1); },
                 w.rowAlign());
         return;

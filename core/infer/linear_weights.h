@@ -66,11 +66,16 @@ public:
     // task never ends in a partial tile that the slower one-row path would have to finish.
     virtual int64_t rowAlign() const { return 1; }
 
-    // Kernels that quantize the activations once per product override these three: activationBytes(batch) > 0
-    // makes matmul() call prepareActivations once (into its thread-local scratch of that many bytes) and then
-    // matmulPreparedRows over row ranges in parallel (single-threaded each, like matmulRows).
+    // Kernels that quantize the activations once per product override these: activationBytes(batch) > 0
+    // makes matmul() prepare the activations once (into its thread-local scratch of that many bytes), split
+    // over token ranges in parallel, and then call matmulPreparedRows over row ranges in parallel
+    // (single-threaded each, like matmulRows). prepareActivations writes the part of act that tokens
+    // [b0, b1) of the batch own (x: the whole batch; b0 a multiple of activationAlign(), b1 too unless it
+    // is batch); the parts are disjoint, so ranges may run concurrently and give the same bytes as [0, batch).
     virtual size_t activationBytes(int64_t /*batch*/) const { return 0; }
-    virtual void prepareActivations(const float* /*x*/, int64_t /*batch*/, std::byte* /*act*/) const {}
+    virtual int64_t activationAlign() const { return 1; }
+    virtual void prepareActivations(const float* /*x*/, int64_t /*batch*/, std::byte* /*act*/, int64_t /*b0*/,
+                                    int64_t /*b1*/) const {}
     virtual void matmulPreparedRows(const std::byte* /*act*/, int64_t /*batch*/, float* /*y*/, int64_t /*r0*/,
                                     int64_t /*r1*/) const {}
 
@@ -89,7 +94,8 @@ public:
     // A prompt on the AVX-512 path: the activations rearranged once per product (gemmF32Prepare) and a copy
     // of x (its last n % 8 values), shared by the row ranges; 0 bytes (plain matmulRows) otherwise.
     size_t activationBytes(int64_t batch) const override;
-    void prepareActivations(const float* x, int64_t batch, std::byte* act) const override;
+    int64_t activationAlign() const override { return 2; }  // the AVX-512 path's token pairs
+    void prepareActivations(const float* x, int64_t batch, std::byte* act, int64_t b0, int64_t b1) const override;
     void matmulPreparedRows(const std::byte* act, int64_t batch, float* y, int64_t r0, int64_t r1) const override;
     void copyRow(int64_t r, float* dst) const override;
     std::string describe() const override { return m_what; }
@@ -179,7 +185,7 @@ public:
     int64_t rowGrain() const override { return m_gemm ? ggml::kRepackRows : 8; }
     int64_t rowAlign() const override;
     size_t activationBytes(int64_t batch) const override;
-    void prepareActivations(const float* x, int64_t batch, std::byte* act) const override;
+    void prepareActivations(const float* x, int64_t batch, std::byte* act, int64_t b0, int64_t b1) const override;
     void matmulPreparedRows(const std::byte* act, int64_t batch, float* y, int64_t r0, int64_t r1) const override;
     DType dtype() const { return m_dtype; }
     // True when the rows live in the repacked layout (the stored bytes are no longer read).
@@ -215,7 +221,7 @@ public:
     uint64_t weightBytes() const override { return uint64_t(m_tensor->data.size()); }
     int64_t rowGrain() const override { return 8; }
     size_t activationBytes(int64_t batch) const override;
-    void prepareActivations(const float* x, int64_t batch, std::byte* act) const override;
+    void prepareActivations(const float* x, int64_t batch, std::byte* act, int64_t b0, int64_t b1) const override;
     void matmulPreparedRows(const std::byte* act, int64_t batch, float* y, int64_t r0, int64_t r1) const override;
 
 private:
@@ -238,8 +244,9 @@ std::shared_ptr<const LinearWeights> dequantizeOnce(const QuantizedTensor& tenso
 
 // y = W x for `batch` inputs, rows split across the arena's threads (serial when arena is null or the work is
 // small). Each output is computed by exactly one kernel call, so the result does not depend on the threads.
-// Activations a kernel quantizes are quantized once, by the calling thread, into thread-local scratch that
-// grows but is never freed per call (no allocation per token once warm).
+// Activations a kernel quantizes are quantized once per call, split over token ranges across the arena, into
+// the calling thread's thread-local scratch that grows but is never freed per call (no allocation per token
+// once warm).
 void matmul(const LinearWeights& w, const float* x, int64_t batch, float* y, tbb::task_arena* arena);
 
 }  // namespace qs

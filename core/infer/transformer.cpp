@@ -2,6 +2,7 @@
 #include "core/infer/transformer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
@@ -145,11 +146,26 @@ Status Transformer::evaluate(std::span<const int> tokens, std::span<float> logit
 
 namespace {
 
-void addBias(float* y, const std::vector<float>& bias, int n) {
+// y[t] += bias for tokens t0 .. t1 - 1 of rows of bias.size() values (nothing when there is no bias).
+void addBias(float* y, const std::vector<float>& bias, int t0, int t1) {
     if (bias.empty()) return;
     const size_t rows = bias.size();
-    for (int t = 0; t < n; ++t)
+    for (int t = t0; t < t1; ++t)
         for (size_t r = 0; r < rows; ++r) y[size_t(t) * rows + r] += bias[r];
+}
+
+// The per-token steps between the matmuls (norms, biases, RoPE, residual adds, the gated activation) split
+// over tokens: body(t0, t1) for ranges covering [0, n), each token's values computed by one call exactly as
+// serially, so the bits do not depend on the split. perToken: values per token (serial below kMinWork).
+template <class F>
+void forTokens(tbb::task_arena* arena, int n, int64_t perToken, F&& body) {
+    constexpr int64_t kMinWork = 1 << 13;
+    if (!arena || arena->max_concurrency() <= 1 || int64_t(n) * perToken < 2 * kMinWork) return body(0, n);
+    const int grain = int(std::max<int64_t>(1, kMinWork / std::max<int64_t>(1, perToken)));
+    arena->execute([&] {
+        tbb::parallel_for(tbb::blocked_range<int>(0, n, grain),
+                          [&](const tbb::blocked_range<int>& r) { body(r.begin(), r.end()); });
+    });
 }
 
 void softcap(float* x, int64_t n, float cap) {
@@ -175,27 +191,34 @@ void Transformer::attention(int l, int n, int pos0) {
     matmul(*L.wq, m_xb.data(), n, m_q.data(), m_arena);
     matmul(*L.wk, m_xb.data(), n, m_k.data(), m_arena);
     matmul(*L.wv, m_xb.data(), n, m_v.data(), m_arena);
-    addBias(m_q.data(), L.bq, n);
-    addBias(m_k.data(), L.bk, n);
-    addBias(m_v.data(), L.bv, n);
-
     float* keyCache = m_keyCache[size_t(l)].data();
     float* valueCache = m_valueCache[size_t(l)].data();
-    for (int t = 0; t < n; ++t) {
-        const int pos = pos0 + t;
-        float* q = m_q.data() + size_t(t) * qDim;
-        float* k = m_k.data() + size_t(t) * kvDim;
-        if (c.qkNorm) {  // Qwen3 / Gemma 3: RMSNorm over each head's vector, before RoPE
-            for (int h = 0; h < c.heads; ++h) m_overflow |= !kernels::rmsnorm(q + size_t(h) * hd, q + size_t(h) * hd, L.qNorm.data(), hd, c.normEps);
-            for (int h = 0; h < c.kvHeads; ++h) m_overflow |= !kernels::rmsnorm(k + size_t(h) * hd, k + size_t(h) * hd, L.kNorm.data(), hd, c.normEps);
+    std::atomic<bool> overflow = false;
+    forTokens(m_arena, n, qDim + 2 * kvDim, [&](int t0, int t1) {
+        addBias(m_q.data(), L.bq, t0, t1);
+        addBias(m_k.data(), L.bk, t0, t1);
+        addBias(m_v.data(), L.bv, t0, t1);
+        bool finite = true;
+        for (int t = t0; t < t1; ++t) {
+            const int pos = pos0 + t;
+            float* q = m_q.data() + size_t(t) * qDim;
+            float* k = m_k.data() + size_t(t) * kvDim;
+            if (c.qkNorm) {  // Qwen3 / Gemma 3: RMSNorm over each head's vector, before RoPE
+                for (int h = 0; h < c.heads; ++h)
+                    finite &= kernels::rmsnorm(q + size_t(h) * hd, q + size_t(h) * hd, L.qNorm.data(), hd, c.normEps);
+                for (int h = 0; h < c.kvHeads; ++h)
+                    finite &= kernels::rmsnorm(k + size_t(h) * hd, k + size_t(h) * hd, L.kNorm.data(), hd, c.normEps);
+            }
+            const float* cs = cosT.data() + size_t(pos) * size_t(half);
+            const float* sn = sinT.data() + size_t(pos) * size_t(half);
+            kernels::rope(q, c.heads, hd, cs, sn, c.rope);
+            kernels::rope(k, c.kvHeads, hd, cs, sn, c.rope);
+            std::memcpy(keyCache + size_t(pos) * kvDim, k, size_t(kvDim) * sizeof(float));
+            std::memcpy(valueCache + size_t(pos) * kvDim, m_v.data() + size_t(t) * kvDim, size_t(kvDim) * sizeof(float));
         }
-        const float* cs = cosT.data() + size_t(pos) * size_t(half);
-        const float* sn = sinT.data() + size_t(pos) * size_t(half);
-        kernels::rope(q, c.heads, hd, cs, sn, c.rope);
-        kernels::rope(k, c.kvHeads, hd, cs, sn, c.rope);
-        std::memcpy(keyCache + size_t(pos) * kvDim, k, size_t(kvDim) * sizeof(float));
-        std::memcpy(valueCache + size_t(pos) * kvDim, m_v.data() + size_t(t) * kvDim, size_t(kvDim) * sizeof(float));
-    }
+        if (!finite) overflow = true;
+    });
+    m_overflow |= overflow.load();
 
     // One task per (token, head); token t sees positions first .. pos0 + t (causal, within the window).
     auto attend = [&](int64_t firstTask, int64_t end) {
@@ -226,7 +249,6 @@ void Transformer::attention(int l, int n, int pos0) {
     }
     observe(l, LinearInput::AttentionOut, m_att.data(), n, qDim);
     matmul(*L.wo, m_att.data(), n, m_xb2.data(), m_arena);
-    addBias(m_xb2.data(), L.bo, n);
 }
 
 // Gated MLP of m_xb (normed) into m_xb2: down(act(gate x) * up x), with biases when declared.
@@ -236,13 +258,53 @@ void Transformer::mlp(int l, int n) {
     observe(l, LinearInput::MlpIn, m_xb.data(), n, c.dim);
     matmul(*L.gate, m_xb.data(), n, m_hb.data(), m_arena);
     matmul(*L.up, m_xb.data(), n, m_hb2.data(), m_arena);
-    addBias(m_hb.data(), L.bGate, n);
-    addBias(m_hb2.data(), L.bUp, n);
-    if (c.activation == Activation::Silu) kernels::swiglu(m_hb.data(), m_hb2.data(), int64_t(n) * c.hidden);
-    else kernels::geglu(m_hb.data(), m_hb2.data(), int64_t(n) * c.hidden);
+    const int64_t hidden = c.hidden;
+    forTokens(m_arena, n, 2 * hidden, [&](int t0, int t1) {
+        addBias(m_hb.data(), L.bGate, t0, t1);
+        addBias(m_hb2.data(), L.bUp, t0, t1);
+        float* gate = m_hb.data() + t0 * hidden;
+        const float* up = m_hb2.data() + t0 * hidden;
+        if (c.activation == Activation::Silu) kernels::swiglu(gate, up, (t1 - t0) * hidden);
+        else kernels::geglu(gate, up, (t1 - t0) * hidden);
+    });
     observe(l, LinearInput::MlpDownIn, m_hb.data(), n, c.hidden);
     matmul(*L.down, m_hb.data(), n, m_xb2.data(), m_arena);
-    addBias(m_xb2.data(), L.bDown, n);
+}
+
+// The sublayer output m_xb2 (+ bias, post-norm when given) added to the residual stream m_x, and m_xb =
+// nextNorm(m_x) when given (the next sublayer's input), per token.
+void Transformer::addResidual(int n, const std::vector<float>& bias, const std::vector<float>* postNorm,
+                              const std::vector<float>* nextNorm) {
+    const ModelConfig& c = m_w->config;
+    const int dim = c.dim;
+    std::atomic<bool> overflow = false;
+    forTokens(m_arena, n, 3 * int64_t(dim), [&](int t0, int t1) {
+        addBias(m_xb2.data(), bias, t0, t1);
+        bool finite = true;
+        for (int t = t0; t < t1; ++t) {
+            float* x = m_x.data() + size_t(t) * dim;
+            float* sub = m_xb2.data() + size_t(t) * dim;
+            if (postNorm) finite &= kernels::rmsnorm(sub, sub, postNorm->data(), dim, c.normEps);
+            for (int i = 0; i < dim; ++i) x[i] += sub[i];
+            if (nextNorm) finite &= kernels::rmsnorm(m_xb.data() + size_t(t) * dim, x, nextNorm->data(), dim, c.normEps);
+        }
+        if (!finite) overflow = true;
+    });
+    m_overflow |= overflow.load();
+}
+
+// m_xb = norm(m_x) per token.
+void Transformer::normTokens(int n, const std::vector<float>& norm) {
+    const ModelConfig& c = m_w->config;
+    const int dim = c.dim;
+    std::atomic<bool> overflow = false;
+    forTokens(m_arena, n, 2 * int64_t(dim), [&](int t0, int t1) {
+        bool finite = true;
+        for (int t = t0; t < t1; ++t)
+            finite &= kernels::rmsnorm(m_xb.data() + size_t(t) * dim, m_x.data() + size_t(t) * dim, norm.data(), dim, c.normEps);
+        if (!finite) overflow = true;
+    });
+    m_overflow |= overflow.load();
 }
 
 void Transformer::forwardBatch(const int* tokens, int n, float* logits, bool allLogits) {
@@ -252,33 +314,31 @@ void Transformer::forwardBatch(const int* tokens, int n, float* logits, bool all
     ensureScratch(n, m_cachePositions);
     const int dim = c.dim;
     const int pos0 = m_pos;
-    const size_t all = size_t(n) * size_t(dim);
 
-    for (int t = 0; t < n; ++t) w.embedding->copyRow(tokens[t], m_x.data() + size_t(t) * dim);
-    if (c.embedScale != 0.0f)
-        for (size_t i = 0; i < all; ++i) m_x[i] *= c.embedScale;
+    forTokens(m_arena, n, dim, [&](int t0, int t1) {
+        for (int t = t0; t < t1; ++t) {
+            float* x = m_x.data() + size_t(t) * dim;
+            w.embedding->copyRow(tokens[t], x);
+            if (c.embedScale != 0.0f)
+                for (int i = 0; i < dim; ++i) x[i] *= c.embedScale;
+        }
+    });
 
-    auto normRows = [&](const std::vector<float>& weight, float* dst, const float* src) {
-        for (int t = 0; t < n; ++t)
-            m_overflow |= !kernels::rmsnorm(dst + size_t(t) * dim, src + size_t(t) * dim, weight.data(), dim, c.normEps);
-    };
+    // Each norm is computed where the residual add before it is (addResidual), one pass over the tokens.
+    if (c.layers > 0) normTokens(n, w.layers[0].attnNorm);
     for (int l = 0; l < c.layers; ++l) {
         const LayerWeights& L = w.layers[size_t(l)];
-        normRows(L.attnNorm, m_xb.data(), m_x.data());
         attention(l, n, pos0);
-        if (c.postNorms) normRows(L.postAttnNorm, m_xb2.data(), m_xb2.data());
-        for (size_t i = 0; i < all; ++i) m_x[i] += m_xb2[i];
-
-        normRows(L.ffnNorm, m_xb.data(), m_x.data());
+        addResidual(n, L.bo, c.postNorms ? &L.postAttnNorm : nullptr, &L.ffnNorm);
         mlp(l, n);
-        if (c.postNorms) normRows(L.postFfnNorm, m_xb2.data(), m_xb2.data());
-        for (size_t i = 0; i < all; ++i) m_x[i] += m_xb2[i];
+        const bool more = l + 1 < c.layers;
+        addResidual(n, L.bDown, c.postNorms ? &L.postFfnNorm : nullptr, more ? &w.layers[size_t(l) + 1].attnNorm : nullptr);
     }
     m_pos = pos0 + n;
 
     if (!logits) {
         if (m_observer && m_headInAll) {  // calibration without logits: the head's input for every token, the head not run
-            normRows(w.finalNorm, m_xb.data(), m_x.data());
+            normTokens(n, w.finalNorm);
             observe(-1, LinearInput::HeadIn, m_xb.data(), n, dim);
         }
         return;
@@ -286,7 +346,7 @@ void Transformer::forwardBatch(const int* tokens, int n, float* logits, bool all
     int rows = 1;
     if (allLogits) {
         rows = n;
-        normRows(w.finalNorm, m_xb.data(), m_x.data());
+        normTokens(n, w.finalNorm);
     } else {
         m_overflow |= !kernels::rmsnorm(m_xb.data(), m_x.data() + size_t(n - 1) * dim, w.finalNorm.data(), dim, c.normEps);
     }

@@ -10,7 +10,8 @@
 // once per batch instead of once per token. The numbers do not depend on the batch size or thread count: every
 // output value is one fixed-order dot product.
 //
-// Threads: parallel over matrix rows and over (token, head) attention pairs inside the task_arena given at
+// Threads: parallel over matrix rows, over (token, head) attention pairs and over tokens for the steps between
+// the matmuls (norms, biases, RoPE, residual adds, the gated activation) inside the task_arena given at
 // construction (serial when null). One Transformer is one sequence: not thread-safe; use one per thread.
 #pragma once
 
@@ -77,6 +78,9 @@ private:
     void forwardBatch(const int* tokens, int n, float* logits, bool allLogits);
     void attention(int layer, int n, int pos0);
     void mlp(int layer, int n);
+    void addResidual(int n, const std::vector<float>& bias, const std::vector<float>* postNorm,
+                     const std::vector<float>* nextNorm);
+    void normTokens(int n, const std::vector<float>& norm);
     void ensureScratch(int n, int positions);
     void ensureCache(int positions);
 

@@ -219,6 +219,31 @@ private Q_SLOTS:
         QVERIFY(std::equal(last.begin(), last.end(), oneByOne.end() - w->config.vocab));
     }
 
+    // A model large enough that the steps between the matmuls (norms, RoPE, residual adds, SwiGLU) and the
+    // activation preparation are split over tokens across the arena: the same bits at 1, 2 and 3 threads and
+    // for any batch size.
+    void forward_largerModelSameForAnyThreadCount() {
+        ModelConfig c;
+        c.dim = 256;
+        c.hidden = 512;
+        c.layers = 2;
+        c.heads = 4;
+        c.kvHeads = 2;
+        c.headDim = 64;
+        c.vocab = 97;
+        c.context = 80;
+        auto w = randomModelWeights(c, 5, false);
+        const auto tokens = someTokens(71, c.vocab);
+        const auto serial = runAll(w, tokens, nullptr, 64);
+        QCOMPARE(runAll(w, tokens, nullptr, 1), serial);
+        for (const int threads : {1, 2, 3}) {
+            tbb::task_arena arena(threads);
+            for (const int batch : {1, 64, 71})
+                QVERIFY2(runAll(w, tokens, &arena, batch) == serial,
+                         qPrintable(QString("%1 threads, batch %2").arg(threads).arg(batch)));
+        }
+    }
+
     void kvCache_growsWithoutChangingResults() {
         ModelConfig c = tinyConfig();
         c.context = 300;  // the cache grows 64 -> 128 -> 256 positions on the way

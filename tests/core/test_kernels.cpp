@@ -394,6 +394,11 @@ private Q_SLOTS:
                     QVERIFY2(std::memcmp(got.data(), ref.data(), got.size() * sizeof(float)) == 0,
                              qPrintable(QString("prepared %1 path, n %2, batch %3 differs from the scalar reference")
                                             .arg(kernels::gemmF32PathName(level)).arg(n).arg(nb)));
+                    // Prepared in token ranges (the parallel matmul's split, even starts): the same bytes.
+                    std::vector<float> ranges(prepared.size(), std::nanf(""));
+                    for (int64_t b0 = 0; b0 < nb; b0 += 4)
+                        kernels::gemmF32PrepareTokens(x.data(), nb, n, ranges.data(), b0, std::min(nb, b0 + 4), level);
+                    QVERIFY(std::memcmp(ranges.data(), prepared.data(), ranges.size() * sizeof(float)) == 0);
                 }
             }
             if (!skipped.isEmpty()) qInfo("gemmF32: SIMD paths skipped on this machine:%s", qPrintable(skipped));
@@ -480,15 +485,46 @@ private Q_SLOTS:
         QVERIFY(!rtn::nativeLayout(*findScheme("int4"), 48));  // a row of 48: not whole q8_0 blocks of 32
     }
 
+    // matmul splits the rows and, for a prompt of enough values, the activation preparation (quantization,
+    // the F32 path's token pairs) over token ranges: the same bits at 1, 2 and 3 threads, for the repacked
+    // types, a per-pair kernel type (q5_0), float weights and an odd batch (the F32 pairs' zero-padded last
+    // token). 67 tokens x 256 values: several token ranges of the preparation.
+    void nativeProduct_doesNotDependOnThreads_data() {
+        QTest::addColumn<int>("type");
+        QTest::addColumn<int>("batch");
+        for (const DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::Q5_0, DType::F32})
+            for (const int batch : {9, 67}) {
+                const std::string name = std::string(dtypeName(t)) + " x" + std::to_string(batch);
+                QTest::newRow(name.c_str()) << int(t) << batch;
+            }
+    }
     void nativeProduct_doesNotDependOnThreads() {
-        const Packed p = pack(DType::Q4_0, gaussian(size_t(512 * 256), 8));
-        const auto x = gaussian(size_t(9 * 256), 9);
-        const PackedLinearWeights w(512, 256, DType::Q4_0, p.bytes, nullptr, 0);
-        std::vector<float> serial(9 * 512), parallel(9 * 512);
-        matmul(w, x.data(), 9, serial.data(), nullptr);
-        tbb::task_arena arena(2);
-        matmul(w, x.data(), 9, parallel.data(), &arena);
-        QCOMPARE(parallel, serial);
+        QFETCH(int, type);
+        QFETCH(int, batch);
+        const DType t = DType(type);
+        constexpr int64_t kR = 512, kC = 256;
+        const auto values = gaussian(size_t(kR * kC), 8);
+        const auto x = gaussian(size_t(batch * kC), 9);
+        std::unique_ptr<LinearWeights> w;
+        Packed p;
+        if (t == DType::F32) {
+            w = std::make_unique<FloatLinearWeights>(kR, kC, values, "test");
+        } else {
+            p = pack(t, values);
+            w = std::make_unique<PackedLinearWeights>(kR, kC, t, p.bytes, nullptr, 0);
+        }
+        std::vector<float> serial(size_t(batch * kR));
+        matmul(*w, x.data(), batch, serial.data(), nullptr);
+        // Independently of matmul: one single-threaded kernel call over all rows.
+        std::vector<float> direct(serial.size());
+        w->matmulRows(x.data(), batch, direct.data(), 0, kR);
+        QCOMPARE(serial, direct);
+        for (const int threads : {1, 2, 3}) {
+            tbb::task_arena arena(threads);
+            std::vector<float> parallel(serial.size(), -1.0f);
+            matmul(*w, x.data(), batch, parallel.data(), &arena);
+            QVERIFY2(parallel == serial, qPrintable(QString("%1 threads").arg(threads)));
+        }
     }
 
     // The engine: stories260K's llama-quantize Q4_K_M GGUF (q5_0/q8_0 tensors: its rows are too short for
