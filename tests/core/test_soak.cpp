@@ -3,11 +3,8 @@
 // analyse a real checkpoint, apply a quantization map, build the engine and generate, measure sweep points
 // through MapEvaluator, release everything — and the process's memory must not grow.
 //
-// What is measured: the anonymous resident memory (RssAnon of /proc/self/status: heap and anonymous mappings;
-// the checkpoint's file mappings are file-backed and excluded) after a warm-up and again at the end. Under
-// AddressSanitizer RSS says nothing useful (freed blocks sit in ASan's quarantine, shadow memory grows with
-// it), so there the live heap bytes of ASan's allocator (__sanitizer_get_current_allocated_bytes) are
-// compared instead; LeakSanitizer adds the unreachable-memory check at exit.
+// What is measured: tests/common/memory_use.h (RssAnon; under ASan its allocator's live heap bytes) after a
+// warm-up and again at the end. Under ASan, LeakSanitizer adds the unreachable-memory check at exit.
 //
 // The bound (kGrowthBoundBytes, 1 MiB over the 180 iterations after the warm-up: about 5.8 KB per iteration)
 // is far below what a real leak costs on stories260K: keeping one q8_0 embedding (512 x 64: 34,816 bytes) per
@@ -29,21 +26,16 @@
 #include "core/sweep/map_evaluator.h"
 #include "core/sweep/sweep_groups.h"
 
-#include <QFile>
 #include <QTest>
 
-#include <cstdio>
-#include <cstring>
+#include <algorithm>
 #include <optional>
 
 #include <tbb/task_arena.h>
 
 #include "common/assets.h"
+#include "common/memory_use.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/allocator_interface.h>
-#define QS_SOAK_ASAN 1
-#endif
 
 using namespace qs;
 
@@ -53,27 +45,6 @@ constexpr int kWarmup = 20;
 constexpr uint64_t kGrowthBoundBytes = 1u << 20;   // over every iteration after the warm-up
 constexpr uint64_t kSharedCacheCap = 1u << 20;     // a few iterations' packed tensors: stale ones are evicted
 constexpr int kNewTokens = 8;
-
-// The memory a leak would raise: RssAnon in bytes (ASan: its allocator's live bytes). 0 when unreadable.
-uint64_t memoryInUse() {
-#ifdef QS_SOAK_ASAN
-    return uint64_t(__sanitizer_get_current_allocated_bytes());
-#else
-    QFile f(QStringLiteral("/proc/self/status"));
-    if (!f.open(QIODevice::ReadOnly)) return 0;
-    for (QByteArray line = f.readLine(); !line.isEmpty(); line = f.readLine())
-        if (line.startsWith("RssAnon:")) return line.mid(8).trimmed().split(' ').value(0).toULongLong() * 1024;
-    return 0;
-#endif
-}
-
-const char* memoryName() {
-#ifdef QS_SOAK_ASAN
-    return "ASan live heap bytes";
-#else
-    return "RssAnon";
-#endif
-}
 
 int iterationsWanted() {
     bool ok = false;
@@ -156,7 +127,7 @@ private Q_SLOTS:
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
         const int n = iterationsWanted();
         QVERIFY2(n >= 2 * kWarmup, "QS_SOAK_ITERATIONS must be at least 40 (20 of them are the warm-up)");
-        QVERIFY2(memoryInUse() > 0, "cannot read the process's memory use (/proc/self/status RssAnon)");
+        QVERIFY2(qstest::memoryInUse() > 0, "cannot read the process's memory use (/proc/self/status RssAnon)");
         tbb::task_arena arena(2);
         auto cache = std::make_shared<QuantizedTensorCache>(kSharedCacheCap);
 
@@ -181,7 +152,7 @@ private Q_SLOTS:
             QVERIFY2(c.bytes <= kSharedCacheCap,
                      qPrintable(QStringLiteral("iteration %1: the shared cache holds %2 bytes, over its cap %3")
                                     .arg(i).arg(c.bytes).arg(kSharedCacheCap)));
-            const uint64_t now = memoryInUse();
+            const uint64_t now = qstest::memoryInUse();
             peak = std::max(peak, now);
             if (i == kWarmup - 1) afterWarmup = now;
         }
@@ -190,18 +161,18 @@ private Q_SLOTS:
         // Within an iteration the q4_0 point takes the tensors the engine's build quantized.
         QVERIFY(c.hits > 0 && c.misses > 0);
 
-        const uint64_t end = memoryInUse();
+        const uint64_t end = qstest::memoryInUse();
         const int64_t growth = int64_t(end) - int64_t(afterWarmup);
         qInfo("%d iterations: %s %.2f MiB after %d (warm-up), %.2f MiB at the end (peak %.2f MiB): growth %+lld bytes "
               "(bound %llu); shared cache %llu bytes, %llu entries, %llu evictions",
-              n, memoryName(), afterWarmup / 1048576.0, kWarmup, end / 1048576.0, peak / 1048576.0,
+              n, qstest::memoryInUseName(), afterWarmup / 1048576.0, kWarmup, end / 1048576.0, peak / 1048576.0,
               static_cast<long long>(growth), static_cast<unsigned long long>(kGrowthBoundBytes),
               static_cast<unsigned long long>(c.bytes), static_cast<unsigned long long>(c.entries),
               static_cast<unsigned long long>(c.evictions));
         QVERIFY2(growth < int64_t(kGrowthBoundBytes),
                  qPrintable(QStringLiteral("%1 grew by %2 bytes over %3 iterations after the warm-up (bound %4): "
                                            "something is kept per iteration")
-                                .arg(memoryName())
+                                .arg(qstest::memoryInUseName())
                                 .arg(growth)
                                 .arg(n - kWarmup)
                                 .arg(kGrowthBoundBytes)));
