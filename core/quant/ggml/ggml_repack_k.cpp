@@ -92,11 +92,18 @@ void packQ6K(const BlockQ6_K& b, int s, uint8_t* out) {
 // Row s's code of value v in a repacked block.
 int packedCode(DType t, const std::byte* blk, int v, int s) {
     const auto* u = reinterpret_cast<const uint8_t*>(blk);
-    bool high;
-    if (t == DType::Q4_K) return (u[nibbleByte(kQ4Codes, v, s, high)] >> (high ? 4 : 0)) & 15;
-    int shift;
-    const int low = (u[q6NibbleByte(v, s, high)] >> (high ? 4 : 0)) & 15;
-    return low | (((u[q6HighByte(v, s, shift)] >> shift) & 3) << 4);
+    // The byte index first, in its own statement: it sets `high`/`shift`, which the shift then reads (one
+    // expression relied on C++17's operand order of >>; GCC 12's UBSan saw `high` read uninitialised).
+    bool high = false;
+    if (t == DType::Q4_K) {
+        const size_t at = nibbleByte(kQ4Codes, v, s, high);
+        return (u[at] >> (high ? 4 : 0)) & 15;
+    }
+    const size_t lowAt = q6NibbleByte(v, s, high);
+    const int low = (u[lowAt] >> (high ? 4 : 0)) & 15;
+    int shift = 0;
+    const size_t highAt = q6HighByte(v, s, shift);
+    return low | (((u[highAt] >> shift) & 3) << 4);
 }
 
 }  // namespace
