@@ -10,8 +10,8 @@
 #include "core/calib/input_accumulator.h"
 #include "core/infer/memory_plan.h"
 #include "core/infer/transformer.h"
+#include "core/io/fingerprint.h"
 #include "core/quant/quantize_parallel.h"
-#include "core/sweep/sweep.h"
 #include "core/util/format.h"
 
 namespace qs {
