@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Calibration data: statistics of the INPUT activations of the linear layers, collected by running the
-// engine over a calibration text (core/calib/collect.h) or read from a llama.cpp imatrix file, and consumed by
+// engine over a calibration text (core/collect/collect.h) or read from a llama.cpp imatrix file, and consumed by
 // the calibrated schemes (importance-weighted K-quants, GPTQ, AWQ, LLM.int8) through Scheme::calibrationNeeds()
 // and Scheme::quantizeCalibrated() / ChunkedScheme::startCalibrated() (core/quant/scheme.h, chunked_scheme.h).
 //

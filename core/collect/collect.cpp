@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "core/calib/collect.h"
+#include "core/collect/collect.h"
 
 #include <algorithm>
 #include <chrono>
@@ -7,7 +7,7 @@
 #include <optional>
 #include <set>
 
-#include "core/calib/input_accumulator.h"
+#include "core/collect/input_accumulator.h"
 #include "core/infer/memory_plan.h"
 #include "core/infer/transformer.h"
 #include "core/io/fingerprint.h"
