@@ -111,8 +111,5 @@ Result<std::shared_ptr<const ModelWeights>> loadModelWeights(const Checkpoint& c
 // but a check fails, sets info.runnable = false and info.runnableReason to the loader's message, and returns it.
 Status checkInferenceShapes(const Checkpoint& ckpt, ModelInfo& info);
 
-// Random weights with real shapes (uniform in +-1/sqrt(cols), norms 1), for benchmarks and engine tests.
-std::shared_ptr<const ModelWeights> randomModelWeights(const ModelConfig& config, uint64_t seed, bool tied = true);
-
 
 }  // namespace qs

@@ -5,6 +5,8 @@
 #include "core/infer/kernels.h"
 #include "core/infer/transformer.h"
 
+#include "common/random_model_weights.h"
+
 #include <QTest>
 
 #include <random>
