@@ -4,10 +4,9 @@
 #include <cstring>
 #include <exception>
 #include <new>
-#include <new>
 #include <iterator>
 
-#include "app/cli/args.h"
+#include "app/cli/command_line.h"
 #include "app/cli/commands.h"
 
 namespace {

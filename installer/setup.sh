@@ -19,7 +19,7 @@ jobs="$(nproc 2>/dev/null || echo 2)"
 packages=(
     build-essential cmake ninja-build pkg-config
     qt6-base-dev qt6-svg-dev libqcustomplot-dev libqcustomplot2.1-qt6
-    libhdf5-dev libtbb-dev nlohmann-json3-dev libsentencepiece-dev libpcre2-dev libicu-dev libbenchmark-dev
+    libhdf5-dev libtbb-dev nlohmann-json3-dev libsentencepiece-dev libpcre2-dev libicu-dev libbenchmark-dev libcli11-dev
     xvfb xauth imagemagick
     dpkg-dev desktop-file-utils shared-mime-info man-db
 )

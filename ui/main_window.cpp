@@ -182,6 +182,29 @@ void MainWindow::createTabShortcuts() {
 }
 
 void MainWindow::createDocks() {
+    createSideDocks();
+    createBottomDocks();
+    createAnalysisTabs();
+    for (QDockWidget* dock : {static_cast<QDockWidget*>(m_treeDock), static_cast<QDockWidget*>(m_mapDock),
+                              static_cast<QDockWidget*>(m_logDock), m_chatDock}) {
+        QWidget* content = dock->widget();
+        dock->setWidget(scrolled(content));
+    }
+    setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
+    setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
+    resizeDocks({m_treeDock, m_summaryDock}, {400, 250}, Qt::Horizontal);
+    resizeDocks({m_logDock}, {140}, Qt::Vertical);
+
+    m_jobStatus = new JobStatusWidget(m_runner, this);
+    m_modelStatus = new QLabel;
+    m_modelStatus->setToolTip(tr("Parameters (a tied pair counted once) and the model size as stored → after the "
+                                 "quantization map"));
+    statusBar()->addPermanentWidget(m_jobStatus);
+    statusBar()->addPermanentWidget(m_modelStatus);
+}
+
+// Left: the model tree and the local models (tabbed); right: the summary and the map editor (tabbed).
+void MainWindow::createSideDocks() {
     m_treeDock = new ModelTreeDock(m_document, this);
     addDockWidget(Qt::LeftDockWidgetArea, m_treeDock);
     m_modelsDock = new LocalModelsDock(m_runner, m_log, m_options.useSettings, this);
@@ -207,7 +230,10 @@ void MainWindow::createDocks() {
     addDockWidget(Qt::RightDockWidgetArea, m_mapDock);
     tabifyDockWidget(m_summaryDock, m_mapDock);
     m_summaryDock->raise();
+}
 
+// Bottom: the log and the chat (tabbed).
+void MainWindow::createBottomDocks() {
     m_logDock = new LogDock(m_log, this);
     addDockWidget(Qt::BottomDockWidgetArea, m_logDock);
     m_chat = new ChatPane(m_document, m_runner, m_options.useSettings);
@@ -221,6 +247,11 @@ void MainWindow::createDocks() {
         if (visible)
             QTimer::singleShot(0, this, [this] { fitChatDock(0); });  // after the tab switch's layout
     });
+}
+
+// The Evaluations, Sweep and Sensitivity tabs and the map editor's calibration section: they share the chat's
+// model builds, so they come after the chat.
+void MainWindow::createAnalysisTabs() {
     // A central tab, created here because it shares the chat's model builds (tokenizer, stored and quantized
     // weights).
     m_evaluations = new EvaluationsView(m_document, m_runner, m_chat->models());
@@ -256,32 +287,27 @@ void MainWindow::createDocks() {
         if (m_chatDock->isVisible())
             QTimer::singleShot(0, this, [this] { fitChatDock(0); });  // its page changed
     });
-    for (QDockWidget* dock : {static_cast<QDockWidget*>(m_treeDock), static_cast<QDockWidget*>(m_mapDock),
-                              static_cast<QDockWidget*>(m_logDock), m_chatDock}) {
-        QWidget* content = dock->widget();
-        dock->setWidget(scrolled(content));
-    }
-    setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
-    setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
-    resizeDocks({m_treeDock, m_summaryDock}, {400, 250}, Qt::Horizontal);
-    resizeDocks({m_logDock}, {140}, Qt::Vertical);
-
-    m_jobStatus = new JobStatusWidget(m_runner, this);
-    m_modelStatus = new QLabel;
-    m_modelStatus->setToolTip(tr("Parameters (a tied pair counted once) and the model size as stored → after the "
-                                 "quantization map"));
-    statusBar()->addPermanentWidget(m_jobStatus);
-    statusBar()->addPermanentWidget(m_modelStatus);
 }
 
 void MainWindow::createActions() {
+    createFileMenu();
+    createEditMenu();
+    createMapMenu();
+    createToolBar();
+    createViewMenu();
+    createHelpMenu();
+}
+
+// File: open, open folder, recent, the session's items, quit.
+void MainWindow::createFileMenu() {
     QStyle* st = style();
     QMenu* file = menuBar()->addMenu(tr("&File"));
-    QAction* open = file->addAction(st->standardIcon(QStyle::SP_DialogOpenButton), tr("&Open…"), this,
+    file->setToolTipsVisible(true);
+    QAction* open = m_openAction = file->addAction(st->standardIcon(QStyle::SP_DialogOpenButton), tr("&Open…"), this,
                                     &MainWindow::chooseFile);
     open->setShortcut(QKeySequence::Open);
     open->setToolTip(tr("Open a checkpoint file: safetensors, GGUF, llama2.c .bin, HDF5 (Ctrl+O)"));
-    QAction* openFolder = file->addAction(st->standardIcon(QStyle::SP_DirOpenIcon), tr("Open &Folder…"), this,
+    QAction* openFolder = m_openFolderAction = file->addAction(st->standardIcon(QStyle::SP_DirOpenIcon), tr("Open &Folder…"), this,
                                           &MainWindow::chooseFolder);
     openFolder->setShortcut(QKeySequence(tr("Ctrl+Shift+O")));
     openFolder->setToolTip(tr("Open a folder holding a checkpoint, its config.json and tokenizer (Ctrl+Shift+O)"));
@@ -298,7 +324,11 @@ void MainWindow::createActions() {
     QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence(tr("Ctrl+Q")));
     quit->setMenuRole(QAction::QuitRole);
+}
 
+// Cancel (Esc, window-wide), and Edit: undo/redo of map edits.
+void MainWindow::createEditMenu() {
+    QStyle* st = style();
     m_cancelAction = new QAction(st->standardIcon(QStyle::SP_BrowserStop), tr("&Cancel Job"), this);
     m_cancelAction->setShortcut(QKeySequence(Qt::Key_Escape));
     m_cancelAction->setToolTip(tr("Cancel the running job (Esc)"));
@@ -309,6 +339,7 @@ void MainWindow::createActions() {
 
     // Undo/redo of map edits, from anywhere in the window (an open cell editor keeps its own Ctrl+Z).
     QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+    edit->setToolTipsVisible(true);
     m_undoAction = m_document->undoStack()->createUndoAction(this, tr("&Undo"));
     m_undoAction->setShortcut(QKeySequence::Undo);
     m_undoAction->setIcon(st->standardIcon(QStyle::SP_ArrowBack));
@@ -321,11 +352,16 @@ void MainWindow::createActions() {
     edit->addAction(m_redoAction);
     addAction(m_undoAction);
     addAction(m_redoAction);
+}
 
+// Map: the editor's items, Quantize, and the Sensitivity tab's pages.
+void MainWindow::createMapMenu() {
     m_quantize = new QuantizeController(m_document, m_runner, m_log, this);
-    if (m_quantize->action()->icon().isNull()) m_quantize->action()->setIcon(st->standardIcon(QStyle::SP_MediaPlay));
+    if (m_quantize->action()->icon().isNull())
+        m_quantize->action()->setIcon(style()->standardIcon(QStyle::SP_MediaPlay));
     connect(m_quantize, &QuantizeController::measuredTextChanged, m_footprint, &FootprintView::setMeasuredText);
     QMenu* mapMenu = menuBar()->addMenu(tr("&Map"));
+    mapMenu->setToolTipsVisible(true);
     m_mapDock->populateMenu(mapMenu);
     mapMenu->addSeparator();
     mapMenu->addAction(m_quantize->action());
@@ -344,12 +380,15 @@ void MainWindow::createActions() {
         m_mix->showPage(MixView::Page::EmbedHead);
         m_mix->startStudy();
     });
+}
 
-    QToolBar* toolbar = addToolBar(tr("Main toolbar"));
+void MainWindow::createToolBar() {
+    m_toolBar = addToolBar(tr("Main toolbar"));
+    QToolBar* toolbar = m_toolBar;
     toolbar->setObjectName(QStringLiteral("mainToolBar"));
     toolbar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
-    toolbar->addAction(open);
-    toolbar->addAction(openFolder);
+    toolbar->addAction(m_openAction);
+    toolbar->addAction(m_openFolderAction);
     toolbar->addSeparator();
     // Icon-only: the actions' text follows the undo stack ("Undo Preset: nf4 everywhere") and would be long.
     for (QAction* a : {m_undoAction, m_redoAction}) {
@@ -361,20 +400,27 @@ void MainWindow::createActions() {
     toolbar->addSeparator();
     toolbar->addAction(m_quantize->action());
     toolbar->addAction(m_cancelAction);
+}
 
+// View: show/hide each panel and the toolbar, reset the layout.
+void MainWindow::createViewMenu() {
     QMenu* view = menuBar()->addMenu(tr("&View"));
+    view->setToolTipsVisible(true);
     for (QDockWidget* dock : {static_cast<QDockWidget*>(m_treeDock), m_summaryDock,
                               static_cast<QDockWidget*>(m_mapDock), static_cast<QDockWidget*>(m_logDock), m_chatDock}) {
         QAction* toggle = dock->toggleViewAction();
         toggle->setToolTip(tr("Show or hide the %1 panel").arg(dock->windowTitle()));
         view->addAction(toggle);
     }
-    view->addAction(toolbar->toggleViewAction());
+    view->addAction(m_toolBar->toggleViewAction());
     view->addSeparator();
     view->addAction(tr("&Reset Layout"), this, &MainWindow::resetLayout)
         ->setToolTip(tr("Put every panel back where it started"));
+}
 
+void MainWindow::createHelpMenu() {
     QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->setToolTipsVisible(true);
     help->addAction(tr("&About QuantScope"), this, [this] {
         QMessageBox::about(this, tr("About QuantScope"),
                            tr("<b>QuantScope</b><p>Explore LLM weight quantization: tensors, roles, ties and "
@@ -382,7 +428,6 @@ void MainWindow::createActions() {
                               "<p>License: GPL-3.0-or-later</p>"));
     });
     help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
-    for (QMenu* menu : {file, edit, mapMenu, view, help}) menu->setToolTipsVisible(true);
 }
 
 void MainWindow::registerMixViews() {
@@ -420,13 +465,26 @@ void MainWindow::registerMixViews() {
         });
 }
 
-void MainWindow::registerViews() {
-    auto raiseDock = [](QDockWidget* dock) {
-        return [dock] {
-            dock->show();
-            dock->raise();
-        };
+namespace {
+std::function<void()> raiseDock(QDockWidget* dock) {
+    return [dock] {
+        dock->show();
+        dock->raise();
     };
+}
+}  // namespace
+
+// The views --view and --screenshot know, in the order --help lists them.
+void MainWindow::registerViews() {
+    registerModelViews();
+    registerMapViews();
+    registerEvaluationViews();
+    registerMixViews();
+    registerBottomViews();
+}
+
+// The model tree, the summary and the local models panel.
+void MainWindow::registerModelViews() {
     m_views.add(QStringLiteral("tree"), tr("the model tree: layers > tensors, roles, ties"), [this] {
         m_treeDock->show();
         m_treeDock->raise();
@@ -451,6 +509,10 @@ void MainWindow::registerViews() {
                     }
                     m_modelsDock->rescan();
                 });
+}
+
+// The footprint, the map editor, the histogram, the layer overview and the outlier map.
+void MainWindow::registerMapViews() {
     m_views.add(QStringLiteral("footprint"), tr("the footprint by role, before and after the map (central tab)"), [this] {
         m_tabs->setCurrentWidget(m_footprint);
         // Give the chart and its table room: the side panels at moderate widths.
@@ -479,6 +541,10 @@ void MainWindow::registerViews() {
     m_views.add(
         QStringLiteral("outliers"), tr("the outlier map of the selected matrix (central tab)"),
         [this] { m_tabs->setCurrentWidget(m_outliers); }, [this] { selectDefaultTensorIfNone(m_document); });
+}
+
+// The evaluations table and the sweep plot.
+void MainWindow::registerEvaluationViews() {
     m_views.add(
         QStringLiteral("evaluations"), tr("perplexity / KLD / top-1 of each evaluated map (central tab)"),
         [this] { m_tabs->setCurrentWidget(m_evaluations); },
@@ -507,7 +573,10 @@ void MainWindow::registerViews() {
             m_sweep->setMeasure(qs::SweepMeasure::WeightError);
             m_sweep->start();
         });
-    registerMixViews();
+}
+
+// The log and the chat.
+void MainWindow::registerBottomViews() {
     m_views.add(QStringLiteral("log"), tr("the log and issues panel"), raiseDock(m_logDock));
     m_views.add(
         QStringLiteral("chat"), tr("the chat pane (A/B: original vs quantized)"),

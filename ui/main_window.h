@@ -19,6 +19,7 @@
 class QAction;
 class QStackedWidget;
 class QTabWidget;
+class QToolBar;
 class QLabel;
 
 namespace qsui {
@@ -104,10 +105,23 @@ protected:
 private:
     void createCentre();
     void createDocks();
+    void createSideDocks();
+    void createBottomDocks();
+    void createAnalysisTabs();
     void createTabShortcuts();
     void createActions();
+    void createFileMenu();
+    void createEditMenu();
+    void createMapMenu();
+    void createToolBar();
+    void createViewMenu();
+    void createHelpMenu();
     void registerViews();
+    void registerModelViews();
+    void registerMapViews();
+    void registerEvaluationViews();
     void registerMixViews();  // the Sensitivity tab's pages
+    void registerBottomViews();
     void restoreLayout();
     void saveLayout() const;
     void resetLayout();
@@ -152,6 +166,9 @@ private:
     RecentFiles* m_recent = nullptr;
     SessionController* m_session = nullptr;
     QAction* m_cancelAction = nullptr;
+    QAction* m_openAction = nullptr;
+    QAction* m_openFolderAction = nullptr;
+    QToolBar* m_toolBar = nullptr;
     QByteArray m_defaultState;
     bool m_layoutRestored = false;
     bool m_shownOnce = false;

@@ -12,6 +12,7 @@
 
 #include "app/cli/evaluator_setup.h"
 #include "core/calib/calibration_h5.h"
+#include "core/calib/imatrix_file.h"
 #include "core/io/utf8.h"
 #include "core/sweep/sweep.h"
 #include "core/quant/quant_map_resolve.h"
@@ -19,25 +20,61 @@
 
 namespace qscli {
 
-std::set<std::string> withCalibOptions(std::set<std::string> more) {
-    more.insert({"calib", "calib-tokens", "calib-ctx", "imatrix"});
-    return more;
+void addCalibOptions(CLI::App& app, CalibArgs& args, bool imatrix) {
+    const char* group = "Calibration";
+    addText(app, "--calib", args.file, "FILE",
+            "calibration text for the schemes that need input statistics (q4_K_im, gptq, awq, llmint8): run\n"
+            "through the model, WikiText-2 style raw text; or a STATS.h5 written by `calibrate --out` /\n"
+            "`export --h5` for the same weights")
+        ->group(group);
+    addInteger(app, "--calib-tokens", args.tokens, "N",
+               "tokens of it to run, in whole sequences (default 16384; 0: the whole text)")
+        ->group(group);
+    addInteger(app, "--calib-ctx", args.ctx, "N",
+               "tokens per sequence, each starting with BOS (default 512, at most the context)")
+        ->group(group);
+    if (imatrix)
+        addText(app, "--imatrix", args.imatrix, "FILE",
+                "llama.cpp importance matrix (imatrix.dat or imatrix GGUF) for the _im schemes, instead of --calib")
+            ->group(group);
 }
 
-int parseCalibOptions(const std::string& command, Args& args, CalibOptions& out) {
-    out.file = args.value("calib").value_or("");
-    if (out.given() && args.has("imatrix"))
+void addCalibSequentialFlag(CLI::App& app, bool& sequential) {
+    addFlag(app, "--calib-sequential", sequential,
+            "collect each block's inputs on the model whose earlier blocks are already quantized by the map\n"
+            "(GPTQ's sequential mode; one pass over the text per block)")
+        ->group("Calibration");
+}
+
+int parseCalibOptions(const std::string& command, const CalibArgs& args, CalibOptions& out) {
+    out.file = args.file.value_or("");
+    if (out.given() && args.imatrix)
         return fail(command, "give either --calib (statistics collected by QuantScope) or --imatrix (a llama.cpp file), not both",
                     kExitUsage);
-    if (!out.given() && (args.has("calib-tokens") || args.has("calib-ctx")))
+    if (!out.given() && (args.tokens || args.ctx))
         return fail(command, "--calib-tokens and --calib-ctx need --calib FILE", kExitUsage);
-    auto tokens = args.integer("calib-tokens", out.settings.tokens);
-    auto ctx = args.integer("calib-ctx", out.settings.sequenceLength);
-    if (!tokens || !ctx) return fail(command, args.error(), kExitUsage);
-    if (*tokens < 0) return fail(command, "--calib-tokens must be >= 0 (0: the whole text)", kExitUsage);
-    if (*ctx < 2 || *ctx > (1 << 20)) return fail(command, "--calib-ctx must be between 2 and 1048576", kExitUsage);
-    out.settings.tokens = *tokens;
-    out.settings.sequenceLength = int(*ctx);
+    const long long tokens = args.tokens.value_or(out.settings.tokens);
+    const long long ctx = args.ctx.value_or(out.settings.sequenceLength);
+    if (tokens < 0) return fail(command, "--calib-tokens must be >= 0 (0: the whole text)", kExitUsage);
+    if (ctx < 2 || ctx > (1 << 20)) return fail(command, "--calib-ctx must be between 2 and 1048576", kExitUsage);
+    out.settings.tokens = tokens;
+    out.settings.sequenceLength = int(ctx);
+    return kExitOk;
+}
+
+int parseImatrixOption(const std::string& command, const std::optional<std::string>& path, const qs::Checkpoint& ckpt,
+                       const qs::ModelInfo& info, std::shared_ptr<const qs::CalibrationSet>& out) {
+    if (!path) return kExitOk;
+    // QuantScope's own statistics (calibrate --out, a session) are HDF5: say which option reads them.
+    if (qs::io::isHdf5File(*path))
+        return fail(command, *path + " is an HDF5 file (QuantScope's statistics from `calibrate --out` or a session), "
+                                     "not a llama.cpp imatrix: pass it with --calib");
+    auto file = qs::readImatrix(*path);
+    if (!file) return fail(command, file.message());
+    for (const std::string& w : file->warnings) std::fprintf(stderr, "warning: %s: %s\n", path->c_str(), w.c_str());
+    auto set = qs::imatrixToCalibration(*file, ckpt, info, *path);
+    if (!set) return fail(command, set.message());
+    out = std::make_shared<const qs::CalibrationSet>(std::move(*set));
     return kExitOk;
 }
 

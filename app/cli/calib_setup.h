@@ -7,34 +7,30 @@
 #pragma once
 
 #include <memory>
-#include <set>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <tbb/task_arena.h>
 
-#include "app/cli/args.h"
+#include "app/cli/command_line.h"
+#include "core/calib/calibration.h"
 #include "core/collect/collect.h"
 #include "core/infer/inference_model.h"
 #include "core/quant/quant_map.h"
 
 namespace qscli {
 
-// A string literal, so that other help texts can splice it in.
-#define QS_CALIB_OPTIONS_HELP                                                                                  \
-    "  --calib FILE          calibration text for the schemes that need input statistics (q4_K_im, gptq,\n" \
-    "                        awq, llmint8): run through the model, WikiText-2 style raw text; or a STATS.h5\n"  \
-    "                        written by `calibrate --out` / `export --h5` for the same weights\n"               \
-    "  --calib-tokens N      tokens of it to run, in whole sequences (default 16384; 0: the whole text)\n"     \
-    "  --calib-ctx N         tokens per sequence, each starting with BOS (default 512, at most the context)\n"   \
-    "  --imatrix FILE        llama.cpp importance matrix (imatrix.dat or imatrix GGUF) for the _im schemes,\n"  \
-    "                        instead of --calib\n"
-inline constexpr const char* kCalibOptionsHelp = QS_CALIB_OPTIONS_HELP;
-
-// quantize and calibrate also take this flag (GPTQ's sequential mode, collect.h).
-inline constexpr const char* kCalibSequentialHelp =
-    "  --calib-sequential    collect each block's inputs on the model whose earlier blocks are already quantized\n"
-    "                        by the map (GPTQ's sequential mode; one pass over the text per block)\n";
+// The options as given. --imatrix FILE: a llama.cpp importance matrix (legacy binary or GGUF,
+// core/calib/imatrix_file.h) as the calibration of the importance-weighted schemes (<type>_im), instead of --calib.
+struct CalibArgs {
+    std::optional<std::string> file, imatrix;
+    std::optional<long long> tokens, ctx;
+};
+// Adds --calib, --calib-tokens, --calib-ctx and, when `imatrix`, --imatrix (sweep takes no imatrix).
+void addCalibOptions(CLI::App& app, CalibArgs& args, bool imatrix = true);
+// --calib-sequential of quantize and calibrate (GPTQ's sequential mode, collect.h).
+void addCalibSequentialFlag(CLI::App& app, bool& sequential);
 
 struct CalibOptions {
     std::string file;  // --calib ("" when not given)
@@ -44,12 +40,14 @@ struct CalibOptions {
     bool given() const { return !file.empty(); }
 };
 
-// `more` plus calib, calib-tokens, calib-ctx and imatrix (read by parseImatrixOption, args.h).
-std::set<std::string> withCalibOptions(std::set<std::string> more);
-
 // Reads the options; --calib with --imatrix, --calib-tokens/--calib-ctx without --calib, or out of range (tokens >= 0, ctx 2..1048576),
 // print the message and return kExitUsage; otherwise kExitOk.
-int parseCalibOptions(const std::string& command, Args& args, CalibOptions& out);
+int parseCalibOptions(const std::string& command, const CalibArgs& args, CalibOptions& out);
+
+// --imatrix FILE read as the calibration of `ckpt`'s tensors; without the option `out` stays null. A file that
+// cannot be read or does not fit the model exits kExitFailure (message printed).
+int parseImatrixOption(const std::string& command, const std::optional<std::string>& path, const qs::Checkpoint& ckpt,
+                       const qs::ModelInfo& info, std::shared_ptr<const qs::CalibrationSet>& out);
 
 // Adds to `settings` what the schemes named in `map` need for `model` (union of Scheme::calibrationNeeds over
 // the quantized tensors; Hessians only for the blocks, and the head, whose tensors need one). Fails on a map

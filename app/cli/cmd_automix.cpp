@@ -12,26 +12,14 @@
 namespace qscli {
 
 namespace {
-constexpr const char* kUsage =
-    "usage: quantscope-cli automix MODEL --budget 3.5bpw|SIZE --out MAP.json [--schemes q2_K,q4_K,q8_0]\n"
-    "                               [--groups LIST] [--map F] [--rule ROLE=SCHEME]... [--measure "
-    "kld|ppl|weight-error]\n"
-    "                               [--text FILE --ctx N --windows N] [--no-baseline] [--no-uniform] "
-    "[--json]\n"
+constexpr const char* kDescription =
     "Chooses a scheme per group (default groups: embedding, head unless tied, each layer's attention and "
     "MLP)\n"
     "that fits the budget with the least predicted damage: one sensitivity scan per candidate scheme, then "
     "a\n"
     "Lagrangian (convex hull) allocation and a greedy fill; the chosen map is then measured (predicted vs\n"
     "measured) and written as a quantization map JSON usable with --map.\n"
-    "  --budget B        bytes of the whole model under the map (123456789, 800MiB, 2.1GB), or bits per "
-    "weight\n"
-    "                    as sweep/quantize print them (8 x bytes / elements over the weights, a tied pair "
-    "once): 3.5bpw\n"
-    "  --schemes LIST    candidate schemes (default q2_K,q4_K,q8_0)\n"
-    "  --no-baseline     a group may not stay as the baseline map leaves it (default: it may)\n"
-    "  --no-uniform      skip measuring each candidate applied to every group (the reference points)\n"
-    "  --json            one JSON object (budget, predicted, measured, choices[], uniform[], map, ...)\n";
+    "--json prints one JSON object (budget, predicted, measured, choices[], uniform[], map, ...).";
 
 void printReport(const qs::sweep::AutoMixResult& r, const std::string& out) {
     std::printf("budget %s: %llu bytes of %s (smallest possible %llu)\n", r.budgetText.c_str(),
@@ -59,38 +47,48 @@ void printReport(const qs::sweep::AutoMixResult& r, const std::string& out) {
 }  // namespace
 
 int runAutomix(int argc, char** argv, int first) {
-    Args args(evaluatorValueOptions({"budget", "schemes", "groups", "out"}),
-              {"json", "help", "no-baseline", "no-uniform"});
-    if (!args.parse(argc, argv, first)) return fail("automix", args.error(), kExitUsage);
-    if (args.flag("help")) {
-        std::fputs(kUsage, stdout);
-        printEvaluatorOptionsHelp();
-        return kExitOk;
-    }
-    const auto budgetText = args.value("budget");
+    CommandLine cl("automix", "MODEL --budget 3.5bpw|SIZE --out MAP.json [--schemes LIST] [--groups LIST] [options]",
+                   kDescription);
+    cl.positionals("MODEL", "the model to allocate schemes for");
+    EvaluatorArgs evalArgs;
+    std::optional<std::string> budgetText, schemes, groups, out;
+    bool noBaseline = false, noUniform = false, asJson = false;
+    addText(cl.app(), "--budget", budgetText, "B",
+            "bytes of the whole model under the map (123456789, 800MiB, 2.1GB), or bits per weight\n"
+            "as sweep/quantize print them (8 x bytes / elements over the weights, a tied pair once): 3.5bpw");
+    addText(cl.app(), "--out", out, "MAP.json", "the chosen map, written as a quantization map JSON");
+    addText(cl.app(), "--schemes", schemes, "LIST", "candidate schemes (default q2_K,q4_K,q8_0)");
+    addText(cl.app(), "--groups", groups, "LIST",
+            "comma-separated groups (default: embedding, head unless tied, each layer's attention and MLP)");
+    addFlag(cl.app(), "--no-baseline", noBaseline,
+            "a group may not stay as the baseline map leaves it (default: it may)");
+    addFlag(cl.app(), "--no-uniform", noUniform,
+            "skip measuring each candidate applied to every group (the reference points)");
+    addJsonFlag(cl.app(), asJson);
+    addEvaluatorOptions(cl.app(), evalArgs, qs::SweepMeasure::Kld, /*weightError=*/true, /*imatrix=*/true);
+    if (auto rc = cl.parse(argc, argv, first)) return *rc;
     if (!budgetText) return fail("automix", "--budget B is required (see --help)", kExitUsage);
     auto budget = qs::sweep::parseSizeBudget(*budgetText);
     if (!budget) return fail("automix", budget.message(), kExitUsage);
-    const auto out = args.value("out");
-    if (!out) return fail("automix", "--out MAP.json is required", kExitUsage);
+        if (!out) return fail("automix", "--out MAP.json is required", kExitUsage);
     // The destination is checked before the scans, not after them (minutes of work for kld).
     if (auto s = qs::checkOutputPath(*out); !s) return fail("automix", "--out " + s.message());
-    const bool showProgress = !args.flag("json") && isatty(STDERR_FILENO);
+    const bool showProgress = !asJson && isatty(STDERR_FILENO);
     EvaluatorSetup setup;
-    if (int rc = openEvaluator("automix", args, setup, showProgress); rc != kExitOk) return rc;
+    if (int rc = openEvaluator("automix", cl.positional(), evalArgs, splitCommaList(schemes.value_or("")), setup, showProgress); rc != kExitOk) return rc;
     qs::sweep::AutoMixOptions o;
     o.budget = *budget;
-    o.schemes = splitCommaList(args.value("schemes").value_or("q2_K,q4_K,q8_0"));
+    o.schemes = splitCommaList(schemes.value_or("q2_K,q4_K,q8_0"));
     o.baseline = setup.baseline;
-    if (auto g = args.value("groups")) o.groups = splitCommaList(*g);
-    o.allowBaseline = !args.flag("no-baseline");
-    o.measureUniform = !args.flag("no-uniform");
+    if (groups) o.groups = splitCommaList(*groups);
+    o.allowBaseline = !noBaseline;
+    o.measureUniform = !noUniform;
     auto r = qs::sweep::runAutoMix(*setup.evaluator, setup.checkpoint(), setup.info(), o,
                                    stderrProgress("automix", showProgress));
     if (!r) return evaluatorJobFailed("automix", r.message());
     if (auto s = qs::sweep::writeAutoMixMap(*out, *r); !s) return fail("automix", s.message());
     return printEvaluatorResult(
-        "automix", args, setup, r->warnings,
+        "automix", asJson, setup, r->warnings,
         [&] {
             auto j = qs::sweep::autoMixJson(*r);
             j["out"] = *out;

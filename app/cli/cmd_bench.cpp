@@ -20,16 +20,14 @@
 namespace qscli {
 
 namespace {
-constexpr const char* kUsage =
-    "usage: quantscope-cli bench MODEL [--map MAP.json] [--rule ROLE=SCHEME ...] [--tokenizer PATH]\n"
-    "                            [--threads N] [--prompt-tokens N] [--gen-tokens N]\n"
-    "                             [--json]\n"
+constexpr const char* kDescription =
     "Measures prompt processing (a batch of N tokens, default 128) and generation (greedy, N tokens, default\n"
     "128) in tokens per second, and the process's peak resident memory. When the model's context is shorter\n"
     "than both, the engine's context is extended for the measurement (speed does not depend on it; the\n"
     "numbers produced beyond the trained context are not meaningful). --json adds bytes_per_token (weights and\n"
     "KV cache one decode step reads), copy_bandwidth_bytes_per_s (memcpy of 2 x 128 MiB on the bench's\n"
-    "threads, bytes read plus written per second) and bandwidth_fraction (decode bytes per second over it).\n";
+    "threads, bytes read plus written per second) and bandwidth_fraction (decode bytes per second over it).\n"
+    "With --map/--rule the quantized model is measured.";
 
 // Bytes one decode step reads: every layer matrix and the head in full, one embedding row, and the KV cache
 // up to the average position of the generated tokens.
@@ -71,22 +69,24 @@ uint64_t peakResidentBytes() {
 }  // namespace
 
 int runBench(int argc, char** argv, int first) {
-    Args args(inferenceValueOptions({"prompt-tokens", "gen-tokens"}), {"json", "help"});
-    if (!args.parse(argc, argv, first)) return fail("bench", args.error(), kExitUsage);
-    if (args.flag("help")) {
-        std::fputs(kUsage, stdout);
-        std::fputs(kInferenceOptionsHelp, stdout);
-        return kExitOk;
-    }
-    const auto promptTokens = args.integer("prompt-tokens", 128);
-    const auto genTokens = args.integer("gen-tokens", 128);
-    if (!promptTokens || !genTokens) return fail("bench", args.error(), kExitUsage);
-    if (*promptTokens < 1 || *genTokens < 1) return fail("bench", "token counts must be positive", kExitUsage);
+    CommandLine cl("bench", "MODEL [--map F] [--rule R=S]... [--prompt-tokens N] [--gen-tokens N] [options]",
+                   kDescription);
+    cl.positionals("MODEL", "the model to measure");
+    InferenceArgs inference;
+    std::optional<long long> promptArg, genArg;
+    bool asJson = false;
+    addInteger(cl.app(), "--prompt-tokens", promptArg, "N", "prompt batch length, 1..65536 (default 128)");
+    addInteger(cl.app(), "--gen-tokens", genArg, "N", "tokens generated greedily, 1..65536 (default 128)");
+    addJsonFlag(cl.app(), asJson);
+    addInferenceOptions(cl.app(), inference);
+    if (auto rc = cl.parse(argc, argv, first)) return *rc;
+    const long long promptTokens = promptArg.value_or(128), genTokens = genArg.value_or(128);
+    if (promptTokens < 1 || genTokens < 1) return fail("bench", "token counts must be positive", kExitUsage);
 
     InferenceSetup setup;
-    if (int rc = openInference("bench", args, 0, setup); rc != kExitOk) return rc;
-    if (*promptTokens > 65536 || *genTokens > 65536) return fail("bench", "token counts must be at most 65536", kExitUsage);
-    const int pp = int(*promptTokens), tg = int(*genTokens);
+    if (int rc = openInference("bench", cl.positional(), inference, 0, setup); rc != kExitOk) return rc;
+    if (promptTokens > 65536 || genTokens > 65536) return fail("bench", "token counts must be at most 65536", kExitUsage);
+    const int pp = int(promptTokens), tg = int(genTokens);
     const int trainedContext = setup.weights->config.context;
     if (pp + tg + 1 > trainedContext) {
         // Speed does not depend on the trained context: run with a longer KV cache (a shallow copy).
@@ -120,9 +120,9 @@ int runBench(int argc, char** argv, int first) {
     const uint64_t rss = peakResidentBytes();
     const double bytesPerToken = decodeBytesPerToken(*setup.weights, tg);
 
-    if (args.flag("json")) {
+    if (asJson) {
         const double bandwidth = copyBandwidth(*setup.arena);
-        nlohmann::json j = {{"model", args.positional()[0]}, {"threads", setup.threads}, {"prompt_tokens", pp},
+        nlohmann::json j = {{"model", cl.positional()[0]}, {"threads", setup.threads}, {"prompt_tokens", pp},
                             {"gen_tokens", int(r->tokens.size()) - 1}, {"pp_tok_s", ppPerSecond}, {"tg_tok_s", tgPerSecond},
                             {"prompt_tps", ppPerSecond}, {"decode_tps", tgPerSecond},
                             {"bytes_per_token", bytesPerToken}, {"copy_bandwidth_bytes_per_s", bandwidth},
@@ -138,7 +138,7 @@ int runBench(int argc, char** argv, int first) {
                                     " positions for the measurement; the speed is meaningful, the tokens past the trained context are not");
         std::printf("%s\n", j.dump(1).c_str());
     } else {
-        std::printf("model %s, %d thread%s\n", args.positional()[0].c_str(), setup.threads, setup.threads == 1 ? "" : "s");
+        std::printf("model %s, %d thread%s\n", cl.positional()[0].c_str(), setup.threads, setup.threads == 1 ? "" : "s");
         std::printf("prompt processing: %d tokens in %.3f s = %.1f tok/s\n", pp, ppSeconds, ppPerSecond);
         std::printf("generation:        %zu tokens in %.3f s = %.1f tok/s\n", r->tokens.size() - 1, r->generateSeconds, tgPerSecond);
         std::printf("peak resident memory: %.1f MiB\n", double(rss) / (1024.0 * 1024.0));

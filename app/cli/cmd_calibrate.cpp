@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "app/cli/args.h"
+#include "app/cli/shared_options.h"
 #include "app/cli/calib_setup.h"
 #include "app/cli/commands.h"
 #include "app/cli/evaluator_setup.h"
@@ -23,29 +23,43 @@ namespace qscli {
 
 namespace {
 
-constexpr const char* kUsage =
-    "usage: quantscope-cli calibrate MODEL --calib FILE [--calib-tokens N] [--calib-ctx N]\n"
-    "                                --out STATS.h5|IMATRIX.gguf|imatrix.dat [--output-format gguf|dat]\n"
-    "                                [--map MAP.json] [--rule ROLE=SCHEME ...] [--hessian all|LAYERS]\n"
-    "                                [--hessian-head] [--samples N] [--tokenizer PATH] [--threads N] [--json]\n"
+constexpr const char* kDescription =
     "Runs the calibration text through the model with QuantScope's engine and writes the statistics of every\n"
     "linear layer's input: per input column the sum of squares (llama.cpp's imatrix), the sum and the max of\n"
     "|x|; with --hessian the sum of x x^T of the blocks' inputs (GPTQ), with --samples N a reservoir of N\n"
     "activation rows per input. --map/--rule add what that map's schemes need. The .h5 layout is in the README\n"
     "(h5py section) and core/calib/calibration_h5.h. An --out not ending in .h5 is a llama.cpp importance\n"
-    "matrix (the sums of squares only) for llama-quantize --imatrix and QuantScope's --imatrix.\n";
+    "matrix (the sums of squares only) for llama-quantize --imatrix and QuantScope's --imatrix.\n"
+    "--threads does not change the results.";
 
-constexpr const char* kOptionsHelp =
-    "  --out FILE            STATS.h5: QuantScope's statistics; any other name: a llama.cpp imatrix, in the GGUF\n"
-    "                        format as recent llama-imatrix writes it whatever the name (X.gguf, X.imatrix), or\n"
-    "                        in the legacy format when the name ends in .dat (llama-imatrix needs\n"
-    "                        --output-format dat for that; it warns about a GGUF named otherwise)\n"
-    "  --output-format F     gguf or dat: the imatrix format whatever the name (llama-imatrix's option)\n"
-    "  --hessian all|LAYERS  collect Hessians for every block or for the blocks listed (0,3,5-7)\n"
-    "  --hessian-head        and for the output head's input\n"
-    "  --samples N           keep N activation rows per input (reservoir sampling, deterministic)\n"
-    "  --tokenizer PATH      use this tokenizer instead of the one found with the model\n"
-    "  --threads N           worker threads, 1..1024 (default or 0: all cores); results do not depend on it\n";
+struct CalibrateArgs {
+    std::optional<std::string> out, outputFormat, hessian, tokenizer;
+    std::optional<long long> samples, threads;
+    bool hessianHead = false, sequential = false, json = false;
+    MapArgs map;
+    CalibArgs calib;
+};
+
+void addCalibrateOptions(CLI::App& app, CalibrateArgs& a) {
+    addText(app, "--out", a.out, "FILE",
+            "STATS.h5: QuantScope's statistics; any other name: a llama.cpp imatrix, in the GGUF\n"
+            "format as recent llama-imatrix writes it whatever the name (X.gguf, X.imatrix), or\n"
+            "in the legacy format when the name ends in .dat (llama-imatrix needs\n"
+            "--output-format dat for that; it warns about a GGUF named otherwise)");
+    addText(app, "--output-format", a.outputFormat, "gguf|dat",
+            "the imatrix format whatever the name (llama-imatrix's option)");
+    addText(app, "--hessian", a.hessian, "all|LAYERS",
+            "collect Hessians for every block or for the blocks listed (0,3,5-7)");
+    addFlag(app, "--hessian-head", a.hessianHead, "and for the output head's input");
+    addInteger(app, "--samples", a.samples, "N",
+               "keep N activation rows per input (reservoir sampling, deterministic)");
+    addJsonFlag(app, a.json);
+    addTokenizerOption(app, a.tokenizer);
+    addThreadsOption(app, a.threads);
+    addMapOptions(app, a.map);
+    addCalibOptions(app, a.calib);
+    addCalibSequentialFlag(app, a.sequential);
+}
 
 bool endsWith(const std::string& s, const std::string& tail) {
     return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
@@ -117,66 +131,67 @@ nlohmann::json inputsJson(const qs::CalibrationSet& set) {
     return out;
 }
 
+// --hessian, --hessian-head and --samples added to what is collected; prints the message and returns kExitUsage
+// on a bad value.
+int addStatisticsOptions(const CalibrateArgs& args, qs::CalibrationSettings& settings) {
+    if (const auto& h = args.hessian) {
+        auto layers = parseLayers(*h);
+        if (!layers) return fail("calibrate", "--hessian takes all or a layer list such as 0,3,5-7", kExitUsage);
+        settings.needs |= qs::CalibrationNeeds::Hessian;
+        settings.hessianLayers = *layers;
+    }
+    if (args.hessianHead) {
+        if (!args.hessian) settings.hessianLayers = {-1};  // the head only
+        settings.needs |= qs::CalibrationNeeds::Hessian;
+        settings.hessianHead = true;
+    }
+    if (const auto& n = args.samples) {
+        if (*n < 1 || *n > (1 << 20)) return fail("calibrate", "--samples must be 1..1048576", kExitUsage);
+        settings.needs |= qs::CalibrationNeeds::Samples;
+        settings.samplesPerInput = int(*n);
+    }
+    return kExitOk;
+}
+
 }  // namespace
 
 int runCalibrate(int argc, char** argv, int first) {
-    Args args(withCalibOptions({"out", "output-format", "map", "rule", "hessian", "samples", "tokenizer", "threads"}),
-              {"hessian-head", "json", "help", "calib-sequential"});
-    if (!args.parse(argc, argv, first)) return fail("calibrate", args.error(), kExitUsage);
-    if (args.flag("help")) {
-        std::fputs(kUsage, stdout);
-        std::fputs(kCalibOptionsHelp, stdout);
-        std::fputs(kCalibSequentialHelp, stdout);
-        std::fputs(kOptionsHelp, stdout);
-        return kExitOk;
-    }
-    if (args.positional().size() != 1) return fail("calibrate", "expects exactly one MODEL path (see --help)", kExitUsage);
+    CommandLine cl("calibrate", "MODEL --calib FILE --out STATS.h5|IMATRIX.gguf|imatrix.dat [options]",
+                   kDescription);
+    cl.positionals("MODEL", "the model to run the text through");
+    CalibrateArgs args;
+    addCalibrateOptions(cl.app(), args);
+    if (auto rc = cl.parse(argc, argv, first)) return *rc;
+    if (cl.positional().size() != 1) return fail("calibrate", "expects exactly one MODEL path (see --help)", kExitUsage);
     CalibOptions calib;
-    if (int rc = parseCalibOptions("calibrate", args, calib); rc != kExitOk) return rc;
+    if (int rc = parseCalibOptions("calibrate", args.calib, calib); rc != kExitOk) return rc;
     if (!calib.given()) return fail("calibrate", "--calib FILE is required", kExitUsage);
-    const auto out = args.value("out");
+    const auto& out = args.out;
     if (!out) return fail("calibrate", "--out STATS.h5 (or a llama.cpp imatrix file) is required", kExitUsage);
     std::optional<qs::ImatrixFormat> imatrix;
-    if (int rc = imatrixFormatOf(*out, args.value("output-format"), imatrix); rc != kExitOk) return rc;
-    if (imatrix && (args.has("hessian") || args.flag("hessian-head") || args.has("samples")))
+    if (int rc = imatrixFormatOf(*out, args.outputFormat, imatrix); rc != kExitOk) return rc;
+    if (imatrix && (args.hessian || args.hessianHead || args.samples))
         return fail("calibrate",
                     *out + ": a llama.cpp imatrix holds only the sums of squares; --hessian, --hessian-head and "
                            "--samples need --out STATS.h5",
                     kExitUsage);
-    if (auto h = args.value("hessian")) {
-        auto layers = parseLayers(*h);
-        if (!layers) return fail("calibrate", "--hessian takes all or a layer list such as 0,3,5-7", kExitUsage);
-        calib.settings.needs |= qs::CalibrationNeeds::Hessian;
-        calib.settings.hessianLayers = *layers;
-    }
-    if (args.flag("hessian-head")) {
-        if (!args.has("hessian")) calib.settings.hessianLayers = {-1};  // the head only
-        calib.settings.needs |= qs::CalibrationNeeds::Hessian;
-        calib.settings.hessianHead = true;
-    }
-    if (args.has("samples")) {
-        auto n = args.integer("samples", 0);
-        if (!n) return fail("calibrate", args.error(), kExitUsage);
-        if (*n < 1 || *n > (1 << 20)) return fail("calibrate", "--samples must be 1..1048576", kExitUsage);
-        calib.settings.needs |= qs::CalibrationNeeds::Samples;
-        calib.settings.samplesPerInput = int(*n);
-    }
+    if (int rc = addStatisticsOptions(args, calib.settings); rc != kExitOk) return rc;
     int threads = 1;
-    if (int rc = parseThreads("calibrate", args, threads); rc != kExitOk) return rc;
+    if (int rc = resolveThreads("calibrate", args.threads, threads); rc != kExitOk) return rc;
     qs::QuantMap map;
-    if (int rc = parseMapOptions("calibrate", args, map, kExitUsage); rc != kExitOk) return rc;
+    if (int rc = loadMapOptions("calibrate", args.map, map, kExitUsage); rc != kExitOk) return rc;
 
     tbb::task_arena arena(threads);
     qs::InferenceLoadOptions lo;
-    lo.tokenizerPath = args.value("tokenizer").value_or("");
-    auto model = qs::openInferenceModel(args.positional()[0], lo, &arena);
+    lo.tokenizerPath = args.tokenizer.value_or("");
+    auto model = qs::openInferenceModel(cl.positional()[0], lo, &arena);
     if (!model) return fail("calibrate", model.message());
     for (const auto& w : model->warnings) std::fprintf(stderr, "quantscope-cli calibrate: warning: %s\n", w.c_str());
     if (!map.rules.empty())
         if (auto s = addMapNeeds(calib.settings, map, *model->checkpoint, model->info); !s)
             return fail("calibrate", s.message(), kExitUsage);
     std::optional<qs::ResolvedMap> sequentialMap;
-    if (args.flag("calib-sequential")) {
+    if (args.sequential) {
         if (map.rules.empty()) return fail("calibrate", "--calib-sequential needs the map (--map/--rule)", kExitUsage);
         auto r = qs::resolveMap(map, model->checkpoint->tensors, model->info);
         if (!r) return fail("calibrate", r.message(), kExitUsage);
@@ -185,7 +200,7 @@ int runCalibrate(int argc, char** argv, int first) {
         calib.mapKey = qs::quantMapToJson(map).dump();
     }
     std::shared_ptr<const qs::CalibrationSet> set;
-    if (int rc = runCalibration("calibrate", calib, *model, &arena, !args.flag("json") && isatty(STDERR_FILENO), set);
+    if (int rc = runCalibration("calibrate", calib, *model, &arena, !args.json && isatty(STDERR_FILENO), set);
         rc != kExitOk)
         return rc;
     if (imatrix) {
@@ -196,8 +211,8 @@ int runCalibrate(int argc, char** argv, int first) {
         return fail("calibrate", s.message());
     }
     const qs::CalibrationProvenance& p = set->provenance;
-    if (args.flag("json")) {
-        nlohmann::json j = {{"model", args.positional()[0]},
+    if (args.json) {
+        nlohmann::json j = {{"model", cl.positional()[0]},
                             {"out", *out},
                             {"format", !imatrix ? "h5" : *imatrix == qs::ImatrixFormat::Gguf ? "imatrix-gguf"
                                                                                                : "imatrix-dat"},

@@ -17,11 +17,7 @@
 namespace qscli {
 
 namespace {
-constexpr const char* kUsage =
-    "usage: quantscope-cli chat MODEL [--map MAP.json] [--rule ROLE=SCHEME ...] [--tokenizer PATH]\n"
-    "                           [--template NAME] [--system TEXT] [--steps N] [--compare]\n"
-    "                            [--temperature T] [--seed S] [--top-k K] [--top-p P] [--repeat-penalty R]\n"
-    "                            [--threads N]\n"
+constexpr const char* kDescription =
     "Reads one user message per line from stdin and streams each reply (at most N tokens, default 256; it ends\n"
     "at EOS or the template's end-of-turn token). The chat template is the model's own (tokenizer_config.json\n"
     "chat_template, GGUF tokenizer.chat_template) when it is one of the known families; --template NAME\n"
@@ -32,7 +28,7 @@ constexpr const char* kUsage =
     "same settings and seed. Each turn prints the original's reply (streamed), the quantized model's own reply,\n"
     "and how the quantized model fed the original's tokens compares with it: tokens compared, top-1 agreement,\n"
     "mean and max KL(P_original || P_quantized) in nats, the first token where the top-1 choices differ\n"
-    "(see `quantscope-cli compare`). Without --compare a map or rule makes the quantized model chat alone.\n";
+    "(see `quantscope-cli compare`). Without --compare a map or rule makes the quantized model chat alone.";
 }
 
 namespace {
@@ -61,41 +57,46 @@ bool makeRoom(qs::ChatSession& session, const qs::ChatFormat& format, const std:
 }  // namespace
 
 int runChat(int argc, char** argv, int first) {
-    Args args(inferenceValueOptions({"template", "system", "steps", "temperature", "seed", "top-k", "top-p", "repeat-penalty"}),
-              {"help", "compare"});
-    if (!args.parse(argc, argv, first)) return fail("chat", args.error(), kExitUsage);
-    if (args.flag("help")) {
-        std::fputs(kUsage, stdout);
-        std::fputs(kInferenceOptionsHelp, stdout);
-        return kExitOk;
-    }
-    const auto steps = args.integer("steps", 256);
-    if (!steps) return fail("chat", args.error(), kExitUsage);
+    CommandLine cl("chat", "MODEL [--map F] [--rule R=S]... [--template NAME] [--system TEXT] [options]",
+                   kDescription);
+    cl.positionals("MODEL", "the model to chat with");
+    InferenceArgs inference;
+    SamplingArgs samplingArgs;
+    ChatTemplateArgs templateArgs;
+    std::optional<long long> stepsArg;
+    bool compare = false;
+    addChatTemplateOptions(cl.app(), templateArgs);
+    addInteger(cl.app(), "--steps", stepsArg, "N", "at most N tokens per reply (default 256)");
+    addFlag(cl.app(), "--compare", compare,
+            "the original and the quantized model (--map/--rule) answer in lock-step, compared per token");
+    addSamplingOptions(cl.app(), samplingArgs);
+    addInferenceOptions(cl.app(), inference);
+    if (auto rc = cl.parse(argc, argv, first)) return *rc;
+    const long long steps = stepsArg.value_or(256);
     qs::SamplerOptions sampling;
-    if (int rc = parseSampling("chat", args, 0.8, 0.9, sampling); rc != kExitOk) return rc;
-    const std::string templateName = args.value("template").value_or("");
+    if (int rc = parseSampling("chat", samplingArgs, 0.8, 0.9, sampling); rc != kExitOk) return rc;
+    const std::string templateName = templateArgs.name.value_or("");
     if (!templateName.empty())
         if (auto t = qs::chatTemplateByName(templateName); !t) return fail("chat", t.message(), kExitUsage);
-    if (*steps < 1) return fail("chat", "--steps must be at least 1", kExitUsage);
-    if (args.flag("compare") && !args.has("map") && !args.has("rule"))
+    if (steps < 1) return fail("chat", "--steps must be at least 1", kExitUsage);
+    if (compare && !inference.map.given())
         return fail("chat", "--compare needs the quantization to compare with: --map FILE or --rule ROLE=SCHEME", kExitUsage);
-    const std::string system = args.value("system").value_or("");
+    const std::string system = templateArgs.system.value_or("");
 
     InferenceSetup setup;
-    if (int rc = openInference("chat", args, 0, setup); rc != kExitOk) return rc;
+    if (int rc = openInference("chat", cl.positional(), inference, 0, setup); rc != kExitOk) return rc;
     const qs::Tokenizer& tok = *setup.model.tokenizer;
     std::string note;
-    auto chosen = qs::chooseChatTemplate(*setup.model.checkpoint, args.value("tokenizer").value_or(""), templateName, &note);
+    auto chosen = qs::chooseChatTemplate(*setup.model.checkpoint, inference.tokenizer.value_or(""), templateName, &note);
     if (!chosen) return fail("chat", chosen.message());
     if (!note.empty()) std::fprintf(stderr, "quantscope-cli chat: %s\n", note.c_str());
     auto format = std::make_shared<const qs::ChatFormat>(*chosen, tok);
-    const bool compare = args.flag("compare");
     qs::ChatSession session(compare ? setup.model.weights : setup.weights, compare ? setup.weights : nullptr,
                             setup.arena.get());
     qs::ChatTurnOptions o;
     o.format = format;
     o.system = system;
-    o.generate.maxNewTokens = int(*steps);
+    o.generate.maxNewTokens = int(steps);
     o.generate.sampling = sampling;
     qs::ChatCallbacks streamA;
     streamA.onToken = [](qs::ChatColumn column, const qs::ChatToken& t) {

@@ -13,13 +13,7 @@
 namespace qscli {
 
 namespace {
-constexpr const char* kUsage =
-    "usage: quantscope-cli compare MODEL (--map MAP.json | --rule ROLE=SCHEME ...) --prompt TEXT [--tokens "
-    "N]\n"
-    "                              [--chat [--template NAME] [--system TEXT]] [--temperature T] [--seed S]\n"
-    "                              [--top-k K] [--top-p P] [--repeat-penalty R] [--tokenizer PATH] "
-    "[--threads N]\n"
-    "                              [--json]\n"
+constexpr const char* kDescription =
     "The original model generates up to N tokens (default 128) from the prompt; at every position the "
     "quantized\n"
     "model, fed the original's own tokens (teacher forcing), is compared with it: KL(P_original || "
@@ -40,16 +34,17 @@ constexpr const char* kUsage =
     "differ), compared, top1_agreement (0..1), mean_kl, max_kl, first_flip (position or null), "
     "original_text,\n"
     "quantized_text (the quantized model's free-running text), original_ids, quantized_ids, prompt_ids,\n"
-    "stop_original, stop_quantized, seed, warnings. A stop token (EOS, end of turn) is not a position.\n";
+    "stop_original, stop_quantized, seed, warnings. A stop token (EOS, end of turn) is not a position.";
 
-std::shared_ptr<const qs::ChatFormat> chooseFormat(Args& args, const InferenceSetup& setup,
+std::shared_ptr<const qs::ChatFormat> chooseFormat(bool chat, const InferenceArgs& inference,
+                                                   const ChatTemplateArgs& templateArgs, const InferenceSetup& setup,
                                                    std::string& error) {
     const qs::Tokenizer& tok = *setup.model.tokenizer;
-    if (!args.flag("chat"))
+    if (!chat)
         return std::make_shared<const qs::ChatFormat>(qs::chatTemplateByName("plain").value(), tok);
     std::string note;
-    auto chosen = qs::chooseChatTemplate(*setup.model.checkpoint, args.value("tokenizer").value_or(""),
-                                         args.value("template").value_or(""), &note);
+    auto chosen = qs::chooseChatTemplate(*setup.model.checkpoint, inference.tokenizer.value_or(""),
+                                         templateArgs.name.value_or(""), &note);
     if (!chosen) {
         error = chosen.message();
         return nullptr;
@@ -77,52 +72,59 @@ void printText(const qs::ChatTurnResult& r, const qs::Tokenizer& tok, const std:
 }  // namespace
 
 int runCompare(int argc, char** argv, int first) {
-    Args args(inferenceValueOptions({"prompt", "tokens", "template", "system", "temperature", "seed", "top-k",
-                                     "top-p", "repeat-penalty"}),
-              {"help", "json", "chat"});
-    if (!args.parse(argc, argv, first)) return fail("compare", args.error(), kExitUsage);
-    if (args.flag("help")) {
-        std::fputs(kUsage, stdout);
-        std::fputs(kInferenceOptionsHelp, stdout);
-        return kExitOk;
-    }
-    if (!args.has("map") && !args.has("rule"))
+    CommandLine cl("compare", "MODEL (--map F | --rule R=S...) --prompt TEXT [--tokens N] [--chat] [options]",
+                   kDescription);
+    cl.positionals("MODEL", "the model; the quantized one is MODEL with --map/--rule");
+    InferenceArgs inference;
+    SamplingArgs samplingArgs;
+    ChatTemplateArgs templateArgs;
+    std::optional<std::string> promptArg;
+    std::optional<long long> tokensArg;
+    bool chat = false, asJson = false;
+    addText(cl.app(), "--prompt", promptArg, "TEXT", "the prompt both models answer (required)");
+    addInteger(cl.app(), "--tokens", tokensArg, "N", "at most N tokens of the original's reply (default 128)");
+    addFlag(cl.app(), "--chat", chat, "render the prompt as one user message with the chat template");
+    addChatTemplateOptions(cl.app(), templateArgs);
+    addJsonFlag(cl.app(), asJson);
+    addSamplingOptions(cl.app(), samplingArgs);
+    addInferenceOptions(cl.app(), inference);
+    if (auto rc = cl.parse(argc, argv, first)) return *rc;
+    if (!inference.map.given())
         return fail("compare", "needs the quantization to compare with: --map FILE or --rule ROLE=SCHEME",
                     kExitUsage);
-    const std::string prompt = args.value("prompt").value_or("");
+    const std::string prompt = promptArg.value_or("");
     if (prompt.empty()) return fail("compare", "needs a non-empty --prompt TEXT", kExitUsage);
-    const auto tokens = args.integer("tokens", 128);
-    if (!tokens) return fail("compare", args.error(), kExitUsage);
-    if (*tokens < 1) return fail("compare", "--tokens must be at least 1", kExitUsage);
-    if ((args.has("template") || args.has("system")) && !args.flag("chat"))
+    const long long tokens = tokensArg.value_or(128);
+    if (tokens < 1) return fail("compare", "--tokens must be at least 1", kExitUsage);
+    if ((templateArgs.name || templateArgs.system) && !chat)
         return fail("compare", "--template and --system need --chat", kExitUsage);
-    if (auto name = args.value("template"))
+    if (const auto& name = templateArgs.name)
         if (auto t = qs::chatTemplateByName(*name); !t) return fail("compare", t.message(), kExitUsage);
     qs::SamplerOptions sampling;
-    if (int rc = parseSampling("compare", args, 0.0, 1.0, sampling); rc != kExitOk) return rc;
+    if (int rc = parseSampling("compare", samplingArgs, 0.0, 1.0, sampling); rc != kExitOk) return rc;
 
     InferenceSetup setup;
-    if (int rc = openInference("compare", args, 0, setup); rc != kExitOk) return rc;
+    if (int rc = openInference("compare", cl.positional(), inference, 0, setup); rc != kExitOk) return rc;
     const qs::Tokenizer& tok = *setup.model.tokenizer;
     qs::ChatTurnOptions o;
     std::string error;
-    o.format = chooseFormat(args, setup, error);
+    o.format = chooseFormat(chat, inference, templateArgs, setup, error);
     if (!o.format) return fail("compare", error);
     o.text = prompt;
-    o.system = args.value("system").value_or("");
-    o.generate.maxNewTokens = int(std::min<long long>(*tokens, setup.weights->config.context));
+    o.system = templateArgs.system.value_or("");
+    o.generate.maxNewTokens = int(std::min<long long>(tokens, setup.weights->config.context));
     o.generate.sampling = sampling;
     qs::ChatSession session(setup.model.weights, setup.weights, setup.arena.get());
     auto r = session.runTurn(tok, o);
     if (!r) return fail("compare", r.message());
-    if (args.flag("json")) {
+    if (asJson) {
         nlohmann::json j = comparisonJson(*r);
         j["seed"] = sampling.seed;
         j["warnings"] = setup.warnings;
         // Invalid UTF-8 (a character split between tokens) is replaced rather than refused.
         std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     } else {
-        printText(*r, tok, args.flag("chat") ? std::string() : prompt);
+        printText(*r, tok, chat ? std::string() : prompt);
     }
     std::fprintf(stderr, "compare: %d + %d tokens, stop: %s / %s, seed %llu\n", r->totals.tokensA,
                  r->totals.tokensB, std::string(qs::stopName(r->stopA)).c_str(),

@@ -13,16 +13,13 @@
 namespace qscli {
 
 namespace {
-constexpr const char* kUsage =
-    "usage: quantscope-cli embed-head-study MODEL --text FILE [--body SCHEME] [--schemes LIST] [--ctx N]\n"
-    "                                        [--windows N] [--measure kld|ppl] [--map F] [--rule R=S]... "
-    "[--json]\n"
+constexpr const char* kDescription =
     "With the body fixed (--body SCHEME adds the rule body=SCHEME after --map/--rule; default: as stored), "
     "the\n"
     "token embedding and the output head are each quantized alone with every scheme (default f16, q8_0, "
     "int8,\n"
     "nf4, q4_K, int4_g64, q2_K): perplexity, KL divergence and top-1 against the unquantized model, and the\n"
-    "tensor's share of the footprint. A tied model has one tensor for both: it is varied once and said so.\n";
+    "tensor's share of the footprint. A tied model has one tensor for both: it is varied once and said so.";
 
 void printTable(const qs::sweep::EmbedHeadStudyResult& r) {
     if (r.tied) std::printf("%s\n", r.tieNote.c_str());
@@ -41,34 +38,42 @@ void printTable(const qs::sweep::EmbedHeadStudyResult& r) {
 }  // namespace
 
 int runEmbedHeadStudy(int argc, char** argv, int first) {
-    Args args(evaluatorValueOptions({"body", "schemes"}), {"json", "help"});
-    if (!args.parse(argc, argv, first)) return fail("embed-head-study", args.error(), kExitUsage);
-    if (args.flag("help")) {
-        std::fputs(kUsage, stdout);
-        printEvaluatorOptionsHelp(/*weightError=*/false);
-        return kExitOk;
-    }
-    if (args.value("measure").value_or("kld") == "weight-error")
+    CommandLine cl("embed-head-study", "MODEL --text FILE [--body SCHEME] [--schemes LIST] [--measure kld|ppl] [options]",
+                   kDescription);
+    cl.positionals("MODEL", "the model to study");
+    EvaluatorArgs evalArgs;
+    std::optional<std::string> body, schemes;
+    bool asJson = false;
+    addText(cl.app(), "--body", body, "SCHEME", "the body's scheme (the rule body=SCHEME after --map/--rule)");
+    addText(cl.app(), "--schemes", schemes, "LIST",
+            "comma-separated schemes tried on the embedding and the head (default f16,q8_0,int8,nf4,q4_K,\n"
+            "int4_g64,q2_K)");
+    addJsonFlag(cl.app(), asJson);
+    addEvaluatorOptions(cl.app(), evalArgs, qs::SweepMeasure::Kld, /*weightError=*/false, /*imatrix=*/true);
+    if (auto rc = cl.parse(argc, argv, first)) return *rc;
+    if (evalArgs.measure.value_or("kld") == "weight-error")
         return fail("embed-head-study", "the study measures perplexity and KLD: --measure kld or ppl",
                     kExitUsage);
-    const bool showProgress = !args.flag("json") && isatty(STDERR_FILENO);
+    const bool showProgress = !asJson && isatty(STDERR_FILENO);
     std::optional<qs::QuantRule> bodyRule;
-    if (auto body = args.value("body")) {
+    if (body) {
         auto rule = qs::parseRuleSpec("body=" + *body);
         if (!rule) return fail("embed-head-study", "--body: " + rule.message(), kExitUsage);
         bodyRule = std::move(*rule);
     }
+    std::vector<std::string> candidates = splitCommaList(schemes.value_or(""));
+    if (body) candidates.push_back(*body);
     EvaluatorSetup setup;
-    if (int rc = openEvaluator("embed-head-study", args, setup, showProgress); rc != kExitOk) return rc;
+    if (int rc = openEvaluator("embed-head-study", cl.positional(), evalArgs, candidates, setup, showProgress); rc != kExitOk) return rc;
     qs::sweep::EmbedHeadStudyOptions o;
     o.baseline = setup.baseline;  // --map/--rule first, then --body
     if (bodyRule) o.baseline.rules.push_back(std::move(*bodyRule));
-    if (auto s = args.value("schemes")) o.schemes = splitCommaList(*s);
+    if (schemes) o.schemes = splitCommaList(*schemes);
     auto r = qs::sweep::runEmbedHeadStudy(*setup.evaluator, setup.checkpoint(), setup.info(), o,
                                           stderrProgress("embed-head-study", showProgress));
     if (!r) return evaluatorJobFailed("embed-head-study", r.message());
     return printEvaluatorResult(
-        "embed-head-study", args, setup, r->warnings, [&] { return qs::sweep::embedHeadStudyJson(*r); },
+        "embed-head-study", asJson, setup, r->warnings, [&] { return qs::sweep::embedHeadStudyJson(*r); },
         [&] { printTable(*r); });
 }
 

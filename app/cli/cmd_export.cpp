@@ -8,11 +8,12 @@
 #include <csignal>
 #include <cstdio>
 #include <optional>
+#include <tuple>
 
 #include <tbb/task_arena.h>
 #include <nlohmann/json.hpp>
 
-#include "app/cli/args.h"
+#include "app/cli/shared_options.h"
 #include "app/cli/calib_setup.h"
 #include "app/cli/commands.h"
 #include "core/export/gguf_export.h"
@@ -37,44 +38,52 @@ void onInterrupt(int) {
     g_interrupted = 1;
 }
 
-constexpr const char* kUsage =
-    "usage: quantscope-cli export MODEL [--map MAP.json] [--rule ROLE=SCHEME ...] [--threads N] [--json]\n"
-    "                                   [--gguf OUT.gguf [--fallback TYPE]] [--h5 OUT.h5 [--bins N] "
-    "[--h5-tensors]\n"
-    "                                   [--sweep SWEEP.csv|SWEEP.h5]]\n"
-    "                                   [--hqq-config FILE]\n"
-    "                                   [--gptqmodel-config FILE] [--torchao-config FILE]\n"
-    "                                   [--calib FILE [--calib-tokens N] [--calib-ctx N]]\n"
-    "Writes the model quantized by the map, or the map in another tool's format. Every file is written under "
-    "a\n"
-    "temporary name and renamed into place when complete.\n"
-    "  --map FILE, --rule R=S  the quantization map (as for `quantize`; --rule repeatable)\n"
-    "  --gguf OUT.gguf   the quantized model as GGUF v3 for llama.cpp: per-tensor ggml types from the map,\n"
-    "                    metadata and vocabulary carried over (GGUF source) or written (llama2.c / HF "
-    "Llama),\n"
-    "                    general.file_type set, a tied head stored once\n"
-    "  --fallback TYPE   store tensors whose scheme has no GGUF encoding (intN, nf4, fp4) as this ggml type\n"
-    "                    (default: refuse them); for the config exports --fallback f16 leaves a module whose\n"
-    "                    fallback the target cannot express (torchao and int4_g43) unquantized instead of\n"
-    "                    refusing. A ggml type that a tensor's shape refuses (q4_K on rows of 64) is not a\n"
-    "                    --fallback case: it follows the map's fallback chain as llama-quantize does (q4_K ->\n"
-    "                    q5_0 on rows of 64; f16 where no block fits). Every tensor written with another scheme\n"
-    "                    than the map asked for is printed on stderr (\"fallback: q4_K -> q5_0 ...\") and listed\n"
-    "                    under \"fallbacks\" in --json\n"
-    "  --h5 OUT.h5       the session as HDF5 (h5py-readable; `inspect` opens it): the map, per-tensor "
-    "scheme,\n"
-    "                    bytes and error statistics, weight/error histograms (--bins N, default 64, 0 "
-    "none),\n"
-    "                    and with --h5-tensors the packed quantized tensors (layout in the README)\n"
-    "  --sweep FILE      with --h5: copy the rows of a sweep file (CSV or HDF5 table of `sweep`/`merge`) into\n"
-    "                    the session's /sweep group; refused when the sweep was measured on other weights\n"
-    "                    (its model fingerprint differs from MODEL's)\n"
-    "  --hqq-config FILE       the map as a transformers HqqConfig dynamic_config (JSON)\n"
-    "  --gptqmodel-config FILE the map as a GPTQModel QuantizeConfig with a `dynamic` rule set (JSON)\n"
-    "  --torchao-config FILE   the map as a torchao FqnToConfig-style JSON (module FQN or regex -> config)\n"
-    "  --json            one JSON object describing what was written\n"
-    "  --threads N       worker threads, 1..1024 (default or 0: all cores)\n" QS_CALIB_OPTIONS_HELP
-    "                    (with --h5 the statistics are stored in the session's calibration/ group)\n";
+constexpr const char* kDescription =
+    "Writes the model quantized by the map, or the map in another tool's format. Every file is written under a\n"
+    "temporary name and renamed into place when complete. With --calib and --h5 the statistics are stored in\n"
+    "the session's calibration/ group.";
+
+struct ExportArgs {
+    std::string model;  // the MODEL argument
+    MapArgs map;
+    CalibArgs calib;
+    std::optional<std::string> gguf, fallback, h5, sweep, hqqConfig, gptqmodelConfig, torchaoConfig;
+    std::optional<long long> bins, threads;
+    bool json = false, h5Tensors = false;
+    bool configOut() const { return hqqConfig || gptqmodelConfig || torchaoConfig; }
+};
+
+void addOutputOptions(CLI::App& app, ExportArgs& a) {
+    addText(app, "--gguf", a.gguf, "OUT.gguf",
+            "the quantized model as GGUF v3 for llama.cpp: per-tensor ggml types from the map,\n"
+            "metadata and vocabulary carried over (GGUF source) or written (llama2.c / HF Llama),\n"
+            "general.file_type set, a tied head stored once");
+    addText(app, "--fallback", a.fallback, "TYPE",
+            "store tensors whose scheme has no GGUF encoding (intN, nf4, fp4) as this ggml type\n"
+            "(default: refuse them); for the config exports --fallback f16 leaves a module whose\n"
+            "fallback the target cannot express (torchao and int4_g43) unquantized instead of\n"
+            "refusing. A ggml type that a tensor's shape refuses (q4_K on rows of 64) is not a\n"
+            "--fallback case: it follows the map's fallback chain as llama-quantize does (q4_K ->\n"
+            "q5_0 on rows of 64; f16 where no block fits). Every tensor written with another scheme\n"
+            "than the map asked for is printed on stderr (\"fallback: q4_K -> q5_0 ...\") and listed\n"
+            "under \"fallbacks\" in --json");
+    addText(app, "--h5", a.h5, "OUT.h5",
+            "the session as HDF5 (h5py-readable; `inspect` opens it): the map, per-tensor scheme,\n"
+            "bytes and error statistics, weight/error histograms (--bins), and with --h5-tensors the\n"
+            "packed quantized tensors (layout in the README)");
+    addInteger(app, "--bins", a.bins, "N", "with --h5: histogram bins (default 64, 0 none)");
+    addFlag(app, "--h5-tensors", a.h5Tensors, "with --h5: store the packed quantized tensors");
+    addText(app, "--sweep", a.sweep, "FILE",
+            "with --h5: copy the rows of a sweep file (CSV or HDF5 table of `sweep`/`merge`) into\n"
+            "the session's /sweep group; refused when the sweep was measured on other weights\n"
+            "(its model fingerprint differs from MODEL's)");
+    addText(app, "--hqq-config", a.hqqConfig, "FILE", "the map as a transformers HqqConfig dynamic_config (JSON)");
+    addText(app, "--gptqmodel-config", a.gptqmodelConfig, "FILE",
+            "the map as a GPTQModel QuantizeConfig with a `dynamic` rule set (JSON)");
+    addText(app, "--torchao-config", a.torchaoConfig, "FILE",
+            "the map as a torchao FqnToConfig-style JSON (module FQN or regex -> config)");
+    addFlag(app, "--json", a.json, "one JSON object describing what was written");
+}
 
 struct Loaded {
     qs::InferenceModel model;       // the checkpoint; tokenizer and float weights too with --calib
@@ -86,25 +95,25 @@ struct Loaded {
 
 // The map from --map and --rule, the model, and the map resolved on it; prints the error and returns its exit
 // code on failure.
-int loadAndResolve(Args& args, int threads, Loaded& out) {
+int loadAndResolve(const ExportArgs& args, int threads, Loaded& out) {
     qs::QuantMap map;
-    if (int rc = parseMapOptions("export", args, map, kExitFailure); rc != kExitOk) return rc;
+    if (int rc = loadMapOptions("export", args.map, map, kExitFailure); rc != kExitOk) return rc;
     CalibOptions calib;
-    if (int rc = parseCalibOptions("export", args, calib); rc != kExitOk) return rc;
+    if (int rc = parseCalibOptions("export", args.calib, calib); rc != kExitOk) return rc;
     if (calib.given()) {
         tbb::task_arena arena(threads);
-        auto m = qs::openInferenceModel(args.positional()[0], {}, &arena);
+        auto m = qs::openInferenceModel(args.model, {}, &arena);
         if (!m) return fail("export", m.message());
         out.model = std::move(*m);
         for (const auto& w : out.model.warnings) std::fprintf(stderr, "quantscope-cli export: warning: %s\n", w.c_str());
         if (auto s = addMapNeeds(calib.settings, map, *out.model.checkpoint, out.model.info); !s)
             return fail("export", s.message());
-        if (int rc = runCalibration("export", calib, out.model, &arena, !args.flag("json") && isatty(STDERR_FILENO),
+        if (int rc = runCalibration("export", calib, out.model, &arena, !args.json && isatty(STDERR_FILENO),
                                     out.calibration);
             rc != kExitOk)
             return rc;
     } else {
-        auto ckpt = qs::openCheckpoint(args.positional()[0]);
+        auto ckpt = qs::openCheckpoint(args.model);
         if (!ckpt) return fail("export", ckpt.message());
         out.model.checkpoint = std::move(*ckpt);
         out.model.info = qs::analyzeModel(*out.model.checkpoint);
@@ -115,7 +124,7 @@ int loadAndResolve(Args& args, int threads, Loaded& out) {
     if (!resolved) return fail("export", resolved.message());
     out.resolved = std::move(*resolved);
     if (out.calibration) return kExitOk;  // from --calib
-    return parseImatrixOption("export", args, *out.ckpt, out.info, out.calibration);
+    return parseImatrixOption("export", args.calib.imatrix, *out.ckpt, out.info, out.calibration);
 }
 
 // One stderr line per tensor an output writes with another scheme than the map asked for (also with --json,
@@ -126,25 +135,24 @@ void printFallbacks(const std::string& out, const std::vector<qs::ExportFallback
 }
 
 // Every requested config is computed before any is written, so a refusal leaves no file behind.
-int writeConfigs(Args& args, const Loaded& m, nlohmann::json& report) {
-    const std::pair<const char*, qs::MapConfigFormat> configs[] = {
-        {"hqq-config", qs::MapConfigFormat::Hqq},
-        {"gptqmodel-config", qs::MapConfigFormat::GptqModel},
-        {"torchao-config", qs::MapConfigFormat::Torchao}};
+int writeConfigs(const ExportArgs& args, const Loaded& m, nlohmann::json& report) {
+    const std::tuple<const char*, const std::optional<std::string>*, qs::MapConfigFormat> configs[] = {
+        {"hqq-config", &args.hqqConfig, qs::MapConfigFormat::Hqq},
+        {"gptqmodel-config", &args.gptqmodelConfig, qs::MapConfigFormat::GptqModel},
+        {"torchao-config", &args.torchaoConfig, qs::MapConfigFormat::Torchao}};
     qs::MapConfigOptions options;
-    options.keepUnexpressible = args.has("fallback");
+    options.keepUnexpressible = args.fallback.has_value();
     struct Pending {
         std::string option, path, text;
         const char* format;
         qs::MapConfigExport result;
     };
     std::vector<Pending> pending;
-    for (const auto& [option, format] : configs) {
-        auto path = args.value(option);
-        if (!path) continue;
+    for (const auto& [option, path, format] : configs) {
+        if (!*path) continue;
         auto r = qs::exportMapConfig(format, m.resolved, m.ckpt->tensors, m.info, options);
         if (!r) return fail("export", r.message());
-        pending.push_back({option, *path, r->config.dump(2) + "\n", qs::mapConfigFormatName(format), std::move(*r)});
+        pending.push_back({option, **path, r->config.dump(2) + "\n", qs::mapConfigFormatName(format), std::move(*r)});
     }
     for (const auto& p : pending) {
         if (auto s = qs::writeFileAtomically(p.path, p.text); !s) return fail("export", s.message());
@@ -154,7 +162,7 @@ int writeConfigs(Args& args, const Loaded& m, nlohmann::json& report) {
                                        {"quantized", p.result.quantized},
                                        {"fallbacks", qs::exportFallbacksJson(p.result.fallbacks)}};
         printFallbacks(p.path, p.result.fallbacks);
-        if (!args.flag("json"))
+        if (!args.json)
             std::printf("wrote %s: %s, %d modules (%d quantized, %d unquantized), %zu fallbacks\n", p.path.c_str(),
                         p.format, p.result.modules,
                         p.result.quantized, p.result.modules - p.result.quantized, p.result.fallbacks.size());
@@ -162,11 +170,11 @@ int writeConfigs(Args& args, const Loaded& m, nlohmann::json& report) {
     return kExitOk;
 }
 
-int writeGgufFile(Args& args, const Loaded& m, int threads, const std::string& out, nlohmann::json& report) {
+int writeGgufFile(const ExportArgs& args, const Loaded& m, int threads, const std::string& out, nlohmann::json& report) {
     std::signal(SIGINT, onInterrupt);
-    const bool showProgress = !args.flag("json") && isatty(STDERR_FILENO);
+    const bool showProgress = !args.json && isatty(STDERR_FILENO);
     qs::GgufExportOptions o;
-    o.fallback = args.value("fallback").value_or("");
+    o.fallback = args.fallback.value_or("");
     o.calibration = m.calibration.get();
     o.progress = [showProgress](double fraction, std::string_view stage) {
         if (showProgress)
@@ -195,7 +203,7 @@ int writeGgufFile(Args& args, const Loaded& m, int threads, const std::string& o
                       {"fallbacks", qs::exportFallbacksJson(g.fallbacks)}};
     report["warnings"] = g.warnings;
     printFallbacks(out, g.fallbacks);
-    if (!args.flag("json")) {
+    if (!args.json) {
         for (const auto& w : g.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
         std::printf("wrote %s: %zu tensors, %llu bytes, general.file_type %u, %zu fallbacks\n", out.c_str(),
                     g.tensors.size(), (unsigned long long)g.fileBytes, g.fileType, g.fallbacks.size());
@@ -204,8 +212,8 @@ int writeGgufFile(Args& args, const Loaded& m, int threads, const std::string& o
 }
 
 // The sweep file of --sweep, read and tied to the model by its fingerprint (before anything is written).
-int readSweepOption(Args& args, const Loaded& m, int threads, std::optional<qs::SweepFile>& out) {
-    const auto path = args.value("sweep");
+int readSweepOption(const ExportArgs& args, const Loaded& m, int threads, std::optional<qs::SweepFile>& out) {
+    const auto& path = args.sweep;
     if (!path) return kExitOk;
     const bool h5 = path->size() > 3 && path->compare(path->size() - 3, 3, ".h5") == 0;
     auto file = h5 ? qs::readSweepHdf5(*path) : qs::readSweepFile(*path);
@@ -222,11 +230,11 @@ int readSweepOption(Args& args, const Loaded& m, int threads, std::optional<qs::
     return kExitOk;
 }
 
-int writeSessionFile(Args& args, const Loaded& m, int threads, int bins, const std::string& out,
+int writeSessionFile(const ExportArgs& args, const Loaded& m, int threads, int bins, const std::string& out,
                      std::optional<qs::SweepFile> sweep, nlohmann::json& report) {
     qs::SessionOptions so;
     so.histogramBins = bins;
-    so.tensors = args.flag("h5-tensors");
+    so.tensors = args.h5Tensors;
     so.calibration = m.calibration.get();
     so.progress = [](double, std::string_view) { return g_interrupted == 0; };
     std::signal(SIGINT, onInterrupt);
@@ -249,58 +257,63 @@ int writeSessionFile(Args& args, const Loaded& m, int threads, int bins, const s
         return fail("export", written.message(),
                     written.message() == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
     report["h5"] = out;
-    if (sweepPoints >= 0) report["h5_sweep"] = {{"path", *args.value("sweep")}, {"points", sweepPoints}};
+    if (sweepPoints >= 0) report["h5_sweep"] = {{"path", *args.sweep}, {"points", sweepPoints}};
     const auto fallbacks = qs::resolutionFallbacks(m.resolved, m.ckpt->tensors);
     report["h5_fallbacks"] = qs::exportFallbacksJson(fallbacks);
     printFallbacks(out, fallbacks);
-    if (!args.flag("json"))
+    if (!args.json)
         std::printf("wrote %s: session of %zu tensors, %zu fallbacks%s\n", out.c_str(), session->value().tensors.size(),
                     fallbacks.size(),
                     sweepPoints >= 0 ? (", sweep of " + std::to_string(sweepPoints) + " points").c_str() : "");
     return kExitOk;
 }
 
-}  // namespace
 
-int runExport(int argc, char** argv, int first) {
-    Args args(withCalibOptions({"map", "rule", "gguf", "fallback", "h5", "bins", "sweep", "hqq-config", "gptqmodel-config",
-                                "torchao-config", "threads"}),
-              {"json", "help", "h5-tensors"});
-    if (!args.parse(argc, argv, first)) return fail("export", args.error(), kExitUsage);
-    if (args.flag("help")) {
-        std::fputs(kUsage, stdout);
-        return kExitOk;
-    }
-    if (args.positional().size() != 1)
-        return fail("export", "expects exactly one MODEL path (see --help)", kExitUsage);
-    const bool anyOut = args.has("gguf") || args.has("h5") || args.has("hqq-config") ||
-                        args.has("gptqmodel-config") || args.has("torchao-config");
-    if (!anyOut)
+// The combinations of options export accepts; prints the message and returns kExitUsage otherwise.
+int checkExportArgs(const ExportArgs& args) {
+    if (!args.gguf && !args.h5 && !args.configOut())
         return fail(
             "export",
             "nothing to write: give --gguf, --h5, --hqq-config, --gptqmodel-config or --torchao-config",
             kExitUsage);
-    const bool configOut = args.has("hqq-config") || args.has("gptqmodel-config") || args.has("torchao-config");
-    if (auto fb = args.value("fallback")) {
-        if (!args.has("gguf") && !configOut)
+    if (const auto& fb = args.fallback) {
+        if (!args.gguf && !args.configOut())
             return fail("export", "--fallback applies to --gguf and the config exports only", kExitUsage);
         if (!qs::isGgmlType(*fb) || !qs::findScheme(*fb))
             return fail("export", "--fallback " + *fb + " is not a ggml type QuantScope quantizes to (q8_0, q4_K, f16, ...)",
                         kExitUsage);
         // A config names no ggml type: the only fallback it can write is an unquantized module.
-        if (configOut && *fb != "f16" && *fb != "bf16")
+        if (args.configOut() && *fb != "f16" && *fb != "bf16")
             return fail("export",
                         "--fallback " + *fb +
                             ": a config export can only leave a module it cannot express unquantized (--fallback f16)",
                         kExitUsage);
     }
-    if ((args.has("bins") || args.flag("h5-tensors") || args.has("sweep")) && !args.has("h5"))
+    if ((args.bins || args.h5Tensors || args.sweep) && !args.h5)
         return fail("export", "--bins, --h5-tensors and --sweep apply to --h5 only", kExitUsage);
-    const auto bins = args.integer("bins", 64);
-    if (!bins) return fail("export", args.error(), kExitUsage);
-    if (*bins < 0 || *bins > 1 << 20) return fail("export", "--bins must be 0..1048576", kExitUsage);
+    const long long bins = args.bins.value_or(64);
+    if (bins < 0 || bins > 1 << 20) return fail("export", "--bins must be 0..1048576", kExitUsage);
+    return kExitOk;
+}
+
+}  // namespace
+
+int runExport(int argc, char** argv, int first) {
+    CommandLine cl("export", "MODEL [--map F] [--rule R=S]... (--gguf OUT | --h5 OUT | --hqq-config F | ...) [options]",
+                   kDescription);
+    cl.positionals("MODEL", "the model to export");
+    ExportArgs args;
+    addOutputOptions(cl.app(), args);
+    addThreadsOption(cl.app(), args.threads);
+    addMapOptions(cl.app(), args.map);
+    addCalibOptions(cl.app(), args.calib);
+    if (auto rc = cl.parse(argc, argv, first)) return *rc;
+    if (cl.positional().size() != 1)
+        return fail("export", "expects exactly one MODEL path (see --help)", kExitUsage);
+    args.model = cl.positional()[0];
+    if (int rc = checkExportArgs(args); rc != kExitOk) return rc;
     int threads = 1;
-    if (int rc = parseThreads("export", args, threads); rc != kExitOk) return rc;
+    if (int rc = resolveThreads("export", args.threads, threads); rc != kExitOk) return rc;
 
     Loaded m;
     if (int rc = loadAndResolve(args, threads, m); rc != kExitOk) return rc;
@@ -308,11 +321,11 @@ int runExport(int argc, char** argv, int first) {
     if (int rc = readSweepOption(args, m, threads, sweep); rc != kExitOk) return rc;
     nlohmann::json report = {{"model", m.ckpt->path}};
     if (int rc = writeConfigs(args, m, report); rc != kExitOk) return rc;
-    if (auto out = args.value("gguf"))
+    if (const auto& out = args.gguf)
         if (int rc = writeGgufFile(args, m, threads, *out, report); rc != kExitOk) return rc;
-    if (auto out = args.value("h5"))
-        if (int rc = writeSessionFile(args, m, threads, int(*bins), *out, std::move(sweep), report); rc != kExitOk) return rc;
-    if (args.flag("json")) std::puts(report.dump(1).c_str());
+    if (const auto& out = args.h5)
+        if (int rc = writeSessionFile(args, m, threads, int(args.bins.value_or(64)), *out, std::move(sweep), report); rc != kExitOk) return rc;
+    if (args.json) std::puts(report.dump(1).c_str());
     return kExitOk;
 }
 

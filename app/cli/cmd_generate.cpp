@@ -11,37 +11,40 @@
 namespace qscli {
 
 namespace {
-constexpr const char* kUsage =
-    "usage: quantscope-cli generate MODEL [--map MAP.json] [--rule ROLE=SCHEME ...] [--tokenizer PATH]\n"
-    "                               [--prompt TEXT] [--steps N] [--temperature T]\n"
-    "                               [--seed S] [--top-k K] [--top-p P] [--repeat-penalty R] [--threads N] [--json]\n"
+constexpr const char* kDescription =
     "Prints the prompt followed by the generated text, as llama2.c's run does: at most N new tokens (default\n"
     "256), stopping early at EOS or BOS. Temperature 0 is greedy; the default is 1.0. Without --seed the seed\n"
-    "comes from the clock and is printed on stderr with the speed.\n"
+    "comes from the clock and is printed on stderr with the speed. With --map/--rule the model is quantized first.\n"
     "--json prints one object instead of the text: prompt_ids (the ids fed, BOS included), ids (the sampled ids,\n"
     "exactly N unless generation stopped early; a stop token that ended it is the last one), text (ids decoded),\n"
     "stop_reason: \"length\" (N ids), \"eos\" / \"bos\" (the model sampled EOS / BOS), \"context\" (the\n"
-    "context is full), and seed.\n";
+    "context is full), and seed.";
 }
 
 int runGenerate(int argc, char** argv, int first) {
-    Args args(inferenceValueOptions({"prompt", "steps", "temperature", "seed", "top-k", "top-p", "repeat-penalty"}), {"help", "json"});
-    if (!args.parse(argc, argv, first)) return fail("generate", args.error(), kExitUsage);
-    if (args.flag("help")) {
-        std::fputs(kUsage, stdout);
-        std::fputs(kInferenceOptionsHelp, stdout);
-        return kExitOk;
-    }
-    const auto steps = args.integer("steps", 256);
-    if (!steps) return fail("generate", args.error(), kExitUsage);
+    CommandLine cl("generate", "MODEL [--map F] [--rule R=S]... [--prompt TEXT] [--steps N] [--temperature T] [options]",
+                   kDescription);
+    cl.positionals("MODEL", "the model to run");
+    InferenceArgs inference;
+    SamplingArgs samplingArgs;
+    std::optional<std::string> promptArg;
+    std::optional<long long> stepsArg;
+    bool asJson = false;
+    addText(cl.app(), "--prompt", promptArg, "TEXT", "the text to continue (default: empty, BOS only)");
+    addInteger(cl.app(), "--steps", stepsArg, "N", "at most N new tokens (default 256)");
+    addJsonFlag(cl.app(), asJson);
+    addSamplingOptions(cl.app(), samplingArgs);
+    addInferenceOptions(cl.app(), inference);
+    if (auto rc = cl.parse(argc, argv, first)) return *rc;
+    const long long steps = stepsArg.value_or(256);
     qs::SamplerOptions sampling;
-    if (int rc = parseSampling("generate", args, 1.0, 1.0, sampling); rc != kExitOk) return rc;
-    if (*steps < 0) return fail("generate", "--steps must not be negative", kExitUsage);
+    if (int rc = parseSampling("generate", samplingArgs, 1.0, 1.0, sampling); rc != kExitOk) return rc;
+    if (steps < 0) return fail("generate", "--steps must not be negative", kExitUsage);
 
     InferenceSetup setup;
-    if (int rc = openInference("generate", args, 0, setup); rc != kExitOk) return rc;
+    if (int rc = openInference("generate", cl.positional(), inference, 0, setup); rc != kExitOk) return rc;
     const qs::Tokenizer& tok = *setup.model.tokenizer;
-    const std::string prompt = args.value("prompt").value_or("");
+    const std::string prompt = promptArg.value_or("");
     // BOS only when the tokenizer's own settings add it (GGUF tokenizer.ggml.add_bos_token, the tokenizer.json
     // post-processor), as llama.cpp's llama_tokenize(add_special = true) does.
     std::vector<int> tokens = tok.encode(prompt, tok.addsBos());
@@ -52,10 +55,9 @@ int runGenerate(int argc, char** argv, int first) {
 
     qs::Transformer model(setup.weights, setup.arena.get());
     qs::GenerateOptions o;
-    o.maxNewTokens = int(std::min<long long>(*steps, setup.weights->config.context));
+    o.maxNewTokens = int(std::min<long long>(steps, setup.weights->config.context));
     o.sampling = sampling;
 
-    const bool asJson = args.flag("json");
     if (!asJson) {
         std::fwrite(prompt.data(), 1, prompt.size(), stdout);
         std::fflush(stdout);

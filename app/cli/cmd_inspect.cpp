@@ -2,7 +2,7 @@
 // quantscope-cli inspect PATH [--json]
 #include <cstdio>
 
-#include "app/cli/args.h"
+#include "app/cli/shared_options.h"
 #include "app/cli/commands.h"
 #include "core/export/session_h5.h"
 #include "core/infer/model_weights.h"
@@ -15,21 +15,19 @@
 namespace qscli {
 
 int runInspect(int argc, char** argv, int first) {
-    Args args({}, {"json", "help"});
-    if (!args.parse(argc, argv, first)) return fail("inspect", args.error(), kExitUsage);
-    if (args.flag("help")) {
-        std::printf("usage: quantscope-cli inspect PATH [--json]\n"
-                    "Lists every tensor with its shape, type, role, layer and size, the ties and the footprint.\n"
-                    "An HDF5 session written by `export --h5` is shown as its model, map and per-tensor results;\n"
-                    "a sweep table (`sweep --out X.csv|X.h5`) as its spec and stored points.\n"
-                    "--json prints one JSON object instead of the table.\n");
-        return kExitOk;
-    }
-    if (args.positional().size() != 1) return fail("inspect", "expects exactly one PATH", kExitUsage);
-    if (qs::isSessionH5(args.positional()[0])) {  // an HDF5 session from `export --h5`, not a checkpoint
-        auto session = qs::readSessionH5(args.positional()[0]);
+    CommandLine cl("inspect", "PATH [--json]",
+                   "Lists every tensor with its shape, type, role, layer and size, the ties and the footprint.\n"
+                   "An HDF5 session written by `export --h5` is shown as its model, map and per-tensor results;\n"
+                   "a sweep table (`sweep --out X.csv|X.h5`) as its spec and stored points.");
+    cl.positionals("PATH", "a checkpoint (GGUF, safetensors file or folder, llama2.c .bin), session or sweep table");
+    bool json = false;
+    addJsonFlag(cl.app(), json);
+    if (auto rc = cl.parse(argc, argv, first)) return *rc;
+    if (cl.positional().size() != 1) return fail("inspect", "expects exactly one PATH", kExitUsage);
+    if (qs::isSessionH5(cl.positional()[0])) {  // an HDF5 session from `export --h5`, not a checkpoint
+        auto session = qs::readSessionH5(cl.positional()[0]);
         if (!session) return fail("inspect", session.message());
-        if (args.flag("json")) {
+        if (json) {
             nlohmann::json tensors = nlohmann::json::array();
             for (const auto& t : session->tensors) {
                 // A kept tensor has no quantization error: null, not 0 dB.
@@ -49,24 +47,24 @@ int runInspect(int argc, char** argv, int first) {
         }
         return kExitOk;
     }
-    const std::string& path = args.positional()[0];
+    const std::string& path = cl.positional()[0];
     // A sweep table (`sweep --out X.csv|X.h5`): its spec and rows. An HDF5 file without one is read on below.
     const bool sweepCsv = qs::looksLikeSweepCsv(path);
     if (sweepCsv || qs::io::isHdf5File(path)) {
         auto sweep = sweepCsv ? qs::readSweepFile(path) : qs::readSweepHdf5(path);
         if (!sweep && sweepCsv) return fail("inspect", sweep.message());
         if (sweep) {
-            const std::string s = args.flag("json") ? qs::sweepSummaryJson(*sweep, path).dump(1) + "\n"
+            const std::string s = json ? qs::sweepSummaryJson(*sweep, path).dump(1) + "\n"
                                                     : qs::sweepSummaryText(*sweep, path);
             std::fwrite(s.data(), 1, s.size(), stdout);
             return kExitOk;
         }
     }
-    auto ckpt = qs::openCheckpoint(args.positional()[0]);
+    auto ckpt = qs::openCheckpoint(cl.positional()[0]);
     if (!ckpt) return fail("inspect", ckpt.message());
     qs::ModelInfo info = qs::analyzeModel(**ckpt);
     (void)qs::checkInferenceShapes(**ckpt, info);  // "runnable" means the engine's loader accepts it
-    if (args.flag("json")) {
+    if (json) {
         std::string s = qs::inspectJson(**ckpt, info).dump(1);
         std::fwrite(s.data(), 1, s.size(), stdout);
         std::fputc('\n', stdout);

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "app/cli/args.h"
+#include "app/cli/shared_options.h"
 #include "app/cli/commands.h"
 #include "core/io/local_models.h"
 
@@ -14,19 +14,14 @@ namespace qscli {
 
 namespace {
 
-const char* kUsage =
-    "usage: quantscope-cli models [--folder DIR]... [--no-default] [--max-depth N] [--json]\n"
+const char* kDescription =
     "Lists the checkpoints found in the Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub),\n"
     "Ollama's models ($OLLAMA_MODELS, ~/.ollama/models, /usr/share/ollama/.ollama/models), LM Studio's folders\n"
     "(~/.lmstudio/models, ~/.cache/lm-studio/models), llama.cpp's download cache ($LLAMA_CACHE or\n"
     "~/.cache/llama.cpp) and each --folder (searched recursively; hidden folders are skipped). Every file is\n"
     "checked by its content; nothing is loaded. Each line: source, format, size, name, path.\n"
-    "  --folder DIR     also search DIR (repeatable)\n"
-    "  --no-default     search only the --folder folders\n"
-    "  --max-depth N    folder levels searched below each --folder (default 6)\n"
-    "  --json           {\"models\": [{\"name\", \"path\", \"format\", \"source\", \"detail\", \"bytes\",\n"
-    "                   \"modified\", \"root\"}],\n"
-    "                   \"warnings\": [...], \"visited\": N, \"truncated\": bool}\n";
+    "--json prints {\"models\": [{\"name\", \"path\", \"format\", \"source\", \"detail\", \"bytes\", \"modified\",\n"
+    "\"root\"}], \"warnings\": [...], \"visited\": N, \"truncated\": bool}.";
 
 std::string sizeText(uint64_t bytes) {
     char buf[32];
@@ -38,27 +33,30 @@ std::string sizeText(uint64_t bytes) {
 }  // namespace
 
 int runModels(int argc, char** argv, int first) {
-    Args args({"folder", "max-depth"}, {"no-default", "json", "help"});
-    if (!args.parse(argc, argv, first)) return fail("models", args.error(), kExitUsage);
-    if (args.flag("help")) {
-        std::fputs(kUsage, stdout);
-        return kExitOk;
-    }
-    if (!args.positional().empty())
+    CommandLine cl("models", "[--folder DIR]... [--no-default] [--max-depth N] [--json]", kDescription);
+    cl.positionals("ARGS", "");  // none taken: refused below with a hint
+    std::vector<std::string> folders;
+    std::optional<long long> depthArg;
+    bool noDefault = false, json = false;
+    addRepeated(cl.app(), "--folder", folders, "DIR", "also search DIR (repeatable)");
+    addFlag(cl.app(), "--no-default", noDefault, "search only the --folder folders");
+    addInteger(cl.app(), "--max-depth", depthArg, "N", "folder levels searched below each --folder (default 6)");
+    addJsonFlag(cl.app(), json);
+    if (auto rc = cl.parse(argc, argv, first)) return *rc;
+    if (!cl.positional().empty())
         return fail("models", "takes no positional arguments (use --folder DIR)", kExitUsage);
-    const auto depth = args.integer("max-depth", 6);
-    if (!depth) return fail("models", args.error(), kExitUsage);
-    if (*depth < 0 || *depth > 64) return fail("models", "--max-depth must be 0..64", kExitUsage);
+    const long long depth = depthArg.value_or(6);
+    if (depth < 0 || depth > 64) return fail("models", "--max-depth must be 0..64", kExitUsage);
     std::vector<qs::ScanRoot> roots;
-    if (!args.flag("no-default")) roots = qs::defaultScanRoots();
-    for (const std::string& f : args.values("folder")) roots.push_back({f, qs::ModelSource::UserFolder});
+    if (!noDefault) roots = qs::defaultScanRoots();
+    for (const std::string& f : folders) roots.push_back({f, qs::ModelSource::UserFolder});
     if (roots.empty()) return fail("models", "nothing to search: --no-default without --folder", kExitUsage);
     qs::ScanLimits limits;
-    limits.maxDepth = int(*depth);
+    limits.maxDepth = int(depth);
     auto scan = qs::scanLocalModels(roots, limits);
     if (!scan) return fail("models", scan.message(), kExitCancelled);
     for (const std::string& w : scan->warnings) std::fprintf(stderr, "quantscope-cli models: warning: %s\n", w.c_str());
-    if (args.flag("json")) {
+    if (json) {
         std::printf("%s\n", qs::localModelScanToJson(*scan)
                                 .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
                                 .c_str());

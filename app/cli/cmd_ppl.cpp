@@ -3,6 +3,7 @@
 //                    [--protocol llamacpp|gptq|documents] [--separator S] [--json]
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -15,45 +16,54 @@
 namespace qscli {
 
 namespace {
-constexpr const char* kUsage =
-    "usage: quantscope-cli ppl MODEL [--map MAP.json] [--rule ROLE=SCHEME ...] --text FILE [--tokenizer PATH]\n"
-    "                           [--ctx N] [--protocol llamacpp|gptq|documents] [--separator S] [--max-windows N]\n"
-    "                           [--threads N] [--json]\n"
+constexpr const char* kDescription =
     "Perplexity of MODEL on FILE. Protocols (the result names its protocol; figures from different ones are not\n"
     "comparable):\n"
     "  llamacpp   llama.cpp's llama-perplexity: chunks of N tokens starting with BOS, second half scored (default)\n"
     "  gptq       non-overlapping windows of N tokens of the whole text, every prediction scored\n"
     "  documents  split on --separator (default <|endoftext|>), trimmed, BOS + document truncated to N, all scored\n"
     "--ctx N is the window length (default 512). --max-windows N scores only the first N windows (0: all);\n"
-    "--windows N is the same option under the name sweep, automix and embed-head-study use. --json prints one object with ppl, nll, tokens, protocol, ...\n"
+    "--windows N is the same option under the name sweep, automix and embed-head-study use. --json prints one\n"
+    "object with ppl, nll, tokens, protocol, ...\n"
     "With --map/--rule the quantized model is scored and compared with the unquantized one on the same windows:\n"
-    "kld (mean KL divergence, nats), top1 (argmax agreement), reference_ppl.\n";
-}
+    "kld (mean KL divergence, nats), top1 (argmax agreement), reference_ppl.";
 
-int runPpl(int argc, char** argv, int first) {
-    Args args(inferenceValueOptions({"text", "ctx", "protocol", "separator", "max-windows", "windows"}), {"json", "help"});
-    if (!args.parse(argc, argv, first)) return fail("ppl", args.error(), kExitUsage);
-    if (args.flag("help")) {
-        std::fputs(kUsage, stdout);
-        std::fputs(kInferenceOptionsHelp, stdout);
-        return kExitOk;
-    }
-    const auto textPath = args.value("text");
-    if (!textPath) return fail("ppl", "--text FILE is required", kExitUsage);
-    const auto ctx = args.integer("ctx", 512);
-    if (args.has("max-windows") && args.has("windows"))
+// The perplexity options from the parsed arguments; a bad value prints the message and returns the exit code.
+int pplOptions(const TextEvalArgs& t, const std::optional<long long>& maxWindowsArg, qs::PerplexityOptions& o) {
+    if (maxWindowsArg && t.windows)
         return fail("ppl", "--windows and --max-windows are the same option; give one", kExitUsage);
-    const auto maxWindows = args.integer(args.has("windows") ? "windows" : "max-windows", 0);
-    if (!ctx || !maxWindows) return fail("ppl", args.error(), kExitUsage);
-    if (*ctx < 2 || *ctx > (1 << 20)) return fail("ppl", "--ctx must be between 2 and 1048576", kExitUsage);
-    qs::PerplexityOptions o;
-    o.context = int(*ctx);
-    o.maxWindows = int(std::max(0LL, *maxWindows));
-    const std::string protocol = args.value("protocol").value_or("llamacpp");
+    const long long ctx = t.ctx.value_or(512);
+    const long long maxWindows = t.windows ? *t.windows : maxWindowsArg.value_or(0);
+    if (ctx < 2 || ctx > (1 << 20)) return fail("ppl", "--ctx must be between 2 and 1048576", kExitUsage);
+    o.context = int(ctx);
+    o.maxWindows = int(std::min<long long>(std::max(0LL, maxWindows), std::numeric_limits<int>::max()));
+    const std::string protocol = t.protocol.value_or("llamacpp");
     const auto p = qs::pplProtocolFromName(protocol);
     if (!p) return fail("ppl", "unknown --protocol '" + protocol + "' (llamacpp, gptq, documents)", kExitUsage);
     o.protocol = *p;
-    if (auto sep = args.value("separator")) o.separator = *sep;
+    if (t.separator) o.separator = *t.separator;
+    return kExitOk;
+}
+}  // namespace
+
+int runPpl(int argc, char** argv, int first) {
+    CommandLine cl("ppl", "MODEL [--map F] [--rule R=S]... --text FILE [--ctx N] [--protocol P] [options]",
+                   kDescription);
+    cl.positionals("MODEL", "the model to score");
+    InferenceArgs inference;
+    TextEvalArgs textArgs;
+    std::optional<long long> maxWindowsArg;
+    bool asJson = false;
+    addTextEvalOptions(cl.app(), textArgs);
+    addInteger(cl.app(), "--max-windows", maxWindowsArg, "N", "the same as --windows, under ppl's first name")
+        ->group("Evaluation text");
+    addJsonFlag(cl.app(), asJson);
+    addInferenceOptions(cl.app(), inference);
+    if (auto rc = cl.parse(argc, argv, first)) return *rc;
+    const auto& textPath = textArgs.text;
+    if (!textPath) return fail("ppl", "--text FILE is required", kExitUsage);
+    qs::PerplexityOptions o;
+    if (int rc = pplOptions(textArgs, maxWindowsArg, o); rc != kExitOk) return rc;
 
     std::ifstream in(*textPath, std::ios::binary);
     if (!in) return fail("ppl", *textPath + ": cannot open");
@@ -68,7 +78,7 @@ int runPpl(int argc, char** argv, int first) {
     }
 
     InferenceSetup setup;
-    if (int rc = openInference("ppl", args, 0, setup); rc != kExitOk) return rc;
+    if (int rc = openInference("ppl", cl.positional(), inference, 0, setup); rc != kExitOk) return rc;
     qs::Transformer model(setup.weights, setup.arena.get());
     // With a map: the quantized model is scored, and compared with the unquantized one on the same windows.
     std::unique_ptr<qs::Transformer> reference;
@@ -76,8 +86,8 @@ int runPpl(int argc, char** argv, int first) {
     auto r = qs::evaluatePerplexity(model, *setup.model.tokenizer, text, o, {}, reference.get());
     if (!r) return fail("ppl", r.message());
     for (const auto& w : r->warnings) std::fprintf(stderr, "quantscope-cli ppl: warning: %s\n", w.c_str());
-    if (args.flag("json")) {
-        nlohmann::json j = {{"model", args.positional()[0]}, {"text", *textPath},    {"protocol", r->protocol},
+    if (asJson) {
+        nlohmann::json j = {{"model", cl.positional()[0]}, {"text", *textPath},    {"protocol", r->protocol},
                             {"context", r->context},         {"windows", r->windows}, {"tokens", r->tokens},
                             {"nll", r->nll},                 {"ppl", r->ppl},         {"seconds", r->seconds},
                             {"threads", setup.threads},      {"warnings", r->warnings}};

@@ -10,7 +10,7 @@
 #include <system_error>
 #include <vector>
 
-#include "app/cli/args.h"
+#include "app/cli/command_line.h"
 #include "app/cli/commands.h"
 #include "core/quant/quantize_parallel.h"
 #include "core/quant/scheme.h"
@@ -24,36 +24,34 @@ struct RawArgs {
     std::string in, out;
 };
 
-// Parses the shared options; returns an exit code (kExitOk to continue).
+// Parses the shared options; returns an exit code (kExitOk to continue, -1 after --help or --scheme list).
 int parseRawArgs(const char* command, const char* what, int argc, char** argv, int first, RawArgs& ra) {
-    Args args({"scheme", "rows", "cols"}, {"help"});
-    if (!args.parse(argc, argv, first)) return fail(command, args.error(), kExitUsage);
-    if (args.flag("help")) {
-        std::printf("usage: quantscope-cli %s --scheme NAME --rows R --cols C IN OUT\n%s\n"
-                    "Schemes: %s\n",
-                    command, what, "see `quantscope-cli quant-raw --scheme list`");
-        return -1;
-    }
-    if (args.value("scheme").value_or("") == "list") {  // the registry's representative set, one per line
+    CommandLine cl(command, "--scheme NAME --rows R --cols C IN OUT", what);
+    cl.positionals("IN OUT", "the input and the output file");
+    std::optional<std::string> schemeName;
+    std::optional<long long> rows, cols;
+    addText(cl.app(), "--scheme", schemeName, "NAME",
+            "registry name of the scheme (q8_0, q4_K, nf4, int4_g128, ...); `--scheme list` lists them");
+    addInteger(cl.app(), "--rows", rows, "R", "rows of the matrix");
+    addInteger(cl.app(), "--cols", cols, "C", "columns of the matrix (the blocks run along a row)");
+    if (auto rc = cl.parse(argc, argv, first)) return *rc == kExitOk ? -1 : *rc;
+    if (schemeName.value_or("") == "list") {  // the registry's representative set, one per line
         for (const auto& sc : qs::listSchemes())
             std::printf("%-14s %s\n", sc->name().c_str(), sc->description().c_str());
         std::printf("(RTN names take any bit width 2-8 and group: int3_g64, int5_sym, ...)\n");
         return -1;
     }
-    if (!args.has("scheme") || !args.has("rows") || !args.has("cols"))
-        return fail(command, "needs --scheme NAME --rows R --cols C", kExitUsage);
-    if (args.positional().size() != 2) return fail(command, "expects IN and OUT paths", kExitUsage);
-    auto rows = args.integer("rows", 0), cols = args.integer("cols", 0);
-    if (!rows || !cols) return fail(command, args.error(), kExitUsage);
+    if (!schemeName || !rows || !cols) return fail(command, "needs --scheme NAME --rows R --cols C", kExitUsage);
+    if (cl.positional().size() != 2) return fail(command, "expects IN and OUT paths", kExitUsage);
     if (*rows <= 0 || *cols <= 0 || *rows > (1LL << 40) / *cols)
         return fail(command, "--rows and --cols must be positive and rows*cols at most 2^40", kExitUsage);
-    auto scheme = qs::parseScheme(*args.value("scheme"));
+    auto scheme = qs::parseScheme(*schemeName);
     if (!scheme) return fail(command, scheme.message());
     ra.scheme = *scheme;
     ra.rows = *rows;
     ra.cols = *cols;
-    ra.in = args.positional()[0];
-    ra.out = args.positional()[1];
+    ra.in = cl.positional()[0];
+    ra.out = cl.positional()[1];
     return kExitOk;
 }
 

@@ -13,20 +13,11 @@
 namespace qscli {
 
 namespace {
-constexpr const char* kUsage =
-    "usage: quantscope-cli sensitivity MODEL --scheme S [--map F] [--rule ROLE=SCHEME]... [--groups LIST]\n"
-    "                                   [--measure kld|ppl|weight-error] [--text FILE --ctx N --windows N]\n"
-    "                                   [--json] [--out FILE.csv]\n"
-    "Quantizes one group at a time with scheme S (every other tensor as the baseline map says), measures "
-    "the\n"
-    "damage (change of KLD, perplexity, or summed squared weight error against the baseline) and the bytes\n"
-    "saved, and prints the groups sorted by damage per byte saved, most sensitive first.\n"
-    "  --scheme S        registry scheme (quant-raw --scheme list)\n"
-    "  --groups LIST     comma-separated groups (default: embedding, head unless tied, layer-parts):\n"
-    "                    embedding, head, body, attention, mlp, layers, layer-parts, layerN, "
-    "layerN.attention, ...\n"
-    "  --out FILE.csv    also write the table as CSV (temporary file, then rename)\n"
-    "  --json            one JSON object (measure, scheme, baseline, rows[], seconds, warnings)\n";
+constexpr const char* kDescription =
+    "Quantizes one group at a time with scheme S (every other tensor as the baseline map --map/--rule says),\n"
+    "measures the damage (change of KLD, perplexity, or summed squared weight error against the baseline) and\n"
+    "the bytes saved, and prints the groups sorted by damage per byte saved, most sensitive first.\n"
+    "--json prints one JSON object (measure, scheme, baseline, rows[], seconds, warnings).";
 
 void printTable(const qs::sweep::SensitivityResult& r) {
     std::printf("sensitivity to %s, measure %s; baseline %llu bytes, %.4f bpw", r.scheme.c_str(),
@@ -48,26 +39,31 @@ void printTable(const qs::sweep::SensitivityResult& r) {
 }  // namespace
 
 int runSensitivity(int argc, char** argv, int first) {
-    Args args(evaluatorValueOptions({"scheme", "groups", "out"}), {"json", "help"});
-    if (!args.parse(argc, argv, first)) return fail("sensitivity", args.error(), kExitUsage);
-    if (args.flag("help")) {
-        std::fputs(kUsage, stdout);
-        printEvaluatorOptionsHelp();
-        return kExitOk;
-    }
-    const auto scheme = args.value("scheme");
+    CommandLine cl("sensitivity", "MODEL --scheme S [--map F] [--rule R=S]... [--groups LIST] [--measure M] [options]",
+                   kDescription);
+    cl.positionals("MODEL", "the model to scan");
+    EvaluatorArgs evalArgs;
+    std::optional<std::string> scheme, groups, out;
+    bool asJson = false;
+    addText(cl.app(), "--scheme", scheme, "S", "registry scheme (quant-raw --scheme list)");
+    addText(cl.app(), "--groups", groups, "LIST",
+            "comma-separated groups (default: embedding, head unless tied, layer-parts):\n"
+            "embedding, head, body, attention, mlp, layers, layer-parts, layerN, layerN.attention, ...");
+    addText(cl.app(), "--out", out, "FILE.csv", "also write the table as CSV (temporary file, then rename)");
+    addJsonFlag(cl.app(), asJson);
+    addEvaluatorOptions(cl.app(), evalArgs, qs::SweepMeasure::Kld, /*weightError=*/true, /*imatrix=*/true);
+    if (auto rc = cl.parse(argc, argv, first)) return *rc;
     if (!scheme) return fail("sensitivity", "--scheme S is required (see --help)", kExitUsage);
-    const auto out = args.value("out");
     // The destination is checked before the scan, not after it (minutes of work for kld).
     if (out)
         if (auto s = qs::checkOutputPath(*out); !s) return fail("sensitivity", "--out " + s.message());
-    const bool showProgress = !args.flag("json") && isatty(STDERR_FILENO);
+    const bool showProgress = !asJson && isatty(STDERR_FILENO);
     EvaluatorSetup setup;
-    if (int rc = openEvaluator("sensitivity", args, setup, showProgress); rc != kExitOk) return rc;
+    if (int rc = openEvaluator("sensitivity", cl.positional(), evalArgs, splitCommaList(*scheme), setup, showProgress); rc != kExitOk) return rc;
     qs::sweep::SensitivityOptions o;
     o.scheme = *scheme;
     o.baseline = setup.baseline;
-    if (auto g = args.value("groups")) o.groups = splitCommaList(*g);
+    if (groups) o.groups = splitCommaList(*groups);
     auto r = qs::sweep::runSensitivityScan(*setup.evaluator, setup.info(), o,
                                            stderrProgress("sensitivity", showProgress));
     if (!r) return evaluatorJobFailed("sensitivity", r.message());
@@ -75,7 +71,7 @@ int runSensitivity(int argc, char** argv, int first) {
         if (auto s = qs::writeFileAtomically(*out, qs::sweep::sensitivityCsv(*r)); !s)
             return fail("sensitivity", s.message());
     return printEvaluatorResult(
-        "sensitivity", args, setup, r->warnings, [&] { return qs::sweep::sensitivityJson(*r); },
+        "sensitivity", asJson, setup, r->warnings, [&] { return qs::sweep::sensitivityJson(*r); },
         [&] { printTable(*r); });
 }
 

@@ -14,7 +14,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "app/cli/args.h"
 #include "app/cli/commands.h"
 #include "app/cli/evaluator_setup.h"
 #include "core/infer/inference_model.h"
@@ -28,46 +27,57 @@ namespace qscli {
 
 namespace {
 
-constexpr const char* kUsage =
-    "usage: quantscope-cli sweep MODEL --groups G[,G...] (--bits B[,B...] | --schemes S[,S...])\n"
-    "                             [--measure weight-error|ppl|kld] --out FILE.csv|FILE.h5\n"
-    "                             [--text FILE] [--ctx N] [--windows N] [--protocol llamacpp|gptq|documents]\n"
-    "                             [--separator S] [--map MAP.json] [--rule ROLE=SCHEME ...] [--resume] [--shard I/N]\n"
-    "                             [--max-points N] [--tokenizer PATH] [--dequant native|once|rows] [--threads N] [--json]\n"
-    "                             [--calib FILE [--calib-tokens N] [--calib-ctx N]]\n"
+constexpr const char* kDescription =
     "Measures every combination of candidate schemes over the groups: one row per point with bytes, bits per\n"
     "weight (a tied pair once, metadata included), rmse and sqnr_db of all quantized weights, and with --measure\n"
     "ppl: ppl; kld: ppl, kld, kld_max, top1 against the unquantized model (its logits computed once).\n"
-    "  --groups      embedding, head, body, attention, mlp, layers (one group per block: layer0, layer1, ...),\n"
-    "                layer-parts (layer0.attention, layer0.mlp, ...), or layerN / layerN.attention / layerN.mlp;\n"
-    "                groups must not overlap (body,attention is refused)\n"
-    "  --bits        bit widths of the default family int{b}_g64: RTN, asymmetric (min-max, zero point), groups\n"
-    "                of 64, 2..8 bits; --schemes takes registry names instead (q4_K, q8_0, nf4, int3_g128, keep...)\n"
-    "                the same candidates for every group\n"
-    "  points        the Cartesian product in odometer order (the last group varies fastest); more than\n"
-    "                --max-points (default 1000) is refused: shard it, or rank groups with a sensitivity scan\n"
-    "  --map/--rule  the baseline map every point starts from (each group's rule is appended after it)\n"
-    "  --text/--ctx/--windows/--protocol  the evaluation of ppl/kld, as `ppl` (--windows = ppl's --max-windows;\n"
-    "                defaults: ctx 512, all windows, llamacpp); a point equals `ppl MODEL --map POINT` exactly\n"
-    "  --out         FILE.csv: rows appended and flushed as points finish (line 1: the spec as JSON; resumable);\n"
-    "                FILE.h5: an HDF5 table written when the sweep ends or stops (temporary file, then renamed)\n"
-    "  --resume      continue FILE.csv or FILE.h5: same spec and shard required, stored points skipped (a CSV's\n"
-    "                truncated last line cut off); the finished file equals an uninterrupted run. Without\n"
-    "                --resume an existing FILE is refused (a finished sweep is never replaced by accident)\n"
-    "  --shard I/N   run only the points whose index % N == I (0 <= I < N), e.g. one Slurm array task each;\n"
-    "                join the shard files (.csv or .h5) with `quantscope-cli merge OUT.csv IN...`\n"
+    "Points are the Cartesian product in odometer order (the last group varies fastest); more than\n"
+    "--max-points is refused: shard it, or rank groups with a sensitivity scan. --map/--rule give the baseline\n"
+    "map every point starts from (each group's rule is appended after it). The evaluation options are those of\n"
+    "`ppl` (--windows = ppl's --max-windows); a point equals `ppl MODEL --map POINT` exactly.\n"
     "Progress and an ETA go to stderr; Ctrl-C stops after storing the finished points (exit 3; --resume later):\n"
     "a .csv file has each point appended as it finishes, an .h5 table is rewritten with every finished point\n"
     "when the sweep stops (a process killed outright leaves an .h5 as it was before the run).\n"
-    "--json prints a summary object (points, measured, skipped, seconds, out, warnings).\n";
+    "--json prints a summary object (points, measured, skipped, seconds, out, warnings).";
 
-constexpr const char* kMergeUsage =
-    "usage: quantscope-cli merge OUT.csv|OUT.h5 IN.csv... [--allow-partial]\n"
+constexpr const char* kMergeDescription =
     "Joins sweep files of one sweep (shards or partial runs): rows sorted by point index, the header of the\n"
     "unsharded sweep. Refuses inputs of different sweeps, truncated inputs and a point stored twice with\n"
     "different values. Writes a temporary file and renames it into place.\n"
     "A merge that lacks points (a shard not given, or a shard stopped before its end) is refused, naming the\n"
-    "missing shards, unless --allow-partial.\n";
+    "missing shards, unless --allow-partial.";
+
+struct SweepArgs {
+    EvaluatorArgs eval;
+    std::optional<std::string> groups, bits, schemes, out, shard;
+    std::optional<long long> maxPoints;
+    bool resume = false, json = false;
+};
+
+void addSweepOptions(CLI::App& app, SweepArgs& a) {
+    addText(app, "--groups", a.groups, "G[,G...]",
+            "embedding, head, body, attention, mlp, layers (one group per block: layer0, layer1, ...),\n"
+            "layer-parts (layer0.attention, layer0.mlp, ...), or layerN / layerN.attention / layerN.mlp;\n"
+            "groups must not overlap (body,attention is refused)");
+    addText(app, "--bits", a.bits, "B[,B...]",
+            "bit widths of the default family int{b}_g64: RTN, asymmetric (min-max, zero point), groups\n"
+            "of 64, 2..8 bits; the same candidates for every group");
+    addText(app, "--schemes", a.schemes, "S[,S...]",
+            "registry names instead of --bits (q4_K, q8_0, nf4, int3_g128, keep...)");
+    addText(app, "--out", a.out, "FILE.csv|FILE.h5",
+            "FILE.csv: rows appended and flushed as points finish (line 1: the spec as JSON; resumable);\n"
+            "FILE.h5: an HDF5 table written when the sweep ends or stops (temporary file, then renamed)");
+    addFlag(app, "--resume", a.resume,
+            "continue FILE.csv or FILE.h5: same spec and shard required, stored points skipped (a CSV's\n"
+            "truncated last line cut off); the finished file equals an uninterrupted run. Without\n"
+            "--resume an existing FILE is refused (a finished sweep is never replaced by accident)");
+    addText(app, "--shard", a.shard, "I/N",
+            "run only the points whose index % N == I (0 <= I < N), e.g. one Slurm array task each;\n"
+            "join the shard files (.csv or .h5) with `quantscope-cli merge OUT.csv IN...`");
+    addInteger(app, "--max-points", a.maxPoints, "N", "the most points a sweep may have (default 1000)");
+    addJsonFlag(app, a.json);
+    addEvaluatorOptions(app, a.eval, qs::SweepMeasure::WeightError, /*weightError=*/true, /*imatrix=*/false);
+}
 
 std::atomic<bool> g_interrupted{false};
 extern "C" void onInterrupt(int) { g_interrupted.store(true); }
@@ -77,9 +87,9 @@ bool endsWith(const std::string& s, std::string_view suffix) {
 }
 
 // The candidate schemes from --bits or --schemes.
-int candidates(Args& args, std::vector<std::string>& out) {
-    if (args.has("bits") == args.has("schemes")) return fail("sweep", "give exactly one of --bits and --schemes", kExitUsage);
-    if (auto bits = args.value("bits")) {
+int candidates(const SweepArgs& args, std::vector<std::string>& out) {
+    if (args.bits.has_value() == args.schemes.has_value()) return fail("sweep", "give exactly one of --bits and --schemes", kExitUsage);
+    if (const auto& bits = args.bits) {
         for (const auto& b : qscli::splitCommaList(*bits)) {
             char* end = nullptr;
             const long v = std::strtol(b.c_str(), &end, 10);
@@ -89,13 +99,35 @@ int candidates(Args& args, std::vector<std::string>& out) {
             out.push_back(*s);
         }
     } else {
-        for (const auto& s : qscli::splitCommaList(*args.value("schemes"))) {
+        for (const auto& s : qscli::splitCommaList(*args.schemes)) {
             auto c = qs::canonicalSchemeName(s);
             if (!c) return fail("sweep", "--schemes: " + c.message(), kExitUsage);
             out.push_back(*c);
         }
     }
     if (out.empty()) return fail("sweep", "no candidate scheme given", kExitUsage);
+    return kExitOk;
+}
+
+// --out, --resume, --groups, --shard and --max-points before any work; prints the message and returns the exit
+// code on a bad combination.
+int checkSweepArgs(const SweepArgs& args, qs::SweepShard& shard) {
+    const auto& out = args.out;
+    if (!out || !(endsWith(*out, ".csv") || endsWith(*out, ".h5")))
+        return fail("sweep", "--out FILE.csv or FILE.h5 is required", kExitUsage);
+    if (auto s = qs::checkOutputPath(*out); !s) return fail("sweep", "--out " + s.message());
+    // A finished sweep is never replaced by accident: without --resume the file must not exist yet.
+    if (std::error_code ec; !args.resume && std::filesystem::file_size(*out, ec) > 0 && !ec)
+        return fail("sweep", "--out " + *out + " exists: --resume continues it (same setup); to start over, remove it "
+                             "first");
+    if (!args.groups) return fail("sweep", "--groups is required (" + qs::sweepGroupList() + ")", kExitUsage);
+    if (const auto& s = args.shard) {
+        auto p = qs::parseShard(*s);
+        if (!p) return fail("sweep", p.message(), kExitUsage);
+        shard = *p;
+    }
+    if (args.maxPoints.value_or(qs::kDefaultMaxPoints) < 1)
+        return fail("sweep", "--max-points must be at least 1", kExitUsage);
     return kExitOk;
 }
 
@@ -126,93 +158,44 @@ std::string pointLine(const qs::SweepSpec& spec, const qs::SweepRow& row) {
     return s;
 }
 
-}  // namespace
-
-int runSweep(int argc, char** argv, int first) {
-    Args args({"groups", "bits", "schemes", "measure", "text", "ctx", "windows", "protocol", "separator", "out", "shard",
-               "map", "rule", "max-points", "tokenizer", "dequant", "threads", "calib", "calib-tokens", "calib-ctx"},
-              {"resume", "json", "help"});
-    if (!args.parse(argc, argv, first)) return fail("sweep", args.error(), kExitUsage);
-    if (args.flag("help")) {
-        std::fputs(kUsage, stdout);
-        std::fputs(kCalibOptionsHelp, stdout);
-        return kExitOk;
-    }
-    if (args.positional().size() != 1) return fail("sweep", "expects exactly one MODEL path", kExitUsage);
-    const std::string modelPath = args.positional()[0];
-    const auto out = args.value("out");
-    if (!out || !(endsWith(*out, ".csv") || endsWith(*out, ".h5")))
-        return fail("sweep", "--out FILE.csv or FILE.h5 is required", kExitUsage);
-    const bool h5 = endsWith(*out, ".h5");
-    if (auto s = qs::checkOutputPath(*out); !s) return fail("sweep", "--out " + s.message());
-    // A finished sweep is never replaced by accident: without --resume the file must not exist yet.
-    if (std::error_code ec; !args.flag("resume") && std::filesystem::file_size(*out, ec) > 0 && !ec)
-        return fail("sweep", "--out " + *out + " exists: --resume continues it (same setup); to start over, remove it "
-                             "first");
-    if (!args.has("groups")) return fail("sweep", "--groups is required (" + qs::sweepGroupList() + ")", kExitUsage);
-    qs::SweepShard shard;
-    if (auto s = args.value("shard")) {
-        auto p = qs::parseShard(*s);
-        if (!p) return fail("sweep", p.message(), kExitUsage);
-        shard = *p;
-    }
-    const auto maxPoints = args.integer("max-points", qs::kDefaultMaxPoints);
-    if (!maxPoints) return fail("sweep", args.error(), kExitUsage);
-    if (*maxPoints < 1) return fail("sweep", "--max-points must be at least 1", kExitUsage);
-    int threads = 1;
-    if (int rc = parseThreads("sweep", args, threads); rc != kExitOk) return rc;
-    std::vector<std::string> schemes;
-    if (int rc = candidates(args, schemes); rc != kExitOk) return rc;
-    qs::MapEvaluatorOptions o;
-    std::string textPath;
-    if (int rc = parseEvaluationOptions("sweep", args, qs::SweepMeasure::WeightError, o, textPath); rc != kExitOk)
-        return rc;
-    const auto measure = o.measure;
-    qs::SweepSpec spec;
-    spec.modelPath = modelPath;
-    spec.measure = measure;
-    recordEvaluation(o, args.value("dequant").value_or("native"), spec);
-    if (int rc = parseMapOptions("sweep", args, spec.baseline, kExitUsage); rc != kExitOk) return rc;
-    tbb::task_arena arena(threads);
-    o.arena = &arena;
-
-    // The model: the checkpoint and its analysis; for ppl/kld also the tokenizer and the unquantized weights.
-    qs::InferenceModel model;
-    if (int rc = openModelForMeasure("sweep", args, modelPath, measure, &arena, model); rc != kExitOk) return rc;
-    if (int rc = calibrateEvaluator("sweep", args, model, spec.baseline, schemes, &arena, isatty(STDERR_FILENO) != 0, o);
-        rc != kExitOk)
-        return rc;
-    if (o.calibration) spec.calibration = qs::CalibrationCache::keyOf(o.calibration->provenance);
+// The spec's model part: bytes, fingerprint, the groups (expanded, disjoint) with their candidates; checked
+// against --max-points.
+int completeSpec(const SweepArgs& args, const qs::InferenceModel& model, const std::vector<std::string>& schemes,
+                 tbb::task_arena* arena, qs::SweepSpec& spec) {
     for (const auto& t : model.checkpoint->tensors) spec.modelBytes += t.bytes;
-    auto fingerprint = qs::checkpointFingerprint(*model.checkpoint, &arena);
+    auto fingerprint = qs::checkpointFingerprint(*model.checkpoint, arena);
     if (!fingerprint) return fail("sweep", fingerprint.message());
     spec.modelFingerprint = *fingerprint;
-    auto groups = qs::expandGroups(model.info, qscli::splitCommaList(*args.value("groups")));
+    auto groups = qs::expandGroups(model.info, qscli::splitCommaList(*args.groups));
     if (!groups) return fail("sweep", groups.message(), kExitUsage);
     if (auto s = qs::checkDisjointGroups(model.info, *groups); !s) return fail("sweep", s.message(), kExitUsage);
     spec.groups = *groups;
     spec.schemes.assign(spec.groups.size(), schemes);
-    if (auto s = qs::checkSweepSpec(spec, *maxPoints); !s) return fail("sweep", s.message(), kExitUsage);
-    // A file that cannot be resumed is refused now, not after the reference pass (minutes for kld).
+    if (auto s = qs::checkSweepSpec(spec, args.maxPoints.value_or(qs::kDefaultMaxPoints)); !s)
+        return fail("sweep", s.message(), kExitUsage);
+    return kExitOk;
+}
+
+// --resume of an existing file: refused now when it cannot be resumed, not after the reference pass (minutes
+// for kld).
+int checkResumeFile(const SweepArgs& args, const qs::SweepSpec& spec, const qs::SweepShard& shard) {
+    const std::string& out = *args.out;
     std::error_code ec;
-    if (args.flag("resume") && std::filesystem::exists(*out, ec)) {
-        if (h5) {
-            auto f = qs::readSweepHdf5(*out);
-            if (!f) return fail("sweep", "--resume: " + f.message());
-            if (auto s = qs::checkResumableFile(spec, shard, *out, &*f); !s) return fail("sweep", s.message());
-        } else if (auto s = qs::checkResumable(spec, shard, *out); !s) {
-            return fail("sweep", s.message());
-        }
+    if (!args.resume || !std::filesystem::exists(out, ec)) return kExitOk;
+    if (endsWith(out, ".h5")) {
+        auto f = qs::readSweepHdf5(out);
+        if (!f) return fail("sweep", "--resume: " + f.message());
+        if (auto s = qs::checkResumableFile(spec, shard, out, &*f); !s) return fail("sweep", s.message());
+    } else if (auto s = qs::checkResumable(spec, shard, out); !s) {
+        return fail("sweep", s.message());
     }
+    return kExitOk;
+}
 
-    std::signal(SIGINT, onInterrupt);
-    auto evaluator = qs::MapEvaluator::create(*model.checkpoint, model.info, model.tokenizer.get(), model.weights, o,
-                                              [](double f, std::string_view stage) {
-                                                  if (f == 0.0) std::fprintf(stderr, "quantscope-cli sweep: %.*s\n", int(stage.size()), stage.data());
-                                                  return !g_interrupted.load();
-                                              });
-    if (!evaluator) return fail("sweep", evaluator.message(), g_interrupted ? kExitCancelled : kExitFailure);
-
+// Measures the shard's points into --out (a line per point with an ETA on stderr), then the summary (--json).
+int runPoints(qs::MapEvaluator& evaluator, const qs::ModelInfo& info, const qs::SweepSpec& spec,
+              const qs::SweepShard& shard, const SweepArgs& args, int threads) {
+    const std::string& out = *args.out;
     int64_t inShard = 0;
     for (int64_t p = 0; p < spec.pointCount(); ++p) inShard += shard.takes(p);
     const auto t0 = std::chrono::steady_clock::now();
@@ -229,40 +212,91 @@ int runSweep(int argc, char** argv, int first) {
     qs::SweepRunResult result;
     int64_t stored = 0;
     {
-        auto r = h5 ? qs::runSweepToHdf5(**evaluator, model.info, spec, *out, args.flag("resume"), ro)
-                    : qs::runSweepToCsv(**evaluator, model.info, spec, *out, args.flag("resume"), ro);
+        auto r = endsWith(out, ".h5") ? qs::runSweepToHdf5(evaluator, info, spec, out, args.resume, ro)
+                                      : qs::runSweepToCsv(evaluator, info, spec, out, args.resume, ro);
         if (!r) {
             if (g_interrupted)
-                return fail("sweep", "cancelled; the finished points are stored in " + *out + " (continue with --resume)", kExitCancelled);
+                return fail("sweep", "cancelled; the finished points are stored in " + out + " (continue with --resume)", kExitCancelled);
             return fail("sweep", r.message());
         }
         if (r->truncatedBytes)
-            std::fprintf(stderr, "quantscope-cli sweep: %s: cut off a truncated last line (%llu bytes)\n", out->c_str(),
+            std::fprintf(stderr, "quantscope-cli sweep: %s: cut off a truncated last line (%llu bytes)\n", out.c_str(),
                          (unsigned long long)r->truncatedBytes);
         result = r->run;
         stored = r->stored;
     }
     for (const auto& w : result.warnings) std::fprintf(stderr, "quantscope-cli sweep: warning: %s\n", w.c_str());
-    if (args.flag("json")) {
-        nlohmann::json j = {{"out", *out}, {"points", spec.pointCount()}, {"shard", shard.text()}, {"shard_points", inShard},
+    if (args.json) {
+        nlohmann::json j = {{"out", out}, {"points", spec.pointCount()}, {"shard", shard.text()}, {"shard_points", inShard},
                             {"measured", result.measured}, {"skipped", result.skipped}, {"stored", stored},
                             {"seconds", result.seconds}, {"threads", threads}, {"warnings", result.warnings}};
         std::printf("%s\n", j.dump(1).c_str());
     } else {
         std::printf("%lld points measured, %lld already stored, %.2f s -> %s\n", (long long)result.measured,
-                    (long long)result.skipped, result.seconds, out->c_str());
+                    (long long)result.skipped, result.seconds, out.c_str());
     }
     return kExitOk;
 }
 
+
+}  // namespace
+
+int runSweep(int argc, char** argv, int first) {
+    CommandLine cl("sweep", "MODEL --groups G,.. (--bits B,.. | --schemes S,..) --out FILE.csv|FILE.h5 [options]",
+                   kDescription);
+    cl.positionals("MODEL", "the model to sweep");
+    SweepArgs args;
+    addSweepOptions(cl.app(), args);
+    if (auto rc = cl.parse(argc, argv, first)) return *rc;
+    if (cl.positional().size() != 1) return fail("sweep", "expects exactly one MODEL path", kExitUsage);
+    const std::string modelPath = cl.positional()[0];
+    qs::SweepShard shard;
+    if (int rc = checkSweepArgs(args, shard); rc != kExitOk) return rc;
+    int threads = 1;
+    if (int rc = resolveThreads("sweep", args.eval.threads, threads); rc != kExitOk) return rc;
+    std::vector<std::string> schemes;
+    if (int rc = candidates(args, schemes); rc != kExitOk) return rc;
+    qs::MapEvaluatorOptions o;
+    std::string textPath;
+    if (int rc = parseEvaluationOptions("sweep", args.eval, qs::SweepMeasure::WeightError, o, textPath); rc != kExitOk)
+        return rc;
+    const auto measure = o.measure;
+    qs::SweepSpec spec;
+    spec.modelPath = modelPath;
+    spec.measure = measure;
+    recordEvaluation(o, args.eval.dequant.value_or("native"), spec);
+    if (int rc = loadMapOptions("sweep", args.eval.map, spec.baseline, kExitUsage); rc != kExitOk) return rc;
+    tbb::task_arena arena(threads);
+    o.arena = &arena;
+
+    // The model: the checkpoint and its analysis; for ppl/kld also the tokenizer and the unquantized weights.
+    qs::InferenceModel model;
+    if (int rc = openModelForMeasure("sweep", args.eval, modelPath, measure, &arena, model); rc != kExitOk) return rc;
+    if (int rc = calibrateEvaluator("sweep", args.eval, model, spec.baseline, schemes, &arena, isatty(STDERR_FILENO) != 0, o);
+        rc != kExitOk)
+        return rc;
+    if (o.calibration) spec.calibration = qs::CalibrationCache::keyOf(o.calibration->provenance);
+    if (int rc = completeSpec(args, model, schemes, &arena, spec); rc != kExitOk) return rc;
+    if (int rc = checkResumeFile(args, spec, shard); rc != kExitOk) return rc;
+
+    std::signal(SIGINT, onInterrupt);
+    auto evaluator = qs::MapEvaluator::create(*model.checkpoint, model.info, model.tokenizer.get(), model.weights, o,
+                                              [](double f, std::string_view stage) {
+                                                  if (f == 0.0) std::fprintf(stderr, "quantscope-cli sweep: %.*s\n", int(stage.size()), stage.data());
+                                                  return !g_interrupted.load();
+                                              });
+    if (!evaluator) return fail("sweep", evaluator.message(), g_interrupted ? kExitCancelled : kExitFailure);
+
+    return runPoints(**evaluator, model.info, spec, shard, args, threads);
+}
+
 int runMerge(int argc, char** argv, int first) {
-    Args args({}, {"help", "allow-partial"});
-    if (!args.parse(argc, argv, first)) return fail("merge", args.error(), kExitUsage);
-    if (args.flag("help")) {
-        std::fputs(kMergeUsage, stdout);
-        return kExitOk;
-    }
-    const auto& pos = args.positional();
+    CommandLine cl("merge", "OUT.csv|OUT.h5 IN... [--allow-partial]", kMergeDescription);
+    cl.positionals("OUT IN", "the merged file, then the sweep files to join");
+    bool allowPartial = false;
+    addFlag(cl.app(), "--allow-partial", allowPartial, "write the merge even when points are missing");
+    if (auto rc = cl.parse(argc, argv, first)) return *rc;
+    const auto& pos = cl.positional();
     if (pos.size() < 2) return fail("merge", "expects OUT and at least one IN sweep file", kExitUsage);
     const std::string out = pos[0];
     if (!endsWith(out, ".csv") && !endsWith(out, ".h5")) return fail("merge", "OUT must end in .csv or .h5", kExitUsage);
@@ -270,7 +304,7 @@ int runMerge(int argc, char** argv, int first) {
     for (const auto& in : inputs)
         if (in == out) return fail("merge", "OUT " + out + " is also an input", kExitUsage);
     qs::MergeOptions mo;
-    mo.allowPartial = args.flag("allow-partial");
+    mo.allowPartial = allowPartial;
     auto n = endsWith(out, ".h5") ? qs::mergeSweepFilesToHdf5(inputs, out, mo) : qs::mergeSweepFiles(inputs, out, mo);
     if (!n) return fail("merge", n.message());
     std::printf("%lld points -> %s\n", (long long)*n, out.c_str());

@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "app/cli/args.h"
+#include "app/cli/shared_options.h"
 #include "app/cli/commands.h"
 #include "core/io/utf8.h"
 #include "core/infer/tokenizer_loader.h"
@@ -20,14 +20,9 @@ namespace qscli {
 
 namespace {
 
-const char* kUsage =
-    "usage: quantscope-cli tokenize PATH (--text TEXT | --jsonl FILE) [--no-special] [--json]\n"
-    "PATH: a model (its tokenizer), a tokenizer file (tokenizer.json, tokenizer.model, tokenizer.bin) or a folder\n"
-    "holding only tokenizer files.\n"
-    "  --text TEXT    tokenize TEXT: prints the ids, then the pieces (with --json: {\"ids\": [...], \"pieces\": [...]})\n"
-    "  --jsonl FILE   one {\"text\": ...} object per line -> one {\"ids\": [...]} line per input line (blank lines\n"
-    "                 are skipped); with --json the lines also carry \"pieces\"\n"
-    "  --no-special   add no BOS/EOS (special tokens written in the text are still matched)\n";
+const char* kDescription =
+    "Tokenizes a text with the tokenizer of PATH: a model (its tokenizer), a tokenizer file (tokenizer.json,\n"
+    "tokenizer.model, tokenizer.bin) or a folder holding only tokenizer files.";
 
 namespace fs = std::filesystem;
 
@@ -98,23 +93,29 @@ int tokenizeJsonl(const qs::Tokenizer& tok, const std::string& path, bool specia
 }  // namespace
 
 int runTokenize(int argc, char** argv, int first) {
-    Args args({"text", "jsonl"}, {"no-special", "json", "help"});
-    if (!args.parse(argc, argv, first)) return fail("tokenize", args.error(), kExitUsage);
-    if (args.flag("help")) {
-        std::fputs(kUsage, stdout);
-        return kExitOk;
-    }
-    if (args.positional().size() != 1) return fail("tokenize", "expects one PATH (a model, tokenizer file or folder)", kExitUsage);
-    if (args.has("text") == args.has("jsonl")) return fail("tokenize", "needs exactly one of --text TEXT and --jsonl FILE", kExitUsage);
-    auto tok = openTokenizer(args.positional()[0]);
+    CommandLine cl("tokenize", "PATH (--text TEXT | --jsonl FILE) [--no-special] [--json]", kDescription);
+    cl.positionals("PATH", "a model, a tokenizer file or a folder of tokenizer files");
+    std::optional<std::string> textArg, jsonlArg;
+    bool noSpecial = false, json = false;
+    addText(cl.app(), "--text", textArg, "TEXT",
+            "tokenize TEXT: prints the ids, then the pieces (with --json: {\"ids\": [...], \"pieces\": [...]})");
+    addText(cl.app(), "--jsonl", jsonlArg, "FILE",
+            "one {\"text\": ...} object per line -> one {\"ids\": [...]} line per input line (blank lines\n"
+            "are skipped); with --json the lines also carry \"pieces\"");
+    addFlag(cl.app(), "--no-special", noSpecial, "add no BOS/EOS (special tokens written in the text are still matched)");
+    addJsonFlag(cl.app(), json);
+    if (auto rc = cl.parse(argc, argv, first)) return *rc;
+    if (cl.positional().size() != 1) return fail("tokenize", "expects one PATH (a model, tokenizer file or folder)", kExitUsage);
+    if (textArg.has_value() == jsonlArg.has_value()) return fail("tokenize", "needs exactly one of --text TEXT and --jsonl FILE", kExitUsage);
+    auto tok = openTokenizer(cl.positional()[0]);
     if (!tok) return fail("tokenize", tok.message());
-    const bool special = !args.flag("no-special"), json = args.flag("json");
-    if (auto jsonl = args.value("jsonl")) {
+    const bool special = !noSpecial;
+    if (const auto& jsonl = jsonlArg) {
         for (const auto& w : (*tok)->warnings()) std::fprintf(stderr, "quantscope-cli tokenize: warning: %s\n", w.c_str());
         return tokenizeJsonl(**tok, *jsonl, special, json);
     }
 
-    const std::string text = *args.value("text");
+    const std::string text = *textArg;
     nlohmann::json r = encodeJson(**tok, text, special, true);
     std::vector<std::string> warnings = (*tok)->warnings();
     if (auto bad = qs::io::firstInvalidUtf8(text))

@@ -19,42 +19,29 @@ void onInterrupt(int) {
 }
 }  // namespace
 
-void printEvaluatorOptionsHelp(bool weightError) {
-    std::fputs("  --map FILE, --rule ROLE=SCHEME  the baseline map: every tensor outside the varied group (default: as "
-               "stored)\n",
-               stdout);
-    if (weightError)
-        std::fputs("  --measure weight-error|ppl|kld  damage measure: weight error (no engine, fast), perplexity, or KL "
-                   "divergence\n"
-                   "                        against the unquantized model (default kld; ppl and kld need --text)\n",
-                   stdout);
-    else
-        std::fputs("  --measure kld|ppl     KL divergence against the unquantized model, or perplexity (default kld)\n",
-                   stdout);
-    std::fputs("  --text FILE           evaluation text;  --ctx N  window length (default 512);  --windows N  at most "
-               "N\n"
-               "                        windows (default 0: all);  --protocol llamacpp|gptq|documents (default "
-               "llamacpp)\n"
-               "  --separator S         documents protocol: the document separator (default <|endoftext|>)\n"
-               "  --dequant native|once|rows  how quantized tensors run (default native kernels, as ppl)\n"
-               "  --tokenizer PATH      use this tokenizer instead of the one found with the model\n"
-               "  --threads N           worker threads, 1..1024 (default or 0: all cores)\n" QS_CALIB_OPTIONS_HELP,
-               stdout);
+void addEvaluatorOptions(CLI::App& app, EvaluatorArgs& args, qs::SweepMeasure defaultMeasure, bool weightError,
+                         bool imatrix) {
+    const std::string fallback(qs::sweepMeasureName(defaultMeasure));
+    addText(app, "--measure", args.measure, weightError ? "weight-error|ppl|kld" : "kld|ppl",
+            std::string(weightError ? "damage measure: weight error (no engine, fast), perplexity, or KL divergence\n"
+                                      "against the unquantized model (ppl and kld need --text)"
+                                    : "KL divergence against the unquantized model, or perplexity") +
+                " (default " + fallback + ")");
+    addMapOptions(app, args.map);
+    addTextEvalOptions(app, args.text);
+    addDequantOption(app, args.dequant);
+    addTokenizerOption(app, args.tokenizer);
+    addThreadsOption(app, args.threads);
+    addCalibOptions(app, args.calib, imatrix);
 }
 
-std::set<std::string> evaluatorValueOptions(std::set<std::string> more) {
-    more.insert({"map", "rule", "measure", "text", "ctx", "windows", "protocol", "separator", "dequant", "tokenizer",
-                 "threads"});
-    return withCalibOptions(std::move(more));
-}
-
-int printEvaluatorResult(const std::string& command, const Args& args, const EvaluatorSetup& setup,
+int printEvaluatorResult(const std::string& command, bool asJson, const EvaluatorSetup& setup,
                          const std::vector<std::string>& warnings, const std::function<nlohmann::json()>& json,
                          const std::function<void()>& text) {
     for (const auto& w : warnings) std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), w.c_str());
-    if (args.flag("json")) {
+    if (asJson) {
         nlohmann::json j = json();
-        j["model"] = args.positional()[0];
+        j["model"] = setup.modelPath;
         j["threads"] = setup.threads;
         if (!setup.textPath.empty()) j["text"] = setup.textPath;
         std::printf("%s\n", j.dump(1).c_str());
@@ -66,18 +53,6 @@ int printEvaluatorResult(const std::string& command, const Args& args, const Eva
 
 int evaluatorJobFailed(const std::string& command, const std::string& message) {
     return fail(command, message, message == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
-}
-
-std::vector<std::string> splitCommaList(const std::string& s) {
-    std::vector<std::string> out;
-    size_t start = 0;
-    for (;;) {
-        const size_t comma = s.find(',', start);
-        std::string item = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        if (!item.empty()) out.push_back(std::move(item));
-        if (comma == std::string::npos) return out;
-        start = comma + 1;
-    }
 }
 
 qs::ProgressFn stderrProgress(const std::string& command, bool enabled) {
@@ -96,38 +71,37 @@ qs::ProgressFn stderrProgress(const std::string& command, bool enabled) {
     };
 }
 
-int parseEvaluationOptions(const std::string& command, Args& args, qs::SweepMeasure defaultMeasure,
+int parseEvaluationOptions(const std::string& command, const EvaluatorArgs& args, qs::SweepMeasure defaultMeasure,
                            qs::MapEvaluatorOptions& eo, std::string& textPath) {
-    const std::string measureName = args.value("measure").value_or(std::string(qs::sweepMeasureName(defaultMeasure)));
+    const std::string measureName = args.measure.value_or(std::string(qs::sweepMeasureName(defaultMeasure)));
     const auto measure = qs::sweepMeasureFromName(measureName);
     if (!measure)
         return fail(command, "unknown --measure '" + measureName + "' (weight-error, ppl, kld)", kExitUsage);
     eo.measure = *measure;
-    const auto ctx = args.integer("ctx", 512);
-    const auto windows = args.integer("windows", 0);
-    if (!ctx || !windows) return fail(command, args.error(), kExitUsage);
-    if (*ctx < 2 || *ctx > (1 << 20)) return fail(command, "--ctx must be between 2 and 1048576", kExitUsage);
-    if (*windows < 0 || *windows > (1 << 24))
+    const long long ctx = args.text.ctx.value_or(512);
+    const long long windows = args.text.windows.value_or(0);
+    if (ctx < 2 || ctx > (1 << 20)) return fail(command, "--ctx must be between 2 and 1048576", kExitUsage);
+    if (windows < 0 || windows > (1 << 24))
         return fail(command, "--windows must be between 0 (all) and 16777216", kExitUsage);
-    eo.perplexity.context = int(*ctx);
-    eo.perplexity.maxWindows = int(*windows);
-    const std::string protocol = args.value("protocol").value_or("llamacpp");
+    eo.perplexity.context = int(ctx);
+    eo.perplexity.maxWindows = int(windows);
+    const std::string protocol = args.text.protocol.value_or("llamacpp");
     const auto p = qs::pplProtocolFromName(protocol);
     if (!p) return fail(command, "unknown --protocol '" + protocol + "' (llamacpp, gptq, documents)", kExitUsage);
     eo.perplexity.protocol = *p;
-    if (auto sep = args.value("separator")) eo.perplexity.separator = *sep;
-    const std::string dequant = args.value("dequant").value_or("native");
-    if (dequant != "once" && dequant != "rows" && dequant != "native")
-        return fail(command, "--dequant must be native, once or rows", kExitUsage);
+    if (args.text.separator) eo.perplexity.separator = *args.text.separator;
+    const auto dequantOr = dequantMode(command, args.dequant);
+    if (!dequantOr) return kExitUsage;
+    const std::string& dequant = *dequantOr;
     eo.weights.quantized = dequant == "rows"   ? qs::WeightLoadOptions::Quantized::PerRowBlock
                            : dequant == "once" ? qs::WeightLoadOptions::Quantized::DequantizeOnce
                                                : qs::WeightLoadOptions::Quantized::Native;
     if (*measure == qs::SweepMeasure::WeightError) {
-        if (args.has("text"))
+        if (args.text.text)
             return fail(command, "--text is used by --measure ppl or kld, not weight-error", kExitUsage);
         return kExitOk;
     }
-    const auto path = args.value("text");
+    const auto& path = args.text.text;
     if (!path) return fail(command, "--measure " + measureName + " needs --text FILE", kExitUsage);
     std::ifstream in(*path, std::ios::binary);
     if (!in) return fail(command, *path + ": cannot open");
@@ -143,12 +117,12 @@ int parseEvaluationOptions(const std::string& command, Args& args, qs::SweepMeas
     return kExitOk;
 }
 
-int openModelForMeasure(const std::string& command, Args& args, const std::string& path, qs::SweepMeasure measure,
+int openModelForMeasure(const std::string& command, const EvaluatorArgs& args, const std::string& path, qs::SweepMeasure measure,
                         tbb::task_arena* arena, qs::InferenceModel& model) {
     // --calib runs the engine too (the calibration text through the unquantized model).
-    if (measure != qs::SweepMeasure::WeightError || args.has("calib")) {
+    if (measure != qs::SweepMeasure::WeightError || args.calib.file) {
         qs::InferenceLoadOptions lo;
-        lo.tokenizerPath = args.value("tokenizer").value_or("");
+        lo.tokenizerPath = args.tokenizer.value_or("");
         auto m = qs::openInferenceModel(path, lo, arena);
         if (!m) return fail(command, m.message());
         model = std::move(m.value());
@@ -156,7 +130,7 @@ int openModelForMeasure(const std::string& command, Args& args, const std::strin
             std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), w.c_str());
         return kExitOk;
     }
-    if (args.has("tokenizer"))
+    if (args.tokenizer)
         return fail(command, "--tokenizer is used by --measure ppl or kld, or --calib", kExitUsage);
     auto c = qs::openCheckpoint(path);
     if (!c) return fail(command, c.message());
@@ -165,14 +139,14 @@ int openModelForMeasure(const std::string& command, Args& args, const std::strin
     return kExitOk;
 }
 
-int calibrateEvaluator(const std::string& command, Args& args, const qs::InferenceModel& model,
+int calibrateEvaluator(const std::string& command, const EvaluatorArgs& args, const qs::InferenceModel& model,
                        const qs::QuantMap& baseline, const std::vector<std::string>& candidates,
                        tbb::task_arena* arena, bool progress, qs::MapEvaluatorOptions& options) {
     CalibOptions calib;
-    if (int rc = parseCalibOptions(command, args, calib); rc != kExitOk) return rc;
+    if (int rc = parseCalibOptions(command, args.calib, calib); rc != kExitOk) return rc;
     if (!calib.given()) {
         std::shared_ptr<const qs::CalibrationSet> imatrix;
-        const int rc = parseImatrixOption(command, args, *model.checkpoint, model.info, imatrix);
+        const int rc = parseImatrixOption(command, args.calib.imatrix, *model.checkpoint, model.info, imatrix);
         options.calibration = std::move(imatrix);
         return rc;
     }
@@ -185,23 +159,21 @@ int calibrateEvaluator(const std::string& command, Args& args, const qs::Inferen
     return kExitOk;
 }
 
-int openEvaluator(const std::string& command, Args& args, EvaluatorSetup& out, bool progress) {
-    if (args.positional().size() != 1)
+int openEvaluator(const std::string& command, const std::vector<std::string>& positional, const EvaluatorArgs& args,
+                  const std::vector<std::string>& candidates, EvaluatorSetup& out, bool progress) {
+    if (positional.size() != 1)
         return fail(command, "expects exactly one MODEL path (see --help)", kExitUsage);
-    if (int rc = parseThreads(command, args, out.threads); rc != kExitOk) return rc;
+    out.modelPath = positional[0];
+    if (int rc = resolveThreads(command, args.threads, out.threads); rc != kExitOk) return rc;
     qs::MapEvaluatorOptions eo;
     if (int rc = parseEvaluationOptions(command, args, qs::SweepMeasure::Kld, eo, out.textPath); rc != kExitOk)
         return rc;
-    if (int rc = parseMapOptions(command, args, out.baseline, kExitUsage); rc != kExitOk) return rc;
+    if (int rc = loadMapOptions(command, args.map, out.baseline, kExitUsage); rc != kExitOk) return rc;
     out.arena = std::make_unique<tbb::task_arena>(out.threads);
     eo.arena = out.arena.get();
-    if (int rc = openModelForMeasure(command, args, args.positional()[0], eo.measure, out.arena.get(), out.model);
+    if (int rc = openModelForMeasure(command, args, out.modelPath, eo.measure, out.arena.get(), out.model);
         rc != kExitOk)
         return rc;
-    std::vector<std::string> candidates;
-    for (const char* option : {"schemes", "scheme", "body"})
-        for (const auto& v : args.values(option))
-            for (auto& s : splitCommaList(v)) candidates.push_back(std::move(s));
     if (int rc = calibrateEvaluator(command, args, out.model, out.baseline, candidates, out.arena.get(), progress, eo);
         rc != kExitOk)
         return rc;

@@ -2,10 +2,7 @@
 #include "app/cli/infer_setup.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <limits>
-#include <thread>
 
 #include <unistd.h>
 
@@ -15,53 +12,38 @@
 
 namespace qscli {
 
-std::set<std::string> inferenceValueOptions(std::set<std::string> more) {
-    more.insert({"tokenizer", "threads", "map", "rule", "dequant"});
-    return withCalibOptions(std::move(more));
+void addInferenceOptions(CLI::App& app, InferenceArgs& args) {
+    addMapOptions(app, args.map);
+    addDequantOption(app, args.dequant);
+    addTokenizerOption(app, args.tokenizer);
+    addThreadsOption(app, args.threads);
+    addCalibOptions(app, args.calib);
 }
 
-int parseSampling(const std::string& command, Args& args, double defaultTemperature, double defaultTopP,
-                  qs::SamplerOptions& out) {
-    const long long clockSeed = std::chrono::system_clock::now().time_since_epoch().count() & 0x7FFFFFFF;
-    const auto temperature = args.number("temperature", defaultTemperature);
-    const auto seed = args.integer("seed", clockSeed);
-    const auto topK = args.integer("top-k", 0);
-    const auto topP = args.number("top-p", defaultTopP);
-    const auto penalty = args.number("repeat-penalty", 1.0);
-    if (!temperature || !seed || !topK || !topP || !penalty) return fail(command, args.error(), kExitUsage);
-    if (*seed < 0) return fail(command, "--seed must be >= 0", kExitUsage);
-    out.temperature = float(*temperature);
-    out.seed = uint64_t(*seed);
-    out.topK = int(std::clamp<long long>(*topK, -1, std::numeric_limits<int>::max()));  // > vocabulary = all
-    out.topP = float(*topP);
-    out.repetitionPenalty = float(*penalty);
-    if (auto e = qs::samplerOptionsError(out); !e.empty()) return fail(command, "--" + e, kExitUsage);
-    return kExitOk;
-}
-
-int openInference(const std::string& command, Args& args, int maxContext, InferenceSetup& out) {
-    if (args.positional().size() != 1) return fail(command, "expects exactly one MODEL path", kExitUsage);
-    if (int rc = parseThreads(command, args, out.threads); rc != kExitOk) return rc;
+int openInference(const std::string& command, const std::vector<std::string>& positional, const InferenceArgs& args,
+                  int maxContext, InferenceSetup& out) {
+    if (positional.size() != 1) return fail(command, "expects exactly one MODEL path", kExitUsage);
+    if (int rc = resolveThreads(command, args.threads, out.threads); rc != kExitOk) return rc;
     qs::QuantMap map;
-    if (int rc = parseMapOptions(command, args, map, kExitUsage); rc != kExitOk) return rc;
-    const bool quantize = args.has("map") || args.has("rule");
+    if (int rc = loadMapOptions(command, args.map, map, kExitUsage); rc != kExitOk) return rc;
+    const bool quantize = args.map.given();
     CalibOptions calib;
-    if (int rc = parseCalibOptions(command, args, calib); rc != kExitOk) return rc;
+    if (int rc = parseCalibOptions(command, args.calib, calib); rc != kExitOk) return rc;
     if (calib.given() && !quantize)
         return fail(command, "--calib calibrates the schemes of --map/--rule; none given", kExitUsage);
-    if (args.has("imatrix") && !quantize)
+    if (args.calib.imatrix && !quantize)
         return fail(command, "--imatrix is used with --map/--rule (the _im schemes)", kExitUsage);
-    const std::string dequant = args.value("dequant").value_or("native");
-    if (dequant != "once" && dequant != "rows" && dequant != "native")
-        return fail(command, "--dequant must be native, once or rows", kExitUsage);
+    const auto dequantOr = dequantMode(command, args.dequant);
+    if (!dequantOr) return kExitUsage;
+    const std::string& dequant = *dequantOr;
     out.arena = std::make_unique<tbb::task_arena>(out.threads);
     qs::InferenceLoadOptions options;
-    options.tokenizerPath = args.value("tokenizer").value_or("");
+    options.tokenizerPath = args.tokenizer.value_or("");
     options.weights.maxContext = maxContext;
     options.weights.quantized = dequant == "rows"   ? qs::WeightLoadOptions::Quantized::PerRowBlock
                                 : dequant == "once" ? qs::WeightLoadOptions::Quantized::DequantizeOnce
                                                     : qs::WeightLoadOptions::Quantized::Native;
-    auto m = qs::openInferenceModel(args.positional()[0], options, out.arena.get());
+    auto m = qs::openInferenceModel(positional[0], options, out.arena.get());
     if (!m) return fail(command, m.message());
     out.model = std::move(m.value());
     auto warn = [&](const std::string& w) {
@@ -79,7 +61,7 @@ int openInference(const std::string& command, Args& args, int maxContext, Infere
                                     out.calibration);
             rc != kExitOk)
             return rc;
-    } else if (int rc = parseImatrixOption(command, args, *out.model.checkpoint, out.model.info, out.calibration);
+    } else if (int rc = parseImatrixOption(command, args.calib.imatrix, *out.model.checkpoint, out.model.info, out.calibration);
                rc != kExitOk) {
         return rc;
     }

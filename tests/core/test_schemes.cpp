@@ -11,7 +11,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 
+#include "core/infer/linear_weights.h"
 #include "core/quant/chunked_scheme.h"
 #include "core/quant/quantize_parallel.h"
 #include "test_schemes_common.h"
@@ -106,16 +108,35 @@ private Q_SLOTS:
         const auto s = fetchScheme();
         const auto x = qstest::gaussian(size_t(kRows * kCols), 11);
         const auto v = qstest::gaussian(size_t(kCols), 12);
-        const auto y = roundTrip(*s, x, kRows, kCols);
-        QVERIFY(!y.empty());
+        auto q = qstest::quantizeAny(*s, x, kRows, kCols, "t");
+        QVERIFY2(q.ok(), q.ok() ? "" : q.message().c_str());
+        const auto qt = std::make_shared<const qs::QuantizedTensor>(std::move(*q));
+        const std::vector<float> y = qstest::dequantized(*s, *qt);
+        // The dot of the dequantized values is close to the float dot (the scheme's error band), and where the
+        // scheme has a native kernel (ggml types, RTN int4/int8, hqq4: activations quantized once to 8 bits, as
+        // ggml does) the engine's quantized dot equals it up to the activations' rounding.
+        const auto native = qs::packedWeights(qt, s);
+        if (s->name() == "q4_0" || s->name() == "q4_K" || s->name() == "int8_sym") QVERIFY2(native, "no native kernel");
+        std::vector<float> nativeOut(static_cast<size_t>(kRows));
+        if (native) qs::matmul(*native, v.data(), 1, nativeOut.data(), nullptr);
+        // 8-bit activations: each v_c moves by at most half a step of its block's scale amax/127 (blocks of 32
+        // or 256; the larger block bounds both), an error of variance step^2/12 per value.
+        std::vector<double> step2(static_cast<size_t>(kCols));
+        for (int64_t b = 0; b < kCols; b += 256) {
+            double amax = 0;
+            for (int64_t c = b; c < std::min<int64_t>(b + 256, kCols); ++c) amax = std::max(amax, std::fabs(double(v[size_t(c)])));
+            for (int64_t c = b; c < std::min<int64_t>(b + 256, kCols); ++c) step2[size_t(c)] = (amax / 127) * (amax / 127);
+        }
         double vv = 0;
         for (float a : v) vv += double(a) * a;
         for (int64_t r = 0; r < kRows; ++r) {
-            double d = 0, dq = 0, xx = 0;
+            double d = 0, dq = 0, xx = 0, act = 0;
             for (int64_t c = 0; c < kCols; ++c) {
-                d += double(x[size_t(r * kCols + c)]) * v[size_t(c)];
-                dq += double(y[size_t(r * kCols + c)]) * v[size_t(c)];
-                xx += double(x[size_t(r * kCols + c)]) * x[size_t(r * kCols + c)];
+                const double w = x[size_t(r * kCols + c)], wq = y[size_t(r * kCols + c)];
+                d += w * v[size_t(c)];
+                dq += wq * v[size_t(c)];
+                xx += w * w;
+                act += wq * wq * step2[size_t(c)] / 12;
             }
             // The error e = x' - x is roughly uncorrelated with v: |e.v| ~ |e| * rms(v). Allow 6 sigma of
             // the band's upper error bound, plus float rounding of the sums.
@@ -123,6 +144,15 @@ private Q_SLOTS:
                                1e-5 * std::sqrt(xx * vv);
             QVERIFY2(std::fabs(dq - d) <= tol,
                      qPrintable(QString("row %1: dot %2 vs %3 (tolerance %4)").arg(r).arg(dq).arg(d).arg(tol)));
+            // The native kernel computes the same dot up to the rounding of the activations: 6 sigma of it.
+            if (!native) continue;
+            const double nativeTol = 6.0 * std::sqrt(act) + 1e-5 * std::sqrt(xx * vv);
+            QVERIFY2(std::fabs(double(nativeOut[size_t(r)]) - dq) <= nativeTol,
+                     qPrintable(QString("row %1: native dot %2 vs dequantized %3 (tolerance %4)")
+                                    .arg(r)
+                                    .arg(nativeOut[size_t(r)])
+                                    .arg(dq)
+                                    .arg(nativeTol)));
         }
     }
 

@@ -176,13 +176,42 @@ void FootprintView::rebuild() {
     const qs::MapFootprint fp =
         qs::footprintAfter(*res, ckpt->tensors, *info, m_document->calibrationSet().get());
     const qs::FootprintShares shares = qs::footprintShares(fp);
-    for (size_t i = 0; i < ckpt->tensors.size(); ++i) {
+    accumulateGroups(fp, shares);
+
+    uint64_t largest = 0;
+    for (const GroupBytes& g : m_groups) largest = std::max({largest, g.before, g.after});
+    const ByteUnit unit = byteUnitFor(largest);
+    m_unit = unit.divisor;
+
+    const bool headTied = info->tie.has_value();
+    QVector<StackedBarChart::Group> groups;
+    m_table->setRowCount(GroupCount + 1);
+    for (int gi = 0; gi < GroupCount; ++gi) {
+        const bool tiedHead = Group(gi) == HeadGroup && headTied;
+        groups << chartGroup(Group(gi), tiedHead);
+        fillTableRow(Group(gi), tiedHead);
+    }
+    fillTotalRow(shares.total);
+    m_chart->setValueAxisLabel(tr("size (%1)").arg(unit.suffix));
+    m_chart->setGroups(groups);
+
+    updateSummary(fp, shares);
+    updateNote(fp);
+}
+
+// m_groups from the per-tensor footprint: bytes before/after and their metadata by role group, parameter
+// elements (a tied pair once), and the shares of qs::footprintShares.
+void FootprintView::accumulateGroups(const qs::MapFootprint& fp, const qs::FootprintShares& shares) {
+    const qs::ModelInfo& info = *m_document->info();
+    const qs::Checkpoint& ckpt = *m_document->checkpoint();
+    const qs::ResolvedMap& res = *m_document->resolvedMap();
+    for (size_t i = 0; i < ckpt.tensors.size(); ++i) {
         const qs::TensorFootprint& tf = fp.tensors[i];
-        const qs::TensorPlan& p = res->tensors[i];
-        const qs::TensorEntry& e = info->entries[i];
+        const qs::TensorPlan& p = res.tensors[i];
+        const qs::TensorEntry& e = info.entries[i];
         GroupBytes& g = m_groups[size_t(groupOf(e.role))];
         g.before += tf.before;
-        if (tf.before > 0) g.beforeMetadata += qs::storedBreakdown(ckpt->tensors[i], p.rows, p.cols).overhead();
+        if (tf.before > 0) g.beforeMetadata += qs::storedBreakdown(ckpt.tensors[i], p.rows, p.cols).overhead();
         g.after += tf.after.total();
         g.afterMetadata += tf.after.overhead();
         if (e.isParameter && tf.before > 0) g.elements += uint64_t(p.rows) * uint64_t(p.cols);
@@ -192,66 +221,66 @@ void FootprintView::rebuild() {
     m_groups[BodyGroup].share = shares.body;
     m_groups[NormGroup].share = shares.byRole[int(qs::Role::Norm)];
     m_groups[OtherGroup].share = shares.byRole[int(qs::Role::Other)];
+}
+
+// The "as stored" and "after the map" bars of one group, payload and metadata segments, in chart units.
+StackedBarChart::Group FootprintView::chartGroup(Group group, bool tiedHead) const {
+    const GroupBytes& g = m_groups[size_t(group)];
+    const QColor color = groupColor(group);
+    StackedBarChart::Group cg;
+    cg.category = groupLabel(group);  // the table and the bar labels say "tied"
+    auto bar = [&](uint64_t bytes, uint64_t meta, const QColor& c, const QString& what, const QString& share) {
+        StackedBarChart::Bar b;
+        b.segments = {{double(bytes - meta) / m_unit, c}, {double(meta) / m_unit, metadataShade(c)}};
+        b.tooltip = tr("%1, %2: %3 (%4 bytes), %5 of the total\npayload %6, metadata %7\n%8 bits per weight")
+                        .arg(groupLabel(group), what, formatBytes(bytes), formatCount(bytes), share,
+                             formatBytes(bytes - meta), formatBytes(meta), bitsText(bytes, g.elements));
+        return b;
+    };
+    const QString shareBefore = formatPercentValue(g.share.shareBefore);
+    const QString shareAfter = formatPercentValue(g.share.shareAfter);
+    cg.bars = {bar(g.before, g.beforeMetadata, washed(color), tr("as stored"), shareBefore),
+               bar(g.after, g.afterMetadata, color, tr("after the map"), shareAfter)};
+    // One label per group, on the "after" bar: two per group would collide when the pane is short.
+    // The share rides along: "128 KiB · 12.4 %", "128 KiB → 36 KiB · 4.1 %" (the share after the map).
+    cg.bars[AfterBar].label = tiedHead ? tr("0 (tied)")
+                              : g.after == g.before
+                                  ? tr("%1 · %2").arg(formatBytesCompact(g.after), shareAfter)
+                                  : tr("%1 → %2 · %3").arg(formatBytesCompact(g.before), formatBytesCompact(g.after),
+                                                           shareAfter);
+    return cg;
+}
+
+// Row `group` of the table: role with its colour swatch, bytes, share, metadata, ratio, bits per weight.
+void FootprintView::fillTableRow(Group group, bool tiedHead) {
+    const GroupBytes& g = m_groups[size_t(group)];
+    const int row = int(group);
+    auto* roleItem = cell(groupLabel(group) + (tiedHead ? tr(" (tied)") : QString()), Qt::AlignLeft | Qt::AlignVCenter);
+    QPixmap swatch(12, 12);
+    swatch.fill(groupColor(group));
+    roleItem->setIcon(QIcon(swatch));
+    m_table->setItem(row, RoleColumn, roleItem);
+    m_table->setItem(row, BeforeColumn, cell(formatBytes(g.before)));
+    m_table->setItem(row, AfterColumn, cell(formatBytes(g.after)));
+    m_table->setItem(row, ShareColumn, cell(tr("%1 → %2").arg(formatPercentValue(g.share.shareBefore),
+                                                             formatPercentValue(g.share.shareAfter))));
+    m_table->setItem(row, MetadataColumn, cell(formatBytes(g.afterMetadata)));
+    m_table->setItem(row, RatioColumn, cell(ratioText(g.before, g.after)));
+    m_table->setItem(row, BitsColumn, cell(g.share.elements ? bitsPair(g.share) : QStringLiteral("—")));
+    for (int c = BeforeColumn; c < ColumnCount; ++c)
+        m_table->item(row, c)->setToolTip(tr("%1: %2 → %3 bytes (metadata %4 → %5)")
+                                              .arg(groupLabel(group), formatCount(g.before), formatCount(g.after),
+                                                   formatCount(g.beforeMetadata), formatCount(g.afterMetadata)));
+}
+
+// The bold total row, and the table's height fitted to its rows.
+void FootprintView::fillTotalRow(const qs::RoleShare& share) {
     const GroupBytes total = totalBytes();
-    const bool hasRules = !res->map.rules.empty();
-    const bool headTied = info->tie.has_value();
-
-    uint64_t largest = 0;
-    for (const GroupBytes& g : m_groups) largest = std::max({largest, g.before, g.after});
-    const ByteUnit unit = byteUnitFor(largest);
-    m_unit = unit.divisor;
-
-    QVector<StackedBarChart::Group> groups;
-    m_table->setRowCount(GroupCount + 1);
-    for (int gi = 0; gi < GroupCount; ++gi) {
-        const Group group = Group(gi);
-        const GroupBytes& g = m_groups[size_t(gi)];
-        const bool tiedHead = group == HeadGroup && headTied;
-        const QColor color = groupColor(group);
-        StackedBarChart::Group cg;
-        cg.category = groupLabel(group);  // the table and the bar labels say "tied"
-        auto bar = [&](uint64_t bytes, uint64_t meta, const QColor& c, const QString& what, const QString& share) {
-            StackedBarChart::Bar b;
-            b.segments = {{double(bytes - meta) / unit.divisor, c}, {double(meta) / unit.divisor, metadataShade(c)}};
-            b.tooltip = tr("%1, %2: %3 (%4 bytes), %5 of the total\npayload %6, metadata %7\n%8 bits per weight")
-                            .arg(groupLabel(group), what, formatBytes(bytes), formatCount(bytes), share,
-                                 formatBytes(bytes - meta), formatBytes(meta), bitsText(bytes, g.elements));
-            return b;
-        };
-        const QString shareBefore = formatPercentValue(g.share.shareBefore);
-        const QString shareAfter = formatPercentValue(g.share.shareAfter);
-        cg.bars = {bar(g.before, g.beforeMetadata, washed(color), tr("as stored"), shareBefore),
-                   bar(g.after, g.afterMetadata, color, tr("after the map"), shareAfter)};
-        // One label per group, on the "after" bar: two per group would collide when the pane is short.
-        // The share rides along: "128 KiB · 12.4 %", "128 KiB → 36 KiB · 4.1 %" (the share after the map).
-        cg.bars[AfterBar].label = tiedHead ? tr("0 (tied)")
-                                  : g.after == g.before
-                                      ? tr("%1 · %2").arg(formatBytesCompact(g.after), shareAfter)
-                                      : tr("%1 → %2 · %3").arg(formatBytesCompact(g.before),
-                                                               formatBytesCompact(g.after), shareAfter);
-        groups << cg;
-
-        auto* roleItem = cell(groupLabel(group) + (tiedHead ? tr(" (tied)") : QString()), Qt::AlignLeft | Qt::AlignVCenter);
-        QPixmap swatch(12, 12);
-        swatch.fill(color);
-        roleItem->setIcon(QIcon(swatch));
-        m_table->setItem(gi, RoleColumn, roleItem);
-        m_table->setItem(gi, BeforeColumn, cell(formatBytes(g.before)));
-        m_table->setItem(gi, AfterColumn, cell(formatBytes(g.after)));
-        m_table->setItem(gi, ShareColumn, cell(tr("%1 → %2").arg(shareBefore, shareAfter)));
-        m_table->setItem(gi, MetadataColumn, cell(formatBytes(g.afterMetadata)));
-        m_table->setItem(gi, RatioColumn, cell(ratioText(g.before, g.after)));
-        m_table->setItem(gi, BitsColumn, cell(g.share.elements ? bitsPair(g.share) : QStringLiteral("—")));
-        for (int c = BeforeColumn; c < ColumnCount; ++c)
-            m_table->item(gi, c)->setToolTip(tr("%1: %2 → %3 bytes (metadata %4 → %5)")
-                                                 .arg(groupLabel(group), formatCount(g.before), formatCount(g.after),
-                                                      formatCount(g.beforeMetadata), formatCount(g.afterMetadata)));
-    }
     const QList<QTableWidgetItem*> totalRow = {
         cell(tr("total"), Qt::AlignLeft | Qt::AlignVCenter), cell(formatBytes(total.before)),
         cell(formatBytes(total.after)),
-        cell(tr("%1 → %2").arg(formatPercentValue(shares.total.shareBefore), formatPercentValue(shares.total.shareAfter))),
-        cell(formatBytes(total.afterMetadata)), cell(ratioText(total.before, total.after)), cell(bitsPair(shares.total))};
+        cell(tr("%1 → %2").arg(formatPercentValue(share.shareBefore), formatPercentValue(share.shareAfter))),
+        cell(formatBytes(total.afterMetadata)), cell(ratioText(total.before, total.after)), cell(bitsPair(share))};
     QFont bold = font();
     bold.setBold(true);
     for (int c = 0; c < ColumnCount; ++c) {
@@ -261,10 +290,12 @@ void FootprintView::rebuild() {
     const int rowsHeight = m_table->verticalHeader()->defaultSectionSize() * (GroupCount + 1);
     m_table->setFixedHeight(rowsHeight + m_table->horizontalHeader()->sizeHint().height() + 2 * m_table->frameWidth() +
                             m_table->horizontalScrollBar()->sizeHint().height());
+}
 
-    m_chart->setValueAxisLabel(tr("size (%1)").arg(unit.suffix));
-    m_chart->setGroups(groups);
-
+// The title and the status bar's summary: total before → after, the change, the embedding + head share.
+void FootprintView::updateSummary(const qs::MapFootprint& fp, const qs::FootprintShares& shares) {
+    const GroupBytes total = totalBytes();
+    const bool hasRules = !m_document->resolvedMap()->map.rules.empty();
     const QString change = total.after <= total.before
                                ? tr("%1 smaller").arg(ratioText(total.before, total.after))
                                : tr("%1 larger").arg(ratioText(total.after, total.before));
@@ -290,17 +321,24 @@ void FootprintView::rebuild() {
                               "quantization")
                                .arg(formatBytes(total.before)));
     Q_EMIT sizeSummaryChanged(m_summary);
+}
 
-    if (headTied) {
-        const int emb = info->tie->embedding;
-        const int head = info->tie->head;
+// The note under the table: the tie (what an untie would add) or "stored separately", and why sizes after the
+// map are lower bounds when they are.
+void FootprintView::updateNote(const qs::MapFootprint& fp) {
+    const qs::ModelInfo& info = *m_document->info();
+    const qs::Checkpoint& ckpt = *m_document->checkpoint();
+    const qs::ResolvedMap& res = *m_document->resolvedMap();
+    if (info.tie) {
+        const int emb = info.tie->embedding;
+        const int head = info.tie->head;
         auto name = [&](int i) {
-            return i >= 0 && size_t(i) < ckpt->tensors.size() ? QString::fromStdString(ckpt->tensors[size_t(i)].name)
-                                                               : QString();
+            return i >= 0 && size_t(i) < ckpt.tensors.size() ? QString::fromStdString(ckpt.tensors[size_t(i)].name)
+                                                              : QString();
         };
-        const uint64_t untieBefore = emb >= 0 ? fp.tensors[size_t(emb)].before : info->footprint.tiedHeadBytes;
+        const uint64_t untieBefore = emb >= 0 ? fp.tensors[size_t(emb)].before : info.footprint.tiedHeadBytes;
         const uint64_t untieAfter = emb >= 0 ? fp.tensors[size_t(emb)].after.total() : untieBefore;
-        const std::string& pairScheme = emb >= 0 ? res->tensors[size_t(emb)].scheme : std::string();
+        const std::string& pairScheme = emb >= 0 ? res.tensors[size_t(emb)].scheme : std::string();
         const QString what = head >= 0
                                  ? tr("The head (%1) is tied to %2 and counted once.").arg(name(head), name(emb))
                                  : tr("The output head reuses %1 (tied) and stores no bytes of its own.").arg(name(emb));

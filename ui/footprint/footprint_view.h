@@ -16,6 +16,7 @@
 #include <QWidget>
 
 #include "core/quant/footprint_after.h"
+#include "ui/plot/stacked_bar_chart.h"
 
 class QLabel;
 class QTableWidget;
@@ -23,7 +24,6 @@ class QTableWidget;
 namespace qsui {
 
 class Document;
-class StackedBarChart;
 
 class FootprintView : public QWidget {
     Q_OBJECT
@@ -68,6 +68,12 @@ Q_SIGNALS:
 
 private:
     void rebuild();
+    void accumulateGroups(const qs::MapFootprint& fp, const qs::FootprintShares& shares);
+    StackedBarChart::Group chartGroup(Group group, bool tiedHead) const;
+    void fillTableRow(Group group, bool tiedHead);
+    void fillTotalRow(const qs::RoleShare& share);
+    void updateSummary(const qs::MapFootprint& fp, const qs::FootprintShares& shares);
+    void updateNote(const qs::MapFootprint& fp);
 
     Document* m_document;
     QLabel* m_title;

@@ -93,6 +93,20 @@ void SummaryView::rebuild() {
     h += QStringLiteral("<h3>%1</h3><div style='color:%2'>%3</div>")
              .arg(esc(QFileInfo(path).fileName()), muted, esc(path));
 
+    h += modelSection(muted);
+    h += footprintTable(muted);
+    h += hyperparameterSection(muted);
+    h += warningsSection(muted);
+    h += selectedTensorSection();
+    m_html = h;
+    setHtml(h);
+}
+
+// The model table: format, architecture, runnable verdict, parameters, tie, tensors, sizes, tokenizer.
+QString SummaryView::modelSection(const QString& muted) const {
+    const qs::Checkpoint* ckpt = m_document->checkpoint();
+    const qs::ModelInfo* info = m_document->info();
+    QString h;
     h += QStringLiteral("<h4>%1</h4><table>").arg(tr("Model"));
     const QString format = qstr(qs::fileFormatName(ckpt->format));
     const QString detail = QString::fromStdString(ckpt->formatDetail);
@@ -132,8 +146,13 @@ void SummaryView::rebuild() {
                                                           : esc(ckpt->tokenizerPath));
     h += QStringLiteral("</table>");
 
-    h += footprintTable(muted);
+    return h;
+}
 
+// The hyperparameters as analyzed (unknown ones shown as a dash).
+QString SummaryView::hyperparameterSection(const QString& muted) const {
+    const qs::ModelInfo* info = m_document->info();
+    QString h;
     const qs::Hyperparameters& hp = info->hp;
     h += QStringLiteral("<h4>%1</h4>").arg(tr("Hyperparameters"));
     if (hp.dim <= 0 && hp.layers <= 0 && hp.vocab <= 0) {
@@ -154,6 +173,14 @@ void SummaryView::rebuild() {
         h += QStringLiteral("</table>");
     }
 
+    return h;
+}
+
+// The checkpoint's and the analysis' warnings.
+QString SummaryView::warningsSection(const QString& muted) const {
+    const qs::Checkpoint* ckpt = m_document->checkpoint();
+    const qs::ModelInfo* info = m_document->info();
+    QString h;
     std::vector<std::string> warnings = ckpt->warnings;
     warnings.insert(warnings.end(), info->warnings.begin(), info->warnings.end());
     h += QStringLiteral("<h4>%1</h4>").arg(tr("Warnings (%1)").arg(warnings.size()));
@@ -165,6 +192,14 @@ void SummaryView::rebuild() {
         h += QStringLiteral("</ul>");
     }
 
+    return h;
+}
+
+// The selected tensor (the tree's current row): name, role, layer, shape, dtype, size, file offset.
+QString SummaryView::selectedTensorSection() const {
+    const qs::Checkpoint* ckpt = m_document->checkpoint();
+    const qs::ModelInfo* info = m_document->info();
+    QString h;
     const int sel = m_document->selectedTensor();
     if (sel >= 0 && size_t(sel) < ckpt->tensors.size() && size_t(sel) < info->entries.size()) {
         const qs::TensorInfo& t = ckpt->tensors[size_t(sel)];
@@ -184,8 +219,7 @@ void SummaryView::rebuild() {
                                            : tr("not memory-mapped"));
         h += QStringLiteral("</table>");
     }
-    m_html = h;
-    setHtml(h);
+    return h;
 }
 
 }  // namespace qsui

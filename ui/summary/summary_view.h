@@ -23,6 +23,10 @@ private:
     void rebuild();
     // Bytes, share of the total and bits per weight per role, before and after the map (qs::footprintShares).
     QString footprintTable(const QString& muted) const;
+    QString modelSection(const QString& muted) const;
+    QString hyperparameterSection(const QString& muted) const;
+    QString warningsSection(const QString& muted) const;
+    QString selectedTensorSection() const;
 
     Document* m_document;
     QString m_html;

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "app/cli/command_line.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <sstream>
+
+namespace qscli {
+
+namespace {
+
+// The usage line first (as every other tool prints it), then the command's description, then the options.
+class HelpFormatter : public CLI::Formatter {
+public:
+    explicit HelpFormatter(std::string usage) : m_usage(std::move(usage)) {}
+    std::string make_help(const CLI::App* app, std::string, CLI::AppFormatMode mode) const override {
+        std::stringstream out;
+        out << m_usage << '\n' << make_description(app) << make_positionals(app) << make_groups(app, mode);
+        const std::string footer = make_footer(app);
+        if (!footer.empty()) out << '\n' << footer;
+        std::string text = out.str();  // one blank line between the option groups, not two
+        for (size_t at; (at = text.find("\n\n\n")) != std::string::npos;) text.erase(at, 1);
+        return text;
+    }
+
+    // Option descriptions reflowed to the width left of the option column, whatever their line breaks.
+    std::string make_option_desc(const CLI::Option* option) const override {
+        std::istringstream words(CLI::Formatter::make_option_desc(option));
+        std::string out, word;
+        size_t lineLength = 0;
+        while (words >> word) {
+            if (lineLength > 0 && lineLength + 1 + word.size() > kDescriptionWidth) {
+                out += '\n';
+                lineLength = 0;
+            } else if (lineLength > 0) {
+                out += ' ';
+                ++lineLength;
+            }
+            out += word;
+            lineLength += word.size();
+        }
+        return out;
+    }
+
+private:
+    static constexpr size_t kDescriptionWidth = 78;  // with the 32-column option names: 110 columns
+    std::string m_usage;
+};
+
+}  // namespace
+
+int fail(const std::string& command, const std::string& message, int code) {
+    std::fprintf(stderr, "quantscope-cli %s: %s\n", command.c_str(), message.c_str());
+    return code;
+}
+
+CommandLine::CommandLine(std::string command, const std::string& synopsis, const std::string& description)
+    : m_command(std::move(command)), m_app(description, "quantscope-cli " + m_command) {
+    auto formatter = std::make_shared<HelpFormatter>("usage: quantscope-cli " + m_command + " " + synopsis);
+    formatter->column_width(32);
+    m_app.formatter(formatter);
+    m_app.set_help_flag("-h,--help", "print this help and exit");  // -h as at the top level
+    // Unknown arguments are collected (not thrown) so that parse() can name the first one itself.
+    m_app.allow_extras(true);
+    m_app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+}
+
+void CommandLine::positionals(const std::string& name, const std::string& description) {
+    auto* o = m_app.add_option(name, m_positional, description)->type_name("");
+    if (description.empty()) o->group("");  // hidden from the help (a command that takes none)
+}
+
+std::optional<int> CommandLine::parse(int argc, char** argv, int first) {
+    std::vector<std::string> args;  // CLI11 takes them in reverse order
+    for (int i = argc - 1; i >= first; --i) args.emplace_back(argv[i]);
+    bool help = false;
+    try {
+        m_app.parse(args);
+    } catch (const CLI::CallForHelp&) {
+        help = true;
+    } catch (const CLI::ParseError& e) {
+        return fail(m_command, e.what(), kExitUsage);
+    }
+    // An unknown option is an error even next to --help (a typo is reported, not skipped).
+    for (const std::string& extra : m_app.remaining()) {
+        if (extra == "--") continue;  // the end-of-options marker, which CLI11 passes on
+        return fail(m_command, "unknown option " + extra, kExitUsage);
+    }
+    if (help) {
+        std::fputs(m_app.help().c_str(), stdout);
+        return kExitOk;
+    }
+    return std::nullopt;
+}
+
+CLI::Option* addText(CLI::App& app, const std::string& name, std::optional<std::string>& out,
+                     const std::string& typeName, const std::string& description) {
+    auto* o = app.add_option_function<std::string>(
+        name, [&out](const std::string& v) { out = v; }, description);
+    return o->type_name(typeName);
+}
+
+CLI::Option* addRepeated(CLI::App& app, const std::string& name, std::vector<std::string>& out,
+                         const std::string& typeName, const std::string& description) {
+    auto* o = app.add_option(name, out, description);
+    o->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
+    return o->type_name(typeName);
+}
+
+CLI::Option* addInteger(CLI::App& app, const std::string& name, std::optional<long long>& out,
+                        const std::string& typeName, const std::string& description) {
+    auto set = [&out, name](const std::string& v) {
+        long long n = 0;
+        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        if (v.empty() || ec != std::errc() || p != v.data() + v.size())
+            throw CLI::ValidationError(name + " expects an integer, got '" + v + "'");
+        out = n;
+    };
+    return app.add_option_function<std::string>(name, set, description)->type_name(typeName);
+}
+
+CLI::Option* addNumber(CLI::App& app, const std::string& name, std::optional<double>& out,
+                       const std::string& typeName, const std::string& description) {
+    auto set = [&out, name](const std::string& v) {
+        char* end = nullptr;
+        const double x = std::strtod(v.c_str(), &end);
+        if (v.empty() || end != v.c_str() + v.size() || !std::isfinite(x))
+            throw CLI::ValidationError(name + " expects a finite number, got '" + v + "'");
+        out = x;
+    };
+    return app.add_option_function<std::string>(name, set, description)->type_name(typeName);
+}
+
+CLI::Option* addFlag(CLI::App& app, const std::string& name, bool& out, const std::string& description) {
+    return app.add_flag(name, out, description)->disable_flag_override();
+}
+
+}  // namespace qscli

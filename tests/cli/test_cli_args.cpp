@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// quantscope-cli's argument handling, the same for every command: each command's --help exits 0 and lists
+// every option the command has taken so far (the table below is the public interface, written out here, not
+// read from the code); an unknown option, `-x` and a missing value are usage errors (exit 2, one line naming
+// the option);
+// `--name=value` is accepted for every value option; repeated --rule keeps its order (the later rule wins);
+// numbers are decimal (no octal or hex reading); and a shared option has the same help text in every command.
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTest>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cli/cli_runner.h"
+#include "common/assets.h"
+
+using qstest::runCli;
+
+namespace {
+
+struct CommandOptions {
+    QStringList values;  // options that take a value
+    QStringList flags;   // options that do not
+};
+
+const QStringList kCalib = {"calib", "calib-tokens", "calib-ctx", "imatrix"};
+const QStringList kInference = QStringList{"tokenizer", "threads", "map", "rule", "dequant"} + kCalib;
+const QStringList kSampling = {"temperature", "seed", "top-k", "top-p", "repeat-penalty"};
+const QStringList kEvaluator =
+    QStringList{"map",      "rule",      "measure", "text",      "ctx",    "windows",
+                "protocol", "separator", "dequant", "tokenizer", "threads"} +
+    kCalib;
+
+// Every command with every option it accepted before the parser moved to CLI11 (none may go).
+const std::map<QString, CommandOptions>& commandTable() {
+    static const std::map<QString, CommandOptions> table = {
+        {"inspect", {{}, {"json"}}},
+        {"generate", {kInference + kSampling + QStringList{"prompt", "steps"}, {"json"}}},
+        {"ppl",
+         {kInference + QStringList{"text", "ctx", "protocol", "separator", "max-windows", "windows"},
+          {"json"}}},
+        {"chat", {kInference + kSampling + QStringList{"template", "system", "steps"}, {"compare"}}},
+        {"compare",
+         {kInference + kSampling + QStringList{"prompt", "tokens", "template", "system"}, {"json", "chat"}}},
+        {"bench", {kInference + QStringList{"prompt-tokens", "gen-tokens"}, {"json"}}},
+        {"quantize",
+         {kCalib + QStringList{"map", "rule", "export-tensor-types", "save-map", "threads"},
+          {"json", "calib-sequential"}}},
+        {"quant-raw", {{"scheme", "rows", "cols"}, {}}},
+        {"dequant-raw", {{"scheme", "rows", "cols"}, {}}},
+        {"tokenize", {{"text", "jsonl"}, {"no-special", "json"}}},
+        {"synth", {{"shape", "format", "dtype", "seed", "threads"}, {"quiet"}}},
+        {"export",
+         {kCalib + QStringList{"map", "rule", "gguf", "fallback", "h5", "bins", "sweep", "hqq-config",
+                               "gptqmodel-config", "torchao-config", "threads"},
+          {"json", "h5-tensors"}}},
+        {"sweep",
+         {{"groups",    "bits",      "schemes", "measure", "text",         "ctx",      "windows",
+           "protocol",  "separator", "out",     "shard",   "map",          "rule",     "max-points",
+           "tokenizer", "dequant",   "threads", "calib",   "calib-tokens", "calib-ctx"},
+          {"resume", "json"}}},
+        {"merge", {{}, {"allow-partial"}}},
+        {"sensitivity", {kEvaluator + QStringList{"scheme", "groups", "out"}, {"json"}}},
+        {"automix",
+         {kEvaluator + QStringList{"budget", "schemes", "groups", "out"},
+          {"json", "no-baseline", "no-uniform"}}},
+        {"embed-head-study", {kEvaluator + QStringList{"body", "schemes"}, {"json"}}},
+        {"calibrate",
+         {kCalib + QStringList{"out", "output-format", "map", "rule", "hessian", "samples", "tokenizer",
+                               "threads"},
+          {"hessian-head", "json", "calib-sequential"}}},
+        {"models", {{"folder", "max-depth"}, {"no-default", "json"}}},
+    };
+    return table;
+}
+
+// The help text of `--name` in a command's help: the rest of its line after the option column, plus the
+// continuation lines (indented past the option names). Empty when the help does not list the option.
+QString optionDescription(const QByteArray& help, const QString& name) {
+    const QStringList lines = QString::fromUtf8(help).split('\n');
+    for (int i = 0; i < lines.size(); ++i) {
+        const QString line = lines[i];
+        if (!line.startsWith("  --" + name + " ") && line != "  --" + name) continue;
+        QString text;
+        int k = i;
+        const int column = 32;  // the help's option column; a longer option name has its text below
+        if (line.size() > column && line.at(column - 1) == ' ') text = line.mid(column).trimmed();
+        while (k + 1 < lines.size() && lines[k + 1].startsWith(QString(column, ' ')))
+            text += " " + lines[++k].trimmed();
+        return text.trimmed();
+    }
+    return {};
+}
+
+}  // namespace
+
+class TestCliArgs : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    // The top-level help still lists every command, and the table above covers every command it lists.
+    void topLevelHelp_listsEveryCommand() {
+        auto r = runCli({"--help"});
+        QCOMPARE(r.exitCode, 0);
+        const QByteArray commands = r.out.mid(r.out.indexOf("commands:\n"));
+        for (const auto& [name, options] : commandTable())
+            QVERIFY2(commands.contains("\n  " + name.toUtf8() + " "), qPrintable(name));
+        int listed = 0;
+        for (const QByteArray& line : commands.split('\n')) listed += line.startsWith("  ") ? 1 : 0;
+        QCOMPARE(listed, int(commandTable().size()));
+    }
+
+    void commandHelp_exits0AndListsEveryOption() {
+        for (const auto& [name, options] : commandTable()) {
+            auto r = runCli({name, "--help"});
+            QVERIFY2(r.exitCode == 0 && !r.crashed, qPrintable(name + ": " + r.err));
+            QVERIFY2(r.out.startsWith("usage: quantscope-cli " + name.toUtf8() + " "), qPrintable(name));
+            for (const QString& option : options.values + options.flags)
+                QVERIFY2(!optionDescription(r.out, option).isEmpty(),
+                         qPrintable(name + " --help lacks --" + option));
+        }
+    }
+
+    // Every option is known (`--name=value` or the flag, then an unknown option: the error names the unknown
+    // one), and a value option without its value names the option.
+    void everyOption_parsedAndUsageErrorsNameTheOption() {
+        for (const auto& [name, options] : commandTable()) {
+            for (const QString& option : options.values) {
+                auto r = runCli({name, "--" + option + "=1", "--no-such-option"});
+                QVERIFY2(r.exitCode == 2, qPrintable(name + " --" + option + "=1: " + r.err));
+                QVERIFY2(r.err == "quantscope-cli " + name.toUtf8() + ": unknown option --no-such-option\n",
+                         qPrintable(name + " --" + option + "=1: " + r.err));
+                auto missing = runCli({name, "--" + option});
+                QVERIFY2(missing.exitCode == 2, qPrintable(name + " --" + option));
+                QVERIFY2(missing.err.startsWith("quantscope-cli " + name.toUtf8() + ": ") &&
+                             missing.err.contains("--" + option.toUtf8()) && missing.err.count('\n') == 1,
+                         qPrintable(name + " --" + option + ": " + missing.err));
+            }
+            for (const QString& flag : options.flags) {
+                auto r = runCli({name, "--" + flag, "--no-such-option"});
+                QVERIFY2(r.exitCode == 2 && r.err.contains("unknown option --no-such-option"),
+                         qPrintable(name + " --" + flag + ": " + r.err));
+                // A flag takes no value: `--json=false` is refused, not read as "off".
+                QCOMPARE(runCli({name, "--" + flag + "=false"}).exitCode, 2);
+            }
+            // A typo next to --help is still reported (exit 2), not hidden behind the help.
+            QCOMPARE(runCli({name, "--no-such-option", "--help"}).exitCode, 2);
+            // Short options and abbreviations are unknown options, never guesses.
+            for (const char* unknown : {"-x", "--th"}) {
+                auto r = runCli({name, unknown, "1"});
+                QVERIFY2(r.exitCode == 2 && r.err.contains(QByteArray("unknown option ") + unknown),
+                         qPrintable(name + " " + unknown + ": " + r.err));
+            }
+        }
+    }
+
+    // Numbers are read as decimals: a hex or trailing-garbage value is a usage error naming the option, and a
+    // leading zero is not octal (--threads 010 is 10 threads, within the limit, not 8).
+    void numbers_decimalOnly() {
+        for (const char* bad : {"0x10", "12abc", "", "1e3"}) {
+            auto r = runCli({"sensitivity", "m", "--scheme", "q8_0", "--ctx", bad});
+            QVERIFY2(r.exitCode == 2 && r.err.contains("--ctx expects an integer"),
+                     qPrintable(QString(bad) + r.err));
+        }
+        auto r = runCli({"quantize", "m", "--rule", "all=q8_0", "--threads", "01025"});
+        QVERIFY2(r.exitCode == 2 && r.err.contains("--threads must be between 1 and 1024"),
+                 r.err.constData());
+    }
+
+    // --rule is repeatable and kept in order: the later rule wins, so swapping two rules swaps the result.
+    void rules_keepTheirOrder() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-llama2c/stories260K.bin");
+        for (const QStringList& schemes : {QStringList{"q8_0", "q4_0"}, QStringList{"q4_0", "q8_0"}}) {
+            auto r = runCli({"quantize", model, "--rule", "embedding=" + schemes[0],
+                             "--rule=embedding=" + schemes[1], "--threads=2", "--json"});
+            QVERIFY2(r.exitCode == 0, r.err.constData());
+            int embeddings = 0;
+            for (const auto& v : QJsonDocument::fromJson(r.out).object()["tensors"].toArray()) {
+                const QJsonObject t = v.toObject();
+                if (t["role"].toString() != "embedding") continue;
+                ++embeddings;
+                QCOMPARE(t["scheme"].toString(), schemes[1]);
+            }
+            QCOMPARE(embeddings, 1);
+        }
+    }
+
+    // `--name=value` works like `--name value` (the run reports the threads it used).
+    void equalsForm_sameAsSeparateValue() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-llama2c/stories260K.bin");
+        for (const QStringList& threads : {QStringList{"--threads=2"}, QStringList{"--threads", "2"}}) {
+            auto r = runCli(QStringList{"sensitivity", model, "--scheme=q8_0", "--measure=weight-error",
+                                        "--groups", "embedding", "--json"} +
+                            threads);
+            QVERIFY2(r.exitCode == 0, r.err.constData());
+            const QJsonObject j = QJsonDocument::fromJson(r.out).object();
+            QCOMPARE(j["threads"].toInt(), 2);
+            QCOMPARE(j["scheme"].toString(), QString("q8_0"));
+        }
+    }
+
+    // A shared option is defined once: its help text is the same in every command that takes it (synth's
+    // --seed seeds its weights, not sampling: a different option under the same name).
+    void sharedOptions_sameHelpEverywhere() {
+        std::map<QString, QByteArray> help;
+        for (const auto& [name, options] : commandTable()) help[name] = runCli({name, "--help"}).out;
+        const QStringList shared = QStringList{"map",     "rule",     "tokenizer", "dequant",  "ctx",
+                                               "windows", "protocol", "separator", "template", "system"} +
+                                   kSampling + kCalib + QStringList{"threads"};
+        for (const QString& option : shared) {
+            QString first, firstCommand;
+            int takers = 0;
+            for (const auto& [name, options] : commandTable()) {
+                if (!options.values.contains(option) || (name == "synth" && option == "seed")) continue;
+                const QString d = optionDescription(help[name], option);
+                QVERIFY2(!d.isEmpty(), qPrintable(name + " --" + option));
+                ++takers;
+                if (firstCommand.isEmpty()) {
+                    first = d;
+                    firstCommand = name;
+                }
+                QVERIFY2(d == first, qPrintable("--" + option + " in " + name + ": '" + d + "' vs " +
+                                                firstCommand + ": '" + first + "'"));
+            }
+            QVERIFY2(takers >= 2, qPrintable("--" + option));
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCliArgs)
+#include "test_cli_args.moc"
