@@ -2,7 +2,7 @@
 // --calib FILE [--calib-tokens N] [--calib-ctx N]: the calibration options of every command that quantizes
 // (quantize, export, ppl, generate, chat, bench, sweep, automix, sensitivity, embed-head-study, calibrate), one
 // definition. The statistics are collected by QuantScope's engine on the loaded model
-// (core/calib/collect.h calibrateModel, cached per model, text and settings for the process) and handed to
+// (core/collect/collect.h calibrateModel, cached per model, text and settings for the process) and handed to
 // the map-application paths; a scheme that needs them and gets none refuses by name (core/quant/scheme.h).
 #pragma once
 
@@ -15,7 +15,7 @@
 
 #include "app/cli/command_line.h"
 #include "core/calib/calibration.h"
-#include "core/calib/collect.h"
+#include "core/collect/collect.h"
 #include "core/infer/inference_model.h"
 #include "core/quant/quant_map.h"
 

@@ -143,7 +143,7 @@ int runBench(int argc, char** argv, int first) {
         std::printf("generation:        %zu tokens in %.3f s = %.1f tok/s\n", r->tokens.size() - 1, r->generateSeconds, tgPerSecond);
         std::printf("peak resident memory: %.1f MiB\n", double(rss) / (1024.0 * 1024.0));
         if (c.context != trainedContext)
-            std::printf("(context extended from %d to %d for the measurement)\n", trainedContext, c.context);
+            std::printf("(context extended from %d to %d for the measurement)\n", trainedContext, int(c.context));
     }
     return kExitOk;
 }

@@ -52,7 +52,7 @@ std::string CalibrationProvenance::key() const {
 }
 
 namespace {
-// FNV-1a 64 (the same function as sweep.h fnv1aHex), fed piece by piece.
+// FNV-1a 64 (the same function as io/fingerprint.h fnv1aHex), fed piece by piece.
 struct Fnv1a {
     uint64_t h = 14695981039346656037ull;
     void add(const void* p, size_t n) {

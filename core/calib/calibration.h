@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Calibration data: statistics of the INPUT activations of the linear layers, collected by running the
-// engine over a calibration text (core/calib/collect.h) or read from a llama.cpp imatrix file, and consumed by
+// engine over a calibration text (core/collect/collect.h) or read from a llama.cpp imatrix file, and consumed by
 // the calibrated schemes (importance-weighted K-quants, GPTQ, AWQ, LLM.int8) through Scheme::calibrationNeeds()
 // and Scheme::quantizeCalibrated() / ChunkedScheme::startCalibrated() (core/quant/scheme.h, chunked_scheme.h).
 //
@@ -80,7 +80,7 @@ struct TensorCalibration {
 struct CalibrationProvenance {
     std::string source = "engine";  // "engine" (collected here) or "imatrix" (read from a llama.cpp file)
     std::string textSource;         // the calibration text's file as given (display only)
-    std::string textFingerprint;    // FNV-1a 64 hex of the text's bytes (sweep.h fnv1aHex)
+    std::string textFingerprint;    // FNV-1a 64 hex of the text's bytes (io/fingerprint.h fnv1aHex)
     std::string modelFingerprint;   // checkpointFingerprint() hex of the calibrated weights
     int64_t tokens = 0;             // tokens run through the engine
     int64_t sequences = 0;          // sequences they were split into

@@ -9,10 +9,10 @@
 #include <map>
 #include <optional>
 
+#include "core/ggml/ggml_type_traits.h"
 #include "core/model/tensor_naming.h"
 #include "core/quant/apply_map.h"
 #include "core/quant/quant_map_export.h"
-#include "core/quant/ggml/ggml_type_traits.h"
 #include "core/quant/scheme.h"
 
 namespace qs {

@@ -6,7 +6,7 @@
 // Tensors. One per stored parameter tensor, in the source's order, under its GGUF name (a GGUF source keeps
 // its names; llama2.c and Hugging Face names become llama.cpp's, `blk.N.attn_q.weight` ..., via ModelInfo
 // kinds). A tensor the map quantizes stores the scheme's packed bytes as they are (ggml schemes pack exactly
-// ggml's row layout, core/quant/ggml/ggml_scheme.cpp), so every byte equals what the quantizer produced. A
+// ggml's row layout, core/ggml/ggml_scheme.cpp), so every byte equals what the quantizer produced. A
 // tensor the map leaves alone keeps its stored bytes and type (which must be a ggml type: llama2.c's Q8 is
 // refused by name). A scheme with no GGUF encoding (RTN intN, nf4/fp4 ...) is refused naming the tensor and
 // scheme, unless GgufExportOptions::fallback names a ggml type to store such tensors in instead (each

@@ -10,9 +10,9 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
+#include "core/ggml/ggml_type_traits.h"
 #include "core/infer/float_gemm.h"
 #include "core/io/checkpoint.h"
-#include "core/quant/ggml/ggml_type_traits.h"
 #include "core/util/check.h"
 
 namespace qs {

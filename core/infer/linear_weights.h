@@ -2,7 +2,7 @@
 // LinearWeights: a [rows, cols] weight matrix as the forward pass uses it: y = W x for a batch of inputs, and
 // single rows for embedding look-ups. Implementations:
 //   - PackedLinearWeights: ggml block types (q8_0 ... q6_K, iq4_nl) and f16/bf16 kept in their stored or
-//     quantized bytes and multiplied by native kernels (core/quant/ggml/ggml_vec_dot.h) with the activations
+//     quantized bytes and multiplied by native kernels (core/ggml/ggml_vec_dot.h) with the activations
 //     quantized once per matmul to the paired 8-bit type, as ggml does (f16/bf16 weights: rounded to f16/bf16,
 //     ggml's vec_dot_type, unless ActivationPairing::Float): the engine's default;
 //   - FloatLinearWeights: float32 values, either a view into a memory-mapped checkpoint (zero copy) or owned
@@ -30,8 +30,8 @@
 
 #include <tbb/task_arena.h>
 
-#include "core/quant/ggml/ggml_repack.h"
-#include "core/quant/ggml/ggml_vec_dot.h"
+#include "core/ggml/ggml_repack.h"
+#include "core/ggml/ggml_vec_dot.h"
 #include "core/quant/rtn/rtn_vec_dot.h"
 #include "core/quant/scheme.h"
 #include "core/tensor/dtype.h"
@@ -156,7 +156,7 @@ private:
 // (rows of whole blocks, ggml's layout; a GGUF mapping or a QuantizedTensor's data), which must stay valid
 // while `owner` lives. `level` picks the kernel (tests pass each level the CPU can run).
 // q8_0, q4_0, q4_K and q6_K at AVX2 and above (ggml::findRepackGemm): the rows are copied once, at construction, into the
-// row-interleaved layout of core/quant/ggml/ggml_repack.h, which then REPLACES the stored bytes (`bytes` and
+// row-interleaved layout of core/ggml/ggml_repack.h, which then REPLACES the stored bytes (`bytes` and
 // `owner` are not used again: the loader drops the mapping's pages, MappedFile::dropPages); prompt and
 // decode run the 16-row GEMM with its numeric contract (one float lane per output, ggml_repack.h), copyRow
 // dequantizes from the repacked rows. Below AVX2, and for the other types, the per-pair dots (DotFn/DotTileFn,

@@ -164,13 +164,8 @@ Result<ModelConfig> configFrom(const Checkpoint& ckpt, const ModelInfo& info, co
                          ", hidden " + std::to_string(hp.hidden) + ", layers " + std::to_string(hp.layers) + ", heads " +
                          std::to_string(hp.heads) + ", kv heads " + std::to_string(hp.kvHeads) + ", vocab " +
                          std::to_string(hp.vocab) + ")"};
-    c.dim = int(hp.dim);
-    c.hidden = int(hp.hidden);
-    c.layers = int(hp.layers);
-    c.heads = int(hp.heads);
-    c.kvHeads = int(hp.kvHeads);
-    c.vocab = int(hp.vocab);
-    c.headDim = hp.headDim > 0 ? int(hp.headDim) : (hp.dim % hp.heads == 0 ? int(hp.dim / hp.heads) : 0);
+    static_cast<Hyperparameters&>(c) = hp;
+    if (c.headDim <= 0) c.headDim = hp.dim % hp.heads == 0 ? hp.dim / hp.heads : 0;
     if (c.headDim <= 0 || c.headDim % 2 != 0 || c.headDim > 4096)
         return Error{ckpt.path + ": head dimension " + std::to_string(c.headDim) + " is not a positive even number"};
     if (c.heads % c.kvHeads != 0)
@@ -182,9 +177,9 @@ Result<ModelConfig> configFrom(const Checkpoint& ckpt, const ModelInfo& info, co
         warnings.push_back("the checkpoint states no context length; using 2048");
     }
     if (options.maxContext > 0 && options.maxContext < context) context = options.maxContext;
-    c.context = int(std::min<int64_t>(context, 1 << 20));
-    c.ropeTheta = float(hp.ropeTheta > 0 ? hp.ropeTheta : 10000.0);
-    c.normEps = float(hp.normEps > 0 ? hp.normEps : 1e-5);
+    c.context = std::min<int64_t>(context, 1 << 20);
+    if (!(c.ropeTheta > 0)) c.ropeTheta = 10000.0;
+    if (!(c.normEps > 0)) c.normEps = 1e-5;
     c.rope = info.rope;
     const ArchSpec& a = info.arch;
     c.qkvBias = a.qkvBias;

@@ -24,10 +24,11 @@ namespace qs {
 
 // The forward pass as the engine runs it (see ArchSpec for where each field comes from). The defaults are the
 // Llama 2 model: no biases, SiLU, 1/sqrt(head_dim), full attention, unscaled RoPE.
-struct ModelConfig {
-    int dim = 0, hidden = 0, layers = 0, heads = 0, kvHeads = 0, headDim = 0, vocab = 0, context = 0;
-    float ropeTheta = 10000.0f;
-    float normEps = 1e-5f;
+// The dims, heads, vocab, context, RoPE theta and norm eps are the checkpoint's Hyperparameters (model_info.h),
+// declared once there; the loader starts from ModelInfo::hp and settles what the engine needs: headDim derived
+// when the file states none, context defaulted (2048) and bounded (WeightLoadOptions::maxContext, 2^20), a
+// non-positive theta/eps replaced by 10000 / 1e-5. The kernels take theta and eps as float.
+struct ModelConfig : Hyperparameters {
     RopeLayout rope = RopeLayout::AdjacentPairs;
     bool qkvBias = false, outBias = false, mlpBias = false;  // LayerWeights bq/bk/bv, bo, bGate/bUp/bDown
     bool qkNorm = false;     // LayerWeights qNorm/kNorm: per-head RMSNorm of q and k before RoPE
@@ -43,8 +44,8 @@ struct ModelConfig {
     std::vector<float> ropeInvFreq;       // [headDim/2] inverse frequencies; empty = theta^(-2j/headDim) in float
     std::vector<float> ropeInvFreqLocal;  // [headDim/2] for local layers (Gemma 3 rope_local_base_freq)
     float ropeAttnFactor = 1.0f;          // multiplies RoPE cos/sin of the global layers (YaRN)
-    int qDim() const { return heads * headDim; }
-    int kvDim() const { return kvHeads * headDim; }
+    int64_t qDim() const { return heads * headDim; }
+    int64_t kvDim() const { return kvHeads * headDim; }
 };
 
 struct LayerWeights {
@@ -110,7 +111,5 @@ Result<std::shared_ptr<const ModelWeights>> loadModelWeights(const Checkpoint& c
 // but a check fails, sets info.runnable = false and info.runnableReason to the loader's message, and returns it.
 Status checkInferenceShapes(const Checkpoint& ckpt, ModelInfo& info);
 
-// Random weights with real shapes (uniform in +-1/sqrt(cols), norms 1), for benchmarks and engine tests.
-std::shared_ptr<const ModelWeights> randomModelWeights(const ModelConfig& config, uint64_t seed, bool tied = true);
 
 }  // namespace qs

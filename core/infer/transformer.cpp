@@ -65,7 +65,7 @@ void Transformer::rewind(int pos) {
 void Transformer::ensureCache(int positions) {
     if (positions <= m_cachePositions) return;
     const ModelConfig& c = m_w->config;
-    const int grown = std::min(c.context, std::max({positions, 2 * m_cachePositions, 64}));
+    const int grown = int(std::min<int64_t>(c.context, std::max({positions, 2 * m_cachePositions, 64})));
     for (int l = 0; l < c.layers; ++l) {
         m_keyCache[size_t(l)].resize(size_t(grown) * size_t(c.kvDim()));
         m_valueCache[size_t(l)].resize(size_t(grown) * size_t(c.kvDim()));

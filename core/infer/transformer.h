@@ -67,7 +67,7 @@ public:
     // logits span of the wrong size.
     Status evaluate(std::span<const int> tokens, std::span<float> logits, bool allLogits = false);
 
-    // Calibration hook (core/calib/collect.h): `observer` sees every linear layer's input (LinearInput); empty
+    // Calibration hook (core/collect/collect.h): `observer` sees every linear layer's input (LinearInput); empty
     // removes it. Without one, evaluate() costs nothing more (one branch per matmul group). HeadIn: when
     // evaluate() computes logits, the rows fed to the head (all tokens with allLogits, else the last); when it
     // computes none (empty logits, !allLogits) and an observer is set, the final-normed rows of every token,

@@ -7,8 +7,8 @@
 #include <cstring>
 #include <limits>
 
-#include "core/quant/ggml/ggml_dequant.h"
-#include "core/quant/ggml/ggml_type_traits.h"
+#include "core/ggml/ggml_dequant.h"
+#include "core/ggml/ggml_type_traits.h"
 #include "core/tensor/half.h"
 
 namespace qs {

@@ -103,7 +103,7 @@ Status decodeToFloat(DType t, std::span<const std::byte> src, uint64_t totalElem
                      uint64_t first, uint64_t count, float* dst);
 
 // True when decodeToFloat() can decode type t: the plain types it decodes itself, llama2.c's Q8, and every
-// type with a to_float in the type table (core/quant/ggml/ggml_type_traits.h).
+// type with a to_float in the type table (core/ggml/ggml_type_traits.h).
 bool dtypeConvertibleToFloat(DType t);
 
 }  // namespace qs

@@ -10,9 +10,9 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
+#include "core/ggml/ggml_type_traits.h"
 #include "core/quant/awq/awq_fold.h"
 #include "core/quant/footprint_after.h"
-#include "core/quant/ggml/ggml_type_traits.h"
 #include "core/quant/quantize_parallel.h"
 #include "core/util/check.h"
 

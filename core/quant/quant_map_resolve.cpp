@@ -5,8 +5,8 @@
 #include <limits>
 #include <map>
 
+#include "core/ggml/ggml_type_traits.h"
 #include "core/model/tensor_naming.h"
-#include "core/quant/ggml/ggml_type_traits.h"
 #include "core/quant/scheme.h"
 
 namespace qs {

@@ -7,7 +7,7 @@
 // type_traits from ggml-cpu's type_traits_cpu):
 //  - here, the facts every layer needs (name, ggml name, GGUF id, block elements and bits): DTypeInfo,
 //    readers and sizes depend on nothing else;
-//  - core/quant/ggml/ggml_type_traits.h, the functions (to_float, from_float_ref, from_float, the vec_dot_type
+//  - core/ggml/ggml_type_traits.h, the functions (to_float, from_float_ref, from_float, the vec_dot_type
 //    the native dot kernels pair with, the block struct, the ggml scheme's byte split), one row per DType.
 // RTN intN and bitsandbytes nf4/fp4 are not storage types: they are schemes parameterised by bits and group
 // (core/quant/rtn, core/quant/bnb), whose bytes their Scheme computes; a checkpoint never holds them as a

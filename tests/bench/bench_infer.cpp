@@ -16,6 +16,8 @@
 #include "core/infer/inference_model.h"
 #include "core/infer/transformer.h"
 
+#include "common/random_model_weights.h"
+
 using namespace qs;
 
 namespace {

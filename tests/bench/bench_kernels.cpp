@@ -16,11 +16,11 @@
 #include <random>
 #include <string>
 
+#include "core/ggml/ggml_blocks.h"
+#include "core/ggml/ggml_quantize.h"
+#include "core/ggml/ggml_vec_dot.h"
 #include "core/infer/float_gemm.h"
 #include "core/infer/linear_weights.h"
-#include "core/quant/ggml/ggml_blocks.h"
-#include "core/quant/ggml/ggml_quantize.h"
-#include "core/quant/ggml/ggml_vec_dot.h"
 #include "core/tensor/half.h"
 #include "random_llama_gguf.h"
 

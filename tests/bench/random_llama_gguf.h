@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "core/quant/ggml/ggml_blocks.h"
-#include "core/quant/ggml/ggml_quantize.h"
+#include "core/ggml/ggml_blocks.h"
+#include "core/ggml/ggml_quantize.h"
 #include "core/tensor/dtype.h"
 #include "core/tensor/half.h"
 

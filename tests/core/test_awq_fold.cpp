@@ -13,7 +13,7 @@
 //     with their times (no timed assertion; the folded model within a band of the separate one).
 // GGUF export: AWQ has no GGUF encoding (refused by name, or replaced by --fallback, after which nothing is
 // AWQ and nothing folds), so no folded model reaches a GGUF; that refusal is checked here.
-#include "core/calib/collect.h"
+#include "core/collect/collect.h"
 #include "core/export/gguf_export.h"
 #include "core/infer/inference_model.h"
 #include "core/infer/perplexity.h"
@@ -34,8 +34,8 @@
 
 #include <tbb/task_arena.h>
 
-#include "test_schemes_common.h"
 #include "common/assets.h"
+#include "test_schemes_common.h"
 
 namespace {
 

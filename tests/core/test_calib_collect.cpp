@@ -6,7 +6,7 @@
 #include <tbb/task_arena.h>
 
 #include "core/calib/calibration_h5.h"
-#include "core/calib/collect.h"
+#include "core/collect/collect.h"
 #include "core/export/session_h5.h"
 #include "core/infer/inference_model.h"
 #include "core/infer/quantized_model.h"

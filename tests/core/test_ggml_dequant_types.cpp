@@ -16,9 +16,9 @@
 #include <set>
 #include <sstream>
 
+#include "core/ggml/ggml_dequant.h"
 #include "core/io/checkpoint.h"
 #include "core/io_fixtures.h"
-#include "core/quant/ggml/ggml_dequant.h"
 #include "core/tensor/dtype.h"
 
 using namespace qs;

@@ -13,11 +13,11 @@
 
 #include "common/assets.h"
 #include "core/calib/calibration.h"
+#include "core/ggml/ggml_quantize.h"
+#include "core/ggml/ggml_type_traits.h"
 #include "core/quant/chunked_scheme.h"
 #include "core/quant/quant_map_resolve.h"
 #include "core/quant/quantize_parallel.h"
-#include "core/quant/ggml/ggml_quantize.h"
-#include "core/quant/ggml/ggml_type_traits.h"
 #include "core/quant/scheme.h"
 #include "core/tensor/dtype.h"
 

@@ -15,10 +15,10 @@
 #include <vector>
 
 #include "common/assets.h"
+#include "core/ggml/ggml_dequant.h"
+#include "core/ggml/ggml_quantize.h"
 #include "core/io/checkpoint.h"
 #include "core/quant/chunked_scheme.h"
-#include "core/quant/ggml/ggml_dequant.h"
-#include "core/quant/ggml/ggml_quantize.h"
 #include "core/quant/quantize_parallel.h"
 #include "core/quant/scheme.h"
 

@@ -5,6 +5,8 @@
 #include "core/infer/kernels.h"
 #include "core/infer/transformer.h"
 
+#include "common/random_model_weights.h"
+
 #include <QTest>
 
 #include <random>
@@ -321,7 +323,7 @@ private Q_SLOTS:
         auto w = randomModelWeights(tinyConfig(), 1, true);
         Transformer t(w, nullptr);
         std::vector<float> logits(size_t(w->config.vocab));
-        const int bad[] = {1, w->config.vocab};
+        const int bad[] = {1, int(w->config.vocab)};
         Status s = t.evaluate(bad, logits);
         QVERIFY(!s.ok());
         QVERIFY(QString::fromStdString(s.message()).contains("outside the model's vocabulary"));

@@ -5,6 +5,8 @@
 #include "core/infer/generator.h"
 #include "core/infer/sampler.h"
 
+#include "common/random_model_weights.h"
+
 #include <QTest>
 
 #include <cmath>

@@ -7,6 +7,8 @@
 #include "core/infer/transformer.h"
 #include "core/quant/scheme.h"
 
+#include "common/random_model_weights.h"
+
 #include <QFile>
 #include <QTest>
 

@@ -1,23 +1,23 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Native matmul kernels (core/quant/ggml/ggml_vec_dot.h, PackedLinearWeights): the CPU probe; every SIMD path
+// Native matmul kernels (core/ggml/ggml_vec_dot.h, PackedLinearWeights): the CPU probe; every SIMD path
 // this machine can run equals the scalar reference bit for bit (the kernels keep integer block sums exact and
 // perform the same float operations in the same order); each product stays within a bound derived from the
 // activation quantization and float rounding of dequantize-then-multiply; and on stories260K the engine's
 // native path stays within a KLD / top-1 band of the float path; the float GEMM's paths equal its scalar
 // reference. Skipped SIMD levels are printed.
+#include "core/ggml/ggml_blocks.h"
+#include "core/ggml/ggml_dequant.h"
+#include "core/ggml/ggml_dequant_impl.h"
+#include "core/ggml/ggml_quantize.h"
+#include "core/ggml/ggml_repack.h"
+#include "core/ggml/ggml_type_traits.h"
+#include "core/ggml/ggml_vec_dot.h"
 #include "core/infer/float_gemm.h"
 #include "core/infer/inference_model.h"
 #include "core/infer/linear_weights.h"
 #include "core/infer/memory_plan.h"
 #include "core/infer/perplexity.h"
 #include "core/infer/transformer.h"
-#include "core/quant/ggml/ggml_blocks.h"
-#include "core/quant/ggml/ggml_dequant.h"
-#include "core/quant/ggml/ggml_dequant_impl.h"
-#include "core/quant/ggml/ggml_quantize.h"
-#include "core/quant/ggml/ggml_repack.h"
-#include "core/quant/ggml/ggml_type_traits.h"
-#include "core/quant/ggml/ggml_vec_dot.h"
 #include "core/quant/scheme.h"
 #include "core/tensor/half.h"
 #include "core/util/cpu_features.h"

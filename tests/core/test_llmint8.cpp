@@ -6,7 +6,7 @@
 // layer output error on held-out TinyStories activations below plain row-wise int8 where outlier columns exist.
 #include <tbb/task_arena.h>
 
-#include "core/calib/collect.h"
+#include "core/collect/collect.h"
 #include "core/infer/inference_model.h"
 #include "core/io/checkpoint.h"
 #include "core/quant/apply_map.h"

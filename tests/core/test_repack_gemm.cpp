@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The repacked q8_0/q4_0/q4_K/q6_K GEMM (core/quant/ggml/ggml_repack.h) as PackedLinearWeights runs it: every SIMD path
+// The repacked q8_0/q4_0/q4_K/q6_K GEMM (core/ggml/ggml_repack.h) as PackedLinearWeights runs it: every SIMD path
 // this machine can run equals the scalar reference ggml::gemmRef bit for bit (random codes including the
 // extremes, row counts that are no multiple of 16, 1..9 columns, rows 32..4096 long, row ranges cutting a
 // group); the reference stays within the activation-quantization and rounding bound of dequantize-then-
 // multiply in double; copyRow returns exactly the dequantized stored row; the padding is counted in
 // ownedBytes; below AVX2 the stored bytes and the per-pair dots are kept. Skipped SIMD levels are printed.
+#include "core/ggml/ggml_blocks.h"
+#include "core/ggml/ggml_math.h"
+#include "core/ggml/ggml_quantize.h"
+#include "core/ggml/ggml_repack.h"
+#include "core/ggml/ggml_vec_dot.h"
 #include "core/infer/linear_weights.h"
 #include "core/io/checkpoint.h"
-#include "core/quant/ggml/ggml_blocks.h"
-#include "core/quant/ggml/ggml_math.h"
-#include "core/quant/ggml/ggml_quantize.h"
-#include "core/quant/ggml/ggml_repack.h"
-#include "core/quant/ggml/ggml_vec_dot.h"
 #include "core/tensor/half.h"
 #include "core/util/cpu_features.h"
 

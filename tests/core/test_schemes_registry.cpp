@@ -9,8 +9,8 @@
 #include <cstring>
 #include <set>
 
+#include "core/ggml/ggml_blocks.h"
 #include "core/quant/bnb/bnb4_tables.h"
-#include "core/quant/ggml/ggml_blocks.h"
 #include "core/quant/quantize_parallel.h"
 #include "core/tensor/half.h"
 #include "test_schemes_common.h"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The type table (core/tensor/dtype.h facts + core/quant/ggml/ggml_type_traits.h functions) is consistent:
+// The type table (core/tensor/dtype.h facts + core/ggml/ggml_type_traits.h functions) is consistent:
 // names and GGUF ids are unique and ids, block elements and block bytes match ggml's own numbers as the
 // reference data lists them (tests/data/ggml-types/index.tsv and ../shared/refvectors/ggml/index.tsv, both
 // written by ggml at d99724f2 from ggml_blck_size/ggml_type_size); block bytes equal sizeof the block structs;
@@ -16,10 +16,10 @@
 #include <sstream>
 
 #include "common/assets.h"
-#include "core/quant/ggml/ggml_dequant.h"
-#include "core/quant/ggml/ggml_quantize.h"
-#include "core/quant/ggml/ggml_type_traits.h"
-#include "core/quant/ggml/ggml_vec_dot.h"
+#include "core/ggml/ggml_dequant.h"
+#include "core/ggml/ggml_quantize.h"
+#include "core/ggml/ggml_type_traits.h"
+#include "core/ggml/ggml_vec_dot.h"
 #include "core/quant/scheme.h"
 #include "core/tensor/dtype.h"
 #include "test_schemes_common.h"

@@ -2,7 +2,7 @@
 // The calibration behind the map editor's Calibration section (calibration_section.h), as JobRunner functions
 // and UI-thread helpers.
 //
-// - collectCalibrationJob: QuantScope's engine over a calibration text (core/calib/collect.h calibrateModel:
+// - collectCalibrationJob: QuantScope's engine over a calibration text (core/collect/collect.h calibrateModel:
 //   cached per model, text and settings for the process), on the unquantized weights and the tokenizer the
 //   chat already loaded when it has, else loaded by the job. What is collected: the CLI's defaults
 //   (importance, max|x|, mean|x|) plus what the map's schemes need (core addMapNeeds: GPTQ Hessians for their
@@ -25,7 +25,7 @@
 
 #include <QString>
 
-#include "core/calib/collect.h"
+#include "core/collect/collect.h"
 #include "core/infer/model_weights.h"
 #include "core/infer/tokenizer.h"
 #include "ui/document.h"

@@ -17,7 +17,7 @@
 #include <QToolButton>
 #include <QVBoxLayout>
 
-#include "core/calib/collect.h"
+#include "core/collect/collect.h"
 #include "ui/calib/calibration_jobs.h"
 #include "ui/chat/chat_models.h"
 #include "ui/document.h"

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/quant/ggml/ggml_blocks.h"
+#include "core/ggml/ggml_blocks.h"
 #include "core/tensor/half.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)

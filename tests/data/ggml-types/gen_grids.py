@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-# Extracts the i-quant grids of ggml-common.h into core/quant/ggml/ggml_iq_grids.cpp and ggml_iq1_grid.cpp.
-# usage: python3 gen_grids.py <ggml>/src/ggml-common.h core/quant/ggml
+# Extracts the i-quant grids of ggml-common.h into core/ggml/ggml_iq_grids.cpp and ggml_iq1_grid.cpp.
+# usage: python3 gen_grids.py <ggml>/src/ggml-common.h core/ggml
 import re, sys
 src = open(sys.argv[1]).read()
 def table(name):
@@ -22,7 +22,7 @@ def header(what):
             '// src/ggml-common.h at commit %s.' % COMMIT,
             '// Each uint64_t (uint32_t) entry packs 8 (4) grid values, value j in byte j counted from the least',
             '// significant byte, which is how ggml reads them on its little-endian hosts.',
-            '#include "core/quant/ggml/ggml_iq_grids.h"', '', 'namespace qs::ggml {', '']
+            '#include "core/ggml/ggml_iq_grids.h"', '', 'namespace qs::ggml {', '']
 out = header('Lookup grids of ggml\'s i-quants iq2_xxs, iq2_xs, iq2_s, iq3_xxs, iq3_s and the sign tables.')
 for name, cname in [('ksigns_iq2xs', 'kIq2xsSigns')]:
     t, v = table(name); emit(out, 'uint8_t', cname, v, 16, 4)

@@ -9,12 +9,12 @@
 //    vpmaddubsw summed in int16 over the block (|sum| <= 8 * 2 * 15 * 128 = 30720: no saturation), q8_0 with
 //    the sign trick (|w| unsigned against sign(a, w): pair sums <= 2 * 128 * 127 = 32512).
 // Both produce exactly the integer sums and float steps of gemmRef, so its results bit for bit.
-#include "core/quant/ggml/ggml_repack.h"
+#include "core/ggml/ggml_repack.h"
 
 #include <cstring>
 #include <iterator>
 
-#include "core/quant/ggml/ggml_blocks.h"
+#include "core/ggml/ggml_blocks.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "core/calib/input_accumulator.h"
+#include "core/collect/input_accumulator.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The repacked layout, the GEMM's activations and the scalar reference (ggml_repack.h). Compiled with
 // -ffp-contract=off (core/CMakeLists.txt): the reference's fused multiply-add is the explicit std::fma.
-#include "core/quant/ggml/ggml_repack.h"
+#include "core/ggml/ggml_repack.h"
 
 #include <cmath>
 #include <cstring>
 
-#include "core/quant/ggml/ggml_blocks.h"
-#include "core/quant/ggml/ggml_math.h"
-#include "core/quant/ggml/ggml_vec_dot.h"
+#include "core/ggml/ggml_blocks.h"
+#include "core/ggml/ggml_math.h"
+#include "core/ggml/ggml_vec_dot.h"
 #include "core/util/check.h"
 
 namespace qs::ggml {

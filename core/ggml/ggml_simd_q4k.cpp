@@ -12,10 +12,10 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "core/quant/ggml/ggml_blocks.h"
-#include "core/quant/ggml/ggml_kquants_impl.h"
-#include "core/quant/ggml/ggml_math.h"
-#include "core/quant/ggml/ggml_quantize.h"
+#include "core/ggml/ggml_blocks.h"
+#include "core/ggml/ggml_kquants_impl.h"
+#include "core/ggml/ggml_math.h"
+#include "core/ggml/ggml_quantize.h"
 #include "core/util/cpu_features.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))

@@ -15,10 +15,10 @@
 #include <cctype>
 #include <string>
 
+#include "core/ggml/ggml_dequant.h"
+#include "core/ggml/ggml_quantize.h"
+#include "core/ggml/ggml_type_traits.h"
 #include "core/quant/chunked_scheme.h"
-#include "core/quant/ggml/ggml_dequant.h"
-#include "core/quant/ggml/ggml_quantize.h"
-#include "core/quant/ggml/ggml_type_traits.h"
 #include "core/quant/scheme_family.h"
 #include "core/util/check.h"
 

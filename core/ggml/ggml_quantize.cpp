@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "core/quant/ggml/ggml_quantize.h"
+#include "core/ggml/ggml_quantize.h"
 
 #include <cstring>
 
-#include "core/quant/ggml/ggml_type_traits.h"
+#include "core/ggml/ggml_type_traits.h"
 #include "core/tensor/half.h"
 
 namespace qs::ggml {

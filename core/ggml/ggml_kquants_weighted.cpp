@@ -13,10 +13,10 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/quant/ggml/ggml_blocks.h"
-#include "core/quant/ggml/ggml_kquants_impl.h"
-#include "core/quant/ggml/ggml_math.h"
-#include "core/quant/ggml/ggml_quantize.h"
+#include "core/ggml/ggml_blocks.h"
+#include "core/ggml/ggml_kquants_impl.h"
+#include "core/ggml/ggml_math.h"
+#include "core/ggml/ggml_quantize.h"
 
 namespace qs::ggml::detail {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include "core/calib/collect.h"
+#include "core/collect/collect.h"
 
 #include <algorithm>
 #include <chrono>
@@ -7,11 +7,11 @@
 #include <optional>
 #include <set>
 
-#include "core/calib/input_accumulator.h"
+#include "core/collect/input_accumulator.h"
 #include "core/infer/memory_plan.h"
 #include "core/infer/transformer.h"
+#include "core/io/fingerprint.h"
 #include "core/quant/quantize_parallel.h"
-#include "core/sweep/sweep.h"
 #include "core/util/format.h"
 
 namespace qs {
@@ -218,7 +218,7 @@ Result<CalibrationSet> collectCalibration(const Checkpoint& ckpt, const ModelInf
                                           const ProgressFn& progress) {
     if (!weights) return Error{"calibration: no model weights"};
     const ModelConfig& config = weights->config;
-    const int seqLen = std::min(settings.sequenceLength, config.context);
+    const int seqLen = int(std::min<int64_t>(settings.sequenceLength, config.context));
     auto chunks = plannedChunks(config, textTokens, settings, seqLen);
     if (!chunks) return chunks.error();
     Accumulators acc = makeAccumulators(config, settings, kAllLayers);
@@ -283,7 +283,7 @@ Result<CalibrationSet> collectCalibrationSequential(const Checkpoint& ckpt, cons
         auto weights = loadModelWeights(ckpt, info, &quantized, weightOptions, arena);
         if (!weights) return weights.error();
         const ModelConfig& config = (*weights)->config;
-        seqLen = std::min(settings.sequenceLength, config.context);
+        seqLen = int(std::min<int64_t>(settings.sequenceLength, config.context));
         auto planned = plannedChunks(config, textTokens, settings, seqLen);
         if (!planned) return planned.error();
         chunks = *planned;

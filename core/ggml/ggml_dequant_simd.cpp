@@ -5,9 +5,9 @@
 // ggml's dequantize_row_q8_0 / dequantize_row_q4_0 (ggml/src/ggml-quants.c); only the lane count differs.
 #include <cstdint>
 
-#include "core/quant/ggml/ggml_blocks.h"
-#include "core/quant/ggml/ggml_dequant_impl.h"
-#include "core/quant/ggml/ggml_math.h"
+#include "core/ggml/ggml_blocks.h"
+#include "core/ggml/ggml_dequant_impl.h"
+#include "core/ggml/ggml_math.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define QS_X86_SIMD 1

@@ -38,7 +38,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "core/quant/ggml/ggml_type_traits.h"
+#include "core/ggml/ggml_type_traits.h"
 #include "core/tensor/dtype.h"
 #include "core/util/cpu_features.h"
 

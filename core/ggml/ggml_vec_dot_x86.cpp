@@ -5,14 +5,14 @@
 // where vpdpbusd saves nothing); ggml_vec_dot_x86_k.inc holds the multi-column dots of the
 // 256-value super-block types (q2_K ... q6_K, iq4_xs). Results equal the scalar reference bit for bit
 // (ggml_vec_dot.h).
-#include "core/quant/ggml/ggml_vec_dot.h"
+#include "core/ggml/ggml_vec_dot.h"
 
 #include <cmath>
 #include <cstring>
 #include <iterator>
 #include <type_traits>
 
-#include "core/quant/ggml/ggml_blocks.h"
+#include "core/ggml/ggml_blocks.h"
 #include "core/tensor/half.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -25,8 +25,8 @@ namespace {
 #pragma GCC target("avx2,fma,f16c")
 namespace avx2 {
 #define QS_VNNI 0
-#include "core/quant/ggml/ggml_vec_dot_x86.inc"
-#include "core/quant/ggml/ggml_vec_dot_x86_k.inc"
+#include "core/ggml/ggml_vec_dot_x86.inc"
+#include "core/ggml/ggml_vec_dot_x86_k.inc"
 #undef QS_VNNI
 }  // namespace avx2
 #pragma GCC pop_options
@@ -35,8 +35,8 @@ namespace avx2 {
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
 namespace vnni {
 #define QS_VNNI 1
-#include "core/quant/ggml/ggml_vec_dot_x86.inc"
-#include "core/quant/ggml/ggml_vec_dot_x86_k.inc"
+#include "core/ggml/ggml_vec_dot_x86.inc"
+#include "core/ggml/ggml_vec_dot_x86_k.inc"
 #undef QS_VNNI
 }  // namespace vnni
 #pragma GCC pop_options

@@ -3,16 +3,16 @@
 // same expression order so every output float is bit-identical. Layouts: ggml_blocks.h. This file holds the
 // legacy and K-quant types and the dispatch through the type table's to_float column (ggml_type_traits.cpp);
 // the i-quants are in ggml_dequant_iq.cpp, the rest in ggml_dequant_other.cpp.
-#include "core/quant/ggml/ggml_dequant.h"
+#include "core/ggml/ggml_dequant.h"
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
-#include "core/quant/ggml/ggml_blocks.h"
-#include "core/quant/ggml/ggml_dequant_impl.h"
-#include "core/quant/ggml/ggml_math.h"
-#include "core/quant/ggml/ggml_type_traits.h"
+#include "core/ggml/ggml_blocks.h"
+#include "core/ggml/ggml_dequant_impl.h"
+#include "core/ggml/ggml_math.h"
+#include "core/ggml/ggml_type_traits.h"
 #include "core/tensor/half.h"
 #include "core/util/cpu_features.h"
 

@@ -38,7 +38,7 @@ using FastFromFloatFn = bool (*)(const float* x, void* dst, int64_t n);
 // qw[nPerRow] (finite, >= 0): ggml_quantize_chunk(type, x, dst, 0, 1, nPerRow, qw).
 using WeightedFromFloatFn = void (*)(const float* x, void* dst, int64_t nPerRow, const float* qw);
 
-// How the ggml scheme of a type presents and accounts its bytes (quant/ggml/ggml_scheme.cpp). Present only
+// How the ggml scheme of a type presents and accounts its bytes (quant/ggml_scheme.cpp). Present only
 // on rows offered as quantization schemes.
 struct SchemeLayout {
     double nominalBits = 0;  // code bits (4 for q4_K); 0 = the row is not offered as a scheme

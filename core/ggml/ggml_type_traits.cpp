@@ -6,13 +6,13 @@
 // ActivationPairing::Float, for checkpoints llama.cpp does not run). Rows without from_float_ref are types QuantScope
 // decodes but does not quantize to (the i-quants below 4 bits need an importance matrix; ternary, FP4,
 // q1_0/q2_0 are not offered yet). fromFloatWeighted is ggml's quant_weights path (llama-quantize --imatrix).
-#include "core/quant/ggml/ggml_type_traits.h"
+#include "core/ggml/ggml_type_traits.h"
 
 #include <array>
 
-#include "core/quant/ggml/ggml_blocks.h"
-#include "core/quant/ggml/ggml_dequant_impl.h"
-#include "core/quant/ggml/ggml_quantize.h"
+#include "core/ggml/ggml_blocks.h"
+#include "core/ggml/ggml_dequant_impl.h"
+#include "core/ggml/ggml_quantize.h"
 #include "core/util/check.h"
 
 namespace qs::ggml {

@@ -5,11 +5,11 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/quant/ggml/ggml_blocks.h"
-#include "core/quant/ggml/ggml_math.h"
-#include "core/quant/ggml/ggml_repack.h"
-#include "core/quant/ggml/ggml_repack_k_layout.h"
-#include "core/quant/ggml/ggml_vec_dot.h"
+#include "core/ggml/ggml_blocks.h"
+#include "core/ggml/ggml_math.h"
+#include "core/ggml/ggml_repack.h"
+#include "core/ggml/ggml_repack_k_layout.h"
+#include "core/ggml/ggml_vec_dot.h"
 #include "core/util/check.h"
 
 namespace qs::ggml::detail {

@@ -2,7 +2,7 @@
 // Scalar reference dot products and the activation quantizers (see ggml_vec_dot.h for the numeric contract).
 // Compiled with -ffp-contract=off (core/CMakeLists.txt): every fused multiply-add here is an explicit
 // std::fma, so the reference performs exactly the operations of the SIMD paths.
-#include "core/quant/ggml/ggml_vec_dot.h"
+#include "core/ggml/ggml_vec_dot.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,9 +10,9 @@
 #include <iterator>
 #include <type_traits>
 
-#include "core/quant/ggml/ggml_blocks.h"
-#include "core/quant/ggml/ggml_math.h"
-#include "core/quant/ggml/ggml_quantize.h"
+#include "core/ggml/ggml_blocks.h"
+#include "core/ggml/ggml_math.h"
+#include "core/ggml/ggml_quantize.h"
 #include "core/util/check.h"
 
 namespace qs::ggml {

@@ -13,9 +13,9 @@
 #include <cstring>
 #include <iterator>
 
-#include "core/quant/ggml/ggml_blocks.h"
-#include "core/quant/ggml/ggml_repack.h"
-#include "core/quant/ggml/ggml_repack_k_layout.h"
+#include "core/ggml/ggml_blocks.h"
+#include "core/ggml/ggml_repack.h"
+#include "core/ggml/ggml_repack_k_layout.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>

@@ -4,7 +4,7 @@
 // src/ggml-common.h at commit d99724f2b141fed9e1a9f402213506c081433465.
 // Each uint64_t (uint32_t) entry packs 8 (4) grid values, value j in byte j counted from the least
 // significant byte, which is how ggml reads them on its little-endian hosts.
-#include "core/quant/ggml/ggml_iq_grids.h"
+#include "core/ggml/ggml_iq_grids.h"
 
 namespace qs::ggml {
 

@@ -6,10 +6,10 @@
 // as GGUF and ggml do.
 #include <cstring>
 
-#include "core/quant/ggml/ggml_blocks.h"
-#include "core/quant/ggml/ggml_dequant_impl.h"
-#include "core/quant/ggml/ggml_iq_grids.h"
-#include "core/quant/ggml/ggml_math.h"
+#include "core/ggml/ggml_blocks.h"
+#include "core/ggml/ggml_dequant_impl.h"
+#include "core/ggml/ggml_iq_grids.h"
+#include "core/ggml/ggml_math.h"
 
 namespace qs::ggml::detail {
 
