@@ -311,19 +311,19 @@ CalibrationCache& CalibrationCache::instance() {
 
 std::shared_ptr<const CalibrationSet> CalibrationCache::find(const std::string& key) const {
     std::lock_guard lock(m_mutex);
-    for (const auto& [k, set] : m_entries)
-        if (k == key) return set;
+    for (auto it = m_entries.begin(); it != m_entries.end(); ++it)
+        if (it->first == key) {
+            std::rotate(it, it + 1, m_entries.end());  // the most recently used last
+            return m_entries.back().second;
+        }
     return nullptr;
 }
 
 void CalibrationCache::insert(const std::string& key, std::shared_ptr<const CalibrationSet> set) {
     std::lock_guard lock(m_mutex);
-    for (auto& [k, s] : m_entries)
-        if (k == key) {
-            s = std::move(set);
-            return;
-        }
+    std::erase_if(m_entries, [&](const auto& e) { return e.first == key; });
     m_entries.emplace_back(key, std::move(set));
+    if (m_entries.size() > kMaxEntries) m_entries.erase(m_entries.begin());  // the least recently used
 }
 
 void CalibrationCache::clear() {

@@ -92,9 +92,12 @@ Result<CalibrationSet> collectCalibrationSequential(const Checkpoint& ckpt, cons
                                                     tbb::task_arena* arena, const ProgressFn& progress = {});
 
 // The process-wide cache of collected statistics, keyed by (model fingerprint, text fingerprint, settings key):
-// the GUI, the sweeps' MapEvaluator and repeated CLI steps reuse one collection. Thread-safe.
+// the GUI, the sweeps' MapEvaluator and repeated CLI steps reuse one collection. Holds at most kMaxEntries sets,
+// the least recently found or inserted one dropped first (a set still used elsewhere lives on in its
+// shared_ptr), so a long session over many models, texts or settings does not grow without bound. Thread-safe.
 class CalibrationCache {
 public:
+    static constexpr size_t kMaxEntries = 4;
     static CalibrationCache& instance();
     std::shared_ptr<const CalibrationSet> find(const std::string& key) const;
     void insert(const std::string& key, std::shared_ptr<const CalibrationSet> set);
@@ -104,7 +107,8 @@ public:
 
 private:
     mutable std::mutex m_mutex;
-    std::vector<std::pair<std::string, std::shared_ptr<const CalibrationSet>>> m_entries;
+    // The least recently used first (find moves a hit to the end).
+    mutable std::vector<std::pair<std::string, std::shared_ptr<const CalibrationSet>>> m_entries;
 };
 
 struct CalibrationRequest {

@@ -240,6 +240,28 @@ private Q_SLOTS:
         QCOMPARE(qs::CalibrationCache::instance().size(), size_t(2));
     }
 
+    void calibrationCache_keepsTheMostRecentlyUsedSets() {
+        auto& cache = qs::CalibrationCache::instance();
+        cache.clear();
+        const auto key = [](size_t i) { return "key" + std::to_string(i); };
+        std::vector<std::shared_ptr<const qs::CalibrationSet>> sets;
+        for (size_t i = 0; i < qs::CalibrationCache::kMaxEntries; ++i) {
+            sets.push_back(std::make_shared<const qs::CalibrationSet>());
+            cache.insert(key(i), sets.back());
+        }
+        QCOMPARE(cache.size(), qs::CalibrationCache::kMaxEntries);
+        QCOMPARE(cache.find(key(0)).get(), sets[0].get());  // key0 is now the most recently used
+        cache.insert("one more", std::make_shared<const qs::CalibrationSet>());
+        QCOMPARE(cache.size(), qs::CalibrationCache::kMaxEntries);  // bounded
+        QVERIFY(!cache.find(key(1)));                                // the least recently used went
+        QCOMPARE(cache.find(key(0)).get(), sets[0].get());
+        QVERIFY(cache.find("one more"));
+        cache.insert(key(0), sets[1]);  // a key inserted again replaces its set, no second entry
+        QCOMPARE(cache.find(key(0)).get(), sets[1].get());
+        QCOMPARE(cache.size(), qs::CalibrationCache::kMaxEntries);
+        cache.clear();
+    }
+
     void sequential_collectsEachBlockOnTheQuantizedBlocksBeforeIt() {
         qs::QuantMap map;
         map.rules.push_back(*qs::parseRuleSpec("body=q8_0"));
