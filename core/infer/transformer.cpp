@@ -156,16 +156,21 @@ void addBias(float* y, const std::vector<float>& bias, int t0, int t1) {
 
 // The per-token steps between the matmuls (norms, biases, RoPE, residual adds, the gated activation) split
 // over tokens: body(t0, t1) for ranges covering [0, n), each token's values computed by one call exactly as
-// serially, so the bits do not depend on the split. perToken: values per token (serial below kMinWork).
+// serially, so the bits do not depend on the split. perToken: values per token (serial below kMinWork, and
+// for a single token: decode). body returns false when a value overflowed (an RMSNorm of non-finite input);
+// so does forTokens when any range did.
 template <class F>
-void forTokens(tbb::task_arena* arena, int n, int64_t perToken, F&& body) {
+bool forTokens(tbb::task_arena* arena, int n, int64_t perToken, F&& body) {
     constexpr int64_t kMinWork = 1 << 13;
-    if (!arena || arena->max_concurrency() <= 1 || int64_t(n) * perToken < 2 * kMinWork) return body(0, n);
+    if (!arena || arena->max_concurrency() <= 1 || n < 2 || int64_t(n) * perToken < 2 * kMinWork) return body(0, n);
     const int grain = int(std::max<int64_t>(1, kMinWork / std::max<int64_t>(1, perToken)));
+    std::atomic<bool> finite = true;
     arena->execute([&] {
-        tbb::parallel_for(tbb::blocked_range<int>(0, n, grain),
-                          [&](const tbb::blocked_range<int>& r) { body(r.begin(), r.end()); });
+        tbb::parallel_for(tbb::blocked_range<int>(0, n, grain), [&](const tbb::blocked_range<int>& r) {
+            if (!body(r.begin(), r.end())) finite = false;
+        });
     });
+    return finite.load();
 }
 
 void softcap(float* x, int64_t n, float cap) {
@@ -193,8 +198,7 @@ void Transformer::attention(int l, int n, int pos0) {
     matmul(*L.wv, m_xb.data(), n, m_v.data(), m_arena);
     float* keyCache = m_keyCache[size_t(l)].data();
     float* valueCache = m_valueCache[size_t(l)].data();
-    std::atomic<bool> overflow = false;
-    forTokens(m_arena, n, qDim + 2 * kvDim, [&](int t0, int t1) {
+    m_overflow |= !forTokens(m_arena, n, qDim + 2 * kvDim, [&](int t0, int t1) {
         addBias(m_q.data(), L.bq, t0, t1);
         addBias(m_k.data(), L.bk, t0, t1);
         addBias(m_v.data(), L.bv, t0, t1);
@@ -216,9 +220,8 @@ void Transformer::attention(int l, int n, int pos0) {
             std::memcpy(keyCache + size_t(pos) * kvDim, k, size_t(kvDim) * sizeof(float));
             std::memcpy(valueCache + size_t(pos) * kvDim, m_v.data() + size_t(t) * kvDim, size_t(kvDim) * sizeof(float));
         }
-        if (!finite) overflow = true;
+        return finite;
     });
-    m_overflow |= overflow.load();
 
     // One task per (token, head); token t sees positions first .. pos0 + t (causal, within the window).
     auto attend = [&](int64_t firstTask, int64_t end) {
@@ -266,6 +269,7 @@ void Transformer::mlp(int l, int n) {
         const float* up = m_hb2.data() + t0 * hidden;
         if (c.activation == Activation::Silu) kernels::swiglu(gate, up, (t1 - t0) * hidden);
         else kernels::geglu(gate, up, (t1 - t0) * hidden);
+        return true;
     });
     observe(l, LinearInput::MlpDownIn, m_hb.data(), n, c.hidden);
     matmul(*L.down, m_hb.data(), n, m_xb2.data(), m_arena);
@@ -277,8 +281,7 @@ void Transformer::addResidual(int n, const std::vector<float>& bias, const std::
                               const std::vector<float>* nextNorm) {
     const ModelConfig& c = m_w->config;
     const int dim = c.dim;
-    std::atomic<bool> overflow = false;
-    forTokens(m_arena, n, 3 * int64_t(dim), [&](int t0, int t1) {
+    m_overflow |= !forTokens(m_arena, n, 3 * int64_t(dim), [&](int t0, int t1) {
         addBias(m_xb2.data(), bias, t0, t1);
         bool finite = true;
         for (int t = t0; t < t1; ++t) {
@@ -288,23 +291,20 @@ void Transformer::addResidual(int n, const std::vector<float>& bias, const std::
             for (int i = 0; i < dim; ++i) x[i] += sub[i];
             if (nextNorm) finite &= kernels::rmsnorm(m_xb.data() + size_t(t) * dim, x, nextNorm->data(), dim, c.normEps);
         }
-        if (!finite) overflow = true;
+        return finite;
     });
-    m_overflow |= overflow.load();
 }
 
 // m_xb = norm(m_x) per token.
 void Transformer::normTokens(int n, const std::vector<float>& norm) {
     const ModelConfig& c = m_w->config;
     const int dim = c.dim;
-    std::atomic<bool> overflow = false;
-    forTokens(m_arena, n, 2 * int64_t(dim), [&](int t0, int t1) {
+    m_overflow |= !forTokens(m_arena, n, 2 * int64_t(dim), [&](int t0, int t1) {
         bool finite = true;
         for (int t = t0; t < t1; ++t)
             finite &= kernels::rmsnorm(m_xb.data() + size_t(t) * dim, m_x.data() + size_t(t) * dim, norm.data(), dim, c.normEps);
-        if (!finite) overflow = true;
+        return finite;
     });
-    m_overflow |= overflow.load();
 }
 
 void Transformer::forwardBatch(const int* tokens, int n, float* logits, bool allLogits) {
@@ -322,6 +322,7 @@ void Transformer::forwardBatch(const int* tokens, int n, float* logits, bool all
             if (c.embedScale != 0.0f)
                 for (int i = 0; i < dim; ++i) x[i] *= c.embedScale;
         }
+        return true;
     });
 
     // Each norm is computed where the residual add before it is (addResidual), one pass over the tokens.
