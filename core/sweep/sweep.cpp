@@ -27,14 +27,6 @@ namespace {
 
 constexpr std::string_view kMagic = "# quantscope-sweep ";
 
-std::string number(double v) {
-    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-    if (std::isnan(v)) return "nan";
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%.17g", v);
-    return buf;
-}
-
 std::vector<std::string> splitCsv(std::string_view line) {
     std::vector<std::string> out;
     size_t start = 0;
@@ -202,13 +194,21 @@ std::string sweepFileHeader(const SweepSpec& spec, const SweepShard& shard) {
     return out + "\n";
 }
 
+std::string sweepCellNumber(double v) {
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    if (std::isnan(v)) return "nan";
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    return buf;
+}
+
 std::string sweepFileRow(const SweepSpec& spec, const SweepRow& row) {
     const PointMeasure& m = row.measure;
     std::string s = std::to_string(row.point) + "," + joinGroups(spec);
     for (const auto& scheme : row.schemes) s += "," + scheme;
-    s += "," + std::to_string(m.bytes) + "," + number(m.bpw) + "," + number(m.rmse) + "," + number(m.sqnrDb);
-    if (spec.measure != SweepMeasure::WeightError) s += "," + number(m.ppl);
-    if (spec.measure == SweepMeasure::Kld) s += "," + number(m.kld) + "," + number(m.kldMax) + "," + number(m.top1);
+    s += "," + std::to_string(m.bytes) + "," + sweepCellNumber(m.bpw) + "," + sweepCellNumber(m.rmse) + "," + sweepCellNumber(m.sqnrDb);
+    if (spec.measure != SweepMeasure::WeightError) s += "," + sweepCellNumber(m.ppl);
+    if (spec.measure == SweepMeasure::Kld) s += "," + sweepCellNumber(m.kld) + "," + sweepCellNumber(m.kldMax) + "," + sweepCellNumber(m.top1);
     return s + "\n";
 }
 

@@ -97,6 +97,8 @@ struct SweepRow {
 // The header (line 1 and 2, each with '\n') and one row (with '\n') of a sweep file.
 std::string sweepFileHeader(const SweepSpec& spec, const SweepShard& shard);
 std::string sweepFileRow(const SweepSpec& spec, const SweepRow& row);
+// A number as a sweep file's cell: %.17g (reads back to the same double), "inf", "-inf" or "nan".
+std::string sweepCellNumber(double v);
 
 // A sweep file as read back: its header lines, the parsed header JSON and the complete rows (text without '\n'),
 // keyed by point. A last line without '\n' (a run killed mid-write) is dropped and reported in

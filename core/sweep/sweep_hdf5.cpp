@@ -121,17 +121,6 @@ Result<int64_t> mergeSweepFilesToHdf5(const std::vector<std::string>& inputs, co
     return *n;
 }
 
-namespace {
-
-std::string cell(double v) {  // as sweep.cpp prints a CSV number
-    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-    if (std::isnan(v)) return "nan";
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%.17g", v);
-    return buf;
-}
-
-}  // namespace
 
 Result<SweepFile> readSweepGroup(const io::Hdf5ObjectReader& r) {
     SweepFile f;
@@ -163,7 +152,7 @@ Result<SweepFile> readSweepGroup(const io::Hdf5ObjectReader& r) {
         } else {
             auto v = r.numbers<double>(ds, H5T_NATIVE_DOUBLE);
             if (!v) return v.error();
-            for (double x : *v) cells[i].push_back(cell(x));
+            for (double x : *v) cells[i].push_back(sweepCellNumber(x));
         }
         if (cells[i].size() != cells[0].size()) return r.fail(ds, "not as long as /sweep/point");
     }
