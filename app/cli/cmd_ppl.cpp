@@ -32,16 +32,9 @@ constexpr const char* kDescription =
 int pplOptions(const TextEvalArgs& t, const std::optional<long long>& maxWindowsArg, qs::PerplexityOptions& o) {
     if (maxWindowsArg && t.windows)
         return fail("ppl", "--windows and --max-windows are the same option; give one", kExitUsage);
-    const long long ctx = t.ctx.value_or(512);
+    if (int rc = parseTextEval("ppl", t, o); rc != kExitOk) return rc;
     const long long maxWindows = t.windows ? *t.windows : maxWindowsArg.value_or(0);
-    if (ctx < 2 || ctx > (1 << 20)) return fail("ppl", "--ctx must be between 2 and 1048576", kExitUsage);
-    o.context = int(ctx);
     o.maxWindows = int(std::min<long long>(std::max(0LL, maxWindows), std::numeric_limits<int>::max()));
-    const std::string protocol = t.protocol.value_or("llamacpp");
-    const auto p = qs::pplProtocolFromName(protocol);
-    if (!p) return fail("ppl", "unknown --protocol '" + protocol + "' (llamacpp, gptq, documents)", kExitUsage);
-    o.protocol = *p;
-    if (t.separator) o.separator = *t.separator;
     return kExitOk;
 }
 }  // namespace

@@ -54,7 +54,7 @@ CLI::Option* addRepeated(CLI::App& app, const std::string& name, std::vector<std
 // A decimal integer ("--ctx expects an integer, got 'x'" otherwise: a usage error).
 CLI::Option* addInteger(CLI::App& app, const std::string& name, std::optional<long long>& out,
                         const std::string& typeName, const std::string& description);
-// A finite decimal number.
+// A finite number as strtod reads it (decimal, or a C hexadecimal float).
 CLI::Option* addNumber(CLI::App& app, const std::string& name, std::optional<double>& out,
                        const std::string& typeName, const std::string& description);
 // A flag without a value (`--flag=false` is refused, not read as "off").

@@ -78,24 +78,14 @@ int parseEvaluationOptions(const std::string& command, const EvaluatorArgs& args
     if (!measure)
         return fail(command, "unknown --measure '" + measureName + "' (weight-error, ppl, kld)", kExitUsage);
     eo.measure = *measure;
-    const long long ctx = args.text.ctx.value_or(512);
+    if (int rc = parseTextEval(command, args.text, eo.perplexity); rc != kExitOk) return rc;
     const long long windows = args.text.windows.value_or(0);
-    if (ctx < 2 || ctx > (1 << 20)) return fail(command, "--ctx must be between 2 and 1048576", kExitUsage);
     if (windows < 0 || windows > (1 << 24))
         return fail(command, "--windows must be between 0 (all) and 16777216", kExitUsage);
-    eo.perplexity.context = int(ctx);
     eo.perplexity.maxWindows = int(windows);
-    const std::string protocol = args.text.protocol.value_or("llamacpp");
-    const auto p = qs::pplProtocolFromName(protocol);
-    if (!p) return fail(command, "unknown --protocol '" + protocol + "' (llamacpp, gptq, documents)", kExitUsage);
-    eo.perplexity.protocol = *p;
-    if (args.text.separator) eo.perplexity.separator = *args.text.separator;
-    const auto dequantOr = dequantMode(command, args.dequant);
-    if (!dequantOr) return kExitUsage;
-    const std::string& dequant = *dequantOr;
-    eo.weights.quantized = dequant == "rows"   ? qs::WeightLoadOptions::Quantized::PerRowBlock
-                           : dequant == "once" ? qs::WeightLoadOptions::Quantized::DequantizeOnce
-                                               : qs::WeightLoadOptions::Quantized::Native;
+    const auto dequant = dequantMode(command, args.dequant);
+    if (!dequant) return kExitUsage;
+    eo.weights.quantized = *dequant;
     if (*measure == qs::SweepMeasure::WeightError) {
         if (args.text.text)
             return fail(command, "--text is used by --measure ppl or kld, not weight-error", kExitUsage);

@@ -33,16 +33,13 @@ int openInference(const std::string& command, const std::vector<std::string>& po
         return fail(command, "--calib calibrates the schemes of --map/--rule; none given", kExitUsage);
     if (args.calib.imatrix && !quantize)
         return fail(command, "--imatrix is used with --map/--rule (the _im schemes)", kExitUsage);
-    const auto dequantOr = dequantMode(command, args.dequant);
-    if (!dequantOr) return kExitUsage;
-    const std::string& dequant = *dequantOr;
+    const auto dequant = dequantMode(command, args.dequant);
+    if (!dequant) return kExitUsage;
     out.arena = std::make_unique<tbb::task_arena>(out.threads);
     qs::InferenceLoadOptions options;
     options.tokenizerPath = args.tokenizer.value_or("");
     options.weights.maxContext = maxContext;
-    options.weights.quantized = dequant == "rows"   ? qs::WeightLoadOptions::Quantized::PerRowBlock
-                                : dequant == "once" ? qs::WeightLoadOptions::Quantized::DequantizeOnce
-                                                    : qs::WeightLoadOptions::Quantized::Native;
+    options.weights.quantized = *dequant;
     auto m = qs::openInferenceModel(positional[0], options, out.arena.get());
     if (!m) return fail(command, m.message());
     out.model = std::move(m.value());
@@ -78,7 +75,8 @@ int openInference(const std::string& command, const std::vector<std::string>& po
     out.quantized = true;
     std::fprintf(stderr, "quantscope-cli %s: %d tensors quantized (%llu bytes packed), run %s\n",
                  command.c_str(), q->quantizedTensors, (unsigned long long)q->packedBytes,
-                 dequant == "native" ? "by native kernels where the scheme has one" : "through their dequantization");
+                 *dequant == qs::WeightLoadOptions::Quantized::Native ? "by native kernels where the scheme has one"
+                                                                      : "through their dequantization");
     if (q->replacedTensors > 0)
         std::fprintf(stderr, "quantscope-cli %s: %d norms carry folded AWQ scales (their consumers store no s)\n",
                      command.c_str(), q->replacedTensors);

@@ -107,13 +107,14 @@ void addDequantOption(CLI::App& app, std::optional<std::string>& mode) {
         "(rows: packed memory, exact numerics, slow)");
 }
 
-std::optional<std::string> dequantMode(const std::string& command, const std::optional<std::string>& mode) {
+std::optional<qs::WeightLoadOptions::Quantized> dequantMode(const std::string& command,
+                                                            const std::optional<std::string>& mode) {
     const std::string m = mode.value_or("native");
-    if (m != "once" && m != "rows" && m != "native") {
-        fail(command, "--dequant must be native, once or rows", kExitUsage);
-        return std::nullopt;
-    }
-    return m;
+    if (m == "native") return qs::WeightLoadOptions::Quantized::Native;
+    if (m == "once") return qs::WeightLoadOptions::Quantized::DequantizeOnce;
+    if (m == "rows") return qs::WeightLoadOptions::Quantized::PerRowBlock;
+    fail(command, "--dequant must be native, once or rows", kExitUsage);
+    return std::nullopt;
 }
 
 void addTextEvalOptions(CLI::App& app, TextEvalArgs& args) {
@@ -128,6 +129,18 @@ void addTextEvalOptions(CLI::App& app, TextEvalArgs& args) {
     addText(app, "--separator", args.separator, "S",
             "documents protocol: the document separator (default <|endoftext|>)")
         ->group(group);
+}
+
+int parseTextEval(const std::string& command, const TextEvalArgs& args, qs::PerplexityOptions& o) {
+    const long long ctx = args.ctx.value_or(512);
+    if (ctx < 2 || ctx > (1 << 20)) return fail(command, "--ctx must be between 2 and 1048576", kExitUsage);
+    o.context = int(ctx);
+    const std::string protocol = args.protocol.value_or("llamacpp");
+    const auto p = qs::pplProtocolFromName(protocol);
+    if (!p) return fail(command, "unknown --protocol '" + protocol + "' (llamacpp, gptq, documents)", kExitUsage);
+    o.protocol = *p;
+    if (args.separator) o.separator = *args.separator;
+    return kExitOk;
 }
 
 void addJsonFlag(CLI::App& app, bool& json) {

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "app/cli/command_line.h"
+#include "core/infer/model_weights.h"
+#include "core/infer/perplexity.h"
 #include "core/infer/sampler.h"
 #include "core/quant/quant_map.h"
 
@@ -54,8 +56,10 @@ void addTokenizerOption(CLI::App& app, std::optional<std::string>& path);
 
 // --dequant native|once|rows: how quantized and stored ggml/f16/bf16 tensors run.
 void addDequantOption(CLI::App& app, std::optional<std::string>& mode);
-// "native" when not given; a value other than native, once, rows prints the message and returns nullopt.
-std::optional<std::string> dequantMode(const std::string& command, const std::optional<std::string>& mode);
+// How the weights load: Native when not given; a value other than native, once, rows prints the message and
+// returns nullopt.
+std::optional<qs::WeightLoadOptions::Quantized> dequantMode(const std::string& command,
+                                                            const std::optional<std::string>& mode);
 
 // The evaluation text of ppl, sweep and the evaluator commands: --text FILE, --ctx N, --windows N,
 // --protocol llamacpp|gptq|documents, --separator S.
@@ -64,6 +68,9 @@ struct TextEvalArgs {
     std::optional<long long> ctx, windows;
 };
 void addTextEvalOptions(CLI::App& app, TextEvalArgs& args);
+// --ctx (2..2^20, default 512), --protocol (default llamacpp) and --separator into `o`; the number of windows is
+// the caller's (ppl also takes --max-windows). On a bad value prints the message and returns kExitUsage.
+int parseTextEval(const std::string& command, const TextEvalArgs& args, qs::PerplexityOptions& o);
 
 // --json: one JSON object on stdout instead of the text (each command's footer names its keys).
 void addJsonFlag(CLI::App& app, bool& json);
