@@ -182,7 +182,8 @@ int writeGgufFile(const ExportArgs& args, const Loaded& m, int threads, const st
         return g_interrupted == 0;
     };
     std::optional<qs::Result<qs::GgufExportResult>> r;
-    tbb::task_arena(threads).execute([&] { r.emplace(qs::exportGguf(*m.ckpt, m.info, m.resolved, out, o)); });
+    tbb::task_arena arena(threads);
+    r.emplace(qs::exportGguf(*m.ckpt, m.info, m.resolved, out, &arena, o));
     if (showProgress) std::fprintf(stderr, "\r%-70s\r", "");
     std::signal(SIGINT, SIG_DFL);
     if (!r->ok())
@@ -239,8 +240,8 @@ int writeSessionFile(const ExportArgs& args, const Loaded& m, int threads, int b
     so.progress = [](double, std::string_view) { return g_interrupted == 0; };
     std::signal(SIGINT, onInterrupt);
     std::optional<qs::Result<qs::Session>> session;
-    tbb::task_arena(threads).execute(
-        [&] { session.emplace(qs::buildSession(*m.ckpt, m.info, m.resolved, so)); });
+    tbb::task_arena arena(threads);
+    session.emplace(qs::buildSession(*m.ckpt, m.info, m.resolved, &arena, so));
     if (!session->ok()) {
         std::signal(SIGINT, SIG_DFL);
         return fail("export", session->message(),

@@ -150,8 +150,7 @@ int runQuantize(int argc, char** argv, int first) {
         return g_interrupted == 0;
     };
     std::optional<qs::Result<qs::ApplyResult>> applied;
-    auto run = [&] { applied.emplace(qs::applyMap(c, info, *resolved, options)); };
-    arena.execute(run);
+    applied.emplace(qs::applyMap(c, info, *resolved, options, &arena));
     if (showProgress) std::fprintf(stderr, "\r%-70s\r", "");
     std::signal(SIGINT, SIG_DFL);
     if (!applied->ok()) {

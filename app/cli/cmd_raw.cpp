@@ -10,8 +10,11 @@
 #include <system_error>
 #include <vector>
 
+#include <tbb/task_arena.h>
+
 #include "app/cli/command_line.h"
 #include "app/cli/commands.h"
+#include "app/cli/shared_options.h"
 #include "core/quant/quantize_parallel.h"
 #include "core/quant/scheme.h"
 
@@ -22,10 +25,13 @@ struct RawArgs {
     std::shared_ptr<const qs::Scheme> scheme;
     long long rows = 0, cols = 0;
     std::string in, out;
+    int threads = 1;  // quant-raw's --threads (dequant-raw runs serially)
 };
 
-// Parses the shared options; returns an exit code (kExitOk to continue, -1 after --help or --scheme list).
-int parseRawArgs(const char* command, const char* what, int argc, char** argv, int first, RawArgs& ra) {
+// Parses the shared options (and --threads when `threaded`); returns an exit code (kExitOk to continue, -1
+// after --help or --scheme list).
+int parseRawArgs(const char* command, const char* what, bool threaded, int argc, char** argv, int first,
+                 RawArgs& ra) {
     CommandLine cl(command, "--scheme NAME --rows R --cols C IN OUT", what);
     cl.positionals("IN OUT", "the input and the output file");
     std::optional<std::string> schemeName;
@@ -34,7 +40,11 @@ int parseRawArgs(const char* command, const char* what, int argc, char** argv, i
             "registry name of the scheme (q8_0, q4_K, nf4, int4_g128, ...); `--scheme list` lists them");
     addInteger(cl.app(), "--rows", rows, "R", "rows of the matrix");
     addInteger(cl.app(), "--cols", cols, "C", "columns of the matrix (the blocks run along a row)");
+    std::optional<long long> threads;
+    if (threaded) addThreadsOption(cl.app(), threads);
     if (auto rc = cl.parse(argc, argv, first)) return *rc == kExitOk ? -1 : *rc;
+    if (threaded)
+        if (int rc = resolveThreads(command, threads, ra.threads); rc != kExitOk) return rc;
     if (schemeName.value_or("") == "list") {  // the registry's representative set, one per line
         for (const auto& sc : qs::listSchemes())
             std::printf("%-14s %s\n", sc->name().c_str(), sc->description().c_str());
@@ -102,7 +112,8 @@ bool writeAtomically(const std::string& path, const void* data, size_t size, std
 
 int runQuantRaw(int argc, char** argv, int first) {
     RawArgs ra;
-    if (int rc = parseRawArgs("quant-raw", "Quantizes a raw little-endian float32 matrix [R, C] into packed blocks.",
+    if (int rc = parseRawArgs("quant-raw",
+                              "Quantizes a raw little-endian float32 matrix [R, C] into packed blocks.", true,
                               argc, argv, first, ra);
         rc != kExitOk)
         return rc < 0 ? kExitOk : rc;
@@ -115,7 +126,8 @@ int runQuantRaw(int argc, char** argv, int first) {
     if (!readExactly(ra.in, n * 4, "rows x cols x 4 float32 bytes", bytes, error)) return fail("quant-raw", error);
     std::vector<float> x(n);
     std::memcpy(x.data(), bytes.data(), bytes.size());
-    auto q = qs::quantizeParallel(*ra.scheme, x, ra.rows, ra.cols, ra.in, nullptr);
+    tbb::task_arena arena(ra.threads);
+    auto q = qs::quantizeParallel(*ra.scheme, x, ra.rows, ra.cols, ra.in, &arena, nullptr);
     if (!q) return fail("quant-raw", q.message());
     if (!writeAtomically(ra.out, q->data.data(), q->data.size(), error)) return fail("quant-raw", error);
     return kExitOk;
@@ -123,7 +135,8 @@ int runQuantRaw(int argc, char** argv, int first) {
 
 int runDequantRaw(int argc, char** argv, int first) {
     RawArgs ra;
-    if (int rc = parseRawArgs("dequant-raw", "Dequantizes packed blocks back to a raw little-endian float32 matrix.",
+    if (int rc = parseRawArgs("dequant-raw",
+                              "Dequantizes packed blocks back to a raw little-endian float32 matrix.", false,
                               argc, argv, first, ra);
         rc != kExitOk)
         return rc < 0 ? kExitOk : rc;

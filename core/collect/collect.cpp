@@ -250,10 +250,8 @@ Status quantizeLayer(const Checkpoint& ckpt, const ModelInfo& info, const Resolv
         if (!c) return c.error();
         auto floats = ckpt.toFloat(i);
         if (!floats) return floats.error();
-        Result<QuantizedTensor> q = Error{"not run"};
-        auto run = [&] { q = quantizeParallel(*scheme, *floats, p.rows, p.cols, ckpt.tensors[i].name, nullptr, *c); };
-        if (arena) arena->execute(run);
-        else run();
+        Result<QuantizedTensor> q =
+            quantizeParallel(*scheme, *floats, p.rows, p.cols, ckpt.tensors[i].name, arena, nullptr, *c);
         if (!q) return q.error();
         quantized[int(i)] = {std::make_shared<const QuantizedTensor>(std::move(*q)), scheme};
     }

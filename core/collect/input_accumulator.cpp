@@ -83,22 +83,21 @@ void InputAccumulator::add(const float* x, int64_t n, tbb::task_arena* arena) {
     const int64_t cols = m_c.cols;
     const bool columns = !m_c.sumSquares.empty() || !m_c.sumAbs.empty() || !m_c.maxAbs.empty();
     const bool hessian = !m_c.hessian.empty();
-    auto work = [&] {
-        if (columns) {
-            const int64_t block = 64;  // columns per task: a cache line of doubles per sum, many tasks
-            tbb::parallel_for(tbb::blocked_range<int64_t>(0, (cols + block - 1) / block),
-                              [&](const tbb::blocked_range<int64_t>& r) {
-                                  addColumns(x, n, r.begin() * block, std::min(cols, r.end() * block));
-                              });
-        }
-        if (hessian)
-            tbb::parallel_for(tbb::blocked_range<int64_t>(0, cols, 8), [&](const tbb::blocked_range<int64_t>& r) {
-                addHessianRows(x, n, r.begin(), r.end());
-            });
-    };
     const bool parallel = arena && arena->max_concurrency() > 1 && (hessian || n * cols >= (1 << 15));
     if (parallel) {
-        arena->execute(work);
+        arena->execute([&] {
+            if (columns) {
+                const int64_t block = 64;  // columns per task: a cache line of doubles per sum, many tasks
+                tbb::parallel_for(tbb::blocked_range<int64_t>(0, (cols + block - 1) / block),
+                                  [&](const tbb::blocked_range<int64_t>& r) {
+                                      addColumns(x, n, r.begin() * block, std::min(cols, r.end() * block));
+                                  });
+            }
+            if (hessian)
+                tbb::parallel_for(
+                    tbb::blocked_range<int64_t>(0, cols, 8),
+                    [&](const tbb::blocked_range<int64_t>& r) { addHessianRows(x, n, r.begin(), r.end()); });
+        });
     } else {
         if (columns) addColumns(x, n, 0, cols);
         if (hessian) addHessianRows(x, n, 0, cols);

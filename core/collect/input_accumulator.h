@@ -3,7 +3,7 @@
 // fed batch after batch of activation rows [n, cols] in token order. Every sum is accumulated per column (per
 // Hessian element) in token order in double, so the result does not depend on how the rows were batched nor
 // on the threads (the parallel loops split columns / Hessian rows, never tokens). Used by collectCalibration;
-// not thread-safe (one add() at a time), the parallelism is inside add() in the caller's arena.
+// not thread-safe (one add() at a time); the parallelism is inside add(), in the arena it is given.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +21,9 @@ public:
     // samples: reservoir capacity (rows) with Samples; seed: the reservoir's stream.
     InputAccumulator(int64_t cols, CalibrationNeeds needs, int samples, uint64_t seed);
 
-    // Adds rows x[0..n) of `cols` floats. Parallel inside `arena` when given and worthwhile.
+    // Adds rows x[0..n) of `cols` floats. Parallel inside `arena` (not owned, must outlive the call; entered
+    // here) when it has more than one thread and the batch is worth it; null = serially on the calling
+    // thread.
     void add(const float* x, int64_t n, tbb::task_arena* arena);
 
     // The statistics so far (the Hessian mirrored to a full symmetric matrix). Leaves the accumulator empty.

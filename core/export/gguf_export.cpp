@@ -229,7 +229,7 @@ uint32_t llamaFileTypeFor(std::vector<std::pair<std::string, DType>> namedTypes)
 
 Result<GgufExportResult> exportGguf(const Checkpoint& ckpt, const ModelInfo& info,
                                     const ResolvedMap& resolvedIn, const std::string& path,
-                                    const GgufExportOptions& options) {
+                                    tbb::task_arena* arena, const GgufExportOptions& options) {
     GgufExportResult result;
     result.warnings = resolvedIn.warnings;
     result.fallbacks = resolutionFallbacks(resolvedIn, ckpt.tensors);
@@ -280,15 +280,15 @@ Result<GgufExportResult> exportGguf(const Checkpoint& ckpt, const ModelInfo& inf
     ao.computeStats = false;
     ao.progress = options.progress;
     ao.calibration = options.calibration;
-    auto applied =
-        applyMap(ckpt, info, resolved, ao, [&](int index, QuantizedTensor&& q, const ErrorReport&) -> Status {
-            if (auto s = copyStoredUpTo(index); !s) return s;
-            if (next >= planned->size() || (*planned)[next].source != index)
-                return Status{};  // a tensor not written
-            if (auto s = appendTensor(w, (*planned)[next], q.data); !s) return s;
-            ++next;
-            return Status{};
-        });
+    auto applied = applyMap(ckpt, info, resolved, ao, arena,
+                            [&](int index, QuantizedTensor&& q, const ErrorReport&) -> Status {
+                                if (auto s = copyStoredUpTo(index); !s) return s;
+                                if (next >= planned->size() || (*planned)[next].source != index)
+                                    return Status{};  // a tensor not written
+                                if (auto s = appendTensor(w, (*planned)[next], q.data); !s) return s;
+                                ++next;
+                                return Status{};
+                            });
     if (!applied) return applied.error();
     if (auto s = copyStoredUpTo(int(ckpt.tensors.size())); !s) return s.error();
     if (auto s = w.commit(); !s) return s.error();

@@ -34,13 +34,15 @@
 //
 // Writing: quantization streams through applyMap (bounded memory), each tensor appended as it comes; the file
 // is created unnamed and renamed over OUT only when complete (PartialFile), so a failure, cancel or kill
-// leaves the old OUT whole. Progress and cancel via GgufExportOptions::progress. Runs in the caller's task
-// arena.
+// leaves the old OUT whole. Progress and cancel via GgufExportOptions::progress. Threads: runs in `arena`
+// (not owned, must outlive the call; null = serially on the calling thread), which it enters itself.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include <tbb/task_arena.h>
 
 #include "core/calib/calibration.h"
 #include "core/export/export_fallbacks.h"
@@ -89,6 +91,6 @@ Result<std::vector<GgufKv>> ggufExportKvs(const Checkpoint& ckpt, const ModelInf
 // scheme, key or file; on any error `path` is left as it was.
 Result<GgufExportResult> exportGguf(const Checkpoint& ckpt, const ModelInfo& info,
                                     const ResolvedMap& resolved, const std::string& path,
-                                    const GgufExportOptions& options = {});
+                                    tbb::task_arena* arena, const GgufExportOptions& options = {});
 
 }  // namespace qs

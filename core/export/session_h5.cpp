@@ -144,7 +144,7 @@ Result<Session> readOpen(const Reader& r) {
 }  // namespace
 
 Result<Session> buildSession(const Checkpoint& ckpt, const ModelInfo& info, const ResolvedMap& resolved,
-                             const SessionOptions& options) {
+                             tbb::task_arena* arena, const SessionOptions& options) {
     Session s;
     s.model = ckpt.path;
     s.modelFormat = std::string(fileFormatName(ckpt.format));
@@ -158,11 +158,11 @@ Result<Session> buildSession(const Checkpoint& ckpt, const ModelInfo& info, cons
     // A session's packed tensors stand alone (each dequantizes to its weights): AWQ keeps its s vectors, no
     // norm is replaced.
     ao.foldAwqScales = false;
-    auto applied =
-        applyMap(ckpt, info, resolved, ao, [&](int i, QuantizedTensor&& q, const ErrorReport&) -> Status {
-            if (options.tensors) s.tensors[size_t(i)].quantized = std::move(q);
-            return Status{};
-        });
+    auto applied = applyMap(ckpt, info, resolved, ao, arena,
+                            [&](int i, QuantizedTensor&& q, const ErrorReport&) -> Status {
+                                if (options.tensors) s.tensors[size_t(i)].quantized = std::move(q);
+                                return Status{};
+                            });
     if (!applied) return applied.error();
     for (size_t i = 0; i < ckpt.tensors.size(); ++i) {
         SessionTensor& t = s.tensors[i];

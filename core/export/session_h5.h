@@ -23,13 +23,16 @@
 //   /sweep                   a sweep's results, when the session carries one (Session::sweep): the same group
 //                            as a sweep table file (core/sweep/sweep_hdf5.h: attrs version, spec, shard,
 //                            columns; one 1-D dataset per column, one element per point)
-// Thread affinity: any thread; the apply runs in the caller's task arena. Errors name the file and object.
+// Thread affinity: any thread; buildSession's apply runs in `arena` (not owned, must outlive the call; null =
+// serially on the calling thread), which it enters itself. Errors name the file and object.
 #pragma once
 
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <tbb/task_arena.h>
 
 #include "core/calib/calibration.h"
 #include "core/io/checkpoint.h"
@@ -69,7 +72,7 @@ struct Session {
 
 // Applies `resolved` (from resolveMap over ckpt.tensors and info) and collects the session.
 Result<Session> buildSession(const Checkpoint& ckpt, const ModelInfo& info, const ResolvedMap& resolved,
-                             const SessionOptions& options = {});
+                             tbb::task_arena* arena, const SessionOptions& options = {});
 
 Status writeSessionH5(const std::string& path, const Session& session);
 Result<Session> readSessionH5(const std::string& path);

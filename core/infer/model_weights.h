@@ -111,5 +111,4 @@ Result<std::shared_ptr<const ModelWeights>> loadModelWeights(const Checkpoint& c
 // but a check fails, sets info.runnable = false and info.runnableReason to the loader's message, and returns it.
 Status checkInferenceShapes(const Checkpoint& ckpt, ModelInfo& info);
 
-
 }  // namespace qs

@@ -28,10 +28,7 @@ Result<QuantizedModel> quantizeForInference(const Checkpoint& ckpt, const ModelI
         out.tensors[index] = {q, std::move(scheme)};
         return {};
     };
-    Result<ApplyResult> applied = Error{"not run"};
-    auto run = [&] { applied = applyMapShared(ckpt, info, *resolved, options, keep); };
-    if (arena) arena->execute(run);
-    else run();
+    Result<ApplyResult> applied = applyMapShared(ckpt, info, *resolved, options, arena, keep);
     if (!applied) return applied.error();
     out.fromCache = applied->fromCache;
     for (ReplacedTensor& r : applied->replaced) out.tensors[r.tensor] = QuantizedWeight{nullptr, nullptr, std::move(r.values)};

@@ -6,7 +6,7 @@
 #include <mutex>
 #include <vector>
 
-#include <tbb/parallel_for.h>
+#include "core/jobs/arena.h"
 
 namespace qs {
 namespace {
@@ -63,8 +63,8 @@ Status checkFiniteWeights(const Checkpoint& ckpt, tbb::task_arena* arena, const 
     std::atomic<bool> cancel{false};
     std::atomic<uint64_t> doneBytes{0};
     std::mutex progressMutex;
-    auto body = [&] {
-        tbb::parallel_for(size_t(0), todo.size(), [&](size_t k) {
+    parallelFor(arena, size_t(0), todo.size(), size_t(1), [&](const tbb::blocked_range<size_t>& range) {
+        for (size_t k = range.begin(); k != range.end(); ++k) {
             const size_t i = todo[k];
             found[i] = scanTensor(ckpt, i, firstBad, cancel);
             if (found[i].bad || !found[i].error.empty()) {
@@ -78,10 +78,8 @@ Status checkFiniteWeights(const Checkpoint& ckpt, tbb::task_arena* arena, const 
                 if (!progress(totalBytes ? double(done) / double(totalBytes) : 1.0, "checking weights for NaN/Inf"))
                     cancel = true;
             }
-        });
-    };
-    if (arena) arena->execute(body);
-    else body();
+        }
+    });
     if (cancel) return Error{std::string(kCancelledMessage)};
     const size_t i = firstBad.load();
     if (i == ckpt.tensors.size()) return {};

@@ -13,8 +13,7 @@
 #include <filesystem>
 #include <memory>
 
-#include <tbb/parallel_for.h>
-
+#include "core/jobs/arena.h"
 #include "core/tensor/half.h"
 
 namespace qs {
@@ -108,14 +107,6 @@ Status PartialFile::commit() {
 
 namespace {
 
-template <class F>
-void runIn(tbb::task_arena* arena, F&& f) {
-    if (arena)
-        arena->execute(f);
-    else
-        f();
-}
-
 // Generates and appends every tensor, chunk by chunk; values are produced in parallel over fixed 64
 // Ki-element pieces (the values do not depend on the split), converted, and written in order.
 Status streamTensors(PartialFile& out, const std::vector<TensorToWrite>& tensors, uint64_t alignment,
@@ -132,15 +123,16 @@ Status streamTensors(PartialFile& out, const std::vector<TensorToWrite>& tensors
             const uint64_t count = std::min(kWriteChunkElements, n - first);
             values.resize(size_t(count));
             if (t.dtype == DType::BF16) half.resize(size_t(count));
-            runIn(arena, [&] {
-                constexpr uint64_t kPiece = 65536;
-                tbb::parallel_for(uint64_t(0), (count + kPiece - 1) / kPiece, [&](uint64_t p) {
-                    const uint64_t b = p * kPiece, e = std::min(count, b + kPiece);
-                    t.fill(first + b, e - b, values.data() + b);
-                    if (t.dtype == DType::BF16)
-                        for (uint64_t i = b; i < e; ++i) half[i] = floatToBf16(values[i]);
-                });
-            });
+            constexpr uint64_t kPiece = 65536;
+            parallelFor(arena, uint64_t(0), (count + kPiece - 1) / kPiece, uint64_t(1),
+                        [&](const tbb::blocked_range<uint64_t>& pieces) {
+                            for (uint64_t p = pieces.begin(); p != pieces.end(); ++p) {
+                                const uint64_t b = p * kPiece, e = std::min(count, b + kPiece);
+                                t.fill(first + b, e - b, values.data() + b);
+                                if (t.dtype == DType::BF16)
+                                    for (uint64_t i = b; i < e; ++i) half[i] = floatToBf16(values[i]);
+                            }
+                        });
             Status s = t.dtype == DType::BF16 ? out.write(half.data(), size_t(count) * 2)
                                               : out.write(values.data(), size_t(count) * 4);
             if (!s) return s;

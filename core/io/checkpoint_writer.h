@@ -16,7 +16,8 @@
 //   raw          a caller-made header, then each tensor's values (llama2.c's version1_export).
 //
 // Stored types: F32 and BF16 (round to nearest even, as torch and ggml convert).
-// Thread affinity: any thread; parallel work runs inside the given arena (nullptr: the calling thread's).
+// Thread affinity: any thread; the writers' parallel work runs in `arena` (not owned, must outlive the call;
+// null = serially on the calling thread), which they enter themselves.
 #pragma once
 
 #include <cstdint>

@@ -6,11 +6,8 @@
 #include <cstdint>
 #include <optional>
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
-
 #include "core/ggml/ggml_type_traits.h"
+#include "core/jobs/arena.h"
 #include "core/quant/awq/awq_fold.h"
 #include "core/quant/footprint_after.h"
 #include "core/quant/quantize_parallel.h"
@@ -64,8 +61,10 @@ using InternalFn = std::function<Status(int, std::shared_ptr<const QuantizedTens
 
 class Applier {
 public:
-    Applier(const Checkpoint& ckpt, const ResolvedMap& resolved, const ApplyOptions& options, ProgressSink& sink)
-        : m_ckpt(ckpt), m_resolved(resolved), m_options(options), m_sink(sink) {}
+    Applier(const Checkpoint& ckpt, const ResolvedMap& resolved, const ApplyOptions& options,
+            tbb::task_arena* arena, ProgressSink& sink)
+        : m_ckpt(ckpt), m_resolved(resolved), m_options(options), m_arena(arena), m_sink(sink) {}
+    tbb::task_arena* arena() const { return m_arena; }
 
     void setTotal(uint64_t elements) { m_total = elements; }
     // Per tensor: the calibration of a calibrated scheme (null otherwise).
@@ -133,6 +132,7 @@ private:
     const Checkpoint& m_ckpt;
     const ResolvedMap& m_resolved;
     const ApplyOptions& m_options;
+    tbb::task_arena* m_arena;
     ProgressSink& m_sink;
     uint64_t m_total = 0;
     std::vector<const TensorCalibration*> m_calibration;
@@ -184,18 +184,18 @@ void Applier::compute(BatchItem& item, uint64_t startElement) {
     so.clipBlock = clipBlockOf(*scheme);
     so.histogramBins = m_options.histogramBins;
     if (item.cached) {
-        item.error = compareQuantized(*scheme, *item.cached, floats, so);
+        item.error = compareQuantized(*scheme, *item.cached, floats, so, m_arena);
         return;
     }
     if (!m_options.computeStats) {
-        auto q = quantizeParallel(*scheme, floats, p.rows, p.cols, m_ckpt.tensors[i].name, &tensorSink,
-                                  calibrationOf(item));
+        auto q = quantizeParallel(*scheme, floats, p.rows, p.cols, m_ckpt.tensors[i].name, m_arena,
+                                  &tensorSink, calibrationOf(item));
         if (!q) item.failure = q.message();
         else item.fresh = std::make_shared<QuantizedTensor>(std::move(q.value()));
         return;
     }
-    auto done = quantizeWithErrorStats(*scheme, floats, p.rows, p.cols, m_ckpt.tensors[i].name, &tensorSink, so,
-                                       calibrationOf(item));
+    auto done = quantizeWithErrorStats(*scheme, floats, p.rows, p.cols, m_ckpt.tensors[i].name, so, m_arena,
+                                       &tensorSink, calibrationOf(item));
     if (!done) {
         item.failure = done.message();
         return;
@@ -212,7 +212,8 @@ void Applier::computeFolded(BatchItem& item, std::span<const float> floats, Prog
     auto storage = findScheme(group.storage);
     QS_CHECK(storage != nullptr, "apply: AWQ storage scheme " + group.storage + " missing from the registry");
     const std::vector<float> scaled = scaleColumns(floats, p.rows, p.cols, s);
-    auto q = quantizeParallel(*storage, scaled, p.rows, p.cols, m_ckpt.tensors[size_t(item.tensor)].name, &tensorSink);
+    auto q = quantizeParallel(*storage, scaled, p.rows, p.cols, m_ckpt.tensors[size_t(item.tensor)].name,
+                              m_arena, &tensorSink);
     if (!q) {
         item.failure = q.message();
         return;
@@ -225,7 +226,7 @@ void Applier::computeFolded(BatchItem& item, std::span<const float> floats, Prog
         ErrorStatsOptions so;
         so.clipBlock = clipBlockOf(*storage);
         so.histogramBins = m_options.histogramBins;
-        item.error = computeErrorStats(floats, effective, p.rows, p.cols, so);
+        item.error = computeErrorStats(floats, effective, p.rows, p.cols, m_arena, so);
     }
     item.fresh = std::make_shared<QuantizedTensor>(std::move(q.value()));
 }
@@ -285,8 +286,8 @@ std::string alphaText(double alpha) {
 // The joint search of every AWQ fold group (one group's weights in memory at a time): the scales per group, the
 // norms' replaced values and the AWQ entries of the result.
 Status searchFolds(const Checkpoint& ckpt, const ResolvedMap& resolved, const AwqFoldPlan& plan,
-                   const std::vector<const TensorCalibration*>& calibrationOf, ProgressSink& sink,
-                   std::vector<AwqFoldScales>& scales, ApplyResult& result) {
+                   const std::vector<const TensorCalibration*>& calibrationOf, tbb::task_arena* arena,
+                   ProgressSink& sink, std::vector<AwqFoldScales>& scales, ApplyResult& result) {
     for (size_t i = 0; i < plan.kept.size(); ++i)
         if (!plan.kept[i].empty()) {
             result.tensors[i].awqScales = "vector";
@@ -312,7 +313,7 @@ Status searchFolds(const Checkpoint& ckpt, const ResolvedMap& resolved, const Aw
         }
         auto storage = std::dynamic_pointer_cast<const ChunkedScheme>(findScheme(g.storage));
         QS_CHECK(storage != nullptr, "apply: AWQ storage " + g.storage + " is not a chunked RTN scheme");
-        auto found = searchAwqFoldScales(*storage, inputs, cols, QuantPath::Optimised);
+        auto found = searchAwqFoldScales(*storage, inputs, cols, QuantPath::Optimised, arena);
         if (!found) return found.error();
         auto norm = ckpt.toFloat(size_t(g.norm));
         if (!norm) return norm.error();
@@ -342,9 +343,11 @@ Status runBatch(Applier& applier, std::vector<BatchItem>& batch, const std::vect
                 double fraction) {
     for (BatchItem& item : batch) applier.lookup(item);
     // Isolated: a worker waiting inside this loop never runs another job's task (see quantized_tensor_cache.h).
-    tbb::this_task_arena::isolate([&] {
-        tbb::parallel_for(size_t(0), batch.size(), [&](size_t b) {
-            if (applier.needsWork(batch[b])) applier.compute(batch[b], startOf[b]);
+    tbb::task_arena* arena = applier.arena();
+    runIsolated(arena, [&] {
+        parallelFor(arena, size_t(0), batch.size(), size_t(1), [&](const tbb::blocked_range<size_t>& r) {
+            for (size_t b = r.begin(); b != r.end(); ++b)
+                if (applier.needsWork(batch[b])) applier.compute(batch[b], startOf[b]);
         });
     });
     for (BatchItem& item : batch)
@@ -355,7 +358,7 @@ Status runBatch(Applier& applier, std::vector<BatchItem>& batch, const std::vect
         if (!item.waitFor) continue;
         if (!applier.waitAndTake(item, fraction)) return Error{std::string(kCancelledMessage)};
         if (!applier.needsWork(item)) continue;
-        tbb::this_task_arena::isolate([&] { applier.compute(item, startOf[b]); });
+        runIsolated(arena, [&] { applier.compute(item, startOf[b]); });
         if (!item.failure.empty()) return failureOf(item);
         applier.publish(item);
     }
@@ -363,7 +366,8 @@ Status runBatch(Applier& applier, std::vector<BatchItem>& batch, const std::vect
 }
 
 Result<ApplyResult> applyImpl(const Checkpoint& ckpt, const ModelInfo& info, const ResolvedMap& resolved,
-                              const ApplyOptions& options, const InternalFn& onTensor) {
+                              const ApplyOptions& options, tbb::task_arena* arena,
+                              const InternalFn& onTensor) {
     const size_t n = ckpt.tensors.size();
     if (resolved.tensors.size() != n || info.entries.size() != n)
         return Error{"apply: the quantization map was resolved for " + std::to_string(resolved.tensors.size()) +
@@ -386,12 +390,12 @@ Result<ApplyResult> applyImpl(const Checkpoint& ckpt, const ModelInfo& info, con
     const uint64_t budget = options.batchElements > 0 ? options.batchElements : std::max<uint64_t>(largest, 1);
 
     ProgressSink sink(options.progress);
-    Applier applier(ckpt, resolved, options, sink);
+    Applier applier(ckpt, resolved, options, arena, sink);
     applier.setTotal(totalElements);
     const AwqFoldPlan folds = options.foldAwqScales ? planAwqFolds(ckpt.tensors, info, resolved) : AwqFoldPlan{};
     std::vector<AwqFoldScales> foldScales;
     if (options.foldAwqScales)
-        if (Status s = searchFolds(ckpt, resolved, folds, calibrationOf, sink, foldScales, result); !s)
+        if (Status s = searchFolds(ckpt, resolved, folds, calibrationOf, arena, sink, foldScales, result); !s)
             return Error{s.message()};
     applier.setFolds(&folds, &foldScales);
     if (options.cache && options.calibration &&
@@ -463,11 +467,12 @@ Result<ApplyResult> applyImpl(const Checkpoint& ckpt, const ModelInfo& info, con
 }  // namespace
 
 Result<ApplyResult> applyMap(const Checkpoint& ckpt, const ModelInfo& info, const ResolvedMap& resolved,
-                             const ApplyOptions& options, const AppliedTensorFn& onTensor) {
-    if (!onTensor) return applyImpl(ckpt, info, resolved, options, {});
-    return applyImpl(ckpt, info, resolved, options,
-                     [&](int i, std::shared_ptr<const QuantizedTensor> cached, std::shared_ptr<QuantizedTensor> fresh,
-                         const ErrorReport& e) -> Status {
+                             const ApplyOptions& options, tbb::task_arena* arena,
+                             const AppliedTensorFn& onTensor) {
+    if (!onTensor) return applyImpl(ckpt, info, resolved, options, arena, {});
+    return applyImpl(ckpt, info, resolved, options, arena,
+                     [&](int i, std::shared_ptr<const QuantizedTensor> cached,
+                         std::shared_ptr<QuantizedTensor> fresh, const ErrorReport& e) -> Status {
                          // This call's tensor nobody else holds is moved; one the cache shares is copied.
                          if (fresh && fresh.use_count() == 1) return onTensor(i, std::move(*fresh), e);
                          QuantizedTensor copy = cached ? *cached : *fresh;
@@ -476,11 +481,12 @@ Result<ApplyResult> applyMap(const Checkpoint& ckpt, const ModelInfo& info, cons
 }
 
 Result<ApplyResult> applyMapShared(const Checkpoint& ckpt, const ModelInfo& info, const ResolvedMap& resolved,
-                                   const ApplyOptions& options, const SharedTensorFn& onTensor) {
-    if (!onTensor) return applyImpl(ckpt, info, resolved, options, {});
-    return applyImpl(ckpt, info, resolved, options,
-                     [&](int i, std::shared_ptr<const QuantizedTensor> cached, std::shared_ptr<QuantizedTensor> fresh,
-                         const ErrorReport& e) -> Status {
+                                   const ApplyOptions& options, tbb::task_arena* arena,
+                                   const SharedTensorFn& onTensor) {
+    if (!onTensor) return applyImpl(ckpt, info, resolved, options, arena, {});
+    return applyImpl(ckpt, info, resolved, options, arena,
+                     [&](int i, std::shared_ptr<const QuantizedTensor> cached,
+                         std::shared_ptr<QuantizedTensor> fresh, const ErrorReport& e) -> Status {
                          std::shared_ptr<const QuantizedTensor> q = cached ? std::move(cached) : std::move(fresh);
                          return onTensor(i, q, e);
                      });

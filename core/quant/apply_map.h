@@ -15,7 +15,11 @@
 //
 // Progress and cancellation: ApplyOptions::progress gets the fraction of quantized elements done and a stage
 // ("quantizing blk.3.attn_q.weight"); returning false stops promptly (between tensors and inside a tensor's
-// row loop) and applyMap returns the error kCancelledMessage. Runs in the caller's task arena.
+// row loop) and applyMap returns the error kCancelledMessage.
+//
+// Threads: applyMap and applyMapShared run in `arena` (not owned, must outlive the call; null = serially on
+// the calling thread), which they enter themselves; the callbacks run on the calling thread,
+// ApplyOptions::progress on any thread of the arena (only the calling thread when arena is null).
 //
 // Reuse (ApplyOptions::cache, core/quant/quantized_tensor_cache.h): a tensor whose (tensor, scheme) key is in
 // the cache is not quantized again — its packed bytes come from the cache, and so do its statistics when they
@@ -32,6 +36,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <tbb/task_arena.h>
 
 #include "core/calib/calibration.h"
 #include "core/io/checkpoint.h"
@@ -112,9 +118,11 @@ using SharedTensorFn =
 // or quantized (the message names it), on a callback error, or with kCancelledMessage. With a cache, onTensor
 // gets a copy of a tensor the cache also holds (applyMapShared avoids the copy).
 Result<ApplyResult> applyMap(const Checkpoint& ckpt, const ModelInfo& info, const ResolvedMap& resolved,
-                             const ApplyOptions& options = {}, const AppliedTensorFn& onTensor = {});
+                             const ApplyOptions& options, tbb::task_arena* arena,
+                             const AppliedTensorFn& onTensor = {});
 Result<ApplyResult> applyMapShared(const Checkpoint& ckpt, const ModelInfo& info, const ResolvedMap& resolved,
-                                   const ApplyOptions& options, const SharedTensorFn& onTensor);
+                                   const ApplyOptions& options, tbb::task_arena* arena,
+                                   const SharedTensorFn& onTensor);
 
 // Elements sharing one scale along a row for the clipping statistic (ErrorStatsOptions::clipBlock), from the
 // scheme's published layout: ggml types the type table's SchemeLayout::scaleBlockElems (q*_0/q*_1/iq4_nl 32,

@@ -7,10 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
-
+#include "core/jobs/arena.h"
 #include "core/quant/apply_map.h"
 #include "core/quant/quant_map_resolve.h"
 #include "core/quant/quantize_parallel.h"
@@ -22,7 +19,8 @@ namespace {
 // The packed tensor from the cache (second: true) or quantized here and published to it.
 Result<std::pair<std::shared_ptr<const QuantizedTensor>, bool>> packedTensor(
     const Checkpoint& ckpt, size_t tensor, const Scheme& scheme, std::span<const float> floats, int64_t rows,
-    int64_t cols, QuantizedTensorCache* cache, const CalibrationSet* set, ProgressSink& sink) {
+    int64_t cols, QuantizedTensorCache* cache, const CalibrationSet* set, tbb::task_arena* arena,
+    ProgressSink& sink) {
     const std::string& name = ckpt.tensors[tensor].name;
     auto calibration = calibrationFor(scheme, set, name, cols);
     if (!calibration) return calibration.error();
@@ -38,7 +36,8 @@ Result<std::pair<std::shared_ptr<const QuantizedTensor>, bool>> packedTensor(
     }
     Result<QuantizedTensor> q = Error{"not run"};
     // Isolated while holding the claim (see quantized_tensor_cache.h).
-    tbb::this_task_arena::isolate([&] { q = quantizeParallel(scheme, floats, rows, cols, name, &sink, *calibration); });
+    runIsolated(arena,
+                [&] { q = quantizeParallel(scheme, floats, rows, cols, name, arena, &sink, *calibration); });
     if (!q) return q.error();
     auto shared = std::make_shared<const QuantizedTensor>(std::move(q.value()));
     if (claim) claim.publish(QuantizedTensorCache::Entry{shared, std::nullopt, 0});
@@ -48,7 +47,8 @@ Result<std::pair<std::shared_ptr<const QuantizedTensor>, bool>> packedTensor(
 }  // namespace
 
 Result<QuantPreview> previewQuantization(const Checkpoint& ckpt, size_t tensor, const Scheme& scheme,
-                                         const QuantPreviewOptions& options, ProgressSink* progress) {
+                                         tbb::task_arena* arena, const QuantPreviewOptions& options,
+                                         ProgressSink* progress) {
     if (tensor >= ckpt.tensors.size()) return Error{"tensor index " + std::to_string(tensor) + " out of range"};
     if (options.bins < 1 || options.errorBins < 1) return Error{"quantization preview needs at least one bin"};
     const TensorInfo& t = ckpt.tensors[tensor];
@@ -68,11 +68,11 @@ Result<QuantPreview> previewQuantization(const Checkpoint& ckpt, size_t tensor, 
     });
     auto floats = ckpt.toFloat(tensor);
     if (!floats) return floats.error();
-    out.weights = computeWeightStats(*floats, WeightStatsOptions{options.bins, {6.0}});
+    out.weights = computeWeightStats(*floats, arena, WeightStatsOptions{options.bins, {6.0}});
     if (out.weights.nonFinite > 0)
         return Error{t.name + ": " + std::to_string(out.weights.nonFinite) + " NaN/Inf values cannot be quantized"};
-    auto packed = packedTensor(ckpt, tensor, scheme, *floats, out.rows, out.cols, options.cache, options.calibration,
-                                quantSink);
+    auto packed = packedTensor(ckpt, tensor, scheme, *floats, out.rows, out.cols, options.cache,
+                               options.calibration, arena, quantSink);
     if (!packed) return packed.error();
     out.fromCache = packed->second;
     out.bytes = packed->first->bytes;
@@ -83,7 +83,7 @@ Result<QuantPreview> previewQuantization(const Checkpoint& ckpt, size_t tensor, 
     std::vector<float> deq(size_t(std::min(blockRows, std::max<int64_t>(1, out.rows)) * cols));
     auto dequantizeBlock = [&](int64_t r0, int64_t n) {
         const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / cols);
-        tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, grain), [&](const tbb::blocked_range<int64_t>& r) {
+        parallelFor(arena, int64_t(0), n, grain, [&](const tbb::blocked_range<int64_t>& r) {
             scheme.dequantizeRows(q, r0 + r.begin(), r.end() - r.begin(), deq.data() + r.begin() * cols);
         });
     };
@@ -103,8 +103,8 @@ Result<QuantPreview> previewQuantization(const Checkpoint& ckpt, size_t tensor, 
         const size_t count = size_t(n * cols);
         dequantizeBlock(r0, n);
         const std::span<const float> orig(floats->data() + r0 * cols, count), dq(deq.data(), count);
-        sums += computeErrorStats(orig, dq, n, cols, eo).stats.sums;
-        fillHistogram(out.dequantized, dq);
+        sums += computeErrorStats(orig, dq, n, cols, arena, eo).stats.sums;
+        fillHistogram(out.dequantized, dq, arena);
         if (!report(0.6, r0 + n)) return Error{std::string(kCancelledMessage)};
     }
     out.error = ErrorStats::fromSums(sums);
@@ -117,7 +117,7 @@ Result<QuantPreview> previewQuantization(const Checkpoint& ckpt, size_t tensor, 
         dequantizeBlock(r0, n);
         const size_t count = size_t(n * cols);
         fillDifferenceHistogram(out.errorHistogram, std::span<const float>(floats->data() + r0 * cols, count),
-                                std::span<const float>(deq.data(), count));
+                                std::span<const float>(deq.data(), count), arena);
         if (!report(0.8, r0 + n)) return Error{std::string(kCancelledMessage)};
     }
     if (progress) progress->report(1.0, compareStage);

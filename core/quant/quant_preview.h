@@ -11,7 +11,9 @@
 //
 // Determinism: quantizeParallel and the statistics are independent of the thread count; results depend on
 // blockElements and the data only. Progress (may be null): fraction of the whole call, "quantizing <name>"
-// then "comparing <name>"; cancelling returns kCancelledMessage. Runs in the caller's task arena.
+// then "comparing <name>"; cancelling returns kCancelledMessage. Threads: runs in `arena` (not owned, must
+// outlive the call; null = serially on the calling thread), which it enters itself; progress may be called
+// from any of the arena's threads.
 // Failure: undecodable tensor, a shape the scheme refuses (its reject reason), NaN/Inf input (named).
 //
 // With QuantPreviewOptions::cache the packed tensor is taken from the cache when another job (Quantize, the
@@ -21,6 +23,8 @@
 
 #include <cstdint>
 #include <string>
+
+#include <tbb/task_arena.h>
 
 #include "core/io/checkpoint.h"
 #include "core/jobs/progress.h"
@@ -58,6 +62,7 @@ struct QuantPreview {
 };
 
 Result<QuantPreview> previewQuantization(const Checkpoint& ckpt, size_t tensor, const Scheme& scheme,
-                                         const QuantPreviewOptions& options = {}, ProgressSink* progress = nullptr);
+                                         tbb::task_arena* arena, const QuantPreviewOptions& options = {},
+                                         ProgressSink* progress = nullptr);
 
 }  // namespace qs

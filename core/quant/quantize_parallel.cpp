@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/quant/quantize_parallel.h"
 
-#include <tbb/blocked_range.h>
 #include <tbb/enumerable_thread_specific.h>
-#include <tbb/parallel_for.h>
 
 #include <algorithm>
 #include <atomic>
@@ -11,6 +9,7 @@
 #include <vector>
 #include <string>
 
+#include "core/jobs/arena.h"
 #include "core/quant/chunked_scheme.h"
 #include "core/stats/fixed_reduce.h"
 #include "core/util/check.h"
@@ -18,8 +17,8 @@
 namespace qs {
 
 Result<QuantizedTensor> quantizeParallel(const Scheme& scheme, std::span<const float> src, int64_t rows,
-                                         int64_t cols, std::string_view name, ProgressSink* progress,
-                                         const TensorCalibration* calibration) {
+                                         int64_t cols, std::string_view name, tbb::task_arena* arena,
+                                         ProgressSink* progress, const TensorCalibration* calibration) {
     const std::string stage = "quantizing " + std::string(name);
     if (progress && !progress->report(0.0, stage)) return Error{std::string(kCancelledMessage)};
     const auto* chunked = dynamic_cast<const ChunkedScheme*>(&scheme);
@@ -38,7 +37,7 @@ Result<QuantizedTensor> quantizeParallel(const Scheme& scheme, std::span<const f
     const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / valuesPerUnit);
     std::atomic<int64_t> done{0};
     std::atomic<bool> cancelled{false};
-    tbb::parallel_for(tbb::blocked_range<int64_t>(0, units, grain), [&](const tbb::blocked_range<int64_t>& r) {
+    parallelFor(arena, int64_t(0), units, grain, [&](const tbb::blocked_range<int64_t>& r) {
         if (cancelled.load(std::memory_order_relaxed)) return;
         if (progress && progress->cancelled()) {
             cancelled.store(true, std::memory_order_relaxed);
@@ -58,22 +57,23 @@ Result<QuantizedTensor> quantizeParallel(const Scheme& scheme, std::span<const f
 
 // Dequantizes the whole tensor in parallel (rows) into uninitialised memory and compares it with src.
 ErrorReport compareQuantized(const Scheme& scheme, const QuantizedTensor& q, std::span<const float> src,
-                             const ErrorStatsOptions& options) {
+                             const ErrorStatsOptions& options, tbb::task_arena* arena) {
     const int64_t rows = q.rows, cols = q.cols;
     const size_t n = src.size();
     QS_CHECK(uint64_t(rows) * uint64_t(cols) == n, "compareQuantized: " + std::to_string(n) + " values for a " +
                                                        std::to_string(rows) + " x " + std::to_string(cols) + " tensor");
     std::unique_ptr<float[]> deq(new float[n]);  // every element is written below: no zero fill
     const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, cols));
-    tbb::parallel_for(tbb::blocked_range<int64_t>(0, rows, grain), [&](const tbb::blocked_range<int64_t>& r) {
+    parallelFor(arena, int64_t(0), rows, grain, [&](const tbb::blocked_range<int64_t>& r) {
         scheme.dequantizeRows(q, r.begin(), r.end() - r.begin(), deq.get() + r.begin() * cols);
     });
-    return computeErrorStats(src, std::span<const float>(deq.get(), n), rows, cols, options);
+    return computeErrorStats(src, std::span<const float>(deq.get(), n), rows, cols, arena, options);
 }
 
-Result<QuantizedWithStats> quantizeWithErrorStats(const Scheme& scheme, std::span<const float> src, int64_t rows,
-                                                  int64_t cols, std::string_view name, ProgressSink* progress,
+Result<QuantizedWithStats> quantizeWithErrorStats(const Scheme& scheme, std::span<const float> src,
+                                                  int64_t rows, int64_t cols, std::string_view name,
                                                   const ErrorStatsOptions& statsOptions,
+                                                  tbb::task_arena* arena, ProgressSink* progress,
                                                   const TensorCalibration* calibration) {
     const auto* chunked = dynamic_cast<const ChunkedScheme*>(&scheme);
     const stats::ErrorPartition part = stats::ErrorPartition::of(rows, cols, statsOptions.clipBlock);
@@ -86,9 +86,9 @@ Result<QuantizedWithStats> quantizeWithErrorStats(const Scheme& scheme, std::spa
     }
     const QuantizedTensor* partial = job ? job->rowsFinal() : nullptr;
     if (!partial) {
-        auto q = quantizeParallel(scheme, src, rows, cols, name, progress, calibration);
+        auto q = quantizeParallel(scheme, src, rows, cols, name, arena, progress, calibration);
         if (!q) return q.error();
-        ErrorReport error = compareQuantized(scheme, *q, src, statsOptions);
+        ErrorReport error = compareQuantized(scheme, *q, src, statsOptions, arena);
         return QuantizedWithStats{std::move(q.value()), std::move(error)};
     }
 
@@ -100,7 +100,7 @@ Result<QuantizedWithStats> quantizeWithErrorStats(const Scheme& scheme, std::spa
     std::atomic<int64_t> done{0};
     std::atomic<bool> cancelled{false};
     stats::ErrorPartial total = stats::fixedReduce<stats::ErrorPartial>(
-        part.chunks,
+        part.chunks, arena,
         [&](uint64_t c) -> stats::ErrorPartial {
             if (cancelled.load(std::memory_order_relaxed)) return {};
             if (progress && progress->cancelled()) {

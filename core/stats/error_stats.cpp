@@ -108,8 +108,9 @@ ErrorPartial errorChunk(const ErrorPartition& part, uint64_t chunk, const float*
 
 }  // namespace stats
 
-ErrorReport computeErrorStats(std::span<const float> original, std::span<const float> dequantized, int64_t rows,
-                              int64_t cols, const ErrorStatsOptions& options) {
+ErrorReport computeErrorStats(std::span<const float> original, std::span<const float> dequantized,
+                              int64_t rows, int64_t cols, tbb::task_arena* arena,
+                              const ErrorStatsOptions& options) {
     QS_CHECK(rows >= 0 && cols >= 0 && original.size() == dequantized.size() &&
                  uint64_t(rows) * uint64_t(cols) == original.size(),
              "computeErrorStats: " + std::to_string(original.size()) + " original and " +
@@ -122,7 +123,7 @@ ErrorReport computeErrorStats(std::span<const float> original, std::span<const f
     const float* w = original.data();
     const float* q = dequantized.data();
     stats::ErrorPartial p = stats::fixedReduce<stats::ErrorPartial>(
-        part.chunks,
+        part.chunks, arena,
         [&](uint64_t c) {
             const uint64_t at = part.elementOffset(c * part.perChunk);
             return stats::errorChunk(part, c, w + at, q + at, k);
@@ -132,11 +133,11 @@ ErrorReport computeErrorStats(std::span<const float> original, std::span<const f
 
     if (options.histogramBins > 0) {
         report.weightHistogram = makeHistogram(p.wMin, p.wMax, options.histogramBins);
-        fillHistogram(report.weightHistogram, original, options.simdLevel);
+        fillHistogram(report.weightHistogram, original, arena, options.simdLevel);
         const double m = p.sums.maxAbsError;
         report.errorHistogram = makeHistogram(-m, m, options.histogramBins);
         // e is formed in double exactly as in the sums, so every error falls inside [-max|e|, max|e|].
-        fillDifferenceHistogram(report.errorHistogram, original, dequantized, options.simdLevel);
+        fillDifferenceHistogram(report.errorHistogram, original, dequantized, arena, options.simdLevel);
     }
     return report;
 }

@@ -24,13 +24,16 @@
 // sums merged pairwise in a fixed order: bit-identical results whatever the thread count and SIMD level.
 // Accuracy: every product of two floats is exact in double; the sums carry double rounding only (relative
 // error ~1e-13 for a tensor of 1e8 elements; tests/core/test_stats_kernels.cpp checks against long double).
-// Runs in the caller's task arena.
+// Threads: computeErrorStats runs in `arena` (not owned, must outlive the call; null = serially on the
+// calling thread), which it enters itself.
 #pragma once
 
 #include <cstdint>
 #include <limits>
 #include <optional>
 #include <span>
+
+#include <tbb/task_arena.h>
 
 #include "core/stats/histogram.h"
 #include "core/stats/stat_kernels.h"
@@ -71,8 +74,9 @@ struct ErrorReport {
 
 // original and dequantized are row-major [rows, cols] (a 1-D tensor is one row); both must hold rows*cols
 // values (checked: a mismatch is a programming error). Values are expected finite (schemes refuse NaN/Inf).
-ErrorReport computeErrorStats(std::span<const float> original, std::span<const float> dequantized, int64_t rows,
-                              int64_t cols, const ErrorStatsOptions& options = {});
+ErrorReport computeErrorStats(std::span<const float> original, std::span<const float> dequantized,
+                              int64_t rows, int64_t cols, tbb::task_arena* arena,
+                              const ErrorStatsOptions& options = {});
 
 namespace stats {
 

@@ -5,7 +5,8 @@
 // is therefore bit-identical whatever the number of threads, unlike tbb::parallel_reduce with the auto
 // partitioner, whose split points (and so the floating-point association) depend on scheduling.
 //
-// Runs in the caller's TBB arena (wrap the call in task_arena::execute to bound the threads).
+// Threads: fixedReduce runs in `arena` (tbb::task_arena*, not owned, must outlive the call; null = serially
+// on the calling thread), which it enters itself; the result is the same either way.
 #pragma once
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 #include <tbb/partitioner.h>
+#include <tbb/task_arena.h>
 
 namespace qs::stats {
 
@@ -31,18 +33,25 @@ inline uint64_t unitsPerChunk(uint64_t units, uint64_t unitElements) {
     return std::max(byMin, byCap);
 }
 
-// Runs chunkFn(chunkIndex) -> Partial for every chunk in parallel, then merges the partials pairwise
-// (merge(a, b) folds b into a) in a fixed order. Returns Partial{} for zero chunks.
+// Runs chunkFn(chunkIndex) -> Partial for every chunk, in parallel in `arena` (null: in index order on the
+// calling thread), then merges the partials pairwise (merge(a, b) folds b into a) in a fixed order. Returns
+// Partial{} for zero chunks. chunkFn must be safe to call concurrently for different chunks.
 template <class Partial, class ChunkFn, class MergeFn>
-Partial fixedReduce(uint64_t chunks, ChunkFn&& chunkFn, MergeFn&& merge) {
+Partial fixedReduce(uint64_t chunks, tbb::task_arena* arena, ChunkFn&& chunkFn, MergeFn&& merge) {
     if (chunks == 0) return Partial{};
     std::vector<Partial> parts(chunks);
-    tbb::parallel_for(
-        tbb::blocked_range<uint64_t>(0, chunks, 1),
-        [&](const tbb::blocked_range<uint64_t>& r) {
-            for (uint64_t c = r.begin(); c != r.end(); ++c) parts[c] = chunkFn(c);
-        },
-        tbb::simple_partitioner{});
+    if (arena) {
+        arena->execute([&] {
+            tbb::parallel_for(
+                tbb::blocked_range<uint64_t>(0, chunks, 1),
+                [&](const tbb::blocked_range<uint64_t>& r) {
+                    for (uint64_t c = r.begin(); c != r.end(); ++c) parts[c] = chunkFn(c);
+                },
+                tbb::simple_partitioner{});
+        });
+    } else {
+        for (uint64_t c = 0; c < chunks; ++c) parts[c] = chunkFn(c);
+    }
     for (uint64_t step = 1; step < chunks; step *= 2)
         for (uint64_t i = 0; i + step < chunks; i += 2 * step) merge(parts[i], parts[i + step]);
     return std::move(parts[0]);

@@ -43,7 +43,8 @@ Histogram makeHistogram(double lo, double hi, int bins) {
 namespace {
 
 // Bins x (or y - x) over the fixed partition of fixed_reduce.h; counts are integers, so any order is exact.
-void fillWithKernel(Histogram& h, const float* x, const float* y, uint64_t n, std::optional<cpu::SimdLevel> simd) {
+void fillWithKernel(Histogram& h, const float* x, const float* y, uint64_t n, tbb::task_arena* arena,
+                    std::optional<cpu::SimdLevel> simd) {
     QS_CHECK(!h.empty(), "fillHistogram on a histogram without bins");
     if (n == 0) return;
     const stats::Kernels& k = simd ? stats::kernels(*simd) : stats::kernels();
@@ -56,7 +57,7 @@ void fillWithKernel(Histogram& h, const float* x, const float* y, uint64_t n, st
     const int bins = h.bins();
     const double lo = h.lo, hi = h.hi;
     Part total = stats::fixedReduce<Part>(
-        chunks,
+        chunks, arena,
         [&](uint64_t c) {
             Part p;
             p.counts.assign(size_t(bins), 0);
@@ -76,15 +77,16 @@ void fillWithKernel(Histogram& h, const float* x, const float* y, uint64_t n, st
 
 }  // namespace
 
-void fillHistogram(Histogram& h, std::span<const float> values, std::optional<cpu::SimdLevel> simd) {
-    fillWithKernel(h, values.data(), nullptr, values.size(), simd);
+void fillHistogram(Histogram& h, std::span<const float> values, tbb::task_arena* arena,
+                   std::optional<cpu::SimdLevel> simd) {
+    fillWithKernel(h, values.data(), nullptr, values.size(), arena, simd);
 }
 
 void fillDifferenceHistogram(Histogram& h, std::span<const float> a, std::span<const float> b,
-                             std::optional<cpu::SimdLevel> simd) {
+                             tbb::task_arena* arena, std::optional<cpu::SimdLevel> simd) {
     QS_CHECK(a.size() == b.size(), "fillDifferenceHistogram: " + std::to_string(a.size()) + " and " +
                                        std::to_string(b.size()) + " values");
-    fillWithKernel(h, a.data(), b.data(), a.size(), simd);
+    fillWithKernel(h, a.data(), b.data(), a.size(), arena, simd);
 }
 
 }  // namespace qs

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // A fixed-range histogram with equal-width bins, as the explorer plots it. Counts are integers, so filling it
 // in parallel gives the same result whatever the thread count.
+// Threads: the fill functions run in `arena` (not owned, must outlive the call; null = serially on the
+// calling thread), which they enter themselves.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <vector>
+
+#include <tbb/task_arena.h>
 
 #include "core/util/cpu_features.h"
 
@@ -33,17 +37,18 @@ Histogram makeHistogram(double lo, double hi, int bins);
 
 // Counts the finite values of `values` into h (non-finite values are skipped). Parallel, deterministic;
 // vectorised (stat_kernels.h), binning exactly as binOf. `simd` picks the kernels (default cpu::simdLevel()).
-void fillHistogram(Histogram& h, std::span<const float> values, std::optional<cpu::SimdLevel> simd = {});
+void fillHistogram(Histogram& h, std::span<const float> values, tbb::task_arena* arena,
+                   std::optional<cpu::SimdLevel> simd = {});
 
 // Counts e = double(b[i]) - double(a[i]) into h (an error histogram: a original, b dequantized); a and b have
 // the same size (checked). Parallel, deterministic, vectorised as fillHistogram.
 void fillDifferenceHistogram(Histogram& h, std::span<const float> a, std::span<const float> b,
-                             std::optional<cpu::SimdLevel> simd = {});
+                             tbb::task_arena* arena, std::optional<cpu::SimdLevel> simd = {});
 
-// Counts valueAt(i) for i in [0, n) into h; valueAt must be thread-safe. Parallel, deterministic (counts are
-// integers, so the partition does not matter).
+// Counts valueAt(i) for i in [0, n) into h; valueAt must be thread-safe (with a null arena it is called on
+// the calling thread only). Parallel, deterministic (counts are integers, so the partition does not matter).
 template <class ValueAt>
-void fillHistogramWith(Histogram& h, uint64_t n, ValueAt&& valueAt);
+void fillHistogramWith(Histogram& h, uint64_t n, tbb::task_arena* arena, ValueAt&& valueAt);
 
 }  // namespace qs
 

@@ -11,7 +11,7 @@
 namespace qs {
 
 template <class ValueAt>
-void fillHistogramWith(Histogram& h, uint64_t n, ValueAt&& valueAt) {
+void fillHistogramWith(Histogram& h, uint64_t n, tbb::task_arena* arena, ValueAt&& valueAt) {
     QS_CHECK(!h.empty(), "fillHistogram on a histogram without bins");
     struct Part {
         std::vector<uint64_t> counts;
@@ -23,7 +23,7 @@ void fillHistogramWith(Histogram& h, uint64_t n, ValueAt&& valueAt) {
     const int nb = h.bins();
     const Histogram& range = h;
     Part total = stats::fixedReduce<Part>(
-        chunks,
+        chunks, arena,
         [&](uint64_t c) {
             Part p;
             p.counts.assign(size_t(nb), 0);
@@ -32,9 +32,12 @@ void fillHistogramWith(Histogram& h, uint64_t n, ValueAt&& valueAt) {
                 const double v = valueAt(i);
                 if (!std::isfinite(v)) continue;
                 const int b = range.binOf(v);
-                if (b < 0) ++p.below;
-                else if (b >= nb) ++p.above;
-                else ++p.counts[size_t(b)];
+                if (b < 0)
+                    ++p.below;
+                else if (b >= nb)
+                    ++p.above;
+                else
+                    ++p.counts[size_t(b)];
             }
             return p;
         },

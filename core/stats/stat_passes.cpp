@@ -4,9 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-
+#include "core/jobs/arena.h"
 #include "core/stats/fixed_reduce.h"
 #include "core/stats/stat_kernels.h"
 
@@ -16,11 +14,11 @@ namespace {
 
 // Runs fn(begin, end) -> Part over the fixed partition of [0, n) and merges the partials in order.
 template <class Part, class Fn>
-Part reduceSpan(uint64_t n, Fn&& fn) {
+Part reduceSpan(uint64_t n, tbb::task_arena* arena, Fn&& fn) {
     const uint64_t per = unitsPerChunk(n, 1);
     const uint64_t chunks = (n + per - 1) / per;
     return fixedReduce<Part>(
-        chunks, [&](uint64_t c) { return fn(c * per, std::min(n, (c + 1) * per)); },
+        chunks, arena, [&](uint64_t c) { return fn(c * per, std::min(n, (c + 1) * per)); },
         [](Part& a, const Part& b) { a.merge(b); });
 }
 
@@ -43,9 +41,9 @@ void RangePart::merge(const RangePart& b) {
     max = std::max(max, b.max);
 }
 
-RangePart rangePass(std::span<const float> v, std::optional<cpu::SimdLevel> simd) {
+RangePart rangePass(std::span<const float> v, tbb::task_arena* arena, std::optional<cpu::SimdLevel> simd) {
     const Kernels& k = simd ? kernels(*simd) : kernels();
-    return reduceSpan<RangePart>(v.size(), [&](uint64_t b, uint64_t e) {
+    return reduceSpan<RangePart>(v.size(), arena, [&](uint64_t b, uint64_t e) {
         RangeLanes lanes;
         k.range(v.data() + b, e - b, lanes);
         RangePart p;
@@ -61,19 +59,21 @@ RangePart rangePass(std::span<const float> v, std::optional<cpu::SimdLevel> simd
     });
 }
 
-MomentPart momentPass(std::span<const float> v, double mean, std::optional<cpu::SimdLevel> simd) {
+MomentPart momentPass(std::span<const float> v, double mean, tbb::task_arena* arena,
+                      std::optional<cpu::SimdLevel> simd) {
     const Kernels& k = simd ? kernels(*simd) : kernels();
-    return reduceSpan<MomentPart>(v.size(), [&](uint64_t b, uint64_t e) {
+    return reduceSpan<MomentPart>(v.size(), arena, [&](uint64_t b, uint64_t e) {
         MomentLanes lanes;
         k.moments(v.data() + b, e - b, mean, lanes);
         return MomentPart{foldLanes(lanes.m2), foldLanes(lanes.m4)};
     });
 }
 
-void countAbovePass(std::span<const float> v, const std::vector<double>& thresholds, std::vector<uint64_t>& counts,
+void countAbovePass(std::span<const float> v, const std::vector<double>& thresholds,
+                    std::vector<uint64_t>& counts, tbb::task_arena* arena,
                     std::optional<cpu::SimdLevel> simd) {
     const Kernels& k = simd ? kernels(*simd) : kernels();
-    CountPart total = reduceSpan<CountPart>(v.size(), [&](uint64_t b, uint64_t e) {
+    CountPart total = reduceSpan<CountPart>(v.size(), arena, [&](uint64_t b, uint64_t e) {
         CountPart p;
         p.counts.assign(thresholds.size(), 0);
         k.countAbove(v.data() + b, e - b, thresholds.data(), int(thresholds.size()), p.counts.data());
@@ -82,10 +82,11 @@ void countAbovePass(std::span<const float> v, const std::vector<double>& thresho
     for (size_t k = 0; k < total.counts.size() && k < counts.size(); ++k) counts[k] += total.counts[k];
 }
 
-void accumulateColumnAbsmax(std::span<const float> values, int64_t rows, int64_t cols, float* dst) {
+void accumulateColumnAbsmax(std::span<const float> values, int64_t rows, int64_t cols, float* dst,
+                            tbb::task_arena* arena) {
     constexpr int64_t kTile = 256;
     const int64_t tiles = (cols + kTile - 1) / kTile;
-    tbb::parallel_for(tbb::blocked_range<int64_t>(0, tiles, 1), [&](const tbb::blocked_range<int64_t>& r) {
+    parallelFor(arena, int64_t(0), tiles, int64_t(1), [&](const tbb::blocked_range<int64_t>& r) {
         for (int64_t t = r.begin(); t != r.end(); ++t) {
             const int64_t c0 = t * kTile, c1 = std::min(cols, c0 + kTile);
             for (int64_t i = 0; i < rows; ++i) {

@@ -8,9 +8,7 @@
 #include <limits>
 #include <string>
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-
+#include "core/jobs/arena.h"
 #include "core/stats/stat_passes.h"
 #include "core/util/check.h"
 
@@ -72,8 +70,9 @@ private:
 
 using Pass1Visitor = std::function<void(int64_t firstRow, int64_t nRows, std::span<const float> values)>;
 
-Result<WeightStats> scan(const Checkpoint& ckpt, size_t tensor, const TensorScanOptions& options,
-                         ProgressSink* progress, const Pass1Visitor& onPass1) {
+Result<WeightStats> scan(const Checkpoint& ckpt, size_t tensor, tbb::task_arena* arena,
+                         const TensorScanOptions& options, ProgressSink* progress,
+                         const Pass1Visitor& onPass1) {
     if (tensor >= ckpt.tensors.size())
         return Error{"tensor index " + std::to_string(tensor) + " out of range (" +
                      std::to_string(ckpt.tensors.size()) + " tensors)"};
@@ -94,7 +93,7 @@ Result<WeightStats> scan(const Checkpoint& ckpt, size_t tensor, const TensorScan
     // Pass 1: range and mean.
     stats::RangePart range;
     Status st = reader.forEach([&](int64_t r0, int64_t n, std::span<const float> v) {
-        range.merge(stats::rangePass(v));
+        range.merge(stats::rangePass(v, arena));
         if (onPass1) onPass1(r0, n, v);
         return report(0, r0 + n);
     });
@@ -113,8 +112,8 @@ Result<WeightStats> scan(const Checkpoint& ckpt, size_t tensor, const TensorScan
     if (options.stats.histogramBins > 0) s.histogram = makeHistogram(s.min, s.max, options.stats.histogramBins);
     stats::MomentPart moments;
     st = reader.forEach([&](int64_t r0, int64_t n, std::span<const float> v) {
-        moments.merge(stats::momentPass(v, mean));
-        if (!s.histogram.empty()) fillHistogram(s.histogram, v);
+        moments.merge(stats::momentPass(v, mean, arena));
+        if (!s.histogram.empty()) fillHistogram(s.histogram, v, arena);
         return report(1, r0 + n);
     });
     if (!st) return Error{st.message()};
@@ -127,7 +126,7 @@ Result<WeightStats> scan(const Checkpoint& ckpt, size_t tensor, const TensorScan
         std::vector<double> thresholds(sigmas.size());
         for (size_t k = 0; k < sigmas.size(); ++k) thresholds[k] = sigmas[k] * s.std;
         st = reader.forEach([&](int64_t r0, int64_t n, std::span<const float> v) {
-            stats::countAbovePass(v, thresholds, s.outliers);
+            stats::countAbovePass(v, thresholds, s.outliers, arena);
             return report(2, r0 + n);
         });
         if (!st) return Error{st.message()};
@@ -138,9 +137,9 @@ Result<WeightStats> scan(const Checkpoint& ckpt, size_t tensor, const TensorScan
 
 }  // namespace
 
-Result<WeightStats> streamWeightStats(const Checkpoint& ckpt, size_t tensor, const TensorScanOptions& options,
-                                      ProgressSink* progress) {
-    return scan(ckpt, tensor, options, progress, {});
+Result<WeightStats> streamWeightStats(const Checkpoint& ckpt, size_t tensor, tbb::task_arena* arena,
+                                      const TensorScanOptions& options, ProgressSink* progress) {
+    return scan(ckpt, tensor, arena, options, progress, {});
 }
 
 int64_t OutlierGrid::columnsAbove(double threshold) const {
@@ -149,8 +148,8 @@ int64_t OutlierGrid::columnsAbove(double threshold) const {
     return std::count_if(columnAbsmax.begin(), columnAbsmax.end(), [limit](float a) { return double(a) > limit; });
 }
 
-Result<OutlierGrid> computeOutlierGrid(const Checkpoint& ckpt, size_t tensor, const OutlierGridOptions& options,
-                                       ProgressSink* progress) {
+Result<OutlierGrid> computeOutlierGrid(const Checkpoint& ckpt, size_t tensor, tbb::task_arena* arena,
+                                       const OutlierGridOptions& options, ProgressSink* progress) {
     if (tensor >= ckpt.tensors.size())
         return Error{"tensor index " + std::to_string(tensor) + " out of range"};
     QS_CHECK(options.maxGridRows >= 1 && options.maxGridCols >= 1, "outlier grid needs at least one tile");
@@ -167,30 +166,32 @@ Result<OutlierGrid> computeOutlierGrid(const Checkpoint& ckpt, size_t tensor, co
 
     // max is exact and associative, so these parallel loops give the same result whatever the partition;
     // tasks write disjoint grid rows (tiles) and disjoint column ranges (column maxima).
-    const Pass1Visitor visit = [&g](int64_t r0, int64_t n, std::span<const float> v) {
+    const Pass1Visitor visit = [&g, arena](int64_t r0, int64_t n, std::span<const float> v) {
         const int64_t cols = g.cols;
         const int gFirst = int(r0 / g.tileRows), gLast = int((r0 + n - 1) / g.tileRows);
-        tbb::parallel_for(gFirst, gLast + 1, [&](int gr) {
-            const int64_t a = std::max(r0, int64_t(gr) * g.tileRows);
-            const int64_t b = std::min(r0 + n, int64_t(gr + 1) * g.tileRows);
-            float* tiles = g.tileAbsmax.data() + size_t(gr) * size_t(g.gridCols);
-            for (int64_t r = a; r < b; ++r) {
-                const float* row = v.data() + (r - r0) * cols;
-                for (int gc = 0; gc < g.gridCols; ++gc) {
-                    const int64_t c0 = int64_t(gc) * g.tileCols, c1 = std::min(cols, c0 + g.tileCols);
-                    float m = tiles[gc];
-                    for (int64_t c = c0; c < c1; ++c)
-                        if (std::isfinite(row[c])) m = std::max(m, std::fabs(row[c]));
-                    tiles[gc] = m;
+        parallelFor(arena, gFirst, gLast + 1, 1, [&](const tbb::blocked_range<int>& range) {
+            for (int gr = range.begin(); gr != range.end(); ++gr) {
+                const int64_t a = std::max(r0, int64_t(gr) * g.tileRows);
+                const int64_t b = std::min(r0 + n, int64_t(gr + 1) * g.tileRows);
+                float* tiles = g.tileAbsmax.data() + size_t(gr) * size_t(g.gridCols);
+                for (int64_t r = a; r < b; ++r) {
+                    const float* row = v.data() + (r - r0) * cols;
+                    for (int gc = 0; gc < g.gridCols; ++gc) {
+                        const int64_t c0 = int64_t(gc) * g.tileCols, c1 = std::min(cols, c0 + g.tileCols);
+                        float m = tiles[gc];
+                        for (int64_t c = c0; c < c1; ++c)
+                            if (std::isfinite(row[c])) m = std::max(m, std::fabs(row[c]));
+                        tiles[gc] = m;
+                    }
                 }
             }
         });
-        stats::accumulateColumnAbsmax(v, n, cols, g.columnAbsmax.data());
+        stats::accumulateColumnAbsmax(v, n, cols, g.columnAbsmax.data(), arena);
     };
     TensorScanOptions so;
     so.blockElements = options.blockElements;
     so.stats.outlierSigmas = options.outlierSigmas;
-    auto stats = scan(ckpt, tensor, so, progress, visit);
+    auto stats = scan(ckpt, tensor, arena, so, progress, visit);
     if (!stats) return stats.error();
     g.stats = std::move(stats.value());
     return g;

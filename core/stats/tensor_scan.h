@@ -16,7 +16,9 @@
 // Matrix view: cols = innermost dimension, rows = elements / cols (a 1-D tensor is one row).
 // Determinism: results depend on blockElements and the data only, never on the thread count.
 // Progress and cancellation: `progress` (may be null) gets the fraction over all passes; when it asks to
-// cancel the call returns kCancelledMessage promptly (between blocks). Runs in the caller's task arena.
+// cancel the call returns kCancelledMessage promptly (between blocks). Threads: both functions run in `arena`
+// (not owned, must outlive the call; null = serially on the calling thread), which they enter themselves;
+// progress is called on the calling thread.
 // Failure: a tensor that cannot be decoded to float (the message names it and its type).
 #pragma once
 
@@ -24,6 +26,8 @@
 #include <functional>
 #include <span>
 #include <vector>
+
+#include <tbb/task_arena.h>
 
 #include "core/io/checkpoint.h"
 #include "core/jobs/progress.h"
@@ -39,7 +43,8 @@ struct TensorScanOptions {
     uint64_t blockElements = kDefaultScanBlockElements;  // rounded down to whole rows (at least one row)
 };
 
-Result<WeightStats> streamWeightStats(const Checkpoint& ckpt, size_t tensor, const TensorScanOptions& options = {},
+Result<WeightStats> streamWeightStats(const Checkpoint& ckpt, size_t tensor, tbb::task_arena* arena,
+                                      const TensorScanOptions& options = {},
                                       ProgressSink* progress = nullptr);
 
 struct OutlierGridOptions {
@@ -60,7 +65,8 @@ struct OutlierGrid {
     int64_t columnsAbove(double threshold) const;
 };
 
-Result<OutlierGrid> computeOutlierGrid(const Checkpoint& ckpt, size_t tensor, const OutlierGridOptions& options = {},
+Result<OutlierGrid> computeOutlierGrid(const Checkpoint& ckpt, size_t tensor, tbb::task_arena* arena,
+                                       const OutlierGridOptions& options = {},
                                        ProgressSink* progress = nullptr);
 
 }  // namespace qs

@@ -5,21 +5,19 @@
 #include <cmath>
 #include <limits>
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-
+#include "core/jobs/arena.h"
 #include "core/stats/stat_passes.h"
 #include "core/util/check.h"
 
 namespace qs {
 
-
-WeightStats computeWeightStats(std::span<const float> values, const WeightStatsOptions& options) {
+WeightStats computeWeightStats(std::span<const float> values, tbb::task_arena* arena,
+                               const WeightStatsOptions& options) {
     WeightStats s;
     s.outlierSigmas = options.outlierSigmas;
     s.outliers.assign(options.outlierSigmas.size(), 0);
     // Pass 1: range and mean.
-    const stats::RangePart r = stats::rangePass(values);
+    const stats::RangePart r = stats::rangePass(values, arena);
     s.count = r.count;
     s.nonFinite = r.nonFinite;
     s.zeros = r.zeros;
@@ -30,7 +28,7 @@ WeightStats computeWeightStats(std::span<const float> values, const WeightStatsO
     s.mean = r.sum / double(s.count);
 
     // Pass 2: central moments about the mean of pass 1 (two-pass: no catastrophic cancellation).
-    const stats::MomentPart m = stats::momentPass(values, s.mean);
+    const stats::MomentPart m = stats::momentPass(values, s.mean, arena);
     const double m2 = m.m2 / double(s.count);
     const double m4 = m.m4 / double(s.count);
     s.std = std::sqrt(m2);
@@ -40,17 +38,18 @@ WeightStats computeWeightStats(std::span<const float> values, const WeightStatsO
     if (!options.outlierSigmas.empty() && s.std > 0.0) {
         std::vector<double> thresholds;
         for (double k : options.outlierSigmas) thresholds.push_back(k * s.std);
-        stats::countAbovePass(values, thresholds, s.outliers);
+        stats::countAbovePass(values, thresholds, s.outliers, arena);
     }
 
     if (options.histogramBins > 0) {
         s.histogram = makeHistogram(s.min, s.max, options.histogramBins);
-        fillHistogram(s.histogram, values);
+        fillHistogram(s.histogram, values, arena);
     }
     return s;
 }
 
-RowColumnAbsmax rowColumnAbsmax(std::span<const float> values, int64_t rows, int64_t cols) {
+RowColumnAbsmax rowColumnAbsmax(std::span<const float> values, int64_t rows, int64_t cols,
+                                tbb::task_arena* arena) {
     QS_CHECK(rows >= 0 && cols >= 0 && uint64_t(rows) * uint64_t(cols) == values.size(),
              "rowColumnAbsmax: " + std::to_string(values.size()) + " values for [" + std::to_string(rows) +
                  ", " + std::to_string(cols) + "]");
@@ -58,7 +57,7 @@ RowColumnAbsmax rowColumnAbsmax(std::span<const float> values, int64_t rows, int
     out.rows.assign(size_t(rows), 0.0f);
     out.columns.assign(size_t(cols), 0.0f);
     // max is exact, so any partition gives the same result; rows and column tiles are independent.
-    tbb::parallel_for(tbb::blocked_range<int64_t>(0, rows, 64), [&](const tbb::blocked_range<int64_t>& r) {
+    parallelFor(arena, int64_t(0), rows, int64_t(64), [&](const tbb::blocked_range<int64_t>& r) {
         for (int64_t i = r.begin(); i != r.end(); ++i) {
             float m = 0.0f;
             const float* row = values.data() + i * cols;
@@ -67,7 +66,7 @@ RowColumnAbsmax rowColumnAbsmax(std::span<const float> values, int64_t rows, int
             out.rows[size_t(i)] = m;
         }
     });
-    stats::accumulateColumnAbsmax(values, rows, cols, out.columns.data());
+    stats::accumulateColumnAbsmax(values, rows, cols, out.columns.data(), arena);
     return out;
 }
 

@@ -4,12 +4,15 @@
 //
 // Determinism: every function here runs in parallel with oneTBB over a fixed partition (see fixed_reduce.h)
 // with double accumulators and a fixed pairwise merge order, so results are bit-identical whatever the thread
-// count. They run in the caller's task arena. Inputs are not modified; nothing is retained after the call.
+// count. Threads: they run in `arena` (not owned, must outlive the call; null = serially on the calling
+// thread), which they enter themselves. Inputs are not modified; nothing is retained after the call.
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <vector>
+
+#include <tbb/task_arena.h>
 
 #include "core/stats/histogram.h"
 
@@ -33,7 +36,8 @@ struct WeightStats {
     Histogram histogram;                 // empty unless requested
 };
 
-WeightStats computeWeightStats(std::span<const float> values, const WeightStatsOptions& options = {});
+WeightStats computeWeightStats(std::span<const float> values, tbb::task_arena* arena,
+                               const WeightStatsOptions& options = {});
 
 // Per-row and per-column maxima of |x| for a row-major [rows, cols] matrix (non-finite values are skipped;
 // an all-non-finite row gives 0). Requires values.size() == rows * cols.
@@ -41,6 +45,7 @@ struct RowColumnAbsmax {
     std::vector<float> rows;     // [rows]
     std::vector<float> columns;  // [cols]
 };
-RowColumnAbsmax rowColumnAbsmax(std::span<const float> values, int64_t rows, int64_t cols);
+RowColumnAbsmax rowColumnAbsmax(std::span<const float> values, int64_t rows, int64_t cols,
+                                tbb::task_arena* arena);
 
 }  // namespace qs

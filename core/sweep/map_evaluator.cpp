@@ -4,10 +4,9 @@
 #include <chrono>
 #include <cmath>
 
-#include <tbb/task_arena.h>
-
 #include "core/infer/memory_plan.h"
 #include "core/infer/transformer.h"
+#include "core/jobs/arena.h"
 #include "core/quant/apply_map.h"
 #include "core/quant/footprint_after.h"
 #include "core/quant/quant_map_resolve.h"
@@ -17,12 +16,6 @@
 namespace qs {
 
 namespace {
-
-template <class F>
-void inArena(tbb::task_arena* arena, F&& f) {
-    if (arena) arena->execute(f);
-    else f();
-}
 
 Error cancelled() { return Error{std::string(kCancelledMessage)}; }
 
@@ -163,7 +156,7 @@ Status MapEvaluator::takeOrQuantize(const Key& k, QuantizedTensorCache::Lookup l
     so.clipBlock = clipBlockOf(*scheme);
     if (l.entry) {  // cached without statistics: compare only
         ErrorReport e;
-        inArena(m_options.arena, [&] { e = compareQuantized(*scheme, *l.entry->tensor, *floats, so); });
+        e = compareQuantized(*scheme, *l.entry->tensor, *floats, so, m_options.arena);
         m_errorCache[k] = e.stats.sums;
         m_cache->addStatistics(cacheKey(k), e, 0);
         if (needTensors) point[k] = l.entry->tensor;
@@ -172,11 +165,9 @@ Status MapEvaluator::takeOrQuantize(const Key& k, QuantizedTensorCache::Lookup l
     ProgressSink tensorSink([&](double f, std::string_view stage) { return sink.report(scale * (start + f * share), stage); });
     Result<QuantizedWithStats> q = Error{"not run"};
     // Isolated while holding the claim (quantized_tensor_cache.h).
-    inArena(m_options.arena, [&] {
-        tbb::this_task_arena::isolate([&] {
-            q = quantizeWithErrorStats(*scheme, *floats, shape->first, shape->second, t.name, &tensorSink, so,
-                                       *calibration);
-        });
+    runIsolated(m_options.arena, [&] {
+        q = quantizeWithErrorStats(*scheme, *floats, shape->first, shape->second, t.name, so, m_options.arena,
+                                   &tensorSink, *calibration);
     });
     if (!q) return sink.cancelled() ? cancelled() : Error{q.message()};
     m_errorCache[k] = q->error.stats.sums;

@@ -26,9 +26,10 @@
 // bytes (vocab 32000, 4 llamacpp windows of 256 tokens: 65 MB). create() refuses by name, with the size, when
 // that exceeds the machine's available memory (core/infer/memory_plan.h machineMemory()).
 //
-// Threads: parallel work runs in MapEvaluatorOptions::arena (serially when null). A MapEvaluator is not
-// thread-safe: one measure() at a time. The Checkpoint, ModelInfo, Tokenizer and weights given to create()
-// must outlive it. Results do not depend on the thread count.
+// Threads: all its parallel work runs in MapEvaluatorOptions::arena (not owned, must outlive the evaluator;
+// null = serially on the calling thread), which it enters itself. A MapEvaluator is not thread-safe: one
+// measure() at a time. The Checkpoint, ModelInfo, Tokenizer and weights given to create() must outlive it.
+// Results do not depend on the thread count.
 #pragma once
 
 #include <cstdint>
@@ -66,7 +67,7 @@ struct MapEvaluatorOptions {
     WeightLoadOptions weights;      // how quantized tensors run (default native kernels, as `ppl`)
     uint64_t tensorCacheBytes = uint64_t(1) << 30;  // the evaluator's own cache (ppl/kld, no `cache` given)
     std::shared_ptr<QuantizedTensorCache> cache;      // shared packed tensors (keyed by the checkpoint identity)
-    tbb::task_arena* arena = nullptr;  // not owned; serially when null
+    tbb::task_arena* arena = nullptr;  // not owned, outlives the evaluator; null: serially on the caller
     // Input statistics for calibrated schemes (null: none; a point using one then fails by name, as applyMap).
     // Fixed for the evaluator's life, so the per-(tensor, scheme) caches stay valid.
     std::shared_ptr<const CalibrationSet> calibration;

@@ -14,8 +14,6 @@
 #include <set>
 #include <sstream>
 
-#include <tbb/parallel_for.h>
-
 #include "core/io/checkpoint_writer.h"
 #include "core/io/mapped_file.h"
 #include "core/quant/quant_map_export.h"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Quantization throughput: MB (10^6 bytes) of float32 input per second for a representative of each
-// scheme family, on 1 and 2 threads (quantizeParallel inside a tbb::task_arena of that many threads).
+// scheme family, on 1 and 2 threads (quantizeParallel given a tbb::task_arena of that many threads).
 // Input: a 4096 x 4096 N(0,1) matrix, fixed seed. The ggml figures compare with llama-quantize's F32 ->
 // q8_0 / q4_0 / q4_K_M throughput on the same machine (identical bytes). Run:
 //   cmake -S . -B build -DQS_BUILD_BENCHMARKS=ON && cmake --build build --target bench_quant
@@ -33,7 +33,7 @@ void quantize(benchmark::State& state, const char* name) {
     const auto& x = input();
     tbb::task_arena arena(int(state.range(0)));
     for (auto _ : state) {
-        auto q = arena.execute([&] { return qs::quantizeParallel(*scheme, x, kRows, kCols, "bench", nullptr); });
+        auto q = qs::quantizeParallel(*scheme, x, kRows, kCols, "bench", &arena, nullptr);
         if (!q.ok()) state.SkipWithError(q.message().c_str());
         benchmark::DoNotOptimize(q);
     }

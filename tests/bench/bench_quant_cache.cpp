@@ -62,7 +62,7 @@ void chatReadyAfterQuantize(benchmark::State& state) {
         auto resolved = qs::resolveMap(m.map, m.ckpt->tensors, m.info);
         qs::ApplyOptions o;
         o.cache = cached ? cache.get() : nullptr;
-        auto q = arena.execute([&] { return qs::applyMap(*m.ckpt, m.info, *resolved, o); });
+        auto q = qs::applyMap(*m.ckpt, m.info, *resolved, o, &arena);
         if (!q) return state.SkipWithError(q.message().c_str());
     }
     int fromCache = 0;

@@ -55,10 +55,9 @@ const Data& data() {
 }
 
 // One worker: the passes are measured per thread (they scale over threads through fixed_reduce).
-template <class Fn>
-void singleThread(Fn&& fn) {
+tbb::task_arena* singleThread() {
     static tbb::task_arena arena(1);
-    arena.execute(fn);
+    return &arena;
 }
 
 void errorPass(benchmark::State& state, cpu::SimdLevel level) {
@@ -66,32 +65,31 @@ void errorPass(benchmark::State& state, cpu::SimdLevel level) {
     ErrorStatsOptions o;
     o.clipBlock = 32;
     o.simdLevel = level;
-    for (auto _ : state) singleThread([&] { benchmark::DoNotOptimize(computeErrorStats(d.w, d.q, kRows, kCols, o)); });
+    for (auto _ : state)
+        benchmark::DoNotOptimize(computeErrorStats(d.w, d.q, kRows, kCols, singleThread(), o));
     state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(2 * d.w.size() * sizeof(float)));
 }
 
 void weightPasses(benchmark::State& state, cpu::SimdLevel level) {
     const Data& d = data();
-    for (auto _ : state)
-        singleThread([&] {
-            const auto r = stats::rangePass(d.w, level);
-            const double mean = r.sum / double(r.count);
-            const auto m = stats::momentPass(d.w, mean, level);
-            std::vector<uint64_t> counts(1, 0);
-            stats::countAbovePass(d.w, {6.0 * std::sqrt(m.m2 / double(r.count))}, counts, level);
-            benchmark::DoNotOptimize(counts.data());
-        });
+    for (auto _ : state) {
+        const auto r = stats::rangePass(d.w, singleThread(), level);
+        const double mean = r.sum / double(r.count);
+        const auto m = stats::momentPass(d.w, mean, singleThread(), level);
+        std::vector<uint64_t> counts(1, 0);
+        stats::countAbovePass(d.w, {6.0 * std::sqrt(m.m2 / double(r.count))}, counts, singleThread(), level);
+        benchmark::DoNotOptimize(counts.data());
+    }
     state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(d.w.size() * sizeof(float)));
 }
 
 void histogramPass(benchmark::State& state, cpu::SimdLevel level) {
     const Data& d = data();
-    for (auto _ : state)
-        singleThread([&] {
-            Histogram h = makeHistogram(-0.1, 0.1, 128);
-            fillHistogram(h, d.w, level);
-            benchmark::DoNotOptimize(h.counts.data());
-        });
+    for (auto _ : state) {
+        Histogram h = makeHistogram(-0.1, 0.1, 128);
+        fillHistogram(h, d.w, singleThread(), level);
+        benchmark::DoNotOptimize(h.counts.data());
+    }
     state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(d.w.size() * sizeof(float)));
 }
 
@@ -100,12 +98,11 @@ void fused(benchmark::State& state, std::string schemeName) {
     auto scheme = findScheme(schemeName);
     ErrorStatsOptions o;
     o.clipBlock = clipBlockOf(*scheme);
-    for (auto _ : state)
-        singleThread([&] {
-            auto r = quantizeWithErrorStats(*scheme, d.w, kRows, kCols, "bench", nullptr, o);
-            if (!r) state.SkipWithError(r.message().c_str());
-            benchmark::DoNotOptimize(r);
-        });
+    for (auto _ : state) {
+        auto r = quantizeWithErrorStats(*scheme, d.w, kRows, kCols, "bench", o, singleThread(), nullptr);
+        if (!r) state.SkipWithError(r.message().c_str());
+        benchmark::DoNotOptimize(r);
+    }
     state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(d.w.size() * sizeof(float)));
     state.SetLabel(std::string(cpu::simdLevelName(cpu::simdLevel())));
 }

@@ -121,18 +121,21 @@ void BM_UiStall_QuantizeAndGenerate(benchmark::State& state) {
         const qs::ResolvedMap resolved = *doc.resolvedMap();
         std::shared_ptr<const LoadedModel> model = doc.model();
         const auto t0 = std::chrono::steady_clock::now();
-        Job* job = runner.start<ApplyDone>(QStringLiteral("quantize"), [model, resolved](const qs::ProgressFn& progress) -> qs::Result<ApplyDone> {
-            qs::ApplyOptions options;
-            options.progress = progress;
-            ApplyDone done;
-            auto r = qs::applyMap(*model->checkpoint, model->info, resolved, options,
-                                  [&](int, qs::QuantizedTensor&&, const qs::ErrorReport&) -> qs::Status {
-                                      ++done.quantized;
-                                      return {};
-                                  });
-            if (!r) return r.error();
-            return done;
-        });
+        tbb::task_arena* jobArena = runner.arena();
+        Job* job = runner.start<ApplyDone>(
+            QStringLiteral("quantize"),
+            [model, resolved, jobArena](const qs::ProgressFn& progress) -> qs::Result<ApplyDone> {
+                qs::ApplyOptions options;
+                options.progress = progress;
+                ApplyDone done;
+                auto r = qs::applyMap(*model->checkpoint, model->info, resolved, options, jobArena,
+                                      [&](int, qs::QuantizedTensor&&, const qs::ErrorReport&) -> qs::Status {
+                                          ++done.quantized;
+                                          return {};
+                                      });
+                if (!r) return r.error();
+                return done;
+            });
         QObject::connect(job, &Job::finished, &loop, [&](Job::State) {
             quantizeSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             quantDone = true;

@@ -49,7 +49,7 @@ const std::map<QString, CommandOptions>& commandTable() {
         {"quantize",
          {kCalib + QStringList{"map", "rule", "export-tensor-types", "save-map", "threads"},
           {"json", "calib-sequential"}}},
-        {"quant-raw", {{"scheme", "rows", "cols"}, {}}},
+        {"quant-raw", {{"scheme", "rows", "cols", "threads"}, {}}},
         {"dequant-raw", {{"scheme", "rows", "cols"}, {}}},
         {"tokenize", {{"text", "jsonl"}, {"no-special", "json"}}},
         {"synth", {{"shape", "format", "dtype", "seed", "threads"}, {"quiet"}}},

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "common/assets.h"
+#include "common/test_arena.h"
 #include "core/io/checkpoint.h"
 #include "core/model/model_info.h"
 #include "core/quant/apply_map.h"
@@ -49,13 +50,15 @@ struct Captured {
     std::vector<ErrorSums> sums;
 };
 
-Result<ApplyResult> applyCapturing(const Loaded& l, const ResolvedMap& r, Captured& cap, ApplyOptions o = {}) {
-    return applyMap(*l.ckpt, l.info, r, o, [&](int i, QuantizedTensor&& q, const ErrorReport& e) -> Status {
-        cap.order.push_back(i);
-        cap.packed.push_back(std::move(q));
-        cap.sums.push_back(e.stats.sums);
-        return {};
-    });
+Result<ApplyResult> applyCapturing(const Loaded& l, const ResolvedMap& r, Captured& cap, ApplyOptions o = {},
+                                   tbb::task_arena* arena = qstest::testArena()) {
+    return applyMap(*l.ckpt, l.info, r, o, arena,
+                    [&](int i, QuantizedTensor&& q, const ErrorReport& e) -> Status {
+                        cap.order.push_back(i);
+                        cap.packed.push_back(std::move(q));
+                        cap.sums.push_back(e.stats.sums);
+                        return {};
+                    });
 }
 
 bool sameSums(const ErrorSums& a, const ErrorSums& b) {
@@ -199,17 +202,22 @@ private Q_SLOTS:
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
         Loaded l = load(path);
         ResolvedMap r = resolve(l, kMaps[2]);
-        tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 4);
+        tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 3);
         std::vector<Captured> runs;
         std::vector<ApplyResult> results;
-        struct Config { int threads; uint64_t batch; };
-        for (Config cfg : {Config{1, 0}, Config{2, 0}, Config{4, 0}, Config{4, 1}, Config{2, 1u << 30}}) {
+        struct Config {
+            int threads;
+            uint64_t batch;
+        };  // threads 0: no arena, serially on this thread
+        for (Config cfg :
+             {Config{1, 0}, Config{2, 0}, Config{3, 0}, Config{3, 1}, Config{2, 1u << 30}, Config{0, 0}}) {
             Captured cap;
             ApplyOptions o;
             o.batchElements = cfg.batch;
             o.histogramBins = 32;
             std::optional<Result<ApplyResult>> res;
-            tbb::task_arena(cfg.threads).execute([&] { res.emplace(applyCapturing(l, r, cap, o)); });
+            tbb::task_arena arena(std::max(cfg.threads, 1));
+            res.emplace(applyCapturing(l, r, cap, o, cfg.threads > 0 ? &arena : nullptr));
             QVERIFY(res->ok());
             runs.push_back(std::move(cap));
             results.push_back(res->value());
@@ -253,8 +261,8 @@ private Q_SLOTS:
         Loaded l = load(path);
         ResolvedMap r4 = resolve(l, R"({"version":1,"rules":[{"role":"body","scheme":"q4_0"}]})");
         ResolvedMap r8 = resolve(l, R"({"version":1,"rules":[{"role":"body","scheme":"q8_0"}]})");
-        auto a4 = applyMap(*l.ckpt, l.info, r4);
-        auto a8 = applyMap(*l.ckpt, l.info, r8);
+        auto a4 = applyMap(*l.ckpt, l.info, r4, {}, qstest::testArena());
+        auto a8 = applyMap(*l.ckpt, l.info, r8, {}, qstest::testArena());
         QVERIFY(a4.ok() && a8.ok());
         const ErrorStats& e4 = a4->roleError[int(Role::Attention)];
         const ErrorStats& e8 = a8->roleError[int(Role::Attention)];
@@ -289,10 +297,11 @@ private Q_SLOTS:
         ApplyOptions o;
         o.batchElements = 1;  // one tensor per batch, so the count of callbacks bounds the work done
         o.progress = [&](double, std::string_view) { return ++reports < cancelAtReport; };
-        auto res = applyMap(*l.ckpt, l.info, r, o, [&](int, QuantizedTensor&&, const ErrorReport&) -> Status {
-            ++callbacks;
-            return {};
-        });
+        auto res = applyMap(*l.ckpt, l.info, r, o, qstest::testArena(),
+                            [&](int, QuantizedTensor&&, const ErrorReport&) -> Status {
+                                ++callbacks;
+                                return {};
+                            });
         QVERIFY(!res.ok());
         QCOMPARE(QString::fromStdString(res.message()), QString::fromUtf8(kCancelledMessage.data(), int(kCancelledMessage.size())));
         int quantized = 0;
@@ -306,9 +315,10 @@ private Q_SLOTS:
         Loaded l = load(path);
         ResolvedMap r = resolve(l, kMaps[0]);
         int calls = 0;
-        auto res = applyMap(*l.ckpt, l.info, r, {}, [&](int, QuantizedTensor&&, const ErrorReport&) -> Status {
-            return ++calls == 2 ? Status(Error{"disk full"}) : Status();
-        });
+        auto res = applyMap(*l.ckpt, l.info, r, {}, qstest::testArena(),
+                            [&](int, QuantizedTensor&&, const ErrorReport&) -> Status {
+                                return ++calls == 2 ? Status(Error{"disk full"}) : Status();
+                            });
         QVERIFY(!res.ok());
         QCOMPARE(QString::fromStdString(res.message()), QString("disk full"));
         QCOMPARE(calls, 2);
@@ -323,22 +333,22 @@ private Q_SLOTS:
         QVERIFY(r.ok());
         QCOMPARE(r->tensors[0].scheme, std::string("q4_K"));
         QCOMPARE(r->tensors[3].scheme, std::string("int4_g128"));
-        tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 4);
+        tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 3);
         std::vector<Captured> runs;
         std::vector<ApplyResult> results;
-        for (int threads : {1, 2, 4}) {
+        for (int threads : {1, 2, 3}) {
             Captured cap;
             ApplyOptions o;
             o.histogramBins = 64;
             std::optional<Result<ApplyResult>> res;
-            tbb::task_arena(threads).execute([&] {
-                res.emplace(applyMap(*c, info, *r, o, [&](int i, QuantizedTensor&& q, const ErrorReport& e) -> Status {
-                    cap.order.push_back(i);
-                    cap.packed.push_back(std::move(q));
-                    cap.sums.push_back(e.stats.sums);
-                    return {};
-                }));
-            });
+            tbb::task_arena arena(threads);
+            res.emplace(applyMap(*c, info, *r, o, &arena,
+                                 [&](int i, QuantizedTensor&& q, const ErrorReport& e) -> Status {
+                                     cap.order.push_back(i);
+                                     cap.packed.push_back(std::move(q));
+                                     cap.sums.push_back(e.stats.sums);
+                                     return {};
+                                 }));
             QVERIFY2(res->ok(), res->ok() ? "" : res->message().c_str());
             runs.push_back(std::move(cap));
             results.push_back(std::move(res->value()));
@@ -383,10 +393,11 @@ private Q_SLOTS:
             }
             return true;
         };
-        auto res = applyMap(*c, info, *r, o, [&](int, QuantizedTensor&&, const ErrorReport&) -> Status {
-            ++callbacks;
-            return {};
-        });
+        auto res = applyMap(*c, info, *r, o, qstest::testArena(),
+                            [&](int, QuantizedTensor&&, const ErrorReport&) -> Status {
+                                ++callbacks;
+                                return {};
+                            });
         QVERIFY(!res.ok());
         QCOMPARE(QString::fromStdString(res.message()), QString::fromUtf8(kCancelledMessage.data(), int(kCancelledMessage.size())));
         QVERIFY(cancelled);

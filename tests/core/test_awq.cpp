@@ -2,6 +2,7 @@
 // AWQ (core/quant/awq): the refusal without calibration, the stored layout (RTN records of W diag(s) plus
 // s as fp16), alpha = 0 being plain RTN, and the layer output error on held-out inputs below RTN's on every
 // stories260K linear matrix. The registry loops cover reference == optimised, thread counts and byte sizes.
+#include "common/test_arena.h"
 #include "core/io/checkpoint.h"
 #include "core/quant/quantize_parallel.h"
 #include "core/tensor/half.h"
@@ -150,7 +151,7 @@ private Q_SLOTS:
             const auto r = qs::findScheme("int" + std::to_string(bits) + suffix);
             auto w = (*ck)->toFloat(i);
             QVERIFY(w.ok());
-            auto qa = qs::quantizeParallel(*a, *w, rows, cols, t.name, nullptr, &calib);
+            auto qa = qs::quantizeParallel(*a, *w, rows, cols, t.name, qstest::testArena(), nullptr, &calib);
             auto qr = r->quantize(*w, rows, cols, t.name);
             QVERIFY2(qa.ok() && qr.ok(), t.name.c_str());
             const double ratio = outputError(*w, dequantized(*a, *qa), rows, cols, held) /

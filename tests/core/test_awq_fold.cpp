@@ -13,6 +13,7 @@
 //     with their times (no timed assertion; the folded model within a band of the separate one).
 // GGUF export: AWQ has no GGUF encoding (refused by name, or replaced by --fallback, after which nothing is
 // AWQ and nothing folds), so no folded model reaches a GGUF; that refusal is checked here.
+#include "common/test_arena.h"
 #include "core/collect/collect.h"
 #include "core/export/gguf_export.h"
 #include "core/infer/inference_model.h"
@@ -93,22 +94,16 @@ class TestAwqFold : public QObject {
     }
     qs::ApplyResult apply(const qs::ResolvedMap& r, bool fold,
                           std::map<int, qs::QuantizedTensor>* keep = nullptr,
-                          tbb::task_arena* arena = nullptr) const {
+                          tbb::task_arena* arena = qstest::testArena()) const {
         qs::ApplyOptions o;
         o.calibration = m_f.calib.get();
         o.foldAwqScales = fold;
         std::optional<qs::Result<qs::ApplyResult>> a;
-        auto run = [&] {
-            a.emplace(
-                qs::applyMap(ck(), info(), r, o, [&](int i, qs::QuantizedTensor&& q, const qs::ErrorReport&) {
-                    if (keep) (*keep)[i] = std::move(q);
-                    return qs::Status{};
-                }));
-        };
-        if (arena)
-            arena->execute(run);
-        else
-            run();
+        a.emplace(qs::applyMap(ck(), info(), r, o, arena,
+                               [&](int i, qs::QuantizedTensor&& q, const qs::ErrorReport&) {
+                                   if (keep) (*keep)[i] = std::move(q);
+                                   return qs::Status{};
+                               }));
         QS_CHECK(a->ok(), a->ok() ? "" : a->message());
         return std::move(a->value());
     }
@@ -338,18 +333,25 @@ private Q_SLOTS:
         QCOMPARE(fs.after.total, totalS);
     }
 
-    // Same bytes and norms with 1 and 2 threads; the reference search path gives the optimised one's scales.
+    // Same bytes and norms on 1, 2 and 3 threads; the reference search path gives the optimised one's scales.
     void determinism_threadsAndReferencePath() {
         const auto r = resolve(bodyMap("awq3_g32"));
-        std::map<int, qs::QuantizedTensor> one, two;
-        tbb::task_arena a1(1), a2(2);
-        const auto r1 = apply(r, true, &one, &a1), r2 = apply(r, true, &two, &a2);
+        std::map<int, qs::QuantizedTensor> one, two, three;
+        tbb::task_arena a1(1), a2(2), a3(3);
+        const auto r1 = apply(r, true, &one, &a1), r2 = apply(r, true, &two, &a2),
+                   r3 = apply(r, true, &three, &a3);
         QCOMPARE(one.size(), two.size());
-        for (const auto& [i, q] : one)
+        QCOMPARE(one.size(), three.size());
+        for (const auto& [i, q] : one) {
             QVERIFY2(q.data == two.at(i).data, ck().tensors[size_t(i)].name.c_str());
+            QVERIFY2(q.data == three.at(i).data, ck().tensors[size_t(i)].name.c_str());
+        }
         QCOMPARE(r1.replaced.size(), r2.replaced.size());
-        for (size_t k = 0; k < r1.replaced.size(); ++k)
+        QCOMPARE(r1.replaced.size(), r3.replaced.size());
+        for (size_t k = 0; k < r1.replaced.size(); ++k) {
             QVERIFY(r1.replaced[k].values == r2.replaced[k].values);
+            QVERIFY(r1.replaced[k].values == r3.replaced[k].values);
+        }
         const qs::AwqFoldPlan plan = qs::planAwqFolds(ck().tensors, info(), r);
         const qs::AwqFoldGroup& g = plan.groups.front();
         std::vector<std::vector<float>> w;
@@ -360,8 +362,10 @@ private Q_SLOTS:
             in.push_back({name, w[k], r.tensors[size_t(g.consumers[k])].rows, m_f.calib->find(name)});
         }
         auto storage = std::dynamic_pointer_cast<const qs::ChunkedScheme>(qs::findScheme(g.storage));
-        auto opt = qs::searchAwqFoldScales(*storage, in, info().hp.dim, qs::QuantPath::Optimised);
-        auto ref = qs::searchAwqFoldScales(*storage, in, info().hp.dim, qs::QuantPath::Reference);
+        auto opt = qs::searchAwqFoldScales(*storage, in, info().hp.dim, qs::QuantPath::Optimised,
+                                           qstest::testArena());
+        auto ref = qs::searchAwqFoldScales(*storage, in, info().hp.dim, qs::QuantPath::Reference,
+                                           qstest::testArena());
         QVERIFY(opt.ok() && ref.ok());
         QCOMPARE(opt->alpha, ref->alpha);
         QVERIFY(opt->s == ref->s);
@@ -374,7 +378,8 @@ private Q_SLOTS:
         QTemporaryDir dir;
         qs::GgufExportOptions o;
         o.calibration = m_f.calib.get();
-        auto e = qs::exportGguf(ck(), info(), r, (dir.path() + "/out.gguf").toStdString(), o);
+        auto e =
+            qs::exportGguf(ck(), info(), r, (dir.path() + "/out.gguf").toStdString(), qstest::testArena(), o);
         QVERIFY(!e.ok());
         QVERIFY2(QString::fromStdString(e.message()).contains("awq4_g32, which has no GGUF encoding"),
                  e.message().c_str());
@@ -404,7 +409,7 @@ private Q_SLOTS:
                     ao.foldAwqScales = variant == 2;
                     qs::QuantizedWeightMap qw;
                     auto a =
-                        qs::applyMapShared(ck(), info(), r, ao,
+                        qs::applyMapShared(ck(), info(), r, ao, qstest::testArena(),
                                            [&](int i, const std::shared_ptr<const qs::QuantizedTensor>& q,
                                                const qs::ErrorReport&) {
                                                qw[i] = {q, qs::findScheme(q->scheme)};

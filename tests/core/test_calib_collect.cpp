@@ -5,6 +5,7 @@
 // refusals, the process cache, and the HDF5 round trip (standalone and inside a session).
 #include <tbb/task_arena.h>
 
+#include "common/test_arena.h"
 #include "core/calib/calibration_h5.h"
 #include "core/collect/collect.h"
 #include "core/export/session_h5.h"
@@ -331,7 +332,8 @@ private Q_SLOTS:
         qs::SessionOptions so;
         so.histogramBins = 0;
         so.calibration = &*set;
-        auto session = qs::buildSession(*m_model.checkpoint, m_model.info, *resolved, so);
+        auto session =
+            qs::buildSession(*m_model.checkpoint, m_model.info, *resolved, qstest::testArena(), so);
         QVERIFY(session.ok() && session->calibration);
         const std::string sessionPath = dir.filePath("session.h5").toStdString();
         QVERIFY(qs::writeSessionH5(sessionPath, *session).ok());
@@ -341,7 +343,7 @@ private Q_SLOTS:
         QVERIFY(sameSets(*set, *read->calibration));
         // A session without calibration reads back without one.
         so.calibration = nullptr;
-        auto plain = qs::buildSession(*m_model.checkpoint, m_model.info, *resolved, so);
+        auto plain = qs::buildSession(*m_model.checkpoint, m_model.info, *resolved, qstest::testArena(), so);
         QVERIFY(plain.ok() && qs::writeSessionH5(sessionPath, *plain).ok());
         auto plainBack = qs::readSessionH5(sessionPath);
         QVERIFY(plainBack.ok() && !plainBack->calibration);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The calibration interface: TensorCalibration's derived values, the by-name refusal of a calibrated scheme
 // without data (calibrationFor / checkCalibration), and the uncalibrated schemes ignoring calibration.
+#include "common/test_arena.h"
 #include "core/calib/calibration.h"
 #include "core/quant/chunked_scheme.h"
 #include "core/quant/quantize_parallel.h"
@@ -128,14 +129,19 @@ private Q_SLOTS:
         auto cal = s.quantizeCalibrated(x, rows, cols, "blk.0.ffn_up.weight", c.get());
         QVERIFY2(cal.ok(), cal.ok() ? "" : cal.message().c_str());
         // The parallel paths hand the calibration through as well, and refuse without it.
-        auto par = qs::quantizeParallel(s, x, rows, cols, "blk.0.ffn_up.weight", nullptr, c.get());
+        auto par = qs::quantizeParallel(s, x, rows, cols, "blk.0.ffn_up.weight", qstest::testArena(), nullptr,
+                                        c.get());
         QVERIFY(par.ok());
         QVERIFY(par->data == cal->data);
-        QVERIFY(!qs::quantizeParallel(s, x, rows, cols, "blk.0.ffn_up.weight", nullptr).ok());
-        auto withStats = qs::quantizeWithErrorStats(s, x, rows, cols, "blk.0.ffn_up.weight", nullptr, {}, c.get());
+        QVERIFY(!qs::quantizeParallel(s, x, rows, cols, "blk.0.ffn_up.weight", qstest::testArena(), nullptr)
+                     .ok());
+        auto withStats = qs::quantizeWithErrorStats(s, x, rows, cols, "blk.0.ffn_up.weight", {},
+                                                    qstest::testArena(), nullptr, c.get());
         QVERIFY(withStats.ok());
         QVERIFY(withStats->tensor.data == cal->data);
-        QVERIFY(!qs::quantizeWithErrorStats(s, x, rows, cols, "blk.0.ffn_up.weight", nullptr, {}).ok());
+        QVERIFY(!qs::quantizeWithErrorStats(s, x, rows, cols, "blk.0.ffn_up.weight", {}, qstest::testArena(),
+                                            nullptr)
+                     .ok());
     }
 
     void uncalibratedSchemes_needNothingAndIgnoreCalibration() {

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "common/assets.h"
+#include "common/test_arena.h"
 #include "core/io/checkpoint.h"
 #include "core/quant/bit_pack.h"
 #include "core/quant/chunked_scheme.h"
@@ -177,8 +178,8 @@ private Q_SLOTS:
                 QVERIFY2(ref->data == opt->data, qPrintable(what + " reference != optimised"));
                 tbb::task_arena one(1), two(2);
                 for (const auto& s : {km, sb}) {
-                    auto q1 = one.execute([&] { return quantizeParallel(*s, *x, rows, cols, t.name, nullptr); });
-                    auto q2 = two.execute([&] { return quantizeParallel(*s, *x, rows, cols, t.name, nullptr); });
+                    auto q1 = quantizeParallel(*s, *x, rows, cols, t.name, &one, nullptr);
+                    auto q2 = quantizeParallel(*s, *x, rows, cols, t.name, &two, nullptr);
                     QVERIFY(q1.ok() && q2.ok());
                     QVERIFY2(q1->data == q2->data, qPrintable(what + " threads differ"));
                 }

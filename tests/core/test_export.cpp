@@ -8,6 +8,7 @@
 #include <fstream>
 #include <set>
 
+#include "common/test_arena.h"
 #include "core/export/gguf_export.h"
 #include "core/export/map_configs.h"
 #include "core/export/session_h5.h"
@@ -75,7 +76,7 @@ void TestExport::exportGguf_everyTensorIsTheQuantizersBytes() {
     const Opened o = open(src);
     const auto resolved = resolve(o, {"body=q4_0", "attention=q5_K", "mlp=q8_0", "embedding=q6_K"});
     const std::string out = dir.filePath("out.gguf").toStdString();
-    auto r = qs::exportGguf(*o.ckpt, o.info, resolved, out);
+    auto r = qs::exportGguf(*o.ckpt, o.info, resolved, out, qstest::testArena());
     QVERIFY2(r.ok(), r.ok() ? "" : r.message().c_str());
     const Opened e = open(QString::fromStdString(out));
     QCOMPARE(e.ckpt->tensors.size(), o.ckpt->tensors.size() - 1);  // output.weight (tied) left out
@@ -110,7 +111,7 @@ void TestExport::exportGguf_keepsEveryKvWithItsType() {
     QTemporaryDir dir;
     const Opened o = open(src);
     const std::string out = dir.filePath("kv.gguf").toStdString();
-    QVERIFY(qs::exportGguf(*o.ckpt, o.info, resolve(o, {"body=q4_0"}), out).ok());
+    QVERIFY(qs::exportGguf(*o.ckpt, o.info, resolve(o, {"body=q4_0"}), out, qstest::testArena()).ok());
     const Opened e = open(QString::fromStdString(out));
     QVERIFY(o.ckpt->ggufKeys.size() >= 15);
     for (const auto& k : o.ckpt->ggufKeys) {
@@ -138,7 +139,7 @@ void TestExport::exportGguf_refusesNonGgmlSchemesUnlessFallback() {
     const Opened o = open(src);
     const auto resolved = resolve(o, {"body=q8_0", "attention=int4_g32"});
     const std::string out = dir.filePath("r.gguf").toStdString();
-    auto refused = qs::exportGguf(*o.ckpt, o.info, resolved, out);
+    auto refused = qs::exportGguf(*o.ckpt, o.info, resolved, out, qstest::testArena());
     QVERIFY(!refused.ok());
     QVERIFY2(refused.message().find("blk.0.attn_q.weight") != std::string::npos &&
                  refused.message().find("int4_g32") != std::string::npos &&
@@ -147,7 +148,7 @@ void TestExport::exportGguf_refusesNonGgmlSchemesUnlessFallback() {
     QVERIFY(!std::filesystem::exists(out));
     qs::GgufExportOptions opt;
     opt.fallback = "q8_0";
-    auto r = qs::exportGguf(*o.ckpt, o.info, resolved, out, opt);
+    auto r = qs::exportGguf(*o.ckpt, o.info, resolved, out, qstest::testArena(), opt);
     QVERIFY2(r.ok(), r.ok() ? "" : r.message().c_str());
     const Opened e = open(QString::fromStdString(out));
     QCOMPARE(e.ckpt->tensors[size_t(e.ckpt->find("blk.3.attn_v.weight"))].dtype, qs::DType::Q8_0);
@@ -166,7 +167,7 @@ void TestExport::exportGguf_fromLlama2cAndSafetensorsMatchesLlamaCppConversion()
         QTemporaryDir dir;
         const Opened o = open(src);
         const std::string out = dir.filePath("x.gguf").toStdString();
-        auto res = qs::exportGguf(*o.ckpt, o.info, resolve(o, {}), out);
+        auto res = qs::exportGguf(*o.ckpt, o.info, resolve(o, {}), out, qstest::testArena());
         QVERIFY2(res.ok(), res.ok() ? "" : res.message().c_str());
         const Opened e = open(QString::fromStdString(out));
         QCOMPARE(e.ckpt->tensors.size(), r.ckpt->tensors.size() - 1);
@@ -230,7 +231,7 @@ void TestExport::exportGguf_failureLeavesDestinationWhole() {
     { std::ofstream(out, std::ios::binary) << old; }
     qs::GgufExportOptions opt;
     opt.progress = [](double fraction, std::string_view) { return fraction < 0.5; };
-    auto r = qs::exportGguf(*o.ckpt, o.info, resolve(o, {"body=q8_0"}), out, opt);
+    auto r = qs::exportGguf(*o.ckpt, o.info, resolve(o, {"body=q8_0"}), out, qstest::testArena(), opt);
     QVERIFY(!r.ok());
     QCOMPARE(r.message(), std::string(qs::kCancelledMessage));
     std::ifstream f(out, std::ios::binary);
@@ -316,7 +317,7 @@ void TestExport::sessionH5_roundTripIsExact() {
     qs::SessionOptions opt;
     opt.histogramBins = 32;
     opt.tensors = true;
-    auto built = qs::buildSession(*o.ckpt, o.info, resolved, opt);
+    auto built = qs::buildSession(*o.ckpt, o.info, resolved, qstest::testArena(), opt);
     QVERIFY2(built.ok(), built.ok() ? "" : built.message().c_str());
     const std::string path = dir.filePath("s.h5").toStdString();
     auto w = qs::writeSessionH5(path, *built);

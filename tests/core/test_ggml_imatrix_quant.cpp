@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/assets.h"
+#include "common/test_arena.h"
 #include "core/calib/calibration.h"
 #include "core/ggml/ggml_quantize.h"
 #include "core/ggml/ggml_type_traits.h"
@@ -201,7 +202,7 @@ private Q_SLOTS:
         if (!q.ok()) QFAIL(q.message().c_str());
         QCOMPARE(q->scheme, name);
         QVERIFY2(firstDifference(expected, q->data).isEmpty(), qPrintable(firstDifference(expected, q->data)));
-        auto par = quantizeParallel(*s, x, 4, 512, "blk.0.attn_q.weight", nullptr, &c);
+        auto par = quantizeParallel(*s, x, 4, 512, "blk.0.attn_q.weight", qstest::testArena(), nullptr, &c);
         QVERIFY(par.ok() && par->data == q->data);
 
         TensorCalibration bad = c;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/assets.h"
+#include "common/test_arena.h"
 #include "core/ggml/ggml_dequant.h"
 #include "core/ggml/ggml_quantize.h"
 #include "core/io/checkpoint.h"
@@ -130,7 +131,7 @@ private Q_SLOTS:
         auto serial = chunked->quantize(x, rows, cols, "refvector");
         QVERIFY(serial.ok());
         tbb::task_arena arena(2);
-        auto par = arena.execute([&] { return qs::quantizeParallel(*s, x, rows, cols, "refvector", nullptr); });
+        auto par = qs::quantizeParallel(*s, x, rows, cols, "refvector", &arena, nullptr);
         QVERIFY(par.ok());
         QVERIFY(par->data == serial->data);
     }

@@ -3,6 +3,7 @@
 // act-order in the RTN layout, the RTN storage and native kernel, and the layer output error on held-out
 // inputs below RTN's on every stories260K linear matrix. The registry loops (test_schemes,
 // test_schemes_registry, test_infer_schemes) cover reference == optimised, thread counts and byte sizes.
+#include "common/test_arena.h"
 #include "core/io/checkpoint.h"
 #include "core/quant/gptq/gptq_math.h"
 #include "core/quant/quantize_parallel.h"
@@ -248,7 +249,7 @@ private Q_SLOTS:
             const auto r = qs::findScheme("int" + std::to_string(bits) + suffix);
             auto w = (*ck)->toFloat(i);
             QVERIFY(w.ok());
-            auto qg = qs::quantizeParallel(*g, *w, rows, cols, t.name, nullptr, &calib);
+            auto qg = qs::quantizeParallel(*g, *w, rows, cols, t.name, qstest::testArena(), nullptr, &calib);
             auto qr = r->quantize(*w, rows, cols, t.name);
             QVERIFY2(qg.ok() && qr.ok(), t.name.c_str());
             const double eg = outputError(*w, dequantized(*g, *qg), rows, cols, held);

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "common/assets.h"
+#include "common/test_arena.h"
 #include "core/io/checkpoint.h"
 #include "core/quant/bit_pack.h"
 #include "core/quant/chunked_scheme.h"
@@ -256,8 +257,8 @@ private Q_SLOTS:
             std::vector<float> x(size_t(rows * cols));
             for (size_t i = 0; i < x.size(); ++i) x[i] = float(std::sin(double(i) * 0.7) * (1.0 + double(i % 5)));
             tbb::task_arena one(1), three(3);
-            auto q = one.execute([&] { return quantizeParallel(*s, x, rows, cols, "t", nullptr); });
-            auto q3 = three.execute([&] { return quantizeParallel(*s, x, rows, cols, "t", nullptr); });
+            auto q = quantizeParallel(*s, x, rows, cols, "t", &one, nullptr);
+            auto q3 = quantizeParallel(*s, x, rows, cols, "t", &three, nullptr);
             QVERIFY2(q.ok() && q3.ok(), q.ok() ? "" : q.message().c_str());
             QVERIFY(q->data == q3->data);
             const uint64_t codeBytes = packedCodeBytes(uint64_t(cols), bits);
@@ -384,8 +385,8 @@ private Q_SLOTS:
                 QVERIFY(ref.ok() && opt1.ok());
                 QVERIFY2(ref->data == opt1->data, (m.name + " " + s->name()).c_str());
                 tbb::task_arena one(1), three(3);
-                auto q1 = one.execute([&] { return quantizeParallel(*s, m.values, m.rows, m.cols, m.name, nullptr); });
-                auto q3 = three.execute([&] { return quantizeParallel(*s, m.values, m.rows, m.cols, m.name, nullptr); });
+                auto q1 = quantizeParallel(*s, m.values, m.rows, m.cols, m.name, &one, nullptr);
+                auto q3 = quantizeParallel(*s, m.values, m.rows, m.cols, m.name, &three, nullptr);
                 QVERIFY(q1.ok() && q3.ok());
                 QVERIFY2(q1->data == q3->data && q1->data == opt1->data, (m.name + " " + s->name()).c_str());
                 std::vector<float> y(m.values.size());
@@ -430,8 +431,8 @@ private Q_SLOTS:
                 QVERIFY(ref.ok() && opt.ok());
                 QVERIFY2(ref->data == opt->data, qPrintable(what + " reference != optimised"));
                 tbb::task_arena one(1), two(2);
-                auto q1 = one.execute([&] { return quantizeParallel(*hqq, m.values, m.rows, m.cols, m.name, nullptr); });
-                auto q2 = two.execute([&] { return quantizeParallel(*hqq, m.values, m.rows, m.cols, m.name, nullptr); });
+                auto q1 = quantizeParallel(*hqq, m.values, m.rows, m.cols, m.name, &one, nullptr);
+                auto q2 = quantizeParallel(*hqq, m.values, m.rows, m.cols, m.name, &two, nullptr);
                 QVERIFY(q1.ok() && q2.ok());
                 QVERIFY2(q1->data == q2->data && q1->data == opt->data, qPrintable(what + " threads differ"));
             }

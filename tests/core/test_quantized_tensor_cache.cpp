@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/assets.h"
+#include "common/test_arena.h"
 #include "core/infer/quantized_model.h"
 #include "core/io/checkpoint.h"
 #include "core/model/model_info.h"
@@ -61,15 +62,16 @@ struct Run {
 };
 
 Run apply(const Checkpoint& ckpt, const ModelInfo& info, const ResolvedMap& r, QuantizedTensorCache* cache,
-          bool stats = true) {
+          bool stats = true, tbb::task_arena* arena = qstest::testArena()) {
     Run run;
     ApplyOptions o;
     o.cache = cache;
     o.computeStats = stats;
-    auto res = applyMap(ckpt, info, r, o, [&](int i, QuantizedTensor&& q, const ErrorReport&) -> Status {
-        run.packed[i] = std::move(q);
-        return {};
-    });
+    auto res =
+        applyMap(ckpt, info, r, o, arena, [&](int i, QuantizedTensor&& q, const ErrorReport&) -> Status {
+            run.packed[i] = std::move(q);
+            return {};
+        });
     if (!res) qFatal("apply: %s", res.message().c_str());
     run.result = std::move(res.value());
     return run;
@@ -329,7 +331,7 @@ private Q_SLOTS:
             threads.emplace_back([&, t] {
                 tbb::task_arena arena(2);
                 // Two want statistics (Quantize), two do not (the chat's build).
-                arena.execute([&] { runs[t] = apply(ckpt, info, r, &cache, t % 2 == 0); });
+                runs[t] = apply(ckpt, info, r, &cache, t % 2 == 0, &arena);
             });
         for (std::thread& th : threads) th.join();
         QCOMPARE(cache.counters().misses, uint64_t(n));
@@ -355,11 +357,11 @@ private Q_SLOTS:
         const uint64_t misses = cache.counters().misses;
         auto scheme = findScheme("q4_0");
         QuantPreviewOptions o;
-        auto plain = previewQuantization(*l.ckpt, size_t(tensor), *scheme, o);
+        auto plain = previewQuantization(*l.ckpt, size_t(tensor), *scheme, qstest::testArena(), o);
         QVERIFY(plain.ok());
         QVERIFY(!plain->fromCache);
         o.cache = &cache;
-        auto cached = previewQuantization(*l.ckpt, size_t(tensor), *scheme, o);
+        auto cached = previewQuantization(*l.ckpt, size_t(tensor), *scheme, qstest::testArena(), o);
         QVERIFY(cached.ok());
         QVERIFY(cached->fromCache);
         QCOMPARE(cache.counters().misses, misses);
@@ -368,7 +370,7 @@ private Q_SLOTS:
         QCOMPARE(cached->bytes.total(), plain->bytes.total());
         // A preview with a scheme nobody used quantizes and leaves the tensor for the next job.
         auto q8 = findScheme("q8_0");
-        auto fresh = previewQuantization(*l.ckpt, size_t(tensor), *q8, o);
+        auto fresh = previewQuantization(*l.ckpt, size_t(tensor), *q8, qstest::testArena(), o);
         QVERIFY(fresh.ok() && !fresh->fromCache);
         QVERIFY(cache.lookup(QuantizedTensorCache::keyOf(*l.ckpt, tensor, "q8_0")).entry.has_value());
     }
@@ -406,10 +408,11 @@ private Q_SLOTS:
             ApplyOptions o;
             o.cache = &cache;
             o.calibration = &set;
-            auto res = applyMap(*l.ckpt, l.info, r, o, [&](int i, QuantizedTensor&& q, const ErrorReport&) -> Status {
-                run.packed[i] = std::move(q);
-                return {};
-            });
+            auto res = applyMap(*l.ckpt, l.info, r, o, qstest::testArena(),
+                                [&](int i, QuantizedTensor&& q, const ErrorReport&) -> Status {
+                                    run.packed[i] = std::move(q);
+                                    return {};
+                                });
             if (!res) qFatal("apply: %s", res.message().c_str());
             run.result = std::move(res.value());
             return run;

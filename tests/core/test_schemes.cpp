@@ -13,6 +13,7 @@
 #include <limits>
 #include <memory>
 
+#include "common/test_arena.h"
 #include "core/infer/linear_weights.h"
 #include "core/quant/chunked_scheme.h"
 #include "core/quant/quantize_parallel.h"
@@ -229,8 +230,8 @@ private Q_SLOTS:
                 q = qstest::quantizeAny(*s, x, kRows, kCols, "blk.3.attn_q.weight");
             } else {
                 tbb::task_arena arena(threads);
-                q = arena.execute([&] { return qs::quantizeParallel(*s, x, kRows, kCols, "blk.3.attn_q.weight", nullptr,
-                                                                   qstest::calibrationFor(*s, kCols)); });
+                q = qs::quantizeParallel(*s, x, kRows, kCols, "blk.3.attn_q.weight", &arena, nullptr,
+                                         qstest::calibrationFor(*s, kCols));
             }
             QVERIFY(!q.ok());
             const QString msg = QString::fromStdString(q.message());

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <set>
 
+#include "common/test_arena.h"
 #include "core/ggml/ggml_blocks.h"
 #include "core/quant/bnb/bnb4_tables.h"
 #include "core/quant/quantize_parallel.h"
@@ -266,15 +267,15 @@ private Q_SLOTS:
         const auto x = qstest::gaussian(size_t(rows * cols), 21);
         auto serial = qstest::quantizeAny(*s, x, rows, cols, "t");
         QVERIFY(serial.ok());
-        for (int threads : {1, 2, 3}) {
-            tbb::task_arena arena(threads);
+        for (int threads : {0, 1, 2, 3}) {  // 0: no arena, serially on this thread
+            tbb::task_arena arena(std::max(threads, 1));
             double last = -1;
             qs::ProgressSink sink([&](double f, std::string_view) {
                 last = std::max(last, f);
                 return true;
             });
-            auto par = arena.execute([&] { return qs::quantizeParallel(*s, x, rows, cols, "t", &sink,
-                                                                               qstest::calibrationFor(*s, cols)); });
+            auto par = qs::quantizeParallel(*s, x, rows, cols, "t", threads > 0 ? &arena : nullptr, &sink,
+                                            qstest::calibrationFor(*s, cols));
             QVERIFY(par.ok());
             QVERIFY2(par->data == serial->data, qPrintable(QString("%1 threads").arg(threads)));
             QCOMPARE(last, 1.0);
@@ -287,7 +288,7 @@ private Q_SLOTS:
         int calls = 0;
         qs::ProgressSink sink([&](double, std::string_view) { return ++calls < 3; });
         tbb::task_arena arena(2);
-        auto r = arena.execute([&] { return qs::quantizeParallel(*s, x, 256, 1024, "t", &sink); });
+        auto r = qs::quantizeParallel(*s, x, 256, 1024, "t", &arena, &sink);
         QVERIFY(!r.ok());
         QCOMPARE(QString::fromStdString(r.message()), QString::fromUtf8(qs::kCancelledMessage.data(), qsizetype(qs::kCancelledMessage.size())));
     }

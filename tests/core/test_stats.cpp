@@ -9,9 +9,11 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <random>
 #include <vector>
 
+#include "common/test_arena.h"
 #include "core/stats/error_stats.h"
 #include "core/stats/weight_stats.h"
 
@@ -82,7 +84,7 @@ class TestStats : public QObject {
 private Q_SLOTS:
     void weightStats_matchHandComputedValues() {
         const std::vector<float> v{1, 2, 3, 4};
-        WeightStats s = computeWeightStats(v);
+        WeightStats s = computeWeightStats(v, qstest::testArena());
         QCOMPARE(s.count, uint64_t(4));
         QCOMPARE(s.min, 1.0);
         QCOMPARE(s.max, 4.0);
@@ -95,7 +97,7 @@ private Q_SLOTS:
 
     void weightStats_absmaxComesFromTheNegativeSide() {
         const std::vector<float> v{-5, 0, 1};
-        WeightStats s = computeWeightStats(v);
+        WeightStats s = computeWeightStats(v, qstest::testArena());
         QCOMPARE(s.absmax, 5.0);
         QCOMPARE(s.zeros, uint64_t(1));
     }
@@ -103,7 +105,7 @@ private Q_SLOTS:
     void weightStats_excludeNonFiniteValues() {
         const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
         const std::vector<float> v{nan, 1, inf, 3, -inf};
-        WeightStats s = computeWeightStats(v);
+        WeightStats s = computeWeightStats(v, qstest::testArena());
         QCOMPARE(s.count, uint64_t(2));
         QCOMPARE(s.nonFinite, uint64_t(3));
         QCOMPARE(s.mean, 2.0);
@@ -111,11 +113,11 @@ private Q_SLOTS:
     }
 
     void weightStats_emptyAndConstantInputs() {
-        WeightStats e = computeWeightStats(std::vector<float>{});
+        WeightStats e = computeWeightStats(std::vector<float>{}, qstest::testArena());
         QCOMPARE(e.count, uint64_t(0));
         WeightStatsOptions o;
         o.histogramBins = 4;
-        WeightStats c = computeWeightStats(std::vector<float>(10, 2.0f), o);
+        WeightStats c = computeWeightStats(std::vector<float>(10, 2.0f), qstest::testArena(), o);
         QCOMPARE(c.std, 0.0);
         QCOMPARE(c.kurtosis, 0.0);
         QCOMPARE(c.outliers, (std::vector<uint64_t>{0, 0}));
@@ -126,7 +128,7 @@ private Q_SLOTS:
         const auto v = normalSamples(1 << 20, 42, 0.02);
         WeightStatsOptions o;
         o.outlierSigmas = {1.0, 2.0, 3.0};
-        WeightStats s = computeWeightStats(v, o);
+        WeightStats s = computeWeightStats(v, qstest::testArena(), o);
         QVERIFY2(std::fabs(s.mean) < 0.02 * 0.005, qPrintable(QString::number(s.mean)));
         QVERIFY2(std::fabs(s.std / 0.02 - 1.0) < 0.005, qPrintable(QString::number(s.std)));
         QVERIFY2(std::fabs(s.kurtosis) < 0.03, qPrintable(QString::number(s.kurtosis)));
@@ -141,7 +143,7 @@ private Q_SLOTS:
         std::mt19937_64 rng(7);
         std::vector<float> v(1 << 20);
         for (float& x : v) x = float(double(rng() >> 11) * 0x1.0p-53 * 2.0 - 1.0);
-        WeightStats s = computeWeightStats(v);
+        WeightStats s = computeWeightStats(v, qstest::testArena());
         QVERIFY(std::fabs(s.kurtosis - (-1.2)) < 0.01);           // uniform: excess kurtosis -6/5
         QVERIFY(std::fabs(s.std - 1.0 / std::sqrt(3.0)) < 0.002);  // (b - a) / sqrt(12)
     }
@@ -149,10 +151,10 @@ private Q_SLOTS:
     void histogram_countsValuesIntoEqualBins() {
         const std::vector<float> v{0.0f, 0.1f, 0.26f, 0.5f, 0.74f, 0.99f, 1.0f};
         Histogram h = makeHistogram(0.0, 1.0, 4);
-        fillHistogram(h, v);
+        fillHistogram(h, v, qstest::testArena());
         QCOMPARE(h.counts, (std::vector<uint64_t>{2, 1, 2, 2}));  // 1.0 (== hi) lands in the last bin
         Histogram narrow = makeHistogram(0.2, 0.6, 2);
-        fillHistogram(narrow, v);
+        fillHistogram(narrow, v, qstest::testArena());
         QCOMPARE(narrow.below, uint64_t(2));
         QCOMPARE(narrow.above, uint64_t(3));
         QCOMPARE(narrow.total(), uint64_t(2));
@@ -162,7 +164,7 @@ private Q_SLOTS:
         const auto v = normalSamples(100001, 3);
         WeightStatsOptions o;
         o.histogramBins = 64;
-        WeightStats s = computeWeightStats(v, o);
+        WeightStats s = computeWeightStats(v, qstest::testArena(), o);
         QCOMPARE(s.histogram.total(), uint64_t(v.size()));
         QCOMPARE(s.histogram.lo, s.min);
         QCOMPARE(s.histogram.hi, s.max);
@@ -173,14 +175,14 @@ private Q_SLOTS:
     void rowColumnAbsmax_matchesHandComputedValues() {
         const std::vector<float> m{1, -7, 2,   //
                                    -3, 0, 4};
-        RowColumnAbsmax a = rowColumnAbsmax(m, 2, 3);
+        RowColumnAbsmax a = rowColumnAbsmax(m, 2, 3, qstest::testArena());
         QCOMPARE(a.rows, (std::vector<float>{7, 4}));
         QCOMPARE(a.columns, (std::vector<float>{3, 7, 4}));
     }
 
     void errorStats_matchHandComputedValues() {
         const std::vector<float> w{1, -2, 3, 0}, q{1.5f, -2, 2, 0};
-        ErrorStats s = computeErrorStats(w, q, 1, 4).stats;
+        ErrorStats s = computeErrorStats(w, q, 1, 4, qstest::testArena()).stats;
         // e = {0.5, 0, -1, 0}; sum e^2 = 1.25, sum w^2 = 14, sum q^2 = 10.25, sum wq = 11.5.
         QCOMPARE(s.count, uint64_t(4));
         QCOMPARE(s.mse, 1.25 / 4);
@@ -194,21 +196,21 @@ private Q_SLOTS:
 
     void errorStats_exactReconstructionHasInfiniteSqnr() {
         const std::vector<float> w{1, 2, 3};
-        ErrorStats s = computeErrorStats(w, w, 1, 3).stats;
+        ErrorStats s = computeErrorStats(w, w, 1, 3, qstest::testArena()).stats;
         QVERIFY(std::isinf(s.sqnrDb) && s.sqnrDb > 0);
         QCOMPARE(s.cosine, 1.0);
         QCOMPARE(s.relFrobenius, 0.0);
         const std::vector<float> z{0, 0, 0};
-        ErrorStats zs = computeErrorStats(z, z, 1, 3).stats;
+        ErrorStats zs = computeErrorStats(z, z, 1, 3, qstest::testArena()).stats;
         QCOMPARE(zs.cosine, 1.0);
-        ErrorStats allZeroed = computeErrorStats(w, z, 1, 3).stats;
+        ErrorStats allZeroed = computeErrorStats(w, z, 1, 3, qstest::testArena()).stats;
         QCOMPARE(allZeroed.cosine, 0.0);
         QCOMPARE(allZeroed.sqnrDb, 0.0);  // the error is as large as the signal
     }
 
     void errorStats_countValuesRoundedToZero() {
         const std::vector<float> w{0.1f, 0.0f, -0.2f, 0.01f}, q{0.0f, 0.0f, -0.2f, -0.0f};
-        ErrorStats s = computeErrorStats(w, q, 1, 4).stats;
+        ErrorStats s = computeErrorStats(w, q, 1, 4, qstest::testArena()).stats;
         QCOMPARE(s.sums.zeroed, uint64_t(2));  // 0.1 and 0.01; an original 0 is not "rounded to zero"
         QCOMPARE(s.fractionZeroed, 0.5);
     }
@@ -225,22 +227,23 @@ private Q_SLOTS:
         QFETCH(float, top);
         QFETCH(bool, clipped);
         const std::vector<float> w{-1.0f, -0.5f, 0.0f, 0.5f, top}, q{-1.0f, -0.5f, 0.0f, 0.5f, 0.75f};
-        ErrorStats s = computeErrorStats(w, q, 1, 5).stats;
+        ErrorStats s = computeErrorStats(w, q, 1, 5, qstest::testArena()).stats;
         QCOMPARE(s.sums.clipped, uint64_t(clipped ? 1 : 0));
     }
 
     void errorStats_clippingIsJudgedPerScaleBlock() {
         // Block 0 has a wide grid, block 1 a narrow one that saturates at 0.1 while w reaches 0.3.
         const std::vector<float> w{-4, 4, 0.0f, 0.3f}, q{-4, 4, 0.0f, 0.1f};
-        QCOMPARE(computeErrorStats(w, q, 1, 4).stats.sums.clipped, uint64_t(0));  // whole row: inside [-4, 4]
+        // whole row: inside [-4, 4]
+        QCOMPARE(computeErrorStats(w, q, 1, 4, qstest::testArena()).stats.sums.clipped, uint64_t(0));
         ErrorStatsOptions o;
         o.clipBlock = 2;
-        QCOMPARE(computeErrorStats(w, q, 1, 4, o).stats.sums.clipped, uint64_t(1));
+        QCOMPARE(computeErrorStats(w, q, 1, 4, qstest::testArena(), o).stats.sums.clipped, uint64_t(1));
     }
 
     void errorStats_fp16RoundingOfTheAbsmaxIsNotClipping() {
         const std::vector<float> w{0.1f, -0.3f, 1.00049f}, q{0.0999756f, -0.2999268f, 1.0f};
-        QCOMPARE(computeErrorStats(w, q, 1, 3).stats.sums.clipped, uint64_t(0));
+        QCOMPARE(computeErrorStats(w, q, 1, 3, qstest::testArena()).stats.sums.clipped, uint64_t(0));
     }
 
     void errorStats_histogramsCoverEveryValue() {
@@ -249,7 +252,7 @@ private Q_SLOTS:
         ErrorStatsOptions o;
         o.histogramBins = 50;
         o.clipBlock = 32;
-        ErrorReport r = computeErrorStats(w, q, 64, 300, o);
+        ErrorReport r = computeErrorStats(w, q, 64, 300, qstest::testArena(), o);
         QCOMPARE(r.weightHistogram.total(), uint64_t(w.size()));
         QCOMPARE(r.errorHistogram.total(), uint64_t(w.size()));
         QCOMPARE(r.errorHistogram.hi, r.stats.maxAbsError);
@@ -261,9 +264,11 @@ private Q_SLOTS:
         const auto w = normalSamples(4000, 5);
         const auto q = fakeQuantize(w, 100, 100, 7);
         const std::span<const float> ws(w), qs(q);
-        ErrorSums merged = computeErrorStats(ws.first(1500), qs.first(1500), 15, 100).stats.sums;
-        merged += computeErrorStats(ws.subspan(1500), qs.subspan(1500), 25, 100).stats.sums;
-        const ErrorStats whole = computeErrorStats(w, q, 40, 100).stats;
+        ErrorSums merged =
+            computeErrorStats(ws.first(1500), qs.first(1500), 15, 100, qstest::testArena()).stats.sums;
+        merged +=
+            computeErrorStats(ws.subspan(1500), qs.subspan(1500), 25, 100, qstest::testArena()).stats.sums;
+        const ErrorStats whole = computeErrorStats(w, q, 40, 100, qstest::testArena()).stats;
         const ErrorStats m = ErrorStats::fromSums(merged);
         QCOMPARE(m.count, whole.count);
         QCOMPARE(m.sums.clipped, whole.sums.clipped);
@@ -281,7 +286,7 @@ private Q_SLOTS:
             se += e * e;
             sw += (long double)w[i] * w[i];
         }
-        const ErrorSums s = computeErrorStats(w, q, 1024, 1024).stats.sums;
+        const ErrorSums s = computeErrorStats(w, q, 1024, 1024, qstest::testArena()).stats.sums;
         QVERIFY(std::fabs(double(s.sumSqError / se) - 1.0) < 1e-13);
         QVERIFY(std::fabs(double(s.sumSqOriginal / sw) - 1.0) < 1e-13);
     }
@@ -308,15 +313,15 @@ private Q_SLOTS:
         std::vector<ErrorReport> er;
         std::vector<WeightStats> ws;
         std::vector<RowColumnAbsmax> rc;
-        // TBB caps workers at the core count by default; lift the cap so 4 threads really run.
-        tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 4);
-        for (int threads : {1, 2, 4}) {
-            tbb::task_arena arena(threads);
-            arena.execute([&] {
-                er.push_back(computeErrorStats(w, q, rows, cols, eo));
-                ws.push_back(computeWeightStats(w, wo));
-                rc.push_back(rowColumnAbsmax(w, rows, cols));
-            });
+        // TBB caps workers at the core count by default; lift the cap so 3 threads really run.
+        tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 3);
+        for (int threads : {0, 1, 2, 3}) {  // 0: no arena, serially on this thread
+            std::optional<tbb::task_arena> arena;
+            if (threads > 0) arena.emplace(threads);
+            tbb::task_arena* a = arena ? &*arena : nullptr;
+            er.push_back(computeErrorStats(w, q, rows, cols, a, eo));
+            ws.push_back(computeWeightStats(w, a, wo));
+            rc.push_back(rowColumnAbsmax(w, rows, cols, a));
         }
         for (size_t i = 1; i < er.size(); ++i) {
             QVERIFY(sameErrorStats(er[0], er[i]));

@@ -15,9 +15,10 @@
 #include <random>
 #include <vector>
 
+#include "common/test_arena.h"
+#include "core/quant/apply_map.h"
 #include "core/quant/quantize_parallel.h"
 #include "core/quant/scheme_family.h"
-#include "core/quant/apply_map.h"
 #include "core/stats/error_stats.h"
 #include "core/stats/stat_kernels.h"
 #include "core/stats/stat_passes.h"
@@ -184,12 +185,12 @@ private Q_SLOTS:
         std::vector<std::vector<uint64_t>> c;
         std::vector<Histogram> h;
         for (auto l : runnableLevels()) {
-            r.push_back(stats::rangePass(v, l));
-            m.push_back(stats::momentPass(v, double(mean), l));
+            r.push_back(stats::rangePass(v, qstest::testArena(), l));
+            m.push_back(stats::momentPass(v, double(mean), qstest::testArena(), l));
             c.emplace_back(thresholds.size(), 0);
-            stats::countAbovePass(v, thresholds, c.back(), l);
+            stats::countAbovePass(v, thresholds, c.back(), qstest::testArena(), l);
             h.push_back(makeHistogram(-0.05, 0.05, 77));  // values fall outside on both sides
-            fillHistogram(h.back(), v, l);
+            fillHistogram(h.back(), v, qstest::testArena(), l);
         }
         for (size_t i = 0; i < r.size(); ++i) {
             QCOMPARE(r[i].count, finite);
@@ -239,12 +240,13 @@ private Q_SLOTS:
         tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 3);
         std::vector<ErrorReport> out;
         for (auto l : runnableLevels())
-            for (int threads : {1, 2, 3}) {
+            for (int threads : {0, 1, 2, 3}) {  // 0: no arena, serially on this thread
                 ErrorStatsOptions o;
                 o.clipBlock = block;
                 o.histogramBins = 50;
                 o.simdLevel = l;
-                tbb::task_arena(threads).execute([&] { out.push_back(computeErrorStats(p.w, p.q, rows, cols, o)); });
+                tbb::task_arena arena(std::max(threads, 1));
+                out.push_back(computeErrorStats(p.w, p.q, rows, cols, threads > 0 ? &arena : nullptr, o));
             }
         uint64_t clipped = 0;
         const int64_t b = block > 0 ? block : cols;
@@ -278,12 +280,13 @@ private Q_SLOTS:
         s->dequantize(*q, deq.data());
         ErrorStatsOptions o;
         o.clipBlock = clipBlockOf(*s);
-        const ErrorReport want = computeErrorStats(p.w, deq, rows, cols, o);
+        const ErrorReport want = computeErrorStats(p.w, deq, rows, cols, qstest::testArena(), o);
         tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 3);
-        for (int threads : {1, 2, 3}) {
+        for (int threads : {0, 1, 2, 3}) {  // 0: no arena, serially on this thread
             std::optional<Result<QuantizedWithStats>> got;
-            tbb::task_arena(threads).execute(
-                [&] { got.emplace(quantizeWithErrorStats(*s, p.w, rows, cols, "t", nullptr, o)); });
+            tbb::task_arena arena(std::max(threads, 1));
+            got.emplace(
+                quantizeWithErrorStats(*s, p.w, rows, cols, "t", o, threads > 0 ? &arena : nullptr, nullptr));
             QVERIFY2(got->ok(), got->ok() ? "" : got->message().c_str());
             QVERIFY((*got)->tensor.data == q->data);
             QVERIFY(sameSums((*got)->error.stats.sums, want.stats.sums));
@@ -294,7 +297,8 @@ private Q_SLOTS:
         auto s = findScheme("q8_0");
         std::vector<float> w(64 * 256, 0.5f);
         w[70 * 64 + 3] = NAN;
-        auto got = quantizeWithErrorStats(*s, w, 256, 64, "blk.0.attn_q.weight", nullptr, {});
+        auto got =
+            quantizeWithErrorStats(*s, w, 256, 64, "blk.0.attn_q.weight", {}, qstest::testArena(), nullptr);
         QVERIFY(!got.ok());
         QVERIFY2(got.message().find("blk.0.attn_q.weight") != std::string::npos &&
                      got.message().find("row 70") != std::string::npos,

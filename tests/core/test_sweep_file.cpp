@@ -4,17 +4,18 @@
 // unsharded sweep, and the refusals (different spec on resume or merge, conflicting duplicates, bad shard,
 // too many points). The HDF5 table is read back through the HDF5 checkpoint reader (an independent path).
 // An HDF5 session carries a sweep's rows exactly and is never rewritten as a sweep table.
+#include <hdf5.h>
+#include "common/test_arena.h"
+#include "core/export/session_h5.h"
 #include "core/infer/inference_model.h"
 #include "core/io/checkpoint.h"
+#include "core/io/hdf5_reader.h"
+#include "core/io/hdf5_writer.h"
+#include "core/quant/quant_map.h"
+#include "core/quant/quant_map_resolve.h"
 #include "core/sweep/map_evaluator.h"
 #include "core/sweep/sweep.h"
-#include "core/io/hdf5_reader.h"
-#include <hdf5.h>
-#include "core/io/hdf5_writer.h"
 #include "core/sweep/sweep_hdf5.h"
-#include "core/quant/quant_map.h"
-#include "core/export/session_h5.h"
-#include "core/quant/quant_map_resolve.h"
 
 #include <QFile>
 #include <QTemporaryDir>
@@ -287,7 +288,7 @@ private Q_SLOTS:
         QVERIFY(resolved.ok());
         SessionOptions so;
         so.histogramBins = 0;
-        auto built = buildSession(*f.model.checkpoint, f.model.info, *resolved, so);
+        auto built = buildSession(*f.model.checkpoint, f.model.info, *resolved, qstest::testArena(), so);
         QVERIFY(built.ok());
         QVERIFY(!built->sweep);
         built->sweep = *file;

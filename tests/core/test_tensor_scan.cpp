@@ -3,6 +3,7 @@
 // quantization preview agree with the whole-tensor reference computations of core/stats.
 #include <cmath>
 
+#include "common/test_arena.h"
 #include "core/io/checkpoint.h"
 #include "core/model/model_info.h"
 #include "core/quant/apply_map.h"
@@ -58,7 +59,7 @@ private Q_SLOTS:
         qs::WeightStatsOptions wo;
         wo.histogramBins = 97;
         wo.outlierSigmas = {2.0, 3.0, 6.0};
-        const qs::WeightStats ref = qs::computeWeightStats(*all, wo);
+        const qs::WeightStats ref = qs::computeWeightStats(*all, qstest::testArena(), wo);
         qs::TensorScanOptions so;
         so.stats = wo;
         so.blockElements = blockElements;
@@ -67,7 +68,7 @@ private Q_SLOTS:
             ++reports;
             return f >= 0.0 && f <= 1.0;
         });
-        auto s = qs::streamWeightStats(*m_ckpt, size_t(i), so, &sink);
+        auto s = qs::streamWeightStats(*m_ckpt, size_t(i), qstest::testArena(), so, &sink);
         QVERIFY2(s.ok(), s.ok() ? "" : s.message().c_str());
         QVERIFY(reports > 0);
         QCOMPARE(s->count, ref.count);
@@ -87,7 +88,7 @@ private Q_SLOTS:
         qs::ProgressSink sink([](double, std::string_view) { return false; });
         qs::TensorScanOptions so;
         so.blockElements = 64;
-        auto s = qs::streamWeightStats(*m_ckpt, size_t(i), so, &sink);
+        auto s = qs::streamWeightStats(*m_ckpt, size_t(i), qstest::testArena(), so, &sink);
         QVERIFY(!s.ok());
         QCOMPARE(s.message(), std::string(qs::kCancelledMessage));
     }
@@ -108,7 +109,7 @@ private Q_SLOTS:
         qs::OutlierGridOptions go;
         go.maxGridRows = go.maxGridCols = maxGrid;
         go.blockElements = 10 * 64;  // blocks that cut through tile rows
-        auto g = qs::computeOutlierGrid(*m_ckpt, size_t(i), go);
+        auto g = qs::computeOutlierGrid(*m_ckpt, size_t(i), qstest::testArena(), go);
         QVERIFY2(g.ok(), g.ok() ? "" : g.message().c_str());
         QCOMPARE(g->rows, rows);
         QCOMPARE(g->cols, cols);
@@ -125,7 +126,7 @@ private Q_SLOTS:
             }
         QCOMPARE(g->tileAbsmax, tiles);
         QCOMPARE(g->columnAbsmax, columns);
-        const qs::WeightStats ref = qs::computeWeightStats(*all, {});
+        const qs::WeightStats ref = qs::computeWeightStats(*all, qstest::testArena(), {});
         QVERIFY(closeRel(g->stats.std, ref.std));
         // columnsAbove counts the columns whose maximum exceeds t * sigma.
         for (double t : {0.5, 2.0, 3.0, 4.0, 100.0}) {
@@ -158,13 +159,13 @@ private Q_SLOTS:
         (*s)->dequantize(*q, deq.data());
         qs::ErrorStatsOptions eo;
         eo.clipBlock = qs::clipBlockOf(**s);
-        const qs::ErrorReport ref = qs::computeErrorStats(*all, deq, rows, cols, eo);
+        const qs::ErrorReport ref = qs::computeErrorStats(*all, deq, rows, cols, qstest::testArena(), eo);
 
         qs::QuantPreviewOptions po;
         po.bins = 64;
         po.errorBins = 33;
         po.blockElements = blockElements;
-        auto p = qs::previewQuantization(*m_ckpt, size_t(i), **s, po);
+        auto p = qs::previewQuantization(*m_ckpt, size_t(i), **s, qstest::testArena(), po);
         QVERIFY2(p.ok(), p.ok() ? "" : p.message().c_str());
         QCOMPARE(p->bytes.total(), (*s)->packedBytes(rows, cols).total());
         QCOMPARE(p->bitsPerWeight(), 8.0 * double(p->bytes.total()) / double(rows * cols));
@@ -178,7 +179,7 @@ private Q_SLOTS:
         QCOMPARE(p->dequantized.hi, p->weights.histogram.hi);
         QCOMPARE(p->dequantized.bins(), 64);
         qs::Histogram direct = qs::makeHistogram(p->weights.histogram.lo, p->weights.histogram.hi, 64);
-        qs::fillHistogram(direct, deq);
+        qs::fillHistogram(direct, deq, qstest::testArena());
         QCOMPARE(p->dequantized.counts, direct.counts);
         QCOMPARE(p->dequantized.total() + p->dequantized.below + p->dequantized.above, uint64_t(rows * cols));
         QCOMPARE(p->errorHistogram.bins(), 33);
@@ -189,7 +190,7 @@ private Q_SLOTS:
         const int i = m_info.findKind(qs::TensorKind::Down, 0);  // rows of 172: not a multiple of 32
         auto s = qs::parseScheme("q4_0");
         QVERIFY(s.ok());
-        auto p = qs::previewQuantization(*m_ckpt, size_t(i), **s);
+        auto p = qs::previewQuantization(*m_ckpt, size_t(i), **s, qstest::testArena());
         QVERIFY(!p.ok());
         QVERIFY2(p.message().find("q4_0") != std::string::npos, p.message().c_str());
         QVERIFY2(p.message().find(m_ckpt->tensors[size_t(i)].name) != std::string::npos, p.message().c_str());

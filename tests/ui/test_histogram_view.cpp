@@ -10,6 +10,7 @@
 
 #include "analysis_fixtures.h"
 #include "common/assets.h"
+#include "common/test_arena.h"
 #include "core/quant/quant_preview.h"
 #include "core/stats/weight_stats.h"
 #include "ui/histogram/histogram_plot.h"
@@ -58,7 +59,7 @@ private Q_SLOTS:
 
         auto floats = model->checkpoint->toFloat(size_t(wq));
         QVERIFY(floats.ok());
-        const qs::WeightStats ref = qs::computeWeightStats(*floats, {});
+        const qs::WeightStats ref = qs::computeWeightStats(*floats, qstest::testArena(), {});
         QTableWidget* t = view.weightTable();
         QCOMPARE(cell(t, 1, 0), formatStat(ref.min));
         QCOMPARE(cell(t, 2, 0), formatStat(ref.max));

@@ -25,6 +25,7 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include "common/assets.h"
+#include "common/test_arena.h"
 #include "core/io/checkpoint.h"
 #include "core/model/model_info.h"
 #include "core/quant/apply_map.h"
@@ -467,7 +468,8 @@ private Q_SLOTS:
         QCOMPARE(m.quantizedTensors, 35);
 
         // Same numbers as the core computes directly (deterministic whatever the thread count).
-        auto direct = qs::applyMap(*doc()->checkpoint(), *doc()->info(), *doc()->resolvedMap());
+        auto direct = qs::applyMap(*doc()->checkpoint(), *doc()->info(), *doc()->resolvedMap(), {},
+                                   qstest::testArena());
         QVERIFY(direct.ok());
         qs::ErrorSums body = direct->roleError[size_t(qs::Role::Attention)].sums;
         body += direct->roleError[size_t(qs::Role::Mlp)].sums;

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "common/test_arena.h"
 #include "ui/plot/qcustomplot_include.h"
 
 #include <QDir>
@@ -53,7 +54,7 @@ private Q_SLOTS:
 
         auto floats = model->checkpoint->toFloat(size_t(w1));
         QVERIFY(floats.ok());
-        const qs::WeightStats ws = qs::computeWeightStats(*floats, {});
+        const qs::WeightStats ws = qs::computeWeightStats(*floats, qstest::testArena(), {});
         const int64_t rows = 172, cols = 64;
         auto direct = [&](double t) {
             int64_t n = 0;
@@ -229,7 +230,7 @@ private Q_SLOTS:
         const int emb = model->info.findKind(qs::TensorKind::TokenEmbedding);  // [512, 64]
         qs::OutlierGridOptions o;
         o.maxGridRows = 100;
-        auto g = qs::computeOutlierGrid(*model->checkpoint, size_t(emb), o);
+        auto g = qs::computeOutlierGrid(*model->checkpoint, size_t(emb), qstest::testArena(), o);
         QVERIFY(g.ok());
         QCOMPARE(g->tileRows, int64_t(6));  // ceil(512 / 100)
         QCOMPARE(g->gridRows, 86);          // ceil(512 / 6)

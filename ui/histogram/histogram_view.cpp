@@ -304,8 +304,9 @@ void HistogramView::refresh() {
 void HistogramView::startWeights(int tensor, int bins) {
     const QString key = StatsCache::weightsKey(tensor, bins);
     const QString name = QString::fromStdString(m_document->checkpoint()->tensors[size_t(tensor)].name);
-    Job* job = m_runner->start<qs::WeightStats>(tr("Statistics of %1").arg(name),
-                                                weightStatsJob(m_document->model(), tensor, bins));
+    Job* job = m_runner->start<qs::WeightStats>(
+        tr("Statistics of %1").arg(name),
+        weightStatsJob(m_document->model(), tensor, bins, m_runner->arena()));
     const quint64 generation = m_document->statsCache()->generation();
     m_inflight.insert(key, job);
     connect(job, &Job::finished, this, [this, job, key, generation](Job::State state) {
@@ -322,8 +323,8 @@ void HistogramView::startPreview(int tensor, const QString& scheme, int bins) {
     const QString name = QString::fromStdString(m_document->checkpoint()->tensors[size_t(tensor)].name);
     Job* job = m_runner->start<qs::QuantPreview>(
         tr("%1 on %2").arg(scheme, name),
-        quantPreviewJob(m_document->model(), tensor, scheme.toStdString(), bins, m_document->quantCache(),
-                        m_document->calibrationSet()));
+        quantPreviewJob(m_document->model(), tensor, scheme.toStdString(), bins, m_runner->arena(),
+                        m_document->quantCache(), m_document->calibrationSet()));
     const quint64 generation = m_document->statsCache()->generation();
     m_inflight.insert(key, job);
     connect(job, &Job::finished, this, [this, job, key, generation, name, scheme](Job::State state) {

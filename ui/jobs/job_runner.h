@@ -3,8 +3,10 @@
 //
 // A job is a function `qs::Result<T>(const qs::ProgressFn&)`: it follows the core contract (progress.h) —
 // report progress, stop promptly when the callback returns false, return a value or an Error. The runner
-// executes it on its own QThreadPool, inside the application's tbb::task_arena (passed in, never a global),
-// so core parallelism stays within the arena's limits. Progress and completion come back to the UI thread
+// executes it on its own QThreadPool, inside the application's tbb::task_arena (passed in, never a global); a
+// job passes that arena (arena()) to every core call it makes, which enters it (core's one rule:
+// ARCHITECTURE.md "Thread model"), so core parallelism stays within the arena's limits. Progress and
+// completion come back to the UI thread
 // as Job::progressChanged / Job::finished (queued). Progress signals are throttled (~25 per second).
 //
 // Cancellation is cooperative: Job::cancel() makes the progress callback return false; the job ends as
@@ -42,7 +44,8 @@ using JobFn = std::function<qs::Result<T>(const qs::ProgressFn&)>;
 class JobRunner : public QObject {
     Q_OBJECT
 public:
-    // `arena` may be null (jobs then run on the pool thread's implicit arena); it must outlive the runner.
+    // `arena` may be null (jobs, and the core calls they make with arena(), then run serially on the pool
+    // thread); it must outlive the runner.
     explicit JobRunner(tbb::task_arena* arena, int maxThreads = 2, QObject* parent = nullptr);
     ~JobRunner() override;
 

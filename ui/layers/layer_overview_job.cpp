@@ -17,8 +17,9 @@ std::vector<std::string> resolvedSchemes(const Document& doc) {
     return out;
 }
 
-JobFn<LayerOverviewData> layerOverviewJob(LayerOverviewInput input) {
-    return [input = std::move(input)](const qs::ProgressFn& progress) -> qs::Result<LayerOverviewData> {
+JobFn<LayerOverviewData> layerOverviewJob(LayerOverviewInput input, tbb::task_arena* arena) {
+    return [input = std::move(input),
+            arena](const qs::ProgressFn& progress) -> qs::Result<LayerOverviewData> {
         const qs::Checkpoint& ckpt = *input.model->checkpoint;
         const qs::ModelInfo& info = input.model->info;
         const size_t n = ckpt.tensors.size();
@@ -47,7 +48,7 @@ JobFn<LayerOverviewData> layerOverviewJob(LayerOverviewInput input) {
             });
             qs::TensorScanOptions so;
             so.stats.outlierSigmas = standardOutlierSigmas();
-            auto w = qs::streamWeightStats(ckpt, i, so, &sink);
+            auto w = qs::streamWeightStats(ckpt, i, arena, so, &sink);
             if (!w) return w.error();
             t.weights = std::make_shared<const qs::WeightStats>(std::move(w.value()));
             done += ckpt.tensors[i].elements();
@@ -60,7 +61,7 @@ JobFn<LayerOverviewData> layerOverviewJob(LayerOverviewInput input) {
         ao.progress = [&](double f, std::string_view stage) {
             return !progress || progress(statsShare + (1.0 - statsShare) * f, stage);
         };
-        auto applied = qs::applyMap(ckpt, info, input.resolved, ao);
+        auto applied = qs::applyMap(ckpt, info, input.resolved, ao, arena);
         if (!applied) return applied.error();
         for (size_t i = 0; i < n && i < applied->tensors.size(); ++i) {
             const qs::AppliedTensor& a = applied->tensors[i];

@@ -7,7 +7,8 @@
 // The result is per tensor; LayerOverviewModel aggregates it per (layer, role).
 //
 // Cancellation: the job stops between tensors (and inside applyMap's row loops); a cancelled job delivers
-// nothing, so the table keeps what it showed. Thread-safety: the input is copied into the job.
+// nothing, so the table keeps what it showed. Thread-safety: the input is copied into the job; its parallel
+// work runs in `arena` (the JobRunner's; not owned, must outlive the job; null = serially on the worker).
 #pragma once
 
 #include <memory>
@@ -55,6 +56,6 @@ struct LayerOverviewInput {
 // the calibration it used (Document::calibrationTag: "gptq4_g32@<fingerprint>").
 std::vector<std::string> resolvedSchemes(const Document& doc);
 
-JobFn<LayerOverviewData> layerOverviewJob(LayerOverviewInput input);
+JobFn<LayerOverviewData> layerOverviewJob(LayerOverviewInput input, tbb::task_arena* arena);
 
 }  // namespace qsui

@@ -201,7 +201,8 @@ void LayerOverviewView::recompute() {
     for (int i = 0; i < m_document->tensorCount(); ++i)
         input.cachedWeights[size_t(i)] = cache->find<qs::WeightStats>(StatsCache::weightsKey(i, 0));
     const quint64 generation = cache->generation();
-    Job* job = m_runner->start<LayerOverviewData>(tr("Layer overview"), layerOverviewJob(std::move(input)));
+    Job* job = m_runner->start<LayerOverviewData>(tr("Layer overview"),
+                                                  layerOverviewJob(std::move(input), m_runner->arena()));
     m_job = job;
     setStatus(tr("computing…"));
     connect(job, &Job::progressChanged, this, [this, job](double f, const QString&) {

@@ -86,14 +86,15 @@ bool QuantizeController::start() {
     auto resolved = std::make_shared<const qs::ResolvedMap>(*res);
     auto cache = m_document->quantCache();
     auto calibration = m_document->calibrationSet();
-    JobFn<qs::ApplyResult> fn = [model, resolved, cache,
-                                 calibration](const qs::ProgressFn& progress) -> qs::Result<qs::ApplyResult> {
+    tbb::task_arena* arena = m_runner->arena();
+    JobFn<qs::ApplyResult> fn = [model, resolved, cache, calibration,
+                                 arena](const qs::ProgressFn& progress) -> qs::Result<qs::ApplyResult> {
         qs::ApplyOptions options;
         options.computeStats = true;
         options.progress = progress;
         options.cache = cache.get();
         options.calibration = calibration.get();
-        return qs::applyMap(*model->checkpoint, model->info, *resolved, options);
+        return qs::applyMap(*model->checkpoint, model->info, *resolved, options, arena);
     };
     m_log->info(source, tr("Quantizing %n tensor(s) with the current map", nullptr, quantized));
     Job* job = m_runner->start<qs::ApplyResult>(tr("Quantizing %1").arg(source), std::move(fn));

@@ -296,8 +296,9 @@ void OutlierMapView::refresh() {
     m_status->setText(tr("computing…"));
     if (m_job) return;
     const quint64 generation = cache->generation();
-    Job* job = m_runner->start<qs::OutlierGrid>(tr("Outlier map of %1").arg(QString::fromStdString(t.name)),
-                                                outlierGridJob(m_document->model(), tensor));
+    Job* job =
+        m_runner->start<qs::OutlierGrid>(tr("Outlier map of %1").arg(QString::fromStdString(t.name)),
+                                         outlierGridJob(m_document->model(), tensor, m_runner->arena()));
     m_job = job;
     m_jobTensor = tensor;
     connect(job, &Job::finished, this, [this, job, key, generation](Job::State state) {

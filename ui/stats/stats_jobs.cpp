@@ -10,23 +10,25 @@ const std::vector<double>& standardOutlierSigmas() {
     return sigmas;
 }
 
-JobFn<qs::WeightStats> weightStatsJob(std::shared_ptr<const LoadedModel> model, int tensor, int bins) {
-    return [model = std::move(model), tensor, bins](const qs::ProgressFn& progress) -> qs::Result<qs::WeightStats> {
+JobFn<qs::WeightStats> weightStatsJob(std::shared_ptr<const LoadedModel> model, int tensor, int bins,
+                                      tbb::task_arena* arena) {
+    return [model = std::move(model), tensor, bins,
+            arena](const qs::ProgressFn& progress) -> qs::Result<qs::WeightStats> {
         qs::ProgressSink sink(progress);
         qs::TensorScanOptions options;
         options.stats.histogramBins = bins;
         options.stats.outlierSigmas = standardOutlierSigmas();
-        return qs::streamWeightStats(*model->checkpoint, size_t(tensor), options, &sink);
+        return qs::streamWeightStats(*model->checkpoint, size_t(tensor), arena, options, &sink);
     };
 }
 
 JobFn<qs::QuantPreview> quantPreviewJob(std::shared_ptr<const LoadedModel> model, int tensor,
-                                        std::string scheme, int bins,
+                                        std::string scheme, int bins, tbb::task_arena* arena,
                                         std::shared_ptr<qs::QuantizedTensorCache> cache,
                                         std::shared_ptr<const qs::CalibrationSet> calibration) {
-    return [model = std::move(model), tensor, scheme = std::move(scheme), bins, cache = std::move(cache),
-            calibration =
-                std::move(calibration)](const qs::ProgressFn& progress) -> qs::Result<qs::QuantPreview> {
+    return [model = std::move(model), tensor, scheme = std::move(scheme), bins, arena,
+            cache = std::move(cache), calibration = std::move(calibration)](
+               const qs::ProgressFn& progress) -> qs::Result<qs::QuantPreview> {
         auto s = qs::parseScheme(scheme);
         if (!s) return s.error();
         qs::ProgressSink sink(progress);
@@ -35,14 +37,16 @@ JobFn<qs::QuantPreview> quantPreviewJob(std::shared_ptr<const LoadedModel> model
         options.errorBins = bins;
         options.cache = cache.get();
         options.calibration = calibration.get();
-        return qs::previewQuantization(*model->checkpoint, size_t(tensor), **s, options, &sink);
+        return qs::previewQuantization(*model->checkpoint, size_t(tensor), **s, arena, options, &sink);
     };
 }
 
-JobFn<qs::OutlierGrid> outlierGridJob(std::shared_ptr<const LoadedModel> model, int tensor) {
-    return [model = std::move(model), tensor](const qs::ProgressFn& progress) -> qs::Result<qs::OutlierGrid> {
+JobFn<qs::OutlierGrid> outlierGridJob(std::shared_ptr<const LoadedModel> model, int tensor,
+                                      tbb::task_arena* arena) {
+    return [model = std::move(model), tensor,
+            arena](const qs::ProgressFn& progress) -> qs::Result<qs::OutlierGrid> {
         qs::ProgressSink sink(progress);
-        return qs::computeOutlierGrid(*model->checkpoint, size_t(tensor), {}, &sink);
+        return qs::computeOutlierGrid(*model->checkpoint, size_t(tensor), arena, {}, &sink);
     };
 }
 

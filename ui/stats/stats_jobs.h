@@ -2,7 +2,8 @@
 // The background computations behind the analysis views, as JobRunner functions (job_runner.h). Each one
 // holds a shared_ptr to the LoadedModel it started on, so it keeps reading that checkpoint even if the user
 // opens another one meanwhile (the StatsCache generation then discards its result). They run on a worker
-// inside the application's task arena and report progress / honour cancellation through the ProgressFn.
+// and report progress / honour cancellation through the ProgressFn; their parallel work runs in `arena` (the
+// JobRunner's, JobRunner::arena(); not owned, must outlive the job; null = serially on the worker).
 #pragma once
 
 #include <memory>
@@ -22,16 +23,18 @@ namespace qsui {
 const std::vector<double>& standardOutlierSigmas();
 
 // Weight statistics of one tensor with a `bins`-bin histogram (0: none), computed in row blocks.
-JobFn<qs::WeightStats> weightStatsJob(std::shared_ptr<const LoadedModel> model, int tensor, int bins);
+JobFn<qs::WeightStats> weightStatsJob(std::shared_ptr<const LoadedModel> model, int tensor, int bins,
+                                      tbb::task_arena* arena);
 // Quantize -> dequantize -> compare one tensor with `scheme` (a registry name), histograms with `bins` bins;
 // the packed tensor comes from / goes to `cache` when given (the Document's quantCache()). `calibration`: the
 // Document's (Document::calibrationSet(); may be null), for a calibrated scheme.
 JobFn<qs::QuantPreview> quantPreviewJob(std::shared_ptr<const LoadedModel> model, int tensor,
-                                        std::string scheme, int bins,
+                                        std::string scheme, int bins, tbb::task_arena* arena,
                                         std::shared_ptr<qs::QuantizedTensorCache> cache = nullptr,
                                         std::shared_ptr<const qs::CalibrationSet> calibration = nullptr);
 // The |w|/sigma tile grid (at most 512 x 512 tiles) and per-column absmax of one tensor.
-JobFn<qs::OutlierGrid> outlierGridJob(std::shared_ptr<const LoadedModel> model, int tensor);
+JobFn<qs::OutlierGrid> outlierGridJob(std::shared_ptr<const LoadedModel> model, int tensor,
+                                      tbb::task_arena* arena);
 
 // Approximate heap size of a result, for the cache budget.
 qsizetype approximateBytes(const qs::WeightStats& s);

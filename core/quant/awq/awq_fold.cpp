@@ -8,9 +8,7 @@
 #include <cmath>
 #include <limits>
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-
+#include "core/jobs/arena.h"
 #include "core/quant/quantize_parallel.h"
 
 #include "core/util/check.h"
@@ -66,12 +64,12 @@ std::string siteRefusal(const std::vector<TensorInfo>& tensors, const ModelInfo&
 // Sum over the sample rows x of ||(Q diag(1/s) - W) x||^2 for one consumer, q its packed W diag(s). Rows run in
 // parallel, each into its own partial; the partials are summed in row order (independent of the thread count).
 // Memory: one dequantized copy of the weights.
-double consumerLoss(const ChunkedScheme& storage, const QuantizedTensor& q, const AwqFoldInput& in, int64_t cols,
-                    const std::vector<float>& s) {
+double consumerLoss(const ChunkedScheme& storage, const QuantizedTensor& q, const AwqFoldInput& in,
+                    int64_t cols, const std::vector<float>& s, tbb::task_arena* arena) {
     const TensorCalibration& c = *in.calibration;
     const int64_t n = c.nSamples();
     std::vector<double> partial(static_cast<size_t>(in.rows), 0.0);
-    tbb::parallel_for(tbb::blocked_range<int64_t>(0, in.rows, 16), [&](const tbb::blocked_range<int64_t>& range) {
+    parallelFor(arena, int64_t(0), in.rows, int64_t(16), [&](const tbb::blocked_range<int64_t>& range) {
         std::vector<float> d(static_cast<size_t>(range.size() * cols));
         storage.dequantizeRows(q, range.begin(), int64_t(range.size()), d.data());
         for (int64_t r = range.begin(); r < range.end(); ++r) {
@@ -181,7 +179,7 @@ std::vector<float> foldedNormValues(std::span<const float> w, const std::vector<
 
 Result<AwqFoldScales> searchAwqFoldScales(const ChunkedScheme& storage,
                                           std::span<const AwqFoldInput> consumers, int64_t cols,
-                                          QuantPath path) {
+                                          QuantPath path, tbb::task_arena* arena) {
     if (consumers.empty() || cols <= 0) return Error{"AWQ fold: no consumers"};
     for (const AwqFoldInput& in : consumers)
         if (Status s = checkInput(in, cols); !s) return s.error();
@@ -211,13 +209,14 @@ Result<AwqFoldScales> searchAwqFoldScales(const ChunkedScheme& storage,
         double total = 0;
         for (const AwqFoldInput& in : consumers) {
             const std::vector<float> scaled = scaleColumns(in.w, in.rows, cols, s);
-            auto q = path == QuantPath::Reference ? storage.quantizeWith(scaled, in.rows, cols, in.name, path)
-                                                  : quantizeParallel(storage, scaled, in.rows, cols, in.name, nullptr);
+            auto q = path == QuantPath::Reference
+                         ? storage.quantizeWith(scaled, in.rows, cols, in.name, path)
+                         : quantizeParallel(storage, scaled, in.rows, cols, in.name, arena, nullptr);
             if (!q) {
                 failure[size_t(k)] = q.message();
                 break;
             }
-            total += consumerLoss(storage, *q, in, cols, s);
+            total += consumerLoss(storage, *q, in, cols, s, arena);
         }
         if (failure[size_t(k)].empty()) loss[size_t(k)] = total;
     }

@@ -26,7 +26,8 @@
 // form other than the two above. planAwqFolds says which and why.
 //
 // Thread-safety: pure functions. searchAwqFoldScales runs the grid's points one after another, each parallel
-// over rows (oneTBB, in the caller's arena; row partials summed in row order), and picks the minimum in grid
+// over rows (oneTBB, in `arena`: not owned, must outlive the call, null = serially on the calling thread; it
+// enters the arena itself; row partials summed in row order), and picks the minimum in grid
 // order: the result does not depend on the thread count. Memory: one scaled and one dequantized copy of the
 // largest consumer plus its packed tensor.
 #pragma once
@@ -35,6 +36,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <tbb/task_arena.h>
 
 #include "core/io/checkpoint.h"
 #include "core/model/model_info.h"
@@ -85,7 +88,7 @@ struct AwqFoldScales {
 // plain RTN (alpha = 0) cannot store a consumer.
 Result<AwqFoldScales> searchAwqFoldScales(const ChunkedScheme& storage,
                                           std::span<const AwqFoldInput> consumers, int64_t cols,
-                                          QuantPath path);
+                                          QuantPath path, tbb::task_arena* arena);
 
 // W diag(s): w [rows, cols] with column j multiplied by s[j].
 std::vector<float> scaleColumns(std::span<const float> w, int64_t rows, int64_t cols,
