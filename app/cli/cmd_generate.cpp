@@ -18,7 +18,9 @@ constexpr const char* kDescription =
     "--json prints one object instead of the text: prompt_ids (the ids fed, BOS included), ids (the sampled ids,\n"
     "exactly N unless generation stopped early; a stop token that ended it is the last one), text (ids decoded),\n"
     "stop_reason: \"length\" (N ids), \"eos\" / \"bos\" (the model sampled EOS / BOS), \"context\" (the\n"
-    "context is full), and seed.";
+    "context is full), and seed. --logprobs K adds top_logprobs: for each sampled id, the K most likely tokens\n"
+    "of the model's distribution at that position (softmax of the logits at temperature 1, before the sampling\n"
+    "options), [{\"id\", \"piece\", \"logprob\"}] most likely first, as llama.cpp's n_probs reports them.";
 }
 
 int runGenerate(int argc, char** argv, int first) {
@@ -29,9 +31,11 @@ int runGenerate(int argc, char** argv, int first) {
     SamplingArgs samplingArgs;
     std::optional<std::string> promptArg;
     std::optional<long long> stepsArg;
+    std::optional<long long> logprobsArg;
     bool asJson = false;
     addText(cl.app(), "--prompt", promptArg, "TEXT", "the text to continue (default: empty, BOS only)");
     addInteger(cl.app(), "--steps", stepsArg, "N", "at most N new tokens (default 256)");
+    addInteger(cl.app(), "--logprobs", logprobsArg, "K", "with --json: the K most likely tokens at each step (0..100, default 0)");
     addJsonFlag(cl.app(), asJson);
     addSamplingOptions(cl.app(), samplingArgs);
     addInferenceOptions(cl.app(), inference);
@@ -40,6 +44,9 @@ int runGenerate(int argc, char** argv, int first) {
     qs::SamplerOptions sampling;
     if (int rc = parseSampling("generate", samplingArgs, 1.0, 1.0, sampling); rc != kExitOk) return rc;
     if (steps < 0) return fail("generate", "--steps must not be negative", kExitUsage);
+    const long long logprobs = logprobsArg.value_or(0);
+    if (logprobs < 0 || logprobs > 100) return fail("generate", "--logprobs must be in 0..100", kExitUsage);
+    if (logprobs > 0 && !asJson) return fail("generate", "--logprobs needs --json (it adds top_logprobs)", kExitUsage);
 
     InferenceSetup setup;
     if (int rc = openInference("generate", cl.positional(), inference, 0, setup); rc != kExitOk) return rc;
@@ -57,6 +64,7 @@ int runGenerate(int argc, char** argv, int first) {
     qs::GenerateOptions o;
     o.maxNewTokens = int(std::min<long long>(steps, setup.weights->config.context));
     o.sampling = sampling;
+    o.topLogprobs = int(logprobs);
 
     if (!asJson) {
         std::fwrite(prompt.data(), 1, prompt.size(), stdout);
@@ -73,8 +81,17 @@ int runGenerate(int argc, char** argv, int first) {
     if (asJson) {
         std::string text;
         for (int id : r->tokens) text += tok.piece(id);
-        const nlohmann::json j = {{"prompt_ids", tokens}, {"ids", r->tokens}, {"text", text},
+        nlohmann::json j = {{"prompt_ids", tokens}, {"ids", r->tokens}, {"text", text},
                                   {"stop_reason", std::string(qs::stopName(r->stop))}, {"seed", sampling.seed}, {"warnings", setup.warnings}};
+        if (logprobs > 0) {
+            nlohmann::json steps = nlohmann::json::array();
+            for (const auto& top : r->topLogprobs) {
+                nlohmann::json entries = nlohmann::json::array();
+                for (const auto& t : top) entries.push_back({{"id", t.id}, {"piece", tok.piece(t.id)}, {"logprob", t.logprob}});
+                steps.push_back(std::move(entries));
+            }
+            j["top_logprobs"] = std::move(steps);
+        }
         // Invalid UTF-8 (a character cut by the step limit) is replaced rather than refused.
         std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     }

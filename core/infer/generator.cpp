@@ -39,6 +39,7 @@ Result<GenerateResult> generate(Transformer& model, const Tokenizer& tokenizer, 
 
     Sampler sampler(options.sampling);
     for (int i = 0; i < options.maxNewTokens; ++i) {
+        if (options.topLogprobs > 0) result.topLogprobs.push_back(topLogprobs(logits, options.topLogprobs));
         const int next = sampler.sample(logits, history);
         history.push_back(next);
         if (options.stopAtBos && next == tokenizer.bos()) {

@@ -25,10 +25,16 @@ struct GenerateOptions {
     // More stop ids: a chat template's end-of-turn tokens (<|eot_id|>, <|im_end|>, <end_of_turn>; see
     // chat_template.h). Stop::EndOfTurn when one is sampled (EOS/BOS keep their own reasons).
     std::vector<int> stopTokens;
+    // Record the topLogprobs most likely tokens (topLogprobs() in sampler.h) of every distribution a token is
+    // sampled from; 0 = none (nothing is computed).
+    int topLogprobs = 0;
 };
 
 struct GenerateResult {
     std::vector<int> tokens;   // the sampled tokens, in order (a stop token is included when it ended generation)
+    // With GenerateOptions::topLogprobs > 0: [tokens.size()][min(topLogprobs, vocab)], the model's most likely
+    // tokens at each sampled position (most likely first); empty otherwise.
+    std::vector<std::vector<TokenLogprob>> topLogprobs;
     // Length: maxNewTokens sampled; Eos/Bos: the vocabulary's EOS/BOS was sampled; EndOfTurn: one of
     // GenerateOptions::stopTokens; Callback: the token callback returned false; Context: the context is full.
     enum class Stop { Length, Eos, Bos, Callback, Context, EndOfTurn } stop = Stop::Length;

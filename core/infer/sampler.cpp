@@ -26,6 +26,32 @@ int Sampler::argmax(std::span<const float> logits) {
     return best;
 }
 
+std::vector<TokenLogprob> topLogprobs(std::span<const float> logits, int k) {
+    const size_t n = logits.size();
+    k = std::clamp(k, 0, int(std::min<size_t>(n, size_t(INT32_MAX))));
+    if (k == 0) return {};
+    bool finite = true;
+    float top = logits[0];
+    for (float v : logits) {
+        finite = finite && std::isfinite(v);
+        top = std::max(top, v);
+    }
+    double sum = 0;
+    if (finite)
+        for (float v : logits) sum += std::exp(double(v) - double(top));
+    const double logZ = finite ? double(top) + std::log(sum) : std::nan("");
+
+    std::vector<int> ids(n);
+    std::iota(ids.begin(), ids.end(), 0);
+    // NaN sorts as -inf, so that the order stays a strict weak one whatever the logits hold.
+    const auto key = [&](int i) { const float v = logits[size_t(i)]; return std::isnan(v) ? -INFINITY : v; };
+    const auto before = [&](int a, int b) { return key(a) > key(b) || (key(a) == key(b) && a < b); };
+    std::partial_sort(ids.begin(), ids.begin() + k, ids.end(), before);
+    std::vector<TokenLogprob> out(static_cast<size_t>(k));
+    for (int i = 0; i < k; ++i) out[size_t(i)] = {ids[size_t(i)], double(logits[size_t(ids[size_t(i)])]) - logZ};
+    return out;
+}
+
 double Sampler::uniform() { return double(m_rng() >> 11) * 0x1.0p-53; }
 
 std::vector<std::pair<int, float>> Sampler::distribution(std::span<const float> logits, std::span<const int> history) const {

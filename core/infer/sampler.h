@@ -28,6 +28,19 @@ struct SamplerOptions {
 // refuse with (temperature and top-k not negative, top-p in (0, 1], repetition penalty positive, all finite).
 std::string samplerOptionsError(const SamplerOptions& o);
 
+// One entry of a token's top log-probabilities (what `generate --logprobs` prints).
+struct TokenLogprob {
+    int id = 0;
+    double logprob = 0;  // natural log of the token's softmax probability, <= 0
+};
+
+// The k most likely tokens of softmax(logits) at temperature 1 -- the model's own distribution, before any
+// sampling option (temperature, top-k/p, penalty) reshapes it, as llama.cpp's n_probs and OpenAI's top_logprobs
+// report it -- most likely first, ties by lower id (so the first entry is Sampler::argmax). log p_i = l_i - max -
+// log sum_j exp(l_j - max), evaluated in double. k is clamped to [0, vocabulary]; a non-finite logit gives NaN
+// log-probabilities (never a silently finite number). Partial selection: O(vocab + k log k).
+std::vector<TokenLogprob> topLogprobs(std::span<const float> logits, int k);
+
 class Sampler {
 public:
     explicit Sampler(SamplerOptions options);

@@ -38,7 +38,7 @@ const QStringList kEvaluator =
 const std::map<QString, CommandOptions>& commandTable() {
     static const std::map<QString, CommandOptions> table = {
         {"inspect", {{}, {"json"}}},
-        {"generate", {kInference + kSampling + QStringList{"prompt", "steps"}, {"json"}}},
+        {"generate", {kInference + kSampling + QStringList{"prompt", "steps", "logprobs"}, {"json"}}},
         {"ppl",
          {kInference + QStringList{"text", "ctx", "protocol", "separator", "max-windows", "windows"},
           {"json"}}},

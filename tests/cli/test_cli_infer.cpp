@@ -129,6 +129,39 @@ private Q_SLOTS:
         QCOMPARE(plain.out, "Once upon a time" + QByteArray::fromStdString(json::parse(js.out.toStdString())["text"].get<std::string>()) + "\n");
     }
 
+    // --logprobs K: K entries per sampled id, most likely first, the greedy id first, a (sub)distribution; the
+    // same ids as without it; refused outside 0..100 and without --json.
+    void generate_logprobsListTopTokensPerStep() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
+        const QStringList base{"generate", path, "--prompt", "Once upon a time", "--steps", "12", "--temperature", "0", "--json"};
+        auto r = runCli(base + QStringList{"--logprobs", "5"});
+        QVERIFY2(r.exitCode == 0 && !r.crashed, r.err.constData());
+        const json j = json::parse(r.out.toStdString());
+        const json plain = json::parse(runCli(base).out.toStdString());
+        QVERIFY(!plain.contains("top_logprobs"));
+        QVERIFY(j["ids"] == plain["ids"]);
+        const auto& steps = j["top_logprobs"];
+        QCOMPARE(steps.size(), j["ids"].size());
+        for (size_t i = 0; i < steps.size(); ++i) {
+            QCOMPARE(steps[i].size(), size_t(5));
+            QVERIFY(steps[i][0]["id"] == j["ids"][i]);
+            double mass = 0, previous = 0;
+            for (const auto& e : steps[i]) {
+                const double lp = e["logprob"].get<double>();
+                QVERIFY(lp <= previous && std::isfinite(lp));
+                QVERIFY(e["piece"].is_string());
+                previous = lp;
+                mass += std::exp(lp);
+            }
+            QVERIFY(mass <= 1.0 + 1e-9);
+        }
+        for (const QStringList& bad : {base + QStringList{"--logprobs", "101"}, base + QStringList{"--logprobs", "-1"},
+                                       QStringList{"generate", path, "--steps", "2", "--logprobs", "2"}}) {
+            auto e = runCli(bad);
+            QVERIFY2(e.exitCode != 0 && !e.crashed && e.err.contains("--logprobs"), e.err.constData());
+        }
+    }
+
     // A GGUF whose tokenizer.ggml.add_bos_token is false gets no BOS before the prompt (llama.cpp's
     // llama_tokenize with add_special follows the key); the same file with the key true gets BOS 1.
     void generate_followsGgufAddBosToken() {

@@ -45,6 +45,9 @@ double pplOf(const QString& model, const QString& text, QByteArray& error) {
     return QJsonDocument::fromJson(r.out).object().value("ppl").toDouble(std::nan(""));
 }
 
+// Where greedy decoding may legitimately part from llama.cpp's: our top-2 log-probabilities closer than this.
+constexpr double kTieNats = 0.02;
+
 }  // namespace
 
 class TestCliLlamacppNumerics : public QObject {
@@ -55,10 +58,12 @@ private Q_SLOTS:
         for (const char* t : {"f16", "bf16", "q8_0", "q4_0", "q4_K"}) QTest::newRow(t) << t;
     }
     // Greedy ids and perplexity of each export against llama.cpp's on the same bytes:
-    //  - greedy: the 200 ids llama.cpp generates from "Once upon a time" (f16, bf16, q4_0, q4_K). With the f32
-    //    activations the engine gave f16/bf16 weights before (the f16 ffn_down of the quantized exports: its 172
-    //    columns take no block type), bf16 diverged at step 181 and q4_K at 79. q8_0 (diverging at 177 now, at
-    //    131 before) is not asserted.
+    //  - greedy: the 200 ids llama.cpp generates from "Once upon a time" (f16, bf16, q4_0, q4_K), equal to ours
+    //    until a near-tie, where two engines that sum in different orders may pick either token: llama.cpp's id
+    //    must then be our runner-up within kTieNats (0.02) of our choice, and the sequences part there. A
+    //    systematic difference shows as a divergence at a clear margin. (With the f32 activations the engine gave
+    //    f16/bf16 weights before, bf16 diverged at step 181 and q4_K at 79, a 0.0018-nat tie; with the vectorised
+    //    exp of the softmax, q4_K parts at step 129, a 0.0083-nat tie.) q8_0 is not asserted.
     //  - perplexity: the final value. Where activations are rounded (f16/bf16 weights, q8_0/q8_K activations) a
     //    float summation-order difference upstream flips roundings, so two correct engines differ by a noise
     //    floor (llama.cpp's own repacked and plain q4_0 kernels: 7.4679 and 7.4714, 0.047%; ours 7.4764): within
@@ -90,15 +95,26 @@ private Q_SLOTS:
         if (type == "q8_0") return;
 
         auto gen = runCli({"generate", model, "--prompt", e["prompt"].toString(), "--steps",
-                           QString::number(e["steps"].toInt()), "--temperature", "0", "--json"});
+                           QString::number(e["steps"].toInt()), "--temperature", "0", "--json", "--logprobs", "2"});
         QVERIFY2(gen.exitCode == 0, gen.err.constData());
-        const QJsonArray ours = QJsonDocument::fromJson(gen.out).object()["ids"].toArray();
+        const QJsonObject g = QJsonDocument::fromJson(gen.out).object();
+        const QJsonArray ours = g["ids"].toArray(), top = g["top_logprobs"].toArray();
         const QJsonArray theirs = x["greedy_f32kv"].toArray();
         QCOMPARE(theirs.size(), e["steps"].toInt());
-        QVERIFY(ours.size() >= theirs.size());
-        for (int i = 0; i < theirs.size(); ++i)
-            QVERIFY2(ours[i].toInt() == theirs[i].toInt(),
-                     qPrintable(QString("%1: greedy ids differ from llama.cpp's at step %2").arg(type).arg(i)));
+        QVERIFY(ours.size() >= theirs.size() && top.size() == ours.size());
+        for (int i = 0; i < theirs.size(); ++i) {
+            if (ours[i].toInt() == theirs[i].toInt()) continue;
+            // A near-tie: llama.cpp's id is our runner-up, within kTieNats of our choice.
+            const QJsonArray t = top[i].toArray();
+            const double gap = t[0].toObject()["logprob"].toDouble() - t[1].toObject()["logprob"].toDouble();
+            QVERIFY2(t[1].toObject()["id"].toInt() == theirs[i].toInt() && gap < kTieNats,
+                     qPrintable(QString("%1: greedy ids differ from llama.cpp's at step %2 (ours %3, theirs %4, our "
+                                        "top-2 gap %5 nats): not a near-tie")
+                                    .arg(type).arg(i).arg(ours[i].toInt()).arg(theirs[i].toInt()).arg(gap)));
+            qInfo("%s: same greedy ids as llama.cpp for %d steps, then a near-tie (top-2 gap %.4f nats)",
+                  qPrintable(type), i, gap);
+            break;
+        }
     }
 };
 

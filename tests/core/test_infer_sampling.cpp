@@ -98,6 +98,46 @@ private Q_SLOTS:
         QCOMPARE(s.distribution(logits).size(), size_t(1));
     }
 
+    // topLogprobs against probabilities given in advance (logits = their logs, so softmax returns them), ties in
+    // id order, clamping of k, no overflow for large logits, NaN for a NaN logit, and the ids of a full sort.
+    void topLogprobs_matchKnownDistribution() {
+        const auto known = topLogprobs(logitsFor({0.125, 0.5, 0.125, 0.25}), 3);
+        QCOMPARE(known.size(), size_t(3));
+        const int ids[] = {1, 3, 0};
+        const double probs[] = {0.5, 0.25, 0.125};
+        for (int i = 0; i < 3; ++i) {
+            QCOMPARE(known[size_t(i)].id, ids[i]);
+            QVERIFY(std::fabs(known[size_t(i)].logprob - std::log(probs[i])) < 1e-6);
+        }
+        QVERIFY(topLogprobs(logitsFor({0.5, 0.5}), 0).empty());
+        QCOMPARE(topLogprobs(logitsFor({0.5, 0.5}), 9).size(), size_t(2));
+
+        const std::vector<float> big = {1000.0f, 999.0f, -1000.0f};  // e^1000 overflows a double
+        const auto b = topLogprobs(big, 3);
+        QVERIFY(std::fabs(b[0].logprob + std::log1p(std::exp(-1.0))) < 1e-12);
+        QVERIFY(std::fabs(b[1].logprob - (-1.0 - std::log1p(std::exp(-1.0)))) < 1e-12);
+        QVERIFY(std::fabs(b[2].logprob - (-2000.0 - std::log1p(std::exp(-1.0)))) < 1e-9);
+
+        const auto nan = topLogprobs(std::vector<float>{1.0f, std::nanf(""), 2.0f}, 3);
+        QCOMPARE(nan.size(), size_t(3));
+        QCOMPARE(nan[0].id, 2);
+        QCOMPARE(nan[2].id, 1);  // NaN sorts last
+        for (const auto& t : nan) QVERIFY(std::isnan(t.logprob));
+
+        const auto logits = randomLogits(5000, 11);
+        std::vector<int> order(logits.size());
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(), [&](int a, int c) { return logits[size_t(a)] > logits[size_t(c)]; });
+        const auto top = topLogprobs(logits, 40);
+        QCOMPARE(top[0].id, Sampler::argmax(logits));
+        double total = 0;
+        for (float l : logits) total += std::exp(double(l));
+        for (size_t i = 0; i < top.size(); ++i) {
+            QCOMPARE(top[i].id, order[i]);
+            QVERIFY(std::fabs(top[i].logprob - std::log(std::exp(double(logits[size_t(order[i])])) / total)) < 1e-9);
+        }
+    }
+
     void topK_restrictsSupport() {
         const auto logits = randomLogits(300, 2);
         SamplerOptions o;
