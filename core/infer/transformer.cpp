@@ -9,6 +9,7 @@
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
+#include "core/infer/float_gemm.h"
 #include "core/infer/kernels.h"
 #include "core/util/check.h"
 
@@ -223,25 +224,43 @@ void Transformer::attention(int l, int n, int pos0) {
         return finite;
     });
 
-    // One task per (token, head); token t sees positions first .. pos0 + t (causal, within the window).
+    // One task per (head, block of kAttentionBlock tokens). Token t sees positions first .. pos0 + t (causal,
+    // within the window). The block's scores are one float matrix product, its queries x the key rows of every
+    // position a token of the block sees (float_gemm.h: each score is the same dot whatever block or batch
+    // computes it, so decode equals the prompt; the few positions past a token's own are computed and unused);
+    // then per token the scale, the soft cap, the softmax and the weighted sum of the value rows
+    // (kernels.h).
+    constexpr int kAttentionBlock = 16;
+    const int blocks = (n + kAttentionBlock - 1) / kAttentionBlock;
+    const size_t scoreStride = size_t(c.heads) * size_t(m_scorePositions);  // from token t to t + 1
     auto attend = [&](int64_t firstTask, int64_t end) {
+        thread_local std::vector<float> queries;  // grows, never shrinks
+        if (queries.size() < size_t(kAttentionBlock) * size_t(hd)) queries.resize(size_t(kAttentionBlock) * size_t(hd));
         for (int64_t task = firstTask; task < end; ++task) {
-            const int t = int(task / c.heads), h = int(task % c.heads);
-            const int upto = pos0 + t;
-            const int first = window > 0 ? std::max(0, upto - window + 1) : 0;
-            const float* q = m_q.data() + size_t(t) * qDim + size_t(h) * hd;
-            float* sc = m_scores.data() + size_t(task) * size_t(m_scorePositions);
+            const int h = int(task % c.heads), t0 = int(task / c.heads) * kAttentionBlock;
+            const int t1 = std::min(n, t0 + kAttentionBlock);
             const size_t kvOffset = size_t(h / group) * hd;
-            for (int p = first; p <= upto; ++p) sc[p] = kernels::dot(q, keyCache + size_t(p) * kvDim + kvOffset, hd) * scale;
-            if (c.attnSoftcap > 0.0f) softcap(sc + first, upto - first + 1, c.attnSoftcap);
-            kernels::softmax(sc + first, upto - first + 1);
-            float* out = m_att.data() + size_t(t) * qDim + size_t(h) * hd;
-            std::fill(out, out + hd, 0.0f);
-            for (int p = first; p <= upto; ++p) kernels::axpy(sc[p], valueCache + size_t(p) * kvDim + kvOffset, out, hd);
+            const int firstSeen = window > 0 ? std::max(0, pos0 + t0 - window + 1) : 0, lastSeen = pos0 + t1 - 1;
+            for (int t = t0; t < t1; ++t)
+                std::memcpy(queries.data() + size_t(t - t0) * hd, m_q.data() + size_t(t) * qDim + size_t(h) * hd,
+                            size_t(hd) * sizeof(float));
+            float* scores = m_scores.data() + size_t(t0) * scoreStride + size_t(h) * size_t(m_scorePositions);
+            kernels::gemmF32(keyCache + size_t(firstSeen) * kvDim + kvOffset, kvDim, lastSeen - firstSeen + 1,
+                             queries.data(), t1 - t0, hd, scores + firstSeen, int64_t(scoreStride));
+            for (int t = t0; t < t1; ++t) {
+                const int upto = pos0 + t;
+                const int first = window > 0 ? std::max(0, upto - window + 1) : 0, count = upto - first + 1;
+                float* sc = scores + size_t(t - t0) * scoreStride + size_t(first);
+                for (int i = 0; i < count; ++i) sc[i] *= scale;
+                if (c.attnSoftcap > 0.0f) softcap(sc, count, c.attnSoftcap);
+                kernels::softmax(sc, count);
+                kernels::weightedRowSum(sc, count, valueCache + size_t(first) * kvDim + kvOffset, kvDim, hd,
+                                        m_att.data() + size_t(t) * qDim + size_t(h) * hd);
+            }
         }
     };
-    const int64_t tasks = int64_t(n) * c.heads;
-    const int64_t work = tasks * int64_t(pos0 + n) * hd;
+    const int64_t tasks = int64_t(blocks) * c.heads;
+    const int64_t work = int64_t(n) * c.heads * int64_t(pos0 + n) * hd;
     if (m_arena && m_arena->max_concurrency() > 1 && work >= (1 << 15)) {
         m_arena->execute([&] {
             tbb::parallel_for(tbb::blocked_range<int64_t>(0, tasks),

@@ -342,27 +342,6 @@ private Q_SLOTS:
         for (int i = 0; i < 4; ++i) total += std::exp(kernels::logSoftmaxAt(logits, 4, i));
         QVERIFY(std::fabs(total - 1.0) < 1e-12);
     }
-
-    // The attention's value accumulation: the vectorised axpy equals the plain loop bit for bit, every length
-    // around the four-lane boundary, values of very different magnitudes.
-    void kernels_axpyEqualsPlainLoop() {
-        std::mt19937 rng(11);
-        std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-        for (int n = 0; n <= 37; ++n) {
-            std::vector<float> x(static_cast<size_t>(n)), y(static_cast<size_t>(n));
-            for (int i = 0; i < n; ++i) {
-                x[size_t(i)] = u(rng) * std::ldexp(1.0f, int(rng() % 40) - 20);
-                y[size_t(i)] = u(rng);
-            }
-            const float a = u(rng) * 3.0f;
-            std::vector<float> want = y;
-            for (int i = 0; i < n; ++i) want[size_t(i)] += a * x[size_t(i)];
-            kernels::axpy(a, x.data(), y.data(), n);
-            // n == 0: empty vectors have null data(), which memcmp must not be given even for 0 bytes.
-            QVERIFY2(n == 0 || std::memcmp(want.data(), y.data(), size_t(n) * sizeof(float)) == 0,
-                     qPrintable(QString::number(n)));
-        }
-    }
 };
 
 QTEST_GUILESS_MAIN(TestInferEngine)
