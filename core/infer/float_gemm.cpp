@@ -21,11 +21,6 @@ namespace {
 // (128 x 2048 floats = 1 MiB: within a 2 MiB L2; a 48-token block read the weights three times per prompt).
 constexpr int64_t kTokenBlock = 128;
 
-inline float laneSum(const float* l) {
-    const float t0 = l[0] + l[4], t1 = l[1] + l[5], t2 = l[2] + l[6], t3 = l[3] + l[7];
-    return (t0 + t2) + (t1 + t3);
-}
-
 // The last n % 8 products, in order.
 inline float addTail(float s, const float* w, const float* x, int64_t n8, int64_t n) {
     for (int64_t i = n8; i < n; ++i) s = std::fma(w[i], x[i], s);

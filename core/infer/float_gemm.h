@@ -25,6 +25,12 @@
 
 namespace qs::kernels {
 
+// The contract's sum of eight float lanes: ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)) (also the softmax's, kernels.h).
+inline float laneSum(const float* l) {
+    const float t0 = l[0] + l[4], t1 = l[1] + l[5], t2 = l[2] + l[6], t3 = l[3] + l[7];
+    return (t0 + t2) + (t1 + t3);
+}
+
 // For r < nRows, b < batch: y[b * ldy + r] = dot(w + r * ldw, x + b * n) over n values, at the highest
 // implemented SIMD level <= `level` (default: cpu::simdLevel()). w rows and x rows need only float alignment.
 void gemmF32(const float* w, int64_t ldw, int64_t nRows, const float* x, int64_t batch, int64_t n, float* y,

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/infer/kernels.h"
 
+#include "core/infer/float_gemm.h"
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -22,11 +24,6 @@ constexpr float kP0 = 1.9875691500e-4f, kP1 = 1.3981999507e-3f, kP2 = 8.33345190
                 kP4 = 1.6666665459e-1f, kP5 = 5.0000001201e-1f;
 constexpr float kExpMin = -87.3365447f;          // ln(FLT_MIN): below it e^x is subnormal; 0 is returned
 constexpr float kExpMax = 88.3762626647949f;     // above it round(x log2 e) = 128 would not fit the exponent
-
-inline float laneSum(const float* l) {
-    const float t0 = l[0] + l[4], t1 = l[1] + l[5], t2 = l[2] + l[6], t3 = l[3] + l[7];
-    return (t0 + t2) + (t1 + t3);
-}
 
 void softmaxScalar(float* x, int64_t n) {
     float m = x[0];
