@@ -398,7 +398,7 @@ private Q_SLOTS:
                     std::vector<float> ranges(prepared.size(), std::nanf(""));
                     for (int64_t b0 = 0; b0 < nb; b0 += 4)
                         kernels::gemmF32PrepareTokens(x.data(), nb, n, ranges.data(), b0, std::min(nb, b0 + 4), level);
-                    QVERIFY(std::memcmp(ranges.data(), prepared.data(), ranges.size() * sizeof(float)) == 0);
+                    QVERIFY(ranges.empty() || std::memcmp(ranges.data(), prepared.data(), ranges.size() * sizeof(float)) == 0);
                 }
             }
             if (!skipped.isEmpty()) qInfo("gemmF32: SIMD paths skipped on this machine:%s", qPrintable(skipped));
