@@ -9,6 +9,7 @@
 #include "core/io/hdf5_handle.h"
 #include "core/io/hdf5_object_reader.h"
 #include "core/io/hdf5_reader.h"
+#include "core/io/hdf5_vlen.h"
 
 namespace qs {
 
@@ -76,15 +77,9 @@ struct GroupReader {
         hsize_t n = 0;
         H5Sget_simple_extent_dims(space.get(), &n, nullptr);
         if (std::string why; !io::hdf5FitsReadCap(file, uint64_t(n), sizeof(char*), why)) return fail(object, why);
-        Hid type(H5Tcopy(H5T_C_S1), H5Tclose);
-        H5Tset_size(type.get(), H5T_VARIABLE);
-        H5Tset_cset(type.get(), H5T_CSET_UTF8);
-        std::vector<char*> raws(size_t(n), nullptr);
-        if (n && H5Dread(set.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raws.data()) < 0)
-            return fail(object, "cannot be read as strings");
-        std::vector<std::string> out;
-        for (char* s : raws) out.emplace_back(s ? s : "");
-        if (n) H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, raws.data());
+        // Never through libhdf5's variable-length conversion, which trusts a damaged global heap (hdf5_vlen.h).
+        auto out = io::readVlenStringDataset(file, set.get());
+        if (!out) return fail(object, "cannot be read as strings: " + out.message());
         return out;
     }
 
@@ -102,15 +97,11 @@ struct GroupReader {
         if (H5Aexists_by_name(file, object.c_str(), name, H5P_DEFAULT) <= 0)
             return fail(object, std::string("attribute ") + name + " missing");
         Hid a(H5Aopen_by_name(file, object.c_str(), name, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-        Hid type(H5Tcopy(H5T_C_S1), H5Tclose);
-        H5Tset_size(type.get(), H5T_VARIABLE);
-        H5Tset_cset(type.get(), H5T_CSET_UTF8);
-        char* s = nullptr;
-        if (!a.ok() || H5Aread(a.get(), type.get(), &s) < 0)
-            return fail(object, std::string("attribute ") + name + " unreadable");
-        std::string out = s ? s : "";
-        H5free_memory(s);
-        return out;
+        if (!a.ok()) return fail(object, std::string("attribute ") + name + " unreadable");
+        auto values = io::readVlenStringAttribute(file, a.get());
+        if (!values) return fail(object, std::string("attribute ") + name + " unreadable: " + values.message());
+        if (values->size() != 1) return fail(object, std::string("attribute ") + name + " is not one string");
+        return std::move(values->front());
     }
 };
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/io/hdf5_handle.h"
+#include "core/io/hdf5_vlen.h"
 #include "core/util/result.h"
 
 namespace qs::io {
@@ -73,21 +74,15 @@ struct Hdf5ObjectReader {
         return v;
     }
 
+    // A 1-D dataset of variable-length strings, read through readVlenStrings (hdf5_vlen.h: never through
+    // libhdf5's own conversion, which trusts a damaged global heap).
     Result<std::vector<std::string>> strings(const std::string& object) const {
         hid_t raw = -1;
         auto n = length(object, raw, sizeof(char*));
         Hid set(raw, H5Dclose);
         if (!n) return n.error();
-        Hid type(H5Tcopy(H5T_C_S1), H5Tclose);
-        H5Tset_size(type.get(), H5T_VARIABLE);
-        H5Tset_cset(type.get(), H5T_CSET_UTF8);
-        std::vector<char*> raws(size_t(*n), nullptr);
-        if (*n && H5Dread(set.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raws.data()) < 0)
-            return fail(object, "cannot be read as strings");
-        std::vector<std::string> out;
-        for (char* s : raws) out.emplace_back(s ? s : "");
-        Hid space(H5Dget_space(set.get()), H5Sclose);
-        if (*n) H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, raws.data());
+        auto out = readVlenStringDataset(file, set.get());
+        if (!out) return fail(object, "cannot be read as strings: " + out.message());
         return out;
     }
 
@@ -102,19 +97,16 @@ struct Hdf5ObjectReader {
         return v;
     }
 
+    // A scalar variable-length string attribute (hdf5_vlen.h).
     Result<std::string> stringAttribute(const std::string& object, const std::string& name) const {
         if (H5Aexists_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT) <= 0)
             return fail(object, "attribute " + name + " missing");
         Hid a(H5Aopen_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-        Hid type(H5Tcopy(H5T_C_S1), H5Tclose);
-        H5Tset_size(type.get(), H5T_VARIABLE);
-        H5Tset_cset(type.get(), H5T_CSET_UTF8);
-        char* s = nullptr;
-        if (!a.ok() || H5Aread(a.get(), type.get(), &s) < 0)
-            return fail(object, "attribute " + name + " unreadable");
-        std::string out = s ? s : "";
-        H5free_memory(s);
-        return out;
+        if (!a.ok()) return fail(object, "attribute " + name + " unreadable");
+        auto values = readVlenStringAttribute(file, a.get());
+        if (!values) return fail(object, "attribute " + name + " unreadable: " + values.message());
+        if (values->size() != 1) return fail(object, "attribute " + name + " is not one string");
+        return std::move(values->front());
     }
 };
 

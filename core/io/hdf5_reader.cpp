@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/io/hdf5_handle.h"
+#include "core/io/hdf5_vlen.h"
 #include "core/io/side_files.h"
 #include "core/io/utf8.h"
 
@@ -200,14 +201,11 @@ herr_t readAttribute(hid_t loc, const char* name, const H5A_info_t*, void* data)
     const H5T_class_t cls = H5Tget_class(type.get());
     if (cls == H5T_STRING) {
         if (H5Tis_variable_str(type.get()) > 0) {
-            Hid mt(H5Tcopy(H5T_C_S1), H5Tclose);
-            H5Tset_size(mt.get(), H5T_VARIABLE);
-            std::vector<char*> ptrs(n, nullptr);
-            if (H5Aread(a.get(), mt.get(), ptrs.data()) < 0) return 0;
-            for (char* p : ptrs) {
-                values.push_back(fileString(p ? std::string_view(p) : std::string_view()));
-                if (p) H5free_memory(p);
-            }
+            // Not through libhdf5's variable-length conversion, which trusts a damaged global heap (hdf5_vlen.h).
+            Hid file(H5Iget_file_id(loc), H5Fclose);
+            auto strings = readVlenStringAttribute(file.get(), a.get());
+            if (!strings) return 0;
+            for (const std::string& p : *strings) values.push_back(fileString(p));
         } else {
             const size_t size = H5Tget_size(type.get());
             if (size == 0 || n > (size_t(64) << 20) / size) return 0;
