@@ -148,11 +148,24 @@ Result<HeapCollection> readCollection(const HeapFile& hf, uint64_t address) {
     return c;
 }
 
-// The strings that the stored references `raw` (elementBytes each) point to.
+// The strings that the stored references `raw` (elementBytes each) point to. The collections held and the strings
+// copied out together stay within hdf5ReadCap of the file's size: many references to one large object, or many
+// overlapping collections, would otherwise make a small file allocate without bound.
 Result<std::vector<std::string>> resolve(const HeapFile& hf, const std::vector<unsigned char>& raw,
                                          size_t elementBytes) {
     std::map<uint64_t, HeapCollection> collections;
     std::vector<std::string> out;
+    uint64_t budget = hdf5ReadCap(hf.size);
+    auto spend = [&](uint64_t bytes) {
+        if (bytes > budget) return false;
+        budget -= bytes;
+        return true;
+    };
+    const auto overBudget = [&] {
+        return Error{"its strings (string " + std::to_string(out.size()) + " of " +
+                     std::to_string(raw.size() / elementBytes) + ") need more memory than a file of " +
+                     std::to_string(hf.size) + " bytes can justify"};
+    };
     for (size_t at0 = 0; at0 + elementBytes <= raw.size(); at0 += elementBytes) {
         const unsigned char* e = raw.data() + at0;
         const uint64_t length = littleEndian(e, 4);
@@ -166,6 +179,7 @@ Result<std::vector<std::string>> resolve(const HeapFile& hf, const std::vector<u
         if (found == collections.end()) {
             auto c = readCollection(hf, address);
             if (!c) return c.error();
+            if (!spend(c->bytes.size())) return overBudget();
             found = collections.emplace(address, std::move(*c)).first;
         }
         const auto object = found->second.objects.find(index);
@@ -177,7 +191,9 @@ Result<std::vector<std::string>> resolve(const HeapFile& hf, const std::vector<u
                          std::to_string(object->second.size) + " bytes, string " + std::to_string(out.size()) +
                          " says " + std::to_string(length)};
         const char* s = reinterpret_cast<const char*>(found->second.bytes.data() + object->second.begin);
-        out.emplace_back(s, strnlen(s, size_t(length)));
+        const size_t kept = strnlen(s, size_t(length));
+        if (!spend(kept + sizeof(std::string))) return overBudget();
+        out.emplace_back(s, kept);
     }
     return out;
 }

@@ -14,7 +14,8 @@
 // then every referenced global heap collection is read from the file with pread and checked here: signature
 // "GCOL", version 1, inside the file, every object header and object inside the collection, the referenced
 // object present and exactly as long as the reference says. Only then are the strings copied out. A string
-// ends at its first NUL byte, as libhdf5's C strings do.
+// ends at its first NUL byte, as libhdf5's C strings do. Memory: the collections held and the strings returned
+// together stay within hdf5ReadCap(file size) (hdf5_object_reader.h), else the read fails.
 //
 // Thread-safety: callers hold io::hdf5Mutex() (libhdf5 calls, and the conversion registered on first use).
 // Errors: a message without the file or object name (the caller adds both).
