@@ -89,7 +89,9 @@ Result<Session> readOpen(const Reader& r) {
     auto model = r.stringAttribute("/", "model");
     auto format = r.stringAttribute("/", "model_format");
     auto rules = r.stringAttribute("/map", "rules_json");
-    if (!model || !format || !rules) return r.fail("/", "session attributes missing");
+    // The first one missing or damaged says which and why (a damaged global heap: where).
+    for (const Result<std::string>* a : {&model, &format, &rules})
+        if (!*a) return a->error();
     s.model = *model, s.modelFormat = *format;
     auto map = parseQuantMap(*rules);
     if (!map) return Error{r.path + ": /map: " + map.message()};

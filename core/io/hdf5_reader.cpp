@@ -185,8 +185,16 @@ std::string fileString(std::string_view s) {
     return out;
 }
 
+// The root group's attributes as metadata. An attribute of a type we do not show is skipped; a variable-length
+// string whose global heap is damaged stops the walk and refuses the file (`damaged` says why).
+struct RootAttributes {
+    json& metadata;
+    std::string damaged;
+};
+
 herr_t readAttribute(hid_t loc, const char* name, const H5A_info_t*, void* data) {
-    auto& md = *static_cast<json*>(data);
+    auto& root = *static_cast<RootAttributes*>(data);
+    json& md = root.metadata;
     Hid a(H5Aopen(loc, name, H5P_DEFAULT), H5Aclose);
     if (!a.ok()) return 0;
     Hid type(H5Aget_type(a.get()), H5Tclose);
@@ -204,7 +212,10 @@ herr_t readAttribute(hid_t loc, const char* name, const H5A_info_t*, void* data)
             // Not through libhdf5's variable-length conversion, which trusts a damaged global heap (hdf5_vlen.h).
             Hid file(H5Iget_file_id(loc), H5Fclose);
             auto strings = readVlenStringAttribute(file.get(), a.get());
-            if (!strings) return 0;
+            if (!strings) {
+                root.damaged = "attribute " + fileString(name) + ": " + strings.message();
+                return -1;
+            }
             for (const std::string& p : *strings) values.push_back(fileString(p));
         } else {
             const size_t size = H5Tget_size(type.get());
@@ -311,8 +322,11 @@ Result<std::unique_ptr<Checkpoint>> readHdf5(std::shared_ptr<const MappedFile> f
         }
         ck->formatDetail = "HDF5 (superblock v" + std::to_string(superVersion) + ")";
         if (auto ours = notACheckpoint(kindOf(ck->m_file)); !ours.empty()) return Error{path + ": " + ours};
-        if (H5Aiterate2(ck->m_file, H5_INDEX_NAME, H5_ITER_INC, nullptr, readAttribute, &ck->metadata) < 0)
+        RootAttributes root{ck->metadata, {}};
+        if (H5Aiterate2(ck->m_file, H5_INDEX_NAME, H5_ITER_INC, nullptr, readAttribute, &root) < 0) {
+            if (!root.damaged.empty()) return Error{path + ": root " + root.damaged};
             ck->warnings.push_back(path + ": some root attributes could not be read: " + takeHdf5Error());
+        }
         if (H5Lvisit(ck->m_file, H5_INDEX_NAME, H5_ITER_INC, visitLink, &ctx) < 0)
             return Error{path + ": walking the HDF5 groups failed: " + takeHdf5Error()};
         H5Eclear2(H5E_DEFAULT);

@@ -6,7 +6,7 @@
 // object's stored size into a buffer sized by the reference's length, indexes the collection's object table with
 // the reference's index unchecked (assertions only), and H5HG__cache_heap_deserialize loops forever on a
 // free-space object whose size is 0. A damaged file therefore overflows the heap or hangs inside the library
-// (tests/fuzz/upstream/hdf5/ holds two such files).
+// (tests/fuzz/regressions/hdf5/ and regressions/session_h5/ hold one such file each).
 //
 // How: the stored references (per element: a 4-byte length, a file address of sizeof-offsets bytes, a 4-byte
 // object index; HDF5 format spec III.E "Global Heap" and IV.A.2.m) are read through libhdf5 as raw bytes (a soft
