@@ -215,7 +215,8 @@ Status writeCalibrationH5(const std::string& path, const CalibrationSet& set) {
     return w.commit();
 }
 
-Result<std::optional<CalibrationSet>> readCalibrationH5(const std::string& path) {
+namespace {
+Result<std::optional<CalibrationSet>> readInProcess(const std::string& path) {
     std::lock_guard lock(io::hdf5Mutex());
     auto read = [&]() -> Result<std::optional<CalibrationSet>> {
         if (H5Fis_hdf5(path.c_str()) <= 0) return Error{path + ": cannot be opened as HDF5"};
@@ -233,6 +234,12 @@ Result<std::optional<CalibrationSet>> readCalibrationH5(const std::string& path)
     }  // libhdf5's own error printing off; its failures become messages
     H5E_END_TRY;
     return std::move(*result);
+}
+
+}  // namespace
+
+Result<std::optional<CalibrationSet>> readCalibrationH5(const std::string& path) {
+    return io::readHdf5Isolated<std::optional<CalibrationSet>>(path, [&] { return readInProcess(path); });
 }
 
 }  // namespace qs

@@ -276,15 +276,20 @@ Result<Session> readSessionTables(const std::string& path) {
     H5E_END_TRY;
     return std::move(*result);
 }
-}  // namespace
 
-Result<Session> readSessionH5(const std::string& path) {
+// readSessionH5's reading, in whichever process runs it (readCalibrationH5 runs directly within the separate one).
+Result<Session> readSessionInProcess(const std::string& path) {
     auto session = readSessionTables(path);
     if (!session) return session.error();
     auto calibration = readCalibrationH5(path);  // takes the libhdf5 mutex itself
     if (!calibration) return calibration.error();
     if (*calibration) session->calibration = std::make_shared<const CalibrationSet>(std::move(**calibration));
     return session;
+}
+}  // namespace
+
+Result<Session> readSessionH5(const std::string& path) {
+    return io::readHdf5Isolated<Session>(path, [&] { return readSessionInProcess(path); });
 }
 
 Result<QuantMap> loadMapOrSession(const std::string& path) {

@@ -276,26 +276,26 @@ std::string notACheckpoint(QuantScopeHdf5 kind) {
     return {};
 }
 
-}  // namespace
-
-QuantScopeHdf5 quantScopeHdf5Kind(const std::string& path) {
+// quantScopeHdf5Kind's reading, in whichever process runs it; an Error when libhdf5 cannot open the file (so that
+// this process never opens a file that failed in the separate one: libhdf5 1.10.8 leaks on some of those failures).
+Result<QuantScopeHdf5> kindInProcess(const std::string& path) {
     std::lock_guard lock(hdf5Mutex());
-    QuantScopeHdf5 kind = QuantScopeHdf5::None;
+    std::optional<Result<QuantScopeHdf5>> kind;
     H5E_BEGIN_TRY {
-        if (H5Fis_hdf5(path.c_str()) > 0) {
-            const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-            if (file >= 0) {
-                kind = kindOf(file);
-                H5Fclose(file);
-            }
+        const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (file >= 0) {
+            kind.emplace(kindOf(file));
+            H5Fclose(file);
+        } else {
+            kind.emplace(Error{path + ": not a readable HDF5 file"});
         }
     }
     H5E_END_TRY;
-    return kind;
+    return std::move(*kind);
 }
 
-Result<std::unique_ptr<Checkpoint>> readHdf5(std::shared_ptr<const MappedFile> file, const OpenOptions& options,
-                                             ProgressSink& progress) {
+Result<std::unique_ptr<Checkpoint>> readInProcess(std::shared_ptr<const MappedFile> file, const OpenOptions& options,
+                                                  ProgressSink& progress) {
     const std::string& path = file->path();
     if (!progress.report(0.0, "opening HDF5 file")) return Error{std::string(kCancelledMessage)};
     auto ck = std::make_unique<Hdf5Checkpoint>();
@@ -339,6 +339,43 @@ Result<std::unique_ptr<Checkpoint>> readHdf5(std::shared_ptr<const MappedFile> f
     if (options.readSideFiles) ck->config = readConfigJson(folderOf(path), ck->warnings);
     progress.report(1.0, "HDF5 file read");
     return std::unique_ptr<Checkpoint>(std::move(ck));
+}
+
+// The separate process's read: the checkpoint as readInProcess reads it, then every dataset that libhdf5 decodes on
+// demand (not a view into the mapping). A dataset's own Error is not the child's: this process meets it again when
+// the tensor is used, and reports it there.
+Status vetInChild(const std::shared_ptr<const MappedFile>& file, const OpenOptions& options, ProgressSink& progress) {
+    OpenOptions child = options;
+    child.readSideFiles = false;
+    auto ck = readInProcess(file, child, progress);
+    if (!ck) return ck.error();
+    const auto& tensors = (*ck)->tensors;
+    for (size_t i = 0; i < tensors.size(); ++i) {
+        if (tensors[i].file >= 0) continue;
+        progress.report(double(i) / double(tensors.size()), "reading chunked or converted HDF5 datasets");
+        (void)(*ck)->data(i);
+    }
+    return {};
+}
+
+}  // namespace
+
+QuantScopeHdf5 quantScopeHdf5Kind(const std::string& path) {
+    if (!isHdf5File(path)) return QuantScopeHdf5::None;  // the signature only: nothing parsed yet
+    // None also when libhdf5 fails in the separate process: the reader the caller picks next says why.
+    auto kind = readHdf5Isolated<QuantScopeHdf5>(path, [&] { return kindInProcess(path); });
+    return kind ? *kind : QuantScopeHdf5::None;
+}
+
+Result<std::unique_ptr<Checkpoint>> readHdf5(std::shared_ptr<const MappedFile> file, const OpenOptions& options,
+                                             ProgressSink& progress) {
+    ChildProcessOptions child;
+    child.guard = &hdf5Mutex();
+    child.progress = &progress;
+    const Status vetted = runInChildProcess(
+        file->path(), kLibhdf5Reading, [&](ProgressSink& p) { return vetInChild(file, options, p); }, child);
+    if (!vetted) return vetted.error();
+    return readInProcess(std::move(file), options, progress);
 }
 
 }  // namespace qs::io

@@ -8,14 +8,18 @@
 // read on demand by the overridden Checkpoint::data(). Root attributes become metadata (strings, numbers,
 // arrays of them). Other datasets (strings, compounds) are skipped with a warning.
 // libhdf5's automatic error printing is switched off; its error stack becomes the Error message. libhdf5 is
-// only thread-safe when built so, so every call here holds one process-wide mutex (hdf5Mutex()).
+// only thread-safe when built so, so every call here holds one process-wide mutex (hdf5Mutex()). Every read of a
+// file goes through a separate process first (readHdf5Isolated, core/io/child_process.h), so that a damaged file
+// that crashes or hangs libhdf5 is refused instead of taking QuantScope down.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "core/io/checkpoint.h"
+#include "core/io/child_process.h"
 
 namespace qs::io {
 
@@ -37,7 +41,33 @@ inline constexpr const char* kCalibrationMarker = "quantscope_calibration";
 // Thread-safe (holds hdf5Mutex()).
 QuantScopeHdf5 quantScopeHdf5Kind(const std::string& path);
 
+// Reads the checkpoint, first in a separate process (below), where the child also reads every dataset that is not
+// a view into the mapping (chunked, compressed, big-endian: libhdf5 parses their chunk indexes and filters).
 Result<std::unique_ptr<Checkpoint>> readHdf5(std::shared_ptr<const MappedFile> file, const OpenOptions& options,
                                              ProgressSink& progress);
+
+// What a libhdf5 crash or hang is said to have interrupted (child_process.h's `what`).
+inline constexpr const char* kLibhdf5Reading = "libhdf5 reading the file";
+
+// Runs `read` (which takes hdf5Mutex() itself) in a separate process first (child_process.h: libhdf5 1.10.8 trusts
+// damaged object headers, tests/fuzz/upstream/hdf5/README.md), then, when it finished there, in this process. A crash
+// or hang there becomes an Error naming `path`; the child's own Error is returned without reading again. `progress`:
+// the child's progress is relayed to it and its cancellation stops the child (null: none). Any thread.
+template <class T>
+Result<T> readHdf5Isolated(const std::string& path, const std::function<Result<T>()>& read,
+                           ProgressSink* progress = nullptr) {
+    ChildProcessOptions options;
+    options.guard = &hdf5Mutex();
+    options.progress = progress;
+    const Status vetted = runInChildProcess(
+        path, kLibhdf5Reading,
+        [&](ProgressSink&) -> Status {
+            auto r = read();
+            return r ? Status{} : Status{r.error()};
+        },
+        options);
+    if (!vetted) return vetted.error();
+    return read();
+}
 
 }  // namespace qs::io

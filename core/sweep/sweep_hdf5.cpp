@@ -167,7 +167,9 @@ Result<SweepFile> readSweepGroup(const io::Hdf5ObjectReader& r) {
     return f;
 }
 
-Result<SweepFile> readSweepHdf5(const std::string& path) {
+namespace {
+// readSweepHdf5's reading, in whichever process runs it.
+Result<SweepFile> readSweepInProcess(const std::string& path) {
     std::lock_guard lock(io::hdf5Mutex());
     std::optional<Result<SweepFile>> result;
     H5E_BEGIN_TRY {  // libhdf5's own error printing off; its failures become messages
@@ -183,6 +185,11 @@ Result<SweepFile> readSweepHdf5(const std::string& path) {
     }
     H5E_END_TRY;
     return std::move(*result);
+}
+}  // namespace
+
+Result<SweepFile> readSweepHdf5(const std::string& path) {
+    return io::readHdf5Isolated<SweepFile>(path, [&] { return readSweepInProcess(path); });
 }
 
 Result<SweepFileRun> runSweepToHdf5(MapEvaluator& evaluator, const ModelInfo& info, const SweepSpec& spec,

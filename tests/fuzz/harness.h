@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "core/io/checkpoint.h"
+#include "core/io/child_process.h"
 
 namespace qs {
 class Tokenizer;
@@ -88,7 +89,13 @@ Outcome outcomeOf(const R& result, std::string name) {
 #define QS_FUZZ_DECLARE(target) qs::fuzz::Outcome qsFuzz_##target(std::span<const std::byte> input)
 
 #ifdef QS_FUZZ_STANDALONE
+// libFuzzer must see a fault where it happens: reads that the product runs in a separate process
+// (core/io/child_process.h: every HDF5 read) run in the fuzzer's own process instead.
 #define QS_FUZZ_TARGET(target)                                                           \
+    extern "C" int LLVMFuzzerInitialize(int*, char***) {                                 \
+        qs::io::setChildProcessReads(false);                                             \
+        return 0;                                                                        \
+    }                                                                                    \
     QS_FUZZ_DECLARE(target);                                                             \
     extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {            \
         qsFuzz_##target(std::span<const std::byte>(reinterpret_cast<const std::byte*>(data), size)); \
