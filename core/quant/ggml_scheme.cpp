@@ -52,6 +52,10 @@ constexpr const char* kImSuffix = "_im";
 // llama-quantize would write silently. Decide from what is stored: every stored fp16 (a block scale is at most
 // the block's |value| max, e.g. q8_0's amax/127) is below 65504 unless the row's amax reaches it, and only
 // then is the row decoded again to see whether a stored value overflowed.
+// The quantizers' own float arithmetic overflows too, before anything is stored: from |x| ~ 1.8e19 a sum of
+// squares is Inf, and ggml's q3_K/q6_K/iq4_xs searches then pick a zero scale and store the row as zeros (all
+// finite). So the decoded row must also keep its largest value: a real quantization reproduces the element of
+// largest magnitude within a fraction of it (the block's top level), never as less than half of it.
 std::string fp16Overflow(DType type, const std::string& name, const float* x, int64_t cols, const std::byte* out) {
     if (type == DType::BF16) return {};
     const float amax = maxAbsValue(x, cols);
@@ -62,6 +66,10 @@ std::string fp16Overflow(DType type, const std::string& name, const float* x, in
         if (!std::isfinite(back[size_t(i)]))
             return "|value| up to " + std::to_string(amax) + " overflows " + name +
                    "'s stored fp16 values (max 65504) at element " + std::to_string(i) + " of the row";
+    const int64_t top = std::max_element(x, x + cols, [](float a, float b) { return std::fabs(a) < std::fabs(b); }) - x;
+    if (!(std::fabs(back[size_t(top)]) >= 0.5f * amax))
+        return "|value| up to " + std::to_string(amax) + " overflows " + name + "'s float arithmetic while quantizing: " +
+               "element " + std::to_string(top) + " of the row would be stored as " + std::to_string(back[size_t(top)]);
     return {};
 }
 

@@ -242,25 +242,35 @@ private Q_SLOTS:
     }
 
     // Large weights: a scheme either stores them (the round trip then stays inside its usual band, nothing
-    // became Inf) or refuses with a reason; it refuses only when a stored fp16 value would overflow, not
-    // because a weight exceeds 65504 (q8_0 stores amax/127, so 1e5 fits; 1e7 does not).
+    // became Inf or zero) or refuses with a reason; it refuses only when a stored fp16 value would overflow, not
+    // because a weight exceeds 65504 (q8_0 stores amax/127, so 1e5 fits; 1e7 does not). 1e30 overflows float
+    // arithmetic inside the quantizers (a sum of squares), as one outlier among unit weights or scaling them all;
+    // ggml's q3_K, q6_K and iq4_xs used to store such rows as zeros, silently.
     void largeValues_storedOrRefusedByStoredRange_data() {
         QTest::addColumn<QString>("name");
         QTest::addColumn<double>("scale");
+        QTest::addColumn<bool>("outlier");
         for (const auto& s : qstest::schemesUnderTest())
-            for (double scale : {1e5, 1e7}) {
-                const std::string row = s->name() + " x" + std::to_string(int64_t(scale));
-                QTest::newRow(row.c_str()) << QString::fromStdString(s->name()) << scale;
-            }
+            for (double scale : {1e5, 1e7, 1e30})
+                for (bool outlier : {false, true}) {
+                    if (outlier && scale != 1e30) continue;
+                    const QString row = QString::fromStdString(s->name()) + " x" + QString::number(scale) +
+                                        (outlier ? " one" : " all");
+                    QTest::newRow(qPrintable(row)) << QString::fromStdString(s->name()) << scale << outlier;
+                }
     }
     void largeValues_storedOrRefusedByStoredRange() {
         const auto s = fetchScheme();
         QFETCH(double, scale);
+        QFETCH(bool, outlier);
         QVERIFY(s);
         auto x = qstest::gaussian(size_t(kRows * kCols), 7);
         float amax = 0;
         for (float v : x) amax = std::max(amax, std::fabs(v));
-        for (float& v : x) v = float(v / amax * scale);  // |x| reaches exactly `scale`
+        if (outlier)
+            x[3] = float(scale);  // one weight of row 0 reaches `scale`, the others stay near 1
+        else
+            for (float& v : x) v = float(v / amax * scale);  // |x| reaches exactly `scale`
         QString err;
         const auto y = roundTrip(*s, x, kRows, kCols, &err);
         const QString name = QString::fromStdString(s->name());
