@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // quantscope-cli: the headless front end. Dispatches to a subcommand; see app/cli/.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <new>
 #include <iterator>
+#include <new>
 
 #include "app/cli/command_line.h"
 #include "app/cli/commands.h"
@@ -42,6 +43,26 @@ const qscli::Command kCommands[] = {
      qscli::runModels},
 };
 
+// An allocation failing while an exception unwinds (a destructor that allocates, as nlohmann::json's does) ends in
+// std::terminate: near an address-space limit that is how an out-of-memory error can end. Say so and exit with the
+// failure code instead of aborting; anything else keeps the default handler (the exception's name, abort).
+std::terminate_handler g_defaultTerminate = nullptr;
+const char* g_command = "";  // the running command's name, for onTerminate's message
+
+[[noreturn]] void onTerminate() {
+    if (std::exception_ptr e = std::current_exception()) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::bad_alloc&) {
+            std::fprintf(stderr, "quantscope-cli %s: out of memory\n", g_command);  // unbuffered, no allocation
+            std::_Exit(1);
+        } catch (...) {
+        }
+    }
+    if (g_defaultTerminate) g_defaultTerminate();
+    std::abort();
+}
+
 void usage(FILE* out) {
     std::fprintf(out, "usage: quantscope-cli COMMAND [ARGS]\n\ncommands:\n");
     for (const auto& c : kCommands) std::fprintf(out, "  %s\n", c.synopsis);
@@ -51,6 +72,7 @@ void usage(FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    g_defaultTerminate = std::set_terminate(onTerminate);
     if (argc < 2) {
         usage(stderr);
         return qscli::kExitUsage;
@@ -66,12 +88,20 @@ int main(int argc, char** argv) {
     for (const auto& c : kCommands)
         if (!std::strcmp(argv[1], c.name)) {
             // A failed allocation ends the command with an error, never with an uncaught exception (abort).
+            g_command = c.name;
             try {
                 return c.run(argc, argv, 2);
             } catch (const std::bad_alloc&) {
                 std::fprintf(stderr, "quantscope-cli %s: out of memory\n", c.name);
                 return 1;
             } catch (const std::exception& e) {
+                // oneTBB reports a worker thread it could not start this way (no memory for its stack).
+                if (std::strstr(e.what(), "pthread_create")) {
+                    std::fprintf(stderr, "quantscope-cli %s: cannot start worker threads (%s): too little memory or "
+                                 "address space for their stacks, or too many processes; try --threads 1\n",
+                                 c.name, e.what());
+                    return 1;
+                }
                 // Bad input is reported by the core as an error value; reaching this is a bug, said as one.
                 std::fprintf(stderr, "quantscope-cli %s: internal error (please report): %s\n", c.name, e.what());
                 return 1;

@@ -71,6 +71,7 @@ int runChat(int argc, char** argv, int first) {
             "the original and the quantized model (--map/--rule) answer in lock-step, compared per token");
     addSamplingOptions(cl.app(), samplingArgs);
     addInferenceOptions(cl.app(), inference);
+    addContextOption(cl.app(), inference);
     if (auto rc = cl.parse(argc, argv, first)) return *rc;
     const long long steps = stepsArg.value_or(256);
     qs::SamplerOptions sampling;

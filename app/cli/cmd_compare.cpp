@@ -88,6 +88,7 @@ int runCompare(int argc, char** argv, int first) {
     addJsonFlag(cl.app(), asJson);
     addSamplingOptions(cl.app(), samplingArgs);
     addInferenceOptions(cl.app(), inference);
+    addContextOption(cl.app(), inference);
     if (auto rc = cl.parse(argc, argv, first)) return *rc;
     if (!inference.map.given())
         return fail("compare", "needs the quantization to compare with: --map FILE or --rule ROLE=SCHEME",

@@ -39,6 +39,7 @@ int runGenerate(int argc, char** argv, int first) {
     addJsonFlag(cl.app(), asJson);
     addSamplingOptions(cl.app(), samplingArgs);
     addInferenceOptions(cl.app(), inference);
+    addContextOption(cl.app(), inference);
     if (auto rc = cl.parse(argc, argv, first)) return *rc;
     const long long steps = stepsArg.value_or(256);
     qs::SamplerOptions sampling;
@@ -62,7 +63,8 @@ int runGenerate(int argc, char** argv, int first) {
 
     qs::Transformer model(setup.weights, setup.arena.get());
     qs::GenerateOptions o;
-    o.maxNewTokens = int(std::min<long long>(steps, setup.weights->config.context));
+    // Beyond the context the generator stops by itself (stop_reason "context"); the bound only keeps it an int.
+    o.maxNewTokens = int(std::min<long long>(steps, setup.weights->config.context + 1ll));
     o.sampling = sampling;
     o.topLogprobs = int(logprobs);
 

@@ -20,9 +20,18 @@ void addInferenceOptions(CLI::App& app, InferenceArgs& args) {
     addCalibOptions(app, args.calib);
 }
 
+void addContextOption(CLI::App& app, InferenceArgs& args) {
+    addInteger(app, "--ctx", args.ctx, "N",
+               "context length: the KV cache holds N positions, 1..1048576 (default: the model's trained context); "
+               "a shorter one needs less memory, and generation stops at it");
+}
+
 int openInference(const std::string& command, const std::vector<std::string>& positional, const InferenceArgs& args,
                   int maxContext, InferenceSetup& out) {
     if (positional.size() != 1) return fail(command, "expects exactly one MODEL path", kExitUsage);
+    if (args.ctx && (*args.ctx < 1 || *args.ctx > (1 << 20)))
+        return fail(command, "--ctx must be in 1..1048576", kExitUsage);
+    if (args.ctx) maxContext = int(*args.ctx);
     if (int rc = resolveThreads(command, args.threads, out.threads); rc != kExitOk) return rc;
     qs::QuantMap map;
     if (int rc = loadMapOptions(command, args.map, map, kExitUsage); rc != kExitOk) return rc;

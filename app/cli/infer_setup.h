@@ -23,9 +23,13 @@ struct InferenceArgs {
     std::optional<std::string> tokenizer, dequant;
     std::optional<long long> threads;
     CalibArgs calib;
+    std::optional<long long> ctx;  // --ctx (addContextOption): the KV cache's positions
 };
 // Adds them to `app`: --map/--rule (quantize the model first), --dequant, --tokenizer, --threads, the calibration.
 void addInferenceOptions(CLI::App& app, InferenceArgs& args);
+// Adds --ctx N: caps the context (the KV cache's positions, so its memory) at N, 1..2^20 (default: the model's
+// trained context, or what openInference's caller passes). Not for ppl, whose --ctx is its window.
+void addContextOption(CLI::App& app, InferenceArgs& args);
 
 struct InferenceSetup {
     std::unique_ptr<tbb::task_arena> arena;
@@ -40,6 +44,7 @@ struct InferenceSetup {
 // Checks `args` (--calib is collected on the unquantized model), opens the single positional MODEL (`positional`
 // holds the command's positional arguments), loads it and quantizes it when asked. On failure prints the message and returns the exit code; on success returns kExitOk.
 // Warnings (also kept in out.warnings, for --json) and a one-line quantization summary go to stderr.
+// maxContext: the KV cache's positions when --ctx is not given (0 = the model's trained context).
 int openInference(const std::string& command, const std::vector<std::string>& positional, const InferenceArgs& args,
                   int maxContext, InferenceSetup& out);
 

@@ -22,9 +22,10 @@ Result<InferenceModel> openInferenceModel(const std::string& path, const Inferen
     auto tok = loadTokenizerFor(*m.checkpoint, options.tokenizerPath);
     if (!tok) return tok.error();
     m.tokenizer = std::move(tok.value());
-    if (auto finite = checkFiniteWeights(*m.checkpoint, arena, progress); !finite) return finite.error();
+    // The memory plan first: a refusal must not wait for the scan, which reads every weight.
     auto plan = planWeightMemory(*m.checkpoint, m.info, nullptr, options.weights);
     if (!plan) return plan.error();
+    if (auto finite = checkFiniteWeights(*m.checkpoint, arena, progress); !finite) return finite.error();
     Result<std::shared_ptr<const ModelWeights>> weights = Error{""};
     try {
         weights = loadModelWeights(*m.checkpoint, m.info, nullptr, plan->options, arena, progress);

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
@@ -196,7 +197,7 @@ PackedLinearWeights::PackedLinearWeights(int64_t rows, int64_t cols, DType dtype
         // Rounded up to the 64-byte loads' alignment (aligned_alloc needs a multiple of it).
         m_packedBytes = ggml::repackedBytes(dtype, rows, cols);
         m_packed.reset(static_cast<std::byte*>(std::aligned_alloc(64, (m_packedBytes + 63) / 64 * 64)));
-        QS_CHECK(m_packed != nullptr, "out of memory repacking a " + std::string(dtypeName(dtype)) + " tensor");
+        if (!m_packed) throw std::bad_alloc();  // loadModelWeights makes it the load's Error
         // 64 groups (1024 rows) at a time, each part of the source released once copied.
         constexpr int64_t kChunkGroups = 64;
         const int64_t groups = (rows + ggml::kRepackRows - 1) / ggml::kRepackRows;

@@ -169,7 +169,8 @@ public:
     static bool supports(DType dtype, int64_t cols);
     // ownedBytes: what `owner` holds in memory beyond a checkpoint mapping (a quantized copy), else 0.
     // releaseSource (optional) is called, while repacking, on each part of `bytes` already copied (the loader
-    // drops those mapped pages: the peak resident memory stays near the file size).
+    // drops those mapped pages: the peak resident memory stays near the file size). Throws std::bad_alloc when the
+    // repacked copy cannot be allocated (loadModelWeights returns it as the load's Error).
     using ReleaseFn = std::function<void(std::span<const std::byte>)>;
     PackedLinearWeights(int64_t rows, int64_t cols, DType dtype, std::span<const std::byte> bytes,
                         std::shared_ptr<const void> owner, uint64_t ownedBytes, cpu::SimdLevel level = cpu::simdLevel(),

@@ -134,12 +134,12 @@ Result<MemoryPlan> planWeightMemory(const Checkpoint& ckpt, const ModelInfo& inf
     }
     const char* mode = options.quantized == Q::Native ? "native" : options.quantized == Q::DequantizeOnce ? "once" : "rows";
     std::string why = ckpt.path + ": running it with --dequant " + mode + " needs about " + formatBytesGiB(plan.neededBytes()) +
-                      " beyond the mapped file (tensors converted to float " + formatBytesGiB(plan.convertedBytes) +
+                      " beyond the mapped file (tensors converted to float or repacked " + formatBytesGiB(plan.convertedBytes) +
                       ", KV cache for " + std::to_string(context) + " positions " + formatBytesGiB(plan.kvCacheBytes) + ") but ";
     why += machine.available <= machine.addressSpace ? formatBytesGiB(machine.available) + " are available (MemAvailable)"
                                                      : formatBytesGiB(machine.addressSpace) + " of address space are left (RLIMIT_AS)";
     if (options.quantized == Q::DequantizeOnce) why += "; --dequant native or rows keeps the tensors packed";
-    why += "; a shorter context shrinks the KV cache";
+    why += "; a shorter context shrinks the KV cache (--ctx N)";
     return Error{why};
 }
 

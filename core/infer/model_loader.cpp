@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <new>
 
 #include "core/infer/rope.h"
 
@@ -338,7 +339,12 @@ Result<std::shared_ptr<const ModelWeights>> loadModelWeights(const Checkpoint& c
                                                              const QuantizedWeightMap* quantized,
                                                              const WeightLoadOptions& options, tbb::task_arena* arena,
                                                              const ProgressFn& progress) {
-    return buildWeights(ckpt, info, quantized, options, arena, progress, false);
+    try {
+        return buildWeights(ckpt, info, quantized, options, arena, progress, false);
+    } catch (const std::bad_alloc&) {  // a converted or repacked tensor, the arena's workers
+        return Error{ckpt.path + ": out of memory while loading the weights for running (converted or repacked "
+                                 "tensors did not fit; --dequant rows needs the least)"};
+    }
 }
 
 Status checkInferenceShapes(const Checkpoint& ckpt, ModelInfo& info) {

@@ -8,6 +8,7 @@
 #include <utility>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,7 +54,15 @@ Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::string& pa
     if (f->m_size > 0) {
         void* p = ::mmap(nullptr, size_t(f->m_size), PROT_READ, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED) {
-            auto e = fail("cannot map");
+            const int err = errno;
+            Error e = fail("cannot map");
+            if (err == ENOMEM) {  // say how much: mapping needs the file's size in address space
+                e.message += " (mapping it needs " + std::to_string(f->m_size) + " bytes of address space";
+                rlimit as{};
+                if (::getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY)
+                    e.message += "; the process is limited to " + std::to_string(uint64_t(as.rlim_cur)) + " (RLIMIT_AS)";
+                e.message += ")";
+            }
             ::close(fd);
             return e;
         }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstdint>
+#include <new>
 #include <optional>
 
 #include "core/ggml/ggml_type_traits.h"
@@ -365,9 +366,8 @@ Status runBatch(Applier& applier, std::vector<BatchItem>& batch, const std::vect
     return {};
 }
 
-Result<ApplyResult> applyImpl(const Checkpoint& ckpt, const ModelInfo& info, const ResolvedMap& resolved,
-                              const ApplyOptions& options, tbb::task_arena* arena,
-                              const InternalFn& onTensor) {
+Result<ApplyResult> applyAll(const Checkpoint& ckpt, const ModelInfo& info, const ResolvedMap& resolved,
+                             const ApplyOptions& options, tbb::task_arena* arena, const InternalFn& onTensor) {
     const size_t n = ckpt.tensors.size();
     if (resolved.tensors.size() != n || info.entries.size() != n)
         return Error{"apply: the quantization map was resolved for " + std::to_string(resolved.tensors.size()) +
@@ -462,6 +462,18 @@ Result<ApplyResult> applyImpl(const Checkpoint& ckpt, const ModelInfo& info, con
     result.totalError = ErrorStats::fromSums(totalSums);
     sink.report(1.0, "done");
     return result;
+}
+
+// applyAll with an allocation failure (a buffer, the arena's first workers) as this job's Error, never an exception
+// that unwinds through the caller (the CLI, a GUI job).
+Result<ApplyResult> applyImpl(const Checkpoint& ckpt, const ModelInfo& info, const ResolvedMap& resolved,
+                              const ApplyOptions& options, tbb::task_arena* arena, const InternalFn& onTensor) {
+    try {
+        return applyAll(ckpt, info, resolved, options, arena, onTensor);
+    } catch (const std::bad_alloc&) {
+        return Error{ckpt.path + ": out of memory while quantizing (the map's working buffers and outputs did not fit; "
+                                 "fewer threads, or a machine with more memory)"};
+    }
 }
 
 }  // namespace

@@ -2,7 +2,10 @@
 // Runs the real quantscope-cli binary (QS_CLI_PATH, set by CMake) and captures its exit code and output.
 #pragma once
 
+#include <sys/resource.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <functional>
 
 #include <QElapsedTimer>
@@ -23,9 +26,15 @@ struct CliRun {
 using StderrHook = std::function<void(const QByteArray& errSoFar, QProcess& process)>;
 
 // Runs the CLI with `args`, feeding `stdinData`; a run longer than timeoutMs is killed and reported as crashed.
+// addressSpaceBytes > 0: the CLI runs under that RLIMIT_AS (as `ulimit -v` sets it).
 inline CliRun runCli(const QStringList& args, const QByteArray& stdinData = {}, int timeoutMs = 120000,
-                     const StderrHook& onStderr = {}) {
+                     const StderrHook& onStderr = {}, uint64_t addressSpaceBytes = 0) {
     QProcess p;
+    if (addressSpaceBytes > 0)
+        p.setChildProcessModifier([addressSpaceBytes] {
+            const rlimit limit{rlim_t(addressSpaceBytes), rlim_t(addressSpaceBytes)};
+            ::setrlimit(RLIMIT_AS, &limit);
+        });
     p.start(QStringLiteral(QS_CLI_PATH), args);
     CliRun r;
     if (!p.waitForStarted()) return r;

@@ -335,6 +335,21 @@ private Q_SLOTS:
         QVERIFY(bad.err.contains("llama3, llama3.1, chatml, gemma, mistral"));
     }
 
+    // --ctx caps the KV cache: generation stops at it and says so; out-of-range values are usage errors.
+    void generate_ctxCapsTheContext() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-gguf/stories260K.gguf");
+        auto r = runCli({"generate", path, "--ctx", "8", "--steps", "20", "--temperature", "0", "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const json j = json::parse(r.out.toStdString());
+        QCOMPARE(j["stop_reason"].get<std::string>(), std::string("context"));
+        QCOMPARE(j["prompt_ids"].size() + j["ids"].size(), size_t(9));  // 8 positions fed, the last token sampled
+        for (const char* bad : {"0", "-3", "1048577"}) {
+            auto b = runCli({"generate", path, "--ctx", bad, "--steps", "2"});
+            QCOMPARE(b.exitCode, 2);
+            QVERIFY2(b.err.contains("--ctx"), b.err.constData());
+        }
+    }
+
     void bench_reportsSpeedAndMemory() {
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
         auto r = runCli({"bench", path, "--threads", "1", "--prompt-tokens", "32", "--gen-tokens", "16", "--json"});
@@ -344,6 +359,41 @@ private Q_SLOTS:
         QVERIFY(j["tg_tok_s"].get<double>() > 0);
         QCOMPARE(j["gen_tokens"].get<int>(), 16);
         QVERIFY(j["peak_rss_bytes"].get<uint64_t>() > 1000000);
+    }
+
+    // Under an address-space limit (`ulimit -v`) from where the binary's libraries just load to where everything
+    // fits, every command that loads or quantizes a model either succeeds or fails with its own message, exit 1:
+    // never an abort (an uncaught std::bad_alloc, one thrown while unwinding, a failed internal check), a signal,
+    // or a thread-creation failure called an internal error. A user found all four in such a band.
+    void memoryLimits_endInAResultOrAMessage() {
+#if defined(__SANITIZE_ADDRESS__)
+        QSKIP("AddressSanitizer reserves terabytes of address space: RLIMIT_AS cannot apply to this build");
+#endif
+        QS_REQUIRE_ASSET(path, "models/stories260K-gguf/stories260K.gguf");
+        const QList<QStringList> commands = {
+            {"quantize", path, "--rule", "all=q4_K"},
+            {"generate", path, "--rule", "all=q4_0", "--steps", "2", "--temperature", "0"},
+            {"bench", path, "--gen-tokens", "2", "--prompt-tokens", "2", "--json"}};
+        // Below some limit the process cannot start: ld.so cannot map the libraries, or the static initialisers
+        // (CLI11's validators) cannot allocate and abort before main. The sweep starts where `--version` runs.
+        uint64_t first = 48;
+        while (first < 160 && runCli({"--version"}, {}, 60000, {}, first << 20).exitCode != 0) first += 2;
+        QVERIFY2(first < 160, "quantscope-cli --version does not run under 160 MiB of address space");
+        int ran = 0, succeeded = 0;
+        for (uint64_t mib = first + 2; mib <= first + 42; mib += 2)
+            for (const QStringList& args : commands) {
+                auto r = runCli(args, {}, 60000, {}, mib << 20);
+                const QString where = QString("%1 under %2 MiB: exit %3, %4")
+                                          .arg(args[0]).arg(mib).arg(r.exitCode).arg(QString::fromUtf8(r.err.right(300)));
+                QVERIFY2(!r.crashed, qPrintable(where));
+                ++ran;
+                QVERIFY2(r.exitCode == 0 || r.exitCode == 1, qPrintable(where));
+                QVERIFY2(!r.err.contains("internal error"), qPrintable(where));
+                if (r.exitCode == 1) QVERIFY2(r.err.contains("quantscope-cli " + args[0].toUtf8()), qPrintable(where));
+                succeeded += r.exitCode == 0;
+            }
+        qInfo("from %d MiB up: %d limited runs, %d of them succeeded", int(first), ran, succeeded);
+        QVERIFY(ran > 0 && succeeded > 0 && succeeded < ran);  // the band holds both outcomes
     }
 
     // A NaN in one weight: ppl/generate refuse before running (naming the tensor and the element) instead of

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <exception>
+#include <new>
 
 #include <QMetaObject>
 #include <QRunnable>
@@ -77,6 +78,8 @@ void JobRunner::runOnWorker(int id, std::shared_ptr<JobControl> control, const E
     auto body = [&] {
         try {
             outcome = fn(progress);
+        } catch (const std::bad_alloc&) {
+            outcome = Outcome{nullptr, "out of memory: this job's buffers did not fit (nothing else is lost)"};
         } catch (const std::exception& e) {
             outcome = Outcome{nullptr, std::string("internal error: ") + e.what()};
         } catch (...) {
