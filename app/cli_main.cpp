@@ -6,9 +6,11 @@
 #include <exception>
 #include <iterator>
 #include <new>
+#include <string>
 
 #include "app/cli/command_line.h"
 #include "app/cli/commands.h"
+#include "core/util/cpu_features.h"
 
 namespace {
 
@@ -89,6 +91,8 @@ int main(int argc, char** argv) {
         if (!std::strcmp(argv[1], c.name)) {
             // A failed allocation ends the command with an error, never with an uncaught exception (abort).
             g_command = c.name;
+            if (const std::string w = qs::cpu::simdOverrideWarning(); !w.empty())
+                std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", c.name, w.c_str());
             try {
                 return c.run(argc, argv, 2);
             } catch (const std::bad_alloc&) {

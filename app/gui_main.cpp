@@ -10,6 +10,7 @@
 
 #include <memory>
 
+#include "core/util/cpu_features.h"
 #include "ui/chat/chat_pane.h"
 #include "ui/eval/evaluations_view.h"
 #include "ui/jobs/job_runner.h"
@@ -180,6 +181,8 @@ int main(int argc, char** argv) {
 
     qsui::MainWindow window(&runner);
     window.show();
+    if (const std::string w = qs::cpu::simdOverrideWarning(); !w.empty())
+        window.logModel()->warning(QStringLiteral("kernels"), QString::fromStdString(w));
     applyStartupMap(window, parser, options, path);  // problems are in the log pane
     if (!path.isEmpty()) window.openPath(path);
     return QApplication::exec();

@@ -67,6 +67,13 @@ SimdLevel simdLevel() {
     return kLevel;
 }
 
+std::string simdOverrideWarning() {
+    const char* env = std::getenv("QS_SIMD");
+    if (!env || simdLevelFromName(env)) return {};
+    return std::string("QS_SIMD=") + env + " is not one of scalar, avx2, avx512, avx512vnni: ignored (running " +
+           std::string(simdLevelName(simdLevel())) + ")";
+}
+
 bool canRun(SimdLevel level) { return int(level) <= int(detectedLevel()); }
 
 std::string_view simdLevelName(SimdLevel level) {

@@ -38,6 +38,9 @@ bool canRun(SimdLevel level);
 
 std::string_view simdLevelName(SimdLevel level);  // "scalar", "avx2", "avx512", "avx512vnni"
 std::optional<SimdLevel> simdLevelFromName(std::string_view name);
+// When QS_SIMD is set to something that is not a level name (and so is ignored), a message saying so; else "".
+// The front ends print it, so that a mistyped cap does not pass for a measurement of the capped path.
+std::string simdOverrideWarning();
 // "avx2 fma f16c avx512f ..." for logs and `bench --json`.
 std::string featureSummary();
 

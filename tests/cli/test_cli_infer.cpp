@@ -350,6 +350,21 @@ private Q_SLOTS:
         }
     }
 
+    // A QS_SIMD value that names no level is ignored, and said to be: it must not pass for a run of a capped path.
+    void simdCap_unknownNameIsSaid() {
+        QS_REQUIRE_ASSET(path, "models/stories260K-gguf/stories260K.gguf");
+        qputenv("QS_SIMD", "avx3");
+        auto r = runCli({"bench", path, "--prompt-tokens", "4", "--gen-tokens", "2", "--json"});
+        qunsetenv("QS_SIMD");
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QVERIFY2(r.err.contains("QS_SIMD=avx3 is not one of scalar, avx2, avx512, avx512vnni: ignored"), r.err.constData());
+        qputenv("QS_SIMD", "scalar");
+        auto capped = runCli({"bench", path, "--prompt-tokens", "4", "--gen-tokens", "2", "--json"});
+        qunsetenv("QS_SIMD");
+        QVERIFY(!capped.err.contains("QS_SIMD"));
+        QCOMPARE(json::parse(capped.out.toStdString())["simd"].get<std::string>(), std::string("scalar"));
+    }
+
     void bench_reportsSpeedAndMemory() {
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K.bin");
         auto r = runCli({"bench", path, "--threads", "1", "--prompt-tokens", "32", "--gen-tokens", "16", "--json"});
