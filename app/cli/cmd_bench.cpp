@@ -100,8 +100,7 @@ int runBench(int argc, char** argv, int first) {
     InferenceSetup setup;
     // The KV cache holds what the run uses, not the trained context (an 8B's 8192 positions are 2 GiB).
     if (int rc = openInference("bench", cl.positional(), inference, needed, setup); rc != kExitOk) return rc;
-    const int64_t stated = setup.model.info.hp.context;
-    const int trainedContext = stated > 0 ? int(std::min<int64_t>(stated, 1 << 20)) : 2048;
+    const int trainedContext = int(qs::engineContext(setup.model.info.hp));
     if (needed > setup.weights->config.context) {
         // Speed does not depend on the trained context: run with a longer KV cache (a shallow copy).
         auto longer = std::make_shared<qs::ModelWeights>(*setup.weights);

@@ -215,8 +215,7 @@ Status writeCalibrationH5(const std::string& path, const CalibrationSet& set) {
     return w.commit();
 }
 
-namespace {
-Result<std::optional<CalibrationSet>> readInProcess(const std::string& path) {
+Result<std::optional<CalibrationSet>> readCalibrationH5InProcess(const std::string& path) {
     std::lock_guard lock(io::hdf5Mutex());
     auto read = [&]() -> Result<std::optional<CalibrationSet>> {
         if (H5Fis_hdf5(path.c_str()) <= 0) return Error{path + ": cannot be opened as HDF5"};
@@ -236,10 +235,8 @@ Result<std::optional<CalibrationSet>> readInProcess(const std::string& path) {
     return std::move(*result);
 }
 
-}  // namespace
-
 Result<std::optional<CalibrationSet>> readCalibrationH5(const std::string& path) {
-    return io::readHdf5Isolated<std::optional<CalibrationSet>>(path, [&] { return readInProcess(path); });
+    return io::readHdf5Isolated<std::optional<CalibrationSet>>(path, [&] { return readCalibrationH5InProcess(path); });
 }
 
 }  // namespace qs

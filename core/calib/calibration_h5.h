@@ -34,7 +34,11 @@ Status writeCalibrationGroup(io::Hdf5Writer& writer, const CalibrationSet& set);
 Status writeCalibrationH5(const std::string& path, const CalibrationSet& set);
 
 // The /calibration group of `path` (a session or a statistics file); nullopt when the file has none. Fails
-// naming the file and object when it is not HDF5 or the group is damaged.
+// naming the file and object when it is not HDF5 or the group is damaged. Read in a separate process first
+// (io::readHdf5Isolated).
 Result<std::optional<CalibrationSet>> readCalibrationH5(const std::string& path);
+// The same read in the calling process only, for a reader that is itself run through io::readHdf5Isolated
+// (the session reader), so the group is not vetted twice. Holds io::hdf5Mutex().
+Result<std::optional<CalibrationSet>> readCalibrationH5InProcess(const std::string& path);
 
 }  // namespace qs

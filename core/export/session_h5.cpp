@@ -277,11 +277,11 @@ Result<Session> readSessionTables(const std::string& path) {
     return std::move(*result);
 }
 
-// readSessionH5's reading, in whichever process runs it (readCalibrationH5 runs directly within the separate one).
+// readSessionH5's reading, in whichever process runs it (readSessionH5 vets the whole of it in one separate process).
 Result<Session> readSessionInProcess(const std::string& path) {
     auto session = readSessionTables(path);
     if (!session) return session.error();
-    auto calibration = readCalibrationH5(path);  // takes the libhdf5 mutex itself
+    auto calibration = readCalibrationH5InProcess(path);  // takes the libhdf5 mutex itself
     if (!calibration) return calibration.error();
     if (*calibration) session->calibration = std::make_shared<const CalibrationSet>(std::move(**calibration));
     return session;

@@ -5,7 +5,6 @@
 #include "core/infer/tokenizer_loader.h"
 #include "core/infer/weight_check.h"
 
-#include <new>
 
 namespace qs {
 
@@ -26,13 +25,7 @@ Result<InferenceModel> openInferenceModel(const std::string& path, const Inferen
     auto plan = planWeightMemory(*m.checkpoint, m.info, nullptr, options.weights);
     if (!plan) return plan.error();
     if (auto finite = checkFiniteWeights(*m.checkpoint, arena, progress); !finite) return finite.error();
-    Result<std::shared_ptr<const ModelWeights>> weights = Error{""};
-    try {
-        weights = loadModelWeights(*m.checkpoint, m.info, nullptr, plan->options, arena, progress);
-    } catch (const std::bad_alloc&) {
-        return Error{path + ": out of memory while loading the weights (planned " + formatBytesGiB(plan->neededBytes()) +
-                     " beyond the mapped file)"};
-    }
+    auto weights = loadModelWeights(*m.checkpoint, m.info, nullptr, plan->options, arena, progress);
     if (!weights) return weights.error();
     m.weights = std::move(weights.value());
     m.warnings = m.weights->warnings;

@@ -112,8 +112,7 @@ Result<MemoryPlan> planWeightMemory(const Checkpoint& ckpt, const ModelInfo& inf
     MemoryPlan plan;
     plan.options = options;
     const Hyperparameters& hp = info.hp;
-    int64_t context = hp.context > 0 ? hp.context : 2048;
-    if (options.maxContext > 0) context = std::min<int64_t>(context, options.maxContext);
+    const int64_t context = engineContext(hp, options.maxContext);
     const int64_t headDim = hp.headDim > 0 ? hp.headDim : (hp.heads > 0 ? hp.dim / hp.heads : 0);
     plan.kvCacheBytes = uint64_t(std::max<int64_t>(0, hp.layers)) * 2 * uint64_t(std::max<int64_t>(0, context)) *
                         uint64_t(std::max<int64_t>(0, hp.kvHeads * headDim)) * sizeof(float);

@@ -172,13 +172,8 @@ Result<ModelConfig> configFrom(const Checkpoint& ckpt, const ModelInfo& info, co
     if (c.heads % c.kvHeads != 0)
         return Error{ckpt.path + ": " + std::to_string(c.heads) + " query heads are not a multiple of " +
                      std::to_string(c.kvHeads) + " key/value heads"};
-    int64_t context = hp.context;
-    if (context <= 0) {
-        context = 2048;
-        warnings.push_back("the checkpoint states no context length; using 2048");
-    }
-    if (options.maxContext > 0 && options.maxContext < context) context = options.maxContext;
-    c.context = std::min<int64_t>(context, 1 << 20);
+    if (hp.context <= 0) warnings.push_back("the checkpoint states no context length; using 2048");
+    c.context = engineContext(hp, options.maxContext);
     if (!(c.ropeTheta > 0)) c.ropeTheta = 10000.0;
     if (!(c.normEps > 0)) c.normEps = 1e-5;
     c.rope = info.rope;

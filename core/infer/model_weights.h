@@ -5,6 +5,7 @@
 // replace the stored ones; or built in memory with random values for benchmarks and tests.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -96,6 +97,14 @@ struct WeightLoadOptions {
     bool nonNativePerRowBlock = false;
     int maxContext = 0;  // cap on the context (KV cache length); 0 = the model's
 };
+
+// The context (KV cache positions) the engine runs `hp` with: the checkpoint's, 2048 when it states none, capped at
+// maxContext (> 0) and at 2^20. The loader, the memory plan and `bench` use it.
+inline int64_t engineContext(const Hyperparameters& hp, int maxContext = 0) {
+    int64_t context = hp.context > 0 ? hp.context : 2048;
+    if (maxContext > 0 && maxContext < context) context = maxContext;
+    return std::min<int64_t>(context, int64_t(1) << 20);
+}
 
 // Fails when the model is not runnable (ModelInfo::runnable false: the message is its runnableReason), or a
 // kind is missing for a layer, a shape does not

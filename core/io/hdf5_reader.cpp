@@ -369,11 +369,9 @@ QuantScopeHdf5 quantScopeHdf5Kind(const std::string& path) {
 
 Result<std::unique_ptr<Checkpoint>> readHdf5(std::shared_ptr<const MappedFile> file, const OpenOptions& options,
                                              ProgressSink& progress) {
-    ChildProcessOptions child;
-    child.guard = &hdf5Mutex();
-    child.progress = &progress;
-    const Status vetted = runInChildProcess(
-        file->path(), kLibhdf5Reading, [&](ProgressSink& p) { return vetInChild(file, options, p); }, child);
+    const Status vetted = runInChildProcess(file->path(), kLibhdf5Reading,
+                                            [&](ProgressSink& p) { return vetInChild(file, options, p); },
+                                            hdf5ChildOptions(&progress));
     if (!vetted) return vetted.error();
     return readInProcess(std::move(file), options, progress);
 }

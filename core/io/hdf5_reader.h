@@ -49,6 +49,15 @@ Result<std::unique_ptr<Checkpoint>> readHdf5(std::shared_ptr<const MappedFile> f
 // What a libhdf5 crash or hang is said to have interrupted (child_process.h's `what`).
 inline constexpr const char* kLibhdf5Reading = "libhdf5 reading the file";
 
+// How every HDF5 read runs its separate process (child_process.h): under hdf5Mutex(), progress relayed to
+// `progress` (null: none).
+inline ChildProcessOptions hdf5ChildOptions(ProgressSink* progress) {
+    ChildProcessOptions options;
+    options.guard = &hdf5Mutex();
+    options.progress = progress;
+    return options;
+}
+
 // Runs `read` (which takes hdf5Mutex() itself) in a separate process first (child_process.h: libhdf5 1.10.8 trusts
 // damaged object headers, tests/fuzz/upstream/hdf5/README.md), then, when it finished there, in this process. A crash
 // or hang there becomes an Error naming `path`; the child's own Error is returned without reading again. `progress`:
@@ -56,16 +65,13 @@ inline constexpr const char* kLibhdf5Reading = "libhdf5 reading the file";
 template <class T>
 Result<T> readHdf5Isolated(const std::string& path, const std::function<Result<T>()>& read,
                            ProgressSink* progress = nullptr) {
-    ChildProcessOptions options;
-    options.guard = &hdf5Mutex();
-    options.progress = progress;
     const Status vetted = runInChildProcess(
         path, kLibhdf5Reading,
         [&](ProgressSink&) -> Status {
             auto r = read();
             return r ? Status{} : Status{r.error()};
         },
-        options);
+        hdf5ChildOptions(progress));
     if (!vetted) return vetted.error();
     return read();
 }
