@@ -6,14 +6,18 @@
 // widening block, tokens not a multiple of the 3-token tile or the 128-token block, rows shorter than 32 and
 // with a tail of n % 32 values), with extreme values (f16 subnormals and +-65504, signed zeros); a prompt's
 // token equals the same token decoded alone; row ranges starting inside a tile give the same bits. The kernel
-// itself equals a plain implementation of the contract on the natural (ungrouped) layout, written here.
+// itself equals a plain implementation of the contract on the natural (ungrouped) layout, written here. The
+// engine on an f16 GGUF gives the same logits for a prompt in one batch as token by token.
 // Skipped SIMD levels are printed.
 #include "core/ggml/ggml_vec_dot.h"
 #include "core/infer/half_gemm.h"
+#include "core/infer/inference_model.h"
 #include "core/infer/linear_weights.h"
+#include "core/infer/transformer.h"
 #include "core/tensor/half.h"
 #include "core/util/cpu_features.h"
 
+#include <QFileInfo>
 #include <QTest>
 
 #include <cmath>
@@ -21,6 +25,8 @@
 #include <random>
 
 #include <tbb/task_arena.h>
+
+#include "common/assets.h"
 
 using namespace qs;
 
@@ -182,6 +188,37 @@ private Q_SLOTS:
                 }
             }
         }
+    }
+
+    // The forward pass over an f16 GGUF (its matrices on the native path): every logit of a 40-token prompt
+    // evaluated in batches of 64 and 7 (serially and on two threads) equals the one-token-at-a-time run's.
+    void engine_f16PromptEqualsTokenByToken() {
+        QS_REQUIRE_ASSET(path, "models/llama-2-tiny-random-gguf/llama-2-tiny-random.gguf");
+        auto m = openInferenceModel(path.toStdString(), {}, nullptr);
+        QVERIFY2(m.ok(), m.ok() ? "" : m.message().c_str());
+        auto w = loadModelWeights(*m->checkpoint, m->info, nullptr, {}, nullptr);
+        QVERIFY2(w.ok(), w.ok() ? "" : w.message().c_str());
+        const std::string how = (*w)->layers[0].wq->describe();
+        QVERIFY2(how.find("f16") != std::string::npos && how.find("native") != std::string::npos, how.c_str());
+        const int vocab = (*w)->config.vocab;
+        std::vector<int> tokens(40);
+        for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = int((i * 37 + 11) % size_t(vocab));
+        const auto run = [&](tbb::task_arena* arena, int batch) {
+            Transformer t(*w, arena, EngineOptions{batch});
+            std::vector<float> logits(tokens.size() * size_t(vocab));
+            const Status s = t.evaluate(tokens, logits, true);
+            if (!s) qFatal("%s", s.message().c_str());
+            return logits;
+        };
+        const auto oneByOne = run(nullptr, 1);
+        tbb::task_arena two(2);
+        for (const int batch : {64, 7})
+            for (tbb::task_arena* arena : {static_cast<tbb::task_arena*>(nullptr), &two}) {
+                const auto got = run(arena, batch);
+                QVERIFY2(sameBits(got.data(), oneByOne.data(), got.size()),
+                         qPrintable(QString("batch %1%2: logits differ from token by token").arg(batch)
+                                        .arg(arena ? ", 2 threads" : "")));
+            }
     }
 
     // The widening converters: exact values at every level, in the grouped positions.
