@@ -161,9 +161,10 @@ private:
 // decode run the 16-row GEMM with its numeric contract (one float lane per output, ggml_repack.h), copyRow
 // dequantizes from the repacked rows. f16/bf16: decode (one token) runs the per-pair dots on the stored
 // bytes; a prompt (batch > 1) widens 16 rows at a time into the calling thread's scratch (grown, never freed
-// per call) and runs the tiled GEMM of core/infer/half_gemm.h, whose outputs equal the dots' bit for bit (so
-// a token in a prompt equals the token decoded alone). Below AVX2, and for the other types, the per-pair dots
-// (DotFn/DotTileFn, eight float lanes per output, ggml_vec_dot.h) on the stored bytes. `pairing` matters for f16/bf16 only: Ggml
+// per call) and runs the tiled GEMM of core/infer/half_gemm.h at every level (its scalar reference below
+// AVX2), whose outputs equal the dots' bit for bit (so a token in a prompt equals the token decoded alone).
+// The repackable types below AVX2, and the other types, run the per-pair dots (DotFn/DotTileFn, eight float
+// lanes per output, ggml_vec_dot.h) on the stored bytes. `pairing` matters for f16/bf16 only: Ggml
 // rounds the activations to the weights' 16-bit type once per matmul (llama.cpp's CPU backend), Float keeps
 // them f32 (ggml::ActivationPairing).
 class PackedLinearWeights final : public LinearWeights {
