@@ -13,6 +13,7 @@
 
 #include "core/ggml/ggml_type_traits.h"
 #include "core/infer/float_gemm.h"
+#include "core/infer/half_gemm.h"
 #include "core/io/checkpoint.h"
 #include "core/util/check.h"
 
@@ -183,7 +184,9 @@ PackedLinearWeights::PackedLinearWeights(int64_t rows, int64_t cols, DType dtype
       m_bytes(bytes),
       m_owner(std::move(owner)),
       m_ownedBytes(ownedBytes),
-      m_kernel(ggml::findDotKernel(dtype, level, pairing)) {
+      m_kernel(ggml::findDotKernel(dtype, level, pairing)),
+      m_level(level),
+      m_halfWeights(dtype == DType::F16 || dtype == DType::BF16) {
     QS_CHECK(m_kernel && cols % m_kernel->blockElems() == 0,
              std::string("no native kernel for ") + std::string(dtypeName(dtype)) + " rows of " + std::to_string(cols));
     const auto rowBytes = dtypeBytes(dtype, uint64_t(cols));
@@ -217,12 +220,14 @@ void PackedLinearWeights::FreeDeleter::operator()(std::byte* p) const { std::fre
 
 size_t PackedLinearWeights::activationBytes(int64_t batch) const {
     if (m_gemm) return size_t(batch) * ggml::actColumnBytes(m_dtype, cols());
+    if (halfGemm(batch)) return size_t(batch * cols()) * sizeof(float);
     return size_t(batch) * m_actRowBytes;
 }
 
-void PackedLinearWeights::prepareActivations(const float* x, int64_t /*batch*/, std::byte* act, int64_t b0,
+void PackedLinearWeights::prepareActivations(const float* x, int64_t batch, std::byte* act, int64_t b0,
                                              int64_t b1) const {
     const int64_t n = cols();
+    if (halfGemm(batch)) return prepareHalfActivations(x, reinterpret_cast<float*>(act), b0, b1);
     if (m_gemm) {
         // One quantized row of scratch per thread (ranges of one matmul run concurrently).
         thread_local std::vector<std::byte> rowScratch;
@@ -257,9 +262,42 @@ void PackedLinearWeights::repackedRows(const std::byte* act, int64_t batch, floa
     }
 }
 
+// Each token rounded to the activation type as the dots take it (the same bytes), then widened and
+// lane-grouped; f32 activations (ActivationPairing::Float) lane-grouped as they are.
+void PackedLinearWeights::prepareHalfActivations(const float* x, float* act, int64_t b0, int64_t b1) const {
+    const int64_t n = cols();
+    const DType a = m_kernel->act();
+    if (a == DType::F32) {
+        for (int64_t b = b0; b < b1; ++b) kernels::groupLanes(x + b * n, n, act + b * n);
+        return;
+    }
+    thread_local std::vector<uint16_t> rounded;
+    if (rounded.size() < size_t(n)) rounded.resize(size_t(n));
+    for (int64_t b = b0; b < b1; ++b) {
+        ggml::quantizeActivations(a, x + b * n, reinterpret_cast<std::byte*>(rounded.data()), n);
+        kernels::groupLanesHalf(a, rounded.data(), n, 1, n, act + b * n, m_level);
+    }
+}
+
+// Blocks of kBlockRows weight rows widened once into the thread's scratch (64-128 KiB at 1024-2048 columns:
+// in L2), each then multiplied by the whole batch.
+void PackedLinearWeights::halfGemmRows(const float* act, int64_t batch, float* y, int64_t r0, int64_t r1) const {
+    constexpr int64_t kBlockRows = 16;
+    const int64_t m = rows(), n = cols();
+    thread_local std::vector<float> widened;
+    if (widened.size() < size_t(kBlockRows * n)) widened.resize(size_t(kBlockRows * n));
+    const auto* w = reinterpret_cast<const uint16_t*>(m_bytes.data());
+    for (int64_t rb = r0; rb < r1; rb += kBlockRows) {
+        const int64_t nr = std::min(kBlockRows, r1 - rb);
+        kernels::groupLanesHalf(m_dtype, w + rb * n, n, nr, n, widened.data(), m_level);
+        kernels::gemmLanes32(widened.data(), n, nr, act, n, batch, n, y + rb, m, m_level);
+    }
+}
+
 void PackedLinearWeights::matmulPreparedRows(const std::byte* act, int64_t batch, float* y, int64_t r0,
                                              int64_t r1) const {
     if (m_gemm) return repackedRows(act, batch, y, r0, r1);
+    if (halfGemm(batch)) return halfGemmRows(reinterpret_cast<const float*>(act), batch, y, r0, r1);
     const int64_t m = rows(), n = cols();
     if (batch == 1 && m_kernel->rows)  // decode: the kernel runs the rows itself (same numbers as below)
         return m_kernel->rows(n, m_bytes.data() + size_t(r0) * m_rowBytes, m_rowBytes, r1 - r0, act, y + r0);
@@ -290,6 +328,7 @@ void PackedLinearWeights::copyRow(int64_t r, float* dst) const {
 
 int64_t PackedLinearWeights::rowAlign() const {
     if (m_gemm) return ggml::kRepackRows;
+    if (m_halfWeights) return 4;  // the half GEMM's row tile (half_gemm.h)
     return m_kernel->tile ? m_kernel->tileRows : 1;
 }
 

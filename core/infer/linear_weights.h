@@ -159,8 +159,12 @@ private:
 // row-interleaved layout of core/ggml/ggml_repack.h, which then REPLACES the stored bytes (`bytes` and
 // `owner` are not used again: the loader drops the mapping's pages, MappedFile::dropPages); prompt and
 // decode run the 16-row GEMM with its numeric contract (one float lane per output, ggml_repack.h), copyRow
-// dequantizes from the repacked rows. Below AVX2, and for the other types, the per-pair dots (DotFn/DotTileFn,
-// eight float lanes per output, ggml_vec_dot.h) on the stored bytes. `pairing` matters for f16/bf16 only: Ggml
+// dequantizes from the repacked rows. f16/bf16: decode (one token) runs the per-pair dots on the stored
+// bytes; a prompt (batch > 1) widens 16 rows at a time into the calling thread's scratch (grown, never freed
+// per call) and runs the tiled GEMM of core/infer/half_gemm.h at every level (its scalar reference below
+// AVX2), whose outputs equal the dots' bit for bit (so a token in a prompt equals the token decoded alone).
+// The repackable types below AVX2, and the other types, run the per-pair dots (DotFn/DotTileFn, eight float
+// lanes per output, ggml_vec_dot.h) on the stored bytes. `pairing` matters for f16/bf16 only: Ggml
 // rounds the activations to the weights' 16-bit type once per matmul (llama.cpp's CPU backend), Float keeps
 // them f32 (ggml::ActivationPairing).
 class PackedLinearWeights final : public LinearWeights {
@@ -194,6 +198,11 @@ public:
 
 private:
     void repackedRows(const std::byte* act, int64_t batch, float* y, int64_t r0, int64_t r1) const;
+    // f16/bf16 prompts (batch > 1): the lane-grouped float GEMM of core/infer/half_gemm.h, bit for bit the
+    // per-pair dots' results; the activations are lane-grouped floats (batch x cols).
+    bool halfGemm(int64_t batch) const { return m_halfWeights && batch > 1; }
+    void halfGemmRows(const float* act, int64_t batch, float* y, int64_t r0, int64_t r1) const;
+    void prepareHalfActivations(const float* x, float* act, int64_t b0, int64_t b1) const;
     struct FreeDeleter {
         void operator()(std::byte* p) const;
     };
@@ -202,6 +211,8 @@ private:
     std::shared_ptr<const void> m_owner;
     uint64_t m_ownedBytes;
     const ggml::DotKernel* m_kernel;
+    cpu::SimdLevel m_level;
+    bool m_halfWeights;  // f16/bf16: prompts run the half GEMM
     size_t m_rowBytes, m_actRowBytes;
     const ggml::RepackGemm* m_gemm = nullptr;  // non-null: repacked into m_packed
     std::unique_ptr<std::byte[], FreeDeleter> m_packed;

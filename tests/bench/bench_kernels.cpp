@@ -166,8 +166,100 @@ void registerGemm() {
         }
 }
 
+// f16/bf16 prompts (128 tokens, single thread): the per-pair dots as the prompt ran them before the half GEMM
+// (DotFn, 4 tokens per call over 64-token tiles: tiledRowDots) against PackedLinearWeights (widened row blocks
+// and core/infer/half_gemm.h), and the float32 GEMM on the same shape for comparison; items = dot products.
+std::vector<float> randomFloats(int64_t count) {
+    std::mt19937 rng(3);
+    std::normal_distribution<float> d(0.0f, 0.02f);
+    std::vector<float> v(static_cast<size_t>(count));
+    for (float& x : v) x = d(rng);
+    return v;
+}
+
+std::vector<std::byte> halfMatrix(DType t, int64_t rows, int64_t cols) {
+    const auto v = randomFloats(rows * cols);
+    std::vector<std::byte> b(v.size() * 2);
+    auto* h = reinterpret_cast<uint16_t*>(b.data());
+    for (size_t i = 0; i < v.size(); ++i) h[i] = t == DType::F16 ? floatToHalf(v[i]) : floatToBf16(v[i]);
+    return b;
+}
+
+void runHalfPairs(benchmark::State& state, DType t, int64_t rows, int64_t cols, int64_t batch) {
+    const auto bytes = halfMatrix(t, rows, cols);
+    const ggml::DotKernel* k = ggml::findDotKernel(t, cpu::simdLevel());
+    const size_t rowBytes = size_t(cols) * 2, actRow = ggml::activationBytes(k->act(), cols);
+    const auto x = randomFloats(batch * cols);
+    std::vector<float> y(size_t(batch * rows));
+    std::vector<std::byte> act(size_t(batch) * actRow);
+    float out[4];
+    for (auto _ : state) {
+        for (int64_t b = 0; b < batch; ++b)
+            ggml::quantizeActivations(k->act(), x.data() + b * cols, act.data() + size_t(b) * actRow, cols);
+        for (int64_t b0 = 0; b0 < batch; b0 += 64)
+            for (int64_t r = 0; r < rows; ++r)
+                for (int64_t b = b0; b < std::min(batch, b0 + 64); b += 4) {
+                    const int nc = int(std::min<int64_t>(4, batch - b));
+                    k->dot(cols, bytes.data() + size_t(r) * rowBytes, act.data() + size_t(b) * actRow, actRow, nc, out);
+                    for (int c = 0; c < nc; ++c) y[size_t((b + c) * rows + r)] = out[c];
+                }
+        benchmark::DoNotOptimize(y.data());
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(bytes.size()));
+    state.SetItemsProcessed(int64_t(state.iterations()) * rows * batch);
+    state.SetLabel(std::string("per-pair dots ") + std::string(cpu::simdLevelName(k->level)));
+}
+
+void runHalfGemm(benchmark::State& state, DType t, int64_t rows, int64_t cols, int64_t batch) {
+    const auto bytes = halfMatrix(t, rows, cols);
+    const PackedLinearWeights w(rows, cols, t, bytes, nullptr, 0);
+    const auto x = randomFloats(batch * cols);
+    std::vector<float> y(size_t(batch * rows));
+    for (auto _ : state) {
+        matmul(w, x.data(), batch, y.data(), nullptr);
+        benchmark::DoNotOptimize(y.data());
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(bytes.size()));
+    state.SetItemsProcessed(int64_t(state.iterations()) * rows * batch);
+    state.SetLabel(w.describe() + ", prompt: half GEMM");
+}
+
+void runF32Shape(benchmark::State& state, int64_t rows, int64_t cols, int64_t batch) {
+    const auto w = randomFloats(rows * cols), x = randomFloats(batch * cols);
+    std::vector<float> y(size_t(batch * rows));
+    for (auto _ : state) {
+        kernels::gemmF32(w.data(), cols, rows, x.data(), batch, cols, y.data(), rows);
+        benchmark::DoNotOptimize(y.data());
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(w.size() * sizeof(float)));
+    state.SetItemsProcessed(int64_t(state.iterations()) * rows * batch);
+    state.SetLabel(std::string("gemmF32 ") + kernels::gemmF32PathName(cpu::simdLevel()));
+}
+
+void registerHalfGemm() {
+    struct Shape {
+        int64_t rows, cols;
+    };
+    for (const Shape sh : {Shape{768, 768}, Shape{2048, 768}, Shape{768, 2048}}) {
+        const std::string shape = std::to_string(sh.rows) + "x" + std::to_string(sh.cols) + "/cols128";
+        for (DType t : {DType::F16, DType::BF16}) {
+            const std::string base = "HalfGemm/" + std::string(dtypeName(t)) + "/" + shape;
+            benchmark::RegisterBenchmark((base + "/per_pair").c_str(), [=](benchmark::State& s) {
+                runHalfPairs(s, t, sh.rows, sh.cols, 128);
+            })->Unit(benchmark::kMillisecond);
+            benchmark::RegisterBenchmark((base + "/gemm").c_str(), [=](benchmark::State& s) {
+                runHalfGemm(s, t, sh.rows, sh.cols, 128);
+            })->Unit(benchmark::kMillisecond);
+        }
+        benchmark::RegisterBenchmark(("HalfGemm/F32/" + shape + "/gemmF32").c_str(), [=](benchmark::State& s) {
+            runF32Shape(s, sh.rows, sh.cols, 128);
+        })->Unit(benchmark::kMillisecond);
+    }
+}
+
 void registerAll() {
     registerGemm();
+    registerHalfGemm();
     for (auto level : {cpu::SimdLevel::Scalar, cpu::SimdLevel::Avx2, cpu::SimdLevel::Avx512}) {
         if (!cpu::canRun(level)) continue;
         for (int64_t batch : {int64_t(1), int64_t(32)}) {
