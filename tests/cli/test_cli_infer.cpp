@@ -503,6 +503,13 @@ private Q_SLOTS:
         const double floats = 5.0 * (64 * 64 * 2 + 32 * 64 * 2 + 3 * 172 * 64) + 512 * 64 + 64;
         const double kv = 5.0 * 2 * 32 * (1 + 128) / 2.0;
         QCOMPARE(j["bytes_per_token"].get<double>(), 4.0 * (floats + kv));
+        // Memory by kind: the KV cache holds at least the run's 130 positions (BOS + 129 decode steps) and at
+        // most the 512 of the context, 5 layers x 2 x 32 floats each; the f32 file is mapped, not copied.
+        const uint64_t perPosition = 5 * 2 * 32 * 4;
+        QVERIFY2(j["kv_cache_bytes"].get<uint64_t>() >= 130 * perPosition &&
+                     j["kv_cache_bytes"].get<uint64_t>() <= 512 * perPosition, j.dump().c_str());
+        QVERIFY(j["scratch_bytes"].get<uint64_t>() > 0);
+        QVERIFY(j["weights_owned_bytes"].get<uint64_t>() < 4 * 64 * 64);  // the norm vectors only
     }
 
     void inference_failsCleanlyOnBadInput() {
