@@ -43,6 +43,8 @@ const qscli::Command kCommands[] = {
      qscli::runCalibrate},
     {"models", "models [--folder DIR]... [--no-default] [--json]  checkpoints already on this machine (HF cache, Ollama, LM Studio, ...)",
      qscli::runModels},
+    {"types", "types [--json]                         storage types: GGUF ids, sizes, what QuantScope decodes, quantizes to, runs natively",
+     qscli::runTypes},
 };
 
 // An allocation failing while an exception unwinds (a destructor that allocates, as nlohmann::json's does) ends in
