@@ -29,7 +29,8 @@ const char* kDescription =
     "activations); the activation type the engine's native dot of such weights takes at the running SIMD level\n"
     "(none: the engine runs the tensor in float, dequantized if it is stored quantized); and whether the engine\n"
     "repacks it into interleaved rows at that level (QS_SIMD caps the level). '-': no such value (no ggml\n"
-    "name or id; llama2.c's Q8 has no fixed block size: its scales follow the file's group size).\n"
+    "name or id; llama2.c's Q8 has no fixed block size: its scales follow the file's group size, and its dot\n"
+    "takes int8_group activations: int8 per the file's group with float32 scales, as llama2.c's runq.c).\n"
     "After the table: the parameterised scheme families (names built from bits and group) from the registry.\n"
     "--json prints {\"types\": [{\"name\", \"ggml_name\", \"gguf_id\", \"block_elems\", \"block_bytes\",\n"
     "\"bits_per_weight\", \"decode\", \"quantize\", \"quantize_weighted\", \"vec_dot_type\", \"repacked\"}],\n"
@@ -81,6 +82,9 @@ TypeRow typeRow(const qs::ggml::TypeTraits& r, qs::cpu::SimdLevel level) {
         if (qs::ggml::findSchemeStorage(im) == &r) row.quantizeWeighted = im;
     }
     if (const qs::ggml::DotKernel* k = qs::ggml::findDotKernel(r.type, level)) row.vecDotType = ggmlNameOf(k->act());
+    // llama2.c's Q8 runs in place with runq.c's activations: int8 per the file's group, float32 scales
+    // (Llama2cQ8LinearWeights; tensors whose rows the group does not divide run in float).
+    if (r.type == qs::DType::Llama2cQ8) row.vecDotType = "int8_group";
     row.repacked = qs::ggml::repackable(r.type) && qs::ggml::findRepackGemm(r.type, level) != nullptr;
     return row;
 }
