@@ -95,6 +95,12 @@ void tiledRowDots(const std::byte* act, size_t actRowBytes, int64_t batch, float
 
 }  // namespace
 
+void LinearWeights::prepareAndMultiplyRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const {
+    std::vector<std::byte> act(activationBytes(batch));
+    prepareActivations(x, batch, act.data(), 0, batch);
+    matmulPreparedRows(act.data(), batch, y, r0, r1);
+}
+
 FloatLinearWeights::FloatLinearWeights(int64_t rows, int64_t cols, const float* data, std::shared_ptr<const void> owner,
                                        std::string what)
     : LinearWeights(rows, cols), m_owner(std::move(owner)), m_data(data), m_what(std::move(what)) {
@@ -333,9 +339,7 @@ void PackedLinearWeights::matmulPreparedRows(const std::byte* act, int64_t batch
 }
 
 void PackedLinearWeights::matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const {
-    std::vector<std::byte> act(activationBytes(batch));
-    prepareActivations(x, batch, act.data(), 0, batch);
-    matmulPreparedRows(act.data(), batch, y, r0, r1);
+    prepareAndMultiplyRows(x, batch, y, r0, r1);
 }
 
 void PackedLinearWeights::copyRow(int64_t r, float* dst) const {
@@ -392,9 +396,7 @@ void RtnLinearWeights::matmulPreparedRows(const std::byte* act, int64_t batch, f
 }
 
 void RtnLinearWeights::matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const {
-    std::vector<std::byte> act(activationBytes(batch));
-    prepareActivations(x, batch, act.data(), 0, batch);
-    matmulPreparedRows(act.data(), batch, y, r0, r1);
+    prepareAndMultiplyRows(x, batch, y, r0, r1);
 }
 
 void RtnLinearWeights::copyRow(int64_t r, float* dst) const {
@@ -437,9 +439,7 @@ void Llama2cQ8LinearWeights::matmulPreparedRows(const std::byte* act, int64_t ba
 }
 
 void Llama2cQ8LinearWeights::matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const {
-    std::vector<std::byte> act(activationBytes(batch));
-    prepareActivations(x, batch, act.data(), 0, batch);
-    matmulPreparedRows(act.data(), batch, y, r0, r1);
+    prepareAndMultiplyRows(x, batch, y, r0, r1);
 }
 
 void Llama2cQ8LinearWeights::copyRow(int64_t r, float* dst) const {

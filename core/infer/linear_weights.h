@@ -80,6 +80,11 @@ public:
     virtual void matmulPreparedRows(const std::byte* /*act*/, int64_t /*batch*/, float* /*y*/, int64_t /*r0*/,
                                     int64_t /*r1*/) const {}
 
+protected:
+    // matmulRows of a kernel that quantizes its activations: prepares them (into a buffer of this call) and
+    // runs matmulPreparedRows.
+    void prepareAndMultiplyRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const;
+
 private:
     int64_t m_rows, m_cols;
 };
