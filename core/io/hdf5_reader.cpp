@@ -19,6 +19,7 @@ std::mutex& hdf5Mutex() {
 }
 
 bool isHdf5File(const std::string& path) {
+    if (!isRegularFile(path)) return false;
     std::lock_guard lock(hdf5Mutex());
     bool hdf5 = false;
     H5E_BEGIN_TRY { hdf5 = H5Fis_hdf5(path.c_str()) > 0; }
@@ -353,6 +354,7 @@ Status vetInChild(const std::shared_ptr<const MappedFile>& file, const OpenOptio
     for (size_t i = 0; i < tensors.size(); ++i) {
         if (tensors[i].file >= 0) continue;
         progress.report(double(i) / double(tensors.size()), "reading chunked or converted HDF5 datasets");
+        childLongStep();  // one libhdf5 read, silent until it returns
         (void)(*ck)->data(i);
     }
     return {};
@@ -363,7 +365,8 @@ Status vetInChild(const std::shared_ptr<const MappedFile>& file, const OpenOptio
 QuantScopeHdf5 quantScopeHdf5Kind(const std::string& path) {
     if (!isHdf5File(path)) return QuantScopeHdf5::None;  // the signature only: nothing parsed yet
     // None also when libhdf5 fails in the separate process: the reader the caller picks next says why.
-    auto kind = readHdf5Isolated<QuantScopeHdf5>(path, [&] { return kindInProcess(path); });
+    auto kind = readHdf5Isolated<QuantScopeHdf5>(path, [&] { return kindInProcess(path); }, nullptr,
+                                                 Hdf5Read::Metadata);
     return kind ? *kind : QuantScopeHdf5::None;
 }
 
