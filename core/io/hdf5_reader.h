@@ -6,7 +6,10 @@
 // Contiguous, unfiltered, little-endian datasets are views into the memory mapping (offset from
 // H5Dget_offset); the others (chunked, compressed, compact, big-endian) have TensorInfo::file = -1 and are
 // read on demand by the overridden Checkpoint::data(). Root attributes become metadata (strings, numbers,
-// arrays of them). Other datasets (strings, compounds) are skipped with a warning.
+// arrays of them). Other datasets (strings, compounds) are skipped with a warning, and so is a dataset read on demand
+// whose stored size cannot hold what it declares (H5Dget_storage_size: never written, unfiltered with chunks missing,
+// or compressed beyond what the file could expand to): libhdf5 would hand back its fill value for a size the file
+// never held, so it is left out of the tensors and of every total.
 // libhdf5's automatic error printing is switched off; its error stack becomes the Error message. libhdf5 is
 // only thread-safe when built so, so every call here holds one process-wide mutex (hdf5Mutex()). Every read of a
 // file goes through a separate process first (readHdf5Isolated, core/io/child_process.h), so that a damaged file
