@@ -199,14 +199,14 @@ void Applier::compute(BatchItem& item, uint64_t startElement) {
     if (!m_options.computeStats) {
         auto q = quantizeParallel(*scheme, floats, p.rows, p.cols, m_ckpt.tensors[i].name, m_arena,
                                   &tensorSink, calibrationOf(item));
-        if (!q) item.failure = q.message();
+        if (!q) item.failure = m_ckpt.path + ": " + q.message();  // the scheme names the tensor, not the file
         else item.fresh = std::make_shared<QuantizedTensor>(std::move(q.value()));
         return;
     }
     auto done = quantizeWithErrorStats(*scheme, floats, p.rows, p.cols, m_ckpt.tensors[i].name, so, m_arena,
                                        &tensorSink, calibrationOf(item));
     if (!done) {
-        item.failure = done.message();
+        item.failure = m_ckpt.path + ": " + done.message();
         return;
     }
     item.error = std::move(done->error);
@@ -224,7 +224,7 @@ void Applier::computeFolded(BatchItem& item, std::span<const float> floats, Prog
     auto q = quantizeParallel(*storage, scaled, p.rows, p.cols, m_ckpt.tensors[size_t(item.tensor)].name,
                               m_arena, &tensorSink);
     if (!q) {
-        item.failure = q.message();
+        item.failure = m_ckpt.path + ": " + q.message();
         return;
     }
     if (m_options.computeStats) {
