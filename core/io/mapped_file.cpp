@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/io/mapped_file.h"
+#include "core/io/regular_file.h"
 
 #include <cerrno>
 #include <cstring>
@@ -25,6 +26,11 @@ std::multiset<std::pair<uint64_t, uint64_t>>& openInputs() {
     return s;
 }
 }  // namespace
+
+bool isRegularFile(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
 
 Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::string& path) {
     auto fail = [&](const char* what) {

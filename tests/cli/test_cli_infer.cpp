@@ -438,6 +438,8 @@ private Q_SLOTS:
         QVERIFY(q.exitCode != 0);
         QVERIFY(!q.crashed);
         QVERIFY2(q.err.contains("model.layers.2.mlp.down_proj.weight") && q.err.contains("NaN"), q.err.constData());
+        QVERIFY2(q.err.contains((dir.path() + ": tensor 'model.layers.2.mlp.down_proj.weight': value NaN").toUtf8()),
+                 q.err.constData());  // the file too, as generate says it
     }
 
     // A finite weight so large that float arithmetic overflows (3e38) turns the logits into Inf/NaN: ppl and
