@@ -33,7 +33,9 @@ constexpr const char* kDescription =
     "decode only reads, and reading alone streams faster than copying, so a value a little above 1 is possible;\n"
     "both are null when the copy's buffers do not fit in memory), weights_owned_bytes (weights held in memory\n"
     "beyond the checkpoint's file mapping: repacked or converted copies), kv_cache_bytes (the KV cache as the run\n"
-    "grew it) and scratch_bytes (activation buffers, RoPE tables and the kernels' per-thread scratch).\n"
+    "grew it: in steps of at least 64 positions, up to --ctx or the positions the run uses) and scratch_bytes\n"
+    "(activation buffers, RoPE tables and the kernels' per-thread scratch). peak_rss_bytes is read after the\n"
+    "run and before the bandwidth copy, whose 2 x 128 MiB buffers it does not include.\n"
     "With --map/--rule the quantized model is measured.";
 
 // Bytes one decode step reads: every layer matrix and the head in full, one embedding row, and the KV cache
@@ -101,6 +103,12 @@ int runBench(int argc, char** argv, int first) {
     const int pp = int(promptTokens), tg = int(genTokens);
     // Positions the run uses: the prompt batch, then (from a fresh cache) BOS and tg + 1 decode steps.
     const int needed = std::max(pp, tg + 2);
+    if (inference.ctx && *inference.ctx < needed)
+        return fail("bench",
+                    "--ctx " + std::to_string(*inference.ctx) + " is shorter than the " + std::to_string(needed) +
+                        " positions this run uses (the larger of --prompt-tokens and --gen-tokens + 2): lower "
+                        "those, or leave --ctx out (bench sizes the KV cache to the run)",
+                    kExitUsage);
     InferenceSetup setup;
     // The KV cache holds what the run uses, not the trained context (an 8B's 8192 positions are 2 GiB).
     if (int rc = openInference("bench", cl.positional(), inference, needed, setup); rc != kExitOk) return rc;

@@ -512,6 +512,11 @@ private Q_SLOTS:
                      j["kv_cache_bytes"].get<uint64_t>() <= 512 * perPosition, j.dump().c_str());
         QVERIFY(j["scratch_bytes"].get<uint64_t>() > 0);
         QVERIFY(j["weights_owned_bytes"].get<uint64_t>() < 4 * 64 * 64);  // the norm vectors only
+        // --ctx shorter than the run (8 prompt tokens; BOS + 71 decode steps = 72 positions) is refused, not
+        // silently extended.
+        r = runCli({"bench", bin, "--prompt-tokens", "8", "--gen-tokens", "70", "--ctx", "32", "--json"});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains("--ctx 32 is shorter than the 72 positions"), r.err.constData());
     }
 
     void inference_failsCleanlyOnBadInput() {
