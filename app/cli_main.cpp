@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // quantscope-cli: the headless front end. Dispatches to a subcommand; see app/cli/.
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -19,12 +21,25 @@ namespace {
 std::terminate_handler g_defaultTerminate = nullptr;
 const char* g_command = "";  // the running command's name, for onTerminate's message
 
+// "out of memory", naming the address-space limit when one is set (ulimit -v): without allocating.
+void printOutOfMemory(const char* command) {
+    rlimit as{};
+    if (::getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY)
+        std::fprintf(stderr,
+                     "quantscope-cli %s: out of memory: the process's address space is limited to %.0f MiB (RLIMIT_AS, "
+                     "ulimit -v); raise the limit, or need less (--ctx N, --dequant rows, --threads 1 where the "
+                     "command has them)\n",
+                     command, double(as.rlim_cur) / (1024.0 * 1024.0));
+    else
+        std::fprintf(stderr, "quantscope-cli %s: out of memory\n", command);
+}
+
 [[noreturn]] void onTerminate() {
     if (std::exception_ptr e = std::current_exception()) {
         try {
             std::rethrow_exception(e);
         } catch (const std::bad_alloc&) {
-            std::fprintf(stderr, "quantscope-cli %s: out of memory\n", g_command);  // unbuffered, no allocation
+            printOutOfMemory(g_command);  // unbuffered, no allocation
             std::_Exit(1);
         } catch (...) {
         }
@@ -65,7 +80,7 @@ int main(int argc, char** argv) {
             try {
                 return c.run(argc, argv, 2);
             } catch (const std::bad_alloc&) {
-                std::fprintf(stderr, "quantscope-cli %s: out of memory\n", c.name);
+                printOutOfMemory(c.name);
                 return 1;
             } catch (const std::exception& e) {
                 // oneTBB reports a worker thread it could not start this way (no memory for its stack).

@@ -48,6 +48,11 @@ Document::Document(QObject* parent)
       m_stats(new StatsCache(this)),
       m_quantCache(std::make_shared<qs::QuantizedTensorCache>(qs::defaultQuantizedCacheBytes())) {}
 
+QString Document::displayName() const {
+    if (!m_model) return {};
+    return m_model->name.isEmpty() ? QFileInfo(m_model->path).fileName() : m_model->name;
+}
+
 int Document::tensorCount() const { return m_model ? int(m_model->checkpoint->tensors.size()) : 0; }
 
 QString DocumentCalibration::describe() const {

@@ -65,6 +65,9 @@ struct DocumentCalibration {
 // A checkpoint and its analysis, immutable once built (built on a worker, then handed to the Document).
 struct LoadedModel {
     QString path;  // what the user opened (file or folder)
+    // What the user calls it: the Local models list's name ("stories:260k", "karpathy/stories260K") when it
+    // was opened from there, else empty (Document::displayName() then uses the file or folder name).
+    QString name;
     std::shared_ptr<const qs::Checkpoint> checkpoint;
     qs::ModelInfo info;
 };
@@ -80,6 +83,9 @@ public:
     const qs::Checkpoint* checkpoint() const { return m_model ? m_model->checkpoint.get() : nullptr; }
     const qs::ModelInfo* info() const { return m_model ? &m_model->info : nullptr; }
     QString path() const { return m_model ? m_model->path : QString(); }
+    // The model's name for titles, the Summary and the log's source column: LoadedModel::name when set, else
+    // the file or folder name of path(); empty without a model. Where a path is shown it stays path().
+    QString displayName() const;
     int tensorCount() const;
 
     // Replaces the model (null clears it): emits modelChanged(), then selectionChanged(-1) if a tensor was

@@ -30,16 +30,17 @@ void LoadController::cancel() {
     if (m_job) m_job->cancel();
 }
 
-void LoadController::open(const QString& rawPath) {
+void LoadController::open(const QString& rawPath, const QString& name) {
     const QString path = QFileInfo(rawPath).absoluteFilePath();
+    const QString source = name.isEmpty() ? QFileInfo(path).fileName() : name;
     if (m_job) {
-        m_log->info(QFileInfo(path).fileName(), tr("Opening %1 instead; cancelling the previous load").arg(path));
+        m_log->info(source, tr("Opening %1 instead; cancelling the previous load").arg(path));
         m_job->cancel();
     }
-    m_log->info(QFileInfo(path).fileName(), tr("Opening %1").arg(path));
+    m_log->info(source, tr("Opening %1").arg(path));
 
     const std::string nativePath = QFile::encodeName(path).toStdString();
-    JobFn<LoadedModel> fn = [path, nativePath, hook = m_hook](const qs::ProgressFn& progress)
+    JobFn<LoadedModel> fn = [path, name, nativePath, hook = m_hook](const qs::ProgressFn& progress)
         -> qs::Result<LoadedModel> {
         auto report = [&](double fraction, std::string_view stage) {
             if (hook && !hook(fraction, stage)) return false;
@@ -52,21 +53,21 @@ void LoadController::open(const QString& rawPath) {
         if (!report(kReadShare, "analysing model")) return cancelledError();
         LoadedModel model;
         model.path = path;
+        model.name = name;
         model.checkpoint = std::shared_ptr<const qs::Checkpoint>(std::move(opened).value());
         model.info = qs::analyzeModel(*model.checkpoint);
         (void)qs::checkInferenceShapes(*model.checkpoint, model.info);  // runnable = the engine will load it
         if (!report(1.0, "done")) return cancelledError();
         return model;
     };
-    Job* job = m_runner->start<LoadedModel>(tr("Loading %1").arg(QFileInfo(path).fileName()), std::move(fn));
+    Job* job = m_runner->start<LoadedModel>(tr("Loading %1").arg(source), std::move(fn));
     m_job = job;
-    connect(job, &Job::finished, this, [this, job, path] { onFinished(job, path); });
+    connect(job, &Job::finished, this, [this, job, path, source] { onFinished(job, path, source); });
     Q_EMIT loadStarted(path);
 }
 
-void LoadController::onFinished(Job* job, const QString& path) {
+void LoadController::onFinished(Job* job, const QString& path, const QString& source) {
     if (m_job == job) m_job = nullptr;
-    const QString source = QFileInfo(path).fileName();
     switch (job->state()) {
         case Job::State::Succeeded: {
             std::shared_ptr<LoadedModel> model = job->result<LoadedModel>();

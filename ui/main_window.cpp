@@ -114,7 +114,7 @@ MainWindow::MainWindow(JobRunner* runner, MainWindowOptions options, QWidget* pa
     });
     connect(m_loader, &LoadController::loadFinished, this, [this](const QString& path, bool ok) {
         if (!ok) return;
-        m_recent->add(path);
+        m_recent->add(path, m_document->model()->name);
         // The file dialogs start where the last model came from, however it was opened.
         if (m_options.useSettings) {
             const QFileInfo fi(path);
@@ -651,9 +651,9 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     event->accept();
 }
 
-void MainWindow::openPath(const QString& path) {
+void MainWindow::openPath(const QString& path, const QString& name) {
     if (m_document->hasModel() && !m_session->maybeSave()) return;
-    m_loader->open(path);
+    m_loader->open(path, name);
 }
 
 bool MainWindow::showsEmptyState() const { return m_centre->currentWidget() == m_empty; }
@@ -666,7 +666,7 @@ void MainWindow::onModelChanged() {
         m_modelStatus->setText(tr("No model"));
         return;
     }
-    setWindowTitle(tr("%1[*] — QuantScope").arg(QFileInfo(m_document->path()).fileName()));
+    setWindowTitle(tr("%1[*] — QuantScope").arg(m_document->displayName()));
     m_modelStatus->setText(tr("%1 parameters · %2").arg(formatCount(info->parameters), m_footprint->sizeSummary()));
 }
 

@@ -62,7 +62,9 @@ public:
     ~MainWindow() override;
 
     // Opens a model; asks Save / Discard / Cancel first when the map has unsaved edits (see SessionController).
-    void openPath(const QString& path);
+    // Opens a checkpoint; `name` is what the user calls it (the Local models list's name), empty for the file
+    // or folder name (LoadController::open).
+    void openPath(const QString& path, const QString& name = {});
 
     Document* document() const { return m_document; }
     LogModel* logModel() const { return m_log; }

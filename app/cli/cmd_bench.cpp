@@ -16,6 +16,8 @@
 #include "app/cli/commands.h"
 #include "app/cli/infer_setup.h"
 #include "core/infer/generator.h"
+#include "core/infer/linear_weights.h"
+#include "core/infer/transformer.h"
 #include "core/util/cpu_features.h"
 
 namespace qscli {
@@ -29,7 +31,11 @@ constexpr const char* kDescription =
     "KV cache one decode step reads), copy_bandwidth_bytes_per_s (memcpy of 2 x 128 MiB on the bench's\n"
     "threads, bytes read plus written per second) and bandwidth_fraction (decode bytes per second over it;\n"
     "decode only reads, and reading alone streams faster than copying, so a value a little above 1 is possible;\n"
-    "both are null when the copy's buffers do not fit in memory).\n"
+    "both are null when the copy's buffers do not fit in memory), weights_owned_bytes (weights held in memory\n"
+    "beyond the checkpoint's file mapping: repacked or converted copies), kv_cache_bytes (the KV cache as the run\n"
+    "grew it: in steps of at least 64 positions, up to --ctx or the positions the run uses) and scratch_bytes\n"
+    "(activation buffers, RoPE tables and the kernels' per-thread scratch). peak_rss_bytes is read after the\n"
+    "run and before the bandwidth copy, whose 2 x 128 MiB buffers it does not include.\n"
     "With --map/--rule the quantized model is measured.";
 
 // Bytes one decode step reads: every layer matrix and the head in full, one embedding row, and the KV cache
@@ -96,6 +102,12 @@ int runBench(int argc, char** argv, int first) {
     const int pp = int(promptTokens), tg = int(genTokens);
     // Positions the run uses: the prompt batch, then (from a fresh cache) BOS and tg + 1 decode steps.
     const int needed = std::max(pp, tg + 2);
+    if (inference.ctx && *inference.ctx < needed)
+        return fail("bench",
+                    "--ctx " + std::to_string(*inference.ctx) + " is shorter than the " + std::to_string(needed) +
+                        " positions this run uses (the larger of --prompt-tokens and --gen-tokens + 2): lower "
+                        "those, or leave --ctx out (bench sizes the KV cache to the run)",
+                    kExitUsage);
     InferenceSetup setup;
     // The KV cache holds what the run uses, not the trained context (an 8B's 8192 positions are 2 GiB).
     if (int rc = openInference("bench", cl.positional(), inference, needed, setup); rc != kExitOk) return rc;
@@ -130,6 +142,8 @@ int runBench(int argc, char** argv, int first) {
     const double tgPerSecond = r->generateSeconds > 0 ? double(r->tokens.size() - 1) / r->generateSeconds : 0;
     const double ppPerSecond = ppSeconds > 0 ? pp / ppSeconds : 0;
     const uint64_t rss = peakResidentBytes();
+    const qs::Transformer::MemoryUse use = model.memoryUse();
+    const uint64_t scratch = use.scratchBytes + qs::kernelScratchBytes(), owned = setup.weights->ownedBytes();
     const double bytesPerToken = decodeBytesPerToken(*setup.weights, tg);
 
     if (asJson) {
@@ -144,7 +158,8 @@ int runBench(int argc, char** argv, int first) {
                             {"trained_context", trainedContext}, {"context_extended", c.context > trainedContext},
                             {"weights", setup.weights->layers.empty() ? "" : setup.weights->layers[0].wq->describe()},
                             {"simd", qs::cpu::simdLevelName(qs::cpu::simdLevel())},
-                            {"peak_rss_bytes", rss}};
+                            {"peak_rss_bytes", rss}, {"weights_owned_bytes", owned},
+                            {"kv_cache_bytes", use.kvCacheBytes}, {"scratch_bytes", scratch}};
         j["warnings"] = setup.warnings;
         if (bandwidth <= 0)
             j["warnings"].push_back("the copy bandwidth was not measured: its 2 x 128 MiB buffers do not fit in memory");
@@ -157,7 +172,10 @@ int runBench(int argc, char** argv, int first) {
         std::printf("model %s, %d thread%s\n", cl.positional()[0].c_str(), setup.threads, setup.threads == 1 ? "" : "s");
         std::printf("prompt processing: %d tokens in %.3f s = %.1f tok/s\n", pp, ppSeconds, ppPerSecond);
         std::printf("generation:        %zu tokens in %.3f s = %.1f tok/s\n", r->tokens.size() - 1, r->generateSeconds, tgPerSecond);
-        std::printf("peak resident memory: %.1f MiB\n", double(rss) / (1024.0 * 1024.0));
+        std::printf("peak resident memory: %.1f MiB (weights held beyond the file mapping %.1f MiB, KV cache %.1f MiB, "
+                    "scratch %.1f MiB)\n",
+                    double(rss) / (1024.0 * 1024.0), double(owned) / (1024.0 * 1024.0),
+                    double(use.kvCacheBytes) / (1024.0 * 1024.0), double(scratch) / (1024.0 * 1024.0));
         if (c.context > trainedContext)
             std::printf("(context extended from %d to %d for the measurement)\n", trainedContext, int(c.context));
     }

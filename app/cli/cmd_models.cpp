@@ -19,7 +19,10 @@ const char* kDescription =
     "Ollama's models ($OLLAMA_MODELS, ~/.ollama/models, /usr/share/ollama/.ollama/models), LM Studio's folders\n"
     "(~/.lmstudio/models, ~/.cache/lm-studio/models), llama.cpp's download cache ($LLAMA_CACHE or\n"
     "~/.cache/llama.cpp) and each --folder (searched recursively; hidden folders are skipped). Every file is\n"
-    "checked by its content; nothing is loaded. Each line: source, format, size, name, path.\n"
+    "checked by its content; nothing is loaded, and a GGUF or safetensors file shorter than its header says (a\n"
+    "partial download) is not listed. Each line: source, format, size, name, path. Warnings (on stderr; exit\n"
+    "status 0): a --folder that does not exist or cannot be read, a partial file, a folder link that leaves the\n"
+    "folder being searched (not followed), a damaged Ollama manifest.\n"
     "--json prints {\"models\": [{\"name\", \"path\", \"format\", \"source\", \"detail\", \"bytes\", \"modified\",\n"
     "\"root\"}], \"warnings\": [...], \"visited\": N, \"truncated\": bool}.";
 

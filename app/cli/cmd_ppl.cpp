@@ -70,7 +70,8 @@ int runPpl(int argc, char** argv, int first) {
     }
 
     InferenceSetup setup;
-    if (int rc = openInference("ppl", cl.positional(), inference, 0, setup); rc != kExitOk) return rc;
+    // The KV cache holds one window (and its BOS), not the trained context: the memory check sizes it so.
+    if (int rc = openInference("ppl", cl.positional(), inference, o.context + 1, setup); rc != kExitOk) return rc;
     qs::Transformer model(setup.weights, setup.arena.get());
     // With a map: the quantized model is scored, and compared with the unquantized one on the same windows.
     std::unique_ptr<qs::Transformer> reference;

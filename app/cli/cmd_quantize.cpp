@@ -85,6 +85,7 @@ int openModel(const std::string& path, const QuantizeArgs& args, const qs::Quant
     } else {
         auto ckpt = qs::openCheckpoint(path);
         if (!ckpt) return fail("quantize", ckpt.message());
+        for (const auto& w : (*ckpt)->warnings) std::fprintf(stderr, "quantscope-cli quantize: warning: %s\n", w.c_str());
         model.checkpoint = std::move(*ckpt);
         model.info = qs::analyzeModel(*model.checkpoint);
     }

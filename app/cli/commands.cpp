@@ -41,6 +41,8 @@ const Command kCommands[] = {
      "input statistics of every linear layer (or a llama.cpp imatrix)", runCalibrate},
     {"models", "[--folder DIR]... [--no-default] [--max-depth N] [--json]",
      "checkpoints already on this machine (HF cache, Ollama, LM Studio, ...)", runModels},
+    {"types", "[--json]", "storage types: GGUF ids, sizes, what QuantScope decodes, quantizes to, runs natively",
+     runTypes},
 };
 
 }  // namespace

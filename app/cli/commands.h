@@ -44,5 +44,6 @@ int runAutomix(int argc, char** argv, int first);
 int runEmbedHeadStudy(int argc, char** argv, int first);
 int runCalibrate(int argc, char** argv, int first);
 int runModels(int argc, char** argv, int first);
+int runTypes(int argc, char** argv, int first);
 
 }  // namespace qscli

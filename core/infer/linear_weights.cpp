@@ -2,6 +2,7 @@
 #include "core/infer/linear_weights.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
@@ -15,11 +16,30 @@
 #include "core/infer/float_gemm.h"
 #include "core/infer/half_gemm.h"
 #include "core/io/checkpoint.h"
+#include "core/quant/llama2c/llama2c_q8_dot.h"
 #include "core/util/check.h"
 
 namespace qs {
 
 namespace {
+
+// Bytes held by the kernels' thread-local scratch buffers of every live thread (kernelScratchBytes()).
+std::atomic<uint64_t> g_kernelScratchBytes{0};
+
+// A thread-local scratch vector whose capacity is counted in g_kernelScratchBytes while its thread lives.
+template <class T>
+struct TrackedScratch {
+    std::vector<T> v;
+    ~TrackedScratch() { g_kernelScratchBytes -= uint64_t(v.capacity()) * sizeof(T); }
+    T* grow(size_t n) {
+        if (v.size() < n) {
+            const size_t before = v.capacity();
+            v.resize(n);
+            g_kernelScratchBytes += uint64_t(v.capacity() - before) * sizeof(T);
+        }
+        return v.data();
+    }
+};
 
 // Below this many multiply-adds a parallel_for costs more than it saves.
 constexpr int64_t kParallelMinWork = 1 << 15;
@@ -74,6 +94,12 @@ void tiledRowDots(const std::byte* act, size_t actRowBytes, int64_t batch, float
 }
 
 }  // namespace
+
+void LinearWeights::prepareAndMultiplyRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const {
+    std::vector<std::byte> act(activationBytes(batch));
+    prepareActivations(x, batch, act.data(), 0, batch);
+    matmulPreparedRows(act.data(), batch, y, r0, r1);
+}
 
 FloatLinearWeights::FloatLinearWeights(int64_t rows, int64_t cols, const float* data, std::shared_ptr<const void> owner,
                                        std::string what)
@@ -230,10 +256,10 @@ void PackedLinearWeights::prepareActivations(const float* x, int64_t batch, std:
     if (halfGemm(batch)) return prepareHalfActivations(x, reinterpret_cast<float*>(act), b0, b1);
     if (m_gemm) {
         // One quantized row of scratch per thread (ranges of one matmul run concurrently).
-        thread_local std::vector<std::byte> rowScratch;
-        if (rowScratch.size() < m_actRowBytes) rowScratch.resize(m_actRowBytes);
+        thread_local TrackedScratch<std::byte> rowScratch;
         const size_t colBytes = ggml::actColumnBytes(m_dtype, n);
-        return ggml::prepareActivations(m_dtype, x + b0 * n, b1 - b0, n, act + size_t(b0) * colBytes, rowScratch.data());
+        return ggml::prepareActivations(m_dtype, x + b0 * n, b1 - b0, n, act + size_t(b0) * colBytes,
+                                        rowScratch.grow(m_actRowBytes));
     }
     for (int64_t b = b0; b < b1; ++b)
         ggml::quantizeActivations(m_kernel->act(), x + b * n, act + size_t(b) * m_actRowBytes, n);
@@ -271,11 +297,11 @@ void PackedLinearWeights::prepareHalfActivations(const float* x, float* act, int
         for (int64_t b = b0; b < b1; ++b) kernels::groupLanes(x + b * n, n, act + b * n);
         return;
     }
-    thread_local std::vector<uint16_t> rounded;
-    if (rounded.size() < size_t(n)) rounded.resize(size_t(n));
+    thread_local TrackedScratch<uint16_t> scratch;
+    uint16_t* rounded = scratch.grow(size_t(n));
     for (int64_t b = b0; b < b1; ++b) {
-        ggml::quantizeActivations(a, x + b * n, reinterpret_cast<std::byte*>(rounded.data()), n);
-        kernels::groupLanesHalf(a, rounded.data(), n, 1, n, act + b * n, m_level);
+        ggml::quantizeActivations(a, x + b * n, reinterpret_cast<std::byte*>(rounded), n);
+        kernels::groupLanesHalf(a, rounded, n, 1, n, act + b * n, m_level);
     }
 }
 
@@ -284,13 +310,13 @@ void PackedLinearWeights::prepareHalfActivations(const float* x, float* act, int
 void PackedLinearWeights::halfGemmRows(const float* act, int64_t batch, float* y, int64_t r0, int64_t r1) const {
     constexpr int64_t kBlockRows = 16;
     const int64_t m = rows(), n = cols();
-    thread_local std::vector<float> widened;
-    if (widened.size() < size_t(kBlockRows * n)) widened.resize(size_t(kBlockRows * n));
+    thread_local TrackedScratch<float> scratch;
+    float* widened = scratch.grow(size_t(kBlockRows * n));
     const auto* w = reinterpret_cast<const uint16_t*>(m_bytes.data());
     for (int64_t rb = r0; rb < r1; rb += kBlockRows) {
         const int64_t nr = std::min(kBlockRows, r1 - rb);
-        kernels::groupLanesHalf(m_dtype, w + rb * n, n, nr, n, widened.data(), m_level);
-        kernels::gemmLanes32(widened.data(), n, nr, act, n, batch, n, y + rb, m, m_level);
+        kernels::groupLanesHalf(m_dtype, w + rb * n, n, nr, n, widened, m_level);
+        kernels::gemmLanes32(widened, n, nr, act, n, batch, n, y + rb, m, m_level);
     }
 }
 
@@ -313,9 +339,7 @@ void PackedLinearWeights::matmulPreparedRows(const std::byte* act, int64_t batch
 }
 
 void PackedLinearWeights::matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const {
-    std::vector<std::byte> act(activationBytes(batch));
-    prepareActivations(x, batch, act.data(), 0, batch);
-    matmulPreparedRows(act.data(), batch, y, r0, r1);
+    prepareAndMultiplyRows(x, batch, y, r0, r1);
 }
 
 void PackedLinearWeights::copyRow(int64_t r, float* dst) const {
@@ -372,9 +396,7 @@ void RtnLinearWeights::matmulPreparedRows(const std::byte* act, int64_t batch, f
 }
 
 void RtnLinearWeights::matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const {
-    std::vector<std::byte> act(activationBytes(batch));
-    prepareActivations(x, batch, act.data(), 0, batch);
-    matmulPreparedRows(act.data(), batch, y, r0, r1);
+    prepareAndMultiplyRows(x, batch, y, r0, r1);
 }
 
 void RtnLinearWeights::copyRow(int64_t r, float* dst) const {
@@ -384,6 +406,52 @@ void RtnLinearWeights::copyRow(int64_t r, float* dst) const {
 
 std::string RtnLinearWeights::describe() const {
     return m_tensor->scheme + ", native " + rtn::dotPathName(m_level) + " kernel with q8_0 activations";
+}
+
+bool Llama2cQ8LinearWeights::supports(int64_t cols, int group) {
+    return group > 0 && group <= (1 << 17) && cols > 0 && cols % group == 0;
+}
+
+Llama2cQ8LinearWeights::Llama2cQ8LinearWeights(int64_t rows, int64_t cols, int group, std::span<const std::byte> bytes,
+                                               std::shared_ptr<const void> owner, cpu::SimdLevel level)
+    : LinearWeights(rows, cols), m_group(group), m_bytes(bytes), m_owner(std::move(owner)), m_level(level) {
+    QS_CHECK(supports(cols, group) && bytes.size() == llama2cQ8Bytes(uint64_t(rows * cols), group),
+             "llama2.c Q8 tensor: group or size does not match its shape");
+    m_actRowBytes = llama2c::actRowBytes(cols, group);
+}
+
+void Llama2cQ8LinearWeights::prepareActivations(const float* x, int64_t /*batch*/, std::byte* act, int64_t b0,
+                                                int64_t b1) const {
+    for (int64_t b = b0; b < b1; ++b)
+        llama2c::quantizeActivations(x + b * cols(), cols(), m_group, act + size_t(b) * m_actRowBytes);
+}
+
+void Llama2cQ8LinearWeights::matmulPreparedRows(const std::byte* act, int64_t batch, float* y, int64_t r0,
+                                                int64_t r1) const {
+    const int64_t m = rows(), n = cols();
+    const auto* codes = reinterpret_cast<const int8_t*>(m_bytes.data());
+    const std::byte* scales = m_bytes.data() + uint64_t(m * n);
+    const uint64_t groupsPerRow = uint64_t(n / m_group);
+    tiledRowDots(act, m_actRowBytes, batch, y, m, r0, r1, [&](int64_t r, const std::byte* a, int nc, float* out) {
+        llama2c::dot(n, m_group, codes + r * n, scales + 4 * uint64_t(r) * groupsPerRow, a, m_actRowBytes, nc, out,
+                     m_level);
+    });
+}
+
+void Llama2cQ8LinearWeights::matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const {
+    prepareAndMultiplyRows(x, batch, y, r0, r1);
+}
+
+void Llama2cQ8LinearWeights::copyRow(int64_t r, float* dst) const {
+    QS_CHECK(r >= 0 && r < rows(), "row " + std::to_string(r) + " of a llama2.c Q8 tensor");
+    const Status s = decodeToFloat(DType::Llama2cQ8, m_bytes, uint64_t(rows() * cols()), m_group,
+                                   uint64_t(r * cols()), uint64_t(cols()), dst);
+    QS_CHECK(s.ok(), s.ok() ? std::string() : s.message());
+}
+
+std::string Llama2cQ8LinearWeights::describe() const {
+    return "Q8 (llama2.c) g" + std::to_string(m_group) + ", native " + llama2c::dotPathName(m_group, m_level) +
+           " kernel with int8 g" + std::to_string(m_group) + " activations (runq.c)";
 }
 
 std::shared_ptr<const LinearWeights> packedWeights(std::shared_ptr<const QuantizedTensor> tensor,
@@ -434,21 +502,21 @@ namespace {
 // Activation scratch of the calling thread. A stack, because a thread waiting inside one matmul's
 // parallel_for may run another task that calls matmul (nested parallelism): each level gets its own buffer.
 struct ActivationScratch {
-    std::vector<std::vector<std::byte>> buffers;
+    std::vector<std::unique_ptr<TrackedScratch<std::byte>>> buffers;
     size_t depth = 0;
 };
 thread_local ActivationScratch t_scratch;
 
 struct ScratchLease {
     explicit ScratchLease(size_t bytes) {
-        if (t_scratch.buffers.size() <= t_scratch.depth) t_scratch.buffers.resize(t_scratch.depth + 1);
-        buffer = &t_scratch.buffers[t_scratch.depth++];
-        if (buffer->size() < bytes) buffer->resize(bytes);
+        if (t_scratch.buffers.size() <= t_scratch.depth)
+            t_scratch.buffers.push_back(std::make_unique<TrackedScratch<std::byte>>());
+        data = t_scratch.buffers[t_scratch.depth++]->grow(bytes);
     }
     ~ScratchLease() { --t_scratch.depth; }
     ScratchLease(const ScratchLease&) = delete;
     ScratchLease& operator=(const ScratchLease&) = delete;
-    std::vector<std::byte>* buffer;
+    std::byte* data;
 };
 
 }  // namespace
@@ -460,7 +528,7 @@ void matmul(const LinearWeights& w, const float* x, int64_t batch, float* y, tbb
     const int64_t grain = std::max(w.rowGrain(), kParallelMinWork / perRow);
     if (const size_t actBytes = w.activationBytes(batch); actBytes > 0) {
         ScratchLease lease(actBytes);
-        std::byte* act = lease.buffer->data();
+        std::byte* act = lease.data;
         if (work < kParallelMinWork) {
             w.prepareActivations(x, batch, act, 0, batch);
             return w.matmulPreparedRows(act, batch, y, 0, w.rows());
@@ -480,5 +548,7 @@ void matmul(const LinearWeights& w, const float* x, int64_t batch, float* y, tbb
     }
     forRows(w.rows(), grain, arena, [&](int64_t r0, int64_t r1) { w.matmulRows(x, batch, y, r0, r1); });
 }
+
+uint64_t kernelScratchBytes() { return g_kernelScratchBytes.load(); }
 
 }  // namespace qs

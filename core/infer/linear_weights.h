@@ -13,7 +13,8 @@
 //     through Scheme::dequantizeRows into a per-call scratch buffer (memory of the packed form, same numbers);
 //   - StoredLinearWeights: the same for a checkpoint tensor in its stored type (F16, ggml blocks, ...);
 //   - RtnLinearWeights: RTN int4 / int8_sym and HQQ hqq4 rows in their packed records with q8_0 activations
-//     (native; rtn_vec_dot.h).
+//     (native; rtn_vec_dot.h);
+//   - Llama2cQ8LinearWeights: a llama2.c Q8 file's tensors in place, multiplied as llama2.c's runq.c does.
 // The last two compute with exactly the values Scheme::dequantizeRows produces (the scheme's exact numerics:
 // `--dequant once|rows`), and the two give bit-identical results; the packed kernels differ from them by the
 // activation quantization (a bound in tests/core/test_kernels.cpp).
@@ -78,6 +79,11 @@ public:
                                     int64_t /*b1*/) const {}
     virtual void matmulPreparedRows(const std::byte* /*act*/, int64_t /*batch*/, float* /*y*/, int64_t /*r0*/,
                                     int64_t /*r1*/) const {}
+
+protected:
+    // matmulRows of a kernel that quantizes its activations: prepares them (into a buffer of this call) and
+    // runs matmulPreparedRows.
+    void prepareAndMultiplyRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const;
 
 private:
     int64_t m_rows, m_cols;
@@ -150,6 +156,38 @@ private:
     int m_group;
     std::span<const std::byte> m_bytes;
     std::shared_ptr<const void> m_owner;
+};
+
+// A llama2.c Q8 tensor (DType::Llama2cQ8: int8 codes of all rows, then one float32 scale per `group` values)
+// read in place from `bytes` (a mapping that must stay valid while `owner` lives) and multiplied as llama2.c's
+// runq.c does: activations quantized once per product to int8 groups with float32 scales, exact int32 group
+// sums, float accumulation in group order (core/quant/llama2c/llama2c_q8_dot.h). copyRow decodes the row
+// (code * scale, decodeToFloat). `level` picks the path (tests pass each level the CPU can run).
+class Llama2cQ8LinearWeights final : public LinearWeights {
+public:
+    // True when a [rows, cols] tensor of this group runs here: group > 0 dividing cols, and groups small enough
+    // that an int32 group sum cannot overflow (<= 2^17 values).
+    static bool supports(int64_t cols, int group);
+    // Precondition: supports(cols, group) and bytes.size() == llama2cQ8Bytes(rows * cols, group).
+    Llama2cQ8LinearWeights(int64_t rows, int64_t cols, int group, std::span<const std::byte> bytes,
+                           std::shared_ptr<const void> owner, cpu::SimdLevel level = cpu::simdLevel());
+
+    void matmulRows(const float* x, int64_t batch, float* y, int64_t r0, int64_t r1) const override;
+    void copyRow(int64_t r, float* dst) const override;
+    std::string describe() const override;
+    uint64_t ownedBytes() const override { return 0; }
+    uint64_t weightBytes() const override { return m_bytes.size(); }
+    int64_t rowGrain() const override { return 8; }
+    size_t activationBytes(int64_t batch) const override { return size_t(batch) * m_actRowBytes; }
+    void prepareActivations(const float* x, int64_t batch, std::byte* act, int64_t b0, int64_t b1) const override;
+    void matmulPreparedRows(const std::byte* act, int64_t batch, float* y, int64_t r0, int64_t r1) const override;
+
+private:
+    int m_group;
+    std::span<const std::byte> m_bytes;
+    std::shared_ptr<const void> m_owner;
+    cpu::SimdLevel m_level;
+    size_t m_actRowBytes;
 };
 
 // A [rows, cols] matrix of a type with a native kernel (ggml::findDotKernel), read in place from `bytes`
@@ -260,5 +298,10 @@ std::shared_ptr<const LinearWeights> dequantizeOnce(const QuantizedTensor& tenso
 // the calling thread's thread-local scratch that grows but is never freed per call (no allocation per token
 // once warm).
 void matmul(const LinearWeights& w, const float* x, int64_t batch, float* y, tbb::task_arena* arena);
+
+// Bytes the kernels' thread-local scratch buffers hold, summed over the live threads (matmul's activation
+// scratch, the repacked GEMM's row scratch, the half GEMM's widened rows): grown to the largest product each
+// thread has run and kept for reuse while the thread lives. Thread-safe.
+uint64_t kernelScratchBytes();
 
 }  // namespace qs

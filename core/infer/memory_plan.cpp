@@ -48,6 +48,8 @@ uint64_t convertedBytesOf(const TensorInfo& t, const QuantizedWeightMap* quantiz
     }
     if (t.dtype == DType::F32 && t.file >= 0) return 0;  // a view of the mapping
     if (mode == Q::PerRowBlock && dtypeConvertibleToFloat(t.dtype)) return 0;
+    if (mode == Q::Native && t.file >= 0 && t.dtype == DType::Llama2cQ8 && Llama2cQ8LinearWeights::supports(cols, t.group))
+        return 0;  // multiplied in place (runq.c's arithmetic)
     if (mode == Q::Native && t.file >= 0 && PackedLinearWeights::supports(t.dtype, cols))
         // q8_0/q4_0/q4_K/q6_K are repacked into owned memory (their mapped pages dropped); the others stay mapped.
         return ggml::repackable(t.dtype) && ggml::findRepackGemm(t.dtype, cpu::simdLevel())

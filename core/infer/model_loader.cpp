@@ -70,6 +70,16 @@ public:
                 return std::shared_ptr<const LinearWeights>(std::make_shared<FloatLinearWeights>(
                     rows, cols, reinterpret_cast<const float*>(data->bytes.data()), data->owner, "f32 (mapped)"));
         }
+        if (m_options.quantized == WeightLoadOptions::Quantized::Native && t.dtype == DType::Llama2cQ8 &&
+            t.file >= 0 && Llama2cQ8LinearWeights::supports(cols, t.group)) {
+            auto data = m_ckpt.data(size_t(i));
+            if (!data) return data.error();
+            if (data->bytes.size() != llama2cQ8Bytes(uint64_t(rows * cols), t.group))
+                return Error{where(m_ckpt, i) + ": " + std::to_string(data->bytes.size()) + " bytes, expected " +
+                             std::to_string(llama2cQ8Bytes(uint64_t(rows * cols), t.group)) + " for llama2.c Q8"};
+            return std::shared_ptr<const LinearWeights>(
+                std::make_shared<Llama2cQ8LinearWeights>(rows, cols, t.group, data->bytes, data->owner));
+        }
         if (m_options.quantized == WeightLoadOptions::Quantized::Native && t.dtype != DType::F32 && t.file >= 0 &&
             PackedLinearWeights::supports(t.dtype, cols)) {
             auto data = m_ckpt.data(size_t(i));

@@ -58,6 +58,17 @@ std::string_view linearInputName(LinearInput which) {
     return "?";
 }
 
+Transformer::MemoryUse Transformer::memoryUse() const {
+    const auto bytes = [](const std::vector<float>& v) { return uint64_t(v.capacity()) * sizeof(float); };
+    MemoryUse u;
+    for (const auto* cache : {&m_keyCache, &m_valueCache})
+        for (const auto& layer : *cache) u.kvCacheBytes += bytes(layer);
+    for (const auto* v : {&m_cos, &m_sin, &m_cosLocal, &m_sinLocal, &m_x, &m_xb, &m_xb2, &m_q, &m_k, &m_v, &m_att,
+                          &m_hb, &m_hb2, &m_scores})
+        u.scratchBytes += bytes(*v);
+    return u;
+}
+
 void Transformer::rewind(int pos) {
     QS_CHECK(pos >= 0 && pos <= m_pos, "rewind past the current position");
     m_pos = pos;

@@ -74,6 +74,14 @@ public:
     // which the head would read, without running the head.
     void setActivationObserver(ActivationObserver observer) { m_observer = std::move(observer); }
 
+    // Memory this object holds (bytes): the KV cache as grown so far (doubling up to the context), and the
+    // per-batch activation buffers plus RoPE tables. The matmul kernels' thread-local scratch is separate
+    // (kernelScratchBytes(), linear_weights.h). Same thread as evaluate().
+    struct MemoryUse {
+        uint64_t kvCacheBytes = 0, scratchBytes = 0;
+    };
+    MemoryUse memoryUse() const;
+
 private:
     void forwardBatch(const int* tokens, int n, float* logits, bool allLogits);
     void attention(int layer, int n, int pos0);
@@ -101,8 +109,8 @@ private:
     std::vector<float> m_cosLocal, m_sinLocal;    // [context][headDim/2] (local layers, when they differ)
     std::vector<float> m_x, m_xb, m_xb2, m_q, m_k, m_v, m_att, m_hb, m_hb2, m_scores;
     int m_scratchBatch = 0, m_scorePositions = 0;
-    bool m_overflow = false;
-    bool m_headInAll = false;  // this evaluate() computes no logits: the observer gets every token's HeadIn  // an RMSNorm of the current forwardBatch overflowed (see kernels::rmsnorm)
+    bool m_overflow = false;   // an RMSNorm of the current forwardBatch overflowed (see kernels::rmsnorm)
+    bool m_headInAll = false;  // this evaluate() computes no logits: the observer gets every token's HeadIn
 };
 
 }  // namespace qs

@@ -17,7 +17,7 @@ struct Finding {
     bool bad = false;
     uint64_t index = 0;
     float value = 0;
-    std::string error;  // a decoding failure
+    std::string error;  // a read or decoding failure, naming the file and the tensor
 };
 
 // Scans tensor i block by block until the first non-finite value. Stops early when `stopBefore` (the lowest bad
@@ -28,12 +28,18 @@ Finding scanTensor(const Checkpoint& ckpt, size_t i, const std::atomic<size_t>& 
     const uint64_t n = t.elements();
     const uint64_t row = uint64_t(std::max<int64_t>(1, t.rowLength()));
     const uint64_t step = std::max<uint64_t>(1, kBlockElements / row) * row;  // whole rows: whole ggml blocks
+    // The bytes once, before the buffer: a refused tensor costs nothing, one read on demand (HDF5) is read once.
+    auto d = ckpt.data(i);
+    if (!d) {
+        f.error = d.message();
+        return f;
+    }
     std::vector<float> buf(size_t(std::min(step, n)));
     for (uint64_t first = 0; first < n; first += step) {
         if (stopBefore.load(std::memory_order_relaxed) < i || cancel.load(std::memory_order_relaxed)) return f;
         const uint64_t count = std::min(step, n - first);
-        if (auto s = ckpt.toFloat(i, first, count, buf.data()); !s) {
-            f.error = s.message();
+        if (auto s = decodeToFloat(t.dtype, d->bytes, n, t.group, first, count, buf.data()); !s) {
+            f.error = ckpt.path + ": tensor '" + t.name + "': " + s.message();
             return f;
         }
         for (uint64_t k = 0; k < count; ++k)
@@ -85,7 +91,7 @@ Status checkFiniteWeights(const Checkpoint& ckpt, tbb::task_arena* arena, const 
     if (i == ckpt.tensors.size()) return {};
     const TensorInfo& t = ckpt.tensors[i];
     const Finding& f = found[i];
-    if (!f.error.empty()) return Error{ckpt.path + ": " + f.error};
+    if (!f.error.empty()) return Error{f.error};  // the reader's or the decoder's, naming the file and the tensor
     const uint64_t row = uint64_t(std::max<int64_t>(1, t.rowLength()));
     const std::string what = std::isnan(f.value) ? "NaN" : f.value > 0 ? "+Inf" : "-Inf";
     return Error{ckpt.path + ": tensor '" + t.name + "' (" + std::string(dtypeName(t.dtype)) + ") holds " + what +

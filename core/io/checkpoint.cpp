@@ -79,9 +79,17 @@ Status Checkpoint::toFloat(size_t i, uint64_t first, uint64_t count, float* dst)
 
 Result<std::vector<float>> Checkpoint::toFloat(size_t i) const {
     if (i >= tensors.size()) return Error{path + ": tensor index " + std::to_string(i) + " out of range"};
-    std::vector<float> out(size_t(tensors[i].elements()));
-    Status s = toFloat(i, 0, out.size(), out.data());
-    if (!s) return s.error();
+    const TensorInfo& t = tensors[i];
+    if (!dtypeConvertibleToFloat(t.dtype))
+        return Error{path + ": tensor '" + t.name + "' has type " + std::string(dtypeName(t.dtype)) +
+                     ", which cannot be decoded to float"};
+    // The bytes first, the floats after: a reader's refusal (a dataset declaring far more than its file holds)
+    // must cost nothing, not an allocation of the declared size.
+    auto d = data(i);
+    if (!d) return d.error();
+    std::vector<float> out(size_t(t.elements()));
+    Status s = decodeToFloat(t.dtype, d->bytes, t.elements(), t.group, 0, out.size(), out.data());
+    if (!s) return Error{path + ": tensor '" + t.name + "': " + s.message()};
     return out;
 }
 

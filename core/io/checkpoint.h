@@ -79,11 +79,11 @@ public:
     // The stored bytes of tensor i. Mapped tensors return a view; others are read on demand.
     virtual Result<TensorData> data(size_t i) const;
 
-    // Decodes `count` values starting at element `first` of tensor i into dst (float32). For block types
-    // `first` and `count` must be multiples of the block (whole rows always are). Fails for types that
-    // dtypeConvertibleToFloat() rejects, naming the tensor and its type.
+    // Decodes `count` values from element `first` of tensor i into dst (float32); for block types `first`, `count`
+    // are multiples of the block (whole rows are). Fails for types dtypeConvertibleToFloat() rejects, naming them.
+    // Each call fetches data(i) (all of an HDF5 chunked tensor): decode blocks with decodeToFloat on one data(i).
     Status toFloat(size_t i, uint64_t first, uint64_t count, float* dst) const;
-    Result<std::vector<float>> toFloat(size_t i) const;
+    Result<std::vector<float>> toFloat(size_t i) const;  // data(i) first: a refused tensor allocates nothing
 
     uint64_t totalBytes() const;  // sum of tensor bytes as stored
 };

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +15,8 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <optional>
+#include <vector>
 
 namespace qs::io {
 
@@ -21,11 +24,47 @@ namespace {
 
 std::atomic<bool> g_childProcessReads{true};
 bool g_inChild = false;  // set only in a child made here (its one thread)
+int g_childFd = -1;      // that child's end of the pipe
 
 // The pipe's records: a tag, a 4-byte little-endian length, the payload.
-enum Tag : char { kProgress = 'P', kFailed = 'E', kSucceeded = 'K' };
+enum Tag : char { kProgress = 'P', kLongStep = 'L', kFailed = 'E', kSucceeded = 'K' };
 constexpr size_t kHeader = 5;
 constexpr size_t kMaxPayload = 64 * 1024;  // a longer message is cut
+
+// How often the parent re-reports the last progress while the child is silent (the cancel poll).
+constexpr std::chrono::milliseconds kCancelPoll{200};
+
+// Files whose child was stopped for silence, as they were then (see child_process.h).
+struct FileIdentity {
+    dev_t device = 0;
+    ino_t inode = 0;
+    off_t size = 0;
+    timespec modified{};
+    bool operator==(const FileIdentity& o) const {
+        return device == o.device && inode == o.inode && size == o.size && modified.tv_sec == o.modified.tv_sec &&
+               modified.tv_nsec == o.modified.tv_nsec;
+    }
+};
+std::optional<FileIdentity> identityOf(const std::string& file) {
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+    return FileIdentity{st.st_dev, st.st_ino, st.st_size, st.st_mtim};
+}
+std::mutex g_stoppedMutex;
+std::vector<std::pair<FileIdentity, std::string>> g_stopped;  // with the Error said then
+
+std::optional<std::string> stoppedBefore(const std::optional<FileIdentity>& id) {
+    if (!id) return std::nullopt;
+    std::lock_guard lock(g_stoppedMutex);
+    for (const auto& [known, message] : g_stopped)
+        if (known == *id) return message;
+    return std::nullopt;
+}
+void rememberStopped(const std::optional<FileIdentity>& id, const std::string& message) {
+    if (!id) return;
+    std::lock_guard lock(g_stoppedMutex);
+    g_stopped.emplace_back(*id, message);
+}
 
 void writeAll(int fd, const char* p, size_t n) {
     while (n > 0) {
@@ -53,6 +92,7 @@ void writeRecord(int fd, Tag tag, std::string_view payload) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the parent dying takes the child with it
     if (::getppid() != parent) ::_exit(0);
     g_inChild = true;
+    g_childFd = fd;
     if (guard) std::construct_at(guard);  // the parent's lock, copied locked, is a fresh one here
     // A fault ends the child plainly: no crash handler inherited from the parent (a test framework's, which would
     // start a debugger) runs here. A sanitizer's own reports are not signal handlers and still print.
@@ -97,7 +137,11 @@ struct Reading {
     char result = 0;        // kSucceeded, kFailed, or 0 when none arrived
     std::string message;    // kFailed's
     bool cancelled = false;
-    bool silent = false;    // killed for saying nothing for quietLimit
+    bool silent = false;    // killed for saying nothing for its limit
+    bool longStep = false;  // the child announced a long step and has not reported since
+    std::chrono::milliseconds limit{0};  // the silence limit that applied when it was killed
+    double fraction = 0;    // the last progress relayed (re-reported while the child is silent)
+    std::string stage;
 };
 
 // Parses the complete records in r.buffer; relays progress. False when the user cancelled.
@@ -110,10 +154,13 @@ bool parseRecords(Reading& r, ProgressSink* progress) {
         const char tag = r.buffer[at];
         const std::string_view payload(r.buffer.data() + at + kHeader, n);
         at += kHeader + n;
-        if (tag == kProgress && payload.size() >= sizeof(double) && progress) {
-            double fraction = 0;
-            std::memcpy(&fraction, payload.data(), sizeof fraction);
-            if (!progress->report(fraction, payload.substr(sizeof fraction))) return false;
+        if (tag == kProgress && payload.size() >= sizeof(double)) {
+            r.longStep = false;
+            std::memcpy(&r.fraction, payload.data(), sizeof r.fraction);
+            r.stage = std::string(payload.substr(sizeof r.fraction));
+            if (progress && !progress->report(r.fraction, r.stage)) return false;
+        } else if (tag == kLongStep) {
+            r.longStep = true;
         } else if (tag == kSucceeded || tag == kFailed) {
             r.result = tag;
             r.message = std::string(payload);
@@ -123,10 +170,13 @@ bool parseRecords(Reading& r, ProgressSink* progress) {
     return true;
 }
 
-// Reads the child's records until its end of the pipe closes; kills it on cancellation or silence.
-void collect(int fd, pid_t child, ProgressSink* progress, std::chrono::milliseconds quietLimit, Reading& r) {
+// Reads the child's records until its end of the pipe closes; kills it on cancellation or silence. While the child
+// is silent, the last progress is re-reported every kCancelPoll: a ProgressSink learns of a cancel request only
+// through its callback's answer.
+void collect(int fd, pid_t child, ProgressSink* progress, const ChildProcessOptions& options, Reading& r) {
     using clock = std::chrono::steady_clock;
     auto heard = clock::now();
+    auto relayed = heard;
     bool killed = false;
     for (;;) {
         pollfd p{fd, POLLIN, 0};
@@ -137,13 +187,19 @@ void collect(int fd, pid_t child, ProgressSink* progress, std::chrono::milliseco
             const ssize_t got = ::read(fd, chunk, sizeof chunk);
             if (got < 0 && errno == EINTR) continue;
             if (got <= 0) break;  // end of file: the child has ended
-            heard = clock::now();
+            heard = relayed = clock::now();
             r.buffer.append(chunk, size_t(got));
             if (!parseRecords(r, progress)) r.cancelled = true;
         }
         if (killed) continue;  // drain until the pipe closes
+        const auto now = clock::now();
+        if (progress && !r.cancelled && now - relayed >= kCancelPoll) {
+            relayed = now;
+            if (!progress->report(r.fraction, r.stage)) r.cancelled = true;
+        }
         if (progress && progress->cancelled()) r.cancelled = true;
-        if (!r.cancelled && clock::now() - heard > quietLimit) r.silent = true;
+        r.limit = r.longStep ? options.longStepLimit : options.quietLimit;
+        if (!r.cancelled && now - heard > r.limit) r.silent = true;
         if (r.cancelled || r.silent) {
             ::kill(child, SIGKILL);
             killed = true;
@@ -152,12 +208,11 @@ void collect(int fd, pid_t child, ProgressSink* progress, std::chrono::milliseco
 }
 
 // The Error for a child that did not hand back a result.
-Status endedWithout(const std::string& file, const std::string& what, const Reading& r, int status,
-                    std::chrono::milliseconds quietLimit) {
+Status endedWithout(const std::string& file, const std::string& what, const Reading& r, int status) {
     if (r.cancelled) return Error{std::string(kCancelledMessage)};
     const std::string head = file + ": " + what;
     if (r.silent)
-        return Error{head + " made no progress for " + std::to_string(quietLimit.count()) +
+        return Error{head + " made no progress for " + std::to_string(r.limit.count()) +
                      " ms and was stopped (its separate process killed): the file is damaged or the parser is stuck"};
     if (WIFSIGNALED(status))
         return Error{head + " crashed (" + signalName(WTERMSIG(status)) +
@@ -174,12 +229,20 @@ Status endedWithout(const std::string& file, const std::string& what, const Read
 void setChildProcessReads(bool enabled) { g_childProcessReads.store(enabled); }
 bool childProcessReads() { return g_childProcessReads.load(); }
 
+void childLongStep() {
+    if (g_inChild && g_childFd >= 0) writeRecord(g_childFd, kLongStep, {});
+}
+
 Status runInChildProcess(const std::string& file, const std::string& what,
                          const std::function<Status(ProgressSink&)>& work, const ChildProcessOptions& options) {
     if (g_inChild || !childProcessReads()) {
         ProgressSink none;
         return work(options.progress ? *options.progress : none);
     }
+    const auto identity = identityOf(file);
+    if (auto earlier = stoppedBefore(identity))
+        return Error{*earlier + " (stopped earlier in this session; the file is unchanged since, so it is refused "
+                                "again without waiting)"};
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0)
         return Error{file + ": " + what + ": cannot start a separate process (pipe: " + std::strerror(errno) + ")"};
@@ -205,7 +268,8 @@ Status runInChildProcess(const std::string& file, const std::string& what,
                      ")"};
     }
     Reading r;
-    collect(fds[0], child, options.progress, options.quietLimit, r);
+    r.stage = what;
+    collect(fds[0], child, options.progress, options, r);
     ::close(fds[0]);
     int status = 0;
     pid_t waited;
@@ -214,7 +278,9 @@ Status runInChildProcess(const std::string& file, const std::string& what,
     const bool exitedCleanly = waited < 0 || (WIFEXITED(status) && WEXITSTATUS(status) == 0);
     if (r.result == kSucceeded && exitedCleanly && !r.cancelled) return {};
     if (r.result == kFailed && exitedCleanly && !r.cancelled) return Error{r.message};
-    return endedWithout(file, what, r, waited < 0 ? 0 : status, options.quietLimit);
+    Status ended = endedWithout(file, what, r, waited < 0 ? 0 : status);
+    if (r.silent && !r.cancelled) rememberStopped(identity, ended.message());
+    return ended;
 }
 
 }  // namespace qs::io

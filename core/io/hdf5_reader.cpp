@@ -19,6 +19,7 @@ std::mutex& hdf5Mutex() {
 }
 
 bool isHdf5File(const std::string& path) {
+    if (!isRegularFile(path)) return false;
     std::lock_guard lock(hdf5Mutex());
     bool hdf5 = false;
     H5E_BEGIN_TRY { hdf5 = H5Fis_hdf5(path.c_str()) > 0; }
@@ -114,11 +115,30 @@ struct VisitContext {
     ProgressSink* progress;
     bool cancelled = false;
     int skipped = 0;
+    std::string unreadable;  // the first dataset skipped by unreadableStorage, as its warning says it
 };
 
 void skip(VisitContext& ctx, const std::string& name, const std::string& why) {
     constexpr int kMaxListed = 20;
     if (++ctx.skipped <= kMaxListed) ctx.ck->warnings.push_back(ctx.ck->path + ": dataset '" + name + "' skipped: " + why);
+}
+
+// Why a dataset read on demand cannot be read for what it declares ("" when it can), judged from its stored size
+// before any byte is read: declared but never written (libhdf5 would hand back its fill value, and QuantScope would
+// allocate the declared size for it), written in part (unfiltered, with fewer bytes stored than declared: chunks
+// missing), or compressed and claiming more than the file could expand to (Hdf5Checkpoint::m_readCap).
+std::string unreadableStorage(const VisitContext& ctx, hid_t ds, hid_t dcpl, uint64_t declared) {
+    const uint64_t stored = H5Dget_storage_size(ds);
+    H5Eclear2(H5E_DEFAULT);
+    const std::string claim = "declares " + std::to_string(declared) + " bytes but ";
+    if (stored == 0) return claim + "none are stored (never written); not read";
+    const bool filtered = H5Pget_nfilters(dcpl) > 0;
+    if (!filtered && stored < declared)
+        return claim + "only " + std::to_string(stored) + " are stored (some chunks never written); not read";
+    if (filtered && declared > ctx.ck->m_readCap)
+        return claim + "only " + std::to_string(stored) + " are stored compressed, far more than the file (" +
+               std::to_string(ctx.fileSize) + " bytes) could expand to; not read";
+    return {};
 }
 
 void addDataset(VisitContext& ctx, hid_t ds, const std::string& name) {
@@ -160,6 +180,12 @@ void addDataset(VisitContext& ctx, hid_t ds, const std::string& name) {
         }
     }
     H5Eclear2(H5E_DEFAULT);  // H5Dget_offset reports an error for unallocated storage; that is not a failure
+    if (t.file < 0 && t.bytes > 0) {
+        if (auto why = unreadableStorage(ctx, ds, dcpl.get(), t.bytes); !why.empty()) {
+            if (ctx.unreadable.empty()) ctx.unreadable = ctx.ck->path + ": dataset '" + name + "' " + why;
+            return skip(ctx, name, why);
+        }
+    }
     ctx.ck->tensors.push_back(std::move(t));
 }
 
@@ -332,6 +358,8 @@ Result<std::unique_ptr<Checkpoint>> readInProcess(std::shared_ptr<const MappedFi
         H5Eclear2(H5E_DEFAULT);
     }
     if (ctx.cancelled) return Error{std::string(kCancelledMessage)};
+    if (ck->tensors.empty() && !ctx.unreadable.empty())
+        return Error{ctx.unreadable + "; the file holds no other dataset QuantScope can read"};
     if (ctx.skipped > 20)
         ck->warnings.push_back(path + ": " + std::to_string(ctx.skipped - 20) + " more datasets skipped");
     if (ck->tensors.empty() && ctx.skipped == 0) ck->warnings.push_back(path + ": no datasets found");
@@ -353,6 +381,7 @@ Status vetInChild(const std::shared_ptr<const MappedFile>& file, const OpenOptio
     for (size_t i = 0; i < tensors.size(); ++i) {
         if (tensors[i].file >= 0) continue;
         progress.report(double(i) / double(tensors.size()), "reading chunked or converted HDF5 datasets");
+        childLongStep();  // one libhdf5 read, silent until it returns
         (void)(*ck)->data(i);
     }
     return {};
@@ -363,7 +392,8 @@ Status vetInChild(const std::shared_ptr<const MappedFile>& file, const OpenOptio
 QuantScopeHdf5 quantScopeHdf5Kind(const std::string& path) {
     if (!isHdf5File(path)) return QuantScopeHdf5::None;  // the signature only: nothing parsed yet
     // None also when libhdf5 fails in the separate process: the reader the caller picks next says why.
-    auto kind = readHdf5Isolated<QuantScopeHdf5>(path, [&] { return kindInProcess(path); });
+    auto kind = readHdf5Isolated<QuantScopeHdf5>(path, [&] { return kindInProcess(path); }, nullptr,
+                                                 Hdf5Read::Metadata);
     return kind ? *kind : QuantScopeHdf5::None;
 }
 

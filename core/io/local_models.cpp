@@ -15,6 +15,7 @@
 #include <tuple>
 #include <type_traits>
 
+#include "core/io/checkpoint_extent.h"
 #include "core/io/llama2c_reader.h"
 
 namespace qs {
@@ -122,7 +123,18 @@ public:
         if (!m_progress.report(fraction, "scanning " + root.path)) return;
         m_root = root.path;
         std::error_code ec;
-        if (!fs::is_directory(root.path, ec)) return;  // a tool that is not installed: nothing to say
+        m_rootReal = fs::canonical(root.path, ec);
+        const bool folder = !ec && fs::is_directory(m_rootReal, ec);
+        if (!folder) {
+            // A tool that is not installed: nothing to say. A folder the user named: say why it is not searched.
+            if (root.source == ModelSource::UserFolder)
+                m_out.warnings.push_back(root.path + ": " +
+                                         (ec == std::errc::no_such_file_or_directory ? std::string("no such folder")
+                                          : ec                                       ? ec.message()
+                                                                                     : std::string("not a folder")) +
+                                         "; not searched");
+            return;
+        }
         switch (root.source) {
             case ModelSource::HfCache: scanHfCache(root.path); break;
             case ModelSource::Ollama: scanOllama(root.path); break;
@@ -139,8 +151,9 @@ private:
     // The entries of a folder (counted against the visit limit); a folder that cannot be read is a warning.
     std::vector<fs::directory_entry> list(const fs::path& dir) {
         std::vector<fs::directory_entry> entries;
+        if (!insideRoot(dir)) return entries;
         std::error_code ec;
-        fs::directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
+        fs::directory_iterator it(dir, ec);
         if (ec) {
             if (ec != std::errc::no_such_file_or_directory)
                 m_out.warnings.push_back(dir.string() + ": cannot be read (" + ec.message() + ")");
@@ -159,6 +172,20 @@ private:
         return entries;
     }
 
+    // False (with a warning) for a folder that a link leads out of the root being scanned: a Hugging Face
+    // snapshot linked to / would otherwise list the whole machine. A path that cannot be resolved is left to
+    // the directory iterator to report.
+    bool insideRoot(const fs::path& dir) {
+        std::error_code ec;
+        const fs::path real = fs::canonical(dir, ec);
+        if (ec) return true;
+        if (std::mismatch(m_rootReal.begin(), m_rootReal.end(), real.begin(), real.end()).first == m_rootReal.end())
+            return true;
+        m_out.warnings.push_back(dir.string() + ": a link to " + real.string() + ", outside " + m_root +
+                                 "; not followed");
+        return false;
+    }
+
     bool budget() {
         if (m_out.truncated) return false;
         if (++m_out.visited <= m_limits.maxVisited) return true;
@@ -175,6 +202,12 @@ private:
         if (!statFile(p, bytes, modified)) return;
         const std::string format = sniffFormat(p, bytes);
         if (format.empty()) return;
+        if (format == "gguf" || format == "safetensors") {
+            if (auto st = io::checkCheckpointComplete(p.string(), format); !st) {
+                m_out.warnings.push_back(p.string() + " (" + name + "): " + st.message() + "; not listed");
+                return;
+            }
+        }
         add({std::move(name), p.string(), format, source, std::move(detail), bytes, modified, {}});
     }
 
@@ -208,9 +241,15 @@ private:
         for (const std::string& s : shards) {
             uint64_t bytes = 0;
             int64_t modified = 0;
-            if (s.find("..") != std::string::npos || !statFile(index.parent_path() / s, bytes, modified)) {
-                m.detail += (m.detail.empty() ? "" : "; ") + std::string("shard ") + s + " missing";
-                continue;
+            std::string problem;
+            if (s.find("..") != std::string::npos || !statFile(index.parent_path() / s, bytes, modified))
+                problem = "is missing";
+            else if (auto st = io::checkCheckpointComplete((index.parent_path() / s).string(), "safetensors"); !st)
+                problem = st.message();
+            if (!problem.empty()) {  // a partial download: the index cannot be opened until every shard is whole
+                m_out.warnings.push_back(index.string() + " (" + m.name + "): shard " + s + " " + problem +
+                                         "; not listed");
+                return shards;
             }
             m.bytes += bytes;
             m.modifiedSeconds = std::max(m.modifiedSeconds, modified);
@@ -370,6 +409,7 @@ private:
     ProgressSink& m_progress;
     std::map<std::string, size_t> m_paths;  // path -> index in m_out.models
     std::string m_root;
+    fs::path m_rootReal;  // m_root with its links resolved
 };
 
 std::string envOr(const std::map<std::string, std::string>& env, const char* key) {

@@ -20,13 +20,23 @@
 //  - User folders: searched recursively (at most ScanLimits::maxDepth levels) for *.gguf, *.safetensors
 //    (a folder's *.safetensors.index.json stands for its shards), *.h5/*.hdf5 and llama2.c *.bin files.
 // Every candidate is checked by content before it is listed (GGUF magic, HDF5 signature, a safetensors
-// header length followed by '{', llama2.c's header rule from llama2c_reader.h), so an Ollama template blob, a
-// partial download or a pytorch_model.bin is not offered.
+// header length followed by '{', llama2.c's header rule from llama2c_reader.h), so an Ollama template blob or a
+// pytorch_model.bin is not offered. A GGUF or safetensors file must also be as long as its own header says
+// (core/io/checkpoint_extent.h: the header is parsed, no tensor is read): a partial download, or a header that
+// cannot be parsed, is not listed and gets a warning naming the file, the entry's name and what is wrong
+// ("incomplete: 600000 bytes of the 1185376 its header describes"). A *.safetensors.index.json is listed only
+// when every shard it names is present and whole (otherwise one warning names the first shard that is not).
 //
-// Bounds: symbolic links to folders are not followed in user folders (no loops; HF snapshot links point at
-// files), a manifest larger than 1 MiB or not valid JSON is skipped with a warning, a digest that is not
-// 64 hex digits is skipped (no path is built from it), and the walk stops after ScanLimits::maxVisited
-// directory entries (the report says so). Permission errors skip the folder with a warning.
+// Bounds: symbolic links to folders are not followed in user folders, LM Studio's or llama.cpp's (no loops);
+// in the Hugging Face cache and Ollama's manifests a folder reached through a link is entered only when it
+// resolves inside the root being scanned (a snapshot linked to / is a warning, not a scan of the machine).
+// Links to files are followed wherever they point (HF snapshot files are links into blobs/; a file is only
+// read far enough to check it). A manifest larger than 1 MiB or not valid JSON is skipped with a warning, a
+// digest that is not 64 hex digits is skipped (no path is built from it), and the walk stops after
+// ScanLimits::maxVisited directory entries (the report says so). A folder that cannot be read (permission
+// denied, not a folder) is skipped with a warning naming it and the error. A user folder (ScanRoot with
+// ModelSource::UserFolder) that does not exist or is not a folder is a warning; the tools' default roots that
+// do not exist are skipped silently (the tool is not installed).
 //
 // Thread-safety: pure functions over the file system; scanLocalModels may run on any thread (the GUI runs it
 // as a background job) and honours cancellation through its progress callback between folders.
@@ -71,14 +81,15 @@ struct ScanLimits {
 
 struct LocalModelScan {
     std::vector<LocalModel> models;     // sorted by source, then name, then path; no path twice
-    std::vector<std::string> warnings;  // skipped manifests, unreadable folders, the visit limit
+    std::vector<std::string> warnings;  // skipped manifests, unreadable or missing folders, incomplete files,
+                                        // links out of a root, the visit limit
     uint64_t visited = 0;               // directory entries looked at
     bool truncated = false;             // the visit limit was reached
 };
 
 // The default roots for this environment: `env` maps variable names to values (HOME, XDG_CACHE_HOME, HF_HOME,
 // HF_HUB_CACHE, OLLAMA_MODELS, LLAMA_CACHE); a missing HOME gives only the roots named by the others. Roots
-// are listed whether or not they exist (the scan skips missing ones silently).
+// are listed whether or not they exist (the scan skips missing ones silently), all with their tool's source.
 std::vector<ScanRoot> defaultScanRoots(const std::map<std::string, std::string>& env);
 // The same from the process environment.
 std::vector<ScanRoot> defaultScanRoots();

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/io/mapped_file.h"
+#include "core/io/regular_file.h"
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <utility>
@@ -25,6 +27,11 @@ std::multiset<std::pair<uint64_t, uint64_t>>& openInputs() {
     return s;
 }
 }  // namespace
+
+bool isRegularFile(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
 
 Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::string& path) {
     auto fail = [&](const char* what) {
@@ -59,8 +66,16 @@ Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::string& pa
             if (err == ENOMEM) {  // say how much: mapping needs the file's size in address space
                 e.message += " (mapping it needs " + std::to_string(f->m_size) + " bytes of address space";
                 rlimit as{};
-                if (::getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY)
+                if (::getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
                     e.message += "; the process is limited to " + std::to_string(uint64_t(as.rlim_cur)) + " (RLIMIT_AS)";
+                    // /proc/self/statm's first field: the pages of address space already in use.
+                    if (std::ifstream statm("/proc/self/statm"); statm) {
+                        uint64_t pages = 0;
+                        if (statm >> pages)
+                            e.message += ", of which " + std::to_string(pages * uint64_t(::sysconf(_SC_PAGESIZE))) +
+                                         " are already in use";
+                    }
+                }
                 e.message += ")";
             }
             ::close(fd);

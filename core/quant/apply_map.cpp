@@ -33,15 +33,18 @@ std::optional<int64_t> numberAfter(std::string_view name, std::string_view key) 
 
 // The values of an F32 tensor straight from its stored bytes (a mapping, or the buffer a reader returns; `held`
 // keeps them alive) on little-endian hosts at a float-aligned address, or nullopt when they must be decoded.
-std::optional<std::span<const float>> floatView(const Checkpoint& ckpt, size_t i, TensorData& held) {
+// The reader's Error when it refuses the tensor's bytes (that refusal must not turn into a decode that allocates).
+Result<std::optional<std::span<const float>>> floatView(const Checkpoint& ckpt, size_t i, TensorData& held) {
     const TensorInfo& t = ckpt.tensors[i];
-    if constexpr (std::endian::native != std::endian::little) return std::nullopt;
-    if (t.dtype != DType::F32 || t.bytes != t.elements() * sizeof(float)) return std::nullopt;
+    if constexpr (std::endian::native != std::endian::little) return std::optional<std::span<const float>>();
+    if (t.dtype != DType::F32 || t.bytes != t.elements() * sizeof(float))
+        return std::optional<std::span<const float>>();
     auto d = ckpt.data(i);
-    if (!d || d->bytes.size() != t.bytes || reinterpret_cast<uintptr_t>(d->bytes.data()) % alignof(float) != 0)
-        return std::nullopt;
+    if (!d) return d.error();
+    if (d->bytes.size() != t.bytes || reinterpret_cast<uintptr_t>(d->bytes.data()) % alignof(float) != 0)
+        return std::optional<std::span<const float>>();
     held = std::move(*d);
-    return std::span<const float>(reinterpret_cast<const float*>(held.bytes.data()), size_t(t.elements()));
+    return std::optional(std::span<const float>(reinterpret_cast<const float*>(held.bytes.data()), size_t(t.elements())));
 }
 
 struct BatchItem {
@@ -169,8 +172,13 @@ void Applier::compute(BatchItem& item, uint64_t startElement) {
     std::vector<float> decoded;
     TensorData held;
     std::span<const float> floats;
-    if (auto view = floatView(m_ckpt, i, held)) {
-        floats = *view;
+    auto view = floatView(m_ckpt, i, held);
+    if (!view) {
+        item.failure = view.message();
+        return;
+    }
+    if (*view) {
+        floats = **view;
     } else {
         auto f = m_ckpt.toFloat(i);
         if (!f) {
@@ -191,14 +199,14 @@ void Applier::compute(BatchItem& item, uint64_t startElement) {
     if (!m_options.computeStats) {
         auto q = quantizeParallel(*scheme, floats, p.rows, p.cols, m_ckpt.tensors[i].name, m_arena,
                                   &tensorSink, calibrationOf(item));
-        if (!q) item.failure = q.message();
+        if (!q) item.failure = m_ckpt.path + ": " + q.message();  // the scheme names the tensor, not the file
         else item.fresh = std::make_shared<QuantizedTensor>(std::move(q.value()));
         return;
     }
     auto done = quantizeWithErrorStats(*scheme, floats, p.rows, p.cols, m_ckpt.tensors[i].name, so, m_arena,
                                        &tensorSink, calibrationOf(item));
     if (!done) {
-        item.failure = done.message();
+        item.failure = m_ckpt.path + ": " + done.message();
         return;
     }
     item.error = std::move(done->error);
@@ -216,7 +224,7 @@ void Applier::computeFolded(BatchItem& item, std::span<const float> floats, Prog
     auto q = quantizeParallel(*storage, scaled, p.rows, p.cols, m_ckpt.tensors[size_t(item.tensor)].name,
                               m_arena, &tensorSink);
     if (!q) {
-        item.failure = q.message();
+        item.failure = m_ckpt.path + ": " + q.message();
         return;
     }
     if (m_options.computeStats) {

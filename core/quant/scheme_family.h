@@ -31,7 +31,11 @@ struct SchemeFamily {
 // The registered families in display order (scheme_registry.cpp).
 const std::vector<SchemeFamily>& schemeFamilies();
 
-// One line listing every valid form of every family, for errors and usage text.
+// One line listing every valid form of every family, for errors and usage text. parseScheme's error for a name
+// no family takes ends with it: "unknown quantization scheme 'x'; valid forms: ...", except for the ggml name of
+// a type-table row no scheme writes (iq2_xxs, tq1_0, mxfp4, q8_K, f32; any case, also with "_im"), which the
+// readers take: "'iq2_xxs' is a ggml type QuantScope reads and decodes but does not quantize to
+// (`quantscope-cli types` lists what each type supports); valid forms: ...".
 std::string validSchemeForms();
 
 // Name grammar helpers shared by the families.

@@ -7,10 +7,41 @@
 #include <map>
 #include <mutex>
 
+#include "core/ggml/ggml_type_traits.h"
+#include "core/io/checkpoint.h"
 #include "core/quant/scheme.h"
 #include "core/quant/scheme_family.h"
 
 namespace qs {
+
+namespace {
+
+std::string lowerCase(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    return out;
+}
+
+// When `name` (case-insensitive, also with the importance suffix "_im") is the ggml name of a type-table row
+// that no scheme writes (iq2_xxs, tq1_0, mxfp4, q8_K, f32, ...), what QuantScope does with that type: the
+// readers take it, so "unknown" would be wrong. Empty for any other name.
+std::string readOnlyGgmlTypeNote(std::string_view name) {
+    const std::string l = lowerCase(name);
+    for (const ggml::TypeTraits& r : ggml::typeTraitsTable()) {
+        const std::string_view ggmlName = r.info().ggmlName;
+        if (ggmlName.empty() || r.isScheme()) continue;
+        const std::string g = lowerCase(ggmlName);
+        if (l != g && l != g + "_im") continue;
+        const std::string what = dtypeConvertibleToFloat(r.type) ? "reads and decodes but does not quantize to"
+                                                                 : "reads but neither decodes nor quantizes to";
+        const std::string subject = l == g ? "'" + std::string(name) + "' is a ggml type"
+                                           : "'" + std::string(name) + "': " + std::string(ggmlName) + " is a ggml type";
+        return subject + " QuantScope " + what + " (`quantscope-cli types` lists what each type supports)";
+    }
+    return {};
+}
+
+}  // namespace
 
 ByteBreakdown& ByteBreakdown::operator+=(const ByteBreakdown& o) {
     payload += o.payload;
@@ -109,6 +140,8 @@ Result<std::shared_ptr<const Scheme>> parseScheme(std::string_view name) {
         cache.try_emplace(std::string(name), it->second);
         return it->second;
     }
+    if (std::string note = readOnlyGgmlTypeNote(name); !note.empty())
+        return Error{note + "; valid forms: " + validSchemeForms()};
     return Error{"unknown quantization scheme '" + std::string(name) + "'; valid forms: " + validSchemeForms()};
 }
 

@@ -33,6 +33,15 @@ public:
     template <class Visit>
     Status forEach(Visit&& visit) {
         if (m_rows == 0) return {};
+        const TensorInfo& t = m_ckpt.tensors[m_tensor];
+        if (!dtypeConvertibleToFloat(t.dtype))
+            return Error{m_ckpt.path + ": tensor '" + t.name + "' has type " + std::string(dtypeName(t.dtype)) +
+                         ", which cannot be decoded to float"};
+        // The bytes are fetched once, before any buffer: a reader's refusal costs nothing, and a tensor read on
+        // demand (HDF5 chunked) is read once, not once per block.
+        auto d = m_ckpt.data(m_tensor);
+        if (!d) return d.error();
+        m_held = std::move(*d);
         const float* direct = directFloats();
         if (!direct) m_buffer.resize(size_t(m_blockRows * m_cols));
         for (int64_t r = 0; r < m_rows; r += m_blockRows) {
@@ -40,8 +49,9 @@ public:
             const uint64_t count = uint64_t(n) * uint64_t(m_cols);
             const float* values = direct ? direct + uint64_t(r) * uint64_t(m_cols) : m_buffer.data();
             if (!direct) {
-                Status s = m_ckpt.toFloat(m_tensor, uint64_t(r) * uint64_t(m_cols), count, m_buffer.data());
-                if (!s) return s;
+                Status s = decodeToFloat(t.dtype, m_held.bytes, t.elements(), t.group, uint64_t(r) * uint64_t(m_cols),
+                                         count, m_buffer.data());
+                if (!s) return Error{m_ckpt.path + ": tensor '" + t.name + "': " + s.message()};
             }
             if (!visit(r, n, std::span<const float>(values, size_t(count)))) return Error{std::string(kCancelledMessage)};
         }
@@ -49,15 +59,14 @@ public:
     }
 
 private:
-    // An F32 tensor's stored floats, used in place (little-endian host, float-aligned); nullptr: decode blocks.
-    const float* directFloats() {
+    // An F32 tensor's stored floats (m_held), used in place (little-endian host, float-aligned); nullptr: decode
+    // blocks.
+    const float* directFloats() const {
         const TensorInfo& t = m_ckpt.tensors[m_tensor];
         if constexpr (std::endian::native != std::endian::little) return nullptr;
         if (t.dtype != DType::F32 || t.bytes != t.elements() * sizeof(float)) return nullptr;
-        auto d = m_ckpt.data(m_tensor);
-        if (!d || d->bytes.size() != t.bytes || reinterpret_cast<uintptr_t>(d->bytes.data()) % alignof(float) != 0)
+        if (m_held.bytes.size() != t.bytes || reinterpret_cast<uintptr_t>(m_held.bytes.data()) % alignof(float) != 0)
             return nullptr;
-        m_held = std::move(*d);
         return reinterpret_cast<const float*>(m_held.bytes.data());
     }
 
@@ -65,7 +74,7 @@ private:
     size_t m_tensor;
     int64_t m_rows = 0, m_cols = 1, m_blockRows = 1;
     std::vector<float> m_buffer;
-    TensorData m_held;  // keeps directFloats() alive
+    TensorData m_held;  // the tensor's bytes, fetched once by forEach
 };
 
 using Pass1Visitor = std::function<void(int64_t firstRow, int64_t nRows, std::span<const float> values)>;

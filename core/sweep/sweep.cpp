@@ -16,6 +16,7 @@
 
 #include "core/io/checkpoint_writer.h"
 #include "core/io/mapped_file.h"
+#include "core/io/regular_file.h"
 #include "core/quant/quant_map_export.h"
 #include "core/sweep/sweep_hdf5.h"
 
@@ -211,12 +212,14 @@ std::string sweepFileRow(const SweepSpec& spec, const SweepRow& row) {
 }
 
 bool looksLikeSweepCsv(const std::string& path) {
+    if (!isRegularFile(path)) return false;  // a FIFO would block the open
     std::ifstream in(path, std::ios::binary);
     std::string head(kMagic.size(), '\0');
     return in && in.read(head.data(), std::streamsize(head.size())) && head == kMagic;
 }
 
 Result<SweepFile> readSweepFile(const std::string& path) {
+    if (!isRegularFile(path)) return Error{path + ": not a regular file"};
     std::ifstream in(path, std::ios::binary);
     if (!in) return Error{path + ": cannot open"};
     std::ostringstream ss;

@@ -111,7 +111,7 @@ struct SweepFile {
     uint64_t completeBytes = 0, truncatedBytes = 0;
 };
 Result<SweepFile> readSweepFile(const std::string& path);
-// True when the file starts with a sweep CSV's line-1 marker (reads only those bytes).
+// True when the file is a regular file starting with a sweep CSV's line-1 marker (reads only those bytes).
 bool looksLikeSweepCsv(const std::string& path);
 // The same for a sweep file's whole text held in memory (a GUI session carries one); `origin` names it in
 // messages as the path does.

@@ -74,6 +74,7 @@ const std::map<QString, CommandOptions>& commandTable() {
                                "threads"},
           {"hessian-head", "json", "calib-sequential"}}},
         {"models", {{"folder", "max-depth"}, {"no-default", "json"}}},
+        {"types", {{}, {"json"}}},
     };
     return table;
 }

@@ -438,6 +438,8 @@ private Q_SLOTS:
         QVERIFY(q.exitCode != 0);
         QVERIFY(!q.crashed);
         QVERIFY2(q.err.contains("model.layers.2.mlp.down_proj.weight") && q.err.contains("NaN"), q.err.constData());
+        QVERIFY2(q.err.contains((dir.path() + ": tensor 'model.layers.2.mlp.down_proj.weight': value NaN").toUtf8()),
+                 q.err.constData());  // the file too, as generate says it
     }
 
     // A finite weight so large that float arithmetic overflows (3e38) turns the logits into Inf/NaN: ppl and
@@ -503,6 +505,18 @@ private Q_SLOTS:
         const double floats = 5.0 * (64 * 64 * 2 + 32 * 64 * 2 + 3 * 172 * 64) + 512 * 64 + 64;
         const double kv = 5.0 * 2 * 32 * (1 + 128) / 2.0;
         QCOMPARE(j["bytes_per_token"].get<double>(), 4.0 * (floats + kv));
+        // Memory by kind: the KV cache holds at least the run's 130 positions (BOS + 129 decode steps) and at
+        // most the 512 of the context, 5 layers x 2 x 32 floats each; the f32 file is mapped, not copied.
+        const uint64_t perPosition = 5 * 2 * 32 * 4;
+        QVERIFY2(j["kv_cache_bytes"].get<uint64_t>() >= 130 * perPosition &&
+                     j["kv_cache_bytes"].get<uint64_t>() <= 512 * perPosition, j.dump().c_str());
+        QVERIFY(j["scratch_bytes"].get<uint64_t>() > 0);
+        QVERIFY(j["weights_owned_bytes"].get<uint64_t>() < 4 * 64 * 64);  // the norm vectors only
+        // --ctx shorter than the run (8 prompt tokens; BOS + 71 decode steps = 72 positions) is refused, not
+        // silently extended.
+        r = runCli({"bench", bin, "--prompt-tokens", "8", "--gen-tokens", "70", "--ctx", "32", "--json"});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains("--ctx 32 is shorter than the 72 positions"), r.err.constData());
     }
 
     void inference_failsCleanlyOnBadInput() {

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // `quantscope-cli inspect`: the JSON interface on real checkpoints, the table, and clean failures.
+#include <QElapsedTimer>
+#include <QFile>
 #include <QTemporaryDir>
 #include <QTest>
+
+#include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
 
@@ -88,6 +92,22 @@ private Q_SLOTS:
         QVERIFY(r.out.isEmpty());
         QVERIFY2(r.err.contains(expected.toUtf8()), r.err.constData());
         QCOMPARE(r.err.count('\n'), 1);
+    }
+
+    // A FIFO (whatever its name says) is refused at once, not opened: opening it for reading would wait for a writer.
+    void inspect_refusesAFifoAtOnce() {
+        QTemporaryDir dir;
+        for (const char* name : {"p.gguf", "p.h5", "p.csv"}) {
+            const QString path = dir.filePath(QString::fromLatin1(name));
+            QCOMPARE(::mkfifo(QFile::encodeName(path).constData(), 0600), 0);
+            QElapsedTimer clock;
+            clock.start();
+            auto r = runCli({"inspect", path}, {}, 20000);
+            QVERIFY2(!r.crashed, "inspect did not return within 20 s");
+            QCOMPARE(r.exitCode, 1);
+            QVERIFY2(r.err.contains((path + ": not a regular file").toUtf8()), r.err.constData());
+            QVERIFY2(clock.elapsed() < 5000, qPrintable(QString::number(clock.elapsed())));
+        }
     }
 
     void inspect_missingFileAndUsage() {

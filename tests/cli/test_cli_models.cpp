@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // `quantscope-cli models`: the shared models folder listed with the format of each file as ASSETS.md describes
 // it (tokenizer .bin files and JSON side files left out); the default roots follow HOME and the tools' variables
-// (a Hugging Face cache under a temporary HOME); usage errors exit 2.
+// (a Hugging Face cache under a temporary HOME); a --folder that does not exist and a partial GGUF are warned
+// about on stderr and in the JSON; usage errors exit 2.
+#include <QFile>
 #include <QFileInfo>
 #include <QTemporaryDir>
 #include <QTest>
@@ -62,6 +64,27 @@ private Q_SLOTS:
         QCOMPARE(r.exitCode, 0);
         QVERIFY2(r.out.contains("Hugging Face cache"), r.out.constData());
         QVERIFY2(r.out.contains("karpathy/tinyllamas  revision 0123abcd"), r.out.constData());
+    }
+
+    void missingFolderAndPartialFile_warned() {
+        QS_REQUIRE_ASSET(gguf, "models/stories260K-gguf/stories260K.gguf");
+        QTemporaryDir dir;
+        QFile in(gguf);
+        QVERIFY(in.open(QIODevice::ReadOnly));
+        QFile cut(dir.filePath(QStringLiteral("stories260K.gguf")));
+        QVERIFY(cut.open(QIODevice::WriteOnly));
+        cut.write(in.read(600000));
+        cut.close();
+        const QString missing = dir.filePath(QStringLiteral("no/such/dir"));
+        auto r = runCli({"models", "--no-default", "--folder", missing, "--folder", dir.path()});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.out.contains("0 model(s)"), r.out.constData());
+        QVERIFY2(r.err.contains((missing + ": no such folder; not searched").toUtf8()), r.err.constData());
+        QVERIFY2(r.err.contains("(stories260K.gguf): incomplete: 600000 bytes of the "), r.err.constData());
+        auto j = runCli({"models", "--no-default", "--folder", missing, "--json"});
+        const auto parsed = nlohmann::json::parse(j.out.toStdString(), nullptr, false);
+        QVERIFY2(parsed.is_object(), j.out.constData());
+        QCOMPARE(parsed["warnings"].size(), size_t(1));
     }
 
     void usageErrors_exit2() {

@@ -2,17 +2,35 @@
 // Broken and hostile checkpoints: every one must be refused with a message naming the problem, without a
 // crash, a hang or an unbounded allocation (this suite also runs under ASan+UBSan). Files are cut from the
 // real assets or synthesised into a temporary folder by the test itself.
+//  - An HDF5 dataset declared but never written (or written in part) is left out at open with a warning naming the
+//    file and the dataset, and counts in no total: libhdf5 would return its fill value, for a size the file never held.
+//  - A tensor whose bytes its reader refuses is never allocated at its declared size: toFloat, the weight scan, the
+//    NaN check and applyMap return the reader's Error (naming file and tensor) for a 4 TiB tensor.
+//  - A FIFO is refused by every probe of a file's content (HDF5 signature, session/sweep kinds, sweep CSV), at once.
+#include <hdf5.h>
+
 #include <QTemporaryDir>
 #include <QTest>
 
 #include <sys/stat.h>
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 
 #include "common/assets.h"
+#include "core/export/session_h5.h"
+#include "core/infer/weight_check.h"
 #include "core/io/checkpoint.h"
+#include "core/io/hdf5_reader.h"
 #include "core/io_fixtures.h"
+#include "core/model/model_info.h"
+#include "core/quant/apply_map.h"
+#include "core/quant/quant_map.h"
+#include "core/quant/quant_map_resolve.h"
+#include "core/stats/tensor_scan.h"
+#include "core/sweep/sweep.h"
+#include "core/sweep/sweep_hdf5.h"
 
 using namespace qs;
 using qstest::putLE;
@@ -119,6 +137,8 @@ struct Case {
     const char* expected;  // substring of the error message
     const char* needs = nullptr;  // asset the case is cut from, if any
 };
+
+std::string onlyDeclaredHdf5(const std::string& path);  // below
 
 std::vector<Case> cases() {
     std::vector<Case> c;
@@ -276,6 +296,9 @@ std::vector<Case> cases() {
     // ---- HDF5
     c.push_back({"hdf5 cut in metadata", cut("m.h5", kH5, 2000), "truncated file: eof = 2000", kH5});
     c.push_back({"hdf5 cut in data", cut("m.h5", kH5, 60000), "truncated file: eof = 60000", kH5});
+    c.push_back({"hdf5 dataset never written", [](const std::string& dir) { return onlyDeclaredHdf5(dir + "/d.h5"); },
+                 "d.h5: dataset 'model.layers.0.mlp.up_proj.weight' declares 2147483648 bytes but none are stored "
+                 "(never written); not read; the file holds no other dataset QuantScope can read"});
     c.push_back({"hdf5 signature only", file("m.h5", [] { return std::string("\x89HDF\r\n\x1a\n", 8) + std::string(100, '\xff'); }), "not a readable HDF5 file"});
     // ---- pickles and other files
     c.push_back({"raw pickle", file("model.pt", [] { return std::string("\x80\x02}q\x00.", 6); }), "unpickling can run arbitrary code"});
@@ -298,6 +321,75 @@ std::vector<Case> cases() {
                  }, "several GGUF files (a.gguf, b.gguf)"});
     return c;
 }
+
+// An HDF5 file whose one dataset, f32 [16384, 32768] in 64x1024 chunks (2 GiB), was declared and never written.
+std::string onlyDeclaredHdf5(const std::string& path) {
+    const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    const hsize_t dims[2] = {16384, 32768}, chunk[2] = {64, 1024};
+    const hid_t space = H5Screate_simple(2, dims, nullptr);
+    const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 2, chunk);
+    H5Dclose(H5Dcreate2(file, "model.layers.0.mlp.up_proj.weight", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl,
+                        H5P_DEFAULT));
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    H5Fclose(file);
+    return path;
+}
+
+// An HDF5 file with f32 datasets made by plain libhdf5 calls: "written" [4, 8] holds values; "declared" [rows, cols]
+// is chunked and never written; "partial" [64, 64] in 16x16 chunks has one chunk written.
+void writeDeclaredHdf5(const std::string& path, hsize_t rows, hsize_t cols) {
+    const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    QVERIFY(file >= 0);
+    auto dataset = [&](const char* name, hsize_t r, hsize_t c, hsize_t chunkR, hsize_t chunkC) {
+        const hsize_t dims[2] = {r, c};
+        const hid_t space = H5Screate_simple(2, dims, nullptr);
+        const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        if (chunkR > 0) {
+            const hsize_t chunk[2] = {chunkR, chunkC};
+            H5Pset_chunk(dcpl, 2, chunk);
+        }
+        const hid_t ds = H5Dcreate2(file, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        H5Pclose(dcpl);
+        H5Sclose(space);
+        return ds;
+    };
+    const hid_t written = dataset("written", 4, 8, 0, 0);
+    std::vector<float> values(32, 1.5f);
+    QVERIFY(H5Dwrite(written, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) >= 0);
+    H5Dclose(written);
+    H5Dclose(dataset("declared", rows, cols, 64, 1024));
+    const hid_t partial = dataset("partial", 64, 64, 16, 16);
+    const hsize_t start[2] = {0, 0}, count[2] = {16, 16};
+    const hid_t fspace = H5Dget_space(partial);
+    H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, nullptr, count, nullptr);
+    const hid_t mspace = H5Screate_simple(2, count, nullptr);
+    std::vector<float> chunk(256, 2.0f);
+    QVERIFY(H5Dwrite(partial, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, chunk.data()) >= 0);
+    H5Sclose(mspace);
+    H5Sclose(fspace);
+    H5Dclose(partial);
+    H5Fclose(file);
+}
+
+// One F32 tensor of 2^20 x 2^20 values (4 TiB) whose reader refuses its bytes, as the HDF5 reader refuses a dataset
+// claiming more than its file could hold.
+class RefusingCheckpoint : public Checkpoint {
+public:
+    RefusingCheckpoint() {
+        path = "/models/refusing.h5";
+        format = FileFormat::Hdf5;
+        TensorInfo t;
+        t.name = "model.layers.0.mlp.up_proj.weight";
+        t.shape = {int64_t(1) << 20, int64_t(1) << 20};
+        t.bytes = (uint64_t(1) << 40) * 4;
+        tensors.push_back(t);
+    }
+    Result<TensorData> data(size_t) const override { return Error{kRefusal}; }
+    static constexpr const char* kRefusal =
+        "/models/refusing.h5: dataset 'model.layers.0.mlp.up_proj.weight' claims 4398046511104 bytes; not read";
+};
 
 }  // namespace
 
@@ -327,6 +419,78 @@ private Q_SLOTS:
         QVERIFY2(msg.find(c.expected) != std::string::npos, ("expected '" + std::string(c.expected) + "' in: " + msg).c_str());
         // Every message names the file (or folder) it is about.
         QVERIFY2(msg.find(dir.path().toStdString()) != std::string::npos, msg.c_str());
+    }
+
+    void hdf5DatasetsNeverWrittenAreLeftOutAtOpen() {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const std::string path = dir.path().toStdString() + "/declared.h5";
+        writeDeclaredHdf5(path, 16384, 32768);  // 2 GiB declared, nothing stored
+        QVERIFY(std::filesystem::file_size(path) < 64 * 1024);
+        auto r = openCheckpoint(path);
+        QVERIFY2(r.ok(), r.ok() ? "" : r.message().c_str());
+        const Checkpoint& ck = **r;
+        QCOMPARE(ck.tensors.size(), size_t(1));
+        QCOMPARE(ck.tensors[0].name, std::string("written"));
+        QCOMPARE(ck.totalBytes(), uint64_t(4 * 8 * 4));  // the declared 2 GiB and the missing chunks count nowhere
+        auto warned = [&](const std::string& part) {
+            for (const std::string& w : ck.warnings)
+                if (w.rfind(path + ": dataset '", 0) == 0 && w.find(part) != std::string::npos) return true;
+            return false;
+        };
+        QVERIFY2(warned("'declared' skipped: declares 2147483648 bytes but none are stored (never written)"),
+                 qPrintable(QString::fromStdString(nlohmann::json(ck.warnings).dump())));
+        QVERIFY2(warned("'partial' skipped: declares 16384 bytes but only 1024 are stored (some chunks never written)"),
+                 qPrintable(QString::fromStdString(nlohmann::json(ck.warnings).dump())));
+        auto f = ck.toFloat(0);
+        QVERIFY(f.ok());
+        QCOMPARE((*f)[31], 1.5f);
+    }
+
+    void refusedBytesAreNeverAllocated() {
+        const RefusingCheckpoint ck;
+        const std::string refusal = RefusingCheckpoint::kRefusal;
+        // Each would need 4 TiB (16 TiB of floats) if it allocated before asking the reader.
+        auto f = ck.toFloat(0);
+        QVERIFY(!f.ok());
+        QCOMPARE(f.message(), refusal);
+        auto scanned = streamWeightStats(ck, 0, nullptr);
+        QVERIFY(!scanned.ok());
+        QCOMPARE(scanned.message(), refusal);
+        const Status finite = checkFiniteWeights(ck, nullptr);
+        QVERIFY(!finite.ok());
+        QCOMPARE(finite.message(), refusal);
+        const ModelInfo info = analyzeModel(ck);
+        auto map = parseQuantMap(R"({"version":1,"rules":[{"role":"all","scheme":"q8_0"}]})");
+        QVERIFY(map.ok());
+        auto resolved = resolveMap(*map, ck.tensors, info);
+        QVERIFY2(resolved.ok(), resolved.ok() ? "" : resolved.message().c_str());
+        for (bool stats : {false, true}) {
+            ApplyOptions options;
+            options.computeStats = stats;
+            auto applied = applyMap(ck, info, *resolved, options, nullptr);
+            QVERIFY(!applied.ok());
+            QCOMPARE(applied.message(), refusal);
+        }
+    }
+
+    // Opening a FIFO for reading blocks until a writer comes: every probe asks what the path is first.
+    void fifosAreRefusedByEveryProbe() {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        for (const char* name : {"p.gguf", "p.h5", "p.csv"}) {
+            const std::string path = dir.path().toStdString() + "/" + name;
+            QCOMPARE(::mkfifo(path.c_str(), 0600), 0);
+            const auto start = std::chrono::steady_clock::now();
+            QVERIFY(!io::isHdf5File(path));
+            QCOMPARE(io::quantScopeHdf5Kind(path), io::QuantScopeHdf5::None);
+            QVERIFY(!isSessionH5(path));
+            QVERIFY(!looksLikeSweepCsv(path));
+            for (const std::string& message : {readSweepFile(path).message(), readSweepHdf5(path).message(),
+                                               readSessionH5(path).message(), openCheckpoint(path).message()})
+                QCOMPARE(message, path + ": not a regular file");
+            QVERIFY(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+        }
     }
 
     // Decoding never reads outside the bytes it is given, whatever the caller asks for.

@@ -472,6 +472,92 @@ private Q_SLOTS:
         QVERIFY(std::memcmp(row.data(), values.data() + 2 * kCols, kCols * sizeof(float)) == 0);
     }
 
+    // llama2.c Q8 (Llama2cQ8LinearWeights, core/quant/llama2c/llama2c_q8_dot.h) against runq.c's quantize() and
+    // matmul() transliterated here from karpathy/llama2.c runq.c (int8 activations per group with float32 scale
+    // max|x| / 127, round half away from zero; exact int32 group sums; val += (S * w_s) * x_s in group order):
+    // equal bit for bit on every path the CPU runs (AVX2 applies to groups of a multiple of 32), and within the
+    // activation rounding bound of the float product. Codes include -128 (a hostile file's; the export never
+    // writes it), a group of zero activations and an activation outlier.
+    void llama2cQ8_equalsRunqOnEveryPath_data() {
+        QTest::addColumn<int>("group");
+        for (int g : {8, 32, 64, 256}) QTest::newRow(("g" + std::to_string(g)).c_str()) << g;
+    }
+    void llama2cQ8_equalsRunqOnEveryPath() {
+        QFETCH(int, group);
+        const int64_t n = kCols, groups = n / group;
+        std::mt19937 rng(31u + unsigned(group));
+        std::vector<std::byte> bytes(llama2cQ8Bytes(uint64_t(kRows * n), group));
+        std::uniform_int_distribution<int> code(-127, 127);
+        std::uniform_real_distribution<float> scale(1e-4f, 2e-2f);
+        for (int64_t i = 0; i < kRows * n; ++i) bytes[size_t(i)] = std::byte(uint8_t(int8_t(code(rng))));
+        bytes[3] = std::byte(0x80);  // -128
+        std::vector<float> ws(size_t(kRows * groups));
+        for (float& f : ws) f = scale(rng);
+        std::memcpy(bytes.data() + kRows * n, ws.data(), ws.size() * sizeof(float));
+        auto x = gaussian(size_t(kBatch * n), 32);
+        x[70] = 25.0f;
+        std::fill(x.begin() + n, x.begin() + n + group, 0.0f);  // token 1's first group is all zeros
+        // runq.c, transliterated.
+        std::vector<float> expected(size_t(kBatch * kRows));
+        std::vector<double> floatProduct(expected.size()), bound(expected.size());
+        for (int64_t b = 0; b < kBatch; ++b) {
+            std::vector<int8_t> xq(static_cast<size_t>(n));
+            std::vector<float> xs(static_cast<size_t>(groups));
+            for (int64_t g = 0; g < groups; ++g) {
+                float wmax = 0.0f;
+                for (int i = 0; i < group; ++i) wmax = std::max(wmax, std::fabs(x[size_t(b * n + g * group + i)]));
+                xs[size_t(g)] = wmax / 127.0f;
+                for (int i = 0; i < group; ++i)
+                    xq[size_t(g * group + i)] = wmax == 0.0f ? 0 : int8_t(std::round(x[size_t(b * n + g * group + i)] / xs[size_t(g)]));
+            }
+            for (int64_t r = 0; r < kRows; ++r) {
+                float val = 0.0f;
+                double exact = 0, err = 0;
+                for (int64_t g = 0; g < groups; ++g) {
+                    int32_t ival = 0;
+                    for (int i = 0; i < group; ++i) {
+                        const int64_t k = g * group + i;
+                        const int w = int8_t(bytes[size_t(r * n + k)]);
+                        ival += int32_t(xq[size_t(k)]) * w;
+                        const double wv = double(w) * ws[size_t(r * groups + g)];
+                        exact += wv * x[size_t(b * n + k)];
+                        err += std::fabs(wv) * (0.5 * xs[size_t(g)] + 1e-6 * std::fabs(x[size_t(b * n + k)]));
+                    }
+                    const float t = float(ival) * ws[size_t(r * groups + g)];
+                    val = val + t * xs[size_t(g)];
+                }
+                expected[size_t(b * kRows + r)] = val;
+                floatProduct[size_t(b * kRows + r)] = exact;
+                bound[size_t(b * kRows + r)] = err;
+            }
+        }
+        auto owner = std::make_shared<std::vector<std::byte>>(bytes);
+        QString skipped;
+        for (auto level : {cpu::SimdLevel::Scalar, cpu::SimdLevel::Avx2}) {
+            if (!cpu::canRun(level)) {
+                skipped += QString(" ") + QString::fromLatin1(cpu::simdLevelName(level));
+                continue;
+            }
+            const Llama2cQ8LinearWeights w(kRows, n, group, *owner, owner, level);
+            const bool simd = level >= cpu::SimdLevel::Avx2 && group % 32 == 0;
+            QVERIFY2(w.describe().find(simd ? "native avx2" : "native scalar") != std::string::npos, w.describe().c_str());
+            const auto got = product(w, x);
+            for (size_t i = 0; i < got.size(); ++i) {
+                QVERIFY2(std::memcmp(&got[i], &expected[i], sizeof(float)) == 0,
+                         qPrintable(QString("%1, output %2: %3 vs runq %4").arg(QString::fromStdString(w.describe()))
+                                        .arg(i).arg(got[i]).arg(expected[i])));
+                QVERIFY(std::fabs(double(got[i]) - floatProduct[i]) <= bound[i] * 1.01 + 1e-5);
+            }
+            std::vector<float> row(static_cast<size_t>(n));
+            w.copyRow(kRows - 1, row.data());
+            for (int64_t k = 0; k < n; ++k)
+                QCOMPARE(row[size_t(k)], float(int8_t(bytes[size_t((kRows - 1) * n + k)])) * ws[size_t((kRows - 1) * groups + k / group)]);
+        }
+        if (!skipped.isEmpty()) qInfo("llama2.c Q8: SIMD paths skipped on this machine:%s", qPrintable(skipped));
+        QVERIFY(!Llama2cQ8LinearWeights::supports(172, 8));  // stories260K's w2: groups straddle rows
+        QVERIFY(!Llama2cQ8LinearWeights::supports(64, 0));
+    }
+
     void rtnNative_layoutsWithoutKernelStayDequantized() {
         for (const char* name : {"int8", "int3_g64", "int4_col", "int4_tensor", "int4_g16", "int5_g32", "hqq3_g64",
                                  "hqq4_g16", "hqq8_g64", "kmeans4_g64"}) {
@@ -577,9 +663,10 @@ private Q_SLOTS:
         QVERIFY(r.top1 >= minTop1);
     }
 
-    // The memory check before loading: a machine too small for the float copies of llama2.c Q8 tensors (no
-    // native kernel) runs them per row block in native mode, refuses --dequant once with the bytes needed, and
-    // a limit below even the KV cache refuses every mode; a generous machine leaves the options alone.
+    // The memory check before loading: a machine too small for the float copies of llama2.c Q8 tensors without
+    // a native kernel (stories260K's w2: 172 columns in groups of 8, which straddle rows) runs them per row
+    // block in native mode, refuses --dequant once with the bytes needed, and a limit below even the KV cache
+    // refuses every mode; a generous machine leaves the options alone.
     void memoryPlan_picksPackedPathOrRefuses() {
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/stories260K-q8.bin");
         auto ck = openCheckpoint(path.toStdString());
@@ -592,14 +679,17 @@ private Q_SLOTS:
         auto roomy = planWeightMemory(**ck, info, nullptr, native, MachineMemory{1ull << 40, 1ull << 40});
         QVERIFY(roomy.ok() && roomy->warning.empty() && !roomy->options.nonNativePerRowBlock);
         QCOMPARE(roomy->kvCacheBytes, kv);
-        QVERIFY(roomy->convertedBytes > 200000 * 4);  // the Q8 matrices as float
+        QCOMPARE(roomy->convertedBytes, uint64_t(5 * 64 * 172 * 4 + 5 * 2 * 64 * 4 + 64 * 4));  // w2 and the norms as float
+        auto onceRoomy = planWeightMemory(**ck, info, nullptr, once, MachineMemory{1ull << 40, 1ull << 40});
+        QVERIFY(onceRoomy.ok() && onceRoomy->convertedBytes > 200000 * 4);  // every Q8 matrix as float
         const MachineMemory tight{kv + 100000, 1ull << 40};
         auto packed = planWeightMemory(**ck, info, nullptr, native, tight);
         QVERIFY2(packed.ok(), packed ? "" : packed.message().c_str());
         QVERIFY(packed->options.nonNativePerRowBlock && !packed->warning.empty());
         auto w = loadModelWeights(**ck, info, nullptr, packed->options, nullptr);
         QVERIFY(w.ok());
-        QVERIFY(QString::fromStdString((*w)->layers[0].wq->describe()).contains("decoded per"));
+        QVERIFY(QString::fromStdString((*w)->layers[0].down->describe()).contains("decoded per"));
+        QVERIFY(QString::fromStdString((*w)->layers[0].wq->describe()).contains("runq.c"));
         auto refused = planWeightMemory(**ck, info, nullptr, once, tight);
         QVERIFY(!refused.ok());
         QVERIFY(QString::fromStdString(refused.message()).contains("needs about"));

@@ -3,16 +3,26 @@
 // temporary folder (with the real stories260K files linked in where a file must open), what is listed and
 // what is not (a template blob, a text file named .gguf, a tokenizer .bin, hidden folders, shards of an
 // index), hostile manifests, a symbolic-link loop, the depth and visit limits, cancellation, the default roots
-// from the environment and the cache JSON round trip.
+// from the environment and the cache JSON round trip; missing and unreadable folders warned about; partial
+// GGUF and safetensors files (prefixes of the real stories260K files) not listed, with the extents
+// (core/io/checkpoint_extent.h) checked against the sizes llama.cpp's and huggingface's writers gave the real
+// files; a Hugging Face snapshot linked out of the cache not followed.
 #include <QTemporaryDir>
 #include <QTest>
+
+#include <linux/capability.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "common/assets.h"
 #include "core/io/checkpoint.h"
+#include "core/io/checkpoint_extent.h"
 #include "core/io/local_models.h"
 
 using namespace qs;
@@ -33,6 +43,50 @@ std::string safetensorsBytes(int n) {
     const uint64_t len = header.size();
     std::memcpy(out.data(), &len, 8);
     return out + header + std::string(size_t(4 * n), '\0');
+}
+
+// A complete GGUF v3 file: no metadata, one F32 tensor "w" of 4 values (docs/gguf.md): the 57 header bytes,
+// padding to the 32-byte alignment, 16 data bytes.
+std::string minimalGguf() {
+    std::string out = "GGUF";
+    auto put = [&](auto v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); };
+    put(uint32_t(3)), put(uint64_t(1)), put(uint64_t(0));                    // version, tensors, KVs
+    put(uint64_t(1)), out += "w", put(uint32_t(1)), put(uint64_t(4));         // name, n_dims, ne[0]
+    put(uint32_t(0)), put(uint64_t(0));                                       // F32, offset 0
+    out.resize(64, '\0');
+    return out + std::string(16, '\0');
+}
+
+std::string readAll(const QString& path) {
+    std::ifstream in(path.toStdString(), std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::span<const std::byte> bytesOf(const std::string& s, size_t n) {
+    return std::as_bytes(std::span(s.data(), std::min(n, s.size())));
+}
+
+// Runs f on a thread without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (capabilities are per thread on Linux),
+// so root is refused a mode-000 folder as any user is. False when the capabilities cannot be dropped.
+bool runWithoutDacOverride(const std::function<void()>& f) {
+    bool dropped = false;
+    std::thread t([&] {
+        __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+        __user_cap_data_struct data[2]{};
+        if (syscall(SYS_capget, &header, data) != 0) return;
+        for (int cap : {CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH}) data[0].effective &= ~(1u << cap);
+        if (syscall(SYS_capset, &header, data) != 0) return;
+        dropped = true;
+        f();
+    });
+    t.join();
+    return dropped;
+}
+
+std::string joined(const std::vector<std::string>& lines) {
+    std::string s;
+    for (const std::string& l : lines) s += l + "\n";
+    return s;
 }
 
 const LocalModel* find(const LocalModelScan& scan, const std::string& name) {
@@ -75,10 +129,10 @@ private Q_SLOTS:
         writeFile(snap / "consolidated.safetensors", safetensorsBytes(2));
         // GGUF files in a repository; a text file named .gguf is not listed; datasets are not models.
         const fs::path quants = hub / "models--org--quants" / "snapshots" / "r3";
-        writeFile(quants / "m-Q4_K_M.gguf", "GGUF" + std::string(28, '\0'));
+        writeFile(quants / "m-Q4_K_M.gguf", minimalGguf());
         writeFile(quants / "README.gguf", "not a model");
-        writeFile(quants / "Q8_0" / "m-Q8_0.gguf", "GGUF" + std::string(28, '\0'));  // a quantization per folder
-        writeFile(hub / "datasets--org--data" / "snapshots" / "r4" / "x.gguf", "GGUF" + std::string(28, '\0'));
+        writeFile(quants / "Q8_0" / "m-Q8_0.gguf", minimalGguf());  // a quantization per folder
+        writeFile(hub / "datasets--org--data" / "snapshots" / "r4" / "x.gguf", minimalGguf());
 
         auto scan = scanLocalModels({{hub.string(), ModelSource::HfCache}});
         QVERIFY2(scan.ok(), scan.ok() ? "" : scan.message().c_str());
@@ -158,12 +212,12 @@ private Q_SLOTS:
         const std::string hdf5Signature("\x89HDF\r\n\x1a\n", 8);
         writeFile(root / "a" / "userblock.h5", std::string(1024, '\0') + hdf5Signature + std::string(64, '\0'));
         writeFile(root / "a" / "misplaced.h5", std::string(1000, '\0') + hdf5Signature + std::string(64, '\0'));
-        writeFile(root / ".hidden" / "x.gguf", "GGUF" + std::string(28, '\0'));
+        writeFile(root / ".hidden" / "x.gguf", minimalGguf());
         writeFile(root / "a" / "fake.gguf", "hello");
         fs::create_directory_symlink("..", root / "a" / "b" / "loop");  // never followed
         fs::path deep = root;
         for (int i = 0; i < 8; ++i) deep /= "d" + std::to_string(i);
-        writeFile(deep / "deep.gguf", "GGUF" + std::string(28, '\0'));
+        writeFile(deep / "deep.gguf", minimalGguf());
 
         auto scan = scanLocalModels({{root.string(), ModelSource::UserFolder}});
         QVERIFY(scan.ok());
@@ -185,6 +239,144 @@ private Q_SLOTS:
         QVERIFY(cut->truncated);
         QCOMPARE(cut->visited, uint64_t(4));  // the fourth look is the one refused
         QVERIFY(!cut->warnings.empty());
+    }
+
+    void userFolder_missingOrNotAFolder_warns_defaultRootsSilent() {
+        QTemporaryDir tmp;
+        const fs::path root = tmp.path().toStdString();
+        writeFile(root / "file.gguf", minimalGguf());
+        auto scan = scanLocalModels({{(root / "nope").string(), ModelSource::UserFolder},
+                                     {(root / "file.gguf").string(), ModelSource::UserFolder},
+                                     {(root / "not-installed").string(), ModelSource::LmStudio},
+                                     {(root / "no-hf").string(), ModelSource::HfCache}});
+        QVERIFY(scan.ok());
+        QVERIFY(scan->models.empty());
+        QCOMPARE(scan->warnings.size(), size_t(2));
+        QCOMPARE(scan->warnings[0], (root / "nope").string() + ": no such folder; not searched");
+        QCOMPARE(scan->warnings[1], (root / "file.gguf").string() + ": not a folder; not searched");
+    }
+
+    void unreadableFolders_warned() {
+        QTemporaryDir tmp;
+        const fs::path root = tmp.path().toStdString();
+        writeFile(root / "ok" / "a.gguf", minimalGguf());
+        writeFile(root / "locked" / "b.gguf", minimalGguf());
+        fs::permissions(root / "locked", fs::perms::none);
+        LocalModelScan sub, top;
+        auto scanBoth = [&] {
+            sub = *scanLocalModels({{root.string(), ModelSource::UserFolder}});
+            top = *scanLocalModels({{(root / "locked").string(), ModelSource::UserFolder}});
+        };
+        // As root the test thread drops the capabilities that let root read any folder; otherwise mode 000
+        // refuses the user already.
+        const bool refused = geteuid() == 0 ? runWithoutDacOverride(scanBoth) : (scanBoth(), true);
+        fs::permissions(root / "locked", fs::perms::owner_all);
+        if (!refused) QSKIP("running as root without the right to drop CAP_DAC_OVERRIDE: cannot make a folder unreadable");
+        QCOMPARE(names(sub), std::string("ok/a.gguf"));
+        QCOMPARE(sub.warnings.size(), size_t(1));
+        QVERIFY2(sub.warnings[0].starts_with((root / "locked").string() + ": cannot be read (Permission denied)"),
+                 joined(sub.warnings).c_str());
+        QVERIFY(top.models.empty());
+        QCOMPARE(top.warnings.size(), size_t(1));
+        QVERIFY2(top.warnings[0].find("Permission denied") != std::string::npos, joined(top.warnings).c_str());
+    }
+
+    // The extents of the real files against their sizes: huggingface's writer ends a safetensors file with the
+    // last tensor; ggml's gguf writer pads every tensor, the last one too, to the alignment (32 here).
+    void extents_matchTheRealFiles() {
+        QS_REQUIRE_ASSET(f32, "models/stories260K-gguf/stories260K.gguf");
+        QS_REQUIRE_ASSET(q4k, "models/stories260K-gguf/stories260K-Q4_K_M.gguf");
+        QS_REQUIRE_ASSET(tiny, "models/llama-2-tiny-random-gguf/llama-2-tiny-random.gguf");
+        QS_REQUIRE_ASSET(st, "models/stories260K-hf/model.safetensors");
+        for (const QString& path : {f32, q4k, tiny}) {
+            const std::string bytes = readAll(path);
+            auto e = io::ggufExtent(bytesOf(bytes, bytes.size()));
+            QVERIFY2(e.ok(), e.ok() ? "" : e.message().c_str());
+            QVERIFY2(*e <= bytes.size() && bytes.size() - *e < 32,
+                     qPrintable(path + QStringLiteral(": extent %1 of %2").arg(*e).arg(bytes.size())));
+            // Every prefix shorter than the data end is refused or says it needs more than it holds.
+            for (size_t n = 0; n < *e; n += n < 64 ? 1 : 997) {
+                auto p = io::ggufExtent(bytesOf(bytes, n));
+                QVERIFY2(!p.ok() || *p > n, qPrintable(path + QStringLiteral(": prefix of %1 bytes passes").arg(n)));
+            }
+        }
+        const std::string bytes = readAll(st);
+        auto e = io::safetensorsExtent(bytesOf(bytes, bytes.size()));
+        QVERIFY2(e.ok(), e.ok() ? "" : e.message().c_str());
+        QCOMPARE(*e, uint64_t(bytes.size()));
+        for (size_t n = 0; n < bytes.size(); n += n < 64 ? 1 : 997) {
+            auto p = io::safetensorsExtent(bytesOf(bytes, n));
+            QVERIFY2(!p.ok() || *p > n, qPrintable(QStringLiteral("safetensors prefix of %1 bytes passes").arg(n)));
+        }
+        QCOMPARE(*io::ggufExtent(bytesOf(minimalGguf(), 80)), uint64_t(80));
+        QVERIFY(!io::checkCheckpointComplete(st.toStdString(), "hdf5").ok());  // no extent rule: refused by name
+    }
+
+    void partialDownloads_notListed_warned() {
+        QS_REQUIRE_ASSET(gguf, "models/stories260K-gguf/stories260K.gguf");
+        QS_REQUIRE_ASSET(st, "models/stories260K-hf/model.safetensors");
+        QTemporaryDir tmp;
+        const fs::path root = tmp.path().toStdString();
+        const std::string g = readAll(gguf), s = readAll(st);
+        writeFile(root / "whole.gguf", g);
+        writeFile(root / "first600k.gguf", g.substr(0, 600000));
+        writeFile(root / "magic.gguf", "GGUF");
+        writeFile(root / "header-cut.gguf", g.substr(0, 100));
+        writeFile(root / "whole.safetensors", s);
+        writeFile(root / "cut.safetensors", s.substr(0, s.size() - 1));
+        // An index whose second shard is cut: the index is not offered, nor are its shards on their own.
+        const std::string shard = safetensorsBytes(8);
+        writeFile(root / "sharded" / "m-1.safetensors", shard);
+        writeFile(root / "sharded" / "m-2.safetensors", shard.substr(0, shard.size() - 4));
+        writeFile(root / "sharded" / "model.safetensors.index.json",
+                  "{\"weight_map\": {\"a\": \"m-1.safetensors\", \"b\": \"m-2.safetensors\"}}");
+        auto scan = scanLocalModels({{root.string(), ModelSource::UserFolder}});
+        QVERIFY(scan.ok());
+        QCOMPARE(names(*scan), std::string("whole.gguf, whole.safetensors"));
+        const std::string w = joined(scan->warnings);
+        QCOMPARE(scan->warnings.size(), size_t(5));
+        // The extent named is the real file's data end: within its last tensor's 32-byte padding.
+        const std::string cut = (root / "first600k.gguf").string() + " (first600k.gguf): incomplete: 600000 bytes of the ";
+        const size_t at = w.find(cut);
+        QVERIFY2(at != std::string::npos, w.c_str());
+        const uint64_t extent = std::stoull(w.substr(at + cut.size()));
+        QVERIFY2(extent <= g.size() && g.size() - extent < 32, w.c_str());
+        QVERIFY2(w.find("cut.safetensors (cut.safetensors): incomplete: " + std::to_string(s.size() - 1) +
+                        " bytes of the " + std::to_string(s.size()) + " its header describes") != std::string::npos,
+                 w.c_str());
+        QVERIFY2(w.find("magic.gguf (magic.gguf): truncated GGUF header") != std::string::npos, w.c_str());
+        QVERIFY2(w.find("header-cut.gguf (header-cut.gguf): GGUF offset") != std::string::npos, w.c_str());
+        QVERIFY2(w.find("(sharded/model.safetensors.index.json): shard m-2.safetensors incomplete: 91 bytes of the 95 ") != std::string::npos, w.c_str());
+    }
+
+    void hfSnapshotLinkedOutOfTheCache_notFollowed() {
+        QS_REQUIRE_ASSET(gguf, "models/stories260K-gguf/stories260K.gguf");
+        QTemporaryDir tmp, outside;
+        const fs::path hub = tmp.path().toStdString();
+        const fs::path out = outside.path().toStdString();
+        fs::create_symlink(gguf.toStdString(), out / "elsewhere.gguf");
+        fs::create_directories(hub / "models--evil--loop" / "snapshots");
+        fs::create_directory_symlink(out, hub / "models--evil--loop" / "snapshots" / "away");
+        fs::create_directory_symlink("/", hub / "models--evil--loop" / "snapshots" / "rootrev");
+        // A snapshot linked to another folder inside the cache is followed; its file is a link into blobs/.
+        const fs::path ok = hub / "models--org--ok";
+        fs::create_directories(ok / "blobs");
+        fs::create_symlink(gguf.toStdString(), ok / "blobs" / "b1");
+        fs::create_directories(ok / "kept" / "r1");
+        fs::create_symlink("../../blobs/b1", ok / "kept" / "r1" / "m.gguf");
+        fs::create_directories(ok / "snapshots");
+        fs::create_directory_symlink("../kept/r1", ok / "snapshots" / "r1");
+        auto scan = scanLocalModels({{hub.string(), ModelSource::HfCache}});
+        QVERIFY(scan.ok());
+        QCOMPARE(names(*scan), std::string("org/ok/m.gguf"));
+        QCOMPARE(scan->warnings.size(), size_t(2));
+        const std::string w = joined(scan->warnings);
+        QVERIFY2(scan->warnings[0].starts_with((hub / "models--evil--loop" / "snapshots" / "away").string() +
+                                               ": a link to " + fs::canonical(out).string()),
+                 w.c_str());
+        QVERIFY2(scan->warnings[1].find("rootrev: a link to /, outside " + hub.string() + "; not followed") !=
+                     std::string::npos,
+                 w.c_str());
     }
 
     void cancel_returnsCancelled() {

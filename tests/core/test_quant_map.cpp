@@ -203,6 +203,9 @@ private Q_SLOTS:
             << R"({"version":1,"rules":[{"scheme":"q8_0"},{"role":"bdy","scheme":"q8_0"}]})" << "rules[1].role: unknown role \"bdy\"";
         QTest::newRow("unknown scheme")
             << R"({"version":1,"rules":[{"role":"body","scheme":"q9_9"}]})" << "rules[0].scheme: unknown quantization scheme 'q9_9'";
+        QTest::newRow("read-only ggml type")
+            << R"({"version":1,"rules":[{"role":"body","scheme":"iq2_xxs"}]})"
+            << "rules[0].scheme: 'iq2_xxs' is a ggml type QuantScope reads and decodes but does not quantize to";
         QTest::newRow("missing scheme") << R"({"version":1,"rules":[{"role":"body"}]})" << "rules[0].scheme: missing";
         QTest::newRow("bad range reversed")
             << R"({"version":1,"rules":[{"layers":"3-1","scheme":"q8_0"}]})" << "rules[0].layers: bad layer range \"3-1\"";

@@ -73,6 +73,43 @@ private Q_SLOTS:
         QVERIFY(!qs::findScheme(typed.toStdString()));
     }
 
+    // ggml's names of types the readers take and decode but no scheme writes (ggml-org/ggml d99724f2: iq2_xxs,
+    // iq1_s and iq1_m have from_float_ref NULL; QuantScope also offers no iq3_*, iq2_s, tq*, mxfp4 scheme) are
+    // named as such, pointing at `quantscope-cli types`; other unknown names keep "unknown quantization scheme".
+    void parse_readOnlyGgmlTypeNamedAsReadable_data() {
+        QTest::addColumn<QString>("typed");
+        QTest::addColumn<QString>("quoted");
+        QTest::newRow("iq2_xxs") << "iq2_xxs" << "'iq2_xxs' is a ggml type";
+        QTest::newRow("IQ2_XXS") << "IQ2_XXS" << "'IQ2_XXS' is a ggml type";
+        QTest::newRow("tq1_0") << "tq1_0" << "'tq1_0' is a ggml type";
+        QTest::newRow("iq3_s") << "iq3_s" << "'iq3_s' is a ggml type";
+        QTest::newRow("mxfp4") << "mxfp4" << "'mxfp4' is a ggml type";
+        QTest::newRow("q8_K") << "q8_K" << "'q8_K' is a ggml type";
+        QTest::newRow("iq1_m_im") << "iq1_m_im" << "'iq1_m_im': iq1_m is a ggml type";
+    }
+    void parse_readOnlyGgmlTypeNamedAsReadable() {
+        QFETCH(QString, typed);
+        QFETCH(QString, quoted);
+        auto s = qs::parseScheme(typed.toStdString());
+        QVERIFY(!s.ok());
+        const QString msg = QString::fromStdString(s.message());
+        QVERIFY2(msg.startsWith(quoted + " QuantScope reads and decodes but does not quantize to "
+                                         "(`quantscope-cli types` lists what each type supports); valid forms: "),
+                 qPrintable(msg));
+        QVERIFY2(!msg.contains("unknown quantization scheme"), qPrintable(msg));
+        QVERIFY2(msg.contains("q4_K") && msg.contains("int<2-8>"), qPrintable(msg));
+    }
+    void parse_otherUnknownNamesStayUnknown() {
+        for (const char* name : {"foo4", "q9_9", "iq2_xxx", "iq4_nl_x"}) {
+            auto s = qs::parseScheme(name);
+            QVERIFY(!s.ok());
+            const QString msg = QString::fromStdString(s.message());
+            QVERIFY2(msg.startsWith(QString("unknown quantization scheme '%1'; valid forms: ").arg(name)),
+                     qPrintable(msg));
+            QVERIFY2(!msg.contains("is a ggml type"), qPrintable(msg));
+        }
+    }
+
     void listSchemes_namesUniqueAndFindable() {
         const auto all = qs::listSchemes();
         QVERIFY(all.size() >= 13 + 4 + 4);

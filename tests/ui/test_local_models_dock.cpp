@@ -2,7 +2,9 @@
 // The Local models panel, offscreen: a scan of an added folder (holding links to the real stories260K files)
 // runs as a job and lists the checkpoints under their folder; the filter hides what does not match; activating
 // a row opens that model in the main window; the empty state's button brings the panel to the front; with
-// settings on, the folder list and the last scan persist.
+// settings on, the folder list and the last scan persist; a model opened from the list (an Ollama blob, a
+// Hugging Face snapshot under a temporary HOME) carries the list's name into the window title, the Summary, the
+// log and Recent Files, with its path still shown.
 #include <QApplication>
 #include <QFileInfo>
 #include <QLabel>
@@ -16,6 +18,7 @@
 #include <QTreeWidget>
 
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include <oneapi/tbb/task_arena.h>
@@ -28,6 +31,8 @@
 #include "ui/log/log_model.h"
 #include "ui/main_window.h"
 #include "ui/models/local_models_dock.h"
+#include "ui/recent_files.h"
+#include "ui/summary/summary_view.h"
 
 using namespace qsui;
 namespace fs = std::filesystem;
@@ -36,6 +41,13 @@ namespace {
 constexpr int kTimeoutMs = 15000;
 
 // Visible model rows (children of the group items) and their names.
+QTreeWidgetItem* rowNamed(const QTreeWidget* list, const QString& name) {
+    for (int g = 0; g < list->topLevelItemCount(); ++g)
+        for (int i = 0; i < list->topLevelItem(g)->childCount(); ++i)
+            if (list->topLevelItem(g)->child(i)->text(0) == name) return list->topLevelItem(g)->child(i);
+    return nullptr;
+}
+
 QStringList visibleNames(const QTreeWidget* list) {
     QStringList names;
     for (int g = 0; g < list->topLevelItemCount(); ++g) {
@@ -137,6 +149,69 @@ private Q_SLOTS:
         QVERIFY(loaded.wait(kTimeoutMs));
         QVERIFY(loaded.last().at(1).toBool());
         QCOMPARE(QFileInfo(window.document()->path()).fileName(), QStringLiteral("stories260K.gguf"));
+    }
+
+    void openedFromTheList_carriesTheListName() {
+        QS_REQUIRE_ASSET(gguf, "models/stories260K-gguf/stories260K.gguf");
+        QS_REQUIRE_ASSET(hf, "models/stories260K-hf");
+        QTemporaryDir home;
+        const fs::path h = home.path().toStdString();
+        const std::string digest(64, 'a');
+        fs::create_directories(h / "ollama" / "blobs");
+        fs::create_symlink(gguf.toStdString(), h / "ollama" / "blobs" / ("sha256-" + digest));
+        fs::create_directories(h / "ollama" / "manifests" / "registry.ollama.ai" / "library" / "stories");
+        std::ofstream(h / "ollama" / "manifests" / "registry.ollama.ai" / "library" / "stories" / "260k")
+            << "{\"layers\": [{\"mediaType\": \"application/vnd.ollama.image.model\", \"digest\": \"sha256:" << digest
+            << "\"}]}";
+        const fs::path snap = h / "hub" / "models--karpathy--stories260K" / "snapshots" / "0123abcd";
+        fs::create_directories(snap);
+        for (const char* f : {"model.safetensors", "config.json", "tokenizer.json", "tokenizer.model"})
+            fs::create_symlink(fs::path(hf.toStdString()) / f, snap / f);
+        const QByteArray oldHome = qgetenv("HOME");
+        qputenv("HOME", home.path().toUtf8());
+        qputenv("HF_HUB_CACHE", QByteArray::fromStdString((h / "hub").string()));
+        qputenv("OLLAMA_MODELS", QByteArray::fromStdString((h / "ollama").string()));
+        for (const char* v : {"XDG_CACHE_HOME", "HF_HOME", "LLAMA_CACHE"}) qunsetenv(v);
+
+        MainWindow window(m_runner.get(), MainWindowOptions{/*useSettings=*/false});
+        window.show();
+        LocalModelsDock* dock = window.localModelsDock();
+        QSignalSpy done(dock, &LocalModelsDock::scanFinished);
+        dock->rescan();
+        QVERIFY(done.wait(kTimeoutMs));
+        qputenv("HOME", oldHome);
+        for (const char* v : {"HF_HUB_CACHE", "OLLAMA_MODELS"}) qunsetenv(v);
+
+        struct Case {
+            QString name, file;
+        };
+        for (const Case& c : {Case{QStringLiteral("stories:260k"), QString::fromStdString("sha256-" + digest)},
+                              Case{QStringLiteral("karpathy/stories260K"), QStringLiteral("model.safetensors")}}) {
+            QTreeWidgetItem* row = rowNamed(dock->list(), c.name);
+            QVERIFY2(row, qPrintable(c.name));
+            QSignalSpy loaded(window.loader(), &LoadController::loadFinished);
+            Q_EMIT dock->list()->itemActivated(row, 0);
+            QVERIFY(loaded.wait(kTimeoutMs));
+            QVERIFY2(loaded.last().at(1).toBool(), qPrintable(c.name));
+            QCOMPARE(QFileInfo(window.document()->path()).fileName(), c.file);  // the path is the file's
+            QCOMPARE(window.document()->displayName(), c.name);
+            QVERIFY2(window.windowTitle().startsWith(c.name), qPrintable(window.windowTitle()));
+            const QString summary = window.summaryView()->summaryHtml();
+            QVERIFY2(summary.contains(QStringLiteral("<h3>%1</h3>").arg(c.name.toHtmlEscaped())), qPrintable(summary));
+            QVERIFY2(summary.contains(window.document()->path().toHtmlEscaped()), qPrintable(summary));  // path line
+            QString loadedSource;
+            for (const LogEntry& e : window.logModel()->entries())
+                if (e.message.startsWith(QStringLiteral("Loaded %1").arg(window.document()->path()))) loadedSource = e.source;
+            QCOMPARE(loadedSource, c.name);
+            QCOMPARE(window.recentFiles()->paths().value(0), window.document()->path());
+            QCOMPARE(window.recentFiles()->name(window.document()->path()), c.name);
+        }
+        // Opened by path (File > Open, the command line), the same file goes by its file name again.
+        QSignalSpy loaded(window.loader(), &LoadController::loadFinished);
+        window.openPath(window.document()->path());
+        QVERIFY(loaded.wait(kTimeoutMs));
+        QCOMPARE(window.document()->displayName(), QStringLiteral("model.safetensors"));
+        QCOMPARE(window.recentFiles()->name(window.document()->path()), QString());
     }
 
     void settings_persistFoldersAndLastScan() {

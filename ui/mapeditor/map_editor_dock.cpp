@@ -404,7 +404,7 @@ bool MapEditorDock::exportJson(const QString& path) {
 }
 
 bool MapEditorDock::llamaCppExportable() {
-    const QString source = m_document->hasModel() ? QFileInfo(m_document->path()).fileName() : kSource;
+    const QString source = m_document->hasModel() ? m_document->displayName() : kSource;
     const qs::ResolvedMap* res = m_document->resolvedMap();
     if (!res) {
         m_log->error(source, tr("The llama.cpp tensor-type file names every tensor: load a model first"));

@@ -62,7 +62,7 @@ QString QuantizeController::describe(const Measurement& m) {
 
 bool QuantizeController::start() {
     const qs::ResolvedMap* res = m_document->resolvedMap();
-    const QString source = QFileInfo(m_document->path()).fileName();
+    const QString source = m_document->displayName();
     if (!res) {
         m_log->info(tr("quantize"), tr("Load a model first: there is nothing to quantize"));
         return false;
@@ -107,7 +107,7 @@ bool QuantizeController::start() {
 
 void QuantizeController::onFinished(Job* job, quint64 generation, qint64 startedMs) {
     if (m_job == job) m_job = nullptr;
-    const QString source = QFileInfo(m_document->path()).fileName();
+    const QString source = m_document->displayName();
     if (job->state() == Job::State::Cancelled) {
         m_log->info(source, tr("Quantization cancelled; nothing changed"));
         Q_EMIT runFinished(false);

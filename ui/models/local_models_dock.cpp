@@ -33,6 +33,7 @@ namespace {
 
 constexpr int kPathRole = Qt::UserRole;        // a model item: the path to open
 constexpr int kFolderRole = Qt::UserRole + 1;  // a group item of an added folder: that folder
+constexpr int kNameRole = Qt::UserRole + 2;    // a model item: its name, which the opened document carries
 const char* kFoldersKey = "localModels/folders";
 
 QString sizeText(uint64_t bytes) {
@@ -204,6 +205,7 @@ void LocalModelsDock::showScan(const qs::LocalModelScan& scan, const QString& st
         item->setTextAlignment(1, Qt::AlignRight | Qt::AlignVCenter);
         item->setText(2, q(m.format));
         item->setData(0, kPathRole, q(m.path));
+        item->setData(0, kNameRole, q(m.name));
         const QString modified =
             QDateTime::fromSecsSinceEpoch(m.modifiedSeconds).toString(QStringLiteral("yyyy-MM-dd hh:mm"));
         item->setToolTip(0, QStringLiteral("%1\n%2\nmodified %3%4")
@@ -241,7 +243,7 @@ void LocalModelsDock::applyFilter() {
 
 void LocalModelsDock::openItem(QTreeWidgetItem* item) {
     const QString path = item ? item->data(0, kPathRole).toString() : QString();
-    if (!path.isEmpty()) Q_EMIT openRequested(path);
+    if (!path.isEmpty()) Q_EMIT openRequested(path, item->data(0, kNameRole).toString());
 }
 
 QString LocalModelsDock::cacheFile() const {

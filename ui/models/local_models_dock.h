@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // LocalModelsDock: the "Local models" panel — the checkpoints already on this machine (Hugging Face cache,
 // Ollama, LM Studio, llama.cpp's cache and folders the user adds; core/io/local_models.h says where and how),
-// grouped by where they were found, with size, format and a filter; a double-click (or Enter) opens one.
+// grouped by where they were found, with size, format and a filter; a double-click (or Enter) opens one under
+// its name in the list (openRequested(path, name): the window title, the Summary, the log and Recent Files say
+// "stories:260k", not "sha256-270cba1b…"; the path stays in the Summary's path line and the row's tooltip).
 //
 // Scanning runs as a background job on the JobRunner (progress in the status bar, cancellable, never a frozen
 // window). With settings on, the last scan is cached as JSON under the user's cache folder and shown at once
@@ -47,7 +49,8 @@ public:
     bool isScanning() const { return !m_job.isNull(); }
 
 Q_SIGNALS:
-    void openRequested(const QString& path);
+    // `name` is the list's name for the model ("stories:260k"), `path` the file to open.
+    void openRequested(const QString& path, const QString& name);
     void scanFinished(int models);
 
 private:

@@ -91,7 +91,7 @@ void SummaryView::rebuild() {
     }
     const QString path = m_document->path();
     h += QStringLiteral("<h3>%1</h3><div style='color:%2'>%3</div>")
-             .arg(esc(QFileInfo(path).fileName()), muted, esc(path));
+             .arg(esc(m_document->displayName()), muted, esc(path));
 
     h += modelSection(muted);
     h += footprintTable(muted);

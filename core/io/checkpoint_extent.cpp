@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Checkpoint extent: see checkpoint_extent.h. The GGUF walk follows ggml's docs/gguf.md (as gguf_reader.cpp
+// does) but skips values instead of building them: a 150,000-token vocabulary costs a pointer bump per string.
+#include "core/io/checkpoint_extent.h"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "core/io/byte_cursor.h"
+#include "core/io/mapped_file.h"
+#include "core/tensor/dtype.h"
+
+namespace qs::io {
+
+namespace {
+
+// GGUF value types (docs/gguf.md, gguf_type).
+enum : uint32_t {
+    kU8 = 0, kI8 = 1, kU16 = 2, kI16 = 3, kU32 = 4, kI32 = 5, kF32 = 6, kBool = 7, kString = 8, kArray = 9,
+    kU64 = 10, kI64 = 11, kF64 = 12, kTypeCount = 13
+};
+constexpr int kMaxArrayDepth = 8;  // as gguf_reader.h's kGgufMaxArrayDepth
+
+// Bytes of one value of a fixed-size type; 0 for strings, arrays and unknown types.
+uint64_t fixedBytes(uint32_t type) {
+    switch (type) {
+        case kU8: case kI8: case kBool: return 1;
+        case kU16: case kI16: return 2;
+        case kU32: case kI32: case kF32: return 4;
+        case kU64: case kI64: case kF64: return 8;
+        default: return 0;
+    }
+}
+
+struct GgufWalk {
+    ByteCursor c;
+    std::string error;
+
+    bool fail(const std::string& what) {
+        if (error.empty()) error = "GGUF offset " + std::to_string(c.pos()) + ": " + what;
+        return false;
+    }
+
+    bool skipString(const char* what) {
+        uint64_t len = 0;
+        if (!c.read(len)) return fail(std::string("truncated ") + what + " length");
+        if (!c.skip(len))
+            return fail(std::string(what) + " of " + std::to_string(len) + " bytes runs past the end of the file");
+        return true;
+    }
+
+    bool skipValue(uint32_t type, int depth) {
+        if (type == kString) return skipString("string value");
+        if (type != kArray) {
+            const uint64_t n = fixedBytes(type);
+            if (n == 0) return fail("unknown value type " + std::to_string(type));
+            return c.skip(n) || fail("truncated value");
+        }
+        if (depth >= kMaxArrayDepth) return fail("arrays nested deeper than " + std::to_string(kMaxArrayDepth));
+        uint32_t elemType = 0;
+        uint64_t n = 0;
+        if (!c.read(elemType) || !c.read(n)) return fail("truncated array header");
+        if (elemType >= kTypeCount) return fail("array of unknown value type " + std::to_string(elemType));
+        if (const uint64_t each = fixedBytes(elemType); each > 0) {
+            if (n > c.remaining() / each)
+                return fail("array of " + std::to_string(n) + " values runs past the end of the file");
+            return c.skip(n * each);
+        }
+        if (n > c.remaining() / 8)  // a string or an array takes at least its 8-byte length
+            return fail("array of " + std::to_string(n) + " values runs past the end of the file");
+        for (uint64_t i = 0; i < n; ++i)
+            if (!skipValue(elemType, depth + 1)) return false;
+        return true;
+    }
+
+    // The key/value pairs; returns general.alignment (32 unless set), 0 on failure.
+    uint64_t skipMetadata(uint64_t nKv) {
+        uint64_t alignment = 32;
+        for (uint64_t i = 0; i < nKv; ++i) {
+            uint64_t len = 0;
+            std::string_view key;
+            if (!c.read(len) || !c.view(len, key)) return fail("truncated key of pair " + std::to_string(i)), 0;
+            uint32_t type = 0;
+            if (!c.read(type)) return fail("truncated value type of key '" + std::string(key) + "'"), 0;
+            if (key == "general.alignment") {
+                uint32_t a = 0;
+                if (type != kU32 || !c.read(a) || a == 0 || (a & (a - 1)) != 0)
+                    return fail("general.alignment is not a UINT32 power of two"), 0;
+                alignment = a;
+            } else if (!skipValue(type, 0)) {
+                return 0;
+            }
+        }
+        return alignment;
+    }
+
+    // One tensor info; `end` gets its data's end relative to the data section.
+    bool tensorEnd(uint64_t& end) {
+        if (!skipString("tensor name")) return false;
+        uint32_t nDims = 0;
+        if (!c.read(nDims)) return fail("truncated tensor info");
+        if (nDims > 4) return fail("tensor with " + std::to_string(nDims) + " dimensions (at most 4)");
+        uint64_t elements = 1;
+        for (uint32_t d = 0; d < nDims; ++d) {
+            uint64_t ne = 0;
+            if (!c.read(ne)) return fail("truncated tensor dimensions");
+            if (__builtin_mul_overflow(elements, ne, &elements)) return fail("tensor dimensions overflow 64 bits");
+        }
+        uint32_t typeId = 0;
+        uint64_t offset = 0;
+        if (!c.read(typeId) || !c.read(offset)) return fail("truncated tensor info");
+        const auto dtype = dtypeFromGgmlId(typeId);
+        if (!dtype) return fail("unknown ggml type id " + std::to_string(typeId));
+        const auto bytes = dtypeBytes(*dtype, elements);
+        if (!bytes) return fail("tensor of " + std::to_string(elements) + " values is not whole blocks of its type");
+        if (__builtin_add_overflow(offset, *bytes, &end)) return fail("tensor data end overflows 64 bits");
+        return true;
+    }
+};
+
+// Keeps the largest data_offsets end of a safetensors header, building nothing else. Depth 1 is the top
+// object, 2 a tensor's object, 3 its data_offsets array.
+class OffsetsSax : public nlohmann::json_sax<nlohmann::json> {
+public:
+    uint64_t maxEnd = 0;
+    std::string error;
+
+    bool null() override { return value(); }
+    bool boolean(bool) override { return value(); }
+    bool number_integer(number_integer_t v) override {
+        return m_inOffsets && v < 0 ? fail("a negative data offset") : number(uint64_t(v));
+    }
+    bool number_unsigned(number_unsigned_t v) override { return number(v); }
+    bool number_float(number_float_t, const string_t&) override {
+        return m_inOffsets ? fail("a fractional data offset") : value();
+    }
+    bool string(string_t&) override { return value(); }
+    bool binary(binary_t&) override { return value(); }
+    bool key(string_t& k) override {
+        if (m_depth == 1) m_tensor = k, m_sawOffsets = false;
+        m_offsetsKey = m_depth == 2 && m_tensor != "__metadata__" && k == "data_offsets";
+        return true;
+    }
+    bool start_object(std::size_t) override { return open(); }
+    bool start_array(std::size_t) override {
+        if (m_depth == 0) return fail("the header is not a JSON object");
+        const bool offsets = m_offsetsKey && m_depth == 2;
+        if (!open()) return false;
+        if (offsets) m_inOffsets = true, m_count = 0, m_sawOffsets = true;
+        return true;
+    }
+    bool end_object() override {
+        if (m_depth == 2 && m_tensor != "__metadata__" && !m_sawOffsets)
+            return fail("tensor '" + m_tensor + "' has no data_offsets");
+        --m_depth;
+        return true;
+    }
+    bool end_array() override {
+        if (m_inOffsets) {
+            if (m_count != 2) return fail("data_offsets of '" + m_tensor + "' is not [begin, end]");
+            if (m_begin > m_end) return fail("data_offsets of '" + m_tensor + "' end before they begin");
+            maxEnd = std::max(maxEnd, m_end);
+            m_inOffsets = false;
+        }
+        --m_depth;
+        return true;
+    }
+    bool parse_error(std::size_t at, const std::string&, const nlohmann::detail::exception&) override {
+        return fail("not valid JSON at header byte " + std::to_string(at));
+    }
+
+private:
+    bool fail(const std::string& what) {
+        if (error.empty()) error = what;
+        return false;
+    }
+    bool open() {
+        if (++m_depth > 8) return fail("the header JSON nests deeper than 8 levels");
+        if (m_inOffsets) return fail("data_offsets of '" + m_tensor + "' holds a nested value");
+        m_offsetsKey = false;
+        return true;
+    }
+    bool value() {
+        m_offsetsKey = false;
+        if (m_depth == 0) return fail("the header is not a JSON object");
+        return m_inOffsets ? fail("data_offsets of '" + m_tensor + "' holds a value that is not an integer") : true;
+    }
+    bool number(uint64_t v) {
+        if (!m_inOffsets) return value();
+        if (m_count >= 2) return fail("data_offsets of '" + m_tensor + "' has more than two values");
+        (m_count++ == 0 ? m_begin : m_end) = v;
+        return true;
+    }
+
+    int m_depth = 0;
+    std::string m_tensor;
+    bool m_offsetsKey = false, m_inOffsets = false, m_sawOffsets = false;
+    int m_count = 0;
+    uint64_t m_begin = 0, m_end = 0;
+};
+
+}  // namespace
+
+Result<uint64_t> ggufExtent(std::span<const std::byte> bytes) {
+    GgufWalk w{ByteCursor(bytes), {}};
+    uint32_t magic = 0, version = 0;
+    uint64_t nTensors = 0, nKv = 0;
+    if (!w.c.read(magic) || magic != 0x46554747u) return Error{"not a GGUF file (no \"GGUF\" magic)"};
+    if (!w.c.read(version) || !w.c.read(nTensors) || !w.c.read(nKv))
+        return Error{"truncated GGUF header (" + std::to_string(bytes.size()) + " bytes)"};
+    if (version != 2 && version != 3) return Error{"GGUF version " + std::to_string(version) + " (expected 2 or 3)"};
+    const uint64_t alignment = w.skipMetadata(nKv);
+    if (alignment == 0) return Error{w.error};
+    uint64_t maxEnd = 0;
+    for (uint64_t i = 0; i < nTensors; ++i) {
+        uint64_t end = 0;
+        if (!w.tensorEnd(end)) return Error{w.error + " (tensor info " + std::to_string(i) + ")"};
+        maxEnd = std::max(maxEnd, end);
+    }
+    if (nTensors == 0) return w.c.pos();
+    const uint64_t dataStart = (w.c.pos() + alignment - 1) / alignment * alignment;  // pos < 2^63: no overflow
+    uint64_t extent = 0;
+    if (__builtin_add_overflow(dataStart, maxEnd, &extent)) return Error{"GGUF tensor data end overflows 64 bits"};
+    return extent;
+}
+
+Result<uint64_t> safetensorsExtent(std::span<const std::byte> bytes) {
+    uint64_t n = 0;
+    if (bytes.size() < 8) return Error{"truncated safetensors header length (" + std::to_string(bytes.size()) + " bytes)"};
+    std::memcpy(&n, bytes.data(), 8);
+    if (n > bytes.size() - 8)
+        return Error{"safetensors header of " + std::to_string(n) + " bytes runs past the end of the file (" +
+                     std::to_string(bytes.size()) + " bytes)"};
+    if (n > (100ull << 20)) return Error{"safetensors header of " + std::to_string(n) + " bytes exceeds 100 MB"};
+    const char* text = reinterpret_cast<const char*>(bytes.data()) + 8;
+    OffsetsSax sax;
+    const bool ok = nlohmann::json::sax_parse(text, text + n, &sax, nlohmann::json::input_format_t::json,
+                                              /*strict=*/true);
+    if (!ok) return Error{"safetensors header: " + (sax.error.empty() ? std::string("not valid JSON") : sax.error)};
+    uint64_t extent = 0;
+    if (__builtin_add_overflow(8 + n, sax.maxEnd, &extent)) return Error{"safetensors data end overflows 64 bits"};
+    return extent;
+}
+
+Status checkCheckpointComplete(const std::string& path, std::string_view format) {
+    if (format != "gguf" && format != "safetensors")
+        return Error{"no extent check for format '" + std::string(format) + "'"};
+    auto file = MappedFile::open(path);
+    if (!file) return file.error();
+    const auto bytes = (*file)->bytes();
+    auto extent = format == "gguf" ? ggufExtent(bytes) : safetensorsExtent(bytes);
+    if (!extent) return extent.error();
+    if (*extent > bytes.size())
+        return Error{"incomplete: " + std::to_string(bytes.size()) + " bytes of the " + std::to_string(*extent) +
+                     " its header describes"};
+    return {};
+}
+
+}  // namespace qs::io
