@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <new>
 #include <vector>
 
@@ -34,7 +35,8 @@ constexpr const char* kDescription =
     "both are null when the copy's buffers do not fit in memory), weights_owned_bytes (weights held in memory\n"
     "beyond the checkpoint's file mapping: repacked or converted copies), kv_cache_bytes (the KV cache as the run\n"
     "grew it: in steps of at least 64 positions, up to --ctx or the positions the run uses) and scratch_bytes\n"
-    "(activation buffers, RoPE tables and the kernels' per-thread scratch). peak_rss_bytes is read after the\n"
+    "(activation buffers, RoPE tables and the kernels' per-thread scratch); weight_kinds counts the matrices per\n"
+    "form they run in (weights names the first layer's). peak_rss_bytes is read after the\n"
     "run and before the bandwidth copy, whose 2 x 128 MiB buffers it does not include.\n"
     "With --map/--rule the quantized model is measured.";
 
@@ -47,6 +49,17 @@ double decodeBytesPerToken(const qs::ModelWeights& w, int positions) {
     const qs::ModelConfig& c = w.config;
     bytes += double(c.layers) * 2.0 * c.kvDim() * sizeof(float) * (1.0 + positions) / 2.0;
     return bytes;
+}
+
+// How many of the model's matrices run in each form ("q4_K, native avx2 kernel ..." -> count): a mixed file's
+// types all show, where `weights` names the first layer's only. A tied head is the embedding, counted once.
+nlohmann::json weightKinds(const qs::ModelWeights& w) {
+    std::map<std::string, int> kinds;
+    ++kinds[w.embedding->describe()];
+    if (w.output != w.embedding) ++kinds[w.output->describe()];
+    for (const auto& l : w.layers)
+        for (const auto* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down}) ++kinds[(*m)->describe()];
+    return kinds;
 }
 
 // Best of 5 parallel memcpy passes over 2 x 128 MiB (far beyond the caches), split over the arena's threads;
@@ -157,6 +170,7 @@ int runBench(int argc, char** argv, int first) {
                              bandwidth > 0 ? nlohmann::json(bytesPerToken * tgPerSecond / bandwidth) : nlohmann::json()},
                             {"trained_context", trainedContext}, {"context_extended", c.context > trainedContext},
                             {"weights", setup.weights->layers.empty() ? "" : setup.weights->layers[0].wq->describe()},
+                            {"weight_kinds", weightKinds(*setup.weights)},
                             {"simd", qs::cpu::simdLevelName(qs::cpu::simdLevel())},
                             {"peak_rss_bytes", rss}, {"weights_owned_bytes", owned},
                             {"kv_cache_bytes", use.kvCacheBytes}, {"scratch_bytes", scratch}};

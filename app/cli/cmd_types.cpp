@@ -34,7 +34,8 @@ const char* kDescription =
     "After the table: the parameterised scheme families (names built from bits and group) from the registry.\n"
     "--json prints {\"types\": [{\"name\", \"ggml_name\", \"gguf_id\", \"block_elems\", \"block_bytes\",\n"
     "\"bits_per_weight\", \"decode\", \"quantize\", \"quantize_weighted\", \"vec_dot_type\", \"repacked\"}],\n"
-    "\"simd\": LEVEL} with null for absent values (quantize_weighted: the _im scheme's name or null).";
+    "\"simd\": LEVEL} with null for absent values (quantize_weighted: the _im scheme's name or null), and\n"
+    "\"activations_only\": true where QuantScope writes the type only as a dot's activations (q8_1, q8_K).";
 
 // One row of the output, every field read from the table at the running SIMD level.
 struct TypeRow {
@@ -106,6 +107,7 @@ nlohmann::json rowJson(const TypeRow& r) {
     return {{"name", r.name}, {"ggml_name", orNull(r.ggmlName)}, {"gguf_id", orNull(r.ggufId)},
             {"block_elems", r.blockElems}, {"block_bytes", bytes}, {"bits_per_weight", orNull(bpw)},
             {"decode", r.decode}, {"quantize", r.quantize}, {"quantize_weighted", orNull(r.quantizeWeighted)},
+            {"activations_only", r.activationsOnly},
             {"vec_dot_type", orNull(r.vecDotType)}, {"repacked", r.repacked}};
 }
 

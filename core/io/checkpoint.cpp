@@ -64,29 +64,35 @@ Result<TensorData> Checkpoint::data(size_t i) const {
     return d;
 }
 
-Status Checkpoint::toFloat(size_t i, uint64_t first, uint64_t count, float* dst) const {
-    if (i >= tensors.size()) return Error{path + ": tensor index " + std::to_string(i) + " out of range"};
-    const TensorInfo& t = tensors[i];
+namespace {
+
+// The bytes of tensor i when its type decodes to float, else the error naming the file and tensor.
+Result<TensorData> decodableData(const Checkpoint& c, size_t i) {
+    if (i >= c.tensors.size()) return Error{c.path + ": tensor index " + std::to_string(i) + " out of range"};
+    const TensorInfo& t = c.tensors[i];
     if (!dtypeConvertibleToFloat(t.dtype))
-        return Error{path + ": tensor '" + t.name + "' has type " + std::string(dtypeName(t.dtype)) +
+        return Error{c.path + ": tensor '" + t.name + "' has type " + std::string(dtypeName(t.dtype)) +
                      ", which cannot be decoded to float"};
-    auto d = data(i);
+    return c.data(i);
+}
+
+}  // namespace
+
+Status Checkpoint::toFloat(size_t i, uint64_t first, uint64_t count, float* dst) const {
+    auto d = decodableData(*this, i);
     if (!d) return d.error();
+    const TensorInfo& t = tensors[i];
     Status s = decodeToFloat(t.dtype, d->bytes, t.elements(), t.group, first, count, dst);
     if (!s) return Error{path + ": tensor '" + t.name + "': " + s.message()};
     return {};
 }
 
 Result<std::vector<float>> Checkpoint::toFloat(size_t i) const {
-    if (i >= tensors.size()) return Error{path + ": tensor index " + std::to_string(i) + " out of range"};
-    const TensorInfo& t = tensors[i];
-    if (!dtypeConvertibleToFloat(t.dtype))
-        return Error{path + ": tensor '" + t.name + "' has type " + std::string(dtypeName(t.dtype)) +
-                     ", which cannot be decoded to float"};
     // The bytes first, the floats after: a reader's refusal (a dataset declaring far more than its file holds)
     // must cost nothing, not an allocation of the declared size.
-    auto d = data(i);
+    auto d = decodableData(*this, i);
     if (!d) return d.error();
+    const TensorInfo& t = tensors[i];
     std::vector<float> out(size_t(t.elements()));
     Status s = decodeToFloat(t.dtype, d->bytes, t.elements(), t.group, 0, out.size(), out.data());
     if (!s) return Error{path + ": tensor '" + t.name + "': " + s.message()};

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/io/byte_cursor.h"
+#include "core/io/gguf_reader.h"
+#include "core/io/gguf_value_types.h"
 #include "core/io/mapped_file.h"
 #include "core/tensor/dtype.h"
 
@@ -17,23 +19,7 @@ namespace qs::io {
 
 namespace {
 
-// GGUF value types (docs/gguf.md, gguf_type).
-enum : uint32_t {
-    kU8 = 0, kI8 = 1, kU16 = 2, kI16 = 3, kU32 = 4, kI32 = 5, kF32 = 6, kBool = 7, kString = 8, kArray = 9,
-    kU64 = 10, kI64 = 11, kF64 = 12, kTypeCount = 13
-};
-constexpr int kMaxArrayDepth = 8;  // as gguf_reader.h's kGgufMaxArrayDepth
-
-// Bytes of one value of a fixed-size type; 0 for strings, arrays and unknown types.
-uint64_t fixedBytes(uint32_t type) {
-    switch (type) {
-        case kU8: case kI8: case kBool: return 1;
-        case kU16: case kI16: return 2;
-        case kU32: case kI32: case kF32: return 4;
-        case kU64: case kI64: case kF64: return 8;
-        default: return 0;
-    }
-}
+using namespace gguf;
 
 struct GgufWalk {
     ByteCursor c;
@@ -55,16 +41,16 @@ struct GgufWalk {
     bool skipValue(uint32_t type, int depth) {
         if (type == kString) return skipString("string value");
         if (type != kArray) {
-            const uint64_t n = fixedBytes(type);
+            const uint64_t n = fixedValueBytes(type);
             if (n == 0) return fail("unknown value type " + std::to_string(type));
             return c.skip(n) || fail("truncated value");
         }
-        if (depth >= kMaxArrayDepth) return fail("arrays nested deeper than " + std::to_string(kMaxArrayDepth));
+        if (depth >= kGgufMaxArrayDepth) return fail("arrays nested deeper than " + std::to_string(kGgufMaxArrayDepth));
         uint32_t elemType = 0;
         uint64_t n = 0;
         if (!c.read(elemType) || !c.read(n)) return fail("truncated array header");
         if (elemType >= kTypeCount) return fail("array of unknown value type " + std::to_string(elemType));
-        if (const uint64_t each = fixedBytes(elemType); each > 0) {
+        if (const uint64_t each = fixedValueBytes(elemType); each > 0) {
             if (n > c.remaining() / each)
                 return fail("array of " + std::to_string(n) + " values runs past the end of the file");
             return c.skip(n * each);

@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "core/io/byte_cursor.h"
+#include "core/io/gguf_value_types.h"
 #include "core/io/utf8.h"
 
 namespace qs::io {
@@ -15,21 +16,14 @@ namespace {
 
 using nlohmann::json;
 
-enum ValueType : uint32_t {
-    kU8 = 0, kI8 = 1, kU16 = 2, kI16 = 3, kU32 = 4, kI32 = 5, kF32 = 6, kBool = 7, kString = 8, kArray = 9,
-    kU64 = 10, kI64 = 11, kF64 = 12, kTypeCount = 13
-};
+using namespace gguf;
 
 // Smallest encoding of one value of each type; used to reject counts the remaining bytes cannot hold.
 uint64_t minValueBytes(uint32_t type) {
     switch (type) {
-        case kU8: case kI8: case kBool: return 1;
-        case kU16: case kI16: return 2;
-        case kU32: case kI32: case kF32: return 4;
-        case kU64: case kI64: case kF64: return 8;
         case kString: return 8;     // length only
         case kArray: return 4 + 8;  // element type + count
-        default: return 1;
+        default: return fixedValueBytes(type) > 0 ? fixedValueBytes(type) : 1;
     }
 }
 

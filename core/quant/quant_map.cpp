@@ -43,7 +43,7 @@ Result<std::string> checkScheme(std::string_view name) {
     if (t == kKeepScheme) return t;
     if (t.empty()) return Error{"empty scheme name (expected a registry name such as q8_0, or \"keep\")"};
     auto s = parseScheme(t);
-    if (!s) return Error{s.message()};
+    if (!s) return Error{s.message() + "; or \"keep\" (the tensors stay as stored)"};
     return (*s)->name();
 }
 

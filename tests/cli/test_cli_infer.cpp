@@ -498,6 +498,12 @@ private Q_SLOTS:
         QVERIFY(fraction > 0 && std::fabs(fraction - j["bytes_per_token"].get<double>() * j["decode_tps"].get<double>() /
                                                          j["copy_bandwidth_bytes_per_s"].get<double>()) < 1e-9 * fraction);
         QVERIFY(QString::fromStdString(j["weights"].get<std::string>()).contains("native"));
+        // weight_kinds: every matrix once (5 layers x 7, the embedding and llama-quantize's output.weight, which
+        // this GGUF stores: ASSETS.md), in Q4_K_M's several types.
+        int matrices = 0;
+        for (const auto& [kind, count] : j["weight_kinds"].items()) matrices += count.get<int>();
+        QCOMPARE(matrices, 5 * 7 + 2);
+        QVERIFY2(j["weight_kinds"].size() >= 2, j["weight_kinds"].dump().c_str());
 
         r = runCli({"bench", bin, "--threads", "1", "--json"});
         QVERIFY2(r.exitCode == 0, r.err.constData());

@@ -138,6 +138,11 @@ private Q_SLOTS:
         const auto rows = byGgmlName(scalar);
         QCOMPARE(rows.at("q4_K")["vec_dot_type"], nlohmann::json("q8_K"));
         QVERIFY(rows.at("iq2_xxs")["vec_dot_type"].is_null());  // dequantized by the engine
+        // q8_1 and q8_K are written only as activations (ggml's from_float, no scheme).
+        QCOMPARE(rows.at("q8_K")["activations_only"], nlohmann::json(true));
+        QCOMPARE(rows.at("q8_1")["activations_only"], nlohmann::json(true));
+        QCOMPARE(rows.at("q4_K")["activations_only"], nlohmann::json(false));
+        QCOMPARE(rows.at("iq2_xxs")["activations_only"], nlohmann::json(false));
         const auto native = typesJson();
         std::set<std::string> repacked;
         for (const auto& t : native["types"])

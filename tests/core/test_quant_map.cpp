@@ -203,6 +203,8 @@ private Q_SLOTS:
             << R"({"version":1,"rules":[{"scheme":"q8_0"},{"role":"bdy","scheme":"q8_0"}]})" << "rules[1].role: unknown role \"bdy\"";
         QTest::newRow("unknown scheme")
             << R"({"version":1,"rules":[{"role":"body","scheme":"q9_9"}]})" << "rules[0].scheme: unknown quantization scheme 'q9_9'";
+        QTest::newRow("unknown scheme: keep is offered")
+            << R"({"version":1,"rules":[{"role":"body","scheme":"q9_9"}]})" << "or \"keep\" (the tensors stay as stored)";
         QTest::newRow("read-only ggml type")
             << R"({"version":1,"rules":[{"role":"body","scheme":"iq2_xxs"}]})"
             << "rules[0].scheme: 'iq2_xxs' is a ggml type QuantScope reads and decodes but does not quantize to";
