@@ -6,7 +6,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <iterator>
 #include <new>
 #include <string>
 
@@ -15,39 +14,6 @@
 #include "core/util/cpu_features.h"
 
 namespace {
-
-const qscli::Command kCommands[] = {
-    {"inspect", "inspect PATH [--json]                  tensors, roles, ties, footprint", qscli::runInspect},
-    {"generate", "generate MODEL [--map F] [--rule R=S]... --prompt TEXT --steps N --temperature T [--seed S]  generate text", qscli::runGenerate},
-    {"ppl", "ppl MODEL [--map F] [--rule R=S]... --text FILE [--ctx N] [--protocol P] [--json]  perplexity, KLD", qscli::runPpl},
-    {"chat", "chat MODEL [--map F] [--rule R=S]... [--template NAME]  chat on stdin/stdout", qscli::runChat},
-    {"compare", "compare MODEL --map F|--rule R=S... --prompt TEXT [--tokens N] [--chat] [--json]  per-token KL, top-1 flips", qscli::runCompare},
-    {"bench", "bench MODEL [--map F] [--rule R=S]... [--threads N]  tokens per second, peak memory", qscli::runBench},
-    {"quantize", "quantize MODEL [--map F] [--rule ROLE=SCHEME]... [--json]  per-tensor scheme, bytes, error", qscli::runQuantize},
-    {"sweep", "sweep MODEL --groups G,.. (--bits 2,3,4,8 | --schemes S,..) --measure weight-error|ppl|kld --out F.csv|F.h5  bit-width sweep",
-     qscli::runSweep},
-    {"merge", "merge OUT IN...                         join sweep shard files", qscli::runMerge},
-    {"tokenize", "tokenize PATH (--text TEXT | --jsonl FILE) [--no-special] [--json]  token ids and pieces", qscli::runTokenize},
-    {"quant-raw", "quant-raw --scheme S --rows R --cols C IN.f32 OUT   raw float32 -> packed blocks", qscli::runQuantRaw},
-    {"dequant-raw", "dequant-raw --scheme S --rows R --cols C IN OUT.f32 packed blocks -> raw float32",
-     qscli::runDequantRaw},
-    {"synth", "synth --shape NAME --format gguf|safetensors|llama2c [--dtype f32|bf16] OUT  random weights, real shapes",
-     qscli::runSynth},
-    {"export", "export MODEL [--map F] [--rule R=S]... --gguf OUT | --h5 OUT [--sweep F] | --hqq-config F | --gptqmodel-config F | --torchao-config F",
-     qscli::runExport},
-    {"sensitivity", "sensitivity MODEL --scheme S [--map F] [--rule R=S]... [--measure kld|ppl|weight-error] [--text FILE] [--json] [--out F.csv]  damage per byte saved, per group",
-     qscli::runSensitivity},
-    {"automix", "automix MODEL --budget 3.5bpw|SIZE [--schemes q2_K,q4_K,q8_0] [--measure M] [--text FILE] --out MAP.json [--json]  a map within a size budget",
-     qscli::runAutomix},
-    {"embed-head-study", "embed-head-study MODEL --text FILE [--body SCHEME] [--json]  embedding and head at f16 ... q2_K, body fixed",
-     qscli::runEmbedHeadStudy},
-    {"calibrate", "calibrate MODEL --calib FILE [--calib-tokens N] [--calib-ctx N] --out STATS.h5|IMATRIX.gguf|imatrix.dat [--hessian all|LAYERS]  input statistics of every linear layer (or a llama.cpp imatrix)",
-     qscli::runCalibrate},
-    {"models", "models [--folder DIR]... [--no-default] [--json]  checkpoints already on this machine (HF cache, Ollama, LM Studio, ...)",
-     qscli::runModels},
-    {"types", "types [--json]                         storage types: GGUF ids, sizes, what QuantScope decodes, quantizes to, runs natively",
-     qscli::runTypes},
-};
 
 // An allocation failing while an exception unwinds (a destructor that allocates, as nlohmann::json's does) ends in
 // std::terminate: near an address-space limit that is how an out-of-memory error can end. Say so and exit with the
@@ -82,9 +48,10 @@ void printOutOfMemory(const char* command) {
     std::abort();
 }
 
+// Each command as its usage synopsis (the same line its --help starts with) and, indented under it, its summary.
 void usage(FILE* out) {
     std::fprintf(out, "usage: quantscope-cli COMMAND [ARGS]\n\ncommands:\n");
-    for (const auto& c : kCommands) std::fprintf(out, "  %s\n", c.synopsis);
+    for (const auto& c : qscli::allCommands()) std::fprintf(out, "  %s %s\n      %s\n", c.name, c.synopsis, c.summary);
     std::fprintf(out, "\n`quantscope-cli COMMAND --help` describes one command; `quantscope-cli --version` prints the version.\n");
 }
 
@@ -104,7 +71,7 @@ int main(int argc, char** argv) {
         std::printf("quantscope-cli %s\n", QS_VERSION);
         return qscli::kExitOk;
     }
-    for (const auto& c : kCommands)
+    for (const auto& c : qscli::allCommands())
         if (!std::strcmp(argv[1], c.name)) {
             // A failed allocation ends the command with an error, never with an uncaught exception (abort).
             g_command = c.name;

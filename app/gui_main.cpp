@@ -159,7 +159,16 @@ int main(int argc, char** argv) {
     for (const qsui::MapPreset& p : qsui::mapPresets()) presetIds << p.id;
     const GuiOptions options(presetIds);
     options.addTo(parser);
-    parser.process(app);
+    // parse(), not process(): process() ends a usage error with exit code 1, and usage errors exit 2 here as in
+    // quantscope-cli (1 is a failed operation).
+    if (!parser.parse(app.arguments())) {
+        std::fprintf(stderr, "quantscope: %s\n(`quantscope --help` lists the options)\n",
+                     qPrintable(parser.errorText()));
+        return 2;
+    }
+    // Valid arguments: process() prints --help, --help-all (with Qt's options) or --version and exits 0.
+    for (const char* info : {"help", "help-all", "version"})
+        if (parser.isSet(QString::fromLatin1(info))) parser.process(app);
     if (parser.isSet(options.preset) && !qsui::findMapPreset(parser.value(options.preset))) {
         std::fprintf(stderr, "quantscope: unknown preset '%s' (one of: %s)\n",
                      qPrintable(parser.value(options.preset)), qPrintable(presetIds.join(QStringLiteral(", "))));

@@ -6,6 +6,7 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/evaluator_setup.h"
+#include "app/cli/shared_options.h"
 #include "core/io/checkpoint_writer.h"
 #include "core/sweep/automix.h"
 
@@ -47,8 +48,7 @@ void printReport(const qs::sweep::AutoMixResult& r, const std::string& out) {
 }  // namespace
 
 int runAutomix(int argc, char** argv, int first) {
-    CommandLine cl("automix", "MODEL --budget 3.5bpw|SIZE --out MAP.json [--schemes LIST] [--groups LIST] [options]",
-                   kDescription);
+    CommandLine cl("automix", kDescription);
     cl.positionals("MODEL", "the model to allocate schemes for");
     EvaluatorArgs evalArgs;
     std::optional<std::string> budgetText, schemes, groups, out;
@@ -68,6 +68,8 @@ int runAutomix(int argc, char** argv, int first) {
     addEvaluatorOptions(cl.app(), evalArgs, qs::SweepMeasure::Kld, /*weightError=*/true, /*imatrix=*/true);
     if (auto rc = cl.parse(argc, argv, first)) return *rc;
     if (!budgetText) return fail("automix", "--budget B is required (see --help)", kExitUsage);
+    if (schemes)
+        if (int rc = checkSchemeNames("automix", "--schemes", splitCommaList(*schemes)); rc != kExitOk) return rc;
     auto budget = qs::sweep::parseSizeBudget(*budgetText);
     if (!budget) return fail("automix", budget.message(), kExitUsage);
         if (!out) return fail("automix", "--out MAP.json is required", kExitUsage);

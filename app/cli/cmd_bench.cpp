@@ -97,8 +97,7 @@ uint64_t peakResidentBytes() {
 }  // namespace
 
 int runBench(int argc, char** argv, int first) {
-    CommandLine cl("bench", "MODEL [--map F] [--rule R=S]... [--prompt-tokens N] [--gen-tokens N] [options]",
-                   kDescription);
+    CommandLine cl("bench", kDescription);
     cl.positionals("MODEL", "the model to measure");
     InferenceArgs inference;
     std::optional<long long> promptArg, genArg;

@@ -156,8 +156,7 @@ int addStatisticsOptions(const CalibrateArgs& args, qs::CalibrationSettings& set
 }  // namespace
 
 int runCalibrate(int argc, char** argv, int first) {
-    CommandLine cl("calibrate", "MODEL --calib FILE --out STATS.h5|IMATRIX.gguf|imatrix.dat [options]",
-                   kDescription);
+    CommandLine cl("calibrate", kDescription);
     cl.positionals("MODEL", "the model to run the text through");
     CalibrateArgs args;
     addCalibrateOptions(cl.app(), args);
@@ -179,7 +178,7 @@ int runCalibrate(int argc, char** argv, int first) {
     int threads = 1;
     if (int rc = resolveThreads("calibrate", args.threads, threads); rc != kExitOk) return rc;
     qs::QuantMap map;
-    if (int rc = loadMapOptions("calibrate", args.map, map, kExitUsage); rc != kExitOk) return rc;
+    if (int rc = loadMapOptions("calibrate", args.map, map); rc != kExitOk) return rc;
 
     tbb::task_arena arena(threads);
     qs::InferenceLoadOptions lo;

@@ -57,8 +57,7 @@ bool makeRoom(qs::ChatSession& session, const qs::ChatFormat& format, const std:
 }  // namespace
 
 int runChat(int argc, char** argv, int first) {
-    CommandLine cl("chat", "MODEL [--map F] [--rule R=S]... [--template NAME] [--system TEXT] [options]",
-                   kDescription);
+    CommandLine cl("chat", kDescription);
     cl.positionals("MODEL", "the model to chat with");
     InferenceArgs inference;
     SamplingArgs samplingArgs;

@@ -72,8 +72,7 @@ void printText(const qs::ChatTurnResult& r, const qs::Tokenizer& tok, const std:
 }  // namespace
 
 int runCompare(int argc, char** argv, int first) {
-    CommandLine cl("compare", "MODEL (--map F | --rule R=S...) --prompt TEXT [--tokens N] [--chat] [options]",
-                   kDescription);
+    CommandLine cl("compare", kDescription);
     cl.positionals("MODEL", "the model; the quantized one is MODEL with --map/--rule");
     InferenceArgs inference;
     SamplingArgs samplingArgs;

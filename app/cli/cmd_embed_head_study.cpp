@@ -8,6 +8,7 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/evaluator_setup.h"
+#include "app/cli/shared_options.h"
 #include "core/sweep/embed_head_study.h"
 
 namespace qscli {
@@ -38,8 +39,7 @@ void printTable(const qs::sweep::EmbedHeadStudyResult& r) {
 }  // namespace
 
 int runEmbedHeadStudy(int argc, char** argv, int first) {
-    CommandLine cl("embed-head-study", "MODEL --text FILE [--body SCHEME] [--schemes LIST] [--measure kld|ppl] [options]",
-                   kDescription);
+    CommandLine cl("embed-head-study", kDescription);
     cl.positionals("MODEL", "the model to study");
     EvaluatorArgs evalArgs;
     std::optional<std::string> body, schemes;
@@ -62,6 +62,7 @@ int runEmbedHeadStudy(int argc, char** argv, int first) {
         bodyRule = std::move(*rule);
     }
     std::vector<std::string> candidates = splitCommaList(schemes.value_or(""));
+    if (int rc = checkSchemeNames("embed-head-study", "--schemes", candidates); rc != kExitOk) return rc;
     if (body) candidates.push_back(*body);
     EvaluatorSetup setup;
     if (int rc = openEvaluator("embed-head-study", cl.positional(), evalArgs, candidates, setup, showProgress); rc != kExitOk) return rc;

@@ -47,7 +47,7 @@ struct ExportArgs {
     std::string model;  // the MODEL argument
     MapArgs map;
     CalibArgs calib;
-    std::optional<std::string> gguf, fallback, h5, sweep, hqqConfig, gptqmodelConfig, torchaoConfig;
+    std::optional<std::string> gguf, fallback, h5, sweep, hqqConfig, gptqmodelConfig, torchaoConfig, tokenizer;
     std::optional<long long> bins, threads;
     bool json = false, h5Tensors = false;
     bool configOut() const { return hqqConfig || gptqmodelConfig || torchaoConfig; }
@@ -97,12 +97,15 @@ struct Loaded {
 // code on failure.
 int loadAndResolve(const ExportArgs& args, int threads, Loaded& out) {
     qs::QuantMap map;
-    if (int rc = loadMapOptions("export", args.map, map, kExitFailure); rc != kExitOk) return rc;
+    if (int rc = loadMapOptions("export", args.map, map); rc != kExitOk) return rc;
     CalibOptions calib;
     if (int rc = parseCalibOptions("export", args.calib, calib); rc != kExitOk) return rc;
+    if (args.tokenizer && !calib.given()) return fail("export", "--tokenizer needs --calib FILE", kExitUsage);
     if (calib.given()) {
         tbb::task_arena arena(threads);
-        auto m = qs::openInferenceModel(args.model, {}, &arena);
+        qs::InferenceLoadOptions lo;
+        lo.tokenizerPath = args.tokenizer.value_or("");
+        auto m = qs::openInferenceModel(args.model, lo, &arena);
         if (!m) return fail("export", m.message());
         out.model = std::move(*m);
         for (const auto& w : out.model.warnings) std::fprintf(stderr, "quantscope-cli export: warning: %s\n", w.c_str());
@@ -300,14 +303,14 @@ int checkExportArgs(const ExportArgs& args) {
 }  // namespace
 
 int runExport(int argc, char** argv, int first) {
-    CommandLine cl("export", "MODEL [--map F] [--rule R=S]... (--gguf OUT | --h5 OUT | --hqq-config F | ...) [options]",
-                   kDescription);
+    CommandLine cl("export", kDescription);
     cl.positionals("MODEL", "the model to export");
     ExportArgs args;
     addOutputOptions(cl.app(), args);
     addThreadsOption(cl.app(), args.threads);
     addMapOptions(cl.app(), args.map);
     addCalibOptions(cl.app(), args.calib);
+    addTokenizerOption(cl.app(), args.tokenizer)->group("Calibration");  // the text is tokenized only with --calib
     if (auto rc = cl.parse(argc, argv, first)) return *rc;
     if (cl.positional().size() != 1)
         return fail("export", "expects exactly one MODEL path (see --help)", kExitUsage);

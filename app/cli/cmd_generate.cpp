@@ -24,8 +24,7 @@ constexpr const char* kDescription =
 }
 
 int runGenerate(int argc, char** argv, int first) {
-    CommandLine cl("generate", "MODEL [--map F] [--rule R=S]... [--prompt TEXT] [--steps N] [--temperature T] [options]",
-                   kDescription);
+    CommandLine cl("generate", kDescription);
     cl.positionals("MODEL", "the model to run");
     InferenceArgs inference;
     SamplingArgs samplingArgs;

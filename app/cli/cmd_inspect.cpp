@@ -15,7 +15,7 @@
 namespace qscli {
 
 int runInspect(int argc, char** argv, int first) {
-    CommandLine cl("inspect", "PATH [--json]",
+    CommandLine cl("inspect",
                    "Lists every tensor with its shape, type, role, layer and size, the ties and the footprint.\n"
                    "An HDF5 session written by `export --h5` is shown as its model, map and per-tensor results;\n"
                    "a sweep table (`sweep --out X.csv|X.h5`) as its spec and stored points.");

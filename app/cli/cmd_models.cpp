@@ -36,7 +36,7 @@ std::string sizeText(uint64_t bytes) {
 }  // namespace
 
 int runModels(int argc, char** argv, int first) {
-    CommandLine cl("models", "[--folder DIR]... [--no-default] [--max-depth N] [--json]", kDescription);
+    CommandLine cl("models", kDescription);
     cl.positionals("ARGS", "");  // none taken: refused below with a hint
     std::vector<std::string> folders;
     std::optional<long long> depthArg;

@@ -40,8 +40,7 @@ int pplOptions(const TextEvalArgs& t, const std::optional<long long>& maxWindows
 }  // namespace
 
 int runPpl(int argc, char** argv, int first) {
-    CommandLine cl("ppl", "MODEL [--map F] [--rule R=S]... --text FILE [--ctx N] [--protocol P] [options]",
-                   kDescription);
+    CommandLine cl("ppl", kDescription);
     cl.positionals("MODEL", "the model to score");
     InferenceArgs inference;
     TextEvalArgs textArgs;

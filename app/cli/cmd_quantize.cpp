@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // quantscope-cli quantize MODEL [--map MAP.json] [--rule ROLE=SCHEME ...] [--json]
 //                               [--export-tensor-types FILE] [--save-map FILE] [--threads N]
-//                               [--calib FILE [--calib-tokens N] [--calib-ctx N]]
+//                               [--calib FILE [--calib-tokens N] [--calib-ctx N] [--tokenizer PATH]]
 #include <unistd.h>
 
 #include <atomic>
@@ -40,7 +40,7 @@ constexpr const char* kDescription =
 struct QuantizeArgs {
     MapArgs map;
     CalibArgs calib;
-    std::optional<std::string> exportTypes, saveMap;
+    std::optional<std::string> exportTypes, saveMap, tokenizer;
     std::optional<long long> threads;
     bool json = false, sequential = false;
 };
@@ -54,6 +54,7 @@ void addQuantizeOptions(CLI::App& app, QuantizeArgs& a) {
     addMapOptions(app, a.map);
     addCalibOptions(app, a.calib);
     addCalibSequentialFlag(app, a.sequential);
+    addTokenizerOption(app, a.tokenizer)->group("Calibration");  // the text is tokenized only with --calib
 }
 
 // The model: for --calib opened for inference and the calibration collected (after the map's needs are added;
@@ -62,7 +63,9 @@ int openModel(const std::string& path, const QuantizeArgs& args, const qs::Quant
               CalibOptions& calib, qs::InferenceModel& model, std::optional<qs::ResolvedMap>& sequentialMap,
               std::shared_ptr<const qs::CalibrationSet>& calibration) {
     if (calib.given()) {
-        auto m = qs::openInferenceModel(path, {}, arena);
+        qs::InferenceLoadOptions lo;
+        lo.tokenizerPath = args.tokenizer.value_or("");
+        auto m = qs::openInferenceModel(path, lo, arena);
         if (!m) return fail("quantize", m.message());
         model = std::move(*m);
         for (const auto& w : model.warnings) std::fprintf(stderr, "quantscope-cli quantize: warning: %s\n", w.c_str());
@@ -107,7 +110,7 @@ int writeSideFiles(const QuantizeArgs& args, const qs::ResolvedMap& resolved, co
 }  // namespace
 
 int runQuantize(int argc, char** argv, int first) {
-    CommandLine cl("quantize", "MODEL [--map F] [--rule ROLE=SCHEME]... [--json] [options]", kDescription);
+    CommandLine cl("quantize", kDescription);
     cl.positionals("MODEL", "the model to quantize (in memory)");
     QuantizeArgs args;
     addQuantizeOptions(cl.app(), args);
@@ -119,7 +122,7 @@ int runQuantize(int argc, char** argv, int first) {
     if (int rc = resolveThreads("quantize", args.threads, threads); rc != kExitOk) return rc;
 
     qs::QuantMap map;
-    if (int rc = loadMapOptions("quantize", args.map, map, kExitFailure); rc != kExitOk) return rc;
+    if (int rc = loadMapOptions("quantize", args.map, map); rc != kExitOk) return rc;
     CalibOptions calib;
     if (int rc = parseCalibOptions("quantize", args.calib, calib); rc != kExitOk) return rc;
     tbb::task_arena arena(threads);
@@ -130,6 +133,7 @@ int runQuantize(int argc, char** argv, int first) {
     std::optional<qs::ResolvedMap> sequentialMap;
     if (args.sequential && !calib.given())
         return fail("quantize", "--calib-sequential needs --calib FILE", kExitUsage);
+    if (args.tokenizer && !calib.given()) return fail("quantize", "--tokenizer needs --calib FILE", kExitUsage);
     if (int rc = openModel(cl.positional()[0], args, map, &arena, calib, model, sequentialMap, calibration);
         rc != kExitOk)
         return rc;

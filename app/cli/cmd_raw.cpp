@@ -32,7 +32,7 @@ struct RawArgs {
 // after --help or --scheme list).
 int parseRawArgs(const char* command, const char* what, bool threaded, int argc, char** argv, int first,
                  RawArgs& ra) {
-    CommandLine cl(command, "--scheme NAME --rows R --cols C IN OUT", what);
+    CommandLine cl(command, what);
     cl.positionals("IN OUT", "the input and the output file");
     std::optional<std::string> schemeName;
     std::optional<long long> rows, cols;
@@ -56,7 +56,7 @@ int parseRawArgs(const char* command, const char* what, bool threaded, int argc,
     if (*rows <= 0 || *cols <= 0 || *rows > (1LL << 40) / *cols)
         return fail(command, "--rows and --cols must be positive and rows*cols at most 2^40", kExitUsage);
     auto scheme = qs::parseScheme(*schemeName);
-    if (!scheme) return fail(command, scheme.message());
+    if (!scheme) return fail(command, scheme.message(), kExitUsage);  // an unknown name, as a bad --rule
     ra.scheme = *scheme;
     ra.rows = *rows;
     ra.cols = *cols;

@@ -6,6 +6,7 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/evaluator_setup.h"
+#include "app/cli/shared_options.h"
 #include "core/io/checkpoint_writer.h"
 #include "core/quant/quant_map_export.h"
 #include "core/sweep/sensitivity.h"
@@ -39,8 +40,7 @@ void printTable(const qs::sweep::SensitivityResult& r) {
 }  // namespace
 
 int runSensitivity(int argc, char** argv, int first) {
-    CommandLine cl("sensitivity", "MODEL --scheme S [--map F] [--rule R=S]... [--groups LIST] [--measure M] [options]",
-                   kDescription);
+    CommandLine cl("sensitivity", kDescription);
     cl.positionals("MODEL", "the model to scan");
     EvaluatorArgs evalArgs;
     std::optional<std::string> scheme, groups, out;
@@ -54,6 +54,7 @@ int runSensitivity(int argc, char** argv, int first) {
     addEvaluatorOptions(cl.app(), evalArgs, qs::SweepMeasure::Kld, /*weightError=*/true, /*imatrix=*/true);
     if (auto rc = cl.parse(argc, argv, first)) return *rc;
     if (!scheme) return fail("sensitivity", "--scheme S is required (see --help)", kExitUsage);
+    if (int rc = checkSchemeNames("sensitivity", "--scheme", {*scheme}); rc != kExitOk) return rc;
     // The destination is checked before the scan, not after it (minutes of work for kld).
     if (out)
         if (auto s = qs::checkOutputPath(*out); !s) return fail("sensitivity", "--out " + s.message());

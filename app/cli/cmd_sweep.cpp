@@ -242,8 +242,7 @@ int runPoints(qs::MapEvaluator& evaluator, const qs::ModelInfo& info, const qs::
 }  // namespace
 
 int runSweep(int argc, char** argv, int first) {
-    CommandLine cl("sweep", "MODEL --groups G,.. (--bits B,.. | --schemes S,..) --out FILE.csv|FILE.h5 [options]",
-                   kDescription);
+    CommandLine cl("sweep", kDescription);
     cl.positionals("MODEL", "the model to sweep");
     SweepArgs args;
     addSweepOptions(cl.app(), args);
@@ -265,7 +264,7 @@ int runSweep(int argc, char** argv, int first) {
     spec.modelPath = modelPath;
     spec.measure = measure;
     recordEvaluation(o, args.eval.dequant.value_or("native"), spec);
-    if (int rc = loadMapOptions("sweep", args.eval.map, spec.baseline, kExitUsage); rc != kExitOk) return rc;
+    if (int rc = loadMapOptions("sweep", args.eval.map, spec.baseline); rc != kExitOk) return rc;
     tbb::task_arena arena(threads);
     o.arena = &arena;
 
@@ -291,7 +290,7 @@ int runSweep(int argc, char** argv, int first) {
 }
 
 int runMerge(int argc, char** argv, int first) {
-    CommandLine cl("merge", "OUT.csv|OUT.h5 IN... [--allow-partial]", kMergeDescription);
+    CommandLine cl("merge", kMergeDescription);
     cl.positionals("OUT IN", "the merged file, then the sweep files to join");
     bool allowPartial = false;
     addFlag(cl.app(), "--allow-partial", allowPartial, "write the merge even when points are missing");

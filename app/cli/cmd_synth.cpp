@@ -31,8 +31,7 @@ std::string description() {
 }  // namespace
 
 int runSynth(int argc, char** argv, int first) {
-    CommandLine cl("synth", "--shape NAME --format gguf|safetensors|llama2c [--dtype f32|bf16] [options] OUT",
-                   description());
+    CommandLine cl("synth", description());
     cl.positionals("OUT", "the .gguf file or the folder to write");
     std::optional<std::string> shapeArg, formatArg, dtypeArg;
     std::optional<long long> seedArg, threadsArg;

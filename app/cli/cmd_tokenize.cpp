@@ -48,17 +48,20 @@ std::string tokenizerInFolder(const fs::path& dir) {
     return {};
 }
 
-qs::Result<std::unique_ptr<qs::Tokenizer>> openTokenizer(const std::string& path) {
+// PATH's tokenizer; with `override` (--tokenizer) PATH is opened as a model and that file is its tokenizer.
+qs::Result<std::unique_ptr<qs::Tokenizer>> openTokenizer(const std::string& path, const std::string& override) {
     std::error_code ec;
-    if (fs::is_directory(path, ec)) {
+    const bool tokenizerFile =
+        isTokenizerName(fs::path(path).filename().string()) || fs::path(path).extension() == ".json";
+    if (override.empty() && fs::is_directory(path, ec)) {
         const std::string file = tokenizerInFolder(path);
         if (!file.empty()) return qs::loadTokenizerFile(file);
-    } else if (isTokenizerName(fs::path(path).filename().string()) || fs::path(path).extension() == ".json") {
+    } else if (override.empty() && tokenizerFile) {
         return qs::loadTokenizerFile(path);
     }
     auto ckpt = qs::openCheckpoint(path);
     if (!ckpt) return ckpt.error();
-    return qs::loadTokenizerFor(**ckpt);
+    return qs::loadTokenizerFor(**ckpt, override);
 }
 
 nlohmann::json encodeJson(const qs::Tokenizer& tok, const std::string& text, bool special, bool pieces) {
@@ -93,9 +96,9 @@ int tokenizeJsonl(const qs::Tokenizer& tok, const std::string& path, bool specia
 }  // namespace
 
 int runTokenize(int argc, char** argv, int first) {
-    CommandLine cl("tokenize", "PATH (--text TEXT | --jsonl FILE) [--no-special] [--json]", kDescription);
+    CommandLine cl("tokenize", kDescription);
     cl.positionals("PATH", "a model, a tokenizer file or a folder of tokenizer files");
-    std::optional<std::string> textArg, jsonlArg;
+    std::optional<std::string> textArg, jsonlArg, tokenizerArg;
     bool noSpecial = false, json = false;
     addText(cl.app(), "--text", textArg, "TEXT",
             "tokenize TEXT: prints the ids, then the pieces (with --json: {\"ids\": [...], \"pieces\": [...]})");
@@ -104,10 +107,11 @@ int runTokenize(int argc, char** argv, int first) {
             "are skipped); with --json the lines also carry \"pieces\"");
     addFlag(cl.app(), "--no-special", noSpecial, "add no BOS/EOS (special tokens written in the text are still matched)");
     addJsonFlag(cl.app(), json);
+    addTokenizerOption(cl.app(), tokenizerArg);
     if (auto rc = cl.parse(argc, argv, first)) return *rc;
     if (cl.positional().size() != 1) return fail("tokenize", "expects one PATH (a model, tokenizer file or folder)", kExitUsage);
     if (textArg.has_value() == jsonlArg.has_value()) return fail("tokenize", "needs exactly one of --text TEXT and --jsonl FILE", kExitUsage);
-    auto tok = openTokenizer(cl.positional()[0]);
+    auto tok = openTokenizer(cl.positional()[0], tokenizerArg.value_or(""));
     if (!tok) return fail("tokenize", tok.message());
     const bool special = !noSpecial;
     if (const auto& jsonl = jsonlArg) {

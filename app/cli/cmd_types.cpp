@@ -142,7 +142,7 @@ void printSchemeFamilies() {
 }  // namespace
 
 int runTypes(int argc, char** argv, int first) {
-    CommandLine cl("types", "[--json]", kDescription);
+    CommandLine cl("types", kDescription);
     cl.positionals("ARGS", "");  // none taken: refused below
     bool json = false;
     addJsonFlag(cl.app(), json);

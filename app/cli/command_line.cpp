@@ -8,6 +8,8 @@
 #include <memory>
 #include <sstream>
 
+#include "app/cli/commands.h"
+
 namespace qscli {
 
 namespace {
@@ -50,16 +52,35 @@ private:
     std::string m_usage;
 };
 
+// CLI11's message for a parse error, in our words where CLI11's own would puzzle a user: `--json=3` gives
+// "json was given a disallowed flag override", said here as "--json takes no value".
+std::string parseErrorMessage(const CLI::ParseError& e) {
+    static const std::string kFlagOverride = " was given a disallowed flag override";
+    const std::string what = e.what();
+    if (what.size() > kFlagOverride.size() &&
+        what.compare(what.size() - kFlagOverride.size(), kFlagOverride.size(), kFlagOverride) == 0)
+        return "--" + what.substr(0, what.size() - kFlagOverride.size()) + " takes no value";
+    return what;
+}
+
 }  // namespace
+
+std::string usageLine(const Command& c) { return std::string("usage: quantscope-cli ") + c.name + " " + c.synopsis; }
 
 int fail(const std::string& command, const std::string& message, int code) {
     std::fprintf(stderr, "quantscope-cli %s: %s\n", command.c_str(), message.c_str());
     return code;
 }
 
-CommandLine::CommandLine(std::string command, const std::string& synopsis, const std::string& description)
+CommandLine::CommandLine(std::string command, const std::string& description)
     : m_command(std::move(command)), m_app(description, "quantscope-cli " + m_command) {
-    auto formatter = std::make_shared<HelpFormatter>("usage: quantscope-cli " + m_command + " " + synopsis);
+    const Command* entry = findCommand(m_command);
+    if (!entry) {  // a command missing from the table would have a help the top-level list does not show
+        std::fprintf(stderr, "quantscope-cli: internal error: command '%s' is not in the command table\n",
+                     m_command.c_str());
+        std::abort();
+    }
+    auto formatter = std::make_shared<HelpFormatter>(usageLine(*entry));
     formatter->column_width(32);
     m_app.formatter(formatter);
     m_app.set_help_flag("-h,--help", "print this help and exit");  // -h as at the top level
@@ -82,7 +103,7 @@ std::optional<int> CommandLine::parse(int argc, char** argv, int first) {
     } catch (const CLI::CallForHelp&) {
         help = true;
     } catch (const CLI::ParseError& e) {
-        return fail(m_command, e.what(), kExitUsage);
+        return fail(m_command, parseErrorMessage(e), kExitUsage);
     }
     // An unknown option is an error even next to --help (a typo is reported, not skipped).
     for (const std::string& extra : m_app.remaining()) {

@@ -18,14 +18,18 @@ namespace qscli {
 // Exit codes: 0 success, 1 bad input file or failed operation, 2 usage error, 3 cancelled.
 inline constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitCancelled = 3;
 
+struct Command;
+// "usage: quantscope-cli <name> <synopsis>": the first line of the command's --help.
+std::string usageLine(const Command& c);
+
 // Prints "quantscope-cli <command>: <message>" on stderr and returns `code`.
 int fail(const std::string& command, const std::string& message, int code = kExitFailure);
 
 class CommandLine {
 public:
-    // `synopsis`: what follows "quantscope-cli <command>" on the usage line (e.g. "MODEL [options]");
-    // `description`: the explanatory text printed under it by --help.
-    CommandLine(std::string command, const std::string& synopsis, const std::string& description);
+    // `command`: a name in the command table (commands.h), whose synopsis is the usage line of --help (a name
+    // not in the table is a bug: reported and aborted); `description`: the explanatory text printed under it.
+    CommandLine(std::string command, const std::string& description);
 
     CLI::App& app() { return m_app; }
     const std::string& command() const { return m_command; }

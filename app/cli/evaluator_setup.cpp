@@ -158,7 +158,7 @@ int openEvaluator(const std::string& command, const std::vector<std::string>& po
     qs::MapEvaluatorOptions eo;
     if (int rc = parseEvaluationOptions(command, args, qs::SweepMeasure::Kld, eo, out.textPath); rc != kExitOk)
         return rc;
-    if (int rc = loadMapOptions(command, args.map, out.baseline, kExitUsage); rc != kExitOk) return rc;
+    if (int rc = loadMapOptions(command, args.map, out.baseline); rc != kExitOk) return rc;
     out.arena = std::make_unique<tbb::task_arena>(out.threads);
     eo.arena = out.arena.get();
     if (int rc = openModelForMeasure(command, args, out.modelPath, eo.measure, out.arena.get(), out.model);

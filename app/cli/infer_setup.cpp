@@ -34,7 +34,7 @@ int openInference(const std::string& command, const std::vector<std::string>& po
     if (args.ctx) maxContext = int(*args.ctx);
     if (int rc = resolveThreads(command, args.threads, out.threads); rc != kExitOk) return rc;
     qs::QuantMap map;
-    if (int rc = loadMapOptions(command, args.map, map, kExitUsage); rc != kExitOk) return rc;
+    if (int rc = loadMapOptions(command, args.map, map); rc != kExitOk) return rc;
     const bool quantize = args.map.given();
     CalibOptions calib;
     if (int rc = parseCalibOptions(command, args.calib, calib); rc != kExitOk) return rc;

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/export/session_h5.h"
+#include "core/sweep/sweep_groups.h"
 
 namespace qscli {
 
@@ -36,7 +37,7 @@ void addMapOptions(CLI::App& app, MapArgs& args) {
         ->group(group);
 }
 
-int loadMapOptions(const std::string& command, const MapArgs& args, qs::QuantMap& map, int badRuleExit) {
+int loadMapOptions(const std::string& command, const MapArgs& args, qs::QuantMap& map) {
     if (args.file) {
         auto m = qs::loadMapOrSession(*args.file);  // a map JSON, or the map of an `export --h5` session
         if (!m) return fail(command, m.message());
@@ -44,9 +45,15 @@ int loadMapOptions(const std::string& command, const MapArgs& args, qs::QuantMap
     }
     for (const std::string& spec : args.rules) {
         auto r = qs::parseRuleSpec(spec);
-        if (!r) return fail(command, r.message(), badRuleExit);
+        if (!r) return fail(command, r.message(), kExitUsage);
         map.rules.push_back(std::move(*r));
     }
+    return kExitOk;
+}
+
+int checkSchemeNames(const std::string& command, const std::string& option, const std::vector<std::string>& names) {
+    for (const std::string& name : names)
+        if (auto s = qs::canonicalSchemeName(name); !s) return fail(command, option + ": " + s.message(), kExitUsage);
     return kExitOk;
 }
 
@@ -94,8 +101,8 @@ void addChatTemplateOptions(CLI::App& app, ChatTemplateArgs& args) {
     addText(app, "--system", args.system, "TEXT", "system message of the conversation");
 }
 
-void addTokenizerOption(CLI::App& app, std::optional<std::string>& path) {
-    addText(app, "--tokenizer", path, "PATH", "use this tokenizer instead of the one found with the model");
+CLI::Option* addTokenizerOption(CLI::App& app, std::optional<std::string>& path) {
+    return addText(app, "--tokenizer", path, "PATH", "use this tokenizer instead of the one found with the model");
 }
 
 void addDequantOption(CLI::App& app, std::optional<std::string>& mode) {

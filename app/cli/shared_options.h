@@ -31,8 +31,12 @@ struct MapArgs {
 };
 void addMapOptions(CLI::App& app, MapArgs& args);
 // The map file's rules, then each --rule appended. A map file that cannot be loaded exits kExitFailure; a bad
-// rule exits `badRuleExit` (the commands differ, kept).
-int loadMapOptions(const std::string& command, const MapArgs& args, qs::QuantMap& map, int badRuleExit);
+// rule (unknown role or scheme name, no '=') is a usage error, kExitUsage, in every command.
+int loadMapOptions(const std::string& command, const MapArgs& args, qs::QuantMap& map);
+
+// The scheme names an option gives (--scheme, --schemes, --body), checked against the registry before any model
+// is opened: an unknown name prints "<option>: <why>" and returns kExitUsage, as a bad --rule does; else kExitOk.
+int checkSchemeNames(const std::string& command, const std::string& option, const std::vector<std::string>& names);
 
 // --temperature, --seed (default: from the clock), --top-k, --top-p, --repeat-penalty of generate, chat and
 // compare. The defaults of temperature and top-p are the command's (parseSampling's arguments).
@@ -51,8 +55,9 @@ struct ChatTemplateArgs {
 };
 void addChatTemplateOptions(CLI::App& app, ChatTemplateArgs& args);
 
-// --tokenizer PATH: a tokenizer instead of the one found with the model.
-void addTokenizerOption(CLI::App& app, std::optional<std::string>& path);
+// --tokenizer PATH: a tokenizer instead of the one found with the model. Every command that loads a model's
+// tokenizer takes it (the loader's "no tokenizer found" message asks for it).
+CLI::Option* addTokenizerOption(CLI::App& app, std::optional<std::string>& path);
 
 // --dequant native|once|rows: how quantized and stored ggml/f16/bf16 tensors run.
 void addDequantOption(CLI::App& app, std::optional<std::string>& mode);

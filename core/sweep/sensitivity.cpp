@@ -85,12 +85,12 @@ Result<SensitivityResult> runSensitivityScan(MapEvaluator& evaluator, const Mode
     SensitivityResult r;
     r.measure = std::string(sweepMeasureName(evaluator.options().measure));
     auto scheme = canonicalSchemeName(options.scheme);
-    if (!scheme) return Error{"sensitivity: --scheme: " + scheme.message()};
+    if (!scheme) return scheme.error();
     if (*scheme == kKeepScheme)
-        return Error{"sensitivity: the scheme to scan with must quantize (not \"keep\")"};
+        return Error{"the scheme to scan with must quantize (not \"keep\")"};
     r.scheme = *scheme;
     auto groups = expandGroups(info, options.groups.empty() ? defaultScanGroups(info) : options.groups);
-    if (!groups) return Error{"sensitivity: " + groups.message()};
+    if (!groups) return groups.error();
 
     const int steps = int(groups->size()) + (baselinePoint ? 0 : 1);
     int step = 0;
@@ -100,13 +100,13 @@ Result<SensitivityResult> runSensitivityScan(MapEvaluator& evaluator, const Mode
         auto b = evaluator.measure(options.baseline, subProgress(progress, step++, steps, "baseline"));
         if (!b)
             return b.message() == kCancelledMessage ? b.error()
-                                                    : Error{"sensitivity: baseline map: " + b.message()};
+                                                    : Error{"baseline map: " + b.message()};
         r.baseline = std::move(*b);
     }
     r.warnings = r.baseline.warnings;
     for (const auto& group : *groups) {
         auto map = mapFor(info, options.baseline, {{group, r.scheme}});
-        if (!map) return Error{"sensitivity: group " + group.name + ": " + map.message()};
+        if (!map) return Error{"group " + group.name + ": " + map.message()};
         if (std::string why = uncalibratableReason(evaluator, info, *map); !why.empty()) {
             r.skipped.push_back({group.name, why});
             r.warnings.push_back("group " + group.name + " skipped: " + why);
@@ -116,7 +116,7 @@ Result<SensitivityResult> runSensitivityScan(MapEvaluator& evaluator, const Mode
         auto p = evaluator.measure(*map, subProgress(progress, step++, steps, group.name + " " + r.scheme));
         if (!p) {
             if (p.message() == kCancelledMessage) return p.error();
-            return Error{"sensitivity: group " + group.name + " at " + r.scheme + ": " + p.message()};
+            return Error{"group " + group.name + " at " + r.scheme + ": " + p.message()};
         }
         SensitivityRow row;
         row.group = group.name;

@@ -71,6 +71,30 @@ private Q_SLOTS:
         QVERIFY2(r.out.contains(expected.toUtf8()), r.out.constData());
 #endif
     }
+
+    // A usage error exits 2 in the GUI executable as in quantscope-cli (1 is a failed operation), with one
+    // message naming the option.
+    void guiUsageError_exits2() {
+#ifndef QS_GUI_PATH
+        QSKIP("the GUI is not built in this configuration (QS_BUILD_GUI=OFF)");
+#else
+        for (const QStringList& args : {QStringList{"--bogus"}, QStringList{"--size"}, QStringList{"-x"}}) {
+            QProcess p;
+            QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+            env.insert("QT_QPA_PLATFORM", "offscreen");
+            p.setProcessEnvironment(env);
+            p.start(QStringLiteral(QS_GUI_PATH), args);
+            QVERIFY2(p.waitForFinished(30000), "quantscope did not exit");
+            const QByteArray err = p.readAllStandardError();
+            QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 2,
+                     qPrintable(args.join(' ') + ": exit " + QString::number(p.exitCode()) + ": " + err));
+            // Qt may warn first (e.g. XDG_RUNTIME_DIR not set); the usage error is the line of its own.
+            const QByteArray option = args[0].mid(args[0].lastIndexOf('-') + 1).toUtf8();
+            QVERIFY2(err.startsWith("quantscope: ") || err.contains("\nquantscope: "), err.constData());
+            QVERIFY2(err.contains(option), err.constData());
+        }
+#endif
+    }
 };
 
 QTEST_GUILESS_MAIN(TestCliApp)

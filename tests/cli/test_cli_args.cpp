@@ -8,6 +8,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <map>
@@ -47,15 +48,15 @@ const std::map<QString, CommandOptions>& commandTable() {
          {kInference + kSampling + QStringList{"prompt", "tokens", "template", "system"}, {"json", "chat"}}},
         {"bench", {kInference + QStringList{"prompt-tokens", "gen-tokens"}, {"json"}}},
         {"quantize",
-         {kCalib + QStringList{"map", "rule", "export-tensor-types", "save-map", "threads"},
+         {kCalib + QStringList{"map", "rule", "export-tensor-types", "save-map", "threads", "tokenizer"},
           {"json", "calib-sequential"}}},
         {"quant-raw", {{"scheme", "rows", "cols", "threads"}, {}}},
         {"dequant-raw", {{"scheme", "rows", "cols"}, {}}},
-        {"tokenize", {{"text", "jsonl"}, {"no-special", "json"}}},
+        {"tokenize", {{"text", "jsonl", "tokenizer"}, {"no-special", "json"}}},
         {"synth", {{"shape", "format", "dtype", "seed", "threads"}, {"quiet"}}},
         {"export",
          {kCalib + QStringList{"map", "rule", "gguf", "fallback", "h5", "bins", "sweep", "hqq-config",
-                               "gptqmodel-config", "torchao-config", "threads"},
+                               "gptqmodel-config", "torchao-config", "threads", "tokenizer"},
           {"json", "h5-tensors"}}},
         {"sweep",
          {{"groups",    "bits",      "schemes", "measure", "text",         "ctx",      "windows",
@@ -96,22 +97,104 @@ QString optionDescription(const QByteArray& help, const QString& name) {
     return {};
 }
 
+// The top-level help's command list: name -> (the synopsis line without its two-space indent, the summary
+// line(s) under it). A command line is indented by exactly two spaces, its summary by more.
+std::map<QString, std::pair<QString, QString>> topLevelSynopses(const QByteArray& help) {
+    std::map<QString, std::pair<QString, QString>> out;
+    const QStringList lines = QString::fromUtf8(help.mid(help.indexOf("commands:\n"))).split('\n');
+    QString current;
+    for (const QString& line : lines.mid(1)) {
+        if (line.isEmpty()) break;
+        if (line.startsWith("  ") && line.at(2) != ' ') {
+            current = line.mid(2).section(' ', 0, 0);
+            out[current].first = line.mid(2);
+        } else if (!current.isEmpty()) {
+            out[current].second += line.trimmed();
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 class TestCliArgs : public QObject {
     Q_OBJECT
 
 private Q_SLOTS:
-    // The top-level help still lists every command, and the table above covers every command it lists.
+    // The top-level help still lists every command (a line indented by two spaces, its summary under it),
+    // and the table above covers every command it lists.
     void topLevelHelp_listsEveryCommand() {
         auto r = runCli({"--help"});
         QCOMPARE(r.exitCode, 0);
         const QByteArray commands = r.out.mid(r.out.indexOf("commands:\n"));
         for (const auto& [name, options] : commandTable())
             QVERIFY2(commands.contains("\n  " + name.toUtf8() + " "), qPrintable(name));
-        int listed = 0;
-        for (const QByteArray& line : commands.split('\n')) listed += line.startsWith("  ") ? 1 : 0;
-        QCOMPARE(listed, int(commandTable().size()));
+        QCOMPARE(int(topLevelSynopses(r.out).size()), int(commandTable().size()));
+    }
+
+    // Each command's line in the top-level help is the usage line of its own --help (one definition, so the
+    // list cannot drift), and has a one-line summary under it.
+    void topLevelSynopsis_equalsCommandUsage() {
+        auto top = runCli({"--help"});
+        QCOMPARE(top.exitCode, 0);
+        const auto synopses = topLevelSynopses(top.out);
+        for (const auto& [name, options] : commandTable()) {
+            const auto it = synopses.find(name);
+            QVERIFY2(it != synopses.end(), qPrintable(name));
+            auto r = runCli({name, "--help"});
+            QCOMPARE(r.exitCode, 0);
+            const QByteArray usage = r.out.left(r.out.indexOf('\n'));
+            QCOMPARE(QString::fromUtf8(usage), "usage: quantscope-cli " + it->second.first);
+            QVERIFY2(!it->second.second.isEmpty(), qPrintable(name + " has no summary"));
+        }
+    }
+
+    // An invalid rule or scheme name is a usage error (exit 2) in every command, said once: one line,
+    // "quantscope-cli COMMAND: ..." naming the bad name, the command not repeated. Each command is given what it
+    // needs to get as far as reading its map (a command that checked something else first would not name q9_K).
+    void badRuleOrScheme_exits2WithOnePrefix() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-llama2c/stories260K.bin");
+        QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
+        QTemporaryDir dir;
+        const QString out = dir.filePath("out");
+        const std::map<QString, QStringList> needs = {
+            {"generate", {model}},
+            {"ppl", {model, "--text", text}},
+            {"chat", {model}},
+            {"compare", {model, "--prompt", "x"}},
+            {"bench", {model}},
+            {"quantize", {model}},
+            {"export", {model, "--gguf", out + ".gguf"}},
+            {"sweep", {model, "--groups", "body", "--bits", "4", "--out", out + ".csv"}},
+            {"sensitivity", {model, "--scheme", "q8_0", "--measure", "weight-error"}},
+            {"automix", {model, "--budget", "4bpw", "--out", out + ".json", "--measure", "weight-error"}},
+            {"embed-head-study", {model, "--text", text}},
+            {"calibrate", {model, "--calib", text, "--out", out + ".h5"}},
+        };
+        std::vector<std::pair<QString, QStringList>> runs;
+        for (const auto& [name, options] : commandTable()) {
+            if (!options.values.contains("rule")) continue;
+            const auto it = needs.find(name);
+            QVERIFY2(it != needs.end(), qPrintable(name + " takes --rule: add it to this test"));
+            runs.push_back({name, it->second + QStringList{"--rule", "body=q9_K"}});
+        }
+        QCOMPARE(int(runs.size()), int(needs.size()));
+        runs.push_back({"sensitivity", {model, "--scheme", "q9_K", "--measure", "weight-error"}});
+        runs.push_back({"automix", needs.at("automix") + QStringList{"--schemes", "q4_K,q9_K"}});
+        runs.push_back({"embed-head-study", needs.at("embed-head-study") + QStringList{"--schemes", "q9_K"}});
+        runs.push_back({"embed-head-study", needs.at("embed-head-study") + QStringList{"--body", "q9_K"}});
+        runs.push_back({"sweep", {model, "--groups", "body", "--schemes", "q9_K", "--out", out + ".csv"}});
+        runs.push_back({"quant-raw", {"--scheme", "q9_K", "--rows", "1", "--cols", "32", text, out}});
+        runs.push_back({"dequant-raw", {"--scheme", "q9_K", "--rows", "1", "--cols", "32", text, out}});
+        for (const auto& [name, args] : runs) {
+            const QString what = name + " " + args.mid(1).join(' ');
+            auto r = runCli(QStringList{name} + args);
+            QVERIFY2(!r.crashed && r.exitCode == 2, qPrintable(what + ": exit " + QString::number(r.exitCode) + ": " + r.err));
+            const QByteArray prefix = "quantscope-cli " + name.toUtf8() + ": ";
+            QVERIFY2(r.err.startsWith(prefix) && r.err.count('\n') == 1 && r.err.contains("q9_K"),
+                     qPrintable(what + ": " + r.err));
+            QVERIFY2(!r.err.mid(prefix.size()).startsWith(name.toUtf8() + ":"), qPrintable(what + ": " + r.err));
+        }
     }
 
     void commandHelp_exits0AndListsEveryOption() {
@@ -144,8 +227,12 @@ private Q_SLOTS:
                 auto r = runCli({name, "--" + flag, "--no-such-option"});
                 QVERIFY2(r.exitCode == 2 && r.err.contains("unknown option --no-such-option"),
                          qPrintable(name + " --" + flag + ": " + r.err));
-                // A flag takes no value: `--json=false` is refused, not read as "off".
+                // A flag takes no value: `--json=false` is refused, not read as "off", and said so.
                 QCOMPARE(runCli({name, "--" + flag + "=false"}).exitCode, 2);
+                auto valued = runCli({name, "--" + flag + "=3"});
+                QCOMPARE(valued.exitCode, 2);
+                QCOMPARE(QString::fromUtf8(valued.err),
+                         "quantscope-cli " + name + ": --" + flag + " takes no value\n");
             }
             // A typo next to --help is still reported (exit 2), not hidden behind the help.
             QCOMPARE(runCli({name, "--no-such-option", "--help"}).exitCode, 2);

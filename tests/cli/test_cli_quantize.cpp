@@ -3,6 +3,8 @@
 // of tensors, fallbacks, exports, and clean failures.
 #include <cmath>
 
+#include <QDir>
+#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -217,8 +219,9 @@ private Q_SLOTS:
         QTest::addColumn<int>("exitCode");
         QTest::addColumn<QString>("message");
         const QString model = qstest::assetPath("models/stories260K-llama2c/stories260K.bin");
-        QTest::newRow("unknown role") << QStringList{"quantize", model, "--rule", "bdy=q4_0"} << 1 << "unknown role \"bdy\"";
-        QTest::newRow("unknown scheme") << QStringList{"quantize", model, "--rule", "body=q9"} << 1 << "q9";
+        // A bad rule is a usage error, as in every command that takes --rule (test_cli_args).
+        QTest::newRow("unknown role") << QStringList{"quantize", model, "--rule", "bdy=q4_0"} << 2 << "unknown role \"bdy\"";
+        QTest::newRow("unknown scheme") << QStringList{"quantize", model, "--rule", "body=q9"} << 2 << "q9";
         QTest::newRow("missing map") << QStringList{"quantize", model, "--map", "/nonexistent/m.json"} << 1 << "/nonexistent/m.json";
         QTest::newRow("missing model") << QStringList{"quantize", "/nonexistent/model.bin", "--rule", "body=q8_0"} << 1 << "/nonexistent/model.bin";
         QTest::newRow("non-ggml export")
@@ -242,6 +245,56 @@ private Q_SLOTS:
         QVERIFY(r.out.isEmpty());
         QVERIFY(!QFile::exists("/tmp/unused-qs-types.txt"));
     }
+    // A model folder without a tokenizer (model.safetensors + config.json only): calibration needs one, and the
+    // message asks for --tokenizer, which quantize and export take (given with --calib; nothing reads it
+    // otherwise). The run with it equals the run on the original folder, whose tokenizer.model is the same file:
+    // the same per-tensor errors, which depend on the calibration. (export writes an --h5 session here: a GGUF
+    // takes its vocabulary from a tokenizer.model beside the model, which --tokenizer does not replace.)
+    void calibration_withoutATokenizerBeside_takesTokenizer_data() {
+        QTest::addColumn<QString>("command");
+        QTest::newRow("quantize") << "quantize";
+        QTest::newRow("export") << "export";
+    }
+    void calibration_withoutATokenizerBeside_takesTokenizer() {
+        QFETCH(QString, command);
+        QS_REQUIRE_ASSET(hf, "models/stories260K-hf");
+        QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
+        QTemporaryDir dir;
+        const QString bare = dir.filePath("stories260K-hf");  // the same folder name: the same GGUF general.name
+        QVERIFY(QDir().mkpath(bare));
+        for (const char* f : {"model.safetensors", "config.json"})
+            QVERIFY(QFile::copy(hf + "/" + f, bare + "/" + f));
+        const QString tokenizer = hf + "/tokenizer.model";
+        auto args = [&](const QString& model, const QString& out) {
+            QStringList a{command, model, "--rule", "body=q4_0_im", "--calib", text, "--calib-tokens", "512", "--json"};
+            if (command == "export") a << "--h5" << out;
+            return a;
+        };
+        auto missing = runCli(args(bare, dir.filePath("a.h5")));
+        QVERIFY2(missing.exitCode == 1 && missing.err.contains("pass one with --tokenizer"), missing.err.constData());
+
+        auto given = runCli(args(bare, dir.filePath("b.h5")) + QStringList{"--tokenizer", tokenizer});
+        QVERIFY2(given.exitCode == 0, given.err.constData());
+        auto original = runCli(args(hf, dir.filePath("c.h5")) + QStringList{"--tokenizer", tokenizer});
+        QVERIFY2(original.exitCode == 0, original.err.constData());
+        if (command == "quantize") {
+            QCOMPARE(parseObject(given.out)["tensors"], parseObject(original.out)["tensors"]);
+        } else {
+            auto b = runCli({"inspect", dir.filePath("b.h5"), "--json"});
+            auto c = runCli({"inspect", dir.filePath("c.h5"), "--json"});
+            QVERIFY2(b.exitCode == 0 && c.exitCode == 0, (b.err + c.err).constData());
+            QCOMPARE(parseObject(b.out)["tensors"], parseObject(c.out)["tensors"]);
+        }
+        // The option is read: a file that is no tokenizer is refused by name.
+        auto wrong = runCli(args(bare, dir.filePath("d.h5")) + QStringList{"--tokenizer", text});
+        QVERIFY2(wrong.exitCode == 1 && wrong.err.contains(text.toUtf8()), wrong.err.constData());
+        // Without --calib nothing would read it: a usage error, not silently ignored.
+        QStringList plain{command, bare, "--rule", "body=q8_0", "--tokenizer", tokenizer};
+        if (command == "export") plain << "--h5" << dir.filePath("e.h5");
+        auto unused = runCli(plain);
+        QVERIFY2(unused.exitCode == 2 && unused.err.contains("--tokenizer needs --calib"), unused.err.constData());
+    }
+
     void quantize_alreadyQuantizedGguf_warnsLikeAllowRequantize() {
         QS_REQUIRE_ASSET(model, "models/stories260K-gguf/stories260K-Q4_K_M.gguf");
         auto j = runCli({"quantize", model, "--rule", "all=q8_0", "--json"});

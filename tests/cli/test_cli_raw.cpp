@@ -90,7 +90,7 @@ private Q_SLOTS:
         QTest::newRow("size mismatch") << QStringList{"quant-raw", "--scheme", "q8_0", "--rows", "4", "--cols", "256", in, "o"}
                                        << 1 << "expected 4096";
         QTest::newRow("unknown scheme") << QStringList{"quant-raw", "--scheme", "q4_9", "--rows", "4", "--cols", "512", in, "o"}
-                                        << 1 << "int<2-8>";
+                                        << 2 << "int<2-8>";  // a usage error, as a bad --rule
         QTest::newRow("rejected shape") << QStringList{"quant-raw", "--scheme", "q4_0", "--rows", "2", "--cols", "1000", in, "o"}
                                         << 1 << "row length 1000 is not a multiple of q4_0's block of 32";
         QTest::newRow("row not multiple") << QStringList{"quant-raw", "--scheme", "q4_K", "--rows", "16", "--cols", "128", in, "o"}

@@ -94,9 +94,13 @@ private Q_SLOTS:
         auto noText = runCli({"sensitivity", model, "--scheme", "int4", "--measure", "kld"});
         QCOMPARE(noText.exitCode, 2);
         QVERIFY(noText.err.contains("--text"));
+        // An unknown scheme is a usage error, said once: "quantscope-cli sensitivity: --scheme: ...".
         auto badScheme = runCli({"sensitivity", model, "--scheme", "q9_X", "--measure", "weight-error"});
-        QCOMPARE(badScheme.exitCode, 1);
+        QCOMPARE(badScheme.exitCode, 2);
         QVERIFY(badScheme.err.contains("q9_X"));
+        QVERIFY2(badScheme.err.startsWith("quantscope-cli sensitivity: --scheme: ") &&
+                     badScheme.err.count("sensitivity:") == 1,
+                 badScheme.err.constData());
         QVERIFY(!badScheme.crashed);
     }
 

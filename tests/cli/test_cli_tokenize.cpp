@@ -88,6 +88,28 @@ private Q_SLOTS:
         QCOMPARE(QString::fromStdString(json(idsOf(r.out.trimmed())).dump()), expected);
     }
 
+    // --tokenizer: the model's own tokenizer replaced (the ids are those of the given one), and a model folder
+    // without one (whose message asks for --tokenizer) tokenized with the one given.
+    void tokenizerOption_replacesTheModelsTokenizer() {
+        QS_REQUIRE_ASSET(gguf, "models/stories260K-gguf/stories260K.gguf");
+        QS_REQUIRE_ASSET(gemma, "models/tokenizers/gemma3/tokenizer.json");
+        QS_REQUIRE_ASSET(hf, "models/stories260K-hf");
+        auto r = runCli({"tokenize", gguf, "--tokenizer", gemma, "--text", "Hello world", "--json"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QCOMPARE(QString::fromStdString(json(idsOf(r.out.trimmed())).dump()), QString("[2,9259,1902]"));
+
+        QTemporaryDir dir;
+        for (const char* f : {"model.safetensors", "config.json"})
+            QVERIFY(QFile::copy(hf + "/" + f, dir.filePath(f)));
+        auto missing = runCli({"tokenize", dir.path(), "--text", "Once upon a time"});
+        QVERIFY2(missing.exitCode == 1 && oneLine(missing.err) && missing.err.contains("pass one with --tokenizer"),
+                 missing.err.constData());
+        auto given = runCli({"tokenize", dir.path(), "--tokenizer", hf + "/tokenizer.model", "--text",
+                             "Once upon a time", "--json"});
+        QVERIFY2(given.exitCode == 0, given.err.constData());
+        QCOMPARE(QString::fromStdString(json(idsOf(given.out.trimmed())).dump()), QString("[1,403,407,261,378]"));
+    }
+
     void text_plainOutput() {
         QS_REQUIRE_ASSET(p, "models/tokenizers/llama3");
         auto r = runCli({"tokenize", p, "--text", "Hello world"});

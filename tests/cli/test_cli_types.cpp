@@ -175,7 +175,7 @@ private Q_SLOTS:
         QFETCH(QString, scheme);
         auto r = runCli({"quant-raw", "--scheme", scheme, "--rows", "1", "--cols", "256", "/nonexistent/in.f32",
                          "/nonexistent/out.q"});
-        QCOMPARE(r.exitCode, 1);
+        QCOMPARE(r.exitCode, 2);  // a bad --scheme is a usage error
         const QString err = QString::fromUtf8(r.err);
         QVERIFY2(err.contains("'" + scheme + "' is a ggml type QuantScope reads and decodes but does not quantize to "
                               "(`quantscope-cli types` lists what each type supports); valid forms: "),
@@ -186,7 +186,7 @@ private Q_SLOTS:
     void quantRaw_otherNameStaysUnknown() {
         auto r = runCli({"quant-raw", "--scheme", "foo4", "--rows", "1", "--cols", "256", "/nonexistent/in.f32",
                          "/nonexistent/out.q"});
-        QCOMPARE(r.exitCode, 1);
+        QCOMPARE(r.exitCode, 2);
         QVERIFY2(r.err.contains("unknown quantization scheme 'foo4'; valid forms: "), r.err.constData());
         QVERIFY(!r.err.contains("is a ggml type"));
     }

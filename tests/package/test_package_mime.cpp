@@ -98,11 +98,11 @@ private Q_SLOTS:
         QTest::newRow("safetensors") << safetensors << QString() << "application/x-safetensors";
         QTest::newRow("safetensors shard") << safetensors << "model-00001-of-00002.safetensors"
                                            << "application/x-safetensors";
-        QTest::newRow("keras h5") << h5 << QString() << "application/x-hdf";
+        QTest::newRow("keras h5") << h5 << QString() << "application/x-hdf5";
         QTest::newRow("hdf5 extension") << h5 << "weights.hdf5"
-                                        << "application/x-hdf";
+                                        << "application/x-hdf5";
         QTest::newRow("hdf5 by its signature, no extension") << h5 << "weights"
-                                                             << "application/x-hdf";
+                                                             << "application/x-hdf5";
     }
 
     void checkpointType() {
@@ -128,9 +128,40 @@ private Q_SLOTS:
         QVERIFY2(!desktopMimeTypes().contains(type), qPrintable(type));
     }
 
-    void hdf5Alias_resolvesToTheSystemType() {
-        QCOMPARE(QMimeDatabase().mimeTypeForName(QStringLiteral("application/x-hdf5")).name(),
-                 QStringLiteral("application/x-hdf"));
+    // HDF5 is its own type under the system's application/x-hdf, so an application listing HDF is still
+    // offered for .h5 files.
+    void hdf5Type_isASubclassOfTheSystemHdfType() {
+        const QMimeType hdf5 = QMimeDatabase().mimeTypeForName(QStringLiteral("application/x-hdf5"));
+        QVERIFY(hdf5.isValid());
+        QCOMPARE(hdf5.name(), QStringLiteral("application/x-hdf5"));
+        QVERIFY2(hdf5.inherits(QStringLiteral("application/x-hdf")), qPrintable(hdf5.parentMimeTypes().join(' ')));
+    }
+
+    // The system's application/x-hdf also covers HDF4, which QuantScope cannot open: an HDF4 file (by its
+    // extension or its magic, 0e 03 13 01) must not offer QuantScope, i.e. the desktop entry lists neither its
+    // type nor any type it inherits from (a file manager offers the applications of both).
+    void hdf4Files_areNotClaimed_data() {
+        QTest::addColumn<QString>("name");
+        QTest::newRow("*.hdf") << "scan.hdf";
+        QTest::newRow("*.hdf4") << "scan.hdf4";
+        QTest::newRow("*.h4") << "scan.h4";
+        QTest::newRow("HDF4 magic, no extension") << "scan";
+    }
+    void hdf4Files_areNotClaimed() {
+        QFETCH(QString, name);
+        const QString path = m_dir.filePath(QStringLiteral("links/") + name);
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        QByteArray bytes("\x0e\x03\x13\x01", 4);  // the HDF4 magic, then an empty data descriptor block
+        bytes.append(QByteArray(60, '\0'));
+        QVERIFY(f.write(bytes) == bytes.size());
+        f.close();
+        const QMimeType type = QMimeDatabase().mimeTypeForFile(path);
+        QCOMPARE(type.name(), QStringLiteral("application/x-hdf"));
+        for (const QString& listed : desktopMimeTypes())
+            QVERIFY2(!type.inherits(listed),
+                     qPrintable(QStringLiteral("%1 is %2, which quantscope.desktop's MimeType entry %3 claims")
+                                    .arg(name, type.name(), listed)));
     }
 };
 
