@@ -20,7 +20,7 @@
 
 namespace qscli {
 
-void addCalibOptions(CLI::App& app, CalibArgs& args, bool imatrix) {
+void addCalibOptions(CLI::App& app, CalibArgs& args) {
     const char* group = "Calibration";
     addText(app, "--calib", args.file, "FILE",
             "calibration text for the schemes that need input statistics (q4_K_im, gptq, awq, llmint8): run\n"
@@ -33,10 +33,9 @@ void addCalibOptions(CLI::App& app, CalibArgs& args, bool imatrix) {
     addInteger(app, "--calib-ctx", args.ctx, "N",
                "tokens per sequence, each starting with BOS (default 512, at most the context)")
         ->group(group);
-    if (imatrix)
-        addText(app, "--imatrix", args.imatrix, "FILE",
-                "llama.cpp importance matrix (imatrix.dat or imatrix GGUF) for the _im schemes, instead of --calib")
-            ->group(group);
+    addText(app, "--imatrix", args.imatrix, "FILE",
+            "llama.cpp importance matrix (imatrix.dat or imatrix GGUF) for the _im schemes, instead of --calib")
+        ->group(group);
 }
 
 void addCalibSequentialFlag(CLI::App& app, bool& sequential) {

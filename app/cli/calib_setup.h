@@ -27,8 +27,8 @@ struct CalibArgs {
     std::optional<std::string> file, imatrix;
     std::optional<long long> tokens, ctx;
 };
-// Adds --calib, --calib-tokens, --calib-ctx and, when `imatrix`, --imatrix (sweep takes no imatrix).
-void addCalibOptions(CLI::App& app, CalibArgs& args, bool imatrix = true);
+// Adds --calib, --calib-tokens, --calib-ctx and --imatrix.
+void addCalibOptions(CLI::App& app, CalibArgs& args);
 // --calib-sequential of quantize and calibrate (GPTQ's sequential mode, collect.h).
 void addCalibSequentialFlag(CLI::App& app, bool& sequential);
 

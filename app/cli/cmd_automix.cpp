@@ -65,7 +65,7 @@ int runAutomix(int argc, char** argv, int first) {
     addFlag(cl.app(), "--no-uniform", noUniform,
             "skip measuring each candidate applied to every group (the reference points)");
     addJsonFlag(cl.app(), asJson);
-    addEvaluatorOptions(cl.app(), evalArgs, qs::SweepMeasure::Kld, /*weightError=*/true, /*imatrix=*/true);
+    addEvaluatorOptions(cl.app(), evalArgs, qs::SweepMeasure::Kld, /*weightError=*/true);
     if (auto rc = cl.parse(argc, argv, first)) return *rc;
     if (!budgetText) return fail("automix", "--budget B is required (see --help)", kExitUsage);
     if (schemes)

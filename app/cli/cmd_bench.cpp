@@ -103,7 +103,7 @@ int runBench(int argc, char** argv, int first) {
     std::optional<long long> promptArg, genArg;
     bool asJson = false;
     addInteger(cl.app(), "--prompt-tokens", promptArg, "N", "prompt batch length, 1..65536 (default 128)");
-    addInteger(cl.app(), "--gen-tokens", genArg, "N", "tokens generated greedily, 1..65536 (default 128)");
+    addStepsOption(cl.app(), genArg, "tokens generated greedily, 1..65536 (default 128)", "--gen-tokens");
     addJsonFlag(cl.app(), asJson);
     addInferenceOptions(cl.app(), inference);
     addContextOption(cl.app(), inference);
@@ -181,7 +181,7 @@ int runBench(int argc, char** argv, int first) {
             j["warnings"].push_back("the context is extended from " + std::to_string(trainedContext) + " to " +
                                     std::to_string(c.context) +
                                     " positions for the measurement; the speed is meaningful, the tokens past the trained context are not");
-        std::printf("%s\n", j.dump(1).c_str());
+        std::printf("%s\n", jsonText(j).c_str());
     } else {
         std::printf("model %s, %d thread%s\n", cl.positional()[0].c_str(), setup.threads, setup.threads == 1 ? "" : "s");
         std::printf("prompt processing: %d tokens in %.3f s = %.1f tok/s\n", pp, ppSeconds, ppPerSecond);

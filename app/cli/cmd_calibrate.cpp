@@ -223,7 +223,7 @@ int runCalibrate(int argc, char** argv, int first) {
                             {"sequence_length", p.sequenceLength},
                             {"collected", qs::calibrationNeedsText(p.collected)},
                             {"inputs", inputsJson(*set)}};
-        std::printf("%s\n", j.dump(1).c_str());
+        std::printf("%s\n", jsonText(j).c_str());
     } else {
         std::printf("wrote %s: %zu tensors, %lld tokens (%lld sequences of %lld), %s\n", out->c_str(),
                     set->tensors.size(), (long long)p.tokens, (long long)p.sequences, (long long)p.sequenceLength,

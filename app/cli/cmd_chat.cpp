@@ -65,7 +65,7 @@ int runChat(int argc, char** argv, int first) {
     std::optional<long long> stepsArg;
     bool compare = false;
     addChatTemplateOptions(cl.app(), templateArgs);
-    addInteger(cl.app(), "--steps", stepsArg, "N", "at most N tokens per reply (default 256)");
+    addStepsOption(cl.app(), stepsArg, "at most N tokens per reply (default 256)");
     addFlag(cl.app(), "--compare", compare,
             "the original and the quantized model (--map/--rule) answer in lock-step, compared per token");
     addSamplingOptions(cl.app(), samplingArgs);

@@ -81,7 +81,7 @@ int runCompare(int argc, char** argv, int first) {
     std::optional<long long> tokensArg;
     bool chat = false, asJson = false;
     addText(cl.app(), "--prompt", promptArg, "TEXT", "the prompt both models answer (required)");
-    addInteger(cl.app(), "--tokens", tokensArg, "N", "at most N tokens of the original's reply (default 128)");
+    addStepsOption(cl.app(), tokensArg, "at most N tokens of the original's reply (default 128)", "--tokens");
     addFlag(cl.app(), "--chat", chat, "render the prompt as one user message with the chat template");
     addChatTemplateOptions(cl.app(), templateArgs);
     addJsonFlag(cl.app(), asJson);
@@ -122,7 +122,7 @@ int runCompare(int argc, char** argv, int first) {
         j["seed"] = sampling.seed;
         j["warnings"] = setup.warnings;
         // Invalid UTF-8 (a character split between tokens) is replaced rather than refused.
-        std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+        std::puts(jsonText(j, -1).c_str());
     } else {
         printText(*r, tok, chat ? std::string() : prompt);
     }

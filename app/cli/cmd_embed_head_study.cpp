@@ -49,7 +49,7 @@ int runEmbedHeadStudy(int argc, char** argv, int first) {
             "comma-separated schemes tried on the embedding and the head (default f16,q8_0,int8,nf4,q4_K,\n"
             "int4_g64,q2_K)");
     addJsonFlag(cl.app(), asJson);
-    addEvaluatorOptions(cl.app(), evalArgs, qs::SweepMeasure::Kld, /*weightError=*/false, /*imatrix=*/true);
+    addEvaluatorOptions(cl.app(), evalArgs, qs::SweepMeasure::Kld, /*weightError=*/false);
     if (auto rc = cl.parse(argc, argv, first)) return *rc;
     if (evalArgs.measure.value_or("kld") == "weight-error")
         return fail("embed-head-study", "the study measures perplexity and KLD: --measure kld or ppl",

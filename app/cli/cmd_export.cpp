@@ -100,7 +100,9 @@ int loadAndResolve(const ExportArgs& args, int threads, Loaded& out) {
     if (int rc = loadMapOptions("export", args.map, map); rc != kExitOk) return rc;
     CalibOptions calib;
     if (int rc = parseCalibOptions("export", args.calib, calib); rc != kExitOk) return rc;
-    if (args.tokenizer && !calib.given()) return fail("export", "--tokenizer needs --calib FILE", kExitUsage);
+    if (args.tokenizer && !calib.given() && !args.gguf)
+        return fail("export", "--tokenizer needs --calib FILE (its text) or --gguf (the vocabulary written)",
+                    kExitUsage);
     if (calib.given()) {
         tbb::task_arena arena(threads);
         qs::InferenceLoadOptions lo;
@@ -155,7 +157,7 @@ int writeConfigs(const ExportArgs& args, const Loaded& m, nlohmann::json& report
         if (!*path) continue;
         auto r = qs::exportMapConfig(format, m.resolved, m.ckpt->tensors, m.info, options);
         if (!r) return fail("export", r.message());
-        pending.push_back({option, **path, r->config.dump(2) + "\n", qs::mapConfigFormatName(format), std::move(*r)});
+        pending.push_back({option, **path, jsonText(r->config, 2) + "\n", qs::mapConfigFormatName(format), std::move(*r)});
     }
     for (const auto& p : pending) {
         if (auto s = qs::writeFileAtomically(p.path, p.text); !s) return fail("export", s.message());
@@ -179,6 +181,7 @@ int writeGgufFile(const ExportArgs& args, const Loaded& m, int threads, const st
     qs::GgufExportOptions o;
     o.fallback = args.fallback.value_or("");
     o.calibration = m.calibration.get();
+    o.tokenizerPath = args.tokenizer.value_or("");
     o.progress = [showProgress](double fraction, std::string_view stage) {
         if (showProgress)
             std::fprintf(stderr, "\r%5.1f%% %-60.60s", 100.0 * fraction, std::string(stage).c_str());
@@ -310,7 +313,7 @@ int runExport(int argc, char** argv, int first) {
     addThreadsOption(cl.app(), args.threads);
     addMapOptions(cl.app(), args.map);
     addCalibOptions(cl.app(), args.calib);
-    addTokenizerOption(cl.app(), args.tokenizer)->group("Calibration");  // the text is tokenized only with --calib
+    addTokenizerOption(cl.app(), args.tokenizer);  // --calib's text, and the vocabulary --gguf writes
     if (auto rc = cl.parse(argc, argv, first)) return *rc;
     if (cl.positional().size() != 1)
         return fail("export", "expects exactly one MODEL path (see --help)", kExitUsage);
@@ -329,7 +332,7 @@ int runExport(int argc, char** argv, int first) {
         if (int rc = writeGgufFile(args, m, threads, *out, report); rc != kExitOk) return rc;
     if (const auto& out = args.h5)
         if (int rc = writeSessionFile(args, m, threads, int(args.bins.value_or(64)), *out, std::move(sweep), report); rc != kExitOk) return rc;
-    if (args.json) std::puts(report.dump(1).c_str());
+    if (args.json) std::puts(jsonText(report).c_str());
     return kExitOk;
 }
 

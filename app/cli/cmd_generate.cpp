@@ -33,7 +33,7 @@ int runGenerate(int argc, char** argv, int first) {
     std::optional<long long> logprobsArg;
     bool asJson = false;
     addText(cl.app(), "--prompt", promptArg, "TEXT", "the text to continue (default: empty, BOS only)");
-    addInteger(cl.app(), "--steps", stepsArg, "N", "at most N new tokens (default 256)");
+    addStepsOption(cl.app(), stepsArg, "at most N new tokens (default 256)");
     addInteger(cl.app(), "--logprobs", logprobsArg, "K", "with --json: the K most likely tokens at each step (0..100, default 0)");
     addJsonFlag(cl.app(), asJson);
     addSamplingOptions(cl.app(), samplingArgs);
@@ -94,7 +94,7 @@ int runGenerate(int argc, char** argv, int first) {
             j["top_logprobs"] = std::move(steps);
         }
         // Invalid UTF-8 (a character cut by the step limit) is replaced rather than refused.
-        std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+        std::puts(jsonText(j, -1).c_str());
     }
     const size_t n = r->tokens.size();
     std::fprintf(stderr, "generate: %zu prompt tokens in %.3f s, %zu tokens in %.3f s (%.1f tok/s), stop: %s, seed %llu\n",

@@ -41,7 +41,7 @@ int runInspect(int argc, char** argv, int first) {
                                 {"map", qs::quantMapToJson(session->map)}, {"tensors", tensors}};
             if (session->sweep)
                 j["sweep"] = {{"points", session->sweep->rows.size()}, {"spec", session->sweep->header["spec"]}};
-            std::puts(j.dump(1).c_str());
+            std::puts(jsonText(j).c_str());
         } else {
             std::fputs(qs::sessionSummaryText(*session).c_str(), stdout);
         }
@@ -54,7 +54,7 @@ int runInspect(int argc, char** argv, int first) {
         auto sweep = sweepCsv ? qs::readSweepFile(path) : qs::readSweepHdf5(path);
         if (!sweep && sweepCsv) return fail("inspect", sweep.message());
         if (sweep) {
-            const std::string s = json ? qs::sweepSummaryJson(*sweep, path).dump(1) + "\n"
+            const std::string s = json ? jsonText(qs::sweepSummaryJson(*sweep, path)) + "\n"
                                                     : qs::sweepSummaryText(*sweep, path);
             std::fwrite(s.data(), 1, s.size(), stdout);
             return kExitOk;
@@ -65,7 +65,7 @@ int runInspect(int argc, char** argv, int first) {
     qs::ModelInfo info = qs::analyzeModel(**ckpt);
     (void)qs::checkInferenceShapes(**ckpt, info);  // "runnable" means the engine's loader accepts it
     if (json) {
-        std::string s = qs::inspectJson(**ckpt, info).dump(1);
+        std::string s = jsonText(qs::inspectJson(**ckpt, info));
         std::fwrite(s.data(), 1, s.size(), stdout);
         std::fputc('\n', stdout);
     } else {

@@ -60,9 +60,7 @@ int runModels(int argc, char** argv, int first) {
     if (!scan) return fail("models", scan.message(), kExitCancelled);
     for (const std::string& w : scan->warnings) std::fprintf(stderr, "quantscope-cli models: warning: %s\n", w.c_str());
     if (json) {
-        std::printf("%s\n", qs::localModelScanToJson(*scan)
-                                .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
-                                .c_str());
+        std::printf("%s\n", jsonText(qs::localModelScanToJson(*scan), 2).c_str());
         return kExitOk;
     }
     for (const qs::LocalModel& m : scan->models)

@@ -94,7 +94,7 @@ int runPpl(int argc, char** argv, int first) {
         // The run's own warnings first, then the model's, tokenizer's and the text's.
         for (const auto& w : setup.warnings) j["warnings"].push_back(w);
         if (!textWarning.empty()) j["warnings"].push_back(textWarning);
-        std::printf("%s\n", j.dump(1).c_str());
+        std::printf("%s\n", jsonText(j).c_str());
     } else {
         std::printf("protocol %s, context %d: %d windows, %lld tokens scored\n", r->protocol.c_str(), r->context,
                     r->windows, (long long)r->tokens);

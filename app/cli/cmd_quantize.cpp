@@ -101,7 +101,7 @@ int writeSideFiles(const QuantizeArgs& args, const qs::ResolvedMap& resolved, co
         if (auto s = qs::writeFileAtomically(*path, *text); !s) return fail("quantize", s.message());
     }
     if (const auto& path = args.saveMap) {
-        const std::string text = qs::resolvedMapJson(resolved, c.tensors, info).dump(1) + "\n";
+        const std::string text = jsonText(qs::resolvedMapJson(resolved, c.tensors, info)) + "\n";
         if (auto s = qs::writeFileAtomically(*path, text); !s) return fail("quantize", s.message());
     }
     return kExitOk;
@@ -164,7 +164,7 @@ int runQuantize(int argc, char** argv, int first) {
     }
 
     if (args.json) {
-        std::string s = qs::quantizeReportJson(c, info, *resolved, applied->value()).dump(1);
+        std::string s = jsonText(qs::quantizeReportJson(c, info, *resolved, applied->value()));
         std::fwrite(s.data(), 1, s.size(), stdout);
         std::fputc('\n', stdout);
     } else {

@@ -51,7 +51,7 @@ int runSensitivity(int argc, char** argv, int first) {
             "embedding, head, body, attention, mlp, layers, layer-parts, layerN, layerN.attention, ...");
     addText(cl.app(), "--out", out, "FILE.csv", "also write the table as CSV (temporary file, then rename)");
     addJsonFlag(cl.app(), asJson);
-    addEvaluatorOptions(cl.app(), evalArgs, qs::SweepMeasure::Kld, /*weightError=*/true, /*imatrix=*/true);
+    addEvaluatorOptions(cl.app(), evalArgs, qs::SweepMeasure::Kld, /*weightError=*/true);
     if (auto rc = cl.parse(argc, argv, first)) return *rc;
     if (!scheme) return fail("sensitivity", "--scheme S is required (see --help)", kExitUsage);
     if (int rc = checkSchemeNames("sensitivity", "--scheme", {*scheme}); rc != kExitOk) return rc;

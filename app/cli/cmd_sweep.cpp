@@ -76,7 +76,7 @@ void addSweepOptions(CLI::App& app, SweepArgs& a) {
             "join the shard files (.csv or .h5) with `quantscope-cli merge OUT.csv IN...`");
     addInteger(app, "--max-points", a.maxPoints, "N", "the most points a sweep may have (default 1000)");
     addJsonFlag(app, a.json);
-    addEvaluatorOptions(app, a.eval, qs::SweepMeasure::WeightError, /*weightError=*/true, /*imatrix=*/false);
+    addEvaluatorOptions(app, a.eval, qs::SweepMeasure::WeightError, /*weightError=*/true);
 }
 
 std::atomic<bool> g_interrupted{false};
@@ -230,7 +230,7 @@ int runPoints(qs::MapEvaluator& evaluator, const qs::ModelInfo& info, const qs::
         nlohmann::json j = {{"out", out}, {"points", spec.pointCount()}, {"shard", shard.text()}, {"shard_points", inShard},
                             {"measured", result.measured}, {"skipped", result.skipped}, {"stored", stored},
                             {"seconds", result.seconds}, {"threads", threads}, {"warnings", result.warnings}};
-        std::printf("%s\n", j.dump(1).c_str());
+        std::printf("%s\n", jsonText(j).c_str());
     } else {
         std::printf("%lld points measured, %lld already stored, %.2f s -> %s\n", (long long)result.measured,
                     (long long)result.skipped, result.seconds, out.c_str());
@@ -274,7 +274,12 @@ int runSweep(int argc, char** argv, int first) {
     if (int rc = calibrateEvaluator("sweep", args.eval, model, spec.baseline, schemes, &arena, isatty(STDERR_FILENO) != 0, o);
         rc != kExitOk)
         return rc;
-    if (o.calibration) spec.calibration = qs::CalibrationCache::keyOf(o.calibration->provenance);
+    // Collected statistics are named by what they were collected from; an --imatrix file by its content (two
+    // imatrix files of one dataset name must not pass for each other on --resume or merge).
+    if (o.calibration)
+        spec.calibration = o.calibration->provenance.source == "imatrix"
+                               ? o.calibration->fingerprint()
+                               : qs::CalibrationCache::keyOf(o.calibration->provenance);
     if (int rc = completeSpec(args, model, schemes, &arena, spec); rc != kExitOk) return rc;
     if (int rc = checkResumeFile(args, spec, shard); rc != kExitOk) return rc;
 

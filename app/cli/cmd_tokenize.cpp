@@ -76,7 +76,7 @@ nlohmann::json encodeJson(const qs::Tokenizer& tok, const std::string& text, boo
     return out;
 }
 
-std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+std::string dump(const nlohmann::json& j) { return jsonText(j, -1); }
 
 int tokenizeJsonl(const qs::Tokenizer& tok, const std::string& path, bool special, bool pieces) {
     std::ifstream in(path, std::ios::binary);

@@ -153,7 +153,7 @@ int runTypes(int argc, char** argv, int first) {
         nlohmann::json types = nlohmann::json::array();
         for (const qs::ggml::TypeTraits& r : qs::ggml::typeTraitsTable()) types.push_back(rowJson(typeRow(r, level)));
         const nlohmann::json j = {{"types", types}, {"simd", std::string(qs::cpu::simdLevelName(level))}};
-        std::printf("%s\n", j.dump(2).c_str());
+        std::printf("%s\n", jsonText(j, 2).c_str());
         return kExitOk;
     }
     std::printf("%-14s %-8s %4s %6s %6s %7s  %-6s %-18s %-8s %s\n", "type", "ggml", "id", "block", "bytes", "bpw",

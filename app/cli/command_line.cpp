@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "app/cli/commands.h"
+#include "core/io/utf8.h"
 
 namespace qscli {
 
@@ -68,7 +69,10 @@ std::string parseErrorMessage(const CLI::ParseError& e) {
 std::string usageLine(const Command& c) { return std::string("usage: quantscope-cli ") + c.name + " " + c.synopsis; }
 
 int fail(const std::string& command, const std::string& message, int code) {
-    std::fprintf(stderr, "quantscope-cli %s: %s\n", command.c_str(), message.c_str());
+    // A message may quote bytes of a damaged file or an argument: what is not UTF-8 is shown as U+FFFD.
+    std::string text;
+    qs::io::appendUtf8(message, text);
+    std::fprintf(stderr, "quantscope-cli %s: %s\n", command.c_str(), text.c_str());
     return code;
 }
 
@@ -133,7 +137,7 @@ CLI::Option* addRepeated(CLI::App& app, const std::string& name, std::vector<std
 
 CLI::Option* addInteger(CLI::App& app, const std::string& name, std::optional<long long>& out,
                         const std::string& typeName, const std::string& description) {
-    auto set = [&out, name](const std::string& v) {
+    auto set = [&out, name = name.substr(0, name.find(','))](const std::string& v) {
         long long n = 0;
         auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
         if (v.empty() || ec != std::errc() || p != v.data() + v.size())
@@ -145,7 +149,7 @@ CLI::Option* addInteger(CLI::App& app, const std::string& name, std::optional<lo
 
 CLI::Option* addNumber(CLI::App& app, const std::string& name, std::optional<double>& out,
                        const std::string& typeName, const std::string& description) {
-    auto set = [&out, name](const std::string& v) {
+    auto set = [&out, name = name.substr(0, name.find(','))](const std::string& v) {
         char* end = nullptr;
         const double x = std::strtod(v.c_str(), &end);
         if (v.empty() || end != v.c_str() + v.size() || !std::isfinite(x))

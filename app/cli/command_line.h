@@ -48,7 +48,8 @@ private:
     std::vector<std::string> m_positional;
 };
 
-// Option helpers: `name` with its dashes ("--ctx"), `typeName` the value's placeholder in the help ("N").
+// Option helpers: `name` with its dashes ("--ctx"), or several names of one option separated by commas
+// ("--steps,-n": the first is the one messages name); `typeName` the value's placeholder in the help ("N").
 // The bound value stays nullopt / empty / false when the option is not given.
 CLI::Option* addText(CLI::App& app, const std::string& name, std::optional<std::string>& out,
                      const std::string& typeName, const std::string& description);

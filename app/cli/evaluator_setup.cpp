@@ -19,8 +19,7 @@ void onInterrupt(int) {
 }
 }  // namespace
 
-void addEvaluatorOptions(CLI::App& app, EvaluatorArgs& args, qs::SweepMeasure defaultMeasure, bool weightError,
-                         bool imatrix) {
+void addEvaluatorOptions(CLI::App& app, EvaluatorArgs& args, qs::SweepMeasure defaultMeasure, bool weightError) {
     const std::string fallback(qs::sweepMeasureName(defaultMeasure));
     addText(app, "--measure", args.measure, weightError ? "weight-error|ppl|kld" : "kld|ppl",
             std::string(weightError ? "damage measure: weight error (no engine, fast), perplexity, or KL divergence\n"
@@ -32,7 +31,7 @@ void addEvaluatorOptions(CLI::App& app, EvaluatorArgs& args, qs::SweepMeasure de
     addDequantOption(app, args.dequant);
     addTokenizerOption(app, args.tokenizer);
     addThreadsOption(app, args.threads);
-    addCalibOptions(app, args.calib, imatrix);
+    addCalibOptions(app, args.calib);
 }
 
 int printEvaluatorResult(const std::string& command, bool asJson, const EvaluatorSetup& setup,
@@ -44,7 +43,7 @@ int printEvaluatorResult(const std::string& command, bool asJson, const Evaluato
         j["model"] = setup.modelPath;
         j["threads"] = setup.threads;
         if (!setup.textPath.empty()) j["text"] = setup.textPath;
-        std::printf("%s\n", j.dump(1).c_str());
+        std::printf("%s\n", jsonText(j).c_str());
     } else {
         text();
     }

@@ -31,10 +31,8 @@ struct EvaluatorArgs {
     CalibArgs calib;
 };
 // Adds them to `app`. `defaultMeasure` is the command's; `weightError`: whether the command accepts
-// --measure weight-error (embed-head-study measures ppl/kld only, so its help does not list it); `imatrix`:
-// whether it takes --imatrix (sweep does not).
-void addEvaluatorOptions(CLI::App& app, EvaluatorArgs& args, qs::SweepMeasure defaultMeasure, bool weightError,
-                         bool imatrix);
+// --measure weight-error (embed-head-study measures ppl/kld only, so its help does not list it).
+void addEvaluatorOptions(CLI::App& app, EvaluatorArgs& args, qs::SweepMeasure defaultMeasure, bool weightError);
 
 // The pieces below are shared with `sweep`, which builds its evaluator itself (it also records a spec).
 // --measure (default `defaultMeasure`), --ctx, --windows, --protocol, --separator, --dequant, and --text (read

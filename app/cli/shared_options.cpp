@@ -15,6 +15,11 @@ void addThreadsOption(CLI::App& app, std::optional<long long>& threads) {
     addInteger(app, "--threads", threads, "N", "worker threads, 1..1024 (default or 0: all cores)");
 }
 
+void addStepsOption(CLI::App& app, std::optional<long long>& steps, const std::string& description,
+                    const std::string& ownName) {
+    addInteger(app, (ownName.empty() ? "" : ownName + ",") + "--steps,-n", steps, "N", description);
+}
+
 int resolveThreads(const std::string& command, const std::optional<long long>& value, int& threads) {
     const long long n = value.value_or(0);
     if (n < 0 || n > 1024)
@@ -148,6 +153,10 @@ int parseTextEval(const std::string& command, const TextEvalArgs& args, qs::Perp
     o.protocol = *p;
     if (args.separator) o.separator = *args.separator;
     return kExitOk;
+}
+
+std::string jsonText(const nlohmann::json& j, int indent) {
+    return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 void addJsonFlag(CLI::App& app, bool& json) {

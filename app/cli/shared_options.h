@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "app/cli/command_line.h"
 #include "core/infer/model_weights.h"
 #include "core/infer/perplexity.h"
@@ -22,6 +24,12 @@ namespace qscli {
 void addThreadsOption(CLI::App& app, std::optional<long long>& threads);
 // On a bad value prints the message and returns kExitUsage; otherwise sets `threads` (>= 1), kExitOk.
 int resolveThreads(const std::string& command, const std::optional<long long>& value, int& threads);
+
+// How many tokens to generate, under one spelling in generate, chat, compare and bench: --steps or -n (llama2.c's
+// run and llama.cpp's -n), and `ownName`, the name the command first shipped with (compare --tokens, bench
+// --gen-tokens), kept as a second spelling of the same option. Each command checks the range it allows.
+void addStepsOption(CLI::App& app, std::optional<long long>& steps, const std::string& description,
+                    const std::string& ownName = {});
 
 // --map FILE and --rule ROLE=SCHEME (repeatable): the quantization map of every map-taking command.
 struct MapArgs {
@@ -79,6 +87,9 @@ int parseTextEval(const std::string& command, const TextEvalArgs& args, qs::Perp
 
 // --json: one JSON object on stdout instead of the text (each command's footer names its keys).
 void addJsonFlag(CLI::App& app, bool& json);
+// The text of a command's JSON output (stdout, or a file it writes), `indent` as nlohmann's dump: bytes that are not
+// UTF-8 (a file name, a string from a damaged file) become U+FFFD instead of making the dump throw.
+std::string jsonText(const nlohmann::json& j, int indent = 1);
 
 // "a,b,,c" -> {"a", "b", "c"} (empty items dropped).
 std::vector<std::string> splitCommaList(const std::string& s);

@@ -244,7 +244,7 @@ Result<GgufExportResult> exportGguf(const Checkpoint& ckpt, const ModelInfo& inf
     });
     auto planned = planTensors(ckpt, info, resolved, result.warnings);
     if (!planned) return planned.error();
-    auto kvs = ggufExportKvs(ckpt, info);
+    auto kvs = ggufExportKvs(ckpt, info, options.tokenizerPath);
     if (!kvs) return kvs.error();
 
     std::vector<std::pair<std::string, DType>> named;

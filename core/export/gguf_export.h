@@ -61,6 +61,10 @@ struct GgufExportOptions {
     // For calibrated schemes (ApplyOptions::calibration); not owned. AWQ has no GGUF encoding (refused, or
     // replaced by --fallback before the apply), so no AWQ scale is ever folded into a norm of an exported GGUF.
     const CalibrationSet* calibration = nullptr;
+    // A SentencePiece tokenizer.model or llama2.c tokenizer.bin (or a folder holding one) whose vocabulary is
+    // written instead of the one beside a llama2.c or Hugging Face source ("" = beside the model); refused for a
+    // GGUF source, a tokenizer.json and a GGUF file.
+    std::string tokenizerPath;
 };
 
 struct GgufExportTensor {
@@ -85,7 +89,9 @@ struct GgufExportResult {
 uint32_t llamaFileTypeFor(std::vector<std::pair<std::string, DType>> namedTypes);
 
 // The metadata for the exported file (without general.file_type). Fails naming what cannot be carried over.
-Result<std::vector<GgufKv>> ggufExportKvs(const Checkpoint& ckpt, const ModelInfo& info);
+// `tokenizerPath` (GgufExportOptions::tokenizerPath) replaces the vocabulary found beside the model.
+Result<std::vector<GgufKv>> ggufExportKvs(const Checkpoint& ckpt, const ModelInfo& info,
+                                          const std::string& tokenizerPath = {});
 
 // Writes `path`. `resolved` must come from resolveMap over ckpt.tensors and info. Errors name the tensor,
 // scheme, key or file; on any error `path` is left as it was.

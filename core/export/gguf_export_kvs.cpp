@@ -59,11 +59,40 @@ std::string trimmed(const std::string& s) {
 // The vocabulary of a SentencePiece tokenizer.model (convert_hf_to_gguf.py _create_vocab_sentencepiece:
 // pieces, scores, types from the model proto) or a llama2.c tokenizer.bin (the same vocabulary as llama2.c's
 // tokenizer.py exported it: ▁ written as a space, BOS/EOS as "\n<s>\n"/"\n</s>\n", which are undone here).
-Status vocabularyKvs(const Checkpoint& ckpt, const ModelInfo& info, std::vector<GgufKv>& kvs) {
+// `tokenizerPath`, when given (--tokenizer), is the one of these to take instead of what is beside the model.
+Result<std::unique_ptr<Tokenizer>> givenVocabulary(const std::string& tokenizerPath) {
+    std::string path = tokenizerPath;
+    if (std::error_code ec; std::filesystem::is_directory(path, ec)) {
+        path = io::firstExisting(path, {"tokenizer.model", "tokenizer.bin"});
+        if (path.empty())
+            return Error{"GGUF export: the tokenizer folder " + tokenizerPath +
+                         " holds no SentencePiece tokenizer.model or llama2.c tokenizer.bin"};
+    }
+    switch (tokenizerFileKind(path)) {
+        case TokenizerFileKind::SentencePiece: return loadSentencePieceTokenizer(path);
+        case TokenizerFileKind::Llama2c: return loadLlama2cTokenizer(path);
+        case TokenizerFileKind::HfJson:
+            return Error{"GGUF export: the tokenizer " + path +
+                         " is a tokenizer.json: a GGUF vocabulary from tokenizer.json BPE is not implemented"};
+        case TokenizerFileKind::Gguf:
+            return Error{"GGUF export: the tokenizer " + path +
+                         " is a GGUF file: taking another GGUF's vocabulary is not implemented"};
+        case TokenizerFileKind::Unknown: break;
+    }
+    return Error{"GGUF export: the tokenizer " + path + " is not a SentencePiece tokenizer.model or llama2.c "
+                 "tokenizer.bin"};
+}
+
+Status vocabularyKvs(const Checkpoint& ckpt, const ModelInfo& info, const std::string& tokenizerPath,
+                     std::vector<GgufKv>& kvs) {
     const std::string folder = io::folderOf(ckpt.path);
     std::string spm = io::firstExisting(folder, {"tokenizer.model"});
     std::unique_ptr<Tokenizer> tok;
-    if (!spm.empty()) {
+    if (!tokenizerPath.empty()) {
+        auto t = givenVocabulary(tokenizerPath);
+        if (!t) return t.error();
+        tok = std::move(*t);
+    } else if (!spm.empty()) {
         auto t = SentencePieceTokenizer::load(spm);
         if (!t) return t.error();
         tok = std::move(*t);
@@ -75,7 +104,7 @@ Status vocabularyKvs(const Checkpoint& ckpt, const ModelInfo& info, std::vector<
         return Error{"GGUF export: no SentencePiece tokenizer.model" +
                      std::string(ckpt.format == FileFormat::Llama2c ? " or llama2.c tokenizer.bin" : "") +
                      " beside " + ckpt.path +
-                     " (a GGUF vocabulary from tokenizer.json BPE is not implemented)"};
+                     " (a GGUF vocabulary from tokenizer.json BPE is not implemented; --tokenizer names one)"};
     }
     const int n = tok->vocabSize();
     if (n != info.hp.vocab)
@@ -117,7 +146,7 @@ Status vocabularyKvs(const Checkpoint& ckpt, const ModelInfo& info, std::vector<
 // convert_hf_to_gguf.py LlamaModel.set_gguf_parameters (TextModel's block/context/embedding/feed-forward/head
 // counts, rope base, RMSNorm epsilon, key/value length when head_dim is not dim/heads; LlamaModel's vocab
 // size and rope dimension count).
-Result<std::vector<GgufKv>> llamaKvs(const Checkpoint& ckpt, const ModelInfo& info) {
+Result<std::vector<GgufKv>> llamaKvs(const Checkpoint& ckpt, const ModelInfo& info, const std::string& tokenizerPath) {
     const std::string from =
         "GGUF export from " + std::string(fileFormatName(ckpt.format)) + " (" + ckpt.path + ")";
     if (info.architecture != "llama" && info.architecture != "mistral")
@@ -152,16 +181,22 @@ Result<std::vector<GgufKv>> llamaKvs(const Checkpoint& ckpt, const ModelInfo& in
     }
     u32("llama.vocab_size", hp.vocab);
     u32("llama.rope.dimension_count", hp.headDim);
-    if (auto s = vocabularyKvs(ckpt, info, kv); !s) return Error{from + ": " + s.message()};
+    if (auto s = vocabularyKvs(ckpt, info, tokenizerPath, kv); !s) return Error{from + ": " + s.message()};
     return kv;
 }
 
 }  // namespace
 
-Result<std::vector<GgufKv>> ggufExportKvs(const Checkpoint& ckpt, const ModelInfo& info) {
-    if (ckpt.format == FileFormat::Gguf) return carriedKvs(ckpt);
+Result<std::vector<GgufKv>> ggufExportKvs(const Checkpoint& ckpt, const ModelInfo& info,
+                                          const std::string& tokenizerPath) {
+    if (ckpt.format == FileFormat::Gguf) {
+        if (!tokenizerPath.empty())
+            return Error{"GGUF export: " + ckpt.path + ": a GGUF source keeps its own vocabulary; replacing it "
+                         "with --tokenizer is not implemented"};
+        return carriedKvs(ckpt);
+    }
     if (ckpt.format == FileFormat::Safetensors || ckpt.format == FileFormat::Llama2c)
-        return llamaKvs(ckpt, info);
+        return llamaKvs(ckpt, info, tokenizerPath);
     return Error{"GGUF export: " + ckpt.path + ": exporting a " + std::string(fileFormatName(ckpt.format)) +
                  " checkpoint to GGUF is not implemented"};
 }

@@ -8,6 +8,7 @@
 
 #include "core/infer/sentencepiece_tokenizer.h"
 #include "core/io/checkpoint.h"
+#include "core/io/regular_file.h"
 #include "core/io/side_files.h"
 
 namespace qs {
@@ -18,6 +19,22 @@ Result<std::unique_ptr<Tokenizer>> loadSentencePieceTokenizer(const std::string&
     return std::unique_ptr<Tokenizer>(std::move(t.value()));
 }
 
+TokenizerFileKind tokenizerFileKind(const std::string& path) {
+    if (!isRegularFile(path)) return TokenizerFileKind::Unknown;  // a FIFO would block the read
+    std::ifstream in(path, std::ios::binary);
+    unsigned char head[16] = {};
+    in.read(reinterpret_cast<char*>(head), sizeof head);
+    const auto got = size_t(std::max<std::streamsize>(in.gcount(), 0));
+    if (got < 4) return TokenizerFileKind::Unknown;
+    size_t i = 0;
+    while (i < got && std::isspace(head[i])) ++i;
+    if (i < got && head[i] == '{') return TokenizerFileKind::HfJson;
+    if (std::memcmp(head, "GGUF", 4) == 0) return TokenizerFileKind::Gguf;
+    if (head[1] == 0 && head[2] == 0 && head[3] == 0) return TokenizerFileKind::Llama2c;
+    if (head[0] == 0x0A) return TokenizerFileKind::SentencePiece;
+    return TokenizerFileKind::Unknown;
+}
+
 Result<std::unique_ptr<Tokenizer>> loadTokenizerFile(const std::string& path) {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) {
@@ -25,16 +42,12 @@ Result<std::unique_ptr<Tokenizer>> loadTokenizerFile(const std::string& path) {
         if (found.empty()) return Error{path + ": the folder holds no tokenizer.json, tokenizer.model or tokenizer.bin"};
         return loadTokenizerFile(found);
     }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Error{path + ": cannot open the tokenizer file"};
-    unsigned char head[16] = {};
-    in.read(reinterpret_cast<char*>(head), sizeof head);
-    const auto got = size_t(in.gcount());
-    if (got < 4) return Error{path + ": too short to be a tokenizer"};
-    size_t i = 0;
-    while (i < got && std::isspace(head[i])) ++i;
-    if (i < got && head[i] == '{') return loadHfTokenizer(path);
-    if (std::memcmp(head, "GGUF", 4) == 0) {  // a GGUF file's own vocabulary (tokenizer.ggml.*)
+    if (!isRegularFile(path)) return Error{path + ": not a regular file (a tokenizer is a file or a folder)"};
+    if (!std::ifstream(path, std::ios::binary)) return Error{path + ": cannot open the tokenizer file"};
+    if (std::filesystem::file_size(path, ec) < 4 && !ec) return Error{path + ": too short to be a tokenizer"};
+    const TokenizerFileKind kind = tokenizerFileKind(path);
+    if (kind == TokenizerFileKind::HfJson) return loadHfTokenizer(path);
+    if (kind == TokenizerFileKind::Gguf) {  // a GGUF file's own vocabulary (tokenizer.ggml.*)
         OpenOptions header;
         header.readSideFiles = false;
         auto ck = openCheckpoint(path, header);
@@ -43,10 +56,8 @@ Result<std::unique_ptr<Tokenizer>> loadTokenizerFile(const std::string& path) {
             return Error{path + ": this GGUF file holds no vocabulary (tokenizer.ggml.tokens)"};
         return tokenizerFromGgufMetadata((*ck)->metadata, path);
     }
-    // llama2.c starts with a small little-endian int32 (max_token_length); a SentencePiece ModelProto starts
-    // with field 1 (pieces, tag 0x0A) and a non-zero varint length, then the piece's own 0x0A tag.
-    if (head[1] == 0 && head[2] == 0 && head[3] == 0) return loadLlama2cTokenizer(path);
-    if (head[0] == 0x0A) return loadSentencePieceTokenizer(path);
+    if (kind == TokenizerFileKind::Llama2c) return loadLlama2cTokenizer(path);
+    if (kind == TokenizerFileKind::SentencePiece) return loadSentencePieceTokenizer(path);
     return Error{path + ": not a tokenizer.json, SentencePiece model or llama2.c tokenizer.bin"};
 }
 

@@ -33,6 +33,12 @@ Result<std::unique_ptr<Tokenizer>> loadHfTokenizer(const std::string& path);
 // (byte-level BPE with tokenizer.ggml.merges). `source` names the file in messages.
 Result<std::unique_ptr<Tokenizer>> tokenizerFromGgufMetadata(const nlohmann::json& metadata, const std::string& source);
 
+// What a tokenizer file is, by its first bytes: '{' (after white space) a tokenizer.json, "GGUF" a GGUF file, a
+// small little-endian int32 (max_token_length) a llama2.c tokenizer.bin, a protobuf field 1 tag (0x0A) a
+// SentencePiece ModelProto. Unknown when it cannot be read or is none of them; a folder is not looked into.
+enum class TokenizerFileKind { Unknown, HfJson, Gguf, Llama2c, SentencePiece };
+TokenizerFileKind tokenizerFileKind(const std::string& path);
+
 // Any of the three tokenizer files, or a GGUF file's vocabulary, recognised by content (then by name). A folder
 // stands for the first of tokenizer.json, tokenizer.model, tokenizer.bin in it.
 Result<std::unique_ptr<Tokenizer>> loadTokenizerFile(const std::string& path);

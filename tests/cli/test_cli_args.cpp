@@ -5,15 +5,19 @@
 // the option);
 // `--name=value` is accepted for every value option; repeated --rule keeps its order (the later rule wins);
 // numbers are decimal (no octal or hex reading); and a shared option has the same help text in every command.
+#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTemporaryDir>
+#include <QStringDecoder>
 #include <QTest>
 
 #include <map>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include "cli/cli_runner.h"
 #include "common/assets.h"
@@ -61,7 +65,7 @@ const std::map<QString, CommandOptions>& commandTable() {
         {"sweep",
          {{"groups",    "bits",      "schemes", "measure", "text",         "ctx",      "windows",
            "protocol",  "separator", "out",     "shard",   "map",          "rule",     "max-points",
-           "tokenizer", "dequant",   "threads", "calib",   "calib-tokens", "calib-ctx"},
+           "tokenizer", "dequant",   "threads", "calib",   "calib-tokens", "calib-ctx",  "imatrix"},
           {"resume", "json"}}},
         {"merge", {{}, {"allow-partial"}}},
         {"sensitivity", {kEvaluator + QStringList{"scheme", "groups", "out"}, {"json"}}},
@@ -79,13 +83,19 @@ const std::map<QString, CommandOptions>& commandTable() {
     return table;
 }
 
+// The names of the option a help line lists ("  -n,--tokens,--steps N  ..." -> -n, --tokens, --steps).
+QStringList optionNames(const QString& line) {
+    if (!line.startsWith("  -")) return {};
+    return line.mid(2).section(' ', 0, 0).split(',');
+}
+
 // The help text of `--name` in a command's help: the rest of its line after the option column, plus the
 // continuation lines (indented past the option names). Empty when the help does not list the option.
 QString optionDescription(const QByteArray& help, const QString& name) {
     const QStringList lines = QString::fromUtf8(help).split('\n');
     for (int i = 0; i < lines.size(); ++i) {
         const QString line = lines[i];
-        if (!line.startsWith("  --" + name + " ") && line != "  --" + name) continue;
+        if (!optionNames(line).contains("--" + name)) continue;
         QString text;
         int k = i;
         const int column = 32;  // the help's option column; a longer option name has its text below
@@ -288,6 +298,67 @@ private Q_SLOTS:
             QCOMPARE(j["threads"].toInt(), 2);
             QCOMPARE(j["scheme"].toString(), QString("q8_0"));
         }
+    }
+
+    // The number of tokens to generate has one spelling in every command that generates, --steps or -n, as
+    // one option with the command's first name (compare --tokens, bench --gen-tokens); each checks its range.
+    void steps_oneSpellingInEveryGeneratingCommand() {
+        const std::map<QString, QString> own = {
+            {"generate", "--steps"}, {"chat", "--steps"}, {"compare", "--tokens"}, {"bench", "--gen-tokens"}};
+        for (const auto& [command, name] : own) {
+            const QStringList lines = QString::fromUtf8(runCli({command, "--help"}).out).split('\n');
+            int listed = 0;
+            for (const QString& line : lines) {
+                const QStringList names = optionNames(line);
+                if (!names.contains("--steps")) continue;
+                ++listed;
+                QVERIFY2(names.contains("-n") && names.contains(name), qPrintable(command + ": " + line));
+            }
+            QVERIFY2(listed == 1, qPrintable(command));
+            for (const QString& spelling : {QString("--steps"), QString("-n"), name}) {
+                auto r = runCli({command, "m", spelling, "x"});
+                QVERIFY2(r.exitCode == 2 && r.err.contains(name.toUtf8() + " expects an integer, got 'x'"),
+                         qPrintable(command + " " + spelling + ": " + r.err));
+            }
+        }
+        auto r = runCli({"compare", "m", "--rule", "all=q8_0", "--prompt", "a", "--steps", "0"});
+        QVERIFY2(r.exitCode == 2 && r.err.contains("--tokens must be at least 1"), r.err.constData());
+        auto b = runCli({"bench", "m", "-n", "70000"});
+        QVERIFY2(b.exitCode == 2 && b.err.contains("at most 65536"), b.err.constData());
+    }
+
+    // Bytes that are not UTF-8 (a Linux file name, a damaged file's text) never reach the output raw: a message
+    // shows them as U+FFFD, and --json stays JSON (nlohmann's dump threw on them: an "internal error").
+    void nonUtf8Bytes_replacedInMessagesAndJson() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-llama2c/stories260K.bin");
+        const auto isUtf8 = [](const QByteArray& b) {
+            QStringDecoder decoder(QStringDecoder::Utf8);
+            const QString text = decoder.decode(b);
+            return !decoder.hasError() && !text.isEmpty();
+        };
+        QTemporaryDir dir;
+        QFile map(dir.filePath("map.json"));
+        QVERIFY(map.open(QIODevice::WriteOnly));
+        map.write("{\"rules\": \"\xff\xfe\"}");
+        map.close();
+        auto r = runCli({"quantize", model, "--map", map.fileName()});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(isUtf8(r.err) && r.err.contains("not valid JSON") && r.err.contains("\xef\xbf\xbd"),
+                 r.err.constData());
+
+        // A model whose file name has the byte 0xFF (passed through the shell: QProcess arguments are UTF-8).
+        const QByteArray link = QFile::encodeName(dir.path()) + "/\xff.bin";
+        QVERIFY(::symlink(QFile::encodeName(model).constData(), link.constData()) == 0);
+        QProcess p;
+        p.start("/bin/sh", {"-c", "exec \"$0\" quantize \"$1$(printf '\\377').bin\" --rule all=q8_0 --json",
+                            QStringLiteral(QS_CLI_PATH), dir.path() + "/"});
+        QVERIFY(p.waitForFinished(120000));
+        const QByteArray out = p.readAllStandardOutput();
+        QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0, p.readAllStandardError().constData());
+        QJsonParseError error;
+        const QJsonObject j = QJsonDocument::fromJson(out, &error).object();
+        QVERIFY2(error.error == QJsonParseError::NoError && isUtf8(out), out.left(200).constData());
+        QVERIFY2(j["model"].toString().endsWith(QChar(0xFFFD) + QString(".bin")), qPrintable(j["model"].toString()));
     }
 
     // A shared option is defined once: its help text is the same in every command that takes it (synth's

@@ -17,8 +17,8 @@ using qstest::runCli;
 
 namespace {
 // A legacy imatrix (int32 n; {int32 len, name, int32 ncall, int32 nval, float[nval]}) for the attention
-// weights of stories260K's 5 layers (64 input columns each), importance 1 + (j % 5).
-QString writeAttentionImatrix(const QTemporaryDir& dir) {
+// weights of stories260K's 5 layers (64 input columns each), importance 1 + ((j + shift) % 5).
+QString writeAttentionImatrix(const QTemporaryDir& dir, const QString& name = "attn.imatrix", int shift = 0) {
     QByteArray b;
     auto i32 = [&](int32_t v) { b.append(reinterpret_cast<const char*>(&v), 4); };
     i32(20);
@@ -30,11 +30,11 @@ QString writeAttentionImatrix(const QTemporaryDir& dir) {
             i32(1);
             i32(64);
             for (int j = 0; j < 64; ++j) {
-                const float v = 1.0f + float(j % 5);
+                const float v = 1.0f + float((j + shift) % 5);
                 b.append(reinterpret_cast<const char*>(&v), 4);
             }
         }
-    const QString path = dir.filePath("attn.imatrix");
+    const QString path = dir.filePath(name);
     QFile f(path);
     if (!f.open(QIODevice::WriteOnly)) return {};
     f.write(b);
@@ -82,6 +82,38 @@ private Q_SLOTS:
         QVERIFY(a.open(QIODevice::ReadOnly) && b.open(QIODevice::ReadOnly));
         QCOMPARE(a.size(), b.size());  // same types and sizes, other bytes (the importance changed the blocks)
         QVERIFY(a.readAll() != b.readAll());
+    }
+
+    // sweep takes --imatrix as the other evaluators do: the importance reaches the _im points (their weights
+    // differ from the plain type's, their bytes do not), and a resume with another imatrix file is refused.
+    void sweep_imSchemesRunWithImatrix_resumeChecksTheFile() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-hf");
+        QTemporaryDir dir;
+        const QString im = writeAttentionImatrix(dir), other = writeAttentionImatrix(dir, "other.imatrix", 2);
+        const QString out = dir.filePath("sweep.csv");
+        const QStringList sweep{"sweep", model, "--groups", "attention", "--schemes", "q4_0,q4_0_im", "--out", out};
+        auto r = runCli(sweep + QStringList{"--imatrix", im});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QFile f(out);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QList<QByteArray> lines = f.readAll().trimmed().split('\n');
+        QVERIFY2(lines.size() == 4, lines.join('\n').constData());  // spec, column names, two points
+        const QList<QByteArray> head = lines[1].split(',');
+        const qsizetype bytesAt = head.indexOf("bytes"), rmseAt = head.indexOf("rmse");
+        QVERIFY2(bytesAt >= 0 && rmseAt >= 0, lines[1].constData());
+        const QList<QByteArray> plain = lines[2].split(','), weighted = lines[3].split(',');
+        QVERIFY2(lines[3].contains("q4_0_im"), lines[3].constData());
+        QCOMPARE(weighted[bytesAt], plain[bytesAt]);
+        QVERIFY2(weighted[rmseAt] != plain[rmseAt], lines.join('\n').constData());
+        QVERIFY2(lines[0].contains("\"calibration\":\"data:"), lines[0].constData());
+
+        auto again = runCli(sweep + QStringList{"--imatrix", other, "--resume"});
+        QCOMPARE(again.exitCode, 1);
+        QVERIFY2(again.err.contains("calibration"), again.err.constData());
+        auto without = runCli({"sweep", model, "--groups", "attention", "--schemes", "q4_0_im", "--out",
+                               dir.filePath("none.csv")});
+        QCOMPARE(without.exitCode, 1);
+        QVERIFY2(without.err.contains("needs calibration data"), without.err.constData());
     }
 
     void badImatrix_refusedNamingTheFile() {

@@ -248,8 +248,8 @@ private Q_SLOTS:
     // A model folder without a tokenizer (model.safetensors + config.json only): calibration needs one, and the
     // message asks for --tokenizer, which quantize and export take (given with --calib; nothing reads it
     // otherwise). The run with it equals the run on the original folder, whose tokenizer.model is the same file:
-    // the same per-tensor errors, which depend on the calibration. (export writes an --h5 session here: a GGUF
-    // takes its vocabulary from a tokenizer.model beside the model, which --tokenizer does not replace.)
+    // the same per-tensor errors, which depend on the calibration. (export writes an --h5 session here; the GGUF
+    // vocabulary's --tokenizer is tested below.)
     void calibration_withoutATokenizerBeside_takesTokenizer_data() {
         QTest::addColumn<QString>("command");
         QTest::newRow("quantize") << "quantize";
@@ -293,6 +293,44 @@ private Q_SLOTS:
         if (command == "export") plain << "--h5" << dir.filePath("e.h5");
         auto unused = runCli(plain);
         QVERIFY2(unused.exitCode == 2 && unused.err.contains("--tokenizer needs --calib"), unused.err.constData());
+    }
+
+    // export --gguf of a model folder without a tokenizer.model beside it: refused, naming --tokenizer; with
+    // --tokenizer (the file, or a folder holding it) the GGUF equals, byte for byte, the export of the original
+    // folder, which has the same tokenizer.model beside it. A tokenizer.json is refused by name (a GGUF
+    // vocabulary from BPE is not implemented), and so is replacing a GGUF source's own vocabulary.
+    void exportGguf_withoutATokenizerBeside_takesTokenizer() {
+        QS_REQUIRE_ASSET(hf, "models/stories260K-hf");
+        QS_REQUIRE_ASSET(gguf, "models/stories260K-gguf/stories260K-Q4_K_M.gguf");
+        QTemporaryDir dir;
+        const QString bare = dir.filePath("stories260K-hf");  // the same folder name: the same GGUF general.name
+        QVERIFY(QDir().mkpath(bare));
+        for (const char* f : {"model.safetensors", "config.json"})
+            QVERIFY(QFile::copy(hf + "/" + f, bare + "/" + f));
+        const QStringList rule{"--rule", "body=q8_0"};
+        auto reference = runCli(QStringList{"export", hf, "--gguf", dir.filePath("ref.gguf")} + rule);
+        QVERIFY2(reference.exitCode == 0, reference.err.constData());
+        auto missing = runCli(QStringList{"export", bare, "--gguf", dir.filePath("none.gguf")} + rule);
+        QVERIFY2(missing.exitCode == 1 && missing.err.contains("--tokenizer names one"), missing.err.constData());
+        QVERIFY(!QFile::exists(dir.filePath("none.gguf")));
+        QFile ref(dir.filePath("ref.gguf"));
+        QVERIFY(ref.open(QIODevice::ReadOnly));
+        const QByteArray expected = ref.readAll();
+        for (const QString& given : {hf + "/tokenizer.model", hf}) {
+            const QString out = dir.filePath("given.gguf");
+            QFile::remove(out);
+            auto r = runCli(QStringList{"export", bare, "--gguf", out, "--tokenizer", given} + rule);
+            QVERIFY2(r.exitCode == 0, qPrintable(given + ": " + r.err));
+            QFile f(out);
+            QVERIFY(f.open(QIODevice::ReadOnly));
+            QVERIFY2(f.readAll() == expected, qPrintable(given));
+        }
+        auto json = runCli(QStringList{"export", bare, "--gguf", dir.filePath("j.gguf"), "--tokenizer",
+                                       hf + "/tokenizer.json"} + rule);
+        QVERIFY2(json.exitCode == 1 && json.err.contains("is a tokenizer.json"), json.err.constData());
+        auto fromGguf = runCli({"export", gguf, "--rule", "body=q8_0", "--gguf", dir.filePath("g.gguf"),
+                                "--tokenizer", hf + "/tokenizer.model"});
+        QVERIFY2(fromGguf.exitCode == 1 && fromGguf.err.contains("keeps its own vocabulary"), fromGguf.err.constData());
     }
 
     void quantize_alreadyQuantizedGguf_warnsLikeAllowRequantize() {
