@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include <QDir>
+#include <QFileInfo>
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -30,6 +31,16 @@ QJsonObject parseObject(const QByteArray& out) {
     return d.object();
 }
 
+
+// The model folder `hf` without its tokenizer: model.safetensors and config.json copied into dir/<hf's name> (the
+// same folder name: the same GGUF general.name). "" when a copy fails.
+QString copyWithoutTokenizer(const QString& hf, const QTemporaryDir& dir) {
+    const QString bare = dir.filePath(QFileInfo(hf).fileName());
+    if (!QDir().mkpath(bare)) return {};
+    for (const char* f : {"model.safetensors", "config.json"})
+        if (!QFile::copy(hf + "/" + f, bare + "/" + f)) return {};
+    return bare;
+}
 }  // namespace
 
 class TestCliQuantize : public QObject {
@@ -260,10 +271,8 @@ private Q_SLOTS:
         QS_REQUIRE_ASSET(hf, "models/stories260K-hf");
         QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
         QTemporaryDir dir;
-        const QString bare = dir.filePath("stories260K-hf");  // the same folder name: the same GGUF general.name
-        QVERIFY(QDir().mkpath(bare));
-        for (const char* f : {"model.safetensors", "config.json"})
-            QVERIFY(QFile::copy(hf + "/" + f, bare + "/" + f));
+        const QString bare = copyWithoutTokenizer(hf, dir);
+        QVERIFY(!bare.isEmpty());
         const QString tokenizer = hf + "/tokenizer.model";
         auto args = [&](const QString& model, const QString& out) {
             QStringList a{command, model, "--rule", "body=q4_0_im", "--calib", text, "--calib-tokens", "512", "--json"};
@@ -303,10 +312,8 @@ private Q_SLOTS:
         QS_REQUIRE_ASSET(hf, "models/stories260K-hf");
         QS_REQUIRE_ASSET(gguf, "models/stories260K-gguf/stories260K-Q4_K_M.gguf");
         QTemporaryDir dir;
-        const QString bare = dir.filePath("stories260K-hf");  // the same folder name: the same GGUF general.name
-        QVERIFY(QDir().mkpath(bare));
-        for (const char* f : {"model.safetensors", "config.json"})
-            QVERIFY(QFile::copy(hf + "/" + f, bare + "/" + f));
+        const QString bare = copyWithoutTokenizer(hf, dir);
+        QVERIFY(!bare.isEmpty());
         const QStringList rule{"--rule", "body=q8_0"};
         auto reference = runCli(QStringList{"export", hf, "--gguf", dir.filePath("ref.gguf")} + rule);
         QVERIFY2(reference.exitCode == 0, reference.err.constData());
