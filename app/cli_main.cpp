@@ -53,6 +53,12 @@ void usage(FILE* out) {
     std::fprintf(out, "usage: quantscope-cli COMMAND [ARGS]\n\ncommands:\n");
     for (const auto& c : qscli::allCommands()) std::fprintf(out, "  %s %s\n      %s\n", c.name, c.synopsis, c.summary);
     std::fprintf(out, "\n`quantscope-cli COMMAND --help` describes one command; `quantscope-cli --version` prints the version.\n");
+    std::fprintf(out,
+                 "\nexit status:\n"
+                 "  0  success\n"
+                 "  1  the command failed: a file refused or unreadable, a model it cannot run, an error while running\n"
+                 "  2  a usage error: an unknown option, a bad value, a missing argument\n"
+                 "  3  cancelled (Ctrl-C): what was finished is kept where the command says so in its --help\n");
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 # paragraphs; a line indented by two spaces is a table entry, "TAG  text" (an option and its help, a command,
 # a protocol), set as a tagged paragraph (.TP) with the lines indented further as the rest of its text; a
 # line ending with ':' after a blank line is a group heading. '/' may break a long path or URL. A help that
+# "exit status:" block after a blank line is set as the EXIT STATUS section. A help that
 # fails or is empty stops the build: the page never goes out with a hole. The page is gzip-compressed (Debian
 # policy 12.1) with a zero timestamp, so equal help gives equal bytes.
 cmake_minimum_required(VERSION 3.25)
@@ -115,6 +116,14 @@ string(REGEX REPLACE "^[Uu]sage: *[^ ]+" "${NAME}" usage "${usage}")  # the name
 math(EXPR after "${nl} + 1")
 string(SUBSTRING "${top}" ${after} -1 description)
 string(STRIP "${description}" description)
+# A block headed "exit status:" (after a blank line) becomes the EXIT STATUS section, after COMMANDS.
+set(exit_status "")
+string(FIND "${description}" "\n\nexit status:\n" at)
+if(at GREATER_EQUAL 0)
+    math(EXPR rest "${at} + 15")
+    string(SUBSTRING "${description}" ${rest} -1 exit_status)
+    string(SUBSTRING "${description}" 0 ${at} description)
+endif()
 
 set(commands "")
 if(WITH_COMMANDS)
@@ -162,6 +171,10 @@ foreach(command IN LISTS commands)
     to_roff(command_roff "${command}")
     string(APPEND page ".SS ${command_roff}\n.PP\n${command_usage}\n${help_roff}")
 endforeach()
+if(NOT exit_status STREQUAL "")
+    help_to_roff(exit_status_roff "${exit_status}")
+    string(APPEND page ".SH \"EXIT STATUS\"\n${exit_status_roff}")
+endif()
 string(APPEND page ".SH \"SEE ALSO\"\n")
 if(DEFINED SEE_ALSO)
     string(APPEND page "\\fB${SEE_ALSO}\\fR(1); ")

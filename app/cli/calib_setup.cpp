@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "app/cli/calib_setup.h"
 
+#include "core/io/bounded_text.h"
 #include "core/io/hdf5_reader.h"
 
 #include <algorithm>
@@ -129,12 +130,10 @@ int runCalibration(const std::string& command, const CalibOptions& options, cons
     std::error_code ec;
     if (std::filesystem::is_directory(options.file, ec))
         return fail(command, options.file + ": is a folder; --calib takes a text file (or a STATS.h5)");
-    std::ifstream in(options.file, std::ios::binary);
-    if (!in) return fail(command, options.file + ": cannot open the calibration text");
-    std::ostringstream ss;
-    ss << in.rdbuf();
+    auto read = qs::io::readBoundedFile(options.file, qs::io::kMaxTextFileBytes, "a calibration text");
+    if (!read) return fail(command, read.message());
     qs::CalibrationRequest request;
-    request.text = ss.str();
+    request.text = std::move(*read);
     // A model or an imatrix GGUF given as the text would calibrate on its bytes: refused by its magic.
     if (request.text.compare(0, 4, "GGUF") == 0)
         return fail(

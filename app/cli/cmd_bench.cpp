@@ -109,9 +109,12 @@ int runBench(int argc, char** argv, int first) {
     addContextOption(cl.app(), inference);
     if (auto rc = cl.parse(argc, argv, first)) return *rc;
     const long long promptTokens = promptArg.value_or(128), genTokens = genArg.value_or(128);
-    if (promptTokens < 1 || genTokens < 1) return fail("bench", "token counts must be positive", kExitUsage);
-
-    if (promptTokens > 65536 || genTokens > 65536) return fail("bench", "token counts must be at most 65536", kExitUsage);
+    if (promptTokens < 1 || genTokens < 1)
+        return fail("bench", std::string(promptTokens < 1 ? "--prompt-tokens" : "--gen-tokens") + " must be at least 1",
+                    kExitUsage);
+    if (promptTokens > 65536 || genTokens > 65536)
+        return fail("bench", std::string(promptTokens > 65536 ? "--prompt-tokens" : "--gen-tokens") + " must be at most 65536",
+                    kExitUsage);
     const int pp = int(promptTokens), tg = int(genTokens);
     // Positions the run uses: the prompt batch, then (from a fresh cache) BOS and tg + 1 decode steps.
     const int needed = std::max(pp, tg + 2);

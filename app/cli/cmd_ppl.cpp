@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli/commands.h"
+#include "core/io/bounded_text.h"
 #include "core/io/utf8.h"
 #include "app/cli/infer_setup.h"
 #include "core/infer/perplexity.h"
@@ -33,9 +34,7 @@ int pplOptions(const TextEvalArgs& t, const std::optional<long long>& maxWindows
     if (maxWindowsArg && t.windows)
         return fail("ppl", "--windows and --max-windows are the same option; give one", kExitUsage);
     if (int rc = parseTextEval("ppl", t, o); rc != kExitOk) return rc;
-    const long long maxWindows = t.windows ? *t.windows : maxWindowsArg.value_or(0);
-    o.maxWindows = int(std::min<long long>(std::max(0LL, maxWindows), std::numeric_limits<int>::max()));
-    return kExitOk;
+    return t.windows ? parseWindows("ppl", "--windows", t.windows, o) : parseWindows("ppl", "--max-windows", maxWindowsArg, o);
 }
 }  // namespace
 
@@ -57,11 +56,9 @@ int runPpl(int argc, char** argv, int first) {
     qs::PerplexityOptions o;
     if (int rc = pplOptions(textArgs, maxWindowsArg, o); rc != kExitOk) return rc;
 
-    std::ifstream in(*textPath, std::ios::binary);
-    if (!in) return fail("ppl", *textPath + ": cannot open");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    const std::string text = ss.str();
+    auto read = qs::io::readBoundedFile(*textPath, qs::io::kMaxTextFileBytes, "an evaluation text");
+    if (!read) return fail("ppl", read.message());
+    const std::string text = std::move(*read);
     std::string textWarning;
     if (auto bad = qs::io::firstInvalidUtf8(text)) {
         textWarning = *textPath + " is not valid UTF-8 (byte " + std::to_string(*bad) +

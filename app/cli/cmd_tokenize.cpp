@@ -15,6 +15,8 @@
 #include "core/io/utf8.h"
 #include "core/infer/tokenizer_loader.h"
 #include "core/io/checkpoint.h"
+#include "core/io/regular_file.h"
+#include "core/io/bounded_text.h"
 
 namespace qscli {
 
@@ -79,14 +81,16 @@ nlohmann::json encodeJson(const qs::Tokenizer& tok, const std::string& text, boo
 std::string dump(const nlohmann::json& j) { return jsonText(j, -1); }
 
 int tokenizeJsonl(const qs::Tokenizer& tok, const std::string& path, bool special, bool pieces) {
+    if (!qs::isRegularFile(path)) return fail("tokenize", path + ": not a regular file (--jsonl reads a file)");
     std::ifstream in(path, std::ios::binary);
     if (!in) return fail("tokenize", path + ": cannot open");
     std::string line;
     for (size_t lineNo = 1; std::getline(in, line); ++lineNo) {
         if (!line.empty() && line.back() == '\r') line.pop_back();
         if (line.find_first_not_of(" \t") == std::string::npos) continue;
-        const auto j = nlohmann::json::parse(line, nullptr, false);
-        if (j.is_discarded() || !j.is_object() || !j.contains("text") || !j["text"].is_string())
+        const auto parsed = qs::io::parseBoundedJson(line, "line");
+        const nlohmann::json j = parsed ? *parsed : nlohmann::json();
+        if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
             return fail("tokenize", path + ": line " + std::to_string(lineNo) + " is not a JSON object with a \"text\" string");
         std::printf("%s\n", dump(encodeJson(tok, j["text"].get<std::string>(), special, pieces)).c_str());
     }

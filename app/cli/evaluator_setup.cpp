@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/io/bounded_text.h"
 #include "core/io/utf8.h"
 #include "core/model/model_info.h"
 
@@ -78,10 +79,7 @@ int parseEvaluationOptions(const std::string& command, const EvaluatorArgs& args
         return fail(command, "unknown --measure '" + measureName + "' (weight-error, ppl, kld)", kExitUsage);
     eo.measure = *measure;
     if (int rc = parseTextEval(command, args.text, eo.perplexity); rc != kExitOk) return rc;
-    const long long windows = args.text.windows.value_or(0);
-    if (windows < 0 || windows > (1 << 24))
-        return fail(command, "--windows must be between 0 (all) and 16777216", kExitUsage);
-    eo.perplexity.maxWindows = int(windows);
+    if (int rc = parseWindows(command, "--windows", args.text.windows, eo.perplexity); rc != kExitOk) return rc;
     const auto dequant = dequantMode(command, args.dequant);
     if (!dequant) return kExitUsage;
     eo.weights.quantized = *dequant;
@@ -92,11 +90,9 @@ int parseEvaluationOptions(const std::string& command, const EvaluatorArgs& args
     }
     const auto& path = args.text.text;
     if (!path) return fail(command, "--measure " + measureName + " needs --text FILE", kExitUsage);
-    std::ifstream in(*path, std::ios::binary);
-    if (!in) return fail(command, *path + ": cannot open");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    eo.text = ss.str();
+    auto read = qs::io::readBoundedFile(*path, qs::io::kMaxTextFileBytes, "an evaluation text");
+    if (!read) return fail(command, read.message());
+    eo.text = std::move(*read);
     textPath = *path;
     if (auto bad = qs::io::firstInvalidUtf8(eo.text))
         std::fprintf(stderr,

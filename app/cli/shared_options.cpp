@@ -159,6 +159,15 @@ std::string jsonText(const nlohmann::json& j, int indent) {
     return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+int parseWindows(const std::string& command, const std::string& option, const std::optional<long long>& value,
+                 qs::PerplexityOptions& o) {
+    const long long windows = value.value_or(0);
+    if (windows < 0 || windows > (1 << 24))
+        return fail(command, option + " must be between 0 (all) and 16777216", kExitUsage);
+    o.maxWindows = int(windows);
+    return kExitOk;
+}
+
 void addJsonFlag(CLI::App& app, bool& json) {
     addFlag(app, "--json", json, "print one JSON object instead of the text");
 }

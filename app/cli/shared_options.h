@@ -84,6 +84,10 @@ void addTextEvalOptions(CLI::App& app, TextEvalArgs& args);
 // --ctx (2..2^20, default 512), --protocol (default llamacpp) and --separator into `o`; the number of windows is
 // the caller's (ppl also takes --max-windows). On a bad value prints the message and returns kExitUsage.
 int parseTextEval(const std::string& command, const TextEvalArgs& args, qs::PerplexityOptions& o);
+// The number of windows given as `option` (--windows, ppl's --max-windows): 0 (all) .. 2^24, into o.maxWindows;
+// a value outside prints the message and returns kExitUsage.
+int parseWindows(const std::string& command, const std::string& option, const std::optional<long long>& value,
+                 qs::PerplexityOptions& o);
 
 // --json: one JSON object on stdout instead of the text (each command's footer names its keys).
 void addJsonFlag(CLI::App& app, bool& json);

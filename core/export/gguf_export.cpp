@@ -115,7 +115,7 @@ Result<std::vector<PlannedTensor>> planTensors(const Checkpoint& ckpt, const Mod
         pt.source = int(i);
         pt.info.name = gguf ? t.name : ggufTensorName(e.kind, e.layer);
         if (pt.info.name.empty())
-            return Error{"GGUF export: " + t.name + " has no llama.cpp tensor name (role " +
+            return Error{"GGUF export: " + ckpt.path + ": tensor '" + t.name + "' has no llama.cpp tensor name (role " +
                          std::string(roleName(e.role)) + ", kind " + std::string(tensorKindName(e.kind)) +
                          ")"};
         pt.info.shape = t.shape;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/infer/chat_format.h"
+#include "core/io/bounded_text.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -14,19 +15,17 @@ namespace {
 namespace fs = std::filesystem;
 
 Result<std::string> readText(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    if (!in) return Error{p.string() + ": cannot read"};
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
+    return io::readBoundedFile(p.string(), io::kMaxJsonFileBytes, "a tokenizer config");
 }
 
 // tokenizer_config.json's chat_template: a string, or a list of named templates ("default" is the chat one).
 Result<ChatTemplateText> fromTokenizerConfig(const fs::path& p) {
     auto text = readText(p);
     if (!text) return text.error();
-    nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return Error{p.string() + ": not a JSON object"};
+    auto parsed = io::parseBoundedJson(*text, p.string());
+    if (!parsed) return parsed.error();
+    const nlohmann::json j = std::move(*parsed);
+    if (!j.is_object()) return Error{p.string() + ": not a JSON object"};
     const std::string source = p.string() + " chat_template";
     if (!j.contains("chat_template") || j["chat_template"].is_null()) return ChatTemplateText{};
     const nlohmann::json& t = j["chat_template"];

@@ -15,9 +15,13 @@ Result<InferenceModel> openInferenceModel(const std::string& path, const Inferen
     if (!ckpt) return ckpt.error();
     m.checkpoint = std::move(ckpt.value());
     m.info = analyzeModel(*m.checkpoint);
-    if (!m.info.runnable)
+    if (!m.info.runnable) {
+        // What the reader set aside (an ignored config.json, ...) is often why: said with the refusal.
+        std::string why;
+        for (const std::string& w : m.checkpoint->warnings) why += "; " + w;
         return Error{path + ": cannot run this model (architecture '" + m.info.architecture + "'): " +
-                     m.info.runnableReason};
+                     m.info.runnableReason + why};
+    }
     auto tok = loadTokenizerFor(*m.checkpoint, options.tokenizerPath);
     if (!tok) return tok.error();
     m.tokenizer = std::move(tok.value());

@@ -9,6 +9,7 @@
 
 #include "core/infer/hf_tokenizer.h"
 #include "core/infer/tokenizer_loader.h"
+#include "core/io/bounded_text.h"
 
 namespace qs {
 
@@ -27,9 +28,7 @@ Result<json> readJson(const std::string& path) {
     if (size > kMaxJsonBytes) return Error{path + ": " + std::to_string(size) + " bytes is too large for a tokenizer.json"};
     std::string text(size, '\0');
     in.read(text.data(), std::streamsize(size));
-    auto j = json::parse(text, nullptr, false);
-    if (j.is_discarded()) return Error{path + ": not valid JSON"};
-    return j;
+    return io::parseBoundedJson(text, path);
 }
 
 std::string tokenName(const json& j) {
@@ -151,13 +150,16 @@ Result<std::vector<std::pair<std::string, std::string>>> readMerges(const json& 
     return merges;
 }
 
-// tokenizer_config.json beside the file (what transformers reads with it), or null.
-json readConfig(const std::string& path) {
+// tokenizer_config.json beside the file (what transformers reads with it), or null when there is none. One that
+// cannot be read is an error, as in transformers: without it BOS/EOS could silently differ.
+Result<json> readConfig(const std::string& path) {
     const auto configPath = std::filesystem::path(path).parent_path() / "tokenizer_config.json";
     std::error_code ec;
-    if (!std::filesystem::exists(configPath, ec)) return {};
+    if (!std::filesystem::exists(configPath, ec)) return json();
     auto c = readJson(configPath.string());
-    return c && c->is_object() ? *c : json();
+    if (!c) return c.error();
+    if (!c->is_object()) return Error{configPath.string() + ": not a JSON object"};
+    return c;
 }
 
 // BOS/EOS and the template. transformers' Llama and Gemma fast tokenizers rebuild the post-processor from
@@ -255,7 +257,9 @@ static Result<std::unique_ptr<Tokenizer>> loadHfTokenizerUnchecked(const std::st
     if (!bpe) return bpe.error();
     parts.model = std::move(bpe.value());
     parts.added = std::move(added.value());
-    applyConfig(readConfig(path), parts);
+    auto config = readConfig(path);
+    if (!config) return config.error();
+    applyConfig(*config, parts);
     int total = int(baseVocab);
     for (const auto& a : parts.added) total = std::max(total, a.id + 1);
     parts.description = "tokenizer.json " + kind + " (" + std::to_string(total) + " tokens: " +

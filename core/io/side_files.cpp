@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/io/side_files.h"
 
+#include "core/io/bounded_text.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -42,12 +44,12 @@ nlohmann::json readConfigJson(const std::string& folder, std::vector<std::string
     std::ifstream in(path, std::ios::binary);
     std::stringstream ss;
     ss << in.rdbuf();
-    nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded()) {
-        warnings.push_back(path + ": ignored (not valid JSON)");
+    auto j = parseBoundedJson(ss.str(), path);
+    if (!j) {
+        warnings.push_back(j.message() + ": ignored");
         return nullptr;
     }
-    return j;
+    return std::move(*j);
 }
 
 std::vector<std::string> listFileNames(const std::string& folder) {

@@ -418,7 +418,7 @@ ModelInfo analyzeModel(const Checkpoint& c) {
                 m.architecture = anyKind ? "llama" : "unknown";
                 m.source = "tensor names";
                 m.rope = RopeLayout::RotateHalf;
-                if (anyKind) m.warnings.push_back("no config.json beside the checkpoint: architecture and RoPE "
+                if (anyKind) m.warnings.push_back("no usable config.json beside the checkpoint: architecture and RoPE "
                                                   "layout guessed from tensor names");
             }
             break;

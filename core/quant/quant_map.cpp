@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/io/bounded_text.h"
 #include "core/quant/scheme.h"
 
 namespace qs {
@@ -296,11 +297,9 @@ Result<QuantMap> parseQuantMap(std::string_view text) {
 }
 
 Result<QuantMap> loadQuantMap(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) return Error{path + ": cannot open the quantization map"};
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    auto m = parseQuantMap(ss.str());
+    auto text = io::readBoundedFile(path, io::kMaxJsonFileBytes, "a quantization map");
+    if (!text) return text.error();
+    auto m = parseQuantMap(*text);
     if (!m) return Error{path + ": " + m.message()};
     return m;
 }

@@ -14,7 +14,9 @@
 #include <set>
 #include <sstream>
 
+#include "core/io/bounded_text.h"
 #include "core/io/checkpoint_writer.h"
+#include "core/io/hdf5_reader.h"
 #include "core/io/mapped_file.h"
 #include "core/io/regular_file.h"
 #include "core/quant/quant_map_export.h"
@@ -219,14 +221,11 @@ bool looksLikeSweepCsv(const std::string& path) {
 }
 
 Result<SweepFile> readSweepFile(const std::string& path) {
-    if (!isRegularFile(path)) return Error{path + ": not a regular file"};
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Error{path + ": cannot open"};
-    std::ostringstream ss;
-    ss << in.rdbuf();
     // An HDF5 sweep table (`sweep --out F.h5`, or a session's /sweep group) reads as the same rows.
-    if (ss.str().compare(0, 8, std::string_view("\x89HDF\r\n\x1a\n", 8)) == 0) return readSweepHdf5(path);
-    return parseSweepFileText(ss.str(), path);
+    if (isRegularFile(path) && io::isHdf5File(path)) return readSweepHdf5(path);
+    auto text = io::readBoundedFile(path, io::kMaxJsonFileBytes, "a sweep file");
+    if (!text) return text.error();
+    return parseSweepFileText(*text, path);
 }
 
 Result<SweepFile> parseSweepFileText(const std::string& text, const std::string& path) {
@@ -234,7 +233,10 @@ Result<SweepFile> parseSweepFileText(const std::string& text, const std::string&
     const size_t end1 = text.find('\n');
     if (text.compare(0, kMagic.size(), kMagic) != 0 || end1 == std::string::npos)
         return Error{path + ": not a QuantScope sweep file (line 1 must start with '" + std::string(kMagic) + "')"};
-    f.header = nlohmann::json::parse(text.substr(kMagic.size(), end1 - kMagic.size()), nullptr, false);
+    auto header = io::parseBoundedJson(std::string_view(text).substr(kMagic.size(), end1 - kMagic.size()),
+                                       path + ": line 1");
+    if (!header) return header.error();
+    f.header = std::move(*header);
     if (f.header.is_discarded() || !f.header.is_object() || !f.header.contains("spec") || !f.header["spec"].is_object() ||
         !f.header.contains("shard") || !f.header["shard"].is_string() || !f.header.contains("version") ||
         !f.header["version"].is_number_integer() || f.header["version"].get<int64_t>() != kSweepFileVersion)

@@ -12,6 +12,7 @@
 
 #include <unistd.h>
 
+#include "core/io/bounded_text.h"
 #include "core/io/hdf5_object_reader.h"
 #include "core/io/hdf5_reader.h"
 #include "core/io/hdf5_writer.h"
@@ -132,9 +133,10 @@ Result<SweepFile> readSweepGroup(const io::Hdf5ObjectReader& r) {
     if (!spec) return spec.error();
     if (!shard) return shard.error();
     if (!columnLine) return columnLine.error();
-    const auto specJson = nlohmann::json::parse(*spec, nullptr, false);
-    if (specJson.is_discarded() || !specJson.is_object()) return r.fail("/sweep", "attribute spec is not a JSON object");
-    f.header = {{"version", *version}, {"spec", specJson}, {"shard", *shard}};
+    const auto specJson = io::parseBoundedJson(*spec, "attribute spec");
+    if (!specJson || !specJson->is_object())
+        return r.fail("/sweep", specJson ? "attribute spec is not a JSON object" : specJson.message());
+    f.header = {{"version", *version}, {"spec", *specJson}, {"shard", *shard}};
     f.headerText = "# quantscope-sweep " + f.header.dump() + "\n" + *columnLine + "\n";
     const auto columns = split(*columnLine);
     if (columns.empty() || columns[0] != "point") return r.fail("/sweep", "attribute columns does not start with point");

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // `quantscope-cli inspect`: the JSON interface on real checkpoints, the table, and clean failures.
+#include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QTemporaryDir>
@@ -107,6 +108,77 @@ private Q_SLOTS:
             QCOMPARE(r.exitCode, 1);
             QVERIFY2(r.err.contains((path + ": not a regular file").toUtf8()), r.err.constData());
             QVERIFY2(clock.elapsed() < 5000, qPrintable(QString::number(clock.elapsed())));
+        }
+    }
+
+    // JSON side files and option files nested 100,000 deep (200 KB; dumping or walking such a tree recursed until the
+    // stack overflowed): refused by depth with the file named, never a crash. config.json and tokenizer_config.json
+    // beside a model, a sweep CSV's spec line given to merge.
+    void deeplyNestedJson_refusedByDepth() {
+        QS_REQUIRE_ASSET(hf, "models/stories260K-hf");
+        QS_REQUIRE_ASSET(l2c, "models/stories260K-llama2c/stories260K.bin");
+        QTemporaryDir dir;
+        const QByteArray deep = QByteArray(100000, '[') + QByteArray(100000, ']');
+        const auto write = [](const QString& path, const QByteArray& bytes) {
+            QFile f(path);
+            return f.open(QIODevice::WriteOnly) && f.write(bytes) == bytes.size();
+        };
+        for (const char* side : {"config.json", "tokenizer_config.json"}) {
+            const QString folder = dir.filePath(QString::fromLatin1(side) + ".d");
+            QVERIFY(QDir().mkpath(folder));
+            for (const char* f : {"model.safetensors", "config.json", "tokenizer.json"})
+                QVERIFY(QFile::copy(hf + "/" + f, folder + "/" + f));
+            QFile::remove(folder + "/" + side);
+            QVERIFY(write(folder + "/" + side, "{\"model_type\": \"llama\", \"x\": " + deep + "}"));
+            // inspect reads config.json only; generate both (tokenizer_config.json: the tokenizer's BOS/EOS).
+            QList<QStringList> runs{{"generate", folder, "--steps", "2", "--temperature", "0"}};
+            if (QByteArray(side) == "config.json") runs.append({"inspect", folder});
+            for (const QStringList& args : runs) {
+                auto r = runCli(args);
+                QVERIFY2(!r.crashed && r.exitCode >= 0 && r.exitCode <= 3, qPrintable(args.join(' ') + ": " + r.err));
+                const QByteArray said = r.out + r.err;  // inspect's warnings are part of its report
+                QVERIFY2(said.contains("nests deeper than 64 levels") && said.contains(side),
+                         qPrintable(args.join(' ') + ": " + said));
+            }
+        }
+        const QString csv = dir.filePath("s.csv");
+        auto s = runCli({"sweep", l2c, "--groups", "body", "--bits", "4,8", "--out", csv});
+        QVERIFY2(s.exitCode == 0, s.err.constData());
+        QFile f(csv);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QByteArray text = f.readAll();
+        f.close();
+        text.insert(text.indexOf("{") + 1, "\"zz\": " + deep + ", ");
+        QVERIFY(write(dir.filePath("deep.csv"), text));
+        auto m = runCli({"merge", dir.filePath("m.csv"), dir.filePath("deep.csv")});
+        QVERIFY2(!m.crashed && m.exitCode == 1 && m.err.contains("nests deeper than 64 levels") &&
+                     m.err.contains("deep.csv"),
+                 m.err.constData());
+    }
+
+    // The files an option names (--text, --calib, --map, --jsonl) are read only when they are regular files: a
+    // device (/dev/zero: 16.8 GB read before) or a FIFO (a wait for a writer) is refused at once, by name.
+    void optionFiles_refuseDevicesAndFifos() {
+        QS_REQUIRE_ASSET(model, "models/stories260K-llama2c/stories260K.bin");
+        QS_REQUIRE_ASSET(tok, "models/stories260K-llama2c/tok512.bin");
+        QTemporaryDir dir;
+        const QString fifo = dir.filePath("fifo");
+        QCOMPARE(::mkfifo(QFile::encodeName(fifo).constData(), 0600), 0);
+        for (const QString& file : {QString("/dev/zero"), fifo}) {
+            const QList<QStringList> runs = {
+                {"ppl", model, "--tokenizer", tok, "--text", file},
+                {"quantize", model, "--map", file},
+                {"quantize", model, "--tokenizer", tok, "--rule", "body=gptq4", "--calib", file},
+                {"tokenize", tok, "--jsonl", file},
+                {"sensitivity", model, "--tokenizer", tok, "--scheme", "q8_0", "--measure", "ppl", "--text", file}};
+            for (const QStringList& args : runs) {
+                QElapsedTimer clock;
+                clock.start();
+                auto r = runCli(args, {}, 20000);
+                QVERIFY2(!r.crashed && r.exitCode == 1, qPrintable(args.join(' ') + ": " + r.err));
+                QVERIFY2(r.err.contains((file + ": not a regular file").toUtf8()), qPrintable(args.join(' ') + ": " + r.err));
+                QVERIFY2(clock.elapsed() < 10000, qPrintable(args.join(' ')));
+            }
         }
     }
 

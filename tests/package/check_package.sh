@@ -152,6 +152,12 @@ cmd_contents() {  # OUT_DIR VERSION
     for name in $commands; do
         grep -qxF ".SS ${name//-/\\-}" <<<"$roff" || fail "$page has no section for '$name'"
     done
+    # The exit codes the program documents in its --help, as the EXIT STATUS section with one entry per code.
+    grep -qxF '.SH "EXIT STATUS"' <<<"$roff" || fail "$page has no EXIT STATUS section"
+    for code in 0 1 2 3; do
+        sed -n '/^\.SH "EXIT STATUS"/,/^\.SH "SEE ALSO"/p' <<<"$roff" | grep -qxF "\\fB${code}\\fR" ||
+            fail "$page: EXIT STATUS does not list exit code $code"
+    done
     # Both render without a warning, and fit an 80-column terminal: the help text is filled, not kept verbatim
     # (installer/man_page.cmake). No tolerance: a long path or URL may break after a '/'.
     local warnings line long LC_ALL=C.UTF-8  # ${#line} counts characters, not bytes

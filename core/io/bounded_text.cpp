@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "core/io/bounded_text.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "core/io/regular_file.h"
+
+namespace qs::io {
+
+int jsonNestingDepth(std::string_view text, int stopAt, size_t* topMembers) {
+    int depth = 0, maxDepth = 0;
+    size_t members = 0;
+    bool inString = false;
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char ch = text[i];
+        if (inString) {
+            if (ch == '\\') ++i;
+            else if (ch == '"') inString = false;
+        } else if (ch == '"') {
+            inString = true;
+        } else if (ch == '[' || ch == '{') {
+            maxDepth = std::max(maxDepth, ++depth);
+            if (maxDepth > stopAt) break;
+        } else if (ch == ']' || ch == '}') {
+            --depth;
+        } else if (ch == ':' && depth == 1) {
+            ++members;
+        }
+    }
+    if (topMembers) *topMembers = members;
+    return maxDepth;
+}
+
+Result<nlohmann::json> parseBoundedJson(std::string_view text, const std::string& what) {
+    if (jsonNestingDepth(text, kMaxJsonDepth) > kMaxJsonDepth)
+        return Error{what + ": JSON nests deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
+    nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return Error{what + ": not valid JSON"};
+    return j;
+}
+
+Result<std::string> readBoundedFile(const std::string& path, uint64_t maxBytes, const std::string& what) {
+    if (!isRegularFile(path)) {
+        std::error_code ec;
+        if (!std::filesystem::exists(path, ec)) return Error{path + ": no such file"};
+        return Error{path + ": not a regular file (" + what + " is read from a file)"};
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Error{path + ": cannot open"};
+    std::error_code ec;
+    const uint64_t size = std::filesystem::file_size(path, ec);
+    if (ec) return Error{path + ": cannot read its size"};
+    if (size > maxBytes)
+        return Error{path + ": " + std::to_string(size) + " bytes, more than the " + std::to_string(maxBytes) +
+                     "-byte limit of " + what};
+    std::string text(size, '\0');
+    in.read(text.data(), std::streamsize(size));
+    if (uint64_t(in.gcount()) != size) return Error{path + ": cannot read (it changed while being read?)"};
+    return text;
+}
+
+}  // namespace qs::io
