@@ -13,6 +13,7 @@
 #include "core/io/gguf_reader.h"
 #include "core/io/gguf_value_types.h"
 #include "core/io/mapped_file.h"
+#include "core/io/safetensors_header_sax.h"
 #include "core/tensor/dtype.h"
 
 namespace qs::io {
@@ -107,85 +108,33 @@ struct GgufWalk {
     }
 };
 
-// Keeps the largest data_offsets end of a safetensors header, building nothing else. Depth 1 is the top
-// object, 2 a tensor's object, 3 its data_offsets array.
-class OffsetsSax : public nlohmann::json_sax<nlohmann::json> {
+// Keeps the largest data_offsets end of a safetensors header; of each entry only its three tensor members are
+// built (SafetensorsHeaderSax), of __metadata__ nothing. The JSON nests at most 8 deep.
+class OffsetsSax : public SafetensorsHeaderSax {
 public:
+    OffsetsSax() : SafetensorsHeaderSax(/*maxDepth=*/8, /*keepMetadata=*/false) {}
     uint64_t maxEnd = 0;
-    std::string error;
 
-    bool null() override { return value(); }
-    bool boolean(bool) override { return value(); }
-    bool number_integer(number_integer_t v) override {
-        return m_inOffsets && v < 0 ? fail("a negative data offset") : number(uint64_t(v));
-    }
-    bool number_unsigned(number_unsigned_t v) override { return number(v); }
-    bool number_float(number_float_t, const string_t&) override {
-        return m_inOffsets ? fail("a fractional data offset") : value();
-    }
-    bool string(string_t&) override { return value(); }
-    bool binary(binary_t&) override { return value(); }
-    bool key(string_t& k) override {
-        if (m_depth == 1) m_tensor = k, m_sawOffsets = false;
-        m_offsetsKey = m_depth == 2 && m_tensor != "__metadata__" && k == "data_offsets";
-        return true;
-    }
-    bool start_object(std::size_t) override { return open(); }
-    bool start_array(std::size_t) override {
-        if (m_depth == 0) return fail("the header is not a JSON object");
-        const bool offsets = m_offsetsKey && m_depth == 2;
-        if (!open()) return false;
-        if (offsets) m_inOffsets = true, m_count = 0, m_sawOffsets = true;
-        return true;
-    }
-    bool end_object() override {
-        if (m_depth == 2 && m_tensor != "__metadata__" && !m_sawOffsets)
-            return fail("tensor '" + m_tensor + "' has no data_offsets");
-        --m_depth;
-        return true;
-    }
-    bool end_array() override {
-        if (m_inOffsets) {
-            if (m_count != 2) return fail("data_offsets of '" + m_tensor + "' is not [begin, end]");
-            if (m_begin > m_end) return fail("data_offsets of '" + m_tensor + "' end before they begin");
-            maxEnd = std::max(maxEnd, m_end);
-            m_inOffsets = false;
+protected:
+    void entry(const std::string& name, nlohmann::json& value) override {
+        if (name == "__metadata__" || !value.is_object()) return;
+        auto off = value.find("data_offsets");
+        if (off == value.end() || !off->is_array()) return (void)fail("tensor '" + name + "' has no data_offsets");
+        const std::string what = "data_offsets of '" + name + "'";
+        uint64_t v[2] = {0, 0};
+        size_t count = 0;
+        for (const nlohmann::json& x : *off) {
+            if (x.is_structured()) return (void)fail(what + " holds a nested value");
+            if (x.is_number_float()) return (void)fail("a fractional data offset");
+            if (x.is_number_integer() && !x.is_number_unsigned()) return (void)fail("a negative data offset");
+            if (!x.is_number_unsigned()) return (void)fail(what + " holds a value that is not an integer");
+            if (count == 2) return (void)fail(what + " has more than two values");
+            v[count++] = x.get<uint64_t>();
         }
-        --m_depth;
-        return true;
+        if (count != 2) return (void)fail(what + " is not [begin, end]");
+        if (v[0] > v[1]) return (void)fail(what + " end before they begin");
+        maxEnd = std::max(maxEnd, v[1]);
     }
-    bool parse_error(std::size_t at, const std::string&, const nlohmann::detail::exception&) override {
-        return fail("not valid JSON at header byte " + std::to_string(at));
-    }
-
-private:
-    bool fail(const std::string& what) {
-        if (error.empty()) error = what;
-        return false;
-    }
-    bool open() {
-        if (++m_depth > 8) return fail("the header JSON nests deeper than 8 levels");
-        if (m_inOffsets) return fail("data_offsets of '" + m_tensor + "' holds a nested value");
-        m_offsetsKey = false;
-        return true;
-    }
-    bool value() {
-        m_offsetsKey = false;
-        if (m_depth == 0) return fail("the header is not a JSON object");
-        return m_inOffsets ? fail("data_offsets of '" + m_tensor + "' holds a value that is not an integer") : true;
-    }
-    bool number(uint64_t v) {
-        if (!m_inOffsets) return value();
-        if (m_count >= 2) return fail("data_offsets of '" + m_tensor + "' has more than two values");
-        (m_count++ == 0 ? m_begin : m_end) = v;
-        return true;
-    }
-
-    int m_depth = 0;
-    std::string m_tensor;
-    bool m_offsetsKey = false, m_inOffsets = false, m_sawOffsets = false;
-    int m_count = 0;
-    uint64_t m_begin = 0, m_end = 0;
 };
 
 }  // namespace
@@ -223,9 +172,7 @@ Result<uint64_t> safetensorsExtent(std::span<const std::byte> bytes) {
     if (n > (100ull << 20)) return Error{"safetensors header of " + std::to_string(n) + " bytes exceeds 100 MB"};
     const char* text = reinterpret_cast<const char*>(bytes.data()) + 8;
     OffsetsSax sax;
-    const bool ok = nlohmann::json::sax_parse(text, text + n, &sax, nlohmann::json::input_format_t::json,
-                                              /*strict=*/true);
-    if (!ok) return Error{"safetensors header: " + (sax.error.empty() ? std::string("not valid JSON") : sax.error)};
+    if (!sax.parse(text, size_t(n))) return Error{"safetensors header: " + sax.error()};
     uint64_t extent = 0;
     if (__builtin_add_overflow(8 + n, sax.maxEnd, &extent)) return Error{"safetensors data end overflows 64 bits"};
     return extent;

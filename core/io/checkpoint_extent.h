@@ -8,8 +8,9 @@
 // the data section, which starts at the first multiple of the alignment after the infos. Extent = data start +
 // the largest (offset + byte size of shape x type). A file without tensors ends with its infos.
 // safetensors (huggingface/safetensors "Format"): u64 header length N, N bytes of JSON; extent = 8 + N + the
-// largest data_offsets end of any tensor (__metadata__ is not a tensor). The JSON is read with a SAX parser that
-// keeps only numbers, so a hostile header builds no tree; it nests at most 8 deep.
+// largest data_offsets end of any tensor (__metadata__ is not a tensor). The JSON is read with the safetensors
+// reader's SAX parser (safetensors_header_sax.h), which builds one entry's dtype, shape and data_offsets at a
+// time and nothing of __metadata__, so a hostile header builds no tree; it nests at most 8 deep.
 //
 // Errors: a header that cannot be parsed (cut inside the header, a count or length past the end, an unknown
 // ggml type, bad JSON) is an Error naming the offset and what was expected; the callers treat it as "cannot be

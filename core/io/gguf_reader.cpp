@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "core/io/byte_cursor.h"
+#include "core/io/checkpoint_limits.h"
 #include "core/io/gguf_value_types.h"
 #include "core/io/utf8.h"
 
@@ -159,6 +160,9 @@ Result<GgufHeader> readHeader(Parser& p, const MappedFile& file) {
     if (h.nTensors > p.c.remaining() / 24)
         return Error{path + ": tensor count " + std::to_string(h.nTensors) + " cannot fit in a file of " +
                      std::to_string(file.size()) + " bytes"};
+    if (h.nTensors > kMaxCheckpointTensors)
+        return Error{path + ": " + std::to_string(h.nTensors) + " tensors, more than the " +
+                     std::to_string(kMaxCheckpointTensors) + " one checkpoint may hold"};
     return h;
 }
 
@@ -301,13 +305,17 @@ Result<std::unique_ptr<Checkpoint>> readGguf(std::shared_ptr<const MappedFile> f
     auto alignment = readMetadata(p, *file, header->nKv, *ck, progress);
     if (!alignment) return alignment.error();
 
+    // nTensors is bounded by the file size (readHeader), and reserving it keeps the vector from doubling.
     ck->tensors.reserve(size_t(header->nTensors));
-    std::unordered_set<std::string> names;
+    // The set views the names stored in ck->tensors (reserved above: they never move), rather than copying them.
+    std::unordered_set<std::string_view> names;
+    names.reserve(size_t(header->nTensors));
     for (uint64_t i = 0; i < header->nTensors; ++i) {
         auto t = readTensorInfo(p, *alignment);
         if (!t) return t.error();
-        if (!names.insert(t->name).second) return Error{path + ": duplicate tensor name '" + t->name + "'"};
         ck->tensors.push_back(std::move(*t));
+        if (!names.insert(ck->tensors.back().name).second)
+            return Error{path + ": duplicate tensor name '" + ck->tensors.back().name + "'"};
     }
     if (p.badUtf8) ck->warnings.push_back(path + ": some metadata strings are not valid UTF-8 (shown with U+FFFD)");
 

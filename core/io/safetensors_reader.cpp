@@ -8,6 +8,8 @@
 #include <map>
 #include <set>
 
+#include "core/io/checkpoint_limits.h"
+#include "core/io/safetensors_header_sax.h"
 #include "core/io/side_files.h"
 
 namespace qs::io {
@@ -23,10 +25,12 @@ std::string shapeText(const std::vector<int64_t>& shape) {
     return s + "]";
 }
 
-// Deepest [ / { nesting in JSON text (outside strings). A real header nests 3 deep; checking before parsing
-// keeps a hostile header of a million '[' from building a million JSON nodes.
-int jsonNestingDepth(std::string_view text, int stopAt) {
+// Deepest [ / { nesting in JSON text (outside strings); `topMembers`, when given, gets the number of members of
+// the top object (its ':' at depth 1). A real header nests 3 deep; checking before parsing keeps a hostile
+// header of a million '[' from building a million JSON nodes.
+int jsonNestingDepth(std::string_view text, int stopAt, size_t* topMembers = nullptr) {
     int depth = 0, maxDepth = 0;
+    size_t members = 0;
     bool inString = false;
     for (size_t i = 0; i < text.size(); ++i) {
         const char ch = text[i];
@@ -40,8 +44,11 @@ int jsonNestingDepth(std::string_view text, int stopAt) {
             if (maxDepth > stopAt) break;
         } else if (ch == ']' || ch == '}') {
             --depth;
+        } else if (ch == ':' && depth == 1) {
+            ++members;
         }
     }
+    if (topMembers) *topMembers = members;
     return maxDepth;
 }
 
@@ -92,8 +99,9 @@ Result<TensorInfo> parseTensorEntry(const std::string& path, const std::string& 
     return t;
 }
 
-// The header JSON of a shard (bytes 8 .. 8 + n), its length checked against the file and the nesting bounded.
-Result<json> parseShardHeader(const MappedFile& f) {
+// The header text of a shard (bytes 8 .. 8 + n), its length checked against the file and the nesting bounded;
+// `topMembers` gets the number of entries it holds (an upper bound: the JSON is not parsed yet).
+Result<std::string_view> shardHeaderText(const MappedFile& f, size_t& topMembers) {
     const std::string& path = f.path();
     if (f.size() < 8)
         return Error{path + ": truncated safetensors file: " + std::to_string(f.size()) +
@@ -105,15 +113,61 @@ Result<json> parseShardHeader(const MappedFile& f) {
                      std::to_string(f.size()) + " bytes)"};
     if (n > kSafetensorsMaxHeaderBytes)
         return Error{path + ": safetensors header length " + std::to_string(n) + " exceeds the 100 MB limit"};
-    const char* text = reinterpret_cast<const char*>(f.data() + 8);
+    const std::string_view text(reinterpret_cast<const char*>(f.data() + 8), size_t(n));
     constexpr int kMaxJsonDepth = 64;
-    if (jsonNestingDepth(std::string_view(text, size_t(n)), kMaxJsonDepth) > kMaxJsonDepth)
+    if (jsonNestingDepth(text, kMaxJsonDepth, &topMembers) > kMaxJsonDepth)
         return Error{path + ": safetensors header JSON nests deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
-    json header = json::parse(text, text + n, nullptr, /*allow_exceptions=*/false);
-    if (header.is_discarded())
-        return Error{path + ": safetensors header (bytes 8.." + std::to_string(8 + n) + ") is not valid JSON"};
-    if (!header.is_object()) return Error{path + ": safetensors header is not a JSON object"};
-    return header;
+    return text;
+}
+
+// Turns each tensor entry of a shard's header into a TensorInfo as the SAX parser reaches it, and merges
+// __metadata__ into `metadata`. Of several bad entries the one first in byte order of the names is reported (the
+// order in which a parsed tree, a sorted map, used to meet them).
+class TensorEntrySax : public SafetensorsHeaderSax {
+public:
+    TensorEntrySax(const std::string& path, int fileIndex, uint64_t dataStart, uint64_t dataSize,
+                   std::vector<TensorInfo>& tensors, json& metadata)
+        : SafetensorsHeaderSax(/*maxDepth=*/64, /*keepMetadata=*/true), m_path(path), m_fileIndex(fileIndex),
+          m_dataStart(dataStart), m_dataSize(dataSize), m_tensors(tensors), m_metadata(metadata) {}
+
+    // Empty when every entry was accepted.
+    const std::string& entryError() const { return m_badMessage; }
+
+protected:
+    void entry(const std::string& name, json& value) override {
+        if (name == "__metadata__") {
+            if (!value.is_object()) return refuse(name, m_path + ": __metadata__ is not a JSON object");
+            for (auto m = value.begin(); m != value.end(); ++m) m_metadata[m.key()] = std::move(m.value());
+            return;
+        }
+        auto t = parseTensorEntry(m_path, name, value, m_fileIndex, m_dataStart, m_dataSize);
+        if (!t) return refuse(name, t.message());
+        if (m_badMessage.empty()) m_tensors.push_back(std::move(*t));
+    }
+
+private:
+    void refuse(const std::string& name, std::string message) {
+        if (m_badMessage.empty() || name < m_badName) m_badName = name, m_badMessage = std::move(message);
+    }
+
+    const std::string& m_path;
+    int m_fileIndex;
+    uint64_t m_dataStart, m_dataSize;
+    std::vector<TensorInfo>& m_tensors;
+    json& m_metadata;
+    std::string m_badName, m_badMessage;
+};
+
+// A name given to two entries of one header is refused: a parsed tree kept the last silently.
+Status checkUniqueNames(const std::string& path, const std::vector<TensorInfo>& tensors) {
+    std::vector<uint32_t> order(tensors.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = uint32_t(i);
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return tensors[a].name < tensors[b].name; });
+    for (size_t k = 1; k < order.size(); ++k)
+        if (tensors[order[k - 1]].name == tensors[order[k]].name)
+            return Error{path + ": tensor '" + tensors[order[k]].name + "' appears twice in the header (which entry "
+                         "is meant is ambiguous)"};
+    return {};
 }
 
 // Tensors sorted by offset must not overlap; bytes that belong to no tensor are a warning.
@@ -136,32 +190,46 @@ Status checkShardCoverage(const std::string& path, const std::vector<TensorInfo>
     return {};
 }
 
-// Parses one shard's header and appends its tensors (sorted by data offset, i.e. file order) to `out`.
+// Parses one shard's header and appends its tensors (sorted by data offset, i.e. file order; equal offsets, as
+// of empty tensors, by name) to `out`. The header is read entry by entry (TensorEntrySax): no tree of it is built.
 Status parseShard(const MappedFile& f, int fileIndex, std::vector<TensorInfo>& out, json& metadata,
                   std::vector<std::string>& warnings) {
     const std::string& path = f.path();
-    auto header = parseShardHeader(f);
-    if (!header) return header.error();
-    uint64_t n = 0;
-    std::memcpy(&n, f.data(), 8);
-    const uint64_t dataStart = 8 + n, dataSize = f.size() - dataStart;
+    size_t members = 0;
+    auto text = shardHeaderText(f, members);
+    if (!text) return text.error();
+    const uint64_t dataStart = 8 + text->size(), dataSize = f.size() - dataStart;
+    // `members` counts __metadata__ too; a header of exactly the limit and a __metadata__ entry is still read.
+    if (out.size() + members > kMaxCheckpointTensors + 1)
+        return Error{path + ": header of " + std::to_string(members) + " entries" +
+                     (out.empty() ? "" : " (" + std::to_string(out.size()) + " tensors in the shards before it)") +
+                     ", more than the " + std::to_string(kMaxCheckpointTensors) + " tensors one checkpoint may hold"};
 
+    // A valid tensor entry takes at least 46 bytes ({"dtype":"U8","shape":[],"data_offsets":[0,0]}): the
+    // reservation stays proportionate to the header even when the ':' count is hostile.
+    constexpr size_t kMinEntryBytes = 46;
     std::vector<TensorInfo> tensors;
-    tensors.reserve(header->size());
-    for (auto it = header->begin(); it != header->end(); ++it) {
-        if (it.key() == "__metadata__") {
-            if (!it.value().is_object()) return Error{path + ": __metadata__ is not a JSON object"};
-            for (auto m = it.value().begin(); m != it.value().end(); ++m) metadata[m.key()] = m.value();
-            continue;
-        }
-        auto t = parseTensorEntry(path, it.key(), it.value(), fileIndex, dataStart, dataSize);
-        if (!t) return t.error();
-        tensors.push_back(std::move(*t));
+    tensors.reserve(std::min(members, text->size() / kMinEntryBytes + 1));
+    TensorEntrySax sax(path, fileIndex, dataStart, dataSize, tensors, metadata);
+    if (!sax.parse(text->data(), text->size())) {
+        if (sax.syntaxError())
+            return Error{path + ": safetensors header (bytes 8.." + std::to_string(dataStart) + ") is not valid JSON"};
+        if (sax.error() == SafetensorsHeaderSax::kNotAnObject)
+            return Error{path + ": safetensors header is not a JSON object"};
+        return Error{path + ": safetensors header: " + sax.error()};
     }
-    std::stable_sort(tensors.begin(), tensors.end(),
-                     [](const TensorInfo& a, const TensorInfo& b) { return a.offset < b.offset; });
+    if (!sax.entryError().empty()) return Error{sax.entryError()};
+    if (auto st = checkUniqueNames(path, tensors); !st) return st;
+    std::sort(tensors.begin(), tensors.end(), [](const TensorInfo& a, const TensorInfo& b) {
+        return a.offset != b.offset ? a.offset < b.offset : a.name < b.name;
+    });
     if (auto st = checkShardCoverage(path, tensors, dataStart, dataSize, warnings); !st) return st;
-    for (auto& t : tensors) out.push_back(std::move(t));
+    if (out.empty()) {
+        out = std::move(tensors);
+    } else {
+        out.reserve(out.size() + tensors.size());
+        for (auto& t : tensors) out.push_back(std::move(t));
+    }
     return {};
 }
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 
 #include "core/util/format.h"
 
@@ -144,6 +145,9 @@ std::string inspectText(const Checkpoint& c, const ModelInfo& m) {
     nameWidth = std::min<size_t>(nameWidth, 60);
     std::snprintf(line, sizeof line, "  %-*s  %-16s %-8s %-9s %5s %12s", int(nameWidth), "name", "shape", "dtype",
                   "role", "layer", "size");
+    // One row per tensor, each about as wide as the header row: reserved once rather than doubled (a checkpoint
+    // of a million tensors otherwise holds the old and the new copy of a 100 MB text at once).
+    out.reserve(out.size() + (c.tensors.size() + 16) * (std::strlen(line) + 2) + 1024);
     add(line);
     for (size_t i = 0; i < c.tensors.size(); ++i) {
         const TensorInfo& t = c.tensors[i];

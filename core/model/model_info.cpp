@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/model/declared_values.h"
+#include "core/model/kind_index.h"
 #include "core/model/tensor_naming.h"
 
 namespace qs {
@@ -275,10 +276,11 @@ void checkRunnable(const Checkpoint& c, ModelInfo& m) {
         else if (untiedNoHead)
             missing.push_back("output");
         const std::vector<TensorKind> kinds = layerKinds(m.arch);
+        const KindIndex index(m);
         int absentBiases = 0;
         for (int l = 0; l < m.hp.layers; ++l)
             for (TensorKind k : kinds) {
-                if (m.findKind(k, l) >= 0) continue;
+                if (index.find(k, l) >= 0) continue;
                 // transformers initialises a declared bias the checkpoint lacks to zero (_init_weights), and
                 // llama.cpp's biases are optional: an absent bias adds nothing. Absent weights are missing.
                 if (isBiasKind(k)) ++absentBiases;

@@ -205,6 +205,15 @@ std::vector<Case> cases() {
     c.push_back({"safetensors negative dimension", file("m.safetensors", [] { return st("F32", "[-4]", "[0,16]", 16); }), "not a non-negative integer"});
     c.push_back({"safetensors shape overflow", file("m.safetensors", [] { return st("F32", "[4294967296,4294967296,4294967296]", "[0,16]", 16); }), "overflows 64 bits"});
     c.push_back({"safetensors missing data_offsets", file("m.safetensors", [] { return qstest::rawSafetensors("{\"w\":{\"dtype\":\"F32\",\"shape\":[4]}}", 16); }), "data_offsets"});
+    c.push_back({"safetensors name twice", file("m.safetensors", [] {
+                     const std::string w = "{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}";
+                     return qstest::rawSafetensors("{\"w\":" + w + ",\"w\":" + w + "}", 16);
+                 }), "tensor 'w' appears twice in the header"});
+    c.push_back({"safetensors over 2,000,000 tensors", file("m.safetensors", [] {
+                     std::string h = "{";
+                     for (int i = 0; i < 2000002; ++i) h += (i ? ",\"" : "\"") + std::to_string(i) + "\":0";
+                     return qstest::rawSafetensors(h + "}", 0);
+                 }), "header of 2000002 entries, more than the 2000000 tensors one checkpoint may hold"});
     c.push_back({"safetensors bad __metadata__", file("m.safetensors", [] { return st("F32", "[4]", "[0,16]", 16, "\"__metadata__\":5,"); }), "__metadata__ is not a JSON object"});
     // ---- sharded safetensors
     c.push_back({"index invalid JSON", file("model.safetensors.index.json", [] { return std::string("{\"weight_map\": "); }), "not a valid JSON object"});
@@ -232,6 +241,12 @@ std::vector<Case> cases() {
     // ---- GGUF
     c.push_back({"gguf bad magic", file("m.gguf", [] { std::string b = asset(kGguf); b[3] = 'X'; return b; }), "bad magic", kGguf});
     c.push_back({"gguf version 1", file("m.gguf", [] { return Gguf().header(1, 0, 0).s; }), "GGUF version 1 is not supported"});
+    c.push_back({"gguf over 2,000,000 tensors", [](const std::string& dir) {
+                     const std::string p = dir + "/m.gguf";
+                     qstest::writeBytes(p, Gguf().header(3, 2000001, 0).s);
+                     fs::resize_file(p, 64ull << 20);  // room for the infos (sparse: nothing is written)
+                     return p;
+                 }, "2000001 tensors, more than the 2000000 one checkpoint may hold"});
     c.push_back({"gguf version 4", file("m.gguf", [] { return Gguf().header(4, 0, 0).s; }), "unsupported GGUF version 4"});
     c.push_back({"gguf big-endian", file("m.gguf", [] { return Gguf().header(0x03000000u, 0, 0).s; }), "byte-swapped"});
     c.push_back({"gguf cut in counts", cut("m.gguf", kGguf, 12), "truncated GGUF header counts", kGguf});

@@ -7,6 +7,7 @@
 
 #include "common/assets.h"
 #include "core/io/checkpoint.h"
+#include "core/model/kind_index.h"
 #include "core/model/model_info.h"
 #include "core/model/tensor_naming.h"
 
@@ -243,6 +244,32 @@ private Q_SLOTS:
             QCOMPARE(c.layer, 3);
         }
         QCOMPARE(ggufTensorName(TensorKind::TokenEmbedding, -1), std::string("token_embd.weight"));
+    }
+
+    // KindIndex answers what ModelInfo::findKind's scan does: the lowest index of a repeated kind and layer,
+    // -1 for an absent one.
+    void kindIndex_agreesWithFindKind() {
+        ModelInfo m;
+        const TensorKind kinds[] = {TensorKind::Wq, TensorKind::Wk, TensorKind::Down, TensorKind::Unknown,
+                                    TensorKind::TokenEmbedding};
+        for (int i = 0; i < 500; ++i) {
+            TensorEntry e;
+            e.kind = kinds[(i * 7) % 5];
+            e.layer = e.kind == TensorKind::TokenEmbedding ? -1 : (i * 13) % 37;
+            m.entries.push_back(e);
+        }
+        const KindIndex index(m);
+        int found = 0;
+        for (TensorKind k : {TensorKind::Wq, TensorKind::Wk, TensorKind::Down, TensorKind::Unknown,
+                             TensorKind::TokenEmbedding, TensorKind::Output})
+            for (int layer = -1; layer < 40; ++layer) {
+                QCOMPARE(index.find(k, layer), m.findKind(k, layer));
+                found += index.find(k, layer) >= 0;
+            }
+        QVERIFY(found > 100);
+        QCOMPARE(index.find(TensorKind::TokenEmbedding), m.findKind(TensorKind::TokenEmbedding));
+        QVERIFY(index.find(TensorKind::TokenEmbedding) >= 0);
+        QCOMPARE(index.find(TensorKind::Output), -1);
     }
 };
 

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "core/jobs/arena.h"
+#include "core/model/kind_index.h"
 #include "core/quant/quantize_parallel.h"
 
 #include "core/util/check.h"
@@ -115,12 +116,13 @@ AwqFoldPlan planAwqFolds(const std::vector<TensorInfo>& tensors, const ModelInfo
     plan.kept.assign(n, std::string());
     const Site sites[] = {{TensorKind::AttnNorm, {TensorKind::Wq, TensorKind::Wk, TensorKind::Wv}, "q, k, v"},
                           {TensorKind::FfnNorm, {TensorKind::Gate, TensorKind::Up}, "gate, up"}};
+    const KindIndex byKind(info);
     for (int layer = 0; layer < int(info.hp.layers); ++layer) {
         for (const Site& site : sites) {
             std::vector<int> consumers;
             bool anyAwq = false, allPresent = true;
             for (TensorKind k : site.consumers) {
-                const int i = info.findKind(k, layer);
+                const int i = byKind.find(k, layer);
                 if (i < 0 || size_t(i) >= n) {
                     allPresent = false;
                     continue;
@@ -129,7 +131,7 @@ AwqFoldPlan planAwqFolds(const std::vector<TensorInfo>& tensors, const ModelInfo
                 anyAwq |= isAwqScheme(resolved.tensors[size_t(i)]);
             }
             if (!anyAwq) continue;
-            const int norm = info.findKind(site.norm, layer);
+            const int norm = byKind.find(site.norm, layer);
             const std::string why = allPresent
                                         ? siteRefusal(tensors, info, resolved, site, consumers, norm)
                                         : std::string("the layer does not store every one of ") + site.what;
