@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "core/io/bounded_text.h"
 #include "core/io/checkpoint_limits.h"
 #include "core/io/safetensors_header_sax.h"
 #include "core/io/side_files.h"
@@ -25,32 +26,6 @@ std::string shapeText(const std::vector<int64_t>& shape) {
     return s + "]";
 }
 
-// Deepest [ / { nesting in JSON text (outside strings); `topMembers`, when given, gets the number of members of
-// the top object (its ':' at depth 1). A real header nests 3 deep; checking before parsing keeps a hostile
-// header of a million '[' from building a million JSON nodes.
-int jsonNestingDepth(std::string_view text, int stopAt, size_t* topMembers = nullptr) {
-    int depth = 0, maxDepth = 0;
-    size_t members = 0;
-    bool inString = false;
-    for (size_t i = 0; i < text.size(); ++i) {
-        const char ch = text[i];
-        if (inString) {
-            if (ch == '\\') ++i;
-            else if (ch == '"') inString = false;
-        } else if (ch == '"') {
-            inString = true;
-        } else if (ch == '[' || ch == '{') {
-            maxDepth = std::max(maxDepth, ++depth);
-            if (maxDepth > stopAt) break;
-        } else if (ch == ']' || ch == '}') {
-            --depth;
-        } else if (ch == ':' && depth == 1) {
-            ++members;
-        }
-    }
-    if (topMembers) *topMembers = members;
-    return maxDepth;
-}
 
 // One tensor entry of a shard's header (not __metadata__): dtype, shape and data_offsets checked against the
 // data section [dataStart, dataStart + dataSize).
@@ -114,7 +89,8 @@ Result<std::string_view> shardHeaderText(const MappedFile& f, size_t& topMembers
     if (n > kSafetensorsMaxHeaderBytes)
         return Error{path + ": safetensors header length " + std::to_string(n) + " exceeds the 100 MB limit"};
     const std::string_view text(reinterpret_cast<const char*>(f.data() + 8), size_t(n));
-    constexpr int kMaxJsonDepth = 64;
+    // Checked before parsing: a hostile header of a million '[' never builds a million nodes. A real one nests 3
+    // deep; topMembers bounds the reservation of the tensor list.
     if (jsonNestingDepth(text, kMaxJsonDepth, &topMembers) > kMaxJsonDepth)
         return Error{path + ": safetensors header JSON nests deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
     return text;
@@ -311,8 +287,8 @@ Result<std::unique_ptr<Checkpoint>> readSafetensorsIndex(const std::string& inde
     if (f.size() > kMaxIndexBytes)
         return Error{indexPath + ": safetensors index is " + std::to_string(f.size()) + " bytes (limit 64 MiB)"};
     const char* text = reinterpret_cast<const char*>(f.data());
-    if (jsonNestingDepth(std::string_view(text, size_t(f.size())), 64) > 64)
-        return Error{indexPath + ": index JSON nests deeper than 64 levels"};
+    if (jsonNestingDepth(std::string_view(text, size_t(f.size())), kMaxJsonDepth) > kMaxJsonDepth)
+        return Error{indexPath + ": index JSON nests deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
     json index = json::parse(text, text + f.size(), nullptr, /*allow_exceptions=*/false);
     if (index.is_discarded() || !index.is_object()) return Error{indexPath + ": not a valid JSON object"};
     auto wm = index.find("weight_map");
