@@ -94,6 +94,94 @@ uint64_t peakResidentBytes() {
     getrusage(RUSAGE_SELF, &u);
     return uint64_t(u.ru_maxrss) * 1024;  // Linux reports KiB
 }
+
+// What one bench run measured.
+struct BenchFigures {
+    int pp = 0;                 // prompt batch length
+    double ppSeconds = 0, ppPerSecond = 0;
+    size_t tokenCount = 0;      // tokens the generation returned (the first is BOS, not timed)
+    double generateSeconds = 0, tgPerSecond = 0;
+    uint64_t rss = 0, scratch = 0, owned = 0;
+    qs::Transformer::MemoryUse use;
+    double bytesPerToken = 0;
+    int trainedContext = 0;
+    int64_t context = 0;  // the engine's, extended past trainedContext when the run needs more
+};
+
+// Times the prompt batch of pp tokens and tg greedy decode steps, then reads the memory figures.
+// Returns kExitOk, or the failure's exit code (reported).
+int measureBench(const InferenceSetup& setup, int pp, int tg, BenchFigures& f) {
+    const qs::ModelConfig& c = setup.weights->config;
+    // A fixed pseudo-random prompt: speed does not depend on which tokens they are.
+    std::vector<int> prompt(static_cast<size_t>(pp));
+    if (setup.model.tokenizer->bos() >= 0) prompt[0] = setup.model.tokenizer->bos();
+    for (int i = 1; i < pp; ++i) prompt[size_t(i)] = int((uint64_t(i) * 2654435761u) % uint64_t(c.vocab));
+
+    qs::Transformer model(setup.weights, setup.arena.get());
+    std::vector<float> logits(static_cast<size_t>(c.vocab));
+    const auto t0 = std::chrono::steady_clock::now();
+    if (auto s = model.evaluate(prompt, logits); !s) return fail("bench", s.message());
+    f.ppSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    model.reset();
+    const int bos[1] = {prompt[0]};
+    qs::GenerateOptions o;
+    o.maxNewTokens = tg + 1;  // tg forward passes after the first token
+    o.sampling.temperature = 0;
+    o.stopAtBos = o.stopAtEos = false;
+    auto r = qs::generate(model, *setup.model.tokenizer, bos, o);
+    if (!r) return fail("bench", r.message());
+    f.pp = pp;
+    f.tokenCount = r->tokens.size();
+    f.generateSeconds = r->generateSeconds;
+    f.tgPerSecond = r->generateSeconds > 0 ? double(r->tokens.size() - 1) / r->generateSeconds : 0;
+    f.ppPerSecond = f.ppSeconds > 0 ? pp / f.ppSeconds : 0;
+    f.rss = peakResidentBytes();
+    f.use = model.memoryUse();
+    f.scratch = f.use.scratchBytes + qs::kernelScratchBytes();
+    f.owned = setup.weights->ownedBytes();
+    f.bytesPerToken = decodeBytesPerToken(*setup.weights, tg);
+    f.context = c.context;
+    return kExitOk;
+}
+
+void printBenchJson(const std::string& modelPath, const InferenceSetup& setup, const BenchFigures& f) {
+    const double bandwidth = copyBandwidth(*setup.arena);
+    nlohmann::json j = {{"model", modelPath}, {"threads", setup.threads}, {"prompt_tokens", f.pp},
+                        {"gen_tokens", int(f.tokenCount) - 1}, {"pp_tok_s", f.ppPerSecond}, {"tg_tok_s", f.tgPerSecond},
+                        {"prompt_tps", f.ppPerSecond}, {"decode_tps", f.tgPerSecond},
+                        {"bytes_per_token", f.bytesPerToken},
+                        {"copy_bandwidth_bytes_per_s", bandwidth > 0 ? nlohmann::json(bandwidth) : nlohmann::json()},
+                        {"bandwidth_fraction",
+                         bandwidth > 0 ? nlohmann::json(f.bytesPerToken * f.tgPerSecond / bandwidth) : nlohmann::json()},
+                        {"trained_context", f.trainedContext}, {"context_extended", f.context > f.trainedContext},
+                        {"weights", setup.weights->layers.empty() ? "" : setup.weights->layers[0].wq->describe()},
+                        {"weight_kinds", weightKinds(*setup.weights)},
+                        {"simd", qs::cpu::simdLevelName(qs::cpu::simdLevel())},
+                        {"peak_rss_bytes", f.rss}, {"weights_owned_bytes", f.owned},
+                        {"kv_cache_bytes", f.use.kvCacheBytes}, {"scratch_bytes", f.scratch}};
+    j["warnings"] = setup.warnings;
+    if (bandwidth <= 0)
+        j["warnings"].push_back("the copy bandwidth was not measured: its 2 x 128 MiB buffers do not fit in memory");
+    if (f.context > f.trainedContext)
+        j["warnings"].push_back("the context is extended from " + std::to_string(f.trainedContext) + " to " +
+                                std::to_string(f.context) +
+                                " positions for the measurement; the speed is meaningful, the tokens past the trained context are not");
+    std::printf("%s\n", jsonText(j).c_str());
+}
+
+void printBenchText(const std::string& modelPath, const InferenceSetup& setup, const BenchFigures& f) {
+    std::printf("model %s, %d thread%s\n", modelPath.c_str(), setup.threads, setup.threads == 1 ? "" : "s");
+    std::printf("prompt processing: %d tokens in %.3f s = %.1f tok/s\n", f.pp, f.ppSeconds, f.ppPerSecond);
+    std::printf("generation:        %zu tokens in %.3f s = %.1f tok/s\n", f.tokenCount - 1, f.generateSeconds,
+                f.tgPerSecond);
+    std::printf("peak resident memory: %.1f MiB (weights held beyond the file mapping %.1f MiB, KV cache %.1f MiB, "
+                "scratch %.1f MiB)\n",
+                double(f.rss) / (1024.0 * 1024.0), double(f.owned) / (1024.0 * 1024.0),
+                double(f.use.kvCacheBytes) / (1024.0 * 1024.0), double(f.scratch) / (1024.0 * 1024.0));
+    if (f.context > f.trainedContext)
+        std::printf("(context extended from %d to %d for the measurement)\n", f.trainedContext, int(f.context));
+}
 }  // namespace
 
 int runBench(int argc, char** argv, int first) {
@@ -127,75 +215,17 @@ int runBench(int argc, char** argv, int first) {
     InferenceSetup setup;
     // The KV cache holds what the run uses, not the trained context (an 8B's 8192 positions are 2 GiB).
     if (int rc = openInference("bench", cl.positional(), inference, needed, setup); rc != kExitOk) return rc;
-    const int trainedContext = int(qs::engineContext(setup.model.info.hp));
+    BenchFigures f;
+    f.trainedContext = int(qs::engineContext(setup.model.info.hp));
     if (needed > setup.weights->config.context) {
         // Speed does not depend on the trained context: run with a longer KV cache (a shallow copy).
         auto longer = std::make_shared<qs::ModelWeights>(*setup.weights);
         longer->config.context = needed;
         setup.weights = std::move(longer);
     }
-    const qs::ModelConfig& c = setup.weights->config;
-
-    // A fixed pseudo-random prompt: speed does not depend on which tokens they are.
-    std::vector<int> prompt(static_cast<size_t>(pp));
-    if (setup.model.tokenizer->bos() >= 0) prompt[0] = setup.model.tokenizer->bos();
-    for (int i = 1; i < pp; ++i) prompt[size_t(i)] = int((uint64_t(i) * 2654435761u) % uint64_t(c.vocab));
-
-    qs::Transformer model(setup.weights, setup.arena.get());
-    std::vector<float> logits(static_cast<size_t>(c.vocab));
-    const auto t0 = std::chrono::steady_clock::now();
-    if (auto s = model.evaluate(prompt, logits); !s) return fail("bench", s.message());
-    const double ppSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-
-    model.reset();
-    const int bos[1] = {prompt[0]};
-    qs::GenerateOptions o;
-    o.maxNewTokens = tg + 1;  // tg forward passes after the first token
-    o.sampling.temperature = 0;
-    o.stopAtBos = o.stopAtEos = false;
-    auto r = qs::generate(model, *setup.model.tokenizer, bos, o);
-    if (!r) return fail("bench", r.message());
-    const double tgPerSecond = r->generateSeconds > 0 ? double(r->tokens.size() - 1) / r->generateSeconds : 0;
-    const double ppPerSecond = ppSeconds > 0 ? pp / ppSeconds : 0;
-    const uint64_t rss = peakResidentBytes();
-    const qs::Transformer::MemoryUse use = model.memoryUse();
-    const uint64_t scratch = use.scratchBytes + qs::kernelScratchBytes(), owned = setup.weights->ownedBytes();
-    const double bytesPerToken = decodeBytesPerToken(*setup.weights, tg);
-
-    if (asJson) {
-        const double bandwidth = copyBandwidth(*setup.arena);
-        nlohmann::json j = {{"model", cl.positional()[0]}, {"threads", setup.threads}, {"prompt_tokens", pp},
-                            {"gen_tokens", int(r->tokens.size()) - 1}, {"pp_tok_s", ppPerSecond}, {"tg_tok_s", tgPerSecond},
-                            {"prompt_tps", ppPerSecond}, {"decode_tps", tgPerSecond},
-                            {"bytes_per_token", bytesPerToken},
-                            {"copy_bandwidth_bytes_per_s", bandwidth > 0 ? nlohmann::json(bandwidth) : nlohmann::json()},
-                            {"bandwidth_fraction",
-                             bandwidth > 0 ? nlohmann::json(bytesPerToken * tgPerSecond / bandwidth) : nlohmann::json()},
-                            {"trained_context", trainedContext}, {"context_extended", c.context > trainedContext},
-                            {"weights", setup.weights->layers.empty() ? "" : setup.weights->layers[0].wq->describe()},
-                            {"weight_kinds", weightKinds(*setup.weights)},
-                            {"simd", qs::cpu::simdLevelName(qs::cpu::simdLevel())},
-                            {"peak_rss_bytes", rss}, {"weights_owned_bytes", owned},
-                            {"kv_cache_bytes", use.kvCacheBytes}, {"scratch_bytes", scratch}};
-        j["warnings"] = setup.warnings;
-        if (bandwidth <= 0)
-            j["warnings"].push_back("the copy bandwidth was not measured: its 2 x 128 MiB buffers do not fit in memory");
-        if (c.context > trainedContext)
-            j["warnings"].push_back("the context is extended from " + std::to_string(trainedContext) + " to " +
-                                    std::to_string(c.context) +
-                                    " positions for the measurement; the speed is meaningful, the tokens past the trained context are not");
-        std::printf("%s\n", jsonText(j).c_str());
-    } else {
-        std::printf("model %s, %d thread%s\n", cl.positional()[0].c_str(), setup.threads, setup.threads == 1 ? "" : "s");
-        std::printf("prompt processing: %d tokens in %.3f s = %.1f tok/s\n", pp, ppSeconds, ppPerSecond);
-        std::printf("generation:        %zu tokens in %.3f s = %.1f tok/s\n", r->tokens.size() - 1, r->generateSeconds, tgPerSecond);
-        std::printf("peak resident memory: %.1f MiB (weights held beyond the file mapping %.1f MiB, KV cache %.1f MiB, "
-                    "scratch %.1f MiB)\n",
-                    double(rss) / (1024.0 * 1024.0), double(owned) / (1024.0 * 1024.0),
-                    double(use.kvCacheBytes) / (1024.0 * 1024.0), double(scratch) / (1024.0 * 1024.0));
-        if (c.context > trainedContext)
-            std::printf("(context extended from %d to %d for the measurement)\n", trainedContext, int(c.context));
-    }
+    if (int rc = measureBench(setup, pp, tg, f); rc != kExitOk) return rc;
+    if (asJson) printBenchJson(cl.positional()[0], setup, f);
+    else printBenchText(cl.positional()[0], setup, f);
     return kExitOk;
 }
 

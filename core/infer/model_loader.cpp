@@ -242,6 +242,74 @@ void offsetNorm(std::vector<float>& w, double offset) {
     for (float& x : w) x = float(double(x) + offset);
 }
 
+// The token embedding, the output head (the embedding itself when tied) and the final norm.
+Status loadGlobalWeights(Loader& load, const ModelInfo& info, const ModelConfig& c, ModelWeights& w) {
+    auto emb = load.matrix(TensorKind::TokenEmbedding, -1, c.vocab, c.dim);
+    if (!emb) return emb.error();
+    w.embedding = *emb;
+    if (info.tie) {
+        w.output = w.embedding;
+    } else {
+        auto out = load.matrix(TensorKind::Output, -1, c.vocab, c.dim);
+        if (!out) return out.error();
+        w.output = *out;
+    }
+    auto fn = load.vector(TensorKind::FinalNorm, -1, c.dim);
+    if (!fn) return fn.error();
+    w.finalNorm = std::move(*fn);
+    offsetNorm(w.finalNorm, info.arch.normOffset);
+    return {};
+}
+
+// Layer l's matrices, then its norms and biases (those the config wants; a declared bias absent from the
+// checkpoint stays empty, read as zero).
+Status loadLayer(Loader& load, const ModelInfo& info, const ModelConfig& c, int l, LayerWeights& L) {
+    const double normOffset = info.arch.normOffset;
+    struct M {
+        TensorKind kind;
+        int64_t rows, cols;
+        std::shared_ptr<const LinearWeights>* dst;
+    };
+    const M mats[] = {{TensorKind::Wq, c.qDim(), c.dim, &L.wq},     {TensorKind::Wk, c.kvDim(), c.dim, &L.wk},
+                      {TensorKind::Wv, c.kvDim(), c.dim, &L.wv},    {TensorKind::Wo, c.dim, c.qDim(), &L.wo},
+                      {TensorKind::Gate, c.hidden, c.dim, &L.gate}, {TensorKind::Up, c.hidden, c.dim, &L.up},
+                      {TensorKind::Down, c.dim, c.hidden, &L.down}};
+    for (const M& m : mats) {
+        auto r = load.matrix(m.kind, l, m.rows, m.cols);
+        if (!r) return r.error();
+        *m.dst = *r;
+    }
+    struct V {
+        TensorKind kind;
+        int64_t n;
+        std::vector<float>* dst;
+        bool wanted, norm;
+    };
+    const V vecs[] = {{TensorKind::AttnNorm, c.dim, &L.attnNorm, true, true},
+                      {TensorKind::FfnNorm, c.dim, &L.ffnNorm, true, true},
+                      {TensorKind::BiasQ, c.qDim(), &L.bq, c.qkvBias, false},
+                      {TensorKind::BiasK, c.kvDim(), &L.bk, c.qkvBias, false},
+                      {TensorKind::BiasV, c.kvDim(), &L.bv, c.qkvBias, false},
+                      {TensorKind::BiasO, c.dim, &L.bo, c.outBias, false},
+                      {TensorKind::BiasGate, c.hidden, &L.bGate, c.mlpBias, false},
+                      {TensorKind::BiasUp, c.hidden, &L.bUp, c.mlpBias, false},
+                      {TensorKind::BiasDown, c.dim, &L.bDown, c.mlpBias, false},
+                      {TensorKind::QNorm, c.headDim, &L.qNorm, c.qkNorm, true},
+                      {TensorKind::KNorm, c.headDim, &L.kNorm, c.qkNorm, true},
+                      {TensorKind::PostAttnNorm, c.dim, &L.postAttnNorm, c.postNorms, true},
+                      {TensorKind::PostFfnNorm, c.dim, &L.postFfnNorm, c.postNorms, true}};
+    for (const V& v : vecs) {
+        if (!v.wanted) continue;
+        const bool bias = !v.norm && v.kind != TensorKind::AttnNorm;
+        if (bias && info.findKind(v.kind, l) < 0) continue;  // declared but absent: zero (see analyzeModel)
+        auto r = load.vector(v.kind, l, v.n);
+        if (!r) return r.error();
+        *v.dst = std::move(*r);
+        if (v.norm) offsetNorm(*v.dst, normOffset);
+    }
+    return {};
+}
+
 }  // namespace
 
 namespace {
@@ -270,69 +338,11 @@ Result<std::shared_ptr<const ModelWeights>> buildWeights(const Checkpoint& ckpt,
     if (!shapesOnly)
         if (auto s = ropeTables(ckpt, info, freqFactors, c); !s) return s.error();
     w->config = c;
-    const double normOffset = info.arch.normOffset;
-
-    auto emb = load.matrix(TensorKind::TokenEmbedding, -1, c.vocab, c.dim);
-    if (!emb) return emb.error();
-    w->embedding = *emb;
-    if (info.tie) {
-        w->output = w->embedding;
-    } else {
-        auto out = load.matrix(TensorKind::Output, -1, c.vocab, c.dim);
-        if (!out) return out.error();
-        w->output = *out;
-    }
-    auto fn = load.vector(TensorKind::FinalNorm, -1, c.dim);
-    if (!fn) return fn.error();
-    w->finalNorm = std::move(*fn);
-    offsetNorm(w->finalNorm, normOffset);
-
+    if (auto s = loadGlobalWeights(load, info, c, *w); !s) return s.error();
     w->layers.resize(size_t(c.layers));
     for (int l = 0; l < c.layers; ++l) {
         if (!sink.report(double(l) / c.layers, "loading layer " + std::to_string(l))) return Error{std::string(kCancelledMessage)};
-        LayerWeights& L = w->layers[size_t(l)];
-        struct M {
-            TensorKind kind;
-            int64_t rows, cols;
-            std::shared_ptr<const LinearWeights>* dst;
-        };
-        const M mats[] = {{TensorKind::Wq, c.qDim(), c.dim, &L.wq},     {TensorKind::Wk, c.kvDim(), c.dim, &L.wk},
-                          {TensorKind::Wv, c.kvDim(), c.dim, &L.wv},    {TensorKind::Wo, c.dim, c.qDim(), &L.wo},
-                          {TensorKind::Gate, c.hidden, c.dim, &L.gate}, {TensorKind::Up, c.hidden, c.dim, &L.up},
-                          {TensorKind::Down, c.dim, c.hidden, &L.down}};
-        for (const M& m : mats) {
-            auto r = load.matrix(m.kind, l, m.rows, m.cols);
-            if (!r) return r.error();
-            *m.dst = *r;
-        }
-        struct V {
-            TensorKind kind;
-            int64_t n;
-            std::vector<float>* dst;
-            bool wanted, norm;
-        };
-        const V vecs[] = {{TensorKind::AttnNorm, c.dim, &L.attnNorm, true, true},
-                          {TensorKind::FfnNorm, c.dim, &L.ffnNorm, true, true},
-                          {TensorKind::BiasQ, c.qDim(), &L.bq, c.qkvBias, false},
-                          {TensorKind::BiasK, c.kvDim(), &L.bk, c.qkvBias, false},
-                          {TensorKind::BiasV, c.kvDim(), &L.bv, c.qkvBias, false},
-                          {TensorKind::BiasO, c.dim, &L.bo, c.outBias, false},
-                          {TensorKind::BiasGate, c.hidden, &L.bGate, c.mlpBias, false},
-                          {TensorKind::BiasUp, c.hidden, &L.bUp, c.mlpBias, false},
-                          {TensorKind::BiasDown, c.dim, &L.bDown, c.mlpBias, false},
-                          {TensorKind::QNorm, c.headDim, &L.qNorm, c.qkNorm, true},
-                          {TensorKind::KNorm, c.headDim, &L.kNorm, c.qkNorm, true},
-                          {TensorKind::PostAttnNorm, c.dim, &L.postAttnNorm, c.postNorms, true},
-                          {TensorKind::PostFfnNorm, c.dim, &L.postFfnNorm, c.postNorms, true}};
-        for (const V& v : vecs) {
-            if (!v.wanted) continue;
-            const bool bias = !v.norm && v.kind != TensorKind::AttnNorm;
-            if (bias && info.findKind(v.kind, l) < 0) continue;  // declared but absent: zero (see analyzeModel)
-            auto r = load.vector(v.kind, l, v.n);
-            if (!r) return r.error();
-            *v.dst = std::move(*r);
-            if (v.norm) offsetNorm(*v.dst, normOffset);
-        }
+        if (auto s = loadLayer(load, info, c, l, w->layers[size_t(l)]); !s) return s.error();
     }
     sink.report(1.0, "weights loaded");
     return std::shared_ptr<const ModelWeights>(std::move(w));

@@ -194,13 +194,20 @@ void softcap(float* x, int64_t n, float cap) {
 // q/k/v projections (+ biases), per-head q/k norms, RoPE, KV cache write, attention, output projection into
 // m_xb2; the input is m_xb (normed).
 void Transformer::attention(int l, int n, int pos0) {
+    const ModelConfig& c = m_w->config;
+    projectQkv(l, n, pos0);
+    attendHeads(l, n, pos0);
+    observe(l, LinearInput::AttentionOut, m_att.data(), n, c.qDim());
+    matmul(*m_w->layers[size_t(l)].wo, m_att.data(), n, m_xb2.data(), m_arena);
+}
+
+// q, k, v of tokens pos0 .. pos0 + n - 1 from m_xb into m_q, m_k, m_v (+ biases), per-head q/k norms, RoPE;
+// k and v written to layer l's KV cache.
+void Transformer::projectQkv(int l, int n, int pos0) {
     const ModelWeights& w = *m_w;
     const ModelConfig& c = w.config;
     const LayerWeights& L = w.layers[size_t(l)];
     const int qDim = c.qDim(), kvDim = c.kvDim(), hd = c.headDim, half = hd / 2;
-    const int group = c.heads / c.kvHeads;
-    const float scale = c.attnScale > 0.0f ? c.attnScale : 1.0f / std::sqrt(float(hd));
-    const int window = c.window.empty() ? 0 : c.window[size_t(l)];
     const bool local = !c.localRope.empty() && c.localRope[size_t(l)];
     const std::vector<float>& cosT = local ? m_cosLocal : m_cos;
     const std::vector<float>& sinT = local ? m_sinLocal : m_sin;
@@ -234,7 +241,17 @@ void Transformer::attention(int l, int n, int pos0) {
         }
         return finite;
     });
+}
 
+// Each head's attention over the KV cache of layer l for the n tokens from pos0, from m_q into m_att.
+void Transformer::attendHeads(int l, int n, int pos0) {
+    const ModelConfig& c = m_w->config;
+    const int qDim = c.qDim(), kvDim = c.kvDim(), hd = c.headDim;
+    const int group = c.heads / c.kvHeads;
+    const float scale = c.attnScale > 0.0f ? c.attnScale : 1.0f / std::sqrt(float(hd));
+    const int window = c.window.empty() ? 0 : c.window[size_t(l)];
+    const float* keyCache = m_keyCache[size_t(l)].data();
+    const float* valueCache = m_valueCache[size_t(l)].data();
     // One task per (head, block of kAttentionBlock tokens). Token t sees positions first .. pos0 + t (causal,
     // within the window). The block's scores are one float matrix product, its queries x the key rows of every
     // position a token of the block sees (float_gemm.h: each score is the same dot whatever block or batch
@@ -280,8 +297,6 @@ void Transformer::attention(int l, int n, int pos0) {
     } else {
         attend(0, tasks);
     }
-    observe(l, LinearInput::AttentionOut, m_att.data(), n, qDim);
-    matmul(*L.wo, m_att.data(), n, m_xb2.data(), m_arena);
 }
 
 // Gated MLP of m_xb (normed) into m_xb2: down(act(gate x) * up x), with biases when declared.

@@ -85,6 +85,8 @@ public:
 private:
     void forwardBatch(const int* tokens, int n, float* logits, bool allLogits);
     void attention(int layer, int n, int pos0);
+    void projectQkv(int layer, int n, int pos0);   // attention's q/k/v, norms, RoPE and KV cache write
+    void attendHeads(int layer, int n, int pos0);  // attention's heads over the KV cache, into m_att
     void mlp(int layer, int n);
     void addResidual(int n, const std::vector<float>& bias, const std::vector<float>* postNorm,
                      const std::vector<float>* nextNorm);

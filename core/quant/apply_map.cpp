@@ -374,6 +374,90 @@ Status runBatch(Applier& applier, std::vector<BatchItem>& batch, const std::vect
     return {};
 }
 
+uint64_t elementsOf(const ResolvedMap& resolved, int i) {
+    const TensorPlan& p = resolved.tensors[size_t(i)];
+    return uint64_t(p.rows) * uint64_t(p.cols);
+}
+
+// The calibration each tensor of `work` needs (null where its scheme needs none). Calibrated schemes without
+// their data are refused before any work (never a silent fallback).
+Result<std::vector<const TensorCalibration*>> calibrationsFor(const Checkpoint& ckpt, const ResolvedMap& resolved,
+                                                               const ApplyOptions& options,
+                                                               const std::vector<int>& work) {
+    std::vector<const TensorCalibration*> calibrationOf(ckpt.tensors.size(), nullptr);
+    for (int i : work) {
+        const TensorPlan& p = resolved.tensors[size_t(i)];
+        auto scheme = findScheme(p.scheme);
+        QS_CHECK(scheme != nullptr, "apply: scheme " + p.scheme + " missing from the registry");
+        auto c = calibrationFor(*scheme, options.calibration, ckpt.tensors[size_t(i)].name, p.cols);
+        if (!c) return c.error();
+        calibrationOf[size_t(i)] = *c;
+    }
+    return calibrationOf;
+}
+
+// What the batches have done so far: elements, and the error sums per role and over the model.
+struct ApplyTotals {
+    uint64_t doneElements = 0;
+    std::array<ErrorSums, kRoleCount> roleSums{};
+    ErrorSums totalSums;
+};
+
+// The next batch from work[next]: consecutive tensors within the element budget (at least one), and where each
+// starts in the job's element count, for a job-wide progress fraction. Returns the index after the batch.
+size_t nextBatch(const ResolvedMap& resolved, const std::vector<int>& work, size_t next, uint64_t budget,
+                 uint64_t doneElements, std::vector<BatchItem>& batch, std::vector<uint64_t>& startOf) {
+    uint64_t batchElems = 0;
+    while (next < work.size()) {
+        const uint64_t elems = elementsOf(resolved, work[next]);
+        if (!batch.empty() && batchElems + elems > budget) break;
+        batch.emplace_back().tensor = work[next];
+        startOf.push_back(doneElements + batchElems);
+        batchElems += elems;
+        ++next;
+    }
+    return next;
+}
+
+// A finished batch's results in tensor order, on this thread: into the result and the totals, then to onTensor.
+Status collectBatch(std::vector<BatchItem>& batch, const ModelInfo& info, const ResolvedMap& resolved,
+                    const InternalFn& onTensor, ApplyResult& result, ApplyTotals& totals) {
+    for (BatchItem& item : batch) {
+        const size_t i = size_t(item.tensor);
+        AppliedTensor& a = result.tensors[i];
+        a.quantized = true;
+        a.fromCache = item.cached != nullptr;
+        const QuantizedTensor& qt = item.cached ? *item.cached : *item.fresh;
+        a.bytes = qt.bytes;
+        a.keptColumns = qt.keptColumns;
+        a.outlierRule = qt.outlierRule;
+        a.error = std::move(item.error);
+        (a.fromCache ? result.fromCache : result.quantizedHere) += 1;
+        const Role role = info.entries[i].role;
+        totals.roleSums[size_t(role)] += a.error.stats.sums;
+        totals.totalSums += a.error.stats.sums;
+        totals.doneElements += elementsOf(resolved, item.tensor);
+        if (onTensor) {
+            Status s = onTensor(int(i), std::move(item.cached), std::move(item.fresh), a.error);
+            if (!s) return Error{s.message()};
+        }
+        item.cached.reset();  // release the packed bytes the callback did not take
+        item.fresh.reset();
+    }
+    return {};
+}
+
+// Ties share their source's error; then the error per role and over the model.
+void finishErrors(ApplyResult& result, const ApplyTotals& totals) {
+    for (size_t i = 0; i < result.tensors.size(); ++i) {
+        AppliedTensor& a = result.tensors[i];
+        if (a.tiedTo >= 0) a.error = result.tensors[size_t(a.tiedTo)].error;
+    }
+    for (int r = 0; r < kRoleCount; ++r)
+        result.roleError[size_t(r)] = ErrorStats::fromSums(totals.roleSums[size_t(r)]);
+    result.totalError = ErrorStats::fromSums(totals.totalSums);
+}
+
 Result<ApplyResult> applyAll(const Checkpoint& ckpt, const ModelInfo& info, const ResolvedMap& resolved,
                              const ApplyOptions& options, tbb::task_arena* arena, const InternalFn& onTensor) {
     const size_t n = ckpt.tensors.size();
@@ -385,16 +469,9 @@ Result<ApplyResult> applyAll(const Checkpoint& ckpt, const ModelInfo& info, cons
     result.warnings = resolved.warnings;
     uint64_t totalElements = 0, largest = 0;
     const std::vector<int> work = planWork(ckpt, resolved, result, totalElements, largest);
-    // Calibrated schemes without their data are refused before any work (never a silent fallback).
-    std::vector<const TensorCalibration*> calibrationOf(n, nullptr);
-    for (int i : work) {
-        const TensorPlan& p = resolved.tensors[size_t(i)];
-        auto scheme = findScheme(p.scheme);
-        QS_CHECK(scheme != nullptr, "apply: scheme " + p.scheme + " missing from the registry");
-        auto c = calibrationFor(*scheme, options.calibration, ckpt.tensors[size_t(i)].name, p.cols);
-        if (!c) return c.error();
-        calibrationOf[size_t(i)] = *c;
-    }
+    auto calibrations = calibrationsFor(ckpt, resolved, options, work);
+    if (!calibrations) return calibrations.error();
+    std::vector<const TensorCalibration*> calibrationOf = std::move(*calibrations);
     const uint64_t budget = options.batchElements > 0 ? options.batchElements : std::max<uint64_t>(largest, 1);
 
     ProgressSink sink(options.progress);
@@ -410,64 +487,21 @@ Result<ApplyResult> applyAll(const Checkpoint& ckpt, const ModelInfo& info, cons
         std::any_of(calibrationOf.begin(), calibrationOf.end(), [](const TensorCalibration* c) { return c; }))
         applier.setCalibrationFingerprint(options.calibration->fingerprint());
     applier.setCalibration(std::move(calibrationOf));
-    uint64_t doneElements = 0;
-    std::array<ErrorSums, kRoleCount> roleSums{};
-    ErrorSums totalSums;
-    auto elementsOf = [&](int i) {
-        const TensorPlan& p = resolved.tensors[size_t(i)];
-        return uint64_t(p.rows) * uint64_t(p.cols);
-    };
+    ApplyTotals totals;
 
     for (size_t next = 0; next < work.size();) {
-        // The next batch: consecutive tensors within the element budget (at least one), and where each starts
-        // in the job's element count, for a job-wide progress fraction.
         std::vector<BatchItem> batch;
         std::vector<uint64_t> startOf;
-        uint64_t batchElems = 0;
-        while (next < work.size()) {
-            const uint64_t elems = elementsOf(work[next]);
-            if (!batch.empty() && batchElems + elems > budget) break;
-            batch.emplace_back().tensor = work[next];
-            startOf.push_back(doneElements + batchElems);
-            batchElems += elems;
-            ++next;
-        }
-        const double fraction = totalElements ? double(doneElements) / double(totalElements) : 0.0;
+        next = nextBatch(resolved, work, next, budget, totals.doneElements, batch, startOf);
+        const double fraction = totalElements ? double(totals.doneElements) / double(totalElements) : 0.0;
         if (!sink.report(fraction, "quantizing " + ckpt.tensors[size_t(batch.front().tensor)].name))
             return Error{std::string(kCancelledMessage)};
         if (Status s = runBatch(applier, batch, startOf, fraction); !s) return Error{s.message()};
         if (sink.cancelled()) return Error{std::string(kCancelledMessage)};
 
-        // Results in tensor order, on this thread.
-        for (BatchItem& item : batch) {
-            const size_t i = size_t(item.tensor);
-            AppliedTensor& a = result.tensors[i];
-            a.quantized = true;
-            a.fromCache = item.cached != nullptr;
-            const QuantizedTensor& qt = item.cached ? *item.cached : *item.fresh;
-            a.bytes = qt.bytes;
-            a.keptColumns = qt.keptColumns;
-            a.outlierRule = qt.outlierRule;
-            a.error = std::move(item.error);
-            (a.fromCache ? result.fromCache : result.quantizedHere) += 1;
-            const Role role = info.entries[i].role;
-            roleSums[size_t(role)] += a.error.stats.sums;
-            totalSums += a.error.stats.sums;
-            doneElements += elementsOf(item.tensor);
-            if (onTensor) {
-                Status s = onTensor(int(i), std::move(item.cached), std::move(item.fresh), a.error);
-                if (!s) return Error{s.message()};
-            }
-            item.cached.reset();  // release the packed bytes the callback did not take
-            item.fresh.reset();
-        }
+        if (Status s = collectBatch(batch, info, resolved, onTensor, result, totals); !s) return s.error();
     }
-    for (size_t i = 0; i < n; ++i) {
-        AppliedTensor& a = result.tensors[i];
-        if (a.tiedTo >= 0) a.error = result.tensors[size_t(a.tiedTo)].error;
-    }
-    for (int r = 0; r < kRoleCount; ++r) result.roleError[size_t(r)] = ErrorStats::fromSums(roleSums[size_t(r)]);
-    result.totalError = ErrorStats::fromSums(totalSums);
+    finishErrors(result, totals);
     sink.report(1.0, "done");
     return result;
 }

@@ -206,6 +206,130 @@ Result<BudgetBasisBytes> budgetBasisBytes(const Checkpoint& ckpt, const ModelInf
     return r;
 }
 
+namespace {
+
+// The steps of the progress bar: scans, verification, uniform points (equal shares per measured map).
+struct Steps {
+    const ProgressFn& progress;
+    double total;
+    double done = 0;
+    ProgressFn next() const { return subProgress(progress, done / total, (done + 1) / total); }
+};
+
+// Measures the baseline map, then scans every group under each candidate scheme.
+Status measureBaselineAndScans(MapEvaluator& evaluator, const ModelInfo& info, const AutoMixOptions& o,
+                               const std::vector<SweepGroup>& groups, Steps& steps, AutoMixResult& r) {
+    auto b = evaluator.measure(o.baseline, subProgress(steps.progress, 0, 1 / steps.total));
+    if (!b)
+        return b.message() == kCancelledMessage ? b.error() : Error{"auto-mix: baseline map: " + b.message()};
+    r.baseline = std::move(*b);
+    steps.done = 1;
+    for (const auto& s : o.schemes) {
+        SensitivityOptions so{s, o.baseline, o.groups};
+        const double n = double(groups.size());
+        auto scan = runSensitivityScan(evaluator, info, so,
+                                       subProgress(steps.progress, steps.done / steps.total,
+                                                   (steps.done + n) / steps.total),
+                                       &r.baseline);
+        if (!scan) return scan.error();
+        steps.done += n;
+        addWarnings(r.warnings, scan->warnings);
+        r.scans.push_back(std::move(*scan));
+    }
+    return {};
+}
+
+// Allocates the budget over the scanned options and builds the chosen map, its rules commented with the
+// predicted damage.
+Status allocateAndBuildMap(const ModelInfo& info, const AutoMixOptions& o, const Sizes& sizes,
+                           const std::vector<SweepGroup>& groups, SweepMeasure measure, AutoMixResult& r) {
+    auto built = buildProblem(sizes, o, groups, r.scans, r.budgetBytes);
+    if (!built) return built.error();
+    auto alloc = allocateBudget(built->problem);
+    if (!alloc) return Error{"auto-mix: " + o.budget.describe() + ": " + alloc.message()};
+    r.allocation = std::move(*alloc);
+    r.predictedBytes = r.allocation.bytes;
+    r.predictedDamage = r.allocation.damage;
+    r.predictedValue = measureValue(measure, r.baseline) + r.predictedDamage;
+
+    std::vector<std::pair<SweepGroup, std::string>> chosen;
+    for (size_t g = 0; g < groups.size(); ++g) {
+        const auto& opt = built->problem.groups[g].options[r.allocation.choice[g]];
+        const std::string& label = built->labels[g][r.allocation.choice[g]];
+        r.choices.push_back({groups[g].name, label, opt.bytes, opt.damage});
+        if (label != kBaselineOption) chosen.push_back({groups[g], label});
+    }
+    auto map = mapFor(info, o.baseline, chosen);
+    if (!map) return Error{"auto-mix: " + map.message()};
+    for (size_t i = 0; i < chosen.size(); ++i) {
+        auto& rule = map->rules[o.baseline.rules.size() + i];
+        const auto c = std::find_if(r.choices.begin(), r.choices.end(),
+                                    [&](const AutoMixChoice& x) { return x.group == chosen[i].first.name; });
+        rule.comment = "auto-mix: group " + c->group + ", predicted " + r.measure + " damage " +
+                       std::to_string(c->predictedDamage);
+    }
+    r.map = std::move(*map);
+    return {};
+}
+
+// Measures the chosen map's size (refusing it over the budget) and its damage.
+Status verifyChosenMap(MapEvaluator& evaluator, const Checkpoint& ckpt, const ModelInfo& info,
+                       const AutoMixOptions& o, const CalibrationSet* calibration, SweepMeasure measure,
+                       Steps& steps, AutoMixResult& r) {
+    auto measuredBytes = budgetBasisBytes(ckpt, info, r.map, o.budget.kind, calibration);
+    if (!measuredBytes) return measuredBytes.error();
+    r.measuredBytes = measuredBytes->bytes;
+    if (r.measuredBytes > r.budgetBytes)
+        return Error{"auto-mix: the chosen map takes " + std::to_string(r.measuredBytes) +
+                     " bytes, over the budget of " + std::to_string(r.budgetBytes) +
+                     " (the groups' bytes do not add up: overlapping groups?)"};
+    auto weights = budgetBasisBytes(ckpt, info, r.map, SizeBudget::Kind::BitsPerWeight, calibration);
+    if (!weights) return weights.error();
+    r.measuredBpw = bitsPerWeight(weights->bytes, weights->weightElements);
+
+    auto v = evaluator.measure(r.map, steps.next());
+    if (!v)
+        return v.message() == kCancelledMessage ? v.error()
+                                                : Error{"auto-mix: verifying the chosen map: " + v.message()};
+    steps.done += 1;
+    r.measured = std::move(*v);
+    addWarnings(r.warnings, r.measured.warnings);
+    r.measuredDamage = damageOf(measure, r.measured, r.baseline);
+    r.measuredValue = measureValue(measure, r.measured);
+    return {};
+}
+
+// Measures each candidate scheme applied uniformly, for comparison with the mix.
+Status measureUniformMaps(MapEvaluator& evaluator, const Checkpoint& ckpt, const ModelInfo& info,
+                          const AutoMixOptions& o, const std::vector<SweepGroup>& groups,
+                          const CalibrationSet* calibration, Steps& steps, AutoMixResult& r) {
+    for (const auto& s : o.schemes) {
+        // Every group but those the scheme's scan skipped (an embedding under GPTQ), which keep the baseline.
+        const SensitivityResult& scan = r.scans[size_t(&s - o.schemes.data())];
+        std::vector<std::pair<SweepGroup, std::string>> all;
+        for (const auto& g : groups) {
+            const bool skipped = std::any_of(scan.skipped.begin(), scan.skipped.end(),
+                                             [&](const auto& k) { return k.group == g.name; });
+            if (!skipped) all.push_back({g, s});
+            else addWarnings(r.warnings, {"uniform " + scan.scheme + ": group " + g.name + " left as the baseline"});
+        }
+        auto um = mapFor(info, o.baseline, all);
+        if (!um) return Error{"auto-mix: uniform " + s + ": " + um.message()};
+        auto ub = budgetBasisBytes(ckpt, info, *um, o.budget.kind, calibration);
+        if (!ub) return ub.error();
+        auto p = evaluator.measure(*um, steps.next());
+        if (!p)
+            return p.message() == kCancelledMessage
+                       ? p.error()
+                       : Error{"auto-mix: uniform " + s + ": " + p.message()};
+        steps.done += 1;
+        r.uniform.push_back({r.scans[&s - o.schemes.data()].scheme, ub->bytes, std::move(*p)});
+    }
+    return {};
+}
+
+}  // namespace
+
 Result<AutoMixResult> runAutoMix(MapEvaluator& evaluator, const Checkpoint& ckpt, const ModelInfo& info,
                                  const AutoMixOptions& o, const ProgressFn& progress) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -227,97 +351,14 @@ Result<AutoMixResult> runAutoMix(MapEvaluator& evaluator, const Checkpoint& ckpt
     if (!sizes) return sizes.error();
     if (auto s = checkBudgetReachable(*sizes, *groups, o, r.budgetBytes); !s) return s.error();
 
-    // Steps: scans, verification, uniform points (equal shares of the progress bar per measured map).
     const double scanPoints = double(o.schemes.size() * groups->size() + 1);
-    const double total = scanPoints + 1 + (o.measureUniform ? double(o.schemes.size()) : 0.0);
-    double done = 0;
-    auto b = evaluator.measure(o.baseline, subProgress(progress, 0, 1 / total));
-    if (!b)
-        return b.message() == kCancelledMessage ? b.error() : Error{"auto-mix: baseline map: " + b.message()};
-    r.baseline = std::move(*b);
-    done = 1;
-    for (const auto& s : o.schemes) {
-        SensitivityOptions so{s, o.baseline, o.groups};
-        const double n = double(groups->size());
-        auto scan = runSensitivityScan(evaluator, info, so,
-                                       subProgress(progress, done / total, (done + n) / total), &r.baseline);
-        if (!scan) return scan.error();
-        done += n;
-        addWarnings(r.warnings, scan->warnings);
-        r.scans.push_back(std::move(*scan));
-    }
-
-    auto built = buildProblem(*sizes, o, *groups, r.scans, r.budgetBytes);
-    if (!built) return built.error();
-    auto alloc = allocateBudget(built->problem);
-    if (!alloc) return Error{"auto-mix: " + o.budget.describe() + ": " + alloc.message()};
-    r.allocation = std::move(*alloc);
-    r.predictedBytes = r.allocation.bytes;
-    r.predictedDamage = r.allocation.damage;
-    r.predictedValue = measureValue(measure, r.baseline) + r.predictedDamage;
-
-    std::vector<std::pair<SweepGroup, std::string>> chosen;
-    for (size_t g = 0; g < groups->size(); ++g) {
-        const auto& opt = built->problem.groups[g].options[r.allocation.choice[g]];
-        const std::string& label = built->labels[g][r.allocation.choice[g]];
-        r.choices.push_back({(*groups)[g].name, label, opt.bytes, opt.damage});
-        if (label != kBaselineOption) chosen.push_back({(*groups)[g], label});
-    }
-    auto map = mapFor(info, o.baseline, chosen);
-    if (!map) return Error{"auto-mix: " + map.message()};
-    for (size_t i = 0; i < chosen.size(); ++i) {
-        auto& rule = map->rules[o.baseline.rules.size() + i];
-        const auto c = std::find_if(r.choices.begin(), r.choices.end(),
-                                    [&](const AutoMixChoice& x) { return x.group == chosen[i].first.name; });
-        rule.comment = "auto-mix: group " + c->group + ", predicted " + r.measure + " damage " +
-                       std::to_string(c->predictedDamage);
-    }
-    r.map = std::move(*map);
-    auto measuredBytes = budgetBasisBytes(ckpt, info, r.map, o.budget.kind, calibration);
-    if (!measuredBytes) return measuredBytes.error();
-    r.measuredBytes = measuredBytes->bytes;
-    if (r.measuredBytes > r.budgetBytes)
-        return Error{"auto-mix: the chosen map takes " + std::to_string(r.measuredBytes) +
-                     " bytes, over the budget of " + std::to_string(r.budgetBytes) +
-                     " (the groups' bytes do not add up: overlapping groups?)"};
-    auto weights = budgetBasisBytes(ckpt, info, r.map, SizeBudget::Kind::BitsPerWeight, calibration);
-    if (!weights) return weights.error();
-    r.measuredBpw = bitsPerWeight(weights->bytes, weights->weightElements);
-
-    auto v = evaluator.measure(r.map, subProgress(progress, done / total, (done + 1) / total));
-    if (!v)
-        return v.message() == kCancelledMessage ? v.error()
-                                                : Error{"auto-mix: verifying the chosen map: " + v.message()};
-    done += 1;
-    r.measured = std::move(*v);
-    addWarnings(r.warnings, r.measured.warnings);
-    r.measuredDamage = damageOf(measure, r.measured, r.baseline);
-    r.measuredValue = measureValue(measure, r.measured);
-
-    if (o.measureUniform) {
-        for (const auto& s : o.schemes) {
-            // Every group but those the scheme's scan skipped (an embedding under GPTQ), which keep the baseline.
-            const SensitivityResult& scan = r.scans[size_t(&s - o.schemes.data())];
-            std::vector<std::pair<SweepGroup, std::string>> all;
-            for (const auto& g : *groups) {
-                const bool skipped = std::any_of(scan.skipped.begin(), scan.skipped.end(),
-                                                 [&](const auto& k) { return k.group == g.name; });
-                if (!skipped) all.push_back({g, s});
-                else addWarnings(r.warnings, {"uniform " + scan.scheme + ": group " + g.name + " left as the baseline"});
-            }
-            auto um = mapFor(info, o.baseline, all);
-            if (!um) return Error{"auto-mix: uniform " + s + ": " + um.message()};
-            auto ub = budgetBasisBytes(ckpt, info, *um, o.budget.kind, calibration);
-            if (!ub) return ub.error();
-            auto p = evaluator.measure(*um, subProgress(progress, done / total, (done + 1) / total));
-            if (!p)
-                return p.message() == kCancelledMessage
-                           ? p.error()
-                           : Error{"auto-mix: uniform " + s + ": " + p.message()};
-            done += 1;
-            r.uniform.push_back({r.scans[&s - o.schemes.data()].scheme, ub->bytes, std::move(*p)});
-        }
-    }
+    Steps steps{progress, scanPoints + 1 + (o.measureUniform ? double(o.schemes.size()) : 0.0)};
+    if (auto s = measureBaselineAndScans(evaluator, info, o, *groups, steps, r); !s) return s.error();
+    if (auto s = allocateAndBuildMap(info, o, *sizes, *groups, measure, r); !s) return s.error();
+    if (auto s = verifyChosenMap(evaluator, ckpt, info, o, calibration, measure, steps, r); !s) return s.error();
+    if (o.measureUniform)
+        if (auto s = measureUniformMaps(evaluator, ckpt, info, o, *groups, calibration, steps, r); !s)
+            return s.error();
     if (progress && !progress(1.0, "done")) return Error{std::string(kCancelledMessage)};
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return r;

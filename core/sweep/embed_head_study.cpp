@@ -43,14 +43,8 @@ Status describeTarget(const Checkpoint& ckpt, const ModelInfo& info, const Quant
     return {};
 }
 
-}  // namespace
-
-Result<EmbedHeadStudyResult> runEmbedHeadStudy(MapEvaluator& evaluator, const Checkpoint& ckpt,
-                                               const ModelInfo& info, const EmbedHeadStudyOptions& o,
-                                               const ProgressFn& progress) {
-    const auto t0 = std::chrono::steady_clock::now();
-    EmbedHeadStudyResult r;
-    r.measure = std::string(sweepMeasureName(evaluator.options().measure));
+// The study's schemes by their canonical names ("keep" refused: it is the baseline row).
+Result<std::vector<std::string>> studySchemes(const EmbedHeadStudyOptions& o) {
     std::vector<std::string> schemes;
     for (const auto& s : o.schemes.empty() ? defaultStudySchemes() : o.schemes) {
         auto c = canonicalSchemeName(s);
@@ -59,6 +53,11 @@ Result<EmbedHeadStudyResult> runEmbedHeadStudy(MapEvaluator& evaluator, const Ch
             return Error{"embed-head study: \"keep\" is the baseline row, not a study scheme"};
         schemes.push_back(*c);
     }
+    return schemes;
+}
+
+// The embedding and the head, or the one tied tensor (noted in r).
+Result<std::vector<Target>> studyTargets(const Checkpoint& ckpt, const ModelInfo& info, EmbedHeadStudyResult& r) {
     r.tied = info.tie.has_value();
     std::vector<std::string> names =
         r.tied ? std::vector<std::string>{"embedding"} : std::vector<std::string>{"embedding", "head"};
@@ -81,17 +80,25 @@ Result<EmbedHeadStudyResult> runEmbedHeadStudy(MapEvaluator& evaluator, const Ch
         targets.push_back({"embedding", (*groups)[0], Role::Embedding, emb});
         targets.push_back({"head", (*groups)[1], Role::Head, head});
     }
+    return targets;
+}
 
+// The progress of measured map number `done` (from 0) of `total`.
+ProgressFn stepProgress(const ProgressFn& progress, double done, double total) {
+    if (!progress) return {};
+    const double from = done / total, to = (done + 1) / total;
+    return [=](double f, std::string_view stage) {
+        return progress(from + (to - from) * std::clamp(f, 0.0, 1.0), stage);
+    };
+}
+
+// Measures the baseline, then every target under every scheme: a baseline row and one row per scheme each.
+Status measureStudy(MapEvaluator& evaluator, const Checkpoint& ckpt, const ModelInfo& info,
+                    const EmbedHeadStudyOptions& o, const std::vector<Target>& targets,
+                    const std::vector<std::string>& schemes, const ProgressFn& progress, EmbedHeadStudyResult& r) {
     const double total = 1.0 + double(targets.size() * schemes.size());
     double done = 0;
-    auto sub = [&](double& d) -> ProgressFn {
-        if (!progress) return {};
-        const double from = d / total, to = (d + 1) / total;
-        return [=](double f, std::string_view stage) {
-            return progress(from + (to - from) * std::clamp(f, 0.0, 1.0), stage);
-        };
-    };
-    auto base = evaluator.measure(o.baseline, sub(done));
+    auto base = evaluator.measure(o.baseline, stepProgress(progress, done, total));
     if (!base)
         return base.message() == kCancelledMessage ? base.error()
                                                    : Error{"embed-head study: baseline: " + base.message()};
@@ -112,7 +119,7 @@ Result<EmbedHeadStudyResult> runEmbedHeadStudy(MapEvaluator& evaluator, const Ch
             row.target = t.label;
             row.scheme = s;
             if (auto st = describeTarget(ckpt, info, *map, t, row); !st) return st.error();
-            auto p = evaluator.measure(*map, sub(done));
+            auto p = evaluator.measure(*map, stepProgress(progress, done, total));
             if (!p)
                 return p.message() == kCancelledMessage
                            ? p.error()
@@ -125,6 +132,22 @@ Result<EmbedHeadStudyResult> runEmbedHeadStudy(MapEvaluator& evaluator, const Ch
             r.rows.push_back(std::move(row));
         }
     }
+    return {};
+}
+
+}  // namespace
+
+Result<EmbedHeadStudyResult> runEmbedHeadStudy(MapEvaluator& evaluator, const Checkpoint& ckpt,
+                                               const ModelInfo& info, const EmbedHeadStudyOptions& o,
+                                               const ProgressFn& progress) {
+    const auto t0 = std::chrono::steady_clock::now();
+    EmbedHeadStudyResult r;
+    r.measure = std::string(sweepMeasureName(evaluator.options().measure));
+    auto schemes = studySchemes(o);
+    if (!schemes) return schemes.error();
+    auto targets = studyTargets(ckpt, info, r);
+    if (!targets) return targets.error();
+    if (auto st = measureStudy(evaluator, ckpt, info, o, *targets, *schemes, progress, r); !st) return st.error();
     if (progress && !progress(1.0, "done")) return Error{std::string(kCancelledMessage)};
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return r;

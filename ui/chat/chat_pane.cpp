@@ -59,8 +59,20 @@ ChatPane::ChatPane(Document* document, JobRunner* runner, bool useSettings, QWid
       m_sampling(new SamplingSettings(useSettings)),
       m_useSettings(useSettings) {
     setObjectName(QStringLiteral("chatPane"));
+    QHBoxLayout* bar = createBar();
+    createColumns();
+    QWidget* chatPage = createChatPage(bar);
+    createStack(chatPage);
+    connectSignals();
 
-    // Bar.
+    m_abToggle->setChecked(m_useSettings && QSettings().value(kAbKey, false).toBool());
+    m_columns->setCurrentIndex(m_abToggle->isChecked() ? 1 : 0);
+    updateSamplingSummary();
+    updateAvailability();
+}
+
+// The bar above the transcripts: A/B toggle, sampling menu and summary, chat template, reset.
+QHBoxLayout* ChatPane::createBar() {
     m_abToggle = new QCheckBox(tr("&A/B: original vs quantized"));
     m_abToggle->setToolTip(
         tr("<p>Let the original model (as stored) and the quantized model (the current map) answer the same "
@@ -104,8 +116,11 @@ ChatPane::ChatPane(Document* document, JobRunner* runner, bool useSettings, QWid
     bar->addWidget(m_samplingSummary, 1);
     bar->addWidget(m_template);
     bar->addWidget(m_reset);
+    return bar;
+}
 
-    // Columns.
+// The transcripts: one for a single model, or the original and the quantized side by side (A/B).
+void ChatPane::createColumns() {
     m_singleView = new ChatTranscript;
     m_singleView->setToolTip({});
     m_originalView = new ChatTranscript;
@@ -140,8 +155,10 @@ ChatPane::ChatPane(Document* document, JobRunner* runner, bool useSettings, QWid
     // Four lines at least (two were too few to read a reply); the window raises the chat dock to fit.
     for (ChatTranscript* t : {m_singleView, m_originalView, m_quantView})
         t->setMinimumHeight(t->fontMetrics().lineSpacing() * 4 + 2 * t->frameWidth() + 8);
+}
 
-    // Prompt.
+// The prompt row and the status row, and the page holding the bar, the transcripts and both rows.
+QWidget* ChatPane::createChatPage(QHBoxLayout* bar) {
     m_prompt = new QPlainTextEdit;
     m_prompt->setPlaceholderText(tr("Type a prompt, e.g. “Once upon a time” — Ctrl+Enter sends"));
     m_prompt->setToolTip(tr("The prompt; Ctrl+Enter sends it, Esc stops a reply being written"));
@@ -173,7 +190,11 @@ ChatPane::ChatPane(Document* document, JobRunner* runner, bool useSettings, QWid
     chatLayout->addWidget(m_columns, 1);
     chatLayout->addLayout(promptRow);
     chatLayout->addLayout(statusRow);
+    return chatPage;
+}
 
+// The empty state in front of the chat page.
+void ChatPane::createStack(QWidget* chatPage) {
     m_empty = new QLabel;
     m_empty->setAlignment(Qt::AlignCenter);
     m_empty->setWordWrap(true);
@@ -184,7 +205,9 @@ ChatPane::ChatPane(Document* document, JobRunner* runner, bool useSettings, QWid
     auto* root = new QVBoxLayout(this);
     root->setContentsMargins(0, 0, 0, 0);
     root->addWidget(m_stack);
+}
 
+void ChatPane::connectSignals() {
     // Keys: Ctrl+Enter on the prompt box sends; Esc (see eventFilter) stops while the pane has focus.
     for (QKeySequence key : {QKeySequence(Qt::CTRL | Qt::Key_Return), QKeySequence(Qt::CTRL | Qt::Key_Enter)}) {
         auto* sc = new QShortcut(key, m_prompt, nullptr, nullptr, Qt::WidgetShortcut);
@@ -207,11 +230,6 @@ ChatPane::ChatPane(Document* document, JobRunner* runner, bool useSettings, QWid
     connect(m_models, &ChatModels::availabilityChanged, this, &ChatPane::updateAvailability);
     connect(m_models, &ChatModels::quantizedChanged, this, &ChatPane::updateAbHeaders);
     connect(m_document, &Document::modelChanged, this, &ChatPane::resetConversation);
-
-    m_abToggle->setChecked(m_useSettings && QSettings().value(kAbKey, false).toBool());
-    m_columns->setCurrentIndex(m_abToggle->isChecked() ? 1 : 0);
-    updateSamplingSummary();
-    updateAvailability();
 }
 
 ChatPane::~ChatPane() {

@@ -39,6 +39,7 @@
 
 class QCheckBox;
 class QComboBox;
+class QHBoxLayout;
 class QLabel;
 class QPlainTextEdit;
 class QPushButton;
@@ -101,6 +102,11 @@ protected:
     bool eventFilter(QObject* watched, QEvent* event) override;
 
 private:
+    QHBoxLayout* createBar();
+    void createColumns();
+    QWidget* createChatPage(QHBoxLayout* bar);
+    void createStack(QWidget* chatPage);
+    void connectSignals();
     enum class State { Idle, WaitingForModels, Generating };
     void updateAvailability();
     void updateControls();

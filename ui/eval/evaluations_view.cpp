@@ -56,6 +56,16 @@ bool sameSettings(const EvaluationRow& a, const EvaluationRow& b) {
 EvaluationsView::EvaluationsView(Document* document, JobRunner* runner, ChatModels* models, QWidget* parent)
     : QWidget(parent), m_document(document), m_runner(runner), m_models(models) {
     setObjectName(QStringLiteral("evaluationsView"));
+    createControls();
+    createTable();
+    createLayout();
+    connectSignals();
+    setTextPath({});
+    onModelChanged();
+}
+
+// The text choice, the protocol, context and window settings, the buttons and the status line.
+void EvaluationsView::createControls() {
     m_textLabel = new QLabel;
     m_textLabel->setObjectName(QStringLiteral("evaluationText"));
     m_textLabel->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
@@ -93,7 +103,10 @@ EvaluationsView::EvaluationsView(Document* document, JobRunner* runner, ChatMode
     m_status->setObjectName(QStringLiteral("evaluationStatus"));
     m_status->setWordWrap(true);
     m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
+}
 
+// One row per evaluated map.
+void EvaluationsView::createTable() {
     m_table = new QTableWidget(0, ColCount);
     m_table->setObjectName(QStringLiteral("evaluationsTable"));
     m_table->setHorizontalHeaderLabels({tr("Map"), tr("Size"), tr("Bits/weight"), tr("PPL"), tr("KLD"),
@@ -113,7 +126,9 @@ EvaluationsView::EvaluationsView(Document* document, JobRunner* runner, ChatMode
     m_table->horizontalHeader()->setSectionResizeMode(ColMap, QHeaderView::Interactive);
     m_table->horizontalHeader()->setStretchLastSection(true);
     m_table->horizontalHeader()->setMinimumSectionSize(60);
+}
 
+void EvaluationsView::createLayout() {
     // Three short rows rather than one long one: the centre is about 450 px wide at 960x600.
     auto* textRow = new QHBoxLayout;
     textRow->addWidget(new QLabel(tr("Text:")));
@@ -143,7 +158,9 @@ EvaluationsView::EvaluationsView(Document* document, JobRunner* runner, ChatMode
     layout->addLayout(buttons);
     layout->addWidget(m_status);
     layout->addWidget(m_table, 1);
+}
 
+void EvaluationsView::connectSignals() {
     connect(m_chooseButton, &QPushButton::clicked, this, &EvaluationsView::chooseText);
     connect(m_runButton, &QPushButton::clicked, this, &EvaluationsView::evaluateCurrentMap);
     connect(m_cancelButton, &QPushButton::clicked, this, &EvaluationsView::cancel);
@@ -154,8 +171,6 @@ EvaluationsView::EvaluationsView(Document* document, JobRunner* runner, ChatMode
     connect(m_document, &Document::modelChanged, this, &EvaluationsView::onModelChanged);
     connect(m_document, &Document::quantMapChanged, this, &EvaluationsView::updateHighlight);
     connect(m_models, &ChatModels::availabilityChanged, this, &EvaluationsView::onAvailabilityChanged);
-    setTextPath({});
-    onModelChanged();
 }
 
 void EvaluationsView::setTextPath(const QString& path) {

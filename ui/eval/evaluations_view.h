@@ -84,6 +84,10 @@ Q_SIGNALS:
     void evaluationFinished(bool succeeded);  // also after a failure or a cancel (false)
 
 private:
+    void createControls();
+    void createTable();
+    void createLayout();
+    void connectSignals();
     enum class State { Idle, WaitingForTokenizer, PreparingModels, Running };
     struct Pending {
         EvaluationRow row;

@@ -76,6 +76,18 @@ void setCell(QTableWidget* t, int row, int column, const QString& text, const QS
 HistogramView::HistogramView(Document* document, JobRunner* runner, QWidget* parent)
     : QWidget(parent), m_document(document), m_runner(runner) {
     setObjectName(QStringLiteral("histogramView"));
+    QHBoxLayout* heading = nullptr;
+    QHBoxLayout* controls = nullptr;
+    createControls(heading, controls);
+    QSplitter* plots = createPlots();
+    QScrollArea* sideScroll = createTables();
+    createLayout(heading, controls, plots, sideScroll);
+    connectSignals();
+    refresh();
+}
+
+// The title and status line (heading) and the compare, bins, log and reset controls (controls).
+void HistogramView::createControls(QHBoxLayout*& heading, QHBoxLayout*& controls) {
     m_title = new QLabel;
     m_title->setTextFormat(Qt::RichText);
     m_title->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -113,10 +125,10 @@ HistogramView::HistogramView(Document* document, JobRunner* runner, QWidget* par
     m_title->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
     m_status->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
     m_status->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
-    auto* heading = new QHBoxLayout;
+    heading = new QHBoxLayout;
     heading->addWidget(m_title, 3);
     heading->addWidget(m_status, 2);
-    auto* controls = new QHBoxLayout;
+    controls = new QHBoxLayout;
     controls->setSpacing(4);  // with the 9-character scheme box, the row fits the centre of a 960x600 window
     controls->addWidget(compareLabel);
     controls->addWidget(m_compareBox);
@@ -124,7 +136,10 @@ HistogramView::HistogramView(Document* document, JobRunner* runner, QWidget* par
     controls->addWidget(m_log);
     controls->addWidget(m_reset);
     controls->addStretch(1);
+}
 
+// The weights histogram above the error distribution.
+QSplitter* HistogramView::createPlots() {
     m_weightsPlot = new HistogramPlot;
     m_weightsPlot->setObjectName(QStringLiteral("weightsPlot"));
     m_weightsPlot->setAxisLabels(tr("weight value"), tr("count"));
@@ -138,7 +153,11 @@ HistogramView::HistogramView(Document* document, JobRunner* runner, QWidget* par
     plots->addWidget(m_errorPlot);
     plots->setStretchFactor(0, 3);
     plots->setStretchFactor(1, 2);
+    return plots;
+}
 
+// The weight and quantization tables beside the plots, in a scroll area.
+QScrollArea* HistogramView::createTables() {
     m_weightTable = makeTable({tr("elements"), tr("min"), tr("max"), tr("mean"), tr("std"), tr("kurtosis"),
                                tr("absmax"), tr("> 6σ"), tr("stored")},
                               {tr("value")});
@@ -175,7 +194,11 @@ HistogramView::HistogramView(Document* document, JobRunner* runner, QWidget* par
     sideScroll->setFrameShape(QFrame::NoFrame);
     sideScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     sideScroll->setFixedWidth(262);
+    return sideScroll;
+}
 
+void HistogramView::createLayout(QHBoxLayout* heading, QHBoxLayout* controls, QSplitter* plots,
+                                 QScrollArea* sideScroll) {
     auto* body = new QHBoxLayout;
     body->addWidget(plots, 1);
     body->addWidget(sideScroll);
@@ -193,7 +216,9 @@ HistogramView::HistogramView(Document* document, JobRunner* runner, QWidget* par
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_stack);
+}
 
+void HistogramView::connectSignals() {
     connect(m_bins, &QSpinBox::valueChanged, this, &HistogramView::refresh);
     connect(m_log, &QCheckBox::toggled, this, [this](bool on) {
         m_weightsPlot->setLogScale(on);
@@ -217,7 +242,6 @@ HistogramView::HistogramView(Document* document, JobRunner* runner, QWidget* par
         m_lastShownKey.clear();
         refresh();
     });
-    refresh();
 }
 
 int HistogramView::bins() const { return m_bins->value(); }

@@ -28,8 +28,11 @@
 
 class QCheckBox;
 class QComboBox;
+class QHBoxLayout;
 class QLabel;
+class QScrollArea;
 class QSpinBox;
+class QSplitter;
 class QStackedWidget;
 class QTableWidget;
 class QToolButton;
@@ -73,6 +76,11 @@ Q_SIGNALS:
     void displayed();
 
 private:
+    void createControls(QHBoxLayout*& heading, QHBoxLayout*& controls);
+    QSplitter* createPlots();
+    QScrollArea* createTables();
+    void createLayout(QHBoxLayout* heading, QHBoxLayout* controls, QSplitter* plots, QScrollArea* sideScroll);
+    void connectSignals();
     void refresh();   // decide the wanted keys, start missing jobs, cancel unwanted ones, display
     QString previewKey(int tensor, const QString& scheme,
                        int bins) const;  // StatsCache key with the calibration tag

@@ -37,6 +37,15 @@ constexpr int kDebounceMs = 300;
 LayerOverviewView::LayerOverviewView(Document* document, JobRunner* runner, QWidget* parent)
     : QWidget(parent), m_document(document), m_runner(runner), m_model(new LayerOverviewModel(this)) {
     setObjectName(QStringLiteral("layerOverviewView"));
+    QHBoxLayout* controls = createControls();
+    createTable();
+    createLayout(controls);
+    connectSignals();
+    onModelChanged();
+}
+
+// The metric and threshold pickers, Auto and Recompute, and the status line; returns the controls' row.
+QHBoxLayout* LayerOverviewView::createControls() {
     m_metric = new QComboBox;
     m_metric->addItem(tr("SQNR (dB)"), int(LayerOverviewModel::Metric::Sqnr));
     m_metric->addItem(tr("RMSE"), int(LayerOverviewModel::Metric::Rmse));
@@ -69,7 +78,11 @@ LayerOverviewView::LayerOverviewView(Document* document, JobRunner* runner, QWid
     controls->addStretch(1);
     controls->addWidget(m_auto);
     controls->addWidget(m_recompute);
+    return controls;
+}
 
+// The layer × role table and its colour legend.
+void LayerOverviewView::createTable() {
     m_table = new QTableView;
     m_table->setObjectName(QStringLiteral("layerTable"));
     m_table->setModel(m_model);
@@ -87,7 +100,9 @@ LayerOverviewView::LayerOverviewView(Document* document, JobRunner* runner, QWid
     tf.setPointSizeF(tf.pointSizeF() * 1.05);
     m_table->setFont(tf);
     m_legend = new HeatLegend;
+}
 
+void LayerOverviewView::createLayout(QHBoxLayout* controls) {
     auto* content = new QWidget;
     auto* cl = new QVBoxLayout(content);
     cl->setContentsMargins(6, 6, 6, 6);
@@ -105,7 +120,10 @@ LayerOverviewView::LayerOverviewView(Document* document, JobRunner* runner, QWid
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_stack);
+}
 
+// The debounce timer behind Auto, and every connection.
+void LayerOverviewView::connectSignals() {
     m_debounce = new QTimer(this);
     m_debounce->setSingleShot(true);
     m_debounce->setInterval(kDebounceMs);
@@ -130,7 +148,6 @@ LayerOverviewView::LayerOverviewView(Document* document, JobRunner* runner, QWid
     connect(m_document, &Document::modelChanged, this, &LayerOverviewView::onModelChanged);
     connect(m_document, &Document::quantMapChanged, this, &LayerOverviewView::onMapChanged);
     connect(m_document, &Document::calibrationChanged, this, &LayerOverviewView::onMapChanged);
-    onModelChanged();
 }
 
 QString LayerOverviewView::statusText() const { return m_status->text(); }

@@ -19,6 +19,7 @@
 
 class QCheckBox;
 class QComboBox;
+class QHBoxLayout;
 class QLabel;
 class QPushButton;
 class QStackedWidget;
@@ -55,6 +56,10 @@ protected:
     void resizeEvent(QResizeEvent* event) override;
 
 private:
+    QHBoxLayout* createControls();
+    void createTable();
+    void createLayout(QHBoxLayout* controls);
+    void connectSignals();
     void onModelChanged();
     void onMapChanged();
     void onCellClicked(const QModelIndex& index);

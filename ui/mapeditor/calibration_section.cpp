@@ -54,6 +54,14 @@ CalibrationSection::CalibrationSection(Document* document, JobRunner* runner, Lo
       m_missingTitle(new QLabel),
       m_missing(new QListWidget) {
     setObjectName(QStringLiteral("calibrationSection"));
+    QToolButton* browse = createControls();
+    createLayout(browse);
+    connectSignals(browse);
+    refresh();
+}
+
+// Sets up the member widgets; returns the text's browse button.
+QToolButton* CalibrationSection::createControls() {
     const qs::CalibrationSettings defaults;
     m_text->setObjectName(QStringLiteral("calibrationText"));
     m_text->setPlaceholderText(tr("calibration text (e.g. wiki.train.raw)"));
@@ -91,7 +99,10 @@ CalibrationSection::CalibrationSection(Document* document, JobRunner* runner, Lo
         tr("Tensors whose scheme needs calibration the loaded one cannot give; click to select"));
     m_missing->setMaximumHeight(fontMetrics().height() * 5 + 12);
     m_missing->setWordWrap(true);
+    return browse;
+}
 
+void CalibrationSection::createLayout(QToolButton* browse) {
     auto* title = new QLabel(tr("Calibration"));
     QFont bold = title->font();
     bold.setBold(true);
@@ -120,7 +131,9 @@ CalibrationSection::CalibrationSection(Document* document, JobRunner* runner, Lo
     layout->addWidget(m_status);
     layout->addWidget(m_missingTitle);
     layout->addWidget(m_missing);
+}
 
+void CalibrationSection::connectSignals(QToolButton* browse) {
     connect(browse, &QToolButton::clicked, this, &CalibrationSection::chooseText);
     connect(m_collect, &QPushButton::clicked, this, [this] { collect(); });
     connect(m_cancel, &QPushButton::clicked, this, [this] {
@@ -130,13 +143,12 @@ CalibrationSection::CalibrationSection(Document* document, JobRunner* runner, Lo
     connect(m_clear, &QPushButton::clicked, this, &CalibrationSection::clear);
     connect(m_missing, &QListWidget::itemClicked, this,
             [this](QListWidgetItem* item) { m_document->selectTensor(item->data(Qt::UserRole).toInt()); });
-    connect(document, &Document::calibrationChanged, this, &CalibrationSection::refresh);
-    connect(document, &Document::quantMapChanged, this, &CalibrationSection::refresh);
-    connect(document, &Document::modelChanged, this, [this] {
+    connect(m_document, &Document::calibrationChanged, this, &CalibrationSection::refresh);
+    connect(m_document, &Document::quantMapChanged, this, &CalibrationSection::refresh);
+    connect(m_document, &Document::modelChanged, this, [this] {
         if (m_job) m_job->cancel();
         refresh();
     });
-    refresh();
 }
 
 void CalibrationSection::chooseText() {

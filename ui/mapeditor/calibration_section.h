@@ -21,6 +21,7 @@ class QLineEdit;
 class QListWidget;
 class QPushButton;
 class QSpinBox;
+class QToolButton;
 
 namespace qsui {
 
@@ -52,6 +53,9 @@ public:
     QLineEdit* textEdit() const { return m_text; }
 
 private:
+    QToolButton* createControls();
+    void createLayout(QToolButton* browse);
+    void connectSignals(QToolButton* browse);
     void chooseText();
     void chooseLoad();
     Job* watch(Job* job, const QString& what);

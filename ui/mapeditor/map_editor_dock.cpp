@@ -46,6 +46,13 @@ void setupTable(QTableView* view) {
     view->setTextElideMode(Qt::ElideMiddle);
 }
 
+// Sets a column as wide as its header or a typical value, whichever is wider.
+void fitColumn(QTableView* view, const QFontMetrics& fm, int column, const QString& sample) {
+    auto width = [&](const QString& text) { return fm.horizontalAdvance(text) + 24; };
+    const QString header = view->model()->headerData(column, Qt::Horizontal).toString();
+    view->setColumnWidth(column, std::max(width(sample), width(header)));
+}
+
 }  // namespace
 
 MapEditorDock::MapEditorDock(Document* document, LogModel* log, QWidget* parent)
@@ -61,7 +68,17 @@ MapEditorDock::MapEditorDock(Document* document, LogModel* log, QWidget* parent)
       m_resolvedTitle(new QLabel) {
     setObjectName(QStringLiteral("mapEditorDock"));
     setToolTip(tr("Decide which scheme each tensor gets: ordered rules, a later matching rule wins"));
+    createRuleView();
+    createResolvedView();
+    createStatusWidgets();
+    buildActions();
+    QToolBar* toolbar = createToolBar();
+    createLayout(toolbar);
+    connectSignals();
+    refreshStatus();
+}
 
+void MapEditorDock::createRuleView() {
     m_ruleView->setObjectName(QStringLiteral("mapRuleView"));
     m_ruleView->setModel(m_rules);
     m_ruleView->setItemDelegate(new MapRuleDelegate(m_ruleView));
@@ -72,12 +89,7 @@ MapEditorDock::MapEditorDock(Document* document, LogModel* log, QWidget* parent)
     rh->setSectionResizeMode(QHeaderView::Interactive);
     rh->setStretchLastSection(true);
     const QFontMetrics fm = fontMetrics();
-    auto width = [&](const QString& sample) { return fm.horizontalAdvance(sample) + 24; };
-    // Columns as wide as their header or a typical value, whichever is wider.
-    auto fit = [&](QTableView* view, int column, const QString& sample) {
-        const QString header = view->model()->headerData(column, Qt::Horizontal).toString();
-        view->setColumnWidth(column, std::max(width(sample), width(header)));
-    };
+    auto fit = [&](QTableView* view, int column, const QString& sample) { fitColumn(view, fm, column, sample); };
     fit(m_ruleView, MapRuleModel::NumberColumn, QStringLiteral("99"));
     fit(m_ruleView, MapRuleModel::RoleColumn, QStringLiteral("embedding"));
     fit(m_ruleView, MapRuleModel::LayersColumn, QStringLiteral("Layers"));
@@ -87,7 +99,9 @@ MapEditorDock::MapEditorDock(Document* document, LogModel* log, QWidget* parent)
     fit(m_ruleView, MapRuleModel::GroupColumn, QStringLiteral("Group"));
     fit(m_ruleView, MapRuleModel::TensorsColumn, QStringLiteral("Tensors"));
     m_ruleView->setToolTip(tr("Rules apply in order; a later matching rule wins. Double-click a cell to edit"));
+}
 
+void MapEditorDock::createResolvedView() {
     m_resolvedView->setObjectName(QStringLiteral("resolvedTensorView"));
     m_resolvedView->setModel(m_resolved);
     setupTable(m_resolvedView);
@@ -95,6 +109,8 @@ MapEditorDock::MapEditorDock(Document* document, LogModel* log, QWidget* parent)
     QHeaderView* th = m_resolvedView->horizontalHeader();
     th->setSectionResizeMode(QHeaderView::Interactive);
     th->setStretchLastSection(true);
+    const QFontMetrics fm = fontMetrics();
+    auto fit = [&](QTableView* view, int column, const QString& sample) { fitColumn(view, fm, column, sample); };
     fit(m_resolvedView, ResolvedTensorModel::TensorColumn, QStringLiteral("layers.0.feed_forward.w1"));
     fit(m_resolvedView, ResolvedTensorModel::RoleColumn, QStringLiteral("■ attention") );
     fit(m_resolvedView, ResolvedTensorModel::LayerColumn, QStringLiteral("Layer"));
@@ -104,7 +120,11 @@ MapEditorDock::MapEditorDock(Document* document, LogModel* log, QWidget* parent)
     fit(m_resolvedView, ResolvedTensorModel::BitsColumn, QStringLiteral("Bits/w"));
     m_resolvedView->setToolTip(tr("Which rule governs each tensor and what it costs; click a row to select the "
                                   "tensor in every view"));
+}
 
+// The hint under the rules and the list of what resolving the map reported.
+void MapEditorDock::createStatusWidgets() {
+    const QFontMetrics fm = fontMetrics();
     m_hint->setWordWrap(true);
     m_hint->setObjectName(QStringLiteral("mapHint"));
     m_warnings->setObjectName(QStringLiteral("mapWarnings"));
@@ -113,8 +133,10 @@ MapEditorDock::MapEditorDock(Document* document, LogModel* log, QWidget* parent)
     m_warnings->setWordWrap(true);
     m_warnings->setMaximumHeight(fm.height() * 4 + 12);
     m_warnings->setAlternatingRowColors(true);
+}
 
-    buildActions();
+// The rule toolbar over the actions of buildActions(), with the Presets and Export menus.
+QToolBar* MapEditorDock::createToolBar() {
     auto* toolbar = new QToolBar;
     // A toolbar's minimum is all its buttons; let it fold into its extension menu so the dock (tabbed with
     // the narrow Summary panel) does not force the right dock area wide.
@@ -143,7 +165,11 @@ MapEditorDock::MapEditorDock(Document* document, LogModel* log, QWidget* parent)
     exportButton->setMenu(m_exportMenu);
     exportButton->setPopupMode(QToolButton::InstantPopup);
     toolbar->addWidget(exportButton);
+    return toolbar;
+}
 
+// The rules (with the toolbar, hint and warnings) above the resolved tensors, in a splitter.
+void MapEditorDock::createLayout(QToolBar* toolbar) {
     auto* top = new QWidget;
     auto* topLayout = new QVBoxLayout(top);
     topLayout->setContentsMargins(4, 2, 4, 2);
@@ -171,16 +197,17 @@ MapEditorDock::MapEditorDock(Document* document, LogModel* log, QWidget* parent)
     splitter->setStretchFactor(1, 3);
     splitter->setChildrenCollapsible(false);
     setWidget(splitter);
+}
 
+void MapEditorDock::connectSignals() {
     connect(m_ruleView->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
             &MapEditorDock::onRuleCurrentChanged);
     connect(m_resolvedView->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
             &MapEditorDock::onTensorCurrentChanged);
     connect(m_rules, &QAbstractItemModel::modelReset, this, &MapEditorDock::onRuleCurrentChanged);
-    connect(document, &Document::selectionChanged, this, &MapEditorDock::onDocumentSelection);
-    connect(document, &Document::quantMapChanged, this, &MapEditorDock::refreshStatus);
-    connect(document, &Document::modelChanged, this, &MapEditorDock::buildPresetMenu);
-    refreshStatus();
+    connect(m_document, &Document::selectionChanged, this, &MapEditorDock::onDocumentSelection);
+    connect(m_document, &Document::quantMapChanged, this, &MapEditorDock::refreshStatus);
+    connect(m_document, &Document::modelChanged, this, &MapEditorDock::buildPresetMenu);
 }
 
 void MapEditorDock::buildActions() {

@@ -17,6 +17,7 @@ class QLabel;
 class QListWidget;
 class QMenu;
 class QTableView;
+class QToolBar;
 
 namespace qsui {
 
@@ -63,6 +64,12 @@ public:
     bool llamaCppExportable();
 
 private:
+    void createRuleView();
+    void createResolvedView();
+    void createStatusWidgets();
+    QToolBar* createToolBar();
+    void createLayout(QToolBar* toolbar);
+    void connectSignals();
     void buildActions();
     void buildPresetMenu();
     void addRule();

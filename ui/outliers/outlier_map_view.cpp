@@ -52,6 +52,18 @@ QCPColorGradient outlierGradient() {
 OutlierMapView::OutlierMapView(Document* document, JobRunner* runner, QWidget* parent)
     : QWidget(parent), m_document(document), m_runner(runner) {
     setObjectName(QStringLiteral("outlierMapView"));
+    QLabel* thresholdLabel = createControls();
+    createPlotLayout();
+    createMapLayer();
+    createProfile();
+    createLayout(thresholdLabel);
+    connectSignals();
+    refresh();
+}
+
+// The title, the tensor statistics, the threshold slider and spin box, the summary and the tile readout.
+// Returns the threshold's buddy label, placed by createLayout().
+QLabel* OutlierMapView::createControls() {
     m_title = new QLabel;
     m_title->setTextFormat(Qt::RichText);
     m_status = new QLabel;
@@ -82,7 +94,11 @@ OutlierMapView::OutlierMapView(Document* document, JobRunner* runner, QWidget* p
     m_tile->setObjectName(QStringLiteral("tileInfo"));
     m_tile->setToolTip(tr("The clicked tile: its rows and columns and its largest |w|"));
     m_tile->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    return thresholdLabel;
+}
 
+// The plot's layout: the map (with its colour scale) above the column profile, their margins aligned.
+void OutlierMapView::createPlotLayout() {
     m_plot = new QCustomPlot;
     m_plot->setObjectName(QStringLiteral("outlierPlot"));
     m_plot->setBackground(palette().color(QPalette::Base));
@@ -107,7 +123,10 @@ OutlierMapView::OutlierMapView(Document* document, JobRunner* runner, QWidget* p
     m_profileRect->setMarginGroup(QCP::msLeft | QCP::msRight, margins);
     m_scale->setMarginGroup(QCP::msTop | QCP::msBottom, new QCPMarginGroup(m_plot));
     m_plot->plotLayout()->setColumnStretchFactor(1, 0.001);
+}
 
+// The |w| / sigma heatmap and the marker of the clicked tile.
+void OutlierMapView::createMapLayer() {
     QCPAxis* mx = m_mapRect->axis(QCPAxis::atBottom);
     QCPAxis* my = m_mapRect->axis(QCPAxis::atLeft);
     my->setRangeReversed(true);  // row 0 at the top, as the matrix is written
@@ -125,7 +144,11 @@ OutlierMapView::OutlierMapView(Document* document, JobRunner* runner, QWidget* p
     m_tileMarker->setPen(QPen(QColor(0x10, 0x10, 0x10), 1.5));
     m_tileMarker->setBrush(Qt::NoBrush);
     m_tileMarker->setVisible(false);
+}
 
+// The per-column profile under the map, its threshold line, and the shared x range and interactions.
+void OutlierMapView::createProfile() {
+    QCPAxis* mx = m_mapRect->axis(QCPAxis::atBottom);
     QCPAxis* px = m_profileRect->axis(QCPAxis::atBottom);
     QCPAxis* py = m_profileRect->axis(QCPAxis::atLeft);
     px->setLabel(tr("column (input feature)"));
@@ -153,7 +176,9 @@ OutlierMapView::OutlierMapView(Document* document, JobRunner* runner, QWidget* p
     m_profileRect->setRangeDrag(Qt::Horizontal);
     m_profileRect->setRangeZoom(Qt::Horizontal);
     connect(m_plot, &QCustomPlot::mousePress, this, &OutlierMapView::onPlotClicked);
+}
 
+void OutlierMapView::createLayout(QLabel* thresholdLabel) {
     for (QLabel* l : {m_title, m_summary, m_tile}) l->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
     m_summary->setWordWrap(true);
     m_title->setWordWrap(true);
@@ -198,7 +223,9 @@ OutlierMapView::OutlierMapView(Document* document, JobRunner* runner, QWidget* p
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_stack);
+}
 
+void OutlierMapView::connectSignals() {
     connect(m_slider, &QSlider::valueChanged, this, [this](int v) {
         const double t = double(v) / kSliderScale;
         if (std::fabs(m_spin->value() - t) > 1e-9) m_spin->setValue(t);
@@ -213,7 +240,6 @@ OutlierMapView::OutlierMapView(Document* document, JobRunner* runner, QWidget* p
     });
     connect(m_document, &Document::selectionChanged, this, &OutlierMapView::refresh);
     connect(m_document, &Document::modelChanged, this, &OutlierMapView::refresh);
-    refresh();
 }
 
 double OutlierMapView::threshold() const { return m_spin->value(); }

@@ -69,6 +69,12 @@ public:
     ImatrixPlot* imatrixPlot() const { return m_imatrix; }
 
 private:
+    QLabel* createControls();
+    void createPlotLayout();
+    void createMapLayer();
+    void createProfile();
+    void createLayout(QLabel* thresholdLabel);
+    void connectSignals();
     void refresh();
     void showGrid(std::shared_ptr<const qs::OutlierGrid> grid);
     void updateThreshold();
