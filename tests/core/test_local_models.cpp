@@ -7,6 +7,7 @@
 // GGUF and safetensors files (prefixes of the real stories260K files) not listed, with the extents
 // (core/io/checkpoint_extent.h) checked against the sizes llama.cpp's and huggingface's writers gave the real
 // files; a Hugging Face snapshot linked out of the cache not followed.
+#include <QScopeGuard>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -239,6 +240,56 @@ private Q_SLOTS:
         QVERIFY(cut->truncated);
         QCOMPARE(cut->visited, uint64_t(4));  // the fourth look is the one refused
         QVERIFY(!cut->warnings.empty());
+    }
+
+    // A file name that is not UTF-8 (Linux allows any bytes but '/' and NUL): not listed, a warning names the
+    // folder and says why, and the scan's JSON (the GUI's cache) dumps without throwing (it used to abort the GUI).
+    void userFolder_nameNotUtf8_skippedWithWarning_jsonDumps() {
+        QS_REQUIRE_ASSET(gguf, "models/stories260K-gguf/stories260K.gguf");
+        QTemporaryDir tmp;
+        const fs::path root = tmp.path().toStdString();
+        fs::create_directories(root / "sub");
+        // QTemporaryDir cannot remove what a QString cannot name: these go first, whatever the test does.
+        const auto remove = qScopeGuard([&] {
+            std::error_code ec;
+            fs::remove(root / "sub" / "a\xc0.gguf", ec);
+            if (fs::exists(root / "b\xc0" / "x", ec)) fs::permissions(root / "b\xc0" / "x", fs::perms::owner_all, ec);
+            fs::remove_all(root / "b\xc0", ec);
+        });
+        fs::copy_file(gguf.toStdString(), root / "sub" / "a\xc0.gguf");
+        fs::copy_file(gguf.toStdString(), root / "ok.gguf");
+
+        auto scan = scanLocalModels({{root.string(), ModelSource::UserFolder}});
+        QVERIFY(scan.ok());
+        QCOMPARE(names(*scan), std::string("ok.gguf"));
+        QCOMPARE(scan->warnings.size(), size_t(1));
+        const std::string& w = scan->warnings[0];
+        QVERIFY2(w.starts_with((root / "sub").string() + ": a\xef\xbf\xbd.gguf "), w.c_str());  // U+FFFD shown
+        QVERIFY2(w.find("not UTF-8: rename it to open it in QuantScope") != std::string::npos, w.c_str());
+        std::string dumped;
+        try {
+            dumped = localModelScanToJson(*scan).dump();
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
+        QVERIFY(dumped.find("ok.gguf") != std::string::npos);
+
+        // A folder with such a name that cannot be read: its warning shows U+FFFD too, and the JSON dumps.
+        const fs::path bad = root / "b\xc0";
+        fs::create_directories(bad / "x");
+        fs::permissions(bad / "x", fs::perms::none);
+        LocalModelScan again;
+        auto scanAgain = [&] { again = *scanLocalModels({{root.string(), ModelSource::UserFolder}}); };
+        const bool refused = geteuid() == 0 ? runWithoutDacOverride(scanAgain) : (scanAgain(), true);
+        fs::permissions(bad / "x", fs::perms::owner_all);
+        if (!refused) QSKIP("running as root without the right to drop CAP_DAC_OVERRIDE: cannot make it unreadable");
+        QVERIFY2(joined(again.warnings).find("b\xef\xbf\xbd/x: cannot be read") != std::string::npos,
+                 joined(again.warnings).c_str());
+        try {
+            (void)localModelScanToJson(again).dump();
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
     }
 
     void userFolder_missingOrNotAFolder_warns_defaultRootsSilent() {
