@@ -218,7 +218,17 @@ private:
         if (!utf8Entry(p, name)) return;
         uint64_t bytes = 0;
         int64_t modified = 0;
-        if (!statFile(p, bytes, modified)) return;
+        if (!statFile(p, bytes, modified)) {
+            // A link to nothing (an HF snapshot file whose blob is gone, an interrupted download) is said, as a
+            // missing Ollama blob is; anything else that is not a regular file (a fifo, a folder) is not a model.
+            std::error_code ec;
+            if (fs::is_symlink(fs::symlink_status(p, ec)) && !fs::exists(p, ec))
+                m_out.warnings.push_back(p.string() + " (" + name + "): a link to " +
+                                         shown(fs::read_symlink(p, ec).string()) +
+                                         ", which does not exist (the download was removed or interrupted); "
+                                         "not listed");
+            return;
+        }
         const std::string format = sniffFormat(p, bytes);
         if (format.empty()) return;
         if (format == "gguf" || format == "safetensors") {

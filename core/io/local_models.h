@@ -35,8 +35,10 @@
 // in the Hugging Face cache and Ollama's manifests a folder reached through a link is entered only when it
 // resolves inside the root being scanned (a snapshot linked to / is a warning, not a scan of the machine).
 // Links to files are followed wherever they point (HF snapshot files are links into blobs/; a file is only
-// read far enough to check it). A manifest larger than 1 MiB or not valid JSON is skipped with a warning, a
-// digest that is not 64 hex digits is skipped (no path is built from it), and the walk stops after
+// read far enough to check it); a candidate that is a link to nothing (a snapshot whose blob was removed) is a
+// warning naming the link and its target, as a missing Ollama blob is. A manifest larger than 1 MiB or not
+// valid JSON is skipped with a warning, a digest that is not 64 hex digits is skipped (no path is built from
+// it), and the walk stops after
 // ScanLimits::maxVisited directory entries (the report says so). A folder that cannot be read (permission
 // denied, not a folder) is skipped with a warning naming it and the error. A user folder (ScanRoot with
 // ModelSource::UserFolder) that does not exist or is not a folder is a warning; the tools' default roots that

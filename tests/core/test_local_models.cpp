@@ -156,6 +156,29 @@ private Q_SLOTS:
         QCOMPARE(q->source, ModelSource::HfCache);
     }
 
+    // A snapshot file that links to a blob that is gone (a removed or interrupted download): a warning naming
+    // the link and the repository, as a missing Ollama blob gets; a healthy snapshot beside it is listed.
+    void hfSnapshot_danglingLink_warned() {
+        QTemporaryDir tmp;
+        const fs::path hub = tmp.path().toStdString();
+        const fs::path repo = hub / "models--karpathy--stories260K";
+        writeFile(repo / "blobs" / "b1", safetensorsBytes(4));
+        fs::create_directories(repo / "snapshots" / "good");
+        fs::create_symlink("../../blobs/b1", repo / "snapshots" / "good" / "model.safetensors");
+        fs::create_directories(repo / "snapshots" / "broken999");
+        fs::create_symlink("../../blobs/doesnotexist", repo / "snapshots" / "broken999" / "model.safetensors");
+
+        auto scan = scanLocalModels({{hub.string(), ModelSource::HfCache}});
+        QVERIFY(scan.ok());
+        QCOMPARE(names(*scan), std::string("karpathy/stories260K"));
+        QCOMPARE(scan->models[0].detail, std::string("revision good"));
+        QCOMPARE(scan->warnings.size(), size_t(1));
+        const std::string& w = scan->warnings[0];
+        QVERIFY2(w.starts_with((repo / "snapshots" / "broken999" / "model.safetensors").string() +
+                               " (karpathy/stories260K): a link to ../../blobs/doesnotexist, which does not exist"),
+                 w.c_str());
+    }
+
     void ollama_manifestToBlob_opens() {
         QS_REQUIRE_ASSET(gguf, "models/stories260K-gguf/stories260K.gguf");
         QTemporaryDir tmp;
