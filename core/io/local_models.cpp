@@ -408,6 +408,10 @@ private:
             return;
         }
         const json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+        if (j.is_discarded()) {
+            m_out.warnings.push_back(manifest.string() + ": not valid JSON, so not an Ollama manifest; skipped");
+            return;
+        }
         const auto layers = j.is_object() ? j.find("layers") : j.end();
         if (layers == j.end() || !layers->is_array()) {
             m_out.warnings.push_back(manifest.string() + ": not an Ollama manifest (no layers array); skipped");

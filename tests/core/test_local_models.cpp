@@ -197,7 +197,7 @@ private Q_SLOTS:
         writeFile(root / "manifests" / "registry.ollama.ai" / "library" / "evil" / "latest",
                   "{\"layers\": [{\"mediaType\": \"application/vnd.ollama.image.model\", "
                   "\"digest\": \"sha256:../../../etc/passwd\"}]}");
-        writeFile(root / "manifests" / "registry.ollama.ai" / "library" / "broken" / "latest", "{\"layers\": [");
+        writeFile(root / "manifests" / "registry.ollama.ai" / "library" / "broken" / "latest", "not json");
         writeFile(root / "manifests" / "registry.ollama.ai" / "library" / "typed" / "latest",
                   "{\"layers\": [{\"mediaType\": 7, \"digest\": [\"x\"]}]}");
         writeFile(root / "manifests" / "registry.ollama.ai" / "library" / "huge" / "latest", std::string(2 << 20, ' '));
@@ -214,6 +214,11 @@ private Q_SLOTS:
         QCOMPARE(scan->warnings.size(), size_t(4));  // evil digest, broken JSON, a missing blob, huge; "typed" has no
                                                      // model layer
         QVERIFY(scan->warnings[0].find("/broken/") != std::string::npos);  // manifests in name order
+        QVERIFY2(scan->warnings[0].ends_with(": not valid JSON, so not an Ollama manifest; skipped"),
+                 scan->warnings[0].c_str());
+        QVERIFY2(scan->warnings[1].find("/evil/") != std::string::npos &&
+                     scan->warnings[1].find("is not sha256:<64 hex digits>") != std::string::npos,
+                 scan->warnings[1].c_str());
         QVERIFY(scan->warnings[2].find("missing or not a GGUF") != std::string::npos);
         const LocalModel* m = find(*scan, "stories:latest");
         QCOMPARE(m->format, std::string("gguf"));
