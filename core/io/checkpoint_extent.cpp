@@ -164,7 +164,8 @@ private:
         return false;
     }
     bool open() {
-        if (++m_depth > 8) return fail("the header JSON nests deeper than 8 levels");
+        if (++m_depth > kSafetensorsMaxJsonDepth)
+            return fail("the header JSON nests deeper than " + std::to_string(kSafetensorsMaxJsonDepth) + " levels");
         if (m_inOffsets) return fail("data_offsets of '" + m_tensor + "' holds a nested value");
         m_offsetsKey = false;
         return true;

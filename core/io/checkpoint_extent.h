@@ -9,7 +9,9 @@
 // the largest (offset + byte size of shape x type). A file without tensors ends with its infos.
 // safetensors (huggingface/safetensors "Format"): u64 header length N, N bytes of JSON; extent = 8 + N + the
 // largest data_offsets end of any tensor (__metadata__ is not a tensor). The JSON is read with a SAX parser that
-// keeps only numbers, so a hostile header builds no tree; it nests at most 8 deep.
+// keeps only numbers, so a hostile header builds no tree; it nests at most kSafetensorsMaxJsonDepth deep, the
+// safetensors reader's limit, so the Local models scan and openCheckpoint refuse the same headers with the same
+// number.
 //
 // Errors: a header that cannot be parsed (cut inside the header, a count or length past the end, an unknown
 // ggml type, bad JSON) is an Error naming the offset and what was expected; the callers treat it as "cannot be
@@ -27,6 +29,11 @@
 #include "core/util/result.h"
 
 namespace qs::io {
+
+// The deepest [ / { nesting a safetensors header may have (the top object is level 1; a real header nests 3
+// deep). safetensors_reader.cpp refuses deeper headers with the same number ("nests deeper than 64 levels");
+// test_local_models checks that the two agree.
+inline constexpr int kSafetensorsMaxJsonDepth = 64;
 
 // `bytes` is the file from its first byte (a mapping of all of it, or only a prefix: the extent can be larger
 // than bytes.size(), which is what a partial file shows). Bytes, not elements.

@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -456,6 +457,30 @@ private Q_SLOTS:
         QVERIFY2(scan->warnings[1].find("rootrev: a link to /, outside " + hub.string() + "; not followed") !=
                      std::string::npos,
                  w.c_str());
+    }
+
+    // The scan's header check and the safetensors reader refuse the same nesting with the same number: a header
+    // 64 levels deep passes both depth checks, 65 is refused by both as "deeper than 64 levels" (the scan said
+    // 8 and refused headers the reader opens).
+    void safetensorsDepthLimit_sameAsTheReader() {
+        QTemporaryDir tmp;
+        for (const int depth : {10, io::kSafetensorsMaxJsonDepth, io::kSafetensorsMaxJsonDepth + 1}) {
+            const std::string json = "{\"x\":" + std::string(size_t(depth - 1), '[') +
+                                     std::string(size_t(depth - 1), ']') + "}";
+            std::string bytes(8, '\0');
+            const uint64_t n = json.size();
+            std::memcpy(bytes.data(), &n, 8);
+            const fs::path p = fs::path(tmp.path().toStdString()) / ("d" + std::to_string(depth) + ".safetensors");
+            writeFile(p, bytes + json);
+            const Status extent = io::checkCheckpointComplete(p.string(), "safetensors");
+            auto opened = openCheckpoint(p.string());
+            const std::string extentMsg = extent ? "" : extent.message();
+            const std::string readerMsg = opened.ok() ? "" : opened.message();
+            const bool tooDeep = depth > 64;
+            QVERIFY2((extentMsg.find("deeper than 64 levels") != std::string::npos) == tooDeep, extentMsg.c_str());
+            QVERIFY2((readerMsg.find("deeper than 64 levels") != std::string::npos) == tooDeep, readerMsg.c_str());
+            if (!tooDeep) QVERIFY2(extent, extentMsg.c_str());
+        }
     }
 
     void cancel_returnsCancelled() {
