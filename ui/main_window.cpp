@@ -114,6 +114,8 @@ MainWindow::MainWindow(JobRunner* runner, MainWindowOptions options, QWidget* pa
     });
     connect(m_loader, &LoadController::loadFinished, this, [this](const QString& path, bool ok) {
         if (!ok) return;
+        statusBar()->clearMessage();  // an earlier "Could not open …" is not about this model
+        statusBar()->setToolTip(QString());
         m_recent->add(path, m_document->model()->name);
         // The file dialogs start where the last model came from, however it was opened.
         if (m_options.useSettings) {
@@ -128,7 +130,7 @@ MainWindow::MainWindow(JobRunner* runner, MainWindowOptions options, QWidget* pa
         if (e.severity != Severity::Error) return;
         m_logDock->show();
         m_logDock->raise();
-        statusBar()->showMessage(e.message, 10000);
+        showStatusError(e.message);
     });
     onModelChanged();
 }
@@ -687,6 +689,17 @@ void MainWindow::loadTokenizerForOutliers() {
         if (state == Job::State::Succeeded && m_document->model() == model)
             m_outliers->setTokenizer(*job->result<TokenizerPtr>());
     });
+}
+
+void MainWindow::showStatusError(const QString& message) {
+    QStatusBar* bar = statusBar();
+    int room = bar->width();
+    for (QWidget* w : bar->findChildren<QWidget*>(Qt::FindDirectChildrenOnly))
+        if (w->isVisible() && w->geometry().left() > 0) room = std::min(room, w->geometry().left());
+    room -= 16;  // the message's margins
+    const QString oneLine = QString(message).replace(QLatin1Char('\n'), QLatin1Char(' '));
+    bar->showMessage(bar->fontMetrics().elidedText(oneLine, Qt::ElideMiddle, std::max(room, 0)), 10000);
+    bar->setToolTip(message);
 }
 
 void MainWindow::chooseFile() {

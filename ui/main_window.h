@@ -132,6 +132,9 @@ private:
     void loadTokenizerForOutliers();
     void chooseFile();
     void chooseFolder();
+    // Shows an error in the status bar for 10 s, elided to the room left of the permanent widgets (the full
+    // text is in the log and the status bar's tooltip).
+    void showStatusError(const QString& message);
 
     MainWindowOptions m_options;
     JobRunner* m_runner;

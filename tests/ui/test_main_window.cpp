@@ -15,6 +15,7 @@
 #include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
+#include <QStatusBar>
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTest>
@@ -222,6 +223,39 @@ private Q_SLOTS:
         QVERIFY(!dropAndWait(text));
         QCOMPARE(m_window->logModel()->count(Severity::Error), 2);
         QCOMPARE(m_window->document()->model(), before);
+    }
+
+    // An error in the status bar stops short of the permanent widgets on the right (elided, the full text in the
+    // tooltip), and a model that then loads clears it: it used to stay, saying "Could not open" over the new one.
+    void statusError_elided_clearedByTheNextLoad() {
+        QS_REQUIRE_ASSET(path, kLlama2c);
+        QVERIFY(dropAndWait(path));  // the permanent model label now has its text
+        QTemporaryDir dir;
+        const QString sub = dir.filePath(QString(150, QLatin1Char('d')));
+        QVERIFY(QDir().mkpath(sub));
+        const QString broken = sub + QStringLiteral("/not-a-model.bin");
+        QFile out(broken);
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        out.write("just some text, not weights\n");
+        out.close();
+        QVERIFY(!dropAndWait(broken));
+        QStatusBar* bar = m_window->statusBar();
+        const QString shown = bar->currentMessage();
+        QVERIFY(shown.startsWith(QStringLiteral("Could not open")));
+        QVERIFY2(shown.contains(QChar(0x2026)), qPrintable(shown));  // elided
+        int permanentLeft = bar->width();
+        for (QWidget* w : bar->findChildren<QWidget*>(Qt::FindDirectChildrenOnly))
+            if (w->isVisible() && w->geometry().left() > 0)
+                permanentLeft = std::min(permanentLeft, w->geometry().left());
+        QVERIFY(permanentLeft < bar->width());
+        QVERIFY2(bar->fontMetrics().horizontalAdvance(shown) < permanentLeft,
+                 qPrintable(QStringLiteral("%1 px of text, the permanent widgets start at %2")
+                                .arg(bar->fontMetrics().horizontalAdvance(shown))
+                                .arg(permanentLeft)));
+        QVERIFY(bar->toolTip().contains(broken));
+
+        QVERIFY(dropAndWait(path));
+        QCOMPARE(bar->currentMessage(), QString());
     }
 
     void filter_narrowsTree_data() {
