@@ -655,6 +655,13 @@ void MainWindow::closeEvent(QCloseEvent* event) {
 
 void MainWindow::openPath(const QString& path, const QString& name) {
     if (m_document->hasModel() && !m_session->maybeSave()) return;
+    // A session file (what Save Session writes) given on the command line, dropped or picked from Recent
+    // Files opens as a session, as File > Open Session does: it is JSON, and would otherwise be read as a
+    // sharded safetensors index.
+    if (path.endsWith(QLatin1String(".qsession.json"), Qt::CaseInsensitive)) {
+        m_session->openSession(path);
+        return;
+    }
     m_loader->open(path, name);
 }
 

@@ -63,7 +63,8 @@ public:
 
     // Opens a model; asks Save / Discard / Cancel first when the map has unsaved edits (see SessionController).
     // Opens a checkpoint; `name` is what the user calls it (the Local models list's name), empty for the file
-    // or folder name (LoadController::open).
+    // or folder name (LoadController::open). A *.qsession.json opens as a session (SessionController::openSession:
+    // its model, map and view), whether it comes from the command line, a drop or Recent Files.
     void openPath(const QString& path, const QString& name = {});
 
     Document* document() const { return m_document; }
