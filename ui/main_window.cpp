@@ -113,7 +113,10 @@ MainWindow::MainWindow(JobRunner* runner, MainWindowOptions options, QWidget* pa
             m_modelStatus->setText(tr("%1 parameters · %2").arg(formatCount(info->parameters), m_footprint->sizeSummary()));
     });
     connect(m_loader, &LoadController::loadFinished, this, [this](const QString& path, bool ok) {
+        const bool fromModelsList = !m_treeAfterLoad.isEmpty() && path == m_treeAfterLoad;
+        if (fromModelsList) m_treeAfterLoad.clear();
         if (!ok) return;
+        if (fromModelsList) m_treeDock->raise();
         statusBar()->clearMessage();  // an earlier "Could not open …" is not about this model
         statusBar()->setToolTip(QString());
         m_recent->add(path, m_document->model()->name);
@@ -213,7 +216,11 @@ void MainWindow::createSideDocks() {
     addDockWidget(Qt::LeftDockWidgetArea, m_modelsDock);
     tabifyDockWidget(m_treeDock, m_modelsDock);
     m_treeDock->raise();
-    connect(m_modelsDock, &LocalModelsDock::openRequested, this, &MainWindow::openPath);
+    // A model opened from the list is shown: its Model tree comes to the front when it has loaded.
+    connect(m_modelsDock, &LocalModelsDock::openRequested, this, [this](const QString& path, const QString& name) {
+        m_treeAfterLoad = QFileInfo(path).absoluteFilePath();  // as LoadController reports it
+        openPath(path, name);
+    });
     // The first time the panel is shown (its tab clicked, or the empty state's button), it searches the machine.
     connect(m_modelsDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
         if (visible && m_options.useSettings && !m_modelsSearched) {

@@ -154,6 +154,7 @@ private:
     ModelTreeDock* m_treeDock = nullptr;
     LocalModelsDock* m_modelsDock = nullptr;
     bool m_modelsSearched = false;
+    QString m_treeAfterLoad;  // a path opened from the Local models list: raise the Model tree when it loads
     QDockWidget* m_summaryDock = nullptr;
     MapEditorDock* m_mapDock = nullptr;
     QuantizeController* m_quantize = nullptr;

@@ -36,6 +36,7 @@
 #include "ui/models/local_models_dock.h"
 #include "ui/recent_files.h"
 #include "ui/summary/summary_view.h"
+#include "ui/tree/model_tree_dock.h"
 
 using namespace qsui;
 namespace fs = std::filesystem;
@@ -152,6 +153,9 @@ private Q_SLOTS:
         QVERIFY(loaded.wait(kTimeoutMs));
         QVERIFY(loaded.last().at(1).toBool());
         QCOMPARE(QFileInfo(window.document()->path()).fileName(), QStringLiteral("stories260K.gguf"));
+        // The model is shown: the Model tree tab comes to the front of the left dock (the README's step 3).
+        QTRY_VERIFY(!window.treeDock()->visibleRegion().isEmpty());
+        QVERIFY(dock->visibleRegion().isEmpty());
     }
 
     void openedFromTheList_carriesTheListName() {
