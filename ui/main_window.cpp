@@ -113,7 +113,12 @@ MainWindow::MainWindow(JobRunner* runner, MainWindowOptions options, QWidget* pa
             m_modelStatus->setText(tr("%1 parameters · %2").arg(formatCount(info->parameters), m_footprint->sizeSummary()));
     });
     connect(m_loader, &LoadController::loadFinished, this, [this](const QString& path, bool ok) {
+        const bool fromModelsList = !m_treeAfterLoad.isEmpty() && path == m_treeAfterLoad;
+        if (fromModelsList) m_treeAfterLoad.clear();
         if (!ok) return;
+        if (fromModelsList) m_treeDock->raise();
+        statusBar()->clearMessage();  // an earlier "Could not open …" is not about this model
+        statusBar()->setToolTip(QString());
         m_recent->add(path, m_document->model()->name);
         // The file dialogs start where the last model came from, however it was opened.
         if (m_options.useSettings) {
@@ -128,7 +133,7 @@ MainWindow::MainWindow(JobRunner* runner, MainWindowOptions options, QWidget* pa
         if (e.severity != Severity::Error) return;
         m_logDock->show();
         m_logDock->raise();
-        statusBar()->showMessage(e.message, 10000);
+        showStatusError(e.message);
     });
     onModelChanged();
 }
@@ -211,7 +216,11 @@ void MainWindow::createSideDocks() {
     addDockWidget(Qt::LeftDockWidgetArea, m_modelsDock);
     tabifyDockWidget(m_treeDock, m_modelsDock);
     m_treeDock->raise();
-    connect(m_modelsDock, &LocalModelsDock::openRequested, this, &MainWindow::openPath);
+    // A model opened from the list is shown: its Model tree comes to the front when it has loaded.
+    connect(m_modelsDock, &LocalModelsDock::openRequested, this, [this](const QString& path, const QString& name) {
+        m_treeAfterLoad = QFileInfo(path).absoluteFilePath();  // as LoadController reports it
+        openPath(path, name);
+    });
     // The first time the panel is shown (its tab clicked, or the empty state's button), it searches the machine.
     connect(m_modelsDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
         if (visible && m_options.useSettings && !m_modelsSearched) {
@@ -653,6 +662,13 @@ void MainWindow::closeEvent(QCloseEvent* event) {
 
 void MainWindow::openPath(const QString& path, const QString& name) {
     if (m_document->hasModel() && !m_session->maybeSave()) return;
+    // A session file (what Save Session writes) given on the command line, dropped or picked from Recent
+    // Files opens as a session, as File > Open Session does: it is JSON, and would otherwise be read as a
+    // sharded safetensors index.
+    if (path.endsWith(QLatin1String(".qsession.json"), Qt::CaseInsensitive)) {
+        m_session->openSession(path);
+        return;
+    }
     m_loader->open(path, name);
 }
 
@@ -687,6 +703,17 @@ void MainWindow::loadTokenizerForOutliers() {
         if (state == Job::State::Succeeded && m_document->model() == model)
             m_outliers->setTokenizer(*job->result<TokenizerPtr>());
     });
+}
+
+void MainWindow::showStatusError(const QString& message) {
+    QStatusBar* bar = statusBar();
+    int room = bar->width();
+    for (QWidget* w : bar->findChildren<QWidget*>(Qt::FindDirectChildrenOnly))
+        if (w->isVisible() && w->geometry().left() > 0) room = std::min(room, w->geometry().left());
+    room -= 16;  // the message's margins
+    const QString oneLine = QString(message).replace(QLatin1Char('\n'), QLatin1Char(' '));
+    bar->showMessage(bar->fontMetrics().elidedText(oneLine, Qt::ElideMiddle, std::max(room, 0)), 10000);
+    bar->setToolTip(message);
 }
 
 void MainWindow::chooseFile() {

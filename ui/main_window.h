@@ -63,7 +63,8 @@ public:
 
     // Opens a model; asks Save / Discard / Cancel first when the map has unsaved edits (see SessionController).
     // Opens a checkpoint; `name` is what the user calls it (the Local models list's name), empty for the file
-    // or folder name (LoadController::open).
+    // or folder name (LoadController::open). A *.qsession.json opens as a session (SessionController::openSession:
+    // its model, map and view), whether it comes from the command line, a drop or Recent Files.
     void openPath(const QString& path, const QString& name = {});
 
     Document* document() const { return m_document; }
@@ -132,6 +133,9 @@ private:
     void loadTokenizerForOutliers();
     void chooseFile();
     void chooseFolder();
+    // Shows an error in the status bar for 10 s, elided to the room left of the permanent widgets (the full
+    // text is in the log and the status bar's tooltip).
+    void showStatusError(const QString& message);
 
     MainWindowOptions m_options;
     JobRunner* m_runner;
@@ -150,6 +154,7 @@ private:
     ModelTreeDock* m_treeDock = nullptr;
     LocalModelsDock* m_modelsDock = nullptr;
     bool m_modelsSearched = false;
+    QString m_treeAfterLoad;  // a path opened from the Local models list: raise the Model tree when it loads
     QDockWidget* m_summaryDock = nullptr;
     MapEditorDock* m_mapDock = nullptr;
     QuantizeController* m_quantize = nullptr;

@@ -57,7 +57,7 @@ QByteArray sessionToJson(const Session& s) {
                             {"fingerprint", s.calibrationFingerprint.toStdString()},
                             {"source", s.calibrationSource.toStdString()}};
     if (!s.sweep.empty()) j["sweep"] = s.sweep;
-    return QByteArray::fromStdString(j.dump(1) + "\n");
+    return QByteArray::fromStdString(j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 qs::Result<Session> sessionFromJson(const QByteArray& json, const QString& origin) {

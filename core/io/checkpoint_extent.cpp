@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/io/bounded_text.h"
 #include "core/io/byte_cursor.h"
 #include "core/io/gguf_reader.h"
 #include "core/io/gguf_value_types.h"
@@ -109,10 +110,11 @@ struct GgufWalk {
 };
 
 // Keeps the largest data_offsets end of a safetensors header; of each entry only its three tensor members are
-// built (SafetensorsHeaderSax), of __metadata__ nothing. The JSON nests at most 8 deep.
+// built (SafetensorsHeaderSax), of __metadata__ nothing. The JSON nests at most kMaxJsonDepth deep, as the reader
+// allows.
 class OffsetsSax : public SafetensorsHeaderSax {
 public:
-    OffsetsSax() : SafetensorsHeaderSax(/*maxDepth=*/8, /*keepMetadata=*/false) {}
+    OffsetsSax() : SafetensorsHeaderSax(kMaxJsonDepth, /*keepMetadata=*/false) {}
     uint64_t maxEnd = 0;
 
 protected:

@@ -10,7 +10,9 @@
 // safetensors (huggingface/safetensors "Format"): u64 header length N, N bytes of JSON; extent = 8 + N + the
 // largest data_offsets end of any tensor (__metadata__ is not a tensor). The JSON is read with the safetensors
 // reader's SAX parser (safetensors_header_sax.h), which builds one entry's dtype, shape and data_offsets at a
-// time and nothing of __metadata__, so a hostile header builds no tree; it nests at most 8 deep.
+// time and nothing of __metadata__, so a hostile header builds no tree; it nests at most kMaxJsonDepth
+// (bounded_text.h) deep, the safetensors reader's limit: the Local models scan and openCheckpoint refuse the
+// same headers with the same number.
 //
 // Errors: a header that cannot be parsed (cut inside the header, a count or length past the end, an unknown
 // ggml type, bad JSON) is an Error naming the offset and what was expected; the callers treat it as "cannot be
@@ -28,6 +30,7 @@
 #include "core/util/result.h"
 
 namespace qs::io {
+
 
 // `bytes` is the file from its first byte (a mapping of all of it, or only a prefix: the extent can be larger
 // than bytes.size(), which is what a partial file shows). Bytes, not elements.

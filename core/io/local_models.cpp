@@ -17,6 +17,7 @@
 
 #include "core/io/checkpoint_extent.h"
 #include "core/io/llama2c_reader.h"
+#include "core/io/utf8.h"
 
 namespace qs {
 
@@ -104,6 +105,13 @@ T field(const json& o, const char* key, T otherwise) {
     else if constexpr (std::is_same_v<T, bool>) return it->is_boolean() ? it->template get<T>() : otherwise;
     else if constexpr (std::is_unsigned_v<T>) return it->is_number_unsigned() ? it->template get<T>() : otherwise;
     else return it->is_number_integer() ? it->template get<T>() : otherwise;
+}
+
+// s with every byte that is not UTF-8 shown as U+FFFD: a path a warning may print.
+std::string shown(std::string_view s) {
+    std::string out;
+    io::appendUtf8(s, out);
+    return out;
 }
 
 bool isHex64(std::string_view s) {
@@ -195,11 +203,32 @@ private:
         return false;
     }
 
+    // False, with a warning naming the folder, when an entry's path or name is not UTF-8: the GUI cannot open
+    // such a path (a QString cannot hold the bytes) and its JSON cache could not store it.
+    bool utf8Entry(const fs::path& p, std::string_view name) {
+        if (!io::firstInvalidUtf8(p.string()) && !io::firstInvalidUtf8(name)) return true;
+        m_out.warnings.push_back(shown(p.parent_path().string()) + ": " + shown(p.filename().string()) +
+                                 " has a file name that is not UTF-8: rename it to open it in QuantScope; "
+                                 "not listed");
+        return false;
+    }
+
     // Adds the file at p if its content is a checkpoint; `format` "" sniffs it.
     void addFile(const fs::path& p, std::string name, ModelSource source, std::string detail) {
+        if (!utf8Entry(p, name)) return;
         uint64_t bytes = 0;
         int64_t modified = 0;
-        if (!statFile(p, bytes, modified)) return;
+        if (!statFile(p, bytes, modified)) {
+            // A link to nothing (an HF snapshot file whose blob is gone, an interrupted download) is said, as a
+            // missing Ollama blob is; anything else that is not a regular file (a fifo, a folder) is not a model.
+            std::error_code ec;
+            if (fs::is_symlink(fs::symlink_status(p, ec)) && !fs::exists(p, ec))
+                m_out.warnings.push_back(p.string() + " (" + name + "): a link to " +
+                                         shown(fs::read_symlink(p, ec).string()) +
+                                         ", which does not exist (the download was removed or interrupted); "
+                                         "not listed");
+            return;
+        }
         const std::string format = sniffFormat(p, bytes);
         if (format.empty()) return;
         if (format == "gguf" || format == "safetensors") {
@@ -227,6 +256,7 @@ private:
     // Returns the shard file names (so a folder walk does not list them again); empty when not an index.
     std::set<std::string> addIndex(const fs::path& index, std::string name, ModelSource source, std::string detail) {
         std::set<std::string> shards;
+        if (!utf8Entry(index, name)) return shards;
         const auto text = readSmallFile(index, 64u << 20);
         if (!text) return shards;
         const json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
@@ -378,6 +408,10 @@ private:
             return;
         }
         const json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+        if (j.is_discarded()) {
+            m_out.warnings.push_back(manifest.string() + ": not valid JSON, so not an Ollama manifest; skipped");
+            return;
+        }
         const auto layers = j.is_object() ? j.find("layers") : j.end();
         if (layers == j.end() || !layers->is_array()) {
             m_out.warnings.push_back(manifest.string() + ": not an Ollama manifest (no layers array); skipped");
@@ -468,6 +502,8 @@ Result<LocalModelScan> scanLocalModels(const std::vector<ScanRoot>& roots, const
     std::sort(out.models.begin(), out.models.end(), [](const LocalModel& a, const LocalModel& b) {
         return std::tie(a.source, a.name, a.path) < std::tie(b.source, b.name, b.path);
     });
+    for (std::string& w : out.warnings)  // a folder named with bytes that are not UTF-8: shown with U+FFFD
+        if (io::firstInvalidUtf8(w)) w = shown(w);
     sink.report(1.0, "scan finished");
     return out;
 }

@@ -26,13 +26,19 @@
 // cannot be parsed, is not listed and gets a warning naming the file, the entry's name and what is wrong
 // ("incomplete: 600000 bytes of the 1185376 its header describes"). A *.safetensors.index.json is listed only
 // when every shard it names is present and whole (otherwise one warning names the first shard that is not).
+// A file whose path or entry name is not valid UTF-8 is not listed: the GUI cannot open it (a QString cannot
+// hold the bytes) and the cache JSON could not store it; a warning names its folder and the file (bytes that
+// are not UTF-8 shown as U+FFFD) and says to rename it. Every string in a scan is valid UTF-8 (a warning naming
+// a folder whose name is not shows U+FFFD for those bytes), so its JSON always dumps.
 //
 // Bounds: symbolic links to folders are not followed in user folders, LM Studio's or llama.cpp's (no loops);
 // in the Hugging Face cache and Ollama's manifests a folder reached through a link is entered only when it
 // resolves inside the root being scanned (a snapshot linked to / is a warning, not a scan of the machine).
 // Links to files are followed wherever they point (HF snapshot files are links into blobs/; a file is only
-// read far enough to check it). A manifest larger than 1 MiB or not valid JSON is skipped with a warning, a
-// digest that is not 64 hex digits is skipped (no path is built from it), and the walk stops after
+// read far enough to check it); a candidate that is a link to nothing (a snapshot whose blob was removed) is a
+// warning naming the link and its target, as a missing Ollama blob is. A manifest larger than 1 MiB or not
+// valid JSON is skipped with a warning, a digest that is not 64 hex digits is skipped (no path is built from
+// it), and the walk stops after
 // ScanLimits::maxVisited directory entries (the report says so). A folder that cannot be read (permission
 // denied, not a folder) is skipped with a warning naming it and the error. A user folder (ScanRoot with
 // ModelSource::UserFolder) that does not exist or is not a folder is a warning; the tools' default roots that

@@ -7,6 +7,7 @@
 // GGUF and safetensors files (prefixes of the real stories260K files) not listed, with the extents
 // (core/io/checkpoint_extent.h) checked against the sizes llama.cpp's and huggingface's writers gave the real
 // files; a Hugging Face snapshot linked out of the cache not followed.
+#include <QScopeGuard>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -15,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -22,6 +24,7 @@
 
 #include "common/assets.h"
 #include "core/io/checkpoint.h"
+#include "core/io/bounded_text.h"
 #include "core/io/checkpoint_extent.h"
 #include "core/io/local_models.h"
 
@@ -155,6 +158,29 @@ private Q_SLOTS:
         QCOMPARE(q->source, ModelSource::HfCache);
     }
 
+    // A snapshot file that links to a blob that is gone (a removed or interrupted download): a warning naming
+    // the link and the repository, as a missing Ollama blob gets; a healthy snapshot beside it is listed.
+    void hfSnapshot_danglingLink_warned() {
+        QTemporaryDir tmp;
+        const fs::path hub = tmp.path().toStdString();
+        const fs::path repo = hub / "models--karpathy--stories260K";
+        writeFile(repo / "blobs" / "b1", safetensorsBytes(4));
+        fs::create_directories(repo / "snapshots" / "good");
+        fs::create_symlink("../../blobs/b1", repo / "snapshots" / "good" / "model.safetensors");
+        fs::create_directories(repo / "snapshots" / "broken999");
+        fs::create_symlink("../../blobs/doesnotexist", repo / "snapshots" / "broken999" / "model.safetensors");
+
+        auto scan = scanLocalModels({{hub.string(), ModelSource::HfCache}});
+        QVERIFY(scan.ok());
+        QCOMPARE(names(*scan), std::string("karpathy/stories260K"));
+        QCOMPARE(scan->models[0].detail, std::string("revision good"));
+        QCOMPARE(scan->warnings.size(), size_t(1));
+        const std::string& w = scan->warnings[0];
+        QVERIFY2(w.starts_with((repo / "snapshots" / "broken999" / "model.safetensors").string() +
+                               " (karpathy/stories260K): a link to ../../blobs/doesnotexist, which does not exist"),
+                 w.c_str());
+    }
+
     void ollama_manifestToBlob_opens() {
         QS_REQUIRE_ASSET(gguf, "models/stories260K-gguf/stories260K.gguf");
         QTemporaryDir tmp;
@@ -173,7 +199,7 @@ private Q_SLOTS:
         writeFile(root / "manifests" / "registry.ollama.ai" / "library" / "evil" / "latest",
                   "{\"layers\": [{\"mediaType\": \"application/vnd.ollama.image.model\", "
                   "\"digest\": \"sha256:../../../etc/passwd\"}]}");
-        writeFile(root / "manifests" / "registry.ollama.ai" / "library" / "broken" / "latest", "{\"layers\": [");
+        writeFile(root / "manifests" / "registry.ollama.ai" / "library" / "broken" / "latest", "not json");
         writeFile(root / "manifests" / "registry.ollama.ai" / "library" / "typed" / "latest",
                   "{\"layers\": [{\"mediaType\": 7, \"digest\": [\"x\"]}]}");
         writeFile(root / "manifests" / "registry.ollama.ai" / "library" / "huge" / "latest", std::string(2 << 20, ' '));
@@ -190,6 +216,11 @@ private Q_SLOTS:
         QCOMPARE(scan->warnings.size(), size_t(4));  // evil digest, broken JSON, a missing blob, huge; "typed" has no
                                                      // model layer
         QVERIFY(scan->warnings[0].find("/broken/") != std::string::npos);  // manifests in name order
+        QVERIFY2(scan->warnings[0].ends_with(": not valid JSON, so not an Ollama manifest; skipped"),
+                 scan->warnings[0].c_str());
+        QVERIFY2(scan->warnings[1].find("/evil/") != std::string::npos &&
+                     scan->warnings[1].find("is not sha256:<64 hex digits>") != std::string::npos,
+                 scan->warnings[1].c_str());
         QVERIFY(scan->warnings[2].find("missing or not a GGUF") != std::string::npos);
         const LocalModel* m = find(*scan, "stories:latest");
         QCOMPARE(m->format, std::string("gguf"));
@@ -239,6 +270,56 @@ private Q_SLOTS:
         QVERIFY(cut->truncated);
         QCOMPARE(cut->visited, uint64_t(4));  // the fourth look is the one refused
         QVERIFY(!cut->warnings.empty());
+    }
+
+    // A file name that is not UTF-8 (Linux allows any bytes but '/' and NUL): not listed, a warning names the
+    // folder and says why, and the scan's JSON (the GUI's cache) dumps without throwing (it used to abort the GUI).
+    void userFolder_nameNotUtf8_skippedWithWarning_jsonDumps() {
+        QS_REQUIRE_ASSET(gguf, "models/stories260K-gguf/stories260K.gguf");
+        QTemporaryDir tmp;
+        const fs::path root = tmp.path().toStdString();
+        fs::create_directories(root / "sub");
+        // QTemporaryDir cannot remove what a QString cannot name: these go first, whatever the test does.
+        const auto remove = qScopeGuard([&] {
+            std::error_code ec;
+            fs::remove(root / "sub" / "a\xc0.gguf", ec);
+            if (fs::exists(root / "b\xc0" / "x", ec)) fs::permissions(root / "b\xc0" / "x", fs::perms::owner_all, ec);
+            fs::remove_all(root / "b\xc0", ec);
+        });
+        fs::copy_file(gguf.toStdString(), root / "sub" / "a\xc0.gguf");
+        fs::copy_file(gguf.toStdString(), root / "ok.gguf");
+
+        auto scan = scanLocalModels({{root.string(), ModelSource::UserFolder}});
+        QVERIFY(scan.ok());
+        QCOMPARE(names(*scan), std::string("ok.gguf"));
+        QCOMPARE(scan->warnings.size(), size_t(1));
+        const std::string& w = scan->warnings[0];
+        QVERIFY2(w.starts_with((root / "sub").string() + ": a\xef\xbf\xbd.gguf "), w.c_str());  // U+FFFD shown
+        QVERIFY2(w.find("not UTF-8: rename it to open it in QuantScope") != std::string::npos, w.c_str());
+        std::string dumped;
+        try {
+            dumped = localModelScanToJson(*scan).dump();
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
+        QVERIFY(dumped.find("ok.gguf") != std::string::npos);
+
+        // A folder with such a name that cannot be read: its warning shows U+FFFD too, and the JSON dumps.
+        const fs::path bad = root / "b\xc0";
+        fs::create_directories(bad / "x");
+        fs::permissions(bad / "x", fs::perms::none);
+        LocalModelScan again;
+        auto scanAgain = [&] { again = *scanLocalModels({{root.string(), ModelSource::UserFolder}}); };
+        const bool refused = geteuid() == 0 ? runWithoutDacOverride(scanAgain) : (scanAgain(), true);
+        fs::permissions(bad / "x", fs::perms::owner_all);
+        if (!refused) QSKIP("running as root without the right to drop CAP_DAC_OVERRIDE: cannot make it unreadable");
+        QVERIFY2(joined(again.warnings).find("b\xef\xbf\xbd/x: cannot be read") != std::string::npos,
+                 joined(again.warnings).c_str());
+        try {
+            (void)localModelScanToJson(again).dump();
+        } catch (const std::exception& e) {
+            QFAIL(e.what());
+        }
     }
 
     void userFolder_missingOrNotAFolder_warns_defaultRootsSilent() {
@@ -377,6 +458,30 @@ private Q_SLOTS:
         QVERIFY2(scan->warnings[1].find("rootrev: a link to /, outside " + hub.string() + "; not followed") !=
                      std::string::npos,
                  w.c_str());
+    }
+
+    // The scan's header check and the safetensors reader refuse the same nesting with the same number: a header
+    // 64 levels deep passes both depth checks, 65 is refused by both as "deeper than 64 levels" (the scan said
+    // 8 and refused headers the reader opens).
+    void safetensorsDepthLimit_sameAsTheReader() {
+        QTemporaryDir tmp;
+        for (const int depth : {10, io::kMaxJsonDepth, io::kMaxJsonDepth + 1}) {
+            const std::string json = "{\"x\":" + std::string(size_t(depth - 1), '[') +
+                                     std::string(size_t(depth - 1), ']') + "}";
+            std::string bytes(8, '\0');
+            const uint64_t n = json.size();
+            std::memcpy(bytes.data(), &n, 8);
+            const fs::path p = fs::path(tmp.path().toStdString()) / ("d" + std::to_string(depth) + ".safetensors");
+            writeFile(p, bytes + json);
+            const Status extent = io::checkCheckpointComplete(p.string(), "safetensors");
+            auto opened = openCheckpoint(p.string());
+            const std::string extentMsg = extent ? "" : extent.message();
+            const std::string readerMsg = opened.ok() ? "" : opened.message();
+            const bool tooDeep = depth > 64;
+            QVERIFY2((extentMsg.find("deeper than 64 levels") != std::string::npos) == tooDeep, extentMsg.c_str());
+            QVERIFY2((readerMsg.find("deeper than 64 levels") != std::string::npos) == tooDeep, readerMsg.c_str());
+            if (!tooDeep) QVERIFY2(extent, extentMsg.c_str());
+        }
     }
 
     void cancel_returnsCancelled() {

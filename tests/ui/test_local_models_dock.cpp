@@ -6,10 +6,13 @@
 // Hugging Face snapshot under a temporary HOME) carries the list's name into the window title, the Summary, the
 // log and Recent Files, with its path still shown.
 #include <QApplication>
+#include <QDirIterator>
 #include <QFileInfo>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
+#include <QRegularExpression>
+#include <QScopeGuard>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
@@ -33,6 +36,7 @@
 #include "ui/models/local_models_dock.h"
 #include "ui/recent_files.h"
 #include "ui/summary/summary_view.h"
+#include "ui/tree/model_tree_dock.h"
 
 using namespace qsui;
 namespace fs = std::filesystem;
@@ -149,6 +153,9 @@ private Q_SLOTS:
         QVERIFY(loaded.wait(kTimeoutMs));
         QVERIFY(loaded.last().at(1).toBool());
         QCOMPARE(QFileInfo(window.document()->path()).fileName(), QStringLiteral("stories260K.gguf"));
+        // The model is shown: the Model tree tab comes to the front of the left dock (the README's step 3).
+        QTRY_VERIFY(!window.treeDock()->visibleRegion().isEmpty());
+        QVERIFY(dock->visibleRegion().isEmpty());
     }
 
     void openedFromTheList_carriesTheListName() {
@@ -212,6 +219,53 @@ private Q_SLOTS:
         QVERIFY(loaded.wait(kTimeoutMs));
         QCOMPARE(window.document()->displayName(), QStringLiteral("model.safetensors"));
         QCOMPARE(window.recentFiles()->name(window.document()->path()), QString());
+    }
+
+    // A file name that is not UTF-8 in an added folder, with settings on (the scan is cached as JSON): the GUI
+    // used to abort in nlohmann's dump (type_error.316). Now the file is left out with a warning in the log.
+    void nameNotUtf8_warnedNotListed_cacheWritten() {
+        QS_REQUIRE_ASSET(gguf, "models/stories260K-gguf/stories260K.gguf");
+        QTemporaryDir folder;
+        const fs::path file = fs::path(folder.path().toStdString()) / "a\xc0.gguf";
+        fs::copy_file(gguf.toStdString(), file);
+        const auto remove = qScopeGuard([&] { fs::remove(file); });  // QDir cannot name it to remove it
+        LogModel log;
+        LocalModelsDock dock(m_runner.get(), &log, /*useSettings=*/true);
+        dock.setDefaultRootsEnabled(false);
+        QSignalSpy done(&dock, &LocalModelsDock::scanFinished);
+        dock.addFolder(folder.path());
+        QVERIFY(done.wait(kTimeoutMs));
+        QCOMPARE(done.last().at(0).toInt(), 0);
+        bool warned = false;
+        for (const LogEntry& e : log.entries())
+            warned |= e.message.contains(folder.path()) && e.message.contains(QStringLiteral("not UTF-8"));
+        QVERIFY(warned);
+        dock.setFolders({});  // the folder goes away with this test
+        dock.rescan();
+        QVERIFY(done.wait(kTimeoutMs));
+    }
+
+    // Every JSON dump in ui/ replaces bytes that are not UTF-8 instead of throwing: a string from a file name or
+    // a checkpoint can reach any of them, and an exception there ends the GUI.
+    void everyUiJsonDump_replacesInvalidUtf8() {
+        const QString source = qEnvironmentVariable("QS_SOURCE_DIR");
+        QVERIFY2(!source.isEmpty(), "QS_SOURCE_DIR is not set (CTest sets it)");
+        int dumps = 0;
+        QDirIterator it(source + QStringLiteral("/ui"), {QStringLiteral("*.cpp"), QStringLiteral("*.h")}, QDir::Files,
+                        QDirIterator::Subdirectories);
+        const QRegularExpression call(QStringLiteral("\\.dump\\(([^;]*)"));
+        while (it.hasNext()) {
+            QFile f(it.next());
+            QVERIFY(f.open(QIODevice::ReadOnly));
+            const QString text = QString::fromUtf8(f.readAll());
+            for (auto m = call.globalMatch(text); m.hasNext();) {
+                const auto match = m.next();
+                ++dumps;
+                QVERIFY2(match.captured(1).contains(QStringLiteral("error_handler_t::replace")),
+                         qPrintable(f.fileName() + QStringLiteral(": ") + match.captured(0)));
+            }
+        }
+        QVERIFY(dumps >= 3);  // the scan cache, the session file, the exported map
     }
 
     void settings_persistFoldersAndLastScan() {

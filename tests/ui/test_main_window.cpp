@@ -8,23 +8,28 @@
 #include <QComboBox>
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QImage>
 #include <QLineEdit>
 #include <QMimeData>
+#include <QScopeGuard>
 #include <QSemaphore>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
+#include <QStatusBar>
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTreeView>
+#include <QUndoStack>
 #include <QUrl>
 #include <QWindow>
 
 #include <atomic>
 #include <memory>
 
+#include "analysis_fixtures.h"
 #include "common/assets.h"
 #include "ui/document.h"
 #include "ui/empty_state_view.h"
@@ -39,6 +44,7 @@
 #include "ui/plot/stacked_bar_chart.h"
 #include "ui/recent_files.h"
 #include "ui/screenshot_task.h"
+#include "ui/session_controller.h"
 #include "ui/summary/summary_view.h"
 #include "ui/tree/model_tree_dock.h"
 #include "ui/tree/model_tree_model.h"
@@ -222,6 +228,63 @@ private Q_SLOTS:
         QVERIFY(!dropAndWait(text));
         QCOMPARE(m_window->logModel()->count(Severity::Error), 2);
         QCOMPARE(m_window->document()->model(), before);
+    }
+
+    // An error in the status bar stops short of the permanent widgets on the right (elided, the full text in the
+    // tooltip), and a model that then loads clears it: it used to stay, saying "Could not open" over the new one.
+    void statusError_elided_clearedByTheNextLoad() {
+        QS_REQUIRE_ASSET(path, kLlama2c);
+        QVERIFY(dropAndWait(path));  // the permanent model label now has its text
+        QTemporaryDir dir;
+        const QString sub = dir.filePath(QString(150, QLatin1Char('d')));
+        QVERIFY(QDir().mkpath(sub));
+        const QString broken = sub + QStringLiteral("/not-a-model.bin");
+        QFile out(broken);
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        out.write("just some text, not weights\n");
+        out.close();
+        QVERIFY(!dropAndWait(broken));
+        QStatusBar* bar = m_window->statusBar();
+        const QString shown = bar->currentMessage();
+        QVERIFY(shown.startsWith(QStringLiteral("Could not open")));
+        QVERIFY2(shown.contains(QChar(0x2026)), qPrintable(shown));  // elided
+        int permanentLeft = bar->width();
+        for (QWidget* w : bar->findChildren<QWidget*>(Qt::FindDirectChildrenOnly))
+            if (w->isVisible() && w->geometry().left() > 0)
+                permanentLeft = std::min(permanentLeft, w->geometry().left());
+        QVERIFY(permanentLeft < bar->width());
+        QVERIFY2(bar->fontMetrics().horizontalAdvance(shown) < permanentLeft,
+                 qPrintable(QStringLiteral("%1 px of text, the permanent widgets start at %2")
+                                .arg(bar->fontMetrics().horizontalAdvance(shown))
+                                .arg(permanentLeft)));
+        QVERIFY(bar->toolTip().contains(broken));
+
+        QVERIFY(dropAndWait(path));
+        QCOMPARE(bar->currentMessage(), QString());
+    }
+
+    // A session file dropped on the window (or given on the command line: both call openPath) opens as a session:
+    // its model loads and its map applies. It used to be read as a sharded safetensors index ("no weight_map").
+    void droppedSessionFile_opensAsSession() {
+        QS_REQUIRE_ASSET(llama2c, kLlama2c);
+        QS_REQUIRE_ASSET(gguf, kGguf);
+        // Leaving a model remembers its map in QSettings, which later tests' models would carry: forget it.
+        const auto forget = qScopeGuard([] { QSettings().clear(); });
+        QVERIFY(dropAndWait(llama2c));
+        m_window->document()->setQuantMap(qstest::mapOf({"body=q4_0"}), QStringLiteral("test"));
+        QTemporaryDir dir;
+        const QString file = dir.filePath(QStringLiteral("s.qsession.json"));
+        QVERIFY(m_window->session()->saveSession(file));
+        QVERIFY(dropAndWait(gguf));  // another model, the map saved so no prompt
+        m_window->document()->setQuantMap(qstest::mapOf({"body=q8_0", "embedding=q8_0"}), QStringLiteral("test"));
+        m_window->document()->undoStack()->setClean();  // nothing to save: opening the session does not ask
+
+        const int errorsBefore = m_window->logModel()->count(Severity::Error);
+        QVERIFY(dropAndWait(file));  // the session's model loads
+        QCOMPARE(QFileInfo(m_window->document()->path()), QFileInfo(llama2c));
+        QTRY_COMPARE(m_window->document()->quantMap().rules.size(), size_t(1));
+        QCOMPARE(m_window->document()->quantMap().rules[0].scheme, std::string("q4_0"));
+        QCOMPARE(m_window->logModel()->count(Severity::Error), errorsBefore);
     }
 
     void filter_narrowsTree_data() {

@@ -420,7 +420,9 @@ bool MapEditorDock::exportJson(const QString& path) {
     const qs::ResolvedMap* res = m_document->resolvedMap();
     const nlohmann::json j = res ? qs::resolvedMapJson(*res, m_document->checkpoint()->tensors, *m_document->info())
                                  : qs::quantMapToJson(m_document->quantMap());
-    const qs::Status st = qs::writeFileAtomically(QFile::encodeName(path).toStdString(), j.dump(2) + "\n");
+    const qs::Status st = qs::writeFileAtomically(
+        QFile::encodeName(path).toStdString(),
+        j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     if (!st) {
         m_log->error(name, tr("Could not export the map: %1").arg(toQ(st.message())));
         return false;

@@ -164,7 +164,8 @@ void LocalModelsDock::rescan() {
                 QDir().mkpath(QFileInfo(cacheFile()).absolutePath());
                 QFile f(cacheFile());
                 if (f.open(QIODevice::WriteOnly | QIODevice::Truncate))
-                    f.write(QByteArray::fromStdString(qs::localModelScanToJson(*scan).dump()));
+                    f.write(QByteArray::fromStdString(qs::localModelScanToJson(*scan).dump(
+                        -1, ' ', false, nlohmann::json::error_handler_t::replace)));
             }
             Q_EMIT scanFinished(int(scan->models.size()));
         } else {
