@@ -44,8 +44,8 @@ Result<nlohmann::json> parseBoundedJson(std::string_view text, const std::string
 Result<std::string> readBoundedFile(const std::string& path, uint64_t maxBytes, const std::string& what) {
     if (!isRegularFile(path)) {
         std::error_code ec;
-        if (!std::filesystem::exists(path, ec)) return Error{path + ": no such file"};
-        return Error{path + ": not a regular file (" + what + " is read from a file)"};
+        if (!std::filesystem::exists(path, ec)) return Error{path + ": no such file (" + what + ")"};
+        return Error{path + ": not a regular file"};  // the words every probe uses
     }
     std::ifstream in(path, std::ios::binary);
     if (!in) return Error{path + ": cannot open"};

@@ -27,8 +27,8 @@ int jsonNestingDepth(std::string_view text, int stopAt, size_t* topMembers = nul
 // `text` parsed; errors "<what>: JSON nests deeper than 64 levels" and "<what>: not valid JSON".
 Result<nlohmann::json> parseBoundedJson(std::string_view text, const std::string& what);
 
-// The whole of a regular file of at most `maxBytes` bytes. Errors name the path: "not a regular file" (FIFO,
-// device, socket, folder), "cannot open", "N bytes, more than the M-byte limit of <what>".
+// The whole of a regular file of at most `maxBytes` bytes. Errors name the path: "no such file (<what>)", "not a
+// regular file" (FIFO, device, socket, folder), "cannot open", "N bytes, more than the M-byte limit of <what>".
 Result<std::string> readBoundedFile(const std::string& path, uint64_t maxBytes, const std::string& what);
 
 // Limits for readBoundedFile: an evaluation or calibration text (WikiText-103's training split is 0.5 GB) and a
