@@ -4,7 +4,6 @@
 // HfTokenizer. Every field that changes the ids and is not implemented is refused by name.
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <set>
 
 #include "core/infer/hf_tokenizer.h"
@@ -17,18 +16,12 @@ namespace {
 
 using nlohmann::json;
 
-constexpr uint64_t kMaxJsonBytes = 256ull << 20;
-
+// A tokenizer.json (Gemma 3's is 33 MB) or config.json read whole, bounded (io::kMaxJsonFileBytes) and refused
+// when it is a FIFO or a device.
 Result<json> readJson(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Error{path + ": cannot open"};
-    in.seekg(0, std::ios::end);
-    const auto size = uint64_t(in.tellg());
-    in.seekg(0);
-    if (size > kMaxJsonBytes) return Error{path + ": " + std::to_string(size) + " bytes is too large for a tokenizer.json"};
-    std::string text(size, '\0');
-    in.read(text.data(), std::streamsize(size));
-    return io::parseBoundedJson(text, path);
+    auto text = io::readBoundedFile(path, io::kMaxJsonFileBytes, "a tokenizer file");
+    if (!text) return Error{text.message()};
+    return io::parseBoundedJson(*text, path);
 }
 
 std::string tokenName(const json& j) {

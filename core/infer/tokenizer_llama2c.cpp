@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // llama2.c's tokenizer.bin (karpathy/llama2.c tokenizer.py export(); read by run.c build_tokenizer()).
 #include <cstring>
-#include <fstream>
-#include <iterator>
 
 #include "core/infer/bpe_tokenizer.h"
 #include "core/infer/tokenizer_loader.h"
+#include "core/io/bounded_text.h"
 
 namespace qs {
 
@@ -15,15 +14,10 @@ constexpr int32_t kMaxPieceBytes = 1 << 16;
 }  // namespace
 
 Result<std::unique_ptr<Tokenizer>> loadLlama2cTokenizer(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Error{path + ": cannot open the tokenizer file"};
-    in.seekg(0, std::ios::end);
-    const auto size = uint64_t(in.tellg());
-    in.seekg(0);
-    if (size > kMaxTokenizerFile) return Error{path + ": " + std::to_string(size) + " bytes is too large for a tokenizer.bin"};
-    std::string bytes(size, '\0');
-    in.read(bytes.data(), std::streamsize(size));
-    if (!in) return Error{path + ": read failed"};
+    auto read = io::readBoundedFile(path, kMaxTokenizerFile, "a llama2.c tokenizer.bin");
+    if (!read) return Error{read.message()};
+    const std::string& bytes = *read;
+    const uint64_t size = bytes.size();
 
     auto readAt = [&](uint64_t off, void* dst, uint64_t n) {
         if (off > size || n > size - off) return false;

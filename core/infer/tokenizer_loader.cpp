@@ -32,6 +32,13 @@ TokenizerFileKind tokenizerFileKind(const std::string& path) {
     if (std::memcmp(head, "GGUF", 4) == 0) return TokenizerFileKind::Gguf;
     if (head[1] == 0 && head[2] == 0 && head[3] == 0) return TokenizerFileKind::Llama2c;
     if (head[0] == 0x0A) return TokenizerFileKind::SentencePiece;
+    // Content says none of them: the name says which one was meant, so that its loader names what is wrong (a
+    // tokenizer.bin whose max_token_length is negative is refused for that, not as "not a tokenizer").
+    const std::string ext = std::filesystem::path(path).extension().string();
+    if (ext == ".json") return TokenizerFileKind::HfJson;
+    if (ext == ".gguf") return TokenizerFileKind::Gguf;
+    if (ext == ".bin") return TokenizerFileKind::Llama2c;
+    if (ext == ".model") return TokenizerFileKind::SentencePiece;
     return TokenizerFileKind::Unknown;
 }
 

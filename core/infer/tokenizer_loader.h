@@ -35,7 +35,9 @@ Result<std::unique_ptr<Tokenizer>> tokenizerFromGgufMetadata(const nlohmann::jso
 
 // What a tokenizer file is, by its first bytes: '{' (after white space) a tokenizer.json, "GGUF" a GGUF file, a
 // small little-endian int32 (max_token_length) a llama2.c tokenizer.bin, a protobuf field 1 tag (0x0A) a
-// SentencePiece ModelProto. Unknown when it cannot be read or is none of them; a folder is not looked into.
+// SentencePiece ModelProto. When the content is none of them, the extension decides (.json, .gguf, .bin, .model),
+// so that the loader of the kind meant names what is wrong with it. Unknown when it cannot be read or neither
+// content nor name says; a folder is not looked into.
 enum class TokenizerFileKind { Unknown, HfJson, Gguf, Llama2c, SentencePiece };
 TokenizerFileKind tokenizerFileKind(const std::string& path);
 

@@ -38,7 +38,14 @@ struct Parser {
     ByteCursor c;
     const std::string& path;
     std::string error;
-    bool badUtf8 = false;
+    // Strings that are not UTF-8 are kept with U+FFFD; the first one is named in a warning by its offset and by
+    // the key or tensor it belongs to (`badUtf8Where`, filled in by the caller that knows it).
+    uint64_t badUtf8 = 0, firstBadUtf8At = 0;
+    std::string badUtf8Where;
+
+    void noteBadUtf8Owner(const std::string& owner) {
+        if (badUtf8 && badUtf8Where.empty()) badUtf8Where = owner;
+    }
 
     bool fail(const std::string& what) {
         if (error.empty()) error = path + ": offset " + std::to_string(c.pos()) + ": " + what;
@@ -51,11 +58,12 @@ struct Parser {
         if (len > c.remaining())
             return fail(std::string(what) + " length " + std::to_string(len) + " exceeds the " +
                         std::to_string(c.remaining()) + " bytes left in the file");
+        const uint64_t at = c.pos() - sizeof(len);
         std::string_view v;
         (void)c.view(len, v);
         out.clear();
         out.reserve(size_t(len));
-        if (!appendUtf8(v, out)) badUtf8 = true;
+        if (!appendUtf8(v, out) && badUtf8++ == 0) firstBadUtf8At = at;
         return true;
     }
 
@@ -194,6 +202,7 @@ Result<uint64_t> readMetadata(Parser& p, const MappedFile& file, uint64_t nKv, C
         json v;
         const uint64_t arrayTypeAt = p.c.pos();  // an array's element type is its first field
         if (!p.value(type, 0, v)) return Error{p.error + " (key '" + key + "')"};
+        p.noteBadUtf8Owner("key '" + key + "'");
         if (key == "general.alignment") {
             auto a = alignmentValue(path, type, v);
             if (!a) return a.error();
@@ -214,6 +223,7 @@ Result<TensorInfo> readTensorInfo(Parser& p, uint64_t alignment) {
     TensorInfo t;
     t.file = 0;
     if (!p.readString(t.name, "tensor name")) return Error{p.error};
+    p.noteBadUtf8Owner("tensor name '" + t.name + "'");
     uint32_t nDims = 0;
     if (!p.c.read(nDims)) return Error{path + ": truncated tensor info of '" + t.name + "'"};
     if (nDims > 4) return Error{path + ": tensor '" + t.name + "' has " + std::to_string(nDims) + " dimensions (at most 4)"};
@@ -293,7 +303,7 @@ Result<std::unique_ptr<Checkpoint>> readGguf(std::shared_ptr<const MappedFile> f
     (void)options;  // a GGUF file carries its own tokenizer and config; there are no side files to read
     const std::string& path = file->path();
     if (!progress.report(0.0, "reading GGUF header")) return Error{std::string(kCancelledMessage)};
-    Parser p{ByteCursor(file->bytes()), path, {}};
+    Parser p{ByteCursor(file->bytes()), path, {}, 0, 0, {}};
     auto header = readHeader(p, *file);
     if (!header) return header.error();
 
@@ -317,7 +327,10 @@ Result<std::unique_ptr<Checkpoint>> readGguf(std::shared_ptr<const MappedFile> f
         if (!names.insert(ck->tensors.back().name).second)
             return Error{path + ": duplicate tensor name '" + ck->tensors.back().name + "'"};
     }
-    if (p.badUtf8) ck->warnings.push_back(path + ": some metadata strings are not valid UTF-8 (shown with U+FFFD)");
+    if (p.badUtf8)
+        ck->warnings.push_back(path + ": " + std::to_string(p.badUtf8) + " metadata string" + (p.badUtf8 > 1 ? "s are" : " is") +
+                               " not valid UTF-8 (shown with U+FFFD); the first at offset " +
+                               std::to_string(p.firstBadUtf8At) + ", in " + p.badUtf8Where);
 
     // The data section starts at the next multiple of the alignment after the tensor infos.
     const uint64_t dataStart = (p.c.pos() + *alignment - 1) / *alignment * *alignment;  // alignment <= 2^63

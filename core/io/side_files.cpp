@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <system_error>
 
 namespace qs::io {
@@ -33,18 +31,14 @@ std::string firstExisting(const std::string& folder, const std::vector<std::stri
 nlohmann::json readConfigJson(const std::string& folder, std::vector<std::string>& warnings) {
     const std::string path = firstExisting(folder, {"config.json"});
     if (path.empty()) return nullptr;
-    std::error_code ec;
-    const auto size = fs::file_size(path, ec);
-    // A model config is a few KB; refuse to slurp something enormous that happens to carry the name.
-    constexpr uintmax_t kMaxConfigBytes = 16u << 20;
-    if (ec || size > kMaxConfigBytes) {
-        warnings.push_back(path + ": ignored (unreadable or larger than 16 MiB)");
+    // A model config is a few KB; refuse to slurp something enormous (or a FIFO) that happens to carry the name.
+    constexpr uint64_t kMaxConfigBytes = 16u << 20;
+    auto text = readBoundedFile(path, kMaxConfigBytes, "a model config.json");
+    if (!text) {
+        warnings.push_back(text.message() + ": ignored");
         return nullptr;
     }
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    auto j = parseBoundedJson(ss.str(), path);
+    auto j = parseBoundedJson(*text, path);
     if (!j) {
         warnings.push_back(j.message() + ": ignored");
         return nullptr;

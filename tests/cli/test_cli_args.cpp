@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli_runner.h"
@@ -359,6 +361,22 @@ private Q_SLOTS:
         const QJsonObject j = QJsonDocument::fromJson(out, &error).object();
         QVERIFY2(error.error == QJsonParseError::NoError && isUtf8(out), out.left(200).constData());
         QVERIFY2(j["model"].toString().endsWith(QChar(0xFFFD) + QString(".bin")), qPrintable(j["model"].toString()));
+
+        // Warnings too: a damaged config.json in a folder whose name has the byte 0xFF.
+        QS_REQUIRE_ASSET(hf, "models/stories260K-hf/model.safetensors");
+        const QByteArray folder = QFile::encodeName(dir.path()) + "/m\xff";
+        QVERIFY(::mkdir(folder.constData(), 0700) == 0);
+        QVERIFY(::symlink(QFile::encodeName(hf).constData(), (folder + "/model.safetensors").constData()) == 0);
+        QVERIFY(::close(::open((folder + "/config.json").constData(), O_CREAT | O_WRONLY, 0600)) == 0);
+        QProcess w;
+        w.start("/bin/sh", {"-c", "exec \"$0\" quantize \"$1m$(printf '\\377')/model.safetensors\" --rule all=q8_0",
+                            QStringLiteral(QS_CLI_PATH), dir.path() + "/"});
+        QVERIFY(w.waitForFinished(120000));
+        const QByteArray err = w.readAllStandardError();
+        QVERIFY2(w.exitStatus() == QProcess::NormalExit && w.exitCode() == 0, err.constData());
+        QVERIFY2(isUtf8(err) && err.contains("quantscope-cli quantize: warning: ") &&
+                     err.contains("m\xef\xbf\xbd/config.json"),
+                 err.constData());
     }
 
     // A shared option is defined once: its help text is the same in every command that takes it (synth's

@@ -335,6 +335,15 @@ private Q_SLOTS:
         auto json = runCli(QStringList{"export", bare, "--gguf", dir.filePath("j.gguf"), "--tokenizer",
                                        hf + "/tokenizer.json"} + rule);
         QVERIFY2(json.exitCode == 1 && json.err.contains("is a tokenizer.json"), json.err.constData());
+        // A damaged tokenizer.bin is refused for what is wrong with it, as generate and ppl refuse it.
+        QFile bad(dir.filePath("tokenizer.bin"));
+        QVERIFY(bad.open(QIODevice::WriteOnly));
+        bad.write(QByteArray::fromHex("FBFFFFFF" "00000000" "01000000" "61"));
+        bad.close();
+        auto damaged = runCli(QStringList{"export", bare, "--gguf", dir.filePath("t.gguf"), "--tokenizer",
+                                          dir.filePath("tokenizer.bin")} + rule);
+        QVERIFY2(damaged.exitCode == 1 && damaged.err.contains("max_token_length -5 is not a plausible"),
+                 damaged.err.constData());
         auto fromGguf = runCli({"export", gguf, "--rule", "body=q8_0", "--gguf", dir.filePath("g.gguf"),
                                 "--tokenizer", hf + "/tokenizer.model"});
         QVERIFY2(fromGguf.exitCode == 1 && fromGguf.err.contains("keeps its own vocabulary"), fromGguf.err.constData());

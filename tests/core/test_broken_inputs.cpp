@@ -508,6 +508,27 @@ private Q_SLOTS:
         }
     }
 
+    // Metadata strings that are not UTF-8 are kept with U+FFFD; the warning counts them and names where the first
+    // one is (offset of its length field, and its key or tensor), as every error of a hostile file does.
+    void ggufBadUtf8Strings_warningNamesOffsetAndOwner() {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        // header (24 bytes); key "general.name" (8 + 12) type string (4); its value's length field at offset 48
+        Gguf g;
+        g.header(3, 1, 2).str("general.name").u32(8).str("ok").str("general.basename").u32(8).str("bad\xff");
+        g.str("t\xfe").u32(1).u64(8).u32(0).u64(0).pad();
+        g.s += std::string(32, '\0');
+        const uint64_t badValueAt = 24 + (8 + 12) + 4 + (8 + 2) + (8 + 16) + 4;
+        const std::string path = dir.path().toStdString() + "/u.gguf";
+        qstest::writeBytes(path, g.s);
+        auto r = openCheckpoint(path);
+        if (!r) QFAIL(r.message().c_str());
+        QCOMPARE(r.value()->warnings.size(), size_t(1));
+        QCOMPARE(r.value()->warnings[0], path + ": 2 metadata strings are not valid UTF-8 (shown with U+FFFD); the first at "
+                                               "offset " + std::to_string(badValueAt) + ", in key 'general.basename'");
+        QCOMPARE(r.value()->tensors.at(0).name, std::string("t\xef\xbf\xbd"));
+    }
+
     // Decoding never reads outside the bytes it is given, whatever the caller asks for.
     void decodeToFloat_rejectsRangesOutsideTheData() {
         std::vector<std::byte> bytes(16);

@@ -345,6 +345,33 @@ private Q_SLOTS:
         QVERIFY2(QString::fromStdString(t.message()).contains(message), t.message().c_str());
         QVERIFY(QString::fromStdString(t.message()).contains(path));
     }
+
+    // Content that is no tokenizer at all is judged by the file's name, so that the loader of the kind meant says
+    // what is wrong: a tokenizer.bin with a negative max_token_length gets the same message whichever command
+    // reads it (generate and export used to differ).
+    void loadTokenizer_badFileNamedByKind_data() {
+        QTest::addColumn<QString>("name");
+        QTest::addColumn<QByteArray>("content");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("negative max_token_length") << "tokenizer.bin" << QByteArray::fromHex("FBFFFFFF" "00000000" "01000000" "61")
+                                                   << "max_token_length -5 is not a plausible llama2.c tokenizer.bin header";
+        QTest::newRow("json garbage") << "tokenizer.json" << QByteArray::fromHex("5566778899AA") << "not valid JSON";
+        QTest::newRow("model garbage") << "tokenizer.model" << QByteArray::fromHex("5566778899AA") << "SentencePiece";
+        QTest::newRow("gguf garbage") << "v.gguf" << QByteArray::fromHex("5566778899AA") << "GGUF";
+        QTest::newRow("other name") << "tokenizer.txt" << QByteArray::fromHex("FBFFFFFF0000") << "not a tokenizer";
+    }
+    void loadTokenizer_badFileNamedByKind() {
+        QFETCH(QString, name);
+        QFETCH(QByteArray, content);
+        QFETCH(QString, message);
+        QTemporaryDir dir;
+        const QString path = dir.filePath(name);
+        writeFile(path, content.toStdString());
+        auto t = loadTokenizerFile(path.toStdString());
+        QVERIFY(!t.ok());
+        QVERIFY2(QString::fromStdString(t.message()).contains(message), t.message().c_str());
+        QVERIFY2(QString::fromStdString(t.message()).contains(path), t.message().c_str());
+    }
 };
 
 QTEST_GUILESS_MAIN(TestTokenizer)
