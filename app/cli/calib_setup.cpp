@@ -71,7 +71,7 @@ int parseImatrixOption(const std::string& command, const std::optional<std::stri
                                      "not a llama.cpp imatrix: pass it with --calib");
     auto file = qs::readImatrix(*path);
     if (!file) return fail(command, file.message());
-    for (const std::string& w : file->warnings) std::fprintf(stderr, "warning: %s: %s\n", path->c_str(), w.c_str());
+    for (const std::string& w : file->warnings) warn(command, *path + ": " + w);
     auto set = qs::imatrixToCalibration(*file, ckpt, info, *path);
     if (!set) return fail(command, set.message());
     out = std::make_shared<const qs::CalibrationSet>(std::move(*set));
@@ -150,7 +150,7 @@ int runCalibration(const std::string& command, const CalibOptions& options, cons
     request.mapKey = options.mapKey;
     auto r = qs::calibrateModel(model, request, arena, stderrProgress(command, progress));
     if (!r) return fail(command, r.message(), r.message() == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
-    for (const auto& w : r->warnings) std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), w.c_str());
+    warn(command, r->warnings);
     const qs::CalibrationProvenance& p = r->set->provenance;
     if (p.sequenceLength < options.settings.sequenceLength && p.sequenceLength == model.weights->config.context)
         std::fprintf(stderr, "quantscope-cli %s: note: --calib-ctx %d is more than the model's context; sequences of %lld\n",

@@ -185,7 +185,7 @@ int runCalibrate(int argc, char** argv, int first) {
     lo.tokenizerPath = args.tokenizer.value_or("");
     auto model = qs::openInferenceModel(cl.positional()[0], lo, &arena);
     if (!model) return fail("calibrate", model.message());
-    for (const auto& w : model->warnings) std::fprintf(stderr, "quantscope-cli calibrate: warning: %s\n", w.c_str());
+    warn("calibrate", model->warnings);
     if (!map.rules.empty())
         if (auto s = addMapNeeds(calib.settings, map, *model->checkpoint, model->info); !s)
             return fail("calibrate", s.message(), kExitUsage);

@@ -110,7 +110,7 @@ int loadAndResolve(const ExportArgs& args, int threads, Loaded& out) {
         auto m = qs::openInferenceModel(args.model, lo, &arena);
         if (!m) return fail("export", m.message());
         out.model = std::move(*m);
-        for (const auto& w : out.model.warnings) std::fprintf(stderr, "quantscope-cli export: warning: %s\n", w.c_str());
+        warn("export", out.model.warnings);
         if (auto s = addMapNeeds(calib.settings, map, *out.model.checkpoint, out.model.info); !s)
             return fail("export", s.message());
         if (int rc = runCalibration("export", calib, out.model, &arena, !args.json && isatty(STDERR_FILENO),
@@ -211,7 +211,7 @@ int writeGgufFile(const ExportArgs& args, const Loaded& m, int threads, const st
     report["warnings"] = g.warnings;
     printFallbacks(out, g.fallbacks);
     if (!args.json) {
-        for (const auto& w : g.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+        warn("export", g.warnings);
         std::printf("wrote %s: %zu tensors, %llu bytes, general.file_type %u, %zu fallbacks\n", out.c_str(),
                     g.tensors.size(), (unsigned long long)g.fileBytes, g.fileType, g.fallbacks.size());
     }
@@ -226,8 +226,8 @@ int readSweepOption(const ExportArgs& args, const Loaded& m, int threads, std::o
     auto file = h5 ? qs::readSweepHdf5(*path) : qs::readSweepFile(*path);
     if (!file) return fail("export", "--sweep " + file.message());
     if (file->truncatedBytes)
-        std::fprintf(stderr, "quantscope-cli export: warning: --sweep %s: a truncated last line (%llu bytes) is not copied\n",
-                     path->c_str(), (unsigned long long)file->truncatedBytes);
+        warn("export", "--sweep " + *path + ": a truncated last line (" + std::to_string(file->truncatedBytes) +
+                           " bytes) is not copied");
     tbb::task_arena arena(threads);
     auto fingerprint = qs::checkpointFingerprint(*m.ckpt, &arena);
     if (!fingerprint) return fail("export", fingerprint.message());

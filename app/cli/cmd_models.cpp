@@ -58,7 +58,7 @@ int runModels(int argc, char** argv, int first) {
     limits.maxDepth = int(depth);
     auto scan = qs::scanLocalModels(roots, limits);
     if (!scan) return fail("models", scan.message(), kExitCancelled);
-    for (const std::string& w : scan->warnings) std::fprintf(stderr, "quantscope-cli models: warning: %s\n", w.c_str());
+    warn("models", scan->warnings);
     if (json) {
         std::printf("%s\n", jsonText(qs::localModelScanToJson(*scan), 2).c_str());
         return kExitOk;

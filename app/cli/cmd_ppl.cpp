@@ -63,7 +63,7 @@ int runPpl(int argc, char** argv, int first) {
     if (auto bad = qs::io::firstInvalidUtf8(text)) {
         textWarning = *textPath + " is not valid UTF-8 (byte " + std::to_string(*bad) +
                       "); the tokenizer is given its bytes as they are";
-        std::fprintf(stderr, "quantscope-cli ppl: warning: %s\n", textWarning.c_str());
+        warn("ppl", textWarning);
     }
 
     InferenceSetup setup;
@@ -75,7 +75,7 @@ int runPpl(int argc, char** argv, int first) {
     if (setup.quantized) reference = std::make_unique<qs::Transformer>(setup.model.weights, setup.arena.get());
     auto r = qs::evaluatePerplexity(model, *setup.model.tokenizer, text, o, {}, reference.get());
     if (!r) return fail("ppl", r.message());
-    for (const auto& w : r->warnings) std::fprintf(stderr, "quantscope-cli ppl: warning: %s\n", w.c_str());
+    warn("ppl", r->warnings);
     if (asJson) {
         nlohmann::json j = {{"model", cl.positional()[0]}, {"text", *textPath},    {"protocol", r->protocol},
                             {"context", r->context},         {"windows", r->windows}, {"tokens", r->tokens},

@@ -68,7 +68,7 @@ int openModel(const std::string& path, const QuantizeArgs& args, const qs::Quant
         auto m = qs::openInferenceModel(path, lo, arena);
         if (!m) return fail("quantize", m.message());
         model = std::move(*m);
-        for (const auto& w : model.warnings) std::fprintf(stderr, "quantscope-cli quantize: warning: %s\n", w.c_str());
+        warn("quantize", model.warnings);
         if (auto s = addMapNeeds(calib.settings, map, *model.checkpoint, model.info); !s)
             return fail("quantize", s.message());
         if (args.sequential) {
@@ -85,7 +85,7 @@ int openModel(const std::string& path, const QuantizeArgs& args, const qs::Quant
     } else {
         auto ckpt = qs::openCheckpoint(path);
         if (!ckpt) return fail("quantize", ckpt.message());
-        for (const auto& w : (*ckpt)->warnings) std::fprintf(stderr, "quantscope-cli quantize: warning: %s\n", w.c_str());
+        warn("quantize", (*ckpt)->warnings);
         model.checkpoint = std::move(*ckpt);
         model.info = qs::analyzeModel(*model.checkpoint);
     }
@@ -170,7 +170,7 @@ int runQuantize(int argc, char** argv, int first) {
     } else {
         std::string s = qs::quantizeReportText(c, info, *resolved, applied->value());
         std::fwrite(s.data(), 1, s.size(), stdout);
-        for (const auto& w : applied->value().warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+        warn("quantize", applied->value().warnings);
     }
     return kExitOk;
 }

@@ -225,7 +225,7 @@ int runPoints(qs::MapEvaluator& evaluator, const qs::ModelInfo& info, const qs::
         result = r->run;
         stored = r->stored;
     }
-    for (const auto& w : result.warnings) std::fprintf(stderr, "quantscope-cli sweep: warning: %s\n", w.c_str());
+    warn("sweep", result.warnings);
     if (args.json) {
         nlohmann::json j = {{"out", out}, {"points", spec.pointCount()}, {"shard", shard.text()}, {"shard_points", inShard},
                             {"measured", result.measured}, {"skipped", result.skipped}, {"stored", stored},

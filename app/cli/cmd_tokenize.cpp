@@ -119,7 +119,7 @@ int runTokenize(int argc, char** argv, int first) {
     if (!tok) return fail("tokenize", tok.message());
     const bool special = !noSpecial;
     if (const auto& jsonl = jsonlArg) {
-        for (const auto& w : (*tok)->warnings()) std::fprintf(stderr, "quantscope-cli tokenize: warning: %s\n", w.c_str());
+        warn("tokenize", (*tok)->warnings());
         return tokenizeJsonl(**tok, *jsonl, special, json);
     }
 
@@ -129,7 +129,7 @@ int runTokenize(int argc, char** argv, int first) {
     if (auto bad = qs::io::firstInvalidUtf8(text))
         warnings.push_back("the text is not valid UTF-8 (byte " + std::to_string(*bad) +
                            "); the tokenizer was given its bytes as they are");
-    for (const auto& w : warnings) std::fprintf(stderr, "quantscope-cli tokenize: warning: %s\n", w.c_str());
+    warn("tokenize", warnings);
     if (json) {
         r["warnings"] = warnings;
         std::printf("%s\n", dump(r).c_str());

@@ -76,6 +76,16 @@ int fail(const std::string& command, const std::string& message, int code) {
     return code;
 }
 
+void warn(const std::string& command, const std::string& text) {
+    std::string clean;
+    qs::io::appendUtf8(text, clean);
+    std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), clean.c_str());
+}
+
+void warn(const std::string& command, const std::vector<std::string>& texts) {
+    for (const std::string& t : texts) warn(command, t);
+}
+
 CommandLine::CommandLine(std::string command, const std::string& description)
     : m_command(std::move(command)), m_app(description, "quantscope-cli " + m_command) {
     const Command* entry = findCommand(m_command);

@@ -24,6 +24,10 @@ std::string usageLine(const Command& c);
 
 // Prints "quantscope-cli <command>: <message>" on stderr and returns `code`.
 int fail(const std::string& command, const std::string& message, int code = kExitFailure);
+// Prints "quantscope-cli <command>: warning: <text>" on stderr, one line per text. Like fail(), bytes that are not
+// UTF-8 (a damaged file's names, a file name) are shown as U+FFFD.
+void warn(const std::string& command, const std::string& text);
+void warn(const std::string& command, const std::vector<std::string>& texts);
 
 class CommandLine {
 public:

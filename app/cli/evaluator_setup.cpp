@@ -38,7 +38,7 @@ void addEvaluatorOptions(CLI::App& app, EvaluatorArgs& args, qs::SweepMeasure de
 int printEvaluatorResult(const std::string& command, bool asJson, const EvaluatorSetup& setup,
                          const std::vector<std::string>& warnings, const std::function<nlohmann::json()>& json,
                          const std::function<void()>& text) {
-    for (const auto& w : warnings) std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), w.c_str());
+    warn(command, warnings);
     if (asJson) {
         nlohmann::json j = json();
         j["model"] = setup.modelPath;
@@ -111,8 +111,7 @@ int openModelForMeasure(const std::string& command, const EvaluatorArgs& args, c
         auto m = qs::openInferenceModel(path, lo, arena);
         if (!m) return fail(command, m.message());
         model = std::move(m.value());
-        for (const auto& w : model.warnings)
-            std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), w.c_str());
+        warn(command, model.warnings);
         return kExitOk;
     }
     if (args.tokenizer)

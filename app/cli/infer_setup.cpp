@@ -52,11 +52,11 @@ int openInference(const std::string& command, const std::vector<std::string>& po
     auto m = qs::openInferenceModel(positional[0], options, out.arena.get());
     if (!m) return fail(command, m.message());
     out.model = std::move(m.value());
-    auto warn = [&](const std::string& w) {
-        std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), w.c_str());
+    auto warnAndKeep = [&](const std::string& w) {
+        warn(command, w);
         out.warnings.push_back(w);
     };
-    for (const auto& w : out.model.warnings) warn(w);  // the checkpoint's and the tokenizer's
+    for (const auto& w : out.model.warnings) warnAndKeep(w);  // the checkpoint's and the tokenizer's
     out.weights = out.model.weights;
     if (!quantize) return kExitOk;
 
@@ -74,10 +74,10 @@ int openInference(const std::string& command, const std::vector<std::string>& po
     auto q = qs::quantizeForInference(*out.model.checkpoint, out.model.info, map, out.arena.get(), {},
                                       out.calibration.get());
     if (!q) return fail(command, q.message());
-    for (const auto& w : q->warnings) warn(w);
+    for (const auto& w : q->warnings) warnAndKeep(w);
     auto plan = qs::planWeightMemory(*out.model.checkpoint, out.model.info, &q->tensors, options.weights);
     if (!plan) return fail(command, plan.message());
-    if (!plan->warning.empty()) warn(plan->warning);
+    if (!plan->warning.empty()) warnAndKeep(plan->warning);
     auto w = qs::loadModelWeights(*out.model.checkpoint, out.model.info, &q->tensors, plan->options, out.arena.get());
     if (!w) return fail(command, w.message());
     out.weights = std::move(w.value());
