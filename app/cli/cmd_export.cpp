@@ -196,18 +196,20 @@ int writeGgufFile(const ExportArgs& args, const Loaded& m, int threads, const st
         return fail("export", r->message(),
                     r->message() == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
     const qs::GgufExportResult& g = r->value();
-    nlohmann::json tensors = nlohmann::json::array();
-    for (const auto& t : g.tensors)
-        tensors.push_back({{"source", t.sourceName},
-                           {"name", t.name},
-                           {"type", std::string(qs::dtypeInfo(t.dtype).ggmlName)},
-                           {"scheme", t.scheme.empty() ? "keep" : t.scheme},
-                           {"bytes", t.bytes}});
     report["gguf"] = {{"path", out},
                       {"file_type", g.fileType},
                       {"bytes", g.fileBytes},
-                      {"tensors", tensors},
                       {"fallbacks", qs::exportFallbacksJson(g.fallbacks)}};
+    if (args.json) {  // a JSON object per tensor is ~0.5 KB: built only when it is printed
+        nlohmann::json& tensors = report["gguf"]["tensors"] = nlohmann::json::array();
+        tensors.get_ref<nlohmann::json::array_t&>().reserve(g.tensors.size());
+        for (const auto& t : g.tensors)
+            tensors.push_back({{"source", t.sourceName},
+                               {"name", t.name},
+                               {"type", std::string(qs::dtypeInfo(t.dtype).ggmlName)},
+                               {"scheme", t.scheme.empty() ? "keep" : t.scheme},
+                               {"bytes", t.bytes}});
+    }
     report["warnings"] = g.warnings;
     printFallbacks(out, g.fallbacks);
     if (!args.json) {

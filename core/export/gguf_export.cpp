@@ -249,6 +249,9 @@ Result<GgufExportResult> exportGguf(const Checkpoint& ckpt, const ModelInfo& inf
 
     std::vector<std::pair<std::string, DType>> named;
     std::vector<GgufTensorInfo> infos;
+    named.reserve(planned->size());
+    infos.reserve(planned->size());
+    result.tensors.reserve(planned->size());
     for (const PlannedTensor& pt : *planned) {
         named.emplace_back(pt.info.name, pt.info.dtype);
         infos.push_back(pt.info);
