@@ -9,8 +9,8 @@
 //
 // What stays per tensor: the model (TensorInfo 88 bytes, its name and shape on the heap, TensorEntry, kind keys:
 // ~3x the file in test_open_memory), the resolved map (one 152-byte TensorPlan), the Document's one footprint
-// (one 88-byte TensorFootprint) and the views' indices: measured 517 bytes a tensor at the peak, 6.4x the GGUF
-// file (~81 bytes a tensor) and 5.3x the safetensors one (~98). Each of the Footprint view, the Summary view and
+// (one 88-byte TensorFootprint) and the views' indices: measured 510 bytes a tensor at the peak, 6.3x the GGUF
+// file (~81 bytes a tensor) and 5.2x the safetensors one (~98). Each of the Footprint view, the Summary view and
 // the resolved-tensor table computing its own footprint, and the chat's key holding a scheme string per tensor
 // (twice), as before, peaked at 558 bytes a tensor (6.9x / 5.7x), which kMaxHeapPerTensor refuses. A field added
 // to a per-tensor struct can also cross it: then say in the bound what the bytes buy.
