@@ -89,6 +89,7 @@ void Document::setCalibration(std::optional<DocumentCalibration> calibration) {
     if (!m_model && calibration) return;
     if (calibration && !calibration->set) calibration.reset();
     m_calibration = std::move(calibration);
+    m_footprint.reset();
     Q_EMIT calibrationChanged();
 }
 
@@ -103,6 +104,7 @@ void Document::setModel(std::shared_ptr<const LoadedModel> model) {
     const bool hadSelection = m_selected >= 0;
     const bool hadCalibration = m_calibration.has_value();
     m_calibration.reset();
+    m_footprint.reset();
     m_model = std::move(model);
     m_selected = -1;
     m_stats->clear();
@@ -136,8 +138,17 @@ void Document::applyQuantMap(const qs::QuantMap& map) {
     Q_EMIT quantMapChanged();
 }
 
+const qs::MapFootprint* Document::footprint() const {
+    if (!m_resolved) return nullptr;
+    if (!m_footprint)
+        m_footprint =
+            qs::footprintAfter(*m_resolved, m_model->checkpoint->tensors, m_model->info, calibrationSet().get());
+    return &*m_footprint;
+}
+
 void Document::resolve() {
     m_resolved.reset();
+    m_footprint.reset();
     m_resolveError.clear();
     if (!m_model) return;
     auto r = qs::resolveMap(m_map, m_model->checkpoint->tensors, m_model->info);

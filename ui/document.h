@@ -36,6 +36,7 @@
 #include "core/calib/calibration.h"
 #include "core/io/checkpoint.h"
 #include "core/model/model_info.h"
+#include "core/quant/footprint_after.h"
 #include "core/quant/quant_map.h"
 #include "core/quant/quant_map_resolve.h"
 
@@ -103,6 +104,12 @@ public:
     // inconsistent input produces) are in resolveError().
     const qs::ResolvedMap* resolvedMap() const { return m_resolved ? &*m_resolved : nullptr; }
     QString resolveError() const { return m_resolveError; }
+    // The footprint of resolvedMap() under the current calibration (qs::footprintAfter(*resolvedMap(), the
+    // tensors, the info, calibrationSet())); null without a resolved map. Computed on the first call after the
+    // map, the model or the calibration changed and shared by every view that shows it (the Footprint and
+    // Summary views, the resolved-tensor table): one per-tensor vector (88 bytes a tensor) instead of one per
+    // view. The pointer is valid until the next quantMapChanged, modelChanged or calibrationChanged.
+    const qs::MapFootprint* footprint() const;
     // Replaces the map as one undoable edit labelled `undoText` ("Add rule", "Preset: nf4 everywhere").
     // A map equal to the current one pushes nothing.
     void setQuantMap(qs::QuantMap map, const QString& undoText);
@@ -146,6 +153,7 @@ private:
     int m_selected = -1;
     qs::QuantMap m_map;
     std::optional<qs::ResolvedMap> m_resolved;
+    mutable std::optional<qs::MapFootprint> m_footprint;  // footprint()'s cache; reset with m_resolved, calibration
     QString m_resolveError;
     QUndoStack* m_undo = nullptr;
     StatsCache* m_stats = nullptr;

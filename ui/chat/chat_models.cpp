@@ -2,6 +2,7 @@
 #include "ui/chat/chat_models.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "core/infer/quantized_model.h"
 #include "core/infer/tokenizer_loader.h"
@@ -87,8 +88,14 @@ ChatModels::Key ChatModels::currentKey() const {
     key.model = m_document->model().get();
     if (const qs::ResolvedMap* r = m_document->resolvedMap()) {
         key.plans.reserve(r->tensors.size());
+        uint32_t last = 0;  // consecutive tensors mostly share a scheme
         for (const qs::TensorPlan& p : r->tensors) {
-            key.plans.emplace_back(p.scheme, p.tiedTo);
+            if (last >= key.schemes.size() || key.schemes[last] != p.scheme) {
+                const auto it = std::find(key.schemes.begin(), key.schemes.end(), p.scheme);
+                last = uint32_t(it - key.schemes.begin());
+                if (it == key.schemes.end()) key.schemes.push_back(p.scheme);
+            }
+            key.plans.emplace_back(last, int32_t(p.tiedTo));
             if (key.calibration.isEmpty() && p.quantized())
                 key.calibration = m_document->calibrationTag(p.scheme);
         }

@@ -173,8 +173,7 @@ void FootprintView::rebuild() {
         Q_EMIT sizeSummaryChanged(m_summary);
         return;
     }
-    const qs::MapFootprint fp =
-        qs::footprintAfter(*res, ckpt->tensors, *info, m_document->calibrationSet().get());
+    const qs::MapFootprint& fp = *m_document->footprint();
     const qs::FootprintShares shares = qs::footprintShares(fp);
     accumulateGroups(fp, shares);
 

@@ -7,7 +7,7 @@
 // A tied head counts 0 (its bytes are the embedding's); the note says what an untie would add, as stored and
 // at the pair's scheme after the map. A result panel shows the error measured by the last "Quantize" run
 // (setMeasuredText). Rebuilt on Document::quantMapChanged (which a model change also emits): the numbers are
-// qs::footprintAfter's arithmetic, no job. UI thread only.
+// qs::footprintAfter's arithmetic (Document::footprint()), no job. UI thread only.
 #pragma once
 
 #include <array>

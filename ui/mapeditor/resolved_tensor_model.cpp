@@ -36,8 +36,6 @@ void ResolvedTensorModel::rebuild() {
     const qs::ModelInfo* info = m_document->info();
     const int rows = res && ckpt && info ? int(ckpt->tensors.size()) : 0;
     if (rows != m_rows) beginResetModel();
-    m_footprint = rows ? qs::footprintAfter(*res, ckpt->tensors, *info, m_document->calibrationSet().get())
-                       : qs::MapFootprint{};
     if (m_highlight >= 0 && (!res || size_t(m_highlight) >= res->map.rules.size())) m_highlight = -1;
     if (rows != m_rows) {
         m_rows = rows;
@@ -99,12 +97,15 @@ QVariant ResolvedTensorModel::data(const QModelIndex& index, int role) const {
     const qs::ResolvedMap* res = m_document->resolvedMap();
     const qs::Checkpoint* ckpt = m_document->checkpoint();
     const qs::ModelInfo* info = m_document->info();
-    if (!index.isValid() || !res || !ckpt || !info || index.row() >= m_rows) return {};
+    const qs::MapFootprint* fp = m_document->footprint();
+    if (!index.isValid() || !res || !ckpt || !info || !fp || index.row() >= m_rows ||
+        size_t(index.row()) >= fp->tensors.size())
+        return {};
     const size_t i = size_t(index.row());
     const qs::TensorInfo& t = ckpt->tensors[i];
     const qs::TensorEntry& e = info->entries[i];
     const qs::TensorPlan& p = res->tensors[i];
-    const qs::TensorFootprint& f = m_footprint.tensors[i];
+    const qs::TensorFootprint& f = fp->tensors[i];
     const int c = index.column();
     const bool tiedHead = p.tiedTo >= 0 || e.tiedTo >= 0;
 

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // ResolvedTensorModel: the map resolved against the loaded model, one row per tensor (in file order, row ==
 // tensor index): tensor, role, layer, stored dtype -> scheme, governing rule (1-based, "tie" notes), bytes
-// before -> after, bits per weight after, fallback reason. Rebuilt from Document::resolvedMap() on every
-// quantMapChanged (arithmetic: Scheme::packedBytes through qs::footprintAfter). Rows governed by the
-// highlighted rule (setHighlightedRule, the rule selected in the editor) get a highlight background.
-// UI thread only.
+// before -> after, bits per weight after, fallback reason. Reads Document::resolvedMap() and
+// Document::footprint() (shared with the other views; no per-tensor copy here), reset or refreshed on every
+// quantMapChanged and calibrationChanged. Rows governed by the highlighted rule (setHighlightedRule, the rule
+// selected in the editor) get a highlight background. UI thread only.
 #pragma once
 
 #include <QAbstractTableModel>
@@ -40,7 +40,6 @@ private:
     void rebuild();
 
     Document* m_document;
-    qs::MapFootprint m_footprint;
     int m_rows = 0;
     int m_highlight = -1;
     QIcon m_swatches[qs::kRoleCount];

@@ -40,8 +40,7 @@ SummaryView::SummaryView(Document* document, QWidget* parent) : QTextBrowser(par
 QString SummaryView::footprintTable(const QString& muted) const {
     const qs::ResolvedMap* res = m_document->resolvedMap();
     if (!res) return QString();
-    const qs::MapFootprint fp = qs::footprintAfter(*res, m_document->checkpoint()->tensors,
-                                                   *m_document->info(), m_document->calibrationSet().get());
+    const qs::MapFootprint& fp = *m_document->footprint();
     const qs::FootprintShares shares = qs::footprintShares(fp);
     const bool mapped = !res->map.rules.empty();
     QString h = QStringLiteral("<h4>%1</h4><table>").arg(mapped ? tr("Footprint by role (as stored → after the map)")
