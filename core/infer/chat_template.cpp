@@ -2,7 +2,6 @@
 #include "core/infer/chat_template.h"
 
 #include <ctime>
-#include <regex>
 
 namespace qs {
 namespace {
@@ -162,13 +161,37 @@ std::string renderPlain(std::span<const ChatMessage> m) {
     return out;
 }
 
+// The non-empty run of characters outside `stop` that starts at `begin`, when what follows it satisfies `closes`;
+// else empty. A linear scan (std::regex recursed once per character and overflowed the stack on a 50 KB template).
+template <class Closes>
+std::string_view runAt(std::string_view text, size_t begin, std::string_view stop, Closes closes) {
+    const size_t end = std::min(text.find_first_of(stop, begin), text.size());
+    if (end == begin || !closes(text.substr(end))) return {};
+    return text.substr(begin, end - begin);
+}
+
 // Qwen 2.5's templates write a fixed system message when the conversation has none:
-// '<|im_start|>system\nYou are Qwen, ...<|im_end|>\n' as a literal (with the escape \n in the Jinja text).
+// '<|im_start|>system\nYou are Qwen, ...<|im_end|>\n' as a literal (with the escape \n in the Jinja text): the
+// first `<|im_start|>system\n` followed by text without ' " { } < and then `<|im_end|>`.
 std::string chatmlDefaultSystem(std::string_view jinja) {
-    static const std::regex re(R"(<\|im_start\|>system\\n([^'"{}<]+)<\|im_end\|>)");
-    std::cmatch m;
-    if (!std::regex_search(jinja.data(), jinja.data() + jinja.size(), m, re)) return {};
-    return m[1].str();
+    constexpr std::string_view kOpen = "<|im_start|>system\\n", kClose = "<|im_end|>";
+    for (size_t at = jinja.find(kOpen); at != std::string_view::npos; at = jinja.find(kOpen, at + 1)) {
+        auto text = runAt(jinja, at + kOpen.size(), "'\"{}<", [&](std::string_view rest) { return rest.starts_with(kClose); });
+        if (!text.empty()) return std::string(text);
+    }
+    return {};
+}
+
+// Llama 3.1's `{%- set date_string = "26 Jul 2024" %}`: the first quoted (either quote) non-empty date.
+std::string llama31DateString(std::string_view jinja) {
+    constexpr std::string_view kSet = "set date_string = ";
+    for (size_t at = jinja.find(kSet); at != std::string_view::npos; at = jinja.find(kSet, at + 1)) {
+        const size_t quote = at + kSet.size();
+        if (quote >= jinja.size() || (jinja[quote] != '"' && jinja[quote] != '\'')) continue;
+        auto date = runAt(jinja, quote + 1, "\"'", [](std::string_view rest) { return !rest.empty(); });
+        if (!date.empty()) return std::string(date);
+    }
+    return {};
 }
 
 }  // namespace
@@ -252,13 +275,11 @@ Result<ChatTemplate> recognizeChatTemplate(std::string_view j, const std::string
             if (has(j, "builtin_tools") && !has(j, "Today Date: "))
                 return refuse("this Llama 3.1 chat template variant");
             t = *chatTemplateByName("llama3.1");
-            static const std::regex dateRe(R"(set date_string = ["']([^"']+)["'])");
-            std::cmatch m;
             if (has(j, "strftime_now")) {
                 t.dateString.clear();  // Llama 3.2: today's date
                 t.description = "Llama 3.2 (system header with 'Cutting Knowledge Date' and today's date)";
-            } else if (std::regex_search(j.data(), j.data() + j.size(), m, dateRe)) {
-                t.dateString = m[1].str();
+            } else if (std::string date = llama31DateString(j); !date.empty()) {
+                t.dateString = date;
                 t.description = "Llama 3.1 (system header with 'Cutting Knowledge Date' and 'Today Date: " + t.dateString + "')";
             }
         } else {

@@ -141,6 +141,30 @@ private Q_SLOTS:
         for (const std::string& n : chatTemplateNames()) QVERIFY2(chatTemplateByName(n), n.c_str());
     }
 
+    // The literals read out of a template (Qwen 2.5's default system message, Llama 3.1's date) are found by a linear
+    // scan: std::regex recursed once per character and a 50 KB template overflowed the stack (the CLI and the GUI
+    // crashed on opening the model). A 1 MB literal is read whole; an unclosed one is no literal.
+    void recognize_longLiteralsInTemplates() {
+        const std::string big(1 << 20, 'a');
+        std::string qwen = kTemplates.at("qwen25like");
+        const std::string sys = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.";
+        QVERIFY(qwen.find(sys) != std::string::npos);
+        auto t = recognizeChatTemplate(std::string(qwen).replace(qwen.find(sys), sys.size(), big), "t");
+        QVERIFY2(t, why(t).c_str());
+        QCOMPARE(t->defaultSystem.size(), big.size());
+        auto unclosed = recognizeChatTemplate("{{- '<|im_start|>system\\n" + big + "x' }}{{ '<|im_start|>' }}", "t");
+        QVERIFY2(unclosed, why(unclosed).c_str());
+        QVERIFY(unclosed->defaultSystem.empty());
+        std::string l31 = kTemplates.at("llama31");
+        const std::string date = "26 Jul 2024";
+        auto d = recognizeChatTemplate(std::string(l31).replace(l31.find(date), date.size(), big), "t");
+        QVERIFY2(d, why(d).c_str());
+        QCOMPARE(d->dateString.size(), big.size());
+        auto single = recognizeChatTemplate(std::string(l31).replace(l31.find("\"" + date + "\""), date.size() + 2, "'1 Jan 2025'"), "t");
+        QVERIFY2(single, why(single).c_str());
+        QCOMPARE(single->dateString, std::string("1 Jan 2025"));
+    }
+
     // Llama 2's SentencePiece vocabulary: "<s>[INST] Hello [/INST]" is [1, 518, 25580, 29962, 15043, 518, 29914,
     // 25580, 29962] with Hugging Face's LlamaTokenizer (legacy), the ids every Llama 2 chat prompt starts with.
     void format_encodesSpecialTextsAsTokens() {
