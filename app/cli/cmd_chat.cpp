@@ -44,13 +44,13 @@ bool makeRoom(qs::ChatSession& session, const qs::ChatFormat& format, const std:
         }
         if (fits) return true;
         if (attempt == 0 && session.turns() > 0) {
-            std::fprintf(stderr, "chat: the context is full; starting a new conversation\n");
+            std::fprintf(stderr, "quantscope-cli chat: the context is full; starting a new conversation\n");
             session.reset();
         } else {
             break;
         }
     }
-    std::fprintf(stderr, "chat: this message alone does not fit the context of %d tokens\n", session.context());
+    std::fprintf(stderr, "quantscope-cli chat: this message alone does not fit the context of %d tokens\n", session.context());
     return false;
 }
 

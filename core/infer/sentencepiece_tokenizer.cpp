@@ -5,6 +5,9 @@
 
 #include <sentencepiece_processor.h>
 
+#include "core/infer/sentencepiece_charsmap.h"
+#include "core/io/bounded_text.h"
+
 namespace qs {
 
 SentencePieceTokenizer::SentencePieceTokenizer() : m_sp(std::make_unique<sentencepiece::SentencePieceProcessor>()) {}
@@ -12,7 +15,10 @@ SentencePieceTokenizer::~SentencePieceTokenizer() = default;
 
 Result<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::load(const std::string& path) {
     std::unique_ptr<SentencePieceTokenizer> t(new SentencePieceTokenizer);
-    const auto status = t->m_sp->Load(path);
+    auto bytes = io::readBoundedFile(path, io::kMaxJsonFileBytes, "a SentencePiece tokenizer.model");
+    if (!bytes) return Error{bytes.message()};
+    if (Status s = checkSentencePieceCharsMaps(*bytes, path); !s) return Error{s.message()};
+    const auto status = t->m_sp->LoadFromSerializedProto(absl::string_view(bytes->data(), bytes->size()));
     if (!status.ok()) return Error{path + ": not a SentencePiece model: " + status.ToString()};
     if (t->m_sp->GetPieceSize() <= 0) return Error{path + ": SentencePiece model without pieces"};
     t->m_path = path;

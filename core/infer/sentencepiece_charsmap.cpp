@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "core/infer/sentencepiece_charsmap.h"
+
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <vector>
+
+namespace qs {
+
+namespace {
+
+// Protocol buffers wire format (protobuf.dev/programming-guides/encoding): varint keys, field = key >> 3,
+// wire type = key & 7 (0 varint, 1 fixed64, 2 length-delimited, 5 fixed32).
+bool readVarint(std::string_view b, size_t& at, uint64_t& out) {
+    out = 0;
+    for (int shift = 0; shift < 64 && at < b.size(); shift += 7) {
+        const auto c = uint8_t(b[at++]);
+        out |= uint64_t(c & 0x7F) << shift;
+        if (c < 0x80) return true;
+    }
+    return false;
+}
+
+// The first length-delimited field `field` of the message `b`; nullopt when absent or when the message cannot be
+// walked (left to libsentencepiece's parser).
+std::optional<std::string_view> lengthDelimited(std::string_view b, uint32_t field) {
+    size_t at = 0;
+    while (at < b.size()) {
+        uint64_t key = 0, v = 0;
+        if (!readVarint(b, at, key)) return std::nullopt;
+        switch (key & 7) {
+            case 0: if (!readVarint(b, at, v)) return std::nullopt; break;
+            case 1: if (b.size() - at < 8) return std::nullopt; at += 8; break;
+            case 5: if (b.size() - at < 4) return std::nullopt; at += 4; break;
+            case 2:
+                if (!readVarint(b, at, v) || v > b.size() - at) return std::nullopt;
+                if ((key >> 3) == field) return b.substr(at, size_t(v));
+                at += size_t(v);
+                break;
+            default: return std::nullopt;
+        }
+    }
+    return std::nullopt;
+}
+
+// Darts-clone's unit (darts.h, DoubleArrayUnit): has_leaf bit 8, label the low byte (or bit 31 for a value unit,
+// which therefore never matches a byte), offset bits 10-31 shifted left by 8 when bit 9 is set, value bits 0-30.
+bool hasLeaf(uint32_t u) { return (u >> 8) & 1; }
+uint32_t label(uint32_t u) { return u & ((1u << 31) | 0xFF); }
+uint32_t offset(uint32_t u) { return (u >> 10) << ((u & (1u << 9)) >> 6); }
+uint32_t value(uint32_t u) { return u & ((1u << 31) - 1); }
+
+// The blob: uint32 trie size (little-endian), the trie's units, then NUL-terminated normalized strings that the
+// leaves' values index (sentencepiece normalizer.cc, DecodePrecompiledCharsMap).
+std::string checkBlob(std::string_view blob) {
+    if (blob.empty()) return {};  // no rules: identity normalization
+    uint32_t trieBytes = 0;
+    if (blob.size() <= 4) return "shorter than its 4-byte header";
+    std::memcpy(&trieBytes, blob.data(), 4);
+    if (trieBytes > blob.size() - 4)
+        return "its trie of " + std::to_string(trieBytes) + " bytes does not fit in the " + std::to_string(blob.size()) +
+               "-byte blob";
+    const size_t n = trieBytes / 4;
+    if (n == 0) return "its trie is empty";
+    std::vector<uint32_t> units(n);
+    std::memcpy(units.data(), blob.data() + 4, n * 4);
+    const std::string_view normalized = blob.substr(4 + size_t(trieBytes));
+    // Every read NormalizePrefix's commonPrefixSearch can make: from a node i, units[(i ^ offset) ^ c] for any byte
+    // c (so the whole 256-unit block must exist) and, on a leaf, the value unit at i ^ offset.
+    std::vector<uint8_t> seen(n, 0);
+    std::vector<size_t> stack{0};
+    seen[0] = 1;
+    while (!stack.empty()) {
+        const size_t i = stack.back();
+        stack.pop_back();
+        const size_t base = i ^ offset(units[i]);
+        if ((base | 0xFF) >= n)
+            return "trie unit " + std::to_string(i) + " points outside its " + std::to_string(n) + " units";
+        if (i != 0 && hasLeaf(units[i])) {
+            const uint32_t v = value(units[base]);
+            if (v >= normalized.size() || normalized.find('\0', v) == std::string_view::npos)
+                return "trie unit " + std::to_string(i) + " names normalized text at " + std::to_string(v) +
+                       ", outside the " + std::to_string(normalized.size()) + " bytes (or not NUL-terminated)";
+        }
+        for (uint32_t c = 1; c < 256; ++c) {
+            const size_t child = base ^ c;
+            if (label(units[child]) == c && !seen[child]) {
+                seen[child] = 1;
+                stack.push_back(child);
+            }
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+Status checkSentencePieceCharsMaps(std::string_view model, const std::string& path) {
+    // ModelProto: normalizer_spec = 3, denormalizer_spec = 5; NormalizerSpec: precompiled_charsmap = 2
+    // (sentencepiece_model.proto).
+    for (auto [field, name] : {std::pair<uint32_t, const char*>{3, "normalizer_spec"}, {5, "denormalizer_spec"}}) {
+        const auto spec = lengthDelimited(model, field);
+        if (!spec) continue;
+        const auto blob = lengthDelimited(*spec, 2);
+        if (!blob) continue;
+        if (std::string why = checkBlob(*blob); !why.empty())
+            return Error{path + ": " + name + ".precompiled_charsmap is damaged (" + why + ")"};
+    }
+    return {};
+}
+
+}  // namespace qs

@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// A check of a SentencePiece model's normalization rules before libsentencepiece uses them. The library trusts
+// normalizer_spec.precompiled_charsmap (and denormalizer_spec's): a Darts-clone double-array trie whose units it
+// follows without bounds checks and normalized strings it reads up to a NUL (sentencepiece normalizer.cc,
+// DecodePrecompiledCharsMap / NormalizePrefix; darts-clone darts.h). A damaged blob made every encode read outside it
+// (a segfault when opening the model). This walks the model proto for the two blobs and follows every trie path the
+// library could follow, checking each read is inside the blob.
+// Thread-safe; no state.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/util/result.h"
+
+namespace qs {
+
+// `model`: the bytes of a tokenizer.model (a serialized sentencepiece ModelProto). Errors name `path` and the
+// field: "<path>: normalizer_spec.precompiled_charsmap is damaged (trie unit 12 points outside its 512 units)".
+// A proto this walk cannot follow is left to libsentencepiece's parser (which refuses it), not reported here.
+Status checkSentencePieceCharsMaps(std::string_view model, const std::string& path);
+
+}  // namespace qs

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// SentencePiece normalization rules (normalizer_spec.precompiled_charsmap) are checked before libsentencepiece
+// follows them: a damaged trie made opening the model segfault (tokenize, generate, export and the GUI). The
+// models here are trained at run time by libsentencepiece's own trainer (the reference writer of the format) with
+// its default nmt_nfkc rules, then damaged byte by byte in the test.
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <sentencepiece_trainer.h>
+
+#include "common/assets.h"
+#include "core/infer/sentencepiece_charsmap.h"
+#include "core/infer/sentencepiece_tokenizer.h"
+
+using namespace qs;
+
+namespace {
+
+std::string readAll(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+void writeAll(const std::string& path, const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary);
+    out << bytes;
+}
+
+}  // namespace
+
+class TestSentencePieceCharsMap : public QObject {
+    Q_OBJECT
+    QTemporaryDir m_dir;
+    std::string m_model;  // the trained tokenizer.model's bytes
+    size_t m_trieAt = 0;  // offset of the charsmap's first trie unit in m_model
+
+private Q_SLOTS:
+    void initTestCase() {
+        QS_REQUIRE_ASSET(text, "data/tinystories/tinystories_sample.txt");
+        QVERIFY(m_dir.isValid());
+        const std::string prefix = m_dir.path().toStdString() + "/nfkc";
+        const auto s = sentencepiece::SentencePieceTrainer::Train(
+            "--input=" + text.toStdString() + " --model_prefix=" + prefix +
+            " --vocab_size=300 --model_type=bpe --normalization_rule_name=nmt_nfkc --input_sentence_size=2000"
+            " --minloglevel=2");
+        QVERIFY2(s.ok(), s.ToString().c_str());
+        m_model = readAll(prefix + ".model");
+        // NormalizerSpec serialized: name (field 1) "nmt_nfkc", then precompiled_charsmap (field 2, tag 0x12, a
+        // varint length): the blob, whose uint32 trie size is followed by the trie's units.
+        const size_t name = m_model.find("\x0A\x08nmt_nfkc\x12");
+        QVERIFY(name != std::string::npos);
+        size_t at = name + 11;
+        while (uint8_t(m_model[at]) & 0x80) ++at;  // the length varint
+        m_trieAt = at + 1 + 4;
+        QVERIFY(m_trieAt + 4 < m_model.size());
+    }
+
+    // The trained nmt_nfkc rules pass the check and do what NFKC says (U+FF28 FULLWIDTH H -> H, U+FB01 -> fi).
+    void trainedRules_pass() {
+        QVERIFY(checkSentencePieceCharsMaps(m_model, "m").ok());
+        const std::string path = m_dir.path().toStdString() + "/ok.model";
+        writeAll(path, m_model);
+        auto t = SentencePieceTokenizer::load(path);
+        if (!t) QFAIL(t.message().c_str());
+        QCOMPARE((*t)->encode("\xEF\xBC\xA8" "e\xEF\xAC\x81", false), (*t)->encode("Hefi", false));
+    }
+
+    // A root unit pointing outside the trie, or a leaf naming text outside the blob, is refused naming the field,
+    // by the check and by the loader (which used to segfault in libsentencepiece's NormalizePrefix).
+    void damagedTrie_refusedByName_data() {
+        QTest::addColumn<uint32_t>("unit");
+        QTest::addColumn<QString>("why");
+        QTest::newRow("root offset far outside") << 0xFFFFFC00u << "trie unit 0 points outside";
+        QTest::newRow("root offset just outside") << (1u << 30) << "trie unit 0 points outside";
+    }
+    void damagedTrie_refusedByName() {
+        QFETCH(uint32_t, unit);
+        QFETCH(QString, why);
+        std::string bad = m_model;
+        std::memcpy(bad.data() + m_trieAt, &unit, 4);
+        const std::string path = m_dir.path().toStdString() + "/bad.model";
+        writeAll(path, bad);
+        auto t = SentencePieceTokenizer::load(path);
+        QVERIFY(!t.ok());
+        QVERIFY2(t.message().find(path + ": normalizer_spec.precompiled_charsmap is damaged (" + why.toStdString()) == 0,
+                 t.message().c_str());
+    }
+
+    // Every unit of the first 4096 overwritten with garbage, one at a time: the check refuses it or passes a trie
+    // whose every read stays inside the blob; the loader then encodes without reading outside (run under ASan too).
+    void randomDamage_neverCrashes() {
+        uint32_t state = 12345;
+        int refused = 0, passed = 0;
+        const std::string path = m_dir.path().toStdString() + "/fuzz.model";
+        for (size_t u = 0; u < 4096 && m_trieAt + 4 * u + 4 < m_model.size(); u += 37) {
+            state = state * 1664525u + 1013904223u;
+            std::string bad = m_model;
+            std::memcpy(bad.data() + m_trieAt + 4 * u, &state, 4);
+            writeAll(path, bad);
+            auto t = SentencePieceTokenizer::load(path);
+            if (!t) {
+                QVERIFY2(t.message().find("precompiled_charsmap is damaged") != std::string::npos, t.message().c_str());
+                ++refused;
+                continue;
+            }
+            (*t)->encode("Hello \xEF\xBC\xA8\xEF\xAC\x81 world \xE2\x91\xA0", true);
+            ++passed;
+        }
+        qInfo("damaged tries: %d refused, %d passed and encoded", refused, passed);
+        QVERIFY(refused > 0);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestSentencePieceCharsMap)
+#include "test_sentencepiece_charsmap.moc"
