@@ -278,14 +278,23 @@ void checkRunnable(const Checkpoint& c, ModelInfo& m) {
         const std::vector<TensorKind> kinds = layerKinds(m.arch);
         const KindIndex index(m);
         int absentBiases = 0;
-        for (int l = 0; l < m.hp.layers; ++l)
+        // Layers past the last one with a tensor are named as one range: a declared count of 2^32 must not
+        // become 2^32 names (the loop and the list grew with the declaration, not the file).
+        int64_t lastWithTensor = -1;
+        for (const TensorEntry& e : m.entries) lastWithTensor = std::max<int64_t>(lastWithTensor, e.layer);
+        const int64_t scanned = std::min<int64_t>(m.hp.layers, lastWithTensor + 1);
+        for (int64_t l = 0; l < scanned; ++l)
             for (TensorKind k : kinds) {
-                if (index.find(k, l) >= 0) continue;
+                if (index.find(k, int(l)) >= 0) continue;
                 // transformers initialises a declared bias the checkpoint lacks to zero (_init_weights), and
                 // llama.cpp's biases are optional: an absent bias adds nothing. Absent weights are missing.
                 if (isBiasKind(k)) ++absentBiases;
-                else missing.push_back(std::string(tensorKindName(k)) + "[" + std::to_string(l) + "]");
+                else if (missing.size() < 16) missing.push_back(std::string(tensorKindName(k)) + "[" + std::to_string(l) + "]");
             }
+        if (m.hp.layers > scanned)
+            missing.insert(missing.begin(), "every tensor of layers " + std::to_string(scanned) + " to " +
+                                                std::to_string(m.hp.layers - 1) + " (" + std::to_string(m.hp.layers) +
+                                                " declared, tensors for " + std::to_string(scanned) + ")");
         if (absentBiases)
             m.warnings.push_back(std::to_string(absentBiases) + " declared bias tensors are absent from the checkpoint "
                                  "and count as zero (as transformers initialises them)");

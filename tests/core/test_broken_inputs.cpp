@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 
@@ -527,6 +528,33 @@ private Q_SLOTS:
         QCOMPARE(r.value()->warnings[0], path + ": 2 metadata strings are not valid UTF-8 (shown with U+FFFD); the first at "
                                                "offset " + std::to_string(badValueAt) + ", in key 'general.basename'");
         QCOMPARE(r.value()->tensors.at(0).name, std::string("t\xef\xbf\xbd"));
+    }
+
+    // A declared layer count far past the tensors (2^32 - 1 in a 1 MB GGUF) is one missing range, found at once: the
+    // runnability check used to name every missing tensor of every declared layer (hours and gigabytes).
+    void hugeDeclaredLayerCount_isOneMissingRange() {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        std::string b = asset(kGguf);
+        const std::string key = "llama.block_count";
+        const size_t at = b.find(key);
+        QVERIFY(at != std::string::npos);
+        uint32_t type = 0;
+        std::memcpy(&type, b.data() + at + key.size(), 4);
+        QCOMPARE(type, 4u);  // uint32
+        const uint32_t huge = 0xFFFFFFFFu;
+        std::memcpy(b.data() + at + key.size() + 4, &huge, 4);
+        const std::string path = dir.path().toStdString() + "/layers.gguf";
+        qstest::writeBytes(path, b);
+        const auto start = std::chrono::steady_clock::now();
+        auto r = openCheckpoint(path);
+        if (!r) QFAIL(r.message().c_str());
+        const ModelInfo info = analyzeModel(**r);
+        QVERIFY(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+        QVERIFY(!info.runnable);
+        QVERIFY2(info.runnableReason.find("every tensor of layers 5 to 4294967294 (4294967295 declared, tensors for 5)") !=
+                     std::string::npos,
+                 info.runnableReason.c_str());
     }
 
     // Decoding never reads outside the bytes it is given, whatever the caller asks for.
