@@ -272,6 +272,18 @@ std::vector<std::pair<size_t, size_t>> HfPattern::matches(std::string_view text)
 Result<HfNormalizer> HfNormalizer::parse(const json& j, const std::string& path) {
     HfNormalizer n;
     if (auto s = parseNormalizer(j, path, n.m_steps); !s) return s.error();
+    // Replace steps in a row multiply a text's length: each match (at least the literal's length, at least one byte
+    // for a regex) becomes `content`. Forty "a" -> "aa" steps turned a line into terabytes; real normalizers grow a
+    // text a few times (Llama 2's " " -> "▁": 3x).
+    double growth = 1.0;
+    for (const HfNormalizerStep& step : n.m_steps) {
+        if (step.kind != HfNormalizerStep::Kind::Replace) continue;
+        const double shortest = step.pattern.regex ? 1.0 : double(std::max<size_t>(step.pattern.literal.size(), 1));
+        growth *= std::max(1.0, double(step.content.size()) / shortest);
+        if (growth > kMaxNormalizerGrowth)
+            return Error{path + ": normalizer Replace steps could make a text more than " +
+                         std::to_string(int(kMaxNormalizerGrowth)) + " times longer; refused"};
+    }
     return n;
 }
 

@@ -43,9 +43,14 @@ struct HfNormalizerStep {
     bool left = false, right = false;  // Strip
 };
 
+// The most a chain of Replace steps may multiply a text's length (content bytes over the shortest match, multiplied
+// over the steps); a normalizer above it is refused when parsed.
+inline constexpr double kMaxNormalizerGrowth = 256.0;
+
 class HfNormalizer {
 public:
-    // `j` is the "normalizer" value (null = identity). `path` names the file in messages.
+    // `j` is the "normalizer" value (null = identity). `path` names the file in messages. Errors: an unsupported
+    // step by name; Replace steps that could grow a text more than kMaxNormalizerGrowth times.
     static Result<HfNormalizer> parse(const nlohmann::json& j, const std::string& path);
     std::string apply(std::string_view text) const;
     bool empty() const { return m_steps.empty(); }

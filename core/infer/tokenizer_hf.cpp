@@ -69,14 +69,20 @@ Status checkSupported(const json& j, const json& model, const std::string& path)
 }
 
 // The model vocabulary as dense pieces by id (gaps stay empty and Unused).
-Status readVocab(const json& vocab, const std::string& path, bool byteFallback, std::vector<std::string>& pieces,
-                 std::vector<TokenType>& types) {
+Status readVocab(const json& vocab, size_t addedCount, const std::string& path, bool byteFallback,
+                 std::vector<std::string>& pieces, std::vector<TokenType>& types) {
     constexpr int64_t kMaxVocab = 1 << 24;
+    // Ids are dense in a real tokenizer (0 .. entries-1, added tokens after them); a sparse id would make the dense
+    // tables grow with the number written, not with the file: bounded by twice the entries of the file.
+    const int64_t limit = std::min<int64_t>(kMaxVocab, 2 * int64_t(vocab.size() + addedCount) + 1024);
     std::vector<bool> present;
     for (auto it = vocab.begin(); it != vocab.end(); ++it) {
         if (!it.value().is_number_integer()) return Error{path + ": vocab entry '" + it.key() + "' has no integer id"};
         const int64_t id = it.value().get<int64_t>();
-        if (id < 0 || id >= kMaxVocab) return Error{path + ": vocab id " + std::to_string(id) + " out of range"};
+        if (id < 0 || id >= limit)
+            return Error{path + ": vocab id " + std::to_string(id) + " of '" + it.key() + "' is out of range (0 to " +
+                         std::to_string(limit - 1) + " for " + std::to_string(vocab.size()) + " vocab entries and " +
+                         std::to_string(addedCount) + " added tokens)"};
         if (size_t(id) >= pieces.size()) {
             pieces.resize(size_t(id) + 1);
             types.resize(size_t(id) + 1, TokenType::Unused);
@@ -231,7 +237,8 @@ static Result<std::unique_ptr<Tokenizer>> loadHfTokenizerUnchecked(const std::st
     s.strictMerges = true;  // tokenizers refuses a merge outside the vocabulary
     std::vector<std::string> pieces;
     std::vector<TokenType> types;
-    if (auto st = readVocab(model["vocab"], path, s.byteFallback, pieces, types); !st) return st.error();
+    const size_t addedCount = j.contains("added_tokens") && j["added_tokens"].is_array() ? j["added_tokens"].size() : 0;
+    if (auto st = readVocab(model["vocab"], addedCount, path, s.byteFallback, pieces, types); !st) return st.error();
     const json unkJson = model.contains("unk_token") ? model["unk_token"] : json();
     if (unkJson.is_string()) {
         const std::string& unk = unkJson.get_ref<const std::string&>();

@@ -370,6 +370,13 @@ private Q_SLOTS:
                                                 << "an added token lacks an integer id";
         QTest::newRow("added token id") << QByteArray(R"({"added_tokens":[{"id":-3,"content":"<x>"}]})")
                                         << "added token '<x>' has id -3, out of range";
+        // Sparse ids and growing normalizers made memory grow with a number in the file, not with the file.
+        QTest::newRow("vocab id far past the entries")
+            << QByteArray(R"({"model":{"type":"BPE","vocab":{"a":0,"zz":16777215},"merges":[]}})")
+            << "vocab id 16777215 of 'zz' is out of range (0 to ";
+        QTest::newRow("normalizer Replace chain")
+            << QByteArray(R"({"normalizer":{"type":"Sequence","normalizers":[{"type":"Replace","pattern":{"String":"a"},"content":"aa"},{"type":"Replace","pattern":{"String":"a"},"content":"aa"},{"type":"Replace","pattern":{"String":"a"},"content":"aa"},{"type":"Replace","pattern":{"String":"a"},"content":"aa"},{"type":"Replace","pattern":{"String":"a"},"content":"aa"},{"type":"Replace","pattern":{"String":"a"},"content":"aa"},{"type":"Replace","pattern":{"String":"a"},"content":"aa"},{"type":"Replace","pattern":{"String":"a"},"content":"aa"},{"type":"Replace","pattern":{"String":"a"},"content":"aa"}]}})")
+            << "normalizer Replace steps could make a text more than 256 times longer";
         QTest::newRow("merge") << QByteArray(R"({"model":{"type":"BPE","vocab":{"a":0},"merges":["ab"]}})")
                                << "merge 'ab' is not two pieces";
         // Fields of the wrong JSON type are errors naming the field (they used to abort the process).
