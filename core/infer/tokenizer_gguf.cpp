@@ -13,13 +13,18 @@ namespace qs {
 
 namespace {
 
-int intKey(const nlohmann::json& md, const char* key, int fallback) {
+int64_t intKey(const nlohmann::json& md, const char* key, int64_t fallback) {
     if (!md.contains(key)) return fallback;
     const auto& v = md[key];
     if (v.is_number_integer()) {
+        // Unset ids are written as 0xFFFFFFFF (-1 as int32) by the converters; any other value is an id, checked
+        // against the vocabulary by checkSpecialId (4e9 is not "unset").
+        if (v.is_number_unsigned()) {
+            const auto x = v.get<uint64_t>();
+            return x == 0xFFFFFFFFull ? -1 : int64_t(std::min<uint64_t>(x, uint64_t(INT64_MAX)));
+        }
         const auto x = v.get<int64_t>();
-        // Unset ids are written as 0xFFFFFFFF (-1 as int32) by the converters.
-        return x < 0 || x >= (int64_t(1) << 31) - 1 || x == 0xFFFFFFFFll ? -1 : int(x);
+        return x < 0 ? -1 : x;
     }
     return fallback;
 }
@@ -67,9 +72,9 @@ std::vector<std::string> vocabularyWarnings(const std::vector<std::string>& piec
 
 // tokenizer.ggml.<name>_token_id past the vocabulary: an error when the tokenizer would emit it (BOS that is
 // added, the unknown token of a SentencePiece vocabulary), else a warning and the id is not used.
-Status checkSpecialId(int& id, const char* key, bool used, size_t n, const std::string& source,
+Status checkSpecialId(int64_t& id, const char* key, bool used, size_t n, const std::string& source,
                       std::vector<std::string>& warnings) {
-    if (id < int(n)) return {};
+    if (id < int64_t(n)) return {};
     const std::string what = source + ": " + key + " " + std::to_string(id) + " is past the " + std::to_string(n) +
                              "-token vocabulary";
     if (used) return Error{what};
@@ -178,16 +183,18 @@ Result<std::unique_ptr<Tokenizer>> tokenizerFromGgufMetadata(const nlohmann::jso
 
     std::vector<std::string> warnings = vocabularyWarnings(vocab->pieces, source);
     BpeSettings s;
-    s.bos = intKey(md, "tokenizer.ggml.bos_token_id", -1);
-    s.eos = intKey(md, "tokenizer.ggml.eos_token_id", -1);
-    s.unk = intKey(md, "tokenizer.ggml.unknown_token_id", -1);
-    int pad = intKey(md, "tokenizer.ggml.padding_token_id", -1);
+    int64_t bos = intKey(md, "tokenizer.ggml.bos_token_id", -1), eos = intKey(md, "tokenizer.ggml.eos_token_id", -1);
+    int64_t unk = intKey(md, "tokenizer.ggml.unknown_token_id", -1);
+    int64_t pad = intKey(md, "tokenizer.ggml.padding_token_id", -1);
     const bool addsBos = boolKey(md, "tokenizer.ggml.add_bos_token", model == "llama");
-    if (auto st = checkSpecialId(s.bos, "tokenizer.ggml.bos_token_id", addsBos, n, source, warnings); !st) return st.error();
-    if (auto st = checkSpecialId(s.eos, "tokenizer.ggml.eos_token_id", false, n, source, warnings); !st) return st.error();
-    if (auto st = checkSpecialId(s.unk, "tokenizer.ggml.unknown_token_id", model == "llama", n, source, warnings); !st)
+    if (auto st = checkSpecialId(bos, "tokenizer.ggml.bos_token_id", addsBos, n, source, warnings); !st) return st.error();
+    if (auto st = checkSpecialId(eos, "tokenizer.ggml.eos_token_id", false, n, source, warnings); !st) return st.error();
+    if (auto st = checkSpecialId(unk, "tokenizer.ggml.unknown_token_id", model == "llama", n, source, warnings); !st)
         return st.error();
     if (auto st = checkSpecialId(pad, "tokenizer.ggml.padding_token_id", false, n, source, warnings); !st) return st.error();
+    s.bos = int(bos);  // each -1 or inside the vocabulary now
+    s.eos = int(eos);
+    s.unk = int(unk);
     std::vector<std::pair<std::string, std::string>> merges;
     Status configured = model == "llama"  ? configureLlama(md, *vocab, s, source, warnings)
                         : model == "gpt2" ? configureGpt2(md, s, merges, source)

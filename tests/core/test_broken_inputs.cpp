@@ -21,6 +21,7 @@
 
 #include "common/assets.h"
 #include "core/export/session_h5.h"
+#include "core/infer/tokenizer_loader.h"
 #include "core/infer/weight_check.h"
 #include "core/io/checkpoint.h"
 #include "core/io/hdf5_reader.h"
@@ -555,6 +556,27 @@ private Q_SLOTS:
         QVERIFY2(info.runnableReason.find("every tensor of layers 5 to 4294967294 (4294967295 declared, tensors for 5)") !=
                      std::string::npos,
                  info.runnableReason.c_str());
+    }
+
+    // A special-token id of 4e9 is an id past the vocabulary, not "unset" (only 0xFFFFFFFF is): a BOS that the
+    // vocabulary adds is refused by name instead of silently dropped from every prompt.
+    void ggufSpecialIdPastTheVocabulary_isRefused() {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        std::string b = asset(kGguf);
+        const std::string key = "tokenizer.ggml.bos_token_id";
+        const size_t at = b.find(key);
+        QVERIFY(at != std::string::npos);
+        uint32_t type = 0;
+        std::memcpy(&type, b.data() + at + key.size(), 4);
+        QCOMPARE(type, 4u);  // uint32
+        const uint32_t id = 4000000000u;
+        std::memcpy(b.data() + at + key.size() + 4, &id, 4);
+        const std::string path = dir.path().toStdString() + "/bos.gguf";
+        qstest::writeBytes(path, b);
+        auto t = loadTokenizerFile(path);
+        QVERIFY(!t.ok());
+        QCOMPARE(t.message(), path + ": tokenizer.ggml.bos_token_id 4000000000 is past the 512-token vocabulary");
     }
 
     // Decoding never reads outside the bytes it is given, whatever the caller asks for.
