@@ -355,11 +355,40 @@ private Q_SLOTS:
                      r.message().c_str());
         }
         QVERIFY(bad.open(QIODevice::WriteOnly | QIODevice::Truncate));
-        bad.write(readBytes(out).left(readBytes(out).indexOf('\n') + 1) + "point,bytes\n0,1\n0,2\n1\n");
+        bad.write(readBytes(out).left(readBytes(out).indexOf('\n') + 1) + "point,bytes\n1,1\n1,2\n1\n");
         bad.close();
         auto twice = readSweepFile(dir.filePath("bad.csv").toStdString());
         QVERIFY(!twice.ok());
-        QVERIFY2(twice.message().find("line 4: point 0 is stored twice") != std::string::npos, twice.message().c_str());
+        QVERIFY2(twice.message().find("line 4: point 1 is stored twice") != std::string::npos, twice.message().c_str());
+        // A row of another shard, of a point past the sweep, or whose schemes are not its point's: edited or damaged.
+        const QByteArray head = readBytes(out).left(readBytes(out).indexOf('\n') + 1);
+        QVERIFY2(head.contains("\"shard\":\"1/3\""), head.constData());
+        for (const auto& [rows, message] : std::vector<std::pair<QByteArray, std::string>>{
+                 {"point,bytes\n0,1\n", "line 3: point 0 does not belong to shard 1/3"},
+                 {"point,bytes\n999999999997,1\n", "line 3: point 999999999997 is not one of the sweep's "}}) {
+            QVERIFY(bad.open(QIODevice::WriteOnly | QIODevice::Truncate));
+            bad.write(head + rows);
+            bad.close();
+            auto r = readSweepFile(dir.filePath("bad.csv").toStdString());
+            QVERIFY(!r.ok());
+            QVERIFY2(r.message().find(message) != std::string::npos, r.message().c_str());
+        }
+        QList<QByteArray> lines = readBytes(out).split('\n');
+        QVERIFY(lines.size() > 3 && lines[1].startsWith("point,groups,scheme_"));
+        QList<QByteArray> cells = lines[2].split(',');
+        const QByteArray stored = cells[2], edited = stored == "int2_g64" ? "int8_g64" : "int2_g64";
+        cells[2] = edited;
+        lines[2] = cells.join(',');
+        QVERIFY(bad.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        bad.write(lines.join('\n'));
+        bad.close();
+        auto mislabelled = readSweepFile(dir.filePath("bad.csv").toStdString());
+        QVERIFY(!mislabelled.ok());
+        const std::string expected = ": scheme_" + f.spec.groups[0].name + " '" + edited.toStdString() +
+                                     "' is not the point's scheme '" + stored.toStdString() + "'";
+        QVERIFY2(mislabelled.message().find("line 3: point ") != std::string::npos &&
+                     mislabelled.message().find(expected) != std::string::npos,
+                 mislabelled.message().c_str());
     }
 
     // A damaged measured cell (here the rmse of a stored point edited to "X.0095") is refused when the file
