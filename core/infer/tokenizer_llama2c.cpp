@@ -37,7 +37,10 @@ Result<std::unique_ptr<Tokenizer>> loadLlama2cTokenizer(const std::string& path)
         int32_t len = 0;
         if (!readAt(off, &score, 4) || !readAt(off + 4, &len, 4))
             return Error{path + ": token " + std::to_string(pieces.size()) + " record truncated at offset " + std::to_string(off)};
-        if (len < 0 || len > kMaxPieceBytes || uint64_t(len) > size - off - 8)
+        if (len < 0)
+            return Error{path + ": token " + std::to_string(pieces.size()) + " at offset " + std::to_string(off) +
+                         " has a negative length " + std::to_string(len)};
+        if (len > kMaxPieceBytes || uint64_t(len) > size - off - 8)
             return Error{path + ": token " + std::to_string(pieces.size()) + " at offset " + std::to_string(off) +
                          " claims " + std::to_string(len) + " bytes, past the end of the file"};
         pieces.emplace_back(bytes.data() + off + 8, size_t(len));

@@ -36,9 +36,12 @@ int jsonNestingDepth(std::string_view text, int stopAt, size_t* topMembers) {
 Result<nlohmann::json> parseBoundedJson(std::string_view text, const std::string& what) {
     if (jsonNestingDepth(text, kMaxJsonDepth) > kMaxJsonDepth)
         return Error{what + ": JSON nests deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
-    nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded()) return Error{what + ": not valid JSON"};
-    return j;
+    try {
+        return nlohmann::json::parse(text.begin(), text.end());
+    } catch (const nlohmann::json::parse_error& e) {
+        // e.byte: 1-based position of the byte where parsing stopped (nlohmann::json's parse_error)
+        return Error{what + ": not valid JSON (syntax error at byte " + std::to_string(e.byte) + ")"};
+    }
 }
 
 Result<std::string> readBoundedFile(const std::string& path, uint64_t maxBytes, const std::string& what) {

@@ -24,7 +24,8 @@ inline constexpr int kMaxJsonDepth = 64;
 // when given, gets the number of members of the top-level object (its ':' at depth 1).
 int jsonNestingDepth(std::string_view text, int stopAt, size_t* topMembers = nullptr);
 
-// `text` parsed; errors "<what>: JSON nests deeper than 64 levels" and "<what>: not valid JSON".
+// `text` parsed; errors "<what>: JSON nests deeper than 64 levels" and "<what>: not valid JSON (syntax error at
+// byte N)", N counted from 1.
 Result<nlohmann::json> parseBoundedJson(std::string_view text, const std::string& what);
 
 // The whole of a regular file of at most `maxBytes` bytes. Errors name the path: "no such file (<what>)", "not a

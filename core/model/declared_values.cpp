@@ -46,6 +46,8 @@ constexpr KeyRule kGgufRules[] = {
 };
 
 std::string shortText(const json& v) {
+    // JSON has no NaN or infinity: dump() writes null for them (a GGUF float32 can hold them).
+    if (v.is_number_float() && !std::isfinite(v.get<double>())) return std::isnan(v.get<double>()) ? "nan" : v.get<double>() > 0 ? "inf" : "-inf";
     std::string s = v.dump();
     return s.size() > 40 ? s.substr(0, 37) + "..." : s;
 }

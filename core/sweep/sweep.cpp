@@ -558,9 +558,9 @@ Status checkComplete(const std::vector<SweepFile>& files, const std::map<int64_t
     const std::string what = std::to_string(total - int64_t(rows.size())) + " of " + std::to_string(total) +
                              " points are missing";
     if (nMissing)
-        return Error{"merge: " + what + ": shard" + (nMissing == 1 ? " " : "s ") + missing + (nMissing > 10 ? ", ..." : "") +
+        return Error{what + ": shard" + (nMissing == 1 ? " " : "s ") + missing + (nMissing > 10 ? ", ..." : "") +
                      " not given (the inputs hold " + givenText + "); pass --allow-partial to merge them anyway"};
-    return Error{"merge: " + what + " (every shard is given, but some stopped before their end: finish them "
+    return Error{what + " (every shard is given, but some stopped before their end: finish them "
                  "with sweep --resume); pass --allow-partial to merge them anyway"};
 }
 
