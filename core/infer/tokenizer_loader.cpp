@@ -73,6 +73,14 @@ Result<std::unique_ptr<Tokenizer>> loadTokenizerFor(const Checkpoint& ckpt, cons
     if (ckpt.format == FileFormat::Gguf && ckpt.metadata.is_object() && ckpt.metadata.contains("tokenizer.ggml.tokens"))
         return tokenizerFromGgufMetadata(ckpt.metadata, ckpt.path);
     if (!ckpt.tokenizerPath.empty()) return loadTokenizerFile(ckpt.tokenizerPath);
+    // A FIFO, a folder or a device under a tokenizer's name is not taken: say so rather than "none found".
+    const std::string folder = io::folderOf(ckpt.path);
+    for (const char* name : {"tokenizer.json", "tokenizer.model", "tokenizer.bin"}) {
+        const auto p = std::filesystem::path(folder) / name;
+        if (std::error_code ec; std::filesystem::exists(p, ec) && !isRegularFile(p.string()))
+            return Error{p.string() + ": not a regular file (the tokenizer beside " + ckpt.path +
+                         "); pass one with --tokenizer"};
+    }
     return Error{ckpt.path + ": no tokenizer found beside the checkpoint (tokenizer.json, tokenizer.model or "
                              "tokenizer.bin); pass one with --tokenizer"};
 }

@@ -13,6 +13,7 @@
 #include <QTest>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -577,6 +578,23 @@ private Q_SLOTS:
         auto t = loadTokenizerFile(path);
         QVERIFY(!t.ok());
         QCOMPARE(t.message(), path + ": tokenizer.ggml.bos_token_id 4000000000 is past the 512-token vocabulary");
+    }
+
+    // A FIFO under a tokenizer's name beside a model is named as such, not "no tokenizer found" (and not blocked on).
+    void tokenizerFifoBesideTheModel_isNamed() {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const std::string d = dir.path().toStdString();
+        for (const char* name : {"model.safetensors", "config.json"})
+            QCOMPARE(::symlink(qstest::assetPath((std::string("models/stories260K-hf/") + name).c_str()).toStdString().c_str(),
+                               (d + "/" + name).c_str()), 0);
+        QCOMPARE(::mkfifo((d + "/tokenizer.model").c_str(), 0600), 0);
+        auto ck = openCheckpoint(d);
+        if (!ck) QFAIL(ck.message().c_str());
+        auto t = loadTokenizerFor(**ck);
+        QVERIFY(!t.ok());
+        QCOMPARE(t.message(), d + "/tokenizer.model: not a regular file (the tokenizer beside " + (*ck)->path +
+                                  "); pass one with --tokenizer");
     }
 
     // Decoding never reads outside the bytes it is given, whatever the caller asks for.
