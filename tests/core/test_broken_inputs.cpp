@@ -70,6 +70,18 @@ std::string ggufOneTensor(uint32_t nDims, uint32_t type, uint64_t offset, size_t
 
 std::string asset(const char* relative) { return qstest::readBytes(qstest::assetPath(relative).toStdString()); }
 
+// The stories260K GGUF with the uint32 value of metadata `key` replaced by `value` ("" when the key is not a uint32).
+std::string ggufWithU32(const std::string& key, uint32_t value) {
+    std::string b = asset("models/stories260K-gguf/stories260K.gguf");
+    const size_t at = b.find(key);
+    uint32_t type = 0;
+    if (at == std::string::npos) return {};
+    std::memcpy(&type, b.data() + at + key.size(), 4);
+    if (type != 4) return {};  // GGUF uint32
+    std::memcpy(b.data() + at + key.size() + 4, &value, 4);
+    return b;
+}
+
 const char* kLegacy = "models/stories260K-llama2c/stories260K.bin";
 const char* kV1 = "models/stories260K-llama2c/stories260K-v1.bin";
 const char* kQ8 = "models/stories260K-llama2c/stories260K-q8.bin";
@@ -537,15 +549,8 @@ private Q_SLOTS:
     void hugeDeclaredLayerCount_isOneMissingRange() {
         QTemporaryDir dir;
         QVERIFY(dir.isValid());
-        std::string b = asset(kGguf);
-        const std::string key = "llama.block_count";
-        const size_t at = b.find(key);
-        QVERIFY(at != std::string::npos);
-        uint32_t type = 0;
-        std::memcpy(&type, b.data() + at + key.size(), 4);
-        QCOMPARE(type, 4u);  // uint32
-        const uint32_t huge = 0xFFFFFFFFu;
-        std::memcpy(b.data() + at + key.size() + 4, &huge, 4);
+        const std::string b = ggufWithU32("llama.block_count", 0xFFFFFFFFu);
+        QVERIFY(!b.empty());
         const std::string path = dir.path().toStdString() + "/layers.gguf";
         qstest::writeBytes(path, b);
         const auto start = std::chrono::steady_clock::now();
@@ -564,15 +569,8 @@ private Q_SLOTS:
     void ggufSpecialIdPastTheVocabulary_isRefused() {
         QTemporaryDir dir;
         QVERIFY(dir.isValid());
-        std::string b = asset(kGguf);
-        const std::string key = "tokenizer.ggml.bos_token_id";
-        const size_t at = b.find(key);
-        QVERIFY(at != std::string::npos);
-        uint32_t type = 0;
-        std::memcpy(&type, b.data() + at + key.size(), 4);
-        QCOMPARE(type, 4u);  // uint32
-        const uint32_t id = 4000000000u;
-        std::memcpy(b.data() + at + key.size() + 4, &id, 4);
+        const std::string b = ggufWithU32("tokenizer.ggml.bos_token_id", 4000000000u);
+        QVERIFY(!b.empty());
         const std::string path = dir.path().toStdString() + "/bos.gguf";
         qstest::writeBytes(path, b);
         auto t = loadTokenizerFile(path);
