@@ -12,6 +12,7 @@
 #include "app/cli/command_line.h"
 #include "app/cli/commands.h"
 #include "core/util/cpu_features.h"
+#include "core/util/input_limit_error.h"
 
 namespace {
 
@@ -88,6 +89,8 @@ int main(int argc, char** argv) {
             } catch (const std::bad_alloc&) {
                 printOutOfMemory(c.name);
                 return 1;
+            } catch (const qs::InputLimitError& e) {  // bad input found where no error value could carry it
+                return qscli::fail(c.name, e.what());
             } catch (const std::exception& e) {
                 // oneTBB reports a worker thread it could not start this way (no memory for its stack).
                 if (std::strstr(e.what(), "pthread_create")) {

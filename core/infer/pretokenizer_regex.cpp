@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/infer/pretokenizer_regex.h"
 
+#include "core/util/input_limit_error.h"
+
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
@@ -43,6 +45,7 @@ Result<std::unique_ptr<PreTokenizerRegex>> PreTokenizerRegex::create(const std::
     std::unique_ptr<PreTokenizerRegex> r(new PreTokenizerRegex);
     r->m_impl = std::make_unique<Impl>();
     r->m_impl->code = code;
+    r->m_pattern = pattern;
     return r;
 }
 
@@ -53,7 +56,17 @@ std::vector<std::pair<size_t, size_t>> PreTokenizerRegex::matches(std::string_vi
     size_t pos = 0;
     while (pos < text.size()) {
         const int rc = pcre2_match(m_impl->code, subject, text.size(), pos, 0, md, nullptr);
-        if (rc < 0) break;  // no further match (or an error)
+        if (rc == PCRE2_ERROR_NOMATCH) break;
+        if (rc < 0) {  // a limit (backtracking, depth, heap): the split cannot be computed; never "no more matches"
+            pcre2_match_data_free(md);
+            PCRE2_UCHAR buffer[256];
+            pcre2_get_error_message(rc, buffer, sizeof buffer);
+            throw InputLimitError("the tokenizer's regex /" + m_pattern.substr(0, 80) + (m_pattern.size() > 80 ? "..." : "") +
+                                  "/ cannot split this text (PCRE2: " + reinterpret_cast<const char*>(buffer) +
+                                  " at byte " + std::to_string(pos) + " of " + std::to_string(text.size()) +
+                                  "); Hugging Face tokenizers' regex engine has no such limit, so its ids cannot be "
+                                  "reproduced");
+        }
         const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
         const size_t start = ov[0], end = ov[1];
         if (end <= start) {  // empty match: step over one whole character so the loop progresses

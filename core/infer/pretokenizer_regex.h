@@ -24,7 +24,9 @@ public:
     std::vector<std::string_view> split(std::string_view text) const;
 
     // The non-empty matches, left to right and non-overlapping, as [begin, end) byte offsets into `text`
-    // (what Hugging Face's Split pre-tokenizer and Replace normalizer iterate over). Thread-safe.
+    // (what Hugging Face's Split pre-tokenizer and Replace normalizer iterate over). Thread-safe. Throws
+    // InputLimitError (util/input_limit_error.h) when PCRE2 stops at a limit (a pattern that backtracks exponentially on this
+    // text): tokenizers' linear-time engine would have matched, so no split is returned rather than a wrong one.
     std::vector<std::pair<size_t, size_t>> matches(std::string_view text) const;
 
     // The patterns the common vocabularies use.
@@ -35,6 +37,7 @@ private:
     PreTokenizerRegex() = default;
     struct Impl;
     std::unique_ptr<Impl> m_impl;
+    std::string m_pattern;  // as given, for messages
 };
 
 }  // namespace qs

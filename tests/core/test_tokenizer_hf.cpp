@@ -16,6 +16,7 @@
 #include "core/infer/hf_tokenizer.h"
 #include "core/infer/tokenizer_loader.h"
 #include "core/io/checkpoint.h"
+#include "core/util/input_limit_error.h"
 
 using namespace qs;
 using nlohmann::json;
@@ -154,6 +155,24 @@ private Q_SLOTS:
             QVERIFY2(p.ok(), p ? "" : p.message().c_str());
             QCOMPARE(words(*p, {{"the-final--countdown", true}}), expected);
         }
+    }
+
+    // A Split regex that backtracks exponentially on a text makes PCRE2 stop at its match limit; tokenizers' regex
+    // engine is linear and would have split it. The split used to end there silently (the rest of the text one
+    // word, other ids); it is an InputLimitError naming the regex. Short texts still split as tokenizers does.
+    void split_regexLimitIsAnError() {
+        auto p = HfPreTokenizer::parse(
+            {{"type", "Split"}, {"pattern", {{"Regex", "(a+)+c|b"}}}, {"behavior", "Isolated"}, {"invert", false}}, "t");
+        QVERIFY2(p.ok(), p ? "" : p.message().c_str());
+        QCOMPARE(words(*p, {{"aaaad b", true}}), (QStringList{"aaaad ", "b"}));
+        bool thrown = false;
+        try {
+            (void)words(*p, {{std::string(40, 'a') + "d b", true}});
+        } catch (const InputLimitError& e) {
+            thrown = true;
+            QVERIFY2(std::string(e.what()).find("the tokenizer's regex /(a+)+c|b/ cannot split this text") == 0, e.what());
+        }
+        QVERIFY(thrown);
     }
 
     void byteLevelAndMetaspace_preTokenize() {

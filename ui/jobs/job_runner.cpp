@@ -3,6 +3,8 @@
 
 #include "ui/util/gui_messages.h"
 
+#include "core/util/input_limit_error.h"
+
 #include <chrono>
 #include <exception>
 #include <new>
@@ -80,6 +82,8 @@ void JobRunner::runOnWorker(int id, std::shared_ptr<JobControl> control, const E
             outcome = fn(progress);
         } catch (const std::bad_alloc&) {
             outcome = Outcome{nullptr, "out of memory: this job's buffers did not fit (nothing else is lost)"};
+        } catch (const qs::InputLimitError& e) {  // bad input found where no error value could carry it
+            outcome = Outcome{nullptr, e.what()};
         } catch (const std::exception& e) {
             outcome = Outcome{nullptr, std::string("internal error: ") + e.what()};
         } catch (...) {
