@@ -72,12 +72,13 @@ bool QuantRule::matchesLayer(int layer) const {
     return false;
 }
 
-bool QuantRule::matchesName(std::string_view name) const {
+Result<bool> QuantRule::matchesName(std::string_view name) const {
     switch (patternKind) {
         case PatternKind::None: return true;
         case PatternKind::Glob: return globMatch(pattern, name);
         case PatternKind::Regex:
-            return compiledRegex && std::regex_search(name.begin(), name.end(), *compiledRegex);
+            if (!compiledRegex) return Error{"regular expression \"" + pattern + "\" was not compiled"};
+            return compiledRegex->search(name);
     }
     return false;
 }
@@ -212,11 +213,9 @@ Result<QuantRule> makePatternRule(QuantRule rule, std::string_view text) {
     rule.pattern = std::string(body);
     rule.compiledRegex.reset();
     if (kind == QuantRule::PatternKind::Regex) {
-        try {
-            rule.compiledRegex = std::make_shared<const std::regex>(rule.pattern, std::regex::ECMAScript);
-        } catch (const std::regex_error& e) {
-            return Error{"bad regular expression \"" + rule.pattern + "\": " + e.what()};
-        }
+        auto compiled = BoundedRegex::compile(rule.pattern);
+        if (!compiled) return Error{"bad regular expression \"" + rule.pattern + "\": " + compiled.message()};
+        rule.compiledRegex = std::move(*compiled);
     }
     return rule;
 }

@@ -7,8 +7,10 @@
 //            (`other`: the tensors the model analysis calls other, e.g. vision towers, per-layer embeddings)
 //   layers   transformer blocks: "3", "0-3", "0-3,7,9-11" (inclusive). A rule with layers matches only
 //            tensors inside a block (never the embedding, head or final norm).                (default any)
-//   pattern  "glob:*attn*" (shell glob, whole name: * ? [abc] [a-z] [!a]) or "regex:attn_(q|k)" (ECMAScript,
-//            searched anywhere in the name, like llama.cpp's --tensor-type). No prefix means glob. A pattern
+//   pattern  "glob:*attn*" (shell glob, whole name: * ? [abc] [a-z] [!a]) or "regex:attn_(q|k)" (ECMAScript-like
+//            syntax on PCRE2, see core/util/bounded_regex.h; searched anywhere in the name, like llama.cpp's
+//            --tensor-type). Matching is bounded: a pattern that backtracks too much on a name makes resolving
+//            the map fail with an error naming the rule and the tensor (quant_map_resolve.h). No prefix means glob. A pattern
 //            is tried on the name as the file spells it AND on the tensor's GGUF name (blk.3.attn_q.weight)
 //            when its kind is known, so one map works for llama2.c, Hugging Face and GGUF files.
 // and gives a scheme: a registry name (q4_K, q8_0, nf4, int4_g128 ... the name carries the parameters, e.g.
@@ -30,7 +32,6 @@
 
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +39,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/model/model_info.h"
+#include "core/util/bounded_regex.h"
 #include "core/util/result.h"
 
 namespace qs {
@@ -65,12 +67,13 @@ struct QuantRule {
 
     bool keeps() const { return scheme == kKeepScheme; }
     bool matchesLayer(int layer) const;          // true when layers is empty
-    bool matchesName(std::string_view name) const;  // true when there is no pattern
+    // True when there is no pattern. Error when a regex exceeds its match limits on `name` (bounded_regex.h).
+    Result<bool> matchesName(std::string_view name) const;
     std::string layersText() const;              // "0-3,7" ("" when empty)
     std::string patternText() const;             // "glob:*attn*" ("" when none)
     std::string describe() const;                // "body layers 0-3 glob:*attn* -> q4_K"
 
-    std::shared_ptr<const std::regex> compiledRegex;  // set for PatternKind::Regex by the parsers
+    std::shared_ptr<const BoundedRegex> compiledRegex;  // set for PatternKind::Regex by the parsers
 };
 
 struct QuantMap {

@@ -39,29 +39,50 @@ bool roleMatches(RuleRole rr, Role role) {
     return false;
 }
 
-bool ruleMatches(const QuantRule& r, const Candidate& c) {
+std::string ruleLabel(const QuantMap& map, int k) {
+    // People count rules from 1, as the map editor's table and the exported JSON's "rule" do.
+    return "rule " + std::to_string(k + 1) + " (" + map.rules[size_t(k)].describe() + ")";
+}
+
+// A tensor name for an error message: a hostile name may be 100,000 bytes long.
+std::string shownName(const std::string& name) {
+    constexpr size_t kShown = 120;
+    if (name.size() <= kShown) return name;
+    return name.substr(0, kShown) + "... (" + std::to_string(name.size()) + " bytes)";
+}
+
+// Whether rule k selects c. Fails when its regex exceeds PCRE2's limits on a name: that is neither a match
+// nor a non-match (either would silently give the tensor a scheme the user did not choose).
+Result<bool> ruleMatches(const QuantMap& map, size_t k, const Candidate& c) {
+    const QuantRule& r = map.rules[k];
     if (!c.parameter || c.rank == 0) return false;
     // 1-D tensors (norms, biases) need a rule naming their role; see quant_map.h.
     if (c.rank == 1 && (r.role == RuleRole::All || r.role == RuleRole::Body)) return false;
     if (!roleMatches(r.role, c.role)) return false;
     if (!r.matchesLayer(c.layer)) return false;
     if (r.patternKind == QuantRule::PatternKind::None) return true;
-    return r.matchesName(c.name) || (!c.ggufName.empty() && c.ggufName != c.name && r.matchesName(c.ggufName));
+    for (const std::string* name : {&c.name, &c.ggufName}) {
+        if (name == &c.ggufName && (c.ggufName.empty() || c.ggufName == c.name)) continue;
+        auto m = r.matchesName(*name);
+        if (!m)
+            return Error{"quantization map: " + ruleLabel(map, int(k)) + ": matching '" + shownName(*name) +
+                         "' " + m.message() + "; simplify the pattern"};
+        if (*m) return true;
+    }
+    return false;
 }
 
-int winningRule(const QuantMap& map, const Candidate& c, std::vector<bool>& used) {
+Result<int> winningRule(const QuantMap& map, const Candidate& c, std::vector<bool>& used) {
     int win = -1;
-    for (size_t k = 0; k < map.rules.size(); ++k)
-        if (ruleMatches(map.rules[k], c)) {
+    for (size_t k = 0; k < map.rules.size(); ++k) {
+        auto m = ruleMatches(map, k, c);
+        if (!m) return m.error();
+        if (*m) {
             win = int(k);
             used[k] = true;
         }
+    }
     return win;
-}
-
-std::string ruleLabel(const QuantMap& map, int k) {
-    // People count rules from 1, as the map editor's table and the exported JSON's "rule" do.
-    return "rule " + std::to_string(k + 1) + " (" + map.rules[size_t(k)].describe() + ")";
 }
 
 // Fills plan.scheme/requested/fallbackReason for a tensor governed by rule `win` (-1: none).
@@ -190,10 +211,11 @@ Candidate candidateOf(const std::vector<TensorInfo>& tensors, const ModelInfo& i
 }
 
 // The tied pair: one decision for both (see the header). Sets winner[embedding] to the pair's rule and returns
-// {embedding, head} (-1 where absent; head -1 also when the head is not stored).
-std::pair<int, int> resolveTie(const QuantMap& map, const std::vector<TensorInfo>& tensors, const ModelInfo& info,
+// {embedding, head} (-1 where absent; head -1 also when the head is not stored). Fails as winningRule does.
+Result<std::pair<int, int>> resolveTie(const QuantMap& map, const std::vector<TensorInfo>& tensors, const ModelInfo& info,
                                std::vector<int>& winner, std::vector<bool>& used, ResolvedMap& out) {
-    if (!info.tie || info.tie->embedding < 0 || size_t(info.tie->embedding) >= tensors.size()) return {-1, -1};
+    if (!info.tie || info.tie->embedding < 0 || size_t(info.tie->embedding) >= tensors.size())
+        return std::pair<int, int>{-1, -1};
     const int emb = info.tie->embedding, h = info.tie->head;
     int head = -1;
     if (h >= 0 && size_t(h) < tensors.size() && info.entries[size_t(h)].tiedTo == emb) head = h;
@@ -205,7 +227,9 @@ std::pair<int, int> resolveTie(const QuantMap& map, const std::vector<TensorInfo
         virt.role = Role::Head;
         virt.layer = -1;
         virt.name = virt.ggufName = "output.weight";
-        headWin = winningRule(map, virt, used);
+        auto w = winningRule(map, virt, used);
+        if (!w) return w.error();
+        headWin = *w;
     }
     const int embWin = winner[size_t(emb)];
     out.tieRule = std::max(embWin, headWin);
@@ -216,7 +240,7 @@ std::pair<int, int> resolveTie(const QuantMap& map, const std::vector<TensorInfo
                                map.rules[size_t(out.tieRule)].scheme + " (the later rule wins)");
     }
     winner[size_t(emb)] = out.tieRule;
-    return {emb, head};
+    return std::pair<int, int>{emb, head};
 }
 
 // Every tensor's plan from its winning rule (the stored head of a tied pair is skipped: it copies the
@@ -256,9 +280,13 @@ Result<ResolvedMap> resolveMap(const QuantMap& map, const std::vector<TensorInfo
         if (!shape) return Error{"quantization map: " + shape.message()};
         out.tensors[i].rows = shape->first;
         out.tensors[i].cols = shape->second;
-        winner[i] = winningRule(map, candidateOf(tensors, info, i), used);
+        auto w = winningRule(map, candidateOf(tensors, info, i), used);
+        if (!w) return w.error();
+        winner[i] = *w;
     }
-    const auto [emb, head] = resolveTie(map, tensors, info, winner, used, out);
+    auto tie = resolveTie(map, tensors, info, winner, used, out);
+    if (!tie) return tie.error();
+    const auto [emb, head] = *tie;
     if (Status s = planTensors(map, tensors, winner, head, out); !s) return Error{s.message()};
     if (head >= 0) {
         TensorPlan& hp = out.tensors[size_t(head)];

@@ -71,8 +71,10 @@ struct ResolvedMap {
 Result<std::pair<int64_t, int64_t>> matrixShape(const TensorInfo& t);
 
 // Resolves `map` for the tensors of a checkpoint and their analysis (info.entries parallel to tensors).
-// Fails only on inconsistent input (entries not parallel, a bad shape) or a scheme missing from the
-// registry; a shape a scheme refuses is a fallback, not a failure.
+// Fails on inconsistent input (entries not parallel, a bad shape), a scheme missing from the registry, or a
+// "regex:" rule exceeding PCRE2's match limits on a tensor name ("quantization map: rule 2 (body
+// regex:^(.*)*x$ -> q8_0): matching 'blk.0.ffn_x.weight' exceeded PCRE2's match limit (1000000 steps);
+// simplify the pattern"); a shape a scheme refuses is a fallback, not a failure.
 Result<ResolvedMap> resolveMap(const QuantMap& map, const std::vector<TensorInfo>& tensors, const ModelInfo& info);
 
 // The fallback chain tried after `scheme` for a shape it refuses (documented above), excluding `scheme`.

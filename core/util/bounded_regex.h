@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// BoundedRegex: a regular expression on PCRE2 whose matching has bounded time and memory, for patterns and
+// subjects that come from users or files (quantization-map "regex:" rules against tensor names). std::regex
+// recurses once per character (a 30,000-character name overflowed the stack) and backtracks without limit
+// (`^(.*)*x$` never finished); here a match that exceeds a limit is an Error, never a crash, a hang or a
+// silent "no match".
+//
+// Syntax: ECMAScript-like, as std::regex's ECMAScript grammar for the usual features (. * + ? {m,n} | ()
+// (?:) [] [^] \d \w \s \b ^ $ lookahead, backreferences), compiled with PCRE2_ALT_BSUX (\u, \x as in
+// ECMAScript), PCRE2_ALLOW_EMPTY_CLASS ([] never matches), PCRE2_MATCH_UNSET_BACKREF (an unset group matches
+// empty) and PCRE2_DOLLAR_ENDONLY ($ only at the very end). Bytes, not UTF-8 code points (as std::regex on
+// char). PCRE2 accepts more than ECMAScript (lookbehind, atomic groups, possessive quantifiers, \p{...},
+// (?i) and other inline options); differences on what both accept: ECMAScript's . also excludes \r (PCRE2's
+// only \n), and \s is ASCII whitespace here.
+//
+// Limits (per match call, on PCRE2's interpreter, no JIT): kMatchLimit backtracking steps per start
+// position, kDepthLimit nested backtracking frames, kHeapLimitKiB of backtracking memory. PCRE2 applies the
+// step limit per start position, so an unanchored search over an n-byte subject may take up to n times
+// that work when no single position is pathological (polynomial, not exponential, patterns).
+//
+// Thread-safety: a compiled BoundedRegex is immutable; search() may be called from any thread at once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/util/result.h"
+
+namespace qs {
+
+class BoundedRegex {
+public:
+    static constexpr uint32_t kMatchLimit = 1'000'000;  // about 0.1 s of backtracking on one position
+    static constexpr uint32_t kDepthLimit = 1'000'000;
+    static constexpr uint32_t kHeapLimitKiB = 64 * 1024;
+
+    // Compiles `pattern`; the error gives PCRE2's message and the byte offset of the problem.
+    static Result<std::shared_ptr<const BoundedRegex>> compile(std::string_view pattern);
+    ~BoundedRegex();
+    BoundedRegex(const BoundedRegex&) = delete;
+    BoundedRegex& operator=(const BoundedRegex&) = delete;
+
+    // True when the pattern matches anywhere in `subject` (any bytes, any length). Error when a limit is hit:
+    // "exceeded PCRE2's match limit (1000000 steps)" (or depth/heap limit), or another PCRE2 match error.
+    Result<bool> search(std::string_view subject) const;
+
+    const std::string& pattern() const { return m_pattern; }
+
+private:
+    BoundedRegex() = default;
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+    std::string m_pattern;
+};
+
+}  // namespace qs
