@@ -43,8 +43,9 @@ struct Parser {
     uint64_t badUtf8 = 0, firstBadUtf8At = 0;
     std::string badUtf8Where;
 
-    void noteBadUtf8Owner(const std::string& owner) {
-        if (badUtf8 && badUtf8Where.empty()) badUtf8Where = owner;
+    // `what` 'name': built only for the first bad string (this runs for every key and tensor of the file).
+    void noteBadUtf8Owner(const char* what, const std::string& name) {
+        if (badUtf8 && badUtf8Where.empty()) badUtf8Where = std::string(what) + " '" + name + "'";
     }
 
     bool fail(const std::string& what) {
@@ -202,7 +203,7 @@ Result<uint64_t> readMetadata(Parser& p, const MappedFile& file, uint64_t nKv, C
         json v;
         const uint64_t arrayTypeAt = p.c.pos();  // an array's element type is its first field
         if (!p.value(type, 0, v)) return Error{p.error + " (key '" + key + "')"};
-        p.noteBadUtf8Owner("key '" + key + "'");
+        p.noteBadUtf8Owner("key", key);
         if (key == "general.alignment") {
             auto a = alignmentValue(path, type, v);
             if (!a) return a.error();
@@ -223,7 +224,7 @@ Result<TensorInfo> readTensorInfo(Parser& p, uint64_t alignment) {
     TensorInfo t;
     t.file = 0;
     if (!p.readString(t.name, "tensor name")) return Error{p.error};
-    p.noteBadUtf8Owner("tensor name '" + t.name + "'");
+    p.noteBadUtf8Owner("tensor name", t.name);
     uint32_t nDims = 0;
     if (!p.c.read(nDims)) return Error{path + ": truncated tensor info of '" + t.name + "'"};
     if (nDims > 4) return Error{path + ": tensor '" + t.name + "' has " + std::to_string(nDims) + " dimensions (at most 4)"};
