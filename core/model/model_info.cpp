@@ -263,6 +263,53 @@ std::vector<TensorKind> layerKinds(const ArchSpec& a) {
     return k;
 }
 
+// The tensors missing from the layers [0, m.hp.layers). Layers without any tensor are named as ranges, so the
+// work and the list follow the tensors present, not the count: a declared count of 2^32, or one tensor NAMED
+// "layers.999999999" (the count inferred from names), must not become a scan of a billion layers. At most 5
+// ranges are named; the layers that have tensors are checked kind by kind: at most 16 absent weights named,
+// absent biases counted (they count as zero). Work: O(entries x kinds x log entries).
+struct MissingInLayers {
+    std::vector<std::string> ranges, weights;
+    int absentBiases = 0;
+};
+
+MissingInLayers missingLayerTensors(const ModelInfo& m, const std::vector<TensorKind>& kinds, const KindIndex& index) {
+    MissingInLayers out;
+    std::vector<std::string>& ranges = out.ranges;
+    std::vector<std::string>& tensors = out.weights;
+    std::vector<int64_t> present;
+    for (const TensorEntry& e : m.entries)
+        if (e.layer >= 0 && e.layer < m.hp.layers) present.push_back(e.layer);
+    std::sort(present.begin(), present.end());
+    present.erase(std::unique(present.begin(), present.end()), present.end());
+    size_t moreRanges = 0;
+    auto gap = [&](int64_t from, int64_t to) {
+        if (ranges.size() >= 4) return void(++moreRanges);
+        ranges.push_back(from == to ? "every tensor of layer " + std::to_string(from)
+                                    : "every tensor of layers " + std::to_string(from) + " to " + std::to_string(to));
+    };
+    int64_t next = 0;  // the first layer not yet accounted for
+    for (int64_t l : present) {
+        if (l > next) gap(next, l - 1);
+        next = l + 1;
+        for (TensorKind k : kinds) {
+            if (index.find(k, int(l)) >= 0) continue;
+            // transformers initialises a declared bias the checkpoint lacks to zero (_init_weights), and
+            // llama.cpp's biases are optional: an absent bias adds nothing. Absent weights are missing.
+            if (isBiasKind(k)) ++out.absentBiases;
+            else if (tensors.size() < 16) tensors.push_back(std::string(tensorKindName(k)) + "[" + std::to_string(l) + "]");
+        }
+    }
+    if (m.hp.layers > next) {
+        gap(next, m.hp.layers - 1);
+        if (moreRanges == 0)
+            ranges.back() += " (" + std::to_string(m.hp.layers) + " declared, tensors for " +
+                             std::to_string(present.size()) + ")";
+    }
+    if (moreRanges) ranges.push_back("every tensor of " + std::to_string(moreRanges) + " more ranges of layers");
+    return out;
+}
+
 void checkRunnable(const Checkpoint& c, ModelInfo& m) {
     std::vector<std::string> missing;
     if (m.unsupported.empty()) {
@@ -277,24 +324,10 @@ void checkRunnable(const Checkpoint& c, ModelInfo& m) {
             missing.push_back("output");
         const std::vector<TensorKind> kinds = layerKinds(m.arch);
         const KindIndex index(m);
-        int absentBiases = 0;
-        // Layers past the last one with a tensor are named as one range: a declared count of 2^32 must not
-        // become 2^32 names (the loop and the list grew with the declaration, not the file).
-        int64_t lastWithTensor = -1;
-        for (const TensorEntry& e : m.entries) lastWithTensor = std::max<int64_t>(lastWithTensor, e.layer);
-        const int64_t scanned = std::min<int64_t>(m.hp.layers, lastWithTensor + 1);
-        for (int64_t l = 0; l < scanned; ++l)
-            for (TensorKind k : kinds) {
-                if (index.find(k, int(l)) >= 0) continue;
-                // transformers initialises a declared bias the checkpoint lacks to zero (_init_weights), and
-                // llama.cpp's biases are optional: an absent bias adds nothing. Absent weights are missing.
-                if (isBiasKind(k)) ++absentBiases;
-                else if (missing.size() < 16) missing.push_back(std::string(tensorKindName(k)) + "[" + std::to_string(l) + "]");
-            }
-        if (m.hp.layers > scanned)
-            missing.insert(missing.begin(), "every tensor of layers " + std::to_string(scanned) + " to " +
-                                                std::to_string(m.hp.layers - 1) + " (" + std::to_string(m.hp.layers) +
-                                                " declared, tensors for " + std::to_string(scanned) + ")");
+        const MissingInLayers gaps = missingLayerTensors(m, kinds, index);
+        missing.insert(missing.begin(), gaps.ranges.begin(), gaps.ranges.end());
+        missing.insert(missing.end(), gaps.weights.begin(), gaps.weights.end());
+        const int absentBiases = gaps.absentBiases;
         if (absentBiases)
             m.warnings.push_back(std::to_string(absentBiases) + " declared bias tensors are absent from the checkpoint "
                                  "and count as zero (as transformers initialises them)");

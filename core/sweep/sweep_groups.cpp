@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -43,8 +44,23 @@ int blockCount(const ModelInfo& info) {
     return blocks;
 }
 
-SweepGroup makeGroup(std::string name, RuleRole role, int layer = -1) {
+// Per layer that has one: its attention and MLP parameter tensors (what layerN.attention and layerN.mlp select).
+// 'layers' and 'layer-parts' make groups for these only, so the groups follow the tensors present, not the
+// highest index a tensor name gives (one tensor named "layers.99999999" made 10^8 groups and ran out of memory),
+// and are counted in one pass (a count per group was quadratic in the layers).
+std::map<int, std::pair<int, int>> partCounts(const ModelInfo& info) {
+    std::map<int, std::pair<int, int>> counts;
+    for (const TensorEntry& e : info.entries) {
+        if (!e.isParameter || e.layer < 0) continue;
+        if (e.role == Role::Attention) ++counts[e.layer].first;
+        else if (e.role == Role::Mlp) ++counts[e.layer].second;
+    }
+    return counts;
+}
+
+SweepGroup makeGroup(std::string name, RuleRole role, int layer = -1, int tensors = 0) {
     SweepGroup g;
+    g.tensors = tensors;
     g.name = std::move(name);
     g.selector.role = role;
     if (layer >= 0) g.selector.layers.push_back({layer, layer});
@@ -88,13 +104,20 @@ Result<std::vector<SweepGroup>> expandGroups(const ModelInfo& info, const std::v
         else if (name == "mlp") out.push_back(makeGroup(name, RuleRole::Mlp));
         else if (name == "layers") {
             if (blocks == 0) return Error{"group 'layers': the model has no transformer blocks"};
-            for (int l = 0; l < blocks; ++l) out.push_back(makeGroup("layer" + std::to_string(l), RuleRole::Body, l));
+            const size_t before = out.size();
+            for (const auto& [l, n] : partCounts(info))
+                if (n.first + n.second > 0)
+                    out.push_back(makeGroup("layer" + std::to_string(l), RuleRole::Body, l, n.first + n.second));
+            if (out.size() == before) return Error{"group 'layers': no block has attention or MLP matrices"};
         } else if (name == "layer-parts") {
             if (blocks == 0) return Error{"group 'layer-parts': the model has no transformer blocks"};
-            for (int l = 0; l < blocks; ++l) {
-                out.push_back(makeGroup("layer" + std::to_string(l) + ".attention", RuleRole::Attention, l));
-                out.push_back(makeGroup("layer" + std::to_string(l) + ".mlp", RuleRole::Mlp, l));
+            const size_t before = out.size();
+            for (const auto& [l, n] : partCounts(info)) {
+                const std::string prefix = "layer" + std::to_string(l);
+                if (n.first) out.push_back(makeGroup(prefix + ".attention", RuleRole::Attention, l, n.first));
+                if (n.second) out.push_back(makeGroup(prefix + ".mlp", RuleRole::Mlp, l, n.second));
             }
+            if (out.size() == before) return Error{"group 'layer-parts': no block has attention or MLP matrices"};
         } else if (auto g = parseLayerGroup(name)) {
             const int layer = g->selector.layers.front().first;
             if (layer >= blocks)
@@ -109,7 +132,7 @@ Result<std::vector<SweepGroup>> expandGroups(const ModelInfo& info, const std::v
     bool embedding = false, head = false;
     for (SweepGroup& g : out) {
         if (!seen.insert(g.name).second) return Error{"group '" + g.name + "' is given twice"};
-        g.tensors = countMatches(info, g.selector);
+        if (g.tensors == 0) g.tensors = countMatches(info, g.selector);  // expanded groups are counted already
         if (g.tensors == 0) return Error{"group '" + g.name + "' matches no tensor of this model"};
         embedding |= g.name == "embedding";
         head |= g.name == "head";

@@ -9,6 +9,8 @@
 //   attention, mlp       the attention / MLP matrices of every block
 //   layers               expands to one group per block:  layer0, layer1, ...     (role=body, layers=N)
 //   layer-parts          expands to layer0.attention, layer0.mlp, layer1.attention, ...
+//                        (both: only the blocks, and parts, that have attention/MLP matrices; an index no
+//                        tensor has makes no group, so "layers.99999999" in a name makes one group, not 10^8)
 //   layerN, layerN.attention, layerN.mlp  one of those directly.
 // 1-D tensors (norms, biases) are in no group (a body rule never selects them; see quant_map.h).
 //

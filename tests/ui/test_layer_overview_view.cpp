@@ -3,6 +3,7 @@
 // non-layer row, with finite SQNR where the map quantizes; a click selects the cell's largest tensor; a map
 // edit marks the table stale and (debounced) recomputes; undo is a cache hit; cancelling keeps the table.
 #include <QTableView>
+#include <QTemporaryDir>
 #include <QTest>
 #include <QUndoStack>
 
@@ -10,6 +11,7 @@
 
 #include "analysis_fixtures.h"
 #include "common/assets.h"
+#include "common/tiny_models.h"
 #include "ui/jobs/job.h"
 #include "ui/layers/layer_overview_job.h"
 #include "ui/layers/layer_overview_model.h"
@@ -158,6 +160,35 @@ private Q_SLOTS:
         QCOMPARE(view.model()->index(0, 0).data(LayerOverviewModel::ValueRole), sqnrBefore);
         QVERIFY(view.isStale());
         QVERIFY(view.statusText().contains(QStringLiteral("cancelled")));
+    }
+
+    // A layer index in a tensor NAME is not a row count: a file with layers 0 and 99999999 has a row for each of
+    // them (then the non-layer row), not 10^8 rows (10^8 cells per role were allocated: std::bad_alloc).
+    void sparseLayerIndices_rowsOnlyForLayersWithTensors() {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const std::string path = dir.path().toStdString() + "/sparse.safetensors";
+        std::vector<qstest::StEntry> entries;
+        for (const char* n : {"model.layers.0.mlp.down_proj.weight", "model.layers.99999999.mlp.down_proj.weight"})
+            entries.push_back({n, "F32", {2, 32}, qstest::tinyFloats({2, 32}, 7)});
+        qstest::writeBytes(path, qstest::makeSafetensors(entries));
+        qstest::AnalysisFixture f;
+        f.doc.setModel(qstest::loadModel(QString::fromStdString(path)));
+        f.doc.setQuantMap(qstest::mapOf({"body=int8"}), "Rules");
+        LayerOverviewView view(&f.doc, &f.runner);
+        view.resize(800, 400);
+        view.show();
+        QTRY_VERIFY_WITH_TIMEOUT(!view.isBusy(), kTimeoutMs);
+        LayerOverviewModel* m = view.model();
+        QCOMPARE(m->rowCount(), 3);
+        QCOMPARE(m->layerOfRow(0), 0);
+        QCOMPARE(m->layerOfRow(1), 99999999);
+        QCOMPARE(m->layerOfRow(2), -1);
+        QCOMPARE(m->rowOfLayer(99999999), 1);
+        QCOMPARE(m->headerData(1, Qt::Vertical, Qt::DisplayRole).toString(), QStringLiteral("layer 99999999"));
+        const int mlp = columnOf(m, qs::Role::Mlp);
+        QVERIFY(mlp >= 0);
+        QVERIFY(m->cell(m->index(1, mlp)) && !m->cell(m->index(1, mlp))->empty());
     }
 
     void mainWindow_registersTheAnalysisViews() {

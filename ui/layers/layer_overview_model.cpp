@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 
 #include "ui/document.h"
 #include "ui/layers/layer_overview_job.h"
@@ -53,29 +54,42 @@ void LayerOverviewModel::setOutlierSigma(double k) {
 void LayerOverviewModel::rebuild() {
     m_cells.clear();
     m_roles.clear();
+    m_rowLayers.clear();
     m_layers = 0;
     if (!m_data || !m_model) return;
     const qs::ModelInfo& info = m_model->info;
     const qs::Checkpoint& ckpt = *m_model->checkpoint;
     const size_t n = std::min(m_data->tensors.size(), info.entries.size());
     bool present[qs::kRoleCount] = {};
+    int64_t indices = 0;  // one past the highest layer index, of a tensor or the declared count
     for (size_t i = 0; i < n; ++i) {
         if (!m_data->tensors[i].included) continue;
         present[int(info.entries[i].role)] = true;
-        m_layers = std::max(m_layers, info.entries[i].layer + 1);
+        if (info.entries[i].layer >= 0) m_rowLayers.push_back(info.entries[i].layer);
+        indices = std::max<int64_t>(indices, info.entries[i].layer + 1);
     }
-    m_layers = std::max<int>(m_layers, int(info.hp.layers));
+    indices = std::max<int64_t>(indices, info.hp.layers);
+    // A row per layer index, empty rows for layers without tensors; but an index taken from a tensor name or a
+    // declaration ("layers.999999999") is not a row count: past kMaxDenseRows, only the layers with tensors.
+    if (indices <= kMaxDenseRows) {
+        m_rowLayers.resize(size_t(indices));
+        std::iota(m_rowLayers.begin(), m_rowLayers.end(), 0);
+    } else {
+        std::sort(m_rowLayers.begin(), m_rowLayers.end());
+        m_rowLayers.erase(std::unique(m_rowLayers.begin(), m_rowLayers.end()), m_rowLayers.end());
+    }
+    m_layers = int(m_rowLayers.size());
     for (qs::Role r : kRoleOrder)
         if (present[int(r)]) m_roles << r;
     const int rows = m_layers + 1, cols = int(m_roles.size());
-    m_cells.assign(size_t(rows * cols), Cell{});
+    m_cells.assign(size_t(rows) * size_t(cols), Cell{});
     for (size_t i = 0; i < n; ++i) {
         const LayerOverviewTensor& t = m_data->tensors[i];
         if (!t.included) continue;
         const qs::TensorEntry& e = info.entries[i];
-        const int row = e.layer >= 0 ? e.layer : m_layers;
+        const int row = e.layer >= 0 ? rowOfLayer(e.layer) : m_layers;
         const int col = int(m_roles.indexOf(e.role));
-        Cell& c = m_cells[size_t(row * cols + col)];
+        Cell& c = m_cells[size_t(row) * size_t(cols) + size_t(col)];
         c.tensors.push_back(int(i));
         const uint64_t elements = ckpt.tensors[i].elements();
         c.elements += elements;
@@ -201,7 +215,14 @@ const LayerOverviewModel::Cell* LayerOverviewModel::cell(const QModelIndex& inde
     return &m_cells[size_t(index.row() * columnCount() + index.column())];
 }
 
-int LayerOverviewModel::layerOfRow(int row) const { return row < m_layers ? row : -1; }
+int LayerOverviewModel::layerOfRow(int row) const {
+    return row >= 0 && row < m_layers ? m_rowLayers[size_t(row)] : -1;
+}
+
+int LayerOverviewModel::rowOfLayer(int layer) const {
+    const auto it = std::lower_bound(m_rowLayers.begin(), m_rowLayers.end(), layer);
+    return it != m_rowLayers.end() && *it == layer ? int(it - m_rowLayers.begin()) : -1;
+}
 
 int LayerOverviewModel::rowCount(const QModelIndex& parent) const {
     return parent.isValid() || m_cells.empty() ? 0 : m_layers + 1;
@@ -281,9 +302,10 @@ QVariant LayerOverviewModel::headerData(int section, Qt::Orientation orientation
         if (role == Qt::ToolTipRole) return tr("Tensors of role %1").arg(roleLabel(m_roles[section]));
         return {};
     }
-    if (role == Qt::DisplayRole) return section < m_layers ? tr("layer %1").arg(section) : tr("model");
+    const int layer = layerOfRow(section);
+    if (role == Qt::DisplayRole) return layer >= 0 ? tr("layer %1").arg(layer) : tr("model");
     if (role == Qt::ToolTipRole)
-        return section < m_layers ? tr("Transformer block %1").arg(section)
+        return layer >= 0 ? tr("Transformer block %1").arg(layer)
                                   : tr("Tensors outside the layers: embedding, head, final norm");
     return {};
 }

@@ -53,7 +53,12 @@ public:
     double outlierSigma() const { return m_sigma; }
 
     const Cell* cell(const QModelIndex& index) const;
+    // Rows: one per layer index 0 .. n-1 (n: the highest index of a tensor or the declared count), empty for a
+    // layer without tensors; when n is above kMaxDenseRows (an index taken from a name, "layers.999999999"),
+    // one per layer that has tensors only. Then the non-layer row.
+    static constexpr int64_t kMaxDenseRows = 4096;
     int layerOfRow(int row) const;  // -1 for the non-layer row
+    int rowOfLayer(int layer) const;  // -1 for a layer without a row
     qs::Role roleOfColumn(int column) const { return m_roles.value(column); }
     double value(const Cell& c) const;  // the current metric (NaN when not applicable)
     // Range of the metric over the layer rows (all rows when those have none), and whether larger is worse.
@@ -86,7 +91,8 @@ private:
     Metric m_metric = Metric::Sqnr;
     double m_sigma = 6.0;
     int m_sigmaIndex = 3;
-    int m_layers = 0;
+    int m_layers = 0;                // rows for layers (m_rowLayers.size())
+    std::vector<int> m_rowLayers;    // [row] -> layer index, ascending
     QList<qs::Role> m_roles;
     std::vector<Cell> m_cells;  // [rows * columns]
     double m_min = 0, m_max = 0;

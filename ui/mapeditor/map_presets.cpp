@@ -3,6 +3,8 @@
 
 #include <QObject>
 
+#include <algorithm>
+
 namespace qsui {
 namespace {
 
@@ -25,7 +27,7 @@ qs::Result<qs::QuantRule> patternRule(const std::string& pattern, const std::vec
 
 }  // namespace
 
-bool llamaCppUsesMoreBits(int layer, int layers) {
+bool llamaCppUsesMoreBits(int64_t layer, int64_t layers) {
     // llama.cpp src/llama-quant.cpp: i_layer < n_layers/8 || i_layer >= 7*n_layers/8 ||
     // (i_layer - n_layers/8)%3 == 2, in integer arithmetic.
     return layer < layers / 8 || layer >= 7 * layers / 8 || (layer - layers / 8) % 3 == 2;
@@ -72,9 +74,16 @@ qs::Result<qs::QuantMap> buildMapPreset(const QString& id, const qs::ModelInfo* 
     } else if (id == QLatin1String("q4_k_m")) {
         if (!info || info->hp.layers <= 0)
             return qs::Error{"preset Q4_K_M-like needs a loaded model with a known layer count"};
+        // Over the layers that have tensors only: the rules select tensors, and a count taken from a tensor name
+        // or a declaration ("layers.999999999") would otherwise make a loop, and ranges, of that length.
+        std::vector<int> layers;
+        for (const qs::TensorEntry& e : info->entries)
+            if (e.layer >= 0 && e.layer < info->hp.layers) layers.push_back(e.layer);
+        std::sort(layers.begin(), layers.end());
+        layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
         std::vector<qs::LayerRange> more;
-        for (int i = 0; i < int(info->hp.layers); ++i)
-            if (llamaCppUsesMoreBits(i, int(info->hp.layers))) {
+        for (const int i : layers)
+            if (llamaCppUsesMoreBits(i, info->hp.layers)) {
                 if (!more.empty() && more.back().last == i - 1) more.back().last = i;
                 else more.push_back({i, i});
             }

@@ -40,6 +40,6 @@ const MapPreset* findMapPreset(const QString& id);
 qs::Result<qs::QuantMap> buildMapPreset(const QString& id, const qs::ModelInfo* info);
 
 // llama.cpp's use_more_bits(i_layer, n_layers): layers that get more bits in the *_M mixes.
-bool llamaCppUsesMoreBits(int layer, int layers);
+bool llamaCppUsesMoreBits(int64_t layer, int64_t layers);  // 64-bit: 7 * n / 8 of a huge count must not wrap
 
 }  // namespace qsui

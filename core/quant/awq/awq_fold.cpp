@@ -117,7 +117,14 @@ AwqFoldPlan planAwqFolds(const std::vector<TensorInfo>& tensors, const ModelInfo
     const Site sites[] = {{TensorKind::AttnNorm, {TensorKind::Wq, TensorKind::Wk, TensorKind::Wv}, "q, k, v"},
                           {TensorKind::FfnNorm, {TensorKind::Gate, TensorKind::Up}, "gate, up"}};
     const KindIndex byKind(info);
-    for (int layer = 0; layer < int(info.hp.layers); ++layer) {
+    // The layers that have tensors (a layer without any has no site): an index in a tensor name or a declared
+    // count ("layers.999999999") is not a loop bound.
+    std::vector<int> layers;
+    for (const TensorEntry& e : info.entries)
+        if (e.layer >= 0 && e.layer < info.hp.layers) layers.push_back(e.layer);
+    std::sort(layers.begin(), layers.end());
+    layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
+    for (const int layer : layers) {
         for (const Site& site : sites) {
             std::vector<int> consumers;
             bool anyAwq = false, allPresent = true;
