@@ -15,6 +15,7 @@
 #include <QUndoStack>
 
 #include "core/calib/calibration_h5.h"
+#include "core/io/bounded_text.h"
 #include "core/quant/quant_map_export.h"
 #include "ui/document.h"
 #include "ui/jobs/job.h"
@@ -62,8 +63,10 @@ QByteArray sessionToJson(const Session& s) {
 
 qs::Result<Session> sessionFromJson(const QByteArray& json, const QString& origin) {
     const std::string where = origin.toStdString() + ": ";
-    nlohmann::json j = nlohmann::json::parse(json.toStdString(), nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object()) return qs::Error{where + "not a JSON object"};
+    auto parsed = qs::io::parseBoundedJson(std::string_view(json.constData(), size_t(json.size())), origin.toStdString());
+    if (!parsed) return parsed.error();
+    const nlohmann::json& j = *parsed;
+    if (!j.is_object()) return qs::Error{where + "not a JSON object"};
     if (!j.contains("quantscope_session") || !j["quantscope_session"].is_number_integer())
         return qs::Error{where + "no \"quantscope_session\" version: not a QuantScope session file"};
     if (j["quantscope_session"].get<int>() != kSessionVersion)
@@ -212,12 +215,14 @@ bool SessionController::saveSession(const QString& path) {
 
 bool SessionController::openSession(const QString& path) {
     const QString name = QFileInfo(path).fileName();
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) {
-        m_log->error(name, tr("Could not open the session %1: %2").arg(path, f.errorString()));
+    // Bounded and refused before opening, as every JSON read: a FIFO would block the GUI thread in open(), and
+    // /dev/zero or a 3 GB file would be read whole into memory.
+    auto text = qs::io::readBoundedFile(path.toStdString(), qs::io::kMaxJsonFileBytes, "a session");
+    if (!text) {
+        m_log->error(name, tr("Could not open the session: %1").arg(toQ(text.message())));
         return false;
     }
-    auto s = sessionFromJson(f.readAll(), path);
+    auto s = sessionFromJson(QByteArray::fromStdString(*text), path);
     if (!s) {
         m_log->error(name, tr("Could not open the session: %1").arg(toQ(s.message())));
         return false;
