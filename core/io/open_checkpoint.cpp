@@ -96,6 +96,17 @@ Result<std::string> pickInFolder(const std::string& folder) {
     if (!bins.empty()) return bins.size() == 1 ? Result<std::string>(path(bins[0])) : oneOf(bins, "llama2.c .bin");
     for (const auto& n : names)
         if (io::hasTorchName(n)) return path(n);  // refused with the pickle message by the caller
+    // A FIFO or device under a checkpoint's name is not listed above (opening it would block or never end): name
+    // it rather than say nothing was found.
+    for (const char* n : {"model.safetensors.index.json", "model.safetensors"})
+        if (std::string why = io::notRegularSideFile(folder, n); !why.empty()) return Error{why};
+    std::error_code ec;
+    for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string n = it->path().filename().string();
+        const bool named = n.ends_with(".safetensors") || n.ends_with(".gguf") || n.ends_with(".h5") ||
+                           n.ends_with(".hdf5") || n.ends_with(".safetensors.index.json");
+        if (std::string why = named ? io::notRegularSideFile(folder, n) : std::string(); !why.empty()) return Error{why};
+    }
     return Error{folder + ": no checkpoint found (looked for *.safetensors.index.json, *.safetensors, *.gguf, "
                           "*.h5, llama2.c *.bin)"};
 }

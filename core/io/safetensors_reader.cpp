@@ -214,6 +214,10 @@ void readSideFiles(Checkpoint& ck, const std::string& folder) {
     // tokenizer.json wins when both exist, as in transformers (AutoTokenizer loads the fast tokenizer from
     // it): only it carries the added tokens (ids past the SentencePiece vocabulary, <mask>, chat markers).
     ck.tokenizerPath = firstExisting(folder, {"tokenizer.json", "tokenizer.model"});
+    // A FIFO or device tokenizer.json is skipped; taking tokenizer.model instead is said (without tokenizer.model,
+    // loadTokenizerFor names the file itself).
+    if (std::string why = notRegularSideFile(folder, "tokenizer.json"); !why.empty() && !ck.tokenizerPath.empty())
+        ck.warnings.push_back(why + ": ignored, the tokenizer is " + ck.tokenizerPath);
 }
 
 // weight_map: tensor name -> shard file name, each shard inside the index's folder.

@@ -28,9 +28,21 @@ std::string firstExisting(const std::string& folder, const std::vector<std::stri
     return {};
 }
 
+std::string notRegularSideFile(const std::string& folder, const std::string& name) {
+    std::error_code ec;
+    const fs::path p = fs::path(folder) / name;
+    const fs::file_status st = fs::status(p, ec);
+    if (ec || !fs::exists(st) || fs::is_regular_file(st)) return {};
+    return p.string() + ": not a regular file";
+}
+
 nlohmann::json readConfigJson(const std::string& folder, std::vector<std::string>& warnings) {
     const std::string path = firstExisting(folder, {"config.json"});
-    if (path.empty()) return nullptr;
+    if (path.empty()) {
+        if (std::string why = notRegularSideFile(folder, "config.json"); !why.empty())
+            warnings.push_back(why + ": ignored");
+        return nullptr;
+    }
     // A model config is a few KB; refuse to slurp something enormous (or a FIFO) that happens to carry the name.
     constexpr uint64_t kMaxConfigBytes = 16u << 20;
     auto text = readBoundedFile(path, kMaxConfigBytes, "a model config.json");

@@ -16,7 +16,13 @@ std::string folderOf(const std::string& path);
 // The first of `names` that exists as a regular file in `folder`, or "".
 std::string firstExisting(const std::string& folder, const std::vector<std::string>& names);
 
-// config.json in `folder` parsed, or null when absent. A config.json that does not parse adds a warning
+// "<folder>/<name>: not a regular file" when `name` exists in `folder` (a link followed) as something other than a
+// regular file (a FIFO, a device such as a link to /dev/zero, a folder, a socket), else "". Side files of that
+// kind are skipped (opening a FIFO blocks, a device never ends) and the caller names them with this.
+std::string notRegularSideFile(const std::string& folder, const std::string& name);
+
+// config.json in `folder` parsed, or null when absent. One that is not a regular file adds the warning
+// "<path>: not a regular file: ignored". A config.json that does not parse adds a warning
 // (the checkpoint still opens: the weights do not depend on it).
 nlohmann::json readConfigJson(const std::string& folder, std::vector<std::string>& warnings);
 
