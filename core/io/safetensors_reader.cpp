@@ -291,10 +291,11 @@ Result<std::unique_ptr<Checkpoint>> readSafetensorsIndex(const std::string& inde
     if (f.size() > kMaxIndexBytes)
         return Error{indexPath + ": safetensors index is " + std::to_string(f.size()) + " bytes (limit 64 MiB)"};
     const char* text = reinterpret_cast<const char*>(f.data());
-    if (jsonNestingDepth(std::string_view(text, size_t(f.size())), kMaxJsonDepth) > kMaxJsonDepth)
-        return Error{indexPath + ": index JSON nests deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
-    json index = json::parse(text, text + f.size(), nullptr, /*allow_exceptions=*/false);
-    if (index.is_discarded() || !index.is_object()) return Error{indexPath + ": not a valid JSON object"};
+    // The depth bound and "syntax error at byte N" of every other JSON read.
+    auto parsed = parseBoundedJson(std::string_view(text, size_t(f.size())), indexPath);
+    if (!parsed) return parsed.error();
+    const json index = std::move(*parsed);
+    if (!index.is_object()) return Error{indexPath + ": not a JSON object"};
     auto wm = index.find("weight_map");
     if (wm == index.end() || !wm->is_object()) return Error{indexPath + ": no \"weight_map\" object"};
 

@@ -231,7 +231,7 @@ std::vector<Case> cases() {
                  }), "header of 2000002 entries, more than the 2000000 tensors one checkpoint may hold"});
     c.push_back({"safetensors bad __metadata__", file("m.safetensors", [] { return st("F32", "[4]", "[0,16]", 16, "\"__metadata__\":5,"); }), "__metadata__ is not a JSON object"});
     // ---- sharded safetensors
-    c.push_back({"index invalid JSON", file("model.safetensors.index.json", [] { return std::string("{\"weight_map\": "); }), "not a valid JSON object"});
+    c.push_back({"index invalid JSON", file("model.safetensors.index.json", [] { return std::string("{\"weight_map\": "); }), "model.safetensors.index.json: not valid JSON (syntax error at byte 16)"});
     c.push_back({"index without weight_map", file("model.safetensors.index.json", [] { return std::string("{\"metadata\": {}}"); }), "no \"weight_map\""});
     c.push_back({"index shard missing", file("model.safetensors.index.json", [] { return std::string("{\"weight_map\": {\"w\": \"model-00001.safetensors\"}}"); }),
                  "shard 'model-00001.safetensors'"});
