@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/sweep/sweep.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cinttypes>
 #include <cmath>
@@ -239,6 +241,7 @@ struct PointLayout {
     std::vector<int> columnOf;                    // [group] -> column index of scheme_<group>, -1 when absent
     int64_t total = 1;
     SweepShard shard;
+    std::string groupsCell;  // the spec's groups joined by '+', what every row's groups cell holds
 
     static Result<PointLayout> of(const nlohmann::json& header, const std::vector<std::string>& columns,
                                   const std::string& path) {
@@ -263,6 +266,7 @@ struct PointLayout {
             const auto col = std::find(columns.begin(), columns.end(), "scheme_" + g.get<std::string>());
             l.columnOf.push_back(col == columns.end() ? -1 : int(col - columns.begin()));
             l.lists.push_back(std::move(list));
+            l.groupsCell += (l.groupsCell.empty() ? "" : "+") + g.get<std::string>();
         }
         return l;
     }
@@ -286,10 +290,52 @@ struct PointLayout {
     }
 };
 
+// Every cell past the point and the scheme_<group> cells (PointLayout::check): the groups cell is the spec's, the
+// measured columns read back as numbers and bytes as a byte count (0 .. 2^63-1). An edited or damaged cell is
+// refused here, before a resume skips the point or a merge copies (or, into HDF5, converts) it. Errors name the
+// column by name and number (counted from 1).
+Status checkMeasuredCells(const PointLayout& layout, const std::vector<std::string>& cells,
+                          const std::vector<std::string>& columns) {
+    for (size_t i = 1; i < cells.size() && i < columns.size(); ++i) {
+        const std::string& cell = cells[i];
+        const std::string what = columns[i] + " (column " + std::to_string(i + 1) + ") '" + cell + "'";
+        if (columns[i].rfind("scheme_", 0) == 0) continue;
+        if (columns[i] == "groups") {
+            if (cell != layout.groupsCell) return Error{what + " is not the spec's groups '" + layout.groupsCell + "'"};
+            continue;
+        }
+        char* end = nullptr;
+        errno = 0;
+        if (columns[i] == "bytes") {
+            const long long v = std::strtoll(cell.c_str(), &end, 10);
+            if (cell.empty() || *end != '\0') return Error{what + " is not a number"};
+            if (errno == ERANGE) return Error{what + " is out of range (a byte count is at most 2^63-1)"};
+            if (v < 0) return Error{what + " is negative (a byte count)"};
+        } else {
+            (void)std::strtod(cell.c_str(), &end);
+            if (cell.empty() || *end != '\0') return Error{what + " is not a number"};
+        }
+    }
+    return {};
+}
+
+// Sweep files are written with LF line ends. A CR (a file saved with CRLF line ends by an editor) would end every
+// last cell in an invisible byte: it is named instead, with its line and column.
+Status refuseCarriageReturn(const std::string& text, const std::string& path) {
+    const size_t cr = text.find('\r');
+    if (cr == std::string::npos) return {};
+    const size_t lineStart = cr == 0 ? std::string::npos : text.rfind('\n', cr - 1);
+    const size_t column = lineStart == std::string::npos ? cr + 1 : cr - lineStart;
+    const size_t line = size_t(std::count(text.begin(), text.begin() + std::ptrdiff_t(cr), '\n')) + 1;
+    return Error{path + ": line " + std::to_string(line) + ", column " + std::to_string(column) +
+                 ": a carriage return (CRLF line ends?); sweep files end their lines with LF only"};
+}
+
 }  // namespace
 
 Result<SweepFile> parseSweepFileText(const std::string& text, const std::string& path) {
     SweepFile f;
+    if (auto st = refuseCarriageReturn(text, path); !st) return st.error();
     const size_t end1 = text.find('\n');
     if (text.compare(0, kMagic.size(), kMagic) != 0 || end1 == std::string::npos)
         return Error{path + ": not a QuantScope sweep file (line 1 must start with '" + std::string(kMagic) + "')"};
@@ -323,23 +369,13 @@ Result<SweepFile> parseSweepFileText(const std::string& text, const std::string&
         if (cells.size() != fields)
             return Error{where + ": " + std::to_string(cells.size()) + " fields, the header has " + std::to_string(fields)};
         char* endp = nullptr;
+        errno = 0;
         const long long point = std::strtoll(cells[0].c_str(), &endp, 10);
-        if (cells[0].empty() || *endp != '\0' || point < 0) return Error{where + ": bad point index '" + cells[0] + "'"};
+        if (cells[0].empty() || *endp != '\0' || point < 0 || errno == ERANGE)
+            return Error{where + ": bad point index '" + cells[0] + "'"};
         if (auto s = layout->check(point, cells, columns); !s) return Error{where + ": " + s.message()};
-        // Every measured column must read back as a number: an edited or damaged cell is refused here, before
-        // a resume skips the point or a merge copies (or, into HDF5, converts) it.
-        for (size_t i = 1; i < fields; ++i) {
-            if (columns[i] == "groups" || columns[i].rfind("scheme_", 0) == 0) continue;
-            char* end = nullptr;
-            const char* c = cells[i].c_str();
-            if (columns[i] == "bytes")
-                (void)std::strtoll(c, &end, 10);
-            else
-                (void)std::strtod(c, &end);
-            if (cells[i].empty() || *end != '\0')
-                return Error{where + ": point " + cells[0] + ": " + columns[i] + " '" + cells[i] +
-                             "' is not a number"};
-        }
+        if (auto s = checkMeasuredCells(*layout, cells, columns); !s)
+            return Error{where + ": point " + cells[0] + ": " + s.message()};
         if (!f.rows.emplace(point, row).second) return Error{where + ": point " + cells[0] + " is stored twice"};
         at = nl + 1;
         ++line;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Reading a sweep file's spec and rows back into values (core/sweep/sweep.h): the GUI continues a sweep file
 // written by the CLI or by itself and shows the points already stored.
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -42,8 +43,9 @@ bool parseDouble(std::string_view text, double& out) {
 bool parseInt(std::string_view text, int64_t& out) {
     const std::string s(text);
     char* end = nullptr;
+    errno = 0;
     out = std::strtoll(s.c_str(), &end, 10);
-    return !s.empty() && end && *end == '\0';
+    return !s.empty() && end && *end == '\0' && errno != ERANGE;  // 10^23 is not LLONG_MAX
 }
 
 Status readEvaluation(const nlohmann::json& j, SweepSpec& spec) {
