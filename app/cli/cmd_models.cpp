@@ -9,6 +9,7 @@
 #include "app/cli/shared_options.h"
 #include "app/cli/commands.h"
 #include "core/io/local_models.h"
+#include "core/io/utf8.h"
 
 namespace qscli {
 
@@ -63,10 +64,12 @@ int runModels(int argc, char** argv, int first) {
         std::printf("%s\n", jsonText(qs::localModelScanToJson(*scan), 2).c_str());
         return kExitOk;
     }
+    // Names, details and paths as printable text: a file named "a\nollama\tgguf..." must not forge a line.
+    using qs::io::printableText;
     for (const qs::LocalModel& m : scan->models)
         std::printf("%-18s  %-11s  %10s  %s%s%s\n    %s\n", std::string(qs::modelSourceName(m.source)).c_str(),
-                    m.format.c_str(), sizeText(m.bytes).c_str(), m.name.c_str(), m.detail.empty() ? "" : "  ",
-                    m.detail.c_str(), m.path.c_str());
+                    printableText(m.format).c_str(), sizeText(m.bytes).c_str(), printableText(m.name).c_str(),
+                    m.detail.empty() ? "" : "  ", printableText(m.detail).c_str(), printableText(m.path).c_str());
     std::printf("%zu model(s)\n", scan->models.size());
     return kExitOk;
 }

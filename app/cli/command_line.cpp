@@ -69,16 +69,15 @@ std::string parseErrorMessage(const CLI::ParseError& e) {
 std::string usageLine(const Command& c) { return std::string("usage: quantscope-cli ") + c.name + " " + c.synopsis; }
 
 int fail(const std::string& command, const std::string& message, int code) {
-    // A message may quote bytes of a damaged file or an argument: what is not UTF-8 is shown as U+FFFD.
-    std::string text;
-    qs::io::appendUtf8(message, text);
+    // A message may quote bytes of a damaged file, a file name or an argument: what is not UTF-8 is shown as
+    // U+FFFD and control characters as escapes, so the message stays one line.
+    const std::string text = qs::io::printableText(message);
     std::fprintf(stderr, "quantscope-cli %s: %s\n", command.c_str(), text.c_str());
     return code;
 }
 
 void warn(const std::string& command, const std::string& text) {
-    std::string clean;
-    qs::io::appendUtf8(text, clean);
+    const std::string clean = qs::io::printableText(text);
     std::fprintf(stderr, "quantscope-cli %s: warning: %s\n", command.c_str(), clean.c_str());
 }
 

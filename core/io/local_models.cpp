@@ -107,12 +107,8 @@ T field(const json& o, const char* key, T otherwise) {
     else return it->is_number_integer() ? it->template get<T>() : otherwise;
 }
 
-// s with every byte that is not UTF-8 shown as U+FFFD: a path a warning may print.
-std::string shown(std::string_view s) {
-    std::string out;
-    io::appendUtf8(s, out);
-    return out;
-}
+// s with every byte that is not UTF-8 shown as U+FFFD and control characters escaped: a path a warning may print.
+std::string shown(std::string_view s) { return io::printableText(s); }
 
 bool isHex64(std::string_view s) {
     return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {

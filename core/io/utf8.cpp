@@ -38,6 +38,36 @@ bool appendUtf8(std::string_view s, std::string& out) {
     return clean;
 }
 
+std::string printableText(std::string_view s) {
+    std::string valid, out;
+    appendUtf8(s, valid);
+    out.reserve(valid.size());
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (size_t i = 0; i < valid.size(); ++i) {
+        const auto c = static_cast<unsigned char>(valid[i]);
+        const bool c1 = c == 0xC2 && i + 1 < valid.size() && static_cast<unsigned char>(valid[i + 1]) <= 0x9F;
+        if (c1) {  // U+0080..U+009F, two bytes C2 80..C2 9F
+            const auto low = static_cast<unsigned char>(valid[++i]);
+            out += "\\u00";
+            out += kHex[(low >> 4) & 0xF];
+            out += kHex[low & 0xF];
+        } else if (c == '\t') {
+            out += "\\t";
+        } else if (c == '\n') {
+            out += "\\n";
+        } else if (c == '\r') {
+            out += "\\r";
+        } else if (c < 0x20 || c == 0x7F) {
+            out += "\\x";
+            out += kHex[c >> 4];
+            out += kHex[c & 0xF];
+        } else {
+            out += char(c);
+        }
+    }
+    return out;
+}
+
 std::optional<size_t> firstInvalidUtf8(std::string_view s) {
     const auto* p = reinterpret_cast<const unsigned char*>(s.data());
     for (size_t i = 0; i < s.size();) {

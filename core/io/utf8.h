@@ -14,6 +14,12 @@ namespace qs::io {
 // overlongs, no surrogates, at most U+10FFFF) with U+FFFD. Returns false when a replacement was needed.
 bool appendUtf8(std::string_view s, std::string& out);
 
+// s as one line of text a person reads (a file, folder or tensor name in a listing or a message): bytes that are
+// not UTF-8 shown as U+FFFD (appendUtf8), and control characters — C0, DEL and C1 (U+0080..U+009F) — written as
+// escapes (\t, \n, \r, \xHH, \u0085), so a name holding a newline, tab or terminal escape cannot forge a second
+// line or a column. Returns the text; the name's real bytes are kept wherever it is used as a path.
+std::string printableText(std::string_view s);
+
 // Offset of the first byte of s that does not start a well-formed UTF-8 sequence (as above), or nullopt.
 std::optional<size_t> firstInvalidUtf8(std::string_view s);
 

@@ -15,6 +15,7 @@
 
 #include "cli/cli_runner.h"
 #include "common/assets.h"
+#include "core/io_fixtures.h"
 
 using qstest::runCli;
 namespace fs = std::filesystem;
@@ -85,6 +86,29 @@ private Q_SLOTS:
         const auto parsed = nlohmann::json::parse(j.out.toStdString(), nullptr, false);
         QVERIFY2(parsed.is_object(), j.out.constData());
         QCOMPARE(parsed["warnings"].size(), size_t(1));
+    }
+
+    // A file name holding a newline and tabs printed raw forged a second model line ("ollama  gguf  9.9 GB ...");
+    // control characters are escaped in the listing and in warnings, as bytes that are not UTF-8 are replaced.
+    void controlCharactersInNames_areEscaped() {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const std::string gguf = qstest::makeGguf({{"general.architecture", "llama"}},
+                                                  {{"token_embd.weight", {4, 2}, 0, std::string(32, '\0')}});
+        const std::string name = "evil\nollama\tgguf\t9.9 GB\tllama3-70b\x1b[31m\xc2\x9b" "FAKE.gguf";
+        qstest::writeBytes(dir.path().toStdString() + "/" + name, gguf);
+        auto r = runCli({"models", "--no-default", "--folder", dir.path()});
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.out.contains("1 model(s)"), r.out.constData());
+        const QByteArray shown = "evil\\nollama\\tgguf\\t9.9 GB\\tllama3-70b\\x1b[31m\\u009bFAKE.gguf";
+        QCOMPARE(r.out.count(shown), 2);  // the name, then the path
+        for (const QByteArray& line : r.out.split('\n'))
+            QVERIFY2(!line.startsWith("ollama") && !line.contains('\t') && !line.contains('\x1b'), r.out.constData());
+        // The JSON keeps the real name (JSON escapes it).
+        auto j = runCli({"models", "--no-default", "--folder", dir.path(), "--json"});
+        const auto parsed = nlohmann::json::parse(j.out.toStdString(), nullptr, false);
+        QVERIFY2(parsed.is_object() && parsed["models"].size() == 1, j.out.constData());
+        QCOMPARE(parsed["models"][0]["name"].get<std::string>(), name);
     }
 
     void usageErrors_exit2() {

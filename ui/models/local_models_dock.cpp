@@ -24,6 +24,7 @@
 #include <memory>
 #include <utility>
 
+#include "core/io/utf8.h"
 #include "ui/jobs/job_runner.h"
 #include "ui/log/log_model.h"
 
@@ -201,7 +202,9 @@ void LocalModelsDock::showScan(const qs::LocalModelScan& scan, const QString& st
     QHash<QString, QTreeWidgetItem*> groups;
     for (const qs::LocalModel& m : scan.models) {
         auto* item = new QTreeWidgetItem(groupFor(m, groups));
-        item->setText(0, q(m.name));
+        // Shown as printable text (a name holding a newline or tab would draw a forged second line); the
+        // path and name roles keep the real bytes.
+        item->setText(0, q(qs::io::printableText(m.name)));
         item->setText(1, sizeText(m.bytes));
         item->setTextAlignment(1, Qt::AlignRight | Qt::AlignVCenter);
         item->setText(2, q(m.format));
@@ -210,8 +213,8 @@ void LocalModelsDock::showScan(const qs::LocalModelScan& scan, const QString& st
         const QString modified =
             QDateTime::fromSecsSinceEpoch(m.modifiedSeconds).toString(QStringLiteral("yyyy-MM-dd hh:mm"));
         item->setToolTip(0, QStringLiteral("%1\n%2\nmodified %3%4")
-                                .arg(q(m.name), q(m.path), modified,
-                                     m.detail.empty() ? QString() : QStringLiteral("\n") + q(m.detail)));
+                                .arg(q(qs::io::printableText(m.name)), q(qs::io::printableText(m.path)), modified,
+                                     m.detail.empty() ? QString() : QStringLiteral("\n") + q(qs::io::printableText(m.detail))));
     }
     for (QTreeWidgetItem* g : std::as_const(groups)) g->setExpanded(true);
     QString text = status;
