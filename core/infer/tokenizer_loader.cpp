@@ -42,12 +42,26 @@ TokenizerFileKind tokenizerFileKind(const std::string& path) {
     return TokenizerFileKind::Unknown;
 }
 
+namespace {
+
+// `taken` loaded from `folder`, with a warning when a tokenizer.json beside it (which transformers would take)
+// was skipped for not being a regular file (a FIFO, a device).
+Result<std::unique_ptr<Tokenizer>> loadSayingWhatWasSkipped(const std::string& folder, const std::string& taken) {
+    auto t = loadTokenizerFile(taken);
+    if (!t || std::filesystem::path(taken).filename() == "tokenizer.json") return t;
+    if (std::string why = io::notRegularSideFile(folder, "tokenizer.json"); !why.empty())
+        (*t)->addWarning(why + ": ignored, the tokenizer is " + taken);
+    return t;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Tokenizer>> loadTokenizerFile(const std::string& path) {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) {
         const std::string found = io::firstExisting(path, {"tokenizer.json", "tokenizer.model", "tokenizer.bin"});
         if (found.empty()) return Error{path + ": the folder holds no tokenizer.json, tokenizer.model or tokenizer.bin"};
-        return loadTokenizerFile(found);
+        return loadSayingWhatWasSkipped(path, found);
     }
     if (!isRegularFile(path)) return Error{path + ": not a regular file (a tokenizer is a file or a folder)"};
     if (!std::ifstream(path, std::ios::binary)) return Error{path + ": cannot open the tokenizer file"};
@@ -72,7 +86,7 @@ Result<std::unique_ptr<Tokenizer>> loadTokenizerFor(const Checkpoint& ckpt, cons
     if (!overridePath.empty()) return loadTokenizerFile(overridePath);
     if (ckpt.format == FileFormat::Gguf && ckpt.metadata.is_object() && ckpt.metadata.contains("tokenizer.ggml.tokens"))
         return tokenizerFromGgufMetadata(ckpt.metadata, ckpt.path);
-    if (!ckpt.tokenizerPath.empty()) return loadTokenizerFile(ckpt.tokenizerPath);
+    if (!ckpt.tokenizerPath.empty()) return loadSayingWhatWasSkipped(io::folderOf(ckpt.tokenizerPath), ckpt.tokenizerPath);
     // A FIFO, a folder or a device under a tokenizer's name is not taken: say so rather than "none found".
     const std::string folder = io::folderOf(ckpt.path);
     for (const char* name : {"tokenizer.json", "tokenizer.model", "tokenizer.bin"}) {

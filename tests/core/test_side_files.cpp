@@ -9,9 +9,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <string>
 #include <vector>
 
+#include "core/infer/tokenizer.h"
+#include "core/infer/tokenizer_loader.h"
 #include "core/io/checkpoint.h"
 #include "core/io_fixtures.h"
 
@@ -80,6 +83,38 @@ private Q_SLOTS:
         QVERIFY2(hasWarning(**ck, d + "/tokenizer.json: not a regular file: ignored, the tokenizer is " + d +
                                       "/tokenizer.model"),
                  allWarnings(**ck).c_str());
+    }
+
+    // Loading the tokenizer (tokenize, generate, chat): the tokenizer taken says which tokenizer.json it skipped.
+    void tokenizerJsonNotRegular_tokenizerSaysSo_data() { kinds_data(); }
+    void tokenizerJsonNotRegular_tokenizerSaysSo() {
+        QFETCH(QString, kind);
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const std::string d = dir.path().toStdString();
+        writeModel(d);
+        makeSpecial(kind.toStdString(), d + "/tokenizer.json");
+        // A llama2.c tokenizer.bin (max_token_length, then score, length, bytes per token): <unk> <s> </s> and
+        // the 256 byte tokens.
+        std::string bin;
+        qstest::putLE<int32_t>(bin, 6);
+        auto piece = [&](const std::string& p) {
+            qstest::putLE<float>(bin, 0.0f);
+            qstest::putLE<int32_t>(bin, int32_t(p.size()));
+            bin += p;
+        };
+        for (const char* p : {"<unk>", "<s>", "</s>"}) piece(p);
+        for (int b = 0; b < 256; ++b) {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "<0x%02X>", b);
+            piece(hex);
+        }
+        qstest::writeBytes(d + "/tokenizer.bin", bin);
+        const std::string expected = d + "/tokenizer.json: not a regular file: ignored, the tokenizer is " + d +
+                                     "/tokenizer.bin";
+        auto direct = loadTokenizerFile(d);
+        if (!direct) QFAIL(direct.message().c_str());
+        QCOMPARE((*direct)->warnings(), std::vector<std::string>{expected});
     }
 
     // A folder whose checkpoint is a FIFO or a device: that file is named, not "no checkpoint found".
