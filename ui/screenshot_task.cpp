@@ -49,7 +49,18 @@ void ScreenshotTask::start() {
         Q_UNUSED(path);
         Q_EMIT finished(1, lastError(m_window->logModel()));
     }, Qt::SingleShotConnection);
+    const int errorsBefore = m_window->logModel()->count(Severity::Error);
     m_window->openPath(m_path);
+    // A session file opens synchronously: refused (not a regular file, too large, not a session) or applied to
+    // the model already open, no load follows and loadFinished never comes; finish here instead of waiting.
+    if (m_window->loader()->isLoading()) return;
+    disconnect(m_window->loader(), &LoadController::loadFinished, this, nullptr);
+    if (m_window->logModel()->count(Severity::Error) > errorsBefore) {
+        const QString message = lastError(m_window->logModel());
+        QTimer::singleShot(0, this, [this, message] { Q_EMIT finished(1, message); });
+        return;
+    }
+    QTimer::singleShot(0, this, &ScreenshotTask::showAndCapture);
 }
 
 void ScreenshotTask::showAndCapture() {
