@@ -2,6 +2,10 @@
 #include "core/infer/pretokenizer_regex.h"
 
 #include "core/util/input_limit_error.h"
+#include "core/util/regex_work_budget.h"
+
+#include <cstdint>
+#include <new>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -31,10 +35,11 @@ Result<std::unique_ptr<PreTokenizerRegex>> PreTokenizerRegex::create(const std::
     int errorCode = 0;
     PCRE2_SIZE errorOffset = 0;
     // PCRE2_UCP makes \s, \d and \w Unicode-aware like Rust's regex crate (which tokenizers uses);
-    // PCRE2_MATCH_INVALID_UTF lets arbitrary bytes through instead of failing the match.
+    // PCRE2_MATCH_INVALID_UTF lets arbitrary bytes through instead of failing the match; PCRE2_AUTO_CALLOUT
+    // lets matches() measure the work of a whole split (regex_work_budget.h; JIT keeps the callouts).
     pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                                     PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &errorCode, &errorOffset,
-                                     nullptr);
+                                     PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF | PCRE2_AUTO_CALLOUT,
+                                     &errorCode, &errorOffset, nullptr);
     if (!code) {
         PCRE2_UCHAR buffer[256];
         pcre2_get_error_message(errorCode, buffer, sizeof buffer);
@@ -49,25 +54,55 @@ Result<std::unique_ptr<PreTokenizerRegex>> PreTokenizerRegex::create(const std::
     return r;
 }
 
+namespace {
+
+struct MatchState {
+    pcre2_match_data* data = nullptr;
+    pcre2_match_context* context = nullptr;
+    ~MatchState() {
+        if (data) pcre2_match_data_free(data);
+        if (context) pcre2_match_context_free(context);
+    }
+};
+
+std::string limitMessage(const std::string& pattern, int rc, size_t pos, size_t size, uint64_t budget) {
+    std::string why;
+    if (rc == kRegexBudgetExhausted) {
+        why = "the work bound of " + std::to_string(budget) + " steps for this text, over all matches";
+    } else {
+        PCRE2_UCHAR buffer[256];
+        pcre2_get_error_message(rc, buffer, sizeof buffer);
+        why = "PCRE2: " + std::string(reinterpret_cast<const char*>(buffer));
+    }
+    return "the tokenizer's regex /" + pattern.substr(0, 80) + (pattern.size() > 80 ? "..." : "") +
+           "/ cannot split this text (" + why + ", at byte " + std::to_string(pos) + " of " + std::to_string(size) +
+           "); Hugging Face tokenizers matches with Oniguruma, also a backtracking engine (with a limit of "
+           "10,000,000 retries per match by default), so its own result for this text may be an error too; no "
+           "ids are given rather than possibly different ones";
+}
+
+}  // namespace
+
+uint64_t PreTokenizerRegex::workBudget(size_t textBytes) {
+    return kWorkBudgetBase + kWorkBudgetPerByte * static_cast<uint64_t>(textBytes);
+}
+
 std::vector<std::pair<size_t, size_t>> PreTokenizerRegex::matches(std::string_view text) const {
     std::vector<std::pair<size_t, size_t>> out;
-    pcre2_match_data* md = pcre2_match_data_create_from_pattern(m_impl->code, nullptr);
+    MatchState st;
+    st.data = pcre2_match_data_create_from_pattern(m_impl->code, nullptr);
+    st.context = pcre2_match_context_create(nullptr);
+    if (!st.data || !st.context) throw std::bad_alloc();
+    RegexWorkBudget budget{workBudget(text.size())};
+    attachRegexWorkBudget(st.context, &budget);
     const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
     size_t pos = 0;
     while (pos < text.size()) {
-        const int rc = pcre2_match(m_impl->code, subject, text.size(), pos, 0, md, nullptr);
+        const int rc = pcre2_match(m_impl->code, subject, text.size(), pos, 0, st.data, st.context);
         if (rc == PCRE2_ERROR_NOMATCH) break;
-        if (rc < 0) {  // a limit (backtracking, depth, heap): the split cannot be computed; never "no more matches"
-            pcre2_match_data_free(md);
-            PCRE2_UCHAR buffer[256];
-            pcre2_get_error_message(rc, buffer, sizeof buffer);
-            throw InputLimitError("the tokenizer's regex /" + m_pattern.substr(0, 80) + (m_pattern.size() > 80 ? "..." : "") +
-                                  "/ cannot split this text (PCRE2: " + reinterpret_cast<const char*>(buffer) +
-                                  " at byte " + std::to_string(pos) + " of " + std::to_string(text.size()) +
-                                  "); Hugging Face tokenizers' regex engine has no such limit, so its ids cannot be "
-                                  "reproduced");
-        }
-        const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
+        // A limit (work bound, backtracking, depth, heap): the split cannot be computed; never "no more matches".
+        if (rc < 0) throw InputLimitError(limitMessage(m_pattern, rc, pos, text.size(), budget.limit));
+        const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(st.data);
         const size_t start = ov[0], end = ov[1];
         if (end <= start) {  // empty match: step over one whole character so the loop progresses
             pos = start + 1;
@@ -77,7 +112,6 @@ std::vector<std::pair<size_t, size_t>> PreTokenizerRegex::matches(std::string_vi
         out.emplace_back(start, end);
         pos = end;
     }
-    pcre2_match_data_free(md);
     return out;
 }
 

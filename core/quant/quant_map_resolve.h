@@ -72,9 +72,10 @@ Result<std::pair<int64_t, int64_t>> matrixShape(const TensorInfo& t);
 
 // Resolves `map` for the tensors of a checkpoint and their analysis (info.entries parallel to tensors).
 // Fails on inconsistent input (entries not parallel, a bad shape), a scheme missing from the registry, or a
-// "regex:" rule exceeding PCRE2's match limits on a tensor name ("quantization map: rule 2 (body
-// regex:^(.*)*x$ -> q8_0): matching 'blk.0.ffn_x.weight' exceeded PCRE2's match limit (1000000 steps);
-// simplify the pattern"); a shape a scheme refuses is a fallback, not a failure.
+// "regex:" rule exceeding PCRE2's match limits or the work bound of one search on a tensor name
+// ("quantization map: rule 2 (body regex:^(.*)*x$ -> q8_0): matching 'blk.0.ffn_x.weight' exceeded the regex
+// work bound (250304 steps ...); simplify the pattern"; bounded_regex.h); a shape a scheme refuses is a
+// fallback, not a failure. Runs on the calling thread: at most (regex rules x tensors) bounded searches.
 Result<ResolvedMap> resolveMap(const QuantMap& map, const std::vector<TensorInfo>& tensors, const ModelInfo& info);
 
 // The fallback chain tried after `scheme` for a shape it refuses (documented above), excluding `scheme`.

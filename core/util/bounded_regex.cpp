@@ -4,6 +4,8 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "core/util/regex_work_budget.h"
+
 namespace qs {
 
 namespace {
@@ -24,13 +26,29 @@ pcre2_match_data* threadMatchData() {
     return md.get();
 }
 
+struct MatchContextDeleter {
+    void operator()(pcre2_match_context* c) const { pcre2_match_context_free(c); }
+};
+
+// Per thread because search() points its callout at a budget on its own stack.
+pcre2_match_context* threadMatchContext() {
+    thread_local std::unique_ptr<pcre2_match_context, MatchContextDeleter> context([] {
+        pcre2_match_context* c = pcre2_match_context_create(nullptr);
+        if (c) {
+            pcre2_set_match_limit(c, BoundedRegex::kMatchLimit);
+            pcre2_set_depth_limit(c, BoundedRegex::kDepthLimit);
+            pcre2_set_heap_limit(c, BoundedRegex::kHeapLimitKiB);
+        }
+        return c;
+    }());
+    return context.get();
+}
+
 }  // namespace
 
 struct BoundedRegex::Impl {
     pcre2_code* code = nullptr;
-    pcre2_match_context* context = nullptr;
     ~Impl() {
-        if (context) pcre2_match_context_free(context);
         if (code) pcre2_code_free(code);
     }
 };
@@ -40,8 +58,9 @@ BoundedRegex::~BoundedRegex() = default;
 Result<std::shared_ptr<const BoundedRegex>> BoundedRegex::compile(std::string_view pattern) {
     int errorCode = 0;
     PCRE2_SIZE errorOffset = 0;
-    const uint32_t options =
-        PCRE2_ALT_BSUX | PCRE2_ALLOW_EMPTY_CLASS | PCRE2_MATCH_UNSET_BACKREF | PCRE2_DOLLAR_ENDONLY;
+    // PCRE2_AUTO_CALLOUT: the callouts measure the work of a whole search (regex_work_budget.h).
+    const uint32_t options = PCRE2_ALT_BSUX | PCRE2_ALLOW_EMPTY_CLASS | PCRE2_MATCH_UNSET_BACKREF |
+                             PCRE2_DOLLAR_ENDONLY | PCRE2_AUTO_CALLOUT;
     pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options,
                                      &errorCode, &errorOffset, nullptr);
     if (!code) return Error{pcre2Message(errorCode) + " at offset " + std::to_string(errorOffset)};
@@ -49,26 +68,31 @@ Result<std::shared_ptr<const BoundedRegex>> BoundedRegex::compile(std::string_vi
     r->m_impl = std::make_unique<Impl>();
     r->m_impl->code = code;
     r->m_pattern = std::string(pattern);
-    pcre2_match_context* context = pcre2_match_context_create(nullptr);
-    if (!context) return Error{"out of memory creating a PCRE2 match context"};
-    r->m_impl->context = context;
-    pcre2_set_match_limit(context, kMatchLimit);
-    pcre2_set_depth_limit(context, kDepthLimit);
-    pcre2_set_heap_limit(context, kHeapLimitKiB);
     return std::shared_ptr<const BoundedRegex>(std::move(r));
+}
+
+uint64_t BoundedRegex::searchBudget(size_t subjectBytes) {
+    return kSearchBudgetBase + kSearchBudgetPerByte * static_cast<uint64_t>(subjectBytes);
 }
 
 Result<bool> BoundedRegex::search(std::string_view subject) const {
     pcre2_match_data* md = threadMatchData();
     if (!md) return Error{"out of memory creating PCRE2 match data"};
+    pcre2_match_context* context = threadMatchContext();
+    if (!context) return Error{"out of memory creating a PCRE2 match context"};
+    RegexWorkBudget budget{searchBudget(subject.size())};
+    attachRegexWorkBudget(context, &budget);
     // A null pointer is not a valid subject even when empty; any address works for length 0.
     static const char kEmpty = 0;
     const char* data = subject.empty() ? &kEmpty : subject.data();
-    const int rc = pcre2_match(m_impl->code, reinterpret_cast<PCRE2_SPTR>(data), subject.size(), 0, 0, md,
-                               m_impl->context);
+    const int rc = pcre2_match(m_impl->code, reinterpret_cast<PCRE2_SPTR>(data), subject.size(), 0, 0, md, context);
     if (rc >= 0) return true;  // 0: matched, the ovector is too small for the groups (not needed)
     if (rc == PCRE2_ERROR_NOMATCH) return false;
     switch (rc) {
+        case kRegexBudgetExhausted:
+            return Error{"exceeded the regex work bound (" + std::to_string(budget.limit) +
+                         " steps for the whole search, over every start position; at byte " +
+                         std::to_string(budget.lastPosition) + " of " + std::to_string(subject.size()) + ")"};
         case PCRE2_ERROR_MATCHLIMIT:
             return Error{"exceeded PCRE2's match limit (" + std::to_string(kMatchLimit) + " steps)"};
         case PCRE2_ERROR_DEPTHLIMIT:

@@ -13,14 +13,16 @@
 // (?i) and other inline options); differences on what both accept: ECMAScript's . also excludes \r (PCRE2's
 // only \n), and \s is ASCII whitespace here.
 //
-// Limits (per match call, on PCRE2's interpreter, no JIT): kMatchLimit backtracking steps per start
-// position, kDepthLimit nested backtracking frames, kHeapLimitKiB of backtracking memory. PCRE2 applies the
-// step limit per start position, so an unanchored search over an n-byte subject may take up to n times
-// that work when no single position is pathological (polynomial, not exponential, patterns).
+// Limits (on PCRE2's interpreter, no JIT): searchBudget(n) work units for the whole search of an n-byte
+// subject, over every start position (regex_work_budget.h; 250,000 + 16n units, about 0.05 s + 3 us per byte
+// at most; a usual pattern costs 1-2 units per byte, `.*x` failing 2), and per start position kMatchLimit backtracking steps, kDepthLimit nested backtracking
+// frames, kHeapLimitKiB of backtracking memory. PCRE2's own step limit counts per start position only,
+// which let a 3000-byte name take minutes under `(a|a){18}b` with no position over it.
 //
 // Thread-safety: a compiled BoundedRegex is immutable; search() may be called from any thread at once.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -32,6 +34,10 @@ namespace qs {
 
 class BoundedRegex {
 public:
+    // Work units allowed for one search() of an n-byte subject: kSearchBudgetBase + kSearchBudgetPerByte x n.
+    static constexpr uint64_t kSearchBudgetBase = 250'000;
+    static constexpr uint64_t kSearchBudgetPerByte = 16;
+    static uint64_t searchBudget(size_t subjectBytes);
     static constexpr uint32_t kMatchLimit = 1'000'000;  // about 0.1 s of backtracking on one position
     static constexpr uint32_t kDepthLimit = 1'000'000;
     static constexpr uint32_t kHeapLimitKiB = 64 * 1024;
@@ -43,7 +49,9 @@ public:
     BoundedRegex& operator=(const BoundedRegex&) = delete;
 
     // True when the pattern matches anywhere in `subject` (any bytes, any length). Error when a limit is hit:
-    // "exceeded PCRE2's match limit (1000000 steps)" (or depth/heap limit), or another PCRE2 match error.
+    // "exceeded the regex work bound (298032 steps for the whole search, over every start position; at byte
+    // 41 of 3002)", "exceeded PCRE2's match limit (1000000 steps)" (or depth/heap limit), or another PCRE2
+    // match error. Worst case searchBudget(subject.size()) units: about 0.05 s for a tensor name.
     Result<bool> search(std::string_view subject) const;
 
     const std::string& pattern() const { return m_pattern; }

@@ -14,6 +14,7 @@
 #include "common/assets.h"
 #include "core/infer/hf_components.h"
 #include "core/infer/hf_tokenizer.h"
+#include "core/infer/pretokenizer_regex.h"
 #include "core/infer/tokenizer_loader.h"
 #include "core/io/checkpoint.h"
 #include "core/util/input_limit_error.h"
@@ -157,9 +158,9 @@ private Q_SLOTS:
         }
     }
 
-    // A Split regex that backtracks exponentially on a text makes PCRE2 stop at its match limit; tokenizers' regex
-    // engine is linear and would have split it. The split used to end there silently (the rest of the text one
-    // word, other ids); it is an InputLimitError naming the regex. Short texts still split as tokenizers does.
+    // A Split regex that backtracks exponentially on a text makes PCRE2 stop at a limit. The split used to end
+    // there silently (the rest of the text one word, other ids); it is an InputLimitError naming the regex.
+    // Short texts still split as tokenizers does.
     void split_regexLimitIsAnError() {
         auto p = HfPreTokenizer::parse(
             {{"type", "Split"}, {"pattern", {{"Regex", "(a+)+c|b"}}}, {"behavior", "Isolated"}, {"invert", false}}, "t");
@@ -173,6 +174,48 @@ private Q_SLOTS:
             QVERIFY2(std::string(e.what()).find("the tokenizer's regex /(a+)+c|b/ cannot split this text") == 0, e.what());
         }
         QVERIFY(thrown);
+    }
+
+    // Issue 14, H3 and B4: PCRE2's match limit counts per call and per start position; `(?:a|a){16}c|[^a]|a`
+    // matches one 'a' per call after backtracking 2^16 ways, so no call came near the limit and a 1,000-byte
+    // text took 20 s under {21} (3,000 bytes over a minute). The work of one split over one text is bounded:
+    // an InputLimitError naming the regex and the bound, which says what is known of tokenizers (Oniguruma,
+    // backtracking too, with a retry limit), not that it would have split the text.
+    void split_regexWorkIsBoundedOverTheWholeText() {
+        const std::string pattern = "(?:a|a){16}c|[^a]|a";
+        auto p = HfPreTokenizer::parse(
+            {{"type", "Split"}, {"pattern", {{"Regex", pattern}}}, {"behavior", "Isolated"}, {"invert", false}}, "t");
+        QVERIFY2(p.ok(), p ? "" : p.message().c_str());
+        QCOMPARE(words(*p, {{"aab", true}}), (QStringList{"a", "a", "b"}));
+        const std::string text(400, 'a');
+        bool thrown = false;
+        try {
+            (void)words(*p, {{text, true}});
+        } catch (const InputLimitError& e) {
+            thrown = true;
+            const std::string m = e.what();
+            const std::string head = "the tokenizer's regex /" + pattern + "/ cannot split this text (the work bound of " +
+                                     std::to_string(PreTokenizerRegex::workBudget(text.size())) + " steps";
+            QVERIFY2(m.find(head) == 0, e.what());
+            QVERIFY2(m.find("Oniguruma") != std::string::npos, e.what());
+            QVERIFY2(m.find("no such limit") == std::string::npos, e.what());
+        }
+        QVERIFY(thrown);
+    }
+
+    // The bound leaves ordinary patterns far inside it on long texts: GPT-2's and Llama 3's over 300 KB of mixed
+    // text with a 100,000-letter word and a 100,000-space run; the words put back together give the text.
+    void split_ordinaryPatternsOnLongTextStayInsideTheWorkBound() {
+        std::string text;
+        while (text.size() < 100000) text += "Hello, world! It's 2024: na\xc3\xafve caf\xc3\xa9 \t\n  x=12345; ";
+        text += std::string(100000, 'q') + std::string(100000, ' ') + "end";
+        for (const char* pattern : {PreTokenizerRegex::gpt2Pattern(), PreTokenizerRegex::llama3Pattern()}) {
+            auto re = PreTokenizerRegex::create(pattern);
+            QVERIFY2(re.ok(), re ? "" : re.message().c_str());
+            std::string joined;
+            for (auto w : (*re)->split(text)) joined += w;
+            QVERIFY(joined == text);
+        }
     }
 
     void byteLevelAndMetaspace_preTokenize() {
