@@ -26,7 +26,7 @@ Result<std::vector<GgufKv>> carriedKvs(const Checkpoint& ckpt) {
         auto it = ckpt.metadata.find(k.key);
         if (it == ckpt.metadata.end())
             return Error{"GGUF export: " + ckpt.path + ": key " + k.key + " has no value"};
-        kvs.push_back({k.key, k.type, *it, k.arrayType});
+        kvs.push_back({k.storedKey.empty() ? k.key : k.storedKey, k.type, *it, k.arrayType});  // the key's bytes as read
     }
     return kvs;
 }

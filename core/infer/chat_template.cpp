@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/infer/chat_template.h"
 
+#include <cstdint>
 #include <ctime>
+#include <utility>
 
 namespace qs {
 namespace {
@@ -170,16 +172,138 @@ std::string_view runAt(std::string_view text, size_t begin, std::string_view sto
     return text.substr(begin, end - begin);
 }
 
-// Qwen 2.5's templates write a fixed system message when the conversation has none:
-// '<|im_start|>system\nYou are Qwen, ...<|im_end|>\n' as a literal (with the escape \n in the Jinja text): the
-// first `<|im_start|>system\n` followed by text without ' " { } < and then `<|im_end|>`.
-std::string chatmlDefaultSystem(std::string_view jinja) {
-    constexpr std::string_view kOpen = "<|im_start|>system\\n", kClose = "<|im_end|>";
-    for (size_t at = jinja.find(kOpen); at != std::string_view::npos; at = jinja.find(kOpen, at + 1)) {
-        auto text = runAt(jinja, at + kOpen.size(), "'\"{}<", [&](std::string_view rest) { return rest.starts_with(kClose); });
-        if (!text.empty()) return std::string(text);
+void appendUtf8(std::string& out, uint32_t c) {
+    if (c < 0x80) {
+        out += char(c);
+    } else if (c < 0x800) {
+        out += char(0xC0 | (c >> 6));
+        out += char(0x80 | (c & 0x3F));
+    } else if (c < 0x10000) {
+        out += char(0xE0 | (c >> 12));
+        out += char(0x80 | ((c >> 6) & 0x3F));
+        out += char(0x80 | (c & 0x3F));
+    } else {
+        out += char(0xF0 | (c >> 18));
+        out += char(0x80 | ((c >> 12) & 0x3F));
+        out += char(0x80 | ((c >> 6) & 0x3F));
+        out += char(0x80 | (c & 0x3F));
     }
-    return {};
+}
+
+// `n` hex digits at raw[i] as a code point; false when they are not all there.
+bool hexDigits(std::string_view raw, size_t i, size_t n, uint32_t& out) {
+    if (raw.size() - i < n) return false;
+    out = 0;
+    for (size_t k = 0; k < n; ++k) {
+        const char c = raw[i + k];
+        const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0) return false;
+        out = out * 16 + uint32_t(d);
+    }
+    return true;
+}
+
+// The value of a Jinja string literal's body (between its quotes). Jinja's lexer (jinja2/lexer.py, TOKEN_STRING)
+// normalizes line ends to \n, then decodes the body as Python's "unicode-escape" codec does: \\ \' \" \a \b \f \n
+// \r \t \v, \<newline> (removed), octal \ooo, \xhh, \uXXXX, \UXXXXXXXX; any other backslash stays as written.
+// Escapes whose result this does not reproduce (\N{name}, a backslash before a non-ASCII byte, a surrogate or a
+// malformed \x/\u/\U, which Python refuses) are an Error naming the escape.
+Result<std::string> jinjaStringValue(std::string_view raw) {
+    std::string out;
+    for (size_t i = 0; i < raw.size();) {
+        const char c = raw[i];
+        if (c == '\r') {
+            out += '\n';
+            i += i + 1 < raw.size() && raw[i + 1] == '\n' ? 2 : 1;
+            continue;
+        }
+        if (c != '\\' || i + 1 == raw.size()) {
+            out += c;
+            ++i;
+            continue;
+        }
+        const char e = raw[i + 1];
+        i += 2;
+        static constexpr std::string_view kSimple = "\\'\"abfnrtv", kValue = "\\'\"\a\b\f\n\r\t\v";
+        if (const size_t k = kSimple.find(e); k != std::string_view::npos) {
+            out += kValue[k];
+        } else if (e == '\n') {
+        } else if (e >= '0' && e <= '7') {
+            uint32_t v = uint32_t(e - '0');
+            for (int n = 0; n < 2 && i < raw.size() && raw[i] >= '0' && raw[i] <= '7'; ++n) v = v * 8 + uint32_t(raw[i++] - '0');
+            appendUtf8(out, v);
+        } else if (e == 'x' || e == 'u' || e == 'U') {
+            const size_t n = e == 'x' ? 2 : e == 'u' ? 4 : 8;
+            uint32_t v = 0;
+            if (!hexDigits(raw, i, n, v) || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+                return Error{std::string("the escape \\") + e + " is malformed or a surrogate"};
+            appendUtf8(out, v);
+            i += n;
+        } else if (e == 'N' || uint8_t(e) >= 0x80) {
+            return Error{e == 'N' ? "the escape \\N{...} is not implemented" : "a backslash before a non-ASCII character is not implemented"};
+        } else {
+            out += '\\';
+            out += e;
+        }
+    }
+    return out;
+}
+
+// The string literals of a Jinja template as [begin, end) of their bodies: quoted with ' or " inside {{ }} and
+// {% %} blocks (comments {# #} skipped), a backslash escaping the next character (jinja2/lexer.py string_re).
+std::vector<std::pair<size_t, size_t>> jinjaStringLiterals(std::string_view j) {
+    std::vector<std::pair<size_t, size_t>> out;
+    size_t i = 0;
+    while (i < j.size()) {
+        const size_t open = j.find('{', i);
+        if (open == std::string_view::npos || open + 1 >= j.size()) break;
+        const char kind = j[open + 1];
+        if (kind == '#') {
+            const size_t end = j.find("#}", open + 2);
+            if (end == std::string_view::npos) break;
+            i = end + 2;
+            continue;
+        }
+        if (kind != '{' && kind != '%') {
+            i = open + 1;
+            continue;
+        }
+        const std::string_view close = kind == '{' ? "}}" : "%}";
+        for (i = open + 2; i < j.size() && j.compare(i, 2, close) != 0;) {
+            if (j[i] != '\'' && j[i] != '"') {
+                ++i;
+                continue;
+            }
+            const char quote = j[i];
+            size_t k = i + 1;
+            while (k < j.size() && j[k] != quote) k += j[k] == '\\' ? 2 : 1;
+            if (k >= j.size()) return out;  // unterminated: jinja refuses the template
+            out.emplace_back(i + 1, k);
+            i = k + 1;
+        }
+        i += 2;
+    }
+    return out;
+}
+
+// Qwen 2.5's templates write a fixed system message when the conversation has none, as one string literal:
+// '<|im_start|>system\nYou are Qwen, ...<|im_end|>\n'. The first literal whose value holds
+// "<|im_start|>system\n" then, later, "<|im_end|>" gives it (its escapes decoded as Jinja does); "" when none does.
+// An escape in that literal which jinjaStringValue does not reproduce is an Error.
+Result<std::string> chatmlDefaultSystem(std::string_view jinja) {
+    constexpr std::string_view kOpen = "<|im_start|>system\n", kClose = "<|im_end|>";
+    for (const auto& [b, e] : jinjaStringLiterals(jinja)) {
+        const std::string_view raw = jinja.substr(b, e - b);
+        if (!has(raw, "<|im_start|>system") || !has(raw, kClose)) continue;
+        auto value = jinjaStringValue(raw);
+        if (!value) return Error{"its default system message literal cannot be read: " + value.message()};
+        const size_t at = value->find(kOpen);
+        if (at == std::string::npos) continue;
+        const size_t end = value->find(kClose, at + kOpen.size());
+        if (end == std::string::npos) continue;
+        if (end > at + kOpen.size()) return value->substr(at + kOpen.size(), end - at - kOpen.size());
+    }
+    return std::string();
 }
 
 // Llama 3.1's `{%- set date_string = "26 Jul 2024" %}`: the first quoted (either quote) non-empty date.
@@ -289,7 +413,9 @@ Result<ChatTemplate> recognizeChatTemplate(std::string_view j, const std::string
     } else if (has(j, "<|im_start|>")) {
         t = *chatTemplateByName("chatml");
         t.stripThink = has(j, "</think>") && has(j, "reasoning_content");
-        t.defaultSystem = chatmlDefaultSystem(j);
+        auto defaultSystem = chatmlDefaultSystem(j);
+        if (!defaultSystem) return Error{source + ": " + defaultSystem.message() + "; pass --template NAME to chat in another format"};
+        t.defaultSystem = std::move(*defaultSystem);
         if (t.stripThink) t.description = "ChatML (Qwen 3: earlier assistant turns lose their <think> block)";
         else if (!t.defaultSystem.empty()) t.description = "ChatML (Qwen 2.5: a default system message)";
     } else if (has(j, "<start_of_turn>")) {

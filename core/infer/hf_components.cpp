@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstdio>
 #include <unordered_map>
 
@@ -17,6 +18,7 @@
 #include "core/infer/bpe_tokenizer.h"
 #include "core/infer/pretokenizer_regex.h"
 #include "core/util/check.h"
+#include "core/util/input_limit_error.h"
 
 namespace qs {
 
@@ -51,15 +53,25 @@ Result<HfPattern> parsePattern(const json& j, const std::string& where) {
     return Error{where + ": pattern is neither {\"String\": ...} nor {\"Regex\": ...}"};
 }
 
-std::string replaceMatches(std::string_view text, const HfPattern& pattern, std::string_view content) {
-    std::string out;
+// Stops (returns false) once the result would pass `limit` bytes, so a growing step never allocates past it.
+bool replaceMatches(std::string_view text, const HfPattern& pattern, std::string_view content, size_t limit,
+                    std::string& out) {
+    out.clear();
     size_t last = 0;
     for (const auto& [b, e] : pattern.matches(text)) {
+        if (out.size() + (b - last) + content.size() > limit) return false;
         out.append(text.substr(last, b - last));
         out.append(content);
         last = e;
     }
+    if (out.size() + (text.size() - last) > limit) return false;
     out.append(text.substr(last));
+    return true;
+}
+
+std::string replaceMatches(std::string_view text, const HfPattern& pattern, std::string_view content) {
+    std::string out;
+    replaceMatches(text, pattern, content, SIZE_MAX, out);
     return out;
 }
 
@@ -271,7 +283,10 @@ std::vector<std::pair<size_t, size_t>> HfPattern::matches(std::string_view text)
 
 Result<HfNormalizer> HfNormalizer::parse(const json& j, const std::string& path) {
     HfNormalizer n;
+    n.m_path = path;
     if (auto s = parseNormalizer(j, path, n.m_steps); !s) return s.error();
+    for (const HfNormalizerStep& step : n.m_steps)
+        if (step.kind == HfNormalizerStep::Kind::Prepend) n.m_prependBytes += step.content.size();
     // Replace steps in a row multiply a text's length: each match (at least the literal's length, at least one byte
     // for a regex) becomes `content`. Forty "a" -> "aa" steps turned a line into terabytes; real normalizers grow a
     // text a few times (Llama 2's " " -> "▁": 3x).
@@ -287,21 +302,54 @@ Result<HfNormalizer> HfNormalizer::parse(const json& j, const std::string& path)
     return n;
 }
 
+namespace {
+
+const char* stepName(HfNormalizerStep::Kind k) {
+    switch (k) {
+        case HfNormalizerStep::Kind::Nfc: return "NFC";
+        case HfNormalizerStep::Kind::Nfkc: return "NFKC";
+        case HfNormalizerStep::Kind::Nfd: return "NFD";
+        case HfNormalizerStep::Kind::Nfkd: return "NFKD";
+        case HfNormalizerStep::Kind::Replace: return "Replace";
+        case HfNormalizerStep::Kind::Prepend: return "Prepend";
+        case HfNormalizerStep::Kind::Lowercase: return "Lowercase";
+        case HfNormalizerStep::Kind::Strip: return "Strip";
+    }
+    return "?";
+}
+
+}  // namespace
+
 std::string HfNormalizer::apply(std::string_view text) const {
-    std::string s(text);
-    for (const auto& step : m_steps) {
+    // The parse-time bound covers Replace alone; NFKC/NFKD (U+FDFA is 18 characters), NFD, Lowercase and Prepend
+    // grow a text too, and a Replace that re-creates what they expand compounds (13 x [Replace, NFKC] grew one
+    // character past 4 GB). The output is capped at kMaxNormalizerGrowth times the input (plus what Prepend steps
+    // add), checked after every step and while a Replace builds its result.
+    const double cap = kMaxNormalizerGrowth * double(text.size() + m_prependBytes) + 64.0;
+    const size_t limit = cap > double(SIZE_MAX / 2) ? SIZE_MAX / 2 : size_t(cap);
+    std::string s(text), next;
+    for (size_t i = 0; i < m_steps.size(); ++i) {
+        const HfNormalizerStep& step = m_steps[i];
+        bool within = true;
         switch (step.kind) {
             case HfNormalizerStep::Kind::Nfc:
             case HfNormalizerStep::Kind::Nfkc:
             case HfNormalizerStep::Kind::Nfd:
             case HfNormalizerStep::Kind::Nfkd: s = icuNormalize(s, step.kind); break;
-            case HfNormalizerStep::Kind::Replace: s = replaceMatches(s, step.pattern, step.content); break;
+            case HfNormalizerStep::Kind::Replace:
+                within = replaceMatches(s, step.pattern, step.content, limit, next);
+                s.swap(next);
+                break;
             case HfNormalizerStep::Kind::Prepend:
                 if (!s.empty()) s = step.content + s;  // tokenizers prepends to non-empty strings only
                 break;
             case HfNormalizerStep::Kind::Lowercase: s = lowercase(s); break;
             case HfNormalizerStep::Kind::Strip: s = strip(s, step.left, step.right); break;
         }
+        if (!within || s.size() > limit)
+            throw InputLimitError(m_path + ": normalizer step " + std::to_string(i + 1) + " (" + stepName(step.kind) +
+                                  ") makes a " + std::to_string(text.size()) + "-byte text more than " +
+                                  std::to_string(int(kMaxNormalizerGrowth)) + " times longer; refused");
     }
     return s;
 }

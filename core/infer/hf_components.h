@@ -52,11 +52,16 @@ public:
     // `j` is the "normalizer" value (null = identity). `path` names the file in messages. Errors: an unsupported
     // step by name; Replace steps that could grow a text more than kMaxNormalizerGrowth times.
     static Result<HfNormalizer> parse(const nlohmann::json& j, const std::string& path);
+    // The normalized text. Throws InputLimitError (util/input_limit_error.h), naming the file and the step, when
+    // it would be more than kMaxNormalizerGrowth times longer than `text` (plus the Prepend steps' bytes): NFKC
+    // and NFKD expand a character up to 18 times, which a Replace between them can compound without bound.
     std::string apply(std::string_view text) const;
     bool empty() const { return m_steps.empty(); }
 
 private:
     std::vector<HfNormalizerStep> m_steps;
+    std::string m_path;
+    size_t m_prependBytes = 0;
 };
 
 // One piece of pre-tokenized text. `atStart`: the piece begins at offset 0 of the original text (Metaspace

@@ -6,6 +6,8 @@
 #include <unicode/uchar.h>
 #include <unicode/utf8.h>
 
+#include "core/util/input_limit_error.h"
+
 namespace qs {
 
 namespace {
@@ -48,7 +50,14 @@ Result<std::unique_ptr<HfTokenizer>> HfTokenizer::create(const std::string& path
         t->m_addedById[a.id] = int(i);
         // A normalized added token is matched in its normalized form (AddedVocabulary::refresh_added_tokens).
         Matcher& m = a.normalized ? t->m_normalized : t->m_raw;
-        const std::string key = a.normalized ? parts.normalizer.apply(a.content) : a.content;
+        std::string key = a.content;
+        if (a.normalized) {
+            try {
+                key = parts.normalizer.apply(a.content);
+            } catch (const InputLimitError& e) {
+                return Error{std::string(e.what()) + " (added token " + std::to_string(a.id) + ")"};
+            }
+        }
         if (key.empty()) continue;
         m.byContent[key] = int(i);  // a later entry with the same content wins, as in the library's map
         auto& lens = m.lengths[static_cast<unsigned char>(key[0])];

@@ -11,7 +11,7 @@ namespace qs {
 namespace {
 
 // Protocol buffers wire format (protobuf.dev/programming-guides/encoding): varint keys, field = key >> 3,
-// wire type = key & 7 (0 varint, 1 fixed64, 2 length-delimited, 5 fixed32).
+// wire type = key & 7 (0 varint, 1 fixed64, 2 length-delimited, 3/4 start/end group, 5 fixed32).
 bool readVarint(std::string_view b, size_t& at, uint64_t& out) {
     out = 0;
     for (int shift = 0; shift < 64 && at < b.size(); shift += 7) {
@@ -22,26 +22,62 @@ bool readVarint(std::string_view b, size_t& at, uint64_t& out) {
     return false;
 }
 
-// The first length-delimited field `field` of the message `b`; nullopt when absent or when the message cannot be
-// walked (left to libsentencepiece's parser).
-std::optional<std::string_view> lengthDelimited(std::string_view b, uint32_t field) {
+// Skips the value of a field with wire type `wire` at `at` (groups: up to the end-group key of the same field, at
+// most 64 groups deep, as protobuf's parser limits recursion). False when the message cannot be walked.
+bool skipValue(std::string_view b, size_t& at, uint64_t key, int depth = 0) {
+    uint64_t v = 0;
+    switch (key & 7) {
+        case 0: return readVarint(b, at, v);
+        case 1: if (b.size() - at < 8) return false; at += 8; return true;
+        case 5: if (b.size() - at < 4) return false; at += 4; return true;
+        case 2:
+            if (!readVarint(b, at, v) || v > b.size() - at) return false;
+            at += size_t(v);
+            return true;
+        case 3:
+            if (depth >= 64) return false;
+            while (at < b.size()) {
+                uint64_t inner = 0;
+                if (!readVarint(b, at, inner)) return false;
+                if ((inner & 7) == 4) return (inner >> 3) == (key >> 3);
+                if (!skipValue(b, at, inner, depth + 1)) return false;
+            }
+            return false;
+        default: return false;  // an end-group without its start, or wire types 6 and 7
+    }
+}
+
+// Every occurrence of the length-delimited field `field` of the message `b`, in order (unknown groups skipped);
+// nullopt when the message cannot be walked (left to libsentencepiece's parser).
+std::optional<std::vector<std::string_view>> occurrences(std::string_view b, uint32_t field) {
+    std::vector<std::string_view> found;
     size_t at = 0;
     while (at < b.size()) {
-        uint64_t key = 0, v = 0;
+        uint64_t key = 0;
         if (!readVarint(b, at, key)) return std::nullopt;
-        switch (key & 7) {
-            case 0: if (!readVarint(b, at, v)) return std::nullopt; break;
-            case 1: if (b.size() - at < 8) return std::nullopt; at += 8; break;
-            case 5: if (b.size() - at < 4) return std::nullopt; at += 4; break;
-            case 2:
-                if (!readVarint(b, at, v) || v > b.size() - at) return std::nullopt;
-                if ((key >> 3) == field) return b.substr(at, size_t(v));
-                at += size_t(v);
-                break;
-            default: return std::nullopt;
-        }
+        const size_t valueAt = at;
+        if (!skipValue(b, at, key)) return std::nullopt;
+        if ((key & 7) != 2 || (key >> 3) != field) continue;
+        size_t dataAt = valueAt;
+        uint64_t len = 0;
+        readVarint(b, dataAt, len);
+        found.push_back(b.substr(dataAt, size_t(len)));
     }
-    return std::nullopt;
+    return found;
+}
+
+// The precompiled_charsmap protobuf's parser ends with: occurrences of a message field merge into one message and
+// the last occurrence of a bytes field wins, so it is the last charsmap of the last spec that has one.
+std::optional<std::string_view> mergedCharsMap(std::string_view model, uint32_t specField) {
+    const auto specs = occurrences(model, specField);
+    if (!specs) return std::nullopt;
+    std::optional<std::string_view> blob;
+    for (std::string_view spec : *specs) {
+        const auto blobs = occurrences(spec, 2);
+        if (!blobs) return std::nullopt;
+        if (!blobs->empty()) blob = blobs->back();
+    }
+    return blob;
 }
 
 // Darts-clone's unit (darts.h, DoubleArrayUnit): has_leaf bit 8, label the low byte (or bit 31 for a value unit,
@@ -100,9 +136,7 @@ Status checkSentencePieceCharsMaps(std::string_view model, const std::string& pa
     // ModelProto: normalizer_spec = 3, denormalizer_spec = 5; NormalizerSpec: precompiled_charsmap = 2
     // (sentencepiece_model.proto).
     for (auto [field, name] : {std::pair<uint32_t, const char*>{3, "normalizer_spec"}, {5, "denormalizer_spec"}}) {
-        const auto spec = lengthDelimited(model, field);
-        if (!spec) continue;
-        const auto blob = lengthDelimited(*spec, 2);
+        const auto blob = mergedCharsMap(model, field);
         if (!blob) continue;
         if (std::string why = checkBlob(*blob); !why.empty())
             return Error{path + ": " + name + ".precompiled_charsmap is damaged (" + why + ")"};

@@ -3,8 +3,11 @@
 // normalizer_spec.precompiled_charsmap (and denormalizer_spec's): a Darts-clone double-array trie whose units it
 // follows without bounds checks and normalized strings it reads up to a NUL (sentencepiece normalizer.cc,
 // DecodePrecompiledCharsMap / NormalizePrefix; darts-clone darts.h). A damaged blob made every encode read outside it
-// (a segfault when opening the model). This walks the model proto for the two blobs and follows every trie path the
-// library could follow, checking each read is inside the blob.
+// (a segfault when opening the model). This walks the model proto for the two blobs as protobuf's parser resolves
+// them (repeated specs merged, the last charsmap wins, unknown groups skipped) and follows every trie path the
+// library could follow, checking each read is inside the blob. The tokenizer passes it the library's own
+// re-serialization of the ModelProto it parsed (SentencePieceProcessor::serialized_model_proto), so the blob
+// checked is the blob used.
 // Thread-safe; no state.
 #pragma once
 

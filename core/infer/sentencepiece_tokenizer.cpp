@@ -17,9 +17,13 @@ Result<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::load(con
     std::unique_ptr<SentencePieceTokenizer> t(new SentencePieceTokenizer);
     auto bytes = io::readBoundedFile(path, io::kMaxJsonFileBytes, "a SentencePiece tokenizer.model");
     if (!bytes) return Error{bytes.message()};
-    if (Status s = checkSentencePieceCharsMaps(*bytes, path); !s) return Error{s.message()};
     const auto status = t->m_sp->LoadFromSerializedProto(absl::string_view(bytes->data(), bytes->size()));
     if (!status.ok()) return Error{path + ": not a SentencePiece model: " + status.ToString()};
+    // The charsmaps are checked in the ModelProto the library parsed (re-serialized: each spec once, its fields in
+    // order), not in the file: protobuf merges repeated specs and skips unknown groups, so a walk of the file can
+    // find another blob than the one the library follows. Loading only stores the trie (normalizer.cc, Init); the
+    // first trie walk is the Encode below.
+    if (Status s = checkSentencePieceCharsMaps(t->m_sp->serialized_model_proto(), path); !s) return Error{s.message()};
     if (t->m_sp->GetPieceSize() <= 0) return Error{path + ": SentencePiece model without pieces"};
     t->m_path = path;
     // The processor does not expose normalizer_spec.add_dummy_prefix without the protobuf headers; a one-letter

@@ -13,20 +13,33 @@ namespace qs {
 
 namespace {
 
-int64_t intKey(const nlohmann::json& md, const char* key, int64_t fallback) {
-    if (!md.contains(key)) return fallback;
+const char* jsonKindName(const nlohmann::json& v) {
+    if (v.is_string()) return "a string";
+    if (v.is_boolean()) return "a bool";
+    if (v.is_number_float()) return "a float";
+    if (v.is_array()) return "an array";
+    return "not a number";
+}
+
+// A tokenizer.ggml.<name>_token_id: -1 when absent or unset (0xFFFFFFFF, the converters' "none", or -1 as a signed
+// integer), else the id, checked against the vocabulary by checkSpecialId (4e9 is not "unset"). llama.cpp reads
+// these keys as uint32 and refuses the model when one has another type (llama-model-loader.cpp, GKV::get_kv: "key
+// ... has wrong type"); a string, float, bool or array id is refused here too, naming the key and what it holds,
+// rather than dropped (a string "1" used to leave BOS out of every prompt silently). Other integer widths are read
+// as the id they hold; a negative id other than -1 is refused.
+Result<int64_t> specialIdKey(const nlohmann::json& md, const char* key, const std::string& source) {
+    if (!md.contains(key)) return int64_t(-1);
     const auto& v = md[key];
-    if (v.is_number_integer()) {
-        // Unset ids are written as 0xFFFFFFFF (-1 as int32) by the converters; any other value is an id, checked
-        // against the vocabulary by checkSpecialId (4e9 is not "unset").
-        if (v.is_number_unsigned()) {
-            const auto x = v.get<uint64_t>();
-            return x == 0xFFFFFFFFull ? -1 : int64_t(std::min<uint64_t>(x, uint64_t(INT64_MAX)));
-        }
-        const auto x = v.get<int64_t>();
-        return x < 0 ? -1 : x;
+    if (v.is_number_unsigned()) {
+        const auto x = v.get<uint64_t>();
+        return x == 0xFFFFFFFFull ? int64_t(-1) : int64_t(std::min<uint64_t>(x, uint64_t(INT64_MAX)));
     }
-    return fallback;
+    if (v.is_number_integer()) {
+        const auto x = v.get<int64_t>();
+        if (x >= -1) return x;
+        return Error{source + ": " + key + " is " + std::to_string(x) + ", not a token id (llama.cpp reads it as uint32)"};
+    }
+    return Error{source + ": " + key + " is " + jsonKindName(v) + ", not a uint32 token id (llama.cpp refuses such a file)"};
 }
 
 bool boolKey(const nlohmann::json& md, const char* key, bool fallback) {
@@ -183,9 +196,15 @@ Result<std::unique_ptr<Tokenizer>> tokenizerFromGgufMetadata(const nlohmann::jso
 
     std::vector<std::string> warnings = vocabularyWarnings(vocab->pieces, source);
     BpeSettings s;
-    int64_t bos = intKey(md, "tokenizer.ggml.bos_token_id", -1), eos = intKey(md, "tokenizer.ggml.eos_token_id", -1);
-    int64_t unk = intKey(md, "tokenizer.ggml.unknown_token_id", -1);
-    int64_t pad = intKey(md, "tokenizer.ggml.padding_token_id", -1);
+    int64_t ids[4] = {};
+    const char* idKeys[4] = {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
+                             "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.padding_token_id"};
+    for (int k = 0; k < 4; ++k) {
+        auto id = specialIdKey(md, idKeys[k], source);
+        if (!id) return id.error();
+        ids[k] = *id;
+    }
+    int64_t bos = ids[0], eos = ids[1], unk = ids[2], pad = ids[3];
     const bool addsBos = boolKey(md, "tokenizer.ggml.add_bos_token", model == "llama");
     if (auto st = checkSpecialId(bos, "tokenizer.ggml.bos_token_id", addsBos, n, source, warnings); !st) return st.error();
     if (auto st = checkSpecialId(eos, "tokenizer.ggml.eos_token_id", false, n, source, warnings); !st) return st.error();

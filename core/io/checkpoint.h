@@ -34,6 +34,9 @@ struct TensorInfo {
     int group = 0;               // Llama2cQ8 only: values per fp32 scale
     int file = -1;               // index into Checkpoint::files; -1 when not memory-mapped (HDF5 chunked)
     uint64_t offset = 0;         // byte offset of the tensor's data in that file
+    // GGUF only, when the name is not UTF-8: its bytes as stored (names are byte strings in GGUF; `name` shows the
+    // bad bytes as U+FFFD, so two stored names can show alike). Empty otherwise. Exports write these bytes.
+    std::string storedName;
 
     uint64_t elements() const;   // product of shape (1 for a scalar)
     int64_t rowLength() const { return shape.empty() ? 1 : shape.back(); }
@@ -67,9 +70,10 @@ public:
     // GGUF only: every metadata key in file order with its GGUF value type (and, for arrays, the element
     // type), so an export can write `metadata` back with the types it was read with.
     struct GgufKeyType {
-        std::string key;
+        std::string key;        // as in `metadata` (bytes that are not UTF-8 shown as U+FFFD)
         uint32_t type = 0;
         uint32_t arrayType = 0;
+        std::string storedKey;  // when `key` is not UTF-8 in the file: its bytes as stored; empty otherwise
     };
     std::vector<GgufKeyType> ggufKeys;
 

@@ -53,7 +53,8 @@ struct Parser {
         return false;
     }
 
-    bool readString(std::string& out, const char* what) {
+    // `stored`, when given, receives the bytes as stored if they are not UTF-8 (else it is cleared).
+    bool readString(std::string& out, const char* what, std::string* stored = nullptr) {
         uint64_t len = 0;
         if (!c.read(len)) return fail(std::string("truncated ") + what + " length");
         if (len > c.remaining())
@@ -64,7 +65,9 @@ struct Parser {
         (void)c.view(len, v);
         out.clear();
         out.reserve(size_t(len));
-        if (!appendUtf8(v, out) && badUtf8++ == 0) firstBadUtf8At = at;
+        const bool utf8 = appendUtf8(v, out);
+        if (!utf8 && badUtf8++ == 0) firstBadUtf8At = at;
+        if (stored) stored->assign(utf8 ? std::string_view() : v);
         return true;
     }
 
@@ -192,14 +195,25 @@ Result<uint64_t> readMetadata(Parser& p, const MappedFile& file, uint64_t nKv, C
     const std::string& path = file.path();
     uint64_t alignment = 32;
     auto& md = ck.metadata.get_ref<json::object_t&>();
-    std::string key;
+    std::string key, storedKey;
+    std::unordered_set<std::string> badKeys, badShown;  // keys that are not UTF-8: stored bytes, and as shown
     for (uint64_t i = 0; i < nKv; ++i) {
         if ((i & 63) == 0 && !progress.report(0.5 * double(i) / double(nKv), "reading GGUF metadata"))
             return Error{std::string(kCancelledMessage)};
-        if (!p.readString(key, "key")) return Error{p.error};
+        if (!p.readString(key, "key", &storedKey)) return Error{p.error};
         uint32_t type = 0;
         if (!p.c.read(type)) return Error{path + ": truncated value type of key '" + key + "'"};
-        if (md.count(key)) return Error{path + ": duplicate metadata key '" + key + "'"};
+        // Keys are byte strings: a duplicate has the same bytes. Two keys that differ only in bytes that are not
+        // UTF-8 show alike and cannot both be metadata entries (JSON keys are UTF-8): refused as such.
+        const bool sameBytesSeen = storedKey.empty() ? md.count(key) && !badShown.count(key) : badKeys.count(storedKey);
+        if (sameBytesSeen) return Error{path + ": duplicate metadata key '" + key + "'"};
+        if (md.count(key))
+            return Error{path + ": metadata keys shown as '" + key + "' differ only in bytes that are not UTF-8; two "
+                         "such keys in one file are not supported"};
+        if (!storedKey.empty()) {
+            badKeys.insert(storedKey);
+            badShown.insert(key);
+        }
         json v;
         const uint64_t arrayTypeAt = p.c.pos();  // an array's element type is its first field
         if (!p.value(type, 0, v)) return Error{p.error + " (key '" + key + "')"};
@@ -211,7 +225,7 @@ Result<uint64_t> readMetadata(Parser& p, const MappedFile& file, uint64_t nKv, C
         }
         uint32_t arrayType = 0;
         if (type == kArray) std::memcpy(&arrayType, file.bytes().data() + arrayTypeAt, 4);
-        ck.ggufKeys.push_back({key, type, arrayType});
+        ck.ggufKeys.push_back({key, type, arrayType, storedKey});
         md.emplace(key, std::move(v));
     }
     return alignment;
@@ -223,7 +237,7 @@ Result<TensorInfo> readTensorInfo(Parser& p, uint64_t alignment) {
     const std::string& path = p.path;
     TensorInfo t;
     t.file = 0;
-    if (!p.readString(t.name, "tensor name")) return Error{p.error};
+    if (!p.readString(t.name, "tensor name", &t.storedName)) return Error{p.error};
     p.noteBadUtf8Owner("tensor name", t.name);
     uint32_t nDims = 0;
     if (!p.c.read(nDims)) return Error{path + ": truncated tensor info of '" + t.name + "'"};
@@ -319,14 +333,28 @@ Result<std::unique_ptr<Checkpoint>> readGguf(std::shared_ptr<const MappedFile> f
     // nTensors is bounded by the file size (readHeader), and reserving it keeps the vector from doubling.
     ck->tensors.reserve(size_t(header->nTensors));
     // The set views the names stored in ck->tensors (reserved above: they never move), rather than copying them.
+    // Names are byte strings (ggml's gguf reader compares bytes): a duplicate has the same stored bytes. Names that
+    // differ only in bytes that are not UTF-8 are distinct tensors that show alike: a warning.
     std::unordered_set<std::string_view> names;
     names.reserve(size_t(header->nTensors));
+    bool anyStored = false;
     for (uint64_t i = 0; i < header->nTensors; ++i) {
         auto t = readTensorInfo(p, *alignment);
         if (!t) return t.error();
         ck->tensors.push_back(std::move(*t));
-        if (!names.insert(ck->tensors.back().name).second)
-            return Error{path + ": duplicate tensor name '" + ck->tensors.back().name + "'"};
+        const TensorInfo& added = ck->tensors.back();
+        anyStored |= !added.storedName.empty();
+        if (!names.insert(added.storedName.empty() ? added.name : added.storedName).second)
+            return Error{path + ": duplicate tensor name '" + added.name + "'"};
+    }
+    if (anyStored) {
+        std::unordered_set<std::string_view> shown;
+        for (const TensorInfo& t : ck->tensors)
+            if (!shown.insert(t.name).second) {
+                ck->warnings.push_back(path + ": tensor names that differ only in bytes that are not UTF-8 show alike, as '" +
+                                       t.name + "'; they are distinct tensors (an export keeps their bytes)");
+                break;
+            }
     }
     if (p.badUtf8)
         ck->warnings.push_back(path + ": " + std::to_string(p.badUtf8) + " metadata string" + (p.badUtf8 > 1 ? "s are" : " is") +

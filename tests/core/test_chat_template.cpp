@@ -165,6 +165,47 @@ private Q_SLOTS:
         QCOMPARE(single->dateString, std::string("1 Jan 2025"));
     }
 
+    // A default system literal is read as Jinja reads a string literal (jinja2/lexer.py: Python's unicode-escape):
+    // the escape \n used to stay a backslash and an n in the prompt, and \' ended the literal early so the default
+    // system message was dropped silently. Expected renderings are jinja2 3.1's (trim_blocks, lstrip_blocks).
+    void recognize_defaultSystemLiteralIsUnescaped_data() {
+        QTest::addColumn<QByteArray>("literal");
+        QTest::addColumn<QByteArray>("rendered");  // jinja2's rendering of the literal alone
+        QTest::newRow("newlines") << QByteArray("'<|im_start|>system\\nYou are Bob.\\nBe brief.<|im_end|>\\n'")
+            << QByteArray("<|im_start|>system\nYou are Bob.\nBe brief.<|im_end|>\n");
+        QTest::newRow("quote") << QByteArray("'<|im_start|>system\\nYou\\'re Bob.<|im_end|>\\n'")
+            << QByteArray("<|im_start|>system\nYou're Bob.<|im_end|>\n");
+        QTest::newRow("double") << QByteArray("\"<|im_start|>system\\nSay \\\"hi\\\"\\tand a \\\\ then \\q and \\x41\\u00e9\\101.<|im_end|>\\n\"")
+            << QByteArray("<|im_start|>system\nSay \"hi\"\tand a \\ then \\q and A\u00e9A.<|im_end|>\n");
+        QTest::newRow("continuation") << QByteArray("'<|im_start|>system\\nOne \\\ntwo<|im_end|>\\n'")
+            << QByteArray("<|im_start|>system\nOne two<|im_end|>\n");
+    }
+    void recognize_defaultSystemLiteralIsUnescaped() {
+        QFETCH(QByteArray, literal);
+        QFETCH(QByteArray, rendered);
+        const std::string jinja = "{%- if messages[0]['role'] != 'system' %}{{- " + literal.toStdString() +
+                                  " }}{%- endif %}{%- for message in messages %}{{- '<|im_start|>' + message['role'] + '\\n' + "
+                                  "message['content'] + '<|im_end|>' + '\\n' }}{%- endfor %}{%- if add_generation_prompt %}"
+                                  "{{- '<|im_start|>assistant\\n' }}{%- endif %}";
+        auto t = recognizeChatTemplate(jinja, "t");
+        QVERIFY2(t, why(t).c_str());
+        const std::vector<ChatMessage> hi = {{ChatRole::User, "hi"}};
+        auto r = renderChat(*t, hi, "", "<|im_end|>", true);
+        QVERIFY2(r, why(r).c_str());
+        QCOMPARE(QByteArray::fromStdString(*r), rendered + "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+    }
+
+    // An escape whose value this reader does not reproduce (\N{name}) refuses the template by name, rather than
+    // rendering the default system message differently from the template.
+    void recognize_defaultSystemLiteralWithUnknownEscapeIsRefused() {
+        auto t = recognizeChatTemplate("{{- '<|im_start|>system\\nCaf\\N{LATIN SMALL LETTER E WITH ACUTE}<|im_end|>\\n' }}",
+                                       "m/tokenizer_config.json chat_template");
+        QVERIFY(!t);
+        QVERIFY2(t.message().find("m/tokenizer_config.json chat_template: its default system message literal cannot be "
+                                  "read: the escape \\N{...} is not implemented") == 0,
+                 t.message().c_str());
+    }
+
     // Llama 2's SentencePiece vocabulary: "<s>[INST] Hello [/INST]" is [1, 518, 25580, 29962, 15043, 518, 29914,
     // 25580, 29962] with Hugging Face's LlamaTokenizer (legacy), the ids every Llama 2 chat prompt starts with.
     void format_encodesSpecialTextsAsTokens() {

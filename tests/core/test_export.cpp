@@ -24,6 +24,7 @@
 #include <QTest>
 
 #include "common/assets.h"
+#include "core/io_fixtures.h"
 
 namespace {
 
@@ -63,6 +64,7 @@ private Q_SLOTS:
     void exportGguf_fromLlama2cVocabularyMatchesLlamaCppConversion();
     void llamaFileType_followsLlamaCppGuess();
     void exportGguf_failureLeavesDestinationWhole();
+    void exportGguf_keepsNamesThatAreNotUtf8();
     void mapConfigs_writeDocumentedFormsAndRefuseTheRest();
     void sessionH5_roundTripIsExact();
     void sessionH5_refusesOtherHdf5Files();
@@ -369,6 +371,67 @@ void TestExport::sessionH5_refusesOtherHdf5Files() {
     QVERIFY(!r.ok());
     QVERIFY2(r.message().find("not a QuantScope session") != std::string::npos, r.message().c_str());
     QVERIFY(!qs::readSessionH5("/nonexistent.h5").ok());
+}
+
+
+// GGUF names and keys are byte strings (ggml's gguf reader compares bytes): bytes that are not UTF-8 are shown as
+// U+FFFD but written back as stored (the export used to write EF BF BD in their place), and two tensors whose
+// names differ only in such bytes are distinct tensors (they used to be refused as a "duplicate tensor name"),
+// while the same bytes twice are still a duplicate.
+void TestExport::exportGguf_keepsNamesThatAreNotUtf8() {
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const auto f32 = [](const std::string& name) {
+        const float v[4] = {0.5f, -1.0f, 2.0f, 0.25f};
+        return qstest::GgufTensor{name, {4}, 0, std::string(reinterpret_cast<const char*>(v), sizeof v)};
+    };
+    const std::string badTensor = "blk.0.attn_q.\xff\xfe", badKey = "k\xff";
+    nlohmann::ordered_json md;
+    md["general.architecture"] = "llama";
+    md[badKey] = 7;
+    const std::string src = dir.filePath("names.gguf").toStdString();
+    qstest::writeBytes(src, qstest::makeGguf(md, {f32(badTensor), f32("x\xff"), f32("x\xfe")}));
+    const Opened o = open(QString::fromStdString(src));
+    QCOMPARE(o.ckpt->tensors.size(), size_t(3));
+    QCOMPARE(o.ckpt->tensors[0].name, std::string("blk.0.attn_q.\xEF\xBF\xBD\xEF\xBF\xBD"));  // shown
+    QCOMPARE(o.ckpt->tensors[0].storedName, badTensor);
+    bool alike = false;
+    for (const auto& w : o.ckpt->warnings) alike |= w.find("show alike, as 'x\xEF\xBF\xBD'") != std::string::npos;
+    QVERIFY(alike);
+
+    const std::string out = dir.filePath("e.gguf").toStdString();
+    auto r = qs::exportGguf(*o.ckpt, o.info, resolve(o, {"all=f16"}), out, qstest::testArena());
+    QVERIFY2(r.ok(), r ? "" : r.message().c_str());
+    const std::string written = qstest::readBytes(out);
+    const auto ggufString = [](const std::string& v) {  // as GGUF stores a string: u64 length, bytes
+        std::string s;
+        qstest::putGgufString(s, v);
+        return s;
+    };
+    for (const std::string& name : {badTensor, std::string("x\xff"), std::string("x\xfe"), badKey})
+        QVERIFY2(written.find(ggufString(name)) != std::string::npos, name.c_str());
+    QVERIFY(written.find("\xEF\xBF\xBD") == std::string::npos);
+    const Opened e = open(QString::fromStdString(out));
+    QCOMPARE(e.ckpt->tensors.size(), size_t(3));
+    QCOMPARE(e.ckpt->tensors[1].storedName, std::string("x\xff"));
+    QCOMPARE(e.ckpt->tensors[2].storedName, std::string("x\xfe"));
+
+    // The same bytes twice: a duplicate, named as shown. Two keys that show alike: refused by name.
+    const std::string dup = dir.filePath("dup.gguf").toStdString();
+    qstest::writeBytes(dup, qstest::makeGguf(md, {f32("x\xff"), f32("x\xff")}));
+    auto d = qs::openCheckpoint(dup);
+    QVERIFY(!d.ok());
+    QCOMPARE(d.message(), dup + ": duplicate tensor name 'x\xEF\xBF\xBD'");
+    nlohmann::ordered_json keys;
+    keys["k\xff"] = 1;
+    keys["k\xfe"] = 2;
+    const std::string twoKeys = dir.filePath("keys.gguf").toStdString();
+    qstest::writeBytes(twoKeys, qstest::makeGguf(keys, {f32("t")}));
+    auto k = qs::openCheckpoint(twoKeys);
+    QVERIFY(!k.ok());
+    QVERIFY2(k.message().find("metadata keys shown as 'k\xEF\xBF\xBD' differ only in bytes that are not UTF-8") !=
+                 std::string::npos,
+             k.message().c_str());
 }
 
 QTEST_GUILESS_MAIN(TestExport)

@@ -32,6 +32,16 @@ void writeAll(const std::string& path, const std::string& bytes) {
     out << bytes;
 }
 
+// Protocol buffers wire format (protobuf.dev/programming-guides/encoding), written by hand as a damaged file is.
+std::string varint(uint64_t v) {
+    std::string out;
+    for (; v >= 0x80; v >>= 7) out += char(uint8_t(v) | 0x80);
+    return out + char(v);
+}
+std::string bytesField(uint32_t field, const std::string& value) { return varint(field << 3 | 2) + varint(value.size()) + value; }
+// An unknown group field 99 with one varint inside (start-group key, field 1 = 7, end-group key).
+const std::string kUnknownGroup = varint(99 << 3 | 3) + varint(1 << 3) + varint(7) + varint(99 << 3 | 4);
+
 }  // namespace
 
 class TestSentencePieceCharsMap : public QObject {
@@ -39,6 +49,7 @@ class TestSentencePieceCharsMap : public QObject {
     QTemporaryDir m_dir;
     std::string m_model;  // the trained tokenizer.model's bytes
     size_t m_trieAt = 0;  // offset of the charsmap's first trie unit in m_model
+    std::string m_badBlob;  // the model's charsmap with its root unit pointing outside the trie
 
 private Q_SLOTS:
     void initTestCase() {
@@ -59,6 +70,49 @@ private Q_SLOTS:
         while (uint8_t(m_model[at]) & 0x80) ++at;  // the length varint
         m_trieAt = at + 1 + 4;
         QVERIFY(m_trieAt + 4 < m_model.size());
+        uint64_t blobBytes = 0;
+        for (size_t i = name + 11, shift = 0; i <= at; ++i, shift += 7) blobBytes |= uint64_t(m_model[i] & 0x7F) << shift;
+        m_badBlob = m_model.substr(m_trieAt - 4, blobBytes);
+        const uint32_t outside = 0xFFFFFC00u;
+        std::memcpy(m_badBlob.data() + 4, &outside, 4);
+    }
+
+    // protobuf's parser merges a repeated normalizer_spec (field 3) into one, keeps the last charsmap (field 2) and
+    // skips unknown groups: the damaged charsmap libsentencepiece would follow is refused wherever it sits (the check
+    // used to read the first spec's first charsmap and stop at a group: a segfault on open).
+    void mergedOrGroupedCharsMap_refused_data() {
+        QTest::addColumn<QByteArray>("suffix");  // appended to the trained model (a valid proto + more fields)
+        QTest::addColumn<bool>("prependGroup");
+        const auto qb = [](const std::string& s) { return QByteArray(s.data(), qsizetype(s.size())); };
+        QTest::newRow("second spec, damaged") << qb(bytesField(3, bytesField(2, m_badBlob))) << false;
+        QTest::newRow("one spec, empty charsmap then damaged")
+            << qb(bytesField(3, bytesField(2, "") + bytesField(2, m_badBlob))) << false;
+        QTest::newRow("group before the damaged spec, top level") << qb(kUnknownGroup + bytesField(3, bytesField(2, m_badBlob))) << true;
+        QTest::newRow("group inside the damaged spec") << qb(bytesField(3, kUnknownGroup + bytesField(2, m_badBlob))) << false;
+    }
+    void mergedOrGroupedCharsMap_refused() {
+        QFETCH(QByteArray, suffix);
+        QFETCH(bool, prependGroup);
+        const std::string bad = (prependGroup ? kUnknownGroup : std::string()) + m_model + suffix.toStdString();
+        const std::string path = m_dir.path().toStdString() + "/merged.model";
+        writeAll(path, bad);
+        auto t = SentencePieceTokenizer::load(path);
+        QVERIFY(!t.ok());
+        QVERIFY2(t.message().find(path + ": normalizer_spec.precompiled_charsmap is damaged (trie unit 0 points outside") == 0,
+                 t.message().c_str());
+        QVERIFY2(!checkSentencePieceCharsMaps(bad, path).ok(), "the wire walk follows protobuf's merge rules too");
+    }
+
+    // A later spec with a good charsmap replaces the damaged one: the library follows the good one, so it loads.
+    void laterGoodCharsMap_loads() {
+        std::string good = m_model.substr(m_trieAt - 4, m_badBlob.size());
+        const std::string model = kUnknownGroup + m_model + bytesField(3, bytesField(2, m_badBlob)) +
+                                  bytesField(3, bytesField(2, good));
+        const std::string path = m_dir.path().toStdString() + "/later_good.model";
+        writeAll(path, model);
+        auto t = SentencePieceTokenizer::load(path);
+        if (!t) QFAIL(t.message().c_str());
+        QCOMPARE((*t)->encode("\xEF\xBC\xA8" "e", false), (*t)->encode("He", false));
     }
 
     // The trained nmt_nfkc rules pass the check and do what NFKC says (U+FF28 FULLWIDTH H -> H, U+FB01 -> fi).

@@ -110,6 +110,34 @@ private Q_SLOTS:
         QVERIFY2(joined((*t)->warnings()).contains("lacks the byte token(s) of byte value(s) 10"), qPrintable(joined((*t)->warnings())));
     }
 
+    // A special id of the wrong GGUF type: llama.cpp reads these keys as uint32 and refuses the model otherwise (its
+    // loader's "key ... has wrong type"); the reader used to ignore such a key, so BOS was silently left out of every
+    // prompt. Refused naming the key and what it holds; a negative id other than -1 (unset) likewise.
+    void specialIdOfWrongType_isRefused_data() {
+        QTest::addColumn<QByteArray>("value");  // JSON, written with its GGUF type by makeGguf
+        QTest::addColumn<QString>("message");
+        QTest::newRow("string") << QByteArray(R"("1")") << "tokenizer.ggml.bos_token_id is a string, not a uint32 token id";
+        QTest::newRow("float32") << QByteArray("1.0") << "tokenizer.ggml.bos_token_id is a float, not a uint32 token id";
+        QTest::newRow("bool") << QByteArray("true") << "tokenizer.ggml.bos_token_id is a bool, not a uint32 token id";
+        QTest::newRow("array") << QByteArray("[1]") << "tokenizer.ggml.bos_token_id is an array, not a uint32 token id";
+        QTest::newRow("int32 -5") << QByteArray("-5") << "tokenizer.ggml.bos_token_id is -5, not a token id";
+    }
+    void specialIdOfWrongType_isRefused() {
+        QFETCH(QByteArray, value);
+        QFETCH(QString, message);
+        QS_REQUIRE_ASSET(asset, kGguf);
+        QTemporaryDir dir;
+        const std::string path =
+            rewrittenGguf(dir, [&](json& md) { md["tokenizer.ggml.bos_token_id"] = json::parse(value.toStdString()); });
+        QVERIFY(!path.empty());
+        auto ckpt = openCheckpoint(path);
+        QVERIFY2(ckpt.ok(), ckpt ? "" : ckpt.message().c_str());
+        auto t = loadTokenizerFor(**ckpt);
+        QVERIFY(!t.ok());
+        QVERIFY2(QString::fromStdString(t.message()).startsWith(QString::fromStdString(path) + ": " + message),
+                 t.message().c_str());
+    }
+
     // Special ids past the vocabulary: an error when the tokenizer would emit them (BOS that is added, the
     // unknown token of a SentencePiece vocabulary), a warning otherwise.
     void specialIdsOutOfRange_data() {

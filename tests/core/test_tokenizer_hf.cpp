@@ -271,6 +271,46 @@ private Q_SLOTS:
         QCOMPARE(QString::fromStdString(n->apply(in.toStdString())), out);
     }
 
+    // NFKC expands U+FDFA to 18 characters, 5 of them U+0644 (Unicode's decomposition of U+FDFA); a Replace of U+0644
+    // by U+FDFA before each NFKC multiplies a text by 5 per pair, which the Replace-only parse bound (3/2 bytes per
+    // step) let through: 13 pairs ran one character out of memory. One pair normalizes as Unicode says; 13 pairs
+    // stop at kMaxNormalizerGrowth with an InputLimitError naming the file and the step, and a normalized added
+    // token that would grow so is refused when the tokenizer loads.
+    void normalizers_nfkcExpansionIsCapped() {
+        json pair = json::array({{{"type", "Replace"}, {"pattern", {{"String", "\u0644"}}}, {"content", "\uFDFA"}},
+                                 {{"type", "NFKC"}}});
+        auto one = HfNormalizer::parse({{"type", "Sequence"}, {"normalizers", pair}}, "tok.json");
+        QVERIFY2(one.ok(), one ? "" : one.message().c_str());
+        QCOMPARE(QString::fromStdString(one->apply("\u0644")),
+                 QString("\u0635\u0644\u0649 \u0627\u0644\u0644\u0647 \u0639\u0644\u064a\u0647 \u0648\u0633\u0644\u0645"));
+        json steps = json::array();
+        for (int i = 0; i < 13; ++i) steps.insert(steps.end(), pair.begin(), pair.end());
+        auto many = HfNormalizer::parse({{"type", "Sequence"}, {"normalizers", steps}}, "tok.json");
+        QVERIFY2(many.ok(), many ? "" : many.message().c_str());
+        bool thrown = false;
+        try {
+            (void)many->apply("\u0644");
+        } catch (const InputLimitError& e) {
+            thrown = true;
+            QVERIFY2(std::string(e.what()).find("tok.json: normalizer step ") == 0, e.what());
+            QVERIFY2(std::string(e.what()).find("times longer; refused") != std::string::npos, e.what());
+        }
+        QVERIFY(thrown);
+        QCOMPARE(QString::fromStdString(many->apply("abc")), QString("abc"));  // nothing to expand: unchanged
+
+        json j = smallJson();
+        j["normalizer"] = {{"type", "Sequence"}, {"normalizers", steps}};
+        json added = addedToken("\u0644", 8);
+        added["normalized"] = true;
+        j["added_tokens"].push_back(added);
+        QTemporaryDir dir;
+        const QString path = dir.filePath("tokenizer.json");
+        writeFile(path, j.dump());
+        auto t = loadTokenizerFile(path.toStdString());
+        QVERIFY(!t.ok());
+        QVERIFY2(QString::fromStdString(t.message()).startsWith(path + ": normalizer step "), t.message().c_str());
+    }
+
     // AddedVocabulary: leftmost-longest matching, lstrip / rstrip / single_word, normalized tokens matched
     // after the normalizer, special tokens only when asked for.
     void addedTokens_options_data() {
