@@ -151,8 +151,9 @@ json quantizeReportJson(const Checkpoint& c, const ModelInfo& info, const Resolv
     return j;
 }
 
-std::string quantizeReportText(const Checkpoint& c, const ModelInfo& info, const ResolvedMap& resolved,
-                               const ApplyResult& a) {
+void writeQuantizeReportText(const Checkpoint& c, const ModelInfo& info, const ResolvedMap& resolved,
+                             const ApplyResult& a, const std::function<void(std::string_view)>& write) {
+    constexpr size_t kFlushBytes = 64 * 1024;
     std::string out;
     char line[512];
     out += c.path + " (" + std::string(fileFormatName(c.format)) + "), " + std::to_string(c.tensors.size()) +
@@ -188,6 +189,10 @@ std::string quantizeReportText(const Checkpoint& c, const ModelInfo& info, const
             out += "    " + std::to_string(at.keptColumns) + " columns kept in fp16 (" + formatBytes(at.bytes.outliers) +
                    "): " + at.outlierRule + "\n";
         if (!at.awqNote.empty()) out += "    AWQ: " + at.awqNote + "\n";
+        if (out.size() >= kFlushBytes) {
+            write(out);
+            out.clear();
+        }
     }
 
     const Totals t = totalsOf(c, info, a);
@@ -214,6 +219,13 @@ std::string quantizeReportText(const Checkpoint& c, const ModelInfo& info, const
     roleLine("body", shares.body, t.overhead.body(), ErrorStats::fromSums(bodySums), bodySums.count > 0);
     roleLine("total", shares.total, t.overhead.total, a.totalError, a.totalError.count > 0);
     if (info.tie) out += "\ntie: " + info.tie->describe() + "; the pair is quantized once (head counts 0 bytes)\n";
+    write(out);
+}
+
+std::string quantizeReportText(const Checkpoint& c, const ModelInfo& info, const ResolvedMap& resolved,
+                               const ApplyResult& a) {
+    std::string out;
+    writeQuantizeReportText(c, info, resolved, a, [&out](std::string_view piece) { out += piece; });
     return out;
 }
 
