@@ -168,8 +168,10 @@ int runQuantize(int argc, char** argv, int first) {
         std::fwrite(s.data(), 1, s.size(), stdout);
         std::fputc('\n', stdout);
     } else {
-        std::string s = qs::quantizeReportText(c, info, *resolved, applied->value());
-        std::fwrite(s.data(), 1, s.size(), stdout);
+        // Streamed: the table of a model with many tensors is never one string in memory.
+        qs::writeQuantizeReportText(c, info, *resolved, applied->value(), [](std::string_view piece) {
+            std::fwrite(piece.data(), 1, piece.size(), stdout);
+        });
         warn("quantize", applied->value().warnings);
     }
     return kExitOk;

@@ -31,24 +31,35 @@ std::optional<DType> dtypeOfGgmlScheme(std::string_view scheme) {
 
 struct PlannedTensor {
     int source = -1;  // index into ckpt.tensors
-    GgufTensorInfo info;
+    GgufTensorInfo info;       // moved to the GgufStreamWriter once the result is listed (empty after)
+    int64_t rows = 0;          // info.shape[0] (0 for a scalar), kept for the row permutation
     std::string scheme;        // "" = stored bytes
     int64_t permuteHeads = 0;  // > 0: Hugging Face q/k rows permuted for this many heads
 };
 
 // Substitutes `fallback` for schemes ggml cannot store; refuses them when there is none.
 // Each substitution is added to `fallbacks` (or completes the tensor's resolution fallback already there).
+// A scheme ggml cannot store (badScheme) or a stored type that is no ggml type (badStored).
+bool needsGgufFallback(const TensorPlan& p, const TensorInfo& t, bool& badScheme) {
+    badScheme = p.quantized() && !isGgmlType(p.scheme);
+    const bool badStored = p.scheme.empty() && p.tiedTo < 0 && dtypeInfo(t.dtype).ggmlId < 0;
+    return badScheme || badStored;
+}
+
+bool anyNeedsGgufFallback(const Checkpoint& ckpt, const ResolvedMap& resolved) {
+    bool badScheme = false;
+    for (size_t i = 0; i < resolved.tensors.size(); ++i)
+        if (needsGgufFallback(resolved.tensors[i], ckpt.tensors[i], badScheme)) return true;
+    return false;
+}
+
 Status applyFallback(const Checkpoint& ckpt, const std::string& fallback, ResolvedMap& resolved,
                      std::vector<std::string>& warnings, std::vector<ExportFallback>& fallbacks) {
-    if (!fallback.empty() && (!isGgmlType(fallback) || !findScheme(fallback)))
-        return Error{"GGUF export: --fallback " + fallback +
-                     " is not a ggml type QuantScope quantizes to (q8_0, q4_K, f16, ...)"};
     for (size_t i = 0; i < resolved.tensors.size(); ++i) {
         TensorPlan& p = resolved.tensors[i];
         const TensorInfo& t = ckpt.tensors[i];
-        const bool badScheme = p.quantized() && !isGgmlType(p.scheme);
-        const bool badStored = p.scheme.empty() && p.tiedTo < 0 && dtypeInfo(t.dtype).ggmlId < 0;
-        if (!badScheme && !badStored) continue;
+        bool badScheme = false;
+        if (!needsGgufFallback(p, t, badScheme)) continue;
         const std::string what =
             badScheme ? "is quantized with " + p.scheme +
                             ", which has no GGUF encoding (GGUF stores "
@@ -159,7 +170,7 @@ std::vector<std::byte> permuteRows(std::span<const std::byte> src, int64_t rows,
 
 Status appendTensor(GgufStreamWriter& w, const PlannedTensor& pt, std::span<const std::byte> bytes) {
     if (pt.permuteHeads > 0) {
-        const auto permuted = permuteRows(bytes, pt.info.shape[0], pt.permuteHeads);
+        const auto permuted = permuteRows(bytes, pt.rows, pt.permuteHeads);
         return w.append(permuted);
     }
     return w.append(bytes);
@@ -167,7 +178,7 @@ Status appendTensor(GgufStreamWriter& w, const PlannedTensor& pt, std::span<cons
 
 }  // namespace
 
-uint32_t llamaFileTypeFor(std::vector<std::pair<std::string, DType>> namedTypes) {
+uint32_t llamaFileTypeFor(std::vector<std::pair<std::string_view, DType>> namedTypes) {
     std::sort(namedTypes.begin(), namedTypes.end());
     std::map<DType, uint32_t> count;
     uint32_t best = 0;
@@ -234,9 +245,18 @@ Result<GgufExportResult> exportGguf(const Checkpoint& ckpt, const ModelInfo& inf
     GgufExportResult result;
     result.warnings = resolvedIn.warnings;
     result.fallbacks = resolutionFallbacks(resolvedIn, ckpt.tensors);
-    ResolvedMap resolved = resolvedIn;
-    if (auto s = applyFallback(ckpt, options.fallback, resolved, result.warnings, result.fallbacks); !s)
-        return s.error();
+    const std::string& fallback = options.fallback;
+    if (!fallback.empty() && (!isGgmlType(fallback) || !findScheme(fallback)))
+        return Error{"GGUF export: --fallback " + fallback +
+                     " is not a ggml type QuantScope quantizes to (q8_0, q4_K, f16, ...)"};
+    // The resolved map is copied only when a tensor's scheme is substituted (a plan a tensor: ~26 MB at 300,000).
+    std::optional<ResolvedMap> substituted;
+    if (anyNeedsGgufFallback(ckpt, resolvedIn)) {
+        substituted = resolvedIn;
+        if (auto s = applyFallback(ckpt, fallback, *substituted, result.warnings, result.fallbacks); !s)
+            return s.error();
+    }
+    const ResolvedMap& resolved = substituted ? *substituted : resolvedIn;
     // Only tensors the file holds: a tied head copy and buffers are not written.
     std::erase_if(result.fallbacks, [&](const ExportFallback& f) {
         for (size_t i = 0; i < ckpt.tensors.size(); ++i)
@@ -248,18 +268,22 @@ Result<GgufExportResult> exportGguf(const Checkpoint& ckpt, const ModelInfo& inf
     auto kvs = ggufExportKvs(ckpt, info, options.tokenizerPath);
     if (!kvs) return kvs.error();
 
-    std::vector<std::pair<std::string, DType>> named;
+    // The writer gets the plan's tensor infos moved, not copied: one copy of each name and shape is declared.
     std::vector<GgufTensorInfo> infos;
-    named.reserve(planned->size());
     infos.reserve(planned->size());
     result.tensors.reserve(planned->size());
-    for (const PlannedTensor& pt : *planned) {
-        named.emplace_back(pt.info.name, pt.info.dtype);
-        infos.push_back(pt.info);
+    for (PlannedTensor& pt : *planned) {
         result.tensors.push_back(
             {ckpt.tensors[size_t(pt.source)].name, pt.info.name, pt.info.dtype, pt.scheme, pt.info.bytes});
+        pt.rows = pt.info.shape.empty() ? 0 : pt.info.shape[0];
+        infos.push_back(std::move(pt.info));
     }
-    result.fileType = llamaFileTypeFor(named);
+    {
+        std::vector<std::pair<std::string_view, DType>> named;  // views of result.tensors' names
+        named.reserve(result.tensors.size());
+        for (const GgufExportTensor& t : result.tensors) named.emplace_back(t.name, t.dtype);
+        result.fileType = llamaFileTypeFor(std::move(named));
+    }
     kvs->push_back({"general.file_type", 4, result.fileType, 0});
     // The block layouts' version, as llama-quantize writes it (llama-quant.cpp: general.quantization_version =
     // GGML_QNT_VERSION, 2 since ggml's 2023 change of the q4/q5/q8 block formats; gguf-py constants.py).
@@ -273,7 +297,8 @@ Result<GgufExportResult> exportGguf(const Checkpoint& ckpt, const ModelInfo& inf
     auto copyStoredUpTo = [&](int sourceIndex) -> Status {
         for (; next < planned->size() && (*planned)[next].source < sourceIndex; ++next) {
             const PlannedTensor& pt = (*planned)[next];
-            if (!pt.scheme.empty()) return Error{"GGUF export: " + pt.info.name + ": quantized data missing"};
+            if (!pt.scheme.empty())
+                return Error{"GGUF export: " + result.tensors[next].name + ": quantized data missing"};
             auto data = ckpt.data(size_t(pt.source));
             if (!data) return data.error();
             if (auto s = appendTensor(w, pt, data->bytes); !s) return s;

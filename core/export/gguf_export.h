@@ -40,6 +40,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <tbb/task_arena.h>
@@ -85,8 +86,9 @@ struct GgufExportResult {
     std::vector<ExportFallback> fallbacks;
 };
 
-// The LLAMA_FTYPE number llama.cpp's loader guesses for these tensor types (see above).
-uint32_t llamaFileTypeFor(std::vector<std::pair<std::string, DType>> namedTypes);
+// The LLAMA_FTYPE number llama.cpp's loader guesses for these tensor types (see above). The names are views
+// (of the caller's strings, not copied: an export of many tensors does not hold every name twice).
+uint32_t llamaFileTypeFor(std::vector<std::pair<std::string_view, DType>> namedTypes);
 
 // The metadata for the exported file (without general.file_type). Fails naming what cannot be carried over.
 // `tokenizerPath` (GgufExportOptions::tokenizerPath) replaces the vocabulary found beside the model.

@@ -176,10 +176,10 @@ Result<Session> buildSession(const Checkpoint& ckpt, const ModelInfo& info, cons
         t.scheme = a.scheme.empty() ? std::string(kKeepScheme) : a.scheme;
         t.rows = p.rows, t.cols = p.cols;
         t.bytes = int64_t(a.bytes.total());
-        t.stats = a.error.stats;
+        t.stats = a.error().stats;
         t.stats.sums = {};
         if (a.quantized)
-            t.weightHistogram = a.error.weightHistogram, t.errorHistogram = a.error.errorHistogram;
+            t.weightHistogram = a.error().weightHistogram, t.errorHistogram = a.error().errorHistogram;
     }
     return s;
 }

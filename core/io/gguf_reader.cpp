@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory_resource>
 #include <unordered_set>
 
 #include "core/io/byte_cursor.h"
@@ -249,6 +250,7 @@ Result<TensorInfo> readTensorInfo(Parser& p, uint64_t alignment) {
         if (ne[d] > uint64_t(INT64_MAX) || __builtin_mul_overflow(elements, ne[d], &elements))
             return Error{path + ": tensor '" + t.name + "' dimensions overflow 64 bits"};
     }
+    t.shape.reserve(nDims);  // one allocation, not two as push_back grows it
     for (uint32_t d = nDims; d-- > 0;) t.shape.push_back(int64_t(ne[d]));
     uint32_t typeId = 0;
     if (!p.c.read(typeId) || !p.c.read(t.offset)) return Error{path + ": truncated tensor info of '" + t.name + "'"};
@@ -335,7 +337,10 @@ Result<std::unique_ptr<Checkpoint>> readGguf(std::shared_ptr<const MappedFile> f
     // The set views the names stored in ck->tensors (reserved above: they never move), rather than copying them.
     // Names are byte strings (ggml's gguf reader compares bytes): a duplicate has the same stored bytes. Names that
     // differ only in bytes that are not UTF-8 are distinct tensors that show alike: a warning.
-    std::unordered_set<std::string_view> names;
+    // The set's nodes come from one growing arena, not one heap block each between the names: freed together after
+    // the loop, they leave no holes of the header's size in the heap (a process does not give such holes back).
+    std::pmr::monotonic_buffer_resource nodeArena;
+    std::pmr::unordered_set<std::string_view> names(&nodeArena);
     names.reserve(size_t(header->nTensors));
     bool anyStored = false;
     for (uint64_t i = 0; i < header->nTensors; ++i) {

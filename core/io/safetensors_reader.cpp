@@ -49,6 +49,7 @@ Result<TensorInfo> parseTensorEntry(const std::string& path, const std::string& 
     t.dtype = *dtype;
     t.file = fileIndex;
     uint64_t elements = 1;
+    t.shape.reserve(sh->size());  // one allocation, not one per doubling
     for (const json& d : *sh) {
         if (!d.is_number_unsigned()) return bad("shape " + sh->dump() + " has a dimension that is not a "
                                                 "non-negative integer");

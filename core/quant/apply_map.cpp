@@ -247,6 +247,11 @@ Error failureOf(const BatchItem& item) {
 
 }  // namespace
 
+const ErrorReport& AppliedTensor::error() const {
+    static const ErrorReport kZero;
+    return errorReport ? *errorReport : kZero;
+}
+
 int64_t clipBlockOf(const Scheme& scheme) {
     const std::string name = scheme.name();
     if (scheme.family() == "ggml") {
@@ -420,8 +425,9 @@ size_t nextBatch(const ResolvedMap& resolved, const std::vector<int>& work, size
 }
 
 // A finished batch's results in tensor order, on this thread: into the result and the totals, then to onTensor.
+// Statistics are held (AppliedTensor::errorReport) only when the options computed them.
 Status collectBatch(std::vector<BatchItem>& batch, const ModelInfo& info, const ResolvedMap& resolved,
-                    const InternalFn& onTensor, ApplyResult& result, ApplyTotals& totals) {
+                    bool keepStats, const InternalFn& onTensor, ApplyResult& result, ApplyTotals& totals) {
     for (BatchItem& item : batch) {
         const size_t i = size_t(item.tensor);
         AppliedTensor& a = result.tensors[i];
@@ -431,14 +437,14 @@ Status collectBatch(std::vector<BatchItem>& batch, const ModelInfo& info, const 
         a.bytes = qt.bytes;
         a.keptColumns = qt.keptColumns;
         a.outlierRule = qt.outlierRule;
-        a.error = std::move(item.error);
+        if (keepStats) a.errorReport = std::make_shared<const ErrorReport>(std::move(item.error));
         (a.fromCache ? result.fromCache : result.quantizedHere) += 1;
         const Role role = info.entries[i].role;
-        totals.roleSums[size_t(role)] += a.error.stats.sums;
-        totals.totalSums += a.error.stats.sums;
+        totals.roleSums[size_t(role)] += a.error().stats.sums;
+        totals.totalSums += a.error().stats.sums;
         totals.doneElements += elementsOf(resolved, item.tensor);
         if (onTensor) {
-            Status s = onTensor(int(i), std::move(item.cached), std::move(item.fresh), a.error);
+            Status s = onTensor(int(i), std::move(item.cached), std::move(item.fresh), a.error());
             if (!s) return Error{s.message()};
         }
         item.cached.reset();  // release the packed bytes the callback did not take
@@ -451,7 +457,7 @@ Status collectBatch(std::vector<BatchItem>& batch, const ModelInfo& info, const 
 void finishErrors(ApplyResult& result, const ApplyTotals& totals) {
     for (size_t i = 0; i < result.tensors.size(); ++i) {
         AppliedTensor& a = result.tensors[i];
-        if (a.tiedTo >= 0) a.error = result.tensors[size_t(a.tiedTo)].error;
+        if (a.tiedTo >= 0) a.errorReport = result.tensors[size_t(a.tiedTo)].errorReport;
     }
     for (int r = 0; r < kRoleCount; ++r)
         result.roleError[size_t(r)] = ErrorStats::fromSums(totals.roleSums[size_t(r)]);
@@ -499,7 +505,7 @@ Result<ApplyResult> applyAll(const Checkpoint& ckpt, const ModelInfo& info, cons
         if (Status s = runBatch(applier, batch, startOf, fraction); !s) return Error{s.message()};
         if (sink.cancelled()) return Error{std::string(kCancelledMessage)};
 
-        if (Status s = collectBatch(batch, info, resolved, onTensor, result, totals); !s) return s.error();
+        if (Status s = collectBatch(batch, info, resolved, options.computeStats, onTensor, result, totals); !s) return s.error();
     }
     finishErrors(result, totals);
     sink.report(1.0, "done");

@@ -47,6 +47,7 @@
 #include "core/quant/quantized_tensor_cache.h"
 #include "core/quant/scheme.h"
 #include "core/stats/error_stats.h"
+#include "core/util/compact_text.h"
 #include "core/util/result.h"
 
 namespace qs {
@@ -70,6 +71,9 @@ struct ApplyOptions {
     bool foldAwqScales = true;
 };
 
+// One per tensor of the checkpoint, so kept small (~136 bytes): the error statistics (~250 bytes with their
+// two histograms) are held only for the tensors that have some, and the texts only LLM.int8 and AWQ tensors
+// carry are CompactText (one pointer when empty).
 struct AppliedTensor {
     bool quantized = false;     // this tensor's bytes are quantized with `scheme` (here or from the cache)
     bool fromCache = false;     // its packed bytes came from ApplyOptions::cache (not quantized by this call)
@@ -77,14 +81,18 @@ struct AppliedTensor {
     std::string scheme;         // scheme used ("" = stays as stored)
     ByteBreakdown bytes;        // packed bytes (stored bytes as payload/overhead for a kept tensor, 0 when tied)
     int64_t keptColumns = -1;   // LLM.int8: input columns kept in fp16 (bytes.outliers), -1 for other schemes
-    std::string outlierRule;    // LLM.int8: the rule that chose them (QuantizedTensor::outlierRule)
-    ErrorReport error;          // zero error for kept tensors; the embedding's for a tied head
-                                // (a folded AWQ tensor: of Q(W diag(s)) diag(1/s) against W, its effective weights)
+    CompactText outlierRule;    // LLM.int8: the rule that chose them (QuantizedTensor::outlierRule)
+    // The error statistics: zero error (a default ErrorReport) for kept tensors and when
+    // ApplyOptions::computeStats is false; the embedding's for a tied head (the same shared object); a folded AWQ
+    // tensor: of Q(W diag(s)) diag(1/s) against W, its effective weights.
+    const ErrorReport& error() const;
+    // Set by applyMap; null while the error is zero (nothing allocated). Immutable once set (shared by ties).
+    std::shared_ptr<const ErrorReport> errorReport;
     // AWQ (ApplyOptions::foldAwqScales): "folded" (s folded into the preceding norm, no vector stored), "vector"
     // (s kept as a fp16 vector, bytes.meta), "norm" (this RMSNorm carries its consumers' s: replaced, bytes as
     // F32); "" for everything else. awqNote says into which norm with which alpha, or why the vector was kept.
-    std::string awqScales;
-    std::string awqNote;
+    CompactText awqScales;
+    CompactText awqNote;
 };
 
 // A tensor the apply step replaces rather than quantizes: an RMSNorm weight with AWQ scales folded in.

@@ -54,7 +54,7 @@ struct TensorFootprint {
     // Non-empty when `after` cannot be known without quantizing (Scheme::bytesDependOnData: LLM.int8 without
     // the tensor's calibration, or on an embedding, sized by its weights): why. `after` is then the smallest
     // size the scheme can have (Scheme::packedBytes), a lower bound.
-    std::string undetermined;
+    CompactText undetermined;  // one pointer while empty, as it is for nearly every tensor
 };
 
 struct MapFootprint {

@@ -49,8 +49,8 @@ nlohmann::json resolvedMapJson(const ResolvedMap& resolved, const std::vector<Te
                             {"scheme", p.scheme.empty() ? std::string(kKeepScheme) : p.scheme},
                             {"requested", p.requested},
                             {"rule", p.rule >= 0 ? nlohmann::json(p.rule + 1) : nlohmann::json(nullptr)}};
-        if (!p.fallbackReason.empty()) o["fallback"] = p.fallbackReason;
-        if (!p.note.empty()) o["note"] = p.note;
+        if (!p.fallbackReason.empty()) o["fallback"] = p.fallbackReason.str();
+        if (!p.note.empty()) o["note"] = p.note.str();
         if (p.tiedTo >= 0) o["tied_to"] = tensors[size_t(p.tiedTo)].name;
         list.push_back(std::move(o));
     }

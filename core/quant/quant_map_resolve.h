@@ -35,17 +35,20 @@
 #include "core/io/checkpoint.h"
 #include "core/model/model_info.h"
 #include "core/quant/quant_map.h"
+#include "core/util/compact_text.h"
 #include "core/util/result.h"
 
 namespace qs {
 
+// One per tensor, so kept small (88 bytes): the two texts almost every tensor leaves empty are CompactText
+// (one pointer when empty, core/util/compact_text.h).
 struct TensorPlan {
     std::string scheme;          // canonical scheme used; "" = stays as stored
     std::string requested;       // what the governing rule asked for ("" when no rule or "keep")
     int rule = -1;               // governing rule index into QuantMap::rules, -1 when none matched
     int tiedTo = -1;             // tied head copy: the embedding index whose quantization it shares
-    std::string fallbackReason;  // non-empty when scheme != requested (the requested scheme's reject reason)
-    std::string note;            // why a tensor no rule may quantize stays as stored (integer/boolean tensors)
+    CompactText fallbackReason;  // non-empty when scheme != requested (the requested scheme's reject reason)
+    CompactText note;            // why a tensor no rule may quantize stays as stored (integer/boolean tensors)
     int64_t rows = 0, cols = 0;  // matrix view: cols = innermost dimension, rows = elements / cols
 
     bool quantized() const { return !scheme.empty() && tiedTo < 0; }  // this tensor's own bytes get quantized

@@ -96,23 +96,23 @@ json quantizeReportJson(const Checkpoint& c, const ModelInfo& info, const Resolv
                   {"bytes", at.bytes.total()},
                   {"bytes_before", at.tiedTo >= 0 || e.tiedTo >= 0 ? uint64_t(0) : t.bytes},
                   {"overhead", at.bytes.overhead()}};
-        if (!p.fallbackReason.empty()) o["fallback"] = p.fallbackReason;
-        if (!p.note.empty()) o["note"] = p.note;
+        if (!p.fallbackReason.empty()) o["fallback"] = p.fallbackReason.str();
+        if (!p.note.empty()) o["note"] = p.note.str();
         if (at.tiedTo >= 0) o["tied_to"] = c.tensors[size_t(at.tiedTo)].name;
         if (at.keptColumns >= 0) {
             o["kept_columns"] = at.keptColumns;
             o["kept_columns_bytes"] = at.bytes.outliers;
-            o["outlier_rule"] = at.outlierRule;
+            o["outlier_rule"] = at.outlierRule.str();
         }
         if (!at.awqScales.empty()) {
-            o["awq_scales"] = at.awqScales;  // "folded", "vector" or "norm" (apply_map.h AppliedTensor)
-            o["awq_note"] = at.awqNote;
+            o["awq_scales"] = at.awqScales.str();  // "folded", "vector" or "norm" (apply_map.h AppliedTensor)
+            o["awq_note"] = at.awqNote.str();
         }
         const uint64_t elems = t.elements();
         // A buffer (llama2.c RoPE table) is no weight: 0, as a tied head (footprint_after.h, bits per weight).
         o["bits_per_weight"] =
             at.tiedTo < 0 && e.isParameter ? bitsPerWeight(at.bytes.total(), elems) : 0.0;
-        putError(o, at.error.stats);
+        putError(o, at.error().stats);
         tensors.push_back(std::move(o));
     }
     j["tensors"] = std::move(tensors);
@@ -151,8 +151,9 @@ json quantizeReportJson(const Checkpoint& c, const ModelInfo& info, const Resolv
     return j;
 }
 
-std::string quantizeReportText(const Checkpoint& c, const ModelInfo& info, const ResolvedMap& resolved,
-                               const ApplyResult& a) {
+void writeQuantizeReportText(const Checkpoint& c, const ModelInfo& info, const ResolvedMap& resolved,
+                             const ApplyResult& a, const std::function<void(std::string_view)>& write) {
+    constexpr size_t kFlushBytes = 64 * 1024;
     std::string out;
     char line[512];
     out += c.path + " (" + std::string(fileFormatName(c.format)) + "), " + std::to_string(c.tensors.size()) +
@@ -174,8 +175,8 @@ std::string quantizeReportText(const Checkpoint& c, const ModelInfo& info, const
         const std::string before = tied ? "0 B" : formatBytes(t.bytes);
         const std::string bpw =
             tied || !info.entries[i].isParameter ? "-" : formatBitsPerWeight(at.bytes.total(), t.elements());
-        const std::string rmse = at.quantized || tied ? sci(at.error.stats.rmse) : "-";
-        const std::string sqnr = at.quantized || tied ? sqnrText(at.error.stats.sqnrDb) : "-";
+        const std::string rmse = at.quantized || tied ? sci(at.error().stats.rmse) : "-";
+        const std::string sqnr = at.quantized || tied ? sqnrText(at.error().stats.sqnrDb) : "-";
         std::snprintf(line, sizeof line, "%-*s  %-9s  %-10s  %-8s  %11s  %11s  %6s  %10s  %8s\n", int(nameWidth),
                       t.name.c_str(), std::string(roleName(info.entries[i].role)).c_str(), shapeText(t.shape).c_str(),
                       scheme.c_str(), before.c_str(), formatBytes(at.bytes.total()).c_str(), bpw.c_str(),
@@ -188,6 +189,10 @@ std::string quantizeReportText(const Checkpoint& c, const ModelInfo& info, const
             out += "    " + std::to_string(at.keptColumns) + " columns kept in fp16 (" + formatBytes(at.bytes.outliers) +
                    "): " + at.outlierRule + "\n";
         if (!at.awqNote.empty()) out += "    AWQ: " + at.awqNote + "\n";
+        if (out.size() >= kFlushBytes) {
+            write(out);
+            out.clear();
+        }
     }
 
     const Totals t = totalsOf(c, info, a);
@@ -214,6 +219,13 @@ std::string quantizeReportText(const Checkpoint& c, const ModelInfo& info, const
     roleLine("body", shares.body, t.overhead.body(), ErrorStats::fromSums(bodySums), bodySums.count > 0);
     roleLine("total", shares.total, t.overhead.total, a.totalError, a.totalError.count > 0);
     if (info.tie) out += "\ntie: " + info.tie->describe() + "; the pair is quantized once (head counts 0 bytes)\n";
+    write(out);
+}
+
+std::string quantizeReportText(const Checkpoint& c, const ModelInfo& info, const ResolvedMap& resolved,
+                               const ApplyResult& a) {
+    std::string out;
+    writeQuantizeReportText(c, info, resolved, a, [&out](std::string_view piece) { out += piece; });
     return out;
 }
 

@@ -17,7 +17,9 @@
 // Byte totals are sums of the per-tensor values (a tied head counts 0 under head), so they always add up.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -32,6 +34,11 @@ nlohmann::json quantizeReportJson(const Checkpoint& ckpt, const ModelInfo& info,
                                   const ApplyResult& applied);
 
 // A readable table for terminals: one line per tensor, then per-role totals.
+// writeQuantizeReportText hands it to `write` piece by piece (in order, on the calling thread, pieces of about
+// 64 KiB), so the table of a model with a million tensors is never one string in memory; quantizeReportText
+// returns it whole.
+void writeQuantizeReportText(const Checkpoint& ckpt, const ModelInfo& info, const ResolvedMap& resolved,
+                             const ApplyResult& applied, const std::function<void(std::string_view)>& write);
 std::string quantizeReportText(const Checkpoint& ckpt, const ModelInfo& info, const ResolvedMap& resolved,
                                const ApplyResult& applied);
 

@@ -2,6 +2,8 @@
 // Metadata-only checkpoints for the memory tests of issue 13: `count` tensors of shape [0, 4096] and no data,
 // as safetensors and as GGUF v3, written byte by byte from the formats' documents (huggingface/safetensors
 // "Format"; ggml docs/gguf.md). Names are Llama-style (so analyzeModel classifies them: 9 tensors a layer).
+// tinyTensorsGguf: the same names, each tensor one F32 value with data (the most tensors per file byte a file
+// with data can have), for the memory of quantize and export.
 #pragma once
 
 #include <cstdint>
@@ -51,6 +53,30 @@ inline std::string metadataOnlyGguf(int count) {
         putLittleEndian(out, uint64_t(0));
     }
     out.resize((out.size() + 31) / 32 * 32, '\0');
+    return out;
+}
+
+// GGUF v3 as metadataOnlyGguf, each tensor of shape [1] (F32) with its value i at offset 32 i of the data
+// section (ggml's default alignment of 32 between tensors).
+inline std::string tinyTensorsGguf(int count) {
+    std::string out = "GGUF";
+    putLittleEndian(out, uint32_t(3));
+    putLittleEndian(out, uint64_t(count));
+    putLittleEndian(out, uint64_t(0));
+    for (int i = 0; i < count; ++i) {
+        const std::string name = metadataOnlyTensorName(i);
+        putLittleEndian(out, uint64_t(name.size()));
+        out += name;
+        putLittleEndian(out, uint32_t(1));
+        putLittleEndian(out, uint64_t(1));
+        putLittleEndian(out, uint32_t(0));
+        putLittleEndian(out, uint64_t(32) * uint64_t(i));
+    }
+    out.resize((out.size() + 31) / 32 * 32, '\0');
+    for (int i = 0; i < count; ++i) {
+        putLittleEndian(out, float(i));
+        out.append(28, '\0');
+    }
     return out;
 }
 

@@ -230,7 +230,7 @@ private Q_SLOTS:
             }
             QVERIFY(sameSums(results[k].totalError.sums, results[0].totalError.sums));
             for (size_t i = 0; i < results[0].tensors.size(); ++i)
-                QVERIFY(results[k].tensors[i].error.errorHistogram.counts == results[0].tensors[i].error.errorHistogram.counts);
+                QVERIFY(results[k].tensors[i].error().errorHistogram.counts == results[0].tensors[i].error().errorHistogram.counts);
         }
     }
 
@@ -253,7 +253,7 @@ private Q_SLOTS:
         QVERIFY(std::find(cap.order.begin(), cap.order.end(), head) == cap.order.end());  // tied copy: not twice
         QCOMPARE(res->tensors[size_t(head)].tiedTo, 0 + l.info.tie->embedding);
         QCOMPARE(res->tensors[size_t(head)].bytes.total(), uint64_t(0));
-        QCOMPARE(res->tensors[size_t(head)].error.stats.rmse, res->tensors[size_t(l.info.tie->embedding)].error.stats.rmse);
+        QCOMPARE(res->tensors[size_t(head)].error().stats.rmse, res->tensors[size_t(l.info.tie->embedding)].error().stats.rmse);
     }
 
     void apply_errorStatisticsAreSensible() {
@@ -275,8 +275,8 @@ private Q_SLOTS:
         // The f16 fallback of ffn_down is nearly exact.
         const int down = l.info.findKind(TensorKind::Down, 0);
         QCOMPARE(a4->tensors[size_t(down)].scheme, std::string("f16"));
-        QVERIFY(a4->tensors[size_t(down)].error.stats.sqnrDb > 60.0);
-        QCOMPARE(a4->tensors[size_t(down)].error.stats.sums.clipped, uint64_t(0));
+        QVERIFY(a4->tensors[size_t(down)].error().stats.sqnrDb > 60.0);
+        QCOMPARE(a4->tensors[size_t(down)].error().stats.sums.clipped, uint64_t(0));
         // Kept tensors have no error and their stored bytes.
         QVERIFY(!a4->tensors[0].quantized);
         QCOMPARE(a4->tensors[0].bytes.total(), l.ckpt->tensors[0].bytes);
@@ -360,10 +360,10 @@ private Q_SLOTS:
                 QVERIFY(sameSums(runs[k].sums[t], runs[0].sums[t]));
             }
             for (size_t i = 0; i < results[0].tensors.size(); ++i)
-                QVERIFY(results[k].tensors[i].error.weightHistogram.counts == results[0].tensors[i].error.weightHistogram.counts);
+                QVERIFY(results[k].tensors[i].error().weightHistogram.counts == results[0].tensors[i].error().weightHistogram.counts);
         }
         // N(0, 0.02) under q4_K: about 4.5 bits -> SQNR in the high teens to low twenties dB.
-        const double sqnr = results[0].tensors[0].error.stats.sqnrDb;
+        const double sqnr = results[0].tensors[0].error().stats.sqnrDb;
         QVERIFY2(sqnr > 15.0 && sqnr < 30.0, qPrintable(QString::number(sqnr)));
     }
 

@@ -166,7 +166,7 @@ private Q_SLOTS:
         const auto a = apply(r, true);
         QVERIFY(a.replaced.empty());
         const qs::AppliedTensor& q = a.tensors[size_t(q0)];
-        QCOMPARE(q.awqScales, std::string("vector"));
+        QCOMPARE(q.awqScales.str(), std::string("vector"));
         QVERIFY2(QString::fromStdString(q.awqNote).contains("int4_g32"), q.awqNote.c_str());
         QCOMPARE(q.bytes.meta, uint64_t(2 * r.tensors[size_t(q0)].cols));
         QVERIFY(a.tensors[size_t(index(qs::TensorKind::AttnNorm, 0))].awqScales.empty());
@@ -196,7 +196,7 @@ private Q_SLOTS:
         const auto a = apply(rn, true);
         QVERIFY(a.replaced.empty());
         const qs::AppliedTensor& q = a.tensors[size_t(index(qs::TensorKind::Wq, 0))];
-        QCOMPARE(q.awqScales, std::string("vector"));
+        QCOMPARE(q.awqScales.str(), std::string("vector"));
         QVERIFY2(QString::fromStdString(q.awqNote).contains("the map quantizes its norm"), q.awqNote.c_str());
     }
 
@@ -309,7 +309,7 @@ private Q_SLOTS:
                 es += outputError(w, sep, rows, cols, x);
                 QCOMPARE(as.tensors[size_t(c)].bytes.total() - af.tensors[size_t(c)].bytes.total(),
                          uint64_t(2 * cols));
-                QCOMPARE(af.tensors[size_t(c)].awqScales, std::string("folded"));
+                QCOMPARE(af.tensors[size_t(c)].awqScales.str(), std::string("folded"));
                 vectors += uint64_t(2 * cols);
             }
             lo = std::min(lo, ef / es), hi = std::max(hi, ef / es);

@@ -91,7 +91,7 @@ void compareRuns(const Run& a, const Run& b, bool stats = true) {
         QVERIFY(b.packed.count(i));
         QCOMPARE(b.packed.at(i).scheme, q.scheme);
         QVERIFY(b.packed.at(i).data == q.data);
-        if (stats) QVERIFY(sameSums(a.result.tensors[size_t(i)].error.stats.sums, b.result.tensors[size_t(i)].error.stats.sums));
+        if (stats) QVERIFY(sameSums(a.result.tensors[size_t(i)].error().stats.sums, b.result.tensors[size_t(i)].error().stats.sums));
     }
     if (stats) QVERIFY(sameSums(a.result.totalError.sums, b.result.totalError.sums));
 }

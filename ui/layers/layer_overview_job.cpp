@@ -70,7 +70,7 @@ JobFn<LayerOverviewData> layerOverviewJob(LayerOverviewInput input, tbb::task_ar
                 i < input.schemes.size() ? input.schemes[i].substr(0, input.schemes[i].find('@')) : a.scheme;
             t.quantized = a.quantized || (a.tiedTo >= 0 && !t.scheme.empty());
             if (t.quantized) {
-                t.error = a.error.stats.sums;
+                t.error = a.error().stats.sums;
                 t.bytes = a.bytes;
             }
         }

@@ -176,7 +176,9 @@ void LayerOverviewView::onModelChanged() {
 void LayerOverviewView::onMapChanged() {
     if (!m_document->hasModel()) return;
     StatsCache* cache = m_document->statsCache();
-    if (cache->layerOverviewCurrent(resolvedSchemes(*m_document))) {
+    // The per-tensor scheme vector is built only when there is an overview to compare it with (not on every
+    // model load: it is a string a tensor).
+    if (cache->layerOverview() && cache->layerOverviewCurrent(resolvedSchemes(*m_document))) {
         // An undo back to a map already measured: no job.
         if (m_job) m_job->cancel();
         m_job = nullptr;
@@ -196,7 +198,8 @@ void LayerOverviewView::onMapChanged() {
 void LayerOverviewView::showEvent(QShowEvent* event) {
     QWidget::showEvent(event);
     if (m_document->hasModel() && m_stale && !m_job) {
-        if (m_document->statsCache()->layerOverviewCurrent(resolvedSchemes(*m_document)))
+        const StatsCache* cache = m_document->statsCache();
+        if (cache->layerOverview() && cache->layerOverviewCurrent(resolvedSchemes(*m_document)))
             onMapChanged();
         else
             recompute();

@@ -135,9 +135,9 @@ QVariant ResolvedTensorModel::data(const QModelIndex& index, int role) const {
                 return QString::number(8.0 * double(f.after.total()) / double(n), 'f', 2);
             }
             case FallbackColumn:
-                if (!p.note.empty()) return toQ(p.note);
+                if (!p.note.empty()) return toQ(p.note.str());
                 if (p.fallbackReason.empty()) return {};
-                return tr("%1 refused: %2").arg(toQ(p.requested), toQ(p.fallbackReason));
+                return tr("%1 refused: %2").arg(toQ(p.requested), toQ(p.fallbackReason.str()));
             default: return {};
         }
     }
@@ -147,9 +147,9 @@ QVariant ResolvedTensorModel::data(const QModelIndex& index, int role) const {
             if (!p.fallbackReason.empty())
                 return tr("Rule %1 asked for %2, which cannot take this tensor (%3); it uses %4")
                     .arg(p.rule + 1)
-                    .arg(toQ(p.requested), toQ(p.fallbackReason), p.scheme.empty() ? tr("the stored type") : toQ(p.scheme));
+                    .arg(toQ(p.requested), toQ(p.fallbackReason.str()), p.scheme.empty() ? tr("the stored type") : toQ(p.scheme));
             if (tiedHead) return tr("Tied to the embedding: quantized once, with the embedding");
-            if (!p.note.empty()) return toQ(p.note);
+            if (!p.note.empty()) return toQ(p.note.str());
         }
         if (c == BytesColumn && !tiedHead)
             return tr("%1 → %2 bytes (payload %3, metadata %4)")

@@ -51,6 +51,11 @@ bool ModelTreeProxy::filterAcceptsRow(int sourceRow, const QModelIndex& sourcePa
            nameMatches(sourceParent.data(ModelTreeModel::FullNameRole).toString());
 }
 
+bool ModelTreeProxy::hasChildren(const QModelIndex& parent) const {
+    if (!m_active && parent.isValid() && sourceModel()) return sourceModel()->hasChildren(mapToSource(parent));
+    return QSortFilterProxyModel::hasChildren(parent);
+}
+
 bool ModelTreeProxy::lessThan(const QModelIndex& left, const QModelIndex& right) const {
     const QVariant l = left.data(sortRole());
     const QVariant r = right.data(sortRole());

@@ -113,7 +113,9 @@ AwqFoldPlan planAwqFolds(const std::vector<TensorInfo>& tensors, const ModelInfo
              "planAwqFolds: map resolved for another model");
     AwqFoldPlan plan;
     plan.groupOf.assign(n, -1);
-    plan.kept.assign(n, std::string());
+    plan.kept.assign(n, CompactText());
+    // A map without AWQ (nearly every map) folds nothing: no per-layer search, no kind index of the model.
+    if (std::none_of(resolved.tensors.begin(), resolved.tensors.end(), isAwqScheme)) return plan;
     const Site sites[] = {{TensorKind::AttnNorm, {TensorKind::Wq, TensorKind::Wk, TensorKind::Wv}, "q, k, v"},
                           {TensorKind::FfnNorm, {TensorKind::Gate, TensorKind::Up}, "gate, up"}};
     const KindIndex byKind(info);

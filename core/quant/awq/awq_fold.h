@@ -43,6 +43,7 @@
 #include "core/model/model_info.h"
 #include "core/quant/chunked_scheme.h"
 #include "core/quant/quant_map_resolve.h"
+#include "core/util/compact_text.h"
 #include "core/util/result.h"
 
 namespace qs {
@@ -58,7 +59,7 @@ struct AwqFoldGroup {
 struct AwqFoldPlan {
     std::vector<AwqFoldGroup> groups;
     std::vector<int> groupOf;  // [tensors] the group a norm or consumer belongs to; -1 for every other tensor
-    std::vector<std::string> kept;  // per tensor: why an AWQ tensor keeps its s as a vector ("" otherwise)
+    std::vector<CompactText> kept;  // per tensor: why an AWQ tensor keeps its s as a vector ("" otherwise)
     bool folded(int tensor) const { return size_t(tensor) < groupOf.size() && groupOf[size_t(tensor)] >= 0; }
     bool isNorm(int tensor) const {
         return folded(tensor) && groups[size_t(groupOf[size_t(tensor)])].norm == tensor;
