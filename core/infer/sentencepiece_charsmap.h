@@ -4,7 +4,8 @@
 // follows without bounds checks and normalized strings it reads up to a NUL (sentencepiece normalizer.cc,
 // DecodePrecompiledCharsMap / NormalizePrefix; darts-clone darts.h). A damaged blob made every encode read outside it
 // (a segfault when opening the model). This walks the model proto for the two blobs and follows every trie path the
-// library could follow, checking each read is inside the blob.
+// library could follow, checking each read is inside the blob. Also: where a model's wire framing breaks (a
+// truncated file), to name it when libsentencepiece refuses the model.
 // Thread-safe; no state.
 #pragma once
 
@@ -19,5 +20,11 @@ namespace qs {
 // field: "<path>: normalizer_spec.precompiled_charsmap is damaged (trie unit 12 points outside its 512 units)".
 // A proto this walk cannot follow is left to libsentencepiece's parser (which refuses it), not reported here.
 Status checkSentencePieceCharsMaps(std::string_view model, const std::string& path);
+
+// Where the protobuf wire framing of a tokenizer.model breaks, for the message when libsentencepiece refuses
+// it (its own says only "ParseFromArray failed"): "" when the framing is whole, otherwise the field, its byte
+// offset and what is missing, e.g. "normalizer_spec (field 3) at byte 3850 declares 1200 bytes, 157 remain"
+// (a truncated file). The ModelProto's message fields are walked one level down. Never reads outside `model`.
+std::string sentencePieceFramingBreak(std::string_view model);
 
 }  // namespace qs

@@ -19,7 +19,12 @@ Result<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::load(con
     if (!bytes) return Error{bytes.message()};
     if (Status s = checkSentencePieceCharsMaps(*bytes, path); !s) return Error{s.message()};
     const auto status = t->m_sp->LoadFromSerializedProto(absl::string_view(bytes->data(), bytes->size()));
-    if (!status.ok()) return Error{path + ": not a SentencePiece model: " + status.ToString()};
+    if (!status.ok()) {
+        if (std::string where = sentencePieceFramingBreak(*bytes); !where.empty())
+            return Error{path + ": the tokenizer.model is truncated or damaged (" + std::to_string(bytes->size()) +
+                         " bytes): " + where};
+        return Error{path + ": not a SentencePiece model: " + status.ToString()};
+    }
     if (t->m_sp->GetPieceSize() <= 0) return Error{path + ": SentencePiece model without pieces"};
     t->m_path = path;
     // The processor does not expose normalizer_spec.add_dummy_prefix without the protobuf headers; a one-letter
