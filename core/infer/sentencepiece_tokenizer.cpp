@@ -39,6 +39,11 @@ std::string SentencePieceTokenizer::describe() const {
     return "SentencePiece tokenizer.model (" + std::to_string(vocabSize()) + " pieces)";
 }
 
+std::string SentencePieceTokenizer::invalidUtf8Handling() const {
+    return "libsentencepiece replaces each byte that is not UTF-8 with U+FFFD before tokenizing, so the "
+           "tokenizer does not see those bytes";
+}
+
 int SentencePieceTokenizer::vocabSize() const { return m_sp->GetPieceSize(); }
 int SentencePieceTokenizer::bos() const { return m_sp->bos_id(); }
 int SentencePieceTokenizer::eos() const { return m_sp->eos_id(); }
