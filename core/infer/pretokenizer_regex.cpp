@@ -1,15 +1,27 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/infer/pretokenizer_regex.h"
 
+#include "core/util/format.h"
 #include "core/util/input_limit_error.h"
+#include "core/util/pcre2_limits.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
 namespace qs {
 
+namespace {
+
+// PCRE2's own defaults for steps and depth (Debian's build: 10,000,000 each), which tokenizer patterns have
+// always run under; the backtracking memory bounded at 1 GiB instead of that build's 20,000,000 KiB. The JIT,
+// used when present, counts steps but not depth or heap (its stack is bounded by itself).
+constexpr Pcre2Limits kLimits{10'000'000, 10'000'000, 1024 * 1024};
+
+}  // namespace
+
 struct PreTokenizerRegex::Impl {
     pcre2_code* code = nullptr;
+    Pcre2MatchContext context;
     ~Impl() {
         if (code) pcre2_code_free(code);
     }
@@ -35,16 +47,15 @@ Result<std::unique_ptr<PreTokenizerRegex>> PreTokenizerRegex::create(const std::
     pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
                                      PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &errorCode, &errorOffset,
                                      nullptr);
-    if (!code) {
-        PCRE2_UCHAR buffer[256];
-        pcre2_get_error_message(errorCode, buffer, sizeof buffer);
+    if (!code)
         return Error{"pre-tokenizer regex does not compile at offset " + std::to_string(errorOffset) + ": " +
-                     reinterpret_cast<const char*>(buffer)};
-    }
+                     pcre2ErrorText(errorCode)};
     pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // best effort; the interpreter is used when JIT is absent
     std::unique_ptr<PreTokenizerRegex> r(new PreTokenizerRegex);
     r->m_impl = std::make_unique<Impl>();
     r->m_impl->code = code;
+    r->m_impl->context = makePcre2MatchContext(kLimits);
+    if (!r->m_impl->context) return Error{"out of memory creating a PCRE2 match context"};
     r->m_pattern = pattern;
     return r;
 }
@@ -55,15 +66,13 @@ std::vector<std::pair<size_t, size_t>> PreTokenizerRegex::matches(std::string_vi
     const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
     size_t pos = 0;
     while (pos < text.size()) {
-        const int rc = pcre2_match(m_impl->code, subject, text.size(), pos, 0, md, nullptr);
+        const int rc = pcre2_match(m_impl->code, subject, text.size(), pos, 0, md, m_impl->context.get());
         if (rc == PCRE2_ERROR_NOMATCH) break;
         if (rc < 0) {  // a limit (backtracking, depth, heap): the split cannot be computed; never "no more matches"
             pcre2_match_data_free(md);
-            PCRE2_UCHAR buffer[256];
-            pcre2_get_error_message(rc, buffer, sizeof buffer);
-            throw InputLimitError("the tokenizer's regex /" + m_pattern.substr(0, 80) + (m_pattern.size() > 80 ? "..." : "") +
-                                  "/ cannot split this text (PCRE2: " + reinterpret_cast<const char*>(buffer) +
-                                  " at byte " + std::to_string(pos) + " of " + std::to_string(text.size()) +
+            throw InputLimitError("the tokenizer's regex /" + quoteBounded(m_pattern) + "/ cannot split this text (" +
+                                  pcre2MatchErrorText(rc, kLimits) + " at byte " + std::to_string(pos) + " of " +
+                                  std::to_string(text.size()) +
                                   "); Hugging Face tokenizers' regex engine has no such limit, so its ids cannot be "
                                   "reproduced");
         }

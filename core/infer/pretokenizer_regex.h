@@ -27,6 +27,7 @@ public:
     // (what Hugging Face's Split pre-tokenizer and Replace normalizer iterate over). Thread-safe. Throws
     // InputLimitError (util/input_limit_error.h) when PCRE2 stops at a limit (a pattern that backtracks exponentially on this
     // text): tokenizers' linear-time engine would have matched, so no split is returned rather than a wrong one.
+    // Limits (util/pcre2_limits.h): 10,000,000 steps per start position and frames, 1 GiB of backtracking memory.
     std::vector<std::pair<size_t, size_t>> matches(std::string_view text) const;
 
     // The patterns the common vocabularies use.
