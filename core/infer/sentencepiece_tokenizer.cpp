@@ -21,7 +21,7 @@ Result<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::load(con
     const auto status = t->m_sp->LoadFromSerializedProto(absl::string_view(bytes->data(), bytes->size()));
     if (!status.ok()) {
         if (std::string where = sentencePieceFramingBreak(*bytes); !where.empty())
-            return Error{path + ": the tokenizer.model is truncated or damaged (" + std::to_string(bytes->size()) +
+            return Error{path + ": the SentencePiece tokenizer.model is truncated or damaged (" + std::to_string(bytes->size()) +
                          " bytes): " + where};
         return Error{path + ": not a SentencePiece model: " + status.ToString()};
     }

@@ -111,7 +111,7 @@ private Q_SLOTS:
         auto t = SentencePieceTokenizer::load(path);
         QVERIFY(!t.ok());
         const QString m = QString::fromStdString(t.message());
-        QVERIFY2(m.startsWith(QString::fromStdString(path) + ": the tokenizer.model is truncated or damaged (" +
+        QVERIFY2(m.startsWith(QString::fromStdString(path) + ": the SentencePiece tokenizer.model is truncated or damaged (" +
                               QString::number(cut) + " bytes): "), qPrintable(m));
         QVERIFY2(m.contains(field), qPrintable(m));
         QVERIFY2(m.contains(" remain"), qPrintable(m));
