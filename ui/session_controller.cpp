@@ -39,10 +39,14 @@ QString settingsKey(const QString& modelPath) {
     return kSessionsGroup + QLatin1Char('/') + QString::fromLatin1(modelPath.toUtf8().toPercentEncoding());
 }
 
+// "2, 5, 9" (rule numbers from 1); a generated map may leave 100,000 rules unused: the first ten, then a count.
 QString ruleList(const std::vector<int>& rules) {
+    constexpr size_t kNamed = 10;
     QStringList n;
-    for (int k : rules) n << QString::number(k + 1);
-    return n.join(QStringLiteral(", "));
+    for (size_t i = 0; i < rules.size() && i < kNamed; ++i) n << QString::number(rules[i] + 1);
+    QString out = n.join(QStringLiteral(", "));
+    if (rules.size() > kNamed) out += QObject::tr(" and %1 more").arg(rules.size() - kNamed);
+    return out;
 }
 
 }  // namespace

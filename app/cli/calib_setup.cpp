@@ -139,11 +139,8 @@ int runCalibration(const std::string& command, const CalibOptions& options, cons
         return fail(
             command,
             options.file + ": is a GGUF file, not a calibration text (an imatrix GGUF goes to --imatrix)");
-    if (auto bad = qs::io::firstInvalidUtf8(request.text))
-        std::fprintf(stderr,
-                     "quantscope-cli %s: warning: %s is not valid UTF-8 (byte %zu); the tokenizer is given its bytes "
-                     "as they are\n",
-                     command.c_str(), options.file.c_str(), size_t(*bad));
+    if (auto bad = qs::io::firstInvalidUtf8(request.text); bad && model.tokenizer)
+        warn(command, qs::invalidUtf8Warning(options.file, *bad, *model.tokenizer));
     request.textSource = options.file;
     request.settings = options.settings;
     request.sequential = options.sequential;

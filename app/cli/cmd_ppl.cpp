@@ -59,16 +59,15 @@ int runPpl(int argc, char** argv, int first) {
     auto read = qs::io::readBoundedFile(*textPath, qs::io::kMaxTextFileBytes, "an evaluation text");
     if (!read) return fail("ppl", read.message());
     const std::string text = std::move(*read);
-    std::string textWarning;
-    if (auto bad = qs::io::firstInvalidUtf8(text)) {
-        textWarning = *textPath + " is not valid UTF-8 (byte " + std::to_string(*bad) +
-                      "); the tokenizer is given its bytes as they are";
-        warn("ppl", textWarning);
-    }
 
     InferenceSetup setup;
     // The KV cache holds one window (and its BOS), not the trained context: the memory check sizes it so.
     if (int rc = openInference("ppl", cl.positional(), inference, o.context + 1, setup); rc != kExitOk) return rc;
+    std::string textWarning;  // says what this tokenizer does with the bytes, so it comes after loading it
+    if (auto bad = qs::io::firstInvalidUtf8(text)) {
+        textWarning = qs::invalidUtf8Warning(*textPath, *bad, *setup.model.tokenizer);
+        warn("ppl", textWarning);
+    }
     qs::Transformer model(setup.weights, setup.arena.get());
     // With a map: the quantized model is scored, and compared with the unquantized one on the same windows.
     std::unique_ptr<qs::Transformer> reference;

@@ -271,6 +271,7 @@ int runSweep(int argc, char** argv, int first) {
     // The model: the checkpoint and its analysis; for ppl/kld also the tokenizer and the unquantized weights.
     qs::InferenceModel model;
     if (int rc = openModelForMeasure("sweep", args.eval, modelPath, measure, &arena, model); rc != kExitOk) return rc;
+    warnTextNotUtf8("sweep", textPath, o.text, model);
     if (int rc = calibrateEvaluator("sweep", args.eval, model, spec.baseline, schemes, &arena, isatty(STDERR_FILENO) != 0, o);
         rc != kExitOk)
         return rc;

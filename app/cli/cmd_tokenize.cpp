@@ -126,9 +126,7 @@ int runTokenize(int argc, char** argv, int first) {
     const std::string text = *textArg;
     nlohmann::json r = encodeJson(**tok, text, special, true);
     std::vector<std::string> warnings = (*tok)->warnings();
-    if (auto bad = qs::io::firstInvalidUtf8(text))
-        warnings.push_back("the text is not valid UTF-8 (byte " + std::to_string(*bad) +
-                           "); the tokenizer was given its bytes as they are");
+    if (auto bad = qs::io::firstInvalidUtf8(text)) warnings.push_back(qs::invalidUtf8Warning("the text", *bad, **tok));
     warn("tokenize", warnings);
     if (json) {
         r["warnings"] = warnings;

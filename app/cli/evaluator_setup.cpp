@@ -71,6 +71,12 @@ qs::ProgressFn stderrProgress(const std::string& command, bool enabled) {
     };
 }
 
+void warnTextNotUtf8(const std::string& command, const std::string& textPath, std::string_view text,
+                     const qs::InferenceModel& model) {
+    if (!model.tokenizer) return;
+    if (auto bad = qs::io::firstInvalidUtf8(text)) warn(command, qs::invalidUtf8Warning(textPath, *bad, *model.tokenizer));
+}
+
 int parseEvaluationOptions(const std::string& command, const EvaluatorArgs& args, qs::SweepMeasure defaultMeasure,
                            qs::MapEvaluatorOptions& eo, std::string& textPath) {
     const std::string measureName = args.measure.value_or(std::string(qs::sweepMeasureName(defaultMeasure)));
@@ -94,11 +100,6 @@ int parseEvaluationOptions(const std::string& command, const EvaluatorArgs& args
     if (!read) return fail(command, read.message());
     eo.text = std::move(*read);
     textPath = *path;
-    if (auto bad = qs::io::firstInvalidUtf8(eo.text))
-        std::fprintf(stderr,
-                     "quantscope-cli %s: warning: %s is not valid UTF-8 (byte %zu); the tokenizer is given its bytes "
-                     "as they are\n",
-                     command.c_str(), path->c_str(), size_t(*bad));
     return kExitOk;
 }
 
@@ -158,6 +159,7 @@ int openEvaluator(const std::string& command, const std::vector<std::string>& po
     if (int rc = openModelForMeasure(command, args, out.modelPath, eo.measure, out.arena.get(), out.model);
         rc != kExitOk)
         return rc;
+    warnTextNotUtf8(command, out.textPath, eo.text, out.model);
     if (int rc = calibrateEvaluator(command, args, out.model, out.baseline, candidates, out.arena.get(), progress, eo);
         rc != kExitOk)
         return rc;

@@ -39,6 +39,10 @@ void addEvaluatorOptions(CLI::App& app, EvaluatorArgs& args, qs::SweepMeasure de
 // into options.text; required by ppl/kld, refused with weight-error). `textPath` is the file named by --text.
 int parseEvaluationOptions(const std::string& command, const EvaluatorArgs& args, qs::SweepMeasure defaultMeasure,
                            qs::MapEvaluatorOptions& options, std::string& textPath);
+// Warns on stderr when `text` (the --text file `textPath`) is not UTF-8, saying what model's tokenizer does
+// with such bytes (qs::invalidUtf8Warning; nothing without a tokenizer).
+void warnTextNotUtf8(const std::string& command, const std::string& textPath, std::string_view text,
+                     const qs::InferenceModel& model);
 // The model the measure needs: the checkpoint and its analysis for weight-error (--tokenizer refused), plus
 // the tokenizer and the unquantized weights for ppl/kld or --calib (openInferenceModel; its warnings printed).
 int openModelForMeasure(const std::string& command, const EvaluatorArgs& args, const std::string& path, qs::SweepMeasure measure,

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/infer/pretokenizer_regex.h"
 
+#include "core/util/format.h"
 #include "core/util/input_limit_error.h"
+#include "core/util/pcre2_limits.h"
 #include "core/util/regex_work_budget.h"
 
 #include <cstdint>
@@ -11,6 +13,15 @@
 #include <pcre2.h>
 
 namespace qs {
+
+namespace {
+
+// PCRE2's own defaults for steps and depth (Debian's build: 10,000,000 each), which tokenizer patterns have
+// always run under; the backtracking memory bounded at 1 GiB instead of that build's 20,000,000 KiB. The JIT,
+// used when present, counts steps but not depth or heap (its stack is bounded by itself).
+constexpr Pcre2Limits kLimits{10'000'000, 10'000'000, 1024 * 1024};
+
+}  // namespace
 
 struct PreTokenizerRegex::Impl {
     pcre2_code* code = nullptr;
@@ -40,12 +51,9 @@ Result<std::unique_ptr<PreTokenizerRegex>> PreTokenizerRegex::create(const std::
     pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
                                      PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF | PCRE2_AUTO_CALLOUT,
                                      &errorCode, &errorOffset, nullptr);
-    if (!code) {
-        PCRE2_UCHAR buffer[256];
-        pcre2_get_error_message(errorCode, buffer, sizeof buffer);
+    if (!code)
         return Error{"pre-tokenizer regex does not compile at offset " + std::to_string(errorOffset) + ": " +
-                     reinterpret_cast<const char*>(buffer)};
-    }
+                     pcre2ErrorText(errorCode)};
     pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // best effort; the interpreter is used when JIT is absent
     std::unique_ptr<PreTokenizerRegex> r(new PreTokenizerRegex);
     r->m_impl = std::make_unique<Impl>();
@@ -58,23 +66,16 @@ namespace {
 
 struct MatchState {
     pcre2_match_data* data = nullptr;
-    pcre2_match_context* context = nullptr;
     ~MatchState() {
         if (data) pcre2_match_data_free(data);
-        if (context) pcre2_match_context_free(context);
     }
 };
 
 std::string limitMessage(const std::string& pattern, int rc, size_t pos, size_t size, uint64_t budget) {
-    std::string why;
-    if (rc == kRegexBudgetExhausted) {
-        why = "the work bound of " + std::to_string(budget) + " steps for this text, over all matches";
-    } else {
-        PCRE2_UCHAR buffer[256];
-        pcre2_get_error_message(rc, buffer, sizeof buffer);
-        why = "PCRE2: " + std::string(reinterpret_cast<const char*>(buffer));
-    }
-    return "the tokenizer's regex /" + pattern.substr(0, 80) + (pattern.size() > 80 ? "..." : "") +
+    const std::string why = rc == kRegexBudgetExhausted
+                                ? "the work bound of " + std::to_string(budget) + " steps for this text, over all matches"
+                                : pcre2MatchErrorText(rc, kLimits);
+    return "the tokenizer's regex /" + quoteBounded(pattern) +
            "/ cannot split this text (" + why + ", at byte " + std::to_string(pos) + " of " + std::to_string(size) +
            "); Hugging Face tokenizers matches with Oniguruma, also a backtracking engine (with a limit of "
            "10,000,000 retries per match by default), so its own result for this text may be an error too; no "
@@ -91,14 +92,15 @@ std::vector<std::pair<size_t, size_t>> PreTokenizerRegex::matches(std::string_vi
     std::vector<std::pair<size_t, size_t>> out;
     MatchState st;
     st.data = pcre2_match_data_create_from_pattern(m_impl->code, nullptr);
-    st.context = pcre2_match_context_create(nullptr);
-    if (!st.data || !st.context) throw std::bad_alloc();
+    // Per call: the context's callout points at this split's budget.
+    Pcre2MatchContext context = makePcre2MatchContext(kLimits);
+    if (!st.data || !context) throw std::bad_alloc();
     RegexWorkBudget budget{workBudget(text.size())};
-    attachRegexWorkBudget(st.context, &budget);
+    attachRegexWorkBudget(context.get(), &budget);
     const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
     size_t pos = 0;
     while (pos < text.size()) {
-        const int rc = pcre2_match(m_impl->code, subject, text.size(), pos, 0, st.data, st.context);
+        const int rc = pcre2_match(m_impl->code, subject, text.size(), pos, 0, st.data, context.get());
         if (rc == PCRE2_ERROR_NOMATCH) break;
         // A limit (work bound, backtracking, depth, heap): the split cannot be computed; never "no more matches".
         if (rc < 0) throw InputLimitError(limitMessage(m_pattern, rc, pos, text.size(), budget.limit));

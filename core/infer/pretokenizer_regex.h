@@ -29,7 +29,8 @@ public:
     // InputLimitError (util/input_limit_error.h) naming the regex and the byte offset when the whole split
     // needs more than workBudget(text.size()) work units (regex_work_budget.h: a pattern that backtracks
     // heavily at many positions; the usual patterns take 2-3 units per byte) or PCRE2 stops at one of its
-    // per-position limits. Hugging Face tokenizers matches with Oniguruma, also backtracking and with its own
+    // per-position limits (util/pcre2_limits.h: 10,000,000 steps per start position and
+    // frames, 1 GiB of backtracking memory). Hugging Face tokenizers matches with Oniguruma, also backtracking and with its own
     // retry limit, so its result for such a text may be an error as well; no split is returned rather than a
     // possibly different one. Worst case about workBudget(n) x 70 ns with JIT (0.08 s for 1 KB, 7 s for 1 MB).
     std::vector<std::pair<size_t, size_t>> matches(std::string_view text) const;

@@ -132,6 +132,60 @@ std::string checkBlob(std::string_view blob) {
 
 }  // namespace
 
+namespace {
+
+constexpr const char* kModelFields[] = {"", "pieces", "trainer_spec", "normalizer_spec", "self_test_data",
+                                        "denormalizer_spec"};
+
+std::string fieldName(uint64_t field, int depth) {
+    if (depth == 0 && field >= 1 && field <= 5) return std::string(kModelFields[field]) + " (field " + std::to_string(field) + ")";
+    return "field " + std::to_string(field);
+}
+
+// Where the wire framing of message `b` (at file offset `base`) breaks, "" when it does not. The ModelProto's
+// own message fields (depth 0, fields 1-5) are walked one level down.
+std::string framingBreak(std::string_view b, size_t base, int depth) {
+    size_t at = 0;
+    while (at < b.size()) {
+        const size_t start = at;
+        uint64_t key = 0, v = 0;
+        auto where = [&] { return " at byte " + std::to_string(base + start); };
+        if (!readVarint(b, at, key)) return "a field key" + where() + " runs past its end";
+        const std::string name = fieldName(key >> 3, depth);
+        const size_t left = b.size() - at;
+        switch (key & 7) {
+            case 0:
+                if (!readVarint(b, at, v)) return name + where() + ": its varint runs past the end";
+                break;
+            case 1:
+            case 5: {
+                const size_t need = (key & 7) == 1 ? 8 : 4;
+                if (left < need)
+                    return name + where() + " needs " + std::to_string(need) + " bytes, " + std::to_string(left) + " remain";
+                at += need;
+                break;
+            }
+            case 2: {
+                if (!readVarint(b, at, v)) return name + where() + ": its length runs past the end";
+                if (v > b.size() - at)
+                    return name + where() + " declares " + std::to_string(v) + " bytes, " +
+                           std::to_string(b.size() - at) + " remain";
+                if (depth == 0 && (key >> 3) >= 1 && (key >> 3) <= 5)
+                    if (std::string inner = framingBreak(b.substr(at, size_t(v)), base + at, 1); !inner.empty())
+                        return name + where() + ": " + inner;
+                at += size_t(v);
+                break;
+            }
+            default: return name + where() + " has wire type " + std::to_string(key & 7) + ", which SentencePiece never writes";
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+std::string sentencePieceFramingBreak(std::string_view model) { return framingBreak(model, 0, 0); }
+
 Status checkSentencePieceCharsMaps(std::string_view model, const std::string& path) {
     // ModelProto: normalizer_spec = 3, denormalizer_spec = 5; NormalizerSpec: precompiled_charsmap = 2
     // (sentencepiece_model.proto).

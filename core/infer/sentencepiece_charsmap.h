@@ -7,7 +7,8 @@
 // them (repeated specs merged, the last charsmap wins, unknown groups skipped) and follows every trie path the
 // library could follow, checking each read is inside the blob. The tokenizer passes it the library's own
 // re-serialization of the ModelProto it parsed (SentencePieceProcessor::serialized_model_proto), so the blob
-// checked is the blob used.
+// checked is the blob used. Also: where a model's wire framing breaks (a truncated file), to name it when
+// libsentencepiece refuses the model.
 // Thread-safe; no state.
 #pragma once
 
@@ -22,5 +23,11 @@ namespace qs {
 // field: "<path>: normalizer_spec.precompiled_charsmap is damaged (trie unit 12 points outside its 512 units)".
 // A proto this walk cannot follow is left to libsentencepiece's parser (which refuses it), not reported here.
 Status checkSentencePieceCharsMaps(std::string_view model, const std::string& path);
+
+// Where the protobuf wire framing of a tokenizer.model breaks, for the message when libsentencepiece refuses
+// it (its own says only "ParseFromArray failed"): "" when the framing is whole, otherwise the field, its byte
+// offset and what is missing, e.g. "normalizer_spec (field 3) at byte 3850 declares 1200 bytes, 157 remain"
+// (a truncated file). The ModelProto's message fields are walked one level down. Never reads outside `model`.
+std::string sentencePieceFramingBreak(std::string_view model);
 
 }  // namespace qs

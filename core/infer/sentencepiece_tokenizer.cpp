@@ -18,7 +18,12 @@ Result<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::load(con
     auto bytes = io::readBoundedFile(path, io::kMaxJsonFileBytes, "a SentencePiece tokenizer.model");
     if (!bytes) return Error{bytes.message()};
     const auto status = t->m_sp->LoadFromSerializedProto(absl::string_view(bytes->data(), bytes->size()));
-    if (!status.ok()) return Error{path + ": not a SentencePiece model: " + status.ToString()};
+    if (!status.ok()) {
+        if (std::string where = sentencePieceFramingBreak(*bytes); !where.empty())
+            return Error{path + ": the SentencePiece tokenizer.model is truncated or damaged (" + std::to_string(bytes->size()) +
+                         " bytes): " + where};
+        return Error{path + ": not a SentencePiece model: " + status.ToString()};
+    }
     // The charsmaps are checked in the ModelProto the library parsed (re-serialized: each spec once, its fields in
     // order), not in the file: protobuf merges repeated specs and skips unknown groups, so a walk of the file can
     // find another blob than the one the library follows. Loading only stores the trie (normalizer.cc, Init); the
@@ -36,6 +41,11 @@ Result<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::load(con
 
 std::string SentencePieceTokenizer::describe() const {
     return "SentencePiece tokenizer.model (" + std::to_string(vocabSize()) + " pieces)";
+}
+
+std::string SentencePieceTokenizer::invalidUtf8Handling() const {
+    return "libsentencepiece replaces each byte that is not UTF-8 with U+FFFD before tokenizing, so the "
+           "tokenizer does not see those bytes";
 }
 
 int SentencePieceTokenizer::vocabSize() const { return m_sp->GetPieceSize(); }

@@ -30,6 +30,8 @@ public:
     TokenType type(int id) const override;
     float score(int id) const;  // the piece's score in the model proto (0 for out-of-range ids)
     bool addsDummyPrefix() const override { return m_dummyPrefix; }
+    // libsentencepiece's normalizer replaces every byte that does not start a valid UTF-8 sequence with U+FFFD.
+    std::string invalidUtf8Handling() const override;
 
 private:
     SentencePieceTokenizer();

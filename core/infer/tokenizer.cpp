@@ -11,4 +11,10 @@ std::string Tokenizer::decode(std::span<const int> ids) const {
     return out;
 }
 
+std::string Tokenizer::invalidUtf8Handling() const { return "the tokenizer is given its bytes as they are"; }
+
+std::string invalidUtf8Warning(const std::string& source, size_t byte, const Tokenizer& tok) {
+    return source + " is not valid UTF-8 (byte " + std::to_string(byte) + "); " + tok.invalidUtf8Handling();
+}
+
 }  // namespace qs

@@ -66,8 +66,17 @@ public:
     // in front (as SentencePiece's DecodeIds does), so decode(encode(t)) == t for text the vocabulary covers.
     virtual std::string decode(std::span<const int> ids) const;
 
+    // What encode() does with bytes that are not UTF-8, as the end of a warning about such a text. Default
+    // (llama2.c, GGUF, tokenizer.json: byte-fallback or byte-level pieces): "the tokenizer is given its bytes
+    // as they are". libsentencepiece replaces each such byte with U+FFFD first (SentencePieceTokenizer says so).
+    virtual std::string invalidUtf8Handling() const;
+
 private:
     std::vector<std::string> m_warnings;
 };
+
+// The warning for a text `source` (a file name, "the text") whose byte `byte` starts the first sequence that
+// is not UTF-8, true for `tok`: "<source> is not valid UTF-8 (byte <byte>); <tok.invalidUtf8Handling()>".
+std::string invalidUtf8Warning(const std::string& source, size_t byte, const Tokenizer& tok);
 
 }  // namespace qs

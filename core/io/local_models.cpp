@@ -199,13 +199,30 @@ private:
         return false;
     }
 
-    // False, with a warning naming the folder, when an entry's path or name is not UTF-8: the GUI cannot open
-    // such a path (a QString cannot hold the bytes) and its JSON cache could not store it.
+    // False, with a warning naming what is not UTF-8, when an entry's path or name is not: the GUI cannot open
+    // such a path (a QString cannot hold the bytes) and its JSON cache could not store it. The file's own name,
+    // else the first folder on its path that is not UTF-8 (one warning per such folder), else the model's name.
     bool utf8Entry(const fs::path& p, std::string_view name) {
         if (!io::firstInvalidUtf8(p.string()) && !io::firstInvalidUtf8(name)) return true;
-        m_out.warnings.push_back(shown(p.parent_path().string()) + ": " + shown(p.filename().string()) +
-                                 " has a file name that is not UTF-8: rename it to open it in QuantScope; "
-                                 "not listed");
+        const std::string file = shown(p.filename().string());
+        if (io::firstInvalidUtf8(p.filename().string())) {
+            m_out.warnings.push_back(shown(p.parent_path().string()) + ": " + file +
+                                     " has a file name that is not UTF-8: rename it to open it in QuantScope; "
+                                     "not listed");
+            return false;
+        }
+        fs::path folder;
+        for (const fs::path& part : p.parent_path()) {
+            folder /= part;
+            if (!io::firstInvalidUtf8(part.string())) continue;
+            if (m_badFolders.insert(folder.string()).second)
+                m_out.warnings.push_back(shown(folder.string()) + ": the folder name " + shown(part.string()) +
+                                         " is not UTF-8: rename the folder to open the models in it (" + file +
+                                         ") in QuantScope; not listed");
+            return false;
+        }
+        m_out.warnings.push_back(shown(p.string()) + ": its model name " + shown(name) +
+                                 " is not UTF-8: QuantScope cannot list it");
         return false;
     }
 
@@ -438,6 +455,7 @@ private:
     LocalModelScan& m_out;
     ProgressSink& m_progress;
     std::map<std::string, size_t> m_paths;  // path -> index in m_out.models
+    std::set<std::string> m_badFolders;     // folders named in a "not UTF-8" warning already
     std::string m_root;
     fs::path m_rootReal;  // m_root with its links resolved
 };

@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "core/util/format.h"
+
 namespace qs {
 
 namespace {
@@ -120,6 +122,31 @@ std::vector<Unsupported> checkDeclaredValues(const Checkpoint& ckpt, const std::
             }
     }
     return out;
+}
+
+std::optional<Unsupported> checkDeclaredWidth(const Checkpoint& ckpt, const std::string& architecture, int embedding) {
+    if (embedding < 0 || size_t(embedding) >= ckpt.tensors.size()) return std::nullopt;
+    const TensorInfo& t = ckpt.tensors[size_t(embedding)];
+    if (t.shape.size() != 2) return std::nullopt;
+    const json* v = nullptr;
+    std::string key;
+    if (ckpt.format == FileFormat::Gguf) {
+        key = architecture + ".embedding_length";
+        if (auto it = ckpt.metadata.find(key); it != ckpt.metadata.end()) v = &*it;
+        key = "gguf " + key;
+    } else if (ckpt.config.is_object()) {
+        const json& cfg = ckpt.config;
+        const json& tc = cfg.contains("text_config") && cfg["text_config"].is_object() ? cfg["text_config"] : cfg;
+        if (auto it = tc.find("hidden_size"); it != tc.end()) v = &*it;
+        key = "config.json hidden_size";
+    }
+    if (!v || !violation(*v, Expect::PositiveCount).empty()) return std::nullopt;
+    const double declared = v->get<double>();
+    if (declared == double(t.shape[1])) return std::nullopt;
+    const std::string shape = "[" + std::to_string(t.shape[0]) + ", " + std::to_string(t.shape[1]) + "]";
+    return Unsupported{"a hidden size its tensors do not have: the token embedding '" + quoteBounded(t.name) +
+                           "' has shape " + shape + ", rows of " + std::to_string(t.shape[1]),
+                       key + " = " + shortText(*v)};
 }
 
 }  // namespace qs

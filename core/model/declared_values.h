@@ -6,6 +6,7 @@
 // it declares would run with some of them dropped. Each finding names the key and its value.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,5 +23,13 @@ namespace qs {
 std::vector<Unsupported> checkDeclaredValues(const Checkpoint& ckpt, const std::string& architecture,
                                              int64_t declaredLayers, const std::vector<int>& tensorLayers,
                                              std::vector<Unsupported>& notImplemented);
+
+// The declared hidden size (GGUF `<architecture>.embedding_length`, config.json hidden_size) against the width
+// of the token embedding ckpt.tensors[embedding] (its innermost dimension). A mismatch is the finding, naming
+// the key, its value, the tensor and its shape; otherwise the wrong width surfaces as whatever later check
+// trips first (128 declared on 64-wide tensors made head_dim 16 and was refused as "partial rotary
+// embeddings"). Nullopt when they agree, the key is absent or invalid (checkDeclaredValues reports that), or
+// `embedding` is -1 or not a matrix.
+std::optional<Unsupported> checkDeclaredWidth(const Checkpoint& ckpt, const std::string& architecture, int embedding);
 
 }  // namespace qs

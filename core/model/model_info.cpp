@@ -477,6 +477,9 @@ ModelInfo analyzeModel(const Checkpoint& c) {
         layers.reserve(m.entries.size());
         for (const TensorEntry& e : m.entries) layers.push_back(e.layer);
         m.invalid = checkDeclaredValues(c, m.architecture, m.hp.layers, layers, m.unsupported);
+        // First: a wrong width makes every derived size (head_dim, RoPE dimensions) wrong too.
+        if (auto w = checkDeclaredWidth(c, m.architecture, m.findKind(TensorKind::TokenEmbedding)))
+            m.invalid.insert(m.invalid.begin(), *w);
     }
     checkRunnable(c, m);
 

@@ -8,6 +8,7 @@
 
 #include "core/io/bounded_text.h"
 #include "core/quant/scheme.h"
+#include "core/util/format.h"
 
 namespace qs {
 
@@ -104,9 +105,63 @@ std::string QuantRule::patternText() const {
 
 std::string QuantRule::describe() const {
     std::string out(ruleRoleName(role));
-    if (!layers.empty()) out += " layers " + layersText();
-    if (patternKind != PatternKind::None) out += " " + patternText();
+    if (!layers.empty()) out += " layers " + quoteBounded(layersText());
+    if (patternKind != PatternKind::None) out += " " + quoteBounded(patternText());
     return out + " -> " + scheme;
+}
+
+namespace {
+
+// The bracket class starting at p[i] == '[': the index just past its closing ']', or npos when unterminated
+// (then the '[' is a literal character). `found` says whether c is in the class (negation applied). globMatch
+// and globLiterals both scan classes here, so they agree on where a class ends.
+size_t globClassEnd(std::string_view p, size_t i, char c, bool& found) {
+    size_t j = i + 1;
+    const bool negate = j < p.size() && (p[j] == '!' || p[j] == '^');
+    if (negate) ++j;
+    bool in = false, first = true;
+    for (; j < p.size() && (p[j] != ']' || first); ++j, first = false) {
+        if (j + 2 < p.size() && p[j + 1] == '-' && p[j + 2] != ']') {
+            if (c >= p[j] && c <= p[j + 2]) in = true;
+            j += 2;
+        } else if (p[j] == c) {
+            in = true;
+        }
+    }
+    if (j >= p.size()) return std::string_view::npos;
+    found = in != negate;
+    return j + 1;
+}
+
+}  // namespace
+
+GlobLiterals globLiterals(std::string_view p) {
+    GlobLiterals out;
+    bool meta = false;
+    size_t runStart = 0;
+    auto closeRun = [&](size_t end) {
+        if (end - runStart > out.longestRun.size()) out.longestRun = p.substr(runStart, end - runStart);
+    };
+    for (size_t i = 0; i < p.size();) {
+        const char c = p[i];
+        if (c != '*' && c != '?' && c != '[') {
+            ++i;
+            continue;
+        }
+        if (!meta) out.prefix = p.substr(0, i);
+        meta = true;
+        closeRun(i);
+        bool found = false;
+        // An unterminated class is a literal '[': skipping just it is conservative (the run is cut there).
+        const size_t end = c == '[' ? globClassEnd(p, i, '\0', found) : std::string_view::npos;
+        i = end == std::string_view::npos ? i + 1 : end;
+        runStart = i;
+    }
+    closeRun(p.size());
+    out.exact = !meta;
+    out.prefix = meta ? out.prefix : p;
+    out.suffix = meta ? p.substr(runStart) : p;
+    return out;
 }
 
 bool globMatch(std::string_view p, std::string_view t) {
@@ -114,21 +169,11 @@ bool globMatch(std::string_view p, std::string_view t) {
     size_t pi = 0, ti = 0, starP = std::string_view::npos, starT = 0;
     auto matchClass = [&](size_t& i, char c) -> std::optional<bool> {
         // p[i] == '['; returns nullopt for an unterminated class (then '[' is literal).
-        size_t j = i + 1;
-        bool negate = j < p.size() && (p[j] == '!' || p[j] == '^');
-        if (negate) ++j;
-        bool found = false, first = true;
-        for (; j < p.size() && (p[j] != ']' || first); ++j, first = false) {
-            if (j + 2 < p.size() && p[j + 1] == '-' && p[j + 2] != ']') {
-                if (c >= p[j] && c <= p[j + 2]) found = true;
-                j += 2;
-            } else if (p[j] == c) {
-                found = true;
-            }
-        }
-        if (j >= p.size()) return std::nullopt;
-        i = j + 1;
-        return found != negate;
+        bool found = false;
+        const size_t end = globClassEnd(p, i, c, found);
+        if (end == std::string_view::npos) return std::nullopt;
+        i = end;
+        return found;
     };
     while (ti < t.size()) {
         if (pi < p.size() && p[pi] == '*') {
@@ -178,7 +223,7 @@ Result<std::vector<LayerRange>> parseLayerRanges(std::string_view text) {
         size_t dash = part.find('-');
         LayerRange r;
         auto bad = [&] {
-            return Error{"bad layer range \"" + t + "\" at \"" + trim(part) +
+            return Error{"bad layer range \"" + quoteBounded(t) + "\" at \"" + quoteBounded(trim(part)) +
                          "\" (expected N or A-B with 0 <= A <= B, e.g. \"0-3,7\")"};
         };
         if (dash == std::string_view::npos) {
@@ -208,13 +253,14 @@ Result<QuantRule> makePatternRule(QuantRule rule, std::string_view text) {
         kind = QuantRule::PatternKind::Regex;
     }
     if (body.empty()) return Error{"empty pattern (expected \"glob:...\" or \"regex:...\")"};
-    if (body.size() > kMaxPatternLength) return Error{"pattern longer than " + std::to_string(kMaxPatternLength)};
+    if (body.size() > kMaxPatternLength)
+        return Error{"pattern \"" + quoteBounded(body) + "\" is longer than " + std::to_string(kMaxPatternLength) + " bytes"};
     rule.patternKind = kind;
     rule.pattern = std::string(body);
     rule.compiledRegex.reset();
     if (kind == QuantRule::PatternKind::Regex) {
         auto compiled = BoundedRegex::compile(rule.pattern);
-        if (!compiled) return Error{"bad regular expression \"" + rule.pattern + "\": " + compiled.message()};
+        if (!compiled) return Error{"bad regular expression \"" + quoteBounded(rule.pattern) + "\": " + compiled.message()};
         rule.compiledRegex = std::move(*compiled);
     }
     return rule;
@@ -226,12 +272,12 @@ Result<QuantMap> quantMapFromJson(const nlohmann::json& j) {
         (void)value;
         if (key != "version" && key != "rules" && key != "resolved" && key != "warnings" && key != "model" &&
             key != "comment")
-            return mapError("top level", "unknown field \"" + key + "\" (expected version, rules)");
+            return mapError("top level", "unknown field \"" + quoteBounded(key) + "\" (expected version, rules)");
     }
     if (!j.contains("version")) return mapError("version", "missing (expected " + std::to_string(kQuantMapVersion) + ")");
     const auto& v = j["version"];
     if (!v.is_number_integer() || v.get<int64_t>() != kQuantMapVersion)
-        return mapError("version", "unsupported version " + v.dump() + " (this QuantScope reads version " +
+        return mapError("version", "unsupported version " + quoteBounded(v.dump()) + " (this QuantScope reads version " +
                                        std::to_string(kQuantMapVersion) + ")");
     if (!j.contains("rules") || !j["rules"].is_array()) return mapError("rules", "missing or not an array");
     const auto& rules = j["rules"];
@@ -245,12 +291,12 @@ Result<QuantMap> quantMapFromJson(const nlohmann::json& j) {
         for (const auto& [key, value] : r.items()) {
             (void)value;
             if (key != "role" && key != "layers" && key != "pattern" && key != "scheme" && key != "comment")
-                return mapError(at + "." + key, "unknown field (expected role, layers, pattern, scheme, comment)");
+                return mapError(at + "." + quoteBounded(key), "unknown field (expected role, layers, pattern, scheme, comment)");
         }
         if (r.contains("role")) {
             const auto& f = r["role"];
             auto role = f.is_string() ? ruleRoleFromName(f.get<std::string>()) : std::nullopt;
-            if (!role) return mapError(at + ".role", "unknown role " + f.dump() + " (expected one of " + ruleRoleList() + ")");
+            if (!role) return mapError(at + ".role", "unknown role " + quoteBounded(f.dump()) + " (expected one of " + ruleRoleList() + ")");
             rule.role = *role;
         }
         if (r.contains("layers")) {
@@ -258,21 +304,21 @@ Result<QuantMap> quantMapFromJson(const nlohmann::json& j) {
             std::string text;
             if (f.is_number_integer()) text = std::to_string(f.get<int64_t>());
             else if (f.is_string()) text = f.get<std::string>();
-            else return mapError(at + ".layers", "expected a string such as \"0-3,7\" or a layer number, got " + f.dump());
+            else return mapError(at + ".layers", "expected a string such as \"0-3,7\" or a layer number, got " + quoteBounded(f.dump()));
             auto ranges = parseLayerRanges(text);
             if (!ranges) return mapError(at + ".layers", ranges.message());
             rule.layers = std::move(*ranges);
         }
         if (r.contains("pattern")) {
             const auto& f = r["pattern"];
-            if (!f.is_string()) return mapError(at + ".pattern", "expected a string, got " + f.dump());
+            if (!f.is_string()) return mapError(at + ".pattern", "expected a string, got " + quoteBounded(f.dump()));
             auto withPattern = makePatternRule(rule, f.get<std::string>());
             if (!withPattern) return mapError(at + ".pattern", withPattern.message());
             rule = std::move(*withPattern);
         }
         if (!r.contains("scheme")) return mapError(at + ".scheme", "missing (expected a registry name such as q4_K, or \"keep\")");
         const auto& s = r["scheme"];
-        if (!s.is_string()) return mapError(at + ".scheme", "expected a string, got " + s.dump());
+        if (!s.is_string()) return mapError(at + ".scheme", "expected a string, got " + quoteBounded(s.dump()));
         auto scheme = checkScheme(s.get<std::string>());
         if (!scheme) return mapError(at + ".scheme", scheme.message());
         rule.scheme = std::move(*scheme);
@@ -320,15 +366,15 @@ nlohmann::json quantMapToJson(const QuantMap& map) {
 Result<QuantRule> parseRuleSpec(std::string_view spec) {
     size_t eq = spec.find('=');
     if (eq == std::string_view::npos)
-        return Error{"rule \"" + std::string(spec) + "\": expected ROLE=SCHEME, e.g. body=q4_K (roles: " +
+        return Error{"rule \"" + quoteBounded(spec) + "\": expected ROLE=SCHEME, e.g. body=q4_K (roles: " +
                      ruleRoleList() + ")"};
     std::string roleText = trim(spec.substr(0, eq));
     auto role = ruleRoleFromName(roleText);
     if (!role)
-        return Error{"rule \"" + std::string(spec) + "\": unknown role \"" + roleText + "\" (expected one of " +
+        return Error{"rule \"" + quoteBounded(spec) + "\": unknown role \"" + quoteBounded(roleText) + "\" (expected one of " +
                      ruleRoleList() + ")"};
     auto scheme = checkScheme(spec.substr(eq + 1));
-    if (!scheme) return Error{"rule \"" + std::string(spec) + "\": " + scheme.message()};
+    if (!scheme) return Error{"rule \"" + quoteBounded(spec) + "\": " + scheme.message()};
     QuantRule r;
     r.role = *role;
     r.scheme = std::move(*scheme);

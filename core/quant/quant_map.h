@@ -71,7 +71,9 @@ struct QuantRule {
     Result<bool> matchesName(std::string_view name) const;
     std::string layersText() const;              // "0-3,7" ("" when empty)
     std::string patternText() const;             // "glob:*attn*" ("" when none)
-    std::string describe() const;                // "body layers 0-3 glob:*attn* -> q4_K"
+    // "body layers 0-3 glob:*attn* -> q4_K", for messages and tables: the layers and the pattern are quoted
+    // bounded (util/format.h quoteBounded), so a 7 MB layer list costs about 100 bytes.
+    std::string describe() const;
 
     std::shared_ptr<const BoundedRegex> compiledRegex;  // set for PatternKind::Regex by the parsers
 };
@@ -94,5 +96,15 @@ Result<QuantRule> parseRuleSpec(std::string_view spec);
 Result<std::vector<LayerRange>> parseLayerRanges(std::string_view text);  // "0-3,7"
 Result<QuantRule> makePatternRule(QuantRule rule, std::string_view patternWithPrefix);  // validates, compiles
 bool globMatch(std::string_view pattern, std::string_view text);  // whole-string shell glob
+
+// The literal parts of a glob, for indexing rules (quant_map_index.h). Every text globMatch(pattern, text)
+// accepts starts with `prefix`, ends with `suffix` and contains `longestRun` (the longest stretch of literal
+// characters outside * ? and [...] classes). `exact`: no metacharacter at all, so the glob matches only the
+// text equal to it (then prefix == suffix == longestRun == pattern). Views into `pattern`.
+struct GlobLiterals {
+    bool exact = false;
+    std::string_view prefix, suffix, longestRun;
+};
+GlobLiterals globLiterals(std::string_view pattern);
 
 }  // namespace qs

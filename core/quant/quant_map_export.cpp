@@ -8,6 +8,7 @@
 #include "core/io/checkpoint_writer.h"
 #include "core/model/tensor_naming.h"
 #include "core/quant/scheme.h"
+#include "core/util/format.h"
 
 namespace qs {
 
@@ -71,17 +72,17 @@ Result<std::string> llamaCppTensorTypes(const ResolvedMap& resolved, const std::
         if (type.empty()) {
             type = storedGgmlName(t.dtype);
             if (type.empty())
-                return Error{"llama.cpp tensor types: " + t.name + " stays as stored (" +
+                return Error{"llama.cpp tensor types: " + quoteBounded(t.name) + " stays as stored (" +
                              std::string(dtypeName(t.dtype)) +
                              "), which is not a ggml type; give it a scheme in the map"};
         } else if (!isGgmlType(type)) {
-            return Error{"llama.cpp tensor types: " + t.name + " uses " + type +
+            return Error{"llama.cpp tensor types: " + quoteBounded(t.name) + " uses " + type +
                          ", which is not a ggml type (llama.cpp can store ggml types only)"};
         }
         std::string gguf = ggufTensorName(e.kind, e.layer);
         if (gguf.empty() && sourceIsGguf) gguf = t.name;
         if (gguf.empty())
-            return Error{"llama.cpp tensor types: " + t.name + " has no known GGUF name (role " +
+            return Error{"llama.cpp tensor types: " + quoteBounded(t.name) + " has no known GGUF name (role " +
                          std::string(roleName(e.role)) + ", kind unknown)"};
         out += "^" + escapeRegex(gguf) + "$=" + type + "\n";
     }

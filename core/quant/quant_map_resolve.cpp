@@ -7,7 +7,9 @@
 
 #include "core/ggml/ggml_type_traits.h"
 #include "core/model/tensor_naming.h"
+#include "core/quant/quant_map_index.h"
 #include "core/quant/scheme.h"
+#include "core/util/format.h"
 
 namespace qs {
 
@@ -44,42 +46,46 @@ std::string ruleLabel(const QuantMap& map, int k) {
     return "rule " + std::to_string(k + 1) + " (" + map.rules[size_t(k)].describe() + ")";
 }
 
-// A tensor name for an error message: a hostile name may be 100,000 bytes long.
-std::string shownName(const std::string& name) {
-    constexpr size_t kShown = 120;
-    if (name.size() <= kShown) return name;
-    return name.substr(0, kShown) + "... (" + std::to_string(name.size()) + " bytes)";
-}
+// The map and its index, as resolution matches rules against tensors.
+struct Rules {
+    const QuantMap& map;
+    QuantMapIndex index;
+    std::vector<int> scratch;  // candidate rules of the tensor being matched
+};
 
 // Whether rule k selects c. Fails when its regex exceeds PCRE2's limits on a name: that is neither a match
 // nor a non-match (either would silently give the tensor a scheme the user did not choose).
-Result<bool> ruleMatches(const QuantMap& map, size_t k, const Candidate& c) {
+Result<bool> ruleMatches(const Rules& rules, size_t k, const Candidate& c) {
+    const QuantMap& map = rules.map;
     const QuantRule& r = map.rules[k];
     if (!c.parameter || c.rank == 0) return false;
     // 1-D tensors (norms, biases) need a rule naming their role; see quant_map.h.
     if (c.rank == 1 && (r.role == RuleRole::All || r.role == RuleRole::Body)) return false;
     if (!roleMatches(r.role, c.role)) return false;
-    if (!r.matchesLayer(c.layer)) return false;
+    if (!rules.index.matchesLayer(k, c.layer)) return false;
     if (r.patternKind == QuantRule::PatternKind::None) return true;
     for (const std::string* name : {&c.name, &c.ggufName}) {
         if (name == &c.ggufName && (c.ggufName.empty() || c.ggufName == c.name)) continue;
         auto m = r.matchesName(*name);
         if (!m)
-            return Error{"quantization map: " + ruleLabel(map, int(k)) + ": matching '" + shownName(*name) +
+            return Error{"quantization map: " + ruleLabel(map, int(k)) + ": matching '" + quoteBounded(*name) +
                          "' " + m.message() + "; simplify the pattern"};
         if (*m) return true;
     }
     return false;
 }
 
-Result<int> winningRule(const QuantMap& map, const Candidate& c, std::vector<bool>& used) {
+// The last rule selecting c (-1: none); marks every rule selecting it as used. Only the index's candidates
+// are tried, in rule order: the rules it leaves out cannot match (quant_map_index.h).
+Result<int> winningRule(Rules& rules, const Candidate& c, std::vector<bool>& used) {
     int win = -1;
-    for (size_t k = 0; k < map.rules.size(); ++k) {
-        auto m = ruleMatches(map, k, c);
+    rules.index.candidates(c.name, c.ggufName, rules.scratch);
+    for (int k : rules.scratch) {
+        auto m = ruleMatches(rules, size_t(k), c);
         if (!m) return m.error();
         if (*m) {
-            win = int(k);
-            used[k] = true;
+            win = k;
+            used[size_t(k)] = true;
         }
     }
     return win;
@@ -92,7 +98,7 @@ Status choose(const QuantMap& map, int win, const TensorInfo& t, TensorPlan& pla
     const std::string& name = map.rules[size_t(win)].scheme;
     plan.requested = name;
     if (!dtypeConvertibleToFloat(t.dtype)) {
-        out.warnings.push_back(t.name + ": stored as " + std::string(dtypeName(t.dtype)) +
+        out.warnings.push_back(quoteBounded(t.name) + ": stored as " + std::string(dtypeName(t.dtype)) +
                                ", which QuantScope cannot decode; it stays as stored (" + ruleLabel(map, win) + ")");
         plan.requested.clear();
         return {};
@@ -113,7 +119,7 @@ Status choose(const QuantMap& map, int win, const TensorInfo& t, TensorPlan& pla
         }
     }
     out.fallbacks.push_back(index);
-    out.warnings.push_back(t.name + ": " + name + " cannot take it (" + reason + "); " +
+    out.warnings.push_back(quoteBounded(t.name) + ": " + name + " cannot take it (" + reason + "); " +
                            (plan.scheme.empty() ? std::string("no fallback accepts the shape, it stays as stored")
                                                 : "using " + plan.scheme + " instead"));
     return {};
@@ -150,12 +156,12 @@ Result<std::pair<int64_t, int64_t>> matrixShape(const TensorInfo& t) {
     for (size_t d = 0; d + 1 < t.shape.size(); ++d) {
         const int64_t n = t.shape[d];
         if (n < 0 || (n > 0 && rows > std::numeric_limits<int64_t>::max() / n))
-            return Error{t.name + ": shape dimension " + std::to_string(n) + " is negative or overflows"};
+            return Error{quoteBounded(t.name) + ": shape dimension " + std::to_string(n) + " is negative or overflows"};
         rows *= n;
     }
     const int64_t cols = t.shape.back();
     if (cols < 0 || (cols > 0 && rows > std::numeric_limits<int64_t>::max() / cols))
-        return Error{t.name + ": shape dimension " + std::to_string(cols) + " is negative or overflows"};
+        return Error{quoteBounded(t.name) + ": shape dimension " + std::to_string(cols) + " is negative or overflows"};
     return std::pair<int64_t, int64_t>{rows, cols};
 }
 
@@ -210,10 +216,21 @@ Candidate candidateOf(const std::vector<TensorInfo>& tensors, const ModelInfo& i
     return Candidate{e.role, e.layer, t.shape.size(), e.isParameter, t.name, ggufTensorName(e.kind, e.layer)};
 }
 
+// One warning for all the rules that select nothing: a generated map may have 100,000 of them.
+std::string unusedRulesWarning(const QuantMap& map, const std::vector<int>& unused) {
+    constexpr size_t kNamed = 3;
+    if (unused.size() == 1) return ruleLabel(map, unused.front()) + " matches no tensor of this model";
+    std::string out = std::to_string(unused.size()) + " rules match no tensor of this model: ";
+    for (size_t i = 0; i < unused.size() && i < kNamed; ++i) out += (i ? ", " : "") + ruleLabel(map, unused[i]);
+    if (unused.size() > kNamed) out += " and " + std::to_string(unused.size() - kNamed) + " more";
+    return out;
+}
+
 // The tied pair: one decision for both (see the header). Sets winner[embedding] to the pair's rule and returns
 // {embedding, head} (-1 where absent; head -1 also when the head is not stored). Fails as winningRule does.
-Result<std::pair<int, int>> resolveTie(const QuantMap& map, const std::vector<TensorInfo>& tensors, const ModelInfo& info,
-                               std::vector<int>& winner, std::vector<bool>& used, ResolvedMap& out) {
+Result<std::pair<int, int>> resolveTie(Rules& rules, const std::vector<TensorInfo>& tensors, const ModelInfo& info,
+                                       std::vector<int>& winner, std::vector<bool>& used, ResolvedMap& out) {
+    const QuantMap& map = rules.map;
     if (!info.tie || info.tie->embedding < 0 || size_t(info.tie->embedding) >= tensors.size())
         return std::pair<int, int>{-1, -1};
     const int emb = info.tie->embedding, h = info.tie->head;
@@ -227,7 +244,7 @@ Result<std::pair<int, int>> resolveTie(const QuantMap& map, const std::vector<Te
         virt.role = Role::Head;
         virt.layer = -1;
         virt.name = virt.ggufName = "output.weight";
-        auto w = winningRule(map, virt, used);
+        auto w = winningRule(rules, virt, used);
         if (!w) return w.error();
         headWin = *w;
     }
@@ -275,16 +292,17 @@ Result<ResolvedMap> resolveMap(const QuantMap& map, const std::vector<TensorInfo
     out.tensors.resize(tensors.size());
     std::vector<bool> used(map.rules.size(), false);
     std::vector<int> winner(tensors.size(), -1);
+    Rules rules{map, QuantMapIndex(map), {}};
     for (size_t i = 0; i < tensors.size(); ++i) {
         auto shape = matrixShape(tensors[i]);
         if (!shape) return Error{"quantization map: " + shape.message()};
         out.tensors[i].rows = shape->first;
         out.tensors[i].cols = shape->second;
-        auto w = winningRule(map, candidateOf(tensors, info, i), used);
+        auto w = winningRule(rules, candidateOf(tensors, info, i), used);
         if (!w) return w.error();
         winner[i] = *w;
     }
-    auto tie = resolveTie(map, tensors, info, winner, used, out);
+    auto tie = resolveTie(rules, tensors, info, winner, used, out);
     if (!tie) return tie.error();
     const auto [emb, head] = *tie;
     if (Status s = planTensors(map, tensors, winner, head, out); !s) return Error{s.message()};
@@ -299,10 +317,8 @@ Result<ResolvedMap> resolveMap(const QuantMap& map, const std::vector<TensorInfo
     }
     noteRequantized(tensors, out);
     for (size_t k = 0; k < map.rules.size(); ++k)
-        if (!used[k]) {
-            out.unusedRules.push_back(int(k));
-            out.warnings.push_back(ruleLabel(map, int(k)) + " matches no tensor of this model");
-        }
+        if (!used[k]) out.unusedRules.push_back(int(k));
+    if (!out.unusedRules.empty()) out.warnings.push_back(unusedRulesWarning(map, out.unusedRules));
     return out;
 }
 

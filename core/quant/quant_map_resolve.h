@@ -60,7 +60,8 @@ struct ResolvedMap {
     std::vector<int> fallbacks;       // indices of tensors whose scheme differs from the requested one
     int tieRule = -1;                 // rule governing the tied pair (-1: none, or no tie)
     bool tieDisagreement = false;     // two rules asked for different schemes for the tied pair
-    std::vector<int> unusedRules;     // indices of rules that match no tensor of this model
+    std::vector<int> unusedRules;     // indices of rules that match no tensor of this model (all of them;
+                                      // `warnings` has one line for them naming the first three)
     // Tensors stored quantized already (anything but f64/f32/f16/bf16: ggml blocks, llama2.c Q8, fp8, ...)
     // that the map quantizes again. As llama-quantize's --allow-requantize says: precision lost earlier
     // cannot come back, and every error is measured against the stored (dequantized) values, not the

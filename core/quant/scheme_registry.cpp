@@ -11,6 +11,7 @@
 #include "core/io/checkpoint.h"
 #include "core/quant/scheme.h"
 #include "core/quant/scheme_family.h"
+#include "core/util/format.h"
 
 namespace qs {
 
@@ -142,7 +143,7 @@ Result<std::shared_ptr<const Scheme>> parseScheme(std::string_view name) {
     }
     if (std::string note = readOnlyGgmlTypeNote(name); !note.empty())
         return Error{note + "; valid forms: " + validSchemeForms()};
-    return Error{"unknown quantization scheme '" + std::string(name) + "'; valid forms: " + validSchemeForms()};
+    return Error{"unknown quantization scheme '" + quoteBounded(name) + "'; valid forms: " + validSchemeForms()};
 }
 
 std::shared_ptr<const Scheme> findScheme(std::string_view name) {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/util/bounded_regex.h"
 
+#include "core/util/pcre2_limits.h"
+
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
@@ -9,12 +11,6 @@
 namespace qs {
 
 namespace {
-
-std::string pcre2Message(int code) {
-    PCRE2_UCHAR buffer[256];
-    if (pcre2_get_error_message(code, buffer, sizeof buffer) < 0) return "PCRE2 error " + std::to_string(code);
-    return reinterpret_cast<const char*>(buffer);
-}
 
 struct MatchDataDeleter {
     void operator()(pcre2_match_data* md) const { pcre2_match_data_free(md); }
@@ -26,21 +22,11 @@ pcre2_match_data* threadMatchData() {
     return md.get();
 }
 
-struct MatchContextDeleter {
-    void operator()(pcre2_match_context* c) const { pcre2_match_context_free(c); }
-};
+constexpr Pcre2Limits kLimits{BoundedRegex::kMatchLimit, BoundedRegex::kDepthLimit, BoundedRegex::kHeapLimitKiB};
 
 // Per thread because search() points its callout at a budget on its own stack.
 pcre2_match_context* threadMatchContext() {
-    thread_local std::unique_ptr<pcre2_match_context, MatchContextDeleter> context([] {
-        pcre2_match_context* c = pcre2_match_context_create(nullptr);
-        if (c) {
-            pcre2_set_match_limit(c, BoundedRegex::kMatchLimit);
-            pcre2_set_depth_limit(c, BoundedRegex::kDepthLimit);
-            pcre2_set_heap_limit(c, BoundedRegex::kHeapLimitKiB);
-        }
-        return c;
-    }());
+    thread_local Pcre2MatchContext context = makePcre2MatchContext(kLimits);
     return context.get();
 }
 
@@ -63,7 +49,7 @@ Result<std::shared_ptr<const BoundedRegex>> BoundedRegex::compile(std::string_vi
                              PCRE2_DOLLAR_ENDONLY | PCRE2_AUTO_CALLOUT;
     pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options,
                                      &errorCode, &errorOffset, nullptr);
-    if (!code) return Error{pcre2Message(errorCode) + " at offset " + std::to_string(errorOffset)};
+    if (!code) return Error{pcre2ErrorText(errorCode) + " at offset " + std::to_string(errorOffset)};
     std::shared_ptr<BoundedRegex> r(new BoundedRegex);
     r->m_impl = std::make_unique<Impl>();
     r->m_impl->code = code;
@@ -88,19 +74,11 @@ Result<bool> BoundedRegex::search(std::string_view subject) const {
     const int rc = pcre2_match(m_impl->code, reinterpret_cast<PCRE2_SPTR>(data), subject.size(), 0, 0, md, context);
     if (rc >= 0) return true;  // 0: matched, the ovector is too small for the groups (not needed)
     if (rc == PCRE2_ERROR_NOMATCH) return false;
-    switch (rc) {
-        case kRegexBudgetExhausted:
-            return Error{"exceeded the regex work bound (" + std::to_string(budget.limit) +
-                         " steps for the whole search, over every start position; at byte " +
-                         std::to_string(budget.lastPosition) + " of " + std::to_string(subject.size()) + ")"};
-        case PCRE2_ERROR_MATCHLIMIT:
-            return Error{"exceeded PCRE2's match limit (" + std::to_string(kMatchLimit) + " steps)"};
-        case PCRE2_ERROR_DEPTHLIMIT:
-            return Error{"exceeded PCRE2's depth limit (" + std::to_string(kDepthLimit) + " frames)"};
-        case PCRE2_ERROR_HEAPLIMIT:
-            return Error{"exceeded PCRE2's heap limit (" + std::to_string(kHeapLimitKiB / 1024) + " MiB)"};
-        default: return Error{"PCRE2 match error: " + pcre2Message(rc)};
-    }
+    if (rc == kRegexBudgetExhausted)
+        return Error{"exceeded the regex work bound (" + std::to_string(budget.limit) +
+                     " steps for the whole search, over every start position; at byte " +
+                     std::to_string(budget.lastPosition) + " of " + std::to_string(subject.size()) + ")"};
+    return Error{pcre2MatchErrorText(rc, kLimits)};
 }
 
 }  // namespace qs

@@ -34,4 +34,12 @@ std::string formatBitsPerWeight(uint64_t bytes, uint64_t elements) {
     return buf;
 }
 
+std::string quoteBounded(std::string_view s) {
+    if (s.size() <= kQuotedBytes) return std::string(s);
+    size_t keep = kQuotedBytes;
+    // Back off over UTF-8 continuation bytes (10xxxxxx) so a character is not cut in two; at most 3.
+    for (int i = 0; i < 3 && keep > 0 && (static_cast<unsigned char>(s[keep]) & 0xC0) == 0x80; ++i) --keep;
+    return std::string(s.substr(0, keep)) + "\xE2\x80\xA6 (" + std::to_string(s.size()) + " bytes)";
+}
+
 }  // namespace qs

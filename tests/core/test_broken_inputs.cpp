@@ -564,6 +564,46 @@ private Q_SLOTS:
                  info.runnableReason.c_str());
     }
 
+    // B3: a declared hidden size of 128 on 64-wide tensors is named as that (key, value, tensor, shape), in GGUF
+    // metadata and in config.json; it was refused as "partial rotary embeddings (8 of 16 dimensions)", the
+    // first derived size it broke.
+    void declaredHiddenSizeOffTheTensors_isNamed_data() {
+        QTest::addColumn<QString>("format");
+        QTest::addColumn<QString>("key");
+        QTest::addColumn<QString>("tensor");
+        QTest::newRow("gguf") << "gguf" << "gguf llama.embedding_length = 128" << "'token_embd.weight' has shape [512, 64]";
+        QTest::newRow("config.json") << "hf" << "config.json hidden_size = 128" << "'model.embed_tokens.weight' has shape [512, 64]";
+    }
+    void declaredHiddenSizeOffTheTensors_isNamed() {
+        QFETCH(QString, format);
+        QFETCH(QString, key);
+        QFETCH(QString, tensor);
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        std::string path;
+        if (format == "gguf") {
+            const std::string b = ggufWithU32("llama.embedding_length", 128);
+            QVERIFY(!b.empty());
+            path = dir.path().toStdString() + "/wide.gguf";
+            qstest::writeBytes(path, b);
+        } else {
+            auto cfg = nlohmann::json::parse(asset("models/stories260K-hf/config.json"));
+            cfg["hidden_size"] = 128;
+            qstest::writeBytes(dir.path().toStdString() + "/config.json", cfg.dump());
+            path = dir.path().toStdString() + "/model.safetensors";
+            qstest::writeBytes(path, asset(kSt));
+        }
+        auto r = openCheckpoint(path);
+        if (!r) QFAIL(r.message().c_str());
+        const ModelInfo info = analyzeModel(**r);
+        QVERIFY(!info.runnable);
+        const QString why = QString::fromStdString(info.runnableReason);
+        QVERIFY2(why.startsWith("invalid declaration: a hidden size its tensors do not have"), qPrintable(why));
+        QVERIFY2(why.contains(key), qPrintable(why));
+        QVERIFY2(why.contains(tensor + ", rows of 64"), qPrintable(why));
+        QVERIFY2(!why.contains("rotary"), qPrintable(why));
+    }
+
     // A special-token id of 4e9 is an id past the vocabulary, not "unset" (only 0xFFFFFFFF is): a BOS that the
     // vocabulary adds is refused by name instead of silently dropped from every prompt.
     void ggufSpecialIdPastTheVocabulary_isRefused() {

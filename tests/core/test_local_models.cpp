@@ -322,6 +322,30 @@ private Q_SLOTS:
         }
     }
 
+    // B6: a model folder whose own name is not UTF-8 (the files in it are) is named as the folder, once,
+    // not as "a file name that is not UTF-8".
+    void userFolder_folderNameNotUtf8_namesTheFolderOnce() {
+        QS_REQUIRE_ASSET(gguf, "models/stories260K-gguf/stories260K.gguf");
+        QTemporaryDir tmp;
+        const fs::path root = tmp.path().toStdString();
+        const fs::path bad = root / "nu\xff\xfe";
+        const auto remove = qScopeGuard([&] {
+            std::error_code ec;
+            fs::remove_all(bad, ec);
+        });
+        fs::create_directories(bad);
+        fs::copy_file(gguf.toStdString(), bad / "model.gguf");
+        fs::copy_file(gguf.toStdString(), bad / "other.gguf");
+        auto scan = scanLocalModels({{root.string(), ModelSource::UserFolder}});
+        QVERIFY(scan.ok());
+        QVERIFY(scan->models.empty());
+        QCOMPARE(scan->warnings.size(), size_t(1));
+        const std::string& w = scan->warnings[0];
+        const std::string shownBad = (root / "nu\xef\xbf\xbd\xef\xbf\xbd").string();
+        QVERIFY2(w.starts_with(shownBad + ": the folder name nu\xef\xbf\xbd\xef\xbf\xbd is not UTF-8: rename the folder"), w.c_str());
+        QVERIFY2(w.find("file name") == std::string::npos, w.c_str());
+    }
+
     void userFolder_missingOrNotAFolder_warns_defaultRootsSilent() {
         QTemporaryDir tmp;
         const fs::path root = tmp.path().toStdString();

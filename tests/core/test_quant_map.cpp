@@ -15,6 +15,7 @@
 #include "core/quant/quant_map_export.h"
 #include "core/quant/quant_map_resolve.h"
 #include "core/util/bounded_regex.h"
+#include "core/util/format.h"
 
 using namespace qs;
 
@@ -232,6 +233,87 @@ private Q_SLOTS:
         QVERIFY(!m.ok());
         QVERIFY2(QString::fromStdString(m.message()).contains(expected), m.message().c_str());
         QVERIFY(QString::fromStdString(m.message()).startsWith("quantization map: "));
+    }
+
+    // The one helper every map message quotes user strings with: short strings whole, long ones cut on a
+    // UTF-8 character boundary with their length.
+    void quoteBounded_keepsShortStringsAndCutsLongOnesOnACharacter() {
+        QCOMPARE(quoteBounded(std::string(80, 'a')), std::string(80, 'a'));
+        QCOMPARE(quoteBounded(std::string(81, 'a')), std::string(80, 'a') + "\u2026 (81 bytes)");
+        // 79 ASCII bytes then 'é' (2 bytes) across the cut: the whole character goes, not half of it.
+        const std::string s = std::string(79, 'a') + "\xC3\xA9" + std::string(100, 'b');
+        QCOMPARE(quoteBounded(s), std::string(79, 'a') + "\u2026 (181 bytes)");
+    }
+
+    // B4: a 7 MB "layers" string (a generated list with one bad item at its end) or a megabyte ROLE=SCHEME
+    // spec is quoted bounded, not echoed whole.
+    void quantMapErrors_quoteHugeFieldsBounded() {
+        std::string layers;
+        for (int l = 0; l < 1000000; l += 2) layers += std::to_string(l) + ",";
+        layers += "x";
+        QVERIFY(layers.size() > 3000000);
+        nlohmann::json j = {{"version", 1}, {"rules", {{{"layers", layers}, {"scheme", "q8_0"}}}}};
+        auto m = quantMapFromJson(j);
+        QVERIFY(!m.ok());
+        QVERIFY2(m.message().size() < 400, m.message().substr(0, 400).c_str());
+        QVERIFY2(m.message().find("rules[0].layers: bad layer range \"0,2,4,6,") != std::string::npos, m.message().c_str());
+        QVERIFY2(m.message().find("(" + std::to_string(layers.size()) + " bytes)") != std::string::npos, m.message().c_str());
+        auto spec = parseRuleSpec(std::string(1000000, 'b') + "=q8_0");
+        QVERIFY(!spec.ok());
+        QVERIFY2(spec.message().size() < 400, spec.message().substr(0, 400).c_str());
+        nlohmann::json role = {{"version", 1}, {"rules", {{{"role", std::string(1000000, 'r')}, {"scheme", "q8_0"}}}}};
+        auto r = quantMapFromJson(role);
+        QVERIFY(!r.ok());
+        QVERIFY2(r.message().size() < 400, r.message().substr(0, 400).c_str());
+        nlohmann::json scheme = {{"version", 1}, {"rules", {{{"scheme", std::string(1000000, 's')}}}}};
+        auto sc = quantMapFromJson(scheme);
+        QVERIFY(!sc.ok());
+        QVERIFY2(sc.message().size() < 2000, sc.message().substr(0, 2000).c_str());
+    }
+
+    // B4: a rule with a valid 3.4 MB layer list that selects nothing is named in its warning with the list
+    // shortened; the rule's description (tables, tooltips) is bounded too.
+    void resolve_warningsQuoteAHugeLayerListBounded() {
+        Synthetic s = syntheticModel(false, true);
+        std::string layers;
+        for (int l = 2; l < 1000000; l += 2) layers += (layers.empty() ? "" : ",") + std::to_string(l);
+        nlohmann::json j = {{"version", 1}, {"rules", {{{"layers", layers}, {"scheme", "q8_0"}}}}};
+        auto m = quantMapFromJson(j);
+        QVERIFY2(m.ok(), m.ok() ? "" : m.message().c_str());
+        QVERIFY(m->rules[0].describe().size() < 200);
+        ResolvedMap r = resolveOrDie(*m, s);
+        QCOMPARE(r.unusedRules, std::vector<int>{0});
+        QCOMPARE(r.warnings.size(), size_t(1));
+        QVERIFY2(r.warnings[0].size() < 300, r.warnings[0].substr(0, 300).c_str());
+        QVERIFY2(r.warnings[0].find("rule 1 (all layers 2,4,6,") != std::string::npos, r.warnings[0].c_str());
+        QVERIFY2(r.warnings[0].find(" bytes) -> q8_0) matches no tensor") != std::string::npos, r.warnings[0].c_str());
+    }
+
+    // B5: 100,000 rules that select nothing are one warning with their count and the first three named; every
+    // one of them is still listed in unusedRules.
+    void resolve_unusedRulesAreOneWarning() {
+        Synthetic s = syntheticModel(false, true);
+        QuantMap map;
+        for (int k = 0; k < 100000; ++k) {
+            QuantRule r;
+            r.scheme = "q8_0";
+            auto withPattern = makePatternRule(r, "glob:nothing." + std::to_string(k));
+            QVERIFY(withPattern.ok());
+            map.rules.push_back(*withPattern);
+        }
+        map.rules[5].patternKind = QuantRule::PatternKind::None;  // rule 6 (all) selects the matrices
+        ResolvedMap r = resolveOrDie(map, s);
+        QCOMPARE(r.unusedRules.size(), size_t(99999));
+        QCOMPARE(r.unusedRules[5], 6);
+        std::vector<std::string> unused;  // the others: the fallback of ffn_down (rows of 172) and the tie
+        for (const std::string& w : r.warnings)
+            if (w.find("no tensor of this model") != std::string::npos) unused.push_back(w);
+        QCOMPARE(unused.size(), size_t(1));
+        QVERIFY(r.warnings.size() < 10);
+        const std::string& w = unused[0];
+        QVERIFY2(w.size() < 300, w.substr(0, 300).c_str());
+        QVERIFY2(w.find("99999 rules match no tensor of this model: rule 1 (all glob:nothing.0 -> q8_0), rule 2 ") == 0, w.c_str());
+        QVERIFY2(w.find("rule 3 (all glob:nothing.2 -> q8_0) and 99996 more") != std::string::npos, w.c_str());
     }
 
     void loadQuantMap_namesTheFile() {

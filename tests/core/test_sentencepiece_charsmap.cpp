@@ -148,6 +148,29 @@ private Q_SLOTS:
 
     // Every unit of the first 4096 overwritten with garbage, one at a time: the check refuses it or passes a trie
     // whose every read stays inside the blob; the loader then encodes without reading outside (run under ASan too).
+    // B2: a tokenizer.model cut short (a partial download) is named as truncated, with the field and byte
+    // where it breaks, instead of libsentencepiece's "ParseFromArray failed".
+    void truncatedModel_isNamedTruncatedWithTheOffset_data() {
+        QTest::addColumn<int>("cut");
+        QTest::addColumn<QString>("field");
+        QTest::newRow("inside the first piece") << 4 << "pieces (field 1) at byte 0";
+        const size_t name = m_model.find("\x0A\x08nmt_nfkc");
+        QTest::newRow("inside normalizer_spec") << int(name + 5) << "normalizer_spec (field 3) at byte ";
+    }
+    void truncatedModel_isNamedTruncatedWithTheOffset() {
+        QFETCH(int, cut);
+        QFETCH(QString, field);
+        const std::string path = m_dir.path().toStdString() + "/cut" + std::to_string(cut) + ".model";
+        writeAll(path, m_model.substr(0, size_t(cut)));
+        auto t = SentencePieceTokenizer::load(path);
+        QVERIFY(!t.ok());
+        const QString m = QString::fromStdString(t.message());
+        QVERIFY2(m.startsWith(QString::fromStdString(path) + ": the SentencePiece tokenizer.model is truncated or damaged (" +
+                              QString::number(cut) + " bytes): "), qPrintable(m));
+        QVERIFY2(m.contains(field), qPrintable(m));
+        QVERIFY2(m.contains(" remain"), qPrintable(m));
+    }
+
     void randomDamage_neverCrashes() {
         uint32_t state = 12345;
         int refused = 0, passed = 0;

@@ -126,6 +126,36 @@ private Q_SLOTS:
         QCOMPARE(t->decode(t->encode("Once upon a time", true)), std::string("Once upon a time"));
     }
 
+    // B11: the warning about a text that is not UTF-8 says what this tokenizer does with such bytes, and it is
+    // true: llama2.c and tokenizer.json keep the byte (<0xFF>, decoded back); libsentencepiece replaces it with
+    // U+FFFD (the same ids as the text with U+FFFD written in).
+    void invalidUtf8Warning_isTruePerTokenizerKind_data() {
+        QTest::addColumn<QString>("file");
+        QTest::addColumn<bool>("replaced");
+        QTest::newRow("tok512.bin") << "models/stories260K-llama2c/tok512.bin" << false;
+        QTest::newRow("tokenizer.json") << "models/stories260K-hf/tokenizer.json" << false;
+        QTest::newRow("tokenizer.model") << "models/stories260K-hf/tokenizer.model" << true;
+    }
+    void invalidUtf8Warning_isTruePerTokenizerKind() {
+        QFETCH(QString, file);
+        QFETCH(bool, replaced);
+        QS_REQUIRE_ASSET(path, file);
+        auto t = load(path);
+        QVERIFY(t);
+        const std::string bad = "once a\xff b";
+        const std::vector<int> ids = t->encode(bad, false);
+        const std::string w = invalidUtf8Warning("x.txt", 6, *t);
+        QVERIFY2(w.starts_with("x.txt is not valid UTF-8 (byte 6); "), w.c_str());
+        if (replaced) {
+            QCOMPARE(idsText(ids), idsText(t->encode("once a\xEF\xBF\xBD b", false)));
+            QVERIFY2(w.find("replaces each byte that is not UTF-8 with U+FFFD") != std::string::npos, w.c_str());
+        } else {
+            QVERIFY2(std::find(ids.begin(), ids.end(), 3 + 0xFF) != ids.end(), qPrintable(idsText(ids)));  // <0xFF>
+            QCOMPARE(t->decode(ids), bad);
+            QVERIFY2(w.ends_with("the tokenizer is given its bytes as they are"), w.c_str());
+        }
+    }
+
     void encode_emptyTextGivesOnlyBos() {
         QS_REQUIRE_ASSET(path, "models/stories260K-llama2c/tok512.bin");
         auto t = load(path);

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/infer/tokenizer.h"
 #include "core/infer/transformer.h"
 #include "core/io/utf8.h"
 
@@ -24,8 +25,7 @@ JobFn<qs::PerplexityResult> evaluationJob(EvaluationRequest request) {
         auto result = qs::evaluatePerplexity(model, *r.tokenizer, text, r.options, progress, reference.get());
         if (!result) return qs::Error{r.textPath + ": " + result.message()};
         if (auto bad = qs::io::firstInvalidUtf8(text))
-            result->warnings.push_back(r.textPath + " is not valid UTF-8 (byte " + std::to_string(*bad) +
-                                       "); the tokenizer is given its bytes as they are");
+            result->warnings.push_back(qs::invalidUtf8Warning(r.textPath, *bad, *r.tokenizer));
         return std::move(result).value();
     };
 }
