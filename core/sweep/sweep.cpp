@@ -2,6 +2,7 @@
 #include "core/sweep/sweep.h"
 
 #include <chrono>
+#include <cerrno>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -21,12 +22,13 @@
 #include "core/io/regular_file.h"
 #include "core/quant/quant_map_export.h"
 #include "core/sweep/sweep_hdf5.h"
+#include "core/sweep/sweep_row_check.h"
 
 namespace qs {
 
 namespace {
 
-constexpr std::string_view kMagic = "# quantscope-sweep ";
+constexpr std::string_view kMagic = io::kSweepCsvMagic;
 
 std::vector<std::string> splitCsv(std::string_view line) {
     std::vector<std::string> out;
@@ -228,65 +230,79 @@ Result<SweepFile> readSweepFile(const std::string& path) {
     return parseSweepFileText(*text, path);
 }
 
-namespace {
-
-// What a row of a sweep file may hold, from line 1 and the column names: its point is one of the spec's (the product
-// of the candidate counts), belongs to the file's shard, and its scheme_<group> cells are the schemes of that point in
-// odometer order (SweepSpec::pointSchemes). A row failing any of these was edited or damaged: a resume would skip a
-// point that was never measured, a merge would copy a mislabelled row.
-struct PointLayout {
-    std::vector<std::vector<std::string>> lists;  // [group][candidate], spec order
-    std::vector<int> columnOf;                    // [group] -> column index of scheme_<group>, -1 when absent
-    int64_t total = 1;
-    SweepShard shard;
-
-    static Result<PointLayout> of(const nlohmann::json& header, const std::vector<std::string>& columns,
-                                  const std::string& path) {
-        const nlohmann::json& spec = header["spec"];
-        const std::string where = path + ": line 1: ";
-        PointLayout l;
-        auto shard = parseShard(header["shard"].get<std::string>());
-        if (!shard) return Error{where + shard.message()};
-        l.shard = *shard;
-        if (!spec.contains("groups") || !spec["groups"].is_array() || !spec.contains("schemes") || !spec["schemes"].is_object())
-            return Error{where + "the spec has no groups array or schemes object"};
-        for (const auto& g : spec["groups"]) {
-            const auto it = g.is_string() ? spec["schemes"].find(g.get<std::string>()) : spec["schemes"].end();
-            if (it == spec["schemes"].end() || !it->is_array() || it->empty())
-                return Error{where + "no candidate list for group " + g.dump()};
-            std::vector<std::string> list;
-            for (const auto& c : *it) list.push_back(c.is_string() ? c.get<std::string>() : c.dump());
-            if (l.total > std::numeric_limits<int64_t>::max() / int64_t(list.size()))
-                return Error{where + "the spec's candidate lists make more than 2^63 points"};
-            l.total *= int64_t(list.size());
-            // A column line that does not match the spec is refused by resume and merge, naming it.
-            const auto col = std::find(columns.begin(), columns.end(), "scheme_" + g.get<std::string>());
-            l.columnOf.push_back(col == columns.end() ? -1 : int(col - columns.begin()));
-            l.lists.push_back(std::move(list));
-        }
-        return l;
+Result<PointLayout> PointLayout::of(const nlohmann::json& header, const std::vector<std::string>& columns,
+                                    const std::string& where) {
+    const nlohmann::json& spec = header["spec"];
+    PointLayout l;
+    l.columns = columns;
+    auto shard = parseShard(header["shard"].get<std::string>());
+    if (!shard) return Error{where + shard.message()};
+    l.shard = *shard;
+    if (!spec.contains("groups") || !spec["groups"].is_array() || !spec.contains("schemes") || !spec["schemes"].is_object())
+        return Error{where + "the spec has no groups array or schemes object"};
+    for (const auto& g : spec["groups"]) {
+        const auto it = g.is_string() ? spec["schemes"].find(g.get<std::string>()) : spec["schemes"].end();
+        if (it == spec["schemes"].end() || !it->is_array() || it->empty())
+            return Error{where + "no candidate list for group " + g.dump()};
+        std::vector<std::string> list;
+        for (const auto& c : *it) list.push_back(c.is_string() ? c.get<std::string>() : c.dump());
+        if (l.total > std::numeric_limits<int64_t>::max() / int64_t(list.size()))
+            return Error{where + "the spec's candidate lists make more than 2^63 points"};
+        l.total *= int64_t(list.size());
+        // A column line that does not match the spec is refused by resume and merge, naming it.
+        const auto col = std::find(columns.begin(), columns.end(), "scheme_" + g.get<std::string>());
+        l.columnOf.push_back(col == columns.end() ? -1 : int(col - columns.begin()));
+        l.lists.push_back(std::move(list));
     }
+    return l;
+}
 
-    Status check(int64_t point, const std::vector<std::string>& cells, const std::vector<std::string>& columns) const {
-        if (point >= total)
-            return Error{"point " + std::to_string(point) + " is not one of the sweep's " + std::to_string(total)};
-        if (!shard.takes(point))
-            return Error{"point " + std::to_string(point) + " does not belong to shard " + shard.text()};
-        int64_t rest = point;
-        for (size_t j = lists.size(); j-- > 0;) {
-            const std::string& expected = lists[j][size_t(rest % int64_t(lists[j].size()))];
-            rest /= int64_t(lists[j].size());
-            if (columnOf[j] < 0) continue;
-            const std::string& cell = cells[size_t(columnOf[j])];
-            if (cell != expected)
-                return Error{"point " + std::to_string(point) + ": " + columns[size_t(columnOf[j])] + " '" + cell +
-                             "' is not the point's scheme '" + expected + "'"};
-        }
-        return {};
+Result<int64_t> PointLayout::checkRow(const std::vector<std::string>& cells) const {
+    if (cells.size() != columns.size())
+        return Error{std::to_string(cells.size()) + " fields, the header has " + std::to_string(columns.size())};
+    char* endp = nullptr;
+    errno = 0;
+    const long long point = std::strtoll(cells[0].c_str(), &endp, 10);
+    if (cells[0].empty() || *endp != '\0' || point < 0 || errno == ERANGE)
+        return Error{"bad point index '" + cells[0] + "'"};
+    if (auto s = checkPoint(point, cells); !s) return s.error();
+    if (auto s = checkCells(cells); !s) return Error{"point " + cells[0] + ": " + s.message()};
+    return int64_t(point);
+}
+
+Status PointLayout::checkPoint(int64_t point, const std::vector<std::string>& cells) const {
+    if (point >= total)
+        return Error{"point " + std::to_string(point) + " is not one of the sweep's " + std::to_string(total)};
+    if (!shard.takes(point))
+        return Error{"point " + std::to_string(point) + " does not belong to shard " + shard.text()};
+    int64_t rest = point;
+    for (size_t j = lists.size(); j-- > 0;) {
+        const std::string& expected = lists[j][size_t(rest % int64_t(lists[j].size()))];
+        rest /= int64_t(lists[j].size());
+        if (columnOf[j] < 0) continue;
+        const std::string& cell = cells[size_t(columnOf[j])];
+        if (cell != expected)
+            return Error{"point " + std::to_string(point) + ": " + columns[size_t(columnOf[j])] + " '" + cell +
+                         "' is not the point's scheme '" + expected + "'"};
     }
-};
+    return {};
+}
 
-}  // namespace
+// Every measured column must read back as a number: an edited or damaged cell is refused here, before a resume
+// skips the point or a merge copies (or, into HDF5, converts) it. The error names the column and the cell.
+Status PointLayout::checkCells(const std::vector<std::string>& cells) const {
+    for (size_t i = 1; i < columns.size(); ++i) {
+        if (columns[i] == "groups" || columns[i].rfind("scheme_", 0) == 0) continue;
+        char* end = nullptr;
+        const char* c = cells[i].c_str();
+        if (columns[i] == "bytes")
+            (void)std::strtoll(c, &end, 10);
+        else
+            (void)std::strtod(c, &end);
+        if (cells[i].empty() || *end != '\0') return Error{columns[i] + " '" + cells[i] + "' is not a number"};
+    }
+    return {};
+}
 
 Result<SweepFile> parseSweepFileText(const std::string& text, const std::string& path) {
     SweepFile f;
@@ -306,8 +322,7 @@ Result<SweepFile> parseSweepFileText(const std::string& text, const std::string&
     f.headerText = text.substr(0, end2 + 1);
     const std::vector<std::string> columns =
         splitCsv(std::string_view(text).substr(end1 + 1, end2 - end1 - 1));
-    const size_t fields = columns.size();
-    auto layout = PointLayout::of(f.header, columns, path);
+    auto layout = PointLayout::of(f.header, columns, path + ": line 1: ");
     if (!layout) return layout.error();
     size_t at = end2 + 1;
     int line = 3;
@@ -318,29 +333,11 @@ Result<SweepFile> parseSweepFileText(const std::string& text, const std::string&
             break;
         }
         const std::string row = text.substr(at, nl - at);
-        const auto cells = splitCsv(row);
-        auto where = path + ": line " + std::to_string(line);
-        if (cells.size() != fields)
-            return Error{where + ": " + std::to_string(cells.size()) + " fields, the header has " + std::to_string(fields)};
-        char* endp = nullptr;
-        const long long point = std::strtoll(cells[0].c_str(), &endp, 10);
-        if (cells[0].empty() || *endp != '\0' || point < 0) return Error{where + ": bad point index '" + cells[0] + "'"};
-        if (auto s = layout->check(point, cells, columns); !s) return Error{where + ": " + s.message()};
-        // Every measured column must read back as a number: an edited or damaged cell is refused here, before
-        // a resume skips the point or a merge copies (or, into HDF5, converts) it.
-        for (size_t i = 1; i < fields; ++i) {
-            if (columns[i] == "groups" || columns[i].rfind("scheme_", 0) == 0) continue;
-            char* end = nullptr;
-            const char* c = cells[i].c_str();
-            if (columns[i] == "bytes")
-                (void)std::strtoll(c, &end, 10);
-            else
-                (void)std::strtod(c, &end);
-            if (cells[i].empty() || *end != '\0')
-                return Error{where + ": point " + cells[0] + ": " + columns[i] + " '" + cells[i] +
-                             "' is not a number"};
-        }
-        if (!f.rows.emplace(point, row).second) return Error{where + ": point " + cells[0] + " is stored twice"};
+        const auto where = path + ": line " + std::to_string(line);
+        const auto point = layout->checkRow(splitCsv(row));
+        if (!point) return Error{where + ": " + point.message()};
+        if (!f.rows.emplace(*point, row).second)
+            return Error{where + ": point " + std::to_string(*point) + " is stored twice"};
         at = nl + 1;
         ++line;
     }
