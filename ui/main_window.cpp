@@ -660,16 +660,14 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     event->accept();
 }
 
-void MainWindow::openPath(const QString& path, const QString& name) {
-    if (m_document->hasModel() && !m_session->maybeSave()) return;
+bool MainWindow::openPath(const QString& path, const QString& name) {
+    if (m_document->hasModel() && !m_session->maybeSave()) return false;
     // A session file (what Save Session writes) given on the command line, dropped or picked from Recent
     // Files opens as a session, as File > Open Session does: it is JSON, and would otherwise be read as a
     // sharded safetensors index.
-    if (path.endsWith(QLatin1String(".qsession.json"), Qt::CaseInsensitive)) {
-        m_session->openSession(path);
-        return;
-    }
+    if (path.endsWith(QLatin1String(".qsession.json"), Qt::CaseInsensitive)) return m_session->openSession(path);
     m_loader->open(path, name);
+    return true;
 }
 
 bool MainWindow::showsEmptyState() const { return m_centre->currentWidget() == m_empty; }

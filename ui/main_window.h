@@ -65,7 +65,10 @@ public:
     // Opens a checkpoint; `name` is what the user calls it (the Local models list's name), empty for the file
     // or folder name (LoadController::open). A *.qsession.json opens as a session (SessionController::openSession:
     // its model, map and view), whether it comes from the command line, a drop or Recent Files.
-    void openPath(const QString& path, const QString& name = {});
+    // False when nothing was opened: Cancel in the Save prompt, or a session that could not be read (the log
+    // says why). True when a load started (loader()->isLoading(); loadFinished follows) or a session was applied
+    // without one (no model path, or its model already loaded).
+    bool openPath(const QString& path, const QString& name = {});
 
     Document* document() const { return m_document; }
     LogModel* logModel() const { return m_log; }

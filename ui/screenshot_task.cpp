@@ -41,26 +41,24 @@ void ScreenshotTask::start() {
         QTimer::singleShot(0, this, &ScreenshotTask::showAndCapture);
         return;
     }
-    connect(m_window->loader(), &LoadController::loadFinished, this, [this](const QString& path, bool ok) {
-        if (ok) {
-            showAndCapture();
-            return;
-        }
-        Q_UNUSED(path);
-        Q_EMIT finished(1, lastError(m_window->logModel()));
-    }, Qt::SingleShotConnection);
-    const int errorsBefore = m_window->logModel()->count(Severity::Error);
-    m_window->openPath(m_path);
-    // A session file opens synchronously: refused (not a regular file, too large, not a session) or applied to
-    // the model already open, no load follows and loadFinished never comes; finish here instead of waiting.
-    if (m_window->loader()->isLoading()) return;
-    disconnect(m_window->loader(), &LoadController::loadFinished, this, nullptr);
-    if (m_window->logModel()->count(Severity::Error) > errorsBefore) {
-        const QString message = lastError(m_window->logModel());
-        QTimer::singleShot(0, this, [this, message] { Q_EMIT finished(1, message); });
-        return;
-    }
-    QTimer::singleShot(0, this, &ScreenshotTask::showAndCapture);
+    const QMetaObject::Connection loaded = connect(
+        m_window->loader(), &LoadController::loadFinished, this, [this](const QString& path, bool ok) {
+            if (ok) {
+                showAndCapture();
+                return;
+            }
+            Q_UNUSED(path);
+            Q_EMIT finished(1, lastError(m_window->logModel()));
+        }, Qt::SingleShotConnection);
+    const bool opened = m_window->openPath(m_path);
+    if (m_window->loader()->isLoading()) return;  // loadFinished follows
+    // Nothing to wait for: a session that failed to open (no load ever finishes, so the task used to wait
+    // forever) or one applied without a load.
+    disconnect(loaded);
+    if (opened)
+        QTimer::singleShot(0, this, &ScreenshotTask::showAndCapture);
+    else
+        QTimer::singleShot(0, this, [this] { Q_EMIT finished(1, lastError(m_window->logModel())); });
 }
 
 void ScreenshotTask::showAndCapture() {

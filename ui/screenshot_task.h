@@ -2,7 +2,8 @@
 // ScreenshotTask: `quantscope --screenshot FILE.png [--view NAME] [PATH]` — loads PATH (if given) through the
 // window's normal loader, waits for the job in the event loop, runs the view's prepareScreenshot hook, brings
 // it to the front, waits (up to 2 minutes) for the jobs it started, renders the window with QWidget::grab() and writes the PNG. Works on any platform plugin, offscreen included.
-// finished(exitCode, message): 0 on success; 1 when the load or the write failed; 2 for an unknown view.
+// finished(exitCode, message): 0 on success; 1 when the load, the session's opening (a *.qsession.json PATH: the
+// message is the log's error) or the write failed; 2 for an unknown view.
 // UI thread only.
 #pragma once
 

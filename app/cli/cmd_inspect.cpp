@@ -52,7 +52,10 @@ int runInspect(int argc, char** argv, int first) {
     const bool sweepCsv = qs::looksLikeSweepCsv(path);
     if (sweepCsv || qs::io::isHdf5File(path)) {
         auto sweep = sweepCsv ? qs::readSweepFile(path) : qs::readSweepHdf5(path);
-        if (!sweep && sweepCsv) return fail("inspect", sweep.message());
+        // A damaged sweep table is its reader's error (an edited /sweep/point names its row), not the checkpoint
+        // reader's "a QuantScope sweep table ... inspect shows it".
+        if (!sweep && (sweepCsv || qs::io::quantScopeHdf5Kind(path) == qs::io::QuantScopeHdf5::SweepTable))
+            return fail("inspect", sweep.message());
         if (sweep) {
             const std::string s = json ? jsonText(qs::sweepSummaryJson(*sweep, path)) + "\n"
                                                     : qs::sweepSummaryText(*sweep, path);

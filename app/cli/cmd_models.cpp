@@ -23,9 +23,10 @@ const char* kDescription =
     "checked by its content; nothing is loaded, and a GGUF or safetensors file shorter than its header says (a\n"
     "partial download) is not listed. Each line: source, format, size, name, path. Warnings (on stderr; exit\n"
     "status 0): a --folder that does not exist or cannot be read, a partial file, a folder link that leaves the\n"
-    "folder being searched (not followed), a damaged Ollama manifest.\n"
+    "folder being searched (not followed), a damaged Ollama manifest; the first 20 are named, then one line says\n"
+    "how many more were not listed.\n"
     "--json prints {\"models\": [{\"name\", \"path\", \"format\", \"source\", \"detail\", \"bytes\", \"modified\",\n"
-    "\"root\"}], \"warnings\": [...], \"visited\": N, \"truncated\": bool}.";
+    "\"root\"}], \"warnings\": [...], \"warnings_not_listed\": N, \"visited\": N, \"truncated\": bool}.";
 
 std::string sizeText(uint64_t bytes) {
     char buf[32];

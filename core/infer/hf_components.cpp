@@ -167,6 +167,32 @@ Status parseNormalizer(const json& j, const std::string& path, std::vector<HfNor
     return {};
 }
 
+// tokenizers holds a Metaspace replacement (pre-tokenizer and decoder) as a Rust `char`: serde refuses a JSON
+// string of any other length, so such a tokenizer.json does not load there. Here a longer one made every space
+// that many bytes (100,000 x "\u2581" on 5,000 spaces: 2.9 GB). `where` names the file and the stage.
+Result<std::string> metaspaceReplacement(const json& j, const std::string& where) {
+    if (j.is_object() && j.contains("replacement") && !j["replacement"].is_string())
+        return Error{where + " replacement is not a string; refused"};
+    const std::string r = str(j, "replacement", "\xE2\x96\x81");
+    size_t len = 0;
+    if (r.empty() || codePointAt(r, 0, len) < 0 || len != r.size())
+        return Error{where + " replacement is " + std::to_string(r.size()) +
+                     " bytes, not one character (tokenizers reads it as one char); refused"};
+    return r;
+}
+
+// A decoder Replace step turns every match of `from` into `to`, as the normalizer's Replace does, so a chain of
+// them multiplies a token's text the same way (40 x "e" -> "ee": one token became gigabytes). `growth` is the
+// product so far; the step whose factor takes it past kMaxNormalizerGrowth is refused by its position.
+Status boundDecoderReplace(const std::string& from, const std::string& to, size_t index, double& growth,
+                           const std::string& path) {
+    growth *= std::max(1.0, double(to.size()) / double(std::max<size_t>(from.size(), 1)));
+    if (growth <= kMaxNormalizerGrowth) return {};
+    return Error{path + ": decoder step " + std::to_string(index + 1) + " (Replace of " + std::to_string(from.size()) +
+                 " bytes by " + std::to_string(to.size()) + "): the decoder's Replace steps could make a token's text "
+                 "more than " + std::to_string(int(kMaxNormalizerGrowth)) + " times longer; refused"};
+}
+
 const char* kBehaviors[] = {"Removed", "Isolated", "MergedWithPrevious", "MergedWithNext", "Contiguous"};
 
 Status parsePreTokenizer(const json& j, const std::string& path, std::vector<HfPreTokenizerStep>& steps) {
@@ -201,7 +227,9 @@ Status parsePreTokenizer(const json& j, const std::string& path, std::vector<HfP
         s.pattern.regex = std::shared_ptr<const PreTokenizerRegex>(std::move(re.value()));
     } else if (t == "Metaspace") {
         s.kind = HfPreTokenizerStep::Kind::Metaspace;
-        s.replacement = str(j, "replacement", "\xE2\x96\x81");
+        auto replacement = metaspaceReplacement(j, path + ": pre_tokenizer Metaspace");
+        if (!replacement) return replacement.error();
+        s.replacement = std::move(*replacement);
         // Files from before tokenizers 0.19 say add_prefix_space; newer ones prepend_scheme.
         std::string scheme = str(j, "prepend_scheme");
         if (scheme.empty()) scheme = boolean(j, "add_prefix_space", true) ? "always" : "never";
@@ -481,7 +509,9 @@ Result<HfDecoder> HfDecoder::parse(const json& j, const std::string& path) {
     } else {
         flat.push_back(j);
     }
-    for (const auto& s : flat) {
+    double growth = 1.0;
+    for (size_t i = 0; i < flat.size(); ++i) {
+        const json& s = flat[i];
         const std::string t = typeOf(s);
         if (t == "ByteLevel") {
             d.m_steps.push_back({Step::Kind::ByteLevel, {}, {}});
@@ -494,8 +524,12 @@ Result<HfDecoder> HfDecoder::parse(const json& j, const std::string& path) {
             if (!pat.is_object() || !pat.contains("String") || !pat["String"].is_string())
                 return Error{path + ": decoder Replace with a Regex pattern is not supported"};
             d.m_steps.push_back({Step::Kind::Replace, pat["String"].get<std::string>(), str(s, "content")});
+            if (auto st = boundDecoderReplace(d.m_steps.back().from, d.m_steps.back().to, i, growth, path); !st)
+                return st.error();
         } else if (t == "Metaspace") {
-            d.m_steps.push_back({Step::Kind::Metaspace, str(s, "replacement", "\xE2\x96\x81"), " "});
+            auto replacement = metaspaceReplacement(s, path + ": decoder Metaspace");
+            if (!replacement) return replacement.error();
+            d.m_steps.push_back({Step::Kind::Metaspace, std::move(*replacement), " "});
             std::string scheme = str(s, "prepend_scheme");
             if (scheme.empty()) scheme = boolean(s, "add_prefix_space", true) ? "always" : "never";
             if (scheme != "never") d.m_stripStart = 1;

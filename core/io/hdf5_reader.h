@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "core/io/checkpoint.h"
 #include "core/io/child_process.h"
@@ -41,6 +42,9 @@ bool isHdf5File(const std::string& path);
 enum class QuantScopeHdf5 { None, Session, Calibration, SweepTable };
 inline constexpr const char* kSessionMarker = "quantscope_session";
 inline constexpr const char* kCalibrationMarker = "quantscope_calibration";
+// The sweep table's other form, the CSV `sweep --out F.csv` writes (core/sweep/sweep.h), is text: its line 1 starts
+// with this marker, by which openCheckpoint names it instead of calling it an unrecognised format.
+inline constexpr std::string_view kSweepCsvMagic = "# quantscope-sweep ";
 // Which of them `path` is; None for any other file, an HDF5 file that is not ours, or one that cannot be opened.
 // Thread-safe (holds hdf5Mutex()).
 QuantScopeHdf5 quantScopeHdf5Kind(const std::string& path);

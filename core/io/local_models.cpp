@@ -116,6 +116,12 @@ bool isHex64(std::string_view s) {
            });
 }
 
+// The last warning of a scan that kept only its first ScanLimits::maxWarnings.
+std::string notListedWarning(uint64_t count) {
+    return std::to_string(count) + " more warning(s) like the above not listed (damaged, partial or unreadable "
+           "files and folders; only the first ones are named)";
+}
+
 class Scanner {
 public:
     Scanner(const ScanLimits& limits, LocalModelScan& out, ProgressSink& progress)
@@ -132,7 +138,7 @@ public:
         if (!folder) {
             // A tool that is not installed: nothing to say. A folder the user named: say why it is not searched.
             if (root.source == ModelSource::UserFolder)
-                m_out.warnings.push_back(root.path + ": " +
+                warn(root.path + ": " +
                                          (ec == std::errc::no_such_file_or_directory ? std::string("no such folder")
                                           : ec                                       ? ec.message()
                                                                                      : std::string("not a folder")) +
@@ -152,6 +158,13 @@ public:
     }
 
 private:
+    // Every per-file warning goes through here: the first ScanLimits::maxWarnings are kept, the rest counted
+    // (90,000 damaged files gave 90,000 lines on stderr and a log the GUI capped silently).
+    void warn(std::string message) {
+        if (m_out.warnings.size() < m_limits.maxWarnings) m_out.warnings.push_back(std::move(message));
+        else ++m_out.warningsNotListed;
+    }
+
     // The entries of a folder (counted against the visit limit); a folder that cannot be read is a warning.
     std::vector<fs::directory_entry> list(const fs::path& dir) {
         std::vector<fs::directory_entry> entries;
@@ -160,12 +173,12 @@ private:
         fs::directory_iterator it(dir, ec);
         if (ec) {
             if (ec != std::errc::no_such_file_or_directory)
-                m_out.warnings.push_back(dir.string() + ": cannot be read (" + ec.message() + ")");
+                warn(dir.string() + ": cannot be read (" + ec.message() + ")");
             return entries;
         }
         for (; it != fs::directory_iterator(); it.increment(ec)) {
             if (ec) {
-                m_out.warnings.push_back(dir.string() + ": listing stopped (" + ec.message() + ")");
+                warn(dir.string() + ": listing stopped (" + ec.message() + ")");
                 break;
             }
             if (!budget()) break;
@@ -185,7 +198,7 @@ private:
         if (ec) return true;
         if (std::mismatch(m_rootReal.begin(), m_rootReal.end(), real.begin(), real.end()).first == m_rootReal.end())
             return true;
-        m_out.warnings.push_back(dir.string() + ": a link to " + real.string() + ", outside " + m_root +
+        warn(dir.string() + ": a link to " + real.string() + ", outside " + m_root +
                                  "; not followed");
         return false;
     }
@@ -206,7 +219,7 @@ private:
         if (!io::firstInvalidUtf8(p.string()) && !io::firstInvalidUtf8(name)) return true;
         const std::string file = shown(p.filename().string());
         if (io::firstInvalidUtf8(p.filename().string())) {
-            m_out.warnings.push_back(shown(p.parent_path().string()) + ": " + file +
+            warn(shown(p.parent_path().string()) + ": " + file +
                                      " has a file name that is not UTF-8: rename it to open it in QuantScope; "
                                      "not listed");
             return false;
@@ -216,12 +229,12 @@ private:
             folder /= part;
             if (!io::firstInvalidUtf8(part.string())) continue;
             if (m_badFolders.insert(folder.string()).second)
-                m_out.warnings.push_back(shown(folder.string()) + ": the folder name " + shown(part.string()) +
+                warn(shown(folder.string()) + ": the folder name " + shown(part.string()) +
                                          " is not UTF-8: rename the folder to open the models in it (" + file +
                                          ") in QuantScope; not listed");
             return false;
         }
-        m_out.warnings.push_back(shown(p.string()) + ": its model name " + shown(name) +
+        warn(shown(p.string()) + ": its model name " + shown(name) +
                                  " is not UTF-8: QuantScope cannot list it");
         return false;
     }
@@ -236,7 +249,7 @@ private:
             // missing Ollama blob is; anything else that is not a regular file (a fifo, a folder) is not a model.
             std::error_code ec;
             if (fs::is_symlink(fs::symlink_status(p, ec)) && !fs::exists(p, ec))
-                m_out.warnings.push_back(p.string() + " (" + name + "): a link to " +
+                warn(p.string() + " (" + name + "): a link to " +
                                          shown(fs::read_symlink(p, ec).string()) +
                                          ", which does not exist (the download was removed or interrupted); "
                                          "not listed");
@@ -246,7 +259,7 @@ private:
         if (format.empty()) return;
         if (format == "gguf" || format == "safetensors") {
             if (auto st = io::checkCheckpointComplete(p.string(), format); !st) {
-                m_out.warnings.push_back(p.string() + " (" + name + "): " + st.message() + "; not listed");
+                warn(p.string() + " (" + name + "): " + st.message() + "; not listed");
                 return;
             }
         }
@@ -275,7 +288,7 @@ private:
         const json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
         const auto wm = j.is_object() ? j.find("weight_map") : j.end();
         if (wm == j.end() || !wm->is_object()) {
-            m_out.warnings.push_back(index.string() + ": not a safetensors index (no weight_map object); skipped");
+            warn(index.string() + ": not a safetensors index (no weight_map object); skipped");
             return shards;
         }
         for (const auto& [tensor, shard] : wm->items())
@@ -290,7 +303,7 @@ private:
             else if (auto st = io::checkCheckpointComplete((index.parent_path() / s).string(), "safetensors"); !st)
                 problem = st.message();
             if (!problem.empty()) {  // a partial download: the index cannot be opened until every shard is whole
-                m_out.warnings.push_back(index.string() + " (" + m.name + "): shard " + s + " " + problem +
+                warn(index.string() + " (" + m.name + "): shard " + s + " " + problem +
                                          "; not listed");
                 return shards;
             }
@@ -416,25 +429,25 @@ private:
     void addOllamaManifest(const fs::path& root, const fs::path& manifest, const std::string& name) {
         const auto text = readSmallFile(manifest, m_limits.maxManifestBytes);
         if (!text) {
-            m_out.warnings.push_back(manifest.string() + ": manifest larger than " +
+            warn(manifest.string() + ": manifest larger than " +
                                      std::to_string(m_limits.maxManifestBytes) + " bytes or unreadable; skipped");
             return;
         }
         const json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
         if (j.is_discarded()) {
-            m_out.warnings.push_back(manifest.string() + ": not valid JSON, so not an Ollama manifest; skipped");
+            warn(manifest.string() + ": not valid JSON, so not an Ollama manifest; skipped");
             return;
         }
         const auto layers = j.is_object() ? j.find("layers") : j.end();
         if (layers == j.end() || !layers->is_array()) {
-            m_out.warnings.push_back(manifest.string() + ": not an Ollama manifest (no layers array); skipped");
+            warn(manifest.string() + ": not an Ollama manifest (no layers array); skipped");
             return;
         }
         for (const json& layer : *layers) {
             if (field(layer, "mediaType", std::string()) != kOllamaModelMediaType) continue;
             const std::string digest = field(layer, "digest", std::string());
             if (!digest.starts_with("sha256:") || !isHex64(std::string_view(digest).substr(7))) {
-                m_out.warnings.push_back(manifest.string() + ": model layer digest '" + digest.substr(0, 80) +
+                warn(manifest.string() + ": model layer digest '" + digest.substr(0, 80) +
                                          "' is not sha256:<64 hex digits>; skipped");
                 return;
             }
@@ -443,7 +456,7 @@ private:
             int64_t modified = 0;
             const fs::path file = root / "blobs" / blob;
             if (!statFile(file, bytes, modified) || sniffFormat(file, bytes) != "gguf")
-                m_out.warnings.push_back(manifest.string() + ": its model blob " + blob.substr(0, 19) +
+                warn(manifest.string() + ": its model blob " + blob.substr(0, 19) +
                                          "… is missing or not a GGUF file; skipped");
             else
                 addFile(root / "blobs" / blob, name, ModelSource::Ollama, "blob " + blob.substr(0, 19));
@@ -518,6 +531,7 @@ Result<LocalModelScan> scanLocalModels(const std::vector<ScanRoot>& roots, const
     });
     for (std::string& w : out.warnings)  // a folder named with bytes that are not UTF-8: shown with U+FFFD
         if (io::firstInvalidUtf8(w)) w = shown(w);
+    if (out.warningsNotListed > 0) out.warnings.push_back(notListedWarning(out.warningsNotListed));
     sink.report(1.0, "scan finished");
     return out;
 }
@@ -528,8 +542,8 @@ json localModelScanToJson(const LocalModelScan& scan) {
         models.push_back({{"name", m.name}, {"path", m.path}, {"format", m.format}, {"source", sourceId(m.source)},
                           {"detail", m.detail}, {"bytes", m.bytes}, {"modified", m.modifiedSeconds},
                           {"root", m.root}});
-    return {{"version", 1}, {"models", models}, {"warnings", scan.warnings}, {"visited", scan.visited},
-            {"truncated", scan.truncated}};
+    return {{"version", 1}, {"models", models}, {"warnings", scan.warnings}, {"warnings_not_listed", scan.warningsNotListed},
+            {"visited", scan.visited}, {"truncated", scan.truncated}};
 }
 
 Result<LocalModelScan> localModelScanFromJson(const json& j) {
@@ -556,6 +570,7 @@ Result<LocalModelScan> localModelScanFromJson(const json& j) {
     if (auto w = j.find("warnings"); w != j.end() && w->is_array())
         for (const json& s : *w)
             if (s.is_string()) scan.warnings.push_back(s.get<std::string>());
+    scan.warningsNotListed = field(j, "warnings_not_listed", uint64_t(0));
     scan.visited = field(j, "visited", uint64_t(0));
     scan.truncated = field(j, "truncated", false);
     return scan;

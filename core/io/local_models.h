@@ -83,12 +83,16 @@ struct ScanLimits {
     int maxDepth = 6;                   // folder levels below a user folder
     uint64_t maxVisited = 200000;       // directory entries looked at over the whole scan
     uint64_t maxManifestBytes = 1 << 20;
+    size_t maxWarnings = 20;            // per-file and per-folder warnings kept; the rest are counted
 };
 
 struct LocalModelScan {
     std::vector<LocalModel> models;     // sorted by source, then name, then path; no path twice
     std::vector<std::string> warnings;  // skipped manifests, unreadable or missing folders, incomplete files,
-                                        // links out of a root, the visit limit
+                                        // links out of a root, the visit limit; the first
+                                        // ScanLimits::maxWarnings of them, then (when there were more) one
+                                        // line saying how many were not listed
+    uint64_t warningsNotListed = 0;     // the warnings counted but not kept
     uint64_t visited = 0;               // directory entries looked at
     bool truncated = false;             // the visit limit was reached
 };

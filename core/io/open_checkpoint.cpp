@@ -149,6 +149,9 @@ Result<std::unique_ptr<Checkpoint>> openCheckpoint(const std::string& path, cons
         case Kind::OtherZip:
             return Error{file + ": a zip archive without a data.pkl record; not a checkpoint QuantScope reads"};
         case Kind::Unknown:
+            if (startsWith(mf->bytes(), io::kSweepCsvMagic))  // QuantScope's own output, named as the .h5 form is
+                return Error{file + ": a QuantScope sweep table (written by `sweep --out`), not a checkpoint: "
+                                    "`quantscope-cli inspect` shows it; the GUI's Sweep tab opens it with Resume..."};
             return Error{file + ": unrecognised format (no safetensors, GGUF, llama2.c or HDF5 signature, and an "
                                 "unknown extension)"};
     }

@@ -23,12 +23,13 @@
 #include "core/io/regular_file.h"
 #include "core/quant/quant_map_export.h"
 #include "core/sweep/sweep_hdf5.h"
+#include "core/sweep/sweep_row_check.h"
 
 namespace qs {
 
 namespace {
 
-constexpr std::string_view kMagic = "# quantscope-sweep ";
+constexpr std::string_view kMagic = io::kSweepCsvMagic;
 
 std::vector<std::string> splitCsv(std::string_view line) {
     std::vector<std::string> out;
@@ -230,78 +231,76 @@ Result<SweepFile> readSweepFile(const std::string& path) {
     return parseSweepFileText(*text, path);
 }
 
-namespace {
-
-// What a row of a sweep file may hold, from line 1 and the column names: its point is one of the spec's (the product
-// of the candidate counts), belongs to the file's shard, and its scheme_<group> cells are the schemes of that point in
-// odometer order (SweepSpec::pointSchemes). A row failing any of these was edited or damaged: a resume would skip a
-// point that was never measured, a merge would copy a mislabelled row.
-struct PointLayout {
-    std::vector<std::vector<std::string>> lists;  // [group][candidate], spec order
-    std::vector<int> columnOf;                    // [group] -> column index of scheme_<group>, -1 when absent
-    int64_t total = 1;
-    SweepShard shard;
-    std::string groupsCell;  // the spec's groups joined by '+', what every row's groups cell holds
-
-    static Result<PointLayout> of(const nlohmann::json& header, const std::vector<std::string>& columns,
-                                  const std::string& path) {
-        const nlohmann::json& spec = header["spec"];
-        const std::string where = path + ": line 1: ";
-        PointLayout l;
-        auto shard = parseShard(header["shard"].get<std::string>());
-        if (!shard) return Error{where + shard.message()};
-        l.shard = *shard;
-        if (!spec.contains("groups") || !spec["groups"].is_array() || !spec.contains("schemes") || !spec["schemes"].is_object())
-            return Error{where + "the spec has no groups array or schemes object"};
-        for (const auto& g : spec["groups"]) {
-            const auto it = g.is_string() ? spec["schemes"].find(g.get<std::string>()) : spec["schemes"].end();
-            if (it == spec["schemes"].end() || !it->is_array() || it->empty())
-                return Error{where + "no candidate list for group " + g.dump()};
-            std::vector<std::string> list;
-            for (const auto& c : *it) list.push_back(c.is_string() ? c.get<std::string>() : c.dump());
-            if (l.total > std::numeric_limits<int64_t>::max() / int64_t(list.size()))
-                return Error{where + "the spec's candidate lists make more than 2^63 points"};
-            l.total *= int64_t(list.size());
-            // A column line that does not match the spec is refused by resume and merge, naming it.
-            const auto col = std::find(columns.begin(), columns.end(), "scheme_" + g.get<std::string>());
-            l.columnOf.push_back(col == columns.end() ? -1 : int(col - columns.begin()));
-            l.lists.push_back(std::move(list));
-            l.groupsCell += (l.groupsCell.empty() ? "" : "+") + g.get<std::string>();
-        }
-        return l;
+Result<PointLayout> PointLayout::of(const nlohmann::json& header, const std::vector<std::string>& columns,
+                                    const std::string& where) {
+    const nlohmann::json& spec = header["spec"];
+    PointLayout l;
+    l.columns = columns;
+    auto shard = parseShard(header["shard"].get<std::string>());
+    if (!shard) return Error{where + shard.message()};
+    l.shard = *shard;
+    if (!spec.contains("groups") || !spec["groups"].is_array() || !spec.contains("schemes") || !spec["schemes"].is_object())
+        return Error{where + "the spec has no groups array or schemes object"};
+    for (const auto& g : spec["groups"]) {
+        const auto it = g.is_string() ? spec["schemes"].find(g.get<std::string>()) : spec["schemes"].end();
+        if (it == spec["schemes"].end() || !it->is_array() || it->empty())
+            return Error{where + "no candidate list for group " + g.dump()};
+        std::vector<std::string> list;
+        for (const auto& c : *it) list.push_back(c.is_string() ? c.get<std::string>() : c.dump());
+        if (l.total > std::numeric_limits<int64_t>::max() / int64_t(list.size()))
+            return Error{where + "the spec's candidate lists make more than 2^63 points"};
+        l.total *= int64_t(list.size());
+        // A column line that does not match the spec is refused by resume and merge, naming it.
+        const auto col = std::find(columns.begin(), columns.end(), "scheme_" + g.get<std::string>());
+        l.columnOf.push_back(col == columns.end() ? -1 : int(col - columns.begin()));
+        l.lists.push_back(std::move(list));
+        l.groupsCell += (l.groupsCell.empty() ? "" : "+") + g.get<std::string>();
     }
+    return l;
+}
 
-    Status check(int64_t point, const std::vector<std::string>& cells, const std::vector<std::string>& columns) const {
-        if (point >= total)
-            return Error{"point " + std::to_string(point) + " is not one of the sweep's " + std::to_string(total)};
-        if (!shard.takes(point))
-            return Error{"point " + std::to_string(point) + " does not belong to shard " + shard.text()};
-        int64_t rest = point;
-        for (size_t j = lists.size(); j-- > 0;) {
-            const std::string& expected = lists[j][size_t(rest % int64_t(lists[j].size()))];
-            rest /= int64_t(lists[j].size());
-            if (columnOf[j] < 0) continue;
-            const std::string& cell = cells[size_t(columnOf[j])];
-            if (cell != expected)
-                return Error{"point " + std::to_string(point) + ": " + columns[size_t(columnOf[j])] + " '" + cell +
-                             "' is not the point's scheme '" + expected + "'"};
-        }
-        return {};
+Result<int64_t> PointLayout::checkRow(const std::vector<std::string>& cells) const {
+    if (cells.size() != columns.size())
+        return Error{std::to_string(cells.size()) + " fields, the header has " + std::to_string(columns.size())};
+    char* endp = nullptr;
+    errno = 0;
+    const long long point = std::strtoll(cells[0].c_str(), &endp, 10);
+    if (cells[0].empty() || *endp != '\0' || point < 0 || errno == ERANGE)
+        return Error{"bad point index '" + cells[0] + "'"};
+    if (auto s = checkPoint(point, cells); !s) return s.error();
+    if (auto s = checkCells(cells); !s) return Error{"point " + cells[0] + ": " + s.message()};
+    return int64_t(point);
+}
+
+Status PointLayout::checkPoint(int64_t point, const std::vector<std::string>& cells) const {
+    if (point >= total)
+        return Error{"point " + std::to_string(point) + " is not one of the sweep's " + std::to_string(total)};
+    if (!shard.takes(point))
+        return Error{"point " + std::to_string(point) + " does not belong to shard " + shard.text()};
+    int64_t rest = point;
+    for (size_t j = lists.size(); j-- > 0;) {
+        const std::string& expected = lists[j][size_t(rest % int64_t(lists[j].size()))];
+        rest /= int64_t(lists[j].size());
+        if (columnOf[j] < 0) continue;
+        const std::string& cell = cells[size_t(columnOf[j])];
+        if (cell != expected)
+            return Error{"point " + std::to_string(point) + ": " + columns[size_t(columnOf[j])] + " '" + cell +
+                         "' is not the point's scheme '" + expected + "'"};
     }
-};
+    return {};
+}
 
-// Every cell past the point and the scheme_<group> cells (PointLayout::check): the groups cell is the spec's, the
-// measured columns read back as numbers and bytes as a byte count (0 .. 2^63-1). An edited or damaged cell is
-// refused here, before a resume skips the point or a merge copies (or, into HDF5, converts) it. Errors name the
-// column by name and number (counted from 1).
-Status checkMeasuredCells(const PointLayout& layout, const std::vector<std::string>& cells,
-                          const std::vector<std::string>& columns) {
-    for (size_t i = 1; i < cells.size() && i < columns.size(); ++i) {
+// Every cell past the point and the scheme_<group> cells (checkPoint): the groups cell is the spec's, the measured
+// columns read back as numbers and bytes as a byte count (0 .. 2^63-1). An edited or damaged cell is refused here,
+// before a resume skips the point or a merge copies (or, into HDF5, converts) it. Errors name the column by name and
+// number (counted from 1).
+Status PointLayout::checkCells(const std::vector<std::string>& cells) const {
+    for (size_t i = 1; i < columns.size(); ++i) {
         const std::string& cell = cells[i];
         const std::string what = columns[i] + " (column " + std::to_string(i + 1) + ") '" + cell + "'";
         if (columns[i].rfind("scheme_", 0) == 0) continue;
         if (columns[i] == "groups") {
-            if (cell != layout.groupsCell) return Error{what + " is not the spec's groups '" + layout.groupsCell + "'"};
+            if (cell != groupsCell) return Error{what + " is not the spec's groups '" + groupsCell + "'"};
             continue;
         }
         char* end = nullptr;
@@ -318,6 +317,8 @@ Status checkMeasuredCells(const PointLayout& layout, const std::vector<std::stri
     }
     return {};
 }
+
+namespace {
 
 // Sweep files are written with LF line ends. A CR (a file saved with CRLF line ends by an editor) would end every
 // last cell in an invisible byte: it is named instead, with its line and column.
@@ -352,8 +353,7 @@ Result<SweepFile> parseSweepFileText(const std::string& text, const std::string&
     f.headerText = text.substr(0, end2 + 1);
     const std::vector<std::string> columns =
         splitCsv(std::string_view(text).substr(end1 + 1, end2 - end1 - 1));
-    const size_t fields = columns.size();
-    auto layout = PointLayout::of(f.header, columns, path);
+    auto layout = PointLayout::of(f.header, columns, path + ": line 1: ");
     if (!layout) return layout.error();
     size_t at = end2 + 1;
     int line = 3;
@@ -364,19 +364,11 @@ Result<SweepFile> parseSweepFileText(const std::string& text, const std::string&
             break;
         }
         const std::string row = text.substr(at, nl - at);
-        const auto cells = splitCsv(row);
-        auto where = path + ": line " + std::to_string(line);
-        if (cells.size() != fields)
-            return Error{where + ": " + std::to_string(cells.size()) + " fields, the header has " + std::to_string(fields)};
-        char* endp = nullptr;
-        errno = 0;
-        const long long point = std::strtoll(cells[0].c_str(), &endp, 10);
-        if (cells[0].empty() || *endp != '\0' || point < 0 || errno == ERANGE)
-            return Error{where + ": bad point index '" + cells[0] + "'"};
-        if (auto s = layout->check(point, cells, columns); !s) return Error{where + ": " + s.message()};
-        if (auto s = checkMeasuredCells(*layout, cells, columns); !s)
-            return Error{where + ": point " + cells[0] + ": " + s.message()};
-        if (!f.rows.emplace(point, row).second) return Error{where + ": point " + cells[0] + " is stored twice"};
+        const auto where = path + ": line " + std::to_string(line);
+        const auto point = layout->checkRow(splitCsv(row));
+        if (!point) return Error{where + ": " + point.message()};
+        if (!f.rows.emplace(*point, row).second)
+            return Error{where + ": point " + std::to_string(*point) + " is stored twice"};
         at = nl + 1;
         ++line;
     }

@@ -16,6 +16,7 @@
 #include "core/io/hdf5_object_reader.h"
 #include "core/io/hdf5_reader.h"
 #include "core/io/hdf5_writer.h"
+#include "core/sweep/sweep_row_check.h"
 
 namespace qs {
 
@@ -158,12 +159,19 @@ Result<SweepFile> readSweepGroup(const io::Hdf5ObjectReader& r) {
         }
         if (cells[i].size() != cells[0].size()) return r.fail(ds, "not as long as /sweep/point");
     }
+    // The CSV reader's row checks (sweep_row_check.h), on the row as the CSV would hold it.
+    auto layout = PointLayout::of(f.header, columns, r.path + ": /sweep: ");
+    if (!layout) return layout.error();
+    std::vector<std::string> row(columns.size());
     for (size_t k = 0; k < cells[0].size(); ++k) {
         std::string line;
-        for (size_t i = 0; i < columns.size(); ++i) line += (i ? "," : "") + cells[i][k];
-        const int64_t point = std::strtoll(cells[0][k].c_str(), nullptr, 10);
-        if (point < 0) return r.fail("/sweep/point", "negative point index");
-        if (!f.rows.emplace(point, std::move(line)).second)
+        for (size_t i = 0; i < columns.size(); ++i) {
+            row[i] = cells[i][k];
+            line += (i ? "," : "") + cells[i][k];
+        }
+        const auto point = layout->checkRow(row);
+        if (!point) return r.fail("/sweep row " + std::to_string(k), point.message());
+        if (!f.rows.emplace(*point, std::move(line)).second)
             return r.fail("/sweep/point", "point " + cells[0][k] + " is stored twice");
     }
     return f;

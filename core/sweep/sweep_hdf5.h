@@ -28,7 +28,9 @@ Status writeSweepHdf5(const std::string& path, const SweepSpec& spec, const Swee
 // The table read back as the sweep file it was written from: header (version, spec, shard), the column line
 // (SweepFile::headerText holds line 1 and the column line, as a CSV's) and one row text per point, the numbers
 // printed as the CSV prints them (%.17g: the same text, parseSweepFileRow reads it). Fails naming the file and
-// the object that is missing or unreadable.
+// the object that is missing or unreadable, and refuses a row the CSV reader would refuse (sweep_row_check.h:
+// a point outside the spec or the shard, scheme cells that are not the point's), naming "/sweep row K" (K the
+// 0-based element index of the datasets).
 Result<SweepFile> readSweepHdf5(const std::string& path);
 
 // runSweepToCsv for an HDF5 table (which is written whole, not appended): with `resume` an existing table must

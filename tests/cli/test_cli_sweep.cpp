@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/export/session_h5.h"
+#include "core/io/hdf5_writer.h"
 #include "core/sweep/sweep.h"
 #include "core/sweep/sweep_hdf5.h"
 
@@ -423,11 +424,26 @@ private Q_SLOTS:
             QCOMPARE(j["rows"][1][2].get<std::string>(), std::string("int4_g64"));
             QCOMPARE(j["columns"][0].get<std::string>(), std::string("point"));
         }
+        // The table with its two rows' points swapped (as h5py would edit /sweep/point): inspect names the row
+        // the CSV reader would refuse instead of showing point 0 labelled int4_g64 (tryout S6).
+        auto stored = qs::readSweepHdf5(h5.toStdString());
+        QVERIFY(stored.ok() && stored->rows.size() == 2);
+        qs::SweepFile swapped = *stored;
+        swapped.rows = {{0, "0" + stored->rows.at(1).substr(1)}, {1, "1" + stored->rows.at(0).substr(1)}};
+        const QString edited = dir.filePath("edited.h5");
+        auto w = qs::io::Hdf5Writer::create(edited.toStdString());
+        QVERIFY(w.ok() && qs::writeSweepGroup(**w, swapped).ok() && (*w)->commit().ok());
+        auto refused = runCli({"inspect", edited});
+        QCOMPARE(refused.exitCode, 1);
+        QVERIFY2(refused.err.contains(edited.toUtf8() + ": /sweep row 0: point 0: scheme_body 'int4_g64' is not the "
+                                                        "point's scheme 'int2_g64'"),
+                 refused.err.constData());
         const QString session = dir.filePath("session.h5"), stats = dir.filePath("stats.h5");
         QCOMPARE(runCli({"export", model, "--rule", "body=q8_0", "--h5", session}).exitCode, 0);
         auto made = runCli({"calibrate", model, "--calib", wiki, "--calib-tokens", "256", "--calib-ctx", "128", "--out", stats});
         QVERIFY2(made.exitCode == 0, made.err.constData());
         const std::pair<QString, QByteArray> ours[] = {{h5, "a QuantScope sweep table"},
+                                                       {csv, "a QuantScope sweep table"},
                                                        {session, "a QuantScope session"},
                                                        {stats, "a QuantScope calibration file"}};
         for (const auto& [file, what] : ours) {

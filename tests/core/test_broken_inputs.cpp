@@ -337,6 +337,10 @@ std::vector<Case> cases() {
     c.push_back({"other zip", file("a.zip", [] { return zipWith("readme.txt", "hello"); }), "zip archive without a data.pkl record"});
     c.push_back({"empty file", file("m.safetensors", [] { return std::string(); }), "empty file"});
     c.push_back({"unknown format", file("m.dat", [] { return std::string("hello world, not a model"); }), "unrecognised format"});
+    // QuantScope's own sweep CSV is named as what it is, as its HDF5 form is (it was an "unrecognised format").
+    c.push_back({"sweep csv", file("sw.csv", [] { return std::string("# quantscope-sweep {\"version\":1}\npoint,bytes\n"); }),
+                 "sw.csv: a QuantScope sweep table (written by `sweep --out`), not a checkpoint: `quantscope-cli inspect` "
+                 "shows it; the GUI's Sweep tab opens it with Resume..."});
     c.push_back({"fifo", [](const std::string& dir) {
                      const std::string p = dir + "/fifo.gguf";
                      ::mkfifo(p.c_str(), 0600);

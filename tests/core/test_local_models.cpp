@@ -272,6 +272,36 @@ private Q_SLOTS:
         QVERIFY(!cut->warnings.empty());
     }
 
+    // 90,000 damaged GGUF files gave 90,000 warning lines and a GUI log that dropped most silently: the first
+    // ScanLimits::maxWarnings are named, one last line says how many more there were, and the cache JSON keeps
+    // the count.
+    void manyDamagedFiles_warningsCappedWithCount() {
+        QTemporaryDir tmp;
+        const fs::path root = tmp.path().toStdString();
+        std::string damaged = "GGUF";
+        damaged += std::string("\x03\0\0\0", 4) + std::string(16, '\xff');  // v3, absurd counts: 24 bytes
+        for (int i = 0; i < 50; ++i) writeFile(root / ("d" + std::to_string(i / 10)) / ("f" + std::to_string(i) + ".gguf"), damaged);
+        writeFile(root / "ok" / "good.gguf", minimalGguf());
+        auto scan = scanLocalModels({{root.string(), ModelSource::UserFolder}});
+        QVERIFY(scan.ok());
+        QCOMPARE(names(*scan), std::string("ok/good.gguf"));
+        QCOMPARE(scan->warnings.size(), size_t(21));
+        for (size_t i = 0; i < 20; ++i)
+            QVERIFY2(scan->warnings[i].find(".gguf): GGUF offset 24") != std::string::npos, scan->warnings[i].c_str());
+        QCOMPARE(scan->warningsNotListed, uint64_t(30));
+        QVERIFY2(scan->warnings[20].starts_with("30 more warning(s) like the above not listed"), scan->warnings[20].c_str());
+        auto again = localModelScanFromJson(localModelScanToJson(*scan));
+        QVERIFY(again.ok());
+        QCOMPARE(again->warningsNotListed, uint64_t(30));
+        QCOMPARE(again->warnings, scan->warnings);
+        ScanLimits all;
+        all.maxWarnings = 1000;
+        auto every = scanLocalModels({{root.string(), ModelSource::UserFolder}}, all);
+        QVERIFY(every.ok());
+        QCOMPARE(every->warnings.size(), size_t(50));
+        QCOMPARE(every->warningsNotListed, uint64_t(0));
+    }
+
     // A file name that is not UTF-8 (Linux allows any bytes but '/' and NUL): not listed, a warning names the
     // folder and says why, and the scan's JSON (the GUI's cache) dumps without throwing (it used to abort the GUI).
     void userFolder_nameNotUtf8_skippedWithWarning_jsonDumps() {

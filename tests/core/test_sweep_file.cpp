@@ -5,6 +5,7 @@
 // too many points). The HDF5 table is read back through the HDF5 checkpoint reader (an independent path).
 // An HDF5 session carries a sweep's rows exactly and is never rewritten as a sweep table.
 #include <hdf5.h>
+#include <nlohmann/json.hpp>
 #include "common/test_arena.h"
 #include "core/export/session_h5.h"
 #include "core/infer/inference_model.h"
@@ -422,6 +423,49 @@ private Q_SLOTS:
         QVERIFY(!merged.ok());
         QVERIFY2(merged.message().find("is not a number") != std::string::npos, merged.message().c_str());
         QVERIFY(!QFile::exists(dir.filePath("m.h5")));
+    }
+
+    // An HDF5 table passes the CSV's row checks (the same PointLayout): /sweep/point edited to 3,2,1,0 on rows
+    // measured as 0..3, a point past the sweep, a point of another shard were accepted by inspect, merge and
+    // resume (tryout S6), which then kept or copied mislabelled rows.
+    void hdf5Rows_editedPointsRefusedAsInTheCsv() {
+        QTemporaryDir dir;
+        const nlohmann::json spec = {{"groups", {"attention", "mlp"}},
+                                     {"schemes", {{"attention", {"int4_g64", "int8_g64"}}, {"mlp", {"int4_g64", "int8_g64"}}}}};
+        const char* schemes[4][2] = {{"int4_g64", "int4_g64"}, {"int4_g64", "int8_g64"}, {"int8_g64", "int4_g64"},
+                                     {"int8_g64", "int8_g64"}};  // points 0..3 in odometer order
+        auto table = [&](const QString& name, const std::string& shard, std::vector<int64_t> points) {
+            SweepFile file;
+            file.header = {{"version", 1}, {"spec", spec}, {"shard", shard}};
+            file.headerText = "# quantscope-sweep " + file.header.dump() +
+                              "\npoint,groups,scheme_attention,scheme_mlp,bytes,bpw,rmse,sqnr_db\n";
+            for (int k = 0; k < 4; ++k)  // the schemes of point k stored under points[k] (rows sorted by point)
+                file.rows[points[size_t(k)]] = std::to_string(points[size_t(k)]) + ",attention+mlp," + schemes[k][0] +
+                                               "," + schemes[k][1] + ",1000," + std::to_string(4 + k) + ",0.5,20";
+            const std::string path = dir.filePath(name).toStdString();
+            auto w = io::Hdf5Writer::create(path);
+            if (!w || !writeSweepGroup(**w, file).ok() || !(*w)->commit().ok()) qFatal("cannot write %s", path.c_str());
+            return path;
+        };
+        auto good = readSweepFile(table("good.h5", "0/1", {0, 1, 2, 3}));
+        QVERIFY2(good.ok(), good.ok() ? "" : good.message().c_str());
+        QCOMPARE(good->rows.size(), size_t(4));
+        const std::string swapped = table("swap.h5", "0/1", {3, 2, 1, 0});
+        for (const auto& [path, message] : std::vector<std::pair<std::string, std::string>>{
+                 {swapped, ": /sweep row 0: point 0: scheme_mlp 'int8_g64' is not the point's scheme 'int4_g64'"},
+                 {table("huge.h5", "0/1", {0, 1, 2, 999999999999}), ": /sweep row 3: point 999999999999 is not one of the sweep's 4"},
+                 {table("shard.h5", "1/2", {0, 1, 2, 3}), ": /sweep row 0: point 0 does not belong to shard 1/2"},
+                 {table("neg.h5", "0/1", {0, 1, 2, -5}), ": /sweep row 0: bad point index '-5'"}}) {
+            auto r = readSweepFile(path);
+            QVERIFY2(!r.ok(), path.c_str());
+            QVERIFY2(r.message().rfind(path + message, 0) == 0, r.message().c_str());
+        }
+        // merge reads its inputs the same way, so it refuses the table and writes nothing.
+        const std::string out = dir.filePath("m.csv").toStdString();
+        auto merged = mergeSweepFiles({swapped}, out, {});
+        QVERIFY(!merged.ok());
+        QVERIFY2(merged.message().find("/sweep row 0: point 0: scheme_mlp") != std::string::npos, merged.message().c_str());
+        QVERIFY(!QFile::exists(QString::fromStdString(out)));
     }
 
     void shards_mergedEqualUnsharded() {

@@ -422,6 +422,46 @@ private Q_SLOTS:
         QCOMPARE(idsText(noFallback->encode("a éé", false)), QString("[3, 1, 0]"));
     }
 
+    // The decoder's Replace chain and a Metaspace replacement grow text with a number in the file: bounded at
+    // load like the normalizer's Replace chain (40 x "e" -> "ee" in the decoder ran to 5.4 GB; a Metaspace
+    // replacement of 100,000 characters made 5,000 spaces 2.9 GB). tokenizers reads the replacement as one char.
+    void growth_decoderAndMetaspace_refusedAtLoad_data() {
+        QTest::addColumn<QByteArray>("patch");
+        QTest::addColumn<QString>("message");
+        json chain = json::array();
+        for (int i = 0; i < 40; ++i) chain.push_back({{"type", "Replace"}, {"pattern", {{"String", "e"}}}, {"content", "ee"}});
+        QTest::newRow("decoder Replace chain")
+            << QByteArray::fromStdString(json{{"decoder", {{"type", "Sequence"}, {"decoders", chain}}}}.dump())
+            << "decoder step 9 (Replace of 1 bytes by 2): the decoder's Replace steps could make a token's text more than 256";
+        QTest::newRow("decoder one Replace") << QByteArray(R"({"decoder":{"type":"Replace","pattern":{"String":"a"},"content":")" +
+                                                           QByteArray(300, 'b') + R"("}})")
+                                             << "decoder step 1 (Replace of 1 bytes by 300)";
+        QTest::newRow("pre_tokenizer Metaspace long")
+            << QByteArray(R"({"pre_tokenizer":{"type":"Metaspace","replacement":"\u2581\u2581"}})")
+            << "pre_tokenizer Metaspace replacement is 6 bytes, not one character";
+        QTest::newRow("pre_tokenizer Metaspace empty") << QByteArray(R"({"pre_tokenizer":{"type":"Metaspace","replacement":""}})")
+                                                       << "pre_tokenizer Metaspace replacement is 0 bytes, not one character";
+        QTest::newRow("pre_tokenizer Metaspace number") << QByteArray(R"({"pre_tokenizer":{"type":"Metaspace","replacement":7}})")
+                                                        << "pre_tokenizer Metaspace replacement is not a string";
+        QTest::newRow("decoder Metaspace long") << QByteArray(R"({"decoder":{"type":"Metaspace","replacement":"ab"}})")
+                                                << "decoder Metaspace replacement is 2 bytes, not one character";
+    }
+    void growth_decoderAndMetaspace_refusedAtLoad() { refusals_nameTheComponent(); }
+    // The bounds leave real files alone: an 8-step decoder Replace chain doubling (256x) and a one-character
+    // Metaspace replacement other than U+2581 load.
+    void growth_withinTheBound_loads() {
+        json j = smallJson();
+        json chain = json::array();
+        for (int i = 0; i < 8; ++i) chain.push_back({{"type", "Replace"}, {"pattern", {{"String", "e"}}}, {"content", "ee"}});
+        j["decoder"] = {{"type", "Sequence"}, {"decoders", chain}};
+        j["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "\u00e9"}};
+        QTemporaryDir dir;
+        const QString path = dir.filePath("tokenizer.json");
+        writeFile(path, j.dump());
+        auto t = loadTokenizerFile(path.toStdString());
+        QVERIFY2(t.ok(), t.ok() ? "" : t.message().c_str());
+    }
+
     // Anything not implemented is refused with a message naming it; never dropped silently.
     void refusals_nameTheComponent_data() {
         QTest::addColumn<QByteArray>("patch");

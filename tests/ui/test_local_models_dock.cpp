@@ -112,6 +112,38 @@ private Q_SLOTS:
         QVERIFY(dock.list()->topLevelItem(0)->isHidden());
     }
 
+    // 90,000 damaged files put 90,000 warnings in the log, which kept the newest 10,000 and said
+    // "10000 warning(s)": the scan names the first ones and says how many more, and the log counts what it drops.
+    void damagedFiles_logNamesFirstOnesAndCount() {
+        QTemporaryDir folder;
+        const fs::path root = folder.path().toStdString();
+        const std::string damaged = std::string("GGUF\x03\0\0\0", 8) + std::string(16, '\xff');
+        for (int i = 0; i < 30; ++i) {
+            std::ofstream out(root / ("f" + std::to_string(i) + ".gguf"), std::ios::binary);
+            out << damaged;
+        }
+        LogModel log;
+        LocalModelsDock dock(m_runner.get(), &log, /*useSettings=*/false);
+        dock.setDefaultRootsEnabled(false);
+        dock.setFolders({folder.path()});
+        QSignalSpy done(&dock, &LocalModelsDock::scanFinished);
+        dock.rescan();
+        QVERIFY(done.wait(kTimeoutMs));
+        QCOMPARE(log.count(Severity::Warning), 21);
+        QStringList warnings;
+        for (const LogEntry& e : log.entries())
+            if (e.severity == Severity::Warning) warnings << e.message;
+        QVERIFY2(warnings.last().startsWith(QStringLiteral("10 more warning(s) like the above not listed")),
+                 qPrintable(warnings.last()));
+        QCOMPARE(log.dropped(), qint64(0));
+        const int before = log.rowCount();
+        for (int i = 0; i < LogModel::kMaxEntries; ++i) log.info(QStringLiteral("t"), QString::number(i));
+        QCOMPARE(log.rowCount(), LogModel::kMaxEntries);
+        QCOMPARE(log.dropped(), qint64(before));
+        log.clear();
+        QCOMPARE(log.dropped(), qint64(0));
+    }
+
     void emptyFolder_saysWhereItLooked() {
         QTemporaryDir empty;
         LogModel log;

@@ -443,6 +443,32 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(badDone.size(), 1, kTimeoutMs);
         QCOMPARE(badDone.first().at(0).toInt(), 2);
         QVERIFY(badDone.first().at(1).toString().contains(QStringLiteral("footprint")));
+
+        makeWindow();  // a fresh window, as --screenshot starts with: no model, so no Save prompt
+        // A session PATH that fails to open starts no load, so no loadFinished came and --screenshot never
+        // exited (tryout H6): the task ends with 1 and the log's error. A session without a model is applied at once and captured.
+        const QString garbage = dir.filePath(QStringLiteral("garbage.qsession.json"));
+        const QString noModel = dir.filePath(QStringLiteral("nomodel.qsession.json"));
+        for (const auto& [file, text] : {std::pair{garbage, QByteArray("garbage\n")},
+                                         std::pair{noModel, QByteArray(R"({"quantscope_session":1,"model":"","map":{"version":1,"rules":[]}})")}}) {
+            QFile f(file);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write(text);
+        }
+        ScreenshotTask failed(m_window.get(), png, QStringLiteral("log"), garbage);
+        QSignalSpy failedDone(&failed, &ScreenshotTask::finished);
+        failed.start();
+        QTRY_COMPARE_WITH_TIMEOUT(failedDone.size(), 1, kTimeoutMs);
+        QCOMPARE(failedDone.first().at(0).toInt(), 1);
+        QVERIFY2(failedDone.first().at(1).toString().contains(QStringLiteral("garbage.qsession.json")),
+                 qPrintable(failedDone.first().at(1).toString()));
+        QVERIFY(QFile::remove(png));
+        ScreenshotTask empty(m_window.get(), png, QStringLiteral("log"), noModel);
+        QSignalSpy emptyDone(&empty, &ScreenshotTask::finished);
+        empty.start();
+        QTRY_COMPARE_WITH_TIMEOUT(emptyDone.size(), 1, kTimeoutMs);
+        QCOMPARE(emptyDone.first().at(0).toInt(), 0);
+        QCOMPARE(QImage(png).size(), m_window->size());
     }
 };
 

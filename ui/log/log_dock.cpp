@@ -71,7 +71,10 @@ LogDock::LogDock(LogModel* model, QWidget* parent)
 void LogDock::updateCounts() {
     const int errors = m_model->count(Severity::Error);
     const int warnings = m_model->count(Severity::Warning);
-    m_counts->setText(tr("%n error(s)", "", errors) + QStringLiteral(", ") + tr("%n warning(s)", "", warnings));
+    QString text = tr("%n error(s)", "", errors) + QStringLiteral(", ") + tr("%n warning(s)", "", warnings);
+    if (const qint64 dropped = m_model->dropped(); dropped > 0)  // the counts are of the entries kept
+        text += tr(" (%1 older entries not kept: the log holds the newest %2)").arg(dropped).arg(LogModel::kMaxEntries);
+    m_counts->setText(text);
 }
 
 void LogDock::copySelection() {

@@ -26,6 +26,7 @@ void LogModel::add(Severity severity, const QString& source, const QString& mess
     if (m_entries.size() >= kMaxEntries) {
         beginRemoveRows({}, 0, 0);
         m_entries.removeFirst();
+        ++m_dropped;
         endRemoveRows();
     }
     const int row = int(m_entries.size());
@@ -38,6 +39,7 @@ void LogModel::add(Severity severity, const QString& source, const QString& mess
 void LogModel::clear() {
     beginResetModel();
     m_entries.clear();
+    m_dropped = 0;
     endResetModel();
 }
 

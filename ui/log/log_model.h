@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // LogModel: the "Log & issues" list — timestamped entries with a severity and a source (the file or the part
 // of the program they concern). Reader errors, ModelInfo warnings and job outcomes land here instead of
-// message boxes. Keeps the newest kMaxEntries. UI thread only.
+// message boxes. Keeps the newest kMaxEntries and counts the ones it dropped (the Log dock says so). UI thread only.
 #pragma once
 
 #include <QAbstractTableModel>
@@ -38,7 +38,9 @@ public:
     void clear();
 
     const QList<LogEntry>& entries() const { return m_entries; }
-    int count(Severity severity) const;
+    int count(Severity severity) const;  // of the entries kept
+    // Entries removed because more than kMaxEntries were added (the oldest go first), since the last clear().
+    qint64 dropped() const { return m_dropped; }
 
     int rowCount(const QModelIndex& parent = {}) const override;
     int columnCount(const QModelIndex& parent = {}) const override;
@@ -50,6 +52,7 @@ Q_SIGNALS:
 
 private:
     QList<LogEntry> m_entries;
+    qint64 m_dropped = 0;
     QIcon m_icons[3];
 };
 
