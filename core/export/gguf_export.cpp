@@ -125,7 +125,7 @@ Result<std::vector<PlannedTensor>> planTensors(const Checkpoint& ckpt, const Mod
         PlannedTensor pt;
         pt.source = int(i);
         // A GGUF source's names are written as stored: byte strings, which `name` shows with U+FFFD when not UTF-8.
-        pt.info.name = gguf ? (t.storedName.empty() ? t.name : t.storedName) : ggufTensorName(e.kind, e.layer);
+        pt.info.name = gguf ? (t.storedName.empty() ? t.name : t.storedName.str()) : ggufTensorName(e.kind, e.layer);
         if (pt.info.name.empty())
             return Error{"GGUF export: " + ckpt.path + ": tensor '" + t.name + "' has no llama.cpp tensor name (role " +
                          std::string(roleName(e.role)) + ", kind " + std::string(tensorKindName(e.kind)) +

@@ -19,6 +19,7 @@
 #include "core/io/mapped_file.h"
 #include "core/jobs/progress.h"
 #include "core/tensor/dtype.h"
+#include "core/util/compact_text.h"
 #include "core/util/result.h"
 
 namespace qs {
@@ -35,8 +36,9 @@ struct TensorInfo {
     int file = -1;               // index into Checkpoint::files; -1 when not memory-mapped (HDF5 chunked)
     uint64_t offset = 0;         // byte offset of the tensor's data in that file
     // GGUF only, when the name is not UTF-8: its bytes as stored (names are byte strings in GGUF; `name` shows the
-    // bad bytes as U+FFFD, so two stored names can show alike). Empty otherwise. Exports write these bytes.
-    std::string storedName;
+    // bad bytes as U+FFFD, so two stored names can show alike). Empty otherwise (a null pointer: issue 13). Exports
+    // write these bytes.
+    CompactText storedName;
 
     uint64_t elements() const;   // product of shape (1 for a scalar)
     int64_t rowLength() const { return shape.empty() ? 1 : shape.back(); }

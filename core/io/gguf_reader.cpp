@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <memory_resource>
 #include <unordered_set>
 
 #include "core/io/byte_cursor.h"
@@ -238,7 +237,9 @@ Result<TensorInfo> readTensorInfo(Parser& p, uint64_t alignment) {
     const std::string& path = p.path;
     TensorInfo t;
     t.file = 0;
-    if (!p.readString(t.name, "tensor name", &t.storedName)) return Error{p.error};
+    std::string stored;
+    if (!p.readString(t.name, "tensor name", &stored)) return Error{p.error};
+    if (!stored.empty()) t.storedName = std::move(stored);
     p.noteBadUtf8Owner("tensor name", t.name);
     uint32_t nDims = 0;
     if (!p.c.read(nDims)) return Error{path + ": truncated tensor info of '" + t.name + "'"};
@@ -315,6 +316,23 @@ Status placeTensorData(const std::string& path, std::vector<TensorInfo>& tensors
 
 }  // namespace
 
+// A tensor whose name another tensor also has, or null. Names are byte strings (ggml's gguf reader compares bytes):
+// a duplicate has the same stored bytes; names that differ only in bytes that are not UTF-8 are distinct tensors
+// that show alike (a warning, below). Sorted indices (4 bytes a tensor) rather than a hash set of the names (about
+// 40 bytes a tensor): a hostile header of many tensors must not cost much more than its size (issue 13).
+static const TensorInfo* firstDuplicateName(const std::vector<TensorInfo>& tensors) {
+    const auto key = [&](uint32_t i) -> std::string_view {
+        const TensorInfo& t = tensors[i];
+        return t.storedName.empty() ? std::string_view(t.name) : std::string_view(t.storedName.str());
+    };
+    std::vector<uint32_t> order(tensors.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = uint32_t(i);
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return key(a) < key(b); });
+    for (size_t i = 1; i < order.size(); ++i)
+        if (key(order[i - 1]) == key(order[i])) return &tensors[order[i]];
+    return nullptr;
+}
+
 Result<std::unique_ptr<Checkpoint>> readGguf(std::shared_ptr<const MappedFile> file, const OpenOptions& options,
                                              ProgressSink& progress) {
     (void)options;  // a GGUF file carries its own tokenizer and config; there are no side files to read
@@ -334,24 +352,14 @@ Result<std::unique_ptr<Checkpoint>> readGguf(std::shared_ptr<const MappedFile> f
 
     // nTensors is bounded by the file size (readHeader), and reserving it keeps the vector from doubling.
     ck->tensors.reserve(size_t(header->nTensors));
-    // The set views the names stored in ck->tensors (reserved above: they never move), rather than copying them.
-    // Names are byte strings (ggml's gguf reader compares bytes): a duplicate has the same stored bytes. Names that
-    // differ only in bytes that are not UTF-8 are distinct tensors that show alike: a warning.
-    // The set's nodes come from one growing arena, not one heap block each between the names: freed together after
-    // the loop, they leave no holes of the header's size in the heap (a process does not give such holes back).
-    std::pmr::monotonic_buffer_resource nodeArena;
-    std::pmr::unordered_set<std::string_view> names(&nodeArena);
-    names.reserve(size_t(header->nTensors));
     bool anyStored = false;
     for (uint64_t i = 0; i < header->nTensors; ++i) {
         auto t = readTensorInfo(p, *alignment);
         if (!t) return t.error();
         ck->tensors.push_back(std::move(*t));
-        const TensorInfo& added = ck->tensors.back();
-        anyStored |= !added.storedName.empty();
-        if (!names.insert(added.storedName.empty() ? added.name : added.storedName).second)
-            return Error{path + ": duplicate tensor name '" + added.name + "'"};
+        anyStored |= !ck->tensors.back().storedName.empty();
     }
+    if (const TensorInfo* d = firstDuplicateName(ck->tensors)) return Error{path + ": duplicate tensor name '" + d->name + "'"};
     if (anyStored) {
         std::unordered_set<std::string_view> shown;
         for (const TensorInfo& t : ck->tensors)

@@ -142,11 +142,9 @@ std::string inspectText(const Checkpoint& c, const ModelInfo& m) {
     add("");
 
     size_t nameWidth = 4;
-    // Names as printable text: a GGUF or safetensors tensor name holding a newline would forge a row.
-    std::vector<std::string> names;
-    names.reserve(c.tensors.size());
-    for (const auto& t : c.tensors) names.push_back(io::printableText(t.name));
-    for (const auto& n : names) nameWidth = std::max(nameWidth, n.size());
+    // Names as printable text: a GGUF or safetensors tensor name holding a newline would forge a row. Made per row,
+    // not kept for all rows: a copy of every name would cost the header's size again (issue 13).
+    for (const auto& t : c.tensors) nameWidth = std::max(nameWidth, io::printableText(t.name).size());
     nameWidth = std::min<size_t>(nameWidth, 60);
     std::snprintf(line, sizeof line, "  %-*s  %-16s %-8s %-9s %5s %12s", int(nameWidth), "name", "shape", "dtype",
                   "role", "layer", "size");
@@ -159,10 +157,10 @@ std::string inspectText(const Checkpoint& c, const ModelInfo& m) {
         const TensorEntry& e = m.entries[i];
         std::string layer = e.layer >= 0 ? std::to_string(e.layer) : "-";
         std::string size = e.tiedTo >= 0 ? "tied" : formatBytes(t.bytes);
-        std::snprintf(line, sizeof line, "  %-*s  %-16s %-8s %-9s %5s %12s%s", int(nameWidth), names[i].c_str(),
+        std::snprintf(line, sizeof line, "  %-*s  %-16s %-8s %-9s %5s %12s%s", int(nameWidth), io::printableText(t.name).c_str(),
                       shapeString(t.shape).c_str(), std::string(dtypeName(t.dtype)).c_str(),
                       std::string(roleName(e.role)).c_str(), layer.c_str(), size.c_str(),
-                      e.tiedTo >= 0 ? ("  = " + names[size_t(e.tiedTo)]).c_str() : "");
+                      e.tiedTo >= 0 ? ("  = " + io::printableText(c.tensors[size_t(e.tiedTo)].name)).c_str() : "");
         add(line);
     }
     add("");

@@ -416,7 +416,7 @@ private Q_SLOTS:
         auto resumed = run(f, out, true);
         QVERIFY(!resumed.ok());
         QVERIFY2(resumed.message().find("line 3: point ") != std::string::npos &&
-                     resumed.message().find(": rmse 'X") != std::string::npos,
+                     resumed.message().find(": rmse (column " + std::to_string(rmse + 1) + ") 'X") != std::string::npos,
                  resumed.message().c_str());
         QVERIFY2(resumed.message().find("is not a number") != std::string::npos, resumed.message().c_str());
         auto merged = mergeSweepFilesToHdf5({out.toStdString()}, dir.filePath("m.h5").toStdString(), {});
