@@ -8,8 +8,8 @@ std::vector<ExportFallback> resolutionFallbacks(const ResolvedMap& resolved, con
     for (size_t i = 0; i < resolved.tensors.size() && i < tensors.size(); ++i) {
         const TensorPlan& p = resolved.tensors[i];
         if (p.fallbackReason.empty() || p.tiedTo >= 0) continue;
-        out.push_back({tensors[i].name, p.requested, p.scheme.empty() ? std::string("keep") : p.scheme,
-                       p.fallbackReason});
+        out.push_back({tensors[i].name, p.requested(resolved.map), p.scheme.empty() ? std::string("keep") : p.scheme,
+                       p.fallbackReason, i});
     }
     return out;
 }

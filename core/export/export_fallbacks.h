@@ -23,6 +23,7 @@ struct ExportFallback {
     std::string requested;  // the scheme the map asked for
     std::string written;    // what the export writes instead ("keep" = left unquantized)
     std::string reason;     // why the requested scheme could not be used
+    size_t tensorIndex = 0; // index of `tensor` in Checkpoint::tensors (an export finds its entry by it)
 };
 
 // The resolution fallbacks of `resolved` (TensorPlan::fallbackReason), in tensor order; a tied head copy is

@@ -264,11 +264,12 @@ Result<MapConfigExport> exportMapConfig(MapConfigFormat format, const ResolvedMa
     for (Module& m : *modules) {
         const TensorPlan& p = resolved.tensors[m.tensor];
         if (p.fallbackReason.empty()) continue;
-        ExportFallback f{tensors[m.tensor].name, p.requested, m.scheme.empty() ? "keep" : m.scheme,
-                         p.fallbackReason};
+        const std::string& requested = p.requested(resolved.map);
+        ExportFallback f{tensors[m.tensor].name, requested, m.scheme.empty() ? "keep" : m.scheme,
+                         p.fallbackReason, size_t(m.tensor)};
         if (!m.scheme.empty() && !expresses(format, m.scheme)) {
             if (!options.keepUnexpressible)
-                return Error{target + ": " + f.tensor + " falls back from " + p.requested + " to " + m.scheme + " (" +
+                return Error{target + ": " + f.tensor + " falls back from " + requested + " to " + m.scheme + " (" +
                              p.fallbackReason + "), which " + target +
                              " cannot express; give it a scheme the target supports in the map, or pass --fallback "
                              "f16 to leave such modules unquantized"};

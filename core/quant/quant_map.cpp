@@ -73,13 +73,13 @@ bool QuantRule::matchesLayer(int layer) const {
     return false;
 }
 
-Result<bool> QuantRule::matchesName(std::string_view name) const {
+Result<bool> QuantRule::matchesName(std::string_view name, RegexWorkBudget* total) const {
     switch (patternKind) {
         case PatternKind::None: return true;
         case PatternKind::Glob: return globMatch(pattern, name);
         case PatternKind::Regex:
             if (!compiledRegex) return Error{"regular expression \"" + pattern + "\" was not compiled"};
-            return compiledRegex->search(name);
+            return compiledRegex->search(name, total);
     }
     return false;
 }

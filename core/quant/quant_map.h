@@ -67,8 +67,9 @@ struct QuantRule {
 
     bool keeps() const { return scheme == kKeepScheme; }
     bool matchesLayer(int layer) const;          // true when layers is empty
-    // True when there is no pattern. Error when a regex exceeds its match limits on `name` (bounded_regex.h).
-    Result<bool> matchesName(std::string_view name) const;
+    // True when there is no pattern. Error when a regex exceeds its match limits on `name` (bounded_regex.h),
+    // or what `total` has left of a bound over many names (BoundedRegex::search).
+    Result<bool> matchesName(std::string_view name, RegexWorkBudget* total = nullptr) const;
     std::string layersText() const;              // "0-3,7" ("" when empty)
     std::string patternText() const;             // "glob:*attn*" ("" when none)
     // "body layers 0-3 glob:*attn* -> q4_K", for messages and tables: the layers and the pattern are quoted

@@ -48,7 +48,7 @@ nlohmann::json resolvedMapJson(const ResolvedMap& resolved, const std::vector<Te
                             {"role", std::string(roleName(e.role))},
                             {"layer", e.layer >= 0 ? nlohmann::json(e.layer) : nlohmann::json(nullptr)},
                             {"scheme", p.scheme.empty() ? std::string(kKeepScheme) : p.scheme},
-                            {"requested", p.requested},
+                            {"requested", p.requested(resolved.map)},
                             {"rule", p.rule >= 0 ? nlohmann::json(p.rule + 1) : nlohmann::json(nullptr)}};
         if (!p.fallbackReason.empty()) o["fallback"] = p.fallbackReason.str();
         if (!p.note.empty()) o["note"] = p.note.str();

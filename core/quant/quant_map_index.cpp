@@ -20,7 +20,8 @@ struct Key {
 };
 
 // The literal every match of a regex starts with, when simple to tell (see the header): its leading literal
-// characters, `\.` and other escaped punctuation included, unless a quantifier follows the last one. Only
+// characters, `\.` and other escaped punctuation included, unless a quantifier follows the last one; after a
+// leading `.*` or `.+` the literal that follows (then not anchored: it is somewhere in the name). Only
 // without '|' anywhere, so the leading literals cannot belong to one branch of an alternation. `anchored`:
 // the pattern starts with ^ (a match starts the name; no multiline mode). Empty when there is none.
 std::string regexLeadingLiteral(std::string_view p, bool& anchored) {
@@ -28,6 +29,13 @@ std::string regexLeadingLiteral(std::string_view p, bool& anchored) {
     if (p.find('|') != std::string_view::npos) return {};
     std::string lit;
     size_t i = anchored ? 1 : 0;
+    // ".*gate_proj" (the usual Hugging Face / vLLM style), ".+", lazy or not: every match still holds the literal
+    // after it, somewhere in the name rather than at its start.
+    if (p.substr(i, 2) == ".*" || p.substr(i, 2) == ".+") {
+        i += 2;
+        if (i < p.size() && p[i] == '?') ++i;
+        anchored = false;
+    }
     size_t lastAtom = 0;  // lit.size() before the last literal character was added
     while (i < p.size()) {
         const char c = p[i];

@@ -13,8 +13,9 @@
 //                                     up to kInfixKeyBytes of that literal, looked up at every offset
 //   regex with no '|' that starts     those characters (escaped punctuation such as \. included, a last one a
 //   with literal characters           quantifier makes optional left out): after a leading ^ looked up at the
-//                                     start (at most kAnchoredKeyBytes), otherwise at every offset (at most
-//                                     kInfixKeyBytes): "^blk\.3\.", "attn_q\.weight", "blk\.\d+\.attn_q"
+//   (after ^, .* or .+)               start (at most kAnchoredKeyBytes), otherwise, and after .* or .+, at every
+//                                     offset (at most kInfixKeyBytes): "^blk\.3\.", "attn_q\.weight",
+//                                     "blk\.\d+\.attn_q", ".*gate_proj.*"
 //   anything else (no pattern, "*", "[ab]*", other regexes)   tried for every tensor
 // Layer lists are kept sorted and merged per rule, so a rule listing a million layers is a binary search.
 //

@@ -51,11 +51,40 @@ struct Rules {
     const QuantMap& map;
     QuantMapIndex index;
     std::vector<int> scratch;  // candidate rules of the tensor being matched
+    uint64_t regexUnits = 0;   // every regex search of this resolution together
+    struct RuleWork {
+        uint64_t units = 0, searches = 0;
+    };
+    std::vector<RuleWork> ruleWork = std::vector<RuleWork>(map.rules.size());
+
+    // What rule k may still use on its next search: its own allowance (quant_map_resolve.h) and what is left of
+    // the total, whichever is less.
+    uint64_t regexLeft(size_t k) const {
+        const RuleWork& w = ruleWork[k];
+        const uint64_t own = kResolveRegexRuleBase + kResolveRegexRulePerName * (w.searches + 1);
+        const uint64_t ruleLeft = own > w.units ? own - w.units : 0;
+        const uint64_t totalLeft = kResolveRegexWorkBudget > regexUnits ? kResolveRegexWorkBudget - regexUnits : 0;
+        return std::min(ruleLeft, totalLeft);
+    }
 };
+
+// The refusal when rule k ran out of its allowance or of the total on `name` (rather than one search's bound).
+std::string regexWorkRefusal(const Rules& rules, size_t k, const std::string& name) {
+    const Rules::RuleWork& w = rules.ruleWork[k];
+    const std::string where = ruleLabel(rules.map, int(k)) + ": matching '" + quoteBounded(name) + "'";
+    if (rules.regexUnits > kResolveRegexWorkBudget)
+        return "quantization map: the regex rules together exceeded the work bound of one resolution (" +
+               std::to_string(kResolveRegexWorkBudget) + " steps) at " + where +
+               "; give regex rules a literal the index can key (a literal after ^, .* or .+, e.g. regex:gate_proj "
+               "or glob:*gate_proj*): such rules are tried only on names holding it";
+    return "quantization map: " + where + " exceeded the rule's regex work bound (" + std::to_string(w.units) +
+           " steps over " + std::to_string(w.searches) + " tensor names; " + std::to_string(kResolveRegexRuleBase) +
+           " + " + std::to_string(kResolveRegexRulePerName) + " a name allowed); simplify the pattern";
+}
 
 // Whether rule k selects c. Fails when its regex exceeds PCRE2's limits on a name: that is neither a match
 // nor a non-match (either would silently give the tensor a scheme the user did not choose).
-Result<bool> ruleMatches(const Rules& rules, size_t k, const Candidate& c) {
+Result<bool> ruleMatches(Rules& rules, size_t k, const Candidate& c) {
     const QuantMap& map = rules.map;
     const QuantRule& r = map.rules[k];
     if (!c.parameter || c.rank == 0) return false;
@@ -66,7 +95,15 @@ Result<bool> ruleMatches(const Rules& rules, size_t k, const Candidate& c) {
     if (r.patternKind == QuantRule::PatternKind::None) return true;
     for (const std::string* name : {&c.name, &c.ggufName}) {
         if (name == &c.ggufName && (c.ggufName.empty() || c.ggufName == c.name)) continue;
-        auto m = r.matchesName(*name);
+        RegexWorkBudget shared{rules.regexLeft(k)};
+        auto m = r.matchesName(*name, &shared);
+        if (r.patternKind == QuantRule::PatternKind::Regex) {
+            rules.ruleWork[k].units += shared.used;
+            rules.ruleWork[k].searches += 1;
+            rules.regexUnits += shared.used;
+            if (!m && shared.exhausted() && shared.limit < BoundedRegex::searchBudget(name->size()))
+                return Error{regexWorkRefusal(rules, k, *name)};
+        }
         if (!m)
             return Error{"quantization map: " + ruleLabel(map, int(k)) + ": matching '" + quoteBounded(*name) +
                          "' " + m.message() + "; simplify the pattern"};
@@ -96,13 +133,12 @@ Status choose(const QuantMap& map, int win, const TensorInfo& t, TensorPlan& pla
     plan.rule = win;
     if (win < 0 || map.rules[size_t(win)].keeps()) return {};
     const std::string& name = map.rules[size_t(win)].scheme;
-    plan.requested = name;
     if (!dtypeConvertibleToFloat(t.dtype)) {
         out.warnings.push_back(quoteBounded(t.name) + ": stored as " + std::string(dtypeName(t.dtype)) +
                                ", which QuantScope cannot decode; it stays as stored (" + ruleLabel(map, win) + ")");
-        plan.requested.clear();
         return {};
     }
+    plan.ruleAsks = true;
     auto scheme = findScheme(name);
     if (!scheme) return Error{"quantization map: " + ruleLabel(map, win) + ": scheme \"" + name + "\" is not in the registry"};
     std::string reason = scheme->rejectReason(plan.rows, plan.cols);
@@ -283,6 +319,11 @@ Status planTensors(const QuantMap& map, const std::vector<TensorInfo>& tensors, 
 
 }  // namespace
 
+const std::string& TensorPlan::requested(const QuantMap& map) const {
+    static const std::string kNone;
+    return ruleAsks && rule >= 0 && size_t(rule) < map.rules.size() ? map.rules[size_t(rule)].scheme : kNone;
+}
+
 Result<ResolvedMap> resolveMap(const QuantMap& map, const std::vector<TensorInfo>& tensors, const ModelInfo& info) {
     if (info.entries.size() != tensors.size())
         return Error{"quantization map: the model analysis lists " + std::to_string(info.entries.size()) +
@@ -310,7 +351,7 @@ Result<ResolvedMap> resolveMap(const QuantMap& map, const std::vector<TensorInfo
         TensorPlan& hp = out.tensors[size_t(head)];
         const TensorPlan& ep = out.tensors[size_t(emb)];
         hp.scheme = ep.scheme;
-        hp.requested = ep.requested;
+        hp.ruleAsks = ep.ruleAsks;
         hp.rule = ep.rule;
         hp.fallbackReason = ep.fallbackReason;
         hp.tiedTo = emb;

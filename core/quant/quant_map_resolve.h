@@ -44,14 +44,19 @@ namespace qs {
 // (one pointer when empty, core/util/compact_text.h).
 struct TensorPlan {
     std::string scheme;          // canonical scheme used; "" = stays as stored
-    std::string requested;       // what the governing rule asked for ("" when no rule or "keep")
     int rule = -1;               // governing rule index into QuantMap::rules, -1 when none matched
     int tiedTo = -1;             // tied head copy: the embedding index whose quantization it shares
+    // The governing rule's scheme was tried for this tensor (false: no rule, a "keep" rule, or a stored type
+    // QuantScope cannot decode). requested() gives it; not stored per tensor (a 300,000-tensor file: issue 13).
+    bool ruleAsks = false;
     CompactText fallbackReason;  // non-empty when scheme != requested (the requested scheme's reject reason)
     CompactText note;            // why a tensor no rule may quantize stays as stored (integer/boolean tensors)
     int64_t rows = 0, cols = 0;  // matrix view: cols = innermost dimension, rows = elements / cols
 
     bool quantized() const { return !scheme.empty() && tiedTo < 0; }  // this tensor's own bytes get quantized
+    // What the governing rule asked for: its scheme in `map`, the map this plan was resolved with
+    // (ResolvedMap::map); "" when ruleAsks is false.
+    const std::string& requested(const QuantMap& map) const;
 };
 
 struct ResolvedMap {
@@ -74,12 +79,25 @@ struct ResolvedMap {
 // is 1x1). Fails on an overflowing shape or a negative dimension, naming the tensor.
 Result<std::pair<int64_t, int64_t>> matrixShape(const TensorInfo& t);
 
+// The regex work of one resolution (BoundedRegex units, about 70-180 ns each). Each search is bounded alone
+// (BoundedRegex::searchBudget, ~250,000 units), but 300,000 names x a rule just under that bound would take hours,
+// on the GUI thread. So each regex rule may use kResolveRegexRuleBase units plus kResolveRegexRulePerName for
+// every name it was tried on (a usual regex costs 1-3 units a name byte: `.*gate_proj.*` ~150 on a 58-byte
+// Hugging Face MoE name; a backtracking one thousands per name is refused after a few dozen names, in well under
+// a second), and all rules together kResolveRegexWorkBudget (30-70 s: a map of hundreds of rules the index cannot
+// key, each just under its own bound, on a 300,000-tensor model). Rules the index keys (quant_map_index.h:
+// a literal after ^, .* or .+) are tried only on names holding the literal.
+inline constexpr uint64_t kResolveRegexRuleBase = 4'000'000;
+inline constexpr uint64_t kResolveRegexRulePerName = 4'000;
+inline constexpr uint64_t kResolveRegexWorkBudget = 400'000'000;
+
 // Resolves `map` for the tensors of a checkpoint and their analysis (info.entries parallel to tensors).
 // Fails on inconsistent input (entries not parallel, a bad shape), a scheme missing from the registry, or a
-// "regex:" rule exceeding PCRE2's match limits or the work bound of one search on a tensor name
+// "regex:" rule exceeding PCRE2's match limits, the work bound of one search on a tensor name, its own bound over
+// all names (kResolveRegexRuleBase + kResolveRegexRulePerName a name), or kResolveRegexWorkBudget over all rules
 // ("quantization map: rule 2 (body regex:^(.*)*x$ -> q8_0): matching 'blk.0.ffn_x.weight' exceeded the regex
 // work bound (250304 steps ...); simplify the pattern"; bounded_regex.h); a shape a scheme refuses is a
-// fallback, not a failure. Runs on the calling thread: at most (regex rules x tensors) bounded searches.
+// fallback, not a failure. Runs on the calling thread; its regex work is bounded per rule and in total (above).
 Result<ResolvedMap> resolveMap(const QuantMap& map, const std::vector<TensorInfo>& tensors, const ModelInfo& info);
 
 // The fallback chain tried after `scheme` for a shape it refuses (documented above), excluding `scheme`.

@@ -91,8 +91,8 @@ Result<Sizes> sizeOptions(const Checkpoint& ckpt, const ModelInfo& info, const A
                 option.bytes += f->tensors[i].after.total();
                 baseline += base->tensors[i].after.total();
                 const TensorPlan& t = resolved.tensors[i];
-                if (option.fallback.empty() && t.quantized() && t.scheme != t.requested)
-                    option.fallback = t.requested + "\u2192" + t.scheme + ": " + t.fallbackReason;
+                if (option.fallback.empty() && t.quantized() && t.scheme != t.requested(resolved.map))
+                    option.fallback = t.requested(resolved.map) + "\u2192" + t.scheme + ": " + t.fallbackReason;
             }
             if (!members.empty() && members != in)
                 return Error{"auto-mix: group " + g.name + " selects different tensors for different schemes"};

@@ -204,7 +204,7 @@ Result<PointMeasure> MapEvaluator::measure(const QuantMap& map, const ProgressFn
     p.warnings = resolved->warnings;
     for (int i : resolved->fallbacks) {
         const TensorPlan& plan = resolved->tensors[size_t(i)];
-        p.fallbacks.push_back({i, plan.requested, plan.scheme.empty() ? std::string(kKeepScheme) : plan.scheme});
+        p.fallbacks.push_back({i, plan.requested(resolved->map), plan.scheme.empty() ? std::string(kKeepScheme) : plan.scheme});
     }
     const MapFootprint f = footprintAfter(*resolved, m_ckpt.tensors, m_info, m_options.calibration.get(),
                                            /*foldAwqScales=*/false);  // runEngine runs the per-tensor form

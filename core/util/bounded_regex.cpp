@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/util/bounded_regex.h"
 
+#include <algorithm>
+
 #include "core/util/pcre2_limits.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -61,19 +63,26 @@ uint64_t BoundedRegex::searchBudget(size_t subjectBytes) {
     return kSearchBudgetBase + kSearchBudgetPerByte * static_cast<uint64_t>(subjectBytes);
 }
 
-Result<bool> BoundedRegex::search(std::string_view subject) const {
+Result<bool> BoundedRegex::search(std::string_view subject, RegexWorkBudget* total) const {
     pcre2_match_data* md = threadMatchData();
     if (!md) return Error{"out of memory creating PCRE2 match data"};
     pcre2_match_context* context = threadMatchContext();
     if (!context) return Error{"out of memory creating a PCRE2 match context"};
-    RegexWorkBudget budget{searchBudget(subject.size())};
+    const uint64_t own = searchBudget(subject.size());
+    const uint64_t left = !total ? own : total->used >= total->limit ? 0 : total->limit - total->used;
+    RegexWorkBudget budget{std::min(own, left)};
     attachRegexWorkBudget(context, &budget);
     // A null pointer is not a valid subject even when empty; any address works for length 0.
     static const char kEmpty = 0;
     const char* data = subject.empty() ? &kEmpty : subject.data();
     const int rc = pcre2_match(m_impl->code, reinterpret_cast<PCRE2_SPTR>(data), subject.size(), 0, 0, md, context);
+    if (total) total->used += std::min(budget.used, budget.limit + 1);
     if (rc >= 0) return true;  // 0: matched, the ovector is too small for the groups (not needed)
     if (rc == PCRE2_ERROR_NOMATCH) return false;
+    if (rc == kRegexBudgetExhausted && left < own)
+        return Error{"exceeded the regex work bound of all searches together (" + std::to_string(total->limit) +
+                     " steps; this search stopped at byte " + std::to_string(budget.lastPosition) + " of " +
+                     std::to_string(subject.size()) + ")"};
     if (rc == kRegexBudgetExhausted)
         return Error{"exceeded the regex work bound (" + std::to_string(budget.limit) +
                      " steps for the whole search, over every start position; at byte " +

@@ -28,6 +28,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/util/regex_work_budget.h"
 #include "core/util/result.h"
 
 namespace qs {
@@ -52,7 +53,11 @@ public:
     // "exceeded the regex work bound (298032 steps for the whole search, over every start position; at byte
     // 41 of 3002)", "exceeded PCRE2's match limit (1000000 steps)" (or depth/heap limit), or another PCRE2
     // match error. Worst case searchBudget(subject.size()) units: about 0.05 s for a tensor name.
-    Result<bool> search(std::string_view subject) const;
+    // `total`, when given, bounds many searches together (one map resolution: every rule against every tensor
+    // name): this search may use no more than `total` has left, its units are added to `total->used`, and
+    // running out of `total` is the error "exceeded the regex work bound of all searches together (N steps;
+    // ...)". Without it a search is bounded alone, and N searches cost up to N x 0.05 s.
+    Result<bool> search(std::string_view subject, RegexWorkBudget* total = nullptr) const;
 
     const std::string& pattern() const { return m_pattern; }
 

@@ -477,6 +477,74 @@ private Q_SLOTS:
         QVERIFY2(hit.ok() && *hit, hit ? "no match" : hit.message().c_str());
     }
 
+    // Issue 13: each search is bounded alone, so a rule just under that bound on every one of 300,000 names took
+    // hours (on the GUI thread, where the Document resolves). A regex rule may use kResolveRegexRuleBase plus
+    // kResolveRegexRulePerName a name it is tried on: one that costs many times that a name is refused after a
+    // few dozen names, naming the rule and the tensor where it ran out.
+    void resolve_regexWorkIsBoundedPerRuleOverAllNames() {
+        const std::string name = std::string(30, 'a') + "cb";  // every start position backtracks, then no match
+        std::string pattern;
+        uint64_t perName = 0;
+        for (int n = 6; n <= 14 && !perName; ++n) {  // a repeat whose cost a name is far above the allowance
+            const std::string p = "(a|a){" + std::to_string(n) + "}b";
+            auto compiled = BoundedRegex::compile(p);
+            QVERIFY(compiled.ok());
+            RegexWorkBudget one{UINT64_MAX};
+            auto alone = (*compiled)->search(name, &one);
+            QVERIFY2(alone.ok() && !*alone, alone ? "match" : alone.message().c_str());
+            if (one.used > 8 * kResolveRegexRulePerName && one.used * 2 < BoundedRegex::searchBudget(name.size())) {
+                pattern = p;
+                perName = one.used;
+            }
+        }
+        QVERIFY2(perName > 0, "no repeat count gives a cost between the allowance and the search bound");
+        // Names enough to run out of the rule's allowance, with room to spare: refused before the last.
+        const uint64_t names = 2 * (kResolveRegexRuleBase / (perName - kResolveRegexRulePerName) + 1);
+        Synthetic s = syntheticModel(false, true);
+        for (uint64_t i = 0; i < names; ++i) s.add(name + std::to_string(i), {64, 64}, Role::Mlp, 0, TensorKind::Unknown);
+        const QuantMap map = mapOf(R"({"version":1,"rules":[{"pattern":"regex:)" + pattern + R"(","scheme":"q8_0"}]})");
+        auto r = resolveMap(map, s.tensors, s.info);
+        qInfo("%s: %llu units a name, %llu names", pattern.c_str(), (unsigned long long)perName,
+              (unsigned long long)names);
+        QVERIFY(!r.ok());
+        const std::string& m = r.message();
+        QVERIFY2(m.find("rule 1 (all regex:" + pattern) != std::string::npos, m.c_str());
+        QVERIFY2(m.find("matching '" + name) != std::string::npos, m.c_str());
+        QVERIFY2(m.find("exceeded the rule's regex work bound (") != std::string::npos, m.c_str());
+        QVERIFY2(m.find(std::to_string(kResolveRegexRuleBase) + " + " + std::to_string(kResolveRegexRulePerName) +
+                        " a name allowed") != std::string::npos,
+                 m.c_str());
+        // Refused on a name near the allowance's end, not the last: the tensor it names is within the first half.
+        const size_t at = m.find("matching '" + name) + std::string("matching '").size() + name.size();
+        const uint64_t index = std::stoull(m.substr(at));
+        QVERIFY2(index < names / 2 + 2, m.c_str());
+        // A model with a few such names (within the base allowance) still resolves with the same rule.
+        Synthetic few = syntheticModel(false, true);
+        for (int i = 0; i < 3; ++i) few.add(name + std::to_string(i), {64, 64}, Role::Mlp, 0, TensorKind::Unknown);
+        auto ok = resolveMap(map, few.tensors, few.info);
+        QVERIFY2(ok.ok(), ok ? "" : ok.message().c_str());
+    }
+
+    // The tryout of issue 13 found the first total bound (40M steps) refusing ordinary maps on Kimi-K2-sized
+    // Hugging Face MoE checkpoints: `.*gate_proj.*`-style rules were tried on every name. A literal after a leading
+    // .* keys the rule now, and a cheap rule is never refused for the model's size. 40,000 expert names x 5 rules.
+    void resolve_usualRegexMapsOnLargeMoeModelsResolve() {
+        Synthetic s = syntheticModel(false, true);
+        const char* proj[] = {"gate_proj", "up_proj", "down_proj"};
+        for (int i = 0; i < 40000; ++i)
+            s.add("model.layers." + std::to_string(i / 600) + ".mlp.experts." + std::to_string(i / 3 % 200) + "." +
+                      proj[i % 3] + ".weight",
+                  {64, 64}, Role::Mlp, i / 600, TensorKind::Unknown);
+        const QuantMap map = mapOf(R"({"version":1,"rules":[
+            {"pattern":"regex:.*gate_proj.*","scheme":"q4_0"}, {"pattern":"regex:.*up_proj.*","scheme":"q4_0"},
+            {"pattern":"regex:.*down_proj.*","scheme":"q8_0"}, {"pattern":"regex:(gate|up)_proj","scheme":"q4_1"},
+            {"pattern":"regex:.*\\.experts\\.\\d+\\.down_proj\\.weight$","scheme":"q5_0"}]})");
+        auto r = resolveMap(map, s.tensors, s.info);
+        QVERIFY2(r.ok(), r ? "" : r.message().c_str());
+        QCOMPARE(schemeOf(*r, s, "model.layers.0.mlp.experts.0.gate_proj.weight"), std::string("q4_1"));
+        QCOMPARE(schemeOf(*r, s, "model.layers.0.mlp.experts.0.down_proj.weight"), std::string("q5_0"));
+    }
+
     // A hostile name is shown shortened in the error, with its length.
     void resolve_refusalShortensAHugeName() {
         Synthetic s = syntheticModel(false, true);
@@ -631,7 +699,7 @@ private Q_SLOTS:
             QCOMPARE(l.ckpt->tensors[size_t(i)].rowLength(), int64_t(172));
             const TensorPlan& p = r->tensors[size_t(i)];
             QCOMPARE(p.scheme, std::string("f16"));
-            QCOMPARE(p.requested, scheme.toStdString());
+            QCOMPARE(p.requested(r->map), scheme.toStdString());
             QVERIFY(QString::fromStdString(p.fallbackReason).contains("172"));
             layers.insert(l.info.entries[size_t(i)].layer);
             const std::string& name = l.ckpt->tensors[size_t(i)].name;

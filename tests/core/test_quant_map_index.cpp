@@ -8,6 +8,7 @@
 
 #include <fnmatch.h>
 
+#include <iterator>
 #include <random>
 #include <regex>
 
@@ -53,9 +54,11 @@ Model randomModel(std::mt19937& rng, size_t n) {
 // index keys on (literals, ^literal, ^literal followed by a quantifier) and of forms it does not.
 std::string randomPattern(std::mt19937& rng) {
     static const char* kGlobTokens[] = {"a", "b", ".", "1", "_", "*", "?", "[ab]", "[!a]", "[0-9]", "blk", "attn_q"};
+    // A leading .* or .+ (lazy or not) keys on the literal after it, anywhere in the name.
     static const char* kRegexes[] = {"a", "b1", "a.b", "^a", "^ab?", "^b*a", "^blk\\.", "^a|b", "_1$", "(a|b)1",
-                                     "^ab+", "attn_q", "^a{2}"};
-    if (rng() % 4 == 0) return std::string("regex:") + kRegexes[rng() % 13];
+                                     "^ab+", "attn_q", "^a{2}", ".*a", ".+b1", "^.*a.b", ".*?_1", ".+?a.", ".*b?a",
+                                     "^.+1"};
+    if (rng() % 4 == 0) return std::string("regex:") + kRegexes[rng() % std::size(kRegexes)];
     std::string p = "glob:";
     const size_t tokens = 1 + rng() % 5;
     for (size_t i = 0; i < tokens; ++i) p += kGlobTokens[rng() % 12];
@@ -187,7 +190,8 @@ private Q_SLOTS:
     // the keyed ones.
     void candidates_keepUnkeyedRulesInOrder() {
         QuantMap map;
-        for (const char* p : {"", "glob:*", "glob:blk.*", "regex:(a|b)", "glob:out*", "glob:blk.0.attn_q.weight"}) {
+        for (const char* p : {"", "glob:*", "glob:blk.*", "regex:(a|b)", "glob:out*", "glob:blk.0.attn_q.weight",
+                              "regex:.*attn_q.*"}) {
             QuantRule r;
             r.scheme = "q8_0";
             if (*p) {
@@ -200,9 +204,9 @@ private Q_SLOTS:
         const QuantMapIndex index(map);
         std::vector<int> c;
         index.candidates("layers.0.attention.wq.weight", "blk.0.attn_q.weight", c);
-        QCOMPARE(c, (std::vector<int>{0, 1, 2, 3, 5}));
+        QCOMPARE(c, (std::vector<int>{0, 1, 2, 3, 5, 6}));
         index.candidates("output.weight", "", c);
-        QCOMPARE(c, (std::vector<int>{0, 1, 3, 4}));
+        QCOMPARE(c, (std::vector<int>{0, 1, 3, 4}));  // ".*attn_q.*" is keyed on attn_q: not a candidate
     }
 
     // A rule listing 500,000 separate layers (a 3.4 MB string), out of order: a binary search over the merged

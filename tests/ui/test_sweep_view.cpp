@@ -580,12 +580,12 @@ private Q_SLOTS:
         for (size_t i = 0; i < info.entries.size(); ++i) {
             const auto role = info.entries[i].role;
             if (role == qs::Role::Embedding) {
-                QCOMPARE(QString::fromStdString(resolved->tensors[i].requested),
+                QCOMPARE(QString::fromStdString(resolved->tensors[i].requested(resolved->map)),
                          QString::fromStdString(point.schemes[0]));
                 ++embedding;
             } else if ((role == qs::Role::Attention || role == qs::Role::Mlp) &&
                        f.doc.checkpoint()->tensors[i].shape.size() == 2) {
-                QCOMPARE(QString::fromStdString(resolved->tensors[i].requested),
+                QCOMPARE(QString::fromStdString(resolved->tensors[i].requested(resolved->map)),
                          QString::fromStdString(point.schemes[1]));
                 ++body;
             }

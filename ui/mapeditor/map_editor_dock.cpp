@@ -19,6 +19,9 @@
 #include <QToolButton>
 #include <QVBoxLayout>
 
+#include <algorithm>
+#include <climits>
+
 #include "core/quant/quant_map_export.h"
 #include "ui/document.h"
 #include "ui/log/log_model.h"
@@ -486,12 +489,22 @@ void MapEditorDock::refreshStatus() {
     if (!m_document->resolveError().isEmpty())
         m_warnings->addItem(new QListWidgetItem(style()->standardIcon(QStyle::SP_MessageBoxCritical),
                                                 m_document->resolveError()));
-    if (res)
-        for (const std::string& w : res->warnings) {
-            auto* item = new QListWidgetItem(warnIcon, toQ(w));
-            item->setToolTip(toQ(w));
+    if (res) {
+        // The first kShownWarnings only: a map that makes 300,000 tensors fall back reports a warning each, and as
+        // many word-wrapped items took the GUI thread most of a minute (issue 13 tryout). The resolved table's
+        // Fallback column still says it for every tensor.
+        constexpr size_t kShownWarnings = 200;
+        const size_t shown = std::min(res->warnings.size(), kShownWarnings);
+        for (size_t k = 0; k < shown; ++k) {
+            auto* item = new QListWidgetItem(warnIcon, toQ(res->warnings[k]));
+            item->setToolTip(toQ(res->warnings[k]));
             m_warnings->addItem(item);
         }
+        if (res->warnings.size() > shown)
+            m_warnings->addItem(new QListWidgetItem(
+                warnIcon, tr("… and %n more warning(s); the Fallback column of the table below lists each tensor's",
+                             nullptr, int(std::min<size_t>(res->warnings.size() - shown, INT_MAX)))));
+    }
     m_warnings->setVisible(m_warnings->count() > 0);
     // Re-quantizing an already quantized file: said once in the log whenever the count changes.
     const size_t requantized = res ? res->requantized.size() : 0;

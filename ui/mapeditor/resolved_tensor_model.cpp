@@ -137,17 +137,17 @@ QVariant ResolvedTensorModel::data(const QModelIndex& index, int role) const {
             case FallbackColumn:
                 if (!p.note.empty()) return toQ(p.note.str());
                 if (p.fallbackReason.empty()) return {};
-                return tr("%1 refused: %2").arg(toQ(p.requested), toQ(p.fallbackReason.str()));
+                return tr("%1 refused: %2").arg(toQ(p.requested(res->map)), toQ(p.fallbackReason.str()));
             default: return {};
         }
     }
     if (role == Qt::ToolTipRole) {
-        if (c == TensorColumn) return toQ(t.name);  // the label elides the prefix
+        if (c == TensorColumn) return printableName(t.name);  // the label elides the prefix
         if (c == FallbackColumn || c == SchemeColumn) {
             if (!p.fallbackReason.empty())
                 return tr("Rule %1 asked for %2, which cannot take this tensor (%3); it uses %4")
                     .arg(p.rule + 1)
-                    .arg(toQ(p.requested), toQ(p.fallbackReason.str()), p.scheme.empty() ? tr("the stored type") : toQ(p.scheme));
+                    .arg(toQ(p.requested(res->map)), toQ(p.fallbackReason.str()), p.scheme.empty() ? tr("the stored type") : toQ(p.scheme));
             if (tiedHead) return tr("Tied to the embedding: quantized once, with the embedding");
             if (!p.note.empty()) return toQ(p.note.str());
         }
