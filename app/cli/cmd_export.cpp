@@ -21,6 +21,7 @@
 #include "core/export/session_h5.h"
 #include "core/infer/inference_model.h"
 #include "core/io/checkpoint.h"
+#include "core/io/utf8.h"
 #include "core/model/model_info.h"
 #include "core/quant/quant_map.h"
 #include "core/quant/quant_map_export.h"
@@ -136,7 +137,8 @@ int loadAndResolve(const ExportArgs& args, int threads, Loaded& out) {
 // whose stdout carries them as "fallbacks").
 void printFallbacks(const std::string& out, const std::vector<qs::ExportFallback>& fallbacks) {
     for (const auto& f : fallbacks)
-        std::fprintf(stderr, "quantscope-cli export: %s: fallback: %s\n", out.c_str(), qs::describeFallback(f).c_str());
+        std::fprintf(stderr, "quantscope-cli export: %s: fallback: %s\n", qs::io::printableText(out).c_str(),
+                     qs::io::printableText(qs::describeFallback(f)).c_str());
 }
 
 // Every requested config is computed before any is written, so a refusal leaves no file behind.
@@ -184,7 +186,7 @@ int writeGgufFile(const ExportArgs& args, const Loaded& m, int threads, const st
     o.tokenizerPath = args.tokenizer.value_or("");
     o.progress = [showProgress](double fraction, std::string_view stage) {
         if (showProgress)
-            std::fprintf(stderr, "\r%5.1f%% %-60.60s", 100.0 * fraction, std::string(stage).c_str());
+            std::fprintf(stderr, "\r%5.1f%% %-60.60s", 100.0 * fraction, qs::io::printableText(stage).c_str());
         return g_interrupted == 0;
     };
     std::optional<qs::Result<qs::GgufExportResult>> r;
@@ -204,7 +206,7 @@ int writeGgufFile(const ExportArgs& args, const Loaded& m, int threads, const st
         nlohmann::json& tensors = report["gguf"]["tensors"] = nlohmann::json::array();
         tensors.get_ref<nlohmann::json::array_t&>().reserve(g.tensors.size());
         for (const auto& t : g.tensors)
-            tensors.push_back({{"source", t.sourceName},
+            tensors.push_back({{"source", m.ckpt->tensors[t.source].name},
                                {"name", t.name},
                                {"type", std::string(qs::dtypeInfo(t.dtype).ggmlName)},
                                {"scheme", t.scheme.empty() ? "keep" : t.scheme},

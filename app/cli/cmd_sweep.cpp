@@ -308,6 +308,12 @@ int runMerge(int argc, char** argv, int first) {
     std::vector<std::string> inputs(pos.begin() + 1, pos.end());
     for (const auto& in : inputs)
         if (in == out) return fail("merge", "OUT " + out + " is also an input", kExitUsage);
+    // As sweep --out: a sweep file is never replaced by accident (`merge shard0.csv shard1.csv` with OUT forgotten
+    // wrote shard 1's rows over shard 0).
+    if (auto s = qs::checkOutputPath(out); !s) return fail("merge", "OUT " + s.message());
+    if (std::error_code ec; std::filesystem::file_size(out, ec) > 0 && !ec)
+        return fail("merge", "OUT " + out + " exists (the merged file is written new; a sweep file is never replaced: "
+                             "remove it first, or give another name)");
     qs::MergeOptions mo;
     mo.allowPartial = allowPartial;
     auto n = endsWith(out, ".h5") ? qs::mergeSweepFilesToHdf5(inputs, out, mo) : qs::mergeSweepFiles(inputs, out, mo);

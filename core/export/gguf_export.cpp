@@ -4,6 +4,7 @@
 #include "core/export/gguf_export.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -29,11 +30,12 @@ std::optional<DType> dtypeOfGgmlScheme(std::string_view scheme) {
     return std::nullopt;
 }
 
+// A tensor the file holds, parallel to the GgufTensorInfo the writer declares for it (name, type, shape, bytes:
+// kept once, by the writer). 24 bytes, so a file of 300,000 tiny tensors costs no second copy of the plan.
 struct PlannedTensor {
-    int source = -1;  // index into ckpt.tensors
-    GgufTensorInfo info;       // moved to the GgufStreamWriter once the result is listed (empty after)
-    int64_t rows = 0;          // info.shape[0] (0 for a scalar), kept for the row permutation
-    std::string scheme;        // "" = stored bytes
+    int source = -1;           // index into ckpt.tensors
+    bool quantized = false;    // false: the stored bytes are copied
+    int64_t rows = 0;          // shape[0] (0 for a scalar), for the row permutation
     int64_t permuteHeads = 0;  // > 0: Hugging Face q/k rows permuted for this many heads
 };
 
@@ -55,6 +57,10 @@ bool anyNeedsGgufFallback(const Checkpoint& ckpt, const ResolvedMap& resolved) {
 
 Status applyFallback(const Checkpoint& ckpt, const std::string& fallback, ResolvedMap& resolved,
                      std::vector<std::string>& warnings, std::vector<ExportFallback>& fallbacks) {
+    // Where each tensor's resolution fallback is in `fallbacks` (one lookup a tensor, not a scan: issue 13).
+    std::vector<int> fallbackOf(resolved.tensors.size(), -1);
+    for (size_t k = 0; k < fallbacks.size(); ++k)
+        if (fallbacks[k].tensorIndex < fallbackOf.size()) fallbackOf[fallbacks[k].tensorIndex] = int(k);
     for (size_t i = 0; i < resolved.tensors.size(); ++i) {
         TensorPlan& p = resolved.tensors[i];
         const TensorInfo& t = ckpt.tensors[i];
@@ -83,13 +89,12 @@ Status applyFallback(const Checkpoint& ckpt, const std::string& fallback, Resolv
         warnings.push_back("GGUF export: " + t.name + " " + what + "; stored as " + used + " (--fallback " +
                            fallback + ")");
         const std::string why = what.substr(0, what.find(", which")) + ", no GGUF encoding; --fallback " + fallback;
-        auto known = std::find_if(fallbacks.begin(), fallbacks.end(),
-                                  [&](const ExportFallback& f) { return f.tensor == t.name; });
-        if (known != fallbacks.end()) {
-            known->written = used;
-            known->reason += "; then " + why;
+        if (fallbackOf[i] >= 0) {
+            ExportFallback& known = fallbacks[size_t(fallbackOf[i])];
+            known.written = used;
+            known.reason += "; then " + why;
         } else {
-            fallbacks.push_back({t.name, badScheme ? p.scheme : std::string(dtypeName(t.dtype)), used, why});
+            fallbacks.push_back({t.name, badScheme ? p.scheme : std::string(dtypeName(t.dtype)), used, why, i});
         }
         p.scheme = used;
     }
@@ -101,12 +106,15 @@ bool isTiedHead(const ModelInfo& info, const ResolvedMap& resolved, size_t i) {
            (info.tie && info.tie->head == int(i));
 }
 
+// The tensors the file holds, in order, with their declarations (`infos`, parallel).
 Result<std::vector<PlannedTensor>> planTensors(const Checkpoint& ckpt, const ModelInfo& info,
-                                               const ResolvedMap& resolved,
-                                               std::vector<std::string>& warnings) {
+                                               const ResolvedMap& resolved, std::vector<std::string>& warnings,
+                                               std::vector<GgufTensorInfo>& infos) {
     const bool gguf = ckpt.format == FileFormat::Gguf;
     const bool hfLlama = ckpt.format == FileFormat::Safetensors && info.rope == RopeLayout::RotateHalf;
     std::vector<PlannedTensor> out;
+    out.reserve(ckpt.tensors.size());
+    infos.reserve(ckpt.tensors.size());
     for (size_t i = 0; i < ckpt.tensors.size(); ++i) {
         const TensorInfo& t = ckpt.tensors[i];
         const TensorEntry& e = info.entries[i];
@@ -123,33 +131,41 @@ Result<std::vector<PlannedTensor>> planTensors(const Checkpoint& ckpt, const Mod
             continue;
         }
         PlannedTensor pt;
+        GgufTensorInfo gi;
         pt.source = int(i);
         // A GGUF source's names are written as stored: byte strings, which `name` shows with U+FFFD when not UTF-8.
-        pt.info.name = gguf ? (t.storedName.empty() ? t.name : t.storedName.str()) : ggufTensorName(e.kind, e.layer);
-        if (pt.info.name.empty())
+        gi.name = gguf ? (t.storedName.empty() ? t.name : t.storedName.str()) : ggufTensorName(e.kind, e.layer);
+        if (gi.name.empty())
             return Error{"GGUF export: " + ckpt.path + ": tensor '" + t.name + "' has no llama.cpp tensor name (role " +
                          std::string(roleName(e.role)) + ", kind " + std::string(tensorKindName(e.kind)) +
                          ")"};
-        pt.info.shape = t.shape;
-        pt.scheme = p.quantized() ? p.scheme : std::string();
-        if (pt.scheme.empty()) {
-            pt.info.dtype = t.dtype;
-            pt.info.bytes = t.bytes;
+        gi.shape = t.shape;
+        pt.rows = t.shape.empty() ? 0 : t.shape[0];
+        pt.quantized = p.quantized();
+        if (!pt.quantized) {
+            gi.dtype = t.dtype;
+            gi.bytes = t.bytes;
         } else {
-            const auto dt = dtypeOfGgmlScheme(pt.scheme);
+            const auto dt = dtypeOfGgmlScheme(p.scheme);
             if (!dt)
-                return Error{"GGUF export: " + t.name + ": scheme " + pt.scheme + " has no ggml type id"};
-            pt.info.dtype = *dt;
-            pt.info.bytes = findScheme(pt.scheme)->packedBytes(p.rows, p.cols).total();
+                return Error{"GGUF export: " + t.name + ": scheme " + p.scheme + " has no ggml type id"};
+            gi.dtype = *dt;
+            gi.bytes = findScheme(p.scheme)->packedBytes(p.rows, p.cols).total();
         }
         if (hfLlama && (e.kind == TensorKind::Wq || e.kind == TensorKind::Wk)) {
             pt.permuteHeads = e.kind == TensorKind::Wq ? info.hp.heads : info.hp.kvHeads;
-            if (pt.permuteHeads <= 0 || t.shape.size() != 2 || t.shape[0] % (2 * pt.permuteHeads) != 0)
+            if (pt.permuteHeads <= 0)
+                return Error{"GGUF export: " + t.name + ": the model's " +
+                             (e.kind == TensorKind::Wq ? "attention" : "key/value") +
+                             " head count is unknown (no config.json beside the model declares it), and un-permuting "
+                             "Hugging Face q/k rows into llama.cpp's order needs it"};
+            if (t.shape.size() != 2 || t.shape[0] % (2 * pt.permuteHeads) != 0)
                 return Error{"GGUF export: " + t.name + ": " +
                              std::to_string(t.shape.empty() ? 0 : t.shape[0]) + " rows do not split into " +
                              std::to_string(pt.permuteHeads) + " heads of pairs"};
         }
-        out.push_back(std::move(pt));
+        out.push_back(pt);
+        infos.push_back(std::move(gi));
     }
     return out;
 }
@@ -259,29 +275,28 @@ Result<GgufExportResult> exportGguf(const Checkpoint& ckpt, const ModelInfo& inf
     const ResolvedMap& resolved = substituted ? *substituted : resolvedIn;
     // Only tensors the file holds: a tied head copy and buffers are not written.
     std::erase_if(result.fallbacks, [&](const ExportFallback& f) {
-        for (size_t i = 0; i < ckpt.tensors.size(); ++i)
-            if (ckpt.tensors[i].name == f.tensor) return !info.entries[i].isParameter || isTiedHead(info, resolved, i);
-        return false;
+        const size_t i = f.tensorIndex;
+        return i < ckpt.tensors.size() && (!info.entries[i].isParameter || isTiedHead(info, resolved, i));
     });
-    auto planned = planTensors(ckpt, info, resolved, result.warnings);
+    // The declarations are made once and handed to the writer, which keeps them (its header is written in
+    // pieces): a file of 300,000 tiny tensors holds one copy of its names (issue 13).
+    std::vector<GgufTensorInfo> infos;
+    auto planned = planTensors(ckpt, info, resolved, result.warnings, infos);
     if (!planned) return planned.error();
     auto kvs = ggufExportKvs(ckpt, info, options.tokenizerPath);
     if (!kvs) return kvs.error();
-
-    // The writer gets the plan's tensor infos moved, not copied: one copy of each name and shape is declared.
-    std::vector<GgufTensorInfo> infos;
-    infos.reserve(planned->size());
-    result.tensors.reserve(planned->size());
-    for (PlannedTensor& pt : *planned) {
-        result.tensors.push_back(
-            {ckpt.tensors[size_t(pt.source)].name, pt.info.name, pt.info.dtype, pt.scheme, pt.info.bytes});
-        pt.rows = pt.info.shape.empty() ? 0 : pt.info.shape[0];
-        infos.push_back(std::move(pt.info));
-    }
-    {
-        std::vector<std::pair<std::string_view, DType>> named;  // views of result.tensors' names
-        named.reserve(result.tensors.size());
-        for (const GgufExportTensor& t : result.tensors) named.emplace_back(t.name, t.dtype);
+    // A GGUF source written with every tensor as stored keeps its general.file_type (Q4_K_M's mix would be guessed
+    // as its most common type, Q5_0); otherwise the type is guessed as llama.cpp does.
+    const bool requantized = std::any_of(planned->begin(), planned->end(), [](const PlannedTensor& p) { return p.quantized; });
+    const auto sourceType = ckpt.metadata.find("general.file_type");
+    if (ckpt.format == FileFormat::Gguf && !requantized && sourceType != ckpt.metadata.end() &&
+        sourceType->is_number_integer() && sourceType->get<int64_t>() >= 0 &&
+        sourceType->get<int64_t>() <= int64_t(UINT32_MAX)) {
+        result.fileType = uint32_t(sourceType->get<int64_t>());
+    } else {
+        std::vector<std::pair<std::string_view, DType>> named;  // views of the declared names
+        named.reserve(infos.size());
+        for (const GgufTensorInfo& t : infos) named.emplace_back(t.name, t.dtype);
         result.fileType = llamaFileTypeFor(std::move(named));
     }
     kvs->push_back({"general.file_type", 4, result.fileType, 0});
@@ -297,8 +312,8 @@ Result<GgufExportResult> exportGguf(const Checkpoint& ckpt, const ModelInfo& inf
     auto copyStoredUpTo = [&](int sourceIndex) -> Status {
         for (; next < planned->size() && (*planned)[next].source < sourceIndex; ++next) {
             const PlannedTensor& pt = (*planned)[next];
-            if (!pt.scheme.empty())
-                return Error{"GGUF export: " + result.tensors[next].name + ": quantized data missing"};
+            if (pt.quantized)
+                return Error{"GGUF export: " + w.tensors()[next].name + ": quantized data missing"};
             auto data = ckpt.data(size_t(pt.source));
             if (!data) return data.error();
             if (auto s = appendTensor(w, pt, data->bytes); !s) return s;
@@ -309,18 +324,28 @@ Result<GgufExportResult> exportGguf(const Checkpoint& ckpt, const ModelInfo& inf
     ao.computeStats = false;
     ao.progress = options.progress;
     ao.calibration = options.calibration;
-    auto applied = applyMap(ckpt, info, resolved, ao, arena,
-                            [&](int index, QuantizedTensor&& q, const ErrorReport&) -> Status {
-                                if (auto s = copyStoredUpTo(index); !s) return s;
-                                if (next >= planned->size() || (*planned)[next].source != index)
-                                    return Status{};  // a tensor not written
-                                if (auto s = appendTensor(w, (*planned)[next], q.data); !s) return s;
-                                ++next;
-                                return Status{};
-                            });
-    if (!applied) return applied.error();
+    {  // the apply's per-tensor result is not needed past here (136 bytes a tensor)
+        auto applied = applyMap(ckpt, info, resolved, ao, arena,
+                                [&](int index, QuantizedTensor&& q, const ErrorReport&) -> Status {
+                                    if (auto s = copyStoredUpTo(index); !s) return s;
+                                    if (next >= planned->size() || (*planned)[next].source != index)
+                                        return Status{};  // a tensor not written
+                                    if (auto s = appendTensor(w, (*planned)[next], q.data); !s) return s;
+                                    ++next;
+                                    return Status{};
+                                });
+        if (!applied) return applied.error();
+    }
     if (auto s = copyStoredUpTo(int(ckpt.tensors.size())); !s) return s.error();
     if (auto s = w.commit(); !s) return s.error();
+    std::vector<GgufTensorInfo> written = w.takeTensors();
+    result.tensors.reserve(written.size());
+    for (size_t k = 0; k < written.size(); ++k) {
+        const PlannedTensor& pt = (*planned)[k];
+        const TensorPlan& p = resolved.tensors[size_t(pt.source)];
+        result.tensors.push_back({size_t(pt.source), std::move(written[k].name), written[k].dtype,
+                                  pt.quantized ? p.scheme : std::string(), written[k].bytes});
+    }
     std::error_code ec;
     result.fileBytes = std::filesystem::file_size(path, ec);
     return result;

@@ -26,7 +26,9 @@
 // (tokenizer.ggml.model "llama", tokens with ▁, scores, token types, BOS/EOS/UNK ids) from a SentencePiece
 // tokenizer.model or a llama2.c tokenizer.bin beside the model; other architectures, declared features
 // (biases, rope_scaling) and other tokenizers (tokenizer.json BPE) are refused by name.
-// general.file_type follows llama.cpp's llama_model_loader guess: the ggml type held by the most tensors
+// general.file_type: a GGUF source written with every tensor as stored (nothing re-quantized) keeps its own (a
+// Q4_K_M file's mix is not what the guess below would call it). Otherwise it follows llama.cpp's
+// llama_model_loader guess: the ggml type held by the most tensors
 // (counted over the written tensors in name order, the first type to reach the maximum winning, as it
 // iterates its name-sorted weights_map), mapped to the LLAMA_FTYPE_* number (src/llama-model-loader.cpp;
 // llama.h): f32 0, f16 1, q4_0 2, q4_1 3, q8_0 7, q5_0 8, q5_1 9, q2_K 10, q3_K 12 (Q3_K_M), q4_K 15
@@ -69,7 +71,7 @@ struct GgufExportOptions {
 };
 
 struct GgufExportTensor {
-    std::string sourceName;  // the source checkpoint's name
+    size_t source = 0;       // index into the source Checkpoint::tensors
     std::string name;        // the GGUF name written
     DType dtype = DType::F32;
     std::string scheme;  // scheme quantized with ("" = stored bytes copied)

@@ -8,6 +8,7 @@
 #include "core/infer/sentencepiece_tokenizer.h"
 #include "core/infer/tokenizer_loader.h"
 #include "core/io/side_files.h"
+#include "core/io/utf8.h"
 
 namespace qs {
 
@@ -20,6 +21,10 @@ Result<std::vector<GgufKv>> carriedKvs(const Checkpoint& ckpt) {
     for (const Checkpoint::GgufKeyType& k : ckpt.ggufKeys) {
         if (k.key == "general.file_type" || k.key == "general.alignment" || k.key == "general.quantization_version")
             continue;  // written by exportGguf
+        if (k.valueNotUtf8)
+            return Error{"GGUF export: " + ckpt.path + ": the value of key " + io::printableText(k.key) +
+                         " holds a string that is not UTF-8; QuantScope reads such strings with U+FFFD in place of "
+                         "the bad bytes, so it cannot write the value back as the file has it"};
         if (k.type == 9 && k.arrayType == 9)
             return Error{"GGUF export: " + ckpt.path + ": key " + k.key +
                          " is an array of arrays, which the export does not write"};

@@ -76,6 +76,9 @@ public:
         uint32_t type = 0;
         uint32_t arrayType = 0;
         std::string storedKey;  // when `key` is not UTF-8 in the file: its bytes as stored; empty otherwise
+        // A string of the value was not UTF-8: `metadata` shows it with U+FFFD, so its bytes are not known here
+        // and an export cannot write the value back as it was (gguf_export.h refuses such a source).
+        bool valueNotUtf8 = false;
     };
     std::vector<GgufKeyType> ggufKeys;
 

@@ -4,6 +4,7 @@
 #include "core/io/mapped_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <utility>
 
 #include "core/jobs/arena.h"
 #include "core/tensor/half.h"
@@ -50,9 +52,28 @@ PartialFile::~PartialFile() {
     if (!m_committed && m_named) std::remove(m_temp.c_str());
 }
 
+namespace {
+
+// An output path that exists and is not a regular file (a FIFO, a device such as /dev/null, a socket, a folder):
+// the rename into place would replace it (as root, /dev/null itself). Refused, naming what it is.
+Status checkReplaceable(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || S_ISREG(st.st_mode)) return {};
+    const char* kind = S_ISDIR(st.st_mode)                           ? "a folder"
+                       : S_ISFIFO(st.st_mode)                        ? "a FIFO"
+                       : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)  ? "a device"
+                       : S_ISSOCK(st.st_mode)                        ? "a socket"
+                                                                     : "not a regular file";
+    return Error{path + ": exists and is " + kind +
+                 "; outputs are written to a new file renamed into place, which would replace it: give a file name"};
+}
+
+}  // namespace
+
 Status PartialFile::open() {
     namespace fs = std::filesystem;
     if (MappedFile::isOpenInput(m_path)) return Error{inputRefusal(m_path)};
+    if (auto s = checkReplaceable(m_path); !s) return s;
     fs::path dir = fs::path(m_path).parent_path();
     if (dir.empty()) dir = ".";
     int fd = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
@@ -236,10 +257,19 @@ Status writeSafetensors(const std::string& path, const std::vector<TensorToWrite
 
 namespace {
 
-// Header of a GGUF v3 file: KVs, tensor infos (offsets padded to the alignment), padding to the data section.
-Result<std::string> ggufHeader(const std::string& path, const std::vector<GgufKv>& kvs,
-                               const std::vector<GgufTensorInfo>& tensors) {
+// The header of a GGUF v3 file (KVs, tensor infos with offsets padded to the alignment, padding to the data
+// section) written to `out` in pieces of about a MiB: the header of 300,000 tensor infos is 30 MB, which one
+// string would hold twice while growing (issue 13). A failure leaves `out` uncommitted (its temporary is removed).
+Status writeGgufHeader(PartialFile& out, const std::string& path, const std::vector<GgufKv>& kvs,
+                       const std::vector<GgufTensorInfo>& tensors) {
+    constexpr size_t kPiece = size_t(1) << 20;
     Bytes h;
+    auto flushFull = [&](size_t atLeast) -> Status {
+        if (h.b.size() < atLeast) return {};
+        Status s = out.write(h.b.data(), h.b.size());
+        h.b.clear();
+        return s;
+    };
     h.b = "GGUF";
     h.pod(uint32_t(3)), h.pod(uint64_t(tensors.size())), h.pod(uint64_t(kvs.size()));
     for (const GgufKv& kv : kvs) {
@@ -248,11 +278,14 @@ Result<std::string> ggufHeader(const std::string& path, const std::vector<GgufKv
         if (kv.type == 9) {
             if (!kv.value.is_array()) return Error{path + ": GGUF key " + kv.key + " is not an array"};
             h.pod(kv.arrayType), h.pod(uint64_t(kv.value.size()));
-            for (const auto& e : kv.value)
+            for (const auto& e : kv.value) {
                 if (auto s = ggufValue(h, kv.arrayType, e, kv.key); !s) return Error{path + ": " + s.message()};
+                if (auto s = flushFull(kPiece); !s) return s;
+            }
         } else if (auto s = ggufValue(h, kv.type, kv.value, kv.key); !s) {
             return Error{path + ": " + s.message()};
         }
+        if (auto s = flushFull(kPiece); !s) return s;
     }
     uint64_t offset = 0;
     for (const auto& t : tensors) {
@@ -264,9 +297,10 @@ Result<std::string> ggufHeader(const std::string& path, const std::vector<GgufKv
         h.pod(uint32_t(id));
         h.pod(offset);
         offset += (t.bytes + kGgufAlignment - 1) / kGgufAlignment * kGgufAlignment;
+        if (auto s = flushFull(kPiece); !s) return s;
     }
-    while (h.b.size() % kGgufAlignment) h.b += '\0';
-    return std::move(h.b);
+    if (auto s = flushFull(0); !s) return s;
+    return out.pad(kGgufAlignment);  // the data section starts aligned (the header starts at byte 0)
 }
 
 }  // namespace
@@ -275,12 +309,11 @@ Status writeGguf(const std::string& path, const std::vector<GgufKv>& kvs,
                  const std::vector<TensorToWrite>& tensors, tbb::task_arena* arena, ProgressSink& progress) {
     if (auto s = checkTypes(path, tensors); !s) return s;
     std::vector<GgufTensorInfo> infos;
+    infos.reserve(tensors.size());
     for (const auto& t : tensors) infos.push_back({t.name, t.dtype, t.shape, t.bytes()});
-    auto header = ggufHeader(path, kvs, infos);
-    if (!header) return header.error();
     PartialFile out(path);
     if (auto s = out.open(); !s) return s;
-    if (auto s = out.write(header->data(), header->size()); !s) return s;
+    if (auto s = writeGgufHeader(out, path, kvs, infos); !s) return s;
     // Each tensor starts on a multiple of the alignment (streamTensors pads relative to the file start, which is
     // the same thing because the data section starts aligned).
     if (auto s = streamTensors(out, tensors, kGgufAlignment, arena, progress); !s) return s;
@@ -293,12 +326,10 @@ GgufStreamWriter::GgufStreamWriter(const std::string& path) : m_file(path) {}
 Result<std::unique_ptr<GgufStreamWriter>> GgufStreamWriter::open(const std::string& path,
                                                                   const std::vector<GgufKv>& kvs,
                                                                   std::vector<GgufTensorInfo> tensors) {
-    auto header = ggufHeader(path, kvs, tensors);
-    if (!header) return header.error();
     std::unique_ptr<GgufStreamWriter> w(new GgufStreamWriter(path));
-    w->m_tensors = std::move(tensors);
     if (auto s = w->m_file.open(); !s) return s.error();
-    if (auto s = w->m_file.write(header->data(), header->size()); !s) return s.error();
+    if (auto s = writeGgufHeader(w->m_file, path, kvs, tensors); !s) return s.error();
+    w->m_tensors = std::move(tensors);
     return w;
 }
 
@@ -319,6 +350,11 @@ Status GgufStreamWriter::commit() {
         return Error{m_file.path() + ": only " + std::to_string(m_next) + " of " + std::to_string(m_tensors.size()) +
                      " tensors written"};
     return m_file.commit();
+}
+
+std::vector<GgufTensorInfo> GgufStreamWriter::takeTensors() {
+    m_next = 0;
+    return std::exchange(m_tensors, {});
 }
 
 Status writeRawTensors(const std::string& path, const std::string& header,
@@ -345,6 +381,7 @@ Status checkOutputPath(const std::string& path) {
     std::error_code ec;
     if (fs::is_directory(path, ec)) return Error{path + ": is a folder, not a file name"};
     if (MappedFile::isOpenInput(path)) return Error{inputRefusal(path)};
+    if (auto s = checkReplaceable(path); !s) return s;
     fs::path folder = fs::path(path).parent_path();
     if (folder.empty()) folder = ".";
     if (!fs::exists(folder, ec)) return Error{path + ": the folder " + folder.string() + " does not exist"};

@@ -96,8 +96,10 @@ struct GgufTensorInfo {
 };
 
 // GGUF v3 written from stored bytes, tensor by tensor in the declared order: open() writes the header (KVs,
-// infos with 32-byte aligned offsets), append() each tensor's bytes (checked against the declared size) plus
-// padding, commit() renames the file into place. Failures name the file and tensor.
+// infos with 32-byte aligned offsets; in pieces, never as one string), append() each tensor's bytes (checked
+// against the declared size) plus padding, commit() renames the file into place. Failures name the file and
+// tensor. The writer keeps the declarations (the only copy: tensors() reads them, takeTensors() hands them
+// back once written, leaving the writer empty).
 class GgufStreamWriter {
 public:
     static Result<std::unique_ptr<GgufStreamWriter>> open(const std::string& path, const std::vector<GgufKv>& kvs,
@@ -105,6 +107,8 @@ public:
     Status append(std::span<const std::byte> data);
     Status commit();
     size_t nextTensor() const { return m_next; }
+    const std::vector<GgufTensorInfo>& tensors() const { return m_tensors; }
+    std::vector<GgufTensorInfo> takeTensors();
 
 private:
     explicit GgufStreamWriter(const std::string& path);
@@ -132,7 +136,8 @@ Status writeTextFile(const std::string& path, const std::string& text);
 std::string inputRefusal(const std::string& path);
 
 // Whether a file can later be written at `path` the way PartialFile writes it: the folder exists, is a folder
-// and is writable, `path` is not itself a folder and not a file of a model being read. Commands that write their output only after minutes of
+// and is writable, `path` is not itself a folder, a FIFO, a device or a socket (the rename would replace it;
+// PartialFile::open refuses those too) and not a file of a model being read. Commands that write their output only after minutes of
 // work call it before starting. Fails with "<path>: <what is wrong>"; the file itself is not created.
 Status checkOutputPath(const std::string& path);
 

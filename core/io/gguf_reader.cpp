@@ -216,7 +216,9 @@ Result<uint64_t> readMetadata(Parser& p, const MappedFile& file, uint64_t nKv, C
         }
         json v;
         const uint64_t arrayTypeAt = p.c.pos();  // an array's element type is its first field
+        const uint64_t badBefore = p.badUtf8;
         if (!p.value(type, 0, v)) return Error{p.error + " (key '" + key + "')"};
+        const bool valueNotUtf8 = p.badUtf8 != badBefore;
         p.noteBadUtf8Owner("key", key);
         if (key == "general.alignment") {
             auto a = alignmentValue(path, type, v);
@@ -225,7 +227,7 @@ Result<uint64_t> readMetadata(Parser& p, const MappedFile& file, uint64_t nKv, C
         }
         uint32_t arrayType = 0;
         if (type == kArray) std::memcpy(&arrayType, file.bytes().data() + arrayTypeAt, 4);
-        ck.ggufKeys.push_back({key, type, arrayType, storedKey});
+        ck.ggufKeys.push_back({key, type, arrayType, storedKey, valueNotUtf8});
         md.emplace(key, std::move(v));
     }
     return alignment;

@@ -71,6 +71,8 @@ void removeStaleTemporaries(const std::filesystem::path& target) {
 
 Result<std::unique_ptr<Hdf5Writer>> Hdf5Writer::create(const std::string& path) {
     if (MappedFile::isOpenInput(path)) return Error{inputRefusal(path)};
+    // A FIFO, a device or a folder at `path` would be replaced by the rename (checkpoint_writer.h).
+    if (auto s = checkOutputPath(path); !s) return s.error();
     const std::filesystem::path target(path);
     const std::string tmp = (target.parent_path() / ("." + target.filename().string() + ".tmp" + std::to_string(::getpid()))).string();
     removeStaleTemporaries(target);

@@ -9,6 +9,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <sys/stat.h>
+
 #include "cli/cli_runner.h"
 #include "common/assets.h"
 
@@ -61,6 +63,41 @@ private Q_SLOTS:
         // Writing beside the model is fine.
         const auto beside = runCli({"export", model, "--rule", "body=int4_g64", "--hqq-config", dir.filePath("h.json")});
         QCOMPARE(beside.exitCode, 0);
+    }
+
+    // Issue 13 tryout: outputs are written to a new file renamed into place, so an output path naming a FIFO or a
+    // device replaced it with a regular file (as root, `export --gguf /dev/null` replaced the device). Refused,
+    // saying what the path is, and the FIFO stays a FIFO; sweep --out on a FIFO blocked forever.
+    void writers_refuseFifosAndDevices() {
+        QS_REQUIRE_ASSET(gguf, "models/stories260K-gguf/stories260K.gguf");
+        QTemporaryDir dir;
+        for (const QString& name : {QStringLiteral("fifo.gguf"), QStringLiteral("fifo.csv"), QStringLiteral("fifo.h5"),
+                                    QStringLiteral("fifo.json")})
+            QCOMPARE(::mkfifo(QFile::encodeName(dir.filePath(name)).constData(), 0600), 0);
+        const QList<QStringList> commands = {
+            {"export", gguf, "--rule", "body=q8_0", "--gguf", dir.filePath("fifo.gguf")},
+            {"export", gguf, "--h5", dir.filePath("fifo.h5")},
+            {"quantize", gguf, "--rule", "body=q4_0", "--save-map", dir.filePath("fifo.json")},
+            {"sweep", gguf, "--groups", "body", "--bits", "4", "--measure", "weight-error", "--out", dir.filePath("fifo.csv")},
+            {"merge", dir.filePath("fifo.csv"), dir.filePath("none.csv")},
+        };
+        for (const QStringList& c : commands) {
+            const auto r = runCli(c);
+            QVERIFY2(r.exitCode != 0 && !r.crashed, qPrintable(c.join(' ')));
+            QVERIFY2(r.err.contains("exists and is a FIFO"), qPrintable(c.join(' ') + ": " + r.err));
+        }
+        for (const QString& name : {QStringLiteral("fifo.gguf"), QStringLiteral("fifo.csv"), QStringLiteral("fifo.h5"),
+                                    QStringLiteral("fifo.json")}) {
+            struct stat st {};
+            QCOMPARE(::stat(QFile::encodeName(dir.filePath(name)).constData(), &st), 0);
+            QVERIFY2(S_ISFIFO(st.st_mode), qPrintable(name));
+        }
+        // A character device (read-only use here: nothing is written to it, the refusal comes first).
+        const auto r = runCli({"export", gguf, "--rule", "body=q8_0", "--gguf", "/dev/null"});
+        QVERIFY(r.exitCode != 0);
+        QVERIFY2(r.err.contains("/dev/null: exists and is a device"), r.err.constData());
+        struct stat st {};
+        QVERIFY(::stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode));
     }
 
     void sweep_existingFileNeedsResume() {

@@ -352,6 +352,14 @@ private Q_SLOTS:
         auto partial = runCli({"merge", out, shards[0], shards[2], "--allow-partial"});
         QVERIFY2(partial.exitCode == 0, partial.err.constData());
         QCOMPARE(rowsOf(out).size(), 6);
+        // OUT forgotten (the first shard taken as OUT) or given twice: an existing file is never replaced.
+        const QByteArray shard0 = readBytes(shards[0]);
+        auto forgotten = runCli({"merge", shards[0], shards[2], "--allow-partial"});
+        QCOMPARE(forgotten.exitCode, 1);
+        QVERIFY2(forgotten.err.contains("exists") && forgotten.err.contains("never replaced"), forgotten.err.constData());
+        QCOMPARE(readBytes(shards[0]), shard0);
+        QCOMPARE(runCli({"merge", out, shards[0], shards[2], "--allow-partial"}).exitCode, 1);
+        QCOMPARE(rowsOf(out).size(), 6);
 
         // Every shard given, one cut short (its last row removed): the missing point is counted.
         QByteArray s1 = readBytes(shards[1]);

@@ -221,6 +221,22 @@ void TestExport::llamaFileType_followsLlamaCppGuess() {
     // A tie in counts: the first type to reach the count in name order wins ("a" < "b").
     QCOMPARE(qs::llamaFileTypeFor({{"b", DType::Q8_0}, {"a", DType::Q5_0}}), 8u);
     QCOMPARE(qs::llamaFileTypeFor({{"a", DType::Q8_0}, {"b", DType::Q5_0}}), 7u);
+
+    // llama-quantize's Q4_K_M of stories260K (general.file_type 15; its most common type is q5_0 since rows of
+    // 64 do not take q4_K) exported with every tensor kept: the file keeps 15 instead of the guess, 8.
+    QS_REQUIRE_ASSET(q4km, "models/stories260K-gguf/stories260K-Q4_K_M.gguf");
+    QTemporaryDir dir;
+    const Opened o = open(q4km);
+    QCOMPARE(o.ckpt->metadata["general.file_type"].get<int>(), 15);
+    const std::string out = dir.filePath("kept.gguf").toStdString();
+    auto kept = qs::exportGguf(*o.ckpt, o.info, resolve(o, {}), out, qstest::testArena());
+    QVERIFY2(kept.ok(), kept ? "" : kept.message().c_str());
+    QCOMPARE(kept->fileType, 15u);
+    QCOMPARE(open(QString::fromStdString(out)).ckpt->metadata["general.file_type"].get<int>(), 15);
+    // Re-quantizing any tensor makes it a new mix: the guess again (every body tensor q8_0: 7).
+    auto requantized = qs::exportGguf(*o.ckpt, o.info, resolve(o, {"body=q8_0"}), out, qstest::testArena());
+    QVERIFY2(requantized.ok(), requantized ? "" : requantized.message().c_str());
+    QVERIFY(requantized->fileType != 15u);
 }
 
 // A failed export (here: cancelled midway) leaves the previous destination byte for byte and no other file.
@@ -432,6 +448,26 @@ void TestExport::exportGguf_keepsNamesThatAreNotUtf8() {
     QVERIFY2(k.message().find("metadata keys shown as 'k\xEF\xBF\xBD' differ only in bytes that are not UTF-8") !=
                  std::string::npos,
              k.message().c_str());
+
+    // A string value that is not UTF-8 (a name, or one token of tokenizer.ggml.tokens) is read with U+FFFD in
+    // place of its bad bytes: the export wrote those replacements, changing the value silently. It refuses the
+    // source naming the key, and leaves no file.
+    for (const nlohmann::ordered_json& value : {nlohmann::ordered_json("caf\xe9 model"),
+                                                nlohmann::ordered_json::array({"a", "\xff\xfe", "b"})}) {
+        nlohmann::ordered_json bad;
+        bad["general.architecture"] = "llama";
+        bad["general.name"] = value;
+        const std::string badValue = dir.filePath("value.gguf").toStdString();
+        qstest::writeBytes(badValue, qstest::makeGguf(bad, {f32("blk.0.attn_q.weight")}));
+        const Opened v = open(QString::fromStdString(badValue));
+        const std::string vout = dir.filePath("v.gguf").toStdString();
+        auto refused = qs::exportGguf(*v.ckpt, v.info, resolve(v, {}), vout, qstest::testArena());
+        QVERIFY(!refused.ok());
+        QVERIFY2(refused.message().find(badValue + ": the value of key general.name holds a string that is not UTF-8") !=
+                     std::string::npos,
+                 refused.message().c_str());
+        QVERIFY(!std::filesystem::exists(vout));
+    }
 }
 
 QTEST_GUILESS_MAIN(TestExport)
