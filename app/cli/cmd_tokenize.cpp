@@ -135,7 +135,8 @@ int runTokenize(int argc, char** argv, int first) {
     }
     std::string ids, pieces;
     for (const auto& id : r["ids"]) ids += (ids.empty() ? "" : " ") + std::to_string(id.get<int>());
-    for (const auto& p : r["pieces"]) pieces += (pieces.empty() ? "" : " ") + dump(p);
+    // JSON-quoted, then printable: the quoting escapes control characters, printableText the bidi overrides too.
+    for (const auto& p : r["pieces"]) pieces += (pieces.empty() ? "" : " ") + qs::io::printableText(dump(p));
     std::printf("ids: %s\npieces: %s\n", ids.c_str(), pieces.c_str());
     return kExitOk;
 }

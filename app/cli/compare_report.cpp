@@ -3,6 +3,8 @@
 
 #include <cstdio>
 
+#include "core/io/utf8.h"
+
 namespace qscli {
 namespace {
 
@@ -37,7 +39,8 @@ std::string quotedPiece(const qs::Tokenizer& tok, int id) {
             out += char(c);
         }
     }
-    return out + "\"";
+    // Bidi and C1 formatting characters escaped too (io::printableText leaves the escapes above as they are).
+    return qs::io::printableText(out + "\"");
 }
 
 std::string comparisonSummary(const qs::ChatTurnResult& r, const qs::Tokenizer& tok) {

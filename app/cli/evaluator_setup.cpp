@@ -64,7 +64,7 @@ qs::ProgressFn stderrProgress(const std::string& command, bool enabled) {
         if (enabled && (now - *last > std::chrono::milliseconds(500) || fraction >= 1.0)) {
             *last = now;
             std::fprintf(stderr, "\r%s: %5.1f%% %-60.60s", command.c_str(), 100.0 * fraction,
-                         std::string(stage).c_str());
+                         qs::io::printableText(stage).c_str());
             if (fraction >= 1.0) std::fprintf(stderr, "\n");
         }
         return g_interrupted == 0;

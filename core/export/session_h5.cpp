@@ -14,6 +14,7 @@
 #include "core/io/hdf5_object_reader.h"
 #include "core/io/hdf5_reader.h"
 #include "core/io/hdf5_writer.h"
+#include "core/io/utf8.h"
 #include "core/quant/apply_map.h"
 #include "core/sweep/sweep_hdf5.h"
 #include "core/util/format.h"
@@ -322,26 +323,33 @@ Status checkSweepFingerprint(const SweepFile& sweep, const std::string& fingerpr
 }
 
 std::string sessionSummaryText(const Session& s) {
-    std::string out = "QuantScope session\n  model         " + s.model + " (" + s.modelFormat +
-                      ")\n  map           " + quantMapToJson(s.map)["rules"].dump() + "\n\n";
+    // Every text from the file (model path, names, schemes, the map) shown printable (io::printableText): a
+    // session made from a model whose names hold escapes or bidi overrides must not forge lines or reorder them.
+    std::string out = "QuantScope session\n  model         " + io::printableText(s.model) + " (" +
+                      io::printableText(s.modelFormat) + ")\n  map           " +
+                      io::printableText(quantMapToJson(s.map)["rules"].dump(-1, ' ', false,
+                                                                            nlohmann::json::error_handler_t::replace)) +
+                      "\n\n";
     char line[512];
     std::snprintf(line, sizeof line, "  %-32s %-12s %12s %12s %10s\n", "tensor", "scheme", "bytes", "rmse",
                   "sqnr dB");
     out += line;
     for (const SessionTensor& t : s.tensors) {
+        // The name and scheme whole and padded (a fixed line buffer cut long names together with the row's end).
+        const std::string name = io::printableText(t.name), scheme = io::printableText(t.scheme);
+        out += "  " + name + std::string(name.size() < 32 ? 32 - name.size() : 0, ' ') + " " + scheme +
+               std::string(scheme.size() < 12 ? 12 - scheme.size() : 0, ' ');
         if (t.scheme == kKeepScheme) {  // nothing was quantized, so there is no error to show (not SQNR 0)
-            std::snprintf(line, sizeof line, "  %-32s %-12s %12lld %14s %12s\n", t.name.c_str(), t.scheme.c_str(),
-                          (long long)t.bytes, "\u2013", "\u2013 (kept)");
+            std::snprintf(line, sizeof line, " %12lld %14s %12s\n", (long long)t.bytes, "\u2013", "\u2013 (kept)");
         } else {
-            std::snprintf(line, sizeof line, "  %-32s %-12s %12lld %12.4g %10.2f%s\n", t.name.c_str(),
-                          t.scheme.c_str(), (long long)t.bytes, t.stats.rmse, t.stats.sqnrDb,
-                          t.quantized ? "  (tensor stored)" : "");
+            std::snprintf(line, sizeof line, " %12lld %12.4g %10.2f%s\n", (long long)t.bytes, t.stats.rmse,
+                          t.stats.sqnrDb, t.quantized ? "  (tensor stored)" : "");
         }
         out += line;
     }
     if (s.sweep)
         out += "\n  sweep         " + std::to_string(s.sweep->rows.size()) + " points (/sweep), measure " +
-               s.sweep->header["spec"].value("measure", std::string("?")) + "\n";
+               io::printableText(s.sweep->header["spec"].value("measure", std::string("?"))) + "\n";
     return out;
 }
 

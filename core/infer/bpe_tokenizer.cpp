@@ -6,6 +6,7 @@
 #include <queue>
 
 #include "core/infer/pretokenizer_regex.h"
+#include "core/io/utf8.h"
 
 namespace qs {
 
@@ -46,12 +47,7 @@ std::array<std::string, 256> byteLevelAlphabet() {
     std::array<std::string, 256> table;
     auto utf8 = [](unsigned cp) {
         std::string s;
-        if (cp < 0x80) {
-            s += char(cp);
-        } else {
-            s += char(0xC0 | (cp >> 6));
-            s += char(0x80 | (cp & 0x3F));
-        }
+        io::appendCodePoint(s, cp);
         return s;
     };
     unsigned next = 256;

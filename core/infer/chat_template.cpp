@@ -5,6 +5,8 @@
 #include <ctime>
 #include <utility>
 
+#include "core/io/utf8.h"
+
 namespace qs {
 namespace {
 
@@ -172,24 +174,6 @@ std::string_view runAt(std::string_view text, size_t begin, std::string_view sto
     return text.substr(begin, end - begin);
 }
 
-void appendUtf8(std::string& out, uint32_t c) {
-    if (c < 0x80) {
-        out += char(c);
-    } else if (c < 0x800) {
-        out += char(0xC0 | (c >> 6));
-        out += char(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-        out += char(0xE0 | (c >> 12));
-        out += char(0x80 | ((c >> 6) & 0x3F));
-        out += char(0x80 | (c & 0x3F));
-    } else {
-        out += char(0xF0 | (c >> 18));
-        out += char(0x80 | ((c >> 12) & 0x3F));
-        out += char(0x80 | ((c >> 6) & 0x3F));
-        out += char(0x80 | (c & 0x3F));
-    }
-}
-
 // `n` hex digits at raw[i] as a code point; false when they are not all there.
 bool hexDigits(std::string_view raw, size_t i, size_t n, uint32_t& out) {
     if (raw.size() - i < n) return false;
@@ -231,13 +215,13 @@ Result<std::string> jinjaStringValue(std::string_view raw) {
         } else if (e >= '0' && e <= '7') {
             uint32_t v = uint32_t(e - '0');
             for (int n = 0; n < 2 && i < raw.size() && raw[i] >= '0' && raw[i] <= '7'; ++n) v = v * 8 + uint32_t(raw[i++] - '0');
-            appendUtf8(out, v);
+            io::appendCodePoint(out, v);
         } else if (e == 'x' || e == 'u' || e == 'U') {
             const size_t n = e == 'x' ? 2 : e == 'u' ? 4 : 8;
             uint32_t v = 0;
             if (!hexDigits(raw, i, n, v) || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
                 return Error{std::string("the escape \\") + e + " is malformed or a surrogate"};
-            appendUtf8(out, v);
+            io::appendCodePoint(out, v);
             i += n;
         } else if (e == 'N' || uint8_t(e) >= 0x80) {
             return Error{e == 'N' ? "the escape \\N{...} is not implemented" : "a backslash before a non-ASCII character is not implemented"};

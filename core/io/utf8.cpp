@@ -38,6 +38,41 @@ bool appendUtf8(std::string_view s, std::string& out) {
     return clean;
 }
 
+namespace {
+
+// The code point of a bidirectional or line-separating formatting character starting at valid[i], else 0:
+// U+061C, U+200E, U+200F, U+2028..U+202E, U+2066..U+2069 (Unicode UAX #9 explicit formatting characters; the
+// "Trojan Source" characters of CVE-2021-42574, which reorder what a terminal shows). `valid` is well-formed UTF-8.
+uint32_t formattingControl(const std::string& valid, size_t i) {
+    const auto at = [&](size_t k) { return k < valid.size() ? static_cast<unsigned char>(valid[k]) : 0u; };
+    if (at(i) == 0xD8 && at(i + 1) == 0x9C) return 0x061C;
+    if (at(i) != 0xE2) return 0;
+    const uint32_t cp = 0x2000u | ((at(i + 1) & 0x3Fu) << 6) | (at(i + 2) & 0x3Fu);
+    if (at(i + 1) < 0x80 || at(i + 2) < 0x80) return 0;
+    const bool bidi = cp == 0x200E || cp == 0x200F || (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+    return bidi ? cp : 0;
+}
+
+}  // namespace
+
+void appendCodePoint(std::string& out, uint32_t cp) {
+    if (cp < 0x80) {
+        out += char(cp);
+    } else if (cp < 0x800) {
+        out += char(0xC0 | (cp >> 6));
+        out += char(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += char(0xE0 | (cp >> 12));
+        out += char(0x80 | ((cp >> 6) & 0x3F));
+        out += char(0x80 | (cp & 0x3F));
+    } else {
+        out += char(0xF0 | (cp >> 18));
+        out += char(0x80 | ((cp >> 12) & 0x3F));
+        out += char(0x80 | ((cp >> 6) & 0x3F));
+        out += char(0x80 | (cp & 0x3F));
+    }
+}
+
 std::string printableText(std::string_view s) {
     std::string valid, out;
     appendUtf8(s, valid);
@@ -46,7 +81,11 @@ std::string printableText(std::string_view s) {
     for (size_t i = 0; i < valid.size(); ++i) {
         const auto c = static_cast<unsigned char>(valid[i]);
         const bool c1 = c == 0xC2 && i + 1 < valid.size() && static_cast<unsigned char>(valid[i + 1]) <= 0x9F;
-        if (c1) {  // U+0080..U+009F, two bytes C2 80..C2 9F
+        if (const uint32_t cp = formattingControl(valid, i); cp != 0) {
+            out += "\\u";
+            for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(cp >> shift) & 0xF];
+            i += cp < 0x800 ? 1 : 2;
+        } else if (c1) {  // U+0080..U+009F, two bytes C2 80..C2 9F
             const auto low = static_cast<unsigned char>(valid[++i]);
             out += "\\u00";
             out += kHex[(low >> 4) & 0xF];

@@ -21,6 +21,7 @@
 #include "core/io/hdf5_reader.h"
 #include "core/io/mapped_file.h"
 #include "core/io/regular_file.h"
+#include "core/io/utf8.h"
 #include "core/quant/quant_map_export.h"
 #include "core/sweep/sweep_hdf5.h"
 #include "core/sweep/sweep_row_check.h"
@@ -411,20 +412,27 @@ int64_t specPointCount(const nlohmann::json& spec) {
 }  // namespace
 
 std::string sweepSummaryText(const SweepFile& file, const std::string& path) {
+    // Texts from the file (the model path, group keys, scheme names, the rows) shown printable
+    // (io::printableText): an edited table must not put escapes or bidi overrides on the terminal.
     const nlohmann::json& spec = file.header["spec"];
-    auto text = [&](const char* key) { return spec.contains(key) ? (spec[key].is_string() ? spec[key].get<std::string>() : spec[key].dump()) : std::string("-"); };
-    std::string out = path + "\n  format        QuantScope sweep table (shard " +
-                      file.header.value("shard", std::string("?")) + ")\n  model         " + text("model") +
-                      " (fingerprint " + text("model_fingerprint") + ")\n  measure       " + text("measure") + "\n";
+    auto shown = [](const nlohmann::json& v) {
+        return io::printableText(v.is_string() ? v.get<std::string>()
+                                               : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    };
+    auto text = [&](const char* key) { return spec.contains(key) ? shown(spec[key]) : std::string("-"); };
+    std::string out = io::printableText(path) + "\n  format        QuantScope sweep table (shard " +
+                      io::printableText(file.header.value("shard", std::string("?"))) + ")\n  model         " +
+                      text("model") + " (fingerprint " + text("model_fingerprint") + ")\n  measure       " +
+                      text("measure") + "\n";
     if (spec.contains("schemes") && spec["schemes"].is_object())
         for (const auto& item : spec["schemes"].items()) {
             std::string list;
-            for (const auto& scheme : item.value()) list += (list.empty() ? "" : ", ") + scheme.get<std::string>();
-            out += "  group         " + item.key() + ": " + list + "\n";
+            for (const auto& scheme : item.value()) list += (list.empty() ? "" : ", ") + shown(scheme);
+            out += "  group         " + io::printableText(item.key()) + ": " + list + "\n";
         }
     out += "  points        " + std::to_string(file.rows.size()) + " stored of " +
-           std::to_string(specPointCount(spec)) + "\n\n" + columnLineOf(file) + "\n";
-    for (const auto& [point, row] : file.rows) out += row + "\n";
+           std::to_string(specPointCount(spec)) + "\n\n" + io::printableText(columnLineOf(file)) + "\n";
+    for (const auto& [point, row] : file.rows) out += io::printableText(row) + "\n";
     return out;
 }
 

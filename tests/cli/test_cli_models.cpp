@@ -95,15 +95,18 @@ private Q_SLOTS:
         QVERIFY(dir.isValid());
         const std::string gguf = qstest::makeGguf({{"general.architecture", "llama"}},
                                                   {{"token_embd.weight", {4, 2}, 0, std::string(32, '\0')}});
-        const std::string name = "evil\nollama\tgguf\t9.9 GB\tllama3-70b\x1b[31m\xc2\x9b" "FAKE.gguf";
+        // U+202E (RIGHT-TO-LEFT OVERRIDE) would show the rest of the line reversed (CVE-2021-42574).
+        const std::string name = "evil\nollama\tgguf\t9.9 GB\tllama3-70b\x1b[31m\xc2\x9b\xe2\x80\xae" "FAKE.gguf";
         qstest::writeBytes(dir.path().toStdString() + "/" + name, gguf);
         auto r = runCli({"models", "--no-default", "--folder", dir.path()});
         QCOMPARE(r.exitCode, 0);
         QVERIFY2(r.out.contains("1 model(s)"), r.out.constData());
-        const QByteArray shown = "evil\\nollama\\tgguf\\t9.9 GB\\tllama3-70b\\x1b[31m\\u009bFAKE.gguf";
+        const QByteArray shown = "evil\\nollama\\tgguf\\t9.9 GB\\tllama3-70b\\x1b[31m\\u009b\\u202eFAKE.gguf";
         QCOMPARE(r.out.count(shown), 2);  // the name, then the path
         for (const QByteArray& line : r.out.split('\n'))
-            QVERIFY2(!line.startsWith("ollama") && !line.contains('\t') && !line.contains('\x1b'), r.out.constData());
+            QVERIFY2(!line.startsWith("ollama") && !line.contains('\t') && !line.contains('\x1b') &&
+                         !line.contains("\xe2\x80\xae"),
+                     r.out.constData());
         // The JSON keeps the real name (JSON escapes it).
         auto j = runCli({"models", "--no-default", "--folder", dir.path(), "--json"});
         const auto parsed = nlohmann::json::parse(j.out.toStdString(), nullptr, false);

@@ -388,6 +388,11 @@ private Q_SLOTS:
         QCOMPARE(tensorLabel("model.layers.3.self_attn.q_proj.bias", 3), QStringLiteral("L3 · self_attn.q_proj.bias"));
         QCOMPARE(tensorLabel("model.embed_tokens.weight", -1), QStringLiteral("embed_tokens.weight"));
         QCOMPARE(tensorLabel("output.weight", -1), QStringLiteral("output.weight"));
+        // Issue 13 tryout: a bidi override showed "blk.0.attn_v.\u202eweight" as "attn_v.thgiew"; escapes and
+        // control characters are written out, as the CLI does.
+        QCOMPARE(tensorLabel("blk.0.attn_v.\xe2\x80\xae" "weight", 0), QStringLiteral("L0 · attn_v.\\u202eweight"));
+        QCOMPARE(tensorLabel("x\x1b[31m\n", -1), QStringLiteral("x\\x1b[31m\\n"));
+        QCOMPARE(printableName("a\xe2\x81\xa6" "b"), QStringLiteral("a\\u2066b"));
     }
 
     void tensorNames_sameLabelInTreeAndMapTable_fullNameInTooltip() {

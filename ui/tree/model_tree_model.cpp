@@ -147,14 +147,14 @@ QVariant ModelTreeModel::tensorData(int i, int column, int role) const {
                 case TieColumn: return tieTooltip(i);
                 case NameColumn: {
                     const QString tie = tieText(i);
-                    return tie.isEmpty() ? QString::fromStdString(t.name)
-                                         : QString::fromStdString(t.name) + QStringLiteral("\n") + tie + QStringLiteral("\n") + tieTooltip(i);
+                    return tie.isEmpty() ? printableName(t.name)
+                                         : printableName(t.name) + QStringLiteral("\n") + tie + QStringLiteral("\n") + tieTooltip(i);
                 }
                 case RoleColumn:
                     return entry.kind == qs::TensorKind::Unknown
                                ? roleLabel(entry.role)
                                : tr("%1 (%2)").arg(roleLabel(entry.role), qstr(qs::tensorKindName(entry.kind)));
-                default: return QString::fromStdString(t.name);
+                default: return printableName(t.name);
             }
         case Qt::DisplayRole:
             switch (column) {
@@ -232,12 +232,12 @@ QString ModelTreeModel::tieText(int i) const {
     if (size_t(i) < info.entries.size()) {
         const int to = info.entries[size_t(i)].tiedTo;
         if (to >= 0 && size_t(to) < ckpt.tensors.size())
-            return tr("tied → %1").arg(QString::fromStdString(ckpt.tensors[size_t(to)].name));
+            return tr("tied → %1").arg(printableName(ckpt.tensors[size_t(to)].name));
     }
     if (info.tie && info.tie->embedding == i) {
         const int head = info.tie->head;
         if (head >= 0 && size_t(head) < ckpt.tensors.size())
-            return tr("tied ← %1").arg(QString::fromStdString(ckpt.tensors[size_t(head)].name));
+            return tr("tied ← %1").arg(printableName(ckpt.tensors[size_t(head)].name));
         return tr("tied: also the output head");
     }
     return {};

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "ui/util/tensor_label.h"
 
+#include "core/io/utf8.h"
+
 namespace qsui {
 
 QString tensorLabel(const std::string& name, int layer) {
-    std::string s = name;
+    // Shown printable (io::printableText): a bidi override in a name would show "weight" as "thgiew", control
+    // characters as boxes or nothing, so two names could be made to look alike.
+    std::string s = qs::io::printableText(name);
     if (layer >= 0) {
         const std::string weight = ".weight";
         if (s.size() > weight.size() && s.compare(s.size() - weight.size(), weight.size(), weight) == 0)
@@ -24,5 +28,7 @@ QString tensorLabel(const std::string& name, int layer) {
     if (s.size() > model.size() && s.compare(0, model.size(), model) == 0) s.erase(0, model.size());
     return QString::fromStdString(s);
 }
+
+QString printableName(const std::string& name) { return QString::fromStdString(qs::io::printableText(name)); }
 
 }  // namespace qsui

@@ -3,7 +3,8 @@
 // the layer index becomes "L<layer> · " and the ".weight" suffix goes, so HF rows stay distinct in narrow
 // columns ("model.layers.3.self_attn.q_proj.weight" -> "L3 · self_attn.q_proj", "blk.3.attn_q.weight" ->
 // "L3 · attn_q"); tensors outside the blocks, already short, lose only a leading "model."
-// ("model.embed_tokens.weight" -> "embed_tokens.weight"). The full name belongs in the tooltip. Pure function.
+// ("model.embed_tokens.weight" -> "embed_tokens.weight"). Control and bidi formatting characters are escaped
+// (qs::io::printableText). The full name belongs in the tooltip (printableName). Pure functions.
 #pragma once
 
 #include <string>
@@ -14,5 +15,8 @@ namespace qsui {
 
 // `layer` is the tensor's block index (TensorEntry::layer), -1 outside the blocks.
 QString tensorLabel(const std::string& name, int layer);
+
+// The whole name as text to show (tooltips, tie notes): qs::io::printableText of it.
+QString printableName(const std::string& name);
 
 }  // namespace qsui
