@@ -11,6 +11,7 @@
 #include "core/model/model_info.h"
 #include "core/io/hdf5_reader.h"
 #include "core/sweep/sweep_hdf5.h"
+#include "core/util/json_stream.h"
 
 namespace qscli {
 
@@ -68,12 +69,14 @@ int runInspect(int argc, char** argv, int first) {
     qs::ModelInfo info = qs::analyzeModel(**ckpt);
     (void)qs::checkInferenceShapes(**ckpt, info);  // "runnable" means the engine's loader accepts it
     if (json) {
-        std::string s = jsonText(qs::inspectJson(**ckpt, info));
-        std::fwrite(s.data(), 1, s.size(), stdout);
+        qs::writeJsonWithArray(
+            qs::inspectJson(**ckpt, info, /*withTensors=*/false), "tensors", (*ckpt)->tensors.size(),
+            [&](size_t i) { return qs::inspectTensorJson(**ckpt, info, i); }, kJsonIndent,
+            [](std::string_view piece) { std::fwrite(piece.data(), 1, piece.size(), stdout); });
         std::fputc('\n', stdout);
     } else {
-        std::string s = qs::inspectText(**ckpt, info);
-        std::fwrite(s.data(), 1, s.size(), stdout);
+        qs::writeInspectText(**ckpt, info,
+                             [](std::string_view piece) { std::fwrite(piece.data(), 1, piece.size(), stdout); });
     }
     return kExitOk;
 }

@@ -16,12 +16,14 @@
 #include "app/cli/commands.h"
 #include "core/infer/inference_model.h"
 #include "core/io/checkpoint.h"
+#include "core/io/utf8.h"
 #include "core/model/model_info.h"
 #include "core/quant/apply_map.h"
 #include "core/quant/quant_map.h"
 #include "core/quant/quant_map_export.h"
 #include "core/quant/quant_map_resolve.h"
 #include "core/quant/quantize_report.h"
+#include "core/util/json_stream.h"
 
 namespace qscli {
 
@@ -151,7 +153,7 @@ int runQuantize(int argc, char** argv, int first) {
     qs::ApplyOptions options;
     options.calibration = calibration.get();
     options.progress = [showProgress](double fraction, std::string_view stage) {
-        if (showProgress) std::fprintf(stderr, "\r%5.1f%% %-60.60s", 100.0 * fraction, std::string(stage).c_str());
+        if (showProgress) std::fprintf(stderr, "\r%5.1f%% %-60.60s", 100.0 * fraction, qs::io::printableText(stage).c_str());
         return g_interrupted == 0;
     };
     std::optional<qs::Result<qs::ApplyResult>> applied;
@@ -164,8 +166,12 @@ int runQuantize(int argc, char** argv, int first) {
     }
 
     if (args.json) {
-        std::string s = jsonText(qs::quantizeReportJson(c, info, *resolved, applied->value()));
-        std::fwrite(s.data(), 1, s.size(), stdout);
+        // Streamed: the tensors are made and printed one by one (util/json_stream.h), as jsonText would print them.
+        const qs::ApplyResult& a = applied->value();
+        qs::writeJsonWithArray(
+            qs::quantizeReportJson(c, info, *resolved, a, /*withTensors=*/false), "tensors", c.tensors.size(),
+            [&](size_t i) { return qs::quantizeReportTensorJson(c, info, *resolved, a, i); }, kJsonIndent,
+            [](std::string_view piece) { std::fwrite(piece.data(), 1, piece.size(), stdout); });
         std::fputc('\n', stdout);
     } else {
         // Streamed: the table of a model with many tensors is never one string in memory.

@@ -93,7 +93,8 @@ int parseWindows(const std::string& command, const std::string& option, const st
 void addJsonFlag(CLI::App& app, bool& json);
 // The text of a command's JSON output (stdout, or a file it writes), `indent` as nlohmann's dump: bytes that are not
 // UTF-8 (a file name, a string from a damaged file) become U+FFFD instead of making the dump throw.
-std::string jsonText(const nlohmann::json& j, int indent = 1);
+inline constexpr int kJsonIndent = 1;  // every --json output's indentation
+std::string jsonText(const nlohmann::json& j, int indent = kJsonIndent);
 
 // "a,b,,c" -> {"a", "b", "c"} (empty items dropped).
 std::vector<std::string> splitCommaList(const std::string& s);

@@ -54,7 +54,24 @@ std::string_view ropeLayoutName(RopeLayout r) {
     return r == RopeLayout::AdjacentPairs ? "adjacent_pairs" : "rotate_half";
 }
 
-nlohmann::json inspectJson(const Checkpoint& c, const ModelInfo& m) {
+nlohmann::json inspectTensorJson(const Checkpoint& c, const ModelInfo& m, size_t i) {
+    using nlohmann::json;
+    const TensorInfo& t = c.tensors[i];
+    const TensorEntry& e = m.entries[i];
+    json o = {{"name", t.name},
+              {"shape", t.shape},
+              {"dtype", dtypeName(t.dtype)},
+              {"role", roleName(e.role)},
+              {"layer", e.layer >= 0 ? json(e.layer) : json(nullptr)},
+              {"bytes", e.tiedTo >= 0 ? 0 : t.bytes},
+              {"stored_bytes", t.bytes},
+              {"elements", t.elements()}};
+    if (e.kind != TensorKind::Unknown) o["kind"] = tensorKindName(e.kind);
+    if (e.tiedTo >= 0) o["tied_to"] = c.tensors[size_t(e.tiedTo)].name;
+    return o;
+}
+
+nlohmann::json inspectJson(const Checkpoint& c, const ModelInfo& m, bool withTensors) {
     using nlohmann::json;
     json j;
     j["file"] = c.path;
@@ -83,21 +100,8 @@ nlohmann::json inspectJson(const Checkpoint& c, const ModelInfo& m) {
         j["tie"] = nullptr;
     }
     json tensors = json::array();
-    for (size_t i = 0; i < c.tensors.size(); ++i) {
-        const TensorInfo& t = c.tensors[i];
-        const TensorEntry& e = m.entries[i];
-        json o = {{"name", t.name},
-                  {"shape", t.shape},
-                  {"dtype", dtypeName(t.dtype)},
-                  {"role", roleName(e.role)},
-                  {"layer", e.layer >= 0 ? json(e.layer) : json(nullptr)},
-                  {"bytes", e.tiedTo >= 0 ? 0 : t.bytes},
-                  {"stored_bytes", t.bytes},
-                  {"elements", t.elements()}};
-        if (e.kind != TensorKind::Unknown) o["kind"] = tensorKindName(e.kind);
-        if (e.tiedTo >= 0) o["tied_to"] = c.tensors[size_t(e.tiedTo)].name;
-        tensors.push_back(std::move(o));
-    }
+    if (withTensors)
+        for (size_t i = 0; i < c.tensors.size(); ++i) tensors.push_back(inspectTensorJson(c, m, i));
     j["tensors"] = std::move(tensors);
     const Footprint& f = m.footprint;
     j["footprint"] = {{"embedding", f.byRole[int(Role::Embedding)]},
@@ -116,11 +120,20 @@ nlohmann::json inspectJson(const Checkpoint& c, const ModelInfo& m) {
     return j;
 }
 
-std::string inspectText(const Checkpoint& c, const ModelInfo& m) {
+void writeInspectText(const Checkpoint& c, const ModelInfo& m, const std::function<void(std::string_view)>& write) {
+    constexpr size_t kFlushBytes = 64 * 1024;
     std::string out;
     char line[512];
-    auto add = [&](const std::string& s) { out += s + "\n"; };
-    add(c.path);
+    auto add = [&](const std::string& s) {
+        out += s;
+        out += '\n';
+        if (out.size() >= kFlushBytes) {
+            write(out);
+            out.clear();
+        }
+    };
+    // Texts from the file (its path, names, the architecture string, warnings quoting them) are shown printable.
+    add(io::printableText(c.path));
     add("  format        " + std::string(fileFormatName(c.format)) + (c.formatDetail.empty() ? "" : " (" + c.formatDetail + ")"));
     // GGUF's general.file_type (llama.cpp's llama_ftype, e.g. 15 = Q4_K_M) and general.quantization_version.
     std::string fileType;
@@ -129,8 +142,9 @@ std::string inspectText(const Checkpoint& c, const ModelInfo& m) {
         if (c.metadata.contains(key) && c.metadata[key].is_number_integer())
             fileType += (fileType.empty() ? "" : ", ") + std::string(label) + std::to_string(c.metadata[key].get<int64_t>());
     if (!fileType.empty()) add("  gguf keys     " + fileType);
-    add("  architecture  " + m.architecture + " (from " + m.source + ")" + (m.runnable ? ", runnable" : ""));
-    if (!m.runnable) add("  runnable      no: " + m.runnableReason);
+    add("  architecture  " + io::printableText(m.architecture) + " (from " + m.source + ")" +
+        (m.runnable ? ", runnable" : ""));
+    if (!m.runnable) add("  runnable      no: " + io::printableText(m.runnableReason));
     std::snprintf(line, sizeof line,
                   "  shape         dim %lld, hidden %lld, layers %lld, heads %lld, kv heads %lld, vocab %lld, "
                   "context %lld",
@@ -148,9 +162,6 @@ std::string inspectText(const Checkpoint& c, const ModelInfo& m) {
     nameWidth = std::min<size_t>(nameWidth, 60);
     std::snprintf(line, sizeof line, "  %-*s  %-16s %-8s %-9s %5s %12s", int(nameWidth), "name", "shape", "dtype",
                   "role", "layer", "size");
-    // One row per tensor, each about as wide as the header row: reserved once rather than doubled (a checkpoint
-    // of a million tensors otherwise holds the old and the new copy of a 100 MB text at once).
-    out.reserve(out.size() + (c.tensors.size() + 16) * (std::strlen(line) + 2) + 1024);
     add(line);
     for (size_t i = 0; i < c.tensors.size(); ++i) {
         const TensorInfo& t = c.tensors[i];
@@ -179,8 +190,14 @@ std::string inspectText(const Checkpoint& c, const ModelInfo& m) {
     row("norm", f.byRole[int(Role::Norm)]);
     row("other", f.byRole[int(Role::Other)]);
     row("total", f.total);
-    for (const auto& w : c.warnings) add("  warning: " + w);
-    for (const auto& w : m.warnings) add("  warning: " + w);
+    for (const auto& w : c.warnings) add("  warning: " + io::printableText(w));
+    for (const auto& w : m.warnings) add("  warning: " + io::printableText(w));
+    if (!out.empty()) write(out);
+}
+
+std::string inspectText(const Checkpoint& c, const ModelInfo& m) {
+    std::string out;
+    writeInspectText(c, m, [&](std::string_view piece) { out += piece; });
     return out;
 }
 

@@ -4,7 +4,9 @@
 // readable table.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -20,10 +22,17 @@ namespace qs {
 // (ties counted once), tie (null or {kind, embedding, head, description}), tensors[{name, shape, dtype, role,
 // layer (null outside blocks), bytes, elements, tied_to (only when tied)}], footprint{embedding, head, body,
 // attention, mlp, norm, other, total, tied_head_bytes} in bytes (a tied head counts 0), warnings[].
-nlohmann::json inspectJson(const Checkpoint& ckpt, const ModelInfo& info);
+// withTensors false: "tensors" is an empty array, for a caller that writes them one by one (inspectTensorJson,
+// util/json_stream.h), so the 300,000 objects of a hostile file are never one tree (issue 13).
+nlohmann::json inspectJson(const Checkpoint& ckpt, const ModelInfo& info, bool withTensors = true);
+// The "tensors" entry of tensor i.
+nlohmann::json inspectTensorJson(const Checkpoint& ckpt, const ModelInfo& info, size_t i);
 
-// A readable summary and tensor table for terminals.
+// A readable summary and tensor table for terminals; texts from the file are shown printable (io::printableText).
 std::string inspectText(const Checkpoint& ckpt, const ModelInfo& info);
+// The same text handed to `write` in pieces of about 64 KB, in order: the table of a 300,000-tensor file is
+// never one string (issue 13). Called on the calling thread.
+void writeInspectText(const Checkpoint& ckpt, const ModelInfo& info, const std::function<void(std::string_view)>& write);
 
 std::string_view ropeLayoutName(RopeLayout r);  // "adjacent_pairs", "rotate_half"
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/io/utf8.h"
 #include "core/quant/footprint_after.h"
 #include "core/util/format.h"
 
@@ -73,48 +74,52 @@ std::string sci(double v) {
 
 }  // namespace
 
+json quantizeReportTensorJson(const Checkpoint& c, const ModelInfo& info, const ResolvedMap& resolved,
+                              const ApplyResult& a, size_t i) {
+    const TensorInfo& t = c.tensors[i];
+    const TensorEntry& e = info.entries[i];
+    const TensorPlan& p = resolved.tensors[i];
+    const AppliedTensor& at = a.tensors[i];
+    json o = {{"name", t.name},
+              {"role", roleName(e.role)},
+              {"layer", e.layer >= 0 ? json(e.layer) : json(nullptr)},
+              {"shape", t.shape},
+              {"dtype", dtypeName(t.dtype)},
+              {"scheme", at.scheme.empty() ? std::string(kKeepScheme) : at.scheme},
+              {"requested", p.requested(resolved.map)},
+              {"rule", p.rule >= 0 ? json(p.rule + 1) : json(nullptr)},  // counted from 1
+              {"bytes", at.bytes.total()},
+              {"bytes_before", at.tiedTo >= 0 || e.tiedTo >= 0 ? uint64_t(0) : t.bytes},
+              {"overhead", at.bytes.overhead()}};
+    if (!p.fallbackReason.empty()) o["fallback"] = p.fallbackReason.str();
+    if (!p.note.empty()) o["note"] = p.note.str();
+    if (at.tiedTo >= 0) o["tied_to"] = c.tensors[size_t(at.tiedTo)].name;
+    if (at.keptColumns >= 0) {
+        o["kept_columns"] = at.keptColumns;
+        o["kept_columns_bytes"] = at.bytes.outliers;
+        o["outlier_rule"] = at.outlierRule.str();
+    }
+    if (!at.awqScales.empty()) {
+        o["awq_scales"] = at.awqScales.str();  // "folded", "vector" or "norm" (apply_map.h AppliedTensor)
+        o["awq_note"] = at.awqNote.str();
+    }
+    const uint64_t elems = t.elements();
+    // A buffer (llama2.c RoPE table) is no weight: 0, as a tied head (footprint_after.h, bits per weight).
+    o["bits_per_weight"] =
+        at.tiedTo < 0 && e.isParameter ? bitsPerWeight(at.bytes.total(), elems) : 0.0;
+    putError(o, at.error().stats);
+    return o;
+}
+
 json quantizeReportJson(const Checkpoint& c, const ModelInfo& info, const ResolvedMap& resolved,
-                        const ApplyResult& a) {
+                        const ApplyResult& a, bool withTensors) {
     json j;
     j["model"] = c.path;
     j["format"] = fileFormatName(c.format);
     j["map"] = quantMapToJson(resolved.map);
     json tensors = json::array();
-    for (size_t i = 0; i < c.tensors.size(); ++i) {
-        const TensorInfo& t = c.tensors[i];
-        const TensorEntry& e = info.entries[i];
-        const TensorPlan& p = resolved.tensors[i];
-        const AppliedTensor& at = a.tensors[i];
-        json o = {{"name", t.name},
-                  {"role", roleName(e.role)},
-                  {"layer", e.layer >= 0 ? json(e.layer) : json(nullptr)},
-                  {"shape", t.shape},
-                  {"dtype", dtypeName(t.dtype)},
-                  {"scheme", at.scheme.empty() ? std::string(kKeepScheme) : at.scheme},
-                  {"requested", p.requested},
-                  {"rule", p.rule >= 0 ? json(p.rule + 1) : json(nullptr)},  // counted from 1
-                  {"bytes", at.bytes.total()},
-                  {"bytes_before", at.tiedTo >= 0 || e.tiedTo >= 0 ? uint64_t(0) : t.bytes},
-                  {"overhead", at.bytes.overhead()}};
-        if (!p.fallbackReason.empty()) o["fallback"] = p.fallbackReason.str();
-        if (!p.note.empty()) o["note"] = p.note.str();
-        if (at.tiedTo >= 0) o["tied_to"] = c.tensors[size_t(at.tiedTo)].name;
-        if (at.keptColumns >= 0) {
-            o["kept_columns"] = at.keptColumns;
-            o["kept_columns_bytes"] = at.bytes.outliers;
-            o["outlier_rule"] = at.outlierRule.str();
-        }
-        if (!at.awqScales.empty()) {
-            o["awq_scales"] = at.awqScales.str();  // "folded", "vector" or "norm" (apply_map.h AppliedTensor)
-            o["awq_note"] = at.awqNote.str();
-        }
-        const uint64_t elems = t.elements();
-        // A buffer (llama2.c RoPE table) is no weight: 0, as a tied head (footprint_after.h, bits per weight).
-        o["bits_per_weight"] =
-            at.tiedTo < 0 && e.isParameter ? bitsPerWeight(at.bytes.total(), elems) : 0.0;
-        putError(o, at.error().stats);
-        tensors.push_back(std::move(o));
-    }
+    if (withTensors)
+        for (size_t i = 0; i < c.tensors.size(); ++i) tensors.push_back(quantizeReportTensorJson(c, info, resolved, a, i));
     j["tensors"] = std::move(tensors);
 
     const Totals t = totalsOf(c, info, a);
@@ -156,10 +161,12 @@ void writeQuantizeReportText(const Checkpoint& c, const ModelInfo& info, const R
     constexpr size_t kFlushBytes = 64 * 1024;
     std::string out;
     char line[512];
-    out += c.path + " (" + std::string(fileFormatName(c.format)) + "), " + std::to_string(c.tensors.size()) +
-           " tensors, " + std::to_string(resolved.map.rules.size()) + " rules:\n";
+    // Names, paths and patterns come from files: shown printable (io::printableText), so a name holding a
+    // newline, a terminal escape or a bidi override cannot forge a row or reorder the terminal's line.
+    out += io::printableText(c.path) + " (" + std::string(fileFormatName(c.format)) + "), " +
+           std::to_string(c.tensors.size()) + " tensors, " + std::to_string(resolved.map.rules.size()) + " rules:\n";
     for (size_t k = 0; k < resolved.map.rules.size(); ++k)
-        out += "  rule " + std::to_string(k + 1) + ": " + resolved.map.rules[k].describe() + "\n";
+        out += "  rule " + std::to_string(k + 1) + ": " + io::printableText(resolved.map.rules[k].describe()) + "\n";
     out += "\n";
     size_t nameWidth = 6;
     for (const auto& t : c.tensors) nameWidth = std::max(nameWidth, std::min<size_t>(t.name.size(), 60));
@@ -177,14 +184,19 @@ void writeQuantizeReportText(const Checkpoint& c, const ModelInfo& info, const R
             tied || !info.entries[i].isParameter ? "-" : formatBitsPerWeight(at.bytes.total(), t.elements());
         const std::string rmse = at.quantized || tied ? sci(at.error().stats.rmse) : "-";
         const std::string sqnr = at.quantized || tied ? sqnrText(at.error().stats.sqnrDb) : "-";
-        std::snprintf(line, sizeof line, "%-*s  %-9s  %-10s  %-8s  %11s  %11s  %6s  %10s  %8s\n", int(nameWidth),
-                      t.name.c_str(), std::string(roleName(info.entries[i].role)).c_str(), shapeText(t.shape).c_str(),
+        // The name whole (a long one would be cut with the row's end by the fixed line buffer), padded.
+        const std::string shown = io::printableText(t.name);
+        out += shown;
+        if (shown.size() < nameWidth) out.append(nameWidth - shown.size(), ' ');
+        std::snprintf(line, sizeof line, "  %-9s  %-10s  %-8s  %11s  %11s  %6s  %10s  %8s\n",
+                      std::string(roleName(info.entries[i].role)).c_str(), shapeText(t.shape).c_str(),
                       scheme.c_str(), before.c_str(), formatBytes(at.bytes.total()).c_str(), bpw.c_str(),
                       rmse.c_str(), sqnr.c_str());
         out += line;
         if (!resolved.tensors[i].fallbackReason.empty())
-            out += "    fallback from " + resolved.tensors[i].requested + ": " + resolved.tensors[i].fallbackReason + "\n";
-        if (!resolved.tensors[i].note.empty()) out += "    " + resolved.tensors[i].note + "\n";
+            out += "    fallback from " + resolved.tensors[i].requested(resolved.map) + ": " +
+                   io::printableText(resolved.tensors[i].fallbackReason.str()) + "\n";
+        if (!resolved.tensors[i].note.empty()) out += "    " + io::printableText(resolved.tensors[i].note.str()) + "\n";
         if (at.keptColumns >= 0)
             out += "    " + std::to_string(at.keptColumns) + " columns kept in fp16 (" + formatBytes(at.bytes.outliers) +
                    "): " + at.outlierRule + "\n";

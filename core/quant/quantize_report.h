@@ -30,8 +30,13 @@
 
 namespace qs {
 
+// withTensors false: "tensors" is an empty array, for a caller that writes them one by one
+// (quantizeReportTensorJson, util/json_stream.h): a report of 300,000 tensors as one JSON tree took 1.2 GB.
 nlohmann::json quantizeReportJson(const Checkpoint& ckpt, const ModelInfo& info, const ResolvedMap& resolved,
-                                  const ApplyResult& applied);
+                                  const ApplyResult& applied, bool withTensors = true);
+// The "tensors" entry of tensor i.
+nlohmann::json quantizeReportTensorJson(const Checkpoint& ckpt, const ModelInfo& info, const ResolvedMap& resolved,
+                                        const ApplyResult& applied, size_t i);
 
 // A readable table for terminals: one line per tensor, then per-role totals.
 // writeQuantizeReportText hands it to `write` piece by piece (in order, on the calling thread, pieces of about
