@@ -11,6 +11,7 @@
 #include "core/calib/imatrix_file.h"
 #include "core/infer/tokenizer_loader.h"
 #include "core/infer/weight_check.h"
+#include "core/io/bounded_text.h"
 #include "core/io/hdf5_reader.h"
 #include "core/quant/scheme.h"
 #include "core/sweep/sweep.h"
@@ -37,10 +38,10 @@ qs::Result<std::string> readTextFile(const QString& path) {
     const std::string p = path.toStdString();
     if (path.isEmpty()) return qs::Error{"no calibration text chosen"};
     if (QFileInfo(path).isDir()) return qs::Error{p + ": is a folder; the calibration takes a text file"};
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly))
-        return qs::Error{p + ": cannot open the calibration text: " + f.errorString().toStdString()};
-    std::string text = f.readAll().toStdString();
+    // A FIFO or a device would block the job or never end; a file is read whole, up to the text limit.
+    auto read = qs::io::readBoundedFile(p, qs::io::kMaxTextFileBytes, "a calibration text");
+    if (!read) return read.error();
+    std::string text = std::move(read).value();
     // A model or an imatrix GGUF given as the text would calibrate on its bytes.
     if (text.compare(0, 4, "GGUF") == 0)
         return qs::Error{p + ": is a GGUF file, not a calibration text (an imatrix GGUF goes to Load…)"};

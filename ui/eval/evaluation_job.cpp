@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "ui/eval/evaluation_job.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "core/infer/tokenizer.h"
 #include "core/infer/transformer.h"
+#include "core/io/bounded_text.h"
 #include "core/io/utf8.h"
 
 namespace qsui {
@@ -13,12 +11,9 @@ namespace qsui {
 JobFn<qs::PerplexityResult> evaluationJob(EvaluationRequest request) {
     return [r = std::move(request)](const qs::ProgressFn& progress) -> qs::Result<qs::PerplexityResult> {
         if (!r.model || !r.tokenizer) return qs::Error{"evaluation: no model or no tokenizer"};
-        std::ifstream in(r.textPath, std::ios::binary);
-        if (!in) return qs::Error{r.textPath + ": cannot open"};
-        std::ostringstream ss;
-        ss << in.rdbuf();
-        if (in.bad()) return qs::Error{r.textPath + ": read error"};
-        const std::string text = ss.str();
+        auto read = qs::io::readBoundedFile(r.textPath, qs::io::kMaxTextFileBytes, "an evaluation text");
+        if (!read) return read.error();
+        const std::string text = std::move(read).value();
         qs::Transformer model(r.model, r.arena);
         std::unique_ptr<qs::Transformer> reference;
         if (r.reference) reference = std::make_unique<qs::Transformer>(r.reference, r.arena);

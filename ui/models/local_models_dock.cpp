@@ -24,7 +24,9 @@
 #include <memory>
 #include <utility>
 
+#include "core/io/bounded_text.h"
 #include "core/io/utf8.h"
+#include "core/quant/quant_map_export.h"
 #include "ui/jobs/job_runner.h"
 #include "ui/log/log_model.h"
 
@@ -86,9 +88,10 @@ LocalModelsDock::LocalModelsDock(JobRunner* runner, LogModel* log, bool useSetti
 
     if (m_useSettings) {
         m_folders = QSettings().value(QLatin1String(kFoldersKey)).toStringList();
-        QFile f(cacheFile());
-        if (f.open(QIODevice::ReadOnly)) {
-            const auto j = nlohmann::json::parse(f.readAll().toStdString(), nullptr, /*allow_exceptions=*/false);
+        // Read bounded (a FIFO or a huge file put in its place must not block or exhaust the GUI thread).
+        if (auto text = qs::io::readBoundedFile(QFile::encodeName(cacheFile()).toStdString(),
+                                                qs::io::kMaxJsonFileBytes, "the local-models cache")) {
+            const auto j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
             if (auto cached = qs::localModelScanFromJson(j); cached.ok())
                 showScan(*cached, tr("%n model(s) from the last scan; rescanning…", nullptr,
                                      int(cached->models.size())));
@@ -163,10 +166,10 @@ void LocalModelsDock::rescan() {
                                 .arg(double(timer->elapsed()) / 1000.0, 0, 'f', 1));
             if (m_useSettings) {
                 QDir().mkpath(QFileInfo(cacheFile()).absolutePath());
-                QFile f(cacheFile());
-                if (f.open(QIODevice::WriteOnly | QIODevice::Truncate))
-                    f.write(QByteArray::fromStdString(qs::localModelScanToJson(*scan).dump(
-                        -1, ' ', false, nlohmann::json::error_handler_t::replace)));
+                // Written whole or not at all: a crash mid-write leaves the previous cache.
+                (void)qs::writeFileAtomically(QFile::encodeName(cacheFile()).toStdString(),
+                                              qs::localModelScanToJson(*scan).dump(
+                                                  -1, ' ', false, nlohmann::json::error_handler_t::replace));
             }
             Q_EMIT scanFinished(int(scan->models.size()));
         } else {

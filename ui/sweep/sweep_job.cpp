@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "ui/sweep/sweep_job.h"
 
-#include "core/sweep/sweep_hdf5.h"
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
+
+#include "core/io/bounded_text.h"
+#include "core/sweep/sweep_hdf5.h"
 
 namespace qsui {
 
@@ -75,12 +74,7 @@ qs::Result<qs::SweepSpec> buildSweepSpec(const LoadedModel& model, const SweepSe
 namespace {
 
 qs::Result<std::string> readText(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return qs::Error{path + ": cannot open"};
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) return qs::Error{path + ": read error"};
-    return ss.str();
+    return qs::io::readBoundedFile(path, qs::io::kMaxTextFileBytes, "an evaluation text");
 }
 
 std::string etaStage(int64_t done, int64_t total, double elapsed) {
