@@ -17,6 +17,7 @@
 #include "core/calib/calibration_h5.h"
 #include "core/calib/imatrix_file.h"
 #include "core/infer/inference_model.h"
+#include "core/io/checkpoint_writer.h"
 #include "core/quant/quant_map_resolve.h"
 
 namespace qscli {
@@ -167,6 +168,7 @@ int runCalibrate(int argc, char** argv, int first) {
     if (!calib.given()) return fail("calibrate", "--calib FILE is required", kExitUsage);
     const auto& out = args.out;
     if (!out) return fail("calibrate", "--out STATS.h5 (or a llama.cpp imatrix file) is required", kExitUsage);
+    if (auto s = qs::checkOutputPath(*out); !s) return fail("calibrate", "--out " + s.message());  // before the work
     std::optional<qs::ImatrixFormat> imatrix;
     if (int rc = imatrixFormatOf(*out, args.outputFormat, imatrix); rc != kExitOk) return rc;
     if (imatrix && (args.hessian || args.hessianHead || args.samples))
@@ -233,3 +235,4 @@ int runCalibrate(int argc, char** argv, int first) {
 }
 
 }  // namespace qscli
+

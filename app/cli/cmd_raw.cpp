@@ -15,6 +15,8 @@
 #include "app/cli/command_line.h"
 #include "app/cli/commands.h"
 #include "app/cli/shared_options.h"
+#include "core/io/checkpoint_writer.h"
+#include "core/quant/quant_map_export.h"
 #include "core/quant/quantize_parallel.h"
 #include "core/quant/scheme.h"
 
@@ -62,6 +64,11 @@ int parseRawArgs(const char* command, const char* what, bool threaded, int argc,
     ra.cols = *cols;
     ra.in = cl.positional()[0];
     ra.out = cl.positional()[1];
+    // Before any work, as every writer: OUT must be a file name a new file can be renamed to (not a FIFO or a
+    // device: the rename replaced them), and not IN itself (the output replaced its own input).
+    if (auto s = qs::checkOutputPath(ra.out); !s) return fail(command, "OUT " + s.message());
+    if (std::error_code ec; std::filesystem::equivalent(ra.in, ra.out, ec) && !ec)
+        return fail(command, "OUT " + ra.out + " is IN itself; give another name for the output");
     return kExitOk;
 }
 
@@ -88,22 +95,11 @@ bool readExactly(const std::string& path, uint64_t expected, const char* meaning
     return true;
 }
 
+// Through the one atomic writer (io/checkpoint_writer.h PartialFile: an unnamed temporary renamed into place,
+// FIFOs and devices refused).
 bool writeAtomically(const std::string& path, const void* data, size_t size, std::string& error) {
-    const std::string tmp = path + ".part";
-    {
-        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-        if (!f || !f.write(static_cast<const char*>(data), std::streamsize(size)) || !f.flush()) {
-            error = path + ": cannot write";
-            std::error_code ec;
-            std::filesystem::remove(tmp, ec);
-            return false;
-        }
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) {
-        error = path + ": cannot rename the temporary file: " + ec.message();
-        std::filesystem::remove(tmp, ec);
+    if (auto s = qs::writeFileAtomically(path, std::string_view(static_cast<const char*>(data), size)); !s) {
+        error = s.message();
         return false;
     }
     return true;

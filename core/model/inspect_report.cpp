@@ -168,11 +168,15 @@ void writeInspectText(const Checkpoint& c, const ModelInfo& m, const std::functi
         const TensorEntry& e = m.entries[i];
         std::string layer = e.layer >= 0 ? std::to_string(e.layer) : "-";
         std::string size = e.tiedTo >= 0 ? "tied" : formatBytes(t.bytes);
-        std::snprintf(line, sizeof line, "  %-*s  %-16s %-8s %-9s %5s %12s%s", int(nameWidth), io::printableText(t.name).c_str(),
-                      shapeString(t.shape).c_str(), std::string(dtypeName(t.dtype)).c_str(),
-                      std::string(roleName(e.role)).c_str(), layer.c_str(), size.c_str(),
-                      e.tiedTo >= 0 ? ("  = " + io::printableText(c.tensors[size_t(e.tiedTo)].name)).c_str() : "");
-        add(line);
+        // The name whole and padded, then the columns (a fixed line buffer cut a long name's row at 511 bytes).
+        std::string row = "  " + io::printableText(t.name);
+        if (row.size() < nameWidth + 2) row.append(nameWidth + 2 - row.size(), ' ');
+        std::snprintf(line, sizeof line, "  %-16s %-8s %-9s %5s %12s", shapeString(t.shape).c_str(),
+                      std::string(dtypeName(t.dtype)).c_str(), std::string(roleName(e.role)).c_str(), layer.c_str(),
+                      size.c_str());
+        row += line;
+        if (e.tiedTo >= 0) row += "  = " + io::printableText(c.tensors[size_t(e.tiedTo)].name);
+        add(row);
     }
     add("");
     add("  footprint");

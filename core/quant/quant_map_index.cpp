@@ -22,11 +22,38 @@ struct Key {
 // The literal every match of a regex starts with, when simple to tell (see the header): its leading literal
 // characters, `\.` and other escaped punctuation included, unless a quantifier follows the last one; after a
 // leading `.*` or `.+` the literal that follows (then not anchored: it is somewhere in the name). Only
-// without '|' anywhere, so the leading literals cannot belong to one branch of an alternation. `anchored`:
+// without a '|' outside groups, so the leading literals cannot belong to one branch of an alternation. `anchored`:
 // the pattern starts with ^ (a match starts the name; no multiline mode). Empty when there is none.
+// Whether `p` has a '|' outside every group (escapes and bracket classes skipped): then a match need not hold the
+// leading literal, which belongs to the first branch only. True too when the scan cannot tell (unbalanced).
+bool hasTopLevelAlternation(std::string_view p) {
+    int depth = 0;
+    for (size_t i = 0; i < p.size(); ++i) {
+        const char c = p[i];
+        if (c == '\\') {
+            ++i;  // the escaped character (\Q...\E holds no '|' the index would key past: a '\' stops the literal)
+        } else if (c == '[') {
+            size_t j = i + 1;
+            if (j < p.size() && p[j] == '^') ++j;
+            if (j < p.size() && p[j] == ']') ++j;  // a ']' first in a class is literal
+            while (j < p.size() && p[j] != ']') j += p[j] == '\\' ? 2 : 1;
+            if (j >= p.size()) return true;
+            i = j;
+        } else if (c == '(') {
+            ++depth;
+        } else if (c == ')') {
+            if (--depth < 0) return true;
+        } else if (c == '|' && depth == 0) {
+            return true;
+        }
+    }
+    return depth != 0;
+}
+
 std::string regexLeadingLiteral(std::string_view p, bool& anchored) {
     anchored = !p.empty() && p[0] == '^';
-    if (p.find('|') != std::string_view::npos) return {};
+    // A '|' inside a group ("\.experts\.35\.(gate|up)_proj") leaves the literal before the group in every match.
+    if (hasTopLevelAlternation(p)) return {};
     std::string lit;
     size_t i = anchored ? 1 : 0;
     // ".*gate_proj" (the usual Hugging Face / vLLM style), ".+", lazy or not: every match still holds the literal

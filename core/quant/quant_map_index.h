@@ -11,8 +11,8 @@
 //                                     kAnchoredKeyBytes), looked up at the start or end of the name; when
 //                                     both are shorter than the longest literal inside ("*layers.12.*"),
 //                                     up to kInfixKeyBytes of that literal, looked up at every offset
-//   regex with no '|' that starts     those characters (escaped punctuation such as \. included, a last one a
-//   with literal characters           quantifier makes optional left out): after a leading ^ looked up at the
+//   regex with no '|' outside groups  those characters (escaped punctuation such as \. included, a last one a
+//   that starts with literal chars    quantifier makes optional left out): after a leading ^ looked up at the
 //   (after ^, .* or .+)               start (at most kAnchoredKeyBytes), otherwise, and after .* or .+, at every
 //                                     offset (at most kInfixKeyBytes): "^blk\.3\.", "attn_q\.weight",
 //                                     "blk\.\d+\.attn_q", ".*gate_proj.*"

@@ -12,6 +12,7 @@
 
 #include "cli/cli_runner.h"
 #include "common/assets.h"
+#include "core/io_fixtures.h"
 
 using nlohmann::json;
 using qstest::runCli;
@@ -19,6 +20,30 @@ using qstest::runCli;
 class TestCliInspect : public QObject {
     Q_OBJECT
 private Q_SLOTS:
+    // A 600-byte name (or one its escapes make long) kept its row's columns only up to a 511-byte line buffer
+    // (second tryout of issue 13): the row now ends with its dtype and size, and the JSON streams every tensor.
+    void longNames_keepTheirRows() {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const std::string name = "blk.0." + std::string(600, 'n') + "\x1b" + ".weight";
+        const std::string path = dir.filePath("long.gguf").toStdString();
+        qstest::writeBytes(path, qstest::makeGguf({{"general.architecture", "llama"}},
+                                                  {{name, {4, 2}, 0, std::string(32, '\0')}}));
+        const auto r = runCli({"inspect", QString::fromStdString(path)});
+        QCOMPARE(r.exitCode, 0);
+        bool found = false;
+        for (const QByteArray& line : r.out.split('\n'))
+            if (line.contains(QByteArray::fromStdString("blk.0." + std::string(600, 'n') + "\\x1b.weight"))) {
+                found = true;
+                QVERIFY2(line.contains("[2x4]") && line.contains("F32") && line.trimmed().endsWith("32 B"), line.constData());
+            }
+        QVERIFY2(found, r.out.constData());
+        const auto j = runCli({"inspect", QString::fromStdString(path), "--json"});
+        const auto parsed = nlohmann::json::parse(j.out.toStdString(), nullptr, false);
+        QVERIFY2(parsed.is_object() && parsed["tensors"].size() == 1, j.out.constData());
+        QCOMPARE(parsed["tensors"][0]["name"].get<std::string>(), name);
+    }
+
     void inspectJson_reportsEveryRequiredKey_data() {
         QTest::addColumn<QString>("relative");
         QTest::addColumn<QString>("format");

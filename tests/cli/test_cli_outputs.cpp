@@ -17,6 +17,11 @@
 using qstest::runCli;
 
 namespace {
+QByteArray readAll(const QString& path) {
+    QFile f(path);
+    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+}
+
 QByteArray sha(const QString& path) {
     QFile f(path);
     if (!f.open(QIODevice::ReadOnly)) return {};
@@ -92,6 +97,22 @@ private Q_SLOTS:
             QCOMPARE(::stat(QFile::encodeName(dir.filePath(name)).constData(), &st), 0);
             QVERIFY2(S_ISFIFO(st.st_mode), qPrintable(name));
         }
+        // quant-raw / dequant-raw (second tryout): the same refusal, and OUT == IN (which replaced the input).
+        const QString raw = dir.filePath("x.f32");
+        {
+            QFile f(raw);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            const QByteArray zeros(2 * 32 * 4, '\0');
+            f.write(zeros);
+        }
+        for (const char* cmd : {"quant-raw", "dequant-raw"}) {
+            const auto r = runCli({cmd, "--scheme", "q8_0", "--rows", "2", "--cols", "32", raw, dir.filePath("fifo.json")});
+            QVERIFY2(r.exitCode != 0 && r.err.contains("exists and is a FIFO"), r.err.constData());
+        }
+        const QByteArray rawBefore = readAll(raw);
+        const auto same = runCli({"quant-raw", "--scheme", "q8_0", "--rows", "2", "--cols", "32", raw, raw});
+        QVERIFY2(same.exitCode != 0 && same.err.contains("is IN itself"), same.err.constData());
+        QCOMPARE(readAll(raw), rawBefore);
         // A character device (read-only use here: nothing is written to it, the refusal comes first).
         const auto r = runCli({"export", gguf, "--rule", "body=q8_0", "--gguf", "/dev/null"});
         QVERIFY(r.exitCode != 0);

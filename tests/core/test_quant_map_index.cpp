@@ -57,7 +57,7 @@ std::string randomPattern(std::mt19937& rng) {
     // A leading .* or .+ (lazy or not) keys on the literal after it, anywhere in the name.
     static const char* kRegexes[] = {"a", "b1", "a.b", "^a", "^ab?", "^b*a", "^blk\\.", "^a|b", "_1$", "(a|b)1",
                                      "^ab+", "attn_q", "^a{2}", ".*a", ".+b1", "^.*a.b", ".*?_1", ".+?a.", ".*b?a",
-                                     "^.+1"};
+                                     "^.+1", "a(b|1)", ".*a\\.(b|_)1", "^ab(1|_)?", "a[|]b", "a\\|b", "(a)|b"};
     if (rng() % 4 == 0) return std::string("regex:") + kRegexes[rng() % std::size(kRegexes)];
     std::string p = "glob:";
     const size_t tokens = 1 + rng() % 5;
@@ -191,7 +191,7 @@ private Q_SLOTS:
     void candidates_keepUnkeyedRulesInOrder() {
         QuantMap map;
         for (const char* p : {"", "glob:*", "glob:blk.*", "regex:(a|b)", "glob:out*", "glob:blk.0.attn_q.weight",
-                              "regex:.*attn_q.*"}) {
+                              "regex:.*attn_q.*", "regex:.*\\.experts\\.35\\.(gate|up)_proj"}) {
             QuantRule r;
             r.scheme = "q8_0";
             if (*p) {
@@ -207,6 +207,11 @@ private Q_SLOTS:
         QCOMPARE(c, (std::vector<int>{0, 1, 2, 3, 5, 6}));
         index.candidates("output.weight", "", c);
         QCOMPARE(c, (std::vector<int>{0, 1, 3, 4}));  // ".*attn_q.*" is keyed on attn_q: not a candidate
+        // A '|' inside a group leaves the literal before it keyed (per-expert MoE rules, second tryout).
+        index.candidates("model.layers.3.mlp.experts.35.up_proj.weight", "", c);
+        QCOMPARE(c, (std::vector<int>{0, 1, 3, 7}));
+        index.candidates("model.layers.3.mlp.experts.36.up_proj.weight", "", c);
+        QCOMPARE(c, (std::vector<int>{0, 1, 3}));
     }
 
     // A rule listing 500,000 separate layers (a 3.4 MB string), out of order: a binary search over the merged

@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <climits>
 
+#include "core/io/utf8.h"
 #include "core/quant/quant_map_export.h"
 #include "ui/document.h"
 #include "ui/log/log_model.h"
@@ -487,8 +488,9 @@ void MapEditorDock::refreshStatus() {
     m_warnings->clear();
     const QIcon warnIcon = style()->standardIcon(QStyle::SP_MessageBoxWarning);
     if (!m_document->resolveError().isEmpty())
-        m_warnings->addItem(new QListWidgetItem(style()->standardIcon(QStyle::SP_MessageBoxCritical),
-                                                m_document->resolveError()));
+        m_warnings->addItem(new QListWidgetItem(
+            style()->standardIcon(QStyle::SP_MessageBoxCritical),
+            QString::fromStdString(qs::io::printableText(m_document->resolveError().toStdString()))));
     if (res) {
         // The first kShownWarnings only: a map that makes 300,000 tensors fall back reports a warning each, and as
         // many word-wrapped items took the GUI thread most of a minute (issue 13 tryout). The resolved table's
@@ -496,8 +498,10 @@ void MapEditorDock::refreshStatus() {
         constexpr size_t kShownWarnings = 200;
         const size_t shown = std::min(res->warnings.size(), kShownWarnings);
         for (size_t k = 0; k < shown; ++k) {
-            auto* item = new QListWidgetItem(warnIcon, toQ(res->warnings[k]));
-            item->setToolTip(toQ(res->warnings[k]));
+            // Printable: warnings quote tensor names and map patterns from files (escapes, bidi overrides).
+            const QString text = QString::fromStdString(qs::io::printableText(res->warnings[k]));
+            auto* item = new QListWidgetItem(warnIcon, text);
+            item->setToolTip(text);
             m_warnings->addItem(item);
         }
         if (res->warnings.size() > shown)
@@ -512,7 +516,8 @@ void MapEditorDock::refreshStatus() {
         m_requantizedLogged = requantized;
         if (requantized > 0)
             for (const std::string& w : res->warnings)
-                if (w.rfind("re-quantizing ", 0) == 0) m_log->warning(kSource, toQ(w));
+                if (w.rfind("re-quantizing ", 0) == 0)
+                    m_log->warning(kSource, QString::fromStdString(qs::io::printableText(w)));
     }
 
     m_remove->setEnabled(rules > 0);

@@ -7,6 +7,7 @@
 #include <QPalette>
 #include <QGuiApplication>
 
+#include "core/io/utf8.h"
 #include "core/quant/scheme.h"
 #include "ui/document.h"
 #include "ui/mapeditor/scheme_params.h"
@@ -15,6 +16,7 @@ namespace qsui {
 namespace {
 
 QString toQ(const std::string& s) { return QString::fromStdString(s); }
+QString shown(const std::string& s) { return QString::fromStdString(qs::io::printableText(s)); }
 
 const QColor kInvalidBackground(255, 205, 205);
 const QColor kInvalidText(120, 0, 0);
@@ -123,7 +125,8 @@ QVariant MapRuleModel::data(const QModelIndex& index, int role) const {
             case NumberColumn: return index.row() + 1;
             case RoleColumn: return toQ(std::string(qs::ruleRoleName(r.role)));
             case LayersColumn: return toQ(r.layersText());
-            case PatternColumn: return toQ(r.patternText());
+            // Shown printable (a map file's pattern may hold escapes or bidi overrides); edited as it is.
+            case PatternColumn: return role == Qt::DisplayRole ? shown(r.patternText()) : toQ(r.patternText());
             case SchemeColumn: return toQ(r.scheme);
             case BitsColumn: return schemeParams(r.scheme).bits;
             case GroupColumn: return schemeParams(r.scheme).group;
@@ -134,7 +137,7 @@ QVariant MapRuleModel::data(const QModelIndex& index, int role) const {
                 for (const qs::TensorPlan& p : res->tensors) n += p.rule == index.row();
                 return n;
             }
-            case CommentColumn: return toQ(r.comment);
+            case CommentColumn: return role == Qt::DisplayRole ? shown(r.comment) : toQ(r.comment);
             default: return {};
         }
     }
