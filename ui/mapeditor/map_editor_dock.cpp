@@ -22,7 +22,6 @@
 #include <algorithm>
 #include <climits>
 
-#include "core/io/utf8.h"
 #include "core/quant/quant_map_export.h"
 #include "ui/document.h"
 #include "ui/log/log_model.h"
@@ -30,6 +29,7 @@
 #include "ui/mapeditor/map_rule_delegate.h"
 #include "ui/mapeditor/map_rule_model.h"
 #include "ui/mapeditor/resolved_tensor_model.h"
+#include "ui/util/tensor_label.h"
 
 namespace qsui {
 namespace {
@@ -490,7 +490,7 @@ void MapEditorDock::refreshStatus() {
     if (!m_document->resolveError().isEmpty())
         m_warnings->addItem(new QListWidgetItem(
             style()->standardIcon(QStyle::SP_MessageBoxCritical),
-            QString::fromStdString(qs::io::printableText(m_document->resolveError().toStdString()))));
+            printableName(m_document->resolveError().toStdString())));
     if (res) {
         // The first kShownWarnings only: a map that makes 300,000 tensors fall back reports a warning each, and as
         // many word-wrapped items took the GUI thread most of a minute (issue 13 tryout). The resolved table's
@@ -499,7 +499,7 @@ void MapEditorDock::refreshStatus() {
         const size_t shown = std::min(res->warnings.size(), kShownWarnings);
         for (size_t k = 0; k < shown; ++k) {
             // Printable: warnings quote tensor names and map patterns from files (escapes, bidi overrides).
-            const QString text = QString::fromStdString(qs::io::printableText(res->warnings[k]));
+            const QString text = printableName(res->warnings[k]);
             auto* item = new QListWidgetItem(warnIcon, text);
             item->setToolTip(text);
             m_warnings->addItem(item);
@@ -517,7 +517,7 @@ void MapEditorDock::refreshStatus() {
         if (requantized > 0)
             for (const std::string& w : res->warnings)
                 if (w.rfind("re-quantizing ", 0) == 0)
-                    m_log->warning(kSource, QString::fromStdString(qs::io::printableText(w)));
+                    m_log->warning(kSource, printableName(w));
     }
 
     m_remove->setEnabled(rules > 0);

@@ -7,16 +7,15 @@
 #include <QPalette>
 #include <QGuiApplication>
 
-#include "core/io/utf8.h"
 #include "core/quant/scheme.h"
 #include "ui/document.h"
 #include "ui/mapeditor/scheme_params.h"
+#include "ui/util/tensor_label.h"
 
 namespace qsui {
 namespace {
 
 QString toQ(const std::string& s) { return QString::fromStdString(s); }
-QString shown(const std::string& s) { return QString::fromStdString(qs::io::printableText(s)); }
 
 const QColor kInvalidBackground(255, 205, 205);
 const QColor kInvalidText(120, 0, 0);
@@ -126,7 +125,7 @@ QVariant MapRuleModel::data(const QModelIndex& index, int role) const {
             case RoleColumn: return toQ(std::string(qs::ruleRoleName(r.role)));
             case LayersColumn: return toQ(r.layersText());
             // Shown printable (a map file's pattern may hold escapes or bidi overrides); edited as it is.
-            case PatternColumn: return role == Qt::DisplayRole ? shown(r.patternText()) : toQ(r.patternText());
+            case PatternColumn: return role == Qt::DisplayRole ? printableName(r.patternText()) : toQ(r.patternText());
             case SchemeColumn: return toQ(r.scheme);
             case BitsColumn: return schemeParams(r.scheme).bits;
             case GroupColumn: return schemeParams(r.scheme).group;
@@ -137,7 +136,7 @@ QVariant MapRuleModel::data(const QModelIndex& index, int role) const {
                 for (const qs::TensorPlan& p : res->tensors) n += p.rule == index.row();
                 return n;
             }
-            case CommentColumn: return role == Qt::DisplayRole ? shown(r.comment) : toQ(r.comment);
+            case CommentColumn: return role == Qt::DisplayRole ? printableName(r.comment) : toQ(r.comment);
             default: return {};
         }
     }

@@ -16,7 +16,8 @@ namespace qsui {
 // `layer` is the tensor's block index (TensorEntry::layer), -1 outside the blocks.
 QString tensorLabel(const std::string& name, int layer);
 
-// The whole name as text to show (tooltips, tie notes): qs::io::printableText of it.
+// A name, or any text quoting names or patterns from files (warnings, map patterns), as text to show:
+// qs::io::printableText of it. The one conversion the views use for such texts.
 QString printableName(const std::string& name);
 
 }  // namespace qsui
