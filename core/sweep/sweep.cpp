@@ -390,13 +390,6 @@ std::vector<std::string> splitCells(const std::string& line) {
     }
 }
 
-std::string columnLineOf(const SweepFile& file) {
-    const size_t nl = file.headerText.find('\n');
-    std::string line = nl == std::string::npos ? std::string() : file.headerText.substr(nl + 1);
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
-    return line;
-}
-
 // The points of the spec JSON (the product of its candidate lists), 0 when it cannot be read.
 int64_t specPointCount(const nlohmann::json& spec) {
     const auto it = spec.find("schemes");
@@ -410,6 +403,13 @@ int64_t specPointCount(const nlohmann::json& spec) {
 }
 
 }  // namespace
+
+std::string SweepFile::columnLine() const {
+    const size_t nl = headerText.find('\n');
+    std::string line = nl == std::string::npos ? std::string() : headerText.substr(nl + 1);
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+    return line;
+}
 
 std::string sweepSummaryText(const SweepFile& file, const std::string& path) {
     // Texts from the file (the model path, group keys, scheme names, the rows) shown printable
@@ -431,7 +431,7 @@ std::string sweepSummaryText(const SweepFile& file, const std::string& path) {
             out += "  group         " + io::printableText(item.key()) + ": " + list + "\n";
         }
     out += "  points        " + std::to_string(file.rows.size()) + " stored of " +
-           std::to_string(specPointCount(spec)) + "\n\n" + io::printableText(columnLineOf(file)) + "\n";
+           std::to_string(specPointCount(spec)) + "\n\n" + io::printableText(file.columnLine()) + "\n";
     for (const auto& [point, row] : file.rows) out += io::printableText(row) + "\n";
     return out;
 }
@@ -445,7 +445,7 @@ nlohmann::json sweepSummaryJson(const SweepFile& file, const std::string& path) 
             {"shard", file.header.value("shard", std::string())},
             {"points_stored", file.rows.size()},
             {"points_total", specPointCount(file.header["spec"])},
-            {"columns", splitCells(columnLineOf(file))},
+            {"columns", splitCells(file.columnLine())},
             {"rows", rows}};
 }
 

@@ -109,6 +109,8 @@ struct SweepFile {
     nlohmann::json header;               // {"version","spec","shard"}
     std::map<int64_t, std::string> rows;
     uint64_t completeBytes = 0, truncatedBytes = 0;
+
+    std::string columnLine() const;  // line 2 of headerText without its line end; "" when there is none
 };
 Result<SweepFile> readSweepFile(const std::string& path);
 // True when the file is a regular file starting with a sweep CSV's line-1 marker (reads only those bytes).

@@ -31,14 +31,6 @@ std::vector<std::string> split(const std::string& line) {
     return out;
 }
 
-// The column line (line 2 of the CSV, without '\n') of a sweep file as read back.
-std::string columnLineOf(const SweepFile& file) {
-    const std::string& head = file.headerText;
-    const size_t nl = head.find('\n');
-    if (nl == std::string::npos || head.size() < nl + 2) return {};
-    return head.substr(nl + 1, head.size() - nl - 2);
-}
-
 // Writes the table file from the CSV header JSON, the column line and the row lines (without '\n').
 Status writeTable(const std::string& path, const nlohmann::json& header, const std::string& columnLine,
                   const std::map<int64_t, std::string>& rows) {
@@ -57,7 +49,7 @@ Status writeTable(const std::string& path, const nlohmann::json& header, const s
 
 Status writeSweepGroup(io::Hdf5Writer& h, const SweepFile& file) {
     const std::string& path = h.path();
-    const std::string columnLine = columnLineOf(file);
+    const std::string columnLine = file.columnLine();
     const auto columns = split(columnLine);
     if (columns.empty() || !file.header.contains("spec") || !file.header.contains("shard"))
         return Error{path + ": /sweep: the sweep has no header or column line"};
