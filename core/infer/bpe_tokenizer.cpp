@@ -102,6 +102,21 @@ Status BpeTokenizer::indexMerges(const std::string& source,
     return {};
 }
 
+void BpeTokenizer::indexMarkerCuts() {
+    // ignore_merges looks a whole word up before merging, which a cut would change; byte-level text is split by
+    // its pre-tokenizer instead. Raw text is llama2.c's (plain spaces) or a tokenizer.json's normalized text (▁).
+    if (m_settings.spaces == BpeSettings::Spaces::ByteLevel || m_settings.ignoreMerges) return;
+    for (const std::string_view marker : {std::string_view(" "), kMetaSpace}) {
+        const int id = pieceId(marker);
+        if (id < 0 || m_pieces[size_t(id)] != marker) continue;
+        MarkerCut cut{id, {}};
+        for (const std::string& p : m_pieces)
+            for (size_t k = p.find(marker, 1); k != std::string::npos; k = p.find(marker, k + 1))
+                cut.bytesBefore[static_cast<unsigned char>(p[k - 1])] = true;
+        m_markerCuts.push_back(cut);
+    }
+}
+
 void BpeTokenizer::indexSpecialTokens() {
     for (size_t i = 0; i < m_pieces.size(); ++i)
         if ((m_types[i] == TokenType::Control || m_types[i] == TokenType::UserDefined) && !m_pieces[i].empty())
@@ -144,6 +159,7 @@ Result<std::unique_ptr<BpeTokenizer>> BpeTokenizer::create(const std::string& so
         if (!t->m_pieces[i].empty()) t->m_ids[t->m_pieces[i]] = int(i);
 
     t->buildByteTables();
+    t->indexMarkerCuts();
     if (t->m_settings.mergeRule == BpeSettings::MergeRule::Ranks)
         if (auto st = t->indexMerges(source, merges); !st) return st.error();
     t->indexSpecialTokens();
@@ -247,14 +263,14 @@ void BpeTokenizer::encodeSegment(std::string_view text, bool atStart, std::vecto
             // prepending it.
             std::string s = (m_settings.dummyPrefix && atStart) ? " " : "";
             s += text;
-            encodeWord(s, out);
+            encodeSpaced(s, out);
             return;
         }
         case BpeSettings::Spaces::MetaSpace: {
             std::string s = (m_settings.dummyPrefix && atStart) ? std::string(kMetaSpace) : std::string();
             s += replaceAll(text, " ", kMetaSpace);
             if (!m_settings.metaSpaceSplit) {
-                encodeWord(s, out);
+                encodeSpaced(s, out);
                 return;
             }
             size_t start = 0;  // HF Metaspace split=true: a word begins at every ▁ (MergedWithNext)
@@ -270,18 +286,50 @@ void BpeTokenizer::encodeSegment(std::string_view text, bool atStart, std::vecto
             std::string s;
             if (m_settings.dummyPrefix && atStart && text.front() != ' ') s = " ";  // add_prefix_space
             s += text;
-            std::vector<std::string_view> words;
-            if (m_regex) words = m_regex->split(s);
-            else words.push_back(s);
             std::string mapped;
-            for (std::string_view w : words) {
+            auto encodeMapped = [&](std::string_view w) {
                 mapped.clear();
                 for (char c : w) mapped += m_byteChars[static_cast<unsigned char>(c)];
                 encodeWord(mapped, out);
-            }
+            };
+            if (m_regex) m_regex->forEachPiece(s, encodeMapped);  // word by word: no vector of a corpus's words
+            else encodeMapped(s);
             return;
         }
     }
+}
+
+// Cutting `text` before a marker M (the space piece) at byte i is exact when no merge can make a symbol across
+// the cut. The first such merge would join a symbol ending with the character c before the cut (whose own piece
+// ends that symbol's piece: c must be a piece, not byte-fallback tokens) to one beginning with M, and its result,
+// a vocabulary piece (the Scores rule looks the concatenation up; the Ranks rule's merges produce exactly
+// pieceId(a + b)), would hold c's last byte right before an M. MarkerCut::bytesBefore has every byte that a piece
+// holds right before an M, so a cut after any other byte changes nothing: each part merges alone, in the same
+// order of priority as within the whole, and the ids concatenate to the whole text's. Equal-priority ties are
+// broken leftmost within a part exactly as within the whole, since candidates of different parts never interact.
+void BpeTokenizer::encodeSpaced(std::string_view text, std::vector<int>& out) const {
+    if (m_markerCuts.empty()) {
+        encodeWord(text, out);
+        return;
+    }
+    size_t partStart = 0, prevStart = 0;
+    for (size_t i = 0; i < text.size();) {
+        const size_t len = charLength(text, i);
+        if (i > partStart)
+            for (const MarkerCut& cut : m_markerCuts) {
+                const std::string& marker = m_pieces[size_t(cut.id)];
+                if (len == marker.size() && text.compare(i, len, marker) == 0 &&
+                    !cut.bytesBefore[static_cast<unsigned char>(text[i - 1])] &&
+                    pieceId(text.substr(prevStart, i - prevStart)) >= 0) {
+                    encodeWord(text.substr(partStart, i - partStart), out);
+                    partStart = i;
+                    break;
+                }
+            }
+        prevStart = i;
+        i += len;
+    }
+    encodeWord(text.substr(partStart), out);
 }
 
 void BpeTokenizer::appendUnknown(std::string_view ch, std::vector<int>& out) const {

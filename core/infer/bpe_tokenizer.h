@@ -83,8 +83,12 @@ private:
     void buildByteTables();
     Status indexMerges(const std::string& source, const std::vector<std::pair<std::string, std::string>>& merges);
     void indexSpecialTokens();
+    void indexMarkerCuts();
     void encodeSegment(std::string_view text, bool atStart, std::vector<int>& out) const;
     void encodeWord(std::string_view word, std::vector<int>& out) const;
+    // Raw/MetaSpace: encodeWord over the whole text, computed part by part where a cut provably changes nothing
+    // (the .cpp proves it), so a long text needs scratch memory for its longest part, not for all of it.
+    void encodeSpaced(std::string_view text, std::vector<int>& out) const;
     void appendUnknown(std::string_view ch, std::vector<int>& out) const;
 
     BpeSettings m_settings;
@@ -99,6 +103,11 @@ private:
     std::vector<int> m_special;                                  // Control/UserDefined ids matched whole in text
     std::array<bool, 256> m_specialFirstByte{};                  // first bytes of m_special's pieces
     bool m_hasUserDefined = false;
+    struct MarkerCut {
+        int id;                            // the piece " " or ▁ before which a text may be cut
+        std::array<bool, 256> bytesBefore; // the bytes some piece holds right before that marker
+    };
+    std::vector<MarkerCut> m_markerCuts;   // Raw/MetaSpace text only (encodeSpaced)
     std::unique_ptr<PreTokenizerRegex> m_regex;
 };
 

@@ -8,6 +8,8 @@
 #include <array>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
+#include <optional>
 #include <unordered_map>
 
 #include <unicode/locid.h>
@@ -245,68 +247,80 @@ Status parsePreTokenizer(const json& j, const std::string& path, std::vector<HfP
     return {};
 }
 
-// tokenizers NormalizedString::split: the (piece, is-delimiter) sequence covering `text`, then the behaviour.
-void splitOne(const HfSplit& in, const HfPreTokenizerStep& s, std::vector<HfSplit>& out) {
+// tokenizers NormalizedString::split: the (piece, is-delimiter) sequence covering `text`, then the behaviour,
+// streamed: each resulting word goes to `emit` as soon as the behaviour has decided it (MergedWithNext looks one
+// piece ahead), so splitting a corpus keeps no list of its words.
+void splitOne(const HfSplit& in, const HfPreTokenizerStep& s, const std::function<void(HfSplit&&)>& emit) {
     using B = HfPreTokenizerStep::Behavior;
-    const std::string& text = in.text;
     struct Part {
         size_t b, e;
         bool match;
     };
-    std::vector<Part> parts;
-    size_t prev = 0;
-    for (const auto& [b, e] : s.pattern.matches(text)) {
-        if (b > prev) parts.push_back({prev, b, false});
-        parts.push_back({b, e, true});
-        prev = e;
-    }
-    if (prev < text.size() || parts.empty()) parts.push_back({prev, text.size(), false});
-    if (s.invert)
-        for (auto& p : parts) p.match = !p.match;
-
-    std::vector<Part> merged;  // match = "remove this piece"
+    const std::string& text = in.text;
+    auto out = [&](const Part& p) {
+        if (p.e > p.b) emit({text.substr(p.b, p.e - p.b), in.atStart && p.b == 0});
+    };
+    std::optional<Part> pending;  // Contiguous, MergedWithPrevious: the group being built; MergedWithNext: a delimiter
     bool previousMatch = false;
-    switch (s.behavior) {
-        case B::Removed: merged = parts; break;
-        case B::Isolated:
-            for (auto p : parts) merged.push_back({p.b, p.e, false});
-            break;
-        case B::Contiguous:
-            for (const auto& p : parts) {
-                if (p.match == previousMatch && !merged.empty()) merged.back().e = p.e;
-                else merged.push_back({p.b, p.e, false});
+    auto take = [&](Part p) {
+        if (s.invert) p.match = !p.match;
+        switch (s.behavior) {
+            case B::Removed:
+                if (!p.match) out(p);
+                break;
+            case B::Isolated: out(p); break;
+            case B::Contiguous:
+            case B::MergedWithPrevious: {
+                const bool joins = s.behavior == B::Contiguous ? p.match == previousMatch : p.match && !previousMatch;
+                if (pending && joins) {
+                    pending->e = p.e;
+                } else {
+                    if (pending) out(*pending);
+                    pending = p;
+                }
                 previousMatch = p.match;
+                break;
             }
-            break;
-        case B::MergedWithPrevious:
-            for (const auto& p : parts) {
-                if (p.match && !previousMatch && !merged.empty()) merged.back().e = p.e;
-                else merged.push_back({p.b, p.e, false});
-                previousMatch = p.match;
-            }
-            break;
-        case B::MergedWithNext:
-            for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
-                if (it->match && !previousMatch && !merged.empty()) merged.back().b = it->b;
-                else merged.push_back({it->b, it->e, false});
-                previousMatch = it->match;
-            }
-            std::reverse(merged.begin(), merged.end());
-            break;
-    }
-    for (const auto& p : merged)
-        if (!p.match && p.e > p.b) out.push_back({text.substr(p.b, p.e - p.b), in.atStart && p.b == 0});
+            case B::MergedWithNext:  // a delimiter joins the non-delimiter right after it
+                if (pending) {
+                    const Part delimiter = *pending;
+                    pending.reset();
+                    if (!p.match) {
+                        out({delimiter.b, p.e, false});
+                        break;
+                    }
+                    out(delimiter);
+                }
+                if (p.match) pending = p;
+                else out(p);
+                break;
+        }
+    };
+    size_t prev = 0;
+    bool any = false;
+    s.pattern.forEachMatch(text, [&](size_t b, size_t e) {
+        if (b > prev) take({prev, b, false});
+        take({b, e, true});
+        prev = e;
+        any = true;
+    });
+    if (prev < text.size() || !any) take({prev, text.size(), false});
+    if (pending) out(*pending);
 }
 
 }  // namespace
 
 std::vector<std::pair<size_t, size_t>> HfPattern::matches(std::string_view text) const {
-    if (regex) return regex->matches(text);
     std::vector<std::pair<size_t, size_t>> out;
-    if (literal.empty()) return out;
-    for (size_t i = text.find(literal); i != std::string_view::npos; i = text.find(literal, i + literal.size()))
-        out.emplace_back(i, i + literal.size());
+    forEachMatch(text, [&](size_t b, size_t e) { out.emplace_back(b, e); });
     return out;
+}
+
+void HfPattern::forEachMatch(std::string_view text, const std::function<void(size_t, size_t)>& visit) const {
+    if (regex) return regex->forEachMatch(text, visit);
+    if (literal.empty()) return;
+    for (size_t i = text.find(literal); i != std::string_view::npos; i = text.find(literal, i + literal.size()))
+        visit(i, i + literal.size());
 }
 
 Result<HfNormalizer> HfNormalizer::parse(const json& j, const std::string& path) {
@@ -395,54 +409,63 @@ bool HfPreTokenizer::byteLevel() const {
 }
 
 void HfPreTokenizer::apply(std::vector<HfSplit>& splits) const {
+    std::vector<HfSplit> words;
+    for (auto& in : splits) apply(std::move(in), [&](HfSplit&& w) { words.push_back(std::move(w)); });
+    splits = std::move(words);
+}
+
+void HfPreTokenizer::apply(HfSplit in, const std::function<void(HfSplit&&)>& emit) const {
+    applyFrom(0, std::move(in), emit);
+}
+
+// Depth first: each piece a step makes goes through the remaining steps before the next piece is made.
+void HfPreTokenizer::applyFrom(size_t first, HfSplit in, const std::function<void(HfSplit&&)>& emit) const {
     static const std::array<std::string, 256> kByteChars = byteLevelAlphabet();
-    for (const auto& step : m_steps) {
-        std::vector<HfSplit> next;
-        next.reserve(splits.size());
-        for (auto& in : splits) {
-            switch (step.kind) {
-                case HfPreTokenizerStep::Kind::Split: splitOne(in, step, next); break;
-                case HfPreTokenizerStep::Kind::ByteLevel: {
-                    // tokenizers ByteLevel::pre_tokenize: prefix space, GPT-2 regex (Isolated), then every byte
-                    // becomes its printable character.
-                    if (step.addPrefixSpace && (in.text.empty() || in.text.front() != ' ')) in.text.insert(0, " ");
-                    std::vector<HfSplit> words;
-                    if (step.useRegex) {
-                        HfPreTokenizerStep isolated = step;
-                        isolated.kind = HfPreTokenizerStep::Kind::Split;
-                        isolated.behavior = HfPreTokenizerStep::Behavior::Isolated;
-                        isolated.invert = false;
-                        splitOne(in, isolated, words);
-                    } else if (!in.text.empty()) {
-                        words.push_back(std::move(in));
-                    }
-                    for (auto& w : words) {
-                        std::string mapped;
-                        mapped.reserve(w.text.size() * 2);
-                        for (char c : w.text) mapped += kByteChars[static_cast<unsigned char>(c)];
-                        next.push_back({std::move(mapped), w.atStart});
-                    }
-                    break;
-                }
-                case HfPreTokenizerStep::Kind::Metaspace: {
-                    HfSplit s{replaceMatches(in.text, HfPattern{" ", nullptr}, step.replacement), in.atStart};
-                    const bool starts = s.text.compare(0, step.replacement.size(), step.replacement) == 0;
-                    if (!starts && (step.prepend == HfPreTokenizerStep::Prepend::Always ||
-                                    (step.prepend == HfPreTokenizerStep::Prepend::First && s.atStart)))
-                        s.text.insert(0, step.replacement);
-                    if (!step.split) {
-                        if (!s.text.empty()) next.push_back(std::move(s));
-                        break;
-                    }
-                    HfPreTokenizerStep byReplacement;
-                    byReplacement.pattern.literal = step.replacement;
-                    byReplacement.behavior = HfPreTokenizerStep::Behavior::MergedWithNext;
-                    splitOne(s, byReplacement, next);
-                    break;
-                }
+    if (first == m_steps.size()) {
+        if (!in.text.empty()) emit(std::move(in));
+        return;
+    }
+    const HfPreTokenizerStep& step = m_steps[first];
+    const std::function<void(HfSplit&&)> next = [&](HfSplit&& w) { applyFrom(first + 1, std::move(w), emit); };
+    switch (step.kind) {
+        case HfPreTokenizerStep::Kind::Split: splitOne(in, step, next); return;
+        case HfPreTokenizerStep::Kind::ByteLevel: {
+            // tokenizers ByteLevel::pre_tokenize: prefix space, GPT-2 regex (Isolated), then every byte becomes its
+            // printable character.
+            if (step.addPrefixSpace && (in.text.empty() || in.text.front() != ' ')) in.text.insert(0, " ");
+            auto mapBytes = [&](HfSplit&& w) {
+                std::string mapped;
+                mapped.reserve(w.text.size() * 2);
+                for (char c : w.text) mapped += kByteChars[static_cast<unsigned char>(c)];
+                next({std::move(mapped), w.atStart});
+            };
+            if (step.useRegex) {
+                HfPreTokenizerStep isolated = step;
+                isolated.kind = HfPreTokenizerStep::Kind::Split;
+                isolated.behavior = HfPreTokenizerStep::Behavior::Isolated;
+                isolated.invert = false;
+                splitOne(in, isolated, mapBytes);
+            } else if (!in.text.empty()) {
+                mapBytes(std::move(in));
             }
+            return;
         }
-        splits = std::move(next);
+        case HfPreTokenizerStep::Kind::Metaspace: {
+            HfSplit s{replaceMatches(in.text, HfPattern{" ", nullptr}, step.replacement), in.atStart};
+            const bool starts = s.text.compare(0, step.replacement.size(), step.replacement) == 0;
+            if (!starts && (step.prepend == HfPreTokenizerStep::Prepend::Always ||
+                            (step.prepend == HfPreTokenizerStep::Prepend::First && s.atStart)))
+                s.text.insert(0, step.replacement);
+            if (!step.split) {
+                if (!s.text.empty()) next(std::move(s));
+                return;
+            }
+            HfPreTokenizerStep byReplacement;
+            byReplacement.pattern.literal = step.replacement;
+            byReplacement.behavior = HfPreTokenizerStep::Behavior::MergedWithNext;
+            splitOne(s, byReplacement, next);
+            return;
+        }
     }
 }
 

@@ -132,21 +132,18 @@ void HfTokenizer::encodeText(std::string_view text, bool parseSpecial, std::vect
             continue;
         }
         Segment n{m_parts.normalizer.apply(seg.text), -1, seg.atStart};
+        std::string().swap(seg.text);  // a corpus is held once as text and once normalized, not three times
         split(m_normalized, n, parseSpecial, normalized);
     }
-    std::vector<HfSplit> words;
     for (auto& seg : normalized) {
         if (seg.id >= 0) {
             out.push_back(seg.id);
             continue;
         }
-        words.clear();
-        words.push_back({std::move(seg.text), seg.atStart});
-        m_parts.preTokenizer.apply(words);
-        for (const auto& w : words) {
+        m_parts.preTokenizer.apply({std::move(seg.text), seg.atStart}, [&](HfSplit&& w) {
             const auto ids = m_parts.model->encode(w.text, false, false);
             out.insert(out.end(), ids.begin(), ids.end());
-        }
+        });
     }
 }
 

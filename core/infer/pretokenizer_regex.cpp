@@ -90,6 +90,11 @@ uint64_t PreTokenizerRegex::workBudget(size_t textBytes) {
 
 std::vector<std::pair<size_t, size_t>> PreTokenizerRegex::matches(std::string_view text) const {
     std::vector<std::pair<size_t, size_t>> out;
+    forEachMatch(text, [&](size_t start, size_t end) { out.emplace_back(start, end); });
+    return out;
+}
+
+void PreTokenizerRegex::forEachMatch(std::string_view text, const std::function<void(size_t, size_t)>& visit) const {
     MatchState st;
     st.data = pcre2_match_data_create_from_pattern(m_impl->code, nullptr);
     // Per call: the context's callout points at this split's budget.
@@ -111,22 +116,25 @@ std::vector<std::pair<size_t, size_t>> PreTokenizerRegex::matches(std::string_vi
             while (pos < text.size() && (static_cast<unsigned char>(text[pos]) & 0xC0) == 0x80) ++pos;
             continue;
         }
-        out.emplace_back(start, end);
+        visit(start, end);
         pos = end;
     }
-    return out;
 }
 
 std::vector<std::string_view> PreTokenizerRegex::split(std::string_view text) const {
     std::vector<std::string_view> out;
-    size_t gapStart = 0;
-    for (const auto& [start, end] : matches(text)) {
-        if (start > gapStart) out.push_back(text.substr(gapStart, start - gapStart));
-        out.push_back(text.substr(start, end - start));
-        gapStart = end;
-    }
-    if (gapStart < text.size()) out.push_back(text.substr(gapStart));
+    forEachPiece(text, [&](std::string_view piece) { out.push_back(piece); });
     return out;
+}
+
+void PreTokenizerRegex::forEachPiece(std::string_view text, const std::function<void(std::string_view)>& visit) const {
+    size_t gapStart = 0;
+    forEachMatch(text, [&](size_t start, size_t end) {
+        if (start > gapStart) visit(text.substr(gapStart, start - gapStart));
+        visit(text.substr(start, end - start));
+        gapStart = end;
+    });
+    if (gapStart < text.size()) visit(text.substr(gapStart));
 }
 
 }  // namespace qs

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -34,6 +35,12 @@ public:
     // retry limit, so its result for such a text may be an error as well; no split is returned rather than a
     // possibly different one. Worst case about workBudget(n) x 70 ns with JIT (0.08 s for 1 KB, 7 s for 1 MB).
     std::vector<std::pair<size_t, size_t>> matches(std::string_view text) const;
+
+    // The same matches and pieces handed to `visit` one at a time, in order, instead of collected: a long text
+    // (an evaluation corpus) is split without a vector of its words. They throw as matches() does, possibly after
+    // some calls; a caller that stops on the exception has seen a prefix of the result.
+    void forEachMatch(std::string_view text, const std::function<void(size_t, size_t)>& visit) const;
+    void forEachPiece(std::string_view text, const std::function<void(std::string_view)>& visit) const;
 
     // Work units allowed for one split of a text of `textBytes` bytes.
     static constexpr uint64_t kWorkBudgetBase = 1'000'000;

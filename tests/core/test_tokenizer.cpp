@@ -220,6 +220,53 @@ private Q_SLOTS:
         QCOMPARE(compared, 2891);
     }
 
+    // A long text is encoded part by part, cut before spaces where no merge can cross (BpeTokenizer::
+    // encodeSpaced): the whole WikiText test file as one string still gives libsentencepiece's ids for it.
+    void agreement_withSentencePiece_wholeFile_data() { agreement_withSentencePiece_data(); }
+    void agreement_withSentencePiece_wholeFile() {
+        QFETCH(QString, ours);
+        QFETCH(QString, reference);
+        QS_REQUIRE_ASSET(oursPath, ours);
+        QS_REQUIRE_ASSET(refPath, reference);
+        QS_REQUIRE_ASSET(wiki, "data/wikitext-2-raw/wiki.test.raw");
+        auto a = load(oursPath);
+        auto b = loadSentencePieceTokenizer(refPath.toStdString());
+        QVERIFY(a);
+        QVERIFY2(b.ok(), b ? "" : b.message().c_str());
+        QFile f(wiki);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const std::string text = f.readAll().toStdString();
+        QVERIFY(text.size() > 1'000'000);
+        const auto x = a->encode(text, true), y = (*b)->encode(text, true);
+        size_t first = 0;
+        while (first < x.size() && first < y.size() && x[first] == y[first]) ++first;
+        if (x != y)
+            QFAIL(qPrintable(QString("first difference at token %1 of %2 (sentencepiece: %3 tokens): ours %4, sp %5")
+                                 .arg(first).arg(x.size()).arg(y.size())
+                                 .arg(first < x.size() ? x[first] : -1).arg(first < y.size() ? y[first] : -1)));
+        QVERIFY(x.size() > 250'000);
+    }
+
+    // A piece that spans a space ("a▁b") forbids cutting after the byte before it, whatever the text: the cut
+    // text gives what merging the whole does.
+    void spaceCuts_keepPiecesThatSpanASpace() {
+        BpeSettings s;
+        s.mergeRule = BpeSettings::MergeRule::Scores;
+        s.spaces = BpeSettings::Spaces::MetaSpace;
+        s.byteFallback = false;
+        s.unk = 0;
+        const std::string m = "\xE2\x96\x81";
+        auto t = BpeTokenizer::create("test vocabulary", s, {"<unk>", m, "a", "b", "c", "a" + m, "a" + m + "b", m + "b"},
+                                      {0, 0, 0, 0, 0, 2, 3, 1},
+                                      {TokenType::Unknown, TokenType::Normal, TokenType::Normal, TokenType::Normal,
+                                       TokenType::Normal, TokenType::Normal, TokenType::Normal, TokenType::Normal});
+        QVERIFY2(t.ok(), t ? "" : t.message().c_str());
+        // "▁a▁b▁c▁b": a▁ (2) then a▁b (3); ▁b (1) after c, where a cut is allowed.
+        QCOMPARE(idsText((*t)->encode("a b c b", false)), idsText({1, 6, 1, 4, 7}));
+        QCOMPARE(idsText((*t)->encode("a b a b", false)), idsText({1, 6, 1, 6}));
+        QCOMPARE(idsText((*t)->encode("b  a b", false)), idsText({7, 1, 1, 6}));
+    }
+
     void byteLevel_gpt2RegexAndMerges() {
         QTemporaryDir dir;
         const auto merges = std::vector<std::pair<std::string, std::string>>{
