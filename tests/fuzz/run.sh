@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
-# Runs every libFuzzer target of a QS_BUILD_FUZZERS build, one after the other, each for SECONDS, on a corpus
+# Runs every libFuzzer target of a QS_BUILD_FUZZERS build, one per core at a time, each for SECONDS, on a corpus
 # seeded from the shared assets (real checkpoints, tokenizers, cases/) and tests/fuzz/{seeds,regressions}.
 #   tests/fuzz/run.sh BUILD_DIR [SECONDS] [TARGET...]      (installer/setup.sh fuzz [SECONDS] calls it)
 # Env: QS_SHARED_DIR (default ../shared beside the source tree), QS_FUZZ_ARGS (extra libFuzzer flags),
-# QS_FUZZ_REPLAY_ONLY (targets that only run their seed corpus, unmutated; the output says so and why).
+# QS_FUZZ_REPLAY_ONLY (targets that only run their seed corpus, unmutated; the output says so and why),
+# QS_FUZZ_JOBS (targets run at once; default: the number of cores).
 # Limits: one input may not allocate more than 256 MiB in one call (-malloc_limit_mb: the inputs are at most
 # ~2 MiB, so that is 100x their size) nor grow the process beyond 2 GiB (-rss_limit_mb), nor take 10 s (-timeout).
 # Each finding is written to BUILD_DIR/fuzz-findings/<target>/ (crash-*, leak-*, oom-*, timeout-*); reproduce it with
@@ -60,13 +61,10 @@ if [ "${#targets[@]}" -eq 0 ]; then
 fi
 [ "${#targets[@]}" -gt 0 ] || { echo "run.sh: no fuzz targets in $build/tests/fuzz (build with -DQS_BUILD_FUZZERS=ON)" >&2; exit 2; }
 
-status=0
-printf '%-18s %10s %8s %8s %s\n' target executions exec/s corpus findings
-for t in "${targets[@]}"; do
-    exe="$build/tests/fuzz/fuzz_$t"
-    corpus="$build/fuzz-corpus/$t"
-    findings="$build/fuzz-findings/$t"
-    log="$build/fuzz-logs/$t.log"
+# One target's run; prints its table line and returns non-zero when it found something.
+run_target() {  # target
+    local t="$1" exe="$build/tests/fuzz/fuzz_$1" corpus="$build/fuzz-corpus/$1" findings="$build/fuzz-findings/$1"
+    local log="$build/fuzz-logs/$1.log" scratch rc execs rate found mode
     mkdir -p "$findings" "$(dirname "$log")"
     seed_corpus "$t" "$corpus"
     # The targets' scratch files (tests/fuzz/harness.h scratchDir) go to a folder removed after the run.
@@ -84,6 +82,23 @@ for t in "${targets[@]}"; do
     found="$(find "$findings" -type f | wc -l)"
     printf '%-18s %10s %8s %8s %s\n' "$t" "${execs:-?}" "${rate:-?}" "$(find "$corpus" -type f | wc -l)" \
         "$found$( [ "$rc" -ne 0 ] && echo " (exit $rc, see $log)")$( [ "${mode[0]}" = -runs=0 ] && echo " (seeds replayed, not mutated)")"
-    [ "$rc" -ne 0 ] || [ "$found" -ne 0 ] && status=1
+    [ "$rc" -eq 0 ] && [ "$found" -eq 0 ]
+}
+
+# QS_FUZZ_JOBS targets at a time (default: one per core; each target is one process on one core), each writing
+# its line to a file; the lines are printed in target order once all have finished.
+parallel="${QS_FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}"
+lines="$(mktemp -d "${TMPDIR:-/tmp}/qs-fuzz-lines.XXXXXX")"
+status=0
+for t in "${targets[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do wait -n || true; done
+    ( run_target "$t" > "$lines/$t.line" || touch "$lines/$t.found" ) &
 done
+wait
+printf '%-18s %10s %8s %8s %s\n' target executions exec/s corpus findings
+for t in "${targets[@]}"; do
+    cat "$lines/$t.line"
+    [ -e "$lines/$t.found" ] && status=1
+done
+rm -rf "$lines"
 exit "$status"
