@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "core/ggml/ggml_blocks.h"
+#include "core/ggml/ggml_kquants_impl.h"
 #include "core/ggml/ggml_math.h"
 #include "core/ggml/ggml_quantize.h"
 
@@ -71,9 +72,13 @@ float blockScale(const float* xb, const float* w, uint8_t* Lb) {
     return d;
 }
 
-// Weights of block ib of a super-block x[n]: qw * sqrt(sigma2 + x^2) or x^2.
-void blockWeights(const float* xb, const float* qw, float sigma2, float* w) {
-    for (int j = 0; j < 32; ++j) w[j] = qw ? qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]) : xb[j] * xb[j];
+// Weights of block ib of a super-block x[n]: qw * sqrt(sigma2 + x^2) (importanceWeights) or x^2.
+void iq4BlockWeights(const float* xb, const float* qw, float sigma2, float* w) {
+    if (qw) {
+        importanceWeights(xb, qw, sigma2, 32, w);
+        return;
+    }
+    for (int j = 0; j < 32; ++j) w[j] = xb[j] * xb[j];
 }
 
 float superSigma2(const float* x, int n) {
@@ -90,7 +95,7 @@ void packNibbles(const uint8_t* L, int n, uint8_t* q4) {
 void iq4NlBlock(const float* x, const float* qw, BlockIq4Nl& b) {
     float w[32];
     uint8_t L[32];
-    blockWeights(x, qw, qw ? superSigma2(x, 32) : 0.f, w);
+    iq4BlockWeights(x, qw, qw ? superSigma2(x, 32) : 0.f, w);
     const float scale = blockScale(x, w, L);
     b.d = toHalf(scale);
     const float id = scale != 0.0f ? 1 / scale : 0;
@@ -104,7 +109,7 @@ void iq4XsBlock(const float* x, const float* qw, BlockIq4Xs& b) {
     const float sigma2 = qw ? superSigma2(x, kQKK) : 0.f;
     float maxScale = 0, amaxScale = 0;
     for (int ib = 0; ib < kQKK / 32; ++ib) {
-        blockWeights(x + 32 * ib, qw ? qw + 32 * ib : nullptr, sigma2, w);
+        iq4BlockWeights(x + 32 * ib, qw ? qw + 32 * ib : nullptr, sigma2, w);
         scales[ib] = blockScale(x + 32 * ib, w, L + 32 * ib);
         if (std::fabs(scales[ib]) > amaxScale) {
             amaxScale = std::fabs(scales[ib]);

@@ -13,6 +13,12 @@ struct BlockQ4_KHeader {
     uint8_t scales[12] = {};
 };
 
+// ggml's importance weights of n values from an importance matrix row qw: w_l = qw_l * sqrt(sigma2 + x_l^2), where
+// sigma2 is the type's mean square (legacy types: sum(x^2) / n_per_row; q2_K: over the super-block; iq4_nl:
+// 2 sum(x^2) / 32). Returns their sum, accumulated in ggml's order. Compiled without FMA contraction, as all
+// quantizers.
+float importanceWeights(const float* x, const float* qw, float sigma2, int n, float* w);
+
 // ggml make_qx_quants with rmse_type 1: symmetric scale search; weights qw[n], or x^2 when qw is null.
 // L receives codes offset by nmax (0 .. 2*nmax-1). Returns the scale.
 float makeQxQuants(int n, int nmax, const float* x, int8_t* L, const float* qw);

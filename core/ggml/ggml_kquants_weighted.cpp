@@ -84,6 +84,13 @@ float makeQkx3Quants(int n, int nmax, const float* x, const float* weights, uint
     return scale;
 }
 
+float importanceWeights(const float* x, const float* qw, float sigma2, int n, float* w) {
+    float sum = 0;
+    for (int l = 0; l < n; ++l) w[l] = qw[l] * std::sqrt(sigma2 + x[l] * x[l]);
+    for (int l = 0; l < n; ++l) sum += w[l];
+    return sum;
+}
+
 namespace {
 // make_qp_quants' refinement: coordinate descent on the codes at the least-squares scale.
 float refineQp(int n, int nmax, const float* x, uint8_t* L, const float* qw, float iscale) {
@@ -159,14 +166,6 @@ float sumSquares(const float* x, int n) {
     float s = 0;
     for (int i = 0; i < n; ++i) s += x[i] * x[i];
     return s;
-}
-
-// w_l = qw_l * sqrt(sigma2 + x_l^2) for n values; returns their sum (accumulated in ggml's order).
-float importanceWeights(const float* x, const float* qw, float sigma2, int n, float* w) {
-    float sum = 0;
-    for (int l = 0; l < n; ++l) w[l] = qw[l] * std::sqrt(sigma2 + x[l] * x[l]);
-    for (int l = 0; l < n; ++l) sum += w[l];
-    return sum;
 }
 
 // The 2-bit code planes of q2_K/q3_K: per 128 values, byte l holds values l, l+32, l+64, l+96.

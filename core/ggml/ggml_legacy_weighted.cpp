@@ -21,10 +21,6 @@ float rowSigma2(const float* x, int64_t nPerRow) {
     return sumX2 / float(nPerRow);
 }
 
-void blockWeights(const float* xb, const float* qw, float sigma2, float* w) {
-    for (int j = 0; j < kQK; ++j) w[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
-}
-
 // The fifth bits of codes L[0..31] (value j -> bit j of qh) and the low nibbles (j, j + 16 share byte j).
 void pack5Bit(const uint8_t* L, uint8_t* qs, uint8_t* qhOut) {
     uint32_t qh = 0;
@@ -45,7 +41,7 @@ void quantizeQ4_0Weighted(const float* x, void* vy, int64_t nPerRow, const float
     const float sigma2 = rowSigma2(x, nPerRow);
     for (int64_t ib = 0; ib < nPerRow / kQK; ++ib) {
         const float* xb = x + kQK * ib;
-        blockWeights(xb, qw + kQK * ib, sigma2, weight);
+        importanceWeights(xb, qw + kQK * ib, sigma2, kQK, weight);
         y[ib].d = toHalf(makeQxQuants(kQK, 8, xb, L, weight));
         for (int j = 0; j < 16; ++j) y[ib].qs[j] = uint8_t(L[j] | (L[j + 16] << 4));
     }
@@ -58,7 +54,7 @@ void quantizeQ4_1Weighted(const float* x, void* vy, int64_t nPerRow, const float
     const float sigma2 = rowSigma2(x, nPerRow);
     for (int64_t ib = 0; ib < nPerRow / kQK; ++ib) {
         const float* xb = x + kQK * ib;
-        blockWeights(xb, qw + kQK * ib, sigma2, weight);
+        importanceWeights(xb, qw + kQK * ib, sigma2, kQK, weight);
         float min;
         const float d = makeQkx3Quants(kQK, 15, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36);
         y[ib].d = toHalf(d);
@@ -74,7 +70,7 @@ void quantizeQ5_0Weighted(const float* x, void* vy, int64_t nPerRow, const float
     const float sigma2 = rowSigma2(x, nPerRow);
     for (int64_t ib = 0; ib < nPerRow / kQK; ++ib) {
         const float* xb = x + kQK * ib;
-        blockWeights(xb, qw + kQK * ib, sigma2, weight);
+        importanceWeights(xb, qw + kQK * ib, sigma2, kQK, weight);
         y[ib].d = toHalf(makeQxQuants(kQK, 16, xb, L, weight));
         uint8_t Lu[kQK];
         for (int j = 0; j < kQK; ++j) Lu[j] = uint8_t(L[j]);
@@ -89,7 +85,7 @@ void quantizeQ5_1Weighted(const float* x, void* vy, int64_t nPerRow, const float
     const float sigma2 = rowSigma2(x, nPerRow);
     for (int64_t ib = 0; ib < nPerRow / kQK; ++ib) {
         const float* xb = x + kQK * ib;
-        blockWeights(xb, qw + kQK * ib, sigma2, weight);
+        importanceWeights(xb, qw + kQK * ib, sigma2, kQK, weight);
         float min;
         const float d = makeQkx3Quants(kQK, 31, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36);
         y[ib].d = toHalf(d);

@@ -17,17 +17,13 @@ namespace qs::kernels {
 
 namespace {
 
-// Tokens per block: their activation rows stay in L2 while a tile of weight rows is reused across them
-// (128 x 2048 floats = 1 MiB: within a 2 MiB L2; a 48-token block read the weights three times per prompt).
-constexpr int64_t kTokenBlock = 128;
-
 // The last n % 8 products, in order.
 inline float addTail(float s, const float* w, const float* x, int64_t n8, int64_t n) {
     for (int64_t i = n8; i < n; ++i) s = std::fma(w[i], x[i], s);
     return s;
 }
 
-float dotRef(const float* w, const float* x, int64_t n) {
+float dotRefF32(const float* w, const float* x, int64_t n) {
     float lanes[8] = {};
     const int64_t n8 = n / 8 * 8;
     for (int64_t i = 0; i < n8; i += 8)
@@ -37,10 +33,10 @@ float dotRef(const float* w, const float* x, int64_t n) {
 
 void gemmScalar(const float* w, int64_t ldw, int64_t nRows, const float* x, int64_t batch, int64_t n,
                 float* y, int64_t ldy) {
-    for (int64_t b0 = 0; b0 < batch; b0 += kTokenBlock)
+    for (int64_t b0 = 0; b0 < batch; b0 += kGemmTokenBlock)
         for (int64_t r = 0; r < nRows; ++r)
-            for (int64_t b = b0; b < std::min(batch, b0 + kTokenBlock); ++b)
-                y[b * ldy + r] = dotRef(w + r * ldw, x + b * n, n);
+            for (int64_t b = b0; b < std::min(batch, b0 + kGemmTokenBlock); ++b)
+                y[b * ldy + r] = dotRefF32(w + r * ldw, x + b * n, n);
 }
 
 #ifdef QS_GEMM_X86
@@ -91,8 +87,8 @@ void rowTileAvx2(const float* w, int64_t ldw, const float* x, int64_t nTok, int6
 
 void gemmAvx2(const float* w, int64_t ldw, int64_t nRows, const float* x, int64_t batch, int64_t n, float* y,
               int64_t ldy) {
-    for (int64_t b0 = 0; b0 < batch; b0 += kTokenBlock) {
-        const int64_t nTok = std::min(kTokenBlock, batch - b0);
+    for (int64_t b0 = 0; b0 < batch; b0 += kGemmTokenBlock) {
+        const int64_t nTok = std::min(kGemmTokenBlock, batch - b0);
         const float* xb = x + b0 * n;
         float* yb = y + b0 * ldy;
         int64_t r = 0;
@@ -198,8 +194,8 @@ void packPairs(const float* x, int64_t batch, int64_t n, float* packed) {
 void gemmAvx512Packed(const float* w, int64_t ldw, int64_t nRows, const float* packed, const float* x,
                       int64_t batch, int64_t n, float* y, int64_t ldy) {
     const int64_t n8 = n / 8 * 8;
-    for (int64_t b0 = 0; b0 < batch; b0 += kTokenBlock) {  // kTokenBlock is even: b0 starts a pair
-        const int64_t nTok = std::min(kTokenBlock, batch - b0);
+    for (int64_t b0 = 0; b0 < batch; b0 += kGemmTokenBlock) {  // kGemmTokenBlock is even: b0 starts a pair
+        const int64_t nTok = std::min(kGemmTokenBlock, batch - b0);
         const float* xb = x + b0 * n;
         const float* pb = packed + b0 * n8;
         float* yb = y + b0 * ldy;

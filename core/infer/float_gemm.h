@@ -31,6 +31,11 @@ inline float laneSum(const float* l) {
     return (t0 + t2) + (t1 + t3);
 }
 
+// Tokens per block of the F32 and F16/BF16 GEMMs: their activation rows stay in L2 while a tile of weight rows is
+// reused across them (128 x 2048 floats = 1 MiB: within a 2 MiB L2; a 48-token block read the weights three times
+// per prompt).
+inline constexpr int64_t kGemmTokenBlock = 128;
+
 // For r < nRows, b < batch: y[b * ldy + r] = dot(w + r * ldw, x + b * n) over n values, at the highest
 // implemented SIMD level <= `level` (default: cpu::simdLevel()). w rows and x rows need only float alignment.
 void gemmF32(const float* w, int64_t ldw, int64_t nRows, const float* x, int64_t batch, int64_t n, float* y,

@@ -23,9 +23,6 @@ namespace qs::kernels {
 
 namespace {
 
-// Tokens per block: their activation rows stay in L2 while a tile of weight rows is reused across them.
-constexpr int64_t kTokenBlock = 128;
-
 // Lane-grouped position of value i < n32 of a row (half_gemm.h).
 inline int64_t groupedIndex(int64_t i, int64_t m) { return (i & 31) / 8 * m + i / 32 * 8 + (i & 7); }
 
@@ -43,7 +40,7 @@ float combineLanes(const float* l, float tail) {
     return laneSum(s) + tail;
 }
 
-float dotRef(const float* w, const float* x, int64_t n) {
+float dotRefGrouped(const float* w, const float* x, int64_t n) {
     const int64_t n32 = n - n % 32, m = n32 / 4;
     float l[32] = {};
     for (int g = 0; g < 4; ++g)
@@ -54,10 +51,10 @@ float dotRef(const float* w, const float* x, int64_t n) {
 
 void gemmScalar(const float* w, int64_t ldw, int64_t nRows, const float* x, int64_t ldx, int64_t batch, int64_t n,
                 float* y, int64_t ldy) {
-    for (int64_t b0 = 0; b0 < batch; b0 += kTokenBlock)
+    for (int64_t b0 = 0; b0 < batch; b0 += kGemmTokenBlock)
         for (int64_t r = 0; r < nRows; ++r)
-            for (int64_t b = b0; b < std::min(batch, b0 + kTokenBlock); ++b)
-                y[b * ldy + r] = dotRef(w + r * ldw, x + b * ldx, n);
+            for (int64_t b = b0; b < std::min(batch, b0 + kGemmTokenBlock); ++b)
+                y[b * ldy + r] = dotRefGrouped(w + r * ldw, x + b * ldx, n);
 }
 
 void groupHalfScalar(DType t, const uint16_t* src, int64_t n, float* dst) {
@@ -124,8 +121,8 @@ void rowTileAvx2(const float* w, int64_t ldw, const float* x, int64_t ldx, int64
 
 void gemmAvx2(const float* w, int64_t ldw, int64_t nRows, const float* x, int64_t ldx, int64_t batch, int64_t n,
               float* y, int64_t ldy) {
-    for (int64_t b0 = 0; b0 < batch; b0 += kTokenBlock) {
-        const int64_t nTok = std::min(kTokenBlock, batch - b0);
+    for (int64_t b0 = 0; b0 < batch; b0 += kGemmTokenBlock) {
+        const int64_t nTok = std::min(kGemmTokenBlock, batch - b0);
         const float* xb = x + b0 * ldx;
         float* yb = y + b0 * ldy;
         int64_t r = 0;

@@ -31,22 +31,6 @@ namespace {
 
 using nlohmann::json;
 
-
-herr_t collectError(unsigned, const H5E_error2_t* e, void* data) {
-    auto* out = static_cast<std::vector<std::string>*>(data);
-    out->push_back(std::string(e->func_name ? e->func_name : "?") + ": " + (e->desc ? e->desc : "?"));
-    return 0;
-}
-
-// The current thread's libhdf5 error stack as one line (most specific first), then cleared.
-std::string takeHdf5Error() {
-    std::vector<std::string> items;
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collectError, &items);
-    H5Eclear2(H5E_DEFAULT);
-    if (items.empty()) return "unknown libhdf5 error";
-    return items.back() + (items.size() > 1 ? " (called from " + items.front() + ")" : "");
-}
-
 // Maps an HDF5 numeric type to a DType; nullopt for anything else. Floats are matched on their bit fields so
 // a bfloat16 (8-bit exponent in 2 bytes) is not mistaken for IEEE half.
 std::optional<DType> dtypeOf(hid_t type) {
@@ -330,7 +314,7 @@ Result<std::unique_ptr<Checkpoint>> readInProcess(std::shared_ptr<const MappedFi
     ck->files.push_back(file);
     // Compressed datasets may legitimately expand; a dataset claiming far more is a hostile header.
     ck->m_readCap = file->size() * 64 + (64u << 20);
-    VisitContext ctx{ck.get(), file->size(), true, &progress};
+    VisitContext ctx{ck.get(), file->size(), true, &progress, false, 0, {}};
     {
         std::lock_guard lock(hdf5Mutex());
         H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);

@@ -22,21 +22,6 @@ namespace qs::io {
 
 namespace {
 
-
-herr_t collectError(unsigned, const H5E_error2_t* e, void* data) {
-    auto* out = static_cast<std::string*>(data);
-    if (out->empty()) *out = std::string(e->func_name ? e->func_name : "?") + ": " + (e->desc ? e->desc : "?");
-    return 0;
-}
-
-// The most specific entry of the thread's libhdf5 error stack, then cleared.
-std::string takeError() {
-    std::string s;
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, collectError, &s);
-    H5Eclear2(H5E_DEFAULT);
-    return s.empty() ? "unknown libhdf5 error" : s;
-}
-
 // A variable-length UTF-8 string type (the caller closes it).
 hid_t makeUtf8String() {
     const hid_t t = H5Tcopy(H5T_C_S1);
@@ -79,7 +64,7 @@ Result<std::unique_ptr<Hdf5Writer>> Hdf5Writer::create(const std::string& path) 
     std::lock_guard lock(hdf5Mutex());
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     const hid_t f = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) return Error{tmp + ": cannot create the HDF5 file: " + takeError()};
+    if (f < 0) return Error{tmp + ": cannot create the HDF5 file: " + takeHdf5Error()};
     return std::unique_ptr<Hdf5Writer>(new Hdf5Writer(path, tmp, f));
 }
 
@@ -94,7 +79,7 @@ Hdf5Writer::~Hdf5Writer() {
     }
 }
 
-Status Hdf5Writer::failure(const std::string& what) { return Error{m_path + ": " + what + ": " + takeError()}; }
+Status Hdf5Writer::failure(const std::string& what) { return Error{m_path + ": " + what + ": " + takeHdf5Error()}; }
 
 Status Hdf5Writer::createGroup(const std::string& path) {
     std::lock_guard lock(hdf5Mutex());
@@ -109,12 +94,12 @@ template <class Fill>
 Status writeAttribute(hid_t file, const std::string& object, const std::string& name, hid_t type, Fill&& write,
                       const std::string& who) {
     Hid obj(H5Oopen(file, object.c_str(), H5P_DEFAULT), H5Oclose);
-    if (!obj.ok()) return Error{who + ": no object " + object + " for attribute " + name + ": " + takeError()};
+    if (!obj.ok()) return Error{who + ": no object " + object + " for attribute " + name + ": " + takeHdf5Error()};
     if (H5Aexists(obj.get(), name.c_str()) > 0) H5Adelete(obj.get(), name.c_str());
     Hid space(H5Screate(H5S_SCALAR), H5Sclose);
     Hid attr(H5Acreate2(obj.get(), name.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
     if (!attr.ok() || write(attr.get()) < 0)
-        return Error{who + ": cannot write attribute " + object + "@" + name + ": " + takeError()};
+        return Error{who + ": cannot write attribute " + object + "@" + name + ": " + takeHdf5Error()};
     return {};
 }
 

@@ -18,8 +18,6 @@ namespace qs {
 
 namespace {
 
-constexpr int kGrid = 20;  // llm-awq n_grid, as awq_scheme.cpp
-
 struct Site {
     TensorKind norm;
     std::vector<TensorKind> consumers;
@@ -201,7 +199,7 @@ Result<AwqFoldScales> searchAwqFoldScales(const ChunkedScheme& storage,
     for (double& m : mean) m /= double(consumers.size());
 
     auto scalesAt = [&](int k) {
-        const double alpha = double(k) / kGrid;
+        const double alpha = double(k) / kAwqGridPoints;
         std::vector<double> sd(static_cast<size_t>(cols));
         for (int64_t j = 0; j < cols; ++j) sd[size_t(j)] = std::max(std::pow(mean[size_t(j)], alpha), 1e-4);
         const auto [lo, hi] = std::minmax_element(sd.begin(), sd.end());
@@ -211,10 +209,10 @@ Result<AwqFoldScales> searchAwqFoldScales(const ChunkedScheme& storage,
         return s;
     };
     constexpr double kNone = std::numeric_limits<double>::infinity();
-    std::vector<double> loss(kGrid, kNone);
-    std::vector<std::string> failure(kGrid);
+    std::vector<double> loss(kAwqGridPoints, kNone);
+    std::vector<std::string> failure(kAwqGridPoints);
     // Grid points one after another (one scaled copy and one packed tensor in memory), each parallel inside.
-    for (int k = 0; k < kGrid; ++k) {
+    for (int k = 0; k < kAwqGridPoints; ++k) {
         const std::vector<float> s = scalesAt(k);
         if (std::any_of(s.begin(), s.end(), [](float v) { return !(v > 0.0f) || !std::isfinite(v); })) continue;
         double total = 0;
@@ -233,11 +231,11 @@ Result<AwqFoldScales> searchAwqFoldScales(const ChunkedScheme& storage,
     }
     if (!failure[0].empty()) return Error{failure[0]};  // plain RTN itself cannot store a consumer
     int best = -1;
-    for (int k = 0; k < kGrid; ++k)
+    for (int k = 0; k < kAwqGridPoints; ++k)
         if (loss[size_t(k)] != kNone && (best < 0 || loss[size_t(k)] < loss[size_t(best)])) best = k;
     if (best < 0)
         return Error{"AWQ fold: '" + std::string(consumers.front().name) + "': no grid point quantizes"};
-    return AwqFoldScales{double(best) / kGrid, loss[size_t(best)], scalesAt(best)};
+    return AwqFoldScales{double(best) / kAwqGridPoints, loss[size_t(best)], scalesAt(best)};
 }
 
 }  // namespace qs

@@ -48,6 +48,10 @@
 
 namespace qs {
 
+// llm-awq auto_scale's n_grid: the scale exponent alpha runs over k / 20, k = 0..19 (the fold's search and the
+// awq scheme's per-tensor search).
+inline constexpr int kAwqGridPoints = 20;
+
 struct AwqFoldGroup {
     int norm = -1;               // the RMSNorm tensor (attn_norm / ffn_norm), index into Checkpoint::tensors
     std::vector<int> consumers;  // the linear weights reading its output: q, k, v or gate, up (in that order)

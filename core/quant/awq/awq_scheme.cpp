@@ -24,6 +24,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/quant/awq/awq_fold.h"
 #include "core/quant/chunked_scheme.h"
 #include "core/quant/rtn/rtn_vec_dot.h"
 #include "core/quant/scheme_family.h"
@@ -33,8 +34,6 @@
 namespace qs {
 
 namespace {
-
-constexpr int kGrid = 20;  // llm-awq n_grid
 
 struct AwqParams {
     int bits = 4;
@@ -144,8 +143,8 @@ Result<std::unique_ptr<QuantJob>> AwqScheme::startCalibrated(std::span<const flo
     std::vector<float> d(src.size()), deq(src.size());
     double bestLoss = 0;
     Result<QuantizedTensor> bestQ = Error{"no candidate"};
-    for (int k = 0; k < kGrid; ++k) {
-        const double alpha = double(k) / kGrid;
+    for (int k = 0; k < kAwqGridPoints; ++k) {
+        const double alpha = double(k) / kAwqGridPoints;
         double lo = 0, hi = 0;
         std::vector<double> sd(static_cast<size_t>(cols));
         for (int64_t j = 0; j < cols; ++j) {
