@@ -40,17 +40,21 @@ bool appendUtf8(std::string_view s, std::string& out) {
 
 namespace {
 
-// The code point of a bidirectional or line-separating formatting character starting at valid[i], else 0:
-// U+061C, U+200E, U+200F, U+2028..U+202E, U+2066..U+2069 (Unicode UAX #9 explicit formatting characters; the
-// "Trojan Source" characters of CVE-2021-42574, which reorder what a terminal shows). `valid` is well-formed UTF-8.
+// The code point of a formatting character that changes what a terminal shows without showing itself, starting at
+// valid[i], else 0: the bidirectional and line-separating ones, U+061C, U+200E, U+200F, U+2028..U+202E,
+// U+2066..U+2069 (Unicode UAX #9 explicit formatting characters; the "Trojan Source" characters of CVE-2021-42574,
+// which reorder a line), and the zero-width ones, U+200B..U+200D, U+2060..U+2064 and U+FEFF, which make two
+// different names look the same. `valid` is well-formed UTF-8.
 uint32_t formattingControl(const std::string& valid, size_t i) {
     const auto at = [&](size_t k) { return k < valid.size() ? static_cast<unsigned char>(valid[k]) : 0u; };
     if (at(i) == 0xD8 && at(i + 1) == 0x9C) return 0x061C;
+    if (at(i) == 0xEF && at(i + 1) == 0xBB && at(i + 2) == 0xBF) return 0xFEFF;
     if (at(i) != 0xE2) return 0;
     const uint32_t cp = 0x2000u | ((at(i + 1) & 0x3Fu) << 6) | (at(i + 2) & 0x3Fu);
     if (at(i + 1) < 0x80 || at(i + 2) < 0x80) return 0;
     const bool bidi = cp == 0x200E || cp == 0x200F || (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
-    return bidi ? cp : 0;
+    const bool zeroWidth = (cp >= 0x200B && cp <= 0x200D) || (cp >= 0x2060 && cp <= 0x2064);
+    return bidi || zeroWidth ? cp : 0;
 }
 
 }  // namespace

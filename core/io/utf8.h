@@ -22,7 +22,8 @@ void appendCodePoint(std::string& out, uint32_t cp);
 // not UTF-8 shown as U+FFFD (appendUtf8), and control characters — C0, DEL and C1 (U+0080..U+009F) — written as
 // escapes (\t, \n, \r, \xHH, \u0085), so a name holding a newline, tab or terminal escape cannot forge a second
 // line or a column; so are the bidirectional and line-separator formatting characters (U+061C, U+200E/F,
-// U+2028..U+202E, U+2066..U+2069, written \u202e), which reorder what a terminal shows (CVE-2021-42574).
+// U+2028..U+202E, U+2066..U+2069, written \u202e), which reorder what a terminal shows (CVE-2021-42574), and the
+// zero-width ones (U+200B..U+200D, U+2060..U+2064, U+FEFF), which make two different names look alike.
 // Returns the text; the name's real bytes are kept wherever it is used as a path.
 std::string printableText(std::string_view s);
 
