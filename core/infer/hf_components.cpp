@@ -60,13 +60,17 @@ bool replaceMatches(std::string_view text, const HfPattern& pattern, std::string
                     std::string& out) {
     out.clear();
     size_t last = 0;
-    for (const auto& [b, e] : pattern.matches(text)) {
-        if (out.size() + (b - last) + content.size() > limit) return false;
+    bool over = false;
+    pattern.forEachMatch(text, [&](size_t b, size_t e) {  // no list of a corpus's matches
+        if (over || out.size() + (b - last) + content.size() > limit) {
+            over = true;
+            return;
+        }
         out.append(text.substr(last, b - last));
         out.append(content);
         last = e;
-    }
-    if (out.size() + (text.size() - last) > limit) return false;
+    });
+    if (over || out.size() + (text.size() - last) > limit) return false;
     out.append(text.substr(last));
     return true;
 }
@@ -310,12 +314,6 @@ void splitOne(const HfSplit& in, const HfPreTokenizerStep& s, const std::functio
 
 }  // namespace
 
-std::vector<std::pair<size_t, size_t>> HfPattern::matches(std::string_view text) const {
-    std::vector<std::pair<size_t, size_t>> out;
-    forEachMatch(text, [&](size_t b, size_t e) { out.emplace_back(b, e); });
-    return out;
-}
-
 void HfPattern::forEachMatch(std::string_view text, const std::function<void(size_t, size_t)>& visit) const {
     if (regex) return regex->forEachMatch(text, visit);
     if (literal.empty()) return;
@@ -406,12 +404,6 @@ bool HfPreTokenizer::byteLevel() const {
     for (const auto& s : m_steps)
         if (s.kind == HfPreTokenizerStep::Kind::ByteLevel) return true;
     return false;
-}
-
-void HfPreTokenizer::apply(std::vector<HfSplit>& splits) const {
-    std::vector<HfSplit> words;
-    for (auto& in : splits) apply(std::move(in), [&](HfSplit&& w) { words.push_back(std::move(w)); });
-    splits = std::move(words);
 }
 
 void HfPreTokenizer::apply(HfSplit in, const std::function<void(HfSplit&&)>& emit) const {

@@ -32,9 +32,8 @@ class PreTokenizerRegex;
 struct HfPattern {
     std::string literal;
     std::shared_ptr<const PreTokenizerRegex> regex;  // null for a literal
-    // Non-empty, non-overlapping matches as [begin, end) byte offsets, left to right.
-    std::vector<std::pair<size_t, size_t>> matches(std::string_view text) const;
-    // The same, each handed to `visit` in order instead of collected (throws as PreTokenizerRegex does).
+    // Non-empty, non-overlapping matches as [begin, end) byte offsets, handed to `visit` left to right (throws as
+    // PreTokenizerRegex::forEachMatch does).
     void forEachMatch(std::string_view text, const std::function<void(size_t, size_t)>& visit) const;
 };
 
@@ -92,11 +91,9 @@ struct HfPreTokenizerStep {
 class HfPreTokenizer {
 public:
     static Result<HfPreTokenizer> parse(const nlohmann::json& j, const std::string& path);
-    // Splits `splits` into words in place (empty words are dropped, as `tokenizers` does).
-    void apply(std::vector<HfSplit>& splits) const;
     // The words of one split handed to `emit` in order as they are made, each through every step before the next
-    // is made: a whole corpus is pre-tokenized without a list of its words. Throws as the steps' regexes do
-    // (InputLimitError), possibly after some words were emitted.
+    // is made: a whole corpus is pre-tokenized without a list of its words. Empty words are dropped, as
+    // `tokenizers` does. Throws as the steps' regexes do (InputLimitError), possibly after some words were emitted.
     void apply(HfSplit in, const std::function<void(HfSplit&&)>& emit) const;
     bool byteLevel() const;  // whether a ByteLevel stage maps bytes to GPT-2's printable characters
 

@@ -47,7 +47,7 @@ Result<std::unique_ptr<PreTokenizerRegex>> PreTokenizerRegex::create(const std::
     PCRE2_SIZE errorOffset = 0;
     // PCRE2_UCP makes \s, \d and \w Unicode-aware like Rust's regex crate (which tokenizers uses);
     // PCRE2_MATCH_INVALID_UTF lets arbitrary bytes through instead of failing the match; PCRE2_AUTO_CALLOUT
-    // lets matches() measure the work of a whole split (regex_work_budget.h; JIT keeps the callouts).
+    // lets forEachMatch() measure the work of a whole split (regex_work_budget.h; JIT keeps the callouts).
     pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
                                      PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF | PCRE2_AUTO_CALLOUT,
                                      &errorCode, &errorOffset, nullptr);
@@ -88,12 +88,6 @@ uint64_t PreTokenizerRegex::workBudget(size_t textBytes) {
     return kWorkBudgetBase + kWorkBudgetPerByte * static_cast<uint64_t>(textBytes);
 }
 
-std::vector<std::pair<size_t, size_t>> PreTokenizerRegex::matches(std::string_view text) const {
-    std::vector<std::pair<size_t, size_t>> out;
-    forEachMatch(text, [&](size_t start, size_t end) { out.emplace_back(start, end); });
-    return out;
-}
-
 void PreTokenizerRegex::forEachMatch(std::string_view text, const std::function<void(size_t, size_t)>& visit) const {
     MatchState st;
     st.data = pcre2_match_data_create_from_pattern(m_impl->code, nullptr);
@@ -119,12 +113,6 @@ void PreTokenizerRegex::forEachMatch(std::string_view text, const std::function<
         visit(start, end);
         pos = end;
     }
-}
-
-std::vector<std::string_view> PreTokenizerRegex::split(std::string_view text) const {
-    std::vector<std::string_view> out;
-    forEachPiece(text, [&](std::string_view piece) { out.push_back(piece); });
-    return out;
 }
 
 void PreTokenizerRegex::forEachPiece(std::string_view text, const std::function<void(std::string_view)>& visit) const {

@@ -10,8 +10,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
 
 #include "core/util/result.h"
 
@@ -22,24 +20,21 @@ public:
     static Result<std::unique_ptr<PreTokenizerRegex>> create(const std::string& pattern);
     ~PreTokenizerRegex();
 
-    // Views into `text`, in order; their concatenation is `text`. Thread-safe (match data is per call).
-    std::vector<std::string_view> split(std::string_view text) const;
-
     // The non-empty matches, left to right and non-overlapping, as [begin, end) byte offsets into `text`
-    // (what Hugging Face's Split pre-tokenizer and Replace normalizer iterate over). Thread-safe. Throws
+    // (what Hugging Face's Split pre-tokenizer and Replace normalizer iterate over), handed to `visit` one at a time
+    // and not collected: a long text (an evaluation corpus) is split without a list of its words. Thread-safe
+    // (match data is per call). Throws
     // InputLimitError (util/input_limit_error.h) naming the regex and the byte offset when the whole split
     // needs more than workBudget(text.size()) work units (regex_work_budget.h: a pattern that backtracks
     // heavily at many positions; the usual patterns take 2-3 units per byte) or PCRE2 stops at one of its
     // per-position limits (util/pcre2_limits.h: 10,000,000 steps per start position and
     // frames, 1 GiB of backtracking memory). Hugging Face tokenizers matches with Oniguruma, also backtracking and with its own
     // retry limit, so its result for such a text may be an error as well; no split is returned rather than a
-    // possibly different one. Worst case about workBudget(n) x 70 ns with JIT (0.08 s for 1 KB, 7 s for 1 MB).
-    std::vector<std::pair<size_t, size_t>> matches(std::string_view text) const;
-
-    // The same matches and pieces handed to `visit` one at a time, in order, instead of collected: a long text
-    // (an evaluation corpus) is split without a vector of its words. They throw as matches() does, possibly after
-    // some calls; a caller that stops on the exception has seen a prefix of the result.
+    // possibly different one, though `visit` may have seen a prefix of it. Worst case about workBudget(n) x 70 ns
+    // with JIT (0.08 s for 1 KB, 7 s for 1 MB).
     void forEachMatch(std::string_view text, const std::function<void(size_t, size_t)>& visit) const;
+    // The text split at the matches: every match and every gap between them, in order, as views into `text`
+    // (their concatenation is `text`). Throws as forEachMatch.
     void forEachPiece(std::string_view text, const std::function<void(std::string_view)>& visit) const;
 
     // Work units allowed for one split of a text of `textBytes` bytes.

@@ -66,9 +66,8 @@ std::unique_ptr<Tokenizer> loadJson(const QTemporaryDir& dir, const json& j) {
 }
 
 QStringList words(const HfPreTokenizer& p, std::vector<HfSplit> in) {
-    p.apply(in);
     QStringList out;
-    for (const auto& s : in) out << QString::fromStdString(s.text);
+    for (auto& s : in) p.apply(std::move(s), [&](HfSplit&& w) { out << QString::fromStdString(w.text); });
     return out;
 }
 
@@ -213,7 +212,7 @@ private Q_SLOTS:
             auto re = PreTokenizerRegex::create(pattern);
             QVERIFY2(re.ok(), re ? "" : re.message().c_str());
             std::string joined;
-            for (auto w : (*re)->split(text)) joined += w;
+            (*re)->forEachPiece(text, [&](std::string_view w) { joined += w; });
             QVERIFY(joined == text);
         }
     }
