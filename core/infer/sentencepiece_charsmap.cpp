@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/infer/sentencepiece_charsmap.h"
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -88,8 +90,9 @@ uint32_t offset(uint32_t u) { return (u >> 10) << ((u & (1u << 9)) >> 6); }
 uint32_t value(uint32_t u) { return u & ((1u << 31) - 1); }
 
 // The blob: uint32 trie size (little-endian), the trie's units, then NUL-terminated normalized strings that the
-// leaves' values index (sentencepiece normalizer.cc, DecodePrecompiledCharsMap).
-std::string checkBlob(std::string_view blob) {
+// leaves' values index (sentencepiece normalizer.cc, DecodePrecompiledCharsMap). `keyBytes`, when given, gets
+// every byte that labels an edge of the trie: the bytes that occur in some rule's key.
+std::string checkBlob(std::string_view blob, std::array<bool, 256>* keyBytes = nullptr) {
     if (blob.empty()) return {};  // no rules: identity normalization
     uint32_t trieBytes = 0;
     if (blob.size() <= 4) return "shorter than its 4-byte header";
@@ -122,6 +125,7 @@ std::string checkBlob(std::string_view blob) {
         for (uint32_t c = 1; c < 256; ++c) {
             const size_t child = base ^ c;
             if (label(units[child]) == c && !seen[child]) {
+                if (keyBytes) (*keyBytes)[c] = true;
                 seen[child] = 1;
                 stack.push_back(child);
             }
@@ -196,6 +200,76 @@ Status checkSentencePieceCharsMaps(std::string_view model, const std::string& pa
             return Error{path + ": " + name + ".precompiled_charsmap is damaged (" + why + ")"};
     }
     return {};
+}
+
+}  // namespace qs
+
+namespace qs {
+
+namespace {
+
+// The last varint value of the scalar field `field` in message `b` (protobuf's parser: the last occurrence wins;
+// one with another wire type is an unknown field). False when the message cannot be walked.
+bool lastVarint(std::string_view b, uint32_t field, std::optional<uint64_t>& out) {
+    size_t at = 0;
+    while (at < b.size()) {
+        uint64_t key = 0;
+        if (!readVarint(b, at, key)) return false;
+        if (key == (uint64_t(field) << 3)) {
+            uint64_t v = 0;
+            if (!readVarint(b, at, v)) return false;
+            out = v;
+        } else if (!skipValue(b, at, key)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// The merged value of a bool/enum field of the merged sub-message `specField` (each occurrence merges into the
+// one before, so the last occurrence of the field in any of them wins).
+bool mergedVarint(std::string_view model, uint32_t specField, uint32_t field, uint64_t& value) {
+    const auto specs = occurrences(model, specField);
+    if (!specs) return false;
+    std::optional<uint64_t> v;
+    for (std::string_view spec : *specs)
+        if (!lastVarint(spec, field, v)) return false;
+    if (v) value = *v;
+    return true;
+}
+
+}  // namespace
+
+std::optional<SentencePieceSpec> readSentencePieceSpec(std::string_view model) {
+    SentencePieceSpec spec;
+    uint64_t type = uint64_t(spec.modelType), suffix = 0, dummy = 1, extra = 1, escape = 1;
+    // ModelProto: trainer_spec = 2 (model_type = 3, treat_whitespace_as_suffix = 24), normalizer_spec = 3
+    // (add_dummy_prefix = 3, remove_extra_whitespaces = 4, escape_whitespaces = 5; defaults true).
+    if (!mergedVarint(model, 2, 3, type) || !mergedVarint(model, 2, 24, suffix) || !mergedVarint(model, 3, 3, dummy) ||
+        !mergedVarint(model, 3, 4, extra) || !mergedVarint(model, 3, 5, escape))
+        return std::nullopt;
+    spec.modelType = int(std::min<uint64_t>(type, 1000));
+    spec.treatWhitespaceAsSuffix = suffix != 0;
+    spec.addDummyPrefix = dummy != 0;
+    spec.removeExtraWhitespaces = extra != 0;
+    spec.escapeWhitespaces = escape != 0;
+    // ModelProto.pieces = 1, each a SentencePiece message: piece = 1 (the last occurrence wins), type = 3
+    // (USER_DEFINED = 4).
+    const auto pieces = occurrences(model, 1);
+    if (!pieces) return std::nullopt;
+    for (std::string_view piece : *pieces) {
+        std::optional<uint64_t> type;
+        const auto text = occurrences(piece, 1);
+        if (!text || !lastVarint(piece, 3, type)) return std::nullopt;
+        if (type != 4u || text->empty()) continue;
+        const std::string_view p = text->back();
+        if (p.find(' ') != std::string_view::npos || p.find("\xE2\x96\x81") != std::string_view::npos)
+            spec.userDefinedHoldsSpace = true;
+    }
+    const auto blob = mergedCharsMap(model, 3);
+    if (!blob) return std::nullopt;
+    if (!checkBlob(*blob, &spec.charsMapKeyBytes).empty()) return std::nullopt;
+    return spec;
 }
 
 }  // namespace qs

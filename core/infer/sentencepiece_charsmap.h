@@ -12,6 +12,8 @@
 // Thread-safe; no state.
 #pragma once
 
+#include <array>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -29,5 +31,24 @@ Status checkSentencePieceCharsMaps(std::string_view model, const std::string& pa
 // offset and what is missing, e.g. "normalizer_spec (field 3) at byte 3850 declares 1200 bytes, 157 remain"
 // (a truncated file). The ModelProto's message fields are walked one level down. Never reads outside `model`.
 std::string sentencePieceFramingBreak(std::string_view model);
+
+// What a model's encoding depends on besides its pieces and the charsmap's rules, as libsentencepiece's protobuf
+// parser resolves the ModelProto (repeated specs merged, the last value of a field wins; defaults from
+// sentencepiece_model.proto). Read by SentencePieceTokenizer to decide where a long text can be encoded in parts.
+struct SentencePieceSpec {
+    int modelType = 1;                      // TrainerSpec.model_type: 1 UNIGRAM, 2 BPE, 3 WORD, 4 CHAR
+    bool treatWhitespaceAsSuffix = false;   // TrainerSpec.treat_whitespace_as_suffix
+    bool addDummyPrefix = true;             // NormalizerSpec.add_dummy_prefix
+    bool removeExtraWhitespaces = true;     // NormalizerSpec.remove_extra_whitespaces
+    bool escapeWhitespaces = true;          // NormalizerSpec.escape_whitespaces (' ' -> U+2581)
+    // Bytes that occur in the key of some normalizer_spec.precompiled_charsmap rule (all false: no rules, each
+    // character is copied as it is). No rule spans an ASCII byte outside them, and it is copied as it is.
+    std::array<bool, 256> charsMapKeyBytes{};
+    // Some USER_DEFINED piece holds a space or U+2581 (the normalizer matches those pieces in the raw text).
+    bool userDefinedHoldsSpace = false;
+};
+
+// `model`: a serialized ModelProto. nullopt when it cannot be walked or its charsmap is damaged.
+std::optional<SentencePieceSpec> readSentencePieceSpec(std::string_view model);
 
 }  // namespace qs

@@ -3,6 +3,7 @@
 // own BPE engine can be checked against the reference implementation.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 
@@ -24,6 +25,10 @@ public:
     int vocabSize() const override;
     int bos() const override;
     int eos() const override;
+    // A text over 128 KiB is encoded in parts of about 64 KiB, cut before a space where the model's own encoding
+    // of the whole text has a token boundary (see planCuts); the ids are those of the whole text, and
+    // libsentencepiece's working memory (about 95 bytes a text byte) stays that of one part. Models whose
+    // encoding is not provably separable there (unigram, charsmaps with rules on spaces, ...) get the whole text.
     std::vector<int> encode(std::string_view text, bool addBos, bool parseSpecial = false) const override;
     std::string piece(int id) const override;
     std::string rawPiece(int id) const override;
@@ -35,9 +40,16 @@ public:
 
 private:
     SentencePieceTokenizer();
+    void planCuts(const struct SentencePieceSpec& spec);
+    size_t findCut(std::string_view text, size_t from) const;
     std::unique_ptr<sentencepiece::SentencePieceProcessor> m_sp;
     std::string m_path;
     bool m_dummyPrefix = true;
+    // Cuts (planCuts): m_cutAfter[b] when a text may be cut before a space that follows the ASCII byte b; no cut
+    // when all are false. m_partDropsSpace: a later part is encoded without its leading space, which the dummy
+    // prefix then stands for.
+    std::array<bool, 128> m_cutAfter{};
+    bool m_partDropsSpace = false;
 };
 
 }  // namespace qs

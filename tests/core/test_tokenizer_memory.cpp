@@ -10,7 +10,8 @@
 // the scratch of one word or one part between cuts. Before (one BPE over the whole text for SentencePiece-style
 // vocabularies: a symbol, an id and up to two heap candidates of 32 bytes per character; a tokenizer.json's
 // pre-tokenizer kept every word of every step as a string) the same calls peaked at 37-55 bytes a text byte.
-// libsentencepiece (tokenizer.model) is not bounded here: its Encode holds ~90 bytes a text byte itself.
+// libsentencepiece (tokenizer.model) holds ~95 bytes a text byte in one Encode call; SentencePieceTokenizer gives
+// it parts of about 64 KiB (test_sentencepiece_parts checks the ids are the whole text's).
 #include "common/heap_counter.h"
 #include "common/assets.h"
 #include "core/infer/tokenizer_loader.h"
@@ -42,6 +43,7 @@ private Q_SLOTS:
         QTest::newRow("tokenizer.json byte-level (Llama 3)") << "models/tokenizers/llama3/tokenizer.json";
         QTest::newRow("tokenizer.json byte-level, NFC (Qwen 3)") << "models/tokenizers/qwen3/tokenizer.json";
         QTest::newRow("tokenizer.json Gemma 3") << "models/tokenizers/gemma3/tokenizer.json";
+        QTest::newRow("SentencePiece tokenizer.model (Llama 2; libsentencepiece)") << "models/llama2-tokenizer/tokenizer.model";
     }
     void encode_longTextHeapBoundedByText() {
         QFETCH(QString, source);

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// SentencePieceTokenizer encodes a long text in parts (cut before a space where the model's encoding of the whole
+// text provably has a token boundary), so that libsentencepiece's ~95 bytes of working memory a text byte apply to
+// one part instead of a whole evaluation corpus. The ids must be exactly those libsentencepiece gives for the whole
+// text in one Encode call, which is the reference here: the real Llama 2 and stories tokenizer.model files, models
+// trained at run time by libsentencepiece's own trainer (nmt_nfkc rules, unigram), and each of them with its
+// normalizer flags changed the way protobuf's parser merges a repeated normalizer_spec (appended fields win).
+// Texts: WikiText-2's test file, and a generated text full of what normalization treats specially (runs of spaces,
+// tabs and newlines, compatibility characters, an ideographic space, a literal ▁, bytes that are not UTF-8).
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <sentencepiece_processor.h>
+#include <sentencepiece_trainer.h>
+
+#include "common/assets.h"
+#include "core/infer/sentencepiece_charsmap.h"
+#include "core/infer/sentencepiece_tokenizer.h"
+
+using namespace qs;
+
+namespace {
+
+std::string readAll(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// Protocol buffers wire format (protobuf.dev/programming-guides/encoding), sentencepiece_model.proto's numbers.
+std::string varint(uint64_t v) {
+    std::string out;
+    for (; v >= 0x80; v >>= 7) out += char(uint8_t(v) | 0x80);
+    return out + char(v);
+}
+std::string boolField(uint32_t field, bool v) { return varint(field << 3) + varint(v ? 1 : 0); }
+std::string messageField(uint32_t field, const std::string& value) {
+    return varint(field << 3 | 2) + varint(value.size()) + value;
+}
+
+// The words of `source` and what a normalizer treats specially, drawn at random into `bytes` bytes.
+std::string hostileText(const std::string& source, size_t bytes, uint32_t seed) {
+    std::vector<std::string> words;
+    std::istringstream in(source);
+    for (std::string w; in >> w && words.size() < 20000;) words.push_back(w);
+    const std::vector<std::string> odd = {"  ", "   ", "\n", "\n\n", "\t", " \n ", "\r\n", "\xE3\x80\x80" /* U+3000 */,
+                                          "\xEF\xAC\x81" /* U+FB01 fi */, "\xEF\xBC\xA1" /* fullwidth A */,
+                                          "\xE2\x91\xA0" /* circled 1 */, "\xE2\x96\x81" /* ▁ */, "\xFF", "\xC3",
+                                          "e\xCC\x81" /* e + combining acute */, "\xF0\x9F\x98\x80", " \xE2\x96\x81 "};
+    std::mt19937 rng(seed);
+    std::string text;
+    while (text.size() < bytes) {
+        const uint32_t r = rng() % 100;
+        if (r < 12) text += odd[rng() % odd.size()];
+        else text += words[rng() % words.size()] + (r < 90 ? " " : "");
+    }
+    return text;
+}
+
+}  // namespace
+
+class TestSentencePieceParts : public QObject {
+    Q_OBJECT
+    QTemporaryDir m_dir;
+    std::string m_wiki;     // WikiText-2 test, 1.3 MB
+    std::string m_hostile;  // 400 KB of hostile text
+    std::string m_nfkcBpe, m_unigram;  // models trained here
+
+    std::string train(const std::string& name, const std::string& args) {
+        const std::string prefix = m_dir.path().toStdString() + "/" + name;
+        const auto s = sentencepiece::SentencePieceTrainer::Train(
+            "--input=" + m_dir.path().toStdString() + "/corpus.txt --model_prefix=" + prefix +
+            " --input_sentence_size=3000 --minloglevel=2 " + args);
+        if (!s.ok()) qWarning("training %s: %s", name.c_str(), s.ToString().c_str());
+        return s.ok() ? readAll(prefix + ".model") : std::string();
+    }
+
+private Q_SLOTS:
+    void initTestCase() {
+        QS_REQUIRE_ASSET(wiki, "data/wikitext-2-raw/wiki.test.raw");
+        QS_REQUIRE_ASSET(stories, "data/tinystories/tinystories_sample.txt");
+        QVERIFY(m_dir.isValid());
+        m_wiki = readAll(wiki.toStdString());
+        QVERIFY(m_wiki.size() > 1000000);
+        m_hostile = hostileText(m_wiki, 400000, 7);
+        // The trainer's corpus: the stories and some hostile lines, so that compatibility characters get pieces.
+        {
+            std::ofstream out(m_dir.path().toStdString() + "/corpus.txt", std::ios::binary);
+            out << readAll(stories.toStdString()) << hostileText(m_wiki, 20000, 3);
+        }
+        m_nfkcBpe = train("nfkc_bpe", "--vocab_size=400 --model_type=bpe --normalization_rule_name=nmt_nfkc");
+        m_unigram = train("unigram", "--vocab_size=400 --model_type=unigram");
+        QVERIFY(!m_nfkcBpe.empty() && !m_unigram.empty());
+    }
+
+    // What the cuts rely on, read from the real files: Llama 2's tokenizer.model is BPE with the identity
+    // normalizer (no rules), a dummy prefix and spaces kept as they are (its normalizer_spec, as
+    // sentencepiece's spm_export_vocab and Hugging Face's conversion show it).
+    void readSpec_llama2() {
+        QS_REQUIRE_ASSET(path, "models/llama2-tokenizer/tokenizer.model");
+        const auto spec = readSentencePieceSpec(readAll(path.toStdString()));
+        QVERIFY(spec.has_value());
+        QCOMPARE(spec->modelType, 2);
+        QVERIFY(spec->addDummyPrefix);
+        QVERIFY(!spec->removeExtraWhitespaces);
+        QVERIFY(spec->escapeWhitespaces);
+        QVERIFY(!spec->treatWhitespaceAsSuffix);
+        QVERIFY(!spec->userDefinedHoldsSpace);
+        for (bool b : spec->charsMapKeyBytes) QVERIFY(!b);
+        // nmt_nfkc maps U+3000 (E3 80 80) among others: its bytes are keys; a later spec's flags win.
+        const auto nfkc = readSentencePieceSpec(m_nfkcBpe + messageField(3, boolField(4, false) + boolField(3, false)));
+        QVERIFY(nfkc.has_value());
+        QVERIFY(nfkc->charsMapKeyBytes[0xE3]);
+        QVERIFY(!nfkc->removeExtraWhitespaces);
+        QVERIFY(!nfkc->addDummyPrefix);
+    }
+
+    void encode_partsGiveTheWholeTextsIds_data() {
+        QTest::addColumn<QString>("model");      // a shared asset, or "trained:<name>"
+        QTest::addColumn<QByteArray>("suffix");  // appended to the model proto
+        QTest::addColumn<bool>("withWiki");      // WikiText too, not only the hostile text
+        const auto qb = [](const std::string& s) { return QByteArray(s.data(), qsizetype(s.size())); };
+        const std::string noExtra = messageField(3, boolField(4, false)), extra = messageField(3, boolField(4, true));
+        const std::string noDummy = messageField(3, boolField(3, false));
+        // Pieces "a▁" .. "z▁" with the best score (0; Llama 2's are negative): BPE merges every letter with the space
+        // after it, so a part may not end after a letter. ModelProto.pieces = 1: {piece = 1, score = 2, type = 3}.
+        std::string letterSpaces;
+        for (char c = 'a'; c <= 'z'; ++c)
+            letterSpaces += messageField(1, messageField(1, std::string(1, c) + "\xE2\x96\x81") + varint(2 << 3 | 5) +
+                                                std::string(4, '\0') + varint(3 << 3) + varint(1));
+        const QString llama2 = "models/llama2-tokenizer/tokenizer.model", stories = "models/stories260K-hf/tokenizer.model";
+        QTest::newRow("Llama 2") << llama2 << QByteArray() << true;
+        QTest::newRow("Llama 2 +remove_extra_whitespaces") << llama2 << qb(extra) << false;
+        QTest::newRow("Llama 2 -add_dummy_prefix") << llama2 << qb(noDummy) << false;
+        QTest::newRow("Llama 2 -add_dummy_prefix +remove_extra_whitespaces") << llama2 << qb(noDummy + extra) << false;
+        QTest::newRow("Llama 2 + pieces a▁..z▁") << llama2 << qb(letterSpaces) << true;
+        QTest::newRow("stories") << stories << QByteArray() << true;
+        QTest::newRow("stories +remove_extra_whitespaces") << stories << qb(extra) << false;
+        QTest::newRow("trained nmt_nfkc BPE") << "trained:nfkc_bpe" << QByteArray() << false;
+        QTest::newRow("trained nmt_nfkc BPE -remove_extra_whitespaces") << "trained:nfkc_bpe" << qb(noExtra) << false;
+        QTest::newRow("trained nmt_nfkc BPE -add_dummy_prefix -remove_extra_whitespaces")
+            << "trained:nfkc_bpe" << qb(noDummy + noExtra) << false;
+        QTest::newRow("trained unigram") << "trained:unigram" << QByteArray() << false;
+    }
+    void encode_partsGiveTheWholeTextsIds() {
+        QFETCH(QString, model);
+        QFETCH(QByteArray, suffix);
+        QFETCH(bool, withWiki);
+        std::string proto;
+        if (model == "trained:nfkc_bpe") proto = m_nfkcBpe;
+        else if (model == "trained:unigram") proto = m_unigram;
+        else {
+            QS_REQUIRE_ASSET(path, model);
+            proto = readAll(path.toStdString());
+        }
+        proto += suffix.toStdString();
+        const std::string file = m_dir.path().toStdString() + "/variant.model";
+        {
+            std::ofstream out(file, std::ios::binary);
+            out << proto;
+        }
+        auto ours = SentencePieceTokenizer::load(file);
+        QVERIFY2(ours.ok(), ours ? "" : ours.message().c_str());
+        sentencepiece::SentencePieceProcessor reference;
+        QVERIFY(reference.LoadFromSerializedProto(proto).ok());
+        for (const std::string* text : {&m_hostile, &m_wiki}) {
+            if (text == &m_wiki && !withWiki) continue;
+            std::vector<int> whole;
+            QVERIFY(reference.Encode(*text, &whole).ok());
+            const std::vector<int> ids = (*ours)->encode(*text, false);
+            size_t same = 0;
+            while (same < ids.size() && same < whole.size() && ids[same] == whole[same]) ++same;
+            QVERIFY2(same == ids.size() && same == whole.size(),
+                     qPrintable(QString("%1 ids, the whole text's %2; they differ from token %3")
+                                    .arg(ids.size()).arg(whole.size()).arg(same)));
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(TestSentencePieceParts)
+#include "test_sentencepiece_parts.moc"
