@@ -23,8 +23,11 @@ Result<std::vector<GgufKv>> carriedKvs(const Checkpoint& ckpt) {
             continue;  // written by exportGguf
         if (k.valueNotUtf8)
             return Error{"GGUF export: " + ckpt.path + ": the value of key " + io::printableText(k.key) +
-                         " holds a string that is not UTF-8; QuantScope reads such strings with U+FFFD in place of "
-                         "the bad bytes, so it cannot write the value back as the file has it"};
+                         " holds a string that is not UTF-8 (" +
+                         (k.notUtf8Element >= 0 ? "element " + std::to_string(k.notUtf8Element) + ", " : std::string()) +
+                         "bytes at offset " + std::to_string(k.notUtf8At) +
+                         "); QuantScope reads such strings with U+FFFD in place of the bad bytes, so it cannot write "
+                         "the value back as the file has it"};
         if (k.type == 9 && k.arrayType == 9)
             return Error{"GGUF export: " + ckpt.path + ": key " + k.key +
                          " is an array of arrays, which the export does not write"};

@@ -79,6 +79,8 @@ public:
         // A string of the value was not UTF-8: `metadata` shows it with U+FFFD, so its bytes are not known here
         // and an export cannot write the value back as it was (gguf_export.h refuses such a source).
         bool valueNotUtf8 = false;
+        uint64_t notUtf8At = 0;        // then: the file offset of the first such string's bytes
+        int64_t notUtf8Element = -1;   // and, in an array, its element (-1 otherwise)
     };
     std::vector<GgufKeyType> ggufKeys;
 

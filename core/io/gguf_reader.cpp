@@ -42,6 +42,10 @@ struct Parser {
     // the key or tensor it belongs to (`badUtf8Where`, filled in by the caller that knows it).
     uint64_t badUtf8 = 0, firstBadUtf8At = 0;
     std::string badUtf8Where;
+    // The first string of the current value that is not UTF-8: the offset of its bytes and, in an array, the
+    // element holding it (-1: none; reset before each value).
+    uint64_t valueBadUtf8At = 0;
+    int64_t valueBadUtf8Element = -1;
 
     // `what` 'name': built only for the first bad string (this runs for every key and tensor of the file).
     void noteBadUtf8Owner(const char* what, const std::string& name) {
@@ -66,6 +70,7 @@ struct Parser {
         out.clear();
         out.reserve(size_t(len));
         const bool utf8 = appendUtf8(v, out);
+        if (!utf8 && valueBadUtf8At == 0) valueBadUtf8At = at + sizeof(len);
         if (!utf8 && badUtf8++ == 0) firstBadUtf8At = at;
         if (stored) stored->assign(utf8 ? std::string_view() : v);
         return true;
@@ -119,7 +124,9 @@ struct Parser {
                 arr.reserve(size_t(n));
                 for (uint64_t i = 0; i < n; ++i) {
                     arr.emplace_back();
+                    const uint64_t badBefore = badUtf8;
                     if (!value(elemType, depth + 1, arr.back())) return false;
+                    if (depth == 0 && badUtf8 != badBefore && valueBadUtf8Element < 0) valueBadUtf8Element = int64_t(i);
                 }
                 return true;
             }
@@ -217,6 +224,8 @@ Result<uint64_t> readMetadata(Parser& p, const MappedFile& file, uint64_t nKv, C
         json v;
         const uint64_t arrayTypeAt = p.c.pos();  // an array's element type is its first field
         const uint64_t badBefore = p.badUtf8;
+        p.valueBadUtf8At = 0;
+        p.valueBadUtf8Element = -1;
         if (!p.value(type, 0, v)) return Error{p.error + " (key '" + key + "')"};
         const bool valueNotUtf8 = p.badUtf8 != badBefore;
         p.noteBadUtf8Owner("key", key);
@@ -227,7 +236,8 @@ Result<uint64_t> readMetadata(Parser& p, const MappedFile& file, uint64_t nKv, C
         }
         uint32_t arrayType = 0;
         if (type == kArray) std::memcpy(&arrayType, file.bytes().data() + arrayTypeAt, 4);
-        ck.ggufKeys.push_back({key, type, arrayType, storedKey, valueNotUtf8});
+        ck.ggufKeys.push_back({key, type, arrayType, storedKey, valueNotUtf8, valueNotUtf8 ? p.valueBadUtf8At : 0,
+                               valueNotUtf8 ? p.valueBadUtf8Element : -1});
         md.emplace(key, std::move(v));
     }
     return alignment;

@@ -451,20 +451,27 @@ void TestExport::exportGguf_keepsNamesThatAreNotUtf8() {
 
     // A string value that is not UTF-8 (a name, or one token of tokenizer.ggml.tokens) is read with U+FFFD in
     // place of its bad bytes: the export wrote those replacements, changing the value silently. It refuses the
-    // source naming the key, and leaves no file.
-    for (const nlohmann::ordered_json& value : {nlohmann::ordered_json("caf\xe9 model"),
-                                                nlohmann::ordered_json::array({"a", "\xff\xfe", "b"})}) {
+    // source naming the key, the array element and the offset of the string's bytes, and leaves no file.
+    const std::pair<nlohmann::ordered_json, std::string> badValues[] = {
+        {nlohmann::ordered_json("caf\xe9 model"), "caf\xe9"},
+        {nlohmann::ordered_json::array({"a", "ok", "\xff\xfe", "\xfd", "b"}), "element 2, "}};
+    for (const auto& [value, where] : badValues) {
         nlohmann::ordered_json bad;
         bad["general.architecture"] = "llama";
         bad["general.name"] = value;
         const std::string badValue = dir.filePath("value.gguf").toStdString();
-        qstest::writeBytes(badValue, qstest::makeGguf(bad, {f32("blk.0.attn_q.weight")}));
+        const auto bytes = qstest::makeGguf(bad, {f32("blk.0.attn_q.weight")});
+        qstest::writeBytes(badValue, bytes);
+        const std::string_view fileBytes = bytes;
+        const size_t at = fileBytes.find(value.is_array() ? "\xff\xfe" : "caf\xe9");
+        QVERIFY(at != std::string_view::npos);
+        const std::string named = (value.is_array() ? where : std::string()) + "bytes at offset " + std::to_string(at) + ")";
         const Opened v = open(QString::fromStdString(badValue));
         const std::string vout = dir.filePath("v.gguf").toStdString();
         auto refused = qs::exportGguf(*v.ckpt, v.info, resolve(v, {}), vout, qstest::testArena());
         QVERIFY(!refused.ok());
-        QVERIFY2(refused.message().find(badValue + ": the value of key general.name holds a string that is not UTF-8") !=
-                     std::string::npos,
+        QVERIFY2(refused.message().find(badValue + ": the value of key general.name holds a string that is not UTF-8 (" +
+                                        named) != std::string::npos,
                  refused.message().c_str());
         QVERIFY(!std::filesystem::exists(vout));
     }
