@@ -275,6 +275,8 @@ void MainWindow::createAnalysisTabs() {
                           tr("Sensitivity scan per group, auto-mix to a size budget, and the embedding-vs-head "
                              "study (Alt+Y)"));
     connect(m_mix, &MixView::autoMixVerified, m_sweep, &SweepView::setAutoMixPoint);
+    connect(m_evaluations, &EvaluationsView::evaluationFailed, this,
+            [this](const QString& message) { m_log->error(tr("Evaluation"), message); });
     connect(m_sweep, &SweepView::logMessage, this, [this](bool error, const QString& title, const QString& message) {
         if (error)
             m_log->error(title, message);

@@ -62,6 +62,7 @@ void ScreenshotTask::start() {
 }
 
 void ScreenshotTask::showAndCapture() {
+    m_errorsBefore = m_window->logModel()->count(Severity::Error);
     m_window->views().prepareScreenshot(m_view);
     m_window->views().show(m_view);
     QTimer::singleShot(kSettleMs, this, &ScreenshotTask::waitForJobs);
@@ -85,7 +86,13 @@ void ScreenshotTask::capture() {
         Q_EMIT finished(1, tr("could not write %1").arg(QFileInfo(m_output).absoluteFilePath()));
         return;
     }
-    Q_EMIT finished(0, tr("wrote %1 (%2x%3)").arg(QFileInfo(m_output).absoluteFilePath()).arg(pixmap.width()).arg(pixmap.height()));
+    const QString wrote =
+        tr("wrote %1 (%2x%3)").arg(QFileInfo(m_output).absoluteFilePath()).arg(pixmap.width()).arg(pixmap.height());
+    // What the view computed for the picture failed (an evaluation, a sweep): the picture shows the failure, and
+    // the exit status says so, for scripts that make screenshots.
+    if (m_window->logModel()->count(Severity::Error) > m_errorsBefore)
+        return Q_EMIT finished(1, tr("%1, but the view reported an error: %2").arg(wrote, lastError(m_window->logModel())));
+    Q_EMIT finished(0, wrote);
 }
 
 }  // namespace qsui

@@ -34,6 +34,7 @@ private:
     QString m_view;
     QString m_path;
     int m_waitedMs = 0;
+    int m_errorsBefore = 0;  // error entries in the log when the view was shown
 };
 
 }  // namespace qsui

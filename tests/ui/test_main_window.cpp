@@ -33,6 +33,7 @@
 #include "common/assets.h"
 #include "ui/document.h"
 #include "ui/empty_state_view.h"
+#include "ui/eval/evaluations_view.h"
 #include "ui/footprint/footprint_view.h"
 #include "ui/jobs/job_runner.h"
 #include "ui/jobs/job_status_widget.h"
@@ -468,6 +469,28 @@ private Q_SLOTS:
         empty.start();
         QTRY_COMPARE_WITH_TIMEOUT(emptyDone.size(), 1, kTimeoutMs);
         QCOMPARE(emptyDone.first().at(0).toInt(), 0);
+        QCOMPARE(QImage(png).size(), m_window->size());
+
+        // A view whose computation for the picture fails (here the evaluation of a one-word text, shorter than a
+        // window): the PNG shows the failure, and the task ends with 1 and the error instead of 0 (tryout).
+        makeWindow();
+        const QString word = dir.filePath(QStringLiteral("word.txt"));
+        {
+            QFile f(word);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write("Once");
+        }
+        m_window->evaluationsView()->setTextPath(word);
+        QVERIFY(QFile::remove(png));
+        ScreenshotTask evalFails(m_window.get(), png, QStringLiteral("evaluations"), path);
+        QSignalSpy evalDone(&evalFails, &ScreenshotTask::finished);
+        evalFails.start();
+        QTRY_COMPARE_WITH_TIMEOUT(evalDone.size(), 1, kTimeoutMs);
+        const QString message = evalDone.first().at(1).toString();
+        QCOMPARE(evalDone.first().at(0).toInt(), 1);
+        QVERIFY2(message.contains(QStringLiteral("but the view reported an error: Evaluation failed: ")) &&
+                     message.contains(QStringLiteral("word.txt: the text tokenizes to 2 tokens")),
+                 qPrintable(message));
         QCOMPARE(QImage(png).size(), m_window->size());
     }
 };

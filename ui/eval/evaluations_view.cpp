@@ -288,12 +288,12 @@ void EvaluationsView::prepareModels() {
     QPointer<EvaluationsView> self(this);
     m_models->requestOriginal([self, generation](const QString& error) {
         if (!self || self->m_generation != generation) return;
-        if (!error.isEmpty()) return self->finish(false, tr("Loading the model failed: %1").arg(error));
+        if (!error.isEmpty()) return self->fail(tr("Loading the model failed: %1").arg(error));
         if (self->m_pending.row.quantizedTensors == 0) return self->startJob();
         self->m_models->requestQuantized([self, generation](const QString& qError) {
             if (!self || self->m_generation != generation) return;
             if (!qError.isEmpty())
-                return self->finish(false, tr("Quantizing the model failed: %1").arg(qError));
+                return self->fail(tr("Quantizing the model failed: %1").arg(qError));
             self->startJob();
         });
     });
@@ -309,7 +309,7 @@ void EvaluationsView::startJob() {
     } else {
         request.model = m_models->original();
     }
-    if (!request.model) return finish(false, tr("The model is not available; evaluate again."));
+    if (!request.model) return fail(tr("The model is not available; evaluate again."));
     request.tokenizer = m_models->tokenizer();
     request.textPath = m_pending.row.textPath.toStdString();
     request.options = m_pending.row.options;
@@ -331,7 +331,7 @@ void EvaluationsView::startJob() {
         m_job = nullptr;
         if (state == Job::State::Cancelled) return finish(false, tr("Evaluation cancelled."));
         if (state != Job::State::Succeeded)
-            return finish(false, tr("Evaluation failed: %1").arg(job->errorMessage()));
+            return fail(tr("Evaluation failed: %1").arg(job->errorMessage()));
         EvaluationRow row = std::move(m_pending.row);
         row.result = *job->result<qs::PerplexityResult>();
         QString text = tr("Evaluated: PPL %1 over %2 tokens in %3 s.")
@@ -362,6 +362,11 @@ void EvaluationsView::finish(bool succeeded, const QString& status) {
     m_status->setText(status);
     updateControls();
     Q_EMIT evaluationFinished(succeeded);
+}
+
+void EvaluationsView::fail(const QString& status) {
+    Q_EMIT evaluationFailed(status);
+    finish(false, status);
 }
 
 void EvaluationsView::addRow(EvaluationRow row) {

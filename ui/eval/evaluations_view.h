@@ -82,6 +82,7 @@ public:
 
 Q_SIGNALS:
     void evaluationFinished(bool succeeded);  // also after a failure or a cancel (false)
+    void evaluationFailed(const QString& message);  // before evaluationFinished(false), not for a cancel
 
 private:
     void createControls();
@@ -100,6 +101,7 @@ private:
     void prepareModels();
     void startJob();
     void finish(bool succeeded, const QString& status);
+    void fail(const QString& status);  // finish(false) after evaluationFailed: for the log
     void addRow(EvaluationRow row);
     void rebuildTable();
     void updateHighlight();
