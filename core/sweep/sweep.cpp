@@ -207,6 +207,18 @@ std::string sweepCellNumber(double v) {
     return buf;
 }
 
+std::vector<std::string> sweepCells(std::string_view line) {
+    std::vector<std::string> cells;
+    if (line.empty()) return cells;
+    size_t at = 0;
+    for (;;) {
+        const size_t comma = line.find(',', at);
+        cells.emplace_back(line.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at));
+        if (comma == std::string_view::npos) return cells;
+        at = comma + 1;
+    }
+}
+
 std::string sweepFileRow(const SweepSpec& spec, const SweepRow& row) {
     const PointMeasure& m = row.measure;
     std::string s = std::to_string(row.point) + "," + joinGroups(spec);
@@ -379,17 +391,6 @@ Result<SweepFile> parseSweepFileText(const std::string& text, const std::string&
 
 namespace {
 
-std::vector<std::string> splitCells(const std::string& line) {
-    std::vector<std::string> cells;
-    size_t at = 0;
-    for (;;) {
-        const size_t comma = line.find(',', at);
-        cells.push_back(line.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
-        if (comma == std::string::npos) return cells;
-        at = comma + 1;
-    }
-}
-
 // The points of the spec JSON (the product of its candidate lists), 0 when it cannot be read.
 int64_t specPointCount(const nlohmann::json& spec) {
     const auto it = spec.find("schemes");
@@ -438,14 +439,14 @@ std::string sweepSummaryText(const SweepFile& file, const std::string& path) {
 
 nlohmann::json sweepSummaryJson(const SweepFile& file, const std::string& path) {
     nlohmann::json rows = nlohmann::json::array();
-    for (const auto& [point, row] : file.rows) rows.push_back(splitCells(row));
+    for (const auto& [point, row] : file.rows) rows.push_back(sweepCells(row));
     return {{"sweep", true},
             {"path", path},
             {"spec", file.header["spec"]},
             {"shard", file.header.value("shard", std::string())},
             {"points_stored", file.rows.size()},
             {"points_total", specPointCount(file.header["spec"])},
-            {"columns", splitCells(file.columnLine())},
+            {"columns", sweepCells(file.columnLine())},
             {"rows", rows}};
 }
 

@@ -99,6 +99,9 @@ std::string sweepFileHeader(const SweepSpec& spec, const SweepShard& shard);
 std::string sweepFileRow(const SweepSpec& spec, const SweepRow& row);
 // A number as a sweep file's cell: %.17g (reads back to the same double), "inf", "-inf" or "nan".
 std::string sweepCellNumber(double v);
+// The cells of a sweep file line (the column line or a row, without its line end): split at every comma, which
+// no cell holds ("a,,b" has three cells, "a," two); an empty line has none.
+std::vector<std::string> sweepCells(std::string_view line);
 
 // A sweep file as read back: its header lines, the parsed header JSON and the complete rows (text without '\n'),
 // keyed by point. A last line without '\n' (a run killed mid-write) is dropped and reported in

@@ -144,18 +144,30 @@ Result<std::vector<SweepGroup>> expandGroups(const ModelInfo& info, const std::v
 }
 
 Status checkDisjointGroups(const ModelInfo& info, const std::vector<SweepGroup>& groups) {
-    for (size_t a = 0; a < groups.size(); ++a)
-        for (size_t b = a + 1; b < groups.size(); ++b) {
-            int shared = 0;
-            for (const TensorEntry& e : info.entries)
-                shared += groupSelects(groups[a].selector, e) && groupSelects(groups[b].selector, e);
-            if (shared > 0)
-                return Error{"groups '" + groups[a].name + "' and '" + groups[b].name + "' overlap (" +
-                             std::to_string(shared) + " tensor" + (shared == 1 ? "" : "s") +
-                             " in both): each tensor may be in one group only (e.g. attention,mlp instead of "
-                             "body,attention)"};
+    // One pass over the tensors (a test per pair of groups was quadratic in the groups: 2,222 layer groups took
+    // over a minute). The pair named is the first in (a, b) order: the least over the tensors of the two first
+    // groups selecting each.
+    std::optional<std::pair<size_t, size_t>> first;
+    for (const TensorEntry& e : info.entries) {
+        std::optional<size_t> a;
+        for (size_t g = 0; g < groups.size(); ++g) {
+            if (!groupSelects(groups[g].selector, e)) continue;
+            if (!a) {
+                a = g;
+                continue;
+            }
+            if (!first || std::pair(*a, g) < *first) first = std::pair(*a, g);
+            break;
         }
-    return {};
+    }
+    if (!first) return {};
+    const SweepGroup& a = groups[first->first];
+    const SweepGroup& b = groups[first->second];
+    int shared = 0;
+    for (const TensorEntry& e : info.entries) shared += groupSelects(a.selector, e) && groupSelects(b.selector, e);
+    return Error{"groups '" + a.name + "' and '" + b.name + "' overlap (" + std::to_string(shared) + " tensor" +
+                 (shared == 1 ? "" : "s") +
+                 " in both): each tensor may be in one group only (e.g. attention,mlp instead of body,attention)"};
 }
 
 Result<std::string> canonicalSchemeName(std::string_view scheme) {

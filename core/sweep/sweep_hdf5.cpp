@@ -8,7 +8,6 @@
 #include <optional>
 #include <filesystem>
 #include <map>
-#include <sstream>
 
 #include <unistd.h>
 
@@ -21,15 +20,6 @@
 namespace qs {
 
 namespace {
-
-std::vector<std::string> split(const std::string& line) {
-    std::vector<std::string> out;
-    std::stringstream ss(line);
-    std::string cell;
-    while (std::getline(ss, cell, ',')) out.push_back(cell);
-    if (!line.empty() && line.back() == ',') out.emplace_back();
-    return out;
-}
 
 // Writes the table file from the CSV header JSON, the column line and the row lines (without '\n').
 Status writeTable(const std::string& path, const nlohmann::json& header, const std::string& columnLine,
@@ -50,12 +40,12 @@ Status writeTable(const std::string& path, const nlohmann::json& header, const s
 Status writeSweepGroup(io::Hdf5Writer& h, const SweepFile& file) {
     const std::string& path = h.path();
     const std::string columnLine = file.columnLine();
-    const auto columns = split(columnLine);
+    const auto columns = sweepCells(columnLine);
     if (columns.empty() || !file.header.contains("spec") || !file.header.contains("shard"))
         return Error{path + ": /sweep: the sweep has no header or column line"};
     std::vector<std::vector<std::string>> cells(columns.size());
     for (const auto& [point, row] : file.rows) {
-        const auto c = split(row);
+        const auto c = sweepCells(row);
         if (c.size() != columns.size()) return Error{path + ": point " + std::to_string(point) + " has the wrong number of fields"};
         for (size_t i = 0; i < c.size(); ++i) cells[i].push_back(c[i]);
     }
@@ -131,7 +121,7 @@ Result<SweepFile> readSweepGroup(const io::Hdf5ObjectReader& r) {
         return r.fail("/sweep", specJson ? "attribute spec is not a JSON object" : specJson.message());
     f.header = {{"version", *version}, {"spec", *specJson}, {"shard", *shard}};
     f.headerText = "# quantscope-sweep " + f.header.dump() + "\n" + *columnLine + "\n";
-    const auto columns = split(*columnLine);
+    const auto columns = sweepCells(*columnLine);
     if (columns.empty() || columns[0] != "point") return r.fail("/sweep", "attribute columns does not start with point");
     std::vector<std::vector<std::string>> cells(columns.size());
     for (size_t i = 0; i < columns.size(); ++i) {

@@ -79,6 +79,18 @@ Result<SweepFileRun> run(Fixture& f, const QString& out, bool resume, SweepShard
 class TestSweepFile : public QObject {
     Q_OBJECT
 private Q_SLOTS:
+    // One split for every reader of sweep lines (the CSV's JSON form, the HDF5 table): cells never hold a comma, so
+    // every comma splits, empty cells included; an empty line has no cell (a missing column line).
+    void sweepCells_splitAtEveryComma() {
+        using Cells = std::vector<std::string>;
+        QCOMPARE(qs::sweepCells("point,bytes,ppl"), (Cells{"point", "bytes", "ppl"}));
+        QCOMPARE(qs::sweepCells("a,,b"), (Cells{"a", "", "b"}));
+        QCOMPARE(qs::sweepCells("a,"), (Cells{"a", ""}));
+        QCOMPARE(qs::sweepCells(",a"), (Cells{"", "a"}));
+        QCOMPARE(qs::sweepCells(","), (Cells{"", ""}));
+        QCOMPARE(qs::sweepCells(""), Cells{});
+    }
+
     void points_odometerOrderAndShards() {
         SweepSpec s;
         s.schemes = {{"a", "b"}, {"x", "y", "z"}};
@@ -584,6 +596,15 @@ private Q_SLOTS:
         QCOMPARE(points, 0);
         QVERIFY(checkDisjointGroups(f.model.info, *expandGroups(f.model.info, {"attention", "mlp", "embedding"})).ok());
         QVERIFY(!checkDisjointGroups(f.model.info, *expandGroups(f.model.info, {"layer-parts", "layer0"})).ok());
+        // Of several overlapping pairs, the first in the groups' order is named: (layer3, body) before
+        // (layer2.mlp, body), (layer2.mlp, layer2) and (body, layer2).
+        const Status several =
+            checkDisjointGroups(f.model.info, *expandGroups(f.model.info, {"layer3", "layer2.mlp", "body", "layer2"}));
+        QVERIFY2(several.message().find("groups 'layer3' and 'body' overlap (7 tensors in both)") != std::string::npos,
+                 several.message().c_str());
+        const Status two = checkDisjointGroups(f.model.info, *expandGroups(f.model.info, {"layer2.mlp", "layer2"}));
+        QVERIFY2(two.message().find("groups 'layer2.mlp' and 'layer2' overlap (3 tensors in both)") != std::string::npos,
+                 two.message().c_str());
     }
 
     void hdf5Writer_removesTemporariesOfDeadWriters() {
