@@ -23,16 +23,16 @@
 #include "ui/log/log_model.h"
 #include "ui/mapeditor/calibration_section.h"
 #include "ui/sweep/sweep_view.h"
+#include "ui/util/format.h"
 
 namespace qsui {
 namespace {
 
 constexpr int kSessionVersion = 1;
-const QString kSource = QStringLiteral("session");
+const QString kSessionLogSource = QStringLiteral("session");
 const QString kSessionsGroup = QStringLiteral("sessions");
 const QString kSessionDirKey = QStringLiteral("session/lastDirectory");
 
-QString toQ(const std::string& s) { return QString::fromStdString(s); }
 
 // QSettings keys treat '/' as a group separator; the model path is kept whole by escaping it.
 QString settingsKey(const QString& modelPath) {

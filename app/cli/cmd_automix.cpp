@@ -13,7 +13,7 @@
 namespace qscli {
 
 namespace {
-constexpr const char* kDescription =
+constexpr const char* kAutomixDescription =
     "Chooses a scheme per group (default groups: embedding, head unless tied, each layer's attention and "
     "MLP)\n"
     "that fits the budget with the least predicted damage: one sensitivity scan per candidate scheme, then "
@@ -48,7 +48,7 @@ void printReport(const qs::sweep::AutoMixResult& r, const std::string& out) {
 }  // namespace
 
 int runAutomix(int argc, char** argv, int first) {
-    CommandLine cl("automix", kDescription);
+    CommandLine cl("automix", kAutomixDescription);
     cl.positionals("MODEL", "the model to allocate schemes for");
     EvaluatorArgs evalArgs;
     std::optional<std::string> budgetText, schemes, groups, out;

@@ -24,7 +24,7 @@
 namespace qscli {
 
 namespace {
-constexpr const char* kDescription =
+constexpr const char* kBenchDescription =
     "Measures prompt processing (a batch of N tokens, default 128) and generation (greedy, N tokens, default\n"
     "128) in tokens per second, and the process's peak resident memory. When the model's context is shorter\n"
     "than both, the engine's context is extended for the measurement (speed does not depend on it; the\n"
@@ -185,7 +185,7 @@ void printBenchText(const std::string& modelPath, const InferenceSetup& setup, c
 }  // namespace
 
 int runBench(int argc, char** argv, int first) {
-    CommandLine cl("bench", kDescription);
+    CommandLine cl("bench", kBenchDescription);
     cl.positionals("MODEL", "the model to measure");
     InferenceArgs inference;
     std::optional<long long> promptArg, genArg;

@@ -24,7 +24,7 @@ namespace qscli {
 
 namespace {
 
-constexpr const char* kDescription =
+constexpr const char* kCalibrateDescription =
     "Runs the calibration text through the model with QuantScope's engine and writes the statistics of every\n"
     "linear layer's input: per input column the sum of squares (llama.cpp's imatrix), the sum and the max of\n"
     "|x|; with --hessian the sum of x x^T of the blocks' inputs (GPTQ), with --samples N a reservoir of N\n"
@@ -157,7 +157,7 @@ int addStatisticsOptions(const CalibrateArgs& args, qs::CalibrationSettings& set
 }  // namespace
 
 int runCalibrate(int argc, char** argv, int first) {
-    CommandLine cl("calibrate", kDescription);
+    CommandLine cl("calibrate", kCalibrateDescription);
     cl.positionals("MODEL", "the model to run the text through");
     CalibrateArgs args;
     addCalibrateOptions(cl.app(), args);

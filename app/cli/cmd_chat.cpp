@@ -17,7 +17,7 @@
 namespace qscli {
 
 namespace {
-constexpr const char* kDescription =
+constexpr const char* kChatDescription =
     "Reads one user message per line from stdin and streams each reply (at most N tokens, default 256; it ends\n"
     "at EOS or the template's end-of-turn token). The chat template is the model's own (tokenizer_config.json\n"
     "chat_template, GGUF tokenizer.chat_template) when it is one of the known families; --template NAME\n"
@@ -57,7 +57,7 @@ bool makeRoom(qs::ChatSession& session, const qs::ChatFormat& format, const std:
 }  // namespace
 
 int runChat(int argc, char** argv, int first) {
-    CommandLine cl("chat", kDescription);
+    CommandLine cl("chat", kChatDescription);
     cl.positionals("MODEL", "the model to chat with");
     InferenceArgs inference;
     SamplingArgs samplingArgs;

@@ -13,7 +13,7 @@
 namespace qscli {
 
 namespace {
-constexpr const char* kDescription =
+constexpr const char* kCompareDescription =
     "The original model generates up to N tokens (default 128) from the prompt; at every position the "
     "quantized\n"
     "model, fed the original's own tokens (teacher forcing), is compared with it: KL(P_original || "
@@ -72,7 +72,7 @@ void printText(const qs::ChatTurnResult& r, const qs::Tokenizer& tok, const std:
 }  // namespace
 
 int runCompare(int argc, char** argv, int first) {
-    CommandLine cl("compare", kDescription);
+    CommandLine cl("compare", kCompareDescription);
     cl.positionals("MODEL", "the model; the quantized one is MODEL with --map/--rule");
     InferenceArgs inference;
     SamplingArgs samplingArgs;

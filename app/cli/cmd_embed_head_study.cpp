@@ -14,7 +14,7 @@
 namespace qscli {
 
 namespace {
-constexpr const char* kDescription =
+constexpr const char* kEmbedHeadStudyDescription =
     "With the body fixed (--body SCHEME adds the rule body=SCHEME after --map/--rule; default: as stored), "
     "the\n"
     "token embedding and the output head are each quantized alone with every scheme (default f16, q8_0, "
@@ -39,7 +39,7 @@ void printTable(const qs::sweep::EmbedHeadStudyResult& r) {
 }  // namespace
 
 int runEmbedHeadStudy(int argc, char** argv, int first) {
-    CommandLine cl("embed-head-study", kDescription);
+    CommandLine cl("embed-head-study", kEmbedHeadStudyDescription);
     cl.positionals("MODEL", "the model to study");
     EvaluatorArgs evalArgs;
     std::optional<std::string> body, schemes;

@@ -5,7 +5,6 @@
 //                             [--json]
 #include <unistd.h>
 
-#include <csignal>
 #include <cstdio>
 #include <optional>
 #include <tuple>
@@ -34,12 +33,8 @@ namespace qscli {
 
 namespace {
 
-volatile std::sig_atomic_t g_interrupted = 0;
-void onInterrupt(int) {
-    g_interrupted = 1;
-}
 
-constexpr const char* kDescription =
+constexpr const char* kExportDescription =
     "Writes the model quantized by the map, or the map in another tool's format. Every file is written under a\n"
     "temporary name and renamed into place when complete. With --calib and --h5 the statistics are stored in\n"
     "the session's calibration/ group.";
@@ -178,7 +173,7 @@ int writeConfigs(const ExportArgs& args, const Loaded& m, nlohmann::json& report
 }
 
 int writeGgufFile(const ExportArgs& args, const Loaded& m, int threads, const std::string& out, nlohmann::json& report) {
-    std::signal(SIGINT, onInterrupt);
+    watchInterrupt();
     const bool showProgress = !args.json && isatty(STDERR_FILENO);
     qs::GgufExportOptions o;
     o.fallback = args.fallback.value_or("");
@@ -187,13 +182,13 @@ int writeGgufFile(const ExportArgs& args, const Loaded& m, int threads, const st
     o.progress = [showProgress](double fraction, std::string_view stage) {
         if (showProgress)
             std::fprintf(stderr, "\r%5.1f%% %-60.60s", 100.0 * fraction, qs::io::printableText(stage).c_str());
-        return g_interrupted == 0;
+        return !interrupted();
     };
     std::optional<qs::Result<qs::GgufExportResult>> r;
     tbb::task_arena arena(threads);
     r.emplace(qs::exportGguf(*m.ckpt, m.info, m.resolved, out, &arena, o));
     if (showProgress) std::fprintf(stderr, "\r%-70s\r", "");
-    std::signal(SIGINT, SIG_DFL);
+    unwatchInterrupt();
     if (!r->ok())
         return fail("export", r->message(),
                     r->message() == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
@@ -247,13 +242,13 @@ int writeSessionFile(const ExportArgs& args, const Loaded& m, int threads, int b
     so.histogramBins = bins;
     so.tensors = args.h5Tensors;
     so.calibration = m.calibration.get();
-    so.progress = [](double, std::string_view) { return g_interrupted == 0; };
-    std::signal(SIGINT, onInterrupt);
+    so.progress = [](double, std::string_view) { return !interrupted(); };
+    watchInterrupt();
     std::optional<qs::Result<qs::Session>> session;
     tbb::task_arena arena(threads);
     session.emplace(qs::buildSession(*m.ckpt, m.info, m.resolved, &arena, so));
     if (!session->ok()) {
-        std::signal(SIGINT, SIG_DFL);
+        unwatchInterrupt();
         return fail("export", session->message(),
                     session->message() == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
     }
@@ -261,9 +256,9 @@ int writeSessionFile(const ExportArgs& args, const Loaded& m, int threads, int b
     session->value().sweep = std::move(sweep);
     // Ctrl-C stays caught while the file is written: the write finishes (or fails) and its temporary file is
     // renamed or removed, instead of the default handler killing the process with a half file beside `out`.
-    const qs::Status written = g_interrupted ? qs::Status(qs::Error{std::string(qs::kCancelledMessage)})
+    const qs::Status written = interrupted() ? qs::Status(qs::Error{std::string(qs::kCancelledMessage)})
                                              : qs::writeSessionH5(out, session->value());
-    std::signal(SIGINT, SIG_DFL);
+    unwatchInterrupt();
     if (!written)
         return fail("export", written.message(),
                     written.message() == qs::kCancelledMessage ? kExitCancelled : kExitFailure);
@@ -310,7 +305,7 @@ int checkExportArgs(const ExportArgs& args) {
 }  // namespace
 
 int runExport(int argc, char** argv, int first) {
-    CommandLine cl("export", kDescription);
+    CommandLine cl("export", kExportDescription);
     cl.positionals("MODEL", "the model to export");
     ExportArgs args;
     addOutputOptions(cl.app(), args);

@@ -11,7 +11,7 @@
 namespace qscli {
 
 namespace {
-constexpr const char* kDescription =
+constexpr const char* kGenerateDescription =
     "Prints the prompt followed by the generated text, as llama2.c's run does: at most N new tokens (default\n"
     "256), stopping early at EOS or BOS. Temperature 0 is greedy; the default is 1.0. Without --seed the seed\n"
     "comes from the clock and is printed on stderr with the speed. With --map/--rule the model is quantized first.\n"
@@ -24,7 +24,7 @@ constexpr const char* kDescription =
 }
 
 int runGenerate(int argc, char** argv, int first) {
-    CommandLine cl("generate", kDescription);
+    CommandLine cl("generate", kGenerateDescription);
     cl.positionals("MODEL", "the model to run");
     InferenceArgs inference;
     SamplingArgs samplingArgs;

@@ -15,7 +15,7 @@ namespace qscli {
 
 namespace {
 
-const char* kDescription =
+const char* kModelsDescription =
     "Lists the checkpoints found in the Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub),\n"
     "Ollama's models ($OLLAMA_MODELS, ~/.ollama/models, /usr/share/ollama/.ollama/models), LM Studio's folders\n"
     "(~/.lmstudio/models, ~/.cache/lm-studio/models), llama.cpp's download cache ($LLAMA_CACHE or\n"
@@ -38,7 +38,7 @@ std::string sizeText(uint64_t bytes) {
 }  // namespace
 
 int runModels(int argc, char** argv, int first) {
-    CommandLine cl("models", kDescription);
+    CommandLine cl("models", kModelsDescription);
     cl.positionals("ARGS", "");  // none taken: refused below with a hint
     std::vector<std::string> folders;
     std::optional<long long> depthArg;

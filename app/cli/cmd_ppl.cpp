@@ -17,7 +17,7 @@
 namespace qscli {
 
 namespace {
-constexpr const char* kDescription =
+constexpr const char* kPplDescription =
     "Perplexity of MODEL on FILE. Protocols (the result names its protocol; figures from different ones are not\n"
     "comparable):\n"
     "  llamacpp   llama.cpp's llama-perplexity: chunks of N tokens starting with BOS, second half scored (default)\n"
@@ -39,7 +39,7 @@ int pplOptions(const TextEvalArgs& t, const std::optional<long long>& maxWindows
 }  // namespace
 
 int runPpl(int argc, char** argv, int first) {
-    CommandLine cl("ppl", kDescription);
+    CommandLine cl("ppl", kPplDescription);
     cl.positionals("MODEL", "the model to score");
     InferenceArgs inference;
     TextEvalArgs textArgs;

@@ -4,8 +4,6 @@
 //                               [--calib FILE [--calib-tokens N] [--calib-ctx N] [--tokenizer PATH]]
 #include <unistd.h>
 
-#include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <optional>
 
@@ -29,10 +27,7 @@ namespace qscli {
 
 namespace {
 
-volatile std::sig_atomic_t g_interrupted = 0;
-void onInterrupt(int) { g_interrupted = 1; }
-
-constexpr const char* kDescription =
+constexpr const char* kQuantizeDescription =
     "Quantizes every tensor the map selects and reports, per tensor, the scheme, the bytes and the error\n"
     "(RMSE, SQNR), then per-role totals. Nothing is written to the model. --json prints one JSON object\n"
     "(tensors[], roles{}, footprint{before, after}) instead of the table. --threads does not change the results.\n"
@@ -112,7 +107,7 @@ int writeSideFiles(const QuantizeArgs& args, const qs::ResolvedMap& resolved, co
 }  // namespace
 
 int runQuantize(int argc, char** argv, int first) {
-    CommandLine cl("quantize", kDescription);
+    CommandLine cl("quantize", kQuantizeDescription);
     cl.positionals("MODEL", "the model to quantize (in memory)");
     QuantizeArgs args;
     addQuantizeOptions(cl.app(), args);
@@ -148,18 +143,18 @@ int runQuantize(int argc, char** argv, int first) {
 
     if (int rc = writeSideFiles(args, *resolved, c, info); rc != kExitOk) return rc;
 
-    std::signal(SIGINT, onInterrupt);
+    watchInterrupt();
     const bool showProgress = !args.json && isatty(STDERR_FILENO);
     qs::ApplyOptions options;
     options.calibration = calibration.get();
     options.progress = [showProgress](double fraction, std::string_view stage) {
         if (showProgress) std::fprintf(stderr, "\r%5.1f%% %-60.60s", 100.0 * fraction, qs::io::printableText(stage).c_str());
-        return g_interrupted == 0;
+        return !interrupted();
     };
     std::optional<qs::Result<qs::ApplyResult>> applied;
     applied.emplace(qs::applyMap(c, info, *resolved, options, &arena));
     if (showProgress) std::fprintf(stderr, "\r%-70s\r", "");
-    std::signal(SIGINT, SIG_DFL);
+    unwatchInterrupt();
     if (!applied->ok()) {
         const bool cancelled = applied->message() == qs::kCancelledMessage;
         return fail("quantize", applied->message(), cancelled ? kExitCancelled : kExitFailure);

@@ -14,7 +14,7 @@
 namespace qscli {
 
 namespace {
-constexpr const char* kDescription =
+constexpr const char* kSensitivityDescription =
     "Quantizes one group at a time with scheme S (every other tensor as the baseline map --map/--rule says),\n"
     "measures the damage (change of KLD, perplexity, or summed squared weight error against the baseline) and\n"
     "the bytes saved, and prints the groups sorted by damage per byte saved, most sensitive first.\n"
@@ -40,7 +40,7 @@ void printTable(const qs::sweep::SensitivityResult& r) {
 }  // namespace
 
 int runSensitivity(int argc, char** argv, int first) {
-    CommandLine cl("sensitivity", kDescription);
+    CommandLine cl("sensitivity", kSensitivityDescription);
     cl.positionals("MODEL", "the model to scan");
     EvaluatorArgs evalArgs;
     std::optional<std::string> scheme, groups, out;

@@ -2,9 +2,7 @@
 // quantscope-cli sweep MODEL --groups G[,G...] (--bits B[,B...] | --schemes S[,S...]) --measure M --out FILE
 //                     [--text FILE --ctx N --windows N] [--resume] [--shard I/N] [--map F] [--rule R=S]...
 // quantscope-cli merge OUT IN...
-#include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -27,7 +25,7 @@ namespace qscli {
 
 namespace {
 
-constexpr const char* kDescription =
+constexpr const char* kSweepDescription =
     "Measures every combination of candidate schemes over the groups: one row per point with bytes, bits per\n"
     "weight (a tied pair once, metadata included), rmse and sqnr_db of all quantized weights, and with --measure\n"
     "ppl: ppl; kld: ppl, kld, kld_max, top1 against the unquantized model (its logits computed once).\n"
@@ -79,8 +77,6 @@ void addSweepOptions(CLI::App& app, SweepArgs& a) {
     addEvaluatorOptions(app, a.eval, qs::SweepMeasure::WeightError, /*weightError=*/true);
 }
 
-std::atomic<bool> g_interrupted{false};
-extern "C" void onInterrupt(int) { g_interrupted.store(true); }
 
 bool endsWith(const std::string& s, std::string_view suffix) {
     return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -201,7 +197,7 @@ int runPoints(qs::MapEvaluator& evaluator, const qs::ModelInfo& info, const qs::
     const auto t0 = std::chrono::steady_clock::now();
     qs::SweepRunOptions ro;
     ro.shard = shard;
-    ro.progress = [](double, std::string_view) { return !g_interrupted.load(); };
+    ro.progress = [](double, std::string_view) { return !interrupted(); };
     ro.onPoint = [&](const qs::SweepRow& row) -> qs::Status {
         const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         std::fprintf(stderr, "quantscope-cli sweep: %lld/%lld point #%lld (%.1f s, ETA %.0f s):%s\n",
@@ -215,7 +211,7 @@ int runPoints(qs::MapEvaluator& evaluator, const qs::ModelInfo& info, const qs::
         auto r = endsWith(out, ".h5") ? qs::runSweepToHdf5(evaluator, info, spec, out, args.resume, ro)
                                       : qs::runSweepToCsv(evaluator, info, spec, out, args.resume, ro);
         if (!r) {
-            if (g_interrupted)
+            if (interrupted())
                 return fail("sweep", "cancelled; the finished points are stored in " + out + " (continue with --resume)", kExitCancelled);
             return fail("sweep", r.message());
         }
@@ -242,7 +238,7 @@ int runPoints(qs::MapEvaluator& evaluator, const qs::ModelInfo& info, const qs::
 }  // namespace
 
 int runSweep(int argc, char** argv, int first) {
-    CommandLine cl("sweep", kDescription);
+    CommandLine cl("sweep", kSweepDescription);
     cl.positionals("MODEL", "the model to sweep");
     SweepArgs args;
     addSweepOptions(cl.app(), args);
@@ -284,13 +280,13 @@ int runSweep(int argc, char** argv, int first) {
     if (int rc = completeSpec(args, model, schemes, &arena, spec); rc != kExitOk) return rc;
     if (int rc = checkResumeFile(args, spec, shard); rc != kExitOk) return rc;
 
-    std::signal(SIGINT, onInterrupt);
+    watchInterrupt();
     auto evaluator = qs::MapEvaluator::create(*model.checkpoint, model.info, model.tokenizer.get(), model.weights, o,
                                               [](double f, std::string_view stage) {
                                                   if (f == 0.0) std::fprintf(stderr, "quantscope-cli sweep: %.*s\n", int(stage.size()), stage.data());
-                                                  return !g_interrupted.load();
+                                                  return !interrupted();
                                               });
-    if (!evaluator) return fail("sweep", evaluator.message(), g_interrupted ? kExitCancelled : kExitFailure);
+    if (!evaluator) return fail("sweep", evaluator.message(), interrupted() ? kExitCancelled : kExitFailure);
 
     return runPoints(**evaluator, model.info, spec, shard, args, threads);
 }

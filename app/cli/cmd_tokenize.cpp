@@ -22,7 +22,7 @@ namespace qscli {
 
 namespace {
 
-const char* kDescription =
+const char* kTokenizeDescription =
     "Tokenizes a text with the tokenizer of PATH: a model (its tokenizer), a tokenizer file (tokenizer.json,\n"
     "tokenizer.model, tokenizer.bin) or a folder holding only tokenizer files.";
 
@@ -100,7 +100,7 @@ int tokenizeJsonl(const qs::Tokenizer& tok, const std::string& path, bool specia
 }  // namespace
 
 int runTokenize(int argc, char** argv, int first) {
-    CommandLine cl("tokenize", kDescription);
+    CommandLine cl("tokenize", kTokenizeDescription);
     cl.positionals("PATH", "a model, a tokenizer file or a folder of tokenizer files");
     std::optional<std::string> textArg, jsonlArg, tokenizerArg;
     bool noSpecial = false, json = false;

@@ -22,7 +22,7 @@ namespace qscli {
 
 namespace {
 
-const char* kDescription =
+const char* kTypesDescription =
     "Lists every storage type of the type table: name, ggml name, GGUF id, values per block, bytes per block,\n"
     "bits per weight; whether QuantScope decodes it to float; the scheme names that quantize to it (the ggml\n"
     "scheme, and its importance-weighted _im variant where ggml has one; \"activations\": written only as a dot's\n"
@@ -142,7 +142,7 @@ void printSchemeFamilies() {
 }  // namespace
 
 int runTypes(int argc, char** argv, int first) {
-    CommandLine cl("types", kDescription);
+    CommandLine cl("types", kTypesDescription);
     cl.positionals("ARGS", "");  // none taken: refused below
     bool json = false;
     addJsonFlag(cl.app(), json);

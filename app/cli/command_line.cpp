@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "app/cli/command_line.h"
 
+#include <atomic>
 #include <charconv>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -12,6 +14,21 @@
 #include "core/io/utf8.h"
 
 namespace qscli {
+
+namespace {
+std::atomic<bool> g_interrupted{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
+extern "C" void onInterrupt(int) { g_interrupted.store(true); }
+}  // namespace
+
+void watchInterrupt() {
+    g_interrupted.store(false);
+    std::signal(SIGINT, onInterrupt);
+}
+
+void unwatchInterrupt() { std::signal(SIGINT, SIG_DFL); }
+
+bool interrupted() { return g_interrupted.load(); }
 
 namespace {
 

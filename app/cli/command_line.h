@@ -18,6 +18,14 @@ namespace qscli {
 // Exit codes: 0 success, 1 bad input file or failed operation, 2 usage error, 3 cancelled.
 inline constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitCancelled = 3;
 
+// Ctrl-C during a long command (exit kExitCancelled): after watchInterrupt(), SIGINT sets a flag that
+// interrupted() reads (a lock-free atomic, safe to set in a signal handler) instead of ending the process; the
+// commands poll it from their progress callbacks. watchInterrupt() clears the flag; unwatchInterrupt() gives
+// SIGINT its default action back (for a step that must not stop half-way, or once the work is done).
+void watchInterrupt();
+void unwatchInterrupt();
+bool interrupted();
+
 struct Command;
 // "usage: quantscope-cli <name> <synopsis>": the first line of the command's --help.
 std::string usageLine(const Command& c);

@@ -2,7 +2,6 @@
 #include "app/cli/evaluator_setup.h"
 
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -13,12 +12,6 @@
 
 namespace qscli {
 
-namespace {
-volatile std::sig_atomic_t g_interrupted = 0;
-void onInterrupt(int) {
-    g_interrupted = 1;
-}
-}  // namespace
 
 void addEvaluatorOptions(CLI::App& app, EvaluatorArgs& args, qs::SweepMeasure defaultMeasure, bool weightError) {
     const std::string fallback(qs::sweepMeasureName(defaultMeasure));
@@ -56,8 +49,7 @@ int evaluatorJobFailed(const std::string& command, const std::string& message) {
 }
 
 qs::ProgressFn stderrProgress(const std::string& command, bool enabled) {
-    g_interrupted = 0;
-    std::signal(SIGINT, onInterrupt);
+    watchInterrupt();
     auto last = std::make_shared<std::chrono::steady_clock::time_point>();
     return [=](double fraction, std::string_view stage) {
         const auto now = std::chrono::steady_clock::now();
@@ -67,7 +59,7 @@ qs::ProgressFn stderrProgress(const std::string& command, bool enabled) {
                          qs::io::printableText(stage).c_str());
             if (fraction >= 1.0) std::fprintf(stderr, "\n");
         }
-        return g_interrupted == 0;
+        return !interrupted();
     };
 }
 

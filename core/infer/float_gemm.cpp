@@ -242,6 +242,7 @@ void gemmF32(const float* w, int64_t ldw, int64_t nRows, const float* x, int64_t
     if (level >= cpu::SimdLevel::Avx512 && batch > 1) return gemmAvx512(w, ldw, nRows, x, batch, n, y, ldy);
     if (level >= cpu::SimdLevel::Avx2) return gemmAvx2(w, ldw, nRows, x, batch, n, y, ldy);
 #endif
+    (void)level;  // no SIMD path in this build (QS_GEMM_X86 off: clang, other CPUs)
     gemmScalar(w, ldw, nRows, x, batch, n, y, ldy);
 }
 

@@ -23,15 +23,13 @@
 #include "ui/document.h"
 #include "ui/jobs/job_runner.h"
 #include "ui/log/log_model.h"
+#include "ui/util/format.h"
 
 namespace qsui {
 namespace {
 
-const QString kSource = QStringLiteral("calibration");
+const QString kCalibrationLogSource = QStringLiteral("calibration");
 const QString kDirKey = QStringLiteral("calibration/lastDirectory");
-QString toQ(const std::string& s) {
-    return QString::fromStdString(s);
-}
 
 }  // namespace
 
@@ -178,11 +176,11 @@ Job* CalibrationSection::collect() {
 
 Job* CalibrationSection::collect(const QString& textPath, qint64 tokens, int context, bool everyScheme) {
     if (!m_document->hasModel()) {
-        m_log->error(kSource, tr("Open a model before collecting calibration"));
+        m_log->error(kCalibrationLogSource, tr("Open a model before collecting calibration"));
         return nullptr;
     }
     if (textPath.isEmpty()) {
-        m_log->error(kSource, tr("Choose a calibration text first (Text …)"));
+        m_log->error(kCalibrationLogSource, tr("Choose a calibration text first (Text …)"));
         return nullptr;
     }
     if (m_job) m_job->cancel();
@@ -196,7 +194,7 @@ Job* CalibrationSection::collect(const QString& textPath, qint64 tokens, int con
         r.unquantized = m_models->original();
     }
     r.arena = m_runner->arena();
-    m_log->info(kSource, tr("Collecting calibration over %1 (%2 tokens, ctx %3; %4)")
+    m_log->info(kCalibrationLogSource, tr("Collecting calibration over %1 (%2 tokens, ctx %3; %4)")
                              .arg(QFileInfo(textPath).fileName())
                              .arg(tokens)
                              .arg(context)
@@ -208,7 +206,7 @@ Job* CalibrationSection::collect(const QString& textPath, qint64 tokens, int con
 
 Job* CalibrationSection::load(const QString& path) {
     if (!m_document->hasModel()) {
-        m_log->error(kSource, tr("Open a model before loading calibration"));
+        m_log->error(kCalibrationLogSource, tr("Open a model before loading calibration"));
         return nullptr;
     }
     if (m_job) m_job->cancel();
@@ -228,18 +226,18 @@ Job* CalibrationSection::watch(Job* job, const QString& what) {
         if (job == m_job) m_job = nullptr;
         if (state == Job::State::Succeeded && model == m_document->model()) {
             auto r = job->result<CalibrationJobResult>();
-            for (const std::string& w : r->warnings) m_log->warning(kSource, toQ(w));
+            for (const std::string& w : r->warnings) m_log->warning(kCalibrationLogSource, toQ(w));
             const QString how = r->cacheHit
                                     ? tr("reused from this session's cache")
                                     : (r->seconds > 0 ? tr("%1 s").arg(r->seconds, 0, 'f', 1) : QString());
-            m_log->info(kSource,
+            m_log->info(kCalibrationLogSource,
                         tr("Calibration: %1%2")
                             .arg(r->calibration.describe(), how.isEmpty() ? QString() : tr(", %1").arg(how)));
             m_document->setCalibration(r->calibration);
         } else if (state == Job::State::Failed) {
-            m_log->error(kSource, tr("%1 failed: %2").arg(what, job->errorMessage()));
+            m_log->error(kCalibrationLogSource, tr("%1 failed: %2").arg(what, job->errorMessage()));
         } else if (state == Job::State::Cancelled) {
-            m_log->info(kSource, tr("%1 cancelled").arg(what));
+            m_log->info(kCalibrationLogSource, tr("%1 cancelled").arg(what));
         }
         refresh();
     });
@@ -250,7 +248,7 @@ Job* CalibrationSection::watch(Job* job, const QString& what) {
 void CalibrationSection::clear() {
     if (!m_document->calibration()) return;
     m_document->setCalibration(std::nullopt);
-    m_log->info(kSource, tr("Calibration cleared"));
+    m_log->info(kCalibrationLogSource, tr("Calibration cleared"));
 }
 
 void CalibrationSection::refresh() {

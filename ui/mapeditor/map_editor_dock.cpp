@@ -30,14 +30,14 @@
 #include "ui/mapeditor/map_rule_model.h"
 #include "ui/mapeditor/resolved_tensor_model.h"
 #include "ui/util/tensor_label.h"
+#include "ui/util/format.h"
 
 namespace qsui {
 namespace {
 
 const QString kMapDirKey = QStringLiteral("mapEditor/lastDirectory");
-const QString kSource = QStringLiteral("map");
+const QString kMapLogSource = QStringLiteral("map");
 
-QString toQ(const std::string& s) { return QString::fromStdString(s); }
 
 void setupTable(QTableView* view) {
     view->setSelectionBehavior(QAbstractItemView::SelectRows);
@@ -346,12 +346,12 @@ void MapEditorDock::moveSelectedRule(int delta) {
 bool MapEditorDock::applyPreset(const QString& id) {
     const MapPreset* preset = findMapPreset(id);
     if (!preset) {
-        m_log->error(kSource, tr("Unknown preset \"%1\"").arg(id));
+        m_log->error(kMapLogSource, tr("Unknown preset \"%1\"").arg(id));
         return false;
     }
     auto map = buildMapPreset(id, m_document->info());
     if (!map) {
-        m_log->error(kSource, tr("Preset %1: %2").arg(preset->label, toQ(map.message())));
+        m_log->error(kMapLogSource, tr("Preset %1: %2").arg(preset->label, toQ(map.message())));
         return false;
     }
     m_document->setQuantMap(std::move(*map), tr("Preset: %1").arg(preset->label));
@@ -437,7 +437,7 @@ bool MapEditorDock::exportJson(const QString& path) {
 }
 
 bool MapEditorDock::llamaCppExportable() {
-    const QString source = m_document->hasModel() ? m_document->displayName() : kSource;
+    const QString source = m_document->hasModel() ? m_document->displayName() : kMapLogSource;
     const qs::ResolvedMap* res = m_document->resolvedMap();
     if (!res) {
         m_log->error(source, tr("The llama.cpp tensor-type file names every tensor: load a model first"));
@@ -517,7 +517,7 @@ void MapEditorDock::refreshStatus() {
         if (requantized > 0)
             for (const std::string& w : res->warnings)
                 if (w.rfind("re-quantizing ", 0) == 0)
-                    m_log->warning(kSource, printableName(w));
+                    m_log->warning(kMapLogSource, printableName(w));
     }
 
     m_remove->setEnabled(rules > 0);

@@ -11,11 +11,10 @@
 #include "ui/document.h"
 #include "ui/mapeditor/scheme_params.h"
 #include "ui/util/tensor_label.h"
+#include "ui/util/format.h"
 
 namespace qsui {
 namespace {
-
-QString toQ(const std::string& s) { return QString::fromStdString(s); }
 
 const QColor kInvalidBackground(255, 205, 205);
 const QColor kInvalidText(120, 0, 0);

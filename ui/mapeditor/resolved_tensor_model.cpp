@@ -15,8 +15,6 @@
 namespace qsui {
 namespace {
 
-QString toQ(std::string_view s) { return QString::fromUtf8(s.data(), qsizetype(s.size())); }
-
 const QColor kHighlight(255, 236, 160);
 const QColor kFallback(170, 90, 0);
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "ui/mapeditor/scheme_params.h"
+#include "ui/util/format.h"
 
 #include <QObject>
 #include <QRegularExpression>
@@ -10,8 +11,6 @@
 
 namespace qsui {
 namespace {
-
-QString toQ(const std::string& s) { return QString::fromStdString(s); }
 
 // ggml's uniform families spell the width as the digit of q<b>_0, q<b>_1, q<b>_K.
 const QRegularExpression kGgmlWidth(QStringLiteral("^q([0-9])_(0|1|K)$"));

@@ -13,7 +13,6 @@
 namespace qsui {
 namespace {
 
-QString qstr(std::string_view s) { return QString::fromUtf8(s.data(), qsizetype(s.size())); }
 QString esc(const QString& s) { return s.toHtmlEscaped(); }
 QString esc(const std::string& s) { return QString::fromStdString(s).toHtmlEscaped(); }
 
@@ -107,7 +106,7 @@ QString SummaryView::modelSection(const QString& muted) const {
     const qs::ModelInfo* info = m_document->info();
     QString h;
     h += QStringLiteral("<h4>%1</h4><table>").arg(tr("Model"));
-    const QString format = qstr(qs::fileFormatName(ckpt->format));
+    const QString format = toQ(qs::fileFormatName(ckpt->format));
     const QString detail = QString::fromStdString(ckpt->formatDetail);
     h += row(tr("Format"), detail.isEmpty() || detail == format
                                ? esc(format)
@@ -209,9 +208,9 @@ QString SummaryView::selectedTensorSection() const {
                                  .arg(roleColor(e.role).name(), esc(roleLabel(e.role)),
                                       e.kind == qs::TensorKind::Unknown
                                           ? QString()
-                                          : QStringLiteral(" (%1)").arg(esc(qstr(qs::tensorKindName(e.kind))))));
+                                          : QStringLiteral(" (%1)").arg(esc(toQ(qs::tensorKindName(e.kind))))));
         h += row(tr("Layer"), e.layer >= 0 ? QString::number(e.layer) : tr("—"));
-        h += row(tr("Shape"), formatShape(t.shape)) + row(tr("DType"), esc(qstr(qs::dtypeName(t.dtype))));
+        h += row(tr("Shape"), formatShape(t.shape)) + row(tr("DType"), esc(toQ(qs::dtypeName(t.dtype))));
         h += row(tr("Size"), tr("%1 (%2 bytes)").arg(formatBytes(t.bytes), formatCount(t.bytes)));
         h += row(tr("Elements"), formatCount(t.elements()) + (e.isParameter ? QString() : tr(" (buffer)")));
         h += row(tr("Offset"), t.file >= 0 ? tr("%1 in file %2").arg(formatCount(t.offset)).arg(t.file)

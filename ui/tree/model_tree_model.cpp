@@ -18,7 +18,6 @@ namespace {
 // internalId of an index: 0 for a top-level row, group + 1 for a tensor inside layer group `group`.
 constexpr quintptr kTopLevel = 0;
 
-QString qstr(std::string_view s) { return QString::fromUtf8(s.data(), qsizetype(s.size())); }
 
 }  // namespace
 
@@ -153,7 +152,7 @@ QVariant ModelTreeModel::tensorData(int i, int column, int role) const {
                 case RoleColumn:
                     return entry.kind == qs::TensorKind::Unknown
                                ? roleLabel(entry.role)
-                               : tr("%1 (%2)").arg(roleLabel(entry.role), qstr(qs::tensorKindName(entry.kind)));
+                               : tr("%1 (%2)").arg(roleLabel(entry.role), toQ(qs::tensorKindName(entry.kind)));
                 default: return printableName(t.name);
             }
         case Qt::DisplayRole:
@@ -162,8 +161,8 @@ QVariant ModelTreeModel::tensorData(int i, int column, int role) const {
                 case RoleColumn: return roleLabel(entry.role);
                 case ShapeColumn: return formatShape(t.shape);
                 case DTypeColumn:
-                    return t.dtype == qs::DType::Llama2cQ8 ? tr("%1 g%2").arg(qstr(qs::dtypeName(t.dtype))).arg(t.group)
-                                                           : qstr(qs::dtypeName(t.dtype));
+                    return t.dtype == qs::DType::Llama2cQ8 ? tr("%1 g%2").arg(toQ(qs::dtypeName(t.dtype))).arg(t.group)
+                                                           : toQ(qs::dtypeName(t.dtype));
                 case SizeColumn: return formatBytes(t.bytes);
                 case ParamsColumn: return entry.isParameter ? formatCount(t.elements()) : tr("buffer");
                 case TieColumn: return tieText(i);
@@ -174,7 +173,7 @@ QVariant ModelTreeModel::tensorData(int i, int column, int role) const {
                 case NameColumn: return QString::fromStdString(t.name);
                 case RoleColumn: return int(entry.role);
                 case ShapeColumn: return qulonglong(t.elements());
-                case DTypeColumn: return qstr(qs::dtypeName(t.dtype));
+                case DTypeColumn: return toQ(qs::dtypeName(t.dtype));
                 case SizeColumn: return qulonglong(t.bytes);
                 case ParamsColumn: return qulonglong(entry.isParameter ? t.elements() : 0);
                 case TieColumn: return tieText(i);
@@ -207,7 +206,7 @@ QVariant ModelTreeModel::groupData(const LayerGroup& g, int column, int role) co
                     const qs::DType first = ckpt.tensors[size_t(g.tensors.front())].dtype;
                     for (int i : g.tensors)
                         if (ckpt.tensors[size_t(i)].dtype != first) return tr("mixed");
-                    return qstr(qs::dtypeName(first));
+                    return toQ(qs::dtypeName(first));
                 }
                 case SizeColumn: return formatBytes(g.bytes);
                 case ParamsColumn: return formatCount(g.parameters);

@@ -4,11 +4,16 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include <QString>
 
 namespace qsui {
+
+// Core's text (UTF-8) as a QString; bytes that are not UTF-8 become U+FFFD. For names from a file that a user
+// reads, tensor_label.h's printableName also escapes control and bidi characters.
+inline QString toQ(std::string_view s) { return QString::fromUtf8(s.data(), qsizetype(s.size())); }
 
 // "812 B", "1.01 MiB", "3.50 GiB": binary units, two decimals above bytes.
 QString formatBytes(uint64_t bytes);
