@@ -7,38 +7,22 @@
 #include <QTest>
 
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include <sentencepiece_trainer.h>
 
 #include "common/assets.h"
 #include "core/infer/sentencepiece_charsmap.h"
 #include "core/infer/sentencepiece_tokenizer.h"
+#include "core/protobuf_bytes.h"
 
 using namespace qs;
+using qstest::bytesField;
+using qstest::readAll;
+using qstest::varint;
+using qstest::writeAll;
 
 namespace {
 
-std::string readAll(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-void writeAll(const std::string& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary);
-    out << bytes;
-}
-
-// Protocol buffers wire format (protobuf.dev/programming-guides/encoding), written by hand as a damaged file is.
-std::string varint(uint64_t v) {
-    std::string out;
-    for (; v >= 0x80; v >>= 7) out += char(uint8_t(v) | 0x80);
-    return out + char(v);
-}
-std::string bytesField(uint32_t field, const std::string& value) { return varint(field << 3 | 2) + varint(value.size()) + value; }
 // An unknown group field 99 with one varint inside (start-group key, field 1 = 7, end-group key).
 const std::string kUnknownGroup = varint(99 << 3 | 3) + varint(1 << 3) + varint(7) + varint(99 << 3 | 4);
 

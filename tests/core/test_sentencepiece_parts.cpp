@@ -10,7 +10,6 @@
 #include <QTemporaryDir>
 #include <QTest>
 
-#include <fstream>
 #include <random>
 #include <sstream>
 
@@ -20,28 +19,15 @@
 #include "common/assets.h"
 #include "core/infer/sentencepiece_charsmap.h"
 #include "core/infer/sentencepiece_tokenizer.h"
+#include "core/protobuf_bytes.h"
 
 using namespace qs;
+using qstest::bytesField;
+using qstest::readAll;
+using qstest::varint;
+using qstest::varintField;
 
 namespace {
-
-std::string readAll(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-// Protocol buffers wire format (protobuf.dev/programming-guides/encoding), sentencepiece_model.proto's numbers.
-std::string varint(uint64_t v) {
-    std::string out;
-    for (; v >= 0x80; v >>= 7) out += char(uint8_t(v) | 0x80);
-    return out + char(v);
-}
-std::string boolField(uint32_t field, bool v) { return varint(field << 3) + varint(v ? 1 : 0); }
-std::string messageField(uint32_t field, const std::string& value) {
-    return varint(field << 3 | 2) + varint(value.size()) + value;
-}
 
 // The words of `source` and what a normalizer treats specially, drawn at random into `bytes` bytes.
 std::string hostileText(const std::string& source, size_t bytes, uint32_t seed) {
@@ -89,10 +75,8 @@ private Q_SLOTS:
         QVERIFY(m_wiki.size() > 1000000);
         m_hostile = hostileText(m_wiki, 400000, 7);
         // The trainer's corpus: the stories and some hostile lines, so that compatibility characters get pieces.
-        {
-            std::ofstream out(m_dir.path().toStdString() + "/corpus.txt", std::ios::binary);
-            out << readAll(stories.toStdString()) << hostileText(m_wiki, 20000, 3);
-        }
+        qstest::writeAll(m_dir.path().toStdString() + "/corpus.txt",
+                         readAll(stories.toStdString()) + hostileText(m_wiki, 20000, 3));
         m_nfkcBpe = train("nfkc_bpe", "--vocab_size=400 --model_type=bpe --normalization_rule_name=nmt_nfkc");
         m_unigram = train("unigram", "--vocab_size=400 --model_type=unigram");
         QVERIFY(!m_nfkcBpe.empty() && !m_unigram.empty());
@@ -113,7 +97,7 @@ private Q_SLOTS:
         QVERIFY(!spec->userDefinedHoldsSpace);
         for (bool b : spec->charsMapKeyBytes) QVERIFY(!b);
         // nmt_nfkc maps U+3000 (E3 80 80) among others: its bytes are keys; a later spec's flags win.
-        const auto nfkc = readSentencePieceSpec(m_nfkcBpe + messageField(3, boolField(4, false) + boolField(3, false)));
+        const auto nfkc = readSentencePieceSpec(m_nfkcBpe + bytesField(3, varintField(4, 0) + varintField(3, 0)));
         QVERIFY(nfkc.has_value());
         QVERIFY(nfkc->charsMapKeyBytes[0xE3]);
         QVERIFY(!nfkc->removeExtraWhitespaces);
@@ -125,14 +109,14 @@ private Q_SLOTS:
         QTest::addColumn<QByteArray>("suffix");  // appended to the model proto
         QTest::addColumn<bool>("withWiki");      // WikiText too, not only the hostile text
         const auto qb = [](const std::string& s) { return QByteArray(s.data(), qsizetype(s.size())); };
-        const std::string noExtra = messageField(3, boolField(4, false)), extra = messageField(3, boolField(4, true));
-        const std::string noDummy = messageField(3, boolField(3, false));
+        const std::string noExtra = bytesField(3, varintField(4, 0)), extra = bytesField(3, varintField(4, 1));
+        const std::string noDummy = bytesField(3, varintField(3, 0));
         // Pieces "a▁" .. "z▁" with the best score (0; Llama 2's are negative): BPE merges every letter with the space
         // after it, so a part may not end after a letter. ModelProto.pieces = 1: {piece = 1, score = 2, type = 3}.
         std::string letterSpaces;
         for (char c = 'a'; c <= 'z'; ++c)
-            letterSpaces += messageField(1, messageField(1, std::string(1, c) + "\xE2\x96\x81") + varint(2 << 3 | 5) +
-                                                std::string(4, '\0') + varint(3 << 3) + varint(1));
+            letterSpaces += bytesField(1, bytesField(1, std::string(1, c) + "\xE2\x96\x81") + varint(2 << 3 | 5) +
+                                                std::string(4, '\0') + varintField(3, 1));
         const QString llama2 = "models/llama2-tokenizer/tokenizer.model", stories = "models/stories260K-hf/tokenizer.model";
         QTest::newRow("Llama 2") << llama2 << QByteArray() << true;
         QTest::newRow("Llama 2 +remove_extra_whitespaces") << llama2 << qb(extra) << false;
@@ -160,10 +144,7 @@ private Q_SLOTS:
         }
         proto += suffix.toStdString();
         const std::string file = m_dir.path().toStdString() + "/variant.model";
-        {
-            std::ofstream out(file, std::ios::binary);
-            out << proto;
-        }
+        qstest::writeAll(file, proto);
         auto ours = SentencePieceTokenizer::load(file);
         QVERIFY2(ours.ok(), ours ? "" : ours.message().c_str());
         sentencepiece::SentencePieceProcessor reference;
