@@ -1,28 +1,13 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Protocol buffers wire format written by hand (protobuf.dev/programming-guides/encoding), for the SentencePiece
 // tests: a tokenizer.model is a serialized ModelProto, and fields appended to one are merged by protobuf's
-// parser (the last scalar wins), which is how the tests make damaged models and flag variants. Plus whole-file
-// reads and writes.
+// parser (the last scalar wins), which is how the tests make damaged models and flag variants.
 #pragma once
 
 #include <cstdint>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 namespace qstest {
-
-inline std::string readAll(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-inline void writeAll(const std::string& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary);
-    out << bytes;
-}
 
 inline std::string varint(uint64_t v) {
     std::string out;

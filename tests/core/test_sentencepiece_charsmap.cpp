@@ -13,13 +13,12 @@
 #include "common/assets.h"
 #include "core/infer/sentencepiece_charsmap.h"
 #include "core/infer/sentencepiece_tokenizer.h"
+#include "core/io_fixtures.h"
 #include "core/protobuf_bytes.h"
 
 using namespace qs;
 using qstest::bytesField;
-using qstest::readAll;
 using qstest::varint;
-using qstest::writeAll;
 
 namespace {
 
@@ -45,7 +44,7 @@ private Q_SLOTS:
             " --vocab_size=300 --model_type=bpe --normalization_rule_name=nmt_nfkc --input_sentence_size=2000"
             " --minloglevel=2");
         QVERIFY2(s.ok(), s.ToString().c_str());
-        m_model = readAll(prefix + ".model");
+        m_model = qstest::readBytes(prefix + ".model");
         // NormalizerSpec serialized: name (field 1) "nmt_nfkc", then precompiled_charsmap (field 2, tag 0x12, a
         // varint length): the blob, whose uint32 trie size is followed by the trie's units.
         const size_t name = m_model.find("\x0A\x08nmt_nfkc\x12");
@@ -79,7 +78,7 @@ private Q_SLOTS:
         QFETCH(bool, prependGroup);
         const std::string bad = (prependGroup ? kUnknownGroup : std::string()) + m_model + suffix.toStdString();
         const std::string path = m_dir.path().toStdString() + "/merged.model";
-        writeAll(path, bad);
+        qstest::writeBytes(path, bad);
         auto t = SentencePieceTokenizer::load(path);
         QVERIFY(!t.ok());
         QVERIFY2(t.message().find(path + ": normalizer_spec.precompiled_charsmap is damaged (trie unit 0 points outside") == 0,
@@ -93,7 +92,7 @@ private Q_SLOTS:
         const std::string model = kUnknownGroup + m_model + bytesField(3, bytesField(2, m_badBlob)) +
                                   bytesField(3, bytesField(2, good));
         const std::string path = m_dir.path().toStdString() + "/later_good.model";
-        writeAll(path, model);
+        qstest::writeBytes(path, model);
         auto t = SentencePieceTokenizer::load(path);
         if (!t) QFAIL(t.message().c_str());
         QCOMPARE((*t)->encode("\xEF\xBC\xA8" "e", false), (*t)->encode("He", false));
@@ -103,7 +102,7 @@ private Q_SLOTS:
     void trainedRules_pass() {
         QVERIFY(checkSentencePieceCharsMaps(m_model, "m").ok());
         const std::string path = m_dir.path().toStdString() + "/ok.model";
-        writeAll(path, m_model);
+        qstest::writeBytes(path, m_model);
         auto t = SentencePieceTokenizer::load(path);
         if (!t) QFAIL(t.message().c_str());
         QCOMPARE((*t)->encode("\xEF\xBC\xA8" "e\xEF\xAC\x81", false), (*t)->encode("Hefi", false));
@@ -123,7 +122,7 @@ private Q_SLOTS:
         std::string bad = m_model;
         std::memcpy(bad.data() + m_trieAt, &unit, 4);
         const std::string path = m_dir.path().toStdString() + "/bad.model";
-        writeAll(path, bad);
+        qstest::writeBytes(path, bad);
         auto t = SentencePieceTokenizer::load(path);
         QVERIFY(!t.ok());
         QVERIFY2(t.message().find(path + ": normalizer_spec.precompiled_charsmap is damaged (" + why.toStdString()) == 0,
@@ -145,7 +144,7 @@ private Q_SLOTS:
         QFETCH(int, cut);
         QFETCH(QString, field);
         const std::string path = m_dir.path().toStdString() + "/cut" + std::to_string(cut) + ".model";
-        writeAll(path, m_model.substr(0, size_t(cut)));
+        qstest::writeBytes(path, m_model.substr(0, size_t(cut)));
         auto t = SentencePieceTokenizer::load(path);
         QVERIFY(!t.ok());
         const QString m = QString::fromStdString(t.message());
@@ -163,7 +162,7 @@ private Q_SLOTS:
             state = state * 1664525u + 1013904223u;
             std::string bad = m_model;
             std::memcpy(bad.data() + m_trieAt + 4 * u, &state, 4);
-            writeAll(path, bad);
+            qstest::writeBytes(path, bad);
             auto t = SentencePieceTokenizer::load(path);
             if (!t) {
                 QVERIFY2(t.message().find("precompiled_charsmap is damaged") != std::string::npos, t.message().c_str());

@@ -19,11 +19,11 @@
 #include "common/assets.h"
 #include "core/infer/sentencepiece_charsmap.h"
 #include "core/infer/sentencepiece_tokenizer.h"
+#include "core/io_fixtures.h"
 #include "core/protobuf_bytes.h"
 
 using namespace qs;
 using qstest::bytesField;
-using qstest::readAll;
 using qstest::varint;
 using qstest::varintField;
 
@@ -63,7 +63,7 @@ class TestSentencePieceParts : public QObject {
             "--input=" + m_dir.path().toStdString() + "/corpus.txt --model_prefix=" + prefix +
             " --input_sentence_size=3000 --minloglevel=2 " + args);
         if (!s.ok()) qWarning("training %s: %s", name.c_str(), s.ToString().c_str());
-        return s.ok() ? readAll(prefix + ".model") : std::string();
+        return s.ok() ? qstest::readBytes(prefix + ".model") : std::string();
     }
 
 private Q_SLOTS:
@@ -71,12 +71,12 @@ private Q_SLOTS:
         QS_REQUIRE_ASSET(wiki, "data/wikitext-2-raw/wiki.test.raw");
         QS_REQUIRE_ASSET(stories, "data/tinystories/tinystories_sample.txt");
         QVERIFY(m_dir.isValid());
-        m_wiki = readAll(wiki.toStdString());
+        m_wiki = qstest::readBytes(wiki.toStdString());
         QVERIFY(m_wiki.size() > 1000000);
         m_hostile = hostileText(m_wiki, 400000, 7);
         // The trainer's corpus: the stories and some hostile lines, so that compatibility characters get pieces.
-        qstest::writeAll(m_dir.path().toStdString() + "/corpus.txt",
-                         readAll(stories.toStdString()) + hostileText(m_wiki, 20000, 3));
+        qstest::writeBytes(m_dir.path().toStdString() + "/corpus.txt",
+                         qstest::readBytes(stories.toStdString()) + hostileText(m_wiki, 20000, 3));
         m_nfkcBpe = train("nfkc_bpe", "--vocab_size=400 --model_type=bpe --normalization_rule_name=nmt_nfkc");
         m_unigram = train("unigram", "--vocab_size=400 --model_type=unigram");
         QVERIFY(!m_nfkcBpe.empty() && !m_unigram.empty());
@@ -87,7 +87,7 @@ private Q_SLOTS:
     // sentencepiece's spm_export_vocab and Hugging Face's conversion show it).
     void readSpec_llama2() {
         QS_REQUIRE_ASSET(path, "models/llama2-tokenizer/tokenizer.model");
-        const auto spec = readSentencePieceSpec(readAll(path.toStdString()));
+        const auto spec = readSentencePieceSpec(qstest::readBytes(path.toStdString()));
         QVERIFY(spec.has_value());
         QCOMPARE(spec->modelType, 2);
         QVERIFY(spec->addDummyPrefix);
@@ -140,11 +140,11 @@ private Q_SLOTS:
         else if (model == "trained:unigram") proto = m_unigram;
         else {
             QS_REQUIRE_ASSET(path, model);
-            proto = readAll(path.toStdString());
+            proto = qstest::readBytes(path.toStdString());
         }
         proto += suffix.toStdString();
         const std::string file = m_dir.path().toStdString() + "/variant.model";
-        qstest::writeAll(file, proto);
+        qstest::writeBytes(file, proto);
         auto ours = SentencePieceTokenizer::load(file);
         QVERIFY2(ours.ok(), ours ? "" : ours.message().c_str());
         sentencepiece::SentencePieceProcessor reference;
