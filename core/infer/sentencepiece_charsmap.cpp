@@ -122,7 +122,9 @@ std::string checkBlob(std::string_view blob, std::array<bool, 256>* keyBytes = n
                 return "trie unit " + std::to_string(i) + " names normalized text at " + std::to_string(v) +
                        ", outside the " + std::to_string(normalized.size()) + " bytes (or not NUL-terminated)";
         }
-        for (uint32_t c = 1; c < 256; ++c) {
+        // Label 0 too: darts' commonPrefixSearch is given the text's length and follows a NUL byte of the text
+        // like any other (a leaf's value unit is never taken for a child: its label has bit 31 set).
+        for (uint32_t c = 0; c < 256; ++c) {
             const size_t child = base ^ c;
             if (label(units[child]) == c && !seen[child]) {
                 if (keyBytes) (*keyBytes)[c] = true;
@@ -209,8 +211,9 @@ namespace qs {
 namespace {
 
 // The last varint value of the scalar field `field` in message `b` (protobuf's parser: the last occurrence wins;
-// one with another wire type is an unknown field). False when the message cannot be walked.
-bool lastVarint(std::string_view b, uint32_t field, std::optional<uint64_t>& out) {
+// one with another wire type is an unknown field, and so is a value outside `maxEnum` for an enum field: proto2
+// keeps the value before it). False when the message cannot be walked.
+bool lastVarint(std::string_view b, uint32_t field, std::optional<uint64_t>& out, uint64_t maxEnum = UINT64_MAX) {
     size_t at = 0;
     while (at < b.size()) {
         uint64_t key = 0;
@@ -218,7 +221,7 @@ bool lastVarint(std::string_view b, uint32_t field, std::optional<uint64_t>& out
         if (key == (uint64_t(field) << 3)) {
             uint64_t v = 0;
             if (!readVarint(b, at, v)) return false;
-            out = v;
+            if (maxEnum == UINT64_MAX || (v >= 1 && v <= maxEnum)) out = v;
         } else if (!skipValue(b, at, key)) {
             return false;
         }
@@ -228,12 +231,13 @@ bool lastVarint(std::string_view b, uint32_t field, std::optional<uint64_t>& out
 
 // The merged value of a bool/enum field of the merged sub-message `specField` (each occurrence merges into the
 // one before, so the last occurrence of the field in any of them wins).
-bool mergedVarint(std::string_view model, uint32_t specField, uint32_t field, uint64_t& value) {
+bool mergedVarint(std::string_view model, uint32_t specField, uint32_t field, uint64_t& value,
+                  uint64_t maxEnum = UINT64_MAX) {
     const auto specs = occurrences(model, specField);
     if (!specs) return false;
     std::optional<uint64_t> v;
     for (std::string_view spec : *specs)
-        if (!lastVarint(spec, field, v)) return false;
+        if (!lastVarint(spec, field, v, maxEnum)) return false;
     if (v) value = *v;
     return true;
 }
@@ -245,10 +249,10 @@ std::optional<SentencePieceSpec> readSentencePieceSpec(std::string_view model) {
     uint64_t type = uint64_t(spec.modelType), suffix = 0, dummy = 1, extra = 1, escape = 1;
     // ModelProto: trainer_spec = 2 (model_type = 3, treat_whitespace_as_suffix = 24), normalizer_spec = 3
     // (add_dummy_prefix = 3, remove_extra_whitespaces = 4, escape_whitespaces = 5; defaults true).
-    if (!mergedVarint(model, 2, 3, type) || !mergedVarint(model, 2, 24, suffix) || !mergedVarint(model, 3, 3, dummy) ||
+    if (!mergedVarint(model, 2, 3, type, 4) || !mergedVarint(model, 2, 24, suffix) || !mergedVarint(model, 3, 3, dummy) ||
         !mergedVarint(model, 3, 4, extra) || !mergedVarint(model, 3, 5, escape))
         return std::nullopt;
-    spec.modelType = int(std::min<uint64_t>(type, 1000));
+    spec.modelType = int(type);
     spec.treatWhitespaceAsSuffix = suffix != 0;
     spec.addDummyPrefix = dummy != 0;
     spec.removeExtraWhitespaces = extra != 0;
@@ -260,7 +264,7 @@ std::optional<SentencePieceSpec> readSentencePieceSpec(std::string_view model) {
     for (std::string_view piece : *pieces) {
         std::optional<uint64_t> type;
         const auto text = occurrences(piece, 1);
-        if (!text || !lastVarint(piece, 3, type)) return std::nullopt;
+        if (!text || !lastVarint(piece, 3, type, 6)) return std::nullopt;  // Type: NORMAL 1 .. BYTE 6
         if (type != 4u || text->empty()) continue;
         const std::string_view p = text->back();
         if (p.find(' ') != std::string_view::npos || p.find("\xE2\x96\x81") != std::string_view::npos)

@@ -2,6 +2,7 @@
 #include "core/infer/sentencepiece_tokenizer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include <sentencepiece_processor.h>
@@ -52,7 +53,8 @@ Result<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::load(con
 //    spaces dropped: the heading-space loop drops what the in-text loop would); N(A) ends in b, so no trailing
 //    space is stripped from A that T keeps. Without a dummy prefix and without remove_extra_whitespaces, N(B) is
 //    "▁" + rest already. (No dummy prefix with remove_extra_whitespaces would strip B's space: no cuts.)
-// 3. BPE only (bpe_model.cc): a merge joins two adjacent symbols into a piece of the vocabulary. No piece holds b
+// 3. BPE only (bpe_model.cc), with scores that are numbers (a NaN has no order): a merge joins two adjacent
+//    symbols into a piece of the vocabulary. No piece holds b
 //    right before "▁" (scanned below), so no merge ever joins a symbol ending at p with one starting there; the
 //    merges on each side depend only on that side's pairs, and the queue (best score, then leftmost) applies
 //    each side's merges in the order it would alone. Unigram's Viterbi compares sums of float scores, which a
@@ -69,6 +71,8 @@ void SentencePieceTokenizer::planCuts(const SentencePieceSpec& spec) {
     std::array<bool, 256> beforeMarker{};
     bool markerIsPiece = false;
     for (int id = 0; id < vocabSize(); ++id) {
+        // A NaN score has no order: the merge queue's choices then depend on every part's candidates.
+        if (std::isnan(m_sp->GetScore(id))) return;
         if (m_sp->IsControl(id)) continue;  // never matched in text (sentencepiece_model.proto)
         const std::string& p = m_sp->IdToPiece(id);
         if (p == marker && !m_sp->IsUnused(id) && !m_sp->IsUnknown(id) && !m_sp->IsByte(id)) markerIsPiece = true;

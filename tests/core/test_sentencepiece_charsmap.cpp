@@ -7,6 +7,7 @@
 #include <QTest>
 
 #include <cstring>
+#include <vector>
 
 #include <sentencepiece_trainer.h>
 
@@ -58,6 +59,28 @@ private Q_SLOTS:
         m_badBlob = m_model.substr(m_trieAt - 4, blobBytes);
         const uint32_t outside = 0xFFFFFC00u;
         std::memcpy(m_badBlob.data() + 4, &outside, 4);
+    }
+
+    // A trie edge labelled 0: darts' commonPrefixSearch is given the text's length and follows a NUL byte of the
+    // text like any other byte, so the check walks those edges too. Here the root's NUL child points far outside
+    // the trie: refused at load (tryout 17: the check skipped label 0, the model loaded, and tokenizing "a\0xyz"
+    // segfaulted).
+    void nulEdgeOutsideTheTrie_refused() {
+        std::vector<uint32_t> units(512, 0);
+        units[0] = 256u << 10;          // the root: its children at 256 ^ label
+        units[256] = 0x1FFFFFu << 10;   // label 0 (NUL); its own children at 256 ^ 0x1FFFFF, outside 512 units
+        const uint32_t trieBytes = uint32_t(units.size() * 4);
+        std::string blob(4, '\0');
+        std::memcpy(blob.data(), &trieBytes, 4);
+        blob.append(reinterpret_cast<const char*>(units.data()), trieBytes);
+        blob += std::string("Q\0", 2);
+        const std::string path = m_dir.filePath("nul_edge.model").toStdString();
+        qstest::writeBytes(path, m_model + bytesField(3, bytesField(2, blob)));
+        auto t = SentencePieceTokenizer::load(path);
+        QVERIFY(!t.ok());
+        QVERIFY2(t.message().find("normalizer_spec.precompiled_charsmap is damaged (trie unit 256 points outside its "
+                                  "512 units)") != std::string::npos,
+                 t.message().c_str());
     }
 
     // protobuf's parser merges a repeated normalizer_spec (field 3) into one, keeps the last charsmap (field 2) and
