@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/infer/sentencepiece_charsmap.h"
 
-#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>

@@ -54,8 +54,8 @@ Result<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::load(con
 //    space is stripped from A that T keeps. Without a dummy prefix and without remove_extra_whitespaces, N(B) is
 //    "▁" + rest already. (No dummy prefix with remove_extra_whitespaces would strip B's space: no cuts.)
 // 3. BPE only (bpe_model.cc), with scores that are numbers (a NaN has no order): a merge joins two adjacent
-//    symbols into a piece of the vocabulary. No piece holds b
-//    right before "▁" (scanned below), so no merge ever joins a symbol ending at p with one starting there; the
+//    symbols into a piece of the vocabulary. No piece holds b right before "▁" (scanned below), so no merge
+//    ever joins a symbol ending at p with one starting there; the
 //    merges on each side depend only on that side's pairs, and the queue (best score, then leftmost) applies
 //    each side's merges in the order it would alone. Unigram's Viterbi compares sums of float scores, which a
 //    prefix's sum can round differently: its texts are encoded whole.
