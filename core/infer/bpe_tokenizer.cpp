@@ -117,6 +117,42 @@ void BpeTokenizer::indexMarkerCuts() {
     }
 }
 
+// An ASCII character c whose symbols (its piece, or its byte tokens) no merge can join to anything: a merge's
+// result is the concatenation of its two pieces (the Scores rule looks it up; the Ranks rule's merges produce
+// exactly pieceId(a + b)), so it is a longer piece holding the symbol's piece, and none exists. Symbols whose
+// piece is empty (a hostile vocabulary's byte token or <unk>) would "merge" into their neighbour's own string, and
+// unknown tokens may fuse across c: no cuts then. Needs m_byteTokens (buildByteTables).
+void BpeTokenizer::indexCharCuts() {
+    if (m_settings.spaces == BpeSettings::Spaces::ByteLevel || m_settings.ignoreMerges) return;
+    std::array<bool, 256> inLongerPiece{};  // bytes some piece of two or more bytes holds
+    for (const std::string& p : m_pieces) {
+        if (p.size() > 1)
+            for (char ch : p) inLongerPiece[static_cast<unsigned char>(ch)] = true;
+        for (size_t k = 1; k < p.size(); ++k)
+            m_bytePairs.set(size_t(static_cast<unsigned char>(p[k - 1])) << 8 | static_cast<unsigned char>(p[k]));
+    }
+    std::vector<int> symbols;
+    for (int c = 1; c < 0x80; ++c) {
+        const std::string ch(1, char(c));
+        symbols.clear();
+        if (const int id = pieceId(ch); id >= 0) symbols.push_back(id);
+        else appendUnknown(ch, symbols);
+        bool free = !symbols.empty();
+        for (int id : symbols) {
+            const std::string& piece = m_pieces[size_t(id)];
+            free = free && id != m_settings.unk && !piece.empty();
+            if (!free) break;
+            if (piece.size() == 1) {
+                free = !inLongerPiece[static_cast<unsigned char>(piece[0])];
+            } else {
+                for (const std::string& p : m_pieces)
+                    if (p.size() > piece.size() && p.find(piece) != std::string::npos) free = false;
+            }
+        }
+        m_charCuts[size_t(c)] = free;
+    }
+}
+
 void BpeTokenizer::indexSpecialTokens() {
     for (size_t i = 0; i < m_pieces.size(); ++i)
         if ((m_types[i] == TokenType::Control || m_types[i] == TokenType::UserDefined) && !m_pieces[i].empty())
@@ -160,6 +196,7 @@ Result<std::unique_ptr<BpeTokenizer>> BpeTokenizer::create(const std::string& so
 
     t->buildByteTables();
     t->indexMarkerCuts();
+    t->indexCharCuts();
     if (t->m_settings.mergeRule == BpeSettings::MergeRule::Ranks)
         if (auto st = t->indexMerges(source, merges); !st) return st.error();
     t->indexSpecialTokens();
@@ -307,25 +344,37 @@ void BpeTokenizer::encodeSegment(std::string_view text, bool atStart, std::vecto
 // holds right before an M, so a cut after any other byte changes nothing: each part merges alone, in the same
 // order of priority as within the whole, and the ids concatenate to the whole text's. Equal-priority ties are
 // broken leftmost within a part exactly as within the whole, since candidates of different parts never interact.
+// A cut before a character of m_charCuts is exact for the same reason: no merge ever joins its symbols to
+// anything, on either side (indexCharCuts). So is a cut between characters x and y that are pieces themselves
+// when no piece holds x's last byte right before y's first (m_bytePairs): a symbol ending with x has a piece
+// ending with x's bytes, one starting with y a piece starting with y's, and their concatenation is no piece.
+// Those cuts are taken only in a part over kLongPart bytes (two lookups a character are slower than merging a
+// short part whole); the others wherever allowed.
+bool BpeTokenizer::mayCut(std::string_view text, size_t prevStart, size_t i, size_t len, bool longPart) const {
+    const auto first = static_cast<unsigned char>(text[i]), last = static_cast<unsigned char>(text[i - 1]);
+    if (len == 1 && first < 0x80 && m_charCuts[first]) return true;
+    const std::string_view prev = text.substr(prevStart, i - prevStart);
+    for (const MarkerCut& cut : m_markerCuts) {
+        const std::string& marker = m_pieces[size_t(cut.id)];
+        if (len == marker.size() && text.compare(i, len, marker) == 0 && !cut.bytesBefore[last] && pieceId(prev) >= 0)
+            return true;
+    }
+    return longPart && !m_bytePairs[size_t(last) << 8 | first] && pieceId(prev) >= 0 && pieceId(text.substr(i, len)) >= 0;
+}
+
 void BpeTokenizer::encodeSpaced(std::string_view text, std::vector<int>& out) const {
-    if (m_markerCuts.empty()) {
+    constexpr size_t kLongPart = 1024;
+    if (m_settings.ignoreMerges) {  // a whole word is looked up before merging: no cuts (indexMarkerCuts)
         encodeWord(text, out);
         return;
     }
     size_t partStart = 0, prevStart = 0;
     for (size_t i = 0; i < text.size();) {
         const size_t len = charLength(text, i);
-        if (i > partStart)
-            for (const MarkerCut& cut : m_markerCuts) {
-                const std::string& marker = m_pieces[size_t(cut.id)];
-                if (len == marker.size() && text.compare(i, len, marker) == 0 &&
-                    !cut.bytesBefore[static_cast<unsigned char>(text[i - 1])] &&
-                    pieceId(text.substr(prevStart, i - prevStart)) >= 0) {
-                    encodeWord(text.substr(partStart, i - partStart), out);
-                    partStart = i;
-                    break;
-                }
-            }
+        if (i > partStart && mayCut(text, prevStart, i, len, i - partStart >= kLongPart)) {
+            encodeWord(text.substr(partStart, i - partStart), out);
+            partStart = i;
+        }
         prevStart = i;
         i += len;
     }

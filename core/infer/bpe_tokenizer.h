@@ -17,6 +17,7 @@
 #pragma once
 
 #include <array>
+#include <bitset>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -84,11 +85,13 @@ private:
     Status indexMerges(const std::string& source, const std::vector<std::pair<std::string, std::string>>& merges);
     void indexSpecialTokens();
     void indexMarkerCuts();
+    void indexCharCuts();
     void encodeSegment(std::string_view text, bool atStart, std::vector<int>& out) const;
     void encodeWord(std::string_view word, std::vector<int>& out) const;
     // Raw/MetaSpace: encodeWord over the whole text, computed part by part where a cut provably changes nothing
     // (the .cpp proves it), so a long text needs scratch memory for its longest part, not for all of it.
     void encodeSpaced(std::string_view text, std::vector<int>& out) const;
+    bool mayCut(std::string_view text, size_t prevStart, size_t i, size_t len, bool longPart) const;
     void appendUnknown(std::string_view ch, std::vector<int>& out) const;
 
     BpeSettings m_settings;
@@ -108,6 +111,8 @@ private:
         std::array<bool, 256> bytesBefore; // the bytes some piece holds right before that marker
     };
     std::vector<MarkerCut> m_markerCuts;   // Raw/MetaSpace text only (encodeSpaced)
+    std::array<bool, 128> m_charCuts{};    // ASCII characters no merge touches: a cut before one (encodeSpaced)
+    std::bitset<65536> m_bytePairs;        // bit a << 8 | b: some piece holds byte a right before byte b
     std::unique_ptr<PreTokenizerRegex> m_regex;
 };
 

@@ -77,8 +77,8 @@ Result<std::unique_ptr<HfTokenizer>> HfTokenizer::create(const std::string& path
 
 // AddedVocabulary::find_matches: leftmost-longest, non-overlapping matches; single_word matches that touch a
 // word character are skipped; lstrip/rstrip take the whitespace beside the token into it.
-void HfTokenizer::split(const Matcher& m, const Segment& in, bool parseSpecial, std::vector<Segment>& out) const {
-    const std::string_view s = in.text;
+void HfTokenizer::split(const Matcher& m, std::string_view s, bool atStart, bool parseSpecial,
+                        const std::function<void(std::string_view text, int id, bool atStart)>& emit) const {
     size_t pos = 0, startOffset = 0;
     while (pos < s.size()) {
         int found = -1;
@@ -115,36 +115,37 @@ void HfTokenizer::split(const Matcher& m, const Segment& in, bool parseSpecial, 
             while (stop < s.size() && whitespace(firstCodePoint(s.substr(stop), cl))) stop += cl;
             pos = stop;
         }
-        if (start > startOffset) out.push_back({std::string(s.substr(startOffset, start - startOffset)), -1, in.atStart && startOffset == 0});
-        out.push_back({{}, a.id, false});
+        if (start > startOffset) emit(s.substr(startOffset, start - startOffset), -1, atStart && startOffset == 0);
+        emit({}, a.id, false);
         startOffset = stop;
     }
-    if (startOffset < s.size()) out.push_back({std::string(s.substr(startOffset)), -1, in.atStart && startOffset == 0});
+    if (startOffset < s.size()) emit(s.substr(startOffset), -1, atStart && startOffset == 0);
 }
 
+// Segment by segment as the added tokens split the text, then as they split its normalized form: a corpus is held
+// once as text, with one segment normalized at a time (a text whose every word ends in an added "\n", as
+// Gemma's, is ~a million segments).
 void HfTokenizer::encodeText(std::string_view text, bool parseSpecial, std::vector<int>& out) const {
-    std::vector<Segment> raw;
-    split(m_raw, Segment{std::string(text), -1, true}, parseSpecial, raw);
-    std::vector<Segment> normalized;
-    for (auto& seg : raw) {
-        if (seg.id >= 0) {
-            normalized.push_back(std::move(seg));
-            continue;
+    split(m_raw, text, true, parseSpecial, [&](std::string_view raw, int rawId, bool rawAtStart) {
+        if (rawId >= 0) {
+            out.push_back(rawId);
+            return;
         }
-        Segment n{m_parts.normalizer.apply(seg.text), -1, seg.atStart};
-        std::string().swap(seg.text);  // a corpus is held once as text and once normalized, not three times
-        split(m_normalized, n, parseSpecial, normalized);
-    }
-    for (auto& seg : normalized) {
-        if (seg.id >= 0) {
-            out.push_back(seg.id);
-            continue;
-        }
-        m_parts.preTokenizer.apply({std::move(seg.text), seg.atStart}, [&](HfSplit&& w) {
-            const auto ids = m_parts.model->encode(w.text, false, false);
-            out.insert(out.end(), ids.begin(), ids.end());
+        std::string normalized = m_parts.normalizer.apply(raw);
+        split(m_normalized, normalized, rawAtStart, parseSpecial, [&](std::string_view seg, int id, bool atStart) {
+            if (id >= 0) {
+                out.push_back(id);
+                return;
+            }
+            // A segment that is all of `normalized` is split's only and last emit: the string is moved, not copied
+            // (nothing reads the view after it).
+            std::string text = seg.size() == normalized.size() ? std::move(normalized) : std::string(seg);
+            m_parts.preTokenizer.apply({std::move(text), atStart}, [&](HfSplit&& w) {
+                const auto ids = m_parts.model->encode(w.text, false, false);
+                out.insert(out.end(), ids.begin(), ids.end());
+            });
         });
-    }
+    });
 }
 
 std::vector<int> HfTokenizer::encode(std::string_view text, bool addBos, bool parseSpecial) const {

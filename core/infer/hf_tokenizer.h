@@ -19,6 +19,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -79,14 +80,12 @@ private:
         std::unordered_map<std::string, int> byContent;   // content -> index into m_parts.added
         std::array<std::vector<size_t>, 256> lengths;     // by first byte: the distinct lengths, longest first
     };
-    struct Segment {
-        std::string text;  // when id < 0
-        int id = -1;
-        bool atStart = false;
-    };
 
     HfTokenizer() = default;
-    void split(const Matcher& m, const Segment& in, bool parseSpecial, std::vector<Segment>& out) const;
+    // The segments of `s` around the added tokens that m matches, in order: emit(text, -1, atStart) for text
+    // between them, emit({}, id, false) for a token.
+    void split(const Matcher& m, std::string_view s, bool atStart, bool parseSpecial,
+               const std::function<void(std::string_view text, int id, bool atStart)>& emit) const;
     void encodeText(std::string_view text, bool parseSpecial, std::vector<int>& out) const;
 
     HfTokenizerParts m_parts;

@@ -62,26 +62,53 @@ Result<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::load(con
 // 4. "▁" is itself a piece, so B's first token is never unknown and never merges with an unknown token ending A
 //    (SentencePieceProcessor merges runs of unknown pieces); user-defined symbols (matched on the raw text before
 //    normalization) hold no space or "▁", so none spans p either.
+//
+// Before a byte c (ASCII, not a space) at p, B' = B, and B's first id is dropped when the model adds a dummy prefix:
+// 5. c is in no charsmap key, no piece longer than one byte holds c (libsentencepiece matches pieces only whole:
+//    user-defined symbols in the normalizer, merges into vocabulary entries in BPE; control, unknown and byte
+//    pieces are never matched in text), and c encoded alone gives no unknown token. Then c is normalized alone
+//    and copied, UTF-8 decoding ends before p in both texts (c is never a continuation byte), c is a symbol no
+//    merge touches, so each side's merges are those it has alone (3.), and no run of unknown pieces spans p
+//    (4.). With add_dummy_prefix, N(B) = "▁" + c + ...; "▁" cannot merge with c, so B's first token is the
+//    piece "▁", which the whole text does not have there, and the rest are T's.
+// 6. With remove_extra_whitespaces, the byte b = T[p-1] is ASCII, not a space and in no charsmap key: N(A) ends
+//    in b, so no trailing space is stripped from A, and at c both normalizations are in the same state (the
+//    previous output not a space). Without it, nothing is stripped and that state is always "not a space".
 // treat_whitespace_as_suffix and escape_whitespaces = false change the framing above: no cuts.
 void SentencePieceTokenizer::planCuts(const SentencePieceSpec& spec) {
     if (spec.modelType != 2 || spec.treatWhitespaceAsSuffix || !spec.escapeWhitespaces) return;
-    if (!spec.addDummyPrefix && spec.removeExtraWhitespaces) return;
-    if (spec.charsMapKeyBytes[uint8_t(' ')] || spec.userDefinedHoldsSpace) return;
     const std::string_view marker = "\xE2\x96\x81";
-    std::array<bool, 256> beforeMarker{};
-    bool markerIsPiece = false;
+    std::array<bool, 256> beforeMarker{}, inLongPiece{};
+    int markerId = -1;
     for (int id = 0; id < vocabSize(); ++id) {
         // A NaN score has no order: the merge queue's choices then depend on every part's candidates.
         if (std::isnan(m_sp->GetScore(id))) return;
-        if (m_sp->IsControl(id)) continue;  // never matched in text (sentencepiece_model.proto)
+        // Never matched in text (sentencepiece_model.proto; model_interface.cc keeps them out of the pieces).
+        if (m_sp->IsControl(id) || m_sp->IsUnknown(id) || m_sp->IsByte(id)) continue;
         const std::string& p = m_sp->IdToPiece(id);
-        if (p == marker && !m_sp->IsUnused(id) && !m_sp->IsUnknown(id) && !m_sp->IsByte(id)) markerIsPiece = true;
+        if (p == marker && !m_sp->IsUnused(id)) markerId = id;
         for (size_t k = p.find(marker, 1); k != std::string::npos; k = p.find(marker, k + 1))
             beforeMarker[uint8_t(p[k - 1])] = true;
+        if (p.size() > 1)
+            for (char ch : p) inLongPiece[uint8_t(ch)] = true;
     }
-    if (!markerIsPiece) return;
-    for (int b = 0x21; b < 0x7F; ++b) m_cutAfter[size_t(b)] = !beforeMarker[size_t(b)] && !spec.charsMapKeyBytes[size_t(b)];
-    m_partDropsSpace = spec.addDummyPrefix;
+    if (markerId < 0) return;
+    const bool spaceCuts = (spec.addDummyPrefix || !spec.removeExtraWhitespaces) &&
+                           !spec.charsMapKeyBytes[uint8_t(' ')] && !spec.userDefinedHoldsSpace;
+    if (spaceCuts) {
+        for (int b = 0x21; b < 0x7F; ++b) m_cutAfter[size_t(b)] = !beforeMarker[size_t(b)] && !spec.charsMapKeyBytes[size_t(b)];
+        m_partDropsSpace = spec.addDummyPrefix;
+    }
+    std::vector<int> alone;
+    for (int c = 1; c < 0x80; ++c) {
+        if (c == ' ' || inLongPiece[size_t(c)] || spec.charsMapKeyBytes[size_t(c)]) continue;
+        if (!m_sp->Encode(std::string(1, char(c)), &alone).ok() || alone.empty()) continue;
+        const bool known = std::none_of(alone.begin(), alone.end(), [&](int id) { return m_sp->IsUnknown(id); });
+        m_cutBefore[size_t(c)] = known && (!spec.addDummyPrefix || (alone.size() >= 2 && alone.front() == markerId));
+    }
+    for (int b = 0; b < 256; ++b)
+        m_cutBeforeAfter[size_t(b)] = !spec.removeExtraWhitespaces || (b < 0x80 && b != ' ' && !spec.charsMapKeyBytes[size_t(b)]);
+    m_dummyId = spec.addDummyPrefix ? markerId : -1;
 }
 
 std::string SentencePieceTokenizer::describe() const {
@@ -97,29 +124,47 @@ int SentencePieceTokenizer::vocabSize() const { return m_sp->GetPieceSize(); }
 int SentencePieceTokenizer::bos() const { return m_sp->bos_id(); }
 int SentencePieceTokenizer::eos() const { return m_sp->eos_id(); }
 
-// The first allowed cut at or after `from` (planCuts), npos when there is none: a space with a byte after it, the
-// byte before it one that m_cutAfter allows.
-size_t SentencePieceTokenizer::findCut(std::string_view text, size_t from) const {
-    for (size_t p = std::max<size_t>(from, 1); p + 1 < text.size(); ++p) {
-        const auto before = uint8_t(text[p - 1]);
-        if (text[p] == ' ' && before < 0x80 && m_cutAfter[before]) return p;
+// The first allowed cut at or after `from` (planCuts), none when there is none: a space with a byte after it, the
+// byte before it one that m_cutAfter allows, or a byte that m_cutBefore allows after one m_cutBeforeAfter allows.
+SentencePieceTokenizer::Cut SentencePieceTokenizer::findCut(std::string_view text, size_t from) const {
+    for (size_t p = std::max<size_t>(from, 1); p < text.size(); ++p) {
+        const auto c = uint8_t(text[p]), before = uint8_t(text[p - 1]);
+        if (c >= 0x80) continue;
+        if (c == ' ') {
+            if (p + 1 < text.size() && before < 0x80 && m_cutAfter[before]) return {p, true};
+        } else if (m_cutBefore[c] && m_cutBeforeAfter[before]) {
+            return {p, false};
+        }
     }
-    return std::string_view::npos;
+    return {};
 }
 
 std::vector<int> SentencePieceTokenizer::encode(std::string_view text, bool addBos, bool /*parseSpecial*/) const {
     constexpr size_t kPartBytes = size_t(64) << 10;
     std::vector<int> ids;
     if (addBos && bos() >= 0) ids.push_back(bos());
+    const size_t first = ids.size();
     std::vector<int> part;
+    Cut previous;  // the cut this part starts at
     for (size_t start = 0; start < text.size();) {
-        const size_t cut = text.size() - start > 2 * kPartBytes ? findCut(text, start + kPartBytes) : std::string_view::npos;
-        std::string_view piece = text.substr(start, cut == std::string_view::npos ? std::string_view::npos : cut - start);
-        if (start > 0 && m_partDropsSpace) piece.remove_prefix(1);
+        const Cut cut = text.size() - start > 2 * kPartBytes ? findCut(text, start + kPartBytes) : Cut{};
+        std::string_view piece = text.substr(start, cut.at == std::string_view::npos ? std::string_view::npos : cut.at - start);
+        if (start > 0 && previous.beforeSpace && m_partDropsSpace) piece.remove_prefix(1);
         if (!m_sp->Encode(absl::string_view(piece.data(), piece.size()), &part).ok()) return ids;
-        ids.insert(ids.end(), part.begin(), part.end());
-        if (cut == std::string_view::npos) break;
-        start = cut;
+        auto from = part.begin();
+        if (start > 0 && !previous.beforeSpace && m_dummyId >= 0) {
+            // planCuts' item 5 proves this; were it ever not so, the text is encoded whole rather than wrongly.
+            if (part.empty() || part.front() != m_dummyId) {
+                ids.resize(first);
+                if (m_sp->Encode(absl::string_view(text.data(), text.size()), &part).ok()) ids.insert(ids.end(), part.begin(), part.end());
+                return ids;
+            }
+            ++from;
+        }
+        ids.insert(ids.end(), from, part.end());
+        if (cut.at == std::string_view::npos) break;
+        start = cut.at;
+        previous = cut;
     }
     return ids;
 }

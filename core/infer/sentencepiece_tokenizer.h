@@ -25,10 +25,11 @@ public:
     int vocabSize() const override;
     int bos() const override;
     int eos() const override;
-    // A text over 128 KiB is encoded in parts of about 64 KiB, cut before a space where the model's own encoding
-    // of the whole text has a token boundary (see planCuts); the ids are those of the whole text, and
-    // libsentencepiece's working memory (about 95 bytes a text byte) stays that of one part. Models whose
-    // encoding is not provably separable there (unigram, charsmaps with rules on spaces, ...) get the whole text.
+    // A text over 128 KiB is encoded in parts of about 64 KiB, cut before a space or before a byte such as a
+    // newline where the model's own encoding of the whole text has a token boundary (see planCuts); the ids are
+    // those of the whole text, and libsentencepiece's working memory (about 95 bytes a text byte) stays that of
+    // one part. Models whose encoding is not provably separable there (unigram, charsmaps with rules on spaces,
+    // ...) and texts without such a place in 64 KiB get the longer part whole.
     std::vector<int> encode(std::string_view text, bool addBos, bool parseSpecial = false) const override;
     std::string piece(int id) const override;
     std::string rawPiece(int id) const override;
@@ -41,7 +42,11 @@ public:
 private:
     SentencePieceTokenizer();
     void planCuts(const struct SentencePieceSpec& spec);
-    size_t findCut(std::string_view text, size_t from) const;
+    struct Cut {
+        size_t at = std::string_view::npos;  // byte offset of the cut; npos: none
+        bool beforeSpace = false;            // before a space (m_cutAfter), else before a byte (m_cutBefore)
+    };
+    Cut findCut(std::string_view text, size_t from) const;
     std::unique_ptr<sentencepiece::SentencePieceProcessor> m_sp;
     std::string m_path;
     bool m_dummyPrefix = true;
@@ -50,6 +55,12 @@ private:
     // prefix then stands for.
     std::array<bool, 128> m_cutAfter{};
     bool m_partDropsSpace = false;
+    // m_cutBefore[c]: a text may be cut before the ASCII byte c (not a space), if m_cutBeforeAfter allows the byte
+    // before it. m_dummyId: the id of the piece "▁" that the dummy prefix puts before such a part, dropped from
+    // its ids (-1 without a dummy prefix).
+    std::array<bool, 128> m_cutBefore{};
+    std::array<bool, 256> m_cutBeforeAfter{};
+    int m_dummyId = -1;
 };
 
 }  // namespace qs

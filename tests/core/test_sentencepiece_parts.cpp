@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// SentencePieceTokenizer encodes a long text in parts (cut before a space where the model's encoding of the whole
-// text provably has a token boundary), so that libsentencepiece's ~95 bytes of working memory a text byte apply to
+// SentencePieceTokenizer encodes a long text in parts (cut before a space, or before a byte such as a newline, where
+// the model's encoding of the whole text provably has a token boundary), so that libsentencepiece's ~95 bytes of working memory a text byte apply to
 // one part instead of a whole evaluation corpus. The ids must be exactly those libsentencepiece gives for the whole
 // text in one Encode call, which is the reference here: the real Llama 2 and stories tokenizer.model files, models
 // trained at run time by libsentencepiece's own trainer (nmt_nfkc rules, unigram), and each of them with its
 // normalizer flags changed the way protobuf's parser merges a repeated normalizer_spec (appended fields win).
-// Texts: WikiText-2's test file, and a generated text full of what normalization treats specially (runs of spaces,
-// tabs and newlines, compatibility characters, an ideographic space, a literal ▁, bytes that are not UTF-8).
+// Texts: WikiText-2's test file, a generated text full of what normalization treats specially (runs of spaces,
+// tabs and newlines, compatibility characters, an ideographic space, a literal ▁, bytes that are not UTF-8), and
+// texts without a space to cut before (WikiText with its spaces made newlines; CJK lines).
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <sstream>
@@ -22,6 +24,7 @@
 #include "core/infer/sentencepiece_tokenizer.h"
 #include "core/io_fixtures.h"
 #include "core/protobuf_bytes.h"
+#include "core/text_fixtures.h"
 
 using namespace qs;
 using qstest::bytesField;
@@ -57,6 +60,8 @@ class TestSentencePieceParts : public QObject {
     std::string m_wiki;     // WikiText-2 test, 1.3 MB
     std::string m_hostile;  // 400 KB of hostile text
     std::string m_spaceAfter64K;  // its first space in "x  y", 66 KB in
+    std::string m_newlines;       // 300 KB of WikiText, every space a newline
+    std::string m_cjk;            // 300 KB of CJK lines
     std::string m_nfkcBpe, m_unigram;  // models trained here
 
     std::string train(const std::string& name, const std::string& args) {
@@ -76,8 +81,12 @@ private Q_SLOTS:
         m_wiki = qstest::readBytes(wiki.toStdString());
         QVERIFY(m_wiki.size() > 1000000);
         m_hostile = hostileText(m_wiki, 400000, 7);
-        // No space for the first 66,000 bytes, so the first cut falls in "x  y" (after the x) if anything allows it.
-        for (int i = 0; m_spaceAfter64K.size() < 66000; ++i) m_spaceAfter64K += "line" + std::to_string(i) + "\n";
+        m_newlines = m_wiki.substr(0, 300000);
+        std::replace(m_newlines.begin(), m_newlines.end(), ' ', '\n');
+        m_cjk = qstest::cjkLines(300000, 11);
+        // No space (nor any byte but letters) for the first 66,000 bytes, so the first cut falls in "x  y" (after
+        // the x) if anything allows it.
+        while (m_spaceAfter64K.size() < 66000) m_spaceAfter64K += "andthe";
         m_spaceAfter64K += "x  y z" + m_hostile.substr(0, 140000);
         // The trainer's corpus: the stories and some hostile lines, so that compatibility characters get pieces.
         qstest::writeBytes(m_dir.path().toStdString() + "/corpus.txt",
@@ -128,6 +137,12 @@ private Q_SLOTS:
         QTest::newRow("Llama 2 -add_dummy_prefix") << llama2 << qb(noDummy) << false;
         QTest::newRow("Llama 2 -add_dummy_prefix +remove_extra_whitespaces") << llama2 << qb(noDummy + extra) << false;
         QTest::newRow("Llama 2 + pieces a▁..z▁") << llama2 << qb(letterSpaces) << true;
+        // Pieces holding a newline ("\n\n", ".\n" and "▁\n", the best score): newlines are no place to cut then.
+        std::string newlinePieces;
+        for (const char* p : {"\n\n", ".\n", "\xE2\x96\x81\n"})
+            newlinePieces += bytesField(1, bytesField(1, p) + varint(2 << 3 | 5) + std::string(4, '\0') + varintField(3, 1));
+        QTest::newRow("Llama 2 + pieces \\n\\n, .\\n, ▁\\n") << llama2 << qb(newlinePieces) << true;
+        QTest::newRow("Llama 2 + pieces \\n\\n, .\\n, ▁\\n +remove_extra_whitespaces") << llama2 << qb(newlinePieces + extra) << false;
         // A user-defined piece holding spaces ("x  y", type 4) whose type field is followed by an unknown enum value
         // (99): protobuf keeps USER_DEFINED (tryout 17).
         const std::string userSpaces = bytesField(1, bytesField(1, "x  y") + varint(2 << 3 | 5) + std::string(4, '\0') +
@@ -172,7 +187,7 @@ private Q_SLOTS:
         QVERIFY2(ours.ok(), ours ? "" : ours.message().c_str());
         sentencepiece::SentencePieceProcessor reference;
         QVERIFY(reference.LoadFromSerializedProto(proto).ok());
-        for (const std::string* text : {&m_hostile, &m_spaceAfter64K, &m_wiki}) {
+        for (const std::string* text : {&m_hostile, &m_spaceAfter64K, &m_newlines, &m_cjk, &m_wiki}) {
             if (text == &m_wiki && !withWiki) continue;
             std::vector<int> whole;
             QVERIFY(reference.Encode(*text, &whole).ok());

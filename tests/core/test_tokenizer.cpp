@@ -5,16 +5,19 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 
 #include <nlohmann/json.hpp>
+#include <sentencepiece_processor.h>
 
 #include "common/assets.h"
 #include "core/infer/bpe_tokenizer.h"
 #include "core/infer/hf_tokenizer.h"
 #include "core/infer/pretokenizer_regex.h"
 #include "core/infer/tokenizer_loader.h"
+#include "core/text_fixtures.h"
 
 using namespace qs;
 
@@ -234,6 +237,64 @@ private Q_SLOTS:
                                  .arg(first).arg(x.size()).arg(y.size())
                                  .arg(first < x.size() ? x[first] : -1).arg(first < y.size() ? y[first] : -1)));
         QVERIFY(x.size() > 250'000);
+    }
+
+    // Texts without a space to cut before: BpeTokenizer cuts before a character no merge touches (Llama 2's
+    // newline: its byte token, which no piece holds) and, in parts over 1 KiB, between two characters that are
+    // pieces when no piece holds the pair of bytes there. The reference is libsentencepiece's Encode of the
+    // whole text in one call (the library itself, not QuantScope's SentencePieceTokenizer, which cuts too).
+    void agreement_withSentencePiece_textsWithoutSpaces_data() { agreement_withSentencePiece_data(); }
+    void agreement_withSentencePiece_textsWithoutSpaces() {
+        QFETCH(QString, ours);
+        QFETCH(QString, reference);
+        QS_REQUIRE_ASSET(oursPath, ours);
+        QS_REQUIRE_ASSET(refPath, reference);
+        QS_REQUIRE_ASSET(wiki, "data/wikitext-2-raw/wiki.test.raw");
+        auto a = load(oursPath);
+        QVERIFY(a);
+        sentencepiece::SentencePieceProcessor sp;
+        QVERIFY(sp.Load(refPath.toStdString()).ok());
+        QFile f(wiki);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const std::string source = f.readAll().left(400000).toStdString();
+        std::string newlines = source, squeezed;  // every space a newline; no whitespace at all
+        std::replace(newlines.begin(), newlines.end(), ' ', '\n');
+        for (char c : source)
+            if (c != ' ' && c != '\n' && c != '\r') squeezed += c;
+        const std::pair<const char*, std::string> texts[] = {
+            {"spaces as newlines", newlines}, {"no whitespace", squeezed}, {"CJK lines", qstest::cjkLines(300000, 5)}};
+        for (const auto& [name, text] : texts) {
+            std::vector<int> y = {sp.bos_id()}, whole;
+            QVERIFY(sp.Encode(text, &whole).ok());
+            y.insert(y.end(), whole.begin(), whole.end());
+            const auto x = a->encode(text, true);
+            size_t first = 0;
+            while (first < x.size() && first < y.size() && x[first] == y[first]) ++first;
+            if (x != y)
+                QFAIL(qPrintable(QString("%1: first difference at token %2 of %3 (sentencepiece: %4 tokens)")
+                                     .arg(name).arg(first).arg(x.size()).arg(y.size())));
+        }
+    }
+
+    // A pair of characters that a piece holds ("yx", the best score) is no place to cut, however long the text:
+    // "xyxy...xy" merges every "yx" first.
+    void pairCuts_keepPiecesThatSpanThePair() {
+        BpeSettings s;
+        s.mergeRule = BpeSettings::MergeRule::Scores;
+        s.spaces = BpeSettings::Spaces::MetaSpace;
+        s.dummyPrefix = false;
+        s.byteFallback = false;
+        s.unk = 0;
+        auto t = BpeTokenizer::create("test vocabulary", s, {"<unk>", "x", "y", "xy", "yx"}, {0, 0, 0, 1, 2},
+                                      {TokenType::Unknown, TokenType::Normal, TokenType::Normal, TokenType::Normal,
+                                       TokenType::Normal});
+        QVERIFY2(t.ok(), t ? "" : t.message().c_str());
+        std::string text;
+        for (int i = 0; i < 3000; ++i) text += "xy";
+        std::vector<int> expected = {1};
+        expected.insert(expected.end(), 2999, 4);
+        expected.push_back(2);
+        QCOMPARE(idsText((*t)->encode(text, false)), idsText(expected));
     }
 
     // A piece that spans a space ("a▁b") forbids cutting after the byte before it, whatever the text: the cut
