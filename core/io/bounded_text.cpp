@@ -2,6 +2,7 @@
 #include "core/io/bounded_text.h"
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <fstream>
 
@@ -61,6 +62,15 @@ Result<std::string> readBoundedFile(const std::string& path, uint64_t maxBytes, 
     std::string text(size, '\0');
     in.read(text.data(), std::streamsize(size));
     if (uint64_t(in.gcount()) != size) return Error{path + ": cannot read (it changed while being read?)"};
+    // A file that holds more than its size says (/proc and /sys files say 0: the kernel makes the text as it is
+    // read) is read to its end, within the same limit.
+    std::array<char, 65536> chunk;
+    while (in.read(chunk.data(), std::streamsize(chunk.size())) || in.gcount() > 0) {
+        if (text.size() + uint64_t(in.gcount()) > maxBytes)
+            return Error{path + ": more than the " + std::to_string(maxBytes) + "-byte limit of " + what};
+        text.append(chunk.data(), size_t(in.gcount()));
+    }
+    if (in.bad()) return Error{path + ": cannot read"};
     return text;
 }
 

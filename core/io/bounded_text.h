@@ -28,8 +28,9 @@ int jsonNestingDepth(std::string_view text, int stopAt, size_t* topMembers = nul
 // byte N)", N counted from 1.
 Result<nlohmann::json> parseBoundedJson(std::string_view text, const std::string& what);
 
-// The whole of a regular file of at most `maxBytes` bytes. Errors name the path: "no such file (<what>)", "not a
-// regular file" (FIFO, device, socket, folder), "cannot open", "N bytes, more than the M-byte limit of <what>".
+// The whole of a regular file of at most `maxBytes` bytes, read to its end (a /proc or /sys file says its size is
+// 0). Errors name the path: "no such file (<what>)", "not a regular file" (FIFO, device, socket, folder), "cannot
+// open", "N bytes, more than the M-byte limit of <what>" (or "more than the M-byte limit" when the size said less).
 Result<std::string> readBoundedFile(const std::string& path, uint64_t maxBytes, const std::string& what);
 
 // Limits for readBoundedFile: an evaluation or calibration text (WikiText-103's training split is 0.5 GB) and a

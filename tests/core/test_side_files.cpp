@@ -2,7 +2,7 @@
 // A FIFO or a device (a link to /dev/zero) under the name of a file that travels with a checkpoint — config.json,
 // tokenizer.json, the checkpoint itself in a folder — is skipped (opening a FIFO blocks, a device never ends) and
 // named with its reason, as tokenizer.model and a FIFO .gguf already are, never passed over in silence. The model
-// is a one-tensor safetensors file written here.
+// is a one-tensor safetensors file written here. A /proc file (regular, its size says 0) is read to its end.
 #include <QTemporaryDir>
 #include <QTest>
 #include <sys/stat.h>
@@ -10,11 +10,13 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "core/infer/tokenizer.h"
 #include "core/infer/tokenizer_loader.h"
+#include "core/io/bounded_text.h"
 #include "core/io/checkpoint.h"
 #include "core/io_fixtures.h"
 
@@ -135,6 +137,23 @@ private Q_SLOTS:
         auto ck = openCheckpoint(d);
         QVERIFY(!ck.ok());
         QCOMPARE(ck.message(), d + "/" + name.toStdString() + ": not a regular file");
+    }
+
+    // A /proc file is regular but says its size is 0 (the kernel makes the text as it is read): it was read as an
+    // empty text ("the text tokenizes to 1 tokens" for `ppl --text /proc/cpuinfo`). It is read to its end, under
+    // the same limit.
+    void procFile_readToItsEnd() {
+        const std::string path = "/proc/self/status";
+        std::error_code ec;
+        QCOMPARE(std::filesystem::file_size(path, ec), uintmax_t(0));
+        auto text = io::readBoundedFile(path, io::kMaxJsonFileBytes, "a test text");
+        QVERIFY2(text.ok(), text ? "" : text.message().c_str());
+        QVERIFY(text->size() > 100);
+        QVERIFY(text->find("Name:") != std::string::npos);
+        QVERIFY(text->find("VmRSS:") != std::string::npos);  // past the first lines: the end of the file
+        auto small = io::readBoundedFile(path, 64, "a test text");
+        QVERIFY(!small.ok());
+        QCOMPARE(small.message(), path + ": more than the 64-byte limit of a test text");
     }
 };
 
