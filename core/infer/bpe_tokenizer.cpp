@@ -119,9 +119,10 @@ void BpeTokenizer::indexMarkerCuts() {
 
 // An ASCII character c whose symbols (its piece, or its byte tokens) no merge can join to anything: a merge's
 // result is the concatenation of its two pieces (the Scores rule looks it up; the Ranks rule's merges produce
-// exactly pieceId(a + b)), so it is a longer piece holding the symbol's piece, and none exists. Symbols whose
-// piece is empty (a hostile vocabulary's byte token or <unk>) would "merge" into their neighbour's own string, and
-// unknown tokens may fuse across c: no cuts then. Needs m_byteTokens (buildByteTables).
+// exactly pieceId(a + b)), so it is a longer piece holding the symbol's piece, and none exists. A symbol whose
+// piece is empty (a hostile vocabulary's byte token or <unk>) "merges" with its neighbour into the neighbour's own
+// string, so with any such symbol there are no cuts before characters; unknown tokens may fuse across c: no cut
+// before a c that is unknown. Needs m_byteTokens (buildByteTables).
 void BpeTokenizer::indexCharCuts() {
     if (m_settings.spaces == BpeSettings::Spaces::ByteLevel || m_settings.ignoreMerges) return;
     std::array<bool, 256> inLongerPiece{};  // bytes some piece of two or more bytes holds
@@ -131,6 +132,11 @@ void BpeTokenizer::indexCharCuts() {
         for (size_t k = 1; k < p.size(); ++k)
             m_bytePairs.set(size_t(static_cast<unsigned char>(p[k - 1])) << 8 | static_cast<unsigned char>(p[k]));
     }
+    // A symbol with an empty piece joins any neighbour N into pieceId(N's piece): c's own symbols too. Such symbols
+    // come only from byte fallback and <unk> (pieceId never finds an empty piece).
+    for (int b = 0; b < 256; ++b)
+        if (m_byteTokens[size_t(b)] >= 0 && m_pieces[size_t(m_byteTokens[size_t(b)])].empty()) return;
+    if (m_settings.unk >= 0 && m_pieces[size_t(m_settings.unk)].empty()) return;
     std::vector<int> symbols;
     for (int c = 1; c < 0x80; ++c) {
         const std::string ch(1, char(c));

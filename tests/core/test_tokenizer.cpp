@@ -279,6 +279,23 @@ private Q_SLOTS:
         QCOMPARE(idsText((*t)->encode(text, false)), idsText(expected));
     }
 
+    // A hostile vocabulary whose <unk> piece is empty: an unknown character's symbol then "merges" with its
+    // neighbour into the neighbour's own piece (the Scores rule looks up the concatenated strings, as llama2.c's
+    // encode does), so even a newline that no longer piece holds is no place to cut: "zz\n" merges both unknown
+    // symbols into "\n" (tryout 18).
+    void charCuts_noneWithAnEmptyUnknownPiece() {
+        BpeSettings s;
+        s.mergeRule = BpeSettings::MergeRule::Scores;
+        s.spaces = BpeSettings::Spaces::MetaSpace;
+        s.dummyPrefix = false;
+        s.byteFallback = false;
+        s.unk = 0;
+        auto t = BpeTokenizer::create("test vocabulary", s, {"", "a", "\n"}, {0, 0, 5},
+                                      {TokenType::Unknown, TokenType::Normal, TokenType::Normal});
+        QVERIFY2(t.ok(), t ? "" : t.message().c_str());
+        QCOMPARE(idsText((*t)->encode("zz\n", false)), idsText({2}));
+    }
+
     // A piece that spans a space ("a▁b") forbids cutting after the byte before it, whatever the text: the cut
     // text gives what merging the whole does.
     void spaceCuts_keepPiecesThatSpanASpace() {
