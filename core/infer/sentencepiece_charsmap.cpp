@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/infer/sentencepiece_charsmap.h"
 
+#include "core/io/utf8.h"
+
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -90,8 +92,9 @@ uint32_t value(uint32_t u) { return u & ((1u << 31) - 1); }
 
 // The blob: uint32 trie size (little-endian), the trie's units, then NUL-terminated normalized strings that the
 // leaves' values index (sentencepiece normalizer.cc, DecodePrecompiledCharsMap). `keyBytes`, when given, gets
-// every byte that labels an edge of the trie: the bytes that occur in some rule's key.
-std::string checkBlob(std::string_view blob, std::array<bool, 256>* keyBytes = nullptr) {
+// every byte that labels an edge of the trie: the bytes that occur in some rule's key; `outputsUtf8` whether every
+// rule's output is well-formed UTF-8.
+std::string checkBlob(std::string_view blob, std::array<bool, 256>* keyBytes = nullptr, bool* outputsUtf8 = nullptr) {
     if (blob.empty()) return {};  // no rules: identity normalization
     uint32_t trieBytes = 0;
     if (blob.size() <= 4) return "shorter than its 4-byte header";
@@ -120,6 +123,8 @@ std::string checkBlob(std::string_view blob, std::array<bool, 256>* keyBytes = n
             if (v >= normalized.size() || normalized.find('\0', v) == std::string_view::npos)
                 return "trie unit " + std::to_string(i) + " names normalized text at " + std::to_string(v) +
                        ", outside the " + std::to_string(normalized.size()) + " bytes (or not NUL-terminated)";
+            if (outputsUtf8 && io::firstInvalidUtf8(normalized.substr(v, normalized.find('\0', v) - v)))
+                *outputsUtf8 = false;
         }
         // Label 0 too: darts' commonPrefixSearch is given the text's length and follows a NUL byte of the text
         // like any other (a leaf's value unit is never taken for a child: its label has bit 31 set).
@@ -271,7 +276,7 @@ std::optional<SentencePieceSpec> readSentencePieceSpec(std::string_view model) {
     }
     const auto blob = mergedCharsMap(model, 3);
     if (!blob) return std::nullopt;
-    if (!checkBlob(*blob, &spec.charsMapKeyBytes).empty()) return std::nullopt;
+    if (!checkBlob(*blob, &spec.charsMapKeyBytes, &spec.charsMapOutputsUtf8).empty()) return std::nullopt;
     return spec;
 }
 

@@ -44,6 +44,9 @@ struct SentencePieceSpec {
     // Bytes that occur in the key of some normalizer_spec.precompiled_charsmap rule (all false: no rules, each
     // character is copied as it is). No rule spans an ASCII byte outside them, and it is copied as it is.
     std::array<bool, 256> charsMapKeyBytes{};
+    // Every rule's output is well-formed UTF-8 (libsentencepiece's BPE splits the normalized text into characters
+    // by their lead byte alone, so a lone lead byte in an output swallows the bytes after it).
+    bool charsMapOutputsUtf8 = true;
     // Some USER_DEFINED piece holds a space or U+2581 (the normalizer matches those pieces in the raw text).
     bool userDefinedHoldsSpace = false;
 };

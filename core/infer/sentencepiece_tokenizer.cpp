@@ -9,6 +9,7 @@
 
 #include "core/infer/sentencepiece_charsmap.h"
 #include "core/io/bounded_text.h"
+#include "core/io/utf8.h"
 
 namespace qs {
 
@@ -74,9 +75,15 @@ Result<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::load(con
 // 6. With remove_extra_whitespaces, the byte b = T[p-1] is ASCII, not a space and in no charsmap key: N(A) ends
 //    in b, so no trailing space is stripped from A, and at c both normalizations are in the same state (the
 //    previous output not a space). Without it, nothing is stripped and that state is always "not a space".
+// 7. All of the above takes the normalized text to be well-formed UTF-8: libsentencepiece's BPE splits it into
+//    characters by their lead byte alone (bpe_model.cc: PrefixMatcher, OneCharLen), so a lone lead byte takes the
+//    bytes after it, across p. The identity normalization gives well-formed UTF-8 (a malformed byte becomes
+//    U+FFFD); a charsmap rule's output and a user-defined piece (copied from the raw text) might not: no cuts
+//    when one is not (tryout 18: a rule mapping "é" to a lone 0xE2; a user-defined "x\xE2" matched in "x▁").
 // treat_whitespace_as_suffix and escape_whitespaces = false change the framing above: no cuts.
 void SentencePieceTokenizer::planCuts(const SentencePieceSpec& spec) {
     if (spec.modelType != 2 || spec.treatWhitespaceAsSuffix || !spec.escapeWhitespaces) return;
+    if (!spec.charsMapOutputsUtf8) return;
     const std::string_view marker = "\xE2\x96\x81";
     std::array<bool, 256> beforeMarker{}, inLongPiece{};
     int markerId = -1;
@@ -86,6 +93,7 @@ void SentencePieceTokenizer::planCuts(const SentencePieceSpec& spec) {
         // Never matched in text (sentencepiece_model.proto; model_interface.cc keeps them out of the pieces).
         if (m_sp->IsControl(id) || m_sp->IsUnknown(id) || m_sp->IsByte(id)) continue;
         const std::string& p = m_sp->IdToPiece(id);
+        if (io::firstInvalidUtf8(p)) return;
         if (p == marker && !m_sp->IsUnused(id)) markerId = id;
         for (size_t k = p.find(marker, 1); k != std::string::npos; k = p.find(marker, k + 1))
             beforeMarker[uint8_t(p[k - 1])] = true;
@@ -150,7 +158,10 @@ std::vector<int> SentencePieceTokenizer::encode(std::string_view text, bool addB
         const Cut cut = text.size() - start > 2 * kPartBytes ? findCut(text, start + kPartBytes) : Cut{};
         std::string_view piece = text.substr(start, cut.at == std::string_view::npos ? std::string_view::npos : cut.at - start);
         if (start > 0 && previous.beforeSpace && m_partDropsSpace) piece.remove_prefix(1);
-        if (!m_sp->Encode(absl::string_view(piece.data(), piece.size()), &part).ok()) return ids;
+        if (!m_sp->Encode(absl::string_view(piece.data(), piece.size()), &part).ok()) {
+            ids.resize(first);  // as when the whole text fails (a control piece "\n" fails every text holding one)
+            return ids;
+        }
         auto from = part.begin();
         if (start > 0 && !previous.beforeSpace && m_dummyId >= 0) {
             // planCuts' item 5 proves this; were it ever not so, the text is encoded whole rather than wrongly.

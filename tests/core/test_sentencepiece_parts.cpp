@@ -62,7 +62,9 @@ class TestSentencePieceParts : public QObject {
     std::string m_spaceAfter64K;  // its first space in "x  y", 66 KB in
     std::string m_newlines;       // 300 KB of WikiText, every space a newline
     std::string m_cjk;            // 300 KB of CJK lines
+    std::string m_eAtCut;         // "é\n" right where the first cut before the newline falls
     std::string m_nfkcBpe, m_unigram;  // models trained here
+    std::string m_loneLeadRule;   // a normalizer_spec whose one rule maps "é" to a lone 0xE2 (tryout 18)
 
     std::string train(const std::string& name, const std::string& args) {
         const std::string prefix = m_dir.path().toStdString() + "/" + name;
@@ -94,6 +96,23 @@ private Q_SLOTS:
         m_nfkcBpe = train("nfkc_bpe", "--vocab_size=400 --model_type=bpe --normalization_rule_name=nmt_nfkc");
         m_unigram = train("unigram", "--vocab_size=400 --model_type=unigram");
         QVERIFY(!m_nfkcBpe.empty() && !m_unigram.empty());
+        // The trainer builds a charsmap from rules (code points in hex: "é" -> "AB"); its output is then patched to
+        // a lone UTF-8 lead byte, which libsentencepiece's BPE takes as the start of a 3-byte character.
+        qstest::writeBytes(m_dir.path().toStdString() + "/rules.tsv", "E9\t41 42\n");
+        const std::string ruled = train("ruled", "--vocab_size=400 --model_type=bpe --normalization_rule_tsv=" +
+                                                     m_dir.path().toStdString() + "/rules.tsv");
+        std::string blob;
+        qstest::editBytesFields(ruled, 3, [&](size_t, std::string spec) {
+            qstest::editBytesFields(spec, 2, [&](size_t, std::string b) { return blob = b; });
+            return spec;
+        });
+        const size_t ab = blob.find(std::string("AB\0", 3));
+        QVERIFY(ab != std::string::npos);
+        blob.replace(ab, 3, std::string("\xE2\0\0", 3));
+        m_loneLeadRule = bytesField(3, bytesField(2, blob));
+        for (int i = 0; i < 22000; ++i) m_eAtCut += "the";
+        m_eAtCut += "\xC3\xA9\nthe";
+        for (int i = 0; i < 30000; ++i) m_eAtCut += "the";
     }
 
     // What the cuts rely on, read from the real files: Llama 2's tokenizer.model is BPE with the identity
@@ -149,6 +168,12 @@ private Q_SLOTS:
                                                         varintField(3, 4) + varintField(3, 99));
         QTest::newRow("Llama 2 +remove_extra_whitespaces + user piece 'x  y' typed 4 then 99")
             << llama2 << qb(extra + userSpaces) << false;
+        // A user-defined piece that is not UTF-8 ("x" and the first byte of "▁"): BPE's matcher finds it in the
+        // normalized "x▁" across a cut before the space (tryout 18).
+        const std::string userPartialMarker = bytesField(1, bytesField(1, "x\xE2") + varint(2 << 3 | 5) +
+                                                               std::string(4, '\0') + varintField(3, 4));
+        QTest::newRow("Llama 2 + user piece 'x\\xE2'") << llama2 << qb(userPartialMarker) << false;
+        QTest::newRow("Llama 2 + a rule mapping é to a lone 0xE2") << "loneLead:" + llama2 << QByteArray() << false;
         QTest::newRow("stories") << stories << QByteArray() << true;
         QTest::newRow("stories +remove_extra_whitespaces") << stories << qb(extra) << false;
         QTest::newRow("trained nmt_nfkc BPE") << "trained:nfkc_bpe" << QByteArray() << false;
@@ -176,6 +201,9 @@ private Q_SLOTS:
                 return i % 20 == 7 ? piece + varint(2 << 3 | 5) + nan : piece;
             });
             QVERIFY(!proto.empty());
+        } else if (model.startsWith("loneLead:")) {
+            QS_REQUIRE_ASSET(path, model.mid(9));
+            proto = qstest::readBytes(path.toStdString()) + m_loneLeadRule;
         } else {
             QS_REQUIRE_ASSET(path, model);
             proto = qstest::readBytes(path.toStdString());
@@ -187,7 +215,7 @@ private Q_SLOTS:
         QVERIFY2(ours.ok(), ours ? "" : ours.message().c_str());
         sentencepiece::SentencePieceProcessor reference;
         QVERIFY(reference.LoadFromSerializedProto(proto).ok());
-        for (const std::string* text : {&m_hostile, &m_spaceAfter64K, &m_newlines, &m_cjk, &m_wiki}) {
+        for (const std::string* text : {&m_hostile, &m_spaceAfter64K, &m_newlines, &m_cjk, &m_eAtCut, &m_wiki}) {
             if (text == &m_wiki && !withWiki) continue;
             std::vector<int> whole;
             QVERIFY(reference.Encode(*text, &whole).ok());
@@ -198,6 +226,29 @@ private Q_SLOTS:
                      qPrintable(QString("%1 ids, the whole text's %2; they differ from token %3")
                                     .arg(ids.size()).arg(whole.size()).arg(same)));
         }
+    }
+
+    // libsentencepiece fails every text that holds the text of a control piece (here "\n"; the normalized text is
+    // then not consumed whole). A text in parts gives what the whole one gives, no ids, rather than the ids of the
+    // parts before the first that fails (tryout 18).
+    void encode_aFailingPartGivesNoIds() {
+        QS_REQUIRE_ASSET(path, "models/llama2-tokenizer/tokenizer.model");
+        const std::string proto = qstest::readBytes(path.toStdString()) +
+                                  bytesField(1, bytesField(1, "\n") + varint(2 << 3 | 5) + std::string(4, '\0') +
+                                                    varintField(3, 3));
+        const std::string file = m_dir.path().toStdString() + "/control-newline.model";
+        qstest::writeBytes(file, proto);
+        auto ours = SentencePieceTokenizer::load(file);
+        QVERIFY2(ours.ok(), ours ? "" : ours.message().c_str());
+        sentencepiece::SentencePieceProcessor reference;
+        QVERIFY(reference.LoadFromSerializedProto(proto).ok());
+        std::string text = m_hostile.substr(0, 300000);
+        std::replace(text.begin(), text.end(), '\n', ' ');
+        text += "\nlast line";  // the failing newline only in the last part
+        std::vector<int> whole;
+        QVERIFY(!reference.Encode(text, &whole).ok());
+        QCOMPARE(int((*ours)->encode(text, false).size()), 0);
+        QCOMPARE(int((*ours)->encode(text, true).size()), 1);  // BOS alone, as for a short text that fails
     }
 };
 
