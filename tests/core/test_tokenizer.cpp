@@ -51,6 +51,17 @@ std::vector<std::string> wikiLines(const QString& path) {
     return lines;
 }
 
+// The settings of the small hand-made vocabularies: score-driven merges, ▁ for spaces, <unk> id 0, no byte fallback.
+BpeSettings scoredMetaSpace(bool dummyPrefix) {
+    BpeSettings s;
+    s.mergeRule = BpeSettings::MergeRule::Scores;
+    s.spaces = BpeSettings::Spaces::MetaSpace;
+    s.dummyPrefix = dummyPrefix;
+    s.byteFallback = false;
+    s.unk = 0;
+    return s;
+}
+
 void writeFile(const QString& path, const std::string& text) {
     std::ofstream out(path.toStdString(), std::ios::binary);
     out << text;
@@ -261,12 +272,7 @@ private Q_SLOTS:
     // A pair of characters that a piece holds ("yx", the best score) is no place to cut, however long the text:
     // "xyxy...xy" merges every "yx" first.
     void pairCuts_keepPiecesThatSpanThePair() {
-        BpeSettings s;
-        s.mergeRule = BpeSettings::MergeRule::Scores;
-        s.spaces = BpeSettings::Spaces::MetaSpace;
-        s.dummyPrefix = false;
-        s.byteFallback = false;
-        s.unk = 0;
+        const BpeSettings s = scoredMetaSpace(/*dummyPrefix=*/false);
         auto t = BpeTokenizer::create("test vocabulary", s, {"<unk>", "x", "y", "xy", "yx"}, {0, 0, 0, 1, 2},
                                       {TokenType::Unknown, TokenType::Normal, TokenType::Normal, TokenType::Normal,
                                        TokenType::Normal});
@@ -284,12 +290,7 @@ private Q_SLOTS:
     // encode does), so even a newline that no longer piece holds is no place to cut: "zz\n" merges both unknown
     // symbols into "\n" (tryout 18).
     void charCuts_noneWithAnEmptyUnknownPiece() {
-        BpeSettings s;
-        s.mergeRule = BpeSettings::MergeRule::Scores;
-        s.spaces = BpeSettings::Spaces::MetaSpace;
-        s.dummyPrefix = false;
-        s.byteFallback = false;
-        s.unk = 0;
+        const BpeSettings s = scoredMetaSpace(/*dummyPrefix=*/false);
         auto t = BpeTokenizer::create("test vocabulary", s, {"", "a", "\n"}, {0, 0, 5},
                                       {TokenType::Unknown, TokenType::Normal, TokenType::Normal});
         QVERIFY2(t.ok(), t ? "" : t.message().c_str());
@@ -299,11 +300,7 @@ private Q_SLOTS:
     // A piece that spans a space ("a▁b") forbids cutting after the byte before it, whatever the text: the cut
     // text gives what merging the whole does.
     void spaceCuts_keepPiecesThatSpanASpace() {
-        BpeSettings s;
-        s.mergeRule = BpeSettings::MergeRule::Scores;
-        s.spaces = BpeSettings::Spaces::MetaSpace;
-        s.byteFallback = false;
-        s.unk = 0;
+        const BpeSettings s = scoredMetaSpace(/*dummyPrefix=*/true);
         const std::string m = "\xE2\x96\x81";
         auto t = BpeTokenizer::create("test vocabulary", s, {"<unk>", m, "a", "b", "c", "a" + m, "a" + m + "b", m + "b"},
                                       {0, 0, 0, 0, 0, 2, 3, 1},
